@@ -1,0 +1,13 @@
+//! fusebench-model: the scenario model M = (S, I, D, C, Q), the structure of WebAssembly
+//! modules WASM = (T, F, M, G, E, I), and every check decidable without running anything.
+//!
+//! **Pure**: this crate parses the text and bytes it is handed and returns values and
+//! diagnostics. It reads no files, has no clock, no randomness and no threads, so the same input
+//! always gives the same output (see `ARCHITECTURE.md`).
+
+pub mod capability;
+pub mod diagnostic;
+pub mod module;
+
+pub use capability::Capability;
+pub use diagnostic::{Diagnostic, LineIndex, Location, Severity, Span};
