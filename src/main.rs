@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod load;
 
 #[derive(Debug, Parser)]
 #[command(name = "fusebench", version, about, long_about = None)]
@@ -19,12 +20,18 @@ struct Cli {
 enum Command {
     /// Show a WebAssembly module's structure (T, F, M, G, E, I) and validate it.
     Inspect(cmd::inspect::InspectArgs),
+    /// Check a scenario: parse it strictly, then run every static check.
+    Check(cmd::check::CheckArgs),
+    /// Export the service graph as Graphviz DOT or Mermaid.
+    Graph(cmd::graph::GraphArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => cmd::inspect::run(&args),
+        Command::Check(args) => cmd::check::run(&args),
+        Command::Graph(args) => cmd::graph::run(&args),
     };
     match result {
         Ok(code) => code,
@@ -32,5 +39,12 @@ fn main() -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Prints diagnostics to stderr, one block each, in the order given.
+fn print_diagnostics(diags: &[fusebench_model::Diagnostic]) {
+    for d in diags {
+        eprintln!("{d}");
     }
 }

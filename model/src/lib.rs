@@ -6,8 +6,13 @@
 //! always gives the same output (see `ARCHITECTURE.md`).
 
 pub mod capability;
+pub mod checks;
+pub mod contract;
 pub mod diagnostic;
+pub mod graph;
 pub mod module;
+pub mod scenario;
 
 pub use capability::Capability;
 pub use diagnostic::{Diagnostic, LineIndex, Location, Severity, Span};
+pub use scenario::{Parsed, Scenario, parse};

@@ -1,2 +1,4 @@
-//! One module per subcommand; each exposes `Args` (clap) and `run(&Args) -> Result<ExitCode>`.
+//! One module per subcommand; each exposes its clap `Args` and `run(&Args) -> Result<ExitCode>`.
+pub mod check;
+pub mod graph;
 pub mod inspect;

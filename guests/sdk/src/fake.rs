@@ -1,0 +1,249 @@
+//! An in-memory host for native tests (everything but wasm32).
+//!
+//! Each thread has its own fake world (stores, caches, channels, callees, log, clock), so the
+//! test harness's threads never see each other's state. Start every test with [`reset`].
+//!
+//! ```ignore
+//! use fusebench_guest::fake;
+//!
+//! fake::reset();
+//! fake::set_kv("inventory-db", "stock/apple", "3");
+//! let reply = fake::invoke(reserve, r#"{"reservation_id":"r1","sku":"apple","qty":5}"#);
+//! assert_eq!(reply, r#"{"reservation_id":"r1","sku":"apple","qty":5,"reserved":false,"available":3}"#);
+//! assert_eq!(fake::kv_text("inventory-db", "stock/apple").as_deref(), Some("3"));
+//! ```
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::string::String;
+use std::vec::Vec;
+
+use serde::de::DeserializeOwned;
+
+use crate::log::Level;
+use crate::{HostError, Respond};
+
+type Callee = Rc<dyn Fn(&[u8]) -> Result<Vec<u8>, HostError>>;
+
+#[derive(Default)]
+struct World {
+    kv: BTreeMap<(String, Vec<u8>), Vec<u8>>,
+    cache: BTreeMap<(String, Vec<u8>), Vec<u8>>,
+    published: Vec<(String, Vec<u8>)>,
+    calls: Vec<(String, String, Vec<u8>)>,
+    callees: BTreeMap<(String, String), Callee>,
+    failing: BTreeMap<String, HostError>,
+    failing_writes: BTreeMap<String, HostError>,
+    logs: Vec<(Level, String)>,
+    now_nanos: i64,
+    random_state: u64,
+}
+
+std::thread_local! {
+    static WORLD: RefCell<World> = RefCell::new(World::default());
+}
+
+fn with<R>(f: impl FnOnce(&mut World) -> R) -> R {
+    WORLD.with(|world| f(&mut world.borrow_mut()))
+}
+
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Empties this thread's fake world.
+pub fn reset() {
+    with(|w| *w = World::default());
+}
+
+/// Sets `key` in `store` directly, as a scenario's initial data would.
+pub fn set_kv(store: &str, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+    with(|w| w.kv.insert((store.into(), key.as_ref().to_vec()), value.as_ref().to_vec()));
+}
+
+/// The value at `key` in `store`, as text.
+#[must_use]
+pub fn kv_text(store: &str, key: impl AsRef<[u8]>) -> Option<String> {
+    with(|w| w.kv.get(&(store.into(), key.as_ref().to_vec())).cloned()).map(text)
+}
+
+/// Every key of `store`, in order, as text.
+#[must_use]
+pub fn kv_keys(store: &str) -> Vec<String> {
+    with(|w| {
+        w.kv.keys().filter(|(s, _)| s == store).map(|(_, k)| text(k.clone())).collect()
+    })
+}
+
+/// Sets `key` in `cache` directly.
+pub fn set_cache(cache: &str, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+    with(|w| w.cache.insert((cache.into(), key.as_ref().to_vec()), value.as_ref().to_vec()));
+}
+
+/// The cached value at `key`, as text.
+#[must_use]
+pub fn cache_text(cache: &str, key: impl AsRef<[u8]>) -> Option<String> {
+    with(|w| w.cache.get(&(cache.into(), key.as_ref().to_vec())).cloned()).map(text)
+}
+
+/// Every message published on `channel`, in order, as text.
+#[must_use]
+pub fn published(channel: &str) -> Vec<String> {
+    with(|w| {
+        w.published.iter().filter(|(c, _)| c == channel).map(|(_, m)| text(m.clone())).collect()
+    })
+}
+
+/// Every call made, in order: `(service, endpoint, request)`.
+#[must_use]
+pub fn calls() -> Vec<(String, String, String)> {
+    with(|w| w.calls.iter().map(|(s, e, r)| (s.clone(), e.clone(), text(r.clone()))).collect())
+}
+
+/// Every log line, in order.
+#[must_use]
+pub fn logs() -> Vec<(Level, String)> {
+    with(|w| w.logs.clone())
+}
+
+/// Answers calls to `service.endpoint` with `callee`. See [`serve`] to plug in a real handler.
+pub fn on_call(
+    service: &str,
+    endpoint: &str,
+    callee: impl Fn(&[u8]) -> Result<Vec<u8>, HostError> + 'static,
+) {
+    with(|w| w.callees.insert((service.into(), endpoint.into()), Rc::new(callee)));
+}
+
+/// Makes every operation on the store, cache, channel or service named `name` fail with
+/// `error` (`None` heals it), like a partition or crashed replica would.
+pub fn fail(name: &str, error: Option<HostError>) {
+    with(|w| match error {
+        Some(e) => w.failing.insert(name.into(), e),
+        None => w.failing.remove(name),
+    });
+}
+
+/// Like [`fail`], but only for writes (`kv_put`, `kv_delete`, `cache_put`): reads still work,
+/// as when a write is lost after the caller has acted on what it read.
+pub fn fail_writes(name: &str, error: Option<HostError>) {
+    with(|w| match error {
+        Some(e) => w.failing_writes.insert(name.into(), e),
+        None => w.failing_writes.remove(name),
+    });
+}
+
+/// Sets the virtual clock.
+pub fn set_now(nanos: u64) {
+    with(|w| w.now_nanos = nanos.cast_signed());
+}
+
+/// Calls `handler` as the host would: `request` is the JSON the host passes, the result is
+/// the JSON the host reads back (including `bad_request` answers).
+pub fn invoke<Req: DeserializeOwned, Resp: Respond>(handler: fn(Req) -> Resp, request: &str) -> String {
+    text(crate::reply::dispatch(request.as_bytes(), handler))
+}
+
+/// A callee for [`on_call`] that runs a real handler, e.g. to wire `orders` to `inventory`.
+pub fn serve<Req: DeserializeOwned, Resp: Respond>(
+    handler: fn(Req) -> Resp,
+) -> impl Fn(&[u8]) -> Result<Vec<u8>, HostError> {
+    move |request| Ok(crate::reply::dispatch(request, handler))
+}
+
+/// The fake's side of [`crate::host`].
+pub(crate) mod host {
+    use std::string::ToString;
+    use std::vec::Vec;
+
+    use super::{World, with};
+    use crate::HostError;
+    use crate::log::Level;
+
+    fn check(w: &World, name: &str) -> Result<(), HostError> {
+        w.failing.get(name).map_or(Ok(()), |e| Err(*e))
+    }
+
+    fn check_write(w: &World, name: &str) -> Result<(), HostError> {
+        check(w, name)?;
+        w.failing_writes.get(name).map_or(Ok(()), |e| Err(*e))
+    }
+
+    pub(crate) fn kv_get(store: &str, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
+        with(|w| {
+            check(w, store)?;
+            Ok(w.kv.get(&(store.into(), key.to_vec())).cloned())
+        })
+    }
+
+    pub(crate) fn kv_put(store: &str, key: &[u8], value: &[u8]) -> Result<(), HostError> {
+        with(|w| {
+            check_write(w, store)?;
+            w.kv.insert((store.into(), key.to_vec()), value.to_vec());
+            Ok(())
+        })
+    }
+
+    pub(crate) fn kv_delete(store: &str, key: &[u8]) -> Result<bool, HostError> {
+        with(|w| {
+            check_write(w, store)?;
+            Ok(w.kv.remove(&(store.into(), key.to_vec())).is_some())
+        })
+    }
+
+    pub(crate) fn cache_get(cache: &str, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
+        with(|w| {
+            check(w, cache)?;
+            Ok(w.cache.get(&(cache.into(), key.to_vec())).cloned())
+        })
+    }
+
+    pub(crate) fn cache_put(cache: &str, key: &[u8], value: &[u8]) -> Result<(), HostError> {
+        with(|w| {
+            check_write(w, cache)?;
+            w.cache.insert((cache.into(), key.to_vec()), value.to_vec());
+            Ok(())
+        })
+    }
+
+    pub(crate) fn publish(channel: &str, message: &[u8]) -> Result<(), HostError> {
+        with(|w| {
+            check(w, channel)?;
+            w.published.push((channel.into(), message.to_vec()));
+            Ok(())
+        })
+    }
+
+    pub(crate) fn call(service: &str, endpoint: &str, request: &[u8]) -> Result<Vec<u8>, HostError> {
+        // Look the callee up, then release the world: it may use the fake host itself.
+        let callee = with(|w| {
+            check(w, service)?;
+            w.calls.push((service.into(), endpoint.into(), request.to_vec()));
+            w.callees
+                .get(&(service.to_string(), endpoint.to_string()))
+                .cloned()
+                .ok_or(HostError::InvalidArgument)
+        })?;
+        callee(request)
+    }
+
+    pub(crate) fn log(level: Level, message: &str) {
+        with(|w| w.logs.push((level, message.into())));
+    }
+
+    pub(crate) fn now() -> i64 {
+        with(|w| w.now_nanos)
+    }
+
+    /// SplitMix64: a seeded, portable stream, like the host's.
+    pub(crate) fn random() -> i64 {
+        with(|w| {
+            w.random_state = w.random_state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = w.random_state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)).cast_signed()
+        })
+    }
+}

@@ -1,0 +1,305 @@
+//! Write fusebench service modules in Rust.
+//!
+//! A fusebench service is a core WebAssembly module that follows `guests/ABI.md`: it exports
+//! `memory`, `alloc` and one `handle_<endpoint>(ptr, len) -> i64` per endpoint, and reaches the
+//! simulated world only through the `fusebench.*` imports. This crate hides that ABI:
+//!
+//! ```ignore
+//! use fusebench_guest::{endpoint, kv, AppError, Reply};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Deserialize)]
+//! struct GetStock { sku: String }
+//! #[derive(Serialize)]
+//! struct Stock { sku: String, available: i64 }
+//!
+//! fn stock(req: GetStock) -> Reply<Stock> {
+//!     let stored = kv::get("inventory-db", format!("stock/{}", req.sku))
+//!         .map_err(|_| AppError::new("storage_unavailable"))?;
+//!     let available = stored.and_then(|v| core::str::from_utf8(&v).ok()?.parse().ok());
+//!     Ok(Stock { sku: req.sku, available: available.unwrap_or(100) })
+//! }
+//! endpoint!(stock, fn(req: GetStock) -> Reply<Stock>); // exports `handle_stock`
+//! ```
+//!
+//! * [`endpoint!`] turns a plain function `Request -> Reply<Response>` into the export
+//!   `handle_<name>`. A request that does not deserialize answers
+//!   `{"error":"bad_request: <why>"}`; an `Err(AppError)` answers `{"error":"<code>"}`. Neither
+//!   is a trap: the ABI reserves traps for guest faults.
+//! * [`kv`], [`cache`], [`publish`], [`call`], [`log`], [`now`] and [`random`] wrap every
+//!   import of the ABI; negative result codes become [`HostError`].
+//! * Compiled for anything but `wasm32`, the imports hit an in-memory, per-thread [`fake`] host,
+//!   so `cargo test` runs service logic natively.
+//!
+//! # Memory discipline (wasm32)
+//!
+//! The SDK is `no_std` + `alloc`; on wasm32 it brings `dlmalloc` as the global allocator (the
+//! one std would use) and a panic handler that traps (`unreachable`, a guest fault).
+//!
+//! * **`alloc(len)`** allocates `len` bytes with alignment 1 from the global allocator and never
+//!   returns 0 (`alloc(0)` returns a dangling non-zero pointer and allocates nothing). Every
+//!   buffer the host obtains this way is handed back to the guest, which then owns it:
+//!   - the request buffer passed to `handle_*` is freed when the handler returns;
+//!   - a value returned by `kv_get`, `cache_get` or `call` (packed `(ptr << 32) | len`) is
+//!     taken over as a `Vec<u8>` and freed when the SDK's caller drops it.
+//!
+//!   So the host must use each `alloc` buffer exactly once and must not write into memory it
+//!   did not obtain from `alloc` for this purpose.
+//! * **The response** of a handler is a `Vec<u8>` parked in a single static slot; the packed
+//!   `(ptr << 32) | len` points into it. It stays valid until the next `handle_*` call on the
+//!   same instance, which frees it first thing. The host copies it out before calling again.
+//! * **One invocation at a time per instance.** A handler suspended in a host call (wasmi
+//!   resumable calls) must be resumed to completion before the same instance is entered again:
+//!   the response slot and the shadow stack pointer are per instance.
+//! * Pointers are below 2 GiB (memories are capped far lower), so a packed result is never
+//!   negative and never collides with the ABI's negative error codes.
+//!
+//! Memory stays bounded over any number of requests: everything but the last response is freed.
+//!
+//! # Building
+//!
+//! Crate type `cdylib`, target `wasm32-unknown-unknown`, release profile `opt-level = "s"`,
+//! `lto`, `codegen-units = 1`, `panic = "abort"`, `strip`, and `-C link-arg=-zstack-size=65536`.
+//! `guests/sdk/README.md` walks through a new service from scratch.
+#![no_std]
+
+extern crate alloc;
+#[cfg(not(target_arch = "wasm32"))]
+extern crate std;
+
+mod error;
+mod host;
+mod reply;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod fake;
+
+use alloc::vec::Vec;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use error::{AppError, CallError, HostError};
+pub use reply::{Ack, Reply, Respond};
+
+/// Re-exported so that services need no direct `serde_json` dependency for ad-hoc JSON.
+pub use serde_json;
+
+/// The key–value stores a service owns or may read (`kv` capability).
+pub mod kv {
+    use alloc::vec::Vec;
+
+    use crate::{HostError, host};
+
+    /// The value at `key` in `store`; `Ok(None)` if absent.
+    ///
+    /// # Errors
+    /// The host's error code: denied, unavailable, invalid argument.
+    pub fn get(store: &str, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>, HostError> {
+        host::kv_get(store, key.as_ref())
+    }
+
+    /// Writes `value` at `key` in `store`.
+    ///
+    /// # Errors
+    /// The host's error code: denied, unavailable, invalid argument.
+    pub fn put(
+        store: &str,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+    ) -> Result<(), HostError> {
+        host::kv_put(store, key.as_ref(), value.as_ref())
+    }
+
+    /// Deletes `key` from `store`: `Ok(true)` if it existed, `Ok(false)` if it did not.
+    ///
+    /// # Errors
+    /// The host's error code: denied, unavailable, invalid argument.
+    pub fn delete(store: &str, key: impl AsRef<[u8]>) -> Result<bool, HostError> {
+        host::kv_delete(store, key.as_ref())
+    }
+}
+
+/// The caches a service uses (`cache` capability). TTL and capacity come from the scenario.
+pub mod cache {
+    use alloc::vec::Vec;
+
+    use crate::{HostError, host};
+
+    /// The cached value at `key`; `Ok(None)` on a miss (absent or expired).
+    ///
+    /// # Errors
+    /// The host's error code: denied, unavailable, invalid argument.
+    pub fn get(cache: &str, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>, HostError> {
+        host::cache_get(cache, key.as_ref())
+    }
+
+    /// Caches `value` at `key`.
+    ///
+    /// # Errors
+    /// The host's error code: denied, unavailable, invalid argument.
+    pub fn put(
+        cache: &str,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+    ) -> Result<(), HostError> {
+        host::cache_put(cache, key.as_ref(), value.as_ref())
+    }
+}
+
+/// The trace log (`log` capability).
+pub mod log {
+    use crate::host;
+
+    /// Severity, as the ABI numbers it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    pub enum Level {
+        Debug = 0,
+        Info = 1,
+        Warn = 2,
+        Error = 3,
+    }
+
+    /// Writes one line at `level`.
+    pub fn write(level: Level, message: &str) {
+        host::log(level, message);
+    }
+
+    pub fn debug(message: &str) {
+        write(Level::Debug, message);
+    }
+
+    pub fn info(message: &str) {
+        write(Level::Info, message);
+    }
+
+    pub fn warn(message: &str) {
+        write(Level::Warn, message);
+    }
+
+    pub fn error(message: &str) {
+        write(Level::Error, message);
+    }
+}
+
+/// Decimal text, the shop's encoding of counters in stores (`"42"`, `"-7"`): the value, or
+/// `None` if `bytes` is not an optional `-` followed by 1–19 ASCII digits that fit an `i64`.
+#[must_use]
+pub fn parse_decimal(bytes: &[u8]) -> Option<i64> {
+    let (negative, digits) = match bytes {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, bytes),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut value: i64 = 0;
+    for d in digits {
+        let d = i64::from(d - b'0');
+        value = value.checked_mul(10)?;
+        value = if negative { value.checked_sub(d)? } else { value.checked_add(d)? };
+    }
+    Some(value)
+}
+
+/// Publishes `message` as JSON on `channel` (`publish` capability); `Ok` once the channel
+/// accepted it.
+///
+/// # Errors
+/// The host's error code; [`HostError::InvalidArgument`] also if `message` does not serialize.
+pub fn publish<T: Serialize + ?Sized>(channel: &str, message: &T) -> Result<(), HostError> {
+    let bytes = serde_json::to_vec(message).map_err(|_| HostError::InvalidArgument)?;
+    publish_raw(channel, &bytes)
+}
+
+/// Publishes bytes (UTF-8 JSON) on `channel`.
+///
+/// # Errors
+/// The host's error code.
+pub fn publish_raw(channel: &str, message: &[u8]) -> Result<(), HostError> {
+    host::publish(channel, message)
+}
+
+/// Calls `service.endpoint` with `request` as JSON (`call` capability) and decodes the reply.
+///
+/// A reply carrying an `"error"` string (`{"error":"not_found"}`) is the callee's application
+/// error, [`CallError::Failed`]; a host failure (unavailable, denied, rejected by the callee's
+/// contract, ...) is [`CallError::Host`].
+///
+/// # Errors
+/// See above; [`CallError::BadReply`] if the reply is neither an error nor a `Resp`.
+pub fn call<Req, Resp>(service: &str, endpoint: &str, request: &Req) -> Result<Resp, CallError>
+where
+    Req: Serialize + ?Sized,
+    Resp: DeserializeOwned,
+{
+    let bytes = serde_json::to_vec(request).map_err(|_| HostError::InvalidArgument)?;
+    let reply = call_raw(service, endpoint, &bytes)?;
+    reply::decode_reply(&reply)
+}
+
+/// Calls `service.endpoint` with raw request bytes and returns the raw reply.
+///
+/// # Errors
+/// The host's error code.
+pub fn call_raw(service: &str, endpoint: &str, request: &[u8]) -> Result<Vec<u8>, HostError> {
+    host::call(service, endpoint, request)
+}
+
+/// Virtual time in nanoseconds since the start of the run (`clock` capability).
+#[must_use]
+pub fn now() -> u64 {
+    host::now().cast_unsigned()
+}
+
+/// The next value of the service's seeded random stream (`random` capability).
+#[must_use]
+pub fn random() -> u64 {
+    host::random().cast_unsigned()
+}
+
+/// Declares an endpoint: exports `handle_<name>` (on wasm32) calling the plain function `name`.
+///
+/// ```ignore
+/// fn create_order(req: CreateOrder) -> Reply<OrderSummary> { /* ... */ }
+/// fusebench_guest::endpoint!(create_order, fn(req: CreateOrder) -> Reply<OrderSummary>);
+///
+/// // or define the function in place:
+/// fusebench_guest::endpoint!(ping, fn(req: Ping) -> Reply<Ack> { Ok(Ack::OK) });
+/// ```
+///
+/// The request type must be `serde::de::DeserializeOwned`, the response type [`Respond`]
+/// (any `Reply<T>` with `T: Serialize`). Off wasm32 nothing is exported; tests call the function
+/// directly, or through [`fake::invoke`] to see the JSON the host would.
+#[macro_export]
+macro_rules! endpoint {
+    ($name:ident, fn($req:ident : $Req:ty) -> $Resp:ty) => {
+        const _: () = {
+            #[cfg(target_arch = "wasm32")]
+            #[allow(unsafe_code)] // the export itself; `serve` documents the ABI contract
+            #[unsafe(export_name = concat!("handle_", stringify!($name)))]
+            extern "C" fn handle(ptr: i32, len: i32) -> i64 {
+                // SAFETY: called by the host per guests/ABI.md: `ptr`/`len` is a buffer
+                // from `alloc` holding the request, used for this call only.
+                unsafe {
+                    $crate::__private::serve(ptr, len, |request| {
+                        $crate::__private::dispatch::<$Req, $Resp>(request, $name)
+                    })
+                }
+            }
+            // Checks the signature, and keeps the handler "used" in native builds.
+            let _: fn($Req) -> $Resp = $name;
+        };
+    };
+    ($name:ident, fn($req:ident : $Req:ty) -> $Resp:ty $body:block) => {
+        fn $name($req: $Req) -> $Resp $body
+        $crate::endpoint!($name, fn($req: $Req) -> $Resp);
+    };
+}
+
+#[doc(hidden)]
+pub mod __private {
+    #[cfg(target_arch = "wasm32")]
+    pub use crate::host::wasm::serve;
+    pub use crate::reply::dispatch;
+}

@@ -1,0 +1,77 @@
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::{AppError, CallError};
+
+/// What an endpoint answers: a response, or an application error `{"error":"<code>"}`.
+pub type Reply<T> = Result<T, AppError>;
+
+/// The acknowledgement `{"ok":true}`, e.g. of a message delivered to a subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    pub ok: bool,
+}
+
+impl Ack {
+    pub const OK: Self = Self { ok: true };
+}
+
+/// A handler's result as the UTF-8 JSON bytes the host receives.
+pub trait Respond {
+    fn into_json(self) -> Vec<u8>;
+}
+
+impl<T: Serialize> Respond for Result<T, AppError> {
+    fn into_json(self) -> Vec<u8> {
+        let encoded = match &self {
+            Ok(response) => serde_json::to_vec(response),
+            Err(error) => serde_json::to_vec(error),
+        };
+        // Serialising derived structs cannot fail; a hand-written `Serialize` might.
+        encoded.unwrap_or_else(|e| error_json(&AppError::from_code(format_internal(&e))))
+    }
+}
+
+fn format_internal(e: &serde_json::Error) -> String {
+    let mut code = String::from("internal: response does not serialize: ");
+    code.push_str(&e.to_string());
+    code
+}
+
+fn error_json(error: &AppError) -> Vec<u8> {
+    // A struct holding one string always serialises.
+    serde_json::to_vec(error).unwrap_or_else(|_| br#"{"error":"internal"}"#.to_vec())
+}
+
+/// Decodes a request, runs the handler, encodes its answer. Malformed requests answer
+/// `{"error":"bad_request: <why>"}` without reaching the handler.
+#[doc(hidden)]
+pub fn dispatch<Req, Resp>(request: &[u8], handler: fn(Req) -> Resp) -> Vec<u8>
+where
+    Req: DeserializeOwned,
+    Resp: Respond,
+{
+    match serde_json::from_slice::<Req>(request) {
+        Ok(request) => handler(request).into_json(),
+        Err(e) => error_json(&AppError::bad_request(e)),
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorProbe {
+    error: Option<String>,
+}
+
+/// Splits a callee's reply into its application error or the expected response.
+pub(crate) fn decode_reply<Resp: DeserializeOwned>(reply: &[u8]) -> Result<Resp, CallError> {
+    // Only a reply mentioning "error" can be an application error: skip the probe otherwise.
+    if reply.windows(7).any(|w| w == b"\"error\"")
+        && let Ok(ErrorProbe { error: Some(code) }) = serde_json::from_slice(reply)
+    {
+        return Err(CallError::Failed(AppError::from_code(code)));
+    }
+    serde_json::from_slice(reply).map_err(|e| CallError::BadReply(e.to_string()))
+}

@@ -1,0 +1,195 @@
+//! Interface contracts: a small JSON-schema subset, written compactly in scenarios.
+//!
+//! A contract is an object shape. In TOML each key is a field name, `?` at its end marks it
+//! optional, and the value is a type (`"string"`, `"integer"`, `"number"`, `"boolean"`, `"any"`,
+//! a type followed by `[]` for an array of it) or an inline table for a nested object:
+//!
+//! ```toml
+//! request = { sku = "string", qty = "integer", "note?" = "string", tags = "string[]" }
+//! ```
+//!
+//! Every response may instead be an application error `{"error": "<code>"}` (guest ABI).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value as Json;
+
+/// The type of one field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "type", content = "of")]
+pub enum FieldType {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    Any,
+    Array(Box<FieldType>),
+    Object(Shape),
+}
+
+/// An object shape: named fields, each required or optional. Extra fields are allowed (a
+/// newer callee may add fields without breaking older callers).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Shape {
+    pub fields: BTreeMap<String, Field>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Field {
+    pub ty: FieldType,
+    pub required: bool,
+}
+
+impl FieldType {
+    /// Parses a scalar or array type name (`"string"`, `"integer[]"`, ...).
+    #[must_use]
+    pub fn parse_name(name: &str) -> Option<FieldType> {
+        if let Some(inner) = name.strip_suffix("[]") {
+            return FieldType::parse_name(inner).map(|t| FieldType::Array(Box::new(t)));
+        }
+        Some(match name {
+            "string" => FieldType::String,
+            "integer" => FieldType::Integer,
+            "number" => FieldType::Number,
+            "boolean" => FieldType::Boolean,
+            "any" => FieldType::Any,
+            _ => return None,
+        })
+    }
+
+    pub const NAMES: &'static [&'static str] = &["string", "integer", "number", "boolean", "any"];
+
+    fn accepts(&self, value: &Json, path: &str, problems: &mut Vec<String>) {
+        let ok = match (self, value) {
+            (FieldType::Any, _) => true,
+            (FieldType::String, Json::String(_)) | (FieldType::Boolean, Json::Bool(_)) => true,
+            (FieldType::Integer, Json::Number(n)) => n.is_i64() || n.is_u64(),
+            (FieldType::Number, Json::Number(_)) => true,
+            (FieldType::Array(inner), Json::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    inner.accepts(item, &format!("{path}[{i}]"), problems);
+                }
+                true
+            }
+            (FieldType::Object(shape), Json::Object(_)) => {
+                shape.check_at(value, path, problems);
+                true
+            }
+            _ => false,
+        };
+        if !ok {
+            problems.push(format!("`{path}` should be {self}, found {}", json_kind(value)));
+        }
+    }
+}
+
+fn json_kind(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(n) if n.is_f64() => "a number",
+        Json::Number(_) => "an integer",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}
+
+impl fmt::Display for FieldType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldType::String => f.write_str("string"),
+            FieldType::Integer => f.write_str("integer"),
+            FieldType::Number => f.write_str("number"),
+            FieldType::Boolean => f.write_str("boolean"),
+            FieldType::Any => f.write_str("any"),
+            FieldType::Array(inner) => write!(f, "{inner}[]"),
+            FieldType::Object(_) => f.write_str("object"),
+        }
+    }
+}
+
+impl Shape {
+    /// Every way `value` breaks this shape (empty when it conforms). An application error
+    /// `{"error": "..."}` conforms to every response shape; callers decide whether to allow it.
+    #[must_use]
+    pub fn check(&self, value: &Json) -> Vec<String> {
+        let mut problems = Vec::new();
+        if value.is_object() {
+            self.check_at(value, "", &mut problems);
+        } else {
+            problems.push(format!("expected a JSON object, found {}", json_kind(value)));
+        }
+        problems
+    }
+
+    fn check_at(&self, value: &Json, path: &str, problems: &mut Vec<String>) {
+        let Json::Object(map) = value else { return };
+        for (name, field) in &self.fields {
+            let at = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
+            match map.get(name) {
+                None | Some(Json::Null) if field.required => {
+                    problems.push(format!("missing required field `{at}`"));
+                }
+                None | Some(Json::Null) => {}
+                Some(v) => field.ty.accepts(v, &at, problems),
+            }
+        }
+    }
+
+    /// The names of the required fields.
+    pub fn required(&self) -> impl Iterator<Item = &str> {
+        self.fields.iter().filter(|(_, f)| f.required).map(|(n, _)| n.as_str())
+    }
+}
+
+/// Whether a JSON response is an application error per the guest ABI.
+#[must_use]
+pub fn is_application_error(value: &Json) -> bool {
+    value.get("error").is_some_and(Json::is_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape() -> Shape {
+        let mut fields = BTreeMap::new();
+        fields.insert("sku".into(), Field { ty: FieldType::String, required: true });
+        fields.insert("qty".into(), Field { ty: FieldType::Integer, required: true });
+        fields.insert(
+            "tags".into(),
+            Field { ty: FieldType::Array(Box::new(FieldType::String)), required: false },
+        );
+        Shape { fields }
+    }
+
+    #[test]
+    fn conforming_values_pass_and_extra_fields_are_allowed() {
+        let v = serde_json::json!({"sku": "a", "qty": 2, "tags": ["x"], "extra": 1});
+        assert!(shape().check(&v).is_empty());
+    }
+
+    #[test]
+    fn every_violation_is_reported() {
+        let v = serde_json::json!({"qty": 1.5, "tags": [1]});
+        let problems = shape().check(&v);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("missing required field `sku`")));
+        assert!(problems.iter().any(|p| p.contains("`qty` should be integer")));
+        assert!(problems.iter().any(|p| p.contains("`tags[0]` should be string")));
+        assert_eq!(shape().check(&serde_json::json!([1])).len(), 1);
+    }
+
+    #[test]
+    fn type_names_parse() {
+        assert_eq!(
+            FieldType::parse_name("integer[][]"),
+            Some(FieldType::Array(Box::new(FieldType::Array(Box::new(FieldType::Integer)))))
+        );
+        assert_eq!(FieldType::parse_name("str"), None);
+        assert!(is_application_error(&serde_json::json!({"error": "x"})));
+    }
+}

@@ -1,0 +1,225 @@
+//! The service graph: services, stores and channels as nodes; calls, publications,
+//! subscriptions and data access as edges. Built on petgraph, but petgraph's indices never leave
+//! this module: callers see names (the model owns its IDs).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde::Serialize;
+
+use crate::scenario::{Scenario, StoreKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Dependency {
+    /// A synchronous call to an endpoint.
+    Sync,
+    /// Messages through an async channel to a subscribed endpoint.
+    Async,
+    /// Reading a store another service owns.
+    DataRead,
+}
+
+impl Dependency {
+    /// How much one such edge couples two services: a caller waits on a sync callee and breaks
+    /// with it; an async consumer only shares a message format; reading another's data shares
+    /// its schema and its availability.
+    #[must_use]
+    pub fn weight(self) -> f64 {
+        match self {
+            Dependency::Sync | Dependency::DataRead => 1.0,
+            Dependency::Async => 0.5,
+        }
+    }
+}
+
+/// One service-to-service dependency edge.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Edge {
+    pub from: String,
+    pub to: String,
+    pub kind: Dependency,
+    /// The endpoint depended on (or the store read).
+    pub target: String,
+    /// The channel it travels on (or empty for data reads).
+    pub channel: String,
+}
+
+/// The service dependency graph of a scenario.
+#[derive(Debug, Clone)]
+pub struct ServiceGraph {
+    graph: DiGraph<String, Edge>,
+    index: BTreeMap<String, NodeIndex>,
+}
+
+impl ServiceGraph {
+    #[must_use]
+    pub fn new(s: &Scenario) -> Self {
+        let mut graph = DiGraph::new();
+        let mut index = BTreeMap::new();
+        for svc in &s.services {
+            index.insert(svc.name.clone(), graph.add_node(svc.name.clone()));
+        }
+        let mut edges = Vec::new();
+        for svc in &s.services {
+            for call in &svc.calls {
+                edges.push(Edge {
+                    from: svc.name.clone(),
+                    to: call.service.name.clone(),
+                    kind: Dependency::Sync,
+                    target: call.endpoint.name.clone(),
+                    channel: call.channel.name.clone(),
+                });
+            }
+            for channel in &svc.publishes {
+                for consumer in &s.services {
+                    for sub in consumer.subscriptions.iter().filter(|x| x.channel.name == channel.name) {
+                        edges.push(Edge {
+                            from: svc.name.clone(),
+                            to: consumer.name.clone(),
+                            kind: Dependency::Async,
+                            target: sub.endpoint.name.clone(),
+                            channel: channel.name.clone(),
+                        });
+                    }
+                }
+            }
+            for read in &svc.reads {
+                for owner in s.services.iter().filter(|o| o.name != svc.name && o.owns.iter().any(|d| d.name == read.name)) {
+                    edges.push(Edge {
+                        from: svc.name.clone(),
+                        to: owner.name.clone(),
+                        kind: Dependency::DataRead,
+                        target: read.name.clone(),
+                        channel: String::new(),
+                    });
+                }
+            }
+        }
+        edges.sort();
+        edges.dedup();
+        for e in edges {
+            if let (Some(&a), Some(&b)) = (index.get(&e.from), index.get(&e.to)) {
+                graph.add_edge(a, b, e);
+            }
+        }
+        ServiceGraph { graph, index }
+    }
+
+    /// Every edge, in a stable order.
+    pub fn edges(&self) -> impl Iterator<Item = &Edge> {
+        self.graph.edge_weights()
+    }
+
+    /// Services in declaration order.
+    pub fn services(&self) -> impl Iterator<Item = &str> {
+        self.graph.node_weights().map(String::as_str)
+    }
+
+    /// Cycles among edges of the given kinds: each strongly connected component with more than
+    /// one service (or a self-loop), as sorted service names.
+    #[must_use]
+    pub fn cycles(&self, kinds: &[Dependency]) -> Vec<Vec<String>> {
+        let filtered = self.graph.filter_map(|_, n| Some(n.clone()), |_, e| kinds.contains(&e.kind).then(|| e.clone()));
+        let mut out: Vec<Vec<String>> = petgraph::algo::tarjan_scc(&filtered)
+            .into_iter()
+            .filter(|scc| scc.len() > 1 || scc.iter().any(|&n| filtered.contains_edge(n, n)))
+            .map(|scc| {
+                let mut names: Vec<String> = scc.into_iter().map(|n| filtered[n].clone()).collect();
+                names.sort();
+                names
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Whether the graph knows this service.
+    #[must_use]
+    pub fn contains(&self, service: &str) -> bool {
+        self.index.contains_key(service)
+    }
+
+    /// Graphviz DOT: services clustered by bounded context, stores as cylinders, sync calls
+    /// solid, async channels dashed, data ownership dotted.
+    #[must_use]
+    pub fn to_dot(&self, s: &Scenario) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "digraph \"{}\" {{", esc(&s.name));
+        let _ = writeln!(out, "  rankdir=LR;\n  node [fontname=\"Helvetica\"];");
+        if s.gateway.is_some() {
+            let _ = writeln!(out, "  \"gateway\" [shape=hexagon, label=\"API gateway\"];");
+        }
+        for ctx in &s.contexts {
+            let _ = writeln!(out, "  subgraph \"cluster_{}\" {{\n    label=\"{}\";", esc(&ctx.name), esc(&ctx.name));
+            for svc in s.services.iter().filter(|x| x.context.name == ctx.name) {
+                let _ = writeln!(out, "    \"{}\" [shape=box, label=\"{}\\nv{}\"];", esc(&svc.name), esc(&svc.name), svc.version);
+            }
+            out.push_str("  }\n");
+        }
+        for store in &s.stores {
+            let shape = if store.kind == StoreKind::Broker { "box3d" } else { "cylinder" };
+            let _ = writeln!(out, "  \"store:{}\" [shape={shape}, label=\"{}\\n({})\"];", esc(&store.name), esc(&store.name), store.kind.name());
+        }
+        for svc in &s.services {
+            for e in svc.endpoints.iter().filter(|e| e.public) {
+                let _ = writeln!(out, "  \"gateway\" -> \"{}\" [label=\"{}\"];", esc(&svc.name), esc(&e.name));
+            }
+            for d in &svc.owns {
+                let _ = writeln!(out, "  \"{}\" -> \"store:{}\" [style=dotted, arrowhead=none];", esc(&svc.name), esc(&d.name));
+            }
+        }
+        for e in self.edges() {
+            let style = match e.kind {
+                Dependency::Sync => format!("label=\"{} ({})\"", esc(&e.target), esc(&e.channel)),
+                Dependency::Async => format!("style=dashed, label=\"{} via {}\"", esc(&e.target), esc(&e.channel)),
+                Dependency::DataRead => format!("style=dotted, label=\"reads {}\"", esc(&e.target)),
+            };
+            let _ = writeln!(out, "  \"{}\" -> \"{}\" [{style}];", esc(&e.from), esc(&e.to));
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    /// Mermaid flowchart (the seed's own diagrams are Mermaid).
+    #[must_use]
+    pub fn to_mermaid(&self, s: &Scenario) -> String {
+        let id = |name: &str| name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>();
+        let mut out = String::from("flowchart LR\n");
+        if s.gateway.is_some() {
+            out.push_str("  gateway{{API gateway}}\n");
+        }
+        for ctx in &s.contexts {
+            let _ = writeln!(out, "  subgraph ctx_{}[\"{}\"]", id(&ctx.name), ctx.name);
+            for svc in s.services.iter().filter(|x| x.context.name == ctx.name) {
+                let _ = writeln!(out, "    svc_{}[\"{} v{}\"]", id(&svc.name), svc.name, svc.version);
+            }
+            out.push_str("  end\n");
+        }
+        for store in &s.stores {
+            let _ = writeln!(out, "  store_{}[(\"{} ({})\")]", id(&store.name), store.name, store.kind.name());
+        }
+        for svc in &s.services {
+            for e in svc.endpoints.iter().filter(|e| e.public) {
+                let _ = writeln!(out, "  gateway -->|{}| svc_{}", e.name, id(&svc.name));
+            }
+            for d in &svc.owns {
+                let _ = writeln!(out, "  svc_{} --- store_{}", id(&svc.name), id(&d.name));
+            }
+        }
+        for e in self.edges() {
+            let (from, to) = (id(&e.from), id(&e.to));
+            let _ = match e.kind {
+                Dependency::Sync => writeln!(out, "  svc_{from} -->|{} {}| svc_{to}", e.target, e.channel),
+                Dependency::Async => writeln!(out, "  svc_{from} -.->|{} via {}| svc_{to}", e.target, e.channel),
+                Dependency::DataRead => writeln!(out, "  svc_{from} -.->|reads {}| svc_{to}", e.target),
+            };
+        }
+        out
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}

@@ -1,0 +1,118 @@
+//! D: data stores — key-value databases, caches and message brokers — with their replication.
+
+use serde::Serialize;
+
+use super::NameRef;
+use super::reader::{Cx, Obj};
+use super::topology::Distribution;
+use crate::diagnostic::Span;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StoreKind {
+    Kv,
+    Cache,
+    Broker,
+}
+
+impl StoreKind {
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            StoreKind::Kv => "kv",
+            StoreKind::Cache => "cache",
+            StoreKind::Broker => "broker",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Consistency {
+    /// Writes are acknowledged after a quorum of replicas applied them.
+    Strong,
+    /// Writes are acknowledged by one replica and replicated asynchronously with lag.
+    Eventual,
+}
+
+/// How a replica orders concurrent writes to the same key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConflictPolicy {
+    /// Last writer wins by (version, writer) — replicas converge whatever the arrival order.
+    LwwVersion,
+    /// Apply in arrival order — replicas may diverge under reordering.
+    ArrivalOrder,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Store {
+    pub name: String,
+    pub kind: StoreKind,
+    /// Nodes its replicas are placed on, round-robin.
+    pub nodes: Vec<NameRef>,
+    pub replicas: u32,
+    pub consistency: Consistency,
+    pub conflict: ConflictPolicy,
+    /// Asynchronous replication delay (eventual consistency).
+    pub replication_lag: Distribution,
+    /// Time one operation takes at a replica.
+    pub latency: Distribution,
+    /// Cache only: entries kept (LRU beyond).
+    pub capacity: Option<u64>,
+    /// Cache only: time to live of an entry, in milliseconds.
+    pub ttl_ms: Option<f64>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+impl Store {
+    pub(crate) fn read(cx: &mut Cx<'_>, mut o: Obj<'_, '_>) -> Option<Store> {
+        let name = o.req_str(cx, "name", "the store's name");
+        let kind = if o.has("kind") {
+            o.opt_enum(cx, "kind", &[("kv", StoreKind::Kv), ("cache", StoreKind::Cache), ("broker", StoreKind::Broker)])
+        } else {
+            cx.error("parse.missing-field", o.span, &o.field("kind"), "missing required field `kind` (kv, cache or broker)");
+            None
+        };
+        let nodes: Vec<NameRef> = o.str_list(cx, "nodes").into_iter().map(NameRef::from).collect();
+        if nodes.is_empty() {
+            cx.error("parse.missing-field", o.span, &o.field("nodes"), "a store needs `nodes`: at least one topology node for its replicas");
+        }
+        let replicas = o.opt_u64(cx, "replicas", 1, 1_000).unwrap_or(nodes.len().max(1) as u64);
+        let consistency = o
+            .opt_enum(cx, "consistency", &[("strong", Consistency::Strong), ("eventual", Consistency::Eventual)])
+            .unwrap_or(Consistency::Strong);
+        let conflict = o
+            .opt_enum(cx, "conflict", &[("lww-version", ConflictPolicy::LwwVersion), ("arrival-order", ConflictPolicy::ArrivalOrder)])
+            .unwrap_or(ConflictPolicy::LwwVersion);
+        let replication_lag = match o.opt_table(cx, "replication_lag") {
+            Some(t) => Distribution::read(cx, t)?,
+            None => Distribution::Constant { ms: 10.0 },
+        };
+        let latency = match o.opt_table(cx, "latency") {
+            Some(t) => Distribution::read(cx, t)?,
+            None => Distribution::Constant { ms: 0.5 },
+        };
+        let (mut capacity, mut ttl_ms) = (None, None);
+        if kind == Some(StoreKind::Cache) {
+            capacity = Some(o.opt_u64(cx, "capacity", 1, 1 << 40).unwrap_or(10_000));
+            ttl_ms = Some(o.opt_f64(cx, "ttl_ms", 0.0, 1e12).unwrap_or(60_000.0));
+        }
+        let span = o.span;
+        o.finish(cx);
+        Some(Store {
+            name: name?.0,
+            kind: kind?,
+            nodes,
+            replicas: u32::try_from(replicas).unwrap_or(u32::MAX),
+            consistency,
+            conflict,
+            replication_lag,
+            latency,
+            capacity,
+            ttl_ms,
+            span,
+        })
+    }
+}

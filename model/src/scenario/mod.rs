@@ -1,0 +1,301 @@
+//! The scenario: one system M = (S, I, D, C, Q) with its bounded contexts, topology, gateway,
+//! registry, workload and fault plan, parsed strictly from TOML.
+//!
+//! [`parse`] returns the scenario (when it could be built) and *every* problem found, each with
+//! file, line, column and field. After a parse with no error diagnostics, every name reference
+//! resolves (architecture invariant relied upon by checks and the simulator).
+
+mod channel;
+mod data;
+mod fault;
+mod quality;
+mod reader;
+mod resolve;
+mod service;
+mod topology;
+mod workload;
+
+use std::fmt;
+
+use serde::Serialize;
+
+pub use channel::{Channel, ChannelKind, Delivery};
+pub use data::{ConflictPolicy, Consistency, Store, StoreKind};
+pub use fault::{Fault, FaultKind, FaultTarget};
+pub use quality::{Quality, Slo};
+pub use service::{Api, Call, Endpoint, InstancePolicy, LoadBalancing, Method, Service, ServiceTime, Subscription};
+pub use topology::{Distribution, Link, Node, Tier};
+pub use workload::{Arrival, MixEntry, RateStep, Template, Workload};
+
+use crate::diagnostic::{Diagnostic, LineIndex, Location, Span};
+use reader::{Cx, Obj};
+
+/// A reference to a named element, with the place it was written (for diagnostics).
+/// Serialises as the bare name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct NameRef {
+    pub name: String,
+    pub span: Span,
+}
+
+impl NameRef {
+    #[must_use]
+    pub fn new(name: impl Into<String>) -> Self {
+        NameRef { name: name.into(), span: Span::default() }
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.name
+    }
+}
+
+impl From<(String, Span)> for NameRef {
+    fn from((name, span): (String, Span)) -> Self {
+        NameRef { name, span }
+    }
+}
+
+impl fmt::Display for NameRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+impl Serialize for NameRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name)
+    }
+}
+
+/// A bounded context (domain-driven design): a group of services sharing one model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BoundedContext {
+    pub name: String,
+    pub description: String,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// The API gateway: routes public endpoints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Gateway {
+    pub node: NameRef,
+    /// Per-route timeout, in milliseconds.
+    pub timeout_ms: f64,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// The service registry (seed §5.1): heartbeats, expiry and the client-side discovery cache.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Registry {
+    pub heartbeat_ms: f64,
+    /// An instance that missed heartbeats this long is expired.
+    pub ttl_ms: f64,
+    /// How long a discovery answer is cached by callers.
+    pub discovery_cache_ms: f64,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry { heartbeat_ms: 1000.0, ttl_ms: 3000.0, discovery_cache_ms: 500.0 }
+    }
+}
+
+/// One whole scenario file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scenario {
+    /// The file name it was parsed from, as given by the caller.
+    pub file: String,
+    pub name: String,
+    pub description: String,
+    pub contexts: Vec<BoundedContext>,
+    pub nodes: Vec<Node>,
+    pub links: Vec<Link>,
+    pub services: Vec<Service>,
+    pub stores: Vec<Store>,
+    pub channels: Vec<Channel>,
+    pub quality: Quality,
+    pub gateway: Option<Gateway>,
+    pub registry: Registry,
+    pub workload: Option<Workload>,
+    pub faults: Vec<Fault>,
+    #[serde(skip)]
+    source: String,
+    #[serde(skip)]
+    lines: LineIndex,
+}
+
+impl Scenario {
+    #[must_use]
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name == name)
+    }
+
+    #[must_use]
+    pub fn store(&self, name: &str) -> Option<&Store> {
+        self.stores.iter().find(|s| s.name == name)
+    }
+
+    #[must_use]
+    pub fn channel(&self, name: &str) -> Option<&Channel> {
+        self.channels.iter().find(|c| c.name == name)
+    }
+
+    #[must_use]
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// The source text it was parsed from.
+    #[must_use]
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Where a span of this scenario's source is, for diagnostics about its elements.
+    #[must_use]
+    pub fn locate(&self, span: Span) -> Location {
+        let (line, column) = self.lines.line_col(&self.source, span.start);
+        Location { file: self.file.clone(), line, column }
+    }
+
+    /// The effective fuel budget of a service (its own, or the quality default).
+    #[must_use]
+    pub fn fuel_budget(&self, service: &Service) -> u64 {
+        service.fuel_budget.unwrap_or(self.quality.fuel_budget)
+    }
+
+    /// The effective memory limit of one instance of a service, in KiB.
+    #[must_use]
+    pub fn memory_max_kib(&self, service: &Service) -> u64 {
+        service.memory_max_kib.unwrap_or(self.quality.memory_max_kib)
+    }
+}
+
+/// The result of parsing: the scenario when one could be built, and every diagnostic.
+#[derive(Debug)]
+pub struct Parsed {
+    pub scenario: Option<Scenario>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Parsed {
+    #[must_use]
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// The scenario if it parsed without errors.
+    #[must_use]
+    pub fn ok(self) -> Option<Scenario> {
+        if self.has_errors() { None } else { self.scenario }
+    }
+}
+
+/// Parses a scenario. `file` names the source in diagnostics; no file is read.
+#[must_use]
+pub fn parse(file: &str, text: &str) -> Parsed {
+    let mut cx = Cx::new(file, text);
+    let (root, syntax_errors) = toml::de::DeTable::parse_recoverable(text);
+    for e in &syntax_errors {
+        let span = e.span().map(Span::from).unwrap_or_default();
+        let msg = format!("invalid TOML: {}", e.message().trim_end());
+        cx.error("parse.syntax", span, "", msg);
+    }
+    if !syntax_errors.is_empty() {
+        // A damaged tree would only add confusing follow-on errors.
+        return Parsed { scenario: None, diagnostics: cx.diags };
+    }
+    let scenario = read_scenario(&mut cx, &root);
+    let mut scenario = scenario.map(|mut s| {
+        s.source = text.to_owned();
+        s.lines = LineIndex::new(text);
+        s
+    });
+    if let Some(s) = &mut scenario {
+        resolve::resolve(&mut cx, s);
+    }
+    let mut diagnostics = cx.diags;
+    diagnostics.sort_by(|a, b| a.location.cmp(&b.location).then_with(|| a.code.cmp(&b.code)));
+    diagnostics.dedup();
+    Parsed { scenario, diagnostics }
+}
+
+fn read_scenario(cx: &mut Cx<'_>, root: &toml::Spanned<toml::de::DeTable<'_>>) -> Option<Scenario> {
+    let mut o = Obj::root(root);
+    let (name, description) = match o.opt_table(cx, "system") {
+        Some(mut t) => {
+            let name = t.req_str(cx, "name", "the system's name").map(|n| n.0);
+            let description = t.opt_str(cx, "description").map(|d| d.0).unwrap_or_default();
+            t.finish(cx);
+            (name, description)
+        }
+        None => {
+            cx.error("parse.missing-field", o.span, "system", "missing `[system]` table (with at least `name`)");
+            (None, String::new())
+        }
+    };
+    let contexts = o
+        .table_list(cx, "context")
+        .into_iter()
+        .filter_map(|mut t| {
+            let name = t.req_str(cx, "name", "the context's name");
+            let description = t.opt_str(cx, "description").map(|d| d.0).unwrap_or_default();
+            let span = t.span;
+            t.finish(cx);
+            Some(BoundedContext { name: name?.0, description, span })
+        })
+        .collect();
+    let nodes = o.table_list(cx, "node").into_iter().filter_map(|t| Node::read(cx, t)).collect();
+    let links = o.table_list(cx, "link").into_iter().filter_map(|t| Link::read(cx, t)).collect();
+    let services = o.table_list(cx, "service").into_iter().filter_map(|t| Service::read(cx, t)).collect();
+    let stores = o.table_list(cx, "store").into_iter().filter_map(|t| Store::read(cx, t)).collect();
+    let channels = o.table_list(cx, "channel").into_iter().filter_map(|t| Channel::read(cx, t)).collect();
+    let quality = o.opt_table(cx, "quality").map(|t| Quality::read(cx, t)).unwrap_or_default();
+    let gateway = o.opt_table(cx, "gateway").and_then(|mut t| {
+        let node = t.req_str(cx, "node", "the node the gateway runs on");
+        let timeout_ms = t.opt_f64(cx, "timeout_ms", 0.001, 3.6e6).unwrap_or(5000.0);
+        let span = t.span;
+        t.finish(cx);
+        Some(Gateway { node: node?.into(), timeout_ms, span })
+    });
+    let registry = o
+        .opt_table(cx, "registry")
+        .map(|mut t| {
+            let d = Registry::default();
+            let r = Registry {
+                heartbeat_ms: t.opt_f64(cx, "heartbeat_ms", 1.0, 3.6e6).unwrap_or(d.heartbeat_ms),
+                ttl_ms: t.opt_f64(cx, "ttl_ms", 1.0, 3.6e6).unwrap_or(d.ttl_ms),
+                discovery_cache_ms: t.opt_f64(cx, "discovery_cache_ms", 0.0, 3.6e6).unwrap_or(d.discovery_cache_ms),
+            };
+            if r.ttl_ms <= r.heartbeat_ms {
+                cx.error("parse.range", t.span, &t.field("ttl_ms"), "`ttl_ms` must exceed `heartbeat_ms`, or every instance expires between heartbeats");
+            }
+            t.finish(cx);
+            r
+        })
+        .unwrap_or_default();
+    let workload = o.opt_table(cx, "workload").and_then(|t| Workload::read(cx, t));
+    let faults = o.table_list(cx, "fault").into_iter().filter_map(|t| Fault::read(cx, t)).collect();
+    o.finish(cx);
+    Some(Scenario {
+        file: cx.file.to_owned(),
+        name: name?,
+        description,
+        contexts,
+        nodes,
+        links,
+        services,
+        stores,
+        channels,
+        quality,
+        gateway,
+        registry,
+        workload,
+        faults,
+        source: String::new(),
+        lines: LineIndex::default(),
+    })
+}

@@ -1,0 +1,174 @@
+//! Name resolution: duplicate names and references to elements that do not exist (or are of
+//! the wrong kind), each reported where the reference is written, with a "did you mean" hint.
+
+use std::collections::BTreeMap;
+
+use super::reader::Cx;
+use super::{FaultTarget, NameRef, Scenario, StoreKind};
+use crate::diagnostic::{Span, did_you_mean};
+
+/// Reports duplicates among `(name, span)` items of one kind.
+fn duplicates<'a>(cx: &mut Cx<'_>, kind: &str, items: impl IntoIterator<Item = (&'a str, Span)>) {
+    let mut first: BTreeMap<&str, Span> = BTreeMap::new();
+    for (name, span) in items {
+        if let Some(prev) = first.get(name) {
+            let prev = cx.locate(*prev);
+            let msg = format!("duplicate {kind} name `{name}` (first defined at line {})", prev.line);
+            cx.error("parse.duplicate", span, kind, msg);
+        } else {
+            first.insert(name, span);
+        }
+    }
+}
+
+/// Checks that `r` names one of `known`; reports it (with a hint) otherwise.
+fn expect(cx: &mut Cx<'_>, r: &NameRef, what: &str, field: &str, known: &[&str]) -> bool {
+    if known.contains(&r.name.as_str()) {
+        return true;
+    }
+    let hint = did_you_mean(&r.name, known.iter().copied()).map(|n| format!("did you mean `{n}`?"));
+    let hint = hint.or_else(|| (!known.is_empty()).then(|| format!("known: {}", known.join(", "))));
+    cx.error_hint("parse.unknown-reference", r.span, field, format!("unknown {what} `{}`", r.name), hint);
+    false
+}
+
+pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario) {
+    duplicates(cx, "context", s.contexts.iter().map(|c| (c.name.as_str(), c.span)));
+    duplicates(cx, "node", s.nodes.iter().map(|n| (n.name.as_str(), n.span)));
+    duplicates(cx, "service", s.services.iter().map(|x| (x.name.as_str(), x.span)));
+    duplicates(cx, "store", s.stores.iter().map(|x| (x.name.as_str(), x.span)));
+    duplicates(cx, "channel", s.channels.iter().map(|x| (x.name.as_str(), x.span)));
+
+    let contexts: Vec<&str> = s.contexts.iter().map(|c| c.name.as_str()).collect();
+    let nodes: Vec<&str> = s.nodes.iter().map(|n| n.name.as_str()).collect();
+    let services: Vec<&str> = s.services.iter().map(|x| x.name.as_str()).collect();
+    let stores: Vec<&str> = s.stores.iter().map(|x| x.name.as_str()).collect();
+    let channels: Vec<&str> = s.channels.iter().map(|x| x.name.as_str()).collect();
+    let brokers: Vec<&str> = s.stores.iter().filter(|x| x.kind == StoreKind::Broker).map(|x| x.name.as_str()).collect();
+    let sync: Vec<&str> = s.channels.iter().filter(|c| c.kind.is_sync()).map(|c| c.name.as_str()).collect();
+    let asynch: Vec<&str> = s.channels.iter().filter(|c| !c.kind.is_sync()).map(|c| c.name.as_str()).collect();
+
+    for link in &s.links {
+        for end in &link.between {
+            expect(cx, end, "node", "link.between", &nodes);
+        }
+    }
+    for store in &s.stores {
+        let f = format!("store `{}`.nodes", store.name);
+        for n in &store.nodes {
+            expect(cx, n, "node", &f, &nodes);
+        }
+    }
+    for c in &s.channels {
+        if let Some(b) = &c.broker
+            && expect(cx, b, "store", &format!("channel `{}`.broker", c.name), &stores)
+            && !brokers.contains(&b.name.as_str())
+        {
+            cx.error("parse.wrong-kind", b.span, &format!("channel `{}`.broker", c.name), format!("store `{}` is not a broker (kind = \"broker\")", b.name));
+        }
+    }
+    for svc in &s.services {
+        let f = |field: &str| format!("service `{}`.{field}", svc.name);
+        expect(cx, &svc.context, "bounded context", &f("context"), &contexts);
+        expect(cx, &svc.node, "node", &f("node"), &nodes);
+        duplicates(cx, "endpoint", svc.endpoints.iter().map(|e| (e.name.as_str(), e.span)));
+        for r in svc.owns.iter().chain(&svc.reads) {
+            expect(cx, r, "store", &f("owns/reads"), &stores);
+        }
+        for p in &svc.publishes {
+            if expect(cx, p, "channel", &f("publishes"), &channels) && !asynch.contains(&p.name.as_str()) {
+                cx.error("parse.wrong-kind", p.span, &f("publishes"), format!("`{}` is a synchronous channel; publish to a queue or event-stream", p.name));
+            }
+        }
+        for call in &svc.calls {
+            if expect(cx, &call.service, "service", &f("call.service"), &services)
+                && let Some(callee) = s.service(&call.service.name)
+            {
+                let eps: Vec<&str> = callee.endpoints.iter().map(|e| e.name.as_str()).collect();
+                expect(cx, &call.endpoint, &format!("endpoint of `{}`", callee.name), &f("call.endpoint"), &eps);
+            }
+            if expect(cx, &call.channel, "channel", &f("call.channel"), &channels) && !sync.contains(&call.channel.name.as_str()) {
+                cx.error("parse.wrong-kind", call.channel.span, &f("call.channel"), format!("`{}` is asynchronous; a call needs a rest or grpc channel", call.channel.name));
+            }
+        }
+        let own_eps: Vec<&str> = svc.endpoints.iter().map(|e| e.name.as_str()).collect();
+        for sub in &svc.subscriptions {
+            if expect(cx, &sub.channel, "channel", &f("subscribe.channel"), &channels) && !asynch.contains(&sub.channel.name.as_str()) {
+                cx.error("parse.wrong-kind", sub.channel.span, &f("subscribe.channel"), format!("`{}` is synchronous; subscribe to a queue or event-stream", sub.channel.name));
+            }
+            expect(cx, &sub.endpoint, &format!("endpoint of `{}`", svc.name), &f("subscribe.endpoint"), &own_eps);
+        }
+    }
+    let public = s.services.iter().any(|x| x.endpoints.iter().any(|e| e.public));
+    match &s.gateway {
+        Some(g) => {
+            expect(cx, &g.node, "node", "gateway.node", &nodes);
+        }
+        None if public || s.workload.is_some() => {
+            let at = s.services.first().map(|x| x.span).unwrap_or_default();
+            cx.error("parse.missing-field", at, "gateway", "public endpoints and workloads go through the API gateway: add a `[gateway]` table with its `node`");
+        }
+        None => {}
+    }
+    for slo in &s.quality.slos {
+        resolve_endpoint(cx, s, &slo.service, &slo.endpoint, "quality.slo", &services, false);
+    }
+    if let Some(w) = &s.workload {
+        if let Some(origin) = &w.origin {
+            expect(cx, origin, "node", "workload.origin", &nodes);
+        }
+        for m in &w.mix {
+            resolve_endpoint(cx, s, &m.service, &m.endpoint, "workload.mix", &services, true);
+        }
+    }
+    for fault in &s.faults {
+        let field = "fault";
+        match &fault.target {
+            FaultTarget::Service { service, replica } => {
+                if expect(cx, service, "service", field, &services)
+                    && let (Some(r), Some(svc)) = (replica, s.service(&service.name))
+                    && *r >= svc.replicas
+                {
+                    cx.error("parse.range", fault.span, "fault.replica", format!("replica {r} does not exist: `{}` has {} replica(s), numbered from 0", svc.name, svc.replicas));
+                }
+            }
+            FaultTarget::Node { node } => {
+                expect(cx, node, "node", field, &nodes);
+            }
+            FaultTarget::Link { between } => {
+                for n in between {
+                    expect(cx, n, "node", field, &nodes);
+                }
+            }
+            FaultTarget::Channel { channel } => {
+                expect(cx, channel, "channel", field, &channels);
+            }
+            FaultTarget::Store { store } => {
+                expect(cx, store, "store", field, &stores);
+            }
+        }
+    }
+}
+
+fn resolve_endpoint(
+    cx: &mut Cx<'_>,
+    s: &Scenario,
+    service: &NameRef,
+    endpoint: &NameRef,
+    field: &str,
+    services: &[&str],
+    must_be_public: bool,
+) {
+    if !expect(cx, service, "service", &format!("{field}.service"), services) {
+        return;
+    }
+    let Some(svc) = s.service(&service.name) else { return };
+    let eps: Vec<&str> = svc.endpoints.iter().map(|e| e.name.as_str()).collect();
+    if !expect(cx, endpoint, &format!("endpoint of `{}`", svc.name), &format!("{field}.endpoint"), &eps) {
+        return;
+    }
+    if must_be_public && svc.endpoint(&endpoint.name).is_some_and(|e| !e.public) {
+        let msg = format!("clients reach only public endpoints; `{}.{}` is not `public = true`", svc.name, endpoint.name);
+        cx.error("parse.not-public", endpoint.span, &format!("{field}.endpoint"), msg);
+    }
+}

@@ -1,0 +1,240 @@
+//! The workload: how clients arrive, which endpoints they call, with which request bodies.
+
+use serde::Serialize;
+
+use super::NameRef;
+use super::reader::{Cx, Obj, Value, span_of, type_name};
+use crate::diagnostic::Span;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Arrival {
+    /// Open loop, exponential inter-arrival times.
+    Poisson { rate_rps: f64 },
+    /// Open loop, fixed inter-arrival time.
+    Constant { rate_rps: f64 },
+    /// Open loop, Poisson at `rate_rps` during `on_s`, silent during `off_s`, repeating.
+    OnOff { rate_rps: f64, on_s: f64, off_s: f64 },
+    /// Open loop, Poisson with a piecewise-constant rate: `(from second, rate)` steps.
+    Schedule { steps: Vec<RateStep> },
+    /// Closed loop: `users` clients, each waiting for its reply then thinking.
+    Closed { users: u32, think_ms: f64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RateStep {
+    pub at_s: f64,
+    pub rate_rps: f64,
+}
+
+/// One entry of the request mix.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MixEntry {
+    pub service: NameRef,
+    pub endpoint: NameRef,
+    pub weight: f64,
+    /// The request body template: JSON whose strings may hold `${...}` generators
+    /// (see [`Template`]).
+    pub body: serde_json::Value,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Workload {
+    /// Simulated time, in seconds.
+    pub duration_s: f64,
+    /// The node clients connect from (default: the gateway's node).
+    pub origin: Option<NameRef>,
+    pub arrival: Arrival,
+    pub mix: Vec<MixEntry>,
+}
+
+/// A generator inside a body string: `${seq}` (a run-wide counter), `${int A B}` (uniform
+/// integer in [A, B]), `${pick a b c}` (one of the words), `${key}` (a fresh idempotency key).
+/// A string that is exactly one `${int A B}` becomes a JSON integer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Template {
+    Seq,
+    Int { min: i64, max: i64 },
+    Pick(Vec<String>),
+    Key,
+}
+
+impl Template {
+    /// Parses every `${...}` in `s`; an error names the first bad generator.
+    pub fn parse_all(s: &str) -> Result<Vec<Template>, String> {
+        let mut out = Vec::new();
+        let mut rest = s;
+        while let Some(start) = rest.find("${") {
+            let after = &rest[start + 2..];
+            let end = after.find('}').ok_or_else(|| format!("unclosed `${{` in \"{s}\""))?;
+            out.push(Template::parse_one(&after[..end])?);
+            rest = &after[end + 1..];
+        }
+        Ok(out)
+    }
+
+    fn parse_one(expr: &str) -> Result<Template, String> {
+        let words: Vec<&str> = expr.split_whitespace().collect();
+        match words.as_slice() {
+            ["seq"] => Ok(Template::Seq),
+            ["key"] => Ok(Template::Key),
+            ["int", a, b] => {
+                let min = a.parse::<i64>().map_err(|_| format!("`${{{expr}}}`: `{a}` is not an integer"))?;
+                let max = b.parse::<i64>().map_err(|_| format!("`${{{expr}}}`: `{b}` is not an integer"))?;
+                if min > max {
+                    return Err(format!("`${{{expr}}}`: {min} > {max}"));
+                }
+                Ok(Template::Int { min, max })
+            }
+            ["pick", words @ ..] if !words.is_empty() => Ok(Template::Pick(words.iter().map(|w| (*w).to_owned()).collect())),
+            _ => Err(format!("unknown generator `${{{expr}}}` (known: ${{seq}}, ${{key}}, ${{int A B}}, ${{pick a b ...}})")),
+        }
+    }
+}
+
+impl Workload {
+    pub(crate) fn read(cx: &mut Cx<'_>, mut o: Obj<'_, '_>) -> Option<Workload> {
+        let duration_s = o.opt_f64(cx, "duration_s", 0.001, 1e7).unwrap_or(60.0);
+        let origin = o.opt_str(cx, "origin").map(NameRef::from);
+        let arrival = match o.opt_table(cx, "arrival") {
+            Some(t) => read_arrival(cx, t),
+            None => Some(Arrival::Poisson { rate_rps: 100.0 }),
+        };
+        let mix: Vec<MixEntry> = o.table_list(cx, "mix").into_iter().filter_map(|t| MixEntry::read(cx, t)).collect();
+        if !o.has("mix") {
+            cx.error("parse.missing-field", o.span, &o.field("mix"), "a workload needs at least one `[[workload.mix]]` entry");
+        }
+        o.finish(cx);
+        Some(Workload { duration_s, origin, arrival: arrival?, mix })
+    }
+}
+
+fn read_arrival(cx: &mut Cx<'_>, mut o: Obj<'_, '_>) -> Option<Arrival> {
+    #[derive(Clone, Copy)]
+    enum K {
+        Poisson,
+        Constant,
+        OnOff,
+        Schedule,
+        Closed,
+    }
+    let choices = [("poisson", K::Poisson), ("constant", K::Constant), ("on-off", K::OnOff), ("schedule", K::Schedule), ("closed", K::Closed)];
+    if !o.has("kind") {
+        cx.error("parse.missing-field", o.span, &o.field("kind"), "missing required field `kind` (poisson, constant, on-off, schedule or closed)");
+    }
+    let kind = o.opt_enum(cx, "kind", &choices)?;
+    const RATE_MAX: f64 = 1e9;
+    let a = match kind {
+        K::Poisson => Arrival::Poisson { rate_rps: o.req_f64(cx, "rate_rps", 1e-6, RATE_MAX, "requests per second")? },
+        K::Constant => Arrival::Constant { rate_rps: o.req_f64(cx, "rate_rps", 1e-6, RATE_MAX, "requests per second")? },
+        K::OnOff => Arrival::OnOff {
+            rate_rps: o.req_f64(cx, "rate_rps", 1e-6, RATE_MAX, "requests per second")?,
+            on_s: o.req_f64(cx, "on_s", 0.001, 1e7, "seconds")?,
+            off_s: o.req_f64(cx, "off_s", 0.0, 1e7, "seconds")?,
+        },
+        K::Schedule => {
+            let steps: Vec<RateStep> = o
+                .table_list(cx, "steps")
+                .into_iter()
+                .filter_map(|mut s| {
+                    let at_s = s.req_f64(cx, "at_s", 0.0, 1e7, "seconds from the start");
+                    let rate_rps = s.req_f64(cx, "rate_rps", 0.0, RATE_MAX, "requests per second");
+                    s.finish(cx);
+                    Some(RateStep { at_s: at_s?, rate_rps: rate_rps? })
+                })
+                .collect();
+            if steps.is_empty() || steps.windows(2).any(|w| w[0].at_s >= w[1].at_s) {
+                cx.error("parse.value", o.span, &o.field("steps"), "`steps` must be a non-empty list with increasing `at_s`");
+                return None;
+            }
+            Arrival::Schedule { steps }
+        }
+        K::Closed => Arrival::Closed {
+            users: u32::try_from(o.req_u64(cx, "users", 1, 10_000_000, "number of clients")?).unwrap_or(u32::MAX),
+            think_ms: o.opt_f64(cx, "think_ms", 0.0, 3.6e6).unwrap_or(0.0),
+        },
+    };
+    o.finish(cx);
+    Some(a)
+}
+
+impl MixEntry {
+    fn read(cx: &mut Cx<'_>, mut o: Obj<'_, '_>) -> Option<MixEntry> {
+        let service = o.req_str(cx, "service", "the service called");
+        let endpoint = o.req_str(cx, "endpoint", "the endpoint called");
+        let weight = o.opt_f64(cx, "weight", 0.0, 1e9).unwrap_or(1.0);
+        let body = match o.get("body") {
+            Some(v) => to_json(cx, v, &o.field("body"))?,
+            None => serde_json::Value::Object(serde_json::Map::new()),
+        };
+        let span = o.span;
+        o.finish(cx);
+        Some(MixEntry { service: service?.into(), endpoint: endpoint?.into(), weight, body, span })
+    }
+}
+
+/// Converts a TOML value to JSON, checking `${...}` generators in strings.
+fn to_json(cx: &mut Cx<'_>, v: &Value<'_>, path: &str) -> Option<serde_json::Value> {
+    use serde_json::Value as J;
+    use toml::de::DeValue as T;
+    Some(match v.get_ref() {
+        T::String(s) => {
+            if let Err(e) = Template::parse_all(s) {
+                cx.error("parse.template", span_of(v), path, e);
+                return None;
+            }
+            J::String(s.to_string())
+        }
+        T::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+            Ok(n) => J::from(n),
+            Err(_) => {
+                cx.error("parse.range", span_of(v), path, "integer out of range");
+                return None;
+            }
+        },
+        T::Float(f) => match f.as_str().parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+            Some(n) => J::Number(n),
+            None => {
+                cx.error("parse.range", span_of(v), path, "a body number must be finite");
+                return None;
+            }
+        },
+        T::Boolean(b) => J::Bool(*b),
+        T::Array(items) => {
+            let mut out = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                out.push(to_json(cx, item, &format!("{path}[{i}]"))?);
+            }
+            J::Array(out)
+        }
+        T::Table(t) => {
+            let mut map = serde_json::Map::new();
+            for (k, item) in t {
+                let key: &str = k.get_ref().as_ref();
+                map.insert(key.to_owned(), to_json(cx, item, &format!("{path}.{key}"))?);
+            }
+            J::Object(map)
+        }
+        other @ T::Datetime(_) => {
+            cx.error("parse.type", span_of(v), path, format!("a request body cannot hold {}", type_name(other)));
+            return None;
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_parse_and_reject_nonsense() {
+        assert_eq!(Template::parse_all("cust-${int 1 50}"), Ok(vec![Template::Int { min: 1, max: 50 }]));
+        assert_eq!(Template::parse_all("${key}-${seq}"), Ok(vec![Template::Key, Template::Seq]));
+        assert!(Template::parse_all("${int 5 1}").is_err());
+        assert!(Template::parse_all("${uuid}").is_err());
+        assert!(Template::parse_all("${seq").is_err());
+        assert_eq!(Template::parse_all("plain"), Ok(vec![]));
+    }
+}

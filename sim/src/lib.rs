@@ -1,0 +1,19 @@
+//! fusebench-sim: executes a fusebench `System`.
+//!
+//! # Layering
+//!
+//! `sim` depends on `fusebench-model` (scenario types, capabilities and the import→capability
+//! mapping) and never the other way round. Today it holds [`runtime`], the wasmi host; the
+//! discrete-event engine, components, checkers and exploration will sit on top of it.
+//!
+//! The runtime is **sans-IO**: it never reads a clock, sleeps, draws entropy or touches files or
+//! sockets. Virtual time, the seeded random stream and the log sink come in with each call
+//! ([`runtime::HostContext`]), and a guest that needs something that takes virtual time (a
+//! store read, a publish, a downstream call) comes back as [`runtime::Step::Pending`] with a
+//! [`runtime::HostOp`]; the engine performs it on its own schedule and resumes the guest.
+//!
+//! The engine talks to services only through the [`runtime::ServiceHost`] trait and the
+//! [`runtime::Slice`]/[`runtime::Step`] values it returns, so engine tests can substitute a
+//! scripted fake that produces the same steps without any WebAssembly.
+
+pub mod runtime;

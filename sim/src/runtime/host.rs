@@ -1,0 +1,597 @@
+//! The host functions: `fusebench.*`, the WASI preview 1 subset and `env.abort`.
+//!
+//! Answers that need nothing but the instance's own state (`log`, `now`, the WASI clock, args,
+//! environ, `fd_write`) are given inside the host function. Everything else leaves the guest
+//! through a [`Yield`] host error, which wasmi's resumable calls turn into a suspension: the
+//! driver in `invoke.rs` answers `random` from the caller's context on the spot, and hands
+//! operations that take virtual time (`kv_*`, `cache_*`, `publish`, `call`) to the engine.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use fusebench_model::capability::{HOST_NAMESPACE, WASI_NAMESPACE};
+use wasmi::{Caller, Engine, Error, Extern, Linker, Memory};
+use wasmi_core::{LimiterError, ResourceLimiter};
+
+use super::config::{CallTarget, Permissions, WasiConfig};
+use super::context::{
+    LOG_LINE_BYTES_MAX, LOG_LINES_PER_INVOCATION_MAX, LogLevel, LogLine, LogSource,
+};
+use super::step::{GrowRefused, HostCode, HostOp, InstanceId, Refusal};
+
+/// What every instance of one service shares.
+#[derive(Debug)]
+pub(crate) struct ServiceShared {
+    pub name: String,
+    pub permissions: Permissions,
+    pub wasi: WasiConfig,
+    pub memory_bytes_max: usize,
+}
+
+/// The data of each instance's `Store`.
+#[derive(Debug)]
+pub(crate) struct HostState {
+    pub service: Arc<ServiceShared>,
+    pub instance: InstanceId,
+    /// Set right after instantiation; start functions look the export up instead.
+    pub memory: Option<Memory>,
+    pub limiter: MemoryLimiter,
+    /// Virtual time of the current slice.
+    pub now_nanos: u64,
+    /// Lines logged in the current slice, flushed to the caller's sink when it ends.
+    pub logs: Vec<LogLine>,
+    /// Per-invocation accounting, reset by the driver at each start.
+    pub log_lines: u32,
+    pub log_lines_dropped: u32,
+    pub refusals: Vec<Refusal>,
+    _live: LiveToken,
+}
+
+impl HostState {
+    pub(crate) fn new(service: Arc<ServiceShared>, instance: InstanceId, live: LiveToken) -> Self {
+        let limiter = MemoryLimiter::new(service.memory_bytes_max);
+        Self {
+            service,
+            instance,
+            memory: None,
+            limiter,
+            now_nanos: 0,
+            logs: Vec::new(),
+            log_lines: 0,
+            log_lines_dropped: 0,
+            refusals: Vec::new(),
+            _live: live,
+        }
+    }
+
+    fn push_log(&mut self, level: LogLevel, source: LogSource, bytes: &[u8]) {
+        if self.log_lines >= LOG_LINES_PER_INVOCATION_MAX {
+            self.log_lines_dropped = self.log_lines_dropped.saturating_add(1);
+            return;
+        }
+        self.log_lines += 1;
+        let cut = &bytes[..bytes.len().min(LOG_LINE_BYTES_MAX)];
+        self.logs.push(LogLine {
+            service: self.service.name.clone(),
+            instance: self.instance,
+            level,
+            source,
+            message: String::from_utf8_lossy(cut).into_owned(),
+        });
+    }
+}
+
+/// Counts live stores (one per instance): the proof that discarded instances are freed.
+#[derive(Debug)]
+pub(crate) struct LiveToken(Arc<AtomicUsize>);
+
+impl LiveToken {
+    pub(crate) fn new(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(Arc::clone(counter))
+    }
+}
+
+impl Drop for LiveToken {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The service's memory limit, recording the last `memory.grow` it refused. A refused grow
+/// returns -1 to the guest (the WebAssembly semantics; wasmi's `trap_on_grow_failure` is off), so
+/// a guest whose allocator copes keeps running, and one that writes past its memory anyway faults
+/// with `MemoryOutOfBounds`, reported together with the refused grow.
+#[derive(Debug)]
+pub(crate) struct MemoryLimiter {
+    limit_bytes: usize,
+    pub last_refused: Option<GrowRefused>,
+}
+
+/// Table elements an instance may grow to (tables are not part of the ABI; a bound on everything).
+const TABLE_ELEMENTS_MAX: usize = 100_000;
+/// Tables an instance may define.
+const TABLES_MAX: usize = 4;
+
+impl MemoryLimiter {
+    fn new(limit_bytes: usize) -> Self {
+        Self { limit_bytes, last_refused: None }
+    }
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool, LimiterError> {
+        if desired > self.limit_bytes {
+            self.last_refused =
+                Some(GrowRefused { desired_bytes: desired, limit_bytes: self.limit_bytes });
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool, LimiterError> {
+        Ok(desired <= TABLE_ELEMENTS_MAX)
+    }
+
+    fn instances(&self) -> usize {
+        1
+    }
+
+    fn tables(&self) -> usize {
+        TABLES_MAX
+    }
+
+    fn memories(&self) -> usize {
+        1
+    }
+}
+
+/// Why a host function left the guest. Carried as a wasmi host error; never a real error.
+#[derive(Debug)]
+pub(crate) enum Yield {
+    /// An operation that takes virtual time: suspend and ask the engine.
+    Op(HostOp),
+    /// `random()`: resume with the next value of the caller's stream.
+    RandomU64,
+    /// WASI `random_get` on a buffer already checked to lie inside memory.
+    RandomBytes { ptr: u32, len: u32 },
+    /// WASI `proc_exit`.
+    Exit(i32),
+    /// `env.abort`.
+    Abort { message: Option<String>, file: Option<String>, line: u32, column: u32 },
+}
+
+impl fmt::Display for Yield {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Yield::Op(op) => write!(f, "host operation `{}`", op.import()),
+            Yield::RandomU64 => f.write_str("random"),
+            Yield::RandomBytes { len, .. } => write!(f, "random_get of {len} bytes"),
+            Yield::Exit(code) => write!(f, "proc_exit({code})"),
+            Yield::Abort { .. } => f.write_str("abort"),
+        }
+    }
+}
+
+impl wasmi::errors::HostError for Yield {}
+
+// WASI errno values (preview 1).
+const ERRNO_SUCCESS: i32 = 0;
+const ERRNO_BADF: i32 = 8;
+const ERRNO_FAULT: i32 = 21;
+const ERRNO_INVAL: i32 = 28;
+/// iovecs one `fd_write` may pass.
+const IOVECS_MAX: u32 = 1024;
+/// Bytes of one `fd_write` kept for the trace (the guest is told all were written).
+const FD_WRITE_KEPT_BYTES_MAX: usize = 64 * 1024;
+/// Bytes of an AssemblyScript `abort` message or file name decoded.
+const ABORT_TEXT_BYTES_MAX: usize = 2048;
+
+fn memory_of(caller: &Caller<'_, HostState>) -> Option<Memory> {
+    caller
+        .data()
+        .memory
+        .or_else(|| caller.get_export("memory").and_then(Extern::into_memory))
+}
+
+/// The bytes at `ptr .. ptr + len`, if they lie inside `data`.
+pub(crate) fn guest_range(data: &[u8], ptr: u32, len: u32) -> Option<std::ops::Range<usize>> {
+    let start = usize::try_from(ptr).ok()?;
+    let end = start.checked_add(usize::try_from(len).ok()?)?;
+    (end <= data.len()).then_some(start..end)
+}
+
+fn bytes_at(data: &[u8], ptr: i32, len: i32) -> Result<Vec<u8>, (String, HostCode)> {
+    guest_range(data, ptr.cast_unsigned(), len.cast_unsigned())
+        .map(|r| data[r].to_vec())
+        .ok_or_else(|| ("<outside memory>".to_owned(), HostCode::InvalidArgument))
+}
+
+fn name_at(data: &[u8], ptr: i32, len: i32) -> Result<String, (String, HostCode)> {
+    let bytes = bytes_at(data, ptr, len)?;
+    String::from_utf8(bytes).map_err(|e| {
+        (String::from_utf8_lossy(e.as_bytes()).into_owned(), HostCode::InvalidArgument)
+    })
+}
+
+fn permitted(
+    allowed: bool,
+    target: String,
+    op: impl FnOnce(String) -> HostOp,
+) -> Result<HostOp, (String, HostCode)> {
+    if allowed { Ok(op(target)) } else { Err((target, HostCode::Denied)) }
+}
+
+/// Decodes and permission-checks a host operation, then suspends the guest on it; a refused
+/// operation is recorded and its error code returned to the guest at once.
+fn host_op(
+    caller: &mut Caller<'_, HostState>,
+    import: &'static str,
+    decode: impl FnOnce(&[u8], &Permissions) -> Result<HostOp, (String, HostCode)>,
+) -> Result<i32, Error> {
+    let decoded = match memory_of(caller) {
+        Some(memory) => {
+            let (data, state) = memory.data_and_store_mut(&mut *caller);
+            decode(data, &state.service.permissions)
+        }
+        None => Err(("<no memory>".to_owned(), HostCode::InvalidArgument)),
+    };
+    match decoded {
+        Ok(op) => Err(Error::host(Yield::Op(op))),
+        Err((target, code)) => {
+            caller.data_mut().refusals.push(Refusal { import, target, code });
+            Ok(code.code())
+        }
+    }
+}
+
+fn kv_get(
+    mut caller: Caller<'_, HostState>,
+    sp: i32,
+    sl: i32,
+    kp: i32,
+    kl: i32,
+) -> Result<i64, Error> {
+    host_op(&mut caller, "kv_get", |m, p| {
+        let store = name_at(m, sp, sl)?;
+        let key = bytes_at(m, kp, kl)?;
+        let allowed = p.kv_owned.contains(&store) || p.kv_readable.contains(&store);
+        permitted(allowed, store, |store| HostOp::KvGet { store, key })
+    })
+    .map(i64::from)
+}
+
+fn kv_put(
+    mut caller: Caller<'_, HostState>,
+    sp: i32,
+    sl: i32,
+    kp: i32,
+    kl: i32,
+    vp: i32,
+    vl: i32,
+) -> Result<i32, Error> {
+    host_op(&mut caller, "kv_put", |m, p| {
+        let store = name_at(m, sp, sl)?;
+        let key = bytes_at(m, kp, kl)?;
+        let value = bytes_at(m, vp, vl)?;
+        let allowed = p.kv_owned.contains(&store);
+        permitted(allowed, store, |store| HostOp::KvPut { store, key, value })
+    })
+}
+
+fn kv_delete(
+    mut caller: Caller<'_, HostState>,
+    sp: i32,
+    sl: i32,
+    kp: i32,
+    kl: i32,
+) -> Result<i32, Error> {
+    host_op(&mut caller, "kv_delete", |m, p| {
+        let store = name_at(m, sp, sl)?;
+        let key = bytes_at(m, kp, kl)?;
+        let allowed = p.kv_owned.contains(&store);
+        permitted(allowed, store, |store| HostOp::KvDelete { store, key })
+    })
+}
+
+fn cache_get(
+    mut caller: Caller<'_, HostState>,
+    cp: i32,
+    cl: i32,
+    kp: i32,
+    kl: i32,
+) -> Result<i64, Error> {
+    host_op(&mut caller, "cache_get", |m, p| {
+        let cache = name_at(m, cp, cl)?;
+        let key = bytes_at(m, kp, kl)?;
+        let allowed = p.caches_owned.contains(&cache) || p.caches_readable.contains(&cache);
+        permitted(allowed, cache, |cache| HostOp::CacheGet { cache, key })
+    })
+    .map(i64::from)
+}
+
+fn cache_put(
+    mut caller: Caller<'_, HostState>,
+    cp: i32,
+    cl: i32,
+    kp: i32,
+    kl: i32,
+    vp: i32,
+    vl: i32,
+) -> Result<i32, Error> {
+    host_op(&mut caller, "cache_put", |m, p| {
+        let cache = name_at(m, cp, cl)?;
+        let key = bytes_at(m, kp, kl)?;
+        let value = bytes_at(m, vp, vl)?;
+        let allowed = p.caches_owned.contains(&cache);
+        permitted(allowed, cache, |cache| HostOp::CachePut { cache, key, value })
+    })
+}
+
+fn publish(
+    mut caller: Caller<'_, HostState>,
+    cp: i32,
+    cl: i32,
+    mp: i32,
+    ml: i32,
+) -> Result<i32, Error> {
+    host_op(&mut caller, "publish", |m, p| {
+        let channel = name_at(m, cp, cl)?;
+        let message = bytes_at(m, mp, ml)?;
+        let allowed = p.publishes.contains(&channel);
+        permitted(allowed, channel, |channel| HostOp::Publish { channel, message })
+    })
+}
+
+fn call(
+    mut caller: Caller<'_, HostState>,
+    sp: i32,
+    sl: i32,
+    ep: i32,
+    el: i32,
+    rp: i32,
+    rl: i32,
+) -> Result<i64, Error> {
+    host_op(&mut caller, "call", |m, p| {
+        let target = CallTarget { service: name_at(m, sp, sl)?, endpoint: name_at(m, ep, el)? };
+        let request = bytes_at(m, rp, rl)?;
+        if !p.calls.contains(&target) {
+            return Err((format!("{}.{}", target.service, target.endpoint), HostCode::Denied));
+        }
+        let CallTarget { service, endpoint } = target;
+        Ok(HostOp::Call { service, endpoint, request })
+    })
+    .map(i64::from)
+}
+
+fn log(mut caller: Caller<'_, HostState>, level: i32, ptr: i32, len: i32) {
+    let Some(memory) = memory_of(&caller) else { return };
+    let (data, state) = memory.data_and_store_mut(&mut caller);
+    match guest_range(data, ptr.cast_unsigned(), len.cast_unsigned()) {
+        Some(range) => state.push_log(LogLevel::from_code(level), LogSource::Log, &data[range]),
+        None => state.refusals.push(Refusal {
+            import: "log",
+            target: "<outside memory>".to_owned(),
+            code: HostCode::InvalidArgument,
+        }),
+    }
+}
+
+fn write_bytes(caller: &mut Caller<'_, HostState>, ptr: i32, bytes: &[u8]) -> i32 {
+    let Some(memory) = memory_of(caller) else { return ERRNO_FAULT };
+    let data = memory.data_mut(&mut *caller);
+    let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+    match guest_range(data, ptr.cast_unsigned(), len) {
+        Some(range) => {
+            data[range].copy_from_slice(bytes);
+            ERRNO_SUCCESS
+        }
+        None => ERRNO_FAULT,
+    }
+}
+
+fn read_u32(data: &[u8], at: u32) -> Option<u32> {
+    let range = guest_range(data, at, 4)?;
+    let bytes: [u8; 4] = data[range].try_into().ok()?;
+    Some(u32::from_le_bytes(bytes))
+}
+
+fn fd_write(
+    mut caller: Caller<'_, HostState>,
+    fd: i32,
+    iovs: i32,
+    iovs_len: i32,
+    nwritten: i32,
+) -> i32 {
+    let (level, source) = match fd {
+        1 => (LogLevel::Info, LogSource::Stdout),
+        2 => (LogLevel::Warn, LogSource::Stderr),
+        _ => return ERRNO_BADF,
+    };
+    let iovs_len = iovs_len.cast_unsigned();
+    if iovs_len > IOVECS_MAX {
+        return ERRNO_INVAL;
+    }
+    let Some(memory) = memory_of(&caller) else { return ERRNO_FAULT };
+    let data = memory.data(&caller);
+    let mut text = Vec::new();
+    let mut written: u32 = 0;
+    for i in 0..iovs_len {
+        let Some(at) = iovs.cast_unsigned().checked_add(i * 8) else { return ERRNO_FAULT };
+        let (Some(buf), Some(len)) = (read_u32(data, at), at.checked_add(4).and_then(|a| read_u32(data, a)))
+        else {
+            return ERRNO_FAULT;
+        };
+        let Some(range) = guest_range(data, buf, len) else { return ERRNO_FAULT };
+        let room = FD_WRITE_KEPT_BYTES_MAX.saturating_sub(text.len());
+        text.extend_from_slice(&data[range][..room.min(len as usize)]);
+        written = written.saturating_add(len);
+    }
+    let errno = write_bytes(&mut caller, nwritten, &written.to_le_bytes());
+    if errno != ERRNO_SUCCESS {
+        return errno;
+    }
+    let state = caller.data_mut();
+    for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        state.push_log(level, source, line);
+    }
+    ERRNO_SUCCESS
+}
+
+fn clock_time_get(mut caller: Caller<'_, HostState>, id: i32, _precision: i64, out: i32) -> i32 {
+    // realtime, monotonic, process and thread CPU time: all read the virtual clock.
+    if !(0..=3).contains(&id) {
+        return ERRNO_INVAL;
+    }
+    let now = caller.data().now_nanos;
+    write_bytes(&mut caller, out, &now.to_le_bytes())
+}
+
+fn clock_res_get(mut caller: Caller<'_, HostState>, id: i32, out: i32) -> i32 {
+    if !(0..=3).contains(&id) {
+        return ERRNO_INVAL;
+    }
+    write_bytes(&mut caller, out, &1_u64.to_le_bytes())
+}
+
+fn random_get(caller: Caller<'_, HostState>, buf: i32, len: i32) -> Result<i32, Error> {
+    let Some(memory) = memory_of(&caller) else { return Ok(ERRNO_FAULT) };
+    let (ptr, len) = (buf.cast_unsigned(), len.cast_unsigned());
+    if guest_range(memory.data(&caller), ptr, len).is_none() {
+        return Ok(ERRNO_FAULT);
+    }
+    if len == 0 {
+        return Ok(ERRNO_SUCCESS);
+    }
+    Err(Error::host(Yield::RandomBytes { ptr, len }))
+}
+
+/// `(count, total bytes with NUL terminators)` of a WASI string list.
+fn strings_sizes(strings: &[String]) -> (u32, u32) {
+    let count = u32::try_from(strings.len()).unwrap_or(u32::MAX);
+    let bytes = strings.iter().map(|s| s.len() + 1).sum::<usize>();
+    (count, u32::try_from(bytes).unwrap_or(u32::MAX))
+}
+
+fn write_sizes(caller: &mut Caller<'_, HostState>, strings: &[String], at: (i32, i32)) -> i32 {
+    let (count, bytes) = strings_sizes(strings);
+    match write_bytes(caller, at.0, &count.to_le_bytes()) {
+        ERRNO_SUCCESS => write_bytes(caller, at.1, &bytes.to_le_bytes()),
+        errno => errno,
+    }
+}
+
+/// Writes WASI `argv`/`environ`: a pointer per string at `ptrs`, the NUL-terminated strings
+/// packed at `buf`.
+fn write_strings(caller: &mut Caller<'_, HostState>, strings: &[String], ptrs: i32, buf: i32) -> i32 {
+    let mut offset: u32 = 0;
+    for (i, s) in strings.iter().enumerate() {
+        let Ok(i) = u32::try_from(i) else { return ERRNO_FAULT };
+        let at = buf.cast_unsigned().wrapping_add(offset);
+        let slot = ptrs.cast_unsigned().wrapping_add(i.wrapping_mul(4));
+        let mut bytes = s.as_bytes().to_vec();
+        bytes.push(0);
+        for (ptr, content) in [(slot, &at.to_le_bytes()[..]), (at, &bytes[..])] {
+            let errno = write_bytes(caller, ptr.cast_signed(), content);
+            if errno != ERRNO_SUCCESS {
+                return errno;
+            }
+        }
+        offset = offset.wrapping_add(u32::try_from(bytes.len()).unwrap_or(u32::MAX));
+    }
+    ERRNO_SUCCESS
+}
+
+fn args_of(caller: &Caller<'_, HostState>) -> Vec<String> {
+    caller.data().service.wasi.args.clone()
+}
+
+fn environ_of(caller: &Caller<'_, HostState>) -> Vec<String> {
+    caller.data().service.wasi.environ.iter().map(|(k, v)| format!("{k}={v}")).collect()
+}
+
+/// Decodes an AssemblyScript string (UTF-16LE, byte length in the 4 bytes before it).
+fn assemblyscript_string(data: &[u8], ptr: i32) -> Option<String> {
+    let ptr = ptr.cast_unsigned();
+    let len = read_u32(data, ptr.checked_sub(4)?)?;
+    let len = len.min(u32::try_from(ABORT_TEXT_BYTES_MAX).unwrap_or(u32::MAX));
+    let range = guest_range(data, ptr, len)?;
+    let units: Vec<u16> =
+        data[range].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+    Some(String::from_utf16_lossy(&units))
+}
+
+fn abort(caller: Caller<'_, HostState>, msg: i32, file: i32, line: i32, column: i32) -> Result<(), Error> {
+    let (message, file) = match memory_of(&caller) {
+        Some(memory) => {
+            let data = memory.data(&caller);
+            (assemblyscript_string(data, msg), assemblyscript_string(data, file))
+        }
+        None => (None, None),
+    };
+    Err(Error::host(Yield::Abort {
+        message,
+        file,
+        line: line.cast_unsigned(),
+        column: column.cast_unsigned(),
+    }))
+}
+
+/// A linker with every host function. Whether a module may import one is decided at load time
+/// (`abi::check_imports`), so all are always defined.
+pub(crate) fn linker(engine: &Engine) -> Result<Linker<HostState>, wasmi::errors::LinkerError> {
+    let mut l = Linker::new(engine);
+    let h = HOST_NAMESPACE;
+    l.func_wrap(h, "kv_get", kv_get)?;
+    l.func_wrap(h, "kv_put", kv_put)?;
+    l.func_wrap(h, "kv_delete", kv_delete)?;
+    l.func_wrap(h, "cache_get", cache_get)?;
+    l.func_wrap(h, "cache_put", cache_put)?;
+    l.func_wrap(h, "publish", publish)?;
+    l.func_wrap(h, "call", call)?;
+    l.func_wrap(h, "log", log)?;
+    l.func_wrap(h, "now", |c: Caller<'_, HostState>| c.data().now_nanos.cast_signed())?;
+    l.func_wrap(h, "random", |_: Caller<'_, HostState>| -> Result<i64, Error> {
+        Err(Error::host(Yield::RandomU64))
+    })?;
+
+    let w = WASI_NAMESPACE;
+    l.func_wrap(w, "fd_write", fd_write)?;
+    l.func_wrap(w, "clock_time_get", clock_time_get)?;
+    l.func_wrap(w, "clock_res_get", clock_res_get)?;
+    l.func_wrap(w, "random_get", random_get)?;
+    l.func_wrap(w, "args_sizes_get", |mut c: Caller<'_, HostState>, n: i32, s: i32| {
+        let args = args_of(&c);
+        write_sizes(&mut c, &args, (n, s))
+    })?;
+    l.func_wrap(w, "args_get", |mut c: Caller<'_, HostState>, p: i32, b: i32| {
+        let args = args_of(&c);
+        write_strings(&mut c, &args, p, b)
+    })?;
+    l.func_wrap(w, "environ_sizes_get", |mut c: Caller<'_, HostState>, n: i32, s: i32| {
+        let environ = environ_of(&c);
+        write_sizes(&mut c, &environ, (n, s))
+    })?;
+    l.func_wrap(w, "environ_get", |mut c: Caller<'_, HostState>, p: i32, b: i32| {
+        let environ = environ_of(&c);
+        write_strings(&mut c, &environ, p, b)
+    })?;
+    l.func_wrap(w, "proc_exit", |_: Caller<'_, HostState>, code: i32| -> Result<(), Error> {
+        Err(Error::host(Yield::Exit(code)))
+    })?;
+    l.func_wrap(w, "sched_yield", |_: Caller<'_, HostState>| ERRNO_SUCCESS)?;
+
+    l.func_wrap("env", "abort", abort)?;
+    Ok(l)
+}

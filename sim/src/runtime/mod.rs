@@ -1,0 +1,530 @@
+//! The wasmi host: loads service modules and runs their endpoints, sans-IO.
+//!
+//! A [`Runtime`] is one simulation's host: one wasmi `Engine` (fuel metering on, eager
+//! compilation, so fuel is a deterministic CPU cost), a cache of compiled modules keyed by the
+//! SHA-256 of their bytes, and the loaded services. The event engine drives it through
+//! [`ServiceHost`]: [`start`](ServiceHost::start) runs a handler until it finishes, faults or
+//! needs a host operation that takes virtual time ([`Step::Pending`]); the engine performs the
+//! operation on its own schedule and calls [`resume`](ServiceHost::resume) with the
+//! [`HostReply`]. Each slice reports the fuel it burnt.
+//!
+//! **Sandbox.** Imports are checked at load against the service's capabilities
+//! ([`fusebench_model::capability::import_need`]) and the WASI subset; names are checked at run
+//! time against its [`Permissions`] (a refused call returns `-2`/`-4` to the guest and is
+//! recorded). Traps, fuel exhaustion, `memory.grow` past the limit, stack overflow, bad
+//! responses, `proc_exit` and `env.abort` all end as a [`GuestFault`] value; the faulting
+//! instance is dropped with its `Store` and the runtime keeps serving.
+//!
+//! **Memory limit.** A `memory.grow` past the service's limit returns -1 to the guest, as the
+//! WebAssembly spec allows; a guest that then writes past its memory traps with
+//! `MemoryOutOfBounds`, and the fault names the refused grow.
+//!
+//! **Replies with bytes** (`kv_get`, `cache_get`, `call`) are copied in while the handler is
+//! suspended: the host calls the guest's `alloc(len)` (a second, nested call on the same
+//! instance; its fuel counts against the invocation), copies the bytes to the buffer and resumes
+//! the handler with `(ptr << 32) | len`. Empty values get `0` (ptr 0, len 0) without `alloc`.
+
+mod abi;
+mod config;
+mod context;
+mod error;
+mod host;
+mod invoke;
+mod step;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use sha2::{Digest, Sha256};
+use wasmi::{CompilationMode, Config, Engine, Linker, Module, TypedResumableCallHostTrap, Val};
+
+pub use config::{
+    CallTarget, InstancePolicy, Permissions, RuntimeConfig, ServiceConfig, ServiceLimits,
+    WasiConfig,
+};
+pub use context::{
+    DiscardLog, HostContext, LOG_LINE_BYTES_MAX, LOG_LINES_PER_INVOCATION_MAX, LogLevel, LogLine,
+    LogSink, LogSource, RandomSource,
+};
+pub use error::{InvokeError, LoadError};
+pub use step::{
+    Fault, GrowRefused, GuestFault, HostCode, HostOp, HostReply, InstanceId, InstanceInfo,
+    InstanceReuse, InvocationId, InvocationReport, Phase, Refusal, Response, ServiceHost, Slice,
+    Step, TrapKind,
+};
+
+use host::{HostState, LiveToken, ServiceShared};
+use invoke::{Driven, GuestInstance};
+
+/// The SHA-256 of a module's binary bytes: the module cache key, and the trace's name for the
+/// exact code a service ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ModuleHash(pub [u8; 32]);
+
+impl fmt::Display for ModuleHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+/// Counters for one service over the runtime's life.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServiceStats {
+    pub instances_created: u64,
+    /// Dropped after a fault or an abandoned invocation.
+    pub instances_discarded: u64,
+    /// Dropped after a successful request (per-request policy, or the pool was full).
+    pub instances_retired: u64,
+    pub invocations_done: u64,
+    pub invocations_failed: u64,
+}
+
+struct LoadedService {
+    shared: Arc<ServiceShared>,
+    module: Module,
+    /// Endpoint names in index order (the order of [`GuestInstance::handlers`]).
+    endpoints: Vec<String>,
+    fuel_budget: u64,
+    policy: InstancePolicy,
+    /// Idle pooled instances; the most recently used is reused first.
+    idle: Vec<GuestInstance>,
+    stats: ServiceStats,
+}
+
+impl fmt::Debug for LoadedService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadedService")
+            .field("name", &self.shared.name)
+            .field("endpoints", &self.endpoints)
+            .field("idle", &self.idle.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A fresh instance that could not be created (its start function or `_initialize` faulted).
+struct ColdStartFailure {
+    cause: GuestFault,
+    fuel_used: u64,
+    instance: InstanceId,
+}
+
+/// Per-invocation bookkeeping kept across suspensions.
+#[derive(Debug, Clone, Copy)]
+struct Progress {
+    id: InvocationId,
+    budget: u64,
+    reuse: InstanceReuse,
+    suspensions: u32,
+}
+
+struct Suspended {
+    service: String,
+    instance: GuestInstance,
+    call: TypedResumableCallHostTrap<i64>,
+    op: HostOp,
+    progress: Progress,
+}
+
+impl fmt::Debug for Suspended {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Suspended")
+            .field("service", &self.service)
+            .field("instance", &self.instance.id)
+            .field("op", &self.op.import())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One simulation's wasmi host. See the [module docs](self).
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    modules: BTreeMap<ModuleHash, Module>,
+    services: BTreeMap<String, LoadedService>,
+    suspended: BTreeMap<InvocationId, Suspended>,
+    next_invocation: u64,
+    next_instance: u64,
+    live_stores: Arc<AtomicUsize>,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("modules", &self.modules.keys().collect::<Vec<_>>())
+            .field("services", &self.services)
+            .field("suspended", &self.suspended)
+            .field("live_instances", &self.live_instances())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Self::new(&RuntimeConfig::default())
+    }
+}
+
+impl Runtime {
+    #[must_use]
+    pub fn new(config: &RuntimeConfig) -> Self {
+        let mut wasmi_config = Config::default();
+        wasmi_config
+            .consume_fuel(true)
+            .compilation_mode(CompilationMode::Eager)
+            .wasm_multi_memory(false)
+            .set_max_recursion_depth(config.recursion_depth_max.max(1))
+            // wasmi panics if the maximum is below its default minimum (1,000 bytes).
+            .set_max_stack_height(config.value_stack_bytes_max.max(1_000));
+        let engine = Engine::new(&wasmi_config);
+        let linker = host::linker(&engine).expect("each host function is defined exactly once");
+        Self {
+            engine,
+            linker,
+            modules: BTreeMap::new(),
+            services: BTreeMap::new(),
+            suspended: BTreeMap::new(),
+            next_invocation: 0,
+            next_instance: 0,
+            live_stores: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Loads a service from its module (binary `.wasm` or WAT text), compiling it once per
+    /// distinct module. Rejects the module, naming the import or export, when an import is not
+    /// granted by `config.capabilities`, is a WASI function outside the subset or comes from an
+    /// unknown namespace, or when `memory`, `alloc` or a `handle_<endpoint>` is missing or
+    /// mistyped.
+    ///
+    /// # Errors
+    /// See [`LoadError`].
+    pub fn load_service(
+        &mut self,
+        config: &ServiceConfig,
+        module_bytes: &[u8],
+    ) -> Result<ModuleHash, LoadError> {
+        let service = || config.name.clone();
+        if self.services.contains_key(&config.name) {
+            return Err(LoadError::DuplicateService { service: service() });
+        }
+        if config.limits.fuel_per_invocation == 0 {
+            return Err(LoadError::ZeroFuelBudget { service: service() });
+        }
+        let wasm = wat::parse_bytes(module_bytes)
+            .map_err(|e| LoadError::Wat { service: service(), message: e.to_string() })?;
+        let hash = ModuleHash(Sha256::digest(&wasm).into());
+        let module = match self.modules.get(&hash) {
+            Some(module) => module.clone(),
+            None => {
+                let module = Module::new(&self.engine, &wasm[..]).map_err(|e| {
+                    LoadError::InvalidModule { service: service(), message: e.to_string() }
+                })?;
+                self.modules.insert(hash, module.clone());
+                module
+            }
+        };
+        abi::check_imports(config, &module)?;
+        abi::check_exports(config, &module)?;
+        let shared = Arc::new(ServiceShared {
+            name: config.name.clone(),
+            permissions: config.permissions.clone(),
+            wasi: config.wasi.clone(),
+            memory_bytes_max: config.limits.memory_bytes_max,
+        });
+        let loaded = LoadedService {
+            shared,
+            module,
+            endpoints: config.endpoints.iter().cloned().collect(),
+            fuel_budget: config.limits.fuel_per_invocation,
+            policy: config.policy,
+            idle: Vec::new(),
+            stats: ServiceStats::default(),
+        };
+        self.services.insert(config.name.clone(), loaded);
+        Ok(hash)
+    }
+
+    /// Instances alive right now (idle in pools or held by suspended invocations): each is a
+    /// `Store`, counted from creation to drop.
+    #[must_use]
+    pub fn live_instances(&self) -> usize {
+        self.live_stores.load(Ordering::Relaxed)
+    }
+
+    /// Idle pooled instances of `service`.
+    #[must_use]
+    pub fn idle_instances(&self, service: &str) -> Option<usize> {
+        self.services.get(service).map(|s| s.idle.len())
+    }
+
+    #[must_use]
+    pub fn suspended_invocations(&self) -> usize {
+        self.suspended.len()
+    }
+
+    /// Distinct compiled modules.
+    #[must_use]
+    pub fn cached_modules(&self) -> usize {
+        self.modules.len()
+    }
+
+    #[must_use]
+    pub fn service_stats(&self, service: &str) -> Option<ServiceStats> {
+        self.services.get(service).map(|s| s.stats)
+    }
+
+    /// The operation a suspended invocation waits on.
+    #[must_use]
+    pub fn pending_op(&self, invocation: InvocationId) -> Option<&HostOp> {
+        self.suspended.get(&invocation).map(|s| &s.op)
+    }
+
+    /// Takes an idle pooled instance or creates a fresh one (charged to the budget).
+    fn acquire(
+        &mut self,
+        service: &str,
+        budget: u64,
+        ctx: &mut HostContext<'_>,
+    ) -> Result<(GuestInstance, InstanceReuse), ColdStartFailure> {
+        let Some(svc) = self.services.get_mut(service) else {
+            unreachable!("start checked that service `{service}` is loaded")
+        };
+        if let Some(mut inst) = svc.idle.pop() {
+            // The store has fuel metering on, so setting fuel cannot fail.
+            let _ = inst.store.set_fuel(budget);
+            return Ok((inst, InstanceReuse::Reused));
+        }
+        let id = InstanceId(self.next_instance);
+        self.next_instance += 1;
+        svc.stats.instances_created += 1;
+        let state = HostState::new(Arc::clone(&svc.shared), id, LiveToken::new(&self.live_stores));
+        match invoke::instantiate(&self.linker, &svc.module, state, &svc.endpoints, budget, ctx) {
+            Ok(inst) => Ok((inst, InstanceReuse::Fresh)),
+            Err((cause, mut store)) => {
+                invoke::flush_logs(&mut store, ctx);
+                let fuel_used = budget.saturating_sub(store.get_fuel().unwrap_or(0));
+                svc.stats.instances_discarded += 1;
+                svc.stats.invocations_failed += 1;
+                Err(ColdStartFailure { cause, fuel_used, instance: id })
+            }
+        }
+    }
+
+    /// Ends a slice: flushes logs, then finishes, fails or parks the invocation.
+    fn conclude(
+        &mut self,
+        service: String,
+        mut inst: GuestInstance,
+        driven: Driven<i64>,
+        fault_phase: Phase,
+        mut progress: Progress,
+        fuel_left_before: u64,
+        ctx: &mut HostContext<'_>,
+    ) -> Slice {
+        inst.flush_logs(ctx);
+        let fuel_used = fuel_left_before.saturating_sub(inst.fuel_left());
+        let step = match driven {
+            Driven::Suspended(call, op) => {
+                progress.suspensions += 1;
+                let step = Step::Pending(op.clone());
+                let parked = Suspended { service, instance: inst, call, op, progress };
+                self.suspended.insert(progress.id, parked);
+                return Slice { invocation: progress.id, fuel_used, step };
+            }
+            Driven::Finished(packed) => match invoke::read_response(&inst, packed) {
+                Ok((body, json)) => {
+                    let report = report(&mut inst, &progress);
+                    self.release(&service, inst);
+                    Step::Done(Response { body, json, report })
+                }
+                Err(cause) => self.fail(&service, inst, &progress, cause, Phase::ReadResponse),
+            },
+            Driven::Faulted(cause) => self.fail(&service, inst, &progress, cause, fault_phase),
+        };
+        Slice { invocation: progress.id, fuel_used, step }
+    }
+
+    fn fail(
+        &mut self,
+        service: &str,
+        mut inst: GuestInstance,
+        progress: &Progress,
+        cause: GuestFault,
+        phase: Phase,
+    ) -> Step {
+        let report = report(&mut inst, progress);
+        if let Some(svc) = self.services.get_mut(service) {
+            svc.stats.invocations_failed += 1;
+            svc.stats.instances_discarded += 1;
+        }
+        drop(inst);
+        Step::Failed(Fault { cause, phase, report })
+    }
+
+    /// Returns a healthy instance after a successful request: to the pool, or dropped.
+    fn release(&mut self, service: &str, inst: GuestInstance) {
+        let Some(svc) = self.services.get_mut(service) else { return };
+        svc.stats.invocations_done += 1;
+        match svc.policy {
+            InstancePolicy::Pooled { idle_max } if svc.idle.len() < idle_max => svc.idle.push(inst),
+            _ => svc.stats.instances_retired += 1,
+        }
+    }
+}
+
+/// The invocation's report; takes the per-invocation records out of the instance.
+fn report(inst: &mut GuestInstance, progress: &Progress) -> InvocationReport {
+    let fuel_used = progress.budget.saturating_sub(inst.fuel_left());
+    let state = inst.store.data_mut();
+    InvocationReport {
+        fuel_used,
+        fuel_budget: progress.budget,
+        instance: InstanceInfo { id: inst.id, reuse: progress.reuse },
+        suspensions: progress.suspensions,
+        refusals: std::mem::take(&mut state.refusals),
+        log_lines_dropped: std::mem::take(&mut state.log_lines_dropped),
+    }
+}
+
+impl ServiceHost for Runtime {
+    fn start(
+        &mut self,
+        service: &str,
+        endpoint: &str,
+        request: &[u8],
+        ctx: &mut HostContext<'_>,
+    ) -> Result<Slice, InvokeError> {
+        let svc = self
+            .services
+            .get(service)
+            .ok_or_else(|| InvokeError::UnknownService { service: service.to_owned() })?;
+        let endpoint_index = svc.endpoints.iter().position(|e| e == endpoint).ok_or_else(|| {
+            InvokeError::UnknownEndpoint {
+                service: service.to_owned(),
+                endpoint: endpoint.to_owned(),
+            }
+        })?;
+        let request_len = u32::try_from(request.len())
+            .map_err(|_| InvokeError::RequestTooLarge { len: request.len() })?;
+        let budget = svc.fuel_budget;
+        let id = InvocationId(self.next_invocation);
+        self.next_invocation += 1;
+
+        let (mut inst, reuse) = match self.acquire(service, budget, ctx) {
+            Ok(acquired) => acquired,
+            Err(ColdStartFailure { cause, fuel_used, instance }) => {
+                let report = InvocationReport {
+                    fuel_used,
+                    fuel_budget: budget,
+                    instance: InstanceInfo { id: instance, reuse: InstanceReuse::Fresh },
+                    suspensions: 0,
+                    refusals: Vec::new(),
+                    log_lines_dropped: 0,
+                };
+                let step = Step::Failed(Fault { cause, phase: Phase::Instantiate, report });
+                return Ok(Slice { invocation: id, fuel_used, step });
+            }
+        };
+        let progress = Progress { id, budget, reuse, suspensions: 0 };
+        let state = inst.store.data_mut();
+        state.now_nanos = ctx.now_nanos;
+        state.refusals.clear();
+        state.log_lines = 0;
+        state.log_lines_dropped = 0;
+        // A fresh instance's cold start is part of this invocation's first slice.
+        let fuel_left_before = budget;
+
+        let ptr = match invoke::write_into_guest(&mut inst, request, ctx, budget) {
+            Ok(ptr) => ptr,
+            Err(cause) => {
+                let driven = Driven::Faulted(cause);
+                let service = service.to_owned();
+                return Ok(self.conclude(
+                    service,
+                    inst,
+                    driven,
+                    Phase::WriteRequest,
+                    progress,
+                    fuel_left_before,
+                    ctx,
+                ));
+            }
+        };
+        let handler = inst.handlers[endpoint_index];
+        let args = (ptr.cast_signed(), request_len.cast_signed());
+        let result = handler.call_resumable(&mut inst.store, args);
+        let driven = invoke::drive(&mut inst.store, Some(inst.memory), result, ctx, budget);
+        let service = service.to_owned();
+        Ok(self.conclude(service, inst, driven, Phase::Handler, progress, fuel_left_before, ctx))
+    }
+
+    fn resume(
+        &mut self,
+        invocation: InvocationId,
+        reply: HostReply,
+        ctx: &mut HostContext<'_>,
+    ) -> Result<Slice, InvokeError> {
+        let parked = self
+            .suspended
+            .get(&invocation)
+            .ok_or(InvokeError::UnknownInvocation { invocation })?;
+        let wants_value = parked.op.replies_with_value();
+        let mismatch = match &reply {
+            HostReply::Value(_) if !wants_value => Some("value"),
+            HostReply::Ack if wants_value => Some("ack"),
+            _ => None,
+        };
+        if let Some(reply) = mismatch {
+            let import = parked.op.import();
+            return Err(InvokeError::ReplyMismatch { invocation, import, reply });
+        }
+        let Some(Suspended { service, mut instance, call, op: _, progress }) =
+            self.suspended.remove(&invocation)
+        else {
+            return Err(InvokeError::UnknownInvocation { invocation });
+        };
+        instance.store.data_mut().now_nanos = ctx.now_nanos;
+        let fuel_left_before = instance.fuel_left();
+        let code = |c: i32| if wants_value { Val::I64(i64::from(c)) } else { Val::I32(c) };
+        let answer = match reply {
+            HostReply::Value(bytes) => {
+                match invoke::write_into_guest(&mut instance, &bytes, ctx, progress.budget) {
+                    // Lengths above u32::MAX were refused by write_into_guest.
+                    Ok(ptr) => Val::I64(invoke::pack(ptr, u32::try_from(bytes.len()).unwrap_or(0))),
+                    Err(cause) => {
+                        let driven = Driven::Faulted(cause);
+                        return Ok(self.conclude(
+                            service,
+                            instance,
+                            driven,
+                            Phase::WriteReply,
+                            progress,
+                            fuel_left_before,
+                            ctx,
+                        ));
+                    }
+                }
+            }
+            HostReply::Ack => code(0),
+            HostReply::Error(host_code) => code(host_code.code()),
+        };
+        let result = call.resume(&mut instance.store, &[answer]);
+        let memory = Some(instance.memory);
+        let driven = invoke::drive(&mut instance.store, memory, result, ctx, progress.budget);
+        Ok(self.conclude(service, instance, driven, Phase::Handler, progress, fuel_left_before, ctx))
+    }
+
+    fn abandon(&mut self, invocation: InvocationId) -> bool {
+        let Some(parked) = self.suspended.remove(&invocation) else { return false };
+        if let Some(svc) = self.services.get_mut(&parked.service) {
+            svc.stats.instances_discarded += 1;
+            svc.stats.invocations_failed += 1;
+        }
+        true
+    }
+}

@@ -1,0 +1,347 @@
+//! The common currency between the event engine and whatever runs services: a [`Slice`] of
+//! execution ends in a [`Step`] — done, waiting on a host operation, or failed. The wasmi
+//! [`Runtime`](super::Runtime) produces these, and so can a fake service in engine tests
+//! (see [`ServiceHost`]).
+
+use std::fmt;
+
+use super::context::HostContext;
+use super::error::InvokeError;
+
+/// Drives service invocations: what the event engine needs from a service runtime. Implemented
+/// by [`Runtime`](super::Runtime); engine tests implement it with scripted fakes.
+pub trait ServiceHost {
+    /// Starts `service`'s `endpoint` on `request` (UTF-8 JSON) and runs until the invocation
+    /// finishes, fails or needs a host operation.
+    ///
+    /// # Errors
+    /// Bad input from the caller: an unknown service or endpoint. Guest misbehaviour is never an
+    /// error; it is a [`Step::Failed`].
+    fn start(
+        &mut self,
+        service: &str,
+        endpoint: &str,
+        request: &[u8],
+        ctx: &mut HostContext<'_>,
+    ) -> Result<Slice, InvokeError>;
+
+    /// Continues a suspended invocation with the reply to its pending [`HostOp`].
+    ///
+    /// # Errors
+    /// An unknown (finished or abandoned) invocation, or a reply of the wrong kind for the
+    /// pending operation.
+    fn resume(
+        &mut self,
+        invocation: InvocationId,
+        reply: HostReply,
+        ctx: &mut HostContext<'_>,
+    ) -> Result<Slice, InvokeError>;
+
+    /// Drops a suspended invocation (e.g. its service crashed); its instance is discarded.
+    /// Returns whether it was suspended.
+    fn abandon(&mut self, invocation: InvocationId) -> bool;
+}
+
+/// Identifies one invocation from `start` until it is done, failed or abandoned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct InvocationId(pub u64);
+
+/// Identifies one guest instance over its life (unique within a runtime).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct InstanceId(pub u64);
+
+impl fmt::Display for InvocationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invocation#{}", self.0)
+    }
+}
+
+impl fmt::Display for InstanceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "instance#{}", self.0)
+    }
+}
+
+/// One uninterrupted run of guest code, from `start` or `resume` to the next [`Step`].
+#[derive(Debug)]
+pub struct Slice {
+    pub invocation: InvocationId,
+    /// Fuel burnt in this slice alone; the engine turns it into virtual service time.
+    pub fuel_used: u64,
+    pub step: Step,
+}
+
+/// How a slice ended.
+#[derive(Debug)]
+pub enum Step {
+    /// The handler returned a response; the invocation is over.
+    Done(Response),
+    /// The guest waits for a host operation; answer with `resume(invocation, reply)`.
+    Pending(HostOp),
+    /// The guest faulted; the invocation is over and its instance discarded.
+    Failed(Fault),
+}
+
+/// A finished invocation's response. Contract validation is the engine's job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    /// The response bytes exactly as the guest wrote them (valid UTF-8 JSON).
+    pub body: Vec<u8>,
+    /// `body` parsed.
+    pub json: serde_json::Value,
+    pub report: InvocationReport,
+}
+
+/// A failed invocation: what went wrong, when, and the accounting up to that point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    pub cause: GuestFault,
+    pub phase: Phase,
+    pub report: InvocationReport,
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (while {})", self.cause, self.phase)
+    }
+}
+
+/// Accounting for one invocation, summed over all its slices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvocationReport {
+    pub fuel_used: u64,
+    pub fuel_budget: u64,
+    pub instance: InstanceInfo,
+    /// How many times the guest was suspended on a host operation.
+    pub suspensions: u32,
+    /// Host calls refused without suspending (denied or invalid), in call order.
+    pub refusals: Vec<Refusal>,
+    /// Log lines beyond [`LOG_LINES_PER_INVOCATION_MAX`](super::LOG_LINES_PER_INVOCATION_MAX).
+    pub log_lines_dropped: u32,
+}
+
+/// Which instance served an invocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstanceInfo {
+    pub id: InstanceId,
+    pub reuse: InstanceReuse,
+}
+
+/// Whether the instance was created for this invocation (a cold start) or taken from the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceReuse {
+    Fresh,
+    Reused,
+}
+
+/// A host call answered at once with an error code instead of being performed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The import, e.g. `kv_put`.
+    pub import: &'static str,
+    /// The store, cache, channel or `service.endpoint` named (lossy if not UTF-8).
+    pub target: String,
+    /// What the guest got back.
+    pub code: HostCode,
+}
+
+/// A host operation that takes virtual time: the engine performs it and resumes the guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostOp {
+    KvGet { store: String, key: Vec<u8> },
+    KvPut { store: String, key: Vec<u8>, value: Vec<u8> },
+    KvDelete { store: String, key: Vec<u8> },
+    CacheGet { cache: String, key: Vec<u8> },
+    CachePut { cache: String, key: Vec<u8>, value: Vec<u8> },
+    Publish { channel: String, message: Vec<u8> },
+    Call { service: String, endpoint: String, request: Vec<u8> },
+}
+
+impl HostOp {
+    /// The import that issued the operation.
+    #[must_use]
+    pub fn import(&self) -> &'static str {
+        match self {
+            HostOp::KvGet { .. } => "kv_get",
+            HostOp::KvPut { .. } => "kv_put",
+            HostOp::KvDelete { .. } => "kv_delete",
+            HostOp::CacheGet { .. } => "cache_get",
+            HostOp::CachePut { .. } => "cache_put",
+            HostOp::Publish { .. } => "publish",
+            HostOp::Call { .. } => "call",
+        }
+    }
+
+    /// Whether a successful reply carries bytes ([`HostReply::Value`]) rather than
+    /// [`HostReply::Ack`].
+    #[must_use]
+    pub fn replies_with_value(&self) -> bool {
+        matches!(self, HostOp::KvGet { .. } | HostOp::CacheGet { .. } | HostOp::Call { .. })
+    }
+}
+
+/// The engine's answer to a [`HostOp`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostReply {
+    /// The value found (`kv_get`, `cache_get`) or the callee's response (`call`): copied into a
+    /// buffer from the guest's `alloc`, the guest gets `(ptr << 32) | len`.
+    Value(Vec<u8>),
+    /// Success of `kv_put`, `kv_delete`, `cache_put`, `publish`: the guest gets `0`.
+    Ack,
+    /// Failure: the guest gets the code's negative number.
+    Error(HostCode),
+}
+
+/// The ABI's error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum HostCode {
+    /// `-1`
+    NotFound,
+    /// `-2`: capability not granted, or store/channel/target not permitted.
+    Denied,
+    /// `-3`: timeout, partition, crashed replica, circuit open.
+    Unavailable,
+    /// `-4`: bad UTF-8 name, a buffer outside guest memory, unknown name.
+    InvalidArgument,
+    /// `-5`: rejected by the callee's contract.
+    Rejected,
+}
+
+impl HostCode {
+    #[must_use]
+    pub fn code(self) -> i32 {
+        match self {
+            HostCode::NotFound => -1,
+            HostCode::Denied => -2,
+            HostCode::Unavailable => -3,
+            HostCode::InvalidArgument => -4,
+            HostCode::Rejected => -5,
+        }
+    }
+}
+
+/// Where in an invocation a fault happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Creating a fresh instance (start function, `_initialize`).
+    Instantiate,
+    /// Calling `alloc` and copying the request in.
+    WriteRequest,
+    /// Running the endpoint's handler.
+    Handler,
+    /// Calling `alloc` and copying a host reply in, before resuming.
+    WriteReply,
+    /// Reading and decoding the response the handler pointed at.
+    ReadResponse,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Instantiate => "instantiating",
+            Phase::WriteRequest => "writing the request into guest memory",
+            Phase::Handler => "running the handler",
+            Phase::WriteReply => "writing a host reply into guest memory",
+            Phase::ReadResponse => "reading the response",
+        })
+    }
+}
+
+/// Why a guest invocation failed. Every cause is contained: the host and every other instance
+/// keep working.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GuestFault {
+    /// A WebAssembly trap.
+    #[error("trap: {kind}{}", grow_refused.map(|g| format!(" (after {g})")).unwrap_or_default())]
+    Trap {
+        kind: TrapKind,
+        /// The last `memory.grow` the memory limit refused, if any: the usual reason for a
+        /// later out-of-bounds access.
+        grow_refused: Option<GrowRefused>,
+    },
+    /// The invocation burnt its whole fuel budget (e.g. an infinite loop).
+    #[error("fuel exhausted: the budget of {budget} was used up")]
+    FuelExhausted { budget: u64 },
+    /// WASI `proc_exit`.
+    #[error("proc_exit({code})")]
+    ProcExit { code: i32 },
+    /// `env.abort` (AssemblyScript's runtime abort).
+    #[error("abort: {}{}:{line}:{column}", message.as_deref().map(|m| format!("{m} at ")).unwrap_or_default(), file.as_deref().unwrap_or("?"))]
+    Abort { message: Option<String>, file: Option<String>, line: u32, column: u32 },
+    /// `alloc` returned a buffer that is null or not inside memory.
+    #[error("alloc({requested}) returned {ptr:#x}, not a buffer inside the {memory_bytes}-byte memory")]
+    BadAlloc { requested: u32, ptr: u32, memory_bytes: usize },
+    /// The handler's packed result points outside memory.
+    #[error("response at {ptr:#x}+{len} lies outside the {memory_bytes}-byte memory")]
+    ResponseOutOfBounds { ptr: u32, len: u32, memory_bytes: usize },
+    #[error("response is not UTF-8 (valid up to byte {valid_up_to})")]
+    ResponseNotUtf8 { valid_up_to: usize },
+    #[error("response is not JSON: {message}")]
+    ResponseNotJson { message: String },
+    /// A host operation that takes virtual time was called outside a handler (from `alloc`,
+    /// `_initialize` or a start function), where the guest cannot be suspended.
+    #[error("host operation `{import}` called outside a handler")]
+    HostOpOutsideHandler { import: &'static str },
+    /// Instantiation failed for a reason other than a trap (e.g. a data segment that does not
+    /// fit the memory).
+    #[error("instantiation failed: {message}")]
+    Instantiation { message: String },
+    /// The interpreter reported an error that is neither a trap nor a host yield (a host bug,
+    /// kept as a value so that the run goes on and the trace shows it).
+    #[error("interpreter error: {message}")]
+    Engine { message: String },
+}
+
+/// A `memory.grow` refused by the service's memory limit (the guest got -1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrowRefused {
+    pub desired_bytes: usize,
+    pub limit_bytes: usize,
+}
+
+impl fmt::Display for GrowRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "memory.grow to {} bytes was refused by the {}-byte limit",
+            self.desired_bytes, self.limit_bytes
+        )
+    }
+}
+
+/// The WebAssembly trap codes, independent of wasmi's types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum TrapKind {
+    Unreachable,
+    MemoryOutOfBounds,
+    TableOutOfBounds,
+    IndirectCallToNull,
+    IntegerDivisionByZero,
+    IntegerOverflow,
+    BadConversionToInteger,
+    StackOverflow,
+    BadSignature,
+    /// A growth the limiter refused with a trap (not used: refused grows return -1).
+    GrowthOperationLimited,
+    OutOfSystemMemory,
+}
+
+impl fmt::Display for TrapKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TrapKind::Unreachable => "unreachable executed",
+            TrapKind::MemoryOutOfBounds => "out-of-bounds memory access",
+            TrapKind::TableOutOfBounds => "out-of-bounds table access",
+            TrapKind::IndirectCallToNull => "indirect call to null",
+            TrapKind::IntegerDivisionByZero => "integer division by zero",
+            TrapKind::IntegerOverflow => "integer overflow",
+            TrapKind::BadConversionToInteger => "invalid conversion to integer",
+            TrapKind::StackOverflow => "stack overflow (call depth or value stack limit)",
+            TrapKind::BadSignature => "indirect call signature mismatch",
+            TrapKind::GrowthOperationLimited => "growth operation limited",
+            TrapKind::OutOfSystemMemory => "host out of memory",
+        })
+    }
+}
