@@ -51,7 +51,7 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
             // A module that is not there is a dangling reference (bad input, exit 2); one that
             // is there but invalid is a failed check (exit 1).
             let msg = format!("module file `{}` of service `{}` not found (looked for {})", m.name, svc.name, file.display());
-            missing.push(Diagnostic::error("parse.unknown-reference", msg).at(scenario.locate(m.span)).field(format!("service `{}`.module", svc.name)));
+            missing.push(Diagnostic::error("parse.unknown-reference", msg).at(scenario.locate(m.span)).field(format!("service[{}].module", svc.name)));
             continue;
         }
         modules.insert(m.name.clone(), inspect_file(&file));

@@ -71,9 +71,7 @@ pub fn kv_text(store: &str, key: impl AsRef<[u8]>) -> Option<String> {
 /// Every key of `store`, in order, as text.
 #[must_use]
 pub fn kv_keys(store: &str) -> Vec<String> {
-    with(|w| {
-        w.kv.keys().filter(|(s, _)| s == store).map(|(_, k)| text(k.clone())).collect()
-    })
+    with(|w| w.kv.keys().filter(|(s, _)| s == store).map(|(_, k)| text(k.clone())).collect())
 }
 
 /// Sets `key` in `cache` directly.
@@ -141,7 +139,10 @@ pub fn set_now(nanos: u64) {
 
 /// Calls `handler` as the host would: `request` is the JSON the host passes, the result is
 /// the JSON the host reads back (including `bad_request` answers).
-pub fn invoke<Req: DeserializeOwned, Resp: Respond>(handler: fn(Req) -> Resp, request: &str) -> String {
+pub fn invoke<Req: DeserializeOwned, Resp: Respond>(
+    handler: fn(Req) -> Resp,
+    request: &str,
+) -> String {
     text(crate::reply::dispatch(request.as_bytes(), handler))
 }
 
@@ -215,7 +216,11 @@ pub(crate) mod host {
         })
     }
 
-    pub(crate) fn call(service: &str, endpoint: &str, request: &[u8]) -> Result<Vec<u8>, HostError> {
+    pub(crate) fn call(
+        service: &str,
+        endpoint: &str,
+        request: &[u8],
+    ) -> Result<Vec<u8>, HostError> {
         // Look the callee up, then release the world: it may use the fake host itself.
         let callee = with(|w| {
             check(w, service)?;

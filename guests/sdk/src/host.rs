@@ -115,7 +115,11 @@ pub(crate) mod wasm {
         status(unsafe { import::publish(c, cl, m, ml) })
     }
 
-    pub(crate) fn call(service: &str, endpoint: &str, request: &[u8]) -> Result<Vec<u8>, HostError> {
+    pub(crate) fn call(
+        service: &str,
+        endpoint: &str,
+        request: &[u8],
+    ) -> Result<Vec<u8>, HostError> {
         let (s, sl) = raw(service.as_bytes());
         let ((e, el), (r, rl)) = (raw(endpoint.as_bytes()), raw(request));
         // SAFETY: the host only reads the byte strings, which outlive the call.

@@ -187,12 +187,12 @@ impl Reader {
     }
 
     fn sig(&self, type_index: u32, offset: u64) -> Result<FuncSig, ModuleError> {
-        usize::try_from(type_index).ok().and_then(|i| self.types.get(i)).cloned().ok_or_else(
-            || ModuleError::Invalid {
+        usize::try_from(type_index).ok().and_then(|i| self.types.get(i)).cloned().ok_or_else(|| {
+            ModuleError::Invalid {
                 message: format!("type index {type_index} out of bounds"),
                 offset,
-            },
-        )
+            }
+        })
     }
 
     fn import(
@@ -212,7 +212,9 @@ impl Reader {
             TypeRef::Global(global) => {
                 (ExternKind::Global, self.global(global, true, offset)?, None)
             }
-            TypeRef::Tag(tag) => (ExternKind::Tag, self.tag(tag.func_type_idx, true, offset)?, None),
+            TypeRef::Tag(tag) => {
+                (ExternKind::Tag, self.tag(tag.func_type_idx, true, offset)?, None)
+            }
         };
         self.imports.push(Import {
             module: module.to_owned(),
@@ -224,7 +226,12 @@ impl Reader {
         Ok(())
     }
 
-    fn function(&mut self, type_index: u32, imported: bool, offset: u64) -> Result<u32, ModuleError> {
+    fn function(
+        &mut self,
+        type_index: u32,
+        imported: bool,
+        offset: u64,
+    ) -> Result<u32, ModuleError> {
         let index = next_index(self.functions.len());
         let sig = self.sig(type_index, offset)?;
         self.functions.push(Function {

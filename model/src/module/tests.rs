@@ -105,8 +105,7 @@ fn accessors_answer_the_abi_questions() {
 #[test]
 fn section_table_has_objdump_counts() {
     let info = inspect(&service()).expect("valid");
-    let table: Vec<(&str, Option<u32>)> =
-        info.sections.iter().map(|s| (s.name, s.count)).collect();
+    let table: Vec<(&str, Option<u32>)> = info.sections.iter().map(|s| (s.name, s.count)).collect();
     assert_eq!(
         table,
         [
@@ -134,7 +133,10 @@ fn section_table_has_objdump_counts() {
 
 #[test]
 fn signatures_display_like_the_text_format() {
-    assert_eq!(FuncSig::new([ValType::I32, ValType::I32], [ValType::I64]).to_string(), "(i32, i32) -> i64");
+    assert_eq!(
+        FuncSig::new([ValType::I32, ValType::I32], [ValType::I64]).to_string(),
+        "(i32, i32) -> i64"
+    );
     assert_eq!(FuncSig::default().to_string(), "() -> ()");
     assert_eq!(
         FuncSig::new([ValType::V128], [ValType::FuncRef, ValType::ExternRef]).to_string(),
@@ -202,11 +204,17 @@ fn components_are_named_as_such() {
 #[test]
 fn accepts_what_toolchains_emit() {
     for (feature, wat) in [
-        ("threads", "(module (memory 1 1 shared) (func (result i32) (i32.atomic.load (i32.const 0))))"),
+        (
+            "threads",
+            "(module (memory 1 1 shared) (func (result i32) (i32.atomic.load (i32.const 0))))",
+        ),
         ("tail calls", "(module (func $f (return_call $f)))"),
         ("simd", "(module (func (result v128) (v128.const i64x2 0 0)))"),
         ("reference types", "(module (table 1 externref) (func (param externref)))"),
-        ("bulk memory", "(module (memory 1) (func (memory.fill (i32.const 0) (i32.const 0) (i32.const 0))))"),
+        (
+            "bulk memory",
+            "(module (memory 1) (func (memory.fill (i32.const 0) (i32.const 0) (i32.const 0))))",
+        ),
         ("multi-value", "(module (func (result i32 i32) (i32.const 0) (i32.const 1)))"),
         ("memory64", "(module (memory i64 1))"),
         ("multi-memory", "(module (memory 1) (memory 1))"),

@@ -87,11 +87,11 @@ impl Store {
             .opt_enum(cx, "conflict", &[("lww-version", ConflictPolicy::LwwVersion), ("arrival-order", ConflictPolicy::ArrivalOrder)])
             .unwrap_or(ConflictPolicy::LwwVersion);
         let replication_lag = match o.opt_table(cx, "replication_lag") {
-            Some(t) => Distribution::read(cx, t)?,
+            Some(t) => Distribution::read(cx, t).unwrap_or(Distribution::Constant { ms: 10.0 }),
             None => Distribution::Constant { ms: 10.0 },
         };
         let latency = match o.opt_table(cx, "latency") {
-            Some(t) => Distribution::read(cx, t)?,
+            Some(t) => Distribution::read(cx, t).unwrap_or(Distribution::Constant { ms: 0.5 }),
             None => Distribution::Constant { ms: 0.5 },
         };
         let (mut capacity, mut ttl_ms) = (None, None);
@@ -103,7 +103,7 @@ impl Store {
         o.finish(cx);
         Some(Store {
             name: name?.0,
-            kind: kind?,
+            kind: kind.unwrap_or(StoreKind::Kv),
             nodes,
             replicas: u32::try_from(replicas).unwrap_or(u32::MAX),
             consistency,

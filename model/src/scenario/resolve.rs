@@ -26,6 +26,10 @@ fn expect(cx: &mut Cx<'_>, r: &NameRef, what: &str, field: &str, known: &[&str])
     if known.contains(&r.name.as_str()) {
         return true;
     }
+    if r.name.is_empty() && r.span == Span::default() {
+        // A required name that was missing; already reported where it should have been.
+        return false;
+    }
     let hint = did_you_mean(&r.name, known.iter().copied()).map(|n| format!("did you mean `{n}`?"));
     let hint = hint.or_else(|| (!known.is_empty()).then(|| format!("known: {}", known.join(", "))));
     cx.error_hint("parse.unknown-reference", r.span, field, format!("unknown {what} `{}`", r.name), hint);
@@ -54,21 +58,21 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario) {
         }
     }
     for store in &s.stores {
-        let f = format!("store `{}`.nodes", store.name);
+        let f = format!("store[{}].nodes", store.name);
         for n in &store.nodes {
             expect(cx, n, "node", &f, &nodes);
         }
     }
     for c in &s.channels {
         if let Some(b) = &c.broker
-            && expect(cx, b, "store", &format!("channel `{}`.broker", c.name), &stores)
+            && expect(cx, b, "store", &format!("channel[{}].broker", c.name), &stores)
             && !brokers.contains(&b.name.as_str())
         {
-            cx.error("parse.wrong-kind", b.span, &format!("channel `{}`.broker", c.name), format!("store `{}` is not a broker (kind = \"broker\")", b.name));
+            cx.error("parse.wrong-kind", b.span, &format!("channel[{}].broker", c.name), format!("store `{}` is not a broker (kind = \"broker\")", b.name));
         }
     }
     for svc in &s.services {
-        let f = |field: &str| format!("service `{}`.{field}", svc.name);
+        let f = |field: &str| format!("service[{}].{field}", svc.name);
         expect(cx, &svc.context, "bounded context", &f("context"), &contexts);
         expect(cx, &svc.node, "node", &f("node"), &nodes);
         duplicates(cx, "endpoint", svc.endpoints.iter().map(|e| (e.name.as_str(), e.span)));

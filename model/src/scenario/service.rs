@@ -210,9 +210,10 @@ impl Service {
                 s.group.clone_from(n);
             }
         }
+        let fallback = ServiceTime { ns_per_fuel: ServiceTime::NS_PER_FUEL_DEFAULT, distribution: None };
         let service_time = match o.opt_table(cx, "service_time") {
-            Some(t) => ServiceTime::read(cx, t)?,
-            None => ServiceTime { ns_per_fuel: ServiceTime::NS_PER_FUEL_DEFAULT, distribution: None },
+            Some(t) => ServiceTime::read(cx, t).unwrap_or(fallback),
+            None => fallback,
         };
         let fuel_budget = o.opt_u64(cx, "fuel_budget", 1_000, 1 << 40);
         let memory_max_kib = o.opt_u64(cx, "memory_max_kib", 64, 4 << 20);
@@ -227,10 +228,10 @@ impl Service {
         let to_u32 = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
         Some(Service {
             name: name?.0,
-            context: context?.into(),
+            context: context.map_or_else(|| NameRef::new(""), NameRef::from),
             module,
             version,
-            node: node?.into(),
+            node: node.map_or_else(|| NameRef::new(""), NameRef::from),
             replicas: to_u32(replicas),
             instance_policy,
             load_balancing,
@@ -294,11 +295,11 @@ impl Endpoint {
         };
         let version = read_version(cx, &mut o, "version").unwrap_or_else(|| service_version.clone());
         let request = match o.get("request") {
-            Some(v) => read_shape(cx, v, &o.field("request"))?,
+            Some(v) => read_shape(cx, v, &o.field("request")).unwrap_or_default(),
             None => Shape::default(),
         };
         let response = match o.get("response") {
-            Some(v) => read_shape(cx, v, &o.field("response"))?,
+            Some(v) => read_shape(cx, v, &o.field("response")).unwrap_or_default(),
             None => Shape::default(),
         };
         let idempotent = o.opt_bool(cx, "idempotent").unwrap_or(false);

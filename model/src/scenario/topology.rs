@@ -147,7 +147,8 @@ impl Node {
         let span = o.span;
         o.finish(cx);
         let cpu_cores = u32::try_from(cpu_cores).unwrap_or(u32::MAX);
-        Some(Node { name: name?.0, tier: tier?, cpu_cores, memory_mib, span })
+        // A node with a bad tier still resolves references to it; the error is recorded.
+        Some(Node { name: name?.0, tier: tier.unwrap_or(Tier::Cloud), cpu_cores, memory_mib, span })
     }
 }
 
@@ -170,6 +171,6 @@ impl Link {
             return None;
         }
         let between = [NameRef::from(ends[0].clone()), NameRef::from(ends[1].clone())];
-        Some(Link { between, latency: latency?, loss, span })
+        Some(Link { between, latency: latency.unwrap_or(Distribution::Constant { ms: 1.0 }), loss, span })
     }
 }

@@ -70,6 +70,9 @@ fn names_round_trip_with_escapes() {
     fake::reset();
     let odd = r#"{"sku":"q\"1","name":"Caf\u00e9 \\ \"best\"\n","price_cents":5}"#;
     let reply = fake::invoke(put_product, odd);
-    assert_eq!(reply, "{\"sku\":\"q\\\"1\",\"name\":\"Café \\\\ \\\"best\\\"\\n\",\"price_cents\":5}");
+    assert_eq!(
+        reply,
+        "{\"sku\":\"q\\\"1\",\"name\":\"Café \\\\ \\\"best\\\"\\n\",\"price_cents\":5}"
+    );
     assert_eq!(fake::invoke(get_product, r#"{"sku":"q\"1"}"#), reply);
 }

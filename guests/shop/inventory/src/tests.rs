@@ -52,8 +52,14 @@ fn stock_runs_out() {
 fn restock_adds_and_is_not_idempotent() {
     fake::reset();
     fake::set_kv(DB, "stock/fig", "5");
-    assert_eq!(fake::invoke(restock, r#"{"sku":"fig","qty":10}"#), r#"{"sku":"fig","available":15}"#);
-    assert_eq!(fake::invoke(restock, r#"{"sku":"fig","qty":10}"#), r#"{"sku":"fig","available":25}"#);
+    assert_eq!(
+        fake::invoke(restock, r#"{"sku":"fig","qty":10}"#),
+        r#"{"sku":"fig","available":15}"#
+    );
+    assert_eq!(
+        fake::invoke(restock, r#"{"sku":"fig","qty":10}"#),
+        r#"{"sku":"fig","available":25}"#
+    );
     assert_eq!(fake::invoke(stock, r#"{"sku":"fig"}"#), r#"{"sku":"fig","available":25}"#);
     assert_eq!(fake::invoke(stock, r#"{"sku":"kiwi"}"#), r#"{"sku":"kiwi","available":100}"#);
 }
@@ -62,7 +68,10 @@ fn restock_adds_and_is_not_idempotent() {
 fn bad_requests_are_answers_not_faults() {
     fake::reset();
     let reply = fake::invoke(reserve, r#"{"sku":"apple","qty":1}"#);
-    assert!(reply.starts_with(r#"{"error":"bad_request: missing field `reservation_id`"#), "{reply}");
+    assert!(
+        reply.starts_with(r#"{"error":"bad_request: missing field `reservation_id`"#),
+        "{reply}"
+    );
     let reply = fake::invoke(reserve, r#"{"reservation_id":"r","sku":"apple","qty":0}"#);
     assert_eq!(reply, r#"{"error":"bad_request: qty must be positive"}"#);
     let reply = fake::invoke(restock, "not json");

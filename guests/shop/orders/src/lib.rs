@@ -169,8 +169,8 @@ fn create_order(req: CreateOrder) -> Reply<OrderSummary> {
 /// Steps 3–5: reserve, charge, announce. The status to store, or why nothing is stored.
 fn place(req: &CreateOrder, order_id: &str, total_cents: i64) -> Result<Status, AppError> {
     let reserve = remote::Reserve { reservation_id: order_id, sku: &req.sku, qty: req.qty };
-    let reservation: remote::Reservation = call("inventory", "reserve", &reserve)
-        .map_err(|e| downstream_failure("inventory", &e))?;
+    let reservation: remote::Reservation =
+        call("inventory", "reserve", &reserve).map_err(|e| downstream_failure("inventory", &e))?;
     if !reservation.reserved {
         return Ok(Status::Rejected);
     }

@@ -8,7 +8,8 @@ use super::*;
 fn world(stock: i64) {
     fake::reset();
     fake::on_call("catalog", "get_product", |req| {
-        let req: serde_json::Value = serde_json::from_slice(req).map_err(|_| HostError::Rejected)?;
+        let req: serde_json::Value =
+            serde_json::from_slice(req).map_err(|_| HostError::Rejected)?;
         Ok(match req["sku"].as_str() {
             Some("apple") => br#"{"sku":"apple","name":"Apple","price_cents":250}"#.to_vec(),
             Some("gold") => br#"{"sku":"gold","name":"Gold","price_cents":60000}"#.to_vec(),
@@ -16,7 +17,8 @@ fn world(stock: i64) {
         })
     });
     fake::on_call("inventory", "reserve", move |req| {
-        let req: serde_json::Value = serde_json::from_slice(req).map_err(|_| HostError::Rejected)?;
+        let req: serde_json::Value =
+            serde_json::from_slice(req).map_err(|_| HostError::Rejected)?;
         let reserved = req["qty"].as_i64().is_some_and(|qty| qty <= stock);
         Ok(format!(
             r#"{{"reservation_id":{},"sku":{},"qty":{},"reserved":{reserved},"available":{stock}}}"#,
@@ -25,7 +27,8 @@ fn world(stock: i64) {
         .into_bytes())
     });
     fake::on_call("payments", "charge", |req| {
-        let req: serde_json::Value = serde_json::from_slice(req).map_err(|_| HostError::Rejected)?;
+        let req: serde_json::Value =
+            serde_json::from_slice(req).map_err(|_| HostError::Rejected)?;
         let amount = req["amount_cents"].as_i64().unwrap_or(0);
         let status = if amount > 0 && amount <= 100_000 { "charged" } else { "declined" };
         Ok(format!(

@@ -3,7 +3,9 @@ use fusebench_guest::{HostError, fake};
 use super::*;
 
 fn charge_json(payment_id: &str, order_id: &str, amount_cents: i64) -> String {
-    format!(r#"{{"payment_id":"{payment_id}","order_id":"{order_id}","amount_cents":{amount_cents}}}"#)
+    format!(
+        r#"{{"payment_id":"{payment_id}","order_id":"{order_id}","amount_cents":{amount_cents}}}"#
+    )
 }
 
 #[test]
