@@ -177,7 +177,7 @@ fn text_report_shows_every_part_of_the_tuple() {
 
 #[test]
 fn toolchain_modules_follow_the_guest_abi() {
-    for name in ["c-probe.wasm", "rust-probe.wasm", "rust-probe-wasip1.wasm", "as-probe.wasm"] {
+    for name in TOOLCHAIN_FIXTURES {
         let info = inspect_json(&fixtures().join(name));
         let exports = info["exports"].as_array().expect("exports");
         let echo = exports

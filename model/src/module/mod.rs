@@ -332,7 +332,7 @@ pub fn inspect(bytes: &[u8]) -> Result<ModuleInfo, ModuleError> {
         return Err(ModuleError::Component);
     }
     let mut validator = wasmparser::Validator::new_with_features(features());
-    validator.validate_all(bytes).map_err(invalid)?;
+    validator.validate_all(bytes).map_err(|e| invalid(&e))?;
     read::module_info(bytes)
 }
 
@@ -364,6 +364,6 @@ fn features() -> wasmparser::WasmFeatures {
         | F::LEGACY_EXCEPTIONS
 }
 
-fn invalid(err: wasmparser::BinaryReaderError) -> ModuleError {
+fn invalid(err: &wasmparser::BinaryReaderError) -> ModuleError {
     ModuleError::Invalid { message: err.message().to_owned(), offset: err.offset() }
 }

@@ -20,7 +20,7 @@ use super::{
 pub(super) fn module_info(bytes: &[u8]) -> Result<ModuleInfo, ModuleError> {
     let mut reader = Reader::default();
     for payload in Parser::new(0).parse_all(bytes) {
-        let payload = payload.map_err(invalid)?;
+        let payload = payload.map_err(|e| invalid(&e))?;
         if let Some(section) = section_entry(&payload) {
             reader.sections.push(section);
         }
@@ -107,7 +107,7 @@ impl Reader {
             Payload::TypeSection(r) => {
                 let offset = r.range().start;
                 for ty in r.into_iter_err_on_gc_types() {
-                    let ty = ty.map_err(invalid)?;
+                    let ty = ty.map_err(|e| invalid(&e))?;
                     let sig = FuncSig::new(
                         val_types(ty.params(), offset)?,
                         val_types(ty.results(), offset)?,
@@ -117,42 +117,42 @@ impl Reader {
             }
             Payload::ImportSection(r) => {
                 for item in r.into_imports_with_offsets() {
-                    let (offset, import) = item.map_err(invalid)?;
+                    let (offset, import) = item.map_err(|e| invalid(&e))?;
                     self.import(import.module, import.name, import.ty, offset)?;
                 }
             }
             Payload::FunctionSection(r) => {
                 for item in r.into_iter_with_offsets() {
-                    let (offset, type_index) = item.map_err(invalid)?;
+                    let (offset, type_index) = item.map_err(|e| invalid(&e))?;
                     self.function(type_index, false, offset)?;
                 }
             }
             Payload::TableSection(r) => {
                 for item in r.into_iter_with_offsets() {
-                    let (offset, table) = item.map_err(invalid)?;
+                    let (offset, table) = item.map_err(|e| invalid(&e))?;
                     self.table(table.ty, false, offset)?;
                 }
             }
             Payload::MemorySection(r) => {
                 for item in r {
-                    self.memory(item.map_err(invalid)?, false);
+                    self.memory(item.map_err(|e| invalid(&e))?, false);
                 }
             }
             Payload::TagSection(r) => {
                 for item in r.into_iter_with_offsets() {
-                    let (offset, tag) = item.map_err(invalid)?;
+                    let (offset, tag) = item.map_err(|e| invalid(&e))?;
                     self.tag(tag.func_type_idx, false, offset)?;
                 }
             }
             Payload::GlobalSection(r) => {
                 for item in r.into_iter_with_offsets() {
-                    let (offset, global) = item.map_err(invalid)?;
+                    let (offset, global) = item.map_err(|e| invalid(&e))?;
                     self.global(global.ty, false, offset)?;
                 }
             }
             Payload::ExportSection(r) => {
                 for item in r.into_iter_with_offsets() {
-                    let (offset, export) = item.map_err(invalid)?;
+                    let (offset, export) = item.map_err(|e| invalid(&e))?;
                     self.export(export, offset)?;
                 }
             }

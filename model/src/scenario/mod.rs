@@ -299,3 +299,6 @@ fn read_scenario(cx: &mut Cx<'_>, root: &toml::Spanned<toml::de::DeTable<'_>>) -
         lines: LineIndex::default(),
     })
 }
+
+#[cfg(test)]
+mod tests;

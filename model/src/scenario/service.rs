@@ -294,9 +294,10 @@ impl Endpoint {
             }
         };
         let version = read_version(cx, &mut o, "version").unwrap_or_else(|| service_version.clone());
+        // `None` when the contract itself is broken (already reported): no follow-on errors.
         let request = match o.get("request") {
-            Some(v) => read_shape(cx, v, &o.field("request")).unwrap_or_default(),
-            None => Shape::default(),
+            Some(v) => read_shape(cx, v, &o.field("request")),
+            None => Some(Shape::default()),
         };
         let response = match o.get("response") {
             Some(v) => read_shape(cx, v, &o.field("response")).unwrap_or_default(),
@@ -305,7 +306,7 @@ impl Endpoint {
         let idempotent = o.opt_bool(cx, "idempotent").unwrap_or(false);
         let idempotency_key = o.opt_str(cx, "idempotency_key");
         if let Some((key, span)) = &idempotency_key {
-            if !request.fields.get(key).is_some_and(|f| f.required) {
+            if request.as_ref().is_some_and(|r| !r.fields.get(key).is_some_and(|f| f.required)) {
                 cx.error("parse.value", *span, &o.field("idempotency_key"), format!("idempotency key `{key}` must be a required field of the request contract"));
             }
             if !idempotent {
@@ -318,7 +319,7 @@ impl Endpoint {
         }
         let span = o.span;
         o.finish(cx);
-        Some(Endpoint { name: name?.0, api, version, request, response, idempotent, idempotency_key: idempotency_key.map(|k| k.0), public, span })
+        Some(Endpoint { name: name?.0, api, version, request: request.unwrap_or_default(), response, idempotent, idempotency_key: idempotency_key.map(|k| k.0), public, span })
     }
 }
 

@@ -31,10 +31,6 @@ impl GuestInstance {
         self.store.get_fuel().unwrap_or(0)
     }
 
-    pub(crate) fn grow_refused(&self) -> Option<GrowRefused> {
-        self.store.data().limiter.last_refused
-    }
-
     /// Hands the lines logged since the last flush to the caller's sink.
     pub(crate) fn flush_logs(&mut self, ctx: &mut HostContext<'_>) {
         flush_logs(&mut self.store, ctx);

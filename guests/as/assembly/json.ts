@@ -1,0 +1,371 @@
+// Byte buffers and JSON scanning over guest memory, without AssemblyScript strings: requests
+// and replies are UTF-8 bytes, and staying in bytes keeps the per-request cost low.
+// Mirrors guests/c/payments.c; output escaping matches serde_json byte for byte.
+
+/** A growable byte buffer in the stub runtime's heap (reset per request, see catalog.ts). */
+export class Buf {
+  ptr: usize;
+  len: i32 = 0;
+  cap: i32;
+
+  constructor(cap: i32) {
+    this.cap = cap;
+    this.ptr = heap.alloc(<usize>cap);
+  }
+
+  /** Wraps bytes that already exist (a host reply). */
+  static view(ptr: usize, len: i32): Buf {
+    const b = new Buf(0);
+    b.ptr = ptr;
+    b.len = len;
+    b.cap = len;
+    return b;
+  }
+
+  private reserve(n: i32): void {
+    if (this.len + n <= this.cap) return;
+    const cap = this.cap * 2 + n;
+    const grown = heap.alloc(<usize>cap);
+    memory.copy(grown, this.ptr, <usize>this.len);
+    this.ptr = grown;
+    this.cap = cap;
+  }
+
+  byte(b: u8): void {
+    this.reserve(1);
+    store<u8>(this.ptr + <usize>this.len, b);
+    this.len += 1;
+  }
+
+  bytes(ptr: usize, n: i32): void {
+    this.reserve(n);
+    memory.copy(this.ptr + <usize>this.len, ptr, <usize>n);
+    this.len += n;
+  }
+
+  append(other: Buf): void {
+    this.bytes(other.ptr, other.len);
+  }
+
+  /** Appends an ASCII string literal. */
+  ascii(s: string): void {
+    const n = s.length;
+    this.reserve(n);
+    for (let i = 0; i < n; i++) store<u8>(this.ptr + <usize>(this.len + i), <u8>s.charCodeAt(i));
+    this.len += n;
+  }
+
+  int(v: i64): void {
+    if (v < 0) this.byte(0x2d);
+    let m: u64 = v < 0 ? <u64>0 - <u64>v : <u64>v;
+    const digits = new Buf(20);
+    do {
+      digits.byte(<u8>(0x30 + <i32>(m % 10)));
+      m /= 10;
+    } while (m != 0);
+    for (let i = digits.len - 1; i >= 0; i--) this.byte(load<u8>(digits.ptr + <usize>i));
+  }
+
+  /** A JSON string literal of `s`, escaped as serde_json does. */
+  jsonString(s: Buf): void {
+    this.byte(0x22);
+    for (let i = 0; i < s.len; i++) {
+      const c = load<u8>(s.ptr + <usize>i);
+      if (c == 0x22) this.ascii('\\"');
+      else if (c == 0x5c) this.ascii("\\\\");
+      else if (c == 0x08) this.ascii("\\b");
+      else if (c == 0x0c) this.ascii("\\f");
+      else if (c == 0x0a) this.ascii("\\n");
+      else if (c == 0x0d) this.ascii("\\r");
+      else if (c == 0x09) this.ascii("\\t");
+      else if (c < 0x20) {
+        this.ascii("\\u00");
+        this.byte(hexDigit(c >> 4));
+        this.byte(hexDigit(c & 15));
+      } else this.byte(c);
+    }
+    this.byte(0x22);
+  }
+
+  equalsAscii(s: string): bool {
+    if (this.len != s.length) return false;
+    for (let i = 0; i < this.len; i++) {
+      if (<i32>load<u8>(this.ptr + <usize>i) != s.charCodeAt(i)) return false;
+    }
+    return true;
+  }
+}
+
+function hexDigit(v: u8): u8 {
+  return v < 10 ? 0x30 + v : 0x61 + v - 10;
+}
+
+function hexValue(c: u8): i32 {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x61 + 10;
+  if (c >= 0x41 && c <= 0x46) return c - 0x41 + 10;
+  return -1;
+}
+
+/** A cursor over UTF-8 JSON that remembers the first problem (for `bad_request`). */
+export class Scanner {
+  p: usize;
+  end: usize;
+  error: string | null = null;
+
+  constructor(ptr: usize, len: i32) {
+    this.p = ptr;
+    this.end = ptr + <usize>len;
+  }
+
+  fail(why: string): void {
+    if (this.error === null) this.error = why;
+  }
+
+  ok(): bool {
+    return this.error === null;
+  }
+
+  atEnd(): bool {
+    return this.p >= this.end;
+  }
+
+  peek(): u8 {
+    return this.p < this.end ? load<u8>(this.p) : 0;
+  }
+
+  skipWs(): void {
+    while (this.p < this.end) {
+      const c = load<u8>(this.p);
+      if (c != 0x20 && c != 0x09 && c != 0x0a && c != 0x0d) break;
+      this.p++;
+    }
+  }
+
+  /** Expects `c` (after whitespace) and consumes it. */
+  expect(c: u8, why: string): bool {
+    this.skipWs();
+    if (this.peek() != c || this.atEnd()) {
+      this.fail(why);
+      return false;
+    }
+    this.p++;
+    return true;
+  }
+
+  private hex4(): i32 {
+    if (this.end - this.p < 4) return -1;
+    let v = 0;
+    for (let i = 0; i < 4; i++) {
+      const d = hexValue(load<u8>(this.p + <usize>i));
+      if (d < 0) return -1;
+      v = v * 16 + d;
+    }
+    this.p += 4;
+    return v;
+  }
+
+  /** Reads a string literal at the cursor (a `"`), decoding escapes into `out` if given. */
+  string(out: Buf | null): void {
+    this.p++;
+    while (this.p < this.end) {
+      const c = load<u8>(this.p++);
+      if (c == 0x22) return;
+      if (c < 0x20) {
+        this.fail("control character in string");
+        return;
+      }
+      if (c != 0x5c) {
+        if (out) out.byte(c);
+        continue;
+      }
+      if (this.p >= this.end) break;
+      const e = load<u8>(this.p++);
+      let plain: i32 = -1;
+      if (e == 0x22 || e == 0x5c || e == 0x2f) plain = e;
+      else if (e == 0x62) plain = 0x08;
+      else if (e == 0x66) plain = 0x0c;
+      else if (e == 0x6e) plain = 0x0a;
+      else if (e == 0x72) plain = 0x0d;
+      else if (e == 0x74) plain = 0x09;
+      else if (e == 0x75) {
+        let cp = this.hex4();
+        if (cp < 0 || (cp >= 0xdc00 && cp <= 0xdfff)) {
+          this.fail("invalid escape");
+          return;
+        }
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+          if (this.end - this.p < 2 || load<u8>(this.p) != 0x5c || load<u8>(this.p + 1) != 0x75) {
+            this.fail("lone surrogate in hex escape");
+            return;
+          }
+          this.p += 2;
+          const low = this.hex4();
+          if (low < 0xdc00 || low > 0xdfff) {
+            this.fail("lone surrogate in hex escape");
+            return;
+          }
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+        }
+        if (out) putUtf8(out, cp);
+        continue;
+      } else {
+        this.fail("invalid escape");
+        return;
+      }
+      if (out) out.byte(<u8>plain);
+    }
+    this.fail("EOF while parsing a string");
+  }
+
+  /** Reads an integer; a fraction or exponent is a type error, as in serde. */
+  integer(): i64 {
+    let p = this.p;
+    let negative = false;
+    let v: u64 = 0;
+    if (p < this.end && load<u8>(p) == 0x2d) {
+      negative = true;
+      p++;
+    }
+    if (p >= this.end || !isDigit(load<u8>(p))) {
+      this.fail("invalid type: expected i64");
+      return 0;
+    }
+    if (load<u8>(p) == 0x30 && p + 1 < this.end && isDigit(load<u8>(p + 1))) {
+      this.fail("invalid number");
+      return 0;
+    }
+    while (p < this.end && isDigit(load<u8>(p))) {
+      const d = <u64>(load<u8>(p++) - 0x30);
+      if (v > (<u64>0x8000000000000000 - d) / 10) {
+        this.fail("number out of range");
+        return 0;
+      }
+      v = v * 10 + d;
+    }
+    if (p < this.end) {
+      const c = load<u8>(p);
+      if (c == 0x2e || c == 0x65 || c == 0x45) {
+        this.fail("invalid type: floating point, expected i64");
+        return 0;
+      }
+    }
+    if (!negative && v > <u64>0x7fffffffffffffff) {
+      this.fail("number out of range");
+      return 0;
+    }
+    this.p = p;
+    return negative ? <i64>(<u64>0 - v) : <i64>v;
+  }
+
+  private digits(): bool {
+    const start = this.p;
+    while (this.p < this.end && isDigit(load<u8>(this.p))) this.p++;
+    return this.p != start;
+  }
+
+  private literal(word: string): bool {
+    const n = word.length;
+    if (<i32>(this.end - this.p) < n) return false;
+    for (let i = 0; i < n; i++) {
+      if (<i32>load<u8>(this.p + <usize>i) != word.charCodeAt(i)) return false;
+    }
+    this.p += <usize>n;
+    return true;
+  }
+
+  /** Skips any JSON value, checking its syntax; nesting is bounded like serde_json's. */
+  skipValue(depth: i32): void {
+    this.skipWs();
+    if (this.atEnd()) {
+      this.fail("EOF while parsing a value");
+      return;
+    }
+    if (depth > 128) {
+      this.fail("recursion limit exceeded");
+      return;
+    }
+    const c = this.peek();
+    if (c == 0x22) {
+      this.string(null);
+      return;
+    }
+    if (c == 0x7b || c == 0x5b) {
+      const close: u8 = c == 0x7b ? 0x7d : 0x5d;
+      this.p++;
+      this.skipWs();
+      if (this.peek() == close && !this.atEnd()) {
+        this.p++;
+        return;
+      }
+      while (true) {
+        if (c == 0x7b) {
+          this.skipWs();
+          if (this.peek() != 0x22 || this.atEnd()) {
+            this.fail("key must be a string");
+            return;
+          }
+          this.string(null);
+          if (!this.expect(0x3a, "expected `:`")) return;
+        }
+        this.skipValue(depth + 1);
+        if (!this.ok()) return;
+        this.skipWs();
+        if (this.atEnd()) break;
+        const next = this.peek();
+        this.p++;
+        if (next == 0x2c) continue;
+        if (next == close) return;
+        break;
+      }
+      this.fail("expected `,` or a closing bracket");
+      return;
+    }
+    if (c == 0x2d || isDigit(c)) {
+      if (c == 0x2d) this.p++;
+      if (!this.digits()) {
+        this.fail("invalid number");
+        return;
+      }
+      if (this.peek() == 0x2e && !this.atEnd()) {
+        this.p++;
+        if (!this.digits()) {
+          this.fail("invalid number");
+          return;
+        }
+      }
+      const e = this.peek();
+      if ((e == 0x65 || e == 0x45) && !this.atEnd()) {
+        this.p++;
+        const sign = this.peek();
+        if ((sign == 0x2b || sign == 0x2d) && !this.atEnd()) this.p++;
+        if (!this.digits()) this.fail("invalid number");
+      }
+      return;
+    }
+    if (this.literal("true") || this.literal("false") || this.literal("null")) return;
+    this.fail("expected value");
+  }
+}
+
+function isDigit(c: u8): bool {
+  return c >= 0x30 && c <= 0x39;
+}
+
+function putUtf8(out: Buf, cp: i32): void {
+  if (cp < 0x80) {
+    out.byte(<u8>cp);
+  } else if (cp < 0x800) {
+    out.byte(<u8>(0xc0 | (cp >> 6)));
+    out.byte(<u8>(0x80 | (cp & 0x3f)));
+  } else if (cp < 0x10000) {
+    out.byte(<u8>(0xe0 | (cp >> 12)));
+    out.byte(<u8>(0x80 | ((cp >> 6) & 0x3f)));
+    out.byte(<u8>(0x80 | (cp & 0x3f)));
+  } else {
+    out.byte(<u8>(0xf0 | (cp >> 18)));
+    out.byte(<u8>(0x80 | ((cp >> 12) & 0x3f)));
+    out.byte(<u8>(0x80 | ((cp >> 6) & 0x3f)));
+    out.byte(<u8>(0x80 | (cp & 0x3f)));
+  }
+}
