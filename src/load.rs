@@ -50,8 +50,17 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
         if !file.is_file() {
             // A module that is not there is a dangling reference (bad input, exit 2); one that
             // is there but invalid is a failed check (exit 1).
-            let msg = format!("module file `{}` of service `{}` not found (looked for {})", m.name, svc.name, file.display());
-            missing.push(Diagnostic::error("parse.unknown-reference", msg).at(scenario.locate(m.span)).field(format!("service[{}].module", svc.name)));
+            let msg = format!(
+                "module file `{}` of service `{}` not found (looked for {})",
+                m.name,
+                svc.name,
+                file.display()
+            );
+            missing.push(
+                Diagnostic::error("parse.unknown-reference", msg)
+                    .at(scenario.locate(m.span))
+                    .field(format!("service[{}].module", svc.name)),
+            );
             continue;
         }
         modules.insert(m.name.clone(), inspect_file(&file));
@@ -66,6 +75,10 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
 pub fn inspect_file(path: &Path) -> Result<module::ModuleInfo, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let name = path.display().to_string();
-    let bytes = module::module_bytes(&name, &bytes).map_err(|e| e.to_string())?;
-    module::inspect(&bytes).map_err(|e| e.to_string())
+    // Reasons are shown inside one diagnostic: keep the first line (the `wat` crate appends a
+    // source snippet on the following ones).
+    let one_line =
+        |e: module::ModuleError| e.to_string().lines().next().unwrap_or_default().to_owned();
+    let bytes = module::module_bytes(&name, &bytes).map_err(one_line)?;
+    module::inspect(&bytes).map_err(one_line)
 }

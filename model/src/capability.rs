@@ -162,7 +162,10 @@ mod tests {
             }
         }
         assert_eq!(import_need(HOST_NAMESPACE, "open_socket"), ImportNeed::Unsupported);
-        assert_eq!(import_need(WASI_NAMESPACE, "fd_write"), ImportNeed::Capability(Capability::Wasi));
+        assert_eq!(
+            import_need(WASI_NAMESPACE, "fd_write"),
+            ImportNeed::Capability(Capability::Wasi)
+        );
         assert_eq!(import_need(WASI_NAMESPACE, "path_open"), ImportNeed::Unsupported);
         assert_eq!(import_need("env", "abort"), ImportNeed::Free);
         assert_eq!(import_need("env", "system"), ImportNeed::UnknownNamespace);

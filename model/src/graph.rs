@@ -74,7 +74,9 @@ impl ServiceGraph {
             }
             for channel in &svc.publishes {
                 for consumer in &s.services {
-                    for sub in consumer.subscriptions.iter().filter(|x| x.channel.name == channel.name) {
+                    for sub in
+                        consumer.subscriptions.iter().filter(|x| x.channel.name == channel.name)
+                    {
                         edges.push(Edge {
                             from: svc.name.clone(),
                             to: consumer.name.clone(),
@@ -86,7 +88,11 @@ impl ServiceGraph {
                 }
             }
             for read in &svc.reads {
-                for owner in s.services.iter().filter(|o| o.name != svc.name && o.owns.iter().any(|d| d.name == read.name)) {
+                for owner in s
+                    .services
+                    .iter()
+                    .filter(|o| o.name != svc.name && o.owns.iter().any(|d| d.name == read.name))
+                {
                     edges.push(Edge {
                         from: svc.name.clone(),
                         to: owner.name.clone(),
@@ -121,7 +127,9 @@ impl ServiceGraph {
     /// one service (or a self-loop), as sorted service names.
     #[must_use]
     pub fn cycles(&self, kinds: &[Dependency]) -> Vec<Vec<String>> {
-        let filtered = self.graph.filter_map(|_, n| Some(n.clone()), |_, e| kinds.contains(&e.kind).then(|| e.clone()));
+        let filtered = self
+            .graph
+            .filter_map(|_, n| Some(n.clone()), |_, e| kinds.contains(&e.kind).then(|| e.clone()));
         let mut out: Vec<Vec<String>> = petgraph::algo::tarjan_scc(&filtered)
             .into_iter()
             .filter(|scc| scc.len() > 1 || scc.iter().any(|&n| filtered.contains_edge(n, n)))
@@ -152,28 +160,57 @@ impl ServiceGraph {
             let _ = writeln!(out, "  \"gateway\" [shape=hexagon, label=\"API gateway\"];");
         }
         for ctx in &s.contexts {
-            let _ = writeln!(out, "  subgraph \"cluster_{}\" {{\n    label=\"{}\";", esc(&ctx.name), esc(&ctx.name));
+            let _ = writeln!(
+                out,
+                "  subgraph \"cluster_{}\" {{\n    label=\"{}\";",
+                esc(&ctx.name),
+                esc(&ctx.name)
+            );
             for svc in s.services.iter().filter(|x| x.context.name == ctx.name) {
-                let _ = writeln!(out, "    \"{}\" [shape=box, label=\"{}\\nv{}\"];", esc(&svc.name), esc(&svc.name), svc.version);
+                let _ = writeln!(
+                    out,
+                    "    \"{}\" [shape=box, label=\"{}\\nv{}\"];",
+                    esc(&svc.name),
+                    esc(&svc.name),
+                    svc.version
+                );
             }
             out.push_str("  }\n");
         }
         for store in &s.stores {
             let shape = if store.kind == StoreKind::Broker { "box3d" } else { "cylinder" };
-            let _ = writeln!(out, "  \"store:{}\" [shape={shape}, label=\"{}\\n({})\"];", esc(&store.name), esc(&store.name), store.kind.name());
+            let _ = writeln!(
+                out,
+                "  \"store:{}\" [shape={shape}, label=\"{}\\n({})\"];",
+                esc(&store.name),
+                esc(&store.name),
+                store.kind.name()
+            );
         }
         for svc in &s.services {
             for e in svc.endpoints.iter().filter(|e| e.public) {
-                let _ = writeln!(out, "  \"gateway\" -> \"{}\" [label=\"{}\"];", esc(&svc.name), esc(&e.name));
+                let _ = writeln!(
+                    out,
+                    "  \"gateway\" -> \"{}\" [label=\"{}\"];",
+                    esc(&svc.name),
+                    esc(&e.name)
+                );
             }
             for d in &svc.owns {
-                let _ = writeln!(out, "  \"{}\" -> \"store:{}\" [style=dotted, arrowhead=none];", esc(&svc.name), esc(&d.name));
+                let _ = writeln!(
+                    out,
+                    "  \"{}\" -> \"store:{}\" [style=dotted, arrowhead=none];",
+                    esc(&svc.name),
+                    esc(&d.name)
+                );
             }
         }
         for e in self.edges() {
             let style = match e.kind {
                 Dependency::Sync => format!("label=\"{} ({})\"", esc(&e.target), esc(&e.channel)),
-                Dependency::Async => format!("style=dashed, label=\"{} via {}\"", esc(&e.target), esc(&e.channel)),
+                Dependency::Async => {
+                    format!("style=dashed, label=\"{} via {}\"", esc(&e.target), esc(&e.channel))
+                }
                 Dependency::DataRead => format!("style=dotted, label=\"reads {}\"", esc(&e.target)),
             };
             let _ = writeln!(out, "  \"{}\" -> \"{}\" [{style}];", esc(&e.from), esc(&e.to));
@@ -185,7 +222,11 @@ impl ServiceGraph {
     /// Mermaid flowchart (the seed's own diagrams are Mermaid).
     #[must_use]
     pub fn to_mermaid(&self, s: &Scenario) -> String {
-        let id = |name: &str| name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>();
+        let id = |name: &str| {
+            name.chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect::<String>()
+        };
         let mut out = String::from("flowchart LR\n");
         if s.gateway.is_some() {
             out.push_str("  gateway{{API gateway}}\n");
@@ -193,12 +234,19 @@ impl ServiceGraph {
         for ctx in &s.contexts {
             let _ = writeln!(out, "  subgraph ctx_{}[\"{}\"]", id(&ctx.name), ctx.name);
             for svc in s.services.iter().filter(|x| x.context.name == ctx.name) {
-                let _ = writeln!(out, "    svc_{}[\"{} v{}\"]", id(&svc.name), svc.name, svc.version);
+                let _ =
+                    writeln!(out, "    svc_{}[\"{} v{}\"]", id(&svc.name), svc.name, svc.version);
             }
             out.push_str("  end\n");
         }
         for store in &s.stores {
-            let _ = writeln!(out, "  store_{}[(\"{} ({})\")]", id(&store.name), store.name, store.kind.name());
+            let _ = writeln!(
+                out,
+                "  store_{}[(\"{} ({})\")]",
+                id(&store.name),
+                store.name,
+                store.kind.name()
+            );
         }
         for svc in &s.services {
             for e in svc.endpoints.iter().filter(|e| e.public) {
@@ -211,9 +259,15 @@ impl ServiceGraph {
         for e in self.edges() {
             let (from, to) = (id(&e.from), id(&e.to));
             let _ = match e.kind {
-                Dependency::Sync => writeln!(out, "  svc_{from} -->|{} {}| svc_{to}", e.target, e.channel),
-                Dependency::Async => writeln!(out, "  svc_{from} -.->|{} via {}| svc_{to}", e.target, e.channel),
-                Dependency::DataRead => writeln!(out, "  svc_{from} -.->|reads {}| svc_{to}", e.target),
+                Dependency::Sync => {
+                    writeln!(out, "  svc_{from} -->|{} {}| svc_{to}", e.target, e.channel)
+                }
+                Dependency::Async => {
+                    writeln!(out, "  svc_{from} -.->|{} via {}| svc_{to}", e.target, e.channel)
+                }
+                Dependency::DataRead => {
+                    writeln!(out, "  svc_{from} -.->|reads {}| svc_{to}", e.target)
+                }
             };
         }
         out

@@ -92,7 +92,11 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     Ok(if passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn write_text(out: &mut impl std::io::Write, r: &Report<'_>, s: &fusebench_model::Scenario) -> anyhow::Result<()> {
+fn write_text(
+    out: &mut impl std::io::Write,
+    r: &Report<'_>,
+    s: &fusebench_model::Scenario,
+) -> anyhow::Result<()> {
     writeln!(
         out,
         "{} ({}): {} services in {} bounded contexts, {} stores, {} channels",
@@ -136,7 +140,11 @@ fn xml(s: &str) -> String {
 fn write_junit(out: &mut impl std::io::Write, r: &Report<'_>) -> anyhow::Result<()> {
     let failures = r.checks.iter().filter(|c| !c.passed).count();
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
-    writeln!(out, r#"<testsuites name="fusebench" tests="{}" failures="{failures}">"#, r.checks.len())?;
+    writeln!(
+        out,
+        r#"<testsuites name="fusebench" tests="{}" failures="{failures}">"#,
+        r.checks.len()
+    )?;
     writeln!(
         out,
         r#"  <testsuite name="{}.static" tests="{}" failures="{failures}" errors="0" skipped="0">"#,
@@ -145,7 +153,8 @@ fn write_junit(out: &mut impl std::io::Write, r: &Report<'_>) -> anyhow::Result<
     )?;
     for c in &r.checks {
         write!(out, r#"    <testcase classname="{}.static" name="{}""#, xml(r.system), xml(c.id))?;
-        let errors: Vec<&&Diagnostic> = c.findings.iter().filter(|d| d.severity == Severity::Error).collect();
+        let errors: Vec<&&Diagnostic> =
+            c.findings.iter().filter(|d| d.severity == Severity::Error).collect();
         if errors.is_empty() && c.findings.is_empty() {
             writeln!(out, "/>")?;
             continue;
@@ -159,7 +168,12 @@ fn write_junit(out: &mut impl std::io::Write, r: &Report<'_>) -> anyhow::Result<
             }
             writeln!(out, "      </failure>")?;
         }
-        let warnings: Vec<String> = c.findings.iter().filter(|d| d.severity != Severity::Error).map(|d| xml(&d.to_string())).collect();
+        let warnings: Vec<String> = c
+            .findings
+            .iter()
+            .filter(|d| d.severity != Severity::Error)
+            .map(|d| xml(&d.to_string()))
+            .collect();
         if !warnings.is_empty() {
             writeln!(out, "      <system-out>{}</system-out>", warnings.join("\n"))?;
         }

@@ -10,7 +10,12 @@ fn shop_graph_in_dot_and_mermaid() {
     assert!(dot.starts_with("digraph \"shop\" {"), "{dot}");
     assert!(dot.contains("subgraph \"cluster_sales\""), "{dot}");
     assert!(dot.contains("\"orders\" -> \"payments\" [label=\"charge (grpc)\"]"), "{dot}");
-    assert!(dot.contains("\"orders\" -> \"shipping\" [style=dashed, label=\"on_order_placed via order-events\"]"), "{dot}");
+    assert!(
+        dot.contains(
+            "\"orders\" -> \"shipping\" [style=dashed, label=\"on_order_placed via order-events\"]"
+        ),
+        "{dot}"
+    );
     assert!(dot.contains("\"store:orders-db\" [shape=cylinder"), "{dot}");
 
     let out = fusebench(&["graph", "--format", "mermaid", "scenarios/shop/shop.toml"]);
@@ -18,7 +23,12 @@ fn shop_graph_in_dot_and_mermaid() {
     let mermaid = stdout(&out);
     assert!(mermaid.starts_with("flowchart LR\n"), "{mermaid}");
     assert!(mermaid.contains("svc_orders -->|reserve grpc| svc_inventory"), "{mermaid}");
-    assert!(mermaid.contains("svc_shipping -.->|on_shipment_created via shipment-events| svc_notifications"), "{mermaid}");
+    assert!(
+        mermaid.contains(
+            "svc_shipping -.->|on_shipment_created via shipment-events| svc_notifications"
+        ),
+        "{mermaid}"
+    );
     assert!(mermaid.contains("gateway -->|create_order| svc_orders"), "{mermaid}");
 }
 

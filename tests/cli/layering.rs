@@ -7,7 +7,17 @@ use std::process::Command;
 fn model_depends_on_no_runtime_gui_plotting_rng_or_async() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let out = Command::new(cargo)
-        .args(["tree", "-p", "fusebench-model", "-e", "normal", "--prefix", "none", "--format", "{p}"])
+        .args([
+            "tree",
+            "-p",
+            "fusebench-model",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo tree runs");
@@ -15,7 +25,20 @@ fn model_depends_on_no_runtime_gui_plotting_rng_or_async() {
     let tree = String::from_utf8_lossy(&out.stdout);
     let crates: Vec<&str> = tree.lines().filter_map(|l| l.split_whitespace().next()).collect();
     assert!(crates.contains(&"wasmparser"), "sanity: the tree lists model's dependencies:\n{tree}");
-    for banned in ["wasmi", "wasmtime", "egui", "eframe", "plotters", "rand", "rand_core", "tokio", "getrandom"] {
-        assert!(!crates.contains(&banned), "fusebench-model must not depend on `{banned}`:\n{tree}");
+    for banned in [
+        "wasmi",
+        "wasmtime",
+        "egui",
+        "eframe",
+        "plotters",
+        "rand",
+        "rand_core",
+        "tokio",
+        "getrandom",
+    ] {
+        assert!(
+            !crates.contains(&banned),
+            "fusebench-model must not depend on `{banned}`:\n{tree}"
+        );
     }
 }

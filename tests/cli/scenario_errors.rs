@@ -17,7 +17,11 @@ fn a_scenario_with_several_mistakes_lists_them_all() {
     let broken = shop
         .replacen("tier = \"cloud\"", "tier = \"clod\"", 1)
         .replacen("owns = [\"orders-db\"]", "owns = [\"order-db\"]", 1)
-        .replacen("replicas = 3\nconsistency = \"strong\"", "replicas = 3\nconsistency = \"strongest\"", 1)
+        .replacen(
+            "replicas = 3\nconsistency = \"strong\"",
+            "replicas = 3\nconsistency = \"strongest\"",
+            1,
+        )
         .replacen("timeout_ms = 2000\n", "timeout_ms = 2000\ntimeout = 3\n", 1);
     let path = write_temp("broken-shop.toml", &broken);
     let out = fusebench(&["check", path.to_str().expect("utf-8")]);
@@ -38,7 +42,8 @@ fn a_scenario_with_several_mistakes_lists_them_all() {
     }
     // Every diagnostic line starts with file:line:col.
     for line in err.lines().filter(|l| l.contains("error[")) {
-        let rest = line.strip_prefix(&format!("{file}:")).unwrap_or_else(|| panic!("no file in {line}"));
+        let rest =
+            line.strip_prefix(&format!("{file}:")).unwrap_or_else(|| panic!("no file in {line}"));
         let mut parts = rest.splitn(3, ':');
         let (l, c) = (parts.next().expect("line"), parts.next().expect("col"));
         assert!(l.parse::<usize>().is_ok() && c.parse::<usize>().is_ok(), "{line}");
@@ -52,8 +57,12 @@ fn a_missing_module_file_is_bad_input_at_its_line() {
     let out = fusebench(&["check", path.to_str().expect("utf-8")]);
     let err = stderr(&out);
     assert_eq!(code(&out), 2, "{err}");
-    assert!(err.contains("module file `modules/as/catalog.wasm` of service `catalog` not found"), "{err}");
-    let line_of_module = shop.lines().position(|l| l.contains("modules/as/catalog.wasm")).expect("line") + 1;
+    assert!(
+        err.contains("module file `modules/as/catalog.wasm` of service `catalog` not found"),
+        "{err}"
+    );
+    let line_of_module =
+        shop.lines().position(|l| l.contains("modules/as/catalog.wasm")).expect("line") + 1;
     assert!(err.contains(&format!("moved-shop.toml:{line_of_module}:")), "{err}");
 }
 
@@ -61,7 +70,11 @@ fn a_missing_module_file_is_bad_input_at_its_line() {
 fn unreadable_and_non_toml_files_are_clear_errors() {
     let out = fusebench(&["check", "scenarios/no-such.toml"]);
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("cannot read scenario scenarios/no-such.toml"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot read scenario scenarios/no-such.toml"),
+        "{}",
+        stderr(&out)
+    );
     let path = write_temp("binary.toml", "\u{0}\u{1}not toml at all [[[");
     let out = fusebench(&["check", path.to_str().expect("utf-8")]);
     assert_eq!(code(&out), 2);

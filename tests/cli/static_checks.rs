@@ -37,7 +37,8 @@ fn each_flawed_scenario_trips_exactly_its_check() {
         let id = file.file_stem().and_then(|s| s.to_str()).expect("name").to_owned();
         let (exit, json) = report(&path);
         let failed = ids_where(&json, |c| c["passed"] == false);
-        let with_findings = ids_where(&json, |c| c["findings"].as_array().is_some_and(|f| !f.is_empty()));
+        let with_findings =
+            ids_where(&json, |c| c["findings"].as_array().is_some_and(|f| !f.is_empty()));
         if WARNING_ONLY.contains(&id.as_str()) {
             assert_eq!(exit, 0, "{path}: a warning must not fail check");
             assert!(failed.is_empty(), "{path}: failed {failed:?}");
@@ -45,21 +46,36 @@ fn each_flawed_scenario_trips_exactly_its_check() {
             assert_eq!(exit, 1, "{path}: a failed check exits 1");
             assert_eq!(failed, BTreeSet::from([id.clone()]), "{path}");
         }
-        assert_eq!(with_findings, BTreeSet::from([id.clone()]), "{path}: findings only for its own check");
+        assert_eq!(
+            with_findings,
+            BTreeSet::from([id.clone()]),
+            "{path}: findings only for its own check"
+        );
         covered.insert(id);
     }
     let all: BTreeSet<String> = CHECKS.iter().map(|c| c.id.to_owned()).collect();
-    assert_eq!(covered, all, "every static check has a flawed scenario in scenarios/flawed/static/");
+    assert_eq!(
+        covered, all,
+        "every static check has a flawed scenario in scenarios/flawed/static/"
+    );
 }
 
 #[test]
 fn findings_point_at_the_scenario_element() {
     let (_, json) = report("scenarios/flawed/static/data-ownership.toml");
-    let check = json["checks"].as_array().expect("checks").iter().find(|c| c["id"] == "data-ownership").expect("check");
+    let check = json["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["id"] == "data-ownership")
+        .expect("check");
     let finding = &check["findings"][0];
     assert_eq!(finding["location"]["file"], "scenarios/flawed/static/data-ownership.toml");
     // The second `owns = ["sales-db"]` (the invoices service) is where ownership breaks.
-    let text = std::fs::read_to_string(crate::support::root().join("scenarios/flawed/static/data-ownership.toml")).expect("read");
+    let text = std::fs::read_to_string(
+        crate::support::root().join("scenarios/flawed/static/data-ownership.toml"),
+    )
+    .expect("read");
     let line = finding["location"]["line"].as_u64().expect("line") as usize;
     let source_line = text.lines().nth(line - 1).expect("line exists");
     assert!(source_line.contains("sales-db"), "line {line}: {source_line}");
@@ -87,7 +103,10 @@ fn text_and_junit_formats_tell_the_same_story() {
     let xml = stdout(&out);
     assert!(xml.starts_with("<?xml"), "{xml}");
     assert!(xml.contains(r#"failures="1""#), "{xml}");
-    assert!(xml.contains(r#"<testcase classname="flawed-sync-cycle.static" name="sync-cycle">"#), "{xml}");
+    assert!(
+        xml.contains(r#"<testcase classname="flawed-sync-cycle.static" name="sync-cycle">"#),
+        "{xml}"
+    );
     assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
     assert_eq!(xml.matches("<testcase").count(), fusebench_model::checks::CHECKS.len(), "{xml}");
 }

@@ -18,13 +18,31 @@ pub(super) fn check(f: &mut Findings<'_>) {
             let Some(ep) = callee.endpoint(&call.endpoint.name) else { continue };
             let target = format!("{}.{}", callee.name, ep.name);
             if !call.version.matches(&ep.version) {
-                f.error(VERSION_ID, call.span, format!("`{}` requires {target} version {}, but it is {}", svc.name, call.version, ep.version))
-                    .hint = Some("update the caller's requirement, or keep a compatible endpoint version".into());
+                f.error(
+                    VERSION_ID,
+                    call.span,
+                    format!(
+                        "`{}` requires {target} version {}, but it is {}",
+                        svc.name, call.version, ep.version
+                    ),
+                )
+                .hint = Some(
+                    "update the caller's requirement, or keep a compatible endpoint version".into(),
+                );
             }
             for required in ep.request.required() {
                 if !call.sends.iter().any(|x| x == required) {
-                    f.error(FIELDS_ID, call.span, format!("`{}` calls {target} without required request field `{required}`", svc.name))
-                        .hint = Some(format!("add \"{required}\" to `sends`, or make it optional in {target}'s request contract"));
+                    f.error(
+                        FIELDS_ID,
+                        call.span,
+                        format!(
+                            "`{}` calls {target} without required request field `{required}`",
+                            svc.name
+                        ),
+                    )
+                    .hint = Some(format!(
+                        "add \"{required}\" to `sends`, or make it optional in {target}'s request contract"
+                    ));
                 }
             }
             for used in &call.uses {

@@ -53,7 +53,11 @@ fn pair(map: &BTreeMap<String, BTreeMap<(String, String, String), f64>>, a: &str
     let eb = map.get(b).unwrap_or(&empty);
     let union: BTreeMap<_, f64> = ea.iter().chain(eb).map(|(k, w)| (k, *w)).collect();
     let total: f64 = union.values().sum();
-    let between: f64 = union.iter().filter(|((x, y, _), _)| (x == a && y == b) || (x == b && y == a)).map(|(_, w)| w).sum();
+    let between: f64 = union
+        .iter()
+        .filter(|((x, y, _), _)| (x == a && y == b) || (x == b && y == a))
+        .map(|(_, w)| w)
+        .sum();
     if total == 0.0 { 0.0 } else { between / total }
 }
 
@@ -114,16 +118,31 @@ pub(super) fn check(f: &mut Findings<'_>) {
     for (a, b, c) in coupling_matrix(s) {
         if c >= max {
             let span = s.service(&a).map(|x| x.span).unwrap_or_default();
-            f.error(COUPLING_ID, span, format!("Coupling({a}, {b}) = {c:.2} is not below quality.coupling_max = {max}"))
-                .hint = Some(format!("`{a}` and `{b}` interact mostly with each other: merge them, or move the shared responsibility"));
+            f.error(
+                COUPLING_ID,
+                span,
+                format!("Coupling({a}, {b}) = {c:.2} is not below quality.coupling_max = {max}"),
+            )
+            .hint = Some(format!(
+                "`{a}` and `{b}` interact mostly with each other: merge them, or move the shared responsibility"
+            ));
         }
     }
     let min = s.quality.cohesion_min;
     for svc in &s.services {
         let c = cohesion(svc);
         if c <= min {
-            f.error(COHESION_ID, svc.span, format!("Cohesion({}) = {c:.2} is not above quality.cohesion_min = {min}", svc.name))
-                .hint = Some("its endpoints share no data entities: split it along its responsibilities".into());
+            f.error(
+                COHESION_ID,
+                svc.span,
+                format!(
+                    "Cohesion({}) = {c:.2} is not above quality.cohesion_min = {min}",
+                    svc.name
+                ),
+            )
+            .hint = Some(
+                "its endpoints share no data entities: split it along its responsibilities".into(),
+            );
         }
     }
 }

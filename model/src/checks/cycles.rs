@@ -21,6 +21,10 @@ pub(super) fn check(f: &mut Findings<'_>) {
             continue;
         }
         let span = s.service(&cycle[0]).map(|x| x.span).unwrap_or_default();
-        f.warning(ASYNC_ID, span, format!("dependency cycle through async channels among {}", cycle.join(" ↔ ")));
+        f.warning(
+            ASYNC_ID,
+            span,
+            format!("dependency cycle through async channels among {}", cycle.join(" ↔ ")),
+        );
     }
 }

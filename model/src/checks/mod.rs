@@ -28,18 +28,44 @@ pub struct CheckInfo {
 
 /// Every static check, in the order they run.
 pub const CHECKS: &[CheckInfo] = &[
-    CheckInfo { id: contexts::ID, summary: "every service in exactly one bounded context; no empty context" },
-    CheckInfo { id: ownership::ID, summary: "data ownership disjoint: Data(s_i) ∩ Data(s_k) = ∅" },
-    CheckInfo { id: ownership::SHARED_READ_ID, summary: "services reading a store another service owns (read-only sharing)" },
-    CheckInfo { id: coupling::COUPLING_ID, summary: "Coupling(s_i, s_j) < quality.coupling_max for every pair" },
-    CheckInfo { id: coupling::COHESION_ID, summary: "Cohesion(s) > quality.cohesion_min for every service" },
+    CheckInfo {
+        id: contexts::ID,
+        summary: "every service in exactly one bounded context; no empty context",
+    },
+    CheckInfo {
+        id: ownership::ID, summary: "data ownership disjoint: Data(s_i) ∩ Data(s_k) = ∅"
+    },
+    CheckInfo {
+        id: ownership::SHARED_READ_ID,
+        summary: "services reading a store another service owns (read-only sharing)",
+    },
+    CheckInfo {
+        id: coupling::COUPLING_ID,
+        summary: "Coupling(s_i, s_j) < quality.coupling_max for every pair",
+    },
+    CheckInfo {
+        id: coupling::COHESION_ID,
+        summary: "Cohesion(s) > quality.cohesion_min for every service",
+    },
     CheckInfo { id: cycles::SYNC_ID, summary: "no cycle of synchronous calls" },
     CheckInfo { id: cycles::ASYNC_ID, summary: "cycles through async channels (warning)" },
-    CheckInfo { id: contracts::VERSION_ID, summary: "a caller's version requirement matches the callee endpoint's version" },
-    CheckInfo { id: contracts::FIELDS_ID, summary: "a caller sends every required request field and uses only provided response fields" },
+    CheckInfo {
+        id: contracts::VERSION_ID,
+        summary: "a caller's version requirement matches the callee endpoint's version",
+    },
+    CheckInfo {
+        id: contracts::FIELDS_ID,
+        summary: "a caller sends every required request field and uses only provided response fields",
+    },
     CheckInfo { id: modules::VALID_ID, summary: "every module reads and validates" },
-    CheckInfo { id: modules::ABI_ID, summary: "every module exports memory, alloc and handle_<endpoint> with the ABI signatures" },
-    CheckInfo { id: modules::CAPABILITY_ID, summary: "every import is covered by a granted capability (sandbox by construction)" },
+    CheckInfo {
+        id: modules::ABI_ID,
+        summary: "every module exports memory, alloc and handle_<endpoint> with the ABI signatures",
+    },
+    CheckInfo {
+        id: modules::CAPABILITY_ID,
+        summary: "every import is covered by a granted capability (sandbox by construction)",
+    },
 ];
 
 /// The modules a scenario refers to, keyed by the `module` path as written in the scenario,
@@ -57,7 +83,12 @@ pub fn run(s: &Scenario, modules: &Modules) -> Vec<Diagnostic> {
     contracts::check(&mut out);
     modules::check(&mut out, modules);
     let mut diags = out.diags;
-    diags.sort_by(|a, b| a.location.cmp(&b.location).then_with(|| a.code.cmp(&b.code)).then_with(|| a.message.cmp(&b.message)));
+    diags.sort_by(|a, b| {
+        a.location
+            .cmp(&b.location)
+            .then_with(|| a.code.cmp(&b.code))
+            .then_with(|| a.message.cmp(&b.message))
+    });
     diags
 }
 
@@ -68,7 +99,13 @@ struct Findings<'a> {
 }
 
 impl Findings<'_> {
-    fn push(&mut self, severity: Severity, id: &str, span: Span, message: String) -> &mut Diagnostic {
+    fn push(
+        &mut self,
+        severity: Severity,
+        id: &str,
+        span: Span,
+        message: String,
+    ) -> &mut Diagnostic {
         let d = Diagnostic::new(severity, id, message).at(self.s.locate(span));
         self.diags.push(d);
         let last = self.diags.len() - 1;

@@ -33,11 +33,19 @@ pub(super) fn check(f: &mut Findings<'_>, modules: &Modules) {
         let info = match modules.get(&module.name) {
             Some(Ok(info)) => info,
             Some(Err(reason)) => {
-                f.error(VALID_ID, module.span, format!("module `{}` of `{}` is not usable: {reason}", module.name, svc.name));
+                f.error(
+                    VALID_ID,
+                    module.span,
+                    format!("module `{}` of `{}` is not usable: {reason}", module.name, svc.name),
+                );
                 continue;
             }
             None => {
-                f.error(VALID_ID, module.span, format!("module `{}` of `{}` was not loaded", module.name, svc.name));
+                f.error(
+                    VALID_ID,
+                    module.span,
+                    format!("module `{}` of `{}` was not loaded", module.name, svc.name),
+                );
                 continue;
             }
         };
@@ -49,10 +57,18 @@ pub(super) fn check(f: &mut Findings<'_>, modules: &Modules) {
         match info.export_func("alloc") {
             Some(sig) if *sig == alloc => {}
             Some(sig) => {
-                f.error(ABI_ID, at, format!("`alloc` of `{}` has signature {sig}, the ABI needs {alloc}", svc.name));
+                f.error(
+                    ABI_ID,
+                    at,
+                    format!("`alloc` of `{}` has signature {sig}, the ABI needs {alloc}", svc.name),
+                );
             }
             None => {
-                f.error(ABI_ID, at, format!("module of `{}` does not export `alloc` {alloc}", svc.name));
+                f.error(
+                    ABI_ID,
+                    at,
+                    format!("module of `{}` does not export `alloc` {alloc}", svc.name),
+                );
             }
         }
         let handler = FuncSig::new([I32, I32], [I64]);
@@ -61,18 +77,42 @@ pub(super) fn check(f: &mut Findings<'_>, modules: &Modules) {
             match info.export_func(&export) {
                 Some(sig) if *sig == handler => {}
                 Some(sig) => {
-                    f.error(ABI_ID, ep.span, format!("`{export}` of `{}` has signature {sig}, the ABI needs {handler}", svc.name));
+                    f.error(
+                        ABI_ID,
+                        ep.span,
+                        format!(
+                            "`{export}` of `{}` has signature {sig}, the ABI needs {handler}",
+                            svc.name
+                        ),
+                    );
                 }
                 None => {
-                    f.error(ABI_ID, ep.span, format!("endpoint `{}` of `{}` has no export `{export}` in `{}`", ep.name, svc.name, module.name))
-                        .hint = Some(format!("exports of the module: {}", info.exports.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ")));
+                    f.error(
+                        ABI_ID,
+                        ep.span,
+                        format!(
+                            "endpoint `{}` of `{}` has no export `{export}` in `{}`",
+                            ep.name, svc.name, module.name
+                        ),
+                    )
+                    .hint = Some(format!(
+                        "exports of the module: {}",
+                        info.exports.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ")
+                    ));
                 }
             }
         }
         for imp in &info.imports {
             let what = format!("`{}` imports `{}.{}`", svc.name, imp.module, imp.name);
             if imp.kind != ExternKind::Func {
-                f.error(CAPABILITY_ID, at, format!("{what}, a {}: fusebench's host provides only functions", imp.kind.as_str()));
+                f.error(
+                    CAPABILITY_ID,
+                    at,
+                    format!(
+                        "{what}, a {}: fusebench's host provides only functions",
+                        imp.kind.as_str()
+                    ),
+                );
                 continue;
             }
             match import_need(&imp.module, &imp.name) {
@@ -82,7 +122,11 @@ pub(super) fn check(f: &mut Findings<'_>, modules: &Modules) {
                         && let (Some(want), Some(have)) = (host_signature(&imp.name), &imp.sig)
                         && want != *have
                     {
-                        f.error(ABI_ID, at, format!("{what} with signature {have}, the host provides {want}"));
+                        f.error(
+                            ABI_ID,
+                            at,
+                            format!("{what} with signature {have}, the host provides {want}"),
+                        );
                     }
                 }
                 ImportNeed::Capability(cap) => {

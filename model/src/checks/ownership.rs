@@ -31,7 +31,14 @@ pub(super) fn check(f: &mut Findings<'_>) {
         for r in &svc.reads {
             match owners.get(r.name.as_str()) {
                 Some(list) if list.iter().any(|(n, _)| *n == svc.name) => {
-                    f.warning(SHARED_READ_ID, r.span, format!("`{}` lists store `{}` in both `owns` and `reads`", svc.name, r.name));
+                    f.warning(
+                        SHARED_READ_ID,
+                        r.span,
+                        format!(
+                            "`{}` lists store `{}` in both `owns` and `reads`",
+                            svc.name, r.name
+                        ),
+                    );
                 }
                 Some(list) => {
                     let owner = list.first().map_or("", |(n, _)| *n);

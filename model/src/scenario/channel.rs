@@ -67,24 +67,48 @@ impl Channel {
             o.opt_enum(
                 cx,
                 "kind",
-                &[("rest", ChannelKind::Rest), ("grpc", ChannelKind::Grpc), ("queue", ChannelKind::Queue), ("event-stream", ChannelKind::EventStream)],
+                &[
+                    ("rest", ChannelKind::Rest),
+                    ("grpc", ChannelKind::Grpc),
+                    ("queue", ChannelKind::Queue),
+                    ("event-stream", ChannelKind::EventStream),
+                ],
             )
         } else {
-            cx.error("parse.missing-field", o.span, &o.field("kind"), "missing required field `kind` (rest, grpc, queue or event-stream)");
+            cx.error(
+                "parse.missing-field",
+                o.span,
+                &o.field("kind"),
+                "missing required field `kind` (rest, grpc, queue or event-stream)",
+            );
             None
         };
         let sync = kind.is_some_and(ChannelKind::is_sync);
         let default_delivery = if sync { Delivery::AtMostOnce } else { Delivery::AtLeastOnce };
         let delivery = o
-            .opt_enum(cx, "delivery", &[("at-most-once", Delivery::AtMostOnce), ("at-least-once", Delivery::AtLeastOnce)])
+            .opt_enum(
+                cx,
+                "delivery",
+                &[("at-most-once", Delivery::AtMostOnce), ("at-least-once", Delivery::AtLeastOnce)],
+            )
             .unwrap_or(default_delivery);
         let broker = o.opt_str(cx, "broker").map(NameRef::from);
         if let Some(kind) = kind {
             if !sync && broker.is_none() {
-                cx.error("parse.missing-field", o.span, &o.field("broker"), format!("a {} channel needs a `broker` (a store of kind broker)", kind.name()));
+                cx.error(
+                    "parse.missing-field",
+                    o.span,
+                    &o.field("broker"),
+                    format!("a {} channel needs a `broker` (a store of kind broker)", kind.name()),
+                );
             }
             if let (true, Some(b)) = (sync, &broker) {
-                cx.error("parse.value", b.span, &o.field("broker"), "a synchronous channel has no broker");
+                cx.error(
+                    "parse.value",
+                    b.span,
+                    &o.field("broker"),
+                    "a synchronous channel has no broker",
+                );
             }
         }
         let timeout_ms = o.opt_f64(cx, "timeout_ms", 0.001, 3.6e6).unwrap_or(1000.0);

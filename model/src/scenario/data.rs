@@ -70,21 +70,50 @@ impl Store {
     pub(crate) fn read(cx: &mut Cx<'_>, mut o: Obj<'_, '_>) -> Option<Store> {
         let name = o.req_str(cx, "name", "the store's name");
         let kind = if o.has("kind") {
-            o.opt_enum(cx, "kind", &[("kv", StoreKind::Kv), ("cache", StoreKind::Cache), ("broker", StoreKind::Broker)])
+            o.opt_enum(
+                cx,
+                "kind",
+                &[
+                    ("kv", StoreKind::Kv),
+                    ("cache", StoreKind::Cache),
+                    ("broker", StoreKind::Broker),
+                ],
+            )
         } else {
-            cx.error("parse.missing-field", o.span, &o.field("kind"), "missing required field `kind` (kv, cache or broker)");
+            cx.error(
+                "parse.missing-field",
+                o.span,
+                &o.field("kind"),
+                "missing required field `kind` (kv, cache or broker)",
+            );
             None
         };
         let nodes: Vec<NameRef> = o.str_list(cx, "nodes").into_iter().map(NameRef::from).collect();
         if nodes.is_empty() {
-            cx.error("parse.missing-field", o.span, &o.field("nodes"), "a store needs `nodes`: at least one topology node for its replicas");
+            cx.error(
+                "parse.missing-field",
+                o.span,
+                &o.field("nodes"),
+                "a store needs `nodes`: at least one topology node for its replicas",
+            );
         }
         let replicas = o.opt_u64(cx, "replicas", 1, 1_000).unwrap_or(nodes.len().max(1) as u64);
         let consistency = o
-            .opt_enum(cx, "consistency", &[("strong", Consistency::Strong), ("eventual", Consistency::Eventual)])
+            .opt_enum(
+                cx,
+                "consistency",
+                &[("strong", Consistency::Strong), ("eventual", Consistency::Eventual)],
+            )
             .unwrap_or(Consistency::Strong);
         let conflict = o
-            .opt_enum(cx, "conflict", &[("lww-version", ConflictPolicy::LwwVersion), ("arrival-order", ConflictPolicy::ArrivalOrder)])
+            .opt_enum(
+                cx,
+                "conflict",
+                &[
+                    ("lww-version", ConflictPolicy::LwwVersion),
+                    ("arrival-order", ConflictPolicy::ArrivalOrder),
+                ],
+            )
             .unwrap_or(ConflictPolicy::LwwVersion);
         let replication_lag = match o.opt_table(cx, "replication_lag") {
             Some(t) => Distribution::read(cx, t).unwrap_or(Distribution::Constant { ms: 10.0 }),

@@ -78,22 +78,40 @@ impl Fault {
         ];
         if !o.has("kind") {
             let names: Vec<&str> = choices.iter().map(|c| c.0).collect();
-            cx.error("parse.missing-field", o.span, &o.field("kind"), format!("missing required field `kind` ({})", names.join(", ")));
+            cx.error(
+                "parse.missing-field",
+                o.span,
+                &o.field("kind"),
+                format!("missing required field `kind` ({})", names.join(", ")),
+            );
         }
         let kind = o.opt_enum(cx, "kind", &choices);
         let at_s = o.req_f64(cx, "at_s", 0.0, 1e7, "seconds from the start");
         let instantaneous = matches!(kind, Some(K::Crash | K::ModuleSwap));
-        let duration_s = if instantaneous { None } else { o.req_f64(cx, "duration_s", 0.0, 1e7, "seconds") };
+        let duration_s =
+            if instantaneous { None } else { o.req_f64(cx, "duration_s", 0.0, 1e7, "seconds") };
         let target = read_target(cx, &mut o, kind?);
         let fault_kind = match kind? {
-            K::Crash => FaultKind::Crash { restart_after_s: o.opt_f64(cx, "restart_after_s", 0.0, 1e7) },
+            K::Crash => {
+                FaultKind::Crash { restart_after_s: o.opt_f64(cx, "restart_after_s", 0.0, 1e7) }
+            }
             K::Partition => FaultKind::Partition,
-            K::LatencySpike => FaultKind::LatencySpike { extra_ms: o.req_f64(cx, "extra_ms", 0.0, 3.6e6, "milliseconds")? },
+            K::LatencySpike => FaultKind::LatencySpike {
+                extra_ms: o.req_f64(cx, "extra_ms", 0.0, 3.6e6, "milliseconds")?,
+            },
             K::Loss => FaultKind::Loss { rate: o.req_f64(cx, "rate", 0.0, 1.0, "a probability")? },
-            K::Duplication => FaultKind::Duplication { rate: o.req_f64(cx, "rate", 0.0, 1.0, "a probability")? },
-            K::Reorder => FaultKind::Reorder { jitter_ms: o.req_f64(cx, "jitter_ms", 0.0, 3.6e6, "milliseconds")? },
-            K::ReplicaLag => FaultKind::ReplicaLag { extra_ms: o.req_f64(cx, "extra_ms", 0.0, 3.6e6, "milliseconds")? },
-            K::ModuleSwap => FaultKind::ModuleSwap { module: o.req_str(cx, "module", "the replacement module file")?.into() },
+            K::Duplication => {
+                FaultKind::Duplication { rate: o.req_f64(cx, "rate", 0.0, 1.0, "a probability")? }
+            }
+            K::Reorder => FaultKind::Reorder {
+                jitter_ms: o.req_f64(cx, "jitter_ms", 0.0, 3.6e6, "milliseconds")?,
+            },
+            K::ReplicaLag => FaultKind::ReplicaLag {
+                extra_ms: o.req_f64(cx, "extra_ms", 0.0, 3.6e6, "milliseconds")?,
+            },
+            K::ModuleSwap => FaultKind::ModuleSwap {
+                module: o.req_str(cx, "module", "the replacement module file")?.into(),
+            },
         };
         let span = o.span;
         o.finish(cx);
@@ -105,13 +123,20 @@ impl Fault {
 /// Each kind takes exactly the target keys that make sense for it.
 fn read_target(cx: &mut Cx<'_>, o: &mut Obj<'_, '_>, kind: K) -> Option<FaultTarget> {
     let need = |cx: &mut Cx<'_>, o: &Obj<'_, '_>, what: &str| {
-        cx.error("parse.missing-field", o.span, &o.field("target"), format!("this fault needs {what}"));
+        cx.error(
+            "parse.missing-field",
+            o.span,
+            &o.field("target"),
+            format!("this fault needs {what}"),
+        );
     };
     match kind {
         K::Crash | K::ModuleSwap => {
             let service = o.opt_str(cx, "service").map(NameRef::from);
-            let node = if kind == K::Crash { o.opt_str(cx, "node").map(NameRef::from) } else { None };
-            let replica = o.opt_u64(cx, "replica", 0, 10_000).map(|r| u32::try_from(r).unwrap_or(u32::MAX));
+            let node =
+                if kind == K::Crash { o.opt_str(cx, "node").map(NameRef::from) } else { None };
+            let replica =
+                o.opt_u64(cx, "replica", 0, 10_000).map(|r| u32::try_from(r).unwrap_or(u32::MAX));
             match (service, node) {
                 (Some(service), None) => Some(FaultTarget::Service { service, replica }),
                 (None, Some(node)) => Some(FaultTarget::Node { node }),
@@ -128,7 +153,9 @@ fn read_target(cx: &mut Cx<'_>, o: &mut Obj<'_, '_>, kind: K) -> Option<FaultTar
         K::Partition | K::LatencySpike | K::Loss => {
             let ends = o.str_list(cx, "between");
             if ends.len() == 2 {
-                Some(FaultTarget::Link { between: [ends[0].clone().into(), ends[1].clone().into()] })
+                Some(FaultTarget::Link {
+                    between: [ends[0].clone().into(), ends[1].clone().into()],
+                })
             } else {
                 need(cx, o, "`between` = two node names");
                 None

@@ -23,7 +23,9 @@ pub use channel::{Channel, ChannelKind, Delivery};
 pub use data::{ConflictPolicy, Consistency, Store, StoreKind};
 pub use fault::{Fault, FaultKind, FaultTarget};
 pub use quality::{Quality, Slo};
-pub use service::{Api, Call, Endpoint, InstancePolicy, LoadBalancing, Method, Service, ServiceTime, Subscription};
+pub use service::{
+    Api, Call, Endpoint, InstancePolicy, LoadBalancing, Method, Service, ServiceTime, Subscription,
+};
 pub use topology::{Distribution, Link, Node, Tier};
 pub use workload::{Arrival, MixEntry, RateStep, Template, Workload};
 
@@ -233,7 +235,12 @@ fn read_scenario(cx: &mut Cx<'_>, root: &toml::Spanned<toml::de::DeTable<'_>>) -
             (name, description)
         }
         None => {
-            cx.error("parse.missing-field", o.span, "system", "missing `[system]` table (with at least `name`)");
+            cx.error(
+                "parse.missing-field",
+                o.span,
+                "system",
+                "missing `[system]` table (with at least `name`)",
+            );
             (None, String::new())
         }
     };
@@ -250,9 +257,11 @@ fn read_scenario(cx: &mut Cx<'_>, root: &toml::Spanned<toml::de::DeTable<'_>>) -
         .collect();
     let nodes = o.table_list(cx, "node").into_iter().filter_map(|t| Node::read(cx, t)).collect();
     let links = o.table_list(cx, "link").into_iter().filter_map(|t| Link::read(cx, t)).collect();
-    let services = o.table_list(cx, "service").into_iter().filter_map(|t| Service::read(cx, t)).collect();
+    let services =
+        o.table_list(cx, "service").into_iter().filter_map(|t| Service::read(cx, t)).collect();
     let stores = o.table_list(cx, "store").into_iter().filter_map(|t| Store::read(cx, t)).collect();
-    let channels = o.table_list(cx, "channel").into_iter().filter_map(|t| Channel::read(cx, t)).collect();
+    let channels =
+        o.table_list(cx, "channel").into_iter().filter_map(|t| Channel::read(cx, t)).collect();
     let quality = o.opt_table(cx, "quality").map(|t| Quality::read(cx, t)).unwrap_or_default();
     let gateway = o.opt_table(cx, "gateway").and_then(|mut t| {
         let node = t.req_str(cx, "node", "the node the gateway runs on");

@@ -22,7 +22,13 @@ pub struct Quality {
 
 impl Default for Quality {
     fn default() -> Self {
-        Quality { coupling_max: 0.5, cohesion_min: 0.2, fuel_budget: 50_000_000, memory_max_kib: 2048, slos: Vec::new() }
+        Quality {
+            coupling_max: 0.5,
+            cohesion_min: 0.2,
+            fuel_budget: 50_000_000,
+            memory_max_kib: 2048,
+            slos: Vec::new(),
+        }
     }
 }
 
@@ -46,7 +52,8 @@ impl Quality {
         let coupling_max = o.opt_f64(cx, "coupling_max", 0.0, 1.0).unwrap_or(d.coupling_max);
         let cohesion_min = o.opt_f64(cx, "cohesion_min", 0.0, 1.0).unwrap_or(d.cohesion_min);
         let fuel_budget = o.opt_u64(cx, "fuel_budget", 1_000, 1 << 40).unwrap_or(d.fuel_budget);
-        let memory_max_kib = o.opt_u64(cx, "memory_max_kib", 64, 4 << 20).unwrap_or(d.memory_max_kib);
+        let memory_max_kib =
+            o.opt_u64(cx, "memory_max_kib", 64, 4 << 20).unwrap_or(d.memory_max_kib);
         let slos = o.table_list(cx, "slo").into_iter().filter_map(|t| Slo::read(cx, t)).collect();
         o.finish(cx);
         Quality { coupling_max, cohesion_min, fuel_budget, memory_max_kib, slos }
@@ -65,9 +72,22 @@ impl Slo {
         if let (Some(p50), Some(p99)) = (p50_ms, p99_ms)
             && p50 > p99
         {
-            cx.error("parse.range", span, &o.field("p50_ms"), format!("p50_ms ({p50}) must not exceed p99_ms ({p99})"));
+            cx.error(
+                "parse.range",
+                span,
+                &o.field("p50_ms"),
+                format!("p50_ms ({p50}) must not exceed p99_ms ({p99})"),
+            );
         }
         o.finish(cx);
-        Some(Slo { service: service?.into(), endpoint: endpoint?.into(), p50_ms, p99_ms, availability, throughput_min_rps, span })
+        Some(Slo {
+            service: service?.into(),
+            endpoint: endpoint?.into(),
+            p50_ms,
+            p99_ms,
+            availability,
+            throughput_min_rps,
+            span,
+        })
     }
 }

@@ -87,9 +87,12 @@ impl<'a, 's> Obj<'a, 's> {
     /// Reads `value` as a table, or reports what it is instead.
     pub fn of(cx: &mut Cx<'_>, value: &'a Value<'s>, path: &str) -> Option<Self> {
         match value.get_ref() {
-            DeValue::Table(table) => {
-                Some(Obj { table, span: span_of(value), path: path.to_owned(), asked: BTreeSet::new() })
-            }
+            DeValue::Table(table) => Some(Obj {
+                table,
+                span: span_of(value),
+                path: path.to_owned(),
+                asked: BTreeSet::new(),
+            }),
             other => {
                 let msg = format!("`{path}` must be a table, found {}", type_name(other));
                 cx.error("parse.type", span_of(value), path, msg);
@@ -99,7 +102,12 @@ impl<'a, 's> Obj<'a, 's> {
     }
 
     pub fn root(table: &'a Spanned<DeTable<'s>>) -> Self {
-        Obj { table: table.get_ref(), span: span_of(table), path: String::new(), asked: BTreeSet::new() }
+        Obj {
+            table: table.get_ref(),
+            span: span_of(table),
+            path: String::new(),
+            asked: BTreeSet::new(),
+        }
     }
 
     pub fn field(&self, key: &str) -> String {
@@ -139,7 +147,12 @@ impl<'a, 's> Obj<'a, 's> {
         }
     }
 
-    pub fn req_str(&mut self, cx: &mut Cx<'_>, key: &'static str, what: &str) -> Option<(String, Span)> {
+    pub fn req_str(
+        &mut self,
+        cx: &mut Cx<'_>,
+        key: &'static str,
+        what: &str,
+    ) -> Option<(String, Span)> {
         if !self.has(key) {
             self.missing(cx, key, what);
             return None;
@@ -157,10 +170,18 @@ impl<'a, 's> Obj<'a, 's> {
     }
 
     /// A number (integer or float) within `[min, max]`.
-    pub fn opt_f64(&mut self, cx: &mut Cx<'_>, key: &'static str, min: f64, max: f64) -> Option<f64> {
+    pub fn opt_f64(
+        &mut self,
+        cx: &mut Cx<'_>,
+        key: &'static str,
+        min: f64,
+        max: f64,
+    ) -> Option<f64> {
         let v = self.get(key)?;
         let n = match v.get_ref() {
-            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok().map(|i| i as f64),
+            DeValue::Integer(i) => {
+                i64::from_str_radix(i.as_str(), i.radix()).ok().map(|i| i as f64)
+            }
             DeValue::Float(f) => f64::from_str(f.as_str()).ok(),
             _ => {
                 self.wrong_type(cx, key, v, "a number");
@@ -178,7 +199,14 @@ impl<'a, 's> Obj<'a, 's> {
         }
     }
 
-    pub fn req_f64(&mut self, cx: &mut Cx<'_>, key: &'static str, min: f64, max: f64, what: &str) -> Option<f64> {
+    pub fn req_f64(
+        &mut self,
+        cx: &mut Cx<'_>,
+        key: &'static str,
+        min: f64,
+        max: f64,
+        what: &str,
+    ) -> Option<f64> {
         if !self.has(key) {
             self.missing(cx, key, what);
             return None;
@@ -187,7 +215,13 @@ impl<'a, 's> Obj<'a, 's> {
     }
 
     /// A whole number within `[min, max]`.
-    pub fn opt_u64(&mut self, cx: &mut Cx<'_>, key: &'static str, min: u64, max: u64) -> Option<u64> {
+    pub fn opt_u64(
+        &mut self,
+        cx: &mut Cx<'_>,
+        key: &'static str,
+        min: u64,
+        max: u64,
+    ) -> Option<u64> {
         let v = self.get(key)?;
         let DeValue::Integer(i) = v.get_ref() else {
             self.wrong_type(cx, key, v, "a whole number");
@@ -196,14 +230,22 @@ impl<'a, 's> Obj<'a, 's> {
         match u64::from_str_radix(i.as_str(), i.radix()) {
             Ok(n) if (min..=max).contains(&n) => Some(n),
             _ => {
-                let msg = format!("`{key}` = {} is out of range (allowed: {min} to {max})", i.as_str());
+                let msg =
+                    format!("`{key}` = {} is out of range (allowed: {min} to {max})", i.as_str());
                 cx.error("parse.range", span_of(v), &self.field(key), msg);
                 None
             }
         }
     }
 
-    pub fn req_u64(&mut self, cx: &mut Cx<'_>, key: &'static str, min: u64, max: u64, what: &str) -> Option<u64> {
+    pub fn req_u64(
+        &mut self,
+        cx: &mut Cx<'_>,
+        key: &'static str,
+        min: u64,
+        max: u64,
+        what: &str,
+    ) -> Option<u64> {
         if !self.has(key) {
             self.missing(cx, key, what);
             return None;
@@ -241,8 +283,16 @@ impl<'a, 's> Obj<'a, 's> {
             match item.get_ref().as_str() {
                 Some(s) => out.push((s.to_owned(), span_of(item))),
                 None => {
-                    let msg = format!("`{key}[{i}]` must be a string, found {}", type_name(item.get_ref()));
-                    cx.error("parse.type", span_of(item), &format!("{}[{i}]", self.field(key)), msg);
+                    let msg = format!(
+                        "`{key}[{i}]` must be a string, found {}",
+                        type_name(item.get_ref())
+                    );
+                    cx.error(
+                        "parse.type",
+                        span_of(item),
+                        &format!("{}[{i}]", self.field(key)),
+                        msg,
+                    );
                 }
             }
         }
@@ -264,7 +314,11 @@ impl<'a, 's> Obj<'a, 's> {
             return Vec::new();
         };
         let field = self.field(key);
-        items.iter().enumerate().filter_map(|(i, item)| Obj::of(cx, item, &format!("{field}[{i}]"))).collect()
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| Obj::of(cx, item, &format!("{field}[{i}]")))
+            .collect()
     }
 
     /// The entries of this table, for tables whose keys are data (e.g. contract fields).
@@ -279,12 +333,17 @@ impl<'a, 's> Obj<'a, 's> {
             if self.asked.contains(name) {
                 continue;
             }
-            let hint = did_you_mean(name, self.asked.iter().copied()).map(|k| format!("did you mean `{k}`?"));
+            let hint = did_you_mean(name, self.asked.iter().copied())
+                .map(|k| format!("did you mean `{k}`?"));
             let hint = hint.or_else(|| {
                 let known: Vec<&str> = self.asked.iter().copied().collect();
                 (!known.is_empty()).then(|| format!("known fields here: {}", known.join(", ")))
             });
-            let where_ = if self.path.is_empty() { "at the top level".to_owned() } else { format!("in `{}`", self.path) };
+            let where_ = if self.path.is_empty() {
+                "at the top level".to_owned()
+            } else {
+                format!("in `{}`", self.path)
+            };
             let msg = format!("unknown field `{name}` {where_}");
             let _ = v;
             cx.error_hint("parse.unknown-field", span_of(key), &self.field(name), msg, hint);

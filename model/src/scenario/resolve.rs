@@ -13,7 +13,8 @@ fn duplicates<'a>(cx: &mut Cx<'_>, kind: &str, items: impl IntoIterator<Item = (
     for (name, span) in items {
         if let Some(prev) = first.get(name) {
             let prev = cx.locate(*prev);
-            let msg = format!("duplicate {kind} name `{name}` (first defined at line {})", prev.line);
+            let msg =
+                format!("duplicate {kind} name `{name}` (first defined at line {})", prev.line);
             cx.error("parse.duplicate", span, kind, msg);
         } else {
             first.insert(name, span);
@@ -32,7 +33,13 @@ fn expect(cx: &mut Cx<'_>, r: &NameRef, what: &str, field: &str, known: &[&str])
     }
     let hint = did_you_mean(&r.name, known.iter().copied()).map(|n| format!("did you mean `{n}`?"));
     let hint = hint.or_else(|| (!known.is_empty()).then(|| format!("known: {}", known.join(", "))));
-    cx.error_hint("parse.unknown-reference", r.span, field, format!("unknown {what} `{}`", r.name), hint);
+    cx.error_hint(
+        "parse.unknown-reference",
+        r.span,
+        field,
+        format!("unknown {what} `{}`", r.name),
+        hint,
+    );
     false
 }
 
@@ -48,9 +55,12 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario) {
     let services: Vec<&str> = s.services.iter().map(|x| x.name.as_str()).collect();
     let stores: Vec<&str> = s.stores.iter().map(|x| x.name.as_str()).collect();
     let channels: Vec<&str> = s.channels.iter().map(|x| x.name.as_str()).collect();
-    let brokers: Vec<&str> = s.stores.iter().filter(|x| x.kind == StoreKind::Broker).map(|x| x.name.as_str()).collect();
-    let sync: Vec<&str> = s.channels.iter().filter(|c| c.kind.is_sync()).map(|c| c.name.as_str()).collect();
-    let asynch: Vec<&str> = s.channels.iter().filter(|c| !c.kind.is_sync()).map(|c| c.name.as_str()).collect();
+    let brokers: Vec<&str> =
+        s.stores.iter().filter(|x| x.kind == StoreKind::Broker).map(|x| x.name.as_str()).collect();
+    let sync: Vec<&str> =
+        s.channels.iter().filter(|c| c.kind.is_sync()).map(|c| c.name.as_str()).collect();
+    let asynch: Vec<&str> =
+        s.channels.iter().filter(|c| !c.kind.is_sync()).map(|c| c.name.as_str()).collect();
 
     for link in &s.links {
         for end in &link.between {
@@ -68,7 +78,12 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario) {
             && expect(cx, b, "store", &format!("channel[{}].broker", c.name), &stores)
             && !brokers.contains(&b.name.as_str())
         {
-            cx.error("parse.wrong-kind", b.span, &format!("channel[{}].broker", c.name), format!("store `{}` is not a broker (kind = \"broker\")", b.name));
+            cx.error(
+                "parse.wrong-kind",
+                b.span,
+                &format!("channel[{}].broker", c.name),
+                format!("store `{}` is not a broker (kind = \"broker\")", b.name),
+            );
         }
     }
     for svc in &s.services {
@@ -80,8 +95,18 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario) {
             expect(cx, r, "store", &f("owns/reads"), &stores);
         }
         for p in &svc.publishes {
-            if expect(cx, p, "channel", &f("publishes"), &channels) && !asynch.contains(&p.name.as_str()) {
-                cx.error("parse.wrong-kind", p.span, &f("publishes"), format!("`{}` is a synchronous channel; publish to a queue or event-stream", p.name));
+            if expect(cx, p, "channel", &f("publishes"), &channels)
+                && !asynch.contains(&p.name.as_str())
+            {
+                cx.error(
+                    "parse.wrong-kind",
+                    p.span,
+                    &f("publishes"),
+                    format!(
+                        "`{}` is a synchronous channel; publish to a queue or event-stream",
+                        p.name
+                    ),
+                );
             }
         }
         for call in &svc.calls {
@@ -89,18 +114,50 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario) {
                 && let Some(callee) = s.service(&call.service.name)
             {
                 let eps: Vec<&str> = callee.endpoints.iter().map(|e| e.name.as_str()).collect();
-                expect(cx, &call.endpoint, &format!("endpoint of `{}`", callee.name), &f("call.endpoint"), &eps);
+                expect(
+                    cx,
+                    &call.endpoint,
+                    &format!("endpoint of `{}`", callee.name),
+                    &f("call.endpoint"),
+                    &eps,
+                );
             }
-            if expect(cx, &call.channel, "channel", &f("call.channel"), &channels) && !sync.contains(&call.channel.name.as_str()) {
-                cx.error("parse.wrong-kind", call.channel.span, &f("call.channel"), format!("`{}` is asynchronous; a call needs a rest or grpc channel", call.channel.name));
+            if expect(cx, &call.channel, "channel", &f("call.channel"), &channels)
+                && !sync.contains(&call.channel.name.as_str())
+            {
+                cx.error(
+                    "parse.wrong-kind",
+                    call.channel.span,
+                    &f("call.channel"),
+                    format!(
+                        "`{}` is asynchronous; a call needs a rest or grpc channel",
+                        call.channel.name
+                    ),
+                );
             }
         }
         let own_eps: Vec<&str> = svc.endpoints.iter().map(|e| e.name.as_str()).collect();
         for sub in &svc.subscriptions {
-            if expect(cx, &sub.channel, "channel", &f("subscribe.channel"), &channels) && !asynch.contains(&sub.channel.name.as_str()) {
-                cx.error("parse.wrong-kind", sub.channel.span, &f("subscribe.channel"), format!("`{}` is synchronous; subscribe to a queue or event-stream", sub.channel.name));
+            if expect(cx, &sub.channel, "channel", &f("subscribe.channel"), &channels)
+                && !asynch.contains(&sub.channel.name.as_str())
+            {
+                cx.error(
+                    "parse.wrong-kind",
+                    sub.channel.span,
+                    &f("subscribe.channel"),
+                    format!(
+                        "`{}` is synchronous; subscribe to a queue or event-stream",
+                        sub.channel.name
+                    ),
+                );
             }
-            expect(cx, &sub.endpoint, &format!("endpoint of `{}`", svc.name), &f("subscribe.endpoint"), &own_eps);
+            expect(
+                cx,
+                &sub.endpoint,
+                &format!("endpoint of `{}`", svc.name),
+                &f("subscribe.endpoint"),
+                &own_eps,
+            );
         }
     }
     let public = s.services.iter().any(|x| x.endpoints.iter().any(|e| e.public));
@@ -133,7 +190,15 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario) {
                     && let (Some(r), Some(svc)) = (replica, s.service(&service.name))
                     && *r >= svc.replicas
                 {
-                    cx.error("parse.range", fault.span, "fault.replica", format!("replica {r} does not exist: `{}` has {} replica(s), numbered from 0", svc.name, svc.replicas));
+                    cx.error(
+                        "parse.range",
+                        fault.span,
+                        "fault.replica",
+                        format!(
+                            "replica {r} does not exist: `{}` has {} replica(s), numbered from 0",
+                            svc.name, svc.replicas
+                        ),
+                    );
                 }
             }
             FaultTarget::Node { node } => {
@@ -168,11 +233,20 @@ fn resolve_endpoint(
     }
     let Some(svc) = s.service(&service.name) else { return };
     let eps: Vec<&str> = svc.endpoints.iter().map(|e| e.name.as_str()).collect();
-    if !expect(cx, endpoint, &format!("endpoint of `{}`", svc.name), &format!("{field}.endpoint"), &eps) {
+    if !expect(
+        cx,
+        endpoint,
+        &format!("endpoint of `{}`", svc.name),
+        &format!("{field}.endpoint"),
+        &eps,
+    ) {
         return;
     }
     if must_be_public && svc.endpoint(&endpoint.name).is_some_and(|e| !e.public) {
-        let msg = format!("clients reach only public endpoints; `{}.{}` is not `public = true`", svc.name, endpoint.name);
+        let msg = format!(
+            "clients reach only public endpoints; `{}.{}` is not `public = true`",
+            svc.name, endpoint.name
+        );
         cx.error("parse.not-public", endpoint.span, &format!("{field}.endpoint"), msg);
     }
 }

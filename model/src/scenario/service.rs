@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
+use super::NameRef;
 use super::reader::{Cx, Obj, type_name};
 use super::topology::Distribution;
-use super::NameRef;
 use crate::capability::Capability;
 use crate::contract::{Field, FieldType, Shape};
 use crate::diagnostic::{Span, did_you_mean};
@@ -44,8 +44,13 @@ pub enum Method {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "style", rename_all = "lowercase")]
 pub enum Api {
-    Rest { method: Method, path: String },
-    Grpc { method: String },
+    Rest {
+        method: Method,
+        path: String,
+    },
+    Grpc {
+        method: String,
+    },
     /// Reached only through a subscription (an async consumer).
     Message,
 }
@@ -144,12 +149,21 @@ impl Service {
 
 pub(crate) const VERSION_DEFAULT: semver::Version = semver::Version::new(1, 0, 0);
 
-fn read_version(cx: &mut Cx<'_>, o: &mut Obj<'_, '_>, key: &'static str) -> Option<semver::Version> {
+fn read_version(
+    cx: &mut Cx<'_>,
+    o: &mut Obj<'_, '_>,
+    key: &'static str,
+) -> Option<semver::Version> {
     let (s, span) = o.opt_str(cx, key)?;
     match semver::Version::parse(&s) {
         Ok(v) => Some(v),
         Err(e) => {
-            cx.error("parse.version", span, &o.field(key), format!("`{key}` = \"{s}\" is not a semantic version: {e}"));
+            cx.error(
+                "parse.version",
+                span,
+                &o.field(key),
+                format!("`{key}` = \"{s}\" is not a semantic version: {e}"),
+            );
             None
         }
     }
@@ -168,7 +182,11 @@ impl Service {
         let node = o.req_str(cx, "node", "the topology node it is placed on");
         let replicas = o.opt_u64(cx, "replicas", 1, 10_000).unwrap_or(1);
         let instance_policy = o
-            .opt_enum(cx, "instance_policy", &[("per-request", InstancePolicy::PerRequest), ("pooled", InstancePolicy::Pooled)])
+            .opt_enum(
+                cx,
+                "instance_policy",
+                &[("per-request", InstancePolicy::PerRequest), ("pooled", InstancePolicy::Pooled)],
+            )
             .unwrap_or(InstancePolicy::Pooled);
         let load_balancing = o
             .opt_enum(
@@ -188,29 +206,49 @@ impl Service {
                     capabilities.insert(c);
                 }
                 Err(e) => {
-                    let hint = did_you_mean(&cap, Capability::ALL.iter().map(|c| c.name())).map(|n| format!("did you mean `{n}`?"));
+                    let hint = did_you_mean(&cap, Capability::ALL.iter().map(|c| c.name()))
+                        .map(|n| format!("did you mean `{n}`?"));
                     let all: Vec<&str> = Capability::ALL.iter().map(|c| c.name()).collect();
-                    cx.error_hint("parse.value", span, &o.field("capabilities"), format!("{e} (known: {})", all.join(", ")), hint);
+                    cx.error_hint(
+                        "parse.value",
+                        span,
+                        &o.field("capabilities"),
+                        format!("{e} (known: {})", all.join(", ")),
+                        hint,
+                    );
                 }
             }
         }
         let owns = names(o.str_list(cx, "owns"));
         let reads = names(o.str_list(cx, "reads"));
         let publishes = names(o.str_list(cx, "publishes"));
-        let endpoints: Vec<Endpoint> =
-            o.table_list(cx, "endpoint").into_iter().filter_map(|t| Endpoint::read(cx, t, &version)).collect();
+        let endpoints: Vec<Endpoint> = o
+            .table_list(cx, "endpoint")
+            .into_iter()
+            .filter_map(|t| Endpoint::read(cx, t, &version))
+            .collect();
         if !o.has("endpoint") {
-            cx.error("parse.missing-field", o.span, &o.field("endpoint"), "a service needs at least one `[[service.endpoint]]`");
+            cx.error(
+                "parse.missing-field",
+                o.span,
+                &o.field("endpoint"),
+                "a service needs at least one `[[service.endpoint]]`",
+            );
         }
-        let calls = o.table_list(cx, "call").into_iter().filter_map(|t| Call::read(cx, t)).collect();
-        let mut subscriptions: Vec<Subscription> =
-            o.table_list(cx, "subscribe").into_iter().filter_map(|t| Subscription::read(cx, t)).collect();
+        let calls =
+            o.table_list(cx, "call").into_iter().filter_map(|t| Call::read(cx, t)).collect();
+        let mut subscriptions: Vec<Subscription> = o
+            .table_list(cx, "subscribe")
+            .into_iter()
+            .filter_map(|t| Subscription::read(cx, t))
+            .collect();
         if let Some((n, _)) = &name {
             for s in subscriptions.iter_mut().filter(|s| s.group.is_empty()) {
                 s.group.clone_from(n);
             }
         }
-        let fallback = ServiceTime { ns_per_fuel: ServiceTime::NS_PER_FUEL_DEFAULT, distribution: None };
+        let fallback =
+            ServiceTime { ns_per_fuel: ServiceTime::NS_PER_FUEL_DEFAULT, distribution: None };
         let service_time = match o.opt_table(cx, "service_time") {
             Some(t) => ServiceTime::read(cx, t).unwrap_or(fallback),
             None => fallback,
@@ -257,7 +295,8 @@ impl ServiceTime {
     pub const NS_PER_FUEL_DEFAULT: f64 = 1.0;
 
     fn read(cx: &mut Cx<'_>, mut o: Obj<'_, '_>) -> Option<ServiceTime> {
-        let ns_per_fuel = o.opt_f64(cx, "ns_per_fuel", 0.0, 1e6).unwrap_or(Self::NS_PER_FUEL_DEFAULT);
+        let ns_per_fuel =
+            o.opt_f64(cx, "ns_per_fuel", 0.0, 1e6).unwrap_or(Self::NS_PER_FUEL_DEFAULT);
         let distribution = match o.opt_table(cx, "distribution") {
             Some(t) => Some(Distribution::read(cx, t)?),
             None => None,
@@ -268,7 +307,11 @@ impl ServiceTime {
 }
 
 impl Endpoint {
-    fn read(cx: &mut Cx<'_>, mut o: Obj<'_, '_>, service_version: &semver::Version) -> Option<Endpoint> {
+    fn read(
+        cx: &mut Cx<'_>,
+        mut o: Obj<'_, '_>,
+        service_version: &semver::Version,
+    ) -> Option<Endpoint> {
         let name = o.req_str(cx, "name", "the endpoint's name; the module exports `handle_<name>`");
         if let Some((n, span)) = &name {
             let valid = !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
@@ -279,7 +322,13 @@ impl Endpoint {
         let method = o.opt_enum(
             cx,
             "method",
-            &[("GET", Method::Get), ("POST", Method::Post), ("PUT", Method::Put), ("PATCH", Method::Patch), ("DELETE", Method::Delete)],
+            &[
+                ("GET", Method::Get),
+                ("POST", Method::Post),
+                ("PUT", Method::Put),
+                ("PATCH", Method::Patch),
+                ("DELETE", Method::Delete),
+            ],
         );
         let path = o.opt_str(cx, "path");
         let grpc = o.opt_str(cx, "grpc");
@@ -293,7 +342,8 @@ impl Endpoint {
                 Api::Message
             }
         };
-        let version = read_version(cx, &mut o, "version").unwrap_or_else(|| service_version.clone());
+        let version =
+            read_version(cx, &mut o, "version").unwrap_or_else(|| service_version.clone());
         // `None` when the contract itself is broken (already reported): no follow-on errors.
         let request = match o.get("request") {
             Some(v) => read_shape(cx, v, &o.field("request")),
@@ -307,10 +357,22 @@ impl Endpoint {
         let idempotency_key = o.opt_str(cx, "idempotency_key");
         if let Some((key, span)) = &idempotency_key {
             if request.as_ref().is_some_and(|r| !r.fields.get(key).is_some_and(|f| f.required)) {
-                cx.error("parse.value", *span, &o.field("idempotency_key"), format!("idempotency key `{key}` must be a required field of the request contract"));
+                cx.error(
+                    "parse.value",
+                    *span,
+                    &o.field("idempotency_key"),
+                    format!(
+                        "idempotency key `{key}` must be a required field of the request contract"
+                    ),
+                );
             }
             if !idempotent {
-                cx.error("parse.value", *span, &o.field("idempotency_key"), "an `idempotency_key` only makes sense with `idempotent = true`");
+                cx.error(
+                    "parse.value",
+                    *span,
+                    &o.field("idempotency_key"),
+                    "an `idempotency_key` only makes sense with `idempotent = true`",
+                );
             }
         }
         let public = o.opt_bool(cx, "public").unwrap_or(false);
@@ -319,7 +381,17 @@ impl Endpoint {
         }
         let span = o.span;
         o.finish(cx);
-        Some(Endpoint { name: name?.0, api, version, request: request.unwrap_or_default(), response, idempotent, idempotency_key: idempotency_key.map(|k| k.0), public, span })
+        Some(Endpoint {
+            name: name?.0,
+            api,
+            version,
+            request: request.unwrap_or_default(),
+            response,
+            idempotent,
+            idempotency_key: idempotency_key.map(|k| k.0),
+            public,
+            span,
+        })
     }
 }
 
@@ -365,7 +437,12 @@ impl Call {
             Some((s, span)) => match semver::VersionReq::parse(&s) {
                 Ok(v) => Some(v),
                 Err(e) => {
-                    cx.error("parse.version", span, &o.field("version"), format!("`version` = \"{s}\" is not a semver requirement: {e}"));
+                    cx.error(
+                        "parse.version",
+                        span,
+                        &o.field("version"),
+                        format!("`version` = \"{s}\" is not a semver requirement: {e}"),
+                    );
                     None
                 }
             },
@@ -375,7 +452,15 @@ impl Call {
         let uses = o.str_list(cx, "uses").into_iter().map(|s| s.0).collect();
         let span = o.span;
         o.finish(cx);
-        Some(Call { service: service?.into(), endpoint: endpoint?.into(), channel: channel?.into(), version: version?, sends, uses, span })
+        Some(Call {
+            service: service?.into(),
+            endpoint: endpoint?.into(),
+            channel: channel?.into(),
+            version: version?,
+            sends,
+            uses,
+            span,
+        })
     }
 }
 

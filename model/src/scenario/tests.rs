@@ -77,7 +77,10 @@ fn minimal_scenario_parses_with_defaults() {
     assert!(!ep.request.fields["note"].required);
     assert!(matches!(ep.request.fields["lines"].ty, crate::contract::FieldType::Object(_)));
     let store = s.store("orders-db").expect("store");
-    assert_eq!((store.replicas, store.consistency, store.conflict), (1, Consistency::Strong, ConflictPolicy::LwwVersion));
+    assert_eq!(
+        (store.replicas, store.consistency, store.conflict),
+        (1, Consistency::Strong, ConflictPolicy::LwwVersion)
+    );
     assert_eq!(s.channel("rest").map(|c| c.delivery), Some(Delivery::AtMostOnce));
 }
 
@@ -90,7 +93,11 @@ fn all_problems_are_reported_together_with_positions() {
         .replace("qty = \"integer\"", "qty = \"int\"");
     let errs = errors(&text);
     let codes: Vec<&str> = errs.iter().map(|d| d.code.as_str()).collect();
-    assert_eq!(codes, ["parse.unknown-field", "parse.value", "parse.unknown-reference", "parse.contract"], "{errs:#?}");
+    assert_eq!(
+        codes,
+        ["parse.unknown-field", "parse.value", "parse.unknown-reference", "parse.contract"],
+        "{errs:#?}"
+    );
     let colour = &errs[0];
     let loc = colour.location.as_ref().expect("located");
     assert_eq!((loc.file.as_str(), loc.line, loc.column), ("t.toml", 4, 1));
@@ -104,7 +111,10 @@ fn all_problems_are_reported_together_with_positions() {
 fn dangling_references_and_duplicates_are_errors() {
     let text = MINIMAL
         .replace("context = \"sales\"", "context = \"billing\"")
-        .replace("[[channel]]", "[[store]]\nname = \"orders-db\"\nkind = \"kv\"\nnodes = [\"cloud\"]\n\n[[channel]]")
+        .replace(
+            "[[channel]]",
+            "[[store]]\nname = \"orders-db\"\nkind = \"kv\"\nnodes = [\"cloud\"]\n\n[[channel]]",
+        )
         .replace("endpoint = \"create_order\"\n  body", "endpoint = \"create\"\n  body");
     let errs = errors(&text);
     let msgs: Vec<&str> = errs.iter().map(|d| d.message.as_str()).collect();
@@ -115,7 +125,9 @@ fn dangling_references_and_duplicates_are_errors() {
 
 #[test]
 fn out_of_range_and_wrong_types_name_the_field() {
-    let text = MINIMAL.replace("duration_s = 10", "duration_s = -1").replace("rate_rps = 50", "rate_rps = \"fast\"");
+    let text = MINIMAL
+        .replace("duration_s = 10", "duration_s = -1")
+        .replace("rate_rps = 50", "rate_rps = \"fast\"");
     let errs = errors(&text);
     assert_eq!(errs.len(), 2, "{errs:#?}");
     assert_eq!(errs[0].field.as_deref(), Some("workload.duration_s"));
@@ -134,7 +146,10 @@ fn semantic_rules_of_the_format_are_enforced() {
         .replace("kind = \"rest\"", "kind = \"rest\"\nbroker = \"orders-db\"");
     let msgs: Vec<String> = errors(&text).into_iter().map(|d| d.message).collect();
     assert!(msgs.iter().any(|m| m.contains("is not `public = true`")), "{msgs:?}");
-    assert!(msgs.iter().any(|m| m.contains("idempotency key `note` must be a required field")), "{msgs:?}");
+    assert!(
+        msgs.iter().any(|m| m.contains("idempotency key `note` must be a required field")),
+        "{msgs:?}"
+    );
     assert!(msgs.iter().any(|m| m.contains("synchronous channel has no broker")), "{msgs:?}");
     let bad_generator = errors(&MINIMAL.replace("${int 1 3}", "${int 3 1}"));
     assert_eq!(bad_generator.len(), 1, "{bad_generator:#?}");

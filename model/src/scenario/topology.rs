@@ -105,13 +105,20 @@ impl Distribution {
             None
         };
         let d = match kind? {
-            K::Constant => Distribution::Constant { ms: o.req_f64(cx, "ms", 0.0, MS_MAX, "milliseconds")? },
+            K::Constant => {
+                Distribution::Constant { ms: o.req_f64(cx, "ms", 0.0, MS_MAX, "milliseconds")? }
+            }
             K::Uniform => {
                 let min_ms = o.req_f64(cx, "min_ms", 0.0, MS_MAX, "milliseconds");
                 let max_ms = o.req_f64(cx, "max_ms", 0.0, MS_MAX, "milliseconds");
                 let (min_ms, max_ms) = (min_ms?, max_ms?);
                 if min_ms > max_ms {
-                    cx.error("parse.range", o.span, &o.field("min_ms"), "`min_ms` must not exceed `max_ms`");
+                    cx.error(
+                        "parse.range",
+                        o.span,
+                        &o.field("min_ms"),
+                        "`min_ms` must not exceed `max_ms`",
+                    );
                     return None;
                 }
                 Distribution::Uniform { min_ms, max_ms }
@@ -139,7 +146,12 @@ impl Node {
         let tier = if o.has("tier") {
             o.opt_enum(cx, "tier", Tier::CHOICES)
         } else {
-            cx.error("parse.missing-field", o.span, &o.field("tier"), "missing required field `tier` (cloud, regional-edge or local-edge)");
+            cx.error(
+                "parse.missing-field",
+                o.span,
+                &o.field("tier"),
+                "missing required field `tier` (cloud, regional-edge or local-edge)",
+            );
             None
         };
         let cpu_cores = o.opt_u64(cx, "cpu_cores", 1, 100_000).unwrap_or(4);
@@ -156,9 +168,19 @@ impl Link {
     pub(crate) fn read(cx: &mut Cx<'_>, mut o: Obj<'_, '_>) -> Option<Link> {
         let ends = o.str_list(cx, "between");
         if ends.len() != 2 && o.has("between") {
-            cx.error("parse.value", o.span, &o.field("between"), "`between` must name exactly two nodes");
+            cx.error(
+                "parse.value",
+                o.span,
+                &o.field("between"),
+                "`between` must name exactly two nodes",
+            );
         } else if !o.has("between") {
-            cx.error("parse.missing-field", o.span, &o.field("between"), "missing required field `between` (two node names)");
+            cx.error(
+                "parse.missing-field",
+                o.span,
+                &o.field("between"),
+                "missing required field `between` (two node names)",
+            );
         }
         let latency = match o.opt_table(cx, "latency") {
             Some(t) => Distribution::read(cx, t),
@@ -171,6 +193,11 @@ impl Link {
             return None;
         }
         let between = [NameRef::from(ends[0].clone()), NameRef::from(ends[1].clone())];
-        Some(Link { between, latency: latency.unwrap_or(Distribution::Constant { ms: 1.0 }), loss, span })
+        Some(Link {
+            between,
+            latency: latency.unwrap_or(Distribution::Constant { ms: 1.0 }),
+            loss,
+            span,
+        })
     }
 }

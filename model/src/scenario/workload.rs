@@ -81,15 +81,23 @@ impl Template {
             ["seq"] => Ok(Template::Seq),
             ["key"] => Ok(Template::Key),
             ["int", a, b] => {
-                let min = a.parse::<i64>().map_err(|_| format!("`${{{expr}}}`: `{a}` is not an integer"))?;
-                let max = b.parse::<i64>().map_err(|_| format!("`${{{expr}}}`: `{b}` is not an integer"))?;
+                let min = a
+                    .parse::<i64>()
+                    .map_err(|_| format!("`${{{expr}}}`: `{a}` is not an integer"))?;
+                let max = b
+                    .parse::<i64>()
+                    .map_err(|_| format!("`${{{expr}}}`: `{b}` is not an integer"))?;
                 if min > max {
                     return Err(format!("`${{{expr}}}`: {min} > {max}"));
                 }
                 Ok(Template::Int { min, max })
             }
-            ["pick", words @ ..] if !words.is_empty() => Ok(Template::Pick(words.iter().map(|w| (*w).to_owned()).collect())),
-            _ => Err(format!("unknown generator `${{{expr}}}` (known: ${{seq}}, ${{key}}, ${{int A B}}, ${{pick a b ...}})")),
+            ["pick", words @ ..] if !words.is_empty() => {
+                Ok(Template::Pick(words.iter().map(|w| (*w).to_owned()).collect()))
+            }
+            _ => Err(format!(
+                "unknown generator `${{{expr}}}` (known: ${{seq}}, ${{key}}, ${{int A B}}, ${{pick a b ...}})"
+            )),
         }
     }
 }
@@ -102,9 +110,15 @@ impl Workload {
             Some(t) => read_arrival(cx, t),
             None => Some(Arrival::Poisson { rate_rps: 100.0 }),
         };
-        let mix: Vec<MixEntry> = o.table_list(cx, "mix").into_iter().filter_map(|t| MixEntry::read(cx, t)).collect();
+        let mix: Vec<MixEntry> =
+            o.table_list(cx, "mix").into_iter().filter_map(|t| MixEntry::read(cx, t)).collect();
         if !o.has("mix") {
-            cx.error("parse.missing-field", o.span, &o.field("mix"), "a workload needs at least one `[[workload.mix]]` entry");
+            cx.error(
+                "parse.missing-field",
+                o.span,
+                &o.field("mix"),
+                "a workload needs at least one `[[workload.mix]]` entry",
+            );
         }
         o.finish(cx);
         Some(Workload { duration_s, origin, arrival: arrival?, mix })
@@ -120,15 +134,30 @@ fn read_arrival(cx: &mut Cx<'_>, mut o: Obj<'_, '_>) -> Option<Arrival> {
         Schedule,
         Closed,
     }
-    let choices = [("poisson", K::Poisson), ("constant", K::Constant), ("on-off", K::OnOff), ("schedule", K::Schedule), ("closed", K::Closed)];
+    let choices = [
+        ("poisson", K::Poisson),
+        ("constant", K::Constant),
+        ("on-off", K::OnOff),
+        ("schedule", K::Schedule),
+        ("closed", K::Closed),
+    ];
     if !o.has("kind") {
-        cx.error("parse.missing-field", o.span, &o.field("kind"), "missing required field `kind` (poisson, constant, on-off, schedule or closed)");
+        cx.error(
+            "parse.missing-field",
+            o.span,
+            &o.field("kind"),
+            "missing required field `kind` (poisson, constant, on-off, schedule or closed)",
+        );
     }
     let kind = o.opt_enum(cx, "kind", &choices)?;
     const RATE_MAX: f64 = 1e9;
     let a = match kind {
-        K::Poisson => Arrival::Poisson { rate_rps: o.req_f64(cx, "rate_rps", 1e-6, RATE_MAX, "requests per second")? },
-        K::Constant => Arrival::Constant { rate_rps: o.req_f64(cx, "rate_rps", 1e-6, RATE_MAX, "requests per second")? },
+        K::Poisson => Arrival::Poisson {
+            rate_rps: o.req_f64(cx, "rate_rps", 1e-6, RATE_MAX, "requests per second")?,
+        },
+        K::Constant => Arrival::Constant {
+            rate_rps: o.req_f64(cx, "rate_rps", 1e-6, RATE_MAX, "requests per second")?,
+        },
         K::OnOff => Arrival::OnOff {
             rate_rps: o.req_f64(cx, "rate_rps", 1e-6, RATE_MAX, "requests per second")?,
             on_s: o.req_f64(cx, "on_s", 0.001, 1e7, "seconds")?,
@@ -146,13 +175,19 @@ fn read_arrival(cx: &mut Cx<'_>, mut o: Obj<'_, '_>) -> Option<Arrival> {
                 })
                 .collect();
             if steps.is_empty() || steps.windows(2).any(|w| w[0].at_s >= w[1].at_s) {
-                cx.error("parse.value", o.span, &o.field("steps"), "`steps` must be a non-empty list with increasing `at_s`");
+                cx.error(
+                    "parse.value",
+                    o.span,
+                    &o.field("steps"),
+                    "`steps` must be a non-empty list with increasing `at_s`",
+                );
                 return None;
             }
             Arrival::Schedule { steps }
         }
         K::Closed => Arrival::Closed {
-            users: u32::try_from(o.req_u64(cx, "users", 1, 10_000_000, "number of clients")?).unwrap_or(u32::MAX),
+            users: u32::try_from(o.req_u64(cx, "users", 1, 10_000_000, "number of clients")?)
+                .unwrap_or(u32::MAX),
             think_ms: o.opt_f64(cx, "think_ms", 0.0, 3.6e6).unwrap_or(0.0),
         },
     };
@@ -194,13 +229,15 @@ fn to_json(cx: &mut Cx<'_>, v: &Value<'_>, path: &str) -> Option<serde_json::Val
                 return None;
             }
         },
-        T::Float(f) => match f.as_str().parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
-            Some(n) => J::Number(n),
-            None => {
-                cx.error("parse.range", span_of(v), path, "a body number must be finite");
-                return None;
+        T::Float(f) => {
+            match f.as_str().parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+                Some(n) => J::Number(n),
+                None => {
+                    cx.error("parse.range", span_of(v), path, "a body number must be finite");
+                    return None;
+                }
             }
-        },
+        }
         T::Boolean(b) => J::Bool(*b),
         T::Array(items) => {
             let mut out = Vec::new();
@@ -218,7 +255,12 @@ fn to_json(cx: &mut Cx<'_>, v: &Value<'_>, path: &str) -> Option<serde_json::Val
             J::Object(map)
         }
         other @ T::Datetime(_) => {
-            cx.error("parse.type", span_of(v), path, format!("a request body cannot hold {}", type_name(other)));
+            cx.error(
+                "parse.type",
+                span_of(v),
+                path,
+                format!("a request body cannot hold {}", type_name(other)),
+            );
             return None;
         }
     })
@@ -230,7 +272,10 @@ mod tests {
 
     #[test]
     fn templates_parse_and_reject_nonsense() {
-        assert_eq!(Template::parse_all("cust-${int 1 50}"), Ok(vec![Template::Int { min: 1, max: 50 }]));
+        assert_eq!(
+            Template::parse_all("cust-${int 1 50}"),
+            Ok(vec![Template::Int { min: 1, max: 50 }])
+        );
         assert_eq!(Template::parse_all("${key}-${seq}"), Ok(vec![Template::Key, Template::Seq]));
         assert!(Template::parse_all("${int 5 1}").is_err());
         assert!(Template::parse_all("${uuid}").is_err());

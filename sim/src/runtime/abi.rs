@@ -2,9 +2,7 @@
 //! every required export present and correctly typed. Which capability an import needs comes
 //! from `fusebench_model::capability`, so the static check and the loader agree.
 
-use fusebench_model::capability::{
-    HOST_NAMESPACE, ImportNeed, WASI_NAMESPACE, import_need,
-};
+use fusebench_model::capability::{HOST_NAMESPACE, ImportNeed, WASI_NAMESPACE, import_need};
 use wasmi::{ExternType, FuncType, Module, ValType};
 
 use super::config::ServiceConfig;
@@ -106,7 +104,11 @@ pub(crate) fn check_imports(config: &ServiceConfig, module: &Module) -> Result<(
                 ExternType::Table(_) => "table",
                 _ => "global",
             };
-            return Err(LoadError::NonFunctionImport { service: service(), import: qualified, kind });
+            return Err(LoadError::NonFunctionImport {
+                service: service(),
+                import: qualified,
+                kind,
+            });
         };
         match import_need(namespace, name) {
             ImportNeed::Free => {}
@@ -123,7 +125,10 @@ pub(crate) fn check_imports(config: &ServiceConfig, module: &Module) -> Result<(
                 return Err(LoadError::UnsupportedWasi { service: service(), import: qualified });
             }
             ImportNeed::Unsupported => {
-                return Err(LoadError::UnknownHostFunction { service: service(), import: qualified });
+                return Err(LoadError::UnknownHostFunction {
+                    service: service(),
+                    import: qualified,
+                });
             }
             ImportNeed::UnknownNamespace => {
                 return Err(LoadError::UnknownNamespace {

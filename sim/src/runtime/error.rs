@@ -25,9 +25,7 @@ pub enum LoadError {
     UnknownHostFunction { service: String, import: String },
     #[error("service `{service}`: import `{import}` is from unknown namespace `{namespace}`")]
     UnknownNamespace { service: String, import: String, namespace: String },
-    #[error(
-        "service `{service}`: import `{import}` is a {kind}; the host provides only functions"
-    )]
+    #[error("service `{service}`: import `{import}` is a {kind}; the host provides only functions")]
     NonFunctionImport { service: String, import: String, kind: &'static str },
     #[error("service `{service}`: import `{import}` has type {found}, expected {expected}")]
     ImportSignature { service: String, import: String, expected: String, found: String },

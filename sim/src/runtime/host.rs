@@ -199,10 +199,7 @@ const FD_WRITE_KEPT_BYTES_MAX: usize = 64 * 1024;
 const ABORT_TEXT_BYTES_MAX: usize = 2048;
 
 fn memory_of(caller: &Caller<'_, HostState>) -> Option<Memory> {
-    caller
-        .data()
-        .memory
-        .or_else(|| caller.get_export("memory").and_then(Extern::into_memory))
+    caller.data().memory.or_else(|| caller.get_export("memory").and_then(Extern::into_memory))
 }
 
 /// The bytes at `ptr .. ptr + len`, if they lie inside `data`.
@@ -429,7 +426,8 @@ fn fd_write(
     let mut written: u32 = 0;
     for i in 0..iovs_len {
         let Some(at) = iovs.cast_unsigned().checked_add(i * 8) else { return ERRNO_FAULT };
-        let (Some(buf), Some(len)) = (read_u32(data, at), at.checked_add(4).and_then(|a| read_u32(data, a)))
+        let (Some(buf), Some(len)) =
+            (read_u32(data, at), at.checked_add(4).and_then(|a| read_u32(data, a)))
         else {
             return ERRNO_FAULT;
         };
@@ -494,7 +492,12 @@ fn write_sizes(caller: &mut Caller<'_, HostState>, strings: &[String], at: (i32,
 
 /// Writes WASI `argv`/`environ`: a pointer per string at `ptrs`, the NUL-terminated strings
 /// packed at `buf`.
-fn write_strings(caller: &mut Caller<'_, HostState>, strings: &[String], ptrs: i32, buf: i32) -> i32 {
+fn write_strings(
+    caller: &mut Caller<'_, HostState>,
+    strings: &[String],
+    ptrs: i32,
+    buf: i32,
+) -> i32 {
     let mut offset: u32 = 0;
     for (i, s) in strings.iter().enumerate() {
         let Ok(i) = u32::try_from(i) else { return ERRNO_FAULT };
@@ -532,7 +535,13 @@ fn assemblyscript_string(data: &[u8], ptr: i32) -> Option<String> {
     Some(String::from_utf16_lossy(&units))
 }
 
-fn abort(caller: Caller<'_, HostState>, msg: i32, file: i32, line: i32, column: i32) -> Result<(), Error> {
+fn abort(
+    caller: Caller<'_, HostState>,
+    msg: i32,
+    file: i32,
+    line: i32,
+    column: i32,
+) -> Result<(), Error> {
     let (message, file) = match memory_of(&caller) {
         Some(memory) => {
             let data = memory.data(&caller);

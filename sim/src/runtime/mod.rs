@@ -469,10 +469,8 @@ impl ServiceHost for Runtime {
         reply: HostReply,
         ctx: &mut HostContext<'_>,
     ) -> Result<Slice, InvokeError> {
-        let parked = self
-            .suspended
-            .get(&invocation)
-            .ok_or(InvokeError::UnknownInvocation { invocation })?;
+        let parked =
+            self.suspended.get(&invocation).ok_or(InvokeError::UnknownInvocation { invocation })?;
         let wants_value = parked.op.replies_with_value();
         let mismatch = match &reply {
             HostReply::Value(_) if !wants_value => Some("value"),
@@ -516,7 +514,15 @@ impl ServiceHost for Runtime {
         let result = call.resume(&mut instance.store, &[answer]);
         let memory = Some(instance.memory);
         let driven = invoke::drive(&mut instance.store, memory, result, ctx, progress.budget);
-        Ok(self.conclude(service, instance, driven, Phase::Handler, progress, fuel_left_before, ctx))
+        Ok(self.conclude(
+            service,
+            instance,
+            driven,
+            Phase::Handler,
+            progress,
+            fuel_left_before,
+            ctx,
+        ))
     }
 
     fn abandon(&mut self, invocation: InvocationId) -> bool {

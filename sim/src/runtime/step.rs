@@ -270,7 +270,9 @@ pub enum GuestFault {
     #[error("abort: {}{}:{line}:{column}", message.as_deref().map(|m| format!("{m} at ")).unwrap_or_default(), file.as_deref().unwrap_or("?"))]
     Abort { message: Option<String>, file: Option<String>, line: u32, column: u32 },
     /// `alloc` returned a buffer that is null or not inside memory.
-    #[error("alloc({requested}) returned {ptr:#x}, not a buffer inside the {memory_bytes}-byte memory")]
+    #[error(
+        "alloc({requested}) returned {ptr:#x}, not a buffer inside the {memory_bytes}-byte memory"
+    )]
     BadAlloc { requested: u32, ptr: u32, memory_bytes: usize },
     /// The handler's packed result points outside memory.
     #[error("response at {ptr:#x}+{len} lies outside the {memory_bytes}-byte memory")]
