@@ -22,6 +22,8 @@ enum Command {
     Inspect(cmd::inspect::InspectArgs),
     /// Check a scenario: parse it strictly, then run every static check.
     Check(cmd::check::CheckArgs),
+    /// Simulate the system: a deterministic, seeded discrete-event run.
+    Run(cmd::run::RunArgs),
     /// Export the service graph as Graphviz DOT or Mermaid.
     Graph(cmd::graph::GraphArgs),
 }
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => cmd::inspect::run(&args),
         Command::Check(args) => cmd::check::run(&args),
         Command::Graph(args) => cmd::graph::run(&args),
+        Command::Run(args) => cmd::run::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -3,8 +3,8 @@
 //! # Layering
 //!
 //! `sim` depends on `fusebench-model` (scenario types, capabilities and the import→capability
-//! mapping) and never the other way round. Today it holds [`runtime`], the wasmi host; the
-//! discrete-event engine, components, checkers and exploration will sit on top of it.
+//! mapping) and never the other way round. [`runtime`] is the wasmi host; the discrete-event
+//! engine and the components sit on top of it and reach services only through its trait.
 //!
 //! The runtime is **sans-IO**: it never reads a clock, sleeps, draws entropy or touches files or
 //! sockets. Virtual time, the seeded random stream and the log sink come in with each call
@@ -16,4 +16,14 @@
 //! [`runtime::Slice`]/[`runtime::Step`] values it returns, so engine tests can substitute a
 //! scripted fake that produces the same steps without any WebAssembly.
 
+pub mod dist;
+pub mod engine;
+pub mod metrics;
+pub mod rng;
 pub mod runtime;
+pub mod setup;
+pub mod system;
+pub mod time;
+pub mod trace;
+
+pub use system::{RunOptions, RunResult, Sim};

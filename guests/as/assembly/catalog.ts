@@ -11,7 +11,8 @@
 //
 // Memory: the stub runtime (a bump allocator) and `__reset`. `alloc` called outside a handler
 // starts a new request and resets the heap (the host has copied the previous response by
-// then); during a handler everything bumps. So a response stays valid until the next call into
+// then), as does a handler called with an empty request (which comes without `alloc`); during
+// a handler everything bumps. So a response stays valid until the next call into
 // the module and memory never grows beyond one request's needs. Consequently nothing may live
 // in the heap across requests: no object-valued globals.
 import { Buf, Scanner } from "./json";
@@ -45,6 +46,7 @@ export function alloc(len: i32): usize {
 }
 
 export function handle_get_product(ptr: usize, len: i32): i64 {
+  if (len == 0) __reset(); // an empty request comes without `alloc`
   inHandler = true;
   const response = getProduct(ptr, len);
   inHandler = false;
@@ -52,6 +54,7 @@ export function handle_get_product(ptr: usize, len: i32): i64 {
 }
 
 export function handle_put_product(ptr: usize, len: i32): i64 {
+  if (len == 0) __reset(); // an empty request comes without `alloc`
   inHandler = true;
   const response = putProduct(ptr, len);
   inHandler = false;

@@ -3,14 +3,25 @@
 //! Each thread has its own fake world (stores, caches, channels, callees, log, clock), so the
 //! test harness's threads never see each other's state. Start every test with [`reset`].
 //!
-//! ```ignore
-//! use fusebench_guest::fake;
+//! ```
+//! use fusebench_guest::{AppError, HostError, Reply, fake, kv};
+//! use serde::Deserialize;
+//!
+//! #[derive(Deserialize)]
+//! struct Forget {
+//!     key: String,
+//! }
+//!
+//! fn forget(req: Forget) -> Reply<bool> {
+//!     kv::delete("db", &req.key).map_err(|_| AppError::unavailable("storage"))
+//! }
 //!
 //! fake::reset();
-//! fake::set_kv("inventory-db", "stock/apple", "3");
-//! let reply = fake::invoke(reserve, r#"{"reservation_id":"r1","sku":"apple","qty":5}"#);
-//! assert_eq!(reply, r#"{"reservation_id":"r1","sku":"apple","qty":5,"reserved":false,"available":3}"#);
-//! assert_eq!(fake::kv_text("inventory-db", "stock/apple").as_deref(), Some("3"));
+//! fake::set_kv("db", "a", "1");
+//! assert_eq!(fake::invoke(forget, r#"{"key":"a"}"#), "true");
+//! assert_eq!(fake::kv_text("db", "a"), None);
+//! fake::fail("db", Some(HostError::Unavailable));
+//! assert_eq!(fake::invoke(forget, r#"{"key":"a"}"#), r#"{"error":"storage_unavailable"}"#);
 //! ```
 
 use std::cell::RefCell;

@@ -4,22 +4,40 @@
 //! `memory`, `alloc` and one `handle_<endpoint>(ptr, len) -> i64` per endpoint, and reaches the
 //! simulated world only through the `fusebench.*` imports. This crate hides that ABI:
 //!
-//! ```ignore
-//! use fusebench_guest::{endpoint, kv, AppError, Reply};
+//! ```
+//! use fusebench_guest::{AppError, Reply, endpoint, kv};
 //! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Deserialize)]
-//! struct GetStock { sku: String }
+//! struct GetStock {
+//!     sku: String,
+//! }
+//!
 //! #[derive(Serialize)]
-//! struct Stock { sku: String, available: i64 }
+//! struct Stock {
+//!     sku: String,
+//!     available: i64,
+//! }
 //!
 //! fn stock(req: GetStock) -> Reply<Stock> {
 //!     let stored = kv::get("inventory-db", format!("stock/{}", req.sku))
-//!         .map_err(|_| AppError::new("storage_unavailable"))?;
-//!     let available = stored.and_then(|v| core::str::from_utf8(&v).ok()?.parse().ok());
-//!     Ok(Stock { sku: req.sku, available: available.unwrap_or(100) })
+//!         .map_err(|_| AppError::unavailable("storage"))?;
+//!     let available = match stored {
+//!         None => 100,
+//!         Some(text) => fusebench_guest::parse_decimal(&text)
+//!             .ok_or(AppError::new("corrupt_record"))?,
+//!     };
+//!     Ok(Stock { sku: req.sku, available })
 //! }
-//! endpoint!(stock, fn(req: GetStock) -> Reply<Stock>); // exports `handle_stock`
+//! endpoint!(stock, fn(req: GetStock) -> Reply<Stock>); // on wasm32: export `handle_stock`
+//!
+//! // Natively the imports hit the fake host, so the handler is testable as is:
+//! fusebench_guest::fake::reset();
+//! fusebench_guest::fake::set_kv("inventory-db", "stock/apple", "7");
+//! let reply = fusebench_guest::fake::invoke(stock, r#"{"sku":"apple"}"#);
+//! assert_eq!(reply, r#"{"sku":"apple","available":7}"#);
+//! let reply = fusebench_guest::fake::invoke(stock, r#"{"sku":1}"#);
+//! assert!(reply.starts_with(r#"{"error":"bad_request: invalid type"#));
 //! ```
 //!
 //! * [`endpoint!`] turns a plain function `Request -> Reply<Response>` into the export
@@ -70,6 +88,9 @@ extern crate std;
 mod error;
 mod host;
 mod reply;
+
+#[cfg(test)]
+mod tests;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod fake;
@@ -260,12 +281,34 @@ pub fn random() -> u64 {
 
 /// Declares an endpoint: exports `handle_<name>` (on wasm32) calling the plain function `name`.
 ///
-/// ```ignore
-/// fn create_order(req: CreateOrder) -> Reply<OrderSummary> { /* ... */ }
-/// fusebench_guest::endpoint!(create_order, fn(req: CreateOrder) -> Reply<OrderSummary>);
+/// ```
+/// use fusebench_guest::{Ack, AppError, Reply, endpoint};
+/// use serde::{Deserialize, Serialize};
 ///
-/// // or define the function in place:
-/// fusebench_guest::endpoint!(ping, fn(req: Ping) -> Reply<Ack> { Ok(Ack::OK) });
+/// #[derive(Deserialize)]
+/// struct Ping {
+///     n: i64,
+/// }
+/// #[derive(Serialize)]
+/// struct Pong {
+///     n: i64,
+/// }
+///
+/// fn ping(req: Ping) -> Reply<Pong> {
+///     if req.n < 0 {
+///         return Err(AppError::new("negative"));
+///     }
+///     Ok(Pong { n: req.n + 1 })
+/// }
+/// endpoint!(ping, fn(req: Ping) -> Reply<Pong>); // exports `handle_ping`
+///
+/// // Or define the function in place:
+/// endpoint!(noop, fn(req: Ping) -> Reply<Ack> { Ok(Ack::OK) });
+///
+/// use fusebench_guest::fake::invoke;
+/// assert_eq!(invoke(ping, r#"{"n":1}"#), r#"{"n":2}"#);
+/// assert_eq!(invoke(ping, r#"{"n":-1}"#), r#"{"error":"negative"}"#);
+/// assert_eq!(invoke(noop, r#"{"n":0}"#), r#"{"ok":true}"#);
 /// ```
 ///
 /// The request type must be `serde::de::DeserializeOwned`, the response type [`Respond`]

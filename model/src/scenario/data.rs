@@ -62,6 +62,9 @@ pub struct Store {
     pub capacity: Option<u64>,
     /// Cache only: time to live of an entry, in milliseconds.
     pub ttl_ms: Option<f64>,
+    /// Contents every replica starts with: key → value (a string is stored as is, anything
+    /// else as its JSON text).
+    pub init: Vec<(String, serde_json::Value)>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -128,6 +131,14 @@ impl Store {
             capacity = Some(o.opt_u64(cx, "capacity", 1, 1 << 40).unwrap_or(10_000));
             ttl_ms = Some(o.opt_f64(cx, "ttl_ms", 0.0, 1e12).unwrap_or(60_000.0));
         }
+        let mut init = Vec::new();
+        if let Some(t) = o.opt_table(cx, "init") {
+            for (key, _, value) in t.entries() {
+                if let Some(v) = super::workload::to_json(cx, value, &format!("{}.{key}", t.path)) {
+                    init.push((key.to_owned(), v));
+                }
+            }
+        }
         let span = o.span;
         o.finish(cx);
         Some(Store {
@@ -141,6 +152,7 @@ impl Store {
             latency,
             capacity,
             ttl_ms,
+            init,
             span,
         })
     }

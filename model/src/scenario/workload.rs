@@ -211,7 +211,7 @@ impl MixEntry {
 }
 
 /// Converts a TOML value to JSON, checking `${...}` generators in strings.
-fn to_json(cx: &mut Cx<'_>, v: &Value<'_>, path: &str) -> Option<serde_json::Value> {
+pub(crate) fn to_json(cx: &mut Cx<'_>, v: &Value<'_>, path: &str) -> Option<serde_json::Value> {
     use serde_json::Value as J;
     use toml::de::DeValue as T;
     Some(match v.get_ref() {

@@ -2,6 +2,7 @@
 //! misbehaviour at run time is a [`GuestFault`](super::GuestFault) value, never an `Err`.
 
 use fusebench_model::Capability;
+use fusebench_model::module::ModuleError;
 
 /// Why a service's module was rejected before it ran.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -9,8 +10,9 @@ use fusebench_model::Capability;
 pub enum LoadError {
     #[error("service `{service}` is already loaded")]
     DuplicateService { service: String },
-    #[error("service `{service}`: the module text is not valid WAT: {message}")]
-    Wat { service: String, message: String },
+    /// Neither a binary module nor WebAssembly text that parses.
+    #[error("service `{service}`: {cause}")]
+    Unreadable { service: String, cause: ModuleError },
     #[error("service `{service}`: the module is not valid WebAssembly: {message}")]
     InvalidModule { service: String, message: String },
     #[error(

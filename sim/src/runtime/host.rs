@@ -463,10 +463,10 @@ fn clock_res_get(mut caller: Caller<'_, HostState>, id: i32, out: i32) -> i32 {
     write_bytes(&mut caller, out, &1_u64.to_le_bytes())
 }
 
-fn random_get(caller: Caller<'_, HostState>, buf: i32, len: i32) -> Result<i32, Error> {
-    let Some(memory) = memory_of(&caller) else { return Ok(ERRNO_FAULT) };
+fn random_get(caller: &Caller<'_, HostState>, buf: i32, len: i32) -> Result<i32, Error> {
+    let Some(memory) = memory_of(caller) else { return Ok(ERRNO_FAULT) };
     let (ptr, len) = (buf.cast_unsigned(), len.cast_unsigned());
-    if guest_range(memory.data(&caller), ptr, len).is_none() {
+    if guest_range(memory.data(caller), ptr, len).is_none() {
         return Ok(ERRNO_FAULT);
     }
     if len == 0 {
@@ -536,15 +536,15 @@ fn assemblyscript_string(data: &[u8], ptr: i32) -> Option<String> {
 }
 
 fn abort(
-    caller: Caller<'_, HostState>,
+    caller: &Caller<'_, HostState>,
     msg: i32,
     file: i32,
     line: i32,
     column: i32,
 ) -> Result<(), Error> {
-    let (message, file) = match memory_of(&caller) {
+    let (message, file) = match memory_of(caller) {
         Some(memory) => {
-            let data = memory.data(&caller);
+            let data = memory.data(caller);
             (assemblyscript_string(data, msg), assemblyscript_string(data, file))
         }
         None => (None, None),
@@ -579,7 +579,9 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<HostState>, wasmi::errors
     l.func_wrap(w, "fd_write", fd_write)?;
     l.func_wrap(w, "clock_time_get", clock_time_get)?;
     l.func_wrap(w, "clock_res_get", clock_res_get)?;
-    l.func_wrap(w, "random_get", random_get)?;
+    l.func_wrap(w, "random_get", |c: Caller<'_, HostState>, buf: i32, len: i32| {
+        random_get(&c, buf, len)
+    })?;
     l.func_wrap(w, "args_sizes_get", |mut c: Caller<'_, HostState>, n: i32, s: i32| {
         let args = args_of(&c);
         write_sizes(&mut c, &args, (n, s))
@@ -601,6 +603,12 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<HostState>, wasmi::errors
     })?;
     l.func_wrap(w, "sched_yield", |_: Caller<'_, HostState>| ERRNO_SUCCESS)?;
 
-    l.func_wrap("env", "abort", abort)?;
+    l.func_wrap(
+        "env",
+        "abort",
+        |c: Caller<'_, HostState>, msg: i32, file: i32, line: i32, column: i32| {
+            abort(&c, msg, file, line, column)
+        },
+    )?;
     Ok(l)
 }

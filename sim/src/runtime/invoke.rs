@@ -169,12 +169,15 @@ pub(crate) fn instantiate(
     endpoints: &[String],
     budget: u64,
     ctx: &mut HostContext<'_>,
-) -> Result<GuestInstance, (GuestFault, Store<HostState>)> {
+) -> Result<GuestInstance, ColdStartFault> {
     let mut store = Store::new(linker.engine(), state);
     store.limiter(|state| &mut state.limiter);
     store.data_mut().now_nanos = ctx.now_nanos;
     if let Err(error) = store.set_fuel(budget) {
-        return Err((GuestFault::Engine { message: error.to_string() }, store));
+        return Err(ColdStartFault {
+            fault: GuestFault::Engine { message: error.to_string() },
+            store: Box::new(store),
+        });
     }
     let instance = match linker.instantiate_and_start(&mut store, module) {
         Ok(instance) => instance,
@@ -183,12 +186,15 @@ pub(crate) fn instantiate(
                 GuestFault::Engine { message } => GuestFault::Instantiation { message },
                 other => other,
             };
-            return Err((fault, store));
+            return Err(ColdStartFault { fault, store: Box::new(store) });
         }
     };
     let exports = match resolve_exports(&store, instance, endpoints) {
         Ok(exports) => exports,
-        Err(message) => return Err((GuestFault::Instantiation { message }, store)),
+        Err(message) => {
+            let fault = GuestFault::Instantiation { message };
+            return Err(ColdStartFault { fault, store: Box::new(store) });
+        }
     };
     let (memory, alloc, handlers) = exports;
     store.data_mut().memory = Some(memory);
@@ -198,13 +204,19 @@ pub(crate) fn instantiate(
             Driven::Finished(()) => {}
             Driven::Suspended(_, op) => {
                 let fault = GuestFault::HostOpOutsideHandler { import: op.import() };
-                return Err((fault, store));
+                return Err(ColdStartFault { fault, store: Box::new(store) });
             }
-            Driven::Faulted(fault) => return Err((fault, store)),
+            Driven::Faulted(fault) => return Err(ColdStartFault { fault, store: Box::new(store) }),
         }
     }
     let id = store.data().instance;
     Ok(GuestInstance { id, store, memory, alloc, handlers })
+}
+
+/// A fresh instance that faulted while being created, with its store for the accounting.
+pub(crate) struct ColdStartFault {
+    pub fault: GuestFault,
+    pub store: Box<Store<HostState>>,
 }
 
 type Exports = (Memory, TypedFunc<i32, i32>, Vec<TypedFunc<(i32, i32), i64>>);

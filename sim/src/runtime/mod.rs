@@ -121,6 +121,8 @@ struct Progress {
     budget: u64,
     reuse: InstanceReuse,
     suspensions: u32,
+    /// Fuel left when the current slice began (a fresh instance's cold start included).
+    slice_fuel_left: u64,
 }
 
 struct Suspended {
@@ -195,8 +197,8 @@ impl Runtime {
         }
     }
 
-    /// Loads a service from its module (binary `.wasm` or WAT text), compiling it once per
-    /// distinct module. Rejects the module, naming the import or export, when an import is not
+    /// Loads a service from its module (binary `.wasm` or WAT text, told apart by
+    /// [`fusebench_model::module::module_bytes`]), compiling it once per distinct module. Rejects the module, naming the import or export, when an import is not
     /// granted by `config.capabilities`, is a WASI function outside the subset or comes from an
     /// unknown namespace, or when `memory`, `alloc` or a `handle_<endpoint>` is missing or
     /// mistyped.
@@ -215,8 +217,8 @@ impl Runtime {
         if config.limits.fuel_per_invocation == 0 {
             return Err(LoadError::ZeroFuelBudget { service: service() });
         }
-        let wasm = wat::parse_bytes(module_bytes)
-            .map_err(|e| LoadError::Wat { service: service(), message: e.to_string() })?;
+        let wasm = fusebench_model::module::module_bytes(&config.name, module_bytes)
+            .map_err(|cause| LoadError::Unreadable { service: service(), cause })?;
         let hash = ModuleHash(Sha256::digest(&wasm).into());
         let module = match self.modules.get(&hash) {
             Some(module) => module.clone(),
@@ -305,7 +307,7 @@ impl Runtime {
         let state = HostState::new(Arc::clone(&svc.shared), id, LiveToken::new(&self.live_stores));
         match invoke::instantiate(&self.linker, &svc.module, state, &svc.endpoints, budget, ctx) {
             Ok(inst) => Ok((inst, InstanceReuse::Fresh)),
-            Err((cause, mut store)) => {
+            Err(invoke::ColdStartFault { fault: cause, mut store }) => {
                 invoke::flush_logs(&mut store, ctx);
                 let fuel_used = budget.saturating_sub(store.get_fuel().unwrap_or(0));
                 svc.stats.instances_discarded += 1;
@@ -323,11 +325,10 @@ impl Runtime {
         driven: Driven<i64>,
         fault_phase: Phase,
         mut progress: Progress,
-        fuel_left_before: u64,
         ctx: &mut HostContext<'_>,
     ) -> Slice {
         inst.flush_logs(ctx);
-        let fuel_used = fuel_left_before.saturating_sub(inst.fuel_left());
+        let fuel_used = progress.slice_fuel_left.saturating_sub(inst.fuel_left());
         let step = match driven {
             Driven::Suspended(call, op) => {
                 progress.suspensions += 1;
@@ -430,14 +431,13 @@ impl ServiceHost for Runtime {
                 return Ok(Slice { invocation: id, fuel_used, step });
             }
         };
-        let progress = Progress { id, budget, reuse, suspensions: 0 };
+        // A fresh instance's cold start is part of this invocation's first slice.
+        let progress = Progress { id, budget, reuse, suspensions: 0, slice_fuel_left: budget };
         let state = inst.store.data_mut();
         state.now_nanos = ctx.now_nanos;
         state.refusals.clear();
         state.log_lines = 0;
         state.log_lines_dropped = 0;
-        // A fresh instance's cold start is part of this invocation's first slice.
-        let fuel_left_before = budget;
 
         let ptr = match invoke::write_into_guest(&mut inst, request, ctx, budget) {
             Ok(ptr) => ptr,
@@ -450,7 +450,6 @@ impl ServiceHost for Runtime {
                     driven,
                     Phase::WriteRequest,
                     progress,
-                    fuel_left_before,
                     ctx,
                 ));
             }
@@ -460,7 +459,7 @@ impl ServiceHost for Runtime {
         let result = handler.call_resumable(&mut inst.store, args);
         let driven = invoke::drive(&mut inst.store, Some(inst.memory), result, ctx, budget);
         let service = service.to_owned();
-        Ok(self.conclude(service, inst, driven, Phase::Handler, progress, fuel_left_before, ctx))
+        Ok(self.conclude(service, inst, driven, Phase::Handler, progress, ctx))
     }
 
     fn resume(
@@ -487,7 +486,8 @@ impl ServiceHost for Runtime {
             return Err(InvokeError::UnknownInvocation { invocation });
         };
         instance.store.data_mut().now_nanos = ctx.now_nanos;
-        let fuel_left_before = instance.fuel_left();
+        let mut progress = progress;
+        progress.slice_fuel_left = instance.fuel_left();
         let code = |c: i32| if wants_value { Val::I64(i64::from(c)) } else { Val::I32(c) };
         let answer = match reply {
             HostReply::Value(bytes) => {
@@ -502,7 +502,6 @@ impl ServiceHost for Runtime {
                             driven,
                             Phase::WriteReply,
                             progress,
-                            fuel_left_before,
                             ctx,
                         ));
                     }
@@ -514,15 +513,7 @@ impl ServiceHost for Runtime {
         let result = call.resume(&mut instance.store, &[answer]);
         let memory = Some(instance.memory);
         let driven = invoke::drive(&mut instance.store, memory, result, ctx, progress.budget);
-        Ok(self.conclude(
-            service,
-            instance,
-            driven,
-            Phase::Handler,
-            progress,
-            fuel_left_before,
-            ctx,
-        ))
+        Ok(self.conclude(service, instance, driven, Phase::Handler, progress, ctx))
     }
 
     fn abandon(&mut self, invocation: InvocationId) -> bool {

@@ -40,8 +40,11 @@ impl Harness {
     }
 
     fn start(&mut self, service: &str, endpoint: &str, request: &str) -> Slice {
-        let mut ctx =
-            HostContext { now_nanos: self.now_nanos, random: &mut self.random, log: &mut self.logs };
+        let mut ctx = HostContext {
+            now_nanos: self.now_nanos,
+            random: &mut self.random,
+            log: &mut self.logs,
+        };
         self.rt.start(service, endpoint, request.as_bytes(), &mut ctx).expect("start")
     }
 
@@ -54,8 +57,11 @@ impl Harness {
         invocation: InvocationId,
         reply: HostReply,
     ) -> Result<Slice, InvokeError> {
-        let mut ctx =
-            HostContext { now_nanos: self.now_nanos, random: &mut self.random, log: &mut self.logs };
+        let mut ctx = HostContext {
+            now_nanos: self.now_nanos,
+            random: &mut self.random,
+            log: &mut self.logs,
+        };
         self.rt.resume(invocation, reply, &mut ctx)
     }
 }
@@ -124,13 +130,19 @@ const PRELUDE: &str = r#"
     (call $pack (local.get $p) (i32.sub (i32.const 541) (local.get $p))))
 "#;
 
-const KV_GET: &str = r#"(import "fusebench" "kv_get" (func $kv_get (param i32 i32 i32 i32) (result i64)))"#;
-const KV_PUT: &str = r#"(import "fusebench" "kv_put" (func $kv_put (param i32 i32 i32 i32 i32 i32) (result i32)))"#;
-const KV_DELETE: &str = r#"(import "fusebench" "kv_delete" (func $kv_delete (param i32 i32 i32 i32) (result i32)))"#;
-const CACHE_GET: &str = r#"(import "fusebench" "cache_get" (func $cache_get (param i32 i32 i32 i32) (result i64)))"#;
+const KV_GET: &str =
+    r#"(import "fusebench" "kv_get" (func $kv_get (param i32 i32 i32 i32) (result i64)))"#;
+const KV_PUT: &str =
+    r#"(import "fusebench" "kv_put" (func $kv_put (param i32 i32 i32 i32 i32 i32) (result i32)))"#;
+const KV_DELETE: &str =
+    r#"(import "fusebench" "kv_delete" (func $kv_delete (param i32 i32 i32 i32) (result i32)))"#;
+const CACHE_GET: &str =
+    r#"(import "fusebench" "cache_get" (func $cache_get (param i32 i32 i32 i32) (result i64)))"#;
 const CACHE_PUT: &str = r#"(import "fusebench" "cache_put" (func $cache_put (param i32 i32 i32 i32 i32 i32) (result i32)))"#;
-const PUBLISH: &str = r#"(import "fusebench" "publish" (func $publish (param i32 i32 i32 i32) (result i32)))"#;
-const CALL: &str = r#"(import "fusebench" "call" (func $call (param i32 i32 i32 i32 i32 i32) (result i64)))"#;
+const PUBLISH: &str =
+    r#"(import "fusebench" "publish" (func $publish (param i32 i32 i32 i32) (result i32)))"#;
+const CALL: &str =
+    r#"(import "fusebench" "call" (func $call (param i32 i32 i32 i32 i32 i32) (result i64)))"#;
 const LOG: &str = r#"(import "fusebench" "log" (func $log (param i32 i32 i32)))"#;
 const NOW: &str = r#"(import "fusebench" "now" (func $now (result i64)))"#;
 const RANDOM: &str = r#"(import "fusebench" "random" (func $random (result i64)))"#;
@@ -220,10 +232,7 @@ fn kv_get_then_call_suspends_twice_and_resumes() {
     let (c, wat) = kv_then_call_service();
     h.load(&c, &wat);
     let first = h.start("orders", "run", "{}");
-    assert_eq!(
-        pending(&first),
-        &HostOp::KvGet { store: "orders".into(), key: b"k1".to_vec() }
-    );
+    assert_eq!(pending(&first), &HostOp::KvGet { store: "orders".into(), key: b"k1".to_vec() });
     assert_eq!(h.rt.suspended_invocations(), 1);
     assert_eq!(h.rt.live_instances(), 1);
     let id = first.invocation;
@@ -248,10 +257,7 @@ fn kv_get_then_call_suspends_twice_and_resumes() {
     assert_eq!(h.rt.suspended_invocations(), 0);
     assert_eq!(h.rt.live_instances(), 0);
     // Finished: the id is no longer known.
-    assert!(matches!(
-        h.try_resume(id, HostReply::Ack),
-        Err(InvokeError::UnknownInvocation { .. })
-    ));
+    assert!(matches!(h.try_resume(id, HostReply::Ack), Err(InvokeError::UnknownInvocation { .. })));
 }
 
 #[test]
@@ -308,8 +314,21 @@ fn reply_bytes_are_written_through_an_alloc_that_grows_memory() {
 fn all_imports_service() -> (ServiceConfig, String) {
     let mut c = config("all", &Capability::ALL, &[]);
     c.endpoints = set(&[
-        "put", "delete", "get", "read_users", "put_users", "cget", "cput", "publish",
-        "publish_denied", "call_denied", "bad_name", "oob", "log", "now", "random",
+        "put",
+        "delete",
+        "get",
+        "read_users",
+        "put_users",
+        "cget",
+        "cput",
+        "publish",
+        "publish_denied",
+        "call_denied",
+        "bad_name",
+        "oob",
+        "log",
+        "now",
+        "random",
     ]);
     c.permissions.kv_owned = set(&["orders"]);
     c.permissions.kv_readable = set(&["users"]);
@@ -317,9 +336,7 @@ fn all_imports_service() -> (ServiceConfig, String) {
     c.permissions.publishes = set(&["events"]);
     c.permissions.calls.insert(CallTarget::new("pay", "charge"));
     let handler = |name: &str, body: &str| {
-        format!(
-            r#"(func (export "handle_{name}") (param i32 i32) (result i64) {body})"#
-        )
+        format!(r#"(func (export "handle_{name}") (param i32 i32) (result i64) {body})"#)
     };
     let num = |expr: &str| format!("(call $num (i64.extend_i32_s {expr}))");
     let body = [
@@ -460,14 +477,17 @@ fn imports_are_checked_against_capabilities_at_load() {
         if import == "fusebench.now" && expected == "func () -> (i64)" && found == "func () -> (i32)"));
 
     let mem = r#"(import "fusebench" "heap" (memory 1))"#;
-    let wat = format!("(module {mem} (func (export \"alloc\") (param i32) (result i32) (i32.const 0)))");
+    let wat =
+        format!("(module {mem} (func (export \"alloc\") (param i32) (result i32) (i32.const 0)))");
     let err = load_err(&config("s", &Capability::ALL, &[]), &wat);
     assert!(matches!(err, LoadError::NonFunctionImport { kind: "memory", .. }));
 
     // env.abort needs no capability.
     let abort = r#"(import "env" "abort" (func (param i32 i32 i32 i32)))"#;
     let mut rt = Runtime::default();
-    assert!(rt.load_service(&config("s", &[], &["echo"]), module(&[abort], ECHO).as_bytes()).is_ok());
+    assert!(
+        rt.load_service(&config("s", &[], &["echo"]), module(&[abort], ECHO).as_bytes()).is_ok()
+    );
 }
 
 #[test]
@@ -496,7 +516,9 @@ fn exports_are_checked_at_load() {
     let err = load_err(&config("s", &[], &[]), "(module (func $f (result i32) (i64.const 0)))");
     assert!(matches!(err, LoadError::InvalidModule { .. }), "{err}");
     let err = load_err(&config("s", &[], &[]), "(module (oops))");
-    assert!(matches!(err, LoadError::Wat { .. }), "{err}");
+    assert!(matches!(err, LoadError::Unreadable { .. }), "{err}");
+    let err = load_err(&config("s", &[], &[]), "PK\u{3}\u{4} not a module");
+    assert!(matches!(err, LoadError::Unreadable { .. }), "{err}");
 
     let mut rt = Runtime::default();
     let c = config("s", &[], &["echo"]);
@@ -509,7 +531,9 @@ fn exports_are_checked_at_load() {
 
 #[test]
 fn every_import_the_model_accepts_has_a_host_signature() {
-    use fusebench_model::capability::{ALWAYS_ALLOWED, HOST_NAMESPACE, WASI_NAMESPACE, WASI_SUBSET};
+    use fusebench_model::capability::{
+        ALWAYS_ALLOWED, HOST_NAMESPACE, WASI_NAMESPACE, WASI_SUBSET,
+    };
     for cap in Capability::ALL {
         for f in cap.host_functions() {
             assert!(abi::host_signature(HOST_NAMESPACE, f).is_some(), "{f}");
@@ -675,7 +699,15 @@ fn the_wasi_subset_is_deterministic_and_answered_from_the_context() {
     let mut h = Harness::new();
     let mut c = config("wasi", &[Capability::Wasi], &[]);
     c.endpoints = set(&[
-        "write", "bad_fd", "clock", "clock_res", "random", "random_oob", "environ", "args", "yield",
+        "write",
+        "bad_fd",
+        "clock",
+        "clock_res",
+        "random",
+        "random_oob",
+        "environ",
+        "args",
+        "yield",
         "exit",
     ]);
     c.wasi.environ = vec![("MODE".into(), "test".into())];

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Rebuilds every shop module from source into scenarios/shop/modules/ and rewrites its
+# SHA256SUMS, so that a fresh machine runs the shop without any WebAssembly toolchain.
+#
+#   guests/build.sh                 install what is missing, build, copy, update SHA256SUMS
+#   guests/build.sh --out DIR       build into DIR instead (used by check.sh)
+#   guests/build.sh --no-install    never install a toolchain (apt, rustup); a language whose
+#                                   toolchain is absent is reported as "skipped: <toolchain> not
+#                                   installed" and its directory is not created in the output.
+#                                   (npm dependencies are still fetched with `npm ci`: pinned
+#                                   packages, not a toolchain.)
+#
+# Reproducible: the same toolchains give byte-identical modules (RUSTFLAGS from the
+# environment is ignored; guests/.cargo/config.toml holds the flags).
+set -euo pipefail
+
+guests="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+modules="$(cd "$guests/.." && pwd)/scenarios/shop/modules"
+out="$modules"
+install=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --out) out="$2"; shift 2 ;;
+        --no-install) install=0; shift ;;
+        *) echo "usage: $0 [--out DIR] [--no-install]" >&2; exit 2 ;;
+    esac
+done
+mkdir -p "$out"
+
+RUST_SERVICES=(catalog inventory orders payments shipping notifications)
+SKIPPED=()
+
+skip() {
+    echo "skipped: $1 not installed" >&2
+    SKIPPED+=("$2")
+}
+
+apt_install() { # apt_install PACKAGE... (only as root, only with apt)
+    [ "$install" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || return 1
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+build_rust() {
+    if ! command -v cargo >/dev/null; then skip cargo rust; return; fi
+    if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+        if [ "$install" = 1 ] && command -v rustup >/dev/null; then
+            rustup target add wasm32-unknown-unknown
+        else
+            skip "rust target wasm32-unknown-unknown" rust; return
+        fi
+    fi
+    local packages=()
+    for s in "${RUST_SERVICES[@]}"; do packages+=(-p "$s"); done
+    (cd "$guests" && env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS \
+        cargo build --locked --release --target wasm32-unknown-unknown "${packages[@]}")
+    local target_dir="${CARGO_TARGET_DIR:-$guests/target}"
+    mkdir -p "$out/rust"
+    for s in "${RUST_SERVICES[@]}"; do
+        cp "$target_dir/wasm32-unknown-unknown/release/$s.wasm" "$out/rust/$s.wasm"
+    done
+}
+
+build_c() {
+    if ! command -v clang >/dev/null || ! command -v wasm-ld >/dev/null; then
+        apt_install clang lld || { skip "clang/lld" c; return; }
+    fi
+    mkdir -p "$out/c"
+    # Compile and link separately: clang as the linker driver runs binaryen's wasm-opt when it
+    # finds one on PATH, which would make the module depend on what else the machine has.
+    local obj
+    obj="$(mktemp --suffix=.o)"
+    clang --target=wasm32 -O2 -mbulk-memory -std=c11 -nostdlib -Wall -Wextra -Werror \
+        -c -o "$obj" "$guests/c/payments.c"
+    wasm-ld --no-entry --strip-all -z stack-size=16384 --stack-first \
+        -o "$out/c/payments.wasm" "$obj"
+    rm -f "$obj"
+}
+
+build_as() {
+    if ! command -v npm >/dev/null; then skip "node/npm" as; return; fi
+    if [ ! -x "$guests/as/node_modules/.bin/asc" ]; then
+        (cd "$guests/as" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+    mkdir -p "$out/as"
+    (cd "$guests/as" && ./node_modules/.bin/asc assembly/catalog.ts --config asconfig.json \
+        --target release --outFile "$out/as/catalog.wasm")
+}
+
+check_wat() { # hand-written: validate, and carry it along when building elsewhere
+    if ! command -v wat2wasm >/dev/null; then
+        apt_install wabt || { skip "wabt (wat2wasm)" wat; return; }
+    fi
+    wat2wasm "$modules/wat/notifications.wat" --output=/dev/null
+    if [ "$out" != "$modules" ]; then
+        mkdir -p "$out/wat"
+        cp "$modules/wat/notifications.wat" "$out/wat/notifications.wat"
+    fi
+}
+
+build_rust
+build_c
+build_as
+check_wat
+
+(cd "$out" && find . -mindepth 2 -maxdepth 2 -type f \( -name '*.wasm' -o -name '*.wat' \) \
+    | sed 's#^\./##' | LC_ALL=C sort | xargs -r sha256sum > SHA256SUMS)
+if [ ${#SKIPPED[@]} -gt 0 ]; then
+    echo "built with languages skipped: ${SKIPPED[*]}" >&2
+fi
+echo "modules in $out:"
+(cd "$out" && LC_ALL=C sort -k2 SHA256SUMS | while read -r _ f; do printf '  %-28s %7d bytes\n' "$f" "$(stat -c %s "$f")"; done)

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Rebuilds every shop module into a temporary directory and compares it with the committed
+# scenarios/shop/modules/SHA256SUMS (and the committed files with their sums).
+#
+#   exit 0  every rebuilt module is byte-identical to the committed one; a language whose
+#           toolchain is absent prints "skipped: <toolchain> not installed" and is not compared
+#   exit 1  a mismatch: the differing files are listed (rebuild with guests/build.sh)
+#
+# Installs nothing but the pinned npm packages (npm ci). Rust builds in a fresh target dir, so
+# this is a real rebuild, not a cache hit (about a minute on 2 cores).
+set -euo pipefail
+
+guests="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+modules="$(cd "$guests/.." && pwd)/scenarios/shop/modules"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+if ! CARGO_TARGET_DIR="$tmp/target" "$guests/build.sh" --out "$tmp/modules" --no-install \
+    >"$tmp/build.log" 2>&1; then
+    cat "$tmp/build.log" >&2
+    echo "check: the rebuild failed" >&2
+    exit 1
+fi
+grep '^skipped: ' "$tmp/build.log" || true
+
+status=0
+differs=()
+# The committed files must match the committed sums.
+if ! (cd "$modules" && sha256sum --quiet --check SHA256SUMS) >"$tmp/committed.log" 2>&1; then
+    sed 's/^/committed: /' "$tmp/committed.log" >&2
+    status=1
+fi
+# Every committed module of a language that was rebuilt must be rebuilt identically.
+while read -r sum file; do
+    lang="${file%%/*}"
+    [ -d "$tmp/modules/$lang" ] || continue # skipped: toolchain absent
+    rebuilt="$(awk -v f="$file" '$2 == f { print $1 }' "$tmp/modules/SHA256SUMS")"
+    if [ "$rebuilt" != "$sum" ]; then
+        differs+=("$file")
+    fi
+done <"$modules/SHA256SUMS"
+# And nothing may be built that is not committed.
+while read -r _ file; do
+    grep -q "  $file\$" "$modules/SHA256SUMS" || differs+=("$file (not committed)")
+done <"$tmp/modules/SHA256SUMS"
+
+if [ ${#differs[@]} -gt 0 ]; then
+    echo "check: rebuilt modules differ from the committed ones:" >&2
+    printf '  %s\n' "${differs[@]}" >&2
+    status=1
+fi
+if [ "$status" = 0 ]; then
+    echo "check: every rebuilt module matches scenarios/shop/modules/SHA256SUMS"
+fi
+exit "$status"

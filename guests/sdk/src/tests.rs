@@ -1,0 +1,131 @@
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use serde::{Deserialize, Serialize};
+
+use crate::log::Level;
+use crate::{Ack, AppError, CallError, HostError, Reply, cache, call, fake, kv, log, publish};
+
+#[test]
+fn decimals() {
+    assert_eq!(crate::parse_decimal(b"0"), Some(0));
+    assert_eq!(crate::parse_decimal(b"42"), Some(42));
+    assert_eq!(crate::parse_decimal(b"-7"), Some(-7));
+    assert_eq!(crate::parse_decimal(b"9223372036854775807"), Some(i64::MAX));
+    assert_eq!(crate::parse_decimal(b"-9223372036854775808"), Some(i64::MIN));
+    for bad in [&b""[..], b"-", b"9223372036854775808", b"1.0", b" 1", b"+1", b"1e3", b"x"] {
+        assert_eq!(crate::parse_decimal(bad), None, "{}", String::from_utf8_lossy(bad));
+    }
+}
+
+#[test]
+fn host_error_codes_round_trip() {
+    for code in -7..=-1 {
+        assert_eq!(HostError::from_code(code).code(), code);
+    }
+    assert_eq!(HostError::from_code(-3), HostError::Unavailable);
+    assert_eq!(HostError::from_code(-9), HostError::Other(-9));
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Thing {
+    name: String,
+}
+
+fn echo(req: Thing) -> Reply<Thing> {
+    if req.name.is_empty() {
+        return Err(AppError::bad_request("name is empty"));
+    }
+    Ok(req)
+}
+
+#[test]
+fn dispatch_answers_json_and_application_errors() {
+    assert_eq!(fake::invoke(echo, r#"{"name":"x","extra":[1]}"#), r#"{"name":"x"}"#);
+    assert_eq!(fake::invoke(echo, r#"{"name":""}"#), r#"{"error":"bad_request: name is empty"}"#);
+    let reply = fake::invoke(echo, r#"{"name":"x"} trailing"#);
+    assert!(reply.starts_with(r#"{"error":"bad_request: trailing characters"#), "{reply}");
+    let reply = fake::invoke(echo, "");
+    assert!(reply.starts_with(r#"{"error":"bad_request: EOF"#), "{reply}");
+    // The error text is escaped like any JSON string.
+    let reply = fake::invoke(echo, "{\"name\":\"\u{1}");
+    let parsed: serde_json::Value = serde_json::from_str(&reply).expect("valid JSON");
+    assert!(parsed["error"].as_str().is_some_and(|e| e.starts_with("bad_request: ")));
+    assert_eq!(fake::invoke(|()| -> Reply<Ack> { Ok(Ack::OK) }, "null"), r#"{"ok":true}"#);
+}
+
+#[test]
+fn call_separates_host_failures_application_errors_and_bad_replies() {
+    fake::reset();
+    fake::on_call("svc", "echo", fake::serve(echo));
+    let thing = Thing { name: "x".into() };
+    let ok: Result<Thing, _> = call("svc", "echo", &thing);
+    assert_eq!(ok.expect("answered").name, "x");
+
+    let empty = Thing { name: String::new() };
+    let failed: Result<Thing, _> = call("svc", "echo", &empty);
+    assert_eq!(
+        failed.expect_err("error"),
+        CallError::Failed(AppError::bad_request("name is empty"))
+    );
+
+    // A value that merely mentions "error" is not an application error.
+    let mentions = Thing { name: "\"error\"".into() };
+    let ok: Result<Thing, _> = call("svc", "echo", &mentions);
+    assert_eq!(ok.expect("answered").name, "\"error\"");
+
+    let wrong_shape: Result<Vec<u8>, _> = call("svc", "echo", &thing);
+    assert!(matches!(wrong_shape, Err(CallError::BadReply(_))), "{wrong_shape:?}");
+
+    let unknown: Result<Thing, _> = call("nobody", "echo", &thing);
+    assert_eq!(unknown.expect_err("unknown"), CallError::Host(HostError::InvalidArgument));
+
+    fake::fail("svc", Some(HostError::Unavailable));
+    let down: Result<Thing, _> = call("svc", "echo", &thing);
+    assert_eq!(down.expect_err("down"), CallError::Host(HostError::Unavailable));
+    assert_eq!(fake::calls().len(), 5, "a failing service is not recorded as reached");
+}
+
+#[test]
+fn stores_caches_channels_and_log() {
+    fake::reset();
+    assert_eq!(kv::get("db", "k"), Ok(None));
+    kv::put("db", "k", "v").expect("put");
+    assert_eq!(kv::get("db", "k"), Ok(Some(b"v".to_vec())));
+    assert_eq!(kv::delete("db", "k"), Ok(true));
+    assert_eq!(kv::delete("db", "k"), Ok(false));
+    cache::put("c", b"k", [1, 2]).expect("cache put");
+    assert_eq!(cache::get("c", "k"), Ok(Some(vec![1, 2])));
+    assert_eq!(kv::get("c", "k"), Ok(None), "caches and stores are separate");
+    publish("ch", &Thing { name: "n".into() }).expect("publish");
+    assert_eq!(fake::published("ch"), [r#"{"name":"n"}"#]);
+    log::warn("careful");
+    assert_eq!(fake::logs(), [(Level::Warn, "careful".into())]);
+
+    fake::fail_writes("db", Some(HostError::Denied));
+    assert_eq!(kv::put("db", "k", "v"), Err(HostError::Denied));
+    assert_eq!(kv::get("db", "k"), Ok(None), "reads still work");
+    fake::fail("ch", Some(HostError::Unavailable));
+    assert_eq!(publish("ch", &1), Err(HostError::Unavailable));
+}
+
+#[test]
+fn clock_and_random_are_deterministic() {
+    fake::reset();
+    fake::set_now(1_500);
+    assert_eq!(crate::now(), 1_500);
+    let first: Vec<u64> = (0..3).map(|_| crate::random()).collect();
+    fake::reset();
+    let again: Vec<u64> = (0..3).map(|_| crate::random()).collect();
+    assert_eq!(first, again);
+    assert_ne!(first[0], first[1]);
+}
+
+#[test]
+fn each_test_thread_has_its_own_world() {
+    fake::reset();
+    kv::put("db", "mine", "1").expect("put");
+    let other = std::thread::spawn(|| kv::get("db", "mine")).join().expect("thread");
+    assert_eq!(other, Ok(None));
+}

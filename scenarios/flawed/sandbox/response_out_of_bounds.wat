@@ -1,0 +1,13 @@
+;; Hostile guest: returns a response pointer (0xffff0000) and length (4096) outside its memory.
+;; Expected: GuestFault::ResponseOutOfBounds — the host reads nothing outside guest memory.
+(module
+  (memory (export "memory") 1)
+  (global $bump (mut i32) (i32.const 1024))
+  (func (export "alloc") (param $len i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $bump))
+    (global.set $bump (i32.add (local.get $p) (local.get $len)))
+    (if (i32.gt_u (global.get $bump) (i32.const 60000)) (then (global.set $bump (i32.const 1024))))
+    (local.get $p))
+  (func (export "handle_run") (param i32 i32) (result i64)
+    (i64.const 0xffff000000001000)))

@@ -1,0 +1,360 @@
+//! Metrics of a run: latency histograms (HdrHistogram), outcome counts, and time series
+//! sampled at a fixed virtual interval. Everything keyed by name in `BTreeMap`s, so reports
+//! list things in a stable order.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Latency histograms record microseconds from 1 µs to one hour, 3 significant digits.
+fn new_histogram() -> Histogram<u64> {
+    // Bounds are constants that hdrhistogram accepts; failure would be a programming error.
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
+}
+
+fn record_micros(h: &mut Histogram<u64>, nanos: u64) {
+    h.saturating_record((nanos / 1_000).max(1));
+}
+
+/// How a request ended, as the client (or caller) saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// A response conforming to the contract.
+    Ok,
+    /// An application error response (`{"error": ...}`).
+    AppError,
+    /// The gateway or caller gave up waiting.
+    Timeout,
+    /// A replica's queue was full, or no replica was available.
+    Rejected,
+    /// The guest trapped, ran out of fuel, or otherwise faulted.
+    GuestFault,
+    /// The request or response broke the endpoint's contract.
+    ContractViolation,
+    /// The request named no route, or failed gateway validation.
+    BadRequest,
+}
+
+impl Outcome {
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::AppError => "app-error",
+            Outcome::Timeout => "timeout",
+            Outcome::Rejected => "rejected",
+            Outcome::GuestFault => "guest-fault",
+            Outcome::ContractViolation => "contract-violation",
+            Outcome::BadRequest => "bad-request",
+        }
+    }
+
+    /// Answered by the system as designed (an application error is still an answer).
+    #[must_use]
+    pub fn is_success(self) -> bool {
+        matches!(self, Outcome::Ok | Outcome::AppError)
+    }
+}
+
+/// Client-observed statistics of one public endpoint.
+#[derive(Debug, Clone)]
+pub struct EndpointStats {
+    pub latency: Histogram<u64>,
+    pub outcomes: BTreeMap<Outcome, u64>,
+    interval: Histogram<u64>,
+    interval_count: u64,
+    interval_errors: u64,
+}
+
+impl Default for EndpointStats {
+    fn default() -> Self {
+        EndpointStats {
+            latency: new_histogram(),
+            outcomes: BTreeMap::new(),
+            interval: new_histogram(),
+            interval_count: 0,
+            interval_errors: 0,
+        }
+    }
+}
+
+impl EndpointStats {
+    #[must_use]
+    pub fn total(&self) -> u64 {
+        self.outcomes.values().sum()
+    }
+
+    #[must_use]
+    pub fn successes(&self) -> u64 {
+        self.outcomes.iter().filter(|(o, _)| o.is_success()).map(|(_, n)| n).sum()
+    }
+}
+
+/// Server-side statistics of one service.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ServiceStats {
+    pub invocations: u64,
+    pub fresh_instances: u64,
+    pub guest_faults: BTreeMap<String, u64>,
+    pub refusals: u64,
+    pub fuel_total: u64,
+    pub rejected: u64,
+    pub queue_depth_max: u64,
+    /// Nanoseconds of busy slot time, summed over replicas (for utilisation).
+    pub busy_nanos: u64,
+    /// Requests that finished at this service (any outcome), and their total time in the
+    /// service (queue + service), nanoseconds: W = sojourn_nanos / completed.
+    pub completed: u64,
+    pub sojourn_nanos: u128,
+    /// ∫ (requests in the service) dt, in request·nanoseconds: L = occupancy / run time.
+    pub occupancy: u128,
+    #[serde(skip)]
+    in_system: u64,
+    #[serde(skip)]
+    last_change: u64,
+}
+
+impl ServiceStats {
+    /// The number of requests in the service changes by `delta` at `now_nanos`.
+    pub fn occupancy_change(&mut self, now_nanos: u64, delta: i64) {
+        self.occupancy +=
+            u128::from(self.in_system) * u128::from(now_nanos.saturating_sub(self.last_change));
+        self.last_change = now_nanos;
+        self.in_system = self.in_system.saturating_add_signed(delta);
+    }
+
+    /// Mean number of requests in the service over [0, `end_nanos`].
+    #[must_use]
+    pub fn mean_in_system(&self, end_nanos: u64) -> f64 {
+        let total = self.occupancy
+            + u128::from(self.in_system) * u128::from(end_nanos.saturating_sub(self.last_change));
+        if end_nanos == 0 { 0.0 } else { total as f64 / end_nanos as f64 }
+    }
+
+    /// Mean time in the service (queue + service), milliseconds.
+    #[must_use]
+    pub fn mean_sojourn_ms(&self) -> f64 {
+        if self.completed == 0 {
+            0.0
+        } else {
+            self.sojourn_nanos as f64 / self.completed as f64 / 1e6
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct CacheStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub evictions: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StoreStats {
+    pub reads: u64,
+    pub writes: u64,
+    /// Replication messages applied (eventual: after lag; strong: before the ack).
+    pub replications: u64,
+    /// Largest replication delay observed, nanoseconds (origin write → apply at a replica).
+    pub replication_lag_max_nanos: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ChannelStats {
+    pub published: u64,
+    pub delivered: u64,
+    pub redelivered: u64,
+    pub duplicated: u64,
+    pub acked: u64,
+    /// Messages given up after too many deliveries.
+    pub dead_lettered: u64,
+}
+
+/// One point of the time series.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sample {
+    pub t_s: f64,
+    pub endpoints: BTreeMap<String, EndpointSample>,
+    pub services: BTreeMap<String, ServiceSample>,
+    pub cache_hit_ratio: BTreeMap<String, f64>,
+    pub replication_lag_ms: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct EndpointSample {
+    pub throughput_rps: f64,
+    pub errors_rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ServiceSample {
+    pub queue_depth: u64,
+    pub utilisation: f64,
+    pub live_instances: u64,
+    pub fuel_per_request: f64,
+}
+
+/// All metrics of one run.
+#[derive(Debug, Clone, Default)]
+pub struct Metrics {
+    pub endpoints: BTreeMap<String, EndpointStats>,
+    pub services: BTreeMap<String, ServiceStats>,
+    pub caches: BTreeMap<String, CacheStats>,
+    pub stores: BTreeMap<String, StoreStats>,
+    pub channels: BTreeMap<String, ChannelStats>,
+    pub series: Vec<Sample>,
+    interval_cache: BTreeMap<String, CacheStats>,
+    interval_lag: BTreeMap<String, u64>,
+    interval_fuel: BTreeMap<String, (u64, u64)>,
+}
+
+impl Metrics {
+    /// A client-observed request outcome on a public endpoint `service.endpoint`.
+    pub fn record_request(&mut self, endpoint: &str, outcome: Outcome, latency_nanos: u64) {
+        let e = self.endpoints.entry(endpoint.to_owned()).or_default();
+        *e.outcomes.entry(outcome).or_default() += 1;
+        e.interval_count += 1;
+        if outcome.is_success() {
+            record_micros(&mut e.latency, latency_nanos);
+            record_micros(&mut e.interval, latency_nanos);
+        } else {
+            e.interval_errors += 1;
+        }
+    }
+
+    pub fn service(&mut self, name: &str) -> &mut ServiceStats {
+        self.services.entry(name.to_owned()).or_default()
+    }
+
+    pub fn record_fuel(&mut self, service: &str, fuel: u64) {
+        self.service(service).fuel_total += fuel;
+        let f = self.interval_fuel.entry(service.to_owned()).or_default();
+        f.0 += fuel;
+        f.1 += 1;
+    }
+
+    pub fn cache_access(&mut self, cache: &str, hit: bool) {
+        for map in [&mut self.caches, &mut self.interval_cache] {
+            let c = map.entry(cache.to_owned()).or_default();
+            if hit { c.hits += 1 } else { c.misses += 1 }
+        }
+    }
+
+    pub fn replication_lag(&mut self, store: &str, nanos: u64) {
+        let s = self.stores.entry(store.to_owned()).or_default();
+        s.replications += 1;
+        s.replication_lag_max_nanos = s.replication_lag_max_nanos.max(nanos);
+        let m = self.interval_lag.entry(store.to_owned()).or_default();
+        *m = (*m).max(nanos);
+    }
+
+    pub fn store(&mut self, name: &str) -> &mut StoreStats {
+        self.stores.entry(name.to_owned()).or_default()
+    }
+
+    pub fn channel(&mut self, name: &str) -> &mut ChannelStats {
+        self.channels.entry(name.to_owned()).or_default()
+    }
+
+    /// Closes the current interval into a [`Sample`]; `services` gives the instantaneous
+    /// gauges (queue depth, utilisation, live instances) per service.
+    pub fn sample(
+        &mut self,
+        t_s: f64,
+        interval_s: f64,
+        services: BTreeMap<String, (u64, f64, u64)>,
+    ) {
+        let mut endpoints = BTreeMap::new();
+        for (name, e) in &mut self.endpoints {
+            let q = |h: &Histogram<u64>, p: f64| {
+                if h.is_empty() { 0.0 } else { h.value_at_quantile(p) as f64 / 1e3 }
+            };
+            endpoints.insert(
+                name.clone(),
+                EndpointSample {
+                    throughput_rps: e.interval_count as f64 / interval_s,
+                    errors_rps: e.interval_errors as f64 / interval_s,
+                    p50_ms: q(&e.interval, 0.5),
+                    p99_ms: q(&e.interval, 0.99),
+                },
+            );
+            e.interval.reset();
+            e.interval_count = 0;
+            e.interval_errors = 0;
+        }
+        let services = services
+            .into_iter()
+            .map(|(name, (queue_depth, utilisation, live_instances))| {
+                let (fuel, n) = self.interval_fuel.remove(&name).unwrap_or_default();
+                let fuel_per_request = if n == 0 { 0.0 } else { fuel as f64 / n as f64 };
+                (name, ServiceSample { queue_depth, utilisation, live_instances, fuel_per_request })
+            })
+            .collect();
+        let cache_hit_ratio = std::mem::take(&mut self.interval_cache)
+            .into_iter()
+            .map(|(name, c)| {
+                (
+                    name,
+                    if c.hits + c.misses == 0 {
+                        0.0
+                    } else {
+                        c.hits as f64 / (c.hits + c.misses) as f64
+                    },
+                )
+            })
+            .collect();
+        let replication_lag_ms = std::mem::take(&mut self.interval_lag)
+            .into_iter()
+            .map(|(n, l)| (n, l as f64 / 1e6))
+            .collect();
+        self.series.push(Sample { t_s, endpoints, services, cache_hit_ratio, replication_lag_ms });
+    }
+}
+
+/// A latency summary in milliseconds, for reports.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct LatencySummary {
+    pub count: u64,
+    pub mean_ms: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+impl LatencySummary {
+    #[must_use]
+    pub fn of(h: &Histogram<u64>) -> Self {
+        let q = |p: f64| if h.is_empty() { 0.0 } else { h.value_at_quantile(p) as f64 / 1e3 };
+        LatencySummary {
+            count: h.len(),
+            mean_ms: if h.is_empty() { 0.0 } else { h.mean() / 1e3 },
+            p50_ms: q(0.5),
+            p90_ms: q(0.9),
+            p99_ms: q(0.99),
+            p999_ms: q(0.999),
+            max_ms: if h.is_empty() { 0.0 } else { h.max() as f64 / 1e3 },
+        }
+    }
+}
+
+/// Points of the empirical CDF of a histogram: (latency ms, fraction ≤ it).
+#[must_use]
+pub fn cdf_points(h: &Histogram<u64>) -> Vec<(f64, f64)> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    let total = h.len() as f64;
+    let mut acc = 0u64;
+    h.iter_recorded()
+        .map(|v| {
+            acc += v.count_at_value();
+            (v.value_iterated_to() as f64 / 1e3, acc as f64 / total)
+        })
+        .collect()
+}

@@ -1,0 +1,168 @@
+//! The network: messages between topology nodes take the latency of every link on the
+//! (fewest-hop) path, and may be lost (link loss, loss faults) or dropped (partitions).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use fusebench_model::Scenario;
+use fusebench_model::scenario::Distribution;
+
+use super::Sim;
+use crate::dist::sample_nanos;
+use crate::trace::TraceEvent;
+
+/// Latency of a message between two components on the same node.
+const LOCAL_NANOS: u64 = 50_000;
+
+#[derive(Debug, Clone)]
+struct LinkState {
+    latency: Distribution,
+    loss: f64,
+    /// Active partition faults on this link (a counter: faults may overlap).
+    partitions: u32,
+    extra_loss: f64,
+    extra_nanos: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Network {
+    pub(crate) nodes: Vec<String>,
+    pub(crate) index: BTreeMap<String, usize>,
+    /// links[(a, b)] with a < b.
+    links: BTreeMap<(usize, usize), LinkState>,
+    /// next_hop[from][to]: the neighbour to go through, `None` if unreachable.
+    next_hop: Vec<Vec<Option<usize>>>,
+}
+
+impl Network {
+    pub(crate) fn new(s: &Scenario) -> Self {
+        let nodes: Vec<String> = s.nodes.iter().map(|n| n.name.clone()).collect();
+        let index: BTreeMap<String, usize> =
+            nodes.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
+        let mut links = BTreeMap::new();
+        let mut adj = vec![Vec::new(); nodes.len()];
+        for l in &s.links {
+            let (Some(&a), Some(&b)) =
+                (index.get(&l.between[0].name), index.get(&l.between[1].name))
+            else {
+                continue;
+            };
+            if a == b {
+                continue;
+            }
+            links.insert(
+                (a.min(b), a.max(b)),
+                LinkState {
+                    latency: l.latency,
+                    loss: l.loss,
+                    partitions: 0,
+                    extra_loss: 0.0,
+                    extra_nanos: 0,
+                },
+            );
+            adj[a].push(b);
+            adj[b].push(a);
+        }
+        for a in &mut adj {
+            a.sort_unstable();
+            a.dedup();
+        }
+        let n = nodes.len();
+        let mut next_hop = vec![vec![None; n]; n];
+        for (src, row) in next_hop.iter_mut().enumerate() {
+            // BFS from src; first hop recorded per reached node.
+            let mut first: Vec<Option<usize>> = vec![None; n];
+            let mut seen = vec![false; n];
+            seen[src] = true;
+            let mut queue = VecDeque::new();
+            for &nb in &adj[src] {
+                seen[nb] = true;
+                first[nb] = Some(nb);
+                queue.push_back(nb);
+            }
+            while let Some(u) = queue.pop_front() {
+                for &v in &adj[u] {
+                    if !seen[v] {
+                        seen[v] = true;
+                        first[v] = first[u];
+                        queue.push_back(v);
+                    }
+                }
+            }
+            *row = first;
+        }
+        Network { nodes, index, links, next_hop }
+    }
+
+    pub(crate) fn node(&self, name: &str) -> usize {
+        self.index.get(name).copied().unwrap_or(0)
+    }
+
+    fn link_mut(&mut self, a: usize, b: usize) -> Option<&mut LinkState> {
+        self.links.get_mut(&(a.min(b), a.max(b)))
+    }
+
+    pub(crate) fn set_partition(&mut self, a: usize, b: usize, on: bool) {
+        if let Some(l) = self.link_mut(a, b) {
+            l.partitions = if on { l.partitions + 1 } else { l.partitions.saturating_sub(1) };
+        }
+    }
+
+    pub(crate) fn add_loss(&mut self, a: usize, b: usize, rate: f64) {
+        if let Some(l) = self.link_mut(a, b) {
+            l.extra_loss = (l.extra_loss + rate).clamp(0.0, 1.0);
+        }
+    }
+
+    pub(crate) fn add_latency(&mut self, a: usize, b: usize, nanos: i64) {
+        if let Some(l) = self.link_mut(a, b) {
+            l.extra_nanos = l.extra_nanos.saturating_add_signed(nanos);
+        }
+    }
+}
+
+impl Sim {
+    /// The delay of one message from node `from` to node `to`, or `None` if it is lost or
+    /// cannot get through (partition, no route). `what`/`id` name it in the trace when dropped.
+    pub(crate) fn transit(&mut self, from: usize, to: usize, what: &str, id: u64) -> Option<u64> {
+        if from == to {
+            return Some(LOCAL_NANOS);
+        }
+        let mut total = 0u64;
+        let mut at = from;
+        let mut reason = None;
+        while at != to {
+            let Some(next) = self.net.next_hop[at][to] else {
+                reason = Some("no route");
+                break;
+            };
+            let key = (at.min(next), at.max(next));
+            let Some(link) = self.net.links.get(&key) else {
+                reason = Some("no route");
+                break;
+            };
+            if link.partitions > 0 {
+                reason = Some("partition");
+                break;
+            }
+            let loss = (link.loss + link.extra_loss).min(1.0);
+            let (latency, extra) = (link.latency, link.extra_nanos);
+            if self.rng_net.chance(loss) {
+                reason = Some("loss");
+                break;
+            }
+            total = total
+                .saturating_add(sample_nanos(&latency, &mut self.rng_net))
+                .saturating_add(extra);
+            at = next;
+        }
+        match reason {
+            None => Some(total.max(1)),
+            Some(reason) => {
+                let now = self.q.now();
+                let (f, t) = (&self.net.nodes[from], &self.net.nodes[to]);
+                self.trace.emit(now, &TraceEvent::Dropped { what, id, from: f, to: t, reason });
+                None
+            }
+        }
+    }
+}
