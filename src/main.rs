@@ -22,6 +22,8 @@ enum Command {
     Inspect(cmd::inspect::InspectArgs),
     /// Check a scenario: parse it strictly, then run every static check.
     Check(cmd::check::CheckArgs),
+    /// Run one request through a service's real module, with in-memory stores.
+    Invoke(cmd::invoke::InvokeArgs),
     /// Simulate the system: a deterministic, seeded discrete-event run.
     Run(cmd::run::RunArgs),
     /// Export the service graph as Graphviz DOT or Mermaid.
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd::check::run(&args),
         Command::Graph(args) => cmd::graph::run(&args),
         Command::Run(args) => cmd::run::run(&args),
+        Command::Invoke(args) => cmd::invoke::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -18,6 +18,7 @@
 
 pub mod dist;
 pub mod engine;
+pub mod invoke;
 pub mod metrics;
 pub mod rng;
 pub mod runtime;

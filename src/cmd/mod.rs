@@ -2,4 +2,5 @@
 pub mod check;
 pub mod graph;
 pub mod inspect;
+pub mod invoke;
 pub mod run;

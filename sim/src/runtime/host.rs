@@ -432,8 +432,8 @@ fn fd_write(
             return ERRNO_FAULT;
         };
         let Some(range) = guest_range(data, buf, len) else { return ERRNO_FAULT };
-        let room = FD_WRITE_KEPT_BYTES_MAX.saturating_sub(text.len());
-        text.extend_from_slice(&data[range][..room.min(len as usize)]);
+        let kept = FD_WRITE_KEPT_BYTES_MAX.saturating_sub(text.len()).min(range.len());
+        text.extend_from_slice(&data[range.start..range.start + kept]);
         written = written.saturating_add(len);
     }
     let errno = write_bytes(&mut caller, nwritten, &written.to_le_bytes());
