@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Rebuilds every shop module from source into scenarios/shop/modules/ and rewrites its
-# SHA256SUMS, so that a fresh machine runs the shop without any WebAssembly toolchain.
+# Rebuilds every shop module from source into scenarios/shop/modules/, and every edge-iot
+# module into scenarios/edge-iot/modules/, and rewrites each directory's SHA256SUMS, so that a
+# fresh machine runs both systems without any WebAssembly toolchain.
 #
 #   guests/build.sh                 install what is missing, build, copy, update SHA256SUMS
-#   guests/build.sh --out DIR       build into DIR instead (used by check.sh)
+#   guests/build.sh --out DIR       build the shop's modules into DIR instead (used by check.sh)
+#   guests/build.sh --edge-iot-out DIR
+#                                   build the edge-iot modules into DIR instead (check.sh)
 #   guests/build.sh --no-install    never install a toolchain (apt, rustup); a language whose
 #                                   toolchain is absent is reported as "skipped: <toolchain> not
 #                                   installed" and its directory is not created in the output.
@@ -17,17 +20,20 @@ set -euo pipefail
 guests="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 modules="$(cd "$guests/.." && pwd)/scenarios/shop/modules"
 out="$modules"
+edge_out="$(cd "$guests/.." && pwd)/scenarios/edge-iot/modules"
 install=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) out="$2"; shift 2 ;;
+        --edge-iot-out) edge_out="$2"; shift 2 ;;
         --no-install) install=0; shift ;;
-        *) echo "usage: $0 [--out DIR] [--no-install]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--out DIR] [--edge-iot-out DIR] [--no-install]" >&2; exit 2 ;;
     esac
 done
-mkdir -p "$out"
+mkdir -p "$out" "$edge_out"
 
 RUST_SERVICES=(catalog inventory orders payments shipping notifications)
+EDGE_IOT_SERVICES=(ingest devices aggregate history alerts) # Rust only
 SKIPPED=()
 
 skip() {
@@ -50,13 +56,17 @@ build_rust() {
         fi
     fi
     local packages=()
-    for s in "${RUST_SERVICES[@]}"; do packages+=(-p "$s"); done
+    for s in "${RUST_SERVICES[@]}" "${EDGE_IOT_SERVICES[@]}"; do packages+=(-p "$s"); done
     (cd "$guests" && env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS \
         cargo build --locked --release --target wasm32-unknown-unknown "${packages[@]}")
     local target_dir="${CARGO_TARGET_DIR:-$guests/target}"
     mkdir -p "$out/rust"
     for s in "${RUST_SERVICES[@]}"; do
         cp "$target_dir/wasm32-unknown-unknown/release/$s.wasm" "$out/rust/$s.wasm"
+    done
+    mkdir -p "$edge_out/rust"
+    for s in "${EDGE_IOT_SERVICES[@]}"; do
+        cp "$target_dir/wasm32-unknown-unknown/release/$s.wasm" "$edge_out/rust/$s.wasm"
     done
 }
 
@@ -102,10 +112,16 @@ build_c
 build_as
 check_wat
 
-(cd "$out" && find . -mindepth 2 -maxdepth 2 -type f \( -name '*.wasm' -o -name '*.wat' \) \
-    | sed 's#^\./##' | LC_ALL=C sort | xargs -r sha256sum > SHA256SUMS)
+sums() { # sums DIR: rewrite DIR/SHA256SUMS for DIR/<lang>/*.{wasm,wat}
+    (cd "$1" && find . -mindepth 2 -maxdepth 2 -type f \( -name '*.wasm' -o -name '*.wat' \) \
+        | sed 's#^\./##' | LC_ALL=C sort | xargs -r sha256sum > SHA256SUMS)
+}
+sums "$out"
+sums "$edge_out"
 if [ ${#SKIPPED[@]} -gt 0 ]; then
     echo "built with languages skipped: ${SKIPPED[*]}" >&2
 fi
-echo "modules in $out:"
-(cd "$out" && LC_ALL=C sort -k2 SHA256SUMS | while read -r _ f; do printf '  %-28s %7d bytes\n' "$f" "$(stat -c %s "$f")"; done)
+for dir in "$out" "$edge_out"; do
+    echo "modules in $dir:"
+    (cd "$dir" && LC_ALL=C sort -k2 SHA256SUMS | while read -r _ f; do printf '  %-28s %7d bytes\n' "$f" "$(stat -c %s "$f")"; done)
+done

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Rebuilds every shop module into a temporary directory and compares it with the committed
-# scenarios/shop/modules/SHA256SUMS (and the committed files with their sums).
+# Rebuilds every shop and edge-iot module into a temporary directory and compares it with the
+# committed scenarios/shop/modules/SHA256SUMS and scenarios/edge-iot/modules/SHA256SUMS (and the
+# committed files with their sums).
 #
 #   exit 0  every rebuilt module is byte-identical to the committed one; a language whose
 #           toolchain is absent prints "skipped: <toolchain> not installed" and is not compared
@@ -11,12 +12,12 @@
 set -euo pipefail
 
 guests="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-modules="$(cd "$guests/.." && pwd)/scenarios/shop/modules"
+root="$(cd "$guests/.." && pwd)"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-if ! CARGO_TARGET_DIR="$tmp/target" "$guests/build.sh" --out "$tmp/modules" --no-install \
-    >"$tmp/build.log" 2>&1; then
+if ! CARGO_TARGET_DIR="$tmp/target" "$guests/build.sh" --out "$tmp/shop" \
+    --edge-iot-out "$tmp/edge-iot" --no-install >"$tmp/build.log" 2>&1; then
     cat "$tmp/build.log" >&2
     echo "check: the rebuild failed" >&2
     exit 1
@@ -25,24 +26,29 @@ grep '^skipped: ' "$tmp/build.log" || true
 
 status=0
 differs=()
-# The committed files must match the committed sums.
-if ! (cd "$modules" && sha256sum --quiet --check SHA256SUMS) >"$tmp/committed.log" 2>&1; then
-    sed 's/^/committed: /' "$tmp/committed.log" >&2
-    status=1
-fi
-# Every committed module of a language that was rebuilt must be rebuilt identically.
-while read -r sum file; do
-    lang="${file%%/*}"
-    [ -d "$tmp/modules/$lang" ] || continue # skipped: toolchain absent
-    rebuilt="$(awk -v f="$file" '$2 == f { print $1 }' "$tmp/modules/SHA256SUMS")"
-    if [ "$rebuilt" != "$sum" ]; then
-        differs+=("$file")
+compare() { # compare SYSTEM: scenarios/SYSTEM/modules against the rebuild in $tmp/SYSTEM
+    local system="$1" modules="$root/scenarios/$1/modules" rebuilt_dir="$tmp/$1"
+    # The committed files must match the committed sums.
+    if ! (cd "$modules" && sha256sum --quiet --check SHA256SUMS) >"$tmp/committed.log" 2>&1; then
+        sed "s#^#committed: $system/#" "$tmp/committed.log" >&2
+        status=1
     fi
-done <"$modules/SHA256SUMS"
-# And nothing may be built that is not committed.
-while read -r _ file; do
-    grep -q "  $file\$" "$modules/SHA256SUMS" || differs+=("$file (not committed)")
-done <"$tmp/modules/SHA256SUMS"
+    # Every committed module of a language that was rebuilt must be rebuilt identically.
+    while read -r sum file; do
+        lang="${file%%/*}"
+        [ -d "$rebuilt_dir/$lang" ] || continue # skipped: toolchain absent
+        rebuilt="$(awk -v f="$file" '$2 == f { print $1 }' "$rebuilt_dir/SHA256SUMS")"
+        if [ "$rebuilt" != "$sum" ]; then
+            differs+=("$system/$file")
+        fi
+    done <"$modules/SHA256SUMS"
+    # And nothing may be built that is not committed.
+    while read -r _ file; do
+        grep -q "  $file\$" "$modules/SHA256SUMS" || differs+=("$system/$file (not committed)")
+    done <"$rebuilt_dir/SHA256SUMS"
+}
+compare shop
+compare edge-iot
 
 if [ ${#differs[@]} -gt 0 ]; then
     echo "check: rebuilt modules differ from the committed ones:" >&2
@@ -50,6 +56,6 @@ if [ ${#differs[@]} -gt 0 ]; then
     status=1
 fi
 if [ "$status" = 0 ]; then
-    echo "check: every rebuilt module matches scenarios/shop/modules/SHA256SUMS"
+    echo "check: every rebuilt module matches scenarios/{shop,edge-iot}/modules/SHA256SUMS"
 fi
 exit "$status"

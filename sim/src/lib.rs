@@ -16,10 +16,12 @@
 //! [`runtime::Slice`]/[`runtime::Step`] values it returns, so engine tests can substitute a
 //! scripted fake that produces the same steps without any WebAssembly.
 
+pub mod atomic;
 pub mod dist;
 pub mod engine;
 pub mod invoke;
 pub mod metrics;
+pub mod report;
 pub mod rng;
 pub mod runtime;
 pub mod setup;

@@ -1,13 +1,23 @@
-//! `fusebench run SCENARIO [--seed N] [--duration D]`: simulate the system and report.
+//! `fusebench run SCENARIO [--seed N] [--duration D] [--out DIR] [--seeds K]`: simulate the
+//! system, print a summary table, and with `--out` write the report, the trace and the plots.
+//!
+//! Exit 0 whenever the run completed, SLOs met or not (gating on SLOs is `fusebench check`'s
+//! job); the summary says FAIL when one was missed. Exit 2 on bad input.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use fusebench_sim::metrics::LatencySummary;
+use fusebench_model::Scenario;
+use fusebench_sim::report::multi::{Estimate, MultiReport, scaled};
+use fusebench_sim::report::{self, Report, Verdict};
+use fusebench_sim::setup::{self, ModuleFiles};
+use fusebench_sim::time::SimTime;
 use fusebench_sim::trace::TraceMode;
-use fusebench_sim::{RunOptions, Sim, setup};
+use fusebench_sim::{RunOptions, Sim};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
 
 use crate::load::{LoadError, load};
 
@@ -15,12 +25,38 @@ use crate::load::{LoadError, load};
 pub struct RunArgs {
     /// The scenario file (TOML).
     pub scenario: PathBuf,
-    /// Seed of the run's random streams.
+    /// Seed of the run's random streams (the first seed with --seeds).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Simulated duration in seconds (default: the workload's).
-    #[arg(long)]
+    /// Simulated duration of the workload in seconds (default: the workload's).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_duration)]
     pub duration: Option<f64>,
+    /// Write report.md, report.json, trace.jsonl and the plots (SVG and PNG) into DIR,
+    /// creating it. With --seeds, each run's files go to DIR/seed-N/.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Run K seeds (SEED, SEED+1, …) in parallel on all cores and report the means with 95 %
+    /// confidence intervals.
+    #[arg(long, value_name = "K", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub seeds: u64,
+}
+
+fn parse_duration(s: &str) -> Result<f64, String> {
+    let d: f64 = s.parse().map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if d.is_finite() && d > 0.0 && d <= 1e6 {
+        Ok(d)
+    } else {
+        Err(format!("the duration must be a number of seconds in (0, 1e6], not {s}"))
+    }
+}
+
+/// Everything a run needs, shared by every seed.
+struct Plan {
+    scenario: Scenario,
+    files: ModuleFiles,
+    duration: SimTime,
+    out: Option<PathBuf>,
 }
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
@@ -33,54 +69,304 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let s = loaded.scenario;
+    let scenario = loaded.scenario;
     let base = args.scenario.parent().map(PathBuf::from).unwrap_or_default();
-    let files = setup::read_modules(&s, &base)?;
-    let runtime = setup::build_runtime(&s, &files)
-        .with_context(|| format!("cannot load the modules of {}", args.scenario.display()))?;
-    let mut options = RunOptions::new(args.seed);
-    options.trace = TraceMode::Hash;
-    options.duration = args.duration.map(fusebench_sim::time::SimTime::from_secs_f64);
-    let result = Sim::new(s, Box::new(runtime), &options).run();
+    let files = setup::read_modules(&scenario, &base)?;
+    // Load once up front, so a module the host rejects is reported before any run starts.
+    drop(
+        setup::build_runtime(&scenario, &files)
+            .with_context(|| format!("cannot load the modules of {}", args.scenario.display()))?,
+    );
+    let duration = SimTime::from_secs_f64(
+        args.duration.unwrap_or_else(|| scenario.workload.as_ref().map_or(0.0, |w| w.duration_s)),
+    );
+    let plan = Plan { scenario, files, duration, out: args.out.clone() };
+    if args.seeds == 1 {
+        run_single(&plan, args.seed)?;
+    } else {
+        let Some(last) = args.seed.checked_add(args.seeds - 1) else {
+            eprintln!("error: seeds {}..{} overflow a 64-bit seed", args.seed, args.seeds);
+            return Ok(ExitCode::from(2));
+        };
+        run_seeds(&plan, args.seed..=last)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One seed: run, write the directory when asked, print the summary.
+fn run_single(plan: &Plan, seed: u64) -> anyhow::Result<()> {
+    let bar = progress_bar(100, "{spinner} simulating [{bar:40}] {percent:>3}% {msg}");
+    let (report, trace) = simulate(plan, seed, &bar)?;
+    bar.finish_and_clear();
     let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "{} seed {}: {} events, {:.1}s simulated, trace {}",
-        result.system,
-        result.seed,
-        result.events,
-        result.end.as_secs_f64(),
-        &result.trace_hash[..16]
-    )?;
-    writeln!(
-        out,
-        "{:<32} {:>8} {:>8} {:>9} {:>9} {:>9}",
-        "endpoint", "requests", "ok %", "p50 ms", "p99 ms", "max ms"
-    )?;
-    for (name, e) in &result.metrics.endpoints {
-        let l = LatencySummary::of(&e.latency);
-        let ok = if e.total() == 0 { 0.0 } else { 100.0 * e.successes() as f64 / e.total() as f64 };
+    print_single(&mut out, &report)?;
+    if let Some(dir) = &plan.out {
+        let written = report::write_run_dir(dir, &report, trace.as_deref())
+            .with_context(|| format!("cannot write the report into {}", dir.display()))?;
+        writeln!(out, "\nwrote {}: {}", dir.display(), written.join(", "))?;
+    }
+    Ok(())
+}
+
+/// K seeds in parallel (rayon; `RAYON_NUM_THREADS` caps the threads). Results are collected in
+/// seed order, so nothing printed or written depends on which run finished first.
+fn run_seeds(plan: &Plan, seeds: std::ops::RangeInclusive<u64>) -> anyhow::Result<()> {
+    let count = seeds.end() - seeds.start() + 1;
+    let bar = progress_bar(count, "{spinner} runs [{bar:40}] {pos}/{len} done");
+    let reports = seeds
+        .into_par_iter()
+        .map(|seed| {
+            let (report, trace) = simulate(plan, seed, &ProgressBar::hidden())?;
+            if let Some(dir) = &plan.out {
+                let dir = dir.join(format!("seed-{seed}"));
+                report::write_run_dir(&dir, &report, trace.as_deref())
+                    .with_context(|| format!("cannot write the report into {}", dir.display()))?;
+            }
+            bar.inc(1);
+            Ok(report)
+        })
+        .collect::<anyhow::Result<Vec<Report>>>()?;
+    bar.finish_and_clear();
+    let multi = MultiReport::new(&reports);
+    let mut out = std::io::stdout().lock();
+    print_multi(&mut out, &multi)?;
+    if let Some(dir) = &plan.out {
+        let write = || -> Result<(), report::ReportError> {
+            report::create_dir(dir)?;
+            report::write_file(dir, report::REPORT_JSON, &multi.to_json()?)?;
+            report::write_file(dir, report::REPORT_MD, multi.to_markdown().as_bytes())
+        };
+        write().with_context(|| format!("cannot write the report into {}", dir.display()))?;
         writeln!(
             out,
-            "{name:<32} {:>8} {ok:>8.2} {:>9.2} {:>9.2} {:>9.2}",
-            e.total(),
+            "\nwrote {}: report.json, report.md, and each run's files in seed-N/",
+            dir.display()
+        )?;
+    }
+    Ok(())
+}
+
+/// Runs one seed with its own runtime; advances in slices of 1 % of the run to move `bar`.
+/// The trace lines are kept only when they will be written.
+fn simulate(
+    plan: &Plan,
+    seed: u64,
+    bar: &ProgressBar,
+) -> anyhow::Result<(Report, Option<Vec<u8>>)> {
+    let runtime = setup::build_runtime(&plan.scenario, &plan.files)
+        .context("cannot load the scenario's modules")?;
+    let mut options = RunOptions::new(seed);
+    options.trace = if plan.out.is_some() { TraceMode::Full } else { TraceMode::Hash };
+    options.duration = Some(plan.duration);
+    let end = plan.duration + options.drain_nanos;
+    let mut sim = Sim::new(plan.scenario.clone(), Box::new(runtime), &options);
+    let slices = 100;
+    for i in 1..=slices {
+        let t = SimTime((u128::from(end.nanos()) * i / 100) as u64);
+        sim.run_until(t);
+        if !bar.is_hidden() {
+            bar.set_position(i as u64);
+            bar.set_message(format!(
+                "{:.1} / {:.1} s simulated",
+                sim.now().as_secs_f64(),
+                end.as_secs_f64()
+            ));
+        }
+    }
+    // Anything the slices could not reach (none: the last slice is the end) finishes here.
+    while sim.step() {}
+    let result = sim.finish();
+    let report = Report::new(&result, &plan.scenario);
+    let trace = (plan.out.is_some()).then_some(result.trace);
+    Ok((report, trace))
+}
+
+/// A bar on stderr when it is a terminal; a hidden one (that costs nothing) otherwise.
+fn progress_bar(len: u64, template: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+// ---- the summary table (fits 100 columns) -----------------------------------------------------
+
+/// Width of the name column; longer names go on a line of their own.
+const NAME_WIDTH: usize = 24;
+
+/// The name cell: padded, or alone on its line (then the figures start on the next one).
+fn name_cell(name: &str) -> String {
+    if name.chars().count() <= NAME_WIDTH {
+        format!("{name:<NAME_WIDTH$}")
+    } else {
+        format!("{name}\n{:<NAME_WIDTH$}", "")
+    }
+}
+
+fn print_single(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{} · seed {} · {:.1} s workload ({:.1} s with drain) · {} events · trace {}",
+        r.system,
+        r.seed,
+        r.duration_s,
+        r.end_s,
+        r.events,
+        r.trace_hash.get(..16).unwrap_or(&r.trace_hash)
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<NAME_WIDTH$}{:>9}{:>10}{:>9}{:>10}{:>10}{:>10}{:>10}",
+        "endpoint", "requests", "avail %", "req/s", "mean ms", "p50 ms", "p99 ms", "max ms"
+    )?;
+    for (name, e) in &r.endpoints {
+        let l = &e.latency;
+        writeln!(
+            out,
+            "{}{:>9}{:>10.3}{:>9.1}{:>10.2}{:>10.2}{:>10.2}{:>10.2}",
+            name_cell(name),
+            e.requests,
+            e.availability * 100.0,
+            e.throughput_rps,
+            l.mean_ms,
             l.p50_ms,
             l.p99_ms,
             l.max_ms
         )?;
-        for (o, n) in &e.outcomes {
-            writeln!(out, "    {:<28} {n}", o.name())?;
+        let failures: Vec<String> = e
+            .outcomes
+            .iter()
+            .filter(|(o, _)| !matches!(o.as_str(), "ok" | "app-error"))
+            .map(|(o, n)| format!("{o} {n}"))
+            .collect();
+        if !failures.is_empty() {
+            writeln!(out, "    not answered as designed: {}", failures.join(", "))?;
         }
     }
-    for (name, svc) in &result.metrics.services {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<NAME_WIDTH$}{:>11}{:>9}{:>10}{:>9}{:>8}{:>10}{:>8}{:>9}",
+        "service", "invocations", "util %", "W ms", "L", "q max", "rejected", "faults", "refusals"
+    )?;
+    for (name, s) in &r.services {
         writeln!(
             out,
-            "service {name}: {} invocations, fuel {}, faults {:?}, refusals {}",
-            svc.invocations, svc.fuel_total, svc.guest_faults, svc.refusals
+            "{}{:>11}{:>9.1}{:>10.2}{:>9.3}{:>8}{:>10}{:>8}{:>9}",
+            name_cell(name),
+            s.invocations,
+            s.utilisation * 100.0,
+            s.mean_sojourn_ms,
+            s.mean_in_system,
+            s.queue_depth_max,
+            s.rejected,
+            s.guest_faults.values().sum::<u64>(),
+            s.refusals
         )?;
     }
-    for (name, c) in &result.metrics.channels {
-        writeln!(out, "channel {name}: {c:?}")?;
+    writeln!(out)?;
+    print_slos(out, r)
+}
+
+fn print_slos(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
+    if r.slos.is_empty() {
+        return writeln!(out, "SLOs: none declared");
     }
-    Ok(ExitCode::SUCCESS)
+    writeln!(out, "SLO verdicts")?;
+    for v in &r.slos {
+        let actual = v.actual.map_or_else(|| "no data".to_owned(), |a| v.objective.show_value(a));
+        writeln!(
+            out,
+            "  {}  {:<28} {:<13} {:<14} actual {actual}",
+            v.verdict.name(),
+            v.endpoint,
+            v.objective.label(),
+            v.objective.show_target(v.target)
+        )?;
+    }
+    let failed = r.slos.iter().filter(|v| v.verdict == Verdict::Fail).count();
+    if failed == 0 {
+        writeln!(out, "SLOs: PASS — all {} objectives met", r.slos.len())
+    } else {
+        writeln!(out, "SLOs: FAIL — {failed} of {} objectives missed", r.slos.len())
+    }
+}
+
+fn print_multi(out: &mut impl Write, m: &MultiReport) -> std::io::Result<()> {
+    let first = m.runs.first().map_or(0, |r| r.seed);
+    let last = m.runs.last().map_or(0, |r| r.seed);
+    writeln!(
+        out,
+        "{} · {} seeds ({first}..={last}) · {:.1} s workload each · mean ± 95 % CI (Student's t)",
+        m.system,
+        m.runs.len(),
+        m.duration_s
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<NAME_WIDTH$}{:>15}{:>16}{:>15}{:>14}{:>15}",
+        "endpoint", "p50 ms", "p99 ms", "mean ms", "req/s", "avail %"
+    )?;
+    let cell =
+        |e: Option<Estimate>, decimals: usize| e.map_or("–".to_owned(), |e| e.show(decimals));
+    for (name, e) in &m.endpoints {
+        writeln!(
+            out,
+            "{}{:>15}{:>16}{:>15}{:>14}{:>15}",
+            name_cell(name),
+            cell(e.p50_ms, 2),
+            cell(e.p99_ms, 2),
+            cell(e.mean_ms, 2),
+            cell(e.throughput_rps, 1),
+            cell(e.availability.map(|a| scaled(a, 100.0)), 2),
+        )?;
+    }
+    writeln!(out)?;
+    for r in &m.runs {
+        let missed = match r.slos_failed {
+            0 => String::new(),
+            n => format!(", {n} SLO objective(s) missed"),
+        };
+        writeln!(
+            out,
+            "seed {}: {} events, trace {}{missed}",
+            r.seed,
+            r.events,
+            r.trace_hash.get(..16).unwrap_or(&r.trace_hash)
+        )?;
+    }
+    writeln!(out)?;
+    if m.slos.is_empty() {
+        return writeln!(out, "SLOs: none declared");
+    }
+    writeln!(out, "SLO objectives over {} runs", m.runs.len())?;
+    for s in &m.slos {
+        let verdict = if s.passed == s.runs { "PASS" } else { "FAIL" };
+        let actual = s.show_actual();
+        writeln!(
+            out,
+            "  {verdict}  {:<28} {:<13} {:<14} met {}/{}  actual {actual}",
+            s.endpoint,
+            s.objective.label(),
+            s.objective.show_target(s.target),
+            s.passed,
+            s.runs
+        )?;
+    }
+    let failed = m.slos.iter().filter(|s| s.passed < s.runs).count();
+    if failed == 0 {
+        writeln!(out, "SLOs: PASS — all {} objectives met in every run", m.slos.len())
+    } else {
+        writeln!(
+            out,
+            "SLOs: FAIL — {failed} of {} objectives missed in at least one run",
+            m.slos.len()
+        )
+    }
 }

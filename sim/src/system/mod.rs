@@ -376,3 +376,6 @@ impl Sim {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

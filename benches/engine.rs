@@ -1,0 +1,207 @@
+//! The deterministic simulator's costs (issue "The deterministic simulator"): the bare event
+//! queue, and the shop scenario end to end with its real WebAssembly modules, split into time
+//! inside guests and engine overhead.
+//!
+//! `cargo bench --bench engine`; figures and conclusions in benches/README.md.
+
+mod support;
+
+use std::cell::Cell;
+use std::hint::black_box;
+use std::path::Path;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use criterion::{
+    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
+use fusebench_model::Scenario;
+use fusebench_sim::engine::EventQueue;
+use fusebench_sim::runtime::{
+    HostContext, HostReply, InvocationId, InvokeError, Runtime, ServiceHost, Slice,
+};
+use fusebench_sim::setup::{self, ModuleFiles};
+use fusebench_sim::time::SimTime;
+use fusebench_sim::trace::TraceMode;
+use fusebench_sim::{RunOptions, Sim};
+
+/// Events popped and rescheduled per measured iteration.
+const BATCH: u64 = 1_000;
+
+/// The classic "hold" model: the queue keeps `pending` events; each step pops the earliest and
+/// schedules a new one up to 1 ms later, as a component reacting to an event does.
+fn event_queue(c: &mut Criterion) {
+    let mut g = c.benchmark_group("event_queue_hold");
+    g.throughput(Throughput::Elements(BATCH));
+    for pending in [1_000u64, 100_000] {
+        let mut q = EventQueue::default();
+        let mut rng = support::Rng(0x9E37_79B9_7F4A_7C15);
+        for n in 0..pending {
+            q.schedule(SimTime(rng.below(1_000_000)), support::event(n));
+        }
+        let mut n = pending;
+        g.bench_with_input(BenchmarkId::new("pop_then_schedule", pending), &pending, |b, _| {
+            b.iter(|| {
+                for _ in 0..BATCH {
+                    let (_, event) = q.pop().expect("the queue never empties");
+                    black_box(event);
+                    q.after(rng.below(1_000_000), support::event(n));
+                    n += 1;
+                }
+            });
+        });
+    }
+    g.finish();
+}
+
+/// Wall time spent inside the runtime's `start`/`resume` (the guests, plus the host's copying
+/// and bookkeeping around them), summed over a run.
+#[derive(Debug, Default)]
+struct GuestClock {
+    inside: Cell<Duration>,
+    slices: Cell<u64>,
+}
+
+/// A [`Runtime`] that times every slice it runs.
+struct TimedHost {
+    inner: Runtime,
+    clock: Rc<GuestClock>,
+}
+
+impl TimedHost {
+    fn timed(
+        &mut self,
+        f: impl FnOnce(&mut Runtime) -> Result<Slice, InvokeError>,
+    ) -> Result<Slice, InvokeError> {
+        let started = Instant::now();
+        let slice = f(&mut self.inner);
+        self.clock.inside.set(self.clock.inside.get() + started.elapsed());
+        self.clock.slices.set(self.clock.slices.get() + 1);
+        slice
+    }
+}
+
+impl ServiceHost for TimedHost {
+    fn start(
+        &mut self,
+        service: &str,
+        endpoint: &str,
+        request: &[u8],
+        ctx: &mut HostContext<'_>,
+    ) -> Result<Slice, InvokeError> {
+        self.timed(|rt| rt.start(service, endpoint, request, ctx))
+    }
+
+    fn resume(
+        &mut self,
+        invocation: InvocationId,
+        reply: HostReply,
+        ctx: &mut HostContext<'_>,
+    ) -> Result<Slice, InvokeError> {
+        self.timed(|rt| rt.resume(invocation, reply, ctx))
+    }
+
+    fn abandon(&mut self, invocation: InvocationId) -> bool {
+        self.inner.abandon(invocation)
+    }
+}
+
+/// Totals over every measured run of one scenario.
+#[derive(Debug, Default)]
+struct Totals {
+    runs: u64,
+    wall: Duration,
+    inside: Duration,
+    requests: u64,
+    events: u64,
+    slices: u64,
+}
+
+fn load_scenario(path: &str) -> (Scenario, ModuleFiles) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    let text = std::fs::read_to_string(&path).expect("scenario readable");
+    let parsed = fusebench_model::parse(&path.display().to_string(), &text);
+    assert!(!parsed.has_errors(), "{} has errors", path.display());
+    let scenario = parsed.scenario.expect("a scenario");
+    let base = path.parent().expect("scenario in a directory");
+    let files = setup::read_modules(&scenario, base).expect("modules readable");
+    (scenario, files)
+}
+
+/// One run with trace off: (wall time of `run()`, its result, the guest clock). Building the
+/// runtime (compiling the modules) and `Sim::new` are not timed.
+fn timed_run(
+    s: &Scenario,
+    files: &ModuleFiles,
+) -> (Duration, fusebench_sim::RunResult, Rc<GuestClock>) {
+    let runtime = setup::build_runtime(s, files).expect("modules load");
+    let clock = Rc::new(GuestClock::default());
+    let host = TimedHost { inner: runtime, clock: Rc::clone(&clock) };
+    let mut options = RunOptions::new(1);
+    options.trace = TraceMode::Off;
+    let sim = Sim::new(s.clone(), Box::new(host), &options);
+    let started = Instant::now();
+    let result = sim.run();
+    (started.elapsed(), result, clock)
+}
+
+fn shop_end_to_end(c: &mut Criterion) {
+    let mut g = c.benchmark_group("shop_end_to_end");
+    g.sampling_mode(SamplingMode::Flat).sample_size(10).warm_up_time(Duration::from_millis(200));
+    for scenario in ["scenarios/shop/shop.toml", "scenarios/shop/shop-rust.toml"] {
+        let (s, files) = load_scenario(scenario);
+        let (_, first, _) = timed_run(&s, &files);
+        g.throughput(Throughput::Elements(first.requests_sent));
+        let mut totals = Totals::default();
+        g.bench_function(BenchmarkId::new("simulated_requests", scenario), |b| {
+            b.iter_custom(|iters| {
+                let mut wall = Duration::ZERO;
+                for _ in 0..iters {
+                    let (elapsed, result, clock) = timed_run(&s, &files);
+                    wall += elapsed;
+                    totals.runs += 1;
+                    totals.wall += elapsed;
+                    totals.inside += clock.inside.get();
+                    totals.slices += clock.slices.get();
+                    totals.requests += result.requests_sent;
+                    totals.events += result.events;
+                }
+                wall
+            });
+        });
+        report(scenario, &totals);
+    }
+    g.finish();
+}
+
+/// Prints what criterion cannot: the split between guests and engine.
+fn report(scenario: &str, t: &Totals) {
+    let wall = t.wall.as_secs_f64();
+    let inside = t.inside.as_secs_f64();
+    let runs = t.runs.max(1) as f64;
+    eprintln!(
+        "{scenario}: {} runs, {:.1} ms/run, {:.0} requests/run, {:.0} simulated requests/s, \
+         {:.0} events/run ({:.2} M events/s), {:.0} slices/run ({:.2} µs/slice inside the host); \
+         time inside start/resume {:.1} %, engine overhead {:.1} %",
+        t.runs,
+        wall / runs * 1e3,
+        t.requests as f64 / runs,
+        t.requests as f64 / wall,
+        t.events as f64 / runs,
+        t.events as f64 / wall / 1e6,
+        t.slices as f64 / runs,
+        inside / t.slices.max(1) as f64 * 1e6,
+        inside / wall * 100.0,
+        (wall - inside) / wall * 100.0,
+    );
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    targets = event_queue, shop_end_to_end
+}
+criterion_main!(benches);

@@ -1,0 +1,153 @@
+//! Memory, not time: bytes per live guest instance (the shop's Rust inventory module) and per
+//! pending event in the engine's queue. Measured two ways: the heap bytes the process holds
+//! (a counting global allocator: what was asked for, touched or not) and the resident set
+//! (`/proc/self/statm`: what was touched). Prints its figures; no criterion.
+//!
+//! `cargo bench --bench footprint`; figures and conclusions in benches/README.md.
+
+// The counting allocator below is the only unsafe code, and it only forwards to `System`.
+#![allow(unsafe_code)]
+
+mod support;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+
+use fusebench_model::Capability;
+use fusebench_sim::engine::EventQueue;
+use fusebench_sim::runtime::{
+    DiscardLog, HostCode, HostContext, HostReply, InstancePolicy, InvocationId, RandomSource,
+    Runtime, ServiceConfig, ServiceHost, Step,
+};
+use fusebench_sim::time::SimTime;
+
+/// Counts the bytes currently allocated through it.
+struct Counting;
+
+static HELD: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the counter
+// has no effect on the memory handed out.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        HELD.fetch_add(layout.size().cast_signed(), Ordering::Relaxed);
+        // SAFETY: forwarded as is (the caller upholds `GlobalAlloc::alloc`'s contract).
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        HELD.fetch_add(layout.size().cast_signed(), Ordering::Relaxed);
+        // SAFETY: as above.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        HELD.fetch_sub(layout.size().cast_signed(), Ordering::Relaxed);
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        HELD.fetch_add(new_size.cast_signed() - layout.size().cast_signed(), Ordering::Relaxed);
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// (heap bytes held, resident bytes) now.
+fn usage() -> (i64, i64) {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let resident_pages: i64 =
+        statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    (HELD.load(Ordering::Relaxed) as i64, resident_pages * 4096)
+}
+
+fn per_item(label: &str, before: (i64, i64), after: (i64, i64), items: u64) {
+    let n = items as f64;
+    eprintln!(
+        "{label}: heap {:.1} KiB each ({:.1} MiB for {items}), resident {:.1} KiB each ({:.1} MiB)",
+        (after.0 - before.0) as f64 / n / 1024.0,
+        (after.0 - before.0) as f64 / 1048576.0,
+        (after.1 - before.1) as f64 / n / 1024.0,
+        (after.1 - before.1) as f64 / 1048576.0,
+    );
+}
+
+#[derive(Debug, Default)]
+struct Counter(u64);
+
+impl RandomSource for Counter {
+    fn next_u64(&mut self) -> u64 {
+        self.0 += 1;
+        self.0
+    }
+}
+
+const INSTANCES: u64 = 1_000;
+
+/// 1,000 `inventory.stock` invocations suspended on their `kv_get` at once (1,000 live
+/// instances), then all finished and parked in the pool (1,000 idle instances).
+fn instances() {
+    let mut rt = Runtime::default();
+    let mut config = ServiceConfig::new("inventory");
+    config.capabilities = [Capability::Kv, Capability::Log].into_iter().collect();
+    config.endpoints = ["reserve", "restock", "stock"].map(String::from).into_iter().collect();
+    config.permissions.kv_owned.insert("inventory-db".to_owned());
+    config.policy = InstancePolicy::Pooled { idle_max: INSTANCES as usize };
+    let module = include_bytes!("../scenarios/shop/modules/rust/inventory.wasm");
+    rt.load_service(&config, module).expect("load inventory");
+    let mut random = Counter::default();
+    let mut log = DiscardLog;
+    let request = br#"{"sku":"sku-3"}"#;
+    // Warm up: one request through, so that lazily built host structures are not counted.
+    let mut ctx = HostContext { now_nanos: 0, random: &mut random, log: &mut log };
+    let warm = rt.start("inventory", "stock", request, &mut ctx).expect("start").invocation;
+    let _ = rt.resume(warm, HostReply::Error(HostCode::NotFound), &mut ctx).expect("resume");
+    let mut pool = rt.idle_instances("inventory").unwrap_or(0);
+    assert_eq!(pool, 1);
+
+    let before = usage();
+    let mut suspended: Vec<InvocationId> = Vec::with_capacity(INSTANCES as usize);
+    for _ in 0..INSTANCES {
+        let slice = rt.start("inventory", "stock", request, &mut ctx).expect("start");
+        assert!(matches!(slice.step, Step::Pending(_)), "stock suspends on its kv_get");
+        suspended.push(slice.invocation);
+    }
+    let held = usage();
+    assert_eq!(rt.live_instances() as u64, INSTANCES);
+    per_item("live Rust instance (inventory.stock suspended in kv_get)", before, held, INSTANCES);
+    for invocation in suspended {
+        let slice = rt.resume(invocation, HostReply::Error(HostCode::NotFound), &mut ctx);
+        assert!(matches!(slice.expect("resume").step, Step::Done(_)));
+    }
+    pool = rt.idle_instances("inventory").unwrap_or(0);
+    assert_eq!(pool as u64, INSTANCES);
+    per_item("idle pooled Rust instance (after its request)", before, usage(), INSTANCES);
+}
+
+const EVENTS: u64 = 1_000_000;
+
+fn pending_events() {
+    let before = usage();
+    let mut q = EventQueue::default();
+    let mut rng = support::Rng(7);
+    for n in 0..EVENTS {
+        q.schedule(SimTime(rng.below(1_000_000_000)), support::event(n));
+    }
+    let after = usage();
+    eprintln!(
+        "event payload {} B (the simulator's `Event`), queue entry {} B (+ time and sequence)",
+        size_of::<support::Event>(),
+        size_of::<support::Event>() + 16,
+    );
+    per_item("pending event", before, after, EVENTS);
+    std::hint::black_box(&q);
+}
+
+fn main() {
+    instances();
+    pending_events();
+}

@@ -1,0 +1,282 @@
+//! `report.md`: a run's report as Markdown tables, for people and for CI job summaries.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use super::plots::PlotFile;
+use super::{Report, Verdict};
+
+/// Renders `report` as Markdown; `plots` are linked (their SVGs) at the end.
+#[must_use]
+pub fn render(report: &Report, plots: &[PlotFile]) -> String {
+    let mut md = String::new();
+    summary(&mut md, report);
+    slos(&mut md, report);
+    endpoints(&mut md, report);
+    services(&mut md, report);
+    stores(&mut md, report);
+    channels(&mut md, report);
+    if !plots.is_empty() {
+        md.push_str("\n## Plots\n");
+        for p in plots {
+            let _ = write!(md, "\n### {}\n\n![{}]({})\n", p.title, p.title, p.svg());
+        }
+    }
+    md
+}
+
+/// Appends one table row.
+fn row(md: &mut String, cells: &[String]) {
+    md.push('|');
+    for c in cells {
+        let _ = write!(md, " {} |", c.replace('|', "\\|"));
+    }
+    md.push('\n');
+}
+
+/// Appends a header row and its separator; `right` marks the right-aligned (numeric) columns.
+fn header(md: &mut String, names: &[&str], right: &[bool]) {
+    row(md, &names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>());
+    md.push('|');
+    for r in right {
+        md.push_str(if *r { "---:|" } else { "---|" });
+    }
+    md.push('\n');
+}
+
+fn summary(md: &mut String, r: &Report) {
+    let _ = writeln!(md, "# {}: run report (seed {})\n", r.system, r.seed);
+    let verdict = if r.slos.is_empty() {
+        "no SLO declared".to_owned()
+    } else if r.slos_met() {
+        format!("**PASS**: all {} SLO objectives met", r.slos.len())
+    } else {
+        let failed = r.slos.iter().filter(|v| v.verdict == Verdict::Fail).count();
+        format!("**FAIL**: {failed} of {} SLO objectives missed", r.slos.len())
+    };
+    let _ = writeln!(md, "{verdict}\n");
+    header(md, &["", ""], &[false, false]);
+    let rows = [
+        ("system", r.system.clone()),
+        ("seed", r.seed.to_string()),
+        ("workload duration", format!("{:.3} s", r.duration_s)),
+        ("simulated until", format!("{:.3} s (drain included)", r.end_s)),
+        ("events", r.events.to_string()),
+        ("requests sent / answered", format!("{} / {}", r.requests_sent, r.requests_answered)),
+        ("guest fuel", r.guest_fuel.to_string()),
+        ("trace SHA-256", format!("`{}`", r.trace_hash)),
+    ];
+    for (k, v) in rows {
+        row(md, &[k.to_owned(), v]);
+    }
+}
+
+fn slos(md: &mut String, r: &Report) {
+    md.push_str("\n## SLO verdicts\n\n");
+    if r.slos.is_empty() {
+        md.push_str("The scenario declares no SLO.\n");
+        return;
+    }
+    header(md, &["endpoint", "objective", "target", "actual", "verdict"], &[false; 5]);
+    for v in &r.slos {
+        let actual = v.actual.map_or_else(|| "no data".to_owned(), |a| v.objective.show_value(a));
+        let verdict = match v.verdict {
+            Verdict::Pass => "PASS".to_owned(),
+            Verdict::Fail => "**FAIL**".to_owned(),
+        };
+        row(
+            md,
+            &[
+                v.endpoint.clone(),
+                v.objective.label().to_owned(),
+                v.objective.show_target(v.target),
+                actual,
+                verdict,
+            ],
+        );
+    }
+}
+
+fn endpoints(md: &mut String, r: &Report) {
+    md.push_str("\n## Endpoints\n\nClient-observed; latency of successful answers, in ms.\n\n");
+    if r.endpoints.is_empty() {
+        md.push_str("No request was answered.\n");
+        return;
+    }
+    let names = [
+        "endpoint",
+        "requests",
+        "availability",
+        "req/s",
+        "mean",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "max",
+    ];
+    let mut right = [true; 10];
+    right[0] = false;
+    header(md, &names, &right);
+    for (name, e) in &r.endpoints {
+        let l = &e.latency;
+        row(
+            md,
+            &[
+                name.clone(),
+                e.requests.to_string(),
+                format!("{:.3} %", e.availability * 100.0),
+                format!("{:.1}", e.throughput_rps),
+                format!("{:.2}", l.mean_ms),
+                format!("{:.2}", l.p50_ms),
+                format!("{:.2}", l.p90_ms),
+                format!("{:.2}", l.p99_ms),
+                format!("{:.2}", l.p999_ms),
+                format!("{:.2}", l.max_ms),
+            ],
+        );
+    }
+    // Outcomes: one column per outcome that occurred anywhere.
+    let seen: BTreeSet<&str> =
+        r.endpoints.values().flat_map(|e| e.outcomes.keys().map(String::as_str)).collect();
+    md.push_str("\n### Outcomes\n\n");
+    let mut names = vec!["endpoint"];
+    names.extend(seen.iter().copied());
+    let right: Vec<bool> = names.iter().enumerate().map(|(i, _)| i > 0).collect();
+    header(md, &names, &right);
+    for (name, e) in &r.endpoints {
+        let mut cells = vec![name.clone()];
+        cells.extend(seen.iter().map(|o| e.outcomes.get(*o).copied().unwrap_or(0).to_string()));
+        row(md, &cells);
+    }
+}
+
+fn services(md: &mut String, r: &Report) {
+    md.push_str(
+        "\n## Services\n\nUtilisation = busy time / (duration × replicas × concurrency); \
+         W = mean time in the service (queue + service); L = mean number in the service.\n\n",
+    );
+    let names = [
+        "service",
+        "replicas × conc.",
+        "invocations",
+        "utilisation",
+        "W (ms)",
+        "L",
+        "queue max",
+        "rejected",
+        "refusals",
+        "guest faults",
+        "fuel/invocation",
+    ];
+    let mut right = [true; 11];
+    right[0] = false;
+    header(md, &names, &right);
+    for (name, s) in &r.services {
+        let faults: u64 = s.guest_faults.values().sum();
+        row(
+            md,
+            &[
+                name.clone(),
+                format!("{} × {}", s.replicas, s.concurrency),
+                s.invocations.to_string(),
+                format!("{:.1} %", s.utilisation * 100.0),
+                format!("{:.2}", s.mean_sojourn_ms),
+                format!("{:.3}", s.mean_in_system),
+                s.queue_depth_max.to_string(),
+                s.rejected.to_string(),
+                s.refusals.to_string(),
+                faults.to_string(),
+                format!("{:.0}", s.fuel_per_invocation),
+            ],
+        );
+    }
+    let faults: Vec<String> = r
+        .services
+        .iter()
+        .flat_map(|(name, s)| s.guest_faults.iter().map(move |(c, n)| format!("{name}: {c} × {n}")))
+        .collect();
+    if !faults.is_empty() {
+        md.push_str("\nGuest faults by cause:\n\n");
+        for f in faults {
+            let _ = writeln!(md, "- {f}");
+        }
+    }
+}
+
+fn stores(md: &mut String, r: &Report) {
+    md.push_str("\n## Stores\n\n");
+    if r.stores.is_empty() {
+        md.push_str("The scenario declares no store.\n");
+        return;
+    }
+    let names = [
+        "store",
+        "kind",
+        "replicas",
+        "consistency",
+        "reads",
+        "writes",
+        "replications",
+        "max replication lag (ms)",
+        "cache hit ratio",
+    ];
+    let right = [false, false, true, false, true, true, true, true, true];
+    header(md, &names, &right);
+    for (name, d) in &r.stores {
+        let hit = d.cache.map_or_else(
+            || "–".to_owned(),
+            |c| format!("{:.1} % ({} / {})", c.hit_ratio * 100.0, c.hits, c.hits + c.misses),
+        );
+        row(
+            md,
+            &[
+                name.clone(),
+                d.kind.clone(),
+                d.replicas.to_string(),
+                d.consistency.clone(),
+                d.reads.to_string(),
+                d.writes.to_string(),
+                d.replications.to_string(),
+                format!("{:.2}", d.replication_lag_max_ms),
+                hit,
+            ],
+        );
+    }
+}
+
+fn channels(md: &mut String, r: &Report) {
+    md.push_str("\n## Channels\n\n");
+    if r.channels.is_empty() {
+        md.push_str("No asynchronous channel.\n");
+        return;
+    }
+    let names = [
+        "channel",
+        "kind",
+        "published",
+        "delivered",
+        "redelivered",
+        "duplicated",
+        "acked",
+        "dead-lettered",
+    ];
+    let right = [false, false, true, true, true, true, true, true];
+    header(md, &names, &right);
+    for (name, c) in &r.channels {
+        let s = &c.stats;
+        row(
+            md,
+            &[
+                name.clone(),
+                c.kind.clone(),
+                s.published.to_string(),
+                s.delivered.to_string(),
+                s.redelivered.to_string(),
+                s.duplicated.to_string(),
+                s.acked.to_string(),
+                s.dead_lettered.to_string(),
+            ],
+        );
+    }
+}

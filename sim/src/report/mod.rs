@@ -1,0 +1,489 @@
+//! Reports of a run: a serialisable [`Report`] built from a [`RunResult`] and its [`Scenario`],
+//! rendered as Markdown ([`markdown`]) and plots ([`plots`]), and aggregated over seeds
+//! ([`multi`]).
+//!
+//! A report is a pure function of the run: no wall clock, no host name, no path, and every
+//! collection is ordered (`BTreeMap`, or scenario order), so the same scenario and seed give a
+//! byte-identical `report.json` and `report.md`.
+//!
+//! Rates and time averages (throughput, utilisation, mean number in service) are taken over the
+//! workload's duration. Work still finishing during the drain after the workload stops counts
+//! toward them; it is small next to the workload, and dividing by the drain too would dilute
+//! every figure by an amount that depends only on the drain setting.
+
+pub mod markdown;
+pub mod multi;
+pub mod plots;
+mod typeset;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use fusebench_model::Scenario;
+use serde::Serialize;
+
+use crate::RunResult;
+use crate::atomic;
+use crate::metrics::{CacheStats, ChannelStats, LatencySummary, Sample, cdf_points};
+
+/// Why a report could not be written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReportError {
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: io::Error },
+    #[error("cannot draw the plot {plot}: {reason}")]
+    Plot { plot: String, reason: String },
+    #[error("cannot serialise the report: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Everything a run tells about the system, ready for `report.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub system: String,
+    pub seed: u64,
+    /// The workload's duration (rates are per second of it).
+    pub duration_s: f64,
+    /// Virtual time at the end of the run, drain included.
+    pub end_s: f64,
+    pub events: u64,
+    /// SHA-256 of the trace: identifies the run's behaviour.
+    pub trace_hash: String,
+    pub requests_sent: u64,
+    pub requests_answered: u64,
+    pub guest_fuel: u64,
+    /// Client-observed, per public endpoint `service.endpoint`.
+    pub endpoints: BTreeMap<String, EndpointReport>,
+    pub services: BTreeMap<String, ServiceReport>,
+    pub stores: BTreeMap<String, StoreReport>,
+    /// Asynchronous channels (synchronous calls are counted at the services they reach).
+    pub channels: BTreeMap<String, ChannelReport>,
+    /// One verdict per objective of every SLO, in scenario order.
+    pub slos: Vec<SloVerdict>,
+    /// The time series, sampled at a fixed virtual interval.
+    pub series: Vec<Sample>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointReport {
+    /// Requests that got an answer of any outcome.
+    pub requests: u64,
+    /// Answers as designed (`ok` or an application error): see `Outcome::is_success`.
+    pub successes: u64,
+    /// successes / requests; 0 when there were none.
+    pub availability: f64,
+    /// Successful answers per second of workload.
+    pub throughput_rps: f64,
+    /// Latency of the successful answers.
+    pub latency: LatencySummary,
+    /// Outcome name → count.
+    pub outcomes: BTreeMap<String, u64>,
+    /// The empirical CDF of the successful answers' latency: (ms, fraction ≤ it).
+    pub latency_cdf: Vec<(f64, f64)>,
+}
+
+impl EndpointReport {
+    /// Requests that were not answered as designed.
+    #[must_use]
+    pub fn failures(&self) -> u64 {
+        self.requests - self.successes
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceReport {
+    pub replicas: u32,
+    /// Requests one replica serves at once.
+    pub concurrency: u32,
+    pub invocations: u64,
+    /// Requests that finished at the service (any outcome).
+    pub completed: u64,
+    pub rejected: u64,
+    pub refusals: u64,
+    pub fresh_instances: u64,
+    /// Fault cause → count.
+    pub guest_faults: BTreeMap<String, u64>,
+    pub fuel_total: u64,
+    pub fuel_per_invocation: f64,
+    pub queue_depth_max: u64,
+    /// busy time / (duration × replicas × concurrency).
+    pub utilisation: f64,
+    /// W: mean time in the service, queue and service, milliseconds.
+    pub mean_sojourn_ms: f64,
+    /// L: mean number of requests in the service.
+    pub mean_in_system: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreReport {
+    pub kind: String,
+    pub replicas: u32,
+    pub consistency: String,
+    pub reads: u64,
+    pub writes: u64,
+    pub replications: u64,
+    pub replication_lag_max_ms: f64,
+    /// Caches only.
+    pub cache: Option<CacheReport>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct CacheReport {
+    pub hits: u64,
+    pub misses: u64,
+    pub evictions: u64,
+    /// hits / (hits + misses); 0 with no access.
+    pub hit_ratio: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelReport {
+    pub kind: String,
+    #[serde(flatten)]
+    pub stats: ChannelStats,
+}
+
+/// What an SLO objective constrains. Serialised names are stable: tools read them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// Median latency of successful answers must not exceed the target (ms).
+    P50Ms,
+    /// 99th percentile latency must not exceed the target (ms).
+    P99Ms,
+    /// successes / requests must reach the target.
+    Availability,
+    /// Successful answers per second must reach the target.
+    ThroughputMinRps,
+}
+
+impl Objective {
+    /// The stable name, as in `report.json`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Objective::P50Ms => "p50_ms",
+            Objective::P99Ms => "p99_ms",
+            Objective::Availability => "availability",
+            Objective::ThroughputMinRps => "throughput_min_rps",
+        }
+    }
+
+    /// Whether `actual` meets `target`.
+    #[must_use]
+    pub fn met(self, actual: f64, target: f64) -> bool {
+        match self {
+            Objective::P50Ms | Objective::P99Ms => actual <= target,
+            Objective::Availability | Objective::ThroughputMinRps => actual >= target,
+        }
+    }
+
+    /// `≤ 150 ms`, `≥ 99.5 %`: the target as a person reads it.
+    #[must_use]
+    pub fn show_target(self, target: f64) -> String {
+        match self {
+            Objective::P50Ms | Objective::P99Ms => format!("≤ {target} ms"),
+            Objective::Availability => format!("≥ {} %", fmt_percent(target)),
+            Objective::ThroughputMinRps => format!("≥ {target} req/s"),
+        }
+    }
+
+    /// An actual value in the objective's unit.
+    #[must_use]
+    pub fn show_value(self, value: f64) -> String {
+        match self {
+            Objective::P50Ms | Objective::P99Ms => format!("{value:.2} ms"),
+            Objective::Availability => format!("{} %", fmt_percent(value)),
+            Objective::ThroughputMinRps => format!("{value:.1} req/s"),
+        }
+    }
+
+    /// A short label: `p50`, `p99`, `availability`, `throughput`.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Objective::P50Ms => "p50",
+            Objective::P99Ms => "p99",
+            Objective::Availability => "availability",
+            Objective::ThroughputMinRps => "throughput",
+        }
+    }
+}
+
+/// A fraction as a percentage with enough digits to tell 99.9 from 99.95.
+fn fmt_percent(fraction: f64) -> String {
+    let p = fraction * 100.0;
+    let s = format!("{p:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_owned()
+}
+
+/// Met or not. A measured value decides; no data (no request, no success) fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+}
+
+impl Verdict {
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+        }
+    }
+}
+
+/// One objective of one SLO, judged.
+#[derive(Debug, Clone, Serialize)]
+pub struct SloVerdict {
+    /// `service.endpoint`.
+    pub endpoint: String,
+    pub objective: Objective,
+    pub target: f64,
+    /// None when the endpoint had no data for it (no request, or no successful one).
+    pub actual: Option<f64>,
+    pub verdict: Verdict,
+}
+
+impl Report {
+    /// Builds the report of `result`, a run of `scenario`.
+    #[must_use]
+    pub fn new(result: &RunResult, scenario: &Scenario) -> Self {
+        let duration_s = result.duration.as_secs_f64();
+        let endpoints: BTreeMap<String, EndpointReport> = result
+            .metrics
+            .endpoints
+            .iter()
+            .map(|(name, e)| {
+                let requests = e.total();
+                let successes = e.successes();
+                let report = EndpointReport {
+                    requests,
+                    successes,
+                    availability: ratio(successes, requests),
+                    throughput_rps: per_second(successes, duration_s),
+                    latency: LatencySummary::of(&e.latency),
+                    outcomes: e.outcomes.iter().map(|(o, n)| (o.name().to_owned(), *n)).collect(),
+                    latency_cdf: cdf_points(&e.latency),
+                };
+                (name.clone(), report)
+            })
+            .collect();
+        let slos = slo_verdicts(scenario, &endpoints);
+        Report {
+            system: result.system.clone(),
+            seed: result.seed,
+            duration_s,
+            end_s: result.end.as_secs_f64(),
+            events: result.events,
+            trace_hash: result.trace_hash.clone(),
+            requests_sent: result.requests_sent,
+            requests_answered: result.requests_answered,
+            guest_fuel: result.guest_fuel,
+            endpoints,
+            services: services(result, scenario),
+            stores: stores(result, scenario),
+            channels: channels(result, scenario),
+            slos,
+            series: result.metrics.series.clone(),
+        }
+    }
+
+    /// Whether every SLO objective was met (true when there are none).
+    #[must_use]
+    pub fn slos_met(&self) -> bool {
+        self.slos.iter().all(|v| v.verdict == Verdict::Pass)
+    }
+
+    /// `report.json`: pretty JSON with a final newline.
+    ///
+    /// # Errors
+    /// Never in practice (every field is a plain value); kept for the serialiser's signature.
+    pub fn to_json(&self) -> Result<Vec<u8>, ReportError> {
+        let mut bytes = serde_json::to_vec_pretty(self)?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
+}
+
+fn per_second(count: u64, duration_s: f64) -> f64 {
+    if duration_s > 0.0 { count as f64 / duration_s } else { 0.0 }
+}
+
+fn services(result: &RunResult, scenario: &Scenario) -> BTreeMap<String, ServiceReport> {
+    let duration_nanos = result.duration.nanos();
+    scenario
+        .services
+        .iter()
+        .map(|svc| {
+            let m = result.metrics.services.get(&svc.name).cloned().unwrap_or_default();
+            let slots = f64::from(svc.replicas) * f64::from(svc.concurrency);
+            let capacity_nanos = duration_nanos as f64 * slots;
+            let report = ServiceReport {
+                replicas: svc.replicas,
+                concurrency: svc.concurrency,
+                invocations: m.invocations,
+                completed: m.completed,
+                rejected: m.rejected,
+                refusals: m.refusals,
+                fresh_instances: m.fresh_instances,
+                guest_faults: m.guest_faults.clone(),
+                fuel_total: m.fuel_total,
+                fuel_per_invocation: if m.invocations == 0 {
+                    0.0
+                } else {
+                    m.fuel_total as f64 / m.invocations as f64
+                },
+                queue_depth_max: m.queue_depth_max,
+                utilisation: if capacity_nanos > 0.0 {
+                    m.busy_nanos as f64 / capacity_nanos
+                } else {
+                    0.0
+                },
+                mean_sojourn_ms: m.mean_sojourn_ms(),
+                mean_in_system: m.mean_in_system(duration_nanos),
+            };
+            (svc.name.clone(), report)
+        })
+        .collect()
+}
+
+fn stores(result: &RunResult, scenario: &Scenario) -> BTreeMap<String, StoreReport> {
+    scenario
+        .stores
+        .iter()
+        .map(|d| {
+            let m = result.metrics.stores.get(&d.name).cloned().unwrap_or_default();
+            let cache = (d.kind == fusebench_model::scenario::StoreKind::Cache).then(|| {
+                let c: CacheStats = result.metrics.caches.get(&d.name).copied().unwrap_or_default();
+                CacheReport {
+                    hits: c.hits,
+                    misses: c.misses,
+                    evictions: c.evictions,
+                    hit_ratio: ratio(c.hits, c.hits + c.misses),
+                }
+            });
+            let report = StoreReport {
+                kind: d.kind.name().to_owned(),
+                replicas: d.replicas,
+                consistency: match d.consistency {
+                    fusebench_model::scenario::Consistency::Strong => "strong",
+                    fusebench_model::scenario::Consistency::Eventual => "eventual",
+                }
+                .to_owned(),
+                reads: m.reads,
+                writes: m.writes,
+                replications: m.replications,
+                replication_lag_max_ms: m.replication_lag_max_nanos as f64 / 1e6,
+                cache,
+            };
+            (d.name.clone(), report)
+        })
+        .collect()
+}
+
+fn channels(result: &RunResult, scenario: &Scenario) -> BTreeMap<String, ChannelReport> {
+    scenario
+        .channels
+        .iter()
+        .filter(|c| !c.kind.is_sync() || result.metrics.channels.contains_key(&c.name))
+        .map(|c| {
+            let stats = result.metrics.channels.get(&c.name).copied().unwrap_or_default();
+            (c.name.clone(), ChannelReport { kind: c.kind.name().to_owned(), stats })
+        })
+        .collect()
+}
+
+/// Judges every objective of every SLO against the endpoints' figures.
+fn slo_verdicts(
+    scenario: &Scenario,
+    endpoints: &BTreeMap<String, EndpointReport>,
+) -> Vec<SloVerdict> {
+    let mut verdicts = Vec::new();
+    for slo in &scenario.quality.slos {
+        let key = format!("{}.{}", slo.service, slo.endpoint);
+        let e = endpoints.get(&key);
+        let answered = e.filter(|e| e.requests > 0);
+        let succeeded = e.filter(|e| e.successes > 0);
+        let objectives = [
+            (Objective::P50Ms, slo.p50_ms, succeeded.map(|e| e.latency.p50_ms)),
+            (Objective::P99Ms, slo.p99_ms, succeeded.map(|e| e.latency.p99_ms)),
+            (Objective::Availability, slo.availability, answered.map(|e| e.availability)),
+            (Objective::ThroughputMinRps, slo.throughput_min_rps, e.map(|e| e.throughput_rps)),
+        ];
+        for (objective, target, actual) in objectives {
+            let Some(target) = target else { continue };
+            let met = actual.is_some_and(|a| objective.met(a, target));
+            verdicts.push(SloVerdict {
+                endpoint: key.clone(),
+                objective,
+                target,
+                actual,
+                verdict: if met { Verdict::Pass } else { Verdict::Fail },
+            });
+        }
+    }
+    verdicts
+}
+
+/// The files of a run directory, relative to it.
+pub const REPORT_JSON: &str = "report.json";
+pub const REPORT_MD: &str = "report.md";
+pub const TRACE_JSONL: &str = "trace.jsonl";
+
+/// Writes a run's directory: `report.json`, `report.md`, `trace.jsonl` (when `trace` is given)
+/// and every plot as SVG and PNG, each file atomically. Creates `dir`. Returns the files
+/// written, relative to `dir`, in the order written.
+///
+/// # Errors
+/// A file that cannot be written, or a plot that cannot be drawn.
+pub fn write_run_dir(
+    dir: &Path,
+    report: &Report,
+    trace: Option<&[u8]>,
+) -> Result<Vec<String>, ReportError> {
+    create_dir(dir)?;
+    let mut written = Vec::new();
+    if let Some(trace) = trace {
+        write_file(dir, TRACE_JSONL, trace)?;
+        written.push(TRACE_JSONL.to_owned());
+    }
+    let plots = plots::write_all(dir, report)?;
+    write_file(dir, REPORT_JSON, &report.to_json()?)?;
+    written.push(REPORT_JSON.to_owned());
+    // The Markdown links the plots: write it last, once they are all in place.
+    written.extend(plots.iter().flat_map(|p| [p.svg(), p.png()]));
+    write_file(dir, REPORT_MD, markdown::render(report, &plots).as_bytes())?;
+    written.push(REPORT_MD.to_owned());
+    Ok(written)
+}
+
+/// Creates `dir` and its parents.
+///
+/// # Errors
+/// It cannot be created (or a file is in the way).
+pub fn create_dir(dir: &Path) -> Result<(), ReportError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|source| ReportError::Write { path: dir.to_path_buf(), source })
+}
+
+/// Writes `dir/name` atomically.
+///
+/// # Errors
+/// It cannot be written.
+pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), ReportError> {
+    let path = dir.join(name);
+    atomic::write(&path, bytes).map_err(|source| ReportError::Write { path, source })
+}

@@ -1,0 +1,440 @@
+//! The plots of a run, drawn with plotters as SVG and PNG: latency percentiles over time, the
+//! latency CDF per endpoint, throughput and errors over time, queue depth, replication lag.
+//!
+//! Text is set in DejaVu Sans, embedded in the binary (the `dejavu` crate) and registered with
+//! plotters' `ab_glyph` backend, so no system font is needed. Each plot is first described as
+//! data ([`Chart`]: lines, axes, units), then drawn by one function for both backends.
+
+use std::io;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::{FontStyle, register_font};
+
+use super::typeset::Typeset;
+use super::{Report, ReportError};
+use crate::atomic;
+
+/// Size of every plot, pixels (SVG user units).
+pub const WIDTH: u32 = 1200;
+pub const HEIGHT: u32 = 640;
+
+const FONT: &str = "sans-serif";
+
+/// One plot, written as `NAME.svg` and `NAME.png`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlotFile {
+    pub name: &'static str,
+    pub title: &'static str,
+}
+
+impl PlotFile {
+    #[must_use]
+    pub fn svg(&self) -> String {
+        format!("{}.svg", self.name)
+    }
+
+    #[must_use]
+    pub fn png(&self) -> String {
+        format!("{}.png", self.name)
+    }
+}
+
+/// The plots of a run, in the order they appear in `report.md`.
+pub const PLOTS: [PlotFile; 5] = [
+    PlotFile { name: "latency", title: "Latency percentiles over time" },
+    PlotFile { name: "latency-cdf", title: "Latency CDF per endpoint" },
+    PlotFile { name: "throughput", title: "Throughput and errors over time" },
+    PlotFile { name: "queue-depth", title: "Queue depth over time" },
+    PlotFile { name: "replication-lag", title: "Replication lag over time" },
+];
+
+/// Draws every plot of `report` into `dir` as SVG and PNG, each file written atomically.
+///
+/// # Errors
+/// A plot that cannot be drawn or a file that cannot be written.
+pub fn write_all(dir: &Path, report: &Report) -> Result<Vec<PlotFile>, ReportError> {
+    register_fonts().map_err(|reason| ReportError::Plot { plot: "fonts".into(), reason })?;
+    for plot in &PLOTS {
+        let chart = chart(plot, report);
+        let fail = |reason: String| ReportError::Plot { plot: plot.name.to_owned(), reason };
+        let svg = render_svg(&chart).map_err(fail)?;
+        super::write_file(dir, &plot.svg(), svg.as_bytes())?;
+        write_png(&dir.join(plot.png()), &chart)?;
+    }
+    Ok(PLOTS.to_vec())
+}
+
+/// Registers the embedded font once per process.
+fn register_fonts() -> Result<(), String> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok()
+            && register_font(FONT, FontStyle::Bold, dejavu::sans::bold()).is_ok()
+    });
+    if ok { Ok(()) } else { Err("the embedded DejaVu Sans font cannot be read".to_owned()) }
+}
+
+/// The SVG text of a chart.
+fn render_svg(chart: &Chart) -> Result<String, String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        draw(&root, chart)?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
+
+/// Draws a chart as PNG into `path`, atomically: plotters' encoder writes a temporary file
+/// (named with the `.png` extension, which selects the format), which is then renamed.
+fn write_png(path: &Path, chart: &Chart) -> Result<(), ReportError> {
+    let mut draw_error = None;
+    let result = atomic::write_with(path, |tmp| {
+        let root = Typeset::new(BitMapBackend::new(tmp, (WIDTH, HEIGHT))).into_drawing_area();
+        let drawn = draw(&root, chart).and_then(|()| root.present().map_err(|e| e.to_string()));
+        drawn.map_err(|reason| {
+            draw_error = Some(reason);
+            io::Error::other("the plot could not be drawn")
+        })
+    });
+    match (draw_error, result) {
+        (Some(reason), _) => Err(ReportError::Plot { plot: path.display().to_string(), reason }),
+        (None, Err(source)) => Err(ReportError::Write { path: path.to_path_buf(), source }),
+        (None, Ok(())) => Ok(()),
+    }
+}
+
+// ---- what to draw ----------------------------------------------------------------------------
+
+/// One series of a chart.
+#[derive(Debug, Clone)]
+struct Line {
+    label: String,
+    points: Vec<(f64, f64)>,
+    color: RGBColor,
+    dashed: bool,
+    /// Mark each point (for sparse series, where a line alone would hide single points).
+    markers: bool,
+}
+
+/// A chart as data: a title, axes with units, lines, and an optional note for empty charts.
+#[derive(Debug, Clone)]
+struct Chart {
+    title: String,
+    x_desc: &'static str,
+    y_desc: &'static str,
+    x: Range<f64>,
+    y: Range<f64>,
+    x_log: bool,
+    lines: Vec<Line>,
+    /// Horizontal reference lines with a label (the CDF's p50 and p99).
+    guides: Vec<(f64, &'static str)>,
+    /// Shown across an empty chart.
+    note: Option<String>,
+}
+
+/// Distinguishable colours (Tableau 10), by series index.
+const COLORS: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+fn color(i: usize) -> RGBColor {
+    COLORS[i % COLORS.len()]
+}
+
+fn chart(plot: &PlotFile, r: &Report) -> Chart {
+    let title = format!("{} — {}, seed {}", plot.title, r.system, r.seed);
+    let mut c = match plot.name {
+        "latency" => latency_chart(r),
+        "latency-cdf" => cdf_chart(r),
+        "throughput" => throughput_chart(r),
+        "queue-depth" => queue_chart(r),
+        _ => lag_chart(r),
+    };
+    c.title = title;
+    c
+}
+
+fn time_chart(r: &Report, y_desc: &'static str, lines: Vec<Line>) -> Chart {
+    let t_max = r.series.last().map_or(1.0, |s| s.t_s).max(1e-3);
+    let y_max = lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).fold(0.0, f64::max);
+    Chart {
+        title: String::new(),
+        x_desc: "simulated time (s)",
+        y_desc,
+        x: 0.0..t_max,
+        y: 0.0..nice_max(y_max),
+        x_log: false,
+        lines,
+        guides: Vec::new(),
+        note: None,
+    }
+}
+
+/// Some headroom above the largest value (and a usable range when everything is 0).
+fn nice_max(v: f64) -> f64 {
+    if v > 0.0 { v * 1.08 } else { 1.0 }
+}
+
+fn latency_chart(r: &Report) -> Chart {
+    let mut lines = Vec::new();
+    for (i, name) in r.endpoints.keys().enumerate() {
+        // An interval without a successful answer has no latency: leave it out, not at 0.
+        let points = |pick: fn(&crate::metrics::EndpointSample) -> f64| -> Vec<(f64, f64)> {
+            r.series
+                .iter()
+                .filter_map(|s| {
+                    let e = s.endpoints.get(name)?;
+                    (e.throughput_rps > e.errors_rps).then(|| (s.t_s, pick(e)))
+                })
+                .collect()
+        };
+        let (p99, p50) = (points(|e| e.p99_ms), points(|e| e.p50_ms));
+        let markers = p99.len() < 3;
+        lines.push(Line {
+            label: format!("{name} p99"),
+            points: p99,
+            color: color(i),
+            dashed: false,
+            markers,
+        });
+        lines.push(Line {
+            label: format!("{name} p50"),
+            points: p50,
+            color: color(i),
+            dashed: true,
+            markers,
+        });
+    }
+    let mut c = time_chart(r, "latency of successful requests (ms)", lines);
+    if r.endpoints.is_empty() {
+        c.note = Some("no request was answered".to_owned());
+    }
+    c
+}
+
+fn cdf_chart(r: &Report) -> Chart {
+    let lines: Vec<Line> = r
+        .endpoints
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, e))| !e.latency_cdf.is_empty())
+        .map(|(i, (name, e))| Line {
+            label: name.clone(),
+            points: cdf_steps(&e.latency_cdf),
+            color: color(i),
+            dashed: false,
+            markers: false,
+        })
+        .collect();
+    let xs = lines.iter().flat_map(|l| l.points.iter().map(|p| p.0));
+    let (lo, hi) = xs.fold((f64::INFINITY, 0.0_f64), |(lo, hi), x| (lo.min(x), hi.max(x)));
+    let (lo, hi) = if lines.is_empty() { (0.1, 100.0) } else { (lo, hi) };
+    // Whole decades, so the log axis is labelled at 0.1, 1, 10, 100 …
+    let lo = 10f64.powf(lo.max(1e-3).log10().floor());
+    let hi = 10f64.powf(hi.max(lo * 10.0).log10().ceil());
+    Chart {
+        title: String::new(),
+        x_desc: "latency (ms, log scale)",
+        y_desc: "fraction of successful requests ≤ latency",
+        x: lo..hi,
+        y: 0.0..1.02,
+        x_log: true,
+        note: lines.is_empty().then(|| "no successful request".to_owned()),
+        lines,
+        guides: vec![(0.5, "p50"), (0.99, "p99")],
+    }
+}
+
+/// A step function through the CDF points, starting at 0.
+fn cdf_steps(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut steps = Vec::with_capacity(points.len() * 2 + 1);
+    let mut prev = 0.0;
+    for &(x, y) in points {
+        steps.push((x, prev));
+        steps.push((x, y));
+        prev = y;
+    }
+    steps
+}
+
+fn throughput_chart(r: &Report) -> Chart {
+    let mut lines = Vec::new();
+    for (i, name) in r.endpoints.keys().enumerate() {
+        let points = |pick: fn(&crate::metrics::EndpointSample) -> f64| -> Vec<(f64, f64)> {
+            r.series.iter().map(|s| (s.t_s, s.endpoints.get(name).map_or(0.0, pick))).collect()
+        };
+        lines.push(Line {
+            label: format!("{name} answered"),
+            points: points(|e| e.throughput_rps),
+            color: color(i),
+            dashed: false,
+            markers: false,
+        });
+        lines.push(Line {
+            label: format!("{name} errors"),
+            points: points(|e| e.errors_rps),
+            color: color(i),
+            dashed: true,
+            markers: false,
+        });
+    }
+    let mut c = time_chart(r, "requests per second", lines);
+    if r.endpoints.is_empty() {
+        c.note = Some("no request was answered".to_owned());
+    }
+    c
+}
+
+fn queue_chart(r: &Report) -> Chart {
+    let lines = r
+        .services
+        .keys()
+        .enumerate()
+        .map(|(i, name)| Line {
+            label: name.clone(),
+            points: r
+                .series
+                .iter()
+                .map(|s| (s.t_s, s.services.get(name).map_or(0.0, |x| x.queue_depth as f64)))
+                .collect(),
+            color: color(i),
+            dashed: false,
+            markers: false,
+        })
+        .collect();
+    time_chart(r, "requests waiting (all replicas)", lines)
+}
+
+fn lag_chart(r: &Report) -> Chart {
+    let lines: Vec<Line> = r
+        .stores
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, d))| d.replications > 0)
+        .map(|(i, (name, _))| Line {
+            label: name.clone(),
+            points: r
+                .series
+                .iter()
+                .filter_map(|s| s.replication_lag_ms.get(name).map(|lag| (s.t_s, *lag)))
+                .collect(),
+            color: color(i),
+            dashed: false,
+            markers: true,
+        })
+        .collect();
+    let mut c = time_chart(r, "largest replication lag in the interval (ms)", lines);
+    if c.lines.is_empty() {
+        c.note = Some("no replicated write in this run".to_owned());
+    }
+    c
+}
+
+// ---- drawing ---------------------------------------------------------------------------------
+
+/// Draws `c` on `root`: the title across the top, the chart on the left, the legend on the
+/// right (outside the plotting area, so it never hides data).
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Chart) -> Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(err)?;
+    let body = root.titled(&c.title, (FONT, 24).into_font().style(FontStyle::Bold)).map_err(err)?;
+    let longest = c.lines.iter().map(|l| l.label.chars().count()).max().unwrap_or(0);
+    let legend_px = u32::try_from(longest * 9 + 70).unwrap_or(u32::MAX).clamp(160, WIDTH / 3);
+    let (plot_area, legend_area) = body.split_horizontally(WIDTH - legend_px);
+    let mut builder = ChartBuilder::on(&plot_area);
+    builder.margin(12).x_label_area_size(56).y_label_area_size(86);
+    if c.x_log {
+        let chart =
+            builder.build_cartesian_2d(c.x.clone().log_scale(), c.y.clone()).map_err(err)?;
+        draw_body(chart, c)?;
+    } else {
+        let chart = builder.build_cartesian_2d(c.x.clone(), c.y.clone()).map_err(err)?;
+        draw_body(chart, c)?;
+    }
+    draw_legend(&legend_area, c).map_err(err)?;
+    if let Some(note) = &c.note {
+        let (w, h) = plot_area.dim_in_pixel();
+        let style = (FONT, 22).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Center));
+        let at = (i32::try_from(w / 2).unwrap_or(0), i32::try_from(h / 2).unwrap_or(0));
+        plot_area.draw(&Text::new(note.clone(), at, style)).map_err(err)?;
+    }
+    Ok(())
+}
+
+fn draw_body<DB, X>(
+    mut chart: ChartContext<'_, DB, Cartesian2d<X, RangedCoordf64>>,
+    c: &Chart,
+) -> Result<(), String>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    chart
+        .configure_mesh()
+        .x_desc(c.x_desc)
+        .y_desc(c.y_desc)
+        .axis_desc_style((FONT, 17))
+        .label_style((FONT, 15))
+        .light_line_style(RGBColor(236, 236, 236))
+        .bold_line_style(RGBColor(210, 210, 210))
+        .draw()
+        .map_err(err)?;
+    for &(y, label) in &c.guides {
+        let grey = RGBColor(150, 150, 150);
+        let span = [(c.x.start, y), (c.x.end, y)];
+        chart.draw_series(DashedLineSeries::new(span, 4, 4, grey.stroke_width(1))).map_err(err)?;
+        let style = (FONT, 14).into_font().color(&grey).pos(Pos::new(HPos::Left, VPos::Bottom));
+        chart.draw_series(std::iter::once(Text::new(label, (c.x.start, y), style))).map_err(err)?;
+    }
+    for line in &c.lines {
+        let style = line.color.stroke_width(if line.dashed { 2 } else { 3 });
+        let points = line.points.iter().copied();
+        if line.dashed {
+            chart.draw_series(DashedLineSeries::new(points, 8, 5, style)).map_err(err)?;
+        } else {
+            chart.draw_series(LineSeries::new(points, style)).map_err(err)?;
+        }
+        if line.markers {
+            let dots = line.points.iter().map(|&p| Circle::new(p, 3, line.color.filled()));
+            chart.draw_series(dots).map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    c: &Chart,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let text = (FONT, 15).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
+    for (i, line) in c.lines.iter().enumerate() {
+        let y = 40 + 26 * i32::try_from(i).unwrap_or(i32::MAX / 32);
+        let style = line.color.stroke_width(3);
+        if line.dashed {
+            area.draw(&PathElement::new(vec![(8, y), (20, y)], style))?;
+            area.draw(&PathElement::new(vec![(28, y), (40, y)], style))?;
+        } else {
+            area.draw(&PathElement::new(vec![(8, y), (40, y)], style))?;
+        }
+        area.draw(&Text::new(line.label.clone(), (50, y), text.clone()))?;
+    }
+    Ok(())
+}
