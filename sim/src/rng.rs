@@ -93,8 +93,8 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
 mod tests {
     use super::*;
 
-    const PINNED_FNV: u64 = 0;
-    const PINNED_DRAW: u64 = 0;
+    const PINNED_FNV: u64 = 6_817_975_948_066_808_924;
+    const PINNED_DRAW: u64 = 9_355_367_729_014_741_001;
 
     #[test]
     fn streams_are_reproducible_and_independent() {

@@ -24,12 +24,12 @@ struct Fixture {
 }
 
 impl Fixture {
-    fn load(relative: &str) -> Self {
+    /// `text` is the scenario (compiled in: sim/ reads no files of its own), `relative` its
+    /// path under scenarios/, which module paths are relative to.
+    fn load(relative: &str, text: &str) -> Self {
         let path: PathBuf =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(relative);
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        let parsed = fusebench_model::parse(&path.display().to_string(), &text);
+        let parsed = fusebench_model::parse(relative, text);
         assert!(!parsed.has_errors(), "{relative}: {:#?}", parsed.diagnostics);
         let scenario = parsed.scenario.expect("a scenario without errors");
         let base = path.parent().expect("a scenario directory");
@@ -119,12 +119,18 @@ fn check_invariants(r: &RunResult) {
 
 #[test]
 fn shop_is_reproducible_byte_for_byte() {
-    check_reproducible(&Fixture::load("shop/shop.toml"), 3.0);
+    check_reproducible(&shop(), 3.0);
 }
 
 #[test]
 fn validation_scenario_is_reproducible_byte_for_byte() {
-    check_reproducible(&Fixture::load("validation/mmc3-rho080.toml"), 3.0);
+    check_reproducible(
+        &Fixture::load(
+            "validation/mmc3-rho080.toml",
+            include_str!("../../scenarios/validation/mmc3-rho080.toml"),
+        ),
+        3.0,
+    );
 }
 
 proptest! {
@@ -145,7 +151,14 @@ proptest! {
     }
 }
 
-static SHOP: std::sync::LazyLock<Fixture> =
-    std::sync::LazyLock::new(|| Fixture::load("shop/shop.toml"));
-static TANDEM: std::sync::LazyLock<Fixture> =
-    std::sync::LazyLock::new(|| Fixture::load("validation/tandem-jackson.toml"));
+fn shop() -> Fixture {
+    Fixture::load("shop/shop.toml", include_str!("../../scenarios/shop/shop.toml"))
+}
+
+static SHOP: std::sync::LazyLock<Fixture> = std::sync::LazyLock::new(shop);
+static TANDEM: std::sync::LazyLock<Fixture> = std::sync::LazyLock::new(|| {
+    Fixture::load(
+        "validation/tandem-jackson.toml",
+        include_str!("../../scenarios/validation/tandem-jackson.toml"),
+    )
+});

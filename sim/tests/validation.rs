@@ -191,12 +191,23 @@ impl Station {
 
 // ---- running -----------------------------------------------------------------------------
 
+/// The scenario text, compiled in (sim/ reads no files of its own).
+fn text(name: &str) -> &'static str {
+    match name {
+        "mm1-rho050" => include_str!("../../scenarios/validation/mm1-rho050.toml"),
+        "mm1-rho080" => include_str!("../../scenarios/validation/mm1-rho080.toml"),
+        "mm1-rho095" => include_str!("../../scenarios/validation/mm1-rho095.toml"),
+        "mmc3-rho080" => include_str!("../../scenarios/validation/mmc3-rho080.toml"),
+        "md1-rho080" => include_str!("../../scenarios/validation/md1-rho080.toml"),
+        "tandem-jackson" => include_str!("../../scenarios/validation/tandem-jackson.toml"),
+        other => panic!("no validation scenario {other}"),
+    }
+}
+
+/// The parsed scenario, and the directory its module paths are relative to.
 fn load(name: &str) -> (Scenario, PathBuf) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/validation");
-    let path = dir.join(format!("{name}.toml"));
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let parsed = fusebench_model::parse(&path.display().to_string(), &text);
+    let parsed = fusebench_model::parse(&format!("{name}.toml"), text(name));
     assert!(!parsed.has_errors(), "{name}: {:#?}", parsed.diagnostics);
     (parsed.scenario.expect("a scenario without errors"), dir)
 }

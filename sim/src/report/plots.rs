@@ -281,21 +281,21 @@ fn throughput_chart(r: &Report) -> Chart {
             r.series.iter().map(|s| (s.t_s, s.endpoints.get(name).map_or(0.0, pick))).collect()
         };
         lines.push(Line {
-            label: format!("{name} answered"),
-            points: points(|e| e.throughput_rps),
+            label: format!("{name} successful"),
+            points: points(|e| (e.throughput_rps - e.errors_rps).max(0.0)),
             color: color(i),
             dashed: false,
             markers: false,
         });
         lines.push(Line {
-            label: format!("{name} errors"),
+            label: format!("{name} failed"),
             points: points(|e| e.errors_rps),
             color: color(i),
             dashed: true,
             markers: false,
         });
     }
-    let mut c = time_chart(r, "requests per second", lines);
+    let mut c = time_chart(r, "answers per second", lines);
     if r.endpoints.is_empty() {
         c.note = Some("no request was answered".to_owned());
     }
@@ -319,7 +319,12 @@ fn queue_chart(r: &Report) -> Chart {
             markers: false,
         })
         .collect();
-    time_chart(r, "requests waiting (all replicas)", lines)
+    let mut c = time_chart(r, "requests waiting (all replicas)", lines);
+    let waited = r.services.values().any(|s| s.queue_depth_max > 0);
+    if !waited {
+        c.note = Some("no request waited in a queue".to_owned());
+    }
+    c
 }
 
 fn lag_chart(r: &Report) -> Chart {
@@ -354,9 +359,9 @@ fn lag_chart(r: &Report) -> Chart {
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Chart) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     root.fill(&WHITE).map_err(err)?;
-    let body = root.titled(&c.title, (FONT, 24).into_font().style(FontStyle::Bold)).map_err(err)?;
+    let body = root.titled(&c.title, (FONT, 30).into_font().style(FontStyle::Bold)).map_err(err)?;
     let longest = c.lines.iter().map(|l| l.label.chars().count()).max().unwrap_or(0);
-    let legend_px = u32::try_from(longest * 9 + 70).unwrap_or(u32::MAX).clamp(160, WIDTH / 3);
+    let legend_px = u32::try_from(longest * 10 + 70).unwrap_or(u32::MAX).clamp(160, WIDTH / 3);
     let (plot_area, legend_area) = body.split_horizontally(WIDTH - legend_px);
     let mut builder = ChartBuilder::on(&plot_area);
     builder.margin(12).x_label_area_size(56).y_label_area_size(86);
@@ -369,12 +374,6 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Chart) -> Result<
         draw_body(chart, c)?;
     }
     draw_legend(&legend_area, c).map_err(err)?;
-    if let Some(note) = &c.note {
-        let (w, h) = plot_area.dim_in_pixel();
-        let style = (FONT, 22).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Center));
-        let at = (i32::try_from(w / 2).unwrap_or(0), i32::try_from(h / 2).unwrap_or(0));
-        plot_area.draw(&Text::new(note.clone(), at, style)).map_err(err)?;
-    }
     Ok(())
 }
 
@@ -391,8 +390,8 @@ where
         .configure_mesh()
         .x_desc(c.x_desc)
         .y_desc(c.y_desc)
-        .axis_desc_style((FONT, 17))
-        .label_style((FONT, 15))
+        .axis_desc_style((FONT, 21))
+        .label_style((FONT, 18))
         .light_line_style(RGBColor(236, 236, 236))
         .bold_line_style(RGBColor(210, 210, 210))
         .draw()
@@ -401,7 +400,7 @@ where
         let grey = RGBColor(150, 150, 150);
         let span = [(c.x.start, y), (c.x.end, y)];
         chart.draw_series(DashedLineSeries::new(span, 4, 4, grey.stroke_width(1))).map_err(err)?;
-        let style = (FONT, 14).into_font().color(&grey).pos(Pos::new(HPos::Left, VPos::Bottom));
+        let style = (FONT, 17).into_font().color(&grey).pos(Pos::new(HPos::Left, VPos::Bottom));
         chart.draw_series(std::iter::once(Text::new(label, (c.x.start, y), style))).map_err(err)?;
     }
     for line in &c.lines {
@@ -417,6 +416,13 @@ where
             chart.draw_series(dots).map_err(err)?;
         }
     }
+    if let Some(note) = &c.note {
+        let area = chart.plotting_area().strip_coord_spec();
+        let (w, h) = area.dim_in_pixel();
+        let style = (FONT, 26).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Center));
+        let at = (i32::try_from(w / 2).unwrap_or(0), i32::try_from(h / 2).unwrap_or(0));
+        area.draw(&Text::new(note.clone(), at, style)).map_err(err)?;
+    }
     Ok(())
 }
 
@@ -424,7 +430,7 @@ fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     c: &Chart,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    let text = (FONT, 15).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
+    let text = (FONT, 18).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
     for (i, line) in c.lines.iter().enumerate() {
         let y = 40 + 26 * i32::try_from(i).unwrap_or(i32::MAX / 32);
         let style = line.color.stroke_width(3);

@@ -1,1 +1,173 @@
+//! Reports of real (small, abstract-service) runs: figures, SLO verdicts, determinism, and the
+//! multi-seed aggregate's statistics and independence from completion order.
 
+use fusebench_model::Scenario;
+
+use super::multi::{Estimate, MultiReport, t_975};
+use super::*;
+use crate::runtime::Runtime;
+use crate::time::SimTime;
+use crate::trace::TraceMode;
+use crate::{RunOptions, Sim};
+
+/// One M/M/1-like station (ρ = 0.5) and SLOs that the run meets, misses, and cannot judge.
+const STATION: &str = r#"
+[system]
+name = "station"
+[[context]]
+name = "c"
+[[node]]
+name = "host"
+tier = "cloud"
+[gateway]
+node = "host"
+timeout_ms = 60000
+[[service]]
+name = "station"
+context = "c"
+node = "host"
+replicas = 2
+concurrency = 2
+queue_capacity = 100000
+  [service.service_time]
+  distribution = { dist = "exponential", mean_ms = 2.0 }
+  [[service.endpoint]]
+  name = "serve"
+  method = "POST"
+  path = "/serve"
+  public = true
+  [[service.endpoint]]
+  name = "idle"
+  method = "GET"
+  path = "/idle"
+  public = true
+[quality]
+  [[quality.slo]]
+  service = "station"
+  endpoint = "serve"
+  p50_ms = 0.001
+  p99_ms = 1000
+  availability = 0.99
+  throughput_min_rps = 100000
+  [[quality.slo]]
+  service = "station"
+  endpoint = "idle"
+  p99_ms = 1000
+[workload]
+duration_s = 2
+arrival = { kind = "poisson", rate_rps = 1000 }
+  [[workload.mix]]
+  service = "station"
+  endpoint = "serve"
+"#;
+
+fn scenario() -> Scenario {
+    let parsed = fusebench_model::parse("station.toml", STATION);
+    assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
+    parsed.ok().expect("valid")
+}
+
+fn report(seed: u64) -> Report {
+    let s = scenario();
+    let mut o = RunOptions::new(seed);
+    o.trace = TraceMode::Hash;
+    o.duration = Some(SimTime::from_secs_f64(2.0));
+    let result = Sim::new(s.clone(), Box::new(Runtime::default()), &o).run();
+    Report::new(&result, &s)
+}
+
+#[test]
+fn figures_follow_their_definitions() {
+    let r = report(1);
+    let e = &r.endpoints["station.serve"];
+    assert!(e.requests > 1500, "{}", e.requests);
+    assert_eq!(e.successes, e.requests);
+    assert!((e.availability - 1.0).abs() < 1e-12);
+    assert!((e.throughput_rps - e.successes as f64 / 2.0).abs() < 1e-9);
+    assert!(e.latency.p50_ms <= e.latency.p99_ms && e.latency.p99_ms <= e.latency.max_ms);
+    let last = e.latency_cdf.last().expect("a CDF");
+    assert!((last.1 - 1.0).abs() < 1e-12);
+    // ρ = λ / (replicas × concurrency × μ) = 1000 / (4 × 500) = 0.5.
+    let s = &r.services["station"];
+    assert!((s.utilisation - 0.5).abs() < 0.08, "utilisation {}", s.utilisation);
+    // Little's law, both sides over the same window: L = λ W.
+    let little = s.completed as f64 / 2.0 * s.mean_sojourn_ms / 1e3;
+    assert!((s.mean_in_system - little).abs() < 0.1 * little, "{} vs {little}", s.mean_in_system);
+    assert!(r.stores.is_empty() && r.channels.is_empty());
+    assert!(!r.series.is_empty());
+}
+
+#[test]
+fn every_objective_is_judged_and_no_data_fails() {
+    let r = report(1);
+    let verdicts: Vec<(&str, &str, Verdict)> =
+        r.slos.iter().map(|v| (v.endpoint.as_str(), v.objective.name(), v.verdict)).collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("station.serve", "p50_ms", Verdict::Fail),
+            ("station.serve", "p99_ms", Verdict::Pass),
+            ("station.serve", "availability", Verdict::Pass),
+            ("station.serve", "throughput_min_rps", Verdict::Fail),
+            ("station.idle", "p99_ms", Verdict::Fail),
+        ]
+    );
+    assert_eq!(r.slos[4].actual, None, "an endpoint never called has no latency");
+    assert!(!r.slos_met());
+    let md = markdown::render(&r, &plots::PLOTS);
+    assert!(md.contains("**FAIL**: 3 of 5 SLO objectives missed"), "{md}");
+    assert!(md.contains("| station.idle | p99 | ≤ 1000 ms | no data | **FAIL** |"), "{md}");
+    assert!(md.contains("![Latency CDF per endpoint](latency-cdf.svg)"));
+}
+
+#[test]
+fn the_same_seed_gives_the_same_bytes() {
+    let (a, b) = (report(7), report(7));
+    assert_eq!(a.to_json().expect("json"), b.to_json().expect("json"));
+    assert_eq!(markdown::render(&a, &[]), markdown::render(&b, &[]));
+    assert_ne!(a.to_json().expect("json"), report(8).to_json().expect("json"));
+}
+
+#[test]
+fn student_t_matches_the_tables() {
+    assert!((t_975(1) - 12.7062).abs() < 1e-4);
+    assert!((t_975(2) - 4.3027).abs() < 1e-4);
+    assert!((t_975(30) - 2.0423).abs() < 1e-4);
+    // Past the table: 2.0395 (40 → 2.0211, 120 → 1.9799), and always decreasing.
+    assert!((t_975(31) - 2.0395).abs() < 2e-4);
+    assert!((t_975(40) - 2.0211).abs() < 2e-4);
+    assert!((t_975(120) - 1.9799).abs() < 2e-4);
+    assert!((1..500).all(|df| t_975(df) > t_975(df + 1)));
+}
+
+#[test]
+fn estimates_have_student_intervals() {
+    let e = Estimate::of(&[1.0, 2.0, 3.0]).expect("values");
+    assert_eq!((e.n, e.mean, e.min, e.max), (3, 2.0, 1.0, 3.0));
+    // s = 1, so the half-width is t(2) / √3.
+    let h = e.ci95.expect("an interval");
+    assert!((h - 4.3027 / 3f64.sqrt()).abs() < 1e-4, "{h}");
+    assert_eq!(e.show(2), "2.00 ± 2.48");
+    let one = Estimate::of(&[5.0]).expect("a value");
+    assert_eq!((one.ci95, one.show(1)), (None, "5.0 ± –".to_owned()));
+    assert_eq!(Estimate::of(&[]), None);
+}
+
+#[test]
+fn the_aggregate_ignores_completion_order() {
+    let runs: Vec<Report> = [3, 1, 2].into_iter().map(report).collect();
+    let shuffled = MultiReport::new(&runs);
+    let sorted: Vec<Report> = [1, 2, 3].into_iter().map(report).collect();
+    let in_order = MultiReport::new(&sorted);
+    assert_eq!(shuffled.to_json().expect("json"), in_order.to_json().expect("json"));
+    assert_eq!(shuffled.to_markdown(), in_order.to_markdown());
+    let seeds: Vec<u64> = in_order.runs.iter().map(|r| r.seed).collect();
+    assert_eq!(seeds, [1, 2, 3]);
+    let p50 = in_order.endpoints["station.serve"].p50_ms.expect("p50 over runs");
+    assert_eq!(p50.n, 3);
+    assert!(p50.ci95.is_some_and(|h| h > 0.0));
+    // Objectives: met in every run, in none, or never measurable.
+    let passed: Vec<(usize, usize)> = in_order.slos.iter().map(|s| (s.passed, s.runs)).collect();
+    assert_eq!(passed, [(0, 3), (3, 3), (3, 3), (0, 3), (0, 3)]);
+    assert!(in_order.slos[4].actual.is_none());
+}

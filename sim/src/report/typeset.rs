@@ -4,7 +4,7 @@
 //! with its baseline rounded per glyph, so `catalog.get_product` comes out as
 //! `catal og·get_product`. [`Typeset`] wraps the bitmap backend, passes every shape through
 //! unchanged, and sets text itself: advances, kerning and bearings from the font, one baseline
-//! per string, sizes in em as SVG viewers use them (so the PNG looks like the SVG). The font is
+//! per string, sizes as in the SVG (so the PNG looks like the SVG). The font is
 //! the embedded DejaVu Sans, as for plotters' own layout.
 
 use std::sync::OnceLock;
@@ -39,12 +39,14 @@ struct Layout {
     height: f32,
 }
 
-fn layout(text: &str, size_em: f64, style: FontStyle) -> Option<Layout> {
+fn layout(text: &str, size: f64, style: FontStyle) -> Option<Layout> {
     let (regular, bold) = fonts()?;
     let font = if matches!(style, FontStyle::Bold) { bold } else { regular };
     let upem = font.units_per_em().unwrap_or(2048.0);
-    // PxScale is the height ascent − descent; a text size is an em.
-    let scale = PxScale::from(size_em as f32 * font.height_unscaled() / upem);
+    // plotters' text size is 1.24 em (its SVG backend writes `font-size` = size / 1.24);
+    // PxScale is the height ascent − descent.
+    let em = size as f32 / 1.24;
+    let scale = PxScale::from(em * font.height_unscaled() / upem);
     let scaled = font.as_scaled(scale);
     let mut glyphs = Vec::with_capacity(text.len());
     let mut x = 0.0;

@@ -309,8 +309,8 @@ impl Sim {
                 }
                 HostReply::Ack
             }
-            HostOp::KvPut { key, value, .. } => self.write(op, store, replica, key, Some(value)),
-            HostOp::KvDelete { key, .. } => self.write(op, store, replica, key, None),
+            HostOp::KvPut { key, value, .. } => self.write(op, store, replica, &key, Some(value)),
+            HostOp::KvDelete { key, .. } => self.write(op, store, replica, &key, None),
             HostOp::Publish { .. } | HostOp::Call { .. } => {
                 HostReply::Error(HostCode::InvalidArgument)
             }
@@ -330,18 +330,18 @@ impl Sim {
         op: u64,
         store: usize,
         replica: u32,
-        key: Vec<u8>,
+        key: &[u8],
         value: Option<Vec<u8>>,
     ) -> HostReply {
         let now = self.q.now();
         let version = self.data.next_version;
         self.data.next_version += 1;
         let d = &mut self.data.stores[store];
-        let existed = d.replicas[replica as usize].get(&key).is_some_and(|v| v.value.is_some());
+        let existed = d.replicas[replica as usize].get(key).is_some_and(|v| v.value.is_some());
         let deleting = value.is_none();
         let v = Versioned { value, version };
-        apply(d.conflict, &mut d.replicas[replica as usize], &key, &v);
-        let key_text = String::from_utf8_lossy(&key).into_owned();
+        apply(d.conflict, &mut d.replicas[replica as usize], key, &v);
+        let key_text = String::from_utf8_lossy(key).into_owned();
         self.trace.emit(
             now,
             &TraceEvent::StoreWrite { store: &d.name, replica, key: &key_text, version },
@@ -356,7 +356,7 @@ impl Sim {
         }
         for other in (0..n).filter(|o| *o != replica) {
             let ack_op = strong.then_some(op);
-            self.send_replicate(store, other, key.clone(), v.clone(), replica, now, ack_op);
+            self.send_replicate(store, other, key.to_vec(), v.clone(), replica, now, ack_op);
         }
         if deleting && !existed { HostReply::Error(HostCode::NotFound) } else { HostReply::Ack }
     }
@@ -400,16 +400,16 @@ impl Sim {
         &mut self,
         store: usize,
         replica: u32,
-        key: Vec<u8>,
-        value: Versioned,
+        key: &[u8],
+        value: &Versioned,
         from: u32,
         sent: SimTime,
         ack_op: Option<u64>,
     ) {
         let now = self.q.now();
         let d = &mut self.data.stores[store];
-        let applied = apply(d.conflict, &mut d.replicas[replica as usize], &key, &value);
-        let key_text = String::from_utf8_lossy(&key).into_owned();
+        let applied = apply(d.conflict, &mut d.replicas[replica as usize], key, value);
+        let key_text = String::from_utf8_lossy(key).into_owned();
         self.trace.emit(
             now,
             &TraceEvent::StoreApply {

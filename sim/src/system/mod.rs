@@ -347,7 +347,7 @@ impl Sim {
             Event::OpReply { op, attempt } => self.on_op_reply(op, attempt),
             Event::OpTimeout { op } => self.on_op_timeout(op),
             Event::Replicate { store, replica, key, value, from, sent, ack_op } => {
-                self.on_replicate(store, replica, key, value, from, sent, ack_op);
+                self.on_replicate(store, replica, &key, &value, from, sent, ack_op);
             }
             Event::ReplicateRetry { store, replica, key, value, from, sent, ack_op } => {
                 self.send_replicate(store, replica, key, value, from, sent, ack_op);

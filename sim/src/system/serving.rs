@@ -613,7 +613,7 @@ impl Sim {
     fn perform(&mut self, id: InvId, op: HostOp) {
         match op {
             HostOp::Call { service, endpoint, request } => {
-                self.start_call(id, &service, &endpoint, request)
+                self.start_call(id, &service, &endpoint, request);
             }
             HostOp::Publish { channel, message } => self.publish(id, &channel, message),
             other => self.store_op(id, other),
