@@ -2,8 +2,11 @@
 //! queue, and the shop scenario end to end with its real WebAssembly modules, split into time
 //! inside guests and engine overhead.
 //!
-//! `cargo bench --bench engine`; figures and conclusions in benches/README.md.
+//! `cargo bench --bench engine`; figures and conclusions in benches/README.md. Times are the
+//! bench thread's CPU time (see support/cpu.rs), except the guest/engine split (wall time).
 
+#[path = "support/cpu.rs"]
+mod cpu;
 mod support;
 
 use std::cell::Cell;
@@ -12,6 +15,7 @@ use std::path::Path;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use cpu::ThreadCpu;
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
@@ -30,7 +34,7 @@ const BATCH: u64 = 1_000;
 
 /// The classic "hold" model: the queue keeps `pending` events; each step pops the earliest and
 /// schedules a new one up to 1 ms later, as a component reacting to an event does.
-fn event_queue(c: &mut Criterion) {
+fn event_queue(c: &mut Criterion<ThreadCpu>) {
     let mut g = c.benchmark_group("event_queue_hold");
     g.throughput(Throughput::Elements(BATCH));
     for pending in [1_000u64, 100_000] {
@@ -110,6 +114,7 @@ impl ServiceHost for TimedHost {
 #[derive(Debug, Default)]
 struct Totals {
     runs: u64,
+    cpu: Duration,
     wall: Duration,
     inside: Duration,
     requests: u64,
@@ -128,45 +133,50 @@ fn load_scenario(path: &str) -> (Scenario, ModuleFiles) {
     (scenario, files)
 }
 
-/// One run with trace off: (wall time of `run()`, its result, the guest clock). Building the
-/// runtime (compiling the modules) and `Sim::new` are not timed.
-fn timed_run(
-    s: &Scenario,
-    files: &ModuleFiles,
-) -> (Duration, fusebench_sim::RunResult, Rc<GuestClock>) {
+/// One run with trace off. Building the runtime (compiling the modules) and `Sim::new` are not
+/// timed, `run()` is.
+struct Run {
+    cpu: Duration,
+    wall: Duration,
+    result: fusebench_sim::RunResult,
+    clock: Rc<GuestClock>,
+}
+
+fn timed_run(s: &Scenario, files: &ModuleFiles) -> Run {
     let runtime = setup::build_runtime(s, files).expect("modules load");
     let clock = Rc::new(GuestClock::default());
     let host = TimedHost { inner: runtime, clock: Rc::clone(&clock) };
     let mut options = RunOptions::new(1);
     options.trace = TraceMode::Off;
     let sim = Sim::new(s.clone(), Box::new(host), &options);
-    let started = Instant::now();
+    let (cpu_started, started) = (cpu::now(), Instant::now());
     let result = sim.run();
-    (started.elapsed(), result, clock)
+    Run { cpu: cpu::now() - cpu_started, wall: started.elapsed(), result, clock }
 }
 
-fn shop_end_to_end(c: &mut Criterion) {
+fn shop_end_to_end(c: &mut Criterion<ThreadCpu>) {
     let mut g = c.benchmark_group("shop_end_to_end");
     g.sampling_mode(SamplingMode::Flat).sample_size(10).warm_up_time(Duration::from_millis(200));
     for scenario in ["scenarios/shop/shop.toml", "scenarios/shop/shop-rust.toml"] {
         let (s, files) = load_scenario(scenario);
-        let (_, first, _) = timed_run(&s, &files);
+        let first = timed_run(&s, &files).result;
         g.throughput(Throughput::Elements(first.requests_sent));
         let mut totals = Totals::default();
         g.bench_function(BenchmarkId::new("simulated_requests", scenario), |b| {
             b.iter_custom(|iters| {
-                let mut wall = Duration::ZERO;
+                let mut cpu = Duration::ZERO;
                 for _ in 0..iters {
-                    let (elapsed, result, clock) = timed_run(&s, &files);
-                    wall += elapsed;
+                    let run = timed_run(&s, &files);
+                    cpu += run.cpu;
                     totals.runs += 1;
-                    totals.wall += elapsed;
-                    totals.inside += clock.inside.get();
-                    totals.slices += clock.slices.get();
-                    totals.requests += result.requests_sent;
-                    totals.events += result.events;
+                    totals.cpu += run.cpu;
+                    totals.wall += run.wall;
+                    totals.inside += run.clock.inside.get();
+                    totals.slices += run.clock.slices.get();
+                    totals.requests += run.result.requests_sent;
+                    totals.events += run.result.events;
                 }
-                wall
+                cpu
             });
         });
         report(scenario, &totals);
@@ -176,29 +186,36 @@ fn shop_end_to_end(c: &mut Criterion) {
 
 /// Prints what criterion cannot: the split between guests and engine.
 fn report(scenario: &str, t: &Totals) {
+    let cpu = t.cpu.as_secs_f64();
     let wall = t.wall.as_secs_f64();
     let inside = t.inside.as_secs_f64();
     let runs = t.runs.max(1) as f64;
+    let share = inside / wall;
     eprintln!(
-        "{scenario}: {} runs, {:.1} ms/run, {:.0} requests/run, {:.0} simulated requests/s, \
-         {:.0} events/run ({:.2} M events/s), {:.0} slices/run ({:.2} µs/slice inside the host); \
-         time inside start/resume {:.1} %, engine overhead {:.1} %",
+        "{scenario}: {} runs, {:.1} ms CPU/run ({:.1} ms wall), {:.0} requests/run, \
+         {:.0} simulated requests/s, {:.0} events/run ({:.2} M events/s), {:.0} slices/run; \
+         inside start/resume {:.1} % of wall ({:.2} µs/slice), engine overhead {:.1} % \
+         (= {:.1} ms CPU/run outside guests, {:.2} µs/event)",
         t.runs,
+        cpu / runs * 1e3,
         wall / runs * 1e3,
         t.requests as f64 / runs,
-        t.requests as f64 / wall,
+        t.requests as f64 / cpu,
         t.events as f64 / runs,
-        t.events as f64 / wall / 1e6,
+        t.events as f64 / cpu / 1e6,
         t.slices as f64 / runs,
+        share * 100.0,
         inside / t.slices.max(1) as f64 * 1e6,
-        inside / wall * 100.0,
-        (wall - inside) / wall * 100.0,
+        (1.0 - share) * 100.0,
+        cpu * (1.0 - share) / runs * 1e3,
+        cpu * (1.0 - share) / t.events.max(1) as f64 * 1e6,
     );
 }
 
 criterion_group! {
     name = benches;
     config = Criterion::default()
+        .with_measurement(ThreadCpu)
         .sample_size(30)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));

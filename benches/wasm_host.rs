@@ -2,12 +2,17 @@
 //! request through a real Rust guest (pooled and fresh instances, and the same handler compiled
 //! natively as the floor), and one suspend/resume round trip of a host call.
 //!
-//! `cargo bench --bench wasm_host`; figures and conclusions in benches/README.md.
+//! `cargo bench --bench wasm_host`; figures and conclusions in benches/README.md. Times are the
+//! bench thread's CPU time (see support/cpu.rs).
+
+#[path = "support/cpu.rs"]
+mod cpu;
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::Duration;
 
+use cpu::ThreadCpu;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use fusebench_model::Capability;
 use fusebench_sim::runtime::{
@@ -161,7 +166,7 @@ mod native_inventory {
 }
 
 /// `add(i32, i32)` straight through wasmi, with the runtime's engine settings (fuel on, eager).
-fn typed_call(c: &mut Criterion) {
+fn typed_call(c: &mut Criterion<ThreadCpu>) {
     let mut config = wasmi::Config::default();
     config.consume_fuel(true).compilation_mode(wasmi::CompilationMode::Eager);
     let engine = wasmi::Engine::new(&config);
@@ -183,7 +188,7 @@ fn typed_call(c: &mut Criterion) {
 }
 
 /// One `inventory.stock` request (one `kv_get`, answered with a value) end to end.
-fn json_request(c: &mut Criterion) {
+fn json_request(c: &mut Criterion<ThreadCpu>) {
     let mut d = inventory_driver();
     let mut g = c.benchmark_group("inventory_stock");
     g.throughput(Throughput::Elements(1));
@@ -232,7 +237,7 @@ const KV_LOOP: &str = r#"(module
   (func (export "handle_zero") (param i32 i32) (result i64) (call $gets (i32.const 0)))
   (func (export "handle_hundred") (param i32 i32) (result i64) (call $gets (i32.const 100))))"#;
 
-fn suspend_resume(c: &mut Criterion) {
+fn suspend_resume(c: &mut Criterion<ThreadCpu>) {
     let mut d = Driver::new();
     let mut config = ServiceConfig::new("kvloop");
     config.capabilities = [Capability::Kv].into_iter().collect();
@@ -261,6 +266,7 @@ fn suspend_resume(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default()
+        .with_measurement(ThreadCpu)
         .sample_size(30)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));

@@ -1,8 +1,10 @@
 //! Integration tests of the `fusebench` command line, driven as a user would drive it.
 
 mod graph;
+mod guests;
 mod inspect;
 mod layering;
+mod run;
 mod scenario_errors;
 mod static_checks;
 mod support;

@@ -52,7 +52,7 @@ pub struct Workload {
 
 /// A generator inside a body string: `${seq}` (a run-wide counter), `${int A B}` (uniform
 /// integer in [A, B]), `${pick a b c}` (one of the words), `${key}` (a fresh idempotency key).
-/// A string that is exactly one `${int A B}` becomes a JSON integer.
+/// A string that is exactly one `${int A B}` or `${seq}` becomes a JSON integer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Template {
     Seq,

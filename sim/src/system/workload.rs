@@ -171,7 +171,10 @@ impl Sim {
     }
 
     fn render_string(&mut self, s: &str) -> Json {
-        let whole_int = s.starts_with("${int ") && s.ends_with('}') && s.matches("${").count() == 1;
+        // A string that is exactly one numeric generator renders as a JSON integer.
+        let whole_int = (s.starts_with("${int ") || s == "${seq}")
+            && s.ends_with('}')
+            && s.matches("${").count() == 1;
         let mut out = String::new();
         let mut rest = s;
         while let Some(start) = rest.find("${") {
@@ -185,6 +188,9 @@ impl Sim {
             {
                 Some(Template::Seq) => {
                     self.load.seq += 1;
+                    if whole_int {
+                        return Json::from(self.load.seq);
+                    }
                     out.push_str(&self.load.seq.to_string());
                 }
                 Some(Template::Key) => {
