@@ -120,6 +120,7 @@ struct Totals {
     requests: u64,
     events: u64,
     slices: u64,
+    fuel: u64,
 }
 
 fn load_scenario(path: &str) -> (Scenario, ModuleFiles) {
@@ -175,6 +176,7 @@ fn shop_end_to_end(c: &mut Criterion<ThreadCpu>) {
                     totals.slices += run.clock.slices.get();
                     totals.requests += run.result.requests_sent;
                     totals.events += run.result.events;
+                    totals.fuel += run.result.guest_fuel;
                 }
                 cpu
             });
@@ -195,7 +197,8 @@ fn report(scenario: &str, t: &Totals) {
         "{scenario}: {} runs, {:.1} ms CPU/run ({:.1} ms wall), {:.0} requests/run, \
          {:.0} simulated requests/s, {:.0} events/run ({:.2} M events/s), {:.0} slices/run; \
          inside start/resume {:.1} % of wall ({:.2} µs/slice), engine overhead {:.1} % \
-         (= {:.1} ms CPU/run outside guests, {:.2} µs/event)",
+         (= {:.1} ms CPU/run outside guests, {:.2} µs/event); {:.0} fuel/request, \
+         {:.2} ns/fuel inside",
         t.runs,
         cpu / runs * 1e3,
         wall / runs * 1e3,
@@ -209,6 +212,8 @@ fn report(scenario: &str, t: &Totals) {
         (1.0 - share) * 100.0,
         cpu * (1.0 - share) / runs * 1e3,
         cpu * (1.0 - share) / t.events.max(1) as f64 * 1e6,
+        t.fuel as f64 / t.requests.max(1) as f64,
+        inside / t.fuel.max(1) as f64 * 1e9,
     );
 }
 

@@ -67,12 +67,15 @@ fn usage() -> (i64, i64) {
 
 fn per_item(label: &str, before: (i64, i64), after: (i64, i64), items: u64) {
     let n = items as f64;
+    let (heap, resident) = ((after.0 - before.0) as f64, (after.1 - before.1) as f64);
+    let (unit, scale) = if heap / n < 4096.0 { ("B", 1.0) } else { ("KiB", 1024.0) };
     eprintln!(
-        "{label}: heap {:.1} KiB each ({:.1} MiB for {items}), resident {:.1} KiB each ({:.1} MiB)",
-        (after.0 - before.0) as f64 / n / 1024.0,
-        (after.0 - before.0) as f64 / 1048576.0,
-        (after.1 - before.1) as f64 / n / 1024.0,
-        (after.1 - before.1) as f64 / 1048576.0,
+        "{label}: heap {:.1} {unit} each ({:.1} MiB for {items}), resident {:.1} {unit} each \
+         ({:.1} MiB)",
+        heap / n / scale,
+        heap / 1048576.0,
+        resident / n / scale,
+        resident / 1048576.0,
     );
 }
 
@@ -87,6 +90,7 @@ impl RandomSource for Counter {
 }
 
 const INSTANCES: u64 = 1_000;
+const INVENTORY: &[u8] = include_bytes!("../scenarios/shop/modules/rust/inventory.wasm");
 
 /// 1,000 `inventory.stock` invocations suspended on their `kv_get` at once (1,000 live
 /// instances), then all finished and parked in the pool (1,000 idle instances).
@@ -97,8 +101,7 @@ fn instances() {
     config.endpoints = ["reserve", "restock", "stock"].map(String::from).into_iter().collect();
     config.permissions.kv_owned.insert("inventory-db".to_owned());
     config.policy = InstancePolicy::Pooled { idle_max: INSTANCES as usize };
-    let module = include_bytes!("../scenarios/shop/modules/rust/inventory.wasm");
-    rt.load_service(&config, module).expect("load inventory");
+    rt.load_service(&config, INVENTORY).expect("load inventory");
     let mut random = Counter::default();
     let mut log = DiscardLog;
     let request = br#"{"sku":"sku-3"}"#;
@@ -128,6 +131,56 @@ fn instances() {
     per_item("idle pooled Rust instance (after its request)", before, usage(), INSTANCES);
 }
 
+/// Where an instance's bytes go, through wasmi directly (the runtime's engine settings, stub
+/// imports): the store and instance alone, then after the guest's first `alloc`, which makes
+/// its allocator (dlmalloc) grow the linear memory.
+fn instance_breakdown() {
+    let mut config = wasmi::Config::default();
+    config.consume_fuel(true).compilation_mode(wasmi::CompilationMode::Eager);
+    let engine = wasmi::Engine::new(&config);
+    let module = wasmi::Module::new(&engine, &INVENTORY[..]).expect("valid module");
+    let mut linker = wasmi::Linker::<()>::new(&engine);
+    linker
+        .func_wrap("fusebench", "kv_get", |_: i32, _: i32, _: i32, _: i32| -> i64 { -1 })
+        .and_then(|l| {
+            l.func_wrap("fusebench", "kv_put", |_: i32, _: i32, _: i32, _: i32, _: i32, _: i32| 0)
+        })
+        .expect("stub imports");
+    let before = usage();
+    let mut live = Vec::with_capacity(INSTANCES as usize);
+    for _ in 0..INSTANCES {
+        let mut store = wasmi::Store::new(&engine, ());
+        store.set_fuel(u64::MAX).expect("fuel metering is on");
+        let instance = linker.instantiate_and_start(&mut store, &module).expect("instantiate");
+        live.push((store, instance));
+    }
+    let instantiated = usage();
+    let pages = |live: &Vec<(wasmi::Store<()>, wasmi::Instance)>| {
+        let (store, instance) = &live[0];
+        let memory = instance.get_memory(store, "memory").expect("memory export");
+        memory.size(store)
+    };
+    let initial_pages = pages(&live);
+    per_item(
+        &format!("  wasmi store + instance ({initial_pages} pages)"),
+        before,
+        instantiated,
+        INSTANCES,
+    );
+    for (store, instance) in &mut live {
+        let alloc = instance.get_typed_func::<i32, i32>(&*store, "alloc").expect("alloc export");
+        alloc.call(&mut *store, 16).expect("alloc");
+    }
+    let grown_pages = pages(&live);
+    per_item(
+        &format!("  ... after the first alloc ({grown_pages} pages)"),
+        before,
+        usage(),
+        INSTANCES,
+    );
+    drop(live);
+}
+
 const EVENTS: u64 = 1_000_000;
 
 fn pending_events() {
@@ -148,6 +201,8 @@ fn pending_events() {
 }
 
 fn main() {
-    instances();
+    // Events first: the resident figure only sees pages the process had not touched before.
     pending_events();
+    instances();
+    instance_breakdown();
 }

@@ -226,17 +226,19 @@ fn print_single(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     )?;
     for (name, e) in &r.endpoints {
         let l = &e.latency;
+        // No successful answer, no latency: a dash, not a misleading 0.
+        let ms = |v: f64| if l.count == 0 { "–".to_owned() } else { format!("{v:.2}") };
         writeln!(
             out,
-            "{}{:>9}{:>10.3}{:>9.1}{:>10.2}{:>10.2}{:>10.2}{:>10.2}",
+            "{}{:>9}{:>10.3}{:>9.1}{:>10}{:>10}{:>10}{:>10}",
             name_cell(name),
             e.requests,
             e.availability * 100.0,
             e.throughput_rps,
-            l.mean_ms,
-            l.p50_ms,
-            l.p99_ms,
-            l.max_ms
+            ms(l.mean_ms),
+            ms(l.p50_ms),
+            ms(l.p99_ms),
+            ms(l.max_ms)
         )?;
         let failures: Vec<String> = e
             .outcomes
@@ -257,7 +259,7 @@ fn print_single(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     for (name, s) in &r.services {
         writeln!(
             out,
-            "{}{:>11}{:>9.1}{:>10.2}{:>9.3}{:>8}{:>10}{:>8}{:>9}",
+            "{}{:>11}{:>9.2}{:>10.2}{:>9.3}{:>8}{:>10}{:>8}{:>9}",
             name_cell(name),
             s.invocations,
             s.utilisation * 100.0,

@@ -120,6 +120,8 @@ fn endpoints(md: &mut String, r: &Report) {
     header(md, &names, &right);
     for (name, e) in &r.endpoints {
         let l = &e.latency;
+        // No successful answer, no latency: a dash, not a misleading 0.
+        let ms = |v: f64| if l.count == 0 { "–".to_owned() } else { format!("{v:.2}") };
         row(
             md,
             &[
@@ -127,12 +129,12 @@ fn endpoints(md: &mut String, r: &Report) {
                 e.requests.to_string(),
                 format!("{:.3} %", e.availability * 100.0),
                 format!("{:.1}", e.throughput_rps),
-                format!("{:.2}", l.mean_ms),
-                format!("{:.2}", l.p50_ms),
-                format!("{:.2}", l.p90_ms),
-                format!("{:.2}", l.p99_ms),
-                format!("{:.2}", l.p999_ms),
-                format!("{:.2}", l.max_ms),
+                ms(l.mean_ms),
+                ms(l.p50_ms),
+                ms(l.p90_ms),
+                ms(l.p99_ms),
+                ms(l.p999_ms),
+                ms(l.max_ms),
             ],
         );
     }
@@ -180,7 +182,7 @@ fn services(md: &mut String, r: &Report) {
                 name.clone(),
                 format!("{} × {}", s.replicas, s.concurrency),
                 s.invocations.to_string(),
-                format!("{:.1} %", s.utilisation * 100.0),
+                format!("{:.2} %", s.utilisation * 100.0),
                 format!("{:.2}", s.mean_sojourn_ms),
                 format!("{:.3}", s.mean_in_system),
                 s.queue_depth_max.to_string(),

@@ -34,11 +34,11 @@ use crate::metrics::{CacheStats, ChannelStats, LatencySummary, Sample, cdf_point
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReportError {
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Write { path: PathBuf, source: io::Error },
     #[error("cannot draw the plot {plot}: {reason}")]
     Plot { plot: String, reason: String },
-    #[error("cannot serialise the report: {0}")]
+    #[error("cannot serialise the report")]
     Json(#[from] serde_json::Error),
 }
 

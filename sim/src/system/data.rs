@@ -13,7 +13,7 @@ use fusebench_model::scenario::{
 use serde::Serialize;
 
 use super::serving::{Origin, Req};
-use super::{Event, InvId, Sim};
+use super::{Event, InvId, ReplicaWrite, Sim};
 use crate::dist::sample_nanos;
 use crate::metrics::Outcome;
 use crate::rng::{Seed, SimRng};
@@ -382,14 +382,30 @@ impl Sim {
                     if strong { 0 } else { sample_nanos(&d.lag, &mut d.rng) + d.extra_lag_nanos };
                 self.q.after(
                     net + lag,
-                    Event::Replicate { store, replica: to, key, value, from, sent, ack_op },
+                    Event::Replicate(Box::new(ReplicaWrite {
+                        store,
+                        replica: to,
+                        key,
+                        value,
+                        from,
+                        sent,
+                        ack_op,
+                    })),
                 );
             }
             None => {
                 // Resend until it gets through (anti-entropy): replicas converge after a heal.
                 self.q.after(
                     REPLICATION_RETRY_NANOS,
-                    Event::ReplicateRetry { store, replica: to, key, value, from, sent, ack_op },
+                    Event::ReplicateRetry(Box::new(ReplicaWrite {
+                        store,
+                        replica: to,
+                        key,
+                        value,
+                        from,
+                        sent,
+                        ack_op,
+                    })),
                 );
             }
         }

@@ -103,26 +103,11 @@ pub(crate) enum Event {
     OpTimeout {
         op: u64,
     },
-    /// A replicated write reaches a replica.
-    Replicate {
-        store: usize,
-        replica: u32,
-        key: Vec<u8>,
-        value: Versioned,
-        from: u32,
-        sent: SimTime,
-        ack_op: Option<u64>,
-    },
+    /// A replicated write reaches a replica (boxed: it would make every event twice as big,
+    /// and events are moved on every heap operation).
+    Replicate(Box<ReplicaWrite>),
     /// A replicated write that could not get through is sent again.
-    ReplicateRetry {
-        store: usize,
-        replica: u32,
-        key: Vec<u8>,
-        value: Versioned,
-        from: u32,
-        sent: SimTime,
-        ack_op: Option<u64>,
-    },
+    ReplicateRetry(Box<ReplicaWrite>),
     /// A strong write's replica acknowledgement reaches the primary.
     ReplicaAck {
         op: u64,
@@ -156,6 +141,18 @@ pub(crate) enum Event {
     },
     Sample,
     WorkloadEnd,
+}
+
+/// A replicated write in flight from replica `from` to `replica` of `store`.
+#[derive(Debug, Clone)]
+pub(crate) struct ReplicaWrite {
+    pub(crate) store: usize,
+    pub(crate) replica: u32,
+    pub(crate) key: Vec<u8>,
+    pub(crate) value: Versioned,
+    pub(crate) from: u32,
+    pub(crate) sent: SimTime,
+    pub(crate) ack_op: Option<u64>,
 }
 
 /// The result of a run.
@@ -346,10 +343,12 @@ impl Sim {
             Event::StoreAt { op, replica } => self.on_store_at(op, replica),
             Event::OpReply { op, attempt } => self.on_op_reply(op, attempt),
             Event::OpTimeout { op } => self.on_op_timeout(op),
-            Event::Replicate { store, replica, key, value, from, sent, ack_op } => {
+            Event::Replicate(w) => {
+                let ReplicaWrite { store, replica, key, value, from, sent, ack_op } = *w;
                 self.on_replicate(store, replica, &key, &value, from, sent, ack_op);
             }
-            Event::ReplicateRetry { store, replica, key, value, from, sent, ack_op } => {
+            Event::ReplicateRetry(w) => {
+                let ReplicaWrite { store, replica, key, value, from, sent, ack_op } = *w;
                 self.send_replicate(store, replica, key, value, from, sent, ack_op);
             }
             Event::ReplicaAck { op } => self.on_replica_ack(op),
