@@ -5,7 +5,7 @@
 # Prints both wall times (whole processes, median of $RUNS), the speed ratio, the requests and
 # both mean sojourn times side by side. Figures: benches/README.md, "Engine vs SimPy".
 #
-#   benches/simpy/compare.sh [SCENARIO] [--seed N]
+#   benches/simpy/compare.sh [SCENARIO] [--seed N] [--duration SECONDS]
 #
 # Environment: RUNS (default 5), SIMPY_VENV (default /tmp/fusebench-simpy-venv),
 # CARGO_TARGET_DIR (default ./target).
@@ -15,9 +15,11 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 scenario=scenarios/validation/mmc3-rho080.toml
 seed=1
+duration=()
 while [ $# -gt 0 ]; do
     case $1 in
         --seed) seed=$2; shift 2 ;;
+        --duration) duration=(--duration "$2"); shift 2 ;;
         *) scenario=$1; shift ;;
     esac
 done
@@ -53,15 +55,15 @@ median_wall() {
     printf '%s\n' "${times[@]}" | sort -n | awk '{ a[NR] = $1 } END { printf "%.3f", a[int((NR + 1) / 2)] / 1e9 }'
 }
 
-fb_wall=$(median_wall "$fusebench" run "$scenario" --seed "$seed")
+fb_wall=$(median_wall "$fusebench" run "$scenario" --seed "$seed" "${duration[@]}")
 fb_out=$(cat "$out")
-sp_wall=$(median_wall "$py" benches/simpy/mmc.py "$scenario" --seed "$seed")
+sp_wall=$(median_wall "$py" benches/simpy/mmc.py "$scenario" --seed "$seed" "${duration[@]}")
 sp_out=$(cat "$out")
 
 # fusebench's figures from its output: requests on the station's endpoint row, the station's
 # W (mean time in the service, ms) from its services table.
 FB_OUT=$fb_out SP_OUT=$sp_out FB_WALL=$fb_wall SP_WALL=$sp_wall SCENARIO=$scenario SEED=$seed \
-RUNS=$runs "$py" - <<'PY'
+RUNS=$runs DURATION="${duration[*]}" "$py" - <<'PY'
 import json, os, re
 
 fb, sp = os.environ["FB_OUT"], json.loads(os.environ["SP_OUT"])
@@ -93,7 +95,7 @@ def sojourn(text):
 
 n_fb, w_fb = requests(fb), sojourn(fb)
 fmt = lambda x, f: "n/a" if x is None else format(x, f)
-print(f"scenario {os.environ['SCENARIO']}, seed {os.environ['SEED']}, "
+print(f"scenario {os.environ['SCENARIO']} {os.environ['DURATION']}, seed {os.environ['SEED']}, "
       f"median of {os.environ['RUNS']} runs (whole processes)")
 print(f"{'':<22} {'wall s':>8} {'requests':>9} {'mean sojourn ms':>16}")
 print(f"{'fusebench run':<22} {fb_wall:>8.3f} {fmt(n_fb, 'd'):>9} {fmt(w_fb, '.3f'):>16}")

@@ -8,7 +8,7 @@ service; every customer that arrived is followed until it leaves (as fusebench d
 Prints one line of JSON: requests, mean sojourn (queue + service, ms), utilisation, the time
 spent inside `env.run()`, and the Erlang C mean sojourn for comparison.
 
-    python mmc.py SCENARIO.toml [--seed N]
+    python mmc.py SCENARIO.toml [--seed N] [--duration SECONDS]
 """
 
 import argparse
@@ -88,8 +88,12 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("scenario")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--duration", type=float, help="seconds of arrivals (default: the file's)")
     a = p.parse_args()
-    print(json.dumps(run(model(a.scenario), a.seed)))
+    m = model(a.scenario)
+    if a.duration:
+        m["duration"] = a.duration
+    print(json.dumps(run(m, a.seed)))
 
 
 if __name__ == "__main__":

@@ -85,6 +85,8 @@ pub enum TraceEvent<'a> {
         inv: u64,
         service: &'a str,
         cause: &'a str,
+        /// The request that made the guest fault (cut to 256 bytes).
+        input: &'a str,
     },
     Log {
         service: &'a str,

@@ -15,7 +15,7 @@ fn committed_modules_match_their_sources() {
     let text =
         format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     // Say plainly what was compared and what was skipped (a missing toolchain).
-    println!("guests/check.sh:\n{text}");
+    eprintln!("guests/check.sh:\n{text}");
     assert!(out.status.success(), "committed modules differ from a rebuild:\n{text}");
 }
 

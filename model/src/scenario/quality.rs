@@ -17,6 +17,8 @@ pub struct Quality {
     pub fuel_budget: u64,
     /// Default memory one instance may grow to, in KiB.
     pub memory_max_kib: u64,
+    /// After faults heal and traffic stops, replicas must agree within this long.
+    pub convergence_ms: f64,
     pub slos: Vec<Slo>,
 }
 
@@ -27,6 +29,7 @@ impl Default for Quality {
             cohesion_min: 0.2,
             fuel_budget: 50_000_000,
             memory_max_kib: 2048,
+            convergence_ms: 5000.0,
             slos: Vec::new(),
         }
     }
@@ -54,9 +57,11 @@ impl Quality {
         let fuel_budget = o.opt_u64(cx, "fuel_budget", 1_000, 1 << 40).unwrap_or(d.fuel_budget);
         let memory_max_kib =
             o.opt_u64(cx, "memory_max_kib", 64, 4 << 20).unwrap_or(d.memory_max_kib);
+        let convergence_ms =
+            o.opt_f64(cx, "convergence_ms", 0.0, 3.6e6).unwrap_or(d.convergence_ms);
         let slos = o.table_list(cx, "slo").into_iter().filter_map(|t| Slo::read(cx, t)).collect();
         o.finish(cx);
-        Quality { coupling_max, cohesion_min, fuel_budget, memory_max_kib, slos }
+        Quality { coupling_max, cohesion_min, fuel_budget, memory_max_kib, convergence_ms, slos }
     }
 }
 

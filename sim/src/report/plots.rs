@@ -2,8 +2,9 @@
 //! latency CDF per endpoint, throughput and errors over time, queue depth, replication lag.
 //!
 //! Text is set in DejaVu Sans, embedded in the binary (the `dejavu` crate) and registered with
-//! plotters' `ab_glyph` backend, so no system font is needed. Each plot is first described as
-//! data ([`Chart`]: lines, axes, units), then drawn by one function for both backends.
+//! plotters' `ab_glyph` backend (for layout), so no system font is needed; PNG text is set by
+//! `typeset` (plotters misplaces glyphs on bitmaps). Each plot is first described as
+//! data (`Chart`: lines, axes, units), then drawn by one function for both backends.
 
 use std::io;
 use std::ops::Range;
@@ -113,10 +114,14 @@ fn write_png(path: &Path, chart: &Chart) -> Result<(), ReportError> {
 
 // ---- what to draw ----------------------------------------------------------------------------
 
+/// A missing value: the line breaks there (an interval with nothing to measure).
+const GAP: f64 = f64::NAN;
+
 /// One series of a chart.
 #[derive(Debug, Clone)]
 struct Line {
     label: String,
+    /// (x, y); a [`GAP`] y breaks the line.
     points: Vec<(f64, f64)>,
     color: RGBColor,
     dashed: bool,
@@ -195,31 +200,30 @@ fn nice_max(v: f64) -> f64 {
 fn latency_chart(r: &Report) -> Chart {
     let mut lines = Vec::new();
     for (i, name) in r.endpoints.keys().enumerate() {
-        // An interval without a successful answer has no latency: leave it out, not at 0.
+        // An interval without a successful answer has no latency: a gap, not a 0.
         let points = |pick: fn(&crate::metrics::EndpointSample) -> f64| -> Vec<(f64, f64)> {
             r.series
                 .iter()
-                .filter_map(|s| {
-                    let e = s.endpoints.get(name)?;
-                    (e.throughput_rps > e.errors_rps).then(|| (s.t_s, pick(e)))
+                .map(|s| match s.endpoints.get(name) {
+                    Some(e) if e.throughput_rps > e.errors_rps => (s.t_s, pick(e)),
+                    _ => (s.t_s, GAP),
                 })
                 .collect()
         };
         let (p99, p50) = (points(|e| e.p99_ms), points(|e| e.p50_ms));
-        let markers = p99.len() < 3;
         lines.push(Line {
             label: format!("{name} p99"),
             points: p99,
             color: color(i),
             dashed: false,
-            markers,
+            markers: false,
         });
         lines.push(Line {
             label: format!("{name} p50"),
             points: p50,
             color: color(i),
             dashed: true,
-            markers,
+            markers: false,
         });
     }
     let mut c = time_chart(r, "latency of successful requests (ms)", lines);
@@ -338,7 +342,7 @@ fn lag_chart(r: &Report) -> Chart {
             points: r
                 .series
                 .iter()
-                .filter_map(|s| s.replication_lag_ms.get(name).map(|lag| (s.t_s, *lag)))
+                .map(|s| (s.t_s, s.replication_lag_ms.get(name).copied().unwrap_or(GAP)))
                 .collect(),
             color: color(i),
             dashed: false,
@@ -405,15 +409,18 @@ where
     }
     for line in &c.lines {
         let style = line.color.stroke_width(if line.dashed { 2 } else { 3 });
-        let points = line.points.iter().copied();
-        if line.dashed {
-            chart.draw_series(DashedLineSeries::new(points, 8, 5, style)).map_err(err)?;
-        } else {
-            chart.draw_series(LineSeries::new(points, style)).map_err(err)?;
-        }
-        if line.markers {
-            let dots = line.points.iter().map(|&p| Circle::new(p, 3, line.color.filled()));
-            chart.draw_series(dots).map_err(err)?;
+        for segment in line.points.split(|p| p.1.is_nan()).filter(|s| !s.is_empty()) {
+            let points = segment.iter().copied();
+            if line.dashed {
+                chart.draw_series(DashedLineSeries::new(points, 8, 5, style)).map_err(err)?;
+            } else {
+                chart.draw_series(LineSeries::new(points, style)).map_err(err)?;
+            }
+            // A point alone between gaps draws no line: mark it.
+            if line.markers || segment.len() == 1 {
+                let dots = segment.iter().map(|&p| Circle::new(p, 3, line.color.filled()));
+                chart.draw_series(dots).map_err(err)?;
+            }
         }
     }
     if let Some(note) = &c.note {

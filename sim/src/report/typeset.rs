@@ -2,7 +2,7 @@
 //!
 //! plotters 0.3.7 draws `ab_glyph` text on bitmaps without each glyph's left side bearing and
 //! with its baseline rounded per glyph, so `catalog.get_product` comes out as
-//! `catal og·get_product`. [`Typeset`] wraps the bitmap backend, passes every shape through
+//! `catal og·get_product`. `Typeset` wraps the bitmap backend, passes every shape through
 //! unchanged, and sets text itself: advances, kerning and bearings from the font, one baseline
 //! per string, sizes as in the SVG (so the PNG looks like the SVG). The font is
 //! the embedded DejaVu Sans, as for plotters' own layout.

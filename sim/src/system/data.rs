@@ -176,6 +176,23 @@ impl Data {
         self.index.get(name).copied()
     }
 
+    /// Messages on at-least-once channels not acknowledged by every group.
+    pub(crate) fn unacked(&self, s: &Scenario) -> Vec<(String, u64, String)> {
+        let mut out = Vec::new();
+        for (id, m) in &self.messages {
+            let c = &s.channels[m.channel];
+            if c.delivery != Delivery::AtLeastOnce {
+                continue;
+            }
+            for (g, (_, acked)) in &m.groups {
+                if !acked {
+                    out.push((c.name.clone(), *id, self.groups[*g].name.clone()));
+                }
+            }
+        }
+        out
+    }
+
     /// Final state of every key-value store, replica by replica.
     pub(crate) fn snapshot(&self, _s: &Scenario) -> BTreeMap<String, Vec<KvReplica>> {
         self.stores

@@ -174,6 +174,9 @@ pub struct RunResult {
     /// Client requests sent, and how many got an answer (any outcome).
     pub requests_sent: u64,
     pub requests_answered: u64,
+    /// Messages on at-least-once channels some consumer group never acknowledged:
+    /// (channel, message id, group).
+    pub unacked: Vec<(String, u64, String)>,
 }
 
 /// One simulation run in progress.
@@ -313,6 +316,7 @@ impl Sim {
             guest_fuel: self.guest_fuel,
             requests_sent: self.load.sent,
             requests_answered: self.load.answered,
+            unacked: self.data.unacked(&self.s),
         }
     }
 

@@ -486,8 +486,16 @@ impl Sim {
                     // here means the host and scenario disagree — answer, and say why.
                     let msg = e.to_string();
                     let name = &self.serving.svcs[svc].name;
-                    self.trace
-                        .emit(now, &TraceEvent::GuestFault { inv: id, service: name, cause: &msg });
+                    let input = input_text(&body);
+                    self.trace.emit(
+                        now,
+                        &TraceEvent::GuestFault {
+                            inv: id,
+                            service: name,
+                            cause: &msg,
+                            input: &input,
+                        },
+                    );
                     inv.step = None;
                     self.serving.invs.insert(id, inv);
                     self.finish_invocation(id, Outcome::GuestFault, Vec::new());
@@ -566,8 +574,20 @@ impl Sim {
             Some(Step::Failed(fault)) => {
                 let cause = fault.to_string();
                 let name = &self.serving.svcs[svc].name;
-                self.trace
-                    .emit(now, &TraceEvent::GuestFault { inv: id, service: name, cause: &cause });
+                let req = self.serving.invs.get(&id).map(|i| i.req);
+                let input = req
+                    .and_then(|r| self.serving.reqs.get(&r))
+                    .map(|r| input_text(&r.body))
+                    .unwrap_or_default();
+                self.trace.emit(
+                    now,
+                    &TraceEvent::GuestFault {
+                        inv: id,
+                        service: name,
+                        cause: &cause,
+                        input: &input,
+                    },
+                );
                 let kind = cause.split(':').next().unwrap_or("fault").to_owned();
                 *self
                     .metrics
@@ -651,6 +671,7 @@ impl Sim {
                         inv: id,
                         service: &self.serving.svcs[inv.svc].name,
                         cause: &msg,
+                        input: "",
                     },
                 );
                 self.serving.invs.insert(id, inv);
@@ -896,6 +917,15 @@ impl Sim {
             Event::Heartbeat { svc, replica },
         );
     }
+}
+
+/// A request body as it appears in the trace: lossy UTF-8, cut to 256 bytes.
+fn input_text(body: &[u8]) -> String {
+    let mut s = String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned();
+    if body.len() > 256 {
+        s.push('…');
+    }
+    s
 }
 
 fn instance_of(slice: &Slice) -> (u64, bool) {
