@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Rebuilds every shop module from source into scenarios/shop/modules/, and every edge-iot
-# module into scenarios/edge-iot/modules/, and rewrites each directory's SHA256SUMS, so that a
-# fresh machine runs both systems without any WebAssembly toolchain.
+# Rebuilds every shop module from source into scenarios/shop/modules/, every edge-iot module
+# into scenarios/edge-iot/modules/, and the known-defect scenarios' modules (scenarios/flawed/
+# dynamic/ and their fixed twins in scenarios/fixed/) into scenarios/defects-modules/, and
+# rewrites each directory's SHA256SUMS, so that a fresh machine runs every system without any
+# WebAssembly toolchain.
 #
 #   guests/build.sh                 install what is missing, build, copy, update SHA256SUMS
 #   guests/build.sh --out DIR       build the shop's modules into DIR instead (used by check.sh)
 #   guests/build.sh --edge-iot-out DIR
 #                                   build the edge-iot modules into DIR instead (check.sh)
+#   guests/build.sh --defects-out DIR
+#                                   build the defect scenarios' modules into DIR instead
 #   guests/build.sh --no-install    never install a toolchain (apt, rustup); a language whose
 #                                   toolchain is absent is reported as "skipped: <toolchain> not
 #                                   installed" and its directory is not created in the output.
@@ -21,19 +25,28 @@ guests="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 modules="$(cd "$guests/.." && pwd)/scenarios/shop/modules"
 out="$modules"
 edge_out="$(cd "$guests/.." && pwd)/scenarios/edge-iot/modules"
+defects_modules="$(cd "$guests/.." && pwd)/scenarios/defects-modules"
+defects_out="$defects_modules"
 install=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) out="$2"; shift 2 ;;
         --edge-iot-out) edge_out="$2"; shift 2 ;;
+        --defects-out) defects_out="$2"; shift 2 ;;
         --no-install) install=0; shift ;;
-        *) echo "usage: $0 [--out DIR] [--edge-iot-out DIR] [--no-install]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--out DIR] [--edge-iot-out DIR] [--defects-out DIR] [--no-install]" >&2
+           exit 2 ;;
     esac
 done
-mkdir -p "$out" "$edge_out"
+mkdir -p "$out" "$edge_out" "$defects_out"
 
 RUST_SERVICES=(catalog inventory orders payments shipping notifications)
 EDGE_IOT_SERVICES=(ingest devices aggregate history alerts) # Rust only
+# guests/defects/<crate> -> scenarios/defects-modules/rust/<crate>.wasm; the WAT modules there
+# are hand-written (scenarios/defects-modules/wat/).
+DEFECT_SERVICES=(pay-orders charge-every-delivery charge-once prices checkout catalog-poisoned
+    catalog-guarded)
+DEFECT_WAT=(search profile pricing fraud reviews)
 SKIPPED=()
 
 skip() {
@@ -56,7 +69,9 @@ build_rust() {
         fi
     fi
     local packages=()
-    for s in "${RUST_SERVICES[@]}" "${EDGE_IOT_SERVICES[@]}"; do packages+=(-p "$s"); done
+    for s in "${RUST_SERVICES[@]}" "${EDGE_IOT_SERVICES[@]}" "${DEFECT_SERVICES[@]}"; do
+        packages+=(-p "$s")
+    done
     (cd "$guests" && env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS \
         cargo build --locked --release --target wasm32-unknown-unknown "${packages[@]}")
     local target_dir="${CARGO_TARGET_DIR:-$guests/target}"
@@ -67,6 +82,10 @@ build_rust() {
     mkdir -p "$edge_out/rust"
     for s in "${EDGE_IOT_SERVICES[@]}"; do
         cp "$target_dir/wasm32-unknown-unknown/release/$s.wasm" "$edge_out/rust/$s.wasm"
+    done
+    mkdir -p "$defects_out/rust"
+    for s in "${DEFECT_SERVICES[@]}"; do
+        cp "$target_dir/wasm32-unknown-unknown/release/${s//-/_}.wasm" "$defects_out/rust/$s.wasm"
     done
 }
 
@@ -105,6 +124,15 @@ check_wat() { # hand-written: validate, and carry it along when building elsewhe
         mkdir -p "$out/wat"
         cp "$modules/wat/notifications.wat" "$out/wat/notifications.wat"
     fi
+    for w in "${DEFECT_WAT[@]}"; do
+        wat2wasm "$defects_modules/wat/$w.wat" --output=/dev/null
+    done
+    if [ "$defects_out" != "$defects_modules" ]; then
+        mkdir -p "$defects_out/wat"
+        for w in "${DEFECT_WAT[@]}"; do
+            cp "$defects_modules/wat/$w.wat" "$defects_out/wat/$w.wat"
+        done
+    fi
 }
 
 build_rust
@@ -118,10 +146,11 @@ sums() { # sums DIR: rewrite DIR/SHA256SUMS for DIR/<lang>/*.{wasm,wat}
 }
 sums "$out"
 sums "$edge_out"
+sums "$defects_out"
 if [ ${#SKIPPED[@]} -gt 0 ]; then
     echo "built with languages skipped: ${SKIPPED[*]}" >&2
 fi
-for dir in "$out" "$edge_out"; do
+for dir in "$out" "$edge_out" "$defects_out"; do
     echo "modules in $dir:"
     (cd "$dir" && LC_ALL=C sort -k2 SHA256SUMS | while read -r _ f; do printf '  %-28s %7d bytes\n' "$f" "$(stat -c %s "$f")"; done)
 done

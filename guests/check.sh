@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Rebuilds every shop and edge-iot module into a temporary directory and compares it with the
-# committed scenarios/shop/modules/SHA256SUMS and scenarios/edge-iot/modules/SHA256SUMS (and the
+# Rebuilds every shop, edge-iot and defect-scenario module into a temporary directory and
+# compares it with the committed scenarios/shop/modules/SHA256SUMS,
+# scenarios/edge-iot/modules/SHA256SUMS and scenarios/defects-modules/SHA256SUMS (and the
 # committed files with their sums).
 #
 #   exit 0  every rebuilt module is byte-identical to the committed one; a language whose
@@ -17,7 +18,8 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
 if ! CARGO_TARGET_DIR="$tmp/target" "$guests/build.sh" --out "$tmp/shop" \
-    --edge-iot-out "$tmp/edge-iot" --no-install >"$tmp/build.log" 2>&1; then
+    --edge-iot-out "$tmp/edge-iot" --defects-out "$tmp/defects-modules" --no-install \
+    >"$tmp/build.log" 2>&1; then
     cat "$tmp/build.log" >&2
     echo "check: the rebuild failed" >&2
     exit 1
@@ -26,8 +28,8 @@ grep '^skipped: ' "$tmp/build.log" || true
 
 status=0
 differs=()
-compare() { # compare SYSTEM: scenarios/SYSTEM/modules against the rebuild in $tmp/SYSTEM
-    local system="$1" modules="$root/scenarios/$1/modules" rebuilt_dir="$tmp/$1"
+compare() { # compare SYSTEM [DIR]: DIR (default scenarios/SYSTEM/modules) against $tmp/SYSTEM
+    local system="$1" modules="${2:-$root/scenarios/$1/modules}" rebuilt_dir="$tmp/$1"
     # The committed files must match the committed sums.
     if ! (cd "$modules" && sha256sum --quiet --check SHA256SUMS) >"$tmp/committed.log" 2>&1; then
         sed "s#^#committed: $system/#" "$tmp/committed.log" >&2
@@ -49,6 +51,7 @@ compare() { # compare SYSTEM: scenarios/SYSTEM/modules against the rebuild in $t
 }
 compare shop
 compare edge-iot
+compare defects-modules "$root/scenarios/defects-modules"
 
 if [ ${#differs[@]} -gt 0 ]; then
     echo "check: rebuilt modules differ from the committed ones:" >&2
@@ -56,6 +59,7 @@ if [ ${#differs[@]} -gt 0 ]; then
     status=1
 fi
 if [ "$status" = 0 ]; then
-    echo "check: every rebuilt module matches scenarios/{shop,edge-iot}/modules/SHA256SUMS"
+    echo "check: every rebuilt module matches scenarios/{shop,edge-iot}/modules/SHA256SUMS" \
+        "and scenarios/defects-modules/SHA256SUMS"
 fi
 exit "$status"

@@ -20,12 +20,15 @@ struct Cli {
 enum Command {
     /// Show a WebAssembly module's structure (T, F, M, G, E, I) and validate it.
     Inspect(cmd::inspect::InspectArgs),
-    /// Check a scenario: parse it strictly, then run every static check.
+    /// Check a scenario: strict parsing, every static check, then the dynamic properties over
+    /// explored workloads and fault schedules (a failure is shrunk and saved for `replay`).
     Check(cmd::check::CheckArgs),
     /// Run one request through a service's real module, with in-memory stores.
     Invoke(cmd::invoke::InvokeArgs),
     /// Simulate the system: a deterministic, seeded discrete-event run.
     Run(cmd::run::RunArgs),
+    /// Reproduce a counterexample saved by `check` and tell its story.
+    Replay(cmd::replay::ReplayArgs),
     /// Export the service graph as Graphviz DOT or Mermaid.
     Graph(cmd::graph::GraphArgs),
 }
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => cmd::inspect::run(&args),
         Command::Check(args) => cmd::check::run(&args),
         Command::Graph(args) => cmd::graph::run(&args),
+        Command::Replay(args) => cmd::replay::run(&args),
         Command::Run(args) => cmd::run::run(&args),
         Command::Invoke(args) => cmd::invoke::run(&args),
     };

@@ -19,8 +19,10 @@
 pub mod atomic;
 pub mod dist;
 pub mod engine;
+pub mod explore;
 pub mod invoke;
 pub mod metrics;
+pub mod properties;
 pub mod report;
 pub mod rng;
 pub mod runtime;

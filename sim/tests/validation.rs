@@ -428,6 +428,7 @@ fn tandem_is_a_jackson_network() {
     let hops = 4.0 * HOP_S * 1e3;
     assert!((we - (wa + wb + hops)).abs() < 1e-6, "entry {we} ms vs {wa} + {wb} + {hops}");
     assert_eq!(r.metrics.services["entry"].busy_nanos, 0, "entry takes no time itself");
+    check_little(r, "entry");
     check_client_latency(r, "entry.serve", we);
 
     let t = r.duration.as_secs_f64();

@@ -1,13 +1,19 @@
-//! `fusebench check [--static] SCENARIO [--format text|json|junit]`.
+//! `fusebench check SCENARIO [--static] [--cases N] [--seed S] [--format text|json|junit]
+//! [--out DIR]`: the static checks, then the dynamic properties over explored cases.
 //!
-//! Exit 0: every check passed (warnings allowed). 1: a check failed. 2: bad input.
+//! Exit 0: every check and property passed (warnings allowed). 1: one failed. 2: bad input.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use fusebench_model::checks::{self, CHECKS};
-use fusebench_model::{Diagnostic, Severity};
+use fusebench_model::{Diagnostic, Scenario, Severity};
+use fusebench_sim::explore::replay::ReplayFile;
+use fusebench_sim::explore::{self, Exploration};
+use fusebench_sim::properties::{PROPERTIES, Verdict};
+use fusebench_sim::setup;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::load::{LoadError, load};
@@ -23,22 +29,48 @@ pub enum Format {
 pub struct CheckArgs {
     /// The scenario file (TOML).
     pub scenario: PathBuf,
-    /// Static checks only (decidable without running anything). The dynamic properties
-    /// need the simulator, which this build does not include yet, so `check` is static today.
+    /// Static checks only (nothing is run).
     #[arg(long = "static")]
     pub static_only: bool,
+    /// Explored cases for the dynamic properties (the declared scenario is case 0).
+    #[arg(long, default_value_t = 16)]
+    pub cases: usize,
+    /// Seed of the exploration (cases and runs derive from it).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Where a counterexample's replay file is written (default: `fusebench-out/`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
-/// One check's outcome.
+/// One static check's outcome.
 #[derive(Debug, Serialize)]
 struct CheckResult<'a> {
     id: &'a str,
     summary: &'a str,
     passed: bool,
     findings: Vec<&'a Diagnostic>,
+}
+
+#[derive(Debug, Serialize)]
+struct Dynamic {
+    cases: usize,
+    failing: usize,
+    seed: u64,
+    /// Verdicts of the counterexample when one was found, else of the declared scenario.
+    properties: Vec<Verdict>,
+    counterexample: Option<Counterexample>,
+}
+
+#[derive(Debug, Serialize)]
+struct Counterexample {
+    schedule: explore::Schedule,
+    seed: u64,
+    shrink_steps: usize,
+    replay_file: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -49,6 +81,11 @@ struct Report<'a> {
     checks: Vec<CheckResult<'a>>,
     coupling: Vec<(String, String, f64)>,
     cohesion: Vec<(String, f64)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dynamic: Option<Dynamic>,
+    /// Why the dynamic properties were not checked, when they were not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dynamic_skipped: Option<String>,
 }
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
@@ -73,8 +110,17 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             CheckResult { id: c.id, summary: c.summary, passed, findings: mine }
         })
         .collect();
-    let passed = results.iter().all(|r| r.passed);
     let file = args.scenario.display().to_string();
+    let (dynamic, dynamic_skipped) = if args.static_only {
+        (None, None)
+    } else {
+        match dynamic(args, s, &file, &results)? {
+            Ok(d) => (Some(d), None),
+            Err(why) => (None, Some(why)),
+        }
+    };
+    let passed = results.iter().all(|r| r.passed)
+        && dynamic.as_ref().is_none_or(|d| d.properties.iter().all(|v| v.passed));
     let report = Report {
         scenario: &file,
         system: &s.name,
@@ -82,6 +128,8 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         checks: results,
         coupling: checks::coupling_matrix(s),
         cohesion: s.services.iter().map(|x| (x.name.clone(), checks::cohesion(x))).collect(),
+        dynamic,
+        dynamic_skipped,
     };
     let mut out = std::io::stdout().lock();
     match args.format {
@@ -92,11 +140,64 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     Ok(if passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn write_text(
-    out: &mut impl std::io::Write,
-    r: &Report<'_>,
-    s: &fusebench_model::Scenario,
-) -> anyhow::Result<()> {
+/// Explores the dynamic properties; `Ok(Err(why))` when they cannot run.
+fn dynamic(
+    args: &CheckArgs,
+    s: &Scenario,
+    file: &str,
+    statics: &[CheckResult<'_>],
+) -> anyhow::Result<Result<Dynamic, String>> {
+    if s.workload.is_none() {
+        return Ok(Err("the scenario has no workload: nothing to run".into()));
+    }
+    if statics.iter().any(|r| !r.passed && r.id.starts_with("module-")) {
+        return Ok(Err("a module failed its static checks, so the system cannot be run".into()));
+    }
+    let base = args.scenario.parent().map(PathBuf::from).unwrap_or_default();
+    let files = setup::read_modules(s, &base)?;
+    let bar = if std::io::stderr().is_terminal() {
+        let bar =
+            ProgressBar::with_draw_target(Some(args.cases as u64), ProgressDrawTarget::stderr());
+        if let Ok(style) =
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} cases {msg}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_prefix("exploring");
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let progress = |done: usize, failing: usize| {
+        bar.set_position(done as u64);
+        bar.set_message(format!("({failing} failing)"));
+    };
+    let Exploration { cases, failing, counterexample, declared } =
+        explore::explore(s, &files, args.cases, args.seed, &progress)?;
+    bar.finish_and_clear();
+    let (properties, counterexample) = match counterexample {
+        None => (declared, None),
+        Some((case, steps)) => {
+            let replay = ReplayFile::new(file, s, &files, &case);
+            let dir = args.out.clone().unwrap_or_else(|| PathBuf::from("fusebench-out"));
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+            let path = dir.join(format!("{}.replay.json", s.name));
+            fusebench_sim::atomic::write(&path, serde_json::to_string_pretty(&replay)?.as_bytes())
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            let ce = Counterexample {
+                schedule: case.schedule.clone(),
+                seed: case.seed,
+                shrink_steps: steps,
+                replay_file: path.display().to_string(),
+            };
+            (case.verdicts, Some(ce))
+        }
+    };
+    Ok(Ok(Dynamic { cases, failing, seed: args.seed, properties, counterexample }))
+}
+
+fn write_text(out: &mut impl std::io::Write, r: &Report<'_>, s: &Scenario) -> anyhow::Result<()> {
     writeln!(
         out,
         "{} ({}): {} services in {} bounded contexts, {} stores, {} channels",
@@ -112,7 +213,7 @@ fn write_text(
         let warnings = c.findings.iter().filter(|d| d.severity != Severity::Error).count();
         let mark = if c.passed { "pass" } else { "FAIL" };
         let extra = if warnings > 0 { format!(" ({warnings} warning(s))") } else { String::new() };
-        writeln!(out, "  {mark}  {:<18} {}{extra}", c.id, c.summary)?;
+        writeln!(out, "  {mark}  {:<20} {}{extra}", c.id, c.summary)?;
         for d in &c.findings {
             for line in d.to_string().lines() {
                 writeln!(out, "        {line}")?;
@@ -128,6 +229,43 @@ fn write_text(
     }
     let failed = r.checks.iter().filter(|c| !c.passed).count();
     writeln!(out, "static: {} passed, {failed} failed", r.checks.len() - failed)?;
+    if let Some(why) = &r.dynamic_skipped {
+        writeln!(out, "dynamic properties not checked: {why}")?;
+    }
+    if let Some(d) = &r.dynamic {
+        writeln!(
+            out,
+            "dynamic properties ({} cases from seed {}, {} failing):",
+            d.cases, d.seed, d.failing
+        )?;
+        let summary = |id: &str| PROPERTIES.iter().find(|p| p.id == id).map_or("", |p| p.summary);
+        for v in &d.properties {
+            let mark = if v.passed { "pass" } else { "FAIL" };
+            writeln!(out, "  {mark}  {:<20} {}", v.id, summary(v.id))?;
+            for f in &v.findings {
+                writeln!(out, "        {f}")?;
+            }
+        }
+        if let Some(c) = &d.counterexample {
+            let sch = &c.schedule;
+            writeln!(
+                out,
+                "counterexample (shrunk in {} steps): {}{} fault(s), {:.1} s at {:.0} % of the declared rate, seed {}",
+                c.shrink_steps,
+                if sch.declared { "the declared scenario, " } else { "" },
+                sch.faults.len(),
+                sch.duration_s,
+                sch.rate_scale * 100.0,
+                c.seed
+            )?;
+            for f in &sch.faults {
+                writeln!(out, "  + {}", serde_json::to_string(f)?)?;
+            }
+            writeln!(out, "replay it: fusebench replay {}", c.replay_file)?;
+        }
+        let failed = d.properties.iter().filter(|v| !v.passed).count();
+        writeln!(out, "dynamic: {} passed, {failed} failed", d.properties.len() - failed)?;
+    }
     Ok(())
 }
 
@@ -135,27 +273,30 @@ fn xml(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// JUnit XML as CI systems (GitLab, Jenkins, GitHub test reporters) read it: one test case per
-/// check, a `<failure>` listing its error findings.
+/// JUnit XML as CI systems (GitLab, Jenkins, GitHub test reporters) read it: a suite of the
+/// static checks and one of the dynamic properties, one test case each.
 fn write_junit(out: &mut impl std::io::Write, r: &Report<'_>) -> anyhow::Result<()> {
-    let failures = r.checks.iter().filter(|c| !c.passed).count();
+    let static_failures = r.checks.iter().filter(|c| !c.passed).count();
+    let dynamic: &[Verdict] = r.dynamic.as_ref().map_or(&[], |d| &d.properties);
+    let dynamic_failures = dynamic.iter().filter(|v| !v.passed).count();
+    let total = r.checks.len() + dynamic.len();
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
     writeln!(
         out,
-        r#"<testsuites name="fusebench" tests="{}" failures="{failures}">"#,
-        r.checks.len()
+        r#"<testsuites name="fusebench" tests="{total}" failures="{}">"#,
+        static_failures + dynamic_failures
     )?;
+    let sys = xml(r.system);
     writeln!(
         out,
-        r#"  <testsuite name="{}.static" tests="{}" failures="{failures}" errors="0" skipped="0">"#,
-        xml(r.system),
+        r#"  <testsuite name="{sys}.static" tests="{}" failures="{static_failures}" errors="0" skipped="0">"#,
         r.checks.len()
     )?;
     for c in &r.checks {
-        write!(out, r#"    <testcase classname="{}.static" name="{}""#, xml(r.system), xml(c.id))?;
+        write!(out, r#"    <testcase classname="{sys}.static" name="{}""#, xml(c.id))?;
         let errors: Vec<&&Diagnostic> =
             c.findings.iter().filter(|d| d.severity == Severity::Error).collect();
-        if errors.is_empty() && c.findings.is_empty() {
+        if c.findings.is_empty() {
             writeln!(out, "/>")?;
             continue;
         }
@@ -179,6 +320,32 @@ fn write_junit(out: &mut impl std::io::Write, r: &Report<'_>) -> anyhow::Result<
         }
         writeln!(out, "    </testcase>")?;
     }
-    writeln!(out, "  </testsuite>\n</testsuites>")?;
+    writeln!(out, "  </testsuite>")?;
+    if let Some(d) = &r.dynamic {
+        writeln!(
+            out,
+            r#"  <testsuite name="{sys}.dynamic" tests="{}" failures="{dynamic_failures}" errors="0" skipped="0">"#,
+            dynamic.len()
+        )?;
+        for v in dynamic {
+            write!(out, r#"    <testcase classname="{sys}.dynamic" name="{}""#, xml(v.id))?;
+            if v.passed {
+                writeln!(out, "/>")?;
+                continue;
+            }
+            writeln!(out, ">")?;
+            let first = v.findings.first().map_or("", String::as_str);
+            writeln!(out, r#"      <failure message="{}" type="{}">"#, xml(first), xml(v.id))?;
+            for f in &v.findings {
+                writeln!(out, "{}", xml(f))?;
+            }
+            if let Some(c) = &d.counterexample {
+                writeln!(out, "replay: fusebench replay {}", xml(&c.replay_file))?;
+            }
+            writeln!(out, "      </failure>\n    </testcase>")?;
+        }
+        writeln!(out, "  </testsuite>")?;
+    }
+    writeln!(out, "</testsuites>")?;
     Ok(())
 }

@@ -3,4 +3,5 @@ pub mod check;
 pub mod graph;
 pub mod inspect;
 pub mod invoke;
+pub mod replay;
 pub mod run;

@@ -156,7 +156,7 @@ pub(crate) struct ReplicaWrite {
 }
 
 /// The result of a run.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RunResult {
     pub system: String,
     pub seed: Seed,

@@ -386,9 +386,21 @@ impl Sim {
         let key = format!("{name}.{endpoint}");
         self.metrics.record_request(&key, outcome, latency);
         self.load.answered += 1;
-        self.serving.reqs.remove(&req);
+        // Kept until its response reaches the gateway (or never does): a replica may still be
+        // serving it, and needs its endpoint, body and arrival time.
+        self.forget_if_idle(req);
         if let Some(user) = user {
             self.user_done(user);
+        }
+    }
+
+    /// Drops a finished client request's record unless a replica still holds it (queued or
+    /// running), in which case its response, when it reaches the gateway, drops it.
+    fn forget_if_idle(&mut self, req: ReqId) {
+        let held = self.serving.invs.values().any(|i| i.req == req)
+            || self.serving.svcs.iter().any(|x| x.replicas.iter().any(|r| r.queue.contains(&req)));
+        if !held {
+            self.serving.reqs.remove(&req);
         }
     }
 
@@ -731,7 +743,9 @@ impl Sim {
         let Some(r) = self.serving.reqs.get(&req) else { return };
         match r.origin.clone() {
             Origin::Client { .. } => {
-                if !r.done {
+                if r.done {
+                    self.serving.reqs.remove(&req); // answered already (timeout): nothing to do
+                } else {
                     self.answer_client(req, outcome);
                 }
             }
@@ -889,17 +903,31 @@ impl Sim {
         let queued: Vec<ReqId> = r.queue.drain(..).collect();
         self.trace
             .emit(now, &TraceEvent::ReplicaDown { service: &self.serving.svcs[svc].name, replica });
+        let mut lost_reqs = Vec::new();
         for id in running {
-            if let Some(inv) = self.serving.invs.remove(&id)
-                && let Some(rt) = inv.runtime
-            {
-                self.host.abandon(rt);
+            if let Some(inv) = self.serving.invs.remove(&id) {
+                lost_reqs.push(inv.req);
+                if let Some(rt) = inv.runtime {
+                    self.host.abandon(rt);
+                }
             }
         }
-        // Running and queued requests die with the replica; their senders time out.
+        // Running and queued requests die with the replica; their senders time out. They leave
+        // the service now: counted as departures so that L = λW still holds.
         let lost = (running_count + queued.len()) as i64;
         let name = self.serving.svcs[svc].name.clone();
-        self.metrics.service(&name).occupancy_change(now.nanos(), -lost);
+        let arrivals: Vec<SimTime> = lost_reqs
+            .iter()
+            .chain(&queued)
+            .filter_map(|r| self.serving.reqs.get(r))
+            .map(|r| r.arrived)
+            .collect();
+        let stats = self.metrics.service(&name);
+        stats.occupancy_change(now.nanos(), -lost);
+        for arrived in arrivals {
+            stats.completed += 1;
+            stats.sojourn_nanos += u128::from(now - arrived);
+        }
     }
 
     pub(crate) fn on_restart(&mut self, svc: usize, replica: u32) {

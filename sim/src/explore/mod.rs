@@ -1,0 +1,390 @@
+//! Exploration: proptest strategies derived from the scenario generate workloads (duration,
+//! rate) and fault schedules (crashes, partitions, latency spikes, duplication, reordering);
+//! cases run in parallel; the first failing case is shrunk to a minimal schedule (fewest faults,
+//! fewest requests, shortest duration) and can be saved as a replay file.
+//!
+//! The declared scenario itself is case 0 and is checked for every property; generated cases,
+//! which add faults the quality targets were not written for, are checked for every property
+//! except the SLOs.
+
+pub mod replay;
+
+use fusebench_model::Scenario;
+use fusebench_model::scenario::{Arrival, ChannelKind, Fault, FaultKind, FaultTarget, NameRef};
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::properties::{self, Verdict};
+use crate::setup::{ModuleFiles, SetupError, build_runtime};
+use crate::trace::TraceMode;
+use crate::{RunOptions, RunResult, Sim};
+
+/// A fault added by exploration (times in seconds of simulated time).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum InjectedFault {
+    Crash { service: String, replica: u32, at_s: f64, restart_after_s: f64 },
+    Partition { between: [String; 2], at_s: f64, duration_s: f64 },
+    LatencySpike { between: [String; 2], at_s: f64, duration_s: f64, extra_ms: f64 },
+    Duplication { channel: String, at_s: f64, duration_s: f64, rate: f64 },
+    Reorder { channel: String, at_s: f64, duration_s: f64, jitter_ms: f64 },
+}
+
+impl InjectedFault {
+    fn to_model(&self) -> Fault {
+        let link = |b: &[String; 2]| FaultTarget::Link {
+            between: [NameRef::new(&b[0]), NameRef::new(&b[1])],
+        };
+        let (kind, target, at_s, duration_s) = match self {
+            InjectedFault::Crash { service, replica, at_s, restart_after_s } => (
+                FaultKind::Crash { restart_after_s: Some(*restart_after_s) },
+                FaultTarget::Service { service: NameRef::new(service), replica: Some(*replica) },
+                *at_s,
+                None,
+            ),
+            InjectedFault::Partition { between, at_s, duration_s } => {
+                (FaultKind::Partition, link(between), *at_s, Some(*duration_s))
+            }
+            InjectedFault::LatencySpike { between, at_s, duration_s, extra_ms } => (
+                FaultKind::LatencySpike { extra_ms: *extra_ms },
+                link(between),
+                *at_s,
+                Some(*duration_s),
+            ),
+            InjectedFault::Duplication { channel, at_s, duration_s, rate } => (
+                FaultKind::Duplication { rate: *rate },
+                FaultTarget::Channel { channel: NameRef::new(channel) },
+                *at_s,
+                Some(*duration_s),
+            ),
+            InjectedFault::Reorder { channel, at_s, duration_s, jitter_ms } => (
+                FaultKind::Reorder { jitter_ms: *jitter_ms },
+                FaultTarget::Channel { channel: NameRef::new(channel) },
+                *at_s,
+                Some(*duration_s),
+            ),
+        };
+        Fault { kind, target, at_s, duration_s, span: fusebench_model::Span::default() }
+    }
+}
+
+/// One explored case: the workload's duration and rate, and the faults added.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schedule {
+    pub duration_s: f64,
+    /// Arrival rates are multiplied by this (closed-loop users too).
+    pub rate_scale: f64,
+    pub faults: Vec<InjectedFault>,
+    /// Case 0: the scenario as declared (SLOs are checked only there).
+    pub declared: bool,
+}
+
+impl Schedule {
+    /// The scenario as declared.
+    #[must_use]
+    pub fn declared(s: &Scenario) -> Self {
+        Schedule {
+            duration_s: s.workload.as_ref().map_or(1.0, |w| w.duration_s),
+            rate_scale: 1.0,
+            faults: Vec::new(),
+            declared: true,
+        }
+    }
+
+    /// The scenario this case runs.
+    #[must_use]
+    pub fn apply(&self, s: &Scenario) -> Scenario {
+        let mut out = s.clone();
+        if let Some(w) = &mut out.workload {
+            w.duration_s = self.duration_s;
+            match &mut w.arrival {
+                Arrival::Poisson { rate_rps }
+                | Arrival::Constant { rate_rps }
+                | Arrival::OnOff { rate_rps, .. } => *rate_rps *= self.rate_scale,
+                Arrival::Schedule { steps } => {
+                    steps.iter_mut().for_each(|st| st.rate_rps *= self.rate_scale)
+                }
+                Arrival::Closed { users, .. } => {
+                    *users = ((f64::from(*users) * self.rate_scale).round() as u32).max(1)
+                }
+            }
+        }
+        out.faults.extend(self.faults.iter().map(InjectedFault::to_model));
+        out
+    }
+
+    /// A size for "smaller" comparisons in tests: faults first, then requests, then time.
+    #[must_use]
+    pub fn size(&self) -> (usize, u64, u64) {
+        (self.faults.len(), (self.rate_scale * 1000.0) as u64, (self.duration_s * 1000.0) as u64)
+    }
+}
+
+/// The proptest strategy of schedules for `s`.
+pub fn schedules(s: &Scenario) -> BoxedStrategy<Schedule> {
+    let d = s.workload.as_ref().map_or(1.0, |w| w.duration_s);
+    let tenths = ((d * 10.0).round() as u32).max(2);
+    let services: Vec<(String, u32)> =
+        s.services.iter().map(|x| (x.name.clone(), x.replicas)).collect();
+    let links: Vec<[String; 2]> =
+        s.links.iter().map(|l| [l.between[0].name.clone(), l.between[1].name.clone()]).collect();
+    let channels: Vec<String> = s
+        .channels
+        .iter()
+        .filter(|c| !c.kind.is_sync() || c.kind == ChannelKind::Queue)
+        .map(|c| c.name.clone())
+        .collect();
+    let at = 0..tenths;
+    let len = 1..=(tenths / 2).max(1);
+    let mut kinds: Vec<BoxedStrategy<InjectedFault>> = Vec::new();
+    if !services.is_empty() {
+        let sv = services.clone();
+        kinds.push(
+            (0..sv.len(), 0u32..16, at.clone(), len.clone())
+                .prop_map(move |(i, r, at, after)| InjectedFault::Crash {
+                    service: sv[i].0.clone(),
+                    replica: r % sv[i].1.max(1),
+                    at_s: f64::from(at) / 10.0,
+                    restart_after_s: f64::from(after) / 10.0,
+                })
+                .boxed(),
+        );
+    }
+    if !links.is_empty() {
+        let l1 = links.clone();
+        kinds.push(
+            (0..l1.len(), at.clone(), len.clone())
+                .prop_map(move |(i, at, dur)| InjectedFault::Partition {
+                    between: l1[i].clone(),
+                    at_s: f64::from(at) / 10.0,
+                    duration_s: f64::from(dur) / 10.0,
+                })
+                .boxed(),
+        );
+        let l2 = links;
+        kinds.push(
+            (0..l2.len(), at.clone(), len.clone(), 1u32..=20)
+                .prop_map(move |(i, at, dur, x)| InjectedFault::LatencySpike {
+                    between: l2[i].clone(),
+                    at_s: f64::from(at) / 10.0,
+                    duration_s: f64::from(dur) / 10.0,
+                    extra_ms: f64::from(x) * 10.0,
+                })
+                .boxed(),
+        );
+    }
+    if !channels.is_empty() {
+        let c1 = channels.clone();
+        kinds.push(
+            (0..c1.len(), at.clone(), len.clone(), 1u32..=10)
+                .prop_map(move |(i, at, dur, r)| InjectedFault::Duplication {
+                    channel: c1[i].clone(),
+                    at_s: f64::from(at) / 10.0,
+                    duration_s: f64::from(dur) / 10.0,
+                    rate: f64::from(r) / 10.0,
+                })
+                .boxed(),
+        );
+        let c2 = channels;
+        kinds.push(
+            (0..c2.len(), at, len, 1u32..=20)
+                .prop_map(move |(i, at, dur, j)| InjectedFault::Reorder {
+                    channel: c2[i].clone(),
+                    at_s: f64::from(at) / 10.0,
+                    duration_s: f64::from(dur) / 10.0,
+                    jitter_ms: f64::from(j) * 10.0,
+                })
+                .boxed(),
+        );
+    }
+    let faults = if kinds.is_empty() {
+        Just(Vec::new()).boxed()
+    } else {
+        prop::collection::vec(prop::strategy::Union::new(kinds), 0..=4).boxed()
+    };
+    (faults, 1..=tenths, 5u32..=15)
+        .prop_map(|(faults, dur, scale)| Schedule {
+            duration_s: f64::from(dur) / 10.0,
+            rate_scale: f64::from(scale) / 10.0,
+            faults,
+            declared: false,
+        })
+        .boxed()
+}
+
+/// One case's outcome.
+#[derive(Debug, Clone)]
+pub struct CaseOutcome {
+    pub seed: u64,
+    pub schedule: Schedule,
+    pub verdicts: Vec<Verdict>,
+    pub trace_hash: String,
+    pub run: RunResult,
+}
+
+impl CaseOutcome {
+    #[must_use]
+    pub fn failed(&self) -> bool {
+        self.verdicts.iter().any(|v| !v.passed)
+    }
+}
+
+/// Runs one case: the schedule applied to the scenario, its duplicate-free twin when it
+/// duplicates, and every property.
+///
+/// # Errors
+/// A module the host rejects.
+pub fn run_case(
+    s: &Scenario,
+    files: &ModuleFiles,
+    schedule: &Schedule,
+    seed: u64,
+) -> Result<CaseOutcome, SetupError> {
+    let scenario = schedule.apply(s);
+    let run_one = |sc: Scenario| -> Result<RunResult, SetupError> {
+        let runtime = build_runtime(&sc, files)?;
+        let mut o = RunOptions::new(seed);
+        o.trace = TraceMode::Full;
+        o.drain_nanos = crate::time::millis_to_nanos(sc.quality.convergence_ms.max(1000.0));
+        Ok(Sim::new(sc, Box::new(runtime), &o).run())
+    };
+    let twin = properties::without_duplication(&scenario).map(&run_one).transpose()?;
+    let run = run_one(scenario.clone())?;
+    let mut verdicts = properties::check(&scenario, &run, twin.as_ref());
+    if !schedule.declared {
+        verdicts.retain(|v| v.id != "slo");
+    }
+    Ok(CaseOutcome {
+        seed,
+        schedule: schedule.clone(),
+        verdicts,
+        trace_hash: run.trace_hash.clone(),
+        run,
+    })
+}
+
+/// What exploration found.
+#[derive(Debug)]
+pub struct Exploration {
+    pub cases: usize,
+    pub failing: usize,
+    /// The minimal failing case, if any, and how many shrink steps it took.
+    pub counterexample: Option<(CaseOutcome, usize)>,
+    /// The declared scenario's verdicts (case 0).
+    pub declared: Vec<Verdict>,
+}
+
+/// Explores `cases` cases (the declared scenario first) from `seed`, in parallel; shrinks the
+/// first failing one. `progress(done, failing)` is called as cases finish.
+///
+/// # Errors
+/// A module the host rejects.
+pub fn explore(
+    s: &Scenario,
+    files: &ModuleFiles,
+    cases: usize,
+    seed: u64,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Exploration, SetupError> {
+    let strategy = schedules(s);
+    let mut key = [0u8; 32];
+    key[..8].copy_from_slice(&seed.to_le_bytes());
+    let mut runner =
+        TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &key));
+    let mut trees = Vec::new();
+    for _ in 1..cases.max(1) {
+        match strategy.new_tree(&mut runner) {
+            Ok(t) => trees.push(t),
+            Err(_) => break,
+        }
+    }
+    let mut schedules = vec![Schedule::declared(s)];
+    schedules.extend(trees.iter().map(ValueTree::current));
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let failing = std::sync::atomic::AtomicUsize::new(0);
+    let outcomes: Vec<Result<CaseOutcome, SetupError>> = schedules
+        .par_iter()
+        .enumerate()
+        .map(|(i, sched)| {
+            let out = run_case(s, files, sched, seed.wrapping_add(i as u64));
+            if out.as_ref().is_ok_and(CaseOutcome::failed) {
+                failing.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            progress(n, failing.load(std::sync::atomic::Ordering::Relaxed));
+            out
+        })
+        .collect();
+    let outcomes: Vec<CaseOutcome> = outcomes.into_iter().collect::<Result<_, _>>()?;
+    let failing_count = outcomes.iter().filter(|o| o.failed()).count();
+    let declared = outcomes.first().map(|o| o.verdicts.clone()).unwrap_or_default();
+    let first = outcomes.iter().position(CaseOutcome::failed);
+    let counterexample = match first {
+        None => None,
+        Some(0) => Some(shrink_declared(s, files, outcomes[0].clone())?),
+        Some(i) => {
+            let failed_ids: Vec<&'static str> =
+                outcomes[i].verdicts.iter().filter(|v| !v.passed).map(|v| v.id).collect();
+            Some(shrink(s, files, &mut trees[i - 1], outcomes[i].clone(), &failed_ids)?)
+        }
+    };
+    Ok(Exploration { cases: outcomes.len(), failing: failing_count, counterexample, declared })
+}
+
+/// Shrink-step budget (each step is one run).
+const SHRINK_STEPS_MAX: usize = 64;
+
+fn still_fails(o: &CaseOutcome, ids: &[&str]) -> bool {
+    o.verdicts.iter().any(|v| !v.passed && ids.contains(&v.id))
+}
+
+/// proptest's shrinking: simplify while the case still fails the same property, complicate
+/// when a simplification passes. Only failing cases are ever kept.
+fn shrink(
+    s: &Scenario,
+    files: &ModuleFiles,
+    tree: &mut impl ValueTree<Value = Schedule>,
+    mut best: CaseOutcome,
+    ids: &[&str],
+) -> Result<(CaseOutcome, usize), SetupError> {
+    let seed = best.seed;
+    let mut steps = 0;
+    if !tree.simplify() {
+        return Ok((best, steps));
+    }
+    while steps < SHRINK_STEPS_MAX {
+        steps += 1;
+        let out = run_case(s, files, &tree.current(), seed)?;
+        if still_fails(&out, ids) {
+            best = out;
+            if !tree.simplify() {
+                break;
+            }
+        } else if !tree.complicate() {
+            break;
+        }
+    }
+    Ok((best, steps))
+}
+
+/// The declared scenario fails by itself: it has no faults to remove; halve its duration while
+/// it still fails.
+fn shrink_declared(
+    s: &Scenario,
+    files: &ModuleFiles,
+    mut best: CaseOutcome,
+) -> Result<(CaseOutcome, usize), SetupError> {
+    let ids: Vec<&'static str> = best.verdicts.iter().filter(|v| !v.passed).map(|v| v.id).collect();
+    let mut steps = 0;
+    while steps < 8 && best.schedule.duration_s > 0.2 {
+        steps += 1;
+        let mut sched = best.schedule.clone();
+        sched.duration_s = (sched.duration_s / 2.0 * 10.0).round() / 10.0;
+        let out = run_case(s, files, &sched, best.seed)?;
+        if still_fails(&out, &ids) { best = out } else { break }
+    }
+    Ok((best, steps))
+}

@@ -1,0 +1,273 @@
+//! Replay files: a counterexample as (scenario hash, seed, schedule), reproduced exactly, and
+//! the story of the trace events that violate the property — as text and as a Mermaid sequence
+//! diagram.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use fusebench_model::Scenario;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{CaseOutcome, Schedule, run_case};
+use crate::setup::{ModuleFiles, SetupError};
+
+/// The format version written in every replay file.
+pub const FORMAT: u32 = 1;
+
+/// A saved counterexample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayFile {
+    pub fusebench_replay: u32,
+    /// The scenario file, as given to `check`.
+    pub scenario: String,
+    /// SHA-256 of the scenario text and of every module it loads: a replay runs only against
+    /// exactly the system it was found in.
+    pub scenario_sha256: String,
+    pub seed: u64,
+    pub schedule: Schedule,
+    /// The properties the case violates.
+    pub violated: Vec<String>,
+    pub findings: Vec<String>,
+    /// SHA-256 of the run's trace: the replay must reproduce it byte for byte.
+    pub trace_sha256: String,
+}
+
+/// Why a replay could not be made or trusted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplayError {
+    #[error("the replay file is corrupted: {0}")]
+    Corrupted(String),
+    #[error("the replay file has format version {found}; this fusebench reads version {FORMAT}")]
+    Version { found: u32 },
+    #[error(
+        "the replay file was made from a different version of the scenario or its modules (recorded hash {recorded}, now {current}); it cannot be replayed faithfully"
+    )]
+    ScenarioChanged { recorded: String, current: String },
+    #[error("the run did not reproduce: trace hash {got}, the replay file recorded {expected}")]
+    NotReproduced { expected: String, got: String },
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+}
+
+/// SHA-256 over the scenario's text and its modules (in name order).
+#[must_use]
+pub fn scenario_hash(s: &Scenario, files: &ModuleFiles) -> String {
+    let mut h = Sha256::new();
+    h.update(s.source().as_bytes());
+    for (name, bytes) in files {
+        h.update(name.as_bytes());
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl ReplayFile {
+    #[must_use]
+    pub fn new(scenario_path: &str, s: &Scenario, files: &ModuleFiles, case: &CaseOutcome) -> Self {
+        let failed: Vec<_> = case.verdicts.iter().filter(|v| !v.passed).collect();
+        ReplayFile {
+            fusebench_replay: FORMAT,
+            scenario: scenario_path.to_owned(),
+            scenario_sha256: scenario_hash(s, files),
+            seed: case.seed,
+            schedule: case.schedule.clone(),
+            violated: failed.iter().map(|v| v.id.to_owned()).collect(),
+            findings: failed.iter().flat_map(|v| v.findings.iter().cloned()).collect(),
+            trace_sha256: case.trace_hash.clone(),
+        }
+    }
+
+    /// Parses a replay file.
+    ///
+    /// # Errors
+    /// [`ReplayError::Corrupted`] (with serde's line and column) or a version mismatch.
+    pub fn parse(text: &str) -> Result<Self, ReplayError> {
+        let r: ReplayFile =
+            serde_json::from_str(text).map_err(|e| ReplayError::Corrupted(e.to_string()))?;
+        if r.fusebench_replay != FORMAT {
+            return Err(ReplayError::Version { found: r.fusebench_replay });
+        }
+        Ok(r)
+    }
+
+    /// Runs the case again and checks it reproduced exactly.
+    ///
+    /// # Errors
+    /// The scenario or modules changed, or the trace differs.
+    pub fn reproduce(&self, s: &Scenario, files: &ModuleFiles) -> Result<CaseOutcome, ReplayError> {
+        let current = scenario_hash(s, files);
+        if current != self.scenario_sha256 {
+            return Err(ReplayError::ScenarioChanged {
+                recorded: self.scenario_sha256.clone(),
+                current,
+            });
+        }
+        let out = run_case(s, files, &self.schedule, self.seed)?;
+        if out.trace_hash != self.trace_sha256 {
+            return Err(ReplayError::NotReproduced {
+                expected: self.trace_sha256.clone(),
+                got: out.trace_hash,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Trace events that mention any subject of the violated properties, plus the faults, in order.
+#[must_use]
+pub fn story_events(case: &CaseOutcome, limit: usize) -> Vec<serde_json::Value> {
+    let subjects: BTreeSet<&str> = case
+        .verdicts
+        .iter()
+        .filter(|v| !v.passed)
+        .flat_map(|v| v.subjects.iter().map(String::as_str))
+        .collect();
+    let mut out = Vec::new();
+    for e in crate::properties::trace_events(&case.run) {
+        let ev = e["ev"].as_str().unwrap_or_default();
+        let fault = ev.starts_with("fault_") || ev == "guest_fault" || ev == "refused";
+        let mentions = e.as_object().is_some_and(|o| {
+            o.iter().any(|(k, v)| {
+                k != "ev"
+                    && v.as_str().is_some_and(|s| {
+                        subjects.contains(s) || s.split(':').any(|p| subjects.contains(p))
+                    })
+            })
+        });
+        if fault || mentions {
+            out.push(e);
+            if out.len() >= limit {
+                break;
+            }
+        }
+    }
+    out
+}
+
+fn field(e: &serde_json::Value, k: &str) -> String {
+    match &e[k] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// One line of the story, readable.
+#[must_use]
+pub fn describe(e: &serde_json::Value) -> String {
+    let t = e["t"].as_u64().unwrap_or(0) as f64 / 1e9;
+    let f = |k: &str| field(e, k);
+    let what = match e["ev"].as_str().unwrap_or_default() {
+        "invocation_start" => format!(
+            "{} starts {} (request {}, replica {})",
+            f("service"),
+            f("endpoint"),
+            f("req"),
+            f("replica")
+        ),
+        "invocation_end" => format!("invocation {} ends: {}", f("inv"), f("outcome")),
+        "host_op" => format!("invocation {} does {} on {}", f("inv"), f("op"), f("target")),
+        "store_write" => format!(
+            "{} replica {} writes {} (version {})",
+            f("store"),
+            f("replica"),
+            f("key"),
+            f("version")
+        ),
+        "store_apply" => format!(
+            "{} replica {} {} replicated {} (version {})",
+            f("store"),
+            f("replica"),
+            if e["applied"] == true { "applies" } else { "ignores older" },
+            f("key"),
+            f("version")
+        ),
+        "publish" => format!("message {} published on {}", f("msg"), f("channel")),
+        "deliver" => format!(
+            "message {} delivered to {} on {} (attempt {})",
+            f("msg"),
+            f("group"),
+            f("channel"),
+            f("attempt")
+        ),
+        "acked" => format!("message {} acknowledged by {}", f("msg"), f("group")),
+        "guest_fault" => {
+            format!("GUEST FAULT in {}: {} on input {}", f("service"), f("cause"), f("input"))
+        }
+        "refused" => {
+            format!("host REFUSED {} to {} (code {})", f("import"), f("target"), f("code"))
+        }
+        "fault_start" => format!("fault #{} begins: {}", f("index"), f("kind")),
+        "fault_end" => format!("fault #{} ends: {}", f("index"), f("kind")),
+        "response" => format!(
+            "client gets {} from {}.{} after {:.1} ms",
+            f("outcome"),
+            f("service"),
+            f("endpoint"),
+            e["latency_ns"].as_f64().unwrap_or(0.0) / 1e6
+        ),
+        other => format!("{other} {}", e),
+    };
+    format!("t={t:>9.4}s  {what}")
+}
+
+/// The story as a Mermaid sequence diagram.
+#[must_use]
+pub fn mermaid(events: &[serde_json::Value]) -> String {
+    let id = |s: &str| {
+        s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>()
+    };
+    let mut out = String::from("sequenceDiagram\n");
+    for e in events {
+        let f = |k: &str| field(e, k);
+        let _ = match e["ev"].as_str().unwrap_or_default() {
+            "invocation_start" => {
+                writeln!(out, "  client->>{}: {} #{}", id(&f("service")), f("endpoint"), f("req"))
+            }
+            "store_write" => writeln!(
+                out,
+                "  Note over {}: write {} v{}",
+                id(&f("store")),
+                f("key"),
+                f("version")
+            ),
+            "store_apply" => writeln!(
+                out,
+                "  Note over {}: replica {} applied={} {} v{}",
+                id(&f("store")),
+                f("replica"),
+                f("applied"),
+                f("key"),
+                f("version")
+            ),
+            "deliver" => writeln!(
+                out,
+                "  broker->>{}: {} msg {} (attempt {})",
+                id(&f("group")),
+                f("channel"),
+                f("msg"),
+                f("attempt")
+            ),
+            "acked" => writeln!(out, "  {}-->>broker: ack msg {}", id(&f("group")), f("msg")),
+            "guest_fault" => writeln!(
+                out,
+                "  Note over {}: FAULT {}",
+                id(&f("service")),
+                f("cause").replace(';', ",")
+            ),
+            "refused" => writeln!(out, "  Note over host: refused {} {}", f("import"), f("target")),
+            "fault_start" | "fault_end" => {
+                writeln!(out, "  Note over client: {} {}", f("ev").replace('_', " "), f("kind"))
+            }
+            "response" => {
+                writeln!(out, "  {}-->>client: {} #{}", id(&f("service")), f("outcome"), f("req"))
+            }
+            _ => Ok(()),
+        };
+    }
+    out
+}

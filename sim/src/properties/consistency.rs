@@ -1,0 +1,65 @@
+//! Eventual consistency (seed §2.3, lim State(s_i) = State(s_j)): once faults heal and traffic
+//! stops, every replica of each key-value store holds the same value for every key, and the
+//! replication delay stayed within `quality.convergence_ms`.
+
+use std::collections::BTreeSet;
+
+use fusebench_model::Scenario;
+
+use super::{Verdict, show};
+use crate::system::RunResult;
+
+pub(super) const ID: &str = "eventual-consistency";
+
+pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
+    let mut findings = Vec::new();
+    let mut notes = Vec::new();
+    let mut subjects = Vec::new();
+    for (store, replicas) in &run.stores {
+        if replicas.len() < 2 {
+            continue;
+        }
+        let keys: BTreeSet<&Vec<u8>> = replicas.iter().flat_map(|r| r.keys()).collect();
+        let mut diverging = 0;
+        for k in &keys {
+            let values: Vec<Option<&Vec<u8>>> =
+                replicas.iter().map(|r| r.get(*k).and_then(|v| v.value.as_ref())).collect();
+            if values.iter().any(|v| *v != values[0]) {
+                diverging += 1;
+                if diverging <= 5 {
+                    subjects.push(store.clone());
+                    subjects.push(String::from_utf8_lossy(k).into_owned());
+                    let shown: Vec<String> = values
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| format!("replica {i} = {}", show(*v)))
+                        .collect();
+                    findings.push(format!(
+                        "store `{store}` key `{}` diverges: {}",
+                        String::from_utf8_lossy(k),
+                        shown.join(", ")
+                    ));
+                }
+            }
+        }
+        if diverging > 5 {
+            findings.push(format!("store `{store}`: {diverging} keys diverge in all"));
+        }
+        if let Some(st) = run.metrics.stores.get(store)
+            && st.replications > 0
+        {
+            let lag_ms = st.replication_lag_max_nanos as f64 / 1e6;
+            notes.push(format!(
+                "store `{store}`: {} replicated writes, slowest took {lag_ms:.1} ms to converge",
+                st.replications
+            ));
+            if lag_ms > s.quality.convergence_ms {
+                findings.push(format!(
+                    "store `{store}`: a write took {lag_ms:.1} ms to reach every replica, beyond quality.convergence_ms = {}",
+                    s.quality.convergence_ms
+                ));
+            }
+        }
+    }
+    Verdict::new(ID, findings, notes).about(subjects)
+}

@@ -1,0 +1,75 @@
+//! Dynamic coupling: the calls services actually made, compared with the declared graph. A call
+//! to an endpoint the caller did not declare (refused by the host with `-2`) is a finding;
+//! the coupling measured from the calls made is reported against `quality.coupling_max`.
+
+use std::collections::BTreeMap;
+
+use fusebench_model::Scenario;
+
+use super::{Verdict, trace_events};
+use crate::system::RunResult;
+
+pub(super) const ID: &str = "dynamic-coupling";
+
+pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
+    let mut findings = Vec::new();
+    // invocation id → service, to attribute host operations.
+    let mut inv_service: BTreeMap<u64, String> = BTreeMap::new();
+    let mut made: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut undeclared: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for e in trace_events(run) {
+        match e["ev"].as_str() {
+            Some("invocation_start") => {
+                if let (Some(inv), Some(svc)) = (e["inv"].as_u64(), e["service"].as_str()) {
+                    inv_service.insert(inv, svc.to_owned());
+                }
+            }
+            Some("host_op") if e["op"] == "call" => {
+                let caller = e["inv"]
+                    .as_u64()
+                    .and_then(|i| inv_service.get(&i))
+                    .cloned()
+                    .unwrap_or_default();
+                *made
+                    .entry((caller, e["target"].as_str().unwrap_or_default().to_owned()))
+                    .or_default() += 1;
+            }
+            Some("refused") if e["import"] == "call" => {
+                let target = e["target"].as_str().unwrap_or_default();
+                // Refusals are traced as `service:target`.
+                let (caller, callee) = target.split_once(':').unwrap_or(("", target));
+                *undeclared.entry((caller.to_owned(), callee.to_owned())).or_default() += 1;
+            }
+            _ => {}
+        }
+    }
+    for ((caller, callee), n) in &undeclared {
+        findings.push(format!("`{caller}` called `{callee}` {n} time(s) without declaring it (refused by the host: an undeclared dependency)"));
+    }
+    let mut notes = Vec::new();
+    let total: u64 = made.values().sum();
+    for ((caller, target), n) in &made {
+        let declared = s.service(caller).is_some_and(|svc| {
+            svc.calls.iter().any(|c| format!("{}.{}", c.service, c.endpoint) == *target)
+        });
+        let share = if total == 0 { 0.0 } else { *n as f64 / total as f64 };
+        notes.push(format!(
+            "{caller} → {target}: {n} calls ({:.0} % of all calls){}",
+            share * 100.0,
+            if declared { "" } else { ", undeclared" }
+        ));
+        if !declared {
+            findings.push(format!("`{caller}` called `{target}`, which it does not declare"));
+        }
+    }
+    for svc in &s.services {
+        for c in &svc.calls {
+            let target = format!("{}.{}", c.service, c.endpoint);
+            if !made.contains_key(&(svc.name.clone(), target.clone())) {
+                notes.push(format!("{} → {target}: declared, never called in this run", svc.name));
+            }
+        }
+    }
+    let subjects: Vec<String> = undeclared.keys().map(|(caller, _)| caller.clone()).collect();
+    Verdict::new(ID, findings, notes).about(subjects)
+}

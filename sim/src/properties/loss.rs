@@ -1,0 +1,55 @@
+//! No loss: every client request ends in exactly one answer (a response or an explicit failure
+//! such as a timeout), and every message published on an at-least-once channel is acknowledged
+//! by every consumer group.
+
+use std::collections::BTreeMap;
+
+use fusebench_model::Scenario;
+
+use super::{Verdict, trace_events};
+use crate::system::RunResult;
+
+pub(super) const ID: &str = "no-loss";
+
+pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
+    let mut findings = Vec::new();
+    if run.requests_answered != run.requests_sent {
+        findings.push(format!(
+            "{} client request(s) sent, {} answered",
+            run.requests_sent, run.requests_answered
+        ));
+    }
+    // Exactly one answer per request, from the trace.
+    let mut answers: BTreeMap<u64, u32> = BTreeMap::new();
+    for e in trace_events(run) {
+        if e["ev"] == "response"
+            && let Some(req) = e["req"].as_u64()
+        {
+            *answers.entry(req).or_default() += 1;
+        }
+    }
+    for (req, n) in answers.iter().filter(|(_, n)| **n > 1).take(5) {
+        findings.push(format!("request {req} was answered {n} times"));
+    }
+    for (channel, msg, group) in run.unacked.iter().take(10) {
+        findings.push(format!("message {msg} on at-least-once channel `{channel}` was never consumed by group `{group}`"));
+    }
+    if run.unacked.len() > 10 {
+        findings.push(format!("{} unconsumed messages in all", run.unacked.len()));
+    }
+    for (channel, c) in &run.metrics.channels {
+        if c.dead_lettered > 0 {
+            findings.push(format!(
+                "channel `{channel}`: {} message(s) given up after too many deliveries",
+                c.dead_lettered
+            ));
+        }
+    }
+    let notes = vec![format!(
+        "{} requests, {} answered; {} unconsumed messages",
+        run.requests_sent,
+        run.requests_answered,
+        run.unacked.len()
+    )];
+    Verdict::new(ID, findings, notes)
+}

@@ -1,0 +1,128 @@
+//! Dynamic properties, checked on a finished run (each with a stable id used in reports).
+//!
+//! A property looks at a [`RunResult`] — metrics, final store states, the trace — and, for
+//! idempotence, at the run's *duplicate-free twin*: the same scenario, seed and schedule with
+//! every duplication fault removed. Each verdict names what broke (endpoint, key, store entries,
+//! input) so a counterexample can be read, not just counted.
+
+mod consistency;
+mod containment;
+mod coupling;
+mod idempotence;
+mod loss;
+mod slo;
+
+use fusebench_model::Scenario;
+use serde::Serialize;
+
+use crate::system::RunResult;
+
+/// A property: stable id and what it asserts.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct PropertyInfo {
+    pub id: &'static str,
+    pub summary: &'static str,
+}
+
+/// Every dynamic property, in the order they are checked.
+pub const PROPERTIES: &[PropertyInfo] = &[
+    PropertyInfo {
+        id: idempotence::ID,
+        summary: "f(f(r)) = f(r): a request delivered again leaves every store as after one delivery",
+    },
+    PropertyInfo {
+        id: consistency::ID,
+        summary: "after faults heal and traffic stops, all replicas of each store converge",
+    },
+    PropertyInfo {
+        id: loss::ID,
+        summary: "every request gets exactly one answer; every at-least-once message is consumed",
+    },
+    PropertyInfo {
+        id: slo::ID,
+        summary: "latency percentiles, availability and throughput meet the quality targets",
+    },
+    PropertyInfo {
+        id: containment::ID,
+        summary: "no guest faults; a faulting guest affects only its own invocations",
+    },
+    PropertyInfo {
+        id: coupling::ID,
+        summary: "services call only what they declare; coupling measured from the run",
+    },
+];
+
+/// The outcome of one property on one run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub id: &'static str,
+    pub passed: bool,
+    /// What was violated (empty when passed), most important first.
+    pub findings: Vec<String>,
+    /// Facts worth reporting either way (e.g. measured dynamic coupling).
+    pub notes: Vec<String>,
+    /// Names the violation concerns (services, stores, keys, channels): a replay tells the
+    /// story of the trace events that mention them.
+    pub subjects: Vec<String>,
+}
+
+impl Verdict {
+    fn new(id: &'static str, findings: Vec<String>, notes: Vec<String>) -> Self {
+        Verdict { id, passed: findings.is_empty(), findings, notes, subjects: Vec::new() }
+    }
+
+    fn about(mut self, subjects: impl IntoIterator<Item = String>) -> Self {
+        self.subjects.extend(subjects);
+        self.subjects.sort();
+        self.subjects.dedup();
+        self
+    }
+}
+
+/// The trace of a run, parsed line by line (a run checked for properties keeps its full trace).
+pub(crate) fn trace_events(run: &RunResult) -> impl Iterator<Item = serde_json::Value> + '_ {
+    run.trace
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| serde_json::from_slice(l).ok())
+}
+
+/// Checks every property on `run`; `twin` is the duplicate-free twin when the run had
+/// duplication faults (idempotence is "not exercised" otherwise).
+#[must_use]
+pub fn check(s: &Scenario, run: &RunResult, twin: Option<&RunResult>) -> Vec<Verdict> {
+    vec![
+        idempotence::check(s, run, twin),
+        consistency::check(s, run),
+        loss::check(s, run),
+        slo::check(s, run),
+        containment::check(s, run),
+        coupling::check(s, run),
+    ]
+}
+
+/// The same scenario without duplication faults: the reference for idempotence.
+#[must_use]
+pub fn without_duplication(s: &Scenario) -> Option<Scenario> {
+    use fusebench_model::scenario::FaultKind;
+    if !s.faults.iter().any(|f| matches!(f.kind, FaultKind::Duplication { .. })) {
+        return None;
+    }
+    let mut twin = s.clone();
+    twin.faults.retain(|f| !matches!(f.kind, FaultKind::Duplication { .. }));
+    Some(twin)
+}
+
+fn show(bytes: Option<&Vec<u8>>) -> String {
+    match bytes {
+        Some(b) => {
+            let s = String::from_utf8_lossy(b);
+            if s.len() > 120 {
+                format!("{}…", &s[..s.char_indices().nth(120).map_or(s.len(), |(i, _)| i)])
+            } else {
+                s.into_owned()
+            }
+        }
+        None => "(absent)".to_owned(),
+    }
+}

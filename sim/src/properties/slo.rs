@@ -1,0 +1,32 @@
+//! SLOs (Q): every objective of every `[[quality.slo]]` met on the run.
+
+use fusebench_model::Scenario;
+
+use super::Verdict;
+use crate::report::{self, Report};
+use crate::system::RunResult;
+
+pub(super) const ID: &str = "slo";
+
+pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
+    let r = Report::new(run, s);
+    let mut findings = Vec::new();
+    let mut notes = Vec::new();
+    for v in &r.slos {
+        let actual = v.actual.map_or_else(|| "no data".to_owned(), |a| v.objective.show_value(a));
+        let line = format!(
+            "{} {}: target {}, actual {actual}",
+            v.endpoint,
+            v.objective.name(),
+            v.objective.show_target(v.target)
+        );
+        if v.verdict == report::Verdict::Fail { findings.push(line) } else { notes.push(line) }
+    }
+    let subjects: Vec<String> = r
+        .slos
+        .iter()
+        .filter(|v| v.verdict == report::Verdict::Fail)
+        .filter_map(|v| v.endpoint.split('.').next().map(str::to_owned))
+        .collect();
+    Verdict::new(ID, findings, notes).about(subjects)
+}

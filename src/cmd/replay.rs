@@ -1,0 +1,72 @@
+//! `fusebench replay FILE [--mermaid]`: reproduce a saved counterexample exactly and tell the
+//! story of the events that violate the property.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use fusebench_sim::explore::replay::{ReplayFile, describe, mermaid, story_events};
+use fusebench_sim::setup;
+
+use crate::load::{LoadError, load};
+
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// A replay file written by `fusebench check`.
+    pub file: PathBuf,
+    /// Also print the story as a Mermaid sequence diagram.
+    #[arg(long)]
+    pub mermaid: bool,
+    /// At most this many events in the story.
+    #[arg(long, default_value_t = 60)]
+    pub events: usize,
+}
+
+pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read replay file {}", args.file.display()))?;
+    let replay = ReplayFile::parse(&text).with_context(|| format!("{}", args.file.display()))?;
+    let scenario_path = Path::new(&replay.scenario);
+    let loaded = match load(scenario_path) {
+        Ok(l) => l,
+        Err(LoadError::Io(e)) => {
+            return Err(e.context(format!("the scenario named by {}", args.file.display())));
+        }
+        Err(LoadError::Invalid(diags)) => {
+            crate::print_diagnostics(&diags);
+            anyhow::bail!(
+                "{}: the scenario {} no longer parses",
+                args.file.display(),
+                replay.scenario
+            );
+        }
+    };
+    let s = loaded.scenario;
+    let base = scenario_path.parent().map(PathBuf::from).unwrap_or_default();
+    let files = setup::read_modules(&s, &base)?;
+    let case = replay.reproduce(&s, &files).with_context(|| format!("{}", args.file.display()))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "replayed {} (seed {}): reproduced exactly (trace {})",
+        replay.scenario,
+        replay.seed,
+        &case.trace_hash[..16]
+    )?;
+    for v in case.verdicts.iter().filter(|v| !v.passed) {
+        writeln!(out, "violated: {}", v.id)?;
+        for f in &v.findings {
+            writeln!(out, "  {f}")?;
+        }
+    }
+    let events = story_events(&case, args.events);
+    writeln!(out, "\nthe story ({} events):", events.len())?;
+    for e in &events {
+        writeln!(out, "  {}", describe(e))?;
+    }
+    if args.mermaid {
+        writeln!(out, "\n```mermaid\n{}```", mermaid(&events))?;
+    }
+    Ok(ExitCode::from(1))
+}
