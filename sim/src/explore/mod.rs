@@ -248,7 +248,19 @@ pub fn run_case(
         let runtime = build_runtime(&sc, files)?;
         let mut o = RunOptions::new(seed);
         o.trace = TraceMode::Full;
-        o.drain_nanos = crate::time::millis_to_nanos(sc.quality.convergence_ms.max(1000.0));
+        // Properties are judged once faults heal and traffic stops: run on past the last fault's
+        // end, then for the convergence bound.
+        let faults_end_s = sc
+            .faults
+            .iter()
+            .map(|f| match f.kind {
+                FaultKind::Crash { restart_after_s } => f.at_s + restart_after_s.unwrap_or(0.0),
+                _ => f.at_s + f.duration_s.unwrap_or(0.0),
+            })
+            .fold(0.0_f64, f64::max);
+        let duration_s = sc.workload.as_ref().map_or(0.0, |w| w.duration_s);
+        let settle_s = (faults_end_s - duration_s).max(0.0) + sc.quality.convergence_ms.max(1000.0) / 1e3;
+        o.drain_nanos = crate::time::secs_to_nanos(settle_s);
         Ok(Sim::new(sc, Box::new(runtime), &o).run())
     };
     let twin = properties::without_duplication(&scenario).map(&run_one).transpose()?;

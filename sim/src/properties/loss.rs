@@ -45,11 +45,16 @@ pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
             ));
         }
     }
+    let subjects: Vec<String> = run.unacked.iter().take(10).flat_map(|(c, m, g)| [format!("msg:{m}"), c.clone(), g.clone()]).collect();
     let notes = vec![format!(
         "{} requests, {} answered; {} unconsumed messages",
         run.requests_sent,
         run.requests_answered,
         run.unacked.len()
     )];
-    Verdict::new(ID, findings, notes)
+    let v = Verdict::new(ID, findings, notes);
+    // Channels and groups alone would match every delivery: keep the message ids, and the
+    // names only to label them.
+    let ids: Vec<String> = subjects.into_iter().filter(|x| x.starts_with("msg:")).collect();
+    v.about(ids)
 }

@@ -24,9 +24,8 @@ const DB: &str = "catalog-db";
 pub const BINS: u32 = 13;
 
 /// Bins reserved for bulky goods: never assigned.
-pub const OCCUPIED: [bool; BINS as usize] = [
-    true, false, false, true, false, true, false, false, true, false, false, true, false,
-];
+pub const OCCUPIED: [bool; BINS as usize] =
+    [true, false, false, true, false, true, false, false, true, false, false, true, false];
 
 #[derive(Debug, Deserialize)]
 struct ProductQuery {

@@ -52,5 +52,8 @@ fn unknown_malformed_and_unavailable() {
         r#"{"error":"bad_request: sku must be sku-<number>"}"#
     );
     fake::fail(DB, Some(HostError::Unavailable));
-    assert_eq!(fake::invoke(get_product, r#"{"sku":"sku-1"}"#), r#"{"error":"storage_unavailable"}"#);
+    assert_eq!(
+        fake::invoke(get_product, r#"{"sku":"sku-1"}"#),
+        r#"{"error":"storage_unavailable"}"#
+    );
 }

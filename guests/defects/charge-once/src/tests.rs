@@ -49,7 +49,11 @@ fn declines_out_of_range_amounts_once() {
 #[test]
 fn a_lost_total_write_under_counts() {
     fake::reset();
-    fake::set_kv(DB, "payment/pay-o1", r#"{"payment_id":"pay-o1","order_id":"o1","amount_cents":7,"status":"charged"}"#);
+    fake::set_kv(
+        DB,
+        "payment/pay-o1",
+        r#"{"payment_id":"pay-o1","order_id":"o1","amount_cents":7,"status":"charged"}"#,
+    );
     let reply = fake::invoke(charge, &charge_json("pay-o1", "o1", 7));
     assert!(reply.ends_with(r#""status":"charged"}"#), "{reply}");
     assert_eq!(fake::kv_text(DB, "charged/o1"), None);

@@ -6,10 +6,7 @@ use super::*;
 fn publishes_one_payment_request_keyed_by_the_order() {
     fake::reset();
     let reply = fake::invoke(place_order, r#"{"order_id":"o-7","amount_cents":1250}"#);
-    assert_eq!(
-        reply,
-        r#"{"order_id":"o-7","payment_id":"pay-o-7","status":"payment_requested"}"#
-    );
+    assert_eq!(reply, r#"{"order_id":"o-7","payment_id":"pay-o-7","status":"payment_requested"}"#);
     assert_eq!(
         fake::published(PAYMENT_REQUESTS),
         [r#"{"payment_id":"pay-o-7","order_id":"o-7","amount_cents":1250}"#]

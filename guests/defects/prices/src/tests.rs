@@ -8,7 +8,10 @@ fn the_last_write_is_read_back() {
     let first = fake::invoke(set_price, r#"{"sku":"sku-1","price_cents":450}"#);
     assert_eq!(first, r#"{"sku":"sku-1","price_cents":450}"#);
     fake::invoke(set_price, r#"{"sku":"sku-1","price_cents":520}"#);
-    assert_eq!(fake::kv_text(DB, "price/sku-1").as_deref(), Some(r#"{"sku":"sku-1","price_cents":520}"#));
+    assert_eq!(
+        fake::kv_text(DB, "price/sku-1").as_deref(),
+        Some(r#"{"sku":"sku-1","price_cents":520}"#)
+    );
     assert_eq!(
         fake::invoke(get_price, r#"{"sku":"sku-1"}"#),
         r#"{"sku":"sku-1","price_cents":520}"#
