@@ -259,7 +259,8 @@ pub fn run_case(
             })
             .fold(0.0_f64, f64::max);
         let duration_s = sc.workload.as_ref().map_or(0.0, |w| w.duration_s);
-        let settle_s = (faults_end_s - duration_s).max(0.0) + sc.quality.convergence_ms.max(1000.0) / 1e3;
+        let settle_s =
+            (faults_end_s - duration_s).max(0.0) + sc.quality.convergence_ms.max(1000.0) / 1e3;
         o.drain_nanos = crate::time::secs_to_nanos(settle_s);
         Ok(Sim::new(sc, Box::new(runtime), &o).run())
     };

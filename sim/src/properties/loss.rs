@@ -45,7 +45,12 @@ pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
             ));
         }
     }
-    let subjects: Vec<String> = run.unacked.iter().take(10).flat_map(|(c, m, g)| [format!("msg:{m}"), c.clone(), g.clone()]).collect();
+    let subjects: Vec<String> = run
+        .unacked
+        .iter()
+        .take(10)
+        .flat_map(|(c, m, g)| [format!("msg:{m}"), c.clone(), g.clone()])
+        .collect();
     let notes = vec![format!(
         "{} requests, {} answered; {} unconsumed messages",
         run.requests_sent,

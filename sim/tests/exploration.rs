@@ -1,0 +1,99 @@
+//! Self-checks of fusebench on itself, over explored schedules of the shop: virtual time never
+//! goes backwards, no message is delivered before it is published, every request resolves
+//! exactly once, and the same seed and schedule give the same trace.
+
+use std::collections::BTreeMap;
+
+use fusebench_sim::explore::{Schedule, run_case, schedules};
+use fusebench_sim::setup::{self, ModuleFiles};
+use proptest::prelude::*;
+use proptest::test_runner::TestRunner;
+
+fn shop() -> (fusebench_model::Scenario, ModuleFiles) {
+    let text = include_str!("../../scenarios/shop/shop.toml");
+    let s = fusebench_model::parse("scenarios/shop/shop.toml", text).ok().expect("shop parses");
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/shop"));
+    let files = setup::read_modules(&s, dir).expect("modules");
+    (s, files)
+}
+
+fn invariants(trace: &[u8]) -> Result<(), String> {
+    let mut last = 0u64;
+    let mut published: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut arrivals = 0u64;
+    let mut answers: BTreeMap<u64, u32> = BTreeMap::new();
+    for line in trace.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let e: serde_json::Value = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+        let t = e["t"].as_u64().ok_or("no t")?;
+        if t < last {
+            return Err(format!("time went backwards: {t} after {last}"));
+        }
+        last = t;
+        match e["ev"].as_str() {
+            Some("publish") => {
+                published.insert(e["msg"].as_u64().ok_or("msg")?, t);
+            }
+            Some("deliver") => {
+                let msg = e["msg"].as_u64().ok_or("msg")?;
+                match published.get(&msg) {
+                    Some(p) if *p <= t => {}
+                    _ => {
+                        return Err(format!(
+                            "message {msg} delivered at {t} before it was published"
+                        ));
+                    }
+                }
+            }
+            Some("arrival") => arrivals += 1,
+            Some("response") => *answers.entry(e["req"].as_u64().ok_or("req")?).or_default() += 1,
+            _ => {}
+        }
+    }
+    if let Some((req, n)) = answers.iter().find(|(_, n)| **n != 1) {
+        return Err(format!("request {req} answered {n} times"));
+    }
+    if (answers.len() as u64) < arrivals {
+        return Err(format!(
+            "{arrivals} requests reached the gateway, {} were answered",
+            answers.len()
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+fn engine_invariants_hold_on_explored_schedules() {
+    let (s, files) = shop();
+    // Short runs keep the debug build fast; the schedules still carry every kind of fault.
+    let strategy = schedules(&s).prop_map(|mut sch| {
+        sch.duration_s = sch.duration_s.min(3.0);
+        sch
+    });
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: 6,
+        max_shrink_iters: 8,
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(&(strategy, 0u64..1000), |(schedule, seed)| {
+            let a = run_case(&s, &files, &schedule, seed)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            invariants(&a.run.trace).map_err(TestCaseError::fail)?;
+            prop_assert_eq!(a.run.requests_sent, a.run.requests_answered);
+            let b = run_case(&s, &files, &schedule, seed)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(&a.trace_hash, &b.trace_hash, "same seed and schedule, same trace");
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn the_declared_shop_passes_every_property() {
+    let (s, files) = shop();
+    let mut declared = Schedule::declared(&s);
+    declared.duration_s = 6.0;
+    let out = run_case(&s, &files, &declared, 1).expect("runs");
+    let failed: Vec<_> = out.verdicts.iter().filter(|v| !v.passed).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+}
