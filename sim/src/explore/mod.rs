@@ -105,10 +105,10 @@ impl Schedule {
                 | Arrival::Constant { rate_rps }
                 | Arrival::OnOff { rate_rps, .. } => *rate_rps *= self.rate_scale,
                 Arrival::Schedule { steps } => {
-                    steps.iter_mut().for_each(|st| st.rate_rps *= self.rate_scale)
+                    steps.iter_mut().for_each(|st| st.rate_rps *= self.rate_scale);
                 }
                 Arrival::Closed { users, .. } => {
-                    *users = ((f64::from(*users) * self.rate_scale).round() as u32).max(1)
+                    *users = ((f64::from(*users) * self.rate_scale).round() as u32).max(1);
                 }
             }
         }
