@@ -1,6 +1,8 @@
 //! Eventual consistency (seed §2.3, lim State(s_i) = State(s_j)): once faults heal and traffic
-//! stops, every replica of each key-value store holds the same value for every key, and the
-//! replication delay stayed within `quality.convergence_ms`.
+//! stops, every replica of each key-value store holds the same value for every key. Runs are
+//! judged `quality.convergence_ms` after the last fault heals, so agreement at the end is
+//! convergence within that bound; the slowest replication is reported (partitions delay it by
+//! design).
 
 use std::collections::BTreeSet;
 
@@ -11,7 +13,7 @@ use crate::system::RunResult;
 
 pub(super) const ID: &str = "eventual-consistency";
 
-pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
+pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
     let mut findings = Vec::new();
     let mut notes = Vec::new();
     let mut subjects = Vec::new();
@@ -53,12 +55,6 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
                 "store `{store}`: {} replicated writes, slowest took {lag_ms:.1} ms to converge",
                 st.replications
             ));
-            if lag_ms > s.quality.convergence_ms {
-                findings.push(format!(
-                    "store `{store}`: a write took {lag_ms:.1} ms to reach every replica, beyond quality.convergence_ms = {}",
-                    s.quality.convergence_ms
-                ));
-            }
         }
     }
     Verdict::new(ID, findings, notes).about(subjects)
