@@ -4,6 +4,7 @@ mod dynamic;
 mod graph;
 mod guests;
 mod inspect;
+mod invoke;
 mod layering;
 mod run;
 mod scenario_errors;
