@@ -17,6 +17,15 @@ fn record_micros(h: &mut Histogram<u64>, nanos: u64) {
     h.saturating_record((nanos / 1_000).max(1));
 }
 
+/// The entry for `key`, created on first use — without allocating the key on every call (these
+/// are on the engine's hot path).
+fn slot<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), V::default());
+    }
+    map.get_mut(key).expect("inserted just above")
+}
+
 /// How a request ended, as the client (or caller) saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -215,7 +224,7 @@ pub struct Metrics {
 impl Metrics {
     /// A client-observed request outcome on a public endpoint `service.endpoint`.
     pub fn record_request(&mut self, endpoint: &str, outcome: Outcome, latency_nanos: u64) {
-        let e = self.endpoints.entry(endpoint.to_owned()).or_default();
+        let e = slot(&mut self.endpoints, endpoint);
         *e.outcomes.entry(outcome).or_default() += 1;
         e.interval_count += 1;
         if outcome.is_success() {
@@ -227,37 +236,37 @@ impl Metrics {
     }
 
     pub fn service(&mut self, name: &str) -> &mut ServiceStats {
-        self.services.entry(name.to_owned()).or_default()
+        slot(&mut self.services, name)
     }
 
     pub fn record_fuel(&mut self, service: &str, fuel: u64) {
         self.service(service).fuel_total += fuel;
-        let f = self.interval_fuel.entry(service.to_owned()).or_default();
+        let f = slot(&mut self.interval_fuel, service);
         f.0 += fuel;
         f.1 += 1;
     }
 
     pub fn cache_access(&mut self, cache: &str, hit: bool) {
         for map in [&mut self.caches, &mut self.interval_cache] {
-            let c = map.entry(cache.to_owned()).or_default();
+            let c = slot(map, cache);
             if hit { c.hits += 1 } else { c.misses += 1 }
         }
     }
 
     pub fn replication_lag(&mut self, store: &str, nanos: u64) {
-        let s = self.stores.entry(store.to_owned()).or_default();
+        let s = slot(&mut self.stores, store);
         s.replications += 1;
         s.replication_lag_max_nanos = s.replication_lag_max_nanos.max(nanos);
-        let m = self.interval_lag.entry(store.to_owned()).or_default();
+        let m = slot(&mut self.interval_lag, store);
         *m = (*m).max(nanos);
     }
 
     pub fn store(&mut self, name: &str) -> &mut StoreStats {
-        self.stores.entry(name.to_owned()).or_default()
+        slot(&mut self.stores, name)
     }
 
     pub fn channel(&mut self, name: &str) -> &mut ChannelStats {
-        self.channels.entry(name.to_owned()).or_default()
+        slot(&mut self.channels, name)
     }
 
     /// Closes the current interval into a [`Sample`]; `services` gives the instantaneous
