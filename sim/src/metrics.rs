@@ -218,6 +218,9 @@ pub struct Metrics {
     pub series: Vec<Sample>,
     interval_cache: BTreeMap<String, CacheStats>,
     interval_lag: BTreeMap<String, u64>,
+    /// Per store: how long each replicated write took to reach a replica (µs), for the
+    /// distribution of time-to-converge.
+    pub replication_lag: BTreeMap<String, Histogram<u64>>,
     interval_fuel: BTreeMap<String, (u64, u64)>,
 }
 
@@ -259,6 +262,12 @@ impl Metrics {
         s.replication_lag_max_nanos = s.replication_lag_max_nanos.max(nanos);
         let m = slot(&mut self.interval_lag, store);
         *m = (*m).max(nanos);
+        if !self.replication_lag.contains_key(store) {
+            self.replication_lag.insert(store.to_owned(), new_histogram());
+        }
+        if let Some(h) = self.replication_lag.get_mut(store) {
+            record_micros(h, nanos);
+        }
     }
 
     pub fn store(&mut self, name: &str) -> &mut StoreStats {

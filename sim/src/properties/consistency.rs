@@ -47,13 +47,14 @@ pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
         if diverging > 5 {
             findings.push(format!("store `{store}`: {diverging} keys diverge in all"));
         }
-        if let Some(st) = run.metrics.stores.get(store)
-            && st.replications > 0
-        {
-            let lag_ms = st.replication_lag_max_nanos as f64 / 1e6;
+        if let Some(h) = run.metrics.replication_lag.get(store) {
+            let q = |p: f64| h.value_at_quantile(p) as f64 / 1e3;
             notes.push(format!(
-                "store `{store}`: {} replicated writes, slowest took {lag_ms:.1} ms to converge",
-                st.replications
+                "store `{store}`: time to converge over {} replicated writes: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                h.len(),
+                q(0.5),
+                q(0.99),
+                h.max() as f64 / 1e3
             ));
         }
     }

@@ -62,6 +62,38 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
             findings.push(format!("`{caller}` called `{target}`, which it does not declare"));
         }
     }
+    // Coupling measured from the run: calls between two services ÷ all interactions touching
+    // either (calls made or received, and client requests through the gateway). Above
+    // quality.coupling_max it is reported as a warning: traffic volume, unlike the declared
+    // graph, is not a design decision.
+    let clients = |svc: &str| -> u64 {
+        run.metrics
+            .endpoints
+            .iter()
+            .filter(|(k, _)| k.split('.').next() == Some(svc))
+            .map(|(_, e)| e.total())
+            .sum()
+    };
+    let callee = |target: &str| target.split('.').next().unwrap_or_default().to_owned();
+    let touching = |x: &str| -> u64 {
+        made.iter().filter(|((c, t), _)| c == x || callee(t) == x).map(|(_, n)| n).sum()
+    };
+    let mut pairs: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for ((caller, target), n) in &made {
+        let (a, b) = (caller.clone(), callee(target));
+        let key = if a <= b { (a, b) } else { (b, a) };
+        *pairs.entry(key).or_default() += n;
+    }
+    for ((a, b), n) in &pairs {
+        let total = touching(a) + touching(b) - n + clients(a) + clients(b);
+        let c = if total == 0 { 0.0 } else { *n as f64 / total as f64 };
+        let flag = if c >= s.quality.coupling_max {
+            format!(" — at or above quality.coupling_max = {} (warning)", s.quality.coupling_max)
+        } else {
+            String::new()
+        };
+        notes.push(format!("measured Coupling({a}, {b}) = {c:.2}{flag}"));
+    }
     for svc in &s.services {
         for c in &svc.calls {
             let target = format!("{}.{}", c.service, c.endpoint);
