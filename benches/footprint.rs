@@ -138,7 +138,7 @@ fn instance_breakdown() {
     let mut config = wasmi::Config::default();
     config.consume_fuel(true).compilation_mode(wasmi::CompilationMode::Eager);
     let engine = wasmi::Engine::new(&config);
-    let module = wasmi::Module::new(&engine, &INVENTORY[..]).expect("valid module");
+    let module = wasmi::Module::new(&engine, INVENTORY).expect("valid module");
     let mut linker = wasmi::Linker::<()>::new(&engine);
     linker
         .func_wrap("fusebench", "kv_get", |_: i32, _: i32, _: i32, _: i32| -> i64 { -1 })
