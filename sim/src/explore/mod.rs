@@ -259,8 +259,12 @@ pub fn run_case(
             })
             .fold(0.0_f64, f64::max);
         let duration_s = sc.workload.as_ref().map_or(0.0, |w| w.duration_s);
-        let settle_s =
-            (faults_end_s - duration_s).max(0.0) + sc.quality.convergence_ms.max(1000.0) / 1e3;
+        // …and long enough for the last request to be answered or timed out by the gateway, so
+        // that "no loss" judges finished requests only (capped at an hour of simulated time).
+        let timeout_s = sc.gateway.as_ref().map_or(5.0, |g| g.timeout_ms / 1e3);
+        let settle_s = ((faults_end_s - duration_s).max(0.0)
+            + (sc.quality.convergence_ms / 1e3).max(timeout_s).max(1.0))
+        .min(3600.0);
         o.drain_nanos = crate::time::secs_to_nanos(settle_s);
         Ok(Sim::new(sc, Box::new(runtime), &o).run())
     };
