@@ -6,7 +6,7 @@ use fusebench_sim::system::Versioned;
 use fusebench_sim::time::SimTime;
 
 /// The same variants and field types as `Event` in sim/src/system/mod.rs (crate-private there),
-/// hence the same size (40 bytes: `Reply` and `AtBroker`, with their `Vec`, set it). Keep in
+/// hence the same size (48 bytes: `Reply` and `AtBroker`, with their `Vec`, set it). Keep in
 /// step with the simulator's.
 #[derive(Debug, Clone)]
 #[allow(dead_code, reason = "a size-faithful copy: only some variants are built")]
