@@ -194,7 +194,7 @@ impl Data {
     }
 
     /// Final state of every key-value store, replica by replica.
-    pub(crate) fn snapshot(&self, _s: &Scenario) -> BTreeMap<String, Vec<KvReplica>> {
+    pub(crate) fn snapshot(&self) -> BTreeMap<String, Vec<KvReplica>> {
         self.stores
             .iter()
             .filter(|d| d.kind == StoreKind::Kv)
@@ -481,11 +481,11 @@ impl Sim {
         let to = p.node;
         let from = self.data.stores[store].nodes[replica as usize];
         if let Some(d) = self.transit(from, to, "store-reply", op) {
-            self.q.after(d, Event::OpReply { op, attempt: 0 });
+            self.q.after(d, Event::OpReply { op });
         }
     }
 
-    pub(crate) fn on_op_reply(&mut self, op: u64, _attempt: u32) {
+    pub(crate) fn on_op_reply(&mut self, op: u64) {
         let Some(p) = self.data.ops.remove(&op) else { return };
         self.q.cancel(p.timer);
         let reply = p.reply.unwrap_or(HostReply::Error(HostCode::Unavailable));

@@ -98,7 +98,6 @@ pub(crate) enum Event {
     /// A store operation's answer reaches the invocation that issued it.
     OpReply {
         op: u64,
-        attempt: u32,
     },
     OpTimeout {
         op: u64,
@@ -225,7 +224,7 @@ impl Sim {
         let net = network::Network::new(&scenario);
         let serving = serving::Serving::new(&scenario, seed);
         let data = data::Data::new(&scenario, seed);
-        let load = workload::Load::new(&scenario);
+        let load = workload::Load::default();
         let mut sim = Sim {
             host,
             q: EventQueue::default(),
@@ -302,7 +301,7 @@ impl Sim {
         let events = self.q.processed();
         let end = self.q.now();
         self.trace.emit(end, &TraceEvent::RunEnd { events });
-        let stores = self.data.snapshot(&self.s);
+        let stores = self.data.snapshot();
         RunResult {
             system: self.s.name.clone(),
             seed: self.seed,
@@ -345,7 +344,7 @@ impl Sim {
             Event::CallTimeout { call, attempt } => self.on_call_timeout(call, attempt),
             Event::CallRetry { call } => self.send_call_attempt(call),
             Event::StoreAt { op, replica } => self.on_store_at(op, replica),
-            Event::OpReply { op, attempt } => self.on_op_reply(op, attempt),
+            Event::OpReply { op } => self.on_op_reply(op),
             Event::OpTimeout { op } => self.on_op_timeout(op),
             Event::Replicate(w) => {
                 let ReplicaWrite { store, replica, key, value, from, sent, ack_op } = *w;
@@ -371,7 +370,7 @@ impl Sim {
 
     fn on_sample(&mut self) {
         let now = self.q.now();
-        let gauges = self.serving.gauges(&self.s);
+        let gauges = self.serving.gauges();
         let interval = self.sample_interval as f64 / 1e9;
         self.metrics.sample(now.as_secs_f64(), interval, gauges);
         if now + self.sample_interval <= self.end {

@@ -158,7 +158,7 @@ impl Serving {
     }
 
     /// (queue depth, utilisation of slots, live replicas) per service, for the time series.
-    pub(crate) fn gauges(&self, _s: &Scenario) -> BTreeMap<String, (u64, f64, u64)> {
+    pub(crate) fn gauges(&self) -> BTreeMap<String, (u64, f64, u64)> {
         self.svcs
             .iter()
             .map(|x| {
@@ -488,9 +488,6 @@ impl Sim {
                             fresh,
                         },
                     );
-                    if fresh {
-                        self.metrics.service(name).fresh_instances += 1;
-                    }
                     cpu += self.absorb_slice(&mut inv, slice);
                 }
                 Err(e) => {
@@ -567,6 +564,7 @@ impl Sim {
                 self.finish_invocation(id, Outcome::Ok, b"{}".to_vec());
             }
             Some(Step::Done(resp)) => {
+                self.count_fresh(svc, &resp.report);
                 for r in &resp.report.refusals {
                     let name = format!("{}:{}", self.serving.svcs[svc].name, r.target);
                     self.trace.emit(
@@ -584,6 +582,7 @@ impl Sim {
                 self.finish_invocation(id, outcome, resp.body);
             }
             Some(Step::Failed(fault)) => {
+                self.count_fresh(svc, &fault.report);
                 let cause = fault.to_string();
                 let name = &self.serving.svcs[svc].name;
                 let req = self.serving.invs.get(&id).map(|i| i.req);
@@ -624,6 +623,15 @@ impl Sim {
                     .emit(now, &TraceEvent::HostOp { inv: id, op: op.import(), target: &target });
                 self.perform(id, op);
             }
+        }
+    }
+
+    /// Counts a cold start, known once the invocation is over (a slice that suspends does not
+    /// report its instance).
+    fn count_fresh(&mut self, svc: usize, report: &crate::runtime::InvocationReport) {
+        if report.instance.reuse == InstanceReuse::Fresh {
+            let name = self.serving.svcs[svc].name.clone();
+            self.metrics.service(&name).fresh_instances += 1;
         }
     }
 

@@ -2,7 +2,6 @@
 //! users with think time; a weighted request mix; request bodies rendered from templates with
 //! seeded fields.
 
-use fusebench_model::Scenario;
 use fusebench_model::scenario::{Arrival, Template};
 use serde_json::Value as Json;
 
@@ -18,12 +17,6 @@ pub(crate) struct Load {
     seq: u64,
     keys: u64,
     origin: usize,
-}
-
-impl Load {
-    pub(crate) fn new(_s: &Scenario) -> Self {
-        Load::default()
-    }
 }
 
 impl Sim {
