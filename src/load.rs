@@ -71,6 +71,24 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
     Ok(Loaded { scenario, modules, diagnostics })
 }
 
+/// Loads `path` for a subcommand; on invalid input prints every diagnostic and why nothing
+/// more happens (`consequence`, e.g. "nothing was run"), and returns `None`: exit 2.
+///
+/// # Errors
+/// The file could not be read.
+pub fn load_or_report(path: &Path, consequence: &str) -> anyhow::Result<Option<Loaded>> {
+    match load(path) {
+        Ok(l) => Ok(Some(l)),
+        Err(LoadError::Io(e)) => Err(e),
+        Err(LoadError::Invalid(diags)) => {
+            crate::print_diagnostics(&diags);
+            let n = diags.iter().filter(|d| d.is_error()).count();
+            eprintln!("error: {} has {n} error(s); {consequence}", path.display());
+            Ok(None)
+        }
+    }
+}
+
 /// Reads and inspects one module file; the error is a one-line reason.
 pub fn inspect_file(path: &Path) -> Result<module::ModuleInfo, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;

@@ -65,23 +65,7 @@ fn text(bytes: &[u8]) -> String {
 /// The scenario's initial store contents (`init` tables).
 #[must_use]
 pub fn initial_stores(s: &Scenario) -> Stores {
-    s.stores
-        .iter()
-        .map(|d| {
-            let data = d
-                .init
-                .iter()
-                .map(|(k, v)| {
-                    let bytes = match v {
-                        serde_json::Value::String(s) => s.clone().into_bytes(),
-                        other => other.to_string().into_bytes(),
-                    };
-                    (k.clone().into_bytes(), bytes)
-                })
-                .collect();
-            (d.name.clone(), data)
-        })
-        .collect()
+    s.stores.iter().map(|d| (d.name.clone(), d.initial_entries().collect())).collect()
 }
 
 /// Runs `service.endpoint` on `request` against `stores`, which it updates.

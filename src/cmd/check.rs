@@ -16,7 +16,7 @@ use fusebench_sim::setup;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
-use crate::load::{LoadError, load};
+use crate::load::load_or_report;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -89,15 +89,8 @@ struct Report<'a> {
 }
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
-    let loaded = match load(&args.scenario) {
-        Ok(l) => l,
-        Err(LoadError::Io(e)) => return Err(e),
-        Err(LoadError::Invalid(diags)) => {
-            crate::print_diagnostics(&diags);
-            let n = diags.iter().filter(|d| d.is_error()).count();
-            eprintln!("error: {} has {n} error(s); nothing was checked", args.scenario.display());
-            return Ok(ExitCode::from(2));
-        }
+    let Some(loaded) = load_or_report(&args.scenario, "nothing was checked")? else {
+        return Ok(ExitCode::from(2));
     };
     crate::print_diagnostics(&loaded.diagnostics);
     let s = &loaded.scenario;

@@ -9,7 +9,7 @@ use anyhow::{Context as _, bail};
 use fusebench_sim::invoke::{Stores, initial_stores, invoke};
 use fusebench_sim::setup;
 
-use crate::load::{LoadError, load};
+use crate::load::load_or_report;
 
 #[derive(Debug, clap::Args)]
 pub struct InvokeArgs {
@@ -45,25 +45,15 @@ fn read_store_init(path: &PathBuf, stores: &mut Stores) -> anyhow::Result<()> {
         };
         let data = stores.entry(store.clone()).or_default();
         for (k, v) in entries {
-            let bytes = match v {
-                serde_json::Value::String(s) => s.clone().into_bytes(),
-                other => other.to_string().into_bytes(),
-            };
-            data.insert(k.clone().into_bytes(), bytes);
+            data.insert(k.clone().into_bytes(), fusebench_model::scenario::stored_bytes(v));
         }
     }
     Ok(())
 }
 
 pub fn run(args: &InvokeArgs) -> anyhow::Result<ExitCode> {
-    let loaded = match load(&args.scenario) {
-        Ok(l) => l,
-        Err(LoadError::Io(e)) => return Err(e),
-        Err(LoadError::Invalid(diags)) => {
-            crate::print_diagnostics(&diags);
-            eprintln!("error: {} has errors", args.scenario.display());
-            return Ok(ExitCode::from(2));
-        }
+    let Some(loaded) = load_or_report(&args.scenario, "nothing was invoked")? else {
+        return Ok(ExitCode::from(2));
     };
     let s = loaded.scenario;
     let Some(svc) = s.service(&args.service) else {

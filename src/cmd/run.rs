@@ -19,7 +19,7 @@ use fusebench_sim::{RunOptions, Sim};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::load::{LoadError, load};
+use crate::load::load_or_report;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -60,14 +60,8 @@ struct Plan {
 }
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let loaded = match load(&args.scenario) {
-        Ok(l) => l,
-        Err(LoadError::Io(e)) => return Err(e),
-        Err(LoadError::Invalid(diags)) => {
-            crate::print_diagnostics(&diags);
-            eprintln!("error: {} has errors; nothing was run", args.scenario.display());
-            return Ok(ExitCode::from(2));
-        }
+    let Some(loaded) = load_or_report(&args.scenario, "nothing was run")? else {
+        return Ok(ExitCode::from(2));
     };
     let scenario = loaded.scenario;
     let base = args.scenario.parent().map(PathBuf::from).unwrap_or_default();

@@ -69,7 +69,22 @@ pub struct Store {
     pub span: Span,
 }
 
+/// How a JSON value is stored as bytes in a key-value store: a string as its text, anything else
+/// as its JSON text. Shared by a store's `init`, the simulator and `invoke --store-init`.
+#[must_use]
+pub fn stored_bytes(value: &serde_json::Value) -> Vec<u8> {
+    match value {
+        serde_json::Value::String(s) => s.clone().into_bytes(),
+        other => other.to_string().into_bytes(),
+    }
+}
+
 impl Store {
+    /// The (key, value) bytes every replica starts with.
+    pub fn initial_entries(&self) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + '_ {
+        self.init.iter().map(|(k, v)| (k.clone().into_bytes(), stored_bytes(v)))
+    }
+
     pub(crate) fn read(cx: &mut Cx<'_>, mut o: Obj<'_, '_>) -> Option<Store> {
         let name = o.req_str(cx, "name", "the store's name");
         let kind = if o.has("kind") {

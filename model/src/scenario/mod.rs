@@ -20,7 +20,7 @@ use std::fmt;
 use serde::Serialize;
 
 pub use channel::{Channel, ChannelKind, Delivery};
-pub use data::{ConflictPolicy, Consistency, Store, StoreKind};
+pub use data::{ConflictPolicy, Consistency, Store, StoreKind, stored_bytes};
 pub use fault::{Fault, FaultKind, FaultTarget};
 pub use quality::{Quality, Slo};
 pub use service::{

@@ -205,16 +205,7 @@ impl Data {
 
 /// The contents a store's replicas start with (version 0: any write wins over them).
 fn initial(d: &fusebench_model::scenario::Store) -> KvReplica {
-    d.init
-        .iter()
-        .map(|(k, v)| {
-            let bytes = match v {
-                serde_json::Value::String(s) => s.clone().into_bytes(),
-                other => other.to_string().into_bytes(),
-            };
-            (k.clone().into_bytes(), Versioned { value: Some(bytes), version: 0 })
-        })
-        .collect()
+    d.initial_entries().map(|(k, v)| (k, Versioned { value: Some(v), version: 0 })).collect()
 }
 
 /// Applies a write at a replica under the store's conflict policy; returns whether it changed
