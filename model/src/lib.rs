@@ -9,6 +9,7 @@ pub mod capability;
 pub mod checks;
 pub mod contract;
 pub mod diagnostic;
+pub mod edit;
 pub mod graph;
 pub mod module;
 pub mod scenario;

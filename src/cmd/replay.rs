@@ -30,11 +30,12 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let scenario_path = Path::new(&replay.scenario);
     let loaded = match load(scenario_path) {
         Ok(l) => l,
-        Err(LoadError::Io(e)) => {
-            return Err(e.context(format!("the scenario named by {}", args.file.display())));
+        Err(e @ LoadError::Io { .. }) => {
+            return Err(anyhow::Error::from(e)
+                .context(format!("the scenario named by {}", args.file.display())));
         }
-        Err(LoadError::Invalid(diags)) => {
-            crate::print_diagnostics(&diags);
+        Err(LoadError::Invalid { diagnostics, .. }) => {
+            crate::print_diagnostics(&diagnostics);
             anyhow::bail!(
                 "{}: the scenario {} no longer parses",
                 args.file.display(),

@@ -14,7 +14,7 @@
 pub mod markdown;
 pub mod multi;
 pub mod plots;
-mod typeset;
+pub mod typeset;
 
 #[cfg(test)]
 mod tests;

@@ -26,7 +26,8 @@ use crate::atomic;
 pub const WIDTH: u32 = 1200;
 pub const HEIGHT: u32 = 640;
 
-const FONT: &str = "sans-serif";
+/// The font family every plot (and every drawing made with plotters elsewhere) uses.
+pub const FONT: &str = "sans-serif";
 
 /// One plot, written as `NAME.svg` and `NAME.png`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,8 +73,11 @@ pub fn write_all(dir: &Path, report: &Report) -> Result<Vec<PlotFile>, ReportErr
     Ok(PLOTS.to_vec())
 }
 
-/// Registers the embedded font once per process.
-fn register_fonts() -> Result<(), String> {
+/// Registers the embedded font once per process (call it before drawing any text).
+///
+/// # Errors
+/// The embedded font cannot be read.
+pub fn register_fonts() -> Result<(), String> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| {
         register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok()

@@ -331,6 +331,36 @@ impl Sim {
         &self.metrics
     }
 
+    /// The trace lines emitted so far (empty unless the trace mode is `Full`): a viewer reads
+    /// the new ones after each slice to show what happened.
+    #[must_use]
+    pub fn trace_lines(&self) -> &[u8] {
+        self.trace.lines()
+    }
+
+    /// When the next event happens, if the run has one left before its end.
+    #[must_use]
+    pub fn next_event_time(&mut self) -> Option<SimTime> {
+        self.q.peek_time().filter(|&t| t <= self.end)
+    }
+
+    /// When the run ends (the workload's duration plus the drain).
+    #[must_use]
+    pub fn end_time(&self) -> SimTime {
+        self.end
+    }
+
+    /// Runs until virtual time `t` (or the end) but processes at most `events_max` events, so a
+    /// caller with a frame budget never blocks on a burst. Returns the events processed.
+    pub fn run_until_bounded(&mut self, t: SimTime, events_max: u64) -> u64 {
+        let mut n = 0;
+        while n < events_max && self.next_event_time().is_some_and(|next| next <= t) {
+            self.step();
+            n += 1;
+        }
+        n
+    }
+
     fn dispatch(&mut self, event: Event) {
         match event {
             Event::Arrival => self.on_arrival(),

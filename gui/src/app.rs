@@ -1,0 +1,311 @@
+//! The eframe application: the workbench state, the view state, and the frame loop —
+//! `logic` applies the commands the last frame's panels emitted, polls background work and
+//! advances a running simulation by a bounded slice; `ui` draws the panels.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use eframe::egui::{self, RichText};
+
+use crate::command::Command;
+use crate::findings::{self, Finding};
+use crate::panels::{counterexample, files, graph, inspector, properties, simulation, whatif};
+use crate::recent::Recent;
+use crate::script::Script;
+use crate::session::Session;
+use crate::theme;
+use crate::view::{Tab, ViewState};
+use crate::workbench::{Waker, Workbench};
+
+/// How often the open file is checked for changes on disk, seconds.
+const WATCH_INTERVAL_S: f64 = 1.0;
+
+pub struct App {
+    pub bench: Workbench,
+    pub view: ViewState,
+    /// Number fields of the what-if panel being typed into.
+    drafts: BTreeMap<String, f64>,
+    /// Commands from the last frame, applied in the next `logic`.
+    pending: Vec<Command>,
+    /// The scenario (path) the view was last set up for.
+    viewed: Option<PathBuf>,
+    last_watch_s: f64,
+    /// Scripted actions (for screenshots and demos), then a screenshot.
+    pub script: Option<Script>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("bench", &self.bench).finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// The app with `scenario` open, if given; `recent` is the recent-files list.
+    #[must_use]
+    pub fn new(ctx: &egui::Context, scenario: Option<&Path>, recent: Recent) -> App {
+        let mut bench = Workbench::new(scenario, recent);
+        let repaint = ctx.clone();
+        bench.wake = Some(Waker(std::sync::Arc::new(move || repaint.request_repaint())));
+        let mut view = ViewState::default();
+        view.open_dialog.dir = scenario
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::current_dir().ok())
+            .unwrap_or_default();
+        App {
+            bench,
+            view,
+            drafts: BTreeMap::new(),
+            pending: Vec::new(),
+            viewed: None,
+            last_watch_s: 0.0,
+            script: None,
+        }
+    }
+
+    /// Applies a command now (tests and scripts; the UI goes through the frame loop).
+    pub fn apply(&mut self, command: Command) {
+        if let Command::Open(_) = &command {
+            self.viewed = None;
+        }
+        self.bench.apply(command);
+        self.sync_view();
+    }
+
+    /// Resets the view when another scenario (or a reload) replaced the design.
+    fn sync_view(&mut self) {
+        let path = self.bench.session.as_ref().map(|s| s.path.clone());
+        let fresh = self.bench.session.as_ref().is_some_and(|s| !s.is_edited());
+        if path != self.viewed && fresh {
+            let duration =
+                self.bench.session.as_ref().and_then(Session::design).and_then(|d| {
+                    d.scenario().workload.as_ref().map(|w| w.duration_s)
+                });
+            self.view.reset_for_scenario(duration);
+            self.drafts.clear();
+            self.view.tab = Tab::Simulation;
+            self.viewed = path;
+        }
+    }
+
+    /// Findings of the design and the last exploration, for badges and the inspector.
+    fn findings(&self) -> Vec<Finding> {
+        let Some(design) = self.bench.session.as_ref().and_then(Session::design) else {
+            return Vec::new();
+        };
+        let mut f = design.static_findings();
+        if let Some(Ok(d)) = &self.bench.dynamic {
+            f.extend(findings::from_verdicts(&design.diagram, d.verdicts()));
+        }
+        f
+    }
+
+    fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
+        let out = &mut self.pending;
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("fusebench").strong());
+            if ui.button("Open…").clicked() {
+                self.view.open_dialog.open = true;
+                self.view.open_dialog.path_text = self.view.open_dialog.dir.display().to_string();
+            }
+            files::recent_menu_ui(ui, &self.bench.recent, out);
+            let session = self.bench.session.as_ref();
+            if ui.add_enabled(session.is_some(), egui::Button::new("Reload")).clicked() {
+                out.push(Command::Reload);
+            }
+            let edited = session.is_some_and(Session::is_edited);
+            if ui.add_enabled(edited, egui::Button::new("Save")).clicked() {
+                out.push(Command::Save(None));
+            }
+            ui.menu_button("Export", |ui| {
+                ui.horizontal(|ui| {
+                    ui.label("into");
+                    ui.text_edit_singleline(&mut self.view.out_dir);
+                });
+                let dir = PathBuf::from(self.view.out_dir.trim());
+                if ui.button("Graph as SVG + PNG").clicked() {
+                    out.push(Command::ExportGraph(dir.clone()));
+                    ui.close();
+                }
+                let finished = self.bench.run.as_ref().is_some_and(|r| r.report.is_some());
+                if ui.add_enabled(finished, egui::Button::new("Run report, trace and plots (SVG + PNG)")).clicked() {
+                    out.push(Command::WriteReport(dir));
+                    ui.close();
+                }
+            });
+            ui.separator();
+            if let Some(s) = session {
+                let mark = if edited { " (edited)" } else { "" };
+                ui.label(format!("{}{mark}", s.path.display()));
+            }
+            if let Some(m) = self.bench.status() {
+                ui.separator();
+                let colour = if m.error { theme::FAIL } else { ui.visuals().weak_text_color() };
+                ui.colored_label(colour, &m.text);
+            }
+        });
+    }
+
+    fn bottom_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(design) = self.bench.session.as_ref().and_then(Session::design) else { return };
+        let out = &mut self.pending;
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut self.view.tab, Tab::Simulation, "Simulation");
+            let has_timeline = self.bench.timeline.is_some();
+            ui.add_enabled_ui(has_timeline, |ui| {
+                ui.selectable_value(&mut self.view.tab, Tab::Counterexample, "Counterexample");
+            });
+            ui.selectable_value(&mut self.view.tab, Tab::WhatIf, "What-if");
+            ui.selectable_value(&mut self.view.tab, Tab::Report, "Report");
+        });
+        ui.separator();
+        let run = self.bench.run.as_ref();
+        match self.view.tab {
+            Tab::Simulation => {
+                simulation::controls_ui(ui, design, run, &mut self.view, out);
+                ui.separator();
+                simulation::plots_ui(ui, run.map_or(&[][..], |r| r.samples()));
+            }
+            Tab::Counterexample => match &self.bench.timeline {
+                Some(tl) => counterexample::counterexample_ui(ui, tl, out),
+                None => {
+                    ui.weak("Check the properties; a failure's counterexample opens here.");
+                }
+            },
+            Tab::WhatIf => whatif::what_if_ui(
+                ui,
+                design,
+                self.bench.selection.as_ref(),
+                &self.bench.edits,
+                self.bench.baseline.as_ref(),
+                run.and_then(|r| r.report.as_ref()),
+                &mut self.view,
+                &mut self.drafts,
+                out,
+            ),
+            Tab::Report => match run.and_then(|r| r.report.as_ref()) {
+                Some(report) => {
+                    let md = fusebench_sim::report::markdown::render(
+                        report,
+                        &fusebench_sim::report::plots::PLOTS,
+                    );
+                    ui.horizontal(|ui| {
+                        ui.label(simulation::summary(report));
+                        if ui.button("Write report files").clicked() {
+                            out.push(Command::WriteReport(PathBuf::from(self.view.out_dir.trim())));
+                        }
+                    });
+                    egui::ScrollArea::vertical().id_salt("report").show(ui, |ui| {
+                        ui.label(RichText::new(md).monospace().small());
+                    });
+                }
+                None => {
+                    ui.weak("The report of a finished run appears here.");
+                }
+            },
+        }
+    }
+}
+
+impl eframe::App for App {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        for c in std::mem::take(&mut self.pending) {
+            let opening = matches!(c, Command::OpenCounterexample);
+            self.apply(c);
+            if opening && self.bench.timeline.is_some() {
+                self.view.tab = Tab::Counterexample;
+            }
+        }
+        self.bench.poll();
+        let (now, dt) = ctx.input(|i| (i.time, f64::from(i.stable_dt)));
+        if now - self.last_watch_s >= WATCH_INTERVAL_S {
+            self.last_watch_s = now;
+            self.bench.watch_file();
+            self.sync_view();
+        }
+        // stable_dt can be huge after the window was idle: never jump more than a tenth of a second.
+        self.bench.advance(dt.min(0.1));
+        if let Some(script) = &mut self.script {
+            let commands = script.advance(&self.bench, &mut self.view, ctx);
+            self.pending.extend(commands);
+        }
+        if self.bench.busy() || !self.pending.is_empty() {
+            ctx.request_repaint();
+        } else {
+            ctx.request_repaint_after(std::time::Duration::from_secs_f64(WATCH_INTERVAL_S));
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        egui::Panel::top("top").show(ui, |ui| self.top_bar_ui(ui));
+        files::open_dialog_ui(ui.ctx(), &mut self.view.open_dialog, &mut self.pending);
+        let Some(session) = &self.bench.session else {
+            egui::CentralPanel::default().show(ui, |ui| {
+                ui.heading("No scenario open");
+                ui.label("Open a scenario file (TOML), e.g. scenarios/shop/shop.toml.");
+            });
+            return;
+        };
+        let design = match &session.design {
+            Ok(d) => d,
+            Err(diags) => {
+                let file = session.file_name();
+                egui::CentralPanel::default().show(ui, |ui| files::diagnostics_ui(ui, &file, diags));
+                return;
+            }
+        };
+        let findings = self.findings();
+        egui::Panel::left("properties").default_size(300.0).resizable(true).show(ui, |ui| {
+            egui::ScrollArea::vertical().id_salt("props").show(ui, |ui| {
+                properties::properties_ui(
+                    ui,
+                    design,
+                    self.bench.check.as_ref(),
+                    self.bench.dynamic.as_ref(),
+                    &mut self.view,
+                    &mut self.pending,
+                );
+            });
+        });
+        egui::Panel::right("inspector").default_size(340.0).resizable(true).show(ui, |ui| {
+            egui::ScrollArea::vertical().id_salt("inspect").show(ui, |ui| {
+                inspector::inspector_ui(
+                    ui,
+                    design,
+                    self.bench.selection.as_ref(),
+                    &findings,
+                    self.bench.run.as_ref(),
+                );
+            });
+        });
+        egui::Panel::bottom("bottom").default_size(340.0).min_size(240.0).resizable(true).show(ui, |ui| {
+            self.bottom_ui(ui);
+        });
+        let Some(design) = self.bench.session.as_ref().and_then(Session::design) else { return };
+        let (highlighted_nodes, highlighted_edges) = self
+            .bench
+            .timeline
+            .as_ref()
+            .filter(|_| self.view.tab == Tab::Counterexample)
+            .map(crate::timeline::Timeline::highlighted)
+            .unwrap_or_default();
+        let overlay = graph::Overlay {
+            badges: findings::badges(&findings),
+            highlighted_nodes,
+            highlighted_edges,
+            run: self.bench.run.as_ref(),
+        };
+        egui::CentralPanel::default().show(ui, |ui| {
+            graph::graph_tools_ui(ui, &mut self.view);
+            graph::graph_ui(
+                ui,
+                &design.diagram,
+                self.bench.selection.as_ref(),
+                &overlay,
+                &mut self.view,
+                &mut self.pending,
+            );
+        });
+    }
+}

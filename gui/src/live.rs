@@ -1,0 +1,278 @@
+//! A simulation running inside the GUI: the engine advanced in bounded slices per frame, the
+//! trace read as it grows to count and animate traffic on the diagram's edges, and the report
+//! once it ends. The rules of the simulation are all in `fusebench_sim`; this only drives it.
+
+use std::collections::BTreeMap;
+
+use fusebench_model::Scenario;
+use fusebench_sim::report::Report;
+use fusebench_sim::setup::{self, ModuleFiles};
+use fusebench_sim::time::SimTime;
+use fusebench_sim::trace::TraceMode;
+use fusebench_sim::{RunOptions, RunResult, Sim};
+
+use crate::diagram::{Diagram, NodeKind};
+
+/// Events processed per frame at most, so a frame never blocks on a burst of events.
+pub const EVENTS_PER_FRAME_MAX: u64 = 20_000;
+
+/// Simulated seconds per wall-clock second; `None` runs as fast as the frame budget allows.
+pub type Speed = Option<f64>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    Paused,
+    Running,
+    Finished,
+}
+
+/// Something that travelled along an edge at a simulated moment (for the animation).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hop {
+    pub edge: usize,
+    pub at: SimTime,
+}
+
+/// The run's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSettings {
+    pub seed: u64,
+    /// Overrides the workload's duration, in seconds.
+    pub duration_s: f64,
+    pub speed: Speed,
+}
+
+/// A run in progress or finished.
+pub struct LiveRun {
+    pub settings: RunSettings,
+    sim: Option<Sim>,
+    pub state: RunState,
+    pub end: SimTime,
+    /// Where the trace has been read up to (bytes).
+    read: usize,
+    /// Which service each live invocation belongs to.
+    invocations: BTreeMap<u64, usize>,
+    /// Hops seen per diagram edge over the whole run.
+    pub traffic: Vec<u64>,
+    /// The most recent hops, newest last (bounded).
+    pub recent: Vec<Hop>,
+    /// Trace lines read so far (events shown).
+    pub events: u64,
+    /// The final report, once the run ended.
+    pub report: Option<Report>,
+    /// The finished run (for exporting its trace).
+    pub result: Option<RunResult>,
+    now: SimTime,
+    samples: Vec<fusebench_sim::metrics::Sample>,
+}
+
+impl std::fmt::Debug for LiveRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveRun")
+            .field("settings", &self.settings)
+            .field("state", &self.state)
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Hops kept for the animation.
+const RECENT_MAX: usize = 400;
+
+impl LiveRun {
+    /// Prepares a run of `scenario` (paused at time 0).
+    ///
+    /// # Errors
+    /// A module the host rejects.
+    pub fn new(
+        scenario: &Scenario,
+        files: &ModuleFiles,
+        diagram: &Diagram,
+        settings: RunSettings,
+    ) -> Result<LiveRun, String> {
+        let runtime = setup::build_runtime(scenario, files).map_err(|e| e.to_string())?;
+        let mut options = RunOptions::new(settings.seed);
+        options.trace = TraceMode::Full;
+        options.duration = Some(SimTime::from_secs_f64(settings.duration_s));
+        let sim = Sim::new(scenario.clone(), Box::new(runtime), &options);
+        let end = sim.end_time();
+        Ok(LiveRun {
+            settings,
+            sim: Some(sim),
+            state: RunState::Paused,
+            end,
+            read: 0,
+            invocations: BTreeMap::new(),
+            traffic: vec![0; diagram.edges.len()],
+            recent: Vec::new(),
+            events: 0,
+            report: None,
+            result: None,
+            now: SimTime::ZERO,
+            samples: Vec::new(),
+        })
+    }
+
+    /// Virtual time now.
+    #[must_use]
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// The time series so far.
+    #[must_use]
+    pub fn samples(&self) -> &[fusebench_sim::metrics::Sample] {
+        match (&self.sim, &self.report) {
+            (Some(sim), _) => &sim.metrics().series,
+            (None, Some(r)) => &r.series,
+            (None, None) => &self.samples,
+        }
+    }
+
+    /// Fraction of the run done.
+    #[must_use]
+    pub fn progress(&self) -> f32 {
+        if self.end.nanos() == 0 {
+            1.0
+        } else {
+            (self.now.as_secs_f64() / self.end.as_secs_f64()).clamp(0.0, 1.0) as f32
+        }
+    }
+
+    /// Advances by `wall_dt_s` seconds of wall time at the set speed (bounded per frame).
+    pub fn advance(&mut self, wall_dt_s: f64, diagram: &Diagram) {
+        if self.state != RunState::Running {
+            return;
+        }
+        let Some(sim) = &mut self.sim else { return };
+        let target = match self.settings.speed {
+            Some(speed) => {
+                sim.now() + SimTime::from_secs_f64((wall_dt_s * speed).max(0.0)).nanos()
+            }
+            None => self.end,
+        };
+        sim.run_until_bounded(target, EVENTS_PER_FRAME_MAX);
+        // Time moves on to the target even when no event falls in between.
+        self.now = if sim.next_event_time().is_some_and(|t| t <= target) {
+            sim.now()
+        } else {
+            target.min(self.end).max(sim.now())
+        };
+        let over = sim.next_event_time().is_none();
+        self.read_trace(diagram);
+        if over {
+            self.finish(diagram);
+        }
+    }
+
+    /// Processes exactly one event (paused stepping).
+    pub fn step(&mut self, diagram: &Diagram) {
+        let Some(sim) = &mut self.sim else { return };
+        if sim.step() {
+            self.now = sim.now();
+            self.read_trace(diagram);
+        } else {
+            self.finish(diagram);
+        }
+    }
+
+    fn finish(&mut self, diagram: &Diagram) {
+        let Some(sim) = self.sim.take() else { return };
+        let scenario = sim.scenario().clone();
+        let result = sim.finish();
+        self.now = self.end;
+        self.samples.clone_from(&result.metrics.series);
+        self.report = Some(Report::new(&result, &scenario));
+        self.result = Some(result);
+        self.state = RunState::Finished;
+        self.read_result_trace(diagram);
+    }
+
+    /// The trace lines the finished result holds beyond what was read live (the run-end line).
+    fn read_result_trace(&mut self, diagram: &Diagram) {
+        let Some(result) = self.result.take() else { return };
+        let read = self.read;
+        self.read_lines(&result.trace[read.min(result.trace.len())..], diagram);
+        self.read = result.trace.len();
+        self.result = Some(result);
+    }
+
+    fn read_trace(&mut self, diagram: &Diagram) {
+        let Some(sim) = self.sim.take() else { return };
+        let lines = sim.trace_lines();
+        let new = &lines[self.read.min(lines.len())..];
+        // Only whole lines: the last one always ends in a newline.
+        self.read_lines(new, diagram);
+        self.read = lines.len();
+        self.sim = Some(sim);
+    }
+
+    fn read_lines(&mut self, bytes: &[u8], diagram: &Diagram) {
+        for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            self.events += 1;
+            let Ok(e) = serde_json::from_slice::<serde_json::Value>(line) else { continue };
+            for hop in hops(&e, diagram, &mut self.invocations) {
+                if let Some(n) = self.traffic.get_mut(hop.edge) {
+                    *n += 1;
+                }
+                self.recent.push(hop);
+            }
+        }
+        if self.recent.len() > RECENT_MAX {
+            let cut = self.recent.len() - RECENT_MAX;
+            self.recent.drain(..cut);
+        }
+    }
+}
+
+/// The edges a trace event travels along (a request arriving, a call, a store access, a
+/// publication, a delivery). `invocations` tracks which service runs each invocation.
+pub fn hops(
+    e: &serde_json::Value,
+    diagram: &Diagram,
+    invocations: &mut BTreeMap<u64, usize>,
+) -> Vec<Hop> {
+    let at = SimTime(e["t"].as_u64().unwrap_or(0));
+    let s = |k: &str| e[k].as_str().unwrap_or_default();
+    let edge = |from: Option<usize>, to: Option<usize>| {
+        from.zip(to).and_then(|(a, b)| diagram.edge_between(a, b)).map(|edge| Hop { edge, at })
+    };
+    match s("ev") {
+        "arrival" => {
+            let client = diagram.fixed(NodeKind::Client);
+            let gateway = diagram.fixed(NodeKind::Gateway);
+            [edge(client, gateway), edge(gateway, diagram.service(s("service")))]
+                .into_iter()
+                .flatten()
+                .collect()
+        }
+        "invocation_start" => {
+            if let (Some(inv), Some(svc)) = (e["inv"].as_u64(), diagram.service(s("service"))) {
+                invocations.insert(inv, svc);
+            }
+            Vec::new()
+        }
+        "invocation_end" => {
+            if let Some(inv) = e["inv"].as_u64() {
+                invocations.remove(&inv);
+            }
+            Vec::new()
+        }
+        "host_op" => {
+            let from = e["inv"].as_u64().and_then(|i| invocations.get(&i).copied());
+            let target = s("target");
+            let to = match s("op") {
+                "call" => diagram.service(target.split('.').next().unwrap_or_default()),
+                "publish" => diagram.broker_of(target),
+                _ => diagram.store(target),
+            };
+            edge(from, to).into_iter().collect()
+        }
+        "deliver" => {
+            let broker = diagram.broker_of(s("channel"));
+            let consumer = diagram.consumer(s("channel"), s("group"));
+            edge(broker, consumer).into_iter().collect()
+        }
+        _ => Vec::new(),
+    }
+}

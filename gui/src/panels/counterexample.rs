@@ -1,0 +1,126 @@
+//! A counterexample: the violated properties, the shrunk schedule, a timeline with swim lanes
+//! per service or store and the faults as intervals, and a scrubber that replays the run to
+//! any moment (the graph highlights what was involved just before it).
+
+use eframe::egui::{self, Align2, Color32, FontId, RichText, Sense, Stroke, vec2};
+use fusebench_sim::time::SimTime;
+
+use crate::command::Command;
+use crate::theme;
+use crate::timeline::{Mark, Timeline};
+
+/// Lanes drawn at most (the rest are listed in the story).
+const LANES_MAX: usize = 12;
+
+pub fn counterexample_ui(ui: &mut egui::Ui, tl: &Timeline, out: &mut Vec<Command>) {
+    ui.horizontal(|ui| {
+        ui.heading("Counterexample");
+        if ui.button("Close").clicked() {
+            out.push(Command::CloseCounterexample);
+        }
+    });
+    for (v, summary) in tl.violated() {
+        ui.label(RichText::new(format!("violated: {} — {summary}", v.id)).color(theme::FAIL).strong());
+        for f in v.findings.iter().take(4) {
+            ui.label(RichText::new(format!("  {f}")).small());
+        }
+    }
+    ui.label(format!(
+        "Shrunk in {} steps · trace {} · schedule:",
+        tl.shrink_steps,
+        tl.trace_hash.get(..16).unwrap_or(&tl.trace_hash)
+    ));
+    for line in &tl.schedule {
+        ui.label(RichText::new(line).monospace().small());
+    }
+    ui.separator();
+    // The scrubber: replay position in simulated seconds.
+    let end_s = tl.end.as_secs_f64();
+    let mut t = tl.cursor.as_secs_f64();
+    ui.horizontal(|ui| {
+        ui.label("replay to");
+        let slider = egui::Slider::new(&mut t, 0.0..=end_s).suffix(" s").max_decimals(3);
+        if ui.add_sized([ui.available_width() * 0.6, 18.0], slider).changed() {
+            out.push(Command::Scrub(SimTime::from_secs_f64(t)));
+        }
+        let step = |e: &crate::timeline::StoryEvent| e.at;
+        let happened = tl.happened();
+        if ui.button("previous event").clicked()
+            && let Some(prev) = happened.len().checked_sub(2).and_then(|i| happened.get(i))
+        {
+            out.push(Command::Scrub(step(prev)));
+        }
+        if ui.button("next event").clicked()
+            && let Some(next) = tl.events.get(happened.len())
+        {
+            out.push(Command::Scrub(step(next)));
+        }
+    });
+    let active: Vec<&str> = tl.active_faults().map(|f| f.label.as_str()).collect();
+    ui.label(format!(
+        "at t = {:.4} s: {} of {} story events happened; faults active: {}",
+        tl.cursor.as_secs_f64(),
+        tl.happened().len(),
+        tl.events.len(),
+        if active.is_empty() { "none".to_owned() } else { active.join(", ") }
+    ));
+    lanes_ui(ui, tl, out);
+    ui.separator();
+    egui::ScrollArea::vertical().id_salt("story").max_height(ui.available_height()).stick_to_bottom(true).show(ui, |ui| {
+        for e in tl.happened().iter().rev().take(200).collect::<Vec<_>>().into_iter().rev() {
+            let colour = match e.mark {
+                Mark::Fault => theme::WARN,
+                Mark::GuestFault => theme::FAIL,
+                Mark::Normal => ui.visuals().text_color(),
+            };
+            ui.label(RichText::new(&e.text).monospace().small().color(colour));
+        }
+    });
+}
+
+/// Swim lanes: one row per service or store, each story event a tick; faults as shaded spans;
+/// the cursor as a vertical line. Click or drag to move the cursor.
+fn lanes_ui(ui: &mut egui::Ui, tl: &Timeline, out: &mut Vec<Command>) {
+    let lanes = tl.lanes.len().min(LANES_MAX);
+    let lane_h = 16.0;
+    let label_w = 140.0;
+    let height = lane_h * (lanes as f32 + 1.0) + 8.0;
+    let (rect, response) =
+        ui.allocate_exact_size(vec2(ui.available_width(), height), Sense::click_and_drag());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+    let x0 = rect.left() + label_w;
+    let w = (rect.width() - label_w - 8.0).max(10.0);
+    let end = tl.end.as_secs_f64().max(1e-9);
+    let x_of = |t: SimTime| x0 + (t.as_secs_f64() / end) as f32 * w;
+    for f in &tl.faults {
+        let r = egui::Rect::from_x_y_ranges(x_of(f.start)..=x_of(f.end).max(x_of(f.start) + 2.0), rect.y_range());
+        painter.rect_filled(r, 0.0, theme::WARN.gamma_multiply(0.18));
+        painter.text(r.left_top() + vec2(2.0, 1.0), Align2::LEFT_TOP, &f.label, FontId::proportional(10.0), theme::WARN);
+    }
+    for (i, name) in tl.lanes.iter().take(lanes).enumerate() {
+        let y = rect.top() + lane_h * (i as f32 + 1.0) + 4.0;
+        painter.text(egui::pos2(rect.left() + 4.0, y), Align2::LEFT_CENTER, name, FontId::proportional(11.0), Color32::from_gray(200));
+        painter.line_segment([egui::pos2(x0, y), egui::pos2(x0 + w, y)], Stroke::new(0.5, Color32::from_gray(70)));
+    }
+    for e in &tl.events {
+        let Some(lane) = e.lane.filter(|l| *l < lanes) else { continue };
+        let y = rect.top() + lane_h * (lane as f32 + 1.0) + 4.0;
+        let x = x_of(e.at);
+        let colour = match e.mark {
+            Mark::Fault => theme::WARN,
+            Mark::GuestFault => theme::FAIL,
+            Mark::Normal if e.at <= tl.cursor => theme::PULSE,
+            Mark::Normal => Color32::from_gray(110),
+        };
+        painter.line_segment([egui::pos2(x, y - 5.0), egui::pos2(x, y + 5.0)], Stroke::new(1.0, colour));
+    }
+    let cx = x_of(tl.cursor);
+    painter.line_segment([egui::pos2(cx, rect.top()), egui::pos2(cx, rect.bottom())], Stroke::new(2.0, theme::HIGHLIGHT));
+    if let Some(p) = response.interact_pointer_pos()
+        && (response.clicked() || response.dragged())
+    {
+        let t = (((p.x - x0) / w).clamp(0.0, 1.0) as f64) * end;
+        out.push(Command::Scrub(SimTime::from_secs_f64(t)));
+    }
+}

@@ -1,0 +1,117 @@
+//! Static checks and dynamic properties as a pass/fail list; a failed property opens its
+//! counterexample.
+
+use eframe::egui::{self, RichText};
+use fusebench_model::Severity;
+use fusebench_sim::properties::PROPERTIES;
+
+use crate::check::{CheckJob, DynamicResult};
+use crate::command::Command;
+use crate::session::Design;
+use crate::theme;
+use crate::view::ViewState;
+
+fn mark(ui: &mut egui::Ui, passed: bool) {
+    let (text, colour) = if passed { ("PASS", theme::PASS) } else { ("FAIL", theme::FAIL) };
+    ui.label(RichText::new(text).color(colour).strong().monospace());
+}
+
+pub fn properties_ui(
+    ui: &mut egui::Ui,
+    design: &Design,
+    job: Option<&CheckJob>,
+    dynamic: Option<&Result<DynamicResult, String>>,
+    view: &mut ViewState,
+    out: &mut Vec<Command>,
+) {
+    ui.heading("Properties");
+    let failed = design.checks.iter().filter(|c| !c.passed).count();
+    ui.label(RichText::new(format!(
+        "Static checks: {} passed, {failed} failed",
+        design.checks.len() - failed
+    ))
+    .strong());
+    for c in &design.checks {
+        let warnings = c.findings.iter().filter(|d| d.severity != Severity::Error).count();
+        ui.horizontal(|ui| {
+            mark(ui, c.passed);
+            let extra = if warnings > 0 { format!(" ({warnings} warning(s))") } else { String::new() };
+            ui.label(format!("{}{extra}", c.id)).on_hover_text(c.summary);
+        });
+        for d in c.findings.iter().filter(|d| d.is_error() || !c.passed) {
+            ui.label(RichText::new(d.to_string()).small().color(theme::FAIL));
+        }
+    }
+    ui.separator();
+    ui.label(RichText::new("Dynamic properties").strong());
+    ui.horizontal(|ui| {
+        ui.label("cases");
+        ui.add(egui::DragValue::new(&mut view.cases).range(1..=512));
+        ui.label("seed");
+        ui.add(egui::DragValue::new(&mut view.check_seed));
+        let enabled = job.is_none() && design.unrunnable.is_none();
+        if ui.add_enabled(enabled, egui::Button::new("Check properties")).clicked() {
+            out.push(Command::Check { cases: view.cases, seed: view.check_seed });
+        }
+    });
+    if let Some(why) = &design.unrunnable {
+        ui.colored_label(theme::WARN, format!("not checked: {why}"));
+    }
+    if let Some(job) = job {
+        let (done, failing) = job.progress();
+        let frac = done as f32 / job.cases.max(1) as f32;
+        ui.add(egui::ProgressBar::new(frac).text(format!(
+            "exploring: {done}/{} cases ({failing} failing)",
+            job.cases
+        )));
+        ui.ctx().request_repaint_after(std::time::Duration::from_millis(100));
+    }
+    match dynamic {
+        None => {
+            if job.is_none() {
+                ui.weak("Explores workloads and fault schedules; a failure is shrunk to a minimal counterexample.");
+            }
+        }
+        Some(Err(e)) => {
+            ui.colored_label(theme::FAIL, e);
+        }
+        Some(Ok(d)) => {
+            ui.label(format!(
+                "{} cases from seed {}, {} failing",
+                d.cases, d.seed, d.failing
+            ));
+            for v in d.verdicts() {
+                let summary = PROPERTIES.iter().find(|p| p.id == v.id).map_or("", |p| p.summary);
+                ui.horizontal(|ui| {
+                    mark(ui, v.passed);
+                    if v.passed {
+                        ui.label(v.id).on_hover_text(summary);
+                    } else if ui
+                        .link(v.id)
+                        .on_hover_text(format!("{summary}\nclick: open the counterexample"))
+                        .clicked()
+                    {
+                        out.push(Command::OpenCounterexample);
+                    }
+                });
+                for f in v.findings.iter().take(3) {
+                    ui.label(RichText::new(f).small().color(theme::FAIL));
+                }
+                for n in v.notes.iter().take(2) {
+                    ui.label(RichText::new(n).small().weak());
+                }
+            }
+            if let Some((case, steps)) = &d.counterexample {
+                ui.separator();
+                ui.label(format!(
+                    "Counterexample: {} fault(s), {:.1} s, shrunk in {steps} steps",
+                    case.schedule.faults.len(),
+                    case.schedule.duration_s
+                ));
+                if ui.button("Open counterexample").clicked() {
+                    out.push(Command::OpenCounterexample);
+                }
+            }
+        }
+    }
+}

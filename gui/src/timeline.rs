@@ -1,0 +1,185 @@
+//! A counterexample as a timeline: the story of the events that violate the property (from
+//! the recorded trace of the shrunk case), the faults as intervals, swim lanes per service or
+//! store, and a cursor that replays the run to any moment — what had happened by then, which
+//! faults were active, which nodes and edges were involved just before.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use fusebench_sim::explore::CaseOutcome;
+use fusebench_sim::explore::replay::{describe, story_events};
+use fusebench_sim::properties::{PROPERTIES, Verdict};
+use fusebench_sim::time::SimTime;
+
+use crate::diagram::Diagram;
+use crate::live::hops;
+
+/// Story events kept at most.
+pub const STORY_MAX: usize = 2_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// A fault begins or ends, or the host refused a guest something.
+    Fault,
+    /// A guest faulted.
+    GuestFault,
+    Normal,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoryEvent {
+    pub at: SimTime,
+    pub text: String,
+    pub mark: Mark,
+    /// Swim lane (index into `lanes`), if the event belongs to one element.
+    pub lane: Option<usize>,
+    pub nodes: Vec<usize>,
+    pub edges: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FaultSpan {
+    pub label: String,
+    pub start: SimTime,
+    pub end: SimTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    pub verdicts: Vec<Verdict>,
+    pub seed: u64,
+    pub shrink_steps: usize,
+    /// The schedule, described (duration, rate, injected faults).
+    pub schedule: Vec<String>,
+    pub events: Vec<StoryEvent>,
+    pub lanes: Vec<String>,
+    pub faults: Vec<FaultSpan>,
+    pub end: SimTime,
+    pub trace_hash: String,
+    /// The replay position.
+    pub cursor: SimTime,
+}
+
+/// Highlights this long before the cursor (a fraction of the run).
+const WINDOW_FRACTION: f64 = 0.02;
+
+impl Timeline {
+    #[must_use]
+    pub fn new(case: &CaseOutcome, shrink_steps: usize, diagram: &Diagram) -> Timeline {
+        let raw = story_events(case, STORY_MAX);
+        let mut lanes: Vec<String> = Vec::new();
+        let mut lane_of = BTreeMap::new();
+        let mut invocations = BTreeMap::new();
+        let mut open: BTreeMap<u64, (String, SimTime)> = BTreeMap::new();
+        let mut faults = Vec::new();
+        let mut events = Vec::new();
+        for e in &raw {
+            let at = SimTime(e["t"].as_u64().unwrap_or(0));
+            let ev = e["ev"].as_str().unwrap_or_default();
+            let name = ["service", "store", "group"]
+                .iter()
+                .find_map(|k| e[*k].as_str())
+                .map(str::to_owned);
+            let lane = name.as_ref().map(|n| {
+                *lane_of.entry(n.clone()).or_insert_with(|| {
+                    lanes.push(n.clone());
+                    lanes.len() - 1
+                })
+            });
+            let mark = match ev {
+                "fault_start" | "fault_end" | "refused" => Mark::Fault,
+                "guest_fault" => Mark::GuestFault,
+                _ => Mark::Normal,
+            };
+            if ev == "fault_start" {
+                let index = e["index"].as_u64().unwrap_or(0);
+                open.insert(index, (e["kind"].as_str().unwrap_or("fault").to_owned(), at));
+            }
+            if ev == "fault_end"
+                && let Some((label, start)) = open.remove(&e["index"].as_u64().unwrap_or(0))
+            {
+                faults.push(FaultSpan { label, start, end: at });
+            }
+            let hop_edges: Vec<usize> =
+                hops(e, diagram, &mut invocations).into_iter().map(|h| h.edge).collect();
+            let mut nodes: BTreeSet<usize> =
+                name.iter().filter_map(|n| diagram.named(n)).collect();
+            nodes.extend(hop_edges.iter().flat_map(|&i| {
+                let edge = &diagram.edges[i];
+                [edge.from, edge.to]
+            }));
+            events.push(StoryEvent {
+                at,
+                text: describe(e),
+                mark,
+                lane,
+                nodes: nodes.into_iter().collect(),
+                edges: hop_edges,
+            });
+        }
+        let end = case.run.end;
+        faults.extend(open.into_values().map(|(label, start)| FaultSpan { label, start, end }));
+        faults.sort_by_key(|f| (f.start, f.end));
+        let s = &case.schedule;
+        let mut schedule = vec![format!(
+            "{}{:.1} s at {:.0} % of the declared rate, seed {}",
+            if s.declared { "the declared scenario, " } else { "" },
+            s.duration_s,
+            s.rate_scale * 100.0,
+            case.seed
+        )];
+        schedule.extend(
+            s.faults.iter().map(|f| format!("+ {}", serde_json::to_string(f).unwrap_or_default())),
+        );
+        Timeline {
+            verdicts: case.verdicts.clone(),
+            seed: case.seed,
+            shrink_steps,
+            schedule,
+            events,
+            lanes,
+            faults,
+            end,
+            trace_hash: case.trace_hash.clone(),
+            // At the end the whole story has happened and the property was judged.
+            cursor: end,
+        }
+    }
+
+    /// Moves the cursor (clamped to the run).
+    pub fn scrub(&mut self, t: SimTime) {
+        self.cursor = t.min(self.end);
+    }
+
+    /// Events up to the cursor.
+    #[must_use]
+    pub fn happened(&self) -> &[StoryEvent] {
+        let n = self.events.partition_point(|e| e.at <= self.cursor);
+        &self.events[..n]
+    }
+
+    /// Faults active at the cursor.
+    pub fn active_faults(&self) -> impl Iterator<Item = &FaultSpan> {
+        self.faults.iter().filter(|f| f.start <= self.cursor && self.cursor < f.end)
+    }
+
+    /// Nodes and edges involved just before the cursor.
+    #[must_use]
+    pub fn highlighted(&self) -> (BTreeSet<usize>, BTreeSet<usize>) {
+        let window = SimTime::from_secs_f64(self.end.as_secs_f64() * WINDOW_FRACTION);
+        let from = SimTime(self.cursor.nanos().saturating_sub(window.nanos()));
+        let mut nodes = BTreeSet::new();
+        let mut edges = BTreeSet::new();
+        for e in self.happened().iter().rev().take_while(|e| e.at >= from) {
+            nodes.extend(e.nodes.iter().copied());
+            edges.extend(e.edges.iter().copied());
+        }
+        (nodes, edges)
+    }
+
+    /// The violated properties with their summaries.
+    pub fn violated(&self) -> impl Iterator<Item = (&Verdict, &'static str)> {
+        self.verdicts.iter().filter(|v| !v.passed).map(|v| {
+            (v, PROPERTIES.iter().find(|p| p.id == v.id).map_or("", |p| p.summary))
+        })
+    }
+}
