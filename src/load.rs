@@ -12,12 +12,12 @@ pub use fusebench_sim::load::{LoadError, Loaded, load};
 pub fn load_or_report(path: &Path, consequence: &str) -> anyhow::Result<Option<Loaded>> {
     match load(path) {
         Ok(l) => Ok(Some(l)),
-        Err(e @ LoadError::Io { .. }) => Err(e.into()),
         Err(LoadError::Invalid { diagnostics, .. }) => {
             crate::print_diagnostics(&diagnostics);
             let n = diagnostics.iter().filter(|d| d.is_error()).count();
             eprintln!("error: {} has {n} error(s); {consequence}", path.display());
             Ok(None)
         }
+        Err(e) => Err(e.into()),
     }
 }

@@ -1,4 +1,5 @@
-//! The `fusebench` command line: a thin shell over the `fusebench-model` library.
+//! The `fusebench` command line: a thin shell over the `fusebench-model`, `fusebench-sim` and
+//! `fusebench-gui` libraries.
 //!
 //! Exit codes are the contract CI relies on: 0 clean, 1 a check failed, 2 bad input.
 
@@ -31,6 +32,9 @@ enum Command {
     Replay(cmd::replay::ReplayArgs),
     /// Export the service graph as Graphviz DOT or Mermaid.
     Graph(cmd::graph::GraphArgs),
+    /// Open the desktop workbench: the service graph, runs with live plots, property results
+    /// and counterexample replay.
+    Gui(fusebench_gui::GuiArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +46,10 @@ fn main() -> ExitCode {
         Command::Replay(args) => cmd::replay::run(&args),
         Command::Run(args) => cmd::run::run(&args),
         Command::Invoke(args) => cmd::invoke::run(&args),
+        Command::Gui(args) => match fusebench_gui::launch(&args) {
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            Err(e) => Err(anyhow::anyhow!(e)),
+        },
     };
     match result {
         Ok(code) => code,

@@ -44,6 +44,7 @@ impl App {
     /// The app with `scenario` open, if given; `recent` is the recent-files list.
     #[must_use]
     pub fn new(ctx: &egui::Context, scenario: Option<&Path>, recent: Recent) -> App {
+        install_fonts(ctx);
         let mut bench = Workbench::new(scenario, recent);
         let repaint = ctx.clone();
         bench.wake = Some(Waker(std::sync::Arc::new(move || repaint.request_repaint())));
@@ -78,10 +79,12 @@ impl App {
         let path = self.bench.session.as_ref().map(|s| s.path.clone());
         let fresh = self.bench.session.as_ref().is_some_and(|s| !s.is_edited());
         if path != self.viewed && fresh {
-            let duration =
-                self.bench.session.as_ref().and_then(Session::design).and_then(|d| {
-                    d.scenario().workload.as_ref().map(|w| w.duration_s)
-                });
+            let duration = self
+                .bench
+                .session
+                .as_ref()
+                .and_then(Session::design)
+                .and_then(|d| d.scenario().workload.as_ref().map(|w| w.duration_s));
             self.view.reset_for_scenario(duration);
             self.drafts.clear();
             self.view.tab = Tab::Simulation;
@@ -129,7 +132,13 @@ impl App {
                     ui.close();
                 }
                 let finished = self.bench.run.as_ref().is_some_and(|r| r.report.is_some());
-                if ui.add_enabled(finished, egui::Button::new("Run report, trace and plots (SVG + PNG)")).clicked() {
+                if ui
+                    .add_enabled(
+                        finished,
+                        egui::Button::new("Run report, trace and plots (SVG + PNG)"),
+                    )
+                    .clicked()
+                {
                     out.push(Command::WriteReport(dir));
                     ui.close();
                 }
@@ -175,11 +184,13 @@ impl App {
             },
             Tab::WhatIf => whatif::what_if_ui(
                 ui,
-                design,
-                self.bench.selection.as_ref(),
-                &self.bench.edits,
-                self.bench.baseline.as_ref(),
-                run.and_then(|r| r.report.as_ref()),
+                whatif::WhatIf {
+                    design,
+                    selection: self.bench.selection.as_ref(),
+                    edits: &self.bench.edits,
+                    baseline: self.bench.baseline.as_ref(),
+                    current: run.and_then(|r| r.report.as_ref()),
+                },
                 &mut self.view,
                 &mut self.drafts,
                 out,
@@ -206,6 +217,21 @@ impl App {
             },
         }
     }
+}
+
+/// Adds DejaVu Sans (embedded; the plots use it too) as a fallback after egui's default
+/// fonts, for the arrows, dashes and symbols those lack.
+fn install_fonts(ctx: &egui::Context) {
+    use egui::epaint::text::{FontInsert, FontPriority, InsertFontFamily};
+    let families = [egui::FontFamily::Proportional, egui::FontFamily::Monospace]
+        .into_iter()
+        .map(|family| InsertFontFamily { family, priority: FontPriority::Lowest })
+        .collect();
+    ctx.add_font(FontInsert::new(
+        "DejaVuSans",
+        egui::FontData::from_static(dejavu::sans::regular()),
+        families,
+    ));
 }
 
 impl eframe::App for App {
@@ -251,7 +277,8 @@ impl eframe::App for App {
             Ok(d) => d,
             Err(diags) => {
                 let file = session.file_name();
-                egui::CentralPanel::default().show(ui, |ui| files::diagnostics_ui(ui, &file, diags));
+                egui::CentralPanel::default()
+                    .show(ui, |ui| files::diagnostics_ui(ui, &file, diags));
                 return;
             }
         };
@@ -279,9 +306,12 @@ impl eframe::App for App {
                 );
             });
         });
-        egui::Panel::bottom("bottom").default_size(340.0).min_size(240.0).resizable(true).show(ui, |ui| {
-            self.bottom_ui(ui);
-        });
+        egui::Panel::bottom("bottom").default_size(340.0).min_size(240.0).resizable(true).show(
+            ui,
+            |ui| {
+                self.bottom_ui(ui);
+            },
+        );
         let Some(design) = self.bench.session.as_ref().and_then(Session::design) else { return };
         let (highlighted_nodes, highlighted_edges) = self
             .bench

@@ -20,14 +20,20 @@ pub enum Command {
     Save(Option<PathBuf>),
     Select(Option<Element>),
     /// Start a new run (paused at time 0 unless `play`).
-    NewRun { settings: RunSettings, play: bool },
+    NewRun {
+        settings: RunSettings,
+        play: bool,
+    },
     Play,
     Pause,
     /// One event.
     Step,
     SetSpeed(Speed),
     /// Explore the dynamic properties.
-    Check { cases: usize, seed: u64 },
+    Check {
+        cases: usize,
+        seed: u64,
+    },
     /// Show the counterexample of the last check.
     OpenCounterexample,
     CloseCounterexample,

@@ -255,11 +255,8 @@ impl Diagram {
         let i = self.nodes.len();
         self.nodes.push(DiagramNode { kind, name: name.to_owned(), detail, context, band });
         // Stores, caches and brokers share one namespace in the scenario.
-        let key_kind = if matches!(kind, NodeKind::Cache | NodeKind::Broker) {
-            NodeKind::Store
-        } else {
-            kind
-        };
+        let key_kind =
+            if matches!(kind, NodeKind::Cache | NodeKind::Broker) { NodeKind::Store } else { kind };
         self.by_name.insert((key_kind, name.to_owned()), i);
         i
     }

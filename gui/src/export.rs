@@ -109,13 +109,13 @@ fn draw<DB: DrawingBackend>(
         let (a, b) = (at(c - half), at(c + half));
         let fill = rgb(theme::node(n.kind, n.context));
         root.draw(&Rectangle::new([a, b], fill.filled())).map_err(err)?;
-        root.draw(&Rectangle::new([a, b], RGBColor(220, 220, 220).stroke_width(1)))
-            .map_err(err)?;
+        root.draw(&Rectangle::new([a, b], RGBColor(220, 220, 220).stroke_width(1))).map_err(err)?;
         let centre = at(c);
         let name = font(13.0).color(&WHITE).pos(Pos::new(HPos::Center, VPos::Bottom));
         root.draw(&Text::new(n.name.clone(), centre, name)).map_err(err)?;
         let detail = if n.detail.is_empty() { n.kind.name().to_owned() } else { n.detail.clone() };
-        let style = font(10.0).color(&RGBColor(210, 210, 210)).pos(Pos::new(HPos::Center, VPos::Top));
+        let style =
+            font(10.0).color(&RGBColor(210, 210, 210)).pos(Pos::new(HPos::Center, VPos::Top));
         root.draw(&Text::new(detail, (centre.0, centre.1 + 2), style)).map_err(err)?;
     }
     root.present().map_err(err)

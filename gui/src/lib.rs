@@ -117,8 +117,11 @@ pub fn launch(args: &GuiArgs) -> Result<(), String> {
         options,
         Box::new(move |cc| {
             // Scripted runs (screenshots) leave the user's recent-files list alone.
-            let recent =
-                if scripted { recent::Recent::default() } else { recent::Recent::from_config_dir() };
+            let recent = if scripted {
+                recent::Recent::default()
+            } else {
+                recent::Recent::from_config_dir()
+            };
             let mut app = App::new(&cc.egui_ctx, scenario.as_deref(), recent);
             if scripted {
                 let mut script = script::Script::new(steps);

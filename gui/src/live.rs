@@ -146,9 +146,7 @@ impl LiveRun {
         }
         let Some(sim) = &mut self.sim else { return };
         let target = match self.settings.speed {
-            Some(speed) => {
-                sim.now() + SimTime::from_secs_f64((wall_dt_s * speed).max(0.0)).nanos()
-            }
+            Some(speed) => sim.now() + SimTime::from_secs_f64((wall_dt_s * speed).max(0.0)).nanos(),
             None => self.end,
         };
         sim.run_until_bounded(target, EVENTS_PER_FRAME_MAX);

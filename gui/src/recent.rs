@@ -35,8 +35,7 @@ impl Recent {
         self.paths.insert(0, path);
         self.paths.truncate(RECENT_MAX);
         if let Some(file) = &self.file {
-            let text: String =
-                self.paths.iter().map(|p| format!("{}\n", p.display())).collect();
+            let text: String = self.paths.iter().map(|p| format!("{}\n", p.display())).collect();
             let saved = file
                 .parent()
                 .map_or(Ok(()), std::fs::create_dir_all)

@@ -132,10 +132,12 @@ impl Script {
             let repaint = ctx.clone();
             ctx.request_screenshot(move |image| {
                 let [w, h] = image.size;
-                let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
-                let result = image::save_buffer(&path, &bytes, w as u32, h as u32, image::ColorType::Rgba8)
-                    .map(|()| path.clone())
-                    .map_err(|e| format!("cannot write {}: {e}", path.display()));
+                let bytes: Vec<u8> =
+                    image.pixels.iter().flat_map(egui::Color32::to_array).collect();
+                let result =
+                    image::save_buffer(&path, &bytes, w as u32, h as u32, image::ColorType::Rgba8)
+                        .map(|()| path.clone())
+                        .map_err(|e| format!("cannot write {}: {e}", path.display()));
                 if let Ok(mut slot) = saved.lock() {
                     *slot = Some(result);
                 }

@@ -9,7 +9,8 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self, bound: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 =
+            self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         ((self.0 >> 33) as usize) % bound.max(1)
     }
 }
@@ -29,13 +30,19 @@ pub fn scenario(services: usize) -> String {
     for (name, tier) in [("cloud", "cloud"), ("region", "regional-edge"), ("site", "local-edge")] {
         let _ = writeln!(t, "[[node]]\nname = \"{name}\"\ntier = \"{tier}\"\n");
     }
-    let _ = writeln!(t, "[[link]]\nbetween = [\"site\", \"region\"]\n\n[[link]]\nbetween = [\"region\", \"cloud\"]\n");
+    let _ = writeln!(
+        t,
+        "[[link]]\nbetween = [\"site\", \"region\"]\n\n[[link]]\nbetween = [\"region\", \"cloud\"]\n"
+    );
     let _ = writeln!(t, "[gateway]\nnode = \"region\"\n");
     let _ = writeln!(t, "[[channel]]\nname = \"rpc\"\nkind = \"grpc\"\n");
     let _ = writeln!(t, "[[store]]\nname = \"bus\"\nkind = \"broker\"\nnodes = [\"cloud\"]\n");
     let topics = services / 10;
     for i in 0..topics {
-        let _ = writeln!(t, "[[channel]]\nname = \"topic-{i}\"\nkind = \"event-stream\"\nbroker = \"bus\"\n");
+        let _ = writeln!(
+            t,
+            "[[channel]]\nname = \"topic-{i}\"\nkind = \"event-stream\"\nbroker = \"bus\"\n"
+        );
     }
     for i in (0..services).step_by(2) {
         let _ = writeln!(t, "[[store]]\nname = \"db-{i}\"\nkind = \"kv\"\nnodes = [\"cloud\"]\n");
@@ -59,7 +66,10 @@ pub fn scenario(services: usize) -> String {
         if i % 10 == 0 && i / 10 < topics {
             let _ = writeln!(t, "publishes = [\"topic-{}\"]", i / 10);
         }
-        let _ = writeln!(t, "  [service.service_time]\n  distribution = {{ dist = \"exponential\", mean_ms = 1.0 }}");
+        let _ = writeln!(
+            t,
+            "  [service.service_time]\n  distribution = {{ dist = \"exponential\", mean_ms = 1.0 }}"
+        );
         let api = if i < public {
             format!("method = \"POST\"\n  path = \"/svc-{i}\"\n  public = true")
         } else {
@@ -68,7 +78,11 @@ pub fn scenario(services: usize) -> String {
         let _ = writeln!(t, "  [[service.endpoint]]\n  name = \"serve\"\n  {api}");
         if i % 10 == 5 && i / 10 < topics {
             let _ = writeln!(t, "  [[service.endpoint]]\n  name = \"on_event\"");
-            let _ = writeln!(t, "  [[service.subscribe]]\n  channel = \"topic-{}\"\n  endpoint = \"on_event\"", i / 10);
+            let _ = writeln!(
+                t,
+                "  [[service.subscribe]]\n  channel = \"topic-{}\"\n  endpoint = \"on_event\"",
+                i / 10
+            );
         }
         let callees = if i + 1 < services { r.next(4) } else { 0 };
         let mut seen = Vec::new();
@@ -79,13 +93,22 @@ pub fn scenario(services: usize) -> String {
                 continue;
             }
             seen.push(j);
-            let _ = writeln!(t, "  [[service.call]]\n  service = \"svc-{j}\"\n  endpoint = \"serve\"\n  channel = \"rpc\"");
+            let _ = writeln!(
+                t,
+                "  [[service.call]]\n  service = \"svc-{j}\"\n  endpoint = \"serve\"\n  channel = \"rpc\""
+            );
         }
         t.push('\n');
     }
-    let _ = writeln!(t, "[workload]\nduration_s = 5\norigin = \"region\"\narrival = {{ kind = \"poisson\", rate_rps = 100 }}\n");
+    let _ = writeln!(
+        t,
+        "[workload]\nduration_s = 5\norigin = \"region\"\narrival = {{ kind = \"poisson\", rate_rps = 100 }}\n"
+    );
     for i in 0..public {
-        let _ = writeln!(t, "  [[workload.mix]]\n  service = \"svc-{i}\"\n  endpoint = \"serve\"\n  weight = 1\n");
+        let _ = writeln!(
+            t,
+            "  [[workload.mix]]\n  service = \"svc-{i}\"\n  endpoint = \"serve\"\n  weight = 1\n"
+        );
     }
     t
 }
@@ -99,8 +122,12 @@ mod tests {
         for n in [1, 10, 120] {
             let text = scenario(n);
             let parsed = fusebench_model::parse("synthetic.toml", &text);
-            let errors: Vec<String> =
-                parsed.diagnostics.iter().filter(|d| d.is_error()).map(ToString::to_string).collect();
+            let errors: Vec<String> = parsed
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .map(ToString::to_string)
+                .collect();
             assert!(errors.is_empty(), "{n} services: {errors:#?}");
             let s = parsed.scenario.expect("scenario");
             assert_eq!(s.services.len(), n);

@@ -101,8 +101,7 @@ impl Timeline {
             }
             let hop_edges: Vec<usize> =
                 hops(e, diagram, &mut invocations).into_iter().map(|h| h.edge).collect();
-            let mut nodes: BTreeSet<usize> =
-                name.iter().filter_map(|n| diagram.named(n)).collect();
+            let mut nodes: BTreeSet<usize> = name.iter().filter_map(|n| diagram.named(n)).collect();
             nodes.extend(hop_edges.iter().flat_map(|&i| {
                 let edge = &diagram.edges[i];
                 [edge.from, edge.to]
@@ -178,8 +177,9 @@ impl Timeline {
 
     /// The violated properties with their summaries.
     pub fn violated(&self) -> impl Iterator<Item = (&Verdict, &'static str)> {
-        self.verdicts.iter().filter(|v| !v.passed).map(|v| {
-            (v, PROPERTIES.iter().find(|p| p.id == v.id).map_or("", |p| p.summary))
-        })
+        self.verdicts
+            .iter()
+            .filter(|v| !v.passed)
+            .map(|v| (v, PROPERTIES.iter().find(|p| p.id == v.id).map_or("", |p| p.summary)))
     }
 }

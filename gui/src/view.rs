@@ -113,7 +113,12 @@ impl Default for ViewState {
             cases: 8,
             check_seed: 1,
             open_dialog: OpenDialog::default(),
-            what_if: WhatIfForm { fault_at_s: 1.0, fault_duration_s: 2.0, fault_amount: 100.0, ..WhatIfForm::default() },
+            what_if: WhatIfForm {
+                fault_at_s: 1.0,
+                fault_duration_s: 2.0,
+                fault_amount: 100.0,
+                ..WhatIfForm::default()
+            },
             out_dir: "fusebench-out".to_owned(),
             labels: true,
         }

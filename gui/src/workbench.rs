@@ -127,8 +127,7 @@ impl Workbench {
 
     /// Whether the open file changed on disk while nothing was edited (then it is reloaded).
     pub fn watch_file(&mut self) {
-        let reload =
-            self.session.as_ref().is_some_and(|s| !s.is_edited() && s.changed_on_disk());
+        let reload = self.session.as_ref().is_some_and(|s| !s.is_edited() && s.changed_on_disk());
         if reload {
             self.apply(Command::Reload);
         }

@@ -30,10 +30,6 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let scenario_path = Path::new(&replay.scenario);
     let loaded = match load(scenario_path) {
         Ok(l) => l,
-        Err(e @ LoadError::Io { .. }) => {
-            return Err(anyhow::Error::from(e)
-                .context(format!("the scenario named by {}", args.file.display())));
-        }
         Err(LoadError::Invalid { diagnostics, .. }) => {
             crate::print_diagnostics(&diagnostics);
             anyhow::bail!(
@@ -41,6 +37,10 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
                 args.file.display(),
                 replay.scenario
             );
+        }
+        Err(e) => {
+            return Err(anyhow::Error::from(e)
+                .context(format!("the scenario named by {}", args.file.display())));
         }
     };
     let s = loaded.scenario;

@@ -20,7 +20,9 @@ pub fn counterexample_ui(ui: &mut egui::Ui, tl: &Timeline, out: &mut Vec<Command
         }
     });
     for (v, summary) in tl.violated() {
-        ui.label(RichText::new(format!("violated: {} — {summary}", v.id)).color(theme::FAIL).strong());
+        ui.label(
+            RichText::new(format!("violated: {} — {summary}", v.id)).color(theme::FAIL).strong(),
+        );
         for f in v.findings.iter().take(4) {
             ui.label(RichText::new(format!("  {f}")).small());
         }
@@ -39,8 +41,11 @@ pub fn counterexample_ui(ui: &mut egui::Ui, tl: &Timeline, out: &mut Vec<Command
     let mut t = tl.cursor.as_secs_f64();
     ui.horizontal(|ui| {
         ui.label("replay to");
-        let slider = egui::Slider::new(&mut t, 0.0..=end_s).suffix(" s").max_decimals(3);
-        if ui.add_sized([ui.available_width() * 0.6, 18.0], slider).changed() {
+        let slider = egui::Slider::new(&mut t, 0.0..=end_s).suffix(" s").max_decimals(4);
+        let response = ui.add_sized([ui.available_width() * 0.6, 18.0], slider);
+        // Only what the user does moves the cursor: the slider may round the value it shows.
+        let touched = response.dragged() || response.clicked() || response.has_focus();
+        if response.changed() && touched {
             out.push(Command::Scrub(SimTime::from_secs_f64(t)));
         }
         let step = |e: &crate::timeline::StoryEvent| e.at;
@@ -66,16 +71,20 @@ pub fn counterexample_ui(ui: &mut egui::Ui, tl: &Timeline, out: &mut Vec<Command
     ));
     lanes_ui(ui, tl, out);
     ui.separator();
-    egui::ScrollArea::vertical().id_salt("story").max_height(ui.available_height()).stick_to_bottom(true).show(ui, |ui| {
-        for e in tl.happened().iter().rev().take(200).collect::<Vec<_>>().into_iter().rev() {
-            let colour = match e.mark {
-                Mark::Fault => theme::WARN,
-                Mark::GuestFault => theme::FAIL,
-                Mark::Normal => ui.visuals().text_color(),
-            };
-            ui.label(RichText::new(&e.text).monospace().small().color(colour));
-        }
-    });
+    egui::ScrollArea::vertical()
+        .id_salt("story")
+        .max_height(ui.available_height())
+        .stick_to_bottom(true)
+        .show(ui, |ui| {
+            for e in tl.happened().iter().rev().take(200).collect::<Vec<_>>().into_iter().rev() {
+                let colour = match e.mark {
+                    Mark::Fault => theme::WARN,
+                    Mark::GuestFault => theme::FAIL,
+                    Mark::Normal => ui.visuals().text_color(),
+                };
+                ui.label(RichText::new(&e.text).monospace().small().color(colour));
+            }
+        });
 }
 
 /// Swim lanes: one row per service or store, each story event a tick; faults as shaded spans;
@@ -94,14 +103,32 @@ fn lanes_ui(ui: &mut egui::Ui, tl: &Timeline, out: &mut Vec<Command>) {
     let end = tl.end.as_secs_f64().max(1e-9);
     let x_of = |t: SimTime| x0 + (t.as_secs_f64() / end) as f32 * w;
     for f in &tl.faults {
-        let r = egui::Rect::from_x_y_ranges(x_of(f.start)..=x_of(f.end).max(x_of(f.start) + 2.0), rect.y_range());
+        let r = egui::Rect::from_x_y_ranges(
+            x_of(f.start)..=x_of(f.end).max(x_of(f.start) + 2.0),
+            rect.y_range(),
+        );
         painter.rect_filled(r, 0.0, theme::WARN.gamma_multiply(0.18));
-        painter.text(r.left_top() + vec2(2.0, 1.0), Align2::LEFT_TOP, &f.label, FontId::proportional(10.0), theme::WARN);
+        painter.text(
+            r.left_top() + vec2(2.0, 1.0),
+            Align2::LEFT_TOP,
+            &f.label,
+            FontId::proportional(10.0),
+            theme::WARN,
+        );
     }
     for (i, name) in tl.lanes.iter().take(lanes).enumerate() {
         let y = rect.top() + lane_h * (i as f32 + 1.0) + 4.0;
-        painter.text(egui::pos2(rect.left() + 4.0, y), Align2::LEFT_CENTER, name, FontId::proportional(11.0), Color32::from_gray(200));
-        painter.line_segment([egui::pos2(x0, y), egui::pos2(x0 + w, y)], Stroke::new(0.5, Color32::from_gray(70)));
+        painter.text(
+            egui::pos2(rect.left() + 4.0, y),
+            Align2::LEFT_CENTER,
+            name,
+            FontId::proportional(11.0),
+            Color32::from_gray(200),
+        );
+        painter.line_segment(
+            [egui::pos2(x0, y), egui::pos2(x0 + w, y)],
+            Stroke::new(0.5, Color32::from_gray(70)),
+        );
     }
     for e in &tl.events {
         let Some(lane) = e.lane.filter(|l| *l < lanes) else { continue };
@@ -113,10 +140,16 @@ fn lanes_ui(ui: &mut egui::Ui, tl: &Timeline, out: &mut Vec<Command>) {
             Mark::Normal if e.at <= tl.cursor => theme::PULSE,
             Mark::Normal => Color32::from_gray(110),
         };
-        painter.line_segment([egui::pos2(x, y - 5.0), egui::pos2(x, y + 5.0)], Stroke::new(1.0, colour));
+        painter.line_segment(
+            [egui::pos2(x, y - 5.0), egui::pos2(x, y + 5.0)],
+            Stroke::new(1.0, colour),
+        );
     }
     let cx = x_of(tl.cursor);
-    painter.line_segment([egui::pos2(cx, rect.top()), egui::pos2(cx, rect.bottom())], Stroke::new(2.0, theme::HIGHLIGHT));
+    painter.line_segment(
+        [egui::pos2(cx, rect.top()), egui::pos2(cx, rect.bottom())],
+        Stroke::new(2.0, theme::HIGHLIGHT),
+    );
     if let Some(p) = response.interact_pointer_pos()
         && (response.clicked() || response.dragged())
     {

@@ -34,45 +34,52 @@ pub fn open_dialog_ui(ctx: &egui::Context, dialog: &mut OpenDialog, out: &mut Ve
         return;
     }
     let mut open = dialog.open;
-    egui::Window::new("Open scenario").open(&mut open).default_size([520.0, 420.0]).show(ctx, |ui| {
-        ui.horizontal(|ui| {
-            ui.label("path");
-            let edit = ui.add(egui::TextEdit::singleline(&mut dialog.path_text).desired_width(360.0));
-            let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-            if ui.button("Open").clicked() || enter {
-                let p = PathBuf::from(dialog.path_text.trim());
-                if p.is_dir() {
-                    dialog.dir = p;
-                } else {
-                    out.push(Command::Open(p));
-                    dialog.open = false;
-                }
-            }
-        });
-        ui.horizontal(|ui| {
-            if ui.button("Up").clicked()
-                && let Some(parent) = dialog.dir.parent()
-            {
-                dialog.dir = parent.to_path_buf();
-            }
-            ui.label(RichText::new(dialog.dir.display().to_string()).monospace());
-        });
-        ui.separator();
-        egui::ScrollArea::vertical().show(ui, |ui| {
-            for (path, is_dir) in listing(&dialog.dir) {
-                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                let label = if is_dir { format!("{name}/") } else { name };
-                if ui.selectable_label(false, label).clicked() {
-                    if is_dir {
-                        dialog.dir = path;
+    egui::Window::new("Open scenario").open(&mut open).default_size([520.0, 420.0]).show(
+        ctx,
+        |ui| {
+            ui.horizontal(|ui| {
+                ui.label("path");
+                let edit =
+                    ui.add(egui::TextEdit::singleline(&mut dialog.path_text).desired_width(360.0));
+                let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                if ui.button("Open").clicked() || enter {
+                    let p = PathBuf::from(dialog.path_text.trim());
+                    if p.is_dir() {
+                        dialog.dir = p;
                     } else {
-                        out.push(Command::Open(path));
+                        out.push(Command::Open(p));
                         dialog.open = false;
                     }
                 }
-            }
-        });
-    });
+            });
+            ui.horizontal(|ui| {
+                if ui.button("Up").clicked()
+                    && let Some(parent) = dialog.dir.parent()
+                {
+                    dialog.dir = parent.to_path_buf();
+                }
+                ui.label(RichText::new(dialog.dir.display().to_string()).monospace());
+            });
+            ui.separator();
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                for (path, is_dir) in listing(&dialog.dir) {
+                    let name = path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let label = if is_dir { format!("{name}/") } else { name };
+                    if ui.selectable_label(false, label).clicked() {
+                        if is_dir {
+                            dialog.dir = path;
+                        } else {
+                            out.push(Command::Open(path));
+                            dialog.open = false;
+                        }
+                    }
+                }
+            });
+        },
+    );
     dialog.open &= open;
 }
 
@@ -100,7 +107,11 @@ pub fn diagnostics_ui(ui: &mut egui::Ui, file: &str, diags: &[Diagnostic]) {
         for d in diags {
             let colour = if d.is_error() { theme::FAIL } else { theme::WARN };
             let place = d.location.as_ref().map_or(String::new(), |l| format!("{l}: "));
-            ui.label(RichText::new(format!("{place}{}[{}]", d.severity, d.code)).color(colour).monospace());
+            ui.label(
+                RichText::new(format!("{place}{}[{}]", d.severity, d.code))
+                    .color(colour)
+                    .monospace(),
+            );
             ui.label(&d.message);
             if let Some(f) = &d.field {
                 ui.label(RichText::new(format!("field `{f}`")).weak());

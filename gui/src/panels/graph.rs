@@ -101,7 +101,8 @@ pub fn graph_ui(
     out: &mut Vec<Command>,
 ) {
     let panel = ui.available_rect_before_wrap();
-    let background = ui.interact(panel, egui::Id::unique("graph-background"), Sense::click_and_drag());
+    let background =
+        ui.interact(panel, egui::Id::unique("graph-background"), Sense::click_and_drag());
     if view.camera.fit {
         let bounds = view
             .moved
@@ -128,7 +129,8 @@ pub fn graph_ui(
     painter.rect_filled(panel, 0.0, ui.visuals().extreme_bg_color);
     let text = zoom >= TEXT_ZOOM_MIN;
     for (band, rect) in &d.layout.bands {
-        let r = Rect::from_min_max(cam.to_screen(origin, rect.min), cam.to_screen(origin, rect.max));
+        let r =
+            Rect::from_min_max(cam.to_screen(origin, rect.min), cam.to_screen(origin, rect.max));
         if !r.intersects(panel) {
             continue;
         }
@@ -159,7 +161,10 @@ pub fn graph_ui(
     let visible = panel.expand(half.length());
     for (i, edge) in d.edges.iter().enumerate() {
         let Some((a, b)) = edge_segment(d, &centres, half, i) else { continue };
-        if !visible.contains(a) && !visible.contains(b) && !Rect::from_two_pos(a, b).intersects(panel) {
+        if !visible.contains(a)
+            && !visible.contains(b)
+            && !Rect::from_two_pos(a, b).intersects(panel)
+        {
             continue;
         }
         let highlighted = overlay.highlighted_edges.contains(&i);
@@ -228,7 +233,8 @@ pub fn graph_ui(
         let id = egui::Id::unique(("graph-node", i));
         let response = ui.interact(rect.intersect(panel), id, Sense::click_and_drag());
         let is_selected = selected_node == Some(i);
-        response.widget_info(|| WidgetInfo::selected(egui::Role::Button, true, is_selected, &n.name));
+        response
+            .widget_info(|| WidgetInfo::selected(egui::Role::Button, true, is_selected, &n.name));
         if response.clicked() {
             out.push(Command::Select(Some(Element::Node(i))));
             clicked_node = true;
@@ -273,7 +279,13 @@ pub fn graph_ui(
             let r = (9.0 * zoom).clamp(4.0, 11.0);
             painter.circle_filled(c, r, colour);
             if text {
-                painter.text(c, Align2::CENTER_CENTER, count.to_string(), FontId::proportional(r * 1.3), Color32::BLACK);
+                painter.text(
+                    c,
+                    Align2::CENTER_CENTER,
+                    count.to_string(),
+                    FontId::proportional(r * 1.3),
+                    Color32::BLACK,
+                );
             }
         }
     }

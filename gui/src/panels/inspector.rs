@@ -74,7 +74,9 @@ pub fn inspector_ui(
                         service_ui(ui, s, svc, design);
                     }
                 }
-                NodeKind::Store | NodeKind::Cache | NodeKind::Broker => store_ui(ui, s, &n.name, run),
+                NodeKind::Store | NodeKind::Cache | NodeKind::Broker => {
+                    store_ui(ui, s, &n.name, run);
+                }
                 NodeKind::Gateway => {
                     ui.heading("API gateway");
                     if let Some(g) = &s.gateway {
@@ -104,11 +106,18 @@ pub fn inspector_ui(
                         egui::Grid::new("wl").num_columns(2).show(ui, |ui| {
                             row(ui, "duration", format!("{} s", w.duration_s));
                             row(ui, "arrival", format!("{:?}", w.arrival));
-                            row(ui, "origin", w.origin.as_ref().map_or("—".into(), |o| o.name.clone()));
+                            row(
+                                ui,
+                                "origin",
+                                w.origin.as_ref().map_or("—".into(), |o| o.name.clone()),
+                            );
                         });
                         ui.label(RichText::new("Mix").strong());
                         for m in &w.mix {
-                            ui.label(format!("{}.{} × {}", m.service.name, m.endpoint.name, m.weight));
+                            ui.label(format!(
+                                "{}.{} × {}",
+                                m.service.name, m.endpoint.name, m.weight
+                            ));
                         }
                     }
                 }
@@ -137,13 +146,21 @@ pub fn inspector_ui(
                     row(ui, "channel", format!("{} ({})", ch.name, ch.kind.name()));
                     row(ui, "timeout", format!("{} ms", ch.timeout_ms));
                     if ch.kind.is_sync() {
-                        row(ui, "retries", format!("{} (backoff {} ms)", ch.retries, ch.backoff_ms));
+                        row(
+                            ui,
+                            "retries",
+                            format!("{} (backoff {} ms)", ch.retries, ch.backoff_ms),
+                        );
                     } else {
                         row(ui, "delivery", format!("{:?}", ch.delivery));
                     }
                 }
                 let carried = run.and_then(|r| r.traffic.get(*i)).copied();
-                row(ui, "traffic (last run)", carried.map_or("no run yet".into(), |n| format!("{n} messages")));
+                row(
+                    ui,
+                    "traffic (last run)",
+                    carried.map_or("no run yet".into(), |n| format!("{n} messages")),
+                );
             });
             for ep in &e.endpoints {
                 let mut parts = ep.splitn(2, '.');
@@ -154,8 +171,17 @@ pub fn inspector_ui(
                 ui.label(format!("request  {}", shape(&endpoint.request)));
                 ui.label(format!("response {}", shape(&endpoint.response)));
                 let caller = s.service(&d.nodes[e.from].name);
-                for c in caller.iter().flat_map(|c| c.calls.iter()).filter(|c| c.service.name == sv && c.endpoint.name == en) {
-                    ui.label(format!("caller wants {}, sends [{}], uses [{}]", c.version, c.sends.join(", "), c.uses.join(", ")));
+                for c in caller
+                    .iter()
+                    .flat_map(|c| c.calls.iter())
+                    .filter(|c| c.service.name == sv && c.endpoint.name == en)
+                {
+                    ui.label(format!(
+                        "caller wants {}, sends [{}], uses [{}]",
+                        c.version,
+                        c.sends.join(", "),
+                        c.uses.join(", ")
+                    ));
                 }
             }
         }
@@ -198,8 +224,23 @@ fn service_ui(ui: &mut egui::Ui, s: &Scenario, svc: &Service, design: &Design) {
     egui::Grid::new("svc").num_columns(2).show(ui, |ui| {
         row(ui, "bounded context", svc.context.name.clone());
         row(ui, "version", svc.version.to_string());
-        row(ui, "placement", format!("{} ({})", svc.node.name, s.node(&svc.node.name).map_or("?", |n| tier_name(n.tier))));
-        row(ui, "replicas", format!("{} × concurrency {} (queue {})", svc.replicas, svc.concurrency, svc.queue_capacity));
+        row(
+            ui,
+            "placement",
+            format!(
+                "{} ({})",
+                svc.node.name,
+                s.node(&svc.node.name).map_or("?", |n| tier_name(n.tier))
+            ),
+        );
+        row(
+            ui,
+            "replicas",
+            format!(
+                "{} × concurrency {} (queue {})",
+                svc.replicas, svc.concurrency, svc.queue_capacity
+            ),
+        );
         row(ui, "instances", format!("{:?}", svc.instance_policy));
         row(ui, "owns", names(&svc.owns));
         row(ui, "reads", names(&svc.reads));
@@ -208,7 +249,13 @@ fn service_ui(ui: &mut egui::Ui, s: &Scenario, svc: &Service, design: &Design) {
         row(ui, "capabilities", if caps.is_empty() { "—".into() } else { caps.join(", ") });
         row(ui, "fuel budget", s.fuel_budget(svc).to_string());
         row(ui, "memory limit", format!("{} KiB", s.memory_max_kib(svc)));
-        row(ui, "module", svc.module.as_ref().map_or("abstract (declared service time)".into(), |m| m.name.clone()));
+        row(
+            ui,
+            "module",
+            svc.module
+                .as_ref()
+                .map_or("abstract (declared service time)".into(), |m| m.name.clone()),
+        );
     });
     ui.separator();
     ui.label(RichText::new(format!("Endpoints ({})", svc.endpoints.len())).strong());
@@ -233,7 +280,10 @@ fn service_ui(ui: &mut egui::Ui, s: &Scenario, svc: &Service, design: &Design) {
     if !svc.calls.is_empty() || !svc.subscriptions.is_empty() {
         ui.separator();
         for c in &svc.calls {
-            ui.label(format!("calls {}.{} over {} ({})", c.service.name, c.endpoint.name, c.channel.name, c.version));
+            ui.label(format!(
+                "calls {}.{} over {} ({})",
+                c.service.name, c.endpoint.name, c.channel.name, c.version
+            ));
         }
         for sub in &svc.subscriptions {
             ui.label(format!("consumes {} → {}", sub.channel.name, sub.endpoint.name));
@@ -259,33 +309,52 @@ fn module_ui(ui: &mut egui::Ui, m: &ModuleInfo) {
     egui::Grid::new("module").num_columns(2).show(ui, |ui| {
         row(ui, "size", format!("{} bytes", m.size_bytes));
         row(ui, "T types", m.types.len().to_string());
-        row(ui, "F functions", format!("{} ({} imported)", m.functions.len(), m.functions.iter().filter(|f| f.imported).count()));
+        row(
+            ui,
+            "F functions",
+            format!(
+                "{} ({} imported)",
+                m.functions.len(),
+                m.functions.iter().filter(|f| f.imported).count()
+            ),
+        );
         let mem: Vec<String> = m
             .memories
             .iter()
-            .map(|x| format!("{}..{} pages", x.min_pages, x.max_pages.map_or("∞".into(), |p| p.to_string())))
+            .map(|x| {
+                format!(
+                    "{}..{} pages",
+                    x.min_pages,
+                    x.max_pages.map_or("∞".into(), |p| p.to_string())
+                )
+            })
             .collect();
         row(ui, "M memories", if mem.is_empty() { "none".into() } else { mem.join(", ") });
         row(ui, "G globals", m.globals.len().to_string());
         row(ui, "E exports", m.exports.len().to_string());
         row(ui, "I imports", m.imports.len().to_string());
     });
-    egui::CollapsingHeader::new(format!("Exports ({})", m.exports.len()))
-        .default_open(true)
-        .show(ui, |ui| {
+    egui::CollapsingHeader::new(format!("Exports ({})", m.exports.len())).default_open(true).show(
+        ui,
+        |ui| {
             for e in &m.exports {
                 let sig = e.sig.as_ref().map_or(String::new(), |s| format!(" {s}"));
                 ui.label(RichText::new(format!("export {} {}{sig}", e.kind, e.name)).monospace());
             }
-        });
-    egui::CollapsingHeader::new(format!("Imports ({})", m.imports.len()))
-        .default_open(true)
-        .show(ui, |ui| {
+        },
+    );
+    egui::CollapsingHeader::new(format!("Imports ({})", m.imports.len())).default_open(true).show(
+        ui,
+        |ui| {
             for i in &m.imports {
                 let sig = i.sig.as_ref().map_or(String::new(), |s| format!(" {s}"));
-                ui.label(RichText::new(format!("import {} {}.{}{sig}", i.kind, i.module, i.name)).monospace());
+                ui.label(
+                    RichText::new(format!("import {} {}.{}{sig}", i.kind, i.module, i.name))
+                        .monospace(),
+                );
             }
-        });
+        },
+    );
 }
 
 fn store_ui(ui: &mut egui::Ui, s: &Scenario, name: &str, run: Option<&LiveRun>) {

@@ -7,3 +7,12 @@ pub mod inspector;
 pub mod properties;
 pub mod simulation;
 pub mod whatif;
+
+use eframe::egui;
+
+/// A label and the widget it names (for screen readers and for tests that find widgets by
+/// their label).
+pub fn labelled(ui: &mut egui::Ui, label: &str, widget: impl egui::Widget) -> egui::Response {
+    let l = ui.label(label);
+    ui.add(widget).labelled_by(l.id)
+}

@@ -26,16 +26,19 @@ pub fn properties_ui(
 ) {
     ui.heading("Properties");
     let failed = design.checks.iter().filter(|c| !c.passed).count();
-    ui.label(RichText::new(format!(
-        "Static checks: {} passed, {failed} failed",
-        design.checks.len() - failed
-    ))
-    .strong());
+    ui.label(
+        RichText::new(format!(
+            "Static checks: {} passed, {failed} failed",
+            design.checks.len() - failed
+        ))
+        .strong(),
+    );
     for c in &design.checks {
         let warnings = c.findings.iter().filter(|d| d.severity != Severity::Error).count();
         ui.horizontal(|ui| {
             mark(ui, c.passed);
-            let extra = if warnings > 0 { format!(" ({warnings} warning(s))") } else { String::new() };
+            let extra =
+                if warnings > 0 { format!(" ({warnings} warning(s))") } else { String::new() };
             ui.label(format!("{}{extra}", c.id)).on_hover_text(c.summary);
         });
         for d in c.findings.iter().filter(|d| d.is_error() || !c.passed) {
@@ -45,10 +48,8 @@ pub fn properties_ui(
     ui.separator();
     ui.label(RichText::new("Dynamic properties").strong());
     ui.horizontal(|ui| {
-        ui.label("cases");
-        ui.add(egui::DragValue::new(&mut view.cases).range(1..=512));
-        ui.label("seed");
-        ui.add(egui::DragValue::new(&mut view.check_seed));
+        super::labelled(ui, "cases", egui::DragValue::new(&mut view.cases).range(1..=512));
+        super::labelled(ui, "seed", egui::DragValue::new(&mut view.check_seed));
         let enabled = job.is_none() && design.unrunnable.is_none();
         if ui.add_enabled(enabled, egui::Button::new("Check properties")).clicked() {
             out.push(Command::Check { cases: view.cases, seed: view.check_seed });
@@ -60,10 +61,10 @@ pub fn properties_ui(
     if let Some(job) = job {
         let (done, failing) = job.progress();
         let frac = done as f32 / job.cases.max(1) as f32;
-        ui.add(egui::ProgressBar::new(frac).text(format!(
-            "exploring: {done}/{} cases ({failing} failing)",
-            job.cases
-        )));
+        ui.add(
+            egui::ProgressBar::new(frac)
+                .text(format!("exploring: {done}/{} cases ({failing} failing)", job.cases)),
+        );
         ui.ctx().request_repaint_after(std::time::Duration::from_millis(100));
     }
     match dynamic {
@@ -76,10 +77,7 @@ pub fn properties_ui(
             ui.colored_label(theme::FAIL, e);
         }
         Some(Ok(d)) => {
-            ui.label(format!(
-                "{} cases from seed {}, {} failing",
-                d.cases, d.seed, d.failing
-            ));
+            ui.label(format!("{} cases from seed {}, {} failing", d.cases, d.seed, d.failing));
             for v in d.verdicts() {
                 let summary = PROPERTIES.iter().find(|p| p.id == v.id).map_or("", |p| p.summary);
                 ui.horizontal(|ui| {

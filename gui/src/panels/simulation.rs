@@ -32,10 +32,16 @@ pub fn controls_ui(
     out: &mut Vec<Command>,
 ) {
     ui.horizontal_wrapped(|ui| {
-        ui.label("seed");
-        ui.add(egui::DragValue::new(&mut view.settings.seed).range(0..=u64::MAX));
-        ui.label("duration s");
-        ui.add(egui::DragValue::new(&mut view.settings.duration_s).range(0.1..=3600.0).speed(0.5));
+        super::labelled(
+            ui,
+            "seed",
+            egui::DragValue::new(&mut view.settings.seed).range(0..=u64::MAX),
+        );
+        super::labelled(
+            ui,
+            "duration s",
+            egui::DragValue::new(&mut view.settings.duration_s).range(0.1..=3600.0).speed(0.5),
+        );
         ui.separator();
         let runnable = design.unrunnable.is_none();
         let state = run.map(|r| r.state);
@@ -94,7 +100,8 @@ pub fn controls_ui(
 /// The one-line result of a finished run.
 #[must_use]
 pub fn summary(r: &Report) -> String {
-    let failed = r.slos.iter().filter(|v| v.verdict == fusebench_sim::report::Verdict::Fail).count();
+    let failed =
+        r.slos.iter().filter(|v| v.verdict == fusebench_sim::report::Verdict::Fail).count();
     let slos = match (r.slos.len(), failed) {
         (0, _) => "no SLOs".to_owned(),
         (n, 0) => format!("SLOs met ({n})"),
@@ -167,7 +174,9 @@ pub fn plots_ui(ui: &mut egui::Ui, samples: &[Sample]) {
         plot(&mut cols[0], "latency", "Latency percentiles (ms)", height, latency);
         let mut traffic: Vec<Line<'_>> = endpoints
             .iter()
-            .map(|e| series(&format!("{e} req/s"), &|s| s.endpoints.get(*e).map(|x| x.throughput_rps)))
+            .map(|e| {
+                series(&format!("{e} req/s"), &|s| s.endpoints.get(*e).map(|x| x.throughput_rps))
+            })
             .collect();
         traffic.push(series("errors/s (all)", &|s| {
             Some(s.endpoints.values().map(|x| x.errors_rps).sum())

@@ -45,11 +45,15 @@ fn number_row(
     range: std::ops::RangeInclusive<f64>,
 ) -> Option<f64> {
     let mut applied = None;
-    ui.label(label);
     let value = drafts.entry(key.to_owned()).or_insert(current);
-    ui.add(egui::DragValue::new(value).range(range).speed((current.abs() / 100.0).max(0.01)));
+    let speed = (current.abs() / 100.0).max(0.01);
+    super::labelled(ui, label, egui::DragValue::new(value).range(range).speed(speed));
     let changed = (*value - current).abs() > 1e-12;
-    if ui.add_enabled(changed, egui::Button::new("Apply")).on_hover_text(format!("apply {label}")).clicked() {
+    if ui
+        .add_enabled(changed, egui::Button::new("Apply"))
+        .on_hover_text(format!("apply {label}"))
+        .clicked()
+    {
         applied = Some(*value);
     }
     ui.end_row();
@@ -59,18 +63,27 @@ fn number_row(
     applied
 }
 
+/// What the what-if panel shows.
+#[derive(Debug, Clone, Copy)]
+pub struct WhatIf<'a> {
+    pub design: &'a Design,
+    pub selection: Option<&'a Element>,
+    /// Changes applied and not saved, described.
+    pub edits: &'a [String],
+    pub baseline: Option<&'a Baseline>,
+    /// The latest finished run.
+    pub current: Option<&'a Report>,
+}
+
 #[allow(clippy::too_many_lines)]
 pub fn what_if_ui(
     ui: &mut egui::Ui,
-    design: &Design,
-    selection: Option<&Element>,
-    edits: &[String],
-    baseline: Option<&Baseline>,
-    current: Option<&Report>,
+    w: WhatIf<'_>,
     view: &mut ViewState,
     drafts: &mut BTreeMap<String, f64>,
     out: &mut Vec<Command>,
 ) {
+    let WhatIf { design, selection, edits, baseline, current } = w;
     let s = design.scenario();
     ui.columns(2, |cols| {
         let ui = &mut cols[0];
@@ -86,31 +99,76 @@ pub fn what_if_ui(
                             ui.label(RichText::new(format!("service {}", svc.name)).strong());
                             ui.end_row();
                             let name = svc.name.clone();
-                            if let Some(v) = number_row(ui, drafts, &format!("{name}.replicas"), "replicas", f64::from(svc.replicas), 1.0..=1000.0) {
-                                out.push(Command::Edit(Edit::Replicas { service: name.clone(), replicas: v as u32 }));
+                            if let Some(v) = number_row(
+                                ui,
+                                drafts,
+                                &format!("{name}.replicas"),
+                                "replicas",
+                                f64::from(svc.replicas),
+                                1.0..=1000.0,
+                            ) {
+                                out.push(Command::Edit(Edit::Replicas {
+                                    service: name.clone(),
+                                    replicas: v as u32,
+                                }));
                             }
-                            if let Some(v) = number_row(ui, drafts, &format!("{name}.concurrency"), "concurrency", f64::from(svc.concurrency), 1.0..=10_000.0) {
-                                out.push(Command::Edit(Edit::Concurrency { service: name.clone(), concurrency: v as u32 }));
+                            if let Some(v) = number_row(
+                                ui,
+                                drafts,
+                                &format!("{name}.concurrency"),
+                                "concurrency",
+                                f64::from(svc.concurrency),
+                                1.0..=10_000.0,
+                            ) {
+                                out.push(Command::Edit(Edit::Concurrency {
+                                    service: name.clone(),
+                                    concurrency: v as u32,
+                                }));
                             }
                             ui.label("placement");
                             egui::ComboBox::from_id_salt("placement")
                                 .selected_text(&svc.node.name)
                                 .show_ui(ui, |ui| {
                                     for node in &s.nodes {
-                                        if ui.selectable_label(node.name == svc.node.name, format!("{} ({:?})", node.name, node.tier)).clicked() && node.name != svc.node.name {
-                                            out.push(Command::Edit(Edit::Placement { service: name.clone(), node: node.name.clone() }));
+                                        if ui
+                                            .selectable_label(
+                                                node.name == svc.node.name,
+                                                format!("{} ({:?})", node.name, node.tier),
+                                            )
+                                            .clicked()
+                                            && node.name != svc.node.name
+                                        {
+                                            out.push(Command::Edit(Edit::Placement {
+                                                service: name.clone(),
+                                                node: node.name.clone(),
+                                            }));
                                         }
                                     }
                                 });
                             ui.end_row();
                         }
                     }
-                    Some(n) if matches!(n.kind, NodeKind::Store | NodeKind::Cache | NodeKind::Broker) => {
+                    Some(n)
+                        if matches!(
+                            n.kind,
+                            NodeKind::Store | NodeKind::Cache | NodeKind::Broker
+                        ) =>
+                    {
                         if let Some(st) = s.store(&n.name) {
                             ui.label(RichText::new(format!("store {}", st.name)).strong());
                             ui.end_row();
-                            if let Some(v) = number_row(ui, drafts, &format!("{}.replicas", st.name), "replicas", f64::from(st.replicas), 1.0..=100.0) {
-                                out.push(Command::Edit(Edit::StoreReplicas { store: st.name.clone(), replicas: v as u32 }));
+                            if let Some(v) = number_row(
+                                ui,
+                                drafts,
+                                &format!("{}.replicas", st.name),
+                                "replicas",
+                                f64::from(st.replicas),
+                                1.0..=100.0,
+                            ) {
+                                out.push(Command::Edit(Edit::StoreReplicas {
+                                    store: st.name.clone(),
+                                    replicas: v as u32,
+                                }));
                             }
                         }
                     }
@@ -127,13 +185,19 @@ pub fn what_if_ui(
                         QualityField::CohesionMin => s.quality.cohesion_min,
                         QualityField::ConvergenceMs => s.quality.convergence_ms,
                     };
-                    let range = if field == QualityField::ConvergenceMs { 0.0..=3.6e6 } else { 0.0..=1.0 };
-                    if let Some(v) = number_row(ui, drafts, field.key(), field.key(), current, range) {
+                    let range =
+                        if field == QualityField::ConvergenceMs { 0.0..=3.6e6 } else { 0.0..=1.0 };
+                    if let Some(v) =
+                        number_row(ui, drafts, field.key(), field.key(), current, range)
+                    {
                         out.push(Command::Edit(Edit::Quality { field, value: v }));
                     }
                 }
                 for (i, slo) in s.quality.slos.iter().enumerate() {
-                    ui.label(RichText::new(format!("SLO {}.{}", slo.service.name, slo.endpoint.name)).italics());
+                    ui.label(
+                        RichText::new(format!("SLO {}.{}", slo.service.name, slo.endpoint.name))
+                            .italics(),
+                    );
                     ui.end_row();
                     for field in SloField::ALL {
                         let current = match field {
@@ -143,8 +207,16 @@ pub fn what_if_ui(
                             SloField::ThroughputMinRps => slo.throughput_min_rps,
                         };
                         let Some(current) = current else { continue };
-                        let range = if field == SloField::Availability { 0.0..=1.0 } else { 0.0..=1e7 };
-                        if let Some(v) = number_row(ui, drafts, &format!("slo{i}.{}", field.key()), field.key(), current, range) {
+                        let range =
+                            if field == SloField::Availability { 0.0..=1.0 } else { 0.0..=1e7 };
+                        if let Some(v) = number_row(
+                            ui,
+                            drafts,
+                            &format!("slo{i}.{}", field.key()),
+                            field.key(),
+                            current,
+                            range,
+                        ) {
                             out.push(Command::Edit(Edit::Slo { index: i, field, value: Some(v) }));
                         }
                     }
@@ -169,10 +241,10 @@ pub fn what_if_ui(
             ui.label(format!("• {e}"));
         }
         ui.horizontal(|ui| {
-            if ui.add_enabled(!edits.is_empty(), egui::Button::new("Save")).clicked() {
+            if ui.add_enabled(!edits.is_empty(), egui::Button::new("Save changes")).clicked() {
                 out.push(Command::Save(None));
             }
-            if ui.add_enabled(!edits.is_empty(), egui::Button::new("Revert")).clicked() {
+            if ui.add_enabled(!edits.is_empty(), egui::Button::new("Revert changes")).clicked() {
                 out.push(Command::Revert);
             }
         });
@@ -184,7 +256,9 @@ pub fn what_if_ui(
 fn arrival_rate(a: &fusebench_model::scenario::Arrival) -> Option<f64> {
     use fusebench_model::scenario::Arrival;
     match a {
-        Arrival::Poisson { rate_rps } | Arrival::Constant { rate_rps } | Arrival::OnOff { rate_rps, .. } => Some(*rate_rps),
+        Arrival::Poisson { rate_rps }
+        | Arrival::Constant { rate_rps }
+        | Arrival::OnOff { rate_rps, .. } => Some(*rate_rps),
         _ => None,
     }
 }
@@ -206,14 +280,22 @@ fn faults_ui(ui: &mut egui::Ui, design: &Design, view: &mut ViewState, out: &mut
         Target::Service => s
             .services
             .iter()
-            .map(|x| (x.name.clone(), FaultTarget::Service { service: NameRef::new(&x.name), replica: Some(0) }))
+            .map(|x| {
+                (
+                    x.name.clone(),
+                    FaultTarget::Service { service: NameRef::new(&x.name), replica: Some(0) },
+                )
+            })
             .collect(),
         Target::Link => s
             .links
             .iter()
             .map(|l| {
                 let (a, b) = (&l.between[0].name, &l.between[1].name);
-                (format!("{a} ↔ {b}"), FaultTarget::Link { between: [NameRef::new(a), NameRef::new(b)] })
+                (
+                    format!("{a} ↔ {b}"),
+                    FaultTarget::Link { between: [NameRef::new(a), NameRef::new(b)] },
+                )
             })
             .collect(),
         Target::Channel => s
@@ -243,8 +325,11 @@ fn faults_ui(ui: &mut egui::Ui, design: &Design, view: &mut ViewState, out: &mut
                 ui.selectable_value(&mut form.fault_target, i, name);
             }
         });
-        ui.label("at s");
-        ui.add(egui::DragValue::new(&mut form.fault_at_s).range(0.0..=3600.0).speed(0.1));
+        super::labelled(
+            ui,
+            "at s",
+            egui::DragValue::new(&mut form.fault_at_s).range(0.0..=3600.0).speed(0.1),
+        );
         let amount_label = match kind {
             "crash" => "restart after s",
             "loss" | "duplication" => "rate",
@@ -253,12 +338,13 @@ fn faults_ui(ui: &mut egui::Ui, design: &Design, view: &mut ViewState, out: &mut
             _ => "",
         };
         if kind != "crash" {
-            ui.label("for s");
-            ui.add(egui::DragValue::new(&mut form.fault_duration_s).range(0.01..=3600.0).speed(0.1));
+            let d =
+                egui::DragValue::new(&mut form.fault_duration_s).range(0.01..=3600.0).speed(0.1);
+            super::labelled(ui, "for s", d);
         }
         if !amount_label.is_empty() {
-            ui.label(amount_label);
-            ui.add(egui::DragValue::new(&mut form.fault_amount).range(0.0..=1e6).speed(0.1));
+            let a = egui::DragValue::new(&mut form.fault_amount).range(0.0..=1e6).speed(0.1);
+            super::labelled(ui, amount_label, a);
         }
         let amount = form.fault_amount;
         let fault_kind = match kind {
@@ -292,10 +378,19 @@ fn compare_ui(ui: &mut egui::Ui, baseline: Option<&Baseline>, current: Option<&R
         ui.weak(format!("Baseline kept ({}); run the changed scenario to compare.", base.label));
         return;
     };
-    ui.label(format!("before: seed {} · after: seed {} ({})", base.report.seed, now.seed, base.label));
+    ui.label(format!(
+        "before: seed {} · after: seed {} ({})",
+        base.report.seed, now.seed, base.label
+    ));
     egui::ScrollArea::vertical().id_salt("compare").show(ui, |ui| {
         egui::Grid::new("compare-grid").striped(true).num_columns(5).show(ui, |ui| {
-            for h in ["endpoint", "p50 ms before → after", "p99 ms before → after", "avail % before → after", "req/s"] {
+            for h in [
+                "endpoint",
+                "p50 ms before → after",
+                "p99 ms before → after",
+                "avail % before → after",
+                "req/s",
+            ] {
                 ui.label(RichText::new(h).strong());
             }
             ui.end_row();
@@ -306,7 +401,13 @@ fn compare_ui(ui: &mut egui::Ui, baseline: Option<&Baseline>, current: Option<&R
                     let y_text = y.map_or("–".to_owned(), |y| format!("{y:.2}"));
                     let colour = y.map(|y| {
                         let better = if better_low { y < x } else { y > x };
-                        if (y - x).abs() < 1e-9 { ui.visuals().text_color() } else if better { theme::PASS } else { theme::FAIL }
+                        if (y - x).abs() < 1e-9 {
+                            ui.visuals().text_color()
+                        } else if better {
+                            theme::PASS
+                        } else {
+                            theme::FAIL
+                        }
                     });
                     (format!("{x:.2} → {y_text}"), colour)
                 };
@@ -324,7 +425,9 @@ fn compare_ui(ui: &mut egui::Ui, baseline: Option<&Baseline>, current: Option<&R
                 ui.end_row();
             }
         });
-        let verdicts = |r: &Report| r.slos.iter().filter(|v| v.verdict == fusebench_sim::report::Verdict::Pass).count();
+        let verdicts = |r: &Report| {
+            r.slos.iter().filter(|v| v.verdict == fusebench_sim::report::Verdict::Pass).count()
+        };
         ui.label(format!(
             "SLO objectives met: {}/{} before → {}/{} after",
             verdicts(&base.report),

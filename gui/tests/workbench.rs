@@ -1,0 +1,311 @@
+//! The workbench driven as a user would: through its widgets (found by their accessible
+//! labels), headless, with the real eframe app and the real scenarios and modules.
+
+use std::path::{Path, PathBuf};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use fusebench_gui::App;
+use fusebench_gui::command::Command;
+use fusebench_gui::diagram::Element;
+use fusebench_gui::live::RunState;
+use fusebench_gui::recent::Recent;
+use fusebench_gui::view::Tab;
+
+fn scenario(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+fn harness(path: Option<&Path>) -> Harness<'static, App> {
+    let path = path.map(Path::to_path_buf);
+    Harness::builder()
+        .with_size([1600.0, 1000.0])
+        .build_eframe(move |cc| App::new(&cc.egui_ctx, path.as_deref(), Recent::default()))
+}
+
+/// Steps the app until `done` holds (background work, a run at full speed), at most `steps`.
+fn step_until(h: &mut Harness<'_, App>, steps: usize, done: impl Fn(&App) -> bool) {
+    for _ in 0..steps {
+        if done(h.state()) {
+            h.run_steps(2);
+            return;
+        }
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(done(h.state()), "not done after {steps} steps: {:?}", h.state().bench.messages);
+}
+
+#[test]
+fn opening_the_shop_shows_its_architecture_and_the_inspector_shows_a_module() {
+    let mut h = harness(Some(&scenario("scenarios/shop/shop.toml")));
+    h.run_steps(3);
+    // Every service, store and fixed element is a node in the graph.
+    for name in
+        ["client", "gateway", "registry", "catalog", "orders", "payments", "orders-db", "events"]
+    {
+        h.get_by_label(name);
+    }
+    h.get_by_label("Static checks: 12 passed, 0 failed");
+    // Select `orders` in the graph: the inspector shows its tuple and its module's exports.
+    h.get_by_label("orders").click_accesskit();
+    h.run_steps(3);
+    h.get_by_label("Service orders");
+    h.get_by_label("export func handle_create_order (i32, i32) -> i64");
+    h.get_by_label_contains("import func fusebench.kv_put");
+    h.get_by_label("Module WASM = (T, F, M, G, E, I)");
+    assert_eq!(
+        h.state().bench.selection,
+        Some(Element::Node(
+            h.state()
+                .bench
+                .session
+                .as_ref()
+                .and_then(|s| s.design())
+                .and_then(|d| d.diagram.service("orders"))
+                .expect("orders node"),
+        ))
+    );
+}
+
+#[test]
+fn a_run_animates_to_its_end_and_shows_plots_and_results() {
+    let mut h = harness(Some(&scenario("scenarios/shop/shop.toml")));
+    h.run_steps(2);
+    h.state_mut().view.settings.duration_s = 2.0;
+    h.get_by_label("max").click();
+    h.get_by_label("Run").click();
+    h.run_steps(2);
+    assert!(h.state().bench.run.is_some(), "the run started");
+    h.get_by_label("Pause");
+    step_until(&mut h, 2_000, |a| {
+        a.bench.run.as_ref().is_some_and(|r| r.state == RunState::Finished)
+    });
+    h.get_by_label("Latency percentiles (ms)");
+    h.get_by_label("Throughput and errors (per s)");
+    h.get_by_label("Queue depth");
+    h.get_by_label("Replication lag (ms)");
+    h.get_by_label_contains("Run finished: ");
+    let run = h.state().bench.run.as_ref().expect("run");
+    assert!(!run.samples().is_empty(), "the plots have data");
+    assert!(run.traffic.iter().sum::<u64>() > 0, "traffic was counted on the edges");
+    // Inspecting an edge shows the traffic it carried.
+    let d = h.state().bench.session.as_ref().and_then(|s| s.design()).expect("design");
+    let (orders, payments) =
+        (d.diagram.service("orders").expect("o"), d.diagram.service("payments").expect("p"));
+    let edge = d.diagram.edge_between(orders, payments).expect("edge");
+    let carried = run.traffic[edge];
+    assert!(carried > 0);
+    h.state_mut().apply(Command::Select(Some(Element::Edge(edge))));
+    h.run_steps(2);
+    h.get_by_label("Edge orders → payments");
+    h.get_by_label(&format!("{carried} messages"));
+    h.get_by_label("request  { amount_cents: integer, order_id: string, payment_id: string }");
+}
+
+#[test]
+fn stepping_processes_one_event_at_a_time() {
+    let mut h = harness(Some(&scenario("scenarios/shop/shop.toml")));
+    h.run_steps(2);
+    h.get_by_label("Step").click();
+    h.run_steps(2);
+    let first = h.state().bench.run.as_ref().map(|r| r.events).expect("a paused run");
+    h.get_by_label("Step").click();
+    h.run_steps(2);
+    let run = h.state().bench.run.as_ref().expect("run");
+    assert_eq!(run.state, RunState::Paused);
+    assert!(run.events > first, "a step shows at least one more trace event");
+}
+
+#[test]
+fn a_flawed_design_is_refuted_and_its_counterexample_scrubbed() {
+    let mut h = harness(Some(&scenario("scenarios/flawed/dynamic/payment-redelivery.toml")));
+    h.run_steps(2);
+    h.state_mut().view.cases = 2;
+    h.get_by_label("Check properties").click();
+    step_until(&mut h, 20_000, |a| a.bench.dynamic.is_some());
+    h.get_by_label_contains("cases from seed 1");
+    // The failed property is listed; clicking it opens the counterexample.
+    h.get_by_label("idempotence").click();
+    step_until(&mut h, 50, |a| a.bench.timeline.is_some() && a.view.tab == Tab::Counterexample);
+    h.get_by_label_contains("violated: idempotence");
+    let (end, events) = {
+        let tl = h.state().bench.timeline.as_ref().expect("timeline");
+        assert!(!tl.events.is_empty(), "the story has events");
+        assert!(
+            tl.lanes.iter().any(|l| l == "payments-db"),
+            "a swim lane for the store charged twice: {:?}",
+            tl.lanes
+        );
+        (tl.end, tl.events.len())
+    };
+    // The replay starts at the end: everything happened. Scrub to the start: nothing has.
+    h.get_by_label_contains(&format!("{events} of {events} story events happened"));
+    h.state_mut().apply(Command::Scrub(fusebench_sim::time::SimTime::ZERO));
+    h.run_steps(2);
+    h.get_by_label_contains(&format!("0 of {events} story events happened"));
+    // Step forward event by event with the buttons; the graph highlights what was involved.
+    for _ in 0..2 {
+        h.get_by_label("next event").click();
+        h.run_steps(4);
+    }
+    let tl = h.state().bench.timeline.as_ref().expect("timeline");
+    assert!(tl.cursor > fusebench_sim::time::SimTime::ZERO && tl.cursor < end);
+    assert_eq!(tl.happened().len(), 2);
+    // Scrub into the duplication fault: it is active, and the store written is highlighted.
+    let dup =
+        tl.faults.iter().find(|f| f.label == "duplication").expect("the planned fault").clone();
+    let write = tl
+        .events
+        .iter()
+        .find(|e| e.at > dup.start && e.at < dup.end && e.text.contains("payments-db replica"))
+        .map(|e| e.at)
+        .expect("a write during the fault");
+    h.state_mut().apply(Command::Scrub(write));
+    h.run_steps(2);
+    h.get_by_label_contains("faults active: duplication");
+    let d = h.state().bench.session.as_ref().and_then(|s| s.design()).expect("design");
+    let store = d.diagram.store("payments-db").expect("payments-db");
+    let (nodes, _) = h.state().bench.timeline.as_ref().expect("tl").highlighted();
+    assert!(nodes.contains(&store), "payments-db is highlighted at its write: {nodes:?}");
+}
+
+#[test]
+fn a_scenario_with_errors_shows_every_diagnostic_with_its_place() {
+    let dir = std::env::temp_dir().join(format!("fusebench-gui-diag-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("broken.toml");
+    std::fs::write(&path, "[system]\nname = \"x\"\n\n[[service]]\nname = \"a\"\ncontext = \"nowhere\"\nreplicas = \"many\"\n").expect("write");
+    let mut h = harness(Some(&path));
+    h.run_steps(2);
+    h.get_by_label_contains("broken.toml: ");
+    // file:line:col of the bad field, and the dangling reference.
+    h.get_by_label_contains("broken.toml:7:");
+    h.get_by_label_contains("nowhere");
+    // Fixing the file on disk reloads it.
+    std::fs::write(&path, "[system]\nname = \"x\"\n\n[[context]]\nname = \"c\"\n\n[[node]]\nname = \"n\"\ntier = \"cloud\"\n\n[[service]]\nname = \"a\"\ncontext = \"c\"\nnode = \"n\"\n  [service.service_time]\n  distribution = { dist = \"constant\", ms = 1.0 }\n  [[service.endpoint]]\n  name = \"e\"\n").expect("write");
+    // mtime resolution: make sure the change is visible.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(2);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.set_modified(later))
+        .expect("touch");
+    h.state_mut().bench.watch_file();
+    h.run_steps(3);
+    assert!(
+        h.state().bench.session.as_ref().is_some_and(|s| s.design().is_some()),
+        "reloaded: {:?}",
+        h.state().bench.messages
+    );
+    h.get_by_label("a");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn what_if_edits_recheck_compare_runs_and_save_back_to_toml() {
+    use fusebench_model::edit::{Edit, QualityField};
+    let dir = std::env::temp_dir().join(format!("fusebench-gui-whatif-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    // A copy of a small system next to its modules' directory layout.
+    let src = scenario("scenarios/fixed/payment-redelivery.toml");
+    // Beside the original, so its module paths resolve; removed however the test ends.
+    struct Remove(PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let path = scenario("scenarios/fixed").join(format!("whatif-{}.toml", std::process::id()));
+    std::fs::copy(&src, &path).expect("copy");
+    let _cleanup = Remove(path.clone());
+    let mut h = harness(Some(&path));
+    h.run_steps(2);
+    h.state_mut().view.settings.duration_s = 1.0;
+    h.get_by_label("max").click();
+    h.get_by_label("Run").click();
+    step_until(&mut h, 2_000, |a| a.bench.run.as_ref().is_some_and(|r| r.report.is_some()));
+    // Change the replicas of `charge` through the what-if panel.
+    let charge = {
+        let d = h.state().bench.session.as_ref().and_then(|s| s.design()).expect("design");
+        d.diagram.service("charge").expect("charge")
+    };
+    h.state_mut().apply(Command::Select(Some(Element::Node(charge))));
+    h.state_mut().view.tab = Tab::WhatIf;
+    h.run_steps(2);
+    h.get_by_label("service charge");
+    h.state_mut().apply(Command::Edit(Edit::Replicas { service: "charge".into(), replicas: 4 }));
+    h.state_mut()
+        .apply(Command::Edit(Edit::Quality { field: QualityField::CouplingMax, value: 0.01 }));
+    h.run_steps(2);
+    let s = h.state().bench.session.as_ref().expect("session");
+    let design = s.design().expect("re-parsed");
+    assert_eq!(design.scenario().service("charge").map(|x| x.replicas), Some(4));
+    assert!(!design.statics_passed(), "coupling_max 0.01 fails the coupling check at once");
+    h.get_by_label("• charge.replicas = 4");
+    h.get_by_label_contains("Static checks: ");
+    assert!(h.state().bench.baseline.is_some(), "the run before the change is kept");
+    // Run again: the two runs side by side.
+    h.state_mut().view.tab = Tab::WhatIf;
+    let settings = h.state().view.settings.clone();
+    h.state_mut().apply(Command::NewRun { settings, play: true });
+    step_until(&mut h, 2_000, |a| a.bench.run.as_ref().is_some_and(|r| r.report.is_some()));
+    h.get_by_label("Compare runs");
+    h.get_by_label("p50 ms before → after");
+    // Save: the file has the change and keeps its comments.
+    h.get_by_label("Save changes").click();
+    h.run_steps(2);
+    let saved = std::fs::read_to_string(&path).expect("saved");
+    let _ = std::fs::remove_dir_all(&dir);
+    let original = std::fs::read_to_string(&src).expect("src");
+    assert!(saved.contains("coupling_max = 0.01"), "{saved}");
+    let reparsed = fusebench_model::parse("saved.toml", &saved).ok().expect("saved file parses");
+    assert_eq!(reparsed.service("charge").map(|x| x.replicas), Some(4));
+    let comments = |t: &str| t.lines().filter(|l| l.trim_start().starts_with('#')).count();
+    assert_eq!(comments(&saved), comments(&original), "comments kept");
+    assert!(!h.state().bench.session.as_ref().expect("s").is_edited());
+}
+
+#[test]
+fn the_open_dialog_lists_scenarios_and_opens_one() {
+    let mut h = harness(None);
+    h.run_steps(2);
+    h.get_by_label("No scenario open");
+    h.state_mut().view.open_dialog.dir = scenario("scenarios/shop");
+    h.get_by_label("Open…").click();
+    h.run_steps(2);
+    h.state_mut().view.open_dialog.dir = scenario("scenarios/shop");
+    h.run_steps(2);
+    h.get_by_label("shop.toml").click();
+    h.run_steps(3);
+    assert!(h.state().bench.session.as_ref().is_some_and(|s| s.path.ends_with("shop.toml")));
+    h.get_by_label("catalog");
+    assert_eq!(h.state().bench.recent.paths.len(), 1, "remembered in the recent files");
+}
+
+#[test]
+fn the_graph_and_the_report_export_as_svg_and_png() {
+    let dir = std::env::temp_dir().join(format!("fusebench-gui-export-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut h = harness(Some(&scenario("scenarios/shop/shop.toml")));
+    h.run_steps(2);
+    h.state_mut().apply(Command::ExportGraph(dir.clone()));
+    let svg = std::fs::read_to_string(dir.join("shop-graph.svg")).expect("svg written");
+    assert!(svg.contains("orders") && svg.contains("payments-db"), "nodes are labelled");
+    let png = std::fs::read(dir.join("shop-graph.png")).expect("png written");
+    assert_eq!(&png[1..4], b"PNG");
+    h.state_mut().view.settings.duration_s = 1.0;
+    let settings = h.state().view.settings.clone();
+    h.state_mut().apply(Command::NewRun { settings, play: true });
+    h.state_mut().apply(Command::SetSpeed(None));
+    step_until(&mut h, 2_000, |a| a.bench.run.as_ref().is_some_and(|r| r.report.is_some()));
+    h.state_mut().apply(Command::WriteReport(dir.join("run")));
+    for f in ["report.md", "report.json", "trace.jsonl", "latency.svg", "latency.png"] {
+        assert!(dir.join("run").join(f).is_file(), "{f} written");
+    }
+    h.state_mut().view.tab = Tab::Report;
+    h.run_steps(2);
+    h.get_by_label("Write report files");
+    let _ = std::fs::remove_dir_all(&dir);
+}
