@@ -236,6 +236,18 @@ fn install_fonts(ctx: &egui::Context) {
 
 impl eframe::App for App {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.tick(ctx);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.draw(ui);
+    }
+}
+
+impl App {
+    /// The non-drawing half of a frame: apply last frame's commands, poll background work,
+    /// watch the file, advance a running simulation by a bounded slice.
+    pub fn tick(&mut self, ctx: &egui::Context) {
         for c in std::mem::take(&mut self.pending) {
             let opening = matches!(c, Command::OpenCounterexample);
             self.apply(c);
@@ -263,7 +275,8 @@ impl eframe::App for App {
         }
     }
 
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+    /// The drawing half of a frame: every panel.
+    pub fn draw(&mut self, ui: &mut egui::Ui) {
         egui::Panel::top("top").show(ui, |ui| self.top_bar_ui(ui));
         files::open_dialog_ui(ui.ctx(), &mut self.view.open_dialog, &mut self.pending);
         let Some(session) = &self.bench.session else {
