@@ -21,6 +21,6 @@ gui() {
 }
 gui scenarios/shop/shop.toml --select orders --screenshot docs/graph.png
 gui scenarios/shop/shop.toml --select catalog --run --screenshot docs/run.png
-gui scenarios/flawed/dynamic/payment-redelivery.toml --check 4 --counterexample 0.35 \
+gui scenarios/flawed/dynamic/payment-redelivery.toml --check 4 --counterexample 0.06 \
     --screenshot docs/counterexample.png
 echo "wrote docs/graph.png docs/run.png docs/counterexample.png"

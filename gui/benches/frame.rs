@@ -51,13 +51,13 @@ fn bench(c: &mut Criterion) {
     let ctx = egui::Context::default();
     let mut app = open(&ctx, &big);
     g.bench_function("1000 services, whole graph in view", |b| {
-        b.iter(|| black_box(frame(&ctx, &mut app)))
+        b.iter(|| black_box(frame(&ctx, &mut app)));
     });
     // Zoomed to 100 %: labels drawn, most nodes culled.
     app.view.camera.zoom = 1.0;
     frame(&ctx, &mut app);
     g.bench_function("1000 services, 100 % zoom with labels", |b| {
-        b.iter(|| black_box(frame(&ctx, &mut app)))
+        b.iter(|| black_box(frame(&ctx, &mut app)));
     });
     // A service selected: the inspector and its findings too.
     let node = app
@@ -69,7 +69,7 @@ fn bench(c: &mut Criterion) {
     app.apply(Command::Select(node.map(Element::Node)));
     frame(&ctx, &mut app);
     g.bench_function("1000 services, one selected", |b| {
-        b.iter(|| black_box(frame(&ctx, &mut app)))
+        b.iter(|| black_box(frame(&ctx, &mut app)));
     });
 
     let ctx = egui::Context::default();

@@ -27,8 +27,8 @@ pub struct App {
     drafts: BTreeMap<String, f64>,
     /// Commands from the last frame, applied in the next `logic`.
     pending: Vec<Command>,
-    /// The scenario (path) the view was last set up for.
-    viewed: Option<PathBuf>,
+    /// The workbench generation (scenario opened or reloaded) the view was last set up for.
+    viewed: Option<u64>,
     last_watch_s: f64,
     /// Scripted actions (for screenshots and demos), then a screenshot.
     pub script: Option<Script>,
@@ -54,7 +54,7 @@ impl App {
             .map(Path::to_path_buf)
             .or_else(|| std::env::current_dir().ok())
             .unwrap_or_default();
-        App {
+        let mut app = App {
             bench,
             view,
             drafts: BTreeMap::new(),
@@ -62,23 +62,21 @@ impl App {
             viewed: None,
             last_watch_s: 0.0,
             script: None,
-        }
+        };
+        app.sync_view();
+        app
     }
 
     /// Applies a command now (tests and scripts; the UI goes through the frame loop).
     pub fn apply(&mut self, command: Command) {
-        if let Command::Open(_) = &command {
-            self.viewed = None;
-        }
         self.bench.apply(command);
         self.sync_view();
     }
 
     /// Resets the view when another scenario (or a reload) replaced the design.
     fn sync_view(&mut self) {
-        let path = self.bench.session.as_ref().map(|s| s.path.clone());
-        let fresh = self.bench.session.as_ref().is_some_and(|s| !s.is_edited());
-        if path != self.viewed && fresh {
+        let generation = Some(self.bench.generation);
+        if generation != self.viewed {
             let duration = self
                 .bench
                 .session
@@ -88,7 +86,7 @@ impl App {
             self.view.reset_for_scenario(duration);
             self.drafts.clear();
             self.view.tab = Tab::Simulation;
-            self.viewed = path;
+            self.viewed = generation;
         }
     }
 

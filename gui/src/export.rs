@@ -10,20 +10,10 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::diagram::Diagram;
-use crate::layout::Band;
 use crate::theme;
 
 fn rgb(c: eframe::egui::Color32) -> RGBColor {
     RGBColor(c.r(), c.g(), c.b())
-}
-
-fn band_name(b: Band) -> &'static str {
-    match b {
-        Band::LocalEdge => "local edge",
-        Band::RegionalEdge => "regional edge",
-        Band::Cloud => "cloud",
-        Band::Untiered => "no tier",
-    }
 }
 
 /// Pixels of the image per layout unit, and the image's size.
@@ -74,7 +64,7 @@ fn draw<DB: DrawingBackend>(
         let (a, b) = (at(rect.min), at(rect.max));
         root.draw(&Rectangle::new([a, b], RGBColor(34, 38, 48).filled())).map_err(err)?;
         let style = font(13.0).color(&RGBColor(150, 150, 170));
-        root.draw(&Text::new(band_name(*band), (a.0 + 6, a.1 + 4), style)).map_err(err)?;
+        root.draw(&Text::new(band.name(), (a.0 + 6, a.1 + 4), style)).map_err(err)?;
     }
     let half = eframe::egui::vec2(75.0, 23.0);
     for (i, e) in d.edges.iter().enumerate() {

@@ -46,6 +46,19 @@ pub enum Band {
 }
 
 impl Band {
+    /// The band's label in the drawing.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Band::LocalEdge => "local edge",
+            Band::RegionalEdge => "regional edge",
+            Band::Cloud => "cloud",
+            Band::Untiered => "no tier",
+        }
+    }
+}
+
+impl Band {
     const COUNT: usize = 4;
 
     /// Bands are stacked in declaration order, so the index doubles as the stacking position.

@@ -40,6 +40,8 @@ pub struct Workbench {
     pub messages: Vec<Message>,
     /// Asks for a frame from a background thread (the GUI's repaint request).
     pub wake: Option<Waker>,
+    /// Counts scenarios opened or reloaded: the view resets when it changes.
+    pub generation: u64,
 }
 
 /// A repaint request callable from any thread.
@@ -96,6 +98,7 @@ impl Workbench {
     }
 
     fn forget_results(&mut self) {
+        self.generation += 1;
         self.selection = None;
         self.run = None;
         self.check = None;

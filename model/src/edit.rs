@@ -583,7 +583,7 @@ impl FaultSpec {
     /// `reorder`, `replica-lag` or `module-swap`.
     #[must_use]
     pub fn kind_name(&self) -> &'static str {
-        kind_name(&self.kind)
+        self.kind.name()
     }
 
     /// Whether the parser would accept this kind with this target and duration, and every
@@ -685,19 +685,6 @@ impl FaultSpec {
             out.push(("module", Value::from(module.as_str())));
         }
         out
-    }
-}
-
-fn kind_name(kind: &FaultKind) -> &'static str {
-    match kind {
-        FaultKind::Crash { .. } => "crash",
-        FaultKind::Partition => "partition",
-        FaultKind::LatencySpike { .. } => "latency-spike",
-        FaultKind::Loss { .. } => "loss",
-        FaultKind::Duplication { .. } => "duplication",
-        FaultKind::Reorder { .. } => "reorder",
-        FaultKind::ReplicaLag { .. } => "replica-lag",
-        FaultKind::ModuleSwap { .. } => "module-swap",
     }
 }
 

@@ -3,6 +3,7 @@
 mod dynamic;
 mod graph;
 mod guests;
+mod gui;
 mod inspect;
 mod invoke;
 mod layering;

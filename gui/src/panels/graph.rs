@@ -12,7 +12,6 @@ use eframe::egui::{
 
 use crate::command::Command;
 use crate::diagram::{Diagram, Element};
-use crate::layout::Band;
 use crate::live::LiveRun;
 use crate::theme;
 use crate::view::{NODE_SIZE, ViewState};
@@ -29,15 +28,8 @@ pub struct Overlay<'a> {
 
 /// Below this zoom, text is not drawn (it would be unreadable and costs most of a frame).
 const TEXT_ZOOM_MIN: f32 = 0.3;
-
-fn band_name(b: Band) -> &'static str {
-    match b {
-        Band::LocalEdge => "local edge",
-        Band::RegionalEdge => "regional edge",
-        Band::Cloud => "cloud",
-        Band::Untiered => "no tier",
-    }
-}
+/// Below this zoom, arrowheads are smaller than a pixel or two: not drawn.
+const ARROW_ZOOM_MIN: f32 = 0.12;
 
 /// Where `dir` from the centre leaves a box of half-size `half`.
 fn border_point(centre: Pos2, half: Vec2, dir: Vec2) -> Pos2 {
@@ -139,7 +131,7 @@ pub fn graph_ui(
             painter.text(
                 r.left_top() + vec2(8.0, 6.0),
                 Align2::LEFT_TOP,
-                band_name(*band),
+                band.name(),
                 FontId::proportional(13.0 * zoom.min(1.5)),
                 Color32::from_gray(150),
             );
@@ -182,14 +174,23 @@ pub fn graph_ui(
             && !highlighted
             && selected_edge != Some(i)
             && selected_node.is_none_or(|n| n != edge.from && n != edge.to);
+        // In an overview they would only be a grey haze over everything else.
+        if quiet && !text {
+            continue;
+        }
         let colour = if quiet { colour.gamma_multiply(0.25) } else { colour };
         let stroke = Stroke::new(width * zoom.clamp(0.5, 1.5), colour);
-        if edge.kind.dashed() {
-            painter.extend(Shape::dashed_line(&[a, b], stroke, 7.0 * zoom, 5.0 * zoom));
+        // Dashes keep a legible size on screen; in an overview a dashed edge is drawn solid
+        // (sub-pixel dashes would cost thousands of segments per edge and show nothing).
+        if edge.kind.dashed() && text {
+            let (dash, gap) = ((7.0 * zoom).max(4.0), (5.0 * zoom).max(3.0));
+            painter.extend(Shape::dashed_line(&[a, b], stroke, dash, gap));
         } else {
             painter.line_segment([a, b], stroke);
         }
-        arrow(&painter, a, b, colour, (10.0 * zoom).clamp(3.0, 14.0));
+        if zoom >= ARROW_ZOOM_MIN {
+            arrow(&painter, a, b, colour, (10.0 * zoom).clamp(3.0, 14.0));
+        }
         if text && view.labels {
             let label = match carried {
                 0 => edge.label.clone(),

@@ -29,6 +29,23 @@ pub enum FaultKind {
     ModuleSwap { module: NameRef },
 }
 
+impl FaultKind {
+    /// The `kind` as the scenario file (and the trace) writes it.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::Crash { .. } => "crash",
+            FaultKind::Partition => "partition",
+            FaultKind::LatencySpike { .. } => "latency-spike",
+            FaultKind::Loss { .. } => "loss",
+            FaultKind::Duplication { .. } => "duplication",
+            FaultKind::Reorder { .. } => "reorder",
+            FaultKind::ReplicaLag { .. } => "replica-lag",
+            FaultKind::ModuleSwap { .. } => "module-swap",
+        }
+    }
+}
+
 /// What a fault applies to.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]

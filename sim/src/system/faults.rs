@@ -7,19 +7,6 @@ use super::{Event, Sim};
 use crate::time::{SimTime, millis_to_nanos, secs_to_nanos};
 use crate::trace::TraceEvent;
 
-fn kind_name(k: &FaultKind) -> &'static str {
-    match k {
-        FaultKind::Crash { .. } => "crash",
-        FaultKind::Partition => "partition",
-        FaultKind::LatencySpike { .. } => "latency-spike",
-        FaultKind::Loss { .. } => "loss",
-        FaultKind::Duplication { .. } => "duplication",
-        FaultKind::Reorder { .. } => "reorder",
-        FaultKind::ReplicaLag { .. } => "replica-lag",
-        FaultKind::ModuleSwap { .. } => "module-swap",
-    }
-}
-
 impl Sim {
     pub(crate) fn schedule_faults(&mut self) {
         for (i, f) in self.s.faults.iter().enumerate() {
@@ -77,7 +64,7 @@ impl Sim {
     pub(crate) fn on_fault_start(&mut self, i: usize) {
         let now = self.q.now();
         let f = self.s.faults[i].clone();
-        self.trace.emit(now, &TraceEvent::FaultStart { index: i, kind: kind_name(&f.kind) });
+        self.trace.emit(now, &TraceEvent::FaultStart { index: i, kind: f.kind.name() });
         self.apply_fault(&f.kind, &f.target, true);
         if let FaultKind::Crash { restart_after_s: Some(after) } = f.kind {
             for (svc, replica) in self.crash_targets(&f.target) {
@@ -89,7 +76,7 @@ impl Sim {
     pub(crate) fn on_fault_end(&mut self, i: usize) {
         let now = self.q.now();
         let f = self.s.faults[i].clone();
-        self.trace.emit(now, &TraceEvent::FaultEnd { index: i, kind: kind_name(&f.kind) });
+        self.trace.emit(now, &TraceEvent::FaultEnd { index: i, kind: f.kind.name() });
         self.apply_fault(&f.kind, &f.target, false);
     }
 
