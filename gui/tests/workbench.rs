@@ -73,11 +73,16 @@ fn a_run_animates_to_its_end_and_shows_plots_and_results() {
     let mut h = harness(Some(&scenario("scenarios/shop/shop.toml")));
     h.run_steps(2);
     h.state_mut().view.settings.duration_s = 2.0;
-    h.get_by_label("max").click();
+    // At real-time speed half a second of frames is half a second of the run: pause it there.
     h.get_by_label("Run").click();
     h.run_steps(2);
     assert!(h.state().bench.run.is_some(), "the run started");
-    h.get_by_label("Pause");
+    h.get_by_label("Pause").click_accesskit();
+    h.run_steps(2);
+    assert_eq!(h.state().bench.run.as_ref().map(|r| r.state), Some(RunState::Paused));
+    // Then as fast as frames allow, to the end.
+    h.get_by_label("max").click();
+    h.get_by_label("Resume").click_accesskit();
     step_until(&mut h, 2_000, |a| {
         a.bench.run.as_ref().is_some_and(|r| r.state == RunState::Finished)
     });
