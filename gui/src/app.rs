@@ -91,15 +91,15 @@ impl App {
     }
 
     /// Findings of the design and the last exploration, for badges and the inspector.
-    fn findings(&self) -> Vec<Finding> {
-        let Some(design) = self.bench.session.as_ref().and_then(Session::design) else {
+    fn findings(bench: &Workbench) -> Vec<&Finding> {
+        let Some(design) = bench.session.as_ref().and_then(Session::design) else {
             return Vec::new();
         };
-        let mut f = design.static_findings();
-        if let Some(Ok(d)) = &self.bench.dynamic {
-            f.extend(findings::from_verdicts(&design.diagram, d.verdicts()));
-        }
-        f
+        let dynamic = match &bench.dynamic {
+            Some(Ok(d)) => d.findings.as_slice(),
+            _ => &[],
+        };
+        design.static_findings.iter().chain(dynamic).collect()
     }
 
     fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
@@ -154,27 +154,32 @@ impl App {
         });
     }
 
-    fn bottom_ui(&mut self, ui: &mut egui::Ui) {
-        let Some(design) = self.bench.session.as_ref().and_then(Session::design) else { return };
-        let out = &mut self.pending;
+    fn bottom_ui(
+        ui: &mut egui::Ui,
+        bench: &Workbench,
+        view: &mut ViewState,
+        drafts: &mut BTreeMap<String, f64>,
+        out: &mut Vec<Command>,
+    ) {
+        let Some(design) = bench.session.as_ref().and_then(Session::design) else { return };
         ui.horizontal(|ui| {
-            ui.selectable_value(&mut self.view.tab, Tab::Simulation, "Simulation");
-            let has_timeline = self.bench.timeline.is_some();
+            ui.selectable_value(&mut view.tab, Tab::Simulation, "Simulation");
+            let has_timeline = bench.timeline.is_some();
             ui.add_enabled_ui(has_timeline, |ui| {
-                ui.selectable_value(&mut self.view.tab, Tab::Counterexample, "Counterexample");
+                ui.selectable_value(&mut view.tab, Tab::Counterexample, "Counterexample");
             });
-            ui.selectable_value(&mut self.view.tab, Tab::WhatIf, "What-if");
-            ui.selectable_value(&mut self.view.tab, Tab::Report, "Report");
+            ui.selectable_value(&mut view.tab, Tab::WhatIf, "What-if");
+            ui.selectable_value(&mut view.tab, Tab::Report, "Report");
         });
         ui.separator();
-        let run = self.bench.run.as_ref();
-        match self.view.tab {
+        let run = bench.run.as_ref();
+        match view.tab {
             Tab::Simulation => {
-                simulation::controls_ui(ui, design, run, &mut self.view, out);
+                simulation::controls_ui(ui, design, run, view, out);
                 ui.separator();
                 simulation::plots_ui(ui, run.map_or(&[][..], |r| r.samples()));
             }
-            Tab::Counterexample => match &self.bench.timeline {
+            Tab::Counterexample => match &bench.timeline {
                 Some(tl) => counterexample::counterexample_ui(ui, tl, out),
                 None => {
                     ui.weak("Check the properties; a failure's counterexample opens here.");
@@ -184,29 +189,25 @@ impl App {
                 ui,
                 whatif::WhatIf {
                     design,
-                    selection: self.bench.selection.as_ref(),
-                    edits: &self.bench.edits,
-                    baseline: self.bench.baseline.as_ref(),
+                    selection: bench.selection.as_ref(),
+                    edits: &bench.edits,
+                    baseline: bench.baseline.as_ref(),
                     current: run.and_then(|r| r.report.as_ref()),
                 },
-                &mut self.view,
-                &mut self.drafts,
+                view,
+                drafts,
                 out,
             ),
-            Tab::Report => match run.and_then(|r| r.report.as_ref()) {
-                Some(report) => {
-                    let md = fusebench_sim::report::markdown::render(
-                        report,
-                        &fusebench_sim::report::plots::PLOTS,
-                    );
+            Tab::Report => match run.and_then(|r| r.report.as_ref().zip(r.report_md.as_ref())) {
+                Some((report, md)) => {
                     ui.horizontal(|ui| {
                         ui.label(simulation::summary(report));
                         if ui.button("Write report files").clicked() {
-                            out.push(Command::WriteReport(PathBuf::from(self.view.out_dir.trim())));
+                            out.push(Command::WriteReport(PathBuf::from(view.out_dir.trim())));
                         }
                     });
                     egui::ScrollArea::vertical().id_salt("report").show(ui, |ui| {
-                        ui.label(RichText::new(md).monospace().small());
+                        ui.label(RichText::new(md.as_str()).monospace().small());
                     });
                 }
                 None => {
@@ -293,7 +294,7 @@ impl App {
                 return;
             }
         };
-        let findings = self.findings();
+        let findings = Self::findings(&self.bench);
         egui::Panel::left("properties").default_size(300.0).resizable(true).show(ui, |ui| {
             egui::ScrollArea::vertical().id_salt("props").show(ui, |ui| {
                 properties::properties_ui(
@@ -320,7 +321,13 @@ impl App {
         egui::Panel::bottom("bottom").default_size(340.0).min_size(240.0).resizable(true).show(
             ui,
             |ui| {
-                self.bottom_ui(ui);
+                Self::bottom_ui(
+                    ui,
+                    &self.bench,
+                    &mut self.view,
+                    &mut self.drafts,
+                    &mut self.pending,
+                );
             },
         );
         let Some(design) = self.bench.session.as_ref().and_then(Session::design) else { return };
@@ -332,7 +339,7 @@ impl App {
             .map(crate::timeline::Timeline::highlighted)
             .unwrap_or_default();
         let overlay = graph::Overlay {
-            badges: findings::badges(&findings),
+            badges: findings::badges(findings.iter().copied()),
             highlighted_nodes,
             highlighted_edges,
             run: self.bench.run.as_ref(),

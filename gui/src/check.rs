@@ -10,6 +10,8 @@ use fusebench_sim::explore::{self, CaseOutcome};
 use fusebench_sim::properties::Verdict;
 use fusebench_sim::setup::ModuleFiles;
 
+use crate::findings::Finding;
+
 /// What exploration found.
 #[derive(Debug, Clone)]
 pub struct DynamicResult {
@@ -20,6 +22,8 @@ pub struct DynamicResult {
     pub declared: Vec<Verdict>,
     /// The shrunk counterexample and its shrink steps, if a case failed.
     pub counterexample: Option<(CaseOutcome, usize)>,
+    /// The failed verdicts mapped to diagram elements (filled in when the result is taken).
+    pub findings: Vec<Finding>,
 }
 
 impl DynamicResult {
@@ -72,6 +76,7 @@ impl CheckJob {
                     seed,
                     declared: e.declared,
                     counterexample: e.counterexample,
+                    findings: Vec::new(),
                 })
                 .map_err(|e| e.to_string());
             // The receiver is gone only if the GUI dropped the job (a new scenario opened).

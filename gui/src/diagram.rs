@@ -104,6 +104,8 @@ pub struct Diagram {
     brokers: BTreeMap<String, usize>,
     /// (channel, consumer group) → the subscribed service's node.
     consumers: BTreeMap<(String, String), usize>,
+    /// (from, to) → the first edge between them: looked up per edge per frame and per hop.
+    edge_index: BTreeMap<(usize, usize), usize>,
 }
 
 fn band_of(tier: Option<Tier>) -> Band {
@@ -127,6 +129,7 @@ impl Diagram {
             by_name: BTreeMap::new(),
             brokers: BTreeMap::new(),
             consumers: BTreeMap::new(),
+            edge_index: BTreeMap::new(),
         };
         let gateway_band = band_of(s.gateway.as_ref().and_then(|g| tier(&g.node.name)));
         let origin_band = band_of(
@@ -270,6 +273,7 @@ impl Diagram {
         channel: Option<String>,
         endpoints: Vec<String>,
     ) {
+        self.edge_index.entry((from, to)).or_insert(self.edges.len());
         self.edges.push(DiagramEdge { from, to, kind, label, channel, endpoints });
     }
 
@@ -341,7 +345,7 @@ impl Diagram {
     /// The edge from `from` to `to`.
     #[must_use]
     pub fn edge_between(&self, from: usize, to: usize) -> Option<usize> {
-        self.edges.iter().position(|e| e.from == from && e.to == to)
+        self.edge_index.get(&(from, to)).copied()
     }
 }
 

@@ -66,7 +66,7 @@ fn draw<DB: DrawingBackend>(
         let style = font(13.0).color(&RGBColor(150, 150, 170));
         root.draw(&Text::new(band.name(), (a.0 + 6, a.1 + 4), style)).map_err(err)?;
     }
-    let half = eframe::egui::vec2(75.0, 23.0);
+    let half = crate::layout::NODE_SIZE * 0.5;
     for (i, e) in d.edges.iter().enumerate() {
         let (a, b) = (d.layout.centres[e.from], d.layout.centres[e.to]);
         let colour = rgb(theme::edge(&e.kind));

@@ -98,7 +98,9 @@ pub fn from_verdicts(diagram: &Diagram, verdicts: &[Verdict]) -> Vec<Finding> {
 
 /// Per node: (errors, warnings) among the findings.
 #[must_use]
-pub fn badges(findings: &[Finding]) -> BTreeMap<usize, (usize, usize)> {
+pub fn badges<'a>(
+    findings: impl IntoIterator<Item = &'a Finding>,
+) -> BTreeMap<usize, (usize, usize)> {
     let mut out: BTreeMap<usize, (usize, usize)> = BTreeMap::new();
     for f in findings {
         for &n in &f.nodes {

@@ -116,6 +116,9 @@ pub struct Layout {
 }
 
 /// Sizes in scene units (the viewer zooms, so these only fix proportions).
+/// The size of a node's box, in layout units (the graph and the exports draw boxes this size).
+pub const NODE_SIZE: Vec2 = vec2(150.0, 46.0);
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Spacing {
     /// Node box size.
@@ -128,7 +131,7 @@ pub struct Spacing {
 
 impl Default for Spacing {
     fn default() -> Self {
-        Spacing { node: vec2(150.0, 46.0), gap: vec2(70.0, 22.0), band_pad: 28.0 }
+        Spacing { node: NODE_SIZE, gap: vec2(70.0, 22.0), band_pad: 28.0 }
     }
 }
 

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
 use fusebench_sim::report::Report;
+use fusebench_sim::report::markdown;
+use fusebench_sim::report::plots::PLOTS;
 use fusebench_sim::setup::{self, ModuleFiles};
 use fusebench_sim::time::SimTime;
 use fusebench_sim::trace::TraceMode;
@@ -63,7 +65,8 @@ pub struct LiveRun {
     /// The finished run (for exporting its trace).
     pub result: Option<RunResult>,
     now: SimTime,
-    samples: Vec<fusebench_sim::metrics::Sample>,
+    /// The report as Markdown, rendered once when the run ends.
+    pub report_md: Option<String>,
 }
 
 impl std::fmt::Debug for LiveRun {
@@ -109,7 +112,7 @@ impl LiveRun {
             report: None,
             result: None,
             now: SimTime::ZERO,
-            samples: Vec::new(),
+            report_md: None,
         })
     }
 
@@ -125,7 +128,7 @@ impl LiveRun {
         match (&self.sim, &self.report) {
             (Some(sim), _) => &sim.metrics().series,
             (None, Some(r)) => &r.series,
-            (None, None) => &self.samples,
+            (None, None) => &[],
         }
     }
 
@@ -179,8 +182,9 @@ impl LiveRun {
         let scenario = sim.scenario().clone();
         let result = sim.finish();
         self.now = self.end;
-        self.samples.clone_from(&result.metrics.series);
-        self.report = Some(Report::new(&result, &scenario));
+        let report = Report::new(&result, &scenario);
+        self.report_md = Some(markdown::render(&report, &PLOTS));
+        self.report = Some(report);
         self.result = Some(result);
         self.state = RunState::Finished;
         self.read_result_trace(diagram);

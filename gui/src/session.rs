@@ -30,19 +30,14 @@ pub struct Design {
     pub checks: Vec<CheckOutcome>,
     /// Why the design cannot be simulated (a module missing or rejected), if it cannot.
     pub unrunnable: Option<String>,
+    /// The static findings, mapped to the diagram elements they concern.
+    pub static_findings: Vec<Finding>,
 }
 
 impl Design {
     #[must_use]
     pub fn scenario(&self) -> &Scenario {
         &self.loaded.scenario
-    }
-
-    /// Static findings, mapped to the diagram elements they concern.
-    #[must_use]
-    pub fn static_findings(&self) -> Vec<Finding> {
-        let diags = self.checks.iter().flat_map(|c| c.findings.iter());
-        findings::from_diagnostics(&self.diagram, diags, Origin::Static)
     }
 
     #[must_use]
@@ -67,11 +62,6 @@ pub struct Session {
 
 fn mtime(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
-}
-
-/// A diagnostic for a problem with no place in the scenario text (an unreadable file).
-fn plain_error(code: &str, message: String) -> Diagnostic {
-    Diagnostic::error(code, message)
 }
 
 impl Session {
@@ -154,7 +144,7 @@ fn build(path: &Path, text: &str) -> Result<Design, Vec<Diagnostic>> {
     let loaded = match load::load_text(path, text) {
         Ok(l) => l,
         Err(LoadError::Invalid { diagnostics, .. }) => return Err(diagnostics),
-        Err(e) => return Err(vec![plain_error("load", e.to_string())]),
+        Err(e) => return Err(vec![Diagnostic::error("load", e.to_string())]),
     };
     let s = &loaded.scenario;
     let found = checks::run(s, &loaded.modules);
@@ -183,5 +173,7 @@ fn build(path: &Path, text: &str) -> Result<Design, Vec<Diagnostic>> {
         s.workload.is_none().then(|| "the scenario has no workload: nothing to run".to_owned())
     });
     let diagram = Diagram::new(s);
-    Ok(Design { loaded, files, diagram, checks, unrunnable })
+    let diags = checks.iter().flat_map(|c| c.findings.iter());
+    let static_findings = findings::from_diagnostics(&diagram, diags, Origin::Static);
+    Ok(Design { loaded, files, diagram, checks, unrunnable, static_findings })
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use eframe::egui::{Pos2, Rect, Vec2, vec2};
+use eframe::egui::{Pos2, Rect, Vec2};
 
 use crate::live::RunSettings;
 
@@ -135,6 +135,3 @@ impl ViewState {
         }
     }
 }
-
-/// Node box size in world units (matches the layout's spacing).
-pub const NODE_SIZE: Vec2 = vec2(150.0, 46.0);

@@ -111,8 +111,13 @@ impl Workbench {
     /// Background work to poll and watch for (called every frame).
     pub fn poll(&mut self) {
         if let Some(job) = &self.check
-            && let Some(result) = job.poll()
+            && let Some(mut result) = job.poll()
         {
+            if let (Ok(d), Some(design)) =
+                (&mut result, self.session.as_ref().and_then(Session::design))
+            {
+                d.findings = crate::findings::from_verdicts(&design.diagram, d.verdicts());
+            }
             self.check = None;
             match &result {
                 Ok(d) if d.passed() => {

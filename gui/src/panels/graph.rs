@@ -12,9 +12,10 @@ use eframe::egui::{
 
 use crate::command::Command;
 use crate::diagram::{Diagram, Element};
+use crate::layout::NODE_SIZE;
 use crate::live::LiveRun;
 use crate::theme;
-use crate::view::{NODE_SIZE, ViewState};
+use crate::view::ViewState;
 
 /// What the graph shows on top of the design.
 #[derive(Debug, Default)]

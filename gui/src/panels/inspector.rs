@@ -44,7 +44,7 @@ pub fn inspector_ui(
     ui: &mut egui::Ui,
     design: &Design,
     selection: Option<&Element>,
-    findings: &[Finding],
+    findings: &[&Finding],
     run: Option<&LiveRun>,
 ) {
     let d = &design.diagram;
@@ -122,7 +122,8 @@ pub fn inspector_ui(
                     }
                 }
             }
-            let mine: Vec<&Finding> = findings.iter().filter(|f| f.nodes.contains(i)).collect();
+            let mine: Vec<&Finding> =
+                findings.iter().copied().filter(|f| f.nodes.contains(i)).collect();
             if !mine.is_empty() {
                 ui.separator();
                 ui.label(RichText::new(format!("Findings ({})", mine.len())).strong());
