@@ -148,8 +148,10 @@ impl LiveRun {
             return;
         }
         let Some(sim) = &mut self.sim else { return };
+        // From the time shown, not the last event's: between sparse events the clock must
+        // still move, or a slow speed would never reach the next one.
         let target = match self.settings.speed {
-            Some(speed) => sim.now() + SimTime::from_secs_f64((wall_dt_s * speed).max(0.0)).nanos(),
+            Some(speed) => self.now + SimTime::from_secs_f64((wall_dt_s * speed).max(0.0)).nanos(),
             None => self.end,
         };
         sim.run_until_bounded(target, EVENTS_PER_FRAME_MAX);
@@ -276,5 +278,76 @@ pub fn hops(
             edge(broker, consumer).into_iter().collect()
         }
         _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One abstract service, one request a second: long gaps between events.
+    const SPARSE: &str = r#"
+[system]
+name = "sparse"
+[[context]]
+name = "c"
+[[node]]
+name = "n"
+tier = "cloud"
+[gateway]
+node = "n"
+[[service]]
+name = "s"
+context = "c"
+node = "n"
+  [service.service_time]
+  distribution = { dist = "constant", ms = 1.0 }
+  [[service.endpoint]]
+  name = "e"
+  method = "GET"
+  path = "/e"
+  public = true
+[workload]
+duration_s = 4
+arrival = { kind = "constant", rate_rps = 1 }
+  [[workload.mix]]
+  service = "s"
+  endpoint = "e"
+"#;
+
+    fn run(speed: Speed) -> (LiveRun, Diagram) {
+        let s = fusebench_model::parse("sparse.toml", SPARSE).ok().expect("parses");
+        let d = Diagram::new(&s);
+        let settings = RunSettings { seed: 1, duration_s: 4.0, speed };
+        let mut r = LiveRun::new(&s, &ModuleFiles::new(), &d, settings).expect("runs");
+        r.state = RunState::Running;
+        (r, d)
+    }
+
+    #[test]
+    fn a_slow_run_crosses_long_gaps_between_events() {
+        let (mut r, d) = run(Some(0.5));
+        let mut last = SimTime::ZERO;
+        // 60 frames a second of wall time, 20 s of it: 10 s simulated at half speed.
+        for _ in 0..1200 {
+            r.advance(1.0 / 60.0, &d);
+            assert!(r.now() >= last, "time never goes back");
+            last = r.now();
+        }
+        assert!(r.now().as_secs_f64() > 8.0, "reached {:?}", r.now());
+        assert!(r.traffic.iter().sum::<u64>() >= 3, "requests were seen on the edges");
+    }
+
+    #[test]
+    fn at_max_speed_a_run_ends_and_reports() {
+        let (mut r, d) = run(None);
+        for _ in 0..100 {
+            r.advance(1.0 / 60.0, &d);
+        }
+        assert_eq!(r.state, RunState::Finished);
+        let report = r.report.as_ref().expect("report");
+        assert_eq!(report.requests_sent, 3, "one a second, from t = 1 s, before t = 4 s");
+        assert!(r.report_md.as_ref().is_some_and(|m| m.contains("sparse")));
+        assert_eq!(r.now(), r.end);
     }
 }
