@@ -303,7 +303,12 @@ impl Diagram {
             .filter(|e| !matches!(self.nodes[e.from].kind, NodeKind::Broker))
             .map(|e| LayoutEdge { from: e.from, to: e.to })
             .collect();
-        layout::layered(&nodes, &edges, &Spacing::default())
+        // Wrap tall columns so the picture is about as wide as high (panels are wider than
+        // high): 60 services fit a screen at a zoom where names are still drawn.
+        let rows_max = ((nodes.len() as f64).sqrt() * 1.2).ceil() as usize;
+        let spacing =
+            Spacing { rows_max: rows_max.clamp(8, layout::MAX_ROWS), ..Spacing::default() };
+        layout::layered(&nodes, &edges, &spacing)
     }
 
     /// The node of service `name`.

@@ -24,7 +24,7 @@
 //!    adjacent-rank ones. No dummy nodes: with every service linked to the registry in the last
 //!    column, they would multiply the work on big graphs.
 //! 3. **Coordinates.** Ranks are column groups left to right; within a band a cell's nodes fill
-//!    rows top down. A cell of more than [`MAX_ROWS`] nodes wraps into `ceil(len / MAX_ROWS)`
+//!    rows top down. A cell of more than `rows_max` nodes wraps into `ceil(len / rows_max)`
 //!    sub-columns filled row by row (left to right, then down), and the rows are balanced, so 41
 //!    nodes give two sub-columns of 21 and 20 rather than 40 and 1. Row-major filling keeps the
 //!    sweep's order top-to-bottom, which is what the crossing reduction optimised. A rank is as
@@ -127,15 +127,17 @@ pub struct Spacing {
     pub gap: Vec2,
     /// Padding inside a band around its boxes; it also separates boxes of adjacent bands.
     pub band_pad: f32,
+    /// Rows a cell may have before it wraps into sub-columns (at least 1).
+    pub rows_max: usize,
 }
 
 impl Default for Spacing {
     fn default() -> Self {
-        Spacing { node: NODE_SIZE, gap: vec2(70.0, 22.0), band_pad: 28.0 }
+        Spacing { node: NODE_SIZE, gap: vec2(70.0, 22.0), band_pad: 28.0, rows_max: MAX_ROWS }
     }
 }
 
-/// Rows a cell may have before it wraps into sub-columns: about a screen's height of boxes at a
+/// The default of [`Spacing::rows_max`]: about a screen's height of boxes at a
 /// readable zoom, so 1,000 services in one rank become a 25 × 40 block instead of a 40,000-unit
 /// line.
 pub const MAX_ROWS: usize = 40;
@@ -377,7 +379,8 @@ fn layered_with(
 
     // Geometry depends only on cell sizes, not on the order within cells, so it is fixed before
     // the sweeps and they can work with real y coordinates across bands.
-    let sub_columns: Vec<usize> = cells.iter().map(|c| c.len().div_ceil(MAX_ROWS).max(1)).collect();
+    let sub_columns: Vec<usize> =
+        cells.iter().map(|c| c.len().div_ceil(spacing.rows_max.max(1)).max(1)).collect();
     let rows = |c: usize| cells[c].len().div_ceil(sub_columns[c]);
     let pitch = spacing.node + spacing.gap;
     let pad = spacing.band_pad;

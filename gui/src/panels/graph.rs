@@ -29,6 +29,10 @@ pub struct Overlay<'a> {
 
 /// Below this zoom, text is not drawn (it would be unreadable and costs most of a frame).
 const TEXT_ZOOM_MIN: f32 = 0.3;
+/// Between this zoom and [`TEXT_ZOOM_MIN`] only node names are drawn, at a legible minimum
+/// size (a 60-service system fits a screen at about 25 %).
+const NAME_ZOOM_MIN: f32 = 0.18;
+const NAME_FONT_MIN: f32 = 8.5;
 /// Below this zoom, arrowheads are smaller than a pixel or two: not drawn.
 const ARROW_ZOOM_MIN: f32 = 0.12;
 
@@ -121,6 +125,7 @@ pub fn graph_ui(
     let painter = ui.painter_at(panel);
     painter.rect_filled(panel, 0.0, ui.visuals().extreme_bg_color);
     let text = zoom >= TEXT_ZOOM_MIN;
+    let names = zoom >= NAME_ZOOM_MIN;
     for (band, rect) in &d.layout.bands {
         let r =
             Rect::from_min_max(cam.to_screen(origin, rect.min), cam.to_screen(origin, rect.max));
@@ -257,6 +262,16 @@ pub fn graph_ui(
         };
         let radius = CornerRadius::same((8.0 * zoom).clamp(1.0, 12.0) as u8);
         painter.rect(rect, radius, theme::node(n.kind, n.context), stroke, StrokeKind::Inside);
+        if names && !text {
+            // Zoomed out: the name alone, at a size that stays legible, centred in the box.
+            painter.text(
+                rect.center(),
+                Align2::CENTER_CENTER,
+                &n.name,
+                FontId::proportional((13.5 * zoom).max(NAME_FONT_MIN)),
+                Color32::WHITE,
+            );
+        }
         if text {
             painter.text(
                 rect.center() - vec2(0.0, 2.0 * zoom),

@@ -11,6 +11,9 @@ use crate::session::Design;
 use crate::theme;
 use crate::view::ViewState;
 
+/// Findings listed per check; the rest are counted (and badged on the graph).
+const FINDINGS_SHOWN: usize = 4;
+
 fn mark(ui: &mut egui::Ui, passed: bool) {
     let (text, colour) = if passed { ("PASS", theme::PASS) } else { ("FAIL", theme::FAIL) };
     ui.label(RichText::new(text).color(colour).strong().monospace());
@@ -41,8 +44,15 @@ pub fn properties_ui(
                 if warnings > 0 { format!(" ({warnings} warning(s))") } else { String::new() };
             ui.label(format!("{}{extra}", c.id)).on_hover_text(c.summary);
         });
-        for d in c.findings.iter().filter(|d| d.is_error() || !c.passed) {
+        let shown: Vec<_> = c.findings.iter().filter(|d| d.is_error()).collect();
+        for d in shown.iter().take(FINDINGS_SHOWN) {
             ui.label(RichText::new(d.to_string()).small().color(theme::FAIL));
+        }
+        if shown.len() > FINDINGS_SHOWN {
+            let more = shown.len() - FINDINGS_SHOWN;
+            ui.label(
+                RichText::new(format!("… and {more} more (badged in the graph)")).small().weak(),
+            );
         }
     }
     ui.separator();
