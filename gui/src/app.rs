@@ -318,7 +318,7 @@ impl App {
                 );
             });
         });
-        egui::Panel::bottom("bottom").default_size(340.0).min_size(240.0).resizable(true).show(
+        egui::Panel::bottom("bottom").default_size(400.0).min_size(360.0).resizable(true).show(
             ui,
             |ui| {
                 Self::bottom_ui(

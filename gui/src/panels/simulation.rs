@@ -84,7 +84,7 @@ pub fn controls_ui(
     if let Some(r) = run {
         ui.horizontal(|ui| {
             let text = format!(
-                "t = {:.3} / {:.1} s · {} events",
+                "t = {:.3} / {:.1} s · {} trace events",
                 r.now().as_secs_f64(),
                 r.end.as_secs_f64(),
                 r.events
@@ -133,7 +133,7 @@ fn plot(ui: &mut egui::Ui, id: &str, title: &str, height: f32, lines: Vec<Line<'
     ui.vertical(|ui| {
         ui.label(RichText::new(title).strong());
         Plot::new(id)
-            .legend(Legend::default())
+            .legend(Legend::default().text_style(egui::TextStyle::Small).background_alpha(0.5))
             .height(height)
             .width(ui.available_width().max(100.0))
             .include_y(0.0)
