@@ -1,6 +1,10 @@
 //! The discrete-event core: a priority queue of events ordered by (virtual time, sequence), and
 //! cancellable timers. The sequence number makes the order of simultaneous events the order in
 //! which they were scheduled, so a run is a pure function of its inputs.
+//!
+//! A timer (an event scheduled with [`EventQueue::timer_after`]) fires or is cancelled exactly
+//! once: cancelling one that already fired or was cancelled is a simulator bug and asserts, so
+//! the set of cancelled timers only ever holds events still in the heap.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
@@ -39,6 +43,9 @@ impl<E> Ord for Entry<E> {
 #[derive(Debug)]
 pub struct EventQueue<E> {
     heap: BinaryHeap<Reverse<Entry<E>>>,
+    /// Timers scheduled and neither fired nor cancelled.
+    timers: BTreeSet<u64>,
+    /// Timers cancelled while still in the heap (discarded when they reach the top).
     cancelled: BTreeSet<u64>,
     now: SimTime,
     next_seq: u64,
@@ -49,6 +56,7 @@ impl<E> Default for EventQueue<E> {
     fn default() -> Self {
         EventQueue {
             heap: BinaryHeap::new(),
+            timers: BTreeSet::new(),
             cancelled: BTreeSet::new(),
             now: SimTime::ZERO,
             next_seq: 0,
@@ -77,11 +85,33 @@ impl<E> EventQueue<E> {
         self.schedule(self.now + delay_nanos, event)
     }
 
-    /// Cancels a scheduled event; cancelling one that already fired is harmless.
+    /// Schedules `event` `delay_nanos` from now as a timer: it fires, or is cancelled with
+    /// [`EventQueue::cancel`], exactly once.
+    pub fn timer_after(&mut self, delay_nanos: u64, event: E) -> TimerId {
+        let id = self.after(delay_nanos, event);
+        self.timers.insert(id.0);
+        id
+    }
+
+    /// Cancels a timer that has neither fired nor been cancelled.
+    ///
+    /// # Panics
+    /// If it has (a simulator bug: its owner lost track of it).
     pub fn cancel(&mut self, id: TimerId) {
-        if id.0 < self.next_seq {
-            self.cancelled.insert(id.0);
-        }
+        assert!(self.timers.remove(&id.0), "timer {} cancelled after it fired or twice", id.0);
+        self.cancelled.insert(id.0);
+    }
+
+    /// Timers scheduled and neither fired nor cancelled.
+    #[must_use]
+    pub fn live_timers(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// Timers cancelled whose events are still in the heap.
+    #[must_use]
+    pub fn cancelled_pending(&self) -> usize {
+        self.cancelled.len()
     }
 
     /// The next event, advancing the clock to it. Time never goes backwards.
@@ -90,6 +120,7 @@ impl<E> EventQueue<E> {
             if self.cancelled.remove(&entry.seq) {
                 continue;
             }
+            self.timers.remove(&entry.seq);
             assert!(entry.at >= self.now, "time went backwards");
             self.now = entry.at;
             self.popped += 1;
@@ -141,20 +172,32 @@ mod tests {
     fn simultaneous_events_keep_scheduling_order_and_cancel_works() {
         let mut q = EventQueue::default();
         q.schedule(SimTime(5), "b");
-        let c = q.schedule(SimTime(5), "c");
+        let c = q.timer_after(5, "c");
         q.schedule(SimTime(1), "a");
         q.schedule(SimTime(5), "d");
         q.cancel(c);
         let order: Vec<&str> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
         assert_eq!(order, ["a", "b", "d"]);
         assert_eq!(q.now(), SimTime(5));
+        assert_eq!((q.live_timers(), q.cancelled_pending()), (0, 0));
+    }
+
+    #[test]
+    fn a_fired_timer_leaves_no_trace_and_cannot_be_cancelled() {
+        let mut q = EventQueue::default();
+        let t = q.timer_after(3, "t");
+        assert_eq!(q.live_timers(), 1);
+        assert_eq!(q.pop().map(|(_, e)| e), Some("t"));
+        assert_eq!((q.live_timers(), q.cancelled_pending()), (0, 0));
+        let late = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| q.cancel(t)));
+        assert!(late.is_err(), "cancelling a fired timer is a bug and must assert");
     }
 
     proptest! {
         #[test]
         fn time_never_goes_backwards(times in prop::collection::vec(0u64..1_000, 1..200), cancel in prop::collection::vec(any::<bool>(), 200)) {
             let mut q = EventQueue::default();
-            let ids: Vec<TimerId> = times.iter().map(|t| q.schedule(SimTime(*t), *t)).collect();
+            let ids: Vec<TimerId> = times.iter().map(|t| q.timer_after(*t, *t)).collect();
             for (id, c) in ids.iter().zip(&cancel) {
                 if *c { q.cancel(*id); }
             }
@@ -168,6 +211,7 @@ mod tests {
             }
             let live = times.len() - cancel.iter().take(times.len()).filter(|c| **c).count();
             prop_assert_eq!(n, live);
+            prop_assert_eq!((q.live_timers(), q.cancelled_pending()), (0, 0));
         }
     }
 }

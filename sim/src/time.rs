@@ -55,10 +55,13 @@ impl Add<u64> for SimTime {
     }
 }
 
+/// The time from `earlier` to `self`, in nanoseconds. Subtracting a later time is a simulator
+/// bug (a duration cannot be negative): it asserts instead of hiding the bug behind zero.
 impl Sub for SimTime {
     type Output = u64;
     fn sub(self, earlier: SimTime) -> u64 {
-        self.0.saturating_sub(earlier.0)
+        assert!(earlier <= self, "time subtraction went negative: {self} - {earlier}");
+        self.0 - earlier.0
     }
 }
 

@@ -1,30 +1,55 @@
 //! The simulated system: one scenario, one seed, one run.
 //!
-//! [`Sim`] wires the components — workload, network, API gateway, service registry, load
-//! balancing, service replicas running guest code through a [`ServiceHost`], key-value stores,
-//! caches, the message broker and the fault plan — onto one [`EventQueue`]. Each component keeps
-//! its own state and reacts to events; none reads a clock or an unseeded random source, and all
-//! iteration is over ordered collections, so a run is a pure function of (scenario, modules,
-//! seed). Components live in sibling files as `impl Sim` blocks over their own state.
+//! [`Sim`] wires the components onto one [`EventQueue`]. The scenario is first resolved into a
+//! [`World`](world::World) — typed ids, units in nanoseconds, templates parsed — so nothing on
+//! the event path looks a name up. Each component owns its state in its own file, with its
+//! lifecycle spelled out as state enums:
+//!
+//! - `workload.rs` sends client requests (bodies from `template.rs`); `gateway.rs` validates, routes and answers them;
+//! - `registry.rs` and `balancer.rs` find a replica; `replica.rs` queues and serves;
+//! - `invocation.rs` runs handlers slice by slice; `calls.rs` makes their synchronous calls;
+//! - `storeops.rs` carries their store operations to `kv.rs` and `cache.rs`, and `broker.rs`
+//!   their publications; `requests.rs` tracks every request until nothing refers to it;
+//! - `network.rs` carries every message between nodes; `faults.rs` applies the fault plan;
+//! - `invariants.rs` checks the whole state after every event in test and debug builds.
+//!
+//! None reads a clock or an unseeded random source, and all iteration is over ordered
+//! collections, so a run is a pure function of (scenario, modules, seed).
 
-mod data;
+mod balancer;
+mod broker;
+mod cache;
+mod calls;
+mod event;
 mod faults;
+mod gateway;
+mod ids;
+mod invariants;
+mod invocation;
+mod kv;
 mod network;
-mod serving;
+mod registry;
+mod replica;
+mod requests;
+mod storeops;
+mod template;
 mod workload;
+mod world;
 
 use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
 
 use crate::engine::EventQueue;
-use crate::metrics::{Metrics, Outcome};
+use crate::metrics::Metrics;
 use crate::rng::{Seed, SimRng};
 use crate::runtime::ServiceHost;
 use crate::time::{SimTime, millis_to_nanos, secs_to_nanos};
 use crate::trace::{Trace, TraceEvent, TraceMode};
 
-pub use data::{KvReplica, Versioned};
+use event::Event;
+pub use kv::{KvReplica, Versioned};
+pub use world::WorldError;
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -50,108 +75,6 @@ impl RunOptions {
             drain_nanos: secs_to_nanos(5.0),
         }
     }
-}
-
-/// Identifies a request (client request, internal call attempt, or message delivery).
-pub(crate) type ReqId = u64;
-pub(crate) type InvId = u64;
-
-/// Events the components react to.
-#[derive(Debug, Clone)]
-pub(crate) enum Event {
-    Arrival,
-    UserNext(u32),
-    /// A client request reaches the gateway.
-    AtGateway(ReqId),
-    GatewayTimeout(ReqId),
-    /// A response reaches the client.
-    AtClient {
-        req: ReqId,
-        outcome: Outcome,
-    },
-    /// A request reaches a service replica.
-    AtReplica {
-        req: ReqId,
-        svc: usize,
-        replica: u32,
-    },
-    /// The CPU time of an invocation's slice has elapsed: act on its step.
-    SliceDone(InvId),
-    /// A response reaches whoever sent the request (gateway, caller, broker).
-    Reply {
-        req: ReqId,
-        outcome: Outcome,
-        body: Vec<u8>,
-    },
-    CallTimeout {
-        call: u64,
-        attempt: u32,
-    },
-    CallRetry {
-        call: u64,
-    },
-    /// A store operation reaches a store replica.
-    StoreAt {
-        op: u64,
-        replica: u32,
-    },
-    /// A store operation's answer reaches the invocation that issued it.
-    OpReply {
-        op: u64,
-    },
-    OpTimeout {
-        op: u64,
-    },
-    /// A replicated write reaches a replica (boxed: it would make every event twice as big,
-    /// and events are moved on every heap operation).
-    Replicate(Box<ReplicaWrite>),
-    /// A replicated write that could not get through is sent again.
-    ReplicateRetry(Box<ReplicaWrite>),
-    /// A strong write's replica acknowledgement reaches the primary.
-    ReplicaAck {
-        op: u64,
-    },
-    /// A published message reaches the broker.
-    AtBroker {
-        op: u64,
-        channel: usize,
-        message: Vec<u8>,
-    },
-    Deliver {
-        msg: u64,
-        group: usize,
-        redelivery: bool,
-    },
-    AckTimeout {
-        msg: u64,
-        group: usize,
-        attempt: u32,
-    },
-    Heartbeat {
-        svc: usize,
-        replica: u32,
-    },
-    RegistrySweep,
-    FaultStart(usize),
-    FaultEnd(usize),
-    Restart {
-        svc: usize,
-        replica: u32,
-    },
-    Sample,
-    WorkloadEnd,
-}
-
-/// A replicated write in flight from replica `from` to `replica` of `store`.
-#[derive(Debug, Clone)]
-pub(crate) struct ReplicaWrite {
-    pub(crate) store: usize,
-    pub(crate) replica: u32,
-    pub(crate) key: Vec<u8>,
-    pub(crate) value: Versioned,
-    pub(crate) from: u32,
-    pub(crate) sent: SimTime,
-    pub(crate) ack_op: Option<u64>,
 }
 
 /// The result of a run.
@@ -180,30 +103,39 @@ pub struct RunResult {
 
 /// One simulation run in progress.
 pub struct Sim {
-    pub(crate) s: Scenario,
-    pub(crate) host: Box<dyn ServiceHost>,
-    pub(crate) q: EventQueue<Event>,
-    pub(crate) trace: Trace,
-    pub(crate) metrics: Metrics,
-    pub(crate) seed: Seed,
-    pub(crate) duration: SimTime,
-    pub(crate) end: SimTime,
-    pub(crate) sample_interval: u64,
-    pub(crate) rng_workload: SimRng,
-    pub(crate) rng_net: SimRng,
-    pub(crate) rng_lb: SimRng,
-    pub(crate) rng_broker: SimRng,
-    pub(crate) net: network::Network,
-    pub(crate) serving: serving::Serving,
-    pub(crate) data: data::Data,
-    pub(crate) load: workload::Load,
-    pub(crate) guest_fuel: u64,
+    scenario: Scenario,
+    world: world::World,
+    host: Box<dyn ServiceHost>,
+    q: EventQueue<Event>,
+    trace: Trace,
+    metrics: Metrics,
+    seed: Seed,
+    duration: SimTime,
+    end: SimTime,
+    sample_interval: u64,
+    rng_workload: SimRng,
+    rng_net: SimRng,
+    rng_lb: SimRng,
+    rng_broker: SimRng,
+    net: network::Network,
+    registry: registry::Registry,
+    services: Vec<replica::ServiceState>,
+    requests: requests::Requests,
+    invocations: invocation::Invocations,
+    calls: calls::Calls,
+    ops: storeops::StoreOps,
+    stores: Vec<kv::StoreState>,
+    /// The next write's version (the run's global write order).
+    next_version: u64,
+    broker: broker::Broker,
+    load: workload::Load,
+    guest_fuel: u64,
 }
 
 impl std::fmt::Debug for Sim {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sim")
-            .field("system", &self.s.name)
+            .field("system", &self.world.name)
             .field("now", &self.q.now())
             .finish_non_exhaustive()
     }
@@ -212,8 +144,28 @@ impl std::fmt::Debug for Sim {
 impl Sim {
     /// Prepares a run. `host` runs the services' modules (it must have every service with a
     /// module loaded); abstract services are served from their declared distribution.
+    ///
+    /// # Panics
+    /// If the scenario has a dangling reference — which the parser refuses, so only a scenario
+    /// built by hand can; use [`Sim::try_new`] for those.
     #[must_use]
     pub fn new(scenario: Scenario, host: Box<dyn ServiceHost>, options: &RunOptions) -> Self {
+        match Self::try_new(scenario, host, options) {
+            Ok(sim) => sim,
+            Err(e) => panic!("{e} (a parsed scenario always resolves)"),
+        }
+    }
+
+    /// Prepares a run of a scenario that may not have been through the parser.
+    ///
+    /// # Errors
+    /// A reference to something the scenario does not declare.
+    pub fn try_new(
+        scenario: Scenario,
+        host: Box<dyn ServiceHost>,
+        options: &RunOptions,
+    ) -> Result<Self, WorldError> {
+        let world = world::World::new(&scenario)?;
         let seed = options.seed;
         let duration = options.duration.unwrap_or_else(|| {
             SimTime::from_secs_f64(scenario.workload.as_ref().map_or(0.0, |w| w.duration_s))
@@ -221,10 +173,24 @@ impl Sim {
         let end = duration + options.drain_nanos;
         let sample_interval =
             options.sample_interval.unwrap_or((duration.nanos() / 100).max(millis_to_nanos(10.0)));
-        let net = network::Network::new(&scenario);
-        let serving = serving::Serving::new(&scenario, seed);
-        let data = data::Data::new(&scenario, seed);
-        let load = workload::Load::default();
+        let services = world
+            .services
+            .iter()
+            .map(|x| {
+                let rng = SimRng::stream(seed, &format!("service/{}", x.name));
+                replica::ServiceState::new(&x.name, x.replicas, rng)
+            })
+            .collect();
+        let stores = world
+            .stores
+            .iter()
+            .map(|d| kv::StoreState {
+                replicas: vec![d.initial.clone(); d.nodes.len()],
+                cache: cache::CacheState::default(),
+                extra_lag_nanos: 0,
+                rng: SimRng::stream(seed, &format!("store/{}", d.name)),
+            })
+            .collect();
         let mut sim = Sim {
             host,
             q: EventQueue::default(),
@@ -238,20 +204,28 @@ impl Sim {
             rng_net: SimRng::stream(seed, "network"),
             rng_lb: SimRng::stream(seed, "balancer"),
             rng_broker: SimRng::stream(seed, "broker"),
-            net,
-            serving,
-            data,
-            load,
+            net: network::Network::new(&world),
+            registry: registry::Registry::new(world.services.iter().map(|x| x.replicas)),
+            services,
+            requests: requests::Requests::default(),
+            invocations: invocation::Invocations::default(),
+            calls: calls::Calls::default(),
+            ops: storeops::StoreOps::default(),
+            stores,
+            next_version: 1,
+            broker: broker::Broker::new(world.channels.len()),
+            load: workload::Load::default(),
             guest_fuel: 0,
-            s: scenario,
+            world,
+            scenario,
         };
         sim.start();
-        sim
+        Ok(sim)
     }
 
     fn start(&mut self) {
         let now = self.q.now();
-        self.trace.emit(now, &TraceEvent::RunStart { system: &self.s.name, seed: self.seed });
+        self.trace.emit(now, &TraceEvent::RunStart { system: &self.world.name, seed: self.seed });
         self.start_registry();
         self.schedule_faults();
         self.start_workload();
@@ -277,6 +251,9 @@ impl Sim {
         }
         let Some((_, event)) = self.q.pop() else { return false };
         self.dispatch(event);
+        if cfg!(debug_assertions) {
+            self.check_invariants();
+        }
         true
     }
 
@@ -301,28 +278,27 @@ impl Sim {
         let events = self.q.processed();
         let end = self.q.now();
         self.trace.emit(end, &TraceEvent::RunEnd { events });
-        let stores = self.data.snapshot();
         RunResult {
-            system: self.s.name.clone(),
+            system: self.world.name.clone(),
             seed: self.seed,
             duration: self.duration,
             end,
             events,
             trace_hash: self.trace.hash(),
             trace: self.trace.lines().to_vec(),
+            stores: self.kv_snapshot(),
+            unacked: self.unacked(),
             metrics: std::mem::take(&mut self.metrics),
-            stores,
             guest_fuel: self.guest_fuel,
             requests_sent: self.load.sent,
             requests_answered: self.load.answered,
-            unacked: self.data.unacked(&self.s),
         }
     }
 
     /// The scenario being run.
     #[must_use]
     pub fn scenario(&self) -> &Scenario {
-        &self.s
+        &self.scenario
     }
 
     /// Metrics so far.
@@ -350,6 +326,12 @@ impl Sim {
         self.end
     }
 
+    /// Messages published on at-least-once channels and not yet acknowledged by every group.
+    #[must_use]
+    pub fn unacked_messages(&self) -> usize {
+        self.broker.pending()
+    }
+
     /// Runs until virtual time `t` (or the end) but processes at most `events_max` events, so a
     /// caller with a frame budget never blocks on a burst. Returns the events processed.
     pub fn run_until_bounded(&mut self, t: SimTime, events_max: u64) -> u64 {
@@ -368,31 +350,25 @@ impl Sim {
             Event::AtGateway(req) => self.on_at_gateway(req),
             Event::GatewayTimeout(req) => self.on_gateway_timeout(req),
             Event::AtClient { req, outcome } => self.on_at_client(req, outcome),
-            Event::AtReplica { req, svc, replica } => self.on_at_replica(req, svc, replica),
+            Event::AtReplica { req, service, replica } => self.on_at_replica(req, service, replica),
             Event::SliceDone(inv) => self.on_slice_done(inv),
             Event::Reply { req, outcome, body } => self.on_reply(req, outcome, body),
             Event::CallTimeout { call, attempt } => self.on_call_timeout(call, attempt),
-            Event::CallRetry { call } => self.send_call_attempt(call),
+            Event::CallRetry(call) => self.send_call_attempt(call),
             Event::StoreAt { op, replica } => self.on_store_at(op, replica),
-            Event::OpReply { op } => self.on_op_reply(op),
-            Event::OpTimeout { op } => self.on_op_timeout(op),
-            Event::Replicate(w) => {
-                let ReplicaWrite { store, replica, key, value, from, sent, ack_op } = *w;
-                self.on_replicate(store, replica, &key, &value, from, sent, ack_op);
-            }
-            Event::ReplicateRetry(w) => {
-                let ReplicaWrite { store, replica, key, value, from, sent, ack_op } = *w;
-                self.send_replicate(store, replica, key, value, from, sent, ack_op);
-            }
-            Event::ReplicaAck { op } => self.on_replica_ack(op),
+            Event::OpReply(op) => self.on_op_reply(op),
+            Event::OpTimeout(op) => self.on_op_timeout(op),
+            Event::Replicate(w) => self.on_replicate(&w),
+            Event::ReplicateRetry(w) => self.send_replicate(*w),
+            Event::ReplicaAck(op) => self.on_replica_ack(op),
             Event::AtBroker { op, channel, message } => self.on_at_broker(op, channel, message),
             Event::Deliver { msg, group, redelivery } => self.on_deliver(msg, group, redelivery),
             Event::AckTimeout { msg, group, attempt } => self.on_ack_timeout(msg, group, attempt),
-            Event::Heartbeat { svc, replica } => self.on_heartbeat(svc, replica),
+            Event::Heartbeat { service, replica } => self.on_heartbeat(service, replica),
             Event::RegistrySweep => self.on_registry_sweep(),
             Event::FaultStart(i) => self.on_fault_start(i),
             Event::FaultEnd(i) => self.on_fault_end(i),
-            Event::Restart { svc, replica } => self.on_restart(svc, replica),
+            Event::Restart { service, replica } => self.on_restart(service, replica),
             Event::Sample => self.on_sample(),
             Event::WorkloadEnd => self.load.stopped = true,
         }
@@ -400,7 +376,7 @@ impl Sim {
 
     fn on_sample(&mut self) {
         let now = self.q.now();
-        let gauges = self.serving.gauges();
+        let gauges = self.gauges();
         let interval = self.sample_interval as f64 / 1e9;
         self.metrics.sample(now.as_secs_f64(), interval, gauges);
         if now + self.sample_interval <= self.end {

@@ -3,10 +3,11 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use fusebench_model::Scenario;
 use fusebench_model::scenario::Distribution;
 
 use super::Sim;
+use super::ids::NodeId;
+use super::world::World;
 use crate::dist::sample_nanos;
 use crate::trace::TraceEvent;
 
@@ -25,8 +26,6 @@ struct LinkState {
 
 #[derive(Debug)]
 pub(crate) struct Network {
-    pub(crate) nodes: Vec<String>,
-    pub(crate) index: BTreeMap<String, usize>,
     /// links[(a, b)] with a < b.
     links: BTreeMap<(usize, usize), LinkState>,
     /// next_hop[from][to]: the neighbour to go through, `None` if unreachable.
@@ -34,21 +33,11 @@ pub(crate) struct Network {
 }
 
 impl Network {
-    pub(crate) fn new(s: &Scenario) -> Self {
-        let nodes: Vec<String> = s.nodes.iter().map(|n| n.name.clone()).collect();
-        let index: BTreeMap<String, usize> =
-            nodes.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
+    pub(crate) fn new(world: &World) -> Self {
         let mut links = BTreeMap::new();
-        let mut adj = vec![Vec::new(); nodes.len()];
-        for l in &s.links {
-            let (Some(&a), Some(&b)) =
-                (index.get(&l.between[0].name), index.get(&l.between[1].name))
-            else {
-                continue;
-            };
-            if a == b {
-                continue;
-            }
+        let mut adj = vec![Vec::new(); world.nodes.len()];
+        for l in &world.links {
+            let (a, b) = (l.a.index(), l.b.index());
             links.insert(
                 (a.min(b), a.max(b)),
                 LinkState {
@@ -66,7 +55,7 @@ impl Network {
             a.sort_unstable();
             a.dedup();
         }
-        let n = nodes.len();
+        let n = world.nodes.len();
         let mut next_hop = vec![vec![None; n]; n];
         for (src, row) in next_hop.iter_mut().enumerate() {
             // BFS from src; first hop recorded per reached node.
@@ -90,30 +79,27 @@ impl Network {
             }
             *row = first;
         }
-        Network { nodes, index, links, next_hop }
+        Network { links, next_hop }
     }
 
-    pub(crate) fn node(&self, name: &str) -> usize {
-        self.index.get(name).copied().unwrap_or(0)
-    }
-
-    fn link_mut(&mut self, a: usize, b: usize) -> Option<&mut LinkState> {
+    fn link_mut(&mut self, a: NodeId, b: NodeId) -> Option<&mut LinkState> {
+        let (a, b) = (a.index(), b.index());
         self.links.get_mut(&(a.min(b), a.max(b)))
     }
 
-    pub(crate) fn set_partition(&mut self, a: usize, b: usize, on: bool) {
+    pub(crate) fn set_partition(&mut self, a: NodeId, b: NodeId, on: bool) {
         if let Some(l) = self.link_mut(a, b) {
             l.partitions = if on { l.partitions + 1 } else { l.partitions.saturating_sub(1) };
         }
     }
 
-    pub(crate) fn add_loss(&mut self, a: usize, b: usize, rate: f64) {
+    pub(crate) fn add_loss(&mut self, a: NodeId, b: NodeId, rate: f64) {
         if let Some(l) = self.link_mut(a, b) {
             l.extra_loss = (l.extra_loss + rate).clamp(0.0, 1.0);
         }
     }
 
-    pub(crate) fn add_latency(&mut self, a: usize, b: usize, nanos: i64) {
+    pub(crate) fn add_latency(&mut self, a: NodeId, b: NodeId, nanos: i64) {
         if let Some(l) = self.link_mut(a, b) {
             l.extra_nanos = l.extra_nanos.saturating_add_signed(nanos);
         }
@@ -123,10 +109,11 @@ impl Network {
 impl Sim {
     /// The delay of one message from node `from` to node `to`, or `None` if it is lost or
     /// cannot get through (partition, no route). `what`/`id` name it in the trace when dropped.
-    pub(crate) fn transit(&mut self, from: usize, to: usize, what: &str, id: u64) -> Option<u64> {
+    pub(crate) fn transit(&mut self, from: NodeId, to: NodeId, what: &str, id: u64) -> Option<u64> {
         if from == to {
             return Some(LOCAL_NANOS);
         }
+        let (from, to) = (from.index(), to.index());
         let mut total = 0u64;
         let mut at = from;
         let mut reason = None;
@@ -159,7 +146,7 @@ impl Sim {
             None => Some(total.max(1)),
             Some(reason) => {
                 let now = self.q.now();
-                let (f, t) = (&self.net.nodes[from], &self.net.nodes[to]);
+                let (f, t) = (&self.world.nodes[from], &self.world.nodes[to]);
                 self.trace.emit(now, &TraceEvent::Dropped { what, id, from: f, to: t, reason });
                 None
             }

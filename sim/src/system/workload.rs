@@ -1,35 +1,35 @@
 //! The workload: open-loop arrivals (Poisson, constant, on/off, a rate schedule) or closed-loop
-//! users with think time; a weighted request mix; request bodies rendered from templates with
-//! seeded fields.
+//! users with think time; a weighted request mix; request bodies rendered from templates
+//! (parsed once, in the [`World`](super::world::World)) with seeded fields.
 
-use fusebench_model::scenario::{Arrival, Template};
+use fusebench_model::scenario::Arrival;
 use serde_json::Value as Json;
 
-use super::serving::{Origin, Req};
-use super::{Event, Sim};
+use super::Sim;
+use super::event::Event;
+use super::requests::{ClientState, Origin, Request};
+use super::template::Renderer;
 use crate::time::{SimTime, millis_to_nanos, secs_to_nanos};
 
 #[derive(Debug, Default)]
 pub(crate) struct Load {
     pub(crate) sent: u64,
     pub(crate) answered: u64,
+    /// The workload's duration is over: no new requests.
     pub(crate) stopped: bool,
     seq: u64,
     keys: u64,
-    origin: usize,
 }
 
 impl Sim {
     pub(crate) fn start_workload(&mut self) {
-        let Some(w) = &self.s.workload else {
+        let Some(w) = &self.world.workload else {
             self.load.stopped = true;
             return;
         };
-        self.load.origin =
-            w.origin.as_ref().map_or(self.serving.gateway_node, |o| self.net.node(&o.name));
         let duration = self.duration;
         self.q.schedule(duration, Event::WorkloadEnd);
-        match w.arrival.clone() {
+        match w.arrival {
             Arrival::Closed { users, think_ms } => {
                 for u in 0..users {
                     let think =
@@ -47,16 +47,16 @@ impl Sim {
 
     /// Time from `t` to the next open-loop arrival; `None` if there is none before the end.
     fn next_gap(&mut self, t: SimTime) -> Option<u64> {
-        let w = self.s.workload.as_ref()?;
-        let exp =
-            |sim: &mut Sim, rate: f64| (sim.rng_workload.exponential(1e9 / rate)).max(1.0) as u64;
-        let gap = match w.arrival.clone() {
-            Arrival::Poisson { rate_rps } => exp(self, rate_rps),
+        let w = self.world.workload.as_ref()?;
+        let rng = &mut self.rng_workload;
+        let mut exp = |rate: f64| (rng.exponential(1e9 / rate)).max(1.0) as u64;
+        let gap = match &w.arrival {
+            Arrival::Poisson { rate_rps } => exp(*rate_rps),
             Arrival::Constant { rate_rps } => ((1e9 / rate_rps) as u64).max(1),
             Arrival::OnOff { rate_rps, on_s, off_s } => {
                 let period = secs_to_nanos(on_s + off_s).max(1);
-                let on = secs_to_nanos(on_s);
-                let candidate = t.nanos() + exp(self, rate_rps);
+                let on = secs_to_nanos(*on_s);
+                let candidate = t.nanos() + exp(*rate_rps);
                 let phase = candidate % period;
                 if phase < on {
                     candidate - t.nanos()
@@ -69,10 +69,10 @@ impl Sim {
                 let current =
                     steps.iter().rev().find(|s| s.at_s <= now_s).map_or(0.0, |s| s.rate_rps);
                 if current > 0.0 {
-                    exp(self, current)
+                    exp(current)
                 } else {
                     let next = steps.iter().find(|s| s.at_s > now_s && s.rate_rps > 0.0)?;
-                    secs_to_nanos(next.at_s) - t.nanos() + exp(self, next.rate_rps)
+                    secs_to_nanos(next.at_s) - t.nanos() + exp(next.rate_rps)
                 }
             }
             Arrival::Closed { .. } => return None,
@@ -99,7 +99,7 @@ impl Sim {
 
     /// A closed-loop user got its answer: it thinks, then sends again.
     pub(crate) fn user_done(&mut self, user: u32) {
-        let Some(w) = &self.s.workload else { return };
+        let Some(w) = &self.world.workload else { return };
         if let Arrival::Closed { think_ms, .. } = w.arrival {
             let think = self.rng_workload.exponential(millis_to_nanos(think_ms) as f64) as u64;
             self.q.after(think.max(1), Event::UserNext(user));
@@ -107,12 +107,11 @@ impl Sim {
     }
 
     fn send_client_request(&mut self, user: Option<u32>) {
-        let Some(w) = &self.s.workload else { return };
-        let total: f64 = w.mix.iter().map(|m| m.weight).sum();
-        if w.mix.is_empty() || total <= 0.0 {
+        let Some(w) = &self.world.workload else { return };
+        if w.mix.is_empty() || w.total_weight <= 0.0 {
             return;
         }
-        let mut pick = self.rng_workload.unit() * total;
+        let mut pick = self.rng_workload.unit() * w.total_weight;
         let mut chosen = w.mix.len() - 1;
         for (i, m) in w.mix.iter().enumerate() {
             if pick < m.weight {
@@ -121,91 +120,34 @@ impl Sim {
             }
             pick -= m.weight;
         }
-        let entry = &w.mix[chosen];
-        let (service, endpoint, template) =
-            (entry.service.name.clone(), entry.endpoint.name.clone(), entry.body.clone());
-        let body = self.render(&template);
-        let Some(&svc) = self.serving.index.get(&service) else { return };
+        let (service, endpoint, origin) = (w.mix[chosen].service, w.mix[chosen].endpoint, w.origin);
+        let body = self.render(chosen);
         let now = self.q.now();
-        let timeout = millis_to_nanos(self.s.gateway.as_ref().map_or(5000.0, |g| g.timeout_ms));
-        let origin_node = self.load.origin;
-        let gw = self.serving.gateway_node;
+        let gw = self.world.gateway_node;
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        let req = self.serving.new_req(Req {
-            svc,
-            endpoint,
-            body: bytes,
-            origin: Origin::Client { user, node: origin_node, timer: None },
-            sent: now,
-            reply_to: gw,
-            done: false,
-            arrived: now,
-        });
-        let timer = self.q.after(timeout, Event::GatewayTimeout(req));
-        if let Some(r) = self.serving.reqs.get_mut(&req) {
-            r.origin = Origin::Client { user, node: origin_node, timer: Some(timer) };
-        }
+        let req = self.requests.next_id();
+        let timer = self.q.timer_after(self.world.gateway_timeout, Event::GatewayTimeout(req));
+        let state = ClientState::Waiting { timer: Some(timer) };
+        let client = Origin::Client { user, node: origin, state };
+        self.requests.insert(req, Request::new(service, endpoint, bytes, client, now, gw));
         self.load.sent += 1;
-        if let Some(d) = self.transit(origin_node, gw, "request", req) {
-            self.q.after(d, Event::AtGateway(req));
+        match self.transit(origin, gw, "request", req.0) {
+            Some(d) => {
+                self.q.after(d, Event::AtGateway(req));
+            }
+            None => self.requests.settle(req),
         }
     }
 
-    /// Renders a body template: every `${...}` generator replaced by a seeded value.
-    fn render(&mut self, template: &Json) -> Json {
-        match template {
-            Json::String(s) if s.contains("${") => self.render_string(s),
-            Json::Array(items) => Json::Array(items.iter().map(|i| self.render(i)).collect()),
-            Json::Object(map) => {
-                Json::Object(map.iter().map(|(k, v)| (k.clone(), self.render(v))).collect())
-            }
-            other => other.clone(),
-        }
-    }
-
-    fn render_string(&mut self, s: &str) -> Json {
-        // A string that is exactly one numeric generator renders as a JSON integer.
-        let whole_int = (s.starts_with("${int ") || s == "${seq}")
-            && s.ends_with('}')
-            && s.matches("${").count() == 1;
-        let mut out = String::new();
-        let mut rest = s;
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let Some(end) = after.find('}') else { break };
-            // Templates were validated when the scenario was parsed.
-            match Template::parse_all(&format!("${{{}}}", &after[..end]))
-                .ok()
-                .and_then(|t| t.into_iter().next())
-            {
-                Some(Template::Seq) => {
-                    self.load.seq += 1;
-                    if whole_int {
-                        return Json::from(self.load.seq);
-                    }
-                    out.push_str(&self.load.seq.to_string());
-                }
-                Some(Template::Key) => {
-                    self.load.keys += 1;
-                    out.push_str(&format!("k{:x}-{}", self.seed, self.load.keys));
-                }
-                Some(Template::Int { min, max }) => {
-                    let n = self.rng_workload.range_i64(min, max);
-                    if whole_int {
-                        return Json::from(n);
-                    }
-                    out.push_str(&n.to_string());
-                }
-                Some(Template::Pick(words)) => {
-                    let i = self.rng_workload.below(words.len() as u64) as usize;
-                    out.push_str(&words[i]);
-                }
-                None => {}
-            }
-            rest = &after[end + 1..];
-        }
-        out.push_str(rest);
-        Json::String(out)
+    /// Renders mix entry `entry`'s body: every generator replaced by a seeded value.
+    fn render(&mut self, entry: usize) -> Json {
+        let Some(w) = self.world.workload.as_ref() else { return Json::Null };
+        let mut r = Renderer {
+            rng: &mut self.rng_workload,
+            seq: &mut self.load.seq,
+            keys: &mut self.load.keys,
+            seed: self.seed,
+        };
+        r.body(&w.mix[entry].body)
     }
 }

@@ -1,0 +1,220 @@
+//! The message broker: publications travel to it and are acknowledged to the publisher; each
+//! message is handed to the channel's consumer groups (an event stream: every group; a queue:
+//! one) and, on at-least-once channels, redelivered after the ack timeout until a consumer
+//! acknowledges it — as with Kafka consumer groups or RabbitMQ queues with manual acks.
+
+use std::collections::BTreeMap;
+
+use fusebench_model::scenario::Delivery;
+
+use super::Sim;
+use super::event::Event;
+use super::ids::{ChannelId, Counter, GroupId, InvId, MsgId, OpId};
+use super::requests::{Origin, Request};
+use super::storeops::OpState;
+use crate::metrics::Outcome;
+use crate::runtime::{HostCode, HostReply};
+use crate::trace::TraceEvent;
+
+/// Deliveries of one message to one group before it is dead-lettered.
+const DELIVERIES_MAX: u32 = 50;
+
+/// Where a message stands with one consumer group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Consumption {
+    /// Delivered `deliveries` times so far, not acknowledged.
+    Unacked {
+        deliveries: u32,
+    },
+    Acked,
+}
+
+#[derive(Debug)]
+struct Message {
+    channel: ChannelId,
+    body: Vec<u8>,
+    groups: BTreeMap<GroupId, Consumption>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Broker {
+    messages: BTreeMap<MsgId, Message>,
+    ids: Counter,
+    /// Per channel: active duplication rate and reorder jitter (faults).
+    pub(crate) dup_rate: Vec<f64>,
+    pub(crate) jitter_nanos: Vec<u64>,
+}
+
+impl Broker {
+    pub(crate) fn new(channels: usize) -> Self {
+        Broker {
+            messages: BTreeMap::new(),
+            ids: Counter::default(),
+            dup_rate: vec![0.0; channels],
+            jitter_nanos: vec![0; channels],
+        }
+    }
+
+    /// Messages not yet acknowledged by every group.
+    pub(crate) fn pending(&self) -> usize {
+        self.messages.len()
+    }
+}
+
+impl Sim {
+    /// A guest publishes to an async channel: the message travels to the broker.
+    pub(crate) fn publish(&mut self, inv: InvId, channel: &str, message: Vec<u8>) {
+        let Some(ci) = self.world.channel_id(channel) else {
+            self.resume(inv, HostReply::Error(HostCode::InvalidArgument));
+            return;
+        };
+        let spec = self.world.channel(ci);
+        let (Some(broker), Some(to)) = (spec.broker, spec.broker_node) else {
+            self.resume(inv, HostReply::Error(HostCode::InvalidArgument));
+            return;
+        };
+        let (op, from) = self.new_op(inv, broker, OpState::ToBroker);
+        if let Some(d) = self.transit(from, to, "publish", op.0) {
+            self.q.after(d, Event::AtBroker { op, channel: ci, message });
+        }
+    }
+
+    /// The broker accepts a message (even if its publisher gave up waiting: the publish
+    /// happened), hands it to the groups and acknowledges it.
+    pub(crate) fn on_at_broker(&mut self, op: OpId, channel: ChannelId, message: Vec<u8>) {
+        let now = self.q.now();
+        let msg = MsgId(self.broker.ids.next());
+        let spec = self.world.channel(channel);
+        self.trace.emit(now, &TraceEvent::Publish { channel: &spec.name, msg: msg.0 });
+        self.metrics.channel(&spec.name).published += 1;
+        let groups = spec.groups.clone();
+        self.broker.messages.insert(
+            msg,
+            Message {
+                channel,
+                body: message,
+                groups: groups
+                    .iter()
+                    .map(|g| (*g, Consumption::Unacked { deliveries: 0 }))
+                    .collect(),
+            },
+        );
+        for group in groups {
+            let jitter = self.broker.jitter_nanos[channel.index()];
+            let delay = if jitter > 0 { self.rng_broker.below(jitter) } else { 0 };
+            self.q.after(delay, Event::Deliver { msg, group, redelivery: false });
+        }
+        if self.ops.contains(op) {
+            self.decide(op, HostReply::Ack, 0, 0);
+        }
+    }
+
+    pub(crate) fn on_deliver(&mut self, msg: MsgId, group: GroupId, redelivery: bool) {
+        let now = self.q.now();
+        let m = self.broker.messages.get_mut(&msg).expect("a delivered message is pending");
+        let state = m.groups.get_mut(&group).expect("a message is delivered to its own groups");
+        let Consumption::Unacked { deliveries } = state else {
+            unreachable!("{msg} delivered to a group that acknowledged it")
+        };
+        *deliveries += 1;
+        let attempt = *deliveries;
+        let channel = m.channel;
+        let spec = self.world.channel(channel);
+        if attempt > DELIVERIES_MAX {
+            self.metrics.channel(&spec.name).dead_lettered += 1;
+            return;
+        }
+        let g = self.world.group(group);
+        self.trace.emit(
+            now,
+            &TraceEvent::Deliver { channel: &spec.name, msg: msg.0, group: &g.name, attempt },
+        );
+        let stats = self.metrics.channel(&spec.name);
+        stats.delivered += 1;
+        if redelivery {
+            stats.redelivered += 1;
+        }
+        let (service, endpoint) = (g.service, g.endpoint);
+        let broker_node = spec.consumers_from;
+        let at_least_once = spec.delivery == Delivery::AtLeastOnce;
+        let ack_timeout = spec.ack_timeout;
+        let dup = self.broker.dup_rate[channel.index()];
+        let copies = if self.rng_broker.chance(dup) {
+            self.metrics.channel(&self.world.channel(channel).name).duplicated += 1;
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            let body = self.broker.messages[&msg].body.clone();
+            let origin = Origin::Message { msg, group, attempt };
+            let req =
+                self.requests.add(Request::new(service, endpoint, body, origin, now, broker_node));
+            if !self.dispatch_request(req, broker_node, None) {
+                self.requests.settle(req);
+            }
+        }
+        if at_least_once {
+            self.q.after(ack_timeout, Event::AckTimeout { msg, group, attempt });
+        }
+    }
+
+    pub(crate) fn on_consumer_reply(
+        &mut self,
+        msg: MsgId,
+        group: GroupId,
+        _attempt: u32,
+        outcome: Outcome,
+    ) {
+        let now = self.q.now();
+        if !outcome.is_success() {
+            return; // not acknowledged: at-least-once redelivers on the ack timeout
+        }
+        let Some(m) = self.broker.messages.get_mut(&msg) else {
+            return; // every group acknowledged it already (a duplicate's answer)
+        };
+        let state = m.groups.get_mut(&group).expect("a consumer answers for its own group");
+        if *state == Consumption::Acked {
+            return; // a duplicate or an earlier delivery acknowledged it already
+        }
+        *state = Consumption::Acked;
+        let spec = self.world.channel(m.channel);
+        let g = self.world.group(group);
+        self.trace
+            .emit(now, &TraceEvent::Acked { channel: &spec.name, msg: msg.0, group: &g.name });
+        self.metrics.channel(&spec.name).acked += 1;
+        if m.groups.values().all(|c| *c == Consumption::Acked) {
+            self.broker.messages.remove(&msg);
+        }
+    }
+
+    pub(crate) fn on_ack_timeout(&mut self, msg: MsgId, group: GroupId, attempt: u32) {
+        let pending = self
+            .broker
+            .messages
+            .get(&msg)
+            .and_then(|m| m.groups.get(&group))
+            .is_some_and(|c| *c == Consumption::Unacked { deliveries: attempt });
+        if pending {
+            self.on_deliver(msg, group, true);
+        }
+    }
+
+    /// Messages on at-least-once channels some consumer group never acknowledged:
+    /// (channel, message id, group).
+    pub(crate) fn unacked(&self) -> Vec<(String, u64, String)> {
+        let mut out = Vec::new();
+        for (id, m) in &self.broker.messages {
+            let c = self.world.channel(m.channel);
+            if c.delivery != Delivery::AtLeastOnce {
+                continue;
+            }
+            for (g, state) in &m.groups {
+                if *state != Consumption::Acked {
+                    out.push((c.name.clone(), id.0, self.world.group(*g).name.clone()));
+                }
+            }
+        }
+        out
+    }
+}

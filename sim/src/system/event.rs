@@ -1,0 +1,84 @@
+//! The events the components react to, each naming its subjects by typed id.
+
+use super::ids::{CallId, ChannelId, GroupId, InvId, MsgId, OpId, ReplicaIdx, ReqId, ServiceId};
+use super::kv::ReplicaWrite;
+use crate::metrics::Outcome;
+
+#[derive(Debug, Clone)]
+pub(crate) enum Event {
+    /// The next open-loop arrival.
+    Arrival,
+    /// A closed-loop user has thought and sends its next request.
+    UserNext(u32),
+    /// A client request reaches the gateway.
+    AtGateway(ReqId),
+    GatewayTimeout(ReqId),
+    /// The gateway's answer reaches the client.
+    AtClient {
+        req: ReqId,
+        outcome: Outcome,
+    },
+    /// A request reaches a service replica.
+    AtReplica {
+        req: ReqId,
+        service: ServiceId,
+        replica: ReplicaIdx,
+    },
+    /// The CPU time of an invocation's slice has elapsed: act on its step.
+    SliceDone(InvId),
+    /// A response reaches whoever sent the request (gateway, caller, broker).
+    Reply {
+        req: ReqId,
+        outcome: Outcome,
+        body: Vec<u8>,
+    },
+    CallTimeout {
+        call: CallId,
+        attempt: u32,
+    },
+    CallRetry(CallId),
+    /// A store operation reaches a store replica.
+    StoreAt {
+        op: OpId,
+        replica: ReplicaIdx,
+    },
+    /// A store operation's answer reaches the invocation that issued it.
+    OpReply(OpId),
+    OpTimeout(OpId),
+    /// A replicated write reaches a replica (boxed: it would make every event twice as big,
+    /// and events are moved on every heap operation).
+    Replicate(Box<ReplicaWrite>),
+    /// A replicated write that could not get through is sent again.
+    ReplicateRetry(Box<ReplicaWrite>),
+    /// A strong write's replica acknowledgement reaches the primary.
+    ReplicaAck(OpId),
+    /// A published message reaches the broker.
+    AtBroker {
+        op: OpId,
+        channel: ChannelId,
+        message: Vec<u8>,
+    },
+    Deliver {
+        msg: MsgId,
+        group: GroupId,
+        redelivery: bool,
+    },
+    AckTimeout {
+        msg: MsgId,
+        group: GroupId,
+        attempt: u32,
+    },
+    Heartbeat {
+        service: ServiceId,
+        replica: ReplicaIdx,
+    },
+    RegistrySweep,
+    FaultStart(usize),
+    FaultEnd(usize),
+    Restart {
+        service: ServiceId,
+        replica: ReplicaIdx,
+    },
+    Sample,
+    WorkloadEnd,
+}

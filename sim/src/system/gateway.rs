@@ -1,0 +1,108 @@
+//! The API gateway and its clients: a request is validated against its route's contract,
+//! dispatched to a replica through discovery and balancing, and its client answered exactly
+//! once — with the response, or with a timeout, whichever comes first.
+
+use super::Sim;
+use super::event::Event;
+use super::ids::ReqId;
+use super::requests::{ClientState, Origin, Stage};
+use crate::metrics::Outcome;
+use crate::trace::TraceEvent;
+
+impl Sim {
+    pub(crate) fn on_at_gateway(&mut self, req: ReqId) {
+        let r = self.requests.live(req);
+        if let Origin::Client { state: ClientState::Answered, .. } = r.origin {
+            // The client's timeout fired while the request travelled: the gateway answered it
+            // already and does not forward it.
+            self.requests.settle(req);
+            return;
+        }
+        let now = self.q.now();
+        let svc = self.world.service(r.service);
+        let endpoint = svc.endpoint(r.endpoint);
+        self.trace.emit(
+            now,
+            &TraceEvent::Arrival { req: req.0, service: &svc.name, endpoint: &endpoint.name },
+        );
+        let valid = endpoint.public
+            && serde_json::from_slice(&r.body).is_ok_and(|v| endpoint.request.check(&v).is_empty());
+        if !valid {
+            self.answer_client(req, Outcome::BadRequest);
+            return;
+        }
+        let gw = self.world.gateway_node;
+        if !self.dispatch_request(req, gw, None) {
+            self.answer_client(req, Outcome::Rejected);
+        }
+    }
+
+    /// The gateway answers the client itself (rejections, bad requests, responses).
+    pub(crate) fn answer_client(&mut self, req: ReqId, outcome: Outcome) {
+        let Origin::Client { node, .. } = self.requests.live(req).origin else {
+            unreachable!("only client requests are answered by the gateway")
+        };
+        let gw = self.world.gateway_node;
+        match self.transit(gw, node, "response", req.0) {
+            Some(d) => {
+                self.requests.set_stage(req, Stage::Returning);
+                self.q.after(d, Event::AtClient { req, outcome });
+            }
+            None => self.requests.settle(req),
+        }
+    }
+
+    pub(crate) fn on_gateway_timeout(&mut self, req: ReqId) {
+        let r = self.requests.live_mut(req);
+        let Origin::Client { state: ClientState::Waiting { timer }, .. } = &mut r.origin else {
+            unreachable!("a gateway timeout fires only for a waiting client")
+        };
+        *timer = None; // fired
+        self.client_done(req, Outcome::Timeout);
+    }
+
+    pub(crate) fn on_at_client(&mut self, req: ReqId, outcome: Outcome) {
+        let r = self.requests.live_mut(req);
+        r.stage = Stage::Settled;
+        if let Origin::Client { state: ClientState::Waiting { .. }, .. } = r.origin {
+            self.client_done(req, outcome);
+        } else {
+            // Answered already (its timeout fired while this answer travelled).
+            self.requests.release(req);
+        }
+    }
+
+    /// A client request is over: exactly once, whichever comes first (response or timeout).
+    fn client_done(&mut self, req: ReqId, outcome: Outcome) {
+        let now = self.q.now();
+        let r = self.requests.live_mut(req);
+        let Origin::Client { user, state, .. } = &mut r.origin else {
+            unreachable!("client_done on a request that is not a client's")
+        };
+        let user = *user;
+        if let ClientState::Waiting { timer: Some(t) } = *state {
+            self.q.cancel(t);
+        }
+        *state = ClientState::Answered;
+        let latency = now - r.sent;
+        let svc = self.world.service(r.service);
+        let endpoint = svc.endpoint(r.endpoint);
+        self.trace.emit(
+            now,
+            &TraceEvent::Response {
+                req: req.0,
+                service: &svc.name,
+                endpoint: &endpoint.name,
+                outcome: outcome.name(),
+                latency_ns: latency,
+            },
+        );
+        self.metrics.record_request(&endpoint.metric_key, outcome, latency);
+        self.load.answered += 1;
+        // A replica may still hold it (queued or running): its record goes when that ends.
+        self.requests.release(req);
+        if let Some(user) = user {
+            self.user_done(user);
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! The simulator's own invariants, checked after every event in test and debug builds: a
+//! broken one is a simulator bug, never a modelled outcome, so it panics with what broke.
+
+use super::Sim;
+use super::calls::CallState;
+use super::ids::{ReplicaIdx, ServiceId};
+use super::invocation::InvState;
+use super::requests::Stage;
+use super::storeops::OpState;
+
+impl Sim {
+    pub(crate) fn check_invariants(&self) {
+        self.check_replicas();
+        self.check_requests();
+        self.check_calls_and_ops();
+        assert!(
+            self.q.cancelled_pending() <= self.q.pending(),
+            "cancelled timers ({}) outnumber the events left ({})",
+            self.q.cancelled_pending(),
+            self.q.pending()
+        );
+    }
+
+    /// Slots and queues within their bounds; a crashed replica holds nothing; every running
+    /// invocation is in its replica's slots and serves a live request.
+    fn check_replicas(&self) {
+        for (s, (spec, state)) in self.world.services.iter().zip(&self.services).enumerate() {
+            for (r, rep) in state.replicas.iter().enumerate() {
+                let at = (ServiceId(s as u32), r as ReplicaIdx);
+                assert!(rep.busy() <= spec.concurrency, "{at:?}: busy > concurrency");
+                assert!(rep.queue.len() <= spec.queue_capacity, "{at:?}: queue > capacity");
+                if !rep.is_up() {
+                    assert!(rep.outstanding() == 0, "{at:?}: a crashed replica holds requests");
+                }
+                for inv in &rep.running {
+                    let i = self.invocations.get(*inv).unwrap_or_else(|| {
+                        panic!("{at:?}: slot holds {inv}, which is not running")
+                    });
+                    assert_eq!((i.service, i.replica), at, "{inv} is in another replica's slot");
+                }
+                for req in &rep.queue {
+                    let stage = self.requests.get(*req).map(|r| r.stage);
+                    assert_eq!(stage, Some(Stage::Queued), "{at:?}: queued {req} is {stage:?}");
+                }
+            }
+        }
+        for (id, inv) in self.invocations.iter() {
+            let stage = self.requests.get(inv.req).map(|r| r.stage);
+            assert_eq!(stage, Some(Stage::Running(*id)), "{id} serves {} in {stage:?}", inv.req);
+            let slots = &self.services[inv.service.index()].replicas[inv.replica as usize].running;
+            assert!(slots.contains(id), "{id} is running outside its replica's slots");
+            if matches!(inv.state, InvState::Waiting) {
+                assert!(inv.runtime.is_some(), "{id}: only guest invocations wait");
+            }
+        }
+    }
+
+    /// A request's record goes once it is settled and nobody waits for it.
+    fn check_requests(&self) {
+        let running = self.invocations.iter().count();
+        let held =
+            self.requests.iter().filter(|(_, r)| matches!(r.stage, Stage::Running(_))).count();
+        assert_eq!(running, held, "requests in service ≠ invocations running");
+        for (id, r) in self.requests.iter() {
+            if r.stage == Stage::Settled {
+                assert!(
+                    matches!(
+                        r.origin,
+                        super::requests::Origin::Client {
+                            state: super::requests::ClientState::Waiting { .. },
+                            ..
+                        }
+                    ),
+                    "{id} is settled but kept although nobody waits for it"
+                );
+            }
+        }
+    }
+
+    /// Strong writes never count more acknowledgements than there are other replicas.
+    fn check_calls_and_ops(&self) {
+        for (id, op) in self.ops.iter() {
+            if let OpState::Collecting { acks, needed, .. } = op.state {
+                let replicas = self.world.store(op.store).nodes.len() as u32;
+                assert!(acks < replicas && needed < replicas, "{id}: {acks} acks of {replicas}");
+            }
+        }
+        for (id, call) in self.calls.iter() {
+            if let CallState::InFlight { .. } = call.state {
+                assert!(call.attempt <= 100, "{id}: attempt {}", call.attempt);
+            }
+        }
+        assert!(self.requests.len() >= self.invocations.iter().count());
+    }
+}

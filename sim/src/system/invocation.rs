@@ -1,0 +1,356 @@
+//! Invocations: a replica runs a request's handler — the service's WebAssembly module through
+//! the [`ServiceHost`](crate::runtime::ServiceHost), or an abstract service's declared service
+//! time — slice by slice. The fuel a slice burns becomes virtual CPU time; when that has
+//! elapsed, the engine acts on how the slice ended: done, failed, or suspended on a host
+//! operation whose reply resumes it.
+
+use std::collections::BTreeMap;
+
+use fusebench_model::contract::is_application_error;
+
+use super::Sim;
+use super::event::Event;
+use super::ids::{Counter, InvId, ReplicaIdx, ReqId, ServiceId};
+use super::requests::Stage;
+use crate::dist::sample_nanos;
+use crate::metrics::Outcome;
+use crate::runtime::{
+    HostContext, HostOp, HostReply, InstanceReuse, InvocationId, InvocationReport, LogLine, Slice,
+    Step,
+};
+use crate::time::SimTime;
+use crate::trace::{Trace, TraceEvent};
+
+/// What an invocation does while its CPU time elapses.
+#[derive(Debug)]
+pub(crate) enum Work {
+    /// An abstract service: its declared service time, then `{}`.
+    Abstract,
+    /// A guest slice, and how it ended.
+    Guest(Step),
+}
+
+#[derive(Debug)]
+pub(crate) enum InvState {
+    /// A slice's CPU time is elapsing; a `SliceDone` event follows.
+    Computing(Work),
+    /// Suspended on a host operation; its reply resumes it.
+    Waiting,
+}
+
+#[derive(Debug)]
+pub(crate) struct Invocation {
+    pub(crate) req: ReqId,
+    pub(crate) service: ServiceId,
+    pub(crate) replica: ReplicaIdx,
+    pub(crate) runtime: Option<InvocationId>,
+    pub(crate) state: InvState,
+    pub(crate) fuel: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Invocations {
+    table: BTreeMap<InvId, Invocation>,
+    ids: Counter,
+}
+
+impl Invocations {
+    pub(crate) fn get(&self, id: InvId) -> Option<&Invocation> {
+        self.table.get(&id)
+    }
+
+    /// Removes an invocation known to be live.
+    pub(crate) fn remove(&mut self, id: InvId) -> Invocation {
+        self.table.remove(&id).unwrap_or_else(|| panic!("invocation {id} is not running"))
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&InvId, &Invocation)> {
+        self.table.iter()
+    }
+}
+
+/// A request body as it appears in the trace: lossy UTF-8, cut to 256 bytes.
+fn input_text(body: &[u8]) -> String {
+    let mut s = String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned();
+    if body.len() > 256 {
+        s.push('…');
+    }
+    s
+}
+
+/// Traces the lines a guest logged during a slice.
+fn emit_logs(trace: &mut Trace, now: SimTime, logs: &[LogLine]) {
+    for l in logs {
+        let level = format!("{:?}", l.level).to_lowercase();
+        trace.emit(
+            now,
+            &TraceEvent::Log { service: &l.service, level: &level, message: &l.message },
+        );
+    }
+}
+
+fn report_of(step: &Step) -> Option<&InvocationReport> {
+    match step {
+        Step::Done(r) => Some(&r.report),
+        Step::Failed(f) => Some(&f.report),
+        Step::Pending(_) => None,
+    }
+}
+
+impl Sim {
+    /// Starts serving `req` in a free slot of `service`'s `replica`.
+    pub(crate) fn start_invocation(&mut self, req: ReqId, service: ServiceId, replica: ReplicaIdx) {
+        let id = InvId(self.invocations.ids.next());
+        let now = self.q.now();
+        self.requests.set_stage(req, Stage::Running(id));
+        self.services[service.index()].replicas[replica as usize].running.push(id);
+        let mut inv = Invocation {
+            req,
+            service,
+            replica,
+            runtime: None,
+            state: InvState::Computing(Work::Abstract),
+            fuel: 0,
+        };
+        let spec = self.world.service(service);
+        let state = &mut self.services[service.index()];
+        let mut cpu = spec.distribution.map_or(0, |d| sample_nanos(&d, &mut state.rng));
+        self.metrics.service(&spec.name).invocations += 1;
+        let r = self.requests.live(req);
+        let endpoint = &spec.endpoint(r.endpoint).name;
+        if spec.has_module {
+            let mut logs: Vec<LogLine> = Vec::new();
+            let result = {
+                let mut ctx =
+                    HostContext { now_nanos: now.nanos(), random: &mut state.rng, log: &mut logs };
+                self.host.start(&state.runtime_name, endpoint, &r.body, &mut ctx)
+            };
+            emit_logs(&mut self.trace, now, &logs);
+            match result {
+                Ok(slice) => {
+                    let (instance, fresh) = report_of(&slice.step).map_or((0, false), |r| {
+                        (r.instance.id.0, r.instance.reuse == InstanceReuse::Fresh)
+                    });
+                    self.trace.emit(
+                        now,
+                        &TraceEvent::InvocationStart {
+                            inv: id.0,
+                            req: req.0,
+                            service: &spec.name,
+                            endpoint,
+                            replica,
+                            instance,
+                            fresh,
+                        },
+                    );
+                    cpu += self.absorb_slice(&mut inv, slice);
+                }
+                Err(e) => {
+                    // The engine only invokes declared endpoints of loaded services; an error
+                    // here means the host and scenario disagree — answer, and say why.
+                    let cause = e.to_string();
+                    self.trace.emit(
+                        now,
+                        &TraceEvent::GuestFault {
+                            inv: id.0,
+                            service: &spec.name,
+                            cause: &cause,
+                            input: &input_text(&r.body),
+                        },
+                    );
+                    self.invocations.table.insert(id, inv);
+                    self.finish_invocation(id, Outcome::GuestFault, Vec::new());
+                    return;
+                }
+            }
+        } else {
+            self.trace.emit(
+                now,
+                &TraceEvent::InvocationStart {
+                    inv: id.0,
+                    req: req.0,
+                    service: &spec.name,
+                    endpoint,
+                    replica,
+                    instance: 0,
+                    fresh: false,
+                },
+            );
+        }
+        self.metrics.service(&self.world.service(service).name).busy_nanos += cpu;
+        self.invocations.table.insert(id, inv);
+        self.q.after(cpu, Event::SliceDone(id));
+    }
+
+    /// Takes a slice's step and fuel; returns its CPU time.
+    fn absorb_slice(&mut self, inv: &mut Invocation, slice: Slice) -> u64 {
+        inv.runtime = Some(slice.invocation);
+        inv.fuel += slice.fuel_used;
+        self.guest_fuel += slice.fuel_used;
+        let ns_per_fuel = self.world.service(inv.service).ns_per_fuel;
+        inv.state = InvState::Computing(Work::Guest(slice.step));
+        (slice.fuel_used as f64 * ns_per_fuel).round() as u64
+    }
+
+    pub(crate) fn on_slice_done(&mut self, id: InvId) {
+        let Some(inv) = self.invocations.table.get_mut(&id) else {
+            return; // its replica crashed while the slice ran
+        };
+        let InvState::Computing(work) = std::mem::replace(&mut inv.state, InvState::Waiting) else {
+            unreachable!("a slice ended for {id}, which was not computing")
+        };
+        let service = inv.service;
+        let now = self.q.now();
+        match work {
+            Work::Abstract => self.finish_invocation(id, Outcome::Ok, b"{}".to_vec()),
+            Work::Guest(Step::Done(resp)) => {
+                self.count_fresh(service, &resp.report);
+                let name = &self.world.service(service).name;
+                for r in &resp.report.refusals {
+                    let target = format!("{name}:{}", r.target);
+                    self.trace.emit(
+                        now,
+                        &TraceEvent::Refused {
+                            inv: id.0,
+                            import: r.import,
+                            target: &target,
+                            code: r.code.code(),
+                        },
+                    );
+                    self.metrics.service(name).refusals += 1;
+                }
+                let outcome = self.judge_response(id, &resp.json);
+                self.finish_invocation(id, outcome, resp.body);
+            }
+            Work::Guest(Step::Failed(fault)) => {
+                self.count_fresh(service, &fault.report);
+                let cause = fault.to_string();
+                let name = &self.world.service(service).name;
+                let req = self.invocations.table[&id].req;
+                let input = input_text(&self.requests.live(req).body);
+                self.trace.emit(
+                    now,
+                    &TraceEvent::GuestFault {
+                        inv: id.0,
+                        service: name,
+                        cause: &cause,
+                        input: &input,
+                    },
+                );
+                let kind = cause.split(':').next().unwrap_or("fault").to_owned();
+                *self.metrics.service(name).guest_faults.entry(kind).or_default() += 1;
+                self.finish_invocation(id, Outcome::GuestFault, Vec::new());
+            }
+            Work::Guest(Step::Pending(op)) => {
+                let target = match &op {
+                    HostOp::KvGet { store, .. }
+                    | HostOp::KvPut { store, .. }
+                    | HostOp::KvDelete { store, .. } => store.clone(),
+                    HostOp::CacheGet { cache, .. } | HostOp::CachePut { cache, .. } => {
+                        cache.clone()
+                    }
+                    HostOp::Publish { channel, .. } => channel.clone(),
+                    HostOp::Call { service, endpoint, .. } => format!("{service}.{endpoint}"),
+                };
+                self.trace
+                    .emit(now, &TraceEvent::HostOp { inv: id.0, op: op.import(), target: &target });
+                self.perform(id, op);
+            }
+        }
+    }
+
+    /// Counts a cold start, known once the invocation is over (a slice that suspends does not
+    /// report its instance).
+    fn count_fresh(&mut self, service: ServiceId, report: &InvocationReport) {
+        if report.instance.reuse == InstanceReuse::Fresh {
+            self.metrics.service(&self.world.service(service).name).fresh_instances += 1;
+        }
+    }
+
+    /// Checks a finished handler's response against the endpoint's contract.
+    fn judge_response(&self, id: InvId, json: &serde_json::Value) -> Outcome {
+        let inv = &self.invocations.table[&id];
+        let endpoint = self.requests.live(inv.req).endpoint;
+        if is_application_error(json) {
+            return Outcome::AppError;
+        }
+        let shape = &self.world.service(inv.service).endpoint(endpoint).response;
+        if shape.check(json).is_empty() { Outcome::Ok } else { Outcome::ContractViolation }
+    }
+
+    /// Performs a host operation; the guest is resumed when its reply is ready.
+    fn perform(&mut self, id: InvId, op: HostOp) {
+        match op {
+            HostOp::Call { service, endpoint, request } => {
+                self.start_call(id, &service, &endpoint, request);
+            }
+            HostOp::Publish { channel, message } => self.publish(id, &channel, message),
+            other => self.store_op(id, other),
+        }
+    }
+
+    /// Resumes a suspended invocation with the reply to its host operation.
+    pub(crate) fn resume(&mut self, id: InvId, reply: HostReply) {
+        let Some(mut inv) = self.invocations.table.remove(&id) else {
+            return; // its replica crashed while it waited: nobody to resume
+        };
+        assert!(matches!(inv.state, InvState::Waiting), "{id} resumed while not waiting");
+        let runtime = inv.runtime.expect("only guest invocations suspend");
+        let now = self.q.now();
+        let mut logs: Vec<LogLine> = Vec::new();
+        let result = {
+            let random = &mut self.services[inv.service.index()].rng;
+            let mut ctx = HostContext { now_nanos: now.nanos(), random, log: &mut logs };
+            self.host.resume(runtime, reply, &mut ctx)
+        };
+        emit_logs(&mut self.trace, now, &logs);
+        match result {
+            Ok(slice) => {
+                let cpu = self.absorb_slice(&mut inv, slice);
+                self.metrics.service(&self.world.service(inv.service).name).busy_nanos += cpu;
+                self.invocations.table.insert(id, inv);
+                self.q.after(cpu, Event::SliceDone(id));
+            }
+            Err(e) => {
+                let cause = e.to_string();
+                self.trace.emit(
+                    now,
+                    &TraceEvent::GuestFault {
+                        inv: id.0,
+                        service: &self.world.service(inv.service).name,
+                        cause: &cause,
+                        input: "",
+                    },
+                );
+                self.invocations.table.insert(id, inv);
+                self.finish_invocation(id, Outcome::GuestFault, Vec::new());
+            }
+        }
+    }
+
+    /// An invocation is over: free its slot, answer, start the next queued request.
+    fn finish_invocation(&mut self, id: InvId, outcome: Outcome, body: Vec<u8>) {
+        let inv = self.invocations.remove(id);
+        let now = self.q.now();
+        self.trace.emit(
+            now,
+            &TraceEvent::InvocationEnd { inv: id.0, fuel: inv.fuel, outcome: outcome.name() },
+        );
+        let spec = self.world.service(inv.service);
+        if spec.has_module {
+            self.metrics.record_fuel(&spec.name, inv.fuel);
+        }
+        let arrived = self.requests.live(inv.req).arrived;
+        let stats = self.metrics.service(&spec.name);
+        stats.occupancy_change(now.nanos(), -1);
+        stats.completed += 1;
+        stats.sojourn_nanos += u128::from(now - arrived);
+        let running =
+            &mut self.services[inv.service.index()].replicas[inv.replica as usize].running;
+        let at =
+            running.iter().position(|r| *r == id).expect("a running invocation is in its slot");
+        running.remove(at);
+        self.respond(inv.req, inv.service, outcome, body);
+        self.start_next(inv.service, inv.replica);
+    }
+}

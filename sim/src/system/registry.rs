@@ -1,0 +1,119 @@
+//! The service registry (seed §5.1): replicas register, renew with heartbeats and are
+//! deregistered when their TTL lapses without one; callers discover replicas through a
+//! per-caller cache that may be stale for `discovery_cache_ms` — as client-side discovery with
+//! Eureka or Consul does.
+
+use std::collections::BTreeMap;
+
+use super::Sim;
+use super::event::Event;
+use super::ids::{ReplicaIdx, ServiceId};
+use crate::time::SimTime;
+use crate::trace::TraceEvent;
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    registered: bool,
+    last_heartbeat: SimTime,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    /// Per service, per replica.
+    entries: Vec<Vec<Entry>>,
+    /// (caller service, or `None` for the gateway and broker; target) → (fetched at, replicas).
+    discovery: BTreeMap<(Option<ServiceId>, ServiceId), (SimTime, Vec<ReplicaIdx>)>,
+}
+
+impl Registry {
+    pub(crate) fn new(replicas: impl Iterator<Item = u32>) -> Self {
+        let entries = replicas
+            .map(|n| vec![Entry { registered: false, last_heartbeat: SimTime::ZERO }; n as usize])
+            .collect();
+        Registry { entries, discovery: BTreeMap::new() }
+    }
+}
+
+impl Sim {
+    pub(crate) fn start_registry(&mut self) {
+        let now = self.q.now();
+        let hb = self.world.heartbeat;
+        for s in 0..self.world.services.len() {
+            let service = ServiceId(s as u32);
+            let n = u64::from(self.world.services[s].replicas);
+            for r in 0..n {
+                let replica = r as ReplicaIdx;
+                self.register(service, replica, now);
+                // Spread heartbeats over the period so they do not all land at once.
+                self.q.after(hb * (r + 1) / n.max(1), Event::Heartbeat { service, replica });
+            }
+        }
+        self.q.after(hb, Event::RegistrySweep);
+    }
+
+    pub(crate) fn register(&mut self, service: ServiceId, replica: ReplicaIdx, now: SimTime) {
+        let e = &mut self.registry.entries[service.index()][replica as usize];
+        e.last_heartbeat = now;
+        if !e.registered {
+            e.registered = true;
+            let name = &self.world.service(service).name;
+            self.trace.emit(now, &TraceEvent::Registered { service: name, replica });
+        }
+    }
+
+    pub(crate) fn on_heartbeat(&mut self, service: ServiceId, replica: ReplicaIdx) {
+        if !self.replica(service, replica).is_up() {
+            return; // a crashed replica is silent; its restart resumes the heartbeats
+        }
+        let now = self.q.now();
+        self.register(service, replica, now);
+        if now < self.end {
+            self.q.after(self.world.heartbeat, Event::Heartbeat { service, replica });
+        }
+    }
+
+    pub(crate) fn on_registry_sweep(&mut self) {
+        let now = self.q.now();
+        let ttl = self.world.registry_ttl;
+        for (s, replicas) in self.registry.entries.iter_mut().enumerate() {
+            for (i, e) in replicas.iter_mut().enumerate() {
+                if e.registered && now - e.last_heartbeat > ttl {
+                    e.registered = false;
+                    self.trace.emit(
+                        now,
+                        &TraceEvent::Deregistered {
+                            service: &self.world.services[s].name,
+                            replica: i as ReplicaIdx,
+                            reason: "heartbeat expired",
+                        },
+                    );
+                }
+            }
+        }
+        if now < self.end {
+            self.q.after(self.world.heartbeat, Event::RegistrySweep);
+        }
+    }
+
+    /// Registered replicas of `service` as `caller` sees them (through its discovery cache).
+    pub(crate) fn discover(
+        &mut self,
+        caller: Option<ServiceId>,
+        service: ServiceId,
+    ) -> Vec<ReplicaIdx> {
+        let now = self.q.now();
+        if let Some((at, list)) = self.registry.discovery.get(&(caller, service))
+            && now - *at < self.world.discovery_cache
+        {
+            return list.clone();
+        }
+        let list: Vec<ReplicaIdx> = self.registry.entries[service.index()]
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.registered)
+            .map(|(i, _)| i as ReplicaIdx)
+            .collect();
+        self.registry.discovery.insert((caller, service), (now, list.clone()));
+        list
+    }
+}

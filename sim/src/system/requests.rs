@@ -1,0 +1,197 @@
+//! Requests in flight and their lifecycle: who waits for the answer ([`Origin`]), where the
+//! request is ([`Stage`]), and when its record can go.
+//!
+//! A record lives while anything may still refer to it: the request is travelling, queued or
+//! running at a replica, its response is travelling back, or a client is still waiting for it.
+//! Once the request is [`Stage::Settled`] and nobody waits, it is dropped — so nothing is kept
+//! per finished request, and a late event never meets a half-forgotten request.
+
+use std::collections::BTreeMap;
+
+use super::Sim;
+use super::event::Event;
+use super::ids::{CallId, Counter, EndpointId, GroupId, InvId, MsgId, NodeId, ReqId, ServiceId};
+use crate::engine::TimerId;
+use crate::metrics::Outcome;
+use crate::time::SimTime;
+
+/// Whether a client still waits for its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientState {
+    /// `timer` is the gateway timeout, `None` once it fired.
+    Waiting { timer: Option<TimerId> },
+    /// Answered (response or timeout): counted once, never again.
+    Answered,
+}
+
+/// Who sent a request, and so who gets its response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Origin {
+    Client { user: Option<u32>, node: NodeId, state: ClientState },
+    Call { call: CallId, attempt: u32 },
+    Message { msg: MsgId, group: GroupId, attempt: u32 },
+}
+
+/// Where a request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// Travelling to the gateway or to a replica.
+    Outbound,
+    /// Waiting in a replica's queue.
+    Queued,
+    /// Being served by an invocation.
+    Running(InvId),
+    /// Its response travels back (to the requester, or from the gateway to the client).
+    Returning,
+    /// Nothing in the system will refer to it again (answered, dropped, or lost in a crash).
+    Settled,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Request {
+    pub(crate) service: ServiceId,
+    pub(crate) endpoint: EndpointId,
+    pub(crate) body: Vec<u8>,
+    pub(crate) origin: Origin,
+    pub(crate) sent: SimTime,
+    /// Node the response must travel back to (gateway, caller or broker).
+    pub(crate) reply_to: NodeId,
+    /// When it reached the replica serving it (for time-in-service).
+    pub(crate) arrived: SimTime,
+    pub(crate) stage: Stage,
+}
+
+impl Request {
+    /// A request about to leave `from` at `now` for a replica of `service`.
+    pub(crate) fn new(
+        service: ServiceId,
+        endpoint: EndpointId,
+        body: Vec<u8>,
+        origin: Origin,
+        now: SimTime,
+        reply_to: NodeId,
+    ) -> Self {
+        Request {
+            service,
+            endpoint,
+            body,
+            origin,
+            sent: now,
+            reply_to,
+            arrived: now,
+            stage: Stage::Outbound,
+        }
+    }
+
+    fn waited_for(&self) -> bool {
+        matches!(self.origin, Origin::Client { state: ClientState::Waiting { .. }, .. })
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Requests {
+    table: BTreeMap<ReqId, Request>,
+    ids: Counter,
+}
+
+impl Requests {
+    /// The id the next request will get (a client's timer names it before it exists).
+    pub(crate) fn next_id(&mut self) -> ReqId {
+        ReqId(self.ids.next())
+    }
+
+    pub(crate) fn insert(&mut self, id: ReqId, req: Request) {
+        let old = self.table.insert(id, req);
+        assert!(old.is_none(), "request {id} created twice");
+    }
+
+    pub(crate) fn add(&mut self, req: Request) -> ReqId {
+        let id = self.next_id();
+        self.insert(id, req);
+        id
+    }
+
+    pub(crate) fn get(&self, id: ReqId) -> Option<&Request> {
+        self.table.get(&id)
+    }
+
+    /// A request the caller knows to be alive (an invariant: its record outlives every event
+    /// that names it).
+    pub(crate) fn live(&self, id: ReqId) -> &Request {
+        self.table.get(&id).unwrap_or_else(|| panic!("request {id} has no record"))
+    }
+
+    pub(crate) fn live_mut(&mut self, id: ReqId) -> &mut Request {
+        self.table.get_mut(&id).unwrap_or_else(|| panic!("request {id} has no record"))
+    }
+
+    pub(crate) fn set_stage(&mut self, id: ReqId, stage: Stage) {
+        self.live_mut(id).stage = stage;
+    }
+
+    /// Settles a request and drops its record unless a client still waits for it.
+    pub(crate) fn settle(&mut self, id: ReqId) {
+        let r = self.live_mut(id);
+        r.stage = Stage::Settled;
+        if !r.waited_for() {
+            self.table.remove(&id);
+        }
+    }
+
+    /// Drops a settled request's record once nobody waits for it.
+    pub(crate) fn release(&mut self, id: ReqId) {
+        if self.table.get(&id).is_some_and(|r| r.stage == Stage::Settled && !r.waited_for()) {
+            self.table.remove(&id);
+        }
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&ReqId, &Request)> {
+        self.table.iter()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.table.len()
+    }
+}
+
+impl Sim {
+    /// Sends a response from a replica of `service` back to whoever sent `req`.
+    pub(crate) fn respond(
+        &mut self,
+        req: ReqId,
+        service: ServiceId,
+        outcome: Outcome,
+        body: Vec<u8>,
+    ) {
+        let to = self.requests.live(req).reply_to;
+        let from = self.world.service(service).node;
+        match self.transit(from, to, "response", req.0) {
+            Some(d) => {
+                self.requests.set_stage(req, Stage::Returning);
+                self.q.after(d, Event::Reply { req, outcome, body });
+            }
+            None => self.requests.settle(req),
+        }
+    }
+
+    /// A response reached the requester's node.
+    pub(crate) fn on_reply(&mut self, req: ReqId, outcome: Outcome, body: Vec<u8>) {
+        let r = self.requests.live(req);
+        debug_assert_eq!(r.stage, Stage::Returning);
+        match r.origin.clone() {
+            Origin::Client { state: ClientState::Waiting { .. }, .. } => {
+                self.answer_client(req, outcome);
+            }
+            // The client was answered already (a timeout): nothing to do.
+            Origin::Client { state: ClientState::Answered, .. } => self.requests.settle(req),
+            Origin::Call { call, attempt } => {
+                self.requests.settle(req);
+                self.on_call_reply(call, attempt, outcome, body);
+            }
+            Origin::Message { msg, group, attempt } => {
+                self.requests.settle(req);
+                self.on_consumer_reply(msg, group, attempt, outcome);
+            }
+        }
+    }
+}

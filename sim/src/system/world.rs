@@ -1,0 +1,494 @@
+//! The resolved world: a scenario with its defaults applied, its units converted to
+//! nanoseconds, its body templates parsed and every reference turned into a typed id — done
+//! once, before the run, so that nothing on the event path looks a name up, converts a unit or
+//! re-parses text.
+//!
+//! The parser already rejects dangling references (an invariant of `model`); resolving them
+//! again here returns an error instead of relying on it, so a scenario built by hand (a test, an
+//! explored schedule) that breaks the rule is refused, never indexed out of bounds.
+
+use std::collections::BTreeMap;
+
+use fusebench_model::Scenario;
+use fusebench_model::contract::Shape;
+use fusebench_model::scenario::{
+    Arrival, ChannelKind, ConflictPolicy, Consistency, Delivery, Distribution, FaultKind,
+    FaultTarget, LoadBalancing, StoreKind,
+};
+
+use super::ids::{ChannelId, EndpointId, GroupId, NodeId, ReplicaIdx, ServiceId, StoreId};
+use super::kv::{KvReplica, Versioned};
+use super::template::Body;
+use crate::time::{SimTime, millis_to_nanos, secs_to_nanos};
+
+/// A scenario that cannot be simulated: a reference the parser would have refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot simulate: {what} `{name}` is not declared")]
+pub struct WorldError {
+    pub what: &'static str,
+    pub name: String,
+}
+
+fn missing(what: &'static str, name: &str) -> WorldError {
+    WorldError { what, name: name.to_owned() }
+}
+
+/// Timeout, retries and backoff of a synchronous call, from its channel (nanoseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CallPolicy {
+    pub(crate) timeout: u64,
+    pub(crate) retries: u32,
+    pub(crate) backoff: u64,
+}
+
+impl CallPolicy {
+    /// For a call the scenario does not declare (the host's permission check normally refuses
+    /// it first).
+    const UNDECLARED: CallPolicy =
+        CallPolicy { timeout: 1_000_000_000, retries: 0, backoff: 50_000_000 };
+}
+
+#[derive(Debug)]
+pub(crate) struct EndpointSpec {
+    pub(crate) name: String,
+    pub(crate) public: bool,
+    pub(crate) request: Shape,
+    pub(crate) response: Shape,
+    /// `service.endpoint`, the key of its client-side metrics.
+    pub(crate) metric_key: String,
+}
+
+#[derive(Debug)]
+pub(crate) struct ServiceSpec {
+    pub(crate) name: String,
+    pub(crate) node: NodeId,
+    pub(crate) replicas: u32,
+    pub(crate) has_module: bool,
+    pub(crate) distribution: Option<Distribution>,
+    pub(crate) ns_per_fuel: f64,
+    pub(crate) concurrency: u32,
+    pub(crate) queue_capacity: usize,
+    pub(crate) balancing: LoadBalancing,
+    pub(crate) endpoints: Vec<EndpointSpec>,
+    endpoint_index: BTreeMap<String, EndpointId>,
+    /// Declared calls: (callee, endpoint) → the first declaration's channel policy.
+    calls: BTreeMap<(ServiceId, EndpointId), CallPolicy>,
+}
+
+impl ServiceSpec {
+    pub(crate) fn endpoint_id(&self, name: &str) -> Option<EndpointId> {
+        self.endpoint_index.get(name).copied()
+    }
+
+    pub(crate) fn endpoint(&self, id: EndpointId) -> &EndpointSpec {
+        &self.endpoints[id.index()]
+    }
+
+    /// The policy of a call to `callee.endpoint` made by this service.
+    pub(crate) fn call_policy(&self, callee: ServiceId, endpoint: EndpointId) -> CallPolicy {
+        self.calls.get(&(callee, endpoint)).copied().unwrap_or(CallPolicy::UNDECLARED)
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct StoreSpec {
+    pub(crate) name: String,
+    pub(crate) kind: StoreKind,
+    /// The node of each replica (replicas are placed round-robin over the declared nodes).
+    pub(crate) nodes: Vec<NodeId>,
+    pub(crate) consistency: Consistency,
+    pub(crate) conflict: ConflictPolicy,
+    pub(crate) lag: Distribution,
+    pub(crate) latency: Distribution,
+    pub(crate) capacity: u64,
+    pub(crate) ttl_nanos: u64,
+    /// What every replica holds at the start (version 0: any write wins over it).
+    pub(crate) initial: KvReplica,
+}
+
+#[derive(Debug)]
+pub(crate) struct ChannelSpec {
+    pub(crate) name: String,
+    pub(crate) delivery: Delivery,
+    pub(crate) broker: Option<StoreId>,
+    /// The broker's node (the first replica of its store).
+    pub(crate) broker_node: Option<NodeId>,
+    /// Where deliveries to consumers start from: the broker's node (node 0 for a channel
+    /// without a broker, which the parser refuses for async channels).
+    pub(crate) consumers_from: NodeId,
+    /// How long the broker waits for an acknowledgement before redelivering.
+    pub(crate) ack_timeout: u64,
+    /// The consumer groups a message is handed to (a queue: only the first).
+    pub(crate) groups: Vec<GroupId>,
+}
+
+#[derive(Debug)]
+pub(crate) struct GroupSpec {
+    pub(crate) service: ServiceId,
+    pub(crate) endpoint: EndpointId,
+    pub(crate) name: String,
+}
+
+#[derive(Debug)]
+pub(crate) struct MixSpec {
+    pub(crate) service: ServiceId,
+    pub(crate) endpoint: EndpointId,
+    pub(crate) weight: f64,
+    pub(crate) body: Body,
+}
+
+#[derive(Debug)]
+pub(crate) struct WorkloadSpec {
+    pub(crate) origin: NodeId,
+    pub(crate) arrival: Arrival,
+    pub(crate) mix: Vec<MixSpec>,
+    pub(crate) total_weight: f64,
+}
+
+/// A network link between two distinct nodes.
+#[derive(Debug)]
+pub(crate) struct LinkSpec {
+    pub(crate) a: NodeId,
+    pub(crate) b: NodeId,
+    pub(crate) latency: Distribution,
+    pub(crate) loss: f64,
+}
+
+/// What a fault acts on, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum FaultSite {
+    /// The replicas a crash or module swap hits (a service's, or every one on a node).
+    Replicas {
+        service: Option<ServiceId>,
+        replicas: Vec<(ServiceId, ReplicaIdx)>,
+    },
+    Link(NodeId, NodeId),
+    Channel(ChannelId),
+    Store(StoreId),
+}
+
+#[derive(Debug)]
+pub(crate) struct FaultSpec {
+    pub(crate) kind: FaultKind,
+    pub(crate) site: FaultSite,
+    pub(crate) start: SimTime,
+    pub(crate) end: Option<SimTime>,
+    /// For a module swap: the name the host knows the replacement module by.
+    pub(crate) swap_module: Option<String>,
+}
+
+/// The scenario, resolved for simulation.
+#[derive(Debug)]
+pub(crate) struct World {
+    pub(crate) name: String,
+    pub(crate) nodes: Vec<String>,
+    pub(crate) links: Vec<LinkSpec>,
+    pub(crate) services: Vec<ServiceSpec>,
+    service_index: BTreeMap<String, ServiceId>,
+    pub(crate) stores: Vec<StoreSpec>,
+    store_index: BTreeMap<String, StoreId>,
+    pub(crate) channels: Vec<ChannelSpec>,
+    channel_index: BTreeMap<String, ChannelId>,
+    pub(crate) groups: Vec<GroupSpec>,
+    pub(crate) gateway_node: NodeId,
+    pub(crate) gateway_timeout: u64,
+    pub(crate) heartbeat: u64,
+    pub(crate) registry_ttl: u64,
+    pub(crate) discovery_cache: u64,
+    pub(crate) workload: Option<WorkloadSpec>,
+    pub(crate) faults: Vec<FaultSpec>,
+}
+
+impl World {
+    /// Resolves `s`.
+    ///
+    /// # Errors
+    /// A reference to something the scenario does not declare.
+    pub(crate) fn new(s: &Scenario) -> Result<World, WorldError> {
+        let node_index: BTreeMap<&str, NodeId> =
+            s.nodes.iter().enumerate().map(|(i, n)| (n.name.as_str(), NodeId(i as u32))).collect();
+        let node = |name: &str| node_index.get(name).copied().ok_or_else(|| missing("node", name));
+        let service_index: BTreeMap<String, ServiceId> = s
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (x.name.clone(), ServiceId(i as u32)))
+            .collect();
+        let store_index: BTreeMap<String, StoreId> =
+            s.stores.iter().enumerate().map(|(i, d)| (d.name.clone(), StoreId(i as u32))).collect();
+        let channel_index: BTreeMap<String, ChannelId> = s
+            .channels
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.clone(), ChannelId(i as u32)))
+            .collect();
+        let service =
+            |name: &str| service_index.get(name).copied().ok_or_else(|| missing("service", name));
+        let channel =
+            |name: &str| channel_index.get(name).copied().ok_or_else(|| missing("channel", name));
+
+        let mut services = Vec::with_capacity(s.services.len());
+        for x in &s.services {
+            let endpoints: Vec<EndpointSpec> = x
+                .endpoints
+                .iter()
+                .map(|e| EndpointSpec {
+                    name: e.name.clone(),
+                    public: e.public,
+                    request: e.request.clone(),
+                    response: e.response.clone(),
+                    metric_key: format!("{}.{}", x.name, e.name),
+                })
+                .collect();
+            let mut endpoint_index = BTreeMap::new();
+            for (i, e) in endpoints.iter().enumerate() {
+                // The first of duplicates wins, as a lookup by name would find it.
+                endpoint_index.entry(e.name.clone()).or_insert(EndpointId(i as u32));
+            }
+            services.push(ServiceSpec {
+                name: x.name.clone(),
+                node: node(&x.node.name)?,
+                replicas: x.replicas,
+                has_module: x.module.is_some(),
+                distribution: x.service_time.distribution,
+                ns_per_fuel: x.service_time.ns_per_fuel,
+                concurrency: x.concurrency.max(1),
+                queue_capacity: x.queue_capacity as usize,
+                balancing: x.load_balancing,
+                endpoints,
+                endpoint_index,
+                calls: BTreeMap::new(),
+            });
+        }
+        for (i, x) in s.services.iter().enumerate() {
+            let mut calls = BTreeMap::new();
+            for k in &x.calls {
+                let callee = service(&k.service.name)?;
+                let c = s
+                    .channel(&k.channel.name)
+                    .ok_or_else(|| missing("channel", &k.channel.name))?;
+                // A declared call to an endpoint the callee lacks is refused before it leaves
+                // (contract check), so it needs no policy.
+                let Some(endpoint) = services[callee.index()].endpoint_id(&k.endpoint.name) else {
+                    continue;
+                };
+                calls.entry((callee, endpoint)).or_insert(CallPolicy {
+                    timeout: millis_to_nanos(c.timeout_ms),
+                    retries: c.retries,
+                    backoff: millis_to_nanos(c.backoff_ms),
+                });
+            }
+            services[i].calls = calls;
+        }
+
+        let mut stores = Vec::with_capacity(s.stores.len());
+        for d in &s.stores {
+            let placed: Vec<NodeId> =
+                d.nodes.iter().map(|n| node(&n.name)).collect::<Result<_, _>>()?;
+            let n = d.replicas.max(1) as usize;
+            let initial: KvReplica = d
+                .initial_entries()
+                .map(|(k, v)| (k, Versioned { value: Some(v), version: 0 }))
+                .collect();
+            stores.push(StoreSpec {
+                name: d.name.clone(),
+                kind: d.kind,
+                nodes: (0..n)
+                    .map(|i| placed.get(i % placed.len().max(1)).copied().unwrap_or(NodeId(0)))
+                    .collect(),
+                consistency: d.consistency,
+                conflict: d.conflict,
+                lag: d.replication_lag,
+                latency: d.latency,
+                capacity: d.capacity.unwrap_or(0),
+                ttl_nanos: millis_to_nanos(d.ttl_ms.unwrap_or(0.0)),
+                initial,
+            });
+        }
+
+        let mut groups = Vec::new();
+        let mut channels = Vec::with_capacity(s.channels.len());
+        for c in &s.channels {
+            let mut mine = Vec::new();
+            for (si, x) in s.services.iter().enumerate() {
+                for sub in x.subscriptions.iter().filter(|sub| sub.channel.name == c.name) {
+                    let svc = &services[si];
+                    let endpoint = svc
+                        .endpoint_id(&sub.endpoint.name)
+                        .ok_or_else(|| missing("endpoint", &sub.endpoint.name))?;
+                    mine.push(GroupId(groups.len() as u32));
+                    groups.push(GroupSpec {
+                        service: ServiceId(si as u32),
+                        endpoint,
+                        name: sub.group.clone(),
+                    });
+                }
+            }
+            if c.kind == ChannelKind::Queue {
+                mine.truncate(1); // a queue hands each message to one consumer group
+            }
+            let broker = match &c.broker {
+                Some(b) => Some(
+                    store_index.get(&b.name).copied().ok_or_else(|| missing("store", &b.name))?,
+                ),
+                None => None,
+            };
+            channels.push(ChannelSpec {
+                name: c.name.clone(),
+                delivery: c.delivery,
+                broker,
+                broker_node: broker.map(|b| stores[b.index()].nodes[0]),
+                consumers_from: broker.map_or(NodeId(0), |b| stores[b.index()].nodes[0]),
+                ack_timeout: millis_to_nanos(c.timeout_ms),
+                groups: mine,
+            });
+        }
+
+        let gateway_node = match &s.gateway {
+            Some(g) => node(&g.node.name)?,
+            None => NodeId(0),
+        };
+        let workload = match &s.workload {
+            None => None,
+            Some(w) => {
+                let origin = match &w.origin {
+                    Some(o) => node(&o.name)?,
+                    None => gateway_node,
+                };
+                let mut mix = Vec::with_capacity(w.mix.len());
+                for m in &w.mix {
+                    let svc = service(&m.service.name)?;
+                    let endpoint = services[svc.index()]
+                        .endpoint_id(&m.endpoint.name)
+                        .ok_or_else(|| missing("endpoint", &m.endpoint.name))?;
+                    mix.push(MixSpec {
+                        service: svc,
+                        endpoint,
+                        weight: m.weight,
+                        body: Body::parse(&m.body),
+                    });
+                }
+                let total_weight = w.mix.iter().map(|m| m.weight).sum();
+                Some(WorkloadSpec { origin, arrival: w.arrival.clone(), mix, total_weight })
+            }
+        };
+
+        let mut faults = Vec::with_capacity(s.faults.len());
+        for f in &s.faults {
+            let site = match &f.target {
+                FaultTarget::Service { service: name, replica } => {
+                    let svc = service(&name.name)?;
+                    let n = services[svc.index()].replicas;
+                    let replicas = match replica {
+                        Some(r) if *r < n => vec![(svc, *r)],
+                        Some(_) => return Err(missing("replica of service", &name.name)),
+                        None => (0..n).map(|r| (svc, r)).collect(),
+                    };
+                    FaultSite::Replicas { service: Some(svc), replicas }
+                }
+                FaultTarget::Node { node: name } => {
+                    let at = node(&name.name)?;
+                    let replicas = services
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, x)| x.node == at)
+                        .flat_map(|(i, x)| (0..x.replicas).map(move |r| (ServiceId(i as u32), r)))
+                        .collect();
+                    FaultSite::Replicas { service: None, replicas }
+                }
+                FaultTarget::Link { between } => {
+                    FaultSite::Link(node(&between[0].name)?, node(&between[1].name)?)
+                }
+                FaultTarget::Channel { channel: name } => FaultSite::Channel(channel(&name.name)?),
+                FaultTarget::Store { store } => FaultSite::Store(
+                    store_index
+                        .get(&store.name)
+                        .copied()
+                        .ok_or_else(|| missing("store", &store.name))?,
+                ),
+            };
+            // The setup loads a swap's replacement under `<service>@swap<index of the first
+            // fault equal to this one>`.
+            let swap_module = match (&f.kind, &f.target) {
+                (FaultKind::ModuleSwap { .. }, FaultTarget::Service { service: name, .. }) => {
+                    let idx = s
+                        .faults
+                        .iter()
+                        .position(|g| g.kind == f.kind && g.target == f.target)
+                        .unwrap_or(0);
+                    Some(format!("{}@swap{idx}", name.name))
+                }
+                _ => None,
+            };
+            let start = SimTime::from_secs_f64(f.at_s);
+            faults.push(FaultSpec {
+                kind: f.kind.clone(),
+                site,
+                start,
+                end: f.duration_s.map(|d| start + secs_to_nanos(d)),
+                swap_module,
+            });
+        }
+
+        let mut links = Vec::with_capacity(s.links.len());
+        for l in &s.links {
+            let (a, b) = (node(&l.between[0].name)?, node(&l.between[1].name)?);
+            if a != b {
+                links.push(LinkSpec { a, b, latency: l.latency, loss: l.loss });
+            }
+        }
+
+        Ok(World {
+            name: s.name.clone(),
+            nodes: s.nodes.iter().map(|n| n.name.clone()).collect(),
+            links,
+            services,
+            service_index,
+            stores,
+            store_index,
+            channels,
+            channel_index,
+            groups,
+            gateway_node,
+            gateway_timeout: millis_to_nanos(s.gateway.as_ref().map_or(5000.0, |g| g.timeout_ms)),
+            heartbeat: millis_to_nanos(s.registry.heartbeat_ms).max(1),
+            registry_ttl: millis_to_nanos(s.registry.ttl_ms),
+            discovery_cache: millis_to_nanos(s.registry.discovery_cache_ms),
+            workload,
+            faults,
+        })
+    }
+
+    pub(crate) fn service(&self, id: ServiceId) -> &ServiceSpec {
+        &self.services[id.index()]
+    }
+
+    pub(crate) fn store(&self, id: StoreId) -> &StoreSpec {
+        &self.stores[id.index()]
+    }
+
+    pub(crate) fn channel(&self, id: ChannelId) -> &ChannelSpec {
+        &self.channels[id.index()]
+    }
+
+    pub(crate) fn group(&self, id: GroupId) -> &GroupSpec {
+        &self.groups[id.index()]
+    }
+
+    pub(crate) fn node_name(&self, id: NodeId) -> &str {
+        &self.nodes[id.index()]
+    }
+
+    /// Names a guest passes to a host operation, resolved (guest input: may name nothing).
+    pub(crate) fn service_id(&self, name: &str) -> Option<ServiceId> {
+        self.service_index.get(name).copied()
+    }
+
+    pub(crate) fn store_id(&self, name: &str) -> Option<StoreId> {
+        self.store_index.get(name).copied()
+    }
+
+    pub(crate) fn channel_id(&self, name: &str) -> Option<ChannelId> {
+        self.channel_index.get(name).copied()
+    }
+}
