@@ -242,3 +242,78 @@ fn strong_writes_wait_for_a_quorum_and_fail_under_partition() {
     assert!(e.outcomes.get(&Outcome::Ok).copied().unwrap_or(0) > 0);
     assert!(!diverged(&r), "strong replicas agree after the heal");
 }
+
+/// Runs to the end and hands back the finished simulator, to look at what it still holds.
+fn run_to_end(s: Scenario, seed: u64) -> Sim {
+    let mut o = RunOptions::new(seed);
+    o.trace = TraceMode::Full;
+    let mut sim = Sim::new(s, no_host(), &o);
+    while sim.step() {}
+    sim
+}
+
+#[test]
+fn nothing_is_kept_for_requests_that_settled_lost_or_crashed() {
+    // Loss on the only link, and a crash: requests are dropped on the way out, their responses
+    // on the way back, and some die with the replica. After the drain, every one has settled.
+    let extra = format!(
+        "{ABSTRACT}
+[[fault]]
+kind = \"loss\"
+between = [\"a\", \"b\"]
+rate = 0.3
+at_s = 0.5
+duration_s = 3
+[[fault]]
+kind = \"crash\"
+service = \"s\"
+replica = 1
+at_s = 2
+restart_after_s = 1
+"
+    );
+    let sim = run_to_end(scenario(&extra), 5);
+    let trace = String::from_utf8(sim.trace_lines().to_vec()).expect("utf-8");
+    assert!(trace.contains("\"reason\":\"loss\""), "the loss fault dropped nothing");
+    assert_eq!(sim.requests.len(), 0, "request records outlived their requests");
+    assert_eq!(sim.invocations.iter().count(), 0);
+    assert_eq!(sim.q.live_timers(), 0, "a timer neither fired nor was cancelled");
+    assert_eq!(sim.load.sent, sim.load.answered);
+}
+
+#[test]
+fn a_request_whose_client_gave_up_on_the_way_is_still_served_as_sent() {
+    // The link to the service gets 600 ms slower than the gateway's 500 ms timeout: clients
+    // time out while their requests travel. The replica still serves each as it was sent (its
+    // endpoint and body), as a real server that never heard of the timeout would.
+    let extra = format!(
+        "{ABSTRACT}
+[[fault]]
+kind = \"latency-spike\"
+between = [\"a\", \"b\"]
+extra_ms = 600
+at_s = 1
+duration_s = 1
+"
+    );
+    let sim = run_to_end(scenario(&extra), 2);
+    let trace = String::from_utf8(sim.trace_lines().to_vec()).expect("utf-8");
+    let starts: Vec<&str> =
+        trace.lines().filter(|l| l.contains("\"ev\":\"invocation_start\"")).collect();
+    assert!(!starts.is_empty());
+    assert!(
+        starts.iter().all(|l| l.contains("\"endpoint\":\"get\"")),
+        "an invocation ran without its request's endpoint"
+    );
+    let e = &sim.metrics().endpoints["s.get"];
+    assert!(e.outcomes.get(&Outcome::Timeout).copied().unwrap_or(0) > 0, "{:?}", e.outcomes);
+    assert_eq!(sim.requests.len(), 0);
+}
+
+#[test]
+fn a_scenario_with_a_dangling_reference_is_refused_not_indexed() {
+    let mut s = scenario(ABSTRACT);
+    s.services[0].node.name = "nowhere".into();
+    let err = Sim::try_new(s, no_host(), &RunOptions::new(1)).expect_err("a dangling node");
+    assert_eq!(err.to_string(), "cannot simulate: node `nowhere` is not declared");
+}
