@@ -10,6 +10,7 @@ use fusebench_model::scenario::Delivery;
 use super::Sim;
 use super::event::Event;
 use super::ids::{ChannelId, Counter, GroupId, InvId, MsgId, OpId};
+use super::network::combined_chance;
 use super::requests::{Origin, Request};
 use super::storeops::OpState;
 use crate::metrics::Outcome;
@@ -40,9 +41,13 @@ struct Message {
 pub(crate) struct Broker {
     messages: BTreeMap<MsgId, Message>,
     ids: Counter,
-    /// Per channel: active duplication rate and reorder jitter (faults).
-    pub(crate) dup_rate: Vec<f64>,
-    pub(crate) jitter_nanos: Vec<u64>,
+    /// Per channel: the chance a delivery is duplicated, from the active `duplication` faults
+    /// (fault index → rate, combined as independent events).
+    dup_faults: Vec<BTreeMap<usize, f64>>,
+    dup_rate: Vec<f64>,
+    /// Per channel: the reorder jitter of the active `reorder` faults (the largest applies).
+    jitter_faults: Vec<BTreeMap<usize, u64>>,
+    jitter_nanos: Vec<u64>,
 }
 
 impl Broker {
@@ -50,9 +55,31 @@ impl Broker {
         Broker {
             messages: BTreeMap::new(),
             ids: Counter::default(),
+            dup_faults: vec![BTreeMap::new(); channels],
             dup_rate: vec![0.0; channels],
+            jitter_faults: vec![BTreeMap::new(); channels],
             jitter_nanos: vec![0; channels],
         }
+    }
+
+    /// Duplication fault `fault` starts (`Some(rate)`) or ends (`None`) on `channel`.
+    pub(crate) fn set_duplication(&mut self, channel: ChannelId, fault: usize, rate: Option<f64>) {
+        let active = &mut self.dup_faults[channel.index()];
+        match rate {
+            Some(r) => active.insert(fault, r),
+            None => active.remove(&fault),
+        };
+        self.dup_rate[channel.index()] = combined_chance(0.0, active.values().copied());
+    }
+
+    /// Reorder fault `fault` starts (`Some(jitter)`) or ends (`None`) on `channel`.
+    pub(crate) fn set_jitter(&mut self, channel: ChannelId, fault: usize, jitter: Option<u64>) {
+        let active = &mut self.jitter_faults[channel.index()];
+        match jitter {
+            Some(j) => active.insert(fault, j),
+            None => active.remove(&fault),
+        };
+        self.jitter_nanos[channel.index()] = active.values().copied().max().unwrap_or(0);
     }
 
     /// Messages not yet acknowledged by every group.

@@ -1,5 +1,6 @@
-//! Caches: entries with a time to live and a capacity; the least recently written entry is
-//! evicted when a put exceeds it.
+//! Caches: entries with a time to live and a capacity; when a put exceeds the capacity, the
+//! least recently *used* entry (read or written) is evicted — the LRU policy of Memcached and
+//! of Redis' `allkeys-lru`.
 
 use std::collections::BTreeMap;
 
@@ -10,21 +11,56 @@ use crate::time::SimTime;
 
 #[derive(Debug, Default)]
 pub(crate) struct CacheState {
-    /// key → (value, expires at, write tick).
+    /// key → (value, expires at, last use tick).
     entries: BTreeMap<Vec<u8>, (Vec<u8>, SimTime, u64)>,
-    /// write tick → key, oldest first.
+    /// last use tick → key, least recently used first.
     lru: BTreeMap<u64, Vec<u8>>,
     tick: u64,
+}
+
+impl CacheState {
+    /// The value under `key` if present and fresh at `now`; a hit counts as a use.
+    pub(crate) fn get(&mut self, key: &[u8], now: SimTime) -> Option<Vec<u8>> {
+        let (value, expires, used) = self.entries.get_mut(key)?;
+        if *expires <= now {
+            return None;
+        }
+        self.tick += 1;
+        self.lru.remove(used);
+        *used = self.tick;
+        self.lru.insert(self.tick, key.to_vec());
+        Some(value.clone())
+    }
+
+    /// Stores `value` under `key` until `expires`; returns how many entries were evicted to
+    /// stay within `capacity` (at least one entry is always kept).
+    pub(crate) fn put(
+        &mut self,
+        key: Vec<u8>,
+        value: Vec<u8>,
+        expires: SimTime,
+        capacity: u64,
+    ) -> u64 {
+        self.tick += 1;
+        if let Some((_, _, old)) = self.entries.remove(&key) {
+            self.lru.remove(&old);
+        }
+        self.entries.insert(key.clone(), (value, expires, self.tick));
+        self.lru.insert(self.tick, key);
+        let mut evicted = 0;
+        while self.entries.len() as u64 > capacity.max(1) {
+            let Some((_, victim)) = self.lru.pop_first() else { break };
+            self.entries.remove(&victim);
+            evicted += 1;
+        }
+        evicted
+    }
 }
 
 impl Sim {
     pub(crate) fn cache_get(&mut self, store: StoreId, key: &[u8]) -> HostReply {
         let now = self.q.now();
-        let c = &self.stores[store.index()].cache;
-        let hit = match c.entries.get(key) {
-            Some((v, expires, _)) if *expires > now => Some(v.clone()),
-            _ => None,
-        };
+        let hit = self.stores[store.index()].cache.get(key, now);
         self.metrics.cache_access(&self.world.store(store).name, hit.is_some());
         hit.map_or(HostReply::Error(HostCode::NotFound), HostReply::Value)
     }
@@ -33,17 +69,37 @@ impl Sim {
         let now = self.q.now();
         let spec = self.world.store(store);
         let c = &mut self.stores[store.index()].cache;
-        c.tick += 1;
-        if let Some((_, _, old)) = c.entries.remove(&key) {
-            c.lru.remove(&old);
-        }
-        c.entries.insert(key.clone(), (value, now + spec.ttl_nanos, c.tick));
-        c.lru.insert(c.tick, key);
-        while c.entries.len() as u64 > spec.capacity.max(1) {
-            let Some((_, victim)) = c.lru.pop_first() else { break };
-            c.entries.remove(&victim);
-            self.metrics.caches.entry(spec.name.clone()).or_default().evictions += 1;
+        let evicted = c.put(key, value, now + spec.ttl_nanos, spec.capacity);
+        if evicted > 0 {
+            self.metrics.caches.entry(spec.name.clone()).or_default().evictions += evicted;
         }
         HostReply::Ack
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LATER: SimTime = SimTime(1_000_000);
+
+    #[test]
+    fn a_read_keeps_an_entry_from_eviction() {
+        let mut c = CacheState::default();
+        c.put(b"a".to_vec(), b"1".to_vec(), LATER, 2);
+        c.put(b"b".to_vec(), b"2".to_vec(), LATER, 2);
+        assert_eq!(c.get(b"a", SimTime::ZERO), Some(b"1".to_vec()));
+        assert_eq!(c.put(b"c".to_vec(), b"3".to_vec(), LATER, 2), 1);
+        assert_eq!(c.get(b"a", SimTime::ZERO), Some(b"1".to_vec()), "the used entry stays");
+        assert_eq!(c.get(b"b", SimTime::ZERO), None, "the least recently used one goes");
+        assert_eq!(c.get(b"c", SimTime::ZERO), Some(b"3".to_vec()));
+    }
+
+    #[test]
+    fn entries_expire_and_an_expired_read_is_no_use() {
+        let mut c = CacheState::default();
+        c.put(b"a".to_vec(), b"1".to_vec(), SimTime(10), 4);
+        assert_eq!(c.get(b"a", SimTime(9)), Some(b"1".to_vec()));
+        assert_eq!(c.get(b"a", SimTime(10)), None);
     }
 }

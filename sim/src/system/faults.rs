@@ -1,5 +1,9 @@
 //! The fault plan, applied at its times: crashes and restarts, partitions, latency spikes,
 //! loss, duplication, reordering, replica lag and module swaps.
+//!
+//! Faults may overlap. Counters (partitions), integer sums (latency, lag) and sets of active
+//! faults (loss and duplication combine as independent events; reorder takes the largest
+//! jitter) make a fault's end undo exactly what its start did.
 
 use fusebench_model::scenario::FaultKind;
 
@@ -44,7 +48,6 @@ impl Sim {
 
     fn apply_fault(&mut self, i: usize, on: bool) {
         let f = &self.world.faults[i];
-        let sign = if on { 1.0 } else { -1.0 };
         match (&f.kind, &f.site) {
             // A crash ends by its restart, not by the end of a duration.
             (FaultKind::Crash { .. }, FaultSite::Replicas { replicas, .. }) if on => {
@@ -58,15 +61,13 @@ impl Sim {
                 self.net.add_latency(a, b, if on { n } else { -n });
             }
             (FaultKind::Loss { rate }, &FaultSite::Link(a, b)) => {
-                self.net.add_loss(a, b, sign * rate);
+                self.net.set_loss_fault(a, b, i, on.then_some(*rate));
             }
             (FaultKind::Duplication { rate }, &FaultSite::Channel(c)) => {
-                let r = &mut self.broker.dup_rate[c.index()];
-                *r = (*r + sign * rate).clamp(0.0, 1.0);
+                self.broker.set_duplication(c, i, on.then_some(*rate));
             }
             (FaultKind::Reorder { jitter_ms }, &FaultSite::Channel(c)) => {
-                self.broker.jitter_nanos[c.index()] =
-                    if on { millis_to_nanos(*jitter_ms) } else { 0 };
+                self.broker.set_jitter(c, i, on.then(|| millis_to_nanos(*jitter_ms)));
             }
             (FaultKind::ReplicaLag { extra_ms }, &FaultSite::Store(d)) => {
                 let n = millis_to_nanos(*extra_ms);

@@ -17,10 +17,16 @@ const LOCAL_NANOS: u64 = 50_000;
 #[derive(Debug, Clone)]
 struct LinkState {
     latency: Distribution,
+    /// The link's own loss rate.
     loss: f64,
     /// Active partition faults on this link (a counter: faults may overlap).
     partitions: u32,
-    extra_loss: f64,
+    /// Active loss faults: fault index → rate. Kept as a set, not a running float sum, so a
+    /// fault's end removes exactly what its start added.
+    loss_faults: BTreeMap<usize, f64>,
+    /// The chance a message is lost: the link's loss and every active fault, each an
+    /// independent drop (1 − Π(1 − rᵢ)).
+    effective_loss: f64,
     extra_nanos: u64,
 }
 
@@ -44,7 +50,8 @@ impl Network {
                     latency: l.latency,
                     loss: l.loss,
                     partitions: 0,
-                    extra_loss: 0.0,
+                    loss_faults: BTreeMap::new(),
+                    effective_loss: l.loss,
                     extra_nanos: 0,
                 },
             );
@@ -93,9 +100,14 @@ impl Network {
         }
     }
 
-    pub(crate) fn add_loss(&mut self, a: NodeId, b: NodeId, rate: f64) {
+    /// Loss fault `fault` starts (`Some(rate)`) or ends (`None`) on the link.
+    pub(crate) fn set_loss_fault(&mut self, a: NodeId, b: NodeId, fault: usize, rate: Option<f64>) {
         if let Some(l) = self.link_mut(a, b) {
-            l.extra_loss = (l.extra_loss + rate).clamp(0.0, 1.0);
+            match rate {
+                Some(r) => l.loss_faults.insert(fault, r),
+                None => l.loss_faults.remove(&fault),
+            };
+            l.effective_loss = combined_chance(l.loss, l.loss_faults.values().copied());
         }
     }
 
@@ -104,6 +116,12 @@ impl Network {
             l.extra_nanos = l.extra_nanos.saturating_add_signed(nanos);
         }
     }
+}
+
+/// The chance that at least one of independent events happens: `base` and each of `rates`.
+pub(crate) fn combined_chance(base: f64, rates: impl Iterator<Item = f64>) -> f64 {
+    let keep = rates.fold(1.0 - base.clamp(0.0, 1.0), |keep, r| keep * (1.0 - r.clamp(0.0, 1.0)));
+    (1.0 - keep).clamp(0.0, 1.0)
 }
 
 impl Sim {
@@ -131,7 +149,7 @@ impl Sim {
                 reason = Some("partition");
                 break;
             }
-            let loss = (link.loss + link.extra_loss).min(1.0);
+            let loss = link.effective_loss;
             let (latency, extra) = (link.latency, link.extra_nanos);
             if self.rng_net.chance(loss) {
                 reason = Some("loss");
@@ -151,5 +169,20 @@ impl Sim {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::combined_chance;
+
+    #[test]
+    fn overlapping_chances_combine_as_independent_events_and_come_off_exactly() {
+        assert_eq!(combined_chance(0.0, [].into_iter()), 0.0);
+        assert!((combined_chance(0.1, [0.5].into_iter()) - 0.55).abs() < 1e-12);
+        // Two faults at 0.8 overlap to 0.96, not a clamped 1.0; removing one leaves 0.8.
+        assert!((combined_chance(0.0, [0.8, 0.8].into_iter()) - 0.96).abs() < 1e-12);
+        assert!((combined_chance(0.0, [0.8].into_iter()) - 0.8).abs() < 1e-12);
+        assert_eq!(combined_chance(0.0, [1.0, 0.3].into_iter()), 1.0);
     }
 }

@@ -317,3 +317,46 @@ fn a_scenario_with_a_dangling_reference_is_refused_not_indexed() {
     let err = Sim::try_new(s, no_host(), &RunOptions::new(1)).expect_err("a dangling node");
     assert_eq!(err.to_string(), "cannot simulate: node `nowhere` is not declared");
 }
+
+#[test]
+fn overlapping_loss_faults_end_without_leaving_loss_behind() {
+    // Two loss faults of 0.8 overlap. A float sum clamped at 1.0 would drop to 0.2 when the
+    // first ends while the second still runs; the set of active faults keeps 0.8 exactly,
+    // and nothing is lost once both end.
+    let extra = format!(
+        "{ABSTRACT}
+[[fault]]
+kind = \"loss\"
+between = [\"a\", \"b\"]
+rate = 0.8
+at_s = 0.5
+duration_s = 1
+[[fault]]
+kind = \"loss\"
+between = [\"a\", \"b\"]
+rate = 0.8
+at_s = 1
+duration_s = 1
+"
+    );
+    let sim = run_to_end(scenario(&extra), 4);
+    let lost_at: Vec<u64> = String::from_utf8(sim.trace_lines().to_vec())
+        .expect("utf-8")
+        .lines()
+        .filter(|l| l.contains("\"reason\":\"loss\""))
+        .map(|l| {
+            let t = l.trim_start_matches("{\"t\":");
+            t[..t.find(',').expect("a time")].parse().expect("nanoseconds")
+        })
+        .collect();
+    assert!(lost_at.iter().all(|t| (500_000_000..2_000_000_000).contains(t)), "{lost_at:?}");
+    let between = |from: u64, to: u64| lost_at.iter().filter(|t| (from..to).contains(*t)).count();
+    let (first_alone, second_alone) =
+        (between(500_000_000, 1_000_000_000), between(1_500_000_000, 2_000_000_000));
+    assert!(first_alone > 20, "the first fault alone dropped only {first_alone}");
+    assert!(
+        second_alone * 2 > first_alone,
+        "the second fault alone ({second_alone} drops) must lose as much as the first \
+         ({first_alone})"
+    );
+}
