@@ -15,9 +15,10 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 
 use fusebench_model::Capability;
 use fusebench_sim::engine::EventQueue;
+use fusebench_sim::runtime::fake::CountingRandom;
 use fusebench_sim::runtime::{
-    DiscardLog, HostCode, HostContext, HostReply, InstancePolicy, InvocationId, RandomSource,
-    Runtime, ServiceConfig, ServiceHost, Step,
+    DiscardLog, HostCode, HostContext, HostReply, InstancePooling, InvocationId, Runtime,
+    ServiceConfig, ServiceHost, Step,
 };
 use fusebench_sim::time::SimTime;
 
@@ -79,16 +80,6 @@ fn per_item(label: &str, before: (i64, i64), after: (i64, i64), items: u64) {
     );
 }
 
-#[derive(Debug, Default)]
-struct Counter(u64);
-
-impl RandomSource for Counter {
-    fn next_u64(&mut self) -> u64 {
-        self.0 += 1;
-        self.0
-    }
-}
-
 const INSTANCES: u64 = 1_000;
 const INVENTORY: &[u8] = include_bytes!("../scenarios/shop/modules/rust/inventory.wasm");
 
@@ -100,9 +91,9 @@ fn instances() {
     config.capabilities = [Capability::Kv, Capability::Log].into_iter().collect();
     config.endpoints = ["reserve", "restock", "stock"].map(String::from).into_iter().collect();
     config.permissions.kv_owned.insert("inventory-db".to_owned());
-    config.policy = InstancePolicy::Pooled { idle_max: INSTANCES as usize };
+    config.policy = InstancePooling::Pooled { idle_max: INSTANCES as usize };
     rt.load_service(&config, INVENTORY).expect("load inventory");
-    let mut random = Counter::default();
+    let mut random = CountingRandom::default();
     let mut log = DiscardLog;
     let request = br#"{"sku":"sku-3"}"#;
     // Warm up: one request through, so that lazily built host structures are not counted.

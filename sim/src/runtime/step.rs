@@ -79,7 +79,7 @@ pub enum Step {
     /// The guest waits for a host operation; answer with `resume(invocation, reply)`.
     Pending(HostOp),
     /// The guest faulted; the invocation is over and its instance discarded.
-    Failed(Fault),
+    Failed(GuestFailure),
 }
 
 /// A finished invocation's response. Contract validation is the engine's job.
@@ -94,13 +94,13 @@ pub struct Response {
 
 /// A failed invocation: what went wrong, when, and the accounting up to that point.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fault {
+pub struct GuestFailure {
     pub cause: GuestFault,
     pub phase: Phase,
     pub report: InvocationReport,
 }
 
-impl fmt::Display for Fault {
+impl fmt::Display for GuestFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} (while {})", self.cause, self.phase)
     }
