@@ -40,7 +40,7 @@ pub const ECHO_WAT: &str = r#"(module
             (i64.extend_i32_u (local.get $l)))))"#;
 
 /// The accounting of a fake invocation: `fuel_used` of a budget of 1 000 000, on a reused
-/// instance, never suspended.
+/// instance, with no suspension recorded.
 #[must_use]
 pub fn report(fuel_used: u64) -> InvocationReport {
     InvocationReport {
@@ -73,8 +73,8 @@ pub struct FakeHost {
     /// Fuel reported by each slice after a resume.
     pub resume_fuel: u64,
     next: u64,
-    /// Operations not yet issued, per suspended invocation.
-    pending: BTreeMap<InvocationId, VecDeque<HostOp>>,
+    /// Operations not yet issued, fuel burnt and suspensions so far, per unfinished invocation.
+    pending: BTreeMap<InvocationId, (VecDeque<HostOp>, u64, u32)>,
     /// Every reply received, in order: what the engine answered.
     pub replies: Vec<(InvocationId, HostReply)>,
 }
@@ -119,16 +119,26 @@ impl FakeHost {
         self.pending.len()
     }
 
-    /// The next slice of `invocation`: its next operation, or its response.
+    /// The next slice of `invocation`: its next operation, or its response, whose report
+    /// counts the fuel of every slice and the suspensions (as the runtime's does).
     fn next_slice(&mut self, invocation: InvocationId, fuel_used: u64) -> Slice {
-        let op = self.pending.get_mut(&invocation).and_then(VecDeque::pop_front);
+        let (op, total, suspensions) = match self.pending.get_mut(&invocation) {
+            Some((ops, total, suspensions)) => {
+                *total += fuel_used;
+                let op = ops.pop_front();
+                *suspensions += u32::from(op.is_some());
+                (op, *total, *suspensions)
+            }
+            None => (None, fuel_used, 0),
+        };
         let step = match op {
             Some(op) => Step::Pending(op),
             None => {
                 self.pending.remove(&invocation);
                 let body = self.response.to_string().into_bytes();
                 let json = self.response.clone();
-                Step::Done(Response { body, json, report: report(fuel_used) })
+                let report = InvocationReport { suspensions, ..report(total) };
+                Step::Done(Response { body, json, report })
             }
         };
         Slice { invocation, fuel_used, step }
@@ -146,7 +156,7 @@ impl ServiceHost for FakeHost {
         let invocation = InvocationId(self.next);
         self.next += 1;
         let ops = (self.script)(FakeCall { service, endpoint, request }, ctx);
-        self.pending.insert(invocation, ops.into());
+        self.pending.insert(invocation, (ops.into(), 0, 0));
         Ok(self.next_slice(invocation, self.start_fuel))
     }
 
@@ -224,6 +234,8 @@ mod tests {
         let Step::Done(response) = last.step else { panic!("answers, got {:?}", last.step) };
         assert_eq!(response.body, br#"{"ok":true}"#);
         assert_eq!(last.fuel_used, 500);
+        assert_eq!(response.report.fuel_used, 1_000 + 500 + 500, "every slice's fuel");
+        assert_eq!(response.report.suspensions, 2);
         assert_eq!(host.replies.len(), 2);
         assert_eq!(host.suspended(), 0);
     }
