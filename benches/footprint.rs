@@ -18,7 +18,7 @@ use fusebench_sim::engine::EventQueue;
 use fusebench_sim::runtime::fake::CountingRandom;
 use fusebench_sim::runtime::{
     DiscardLog, HostCode, HostContext, HostReply, InstancePooling, InvocationId, Runtime,
-    ServiceConfig, ServiceHost, Step,
+    ServiceConfig, ServiceHost, SliceOutcome,
 };
 use fusebench_sim::time::SimTime;
 
@@ -107,7 +107,7 @@ fn instances() {
     let mut suspended: Vec<InvocationId> = Vec::with_capacity(INSTANCES as usize);
     for _ in 0..INSTANCES {
         let slice = rt.start("inventory", "stock", request, &mut ctx).expect("start");
-        assert!(matches!(slice.step, Step::Pending(_)), "stock suspends on its kv_get");
+        assert!(matches!(slice.outcome, SliceOutcome::Pending(_)), "stock suspends on its kv_get");
         suspended.push(slice.invocation);
     }
     let held = usage();
@@ -115,7 +115,7 @@ fn instances() {
     per_item("live Rust instance (inventory.stock suspended in kv_get)", before, held, INSTANCES);
     for invocation in suspended {
         let slice = rt.resume(invocation, HostReply::Error(HostCode::NotFound), &mut ctx);
-        assert!(matches!(slice.expect("resume").step, Step::Done(_)));
+        assert!(matches!(slice.expect("resume").outcome, SliceOutcome::Done(_)));
     }
     pool = rt.idle_instances("inventory").unwrap_or(0);
     assert_eq!(pool as u64, INSTANCES);

@@ -17,7 +17,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use fusebench_model::Capability;
 use fusebench_sim::runtime::fake::{CountingRandom, FakeCall, run_to_end};
 use fusebench_sim::runtime::{
-    HostContext, HostOp, HostReply, InstancePooling, LogLine, Runtime, ServiceConfig, Step,
+    HostContext, HostOp, HostReply, InstancePooling, LogLine, Runtime, ServiceConfig, SliceOutcome,
 };
 
 const INVENTORY: &[u8] = include_bytes!("../scenarios/shop/modules/rust/inventory.wasm");
@@ -69,8 +69,8 @@ impl Driver {
         };
         let (slice, _) = run_to_end(rt, &mut ctx, call, answer).expect("runs");
         logs.clear();
-        match slice.step {
-            Step::Done(response) => response.body,
+        match slice.outcome {
+            SliceOutcome::Done(response) => response.body,
             other => panic!("{service}.{endpoint} did not answer: {other:?}"),
         }
     }

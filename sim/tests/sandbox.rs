@@ -6,7 +6,7 @@ use fusebench_model::Capability;
 use fusebench_sim::runtime::fake::{CountingRandom, ECHO_WAT};
 use fusebench_sim::runtime::{
     GuestFault, HostContext, InstancePooling, LOG_LINES_PER_INVOCATION_MAX, LogLine, Phase,
-    Runtime, ServiceConfig, ServiceHost, Slice, Step, TrapKind,
+    Runtime, ServiceConfig, ServiceHost, Slice, SliceOutcome, TrapKind,
 };
 
 /// Checks that a hostile invocation ended as its case expects.
@@ -35,8 +35,8 @@ const FUEL: u64 = 50_000;
 const MEMORY_BYTES_MAX: usize = 1 << 20;
 
 fn fault(slice: &Slice) -> (&GuestFault, Phase) {
-    match &slice.step {
-        Step::Failed(f) => (&f.cause, f.phase),
+    match &slice.outcome {
+        SliceOutcome::Failed(f) => (&f.cause, f.phase),
         other => panic!("expected a fault, got {other:?}"),
     }
 }
@@ -108,8 +108,8 @@ fn cases() -> Vec<Case> {
             assert!(matches!(cause, GuestFault::BadAlloc { ptr: 0, .. }), "{cause}");
             assert_eq!(phase, Phase::WriteRequest);
         }),
-        case!("log_flood", &[Capability::Log], |s| match &s.step {
-            Step::Done(r) => {
+        case!("log_flood", &[Capability::Log], |s| match &s.outcome {
+            SliceOutcome::Done(r) => {
                 assert_eq!(r.json["ok"], true);
                 assert_eq!(r.report.log_lines_dropped, 3_000 - LOG_LINES_PER_INVOCATION_MAX);
             }
@@ -160,8 +160,8 @@ fn run(rt: &mut Runtime, service: &str, endpoint: &str, logs: &mut Vec<LogLine>)
 
 fn echo_answers(rt: &mut Runtime) {
     let slice = run(rt, "echo", "echo", &mut Vec::new());
-    match slice.step {
-        Step::Done(r) => assert_eq!(r.json["x"], 1),
+    match slice.outcome {
+        SliceOutcome::Done(r) => assert_eq!(r.json["x"], 1),
         other => panic!("the well-behaved service must still answer, got {other:?}"),
     }
 }

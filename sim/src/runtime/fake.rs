@@ -16,7 +16,7 @@ use super::context::{HostContext, RandomSource};
 use super::error::InvokeError;
 use super::step::{
     HostOp, HostReply, InstanceId, InstanceInfo, InstanceReuse, InvocationId, InvocationReport,
-    Response, ServiceHost, Slice, Step,
+    Response, ServiceHost, Slice, SliceOutcome,
 };
 
 /// A deterministic stand-in for the engine's seeded stream: 1, 2, 3, …
@@ -132,16 +132,16 @@ impl FakeHost {
             None => (None, fuel_used, 0),
         };
         let step = match op {
-            Some(op) => Step::Pending(op),
+            Some(op) => SliceOutcome::Pending(op),
             None => {
                 self.pending.remove(&invocation);
                 let body = self.response.to_string().into_bytes();
                 let json = self.response.clone();
                 let report = InvocationReport { suspensions, ..report(total) };
-                Step::Done(Response { body, json, report })
+                SliceOutcome::Done(Response { body, json, report })
             }
         };
-        Slice { invocation, fuel_used, step }
+        Slice { invocation, fuel_used, outcome: step }
     }
 }
 
@@ -191,7 +191,7 @@ pub fn run_to_end(
 ) -> Result<(Slice, usize), InvokeError> {
     let mut slice = host.start(call.service, call.endpoint, call.request, ctx)?;
     let mut slices = 1;
-    while let Step::Pending(op) = &slice.step {
+    while let SliceOutcome::Pending(op) = &slice.outcome {
         let reply = answer(op);
         slice = host.resume(slice.invocation, reply, ctx)?;
         slices += 1;
@@ -231,7 +231,9 @@ mod tests {
             HostOp::KvPut { store: "db".into(), key: b"k".to_vec(), value: b"1".to_vec() }
         );
         assert!(matches!(seen[1], HostOp::KvGet { .. }));
-        let Step::Done(response) = last.step else { panic!("answers, got {:?}", last.step) };
+        let SliceOutcome::Done(response) = last.outcome else {
+            panic!("answers, got {:?}", last.outcome)
+        };
         assert_eq!(response.body, br#"{"ok":true}"#);
         assert_eq!(last.fuel_used, 500);
         assert_eq!(response.report.fuel_used, 1_000 + 500 + 500, "every slice's fuel");
@@ -249,7 +251,7 @@ mod tests {
         let mut ctx = HostContext { now_nanos: 0, random: &mut random, log: &mut log };
         let slice = host.start("s", "e", b"{}", &mut ctx).expect("start");
         assert_eq!(slice.fuel_used, 1_000);
-        assert!(matches!(slice.step, Step::Pending(HostOp::Publish { .. })));
+        assert!(matches!(slice.outcome, SliceOutcome::Pending(HostOp::Publish { .. })));
         assert!(host.abandon(slice.invocation));
         assert!(!host.abandon(slice.invocation));
         assert!(matches!(
@@ -269,7 +271,9 @@ mod tests {
         let echo = FakeCall { service: "echo", endpoint: "echo", request: br#"{"x":1}"# };
         let (last, slices) = run_to_end(&mut rt, &mut ctx, echo, |_| HostReply::Ack).expect("runs");
         assert_eq!(slices, 1);
-        let Step::Done(response) = last.step else { panic!("answers, got {:?}", last.step) };
+        let SliceOutcome::Done(response) = last.outcome else {
+            panic!("answers, got {:?}", last.outcome)
+        };
         assert_eq!(response.json["x"], 1);
     }
 }

@@ -4,7 +4,7 @@
 //! compilation, so fuel is a deterministic CPU cost), a cache of compiled modules keyed by the
 //! SHA-256 of their bytes, and the loaded services. The event engine drives it through
 //! [`ServiceHost`]: [`start`](ServiceHost::start) runs a handler until it finishes, faults or
-//! needs a host operation that takes virtual time ([`Step::Pending`]); the engine performs the
+//! needs a host operation that takes virtual time ([`SliceOutcome::Pending`]); the engine performs the
 //! operation on its own schedule and calls [`resume`](ServiceHost::resume) with the
 //! [`HostReply`]. Each slice reports the fuel it burnt.
 //!
@@ -57,7 +57,7 @@ pub use error::{InvokeError, ServiceLoadError};
 pub use step::{
     GrowRefused, GuestFailure, GuestFault, HostCode, HostOp, HostReply, InstanceId, InstanceInfo,
     InstanceReuse, InvocationId, InvocationReport, Phase, Refusal, Response, ServiceHost, Slice,
-    Step, TrapKind,
+    SliceOutcome, TrapKind,
 };
 
 use host::{HostState, LiveToken, ServiceShared};
@@ -334,22 +334,22 @@ impl Runtime {
         let step = match driven {
             Driven::Suspended(call, op) => {
                 progress.suspensions += 1;
-                let step = Step::Pending(op.clone());
+                let step = SliceOutcome::Pending(op.clone());
                 let parked = Suspended { service, instance: inst, call, op, progress };
                 self.suspended.insert(progress.id, parked);
-                return Slice { invocation: progress.id, fuel_used, step };
+                return Slice { invocation: progress.id, fuel_used, outcome: step };
             }
             Driven::Finished(packed) => match invoke::read_response(&inst, packed) {
                 Ok((body, json)) => {
                     let report = report(&mut inst, &progress);
                     self.release(&service, inst);
-                    Step::Done(Response { body, json, report })
+                    SliceOutcome::Done(Response { body, json, report })
                 }
                 Err(cause) => self.fail(&service, inst, &progress, cause, Phase::ReadResponse),
             },
             Driven::Faulted(cause) => self.fail(&service, inst, &progress, cause, fault_phase),
         };
-        Slice { invocation: progress.id, fuel_used, step }
+        Slice { invocation: progress.id, fuel_used, outcome: step }
     }
 
     fn fail(
@@ -359,14 +359,14 @@ impl Runtime {
         progress: &Progress,
         cause: GuestFault,
         phase: Phase,
-    ) -> Step {
+    ) -> SliceOutcome {
         let report = report(&mut inst, progress);
         if let Some(svc) = self.services.get_mut(service) {
             svc.stats.invocations_failed += 1;
             svc.stats.instances_discarded += 1;
         }
         drop(inst);
-        Step::Failed(GuestFailure { cause, phase, report })
+        SliceOutcome::Failed(GuestFailure { cause, phase, report })
     }
 
     /// Returns a healthy instance after a successful request: to the pool, or dropped.
@@ -431,8 +431,9 @@ impl ServiceHost for Runtime {
                     refusals: Vec::new(),
                     log_lines_dropped: 0,
                 };
-                let step = Step::Failed(GuestFailure { cause, phase: Phase::Instantiate, report });
-                return Ok(Slice { invocation: id, fuel_used, step });
+                let step =
+                    SliceOutcome::Failed(GuestFailure { cause, phase: Phase::Instantiate, report });
+                return Ok(Slice { invocation: id, fuel_used, outcome: step });
             }
         };
         // A fresh instance's cold start is part of this invocation's first slice.

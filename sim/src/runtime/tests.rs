@@ -62,22 +62,22 @@ impl Harness {
 }
 
 fn done(slice: &Slice) -> &Response {
-    match &slice.step {
-        Step::Done(response) => response,
+    match &slice.outcome {
+        SliceOutcome::Done(response) => response,
         other => panic!("expected Done, got {other:?}"),
     }
 }
 
 fn pending(slice: &Slice) -> &HostOp {
-    match &slice.step {
-        Step::Pending(op) => op,
+    match &slice.outcome {
+        SliceOutcome::Pending(op) => op,
         other => panic!("expected Pending, got {other:?}"),
     }
 }
 
 fn failed(slice: &Slice) -> &GuestFailure {
-    match &slice.step {
-        Step::Failed(fault) => fault,
+    match &slice.outcome {
+        SliceOutcome::Failed(fault) => fault,
         other => panic!("expected Failed, got {other:?}"),
     }
 }

@@ -15,7 +15,8 @@ use crate::engine::TimerId;
 use crate::metrics::Outcome;
 use crate::rng::{Seed, SimRng};
 use crate::runtime::{
-    HostCode, HostContext, HostOp, HostReply, InstanceReuse, InvocationId, LogLine, Slice, Step,
+    HostCode, HostContext, HostOp, HostReply, InstanceReuse, InvocationId, LogLine, Slice,
+    SliceOutcome,
 };
 use crate::time::{SimTime, millis_to_nanos};
 use crate::trace::TraceEvent;
@@ -77,7 +78,7 @@ pub(crate) struct Inv {
     pub(crate) replica: u32,
     pub(crate) runtime: Option<InvocationId>,
     /// The step to act on when the current slice's CPU time has elapsed.
-    pub(crate) step: Option<Step>,
+    pub(crate) step: Option<SliceOutcome>,
     pub(crate) fuel: u64,
 }
 
@@ -538,7 +539,7 @@ impl Sim {
         self.guest_fuel += slice.fuel_used;
         let x = &self.serving.svcs[inv.svc];
         let cpu = (slice.fuel_used as f64 * x.ns_per_fuel).round() as u64;
-        inv.step = Some(slice.step);
+        inv.step = Some(slice.outcome);
         cpu
     }
 
@@ -563,7 +564,7 @@ impl Sim {
                 // An abstract service: its declared service time has elapsed.
                 self.finish_invocation(id, Outcome::Ok, b"{}".to_vec());
             }
-            Some(Step::Done(resp)) => {
+            Some(SliceOutcome::Done(resp)) => {
                 self.count_fresh(svc, &resp.report);
                 for r in &resp.report.refusals {
                     let name = format!("{}:{}", self.serving.svcs[svc].name, r.target);
@@ -581,7 +582,7 @@ impl Sim {
                 let outcome = self.judge_response(id, &resp.json);
                 self.finish_invocation(id, outcome, resp.body);
             }
-            Some(Step::Failed(fault)) => {
+            Some(SliceOutcome::Failed(fault)) => {
                 self.count_fresh(svc, &fault.report);
                 let cause = fault.to_string();
                 let name = &self.serving.svcs[svc].name;
@@ -608,7 +609,7 @@ impl Sim {
                     .or_default() += 1;
                 self.finish_invocation(id, Outcome::GuestFault, Vec::new());
             }
-            Some(Step::Pending(op)) => {
+            Some(SliceOutcome::Pending(op)) => {
                 let target = match &op {
                     HostOp::KvGet { store, .. }
                     | HostOp::KvPut { store, .. }
@@ -965,10 +966,10 @@ fn input_text(body: &[u8]) -> String {
 }
 
 fn instance_of(slice: &Slice) -> (u64, bool) {
-    let report = match &slice.step {
-        Step::Done(r) => Some(&r.report),
-        Step::Failed(f) => Some(&f.report),
-        Step::Pending(_) => None,
+    let report = match &slice.outcome {
+        SliceOutcome::Done(r) => Some(&r.report),
+        SliceOutcome::Failed(f) => Some(&f.report),
+        SliceOutcome::Pending(_) => None,
     };
     match report {
         Some(r) => (r.instance.id.0, r.instance.reuse == InstanceReuse::Fresh),

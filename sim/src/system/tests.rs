@@ -7,7 +7,7 @@ use super::*;
 use crate::metrics::Outcome;
 use crate::runtime::{
     HostContext, HostOp, HostReply, InstanceId, InstanceInfo, InstanceReuse, InvocationId,
-    InvocationReport, InvokeError, Response, ServiceHost, Slice, Step,
+    InvocationReport, InvokeError, Response, ServiceHost, Slice, SliceOutcome,
 };
 
 const BASE: &str = r#"
@@ -74,7 +74,11 @@ impl ServiceHost for Writer {
         self.pending.insert(id, ());
         let value = ctx.random.next_u64().to_string().into_bytes();
         let op = HostOp::KvPut { store: self.store.clone(), key: b"k".to_vec(), value };
-        Ok(Slice { invocation: InvocationId(id), fuel_used: 1000, step: Step::Pending(op) })
+        Ok(Slice {
+            invocation: InvocationId(id),
+            fuel_used: 1000,
+            outcome: SliceOutcome::Pending(op),
+        })
     }
 
     fn resume(
@@ -85,7 +89,7 @@ impl ServiceHost for Writer {
     ) -> Result<Slice, InvokeError> {
         self.pending.remove(&inv.0);
         let resp = Response { body: b"{}".to_vec(), json: serde_json::json!({}), report: report() };
-        Ok(Slice { invocation: inv, fuel_used: 500, step: Step::Done(resp) })
+        Ok(Slice { invocation: inv, fuel_used: 500, outcome: SliceOutcome::Done(resp) })
     }
 
     fn abandon(&mut self, inv: InvocationId) -> bool {
