@@ -125,13 +125,8 @@ struct Totals {
 
 fn load_scenario(path: &str) -> (Scenario, ModuleFiles) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
-    let text = std::fs::read_to_string(&path).expect("scenario readable");
-    let parsed = fusebench_model::parse(&path.display().to_string(), &text);
-    assert!(!parsed.has_errors(), "{} has errors", path.display());
-    let scenario = parsed.scenario.expect("a scenario");
-    let base = path.parent().expect("scenario in a directory");
-    let files = setup::read_modules(&scenario, base).expect("modules readable");
-    (scenario, files)
+    let loaded = fusebench_sim::load::load(&path).expect("the scenario loads");
+    (loaded.scenario, loaded.files)
 }
 
 /// One run with trace off. Building the runtime (compiling the modules) and `Sim::new` are not

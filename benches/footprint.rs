@@ -15,9 +15,10 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 
 use fusebench_model::Capability;
 use fusebench_sim::engine::EventQueue;
+use fusebench_sim::runtime::fake::CountingRandom;
 use fusebench_sim::runtime::{
-    DiscardLog, HostCode, HostContext, HostReply, InstancePolicy, InvocationId, RandomSource,
-    Runtime, ServiceConfig, ServiceHost, Step,
+    DiscardLog, HostCode, HostContext, HostReply, InstancePooling, InvocationId, Runtime,
+    ServiceConfig, ServiceHost, SliceOutcome,
 };
 use fusebench_sim::time::SimTime;
 
@@ -79,16 +80,6 @@ fn per_item(label: &str, before: (i64, i64), after: (i64, i64), items: u64) {
     );
 }
 
-#[derive(Debug, Default)]
-struct Counter(u64);
-
-impl RandomSource for Counter {
-    fn next_u64(&mut self) -> u64 {
-        self.0 += 1;
-        self.0
-    }
-}
-
 const INSTANCES: u64 = 1_000;
 const INVENTORY: &[u8] = include_bytes!("../scenarios/shop/modules/rust/inventory.wasm");
 
@@ -100,9 +91,9 @@ fn instances() {
     config.capabilities = [Capability::Kv, Capability::Log].into_iter().collect();
     config.endpoints = ["reserve", "restock", "stock"].map(String::from).into_iter().collect();
     config.permissions.kv_owned.insert("inventory-db".to_owned());
-    config.policy = InstancePolicy::Pooled { idle_max: INSTANCES as usize };
+    config.policy = InstancePooling::Pooled { idle_max: INSTANCES as usize };
     rt.load_service(&config, INVENTORY).expect("load inventory");
-    let mut random = Counter::default();
+    let mut random = CountingRandom::default();
     let mut log = DiscardLog;
     let request = br#"{"sku":"sku-3"}"#;
     // Warm up: one request through, so that lazily built host structures are not counted.
@@ -116,7 +107,7 @@ fn instances() {
     let mut suspended: Vec<InvocationId> = Vec::with_capacity(INSTANCES as usize);
     for _ in 0..INSTANCES {
         let slice = rt.start("inventory", "stock", request, &mut ctx).expect("start");
-        assert!(matches!(slice.step, Step::Pending(_)), "stock suspends on its kv_get");
+        assert!(matches!(slice.outcome, SliceOutcome::Pending(_)), "stock suspends on its kv_get");
         suspended.push(slice.invocation);
     }
     let held = usage();
@@ -124,7 +115,7 @@ fn instances() {
     per_item("live Rust instance (inventory.stock suspended in kv_get)", before, held, INSTANCES);
     for invocation in suspended {
         let slice = rt.resume(invocation, HostReply::Error(HostCode::NotFound), &mut ctx);
-        assert!(matches!(slice.expect("resume").step, Step::Done(_)));
+        assert!(matches!(slice.expect("resume").outcome, SliceOutcome::Done(_)));
     }
     pool = rt.idle_instances("inventory").unwrap_or(0);
     assert_eq!(pool as u64, INSTANCES);

@@ -15,9 +15,9 @@ use std::time::Duration;
 use cpu::ThreadCpu;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use fusebench_model::Capability;
+use fusebench_sim::runtime::fake::{CountingRandom, FakeCall, run_to_end};
 use fusebench_sim::runtime::{
-    HostContext, HostOp, HostReply, InstancePolicy, LogLine, RandomSource, Runtime, ServiceConfig,
-    ServiceHost, Slice, Step,
+    HostContext, HostOp, HostReply, InstancePooling, LogLine, Runtime, ServiceConfig, SliceOutcome,
 };
 
 const INVENTORY: &[u8] = include_bytes!("../scenarios/shop/modules/rust/inventory.wasm");
@@ -25,23 +25,13 @@ const INVENTORY_DB: &str = "inventory-db";
 const STOCK_REQUEST: &str = r#"{"sku":"sku-3"}"#;
 const STOCK_RESPONSE: &str = r#"{"sku":"sku-3","available":42}"#;
 
-/// A deterministic random stream for the host context (the guests here never draw from it).
-#[derive(Debug, Default)]
-struct Counter(u64);
-
-impl RandomSource for Counter {
-    fn next_u64(&mut self) -> u64 {
-        self.0 += 1;
-        self.0
-    }
-}
-
 /// A [`Runtime`] driven to completion, with its host operations answered at once from an
 /// in-memory key-value map (no simulated time: only the host's and the guest's own work).
 struct Driver {
     rt: Runtime,
     kv: BTreeMap<(String, Vec<u8>), Vec<u8>>,
-    random: Counter,
+    /// The guests here never draw from it.
+    random: CountingRandom,
     logs: Vec<LogLine>,
     /// Reply every `kv_get` with this instead of looking it up (the suspend/resume probe).
     fixed_get: Option<HostReply>,
@@ -52,56 +42,41 @@ impl Driver {
         Self {
             rt: Runtime::default(),
             kv: BTreeMap::new(),
-            random: Counter::default(),
+            random: CountingRandom::default(),
             logs: Vec::new(),
             fixed_get: None,
         }
     }
 
-    fn answer(&mut self, op: HostOp) -> HostReply {
-        match op {
-            HostOp::KvGet { .. } if self.fixed_get.is_some() => {
-                self.fixed_get.clone().unwrap_or(HostReply::Ack)
+    /// Runs one request to completion; returns the response body.
+    fn request(&mut self, service: &str, endpoint: &str, request: &[u8]) -> Vec<u8> {
+        let Driver { rt, kv, random, logs, fixed_get } = self;
+        let mut ctx = HostContext { now_nanos: 0, random, log: logs };
+        let call = FakeCall { service, endpoint, request };
+        let answer = |op: &HostOp| match op {
+            HostOp::KvGet { .. } if fixed_get.is_some() => {
+                fixed_get.clone().unwrap_or(HostReply::Ack)
             }
-            HostOp::KvGet { store, key } => match self.kv.get(&(store, key)) {
+            HostOp::KvGet { store, key } => match kv.get(&(store.clone(), key.clone())) {
                 Some(value) => HostReply::Value(value.clone()),
                 None => HostReply::Error(fusebench_sim::runtime::HostCode::NotFound),
             },
             HostOp::KvPut { store, key, value } => {
-                self.kv.insert((store, key), value);
+                kv.insert((store.clone(), key.clone()), value.clone());
                 HostReply::Ack
             }
             other => panic!("the benchmark guests do not use {}", other.import()),
-        }
-    }
-
-    /// Runs one request to completion; returns the response body.
-    fn request(&mut self, service: &str, endpoint: &str, request: &[u8]) -> Vec<u8> {
-        let mut slice = {
-            let mut ctx =
-                HostContext { now_nanos: 0, random: &mut self.random, log: &mut self.logs };
-            self.rt.start(service, endpoint, request, &mut ctx).expect("start")
         };
-        loop {
-            let Slice { invocation, step, .. } = slice;
-            match step {
-                Step::Done(response) => {
-                    self.logs.clear();
-                    return response.body;
-                }
-                Step::Pending(op) => {
-                    let reply = self.answer(op);
-                    let mut ctx =
-                        HostContext { now_nanos: 0, random: &mut self.random, log: &mut self.logs };
-                    slice = self.rt.resume(invocation, reply, &mut ctx).expect("resume");
-                }
-                Step::Failed(fault) => panic!("{service}.{endpoint} failed: {fault}"),
-            }
+        let (slice, _) = run_to_end(rt, &mut ctx, call, answer).expect("runs");
+        logs.clear();
+        match slice.outcome {
+            SliceOutcome::Done(response) => response.body,
+            other => panic!("{service}.{endpoint} did not answer: {other:?}"),
         }
     }
 }
 
-fn inventory_config(name: &str, policy: InstancePolicy) -> ServiceConfig {
+fn inventory_config(name: &str, policy: InstancePooling) -> ServiceConfig {
     let mut c = ServiceConfig::new(name);
     c.capabilities = [Capability::Kv, Capability::Log].into_iter().collect();
     c.endpoints = ["reserve", "restock", "stock"].map(String::from).into_iter().collect();
@@ -113,8 +88,8 @@ fn inventory_config(name: &str, policy: InstancePolicy) -> ServiceConfig {
 /// The shop's Rust inventory module loaded twice (one compiled module): pooled and fresh.
 fn inventory_driver() -> Driver {
     let mut d = Driver::new();
-    let pooled = inventory_config("inventory-pooled", InstancePolicy::Pooled { idle_max: 4 });
-    let fresh = inventory_config("inventory-fresh", InstancePolicy::PerRequest);
+    let pooled = inventory_config("inventory-pooled", InstancePooling::Pooled { idle_max: 4 });
+    let fresh = inventory_config("inventory-fresh", InstancePooling::PerRequest);
     d.rt.load_service(&pooled, INVENTORY).expect("load pooled");
     d.rt.load_service(&fresh, INVENTORY).expect("load fresh");
     d.kv.insert((INVENTORY_DB.to_owned(), b"stock/sku-3".to_vec()), b"42".to_vec());
@@ -243,7 +218,7 @@ fn suspend_resume(c: &mut Criterion<ThreadCpu>) {
     config.capabilities = [Capability::Kv].into_iter().collect();
     config.endpoints = ["zero", "hundred"].map(String::from).into_iter().collect();
     config.permissions.kv_owned.insert("db".to_owned());
-    config.policy = InstancePolicy::Pooled { idle_max: 1 };
+    config.policy = InstancePooling::Pooled { idle_max: 1 };
     d.rt.load_service(&config, KV_LOOP.as_bytes()).expect("load kvloop");
     let mut g = c.benchmark_group("kv_get_suspend_resume");
     let replies = [

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-pub use fusebench_sim::load::{LoadError, Loaded, load};
+pub use fusebench_sim::load::{Input, LoadError, Loaded, load, read_input, read_text};
 
 /// Loads `path` for a subcommand; on invalid input prints every diagnostic and why nothing
 /// more happens (`consequence`, e.g. "nothing was run"), and returns `None`: exit 2.

@@ -70,26 +70,26 @@ fn parse_size(s: &str) -> Result<(f32, f32), String> {
 impl GuiArgs {
     /// The scripted steps these arguments ask for, in order.
     #[must_use]
-    pub fn steps(&self) -> Vec<script::Step> {
-        use script::Step;
+    pub fn steps(&self) -> Vec<script::Action> {
+        use script::Action;
         let mut steps = Vec::new();
         if let Some(n) = &self.select {
-            steps.push(Step::Select(n.clone()));
+            steps.push(Action::Select(n.clone()));
         }
         if self.run {
-            steps.push(Step::Run);
+            steps.push(Action::Run);
         }
         if let Some(cases) = self.check {
-            steps.push(Step::Check(cases));
+            steps.push(Action::Check(cases));
         }
         if let Some(f) = self.counterexample {
             if self.check.is_none() {
-                steps.push(Step::Check(8));
+                steps.push(Action::Check(8));
             }
-            steps.push(Step::Counterexample(f));
+            steps.push(Action::Counterexample(f));
         }
         if let Some(p) = &self.screenshot {
-            steps.push(Step::Screenshot(p.clone()));
+            steps.push(Action::Screenshot(p.clone()));
         }
         steps
     }

@@ -17,7 +17,7 @@ use crate::view::{Tab, ViewState};
 use crate::workbench::Workbench;
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Step {
+pub enum Action {
     /// Select the service or store of this name.
     Select(String),
     /// Run the simulation to its end (at full speed).
@@ -36,7 +36,7 @@ const SETTLE_FRAMES: u32 = 8;
 
 #[derive(Debug, Default)]
 pub struct Script {
-    steps: VecDeque<Step>,
+    steps: VecDeque<Action>,
     settle: u32,
     /// Set by the screenshot callback: `Some(result)` once written.
     pub saved: Arc<Mutex<Option<Result<PathBuf, String>>>>,
@@ -45,7 +45,7 @@ pub struct Script {
 
 impl Script {
     #[must_use]
-    pub fn new(steps: Vec<Step>) -> Script {
+    pub fn new(steps: Vec<Action>) -> Script {
         Script { steps: steps.into(), ..Script::default() }
     }
 
@@ -68,7 +68,7 @@ impl Script {
     ) -> Vec<Command> {
         let Some(design) = bench.session.as_ref().and_then(Session::design) else {
             // Nothing to show but the diagnostics: screenshot those.
-            self.steps.retain(|s| matches!(s, Step::Screenshot(_)));
+            self.steps.retain(|s| matches!(s, Action::Screenshot(_)));
             return self.screenshot(ctx);
         };
         if Self::busy(bench) {
@@ -78,24 +78,24 @@ impl Script {
         let mut out = Vec::new();
         match self.steps.front().cloned() {
             None => {}
-            Some(Step::Select(name)) => {
+            Some(Action::Select(name)) => {
                 if let Some(i) = design.diagram.named(&name) {
                     out.push(Command::Select(Some(Element::Node(i))));
                 }
                 self.steps.pop_front();
             }
-            Some(Step::Run) => {
+            Some(Action::Run) => {
                 let mut settings = view.settings.clone();
                 settings.speed = None;
                 out.push(Command::NewRun { settings, play: true });
                 view.tab = Tab::Simulation;
                 self.steps.pop_front();
             }
-            Some(Step::Check(cases)) => {
+            Some(Action::Check(cases)) => {
                 out.push(Command::Check { cases, seed: view.check_seed });
                 self.steps.pop_front();
             }
-            Some(Step::Counterexample(fraction)) => {
+            Some(Action::Counterexample(fraction)) => {
                 out.push(Command::OpenCounterexample);
                 if let Some(end) = bench
                     .dynamic
@@ -109,18 +109,18 @@ impl Script {
                 }
                 self.steps.pop_front();
             }
-            Some(Step::Tab(tab)) => {
+            Some(Action::Tab(tab)) => {
                 view.tab = tab;
                 self.steps.pop_front();
             }
-            Some(Step::Screenshot(_)) => return self.screenshot(ctx),
+            Some(Action::Screenshot(_)) => return self.screenshot(ctx),
         }
         self.settle = 0;
         out
     }
 
     fn screenshot(&mut self, ctx: &egui::Context) -> Vec<Command> {
-        let Some(Step::Screenshot(path)) = self.steps.front().cloned() else { return Vec::new() };
+        let Some(Action::Screenshot(path)) = self.steps.front().cloned() else { return Vec::new() };
         if self.settle < SETTLE_FRAMES {
             self.settle += 1;
             ctx.request_repaint();

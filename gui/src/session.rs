@@ -4,28 +4,19 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use fusebench_model::checks::{self, CHECKS};
-use fusebench_model::{Diagnostic, Scenario, Severity};
-use fusebench_sim::load::{self, LoadError, Loaded};
-use fusebench_sim::setup::{self, ModuleFiles};
+use fusebench_model::checks::{self, CheckOutcome};
+use fusebench_model::{Diagnostic, Scenario};
+use fusebench_sim::load::{self, Input, LoadError, Loaded};
+use fusebench_sim::setup;
 
 use crate::diagram::Diagram;
 use crate::findings::{self, Finding, Origin};
 
-/// One static check's outcome.
-#[derive(Debug, Clone)]
-pub struct CheckOutcome {
-    pub id: &'static str,
-    pub summary: &'static str,
-    pub passed: bool,
-    pub findings: Vec<Diagnostic>,
-}
-
 /// A scenario that parsed: the design the other panels work on.
 #[derive(Debug, Clone)]
 pub struct Design {
+    /// The scenario with its module bytes (what runs are built from).
     pub loaded: Loaded,
-    pub files: ModuleFiles,
     pub diagram: Diagram,
     pub checks: Vec<CheckOutcome>,
     /// Why the design cannot be simulated (a module missing or rejected), if it cannot.
@@ -71,8 +62,7 @@ impl Session {
     /// # Errors
     /// The file cannot be read.
     pub fn open(path: &Path) -> Result<Session, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = load::read_text(path, Input::Scenario).map_err(|e| e.to_string())?;
         let disk_mtime = mtime(path);
         let design = build(path, &text);
         Ok(Session { path: path.to_path_buf(), disk_text: text.clone(), text, design, disk_mtime })
@@ -147,33 +137,10 @@ fn build(path: &Path, text: &str) -> Result<Design, Vec<Diagnostic>> {
         Err(e) => return Err(vec![Diagnostic::error("load", e.to_string())]),
     };
     let s = &loaded.scenario;
-    let found = checks::run(s, &loaded.modules);
-    let checks = CHECKS
-        .iter()
-        .map(|c| {
-            let findings: Vec<Diagnostic> =
-                found.iter().filter(|d| d.code == c.id).cloned().collect();
-            let passed = !findings.iter().any(|d| d.severity == Severity::Error);
-            CheckOutcome { id: c.id, summary: c.summary, passed, findings }
-        })
-        .collect::<Vec<_>>();
-    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let (files, unrunnable) = match setup::read_modules(s, &base) {
-        Ok(files) => {
-            let why = if checks.iter().any(|c| !c.passed && c.id.starts_with("module-")) {
-                Some("a module failed its static checks".to_owned())
-            } else {
-                setup::build_runtime(s, &files).err().map(|e| e.to_string())
-            };
-            (files, why)
-        }
-        Err(e) => (ModuleFiles::new(), Some(e.to_string())),
-    };
-    let unrunnable = unrunnable.or_else(|| {
-        s.workload.is_none().then(|| "the scenario has no workload: nothing to run".to_owned())
-    });
+    let checks = checks::outcomes(s, &loaded.modules);
+    let unrunnable = setup::runnable(&loaded, &checks).err().map(|e| e.to_string());
     let diagram = Diagram::new(s);
     let diags = checks.iter().flat_map(|c| c.findings.iter());
     let static_findings = findings::from_diagnostics(&diagram, diags, Origin::Static);
-    Ok(Design { loaded, files, diagram, checks, unrunnable, static_findings })
+    Ok(Design { loaded, diagram, checks, unrunnable, static_findings })
 }

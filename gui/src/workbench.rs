@@ -228,7 +228,7 @@ impl Workbench {
             self.error(format!("cannot run: {why}"));
             return;
         }
-        match LiveRun::new(design.scenario(), &design.files, &design.diagram, settings) {
+        match LiveRun::new(design.scenario(), &design.loaded.files, &design.diagram, settings) {
             Ok(mut run) => {
                 if play {
                     run.state = RunState::Running;
@@ -248,7 +248,7 @@ impl Workbench {
         }
         self.timeline = None;
         self.dynamic = None;
-        let (scenario, files) = (design.scenario().clone(), design.files.clone());
+        let (scenario, files) = (design.scenario().clone(), design.loaded.files.clone());
         let wake = self.wake.clone();
         self.check = Some(CheckJob::start(scenario, files, cases.max(1), seed, move || {
             if let Some(w) = &wake {

@@ -5,6 +5,7 @@
 //! diagnostics. It reads no files, has no clock, no randomness and no threads, so the same input
 //! always gives the same output (see `ARCHITECTURE.md`).
 
+pub mod abi;
 pub mod capability;
 pub mod checks;
 pub mod contract;

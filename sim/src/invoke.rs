@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::rng::SimRng;
 use crate::runtime::{
-    HostCode, HostContext, HostOp, HostReply, InvokeError, LogLine, ServiceHost, Step,
+    HostCode, HostContext, HostOp, HostReply, InvokeError, LogLine, ServiceHost, SliceOutcome,
 };
 
 /// In-memory contents of every store: store → key → value.
@@ -170,10 +170,10 @@ impl Run<'_> {
             self.logs.extend(
                 logs.drain(..).map(|l| format!("{} [{:?}] {}", l.service, l.level, l.message)),
             );
-            match slice.step {
-                Step::Done(resp) => return Ok((Ok(resp.body), fuel)),
-                Step::Failed(fault) => return Ok((Err(fault.to_string()), fuel)),
-                Step::Pending(op) => {
+            match slice.outcome {
+                SliceOutcome::Done(resp) => return Ok((Ok(resp.body), fuel)),
+                SliceOutcome::Failed(fault) => return Ok((Err(fault.to_string()), fuel)),
+                SliceOutcome::Pending(op) => {
                     let reply = self.perform(depth, service, op)?;
                     let mut ctx =
                         HostContext { now_nanos: 0, random: &mut *self.rng, log: &mut logs };

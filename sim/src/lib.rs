@@ -9,11 +9,11 @@
 //! The runtime is **sans-IO**: it never reads a clock, sleeps, draws entropy or touches files or
 //! sockets. Virtual time, the seeded random stream and the log sink come in with each call
 //! ([`runtime::HostContext`]), and a guest that needs something that takes virtual time (a
-//! store read, a publish, a downstream call) comes back as [`runtime::Step::Pending`] with a
+//! store read, a publish, a downstream call) comes back as [`runtime::SliceOutcome::Pending`] with a
 //! [`runtime::HostOp`]; the engine performs it on its own schedule and resumes the guest.
 //!
 //! The engine talks to services only through the [`runtime::ServiceHost`] trait and the
-//! [`runtime::Slice`]/[`runtime::Step`] values it returns, so engine tests can substitute a
+//! [`runtime::Slice`]/[`runtime::SliceOutcome`] values it returns, so engine tests can substitute a
 //! scripted fake that produces the same steps without any WebAssembly.
 
 pub mod atomic;

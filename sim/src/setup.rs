@@ -1,62 +1,60 @@
-//! From a scenario to a ready host: reading module files and loading every service into one
-//! wasmi [`Runtime`] with the grants, permissions and limits the scenario declares.
+//! From a loaded scenario to a ready host: every service loaded into one wasmi [`Runtime`] with
+//! the grants, permissions and limits the scenario declares, from the module bytes
+//! [`crate::load`] read. Also the one rule for whether a scenario can be run at all.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use fusebench_model::Scenario;
+use fusebench_model::checks::{self, CheckOutcome};
 use fusebench_model::scenario::{FaultKind, FaultTarget, InstancePolicy, StoreKind};
 
+use crate::load::Loaded;
 use crate::runtime::{
-    self, CallTarget, LoadError, Permissions, Runtime, RuntimeConfig, ServiceConfig, ServiceLimits,
+    self, CallTarget, Permissions, Runtime, RuntimeConfig, ServiceConfig, ServiceLimits,
+    ServiceLoadError,
 };
 
 /// Why a scenario's services could not be made ready.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SetupError {
-    #[error("cannot read module {path} of service `{service}`: {source}")]
-    Read { service: String, path: PathBuf, source: std::io::Error },
     #[error("service `{service}` names module `{module}`, which was not provided")]
     Missing { service: String, module: String },
     #[error(transparent)]
-    Load(#[from] LoadError),
+    Load(#[from] ServiceLoadError),
 }
 
 /// Module bytes keyed by the `module` path as written in the scenario.
 pub type ModuleFiles = BTreeMap<String, Vec<u8>>;
 
-/// Reads every module the scenario names (services and module swaps), relative to `base`.
+/// Why a loaded scenario cannot be simulated.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotRunnable {
+    #[error("the scenario has no workload: nothing to run")]
+    NoWorkload,
+    #[error("a module failed its static checks, so the system cannot be run")]
+    ModuleChecksFailed,
+    /// The host refused a module the static checks passed (bad input).
+    #[error(transparent)]
+    Rejected(#[from] SetupError),
+}
+
+/// Whether `loaded` can be simulated, given its static `outcomes`
+/// ([`fusebench_model::checks::outcomes`]): it has a workload, its modules pass their static
+/// checks, and the host loads every one. The one rule the CLI and the GUI both apply.
 ///
 /// # Errors
-/// A module file that cannot be read.
-pub fn read_modules(s: &Scenario, base: &Path) -> Result<ModuleFiles, SetupError> {
-    let mut files = ModuleFiles::new();
-    let wanted = s
-        .services
-        .iter()
-        .filter_map(|x| x.module.as_ref().map(|m| (x.name.as_str(), m.name.as_str())))
-        .chain(s.faults.iter().filter_map(|f| match (&f.kind, &f.target) {
-            (FaultKind::ModuleSwap { module }, FaultTarget::Service { service, .. }) => {
-                Some((service.name.as_str(), module.name.as_str()))
-            }
-            _ => None,
-        }));
-    for (service, module) in wanted {
-        if files.contains_key(module) {
-            continue;
-        }
-        let path = base.join(module);
-        // The one place sim/ reads files: everything after setup runs on the bytes it is handed.
-        #[allow(clippy::disallowed_methods)]
-        let bytes = std::fs::read(&path).map_err(|source| SetupError::Read {
-            service: service.to_owned(),
-            path,
-            source,
-        })?;
-        files.insert(module.to_owned(), bytes);
+/// The first reason it cannot, in that order.
+pub fn runnable(loaded: &Loaded, outcomes: &[CheckOutcome]) -> Result<(), NotRunnable> {
+    if loaded.scenario.workload.is_none() {
+        return Err(NotRunnable::NoWorkload);
     }
-    Ok(files)
+    if checks::module_check_failed(outcomes) {
+        return Err(NotRunnable::ModuleChecksFailed);
+    }
+    build_runtime(&loaded.scenario, &loaded.files)?;
+    Ok(())
 }
 
 /// The host configuration of one service, from the scenario.
@@ -92,8 +90,8 @@ pub fn service_config(s: &Scenario, name: &str) -> Option<ServiceConfig> {
             .unwrap_or(usize::MAX),
     };
     config.policy = match svc.instance_policy {
-        InstancePolicy::PerRequest => runtime::InstancePolicy::PerRequest,
-        InstancePolicy::Pooled => runtime::InstancePolicy::Pooled {
+        InstancePolicy::PerRequest => runtime::InstancePooling::PerRequest,
+        InstancePolicy::Pooled => runtime::InstancePooling::Pooled {
             idle_max: (svc.concurrency as usize).max(1) * svc.replicas as usize,
         },
     };
@@ -105,7 +103,7 @@ pub fn service_config(s: &Scenario, name: &str) -> Option<ServiceConfig> {
 /// `<service>@swap<fault index>`) into a fresh runtime.
 ///
 /// # Errors
-/// A module that is missing from `files` or that the host rejects (see [`LoadError`]).
+/// A module that is missing from `files` or that the host rejects (see [`ServiceLoadError`]).
 pub fn build_runtime(s: &Scenario, files: &ModuleFiles) -> Result<Runtime, SetupError> {
     let mut rt = Runtime::new(&RuntimeConfig::default());
     for svc in &s.services {

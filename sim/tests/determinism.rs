@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use fusebench_model::Scenario;
-use fusebench_sim::runtime::{Runtime, ServiceHost};
+use fusebench_sim::runtime::ServiceHost;
 use fusebench_sim::setup::{self, ModuleFiles};
 use fusebench_sim::time::SimTime;
 use fusebench_sim::trace::TraceMode;
@@ -29,21 +29,14 @@ impl Fixture {
     fn load(relative: &str, text: &str) -> Self {
         let path: PathBuf =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(relative);
-        let parsed = fusebench_model::parse(relative, text);
-        assert!(!parsed.has_errors(), "{relative}: {:#?}", parsed.diagnostics);
-        let scenario = parsed.scenario.expect("a scenario without errors");
-        let base = path.parent().expect("a scenario directory");
-        let files = setup::read_modules(&scenario, base).expect("modules readable");
-        Fixture { scenario, files }
+        let loaded = fusebench_sim::load::load_text(&path, text)
+            .unwrap_or_else(|e| panic!("{relative}: {e}"));
+        Fixture { scenario: loaded.scenario, files: loaded.files }
     }
 
     /// A fresh host each run: instance pools are state, and must not leak between runs.
     fn host(&self) -> Box<dyn ServiceHost> {
-        if self.files.is_empty() {
-            Box::new(Runtime::default())
-        } else {
-            Box::new(setup::build_runtime(&self.scenario, &self.files).expect("modules load"))
-        }
+        Box::new(setup::build_runtime(&self.scenario, &self.files).expect("modules load"))
     }
 
     fn run(&self, seed: u64, duration_s: f64) -> RunResult {

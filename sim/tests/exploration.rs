@@ -5,16 +5,15 @@
 use std::collections::BTreeMap;
 
 use fusebench_sim::explore::{Schedule, run_case, schedules};
-use fusebench_sim::setup::{self, ModuleFiles};
+use fusebench_sim::load::load;
+use fusebench_sim::setup::ModuleFiles;
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 
 fn shop() -> (fusebench_model::Scenario, ModuleFiles) {
-    let text = include_str!("../../scenarios/shop/shop.toml");
-    let s = fusebench_model::parse("scenarios/shop/shop.toml", text).ok().expect("shop parses");
-    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/shop"));
-    let files = setup::read_modules(&s, dir).expect("modules");
-    (s, files)
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/shop/shop.toml");
+    let loaded = load(std::path::Path::new(path)).expect("the shop loads");
+    (loaded.scenario, loaded.files)
 }
 
 fn invariants(trace: &[u8]) -> Result<(), String> {

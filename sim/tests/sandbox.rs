@@ -3,9 +3,10 @@
 //! a row leave no instance behind.
 
 use fusebench_model::Capability;
+use fusebench_sim::runtime::fake::{CountingRandom, ECHO_WAT};
 use fusebench_sim::runtime::{
-    GuestFault, HostContext, InstancePolicy, LOG_LINES_PER_INVOCATION_MAX, LogLine, Phase,
-    RandomSource, Runtime, ServiceConfig, ServiceHost, Slice, Step, TrapKind,
+    GuestFault, HostContext, InstancePooling, LOG_LINES_PER_INVOCATION_MAX, LogLine, Phase,
+    Runtime, ServiceConfig, ServiceHost, Slice, SliceOutcome, TrapKind,
 };
 
 /// Checks that a hostile invocation ended as its case expects.
@@ -34,8 +35,8 @@ const FUEL: u64 = 50_000;
 const MEMORY_BYTES_MAX: usize = 1 << 20;
 
 fn fault(slice: &Slice) -> (&GuestFault, Phase) {
-    match &slice.step {
-        Step::Failed(f) => (&f.cause, f.phase),
+    match &slice.outcome {
+        SliceOutcome::Failed(f) => (&f.cause, f.phase),
         other => panic!("expected a fault, got {other:?}"),
     }
 }
@@ -107,8 +108,8 @@ fn cases() -> Vec<Case> {
             assert!(matches!(cause, GuestFault::BadAlloc { ptr: 0, .. }), "{cause}");
             assert_eq!(phase, Phase::WriteRequest);
         }),
-        case!("log_flood", &[Capability::Log], |s| match &s.step {
-            Step::Done(r) => {
+        case!("log_flood", &[Capability::Log], |s| match &s.outcome {
+            SliceOutcome::Done(r) => {
                 assert_eq!(r.json["ok"], true);
                 assert_eq!(r.report.log_lines_dropped, 3_000 - LOG_LINES_PER_INVOCATION_MAX);
             }
@@ -117,24 +118,7 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-#[derive(Debug, Default)]
-struct Counter(u64);
-
-impl RandomSource for Counter {
-    fn next_u64(&mut self) -> u64 {
-        self.0 += 1;
-        self.0
-    }
-}
-
-const ECHO: &str = r#"(module
-  (memory (export "memory") 1)
-  (func (export "alloc") (param i32) (result i32) (i32.const 1024))
-  (func (export "handle_echo") (param $p i32) (param $l i32) (result i64)
-    (i64.or (i64.shl (i64.extend_i32_u (local.get $p)) (i64.const 32))
-            (i64.extend_i32_u (local.get $l)))))"#;
-
-fn hostile_config(name: &str, case: &Case, policy: InstancePolicy) -> ServiceConfig {
+fn hostile_config(name: &str, case: &Case, policy: InstancePooling) -> ServiceConfig {
     let mut c = ServiceConfig::new(name);
     c.capabilities = case.capabilities.iter().copied().collect();
     c.endpoints.insert("run".into());
@@ -149,13 +133,13 @@ fn runtime() -> (Runtime, Vec<(String, Expect)>) {
     let mut rt = Runtime::default();
     let mut echo = ServiceConfig::new("echo");
     echo.endpoints.insert("echo".into());
-    echo.policy = InstancePolicy::Pooled { idle_max: 1 };
-    rt.load_service(&echo, ECHO.as_bytes()).expect("echo loads");
+    echo.policy = InstancePooling::Pooled { idle_max: 1 };
+    rt.load_service(&echo, ECHO_WAT.as_bytes()).expect("echo loads");
     let mut services = Vec::new();
     for case in cases() {
         for (suffix, policy) in [
-            ("fresh", InstancePolicy::PerRequest),
-            ("pooled", InstancePolicy::Pooled { idle_max: 1 }),
+            ("fresh", InstancePooling::PerRequest),
+            ("pooled", InstancePooling::Pooled { idle_max: 1 }),
         ] {
             let name = format!("{}_{suffix}", case.name);
             let config = hostile_config(&name, &case, policy);
@@ -169,15 +153,15 @@ fn runtime() -> (Runtime, Vec<(String, Expect)>) {
 }
 
 fn run(rt: &mut Runtime, service: &str, endpoint: &str, logs: &mut Vec<LogLine>) -> Slice {
-    let mut random = Counter::default();
+    let mut random = CountingRandom::default();
     let mut ctx = HostContext { now_nanos: 0, random: &mut random, log: logs };
     rt.start(service, endpoint, br#"{"x":1}"#, &mut ctx).expect("start")
 }
 
 fn echo_answers(rt: &mut Runtime) {
     let slice = run(rt, "echo", "echo", &mut Vec::new());
-    match slice.step {
-        Step::Done(r) => assert_eq!(r.json["x"], 1),
+    match slice.outcome {
+        SliceOutcome::Done(r) => assert_eq!(r.json["x"], 1),
         other => panic!("the well-behaved service must still answer, got {other:?}"),
     }
 }
@@ -234,7 +218,7 @@ fn ten_thousand_hostile_invocations_leave_memory_bounded() {
 fn a_long_running_guest_does_not_grow_the_native_stack() {
     let mut rt = Runtime::default();
     let case = cases().into_iter().find(|c| c.name == "infinite_loop").expect("case");
-    let mut config = hostile_config("spin", &case, InstancePolicy::PerRequest);
+    let mut config = hostile_config("spin", &case, InstancePooling::PerRequest);
     config.limits.fuel_per_invocation = 5_000_000;
     rt.load_service(&config, case.wat.as_bytes()).expect("loads");
     let slice = run(&mut rt, "spin", "run", &mut Vec::new());

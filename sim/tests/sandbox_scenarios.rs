@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use fusebench_sim::load::{self, Loaded};
 use fusebench_sim::metrics::Outcome;
 use fusebench_sim::trace::TraceMode;
 use fusebench_sim::{RunOptions, Sim, setup};
@@ -29,20 +30,15 @@ const CASES: &[(&str, Option<&str>)] = &[
     ("unreachable", Some("unreachable executed")),
 ];
 
-fn load(case: &str) -> (fusebench_model::Scenario, std::path::PathBuf) {
+fn load(case: &str) -> Loaded {
     let path = root().join(format!("scenarios/flawed/sandbox/{case}.toml"));
-    #[allow(clippy::disallowed_methods)] // a test reads its fixture; sim's library code does not
-    let text = std::fs::read_to_string(&path).expect("scenario exists");
-    let parsed = fusebench_model::parse(&path.display().to_string(), &text);
-    assert!(!parsed.has_errors(), "{case}: {:#?}", parsed.diagnostics);
-    (parsed.ok().expect("valid"), path)
+    load::load(&path).unwrap_or_else(|e| panic!("{case}: {e}"))
 }
 
 #[test]
 fn every_hostile_guest_is_contained_and_the_healthy_service_keeps_answering() {
     for (case, cause) in CASES {
-        let (s, path) = load(case);
-        let files = setup::read_modules(&s, path.parent().expect("dir")).expect("modules read");
+        let Loaded { scenario: s, files, .. } = load(case);
         let runtime = setup::build_runtime(&s, &files).expect("modules load");
         let mut options = RunOptions::new(1);
         options.trace = TraceMode::Full;
@@ -98,8 +94,9 @@ fn every_hostile_guest_is_contained_and_the_healthy_service_keeps_answering() {
 
 #[test]
 fn an_ungranted_import_is_refused_before_the_run_naming_it() {
-    let (s, path) = load("ungranted_import");
-    let files = setup::read_modules(&s, path.parent().expect("dir")).expect("modules read");
-    let err = setup::build_runtime(&s, &files).expect_err("must not load").to_string();
+    let loaded = load("ungranted_import");
+    let err = setup::build_runtime(&loaded.scenario, &loaded.files)
+        .expect_err("must not load")
+        .to_string();
     assert!(err.contains("kv_put") && err.contains("capability `kv`"), "{err}");
 }

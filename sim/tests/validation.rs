@@ -51,10 +51,10 @@
 //!
 //! Run with `--nocapture` to see measured against expected.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use fusebench_model::Scenario;
-use fusebench_sim::runtime::{Runtime, ServiceHost};
+use fusebench_sim::load::Loaded;
+use fusebench_sim::runtime::ServiceHost;
 use fusebench_sim::time::SimTime;
 use fusebench_sim::trace::TraceMode;
 use fusebench_sim::{RunOptions, RunResult, Sim, setup};
@@ -204,21 +204,16 @@ fn text(name: &str) -> &'static str {
     }
 }
 
-/// The parsed scenario, and the directory its module paths are relative to.
-fn load(name: &str) -> (Scenario, PathBuf) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/validation");
-    let parsed = fusebench_model::parse(&format!("{name}.toml"), text(name));
-    assert!(!parsed.has_errors(), "{name}: {:#?}", parsed.diagnostics);
-    (parsed.scenario.expect("a scenario without errors"), dir)
+/// The scenario with its modules read (paths relative to scenarios/validation/).
+fn load(name: &str) -> Loaded {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../scenarios/validation/{name}.toml"));
+    fusebench_sim::load::load_text(&path, text(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-fn host(s: &Scenario, dir: &Path) -> Box<dyn ServiceHost> {
-    if s.services.iter().all(|x| x.module.is_none()) {
-        // Abstract services never reach the host: an empty runtime would refuse any call.
-        return Box::new(Runtime::default());
-    }
-    let files = setup::read_modules(s, dir).expect("modules readable");
-    Box::new(setup::build_runtime(s, &files).expect("modules load"))
+fn host(loaded: &Loaded) -> Box<dyn ServiceHost> {
+    // Abstract services never reach the host: an empty runtime would refuse any call.
+    Box::new(setup::build_runtime(&loaded.scenario, &loaded.files).expect("modules load"))
 }
 
 /// One station's estimates from one run.
@@ -231,18 +226,18 @@ struct Measured {
 
 /// One run: the stations' estimates, and the whole result.
 fn run(
-    s: &Scenario,
-    dir: &Path,
+    loaded: &Loaded,
     seed: u64,
     stations: &[Station],
     sample_ms: Option<f64>,
 ) -> (Vec<Measured>, RunResult) {
+    let s = &loaded.scenario;
     let t = s.workload.as_ref().expect("a workload").duration_s * SCALE;
     let mut options = RunOptions::new(seed);
     options.trace = TraceMode::Off;
     options.duration = Some(SimTime::from_secs_f64(t));
     options.sample_interval = sample_ms.map(|ms| (ms * 1e6) as u64);
-    let mut sim = Sim::new(s.clone(), host(s, dir), &options);
+    let mut sim = Sim::new(s.clone(), host(loaded), &options);
     let t_end = SimTime::from_secs_f64(t);
     sim.run_until(t_end);
     let at_t: Vec<f64> = stations
@@ -298,12 +293,12 @@ fn validate(
     stations: &[Station],
     sample_ms: Option<f64>,
 ) -> Vec<RunResult> {
-    let (s, dir) = load(name);
-    let t = s.workload.as_ref().expect("a workload").duration_s * SCALE;
+    let loaded = load(name);
+    let t = loaded.scenario.workload.as_ref().expect("a workload").duration_s * SCALE;
     let mut sums = vec![Measured::default(); stations.len()];
     let mut results = Vec::new();
     for &seed in seeds {
-        let (measured, result) = run(&s, &dir, seed, stations, sample_ms);
+        let (measured, result) = run(&loaded, seed, stations, sample_ms);
         for (sum, m) in sums.iter_mut().zip(measured) {
             sum.l += m.l;
             sum.w_ms += m.w_ms;

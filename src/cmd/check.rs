@@ -7,12 +7,13 @@ use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use fusebench_model::checks::{self, CHECKS};
+use fusebench_model::checks::{self, CheckOutcome};
 use fusebench_model::{Diagnostic, Scenario, Severity};
 use fusebench_sim::explore::replay::ReplayFile;
 use fusebench_sim::explore::{self, Exploration};
+use fusebench_sim::load::Loaded;
 use fusebench_sim::properties::{PROPERTIES, Verdict};
-use fusebench_sim::setup;
+use fusebench_sim::setup::{self, NotRunnable};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
@@ -46,15 +47,6 @@ pub struct CheckArgs {
     pub out: Option<PathBuf>,
 }
 
-/// One static check's outcome.
-#[derive(Debug, Serialize)]
-struct CheckResult<'a> {
-    id: &'a str,
-    summary: &'a str,
-    passed: bool,
-    findings: Vec<&'a Diagnostic>,
-}
-
 #[derive(Debug, Serialize)]
 struct Dynamic {
     cases: usize,
@@ -78,7 +70,7 @@ struct Report<'a> {
     scenario: &'a str,
     system: &'a str,
     passed: bool,
-    checks: Vec<CheckResult<'a>>,
+    checks: Vec<CheckOutcome>,
     coupling: Vec<(String, String, f64)>,
     cohesion: Vec<(String, f64)>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -94,20 +86,12 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     };
     crate::print_diagnostics(&loaded.diagnostics);
     let s = &loaded.scenario;
-    let findings = checks::run(s, &loaded.modules);
-    let results: Vec<CheckResult<'_>> = CHECKS
-        .iter()
-        .map(|c| {
-            let mine: Vec<&Diagnostic> = findings.iter().filter(|d| d.code == c.id).collect();
-            let passed = !mine.iter().any(|d| d.severity == Severity::Error);
-            CheckResult { id: c.id, summary: c.summary, passed, findings: mine }
-        })
-        .collect();
+    let results = checks::outcomes(s, &loaded.modules);
     let file = args.scenario.display().to_string();
     let (dynamic, dynamic_skipped) = if args.static_only {
         (None, None)
     } else {
-        match dynamic(args, s, &file, &results)? {
+        match dynamic(args, &loaded, &file, &results)? {
             Ok(d) => (Some(d), None),
             Err(why) => (None, Some(why)),
         }
@@ -136,18 +120,16 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
 /// Explores the dynamic properties; `Ok(Err(why))` when they cannot run.
 fn dynamic(
     args: &CheckArgs,
-    s: &Scenario,
+    loaded: &Loaded,
     file: &str,
-    statics: &[CheckResult<'_>],
+    statics: &[CheckOutcome],
 ) -> anyhow::Result<Result<Dynamic, String>> {
-    if s.workload.is_none() {
-        return Ok(Err("the scenario has no workload: nothing to run".into()));
+    match setup::runnable(loaded, statics) {
+        Ok(()) => {}
+        Err(NotRunnable::Rejected(e)) => return Err(e.into()),
+        Err(why) => return Ok(Err(why.to_string())),
     }
-    if statics.iter().any(|r| !r.passed && r.id.starts_with("module-")) {
-        return Ok(Err("a module failed its static checks, so the system cannot be run".into()));
-    }
-    let base = args.scenario.parent().map(PathBuf::from).unwrap_or_default();
-    let files = setup::read_modules(s, &base)?;
+    let (s, files) = (&loaded.scenario, &loaded.files);
     let bar = if std::io::stderr().is_terminal() {
         let bar =
             ProgressBar::with_draw_target(Some(args.cases as u64), ProgressDrawTarget::stderr());
@@ -166,12 +148,12 @@ fn dynamic(
         bar.set_message(format!("({failing} failing)"));
     };
     let Exploration { cases, failing, counterexample, declared } =
-        explore::explore(s, &files, args.cases, args.seed, &progress)?;
+        explore::explore(s, files, args.cases, args.seed, &progress)?;
     bar.finish_and_clear();
     let (properties, counterexample) = match counterexample {
         None => (declared, None),
         Some((case, steps)) => {
-            let replay = ReplayFile::new(file, s, &files, &case);
+            let replay = ReplayFile::new(file, s, files, &case);
             let dir = args.out.clone().unwrap_or_else(|| PathBuf::from("fusebench-out"));
             std::fs::create_dir_all(&dir)
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
@@ -287,7 +269,7 @@ fn write_junit(out: &mut impl std::io::Write, r: &Report<'_>) -> anyhow::Result<
     )?;
     for c in &r.checks {
         write!(out, r#"    <testcase classname="{sys}.static" name="{}""#, xml(c.id))?;
-        let errors: Vec<&&Diagnostic> =
+        let errors: Vec<&Diagnostic> =
             c.findings.iter().filter(|d| d.severity == Severity::Error).collect();
         if c.findings.is_empty() {
             writeln!(out, "/>")?;

@@ -21,8 +21,7 @@ pub struct GraphArgs {
 }
 
 pub fn run(args: &GraphArgs) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.scenario)
-        .map_err(|e| anyhow::anyhow!("cannot read scenario {}: {e}", args.scenario.display()))?;
+    let text = crate::load::read_text(&args.scenario, crate::load::Input::Scenario)?;
     let parsed = fusebench_model::parse(&args.scenario.display().to_string(), &text);
     crate::print_diagnostics(&parsed.diagnostics);
     let Some(s) = parsed.ok() else {

@@ -21,7 +21,7 @@ pub struct InspectArgs {
 
 pub fn run(args: &InspectArgs) -> anyhow::Result<ExitCode> {
     let file = args.file.display().to_string();
-    let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {file}"))?;
+    let bytes = crate::load::read_input(&args.file, crate::load::Input::Module)?;
     let binary = module::module_bytes(&file, &bytes).with_context(|| file.clone())?;
     let info = module::inspect(&binary).with_context(|| file.clone())?;
 

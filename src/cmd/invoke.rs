@@ -2,14 +2,14 @@
 //! one request through a service's real module, with in-memory stores.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use fusebench_sim::invoke::{Stores, initial_stores, invoke};
 use fusebench_sim::setup;
 
-use crate::load::load_or_report;
+use crate::load::{Input, load_or_report, read_text};
 
 #[derive(Debug, clap::Args)]
 pub struct InvokeArgs {
@@ -31,9 +31,8 @@ pub struct InvokeArgs {
     pub json: bool,
 }
 
-fn read_store_init(path: &PathBuf, stores: &mut Stores) -> anyhow::Result<()> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+fn read_store_init(path: &Path, stores: &mut Stores) -> anyhow::Result<()> {
+    let text = read_text(path, Input::StoreInit)?;
     let json: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{}: not valid JSON", path.display()))?;
     let Some(map) = json.as_object() else {
@@ -55,7 +54,7 @@ pub fn run(args: &InvokeArgs) -> anyhow::Result<ExitCode> {
     let Some(loaded) = load_or_report(&args.scenario, "nothing was invoked")? else {
         return Ok(ExitCode::from(2));
     };
-    let s = loaded.scenario;
+    let s = &loaded.scenario;
     let Some(svc) = s.service(&args.service) else {
         let names: Vec<&str> = s.services.iter().map(|x| x.name.as_str()).collect();
         bail!(
@@ -79,15 +78,13 @@ pub fn run(args: &InvokeArgs) -> anyhow::Result<ExitCode> {
     }
     let request: serde_json::Value =
         serde_json::from_str(&args.data).context("--data is not valid JSON")?;
-    let base = args.scenario.parent().map(PathBuf::from).unwrap_or_default();
-    let files = setup::read_modules(&s, &base)?;
-    let mut runtime = setup::build_runtime(&s, &files)?;
-    let mut stores = initial_stores(&s);
+    let mut runtime = setup::build_runtime(s, &loaded.files)?;
+    let mut stores = initial_stores(s);
     if let Some(path) = &args.store_init {
         read_store_init(path, &mut stores)?;
     }
     let body = serde_json::to_vec(&request)?;
-    let result = invoke(&s, &mut runtime, &args.service, &args.endpoint, &body, &mut stores)?;
+    let result = invoke(s, &mut runtime, &args.service, &args.endpoint, &body, &mut stores)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&result)?)?;

@@ -7,9 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use fusebench_sim::explore::replay::{ReplayFile, describe, mermaid, story_events};
-use fusebench_sim::setup;
 
-use crate::load::{LoadError, load};
+use crate::load::{Input, LoadError, load, read_text};
 
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
@@ -24,8 +23,7 @@ pub struct ReplayArgs {
 }
 
 pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.file)
-        .with_context(|| format!("cannot read replay file {}", args.file.display()))?;
+    let text = read_text(&args.file, Input::Replay)?;
     let replay = ReplayFile::parse(&text).with_context(|| format!("{}", args.file.display()))?;
     let scenario_path = Path::new(&replay.scenario);
     let loaded = match load(scenario_path) {
@@ -43,10 +41,9 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
                 .context(format!("the scenario named by {}", args.file.display())));
         }
     };
-    let s = loaded.scenario;
-    let base = scenario_path.parent().map(PathBuf::from).unwrap_or_default();
-    let files = setup::read_modules(&s, &base)?;
-    let case = replay.reproduce(&s, &files).with_context(|| format!("{}", args.file.display()))?;
+    let case = replay
+        .reproduce(&loaded.scenario, &loaded.files)
+        .with_context(|| format!("{}", args.file.display()))?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,

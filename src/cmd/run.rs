@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use fusebench_model::Scenario;
 use fusebench_sim::report::multi::{Estimate, MultiReport, scaled};
-use fusebench_sim::report::{self, Report, Verdict};
+use fusebench_sim::report::{self, Report, SloStatus};
 use fusebench_sim::setup::{self, ModuleFiles};
 use fusebench_sim::time::SimTime;
 use fusebench_sim::trace::TraceMode;
@@ -19,7 +19,7 @@ use fusebench_sim::{RunOptions, Sim};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::load::load_or_report;
+use crate::load::{Loaded, load_or_report};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -63,9 +63,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let Some(loaded) = load_or_report(&args.scenario, "nothing was run")? else {
         return Ok(ExitCode::from(2));
     };
-    let scenario = loaded.scenario;
-    let base = args.scenario.parent().map(PathBuf::from).unwrap_or_default();
-    let files = setup::read_modules(&scenario, &base)?;
+    let Loaded { scenario, files, .. } = loaded;
     // Load once up front, so a module the host rejects is reported before any run starts.
     drop(
         setup::build_runtime(&scenario, &files)
@@ -285,7 +283,7 @@ fn print_slos(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
             v.objective.show_target(v.target)
         )?;
     }
-    let failed = r.slos.iter().filter(|v| v.verdict == Verdict::Fail).count();
+    let failed = r.slos.iter().filter(|v| v.verdict == SloStatus::Fail).count();
     if failed == 0 {
         writeln!(out, "SLOs: PASS — all {} objectives met", r.slos.len())
     } else {

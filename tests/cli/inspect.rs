@@ -249,7 +249,7 @@ fn a_missing_file_is_named() {
     let output = fusebench(&["inspect", "no/such/service.wasm"]);
     assert_eq!(output.status.code(), Some(2));
     let message = stderr(&output);
-    assert!(message.starts_with("error: cannot read no/such/service.wasm: "), "{message}");
+    assert!(message.starts_with("error: cannot read module no/such/service.wasm: "), "{message}");
 }
 
 #[test]

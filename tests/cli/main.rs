@@ -4,6 +4,7 @@ mod dynamic;
 mod graph;
 mod guests;
 mod gui;
+mod inputs;
 mod inspect;
 mod invoke;
 mod layering;

@@ -110,3 +110,52 @@ fn text_and_junit_formats_tell_the_same_story() {
     assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
     assert_eq!(xml.matches("<testcase").count(), fusebench_model::checks::CHECKS.len(), "{xml}");
 }
+
+/// Issue 11: a WASI import with the wrong signature is a `module-abi` finding of the static
+/// checks (the host would refuse to load it), so `check` reports it (exit 1) instead of failing
+/// later with bad input.
+#[test]
+fn a_wasi_import_with_a_wrong_signature_is_a_module_abi_finding() {
+    let dir = std::env::temp_dir().join(format!("fusebench-wasi-sig-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let good = std::fs::read_to_string(
+        crate::support::root().join("scenarios/flawed/static/modules/good.wat"),
+    )
+    .expect("good.wat");
+    // fd_write is (i32, i32, i32, i32) -> i32; this one lacks a parameter.
+    let wat = good.replacen(
+        "(module",
+        r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32) (result i32)))"#,
+        1,
+    );
+    std::fs::write(dir.join("wasi.wat"), wat).expect("write module");
+    let scenario = std::fs::read_to_string(
+        crate::support::root().join("scenarios/flawed/static/module-abi.toml"),
+    )
+    .expect("scenario")
+    .replace("modules/wrong-abi.wat", "wasi.wat")
+    .replace(r#"capabilities = ["log"]"#, r#"capabilities = ["log", "wasi"]"#)
+        + "\n[workload]\nduration_s = 1\norigin = \"cloud\"\narrival = { kind = \"poisson\", rate_rps = 10 }\n\n  [[workload.mix]]\n  service = \"orders\"\n  endpoint = \"get\"\n  weight = 1\n  body = { id = \"x\" }\n";
+    let path = dir.join("wasi.toml");
+    std::fs::write(&path, scenario).expect("write scenario");
+    let path = path.to_str().expect("utf-8");
+
+    let (exit, json) = report(path);
+    assert_eq!(exit, 1, "{json:#}");
+    let failed = ids_where(&json, |c| c["passed"] == false);
+    assert_eq!(failed, BTreeSet::from(["module-abi".to_owned()]), "{json:#}");
+    let abi = json["checks"].as_array().expect("checks").iter().find(|c| c["id"] == "module-abi");
+    let message = abi.expect("module-abi")["findings"][0]["message"].as_str().expect("message");
+    assert!(
+        message.contains("wasi_snapshot_preview1.fd_write")
+            && message.contains("(i32, i32, i32) -> i32")
+            && message.contains("(i32, i32, i32, i32) -> i32"),
+        "{message}"
+    );
+
+    // The full check reports it too (exit 1 with a report), not exit 2 without one.
+    let out = fusebench(&["check", "--cases", "1", path]);
+    assert_eq!(code(&out), 1, "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("FAIL  module-abi"), "{}", stdout(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -101,7 +101,7 @@ pub fn controls_ui(
 #[must_use]
 pub fn summary(r: &Report) -> String {
     let failed =
-        r.slos.iter().filter(|v| v.verdict == fusebench_sim::report::Verdict::Fail).count();
+        r.slos.iter().filter(|v| v.verdict == fusebench_sim::report::SloStatus::Fail).count();
     let slos = match (r.slos.len(), failed) {
         (0, _) => "no SLOs".to_owned(),
         (n, 0) => format!("SLOs met ({n})"),

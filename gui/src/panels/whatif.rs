@@ -426,7 +426,7 @@ fn compare_ui(ui: &mut egui::Ui, baseline: Option<&Baseline>, current: Option<&R
             }
         });
         let verdicts = |r: &Report| {
-            r.slos.iter().filter(|v| v.verdict == fusebench_sim::report::Verdict::Pass).count()
+            r.slos.iter().filter(|v| v.verdict == fusebench_sim::report::SloStatus::Pass).count()
         };
         ui.label(format!(
             "SLO objectives met: {}/{} before → {}/{} after",

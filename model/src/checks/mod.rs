@@ -13,6 +13,8 @@ mod ownership;
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
+
 use crate::diagnostic::{Diagnostic, Severity, Span};
 use crate::module::ModuleInfo;
 use crate::scenario::Scenario;
@@ -90,6 +92,40 @@ pub fn run(s: &Scenario, modules: &Modules) -> Vec<Diagnostic> {
             .then_with(|| a.message.cmp(&b.message))
     });
     diags
+}
+
+/// One static check's outcome: its findings, and whether none of them is an error (warnings
+/// do not fail a check).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckOutcome {
+    pub id: &'static str,
+    pub summary: &'static str,
+    pub passed: bool,
+    pub findings: Vec<Diagnostic>,
+}
+
+/// Runs every check and groups the findings by check, in [`CHECKS`] order: what the CLI
+/// reports and the GUI lists.
+#[must_use]
+pub fn outcomes(s: &Scenario, modules: &Modules) -> Vec<CheckOutcome> {
+    let found = run(s, modules);
+    CHECKS
+        .iter()
+        .map(|c| {
+            let findings: Vec<Diagnostic> =
+                found.iter().filter(|d| d.code == c.id).cloned().collect();
+            let passed = !findings.iter().any(|d| d.severity == Severity::Error);
+            CheckOutcome { id: c.id, summary: c.summary, passed, findings }
+        })
+        .collect()
+}
+
+/// Whether a module check (`module-valid`, `module-abi`, `module-capability`) failed: then the
+/// host would refuse the module, and the system cannot be run.
+#[must_use]
+pub fn module_check_failed(outcomes: &[CheckOutcome]) -> bool {
+    const MODULE_CHECKS: [&str; 3] = [modules::VALID_ID, modules::ABI_ID, modules::CAPABILITY_ID];
+    outcomes.iter().any(|c| !c.passed && MODULE_CHECKS.contains(&c.id))
 }
 
 /// Collects findings, each located in the scenario's source.

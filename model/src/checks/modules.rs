@@ -3,28 +3,13 @@
 //! nothing its granted capabilities do not cover — the sandbox is enforced before the run.
 
 use super::{Findings, Modules};
+use crate::abi::{self, ALLOC, HANDLER, INITIALIZE, Signature};
 use crate::capability::{Capability, HOST_NAMESPACE, ImportNeed, import_need};
-use crate::module::{ExternKind, FuncSig, ValType};
+use crate::module::{ExternKind, ModuleInfo};
 
 pub(super) const VALID_ID: &str = "module-valid";
 pub(super) const ABI_ID: &str = "module-abi";
 pub(super) const CAPABILITY_ID: &str = "module-capability";
-
-use ValType::{I32, I64};
-
-/// The signature the guest ABI (`guests/ABI.md`) gives each host function.
-#[must_use]
-pub fn host_signature(name: &str) -> Option<FuncSig> {
-    Some(match name {
-        "kv_get" | "cache_get" => FuncSig::new([I32; 4], [I64]),
-        "kv_put" | "cache_put" => FuncSig::new([I32; 6], [I32]),
-        "kv_delete" | "publish" => FuncSig::new([I32; 4], [I32]),
-        "call" => FuncSig::new([I32; 6], [I64]),
-        "log" => FuncSig::new([I32; 3], []),
-        "now" | "random" => FuncSig::new([], [I64]),
-        _ => return None,
-    })
-}
 
 pub(super) fn check(f: &mut Findings<'_>, modules: &Modules) {
     let s = f.s;
@@ -50,58 +35,68 @@ pub(super) fn check(f: &mut Findings<'_>, modules: &Modules) {
             }
         };
         let at = module.span;
-        if !info.exported_memory() {
-            f.error(ABI_ID, at, format!("module of `{}` does not export its `memory`", svc.name));
-        }
-        let alloc = FuncSig::new([I32], [I32]);
-        match info.export_func("alloc") {
-            Some(sig) if *sig == alloc => {}
-            Some(sig) => {
+        // The host copies requests and responses through the export named `memory`, and
+        // refuses a memory that starts above the service's limit.
+        match info.exports.iter().find(|e| e.name == "memory") {
+            Some(e) if e.kind == ExternKind::Memory => {
+                let initial_bytes = info
+                    .memories
+                    .iter()
+                    .find(|m| m.index == e.index)
+                    .map_or(0, |m| m.min_pages.saturating_mul(65_536));
+                let limit_bytes = s.memory_max_kib(svc).saturating_mul(1024);
+                if initial_bytes > limit_bytes {
+                    f.error(
+                        ABI_ID,
+                        at,
+                        format!(
+                            "the memory of `{}` starts at {initial_bytes} bytes, over the service's limit of {limit_bytes} bytes",
+                            svc.name
+                        ),
+                    )
+                    .hint = Some("raise `memory_max_kib` or shrink the module's initial memory".into());
+                }
+            }
+            Some(e) => {
                 f.error(
                     ABI_ID,
                     at,
-                    format!("`alloc` of `{}` has signature {sig}, the ABI needs {alloc}", svc.name),
+                    format!(
+                        "`memory` of `{}` is a {}, the ABI needs a memory",
+                        svc.name,
+                        e.kind.as_str()
+                    ),
                 );
             }
             None => {
                 f.error(
                     ABI_ID,
                     at,
-                    format!("module of `{}` does not export `alloc` {alloc}", svc.name),
+                    format!("module of `{}` does not export its `memory`", svc.name),
                 );
             }
         }
-        let handler = FuncSig::new([I32, I32], [I64]);
+        check_export(f, at, info, &svc.name, "alloc", ALLOC, Required::Yes);
         for ep in &svc.endpoints {
-            let export = format!("handle_{}", ep.name);
-            match info.export_func(&export) {
-                Some(sig) if *sig == handler => {}
-                Some(sig) => {
-                    f.error(
-                        ABI_ID,
-                        ep.span,
-                        format!(
-                            "`{export}` of `{}` has signature {sig}, the ABI needs {handler}",
-                            svc.name
-                        ),
-                    );
-                }
-                None => {
-                    f.error(
-                        ABI_ID,
-                        ep.span,
-                        format!(
-                            "endpoint `{}` of `{}` has no export `{export}` in `{}`",
-                            ep.name, svc.name, module.name
-                        ),
-                    )
-                    .hint = Some(format!(
-                        "exports of the module: {}",
-                        info.exports.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ")
-                    ));
-                }
+            let export = abi::handler_name(&ep.name);
+            if info.export_func(&export).is_none() {
+                f.error(
+                    ABI_ID,
+                    ep.span,
+                    format!(
+                        "endpoint `{}` of `{}` has no export `{export}` in `{}`",
+                        ep.name, svc.name, module.name
+                    ),
+                )
+                .hint = Some(format!(
+                    "exports of the module: {}",
+                    info.exports.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ")
+                ));
+            } else {
+                check_export(f, ep.span, info, &svc.name, &export, HANDLER, Required::Yes);
             }
         }
+        check_export(f, at, info, &svc.name, "_initialize", INITIALIZE, Required::No);
         for imp in &info.imports {
             let what = format!("`{}` imports `{}.{}`", svc.name, imp.module, imp.name);
             if imp.kind != ExternKind::Func {
@@ -116,18 +111,9 @@ pub(super) fn check(f: &mut Findings<'_>, modules: &Modules) {
                 continue;
             }
             match import_need(&imp.module, &imp.name) {
-                ImportNeed::Free => {}
+                ImportNeed::Free => check_import(f, at, &what, imp),
                 ImportNeed::Capability(cap) if svc.capabilities.contains(&cap) => {
-                    if imp.module == HOST_NAMESPACE
-                        && let (Some(want), Some(have)) = (host_signature(&imp.name), &imp.sig)
-                        && want != *have
-                    {
-                        f.error(
-                            ABI_ID,
-                            at,
-                            format!("{what} with signature {have}, the host provides {want}"),
-                        );
-                    }
+                    check_import(f, at, &what, imp);
                 }
                 ImportNeed::Capability(cap) => {
                     f.error(CAPABILITY_ID, at, format!("{what}, which needs capability `{cap}`, not granted (sandbox violation)"))
@@ -141,6 +127,59 @@ pub(super) fn check(f: &mut Findings<'_>, modules: &Modules) {
                 }
             }
         }
+    }
+}
+
+/// Whether an export must be there, or is only checked when it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Required {
+    Yes,
+    No,
+}
+
+/// The function export `name` has the ABI's `want` signature (and exists, if required).
+fn check_export(
+    f: &mut Findings<'_>,
+    at: crate::Span,
+    info: &ModuleInfo,
+    service: &str,
+    name: &str,
+    want: Signature,
+    required: Required,
+) {
+    let want_text = want.to_func_sig();
+    match info.export_func(name) {
+        Some(sig) if want.matches(sig) => {}
+        Some(sig) => {
+            f.error(
+                ABI_ID,
+                at,
+                format!("`{name}` of `{service}` has signature {sig}, the ABI needs {want_text}"),
+            );
+        }
+        None if required == Required::Yes => {
+            f.error(
+                ABI_ID,
+                at,
+                format!("module of `{service}` does not export `{name}` {want_text}"),
+            );
+        }
+        None => {}
+    }
+}
+
+/// A granted (or free) function import has the signature the host defines it with: the host
+/// would refuse to load it otherwise.
+fn check_import(f: &mut Findings<'_>, at: crate::Span, what: &str, imp: &crate::module::Import) {
+    let (Some(want), Some(have)) = (abi::host_signature(&imp.module, &imp.name), &imp.sig) else {
+        return;
+    };
+    if !want.matches(have) {
+        f.error(
+            ABI_ID,
+            at,
+            format!("{what} with signature {have}, the host provides {}", want.to_func_sig()),
+        );
     }
 }
 

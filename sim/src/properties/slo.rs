@@ -20,12 +20,12 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
             v.objective.name(),
             v.objective.show_target(v.target)
         );
-        if v.verdict == report::Verdict::Fail { findings.push(line) } else { notes.push(line) }
+        if v.verdict == report::SloStatus::Fail { findings.push(line) } else { notes.push(line) }
     }
     let subjects: Vec<String> = r
         .slos
         .iter()
-        .filter(|v| v.verdict == report::Verdict::Fail)
+        .filter(|v| v.verdict == report::SloStatus::Fail)
         .filter_map(|v| v.endpoint.split('.').next().map(str::to_owned))
         .collect();
     Verdict::new(ID, findings, notes).about(subjects)

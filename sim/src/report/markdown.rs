@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use super::plots::PlotFile;
-use super::{Report, Verdict};
+use super::{Report, SloStatus};
 
 /// Renders `report` as Markdown; `plots` are linked (their SVGs) at the end.
 #[must_use]
@@ -51,7 +51,7 @@ fn summary(md: &mut String, r: &Report) {
     } else if r.slos_met() {
         format!("**PASS**: all {} SLO objectives met", r.slos.len())
     } else {
-        let failed = r.slos.iter().filter(|v| v.verdict == Verdict::Fail).count();
+        let failed = r.slos.iter().filter(|v| v.verdict == SloStatus::Fail).count();
         format!("**FAIL**: {failed} of {} SLO objectives missed", r.slos.len())
     };
     let _ = writeln!(md, "{verdict}\n");
@@ -81,8 +81,8 @@ fn slos(md: &mut String, r: &Report) {
     for v in &r.slos {
         let actual = v.actual.map_or_else(|| "no data".to_owned(), |a| v.objective.show_value(a));
         let verdict = match v.verdict {
-            Verdict::Pass => "PASS".to_owned(),
-            Verdict::Fail => "**FAIL**".to_owned(),
+            SloStatus::Pass => "PASS".to_owned(),
+            SloStatus::Fail => "**FAIL**".to_owned(),
         };
         row(
             md,

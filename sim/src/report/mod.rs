@@ -226,17 +226,17 @@ fn fmt_percent(fraction: f64) -> String {
 /// Met or not. A measured value decides; no data (no request, no success) fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub enum SloStatus {
     Pass,
     Fail,
 }
 
-impl Verdict {
+impl SloStatus {
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {
-            Verdict::Pass => "PASS",
-            Verdict::Fail => "FAIL",
+            SloStatus::Pass => "PASS",
+            SloStatus::Fail => "FAIL",
         }
     }
 }
@@ -250,7 +250,7 @@ pub struct SloVerdict {
     pub target: f64,
     /// None when the endpoint had no data for it (no request, or no successful one).
     pub actual: Option<f64>,
-    pub verdict: Verdict,
+    pub verdict: SloStatus,
 }
 
 impl Report {
@@ -300,7 +300,7 @@ impl Report {
     /// Whether every SLO objective was met (true when there are none).
     #[must_use]
     pub fn slos_met(&self) -> bool {
-        self.slos.iter().all(|v| v.verdict == Verdict::Pass)
+        self.slos.iter().all(|v| v.verdict == SloStatus::Pass)
     }
 
     /// `report.json`: pretty JSON with a final newline.
@@ -431,7 +431,7 @@ fn slo_verdicts(
                 objective,
                 target,
                 actual,
-                verdict: if met { Verdict::Pass } else { Verdict::Fail },
+                verdict: if met { SloStatus::Pass } else { SloStatus::Fail },
             });
         }
     }

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{Objective, Report, Verdict};
+use super::{Objective, Report, SloStatus};
 
 /// The mean of one figure over runs, with its 95 % confidence interval.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -174,7 +174,7 @@ impl MultiReport {
                     endpoint: v.endpoint.clone(),
                     objective: v.objective,
                     target: v.target,
-                    passed: same.iter().filter(|s| s.verdict == Verdict::Pass).count(),
+                    passed: same.iter().filter(|s| s.verdict == SloStatus::Pass).count(),
                     runs: same.len(),
                     actual: Estimate::of(&actual),
                 }
@@ -189,7 +189,7 @@ impl MultiReport {
                     seed: r.seed,
                     events: r.events,
                     trace_hash: r.trace_hash.clone(),
-                    slos_failed: r.slos.iter().filter(|v| v.verdict == Verdict::Fail).count(),
+                    slos_failed: r.slos.iter().filter(|v| v.verdict == SloStatus::Fail).count(),
                 })
                 .collect(),
             endpoints,

@@ -100,16 +100,16 @@ fn figures_follow_their_definitions() {
 #[test]
 fn every_objective_is_judged_and_no_data_fails() {
     let r = report(1);
-    let verdicts: Vec<(&str, &str, Verdict)> =
+    let verdicts: Vec<(&str, &str, SloStatus)> =
         r.slos.iter().map(|v| (v.endpoint.as_str(), v.objective.name(), v.verdict)).collect();
     assert_eq!(
         verdicts,
         [
-            ("station.serve", "p50_ms", Verdict::Fail),
-            ("station.serve", "p99_ms", Verdict::Pass),
-            ("station.serve", "availability", Verdict::Pass),
-            ("station.serve", "throughput_min_rps", Verdict::Fail),
-            ("station.idle", "p99_ms", Verdict::Fail),
+            ("station.serve", "p50_ms", SloStatus::Fail),
+            ("station.serve", "p99_ms", SloStatus::Pass),
+            ("station.serve", "availability", SloStatus::Pass),
+            ("station.serve", "throughput_min_rps", SloStatus::Fail),
+            ("station.idle", "p99_ms", SloStatus::Fail),
         ]
     );
     assert_eq!(r.slos[4].actual, None, "an endpoint never called has no latency");

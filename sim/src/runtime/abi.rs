@@ -1,90 +1,44 @@
 //! The guest ABI (`guests/ABI.md`) as load-time checks: every import granted and correctly typed,
-//! every required export present and correctly typed. Which capability an import needs comes
-//! from `fusebench_model::capability`, so the static check and the loader agree.
+//! every required export present and correctly typed. The signatures are
+//! `fusebench_model::abi`'s table and which capability an import needs is
+//! `fusebench_model::capability`'s, so the static check and the loader agree by construction.
 
-use fusebench_model::capability::{HOST_NAMESPACE, ImportNeed, WASI_NAMESPACE, import_need};
+use fusebench_model::abi::{ALLOC, HANDLER, INITIALIZE, Signature, handler_name, host_signature};
+use fusebench_model::capability::{ImportNeed, WASI_NAMESPACE, import_need};
+use fusebench_model::module::{self, FuncSig};
 use wasmi::{ExternType, FuncType, Module, ValType};
 
 use super::config::ServiceConfig;
-use super::error::LoadError;
+use super::error::ServiceLoadError;
 
-const I32: ValType = ValType::I32;
-const I64: ValType = ValType::I64;
-
-/// A function signature as static slices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Sig {
-    pub params: &'static [ValType],
-    pub results: &'static [ValType],
-}
-
-const fn sig(params: &'static [ValType], results: &'static [ValType]) -> Sig {
-    Sig { params, results }
-}
-
-/// `alloc(len: i32) -> i32`
-pub(crate) const ALLOC: Sig = sig(&[I32], &[I32]);
-/// `handle_<endpoint>(ptr: i32, len: i32) -> i64`
-pub(crate) const HANDLER: Sig = sig(&[I32, I32], &[I64]);
-/// `_initialize()`, run once on a fresh instance when a WASI reactor exports it.
-pub(crate) const INITIALIZE: Sig = sig(&[], &[]);
-
-/// The signature of every function the host provides, by namespace and name.
-pub(crate) fn host_signature(namespace: &str, name: &str) -> Option<Sig> {
-    let s = match (namespace, name) {
-        (HOST_NAMESPACE, "kv_get" | "kv_delete" | "cache_get") => {
-            sig(&[I32, I32, I32, I32], if name == "kv_delete" { &[I32] } else { &[I64] })
-        }
-        (HOST_NAMESPACE, "kv_put" | "cache_put") => sig(&[I32, I32, I32, I32, I32, I32], &[I32]),
-        (HOST_NAMESPACE, "publish") => sig(&[I32, I32, I32, I32], &[I32]),
-        (HOST_NAMESPACE, "call") => sig(&[I32, I32, I32, I32, I32, I32], &[I64]),
-        (HOST_NAMESPACE, "log") => sig(&[I32, I32, I32], &[]),
-        (HOST_NAMESPACE, "now" | "random") => sig(&[], &[I64]),
-        (WASI_NAMESPACE, "fd_write") => sig(&[I32, I32, I32, I32], &[I32]),
-        (WASI_NAMESPACE, "clock_time_get") => sig(&[I32, I64, I32], &[I32]),
-        (
-            WASI_NAMESPACE,
-            "clock_res_get" | "random_get" | "environ_get" | "environ_sizes_get" | "args_get"
-            | "args_sizes_get",
-        ) => sig(&[I32, I32], &[I32]),
-        (WASI_NAMESPACE, "proc_exit") => sig(&[I32], &[]),
-        (WASI_NAMESPACE, "sched_yield") => sig(&[], &[I32]),
-        ("env", "abort") => sig(&[I32, I32, I32, I32], &[]),
-        _ => return None,
-    };
-    Some(s)
-}
-
-fn val_name(ty: ValType) -> &'static str {
+/// wasmi's value type in the model's terms, so signatures compare with the shared table.
+fn val_type(ty: ValType) -> module::ValType {
     match ty {
-        ValType::I32 => "i32",
-        ValType::I64 => "i64",
-        ValType::F32 => "f32",
-        ValType::F64 => "f64",
-        ValType::V128 => "v128",
-        ValType::FuncRef => "funcref",
-        ValType::ExternRef => "externref",
+        ValType::I32 => module::ValType::I32,
+        ValType::I64 => module::ValType::I64,
+        ValType::F32 => module::ValType::F32,
+        ValType::F64 => module::ValType::F64,
+        ValType::V128 => module::ValType::V128,
+        ValType::FuncRef => module::ValType::FuncRef,
+        ValType::ExternRef => module::ValType::ExternRef,
     }
 }
 
-fn list(types: &[ValType]) -> String {
-    let names: Vec<&str> = types.iter().map(|t| val_name(*t)).collect();
-    format!("({})", names.join(", "))
+/// A wasmi function type as the model's signature.
+pub(crate) fn func_sig(ty: &FuncType) -> FuncSig {
+    FuncSig::new(
+        ty.params().iter().copied().map(val_type).collect::<Vec<_>>(),
+        ty.results().iter().copied().map(val_type).collect::<Vec<_>>(),
+    )
 }
 
-impl Sig {
-    fn matches(self, ty: &FuncType) -> bool {
-        ty.params() == self.params && ty.results() == self.results
-    }
-
-    pub(crate) fn describe(self) -> String {
-        format!("func {} -> {}", list(self.params), list(self.results))
-    }
+fn describe(sig: Signature) -> String {
+    format!("func {}", sig.to_func_sig())
 }
 
 fn describe_extern(ty: &ExternType) -> String {
     match ty {
-        ExternType::Func(f) => format!("func {} -> {}", list(f.params()), list(f.results())),
+        ExternType::Func(f) => format!("func {}", func_sig(f)),
         ExternType::Memory(_) => "a memory".to_owned(),
         ExternType::Table(_) => "a table".to_owned(),
         ExternType::Global(_) => "a global".to_owned(),
@@ -93,7 +47,10 @@ fn describe_extern(ty: &ExternType) -> String {
 
 /// Rejects a module whose imports are not all granted by `config`'s capabilities, in the WASI
 /// subset and correctly typed. Reports the first offending import, in module order.
-pub(crate) fn check_imports(config: &ServiceConfig, module: &Module) -> Result<(), LoadError> {
+pub(crate) fn check_imports(
+    config: &ServiceConfig,
+    module: &Module,
+) -> Result<(), ServiceLoadError> {
     let service = || config.name.clone();
     for import in module.imports() {
         let (namespace, name) = (import.module(), import.name());
@@ -104,7 +61,7 @@ pub(crate) fn check_imports(config: &ServiceConfig, module: &Module) -> Result<(
                 ExternType::Table(_) => "table",
                 _ => "global",
             };
-            return Err(LoadError::NonFunctionImport {
+            return Err(ServiceLoadError::NonFunctionImport {
                 service: service(),
                 import: qualified,
                 kind,
@@ -114,7 +71,7 @@ pub(crate) fn check_imports(config: &ServiceConfig, module: &Module) -> Result<(
             ImportNeed::Free => {}
             ImportNeed::Capability(capability) => {
                 if !config.capabilities.contains(&capability) {
-                    return Err(LoadError::CapabilityNotGranted {
+                    return Err(ServiceLoadError::CapabilityNotGranted {
                         service: service(),
                         import: qualified,
                         capability,
@@ -122,16 +79,19 @@ pub(crate) fn check_imports(config: &ServiceConfig, module: &Module) -> Result<(
                 }
             }
             ImportNeed::Unsupported if namespace == WASI_NAMESPACE => {
-                return Err(LoadError::UnsupportedWasi { service: service(), import: qualified });
+                return Err(ServiceLoadError::UnsupportedWasi {
+                    service: service(),
+                    import: qualified,
+                });
             }
             ImportNeed::Unsupported => {
-                return Err(LoadError::UnknownHostFunction {
+                return Err(ServiceLoadError::UnknownHostFunction {
                     service: service(),
                     import: qualified,
                 });
             }
             ImportNeed::UnknownNamespace => {
-                return Err(LoadError::UnknownNamespace {
+                return Err(ServiceLoadError::UnknownNamespace {
                     service: service(),
                     import: qualified,
                     namespace: namespace.to_owned(),
@@ -140,13 +100,16 @@ pub(crate) fn check_imports(config: &ServiceConfig, module: &Module) -> Result<(
         }
         // Every name `import_need` accepts has a signature here (asserted in the tests).
         let Some(expected) = host_signature(namespace, name) else {
-            return Err(LoadError::UnknownHostFunction { service: service(), import: qualified });
-        };
-        if !expected.matches(ty) {
-            return Err(LoadError::ImportSignature {
+            return Err(ServiceLoadError::UnknownHostFunction {
                 service: service(),
                 import: qualified,
-                expected: expected.describe(),
+            });
+        };
+        if !expected.matches(&func_sig(ty)) {
+            return Err(ServiceLoadError::ImportSignature {
+                service: service(),
+                import: qualified,
+                expected: describe(expected),
                 found: describe_extern(import.ty()),
             });
         }
@@ -156,14 +119,17 @@ pub(crate) fn check_imports(config: &ServiceConfig, module: &Module) -> Result<(
 
 /// Rejects a module without `memory`, `alloc` or a `handle_<endpoint>` per declared endpoint,
 /// or whose memory starts larger than the service's limit.
-pub(crate) fn check_exports(config: &ServiceConfig, module: &Module) -> Result<(), LoadError> {
+pub(crate) fn check_exports(
+    config: &ServiceConfig,
+    module: &Module,
+) -> Result<(), ServiceLoadError> {
     let service = || config.name.clone();
     match module.get_export("memory") {
         Some(ExternType::Memory(ty)) => {
             let initial_bytes = ty.minimum().saturating_mul(65_536);
             let limit = config.limits.memory_bytes_max;
             if initial_bytes > u64::try_from(limit).unwrap_or(u64::MAX) {
-                return Err(LoadError::InitialMemoryTooLarge {
+                return Err(ServiceLoadError::InitialMemoryTooLarge {
                     service: service(),
                     initial_bytes,
                     limit_bytes: limit,
@@ -171,7 +137,7 @@ pub(crate) fn check_exports(config: &ServiceConfig, module: &Module) -> Result<(
             }
         }
         Some(other) => {
-            return Err(LoadError::ExportSignature {
+            return Err(ServiceLoadError::ExportSignature {
                 service: service(),
                 export: "memory".to_owned(),
                 expected: "a memory".to_owned(),
@@ -179,7 +145,7 @@ pub(crate) fn check_exports(config: &ServiceConfig, module: &Module) -> Result<(
             });
         }
         None => {
-            return Err(LoadError::MissingExport {
+            return Err(ServiceLoadError::MissingExport {
                 service: service(),
                 export: "memory".to_owned(),
                 expected: "a memory".to_owned(),
@@ -200,25 +166,20 @@ fn check_func_export(
     config: &ServiceConfig,
     module: &Module,
     export: &str,
-    expected: Sig,
-) -> Result<(), LoadError> {
+    expected: Signature,
+) -> Result<(), ServiceLoadError> {
     match module.get_export(export) {
-        Some(ExternType::Func(ty)) if expected.matches(&ty) => Ok(()),
-        Some(other) => Err(LoadError::ExportSignature {
+        Some(ExternType::Func(ty)) if expected.matches(&func_sig(&ty)) => Ok(()),
+        Some(other) => Err(ServiceLoadError::ExportSignature {
             service: config.name.clone(),
             export: export.to_owned(),
-            expected: expected.describe(),
+            expected: describe(expected),
             found: describe_extern(&other),
         }),
-        None => Err(LoadError::MissingExport {
+        None => Err(ServiceLoadError::MissingExport {
             service: config.name.clone(),
             export: export.to_owned(),
-            expected: expected.describe(),
+            expected: describe(expected),
         }),
     }
-}
-
-/// The export that serves `endpoint`.
-pub(crate) fn handler_name(endpoint: &str) -> String {
-    format!("handle_{endpoint}")
 }

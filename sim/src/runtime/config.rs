@@ -30,7 +30,7 @@ pub struct ServiceConfig {
     /// Endpoint names the scenario declares; each needs an export `handle_<endpoint>`.
     pub endpoints: BTreeSet<String>,
     pub limits: ServiceLimits,
-    pub policy: InstancePolicy,
+    pub policy: InstancePooling,
     /// What the service's host calls may touch at run time (checked on every call).
     pub permissions: Permissions,
     /// `args_*` and `environ_*` of the WASI subset (empty unless the scenario sets them).
@@ -47,7 +47,7 @@ impl ServiceConfig {
             capabilities: BTreeSet::new(),
             endpoints: BTreeSet::new(),
             limits: ServiceLimits::default(),
-            policy: InstancePolicy::PerRequest,
+            policy: InstancePooling::PerRequest,
             permissions: Permissions::default(),
             wasi: WasiConfig::default(),
         }
@@ -72,7 +72,7 @@ impl Default for ServiceLimits {
 
 /// How instances of a service are created and reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InstancePolicy {
+pub enum InstancePooling {
     /// A fresh `Store` and instance for every request, dropped when the request ends (the
     /// serverless model). wasmi frees instances only with their `Store`, hence one store each.
     PerRequest,

@@ -7,7 +7,7 @@ use fusebench_model::module::ModuleError;
 /// Why a service's module was rejected before it ran.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum LoadError {
+pub enum ServiceLoadError {
     #[error("service `{service}` is already loaded")]
     DuplicateService { service: String },
     /// Neither a binary module nor WebAssembly text that parses.

@@ -6,10 +6,10 @@ use wasmi::{
     TypedResumableCallHostTrap, Val, WasmResults,
 };
 
-use super::abi::handler_name;
 use super::context::HostContext;
 use super::host::{HostState, Yield, guest_range};
 use super::step::{GrowRefused, GuestFault, HostOp, InstanceId, TrapKind};
+use fusebench_model::abi::handler_name;
 
 /// WASI `EFAULT`, for a `random_get` buffer that vanished (cannot happen: checked before the yield).
 const ERRNO_FAULT: i32 = 21;

@@ -4,7 +4,7 @@
 //! compilation, so fuel is a deterministic CPU cost), a cache of compiled modules keyed by the
 //! SHA-256 of their bytes, and the loaded services. The event engine drives it through
 //! [`ServiceHost`]: [`start`](ServiceHost::start) runs a handler until it finishes, faults or
-//! needs a host operation that takes virtual time ([`Step::Pending`]); the engine performs the
+//! needs a host operation that takes virtual time ([`SliceOutcome::Pending`]); the engine performs the
 //! operation on its own schedule and calls [`resume`](ServiceHost::resume) with the
 //! [`HostReply`]. Each slice reports the fuel it burnt.
 //!
@@ -28,6 +28,8 @@ mod abi;
 mod config;
 mod context;
 mod error;
+#[doc(hidden)]
+pub mod fake;
 mod host;
 mod invoke;
 mod step;
@@ -44,18 +46,18 @@ use sha2::{Digest, Sha256};
 use wasmi::{CompilationMode, Config, Engine, Linker, Module, TypedResumableCallHostTrap, Val};
 
 pub use config::{
-    CallTarget, InstancePolicy, Permissions, RuntimeConfig, ServiceConfig, ServiceLimits,
+    CallTarget, InstancePooling, Permissions, RuntimeConfig, ServiceConfig, ServiceLimits,
     WasiConfig,
 };
 pub use context::{
     DiscardLog, HostContext, LOG_LINE_BYTES_MAX, LOG_LINES_PER_INVOCATION_MAX, LogLevel, LogLine,
     LogSink, LogSource, RandomSource,
 };
-pub use error::{InvokeError, LoadError};
+pub use error::{InvokeError, ServiceLoadError};
 pub use step::{
-    Fault, GrowRefused, GuestFault, HostCode, HostOp, HostReply, InstanceId, InstanceInfo,
+    GrowRefused, GuestFailure, GuestFault, HostCode, HostOp, HostReply, InstanceId, InstanceInfo,
     InstanceReuse, InvocationId, InvocationReport, Phase, Refusal, Response, ServiceHost, Slice,
-    Step, TrapKind,
+    SliceOutcome, TrapKind,
 };
 
 use host::{HostState, LiveToken, ServiceShared};
@@ -74,7 +76,7 @@ impl fmt::Display for ModuleHash {
 
 /// Counters for one service over the runtime's life.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ServiceStats {
+pub struct InstanceStats {
     pub instances_created: u64,
     /// Dropped after a fault or an abandoned invocation.
     pub instances_discarded: u64,
@@ -90,10 +92,10 @@ struct LoadedService {
     /// Endpoint names in index order (the order of [`GuestInstance::handlers`]).
     endpoints: Vec<String>,
     fuel_budget: u64,
-    policy: InstancePolicy,
+    policy: InstancePooling,
     /// Idle pooled instances; the most recently used is reused first.
     idle: Vec<GuestInstance>,
-    stats: ServiceStats,
+    stats: InstanceStats,
 }
 
 impl fmt::Debug for LoadedService {
@@ -204,27 +206,27 @@ impl Runtime {
     /// mistyped.
     ///
     /// # Errors
-    /// See [`LoadError`].
+    /// See [`ServiceLoadError`].
     pub fn load_service(
         &mut self,
         config: &ServiceConfig,
         module_bytes: &[u8],
-    ) -> Result<ModuleHash, LoadError> {
+    ) -> Result<ModuleHash, ServiceLoadError> {
         let service = || config.name.clone();
         if self.services.contains_key(&config.name) {
-            return Err(LoadError::DuplicateService { service: service() });
+            return Err(ServiceLoadError::DuplicateService { service: service() });
         }
         if config.limits.fuel_per_invocation == 0 {
-            return Err(LoadError::ZeroFuelBudget { service: service() });
+            return Err(ServiceLoadError::ZeroFuelBudget { service: service() });
         }
         let wasm = fusebench_model::module::module_bytes(&config.name, module_bytes)
-            .map_err(|cause| LoadError::Unreadable { service: service(), cause })?;
+            .map_err(|cause| ServiceLoadError::Unreadable { service: service(), cause })?;
         let hash = ModuleHash(Sha256::digest(&wasm).into());
         let module = match self.modules.get(&hash) {
             Some(module) => module.clone(),
             None => {
                 let module = Module::new(&self.engine, &wasm[..]).map_err(|e| {
-                    LoadError::InvalidModule { service: service(), message: e.to_string() }
+                    ServiceLoadError::InvalidModule { service: service(), message: e.to_string() }
                 })?;
                 self.modules.insert(hash, module.clone());
                 module
@@ -245,7 +247,7 @@ impl Runtime {
             fuel_budget: config.limits.fuel_per_invocation,
             policy: config.policy,
             idle: Vec::new(),
-            stats: ServiceStats::default(),
+            stats: InstanceStats::default(),
         };
         self.services.insert(config.name.clone(), loaded);
         Ok(hash)
@@ -276,7 +278,7 @@ impl Runtime {
     }
 
     #[must_use]
-    pub fn service_stats(&self, service: &str) -> Option<ServiceStats> {
+    pub fn service_stats(&self, service: &str) -> Option<InstanceStats> {
         self.services.get(service).map(|s| s.stats)
     }
 
@@ -332,22 +334,22 @@ impl Runtime {
         let step = match driven {
             Driven::Suspended(call, op) => {
                 progress.suspensions += 1;
-                let step = Step::Pending(op.clone());
+                let step = SliceOutcome::Pending(op.clone());
                 let parked = Suspended { service, instance: inst, call, op, progress };
                 self.suspended.insert(progress.id, parked);
-                return Slice { invocation: progress.id, fuel_used, step };
+                return Slice { invocation: progress.id, fuel_used, outcome: step };
             }
             Driven::Finished(packed) => match invoke::read_response(&inst, packed) {
                 Ok((body, json)) => {
                     let report = report(&mut inst, &progress);
                     self.release(&service, inst);
-                    Step::Done(Response { body, json, report })
+                    SliceOutcome::Done(Response { body, json, report })
                 }
                 Err(cause) => self.fail(&service, inst, &progress, cause, Phase::ReadResponse),
             },
             Driven::Faulted(cause) => self.fail(&service, inst, &progress, cause, fault_phase),
         };
-        Slice { invocation: progress.id, fuel_used, step }
+        Slice { invocation: progress.id, fuel_used, outcome: step }
     }
 
     fn fail(
@@ -357,14 +359,14 @@ impl Runtime {
         progress: &Progress,
         cause: GuestFault,
         phase: Phase,
-    ) -> Step {
+    ) -> SliceOutcome {
         let report = report(&mut inst, progress);
         if let Some(svc) = self.services.get_mut(service) {
             svc.stats.invocations_failed += 1;
             svc.stats.instances_discarded += 1;
         }
         drop(inst);
-        Step::Failed(Fault { cause, phase, report })
+        SliceOutcome::Failed(GuestFailure { cause, phase, report })
     }
 
     /// Returns a healthy instance after a successful request: to the pool, or dropped.
@@ -372,7 +374,9 @@ impl Runtime {
         let Some(svc) = self.services.get_mut(service) else { return };
         svc.stats.invocations_done += 1;
         match svc.policy {
-            InstancePolicy::Pooled { idle_max } if svc.idle.len() < idle_max => svc.idle.push(inst),
+            InstancePooling::Pooled { idle_max } if svc.idle.len() < idle_max => {
+                svc.idle.push(inst);
+            }
             _ => svc.stats.instances_retired += 1,
         }
     }
@@ -427,8 +431,9 @@ impl ServiceHost for Runtime {
                     refusals: Vec::new(),
                     log_lines_dropped: 0,
                 };
-                let step = Step::Failed(Fault { cause, phase: Phase::Instantiate, report });
-                return Ok(Slice { invocation: id, fuel_used, step });
+                let step =
+                    SliceOutcome::Failed(GuestFailure { cause, phase: Phase::Instantiate, report });
+                return Ok(Slice { invocation: id, fuel_used, outcome: step });
             }
         };
         // A fresh instance's cold start is part of this invocation's first slice.

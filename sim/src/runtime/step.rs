@@ -1,5 +1,5 @@
 //! The common currency between the event engine and whatever runs services: a [`Slice`] of
-//! execution ends in a [`Step`] — done, waiting on a host operation, or failed. The wasmi
+//! execution ends in a [`SliceOutcome`] — done, waiting on a host operation, or failed. The wasmi
 //! [`Runtime`](super::Runtime) produces these, and so can a fake service in engine tests
 //! (see [`ServiceHost`]).
 
@@ -16,7 +16,7 @@ pub trait ServiceHost {
     ///
     /// # Errors
     /// Bad input from the caller: an unknown service or endpoint. Guest misbehaviour is never an
-    /// error; it is a [`Step::Failed`].
+    /// error; it is a [`SliceOutcome::Failed`].
     fn start(
         &mut self,
         service: &str,
@@ -62,24 +62,24 @@ impl fmt::Display for InstanceId {
     }
 }
 
-/// One uninterrupted run of guest code, from `start` or `resume` to the next [`Step`].
+/// One uninterrupted run of guest code, from `start` or `resume` to the next [`SliceOutcome`].
 #[derive(Debug)]
 pub struct Slice {
     pub invocation: InvocationId,
     /// Fuel burnt in this slice alone; the engine turns it into virtual service time.
     pub fuel_used: u64,
-    pub step: Step,
+    pub outcome: SliceOutcome,
 }
 
 /// How a slice ended.
 #[derive(Debug)]
-pub enum Step {
+pub enum SliceOutcome {
     /// The handler returned a response; the invocation is over.
     Done(Response),
     /// The guest waits for a host operation; answer with `resume(invocation, reply)`.
     Pending(HostOp),
     /// The guest faulted; the invocation is over and its instance discarded.
-    Failed(Fault),
+    Failed(GuestFailure),
 }
 
 /// A finished invocation's response. Contract validation is the engine's job.
@@ -94,13 +94,13 @@ pub struct Response {
 
 /// A failed invocation: what went wrong, when, and the accounting up to that point.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fault {
+pub struct GuestFailure {
     pub cause: GuestFault,
     pub phase: Phase,
     pub report: InvocationReport,
 }
 
-impl fmt::Display for Fault {
+impl fmt::Display for GuestFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} (while {})", self.cause, self.phase)
     }

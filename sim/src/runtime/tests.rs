@@ -6,30 +6,25 @@ use std::collections::BTreeSet;
 
 use fusebench_model::Capability;
 
+use super::fake::CountingRandom;
 use super::*;
-
-/// A deterministic stand-in for the engine's seeded stream: 1, 2, 3, …
-#[derive(Debug, Default)]
-struct Counter(u64);
-
-impl RandomSource for Counter {
-    fn next_u64(&mut self) -> u64 {
-        self.0 += 1;
-        self.0
-    }
-}
 
 /// A runtime plus the context the engine would pass.
 struct Harness {
     rt: Runtime,
-    random: Counter,
+    random: CountingRandom,
     logs: Vec<LogLine>,
     now_nanos: u64,
 }
 
 impl Harness {
     fn new() -> Self {
-        Self { rt: Runtime::default(), random: Counter::default(), logs: Vec::new(), now_nanos: 0 }
+        Self {
+            rt: Runtime::default(),
+            random: CountingRandom::default(),
+            logs: Vec::new(),
+            now_nanos: 0,
+        }
     }
 
     fn load(&mut self, config: &ServiceConfig, wat: &str) -> ModuleHash {
@@ -67,22 +62,22 @@ impl Harness {
 }
 
 fn done(slice: &Slice) -> &Response {
-    match &slice.step {
-        Step::Done(response) => response,
+    match &slice.outcome {
+        SliceOutcome::Done(response) => response,
         other => panic!("expected Done, got {other:?}"),
     }
 }
 
 fn pending(slice: &Slice) -> &HostOp {
-    match &slice.step {
-        Step::Pending(op) => op,
+    match &slice.outcome {
+        SliceOutcome::Pending(op) => op,
         other => panic!("expected Pending, got {other:?}"),
     }
 }
 
-fn failed(slice: &Slice) -> &Fault {
-    match &slice.step {
-        Step::Failed(fault) => fault,
+fn failed(slice: &Slice) -> &GuestFailure {
+    match &slice.outcome {
+        SliceOutcome::Failed(fault) => fault,
         other => panic!("expected Failed, got {other:?}"),
     }
 }
@@ -438,7 +433,7 @@ fn calls_outside_the_permissions_are_denied_at_run_time_and_recorded() {
     }
 }
 
-fn load_err(config: &ServiceConfig, wat: &str) -> LoadError {
+fn load_err(config: &ServiceConfig, wat: &str) -> ServiceLoadError {
     let mut rt = Runtime::default();
     rt.load_service(config, wat.as_bytes()).expect_err("load must fail")
 }
@@ -449,7 +444,7 @@ fn imports_are_checked_against_capabilities_at_load() {
     let err = load_err(&config("s", &[Capability::Log], &["echo"]), &wat);
     assert_eq!(
         err,
-        LoadError::CapabilityNotGranted {
+        ServiceLoadError::CapabilityNotGranted {
             service: "s".into(),
             import: "fusebench.kv_get".into(),
             capability: Capability::Kv,
@@ -459,28 +454,30 @@ fn imports_are_checked_against_capabilities_at_load() {
 
     let wasi = r#"(import "wasi_snapshot_preview1" "path_open" (func (param i32)))"#;
     let err = load_err(&config("s", &Capability::ALL, &["echo"]), &module(&[wasi], ECHO));
-    assert!(matches!(&err, LoadError::UnsupportedWasi { import, .. }
+    assert!(matches!(&err, ServiceLoadError::UnsupportedWasi { import, .. }
         if import == "wasi_snapshot_preview1.path_open"));
 
     let sys = r#"(import "env" "system" (func (param i32)))"#;
     let err = load_err(&config("s", &Capability::ALL, &["echo"]), &module(&[sys], ECHO));
-    assert!(matches!(&err, LoadError::UnknownNamespace { namespace, .. } if namespace == "env"));
+    assert!(
+        matches!(&err, ServiceLoadError::UnknownNamespace { namespace, .. } if namespace == "env")
+    );
 
     let sock = r#"(import "fusebench" "open_socket" (func))"#;
     let err = load_err(&config("s", &Capability::ALL, &["echo"]), &module(&[sock], ECHO));
-    assert!(matches!(&err, LoadError::UnknownHostFunction { import, .. }
+    assert!(matches!(&err, ServiceLoadError::UnknownHostFunction { import, .. }
         if import == "fusebench.open_socket"));
 
     let bad = r#"(import "fusebench" "now" (func (result i32)))"#;
     let err = load_err(&config("s", &Capability::ALL, &["echo"]), &module(&[bad], ECHO));
-    assert!(matches!(&err, LoadError::ImportSignature { import, expected, found, .. }
-        if import == "fusebench.now" && expected == "func () -> (i64)" && found == "func () -> (i32)"));
+    assert!(matches!(&err, ServiceLoadError::ImportSignature { import, expected, found, .. }
+        if import == "fusebench.now" && expected == "func () -> i64" && found == "func () -> i32"));
 
     let mem = r#"(import "fusebench" "heap" (memory 1))"#;
     let wat =
         format!("(module {mem} (func (export \"alloc\") (param i32) (result i32) (i32.const 0)))");
     let err = load_err(&config("s", &Capability::ALL, &[]), &wat);
-    assert!(matches!(err, LoadError::NonFunctionImport { kind: "memory", .. }));
+    assert!(matches!(err, ServiceLoadError::NonFunctionImport { kind: "memory", .. }));
 
     // env.abort needs no capability.
     let abort = r#"(import "env" "abort" (func (param i32 i32 i32 i32)))"#;
@@ -493,57 +490,80 @@ fn imports_are_checked_against_capabilities_at_load() {
 #[test]
 fn exports_are_checked_at_load() {
     let err = load_err(&config("s", &[], &["echo", "other"]), &module(&[], ECHO));
-    assert!(matches!(&err, LoadError::MissingExport { export, .. } if export == "handle_other"));
+    assert!(
+        matches!(&err, ServiceLoadError::MissingExport { export, .. } if export == "handle_other")
+    );
 
     let wrong = r#"(func (export "handle_x") (param i32) (result i64) (i64.const 0))"#;
     let err = load_err(&config("s", &[], &["x"]), &module(&[], wrong));
-    assert!(matches!(&err, LoadError::ExportSignature { export, found, .. }
-        if export == "handle_x" && found == "func (i32) -> (i64)"));
+    assert!(matches!(&err, ServiceLoadError::ExportSignature { export, found, .. }
+        if export == "handle_x" && found == "func (i32) -> i64"));
 
     let no_memory = r#"(module (func (export "alloc") (param i32) (result i32) (i32.const 0)))"#;
     let err = load_err(&config("s", &[], &[]), no_memory);
-    assert!(matches!(&err, LoadError::MissingExport { export, .. } if export == "memory"));
+    assert!(matches!(&err, ServiceLoadError::MissingExport { export, .. } if export == "memory"));
 
     let no_alloc = r#"(module (memory (export "memory") 1))"#;
     let err = load_err(&config("s", &[], &[]), no_alloc);
-    assert!(matches!(&err, LoadError::MissingExport { export, .. } if export == "alloc"));
+    assert!(matches!(&err, ServiceLoadError::MissingExport { export, .. } if export == "alloc"));
 
     let huge = r#"(module (memory (export "memory") 32)
         (func (export "alloc") (param i32) (result i32) (i32.const 0)))"#;
     let err = load_err(&config("s", &[], &[]), huge);
-    assert!(matches!(err, LoadError::InitialMemoryTooLarge { initial_bytes: 2_097_152, .. }));
+    assert!(matches!(
+        err,
+        ServiceLoadError::InitialMemoryTooLarge { initial_bytes: 2_097_152, .. }
+    ));
 
     let err = load_err(&config("s", &[], &[]), "(module (func $f (result i32) (i64.const 0)))");
-    assert!(matches!(err, LoadError::InvalidModule { .. }), "{err}");
+    assert!(matches!(err, ServiceLoadError::InvalidModule { .. }), "{err}");
     let err = load_err(&config("s", &[], &[]), "(module (oops))");
-    assert!(matches!(err, LoadError::Unreadable { .. }), "{err}");
+    assert!(matches!(err, ServiceLoadError::Unreadable { .. }), "{err}");
     let err = load_err(&config("s", &[], &[]), "PK\u{3}\u{4} not a module");
-    assert!(matches!(err, LoadError::Unreadable { .. }), "{err}");
+    assert!(matches!(err, ServiceLoadError::Unreadable { .. }), "{err}");
 
     let mut rt = Runtime::default();
     let c = config("s", &[], &["echo"]);
     assert!(rt.load_service(&c, module(&[], ECHO).as_bytes()).is_ok());
     assert!(matches!(
         rt.load_service(&c, module(&[], ECHO).as_bytes()),
-        Err(LoadError::DuplicateService { .. })
+        Err(ServiceLoadError::DuplicateService { .. })
     ));
 }
 
+/// The linker and the model's ABI table agree: a module importing each table entry with the
+/// table's signature loads (the check) and instantiates (the linker), and with any other
+/// signature it is refused at load.
 #[test]
-fn every_import_the_model_accepts_has_a_host_signature() {
-    use fusebench_model::capability::{
-        ALWAYS_ALLOWED, HOST_NAMESPACE, WASI_NAMESPACE, WASI_SUBSET,
+fn the_linker_defines_every_function_of_the_abi_table_with_its_signature() {
+    use fusebench_model::abi::HOST_FUNCTIONS;
+    let wat_types = |types: &[fusebench_model::module::ValType]| {
+        types.iter().map(|t| format!(" {t}")).collect::<String>()
     };
-    for cap in Capability::ALL {
-        for f in cap.host_functions() {
-            assert!(abi::host_signature(HOST_NAMESPACE, f).is_some(), "{f}");
-        }
-    }
-    for f in WASI_SUBSET {
-        assert!(abi::host_signature(WASI_NAMESPACE, f).is_some(), "{f}");
-    }
-    for (m, f) in ALWAYS_ALLOWED {
-        assert!(abi::host_signature(m, f).is_some(), "{m}.{f}");
+    for (i, f) in HOST_FUNCTIONS.iter().enumerate() {
+        let sig = f.signature;
+        let import = format!(
+            r#"(import "{}" "{}" (func (param{}) (result{})))"#,
+            f.namespace,
+            f.name,
+            wat_types(sig.params),
+            wat_types(sig.results)
+        );
+        let mut h = Harness::new();
+        let name = format!("s{i}");
+        h.load(&config(&name, &Capability::ALL, &["echo"]), &module(&[&import], ECHO));
+        let slice = h.start(&name, "echo", "{}");
+        assert_eq!(done(&slice).body, b"{}", "{}.{}", f.namespace, f.name);
+
+        let wrong = format!(
+            r#"(import "{}" "{}" (func (param{} f64) (result{})))"#,
+            f.namespace,
+            f.name,
+            wat_types(sig.params),
+            wat_types(sig.results)
+        );
+        let err = load_err(&config(&name, &Capability::ALL, &["echo"]), &module(&[&wrong], ECHO));
+        assert!(matches!(err, ServiceLoadError::ImportSignature { .. }), "{}: {err}", f.name);
     }
 }
 
@@ -572,7 +592,7 @@ const COUNTER: &str = r#"
   (func (export "handle_wait") (param i32 i32) (result i64)
     (call $kv_get (i32.const 0) (i32.const 6) (i32.const 16) (i32.const 2)))"#;
 
-fn counter_config(policy: InstancePolicy) -> ServiceConfig {
+fn counter_config(policy: InstancePooling) -> ServiceConfig {
     let mut c = config("counter", &[Capability::Kv], &["count", "crash", "wait"]);
     c.permissions.kv_owned = set(&["orders"]);
     c.policy = policy;
@@ -582,7 +602,7 @@ fn counter_config(policy: InstancePolicy) -> ServiceConfig {
 #[test]
 fn per_request_instances_are_always_fresh() {
     let mut h = Harness::new();
-    h.load(&counter_config(InstancePolicy::PerRequest), &module(&[KV_GET], COUNTER));
+    h.load(&counter_config(InstancePooling::PerRequest), &module(&[KV_GET], COUNTER));
     let a = h.start("counter", "count", "{}");
     let b = h.start("counter", "count", "{}");
     assert_eq!((r(&a), r(&b)), (1, 1));
@@ -598,7 +618,7 @@ fn per_request_instances_are_always_fresh() {
 #[test]
 fn pooled_instances_keep_state_and_are_discarded_after_a_fault() {
     let mut h = Harness::new();
-    h.load(&counter_config(InstancePolicy::Pooled { idle_max: 2 }), &module(&[KV_GET], COUNTER));
+    h.load(&counter_config(InstancePooling::Pooled { idle_max: 2 }), &module(&[KV_GET], COUNTER));
     let a = h.start("counter", "count", "{}");
     let b = h.start("counter", "count", "{}");
     assert_eq!((r(&a), r(&b)), (1, 2));
@@ -624,7 +644,7 @@ fn pooled_instances_keep_state_and_are_discarded_after_a_fault() {
 #[test]
 fn a_suspended_pooled_instance_is_busy_so_concurrent_requests_get_another() {
     let mut h = Harness::new();
-    h.load(&counter_config(InstancePolicy::Pooled { idle_max: 1 }), &module(&[KV_GET], COUNTER));
+    h.load(&counter_config(InstancePooling::Pooled { idle_max: 1 }), &module(&[KV_GET], COUNTER));
     let waiting = h.start("counter", "wait", "{}");
     pending(&waiting);
     let other = h.start("counter", "count", "{}");
@@ -769,7 +789,7 @@ fn wasi_reactors_get_initialize_called_once_per_instance() {
       (func (export "_initialize") (global.set $init (i64.add (global.get $init) (i64.const 1))))
       (func (export "handle_init") (param i32 i32) (result i64) (call $num (global.get $init)))"#;
     let mut c = config("reactor", &[], &["init"]);
-    c.policy = InstancePolicy::Pooled { idle_max: 1 };
+    c.policy = InstancePooling::Pooled { idle_max: 1 };
     h.load(&c, &module(&[], body));
     assert_eq!(r(&h.start("reactor", "init", "{}")), 1);
     assert_eq!(r(&h.start("reactor", "init", "{}")), 1);

@@ -16,7 +16,7 @@ use crate::dist::sample_nanos;
 use crate::metrics::Outcome;
 use crate::runtime::{
     HostContext, HostOp, HostReply, InstanceReuse, InvocationId, InvocationReport, LogLine, Slice,
-    Step,
+    SliceOutcome,
 };
 use crate::time::SimTime;
 use crate::trace::{Trace, TraceEvent};
@@ -27,7 +27,7 @@ pub(crate) enum Work {
     /// An abstract service: its declared service time, then `{}`.
     Abstract,
     /// A guest slice, and how it ended.
-    Guest(Step),
+    Guest(SliceOutcome),
 }
 
 #[derive(Debug)]
@@ -89,11 +89,11 @@ fn emit_logs(trace: &mut Trace, now: SimTime, logs: &[LogLine]) {
     }
 }
 
-fn report_of(step: &Step) -> Option<&InvocationReport> {
+fn report_of(step: &SliceOutcome) -> Option<&InvocationReport> {
     match step {
-        Step::Done(r) => Some(&r.report),
-        Step::Failed(f) => Some(&f.report),
-        Step::Pending(_) => None,
+        SliceOutcome::Done(r) => Some(&r.report),
+        SliceOutcome::Failed(f) => Some(&f.report),
+        SliceOutcome::Pending(_) => None,
     }
 }
 
@@ -128,7 +128,7 @@ impl Sim {
             emit_logs(&mut self.trace, now, &logs);
             match result {
                 Ok(slice) => {
-                    let (instance, fresh) = report_of(&slice.step).map_or((0, false), |r| {
+                    let (instance, fresh) = report_of(&slice.outcome).map_or((0, false), |r| {
                         (r.instance.id.0, r.instance.reuse == InstanceReuse::Fresh)
                     });
                     self.trace.emit(
@@ -188,7 +188,7 @@ impl Sim {
         inv.fuel += slice.fuel_used;
         self.guest_fuel += slice.fuel_used;
         let ns_per_fuel = self.world.service(inv.service).ns_per_fuel;
-        inv.state = InvState::Computing(Work::Guest(slice.step));
+        inv.state = InvState::Computing(Work::Guest(slice.outcome));
         (slice.fuel_used as f64 * ns_per_fuel).round() as u64
     }
 
@@ -203,7 +203,7 @@ impl Sim {
         let now = self.q.now();
         match work {
             Work::Abstract => self.finish_invocation(id, Outcome::Ok, b"{}".to_vec()),
-            Work::Guest(Step::Done(resp)) => {
+            Work::Guest(SliceOutcome::Done(resp)) => {
                 self.count_fresh(service, &resp.report);
                 let name = &self.world.service(service).name;
                 for r in &resp.report.refusals {
@@ -222,7 +222,7 @@ impl Sim {
                 let outcome = self.judge_response(id, &resp.json);
                 self.finish_invocation(id, outcome, resp.body);
             }
-            Work::Guest(Step::Failed(fault)) => {
+            Work::Guest(SliceOutcome::Failed(fault)) => {
                 self.count_fresh(service, &fault.report);
                 let cause = fault.to_string();
                 let name = &self.world.service(service).name;
@@ -241,7 +241,7 @@ impl Sim {
                 *self.metrics.service(name).guest_faults.entry(kind).or_default() += 1;
                 self.finish_invocation(id, Outcome::GuestFault, Vec::new());
             }
-            Work::Guest(Step::Pending(op)) => {
+            Work::Guest(SliceOutcome::Pending(op)) => {
                 let target = match &op {
                     HostOp::KvGet { store, .. }
                     | HostOp::KvPut { store, .. }

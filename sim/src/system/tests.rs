@@ -1,14 +1,10 @@
 //! Engine tests with small scenarios: abstract services (no host needed) and a scripted fake
 //! host (no WebAssembly), so each test isolates one component's behaviour.
 
-use std::collections::BTreeMap;
-
 use super::*;
 use crate::metrics::Outcome;
-use crate::runtime::{
-    HostContext, HostOp, HostReply, InstanceId, InstanceInfo, InstanceReuse, InvocationId,
-    InvocationReport, InvokeError, Response, ServiceHost, Slice, Step,
-};
+use crate::runtime::fake::FakeHost;
+use crate::runtime::{HostOp, ServiceHost};
 
 const BASE: &str = r#"
 [system]
@@ -42,55 +38,13 @@ fn run(s: Scenario, host: Box<dyn ServiceHost>, seed: u64) -> RunResult {
     Sim::new(s, host, &o).run()
 }
 
-/// A host whose every invocation writes `key` = a counter into `store`, then answers `{}`.
-#[derive(Default)]
-struct Writer {
-    store: String,
-    next: u64,
-    pending: BTreeMap<u64, ()>,
-}
-
-fn report() -> InvocationReport {
-    InvocationReport {
-        fuel_used: 1000,
-        fuel_budget: 1_000_000,
-        instance: InstanceInfo { id: InstanceId(0), reuse: InstanceReuse::Reused },
-        suspensions: 0,
-        refusals: Vec::new(),
-        log_lines_dropped: 0,
-    }
-}
-
-impl ServiceHost for Writer {
-    fn start(
-        &mut self,
-        _s: &str,
-        _e: &str,
-        _r: &[u8],
-        ctx: &mut HostContext<'_>,
-    ) -> Result<Slice, InvokeError> {
-        let id = self.next;
-        self.next += 1;
-        self.pending.insert(id, ());
+/// A host whose every invocation writes `k` = a random number into `store`, then answers `{}`.
+fn writer(store: &str) -> Box<dyn ServiceHost> {
+    let store = store.to_owned();
+    Box::new(FakeHost::new(serde_json::json!({}), move |_, ctx| {
         let value = ctx.random.next_u64().to_string().into_bytes();
-        let op = HostOp::KvPut { store: self.store.clone(), key: b"k".to_vec(), value };
-        Ok(Slice { invocation: InvocationId(id), fuel_used: 1000, step: Step::Pending(op) })
-    }
-
-    fn resume(
-        &mut self,
-        inv: InvocationId,
-        _reply: HostReply,
-        _ctx: &mut HostContext<'_>,
-    ) -> Result<Slice, InvokeError> {
-        self.pending.remove(&inv.0);
-        let resp = Response { body: b"{}".to_vec(), json: serde_json::json!({}), report: report() };
-        Ok(Slice { invocation: inv, fuel_used: 500, step: Step::Done(resp) })
-    }
-
-    fn abandon(&mut self, inv: InvocationId) -> bool {
-        self.pending.remove(&inv.0).is_some()
-    }
+        vec![HostOp::KvPut { store: store.clone(), key: b"k".to_vec(), value }]
+    }))
 }
 
 const ABSTRACT: &str = r#"
@@ -211,8 +165,7 @@ fn diverged(r: &RunResult) -> bool {
 
 #[test]
 fn last_writer_wins_converges_where_arrival_order_diverges() {
-    let host =
-        || Box::new(Writer { store: "db".into(), ..Writer::default() }) as Box<dyn ServiceHost>;
+    let host = || writer("db");
     let lww_diverged =
         (1..=5).filter(|seed| diverged(&run(store_scenario("lww-version"), host(), *seed))).count();
     let arrival_diverged = (1..=5)
@@ -234,7 +187,7 @@ fn strong_writes_wait_for_a_quorum_and_fail_under_partition() {
     );
     let parsed = fusebench_model::parse("t.toml", &text);
     let s = parsed.ok().expect("valid");
-    let r = run(s, Box::new(Writer { store: "db".into(), ..Writer::default() }), 1);
+    let r = run(s, writer("db"), 1);
     // The primary is on `b`, across the link from the writer on `a`: during the partition no
     // write reaches it, and the gateway times the requests out.
     let e = &r.metrics.endpoints["w.put"];
