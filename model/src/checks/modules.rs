@@ -4,7 +4,8 @@
 
 use super::{Findings, Modules};
 use crate::capability::{Capability, HOST_NAMESPACE, ImportNeed, import_need};
-use crate::module::{ExternKind, FuncSig, ValType};
+use crate::diagnostic::Span;
+use crate::module::{ExternKind, FuncSig, ModuleInfo, ValType};
 
 pub(super) const VALID_ID: &str = "module-valid";
 pub(super) const ABI_ID: &str = "module-abi";
@@ -28,7 +29,7 @@ pub fn host_signature(name: &str) -> Option<FuncSig> {
 
 pub(super) fn check(f: &mut Findings<'_>, modules: &Modules) {
     let s = f.s;
-    for svc in &s.services {
+    for (i, svc) in s.services.iter().enumerate() {
         let Some(module) = &svc.module else { continue };
         let info = match modules.get(&module.name) {
             Some(Ok(info)) => info,
@@ -50,9 +51,7 @@ pub(super) fn check(f: &mut Findings<'_>, modules: &Modules) {
             }
         };
         let at = module.span;
-        if !info.exported_memory() {
-            f.error(ABI_ID, at, format!("module of `{}` does not export its `memory`", svc.name));
-        }
+        memory(f, i, info, at);
         let alloc = FuncSig::new([I32], [I32]);
         match info.export_func("alloc") {
             Some(sig) if *sig == alloc => {}
@@ -143,6 +142,55 @@ pub(super) fn check(f: &mut Findings<'_>, modules: &Modules) {
         }
     }
 }
+
+/// The host needs an export named `memory` that is a memory, and refuses to instantiate one
+/// whose initial size is above the service's `memory_max_kib` (its own, or the quality
+/// default): both are findings here, so `run` never refuses what `check --static` passed.
+fn memory(f: &mut Findings<'_>, i: usize, info: &ModuleInfo, at: Span) {
+    let s = f.s;
+    let svc = &s.services[i];
+    let module = svc.module.as_ref().map_or("", |m| m.name.as_str());
+    let Some(export) = info.exports.iter().find(|e| e.name == "memory") else {
+        f.error(ABI_ID, at, format!("module of `{}` does not export its `memory`", svc.name));
+        return;
+    };
+    if export.kind != ExternKind::Memory {
+        let kind = export.kind.as_str();
+        f.error(
+            ABI_ID,
+            at,
+            format!("module of `{}` exports `memory` as a {kind}, not a memory", svc.name),
+        );
+        return;
+    }
+    let Some(memory) = info.memories.get(export.index as usize) else { return };
+    let limit_kib = s.memory_max_kib(svc);
+    let initial_bytes = memory.min_pages.saturating_mul(PAGE_BYTES);
+    if initial_bytes <= limit_kib.saturating_mul(1024) {
+        return;
+    }
+    let (field, whose) = if svc.memory_max_kib.is_some() {
+        (format!("service[{i}].memory_max_kib"), "the service's")
+    } else {
+        ("quality.memory_max_kib".to_owned(), "the default (quality)")
+    };
+    let needed_kib = initial_bytes.div_ceil(1024);
+    let d = f.error(
+        ABI_ID,
+        at,
+        format!(
+            "module `{module}` of `{}` starts with {} page(s) of memory ({needed_kib} KiB), above {whose} memory_max_kib = {limit_kib}: the host would refuse to load it",
+            svc.name, memory.min_pages
+        ),
+    );
+    d.field = Some(field);
+    d.hint = Some(format!(
+        "raise `memory_max_kib` to at least {needed_kib}, or lower the module's initial memory"
+    ));
+}
+
+/// A WebAssembly page.
+const PAGE_BYTES: u64 = 65_536;
 
 fn grant_hint(cap: Capability) -> String {
     format!("add \"{cap}\" to the service's `capabilities` if it should have it")
