@@ -2,7 +2,7 @@
 //! one request through a service's real module, with in-memory stores.
 //!
 //! What the guest returns, logs, publishes and stores is untrusted: printed through
-//! `text::plain` (`text::json` for JSON).
+//! `text::plain` (`text::json` for JSON). Error messages stay raw: `main` escapes them once.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -67,25 +67,22 @@ pub fn run(args: &InvokeArgs) -> anyhow::Result<ExitCode> {
         let names: Vec<&str> = s.services.iter().map(|x| x.name.as_str()).collect();
         bail!(
             "no service `{}` in {} (services: {})",
-            plain(&args.service),
-            plain(&args.scenario.display().to_string()),
-            plain(&names.join(", "))
+            args.service,
+            args.scenario.display(),
+            names.join(", ")
         );
     };
     if svc.endpoint(&args.endpoint).is_none() {
         let names: Vec<&str> = svc.endpoints.iter().map(|e| e.name.as_str()).collect();
         bail!(
             "service `{}` has no endpoint `{}` (endpoints: {})",
-            plain(&args.service),
-            plain(&args.endpoint),
-            plain(&names.join(", "))
+            args.service,
+            args.endpoint,
+            names.join(", ")
         );
     }
     if svc.module.is_none() {
-        bail!(
-            "service `{}` is abstract (no module): there is no code to invoke",
-            plain(&args.service)
-        );
+        bail!("service `{}` is abstract (no module): there is no code to invoke", args.service);
     }
     let request: serde_json::Value =
         serde_json::from_str(&args.data).context("--data is not valid JSON")?;

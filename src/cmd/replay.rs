@@ -37,7 +37,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             anyhow::bail!(
                 "{}: the scenario {} no longer parses",
                 args.file.display(),
-                plain(&replay.scenario)
+                replay.scenario
             );
         }
         Err(e) => {
