@@ -175,6 +175,15 @@ fn inspect_shows_the_names_escaped() {
     assert_safe("inspect --json", &o.stdout, &SHOWN.replace('\\', "\\\\"));
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
     assert_eq!(json["name"], SHOWN);
+
+    // A name section that is not UTF-8 is a warning; none of its bytes reach the output raw.
+    let mut bytes = wat::parse_str("(module)").expect("WAT");
+    bytes.extend(name_section(b"\xff\x1b[2J\xc2\x9b"));
+    std::fs::write(&file, bytes).expect("module written");
+    let o = fusebench(&["inspect", path]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_safe("inspect (not UTF-8)", &both(&o), "warning: ");
+    assert!(!stdout(&o).contains("\nname "), "{}", stdout(&o));
 }
 
 #[test]
