@@ -63,7 +63,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // The chain quotes names from scenarios and modules (untrusted) as they are: shown
+            // escaped here, once, with only the line breaks of multi-line messages (a WAT
+            // snippet) kept.
+            eprintln!("error: {}", fusebench_model::text::plain_lines(&format!("{err:#}")));
             ExitCode::from(2)
         }
     }

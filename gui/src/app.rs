@@ -149,7 +149,8 @@ impl App {
             if let Some(m) = self.bench.status() {
                 ui.separator();
                 let colour = if m.error { theme::FAIL } else { ui.visuals().weak_text_color() };
-                ui.colored_label(colour, &m.text);
+                // Messages quote scenario names and errors about them: shown escaped.
+                ui.colored_label(colour, fusebench_model::text::plain(&m.text).into_owned());
             }
         });
     }

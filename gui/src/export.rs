@@ -1,6 +1,7 @@
 //! The diagram drawn with plotters as SVG and PNG, for reports (the same nodes, edges and
 //! bands the graph panel shows, with the last run's traffic on the edges).
 
+use fusebench_model::text::plain;
 use std::path::Path;
 
 use fusebench_sim::report::plots::{FONT, register_fonts};
@@ -84,8 +85,8 @@ fn draw<DB: DrawingBackend>(
         let head = vec![at(tip), at(back + side), at(back - side)];
         root.draw(&Polygon::new(head, colour.filled())).map_err(err)?;
         let label = match traffic.and_then(|t| t.get(i)) {
-            Some(n) if *n > 0 => format!("{} ({n})", e.label),
-            _ => e.label.clone(),
+            Some(n) if *n > 0 => format!("{} ({n})", plain(&e.label)),
+            _ => plain(&e.label).into_owned(),
         };
         if !label.trim().is_empty() {
             let mid = at(a + (b - a) * 0.5);
@@ -102,8 +103,12 @@ fn draw<DB: DrawingBackend>(
         root.draw(&Rectangle::new([a, b], RGBColor(220, 220, 220).stroke_width(1))).map_err(err)?;
         let centre = at(c);
         let name = font(13.0).color(&WHITE).pos(Pos::new(HPos::Center, VPos::Bottom));
-        root.draw(&Text::new(n.name.clone(), centre, name)).map_err(err)?;
-        let detail = if n.detail.is_empty() { n.kind.name().to_owned() } else { n.detail.clone() };
+        root.draw(&Text::new(plain(&n.name).into_owned(), centre, name)).map_err(err)?;
+        let detail = if n.detail.is_empty() {
+            n.kind.name().to_owned()
+        } else {
+            plain(&n.detail).into_owned()
+        };
         let style =
             font(10.0).color(&RGBColor(210, 210, 210)).pos(Pos::new(HPos::Center, VPos::Top));
         root.draw(&Text::new(detail, (centre.0, centre.1 + 2), style)).map_err(err)?;
@@ -124,6 +129,8 @@ pub fn graph(
     register_fonts()?;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let (scale, size) = geometry(d);
+    // The system's name is untrusted: it names the files, it cannot choose their directory.
+    let name = fusebench_model::text::file_name(name);
     let svg_path = dir.join(format!("{name}-graph.svg"));
     let mut svg = String::new();
     {

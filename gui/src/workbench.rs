@@ -316,7 +316,9 @@ impl Workbench {
             self.error("the run has not finished: nothing to report yet");
             return;
         };
-        match report::write_run_dir(dir, rep, Some(&result.trace)) {
+        // Into the export directory the graph goes to as well (shared, so not replaced whole as
+        // `run --out` replaces its own): each file atomically.
+        match report::write_run_files(dir, rep, Some(&result.trace)) {
             Ok(files) => {
                 self.info(format!("wrote {}: {}", dir.display(), files.join(", ")));
             }

@@ -8,6 +8,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::text;
+
 /// How bad a finding is. `Error` fails `check`; `Warning` is reported but passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -57,7 +59,7 @@ pub struct Location {
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+        write!(f, "{}:{}:{}", text::plain(&self.file), self.line, self.column)
     }
 }
 
@@ -136,9 +138,12 @@ impl Diagnostic {
         self
     }
 
+    /// The field concerned; an empty path (a problem of the whole file, such as a TOML syntax
+    /// error) means no field, so nothing shows "field ``".
     #[must_use]
     pub fn field(mut self, field: impl Into<String>) -> Self {
-        self.field = Some(field.into());
+        let field = field.into();
+        self.field = (!field.is_empty()).then_some(field);
         self
     }
 
@@ -154,17 +159,22 @@ impl Diagnostic {
     }
 }
 
+/// One diagnostic, as a terminal, a log or a GUI shows it. Messages, fields and hints quote
+/// names from scenarios and modules, so every part goes through [`text::plain`]: a control
+/// character or line break in a name is shown escaped and cannot forge output. The only line
+/// break is the one before the hint.
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(loc) = &self.location {
             write!(f, "{loc}: ")?;
         }
-        write!(f, "{}[{}]: {}", self.severity, self.code, self.message)?;
-        if let Some(field) = &self.field {
-            write!(f, " (field `{field}`)")?;
+        let code = text::plain(&self.code);
+        write!(f, "{}[{code}]: {}", self.severity, text::plain(&self.message))?;
+        if let Some(field) = self.field.as_deref().filter(|x| !x.is_empty()) {
+            write!(f, " (field `{}`)", text::plain(field))?;
         }
         if let Some(hint) = &self.hint {
-            write!(f, "\n  = help: {hint}")?;
+            write!(f, "\n  = help: {}", text::plain(hint))?;
         }
         Ok(())
     }
@@ -197,6 +207,35 @@ mod tests {
         let eq = text.rfind('=').unwrap_or_default();
         assert_eq!(idx.line_col(text, eq), (2, 4));
         assert_eq!(idx.line_col(text, 10_000), (3, 1));
+    }
+
+    #[test]
+    fn an_empty_field_is_no_field() {
+        let d = Diagnostic::error("parse.syntax", "invalid TOML: expected `=`").field("");
+        assert_eq!(d.field, None);
+        assert_eq!(d.to_string(), "error[parse.syntax]: invalid TOML: expected `=`");
+        // Built directly (the fields are public), an empty field is not shown either.
+        let mut d = Diagnostic::error("x", "m");
+        d.field = Some(String::new());
+        assert!(!d.to_string().contains("field"), "{d}");
+        let d = Diagnostic::error("x", "m").field("service[0].name");
+        assert_eq!(d.to_string(), "error[x]: m (field `service[0].name`)");
+    }
+
+    #[test]
+    fn untrusted_parts_are_shown_escaped() {
+        let evil = "\x1b[2J\x1b]0;pwned\x07\nvalid  no\u{202e}";
+        let d = Diagnostic::error("module-valid", format!("module `{evil}` is invalid"))
+            .at(Location { file: format!("{evil}.toml"), line: 3, column: 7 })
+            .field(format!("service[{evil}].module"))
+            .hint(format!("did you mean `{evil}`?"));
+        let shown = d.to_string();
+        assert!(!shown.chars().any(|c| text::is_hazard(c) && c != '\n'), "{shown:?}");
+        assert_eq!(shown.lines().count(), 2, "{shown}");
+        assert!(
+            shown.contains("module `\\x1b[2J\\x1b]0;pwned\\x07\\nvalid  no\\u{202e}` is"),
+            "{shown}"
+        );
     }
 
     #[test]

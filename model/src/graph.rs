@@ -9,6 +9,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use serde::Serialize;
 
 use crate::scenario::{Scenario, StoreKind};
+use crate::text;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -220,60 +221,71 @@ impl ServiceGraph {
     }
 
     /// Mermaid flowchart (the seed's own diagrams are Mermaid).
+    ///
+    /// Node ids are positional (`svc0`, `store1`, `ctx0`), never derived from names: a name
+    /// mapped to an id lossily merges `pay_x` and `pay-x` into one node. Names appear only in
+    /// quoted labels, escaped by [`text::mermaid`], so no name can end a label or add an edge.
     #[must_use]
     pub fn to_mermaid(&self, s: &Scenario) -> String {
-        let id = |name: &str| {
-            name.chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-                .collect::<String>()
-        };
+        let svc_ids: BTreeMap<&str, String> = s
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (x.name.as_str(), format!("svc{i}")))
+            .collect();
+        let store_ids: BTreeMap<&str, String> = s
+            .stores
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (x.name.as_str(), format!("store{i}")))
+            .collect();
+        // After a clean parse every reference resolves; an unknown name still gets an id of its
+        // own rather than a panic or a merge.
+        let svc = |name: &str| svc_ids.get(name).cloned().unwrap_or_else(|| "svc_unknown".into());
+        let store =
+            |name: &str| store_ids.get(name).cloned().unwrap_or_else(|| "store_unknown".into());
         let mut out = String::from("flowchart LR\n");
         if s.gateway.is_some() {
-            out.push_str("  gateway{{API gateway}}\n");
+            out.push_str("  gateway{{\"API gateway\"}}\n");
         }
-        for ctx in &s.contexts {
-            let _ = writeln!(out, "  subgraph ctx_{}[\"{}\"]", id(&ctx.name), ctx.name);
-            for svc in s.services.iter().filter(|x| x.context.name == ctx.name) {
-                let _ =
-                    writeln!(out, "    svc_{}[\"{} v{}\"]", id(&svc.name), svc.name, svc.version);
+        for (i, ctx) in s.contexts.iter().enumerate() {
+            let _ = writeln!(out, "  subgraph ctx{i}[\"{}\"]", text::mermaid(&ctx.name));
+            for x in s.services.iter().filter(|x| x.context.name == ctx.name) {
+                let label = text::mermaid(&format!("{} v{}", x.name, x.version));
+                let _ = writeln!(out, "    {}[\"{label}\"]", svc(&x.name));
             }
             out.push_str("  end\n");
         }
-        for store in &s.stores {
-            let _ = writeln!(
-                out,
-                "  store_{}[(\"{} ({})\")]",
-                id(&store.name),
-                store.name,
-                store.kind.name()
-            );
+        for d in &s.stores {
+            let label = text::mermaid(&format!("{} ({})", d.name, d.kind.name()));
+            let _ = writeln!(out, "  {}[(\"{label}\")]", store(&d.name));
         }
-        for svc in &s.services {
-            for e in svc.endpoints.iter().filter(|e| e.public) {
-                let _ = writeln!(out, "  gateway -->|{}| svc_{}", e.name, id(&svc.name));
+        for x in &s.services {
+            for e in x.endpoints.iter().filter(|e| e.public) {
+                let _ =
+                    writeln!(out, "  gateway -->|\"{}\"| {}", text::mermaid(&e.name), svc(&x.name));
             }
-            for d in &svc.owns {
-                let _ = writeln!(out, "  svc_{} --- store_{}", id(&svc.name), id(&d.name));
+            for d in &x.owns {
+                let _ = writeln!(out, "  {} --- {}", svc(&x.name), store(&d.name));
             }
         }
         for e in self.edges() {
-            let (from, to) = (id(&e.from), id(&e.to));
-            let _ = match e.kind {
-                Dependency::Sync => {
-                    writeln!(out, "  svc_{from} -->|{} {}| svc_{to}", e.target, e.channel)
-                }
-                Dependency::Async => {
-                    writeln!(out, "  svc_{from} -.->|{} via {}| svc_{to}", e.target, e.channel)
-                }
-                Dependency::DataRead => {
-                    writeln!(out, "  svc_{from} -.->|reads {}| svc_{to}", e.target)
-                }
+            let (from, to) = (svc(&e.from), svc(&e.to));
+            let (arrow, label) = match e.kind {
+                Dependency::Sync => ("-->", format!("{} {}", e.target, e.channel)),
+                Dependency::Async => ("-.->", format!("{} via {}", e.target, e.channel)),
+                Dependency::DataRead => ("-.->", format!("reads {}", e.target)),
             };
+            let _ = writeln!(out, "  {from} {arrow}|\"{}\"| {to}", text::mermaid(&label));
         }
         out
     }
 }
 
+/// A name inside a double-quoted DOT string (see [`text::dot`]).
 fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
+    text::dot(s)
 }
+
+#[cfg(test)]
+mod tests;

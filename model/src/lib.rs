@@ -14,6 +14,7 @@ pub mod edit;
 pub mod graph;
 pub mod module;
 pub mod scenario;
+pub mod text;
 
 pub use capability::Capability;
 pub use diagnostic::{Diagnostic, LineIndex, Location, Severity, Span};

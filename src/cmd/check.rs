@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use fusebench_model::checks::{self, CheckOutcome};
+use fusebench_model::text::{self, Target, plain, xml};
 use fusebench_model::{Diagnostic, Scenario, Severity};
 use fusebench_sim::explore::replay::ReplayFile;
 use fusebench_sim::explore::{self, Exploration};
@@ -33,8 +34,10 @@ pub struct CheckArgs {
     /// Static checks only (nothing is run).
     #[arg(long = "static")]
     pub static_only: bool,
-    /// Explored cases for the dynamic properties (the declared scenario is case 0).
-    #[arg(long, default_value_t = 16)]
+    /// Explored cases for the dynamic properties (the declared scenario is case 0), 1 to
+    /// 100000.
+    #[arg(long, default_value_t = 16,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
     pub cases: usize,
     /// Seed of the exploration (cases and runs derive from it).
     #[arg(long, default_value_t = 1)]
@@ -111,10 +114,19 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Text => write_text(&mut out, &report, s)?,
-        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
+        Format::Json => writeln!(out, "{}", text::json(&serde_json::to_string_pretty(&report)?))?,
         Format::Junit => write_junit(&mut out, &report)?,
     }
-    Ok(if passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    // A module that does not read or validate is bad input, as for every other command (the
+    // README's exit codes): the report above still lists every finding.
+    let unusable = report.checks.iter().any(|c| c.id == checks::MODULE_VALID && !c.passed);
+    Ok(if unusable {
+        ExitCode::from(2)
+    } else if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Explores the dynamic properties; `Ok(Err(why))` when they cannot run.
@@ -157,7 +169,8 @@ fn dynamic(
             let dir = args.out.clone().unwrap_or_else(|| PathBuf::from("fusebench-out"));
             std::fs::create_dir_all(&dir)
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-            let path = dir.join(format!("{}.replay.json", s.name));
+            // The system's name is untrusted: it names the file, it cannot choose the directory.
+            let path = dir.join(format!("{}.replay.json", text::file_name(&s.name)));
             fusebench_sim::atomic::write(&path, serde_json::to_string_pretty(&replay)?.as_bytes())
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
             let ce = Counterexample {
@@ -176,8 +189,8 @@ fn write_text(out: &mut impl std::io::Write, r: &Report<'_>, s: &Scenario) -> an
     writeln!(
         out,
         "{} ({}): {} services in {} bounded contexts, {} stores, {} channels",
-        r.system,
-        r.scenario,
+        plain(r.system),
+        plain(r.scenario),
         s.services.len(),
         s.contexts.len(),
         s.stores.len(),
@@ -197,10 +210,10 @@ fn write_text(out: &mut impl std::io::Write, r: &Report<'_>, s: &Scenario) -> an
     }
     writeln!(out, "metrics:")?;
     for (a, b, c) in &r.coupling {
-        writeln!(out, "  Coupling({a}, {b}) = {c:.2}")?;
+        writeln!(out, "  Coupling({}, {}) = {c:.2}", plain(a), plain(b))?;
     }
     for (svc, c) in &r.cohesion {
-        writeln!(out, "  Cohesion({svc}) = {c:.2}")?;
+        writeln!(out, "  Cohesion({}) = {c:.2}", plain(svc))?;
     }
     let failed = r.checks.iter().filter(|c| !c.passed).count();
     writeln!(out, "static: {} passed, {failed} failed", r.checks.len() - failed)?;
@@ -218,7 +231,7 @@ fn write_text(out: &mut impl std::io::Write, r: &Report<'_>, s: &Scenario) -> an
             let mark = if v.passed { "pass" } else { "FAIL" };
             writeln!(out, "  {mark}  {:<20} {}", v.id, summary(v.id))?;
             for f in &v.findings {
-                writeln!(out, "        {f}")?;
+                writeln!(out, "        {}", plain(f))?;
             }
         }
         if let Some(c) = &d.counterexample {
@@ -234,9 +247,9 @@ fn write_text(out: &mut impl std::io::Write, r: &Report<'_>, s: &Scenario) -> an
                 c.seed
             )?;
             for f in &sch.faults {
-                writeln!(out, "  + {}", serde_json::to_string(f)?)?;
+                writeln!(out, "  + {}", text::json(&serde_json::to_string(f)?))?;
             }
-            writeln!(out, "replay it: fusebench replay {}", c.replay_file)?;
+            writeln!(out, "replay it: fusebench replay {}", plain(&c.replay_file))?;
         }
         let failed = d.properties.iter().filter(|v| !v.passed).count();
         writeln!(out, "dynamic: {} passed, {failed} failed", d.properties.len() - failed)?;
@@ -244,12 +257,10 @@ fn write_text(out: &mut impl std::io::Write, r: &Report<'_>, s: &Scenario) -> an
     Ok(())
 }
 
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
 /// JUnit XML as CI systems (GitLab, Jenkins, GitHub test reporters) read it: a suite of the
-/// static checks and one of the dynamic properties, one test case each.
+/// static checks and one of the dynamic properties, one test case each. Every string goes
+/// through `text::xml`: control characters are not valid XML 1.0 even as character references,
+/// so they are shown escaped.
 fn write_junit(out: &mut impl std::io::Write, r: &Report<'_>) -> anyhow::Result<()> {
     let static_failures = r.checks.iter().filter(|c| !c.passed).count();
     let dynamic: &[Verdict] = r.dynamic.as_ref().map_or(&[], |d| &d.properties);
@@ -280,7 +291,9 @@ fn write_junit(out: &mut impl std::io::Write, r: &Report<'_>) -> anyhow::Result<
             let first = errors.first().map(|d| d.message.as_str()).unwrap_or_default();
             writeln!(out, r#"      <failure message="{}" type="{}">"#, xml(first), xml(c.id))?;
             for d in &errors {
-                writeln!(out, "{}", xml(&d.to_string()))?;
+                for line in d.to_string().lines() {
+                    writeln!(out, "{}", text::escape_shown(line, Target::Xml))?;
+                }
             }
             writeln!(out, "      </failure>")?;
         }
@@ -288,7 +301,14 @@ fn write_junit(out: &mut impl std::io::Write, r: &Report<'_>) -> anyhow::Result<
             .findings
             .iter()
             .filter(|d| d.severity != Severity::Error)
-            .map(|d| xml(&d.to_string()))
+            .map(|d| {
+                let shown = d.to_string();
+                shown
+                    .lines()
+                    .map(|l| text::escape_shown(l, Target::Xml))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
             .collect();
         if !warnings.is_empty() {
             writeln!(out, "      <system-out>{}</system-out>", warnings.join("\n"))?;

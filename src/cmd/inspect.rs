@@ -2,6 +2,9 @@
 //!
 //! The text report is for people reading a terminal; `--json` is the same `ModuleInfo` for
 //! scripts and tests. An invalid module is bad input: exit 2 with the validator's offset.
+//! Every name from the module (name section, producers, imports, exports, custom sections) is
+//! printed through `text::plain` (`text::json` for `--json`): a module is untrusted input, and a
+//! raw control sequence in its name would act on the reader's terminal.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -9,6 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use fusebench_model::module::{self, ExternKind, ModuleInfo};
+use fusebench_model::text::{self, plain};
 
 #[derive(Debug, clap::Args)]
 pub struct InspectArgs {
@@ -28,9 +32,9 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<ExitCode> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &info)
+        serde_json::to_string_pretty(&info)
             .map_err(io::Error::from)
-            .and_then(|()| writeln!(out))
+            .and_then(|json| writeln!(out, "{}", text::json(&json)))
     } else {
         report(&mut out, &file, &info)
     };
@@ -43,17 +47,18 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn report(out: &mut impl Write, file: &str, info: &ModuleInfo) -> io::Result<()> {
-    writeln!(out, "file   {file}")?;
+    writeln!(out, "file   {}", plain(file))?;
     writeln!(out, "size   {} bytes", info.size_bytes)?;
     writeln!(out, "valid  yes (core module)")?;
     if let Some(name) = &info.name {
-        writeln!(out, "name   {name}")?;
+        writeln!(out, "name   {}", plain(name))?;
     }
     for producer in &info.producers {
-        writeln!(out, "built  {}: {} {}", producer.field, producer.name, producer.version)?;
+        let (field, name) = (plain(&producer.field), plain(&producer.name));
+        writeln!(out, "built  {field}: {name} {}", plain(&producer.version))?;
     }
     for warning in &info.warnings {
-        writeln!(out, "warning: {warning}")?;
+        writeln!(out, "warning: {}", plain(warning))?;
     }
     types_report(out, info)?;
     functions_report(out, info)?;
@@ -84,14 +89,14 @@ fn functions_report(out: &mut impl Write, info: &ModuleInfo) -> io::Result<()> {
     for f in &info.functions {
         write!(out, "   [{}]", f.index)?;
         if let Some(name) = &f.name {
-            write!(out, " ${name}")?;
+            write!(out, " ${}", plain(name))?;
         }
         write!(out, " {}", f.sig)?;
         if f.imported {
             write_import(out, info, ExternKind::Func, f.index)?;
         }
         for export in &f.export_names {
-            write!(out, "  export \"{export}\"")?;
+            write!(out, "  export \"{}\"", plain(export))?;
         }
         writeln!(out)?;
     }
@@ -106,7 +111,7 @@ fn write_import(
     index: u32,
 ) -> io::Result<()> {
     match info.imports.iter().find(|i| i.kind == kind && i.index == index) {
-        Some(import) => write!(out, "  import {}.{}", import.module, import.name),
+        Some(import) => write!(out, "  import {}.{}", plain(&import.module), plain(&import.name)),
         None => write!(out, "  imported"),
     }
 }
@@ -134,7 +139,7 @@ fn globals_report(out: &mut impl Write, info: &ModuleInfo) -> io::Result<()> {
         let mutability = if g.mutable { "mut" } else { "const" };
         write!(out, "   [{}]", g.index)?;
         if let Some(name) = &g.name {
-            write!(out, " ${name}")?;
+            write!(out, " ${}", plain(name))?;
         }
         write!(out, " {mutability} {}", g.val_type)?;
         if g.imported {
@@ -148,7 +153,7 @@ fn globals_report(out: &mut impl Write, info: &ModuleInfo) -> io::Result<()> {
 fn exports_report(out: &mut impl Write, info: &ModuleInfo) -> io::Result<()> {
     writeln!(out, "\nE  exports ({})", info.exports.len())?;
     for e in &info.exports {
-        write!(out, "   \"{}\" {} {}", e.name, e.kind, e.index)?;
+        write!(out, "   \"{}\" {} {}", plain(&e.name), e.kind, e.index)?;
         if let Some(sig) = &e.sig {
             write!(out, "  {sig}")?;
         }
@@ -160,7 +165,7 @@ fn exports_report(out: &mut impl Write, info: &ModuleInfo) -> io::Result<()> {
 fn imports_report(out: &mut impl Write, info: &ModuleInfo) -> io::Result<()> {
     writeln!(out, "\nI  imports ({})", info.imports.len())?;
     for i in &info.imports {
-        write!(out, "   {}.{} {} {}", i.module, i.name, i.kind, i.index)?;
+        write!(out, "   {}.{} {} {}", plain(&i.module), plain(&i.name), i.kind, i.index)?;
         if let Some(sig) = &i.sig {
             write!(out, "  {sig}")?;
         }
@@ -197,7 +202,7 @@ fn others_report(out: &mut impl Write, info: &ModuleInfo) -> io::Result<()> {
     writeln!(out, "element segments: {}", info.element_segments)?;
     writeln!(out, "custom sections ({})", info.custom_sections.len())?;
     for c in &info.custom_sections {
-        writeln!(out, "   {} ({} bytes)", c.name, c.size_bytes)?;
+        writeln!(out, "   {} ({} bytes)", plain(&c.name), c.size_bytes)?;
     }
     Ok(())
 }
@@ -211,7 +216,7 @@ fn sections_report(out: &mut impl Write, info: &ModuleInfo) -> io::Result<()> {
             write!(out, "  {count}")?;
         }
         if let Some(name) = &s.custom_name {
-            write!(out, "  \"{name}\"")?;
+            write!(out, "  \"{}\"", plain(name))?;
         }
         writeln!(out)?;
     }

@@ -1,11 +1,15 @@
 //! `fusebench invoke SCENARIO SERVICE ENDPOINT --data JSON [--store-init FILE] [--json]`:
 //! one request through a service's real module, with in-memory stores.
+//!
+//! What the guest returns, logs, publishes and stores is untrusted: printed through
+//! `text::plain` (`text::json` for JSON). Error messages stay raw: `main` escapes them once.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
+use fusebench_model::text::{self, plain};
 use fusebench_sim::invoke::{Stores, initial_stores, invoke};
 use fusebench_sim::setup;
 
@@ -54,6 +58,9 @@ pub fn run(args: &InvokeArgs) -> anyhow::Result<ExitCode> {
     let Some(loaded) = load_or_report(&args.scenario, "nothing was invoked")? else {
         return Ok(ExitCode::from(2));
     };
+    if !super::modules_loadable(&loaded, &args.scenario, "nothing was invoked") {
+        return Ok(ExitCode::from(2));
+    }
     let s = &loaded.scenario;
     let Some(svc) = s.service(&args.service) else {
         let names: Vec<&str> = s.services.iter().map(|x| x.name.as_str()).collect();
@@ -87,15 +94,16 @@ pub fn run(args: &InvokeArgs) -> anyhow::Result<ExitCode> {
     let result = invoke(s, &mut runtime, &args.service, &args.endpoint, &body, &mut stores)?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&result)?)?;
+        writeln!(out, "{}", text::json(&serde_json::to_string_pretty(&result)?))?;
     } else {
-        writeln!(out, "{}.{}  {}", result.service, result.endpoint, request)?;
+        let (service, endpoint) = (plain(&result.service), plain(&result.endpoint));
+        writeln!(out, "{service}.{endpoint}  {}", text::json(&request.to_string()))?;
         match &result.response {
-            Some(r) => writeln!(out, "response: {r}")?,
+            Some(r) => writeln!(out, "response: {}", text::json(&r.to_string()))?,
             None => writeln!(out, "response: none")?,
         }
         if let Some(p) = &result.problem {
-            writeln!(out, "problem:  {p}")?;
+            writeln!(out, "problem:  {}", plain(p))?;
         }
         writeln!(
             out,
@@ -105,22 +113,26 @@ pub fn run(args: &InvokeArgs) -> anyhow::Result<ExitCode> {
         writeln!(out, "host operations:")?;
         for op in &result.ops {
             let indent = "  ".repeat(op.depth + 1);
-            let key = op.key.as_deref().map(|k| format!(" {k}")).unwrap_or_default();
-            writeln!(out, "{indent}{}: {} {}{key} -> {}", op.service, op.op, op.target, op.result)?;
+            let key = op.key.as_deref().map(|k| format!(" {}", plain(k))).unwrap_or_default();
+            let (svc, target, result) = (plain(&op.service), plain(&op.target), plain(&op.result));
+            writeln!(out, "{indent}{svc}: {} {target}{key} -> {result}", op.op)?;
         }
         if !result.published.is_empty() {
             writeln!(out, "published (not delivered by invoke):")?;
             for (channel, msg) in &result.published {
-                writeln!(out, "  {channel}: {msg}")?;
+                writeln!(out, "  {}: {}", plain(channel), plain(msg))?;
             }
         }
         writeln!(out, "store changes:")?;
         for c in &result.changes {
-            let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".to_owned());
-            writeln!(out, "  {}/{}: {} -> {}", c.store, c.key, show(&c.before), show(&c.after))?;
+            let show =
+                |v: Option<&str>| v.map_or_else(|| "(none)".to_owned(), |x| plain(x).into_owned());
+            let (store, key) = (plain(&c.store), plain(&c.key));
+            let (before, after) = (show(c.before.as_deref()), show(c.after.as_deref()));
+            writeln!(out, "  {store}/{key}: {before} -> {after}")?;
         }
         for l in &result.logs {
-            writeln!(out, "log: {l}")?;
+            writeln!(out, "log: {}", plain(l))?;
         }
     }
     Ok(if result.problem.is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS })

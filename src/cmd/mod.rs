@@ -5,3 +5,31 @@ pub mod inspect;
 pub mod invoke;
 pub mod replay;
 pub mod run;
+
+use std::path::Path;
+
+use fusebench_model::checks;
+use fusebench_model::text::plain;
+use fusebench_sim::load::Loaded;
+
+/// Whether the host will load every module of the scenario. The `module-*` static checks
+/// (validity, ABI and memory limit, capabilities) are exactly what the host enforces at load,
+/// so a command that runs modules (`run`, `invoke`, `replay`) first reports their errors as
+/// `check --static` does — located at the scenario line, naming the service and the field —
+/// and stops with exit 2 (bad input), rather than a host error without a place.
+pub fn modules_loadable(loaded: &Loaded, path: &Path, consequence: &str) -> bool {
+    let errors: Vec<_> = checks::run(&loaded.scenario, &loaded.modules)
+        .into_iter()
+        .filter(|d| d.is_error() && d.code.starts_with("module-"))
+        .collect();
+    if errors.is_empty() {
+        return true;
+    }
+    crate::print_diagnostics(&errors);
+    eprintln!(
+        "error: {} has {} module error(s) the host would refuse; {consequence}",
+        plain(&path.display().to_string()),
+        errors.len()
+    );
+    false
+}

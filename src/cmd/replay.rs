@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use fusebench_sim::explore::replay::{ReplayFile, describe, mermaid, story_events};
 
+use fusebench_model::text::{self, plain};
+
 use crate::load::{Input, LoadError, load, read_text};
 
 #[derive(Debug, clap::Args)]
@@ -41,6 +43,9 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
                 .context(format!("the scenario named by {}", args.file.display())));
         }
     };
+    if !super::modules_loadable(&loaded, scenario_path, "nothing was replayed") {
+        return Ok(ExitCode::from(2));
+    }
     let case = replay
         .reproduce(&loaded.scenario, &loaded.files)
         .with_context(|| format!("{}", args.file.display()))?;
@@ -48,23 +53,25 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     writeln!(
         out,
         "replayed {} (seed {}): reproduced exactly (trace {})",
-        replay.scenario,
+        plain(&replay.scenario),
         replay.seed,
         &case.trace_hash[..16]
     )?;
     for v in case.verdicts.iter().filter(|v| !v.passed) {
         writeln!(out, "violated: {}", v.id)?;
         for f in &v.findings {
-            writeln!(out, "  {f}")?;
+            writeln!(out, "  {}", plain(f))?;
         }
     }
     let events = story_events(&case, args.events);
     writeln!(out, "\nthe story ({} events):", events.len())?;
     for e in &events {
-        writeln!(out, "  {}", describe(e))?;
+        writeln!(out, "  {}", plain(&describe(e)))?;
     }
     if args.mermaid {
-        writeln!(out, "\n```mermaid\n{}```", mermaid(&events))?;
+        // `explore::replay::mermaid` quotes trace strings itself; control characters in them
+        // are escaped here, keeping the diagram's own lines.
+        writeln!(out, "\n```mermaid\n{}```", text::plain_lines(&mermaid(&events)))?;
     }
     Ok(ExitCode::from(1))
 }

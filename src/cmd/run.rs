@@ -2,7 +2,11 @@
 //! system, print a summary table, and with `--out` write the report, the trace and the plots.
 //!
 //! Exit 0 whenever the run completed, SLOs met or not (gating on SLOs is `fusebench check`'s
-//! job); the summary says FAIL when one was missed. Exit 2 on bad input.
+//! job); the summary says FAIL when one was missed. Exit 2 on bad input, including a module the
+//! host would refuse: that is reported first as the located static finding `check` gives.
+//!
+//! `--out DIR` is written whole or not at all (staged next to DIR, then swapped in); names in
+//! the summary are untrusted and printed through `text::plain`.
 
 use std::io::{IsTerminal as _, Write};
 use std::path::PathBuf;
@@ -10,6 +14,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use fusebench_model::Scenario;
+use fusebench_model::text::plain;
 use fusebench_sim::report::multi::{Estimate, MultiReport, scaled};
 use fusebench_sim::report::{self, Report, SloStatus};
 use fusebench_sim::setup::{self, ModuleFiles};
@@ -63,6 +68,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let Some(loaded) = load_or_report(&args.scenario, "nothing was run")? else {
         return Ok(ExitCode::from(2));
     };
+    if !super::modules_loadable(&loaded, &args.scenario, "nothing was run") {
+        return Ok(ExitCode::from(2));
+    }
     let Loaded { scenario, files, .. } = loaded;
     // Load once up front, so a module the host rejects is reported before any run starts.
     drop(
@@ -95,24 +103,33 @@ fn run_single(plan: &Plan, seed: u64) -> anyhow::Result<()> {
     if let Some(dir) = &plan.out {
         let written = report::write_run_dir(dir, &report, trace.as_deref())
             .with_context(|| format!("cannot write the report into {}", dir.display()))?;
-        writeln!(out, "\nwrote {}: {}", dir.display(), written.join(", "))?;
+        writeln!(out, "\nwrote {}: {}", plain(&dir.display().to_string()), written.join(", "))?;
     }
     Ok(())
 }
 
 /// K seeds in parallel (rayon; `RAYON_NUM_THREADS` caps the threads). Results are collected in
-/// seed order, so nothing printed or written depends on which run finished first.
+/// seed order, so nothing printed or written depends on which run finished first. With `--out`
+/// every file (each seed's `seed-N/` and the aggregate) goes into one staging directory that
+/// replaces DIR only when all are written: a failed or interrupted run leaves DIR as it was.
 fn run_seeds(plan: &Plan, seeds: std::ops::RangeInclusive<u64>) -> anyhow::Result<()> {
     let count = seeds.end() - seeds.start() + 1;
+    let staged = match &plan.out {
+        Some(dir) => Some(
+            report::stage_dir(dir)
+                .with_context(|| format!("cannot write the report into {}", dir.display()))?,
+        ),
+        None => None,
+    };
     let bar = progress_bar(count, "{spinner} runs [{bar:40}] {pos}/{len} done");
     let reports = seeds
         .into_par_iter()
         .map(|seed| {
             let (report, trace) = simulate(plan, seed, &ProgressBar::hidden())?;
-            if let Some(dir) = &plan.out {
-                let dir = dir.join(format!("seed-{seed}"));
-                report::write_run_dir(&dir, &report, trace.as_deref())
-                    .with_context(|| format!("cannot write the report into {}", dir.display()))?;
+            if let Some(staged) = &staged {
+                let dir = staged.path().join(format!("seed-{seed}"));
+                report::write_run_files(&dir, &report, trace.as_deref())
+                    .with_context(|| format!("cannot write the report of seed {seed}"))?;
             }
             bar.inc(1);
             Ok(report)
@@ -122,17 +139,17 @@ fn run_seeds(plan: &Plan, seeds: std::ops::RangeInclusive<u64>) -> anyhow::Resul
     let multi = MultiReport::new(&reports);
     let mut out = std::io::stdout().lock();
     print_multi(&mut out, &multi)?;
-    if let Some(dir) = &plan.out {
+    if let (Some(staged), Some(dir)) = (staged, &plan.out) {
         let write = || -> Result<(), report::ReportError> {
-            report::create_dir(dir)?;
-            report::write_file(dir, report::REPORT_JSON, &multi.to_json()?)?;
-            report::write_file(dir, report::REPORT_MD, multi.to_markdown().as_bytes())
+            report::write_file(staged.path(), report::REPORT_JSON, &multi.to_json()?)?;
+            report::write_file(staged.path(), report::REPORT_MD, multi.to_markdown().as_bytes())?;
+            report::commit_dir(staged, dir)
         };
         write().with_context(|| format!("cannot write the report into {}", dir.display()))?;
         writeln!(
             out,
             "\nwrote {}: report.json, report.md, and each run's files in seed-N/",
-            dir.display()
+            plain(&dir.display().to_string())
         )?;
     }
     Ok(())
@@ -190,8 +207,10 @@ fn progress_bar(len: u64, template: &str) -> ProgressBar {
 /// Width of the name column; longer names go on a line of their own.
 const NAME_WIDTH: usize = 24;
 
-/// The name cell: padded, or alone on its line (then the figures start on the next one).
+/// The name cell, escaped (names are untrusted): padded, or alone on its line (then the figures
+/// start on the next one).
 fn name_cell(name: &str) -> String {
+    let name = plain(name);
     if name.chars().count() <= NAME_WIDTH {
         format!("{name:<NAME_WIDTH$}")
     } else {
@@ -203,7 +222,7 @@ fn print_single(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     writeln!(
         out,
         "{} · seed {} · {:.1} s workload ({:.1} s with drain) · {} events · trace {}",
-        r.system,
+        plain(&r.system),
         r.seed,
         r.duration_s,
         r.end_s,
@@ -236,7 +255,7 @@ fn print_single(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
             .outcomes
             .iter()
             .filter(|(o, _)| !matches!(o.as_str(), "ok" | "app-error"))
-            .map(|(o, n)| format!("{o} {n}"))
+            .map(|(o, n)| format!("{} {n}", plain(o)))
             .collect();
         if !failures.is_empty() {
             writeln!(out, "    not answered as designed: {}", failures.join(", "))?;
@@ -278,7 +297,7 @@ fn print_slos(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
             out,
             "  {}  {:<28} {:<13} {:<14} actual {actual}",
             v.verdict.name(),
-            v.endpoint,
+            plain(&v.endpoint),
             v.objective.label(),
             v.objective.show_target(v.target)
         )?;
@@ -297,7 +316,7 @@ fn print_multi(out: &mut impl Write, m: &MultiReport) -> std::io::Result<()> {
     writeln!(
         out,
         "{} · {} seeds ({first}..={last}) · {:.1} s workload each · mean ± 95 % CI (Student's t)",
-        m.system,
+        plain(&m.system),
         m.runs.len(),
         m.duration_s
     )?;
@@ -346,7 +365,7 @@ fn print_multi(out: &mut impl Write, m: &MultiReport) -> std::io::Result<()> {
         writeln!(
             out,
             "  {verdict}  {:<28} {:<13} {:<14} met {}/{}  actual {actual}",
-            s.endpoint,
+            plain(&s.endpoint),
             s.objective.label(),
             s.objective.show_target(s.target),
             s.passed,

@@ -22,14 +22,14 @@ fn shop_graph_in_dot_and_mermaid() {
     assert_eq!(code(&out), 0);
     let mermaid = stdout(&out);
     assert!(mermaid.starts_with("flowchart LR\n"), "{mermaid}");
-    assert!(mermaid.contains("svc_orders -->|reserve grpc| svc_inventory"), "{mermaid}");
+    // Ids are positional (catalog, inventory, orders, payments, shipping, notifications).
+    assert!(mermaid.contains("svc2[\"orders v1.4.2\"]"), "{mermaid}");
+    assert!(mermaid.contains("svc2 -->|\"reserve grpc\"| svc1"), "{mermaid}");
     assert!(
-        mermaid.contains(
-            "svc_shipping -.->|on_shipment_created via shipment-events| svc_notifications"
-        ),
+        mermaid.contains("svc4 -.->|\"on_shipment_created via shipment-events\"| svc5"),
         "{mermaid}"
     );
-    assert!(mermaid.contains("gateway -->|create_order| svc_orders"), "{mermaid}");
+    assert!(mermaid.contains("gateway -->|\"create_order\"| svc2"), "{mermaid}");
 }
 
 #[test]

@@ -1,9 +1,11 @@
 //! Integration tests of the `fusebench` command line, driven as a user would drive it.
 
+mod bad_input;
 mod dynamic;
 mod graph;
 mod guests;
 mod gui;
+mod hostile;
 mod inputs;
 mod inspect;
 mod invoke;

@@ -42,6 +42,10 @@ fn each_flawed_scenario_trips_exactly_its_check() {
         if WARNING_ONLY.contains(&id.as_str()) {
             assert_eq!(exit, 0, "{path}: a warning must not fail check");
             assert!(failed.is_empty(), "{path}: failed {failed:?}");
+        } else if id == fusebench_model::checks::MODULE_VALID {
+            // A module that does not validate is unusable input: exit 2 (README, exit codes).
+            assert_eq!(exit, 2, "{path}: an invalid module is bad input");
+            assert_eq!(failed, BTreeSet::from([id.clone()]), "{path}");
         } else {
             assert_eq!(exit, 1, "{path}: a failed check exits 1");
             assert_eq!(failed, BTreeSet::from([id.clone()]), "{path}");

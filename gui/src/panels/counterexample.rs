@@ -3,6 +3,7 @@
 //! any moment (the graph highlights what was involved just before it).
 
 use eframe::egui::{self, Align2, Color32, FontId, RichText, Sense, Stroke, vec2};
+use fusebench_model::text::plain;
 use fusebench_sim::time::SimTime;
 
 use crate::command::Command;
@@ -24,7 +25,7 @@ pub fn counterexample_ui(ui: &mut egui::Ui, tl: &Timeline, out: &mut Vec<Command
             RichText::new(format!("violated: {} — {summary}", v.id)).color(theme::FAIL).strong(),
         );
         for f in v.findings.iter().take(4) {
-            ui.label(RichText::new(format!("  {f}")).small());
+            ui.label(RichText::new(format!("  {}", plain(f))).small());
         }
     }
     ui.label(format!(
@@ -33,7 +34,7 @@ pub fn counterexample_ui(ui: &mut egui::Ui, tl: &Timeline, out: &mut Vec<Command
         tl.trace_hash.get(..16).unwrap_or(&tl.trace_hash)
     ));
     for line in &tl.schedule {
-        ui.label(RichText::new(line).monospace().small());
+        ui.label(RichText::new(plain(line)).monospace().small());
     }
     ui.separator();
     // The scrubber: replay position in simulated seconds.
@@ -82,7 +83,7 @@ pub fn counterexample_ui(ui: &mut egui::Ui, tl: &Timeline, out: &mut Vec<Command
                     Mark::GuestFault => theme::FAIL,
                     Mark::Normal => ui.visuals().text_color(),
                 };
-                ui.label(RichText::new(&e.text).monospace().small().color(colour));
+                ui.label(RichText::new(plain(&e.text)).monospace().small().color(colour));
             }
         });
 }
@@ -111,7 +112,7 @@ fn lanes_ui(ui: &mut egui::Ui, tl: &Timeline, out: &mut Vec<Command>) {
         painter.text(
             r.left_top() + vec2(2.0, 1.0),
             Align2::LEFT_TOP,
-            &f.label,
+            plain(&f.label),
             FontId::proportional(10.0),
             theme::WARN,
         );
@@ -121,7 +122,7 @@ fn lanes_ui(ui: &mut egui::Ui, tl: &Timeline, out: &mut Vec<Command>) {
         painter.text(
             egui::pos2(rect.left() + 4.0, y),
             Align2::LEFT_CENTER,
-            name,
+            plain(name),
             FontId::proportional(11.0),
             Color32::from_gray(200),
         );

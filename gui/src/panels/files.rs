@@ -1,6 +1,7 @@
 //! The open-file dialog (a directory listing filtered to scenario files, plus a typed path),
 //! the recent-files menu, and the diagnostics panel shown when a scenario does not parse.
 
+use fusebench_model::text::into_plain;
 use std::path::{Path, PathBuf};
 
 use eframe::egui::{self, RichText};
@@ -100,7 +101,7 @@ pub fn recent_menu_ui(ui: &mut egui::Ui, recent: &Recent, out: &mut Vec<Command>
 /// Every diagnostic that stopped the scenario, with file:line:col, field and hint.
 pub fn diagnostics_ui(ui: &mut egui::Ui, file: &str, diags: &[Diagnostic]) {
     let errors = diags.iter().filter(|d| d.is_error()).count();
-    ui.heading(format!("{file}: {errors} error(s)"));
+    ui.heading(into_plain(format!("{file}: {errors} error(s)")));
     ui.label("The scenario could not be built. Fix the file (it is reloaded when it changes) or open another.");
     ui.separator();
     egui::ScrollArea::vertical().id_salt("diagnostics").show(ui, |ui| {
@@ -108,16 +109,16 @@ pub fn diagnostics_ui(ui: &mut egui::Ui, file: &str, diags: &[Diagnostic]) {
             let colour = if d.is_error() { theme::FAIL } else { theme::WARN };
             let place = d.location.as_ref().map_or(String::new(), |l| format!("{l}: "));
             ui.label(
-                RichText::new(format!("{place}{}[{}]", d.severity, d.code))
+                RichText::new(into_plain(format!("{place}{}[{}]", d.severity, d.code)))
                     .color(colour)
                     .monospace(),
             );
-            ui.label(&d.message);
-            if let Some(f) = &d.field {
-                ui.label(RichText::new(format!("field `{f}`")).weak());
+            ui.label(into_plain(d.message.clone()));
+            if let Some(f) = d.field.as_deref().filter(|f| !f.is_empty()) {
+                ui.label(RichText::new(into_plain(format!("field `{f}`"))).weak());
             }
             if let Some(h) = &d.hint {
-                ui.label(RichText::new(format!("help: {h}")).italics());
+                ui.label(RichText::new(into_plain(format!("help: {h}"))).italics());
             }
             ui.add_space(6.0);
         }

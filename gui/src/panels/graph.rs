@@ -3,6 +3,7 @@
 //! run's requests moving along edges, and a counterexample's involved elements highlighted.
 //! Pan (drag the background), zoom (wheel or pinch, around the pointer), drag nodes, fit.
 
+use fusebench_model::text::plain;
 use std::collections::{BTreeMap, BTreeSet};
 
 use eframe::egui::{
@@ -199,9 +200,9 @@ pub fn graph_ui(
         }
         if text && view.labels {
             let label = match carried {
-                0 => edge.label.clone(),
+                0 => plain(&edge.label).into_owned(),
                 n if edge.label.is_empty() => format!("{n}"),
-                n => format!("{} · {n}", edge.label),
+                n => format!("{} · {n}", plain(&edge.label)),
             };
             if !label.is_empty() {
                 let mid = a + (b - a) * 0.5;
@@ -267,7 +268,7 @@ pub fn graph_ui(
             painter.text(
                 rect.center(),
                 Align2::CENTER_CENTER,
-                &n.name,
+                plain(&n.name),
                 FontId::proportional((13.5 * zoom).max(NAME_FONT_MIN)),
                 Color32::WHITE,
             );
@@ -276,7 +277,7 @@ pub fn graph_ui(
             painter.text(
                 rect.center() - vec2(0.0, 2.0 * zoom),
                 Align2::CENTER_BOTTOM,
-                &n.name,
+                plain(&n.name),
                 FontId::proportional(13.5 * zoom),
                 Color32::WHITE,
             );
@@ -284,7 +285,7 @@ pub fn graph_ui(
             painter.text(
                 rect.center() + vec2(0.0, 2.0 * zoom),
                 Align2::CENTER_TOP,
-                detail,
+                plain(detail),
                 FontId::proportional(10.5 * zoom),
                 Color32::from_gray(215),
             );

@@ -8,6 +8,7 @@ use fusebench_model::Scenario;
 use fusebench_model::contract::Shape;
 use fusebench_model::module::ModuleInfo;
 use fusebench_model::scenario::{Api, Service};
+use fusebench_model::text::into_plain;
 
 use crate::diagram::{Element, NodeKind};
 use crate::findings::Finding;
@@ -27,9 +28,11 @@ fn shape(s: &Shape) -> String {
     format!("{{ {} }}", fields.join(", "))
 }
 
+/// A key and its value; the value may quote names from the scenario or the module (untrusted),
+/// so it is shown through `text::plain`.
 fn row(ui: &mut egui::Ui, key: &str, value: impl Into<String>) {
     ui.label(RichText::new(key).weak());
-    ui.label(value.into());
+    ui.label(into_plain(value.into()));
     ui.end_row();
 }
 
@@ -51,7 +54,7 @@ pub fn inspector_ui(
     let s = design.scenario();
     match selection {
         None => {
-            ui.heading(format!("System {}", s.name));
+            ui.heading(into_plain(format!("System {}", s.name)));
             if !s.description.is_empty() {
                 ui.label(&s.description);
             }
@@ -88,7 +91,12 @@ pub fn inspector_ui(
                     ui.label(RichText::new("Routes").strong());
                     for svc in &s.services {
                         for e in svc.endpoints.iter().filter(|e| e.public) {
-                            ui.label(format!("{} → {}.{}", api(&e.api), svc.name, e.name));
+                            ui.label(into_plain(format!(
+                                "{} → {}.{}",
+                                api(&e.api),
+                                svc.name,
+                                e.name
+                            )));
                         }
                     }
                 }
@@ -114,10 +122,10 @@ pub fn inspector_ui(
                         });
                         ui.label(RichText::new("Mix").strong());
                         for m in &w.mix {
-                            ui.label(format!(
+                            ui.label(into_plain(format!(
                                 "{}.{} × {}",
                                 m.service.name, m.endpoint.name, m.weight
-                            ));
+                            )));
                         }
                     }
                 }
@@ -133,14 +141,16 @@ pub fn inspector_ui(
                     } else {
                         theme::WARN
                     };
-                    ui.label(RichText::new(format!("[{}] {}", f.id, f.text)).color(colour));
+                    ui.label(
+                        RichText::new(into_plain(format!("[{}] {}", f.id, f.text))).color(colour),
+                    );
                 }
             }
         }
         Some(Element::Edge(i)) => {
             let Some(e) = d.edges.get(*i) else { return };
             let (from, to) = (&d.nodes[e.from].name, &d.nodes[e.to].name);
-            ui.heading(format!("Edge {from} → {to}"));
+            ui.heading(into_plain(format!("Edge {from} → {to}")));
             egui::Grid::new("edge").num_columns(2).show(ui, |ui| {
                 row(ui, "kind", format!("{:?}", e.kind));
                 if let Some(ch) = e.channel.as_ref().and_then(|c| s.channel(c)) {
@@ -168,7 +178,7 @@ pub fn inspector_ui(
                 let (Some(sv), Some(en)) = (parts.next(), parts.next()) else { continue };
                 let Some(endpoint) = s.service(sv).and_then(|x| x.endpoint(en)) else { continue };
                 ui.separator();
-                ui.label(RichText::new(format!("{ep} v{}", endpoint.version)).strong());
+                ui.label(RichText::new(into_plain(format!("{ep} v{}", endpoint.version))).strong());
                 ui.label(format!("request  {}", shape(&endpoint.request)));
                 ui.label(format!("response {}", shape(&endpoint.response)));
                 let caller = s.service(&d.nodes[e.from].name);
@@ -177,12 +187,12 @@ pub fn inspector_ui(
                     .flat_map(|c| c.calls.iter())
                     .filter(|c| c.service.name == sv && c.endpoint.name == en)
                 {
-                    ui.label(format!(
+                    ui.label(into_plain(format!(
                         "caller wants {}, sends [{}], uses [{}]",
                         c.version,
                         c.sends.join(", "),
                         c.uses.join(", ")
-                    ));
+                    )));
                 }
             }
         }
@@ -221,7 +231,7 @@ fn tier_name(t: fusebench_model::scenario::Tier) -> &'static str {
 }
 
 fn service_ui(ui: &mut egui::Ui, s: &Scenario, svc: &Service, design: &Design) {
-    ui.heading(format!("Service {}", svc.name));
+    ui.heading(into_plain(format!("Service {}", svc.name)));
     egui::Grid::new("svc").num_columns(2).show(ui, |ui| {
         row(ui, "bounded context", svc.context.name.clone());
         row(ui, "version", svc.version.to_string());
@@ -271,7 +281,10 @@ fn service_ui(ui: &mut egui::Ui, s: &Scenario, svc: &Service, design: &Design) {
                 None => "idempotent".to_owned(),
             });
         }
-        ui.label(RichText::new(format!("{} — {} v{}", e.name, api(&e.api), e.version)).monospace());
+        ui.label(
+            RichText::new(into_plain(format!("{} — {} v{}", e.name, api(&e.api), e.version)))
+                .monospace(),
+        );
         if !flags.is_empty() {
             ui.weak(flags.join(" · "));
         }
@@ -281,13 +294,13 @@ fn service_ui(ui: &mut egui::Ui, s: &Scenario, svc: &Service, design: &Design) {
     if !svc.calls.is_empty() || !svc.subscriptions.is_empty() {
         ui.separator();
         for c in &svc.calls {
-            ui.label(format!(
+            ui.label(into_plain(format!(
                 "calls {}.{} over {} ({})",
                 c.service.name, c.endpoint.name, c.channel.name, c.version
-            ));
+            )));
         }
         for sub in &svc.subscriptions {
-            ui.label(format!("consumes {} → {}", sub.channel.name, sub.endpoint.name));
+            ui.label(into_plain(format!("consumes {} → {}", sub.channel.name, sub.endpoint.name)));
         }
     }
     if let Some(m) = &svc.module {
@@ -295,7 +308,7 @@ fn service_ui(ui: &mut egui::Ui, s: &Scenario, svc: &Service, design: &Design) {
         match design.loaded.modules.get(&m.name) {
             Some(Ok(info)) => module_ui(ui, info),
             Some(Err(why)) => {
-                ui.colored_label(theme::FAIL, format!("module invalid: {why}"));
+                ui.colored_label(theme::FAIL, into_plain(format!("module invalid: {why}")));
             }
             None => {
                 ui.weak("module not inspected");
@@ -340,7 +353,10 @@ fn module_ui(ui: &mut egui::Ui, m: &ModuleInfo) {
         |ui| {
             for e in &m.exports {
                 let sig = e.sig.as_ref().map_or(String::new(), |s| format!(" {s}"));
-                ui.label(RichText::new(format!("export {} {}{sig}", e.kind, e.name)).monospace());
+                ui.label(
+                    RichText::new(into_plain(format!("export {} {}{sig}", e.kind, e.name)))
+                        .monospace(),
+                );
             }
         },
     );
@@ -350,8 +366,11 @@ fn module_ui(ui: &mut egui::Ui, m: &ModuleInfo) {
             for i in &m.imports {
                 let sig = i.sig.as_ref().map_or(String::new(), |s| format!(" {s}"));
                 ui.label(
-                    RichText::new(format!("import {} {}.{}{sig}", i.kind, i.module, i.name))
-                        .monospace(),
+                    RichText::new(into_plain(format!(
+                        "import {} {}.{}{sig}",
+                        i.kind, i.module, i.name
+                    )))
+                    .monospace(),
                 );
             }
         },
@@ -360,7 +379,7 @@ fn module_ui(ui: &mut egui::Ui, m: &ModuleInfo) {
 
 fn store_ui(ui: &mut egui::Ui, s: &Scenario, name: &str, run: Option<&LiveRun>) {
     let Some(st) = s.store(name) else { return };
-    ui.heading(format!("Store {name}"));
+    ui.heading(into_plain(format!("Store {name}")));
     egui::Grid::new("store").num_columns(2).show(ui, |ui| {
         row(ui, "kind", st.kind.name());
         row(ui, "replicas", st.replicas.to_string());

@@ -3,6 +3,7 @@
 
 use eframe::egui::{self, RichText};
 use fusebench_model::Severity;
+use fusebench_model::text::plain;
 use fusebench_sim::properties::PROPERTIES;
 
 use crate::check::{CheckJob, DynamicResult};
@@ -103,10 +104,10 @@ pub fn properties_ui(
                     }
                 });
                 for f in v.findings.iter().take(3) {
-                    ui.label(RichText::new(f).small().color(theme::FAIL));
+                    ui.label(RichText::new(plain(f)).small().color(theme::FAIL));
                 }
                 for n in v.notes.iter().take(2) {
-                    ui.label(RichText::new(n).small().weak());
+                    ui.label(RichText::new(plain(n)).small().weak());
                 }
             }
             if let Some((case, steps)) = &d.counterexample {

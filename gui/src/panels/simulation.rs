@@ -3,6 +3,7 @@
 
 use eframe::egui::{self, RichText};
 use egui_plot::{Legend, Line, Plot};
+use fusebench_model::text::plain;
 use fusebench_sim::metrics::Sample;
 use fusebench_sim::report::Report;
 
@@ -78,7 +79,7 @@ pub fn controls_ui(
             }
         }
         if let Some(why) = &design.unrunnable {
-            ui.colored_label(theme::FAIL, format!("cannot run: {why}"));
+            ui.colored_label(theme::FAIL, format!("cannot run: {}", plain(why)));
         }
     });
     if let Some(r) = run {
@@ -156,7 +157,7 @@ pub fn plots_ui(ui: &mut egui::Ui, samples: &[Sample]) {
     let stores = busiest(samples, |s| &s.replication_lag_ms, |v| *v);
     let series = |name: &str, f: &dyn Fn(&Sample) -> Option<f64>| -> Line<'static> {
         let pts: Vec<[f64; 2]> = samples.iter().filter_map(|s| Some([s.t_s, f(s)?])).collect();
-        Line::new(name.to_owned(), pts)
+        Line::new(plain(name).into_owned(), pts)
     };
     let height = ((ui.available_height() - 60.0) / 2.0).clamp(90.0, 260.0);
     let width = ui.available_width() / 2.0 - 8.0;

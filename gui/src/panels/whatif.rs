@@ -2,6 +2,7 @@
 //! re-parsed and re-checked at once; the next run is compared side by side with the run
 //! before the change; the edited scenario can be saved back to TOML (comments kept).
 
+use fusebench_model::text::into_plain;
 use std::collections::BTreeMap;
 
 use eframe::egui::{self, RichText};
@@ -96,7 +97,9 @@ pub fn what_if_ui(
                 match selected {
                     Some(n) if n.kind == NodeKind::Service => {
                         if let Some(svc) = s.service(&n.name) {
-                            ui.label(RichText::new(format!("service {}", svc.name)).strong());
+                            ui.label(
+                                RichText::new(into_plain(format!("service {}", svc.name))).strong(),
+                            );
                             ui.end_row();
                             let name = svc.name.clone();
                             if let Some(v) = number_row(
@@ -127,13 +130,16 @@ pub fn what_if_ui(
                             }
                             ui.label("placement");
                             egui::ComboBox::from_id_salt("placement")
-                                .selected_text(&svc.node.name)
+                                .selected_text(into_plain(svc.node.name.clone()))
                                 .show_ui(ui, |ui| {
                                     for node in &s.nodes {
                                         if ui
                                             .selectable_label(
                                                 node.name == svc.node.name,
-                                                format!("{} ({:?})", node.name, node.tier),
+                                                into_plain(format!(
+                                                    "{} ({:?})",
+                                                    node.name, node.tier
+                                                )),
                                             )
                                             .clicked()
                                             && node.name != svc.node.name
@@ -155,7 +161,9 @@ pub fn what_if_ui(
                         ) =>
                     {
                         if let Some(st) = s.store(&n.name) {
-                            ui.label(RichText::new(format!("store {}", st.name)).strong());
+                            ui.label(
+                                RichText::new(into_plain(format!("store {}", st.name))).strong(),
+                            );
                             ui.end_row();
                             if let Some(v) = number_row(
                                 ui,
@@ -195,8 +203,11 @@ pub fn what_if_ui(
                 }
                 for (i, slo) in s.quality.slos.iter().enumerate() {
                     ui.label(
-                        RichText::new(format!("SLO {}.{}", slo.service.name, slo.endpoint.name))
-                            .italics(),
+                        RichText::new(into_plain(format!(
+                            "SLO {}.{}",
+                            slo.service.name, slo.endpoint.name
+                        )))
+                        .italics(),
                     );
                     ui.end_row();
                     for field in SloField::ALL {

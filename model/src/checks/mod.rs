@@ -28,6 +28,10 @@ pub struct CheckInfo {
     pub summary: &'static str,
 }
 
+/// The id of the check that every module reads and validates: a module failing it is unusable
+/// input (exit 2 from every command), not a design finding.
+pub const MODULE_VALID: &str = modules::VALID_ID;
+
 /// Every static check, in the order they run.
 pub const CHECKS: &[CheckInfo] = &[
     CheckInfo {
@@ -62,7 +66,7 @@ pub const CHECKS: &[CheckInfo] = &[
     CheckInfo { id: modules::VALID_ID, summary: "every module reads and validates" },
     CheckInfo {
         id: modules::ABI_ID,
-        summary: "every module exports memory, alloc and handle_<endpoint> with the ABI signatures",
+        summary: "every module exports memory (within its limit), alloc and handle_<endpoint> with the ABI signatures",
     },
     CheckInfo {
         id: modules::CAPABILITY_ID,

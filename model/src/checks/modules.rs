@@ -5,6 +5,7 @@
 use super::{Findings, Modules};
 use crate::abi::{self, ALLOC, HANDLER, INITIALIZE, Signature};
 use crate::capability::{Capability, HOST_NAMESPACE, ImportNeed, import_need};
+use crate::diagnostic::Span;
 use crate::module::{ExternKind, ModuleInfo};
 
 pub(super) const VALID_ID: &str = "module-valid";
@@ -13,7 +14,7 @@ pub(super) const CAPABILITY_ID: &str = "module-capability";
 
 pub(super) fn check(f: &mut Findings<'_>, modules: &Modules) {
     let s = f.s;
-    for svc in &s.services {
+    for (i, svc) in s.services.iter().enumerate() {
         let Some(module) = &svc.module else { continue };
         let info = match modules.get(&module.name) {
             Some(Ok(info)) => info,
@@ -35,47 +36,7 @@ pub(super) fn check(f: &mut Findings<'_>, modules: &Modules) {
             }
         };
         let at = module.span;
-        // The host copies requests and responses through the export named `memory`, and
-        // refuses a memory that starts above the service's limit.
-        match info.exports.iter().find(|e| e.name == "memory") {
-            Some(e) if e.kind == ExternKind::Memory => {
-                let initial_bytes = info
-                    .memories
-                    .iter()
-                    .find(|m| m.index == e.index)
-                    .map_or(0, |m| m.min_pages.saturating_mul(65_536));
-                let limit_bytes = s.memory_max_kib(svc).saturating_mul(1024);
-                if initial_bytes > limit_bytes {
-                    f.error(
-                        ABI_ID,
-                        at,
-                        format!(
-                            "the memory of `{}` starts at {initial_bytes} bytes, over the service's limit of {limit_bytes} bytes",
-                            svc.name
-                        ),
-                    )
-                    .hint = Some("raise `memory_max_kib` or shrink the module's initial memory".into());
-                }
-            }
-            Some(e) => {
-                f.error(
-                    ABI_ID,
-                    at,
-                    format!(
-                        "`memory` of `{}` is a {}, the ABI needs a memory",
-                        svc.name,
-                        e.kind.as_str()
-                    ),
-                );
-            }
-            None => {
-                f.error(
-                    ABI_ID,
-                    at,
-                    format!("module of `{}` does not export its `memory`", svc.name),
-                );
-            }
-        }
+        memory(f, i, info, at);
         check_export(f, at, info, &svc.name, "alloc", ALLOC, Required::Yes);
         for ep in &svc.endpoints {
             let export = abi::handler_name(&ep.name);
@@ -140,7 +101,7 @@ enum Required {
 /// The function export `name` has the ABI's `want` signature (and exists, if required).
 fn check_export(
     f: &mut Findings<'_>,
-    at: crate::Span,
+    at: Span,
     info: &ModuleInfo,
     service: &str,
     name: &str,
@@ -170,7 +131,7 @@ fn check_export(
 
 /// A granted (or free) function import has the signature the host defines it with: the host
 /// would refuse to load it otherwise.
-fn check_import(f: &mut Findings<'_>, at: crate::Span, what: &str, imp: &crate::module::Import) {
+fn check_import(f: &mut Findings<'_>, at: Span, what: &str, imp: &crate::module::Import) {
     let (Some(want), Some(have)) = (abi::host_signature(&imp.module, &imp.name), &imp.sig) else {
         return;
     };
@@ -182,6 +143,55 @@ fn check_import(f: &mut Findings<'_>, at: crate::Span, what: &str, imp: &crate::
         );
     }
 }
+
+/// The host needs an export named `memory` that is a memory, and refuses to instantiate one
+/// whose initial size is above the service's `memory_max_kib` (its own, or the quality
+/// default): both are findings here, so `run` never refuses what `check --static` passed.
+fn memory(f: &mut Findings<'_>, i: usize, info: &ModuleInfo, at: Span) {
+    let s = f.s;
+    let svc = &s.services[i];
+    let module = svc.module.as_ref().map_or("", |m| m.name.as_str());
+    let Some(export) = info.exports.iter().find(|e| e.name == "memory") else {
+        f.error(ABI_ID, at, format!("module of `{}` does not export its `memory`", svc.name));
+        return;
+    };
+    if export.kind != ExternKind::Memory {
+        let kind = export.kind.as_str();
+        f.error(
+            ABI_ID,
+            at,
+            format!("module of `{}` exports `memory` as a {kind}, not a memory", svc.name),
+        );
+        return;
+    }
+    let Some(memory) = info.memories.iter().find(|m| m.index == export.index) else { return };
+    let limit_kib = s.memory_max_kib(svc);
+    let initial_bytes = memory.min_pages.saturating_mul(PAGE_BYTES);
+    if initial_bytes <= limit_kib.saturating_mul(1024) {
+        return;
+    }
+    let (field, whose) = if svc.memory_max_kib.is_some() {
+        (format!("service[{i}].memory_max_kib"), "the service's")
+    } else {
+        ("quality.memory_max_kib".to_owned(), "the default (quality)")
+    };
+    let needed_kib = initial_bytes.div_ceil(1024);
+    let d = f.error(
+        ABI_ID,
+        at,
+        format!(
+            "module `{module}` of `{}` starts with {} page(s) of memory ({needed_kib} KiB), above {whose} memory_max_kib = {limit_kib}: the host would refuse to load it",
+            svc.name, memory.min_pages
+        ),
+    );
+    d.field = Some(field);
+    d.hint = Some(format!(
+        "raise `memory_max_kib` to at least {needed_kib}, or lower the module's initial memory"
+    ));
+}
+
+/// A WebAssembly page.
+const PAGE_BYTES: u64 = 65_536;
 
 fn grant_hint(cap: Capability) -> String {
     format!("add \"{cap}\" to the service's `capabilities` if it should have it")

@@ -1,7 +1,13 @@
 //! `report.md`: a run's report as Markdown tables, for people and for CI job summaries.
+//!
+//! Every name (system, services, endpoints, stores, channels, fault causes) comes from the
+//! scenario or the guest and goes through `text::markdown`: it cannot end a cell, open a link or
+//! raw HTML, or carry a control character into a CI job summary.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
+
+use fusebench_model::text::markdown;
 
 use super::plots::PlotFile;
 use super::{Report, SloStatus};
@@ -25,11 +31,12 @@ pub fn render(report: &Report, plots: &[PlotFile]) -> String {
     md
 }
 
-/// Appends one table row.
+/// Appends one table row. Cells are Markdown already: names in them went through
+/// `text::markdown` (which escapes `|`), the rest is fusebench's own text.
 fn row(md: &mut String, cells: &[String]) {
     md.push('|');
     for c in cells {
-        let _ = write!(md, " {} |", c.replace('|', "\\|"));
+        let _ = write!(md, " {c} |");
     }
     md.push('\n');
 }
@@ -45,7 +52,7 @@ fn header(md: &mut String, names: &[&str], right: &[bool]) {
 }
 
 fn summary(md: &mut String, r: &Report) {
-    let _ = writeln!(md, "# {}: run report (seed {})\n", r.system, r.seed);
+    let _ = writeln!(md, "# {}: run report (seed {})\n", markdown(&r.system), r.seed);
     let verdict = if r.slos.is_empty() {
         "no SLO declared".to_owned()
     } else if r.slos_met() {
@@ -57,7 +64,7 @@ fn summary(md: &mut String, r: &Report) {
     let _ = writeln!(md, "{verdict}\n");
     header(md, &["", ""], &[false, false]);
     let rows = [
-        ("system", r.system.clone()),
+        ("system", markdown(&r.system)),
         ("seed", r.seed.to_string()),
         ("workload duration", format!("{:.3} s", r.duration_s)),
         ("simulated until", format!("{:.3} s (drain included)", r.end_s)),
@@ -87,7 +94,7 @@ fn slos(md: &mut String, r: &Report) {
         row(
             md,
             &[
-                v.endpoint.clone(),
+                markdown(&v.endpoint),
                 v.objective.label().to_owned(),
                 v.objective.show_target(v.target),
                 actual,
@@ -125,7 +132,7 @@ fn endpoints(md: &mut String, r: &Report) {
         row(
             md,
             &[
-                name.clone(),
+                markdown(name),
                 e.requests.to_string(),
                 format!("{:.3} %", e.availability * 100.0),
                 format!("{:.1}", e.throughput_rps),
@@ -142,12 +149,13 @@ fn endpoints(md: &mut String, r: &Report) {
     let seen: BTreeSet<&str> =
         r.endpoints.values().flat_map(|e| e.outcomes.keys().map(String::as_str)).collect();
     md.push_str("\n### Outcomes\n\n");
-    let mut names = vec!["endpoint"];
-    names.extend(seen.iter().copied());
+    let mut names = vec!["endpoint".to_owned()];
+    names.extend(seen.iter().map(|o| markdown(o)));
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let right: Vec<bool> = names.iter().enumerate().map(|(i, _)| i > 0).collect();
     header(md, &names, &right);
     for (name, e) in &r.endpoints {
-        let mut cells = vec![name.clone()];
+        let mut cells = vec![markdown(name)];
         cells.extend(seen.iter().map(|o| e.outcomes.get(*o).copied().unwrap_or(0).to_string()));
         row(md, &cells);
     }
@@ -179,7 +187,7 @@ fn services(md: &mut String, r: &Report) {
         row(
             md,
             &[
-                name.clone(),
+                markdown(name),
                 format!("{} × {}", s.replicas, s.concurrency),
                 s.invocations.to_string(),
                 format!("{:.2} %", s.utilisation * 100.0),
@@ -196,7 +204,11 @@ fn services(md: &mut String, r: &Report) {
     let faults: Vec<String> = r
         .services
         .iter()
-        .flat_map(|(name, s)| s.guest_faults.iter().map(move |(c, n)| format!("{name}: {c} × {n}")))
+        .flat_map(|(name, s)| {
+            s.guest_faults
+                .iter()
+                .map(move |(c, n)| format!("{}: {} × {n}", markdown(name), markdown(c)))
+        })
         .collect();
     if !faults.is_empty() {
         md.push_str("\nGuest faults by cause:\n\n");
@@ -233,7 +245,7 @@ fn stores(md: &mut String, r: &Report) {
         row(
             md,
             &[
-                name.clone(),
+                markdown(name),
                 d.kind.clone(),
                 d.replicas.to_string(),
                 d.consistency.clone(),
@@ -270,7 +282,7 @@ fn channels(md: &mut String, r: &Report) {
         row(
             md,
             &[
-                name.clone(),
+                markdown(name),
                 c.kind.clone(),
                 s.published.to_string(),
                 s.delivered.to_string(),

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use fusebench_model::Scenario;
+use fusebench_model::{Scenario, text};
 use serde::Serialize;
 
 use crate::RunResult;
@@ -40,6 +40,12 @@ pub enum ReportError {
     Plot { plot: String, reason: String },
     #[error("cannot serialise the report")]
     Json(#[from] serde_json::Error),
+    /// The output directory holds files fusebench did not write: replacing it would lose them.
+    #[error(
+        "{} holds `{entry}`, which fusebench did not write; refusing to replace the directory (choose a new or empty one)",
+        dir.display()
+    )]
+    Foreign { dir: PathBuf, entry: String },
 }
 
 /// Everything a run tells about the system, ready for `report.json`.
@@ -308,9 +314,10 @@ impl Report {
     /// # Errors
     /// Never in practice (every field is a plain value); kept for the serialiser's signature.
     pub fn to_json(&self) -> Result<Vec<u8>, ReportError> {
-        let mut bytes = serde_json::to_vec_pretty(self)?;
-        bytes.push(b'\n');
-        Ok(bytes)
+        // Names come from the scenario (untrusted): every string shown visibly (`text::json`).
+        let mut json = text::json(&serde_json::to_string_pretty(self)?);
+        json.push('\n');
+        Ok(json.into_bytes())
     }
 }
 
@@ -443,13 +450,32 @@ pub const REPORT_JSON: &str = "report.json";
 pub const REPORT_MD: &str = "report.md";
 pub const TRACE_JSONL: &str = "trace.jsonl";
 
-/// Writes a run's directory: `report.json`, `report.md`, `trace.jsonl` (when `trace` is given)
-/// and every plot as SVG and PNG, each file atomically. Creates `dir`. Returns the files
-/// written, relative to `dir`, in the order written.
+/// Writes a run's directory whole or not at all: `report.json`, `report.md`, `trace.jsonl` (when
+/// `trace` is given) and every plot as SVG and PNG go into a staging directory next to `dir`,
+/// which then replaces `dir` (see [`atomic::StagedDir`]): an interrupted or failed write leaves
+/// the previous output as it was, never a new trace beside an old report. A `dir` holding
+/// anything fusebench does not write is refused, not replaced. Returns the files written,
+/// relative to `dir`, in the order written.
 ///
 /// # Errors
-/// A file that cannot be written, or a plot that cannot be drawn.
+/// `dir` holds other files, a file cannot be written, or a plot cannot be drawn.
 pub fn write_run_dir(
+    dir: &Path,
+    report: &Report,
+    trace: Option<&[u8]>,
+) -> Result<Vec<String>, ReportError> {
+    let staged = stage_dir(dir)?;
+    let written = write_run_files(staged.path(), report, trace)?;
+    commit_dir(staged, dir)?;
+    Ok(written)
+}
+
+/// Writes a run's files into `dir` (creating it), each atomically: for a directory that is
+/// itself staged (a seed's `seed-N/` inside a staged multi-seed directory).
+///
+/// # Errors
+/// A file cannot be written, or a plot cannot be drawn.
+pub fn write_run_files(
     dir: &Path,
     report: &Report,
     trace: Option<&[u8]>,
@@ -468,6 +494,58 @@ pub fn write_run_dir(
     write_file(dir, REPORT_MD, markdown::render(report, &plots).as_bytes())?;
     written.push(REPORT_MD.to_owned());
     Ok(written)
+}
+
+/// Starts replacing the output directory `dir`: checks that it holds only what fusebench writes
+/// (so `--out .` cannot delete a project), then makes the staging directory to write into.
+///
+/// # Errors
+/// `dir` holds other files, is not a directory, or the staging directory cannot be made.
+pub fn stage_dir(dir: &Path) -> Result<atomic::StagedDir, ReportError> {
+    if let Some(entry) = foreign_entry(dir) {
+        return Err(ReportError::Foreign { dir: dir.to_path_buf(), entry });
+    }
+    atomic::StagedDir::new(dir)
+        .map_err(|source| ReportError::Write { path: dir.to_path_buf(), source })
+}
+
+/// Puts a finished staging directory in place of `dir`.
+///
+/// # Errors
+/// The rename failed (the previous `dir` is then kept where possible).
+pub fn commit_dir(staged: atomic::StagedDir, dir: &Path) -> Result<(), ReportError> {
+    staged.commit().map_err(|source| ReportError::Write { path: dir.to_path_buf(), source })
+}
+
+/// The first entry of `dir` that is not a run's output (nor a seed's `seed-N/` of them, nor a
+/// hidden temporary file of an atomic write), if any; `dir` itself when it is not a directory.
+fn foreign_entry(dir: &Path) -> Option<String> {
+    if !dir.exists() {
+        return None;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Some(dir.display().to_string());
+    };
+    let mut names: Vec<(String, bool)> = entries
+        .flatten()
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path().is_dir()))
+        .collect();
+    names.sort();
+    for (name, is_dir) in names {
+        let ours = if is_dir {
+            name.strip_prefix("seed-")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                && foreign_entry(&dir.join(&name)).is_none()
+        } else {
+            [REPORT_JSON, REPORT_MD, TRACE_JSONL].contains(&name.as_str())
+                || plots::PLOTS.iter().any(|p| name == p.svg() || name == p.png())
+                || (name.starts_with('.') && name.contains(".tmp-"))
+        };
+        if !ours {
+            return Some(name);
+        }
+    }
+    None
 }
 
 /// Creates `dir` and its parents.

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use fusebench_model::text;
 use serde::Serialize;
 
 use super::{Objective, Report, SloStatus};
@@ -208,9 +209,10 @@ impl MultiReport {
     /// # Errors
     /// Never in practice; kept for the serialiser's signature.
     pub fn to_json(&self) -> Result<Vec<u8>, super::ReportError> {
-        let mut bytes = serde_json::to_vec_pretty(self)?;
-        bytes.push(b'\n');
-        Ok(bytes)
+        // Names come from the scenario (untrusted): every string shown visibly (`text::json`).
+        let mut json = text::json(&serde_json::to_string_pretty(self)?);
+        json.push('\n');
+        Ok(json.into_bytes())
     }
 
     /// `report.md` of a multi-seed run; each seed's own report is in `seed-N/`.
@@ -218,7 +220,7 @@ impl MultiReport {
     pub fn to_markdown(&self) -> String {
         let mut md = String::new();
         let seeds = self.runs.iter().map(|r| r.seed.to_string()).collect::<Vec<_>>();
-        let _ = writeln!(md, "# {}: {} seeds\n", self.system, self.runs.len());
+        let _ = writeln!(md, "# {}: {} seeds\n", text::markdown(&self.system), self.runs.len());
         let _ = writeln!(
             md,
             "Seeds {}; workload {:.3} s each. Figures are means over the runs ± the half-width \
@@ -238,7 +240,7 @@ impl MultiReport {
                 let _ = writeln!(
                     md,
                     "| {} | {} | {} | {} / {}{verdict} | {} |",
-                    s.endpoint,
+                    text::markdown(&s.endpoint),
                     s.objective.label(),
                     s.objective.show_target(s.target),
                     s.passed,
@@ -256,7 +258,8 @@ impl MultiReport {
         for (name, e) in &self.endpoints {
             let _ = writeln!(
                 md,
-                "| {name} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} |",
+                text::markdown(name),
                 cell(e.p50_ms, 1.0, 2),
                 cell(e.p99_ms, 1.0, 2),
                 cell(e.mean_ms, 1.0, 2),

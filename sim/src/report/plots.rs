@@ -6,6 +6,7 @@
 //! `typeset` (plotters misplaces glyphs on bitmaps). Each plot is first described as
 //! data (`Chart`: lines, axes, units), then drawn by one function for both backends.
 
+use fusebench_model::text::plain;
 use std::io;
 use std::ops::Range;
 use std::path::Path;
@@ -168,7 +169,8 @@ fn color(i: usize) -> RGBColor {
 }
 
 fn chart(plot: &PlotFile, r: &Report) -> Chart {
-    let title = format!("{} — {}, seed {}", plot.title, r.system, r.seed);
+    // Names are untrusted: escaped visibly, and plotters' SVG writer escapes XML syntax.
+    let title = format!("{} — {}, seed {}", plot.title, plain(&r.system), r.seed);
     let mut c = match plot.name {
         "latency" => latency_chart(r),
         "latency-cdf" => cdf_chart(r),
@@ -216,14 +218,14 @@ fn latency_chart(r: &Report) -> Chart {
         };
         let (p99, p50) = (points(|e| e.p99_ms), points(|e| e.p50_ms));
         lines.push(Line {
-            label: format!("{name} p99"),
+            label: format!("{} p99", plain(name)),
             points: p99,
             color: color(i),
             dashed: false,
             markers: false,
         });
         lines.push(Line {
-            label: format!("{name} p50"),
+            label: format!("{} p50", plain(name)),
             points: p50,
             color: color(i),
             dashed: true,
@@ -244,7 +246,7 @@ fn cdf_chart(r: &Report) -> Chart {
         .enumerate()
         .filter(|(_, (_, e))| !e.latency_cdf.is_empty())
         .map(|(i, (name, e))| Line {
-            label: name.clone(),
+            label: plain(name).into_owned(),
             points: cdf_steps(&e.latency_cdf),
             color: color(i),
             dashed: false,
@@ -289,14 +291,14 @@ fn throughput_chart(r: &Report) -> Chart {
             r.series.iter().map(|s| (s.t_s, s.endpoints.get(name).map_or(0.0, pick))).collect()
         };
         lines.push(Line {
-            label: format!("{name} successful"),
+            label: format!("{} successful", plain(name)),
             points: points(|e| (e.throughput_rps - e.errors_rps).max(0.0)),
             color: color(i),
             dashed: false,
             markers: false,
         });
         lines.push(Line {
-            label: format!("{name} failed"),
+            label: format!("{} failed", plain(name)),
             points: points(|e| e.errors_rps),
             color: color(i),
             dashed: true,
@@ -316,7 +318,7 @@ fn queue_chart(r: &Report) -> Chart {
         .keys()
         .enumerate()
         .map(|(i, name)| Line {
-            label: name.clone(),
+            label: plain(name).into_owned(),
             points: r
                 .series
                 .iter()
@@ -342,7 +344,7 @@ fn lag_chart(r: &Report) -> Chart {
         .enumerate()
         .filter(|(_, (_, d))| d.replications > 0)
         .map(|(i, (name, _))| Line {
-            label: name.clone(),
+            label: plain(name).into_owned(),
             points: r
                 .series
                 .iter()

@@ -171,3 +171,108 @@ fn the_aggregate_ignores_completion_order() {
     assert_eq!(passed, [(0, 3), (3, 3), (3, 3), (0, 3), (0, 3)]);
     assert!(in_order.slos[4].actual.is_none());
 }
+
+/// Names as an attacker writes them: terminal controls, a bidi override, a line break and the
+/// syntax of Markdown tables and links.
+const EVIL: &str = "\x1b[2J\x1b]0;pwned\x07 \u{202e}| x | [l](http://e) <b>\n# h";
+
+fn hostile_report() -> Report {
+    let mut r = report(1);
+    r.system = EVIL.to_owned();
+    let e = r.endpoints.remove("station.serve").expect("endpoint");
+    r.endpoints.insert(format!("{EVIL}.serve"), e);
+    let s = r.services.remove("station").expect("service");
+    r.services.insert(EVIL.to_owned(), s);
+    r.slos[0].endpoint = format!("{EVIL}.serve");
+    r
+}
+
+fn assert_no_raw_hazard(what: &str, text: &str) {
+    let raw: Vec<char> =
+        text.chars().filter(|&c| c != '\n' && fusebench_model::text::is_hazard(c)).collect();
+    assert!(raw.is_empty(), "{what}: raw {raw:?}");
+}
+
+#[test]
+fn hostile_names_cannot_break_report_md() {
+    let md = markdown::render(&hostile_report(), &plots::PLOTS);
+    assert_no_raw_hazard("report.md", &md);
+    assert!(!md.contains("\n# h") && !md.contains("<b>") && !md.contains("[l](http"), "{md}");
+    // Every table row has as many cell separators (unescaped `|`) as its header.
+    let separators = |line: &str| {
+        let mut n = 0;
+        let mut escaped = false;
+        for c in line.chars() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '|' => n += 1,
+                _ => {}
+            }
+        }
+        n
+    };
+    let mut expected = None;
+    for line in md.lines() {
+        if !line.starts_with('|') {
+            expected = None;
+            continue;
+        }
+        let n = separators(line);
+        assert_eq!(*expected.get_or_insert(n), n, "{line}");
+    }
+    assert!(md.contains("\\\\x1b\\[2J\\\\x1b\\]0;pwned\\\\x07 \\\\u{202e}\\| x \\|"), "{md}");
+}
+
+#[test]
+fn hostile_names_are_visible_in_report_json() {
+    let json = String::from_utf8(hostile_report().to_json().expect("json")).expect("utf-8");
+    let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    assert_eq!(value["system"], fusebench_model::text::plain(EVIL).as_ref());
+    let mut strings = vec![json.clone()];
+    strings.extend(value["endpoints"].as_object().expect("endpoints").keys().cloned());
+    for s in strings {
+        assert_no_raw_hazard("report.json", &s);
+        assert!(!s.contains('\u{1b}'), "{s}");
+    }
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("fusebench-report-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_run_dir_is_replaced_whole_and_a_foreign_one_is_refused() {
+    let dir = scratch("run-dir");
+    let out = dir.join("out");
+    // An older multi-seed output: its seed directory must not survive beside the new files.
+    std::fs::create_dir_all(out.join("seed-7")).expect("old seed dir");
+    std::fs::write(out.join("seed-7").join(REPORT_JSON), b"old").expect("old");
+    std::fs::write(out.join(REPORT_JSON), b"old").expect("old");
+    let written = write_run_dir(&out, &report(1), Some(b"trace\n")).expect("written");
+    let mut expected = written.clone();
+    expected.sort();
+    assert_eq!(listing(&out), expected);
+    assert!(!listing(&out).contains(&"seed-7".to_owned()));
+    assert_eq!(listing(&dir), ["out"], "nothing staged is left beside it");
+
+    std::fs::write(out.join("notes.txt"), b"mine").expect("a user's file");
+    let before = listing(&out);
+    let err = write_run_dir(&out, &report(1), None).expect_err("refused");
+    assert!(matches!(&err, ReportError::Foreign { entry, .. } if entry == "notes.txt"), "{err}");
+    assert_eq!(listing(&out), before);
+    assert_eq!(listing(&dir), ["out"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
