@@ -9,6 +9,7 @@ use fusebench_sim::explore::CaseOutcome;
 use fusebench_sim::explore::replay::{describe, story_events};
 use fusebench_sim::properties::{PROPERTIES, Verdict};
 use fusebench_sim::time::SimTime;
+use fusebench_sim::trace::TraceEvent;
 
 use crate::diagram::Diagram;
 use crate::live::hops;
@@ -59,48 +60,79 @@ pub struct Timeline {
     pub cursor: SimTime,
 }
 
+/// The swim lane an event belongs to: the service, store or consumer group it happens at.
+fn lane_name(event: &TraceEvent) -> Option<&str> {
+    match event {
+        TraceEvent::Registered { service, .. }
+        | TraceEvent::Deregistered { service, .. }
+        | TraceEvent::Arrival { service, .. }
+        | TraceEvent::Rejected { service, .. }
+        | TraceEvent::InvocationStart { service, .. }
+        | TraceEvent::GuestFault { service, .. }
+        | TraceEvent::Log { service, .. }
+        | TraceEvent::Response { service, .. }
+        | TraceEvent::ReplicaDown { service, .. }
+        | TraceEvent::ReplicaUp { service, .. } => Some(service),
+        TraceEvent::StoreWrite { store, .. } | TraceEvent::StoreApply { store, .. } => Some(store),
+        TraceEvent::Deliver { group, .. } | TraceEvent::Acked { group, .. } => Some(group),
+        TraceEvent::RunStart { .. }
+        | TraceEvent::Dropped { .. }
+        | TraceEvent::HostOp { .. }
+        | TraceEvent::Refused { .. }
+        | TraceEvent::InvocationEnd { .. }
+        | TraceEvent::CallRetry { .. }
+        | TraceEvent::Publish { .. }
+        | TraceEvent::FaultStart { .. }
+        | TraceEvent::FaultEnd { .. }
+        | TraceEvent::RunEnd { .. } => None,
+    }
+}
+
 /// Highlights this long before the cursor (a fraction of the run).
 const WINDOW_FRACTION: f64 = 0.02;
 
 impl Timeline {
     #[must_use]
     pub fn new(case: &CaseOutcome, shrink_steps: usize, diagram: &Diagram) -> Timeline {
-        let raw = story_events(case, STORY_MAX);
+        let (raw, unreadable) = match story_events(case, STORY_MAX) {
+            Ok(raw) => (raw, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
         let mut lanes: Vec<String> = Vec::new();
         let mut lane_of = BTreeMap::new();
         let mut invocations = BTreeMap::new();
-        let mut open: BTreeMap<u64, (String, SimTime)> = BTreeMap::new();
+        let mut open: BTreeMap<usize, (String, SimTime)> = BTreeMap::new();
         let mut faults = Vec::new();
         let mut events = Vec::new();
-        for e in &raw {
-            let at = SimTime(e["t"].as_u64().unwrap_or(0));
-            let ev = e["ev"].as_str().unwrap_or_default();
-            let name = ["service", "store", "group"]
-                .iter()
-                .find_map(|k| e[*k].as_str())
-                .map(str::to_owned);
+        for line in &raw {
+            let at = line.t;
+            let name = lane_name(&line.event).map(str::to_owned);
             let lane = name.as_ref().map(|n| {
                 *lane_of.entry(n.clone()).or_insert_with(|| {
                     lanes.push(n.clone());
                     lanes.len() - 1
                 })
             });
-            let mark = match ev {
-                "fault_start" | "fault_end" | "refused" => Mark::Fault,
-                "guest_fault" => Mark::GuestFault,
+            let mark = match &line.event {
+                TraceEvent::FaultStart { .. }
+                | TraceEvent::FaultEnd { .. }
+                | TraceEvent::Refused { .. } => Mark::Fault,
+                TraceEvent::GuestFault { .. } => Mark::GuestFault,
                 _ => Mark::Normal,
             };
-            if ev == "fault_start" {
-                let index = e["index"].as_u64().unwrap_or(0);
-                open.insert(index, (e["kind"].as_str().unwrap_or("fault").to_owned(), at));
-            }
-            if ev == "fault_end"
-                && let Some((label, start)) = open.remove(&e["index"].as_u64().unwrap_or(0))
-            {
-                faults.push(FaultSpan { label, start, end: at });
+            match &line.event {
+                TraceEvent::FaultStart { index, kind } => {
+                    open.insert(*index, (kind.clone(), at));
+                }
+                TraceEvent::FaultEnd { index, .. } => {
+                    if let Some((label, start)) = open.remove(index) {
+                        faults.push(FaultSpan { label, start, end: at });
+                    }
+                }
+                _ => {}
             }
             let hop_edges: Vec<usize> =
-                hops(e, diagram, &mut invocations).into_iter().map(|h| h.edge).collect();
+                hops(line, diagram, &mut invocations).into_iter().map(|h| h.edge).collect();
             let mut nodes: BTreeSet<usize> = name.iter().filter_map(|n| diagram.named(n)).collect();
             nodes.extend(hop_edges.iter().flat_map(|&i| {
                 let edge = &diagram.edges[i];
@@ -108,11 +140,22 @@ impl Timeline {
             }));
             events.push(StoryEvent {
                 at,
-                text: describe(e),
+                text: describe(line),
                 mark,
                 lane,
                 nodes: nodes.into_iter().collect(),
                 edges: hop_edges,
+            });
+        }
+        if let Some(e) = unreadable {
+            // A simulator bug, not a property of the design: said where the story would be.
+            events.push(StoryEvent {
+                at: case.run.end,
+                text: format!("the run's trace could not be read back: {e}"),
+                mark: Mark::Fault,
+                lane: None,
+                nodes: Vec::new(),
+                edges: Vec::new(),
             });
         }
         let end = case.run.end;
