@@ -347,6 +347,38 @@ arrival = { kind = "constant", rate_rps = 1 }
     }
 
     #[test]
+    fn an_arrival_travels_from_the_client_through_the_gateway_to_its_service() {
+        let (mut r, d) = run(None);
+        r.read_lines(
+            b"{\"t\":7,\"ev\":\"arrival\",\"req\":1,\"service\":\"s\",\"endpoint\":\"e\"}\n",
+            &d,
+        );
+        let client = d.fixed(NodeKind::Client).expect("client");
+        let gateway = d.fixed(NodeKind::Gateway).expect("gateway");
+        let service = d.service("s").expect("s");
+        let expected: Vec<Hop> = [(client, gateway), (gateway, service)]
+            .into_iter()
+            .map(|(a, b)| Hop { edge: d.edge_between(a, b).expect("edge"), at: SimTime(7) })
+            .collect();
+        assert_eq!(r.recent, expected);
+        assert_eq!(r.events, 1);
+        assert!(r.trace_error.is_none());
+    }
+
+    #[test]
+    fn a_trace_line_that_does_not_read_back_is_kept_as_an_error() {
+        let (mut r, d) = run(None);
+        r.read_lines(b"{\"t\":1,\"ev\":\"run_end\",\"events\":1}\n", &d);
+        r.read_lines(b"not a trace line\n{\"t\":2,\"ev\":\"nope\"}\n", &d);
+        assert_eq!(r.events, 3, "every line is counted");
+        let e = r.trace_error.as_ref().expect("an error");
+        assert!(
+            e.to_string().starts_with("trace line 2, column"),
+            "the first, in the whole trace: {e}"
+        );
+    }
+
+    #[test]
     fn at_max_speed_a_run_ends_and_reports() {
         let (mut r, d) = run(None);
         for _ in 0..100 {
