@@ -63,17 +63,17 @@ fn a_trace_that_does_not_read_back_is_an_error_not_a_shorter_story() {
     assert!(e.to_string().starts_with("trace line 2, column"), "{e}");
 }
 
-fn at(t: u64, event: TraceEvent<&str>) -> TraceLine {
+fn at(t: u64, event: &TraceEvent<&str>) -> TraceLine {
     TraceLine { t: SimTime(t), event: event.map(|s| (*s).to_owned()) }
 }
 
 #[test]
 fn events_are_told_with_their_fields() {
-    let told = |t, e| describe(&at(t, e));
+    let told = |t, e: &TraceEvent<&str>| describe(&at(t, e));
     assert_eq!(
         told(
             1_500_000_000,
-            TraceEvent::Response {
+            &TraceEvent::Response {
                 req: 9,
                 service: "orders",
                 endpoint: "create",
@@ -86,7 +86,7 @@ fn events_are_told_with_their_fields() {
     assert_eq!(
         told(
             0,
-            TraceEvent::StoreApply {
+            &TraceEvent::StoreApply {
                 store: "db",
                 replica: 2,
                 key: "k1",
@@ -97,11 +97,14 @@ fn events_are_told_with_their_fields() {
         "t=   0.0000s  db replica 2 ignores older replicated k1 (version 4)"
     );
     assert_eq!(
-        told(0, TraceEvent::Refused { inv: 3, import: "call", target: "a:b.put", code: -2 }),
+        told(0, &TraceEvent::Refused { inv: 3, import: "call", target: "a:b.put", code: -2 }),
         "t=   0.0000s  host REFUSED call to a:b.put (code -2)"
     );
     assert_eq!(
-        told(0, TraceEvent::Dropped { what: "reply", id: 4, from: "n1", to: "n2", reason: "loss" }),
+        told(
+            0,
+            &TraceEvent::Dropped { what: "reply", id: 4, from: "n1", to: "n2", reason: "loss" }
+        ),
         "t=   0.0000s  reply 4 from n1 to n2 dropped: loss"
     );
 }
@@ -109,10 +112,10 @@ fn events_are_told_with_their_fields() {
 #[test]
 fn the_mermaid_diagram_draws_the_conversation() {
     let story = [
-        at(0, TraceEvent::FaultStart { index: 0, kind: "partition" }),
+        at(0, &TraceEvent::FaultStart { index: 0, kind: "partition" }),
         at(
             1,
-            TraceEvent::InvocationStart {
+            &TraceEvent::InvocationStart {
                 inv: 1,
                 req: 7,
                 service: "orders-v2",
@@ -124,11 +127,17 @@ fn the_mermaid_diagram_draws_the_conversation() {
         ),
         at(
             2,
-            TraceEvent::StoreApply { store: "db", replica: 1, key: "k", version: 2, applied: true },
+            &TraceEvent::StoreApply {
+                store: "db",
+                replica: 1,
+                key: "k",
+                version: 2,
+                applied: true,
+            },
         ),
-        at(3, TraceEvent::Deliver { channel: "events", msg: 5, group: "mail", attempt: 2 }),
-        at(4, TraceEvent::GuestFault { inv: 1, service: "orders-v2", cause: "a; b", input: "" }),
-        at(5, TraceEvent::Registered { service: "orders-v2", replica: 0 }),
+        at(3, &TraceEvent::Deliver { channel: "events", msg: 5, group: "mail", attempt: 2 }),
+        at(4, &TraceEvent::GuestFault { inv: 1, service: "orders-v2", cause: "a; b", input: "" }),
+        at(5, &TraceEvent::Registered { service: "orders-v2", replica: 0 }),
     ];
     assert_eq!(
         mermaid(&story),

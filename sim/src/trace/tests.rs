@@ -32,7 +32,7 @@ const PLAIN: Numbers = Numbers { big: 42, small: 3, code: -2, index: 1, flag: tr
 /// One event of every kind, strings taken in turn from `text`. A kind added to the enum
 /// without a sample here fails `every_kind_has_a_sample`, which compares these with the kinds
 /// the derive itself knows (and `TraceEvent::kind`, an exhaustive match, stops compiling).
-fn every_kind<'a>(text: &'a [String], n: Numbers) -> Vec<TraceEvent<&'a str>> {
+fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
     let s = |i: usize| text[i % text.len()].as_str();
     vec![
         TraceEvent::RunStart { system: s(0), seed: n.big },
