@@ -290,11 +290,11 @@ pub fn hops(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// One abstract service, one request a second: long gaps between events.
-    const SPARSE: &str = r#"
+    pub(crate) const SPARSE: &str = r#"
 [system]
 name = "sparse"
 [[context]]

@@ -226,3 +226,79 @@ impl Timeline {
             .map(|v| (v, PROPERTIES.iter().find(|p| p.id == v.id).map_or("", |p| p.summary)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use fusebench_sim::explore::Schedule;
+    use fusebench_sim::runtime::Runtime;
+    use fusebench_sim::trace::{Trace, TraceMode};
+    use fusebench_sim::{RunOptions, Sim};
+
+    use super::*;
+
+    /// The timeline of a run of the sparse scenario whose trace is `trace`, with a failed
+    /// verdict about service `s`.
+    fn timeline_of(trace: Vec<u8>) -> Timeline {
+        let s = fusebench_model::parse("sparse.toml", crate::live::tests::SPARSE)
+            .scenario
+            .expect("parses");
+        let d = Diagram::new(&s);
+        let mut options = RunOptions::new(1);
+        options.trace = TraceMode::Off;
+        let mut run = Sim::new(s.clone(), Box::new(Runtime::default()), &options).run();
+        run.trace = trace;
+        let verdict = Verdict {
+            id: "no-loss",
+            passed: false,
+            findings: vec!["lost".into()],
+            notes: Vec::new(),
+            subjects: vec!["s".into()],
+        };
+        let case = CaseOutcome {
+            seed: 1,
+            schedule: Schedule::declared(&s),
+            verdicts: vec![verdict],
+            trace_hash: run.trace_hash.clone(),
+            run,
+        };
+        Timeline::new(&case, 0, &d)
+    }
+
+    /// Events written by the simulator's own writer, a millisecond apart.
+    fn written(events: &[TraceEvent<&str>]) -> Vec<u8> {
+        let mut trace = Trace::new(TraceMode::Full);
+        for (i, e) in events.iter().enumerate() {
+            trace.emit(SimTime(i as u64 * 1_000_000), e);
+        }
+        trace.lines().to_vec()
+    }
+
+    #[test]
+    fn faults_become_spans_and_events_take_their_lanes() {
+        let tl = timeline_of(written(&[
+            TraceEvent::FaultStart { index: 0, kind: "partition" },
+            TraceEvent::Arrival { req: 1, service: "s", endpoint: "e" },
+            TraceEvent::GuestFault { inv: 1, service: "s", cause: "trap", input: "{}" },
+            TraceEvent::FaultEnd { index: 0, kind: "partition" },
+        ]));
+        let marks: Vec<Mark> = tl.events.iter().map(|e| e.mark).collect();
+        assert_eq!(marks, [Mark::Fault, Mark::Normal, Mark::GuestFault, Mark::Fault]);
+        assert_eq!(tl.lanes, ["s"]);
+        assert_eq!(tl.events[1].lane, Some(0));
+        assert_eq!(tl.events[1].edges.len(), 2, "client → gateway → s");
+        assert_eq!(tl.faults.len(), 1);
+        let span = &tl.faults[0];
+        assert_eq!(
+            (span.label.as_str(), span.start, span.end),
+            ("partition", SimTime(0), SimTime(3_000_000))
+        );
+    }
+
+    #[test]
+    fn an_unreadable_trace_is_told_not_hidden() {
+        let tl = timeline_of(b"{\"t\":1,\"ev\":\"fault_start\"}\n".to_vec());
+        assert_eq!(tl.events.len(), 1);
+        assert_eq!(tl.events[0].mark, Mark::Fault);
+        assert!(tl.events[0].text.contains("trace line 1"), "{}", tl.events[0].text);
+    }
+}
