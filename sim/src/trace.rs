@@ -2,6 +2,10 @@
 //!
 //! The same scenario and seed give the same trace, byte for byte (checked by tests), so the
 //! SHA-256 of the lines identifies a run's behaviour.
+//!
+//! Lines are read back with [`read`] into the very enum they were written from, so a reader
+//! matches on variants: renaming a kind or field changes every reader at compile time instead
+//! of silently making a property look at nothing.
 
 use std::io::Write;
 
@@ -403,6 +407,8 @@ impl TraceLines<'_> {
         self
     }
 }
+
+impl std::iter::FusedIterator for TraceLines<'_> {}
 
 impl Iterator for TraceLines<'_> {
     type Item = Result<TraceLine, TraceError>;
