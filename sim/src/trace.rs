@@ -2,10 +2,14 @@
 //!
 //! The same scenario and seed give the same trace, byte for byte (checked by tests), so the
 //! SHA-256 of the lines identifies a run's behaviour.
+//!
+//! Lines are read back with [`read`] into the very enum they were written from, so a reader
+//! matches on variants: renaming a kind or field changes every reader at compile time instead
+//! of silently making a property look at nothing.
 
 use std::io::Write;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::time::SimTime;
@@ -21,137 +25,409 @@ pub enum TraceMode {
     Full,
 }
 
-/// One traced event. Field names are stable: tools and replays read them.
-#[derive(Debug, Clone, Serialize)]
+/// One traced event, written and read back as the same type so a renamed field or kind cannot
+/// go unnoticed by a reader.
+///
+/// Generic over its strings: the simulator writes `TraceEvent<&str>` (borrowing its own names,
+/// no copies on the hot path) and readers get `TraceEvent<String>` (the default) back from
+/// [`read`]. Field names and order are the trace format: the hash of every run depends on them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "ev", rename_all = "snake_case")]
-pub enum TraceEvent<'a> {
+pub enum TraceEvent<S = String> {
     RunStart {
-        system: &'a str,
+        system: S,
         seed: u64,
     },
     Registered {
-        service: &'a str,
+        service: S,
         replica: u32,
     },
     Deregistered {
-        service: &'a str,
+        service: S,
         replica: u32,
-        reason: &'a str,
+        reason: S,
     },
     Arrival {
         req: u64,
-        service: &'a str,
-        endpoint: &'a str,
+        service: S,
+        endpoint: S,
     },
     Dropped {
-        what: &'a str,
+        what: S,
         id: u64,
-        from: &'a str,
-        to: &'a str,
-        reason: &'a str,
+        from: S,
+        to: S,
+        reason: S,
     },
     Rejected {
         req: u64,
-        service: &'a str,
+        service: S,
         replica: u32,
-        reason: &'a str,
+        reason: S,
     },
     InvocationStart {
         inv: u64,
         req: u64,
-        service: &'a str,
-        endpoint: &'a str,
+        service: S,
+        endpoint: S,
         replica: u32,
         instance: u64,
         fresh: bool,
     },
     HostOp {
         inv: u64,
-        op: &'a str,
-        target: &'a str,
+        op: S,
+        target: S,
     },
     Refused {
         inv: u64,
-        import: &'a str,
-        target: &'a str,
+        import: S,
+        target: S,
         code: i32,
     },
     InvocationEnd {
         inv: u64,
         fuel: u64,
-        outcome: &'a str,
+        outcome: S,
     },
     GuestFault {
         inv: u64,
-        service: &'a str,
-        cause: &'a str,
+        service: S,
+        cause: S,
         /// The request that made the guest fault (cut to 256 bytes).
-        input: &'a str,
+        input: S,
     },
     Log {
-        service: &'a str,
-        level: &'a str,
-        message: &'a str,
+        service: S,
+        level: S,
+        message: S,
     },
     Response {
         req: u64,
-        service: &'a str,
-        endpoint: &'a str,
-        outcome: &'a str,
+        service: S,
+        endpoint: S,
+        outcome: S,
         latency_ns: u64,
     },
     CallRetry {
         call: u64,
         attempt: u32,
-        reason: &'a str,
+        reason: S,
     },
     StoreWrite {
-        store: &'a str,
+        store: S,
         replica: u32,
-        key: &'a str,
+        key: S,
         version: u64,
     },
     StoreApply {
-        store: &'a str,
+        store: S,
         replica: u32,
-        key: &'a str,
+        key: S,
         version: u64,
         applied: bool,
     },
     Publish {
-        channel: &'a str,
+        channel: S,
         msg: u64,
     },
     Deliver {
-        channel: &'a str,
+        channel: S,
         msg: u64,
-        group: &'a str,
+        group: S,
         attempt: u32,
     },
     Acked {
-        channel: &'a str,
+        channel: S,
         msg: u64,
-        group: &'a str,
+        group: S,
     },
     FaultStart {
         index: usize,
-        kind: &'a str,
+        kind: S,
     },
     FaultEnd {
         index: usize,
-        kind: &'a str,
+        kind: S,
     },
     ReplicaDown {
-        service: &'a str,
+        service: S,
         replica: u32,
     },
     ReplicaUp {
-        service: &'a str,
+        service: S,
         replica: u32,
     },
     RunEnd {
         events: u64,
     },
+}
+
+impl<S> TraceEvent<S> {
+    /// The event's kind as written in the `ev` field (`"guest_fault"`, …).
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TraceEvent::RunStart { .. } => "run_start",
+            TraceEvent::Registered { .. } => "registered",
+            TraceEvent::Deregistered { .. } => "deregistered",
+            TraceEvent::Arrival { .. } => "arrival",
+            TraceEvent::Dropped { .. } => "dropped",
+            TraceEvent::Rejected { .. } => "rejected",
+            TraceEvent::InvocationStart { .. } => "invocation_start",
+            TraceEvent::HostOp { .. } => "host_op",
+            TraceEvent::Refused { .. } => "refused",
+            TraceEvent::InvocationEnd { .. } => "invocation_end",
+            TraceEvent::GuestFault { .. } => "guest_fault",
+            TraceEvent::Log { .. } => "log",
+            TraceEvent::Response { .. } => "response",
+            TraceEvent::CallRetry { .. } => "call_retry",
+            TraceEvent::StoreWrite { .. } => "store_write",
+            TraceEvent::StoreApply { .. } => "store_apply",
+            TraceEvent::Publish { .. } => "publish",
+            TraceEvent::Deliver { .. } => "deliver",
+            TraceEvent::Acked { .. } => "acked",
+            TraceEvent::FaultStart { .. } => "fault_start",
+            TraceEvent::FaultEnd { .. } => "fault_end",
+            TraceEvent::ReplicaDown { .. } => "replica_down",
+            TraceEvent::ReplicaUp { .. } => "replica_up",
+            TraceEvent::RunEnd { .. } => "run_end",
+        }
+    }
+
+    /// The same event with every string field passed through `f`, in field order; numbers and
+    /// flags are kept. The one place that lists every field, so conversions stay complete.
+    pub fn map<'a, T>(&'a self, mut f: impl FnMut(&'a S) -> T) -> TraceEvent<T> {
+        match self {
+            TraceEvent::RunStart { system, seed } => {
+                TraceEvent::RunStart { system: f(system), seed: *seed }
+            }
+            TraceEvent::Registered { service, replica } => {
+                TraceEvent::Registered { service: f(service), replica: *replica }
+            }
+            TraceEvent::Deregistered { service, replica, reason } => TraceEvent::Deregistered {
+                service: f(service),
+                replica: *replica,
+                reason: f(reason),
+            },
+            TraceEvent::Arrival { req, service, endpoint } => {
+                TraceEvent::Arrival { req: *req, service: f(service), endpoint: f(endpoint) }
+            }
+            TraceEvent::Dropped { what, id, from, to, reason } => TraceEvent::Dropped {
+                what: f(what),
+                id: *id,
+                from: f(from),
+                to: f(to),
+                reason: f(reason),
+            },
+            TraceEvent::Rejected { req, service, replica, reason } => TraceEvent::Rejected {
+                req: *req,
+                service: f(service),
+                replica: *replica,
+                reason: f(reason),
+            },
+            TraceEvent::InvocationStart {
+                inv,
+                req,
+                service,
+                endpoint,
+                replica,
+                instance,
+                fresh,
+            } => TraceEvent::InvocationStart {
+                inv: *inv,
+                req: *req,
+                service: f(service),
+                endpoint: f(endpoint),
+                replica: *replica,
+                instance: *instance,
+                fresh: *fresh,
+            },
+            TraceEvent::HostOp { inv, op, target } => {
+                TraceEvent::HostOp { inv: *inv, op: f(op), target: f(target) }
+            }
+            TraceEvent::Refused { inv, import, target, code } => {
+                TraceEvent::Refused { inv: *inv, import: f(import), target: f(target), code: *code }
+            }
+            TraceEvent::InvocationEnd { inv, fuel, outcome } => {
+                TraceEvent::InvocationEnd { inv: *inv, fuel: *fuel, outcome: f(outcome) }
+            }
+            TraceEvent::GuestFault { inv, service, cause, input } => TraceEvent::GuestFault {
+                inv: *inv,
+                service: f(service),
+                cause: f(cause),
+                input: f(input),
+            },
+            TraceEvent::Log { service, level, message } => {
+                TraceEvent::Log { service: f(service), level: f(level), message: f(message) }
+            }
+            TraceEvent::Response { req, service, endpoint, outcome, latency_ns } => {
+                TraceEvent::Response {
+                    req: *req,
+                    service: f(service),
+                    endpoint: f(endpoint),
+                    outcome: f(outcome),
+                    latency_ns: *latency_ns,
+                }
+            }
+            TraceEvent::CallRetry { call, attempt, reason } => {
+                TraceEvent::CallRetry { call: *call, attempt: *attempt, reason: f(reason) }
+            }
+            TraceEvent::StoreWrite { store, replica, key, version } => TraceEvent::StoreWrite {
+                store: f(store),
+                replica: *replica,
+                key: f(key),
+                version: *version,
+            },
+            TraceEvent::StoreApply { store, replica, key, version, applied } => {
+                TraceEvent::StoreApply {
+                    store: f(store),
+                    replica: *replica,
+                    key: f(key),
+                    version: *version,
+                    applied: *applied,
+                }
+            }
+            TraceEvent::Publish { channel, msg } => {
+                TraceEvent::Publish { channel: f(channel), msg: *msg }
+            }
+            TraceEvent::Deliver { channel, msg, group, attempt } => TraceEvent::Deliver {
+                channel: f(channel),
+                msg: *msg,
+                group: f(group),
+                attempt: *attempt,
+            },
+            TraceEvent::Acked { channel, msg, group } => {
+                TraceEvent::Acked { channel: f(channel), msg: *msg, group: f(group) }
+            }
+            TraceEvent::FaultStart { index, kind } => {
+                TraceEvent::FaultStart { index: *index, kind: f(kind) }
+            }
+            TraceEvent::FaultEnd { index, kind } => {
+                TraceEvent::FaultEnd { index: *index, kind: f(kind) }
+            }
+            TraceEvent::ReplicaDown { service, replica } => {
+                TraceEvent::ReplicaDown { service: f(service), replica: *replica }
+            }
+            TraceEvent::ReplicaUp { service, replica } => {
+                TraceEvent::ReplicaUp { service: f(service), replica: *replica }
+            }
+            TraceEvent::RunEnd { events } => TraceEvent::RunEnd { events: *events },
+        }
+    }
+}
+
+impl<S: AsRef<str>> TraceEvent<S> {
+    /// The same event borrowing its strings: what [`Trace::emit`] takes, so an event read back
+    /// can be written again.
+    #[must_use]
+    pub fn borrowed(&self) -> TraceEvent<&str> {
+        self.map(AsRef::as_ref)
+    }
+
+    /// Every string field's value, in field order (names of services, stores, channels,
+    /// groups, keys, reasons…): what a story searches for the subjects of a violation.
+    #[must_use]
+    pub fn texts(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        self.map(|s| out.push(s.as_ref()));
+        out
+    }
+}
+
+/// One line of a trace read back: when it happened and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceLine {
+    pub t: SimTime,
+    pub event: TraceEvent,
+}
+
+/// A trace line as written: `t` first, the event's fields flattened beside it.
+#[derive(Deserialize)]
+struct RawLine {
+    t: u64,
+    #[serde(flatten)]
+    event: TraceEvent,
+}
+
+/// A trace that cannot be read back. Trace files are user input (`fusebench run --out` writes
+/// them, anyone can edit them), so every problem is a value naming where it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TraceError {
+    /// A line that is not a trace event: not JSON, no `t`, an unknown `ev`, a missing or
+    /// mistyped field. `line` counts from 1, blank lines included; `column` is serde's, from 1
+    /// within the line (0 when it has none).
+    #[error("trace line {line}, column {column}: {problem}")]
+    Line { line: usize, column: usize, problem: String },
+}
+
+impl TraceLine {
+    /// Parses one line (without its newline); `line` is its number, for the error.
+    ///
+    /// # Errors
+    /// [`TraceError::Line`] when the bytes are not one trace event.
+    pub fn parse(bytes: &[u8], line: usize) -> Result<TraceLine, TraceError> {
+        match serde_json::from_slice::<RawLine>(bytes) {
+            Ok(raw) => Ok(TraceLine { t: SimTime(raw.t), event: raw.event }),
+            Err(e) => {
+                // serde_json appends its own position, which is always line 1 of the single
+                // line given to it: keep the message, report the position in the trace.
+                let full = e.to_string();
+                let suffix = format!(" at line {} column {}", e.line(), e.column());
+                let problem = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
+                Err(TraceError::Line { line, column: e.column(), problem })
+            }
+        }
+    }
+}
+
+/// Reads a trace's JSON Lines: one result per non-blank line, in order. Never panics, whatever
+/// the bytes; a bad line is an `Err` and reading goes on with the next one.
+#[must_use]
+pub fn read(bytes: &[u8]) -> TraceLines<'_> {
+    TraceLines { rest: Some(bytes), line: 0 }
+}
+
+/// The iterator [`read`] returns.
+#[derive(Debug, Clone)]
+pub struct TraceLines<'a> {
+    /// What is left to read; `None` once the last line was taken.
+    rest: Option<&'a [u8]>,
+    /// Number of the line last taken.
+    line: usize,
+}
+
+impl TraceLines<'_> {
+    /// Numbers lines as if `lines_before` lines preceded these bytes: for reading a growing
+    /// trace piece by piece (the GUI's live view) with errors still naming the right line.
+    #[must_use]
+    pub fn numbered_after(mut self, lines_before: usize) -> Self {
+        self.line = lines_before;
+        self
+    }
+}
+
+impl std::iter::FusedIterator for TraceLines<'_> {}
+
+impl Iterator for TraceLines<'_> {
+    type Item = Result<TraceLine, TraceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let rest = self.rest?;
+            let (line, after) = match rest.iter().position(|b| *b == b'\n') {
+                Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+                None => (rest, None),
+            };
+            self.rest = after.filter(|a| !a.is_empty());
+            self.line += 1;
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            return Some(TraceLine::parse(line, self.line));
+        }
+    }
 }
 
 /// Collects trace lines and their hash.
@@ -176,7 +452,7 @@ impl Trace {
     }
 
     /// Records one event at virtual time `t` as `{"t":<ns>,"ev":...}`.
-    pub fn emit(&mut self, t: SimTime, event: &TraceEvent<'_>) {
+    pub fn emit(&mut self, t: SimTime, event: &TraceEvent<&str>) {
         if self.mode == TraceMode::Off {
             return;
         }
@@ -221,21 +497,4 @@ impl Trace {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lines_are_flat_json_and_hashed() {
-        let mut t = Trace::new(TraceMode::Full);
-        t.emit(SimTime(1500), &TraceEvent::Registered { service: "orders", replica: 2 });
-        let text = String::from_utf8(t.lines().to_vec()).expect("utf-8");
-        assert_eq!(
-            text,
-            "{\"t\":1500,\"ev\":\"registered\",\"service\":\"orders\",\"replica\":2}\n"
-        );
-        let mut h = Trace::new(TraceMode::Hash);
-        h.emit(SimTime(1500), &TraceEvent::Registered { service: "orders", replica: 2 });
-        assert_eq!(t.hash(), h.hash());
-        assert!(h.lines().is_empty());
-    }
-}
+mod tests;

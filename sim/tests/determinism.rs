@@ -12,10 +12,9 @@ use fusebench_model::Scenario;
 use fusebench_sim::runtime::ServiceHost;
 use fusebench_sim::setup::{self, ModuleFiles};
 use fusebench_sim::time::SimTime;
-use fusebench_sim::trace::TraceMode;
+use fusebench_sim::trace::{self, TraceEvent, TraceLine, TraceMode};
 use fusebench_sim::{RunOptions, RunResult, Sim};
 use proptest::prelude::*;
-use serde_json::Value;
 
 /// A scenario with its modules read, ready to run any number of times.
 struct Fixture {
@@ -72,22 +71,17 @@ fn check_reproducible(f: &Fixture, duration_s: f64) {
 /// The trace's invariants: `t` never decreases line to line, and every client request that
 /// arrived at the gateway gets exactly one `response` line (at most one for any request).
 fn check_invariants(r: &RunResult) {
-    let text = std::str::from_utf8(&r.trace).expect("the trace is UTF-8");
-    let mut last = 0u64;
+    let mut last = SimTime::ZERO;
     let mut arrivals: BTreeMap<u64, u32> = BTreeMap::new();
     let mut responses: BTreeMap<u64, u32> = BTreeMap::new();
-    for (i, line) in text.lines().enumerate() {
-        let v: Value = serde_json::from_str(line)
-            .unwrap_or_else(|e| panic!("line {}: not JSON ({e}): {line}", i + 1));
-        let t = v["t"].as_u64().unwrap_or_else(|| panic!("line {}: no time: {line}", i + 1));
-        assert!(t >= last, "line {}: time went back from {last} to {t}: {line}", i + 1);
+    for line in trace::read(&r.trace) {
+        let TraceLine { t, event } = line.unwrap_or_else(|e| panic!("{}: {e}", r.system));
+        assert!(t >= last, "{}: time went back from {last:?} to {t:?}: {event:?}", r.system);
         last = t;
-        let req = || v["req"].as_u64().unwrap_or_else(|| panic!("line {}: no req", i + 1));
-        match v["ev"].as_str() {
-            Some("arrival") => *arrivals.entry(req()).or_default() += 1,
-            Some("response") => *responses.entry(req()).or_default() += 1,
-            Some(_) => {}
-            None => panic!("line {}: no event name: {line}", i + 1),
+        match event {
+            TraceEvent::Arrival { req, .. } => *arrivals.entry(req).or_default() += 1,
+            TraceEvent::Response { req, .. } => *responses.entry(req).or_default() += 1,
+            _ => {}
         }
     }
     assert!(!arrivals.is_empty(), "{}: no request arrived", r.system);

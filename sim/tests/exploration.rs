@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use fusebench_sim::explore::{Schedule, run_case, schedules};
 use fusebench_sim::load::load;
 use fusebench_sim::setup::ModuleFiles;
+use fusebench_sim::time::SimTime;
+use fusebench_sim::trace::{self, TraceEvent, TraceLine};
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 
@@ -17,34 +19,30 @@ fn shop() -> (fusebench_model::Scenario, ModuleFiles) {
 }
 
 fn invariants(trace: &[u8]) -> Result<(), String> {
-    let mut last = 0u64;
-    let mut published: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut last = SimTime::ZERO;
+    let mut published: BTreeMap<u64, SimTime> = BTreeMap::new();
     let mut arrivals = 0u64;
     let mut answers: BTreeMap<u64, u32> = BTreeMap::new();
-    for line in trace.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        let e: serde_json::Value = serde_json::from_slice(line).map_err(|e| e.to_string())?;
-        let t = e["t"].as_u64().ok_or("no t")?;
+    for line in trace::read(trace) {
+        let TraceLine { t, event } = line.map_err(|e| e.to_string())?;
         if t < last {
-            return Err(format!("time went backwards: {t} after {last}"));
+            return Err(format!("time went backwards: {t:?} after {last:?}"));
         }
         last = t;
-        match e["ev"].as_str() {
-            Some("publish") => {
-                published.insert(e["msg"].as_u64().ok_or("msg")?, t);
+        match event {
+            TraceEvent::Publish { msg, .. } => {
+                published.insert(msg, t);
             }
-            Some("deliver") => {
-                let msg = e["msg"].as_u64().ok_or("msg")?;
-                match published.get(&msg) {
-                    Some(p) if *p <= t => {}
-                    _ => {
-                        return Err(format!(
-                            "message {msg} delivered at {t} before it was published"
-                        ));
-                    }
+            TraceEvent::Deliver { msg, .. } => match published.get(&msg) {
+                Some(p) if *p <= t => {}
+                _ => {
+                    return Err(format!(
+                        "message {msg} delivered at {t:?} before it was published"
+                    ));
                 }
-            }
-            Some("arrival") => arrivals += 1,
-            Some("response") => *answers.entry(e["req"].as_u64().ok_or("req")?).or_default() += 1,
+            },
+            TraceEvent::Arrival { .. } => arrivals += 1,
+            TraceEvent::Response { req, .. } => *answers.entry(req).or_default() += 1,
             _ => {}
         }
     }

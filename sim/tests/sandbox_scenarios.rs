@@ -6,7 +6,7 @@ use std::path::Path;
 
 use fusebench_sim::load::{self, Loaded};
 use fusebench_sim::metrics::Outcome;
-use fusebench_sim::trace::TraceMode;
+use fusebench_sim::trace::{self, TraceEvent, TraceMode};
 use fusebench_sim::{RunOptions, Sim, setup};
 
 fn root() -> &'static Path {
@@ -53,12 +53,14 @@ fn every_hostile_guest_is_contained_and_the_healthy_service_keeps_answering() {
         );
         assert!(healthy.total() > 50, "{case}");
         let hostile = &r.metrics.endpoints["hostile.run"];
-        let trace = String::from_utf8(r.trace).expect("utf-8");
-        let causes: Vec<String> = trace
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|v| v["ev"] == "guest_fault" && v["service"] == "hostile")
-            .map(|v| v["cause"].as_str().unwrap_or_default().to_owned())
+        let causes: Vec<String> = trace::read(&r.trace)
+            .map(|l| l.unwrap_or_else(|e| panic!("{case}: {e}")))
+            .filter_map(|l| match l.event {
+                TraceEvent::GuestFault { service, cause, .. } if service == "hostile" => {
+                    Some(cause)
+                }
+                _ => None,
+            })
             .collect();
         match cause {
             Some(expected) => {

@@ -63,7 +63,8 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             writeln!(out, "  {}", plain(f))?;
         }
     }
-    let events = story_events(&case, args.events);
+    let events = story_events(&case, args.events)
+        .with_context(|| format!("the story of {}", args.file.display()))?;
     writeln!(out, "\nthe story ({} events):", events.len())?;
     for e in &events {
         writeln!(out, "  {}", plain(&describe(e)))?;

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use fusebench_sim::trace::{self, TraceEvent, TraceLine};
+
 use crate::support::{code, fusebench, root, stderr, stdout};
 
 const SHOP: &str = "scenarios/shop/shop.toml";
@@ -87,14 +89,17 @@ fn out_gets_the_report_the_trace_and_every_plot() {
     assert!(report["services"]["orders"]["utilisation"].is_f64());
     assert!(report["series"].as_array().is_some_and(|s| !s.is_empty()));
 
-    let trace = String::from_utf8(read(&dir.join("trace.jsonl"))).expect("utf-8 trace");
-    let mut lines = 0;
-    for line in trace.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
-        assert!(v["t"].is_u64() && v["ev"].is_string(), "{line}");
-        lines += 1;
-    }
-    assert!(lines > 1000, "{lines} trace lines");
+    // The file reads back as typed events, the run's first and last lines where they belong.
+    let lines: Vec<TraceLine> = trace::read(&read(&dir.join("trace.jsonl")))
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("trace.jsonl: {e}"));
+    assert!(lines.len() > 1000, "{} trace lines", lines.len());
+    assert!(
+        matches!(&lines[0].event, TraceEvent::RunStart { system, seed: 1 } if system == "shop"),
+        "{:?}",
+        lines[0]
+    );
+    assert!(matches!(lines[lines.len() - 1].event, TraceEvent::RunEnd { .. }));
     let md = String::from_utf8(read(&dir.join("report.md"))).expect("utf-8");
     assert!(md.contains("## SLO verdicts") && md.contains("![Latency CDF per endpoint]"));
 }

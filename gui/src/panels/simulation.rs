@@ -95,6 +95,9 @@ pub fn controls_ui(
                 ui.label(summary(report));
             }
         });
+        if let Some(e) = &r.trace_error {
+            ui.colored_label(theme::FAIL, format!("traffic not shown for a trace line: {e}"));
+        }
     }
 }
 

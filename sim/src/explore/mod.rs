@@ -8,6 +8,8 @@
 //! except the SLOs.
 
 pub mod replay;
+#[cfg(test)]
+mod story_tests;
 
 use fusebench_model::Scenario;
 use fusebench_model::scenario::{Arrival, ChannelKind, Fault, FaultKind, FaultTarget, NameRef};

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::{CaseOutcome, Schedule, run_case};
 use crate::setup::{ModuleFiles, SetupError};
+use crate::trace::{self, TraceError, TraceEvent, TraceLine};
 
 /// The format version written in every replay file.
 pub const FORMAT: u32 = 1;
@@ -118,8 +119,11 @@ impl ReplayFile {
 }
 
 /// Trace events that mention any subject of the violated properties, plus the faults, in order.
-#[must_use]
-pub fn story_events(case: &CaseOutcome, limit: usize) -> Vec<serde_json::Value> {
+///
+/// # Errors
+/// A line of the run's trace that does not read back (a simulator bug, reported rather than
+/// telling a story with holes).
+pub fn story_events(case: &CaseOutcome, limit: usize) -> Result<Vec<TraceLine>, TraceError> {
     let subjects: BTreeSet<&str> = case
         .verdicts
         .iter()
@@ -127,146 +131,156 @@ pub fn story_events(case: &CaseOutcome, limit: usize) -> Vec<serde_json::Value> 
         .flat_map(|v| v.subjects.iter().map(String::as_str))
         .collect();
     let mut out = Vec::new();
-    for e in crate::properties::trace_events(&case.run) {
-        let ev = e["ev"].as_str().unwrap_or_default();
-        let fault = ev.starts_with("fault_") || ev == "guest_fault" || ev == "refused";
-        let mentions = e.as_object().is_some_and(|o| {
-            o.iter().any(|(k, v)| {
-                k != "ev"
-                    && v.as_str().is_some_and(|s| {
-                        subjects.contains(s) || s.split(':').any(|p| subjects.contains(p))
-                    })
-            })
-        });
+    if limit == 0 {
+        return Ok(out);
+    }
+    for line in trace::read(&case.run.trace) {
+        let line = line?;
+        let fault = matches!(
+            line.event,
+            TraceEvent::FaultStart { .. }
+                | TraceEvent::FaultEnd { .. }
+                | TraceEvent::GuestFault { .. }
+                | TraceEvent::Refused { .. }
+        );
+        let mentions = line
+            .event
+            .texts()
+            .into_iter()
+            .any(|s| subjects.contains(s) || s.split(':').any(|p| subjects.contains(p)));
         if fault || mentions {
-            out.push(e);
+            out.push(line);
             if out.len() >= limit {
                 break;
             }
         }
     }
-    out
-}
-
-fn field(e: &serde_json::Value, k: &str) -> String {
-    match &e[k] {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => String::new(),
-        other => other.to_string(),
-    }
+    Ok(out)
 }
 
 /// One line of the story, readable.
 #[must_use]
-pub fn describe(e: &serde_json::Value) -> String {
-    let t = e["t"].as_u64().unwrap_or(0) as f64 / 1e9;
-    let f = |k: &str| field(e, k);
-    let what = match e["ev"].as_str().unwrap_or_default() {
-        "invocation_start" => format!(
-            "{} starts {} (request {}, replica {})",
-            f("service"),
-            f("endpoint"),
-            f("req"),
-            f("replica")
-        ),
-        "invocation_end" => format!("invocation {} ends: {}", f("inv"), f("outcome")),
-        "host_op" => format!("invocation {} does {} on {}", f("inv"), f("op"), f("target")),
-        "store_write" => format!(
-            "{} replica {} writes {} (version {})",
-            f("store"),
-            f("replica"),
-            f("key"),
-            f("version")
-        ),
-        "store_apply" => format!(
-            "{} replica {} {} replicated {} (version {})",
-            f("store"),
-            f("replica"),
-            if e["applied"] == true { "applies" } else { "ignores older" },
-            f("key"),
-            f("version")
-        ),
-        "publish" => format!("message {} published on {}", f("msg"), f("channel")),
-        "deliver" => format!(
-            "message {} delivered to {} on {} (attempt {})",
-            f("msg"),
-            f("group"),
-            f("channel"),
-            f("attempt")
-        ),
-        "acked" => format!("message {} acknowledged by {}", f("msg"), f("group")),
-        "guest_fault" => {
-            format!("GUEST FAULT in {}: {} on input {}", f("service"), f("cause"), f("input"))
+pub fn describe(line: &TraceLine) -> String {
+    let t = line.t.as_secs_f64();
+    let what = match &line.event {
+        TraceEvent::RunStart { system, seed } => format!("run of {system} starts (seed {seed})"),
+        TraceEvent::Registered { service, replica } => {
+            format!("{service} replica {replica} registers")
         }
-        "refused" => {
-            format!("host REFUSED {} to {} (code {})", f("import"), f("target"), f("code"))
+        TraceEvent::Deregistered { service, replica, reason } => {
+            format!("{service} replica {replica} is deregistered: {reason}")
         }
-        "fault_start" => format!("fault #{} begins: {}", f("index"), f("kind")),
-        "fault_end" => format!("fault #{} ends: {}", f("index"), f("kind")),
-        "response" => format!(
-            "client gets {} from {}.{} after {:.1} ms",
-            f("outcome"),
-            f("service"),
-            f("endpoint"),
-            e["latency_ns"].as_f64().unwrap_or(0.0) / 1e6
+        TraceEvent::Arrival { req, service, endpoint } => {
+            format!("request {req} for {service}.{endpoint} reaches the gateway")
+        }
+        TraceEvent::Dropped { what, id, from, to, reason } => {
+            format!("{what} {id} from {from} to {to} dropped: {reason}")
+        }
+        TraceEvent::Rejected { req, service, replica, reason } => {
+            format!("{service} replica {replica} rejects request {req}: {reason}")
+        }
+        TraceEvent::InvocationStart { req, service, endpoint, replica, .. } => {
+            format!("{service} starts {endpoint} (request {req}, replica {replica})")
+        }
+        TraceEvent::InvocationEnd { inv, outcome, .. } => {
+            format!("invocation {inv} ends: {outcome}")
+        }
+        TraceEvent::HostOp { inv, op, target } => {
+            format!("invocation {inv} does {op} on {target}")
+        }
+        TraceEvent::StoreWrite { store, replica, key, version } => {
+            format!("{store} replica {replica} writes {key} (version {version})")
+        }
+        TraceEvent::StoreApply { store, replica, key, version, applied } => format!(
+            "{store} replica {replica} {} replicated {key} (version {version})",
+            if *applied { "applies" } else { "ignores older" },
         ),
-        other => format!("{other} {}", e),
+        TraceEvent::Publish { channel, msg } => format!("message {msg} published on {channel}"),
+        TraceEvent::Deliver { channel, msg, group, attempt } => {
+            format!("message {msg} delivered to {group} on {channel} (attempt {attempt})")
+        }
+        TraceEvent::Acked { msg, group, .. } => format!("message {msg} acknowledged by {group}"),
+        TraceEvent::GuestFault { service, cause, input, .. } => {
+            format!("GUEST FAULT in {service}: {cause} on input {input}")
+        }
+        TraceEvent::Refused { import, target, code, .. } => {
+            format!("host REFUSED {import} to {target} (code {code})")
+        }
+        TraceEvent::Log { service, level, message } => format!("{service} logs {level}: {message}"),
+        TraceEvent::CallRetry { call, attempt, reason } => {
+            format!("call {call} is retried (attempt {attempt}): {reason}")
+        }
+        TraceEvent::FaultStart { index, kind } => format!("fault #{index} begins: {kind}"),
+        TraceEvent::FaultEnd { index, kind } => format!("fault #{index} ends: {kind}"),
+        TraceEvent::ReplicaDown { service, replica } => {
+            format!("{service} replica {replica} goes DOWN")
+        }
+        TraceEvent::ReplicaUp { service, replica } => {
+            format!("{service} replica {replica} is up again")
+        }
+        TraceEvent::Response { service, endpoint, outcome, latency_ns, .. } => format!(
+            "client gets {outcome} from {service}.{endpoint} after {:.1} ms",
+            *latency_ns as f64 / 1e6
+        ),
+        TraceEvent::RunEnd { events } => format!("run ends after {events} events"),
     };
     format!("t={t:>9.4}s  {what}")
 }
 
 /// The story as a Mermaid sequence diagram.
 #[must_use]
-pub fn mermaid(events: &[serde_json::Value]) -> String {
+pub fn mermaid(events: &[TraceLine]) -> String {
     let id = |s: &str| {
         s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>()
     };
     let mut out = String::from("sequenceDiagram\n");
-    for e in events {
-        let f = |k: &str| field(e, k);
-        let _ = match e["ev"].as_str().unwrap_or_default() {
-            "invocation_start" => {
-                writeln!(out, "  client->>{}: {} #{}", id(&f("service")), f("endpoint"), f("req"))
+    for line in events {
+        let _ = match &line.event {
+            TraceEvent::InvocationStart { req, service, endpoint, .. } => {
+                writeln!(out, "  client->>{}: {endpoint} #{req}", id(service))
             }
-            "store_write" => writeln!(
-                out,
-                "  Note over {}: write {} v{}",
-                id(&f("store")),
-                f("key"),
-                f("version")
-            ),
-            "store_apply" => writeln!(
-                out,
-                "  Note over {}: replica {} applied={} {} v{}",
-                id(&f("store")),
-                f("replica"),
-                f("applied"),
-                f("key"),
-                f("version")
-            ),
-            "deliver" => writeln!(
-                out,
-                "  broker->>{}: {} msg {} (attempt {})",
-                id(&f("group")),
-                f("channel"),
-                f("msg"),
-                f("attempt")
-            ),
-            "acked" => writeln!(out, "  {}-->>broker: ack msg {}", id(&f("group")), f("msg")),
-            "guest_fault" => writeln!(
-                out,
-                "  Note over {}: FAULT {}",
-                id(&f("service")),
-                f("cause").replace(';', ",")
-            ),
-            "refused" => writeln!(out, "  Note over host: refused {} {}", f("import"), f("target")),
-            "fault_start" | "fault_end" => {
-                writeln!(out, "  Note over client: {} {}", f("ev").replace('_', " "), f("kind"))
+            TraceEvent::StoreWrite { store, key, version, .. } => {
+                writeln!(out, "  Note over {}: write {key} v{version}", id(store))
             }
-            "response" => {
-                writeln!(out, "  {}-->>client: {} #{}", id(&f("service")), f("outcome"), f("req"))
+            TraceEvent::StoreApply { store, replica, key, version, applied } => writeln!(
+                out,
+                "  Note over {}: replica {replica} applied={applied} {key} v{version}",
+                id(store)
+            ),
+            TraceEvent::Deliver { channel, msg, group, attempt } => {
+                writeln!(out, "  broker->>{}: {channel} msg {msg} (attempt {attempt})", id(group))
             }
-            _ => Ok(()),
+            TraceEvent::Acked { msg, group, .. } => {
+                writeln!(out, "  {}-->>broker: ack msg {msg}", id(group))
+            }
+            TraceEvent::GuestFault { service, cause, .. } => {
+                writeln!(out, "  Note over {}: FAULT {}", id(service), cause.replace(';', ","))
+            }
+            TraceEvent::Refused { import, target, .. } => {
+                writeln!(out, "  Note over host: refused {import} {target}")
+            }
+            TraceEvent::FaultStart { kind, .. } | TraceEvent::FaultEnd { kind, .. } => {
+                writeln!(out, "  Note over client: {} {kind}", line.event.kind().replace('_', " "))
+            }
+            TraceEvent::Response { req, service, outcome, .. } => {
+                writeln!(out, "  {}-->>client: {outcome} #{req}", id(service))
+            }
+            // Not drawn: the diagram shows the conversation between participants, and these
+            // are either bookkeeping or already told by the events above.
+            TraceEvent::RunStart { .. }
+            | TraceEvent::Registered { .. }
+            | TraceEvent::Deregistered { .. }
+            | TraceEvent::Arrival { .. }
+            | TraceEvent::Dropped { .. }
+            | TraceEvent::Rejected { .. }
+            | TraceEvent::HostOp { .. }
+            | TraceEvent::InvocationEnd { .. }
+            | TraceEvent::Log { .. }
+            | TraceEvent::CallRetry { .. }
+            | TraceEvent::Publish { .. }
+            | TraceEvent::ReplicaDown { .. }
+            | TraceEvent::ReplicaUp { .. }
+            | TraceEvent::RunEnd { .. } => Ok(()),
         };
     }
     out

@@ -6,24 +6,25 @@ use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
 
-use super::{Verdict, trace_events};
+use super::{Verdict, each_event, unreadable};
 use crate::metrics::Outcome;
 use crate::system::RunResult;
+use crate::trace::TraceEvent;
 
 pub(super) const ID: &str = "sandbox-containment";
 
 pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
     // (service, cause) → (count, first input)
     let mut faults: BTreeMap<(String, String), (u64, String)> = BTreeMap::new();
-    for e in trace_events(run) {
-        if e["ev"] == "guest_fault" {
-            let service = e["service"].as_str().unwrap_or_default().to_owned();
-            let cause = e["cause"].as_str().unwrap_or_default().to_owned();
-            let input = e["input"].as_str().unwrap_or_default().to_owned();
-            faults.entry((service, cause)).or_insert((0, input)).0 += 1;
+    let read = each_event(run, |line| {
+        if let TraceEvent::GuestFault { service, cause, input, .. } = &line.event {
+            faults.entry((service.clone(), cause.clone())).or_insert((0, input.clone())).0 += 1;
         }
-    }
+    });
     let mut findings = Vec::new();
+    if let Err(e) = read {
+        findings.push(unreadable(&e));
+    }
     for ((service, cause), (n, input)) in &faults {
         findings.push(format!(
             "guest of `{service}` faulted {n} time(s): {cause}; first on input {input}"

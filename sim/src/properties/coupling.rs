@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
 
-use super::{Verdict, trace_events};
+use super::{Verdict, each_event, unreadable};
 use crate::system::RunResult;
+use crate::trace::TraceEvent;
 
 pub(super) const ID: &str = "dynamic-coupling";
 
@@ -17,31 +18,23 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
     let mut inv_service: BTreeMap<u64, String> = BTreeMap::new();
     let mut made: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut undeclared: BTreeMap<(String, String), u64> = BTreeMap::new();
-    for e in trace_events(run) {
-        match e["ev"].as_str() {
-            Some("invocation_start") => {
-                if let (Some(inv), Some(svc)) = (e["inv"].as_u64(), e["service"].as_str()) {
-                    inv_service.insert(inv, svc.to_owned());
-                }
-            }
-            Some("host_op") if e["op"] == "call" => {
-                let caller = e["inv"]
-                    .as_u64()
-                    .and_then(|i| inv_service.get(&i))
-                    .cloned()
-                    .unwrap_or_default();
-                *made
-                    .entry((caller, e["target"].as_str().unwrap_or_default().to_owned()))
-                    .or_default() += 1;
-            }
-            Some("refused") if e["import"] == "call" => {
-                let target = e["target"].as_str().unwrap_or_default();
-                // Refusals are traced as `service:target`.
-                let (caller, callee) = target.split_once(':').unwrap_or(("", target));
-                *undeclared.entry((caller.to_owned(), callee.to_owned())).or_default() += 1;
-            }
-            _ => {}
+    let read = each_event(run, |line| match &line.event {
+        TraceEvent::InvocationStart { inv, service, .. } => {
+            inv_service.insert(*inv, service.clone());
         }
+        TraceEvent::HostOp { inv, op, target } if op == "call" => {
+            let caller = inv_service.get(inv).cloned().unwrap_or_default();
+            *made.entry((caller, target.clone())).or_default() += 1;
+        }
+        TraceEvent::Refused { import, target, .. } if import == "call" => {
+            // Refusals are traced as `service:target`.
+            let (caller, callee) = target.split_once(':').unwrap_or(("", target));
+            *undeclared.entry((caller.to_owned(), callee.to_owned())).or_default() += 1;
+        }
+        _ => {}
+    });
+    if let Err(e) = read {
+        findings.push(unreadable(&e));
     }
     for ((caller, callee), n) in &undeclared {
         findings.push(format!("`{caller}` called `{callee}` {n} time(s) without declaring it (refused by the host: an undeclared dependency)"));

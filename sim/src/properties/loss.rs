@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
 
-use super::{Verdict, trace_events};
+use super::{Verdict, each_event, unreadable};
 use crate::system::RunResult;
+use crate::trace::TraceEvent;
 
 pub(super) const ID: &str = "no-loss";
 
@@ -21,12 +22,13 @@ pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
     }
     // Exactly one answer per request, from the trace.
     let mut answers: BTreeMap<u64, u32> = BTreeMap::new();
-    for e in trace_events(run) {
-        if e["ev"] == "response"
-            && let Some(req) = e["req"].as_u64()
-        {
+    let read = each_event(run, |line| {
+        if let TraceEvent::Response { req, .. } = line.event {
             *answers.entry(req).or_default() += 1;
         }
+    });
+    if let Err(e) = read {
+        findings.push(unreadable(&e));
     }
     for (req, n) in answers.iter().filter(|(_, n)| **n > 1).take(5) {
         findings.push(format!("request {req} was answered {n} times"));

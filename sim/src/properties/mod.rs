@@ -11,11 +11,14 @@ mod coupling;
 mod idempotence;
 mod loss;
 mod slo;
+#[cfg(test)]
+pub(crate) mod tests;
 
 use fusebench_model::Scenario;
 use serde::Serialize;
 
 use crate::system::RunResult;
+use crate::trace::{self, TraceError, TraceLine};
 
 /// A property: stable id and what it asserts.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -79,12 +82,22 @@ impl Verdict {
     }
 }
 
-/// The trace of a run, parsed line by line (a run checked for properties keeps its full trace).
-pub(crate) fn trace_events(run: &RunResult) -> impl Iterator<Item = serde_json::Value> + '_ {
-    run.trace
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .filter_map(|l| serde_json::from_slice(l).ok())
+/// Visits every event of the run's trace in order (a run checked for properties keeps its full
+/// trace). A line the simulator wrote but cannot read back is a bug of its own: the property
+/// reports it as a finding instead of judging a partial trace.
+pub(crate) fn each_event(
+    run: &RunResult,
+    mut visit: impl FnMut(&TraceLine),
+) -> Result<(), TraceError> {
+    for line in trace::read(&run.trace) {
+        visit(&line?);
+    }
+    Ok(())
+}
+
+/// The finding for a trace that could not be read back.
+fn unreadable(e: &TraceError) -> String {
+    format!("the run's trace could not be read back, so this property was not judged: {e}")
 }
 
 /// Checks every property on `run`; `twin` is the duplicate-free twin when the run had

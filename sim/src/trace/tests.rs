@@ -1,0 +1,331 @@
+use std::collections::BTreeSet;
+
+use proptest::prelude::*;
+use serde::Deserialize;
+
+use super::*;
+
+#[test]
+fn lines_are_flat_json_and_hashed() {
+    let mut t = Trace::new(TraceMode::Full);
+    t.emit(SimTime(1500), &TraceEvent::Registered { service: "orders", replica: 2 });
+    let text = String::from_utf8(t.lines().to_vec()).expect("utf-8");
+    assert_eq!(text, "{\"t\":1500,\"ev\":\"registered\",\"service\":\"orders\",\"replica\":2}\n");
+    let mut h = Trace::new(TraceMode::Hash);
+    h.emit(SimTime(1500), &TraceEvent::Registered { service: "orders", replica: 2 });
+    assert_eq!(t.hash(), h.hash());
+    assert!(h.lines().is_empty());
+}
+
+/// Numbers for the sample events, one per field type.
+#[derive(Debug, Clone, Copy)]
+struct Numbers {
+    big: u64,
+    small: u32,
+    code: i32,
+    index: usize,
+    flag: bool,
+}
+
+const PLAIN: Numbers = Numbers { big: 42, small: 3, code: -2, index: 1, flag: true };
+
+/// One event of every kind, strings taken in turn from `text`. A kind added to the enum
+/// without a sample here fails `every_kind_has_a_sample`, which compares these with the kinds
+/// the derive itself knows (and `TraceEvent::kind`, an exhaustive match, stops compiling).
+fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
+    let s = |i: usize| text[i % text.len()].as_str();
+    vec![
+        TraceEvent::RunStart { system: s(0), seed: n.big },
+        TraceEvent::Registered { service: s(1), replica: n.small },
+        TraceEvent::Deregistered { service: s(2), replica: n.small, reason: s(3) },
+        TraceEvent::Arrival { req: n.big, service: s(4), endpoint: s(5) },
+        TraceEvent::Dropped { what: s(6), id: n.big, from: s(7), to: s(8), reason: s(9) },
+        TraceEvent::Rejected { req: n.big, service: s(10), replica: n.small, reason: s(11) },
+        TraceEvent::InvocationStart {
+            inv: n.big,
+            req: n.big / 2,
+            service: s(12),
+            endpoint: s(13),
+            replica: n.small,
+            instance: n.big / 3,
+            fresh: n.flag,
+        },
+        TraceEvent::HostOp { inv: n.big, op: s(14), target: s(15) },
+        TraceEvent::Refused { inv: n.big, import: s(16), target: s(17), code: n.code },
+        TraceEvent::InvocationEnd { inv: n.big, fuel: n.big / 5, outcome: s(18) },
+        TraceEvent::GuestFault { inv: n.big, service: s(19), cause: s(20), input: s(21) },
+        TraceEvent::Log { service: s(22), level: s(23), message: s(24) },
+        TraceEvent::Response {
+            req: n.big,
+            service: s(25),
+            endpoint: s(26),
+            outcome: s(27),
+            latency_ns: n.big / 7,
+        },
+        TraceEvent::CallRetry { call: n.big, attempt: n.small, reason: s(28) },
+        TraceEvent::StoreWrite { store: s(29), replica: n.small, key: s(30), version: n.big },
+        TraceEvent::StoreApply {
+            store: s(31),
+            replica: n.small,
+            key: s(32),
+            version: n.big,
+            applied: n.flag,
+        },
+        TraceEvent::Publish { channel: s(33), msg: n.big },
+        TraceEvent::Deliver { channel: s(34), msg: n.big, group: s(35), attempt: n.small },
+        TraceEvent::Acked { channel: s(36), msg: n.big, group: s(37) },
+        TraceEvent::FaultStart { index: n.index, kind: s(38) },
+        TraceEvent::FaultEnd { index: n.index, kind: s(39) },
+        TraceEvent::ReplicaDown { service: s(40), replica: n.small },
+        TraceEvent::ReplicaUp { service: s(41), replica: n.small },
+        TraceEvent::RunEnd { events: n.big },
+    ]
+}
+
+/// The kinds the derive itself accepts on a trace line, asked from serde: reading an unknown
+/// `ev` makes it list every variant name it knows.
+fn kinds_known_to_serde() -> Vec<&'static str> {
+    #[derive(Debug)]
+    struct Expected(Vec<&'static str>);
+    impl std::fmt::Display for Expected {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "expected one of {:?}", self.0)
+        }
+    }
+    impl std::error::Error for Expected {}
+    impl serde::de::Error for Expected {
+        fn custom<T: std::fmt::Display>(_: T) -> Self {
+            Expected(Vec::new())
+        }
+        fn unknown_variant(_: &str, expected: &'static [&'static str]) -> Self {
+            Expected(expected.to_vec())
+        }
+    }
+    let fields = [("ev", "no such kind")].into_iter();
+    let de = serde::de::value::MapDeserializer::<_, Expected>::new(fields);
+    match TraceEvent::<String>::deserialize(de) {
+        Err(Expected(kinds)) => kinds,
+        Ok(e) => panic!("an unknown kind was read as {e:?}"),
+    }
+}
+
+fn texts(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| (*w).to_owned()).collect()
+}
+
+/// Writes `events` through the real writer, one per microsecond.
+fn written(events: &[TraceEvent<&str>]) -> Trace {
+    let mut trace = Trace::new(TraceMode::Full);
+    for (i, e) in events.iter().enumerate() {
+        trace.emit(SimTime(i as u64 * 1000), e);
+    }
+    trace
+}
+
+fn round_trip(events: &[TraceEvent<&str>]) -> Result<(), String> {
+    let trace = written(events);
+    let lines: Vec<TraceLine> = read(trace.lines())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{e}\n{}", String::from_utf8_lossy(trace.lines())))?;
+    if lines.len() != events.len() {
+        return Err(format!("{} events written, {} read", events.len(), lines.len()));
+    }
+    for (i, (line, event)) in lines.iter().zip(events).enumerate() {
+        if line.t != SimTime(i as u64 * 1000) || line.event.borrowed() != *event {
+            return Err(format!("line {}: wrote {event:?}, read {line:?}", i + 1));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn every_kind_has_a_sample() {
+    let serde: BTreeSet<&str> = kinds_known_to_serde().into_iter().collect();
+    assert!(serde.len() > 20, "serde listed {serde:?}");
+    let text = texts(&["x"]);
+    let sampled: Vec<&str> = every_kind(&text, PLAIN).iter().map(TraceEvent::kind).collect();
+    let unique: BTreeSet<&str> = sampled.iter().copied().collect();
+    assert_eq!(unique.len(), sampled.len(), "one sample per kind: {sampled:?}");
+    assert_eq!(unique, serde, "every kind the trace may carry has a sample, and `kind` names it");
+}
+
+#[test]
+fn every_kind_round_trips_with_awkward_strings() {
+    let text = texts(&[
+        "orders",
+        "",
+        "quote \" backslash \\ slash /",
+        "line\nbreak\ttab\r",
+        "unicode é ✓ 🦀",
+        "control \u{0001} \u{001f}",
+        "{\"t\":1,\"ev\":\"registered\"}",
+        "orders:payments.charge",
+    ]);
+    let extremes = [
+        PLAIN,
+        Numbers { big: 0, small: 0, code: 0, index: 0, flag: false },
+        Numbers { big: u64::MAX, small: u32::MAX, code: i32::MIN, index: usize::MAX, flag: true },
+        Numbers { big: u64::MAX, small: u32::MAX, code: i32::MAX, index: usize::MAX, flag: true },
+    ];
+    for n in extremes {
+        round_trip(&every_kind(&text, n)).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+#[test]
+fn the_kind_is_the_written_ev() {
+    let text = texts(&["s"]);
+    for event in every_kind(&text, PLAIN) {
+        let trace = written(std::slice::from_ref(&event));
+        let line = String::from_utf8(trace.lines().to_vec()).expect("utf-8");
+        let prefix = format!("{{\"t\":0,\"ev\":\"{}\",", event.kind());
+        assert!(line.starts_with(&prefix), "{line}");
+    }
+}
+
+/// The exact bytes of each kind: field names and order are the format every trace hash
+/// depends on (written out by hand from the declaration, not from the writer).
+#[test]
+fn the_format_of_every_kind_is_pinned() {
+    let text = texts(&["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]);
+    let expected = [
+        r#"{"t":0,"ev":"run_start","system":"a","seed":42}"#,
+        r#"{"t":1000,"ev":"registered","service":"b","replica":3}"#,
+        r#"{"t":2000,"ev":"deregistered","service":"c","replica":3,"reason":"d"}"#,
+        r#"{"t":3000,"ev":"arrival","req":42,"service":"e","endpoint":"f"}"#,
+        r#"{"t":4000,"ev":"dropped","what":"g","id":42,"from":"h","to":"i","reason":"j"}"#,
+        r#"{"t":5000,"ev":"rejected","req":42,"service":"a","replica":3,"reason":"b"}"#,
+        r#"{"t":6000,"ev":"invocation_start","inv":42,"req":21,"service":"c","endpoint":"d","replica":3,"instance":14,"fresh":true}"#,
+        r#"{"t":7000,"ev":"host_op","inv":42,"op":"e","target":"f"}"#,
+        r#"{"t":8000,"ev":"refused","inv":42,"import":"g","target":"h","code":-2}"#,
+        r#"{"t":9000,"ev":"invocation_end","inv":42,"fuel":8,"outcome":"i"}"#,
+        r#"{"t":10000,"ev":"guest_fault","inv":42,"service":"j","cause":"a","input":"b"}"#,
+        r#"{"t":11000,"ev":"log","service":"c","level":"d","message":"e"}"#,
+        r#"{"t":12000,"ev":"response","req":42,"service":"f","endpoint":"g","outcome":"h","latency_ns":6}"#,
+        r#"{"t":13000,"ev":"call_retry","call":42,"attempt":3,"reason":"i"}"#,
+        r#"{"t":14000,"ev":"store_write","store":"j","replica":3,"key":"a","version":42}"#,
+        r#"{"t":15000,"ev":"store_apply","store":"b","replica":3,"key":"c","version":42,"applied":true}"#,
+        r#"{"t":16000,"ev":"publish","channel":"d","msg":42}"#,
+        r#"{"t":17000,"ev":"deliver","channel":"e","msg":42,"group":"f","attempt":3}"#,
+        r#"{"t":18000,"ev":"acked","channel":"g","msg":42,"group":"h"}"#,
+        r#"{"t":19000,"ev":"fault_start","index":1,"kind":"i"}"#,
+        r#"{"t":20000,"ev":"fault_end","index":1,"kind":"j"}"#,
+        r#"{"t":21000,"ev":"replica_down","service":"a","replica":3}"#,
+        r#"{"t":22000,"ev":"replica_up","service":"b","replica":3}"#,
+        r#"{"t":23000,"ev":"run_end","events":42}"#,
+    ];
+    let trace = written(&every_kind(&text, PLAIN));
+    let text = String::from_utf8(trace.lines().to_vec()).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines, expected);
+}
+
+#[test]
+fn texts_lists_every_string_field_in_order() {
+    let e = TraceEvent::Dropped { what: "request", id: 7, from: "n1", to: "n2", reason: "loss" };
+    assert_eq!(e.texts(), ["request", "n1", "n2", "loss"]);
+    assert!(TraceEvent::<&str>::RunEnd { events: 3 }.texts().is_empty());
+}
+
+fn problem(bytes: &[u8]) -> TraceError {
+    match read(bytes).find_map(Result::err) {
+        Some(e) => e,
+        None => panic!("{:?} was read without an error", String::from_utf8_lossy(bytes)),
+    }
+}
+
+#[test]
+fn a_bad_line_is_an_error_naming_its_line_and_what_is_wrong() {
+    let good = "{\"t\":1,\"ev\":\"run_end\",\"events\":3}\n";
+    let cases: [(&str, &str); 7] = [
+        ("garbage", "expected value"),
+        ("{\"ev\":\"run_end\",\"events\":3}", "missing field `t`"),
+        ("{\"t\":1,\"events\":3}", "missing field `ev`"),
+        ("{\"t\":1,\"ev\":\"teleported\"}", "unknown variant `teleported`"),
+        ("{\"t\":1,\"ev\":\"registered\",\"replica\":1}", "missing field `service`"),
+        ("{\"t\":1,\"ev\":\"registered\",\"service\":5,\"replica\":1}", "invalid type"),
+        ("{\"t\":-4,\"ev\":\"run_end\",\"events\":3}", "invalid value"),
+    ];
+    for (bad, what) in cases {
+        let bytes = format!("{good}{good}\n{bad}\n{good}");
+        let e = problem(bytes.as_bytes());
+        let TraceError::Line { line, problem, .. } = &e;
+        assert_eq!(*line, 4, "{bad}: blank lines count: {e}");
+        assert!(problem.contains(what), "{bad}: {e}");
+        assert!(!problem.contains("at line 1"), "serde's own position is replaced: {e}");
+        assert!(e.to_string().starts_with("trace line 4, column "), "{e}");
+    }
+}
+
+#[test]
+fn reading_goes_on_after_a_bad_line() {
+    let bytes = b"{\"t\":1,\"ev\":\"run_end\",\"events\":3}\ngarbage\n{\"t\":2,\"ev\":\"run_end\",\"events\":4}";
+    let results: Vec<_> = read(bytes).collect();
+    assert_eq!(results.len(), 3);
+    assert!(matches!(results[1], Err(TraceError::Line { line: 2, .. })));
+    assert_eq!(
+        results[2],
+        Ok(TraceLine { t: SimTime(2), event: TraceEvent::RunEnd { events: 4 } }),
+        "the last line needs no newline"
+    );
+}
+
+#[test]
+fn lines_are_numbered_after_what_came_before() {
+    let e = problem(b"\n{oops}\n");
+    assert!(matches!(e, TraceError::Line { line: 2, .. }), "{e}");
+    let later = read(b"{oops}\n").numbered_after(1000).find_map(Result::err);
+    assert!(matches!(later, Some(TraceError::Line { line: 1001, .. })), "{later:?}");
+    assert_eq!(read(b"").count(), 0);
+    assert_eq!(read(b"\n \n\r\n").count(), 0, "blank lines hold no event");
+}
+
+/// Any text, including what JSON must escape.
+fn any_text() -> impl Strategy<Value = String> {
+    prop_oneof![any::<String>(), "[a-z:._-]{0,12}", "[\"\\\\\n\t\u{0}-\u{1f}]{0,6}"]
+}
+
+fn any_numbers() -> impl Strategy<Value = Numbers> {
+    (any::<u64>(), any::<u32>(), any::<i32>(), any::<usize>(), any::<bool>())
+        .prop_map(|(big, small, code, index, flag)| Numbers { big, small, code, index, flag })
+}
+
+proptest! {
+    #[test]
+    fn every_kind_round_trips(text in prop::collection::vec(any_text(), 1..8), n in any_numbers()) {
+        let events = every_kind(&text, n);
+        prop_assert_eq!(round_trip(&events), Ok(()));
+        let back: Vec<TraceEvent> = events.iter().map(|e| e.map(|s| (*s).to_owned())).collect();
+        for (owned, event) in back.iter().zip(&events) {
+            prop_assert_eq!(&owned.borrowed(), event);
+        }
+    }
+
+    /// Whatever the bytes, reading never panics and every error names a line that exists.
+    #[test]
+    fn any_bytes_read_without_panicking(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        let lines = bytes.split(|b| *b == b'\n').count();
+        for result in read(&bytes) {
+            if let Err(TraceError::Line { line, .. }) = result {
+                prop_assert!((1..=lines).contains(&line), "line {} of {}", line, lines);
+            }
+        }
+    }
+
+    /// One corrupted byte in a real trace: the error, if any, is on the line it hit.
+    #[test]
+    fn a_corrupted_byte_is_found_on_its_line(at in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let text = texts(&["orders", "a \"quoted\" name"]);
+        let trace = written(&every_kind(&text, PLAIN));
+        let mut bytes = trace.lines().to_vec();
+        let i = at.index(bytes.len());
+        prop_assume!(byte != b'\n' && bytes[i] != b'\n');
+        bytes[i] = byte;
+        let hit = bytes[..i].iter().filter(|b| **b == b'\n').count() + 1;
+        for result in read(&bytes) {
+            if let Err(TraceError::Line { line, .. }) = result {
+                prop_assert_eq!(line, hit);
+            }
+        }
+    }
+}
