@@ -21,6 +21,10 @@ pub struct ReplayArgs {
     /// At most this many events in the story.
     #[arg(long, default_value_t = 60)]
     pub events: usize,
+    /// Lift the resource limits (expected requests, users, store replicas, retries fan-out,
+    /// events and trace bytes per run, faults in the schedule): see the README.
+    #[arg(long)]
+    pub limits_off: bool,
 }
 
 pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
@@ -46,7 +50,10 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let s = loaded.scenario;
     let base = scenario_path.parent().map(PathBuf::from).unwrap_or_default();
     let files = setup::read_modules(&s, &base)?;
-    let case = replay.reproduce(&s, &files).with_context(|| format!("{}", args.file.display()))?;
+    let limits = super::limits(args.limits_off);
+    let case = replay
+        .reproduce(&s, &files, &limits)
+        .with_context(|| format!("{}", args.file.display()))?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,

@@ -4,6 +4,7 @@ mod dynamic;
 mod graph;
 mod guests;
 mod gui;
+mod hostile;
 mod inspect;
 mod invoke;
 mod layering;
