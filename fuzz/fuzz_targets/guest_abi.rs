@@ -92,7 +92,9 @@ impl Input<'_> {
             .to_owned(),
             0xc0..=0xcf => "(local.get 0)".to_owned(),
             0xd0..=0xdf => "(local.get 1)".to_owned(),
-            0xe0..=0xef => ["-1", "2147483647", "-2147483648", "-4096"][usize::from(b % 4)].to_owned(),
+            0xe0..=0xef => {
+                ["-1", "2147483647", "-2147483648", "-4096"][usize::from(b % 4)].to_owned()
+            }
             _ => self.word().to_string(),
         }
     }
@@ -109,7 +111,9 @@ fn module(data: &[u8]) -> (String, Vec<u8>) {
             "  (import \"{module}\" \"{name}\" (func ${name} (param {params}){result}))"
         );
     }
-    wat.push_str("  (memory (export \"memory\") 2 4)\n  (global $next (mut i32) (i32.const 8192))\n");
+    wat.push_str(
+        "  (memory (export \"memory\") 2 4)\n  (global $next (mut i32) (i32.const 8192))\n",
+    );
     let mut data_seg = String::new();
     for (name, _) in NAMES {
         for b in name.bytes() {
