@@ -21,6 +21,7 @@ pub mod dist;
 pub mod engine;
 pub mod explore;
 pub mod invoke;
+pub mod limits;
 pub mod load;
 pub mod metrics;
 pub mod properties;

@@ -48,6 +48,10 @@ pub struct CheckArgs {
     /// Where a counterexample's replay file is written (default: `fusebench-out/`).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Lift the resource limits (expected requests, users, store replicas, retries fan-out,
+    /// events and trace bytes per run, cases): see the README.
+    #[arg(long)]
+    pub limits_off: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -89,6 +93,23 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     };
     crate::print_diagnostics(&loaded.diagnostics);
     let s = &loaded.scenario;
+    if !args.static_only && s.workload.is_some() {
+        // The worst case exploration generates: the declared duration at the highest rate scale.
+        let limits = super::limits(args.limits_off);
+        let worst = explore::Schedule {
+            rate_scale: explore::RATE_SCALE_MAX,
+            declared: false,
+            ..explore::Schedule::declared(s)
+        };
+        let mut problems = fusebench_sim::limits::check_scenario(&worst.apply(s), &limits);
+        problems.extend(fusebench_sim::limits::check_cases(args.cases, &limits).err());
+        if super::report_limits(
+            &problems,
+            "nothing was checked (explored cases scale the declared rates up to 1.5×)",
+        ) {
+            return Ok(ExitCode::from(2));
+        }
+    }
     let results = checks::outcomes(s, &loaded.modules);
     let file = args.scenario.display().to_string();
     let (dynamic, dynamic_skipped) = if args.static_only {
@@ -159,8 +180,14 @@ fn dynamic(
         bar.set_position(done as u64);
         bar.set_message(format!("({failing} failing)"));
     };
-    let Exploration { cases, failing, counterexample, declared } =
-        explore::explore(s, files, args.cases, args.seed, &progress)?;
+    let Exploration { cases, failing, counterexample, declared } = explore::explore_limited(
+        s,
+        files,
+        args.cases,
+        args.seed,
+        &super::limits(args.limits_off),
+        &progress,
+    )?;
     bar.finish_and_clear();
     let (properties, counterexample) = match counterexample {
         None => (declared, None),

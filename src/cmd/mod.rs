@@ -12,6 +12,8 @@ use fusebench_model::checks;
 use fusebench_model::text::plain;
 use fusebench_sim::load::Loaded;
 
+use fusebench_sim::limits::{LimitError, Limits};
+
 /// Whether the host will load every module of the scenario. The `module-*` static checks
 /// (validity, ABI and memory limit, capabilities) are exactly what the host enforces at load,
 /// so a command that runs modules (`run`, `invoke`, `replay`) first reports their errors as
@@ -32,4 +34,21 @@ pub fn modules_loadable(loaded: &Loaded, path: &Path, consequence: &str) -> bool
         errors.len()
     );
     false
+}
+
+/// The resource limits a command runs under: the defaults, or none with `--limits-off`.
+pub fn limits(off: bool) -> Limits {
+    if off { Limits::off() } else { Limits::DEFAULT }
+}
+
+/// Prints every limit a scenario goes over and says nothing was run; `true` when there was one
+/// (the command then exits 2).
+pub fn report_limits(problems: &[LimitError], consequence: &str) -> bool {
+    for p in problems {
+        eprintln!("error: {p}");
+    }
+    if !problems.is_empty() {
+        eprintln!("error: over {} resource limit(s); {consequence}", problems.len());
+    }
+    !problems.is_empty()
 }

@@ -22,6 +22,10 @@ pub struct ReplayArgs {
     /// At most this many events in the story.
     #[arg(long, default_value_t = 60)]
     pub events: usize,
+    /// Lift the resource limits (expected requests, users, store replicas, retries fan-out,
+    /// events and trace bytes per run, faults in the schedule): see the README.
+    #[arg(long)]
+    pub limits_off: bool,
 }
 
 pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
@@ -46,8 +50,9 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     if !super::modules_loadable(&loaded, scenario_path, "nothing was replayed") {
         return Ok(ExitCode::from(2));
     }
+    let limits = super::limits(args.limits_off);
     let case = replay
-        .reproduce(&loaded.scenario, &loaded.files)
+        .reproduce(&loaded.scenario, &loaded.files, &limits)
         .with_context(|| format!("{}", args.file.display()))?;
     let mut out = std::io::stdout().lock();
     writeln!(

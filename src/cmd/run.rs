@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use fusebench_model::Scenario;
 use fusebench_model::text::plain;
+use fusebench_sim::limits::{Budget, Limits, check_scenario};
 use fusebench_sim::report::multi::{Estimate, MultiReport, scaled};
 use fusebench_sim::report::{self, Report, SloStatus};
 use fusebench_sim::setup::{self, ModuleFiles};
@@ -45,6 +46,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "K", default_value_t = 1,
           value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub seeds: u64,
+    /// Lift the resource limits (expected requests, users, store replicas, retries fan-out,
+    /// events and trace bytes per run): see the README.
+    #[arg(long)]
+    pub limits_off: bool,
 }
 
 fn parse_duration(s: &str) -> Result<f64, String> {
@@ -62,6 +67,7 @@ struct Plan {
     files: ModuleFiles,
     duration: SimTime,
     out: Option<PathBuf>,
+    limits: Limits,
 }
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
@@ -72,6 +78,17 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     let Loaded { scenario, files, .. } = loaded;
+    let limits = super::limits(args.limits_off);
+    {
+        // The limits apply to what will run: the workload with `--duration` if given.
+        let mut planned = scenario.clone();
+        if let (Some(d), Some(w)) = (args.duration, planned.workload.as_mut()) {
+            w.duration_s = d;
+        }
+        if super::report_limits(&check_scenario(&planned, &limits), "nothing was run") {
+            return Ok(ExitCode::from(2));
+        }
+    }
     // Load once up front, so a module the host rejects is reported before any run starts.
     drop(
         setup::build_runtime(&scenario, &files)
@@ -80,7 +97,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let duration = SimTime::from_secs_f64(
         args.duration.unwrap_or_else(|| scenario.workload.as_ref().map_or(0.0, |w| w.duration_s)),
     );
-    let plan = Plan { scenario, files, duration, out: args.out.clone() };
+    let plan = Plan { scenario, files, duration, out: args.out.clone(), limits };
     if args.seeds == 1 {
         run_single(&plan, args.seed)?;
     } else {
@@ -169,10 +186,13 @@ fn simulate(
     options.duration = Some(plan.duration);
     let end = plan.duration + options.drain_nanos;
     let mut sim = Sim::new(plan.scenario.clone(), Box::new(runtime), &options);
+    // The run's event and trace budget, checked between bounded slices of events: a run that
+    // would exhaust memory stops with the limit named instead.
+    let mut budget = Budget::new(&plan.limits);
     let slices = 100;
     for i in 1..=slices {
         let t = SimTime((u128::from(end.nanos()) * i / 100) as u64);
-        sim.run_until(t);
+        budget.run_until(&mut sim, t).with_context(|| format!("seed {seed}"))?;
         if !bar.is_hidden() {
             bar.set_position(i as u64);
             bar.set_message(format!(
@@ -183,7 +203,7 @@ fn simulate(
         }
     }
     // Anything the slices could not reach (none: the last slice is the end) finishes here.
-    while sim.step() {}
+    budget.run_to_end(&mut sim).with_context(|| format!("seed {seed}"))?;
     let result = sim.finish();
     let report = Report::new(&result, &plan.scenario);
     let trace = (plan.out.is_some()).then_some(result.trace);

@@ -10,6 +10,7 @@ mod inputs;
 mod inspect;
 mod invoke;
 mod layering;
+mod limits;
 mod run;
 mod scenario_errors;
 mod static_checks;

@@ -163,6 +163,24 @@ impl Scenario {
         Location { file: self.file.clone(), line, column }
     }
 
+    /// Where the value at `path` (table keys from the root, e.g. `["workload", "arrival",
+    /// "rate_rps"]`) is written in this scenario's source, if it is: for messages about values
+    /// the parsed types keep no span for (resource limits, replay validation).
+    #[must_use]
+    pub fn locate_key(&self, path: &[&str]) -> Option<Location> {
+        let (root, _) = toml::de::DeTable::parse_recoverable(&self.source);
+        let (last, parents) = path.split_last()?;
+        let mut table = root.get_ref();
+        for key in parents {
+            match table.get(*key)?.get_ref() {
+                toml::de::DeValue::Table(t) => table = t,
+                _ => return None,
+            }
+        }
+        let v = table.get(*last)?;
+        Some(self.locate(Span::from(v.span())))
+    }
+
     /// The effective fuel budget of a service (its own, or the quality default).
     #[must_use]
     pub fn fuel_budget(&self, service: &Service) -> u64 {

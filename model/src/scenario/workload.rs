@@ -103,8 +103,17 @@ impl Template {
 }
 
 impl Workload {
+    /// The range of `duration_s` the parser accepts, in seconds (shared with the replay file's
+    /// schedule, which must stay inside what a scenario could declare).
+    pub const DURATION_S_RANGE: (f64, f64) = (0.001, 1e7);
+    /// The largest arrival rate the parser accepts, in requests per second.
+    pub const RATE_RPS_MAX: f64 = 1e9;
+    /// The most closed-loop users the parser accepts.
+    pub const USERS_MAX: u64 = 10_000_000;
+
     pub(crate) fn read(cx: &mut Cx<'_>, mut o: Obj<'_, '_>) -> Option<Workload> {
-        let duration_s = o.opt_f64(cx, "duration_s", 0.001, 1e7).unwrap_or(60.0);
+        let (lo, hi) = Self::DURATION_S_RANGE;
+        let duration_s = o.opt_f64(cx, "duration_s", lo, hi).unwrap_or(60.0);
         let origin = o.opt_str(cx, "origin").map(NameRef::from);
         let arrival = match o.opt_table(cx, "arrival") {
             Some(t) => read_arrival(cx, t),
@@ -150,7 +159,7 @@ fn read_arrival(cx: &mut Cx<'_>, mut o: Obj<'_, '_>) -> Option<Arrival> {
         );
     }
     let kind = o.opt_enum(cx, "kind", &choices)?;
-    const RATE_MAX: f64 = 1e9;
+    const RATE_MAX: f64 = Workload::RATE_RPS_MAX;
     let a = match kind {
         K::Poisson => Arrival::Poisson {
             rate_rps: o.req_f64(cx, "rate_rps", 1e-6, RATE_MAX, "requests per second")?,
@@ -186,8 +195,14 @@ fn read_arrival(cx: &mut Cx<'_>, mut o: Obj<'_, '_>) -> Option<Arrival> {
             Arrival::Schedule { steps }
         }
         K::Closed => Arrival::Closed {
-            users: u32::try_from(o.req_u64(cx, "users", 1, 10_000_000, "number of clients")?)
-                .unwrap_or(u32::MAX),
+            users: u32::try_from(o.req_u64(
+                cx,
+                "users",
+                1,
+                Workload::USERS_MAX,
+                "number of clients",
+            )?)
+            .unwrap_or(u32::MAX),
             think_ms: o.opt_f64(cx, "think_ms", 0.0, 3.6e6).unwrap_or(0.0),
         },
     };

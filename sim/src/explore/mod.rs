@@ -12,13 +12,17 @@ pub mod replay;
 mod story_tests;
 
 use fusebench_model::Scenario;
-use fusebench_model::scenario::{Arrival, ChannelKind, Fault, FaultKind, FaultTarget, NameRef};
+use fusebench_model::edit::{self, Edit, FaultSpec};
+use fusebench_model::scenario::{
+    Arrival, ChannelKind, Fault, FaultKind, FaultTarget, NameRef, Workload,
+};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::limits::{Budget, LimitError, Limits};
 use crate::properties::{self, Verdict};
 use crate::setup::{ModuleFiles, SetupError, build_runtime};
 use crate::trace::TraceMode;
@@ -118,12 +122,160 @@ impl Schedule {
         out
     }
 
+    /// Every way this schedule is not one exploration could have made for `s`: each field goes
+    /// through the scenario parser's own validation (an injected fault is written into the
+    /// scenario's text as a `[[fault]]` and parsed back, so an unknown service, channel or link,
+    /// a replica the service does not have, a negative, NaN or out-of-range number is refused
+    /// exactly as in a scenario file), the workload's duration and scaled rates stay inside
+    /// the parser's ranges, and no fault starts after the run. Read from a file (a replay), a
+    /// schedule is input like any other; run unchecked, it reached code that indexes replicas.
+    ///
+    /// At most `faults_max` faults are looked at (each is one parse): more is one problem.
+    #[must_use]
+    pub fn validate(&self, s: &Scenario, faults_max: usize) -> Vec<ScheduleProblem> {
+        let mut out = Vec::new();
+        let problem = |field: &str, message: String| ScheduleProblem {
+            field: format!("schedule.{field}"),
+            message,
+        };
+        let (lo, hi) = Workload::DURATION_S_RANGE;
+        if !(lo..=hi).contains(&self.duration_s) {
+            out.push(problem(
+                "duration_s",
+                format!(
+                    "{} is outside the range a scenario's `workload.duration_s` may take ({lo}..={hi} seconds)",
+                    self.duration_s
+                ),
+            ));
+        }
+        if !(self.rate_scale.is_finite() && self.rate_scale > 0.0) {
+            out.push(problem(
+                "rate_scale",
+                format!("{} is not a positive finite factor", self.rate_scale),
+            ));
+        } else if let Some(w) = &s.workload {
+            let max_rate = match &w.arrival {
+                Arrival::Poisson { rate_rps }
+                | Arrival::Constant { rate_rps }
+                | Arrival::OnOff { rate_rps, .. } => *rate_rps,
+                Arrival::Schedule { steps } => steps.iter().map(|x| x.rate_rps).fold(0.0, f64::max),
+                Arrival::Closed { .. } => 0.0,
+            };
+            if max_rate * self.rate_scale > Workload::RATE_RPS_MAX {
+                out.push(problem(
+                    "rate_scale",
+                    format!(
+                        "{} scales the arrival rate to {} req/s, over the {} a scenario may declare",
+                        self.rate_scale,
+                        max_rate * self.rate_scale,
+                        Workload::RATE_RPS_MAX
+                    ),
+                ));
+            }
+            if let Arrival::Closed { users, .. } = w.arrival
+                && f64::from(users) * self.rate_scale > Workload::USERS_MAX as f64
+            {
+                out.push(problem(
+                    "rate_scale",
+                    format!(
+                        "{} scales the closed-loop users over the {} a scenario may declare",
+                        self.rate_scale,
+                        Workload::USERS_MAX
+                    ),
+                ));
+            }
+        }
+        if self.declared && (!self.faults.is_empty() || self.rate_scale != 1.0) {
+            out.push(problem(
+                "declared",
+                "the declared scenario (case 0) has no added faults and its own rate".to_owned(),
+            ));
+        }
+        if self.faults.len() > faults_max {
+            out.push(problem(
+                "faults",
+                format!(
+                    "{} faults, over the limit of {faults_max} (exploration adds at most 4); {}",
+                    self.faults.len(),
+                    crate::limits::HOW_TO_LIFT
+                ),
+            ));
+            return out;
+        }
+        // The run spans the declared workload (faults are drawn inside it) or the schedule's.
+        let run_s = s.workload.as_ref().map_or(0.0, |w| w.duration_s).max(self.duration_s);
+        for (i, f) in self.faults.iter().enumerate() {
+            let here = format!("faults[{i}]");
+            let model = f.to_model();
+            let spec = FaultSpec::from(&model);
+            let text = match edit::apply(s.source(), &[Edit::AddFault(spec)]) {
+                Ok(t) => t,
+                Err(e) => {
+                    out.push(problem(&here, e.to_string()));
+                    continue;
+                }
+            };
+            let parsed = fusebench_model::parse(&s.file, &text);
+            for d in parsed.diagnostics.iter().filter(|d| d.is_error()) {
+                let key = fault_key(d.field.as_deref().unwrap_or_default());
+                let hint = d.hint.as_ref().map(|h| format!(" ({h})")).unwrap_or_default();
+                out.push(problem(&format!("{here}{key}"), format!("{}{hint}", d.message)));
+            }
+            if model.at_s.is_finite() && model.at_s > run_s {
+                out.push(problem(
+                    &format!("{here}.at_s"),
+                    format!("{} s is after the run ends ({run_s} s)", model.at_s),
+                ));
+            }
+        }
+        out
+    }
+
     /// A size for "smaller" comparisons in tests: faults first, then requests, then time.
     #[must_use]
     pub fn size(&self) -> (usize, u64, u64) {
         (self.faults.len(), (self.rate_scale * 1000.0) as u64, (self.duration_s * 1000.0) as u64)
     }
 }
+
+/// The key inside one fault of a parser diagnostic's field (`fault[4].replica`,
+/// `fault.replica` → `.replica`; `fault` → nothing).
+fn fault_key(field: &str) -> String {
+    let Some(rest) = field.strip_prefix("fault") else { return String::new() };
+    let rest = match rest.strip_prefix('[') {
+        Some(r) => r.split_once(']').map_or("", |(_, tail)| tail),
+        None => rest,
+    };
+    rest.strip_prefix('.').map_or(String::new(), |k| format!(".{k}"))
+}
+
+/// One field of a schedule that fails validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleProblem {
+    /// The field's path in the replay file, e.g. `schedule.faults[0].replica`.
+    pub field: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ScheduleProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Why a case could not be run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExploreError {
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error(transparent)]
+    Limit(#[from] LimitError),
+}
+
+/// The largest factor exploration scales the declared arrival rates by (the smallest is 0.5):
+/// limits are checked up front against it.
+pub const RATE_SCALE_MAX: f64 = 1.5;
 
 /// The proptest strategy of schedules for `s`.
 pub fn schedules(s: &Scenario) -> BoxedStrategy<Schedule> {
@@ -207,7 +359,7 @@ pub fn schedules(s: &Scenario) -> BoxedStrategy<Schedule> {
     } else {
         prop::collection::vec(prop::strategy::Union::new(kinds), 0..=4).boxed()
     };
-    (faults, 1..=tenths, 5u32..=15)
+    (faults, 1..=tenths, 5u32..=(RATE_SCALE_MAX * 10.0) as u32)
         .prop_map(|(faults, dur, scale)| Schedule {
             duration_s: f64::from(dur) / 10.0,
             rate_scale: f64::from(scale) / 10.0,
@@ -234,19 +386,37 @@ impl CaseOutcome {
     }
 }
 
-/// Runs one case: the schedule applied to the scenario, its duplicate-free twin when it
-/// duplicates, and every property.
+/// Runs one case under the default [`Limits`]: see [`run_case_limited`].
 ///
 /// # Errors
-/// A module the host rejects.
+/// A module the host rejects, or a limit.
 pub fn run_case(
     s: &Scenario,
     files: &ModuleFiles,
     schedule: &Schedule,
     seed: u64,
-) -> Result<CaseOutcome, SetupError> {
+) -> Result<CaseOutcome, ExploreError> {
+    run_case_limited(s, files, schedule, seed, &Limits::DEFAULT)
+}
+
+/// Runs one case: the schedule applied to the scenario, its duplicate-free twin when it
+/// duplicates, and every property. The applied scenario is checked against `limits` before it
+/// runs, and each run stops when it goes over its event or trace budget.
+///
+/// # Errors
+/// A module the host rejects, or a limit.
+pub fn run_case_limited(
+    s: &Scenario,
+    files: &ModuleFiles,
+    schedule: &Schedule,
+    seed: u64,
+    limits: &Limits,
+) -> Result<CaseOutcome, ExploreError> {
     let scenario = schedule.apply(s);
-    let run_one = |sc: Scenario| -> Result<RunResult, SetupError> {
+    if let Some(e) = crate::limits::check_scenario(&scenario, limits).into_iter().next() {
+        return Err(e.into());
+    }
+    let run_one = |sc: Scenario| -> Result<RunResult, ExploreError> {
         let runtime = build_runtime(&sc, files)?;
         let mut o = RunOptions::new(seed);
         o.trace = TraceMode::Full;
@@ -268,7 +438,9 @@ pub fn run_case(
             + (sc.quality.convergence_ms / 1e3).max(timeout_s).max(1.0))
         .min(3600.0);
         o.drain_nanos = crate::time::secs_to_nanos(settle_s);
-        Ok(Sim::new(sc, Box::new(runtime), &o).run())
+        let mut sim = Sim::new(sc, Box::new(runtime), &o);
+        Budget::new(limits).run_to_end(&mut sim)?;
+        Ok(sim.finish())
     };
     let twin = properties::without_duplication(&scenario).map(&run_one).transpose()?;
     let run = run_one(scenario.clone())?;
@@ -296,18 +468,35 @@ pub struct Exploration {
     pub declared: Vec<Verdict>,
 }
 
-/// Explores `cases` cases (the declared scenario first) from `seed`, in parallel; shrinks the
-/// first failing one. `progress(done, failing)` is called as cases finish.
+/// Explores under the default [`Limits`]: see [`explore_limited`].
 ///
 /// # Errors
-/// A module the host rejects.
+/// A module the host rejects, or a limit.
 pub fn explore(
     s: &Scenario,
     files: &ModuleFiles,
     cases: usize,
     seed: u64,
     progress: &(dyn Fn(usize, usize) + Sync),
-) -> Result<Exploration, SetupError> {
+) -> Result<Exploration, ExploreError> {
+    explore_limited(s, files, cases, seed, &Limits::DEFAULT, progress)
+}
+
+/// Explores `cases` cases (the declared scenario first) from `seed`, in parallel; shrinks the
+/// first failing one. `progress(done, failing)` is called as cases finish. The number of cases
+/// and every case are held to `limits`.
+///
+/// # Errors
+/// A module the host rejects, or a limit.
+pub fn explore_limited(
+    s: &Scenario,
+    files: &ModuleFiles,
+    cases: usize,
+    seed: u64,
+    limits: &Limits,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Exploration, ExploreError> {
+    crate::limits::check_cases(cases, limits)?;
     let strategy = schedules(s);
     let mut key = [0u8; 32];
     key[..8].copy_from_slice(&seed.to_le_bytes());
@@ -324,11 +513,11 @@ pub fn explore(
     schedules.extend(trees.iter().map(ValueTree::current));
     let done = std::sync::atomic::AtomicUsize::new(0);
     let failing = std::sync::atomic::AtomicUsize::new(0);
-    let outcomes: Vec<Result<CaseOutcome, SetupError>> = schedules
+    let outcomes: Vec<Result<CaseOutcome, ExploreError>> = schedules
         .par_iter()
         .enumerate()
         .map(|(i, sched)| {
-            let out = run_case(s, files, sched, seed.wrapping_add(i as u64));
+            let out = run_case_limited(s, files, sched, seed.wrapping_add(i as u64), limits);
             if out.as_ref().is_ok_and(CaseOutcome::failed) {
                 failing.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
@@ -343,11 +532,11 @@ pub fn explore(
     let first = outcomes.iter().position(CaseOutcome::failed);
     let counterexample = match first {
         None => None,
-        Some(0) => Some(shrink_declared(s, files, outcomes[0].clone())?),
+        Some(0) => Some(shrink_declared(s, files, limits, outcomes[0].clone())?),
         Some(i) => {
             let failed_ids: Vec<&'static str> =
                 outcomes[i].verdicts.iter().filter(|v| !v.passed).map(|v| v.id).collect();
-            Some(shrink(s, files, &mut trees[i - 1], outcomes[i].clone(), &failed_ids)?)
+            Some(shrink(s, files, limits, &mut trees[i - 1], outcomes[i].clone(), &failed_ids)?)
         }
     };
     Ok(Exploration { cases: outcomes.len(), failing: failing_count, counterexample, declared })
@@ -365,10 +554,11 @@ fn still_fails(o: &CaseOutcome, ids: &[&str]) -> bool {
 fn shrink(
     s: &Scenario,
     files: &ModuleFiles,
+    limits: &Limits,
     tree: &mut impl ValueTree<Value = Schedule>,
     mut best: CaseOutcome,
     ids: &[&str],
-) -> Result<(CaseOutcome, usize), SetupError> {
+) -> Result<(CaseOutcome, usize), ExploreError> {
     let seed = best.seed;
     let mut steps = 0;
     if !tree.simplify() {
@@ -376,7 +566,7 @@ fn shrink(
     }
     while steps < SHRINK_STEPS_MAX {
         steps += 1;
-        let out = run_case(s, files, &tree.current(), seed)?;
+        let out = run_case_limited(s, files, &tree.current(), seed, limits)?;
         if still_fails(&out, ids) {
             best = out;
             if !tree.simplify() {
@@ -394,15 +584,16 @@ fn shrink(
 fn shrink_declared(
     s: &Scenario,
     files: &ModuleFiles,
+    limits: &Limits,
     mut best: CaseOutcome,
-) -> Result<(CaseOutcome, usize), SetupError> {
+) -> Result<(CaseOutcome, usize), ExploreError> {
     let ids: Vec<&'static str> = best.verdicts.iter().filter(|v| !v.passed).map(|v| v.id).collect();
     let mut steps = 0;
     while steps < 8 && best.schedule.duration_s > 0.2 {
         steps += 1;
         let mut sched = best.schedule.clone();
         sched.duration_s = (sched.duration_s / 2.0 * 10.0).round() / 10.0;
-        let out = run_case(s, files, &sched, best.seed)?;
+        let out = run_case_limited(s, files, &sched, best.seed, limits)?;
         if still_fails(&out, &ids) { best = out } else { break }
     }
     Ok((best, steps))

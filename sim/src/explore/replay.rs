@@ -1,20 +1,26 @@
 //! Replay files: a counterexample as (scenario hash, seed, schedule), reproduced exactly, and
 //! the story of the trace events that violate the property — as text and as a Mermaid sequence
 //! diagram.
+//!
+//! A replay file is input: it may be corrupted, edited or made for another scenario. Before
+//! anything runs, its schedule goes through the scenario parser's validation
+//! ([`Schedule::validate`]), the resource limits ([`crate::limits`]), and a check that every
+//! field deciding what runs still has the hash recorded with it (`fields_sha256`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use fusebench_model::Scenario;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{CaseOutcome, Schedule, run_case};
+use super::{CaseOutcome, ExploreError, Schedule, ScheduleProblem, run_case_limited};
+use crate::limits::{LimitError, Limits};
 use crate::setup::{ModuleFiles, SetupError};
 use crate::trace::{self, TraceError, TraceEvent, TraceLine};
 
-/// The format version written in every replay file.
-pub const FORMAT: u32 = 1;
+/// The format version written in every replay file (2: `fields_sha256`).
+pub const FORMAT: u32 = 2;
 
 /// A saved counterexample.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +39,12 @@ pub struct ReplayFile {
     pub findings: Vec<String>,
     /// SHA-256 of the run's trace: the replay must reproduce it byte for byte.
     pub trace_sha256: String,
+    /// For each field that decides what runs (the seed, every schedule field, the trace hash):
+    /// SHA-256 of the field's name and JSON value, bound to `scenario_sha256`. An edited field,
+    /// or a file moved onto another scenario, is refused and named before anything runs (the
+    /// trace hash alone would notice only after the whole run). Integrity, not authenticity:
+    /// anyone can recompute it, which is why the schedule is also validated.
+    pub fields_sha256: BTreeMap<String, String>,
 }
 
 /// Why a replay could not be made or trusted.
@@ -47,10 +59,36 @@ pub enum ReplayError {
         "the replay file was made from a different version of the scenario or its modules (recorded hash {recorded}, now {current}); it cannot be replayed faithfully"
     )]
     ScenarioChanged { recorded: String, current: String },
+    #[error("the replay file's schedule is invalid for this scenario: {}", list(.0))]
+    InvalidSchedule(Vec<ScheduleProblem>),
+    #[error(
+        "the replay file was edited or made for another scenario: {} no longer match(es) the hash recorded with it",
+        .fields.join(", ")
+    )]
+    Edited { fields: Vec<String> },
+    #[error("the replay file's schedule is over a resource limit: {0}")]
+    Limit(#[from] LimitError),
     #[error("the run did not reproduce: trace hash {got}, the replay file recorded {expected}")]
     NotReproduced { expected: String, got: String },
     #[error(transparent)]
     Setup(#[from] SetupError),
+}
+
+impl From<ExploreError> for ReplayError {
+    fn from(e: ExploreError) -> Self {
+        match e {
+            ExploreError::Setup(e) => ReplayError::Setup(e),
+            ExploreError::Limit(e) => ReplayError::Limit(e),
+        }
+    }
+}
+
+fn list(problems: &[ScheduleProblem]) -> String {
+    problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// SHA-256 over the scenario's text and its modules (in name order).
@@ -63,14 +101,44 @@ pub fn scenario_hash(s: &Scenario, files: &ModuleFiles) -> String {
         h.update((bytes.len() as u64).to_le_bytes());
         h.update(bytes);
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hex(&h.finalize())
+}
+
+/// The fields of a replay file that decide what runs, by name, as JSON values.
+fn behaviour_fields(r: &ReplayFile) -> Vec<(&'static str, serde_json::Value)> {
+    let sc = &r.schedule;
+    vec![
+        ("seed", serde_json::json!(r.seed)),
+        ("schedule.duration_s", serde_json::json!(sc.duration_s)),
+        ("schedule.rate_scale", serde_json::json!(sc.rate_scale)),
+        ("schedule.faults", serde_json::to_value(&sc.faults).unwrap_or_default()),
+        ("schedule.declared", serde_json::json!(sc.declared)),
+        ("trace_sha256", serde_json::json!(r.trace_sha256)),
+    ]
+}
+
+/// Each behaviour field's hash, bound to the scenario hash and the format.
+fn field_hashes(r: &ReplayFile) -> BTreeMap<String, String> {
+    behaviour_fields(r)
+        .into_iter()
+        .map(|(name, value)| {
+            let mut h = Sha256::new();
+            h.update(format!("fusebench-replay-{FORMAT}\0").as_bytes());
+            h.update(r.scenario_sha256.as_bytes());
+            h.update([0]);
+            h.update(name.as_bytes());
+            h.update([0]);
+            h.update(value.to_string().as_bytes());
+            (name.to_owned(), hex(&h.finalize()))
+        })
+        .collect()
 }
 
 impl ReplayFile {
     #[must_use]
     pub fn new(scenario_path: &str, s: &Scenario, files: &ModuleFiles, case: &CaseOutcome) -> Self {
         let failed: Vec<_> = case.verdicts.iter().filter(|v| !v.passed).collect();
-        ReplayFile {
+        let mut r = ReplayFile {
             fusebench_replay: FORMAT,
             scenario: scenario_path.to_owned(),
             scenario_sha256: scenario_hash(s, files),
@@ -79,7 +147,15 @@ impl ReplayFile {
             violated: failed.iter().map(|v| v.id.to_owned()).collect(),
             findings: failed.iter().flat_map(|v| v.findings.iter().cloned()).collect(),
             trace_sha256: case.trace_hash.clone(),
-        }
+            fields_sha256: BTreeMap::new(),
+        };
+        r.seal();
+        r
+    }
+
+    /// Records the hashes of the behaviour fields as they are now.
+    pub fn seal(&mut self) {
+        self.fields_sha256 = field_hashes(self);
     }
 
     /// Parses a replay file.
@@ -87,6 +163,13 @@ impl ReplayFile {
     /// # Errors
     /// [`ReplayError::Corrupted`] (with serde's line and column) or a version mismatch.
     pub fn parse(text: &str) -> Result<Self, ReplayError> {
+        // The version first, so an older file is refused as such rather than as corrupted.
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(text)
+            && let Some(found) = v.get("fusebench_replay").and_then(serde_json::Value::as_u64)
+            && found != u64::from(FORMAT)
+        {
+            return Err(ReplayError::Version { found: u32::try_from(found).unwrap_or(u32::MAX) });
+        }
         let r: ReplayFile =
             serde_json::from_str(text).map_err(|e| ReplayError::Corrupted(e.to_string()))?;
         if r.fusebench_replay != FORMAT {
@@ -95,11 +178,18 @@ impl ReplayFile {
         Ok(r)
     }
 
-    /// Runs the case again and checks it reproduced exactly.
+    /// Everything that can be known about the file before running it, against `s` and its
+    /// `files`: the scenario hash, the schedule's validation, the limits, the field hashes (in
+    /// that order: the most specific reason first).
     ///
     /// # Errors
-    /// The scenario or modules changed, or the trace differs.
-    pub fn reproduce(&self, s: &Scenario, files: &ModuleFiles) -> Result<CaseOutcome, ReplayError> {
+    /// The first of those that fails.
+    pub fn verify(
+        &self,
+        s: &Scenario,
+        files: &ModuleFiles,
+        limits: &Limits,
+    ) -> Result<(), ReplayError> {
         let current = scenario_hash(s, files);
         if current != self.scenario_sha256 {
             return Err(ReplayError::ScenarioChanged {
@@ -107,7 +197,41 @@ impl ReplayFile {
                 current,
             });
         }
-        let out = run_case(s, files, &self.schedule, self.seed)?;
+        let problems = self.schedule.validate(s, limits.schedule_faults_max);
+        if !problems.is_empty() {
+            return Err(ReplayError::InvalidSchedule(problems));
+        }
+        if let Some(e) =
+            crate::limits::check_scenario(&self.schedule.apply(s), limits).into_iter().next()
+        {
+            return Err(e.into());
+        }
+        let expected = field_hashes(self);
+        let names: BTreeSet<&String> = expected.keys().chain(self.fields_sha256.keys()).collect();
+        let edited: Vec<String> = names
+            .into_iter()
+            .filter(|n| expected.get(*n) != self.fields_sha256.get(*n))
+            .cloned()
+            .collect();
+        if !edited.is_empty() {
+            return Err(ReplayError::Edited { fields: edited });
+        }
+        Ok(())
+    }
+
+    /// Verifies the file ([`ReplayFile::verify`]), runs the case again under `limits` and
+    /// checks it reproduced exactly.
+    ///
+    /// # Errors
+    /// The file does not verify, a limit is hit, or the trace differs.
+    pub fn reproduce(
+        &self,
+        s: &Scenario,
+        files: &ModuleFiles,
+        limits: &Limits,
+    ) -> Result<CaseOutcome, ReplayError> {
+        self.verify(s, files, limits)?;
+        let out = run_case_limited(s, files, &self.schedule, self.seed, limits)?;
         if out.trace_hash != self.trace_sha256 {
             return Err(ReplayError::NotReproduced {
                 expected: self.trace_sha256.clone(),

@@ -12,11 +12,23 @@ pub struct RuntimeConfig {
     pub recursion_depth_max: usize,
     /// Height of wasmi's value stack, in bytes, before a `StackOverflow` fault (engine-wide too).
     pub value_stack_bytes_max: usize,
+    /// Guest log lines one simulation passes on (every service together). The per-invocation
+    /// cap bounds one request; this bounds a run under load, whose log lines go into the trace
+    /// (held in memory with `--out`). Later lines are counted and dropped, and one marker line
+    /// says so in the trace.
+    pub log_lines_per_run_max: u64,
+    /// Bytes of guest log messages one simulation passes on, likewise.
+    pub log_bytes_per_run_max: u64,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        Self { recursion_depth_max: 1_000, value_stack_bytes_max: 1_000_000 }
+        Self {
+            recursion_depth_max: 1_000,
+            value_stack_bytes_max: 1_000_000,
+            log_lines_per_run_max: 1_000_000,
+            log_bytes_per_run_max: 256 << 20,
+        }
     }
 }
 

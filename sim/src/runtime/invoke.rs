@@ -6,7 +6,7 @@ use wasmi::{
     TypedResumableCallHostTrap, Val, WasmResults,
 };
 
-use super::context::HostContext;
+use super::context::{HostContext, LogLevel, LogLine};
 use super::host::{HostState, Yield, guest_range};
 use super::step::{GrowRefused, GuestFault, HostOp, InstanceId, TrapKind};
 use fusebench_model::abi::handler_name;
@@ -31,15 +31,62 @@ impl GuestInstance {
         self.store.get_fuel().unwrap_or(0)
     }
 
-    /// Hands the lines logged since the last flush to the caller's sink.
-    pub(crate) fn flush_logs(&mut self, ctx: &mut HostContext<'_>) {
-        flush_logs(&mut self.store, ctx);
+    /// Hands the lines logged since the last flush to the caller's sink, within `budget`.
+    pub(crate) fn flush_logs(&mut self, ctx: &mut HostContext<'_>, budget: &mut LogBudget) {
+        flush_logs(&mut self.store, ctx, budget);
     }
 }
 
-pub(crate) fn flush_logs(store: &mut Store<HostState>, ctx: &mut HostContext<'_>) {
+/// What is left of a simulation's guest log budget (see
+/// [`RuntimeConfig::log_lines_per_run_max`](super::RuntimeConfig)).
+#[derive(Debug, Clone)]
+pub(crate) struct LogBudget {
+    lines_max: u64,
+    bytes_max: u64,
+    lines: u64,
+    bytes: u64,
+    pub dropped: u64,
+}
+
+impl LogBudget {
+    pub fn new(lines_max: u64, bytes_max: u64) -> Self {
+        LogBudget { lines_max, bytes_max, lines: 0, bytes: 0, dropped: 0 }
+    }
+
+    /// Whether `line` fits; counts it either way.
+    fn admit(&mut self, line: &LogLine) -> bool {
+        let bytes = line.message.len() as u64;
+        if self.dropped == 0 && self.lines < self.lines_max && self.bytes + bytes <= self.bytes_max
+        {
+            self.lines += 1;
+            self.bytes += bytes;
+            true
+        } else {
+            self.dropped += 1;
+            false
+        }
+    }
+}
+
+pub(crate) fn flush_logs(
+    store: &mut Store<HostState>,
+    ctx: &mut HostContext<'_>,
+    budget: &mut LogBudget,
+) {
     for line in store.data_mut().logs.drain(..) {
-        ctx.log.log(line);
+        if budget.admit(&line) {
+            ctx.log.log(line);
+        } else if budget.dropped == 1 {
+            // Once, where it happens: the trace shows that (and when) lines went missing.
+            ctx.log.log(LogLine {
+                level: LogLevel::Warn,
+                message: format!(
+                    "fusebench: the run's guest log budget ({} lines, {} bytes) is spent; this and every later guest log line is dropped",
+                    budget.lines_max, budget.bytes_max
+                ),
+                ..line
+            });
+        }
     }
 }
 

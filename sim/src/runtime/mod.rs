@@ -155,6 +155,7 @@ pub struct Runtime {
     next_invocation: u64,
     next_instance: u64,
     live_stores: Arc<AtomicUsize>,
+    log_budget: invoke::LogBudget,
 }
 
 impl fmt::Debug for Runtime {
@@ -196,7 +197,17 @@ impl Runtime {
             next_invocation: 0,
             next_instance: 0,
             live_stores: Arc::new(AtomicUsize::new(0)),
+            log_budget: invoke::LogBudget::new(
+                config.log_lines_per_run_max,
+                config.log_bytes_per_run_max,
+            ),
         }
+    }
+
+    /// Guest log lines dropped because the run's log budget was spent.
+    #[must_use]
+    pub fn log_lines_dropped(&self) -> u64 {
+        self.log_budget.dropped
     }
 
     /// Loads a service from its module (binary `.wasm` or WAT text, told apart by
@@ -310,7 +321,7 @@ impl Runtime {
         match invoke::instantiate(&self.linker, &svc.module, state, &svc.endpoints, budget, ctx) {
             Ok(inst) => Ok((inst, InstanceReuse::Fresh)),
             Err(invoke::ColdStartFault { fault: cause, mut store }) => {
-                invoke::flush_logs(&mut store, ctx);
+                invoke::flush_logs(&mut store, ctx, &mut self.log_budget);
                 let fuel_used = budget.saturating_sub(store.get_fuel().unwrap_or(0));
                 svc.stats.instances_discarded += 1;
                 svc.stats.invocations_failed += 1;
@@ -329,7 +340,7 @@ impl Runtime {
         mut progress: Progress,
         ctx: &mut HostContext<'_>,
     ) -> Slice {
-        inst.flush_logs(ctx);
+        inst.flush_logs(ctx, &mut self.log_budget);
         let fuel_used = progress.slice_fuel_left.saturating_sub(inst.fuel_left());
         let step = match driven {
             Driven::Suspended(call, op) => {

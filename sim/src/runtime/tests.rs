@@ -770,6 +770,48 @@ fn log_lines_beyond_the_cap_are_counted_not_kept() {
 }
 
 #[test]
+fn log_lines_beyond_the_run_budget_are_dropped_with_one_marker_line() {
+    let mut h = Harness::new();
+    h.rt = Runtime::new(&RuntimeConfig { log_lines_per_run_max: 1500, ..RuntimeConfig::default() });
+    let body = r#"(func (export "handle_flood") (param i32 i32) (result i64)
+        (local $i i32)
+        (loop $again
+          (call $log (i32.const 1) (i32.const 64) (i32.const 9))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $again (i32.lt_u (local.get $i) (i32.const 1000))))
+        (call $pack (i32.const 104) (i32.const 11)))"#;
+    h.load(&config("flood", &[Capability::Log], &["flood"]), &module(&[LOG], body));
+    // Three requests of 1000 lines each: the run's budget of 1500 is spent in the second.
+    for _ in 0..3 {
+        let slice = h.start("flood", "flood", "{}");
+        assert_eq!(done(&slice).report.log_lines_dropped, 0, "under the per-invocation cap");
+    }
+    assert_eq!(h.logs.len(), 1500 + 1, "the budget's lines and one marker");
+    assert!(h.logs[..1500].iter().all(|l| l.message == "hello log"));
+    let marker = &h.logs[1500];
+    assert_eq!(marker.level, LogLevel::Warn);
+    assert_eq!(marker.service, "flood");
+    assert!(marker.message.contains("guest log budget (1500 lines"), "{}", marker.message);
+    assert_eq!(h.rt.log_lines_dropped(), 1500);
+}
+
+#[test]
+fn the_log_byte_budget_counts_message_bytes() {
+    let mut h = Harness::new();
+    h.rt = Runtime::new(&RuntimeConfig { log_bytes_per_run_max: 90, ..RuntimeConfig::default() });
+    let body = r#"(func (export "handle_log") (param i32 i32) (result i64)
+        (call $log (i32.const 1) (i32.const 64) (i32.const 9))
+        (call $pack (i32.const 104) (i32.const 11)))"#;
+    h.load(&config("logger", &[Capability::Log], &["log"]), &module(&[LOG], body));
+    for _ in 0..12 {
+        h.start("logger", "log", "{}");
+    }
+    // 10 lines of 9 bytes fit in 90 bytes; the 11th is the first dropped.
+    assert_eq!(h.logs.len(), 11);
+    assert_eq!(h.rt.log_lines_dropped(), 2);
+}
+
+#[test]
 fn a_start_function_that_traps_fails_the_request_at_instantiation() {
     let mut h = Harness::new();
     let body = format!("{ECHO} (func $boom unreachable) (start $boom)");
