@@ -34,10 +34,9 @@ pub struct CheckArgs {
     /// Static checks only (nothing is run).
     #[arg(long = "static")]
     pub static_only: bool,
-    /// Explored cases for the dynamic properties (the declared scenario is case 0), 1 to
-    /// 100000.
-    #[arg(long, default_value_t = 16,
-          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
+    /// Explored cases for the dynamic properties (the declared scenario is case 0), at least 1;
+    /// more than the resource limit (10000) needs `--limits-off`.
+    #[arg(long, default_value_t = 16, value_parser = parse_cases)]
     pub cases: usize,
     /// Seed of the exploration (cases and runs derive from it).
     #[arg(long, default_value_t = 1)]
@@ -52,6 +51,15 @@ pub struct CheckArgs {
     /// events and trace bytes per run, cases): see the README.
     #[arg(long)]
     pub limits_off: bool,
+}
+
+/// `--cases`: a whole number, at least 1 (case 0 is the declared scenario itself).
+fn parse_cases(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1 (case 0 is the declared scenario)".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e}; a whole number of cases, at least 1, is expected")),
+    }
 }
 
 #[derive(Debug, Serialize)]

@@ -116,13 +116,23 @@ fn a_replay_schedule_is_validated_limited_and_hash_checked_before_it_runs() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A copy of `dir/file` with one line replaced, next to it (so its modules resolve).
+/// A copy of `dir/file` with one line replaced, in a scratch directory; its module paths are
+/// made absolute so they still resolve (the repository's tree is never written to).
 fn variant(dir: &str, file: &str, from: &str, to: &str) -> String {
-    let src = std::fs::read_to_string(crate::support::root().join(dir).join(file)).expect("read");
+    let src_dir = crate::support::root().join(dir);
+    let src = std::fs::read_to_string(src_dir.join(file)).expect("read");
     assert!(src.contains(from), "{from}");
-    let name = format!("{dir}/limits-{}-{file}", std::process::id());
-    std::fs::write(crate::support::root().join(&name), src.replacen(from, to, 1)).expect("write");
-    name
+    let text: String = src
+        .replacen(from, to, 1)
+        .lines()
+        .map(|l| match l.strip_prefix("module = \"").and_then(|r| r.strip_suffix('"')) {
+            Some(rel) => format!("module = {:?}\n", src_dir.join(rel).display().to_string()),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    let path = temp_dir("variant").join(file);
+    std::fs::write(&path, text).expect("write");
+    path.to_str().expect("utf-8").to_owned()
 }
 
 #[test]
@@ -149,7 +159,7 @@ fn scenarios_over_a_resource_limit_are_refused_up_front_naming_field_line_and_li
         assert!(err.contains("over the limit of 1000000"), "{err}");
         assert!(err.contains("--limits-off"), "{err}");
     }
-    let _ = std::fs::remove_file(crate::support::root().join(&fast));
+    let _ = std::fs::remove_file(&fast);
 
     let o = fusebench(&["check", "scenarios/fixed/hot-path-slo.toml", "--cases", "1000000"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));

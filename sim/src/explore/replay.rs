@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use fusebench_model::Scenario;
+use fusebench_model::text;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -354,40 +355,64 @@ pub fn describe(line: &TraceLine) -> String {
 /// The story as a Mermaid sequence diagram.
 #[must_use]
 pub fn mermaid(events: &[TraceLine]) -> String {
-    let id = |s: &str| {
-        s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>()
+    // Participants get positional ids (`p0`, `p1`…) declared with their names as escaped
+    // labels: two names that differ only in punctuation stay apart, and a name cannot inject
+    // diagram syntax. Every free text (keys, causes, outcomes) is escaped the same way.
+    let mut participants: Vec<String> = Vec::new();
+    let mut id = |name: &str| {
+        let at = participants.iter().position(|p| p == name).unwrap_or_else(|| {
+            participants.push(name.to_owned());
+            participants.len() - 1
+        });
+        format!("p{at}")
     };
-    let mut out = String::from("sequenceDiagram\n");
+    let t = text::mermaid;
+    let mut body = String::new();
+    let out = &mut body;
     for line in events {
         let _ = match &line.event {
             TraceEvent::InvocationStart { req, service, endpoint, .. } => {
-                writeln!(out, "  client->>{}: {endpoint} #{req}", id(service))
+                let client = id("client");
+                writeln!(out, "  {client}->>{}: {} #{req}", id(service), t(endpoint))
             }
             TraceEvent::StoreWrite { store, key, version, .. } => {
-                writeln!(out, "  Note over {}: write {key} v{version}", id(store))
+                writeln!(out, "  Note over {}: write {} v{version}", id(store), t(key))
             }
             TraceEvent::StoreApply { store, replica, key, version, applied } => writeln!(
                 out,
-                "  Note over {}: replica {replica} applied={applied} {key} v{version}",
-                id(store)
+                "  Note over {}: replica {replica} applied={applied} {} v{version}",
+                id(store),
+                t(key)
             ),
             TraceEvent::Deliver { channel, msg, group, attempt } => {
-                writeln!(out, "  broker->>{}: {channel} msg {msg} (attempt {attempt})", id(group))
+                let broker = id("broker");
+                writeln!(
+                    out,
+                    "  {broker}->>{}: {} msg {msg} (attempt {attempt})",
+                    id(group),
+                    t(channel)
+                )
             }
             TraceEvent::Acked { msg, group, .. } => {
-                writeln!(out, "  {}-->>broker: ack msg {msg}", id(group))
+                let group = id(group);
+                writeln!(out, "  {group}-->>{}: ack msg {msg}", id("broker"))
             }
             TraceEvent::GuestFault { service, cause, .. } => {
-                writeln!(out, "  Note over {}: FAULT {}", id(service), cause.replace(';', ","))
+                writeln!(out, "  Note over {}: FAULT {}", id(service), t(cause))
             }
             TraceEvent::Refused { import, target, .. } => {
-                writeln!(out, "  Note over host: refused {import} {target}")
+                writeln!(out, "  Note over {}: refused {} {}", id("host"), t(import), t(target))
             }
-            TraceEvent::FaultStart { kind, .. } | TraceEvent::FaultEnd { kind, .. } => {
-                writeln!(out, "  Note over client: {} {kind}", line.event.kind().replace('_', " "))
-            }
+            TraceEvent::FaultStart { kind, .. } | TraceEvent::FaultEnd { kind, .. } => writeln!(
+                out,
+                "  Note over {}: {} {}",
+                id("client"),
+                line.event.kind().replace('_', " "),
+                t(kind)
+            ),
             TraceEvent::Response { req, service, outcome, .. } => {
-                writeln!(out, "  {}-->>client: {outcome} #{req}", id(service))
+                let service = id(service);
+                writeln!(out, "  {service}-->>{}: {} #{req}", id("client"), t(outcome))
             }
             // Not drawn: the diagram shows the conversation between participants, and these
             // are either bookkeeping or already told by the events above.
@@ -407,5 +432,10 @@ pub fn mermaid(events: &[TraceLine]) -> String {
             | TraceEvent::RunEnd { .. } => Ok(()),
         };
     }
+    let mut out = String::from("sequenceDiagram\n");
+    for (i, name) in participants.iter().enumerate() {
+        let _ = writeln!(out, "  participant p{i} as {}", t(name));
+    }
+    out.push_str(&body);
     out
 }

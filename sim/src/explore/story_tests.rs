@@ -141,6 +141,36 @@ fn the_mermaid_diagram_draws_the_conversation() {
     ];
     assert_eq!(
         mermaid(&story),
-        "sequenceDiagram\n  Note over client: fault start partition\n  client->>orders_v2: create #7\n  Note over db: replica 1 applied=true k v2\n  broker->>mail: events msg 5 (attempt 2)\n  Note over orders_v2: FAULT a, b\n"
+        "sequenceDiagram\n  participant p0 as client\n  participant p1 as orders-v2\n  participant p2 as db\n  participant p3 as broker\n  participant p4 as mail\n  Note over p0: fault start partition\n  p0->>p1: create #7\n  Note over p2: replica 1 applied=true k v2\n  p3->>p4: events msg 5 (attempt 2)\n  Note over p1: FAULT a#59; b\n"
     );
+}
+
+#[test]
+fn mermaid_participants_stay_apart_and_names_cannot_inject_syntax() {
+    let start = |service: &'static str, req: u64| {
+        at(
+            req,
+            &TraceEvent::InvocationStart {
+                inv: req,
+                req,
+                service,
+                endpoint: "go\n  p0->>p0: forged",
+                replica: 0,
+                instance: 0,
+                fresh: false,
+            },
+        )
+    };
+    let story = [start("pay_x", 1), start("pay-x", 2), start("evil\nparticipant p0 as x", 3)];
+    let m = mermaid(&story);
+    assert!(m.contains("participant p1 as pay_x\n  participant p2 as pay-x\n"), "{m}");
+    assert!(m.contains("p0->>p1:") && m.contains("p0->>p2:") && m.contains("p0->>p3:"), "{m}");
+    // Every line is one of the diagram's own: a name's newline cannot start a line.
+    for line in m.lines().skip(1) {
+        assert!(
+            line.starts_with("  participant p") || line.starts_with("  p"),
+            "a name broke out onto its own line: {line:?} in {m}"
+        );
+    }
+    assert!(!m.contains("forged\n"), "{m}");
 }
