@@ -1,7 +1,9 @@
 //! The message broker: publications travel to it and are acknowledged to the publisher; each
-//! message is handed to the channel's consumer groups (an event stream: every group; a queue:
-//! one) and, on at-least-once channels, redelivered after the ack timeout until a consumer
-//! acknowledges it — as with Kafka consumer groups or RabbitMQ queues with manual acks.
+//! message is handed to every consumer group of its channel, and within a group to one member
+//! in turn (an event stream's groups are its subscriptions by group name; a queue has one group
+//! of competing consumers) and, on at-least-once channels, redelivered after the ack timeout
+//! until a member acknowledges it — as with Kafka consumer groups or RabbitMQ queues with
+//! manual acks (a redelivery may go to another member).
 
 use std::collections::BTreeMap;
 
@@ -48,10 +50,12 @@ pub(crate) struct Broker {
     /// Per channel: the reorder jitter of the active `reorder` faults (the largest applies).
     jitter_faults: Vec<BTreeMap<usize, u64>>,
     jitter_nanos: Vec<u64>,
+    /// Per group: deliveries so far (the round robin over its members).
+    handed: Vec<u64>,
 }
 
 impl Broker {
-    pub(crate) fn new(channels: usize) -> Self {
+    pub(crate) fn new(channels: usize, groups: usize) -> Self {
         Broker {
             messages: BTreeMap::new(),
             ids: Counter::default(),
@@ -59,6 +63,7 @@ impl Broker {
             dup_rate: vec![0.0; channels],
             jitter_faults: vec![BTreeMap::new(); channels],
             jitter_nanos: vec![0; channels],
+            handed: vec![0; groups],
         }
     }
 
@@ -161,7 +166,9 @@ impl Sim {
         if redelivery {
             stats.redelivered += 1;
         }
-        let (service, endpoint) = (g.service, g.endpoint);
+        let turn = &mut self.broker.handed[group.index()];
+        let (service, endpoint) = g.members[(*turn % g.members.len() as u64) as usize];
+        *turn += 1;
         let broker_node = spec.consumers_from;
         let at_least_once = spec.delivery == Delivery::AtLeastOnce;
         let ack_timeout = spec.ack_timeout;

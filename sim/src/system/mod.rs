@@ -213,7 +213,7 @@ impl Sim {
             ops: storeops::StoreOps::default(),
             stores,
             next_version: 1,
-            broker: broker::Broker::new(world.channels.len()),
+            broker: broker::Broker::new(world.channels.len(), world.groups.len()),
             load: workload::Load::default(),
             guest_fuel: 0,
             world,

@@ -313,3 +313,103 @@ duration_s = 1
          ({first_alone})"
     );
 }
+
+/// `p` publishes one message per request to channel `ch`; consumers `c1`, `c2`, `c3` subscribe
+/// with the given group names (an empty name: the parser's default, the service's name).
+fn consumers_scenario(kind: &str, groups: [&str; 3]) -> Scenario {
+    let mut text = format!(
+        r#"
+[[store]]
+name = "mq"
+kind = "broker"
+nodes = ["b"]
+
+[[channel]]
+name = "ch"
+kind = "{kind}"
+broker = "mq"
+delivery = "at-least-once"
+timeout_ms = 2000
+
+[[service]]
+name = "p"
+context = "c"
+node = "a"
+module = "p.wasm"
+capabilities = ["publish"]
+publishes = ["ch"]
+  [[service.endpoint]]
+  name = "go"
+  method = "POST"
+  path = "/go"
+  public = true
+"#
+    );
+    for (i, group) in groups.iter().enumerate() {
+        let group = if group.is_empty() { String::new() } else { format!("group = \"{group}\"\n") };
+        text.push_str(&format!(
+            r#"
+[[service]]
+name = "c{i}"
+context = "c"
+node = "b"
+  [service.service_time]
+  distribution = {{ dist = "constant", ms = 1.0 }}
+  [[service.endpoint]]
+  name = "on"
+  method = "POST"
+  path = "/on{i}"
+  [[service.subscribe]]
+  channel = "ch"
+  endpoint = "on"
+  {group}
+"#
+        ));
+    }
+    text.push_str(
+        r#"
+[workload]
+duration_s = 2
+arrival = { kind = "constant", rate_rps = 50 }
+  [[workload.mix]]
+  service = "p"
+  endpoint = "go"
+"#,
+    );
+    scenario(&text)
+}
+
+/// How many invocations each consumer served.
+fn consumed(s: Scenario) -> [usize; 3] {
+    let publisher = FakeHost::new(serde_json::json!({}), |_, _| {
+        vec![HostOp::Publish { channel: "ch".into(), message: b"{}".to_vec() }]
+    });
+    let r = run(s, Box::new(publisher), 1);
+    let trace = String::from_utf8(r.trace).expect("utf-8");
+    let mut n = [0; 3];
+    for (i, count) in n.iter_mut().enumerate() {
+        let service = format!("\"service\":\"c{i}\"");
+        *count = trace
+            .lines()
+            .filter(|l| l.contains("\"ev\":\"invocation_start\"") && l.contains(&service))
+            .count();
+    }
+    n
+}
+
+#[test]
+fn a_queue_hands_each_message_to_one_of_its_competing_consumers() {
+    let n = consumed(consumers_scenario("queue", ["", "", ""]));
+    let total: usize = n.iter().sum();
+    assert!((95..=105).contains(&total), "each of ~100 messages consumed once: {n:?}");
+    assert!(n.iter().all(|c| (30..=36).contains(c)), "round robin over three consumers: {n:?}");
+}
+
+#[test]
+fn a_stream_gives_each_group_every_message_and_each_to_one_member_of_a_group() {
+    // c0 and c1 form the group "g"; c2 is its own group.
+    let n = consumed(consumers_scenario("event-stream", ["g", "g", ""]));
+    assert!((95..=105).contains(&n[2]), "the lone group gets every message: {n:?}");
+    assert_eq!(n[0] + n[1], n[2], "group g gets every message once between its members: {n:?}");
+    assert!(n[0].abs_diff(n[1]) <= 1, "its members take turns: {n:?}");
+}

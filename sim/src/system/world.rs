@@ -118,15 +118,19 @@ pub(crate) struct ChannelSpec {
     pub(crate) consumers_from: NodeId,
     /// How long the broker waits for an acknowledgement before redelivering.
     pub(crate) ack_timeout: u64,
-    /// The consumer groups a message is handed to (a queue: only the first).
+    /// The consumer groups each message is handed to.
     pub(crate) groups: Vec<GroupId>,
 }
 
+/// A consumer group: its members compete for its messages, and each message goes to one of
+/// them (round robin) — Kafka's consumer groups on an event stream (subscriptions sharing a
+/// group name form one group), RabbitMQ's competing consumers on a queue (every subscription
+/// of a queue is a member of its one group, named after the first).
 #[derive(Debug)]
 pub(crate) struct GroupSpec {
-    pub(crate) service: ServiceId,
-    pub(crate) endpoint: EndpointId,
     pub(crate) name: String,
+    /// (service, endpoint) of each member, in declaration order.
+    pub(crate) members: Vec<(ServiceId, EndpointId)>,
 }
 
 #[derive(Debug)]
@@ -306,26 +310,29 @@ impl World {
             });
         }
 
-        let mut groups = Vec::new();
+        let mut groups: Vec<GroupSpec> = Vec::new();
         let mut channels = Vec::with_capacity(s.channels.len());
         for c in &s.channels {
-            let mut mine = Vec::new();
+            let mut mine: Vec<GroupId> = Vec::new();
             for (si, x) in s.services.iter().enumerate() {
                 for sub in x.subscriptions.iter().filter(|sub| sub.channel.name == c.name) {
                     let svc = &services[si];
                     let endpoint = svc
                         .endpoint_id(&sub.endpoint.name)
                         .ok_or_else(|| missing("endpoint", &sub.endpoint.name))?;
-                    mine.push(GroupId(groups.len() as u32));
-                    groups.push(GroupSpec {
-                        service: ServiceId(si as u32),
-                        endpoint,
-                        name: sub.group.clone(),
+                    let member = (ServiceId(si as u32), endpoint);
+                    let joins = mine.iter().copied().find(|g| {
+                        c.kind == ChannelKind::Queue || groups[g.index()].name == sub.group
                     });
+                    match joins {
+                        Some(g) => groups[g.index()].members.push(member),
+                        None => {
+                            mine.push(GroupId(groups.len() as u32));
+                            let name = sub.group.clone();
+                            groups.push(GroupSpec { name, members: vec![member] });
+                        }
+                    }
                 }
-            }
-            if c.kind == ChannelKind::Queue {
-                mine.truncate(1); // a queue hands each message to one consumer group
             }
             let broker = match &c.broker {
                 Some(b) => Some(
