@@ -130,7 +130,7 @@ impl LiveRun {
     #[must_use]
     pub fn samples(&self) -> &[fusebench_sim::metrics::Sample] {
         match (&self.sim, &self.report) {
-            (Some(sim), _) => &sim.metrics().series,
+            (Some(sim), _) => sim.series(),
             (None, Some(r)) => &r.series,
             (None, None) => &[],
         }

@@ -17,15 +17,6 @@ fn record_micros(h: &mut Histogram<u64>, nanos: u64) {
     h.saturating_record((nanos / 1_000).max(1));
 }
 
-/// The entry for `key`, created on first use — without allocating the key on every call (these
-/// are on the engine's hot path).
-fn slot<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
-    if !map.contains_key(key) {
-        map.insert(key.to_owned(), V::default());
-    }
-    map.get_mut(key).expect("inserted just above")
-}
-
 /// How a request ended, as the client (or caller) saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -90,6 +81,35 @@ impl Default for EndpointStats {
 }
 
 impl EndpointStats {
+    /// A client-observed outcome: successes go into the latency histograms.
+    pub(crate) fn record(&mut self, outcome: Outcome, latency_nanos: u64) {
+        *self.outcomes.entry(outcome).or_default() += 1;
+        self.interval_count += 1;
+        if outcome.is_success() {
+            record_micros(&mut self.latency, latency_nanos);
+            record_micros(&mut self.interval, latency_nanos);
+        } else {
+            self.interval_errors += 1;
+        }
+    }
+
+    /// Closes the current sampling interval of `interval_s` seconds.
+    pub(crate) fn close_interval(&mut self, interval_s: f64) -> EndpointSample {
+        let q = |h: &Histogram<u64>, p: f64| {
+            if h.is_empty() { 0.0 } else { h.value_at_quantile(p) as f64 / 1e3 }
+        };
+        let sample = EndpointSample {
+            throughput_rps: self.interval_count as f64 / interval_s,
+            errors_rps: self.interval_errors as f64 / interval_s,
+            p50_ms: q(&self.interval, 0.5),
+            p99_ms: q(&self.interval, 0.99),
+        };
+        self.interval.reset();
+        self.interval_count = 0;
+        self.interval_errors = 0;
+        sample
+    }
+
     #[must_use]
     pub fn total(&self) -> u64 {
         self.outcomes.values().sum()
@@ -207,7 +227,9 @@ pub struct ServiceSample {
     pub fuel_per_request: f64,
 }
 
-/// All metrics of one run.
+/// All metrics of one run, keyed by name (services, `service.endpoint`, stores, channels) for
+/// reports. The engine records them by typed id (`system/recorder.rs`) and builds this at the
+/// end of the run or when asked; an entry appears once something happened to it.
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
     pub endpoints: BTreeMap<String, EndpointStats>,
@@ -216,121 +238,18 @@ pub struct Metrics {
     pub stores: BTreeMap<String, StoreStats>,
     pub channels: BTreeMap<String, ChannelStats>,
     pub series: Vec<Sample>,
-    interval_cache: BTreeMap<String, CacheStats>,
-    interval_lag: BTreeMap<String, u64>,
     /// Per store: how long each replicated write took to reach a replica (µs), for the
     /// distribution of time-to-converge.
     pub replication_lag: BTreeMap<String, Histogram<u64>>,
-    interval_fuel: BTreeMap<String, (u64, u64)>,
 }
 
-impl Metrics {
-    /// A client-observed request outcome on a public endpoint `service.endpoint`.
-    pub fn record_request(&mut self, endpoint: &str, outcome: Outcome, latency_nanos: u64) {
-        let e = slot(&mut self.endpoints, endpoint);
-        *e.outcomes.entry(outcome).or_default() += 1;
-        e.interval_count += 1;
-        if outcome.is_success() {
-            record_micros(&mut e.latency, latency_nanos);
-            record_micros(&mut e.interval, latency_nanos);
-        } else {
-            e.interval_errors += 1;
-        }
-    }
+/// A histogram for replication lags (µs), as [`Metrics::replication_lag`] holds them.
+pub(crate) fn lag_histogram() -> Histogram<u64> {
+    new_histogram()
+}
 
-    pub fn service(&mut self, name: &str) -> &mut ServiceStats {
-        slot(&mut self.services, name)
-    }
-
-    pub fn record_fuel(&mut self, service: &str, fuel: u64) {
-        self.service(service).fuel_total += fuel;
-        let f = slot(&mut self.interval_fuel, service);
-        f.0 += fuel;
-        f.1 += 1;
-    }
-
-    pub fn cache_access(&mut self, cache: &str, hit: bool) {
-        for map in [&mut self.caches, &mut self.interval_cache] {
-            let c = slot(map, cache);
-            if hit { c.hits += 1 } else { c.misses += 1 }
-        }
-    }
-
-    pub fn replication_lag(&mut self, store: &str, nanos: u64) {
-        let s = slot(&mut self.stores, store);
-        s.replications += 1;
-        s.replication_lag_max_nanos = s.replication_lag_max_nanos.max(nanos);
-        let m = slot(&mut self.interval_lag, store);
-        *m = (*m).max(nanos);
-        if !self.replication_lag.contains_key(store) {
-            self.replication_lag.insert(store.to_owned(), new_histogram());
-        }
-        if let Some(h) = self.replication_lag.get_mut(store) {
-            record_micros(h, nanos);
-        }
-    }
-
-    pub fn store(&mut self, name: &str) -> &mut StoreStats {
-        slot(&mut self.stores, name)
-    }
-
-    pub fn channel(&mut self, name: &str) -> &mut ChannelStats {
-        slot(&mut self.channels, name)
-    }
-
-    /// Closes the current interval into a [`Sample`]; `services` gives the instantaneous
-    /// gauges (queue depth, utilisation, live instances) per service.
-    pub fn sample(
-        &mut self,
-        t_s: f64,
-        interval_s: f64,
-        services: BTreeMap<String, (u64, f64, u64)>,
-    ) {
-        let mut endpoints = BTreeMap::new();
-        for (name, e) in &mut self.endpoints {
-            let q = |h: &Histogram<u64>, p: f64| {
-                if h.is_empty() { 0.0 } else { h.value_at_quantile(p) as f64 / 1e3 }
-            };
-            endpoints.insert(
-                name.clone(),
-                EndpointSample {
-                    throughput_rps: e.interval_count as f64 / interval_s,
-                    errors_rps: e.interval_errors as f64 / interval_s,
-                    p50_ms: q(&e.interval, 0.5),
-                    p99_ms: q(&e.interval, 0.99),
-                },
-            );
-            e.interval.reset();
-            e.interval_count = 0;
-            e.interval_errors = 0;
-        }
-        let services = services
-            .into_iter()
-            .map(|(name, (queue_depth, utilisation, live_instances))| {
-                let (fuel, n) = self.interval_fuel.remove(&name).unwrap_or_default();
-                let fuel_per_request = if n == 0 { 0.0 } else { fuel as f64 / n as f64 };
-                (name, ServiceSample { queue_depth, utilisation, live_instances, fuel_per_request })
-            })
-            .collect();
-        let cache_hit_ratio = std::mem::take(&mut self.interval_cache)
-            .into_iter()
-            .map(|(name, c)| {
-                (
-                    name,
-                    if c.hits + c.misses == 0 {
-                        0.0
-                    } else {
-                        c.hits as f64 / (c.hits + c.misses) as f64
-                    },
-                )
-            })
-            .collect();
-        let replication_lag_ms = std::mem::take(&mut self.interval_lag)
-            .into_iter()
-            .map(|(n, l)| (n, l as f64 / 1e6))
-            .collect();
-        self.series.push(Sample { t_s, endpoints, services, cache_hit_ratio, replication_lag_ms });
-    }
+pub(crate) fn record_lag(h: &mut Histogram<u64>, nanos: u64) {
+    record_micros(h, nanos);
 }
 
 /// A latency summary in milliseconds, for reports.

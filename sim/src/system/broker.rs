@@ -118,7 +118,7 @@ impl Sim {
         let msg = MsgId(self.broker.ids.next());
         let spec = self.world.channel(channel);
         self.trace.emit(now, &TraceEvent::Publish { channel: &spec.name, msg: msg.0 });
-        self.metrics.channel(&spec.name).published += 1;
+        self.rec.channel(channel).published += 1;
         let groups = spec.groups.clone();
         self.broker.messages.insert(
             msg,
@@ -153,7 +153,7 @@ impl Sim {
         let channel = m.channel;
         let spec = self.world.channel(channel);
         if attempt > DELIVERIES_MAX {
-            self.metrics.channel(&spec.name).dead_lettered += 1;
+            self.rec.channel(channel).dead_lettered += 1;
             return;
         }
         let g = self.world.group(group);
@@ -161,7 +161,7 @@ impl Sim {
             now,
             &TraceEvent::Deliver { channel: &spec.name, msg: msg.0, group: &g.name, attempt },
         );
-        let stats = self.metrics.channel(&spec.name);
+        let stats = self.rec.channel(channel);
         stats.delivered += 1;
         if redelivery {
             stats.redelivered += 1;
@@ -174,7 +174,7 @@ impl Sim {
         let ack_timeout = spec.ack_timeout;
         let dup = self.broker.dup_rate[channel.index()];
         let copies = if self.rng_broker.chance(dup) {
-            self.metrics.channel(&self.world.channel(channel).name).duplicated += 1;
+            self.rec.channel(channel).duplicated += 1;
             2
         } else {
             1
@@ -216,7 +216,7 @@ impl Sim {
         let g = self.world.group(group);
         self.trace
             .emit(now, &TraceEvent::Acked { channel: &spec.name, msg: msg.0, group: &g.name });
-        self.metrics.channel(&spec.name).acked += 1;
+        self.rec.channel(m.channel).acked += 1;
         if m.groups.values().all(|c| *c == Consumption::Acked) {
             self.broker.messages.remove(&msg);
         }

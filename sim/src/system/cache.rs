@@ -61,7 +61,7 @@ impl Sim {
     pub(crate) fn cache_get(&mut self, store: StoreId, key: &[u8]) -> HostReply {
         let now = self.q.now();
         let hit = self.stores[store.index()].cache.get(key, now);
-        self.metrics.cache_access(&self.world.store(store).name, hit.is_some());
+        self.rec.cache_access(store, hit.is_some());
         hit.map_or(HostReply::Error(HostCode::NotFound), HostReply::Value)
     }
 
@@ -71,7 +71,7 @@ impl Sim {
         let c = &mut self.stores[store.index()].cache;
         let evicted = c.put(key, value, now + spec.ttl_nanos, spec.capacity);
         if evicted > 0 {
-            self.metrics.caches.entry(spec.name.clone()).or_default().evictions += evicted;
+            self.rec.evictions(store, evicted);
         }
         HostReply::Ack
     }

@@ -97,7 +97,7 @@ impl Sim {
                 latency_ns: latency,
             },
         );
-        self.metrics.record_request(&endpoint.metric_key, outcome, latency);
+        self.rec.endpoint(r.service, r.endpoint).record(outcome, latency);
         self.load.answered += 1;
         // A replica may still hold it (queued or running): its record goes when that ends.
         self.requests.release(req);

@@ -115,7 +115,7 @@ impl Sim {
         let spec = self.world.service(service);
         let state = &mut self.services[service.index()];
         let mut cpu = spec.distribution.map_or(0, |d| sample_nanos(&d, &mut state.rng));
-        self.metrics.service(&spec.name).invocations += 1;
+        self.rec.service(service).invocations += 1;
         let r = self.requests.live(req);
         let endpoint = &spec.endpoint(r.endpoint).name;
         if spec.has_module {
@@ -177,7 +177,7 @@ impl Sim {
                 },
             );
         }
-        self.metrics.service(&self.world.service(service).name).busy_nanos += cpu;
+        self.rec.service(service).busy_nanos += cpu;
         self.invocations.table.insert(id, inv);
         self.q.after(cpu, Event::SliceDone(id));
     }
@@ -217,7 +217,7 @@ impl Sim {
                             code: r.code.code(),
                         },
                     );
-                    self.metrics.service(name).refusals += 1;
+                    self.rec.service(service).refusals += 1;
                 }
                 let outcome = self.judge_response(id, &resp.json);
                 self.finish_invocation(id, outcome, resp.body);
@@ -238,7 +238,7 @@ impl Sim {
                     },
                 );
                 let kind = cause.split(':').next().unwrap_or("fault").to_owned();
-                *self.metrics.service(name).guest_faults.entry(kind).or_default() += 1;
+                *self.rec.service(service).guest_faults.entry(kind).or_default() += 1;
                 self.finish_invocation(id, Outcome::GuestFault, Vec::new());
             }
             Work::Guest(SliceOutcome::Pending(op)) => {
@@ -263,7 +263,7 @@ impl Sim {
     /// report its instance).
     fn count_fresh(&mut self, service: ServiceId, report: &InvocationReport) {
         if report.instance.reuse == InstanceReuse::Fresh {
-            self.metrics.service(&self.world.service(service).name).fresh_instances += 1;
+            self.rec.service(service).fresh_instances += 1;
         }
     }
 
@@ -307,7 +307,7 @@ impl Sim {
         match result {
             Ok(slice) => {
                 let cpu = self.absorb_slice(&mut inv, slice);
-                self.metrics.service(&self.world.service(inv.service).name).busy_nanos += cpu;
+                self.rec.service(inv.service).busy_nanos += cpu;
                 self.invocations.table.insert(id, inv);
                 self.q.after(cpu, Event::SliceDone(id));
             }
@@ -338,10 +338,10 @@ impl Sim {
         );
         let spec = self.world.service(inv.service);
         if spec.has_module {
-            self.metrics.record_fuel(&spec.name, inv.fuel);
+            self.rec.record_fuel(inv.service, inv.fuel);
         }
         let arrived = self.requests.live(inv.req).arrived;
-        let stats = self.metrics.service(&spec.name);
+        let stats = self.rec.service(inv.service);
         stats.occupancy_change(now.nanos(), -1);
         stats.completed += 1;
         stats.sojourn_nanos += u128::from(now - arrived);

@@ -162,7 +162,7 @@ impl Sim {
                 applied,
             },
         );
-        self.metrics.replication_lag(&spec.name, now - w.sent);
+        self.rec.replication_lag(w.store, now - w.sent);
         if let Some(op) = w.ack_op {
             let (a, b) = (spec.nodes[w.replica as usize], spec.nodes[w.from as usize]);
             if let Some(net) = self.transit(a, b, "replica-ack", op.0) {

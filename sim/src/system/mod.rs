@@ -28,6 +28,7 @@ mod invariants;
 mod invocation;
 mod kv;
 mod network;
+mod recorder;
 mod registry;
 mod replica;
 mod requests;
@@ -108,7 +109,7 @@ pub struct Sim {
     host: Box<dyn ServiceHost>,
     q: EventQueue<Event>,
     trace: Trace,
-    metrics: Metrics,
+    rec: recorder::Recorder,
     seed: Seed,
     duration: SimTime,
     end: SimTime,
@@ -195,7 +196,7 @@ impl Sim {
             host,
             q: EventQueue::default(),
             trace: Trace::new(options.trace),
-            metrics: Metrics::default(),
+            rec: recorder::Recorder::new(&world),
             seed,
             duration,
             end,
@@ -288,7 +289,7 @@ impl Sim {
             trace: self.trace.lines().to_vec(),
             stores: self.kv_snapshot(),
             unacked: self.unacked(),
-            metrics: std::mem::take(&mut self.metrics),
+            metrics: self.rec.metrics(&self.world),
             guest_fuel: self.guest_fuel,
             requests_sent: self.load.sent,
             requests_answered: self.load.answered,
@@ -301,10 +302,17 @@ impl Sim {
         &self.scenario
     }
 
-    /// Metrics so far.
+    /// Metrics so far, keyed by name (built on each call: for a viewer of a live run that
+    /// only needs the time series, [`Sim::series`] is cheaper).
     #[must_use]
-    pub fn metrics(&self) -> &Metrics {
-        &self.metrics
+    pub fn metrics(&self) -> Metrics {
+        self.rec.metrics(&self.world)
+    }
+
+    /// The time series sampled so far.
+    #[must_use]
+    pub fn series(&self) -> &[crate::metrics::Sample] {
+        self.rec.series()
     }
 
     /// The trace lines emitted so far (empty unless the trace mode is `Full`): a viewer reads
@@ -378,7 +386,7 @@ impl Sim {
         let now = self.q.now();
         let gauges = self.gauges();
         let interval = self.sample_interval as f64 / 1e9;
-        self.metrics.sample(now.as_secs_f64(), interval, gauges);
+        self.rec.sample(&self.world, now.as_secs_f64(), interval, gauges);
         if now + self.sample_interval <= self.end {
             self.q.after(self.sample_interval, Event::Sample);
         }

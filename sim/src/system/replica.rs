@@ -97,7 +97,7 @@ impl Sim {
         let (busy, queued) = (r.busy(), r.queue.len());
         if busy < concurrency || queued < capacity {
             self.requests.live_mut(req).arrived = now;
-            self.metrics.service(&spec.name).occupancy_change(now.nanos(), 1);
+            self.rec.service(service).occupancy_change(now.nanos(), 1);
         }
         if busy < concurrency {
             self.start_invocation(req, service, replica);
@@ -106,7 +106,7 @@ impl Sim {
             self.requests.set_stage(req, Stage::Queued);
             let depth: u64 =
                 self.services[service.index()].replicas.iter().map(|r| r.queue.len() as u64).sum();
-            let stats = self.metrics.service(&self.world.service(service).name);
+            let stats = self.rec.service(service);
             stats.queue_depth_max = stats.queue_depth_max.max(depth);
         } else {
             let name = &self.world.service(service).name;
@@ -114,7 +114,7 @@ impl Sim {
                 now,
                 &TraceEvent::Rejected { req: req.0, service: name, replica, reason: "queue full" },
             );
-            self.metrics.service(name).rejected += 1;
+            self.rec.service(service).rejected += 1;
             self.respond(req, service, Outcome::Rejected, Vec::new());
         }
     }
@@ -153,7 +153,7 @@ impl Sim {
             }
         }
         lost.extend(queued);
-        let stats = self.metrics.service(&self.world.service(service).name);
+        let stats = self.rec.service(service);
         stats.occupancy_change(now.nanos(), -(lost.len() as i64));
         for req in lost {
             let arrived = self.requests.live(req).arrived;

@@ -89,7 +89,7 @@ impl Sim {
             (StoreKind::Kv, Consistency::Eventual) => state.rng.below(n) as ReplicaIdx,
             _ => 0,
         };
-        let stats = self.metrics.store(&spec.name);
+        let stats = self.rec.store(store);
         if is_write {
             stats.writes += 1;
         } else {
