@@ -62,7 +62,7 @@ const ALLOWED: [&str; 8] = [
 /// One fenced block: its language, the marker comment before it, its text and where it starts.
 #[derive(Debug)]
 struct Snippet {
-    doc: &'static str,
+    doc: String,
     line: usize,
     lang: String,
     marker: Option<String>,
@@ -79,9 +79,13 @@ fn read(rel: &str) -> String {
     std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
-/// The fenced blocks of a Markdown document, in order.
-fn snippets(doc: &'static str) -> Vec<Snippet> {
-    let text = read(doc);
+/// The fenced blocks of a Markdown document (relative to the root), in order.
+fn snippets(doc: &str) -> Vec<Snippet> {
+    markdown_snippets(doc, &read(doc))
+}
+
+/// The fenced blocks of Markdown `text`, named `doc` in their locations.
+fn markdown_snippets(doc: &str, text: &str) -> Vec<Snippet> {
     let mut out = Vec::new();
     let mut marker: Option<String> = None;
     let mut open: Option<Snippet> = None;
@@ -96,7 +100,7 @@ fn snippets(doc: &'static str) -> Vec<Snippet> {
             }
         } else if let Some(lang) = trimmed.strip_prefix("```") {
             open = Some(Snippet {
-                doc,
+                doc: doc.to_owned(),
                 line: i + 1,
                 lang: lang.trim().to_owned(),
                 marker: marker.take(),
@@ -198,10 +202,7 @@ fn a_broken_toml_snippet_is_caught() {
     assert!(scenario_errors("t", &format!("{BASE}\n{bad_fragment}")).is_some());
     assert!(scenario_errors("t", "[system]\nname = \"x\"\nunknown = 1\n").is_some());
     let doc = "<!-- fragment -->\n\n```toml\n[x]\n```\ntext\n```toml\n[y]\n```\n";
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("docs-markers.md");
-    std::fs::write(&path, doc).expect("write");
-    let leaked: &'static str = Box::leak(path.display().to_string().into_boxed_str());
-    let found = snippets(leaked);
+    let found = markdown_snippets("t.md", doc);
     assert_eq!(found.len(), 2);
     assert_eq!(found[0].marker.as_deref(), Some("fragment"));
     assert_eq!(found[1].marker, None, "a marker applies to the next block only");
@@ -435,7 +436,7 @@ fn the_readme_test_command_is_what_ci_runs() {
 #[test]
 fn shell_lines_are_split_as_a_shell_would() {
     let s = Snippet {
-        doc: "t.md",
+        doc: "t.md".to_owned(),
         line: 1,
         lang: "sh".to_owned(),
         marker: None,
