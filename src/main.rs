@@ -1,7 +1,8 @@
 //! The `fusebench` command line: a thin shell over the `fusebench-model`, `fusebench-sim` and
 //! `fusebench-gui` libraries.
 //!
-//! Exit codes are the contract CI relies on: 0 clean, 1 a check failed, 2 bad input.
+//! Exit codes are the contract CI relies on: 0 clean, 1 a check, property or SLO failed, 2 bad
+//! input (per command: the README).
 
 use std::process::ExitCode;
 

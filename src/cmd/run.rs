@@ -1,9 +1,11 @@
 //! `fusebench run SCENARIO [--seed N] [--duration D] [--out DIR] [--seeds K]`: simulate the
 //! system, print a summary table, and with `--out` write the report, the trace and the plots.
 //!
-//! Exit 0 whenever the run completed, SLOs met or not (gating on SLOs is `fusebench check`'s
-//! job); the summary says FAIL when one was missed. Exit 2 on bad input, including a module the
-//! host would refuse: that is reported first as the located static finding `check` gives.
+//! Exit 0 when the run completed and every declared SLO objective was met; exit 1 when one was
+//! missed (with `--seeds K`: missed in at least one run, the verdict the summary prints), with
+//! one stderr line naming the missed objectives, so a script or CI job can gate on `run` as on
+//! `check`. Exit 2 on bad input, including a module the host would refuse: that is reported
+//! first as the located static finding `check` gives.
 //!
 //! `--out DIR` is written whole or not at all (staged next to DIR, then swapped in); names in
 //! the summary are untrusted and printed through `text::plain`.
@@ -98,20 +100,32 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         args.duration.unwrap_or_else(|| scenario.workload.as_ref().map_or(0.0, |w| w.duration_s)),
     );
     let plan = Plan { scenario, files, duration, out: args.out.clone(), limits };
-    if args.seeds == 1 {
-        run_single(&plan, args.seed)?;
+    let missed = if args.seeds == 1 {
+        run_single(&plan, args.seed)?
     } else {
         let Some(last) = args.seed.checked_add(args.seeds - 1) else {
             eprintln!("error: seeds {}..{} overflow a 64-bit seed", args.seed, args.seeds);
             return Ok(ExitCode::from(2));
         };
-        run_seeds(&plan, args.seed..=last)?;
+        run_seeds(&plan, args.seed..=last)?
+    };
+    if missed.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("SLO missed: {}", missed.join(", "));
+        Ok(ExitCode::from(1))
     }
-    Ok(ExitCode::SUCCESS)
 }
 
-/// One seed: run, write the directory when asked, print the summary.
-fn run_single(plan: &Plan, seed: u64) -> anyhow::Result<()> {
+/// `endpoint objective target` of one SLO objective (`search.search p99 ≤ 50 ms`), escaped
+/// (endpoint names are untrusted).
+fn objective_name(endpoint: &str, objective: report::Objective, target: f64) -> String {
+    format!("{} {} {}", plain(endpoint), objective.label(), objective.show_target(target))
+}
+
+/// One seed: run, write the directory when asked, print the summary. Returns the SLO
+/// objectives the run missed.
+fn run_single(plan: &Plan, seed: u64) -> anyhow::Result<Vec<String>> {
     let bar = progress_bar(100, "{spinner} simulating [{bar:40}] {percent:>3}% {msg}");
     let (report, trace) = simulate(plan, seed, &bar)?;
     bar.finish_and_clear();
@@ -122,14 +136,20 @@ fn run_single(plan: &Plan, seed: u64) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write the report into {}", dir.display()))?;
         writeln!(out, "\nwrote {}: {}", plain(&dir.display().to_string()), written.join(", "))?;
     }
-    Ok(())
+    Ok(report
+        .slos
+        .iter()
+        .filter(|v| v.verdict == SloStatus::Fail)
+        .map(|v| objective_name(&v.endpoint, v.objective, v.target))
+        .collect())
 }
 
 /// K seeds in parallel (rayon; `RAYON_NUM_THREADS` caps the threads). Results are collected in
 /// seed order, so nothing printed or written depends on which run finished first. With `--out`
 /// every file (each seed's `seed-N/` and the aggregate) goes into one staging directory that
 /// replaces DIR only when all are written: a failed or interrupted run leaves DIR as it was.
-fn run_seeds(plan: &Plan, seeds: std::ops::RangeInclusive<u64>) -> anyhow::Result<()> {
+/// Returns the SLO objectives missed in at least one run.
+fn run_seeds(plan: &Plan, seeds: std::ops::RangeInclusive<u64>) -> anyhow::Result<Vec<String>> {
     let count = seeds.end() - seeds.start() + 1;
     let staged = match &plan.out {
         Some(dir) => Some(
@@ -169,7 +189,12 @@ fn run_seeds(plan: &Plan, seeds: std::ops::RangeInclusive<u64>) -> anyhow::Resul
             plain(&dir.display().to_string())
         )?;
     }
-    Ok(())
+    Ok(multi
+        .slos
+        .iter()
+        .filter(|s| s.passed < s.runs)
+        .map(|s| objective_name(&s.endpoint, s.objective, s.target))
+        .collect())
 }
 
 /// Runs one seed with its own runtime; advances in slices of 1 % of the run to move `bar`.

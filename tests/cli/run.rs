@@ -179,3 +179,29 @@ fn without_out_only_the_summary_is_printed() {
     assert!(!text.contains("wrote "), "{text}");
     assert!(text.lines().all(|l| l.chars().count() <= 100), "wider than 100 columns:\n{text}");
 }
+
+/// A missed SLO is a failed run: exit 1 and one stderr line naming the objective, for one seed
+/// and for several (missed in at least one run). The fixed twin, identical but for capacity,
+/// meets its SLOs and exits 0: the exit code follows the verdict, not the scenario's shape.
+#[test]
+fn a_missed_slo_exits_1_and_a_met_one_0() {
+    let flawed = "scenarios/flawed/dynamic/hot-path-slo.toml";
+    let fixed = "scenarios/fixed/hot-path-slo.toml";
+    for extra in [&[][..], &["--seeds", "2"]] {
+        let args: Vec<&str> =
+            ["run", flawed, "--duration", "3"].iter().chain(extra).copied().collect();
+        let o = fusebench(&args);
+        assert_eq!(code(&o), 1, "{args:?}: {}", stderr(&o));
+        assert!(stdout(&o).contains("SLOs: FAIL"), "{}", stdout(&o));
+        let err = stderr(&o);
+        let missed: Vec<&str> = err.lines().filter(|l| l.starts_with("SLO missed: ")).collect();
+        assert_eq!(missed, ["SLO missed: search.search p99 ≤ 50 ms"], "{err}");
+
+        let args: Vec<&str> =
+            ["run", fixed, "--duration", "3"].iter().chain(extra).copied().collect();
+        let o = fusebench(&args);
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+        assert!(stdout(&o).contains("SLOs: PASS"), "{}", stdout(&o));
+        assert!(!stderr(&o).contains("SLO missed"), "{}", stderr(&o));
+    }
+}

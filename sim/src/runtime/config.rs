@@ -45,7 +45,8 @@ pub struct ServiceConfig {
     pub policy: InstancePooling,
     /// What the service's host calls may touch at run time (checked on every call).
     pub permissions: Permissions,
-    /// `args_*` and `environ_*` of the WASI subset (empty unless the scenario sets them).
+    /// `args_*` and `environ_*` of the WASI subset. Empty for every scenario (no scenario field
+    /// sets them, as `guests/ABI.md` says); only the runtime's own tests fill them.
     pub wasi: WasiConfig,
 }
 
