@@ -104,7 +104,10 @@ fn exploration_memory_does_not_grow_with_the_number_of_cases() {
         peak_of(|| explore::run_case(&s, &files, &Schedule::declared(&s), 1).expect("runs"));
     let trace = case.run.trace.len();
     eprintln!("one case: peak {one} bytes, trace {trace}");
-    assert!(4 * trace > one, "a case's trace is a large share of its memory: {trace} of {one} bytes");
+    assert!(
+        4 * trace > one,
+        "a case's trace is a large share of its memory: {trace} of {one} bytes"
+    );
     drop(case);
     let cases = 12;
     let (found, explored) = peak_of(|| {
