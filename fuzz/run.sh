@@ -16,7 +16,7 @@ seconds="${1:-30}"
 shift || true
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-    targets=(scenario module contract replay guest_abi)
+    targets=(scenario module contract replay guest_abi trace)
 fi
 
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked

@@ -369,7 +369,8 @@ pub fn schedules(s: &Scenario) -> BoxedStrategy<Schedule> {
         .boxed()
 }
 
-/// One case's outcome.
+/// One case's outcome, with the run it judged: what a counterexample carries (its replay file
+/// and story are read from the run's trace).
 #[derive(Debug, Clone)]
 pub struct CaseOutcome {
     pub seed: u64,
@@ -380,6 +381,37 @@ pub struct CaseOutcome {
 }
 
 impl CaseOutcome {
+    #[must_use]
+    pub fn failed(&self) -> bool {
+        self.verdicts.iter().any(|v| !v.passed)
+    }
+
+    /// The verdicts without the run.
+    #[must_use]
+    pub fn judged(&self) -> CaseVerdicts {
+        CaseVerdicts {
+            seed: self.seed,
+            schedule: self.schedule.clone(),
+            verdicts: self.verdicts.clone(),
+            trace_hash: self.trace_hash.clone(),
+        }
+    }
+}
+
+/// What exploration keeps of a case while it explores and shrinks: the verdicts, not the run.
+/// A run's full trace is what properties read, and it can be gigabytes (a 100 s queueing
+/// scenario's is hundreds of megabytes); kept for every case, memory grew with `--cases`.
+/// The one case that becomes a counterexample is run again with its trace kept (the run is a
+/// pure function of scenario, schedule and seed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseVerdicts {
+    pub seed: u64,
+    pub schedule: Schedule,
+    pub verdicts: Vec<Verdict>,
+    pub trace_hash: String,
+}
+
+impl CaseVerdicts {
     #[must_use]
     pub fn failed(&self) -> bool {
         self.verdicts.iter().any(|v| !v.passed)
@@ -401,7 +433,8 @@ pub fn run_case(
 
 /// Runs one case: the schedule applied to the scenario, its duplicate-free twin when it
 /// duplicates, and every property. The applied scenario is checked against `limits` before it
-/// runs, and each run stops when it goes over its event or trace budget.
+/// runs, and each run stops when it goes over its event or trace budget. The run is kept (see
+/// [`judge_case_limited`] for the verdicts alone).
 ///
 /// # Errors
 /// A module the host rejects, or a limit.
@@ -412,6 +445,45 @@ pub fn run_case_limited(
     seed: u64,
     limits: &Limits,
 ) -> Result<CaseOutcome, ExploreError> {
+    let (verdicts, run) = run_and_judge(s, files, schedule, seed, limits)?;
+    Ok(CaseOutcome {
+        seed,
+        schedule: schedule.clone(),
+        verdicts,
+        trace_hash: run.trace_hash.clone(),
+        run,
+    })
+}
+
+/// Runs one case as [`run_case_limited`] does and keeps only its verdicts: the run, and its
+/// trace, are dropped as soon as the properties have read them.
+///
+/// # Errors
+/// A module the host rejects, or a limit.
+pub fn judge_case_limited(
+    s: &Scenario,
+    files: &ModuleFiles,
+    schedule: &Schedule,
+    seed: u64,
+    limits: &Limits,
+) -> Result<CaseVerdicts, ExploreError> {
+    let (verdicts, run) = run_and_judge(s, files, schedule, seed, limits)?;
+    Ok(CaseVerdicts {
+        seed,
+        schedule: schedule.clone(),
+        verdicts,
+        trace_hash: run.trace_hash.clone(),
+    })
+}
+
+/// The case's run (its full trace kept: properties read it) and its verdicts.
+fn run_and_judge(
+    s: &Scenario,
+    files: &ModuleFiles,
+    schedule: &Schedule,
+    seed: u64,
+    limits: &Limits,
+) -> Result<(Vec<Verdict>, RunResult), ExploreError> {
     let scenario = schedule.apply(s);
     if let Some(e) = crate::limits::check_scenario(&scenario, limits).into_iter().next() {
         return Err(e.into());
@@ -442,19 +514,22 @@ pub fn run_case_limited(
         Budget::new(limits).run_to_end(&mut sim)?;
         Ok(sim.finish())
     };
-    let twin = properties::without_duplication(&scenario).map(&run_one).transpose()?;
+    // Idempotence reads the twin's stores, never its trace: drop the trace before the run it
+    // is compared with keeps its own (the twin ran with the same budget, so limits are alike).
+    let twin = properties::without_duplication(&scenario)
+        .map(|sc| {
+            run_one(sc).map(|mut t| {
+                t.trace = Vec::new();
+                t
+            })
+        })
+        .transpose()?;
     let run = run_one(scenario.clone())?;
     let mut verdicts = properties::check(&scenario, &run, twin.as_ref());
     if !schedule.declared {
         verdicts.retain(|v| v.id != "slo");
     }
-    Ok(CaseOutcome {
-        seed,
-        schedule: schedule.clone(),
-        verdicts,
-        trace_hash: run.trace_hash.clone(),
-        run,
-    })
+    Ok((verdicts, run))
 }
 
 /// What exploration found.
@@ -513,12 +588,14 @@ pub fn explore_limited(
     schedules.extend(trees.iter().map(ValueTree::current));
     let done = std::sync::atomic::AtomicUsize::new(0);
     let failing = std::sync::atomic::AtomicUsize::new(0);
-    let outcomes: Vec<Result<CaseOutcome, ExploreError>> = schedules
+    // Each case is judged as it finishes and only its verdicts are kept: memory stays that of
+    // the cases running at once, whatever the number of cases.
+    let outcomes: Vec<Result<CaseVerdicts, ExploreError>> = schedules
         .par_iter()
         .enumerate()
         .map(|(i, sched)| {
-            let out = run_case_limited(s, files, sched, seed.wrapping_add(i as u64), limits);
-            if out.as_ref().is_ok_and(CaseOutcome::failed) {
+            let out = judge_case_limited(s, files, sched, seed.wrapping_add(i as u64), limits);
+            if out.as_ref().is_ok_and(CaseVerdicts::failed) {
                 failing.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -526,11 +603,11 @@ pub fn explore_limited(
             out
         })
         .collect();
-    let outcomes: Vec<CaseOutcome> = outcomes.into_iter().collect::<Result<_, _>>()?;
+    let outcomes: Vec<CaseVerdicts> = outcomes.into_iter().collect::<Result<_, _>>()?;
     let failing_count = outcomes.iter().filter(|o| o.failed()).count();
     let declared = outcomes.first().map(|o| o.verdicts.clone()).unwrap_or_default();
-    let first = outcomes.iter().position(CaseOutcome::failed);
-    let counterexample = match first {
+    let first = outcomes.iter().position(CaseVerdicts::failed);
+    let shrunk = match first {
         None => None,
         Some(0) => Some(shrink_declared(s, files, limits, outcomes[0].clone())?),
         Some(i) => {
@@ -539,13 +616,17 @@ pub fn explore_limited(
             Some(shrink(s, files, limits, &mut trees[i - 1], outcomes[i].clone(), &failed_ids)?)
         }
     };
+    let counterexample = match shrunk {
+        None => None,
+        Some((best, steps)) => Some((recorded(s, files, limits, &best)?, steps)),
+    };
     Ok(Exploration { cases: outcomes.len(), failing: failing_count, counterexample, declared })
 }
 
 /// Shrink-step budget (each step is one run).
 const SHRINK_STEPS_MAX: usize = 64;
 
-fn still_fails(o: &CaseOutcome, ids: &[&str]) -> bool {
+fn still_fails(o: &CaseVerdicts, ids: &[&str]) -> bool {
     o.verdicts.iter().any(|v| !v.passed && ids.contains(&v.id))
 }
 
@@ -556,9 +637,9 @@ fn shrink(
     files: &ModuleFiles,
     limits: &Limits,
     tree: &mut impl ValueTree<Value = Schedule>,
-    mut best: CaseOutcome,
+    mut best: CaseVerdicts,
     ids: &[&str],
-) -> Result<(CaseOutcome, usize), ExploreError> {
+) -> Result<(CaseVerdicts, usize), ExploreError> {
     let seed = best.seed;
     let mut steps = 0;
     if !tree.simplify() {
@@ -566,7 +647,7 @@ fn shrink(
     }
     while steps < SHRINK_STEPS_MAX {
         steps += 1;
-        let out = run_case_limited(s, files, &tree.current(), seed, limits)?;
+        let out = judge_case_limited(s, files, &tree.current(), seed, limits)?;
         if still_fails(&out, ids) {
             best = out;
             if !tree.simplify() {
@@ -585,16 +666,29 @@ fn shrink_declared(
     s: &Scenario,
     files: &ModuleFiles,
     limits: &Limits,
-    mut best: CaseOutcome,
-) -> Result<(CaseOutcome, usize), ExploreError> {
+    mut best: CaseVerdicts,
+) -> Result<(CaseVerdicts, usize), ExploreError> {
     let ids: Vec<&'static str> = best.verdicts.iter().filter(|v| !v.passed).map(|v| v.id).collect();
     let mut steps = 0;
     while steps < 8 && best.schedule.duration_s > 0.2 {
         steps += 1;
         let mut sched = best.schedule.clone();
         sched.duration_s = (sched.duration_s / 2.0 * 10.0).round() / 10.0;
-        let out = run_case_limited(s, files, &sched, best.seed, limits)?;
+        let out = judge_case_limited(s, files, &sched, best.seed, limits)?;
         if still_fails(&out, &ids) { best = out } else { break }
     }
     Ok((best, steps))
+}
+
+/// The counterexample's case run again with its trace kept, for its replay file and story.
+/// Runs are deterministic, so it is the run that was judged: same verdicts, same trace hash.
+fn recorded(
+    s: &Scenario,
+    files: &ModuleFiles,
+    limits: &Limits,
+    best: &CaseVerdicts,
+) -> Result<CaseOutcome, ExploreError> {
+    let out = run_case_limited(s, files, &best.schedule, best.seed, limits)?;
+    debug_assert_eq!(&out.judged(), best, "a case run twice gave different runs");
+    Ok(out)
 }
