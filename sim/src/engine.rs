@@ -117,10 +117,12 @@ impl<E> EventQueue<E> {
     /// The next event, advancing the clock to it. Time never goes backwards.
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         while let Some(Reverse(entry)) = self.heap.pop() {
-            if self.cancelled.remove(&entry.seq) {
+            if !self.cancelled.is_empty() && self.cancelled.remove(&entry.seq) {
                 continue;
             }
-            self.timers.remove(&entry.seq);
+            if !self.timers.is_empty() {
+                self.timers.remove(&entry.seq); // a timer fired
+            }
             assert!(entry.at >= self.now, "time went backwards");
             self.now = entry.at;
             self.popped += 1;
