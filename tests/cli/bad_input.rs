@@ -9,10 +9,7 @@ use crate::support::{code, fusebench, stderr, stdout};
 const INVALID: &str = "scenarios/flawed/static/module-valid.toml";
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bad-input-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
+    crate::support::scratch("bad-input", name)
 }
 
 fn listing(dir: &Path) -> Vec<String> {

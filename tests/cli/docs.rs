@@ -320,9 +320,7 @@ fn fusebench_args(line: &str) -> Option<&str> {
 /// A scratch directory where the repository's `scenarios/` is visible (a symlink), so the
 /// docs' relative paths resolve and every output lands outside the repository.
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("docs-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let dir = crate::support::scratch("docs", name);
     std::os::unix::fs::symlink(root().join("scenarios"), dir.join("scenarios"))
         .expect("symlink scenarios/");
     dir

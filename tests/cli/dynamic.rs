@@ -15,9 +15,7 @@ const DEFECTS: &[(&str, &str)] = &[
 ];
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("fusebench-dyn-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    crate::support::scratch("dynamic", name)
 }
 
 fn check_json(path: &str, out: &std::path::Path) -> (i32, Value) {

@@ -15,10 +15,7 @@ const EVIL_TOML: &str = "\\u001b[2J\\u001b[31m EVIL \\u001b]0;pwned\\u0007";
 
 /// A fresh, empty scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("hostile-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
+    crate::support::scratch("hostile", name)
 }
 
 /// Every byte as a WAT `\hh` escape: any bytes at all, as a WAT string.

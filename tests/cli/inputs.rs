@@ -12,10 +12,7 @@ use crate::support::{code, root, stderr};
 
 /// A fresh directory for one test's files.
 fn scratch_dir(test: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("inputs-{test}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
+    crate::support::scratch("inputs", test)
 }
 
 /// Runs `fusebench ARGS`, killing it after 60 s: a FIFO or device that is waited on or read

@@ -8,9 +8,7 @@ use serde_json::{Value, json};
 use crate::support::{code, fusebench, stderr};
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("fusebench-hostile-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    crate::support::scratch("limits", name)
 }
 
 /// A real replay file, from `check` on a defect (`checkout` has 2 replicas).

@@ -42,3 +42,12 @@ pub fn tomls(dir: &str) -> Vec<PathBuf> {
 pub fn rel(p: &Path) -> String {
     p.strip_prefix(root()).unwrap_or(p).display().to_string()
 }
+
+/// A fresh, empty scratch directory for one test (`<prefix>-<name>` under cargo's test temp
+/// dir): what a previous run left there is removed first.
+pub fn scratch(prefix: &str, name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{prefix}-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
