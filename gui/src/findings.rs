@@ -81,7 +81,7 @@ pub fn from_diagnostics<'a>(
 pub fn from_verdicts(diagram: &Diagram, verdicts: &[Verdict]) -> Vec<Finding> {
     verdicts
         .iter()
-        .filter(|v| !v.passed)
+        .filter(|v| !v.passed())
         .flat_map(|v| {
             let subjects: Vec<&str> = v.subjects.iter().map(String::as_str).collect();
             let nodes = nodes_named(diagram, &subjects);

@@ -222,7 +222,7 @@ impl Timeline {
     pub fn violated(&self) -> impl Iterator<Item = (&Verdict, &'static str)> {
         self.verdicts
             .iter()
-            .filter(|v| !v.passed)
+            .filter(|v| !v.passed())
             .map(|v| (v, PROPERTIES.iter().find(|p| p.id == v.id).map_or("", |p| p.summary)))
     }
 }
@@ -249,7 +249,7 @@ mod tests {
         run.trace = trace;
         let verdict = Verdict {
             id: "no-loss",
-            passed: false,
+            status: fusebench_sim::properties::Status::Failed,
             findings: vec!["lost".into()],
             notes: Vec::new(),
             subjects: vec!["s".into()],

@@ -91,6 +91,6 @@ fn the_declared_shop_passes_every_property() {
     let mut declared = Schedule::declared(&s);
     declared.duration_s = 6.0;
     let out = run_case(&s, &files, &declared, 1).expect("runs");
-    let failed: Vec<_> = out.verdicts.iter().filter(|v| !v.passed).collect();
+    let failed: Vec<_> = out.verdicts.iter().filter(|v| !v.passed()).collect();
     assert!(failed.is_empty(), "{failed:#?}");
 }

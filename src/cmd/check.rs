@@ -129,7 +129,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let passed = results.iter().all(|r| r.passed)
-        && dynamic.as_ref().is_none_or(|d| d.properties.iter().all(|v| v.passed));
+        && dynamic.as_ref().is_none_or(|d| d.properties.iter().all(|v| v.passed()));
     let report = Report {
         scenario: &file,
         system: &s.name,
@@ -263,7 +263,7 @@ fn write_text(out: &mut impl std::io::Write, r: &Report<'_>, s: &Scenario) -> an
         )?;
         let summary = |id: &str| PROPERTIES.iter().find(|p| p.id == id).map_or("", |p| p.summary);
         for v in &d.properties {
-            let mark = if v.passed { "pass" } else { "FAIL" };
+            let mark = if v.passed() { "pass" } else { "FAIL" };
             writeln!(out, "  {mark}  {:<20} {}", v.id, summary(v.id))?;
             for f in &v.findings {
                 writeln!(out, "        {}", plain(f))?;
@@ -286,7 +286,7 @@ fn write_text(out: &mut impl std::io::Write, r: &Report<'_>, s: &Scenario) -> an
             }
             writeln!(out, "replay it: fusebench replay {}", plain(&c.replay_file))?;
         }
-        let failed = d.properties.iter().filter(|v| !v.passed).count();
+        let failed = d.properties.iter().filter(|v| !v.passed()).count();
         writeln!(out, "dynamic: {} passed, {failed} failed", d.properties.len() - failed)?;
     }
     Ok(())
@@ -299,7 +299,7 @@ fn write_text(out: &mut impl std::io::Write, r: &Report<'_>, s: &Scenario) -> an
 fn write_junit(out: &mut impl std::io::Write, r: &Report<'_>) -> anyhow::Result<()> {
     let static_failures = r.checks.iter().filter(|c| !c.passed).count();
     let dynamic: &[Verdict] = r.dynamic.as_ref().map_or(&[], |d| &d.properties);
-    let dynamic_failures = dynamic.iter().filter(|v| !v.passed).count();
+    let dynamic_failures = dynamic.iter().filter(|v| !v.passed()).count();
     let total = r.checks.len() + dynamic.len();
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
     writeln!(
@@ -359,7 +359,7 @@ fn write_junit(out: &mut impl std::io::Write, r: &Report<'_>) -> anyhow::Result<
         )?;
         for v in dynamic {
             write!(out, r#"    <testcase classname="{sys}.dynamic" name="{}""#, xml(v.id))?;
-            if v.passed {
+            if v.passed() {
                 writeln!(out, "/>")?;
                 continue;
             }

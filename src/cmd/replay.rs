@@ -62,7 +62,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         replay.seed,
         &case.trace_hash[..16]
     )?;
-    for v in case.verdicts.iter().filter(|v| !v.passed) {
+    for v in case.verdicts.iter().filter(|v| !v.passed()) {
         writeln!(out, "violated: {}", v.id)?;
         for f in &v.findings {
             writeln!(out, "  {}", plain(f))?;

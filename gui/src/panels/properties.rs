@@ -92,8 +92,8 @@ pub fn properties_ui(
             for v in d.verdicts() {
                 let summary = PROPERTIES.iter().find(|p| p.id == v.id).map_or("", |p| p.summary);
                 ui.horizontal(|ui| {
-                    mark(ui, v.passed);
-                    if v.passed {
+                    mark(ui, v.passed());
+                    if v.passed() {
                         ui.label(v.id).on_hover_text(summary);
                     } else if ui
                         .link(v.id)

@@ -383,7 +383,7 @@ pub struct CaseOutcome {
 impl CaseOutcome {
     #[must_use]
     pub fn failed(&self) -> bool {
-        self.verdicts.iter().any(|v| !v.passed)
+        self.verdicts.iter().any(|v| !v.passed())
     }
 
     /// The verdicts without the run.
@@ -414,7 +414,7 @@ pub struct CaseVerdicts {
 impl CaseVerdicts {
     #[must_use]
     pub fn failed(&self) -> bool {
-        self.verdicts.iter().any(|v| !v.passed)
+        self.verdicts.iter().any(|v| !v.passed())
     }
 }
 
@@ -612,7 +612,7 @@ pub fn explore_limited(
         Some(0) => Some(shrink_declared(s, files, limits, outcomes[0].clone())?),
         Some(i) => {
             let failed_ids: Vec<&'static str> =
-                outcomes[i].verdicts.iter().filter(|v| !v.passed).map(|v| v.id).collect();
+                outcomes[i].verdicts.iter().filter(|v| !v.passed()).map(|v| v.id).collect();
             Some(shrink(s, files, limits, &mut trees[i - 1], outcomes[i].clone(), &failed_ids)?)
         }
     };
@@ -627,7 +627,7 @@ pub fn explore_limited(
 const SHRINK_STEPS_MAX: usize = 64;
 
 fn still_fails(o: &CaseVerdicts, ids: &[&str]) -> bool {
-    o.verdicts.iter().any(|v| !v.passed && ids.contains(&v.id))
+    o.verdicts.iter().any(|v| !v.passed() && ids.contains(&v.id))
 }
 
 /// proptest's shrinking: simplify while the case still fails the same property, complicate
@@ -668,7 +668,8 @@ fn shrink_declared(
     limits: &Limits,
     mut best: CaseVerdicts,
 ) -> Result<(CaseVerdicts, usize), ExploreError> {
-    let ids: Vec<&'static str> = best.verdicts.iter().filter(|v| !v.passed).map(|v| v.id).collect();
+    let ids: Vec<&'static str> =
+        best.verdicts.iter().filter(|v| !v.passed()).map(|v| v.id).collect();
     let mut steps = 0;
     while steps < 8 && best.schedule.duration_s > 0.2 {
         steps += 1;

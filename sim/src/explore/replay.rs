@@ -138,7 +138,7 @@ fn field_hashes(r: &ReplayFile) -> BTreeMap<String, String> {
 impl ReplayFile {
     #[must_use]
     pub fn new(scenario_path: &str, s: &Scenario, files: &ModuleFiles, case: &CaseOutcome) -> Self {
-        let failed: Vec<_> = case.verdicts.iter().filter(|v| !v.passed).collect();
+        let failed: Vec<_> = case.verdicts.iter().filter(|v| !v.passed()).collect();
         let mut r = ReplayFile {
             fusebench_replay: FORMAT,
             scenario: scenario_path.to_owned(),
@@ -252,7 +252,7 @@ pub fn story_events(case: &CaseOutcome, limit: usize) -> Result<Vec<TraceLine>, 
     let subjects: BTreeSet<&str> = case
         .verdicts
         .iter()
-        .filter(|v| !v.passed)
+        .filter(|v| !v.passed())
         .flat_map(|v| v.subjects.iter().map(String::as_str))
         .collect();
     let mut out = Vec::new();

@@ -3,8 +3,8 @@
 
 use super::replay::{describe, mermaid, story_events};
 use super::{CaseOutcome, Schedule};
-use crate::properties::Verdict;
 use crate::properties::tests::run_with;
+use crate::properties::{Status, Verdict};
 use crate::time::SimTime;
 use crate::trace::{TraceEvent, TraceLine};
 
@@ -12,7 +12,7 @@ fn case(events: &[TraceEvent<&str>], subjects: &[&str]) -> CaseOutcome {
     let (s, run) = run_with(events);
     let failed = Verdict {
         id: "no-loss",
-        passed: false,
+        status: Status::Failed,
         findings: vec!["lost".into()],
         notes: Vec::new(),
         subjects: subjects.iter().map(|s| (*s).to_owned()).collect(),

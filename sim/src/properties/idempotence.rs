@@ -13,11 +13,7 @@ pub(super) const ID: &str = "idempotence";
 
 pub(super) fn check(s: &Scenario, run: &RunResult, twin: Option<&RunResult>) -> Verdict {
     let Some(twin) = twin else {
-        return Verdict::new(
-            ID,
-            Vec::new(),
-            vec!["not exercised: the run duplicated nothing".into()],
-        );
+        return Verdict::not_exercised(ID, "the run duplicated nothing");
     };
     let duplicated: u64 = run.metrics.channels.values().map(|c| c.duplicated).sum();
     let mut notes = vec![format!(
@@ -72,7 +68,6 @@ pub(super) fn check(s: &Scenario, run: &RunResult, twin: Option<&RunResult>) -> 
     if findings.is_empty() {
         notes.push("every store equals its duplicate-free twin".into());
     }
-    let passed = findings.is_empty();
     let v = Verdict::new(ID, findings, notes);
-    if passed { v } else { v.about(subjects) }
+    if v.passed() { v } else { v.about(subjects) }
 }

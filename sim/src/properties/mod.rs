@@ -55,11 +55,24 @@ pub const PROPERTIES: &[PropertyInfo] = &[
     },
 ];
 
+/// How a property came out on one run. "Nothing it judges happened" is its own outcome, never
+/// a pass: a run that duplicated nothing says nothing about idempotence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Judged, and it held.
+    Held,
+    /// Judged, and violated: see the findings.
+    Failed,
+    /// Nothing the property judges happened in this run (the notes say what was missing).
+    NotExercised,
+}
+
 /// The outcome of one property on one run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verdict {
     pub id: &'static str,
-    pub passed: bool,
+    pub status: Status,
     /// What was violated (empty when passed), most important first.
     pub findings: Vec<String>,
     /// Facts worth reporting either way (e.g. measured dynamic coupling).
@@ -70,8 +83,33 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    fn new(id: &'static str, findings: Vec<String>, notes: Vec<String>) -> Self {
-        Verdict { id, passed: findings.is_empty(), findings, notes, subjects: Vec::new() }
+    /// Judged: held when there are no findings, failed otherwise.
+    pub(crate) fn new(id: &'static str, findings: Vec<String>, notes: Vec<String>) -> Self {
+        let status = if findings.is_empty() { Status::Held } else { Status::Failed };
+        Verdict { id, status, findings, notes, subjects: Vec::new() }
+    }
+
+    /// Nothing this property judges happened; `why` says what was missing.
+    pub(crate) fn not_exercised(id: &'static str, why: impl Into<String>) -> Self {
+        Verdict {
+            id,
+            status: Status::NotExercised,
+            findings: Vec::new(),
+            notes: vec![format!("not exercised: {}", why.into())],
+            subjects: Vec::new(),
+        }
+    }
+
+    /// Not violated (held, or not exercised): what a pass/fail exit code is decided on.
+    #[must_use]
+    pub fn passed(&self) -> bool {
+        self.status != Status::Failed
+    }
+
+    /// Violated in this run.
+    #[must_use]
+    pub fn failed(&self) -> bool {
+        self.status == Status::Failed
     }
 
     fn about(mut self, subjects: impl IntoIterator<Item = String>) -> Self {

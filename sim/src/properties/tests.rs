@@ -89,7 +89,7 @@ fn containment_counts_guest_faults_by_service_and_cause() {
         TraceEvent::GuestFault { inv: 2, service: "a", cause: "trap: unreachable", input: "{}" };
     let (s, run) = run_with(&[fault, other]);
     let v = verdict(&s, &run, "sandbox-containment");
-    assert!(!v.passed);
+    assert!(!v.passed());
     assert_eq!(
         v.findings[0],
         "guest of `a` faulted 2 time(s): trap: unreachable; first on input {\"sku\":1}"
@@ -97,7 +97,7 @@ fn containment_counts_guest_faults_by_service_and_cause() {
     assert_eq!(v.subjects, ["a"]);
 
     let (s, run) = run_with(&[TraceEvent::Registered { service: "a", replica: 0 }]);
-    assert!(verdict(&s, &run, "sandbox-containment").passed);
+    assert!(verdict(&s, &run, "sandbox-containment").passed());
 }
 
 #[test]
@@ -119,7 +119,7 @@ fn coupling_attributes_calls_to_the_invoking_service_and_reports_refusals() {
     ];
     let (s, run) = run_with(&events);
     let v = verdict(&s, &run, "dynamic-coupling");
-    assert!(!v.passed);
+    assert!(!v.passed());
     assert!(
         v.findings.contains(&"`a` called `b.put` 1 time(s) without declaring it (refused by the host: an undeclared dependency)".to_owned()),
         "{v:#?}"
@@ -132,7 +132,7 @@ fn coupling_attributes_calls_to_the_invoking_service_and_reports_refusals() {
     assert_eq!(v.subjects, ["a"]);
 
     let (s, run) = run_with(&events[..1]);
-    assert!(verdict(&s, &run, "dynamic-coupling").passed);
+    assert!(verdict(&s, &run, "dynamic-coupling").passed());
 }
 
 #[test]
@@ -149,7 +149,7 @@ fn no_loss_counts_answers_per_request() {
     assert_eq!(v.findings, ["request 5 was answered 2 times"]);
 
     let (s, run) = run_with(&[answer(5), answer(6)]);
-    assert!(verdict(&s, &run, "no-loss").passed);
+    assert!(verdict(&s, &run, "no-loss").passed());
 }
 
 #[test]
@@ -159,7 +159,7 @@ fn a_trace_that_does_not_read_back_fails_the_properties_that_read_it() {
         b"{\"t\":1,\"ev\":\"run_end\",\"events\":1}\n{\"t\":2,\"ev\":\"guest_faulted\"}\n".to_vec();
     for id in ["sandbox-containment", "dynamic-coupling", "no-loss"] {
         let v = verdict(&s, &run, id);
-        assert!(!v.passed, "{id}");
+        assert!(!v.passed(), "{id}");
         assert!(
             v.findings.iter().any(|f| f.contains("trace line 2") && f.contains("guest_faulted")),
             "{id}: {v:#?}"
