@@ -51,7 +51,7 @@ fn every_defect_is_found_shrunk_and_replayed() {
             .as_array()
             .expect("verdicts")
             .iter()
-            .filter(|v| v["passed"] == false)
+            .filter(|v| v["status"] == "failed")
             .filter_map(|v| v["id"].as_str())
             .collect();
         assert_eq!(failed, [*property], "{name}: exactly its property fails: {d:#}");
