@@ -158,6 +158,13 @@ pub enum TraceEvent<S = String> {
         service: S,
         replica: u32,
     },
+    /// A caller's outlier detection ejected a replica until `until_ns`.
+    Ejected {
+        caller: S,
+        service: S,
+        replica: u32,
+        until_ns: u64,
+    },
     RunEnd {
         events: u64,
     },
@@ -191,6 +198,7 @@ impl<S> TraceEvent<S> {
             TraceEvent::FaultEnd { .. } => "fault_end",
             TraceEvent::ReplicaDown { .. } => "replica_down",
             TraceEvent::ReplicaUp { .. } => "replica_up",
+            TraceEvent::Ejected { .. } => "ejected",
             TraceEvent::RunEnd { .. } => "run_end",
         }
     }
@@ -312,6 +320,12 @@ impl<S> TraceEvent<S> {
             TraceEvent::ReplicaUp { service, replica } => {
                 TraceEvent::ReplicaUp { service: f(service), replica: *replica }
             }
+            TraceEvent::Ejected { caller, service, replica, until_ns } => TraceEvent::Ejected {
+                caller: f(caller),
+                service: f(service),
+                replica: *replica,
+                until_ns: *until_ns,
+            },
             TraceEvent::RunEnd { events } => TraceEvent::RunEnd { events: *events },
         }
     }

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use fusebench_model::scenario::Delivery;
 
 use super::Sim;
+use super::balancer::Caller;
 use super::event::Event;
 use super::ids::{ChannelId, Counter, GroupId, InvId, MsgId, OpId};
 use super::network::combined_chance;
@@ -184,7 +185,7 @@ impl Sim {
             let origin = Origin::Message { msg, group, attempt };
             let req =
                 self.requests.add(Request::new(service, endpoint, body, origin, now, broker_node));
-            if !self.dispatch_request(req, broker_node, None) {
+            if !self.dispatch_request(req, broker_node, Caller::Broker, ack_timeout) {
                 self.requests.settle(req);
             }
         }

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::Sim;
+use super::balancer::Caller;
 use super::event::Event;
 use super::ids::{CallId, Counter, EndpointId, InvId, ServiceId};
 use super::requests::{Origin, Request};
@@ -110,7 +111,7 @@ impl Sim {
         let (timeout, attempt) = (c.policy.timeout, c.attempt);
         let timer = self.q.timer_after(timeout, Event::CallTimeout { call, attempt });
         self.calls.live_mut(call).state = CallState::InFlight { timer };
-        if !self.dispatch_request(req, from, Some(caller)) {
+        if !self.dispatch_request(req, from, Caller::Service(caller), timeout) {
             self.requests.settle(req);
             self.call_attempt_failed(call, "no healthy instance");
         }

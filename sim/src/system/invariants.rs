@@ -14,6 +14,10 @@ impl Sim {
         self.check_requests();
         self.check_calls_and_ops();
         assert!(
+            self.balancers.outstanding_consistent(),
+            "a caller's outstanding count disagrees with the requests it waits for"
+        );
+        assert!(
             self.q.cancelled_pending() <= self.q.pending(),
             "cancelled timers ({}) outnumber the events left ({})",
             self.q.cancelled_pending(),

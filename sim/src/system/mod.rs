@@ -129,6 +129,7 @@ pub struct Sim {
     /// The next write's version (the run's global write order).
     next_version: u64,
     broker: broker::Broker,
+    balancers: balancer::Balancers,
     load: workload::Load,
     guest_fuel: u64,
 }
@@ -215,6 +216,7 @@ impl Sim {
             stores,
             next_version: 1,
             broker: broker::Broker::new(world.channels.len(), world.groups.len()),
+            balancers: balancer::Balancers::default(),
             load: workload::Load::default(),
             guest_fuel: 0,
             world,

@@ -413,3 +413,73 @@ fn a_stream_gives_each_group_every_message_and_each_to_one_member_of_a_group() {
     assert_eq!(n[0] + n[1], n[2], "group g gets every message once between its members: {n:?}");
     assert!(n[0].abs_diff(n[1]) <= 1, "its members take turns: {n:?}");
 }
+
+/// Requests the crashed replica 0 of `s` swallowed ("replica down" drops) under `policy`, and
+/// the client requests answered `ok`.
+fn crash_window_drops(policy: &str, seed: u64) -> (usize, u64) {
+    // Three replicas, a long registry TTL (the crash is invisible to discovery for 20 s), and
+    // replica 0 down from 1 s to 4 s: only the callers' own view can steer around it.
+    let extra = ABSTRACT
+        .replace("replicas = 2", &format!("replicas = 3\nload_balancing = \"{policy}\""))
+        .replace("rate_rps = 200", "rate_rps = 300");
+    let text = format!(
+        "{extra}\n[registry]\nheartbeat_ms = 1000\nttl_ms = 20000\n\n[[fault]]\nkind = \"crash\"\nservice = \"s\"\nreplica = 0\nat_s = 1\nrestart_after_s = 3\n"
+    );
+    let r = run(scenario(&text), no_host(), seed);
+    let trace = String::from_utf8(r.trace).expect("utf-8");
+    let drops = trace.lines().filter(|l| l.contains("\"reason\":\"replica down\"")).count();
+    let ok = r.metrics.endpoints["s.get"].outcomes.get(&Outcome::Ok).copied().unwrap_or(0);
+    (drops, ok)
+}
+
+#[test]
+fn a_crashed_replica_gets_no_more_traffic_under_least_outstanding_than_round_robin() {
+    for seed in 1..=3 {
+        let (lo, lo_ok) = crash_window_drops("least-outstanding", seed);
+        let (rr, rr_ok) = crash_window_drops("round-robin", seed);
+        // Round robin keeps sending a third of the traffic until outlier detection ejects the
+        // replica (5 timeouts); least-outstanding sees the unanswered requests pile up too.
+        assert!(lo <= rr, "seed {seed}: least-outstanding sent {lo} to the dead replica, rr {rr}");
+        assert!(lo_ok >= rr_ok, "seed {seed}: ok {lo_ok} (lo) vs {rr_ok} (rr)");
+        // Outlier detection bounds the loss: round robin sends the dead replica a third of the
+        // traffic until the first gateway timeout (0.5 s × 100 req/s ≈ 50) and 5 timeouts in a
+        // row eject it — long before the 20 s TTL would (all 3 s: about 300 requests).
+        assert!(rr < 90, "seed {seed}: round robin lost {rr} requests to the dead replica");
+    }
+}
+
+#[test]
+fn outlier_detection_ejects_a_crashed_replica_and_traces_it() {
+    let extra = ABSTRACT.replace("replicas = 2", "replicas = 3");
+    let text = format!(
+        "{extra}\n[registry]\nheartbeat_ms = 1000\nttl_ms = 20000\n\n[[fault]]\nkind = \"crash\"\nservice = \"s\"\nreplica = 1\nat_s = 1\nrestart_after_s = 3\n"
+    );
+    let r = run(scenario(&text), no_host(), 1);
+    let trace = String::from_utf8(r.trace).expect("utf-8");
+    let ejected: Vec<&str> = trace.lines().filter(|l| l.contains("\"ev\":\"ejected\"")).collect();
+    assert_eq!(ejected.len(), 1, "{ejected:?}");
+    assert!(ejected[0].contains("\"caller\":\"gateway\",\"service\":\"s\",\"replica\":1"));
+    // Without a crash, nothing is ejected.
+    let calm = run(scenario(&ABSTRACT.replace("replicas = 2", "replicas = 3")), no_host(), 1);
+    assert!(!String::from_utf8(calm.trace).expect("utf-8").contains("\"ev\":\"ejected\""));
+}
+
+#[test]
+fn least_outstanding_spreads_ties_instead_of_favouring_replica_zero() {
+    let extra =
+        ABSTRACT.replace("replicas = 2", "replicas = 4\nload_balancing = \"least-outstanding\"");
+    let r = run(scenario(&extra), no_host(), 1);
+    let trace = String::from_utf8(r.trace).expect("utf-8");
+    let per_replica: Vec<usize> = (0..4)
+        .map(|i| {
+            let needle = "\"ev\":\"invocation_start\"";
+            let rep = format!("\"replica\":{i},");
+            trace.lines().filter(|l| l.contains(needle) && l.contains(&rep)).count()
+        })
+        .collect();
+    let (min, max) = (per_replica.iter().min().copied(), per_replica.iter().max().copied());
+    let (min, max) = (min.unwrap_or(0), max.unwrap_or(0));
+    // At 200 req/s and 2 ms per request most picks are ties (nothing outstanding): they must
+    // spread over the replicas, not all go to replica 0.
+    assert!(min * 10 >= max * 7, "invocations per replica: {per_replica:?}");
+}
