@@ -107,6 +107,18 @@ pub struct Subscription {
 pub struct ServiceTime {
     pub ns_per_fuel: f64,
     pub distribution: Option<Distribution>,
+    /// What the declared distribution's time is spent on.
+    pub resource: TimeResource,
+}
+
+/// What a declared service time is spent on: CPU demand shares the node's cores with every
+/// other invocation computing there (it stretches under contention); waiting (I/O, an external
+/// dependency) does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimeResource {
+    Cpu,
+    Wait,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -247,8 +259,11 @@ impl Service {
                 s.group.clone_from(n);
             }
         }
-        let fallback =
-            ServiceTime { ns_per_fuel: ServiceTime::NS_PER_FUEL_DEFAULT, distribution: None };
+        let fallback = ServiceTime {
+            ns_per_fuel: ServiceTime::NS_PER_FUEL_DEFAULT,
+            distribution: None,
+            resource: TimeResource::Cpu,
+        };
         let service_time = match o.opt_table(cx, "service_time") {
             Some(t) => ServiceTime::read(cx, t).unwrap_or(fallback),
             None => fallback,
@@ -301,8 +316,11 @@ impl ServiceTime {
             Some(t) => Some(Distribution::read(cx, t)?),
             None => None,
         };
+        let resource = o
+            .opt_enum(cx, "resource", &[("cpu", TimeResource::Cpu), ("wait", TimeResource::Wait)])
+            .unwrap_or(TimeResource::Cpu);
         o.finish(cx);
-        Some(ServiceTime { ns_per_fuel, distribution })
+        Some(ServiceTime { ns_per_fuel, distribution, resource })
     }
 }
 

@@ -13,6 +13,20 @@ impl Sim {
         self.check_replicas();
         self.check_requests();
         self.check_calls_and_ops();
+        for (node, cpu) in self.cpus.iter().enumerate() {
+            for id in cpu.computing() {
+                let inv = self
+                    .invocations
+                    .get(id)
+                    .unwrap_or_else(|| panic!("node {node} computes {id}, which is not running"));
+                assert!(
+                    matches!(inv.state, InvState::Computing(_)),
+                    "{id} on a CPU, not computing"
+                );
+                let at = self.world.service(inv.service).node.index();
+                assert_eq!(at, node, "{id} computes on node {node}, its service is on {at}");
+            }
+        }
         assert!(
             self.balancers.outstanding_consistent(),
             "a caller's outstanding count disagrees with the requests it waits for"

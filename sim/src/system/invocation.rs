@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use fusebench_model::contract::is_application_error;
+use fusebench_model::scenario::TimeResource;
 
 use super::Sim;
 use super::event::Event;
@@ -46,6 +47,9 @@ pub(crate) struct Invocation {
     pub(crate) runtime: Option<InvocationId>,
     pub(crate) state: InvState,
     pub(crate) fuel: u64,
+    /// Time the current slice waits (not on the CPU) once its CPU demand is met: a declared
+    /// service time marked `resource = "wait"`.
+    wait: u64,
 }
 
 #[derive(Debug, Default)]
@@ -111,10 +115,18 @@ impl Sim {
             runtime: None,
             state: InvState::Computing(Work::Abstract),
             fuel: 0,
+            wait: 0,
         };
         let spec = self.world.service(service);
         let state = &mut self.services[service.index()];
-        let mut cpu = spec.distribution.map_or(0, |d| sample_nanos(&d, &mut state.rng));
+        let declared = spec.distribution.map_or(0, |d| sample_nanos(&d, &mut state.rng));
+        let mut cpu = match spec.time_resource {
+            TimeResource::Cpu => declared,
+            TimeResource::Wait => {
+                inv.wait = declared;
+                0
+            }
+        };
         self.rec.service(service).invocations += 1;
         let r = self.requests.live(req);
         let endpoint = &spec.endpoint(r.endpoint).name;
@@ -179,7 +191,28 @@ impl Sim {
         }
         self.rec.service(service).busy_nanos += cpu;
         self.invocations.table.insert(id, inv);
-        self.q.after(cpu, Event::SliceDone(id));
+        self.compute(id, cpu);
+    }
+
+    /// The slice of `id` needs `cpu` nanoseconds of its node's CPU, then its wait.
+    fn compute(&mut self, id: InvId, cpu: u64) {
+        let inv = &self.invocations.table[&id];
+        if cpu == 0 {
+            self.q.after(inv.wait, Event::SliceDone(id));
+        } else {
+            let node = self.world.service(inv.service).node;
+            self.cpu_start(node, id, cpu);
+        }
+    }
+
+    /// The node's CPU has given the slice of `id` its demand: it is done after its wait.
+    pub(crate) fn slice_computed(&mut self, id: InvId) {
+        let wait = self.invocations.table.get(&id).expect("a computing invocation is live").wait;
+        if wait == 0 {
+            self.on_slice_done(id);
+        } else {
+            self.q.after(wait, Event::SliceDone(id));
+        }
     }
 
     /// Takes a slice's step and fuel; returns its CPU time.
@@ -307,9 +340,10 @@ impl Sim {
         match result {
             Ok(slice) => {
                 let cpu = self.absorb_slice(&mut inv, slice);
+                inv.wait = 0;
                 self.rec.service(inv.service).busy_nanos += cpu;
                 self.invocations.table.insert(id, inv);
-                self.q.after(cpu, Event::SliceDone(id));
+                self.compute(id, cpu);
             }
             Err(e) => {
                 let cause = e.to_string();

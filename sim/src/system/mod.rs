@@ -20,6 +20,7 @@ mod balancer;
 mod broker;
 mod cache;
 mod calls;
+mod cpu;
 mod event;
 mod faults;
 mod gateway;
@@ -130,6 +131,8 @@ pub struct Sim {
     next_version: u64,
     broker: broker::Broker,
     balancers: balancer::Balancers,
+    /// Per node: the invocations computing there share its cores.
+    cpus: Vec<cpu::NodeCpu>,
     load: workload::Load,
     guest_fuel: u64,
 }
@@ -217,6 +220,7 @@ impl Sim {
             next_version: 1,
             broker: broker::Broker::new(world.channels.len(), world.groups.len()),
             balancers: balancer::Balancers::default(),
+            cpus: world.node_cores.iter().map(|&c| cpu::NodeCpu::new(c)).collect(),
             load: workload::Load::default(),
             guest_fuel: 0,
             world,
@@ -361,6 +365,7 @@ impl Sim {
             Event::GatewayTimeout(req) => self.on_gateway_timeout(req),
             Event::AtClient { req, outcome } => self.on_at_client(req, outcome),
             Event::AtReplica { req, service, replica } => self.on_at_replica(req, service, replica),
+            Event::CpuDone(node) => self.on_cpu_done(node),
             Event::SliceDone(inv) => self.on_slice_done(inv),
             Event::Reply { req, outcome, body } => self.on_reply(req, outcome, body),
             Event::CallTimeout { call, attempt } => self.on_call_timeout(call, attempt),

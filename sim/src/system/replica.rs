@@ -145,7 +145,9 @@ impl Sim {
         // Running and queued requests die with the replica; their senders time out. They leave
         // the service now: counted as departures so that L = λW still holds.
         let mut lost = Vec::with_capacity(running.len() + queued.len());
+        let node = self.world.service(service).node;
         for id in running {
+            self.cpu_cancel(node, id);
             let inv = self.invocations.remove(id);
             lost.push(inv.req);
             if let Some(rt) = inv.runtime {

@@ -483,3 +483,68 @@ fn least_outstanding_spreads_ties_instead_of_favouring_replica_zero() {
     // spread over the replicas, not all go to replica 0.
     assert!(min * 10 >= max * 7, "invocations per replica: {per_replica:?}");
 }
+
+/// Mean time a request spends at service `s` (queue + service), on a node with `cores` cores,
+/// under a closed loop of 4 users with no think time; its 10 ms service time is CPU or waiting.
+fn closed_loop_sojourn_ms(cores: u32, resource: &str) -> f64 {
+    let text = format!(
+        r#"
+[system]
+name = "t"
+[[context]]
+name = "c"
+[[node]]
+name = "a"
+tier = "cloud"
+[[node]]
+name = "b"
+tier = "cloud"
+cpu_cores = {cores}
+[[link]]
+between = ["a", "b"]
+latency = {{ dist = "constant", ms = 1.0 }}
+[gateway]
+node = "a"
+timeout_ms = 5000
+[[service]]
+name = "s"
+context = "c"
+node = "b"
+concurrency = 4
+  [service.service_time]
+  distribution = {{ dist = "constant", ms = 10.0 }}
+  resource = "{resource}"
+  [[service.endpoint]]
+  name = "get"
+  method = "GET"
+  path = "/s"
+  public = true
+[workload]
+duration_s = 5
+arrival = {{ kind = "closed", users = 4, think_ms = 0 }}
+  [[workload.mix]]
+  service = "s"
+  endpoint = "get"
+"#
+    );
+    let parsed = fusebench_model::parse("t.toml", &text);
+    assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
+    let r = run(parsed.ok().expect("valid"), no_host(), 1);
+    r.metrics.services["s"].mean_sojourn_ms()
+}
+
+#[test]
+fn invocations_on_a_node_share_its_cores() {
+    // Four users, each 10 ms of CPU per request, always in the system together (they arrive in
+    // step: same start, same constant hops): on four cores each runs at full speed; on one core
+    // processor sharing gives each a quarter, so each takes 4 × 10 ms; on two, 2 × 10 ms.
+    let ample = closed_loop_sojourn_ms(4, "cpu");
+    let half = closed_loop_sojourn_ms(2, "cpu");
+    let one = closed_loop_sojourn_ms(1, "cpu");
+    assert!((ample - 10.0).abs() < 0.01, "ample: {ample} ms");
+    assert!((half - 20.0).abs() < 0.01, "two cores: {half} ms");
+    assert!((one - 40.0).abs() < 0.01, "one core: {one} ms");
+    // Waiting (I/O, an external dependency) does not need a core: no stretching.
+    let waiting = closed_loop_sojourn_ms(1, "wait");
+    assert!((waiting - 10.0).abs() < 0.01, "waiting on one core: {waiting} ms");
+}

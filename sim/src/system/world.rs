@@ -13,7 +13,7 @@ use fusebench_model::Scenario;
 use fusebench_model::contract::Shape;
 use fusebench_model::scenario::{
     Arrival, ChannelKind, ConflictPolicy, Consistency, Delivery, Distribution, FaultKind,
-    FaultTarget, LoadBalancing, StoreKind,
+    FaultTarget, LoadBalancing, StoreKind, TimeResource,
 };
 
 use super::ids::{ChannelId, EndpointId, GroupId, NodeId, ReplicaIdx, ServiceId, StoreId};
@@ -65,6 +65,8 @@ pub(crate) struct ServiceSpec {
     pub(crate) replicas: u32,
     pub(crate) has_module: bool,
     pub(crate) distribution: Option<Distribution>,
+    /// What the declared distribution's time is spent on (CPU shares the node's cores).
+    pub(crate) time_resource: TimeResource,
     pub(crate) ns_per_fuel: f64,
     pub(crate) concurrency: u32,
     pub(crate) queue_capacity: usize,
@@ -186,6 +188,8 @@ pub(crate) struct FaultSpec {
 pub(crate) struct World {
     pub(crate) name: String,
     pub(crate) nodes: Vec<String>,
+    /// Each node's `cpu_cores`.
+    pub(crate) node_cores: Vec<u32>,
     pub(crate) links: Vec<LinkSpec>,
     pub(crate) services: Vec<ServiceSpec>,
     service_index: BTreeMap<String, ServiceId>,
@@ -255,6 +259,7 @@ impl World {
                 replicas: x.replicas,
                 has_module: x.module.is_some(),
                 distribution: x.service_time.distribution,
+                time_resource: x.service_time.resource,
                 ns_per_fuel: x.service_time.ns_per_fuel,
                 concurrency: x.concurrency.max(1),
                 queue_capacity: x.queue_capacity as usize,
@@ -448,6 +453,7 @@ impl World {
         Ok(World {
             name: s.name.clone(),
             nodes: s.nodes.iter().map(|n| n.name.clone()).collect(),
+            node_cores: s.nodes.iter().map(|n| n.cpu_cores).collect(),
             links,
             services,
             service_index,
