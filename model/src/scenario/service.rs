@@ -69,6 +69,10 @@ pub struct Endpoint {
     pub idempotency_key: Option<String>,
     /// Exposed through the API gateway.
     pub public: bool,
+    /// Application error codes (`{"error": "<code>"}`) that are business answers, not
+    /// failures (`not_found`, `out_of_stock`): they count as available. Every other
+    /// application error counts against availability.
+    pub expected_errors: Vec<String>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -394,6 +398,8 @@ impl Endpoint {
             }
         }
         let public = o.opt_bool(cx, "public").unwrap_or(false);
+        let expected_errors: Vec<String> =
+            o.str_list(cx, "expected_errors").into_iter().map(|(code, _)| code).collect();
         if public && api == Api::Message {
             cx.error("parse.value", o.span, &o.field("public"), "a public endpoint needs an API (`method` + `path`, or `grpc`) for the gateway to route");
         }
@@ -408,6 +414,7 @@ impl Endpoint {
             idempotent,
             idempotency_key: idempotency_key.map(|k| k.0),
             public,
+            expected_errors,
             span,
         })
     }

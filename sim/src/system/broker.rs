@@ -202,7 +202,7 @@ impl Sim {
         outcome: Outcome,
     ) {
         let now = self.q.now();
-        if !outcome.is_success() {
+        if !outcome.is_answer() {
             return; // not acknowledged: at-least-once redelivers on the ack timeout
         }
         let Some(m) = self.broker.messages.get_mut(&msg) else {

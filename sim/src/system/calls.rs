@@ -147,7 +147,7 @@ impl Sim {
         c.state = CallState::Backoff;
         let inv = c.inv;
         match outcome {
-            Outcome::Ok | Outcome::AppError => {
+            Outcome::Ok | Outcome::AppError | Outcome::ExpectedError => {
                 self.calls.table.remove(&call);
                 self.resume(inv, HostReply::Value(body));
             }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use fusebench_model::contract::is_application_error;
+use fusebench_model::contract::application_error;
 use fusebench_model::scenario::TimeResource;
 
 use super::Sim;
@@ -304,10 +304,12 @@ impl Sim {
     fn judge_response(&self, id: InvId, json: &serde_json::Value) -> Outcome {
         let inv = &self.invocations.table[&id];
         let endpoint = self.requests.live(inv.req).endpoint;
-        if is_application_error(json) {
-            return Outcome::AppError;
+        let spec = self.world.service(inv.service).endpoint(endpoint);
+        if let Some(code) = application_error(json) {
+            let expected = spec.expected_errors.iter().any(|e| e == code);
+            return if expected { Outcome::ExpectedError } else { Outcome::AppError };
         }
-        let shape = &self.world.service(inv.service).endpoint(endpoint).response;
+        let shape = &spec.response;
         if shape.check(json).is_empty() { Outcome::Ok } else { Outcome::ContractViolation }
     }
 

@@ -548,3 +548,63 @@ fn invocations_on_a_node_share_its_cores() {
     let waiting = closed_loop_sojourn_ms(1, "wait");
     assert!((waiting - 10.0).abs() < 0.01, "waiting on one core: {waiting} ms");
 }
+
+/// A service answering `{"error": "boom"}` to 98 of every 100 requests and `{}` otherwise, with
+/// an availability objective of 99 %; `expected` lists error codes the endpoint declares as
+/// business answers.
+fn mostly_errors(expected: &str) -> (RunResult, Scenario) {
+    let extra = ABSTRACT
+        .replace("replicas = 2", "replicas = 2\nmodule = \"m.wasm\"")
+        .replace(
+            "  public = true\n",
+            &format!("  public = true\n  expected_errors = [{expected}]\n"),
+        )
+        .replace("distribution = { dist = \"exponential\", mean_ms = 2.0 }", "ns_per_fuel = 1.0");
+    let text = format!(
+        "{extra}\n[[quality.slo]]\nservice = \"s\"\nendpoint = \"get\"\navailability = 0.99\n"
+    );
+    let s = scenario(&text);
+    let host = FakeHost::answering_each(|n| {
+        if n % 50 == 0 { serde_json::json!({}) } else { serde_json::json!({"error": "boom"}) }
+    });
+    (run(s.clone(), Box::new(host), 1), s)
+}
+
+#[test]
+fn application_errors_count_against_availability_unless_expected() {
+    let (r, s) = mostly_errors("");
+    let e = &r.metrics.endpoints["s.get"];
+    let errors = e.outcomes.get(&Outcome::AppError).copied().unwrap_or(0);
+    assert!(errors * 100 >= e.total() * 97, "{:?}", e.outcomes);
+    let report = crate::report::Report::new(&r, &s);
+    let availability = &report.endpoints["s.get"].availability;
+    assert!(*availability < 0.03, "availability {availability}");
+    let slo = crate::properties::check(&s, &r, None).into_iter().find(|v| v.id == "slo");
+    assert!(slo.is_some_and(|v| v.failed()), "a 98 %-error service fails its availability SLO");
+    // The same answers, declared as business outcomes (`not_found`-like), are available.
+    let (r, s) = mostly_errors("\"boom\"");
+    let e = &r.metrics.endpoints["s.get"];
+    assert_eq!(e.outcomes.get(&Outcome::AppError), None, "{:?}", e.outcomes);
+    assert!(e.outcomes.get(&Outcome::ExpectedError).copied().unwrap_or(0) > 0);
+    let slo = crate::properties::check(&s, &r, None).into_iter().find(|v| v.id == "slo");
+    assert!(slo.is_some_and(|v| v.status == crate::properties::Status::Held));
+}
+
+#[test]
+fn timeouts_reach_the_latency_of_every_answer() {
+    // Replica 0 crashes and the registry keeps it for 20 s: requests sent to it time out at
+    // the gateway (500 ms) until outlier detection ejects it.
+    let extra = ABSTRACT.replace("replicas = 2", "replicas = 3");
+    let text = format!(
+        "{extra}\n[registry]\nheartbeat_ms = 1000\nttl_ms = 20000\n\n[[fault]]\nkind = \"crash\"\nservice = \"s\"\nreplica = 0\nat_s = 1\nrestart_after_s = 3\n"
+    );
+    let r = run(scenario(&text), no_host(), 1);
+    let e = &r.metrics.endpoints["s.get"];
+    let timeouts = e.outcomes.get(&Outcome::Timeout).copied().unwrap_or(0);
+    assert!(timeouts > 0, "{:?}", e.outcomes);
+    assert_eq!(e.latency_all.len(), e.total(), "every answer is in latency_all");
+    assert_eq!(e.latency.len(), e.successes(), "only available answers are in latency");
+    // The timeouts (500 ms) sit in the tail of every answer, not in the successes'.
+    assert!(e.latency_all.max() >= 500_000, "max {} µs", e.latency_all.max());
+    assert!(e.latency.max() < 500_000, "max {} µs", e.latency.max());
+}

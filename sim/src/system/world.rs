@@ -56,6 +56,8 @@ pub(crate) struct EndpointSpec {
     pub(crate) response: Shape,
     /// `service.endpoint`, the key of its client-side metrics.
     pub(crate) metric_key: String,
+    /// Application error codes that count as available.
+    pub(crate) expected_errors: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -246,6 +248,7 @@ impl World {
                     request: e.request.clone(),
                     response: e.response.clone(),
                     metric_key: format!("{}.{}", x.name, e.name),
+                    expected_errors: e.expected_errors.clone(),
                 })
                 .collect();
             let mut endpoint_index = BTreeMap::new();
