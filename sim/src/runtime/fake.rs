@@ -160,9 +160,10 @@ impl FakeHost {
 }
 
 impl ServiceHost for FakeHost {
-    fn start(
+    fn start_in(
         &mut self,
         service: &str,
+        _pool: u32,
         endpoint: &str,
         request: &[u8],
         ctx: &mut HostContext<'_>,

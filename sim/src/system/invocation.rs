@@ -135,7 +135,7 @@ impl Sim {
             let result = {
                 let mut ctx =
                     HostContext { now_nanos: now.nanos(), random: &mut state.rng, log: &mut logs };
-                self.host.start(&state.runtime_name, endpoint, &r.body, &mut ctx)
+                self.host.start_in(&state.runtime_name, replica, endpoint, &r.body, &mut ctx)
             };
             emit_logs(&mut self.trace, now, &logs);
             match result {

@@ -155,6 +155,9 @@ impl Sim {
             }
         }
         lost.extend(queued);
+        // The replica's idle instances die with its process.
+        let runtime = &self.services[service.index()].runtime_name;
+        self.host.drop_pool(runtime, replica);
         let stats = self.rec.service(service);
         stats.occupancy_change(now.nanos(), -(lost.len() as i64));
         for req in lost {
