@@ -4,7 +4,7 @@
 //! elapsed, the engine acts on how the slice ended: done, failed, or suspended on a host
 //! operation whose reply resumes it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use fusebench_model::contract::application_error;
 use fusebench_model::scenario::TimeResource;
@@ -50,6 +50,8 @@ pub(crate) struct Invocation {
     /// Time the current slice waits (not on the CPU) once its CPU demand is met: a declared
     /// service time marked `resource = "wait"`.
     wait: u64,
+    /// An abstract invocation's declared effects still to perform (`effects.rs`).
+    pub(crate) script: VecDeque<HostOp>,
 }
 
 #[derive(Debug, Default)]
@@ -61,6 +63,10 @@ pub(crate) struct Invocations {
 impl Invocations {
     pub(crate) fn get(&self, id: InvId) -> Option<&Invocation> {
         self.table.get(&id)
+    }
+
+    pub(crate) fn get_mut(&mut self, id: InvId) -> Option<&mut Invocation> {
+        self.table.get_mut(&id)
     }
 
     /// Removes an invocation known to be live.
@@ -116,6 +122,7 @@ impl Sim {
             state: InvState::Computing(Work::Abstract),
             fuel: 0,
             wait: 0,
+            script: VecDeque::new(),
         };
         let spec = self.world.service(service);
         let state = &mut self.services[service.index()];
@@ -189,6 +196,13 @@ impl Sim {
                 },
             );
         }
+        let ep = self.requests.live(req).endpoint;
+        if !self.world.service(service).has_module
+            && !self.world.service(service).endpoint(ep).effects.is_empty()
+        {
+            let body = self.requests.live(req).body.clone();
+            inv.script = self.effects_of(service, ep, &body);
+        }
         self.rec.service(service).busy_nanos += cpu;
         self.invocations.table.insert(id, inv);
         self.compute(id, cpu);
@@ -235,7 +249,7 @@ impl Sim {
         let service = inv.service;
         let now = self.q.now();
         match work {
-            Work::Abstract => self.finish_invocation(id, Outcome::Ok, b"{}".to_vec()),
+            Work::Abstract => self.abstract_step(id),
             Work::Guest(SliceOutcome::Done(resp)) => {
                 self.count_fresh(service, &resp.report);
                 let name = &self.world.service(service).name;
@@ -275,21 +289,24 @@ impl Sim {
                 self.finish_invocation(id, Outcome::GuestFault, Vec::new());
             }
             Work::Guest(SliceOutcome::Pending(op)) => {
-                let target = match &op {
-                    HostOp::KvGet { store, .. }
-                    | HostOp::KvPut { store, .. }
-                    | HostOp::KvDelete { store, .. } => store.clone(),
-                    HostOp::CacheGet { cache, .. } | HostOp::CachePut { cache, .. } => {
-                        cache.clone()
-                    }
-                    HostOp::Publish { channel, .. } => channel.clone(),
-                    HostOp::Call { service, endpoint, .. } => format!("{service}.{endpoint}"),
-                };
-                self.trace
-                    .emit(now, &TraceEvent::HostOp { inv: id.0, op: op.import(), target: &target });
+                self.trace_op(id, &op);
                 self.perform(id, op);
             }
         }
+    }
+
+    /// Traces a host operation `id` performs.
+    pub(crate) fn trace_op(&mut self, id: InvId, op: &HostOp) {
+        let target = match op {
+            HostOp::KvGet { store, .. }
+            | HostOp::KvPut { store, .. }
+            | HostOp::KvDelete { store, .. } => store.clone(),
+            HostOp::CacheGet { cache, .. } | HostOp::CachePut { cache, .. } => cache.clone(),
+            HostOp::Publish { channel, .. } => channel.clone(),
+            HostOp::Call { service, endpoint, .. } => format!("{service}.{endpoint}"),
+        };
+        let now = self.q.now();
+        self.trace.emit(now, &TraceEvent::HostOp { inv: id.0, op: op.import(), target: &target });
     }
 
     /// Counts a cold start, known once the invocation is over (a slice that suspends does not
@@ -314,7 +331,7 @@ impl Sim {
     }
 
     /// Performs a host operation; the guest is resumed when its reply is ready.
-    fn perform(&mut self, id: InvId, op: HostOp) {
+    pub(crate) fn perform(&mut self, id: InvId, op: HostOp) {
         match op {
             HostOp::Call { service, endpoint, request } => {
                 self.start_call(id, &service, &endpoint, request);
@@ -330,7 +347,12 @@ impl Sim {
             return; // its replica crashed while it waited: nobody to resume
         };
         assert!(matches!(inv.state, InvState::Waiting), "{id} resumed while not waiting");
-        let runtime = inv.runtime.expect("only guest invocations suspend");
+        let Some(runtime) = inv.runtime else {
+            // An abstract service's effect was answered; it does not look at the reply.
+            self.invocations.table.insert(id, inv);
+            self.abstract_step(id);
+            return;
+        };
         let now = self.q.now();
         let mut logs: Vec<LogLine> = Vec::new();
         let result = {
@@ -365,7 +387,7 @@ impl Sim {
     }
 
     /// An invocation is over: free its slot, answer, start the next queued request.
-    fn finish_invocation(&mut self, id: InvId, outcome: Outcome, body: Vec<u8>) {
+    pub(crate) fn finish_invocation(&mut self, id: InvId, outcome: Outcome, body: Vec<u8>) {
         let inv = self.invocations.remove(id);
         let now = self.q.now();
         self.trace.emit(

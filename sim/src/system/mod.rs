@@ -21,6 +21,7 @@ mod broker;
 mod cache;
 mod calls;
 mod cpu;
+mod effects;
 mod event;
 mod faults;
 mod gateway;

@@ -608,3 +608,122 @@ fn timeouts_reach_the_latency_of_every_answer() {
     assert!(e.latency_all.max() >= 500_000, "max {} µs", e.latency_all.max());
     assert!(e.latency.max() < 500_000, "max {} µs", e.latency.max());
 }
+
+/// A social fan-out modelled without a module: `posts` (abstract) writes each post under its
+/// `id`, publishes an event half the time, and calls `media.store`; `timeline` (abstract)
+/// consumes the events; `media` answers from its contract.
+const ABSTRACT_FANOUT: &str = r#"
+[[store]]
+name = "mq"
+kind = "broker"
+nodes = ["b"]
+[[store]]
+name = "posts-db"
+kind = "kv"
+nodes = ["b"]
+[[channel]]
+name = "rest"
+kind = "rest"
+[[channel]]
+name = "events"
+kind = "event-stream"
+broker = "mq"
+delivery = "at-least-once"
+[[service]]
+name = "posts"
+context = "c"
+node = "a"
+owns = ["posts-db"]
+publishes = ["events"]
+  [service.service_time]
+  distribution = { dist = "constant", ms = 1.0 }
+  [[service.call]]
+  service = "media"
+  endpoint = "store"
+  channel = "rest"
+  uses = ["url"]
+  [[service.endpoint]]
+  name = "create"
+  method = "POST"
+  path = "/posts"
+  public = true
+  request = { id = "string" }
+  response = { id = "string", url = "string" }
+    [[service.endpoint.effect]]
+    write = "posts-db"
+    key = "id"
+    [[service.endpoint.effect]]
+    publish = "events"
+    probability = 0.5
+    [[service.endpoint.effect]]
+    call = "media.store"
+[[service]]
+name = "media"
+context = "c"
+node = "b"
+  [service.service_time]
+  distribution = { dist = "constant", ms = 2.0 }
+  [[service.endpoint]]
+  name = "store"
+  method = "POST"
+  path = "/media"
+  response = { url = "string" }
+[[service]]
+name = "timeline"
+context = "c"
+node = "b"
+  [service.service_time]
+  distribution = { dist = "constant", ms = 1.0 }
+  [[service.endpoint]]
+  name = "on_post"
+  request = { id = "string" }
+  [[service.subscribe]]
+  channel = "events"
+  endpoint = "on_post"
+[workload]
+duration_s = 2
+arrival = { kind = "constant", rate_rps = 100 }
+  [[workload.mix]]
+  service = "posts"
+  endpoint = "create"
+  body = { id = "post-${seq}" }
+"#;
+
+#[test]
+fn an_abstract_service_performs_its_declared_effects() {
+    let r = run(scenario(ABSTRACT_FANOUT), no_host(), 1);
+    let trace = String::from_utf8(r.trace.clone()).expect("utf-8");
+    let count = |needle: &str| trace.lines().filter(|l| l.contains(needle)).count();
+    let created = r.metrics.endpoints["posts.create"].successes();
+    assert!(created > 150, "{created}");
+    // Every request wrote its post under its own id, and called media once.
+    assert_eq!(r.stores["posts-db"][0].len() as u64, created, "one key per post id");
+    assert_eq!(count("\"op\":\"call\",\"target\":\"media.store\"") as u64, created);
+    // About half published an event, and each reached the consumer.
+    let published = count("\"ev\":\"publish\"");
+    assert!((60..=140).contains(&published), "{published} of {created}");
+    let consumed = trace
+        .lines()
+        .filter(|l| {
+            l.contains("\"ev\":\"invocation_start\"") && l.contains("\"service\":\"timeline\"")
+        })
+        .count();
+    assert_eq!(consumed, published, "an abstract publish reaches its consumer");
+    assert!(r.unacked.is_empty(), "{:?}", r.unacked);
+}
+
+#[test]
+fn an_effect_must_be_declared_and_only_abstract_services_have_effects() {
+    let undeclared = ABSTRACT_FANOUT.replace("publishes = [\"events\"]\n", "");
+    let parsed = fusebench_model::parse("t.toml", &format!("{BASE}{undeclared}"));
+    let errors: Vec<String> = parsed.diagnostics.iter().map(|d| d.message.clone()).collect();
+    assert!(errors.iter().any(|m| m.contains("does not publish to `events`")), "{errors:?}");
+    let with_module = ABSTRACT_FANOUT
+        .replace("owns = [\"posts-db\"]", "owns = [\"posts-db\"]\nmodule = \"p.wasm\"");
+    let parsed = fusebench_model::parse("t.toml", &format!("{BASE}{with_module}"));
+    let errors: Vec<String> = parsed.diagnostics.iter().map(|d| d.message.clone()).collect();
+    assert!(
+        errors.iter().any(|m| m.contains("only abstract services declare effects")),
+        "{errors:?}"
+    );
+}

@@ -58,6 +58,56 @@ pub(crate) struct EndpointSpec {
     pub(crate) metric_key: String,
     /// Application error codes that count as available.
     pub(crate) expected_errors: Vec<String>,
+    /// An abstract endpoint's declared effects, in order.
+    pub(crate) effects: Vec<EffectSpec>,
+}
+
+/// A declared effect with what generating its payload needs.
+#[derive(Debug)]
+pub(crate) struct EffectSpec {
+    pub(crate) probability: f64,
+    pub(crate) action: EffectKind,
+}
+
+#[derive(Debug)]
+pub(crate) enum EffectKind {
+    /// A call; the request is generated from the callee endpoint's request contract.
+    Call { service: String, endpoint: String, request: Shape },
+    /// A publication; the message is generated from the first consumer's request contract.
+    Publish { channel: String, message: Shape },
+    /// A write of the request under the request field `key` (or a generated key).
+    Write { store: String, key: Option<String> },
+}
+
+/// The effect of `e` resolved against the scenario's contracts.
+fn effect_spec(s: &Scenario, e: &fusebench_model::scenario::Effect) -> EffectSpec {
+    use fusebench_model::scenario::EffectAction;
+    let action = match &e.action {
+        EffectAction::Call { service, endpoint } => EffectKind::Call {
+            service: service.name.clone(),
+            endpoint: endpoint.name.clone(),
+            request: s
+                .service(&service.name)
+                .and_then(|x| x.endpoint(&endpoint.name))
+                .map(|x| x.request.clone())
+                .unwrap_or_default(),
+        },
+        EffectAction::Publish { channel } => EffectKind::Publish {
+            channel: channel.name.clone(),
+            message: s
+                .services
+                .iter()
+                .flat_map(|x| x.subscriptions.iter().map(move |sub| (x, sub)))
+                .find(|(_, sub)| sub.channel.name == channel.name)
+                .and_then(|(x, sub)| x.endpoint(&sub.endpoint.name))
+                .map(|x| x.request.clone())
+                .unwrap_or_default(),
+        },
+        EffectAction::Write { store, key } => {
+            EffectKind::Write { store: store.name.clone(), key: key.clone() }
+        }
+    };
+    EffectSpec { probability: e.probability, action }
 }
 
 #[derive(Debug)]
@@ -249,6 +299,7 @@ impl World {
                     response: e.response.clone(),
                     metric_key: format!("{}.{}", x.name, e.name),
                     expected_errors: e.expected_errors.clone(),
+                    effects: e.effects.iter().map(|f| effect_spec(s, f)).collect(),
                 })
                 .collect();
             let mut endpoint_index = BTreeMap::new();
