@@ -257,8 +257,8 @@ fn cdf_chart(r: &Report) -> Chart {
     let (lo, hi) = xs.fold((f64::INFINITY, 0.0_f64), |(lo, hi), x| (lo.min(x), hi.max(x)));
     let (lo, hi) = if lines.is_empty() { (0.1, 100.0) } else { (lo, hi) };
     // Whole decades, so the log axis is labelled at 0.1, 1, 10, 100 …
-    let lo = 10f64.powf(lo.max(1e-3).log10().floor());
-    let hi = 10f64.powf(hi.max(lo * 10.0).log10().ceil());
+    let lo = libm::pow(10.0, libm::floor(libm::log10(lo.max(1e-3))));
+    let hi = libm::pow(10.0, libm::ceil(libm::log10(hi.max(lo * 10.0))));
     Chart {
         title: String::new(),
         x_desc: "latency (ms, log scale)",
