@@ -158,6 +158,13 @@ pub enum TraceEvent<S = String> {
         service: S,
         replica: u32,
     },
+    /// A cache lookup reached the cache: whether it found a live entry (the report's hits and
+    /// misses are counted from these).
+    CacheRead {
+        inv: u64,
+        cache: S,
+        hit: bool,
+    },
     RunEnd {
         events: u64,
     },
@@ -191,6 +198,7 @@ impl<S> TraceEvent<S> {
             TraceEvent::FaultEnd { .. } => "fault_end",
             TraceEvent::ReplicaDown { .. } => "replica_down",
             TraceEvent::ReplicaUp { .. } => "replica_up",
+            TraceEvent::CacheRead { .. } => "cache_read",
             TraceEvent::RunEnd { .. } => "run_end",
         }
     }
@@ -311,6 +319,9 @@ impl<S> TraceEvent<S> {
             }
             TraceEvent::ReplicaUp { service, replica } => {
                 TraceEvent::ReplicaUp { service: f(service), replica: *replica }
+            }
+            TraceEvent::CacheRead { inv, cache, hit } => {
+                TraceEvent::CacheRead { inv: *inv, cache: f(cache), hit: *hit }
             }
             TraceEvent::RunEnd { events } => TraceEvent::RunEnd { events: *events },
         }

@@ -436,6 +436,9 @@ pub fn describe(line: &TraceLine) -> String {
             "client gets {outcome} from {service}.{endpoint} after {:.1} ms",
             *latency_ns as f64 / 1e6
         ),
+        TraceEvent::CacheRead { inv, cache, hit } => {
+            format!("invocation {inv} reads {cache}: {}", if *hit { "a hit" } else { "a miss" })
+        }
         TraceEvent::RunEnd { events } => format!("run ends after {events} events"),
     };
     format!("t={t:>9.4}s  {what}")
@@ -518,6 +521,7 @@ pub fn mermaid(events: &[TraceLine]) -> String {
             | TraceEvent::Publish { .. }
             | TraceEvent::ReplicaDown { .. }
             | TraceEvent::ReplicaUp { .. }
+            | TraceEvent::CacheRead { .. }
             | TraceEvent::RunEnd { .. } => Ok(()),
         };
     }

@@ -78,6 +78,7 @@ fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
         TraceEvent::FaultEnd { index: n.index, kind: s(39) },
         TraceEvent::ReplicaDown { service: s(40), replica: n.small },
         TraceEvent::ReplicaUp { service: s(41), replica: n.small },
+        TraceEvent::CacheRead { inv: n.big, cache: s(42), hit: n.flag },
         TraceEvent::RunEnd { events: n.big },
     ]
 }
@@ -212,7 +213,8 @@ fn the_format_of_every_kind_is_pinned() {
         r#"{"t":20000,"ev":"fault_end","index":1,"kind":"j"}"#,
         r#"{"t":21000,"ev":"replica_down","service":"a","replica":3}"#,
         r#"{"t":22000,"ev":"replica_up","service":"b","replica":3}"#,
-        r#"{"t":23000,"ev":"run_end","events":42}"#,
+        r#"{"t":23000,"ev":"cache_read","inv":42,"cache":"c","hit":true}"#,
+        r#"{"t":24000,"ev":"run_end","events":42}"#,
     ];
     let trace = written(&every_kind(&text, PLAIN));
     let text = String::from_utf8(trace.lines().to_vec()).expect("utf-8");
