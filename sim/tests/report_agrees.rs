@@ -273,4 +273,17 @@ fn the_consumer_lag_series_is_the_traces_publish_minus_ack_at_every_sample() {
         }
     }
     assert!(seen_lag, "some sample caught messages in flight");
+
+    // The consumer-lag plot draws one series per channel that carried messages.
+    let report = Report::new(&result, &s);
+    fusebench_sim::report::plots::register_fonts().expect("fonts");
+    let plot = fusebench_sim::report::plots::PLOTS
+        .iter()
+        .find(|p| p.name == "consumer-lag")
+        .expect("a consumer-lag plot");
+    let svg = fusebench_sim::report::plots::svg(plot, &report).expect("drawn");
+    for c in &channels {
+        assert!(svg.contains(c), "{c} in the consumer-lag plot");
+    }
+    assert!(svg.contains("deliveries owed to consumer groups"), "a chart, not a note");
 }

@@ -73,6 +73,45 @@ pub struct Report {
     pub slos: Vec<SloVerdict>,
     /// The time series, sampled at a fixed virtual interval.
     pub series: Vec<Sample>,
+    /// When each fault of the run was active, for the plots' bands.
+    pub faults: Vec<FaultSpan>,
+}
+
+/// A fault's active span in the run, seconds of simulated time.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultSpan {
+    /// `crash payments/0`, `latency-spike edge-paris–cloud-eu`: kind and target.
+    pub label: String,
+    pub from_s: f64,
+    /// The end of the fault (a crash: its restart), or of the run when it never ends.
+    pub to_s: f64,
+}
+
+/// The spans of `scenario`'s faults that start before `end_s`, in scenario order.
+fn fault_spans(scenario: &Scenario, end_s: f64) -> Vec<FaultSpan> {
+    use fusebench_model::scenario::{FaultKind, FaultTarget};
+    scenario
+        .faults
+        .iter()
+        .filter(|f| f.at_s < end_s)
+        .map(|f| {
+            let target = match &f.target {
+                FaultTarget::Service { service, replica: Some(r) } => format!("{service}/{r}"),
+                FaultTarget::Service { service, replica: None } => service.name.clone(),
+                FaultTarget::Node { node } => node.name.clone(),
+                FaultTarget::Link { between: [a, b] } => format!("{a}–{b}"),
+                FaultTarget::Channel { channel } => channel.name.clone(),
+                FaultTarget::Store { store } => store.name.clone(),
+            };
+            let lasts = match &f.kind {
+                FaultKind::Crash { restart_after_s } => *restart_after_s,
+                FaultKind::ModuleSwap { .. } => None,
+                _ => f.duration_s,
+            };
+            let to_s = lasts.map_or(end_s, |d| (f.at_s + d).min(end_s));
+            FaultSpan { label: format!("{} {target}", f.kind.name()), from_s: f.at_s, to_s }
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -325,6 +364,7 @@ impl Report {
             channels: channels(result, scenario),
             slos,
             series: result.metrics.series.clone(),
+            faults: fault_spans(scenario, result.end.as_secs_f64()),
         }
     }
 
