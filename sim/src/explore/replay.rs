@@ -38,7 +38,7 @@ pub struct ReplayFile {
     pub scenario: String,
     /// SHA-256 of the scenario's meaning (a canonical serialization of the parsed scenario) and
     /// of every module it loads ([`scenario_hash`]): a replay runs only against the system it
-    /// was found in, but editing a comment, whitespace or the order of tables keeps it valid.
+    /// was found in, but editing a comment, whitespace or the order of keys keeps it valid.
     pub scenario_sha256: String,
     pub seed: u64,
     pub schedule: Schedule,
@@ -104,8 +104,9 @@ fn hex(bytes: &[u8]) -> String {
 /// The scenario is hashed as the JSON serialization of its parsed form, not as its text: the
 /// parser drops comments and layout, reads keys by name whatever their order, and the model
 /// skips source positions when serialising, so editing a comment or whitespace or reordering
-/// tables keeps the hash, while every value the simulator reads (a rate, a timeout, a fault, a
-/// replica count, the order of services…) is in it. Also left out, because no run reads them:
+/// keys or distinct tables (`[gateway]` before `[registry]`) keeps the hash, while every value
+/// the simulator reads (a rate, a timeout, a fault, a replica count…) is in it. The entries of
+/// an array of tables (`[[service]]`, `[[fault]]`) keep their order: a run may depend on it. Also left out, because no run reads them:
 /// the file name (it depends on the working directory) and the system's and bounded contexts'
 /// descriptions (documentation). A module's bytes are hashed as read (`.wat` text included).
 #[must_use]
