@@ -75,6 +75,7 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         | TraceEvent::ReplicaUp { service, .. }
         | TraceEvent::Ejected { service, .. } => Some(service),
         TraceEvent::StoreWrite { store, .. } | TraceEvent::StoreApply { store, .. } => Some(store),
+        TraceEvent::CacheRead { cache, .. } => Some(cache),
         TraceEvent::Deliver { group, .. } | TraceEvent::Acked { group, .. } => Some(group),
         TraceEvent::RunStart { .. }
         | TraceEvent::Dropped { .. }

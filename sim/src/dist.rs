@@ -6,13 +6,15 @@ use crate::rng::SimRng;
 use crate::time::millis_to_nanos;
 
 /// One draw, in nanoseconds, never negative (a normal draw below zero is clamped to zero).
+/// Transcendental functions come from the pure-Rust `libm` (see `SimRng::standard_normal`), so
+/// the draw has the same bits on every machine.
 pub fn sample_nanos(d: &Distribution, rng: &mut SimRng) -> u64 {
     let ms = match *d {
         Distribution::Constant { ms } => ms,
         Distribution::Uniform { min_ms, max_ms } => min_ms + (max_ms - min_ms) * rng.unit(),
         Distribution::Normal { mean_ms, stddev_ms } => mean_ms + stddev_ms * rng.standard_normal(),
         Distribution::LogNormal { median_ms, sigma } => {
-            median_ms * (sigma * rng.standard_normal()).exp()
+            median_ms * libm::exp(sigma * rng.standard_normal())
         }
         Distribution::Exponential { mean_ms } => rng.exponential(mean_ms),
     };

@@ -221,6 +221,15 @@ pub struct ChannelStats {
     pub dead_lettered: u64,
 }
 
+impl ChannelStats {
+    /// Deliveries still owed to the channel's `groups` consumer groups: every group gets every
+    /// message once; an acknowledgement or a dead letter settles one.
+    #[must_use]
+    pub fn consumer_lag(&self, groups: usize) -> u64 {
+        (self.published * groups as u64).saturating_sub(self.acked + self.dead_lettered)
+    }
+}
+
 /// One point of the time series.
 #[derive(Debug, Clone, Serialize)]
 pub struct Sample {
@@ -229,6 +238,10 @@ pub struct Sample {
     pub services: BTreeMap<String, ServiceSample>,
     pub cache_hit_ratio: BTreeMap<String, f64>,
     pub replication_lag_ms: BTreeMap<String, f64>,
+    /// Per async channel that has carried a message: the consumer lag at the sample's time,
+    /// the deliveries still owed, Σ over its groups of (published − acknowledged −
+    /// dead-lettered). A stream with two groups owes each message twice.
+    pub consumer_lag: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]

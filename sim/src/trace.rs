@@ -165,6 +165,13 @@ pub enum TraceEvent<S = String> {
         replica: u32,
         until_ns: u64,
     },
+    /// A cache lookup reached the cache: whether it found a live entry (the report's hits and
+    /// misses are counted from these).
+    CacheRead {
+        inv: u64,
+        cache: S,
+        hit: bool,
+    },
     RunEnd {
         events: u64,
     },
@@ -199,6 +206,7 @@ impl<S> TraceEvent<S> {
             TraceEvent::ReplicaDown { .. } => "replica_down",
             TraceEvent::ReplicaUp { .. } => "replica_up",
             TraceEvent::Ejected { .. } => "ejected",
+            TraceEvent::CacheRead { .. } => "cache_read",
             TraceEvent::RunEnd { .. } => "run_end",
         }
     }
@@ -326,6 +334,9 @@ impl<S> TraceEvent<S> {
                 replica: *replica,
                 until_ns: *until_ns,
             },
+            TraceEvent::CacheRead { inv, cache, hit } => {
+                TraceEvent::CacheRead { inv: *inv, cache: f(cache), hit: *hit }
+            }
             TraceEvent::RunEnd { events } => TraceEvent::RunEnd { events: *events },
         }
     }

@@ -208,6 +208,8 @@ fn dynamic(
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
             // The system's name is untrusted: it names the file, it cannot choose the directory.
             let path = dir.join(format!("{}.replay.json", text::file_name(&s.name)));
+            // The scenario's path is stored relative to the replay file (found from any cwd).
+            let replay = replay.stored_at(&path);
             fusebench_sim::atomic::write(&path, serde_json::to_string_pretty(&replay)?.as_bytes())
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
             let ce = Counterexample {

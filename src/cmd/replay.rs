@@ -28,10 +28,31 @@ pub struct ReplayArgs {
     pub limits_off: bool,
 }
 
+/// The first of the replay file's scenario candidates that exists
+/// ([`ReplayFile::scenario_candidates`]); when none does, one error naming the replay file, its
+/// `scenario` field and every path tried.
+fn locate_scenario(file: &Path, replay: &ReplayFile) -> anyhow::Result<PathBuf> {
+    let candidates = replay.scenario_candidates(file);
+    if let Some(found) = candidates.iter().find(|p| p.exists()) {
+        return Ok(found.clone());
+    }
+    let tried: Vec<String> = candidates
+        .iter()
+        .zip(["relative to the replay file", "relative to the working directory"])
+        .map(|(p, how)| format!("{} ({how})", plain(&p.display().to_string())))
+        .collect();
+    anyhow::bail!(
+        "{}: the scenario named by its field `scenario` (\"{}\") is not there; tried {}",
+        file.display(),
+        plain(&replay.scenario),
+        tried.join(" and ")
+    )
+}
+
 pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let text = read_text(&args.file, Input::Replay)?;
     let replay = ReplayFile::parse(&text).with_context(|| format!("{}", args.file.display()))?;
-    let scenario_path = Path::new(&replay.scenario);
+    let scenario_path = &locate_scenario(&args.file, &replay)?;
     let loaded = match load(scenario_path) {
         Ok(l) => l,
         Err(LoadError::Invalid { diagnostics, .. }) => {
@@ -39,13 +60,12 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             anyhow::bail!(
                 "{}: the scenario {} no longer parses",
                 args.file.display(),
-                replay.scenario
+                scenario_path.display()
             );
         }
-        Err(e) => {
-            return Err(anyhow::Error::from(e)
-                .context(format!("the scenario named by {}", args.file.display())));
-        }
+        // The read error names the scenario and the OS's reason; this adds only which replay
+        // file named it.
+        Err(e) => anyhow::bail!("{e} (the scenario of {})", args.file.display()),
     };
     if !super::modules_loadable(&loaded, scenario_path, "nothing was replayed") {
         return Ok(ExitCode::from(2));
@@ -58,7 +78,12 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     writeln!(
         out,
         "replayed {} (seed {}): reproduced exactly (trace {})",
-        plain(&replay.scenario),
+        plain(
+            &std::fs::canonicalize(scenario_path)
+                .unwrap_or_else(|_| scenario_path.clone())
+                .display()
+                .to_string()
+        ),
         replay.seed,
         &case.trace_hash[..16]
     )?;

@@ -45,7 +45,7 @@ fn an_invalid_module_is_bad_input_for_every_command() {
     // `replay` of a counterexample whose scenario's module is now invalid: the same finding.
     let dir = scratch("replay");
     let replay = serde_json::json!({
-        "fusebench_replay": 2,
+        "fusebench_replay": fusebench_sim::explore::replay::FORMAT,
         "scenario": INVALID,
         "scenario_sha256": "0".repeat(64),
         "seed": 1,

@@ -47,7 +47,7 @@ fn resealed(v: &Value) -> Value {
 fn a_replay_schedule_is_validated_limited_and_hash_checked_before_it_runs() {
     let dir = temp_dir("replay");
     let good = replay_file(&dir);
-    assert_eq!(good["fusebench_replay"], 2);
+    assert_eq!(good["fusebench_replay"], fusebench_sim::explore::replay::FORMAT);
 
     // A crash of replica 99 of the 2-replica `checkout` (it once panicked the serving code):
     // refused with the field and the parser's reason, whether or not the hashes were recomputed.
@@ -110,7 +110,11 @@ fn a_replay_schedule_is_validated_limited_and_hash_checked_before_it_runs() {
     old["fusebench_replay"] = json!(1);
     let (exit, err) = replay(&dir, "v1.json", &old);
     assert_eq!(exit, 2, "{err}");
-    assert!(err.contains("format version 1; this fusebench reads version 2"), "{err}");
+    let expected = format!(
+        "format version 1; this fusebench reads version {}",
+        fusebench_sim::explore::replay::FORMAT
+    );
+    assert!(err.contains(&expected), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

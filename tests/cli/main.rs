@@ -12,6 +12,7 @@ mod inspect;
 mod invoke;
 mod layering;
 mod limits;
+mod replay_travel;
 mod run;
 mod scenario_errors;
 mod static_checks;

@@ -76,7 +76,9 @@ impl Distribution {
             Distribution::Constant { ms } => ms,
             Distribution::Uniform { min_ms, max_ms } => (min_ms + max_ms) / 2.0,
             Distribution::Normal { mean_ms, .. } | Distribution::Exponential { mean_ms } => mean_ms,
-            Distribution::LogNormal { median_ms, sigma } => median_ms * (sigma * sigma / 2.0).exp(),
+            Distribution::LogNormal { median_ms, sigma } => {
+                median_ms * libm::exp(sigma * sigma / 2.0)
+            }
         }
     }
 

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::path::{Component, Path, PathBuf};
 
 use fusebench_model::Scenario;
 use fusebench_model::text;
@@ -20,18 +21,24 @@ use crate::limits::{LimitError, Limits};
 use crate::setup::{ModuleFiles, SetupError};
 use crate::trace::{self, TraceError, TraceEvent, TraceLine};
 
-/// The format version written in every replay file (2: `fields_sha256`).
-pub const FORMAT: u32 = 2;
+#[cfg(test)]
+mod tests;
+
+/// The format version written in every replay file (2: `fields_sha256`; 3: `scenario` relative
+/// to the replay file, `scenario_sha256` over the scenario's meaning rather than its bytes).
+pub const FORMAT: u32 = 3;
 
 /// A saved counterexample.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayFile {
     pub fusebench_replay: u32,
-    /// The scenario file, as given to `check`.
+    /// The scenario file, relative to the directory of the replay file (`/`-separated), so
+    /// the replay finds it from any working directory; see [`ReplayFile::scenario_candidates`].
     pub scenario: String,
-    /// SHA-256 of the scenario text and of every module it loads: a replay runs only against
-    /// exactly the system it was found in.
+    /// SHA-256 of the scenario's meaning (a canonical serialization of the parsed scenario) and
+    /// of every module it loads ([`scenario_hash`]): a replay runs only against the system it
+    /// was found in, but editing a comment, whitespace or the order of keys keeps it valid.
     pub scenario_sha256: String,
     pub seed: u64,
     pub schedule: Schedule,
@@ -92,17 +99,72 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// SHA-256 over the scenario's text and its modules (in name order).
+/// SHA-256 over the scenario's meaning and the bytes of its modules (in name order).
+///
+/// The scenario is hashed as the JSON serialization of its parsed form, not as its text: the
+/// parser drops comments and layout, reads keys by name whatever their order, and the model
+/// skips source positions when serialising, so editing a comment or whitespace or reordering
+/// keys or distinct tables (`[gateway]` before `[registry]`) keeps the hash, while every value
+/// the simulator reads (a rate, a timeout, a fault, a replica count…) is in it. The entries of
+/// an array of tables (`[[service]]`, `[[fault]]`) keep their order: a run may depend on it. Also left out, because no run reads them:
+/// the file name (it depends on the working directory) and the system's and bounded contexts'
+/// descriptions (documentation). A module's bytes are hashed as read (`.wat` text included).
 #[must_use]
 pub fn scenario_hash(s: &Scenario, files: &ModuleFiles) -> String {
+    let mut meaning = s.clone();
+    meaning.file.clear();
+    meaning.description.clear();
+    for c in &mut meaning.contexts {
+        c.description.clear();
+    }
+    // Struct fields serialise in declaration order and the model's maps are ordered
+    // (`BTreeMap`, serde_json without `preserve_order`), so the text is canonical.
+    let canonical = serde_json::to_vec(&meaning).expect("a parsed scenario serialises to JSON");
     let mut h = Sha256::new();
-    h.update(s.source().as_bytes());
+    h.update(b"fusebench-scenario-meaning-1\0");
+    h.update((canonical.len() as u64).to_le_bytes());
+    h.update(&canonical);
     for (name, bytes) in files {
         h.update(name.as_bytes());
         h.update((bytes.len() as u64).to_le_bytes());
         h.update(bytes);
     }
     hex(&h.finalize())
+}
+
+/// `to` relative to the directory `from` (both absolute, without `.`/`..` left in them), with
+/// `/` separators; `None` when there is no relative path (different roots or drives).
+fn relative_path(from: &Path, to: &Path) -> Option<String> {
+    let (from, to): (Vec<Component<'_>>, Vec<Component<'_>>) =
+        (from.components().collect(), to.components().collect());
+    if from.first() != to.first() {
+        return None;
+    }
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_owned(); from.len() - common];
+    parts.extend(to[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    Some(parts.join("/"))
+}
+
+/// `path` made absolute, with symbolic links resolved as far as it exists (so the relative
+/// path is the one the file system follows) and `.`/`..` resolved lexically in the rest.
+fn absolute(path: &Path) -> PathBuf {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let existing = path.ancestors().find_map(|a| Some((a, std::fs::canonicalize(a).ok()?)));
+    let (mut out, rest) = match existing {
+        Some((a, real)) => (real, path.strip_prefix(a).unwrap_or(Path::new("")).to_path_buf()),
+        None => (PathBuf::new(), path.clone()),
+    };
+    for c in rest.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// The fields of a replay file that decide what runs, by name, as JSON values.
@@ -152,6 +214,34 @@ impl ReplayFile {
         };
         r.seal();
         r
+    }
+
+    /// This file as it is written to `replay_path`: its `scenario` field (the path as given to
+    /// `check`, relative to the working directory) becomes relative to `replay_path`'s
+    /// directory, so `fusebench replay` finds the scenario from any working directory. When no
+    /// relative path exists (another drive), the absolute path is stored.
+    #[must_use]
+    pub fn stored_at(&self, replay_path: &Path) -> ReplayFile {
+        let dir = absolute(replay_path.parent().unwrap_or(Path::new(".")));
+        let scenario = absolute(Path::new(&self.scenario));
+        let field = relative_path(&dir, &scenario)
+            .unwrap_or_else(|| scenario.to_string_lossy().replace('\\', "/"));
+        ReplayFile { scenario: field, ..self.clone() }
+    }
+
+    /// Where the scenario of the replay file at `replay_path` may be, in the order to try: the
+    /// `scenario` field relative to the replay file's directory (what [`ReplayFile::stored_at`]
+    /// wrote), then, for a hand-written or older file, relative to the working directory. One
+    /// candidate when the field is absolute or both are the same path.
+    #[must_use]
+    pub fn scenario_candidates(&self, replay_path: &Path) -> Vec<PathBuf> {
+        let field = Path::new(&self.scenario);
+        let beside = replay_path.parent().unwrap_or(Path::new("")).join(field);
+        let mut out = vec![beside];
+        if field.is_relative() && absolute(&out[0]) != absolute(field) {
+            out.push(field.to_path_buf());
+        }
+        out
     }
 
     /// Records the hashes of the behaviour fields as they are now.
@@ -351,6 +441,9 @@ pub fn describe(line: &TraceLine) -> String {
             "{caller} EJECTS {service} replica {replica} (outlier detection) until t={:.4}s",
             *until_ns as f64 / 1e9
         ),
+        TraceEvent::CacheRead { inv, cache, hit } => {
+            format!("invocation {inv} reads {cache}: {}", if *hit { "a hit" } else { "a miss" })
+        }
         TraceEvent::RunEnd { events } => format!("run ends after {events} events"),
     };
     format!("t={t:>9.4}s  {what}")
@@ -436,6 +529,7 @@ pub fn mermaid(events: &[TraceLine]) -> String {
             | TraceEvent::Publish { .. }
             | TraceEvent::ReplicaDown { .. }
             | TraceEvent::ReplicaUp { .. }
+            | TraceEvent::CacheRead { .. }
             | TraceEvent::RunEnd { .. } => Ok(()),
         };
     }

@@ -163,8 +163,10 @@ fn endpoints(md: &mut String, r: &Report) {
 
 fn services(md: &mut String, r: &Report) {
     md.push_str(
-        "\n## Services\n\nUtilisation = busy time / (duration × replicas × concurrency); \
-         W = mean time in the service (queue + service); L = mean number in the service.\n\n",
+        "\n## Services\n\nUtilisation = CPU time used (fuel × ns per fuel, plus any declared \
+         service time) / (duration × replicas × concurrency): a service waiting on its calls \
+         has requests in flight (L) but uses little CPU; W = mean time in the service (queue + \
+         service); L = mean number in the service.\n\n",
     );
     let names = [
         "service",
@@ -190,7 +192,7 @@ fn services(md: &mut String, r: &Report) {
                 markdown(name),
                 format!("{} × {}", s.replicas, s.concurrency),
                 s.invocations.to_string(),
-                format!("{:.2} %", s.utilisation * 100.0),
+                percent(s.utilisation),
                 format!("{:.2}", s.mean_sojourn_ms),
                 format!("{:.3}", s.mean_in_system),
                 s.queue_depth_max.to_string(),
@@ -218,8 +220,23 @@ fn services(md: &mut String, r: &Report) {
     }
 }
 
+/// A fraction as a percentage with three significant digits below 1 %, so a small but real
+/// utilisation does not read as 0.00 %.
+fn percent(fraction: f64) -> String {
+    let p = fraction * 100.0;
+    if p == 0.0 || p >= 1.0 {
+        format!("{p:.2} %")
+    } else {
+        let decimals = (2 - libm::floor(libm::log10(p)) as i32).clamp(2, 9) as usize;
+        format!("{p:.decimals$} %")
+    }
+}
+
 fn stores(md: &mut String, r: &Report) {
-    md.push_str("\n## Stores\n\n");
+    md.push_str(
+        "\n## Stores\n\nA cache's reads are its lookups and its writes its puts; a broker's \
+         reads are the deliveries and its writes the publishes of the channels it carries.\n\n",
+    );
     if r.stores.is_empty() {
         md.push_str("The scenario declares no store.\n");
         return;
@@ -274,8 +291,9 @@ fn channels(md: &mut String, r: &Report) {
         "duplicated",
         "acked",
         "dead-lettered",
+        "consumer lag (end / max)",
     ];
-    let right = [false, false, true, true, true, true, true, true];
+    let right = [false, false, true, true, true, true, true, true, true];
     header(md, &names, &right);
     for (name, c) in &r.channels {
         let s = &c.stats;
@@ -290,6 +308,7 @@ fn channels(md: &mut String, r: &Report) {
                 s.duplicated.to_string(),
                 s.acked.to_string(),
                 s.dead_lettered.to_string(),
+                format!("{} / {}", c.consumer_lag_end, c.consumer_lag_max),
             ],
         );
     }

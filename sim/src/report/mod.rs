@@ -73,6 +73,45 @@ pub struct Report {
     pub slos: Vec<SloVerdict>,
     /// The time series, sampled at a fixed virtual interval.
     pub series: Vec<Sample>,
+    /// When each fault of the run was active, for the plots' bands.
+    pub faults: Vec<FaultSpan>,
+}
+
+/// A fault's active span in the run, seconds of simulated time.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultSpan {
+    /// `crash payments/0`, `latency-spike edge-paris–cloud-eu`: kind and target.
+    pub label: String,
+    pub from_s: f64,
+    /// The end of the fault (a crash: its restart), or of the run when it never ends.
+    pub to_s: f64,
+}
+
+/// The spans of `scenario`'s faults that start before `end_s`, in scenario order.
+fn fault_spans(scenario: &Scenario, end_s: f64) -> Vec<FaultSpan> {
+    use fusebench_model::scenario::{FaultKind, FaultTarget};
+    scenario
+        .faults
+        .iter()
+        .filter(|f| f.at_s < end_s)
+        .map(|f| {
+            let target = match &f.target {
+                FaultTarget::Service { service, replica: Some(r) } => format!("{service}/{r}"),
+                FaultTarget::Service { service, replica: None } => service.name.clone(),
+                FaultTarget::Node { node } => node.name.clone(),
+                FaultTarget::Link { between: [a, b] } => format!("{a}–{b}"),
+                FaultTarget::Channel { channel } => channel.name.clone(),
+                FaultTarget::Store { store } => store.name.clone(),
+            };
+            let lasts = match &f.kind {
+                FaultKind::Crash { restart_after_s } => *restart_after_s,
+                FaultKind::ModuleSwap { .. } => None,
+                _ => f.duration_s,
+            };
+            let to_s = lasts.map_or(end_s, |d| (f.at_s + d).min(end_s));
+            FaultSpan { label: format!("{} {target}", f.kind.name()), from_s: f.at_s, to_s }
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -140,6 +179,24 @@ pub struct StoreReport {
     pub replication_lag_max_ms: f64,
     /// Caches only.
     pub cache: Option<CacheReport>,
+    /// Brokers only: the traffic of the async channels it carries (their `reads` are the
+    /// deliveries, their `writes` the publishes).
+    pub broker: Option<BrokerReport>,
+}
+
+/// A broker's traffic: the sums over the async channels it carries.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct BrokerReport {
+    pub channels: u64,
+    pub published: u64,
+    pub delivered: u64,
+    pub redelivered: u64,
+    pub acked: u64,
+    pub dead_lettered: u64,
+    /// Deliveries still owed to consumer groups at the end of the run, and the most at any
+    /// sample (see [`ChannelReport::consumer_lag_max`]).
+    pub consumer_lag_end: u64,
+    pub consumer_lag_max: u64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -156,6 +213,13 @@ pub struct ChannelReport {
     pub kind: String,
     #[serde(flatten)]
     pub stats: ChannelStats,
+    /// Consumer groups subscribed (each gets every message).
+    pub groups: u64,
+    /// Consumer lag: deliveries still owed, Σ over groups of published − acknowledged −
+    /// dead-lettered ([`ChannelStats::consumer_lag`]), at the end of the run.
+    pub consumer_lag_end: u64,
+    /// The largest consumer lag at any sample of the time series or at the end.
+    pub consumer_lag_max: u64,
 }
 
 /// What an SLO objective constrains. Serialised names are stable: tools read them.
@@ -305,6 +369,7 @@ impl Report {
             channels: channels(result, scenario),
             slos,
             series: result.metrics.series.clone(),
+            faults: fault_spans(scenario, result.end.as_secs_f64()),
         }
     }
 
@@ -387,6 +452,12 @@ fn stores(result: &RunResult, scenario: &Scenario) -> BTreeMap<String, StoreRepo
                     hit_ratio: ratio(c.hits, c.hits + c.misses),
                 }
             });
+            let broker = (d.kind == fusebench_model::scenario::StoreKind::Broker)
+                .then(|| broker(result, scenario, &d.name));
+            let (reads, writes) = match &broker {
+                Some(b) => (b.delivered, b.published),
+                None => (m.reads, m.writes),
+            };
             let report = StoreReport {
                 kind: d.kind.name().to_owned(),
                 replicas: d.replicas,
@@ -395,15 +466,28 @@ fn stores(result: &RunResult, scenario: &Scenario) -> BTreeMap<String, StoreRepo
                     fusebench_model::scenario::Consistency::Eventual => "eventual",
                 }
                 .to_owned(),
-                reads: m.reads,
-                writes: m.writes,
+                reads,
+                writes,
                 replications: m.replications,
                 replication_lag_max_ms: m.replication_lag_max_nanos as f64 / 1e6,
                 cache,
+                broker,
             };
             (d.name.clone(), report)
         })
         .collect()
+}
+
+/// The consumer groups subscribed to `channel`.
+fn groups(scenario: &Scenario, channel: &str) -> u64 {
+    let groups: std::collections::BTreeSet<&str> = scenario
+        .services
+        .iter()
+        .flat_map(|s| &s.subscriptions)
+        .filter(|sub| sub.channel.name == channel)
+        .map(|sub| sub.group.as_str())
+        .collect();
+    groups.len() as u64
 }
 
 fn channels(result: &RunResult, scenario: &Scenario) -> BTreeMap<String, ChannelReport> {
@@ -413,9 +497,50 @@ fn channels(result: &RunResult, scenario: &Scenario) -> BTreeMap<String, Channel
         .filter(|c| !c.kind.is_sync() || result.metrics.channels.contains_key(&c.name))
         .map(|c| {
             let stats = result.metrics.channels.get(&c.name).copied().unwrap_or_default();
-            (c.name.clone(), ChannelReport { kind: c.kind.name().to_owned(), stats })
+            let groups = groups(scenario, &c.name);
+            let consumer_lag_end = stats.consumer_lag(usize::try_from(groups).unwrap_or(0));
+            let consumer_lag_max = result
+                .metrics
+                .series
+                .iter()
+                .filter_map(|s| s.consumer_lag.get(&c.name).copied())
+                .fold(consumer_lag_end, u64::max);
+            let report = ChannelReport {
+                kind: c.kind.name().to_owned(),
+                stats,
+                groups,
+                consumer_lag_end,
+                consumer_lag_max,
+            };
+            (c.name.clone(), report)
         })
         .collect()
+}
+
+/// The traffic of the broker `store`: its channels' figures summed.
+fn broker(result: &RunResult, scenario: &Scenario, store: &str) -> BrokerReport {
+    let carried: Vec<&str> = scenario
+        .channels
+        .iter()
+        .filter(|c| c.broker.as_ref().is_some_and(|b| b.name == store))
+        .map(|c| c.name.as_str())
+        .collect();
+    let channels = self::channels(result, scenario);
+    let mut b = BrokerReport { channels: carried.len() as u64, ..BrokerReport::default() };
+    for c in carried.iter().filter_map(|c| channels.get(*c)) {
+        b.published += c.stats.published;
+        b.delivered += c.stats.delivered;
+        b.redelivered += c.stats.redelivered;
+        b.acked += c.stats.acked;
+        b.dead_lettered += c.stats.dead_lettered;
+        b.consumer_lag_end += c.consumer_lag_end;
+    }
+    let lag_at = |s: &crate::metrics::Sample| -> u64 {
+        carried.iter().filter_map(|c| s.consumer_lag.get(*c)).sum()
+    };
+    b.consumer_lag_max =
+        result.metrics.series.iter().map(lag_at).fold(b.consumer_lag_end, u64::max);
+    b
 }
 
 /// Judges every objective of every SLO against the endpoints' figures.

@@ -1,5 +1,8 @@
 //! The plots of a run, drawn with plotters as SVG and PNG: latency percentiles over time, the
-//! latency CDF per endpoint, throughput and errors over time, queue depth, replication lag.
+//! latency CDF per endpoint, throughput and errors over time, queue depth, replication lag,
+//! consumer lag. Every time-series plot shades the spans of the run's faults as labelled bands,
+//! so a reader sees what was failing when; legends sit beside the plotting area, never on the
+//! data; a plot with nothing to show says why instead of drawing axes around nothing.
 //!
 //! Text is set in DejaVu Sans, embedded in the binary (the `dejavu` crate) and registered with
 //! plotters' `ab_glyph` backend (for layout), so no system font is needed; PNG text is set by
@@ -50,12 +53,13 @@ impl PlotFile {
 }
 
 /// The plots of a run, in the order they appear in `report.md`.
-pub const PLOTS: [PlotFile; 5] = [
+pub const PLOTS: [PlotFile; 6] = [
     PlotFile { name: "latency", title: "Latency percentiles over time" },
     PlotFile { name: "latency-cdf", title: "Latency CDF per endpoint" },
     PlotFile { name: "throughput", title: "Throughput and errors over time" },
     PlotFile { name: "queue-depth", title: "Queue depth over time" },
     PlotFile { name: "replication-lag", title: "Replication lag over time" },
+    PlotFile { name: "consumer-lag", title: "Consumer lag over time" },
 ];
 
 /// Draws every plot of `report` into `dir` as SVG and PNG, each file written atomically.
@@ -85,6 +89,14 @@ pub fn register_fonts() -> Result<(), String> {
             && register_font(FONT, FontStyle::Bold, dejavu::sans::bold()).is_ok()
     });
     if ok { Ok(()) } else { Err("the embedded DejaVu Sans font cannot be read".to_owned()) }
+}
+
+/// The SVG text of `plot` for `report` (fonts must be registered: [`register_fonts`]).
+///
+/// # Errors
+/// The plot cannot be drawn.
+pub fn svg(plot: &PlotFile, report: &Report) -> Result<String, String> {
+    render_svg(&chart(plot, report))
 }
 
 /// The SVG text of a chart.
@@ -146,9 +158,23 @@ struct Chart {
     lines: Vec<Line>,
     /// Horizontal reference lines with a label (the CDF's p50 and p99).
     guides: Vec<(f64, &'static str)>,
-    /// Shown across an empty chart.
+    /// Shown instead of the chart when there is nothing to draw.
     note: Option<String>,
+    /// Fault spans drawn as shaded, labelled bands (time charts).
+    bands: Vec<Band>,
 }
+
+/// A shaded span of the x axis with a label: a fault while it was active.
+#[derive(Debug, Clone)]
+struct Band {
+    label: String,
+    from: f64,
+    to: f64,
+}
+
+/// The fill of fault bands and the colour of their labels.
+const BAND_FILL: RGBColor = RGBColor(253, 224, 221);
+const BAND_TEXT: RGBColor = RGBColor(165, 15, 21);
 
 /// Distinguishable colours (Tableau 10), by series index.
 const COLORS: [RGBColor; 10] = [
@@ -176,6 +202,7 @@ fn chart(plot: &PlotFile, r: &Report) -> Chart {
         "latency-cdf" => cdf_chart(r),
         "throughput" => throughput_chart(r),
         "queue-depth" => queue_chart(r),
+        "consumer-lag" => consumer_lag_chart(r),
         _ => lag_chart(r),
     };
     c.title = title;
@@ -195,6 +222,16 @@ fn time_chart(r: &Report, y_desc: &'static str, lines: Vec<Line>) -> Chart {
         lines,
         guides: Vec::new(),
         note: None,
+        bands: r
+            .faults
+            .iter()
+            .filter(|f| f.from_s <= t_max)
+            .map(|f| Band {
+                label: plain(&f.label).into_owned(),
+                from: f.from_s,
+                to: f.to_s.min(t_max),
+            })
+            .collect(),
     }
 }
 
@@ -257,8 +294,8 @@ fn cdf_chart(r: &Report) -> Chart {
     let (lo, hi) = xs.fold((f64::INFINITY, 0.0_f64), |(lo, hi), x| (lo.min(x), hi.max(x)));
     let (lo, hi) = if lines.is_empty() { (0.1, 100.0) } else { (lo, hi) };
     // Whole decades, so the log axis is labelled at 0.1, 1, 10, 100 …
-    let lo = 10f64.powf(lo.max(1e-3).log10().floor());
-    let hi = 10f64.powf(hi.max(lo * 10.0).log10().ceil());
+    let lo = libm::pow(10.0, libm::floor(libm::log10(lo.max(1e-3))));
+    let hi = libm::pow(10.0, libm::ceil(libm::log10(hi.max(lo * 10.0))));
     Chart {
         title: String::new(),
         x_desc: "latency (ms, log scale)",
@@ -269,6 +306,7 @@ fn cdf_chart(r: &Report) -> Chart {
         note: lines.is_empty().then(|| "no successful request".to_owned()),
         lines,
         guides: vec![(0.5, "p50"), (0.99, "p99")],
+        bands: Vec::new(),
     }
 }
 
@@ -362,6 +400,35 @@ fn lag_chart(r: &Report) -> Chart {
     c
 }
 
+fn consumer_lag_chart(r: &Report) -> Chart {
+    let lines: Vec<Line> = r
+        .channels
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, c))| c.stats.published > 0)
+        .map(|(i, (name, _))| Line {
+            label: plain(name).into_owned(),
+            points: r
+                .series
+                .iter()
+                .map(|s| (s.t_s, s.consumer_lag.get(name).map_or(0.0, |&l| l as f64)))
+                .collect(),
+            color: color(i),
+            dashed: false,
+            markers: false,
+        })
+        .collect();
+    let mut c = time_chart(r, "deliveries owed to consumer groups", lines);
+    if c.lines.is_empty() {
+        c.note = Some(if r.channels.is_empty() {
+            "the scenario has no asynchronous channel".to_owned()
+        } else {
+            "no message was published in this run".to_owned()
+        });
+    }
+    c
+}
+
 // ---- drawing ---------------------------------------------------------------------------------
 
 /// Draws `c` on `root`: the title across the top, the chart on the left, the legend on the
@@ -370,6 +437,14 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Chart) -> Result<
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     root.fill(&WHITE).map_err(err)?;
     let body = root.titled(&c.title, (FONT, 30).into_font().style(FontStyle::Bold)).map_err(err)?;
+    if let Some(note) = &c.note {
+        // Nothing to draw: say why, without axes around an empty area.
+        let (w, h) = body.dim_in_pixel();
+        let style = (FONT, 26).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Center));
+        let at = (i32::try_from(w / 2).unwrap_or(0), i32::try_from(h / 2).unwrap_or(0));
+        body.draw(&Text::new(note.clone(), at, style)).map_err(err)?;
+        return Ok(());
+    }
     let longest = c.lines.iter().map(|l| l.label.chars().count()).max().unwrap_or(0);
     let legend_px = u32::try_from(longest * 10 + 70).unwrap_or(u32::MAX).clamp(160, WIDTH / 3);
     let (plot_area, legend_area) = body.split_horizontally(WIDTH - legend_px);
@@ -406,6 +481,7 @@ where
         .bold_line_style(RGBColor(210, 210, 210))
         .draw()
         .map_err(err)?;
+    draw_bands(&mut chart, c)?;
     for &(y, label) in &c.guides {
         let grey = RGBColor(150, 150, 150);
         let span = [(c.x.start, y), (c.x.end, y)];
@@ -429,12 +505,31 @@ where
             }
         }
     }
-    if let Some(note) = &c.note {
-        let area = chart.plotting_area().strip_coord_spec();
-        let (w, h) = area.dim_in_pixel();
-        let style = (FONT, 26).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Center));
-        let at = (i32::try_from(w / 2).unwrap_or(0), i32::try_from(h / 2).unwrap_or(0));
-        area.draw(&Text::new(note.clone(), at, style)).map_err(err)?;
+    Ok(())
+}
+
+/// The fault bands: a shaded rectangle over the fault's span (at least a few pixels wide, so
+/// an instantaneous fault shows), its label at the top, staggered so neighbours do not
+/// overprint each other.
+fn draw_bands<DB, X>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, RangedCoordf64>>,
+    c: &Chart,
+) -> Result<(), String>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let min_width = (c.x.end - c.x.start) / 300.0;
+    let (top, height) = (c.y.end, c.y.end - c.y.start);
+    for (i, band) in c.bands.iter().enumerate() {
+        let to = band.to.max(band.from + min_width);
+        let rect = Rectangle::new([(band.from, c.y.start), (to, top)], BAND_FILL.mix(0.6).filled());
+        chart.draw_series(std::iter::once(rect)).map_err(err)?;
+        let y = top - height * (0.02 + 0.06 * (i % 4) as f64);
+        let style = (FONT, 16).into_font().color(&BAND_TEXT).pos(Pos::new(HPos::Left, VPos::Top));
+        let label = Text::new(band.label.clone(), (band.from, y), style);
+        chart.draw_series(std::iter::once(label)).map_err(err)?;
     }
     Ok(())
 }
@@ -443,9 +538,13 @@ fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     c: &Chart,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    let text = (FONT, 18).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
+    // Rows close up when there are many series, so the last stays inside the image.
+    let n = i32::try_from(c.lines.len()).unwrap_or(i32::MAX / 32).max(1);
+    let row = ((i32::try_from(HEIGHT).unwrap_or(640) - 100) / n).clamp(8, 26);
+    let text =
+        (FONT, row.clamp(10, 18)).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
     for (i, line) in c.lines.iter().enumerate() {
-        let y = 40 + 26 * i32::try_from(i).unwrap_or(i32::MAX / 32);
+        let y = 40 + row * i32::try_from(i).unwrap_or(i32::MAX / 32);
         let style = line.color.stroke_width(3);
         if line.dashed {
             area.draw(&PathElement::new(vec![(8, y), (20, y)], style))?;

@@ -276,3 +276,56 @@ fn a_run_dir_is_replaced_whole_and_a_foreign_one_is_refused() {
     assert_eq!(listing(&dir), ["out"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The station with a crash of replica 0 from 0.5 s to 1 s.
+fn report_with_crash() -> Report {
+    let text = format!(
+        "{STATION}\n[[fault]]\nkind = \"crash\"\nservice = \"station\"\nreplica = 0\nat_s = 0.5\nrestart_after_s = 0.5\n"
+    );
+    let parsed = fusebench_model::parse("station.toml", &text);
+    assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
+    let s = parsed.ok().expect("valid");
+    let mut o = RunOptions::new(1);
+    o.duration = Some(SimTime::from_secs_f64(2.0));
+    let result = Sim::new(s.clone(), Box::new(Runtime::default()), &o).run();
+    Report::new(&result, &s)
+}
+
+fn svg_of(name: &str, r: &Report) -> String {
+    plots::register_fonts().expect("fonts");
+    let plot = plots::PLOTS.iter().find(|p| p.name == name).expect("a plot of that name");
+    plots::svg(plot, r).expect("drawn")
+}
+
+#[test]
+fn every_time_series_plot_draws_the_faults_as_labelled_bands() {
+    let r = report_with_crash();
+    assert_eq!(r.faults.len(), 1);
+    let f = &r.faults[0];
+    assert_eq!((f.label.as_str(), f.from_s, f.to_s), ("crash station/0", 0.5, 1.0));
+    for plot in ["latency", "throughput"] {
+        let svg = svg_of(plot, &r);
+        assert!(svg.contains("crash station/0"), "{plot}: the band's label");
+        assert!(svg.contains("simulated time (s)"), "{plot}: a real chart");
+    }
+    // The CDF has no time axis: no band.
+    assert!(!svg_of("latency-cdf", &r).contains("crash station/0"));
+    // Without faults, no band.
+    assert!(!svg_of("latency", &report(1)).contains("crash"));
+}
+
+#[test]
+fn an_empty_plot_says_why_instead_of_drawing_axes() {
+    let r = report(1);
+    for (plot, why) in [
+        ("consumer-lag", "the scenario has no asynchronous channel"),
+        ("replication-lag", "no replicated write in this run"),
+    ] {
+        let svg = svg_of(plot, &r);
+        assert!(svg.contains(why), "{plot}: says why");
+        assert!(!svg.contains("simulated time (s)"), "{plot}: no axes around nothing");
+    }
+    // A plot with data keeps its axes and its legend beside them.
+    let svg = svg_of("latency", &r);
+    assert!(svg.contains("simulated time (s)") && svg.contains("station.serve p99"));
+}

@@ -153,11 +153,23 @@ impl Sim {
         let attempt = *deliveries;
         let channel = m.channel;
         let spec = self.world.channel(channel);
+        let g = self.world.group(group);
         if attempt > DELIVERIES_MAX {
+            // Traced, so the report's dead-letter count (and the consumer lag, which a
+            // dead-lettered message leaves) can be recomputed from the trace.
+            self.trace.emit(
+                now,
+                &TraceEvent::Dropped {
+                    what: "message",
+                    id: msg.0,
+                    from: &spec.name,
+                    to: &g.name,
+                    reason: "dead-lettered",
+                },
+            );
             self.rec.channel(channel).dead_lettered += 1;
             return;
         }
-        let g = self.world.group(group);
         self.trace.emit(
             now,
             &TraceEvent::Deliver { channel: &spec.name, msg: msg.0, group: &g.name, attempt },

@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 
 use super::Sim;
-use super::ids::StoreId;
+use super::ids::{InvId, StoreId};
 use crate::runtime::{HostCode, HostReply};
 use crate::time::SimTime;
+use crate::trace::TraceEvent;
 
 #[derive(Debug, Default)]
 pub(crate) struct CacheState {
@@ -58,9 +59,11 @@ impl CacheState {
 }
 
 impl Sim {
-    pub(crate) fn cache_get(&mut self, store: StoreId, key: &[u8]) -> HostReply {
+    pub(crate) fn cache_get(&mut self, inv: InvId, store: StoreId, key: &[u8]) -> HostReply {
         let now = self.q.now();
         let hit = self.stores[store.index()].cache.get(key, now);
+        let cache = &self.world.store(store).name;
+        self.trace.emit(now, &TraceEvent::CacheRead { inv: inv.0, cache, hit: hit.is_some() });
         self.rec.cache_access(store, hit.is_some());
         hit.map_or(HostReply::Error(HostCode::NotFound), HostReply::Value)
     }

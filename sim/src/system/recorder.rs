@@ -158,7 +158,23 @@ impl Recorder {
             .enumerate()
             .filter_map(|(d, l)| l.take().map(|l| (store_name(d), l as f64 / 1e6)))
             .collect();
-        self.series.push(Sample { t_s, endpoints, services, cache_hit_ratio, replication_lag_ms });
+        let consumer_lag = self
+            .channels
+            .iter()
+            .enumerate()
+            .filter_map(|(c, stats)| {
+                let spec = &world.channels[c];
+                stats.map(|s| (spec.name.clone(), s.consumer_lag(spec.groups.len())))
+            })
+            .collect();
+        self.series.push(Sample {
+            t_s,
+            endpoints,
+            services,
+            cache_hit_ratio,
+            replication_lag_ms,
+            consumer_lag,
+        });
     }
 
     pub(crate) fn series(&self) -> &[Sample] {

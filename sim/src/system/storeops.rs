@@ -81,7 +81,9 @@ impl Sim {
             self.resume(inv, HostReply::Error(HostCode::InvalidArgument));
             return;
         };
-        let is_write = matches!(op, HostOp::KvPut { .. } | HostOp::KvDelete { .. });
+        // A cache put is a write (it was counted as a read, so caches showed 0 writes).
+        let is_write =
+            matches!(op, HostOp::KvPut { .. } | HostOp::KvDelete { .. } | HostOp::CachePut { .. });
         let spec = self.world.store(store);
         let state = &mut self.stores[store.index()];
         let n = spec.nodes.len() as u64;
@@ -111,10 +113,10 @@ impl Sim {
         let OpState::ToStore(host_op) = std::mem::replace(&mut p.state, OpState::ToBroker) else {
             unreachable!("{op} reached a store twice")
         };
-        let store = p.store;
+        let (store, inv) = (p.store, p.inv);
         let (reply, needed) = match host_op {
             HostOp::KvGet { key, .. } => (self.kv_read(store, replica, &key), 0),
-            HostOp::CacheGet { key, .. } => (self.cache_get(store, &key), 0),
+            HostOp::CacheGet { key, .. } => (self.cache_get(inv, store, &key), 0),
             HostOp::CachePut { key, value, .. } => (self.cache_put(store, key, value), 0),
             HostOp::KvPut { key, value, .. } => {
                 self.kv_write(op, store, replica, &key, Some(value))

@@ -79,6 +79,7 @@ fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
         TraceEvent::ReplicaDown { service: s(40), replica: n.small },
         TraceEvent::ReplicaUp { service: s(41), replica: n.small },
         TraceEvent::Ejected { caller: s(42), service: s(43), replica: n.small, until_ns: n.big },
+        TraceEvent::CacheRead { inv: n.big, cache: s(44), hit: n.flag },
         TraceEvent::RunEnd { events: n.big },
     ]
 }
@@ -214,7 +215,8 @@ fn the_format_of_every_kind_is_pinned() {
         r#"{"t":21000,"ev":"replica_down","service":"a","replica":3}"#,
         r#"{"t":22000,"ev":"replica_up","service":"b","replica":3}"#,
         r#"{"t":23000,"ev":"ejected","caller":"c","service":"d","replica":3,"until_ns":42}"#,
-        r#"{"t":24000,"ev":"run_end","events":42}"#,
+        r#"{"t":24000,"ev":"cache_read","inv":42,"cache":"e","hit":true}"#,
+        r#"{"t":25000,"ev":"run_end","events":42}"#,
     ];
     let trace = written(&every_kind(&text, PLAIN));
     let text = String::from_utf8(trace.lines().to_vec()).expect("utf-8");

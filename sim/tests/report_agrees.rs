@@ -1,0 +1,289 @@
+//! Reports that agree with the trace (issue 12.6): a short run of the shop, and every figure of
+//! its report that the trace can give recomputed from the trace alone and compared. The issue
+//! saw a cache with 0 writes while the trace had 1,140 `cache_put`s, a broker whose row was all
+//! zeros, and utilisation that did not follow the CPU time used.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use fusebench_model::Scenario;
+use fusebench_sim::load::load;
+use fusebench_sim::report::Report;
+use fusebench_sim::setup::build_runtime;
+use fusebench_sim::time::SimTime;
+use fusebench_sim::trace::{self, TraceEvent, TraceLine};
+use fusebench_sim::{RunOptions, RunResult, Sim};
+
+fn shop_run(seconds: f64, seed: u64) -> (Scenario, RunResult) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/shop/shop.toml");
+    let loaded = load(std::path::Path::new(path)).expect("the shop loads");
+    let runtime = build_runtime(&loaded.scenario, &loaded.files).expect("the shop's modules load");
+    let mut o = RunOptions::new(seed);
+    o.trace = trace::TraceMode::Full;
+    o.duration = Some(SimTime::from_secs_f64(seconds));
+    let result = Sim::new(loaded.scenario.clone(), Box::new(runtime), &o).run();
+    (loaded.scenario, result)
+}
+
+fn lines(result: &RunResult) -> Vec<TraceLine> {
+    trace::read(&result.trace).map(|l| l.expect("the trace reads back")).collect()
+}
+
+/// Counts by key.
+#[derive(Debug, Default)]
+struct Tally(BTreeMap<String, u64>);
+
+impl Tally {
+    fn add(&mut self, key: impl Into<String>) {
+        *self.0.entry(key.into()).or_default() += 1;
+    }
+    fn get(&self, key: &str) -> u64 {
+        self.0.get(key).copied().unwrap_or(0)
+    }
+}
+
+/// Everything the checks below count, from the trace alone.
+#[derive(Debug, Default)]
+struct FromTrace {
+    /// `service.endpoint` → outcome → answers.
+    responses: BTreeMap<String, Tally>,
+    invocations: Tally,
+    ended: Tally,
+    rejected: Tally,
+    refusals: Tally,
+    /// service → cause → guest faults.
+    faults: BTreeMap<String, Tally>,
+    /// service → fuel of its finished invocations.
+    fuel: BTreeMap<String, u64>,
+    /// `store/op` → host operations (`kv_get`, `kv_put`, `cache_get`, …).
+    ops: Tally,
+    hits: Tally,
+    misses: Tally,
+    applies: Tally,
+    published: Tally,
+    delivered: Tally,
+    redelivered: Tally,
+    acked: Tally,
+    dead: Tally,
+}
+
+fn from_trace(lines: &[TraceLine]) -> FromTrace {
+    let mut t = FromTrace::default();
+    let mut started: BTreeMap<u64, String> = BTreeMap::new();
+    for line in lines {
+        match &line.event {
+            TraceEvent::Response { service, endpoint, outcome, .. } => {
+                t.responses
+                    .entry(format!("{service}.{endpoint}"))
+                    .or_default()
+                    .add(outcome.clone());
+            }
+            TraceEvent::InvocationStart { inv, service, .. } => {
+                started.insert(*inv, service.clone());
+                t.invocations.add(service.clone());
+            }
+            TraceEvent::InvocationEnd { inv, fuel, .. } => {
+                let service = started.get(inv).expect("an invocation ends after it starts");
+                t.ended.add(service.clone());
+                *t.fuel.entry(service.clone()).or_default() += fuel;
+            }
+            TraceEvent::GuestFault { inv, service, cause, .. } => {
+                if !started.contains_key(inv) {
+                    // Faulted before it could start: still an invocation.
+                    t.invocations.add(service.clone());
+                }
+                t.faults.entry(service.clone()).or_default().add(cause.clone());
+            }
+            TraceEvent::Rejected { service, .. } => t.rejected.add(service.clone()),
+            TraceEvent::Refused { target, .. } => {
+                t.refusals.add(target.split(':').next().unwrap_or_default());
+            }
+            TraceEvent::HostOp { op, target, .. } => t.ops.add(format!("{target}/{op}")),
+            TraceEvent::CacheRead { cache, hit, .. } => {
+                if *hit {
+                    t.hits.add(cache.clone());
+                } else {
+                    t.misses.add(cache.clone());
+                }
+            }
+            TraceEvent::StoreApply { store, .. } => t.applies.add(store.clone()),
+            TraceEvent::Publish { channel, .. } => t.published.add(channel.clone()),
+            TraceEvent::Deliver { channel, attempt, .. } => {
+                t.delivered.add(channel.clone());
+                if *attempt > 1 {
+                    t.redelivered.add(channel.clone());
+                }
+            }
+            TraceEvent::Acked { channel, .. } => t.acked.add(channel.clone()),
+            TraceEvent::Dropped { what, from, reason, .. }
+                if what == "message" && reason == "dead-lettered" =>
+            {
+                t.dead.add(from.clone());
+            }
+            _ => {}
+        }
+    }
+    t
+}
+
+fn groups(s: &Scenario, channel: &str) -> u64 {
+    let g: BTreeSet<&str> = s
+        .services
+        .iter()
+        .flat_map(|svc| &svc.subscriptions)
+        .filter(|sub| sub.channel.name == channel)
+        .map(|sub| sub.group.as_str())
+        .collect();
+    g.len() as u64
+}
+
+#[test]
+fn every_report_figure_the_trace_can_give_agrees_with_the_trace() {
+    let (s, result) = shop_run(4.0, 3);
+    let report = Report::new(&result, &s);
+    let lines = lines(&result);
+    let t = from_trace(&lines);
+
+    // Endpoints: answers by outcome, successes, and one latency sample per success.
+    assert!(!report.endpoints.is_empty());
+    for (name, e) in &report.endpoints {
+        let got = t.responses.get(name).map(|o| o.0.clone()).unwrap_or_default();
+        assert_eq!(e.outcomes, got, "{name}: outcomes");
+        assert_eq!(e.requests, got.values().sum::<u64>(), "{name}: requests");
+        let ok = got.get("ok").copied().unwrap_or(0) + got.get("app-error").copied().unwrap_or(0);
+        assert_eq!(e.successes, ok, "{name}: successes");
+        assert_eq!(e.latency.count, ok, "{name}: latency samples");
+    }
+
+    // Services: invocations, completions, errors, fuel, CPU time → utilisation.
+    let duration_ns = result.duration.nanos() as f64;
+    for svc in &s.services {
+        let r = &report.services[&svc.name];
+        let n = &svc.name;
+        assert_eq!(r.invocations, t.invocations.get(n), "{n}: invocations");
+        assert_eq!(r.completed, t.ended.get(n), "{n}: completed (no crash in this window)");
+        // Not compared: `fresh_instances`. The trace's `invocation_start.fresh` is known only
+        // when the first slice finishes the handler (the runtime reports the instance with the
+        // response), so it reads `false` for every invocation that suspends; the count is right
+        // in the report and wrong in the trace. Fixing it needs the instance in `Slice`.
+        assert_eq!(r.rejected, t.rejected.get(n), "{n}: rejected");
+        assert_eq!(r.refusals, t.refusals.get(n), "{n}: refusals");
+        let faults = t.faults.get(n).map(|f| f.0.clone()).unwrap_or_default();
+        assert_eq!(r.guest_faults, faults, "{n}: guest faults");
+        let fuel = t.fuel.get(n).copied().unwrap_or(0);
+        assert_eq!(r.fuel_total, fuel, "{n}: fuel");
+        // CPU time is fuel × ns_per_fuel (the shop's services declare no extra service time);
+        // utilisation is CPU time over the slots' capacity.
+        assert!(svc.service_time.distribution.is_none(), "{n}: a module-only service");
+        let cpu_ns = fuel as f64 * svc.service_time.ns_per_fuel;
+        let slots = f64::from(svc.replicas * svc.concurrency);
+        let want = cpu_ns / (duration_ns * slots);
+        assert!(
+            (r.utilisation - want).abs() <= 1e-12 + 1e-9 * want,
+            "{n}: utilisation {} from CPU time {want}",
+            r.utilisation
+        );
+        assert!(r.invocations == 0 || r.utilisation > 0.0, "{n}: used CPU");
+    }
+
+    // Stores: reads and writes as the guests asked for them, cache hits and misses as the
+    // cache answered, replications as applied.
+    for d in &s.stores {
+        let r = &report.stores[&d.name];
+        let op = |o: &str| t.ops.get(&format!("{}/{o}", d.name));
+        match d.kind.name() {
+            "kv" => {
+                assert_eq!(r.reads, op("kv_get"), "{}: reads", d.name);
+                assert_eq!(r.writes, op("kv_put") + op("kv_delete"), "{}: writes", d.name);
+                assert_eq!(r.replications, t.applies.get(&d.name), "{}: replications", d.name);
+            }
+            "cache" => {
+                assert_eq!(r.reads, op("cache_get"), "{}: reads", d.name);
+                assert_eq!(r.writes, op("cache_put"), "{}: writes", d.name);
+                assert!(r.writes > 0, "{}: the catalog fills its cache", d.name);
+                let c = r.cache.expect("a cache's figures");
+                assert_eq!(c.hits, t.hits.get(&d.name), "{}: hits", d.name);
+                assert_eq!(c.misses, t.misses.get(&d.name), "{}: misses", d.name);
+            }
+            "broker" => {
+                let b = r.broker.expect("a broker's figures");
+                let carried: Vec<&str> = s
+                    .channels
+                    .iter()
+                    .filter(|c| c.broker.as_ref().is_some_and(|b| b.name == d.name))
+                    .map(|c| c.name.as_str())
+                    .collect();
+                let sum = |tally: &Tally| carried.iter().map(|c| tally.get(c)).sum::<u64>();
+                assert_eq!(b.published, sum(&t.published), "{}: published", d.name);
+                assert_eq!(b.delivered, sum(&t.delivered), "{}: delivered", d.name);
+                assert_eq!(b.redelivered, sum(&t.redelivered), "{}: redelivered", d.name);
+                assert_eq!(b.acked, sum(&t.acked), "{}: acked", d.name);
+                assert_eq!(b.dead_lettered, sum(&t.dead), "{}: dead-lettered", d.name);
+                assert!(b.published > 0, "{}: the broker row is not all zeros", d.name);
+                assert_eq!((r.reads, r.writes), (b.delivered, b.published), "{}", d.name);
+            }
+            other => panic!("a store kind this test does not know: {other}"),
+        }
+    }
+
+    // Channels: the broker's counters and the consumer lag at the end.
+    for (name, c) in &report.channels {
+        assert_eq!(c.stats.published, t.published.get(name), "{name}: published");
+        assert_eq!(c.stats.delivered, t.delivered.get(name), "{name}: delivered");
+        assert_eq!(c.stats.redelivered, t.redelivered.get(name), "{name}: redelivered");
+        assert_eq!(c.stats.acked, t.acked.get(name), "{name}: acked");
+        assert_eq!(c.stats.dead_lettered, t.dead.get(name), "{name}: dead-lettered");
+        let groups = groups(&s, name);
+        assert_eq!(c.groups, groups, "{name}: groups");
+        let owed = t.published.get(name) * groups - t.acked.get(name) - t.dead.get(name);
+        assert_eq!(c.consumer_lag_end, owed, "{name}: consumer lag at the end");
+    }
+}
+
+#[test]
+fn the_consumer_lag_series_is_the_traces_publish_minus_ack_at_every_sample() {
+    let (s, result) = shop_run(3.0, 5);
+    let lines = lines(&result);
+    let channels: Vec<&str> =
+        s.channels.iter().filter(|c| !c.kind.is_sync()).map(|c| c.name.as_str()).collect();
+    assert!(!channels.is_empty());
+    let mut seen_lag = false;
+    for sample in &result.metrics.series {
+        let at = SimTime::from_secs_f64(sample.t_s);
+        for c in &channels {
+            let before = |f: &dyn Fn(&TraceEvent) -> bool| {
+                lines.iter().filter(|l| l.t <= at && f(&l.event)).count() as u64
+            };
+            let published =
+                before(&|e| matches!(e, TraceEvent::Publish { channel, .. } if channel == c));
+            let settled = before(&|e| match e {
+                TraceEvent::Acked { channel, .. } => channel == c,
+                TraceEvent::Dropped { what, from, reason, .. } => {
+                    what == "message" && from == c && reason == "dead-lettered"
+                }
+                _ => false,
+            });
+            let want = published * groups(&s, c) - settled;
+            let got = sample.consumer_lag.get(*c).copied();
+            if published == 0 {
+                assert!(got.is_none_or(|g| g == 0), "{c} at {}: {got:?}", sample.t_s);
+            } else {
+                assert_eq!(got, Some(want), "{c} at {} s", sample.t_s);
+                seen_lag |= want > 0;
+            }
+        }
+    }
+    assert!(seen_lag, "some sample caught messages in flight");
+
+    // The consumer-lag plot draws one series per channel that carried messages.
+    let report = Report::new(&result, &s);
+    fusebench_sim::report::plots::register_fonts().expect("fonts");
+    let plot = fusebench_sim::report::plots::PLOTS
+        .iter()
+        .find(|p| p.name == "consumer-lag")
+        .expect("a consumer-lag plot");
+    let svg = fusebench_sim::report::plots::svg(plot, &report).expect("drawn");
+    for c in &channels {
+        assert!(svg.contains(c), "{c} in the consumer-lag plot");
+    }
+    assert!(svg.contains("deliveries owed to consumer groups"), "a chart, not a note");
+}
