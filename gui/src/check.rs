@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use fusebench_model::Scenario;
-use fusebench_sim::explore::{self, CaseOutcome};
+use fusebench_sim::explore::{self, CaseOutcome, PropertySummary, Shrinking};
 use fusebench_sim::properties::Verdict;
 use fusebench_sim::setup::ModuleFiles;
 
@@ -20,22 +20,30 @@ pub struct DynamicResult {
     pub seed: u64,
     /// The declared scenario's verdicts (case 0).
     pub declared: Vec<Verdict>,
-    /// The shrunk counterexample and its shrink steps, if a case failed.
+    /// Every property over every case: what the properties panel lists.
+    pub summary: Vec<PropertySummary>,
+    /// The verdict shown for each property (its first failure, shrunk when the counterexample
+    /// still fails it): what the diagram badges.
+    pub shown: Vec<Verdict>,
+    /// The shrunk counterexample and its shrink runs, if a case failed.
     pub counterexample: Option<(CaseOutcome, usize)>,
+    /// How the counterexample was shrunk (from which case, whether the budget stopped it).
+    pub shrinking: Option<Shrinking>,
     /// The failed verdicts mapped to diagram elements (filled in when the result is taken).
     pub findings: Vec<Finding>,
 }
 
 impl DynamicResult {
-    /// Verdicts of the counterexample when there is one, else of the declared scenario.
+    /// One verdict per property, over every case: failed when it failed in any case.
     #[must_use]
     pub fn verdicts(&self) -> &[Verdict] {
-        self.counterexample.as_ref().map_or(&self.declared, |(c, _)| &c.verdicts)
+        &self.shown
     }
 
+    /// No property failed in any case.
     #[must_use]
     pub fn passed(&self) -> bool {
-        self.verdicts().iter().all(|v| v.passed())
+        self.summary.iter().all(PropertySummary::passed)
     }
 }
 
@@ -75,7 +83,18 @@ impl CheckJob {
                     failing: e.failing,
                     seed,
                     declared: e.declared,
+                    shown: e
+                        .summary
+                        .iter()
+                        .map(|p| {
+                            let mut v = p.shown.clone();
+                            v.status = p.status;
+                            v
+                        })
+                        .collect(),
+                    summary: e.summary,
                     counterexample: e.counterexample,
+                    shrinking: e.shrinking,
                     findings: Vec::new(),
                 })
                 .map_err(|e| e.to_string());
