@@ -10,7 +10,12 @@ use fusebench_sim::explore::{self, CaseOutcome, PropertySummary, Shrinking};
 use fusebench_sim::properties::Verdict;
 use fusebench_sim::setup::ModuleFiles;
 
+use fusebench_sim::limits::Limits;
+
 use crate::findings::Finding;
+
+/// The wall-time budget of shrinking a counterexample (`fusebench check`'s default).
+const SHRINK_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What exploration found.
 #[derive(Debug, Clone)]
@@ -77,27 +82,40 @@ impl CheckJob {
                 f.store(failed, Ordering::Relaxed);
                 wake();
             };
-            let result = explore::explore(&scenario, &files, cases, seed, &progress)
-                .map(|e| DynamicResult {
-                    cases: e.cases,
-                    failing: e.failing,
-                    seed,
-                    declared: e.declared,
-                    shown: e
-                        .summary
-                        .iter()
-                        .map(|p| {
-                            let mut v = p.shown.clone();
-                            v.status = p.status;
-                            v
-                        })
-                        .collect(),
-                    summary: e.summary,
-                    counterexample: e.counterexample,
-                    shrinking: e.shrinking,
-                    findings: Vec::new(),
-                })
-                .map_err(|e| e.to_string());
+            // Shrinking stops after `SHRINK_BUDGET` (as `check`'s default `--shrink-budget`),
+            // counted from its start: a check in the GUI never runs for ever.
+            let shrink_started = std::sync::OnceLock::new();
+            let keep_shrinking =
+                || shrink_started.get_or_init(std::time::Instant::now).elapsed() < SHRINK_BUDGET;
+            let result = explore::explore_limited(
+                &scenario,
+                &files,
+                cases,
+                seed,
+                &Limits::DEFAULT,
+                &keep_shrinking,
+                &progress,
+            )
+            .map(|e| DynamicResult {
+                cases: e.cases,
+                failing: e.failing,
+                seed,
+                declared: e.declared,
+                shown: e
+                    .summary
+                    .iter()
+                    .map(|p| {
+                        let mut v = p.shown.clone();
+                        v.status = p.status;
+                        v
+                    })
+                    .collect(),
+                summary: e.summary,
+                counterexample: e.counterexample,
+                shrinking: e.shrinking,
+                findings: Vec::new(),
+            })
+            .map_err(|e| e.to_string());
             // The receiver is gone only if the GUI dropped the job (a new scenario opened).
             let _ = tx.send(result);
             wake();

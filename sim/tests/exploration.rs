@@ -115,8 +115,7 @@ fn a_defect_found_only_in_an_explored_case_is_failed_over_all_cases_and_shrunk_f
     use fusebench_sim::limits::Limits;
     use fusebench_sim::properties::Status;
     let (s, files) = late_defect();
-    let budget = std::time::Duration::from_secs(3600);
-    let run = || explore_limited(&s, &files, 8, 1, &Limits::DEFAULT, budget, &|_, _| {});
+    let run = || explore_limited(&s, &files, 8, 1, &Limits::DEFAULT, &|| true, &|_, _| {});
     let e = run().expect("explores");
     let idem = e.summary.iter().find(|p| p.id == "idempotence").expect("summarised");
     assert_eq!(idem.status, Status::Failed, "{idem:#?}");
@@ -144,9 +143,8 @@ fn a_spent_shrink_budget_stops_shrinking_and_says_so() {
     use fusebench_sim::explore::explore_limited;
     use fusebench_sim::limits::Limits;
     let (s, files) = late_defect();
-    let e =
-        explore_limited(&s, &files, 8, 1, &Limits::DEFAULT, std::time::Duration::ZERO, &|_, _| {})
-            .expect("explores");
+    let e = explore_limited(&s, &files, 8, 1, &Limits::DEFAULT, &|| false, &|_, _| {})
+        .expect("explores");
     let shrinking = e.shrinking.as_ref().expect("a failing case");
     assert!(shrinking.budget_hit);
     assert_eq!((shrinking.runs, shrinking.reductions), (0, 0));

@@ -143,6 +143,8 @@ struct Counterexample {
     /// Faults exploration added (`schedule.faults`).
     injected_faults: usize,
     shrinking: Shrinking,
+    /// The wall-time budget shrinking had (`--shrink-budget`), in seconds.
+    shrink_budget_s: f64,
     replay_file: String,
 }
 
@@ -254,6 +256,11 @@ fn dynamic(
         bar.set_position(done as u64);
         bar.set_message(format!("({failing} failing)"));
     };
+    // The shrink budget runs from shrinking's first question (right after the cases): wall
+    // time decides only when shrinking stops, never which counterexample it keeps.
+    let shrink_started = std::sync::OnceLock::new();
+    let keep_shrinking =
+        || shrink_started.get_or_init(std::time::Instant::now).elapsed() < args.shrink_budget;
     let Exploration { cases, failing, counterexample, shrinking, summary, .. } =
         explore::explore_limited(
             s,
@@ -261,7 +268,7 @@ fn dynamic(
             args.cases,
             args.seed,
             &super::limits(args.limits_off),
-            args.shrink_budget,
+            &keep_shrinking,
             &progress,
         )?;
     bar.finish_and_clear();
@@ -283,6 +290,7 @@ fn dynamic(
                 declared_faults: s.faults.len(),
                 injected_faults: case.schedule.faults.len(),
                 shrinking,
+                shrink_budget_s: args.shrink_budget.as_secs_f64(),
                 replay_file: path.display().to_string(),
             })
         }
@@ -384,7 +392,7 @@ fn write_text(out: &mut impl std::io::Write, r: &Report<'_>, s: &Scenario) -> an
                 writeln!(
                     out,
                     "  shrinking stopped at its {} s budget (--shrink-budget): a longer one may give a smaller counterexample",
-                    sh.budget_s
+                    c.shrink_budget_s
                 )?;
             }
             for f in &sch.faults {

@@ -3,7 +3,7 @@
 //! neither a pass nor a failure (JUnit: skipped, with the reason); the counterexample line
 //! counts declared and injected faults apart.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -25,7 +25,7 @@ fn late_defect(name: &str) -> (PathBuf, PathBuf) {
     (dir, path)
 }
 
-fn check(path: &PathBuf, out: &PathBuf, cases: &str, format: &str) -> std::process::Output {
+fn check(path: &Path, out: &Path, cases: &str, format: &str) -> std::process::Output {
     fusebench(&[
         "check",
         path.to_str().expect("utf-8"),

@@ -16,7 +16,7 @@ mod summary;
 #[cfg(test)]
 mod tests;
 
-pub use shrink::{SHRINK_BUDGET_DEFAULT, Shrinking};
+pub use shrink::Shrinking;
 pub use strategy::schedules;
 pub use summary::{PropertySummary, SLO_SKIPPED_WHY, summarise};
 
@@ -648,7 +648,8 @@ pub struct Exploration {
     pub summary: Vec<PropertySummary>,
 }
 
-/// Explores under the default [`Limits`] and shrink budget: see [`explore_limited`].
+/// Explores under the default [`Limits`], shrinking without a time budget: see
+/// [`explore_limited`].
 ///
 /// # Errors
 /// A module the host rejects, or a limit.
@@ -659,7 +660,7 @@ pub fn explore(
     seed: u64,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Exploration, ExploreError> {
-    explore_limited(s, files, cases, seed, &Limits::DEFAULT, SHRINK_BUDGET_DEFAULT, progress)
+    explore_limited(s, files, cases, seed, &Limits::DEFAULT, &|| true, progress)
 }
 
 /// The schedules of `cases` cases from `seed`: the declared scenario, then generated ones.
@@ -681,8 +682,8 @@ pub fn case_schedules(s: &Scenario, cases: usize, seed: u64) -> Vec<Schedule> {
 }
 
 /// Explores `cases` cases (the declared scenario first) from `seed`, in parallel; judges every
-/// property in every case; shrinks the first failing case within `shrink_budget` of wall time
-/// (see [`shrink`]). `progress(done, failing)` is called as cases finish. The number of cases
+/// property in every case; shrinks the first failing case while `keep_shrinking()` says so (the
+/// caller's wall-time budget: `sim` has no clock; see [`shrink`]). `progress(done, failing)` is called as cases finish. The number of cases
 /// and every case are held to `limits`.
 ///
 /// # Errors
@@ -693,7 +694,7 @@ pub fn explore_limited(
     cases: usize,
     seed: u64,
     limits: &Limits,
-    shrink_budget: std::time::Duration,
+    keep_shrinking: &(dyn Fn() -> bool + Sync),
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Exploration, ExploreError> {
     crate::limits::check_cases(cases, limits)?;
@@ -724,7 +725,7 @@ pub fn explore_limited(
         None => (None, None),
         Some(i) => {
             let (best, shrinking) =
-                shrink::shrink(s, files, limits, i, outcomes[i].clone(), shrink_budget)?;
+                shrink::shrink(s, files, limits, i, outcomes[i].clone(), keep_shrinking)?;
             let case = recorded(s, files, limits, &best)?;
             let runs = shrinking.runs;
             (Some((case, runs)), Some(shrinking))

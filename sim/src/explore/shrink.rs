@@ -4,12 +4,11 @@
 //! still fails one of the originally failing properties becomes the new best, until no
 //! candidate fails or the wall-time budget is spent.
 //!
-//! Wall time only decides when to stop, never which counterexample is found: a batch is either
+//! The budget is the caller's (`sim` has no wall clock): `keep_going()` is asked before each
+//! batch. It only decides when to stop, never which counterexample is found: a batch is either
 //! evaluated whole or not started, and the winner of a batch is chosen by candidate order, not
 //! by which run finished first. The same scenario, seed and case give the same counterexample
 //! whenever the budget was not hit; hitting it can leave a less-shrunk one (and says so).
-
-use std::time::{Duration, Instant};
 
 use fusebench_model::Scenario;
 use rayon::prelude::*;
@@ -18,9 +17,6 @@ use serde::Serialize;
 use super::{CaseVerdicts, ExploreError, Schedule, judge_case_limited};
 use crate::limits::Limits;
 use crate::setup::ModuleFiles;
-
-/// The default wall-time budget of shrinking (`check --shrink-budget`).
-pub const SHRINK_BUDGET_DEFAULT: Duration = Duration::from_secs(60);
 
 /// Candidates run at once: fixed, so the number of runs reported does not depend on the
 /// machine's core count (the counterexample would not either way).
@@ -39,8 +35,6 @@ pub struct Shrinking {
     pub runs: usize,
     /// Candidates accepted (each a smaller schedule that still fails).
     pub reductions: usize,
-    /// The wall-time budget, in seconds.
-    pub budget_s: f64,
     /// The budget stopped shrinking before every candidate passed: a longer budget may give
     /// a smaller counterexample.
     pub budget_hit: bool,
@@ -91,7 +85,7 @@ fn still_fails(o: &CaseVerdicts, ids: &[&str]) -> bool {
 }
 
 /// Shrinks `start` (case `from_case`, failing) while it still fails one of the properties it
-/// fails now, within `budget` of wall time.
+/// fails now, and `keep_going()` allows another batch.
 ///
 /// # Errors
 /// A module the host rejects, or a limit.
@@ -101,25 +95,18 @@ pub(super) fn shrink(
     limits: &Limits,
     from_case: usize,
     start: CaseVerdicts,
-    budget: Duration,
+    keep_going: &(dyn Fn() -> bool + Sync),
 ) -> Result<(CaseVerdicts, Shrinking), ExploreError> {
-    let started = Instant::now();
     let ids: Vec<&'static str> =
         start.verdicts.iter().filter(|v| v.failed()).map(|v| v.id).collect();
     let seed = start.seed;
     let mut best = start;
-    let mut report = Shrinking {
-        from_case,
-        runs: 0,
-        reductions: 0,
-        budget_s: budget.as_secs_f64(),
-        budget_hit: false,
-    };
+    let mut report = Shrinking { from_case, runs: 0, reductions: 0, budget_hit: false };
     'rounds: while report.reductions < REDUCTIONS_MAX {
         let cands = candidates(&best.schedule);
         let mut accepted = None;
         for batch in cands.chunks(BATCH) {
-            if started.elapsed() >= budget {
+            if !keep_going() {
                 report.budget_hit = true;
                 break 'rounds;
             }

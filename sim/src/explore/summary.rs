@@ -129,16 +129,15 @@ pub fn summarise(cases: &[CaseVerdicts]) -> Vec<PropertySummary> {
             }
             // A property held somewhere but never failed: show a held verdict (with its notes)
             // rather than a not-exercised one from case 0.
-            if s.status == Status::Held && s.shown.status != Status::Held {
-                if let Some((i, v)) = cases.iter().enumerate().find_map(|(i, c)| {
-                    c.verdicts
-                        .iter()
-                        .find(|v| v.id == p.id && v.status == Status::Held)
-                        .map(|v| (i, v))
-                }) {
-                    s.shown = v.clone();
-                    s.shown_case = i;
-                }
+            let held = cases.iter().enumerate().find_map(|(i, c)| {
+                c.verdicts.iter().find(|v| v.id == p.id && v.status == Status::Held).map(|v| (i, v))
+            });
+            if s.status == Status::Held
+                && s.shown.status != Status::Held
+                && let Some((i, v)) = held
+            {
+                s.shown = v.clone();
+                s.shown_case = i;
             }
             s
         })
