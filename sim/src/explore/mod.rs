@@ -1,11 +1,13 @@
 //! Exploration: proptest strategies derived from the scenario generate workloads (duration,
-//! rate) and fault schedules (crashes, partitions, latency spikes, duplication, reordering);
-//! cases run in parallel; the first failing case is shrunk to a minimal schedule (fewest faults,
-//! fewest requests, shortest duration) and can be saved as a replay file.
+//! rate, bursts) and fault schedules (every fault kind the format has, on every target kind it
+//! applies to, inside each case's active window: `strategy.rs`); cases run in parallel; every
+//! property is judged in every case and summarised over all of them (`summary.rs`: a property
+//! that failed in any case is failed); the first failing case is shrunk to a minimal schedule
+//! (`shrink.rs`) and can be saved as a replay file.
 //!
 //! The declared scenario itself is case 0 and is checked for every property; generated cases,
 //! which add faults the quality targets were not written for, are checked for every property
-//! except the SLOs.
+//! except the SLOs, and the summary reports the SLOs as skipped there, saying why.
 
 pub mod replay;
 mod shrink;
