@@ -6,11 +6,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use fusebench_model::Scenario;
-use fusebench_sim::explore::{self, CaseOutcome};
+use fusebench_sim::explore::{self, CaseOutcome, PropertySummary, Shrinking};
 use fusebench_sim::properties::Verdict;
 use fusebench_sim::setup::ModuleFiles;
 
+use fusebench_sim::limits::Limits;
+
 use crate::findings::Finding;
+
+/// The wall-time budget of shrinking a counterexample (`fusebench check`'s default).
+const SHRINK_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What exploration found.
 #[derive(Debug, Clone)]
@@ -20,22 +25,30 @@ pub struct DynamicResult {
     pub seed: u64,
     /// The declared scenario's verdicts (case 0).
     pub declared: Vec<Verdict>,
-    /// The shrunk counterexample and its shrink steps, if a case failed.
+    /// Every property over every case: what the properties panel lists.
+    pub summary: Vec<PropertySummary>,
+    /// The verdict shown for each property (its first failure, shrunk when the counterexample
+    /// still fails it): what the diagram badges.
+    pub shown: Vec<Verdict>,
+    /// The shrunk counterexample and its shrink runs, if a case failed.
     pub counterexample: Option<(CaseOutcome, usize)>,
+    /// How the counterexample was shrunk (from which case, whether the budget stopped it).
+    pub shrinking: Option<Shrinking>,
     /// The failed verdicts mapped to diagram elements (filled in when the result is taken).
     pub findings: Vec<Finding>,
 }
 
 impl DynamicResult {
-    /// Verdicts of the counterexample when there is one, else of the declared scenario.
+    /// One verdict per property, over every case: failed when it failed in any case.
     #[must_use]
     pub fn verdicts(&self) -> &[Verdict] {
-        self.counterexample.as_ref().map_or(&self.declared, |(c, _)| &c.verdicts)
+        &self.shown
     }
 
+    /// No property failed in any case.
     #[must_use]
     pub fn passed(&self) -> bool {
-        self.verdicts().iter().all(fusebench_sim::properties::Verdict::passed)
+        self.summary.iter().all(PropertySummary::passed)
     }
 }
 
@@ -69,16 +82,40 @@ impl CheckJob {
                 f.store(failed, Ordering::Relaxed);
                 wake();
             };
-            let result = explore::explore(&scenario, &files, cases, seed, &progress)
-                .map(|e| DynamicResult {
-                    cases: e.cases,
-                    failing: e.failing,
-                    seed,
-                    declared: e.declared,
-                    counterexample: e.counterexample,
-                    findings: Vec::new(),
-                })
-                .map_err(|e| e.to_string());
+            // Shrinking stops after `SHRINK_BUDGET` (as `check`'s default `--shrink-budget`),
+            // counted from its start: a check in the GUI never runs for ever.
+            let shrink_started = std::sync::OnceLock::new();
+            let keep_shrinking =
+                || shrink_started.get_or_init(std::time::Instant::now).elapsed() < SHRINK_BUDGET;
+            let result = explore::explore_limited(
+                &scenario,
+                &files,
+                cases,
+                seed,
+                &Limits::DEFAULT,
+                &keep_shrinking,
+                &progress,
+            )
+            .map(|e| DynamicResult {
+                cases: e.cases,
+                failing: e.failing,
+                seed,
+                declared: e.declared,
+                shown: e
+                    .summary
+                    .iter()
+                    .map(|p| {
+                        let mut v = p.shown.clone();
+                        v.status = p.status;
+                        v
+                    })
+                    .collect(),
+                summary: e.summary,
+                counterexample: e.counterexample,
+                shrinking: e.shrinking,
+                findings: Vec::new(),
+            })
+            .map_err(|e| e.to_string());
             // The receiver is gone only if the GUI dropped the job (a new scenario opened).
             let _ = tx.send(result);
             wake();

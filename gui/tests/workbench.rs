@@ -130,6 +130,10 @@ fn a_flawed_design_is_refuted_and_its_counterexample_scrubbed() {
     h.get_by_label("Check properties").click();
     step_until(&mut h, 20_000, |a| a.bench.dynamic.is_some());
     h.get_by_label_contains("cases from seed 1");
+    // Each property over every case: where it failed, and where (and why) it was skipped.
+    h.get_by_label_contains("(first: case 0)");
+    h.get_by_label_contains("skipped in 1 generated case(s): the quality targets");
+    h.get_by_label_contains("Counterexample (case 0): 1 declared + 0 injected fault(s)");
     // The failed property is listed; clicking it opens the counterexample.
     h.get_by_label("idempotence").click();
     step_until(&mut h, 50, |a| a.bench.timeline.is_some() && a.view.tab == Tab::Counterexample);

@@ -94,3 +94,60 @@ fn the_declared_shop_passes_every_property() {
     let failed: Vec<_> = out.verdicts.iter().filter(|v| !v.passed()).collect();
     assert!(failed.is_empty(), "{failed:#?}");
 }
+
+/// The shipped idempotence defect without its declared duplication fault: the declared case
+/// duplicates nothing (idempotence is not exercised there), so only an explored case that
+/// injects duplication on the queue can find the defect.
+fn late_defect() -> (fusebench_model::Scenario, ModuleFiles) {
+    let path =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/flawed/dynamic/payment-redelivery.toml");
+    let loaded = load(std::path::Path::new(path)).expect("the defect loads");
+    let text = loaded.scenario.source();
+    let without = &text[..text.find("[[fault]]").expect("it declares its fault")];
+    let parsed = fusebench_model::parse(path, without);
+    assert!(!parsed.diagnostics.iter().any(fusebench_model::Diagnostic::is_error));
+    (parsed.scenario.expect("parses"), loaded.files)
+}
+
+#[test]
+fn a_defect_found_only_in_an_explored_case_is_failed_over_all_cases_and_shrunk_from_that_case() {
+    use fusebench_sim::explore::explore_limited;
+    use fusebench_sim::limits::Limits;
+    use fusebench_sim::properties::Status;
+    let (s, files) = late_defect();
+    let run = || explore_limited(&s, &files, 8, 1, &Limits::DEFAULT, &|| true, &|_, _| {});
+    let e = run().expect("explores");
+    let idem = e.summary.iter().find(|p| p.id == "idempotence").expect("summarised");
+    assert_eq!(idem.status, Status::Failed, "{idem:#?}");
+    assert!(!idem.failed.contains(&0), "the declared case duplicates nothing: {idem:#?}");
+    assert!(idem.not_exercised.contains(&0), "{idem:#?}");
+    let first = idem.failed[0];
+    let shrinking = e.shrinking.as_ref().expect("shrunk");
+    assert_eq!(shrinking.from_case, first, "shrunk from the first failing case");
+    assert!(!shrinking.budget_hit);
+    assert!(shrinking.reductions > 0, "{shrinking:?}");
+    let (case, _) = e.counterexample.as_ref().expect("a counterexample");
+    assert!(case.verdicts.iter().any(|v| v.id == "idempotence" && v.failed()));
+    assert!(!case.schedule.declared && !case.schedule.faults.is_empty());
+    // The declared case's own verdicts still say what happened there.
+    assert!(e.declared.iter().all(|v| !v.failed()));
+    // Same scenario, seed and budget not hit: the same counterexample.
+    let again = run().expect("explores");
+    let (case2, _) = again.counterexample.as_ref().expect("a counterexample");
+    assert_eq!((&case2.schedule, &case2.trace_hash), (&case.schedule, &case.trace_hash));
+    assert_eq!(again.shrinking.as_ref(), Some(shrinking));
+}
+
+#[test]
+fn a_spent_shrink_budget_stops_shrinking_and_says_so() {
+    use fusebench_sim::explore::explore_limited;
+    use fusebench_sim::limits::Limits;
+    let (s, files) = late_defect();
+    let e = explore_limited(&s, &files, 8, 1, &Limits::DEFAULT, &|| false, &|_, _| {})
+        .expect("explores");
+    let shrinking = e.shrinking.as_ref().expect("a failing case");
+    assert!(shrinking.budget_hit);
+    assert_eq!((shrinking.runs, shrinking.reductions), (0, 0));
+    let (case, _) = e.counterexample.as_ref().expect("the unshrunk case is still reported");
+    assert!(case.verdicts.iter().any(|v| v.id == "idempotence" && v.failed()));
+}

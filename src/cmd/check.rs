@@ -1,7 +1,9 @@
-//! `fusebench check SCENARIO [--static] [--cases N] [--seed S] [--format text|json|junit]
-//! [--out DIR]`: the static checks, then the dynamic properties over explored cases.
+//! `fusebench check SCENARIO [--static] [--cases N] [--seed S] [--shrink-budget SECONDS]
+//! [--format text|json|junit] [--out DIR]`: the static checks, then the dynamic properties
+//! judged in every explored case.
 //!
-//! Exit 0: every check and property passed (warnings allowed). 1: one failed. 2: bad input.
+//! Exit 0: every check passed and no property failed in any case (warnings allowed; a property
+//! not exercised is reported, not failed). 1: one failed. 2: bad input.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
@@ -12,8 +14,9 @@ use fusebench_model::text::{self, Target, plain, xml};
 use fusebench_model::{Diagnostic, Scenario, Severity};
 use fusebench_sim::explore::replay::ReplayFile;
 use fusebench_sim::explore::{self, Exploration};
+use fusebench_sim::explore::{PropertySummary, Shrinking};
 use fusebench_sim::load::Loaded;
-use fusebench_sim::properties::{PROPERTIES, Verdict};
+use fusebench_sim::properties::{PROPERTIES, Status};
 use fusebench_sim::setup::{self, NotRunnable};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -47,6 +50,10 @@ pub struct CheckArgs {
     /// Where a counterexample's replay file is written (default: `fusebench-out/`).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Wall-time budget of shrinking a counterexample, in seconds (`60` or `60s`): when it is
+    /// spent, the smallest failing case found so far is reported (and the output says so).
+    #[arg(long, default_value = "60", value_parser = parse_budget)]
+    pub shrink_budget: std::time::Duration,
     /// Lift the resource limits (expected requests, users, store replicas, retries fan-out,
     /// events and trace bytes per run, cases): see the README.
     #[arg(long)]
@@ -62,21 +69,82 @@ fn parse_cases(text: &str) -> Result<usize, String> {
     }
 }
 
+/// `--shrink-budget`: seconds, a positive number, optionally followed by `s`.
+fn parse_budget(text: &str) -> Result<std::time::Duration, String> {
+    let n = text.strip_suffix('s').unwrap_or(text);
+    match n.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 && x <= 1e9 => Ok(std::time::Duration::from_secs_f64(x)),
+        Ok(x) => Err(format!("{x} is not a positive number of seconds")),
+        Err(e) => Err(format!("{e}; a number of seconds is expected, e.g. 60 or 60s")),
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct Dynamic {
     cases: usize,
     failing: usize,
     seed: u64,
-    /// Verdicts of the counterexample when one was found, else of the declared scenario.
-    properties: Vec<Verdict>,
+    /// Every property over every case (a property that failed in any case is failed).
+    properties: Vec<PropertyOut>,
     counterexample: Option<Counterexample>,
+}
+
+/// One property over every case, as written in JSON (and read back by the text and JUnit
+/// writers, so the three agree).
+#[derive(Debug, Serialize)]
+struct PropertyOut {
+    id: &'static str,
+    status: Status,
+    /// "failed in 1 of 16 case(s) (first: case 5), held in 15", as in the text output.
+    cases: String,
+    held: Vec<usize>,
+    failed: Vec<usize>,
+    not_exercised: Vec<usize>,
+    skipped: Vec<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skipped_why: Option<&'static str>,
+    /// The case the findings and notes come from.
+    shown_case: usize,
+    /// The findings are the shrunk counterexample's (else the case's as explored).
+    shown_from_counterexample: bool,
+    findings: Vec<String>,
+    notes: Vec<String>,
+}
+
+impl PropertyOut {
+    fn of(p: PropertySummary) -> Self {
+        PropertyOut {
+            id: p.id,
+            status: p.status,
+            cases: p.counts(),
+            held: p.held,
+            failed: p.failed,
+            not_exercised: p.not_exercised,
+            skipped: p.skipped,
+            skipped_why: p.skipped_why,
+            shown_case: p.shown_case,
+            shown_from_counterexample: p.shown_from_counterexample,
+            findings: p.shown.findings,
+            notes: p.shown.notes,
+        }
+    }
+
+    fn passed(&self) -> bool {
+        self.status != Status::Failed
+    }
 }
 
 #[derive(Debug, Serialize)]
 struct Counterexample {
     schedule: explore::Schedule,
     seed: u64,
-    shrink_steps: usize,
+    /// Faults the scenario declares (active in every case).
+    declared_faults: usize,
+    /// Faults exploration added (`schedule.faults`).
+    injected_faults: usize,
+    shrinking: Shrinking,
+    /// The wall-time budget shrinking had (`--shrink-budget`), in seconds.
+    shrink_budget_s: f64,
     replay_file: String,
 }
 
@@ -129,9 +197,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let passed = results.iter().all(|r| r.passed)
-        && dynamic
-            .as_ref()
-            .is_none_or(|d| d.properties.iter().all(fusebench_sim::properties::Verdict::passed));
+        && dynamic.as_ref().is_none_or(|d| d.properties.iter().all(PropertyOut::passed));
     let report = Report {
         scenario: &file,
         system: &s.name,
@@ -190,18 +256,26 @@ fn dynamic(
         bar.set_position(done as u64);
         bar.set_message(format!("({failing} failing)"));
     };
-    let Exploration { cases, failing, counterexample, declared } = explore::explore_limited(
-        s,
-        files,
-        args.cases,
-        args.seed,
-        &super::limits(args.limits_off),
-        &progress,
-    )?;
+    // The shrink budget runs from shrinking's first question (right after the cases): wall
+    // time decides only when shrinking stops, never which counterexample it keeps.
+    let shrink_started = std::sync::OnceLock::new();
+    let keep_shrinking =
+        || shrink_started.get_or_init(std::time::Instant::now).elapsed() < args.shrink_budget;
+    let Exploration { cases, failing, counterexample, shrinking, summary, .. } =
+        explore::explore_limited(
+            s,
+            files,
+            args.cases,
+            args.seed,
+            &super::limits(args.limits_off),
+            &keep_shrinking,
+            &progress,
+        )?;
     bar.finish_and_clear();
-    let (properties, counterexample) = match counterexample {
-        None => (declared, None),
-        Some((case, steps)) => {
+    let properties = summary.into_iter().map(PropertyOut::of).collect();
+    let counterexample = match counterexample.zip(shrinking) {
+        None => None,
+        Some(((case, _), shrinking)) => {
             let replay = ReplayFile::new(file, s, files, &case);
             let dir = args.out.clone().unwrap_or_else(|| PathBuf::from("fusebench-out"));
             std::fs::create_dir_all(&dir)
@@ -212,16 +286,27 @@ fn dynamic(
             let replay = replay.stored_at(&path);
             fusebench_sim::atomic::write(&path, serde_json::to_string_pretty(&replay)?.as_bytes())
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-            let ce = Counterexample {
+            Some(Counterexample {
                 schedule: case.schedule.clone(),
                 seed: case.seed,
-                shrink_steps: steps,
+                declared_faults: s.faults.len(),
+                injected_faults: case.schedule.faults.len(),
+                shrinking,
+                shrink_budget_s: args.shrink_budget.as_secs_f64(),
                 replay_file: path.display().to_string(),
-            };
-            (case.verdicts, Some(ce))
+            })
         }
     };
     Ok(Ok(Dynamic { cases, failing, seed: args.seed, properties, counterexample }))
+}
+
+/// The text mark of a property's status over all cases.
+fn mark(status: Status) -> &'static str {
+    match status {
+        Status::Held => "pass",
+        Status::Failed => "FAIL",
+        Status::NotExercised => "skip",
+    }
 }
 
 fn write_text(out: &mut impl std::io::Write, r: &Report<'_>, s: &Scenario) -> anyhow::Result<()> {
@@ -267,31 +352,64 @@ fn write_text(out: &mut impl std::io::Write, r: &Report<'_>, s: &Scenario) -> an
         )?;
         let summary = |id: &str| PROPERTIES.iter().find(|p| p.id == id).map_or("", |p| p.summary);
         for v in &d.properties {
-            let mark = if v.passed() { "pass" } else { "FAIL" };
-            writeln!(out, "  {mark}  {:<20} {}", v.id, summary(v.id))?;
+            writeln!(out, "  {}  {:<20} {}", mark(v.status), v.id, summary(v.id))?;
+            writeln!(out, "        {}", v.cases)?;
+            if !v.findings.is_empty() {
+                let from = if v.shown_from_counterexample {
+                    format!("in the counterexample shrunk from case {}", v.shown_case)
+                } else {
+                    format!("in case {}", v.shown_case)
+                };
+                writeln!(out, "        {from}:")?;
+            }
             for f in &v.findings {
                 writeln!(out, "        {}", plain(f))?;
+            }
+            if v.status == Status::NotExercised {
+                for n in &v.notes {
+                    writeln!(out, "        {}", plain(n))?;
+                }
             }
         }
         if let Some(c) = &d.counterexample {
             let sch = &c.schedule;
+            let sh = &c.shrinking;
+            let burst = sch.burst.map_or(String::new(), |b| {
+                format!(", arrivals in bursts ({:.1} s on, {:.1} s off)", b.on_s, b.off_s)
+            });
             writeln!(
                 out,
-                "counterexample (shrunk in {} steps): {}{} fault(s), {:.1} s at {:.0} % of the declared rate, seed {}",
-                c.shrink_steps,
+                "counterexample (case {}, shrunk in {} runs, {} reductions): {}{} declared + {} injected fault(s), {:.1} s at {:.0} % of the declared rate{burst}, seed {}",
+                sh.from_case,
+                sh.runs,
+                sh.reductions,
                 if sch.declared { "the declared scenario, " } else { "" },
-                sch.faults.len(),
+                c.declared_faults,
+                c.injected_faults,
                 sch.duration_s,
                 sch.rate_scale * 100.0,
                 c.seed
             )?;
+            if sh.budget_hit {
+                writeln!(
+                    out,
+                    "  shrinking stopped at its {} s budget (--shrink-budget): a longer one may give a smaller counterexample",
+                    c.shrink_budget_s
+                )?;
+            }
             for f in &sch.faults {
                 writeln!(out, "  + {}", text::json(&serde_json::to_string(f)?))?;
             }
             writeln!(out, "replay it: fusebench replay {}", plain(&c.replay_file))?;
         }
-        let failed = d.properties.iter().filter(|v| !v.passed()).count();
-        writeln!(out, "dynamic: {} passed, {failed} failed", d.properties.len() - failed)?;
+        let count = |st: Status| d.properties.iter().filter(|v| v.status == st).count();
+        writeln!(
+            out,
+            "dynamic: {} held, {} failed, {} not exercised",
+            count(Status::Held),
+            count(Status::Failed),
+            count(Status::NotExercised)
+        )?;
     }
     Ok(())
 }
@@ -302,8 +420,9 @@ fn write_text(out: &mut impl std::io::Write, r: &Report<'_>, s: &Scenario) -> an
 /// so they are shown escaped.
 fn write_junit(out: &mut impl std::io::Write, r: &Report<'_>) -> anyhow::Result<()> {
     let static_failures = r.checks.iter().filter(|c| !c.passed).count();
-    let dynamic: &[Verdict] = r.dynamic.as_ref().map_or(&[], |d| &d.properties);
-    let dynamic_failures = dynamic.iter().filter(|v| !v.passed()).count();
+    let dynamic: &[PropertyOut] = r.dynamic.as_ref().map_or(&[], |d| &d.properties);
+    let dynamic_failures = dynamic.iter().filter(|v| v.status == Status::Failed).count();
+    let dynamic_skipped = dynamic.iter().filter(|v| v.status == Status::NotExercised).count();
     let total = r.checks.len() + dynamic.len();
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
     writeln!(
@@ -358,25 +477,39 @@ fn write_junit(out: &mut impl std::io::Write, r: &Report<'_>) -> anyhow::Result<
     if let Some(d) = &r.dynamic {
         writeln!(
             out,
-            r#"  <testsuite name="{sys}.dynamic" tests="{}" failures="{dynamic_failures}" errors="0" skipped="0">"#,
+            r#"  <testsuite name="{sys}.dynamic" tests="{}" failures="{dynamic_failures}" errors="0" skipped="{dynamic_skipped}">"#,
             dynamic.len()
         )?;
         for v in dynamic {
-            write!(out, r#"    <testcase classname="{sys}.dynamic" name="{}""#, xml(v.id))?;
-            if v.passed() {
-                writeln!(out, "/>")?;
-                continue;
+            writeln!(out, r#"    <testcase classname="{sys}.dynamic" name="{}">"#, xml(v.id))?;
+            match v.status {
+                Status::Held => {}
+                Status::NotExercised => {
+                    let why = v.notes.first().map_or("not exercised", String::as_str);
+                    writeln!(out, r#"      <skipped message="{}"/>"#, xml(why))?;
+                }
+                Status::Failed => {
+                    let first = v.findings.first().map_or("", String::as_str);
+                    writeln!(
+                        out,
+                        r#"      <failure message="{}" type="{}">"#,
+                        xml(first),
+                        xml(v.id)
+                    )?;
+                    writeln!(out, "{}", xml(&v.cases))?;
+                    for f in &v.findings {
+                        writeln!(out, "{}", xml(f))?;
+                    }
+                    if let Some(c) =
+                        d.counterexample.as_ref().filter(|_| v.shown_from_counterexample)
+                    {
+                        writeln!(out, "replay: fusebench replay {}", xml(&c.replay_file))?;
+                    }
+                    writeln!(out, "      </failure>")?;
+                }
             }
-            writeln!(out, ">")?;
-            let first = v.findings.first().map_or("", String::as_str);
-            writeln!(out, r#"      <failure message="{}" type="{}">"#, xml(first), xml(v.id))?;
-            for f in &v.findings {
-                writeln!(out, "{}", xml(f))?;
-            }
-            if let Some(c) = &d.counterexample {
-                writeln!(out, "replay: fusebench replay {}", xml(&c.replay_file))?;
-            }
-            writeln!(out, "      </failure>\n    </testcase>")?;
+            writeln!(out, "      <system-out>{}</system-out>", xml(&v.cases))?;
+            writeln!(out, "    </testcase>")?;
         }
         writeln!(out, "  </testsuite>")?;
     }

@@ -87,11 +87,12 @@ fn a_replay_schedule_is_validated_limited_and_hash_checked_before_it_runs() {
     assert_eq!(exit, 2, "{err}");
     assert!(err.contains("schedule.rate_scale: -1 is not a positive finite factor"), "{err}");
 
-    // A valid but edited schedule (half the duration): refused as edited, naming the field,
-    // before running (the trace hash would only notice after the run).
+    // A valid but edited schedule (twice the duration: shrinking may have left the shortest
+    // one, which halving would not change): refused as edited, naming the field, before
+    // running (the trace hash would only notice after the run).
     let mut edited = good.clone();
     let d = good["schedule"]["duration_s"].as_f64().expect("duration");
-    edited["schedule"]["duration_s"] = json!((d / 2.0 * 10.0).round() / 10.0);
+    edited["schedule"]["duration_s"] = json!((d * 2.0 * 10.0).round() / 10.0);
     let (exit, err) = replay(&dir, "edited.json", &edited);
     assert_eq!(exit, 2, "{err}");
     assert!(err.contains("edited or made for another scenario"), "{err}");

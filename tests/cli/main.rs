@@ -17,3 +17,4 @@ mod run;
 mod scenario_errors;
 mod static_checks;
 mod support;
+mod verdicts;

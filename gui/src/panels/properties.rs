@@ -4,7 +4,7 @@
 use eframe::egui::{self, RichText};
 use fusebench_model::Severity;
 use fusebench_model::text::plain;
-use fusebench_sim::properties::PROPERTIES;
+use fusebench_sim::properties::{PROPERTIES, Status};
 
 use crate::check::{CheckJob, DynamicResult};
 use crate::command::Command;
@@ -17,6 +17,16 @@ const FINDINGS_SHOWN: usize = 4;
 
 fn mark(ui: &mut egui::Ui, passed: bool) {
     let (text, colour) = if passed { ("PASS", theme::PASS) } else { ("FAIL", theme::FAIL) };
+    ui.label(RichText::new(text).color(colour).strong().monospace());
+}
+
+/// A dynamic property's mark over all cases: "not exercised" is neither a pass nor a failure.
+fn status_mark(ui: &mut egui::Ui, status: Status) {
+    let (text, colour) = match status {
+        Status::Held => ("PASS", theme::PASS),
+        Status::Failed => ("FAIL", theme::FAIL),
+        Status::NotExercised => ("SKIP", theme::WARN),
+    };
     ui.label(RichText::new(text).color(colour).strong().monospace());
 }
 
@@ -89,34 +99,44 @@ pub fn properties_ui(
         }
         Some(Ok(d)) => {
             ui.label(format!("{} cases from seed {}, {} failing", d.cases, d.seed, d.failing));
-            for v in d.verdicts() {
-                let summary = PROPERTIES.iter().find(|p| p.id == v.id).map_or("", |p| p.summary);
+            for p in &d.summary {
+                let summary = PROPERTIES.iter().find(|x| x.id == p.id).map_or("", |x| x.summary);
                 ui.horizontal(|ui| {
-                    mark(ui, v.passed());
-                    if v.passed() {
-                        ui.label(v.id).on_hover_text(summary);
+                    status_mark(ui, p.status);
+                    if p.passed() {
+                        ui.label(p.id).on_hover_text(summary);
                     } else if ui
-                        .link(v.id)
+                        .link(p.id)
                         .on_hover_text(format!("{summary}\nclick: open the counterexample"))
                         .clicked()
                     {
                         out.push(Command::OpenCounterexample);
                     }
                 });
-                for f in v.findings.iter().take(3) {
+                ui.label(RichText::new(p.counts()).small());
+                for f in p.shown.findings.iter().take(3) {
                     ui.label(RichText::new(plain(f)).small().color(theme::FAIL));
                 }
-                for n in v.notes.iter().take(2) {
+                for n in p.shown.notes.iter().take(2) {
                     ui.label(RichText::new(plain(n)).small().weak());
                 }
             }
-            if let Some((case, steps)) = &d.counterexample {
+            if let Some((case, runs)) = &d.counterexample {
                 ui.separator();
+                let from = d.shrinking.as_ref().map_or(0, |s| s.from_case);
                 ui.label(format!(
-                    "Counterexample: {} fault(s), {:.1} s, shrunk in {steps} steps",
+                    "Counterexample (case {from}): {} declared + {} injected fault(s), {:.1} s, shrunk in {runs} runs",
+                    design.scenario().faults.len(),
                     case.schedule.faults.len(),
                     case.schedule.duration_s
                 ));
+                if d.shrinking.as_ref().is_some_and(|s| s.budget_hit) {
+                    ui.label(
+                        RichText::new("shrinking stopped at its time budget: a smaller counterexample may exist")
+                            .small()
+                            .color(theme::WARN),
+                    );
+                }
                 if ui.button("Open counterexample").clicked() {
                     out.push(Command::OpenCounterexample);
                 }

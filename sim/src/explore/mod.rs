@@ -1,23 +1,31 @@
 //! Exploration: proptest strategies derived from the scenario generate workloads (duration,
-//! rate) and fault schedules (crashes, partitions, latency spikes, duplication, reordering);
-//! cases run in parallel; the first failing case is shrunk to a minimal schedule (fewest faults,
-//! fewest requests, shortest duration) and can be saved as a replay file.
+//! rate, bursts) and fault schedules (every fault kind the format has, on every target kind it
+//! applies to, inside each case's active window: `strategy.rs`); cases run in parallel; every
+//! property is judged in every case and summarised over all of them (`summary.rs`: a property
+//! that failed in any case is failed); the first failing case is shrunk to a minimal schedule
+//! (`shrink.rs`) and can be saved as a replay file.
 //!
 //! The declared scenario itself is case 0 and is checked for every property; generated cases,
 //! which add faults the quality targets were not written for, are checked for every property
-//! except the SLOs.
+//! except the SLOs, and the summary reports the SLOs as skipped there, saying why.
 
 pub mod replay;
+mod shrink;
 #[cfg(test)]
 mod story_tests;
+mod strategy;
+mod summary;
+#[cfg(test)]
+mod tests;
+
+pub use shrink::Shrinking;
+pub use strategy::schedules;
+pub use summary::{PropertySummary, SLO_SKIPPED_WHY, summarise};
 
 use fusebench_model::Scenario;
 use fusebench_model::edit::{self, Edit, FaultSpec};
-use fusebench_model::scenario::{
-    Arrival, ChannelKind, Fault, FaultKind, FaultTarget, NameRef, Workload,
-};
-use proptest::prelude::*;
-use proptest::strategy::ValueTree;
+use fusebench_model::scenario::{Arrival, Fault, FaultKind, FaultTarget, NameRef, Workload};
+use proptest::strategy::{Strategy as _, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -28,15 +36,68 @@ use crate::setup::{ModuleFiles, SetupError, build_runtime};
 use crate::trace::TraceMode;
 use crate::{RunOptions, RunResult, Sim};
 
-/// A fault added by exploration (times in seconds of simulated time).
+/// A fault added by exploration (times in seconds of simulated time). Serialized in replay
+/// files: variants and fields are only ever added, so older files keep reading.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum InjectedFault {
-    Crash { service: String, replica: u32, at_s: f64, restart_after_s: f64 },
-    Partition { between: [String; 2], at_s: f64, duration_s: f64 },
-    LatencySpike { between: [String; 2], at_s: f64, duration_s: f64, extra_ms: f64 },
-    Duplication { channel: String, at_s: f64, duration_s: f64, rate: f64 },
-    Reorder { channel: String, at_s: f64, duration_s: f64, jitter_ms: f64 },
+    /// One replica of a service stops, and restarts after `restart_after_s`.
+    Crash {
+        service: String,
+        replica: u32,
+        at_s: f64,
+        restart_after_s: f64,
+    },
+    /// Every replica on a node stops, and restarts after `restart_after_s`.
+    NodeCrash {
+        node: String,
+        at_s: f64,
+        restart_after_s: f64,
+    },
+    Partition {
+        between: [String; 2],
+        at_s: f64,
+        duration_s: f64,
+    },
+    LatencySpike {
+        between: [String; 2],
+        at_s: f64,
+        duration_s: f64,
+        extra_ms: f64,
+    },
+    /// A fraction of the messages on a link is lost.
+    Loss {
+        between: [String; 2],
+        at_s: f64,
+        duration_s: f64,
+        rate: f64,
+    },
+    /// A fraction of the messages on a channel (sync ones too) is delivered twice.
+    Duplication {
+        channel: String,
+        at_s: f64,
+        duration_s: f64,
+        rate: f64,
+    },
+    Reorder {
+        channel: String,
+        at_s: f64,
+        duration_s: f64,
+        jitter_ms: f64,
+    },
+    /// Replication of a store lags by an extra amount.
+    ReplicaLag {
+        store: String,
+        at_s: f64,
+        duration_s: f64,
+        extra_ms: f64,
+    },
+    /// A service's module is replaced by one the scenario already swaps it to.
+    ModuleSwap {
+        service: String,
+        module: String,
+        at_s: f64,
+    },
 }
 
 impl InjectedFault {
@@ -44,10 +105,17 @@ impl InjectedFault {
         let link = |b: &[String; 2]| FaultTarget::Link {
             between: [NameRef::new(&b[0]), NameRef::new(&b[1])],
         };
+        let channel = |c: &str| FaultTarget::Channel { channel: NameRef::new(c) };
         let (kind, target, at_s, duration_s) = match self {
             InjectedFault::Crash { service, replica, at_s, restart_after_s } => (
                 FaultKind::Crash { restart_after_s: Some(*restart_after_s) },
                 FaultTarget::Service { service: NameRef::new(service), replica: Some(*replica) },
+                *at_s,
+                None,
+            ),
+            InjectedFault::NodeCrash { node, at_s, restart_after_s } => (
+                FaultKind::Crash { restart_after_s: Some(*restart_after_s) },
+                FaultTarget::Node { node: NameRef::new(node) },
                 *at_s,
                 None,
             ),
@@ -60,29 +128,102 @@ impl InjectedFault {
                 *at_s,
                 Some(*duration_s),
             ),
-            InjectedFault::Duplication { channel, at_s, duration_s, rate } => (
-                FaultKind::Duplication { rate: *rate },
-                FaultTarget::Channel { channel: NameRef::new(channel) },
+            InjectedFault::Loss { between, at_s, duration_s, rate } => {
+                (FaultKind::Loss { rate: *rate }, link(between), *at_s, Some(*duration_s))
+            }
+            InjectedFault::Duplication { channel: c, at_s, duration_s, rate } => {
+                (FaultKind::Duplication { rate: *rate }, channel(c), *at_s, Some(*duration_s))
+            }
+            InjectedFault::Reorder { channel: c, at_s, duration_s, jitter_ms } => {
+                (FaultKind::Reorder { jitter_ms: *jitter_ms }, channel(c), *at_s, Some(*duration_s))
+            }
+            InjectedFault::ReplicaLag { store, at_s, duration_s, extra_ms } => (
+                FaultKind::ReplicaLag { extra_ms: *extra_ms },
+                FaultTarget::Store { store: NameRef::new(store) },
                 *at_s,
                 Some(*duration_s),
             ),
-            InjectedFault::Reorder { channel, at_s, duration_s, jitter_ms } => (
-                FaultKind::Reorder { jitter_ms: *jitter_ms },
-                FaultTarget::Channel { channel: NameRef::new(channel) },
+            InjectedFault::ModuleSwap { service, module, at_s } => (
+                FaultKind::ModuleSwap { module: NameRef::new(module) },
+                FaultTarget::Service { service: NameRef::new(service), replica: None },
                 *at_s,
-                Some(*duration_s),
+                None,
             ),
         };
         Fault { kind, target, at_s, duration_s, span: fusebench_model::Span::default() }
     }
+
+    /// When it starts.
+    #[must_use]
+    pub fn at_s(&self) -> f64 {
+        match self {
+            InjectedFault::Crash { at_s, .. }
+            | InjectedFault::NodeCrash { at_s, .. }
+            | InjectedFault::Partition { at_s, .. }
+            | InjectedFault::LatencySpike { at_s, .. }
+            | InjectedFault::Loss { at_s, .. }
+            | InjectedFault::Duplication { at_s, .. }
+            | InjectedFault::Reorder { at_s, .. }
+            | InjectedFault::ReplicaLag { at_s, .. }
+            | InjectedFault::ModuleSwap { at_s, .. } => *at_s,
+        }
+    }
+
+    /// The same fault with every time (start, length, restart delay) multiplied by `k` and
+    /// kept on the tenth-of-a-second grid, at least 0.1 s long: what halving a case's duration
+    /// does to its faults, so they stay inside its active window.
+    #[must_use]
+    pub fn scaled(&self, k: f64) -> Self {
+        let at = |x: f64| (x * k * 10.0).floor() / 10.0;
+        let len = |x: f64| ((x * k * 10.0).floor() / 10.0).max(0.1);
+        let mut f = self.clone();
+        match &mut f {
+            InjectedFault::Crash { at_s, restart_after_s, .. }
+            | InjectedFault::NodeCrash { at_s, restart_after_s, .. } => {
+                *at_s = at(*at_s);
+                *restart_after_s = len(*restart_after_s);
+            }
+            InjectedFault::Partition { at_s, duration_s, .. }
+            | InjectedFault::LatencySpike { at_s, duration_s, .. }
+            | InjectedFault::Loss { at_s, duration_s, .. }
+            | InjectedFault::Duplication { at_s, duration_s, .. }
+            | InjectedFault::Reorder { at_s, duration_s, .. }
+            | InjectedFault::ReplicaLag { at_s, duration_s, .. } => {
+                *at_s = at(*at_s);
+                *duration_s = len(*duration_s);
+            }
+            InjectedFault::ModuleSwap { at_s, .. } => *at_s = at(*at_s),
+        }
+        f
+    }
 }
 
-/// One explored case: the workload's duration and rate, and the faults added.
+/// Arrivals in on/off bursts at the same mean rate: the peak rate is the mean × (on + off) / on
+/// (capped at the largest rate a scenario may declare).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Burst {
+    pub on_s: f64,
+    pub off_s: f64,
+}
+
+impl Burst {
+    /// The peak rate for a mean rate `mean_rps`.
+    #[must_use]
+    pub fn peak_rps(&self, mean_rps: f64) -> f64 {
+        (mean_rps * (self.on_s + self.off_s) / self.on_s).min(Workload::RATE_RPS_MAX)
+    }
+}
+
+/// One explored case: the workload's duration, rate and bursts, and the faults added.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Schedule {
     pub duration_s: f64,
-    /// Arrival rates are multiplied by this (closed-loop users too).
+    /// Arrival rates are multiplied by this (closed-loop users, the concurrency, too).
     pub rate_scale: f64,
+    /// Open-loop arrivals (poisson, constant) sent in on/off bursts at the same mean rate.
+    /// Absent in replay files written before bursts existed (and whenever there is none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<Burst>,
     pub faults: Vec<InjectedFault>,
     /// Case 0: the scenario as declared (SLOs are checked only there).
     pub declared: bool,
@@ -95,6 +236,7 @@ impl Schedule {
         Schedule {
             duration_s: s.workload.as_ref().map_or(1.0, |w| w.duration_s),
             rate_scale: 1.0,
+            burst: None,
             faults: Vec::new(),
             declared: true,
         }
@@ -116,6 +258,15 @@ impl Schedule {
                 Arrival::Closed { users, .. } => {
                     *users = ((f64::from(*users) * self.rate_scale).round() as u32).max(1);
                 }
+            }
+            if let (Some(b), Arrival::Poisson { rate_rps } | Arrival::Constant { rate_rps }) =
+                (self.burst, &w.arrival)
+            {
+                w.arrival = Arrival::OnOff {
+                    rate_rps: b.peak_rps(*rate_rps),
+                    on_s: b.on_s,
+                    off_s: b.off_s,
+                };
             }
         }
         out.faults.extend(self.faults.iter().map(InjectedFault::to_model));
@@ -185,10 +336,34 @@ impl Schedule {
                 ));
             }
         }
-        if self.declared && (!self.faults.is_empty() || self.rate_scale != 1.0) {
+        if let Some(b) = self.burst {
+            if !(b.on_s.is_finite() && b.on_s >= 0.001 && b.on_s <= 1e7) {
+                out.push(problem(
+                    "burst.on_s",
+                    format!("{} is not a burst length (0.001..=1e7 seconds)", b.on_s),
+                ));
+            }
+            if !(b.off_s.is_finite() && b.off_s >= 0.0 && b.off_s <= 1e7) {
+                out.push(problem(
+                    "burst.off_s",
+                    format!("{} is not a pause length (0..=1e7 seconds)", b.off_s),
+                ));
+            }
+            let arrival = s.workload.as_ref().map(|w| &w.arrival);
+            if !matches!(arrival, Some(Arrival::Poisson { .. } | Arrival::Constant { .. })) {
+                out.push(problem(
+                    "burst",
+                    "bursts apply to poisson and constant arrivals only, and this scenario's workload has neither".to_owned(),
+                ));
+            }
+        }
+        if self.declared
+            && (!self.faults.is_empty() || self.rate_scale != 1.0 || self.burst.is_some())
+        {
             out.push(problem(
                 "declared",
-                "the declared scenario (case 0) has no added faults and its own rate".to_owned(),
+                "the declared scenario (case 0) has no added faults, its own rate and no bursts"
+                    .to_owned(),
             ));
         }
         if self.faults.len() > faults_max {
@@ -220,6 +395,22 @@ impl Schedule {
                 let key = fault_key(d.field.as_deref().unwrap_or_default());
                 let hint = d.hint.as_ref().map(|h| format!(" ({h})")).unwrap_or_default();
                 out.push(problem(&format!("{here}{key}"), format!("{}{hint}", d.message)));
+            }
+            if let InjectedFault::ModuleSwap { service, module, .. } = f {
+                let declared = s.faults.iter().any(|d| {
+                    matches!((&d.kind, &d.target),
+                        (FaultKind::ModuleSwap { module: m }, FaultTarget::Service { service: sv, .. })
+                            if m.name == *module && sv.name == *service)
+                });
+                if !declared {
+                    out.push(problem(
+                        &format!("{here}.module"),
+                        format!(
+                            "`{}` is not a module the scenario swaps `{}` to (exploration swaps only to modules a declared `module-swap` fault names)",
+                            module, service
+                        ),
+                    ));
+                }
             }
             if model.at_s.is_finite() && model.at_s > run_s {
                 out.push(problem(
@@ -276,98 +467,6 @@ pub enum ExploreError {
 /// The largest factor exploration scales the declared arrival rates by (the smallest is 0.5):
 /// limits are checked up front against it.
 pub const RATE_SCALE_MAX: f64 = 1.5;
-
-/// The proptest strategy of schedules for `s`.
-pub fn schedules(s: &Scenario) -> BoxedStrategy<Schedule> {
-    let d = s.workload.as_ref().map_or(1.0, |w| w.duration_s);
-    let tenths = ((d * 10.0).round() as u32).max(2);
-    let services: Vec<(String, u32)> =
-        s.services.iter().map(|x| (x.name.clone(), x.replicas)).collect();
-    let links: Vec<[String; 2]> =
-        s.links.iter().map(|l| [l.between[0].name.clone(), l.between[1].name.clone()]).collect();
-    let channels: Vec<String> = s
-        .channels
-        .iter()
-        .filter(|c| !c.kind.is_sync() || c.kind == ChannelKind::Queue)
-        .map(|c| c.name.clone())
-        .collect();
-    let at = 0..tenths;
-    let len = 1..=(tenths / 2).max(1);
-    let mut kinds: Vec<BoxedStrategy<InjectedFault>> = Vec::new();
-    if !services.is_empty() {
-        let sv = services.clone();
-        kinds.push(
-            (0..sv.len(), 0u32..16, at.clone(), len.clone())
-                .prop_map(move |(i, r, at, after)| InjectedFault::Crash {
-                    service: sv[i].0.clone(),
-                    replica: r % sv[i].1.max(1),
-                    at_s: f64::from(at) / 10.0,
-                    restart_after_s: f64::from(after) / 10.0,
-                })
-                .boxed(),
-        );
-    }
-    if !links.is_empty() {
-        let l1 = links.clone();
-        kinds.push(
-            (0..l1.len(), at.clone(), len.clone())
-                .prop_map(move |(i, at, dur)| InjectedFault::Partition {
-                    between: l1[i].clone(),
-                    at_s: f64::from(at) / 10.0,
-                    duration_s: f64::from(dur) / 10.0,
-                })
-                .boxed(),
-        );
-        let l2 = links;
-        kinds.push(
-            (0..l2.len(), at.clone(), len.clone(), 1u32..=20)
-                .prop_map(move |(i, at, dur, x)| InjectedFault::LatencySpike {
-                    between: l2[i].clone(),
-                    at_s: f64::from(at) / 10.0,
-                    duration_s: f64::from(dur) / 10.0,
-                    extra_ms: f64::from(x) * 10.0,
-                })
-                .boxed(),
-        );
-    }
-    if !channels.is_empty() {
-        let c1 = channels.clone();
-        kinds.push(
-            (0..c1.len(), at.clone(), len.clone(), 1u32..=10)
-                .prop_map(move |(i, at, dur, r)| InjectedFault::Duplication {
-                    channel: c1[i].clone(),
-                    at_s: f64::from(at) / 10.0,
-                    duration_s: f64::from(dur) / 10.0,
-                    rate: f64::from(r) / 10.0,
-                })
-                .boxed(),
-        );
-        let c2 = channels;
-        kinds.push(
-            (0..c2.len(), at, len, 1u32..=20)
-                .prop_map(move |(i, at, dur, j)| InjectedFault::Reorder {
-                    channel: c2[i].clone(),
-                    at_s: f64::from(at) / 10.0,
-                    duration_s: f64::from(dur) / 10.0,
-                    jitter_ms: f64::from(j) * 10.0,
-                })
-                .boxed(),
-        );
-    }
-    let faults = if kinds.is_empty() {
-        Just(Vec::new()).boxed()
-    } else {
-        prop::collection::vec(prop::strategy::Union::new(kinds), 0..=4).boxed()
-    };
-    (faults, 1..=tenths, 5u32..=(RATE_SCALE_MAX * 10.0) as u32)
-        .prop_map(|(faults, dur, scale)| Schedule {
-            duration_s: f64::from(dur) / 10.0,
-            rate_scale: f64::from(scale) / 10.0,
-            faults,
-            declared: false,
-        })
-        .boxed()
-}
 
 /// One case's outcome, with the run it judged: what a counterexample carries (its replay file
 /// and story are read from the run's trace).
@@ -526,6 +625,8 @@ fn run_and_judge(
         .transpose()?;
     let run = run_one(scenario.clone())?;
     let mut verdicts = properties::check(&scenario, &run, twin.as_ref());
+    // The SLOs are judged on the declared workload only: a generated case's verdicts leave
+    // them out, and the summary reports them as skipped there, with `SLO_SKIPPED_WHY`.
     if !schedule.declared {
         verdicts.retain(|v| v.id != "slo");
     }
@@ -536,14 +637,21 @@ fn run_and_judge(
 #[derive(Debug)]
 pub struct Exploration {
     pub cases: usize,
+    /// Cases in which some property failed.
     pub failing: usize,
-    /// The minimal failing case, if any, and how many shrink steps it took.
+    /// The minimal failing case, if any, and how many runs shrinking it took.
     pub counterexample: Option<(CaseOutcome, usize)>,
+    /// How the counterexample was shrunk: from which case, and whether the budget stopped it.
+    pub shrinking: Option<Shrinking>,
     /// The declared scenario's verdicts (case 0).
     pub declared: Vec<Verdict>,
+    /// Every property over every case, in [`properties::PROPERTIES`] order: the verdict to
+    /// report (failed if it failed in any case).
+    pub summary: Vec<PropertySummary>,
 }
 
-/// Explores under the default [`Limits`]: see [`explore_limited`].
+/// Explores under the default [`Limits`], shrinking without a time budget: see
+/// [`explore_limited`].
 ///
 /// # Errors
 /// A module the host rejects, or a limit.
@@ -554,11 +662,30 @@ pub fn explore(
     seed: u64,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Exploration, ExploreError> {
-    explore_limited(s, files, cases, seed, &Limits::DEFAULT, progress)
+    explore_limited(s, files, cases, seed, &Limits::DEFAULT, &|| true, progress)
 }
 
-/// Explores `cases` cases (the declared scenario first) from `seed`, in parallel; shrinks the
-/// first failing one. `progress(done, failing)` is called as cases finish. The number of cases
+/// The schedules of `cases` cases from `seed`: the declared scenario, then generated ones.
+#[must_use]
+pub fn case_schedules(s: &Scenario, cases: usize, seed: u64) -> Vec<Schedule> {
+    let strategy = schedules(s);
+    let mut key = [0u8; 32];
+    key[..8].copy_from_slice(&seed.to_le_bytes());
+    let mut runner =
+        TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &key));
+    let mut out = vec![Schedule::declared(s)];
+    for _ in 1..cases.max(1) {
+        match strategy.new_tree(&mut runner) {
+            Ok(t) => out.push(t.current()),
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+/// Explores `cases` cases (the declared scenario first) from `seed`, in parallel; judges every
+/// property in every case; shrinks the first failing case while `keep_shrinking()` says so (the
+/// caller's wall-time budget: `sim` has no clock; see [`shrink`]). `progress(done, failing)` is called as cases finish. The number of cases
 /// and every case are held to `limits`.
 ///
 /// # Errors
@@ -569,23 +696,11 @@ pub fn explore_limited(
     cases: usize,
     seed: u64,
     limits: &Limits,
+    keep_shrinking: &(dyn Fn() -> bool + Sync),
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Exploration, ExploreError> {
     crate::limits::check_cases(cases, limits)?;
-    let strategy = schedules(s);
-    let mut key = [0u8; 32];
-    key[..8].copy_from_slice(&seed.to_le_bytes());
-    let mut runner =
-        TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &key));
-    let mut trees = Vec::new();
-    for _ in 1..cases.max(1) {
-        match strategy.new_tree(&mut runner) {
-            Ok(t) => trees.push(t),
-            Err(_) => break,
-        }
-    }
-    let mut schedules = vec![Schedule::declared(s)];
-    schedules.extend(trees.iter().map(ValueTree::current));
+    let schedules = case_schedules(s, cases, seed);
     let done = std::sync::atomic::AtomicUsize::new(0);
     let failing = std::sync::atomic::AtomicUsize::new(0);
     // Each case is judged as it finishes and only its verdicts are kept: memory stays that of
@@ -606,79 +721,36 @@ pub fn explore_limited(
     let outcomes: Vec<CaseVerdicts> = outcomes.into_iter().collect::<Result<_, _>>()?;
     let failing_count = outcomes.iter().filter(|o| o.failed()).count();
     let declared = outcomes.first().map(|o| o.verdicts.clone()).unwrap_or_default();
+    let mut summary = summarise(&outcomes);
     let first = outcomes.iter().position(CaseVerdicts::failed);
-    let shrunk = match first {
-        None => None,
-        Some(0) => Some(shrink_declared(s, files, limits, outcomes[0].clone())?),
+    let (counterexample, shrinking) = match first {
+        None => (None, None),
         Some(i) => {
-            let failed_ids: Vec<&'static str> =
-                outcomes[i].verdicts.iter().filter(|v| !v.passed()).map(|v| v.id).collect();
-            Some(shrink(s, files, limits, &mut trees[i - 1], outcomes[i].clone(), &failed_ids)?)
+            let (best, shrinking) =
+                shrink::shrink(s, files, limits, i, outcomes[i].clone(), keep_shrinking)?;
+            let case = recorded(s, files, limits, &best)?;
+            let runs = shrinking.runs;
+            (Some((case, runs)), Some(shrinking))
         }
     };
-    let counterexample = match shrunk {
-        None => None,
-        Some((best, steps)) => Some((recorded(s, files, limits, &best)?, steps)),
-    };
-    Ok(Exploration { cases: outcomes.len(), failing: failing_count, counterexample, declared })
-}
-
-/// Shrink-step budget (each step is one run).
-const SHRINK_STEPS_MAX: usize = 64;
-
-fn still_fails(o: &CaseVerdicts, ids: &[&str]) -> bool {
-    o.verdicts.iter().any(|v| !v.passed() && ids.contains(&v.id))
-}
-
-/// proptest's shrinking: simplify while the case still fails the same property, complicate
-/// when a simplification passes. Only failing cases are ever kept.
-fn shrink(
-    s: &Scenario,
-    files: &ModuleFiles,
-    limits: &Limits,
-    tree: &mut impl ValueTree<Value = Schedule>,
-    mut best: CaseVerdicts,
-    ids: &[&str],
-) -> Result<(CaseVerdicts, usize), ExploreError> {
-    let seed = best.seed;
-    let mut steps = 0;
-    if !tree.simplify() {
-        return Ok((best, steps));
-    }
-    while steps < SHRINK_STEPS_MAX {
-        steps += 1;
-        let out = judge_case_limited(s, files, &tree.current(), seed, limits)?;
-        if still_fails(&out, ids) {
-            best = out;
-            if !tree.simplify() {
-                break;
+    // A property the counterexample still fails is shown with the counterexample's findings
+    // (shrunk: fewer faults, shorter): that is the case its replay file reproduces.
+    if let Some((case, _)) = &counterexample {
+        for p in &mut summary {
+            if let Some(v) = case.verdicts.iter().find(|v| v.id == p.id && v.failed()) {
+                p.shown = v.clone();
+                p.shown_from_counterexample = true;
             }
-        } else if !tree.complicate() {
-            break;
         }
     }
-    Ok((best, steps))
-}
-
-/// The declared scenario fails by itself: it has no faults to remove; halve its duration while
-/// it still fails.
-fn shrink_declared(
-    s: &Scenario,
-    files: &ModuleFiles,
-    limits: &Limits,
-    mut best: CaseVerdicts,
-) -> Result<(CaseVerdicts, usize), ExploreError> {
-    let ids: Vec<&'static str> =
-        best.verdicts.iter().filter(|v| !v.passed()).map(|v| v.id).collect();
-    let mut steps = 0;
-    while steps < 8 && best.schedule.duration_s > 0.2 {
-        steps += 1;
-        let mut sched = best.schedule.clone();
-        sched.duration_s = (sched.duration_s / 2.0 * 10.0).round() / 10.0;
-        let out = judge_case_limited(s, files, &sched, best.seed, limits)?;
-        if still_fails(&out, &ids) { best = out } else { break }
-    }
-    Ok((best, steps))
+    Ok(Exploration {
+        cases: outcomes.len(),
+        failing: failing_count,
+        counterexample,
+        shrinking,
+        declared,
+        summary,
+    })
 }
 
 /// The counterexample's case run again with its trace kept, for its replay file and story.

@@ -170,14 +170,20 @@ fn absolute(path: &Path) -> PathBuf {
 /// The fields of a replay file that decide what runs, by name, as JSON values.
 fn behaviour_fields(r: &ReplayFile) -> Vec<(&'static str, serde_json::Value)> {
     let sc = &r.schedule;
-    vec![
+    let mut fields = vec![
         ("seed", serde_json::json!(r.seed)),
         ("schedule.duration_s", serde_json::json!(sc.duration_s)),
         ("schedule.rate_scale", serde_json::json!(sc.rate_scale)),
         ("schedule.faults", serde_json::to_value(&sc.faults).unwrap_or_default()),
         ("schedule.declared", serde_json::json!(sc.declared)),
         ("trace_sha256", serde_json::json!(r.trace_sha256)),
-    ]
+    ];
+    // Only when there is one: files written before bursts existed have no hash for it and
+    // stay valid, while a burst added to any file has no recorded hash and is refused.
+    if let Some(b) = &sc.burst {
+        fields.push(("schedule.burst", serde_json::to_value(b).unwrap_or_default()));
+    }
+    fields
 }
 
 /// Each behaviour field's hash, bound to the scenario hash and the format.
