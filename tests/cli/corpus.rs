@@ -31,6 +31,8 @@ const SEEDS: &[u64] = &[1, 2];
 /// The seed defects are checked from.
 const DEFECT_SEED: u64 = 1;
 const CORRECT_MIN: usize = 8;
+/// Findings shown per failed property in a failure message (the command to reproduce follows).
+const FINDINGS_SHOWN: usize = 3;
 const DEFECTS_PER_PROPERTY_MIN: usize = 3;
 
 const CORRECT_DIR: &str = "scenarios/corpus/correct";
@@ -82,9 +84,13 @@ impl Checked {
     fn findings(&self) -> String {
         let mut out = Vec::new();
         for v in self.dynamic()["properties"].as_array().into_iter().flatten() {
-            for f in v["findings"].as_array().into_iter().flatten() {
-                let id = v["id"].as_str().unwrap_or("?");
+            let id = v["id"].as_str().unwrap_or("?");
+            let findings = v["findings"].as_array().map_or(&[][..], Vec::as_slice);
+            for f in findings.iter().take(FINDINGS_SHOWN) {
                 out.push(format!("      {id}: {}", f.as_str().unwrap_or("?")));
+            }
+            if findings.len() > FINDINGS_SHOWN {
+                out.push(format!("      {id}: … and {} more", findings.len() - FINDINGS_SHOWN));
             }
         }
         if let Some(why) = self.json["dynamic_skipped"].as_str() {
@@ -340,10 +346,15 @@ struct Found {
 fn judge_defect(id: &str, c: &Checked) -> Result<Found, String> {
     let again = || format!("\n      reproduce: {}", c.command());
     if c.exit != 1 {
+        let findings = c.findings();
+        let findings = if findings.is_empty() {
+            format!("      no property failed in any of the {CASES} cases")
+        } else {
+            findings
+        };
         return Err(format!(
-            "exit {} (1 expected: its property fails)\n{}{}",
+            "exit {} (1 expected: its property fails)\n{findings}{}",
             c.exit,
-            c.findings(),
             again()
         ));
     }
@@ -370,7 +381,8 @@ fn judge_defect(id: &str, c: &Checked) -> Result<Found, String> {
     if steps == 0 {
         return Err(format!("the counterexample was not shrunk (0 shrink steps): {ce}{}", again()));
     }
-    let case = c.first_failing_case().ok_or_else(|| format!("counterexample without a seed: {ce}"))?;
+    let case =
+        c.first_failing_case().ok_or_else(|| format!("counterexample without a seed: {ce}"))?;
     let declared = ce["schedule"]["declared"] == true;
     if declared != (case == 0) {
         return Err(format!(
