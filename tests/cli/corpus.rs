@@ -53,18 +53,28 @@ impl Checked {
         &self.json["dynamic"]
     }
 
-    /// Ids of the properties whose verdict is `failed` (those of the counterexample when one
-    /// was found, else of the declared case: what `check` reports).
+    /// Each failed property with the cases it failed in. `check` reports every property over
+    /// every case (`properties[i].failed`: the case indices); a `check` that reports one case's
+    /// verdicts (the counterexample's, else the declared case's) gives only that case, the one
+    /// the counterexample came from.
+    fn failures(&self) -> Vec<(String, Vec<u64>)> {
+        let mut out = Vec::new();
+        for v in self.dynamic()["properties"].as_array().into_iter().flatten() {
+            if v["status"] != "failed" {
+                continue;
+            }
+            let id = v["id"].as_str().unwrap_or("?").to_owned();
+            let cases: Vec<u64> = match v["failed"].as_array() {
+                Some(cases) => cases.iter().filter_map(Value::as_u64).collect(),
+                None => self.counterexample_case().into_iter().collect(),
+            };
+            out.push((id, cases));
+        }
+        out
+    }
+
     fn failed_properties(&self) -> Vec<String> {
-        self.dynamic()["properties"]
-            .as_array()
-            .map(|vs| {
-                vs.iter()
-                    .filter(|v| v["status"] == "failed")
-                    .filter_map(|v| v["id"].as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.failures().into_iter().map(|(id, _)| id).collect()
     }
 
     /// Static checks that failed.
@@ -110,12 +120,22 @@ impl Checked {
         out.join("\n")
     }
 
-    /// The index of the case the counterexample was shrunk from: case `i` runs with seed
-    /// `seed + i` (0 is the declared scenario), and the counterexample keeps its case's seed.
-    fn first_failing_case(&self) -> Option<u64> {
+    /// The case the counterexample was shrunk from (0: the declared scenario):
+    /// `counterexample.shrinking.from_case`, or, where `check` does not say, derived from its
+    /// seed (case `i` runs with seed `seed + i`, and the counterexample keeps its case's seed).
+    fn counterexample_case(&self) -> Option<u64> {
         let ce = &self.dynamic()["counterexample"];
+        if let Some(case) = ce["shrinking"]["from_case"].as_u64() {
+            return Some(case);
+        }
         let case_seed = ce["seed"].as_u64()?;
         Some(case_seed.wrapping_sub(self.seed))
+    }
+
+    /// Candidate runs shrinking evaluated (`shrinking.runs`, or `shrink_steps`).
+    fn shrink_runs(&self) -> u64 {
+        let ce = &self.dynamic()["counterexample"];
+        ce["shrinking"]["runs"].as_u64().or_else(|| ce["shrink_steps"].as_u64()).unwrap_or(0)
     }
 
     fn command(&self) -> String {
@@ -301,7 +321,7 @@ fn every_defect_fails_exactly_its_property_shrinks_and_replays() {
         .flat_map(|(id, designs)| designs.into_iter().map(move |p| (id.clone(), p)))
         .collect();
     assert!(!defects.is_empty(), "{DEFECTS_DIR} holds no defect");
-    // (property, design, what went wrong or None, found only by an explored case)
+    // (property, design, how it was found or what is wrong with it)
     let outcomes = in_parallel(&defects, |(id, p)| {
         let dir = scratch("corpus-defect", &format!("{id}-{}", file_stem(p)));
         let c = check(p, DEFECT_SEED, &dir);
@@ -338,7 +358,7 @@ fn every_defect_fails_exactly_its_property_shrinks_and_replays() {
 
 /// How a defect was caught.
 struct Found {
-    /// The first failing case was an explored one: the declared case passed.
+    /// Only explored cases failed its property: the declared case passed it.
     explored: bool,
 }
 
@@ -365,7 +385,8 @@ fn judge_defect(id: &str, c: &Checked) -> Result<Found, String> {
             again()
         ));
     }
-    let failed = c.failed_properties();
+    let failures = c.failures();
+    let failed: Vec<&str> = failures.iter().map(|(p, _)| p.as_str()).collect();
     if failed != [id] {
         return Err(format!(
             "failed properties {failed:?}, exactly [{id:?}] expected\n{}{}",
@@ -377,16 +398,21 @@ fn judge_defect(id: &str, c: &Checked) -> Result<Found, String> {
     if !ce.is_object() {
         return Err(format!("no counterexample{}", again()));
     }
-    let steps = ce["shrink_steps"].as_u64().unwrap_or(0);
-    if steps == 0 {
-        return Err(format!("the counterexample was not shrunk (0 shrink steps): {ce}{}", again()));
+    if c.shrink_runs() == 0 {
+        return Err(format!("the counterexample was not shrunk (no shrink run): {ce}{}", again()));
     }
-    let case =
-        c.first_failing_case().ok_or_else(|| format!("counterexample without a seed: {ce}"))?;
+    let from =
+        c.counterexample_case().ok_or_else(|| format!("counterexample without its case: {ce}"))?;
     let declared = ce["schedule"]["declared"] == true;
-    if declared != (case == 0) {
+    if declared != (from == 0) {
         return Err(format!(
-            "counterexample from case {case} but `declared` is {declared}: the JSON disagrees with itself: {ce}"
+            "counterexample from case {from} but `declared` is {declared}: the JSON disagrees with itself: {ce}"
+        ));
+    }
+    let cases = failures.first().map_or(&[][..], |(_, cases)| cases.as_slice());
+    if !cases.contains(&from) {
+        return Err(format!(
+            "the counterexample comes from case {from}, where `{id}` did not fail (it failed in cases {cases:?}): {ce}"
         ));
     }
     let file = ce["replay_file"].as_str().ok_or_else(|| format!("no replay file: {ce}"))?;
@@ -403,5 +429,6 @@ fn judge_defect(id: &str, c: &Checked) -> Result<Found, String> {
             again()
         ));
     }
-    Ok(Found { explored: case > 0 })
+    // Found only by exploration: the declared case (0) is not among the failing ones.
+    Ok(Found { explored: !cases.is_empty() && !cases.contains(&0) })
 }
