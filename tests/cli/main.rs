@@ -1,6 +1,7 @@
 //! Integration tests of the `fusebench` command line, driven as a user would drive it.
 
 mod bad_input;
+mod corpus;
 mod docs;
 mod dynamic;
 mod graph;
