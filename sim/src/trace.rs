@@ -119,6 +119,12 @@ pub enum TraceEvent<S = String> {
         replica: u32,
         key: S,
         version: u64,
+        /// The writing invocation (0 for none).
+        inv: u64,
+        /// The version the accepting replica held for the key before (0 when absent).
+        prev_version: u64,
+        /// The accepted value differs from the one held.
+        changed: bool,
     },
     StoreApply {
         store: S,
@@ -126,6 +132,46 @@ pub enum TraceEvent<S = String> {
         key: S,
         version: u64,
         applied: bool,
+    },
+    /// A cache put applied (`changed`: the value differs from the fresh entry held).
+    CacheWrite {
+        inv: u64,
+        cache: S,
+        key: S,
+        changed: bool,
+    },
+    /// A key-value read decided at `replica` (`version` 0: the key was absent).
+    StoreRead {
+        inv: u64,
+        store: S,
+        replica: u32,
+        key: S,
+        version: u64,
+    },
+    /// A hit on a cache that declares the store it fronts (`of`): the version replica 0 of
+    /// that store holds for the key, and for how long (ns, at least) its value has differed
+    /// from the one the cache returned (0: the same).
+    CacheRead {
+        inv: u64,
+        cache: S,
+        key: S,
+        store_version: u64,
+        differs_ns: u64,
+    },
+    /// A key-value write whose success reply reached the invocation (`kv_put`, `kv_delete`,
+    /// `kv_cas`): from here on the writer relies on it.
+    StoreAcked {
+        inv: u64,
+        store: S,
+        key: S,
+        version: u64,
+    },
+    /// A replicated write a store without anti-entropy gave up on: `replica` never gets it.
+    ReplicaMissed {
+        store: S,
+        replica: u32,
+        key: S,
+        version: u64,
     },
     Publish {
         channel: S,
@@ -184,6 +230,11 @@ impl<S> TraceEvent<S> {
             TraceEvent::CallRetry { .. } => "call_retry",
             TraceEvent::StoreWrite { .. } => "store_write",
             TraceEvent::StoreApply { .. } => "store_apply",
+            TraceEvent::CacheWrite { .. } => "cache_write",
+            TraceEvent::StoreRead { .. } => "store_read",
+            TraceEvent::CacheRead { .. } => "cache_read",
+            TraceEvent::StoreAcked { .. } => "store_acked",
+            TraceEvent::ReplicaMissed { .. } => "replica_missed",
             TraceEvent::Publish { .. } => "publish",
             TraceEvent::Deliver { .. } => "deliver",
             TraceEvent::Acked { .. } => "acked",
@@ -273,12 +324,17 @@ impl<S> TraceEvent<S> {
             TraceEvent::CallRetry { call, attempt, reason } => {
                 TraceEvent::CallRetry { call: *call, attempt: *attempt, reason: f(reason) }
             }
-            TraceEvent::StoreWrite { store, replica, key, version } => TraceEvent::StoreWrite {
-                store: f(store),
-                replica: *replica,
-                key: f(key),
-                version: *version,
-            },
+            TraceEvent::StoreWrite { store, replica, key, version, inv, prev_version, changed } => {
+                TraceEvent::StoreWrite {
+                    store: f(store),
+                    replica: *replica,
+                    key: f(key),
+                    version: *version,
+                    inv: *inv,
+                    prev_version: *prev_version,
+                    changed: *changed,
+                }
+            }
             TraceEvent::StoreApply { store, replica, key, version, applied } => {
                 TraceEvent::StoreApply {
                     store: f(store),
@@ -286,6 +342,39 @@ impl<S> TraceEvent<S> {
                     key: f(key),
                     version: *version,
                     applied: *applied,
+                }
+            }
+            TraceEvent::CacheWrite { inv, cache, key, changed } => {
+                TraceEvent::CacheWrite { inv: *inv, cache: f(cache), key: f(key), changed: *changed }
+            }
+            TraceEvent::StoreRead { inv, store, replica, key, version } => TraceEvent::StoreRead {
+                inv: *inv,
+                store: f(store),
+                replica: *replica,
+                key: f(key),
+                version: *version,
+            },
+            TraceEvent::CacheRead { inv, cache, key, store_version, differs_ns } => {
+                TraceEvent::CacheRead {
+                    inv: *inv,
+                    cache: f(cache),
+                    key: f(key),
+                    store_version: *store_version,
+                    differs_ns: *differs_ns,
+                }
+            }
+            TraceEvent::StoreAcked { inv, store, key, version } => TraceEvent::StoreAcked {
+                inv: *inv,
+                store: f(store),
+                key: f(key),
+                version: *version,
+            },
+            TraceEvent::ReplicaMissed { store, replica, key, version } => {
+                TraceEvent::ReplicaMissed {
+                    store: f(store),
+                    replica: *replica,
+                    key: f(key),
+                    version: *version,
                 }
             }
             TraceEvent::Publish { channel, msg } => {

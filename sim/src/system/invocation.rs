@@ -245,7 +245,8 @@ impl Sim {
                 let target = match &op {
                     HostOp::KvGet { store, .. }
                     | HostOp::KvPut { store, .. }
-                    | HostOp::KvDelete { store, .. } => store.clone(),
+                    | HostOp::KvDelete { store, .. }
+                    | HostOp::KvCas { store, .. } => store.clone(),
                     HostOp::CacheGet { cache, .. } | HostOp::CachePut { cache, .. } => {
                         cache.clone()
                     }

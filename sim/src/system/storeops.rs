@@ -13,6 +13,7 @@ use super::ids::{Counter, InvId, NodeId, OpId, ReplicaIdx, StoreId};
 use crate::dist::sample_nanos;
 use crate::engine::TimerId;
 use crate::runtime::{HostCode, HostOp, HostReply};
+use crate::trace::TraceEvent;
 
 /// How long an invocation waits for a store or broker before its operation fails (`-3`).
 const OP_TIMEOUT_NANOS: u64 = 1_000_000_000;
@@ -37,6 +38,9 @@ pub(crate) struct PendingOp {
     pub(crate) store: StoreId,
     timer: TimerId,
     pub(crate) state: OpState,
+    /// A key-value write the store accepted: its key and version, traced as acknowledged when
+    /// a success reply reaches the invocation.
+    written: Option<(Vec<u8>, u64)>,
 }
 
 #[derive(Debug, Default)]
@@ -62,7 +66,7 @@ impl Sim {
         let node = self.world.service(service).node;
         let id = OpId(self.ops.ids.next());
         let timer = self.q.timer_after(OP_TIMEOUT_NANOS, Event::OpTimeout(id));
-        self.ops.table.insert(id, PendingOp { inv, node, store, timer, state });
+        self.ops.table.insert(id, PendingOp { inv, node, store, timer, state, written: None });
         (id, node)
     }
 
@@ -71,7 +75,8 @@ impl Sim {
         let name = match &op {
             HostOp::KvGet { store, .. }
             | HostOp::KvPut { store, .. }
-            | HostOp::KvDelete { store, .. } => store,
+            | HostOp::KvDelete { store, .. }
+            | HostOp::KvCas { store, .. } => store,
             HostOp::CacheGet { cache, .. } | HostOp::CachePut { cache, .. } => cache,
             HostOp::Publish { .. } | HostOp::Call { .. } => {
                 unreachable!("publish and call are not store operations")
@@ -81,7 +86,8 @@ impl Sim {
             self.resume(inv, HostReply::Error(HostCode::InvalidArgument));
             return;
         };
-        let is_write = matches!(op, HostOp::KvPut { .. } | HostOp::KvDelete { .. });
+        let is_write =
+            matches!(op, HostOp::KvPut { .. } | HostOp::KvDelete { .. } | HostOp::KvCas { .. });
         let spec = self.world.store(store);
         let state = &mut self.stores[store.index()];
         let n = spec.nodes.len() as u64;
@@ -111,19 +117,34 @@ impl Sim {
         let OpState::ToStore(host_op) = std::mem::replace(&mut p.state, OpState::ToBroker) else {
             unreachable!("{op} reached a store twice")
         };
-        let store = p.store;
-        let (reply, needed) = match host_op {
-            HostOp::KvGet { key, .. } => (self.kv_read(store, replica, &key), 0),
-            HostOp::CacheGet { key, .. } => (self.cache_get(store, &key), 0),
-            HostOp::CachePut { key, value, .. } => (self.cache_put(store, key, value), 0),
-            HostOp::KvPut { key, value, .. } => {
-                self.kv_write(op, store, replica, &key, Some(value))
+        let (store, inv) = (p.store, p.inv.0);
+        let before = self.next_version;
+        let (reply, needed, key) = match host_op {
+            HostOp::KvGet { key, .. } => (self.kv_read(inv, store, replica, &key), 0, key),
+            HostOp::CacheGet { key, .. } => (self.cache_get(inv, store, &key), 0, key),
+            HostOp::CachePut { key, value, .. } => {
+                (self.cache_put(inv, store, key.clone(), value), 0, key)
             }
-            HostOp::KvDelete { key, .. } => self.kv_write(op, store, replica, &key, None),
+            HostOp::KvPut { key, value, .. } => {
+                let (r, n) = self.kv_write(op, inv, store, replica, &key, Some(value));
+                (r, n, key)
+            }
+            HostOp::KvDelete { key, .. } => {
+                let (r, n) = self.kv_write(op, inv, store, replica, &key, None);
+                (r, n, key)
+            }
+            HostOp::KvCas { key, expect, new, .. } => {
+                let (r, n) = self.kv_cas(op, inv, store, replica, &key, expect.as_deref(), new);
+                (r, n, key)
+            }
             HostOp::Publish { .. } | HostOp::Call { .. } => {
                 unreachable!("only store operations travel to a store")
             }
         };
+        if self.next_version != before && reply == HostReply::Ack {
+            let p = self.ops.table.get_mut(&op).expect("a decided op is pending");
+            p.written = Some((key, before));
+        }
         self.decide(op, reply, needed, replica);
     }
 
@@ -171,6 +192,19 @@ impl Sim {
         let OpState::Replied(reply) = p.state else {
             unreachable!("{op}: a reply arrived before one was sent")
         };
+        if let (HostReply::Ack, Some((key, version))) = (&reply, &p.written) {
+            let now = self.q.now();
+            let key_text = String::from_utf8_lossy(key);
+            self.trace.emit(
+                now,
+                &TraceEvent::StoreAcked {
+                    inv: p.inv.0,
+                    store: &self.world.store(p.store).name,
+                    key: &key_text,
+                    version: *version,
+                },
+            );
+        }
         self.resume(p.inv, reply);
     }
 

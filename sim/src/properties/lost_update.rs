@@ -1,0 +1,118 @@
+//! No lost update (seed §2.3): an invocation that read a key and later writes it must not
+//! overwrite a change another invocation made in between — the read-modify-write race that
+//! makes two concurrent increments count once. Reported apart from idempotence: the two
+//! invocations here are different pieces of work racing, not one delivered twice.
+//!
+//! Judged from the trace: `store_read` gives the version an invocation saw, `store_write` the
+//! version it wrote and who wrote what in between (versions come from one global counter in
+//! acceptance order, so "in between" is a version interval, stale reads at an eventual replica
+//! included). A write made with `kv_cas` cannot lose an update (it is applied only over the
+//! value it expected), and an invocation never races with itself.
+
+use std::collections::BTreeMap;
+
+use fusebench_model::Scenario;
+
+use super::{Verdict, each_event, unreadable};
+use crate::system::RunResult;
+use crate::time::SimTime;
+use crate::trace::TraceEvent;
+
+pub(super) const ID: &str = "no-lost-update";
+
+/// Findings listed one by one; beyond, only counted.
+const SHOWN_MAX: usize = 10;
+
+/// A write accepted by a store, in version order per (store, key).
+#[derive(Debug, Clone, Copy)]
+struct Write {
+    version: u64,
+    inv: u64,
+    changed: bool,
+    t: SimTime,
+}
+
+pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
+    // inv → "service.endpoint"
+    let mut who: BTreeMap<u64, String> = BTreeMap::new();
+    // inv → the import of its operation in progress (an invocation has one at a time)
+    let mut op_of: BTreeMap<u64, String> = BTreeMap::new();
+    // (inv, store, key) → (version read, when)
+    let mut read: BTreeMap<(u64, String, String), (u64, SimTime)> = BTreeMap::new();
+    // (store, key) → writes in version order
+    let mut writes: BTreeMap<(String, String), Vec<Write>> = BTreeMap::new();
+    let (mut judged, mut with_cas, mut lost) = (0u64, 0u64, 0u64);
+    let mut findings = Vec::new();
+    let mut subjects = Vec::new();
+    let walked = each_event(run, |line| match &line.event {
+        TraceEvent::InvocationStart { inv, service, endpoint, .. } => {
+            who.insert(*inv, format!("{service}.{endpoint}"));
+        }
+        TraceEvent::HostOp { inv, op, .. } => {
+            op_of.insert(*inv, op.clone());
+        }
+        TraceEvent::StoreRead { inv, store, key, version, .. } => {
+            read.insert((*inv, store.clone(), key.clone()), (*version, line.t));
+        }
+        TraceEvent::StoreWrite { store, key, version, inv, changed, .. } => {
+            let sk = (store.clone(), key.clone());
+            let list = writes.entry(sk).or_default();
+            let seen = read.get(&(*inv, store.clone(), key.clone())).copied();
+            if let (Some((v_read, t_read)), true) = (seen, *inv != 0) {
+                if op_of.get(inv).is_some_and(|op| op == "kv_cas") {
+                    with_cas += 1;
+                } else {
+                    judged += 1;
+                    // Writes after the version read, by someone else, that changed the value.
+                    let from = list.partition_point(|w| w.version <= v_read);
+                    if let Some(other) =
+                        list[from..].iter().rev().find(|w| w.inv != *inv && w.changed)
+                    {
+                        lost += 1;
+                        if findings.len() < SHOWN_MAX {
+                            let name = |i: u64| {
+                                who.get(&i).map_or_else(|| "(no invocation)".to_owned(), Clone::clone)
+                            };
+                            subjects.extend([store.clone(), key.clone()]);
+                            subjects.extend(who.get(inv).cloned());
+                            subjects.extend(who.get(&other.inv).cloned());
+                            findings.push(format!(
+                                "store `{store}` key `{key}`: `{}` (invocation {inv}) read version {v_read} at {:.3} s and wrote version {version} at {:.3} s, overwriting version {} written in between by `{}` (invocation {}) at {:.3} s: a read-modify-write race lost that update",
+                                name(*inv),
+                                t_read.as_secs_f64(),
+                                line.t.as_secs_f64(),
+                                other.version,
+                                name(other.inv),
+                                other.inv,
+                                other.t.as_secs_f64(),
+                            ));
+                        }
+                    }
+                }
+            }
+            list.push(Write { version: *version, inv: *inv, changed: *changed, t: line.t });
+        }
+        _ => {}
+    });
+    if let Err(e) = walked {
+        return Verdict::new(ID, vec![unreadable(&e)], Vec::new());
+    }
+    if judged == 0 {
+        let why = if with_cas > 0 {
+            format!(
+                "every write of a key its invocation had read ({with_cas}) was a compare-and-set"
+            )
+        } else {
+            "no invocation wrote a key it had read (no read-modify-write)".to_owned()
+        };
+        return Verdict::not_exercised(ID, why);
+    }
+    if lost > findings.len() as u64 {
+        findings.push(format!("{lost} lost update(s) in all"));
+    }
+    let notes = vec![format!(
+        "{judged} read-modify-write(s) judged; {with_cas} made with compare-and-set (cannot lose an update)"
+    )];
+    let v = Verdict::new(ID, findings, notes);
+    if v.passed() { v } else { v.about(subjects) }
+}
