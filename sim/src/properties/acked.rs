@@ -110,3 +110,65 @@ pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
     let v = Verdict::new(ID, findings, notes);
     if v.passed() { v } else { v.about(subjects) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{run_with, verdict_of};
+    use super::ID;
+    use crate::properties::Status;
+    use crate::trace::TraceEvent;
+
+    fn write(replica: u32, version: u64, inv: u64) -> TraceEvent<&'static str> {
+        TraceEvent::StoreWrite {
+            store: "db",
+            replica,
+            key: "k",
+            version,
+            inv,
+            prev_version: 0,
+            changed: true,
+        }
+    }
+    fn apply(replica: u32, version: u64, applied: bool) -> TraceEvent<&'static str> {
+        TraceEvent::StoreApply { store: "db", replica, key: "k", version, applied }
+    }
+    fn ack(inv: u64, version: u64) -> TraceEvent<&'static str> {
+        TraceEvent::StoreAcked { inv, store: "db", key: "k", version }
+    }
+
+    #[test]
+    fn an_older_copy_applied_over_an_acknowledged_write_fails() {
+        // Version 1 accepted at replica 1, version 2 at replica 0 and acknowledged; replica 0
+        // then applies the delayed copy of version 1 (arrival order).
+        let events =
+            [write(1, 1, 7), write(0, 2, 8), ack(8, 2), apply(1, 2, true), apply(0, 1, true)];
+        let (s, run) = run_with(&events);
+        let v = verdict_of(&s, &run, ID);
+        assert_eq!(v.status, Status::Failed, "{v:#?}");
+        assert!(
+            v.findings[0].contains("the write of version 2")
+                && v.findings[0].contains("(invocation 8")
+                && v.findings[0].contains("lost at replica 0")
+                && v.findings[0].contains("from version 2 to the older version 1"),
+            "{v:#?}"
+        );
+    }
+
+    #[test]
+    fn last_writer_wins_ignoring_the_older_copy_holds() {
+        let events =
+            [write(1, 1, 7), write(0, 2, 8), ack(8, 2), apply(1, 2, true), apply(0, 1, false)];
+        let (s, run) = run_with(&events);
+        assert_eq!(verdict_of(&s, &run, ID).status, Status::Held);
+        // Going back over a write nobody was told succeeded loses nothing acknowledged.
+        let events = [write(1, 1, 7), write(0, 2, 8), ack(7, 1), apply(0, 1, true)];
+        let (s, run) = run_with(&events);
+        assert_eq!(verdict_of(&s, &run, ID).status, Status::Held);
+    }
+
+    #[test]
+    fn without_acknowledged_writes_it_is_not_exercised() {
+        let (s, run) = run_with(&[write(0, 1, 7), apply(1, 1, true)]);
+        assert_eq!(verdict_of(&s, &run, ID).status, Status::NotExercised);
+    }
+}

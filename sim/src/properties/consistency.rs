@@ -168,3 +168,78 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
     );
     Verdict::new(ID, findings, notes).about(subjects)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::system::Versioned;
+    use crate::trace::TraceEvent;
+
+    use super::super::tests::{run_with, verdict_of};
+    use super::ID;
+    use crate::properties::Status;
+
+    fn write(replica: u32, version: u64) -> TraceEvent<&'static str> {
+        TraceEvent::StoreWrite {
+            store: "db",
+            replica,
+            key: "k",
+            version,
+            inv: 1,
+            prev_version: 0,
+            changed: true,
+        }
+    }
+    fn apply(replica: u32, version: u64) -> TraceEvent<&'static str> {
+        TraceEvent::StoreApply { store: "db", replica, key: "k", version, applied: true }
+    }
+
+    /// A run whose `db` replicas end with these (value, version)s of `k`.
+    fn ending(
+        events: &[TraceEvent<&str>],
+        finals: &[(&str, u64)],
+    ) -> (fusebench_model::Scenario, crate::system::RunResult) {
+        let (s, mut run) = run_with(events);
+        let replicas = finals
+            .iter()
+            .map(|(v, version)| {
+                [(b"k".to_vec(), Versioned { value: Some(v.as_bytes().to_vec()), version: *version })]
+                    .into_iter()
+                    .collect()
+            })
+            .collect();
+        run.stores.insert("db".into(), replicas);
+        (s, run)
+    }
+
+    #[test]
+    fn a_replica_that_missed_a_write_for_good_fails_naming_it() {
+        let missed = TraceEvent::ReplicaMissed { store: "db", replica: 1, key: "k", version: 2 };
+        let (s, run) = ending(&[write(0, 1), apply(1, 1), write(0, 2), missed], &[("b", 2), ("a", 1)]);
+        let v = verdict_of(&s, &run, ID);
+        assert_eq!(v.status, Status::Failed, "{v:#?}");
+        assert!(
+            v.findings[0].contains("store `db` key `k` diverges after quiescence")
+                && v.findings[0].contains("replica 1 missed version 2"),
+            "{v:#?}"
+        );
+    }
+
+    #[test]
+    fn a_write_still_replicating_at_the_cutoff_is_not_judged() {
+        let (s, run) = ending(&[write(0, 1), apply(1, 1), write(0, 2)], &[("b", 2), ("a", 1)]);
+        let v = verdict_of(&s, &run, ID);
+        assert_eq!(v.status, Status::NotExercised, "{v:#?}");
+        assert!(v.notes[0].contains("still replicating at the cutoff"), "{v:#?}");
+    }
+
+    #[test]
+    fn replicas_that_agree_hold() {
+        let (s, run) = ending(&[write(0, 1), apply(1, 1)], &[("a", 1), ("a", 1)]);
+        let v = verdict_of(&s, &run, ID);
+        assert_eq!(v.status, Status::Held, "{v:#?}");
+        assert!(v.notes[0].contains("1 key(s); 0 key(s) still replicating"), "{v:#?}");
+        // No replicated store was written.
+        let (s, run) = ending(&[], &[("a", 1), ("a", 1)]);
+        assert_eq!(verdict_of(&s, &run, ID).status, Status::NotExercised);
+    }
+}

@@ -116,3 +116,122 @@ pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
     let v = Verdict::new(ID, findings, notes);
     if v.passed() { v } else { v.about(subjects) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{run_with, verdict_of};
+    use super::ID;
+    use crate::properties::Status;
+    use crate::trace::TraceEvent;
+
+    fn start(inv: u64, endpoint: &'static str) -> TraceEvent<&'static str> {
+        TraceEvent::InvocationStart {
+            inv,
+            req: inv,
+            service: "counter",
+            endpoint,
+            replica: 0,
+            instance: inv,
+            fresh: false,
+        }
+    }
+    fn op(inv: u64, op: &'static str) -> TraceEvent<&'static str> {
+        TraceEvent::HostOp { inv, op, target: "db" }
+    }
+    fn read(inv: u64, version: u64) -> TraceEvent<&'static str> {
+        TraceEvent::StoreRead { inv, store: "db", replica: 0, key: "n", version }
+    }
+    fn write(inv: u64, version: u64, prev_version: u64) -> TraceEvent<&'static str> {
+        TraceEvent::StoreWrite {
+            store: "db",
+            replica: 0,
+            key: "n",
+            version,
+            inv,
+            prev_version,
+            changed: true,
+        }
+    }
+
+    /// Two increments read version 3; the second overwrites the first's version 4.
+    fn race(second_op: &'static str) -> Vec<TraceEvent<&'static str>> {
+        vec![
+            start(1, "inc"),
+            start(2, "inc"),
+            op(1, "kv_get"),
+            read(1, 3),
+            op(2, "kv_get"),
+            read(2, 3),
+            op(1, "kv_put"),
+            write(1, 4, 3),
+            op(2, second_op),
+            write(2, 5, 4),
+        ]
+    }
+
+    #[test]
+    fn a_read_modify_write_race_fails_naming_both_invocations_and_versions() {
+        let (s, run) = run_with(&race("kv_put"));
+        let v = verdict_of(&s, &run, ID);
+        assert_eq!(v.status, Status::Failed, "{v:#?}");
+        assert!(
+            v.findings[0].contains("`counter.inc` (invocation 2) read version 3")
+                && v.findings[0].contains("wrote version 5")
+                && v.findings[0].contains("overwriting version 4 written in between by `counter.inc` (invocation 1)"),
+            "{v:#?}"
+        );
+        assert!(v.subjects.contains(&"db".to_owned()) && v.subjects.contains(&"n".to_owned()));
+    }
+
+    #[test]
+    fn sequential_updates_and_compare_and_set_hold() {
+        // Each reads the version the other wrote: no race.
+        let events = [
+            start(1, "inc"),
+            read(1, 3),
+            op(1, "kv_put"),
+            write(1, 4, 3),
+            start(2, "inc"),
+            read(2, 4),
+            op(2, "kv_put"),
+            write(2, 5, 4),
+        ];
+        let (s, run) = run_with(&events);
+        assert_eq!(verdict_of(&s, &run, ID).status, Status::Held);
+        // The racing write made with compare-and-set: it cannot lose an update.
+        let (s, run) = run_with(&race("kv_cas"));
+        let v = verdict_of(&s, &run, ID);
+        assert_eq!(v.status, Status::Held, "{v:#?}");
+        assert!(v.notes[0].contains("1 made with compare-and-set"), "{v:#?}");
+    }
+
+    #[test]
+    fn an_invocation_never_races_with_itself_and_unchanged_writes_lose_nothing() {
+        let events = [start(1, "inc"), read(1, 3), write(1, 4, 3), write(1, 5, 4)];
+        let (s, run) = run_with(&events);
+        assert_eq!(verdict_of(&s, &run, ID).status, Status::Held);
+        let same = TraceEvent::StoreWrite {
+            store: "db",
+            replica: 0,
+            key: "n",
+            version: 4,
+            inv: 2,
+            prev_version: 3,
+            changed: false,
+        };
+        let events = [start(1, "inc"), read(1, 3), same, write(1, 5, 4)];
+        let (s, run) = run_with(&events);
+        assert_eq!(verdict_of(&s, &run, ID).status, Status::Held);
+    }
+
+    #[test]
+    fn blind_writes_or_only_cas_are_not_exercised() {
+        let (s, run) = run_with(&[start(1, "set"), write(1, 4, 3)]);
+        assert_eq!(verdict_of(&s, &run, ID).status, Status::NotExercised);
+        let events = [start(1, "inc"), read(1, 3), op(1, "kv_cas"), write(1, 4, 3)];
+        let (s, run) = run_with(&events);
+        let v = verdict_of(&s, &run, ID);
+        assert_eq!(v.status, Status::NotExercised);
+        assert!(v.notes[0].contains("compare-and-set"), "{v:#?}");
+    }
+}

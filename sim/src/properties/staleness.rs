@@ -81,3 +81,83 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
     let v = Verdict::new(ID, findings, notes);
     if v.passed() { v } else { v.about(subjects) }
 }
+
+#[cfg(test)]
+mod tests {
+    use fusebench_model::Scenario;
+
+    use super::super::tests::{TWO, run_with, verdict_of};
+    use super::ID;
+    use crate::properties::Status;
+    use crate::trace::TraceEvent;
+
+    /// [`TWO`] with a store and a cache fronting it, bounded to 500 ms when `bounded`.
+    fn scenario(bounded: bool) -> Scenario {
+        let bound = if bounded { "staleness_ms = 500" } else { "" };
+        let text = format!(
+            "{TWO}\n[[store]]\nname = \"db\"\nkind = \"kv\"\nnodes = [\"n\"]\n\
+             [[store]]\nname = \"c\"\nkind = \"cache\"\nnodes = [\"n\"]\nof = \"db\"\n{bound}\n"
+        );
+        let parsed = fusebench_model::parse("two.toml", &text);
+        parsed.scenario.unwrap_or_else(|| panic!("{:#?}", parsed.diagnostics))
+    }
+
+    fn hit(differs_ms: u64) -> TraceEvent<&'static str> {
+        TraceEvent::CacheRead {
+            inv: 4,
+            cache: "c",
+            key: "p1",
+            store_version: 9,
+            differs_ns: differs_ms * 1_000_000,
+        }
+    }
+
+    #[test]
+    fn a_read_stale_beyond_the_bound_fails_and_within_it_holds() {
+        let (_, run) = run_with(&[hit(0), hit(499), hit(501)]);
+        let v = verdict_of(&scenario(true), &run, ID);
+        assert_eq!(v.status, Status::Failed, "{v:#?}");
+        assert_eq!(v.findings.len(), 1, "{v:#?}");
+        assert!(
+            v.findings[0].contains("cache `c` key `p1`")
+                && v.findings[0].contains("store `db` (replica 0, version 9) for 501.0 ms")
+                && v.findings[0].contains("bound of 500.0 ms"),
+            "{v:#?}"
+        );
+        let (_, run) = run_with(&[hit(0), hit(499)]);
+        assert_eq!(verdict_of(&scenario(true), &run, ID).status, Status::Held);
+    }
+
+    #[test]
+    fn without_a_bound_or_a_hit_it_is_not_exercised() {
+        let (_, run) = run_with(&[hit(10_000)]);
+        assert_eq!(verdict_of(&scenario(false), &run, ID).status, Status::NotExercised);
+        let (_, run) = run_with(&[]);
+        let v = verdict_of(&scenario(true), &run, ID);
+        assert_eq!(v.status, Status::NotExercised);
+        assert!(v.notes[0].contains("no read hit a cache with a staleness bound (c)"), "{v:#?}");
+    }
+
+    #[test]
+    fn a_bound_without_the_store_it_fronts_is_a_diagnostic() {
+        let text = format!(
+            "{TWO}\n[[store]]\nname = \"c\"\nkind = \"cache\"\nnodes = [\"n\"]\nstaleness_ms = 5\n"
+        );
+        let parsed = fusebench_model::parse("two.toml", &text);
+        assert!(
+            parsed.diagnostics.iter().any(|d| d.field.as_deref().is_some_and(|f| f.ends_with(".of"))
+                && d.message.contains("needs `of`")
+                && d.location.is_some()),
+            "{:#?}",
+            parsed.diagnostics
+        );
+        let text =
+            format!("{TWO}\n[[store]]\nname = \"c\"\nkind = \"cache\"\nnodes = [\"n\"]\nof = \"c\"\n");
+        let parsed = fusebench_model::parse("two.toml", &text);
+        assert!(
+            parsed.diagnostics.iter().any(|d| d.message.contains("is not a key-value store")),
+            "{:#?}",
+            parsed.diagnostics
+        );
+    }
+}
