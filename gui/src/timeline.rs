@@ -73,7 +73,12 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         | TraceEvent::Response { service, .. }
         | TraceEvent::ReplicaDown { service, .. }
         | TraceEvent::ReplicaUp { service, .. } => Some(service),
-        TraceEvent::StoreWrite { store, .. } | TraceEvent::StoreApply { store, .. } => Some(store),
+        TraceEvent::StoreWrite { store, .. }
+        | TraceEvent::StoreApply { store, .. }
+        | TraceEvent::StoreRead { store, .. }
+        | TraceEvent::StoreAcked { store, .. }
+        | TraceEvent::ReplicaMissed { store, .. } => Some(store),
+        TraceEvent::CacheWrite { cache, .. } | TraceEvent::CacheRead { cache, .. } => Some(cache),
         TraceEvent::Deliver { group, .. } | TraceEvent::Acked { group, .. } => Some(group),
         TraceEvent::RunStart { .. }
         | TraceEvent::Dropped { .. }
