@@ -81,6 +81,7 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         TraceEvent::CacheWrite { cache, .. } | TraceEvent::CacheRead { cache, .. } => Some(cache),
         TraceEvent::Deliver { group, .. } | TraceEvent::Acked { group, .. } => Some(group),
         TraceEvent::RunStart { .. }
+        | TraceEvent::WorkOf { .. }
         | TraceEvent::Dropped { .. }
         | TraceEvent::HostOp { .. }
         | TraceEvent::Refused { .. }

@@ -158,6 +158,14 @@ pub enum TraceEvent<S = String> {
         store_version: u64,
         differs_ns: u64,
     },
+    /// What an invocation that read a key works on, when it may be one of several deliveries
+    /// of the same work: `msg:<message>/<group>` (a delivery, redelivery or duplicate of a
+    /// message to a consumer group) or `call:<call>` (an attempt of a synchronous call). Two
+    /// such invocations racing are idempotence's business, not a lost update.
+    WorkOf {
+        inv: u64,
+        work: S,
+    },
     /// A key-value write whose success reply reached the invocation (`kv_put`, `kv_delete`,
     /// `kv_cas`): from here on the writer relies on it.
     StoreAcked {
@@ -233,6 +241,7 @@ impl<S> TraceEvent<S> {
             TraceEvent::CacheWrite { .. } => "cache_write",
             TraceEvent::StoreRead { .. } => "store_read",
             TraceEvent::CacheRead { .. } => "cache_read",
+            TraceEvent::WorkOf { .. } => "work_of",
             TraceEvent::StoreAcked { .. } => "store_acked",
             TraceEvent::ReplicaMissed { .. } => "replica_missed",
             TraceEvent::Publish { .. } => "publish",
@@ -344,9 +353,12 @@ impl<S> TraceEvent<S> {
                     applied: *applied,
                 }
             }
-            TraceEvent::CacheWrite { inv, cache, key, changed } => {
-                TraceEvent::CacheWrite { inv: *inv, cache: f(cache), key: f(key), changed: *changed }
-            }
+            TraceEvent::CacheWrite { inv, cache, key, changed } => TraceEvent::CacheWrite {
+                inv: *inv,
+                cache: f(cache),
+                key: f(key),
+                changed: *changed,
+            },
             TraceEvent::StoreRead { inv, store, replica, key, version } => TraceEvent::StoreRead {
                 inv: *inv,
                 store: f(store),
@@ -363,6 +375,7 @@ impl<S> TraceEvent<S> {
                     differs_ns: *differs_ns,
                 }
             }
+            TraceEvent::WorkOf { inv, work } => TraceEvent::WorkOf { inv: *inv, work: f(work) },
             TraceEvent::StoreAcked { inv, store, key, version } => TraceEvent::StoreAcked {
                 inv: *inv,
                 store: f(store),

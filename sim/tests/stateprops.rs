@@ -37,8 +37,7 @@ fn files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
 
 #[test]
 fn each_stateprops_defect_fails_its_property_and_no_other() {
-    for id in
-        ["no-lost-update", "cache-staleness", "acked-writes-survive", "eventual-consistency"]
+    for id in ["no-lost-update", "cache-staleness", "acked-writes-survive", "eventual-consistency"]
     {
         let designs = files(&corpus(&format!("defects/{id}")), id);
         assert!(designs.len() >= 3, "{id}: {} designs", designs.len());
@@ -46,8 +45,7 @@ fn each_stateprops_defect_fails_its_property_and_no_other() {
             let text = std::fs::read_to_string(&path).expect("readable");
             assert!(text.starts_with(&format!("# expect-fail: {id}\n# defect: ")), "{path:?}");
             let verdicts = declared(&path, 1);
-            let failed: Vec<&str> =
-                verdicts.iter().filter(|v| v.failed()).map(|v| v.id).collect();
+            let failed: Vec<&str> = verdicts.iter().filter(|v| v.failed()).map(|v| v.id).collect();
             assert_eq!(failed, [id], "{}: {verdicts:#?}", path.display());
         }
     }

@@ -83,7 +83,10 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario) {
                 "parse.wrong-kind",
                 of.span,
                 &f,
-                format!("store `{}` is not a key-value store (kind = \"kv\"): a cache fronts one", of.name),
+                format!(
+                    "store `{}` is not a key-value store (kind = \"kv\"): a cache fronts one",
+                    of.name
+                ),
             );
         }
     }

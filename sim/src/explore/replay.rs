@@ -335,6 +335,7 @@ pub fn describe(line: &TraceLine) -> String {
                 String::new()
             }
         ),
+        TraceEvent::WorkOf { inv, work } => format!("invocation {inv} works on {work}"),
         TraceEvent::StoreAcked { inv, store, key, version } => {
             format!("invocation {inv} gets the ack of {key} (version {version}) from {store}")
         }
@@ -452,6 +453,7 @@ pub fn mermaid(events: &[TraceLine]) -> String {
             | TraceEvent::StoreRead { .. }
             | TraceEvent::CacheRead { .. }
             | TraceEvent::StoreAcked { .. }
+            | TraceEvent::WorkOf { .. }
             | TraceEvent::ReplicaMissed { .. }
             | TraceEvent::ReplicaDown { .. }
             | TraceEvent::ReplicaUp { .. }

@@ -202,9 +202,12 @@ mod tests {
         let replicas = finals
             .iter()
             .map(|(v, version)| {
-                [(b"k".to_vec(), Versioned { value: Some(v.as_bytes().to_vec()), version: *version })]
-                    .into_iter()
-                    .collect()
+                [(
+                    b"k".to_vec(),
+                    Versioned { value: Some(v.as_bytes().to_vec()), version: *version },
+                )]
+                .into_iter()
+                .collect()
             })
             .collect();
         run.stores.insert("db".into(), replicas);
@@ -214,7 +217,8 @@ mod tests {
     #[test]
     fn a_replica_that_missed_a_write_for_good_fails_naming_it() {
         let missed = TraceEvent::ReplicaMissed { store: "db", replica: 1, key: "k", version: 2 };
-        let (s, run) = ending(&[write(0, 1), apply(1, 1), write(0, 2), missed], &[("b", 2), ("a", 1)]);
+        let (s, run) =
+            ending(&[write(0, 1), apply(1, 1), write(0, 2), missed], &[("b", 2), ("a", 1)]);
         let v = verdict_of(&s, &run, ID);
         assert_eq!(v.status, Status::Failed, "{v:#?}");
         assert!(

@@ -7,7 +7,9 @@
 //! version it wrote and who wrote what in between (versions come from one global counter in
 //! acceptance order, so "in between" is a version interval, stale reads at an eventual replica
 //! included). A write made with `kv_cas` cannot lose an update (it is applied only over the
-//! value it expected), and an invocation never races with itself.
+//! value it expected), and an invocation never races with itself nor with another delivery of
+//! the same message or attempt of the same call (`work_of` in the trace): duplicates are
+//! idempotence's business.
 
 use std::collections::BTreeMap;
 
@@ -35,6 +37,8 @@ struct Write {
 pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
     // inv → "service.endpoint"
     let mut who: BTreeMap<u64, String> = BTreeMap::new();
+    // inv → the message delivery or call attempt it serves (none for client requests)
+    let mut work: BTreeMap<u64, String> = BTreeMap::new();
     // inv → the import of its operation in progress (an invocation has one at a time)
     let mut op_of: BTreeMap<u64, String> = BTreeMap::new();
     // (inv, store, key) → (version read, when)
@@ -47,6 +51,9 @@ pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
     let walked = each_event(run, |line| match &line.event {
         TraceEvent::InvocationStart { inv, service, endpoint, .. } => {
             who.insert(*inv, format!("{service}.{endpoint}"));
+        }
+        TraceEvent::WorkOf { inv, work: w } => {
+            work.insert(*inv, w.clone());
         }
         TraceEvent::HostOp { inv, op, .. } => {
             op_of.insert(*inv, op.clone());
@@ -63,15 +70,22 @@ pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
                     with_cas += 1;
                 } else {
                     judged += 1;
-                    // Writes after the version read, by someone else, that changed the value.
+                    // Writes after the version read, by other work, that changed the value (another
+                    // delivery of the same message or attempt of the same call is not a race
+                    // here: idempotence judges duplicates).
+                    let mine = work.get(inv);
+                    let same_work = |other: u64| mine.is_some() && work.get(&other) == mine;
                     let from = list.partition_point(|w| w.version <= v_read);
-                    if let Some(other) =
-                        list[from..].iter().rev().find(|w| w.inv != *inv && w.changed)
+                    if let Some(other) = list[from..]
+                        .iter()
+                        .rev()
+                        .find(|w| w.inv != *inv && w.changed && !same_work(w.inv))
                     {
                         lost += 1;
                         if findings.len() < SHOWN_MAX {
                             let name = |i: u64| {
-                                who.get(&i).map_or_else(|| "(no invocation)".to_owned(), Clone::clone)
+                                who.get(&i)
+                                    .map_or_else(|| "(no invocation)".to_owned(), Clone::clone)
                             };
                             subjects.extend([store.clone(), key.clone()]);
                             subjects.extend(who.get(inv).cloned());
@@ -177,7 +191,9 @@ mod tests {
         assert!(
             v.findings[0].contains("`counter.inc` (invocation 2) read version 3")
                 && v.findings[0].contains("wrote version 5")
-                && v.findings[0].contains("overwriting version 4 written in between by `counter.inc` (invocation 1)"),
+                && v.findings[0].contains(
+                    "overwriting version 4 written in between by `counter.inc` (invocation 1)"
+                ),
             "{v:#?}"
         );
         assert!(v.subjects.contains(&"db".to_owned()) && v.subjects.contains(&"n".to_owned()));
@@ -222,6 +238,20 @@ mod tests {
         let events = [start(1, "inc"), read(1, 3), same, write(1, 5, 4)];
         let (s, run) = run_with(&events);
         assert_eq!(verdict_of(&s, &run, ID).status, Status::Held);
+    }
+
+    #[test]
+    fn two_deliveries_of_one_message_are_left_to_idempotence() {
+        let work = |inv, work| TraceEvent::WorkOf { inv, work };
+        let mut events = race("kv_put");
+        events.insert(2, work(1, "msg:7/0"));
+        events.insert(3, work(2, "msg:7/0"));
+        let (s, run) = run_with(&events);
+        assert_eq!(verdict_of(&s, &run, ID).status, Status::Held);
+        // Different messages racing are a lost update.
+        events[3] = work(2, "msg:8/0");
+        let (s, run) = run_with(&events);
+        assert_eq!(verdict_of(&s, &run, ID).status, Status::Failed);
     }
 
     #[test]

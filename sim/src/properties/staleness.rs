@@ -145,14 +145,18 @@ mod tests {
         );
         let parsed = fusebench_model::parse("two.toml", &text);
         assert!(
-            parsed.diagnostics.iter().any(|d| d.field.as_deref().is_some_and(|f| f.ends_with(".of"))
+            parsed.diagnostics.iter().any(|d| d
+                .field
+                .as_deref()
+                .is_some_and(|f| f.ends_with(".of"))
                 && d.message.contains("needs `of`")
                 && d.location.is_some()),
             "{:#?}",
             parsed.diagnostics
         );
-        let text =
-            format!("{TWO}\n[[store]]\nname = \"c\"\nkind = \"cache\"\nnodes = [\"n\"]\nof = \"c\"\n");
+        let text = format!(
+            "{TWO}\n[[store]]\nname = \"c\"\nkind = \"cache\"\nnodes = [\"n\"]\nof = \"c\"\n"
+        );
         let parsed = fusebench_model::parse("two.toml", &text);
         assert!(
             parsed.diagnostics.iter().any(|d| d.message.contains("is not a key-value store")),

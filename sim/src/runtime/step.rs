@@ -148,15 +148,44 @@ pub struct Refusal {
 /// A host operation that takes virtual time: the engine performs it and resumes the guest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostOp {
-    KvGet { store: String, key: Vec<u8> },
-    KvPut { store: String, key: Vec<u8>, value: Vec<u8> },
-    KvDelete { store: String, key: Vec<u8> },
+    KvGet {
+        store: String,
+        key: Vec<u8>,
+    },
+    KvPut {
+        store: String,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    KvDelete {
+        store: String,
+        key: Vec<u8>,
+    },
     /// Compare-and-set: write `new` only if the key's value is `expect` (`None`: absent).
-    KvCas { store: String, key: Vec<u8>, expect: Option<Vec<u8>>, new: Vec<u8> },
-    CacheGet { cache: String, key: Vec<u8> },
-    CachePut { cache: String, key: Vec<u8>, value: Vec<u8> },
-    Publish { channel: String, message: Vec<u8> },
-    Call { service: String, endpoint: String, request: Vec<u8> },
+    KvCas {
+        store: String,
+        key: Vec<u8>,
+        expect: Option<Vec<u8>>,
+        new: Vec<u8>,
+    },
+    CacheGet {
+        cache: String,
+        key: Vec<u8>,
+    },
+    CachePut {
+        cache: String,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    Publish {
+        channel: String,
+        message: Vec<u8>,
+    },
+    Call {
+        service: String,
+        endpoint: String,
+        request: Vec<u8>,
+    },
 }
 
 impl HostOp {

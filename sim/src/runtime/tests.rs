@@ -359,9 +359,8 @@ fn all_imports_service() -> (ServiceConfig, String) {
         handler("random", "(drop (call $random)) (call $num (call $random))"),
     ]
     .join("\n");
-    let imports = [
-        KV_GET, KV_PUT, KV_DELETE, KV_CAS, CACHE_GET, CACHE_PUT, PUBLISH, CALL, LOG, NOW, RANDOM,
-    ];
+    let imports =
+        [KV_GET, KV_PUT, KV_DELETE, KV_CAS, CACHE_GET, CACHE_PUT, PUBLISH, CALL, LOG, NOW, RANDOM];
     (c, module(&imports, &body))
 }
 

@@ -99,10 +99,8 @@ impl Sim {
         let c = &mut self.stores[store.index()].cache;
         let changed = c.peek(&key, now) != Some(&value);
         let key_text = String::from_utf8_lossy(&key).into_owned();
-        self.trace.emit(
-            now,
-            &TraceEvent::CacheWrite { inv, cache: &spec.name, key: &key_text, changed },
-        );
+        self.trace
+            .emit(now, &TraceEvent::CacheWrite { inv, cache: &spec.name, key: &key_text, changed });
         let c = &mut self.stores[store.index()].cache;
         let evicted = c.put(key, value, now + spec.ttl_nanos, spec.capacity);
         if evicted > 0 {

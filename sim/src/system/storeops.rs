@@ -10,6 +10,7 @@ use fusebench_model::scenario::{Consistency, StoreKind};
 use super::Sim;
 use super::event::Event;
 use super::ids::{Counter, InvId, NodeId, OpId, ReplicaIdx, StoreId};
+use super::requests::Origin;
 use crate::dist::sample_nanos;
 use crate::engine::TimerId;
 use crate::runtime::{HostCode, HostOp, HostReply};
@@ -120,7 +121,10 @@ impl Sim {
         let (store, inv) = (p.store, p.inv.0);
         let before = self.next_version;
         let (reply, needed, key) = match host_op {
-            HostOp::KvGet { key, .. } => (self.kv_read(inv, store, replica, &key), 0, key),
+            HostOp::KvGet { key, .. } => {
+                self.trace_work_of(InvId(inv));
+                (self.kv_read(inv, store, replica, &key), 0, key)
+            }
             HostOp::CacheGet { key, .. } => (self.cache_get(inv, store, &key), 0, key),
             HostOp::CachePut { key, value, .. } => {
                 (self.cache_put(inv, store, key.clone(), value), 0, key)
@@ -146,6 +150,20 @@ impl Sim {
             p.written = Some((key, before));
         }
         self.decide(op, reply, needed, replica);
+    }
+
+    /// Traces what a reading invocation works on when another invocation may do the same work
+    /// (a message's deliveries to one group, a call's attempts): `no-lost-update` leaves their
+    /// races to idempotence.
+    fn trace_work_of(&mut self, inv: InvId) {
+        let Some(req) = self.invocations.get(inv).map(|i| i.req) else { return };
+        let work = match self.requests.get(req).map(|r| &r.origin) {
+            Some(Origin::Message { msg, group, .. }) => format!("msg:{}/{}", msg.0, group.0),
+            Some(Origin::Call { call, .. }) => format!("call:{}", call.0),
+            Some(Origin::Client { .. }) | None => return,
+        };
+        let now = self.q.now();
+        self.trace.emit(now, &TraceEvent::WorkOf { inv: inv.0, work: &work });
     }
 
     /// The store decided `op`'s reply; it goes back once `needed` replicas acknowledged.

@@ -311,7 +311,11 @@ impl World {
                 latency: d.latency,
                 capacity: d.capacity.unwrap_or(0),
                 ttl_nanos: millis_to_nanos(d.ttl_ms.unwrap_or(0.0)),
-                of: d.of.as_ref().and_then(|o| s.stores.iter().position(|x| x.name == o.name)).map(|i| StoreId(i as u32)),
+                of: d
+                    .of
+                    .as_ref()
+                    .and_then(|o| s.stores.iter().position(|x| x.name == o.name))
+                    .map(|i| StoreId(i as u32)),
                 anti_entropy: d.anti_entropy,
                 initial,
             });
