@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use fusebench_sim::explore::{Schedule, run_case};
-use fusebench_sim::load::load;
+use fusebench_sim::load::{Input, load_text, read_text};
 use fusebench_sim::properties::{Status, Verdict};
 
 fn corpus(dir: &str) -> PathBuf {
@@ -15,7 +15,12 @@ fn corpus(dir: &str) -> PathBuf {
 }
 
 fn declared(path: &Path, seed: u64) -> Vec<Verdict> {
-    let loaded = load(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = read_text(path, Input::Scenario).unwrap_or_else(|e| panic!("{e}"));
+    declared_text(path, &text, seed)
+}
+
+fn declared_text(path: &Path, text: &str, seed: u64) -> Vec<Verdict> {
+    let loaded = load_text(path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let schedule = Schedule::declared(&loaded.scenario);
     let case = run_case(&loaded.scenario, &loaded.files, &schedule, seed)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -42,9 +47,9 @@ fn each_stateprops_defect_fails_its_property_and_no_other() {
         let designs = files(&corpus(&format!("defects/{id}")), id);
         assert!(designs.len() >= 3, "{id}: {} designs", designs.len());
         for path in designs {
-            let text = std::fs::read_to_string(&path).expect("readable");
+            let text = read_text(&path, Input::Scenario).unwrap_or_else(|e| panic!("{e}"));
             assert!(text.starts_with(&format!("# expect-fail: {id}\n# defect: ")), "{path:?}");
-            let verdicts = declared(&path, 1);
+            let verdicts = declared_text(&path, &text, 1);
             let failed: Vec<&str> = verdicts.iter().filter(|v| v.failed()).map(|v| v.id).collect();
             assert_eq!(failed, [id], "{}: {verdicts:#?}", path.display());
         }

@@ -160,26 +160,19 @@ impl Sim {
         (version, now - since)
     }
 
-    /// Compare-and-set, decided at `replica`: writes `new` when the key holds `expect`
-    /// (`None`: absent), answers `Conflict` and writes nothing otherwise.
-    pub(crate) fn kv_cas(
-        &mut self,
-        op: OpId,
-        inv: u64,
+    /// Whether `replica` of `store` holds `expect` for `key` (`None`: absent): the test of a
+    /// compare-and-set, decided where the write would be accepted.
+    pub(crate) fn kv_holds(
+        &self,
         store: StoreId,
         replica: ReplicaIdx,
         key: &[u8],
         expect: Option<&[u8]>,
-        new: Vec<u8>,
-    ) -> (HostReply, u32) {
-        let held = self.stores[store.index()].replicas[replica as usize]
+    ) -> bool {
+        self.stores[store.index()].replicas[replica as usize]
             .get(key)
-            .and_then(|v| v.value.as_deref());
-        if held == expect {
-            self.kv_write(op, inv, store, replica, key, Some(new))
-        } else {
-            (HostReply::Error(HostCode::Conflict), 0)
-        }
+            .and_then(|v| v.value.as_deref())
+            == expect
     }
 
     /// A write accepted at `replica`, replicated to the others; returns the reply and how

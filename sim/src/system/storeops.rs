@@ -137,9 +137,14 @@ impl Sim {
                 let (r, n) = self.kv_write(op, inv, store, replica, &key, None);
                 (r, n, key)
             }
+            // Compare-and-set: written only over the expected value, else nothing is written.
             HostOp::KvCas { key, expect, new, .. } => {
-                let (r, n) = self.kv_cas(op, inv, store, replica, &key, expect.as_deref(), new);
-                (r, n, key)
+                if self.kv_holds(store, replica, &key, expect.as_deref()) {
+                    let (r, n) = self.kv_write(op, inv, store, replica, &key, Some(new));
+                    (r, n, key)
+                } else {
+                    (HostReply::Error(HostCode::Conflict), 0, key)
+                }
             }
             HostOp::Publish { .. } | HostOp::Call { .. } => {
                 unreachable!("only store operations travel to a store")
