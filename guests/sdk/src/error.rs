@@ -19,8 +19,6 @@ pub enum HostError {
     InvalidArgument,
     /// `-5`: the callee's contract rejected the request.
     Rejected,
-    /// `-6`: `kv_cas` found another value than the expected one (nothing was written).
-    Conflict,
     /// Any other negative code (a newer host than this SDK).
     Other(i64),
 }
@@ -35,7 +33,6 @@ impl HostError {
             -3 => Self::Unavailable,
             -4 => Self::InvalidArgument,
             -5 => Self::Rejected,
-            -6 => Self::Conflict,
             other => Self::Other(other),
         }
     }
@@ -49,7 +46,6 @@ impl HostError {
             Self::Unavailable => -3,
             Self::InvalidArgument => -4,
             Self::Rejected => -5,
-            Self::Conflict => -6,
             Self::Other(code) => code,
         }
     }
@@ -63,7 +59,6 @@ impl fmt::Display for HostError {
             Self::Unavailable => f.write_str("unavailable"),
             Self::InvalidArgument => f.write_str("invalid argument"),
             Self::Rejected => f.write_str("rejected by the callee's contract"),
-            Self::Conflict => f.write_str("compare-and-set conflict"),
             Self::Other(code) => write!(f, "host error {code}"),
         }
     }

@@ -304,3 +304,115 @@ impl Sim {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use fusebench_model::Scenario;
+
+    use crate::runtime::fake::FakeHost;
+    use crate::runtime::{HostOp, ServiceHost};
+    use crate::system::{RunOptions, RunResult, Sim};
+    use crate::trace::{self, TraceEvent, TraceMode};
+
+    /// One service `w` owning `db` (`store` is the store's extra fields), on node `a`, with
+    /// the store's replicas on `a` and `b`, and a workload of `rate` requests per second.
+    fn scenario(store: &str, faults: &str, rate: u32) -> Scenario {
+        let text = format!(
+            r#"
+[system]
+name = "t"
+[[context]]
+name = "c"
+[[node]]
+name = "a"
+tier = "cloud"
+[[node]]
+name = "b"
+tier = "cloud"
+[[link]]
+between = ["a", "b"]
+latency = {{ dist = "constant", ms = 1.0 }}
+[gateway]
+node = "a"
+timeout_ms = 2000
+[[store]]
+name = "db"
+kind = "kv"
+nodes = ["a", "b"]
+{store}
+[[service]]
+name = "w"
+context = "c"
+node = "a"
+module = "w.wasm"
+capabilities = ["kv"]
+owns = ["db"]
+concurrency = 64
+  [[service.endpoint]]
+  name = "put"
+  method = "POST"
+  path = "/w"
+  public = true
+[workload]
+duration_s = 2
+arrival = {{ kind = "constant", rate_rps = {rate} }}
+  [[workload.mix]]
+  service = "w"
+  endpoint = "put"
+{faults}
+"#
+        );
+        let parsed = fusebench_model::parse("t.toml", &text);
+        assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
+        parsed.ok().expect("valid")
+    }
+
+    fn run(s: Scenario, host: Box<dyn ServiceHost>) -> (RunResult, Vec<TraceEvent>) {
+        let mut o = RunOptions::new(1);
+        o.trace = TraceMode::Full;
+        let r = Sim::new(s, host, &o).run();
+        let events = trace::read(&r.trace).map(|l| l.expect("reads back").event).collect();
+        (r, events)
+    }
+
+    #[test]
+    fn compare_and_set_writes_once_and_nothing_over_another_value() {
+        // Every invocation claims `k` if absent: exactly the first succeeds.
+        let host = FakeHost::new(serde_json::json!({}), |_, _| {
+            vec![HostOp::KvCas {
+                store: "db".into(),
+                key: b"k".to_vec(),
+                expect: None,
+                new: b"mine".to_vec(),
+            }]
+        });
+        let (r, events) = run(scenario("consistency = \"strong\"", "", 5), Box::new(host));
+        let count = |f: fn(&TraceEvent) -> bool| events.iter().filter(|e| f(e)).count();
+        let tries = count(|e| matches!(e, TraceEvent::HostOp { op, .. } if op == "kv_cas"));
+        assert!(tries >= 5, "{tries}");
+        assert_eq!(count(|e| matches!(e, TraceEvent::StoreWrite { .. })), 1);
+        assert_eq!(count(|e| matches!(e, TraceEvent::StoreAcked { .. })), 1);
+        assert_eq!(r.stores["db"][1][b"k".as_slice()].value.as_deref(), Some(&b"mine"[..]));
+    }
+
+    #[test]
+    fn without_anti_entropy_a_dropped_copy_is_missed_for_good() {
+        let host = || {
+            Box::new(FakeHost::new(serde_json::json!({}), |_, ctx| {
+                let key = ctx.random.next_u64().to_string().into_bytes();
+                vec![HostOp::KvPut { store: "db".into(), key, value: b"v".to_vec() }]
+            }))
+        };
+        let store = "consistency = \"eventual\"\nanti_entropy = false";
+        let fault = "[[fault]]\nkind = \"partition\"\nbetween = [\"a\", \"b\"]\nat_s = 0.5\nduration_s = 0.5\n";
+        let (r, events) = run(scenario(store, fault, 20), host());
+        let missed =
+            events.iter().filter(|e| matches!(e, TraceEvent::ReplicaMissed { .. })).count();
+        assert!(missed > 0, "copies across the partition are dropped");
+        assert_ne!(r.stores["db"][0].len(), r.stores["db"][1].len(), "and never repaired");
+        // With anti-entropy (the default) the same run converges.
+        let (r, events) = run(scenario("consistency = \"eventual\"", fault, 20), host());
+        assert!(!events.iter().any(|e| matches!(e, TraceEvent::ReplicaMissed { .. })));
+        assert_eq!(r.stores["db"][0], r.stores["db"][1]);
+    }
+}
