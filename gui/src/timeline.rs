@@ -74,10 +74,17 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         | TraceEvent::ReplicaDown { service, .. }
         | TraceEvent::ReplicaUp { service, .. }
         | TraceEvent::Ejected { service, .. } => Some(service),
-        TraceEvent::StoreWrite { store, .. } | TraceEvent::StoreApply { store, .. } => Some(store),
-        TraceEvent::CacheRead { cache, .. } => Some(cache),
+        TraceEvent::StoreWrite { store, .. }
+        | TraceEvent::StoreApply { store, .. }
+        | TraceEvent::StoreRead { store, .. }
+        | TraceEvent::StoreAcked { store, .. }
+        | TraceEvent::ReplicaMissed { store, .. } => Some(store),
+        TraceEvent::CacheWrite { cache, .. }
+        | TraceEvent::CacheRead { cache, .. }
+        | TraceEvent::CacheLookup { cache, .. } => Some(cache),
         TraceEvent::Deliver { group, .. } | TraceEvent::Acked { group, .. } => Some(group),
         TraceEvent::RunStart { .. }
+        | TraceEvent::WorkOf { .. }
         | TraceEvent::Dropped { .. }
         | TraceEvent::HostOp { .. }
         | TraceEvent::Refused { .. }

@@ -64,6 +64,7 @@ pub const HOST_FUNCTIONS: &[HostFunction] = &[
     host(H, "kv_get", &[I32, I32, I32, I32], &[I64]),
     host(H, "kv_put", &[I32, I32, I32, I32, I32, I32], &[I32]),
     host(H, "kv_delete", &[I32, I32, I32, I32], &[I32]),
+    host(H, "kv_cas", &[I32, I32, I32, I32, I32, I32, I32, I32], &[I32]),
     host(H, "cache_get", &[I32, I32, I32, I32], &[I64]),
     host(H, "cache_put", &[I32, I32, I32, I32, I32, I32], &[I32]),
     host(H, "publish", &[I32, I32, I32, I32], &[I32]),

@@ -18,7 +18,7 @@ pub const WASI_NAMESPACE: &str = "wasi_snapshot_preview1";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Capability {
-    /// `kv_get`, `kv_put`, `kv_delete` on key-value stores the service owns (reads also on
+    /// `kv_get`, `kv_put`, `kv_delete`, `kv_cas` on key-value stores the service owns (reads also on
     /// stores it is granted read access to).
     Kv,
     /// `cache_get`, `cache_put` on caches the service owns or reads.
@@ -67,7 +67,7 @@ impl Capability {
     #[must_use]
     pub fn host_functions(self) -> &'static [&'static str] {
         match self {
-            Capability::Kv => &["kv_get", "kv_put", "kv_delete"],
+            Capability::Kv => &["kv_get", "kv_put", "kv_delete", "kv_cas"],
             Capability::Cache => &["cache_get", "cache_put"],
             Capability::Publish => &["publish"],
             Capability::Call => &["call"],

@@ -240,6 +240,19 @@ impl Run<'_> {
                 );
                 if existed { HostReply::Ack } else { HostReply::Error(HostCode::NotFound) }
             }
+            HostOp::KvCas { store, key, expect, new } => {
+                let held = self.stores.get(&store).and_then(|d| d.get(&key));
+                let written = held == expect.as_ref();
+                let shown =
+                    if written { format!("ok ({})", text(&new)) } else { "conflict".into() };
+                self.record(depth, service, name, &store, Some(&key), shown);
+                if written {
+                    self.stores.entry(store).or_default().insert(key, new);
+                    HostReply::Ack
+                } else {
+                    HostReply::Error(HostCode::Conflict)
+                }
+            }
             HostOp::Publish { channel, message } => {
                 self.record(
                     depth,

@@ -119,6 +119,12 @@ pub enum TraceEvent<S = String> {
         replica: u32,
         key: S,
         version: u64,
+        /// The writing invocation (0 for none).
+        inv: u64,
+        /// The version the accepting replica held for the key before (0 when absent).
+        prev_version: u64,
+        /// The accepted value differs from the one held.
+        changed: bool,
     },
     StoreApply {
         store: S,
@@ -126,6 +132,54 @@ pub enum TraceEvent<S = String> {
         key: S,
         version: u64,
         applied: bool,
+    },
+    /// A cache put applied (`changed`: the value differs from the fresh entry held).
+    CacheWrite {
+        inv: u64,
+        cache: S,
+        key: S,
+        changed: bool,
+    },
+    /// A key-value read decided at `replica` (`version` 0: the key was absent).
+    StoreRead {
+        inv: u64,
+        store: S,
+        replica: u32,
+        key: S,
+        version: u64,
+    },
+    /// A hit on a cache that declares the store it fronts (`of`): the version replica 0 of
+    /// that store holds for the key, and for how long (ns, at least) its value has differed
+    /// from the one the cache returned (0: the same).
+    CacheRead {
+        inv: u64,
+        cache: S,
+        key: S,
+        store_version: u64,
+        differs_ns: u64,
+    },
+    /// What an invocation that read a key works on, when it may be one of several deliveries
+    /// of the same work: `msg:<message>/<group>` (a delivery, redelivery or duplicate of a
+    /// message to a consumer group) or `call:<call>` (an attempt of a synchronous call). Two
+    /// such invocations racing are idempotence's business, not a lost update.
+    WorkOf {
+        inv: u64,
+        work: S,
+    },
+    /// A key-value write whose success reply reached the invocation (`kv_put`, `kv_delete`,
+    /// `kv_cas`): from here on the writer relies on it.
+    StoreAcked {
+        inv: u64,
+        store: S,
+        key: S,
+        version: u64,
+    },
+    /// A replicated write a store without anti-entropy gave up on: `replica` never gets it.
+    ReplicaMissed {
+        store: S,
+        replica: u32,
+        key: S,
+        version: u64,
     },
     Publish {
         channel: S,
@@ -167,7 +221,7 @@ pub enum TraceEvent<S = String> {
     },
     /// A cache lookup reached the cache: whether it found a live entry (the report's hits and
     /// misses are counted from these).
-    CacheRead {
+    CacheLookup {
         inv: u64,
         cache: S,
         hit: bool,
@@ -198,6 +252,12 @@ impl<S> TraceEvent<S> {
             TraceEvent::CallRetry { .. } => "call_retry",
             TraceEvent::StoreWrite { .. } => "store_write",
             TraceEvent::StoreApply { .. } => "store_apply",
+            TraceEvent::CacheWrite { .. } => "cache_write",
+            TraceEvent::StoreRead { .. } => "store_read",
+            TraceEvent::CacheRead { .. } => "cache_read",
+            TraceEvent::WorkOf { .. } => "work_of",
+            TraceEvent::StoreAcked { .. } => "store_acked",
+            TraceEvent::ReplicaMissed { .. } => "replica_missed",
             TraceEvent::Publish { .. } => "publish",
             TraceEvent::Deliver { .. } => "deliver",
             TraceEvent::Acked { .. } => "acked",
@@ -206,7 +266,7 @@ impl<S> TraceEvent<S> {
             TraceEvent::ReplicaDown { .. } => "replica_down",
             TraceEvent::ReplicaUp { .. } => "replica_up",
             TraceEvent::Ejected { .. } => "ejected",
-            TraceEvent::CacheRead { .. } => "cache_read",
+            TraceEvent::CacheLookup { .. } => "cache_lookup",
             TraceEvent::RunEnd { .. } => "run_end",
         }
     }
@@ -289,12 +349,17 @@ impl<S> TraceEvent<S> {
             TraceEvent::CallRetry { call, attempt, reason } => {
                 TraceEvent::CallRetry { call: *call, attempt: *attempt, reason: f(reason) }
             }
-            TraceEvent::StoreWrite { store, replica, key, version } => TraceEvent::StoreWrite {
-                store: f(store),
-                replica: *replica,
-                key: f(key),
-                version: *version,
-            },
+            TraceEvent::StoreWrite { store, replica, key, version, inv, prev_version, changed } => {
+                TraceEvent::StoreWrite {
+                    store: f(store),
+                    replica: *replica,
+                    key: f(key),
+                    version: *version,
+                    inv: *inv,
+                    prev_version: *prev_version,
+                    changed: *changed,
+                }
+            }
             TraceEvent::StoreApply { store, replica, key, version, applied } => {
                 TraceEvent::StoreApply {
                     store: f(store),
@@ -302,6 +367,43 @@ impl<S> TraceEvent<S> {
                     key: f(key),
                     version: *version,
                     applied: *applied,
+                }
+            }
+            TraceEvent::CacheWrite { inv, cache, key, changed } => TraceEvent::CacheWrite {
+                inv: *inv,
+                cache: f(cache),
+                key: f(key),
+                changed: *changed,
+            },
+            TraceEvent::StoreRead { inv, store, replica, key, version } => TraceEvent::StoreRead {
+                inv: *inv,
+                store: f(store),
+                replica: *replica,
+                key: f(key),
+                version: *version,
+            },
+            TraceEvent::CacheRead { inv, cache, key, store_version, differs_ns } => {
+                TraceEvent::CacheRead {
+                    inv: *inv,
+                    cache: f(cache),
+                    key: f(key),
+                    store_version: *store_version,
+                    differs_ns: *differs_ns,
+                }
+            }
+            TraceEvent::WorkOf { inv, work } => TraceEvent::WorkOf { inv: *inv, work: f(work) },
+            TraceEvent::StoreAcked { inv, store, key, version } => TraceEvent::StoreAcked {
+                inv: *inv,
+                store: f(store),
+                key: f(key),
+                version: *version,
+            },
+            TraceEvent::ReplicaMissed { store, replica, key, version } => {
+                TraceEvent::ReplicaMissed {
+                    store: f(store),
+                    replica: *replica,
+                    key: f(key),
+                    version: *version,
                 }
             }
             TraceEvent::Publish { channel, msg } => {
@@ -334,8 +436,8 @@ impl<S> TraceEvent<S> {
                 replica: *replica,
                 until_ns: *until_ns,
             },
-            TraceEvent::CacheRead { inv, cache, hit } => {
-                TraceEvent::CacheRead { inv: *inv, cache: f(cache), hit: *hit }
+            TraceEvent::CacheLookup { inv, cache, hit } => {
+                TraceEvent::CacheLookup { inv: *inv, cache: f(cache), hit: *hit }
             }
             TraceEvent::RunEnd { events } => TraceEvent::RunEnd { events: *events },
         }

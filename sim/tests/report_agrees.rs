@@ -98,7 +98,7 @@ fn from_trace(lines: &[TraceLine]) -> FromTrace {
                 t.refusals.add(target.split(':').next().unwrap_or_default());
             }
             TraceEvent::HostOp { op, target, .. } => t.ops.add(format!("{target}/{op}")),
-            TraceEvent::CacheRead { cache, hit, .. } => {
+            TraceEvent::CacheLookup { cache, hit, .. } => {
                 if *hit {
                     t.hits.add(cache.clone());
                 } else {

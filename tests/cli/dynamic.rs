@@ -54,7 +54,14 @@ fn every_defect_is_found_shrunk_and_replayed() {
             .filter(|v| v["status"] == "failed")
             .filter_map(|v| v["id"].as_str())
             .collect();
-        assert_eq!(failed, [*property], "{name}: exactly its property fails: {d:#}");
+        // Arrival order both lets replicas diverge and replaces acknowledged writes with older
+        // ones: the one shipped defect that is two violations at once.
+        let expected: &[&str] = if *name == "replication-order" {
+            &[property, "acked-writes-survive"]
+        } else {
+            &[property]
+        };
+        assert_eq!(failed, expected, "{name}: exactly its property fails: {d:#}");
         // The bound: a counterexample adds at most one fault to the declared scenario and runs
         // no longer than it declares (these defects need no injected fault at all).
         let ce = &d["counterexample"];
@@ -123,7 +130,7 @@ fn junit_lists_static_checks_and_dynamic_properties() {
     assert_eq!(code(&o), 1);
     let xml = stdout(&o);
     assert!(
-        xml.contains(r#"<testsuite name="undeclared-call.dynamic" tests="6" failures="1""#),
+        xml.contains(r#"<testsuite name="undeclared-call.dynamic" tests="9" failures="1""#),
         "{xml}"
     );
     assert!(xml.contains(r#"name="dynamic-coupling">"#), "{xml}");

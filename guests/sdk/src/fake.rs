@@ -134,7 +134,7 @@ pub fn fail(name: &str, error: Option<HostError>) {
     });
 }
 
-/// Like [`fail`], but only for writes (`kv_put`, `kv_delete`, `cache_put`): reads still work,
+/// Like [`fail`], but only for writes (`kv_put`, `kv_delete`, `kv_cas`, `cache_put`): reads still work,
 /// as when a write is lost after the caller has acted on what it read.
 pub fn fail_writes(name: &str, error: Option<HostError>) {
     with(|w| match error {
@@ -201,6 +201,23 @@ pub(crate) mod host {
         with(|w| {
             check_write(w, store)?;
             Ok(w.kv.remove(&(store.into(), key.to_vec())).is_some())
+        })
+    }
+
+    pub(crate) fn kv_cas(
+        store: &str,
+        key: &[u8],
+        expect: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, HostError> {
+        with(|w| {
+            check_write(w, store)?;
+            let slot = (store.into(), key.to_vec());
+            if w.kv.get(&slot).map(Vec::as_slice) != expect {
+                return Ok(false);
+            }
+            w.kv.insert(slot, new.to_vec());
+            Ok(true)
         })
     }
 

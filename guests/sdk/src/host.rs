@@ -32,6 +32,17 @@ pub(crate) mod wasm {
             pub fn kv_get(store: i32, store_len: i32, key: i32, key_len: i32) -> i64;
             pub fn kv_put(s: i32, s_len: i32, k: i32, k_len: i32, v: i32, v_len: i32) -> i32;
             pub fn kv_delete(store: i32, store_len: i32, key: i32, key_len: i32) -> i32;
+            #[allow(clippy::too_many_arguments)] // the ABI's eight i32 parameters
+            pub fn kv_cas(
+                s: i32,
+                s_len: i32,
+                k: i32,
+                k_len: i32,
+                e: i32,
+                e_len: i32,
+                n: i32,
+                n_len: i32,
+            ) -> i32;
             pub fn cache_get(cache: i32, cache_len: i32, key: i32, key_len: i32) -> i64;
             pub fn cache_put(c: i32, c_len: i32, k: i32, k_len: i32, v: i32, v_len: i32) -> i32;
             pub fn publish(channel: i32, channel_len: i32, msg: i32, msg_len: i32) -> i32;
@@ -93,6 +104,22 @@ pub(crate) mod wasm {
         // SAFETY: the host only reads the byte strings, which outlive the call.
         match unsafe { import::kv_delete(s, sl, k, kl) } {
             -1 => Ok(false),
+            code => status(code).map(|()| true),
+        }
+    }
+
+    pub(crate) fn kv_cas(
+        store: &str,
+        key: &[u8],
+        expect: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, HostError> {
+        let ((s, sl), (k, kl), (n, nl)) = (raw(store.as_bytes()), raw(key), raw(new));
+        // `expect_len = -1`: write only if the key is absent.
+        let (e, el) = expect.map_or((0, -1), raw);
+        // SAFETY: the host only reads the byte strings, which outlive the call.
+        match unsafe { import::kv_cas(s, sl, k, kl, e, el, n, nl) } {
+            -6 => Ok(false),
             code => status(code).map(|()| true),
         }
     }

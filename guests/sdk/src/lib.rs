@@ -139,6 +139,22 @@ pub mod kv {
     pub fn delete(store: &str, key: impl AsRef<[u8]>) -> Result<bool, HostError> {
         host::kv_delete(store, key.as_ref())
     }
+
+    /// Compare-and-set: writes `new` at `key` only if the key holds `expect` (`None`: only if
+    /// it is absent), decided atomically at the replica that decides writes. `Ok(true)` when
+    /// written, `Ok(false)` when the key held something else (nothing written: read again and
+    /// retry, or give up). A read-modify-write made this way cannot lose a concurrent update.
+    ///
+    /// # Errors
+    /// The host's error code: denied, unavailable, invalid argument.
+    pub fn cas(
+        store: &str,
+        key: impl AsRef<[u8]>,
+        expect: Option<&[u8]>,
+        new: impl AsRef<[u8]>,
+    ) -> Result<bool, HostError> {
+        host::kv_cas(store, key.as_ref(), expect, new.as_ref())
+    }
 }
 
 /// The caches a service uses (`cache` capability). TTL and capacity come from the scenario.

@@ -26,6 +26,21 @@ fn host_error_codes_round_trip() {
     }
     assert_eq!(HostError::from_code(-3), HostError::Unavailable);
     assert_eq!(HostError::from_code(-9), HostError::Other(-9));
+    // `kv_cas`'s conflict (-6) is not an error: `kv::cas` answers `Ok(false)`.
+    assert_eq!(HostError::from_code(-6), HostError::Other(-6));
+}
+
+#[test]
+fn compare_and_set_writes_only_over_the_expected_value() {
+    fake::reset();
+    assert_eq!(kv::cas("db", "n", None, "1"), Ok(true), "absent, as expected");
+    assert_eq!(kv::cas("db", "n", None, "2"), Ok(false), "present now");
+    assert_eq!(kv::cas("db", "n", Some(b"0"), "2"), Ok(false), "holds 1, not 0");
+    assert_eq!(kv::get("db", "n"), Ok(Some(b"1".to_vec())), "a conflict writes nothing");
+    assert_eq!(kv::cas("db", "n", Some(b"1"), "2"), Ok(true));
+    assert_eq!(kv::get("db", "n"), Ok(Some(b"2".to_vec())));
+    fake::fail_writes("db", Some(HostError::Unavailable));
+    assert_eq!(kv::cas("db", "n", Some(b"2"), "3"), Err(HostError::Unavailable));
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -62,6 +62,16 @@ pub struct Store {
     pub capacity: Option<u64>,
     /// Cache only: time to live of an entry, in milliseconds.
     pub ttl_ms: Option<f64>,
+    /// Cache only: the key-value store this cache fronts (`of`), whose replica 0 holds the
+    /// values the cache's entries should mirror.
+    pub of: Option<NameRef>,
+    /// Cache only: how long, in milliseconds, a read may return a value that differs from the
+    /// fronted store's current one (`cache-staleness` judges it; needs `of`).
+    pub staleness_ms: Option<f64>,
+    /// Key-value only: a replicated write that cannot get through (partition, loss) is resent
+    /// until it does (`true`, the default: anti-entropy), or dropped for good (`false`: the
+    /// replica stays stale until a later write of the key reaches it).
+    pub anti_entropy: bool,
     /// Contents every replica starts with: key → value (a string is stored as is, anything
     /// else as its JSON text).
     pub init: Vec<(String, serde_json::Value)>,
@@ -141,11 +151,26 @@ impl Store {
             Some(t) => Distribution::read(cx, t).unwrap_or(Distribution::Constant { ms: 0.5 }),
             None => Distribution::Constant { ms: 0.5 },
         };
-        let (mut capacity, mut ttl_ms) = (None, None);
+        let (mut capacity, mut ttl_ms, mut of, mut staleness_ms) = (None, None, None, None);
         if kind == Some(StoreKind::Cache) {
             capacity = Some(o.opt_u64(cx, "capacity", 1, 1 << 40).unwrap_or(10_000));
             ttl_ms = Some(o.opt_f64(cx, "ttl_ms", 0.0, 1e12).unwrap_or(60_000.0));
+            of = o.opt_str(cx, "of").map(NameRef::from);
+            staleness_ms = o.opt_f64(cx, "staleness_ms", 0.0, 1e12);
+            if staleness_ms.is_some() && of.is_none() {
+                cx.error(
+                    "parse.missing-field",
+                    o.span,
+                    &o.field("of"),
+                    "a cache with `staleness_ms` needs `of`: the key-value store it fronts",
+                );
+            }
         }
+        let anti_entropy = if kind == Some(StoreKind::Kv) {
+            o.opt_bool(cx, "anti_entropy").unwrap_or(true)
+        } else {
+            true
+        };
         let mut init = Vec::new();
         if let Some(t) = o.opt_table(cx, "init") {
             for (key, _, value) in t.entries() {
@@ -167,6 +192,9 @@ impl Store {
             latency,
             capacity,
             ttl_ms,
+            of,
+            staleness_ms,
+            anti_entropy,
             init,
             span,
         })

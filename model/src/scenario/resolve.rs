@@ -67,10 +67,27 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario) {
             expect(cx, end, "node", "link.between", &nodes);
         }
     }
+    let kvs: Vec<&str> =
+        s.stores.iter().filter(|x| x.kind == StoreKind::Kv).map(|x| x.name.as_str()).collect();
     for store in &s.stores {
         let f = format!("store[{}].nodes", store.name);
         for n in &store.nodes {
             expect(cx, n, "node", &f, &nodes);
+        }
+        let f = format!("store[{}].of", store.name);
+        if let Some(of) = &store.of
+            && expect(cx, of, "store", &f, &stores)
+            && !kvs.contains(&of.name.as_str())
+        {
+            cx.error(
+                "parse.wrong-kind",
+                of.span,
+                &f,
+                format!(
+                    "store `{}` is not a key-value store (kind = \"kv\"): a cache fronts one",
+                    of.name
+                ),
+            );
         }
     }
     for c in &s.channels {

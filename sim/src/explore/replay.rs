@@ -409,13 +409,35 @@ pub fn describe(line: &TraceLine) -> String {
         TraceEvent::HostOp { inv, op, target } => {
             format!("invocation {inv} does {op} on {target}")
         }
-        TraceEvent::StoreWrite { store, replica, key, version } => {
+        TraceEvent::StoreWrite { store, replica, key, version, .. } => {
             format!("{store} replica {replica} writes {key} (version {version})")
         }
         TraceEvent::StoreApply { store, replica, key, version, applied } => format!(
             "{store} replica {replica} {} replicated {key} (version {version})",
             if *applied { "applies" } else { "ignores older" },
         ),
+        TraceEvent::CacheWrite { inv, cache, key, changed } => format!(
+            "invocation {inv} puts {key} in {cache}{}",
+            if *changed { "" } else { " (same value)" }
+        ),
+        TraceEvent::StoreRead { inv, store, replica, key, version } => {
+            format!("invocation {inv} reads {key} at {store} replica {replica} (version {version})")
+        }
+        TraceEvent::CacheRead { inv, cache, key, differs_ns, .. } => format!(
+            "invocation {inv} reads {key} from {cache}{}",
+            if *differs_ns > 0 {
+                format!(" (the store has differed for {:.1} ms)", *differs_ns as f64 / 1e6)
+            } else {
+                String::new()
+            }
+        ),
+        TraceEvent::WorkOf { inv, work } => format!("invocation {inv} works on {work}"),
+        TraceEvent::StoreAcked { inv, store, key, version } => {
+            format!("invocation {inv} gets the ack of {key} (version {version}) from {store}")
+        }
+        TraceEvent::ReplicaMissed { store, replica, key, version } => {
+            format!("{store} replica {replica} MISSES {key} (version {version}) for good")
+        }
         TraceEvent::Publish { channel, msg } => format!("message {msg} published on {channel}"),
         TraceEvent::Deliver { channel, msg, group, attempt } => {
             format!("message {msg} delivered to {group} on {channel} (attempt {attempt})")
@@ -447,7 +469,7 @@ pub fn describe(line: &TraceLine) -> String {
             "{caller} EJECTS {service} replica {replica} (outlier detection) until t={:.4}s",
             *until_ns as f64 / 1e9
         ),
-        TraceEvent::CacheRead { inv, cache, hit } => {
+        TraceEvent::CacheLookup { inv, cache, hit } => {
             format!("invocation {inv} reads {cache}: {}", if *hit { "a hit" } else { "a miss" })
         }
         TraceEvent::RunEnd { events } => format!("run ends after {events} events"),
@@ -533,9 +555,15 @@ pub fn mermaid(events: &[TraceLine]) -> String {
             | TraceEvent::Log { .. }
             | TraceEvent::CallRetry { .. }
             | TraceEvent::Publish { .. }
+            | TraceEvent::CacheWrite { .. }
+            | TraceEvent::StoreRead { .. }
+            | TraceEvent::CacheRead { .. }
+            | TraceEvent::StoreAcked { .. }
+            | TraceEvent::WorkOf { .. }
+            | TraceEvent::ReplicaMissed { .. }
             | TraceEvent::ReplicaDown { .. }
             | TraceEvent::ReplicaUp { .. }
-            | TraceEvent::CacheRead { .. }
+            | TraceEvent::CacheLookup { .. }
             | TraceEvent::RunEnd { .. } => Ok(()),
         };
     }

@@ -31,7 +31,15 @@ fn the_story_keeps_faults_and_events_naming_a_subject() {
     let events = [
         TraceEvent::Registered { service: "a", replica: 0 },
         TraceEvent::Registered { service: "b", replica: 0 },
-        TraceEvent::StoreWrite { store: "a-db", replica: 1, key: "k", version: 3 },
+        TraceEvent::StoreWrite {
+            store: "a-db",
+            replica: 1,
+            key: "k",
+            version: 3,
+            inv: 0,
+            prev_version: 0,
+            changed: true,
+        },
         TraceEvent::HostOp { inv: 1, op: "call", target: "a.get" },
         TraceEvent::HostOp { inv: 1, op: "call", target: "b:a" },
         TraceEvent::FaultStart { index: 0, kind: "crash" },

@@ -1,50 +1,141 @@
 //! Eventual consistency (seed §2.3, lim State(s_i) = State(s_j)): once faults heal and traffic
-//! stops, every replica of each key-value store holds the same value for every key. Runs are
-//! judged `quality.convergence_ms` after the last fault heals, so agreement at the end is
-//! convergence within that bound; the slowest replication is reported (partitions delay it by
-//! design).
+//! stops, every replica of each key-value store holds the same value for every key.
+//!
+//! Judged at the end of the run, which exploration places past the last fault's end plus the
+//! convergence bound (`quality.convergence_ms`), and never against a write still in flight
+//! there: a key with a replicated copy sent but not yet applied at the cutoff is left out (and
+//! counted in the notes). What remains must agree.
+//!
+//! What can make it fail (the simulator's replication, see `system/kv.rs`): under arrival order
+//! replicas keep whatever arrived last and may disagree for good; under last-writer-wins every
+//! delivered copy converges, so an LWW store diverges only where a replica missed a write for
+//! good — a copy dropped by a partition or loss on a store with `anti_entropy = false`, never
+//! repaired by a later write of the key.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use fusebench_model::Scenario;
+use fusebench_model::scenario::ConflictPolicy;
 
-use super::{Verdict, show};
+use super::{Verdict, each_event, show, unreadable};
 use crate::system::RunResult;
+use crate::time::SimTime;
+use crate::trace::TraceEvent;
 
 pub(super) const ID: &str = "eventual-consistency";
 
-pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
+/// Diverging keys listed one by one per store; beyond, only counted.
+const SHOWN_MAX: usize = 5;
+
+/// What the trace tells about replication, per store and key.
+#[derive(Debug, Default)]
+struct Replication {
+    /// (store, key) → (replica, version) copies sent and not yet applied.
+    in_flight: BTreeMap<(String, String), BTreeSet<(u32, u64)>>,
+    /// (store, key) → (replica, version) copies dropped for good (no anti-entropy).
+    missed: BTreeMap<(String, String), Vec<(u32, u64)>>,
+    /// Stores with at least one write.
+    written: BTreeSet<String>,
+    last_write: SimTime,
+    last_fault_end: SimTime,
+}
+
+fn replication(run: &RunResult) -> Result<Replication, crate::trace::TraceError> {
+    let mut r = Replication::default();
+    each_event(run, |line| match &line.event {
+        TraceEvent::StoreWrite { store, replica, key, version, .. } => {
+            let n = run.stores.get(store).map_or(0, Vec::len) as u32;
+            let copies = r.in_flight.entry((store.clone(), key.clone())).or_default();
+            copies.extend((0..n).filter(|o| o != replica).map(|o| (o, *version)));
+            r.written.insert(store.clone());
+            r.last_write = line.t;
+        }
+        TraceEvent::StoreApply { store, replica, key, version, .. } => {
+            if let Some(c) = r.in_flight.get_mut(&(store.clone(), key.clone())) {
+                c.remove(&(*replica, *version));
+            }
+        }
+        TraceEvent::ReplicaMissed { store, replica, key, version } => {
+            let sk = (store.clone(), key.clone());
+            if let Some(c) = r.in_flight.get_mut(&sk) {
+                c.remove(&(*replica, *version));
+            }
+            r.missed.entry(sk).or_default().push((*replica, *version));
+        }
+        TraceEvent::FaultEnd { .. } => r.last_fault_end = line.t,
+        _ => {}
+    })?;
+    r.in_flight.retain(|_, c| !c.is_empty());
+    Ok(r)
+}
+
+pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
+    let rep = match replication(run) {
+        Ok(r) => r,
+        Err(e) => return Verdict::new(ID, vec![unreadable(&e)], Vec::new()),
+    };
     let mut findings = Vec::new();
     let mut notes = Vec::new();
     let mut subjects = Vec::new();
+    let (mut judged_keys, mut skipped_keys) = (0usize, 0usize);
     for (store, replicas) in &run.stores {
-        if replicas.len() < 2 {
+        if replicas.len() < 2 || !rep.written.contains(store) {
             continue;
         }
+        let arrival = s
+            .stores
+            .iter()
+            .find(|x| &x.name == store)
+            .is_some_and(|x| x.conflict == ConflictPolicy::ArrivalOrder);
         let keys: BTreeSet<&Vec<u8>> = replicas.iter().flat_map(|r| r.keys()).collect();
         let mut diverging = 0;
         for k in &keys {
+            let key = String::from_utf8_lossy(k).into_owned();
+            let sk = (store.clone(), key.clone());
+            if rep.in_flight.contains_key(&sk) {
+                skipped_keys += 1;
+                continue;
+            }
+            judged_keys += 1;
             let values: Vec<Option<&Vec<u8>>> =
                 replicas.iter().map(|r| r.get(*k).and_then(|v| v.value.as_ref())).collect();
-            if values.iter().any(|v| *v != values[0]) {
-                diverging += 1;
-                if diverging <= 5 {
-                    subjects.push(store.clone());
-                    subjects.push(String::from_utf8_lossy(k).into_owned());
-                    let shown: Vec<String> = values
-                        .iter()
-                        .enumerate()
-                        .map(|(i, v)| format!("replica {i} = {}", show(*v)))
-                        .collect();
-                    findings.push(format!(
-                        "store `{store}` key `{}` diverges: {}",
-                        String::from_utf8_lossy(k),
-                        shown.join(", ")
-                    ));
-                }
+            if values.iter().all(|v| *v == values[0]) {
+                continue;
             }
+            diverging += 1;
+            if diverging > SHOWN_MAX {
+                continue;
+            }
+            subjects.extend([store.clone(), key.clone()]);
+            let shown: Vec<String> = values
+                .iter()
+                .zip(replicas)
+                .enumerate()
+                .map(|(i, (v, r))| {
+                    let version = r.get(*k).map_or(0, |x| x.version);
+                    format!("replica {i} = {} (version {version})", show(*v))
+                })
+                .collect();
+            let why = match rep.missed.get(&sk) {
+                Some(m) => {
+                    let m: Vec<String> =
+                        m.iter().map(|(r, v)| format!("replica {r} missed version {v}")).collect();
+                    format!(
+                        "; never repaired: {} (dropped, and the store has no anti-entropy)",
+                        m.join(", ")
+                    )
+                }
+                None if arrival => {
+                    "; the replicas applied the writes in different orders (arrival-order)".into()
+                }
+                None => String::new(),
+            };
+            findings.push(format!(
+                "store `{store}` key `{key}` diverges after quiescence: {}{why}",
+                shown.join(", ")
+            ));
         }
-        if diverging > 5 {
+        if diverging > SHOWN_MAX {
             findings.push(format!("store `{store}`: {diverging} keys diverge in all"));
         }
         if let Some(h) = run.metrics.replication_lag.get(store) {
@@ -58,5 +149,101 @@ pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
             ));
         }
     }
+    if judged_keys == 0 {
+        let why = if skipped_keys > 0 {
+            format!("every written key ({skipped_keys}) was still replicating at the cutoff")
+        } else {
+            "no store with two or more replicas was written".to_owned()
+        };
+        return Verdict::not_exercised(ID, why);
+    }
+    notes.insert(
+        0,
+        format!(
+            "judged at {:.3} s (last write {:.3} s, last fault healed {:.3} s): {judged_keys} key(s); {skipped_keys} key(s) still replicating at the cutoff not judged",
+            run.end.as_secs_f64(),
+            rep.last_write.as_secs_f64(),
+            rep.last_fault_end.as_secs_f64(),
+        ),
+    );
     Verdict::new(ID, findings, notes).about(subjects)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::system::Versioned;
+    use crate::trace::TraceEvent;
+
+    use super::super::tests::{run_with, verdict_of};
+    use super::ID;
+    use crate::properties::Status;
+
+    fn write(replica: u32, version: u64) -> TraceEvent<&'static str> {
+        TraceEvent::StoreWrite {
+            store: "db",
+            replica,
+            key: "k",
+            version,
+            inv: 1,
+            prev_version: 0,
+            changed: true,
+        }
+    }
+    fn apply(replica: u32, version: u64) -> TraceEvent<&'static str> {
+        TraceEvent::StoreApply { store: "db", replica, key: "k", version, applied: true }
+    }
+
+    /// A run whose `db` replicas end with these (value, version)s of `k`.
+    fn ending(
+        events: &[TraceEvent<&str>],
+        finals: &[(&str, u64)],
+    ) -> (fusebench_model::Scenario, crate::system::RunResult) {
+        let (s, mut run) = run_with(events);
+        let replicas = finals
+            .iter()
+            .map(|(v, version)| {
+                [(
+                    b"k".to_vec(),
+                    Versioned { value: Some(v.as_bytes().to_vec()), version: *version },
+                )]
+                .into_iter()
+                .collect()
+            })
+            .collect();
+        run.stores.insert("db".into(), replicas);
+        (s, run)
+    }
+
+    #[test]
+    fn a_replica_that_missed_a_write_for_good_fails_naming_it() {
+        let missed = TraceEvent::ReplicaMissed { store: "db", replica: 1, key: "k", version: 2 };
+        let (s, run) =
+            ending(&[write(0, 1), apply(1, 1), write(0, 2), missed], &[("b", 2), ("a", 1)]);
+        let v = verdict_of(&s, &run, ID);
+        assert_eq!(v.status, Status::Failed, "{v:#?}");
+        assert!(
+            v.findings[0].contains("store `db` key `k` diverges after quiescence")
+                && v.findings[0].contains("replica 1 missed version 2"),
+            "{v:#?}"
+        );
+    }
+
+    #[test]
+    fn a_write_still_replicating_at_the_cutoff_is_not_judged() {
+        let (s, run) = ending(&[write(0, 1), apply(1, 1), write(0, 2)], &[("b", 2), ("a", 1)]);
+        let v = verdict_of(&s, &run, ID);
+        assert_eq!(v.status, Status::NotExercised, "{v:#?}");
+        assert!(v.notes[0].contains("still replicating at the cutoff"), "{v:#?}");
+    }
+
+    #[test]
+    fn replicas_that_agree_hold() {
+        let (s, run) = ending(&[write(0, 1), apply(1, 1)], &[("a", 1), ("a", 1)]);
+        let v = verdict_of(&s, &run, ID);
+        assert_eq!(v.status, Status::Held, "{v:#?}");
+        assert!(v.notes[0].contains("1 key(s); 0 key(s) still replicating"), "{v:#?}");
+        // No replicated store was written.
+        let (s, run) = ending(&[], &[("a", 1), ("a", 1)]);
+        assert_eq!(verdict_of(&s, &run, ID).status, Status::NotExercised);
+    }
 }

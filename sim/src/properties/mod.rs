@@ -5,12 +5,15 @@
 //! every duplication fault removed. Each verdict names what broke (endpoint, key, store entries,
 //! input) so a counterexample can be read, not just counted.
 
+mod acked;
 mod consistency;
 mod containment;
 mod coupling;
 mod idempotence;
 mod loss;
+mod lost_update;
 mod slo;
+mod staleness;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -36,6 +39,18 @@ pub const PROPERTIES: &[PropertyInfo] = &[
     PropertyInfo {
         id: consistency::ID,
         summary: "after faults heal and traffic stops, all replicas of each store converge",
+    },
+    PropertyInfo {
+        id: lost_update::ID,
+        summary: "no read-modify-write race: a write never overwrites a change made since its invocation read the key",
+    },
+    PropertyInfo {
+        id: staleness::ID,
+        summary: "a cache with a staleness bound never returns a value that has differed from its store for longer",
+    },
+    PropertyInfo {
+        id: acked::ID,
+        summary: "an acknowledged write is never replaced by an older version at a replica that had it",
     },
     PropertyInfo {
         id: loss::ID,
@@ -145,6 +160,9 @@ pub fn check(s: &Scenario, run: &RunResult, twin: Option<&RunResult>) -> Vec<Ver
     vec![
         idempotence::check(s, run, twin),
         consistency::check(s, run),
+        lost_update::check(s, run),
+        staleness::check(s, run),
+        acked::check(s, run),
         loss::check(s, run),
         slo::check(s, run),
         containment::check(s, run),

@@ -11,7 +11,7 @@ use crate::time::SimTime;
 use crate::trace::{Trace, TraceEvent, TraceMode};
 
 /// Two abstract services (no calls declared), a little traffic to `a`.
-const TWO: &str = r#"
+pub(crate) const TWO: &str = r#"
 [system]
 name = "two"
 [[context]]
@@ -70,6 +70,11 @@ pub(crate) fn run_with(events: &[TraceEvent<&str>]) -> (Scenario, RunResult) {
 fn verdict(s: &Scenario, run: &RunResult, id: &str) -> Verdict {
     let verdicts = check(s, run, None);
     verdicts.into_iter().find(|v| v.id == id).unwrap_or_else(|| panic!("no verdict {id}"))
+}
+
+/// The verdict of property `id` on `run` (for the tests beside each property).
+pub(crate) fn verdict_of(s: &Scenario, run: &RunResult, id: &str) -> Verdict {
+    verdict(s, run, id)
 }
 
 /// The name the runtime gives the `call` import, as the simulator traces it.

@@ -99,7 +99,7 @@ pub enum InstancePooling {
 /// `-2` (denied) to the guest and is recorded in the invocation's report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Permissions {
-    /// Key-value stores the service owns: `kv_get`, `kv_put`, `kv_delete`.
+    /// Key-value stores the service owns: `kv_get`, `kv_put`, `kv_delete`, `kv_cas`.
     pub kv_owned: BTreeSet<String>,
     /// Further key-value stores it may read: `kv_get` only.
     pub kv_readable: BTreeSet<String>,

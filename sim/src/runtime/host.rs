@@ -302,6 +302,29 @@ fn kv_delete(
     })
 }
 
+/// `kv_cas(store, key, expect, new) -> i32`: `expect_len = -1` expects the key absent.
+#[allow(clippy::too_many_arguments)] // the ABI's eight i32 parameters
+fn kv_cas(
+    mut caller: Caller<'_, HostState>,
+    sp: i32,
+    sl: i32,
+    kp: i32,
+    kl: i32,
+    ep: i32,
+    el: i32,
+    np: i32,
+    nl: i32,
+) -> Result<i32, Error> {
+    host_op(&mut caller, "kv_cas", |m, p| {
+        let store = name_at(m, sp, sl)?;
+        let key = bytes_at(m, kp, kl)?;
+        let expect = if el == -1 { None } else { Some(bytes_at(m, ep, el)?) };
+        let new = bytes_at(m, np, nl)?;
+        let allowed = p.kv_owned.contains(&store);
+        permitted(allowed, store, |store| HostOp::KvCas { store, key, expect, new })
+    })
+}
+
 fn cache_get(
     mut caller: Caller<'_, HostState>,
     cp: i32,
@@ -565,6 +588,7 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<HostState>, wasmi::errors
     l.func_wrap(h, "kv_get", kv_get)?;
     l.func_wrap(h, "kv_put", kv_put)?;
     l.func_wrap(h, "kv_delete", kv_delete)?;
+    l.func_wrap(h, "kv_cas", kv_cas)?;
     l.func_wrap(h, "cache_get", cache_get)?;
     l.func_wrap(h, "cache_put", cache_put)?;
     l.func_wrap(h, "publish", publish)?;

@@ -168,13 +168,44 @@ pub struct Refusal {
 /// A host operation that takes virtual time: the engine performs it and resumes the guest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostOp {
-    KvGet { store: String, key: Vec<u8> },
-    KvPut { store: String, key: Vec<u8>, value: Vec<u8> },
-    KvDelete { store: String, key: Vec<u8> },
-    CacheGet { cache: String, key: Vec<u8> },
-    CachePut { cache: String, key: Vec<u8>, value: Vec<u8> },
-    Publish { channel: String, message: Vec<u8> },
-    Call { service: String, endpoint: String, request: Vec<u8> },
+    KvGet {
+        store: String,
+        key: Vec<u8>,
+    },
+    KvPut {
+        store: String,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    KvDelete {
+        store: String,
+        key: Vec<u8>,
+    },
+    /// Compare-and-set: write `new` only if the key's value is `expect` (`None`: absent).
+    KvCas {
+        store: String,
+        key: Vec<u8>,
+        expect: Option<Vec<u8>>,
+        new: Vec<u8>,
+    },
+    CacheGet {
+        cache: String,
+        key: Vec<u8>,
+    },
+    CachePut {
+        cache: String,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    Publish {
+        channel: String,
+        message: Vec<u8>,
+    },
+    Call {
+        service: String,
+        endpoint: String,
+        request: Vec<u8>,
+    },
 }
 
 impl HostOp {
@@ -185,6 +216,7 @@ impl HostOp {
             HostOp::KvGet { .. } => "kv_get",
             HostOp::KvPut { .. } => "kv_put",
             HostOp::KvDelete { .. } => "kv_delete",
+            HostOp::KvCas { .. } => "kv_cas",
             HostOp::CacheGet { .. } => "cache_get",
             HostOp::CachePut { .. } => "cache_put",
             HostOp::Publish { .. } => "publish",
@@ -206,7 +238,7 @@ pub enum HostReply {
     /// The value found (`kv_get`, `cache_get`) or the callee's response (`call`): copied into a
     /// buffer from the guest's `alloc`, the guest gets `(ptr << 32) | len`.
     Value(Vec<u8>),
-    /// Success of `kv_put`, `kv_delete`, `cache_put`, `publish`: the guest gets `0`.
+    /// Success of `kv_put`, `kv_delete`, `kv_cas`, `cache_put`, `publish`: the guest gets `0`.
     Ack,
     /// Failure: the guest gets the code's negative number.
     Error(HostCode),
@@ -225,6 +257,8 @@ pub enum HostCode {
     InvalidArgument,
     /// `-5`: rejected by the callee's contract.
     Rejected,
+    /// `-6`: `kv_cas` found another value than the expected one; nothing was written.
+    Conflict,
 }
 
 impl HostCode {
@@ -236,6 +270,7 @@ impl HostCode {
             HostCode::Unavailable => -3,
             HostCode::InvalidArgument => -4,
             HostCode::Rejected => -5,
+            HostCode::Conflict => -6,
         }
     }
 }

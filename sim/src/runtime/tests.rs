@@ -131,6 +131,7 @@ const KV_PUT: &str =
     r#"(import "fusebench" "kv_put" (func $kv_put (param i32 i32 i32 i32 i32 i32) (result i32)))"#;
 const KV_DELETE: &str =
     r#"(import "fusebench" "kv_delete" (func $kv_delete (param i32 i32 i32 i32) (result i32)))"#;
+const KV_CAS: &str = r#"(import "fusebench" "kv_cas" (func $kv_cas (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))"#;
 const CACHE_GET: &str =
     r#"(import "fusebench" "cache_get" (func $cache_get (param i32 i32 i32 i32) (result i64)))"#;
 const CACHE_PUT: &str = r#"(import "fusebench" "cache_put" (func $cache_put (param i32 i32 i32 i32 i32 i32) (result i32)))"#;
@@ -311,6 +312,9 @@ fn all_imports_service() -> (ServiceConfig, String) {
     c.endpoints = set(&[
         "put",
         "delete",
+        "cas",
+        "cas_absent",
+        "cas_users",
         "get",
         "read_users",
         "put_users",
@@ -337,6 +341,9 @@ fn all_imports_service() -> (ServiceConfig, String) {
     let body = [
         handler("put", &num("(call $kv_put (i32.const 0) (i32.const 6) (i32.const 16) (i32.const 2) (i32.const 24) (i32.const 2))")),
         handler("delete", &num("(call $kv_delete (i32.const 0) (i32.const 6) (i32.const 16) (i32.const 2))")),
+        handler("cas", &num("(call $kv_cas (i32.const 0) (i32.const 6) (i32.const 16) (i32.const 2) (i32.const 24) (i32.const 2) (i32.const 104) (i32.const 11))")),
+        handler("cas_absent", &num("(call $kv_cas (i32.const 0) (i32.const 6) (i32.const 16) (i32.const 2) (i32.const 0) (i32.const -1) (i32.const 24) (i32.const 2))")),
+        handler("cas_users", &num("(call $kv_cas (i32.const 8) (i32.const 5) (i32.const 16) (i32.const 2) (i32.const 0) (i32.const -1) (i32.const 24) (i32.const 2))")),
         handler("get", "(local $v i64) (local.set $v (call $kv_get (i32.const 0) (i32.const 6) (i32.const 16) (i32.const 2))) (if (result i64) (i64.lt_s (local.get $v) (i64.const 0)) (then (call $num (local.get $v))) (else (local.get $v)))"),
         handler("read_users", "(call $kv_get (i32.const 8) (i32.const 5) (i32.const 16) (i32.const 2))"),
         handler("put_users", &num("(call $kv_put (i32.const 8) (i32.const 5) (i32.const 16) (i32.const 2) (i32.const 24) (i32.const 2))")),
@@ -353,7 +360,7 @@ fn all_imports_service() -> (ServiceConfig, String) {
     ]
     .join("\n");
     let imports =
-        [KV_GET, KV_PUT, KV_DELETE, CACHE_GET, CACHE_PUT, PUBLISH, CALL, LOG, NOW, RANDOM];
+        [KV_GET, KV_PUT, KV_DELETE, KV_CAS, CACHE_GET, CACHE_PUT, PUBLISH, CALL, LOG, NOW, RANDOM];
     (c, module(&imports, &body))
 }
 
@@ -371,6 +378,28 @@ fn every_host_import_suspends_or_answers_as_the_abi_says() {
     let s = h.start("all", "delete", "{}");
     assert_eq!(pending(&s), &HostOp::KvDelete { store: "orders".into(), key: b"k1".to_vec() });
     assert_eq!(r(&h.resume(s.invocation, HostReply::Error(HostCode::NotFound))), -1);
+
+    // Compare-and-set: expected bytes, or `expect_len = -1` for "absent"; a conflict is -6.
+    let s = h.start("all", "cas", "{}");
+    let op = HostOp::KvCas {
+        store: "orders".into(),
+        key: b"k1".to_vec(),
+        expect: Some(b"v1".to_vec()),
+        new: br#"{"ok":true}"#.to_vec(),
+    };
+    assert_eq!(pending(&s), &op);
+    assert_eq!(r(&h.resume(s.invocation, HostReply::Ack)), 0);
+    let s = h.start("all", "cas_absent", "{}");
+    let op = HostOp::KvCas {
+        store: "orders".into(),
+        key: b"k1".to_vec(),
+        expect: None,
+        new: b"v1".to_vec(),
+    };
+    assert_eq!(pending(&s), &op);
+    assert_eq!(r(&h.resume(s.invocation, HostReply::Error(HostCode::Conflict))), -6);
+    // A write: denied on a store the service only reads.
+    assert_eq!(r(&h.start("all", "cas_users", "{}")), -2);
 
     let s = h.start("all", "get", "{}");
     let got = h.resume(s.invocation, HostReply::Value(b"[1,2,3]".to_vec()));

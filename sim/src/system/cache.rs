@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::Sim;
-use super::ids::{InvId, StoreId};
+use super::ids::StoreId;
 use crate::runtime::{HostCode, HostReply};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
@@ -31,6 +31,11 @@ impl CacheState {
         *used = self.tick;
         self.lru.insert(self.tick, key.to_vec());
         Some(value.clone())
+    }
+
+    /// The value under `key` if present and fresh at `now`, without counting as a use.
+    fn peek(&self, key: &[u8], now: SimTime) -> Option<&Vec<u8>> {
+        self.entries.get(key).filter(|(_, expires, _)| *expires > now).map(|(v, _, _)| v)
     }
 
     /// Stores `value` under `key` until `expires`; returns how many entries were evicted to
@@ -59,18 +64,45 @@ impl CacheState {
 }
 
 impl Sim {
-    pub(crate) fn cache_get(&mut self, inv: InvId, store: StoreId, key: &[u8]) -> HostReply {
+    /// A read; a hit on a cache fronting a store is traced with how long the store's value has
+    /// differed from the one returned (`cache-staleness`).
+    pub(crate) fn cache_get(&mut self, inv: u64, store: StoreId, key: &[u8]) -> HostReply {
         let now = self.q.now();
         let hit = self.stores[store.index()].cache.get(key, now);
         let cache = &self.world.store(store).name;
-        self.trace.emit(now, &TraceEvent::CacheRead { inv: inv.0, cache, hit: hit.is_some() });
+        self.trace.emit(now, &TraceEvent::CacheLookup { inv, cache, hit: hit.is_some() });
         self.rec.cache_access(store, hit.is_some());
+        if let (Some(value), Some(of)) = (&hit, self.world.store(store).of) {
+            let (store_version, differs_ns) = self.differs_for(of, key, value);
+            let key_text = String::from_utf8_lossy(key);
+            self.trace.emit(
+                now,
+                &TraceEvent::CacheRead {
+                    inv,
+                    cache: &self.world.store(store).name,
+                    key: &key_text,
+                    store_version,
+                    differs_ns,
+                },
+            );
+        }
         hit.map_or(HostReply::Error(HostCode::NotFound), HostReply::Value)
     }
 
-    pub(crate) fn cache_put(&mut self, store: StoreId, key: Vec<u8>, value: Vec<u8>) -> HostReply {
+    pub(crate) fn cache_put(
+        &mut self,
+        inv: u64,
+        store: StoreId,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    ) -> HostReply {
         let now = self.q.now();
         let spec = self.world.store(store);
+        let c = &mut self.stores[store.index()].cache;
+        let changed = c.peek(&key, now) != Some(&value);
+        let key_text = String::from_utf8_lossy(&key).into_owned();
+        self.trace
+            .emit(now, &TraceEvent::CacheWrite { inv, cache: &spec.name, key: &key_text, changed });
         let c = &mut self.stores[store.index()].cache;
         let evicted = c.put(key, value, now + spec.ttl_nanos, spec.capacity);
         if evicted > 0 {

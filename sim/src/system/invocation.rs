@@ -300,7 +300,8 @@ impl Sim {
         let target = match op {
             HostOp::KvGet { store, .. }
             | HostOp::KvPut { store, .. }
-            | HostOp::KvDelete { store, .. } => store.clone(),
+            | HostOp::KvDelete { store, .. }
+            | HostOp::KvCas { store, .. } => store.clone(),
             HostOp::CacheGet { cache, .. } | HostOp::CachePut { cache, .. } => cache.clone(),
             HostOp::Publish { channel, .. } => channel.clone(),
             HostOp::Call { service, endpoint, .. } => format!("{service}.{endpoint}"),

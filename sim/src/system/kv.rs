@@ -2,6 +2,16 @@
 //! majority quorum of acknowledgements (Raft-style); eventual stores accept a write at any
 //! replica and replicate it after a lag (Dynamo-style), resending until it gets through. A
 //! conflict policy decides what a replica keeps: last-writer-wins by version, or arrival order.
+//!
+//! What replication guarantees (and so what `eventual-consistency` can catch): every write is
+//! sent to every other replica; with `anti_entropy` (the default) a copy the network drops is
+//! resent every 100 ms until it arrives, so once traffic stops and faults heal every replica
+//! receives every write. Versions come from one global counter in acceptance order, so under
+//! last-writer-wins every replica then holds the highest version: an LWW store can only diverge
+//! while copies are in flight, or when `anti_entropy = false` dropped a copy for good. Under
+//! arrival order a replica keeps whatever arrived last, so replicas may diverge for good, and an
+//! acknowledged write can be replaced by an older one (`acked-writes-survive`). Store replicas
+//! never crash: data is lost only through those policies.
 
 use std::collections::BTreeMap;
 
@@ -51,30 +61,118 @@ pub(crate) struct StoreState {
     pub(crate) cache: super::cache::CacheState,
     /// Extra replication lag from active `replica-lag` faults.
     pub(crate) extra_lag_nanos: u64,
+    /// Replica 0's value changes per key, for caches fronting this store (`cache-staleness`).
+    pub(crate) changes: BTreeMap<Vec<u8>, KeyChange>,
     pub(crate) rng: SimRng,
 }
 
-/// Applies a write at a replica under the store's conflict policy; returns whether it changed
-/// the replica.
-fn apply(conflict: ConflictPolicy, replica: &mut KvReplica, key: &[u8], value: &Versioned) -> bool {
-    match (conflict, replica.get(key)) {
-        (ConflictPolicy::LwwVersion, Some(cur)) if cur.version >= value.version => false,
-        _ => {
-            replica.insert(key.to_vec(), value.clone());
-            true
-        }
+/// When replica 0's value of a key last changed, and the value before with when that one was
+/// set: enough to bound from below how long the replica has differed from a cached value.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyChange {
+    set_at: SimTime,
+    prev: Option<(Option<Vec<u8>>, SimTime)>,
+}
+
+/// What applying a write at a replica did.
+#[derive(Debug, Clone, Copy)]
+struct Applied {
+    /// The replica took the write (the conflict policy accepted it).
+    applied: bool,
+    /// The version held before (0 when absent).
+    prev_version: u64,
+    /// The value it now holds differs from the one it held.
+    changed: bool,
+}
+
+/// Applies a write at a replica under the store's conflict policy; for replica 0 it also
+/// records when the value changed.
+fn apply(
+    d: &mut StoreState,
+    conflict: ConflictPolicy,
+    replica: ReplicaIdx,
+    key: &[u8],
+    value: &Versioned,
+    now: SimTime,
+) -> Applied {
+    let r = &mut d.replicas[replica as usize];
+    let cur = r.get(key);
+    let prev_version = cur.map_or(0, |c| c.version);
+    let held = cur.and_then(|c| c.value.clone());
+    if conflict == ConflictPolicy::LwwVersion && cur.is_some_and(|c| c.version >= value.version) {
+        return Applied { applied: false, prev_version, changed: false };
     }
+    let changed = held != value.value;
+    r.insert(key.to_vec(), value.clone());
+    if replica == 0 && changed {
+        let before = d.changes.get(key).map_or(SimTime::ZERO, |c| c.set_at);
+        d.changes.insert(key.to_vec(), KeyChange { set_at: now, prev: Some((held, before)) });
+    }
+    Applied { applied: true, prev_version, changed }
 }
 
 impl Sim {
-    pub(crate) fn kv_read(&self, store: StoreId, replica: ReplicaIdx, key: &[u8]) -> HostReply {
-        match self.stores[store.index()].replicas[replica as usize]
-            .get(key)
-            .and_then(|v| v.value.clone())
-        {
+    /// A read decided at `replica`, traced with the version it saw (a deletion's version
+    /// included: a later write is judged against what was read).
+    pub(crate) fn kv_read(
+        &mut self,
+        inv: u64,
+        store: StoreId,
+        replica: ReplicaIdx,
+        key: &[u8],
+    ) -> HostReply {
+        let now = self.q.now();
+        let held = self.stores[store.index()].replicas[replica as usize].get(key);
+        let version = held.map_or(0, |v| v.version);
+        let reply = match held.and_then(|v| v.value.clone()) {
             Some(v) => HostReply::Value(v),
             None => HostReply::Error(HostCode::NotFound),
+        };
+        let key_text = String::from_utf8_lossy(key);
+        let spec = self.world.store(store);
+        self.trace.emit(
+            now,
+            &TraceEvent::StoreRead { inv, store: &spec.name, replica, key: &key_text, version },
+        );
+        reply
+    }
+
+    /// How long (ns) replica 0 of `store` has differed from `value` for `key`, at least: 0
+    /// when it holds `value`. A lower bound (only the last two values are remembered), so a
+    /// staleness finding is never a false alarm.
+    pub(crate) fn differs_for(&self, store: StoreId, key: &[u8], value: &[u8]) -> (u64, u64) {
+        let now = self.q.now();
+        let d = &self.stores[store.index()];
+        let cur = d.replicas[0].get(key);
+        let version = cur.map_or(0, |c| c.version);
+        if cur.and_then(|c| c.value.as_deref()) == Some(value) {
+            return (version, 0);
         }
+        let since = match d.changes.get(key) {
+            None => SimTime::ZERO,
+            Some(KeyChange { set_at, prev: Some((held, prev_at)) })
+                if held.as_deref() != Some(value) =>
+            {
+                (*prev_at).min(*set_at)
+            }
+            Some(c) => c.set_at,
+        };
+        (version, now - since)
+    }
+
+    /// Whether `replica` of `store` holds `expect` for `key` (`None`: absent): the test of a
+    /// compare-and-set, decided where the write would be accepted.
+    pub(crate) fn kv_holds(
+        &self,
+        store: StoreId,
+        replica: ReplicaIdx,
+        key: &[u8],
+        expect: Option<&[u8]>,
+    ) -> bool {
+        self.stores[store.index()].replicas[replica as usize]
+            .get(key)
+            .and_then(|v| v.value.as_deref())
+            == expect
     }
 
     /// A write accepted at `replica`, replicated to the others; returns the reply and how
@@ -82,6 +180,7 @@ impl Sim {
     pub(crate) fn kv_write(
         &mut self,
         op: OpId,
+        inv: u64,
         store: StoreId,
         replica: ReplicaIdx,
         key: &[u8],
@@ -95,11 +194,19 @@ impl Sim {
         let existed = d.replicas[replica as usize].get(key).is_some_and(|v| v.value.is_some());
         let deleting = value.is_none();
         let v = Versioned { value, version };
-        apply(spec.conflict, &mut d.replicas[replica as usize], key, &v);
+        let a = apply(d, spec.conflict, replica, key, &v, now);
         let key_text = String::from_utf8_lossy(key);
         self.trace.emit(
             now,
-            &TraceEvent::StoreWrite { store: &spec.name, replica, key: &key_text, version },
+            &TraceEvent::StoreWrite {
+                store: &spec.name,
+                replica,
+                key: &key_text,
+                version,
+                inv,
+                prev_version: a.prev_version,
+                changed: a.changed,
+            },
         );
         let n = d.replicas.len() as u32;
         let strong = spec.consistency == Consistency::Strong;
@@ -128,6 +235,7 @@ impl Sim {
         let spec = self.world.store(w.store);
         let (a, b) = (spec.nodes[w.from as usize], spec.nodes[w.replica as usize]);
         let strong = spec.consistency == Consistency::Strong;
+        let anti_entropy = spec.anti_entropy;
         match self.transit(a, b, "replication", w.value.version) {
             Some(net) => {
                 let spec = self.world.store(w.store);
@@ -140,8 +248,22 @@ impl Sim {
                 self.q.after(net + lag, Event::Replicate(Box::new(w)));
             }
             // Resend until it gets through (anti-entropy): replicas converge after a heal.
-            None => {
+            None if anti_entropy => {
                 self.q.after(REPLICATION_RETRY_NANOS, Event::ReplicateRetry(Box::new(w)));
+            }
+            // No anti-entropy: the copy is gone, the replica stays stale for this write.
+            None => {
+                let now = self.q.now();
+                let key_text = String::from_utf8_lossy(&w.key);
+                self.trace.emit(
+                    now,
+                    &TraceEvent::ReplicaMissed {
+                        store: &self.world.store(w.store).name,
+                        replica: w.replica,
+                        key: &key_text,
+                        version: w.value.version,
+                    },
+                );
             }
         }
     }
@@ -150,7 +272,7 @@ impl Sim {
         let now = self.q.now();
         let spec = self.world.store(w.store);
         let d = &mut self.stores[w.store.index()];
-        let applied = apply(spec.conflict, &mut d.replicas[w.replica as usize], &w.key, &w.value);
+        let applied = apply(d, spec.conflict, w.replica, &w.key, &w.value, now).applied;
         let key_text = String::from_utf8_lossy(&w.key);
         self.trace.emit(
             now,
@@ -180,5 +302,117 @@ impl Sim {
             .filter(|(spec, _)| spec.kind == StoreKind::Kv)
             .map(|(spec, d)| (spec.name.clone(), d.replicas.clone()))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fusebench_model::Scenario;
+
+    use crate::runtime::fake::FakeHost;
+    use crate::runtime::{HostOp, ServiceHost};
+    use crate::system::{RunOptions, RunResult, Sim};
+    use crate::trace::{self, TraceEvent, TraceMode};
+
+    /// One service `w` owning `db` (`store` is the store's extra fields), on node `a`, with
+    /// the store's replicas on `a` and `b`, and a workload of `rate` requests per second.
+    fn scenario(store: &str, faults: &str, rate: u32) -> Scenario {
+        let text = format!(
+            r#"
+[system]
+name = "t"
+[[context]]
+name = "c"
+[[node]]
+name = "a"
+tier = "cloud"
+[[node]]
+name = "b"
+tier = "cloud"
+[[link]]
+between = ["a", "b"]
+latency = {{ dist = "constant", ms = 1.0 }}
+[gateway]
+node = "a"
+timeout_ms = 2000
+[[store]]
+name = "db"
+kind = "kv"
+nodes = ["a", "b"]
+{store}
+[[service]]
+name = "w"
+context = "c"
+node = "a"
+module = "w.wasm"
+capabilities = ["kv"]
+owns = ["db"]
+concurrency = 64
+  [[service.endpoint]]
+  name = "put"
+  method = "POST"
+  path = "/w"
+  public = true
+[workload]
+duration_s = 2
+arrival = {{ kind = "constant", rate_rps = {rate} }}
+  [[workload.mix]]
+  service = "w"
+  endpoint = "put"
+{faults}
+"#
+        );
+        let parsed = fusebench_model::parse("t.toml", &text);
+        assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
+        parsed.ok().expect("valid")
+    }
+
+    fn run(s: Scenario, host: Box<dyn ServiceHost>) -> (RunResult, Vec<TraceEvent>) {
+        let mut o = RunOptions::new(1);
+        o.trace = TraceMode::Full;
+        let r = Sim::new(s, host, &o).run();
+        let events = trace::read(&r.trace).map(|l| l.expect("reads back").event).collect();
+        (r, events)
+    }
+
+    #[test]
+    fn compare_and_set_writes_once_and_nothing_over_another_value() {
+        // Every invocation claims `k` if absent: exactly the first succeeds.
+        let host = FakeHost::new(serde_json::json!({}), |_, _| {
+            vec![HostOp::KvCas {
+                store: "db".into(),
+                key: b"k".to_vec(),
+                expect: None,
+                new: b"mine".to_vec(),
+            }]
+        });
+        let (r, events) = run(scenario("consistency = \"strong\"", "", 5), Box::new(host));
+        let count = |f: fn(&TraceEvent) -> bool| events.iter().filter(|e| f(e)).count();
+        let tries = count(|e| matches!(e, TraceEvent::HostOp { op, .. } if op == "kv_cas"));
+        assert!(tries >= 5, "{tries}");
+        assert_eq!(count(|e| matches!(e, TraceEvent::StoreWrite { .. })), 1);
+        assert_eq!(count(|e| matches!(e, TraceEvent::StoreAcked { .. })), 1);
+        assert_eq!(r.stores["db"][1][b"k".as_slice()].value.as_deref(), Some(&b"mine"[..]));
+    }
+
+    #[test]
+    fn without_anti_entropy_a_dropped_copy_is_missed_for_good() {
+        let host = || {
+            Box::new(FakeHost::new(serde_json::json!({}), |_, ctx| {
+                let key = ctx.random.next_u64().to_string().into_bytes();
+                vec![HostOp::KvPut { store: "db".into(), key, value: b"v".to_vec() }]
+            }))
+        };
+        let store = "consistency = \"eventual\"\nanti_entropy = false";
+        let fault = "[[fault]]\nkind = \"partition\"\nbetween = [\"a\", \"b\"]\nat_s = 0.5\nduration_s = 0.5\n";
+        let (r, events) = run(scenario(store, fault, 20), host());
+        let missed =
+            events.iter().filter(|e| matches!(e, TraceEvent::ReplicaMissed { .. })).count();
+        assert!(missed > 0, "copies across the partition are dropped");
+        assert_ne!(r.stores["db"][0].len(), r.stores["db"][1].len(), "and never repaired");
+        // With anti-entropy (the default) the same run converges.
+        let (r, events) = run(scenario("consistency = \"eventual\"", fault, 20), host());
+        assert!(!events.iter().any(|e| matches!(e, TraceEvent::ReplicaMissed { .. })));
+        assert_eq!(r.stores["db"][0], r.stores["db"][1]);
     }
 }

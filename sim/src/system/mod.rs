@@ -194,6 +194,7 @@ impl Sim {
                 replicas: vec![d.initial.clone(); d.nodes.len()],
                 cache: cache::CacheState::default(),
                 extra_lag_nanos: 0,
+                changes: BTreeMap::new(),
                 rng: SimRng::stream(seed, &format!("store/{}", d.name)),
             })
             .collect();

@@ -10,9 +10,11 @@ use fusebench_model::scenario::{Consistency, StoreKind};
 use super::Sim;
 use super::event::Event;
 use super::ids::{Counter, InvId, NodeId, OpId, ReplicaIdx, StoreId};
+use super::requests::Origin;
 use crate::dist::sample_nanos;
 use crate::engine::TimerId;
 use crate::runtime::{HostCode, HostOp, HostReply};
+use crate::trace::TraceEvent;
 
 /// How long an invocation waits for a store or broker before its operation fails (`-3`).
 const OP_TIMEOUT_NANOS: u64 = 1_000_000_000;
@@ -37,6 +39,9 @@ pub(crate) struct PendingOp {
     pub(crate) store: StoreId,
     timer: TimerId,
     pub(crate) state: OpState,
+    /// A key-value write the store accepted: its key and version, traced as acknowledged when
+    /// a success reply reaches the invocation.
+    written: Option<(Vec<u8>, u64)>,
 }
 
 #[derive(Debug, Default)]
@@ -62,7 +67,7 @@ impl Sim {
         let node = self.world.service(service).node;
         let id = OpId(self.ops.ids.next());
         let timer = self.q.timer_after(OP_TIMEOUT_NANOS, Event::OpTimeout(id));
-        self.ops.table.insert(id, PendingOp { inv, node, store, timer, state });
+        self.ops.table.insert(id, PendingOp { inv, node, store, timer, state, written: None });
         (id, node)
     }
 
@@ -71,7 +76,8 @@ impl Sim {
         let name = match &op {
             HostOp::KvGet { store, .. }
             | HostOp::KvPut { store, .. }
-            | HostOp::KvDelete { store, .. } => store,
+            | HostOp::KvDelete { store, .. }
+            | HostOp::KvCas { store, .. } => store,
             HostOp::CacheGet { cache, .. } | HostOp::CachePut { cache, .. } => cache,
             HostOp::Publish { .. } | HostOp::Call { .. } => {
                 unreachable!("publish and call are not store operations")
@@ -82,8 +88,13 @@ impl Sim {
             return;
         };
         // A cache put is a write (it was counted as a read, so caches showed 0 writes).
-        let is_write =
-            matches!(op, HostOp::KvPut { .. } | HostOp::KvDelete { .. } | HostOp::CachePut { .. });
+        let is_write = matches!(
+            op,
+            HostOp::KvPut { .. }
+                | HostOp::KvDelete { .. }
+                | HostOp::KvCas { .. }
+                | HostOp::CachePut { .. }
+        );
         let spec = self.world.store(store);
         let state = &mut self.stores[store.index()];
         let n = spec.nodes.len() as u64;
@@ -113,20 +124,57 @@ impl Sim {
         let OpState::ToStore(host_op) = std::mem::replace(&mut p.state, OpState::ToBroker) else {
             unreachable!("{op} reached a store twice")
         };
-        let (store, inv) = (p.store, p.inv);
-        let (reply, needed) = match host_op {
-            HostOp::KvGet { key, .. } => (self.kv_read(store, replica, &key), 0),
-            HostOp::CacheGet { key, .. } => (self.cache_get(inv, store, &key), 0),
-            HostOp::CachePut { key, value, .. } => (self.cache_put(store, key, value), 0),
-            HostOp::KvPut { key, value, .. } => {
-                self.kv_write(op, store, replica, &key, Some(value))
+        let (store, inv) = (p.store, p.inv.0);
+        let before = self.next_version;
+        let (reply, needed, key) = match host_op {
+            HostOp::KvGet { key, .. } => {
+                self.trace_work_of(InvId(inv));
+                (self.kv_read(inv, store, replica, &key), 0, key)
             }
-            HostOp::KvDelete { key, .. } => self.kv_write(op, store, replica, &key, None),
+            HostOp::CacheGet { key, .. } => (self.cache_get(inv, store, &key), 0, key),
+            HostOp::CachePut { key, value, .. } => {
+                (self.cache_put(inv, store, key.clone(), value), 0, key)
+            }
+            HostOp::KvPut { key, value, .. } => {
+                let (r, n) = self.kv_write(op, inv, store, replica, &key, Some(value));
+                (r, n, key)
+            }
+            HostOp::KvDelete { key, .. } => {
+                let (r, n) = self.kv_write(op, inv, store, replica, &key, None);
+                (r, n, key)
+            }
+            // Compare-and-set: written only over the expected value, else nothing is written.
+            HostOp::KvCas { key, expect, new, .. } => {
+                if self.kv_holds(store, replica, &key, expect.as_deref()) {
+                    let (r, n) = self.kv_write(op, inv, store, replica, &key, Some(new));
+                    (r, n, key)
+                } else {
+                    (HostReply::Error(HostCode::Conflict), 0, key)
+                }
+            }
             HostOp::Publish { .. } | HostOp::Call { .. } => {
                 unreachable!("only store operations travel to a store")
             }
         };
+        if self.next_version != before && reply == HostReply::Ack {
+            let p = self.ops.table.get_mut(&op).expect("a decided op is pending");
+            p.written = Some((key, before));
+        }
         self.decide(op, reply, needed, replica);
+    }
+
+    /// Traces what a reading invocation works on when another invocation may do the same work
+    /// (a message's deliveries to one group, a call's attempts): `no-lost-update` leaves their
+    /// races to idempotence.
+    fn trace_work_of(&mut self, inv: InvId) {
+        let Some(req) = self.invocations.get(inv).map(|i| i.req) else { return };
+        let work = match self.requests.get(req).map(|r| &r.origin) {
+            Some(Origin::Message { msg, group, .. }) => format!("msg:{}/{}", msg.0, group.0),
+            Some(Origin::Call { call, .. }) => format!("call:{}", call.0),
+            Some(Origin::Client { .. }) | None => return,
+        };
+        let now = self.q.now();
+        self.trace.emit(now, &TraceEvent::WorkOf { inv: inv.0, work: &work });
     }
 
     /// The store decided `op`'s reply; it goes back once `needed` replicas acknowledged.
@@ -173,6 +221,19 @@ impl Sim {
         let OpState::Replied(reply) = p.state else {
             unreachable!("{op}: a reply arrived before one was sent")
         };
+        if let (HostReply::Ack, Some((key, version))) = (&reply, &p.written) {
+            let now = self.q.now();
+            let key_text = String::from_utf8_lossy(key);
+            self.trace.emit(
+                now,
+                &TraceEvent::StoreAcked {
+                    inv: p.inv.0,
+                    store: &self.world.store(p.store).name,
+                    key: &key_text,
+                    version: *version,
+                },
+            );
+        }
         self.resume(p.inv, reply);
     }
 

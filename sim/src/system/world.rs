@@ -156,6 +156,11 @@ pub(crate) struct StoreSpec {
     pub(crate) latency: Distribution,
     pub(crate) capacity: u64,
     pub(crate) ttl_nanos: u64,
+    /// A cache: the key-value store it fronts (`of`), whose replica 0 its reads are compared
+    /// with.
+    pub(crate) of: Option<StoreId>,
+    /// Resend a replicated write until it gets through (`anti_entropy`, default true).
+    pub(crate) anti_entropy: bool,
     /// What every replica holds at the start (version 0: any write wins over it).
     pub(crate) initial: KvReplica,
 }
@@ -365,6 +370,12 @@ impl World {
                 latency: d.latency,
                 capacity: d.capacity.unwrap_or(0),
                 ttl_nanos: millis_to_nanos(d.ttl_ms.unwrap_or(0.0)),
+                of: d
+                    .of
+                    .as_ref()
+                    .and_then(|o| s.stores.iter().position(|x| x.name == o.name))
+                    .map(|i| StoreId(i as u32)),
+                anti_entropy: d.anti_entropy,
                 initial,
             });
         }

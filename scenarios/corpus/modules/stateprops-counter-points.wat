@@ -1,0 +1,62 @@
+;; stateprops: a counter service over `points-db`
+;; `inc` is a plain read-modify-write, `inc_cas` the same guarded by kv_cas.
+;; Hand-written WebAssembly text (the ABI in guests/ABI.md); the key is the first 64 bytes
+;; of the request (the whole request when shorter), every handler answers {"ok":true}.
+(module
+  (import "fusebench" "kv_get" (func $kv_get (param i32 i32 i32 i32) (result i64)))
+  (import "fusebench" "kv_put" (func $kv_put (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "fusebench" "kv_cas" (func $kv_cas (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 4)
+  (global $bump (mut i32) (i32.const 1024))
+  (data (i32.const 0) "points-db")
+  (data (i32.const 128) "{\"ok\":true}")
+  ;; A ring allocator over [1024, 250000): requests and replies are small and short-lived.
+  (func (export "alloc") (param $len i32) (result i32)
+    (local $p i32)
+    (if (i32.gt_u (i32.add (global.get $bump) (local.get $len)) (i32.const 250000))
+      (then (global.set $bump (i32.const 1024))))
+    (local.set $p (global.get $bump))
+    (global.set $bump (i32.add (local.get $p) (local.get $len)))
+    (local.get $p))
+  (func $ok (result i64) (i64.or (i64.shl (i64.const 128) (i64.const 32)) (i64.const 11)))
+  (func $keylen (param $l i32) (result i32)
+    (select (local.get $l) (i32.const 64) (i32.lt_u (local.get $l) (i32.const 64))))
+  (func $ptr (param $v i64) (result i32) (i32.wrap_i64 (i64.shr_u (local.get $v) (i64.const 32))))
+  (func $len (param $v i64) (result i32) (i32.wrap_i64 (i64.and (local.get $v) (i64.const 0xffffffff))))
+  ;; The 4-byte little-endian counter in reply `v` (0 when absent or not 4 bytes).
+  (func $count (param $v i64) (result i32)
+    (if (result i32) (i32.and (i64.ge_s (local.get $v) (i64.const 0))
+                              (i32.eq (call $len (local.get $v)) (i32.const 4)))
+      (then (i32.load (call $ptr (local.get $v))))
+      (else (i32.const 0))))
+  ;; Read-modify-write without a guard: two concurrent increments can count once.
+  (func (export "handle_inc") (param $p i32) (param $l i32) (result i64)
+    (local $k i32) (local $v i64)
+    (local.set $k (call $keylen (local.get $l)))
+    (local.set $v (call $kv_get (i32.const 0) (i32.const 9) (local.get $p) (local.get $k)))
+    (if (i32.and (i64.lt_s (local.get $v) (i64.const 0)) (i64.ne (local.get $v) (i64.const -1)))
+      (then (return (call $ok))))
+    (i32.store (i32.const 256) (i32.add (call $count (local.get $v)) (i32.const 1)))
+    (drop (call $kv_put (i32.const 0) (i32.const 9) (local.get $p) (local.get $k)
+      (i32.const 256) (i32.const 4)))
+    (call $ok))
+  ;; The same increment guarded by compare-and-set: retried on conflict (at most 64 times).
+  (func (export "handle_inc_cas") (param $p i32) (param $l i32) (result i64)
+    (local $k i32) (local $v i64) (local $tries i32) (local $ep i32) (local $el i32)
+    (local.set $k (call $keylen (local.get $l)))
+    (block $done
+      (loop $again
+        (br_if $done (i32.ge_u (local.get $tries) (i32.const 64)))
+        (local.set $tries (i32.add (local.get $tries) (i32.const 1)))
+        (local.set $v (call $kv_get (i32.const 0) (i32.const 9) (local.get $p) (local.get $k)))
+        (if (i32.and (i64.lt_s (local.get $v) (i64.const 0)) (i64.ne (local.get $v) (i64.const -1)))
+          (then (br $again)))
+        (if (i64.eq (local.get $v) (i64.const -1))
+          (then (local.set $ep (i32.const 0)) (local.set $el (i32.const -1)))
+          (else (local.set $ep (call $ptr (local.get $v))) (local.set $el (call $len (local.get $v)))))
+        (i32.store (i32.const 256) (i32.add (call $count (local.get $v)) (i32.const 1)))
+        (br_if $done (i32.eqz (call $kv_cas (i32.const 0) (i32.const 9) (local.get $p) (local.get $k)
+          (local.get $ep) (local.get $el) (i32.const 256) (i32.const 4))))
+        (br $again)))
+    (call $ok))
+)

@@ -1,0 +1,174 @@
+//! Acknowledged writes survive (seed §2.3): once a writer got success from `kv_put`,
+//! `kv_delete` or `kv_cas`, no replica that reflected that write (held it or a newer version)
+//! may go back to an older version. A write overwritten by a newer one is not lost.
+//!
+//! What the simulator can lose: store replicas never crash, and under last-writer-wins a
+//! replica only ever moves to higher versions, so only an `arrival-order` store — applying a
+//! delayed older copy over a newer write — loses acknowledged data (see `system/kv.rs`). The
+//! check reads the trace: `store_write` and applied `store_apply` move a replica's version,
+//! `store_acked` marks the writes the writer relies on.
+
+use std::collections::BTreeMap;
+
+use fusebench_model::Scenario;
+
+use super::{Verdict, each_event, unreadable};
+use crate::system::RunResult;
+use crate::time::SimTime;
+use crate::trace::TraceEvent;
+
+pub(super) const ID: &str = "acked-writes-survive";
+
+/// Findings listed one by one; beyond, only counted.
+const SHOWN_MAX: usize = 10;
+
+/// A replica of a key going back from `from` to the older `to`.
+#[derive(Debug)]
+struct Regress {
+    store: String,
+    key: String,
+    replica: u32,
+    from: u64,
+    to: u64,
+    t: SimTime,
+}
+
+pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
+    // (store, replica, key) → version held
+    let mut held: BTreeMap<(String, u32, String), u64> = BTreeMap::new();
+    // (store, key) → acknowledged version → (invocation, when acknowledged)
+    let mut acked: BTreeMap<(String, String), BTreeMap<u64, (u64, SimTime)>> = BTreeMap::new();
+    let mut who: BTreeMap<u64, String> = BTreeMap::new();
+    let mut regressions = Vec::new();
+    let mut moved = |store: &String, replica: u32, key: &String, version: u64, t: SimTime| {
+        let cur = held.entry((store.clone(), replica, key.clone())).or_insert(0);
+        if version < *cur {
+            regressions.push(Regress {
+                store: store.clone(),
+                key: key.clone(),
+                replica,
+                from: *cur,
+                to: version,
+                t,
+            });
+        }
+        *cur = version;
+    };
+    let walked = each_event(run, |line| match &line.event {
+        TraceEvent::InvocationStart { inv, service, endpoint, .. } => {
+            who.insert(*inv, format!("{service}.{endpoint}"));
+        }
+        TraceEvent::StoreWrite { store, replica, key, version, .. } => {
+            moved(store, *replica, key, *version, line.t);
+        }
+        TraceEvent::StoreApply { store, replica, key, version, applied: true } => {
+            moved(store, *replica, key, *version, line.t);
+        }
+        TraceEvent::StoreAcked { inv, store, key, version } => {
+            acked.entry((store.clone(), key.clone())).or_default().insert(*version, (*inv, line.t));
+        }
+        _ => {}
+    });
+    if let Err(e) = walked {
+        return Verdict::new(ID, vec![unreadable(&e)], Vec::new());
+    }
+    let total: usize = acked.values().map(BTreeMap::len).sum();
+    if total == 0 {
+        return Verdict::not_exercised(ID, "no key-value write was acknowledged");
+    }
+    let (mut findings, mut subjects, mut lost) = (Vec::new(), Vec::new(), 0u64);
+    for r in &regressions {
+        let Some(acks) = acked.get(&(r.store.clone(), r.key.clone())) else { continue };
+        // The newest acknowledged write the replica reflected and no longer does.
+        let Some((version, (inv, t_ack))) = acks.range(r.to + 1..=r.from).next_back() else {
+            continue;
+        };
+        lost += 1;
+        if findings.len() < SHOWN_MAX {
+            let writer = who.get(inv).map_or_else(|| "(no invocation)".to_owned(), Clone::clone);
+            subjects.extend([r.store.clone(), r.key.clone()]);
+            subjects.extend(who.get(inv).cloned());
+            findings.push(format!(
+                "store `{}` key `{}`: the write of version {version} by `{writer}` (invocation {inv}, acknowledged at {:.3} s) was lost at replica {}: at {:.3} s it went back from version {} to the older version {}",
+                r.store,
+                r.key,
+                t_ack.as_secs_f64(),
+                r.replica,
+                r.t.as_secs_f64(),
+                r.from,
+                r.to,
+            ));
+        }
+    }
+    if lost > findings.len() as u64 {
+        findings.push(format!("{lost} loss(es) of acknowledged writes in all"));
+    }
+    let notes = vec![format!(
+        "{total} acknowledged write(s) judged; {} time(s) a replica went back to an older version",
+        regressions.len()
+    )];
+    let v = Verdict::new(ID, findings, notes);
+    if v.passed() { v } else { v.about(subjects) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{run_with, verdict_of};
+    use super::ID;
+    use crate::properties::Status;
+    use crate::trace::TraceEvent;
+
+    fn write(replica: u32, version: u64, inv: u64) -> TraceEvent<&'static str> {
+        TraceEvent::StoreWrite {
+            store: "db",
+            replica,
+            key: "k",
+            version,
+            inv,
+            prev_version: 0,
+            changed: true,
+        }
+    }
+    fn apply(replica: u32, version: u64, applied: bool) -> TraceEvent<&'static str> {
+        TraceEvent::StoreApply { store: "db", replica, key: "k", version, applied }
+    }
+    fn ack(inv: u64, version: u64) -> TraceEvent<&'static str> {
+        TraceEvent::StoreAcked { inv, store: "db", key: "k", version }
+    }
+
+    #[test]
+    fn an_older_copy_applied_over_an_acknowledged_write_fails() {
+        // Version 1 accepted at replica 1, version 2 at replica 0 and acknowledged; replica 0
+        // then applies the delayed copy of version 1 (arrival order).
+        let events =
+            [write(1, 1, 7), write(0, 2, 8), ack(8, 2), apply(1, 2, true), apply(0, 1, true)];
+        let (s, run) = run_with(&events);
+        let v = verdict_of(&s, &run, ID);
+        assert_eq!(v.status, Status::Failed, "{v:#?}");
+        assert!(
+            v.findings[0].contains("the write of version 2")
+                && v.findings[0].contains("(invocation 8")
+                && v.findings[0].contains("lost at replica 0")
+                && v.findings[0].contains("from version 2 to the older version 1"),
+            "{v:#?}"
+        );
+    }
+
+    #[test]
+    fn last_writer_wins_ignoring_the_older_copy_holds() {
+        let events =
+            [write(1, 1, 7), write(0, 2, 8), ack(8, 2), apply(1, 2, true), apply(0, 1, false)];
+        let (s, run) = run_with(&events);
+        assert_eq!(verdict_of(&s, &run, ID).status, Status::Held);
+        // Going back over a write nobody was told succeeded loses nothing acknowledged.
+        let events = [write(1, 1, 7), write(0, 2, 8), ack(7, 1), apply(0, 1, true)];
+        let (s, run) = run_with(&events);
+        assert_eq!(verdict_of(&s, &run, ID).status, Status::Held);
+    }
+
+    #[test]
+    fn without_acknowledged_writes_it_is_not_exercised() {
+        let (s, run) = run_with(&[write(0, 1, 7), apply(1, 1, true)]);
+        assert_eq!(verdict_of(&s, &run, ID).status, Status::NotExercised);
+    }
+}
