@@ -73,6 +73,22 @@ pub enum TraceEvent<S = String> {
         replica: u32,
         instance: u64,
         fresh: bool,
+        /// What delivered the request: `client`, `call` or `message` (idempotence groups
+        /// invocations by it).
+        cause: S,
+        /// The request id (client), call id (call) or message id (message).
+        source: u64,
+        /// The consumer group of a message; empty otherwise.
+        group: S,
+        /// The call's attempt (0 first) or the message's delivery attempt (1 first); 0 for a
+        /// client request.
+        attempt: u32,
+        /// 0 for the request as sent; 1 for the second copy a `duplication` fault made of it
+        /// (a broker handing a delivery out twice, or a sync request sent twice on the wire).
+        copy: u32,
+        /// The value of the endpoint's `idempotency_key` field in the body (JSON text); empty
+        /// when the endpoint declares none or the body lacks it.
+        idem_key: S,
     },
     HostOp {
         inv: u64,
@@ -114,11 +130,25 @@ pub enum TraceEvent<S = String> {
         attempt: u32,
         reason: S,
     },
+    /// Invocation `inv` called `service.endpoint` (the request passed the callee's contract):
+    /// the invocations serving it name `call` as their source.
+    CallStart {
+        call: u64,
+        inv: u64,
+        service: S,
+        endpoint: S,
+    },
     StoreWrite {
         store: S,
         replica: u32,
         key: S,
         version: u64,
+        /// The writing invocation (0 for none).
+        inv: u64,
+        /// The version the accepting replica held for the key before (0 when absent).
+        prev_version: u64,
+        /// The accepted value differs from the one held.
+        changed: bool,
     },
     StoreApply {
         store: S,
@@ -127,9 +157,19 @@ pub enum TraceEvent<S = String> {
         version: u64,
         applied: bool,
     },
+    /// A cache put applied by invocation `inv`; `changed`: the value differs from the fresh
+    /// one held before (an absent or expired entry counts as different).
+    CacheWrite {
+        inv: u64,
+        cache: S,
+        key: S,
+        changed: bool,
+    },
     Publish {
         channel: S,
         msg: u64,
+        /// The publishing invocation.
+        inv: u64,
     },
     Deliver {
         channel: S,
@@ -182,8 +222,10 @@ impl<S> TraceEvent<S> {
             TraceEvent::Log { .. } => "log",
             TraceEvent::Response { .. } => "response",
             TraceEvent::CallRetry { .. } => "call_retry",
+            TraceEvent::CallStart { .. } => "call_start",
             TraceEvent::StoreWrite { .. } => "store_write",
             TraceEvent::StoreApply { .. } => "store_apply",
+            TraceEvent::CacheWrite { .. } => "cache_write",
             TraceEvent::Publish { .. } => "publish",
             TraceEvent::Deliver { .. } => "deliver",
             TraceEvent::Acked { .. } => "acked",
@@ -234,6 +276,12 @@ impl<S> TraceEvent<S> {
                 replica,
                 instance,
                 fresh,
+                cause,
+                source,
+                group,
+                attempt,
+                copy,
+                idem_key,
             } => TraceEvent::InvocationStart {
                 inv: *inv,
                 req: *req,
@@ -242,6 +290,12 @@ impl<S> TraceEvent<S> {
                 replica: *replica,
                 instance: *instance,
                 fresh: *fresh,
+                cause: f(cause),
+                source: *source,
+                group: f(group),
+                attempt: *attempt,
+                copy: *copy,
+                idem_key: f(idem_key),
             },
             TraceEvent::HostOp { inv, op, target } => {
                 TraceEvent::HostOp { inv: *inv, op: f(op), target: f(target) }
@@ -273,12 +327,23 @@ impl<S> TraceEvent<S> {
             TraceEvent::CallRetry { call, attempt, reason } => {
                 TraceEvent::CallRetry { call: *call, attempt: *attempt, reason: f(reason) }
             }
-            TraceEvent::StoreWrite { store, replica, key, version } => TraceEvent::StoreWrite {
-                store: f(store),
-                replica: *replica,
-                key: f(key),
-                version: *version,
+            TraceEvent::CallStart { call, inv, service, endpoint } => TraceEvent::CallStart {
+                call: *call,
+                inv: *inv,
+                service: f(service),
+                endpoint: f(endpoint),
             },
+            TraceEvent::StoreWrite { store, replica, key, version, inv, prev_version, changed } => {
+                TraceEvent::StoreWrite {
+                    store: f(store),
+                    replica: *replica,
+                    key: f(key),
+                    version: *version,
+                    inv: *inv,
+                    prev_version: *prev_version,
+                    changed: *changed,
+                }
+            }
             TraceEvent::StoreApply { store, replica, key, version, applied } => {
                 TraceEvent::StoreApply {
                     store: f(store),
@@ -288,8 +353,14 @@ impl<S> TraceEvent<S> {
                     applied: *applied,
                 }
             }
-            TraceEvent::Publish { channel, msg } => {
-                TraceEvent::Publish { channel: f(channel), msg: *msg }
+            TraceEvent::CacheWrite { inv, cache, key, changed } => TraceEvent::CacheWrite {
+                inv: *inv,
+                cache: f(cache),
+                key: f(key),
+                changed: *changed,
+            },
+            TraceEvent::Publish { channel, msg, inv } => {
+                TraceEvent::Publish { channel: f(channel), msg: *msg, inv: *inv }
             }
             TraceEvent::Deliver { channel, msg, group, attempt } => TraceEvent::Deliver {
                 channel: f(channel),

@@ -31,7 +31,15 @@ fn the_story_keeps_faults_and_events_naming_a_subject() {
     let events = [
         TraceEvent::Registered { service: "a", replica: 0 },
         TraceEvent::Registered { service: "b", replica: 0 },
-        TraceEvent::StoreWrite { store: "a-db", replica: 1, key: "k", version: 3 },
+        TraceEvent::StoreWrite {
+            store: "a-db",
+            replica: 1,
+            key: "k",
+            version: 3,
+            inv: 1,
+            prev_version: 0,
+            changed: true,
+        },
         TraceEvent::HostOp { inv: 1, op: "call", target: "a.get" },
         TraceEvent::HostOp { inv: 1, op: "call", target: "b:a" },
         TraceEvent::FaultStart { index: 0, kind: "crash" },
@@ -123,6 +131,12 @@ fn the_mermaid_diagram_draws_the_conversation() {
                 replica: 0,
                 instance: 1,
                 fresh: false,
+                cause: "client",
+                source: 0,
+                group: "",
+                attempt: 0,
+                copy: 0,
+                idem_key: "",
             },
         ),
         at(
@@ -158,6 +172,12 @@ fn mermaid_participants_stay_apart_and_names_cannot_inject_syntax() {
                 replica: 0,
                 instance: 0,
                 fresh: false,
+                cause: "client",
+                source: req,
+                group: "",
+                attempt: 0,
+                copy: 0,
+                idem_key: "",
             },
         )
     };

@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 
 use super::Sim;
-use super::ids::StoreId;
+use super::ids::{InvId, StoreId};
 use crate::runtime::{HostCode, HostReply};
 use crate::time::SimTime;
+use crate::trace::TraceEvent;
 
 #[derive(Debug, Default)]
 pub(crate) struct CacheState {
@@ -30,6 +31,12 @@ impl CacheState {
         *used = self.tick;
         self.lru.insert(self.tick, key.to_vec());
         Some(value.clone())
+    }
+
+    /// Whether `value` differs from what a read of `key` at `now` would return (an absent or
+    /// expired entry differs from any value). Not a use.
+    pub(crate) fn differs(&self, key: &[u8], value: &[u8], now: SimTime) -> bool {
+        !self.entries.get(key).is_some_and(|(v, expires, _)| *expires > now && v == value)
     }
 
     /// Stores `value` under `key` until `expires`; returns how many entries were evicted to
@@ -65,10 +72,24 @@ impl Sim {
         hit.map_or(HostReply::Error(HostCode::NotFound), HostReply::Value)
     }
 
-    pub(crate) fn cache_put(&mut self, store: StoreId, key: Vec<u8>, value: Vec<u8>) -> HostReply {
+    /// A put by invocation `inv`, traced with whether it changed the cached value (what
+    /// idempotence judges a duplicate's cache write by).
+    pub(crate) fn cache_put(
+        &mut self,
+        inv: InvId,
+        store: StoreId,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    ) -> HostReply {
         let now = self.q.now();
         let spec = self.world.store(store);
         let c = &mut self.stores[store.index()].cache;
+        let changed = c.differs(&key, &value, now);
+        let key_text = String::from_utf8_lossy(&key);
+        self.trace.emit(
+            now,
+            &TraceEvent::CacheWrite { inv: inv.0, cache: &spec.name, key: &key_text, changed },
+        );
         let evicted = c.put(key, value, now + spec.ttl_nanos, spec.capacity);
         if evicted > 0 {
             self.rec.evictions(store, evicted);

@@ -92,14 +92,27 @@ impl Sim {
         self.next_version += 1;
         let spec = self.world.store(store);
         let d = &mut self.stores[store.index()];
-        let existed = d.replicas[replica as usize].get(key).is_some_and(|v| v.value.is_some());
+        let held = d.replicas[replica as usize].get(key);
+        let existed = held.is_some_and(|v| v.value.is_some());
+        let prev_version = held.map_or(0, |v| v.version);
+        let differs = held.and_then(|v| v.value.as_ref()) != value.as_ref();
         let deleting = value.is_none();
         let v = Versioned { value, version };
-        apply(spec.conflict, &mut d.replicas[replica as usize], key, &v);
+        let applied = apply(spec.conflict, &mut d.replicas[replica as usize], key, &v);
         let key_text = String::from_utf8_lossy(key);
+        // The writer, for idempotence: a write is judged by the invocation that made it.
+        let inv = self.ops.get(op).map_or(0, |p| p.inv.0);
         self.trace.emit(
             now,
-            &TraceEvent::StoreWrite { store: &spec.name, replica, key: &key_text, version },
+            &TraceEvent::StoreWrite {
+                store: &spec.name,
+                replica,
+                key: &key_text,
+                version,
+                inv,
+                prev_version,
+                changed: applied && differs,
+            },
         );
         let n = d.replicas.len() as u32;
         let strong = spec.consistency == Consistency::Strong;

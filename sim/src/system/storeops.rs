@@ -50,6 +50,10 @@ impl StoreOps {
         self.table.contains_key(&id)
     }
 
+    pub(crate) fn get(&self, id: OpId) -> Option<&PendingOp> {
+        self.table.get(&id)
+    }
+
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&OpId, &PendingOp)> {
         self.table.iter()
     }
@@ -111,11 +115,11 @@ impl Sim {
         let OpState::ToStore(host_op) = std::mem::replace(&mut p.state, OpState::ToBroker) else {
             unreachable!("{op} reached a store twice")
         };
-        let store = p.store;
+        let (store, inv) = (p.store, p.inv);
         let (reply, needed) = match host_op {
             HostOp::KvGet { key, .. } => (self.kv_read(store, replica, &key), 0),
             HostOp::CacheGet { key, .. } => (self.cache_get(store, &key), 0),
-            HostOp::CachePut { key, value, .. } => (self.cache_put(store, key, value), 0),
+            HostOp::CachePut { key, value, .. } => (self.cache_put(inv, store, key, value), 0),
             HostOp::KvPut { key, value, .. } => {
                 self.kv_write(op, store, replica, &key, Some(value))
             }
