@@ -68,7 +68,7 @@ pub(crate) fn run_with(events: &[TraceEvent<&str>]) -> (Scenario, RunResult) {
 }
 
 fn verdict(s: &Scenario, run: &RunResult, id: &str) -> Verdict {
-    let verdicts = check(s, run, None);
+    let verdicts = check(s, run);
     verdicts.into_iter().find(|v| v.id == id).unwrap_or_else(|| panic!("no verdict {id}"))
 }
 
