@@ -74,6 +74,7 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         | TraceEvent::ReplicaDown { service, .. }
         | TraceEvent::ReplicaUp { service, .. } => Some(service),
         TraceEvent::StoreWrite { store, .. } | TraceEvent::StoreApply { store, .. } => Some(store),
+        TraceEvent::CacheWrite { cache, .. } => Some(cache),
         TraceEvent::Deliver { group, .. } | TraceEvent::Acked { group, .. } => Some(group),
         TraceEvent::RunStart { .. }
         | TraceEvent::Dropped { .. }
@@ -81,6 +82,7 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         | TraceEvent::Refused { .. }
         | TraceEvent::InvocationEnd { .. }
         | TraceEvent::CallRetry { .. }
+        | TraceEvent::CallStart { .. }
         | TraceEvent::Publish { .. }
         | TraceEvent::FaultStart { .. }
         | TraceEvent::FaultEnd { .. }
