@@ -5,6 +5,7 @@ mod docs;
 mod dynamic;
 mod graph;
 mod guests;
+mod idempotence;
 mod gui;
 mod hostile;
 mod inputs;

@@ -43,8 +43,9 @@ struct Message {
 pub(crate) struct Broker {
     messages: BTreeMap<MsgId, Message>,
     ids: Counter,
-    /// Per channel: the chance a delivery is duplicated, from the active `duplication` faults
-    /// (fault index → rate, combined as independent events).
+    /// Per channel: the chance a delivery (async) or a call's request (sync: `calls.rs` reads
+    /// it) is duplicated, from the active `duplication` faults (fault index → rate, combined
+    /// as independent events).
     dup_faults: Vec<BTreeMap<usize, f64>>,
     dup_rate: Vec<f64>,
     /// Per channel: the reorder jitter of the active `reorder` faults (the largest applies).

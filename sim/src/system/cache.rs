@@ -117,6 +117,16 @@ mod tests {
     }
 
     #[test]
+    fn a_put_differs_unless_the_fresh_entry_holds_the_same_value() {
+        let mut c = CacheState::default();
+        assert!(c.differs(b"a", b"1", SimTime::ZERO), "absent");
+        c.put(b"a".to_vec(), b"1".to_vec(), SimTime(10), 4);
+        assert!(!c.differs(b"a", b"1", SimTime(9)), "the same fresh value");
+        assert!(c.differs(b"a", b"2", SimTime(9)), "another value");
+        assert!(c.differs(b"a", b"1", SimTime(10)), "expired: a read would miss");
+    }
+
+    #[test]
     fn entries_expire_and_an_expired_read_is_no_use() {
         let mut c = CacheState::default();
         c.put(b"a".to_vec(), b"1".to_vec(), SimTime(10), 4);
