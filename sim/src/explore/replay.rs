@@ -305,7 +305,16 @@ pub fn describe(line: &TraceLine) -> String {
             format!("{service} replica {replica} rejects request {req}: {reason}")
         }
         TraceEvent::InvocationStart {
-            req, service, endpoint, replica, cause, source, group, attempt, copy, ..
+            req,
+            service,
+            endpoint,
+            replica,
+            cause,
+            source,
+            group,
+            attempt,
+            copy,
+            ..
         } => {
             let copy = if *copy > 0 { ", duplicated copy" } else { "" };
             let by = match cause.as_str() {
@@ -323,7 +332,9 @@ pub fn describe(line: &TraceLine) -> String {
         }
         TraceEvent::StoreWrite { store, replica, key, version, inv, changed, .. } => {
             let same = if *changed { "" } else { ", value unchanged" };
-            format!("{store} replica {replica} writes {key} (version {version}, invocation {inv}{same})")
+            format!(
+                "{store} replica {replica} writes {key} (version {version}, invocation {inv}{same})"
+            )
         }
         TraceEvent::CallStart { call, inv, service, endpoint } => {
             format!("invocation {inv} calls {service}.{endpoint} (call {call})")

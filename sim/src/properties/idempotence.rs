@@ -67,10 +67,17 @@ struct Inv {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Identity {
     /// Same endpoint, same value of its idempotency key.
-    Key { service: String, endpoint: String, value: String },
+    Key {
+        service: String,
+        endpoint: String,
+        value: String,
+    },
     Client(u64),
     Call(u64),
-    Message { msg: u64, group: String },
+    Message {
+        msg: u64,
+        group: String,
+    },
 }
 
 impl Identity {
@@ -146,11 +153,27 @@ impl DupKind {
 /// Something an invocation did that a duplicate must not do again.
 #[derive(Debug, Clone)]
 enum Effect {
-    Store { store: String, key: String, version: u64, prev_version: u64, changed: bool },
-    Cache { cache: String, key: String, changed: bool },
-    Publish { channel: String, msg: u64 },
+    Store {
+        store: String,
+        key: String,
+        version: u64,
+        prev_version: u64,
+        changed: bool,
+    },
+    Cache {
+        cache: String,
+        key: String,
+        changed: bool,
+    },
+    Publish {
+        channel: String,
+        msg: u64,
+    },
     /// A call to an endpoint not declared idempotent.
-    Call { call: u64, callee: String },
+    Call {
+        call: u64,
+        callee: String,
+    },
 }
 
 impl Effect {
@@ -327,7 +350,10 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
     };
     let groups = Groups::of(&story);
     if groups.groups.is_empty() {
-        return Verdict::not_exercised(ID, format!("no duplicate was delivered (looked at {SOURCES})"));
+        return Verdict::not_exercised(
+            ID,
+            format!("no duplicate was delivered (looked at {SOURCES})"),
+        );
     }
     let mut kinds: BTreeMap<DupKind, usize> = BTreeMap::new();
     for (_, members) in &groups.groups {
@@ -347,7 +373,8 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
     let mut touched: BTreeMap<(usize, (u8, String, String)), Touch> = BTreeMap::new();
     // Last writer of each cache key (caches have one replica: trace order is their order).
     let mut cache_writer: BTreeMap<(String, String), u64> = BTreeMap::new();
-    let mut judge = Judge { s, story: &story, groups: &groups, findings: Vec::new(), subjects: Vec::new() };
+    let mut judge =
+        Judge { s, story: &story, groups: &groups, findings: Vec::new(), subjects: Vec::new() };
     let mut behind = 0usize;
     for (t, inv, effect) in &story.effects {
         let attributed = groups.attributions(&story, *inv);
@@ -390,7 +417,9 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
                     }
                     let foreign = cache_writer
                         .get(&(cache.clone(), key.clone()))
-                        .filter(|w| !groups.attributions(&story, **w).iter().any(|(wg, _)| *wg == g))
+                        .filter(|w| {
+                            !groups.attributions(&story, **w).iter().any(|(wg, _)| *wg == g)
+                        })
                         .map(|w| (*w, story.invs.get(w).map_or(SimTime::ZERO, |i| i.t)));
                     judge.write(g, member, *t, effect, earlier, foreign);
                 }
@@ -475,8 +504,11 @@ impl Judge<'_> {
                 self.subjects.push(key.clone());
                 let noun = if matches!(effect, Effect::Store { .. }) { "store" } else { "cache" };
                 if let Some((w, wt)) = foreign {
-                    let writer =
-                        self.story.invs.get(&w).map_or_else(|| "?".to_owned(), |i| i.service.clone());
+                    let writer = self
+                        .story
+                        .invs
+                        .get(&w)
+                        .map_or_else(|| "?".to_owned(), |i| i.service.clone());
                     self.findings.push(format!(
                         "stale redelivery reverted a later write: {who} overwrote {noun} `{store}` \
                          key `{key}` at {}, which `{writer}` (invocation {w}) had written at {} \

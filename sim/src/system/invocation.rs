@@ -134,7 +134,6 @@ fn cause_of<'a>(world: &'a World, requests: &Requests, req: ReqId) -> Cause<'a> 
 }
 
 impl Sim {
-
     /// Starts serving `req` in a free slot of `service`'s `replica`.
     pub(crate) fn start_invocation(&mut self, req: ReqId, service: ServiceId, replica: ReplicaIdx) {
         let id = InvId(self.invocations.ids.next());

@@ -52,7 +52,13 @@ fn run(s: &Scenario, host: FakeHost) -> RunResult {
 }
 
 /// `front.go` (public) calls `back.<endpoint>` over the gRPC channel `rpc`.
-fn rpc(endpoint: &str, idempotent: bool, channel: &str, back_ns_per_fuel: f64, fault: &str) -> Scenario {
+fn rpc(
+    endpoint: &str,
+    idempotent: bool,
+    channel: &str,
+    back_ns_per_fuel: f64,
+    fault: &str,
+) -> Scenario {
     scenario(&rpc_text(endpoint, idempotent, channel, back_ns_per_fuel, fault))
 }
 
@@ -129,7 +135,11 @@ fn host(bump: bool) -> FakeHost {
             let id = body["n"].as_u64().expect("n");
             let request = serde_json::json!({ "id": id }).to_string().into_bytes();
             let endpoint = if bump { "bump" } else { "record" };
-            return vec![HostOp::Call { service: "back".into(), endpoint: endpoint.into(), request }];
+            return vec![HostOp::Call {
+                service: "back".into(),
+                endpoint: endpoint.into(),
+                request,
+            }];
         }
         if bump {
             counter.set(counter.get() + 1);
@@ -215,7 +225,13 @@ fn a_call_to_a_non_idempotent_endpoint_from_a_duplicate_is_a_violation() {
 
 /// `p.go` (public) publishes its request to the queue `ev`; `w.on` consumes it (one replica,
 /// one at a time). `w_extra` goes into `w`'s service table, `extra` at the end.
-fn queue(ack_timeout_ms: u32, w_ns_per_fuel: f64, w_extra: &str, rate: u32, extra: &str) -> Scenario {
+fn queue(
+    ack_timeout_ms: u32,
+    w_ns_per_fuel: f64,
+    w_extra: &str,
+    rate: u32,
+    extra: &str,
+) -> Scenario {
     scenario(&format!(
         r#"
 [[store]]
@@ -374,7 +390,8 @@ owns = ["db"]
   grpc = "Back/bump"
   idempotent = true
 "#;
-    let call = "  [[service.call]]\n  service = \"back\"\n  endpoint = \"bump\"\n  channel = \"rpc\"";
+    let call =
+        "  [[service.call]]\n  service = \"back\"\n  endpoint = \"bump\"\n  channel = \"rpc\"";
     let s = queue(1000, 1.0, call, 5, &format!("{back}{DUPLICATE_EV}"));
     let mut n = 0u64;
     let h = FakeHost::new(serde_json::json!({}), move |call: FakeCall<'_>, _| match call.service {
