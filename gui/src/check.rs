@@ -35,7 +35,7 @@ impl DynamicResult {
 
     #[must_use]
     pub fn passed(&self) -> bool {
-        self.verdicts().iter().all(|v| v.passed())
+        self.verdicts().iter().all(fusebench_sim::properties::Verdict::passed)
     }
 }
 
