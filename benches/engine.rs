@@ -86,14 +86,15 @@ impl TimedHost {
 }
 
 impl ServiceHost for TimedHost {
-    fn start(
+    fn start_in(
         &mut self,
         service: &str,
+        pool: u32,
         endpoint: &str,
         request: &[u8],
         ctx: &mut HostContext<'_>,
     ) -> Result<Slice, InvokeError> {
-        self.timed(|rt| rt.start(service, endpoint, request, ctx))
+        self.timed(|rt| rt.start_in(service, pool, endpoint, request, ctx))
     }
 
     fn resume(
@@ -107,6 +108,10 @@ impl ServiceHost for TimedHost {
 
     fn abandon(&mut self, invocation: InvocationId) -> bool {
         self.inner.abandon(invocation)
+    }
+
+    fn drop_pool(&mut self, service: &str, pool: u32) {
+        self.inner.drop_pool(service, pool);
     }
 }
 

@@ -72,7 +72,8 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         | TraceEvent::Log { service, .. }
         | TraceEvent::Response { service, .. }
         | TraceEvent::ReplicaDown { service, .. }
-        | TraceEvent::ReplicaUp { service, .. } => Some(service),
+        | TraceEvent::ReplicaUp { service, .. }
+        | TraceEvent::Ejected { service, .. } => Some(service),
         TraceEvent::StoreWrite { store, .. } | TraceEvent::StoreApply { store, .. } => Some(store),
         TraceEvent::CacheWrite { cache, .. } => Some(cache),
         TraceEvent::Deliver { group, .. } | TraceEvent::Acked { group, .. } => Some(group),

@@ -148,7 +148,13 @@ impl Shape {
 /// Whether a JSON response is an application error per the guest ABI.
 #[must_use]
 pub fn is_application_error(value: &Json) -> bool {
-    value.get("error").is_some_and(Json::is_string)
+    application_error(value).is_some()
+}
+
+/// The code of an application error (`{"error": "<code>"}`), if the response is one.
+#[must_use]
+pub fn application_error(value: &Json) -> Option<&str> {
+    value.get("error").and_then(Json::as_str)
 }
 
 #[cfg(test)]

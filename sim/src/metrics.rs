@@ -23,8 +23,12 @@ fn record_micros(h: &mut Histogram<u64>, nanos: u64) {
 pub enum Outcome {
     /// A response conforming to the contract.
     Ok,
-    /// An application error response (`{"error": ...}`).
+    /// An application error response (`{"error": ...}`) whose code the endpoint does not list
+    /// in `expected_errors`: a failure for availability.
     AppError,
+    /// An application error the endpoint lists in `expected_errors` (`not_found`): a business
+    /// answer, available.
+    ExpectedError,
     /// The gateway or caller gave up waiting.
     Timeout,
     /// A replica's queue was full, or no replica was available.
@@ -43,6 +47,7 @@ impl Outcome {
         match self {
             Outcome::Ok => "ok",
             Outcome::AppError => "app-error",
+            Outcome::ExpectedError => "expected-error",
             Outcome::Timeout => "timeout",
             Outcome::Rejected => "rejected",
             Outcome::GuestFault => "guest-fault",
@@ -51,17 +56,30 @@ impl Outcome {
         }
     }
 
-    /// Answered by the system as designed (an application error is still an answer).
+    /// Counts as available: a response, or an application error the endpoint declares
+    /// expected. Every other outcome — an unexpected application error, a timeout, a
+    /// rejection, a guest fault — counts against availability.
     #[must_use]
     pub fn is_success(self) -> bool {
-        matches!(self, Outcome::Ok | Outcome::AppError)
+        matches!(self, Outcome::Ok | Outcome::ExpectedError)
+    }
+
+    /// The handler answered (with a response or an application error): what a caller gets
+    /// back as a value, and what acknowledges a message.
+    #[must_use]
+    pub fn is_answer(self) -> bool {
+        matches!(self, Outcome::Ok | Outcome::AppError | Outcome::ExpectedError)
     }
 }
 
 /// Client-observed statistics of one public endpoint.
 #[derive(Debug, Clone)]
 pub struct EndpointStats {
+    /// Latency of the available answers (what latency objectives judge).
     pub latency: Histogram<u64>,
+    /// Latency of every client answer, failures and timeouts included (a timeout's latency is
+    /// the gateway's timeout): what a user waited.
+    pub latency_all: Histogram<u64>,
     pub outcomes: BTreeMap<Outcome, u64>,
     interval: Histogram<u64>,
     interval_count: u64,
@@ -72,6 +90,7 @@ impl Default for EndpointStats {
     fn default() -> Self {
         EndpointStats {
             latency: new_histogram(),
+            latency_all: new_histogram(),
             outcomes: BTreeMap::new(),
             interval: new_histogram(),
             interval_count: 0,
@@ -85,6 +104,7 @@ impl EndpointStats {
     pub(crate) fn record(&mut self, outcome: Outcome, latency_nanos: u64) {
         *self.outcomes.entry(outcome).or_default() += 1;
         self.interval_count += 1;
+        record_micros(&mut self.latency_all, latency_nanos);
         if outcome.is_success() {
             record_micros(&mut self.latency, latency_nanos);
             record_micros(&mut self.interval, latency_nanos);

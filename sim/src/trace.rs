@@ -198,6 +198,13 @@ pub enum TraceEvent<S = String> {
         service: S,
         replica: u32,
     },
+    /// A caller's outlier detection ejected a replica until `until_ns`.
+    Ejected {
+        caller: S,
+        service: S,
+        replica: u32,
+        until_ns: u64,
+    },
     RunEnd {
         events: u64,
     },
@@ -233,6 +240,7 @@ impl<S> TraceEvent<S> {
             TraceEvent::FaultEnd { .. } => "fault_end",
             TraceEvent::ReplicaDown { .. } => "replica_down",
             TraceEvent::ReplicaUp { .. } => "replica_up",
+            TraceEvent::Ejected { .. } => "ejected",
             TraceEvent::RunEnd { .. } => "run_end",
         }
     }
@@ -383,6 +391,12 @@ impl<S> TraceEvent<S> {
             TraceEvent::ReplicaUp { service, replica } => {
                 TraceEvent::ReplicaUp { service: f(service), replica: *replica }
             }
+            TraceEvent::Ejected { caller, service, replica, until_ns } => TraceEvent::Ejected {
+                caller: f(caller),
+                service: f(service),
+                replica: *replica,
+                until_ns: *until_ns,
+            },
             TraceEvent::RunEnd { events } => TraceEvent::RunEnd { events: *events },
         }
     }

@@ -200,6 +200,8 @@ fn text(name: &str) -> &'static str {
         "mmc3-rho080" => include_str!("../../scenarios/validation/mmc3-rho080.toml"),
         "md1-rho080" => include_str!("../../scenarios/validation/md1-rho080.toml"),
         "tandem-jackson" => include_str!("../../scenarios/validation/tandem-jackson.toml"),
+        "mm1-ps-rho080" => include_str!("../../scenarios/validation/mm1-ps-rho080.toml"),
+        "mmc2-ps-shared" => include_str!("../../scenarios/validation/mmc2-ps-shared.toml"),
         other => panic!("no validation scenario {other}"),
     }
 }
@@ -392,6 +394,22 @@ fn mm1_at_rho_095() {
 #[test]
 fn mmc_erlang_c_three_servers_at_rho_080() {
     validate("mmc3-rho080", &[1, 2], &[station("station", 800.0, 3.0, 3)], None);
+}
+
+/// Processor sharing on one core: a thousand invocations in service at once, and still the
+/// M/M/1 birth–death process (the core completes work at rate μ whatever the number present).
+/// ρ̂ is CPU time used over T: the node's one core.
+#[test]
+fn mm1_processor_sharing_on_one_core() {
+    validate("mm1-ps-rho080", &[1, 2], &[station("station", 800.0, 1.0, 1)], None);
+}
+
+/// Six replicas on a two-core node: the node's cores, not the replicas, are the servers — the
+/// number present is M/M/2's (Erlang C), 2.8× the 2.5 ms the replicas would take on their own
+/// cores. ρ̂ is CPU time used over T·2 cores.
+#[test]
+fn mmc_processor_sharing_two_cores_six_replicas() {
+    validate("mmc2-ps-shared", &[1, 2], &[station("station", 640.0, 2.5, 2)], None);
 }
 
 #[test]

@@ -129,7 +129,9 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let passed = results.iter().all(|r| r.passed)
-        && dynamic.as_ref().is_none_or(|d| d.properties.iter().all(|v| v.passed()));
+        && dynamic
+            .as_ref()
+            .is_none_or(|d| d.properties.iter().all(fusebench_sim::properties::Verdict::passed));
     let report = Report {
         scenario: &file,
         system: &s.name,

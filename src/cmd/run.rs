@@ -299,11 +299,18 @@ fn print_single(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
         let failures: Vec<String> = e
             .outcomes
             .iter()
-            .filter(|(o, _)| !matches!(o.as_str(), "ok" | "app-error"))
+            .filter(|(o, _)| !matches!(o.as_str(), "ok" | "expected-error"))
             .map(|(o, n)| format!("{} {n}", plain(o)))
             .collect();
         if !failures.is_empty() {
-            writeln!(out, "    not answered as designed: {}", failures.join(", "))?;
+            let all = &e.latency_all;
+            writeln!(
+                out,
+                "    unavailable: {}; latency of every answer incl. these: mean {:.2} ms, p99 {:.2} ms",
+                failures.join(", "),
+                all.mean_ms,
+                all.p99_ms
+            )?;
         }
     }
     writeln!(out)?;

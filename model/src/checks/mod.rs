@@ -4,6 +4,7 @@
 //! [`Diagnostic`]s pointing at the scenario element concerned. Checks never stop at the first
 //! finding.
 
+mod capacity;
 mod contexts;
 mod contracts;
 mod coupling;
@@ -69,6 +70,10 @@ pub const CHECKS: &[CheckInfo] = &[
         summary: "every module exports memory (within its limit), alloc and handle_<endpoint> with the ABI signatures",
     },
     CheckInfo {
+        id: capacity::MEMORY_ID,
+        summary: "the instances placed on each node fit in its memory_mib (replicas × concurrency × memory_max_kib)",
+    },
+    CheckInfo {
         id: modules::CAPABILITY_ID,
         summary: "every import is covered by a granted capability (sandbox by construction)",
     },
@@ -88,6 +93,7 @@ pub fn run(s: &Scenario, modules: &Modules) -> Vec<Diagnostic> {
     cycles::check(&mut out);
     contracts::check(&mut out);
     modules::check(&mut out, modules);
+    capacity::check(&mut out);
     let mut diags = out.diags;
     diags.sort_by(|a, b| {
         a.location

@@ -24,7 +24,8 @@ pub use data::{ConflictPolicy, Consistency, Store, StoreKind, stored_bytes};
 pub use fault::{Fault, FaultKind, FaultTarget};
 pub use quality::{Quality, Slo};
 pub use service::{
-    Api, Call, Endpoint, InstancePolicy, LoadBalancing, Method, Service, ServiceTime, Subscription,
+    Api, Call, Effect, EffectAction, Endpoint, InstancePolicy, LoadBalancing, Method, Service,
+    ServiceTime, Subscription, TimeResource,
 };
 pub use topology::{Distribution, Link, Node, Tier};
 pub use workload::{Arrival, MixEntry, RateStep, Template, Workload};

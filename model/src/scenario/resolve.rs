@@ -136,6 +136,20 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario) {
                 );
             }
         }
+        for (ei, ep) in svc.endpoints.iter().enumerate() {
+            let field = |k: &str| format!("service[{}].endpoint[{ei}].effect.{k}", svc.name);
+            if svc.module.is_some() && !ep.effects.is_empty() {
+                let msg = format!(
+                    "`{}.{}` has a module: its effects are what its code does; only abstract services declare effects",
+                    svc.name, ep.name
+                );
+                cx.error("parse.value", ep.effects[0].span, &field("call"), msg);
+                continue;
+            }
+            for effect in &ep.effects {
+                resolve_effect(cx, svc, &effect.action, &field);
+            }
+        }
         let own_eps: Vec<&str> = svc.endpoints.iter().map(|e| e.name.as_str()).collect();
         for sub in &svc.subscriptions {
             if expect(cx, &sub.channel, "channel", &f("subscribe.channel"), &channels)
@@ -214,6 +228,47 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario) {
             }
             FaultTarget::Store { store } => {
                 expect(cx, store, "store", field, &stores);
+            }
+        }
+    }
+}
+
+/// An effect may only do what its service declares: a declared call, a channel in
+/// `publishes`, a store in `owns` — so the static checks (coupling, ownership) see it.
+fn resolve_effect(
+    cx: &mut Cx<'_>,
+    svc: &crate::scenario::Service,
+    action: &crate::scenario::EffectAction,
+    field: &dyn Fn(&str) -> String,
+) {
+    use crate::scenario::EffectAction;
+    match action {
+        EffectAction::Call { service, endpoint } => {
+            let declared = svc
+                .calls
+                .iter()
+                .any(|c| c.service.name == service.name && c.endpoint.name == endpoint.name);
+            if !declared {
+                let msg = format!(
+                    "`{}` does not declare a call to `{}.{}`: add it under [[service.call]]",
+                    svc.name, service.name, endpoint.name
+                );
+                cx.error("parse.undeclared", service.span, &field("call"), msg);
+            }
+        }
+        EffectAction::Publish { channel } => {
+            if !svc.publishes.iter().any(|p| p.name == channel.name) {
+                let msg = format!(
+                    "`{}` does not publish to `{}`: add it to `publishes`",
+                    svc.name, channel.name
+                );
+                cx.error("parse.undeclared", channel.span, &field("publish"), msg);
+            }
+        }
+        EffectAction::Write { store, .. } => {
+            if !svc.owns.iter().any(|o| o.name == store.name) {
+                let msg = format!("`{}` does not own `{}`: add it to `owns`", svc.name, store.name);
+                cx.error("parse.undeclared", store.span, &field("write"), msg);
             }
         }
     }

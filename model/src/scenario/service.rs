@@ -69,8 +69,41 @@ pub struct Endpoint {
     pub idempotency_key: Option<String>,
     /// Exposed through the API gateway.
     pub public: bool,
+    /// Application error codes (`{"error": "<code>"}`) that are business answers, not
+    /// failures (`not_found`, `out_of_stock`): they count as available. Every other
+    /// application error counts against availability.
+    pub expected_errors: Vec<String>,
+    /// What an abstract endpoint does before it answers (`[[service.endpoint.effect]]`): a
+    /// module's effects are its code, so only abstract services declare them.
+    pub effects: Vec<Effect>,
     #[serde(skip)]
     pub span: Span,
+}
+
+/// One declared effect of an abstract endpoint, performed in order after its service time,
+/// each with its own probability — so fan-out and downstream load can be modelled without a
+/// module.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Effect {
+    pub action: EffectAction,
+    /// The chance it happens on one request (0..=1).
+    pub probability: f64,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum EffectAction {
+    /// A synchronous call to one of the service's declared calls, with a request generated
+    /// from the callee's contract.
+    Call { service: NameRef, endpoint: NameRef },
+    /// A message on one of the channels it publishes to, generated from its consumers'
+    /// contract.
+    Publish { channel: NameRef },
+    /// A write to a store it owns: the key is the request field `key` names (a generated one
+    /// without it), the value the request itself.
+    Write { store: NameRef, key: Option<String> },
 }
 
 /// A declared synchronous dependency on another service's endpoint.
@@ -107,6 +140,18 @@ pub struct Subscription {
 pub struct ServiceTime {
     pub ns_per_fuel: f64,
     pub distribution: Option<Distribution>,
+    /// What the declared distribution's time is spent on.
+    pub resource: TimeResource,
+}
+
+/// What a declared service time is spent on: CPU demand shares the node's cores with every
+/// other invocation computing there (it stretches under contention); waiting (I/O, an external
+/// dependency) does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimeResource {
+    Cpu,
+    Wait,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -247,8 +292,11 @@ impl Service {
                 s.group.clone_from(n);
             }
         }
-        let fallback =
-            ServiceTime { ns_per_fuel: ServiceTime::NS_PER_FUEL_DEFAULT, distribution: None };
+        let fallback = ServiceTime {
+            ns_per_fuel: ServiceTime::NS_PER_FUEL_DEFAULT,
+            distribution: None,
+            resource: TimeResource::Cpu,
+        };
         let service_time = match o.opt_table(cx, "service_time") {
             Some(t) => ServiceTime::read(cx, t).unwrap_or(fallback),
             None => fallback,
@@ -301,8 +349,52 @@ impl ServiceTime {
             Some(t) => Some(Distribution::read(cx, t)?),
             None => None,
         };
+        let resource = o
+            .opt_enum(cx, "resource", &[("cpu", TimeResource::Cpu), ("wait", TimeResource::Wait)])
+            .unwrap_or(TimeResource::Cpu);
         o.finish(cx);
-        Some(ServiceTime { ns_per_fuel, distribution })
+        Some(ServiceTime { ns_per_fuel, distribution, resource })
+    }
+}
+
+impl Effect {
+    fn read(cx: &mut Cx<'_>, mut o: Obj<'_, '_>) -> Option<Effect> {
+        let call = o.opt_str(cx, "call");
+        let publish = o.opt_str(cx, "publish");
+        let write = o.opt_str(cx, "write");
+        let key = o.opt_str(cx, "key").map(|(k, _)| k);
+        let probability = o.opt_f64(cx, "probability", 0.0, 1.0).unwrap_or(1.0);
+        let span = o.span;
+        let action = match (call, publish, write) {
+            (Some((target, at)), None, None) => match target.split_once('.') {
+                Some((service, endpoint)) if !service.is_empty() && !endpoint.is_empty() => {
+                    EffectAction::Call {
+                        service: NameRef { name: service.to_owned(), span: at },
+                        endpoint: NameRef { name: endpoint.to_owned(), span: at },
+                    }
+                }
+                _ => {
+                    let msg = format!("`call = \"{target}\"` must name `service.endpoint`");
+                    cx.error("parse.value", at, &o.field("call"), msg);
+                    o.finish(cx);
+                    return None;
+                }
+            },
+            (None, Some((channel, at)), None) => {
+                EffectAction::Publish { channel: NameRef { name: channel, span: at } }
+            }
+            (None, None, Some((store, at))) => {
+                EffectAction::Write { store: NameRef { name: store, span: at }, key }
+            }
+            _ => {
+                let msg = "an effect is exactly one of `call = \"service.endpoint\"`, `publish = \"channel\"` or `write = \"store\"`";
+                cx.error("parse.value", span, &o.field("call"), msg);
+                o.finish(cx);
+                return None;
+            }
+        };
+        o.finish(cx);
+        Some(Effect { action, probability, span })
     }
 }
 
@@ -376,6 +468,10 @@ impl Endpoint {
             }
         }
         let public = o.opt_bool(cx, "public").unwrap_or(false);
+        let expected_errors: Vec<String> =
+            o.str_list(cx, "expected_errors").into_iter().map(|(code, _)| code).collect();
+        let effects: Vec<Effect> =
+            o.table_list(cx, "effect").into_iter().filter_map(|e| Effect::read(cx, e)).collect();
         if public && api == Api::Message {
             cx.error("parse.value", o.span, &o.field("public"), "a public endpoint needs an API (`method` + `path`, or `grpc`) for the gateway to route");
         }
@@ -390,6 +486,8 @@ impl Endpoint {
             idempotent,
             idempotency_key: idempotency_key.map(|k| k.0),
             public,
+            expected_errors,
+            effects,
             span,
         })
     }

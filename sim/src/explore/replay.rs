@@ -376,6 +376,10 @@ pub fn describe(line: &TraceLine) -> String {
             "client gets {outcome} from {service}.{endpoint} after {:.1} ms",
             *latency_ns as f64 / 1e6
         ),
+        TraceEvent::Ejected { caller, service, replica, until_ns } => format!(
+            "{caller} EJECTS {service} replica {replica} (outlier detection) until t={:.4}s",
+            *until_ns as f64 / 1e9
+        ),
         TraceEvent::RunEnd { events } => format!("run ends after {events} events"),
     };
     format!("t={t:>9.4}s  {what}")
@@ -439,6 +443,9 @@ pub fn mermaid(events: &[TraceLine]) -> String {
                 line.event.kind().replace('_', " "),
                 t(kind)
             ),
+            TraceEvent::Ejected { caller, service, replica, .. } => {
+                writeln!(out, "  Note over {}: {} ejects replica {replica}", id(service), t(caller))
+            }
             TraceEvent::Response { req, service, outcome, .. } => {
                 let service = id(service);
                 writeln!(out, "  {service}-->>{}: {} #{req}", id("client"), t(outcome))

@@ -79,14 +79,18 @@ pub struct Report {
 pub struct EndpointReport {
     /// Requests that got an answer of any outcome.
     pub requests: u64,
-    /// Answers as designed (`ok` or an application error): see `Outcome::is_success`.
+    /// Available answers (`ok`, or an application error the endpoint declares in
+    /// `expected_errors`): see `Outcome::is_success`.
     pub successes: u64,
     /// successes / requests; 0 when there were none.
     pub availability: f64,
     /// Successful answers per second of workload.
     pub throughput_rps: f64,
-    /// Latency of the successful answers.
+    /// Latency of the successful answers (what latency objectives judge).
     pub latency: LatencySummary,
+    /// Latency of every answer, failures included — a timeout counts as the gateway's timeout:
+    /// what the users waited.
+    pub latency_all: LatencySummary,
     /// Outcome name → count.
     pub outcomes: BTreeMap<String, u64>,
     /// The empirical CDF of the successful answers' latency: (ms, fraction ≤ it).
@@ -277,6 +281,7 @@ impl Report {
                     availability: ratio(successes, requests),
                     throughput_rps: per_second(successes, duration_s),
                     latency: LatencySummary::of(&e.latency),
+                    latency_all: LatencySummary::of(&e.latency_all),
                     outcomes: e.outcomes.iter().map(|(o, n)| (o.name().to_owned(), *n)).collect(),
                     latency_cdf: cdf_points(&e.latency),
                 };

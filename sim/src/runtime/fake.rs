@@ -68,6 +68,8 @@ pub type Script = Box<dyn FnMut(FakeCall<'_>, &mut HostContext<'_>) -> Vec<HostO
 pub struct FakeHost {
     script: Script,
     response: serde_json::Value,
+    /// Overrides `response`: the answer of the n-th invocation (0-based).
+    responses: Option<Box<dyn FnMut(u64) -> serde_json::Value>>,
     /// Fuel reported by the first slice of an invocation.
     pub start_fuel: u64,
     /// Fuel reported by each slice after a resume.
@@ -99,6 +101,7 @@ impl FakeHost {
         FakeHost {
             script: Box::new(script),
             response,
+            responses: None,
             start_fuel: 1_000,
             resume_fuel: 500,
             next: 0,
@@ -111,6 +114,14 @@ impl FakeHost {
     #[must_use]
     pub fn answering(response: serde_json::Value) -> Self {
         FakeHost::new(response, |_, _| Vec::new())
+    }
+
+    /// Answers `respond(n)` to the n-th invocation (0-based), with no host operation.
+    #[must_use]
+    pub fn answering_each(respond: impl FnMut(u64) -> serde_json::Value + 'static) -> Self {
+        let mut host = FakeHost::answering(serde_json::Value::Null);
+        host.responses = Some(Box::new(respond));
+        host
     }
 
     /// Invocations suspended on an operation right now.
@@ -135,8 +146,11 @@ impl FakeHost {
             Some(op) => SliceOutcome::Pending(op),
             None => {
                 self.pending.remove(&invocation);
-                let body = self.response.to_string().into_bytes();
-                let json = self.response.clone();
+                let json = match &mut self.responses {
+                    Some(respond) => respond(invocation.0),
+                    None => self.response.clone(),
+                };
+                let body = json.to_string().into_bytes();
                 let report = InvocationReport { suspensions, ..report(total) };
                 SliceOutcome::Done(Response { body, json, report })
             }
@@ -146,9 +160,10 @@ impl FakeHost {
 }
 
 impl ServiceHost for FakeHost {
-    fn start(
+    fn start_in(
         &mut self,
         service: &str,
+        _pool: u32,
         endpoint: &str,
         request: &[u8],
         ctx: &mut HostContext<'_>,

@@ -93,8 +93,9 @@ struct LoadedService {
     endpoints: Vec<String>,
     fuel_budget: u64,
     policy: InstancePooling,
-    /// Idle pooled instances; the most recently used is reused first.
-    idle: Vec<GuestInstance>,
+    /// Idle pooled instances per pool (the engine keeps one pool per replica: a replica's
+    /// instances live in its process and die with it); the most recently used is reused first.
+    idle: BTreeMap<u32, Vec<GuestInstance>>,
     stats: InstanceStats,
 }
 
@@ -103,7 +104,7 @@ impl fmt::Debug for LoadedService {
         f.debug_struct("LoadedService")
             .field("name", &self.shared.name)
             .field("endpoints", &self.endpoints)
-            .field("idle", &self.idle.len())
+            .field("idle", &self.idle.values().map(Vec::len).sum::<usize>())
             .field("stats", &self.stats)
             .finish_non_exhaustive()
     }
@@ -120,6 +121,8 @@ struct ColdStartFailure {
 #[derive(Debug, Clone, Copy)]
 struct Progress {
     id: InvocationId,
+    /// The pool its instance came from and returns to.
+    pool: u32,
     budget: u64,
     reuse: InstanceReuse,
     suspensions: u32,
@@ -257,7 +260,7 @@ impl Runtime {
             endpoints: config.endpoints.iter().cloned().collect(),
             fuel_budget: config.limits.fuel_per_invocation,
             policy: config.policy,
-            idle: Vec::new(),
+            idle: BTreeMap::new(),
             stats: InstanceStats::default(),
         };
         self.services.insert(config.name.clone(), loaded);
@@ -274,7 +277,7 @@ impl Runtime {
     /// Idle pooled instances of `service`.
     #[must_use]
     pub fn idle_instances(&self, service: &str) -> Option<usize> {
-        self.services.get(service).map(|s| s.idle.len())
+        self.services.get(service).map(|s| s.idle.values().map(Vec::len).sum())
     }
 
     #[must_use]
@@ -303,13 +306,14 @@ impl Runtime {
     fn acquire(
         &mut self,
         service: &str,
+        pool: u32,
         budget: u64,
         ctx: &mut HostContext<'_>,
     ) -> Result<(GuestInstance, InstanceReuse), ColdStartFailure> {
         let Some(svc) = self.services.get_mut(service) else {
             unreachable!("start checked that service `{service}` is loaded")
         };
-        if let Some(mut inst) = svc.idle.pop() {
+        if let Some(mut inst) = svc.idle.get_mut(&pool).and_then(Vec::pop) {
             // The store has fuel metering on, so setting fuel cannot fail.
             let _ = inst.store.set_fuel(budget);
             return Ok((inst, InstanceReuse::Reused));
@@ -353,7 +357,7 @@ impl Runtime {
             Driven::Finished(packed) => match invoke::read_response(&inst, packed) {
                 Ok((body, json)) => {
                     let report = report(&mut inst, &progress);
-                    self.release(&service, inst);
+                    self.release(&service, progress.pool, inst);
                     SliceOutcome::Done(Response { body, json, report })
                 }
                 Err(cause) => self.fail(&service, inst, &progress, cause, Phase::ReadResponse),
@@ -381,12 +385,13 @@ impl Runtime {
     }
 
     /// Returns a healthy instance after a successful request: to the pool, or dropped.
-    fn release(&mut self, service: &str, inst: GuestInstance) {
+    fn release(&mut self, service: &str, pool: u32, inst: GuestInstance) {
         let Some(svc) = self.services.get_mut(service) else { return };
         svc.stats.invocations_done += 1;
+        let idle = svc.idle.entry(pool).or_default();
         match svc.policy {
-            InstancePooling::Pooled { idle_max } if svc.idle.len() < idle_max => {
-                svc.idle.push(inst);
+            InstancePooling::Pooled { idle_max } if idle.len() < idle_max => {
+                idle.push(inst);
             }
             _ => svc.stats.instances_retired += 1,
         }
@@ -408,9 +413,10 @@ fn report(inst: &mut GuestInstance, progress: &Progress) -> InvocationReport {
 }
 
 impl ServiceHost for Runtime {
-    fn start(
+    fn start_in(
         &mut self,
         service: &str,
+        pool: u32,
         endpoint: &str,
         request: &[u8],
         ctx: &mut HostContext<'_>,
@@ -431,7 +437,7 @@ impl ServiceHost for Runtime {
         let id = InvocationId(self.next_invocation);
         self.next_invocation += 1;
 
-        let (mut inst, reuse) = match self.acquire(service, budget, ctx) {
+        let (mut inst, reuse) = match self.acquire(service, pool, budget, ctx) {
             Ok(acquired) => acquired,
             Err(ColdStartFailure { cause, fuel_used, instance }) => {
                 let report = InvocationReport {
@@ -448,7 +454,8 @@ impl ServiceHost for Runtime {
             }
         };
         // A fresh instance's cold start is part of this invocation's first slice.
-        let progress = Progress { id, budget, reuse, suspensions: 0, slice_fuel_left: budget };
+        let progress =
+            Progress { id, pool, budget, reuse, suspensions: 0, slice_fuel_left: budget };
         let state = inst.store.data_mut();
         state.now_nanos = ctx.now_nanos;
         state.refusals.clear();
@@ -539,5 +546,13 @@ impl ServiceHost for Runtime {
             svc.stats.invocations_failed += 1;
         }
         true
+    }
+
+    fn drop_pool(&mut self, service: &str, pool: u32) {
+        if let Some(svc) = self.services.get_mut(service)
+            && let Some(idle) = svc.idle.remove(&pool)
+        {
+            svc.stats.instances_discarded += idle.len() as u64;
+        }
     }
 }

@@ -23,7 +23,27 @@ pub trait ServiceHost {
         endpoint: &str,
         request: &[u8],
         ctx: &mut HostContext<'_>,
+    ) -> Result<Slice, InvokeError> {
+        self.start_in(service, 0, endpoint, request, ctx)
+    }
+
+    /// [`start`](Self::start) on an instance of `pool`: pooled instances are reused only within
+    /// their pool (the engine keeps one per replica, so that instances die with their replica).
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    fn start_in(
+        &mut self,
+        service: &str,
+        pool: u32,
+        endpoint: &str,
+        request: &[u8],
+        ctx: &mut HostContext<'_>,
     ) -> Result<Slice, InvokeError>;
+
+    /// Drops every idle instance of `service`'s `pool` (its replica crashed: in-memory state,
+    /// an in-memory dedupe set included, is gone). Hosts without pools ignore it.
+    fn drop_pool(&mut self, _service: &str, _pool: u32) {}
 
     /// Continues a suspended invocation with the reply to its pending [`HostOp`].
     ///

@@ -641,6 +641,30 @@ fn pooled_instances_keep_state_and_are_discarded_after_a_fault() {
     assert_ne!(done(&c).report.instance.id, ia.id);
 }
 
+/// Each replica has its own pool (its own process), and a crash drops its instances: an
+/// in-memory counter (or dedupe set) does not cross replicas and does not survive a crash.
+#[test]
+fn pools_are_per_replica_and_a_dropped_pool_forgets_its_state() {
+    let mut h = Harness::new();
+    h.load(&counter_config(InstancePooling::Pooled { idle_max: 2 }), &module(&[KV_GET], COUNTER));
+    let on = |h: &mut Harness, pool: u32| {
+        let mut ctx = HostContext { now_nanos: 0, random: &mut h.random, log: &mut h.logs };
+        let slice = h.rt.start_in("counter", pool, "count", b"{}", &mut ctx).expect("start");
+        (r(&slice), done(&slice).report.instance.reuse)
+    };
+    assert_eq!(on(&mut h, 0), (1, InstanceReuse::Fresh));
+    assert_eq!(on(&mut h, 0), (2, InstanceReuse::Reused));
+    // Replica 1 never sees replica 0's instance.
+    assert_eq!(on(&mut h, 1), (1, InstanceReuse::Fresh));
+    assert_eq!(h.rt.idle_instances("counter"), Some(2));
+    // Replica 0 crashes: its instance goes, replica 1's stays.
+    h.rt.drop_pool("counter", 0);
+    assert_eq!(h.rt.idle_instances("counter"), Some(1));
+    assert_eq!(h.rt.service_stats("counter").map(|s| s.instances_discarded), Some(1));
+    assert_eq!(on(&mut h, 0), (1, InstanceReuse::Fresh));
+    assert_eq!(on(&mut h, 1), (2, InstanceReuse::Reused));
+}
+
 #[test]
 fn a_suspended_pooled_instance_is_busy_so_concurrent_requests_get_another() {
     let mut h = Harness::new();

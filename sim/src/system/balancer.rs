@@ -1,51 +1,228 @@
-//! Load balancing over the replicas a caller discovered: round robin, uniform random, or the
-//! replica with the fewest requests in service and queued.
+//! Load balancing over the replicas a caller discovered, from the caller's own view — as a
+//! client-side balancer (Envoy, gRPC) sees them: it knows only what it sent and what came back.
+//!
+//! - `round-robin`: the next replica in turn (Envoy `ROUND_ROBIN`);
+//! - `random`: a uniformly random replica (Envoy `RANDOM`);
+//! - `least-outstanding`: power of two choices over the caller's own requests still awaiting an
+//!   answer per replica — two distinct replicas drawn at random, the one with fewer wins, a tie
+//!   goes to the first drawn (Envoy `LEAST_REQUEST` with equal weights).
+//!
+//! Every policy skips replicas the caller has ejected by **outlier detection** (Envoy's
+//! consecutive-5xx detector with its defaults): 5 consecutive failures — a failed answer, or no
+//! answer by the time the caller gives up (its call, gateway or ack timeout) — eject the replica
+//! for 30 s × the number of times it was ejected; at most 10 % of a service's replicas (at least
+//! one) are ejected at once, and when fewer than half of the discovered replicas are left the
+//! caller balances over all of them (Envoy's 50 % panic threshold). An ejected replica returns
+//! when its ejection time has passed (Envoy checks at its sweep interval; here at the next pick).
+//!
+//! Each caller — the gateway, the broker, each calling service — has its own view, as each
+//! Envoy proxy does. A replica that crashed is therefore avoided as soon as its callers see it
+//! fail, not only once the registry's TTL expires.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use fusebench_model::scenario::LoadBalancing;
 
 use super::Sim;
 use super::event::Event;
 use super::ids::{NodeId, ReplicaIdx, ReqId, ServiceId};
+use crate::time::SimTime;
+use crate::trace::TraceEvent;
+
+/// Consecutive failures that eject a replica (Envoy `consecutive_5xx`).
+const EJECT_AFTER_FAILURES: u32 = 5;
+/// The base ejection time, multiplied by the number of ejections (Envoy `base_ejection_time`).
+const BASE_EJECTION_NANOS: u64 = 30_000_000_000;
+/// The share of a service's replicas that may be ejected at once (Envoy
+/// `max_ejection_percent`), at least one.
+const MAX_EJECTION_PERCENT: usize = 10;
+
+/// Who picks a replica: each has its own view of the replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Caller {
+    Gateway,
+    Broker,
+    Service(ServiceId),
+}
+
+/// One replica as one caller sees it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    /// Requests sent to it that the caller still waits for.
+    outstanding: u32,
+    /// Failures in a row (reset by a success).
+    failures: u32,
+    /// How many times it was ejected (the ejection time grows with it).
+    ejections: u32,
+    ejected_until: Option<SimTime>,
+}
+
+/// A request the caller waits for: where it counts, and when the caller gives up on it.
+#[derive(Debug, Clone, Copy)]
+struct Waiting {
+    view: (Caller, ServiceId),
+    replica: ReplicaIdx,
+    deadline: SimTime,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Balancers {
+    views: BTreeMap<(Caller, ServiceId), Vec<Slot>>,
+    waiting: BTreeMap<ReqId, Waiting>,
+    /// `waiting`, ordered by when the caller gives up.
+    deadlines: BTreeSet<(SimTime, ReqId)>,
+}
+
+impl Balancers {
+    /// Outstanding requests per (caller, service, replica), for the invariants.
+    pub(crate) fn outstanding_consistent(&self) -> bool {
+        let mut counted: BTreeMap<((Caller, ServiceId), ReplicaIdx), u32> = BTreeMap::new();
+        for w in self.waiting.values() {
+            *counted.entry((w.view, w.replica)).or_default() += 1;
+        }
+        self.views.iter().all(|(view, slots)| {
+            slots.iter().enumerate().all(|(r, s)| {
+                s.outstanding == counted.get(&(*view, r as ReplicaIdx)).copied().unwrap_or(0)
+            })
+        }) && self.waiting.len() == self.deadlines.len()
+    }
+}
 
 impl Sim {
+    fn caller_name(&self, caller: Caller) -> &str {
+        match caller {
+            Caller::Gateway => "gateway",
+            Caller::Broker => "broker",
+            Caller::Service(s) => &self.world.service(s).name,
+        }
+    }
+
+    /// The requests whose callers gave up by now: each is a failure of the replica it went to.
+    fn expire_waiting(&mut self, now: SimTime) {
+        while let Some(&(deadline, req)) = self.balancers.deadlines.first() {
+            if deadline > now {
+                break;
+            }
+            self.balancers.deadlines.pop_first();
+            let w =
+                self.balancers.waiting.remove(&req).expect("a deadline names a waiting request");
+            self.count_answer(w, false, now);
+        }
+    }
+
+    /// The caller got its answer for `req` (or gave up on it): it no longer counts as
+    /// outstanding, and a failure moves the replica towards ejection.
+    pub(crate) fn caller_answered(&mut self, req: ReqId, success: bool) {
+        let now = self.q.now();
+        let Some(w) = self.balancers.waiting.remove(&req) else {
+            return; // the caller had given up on it already (counted then)
+        };
+        self.balancers.deadlines.remove(&(w.deadline, req));
+        self.count_answer(w, success, now);
+    }
+
+    fn count_answer(&mut self, w: Waiting, success: bool, now: SimTime) {
+        let n = self.world.service(w.view.1).replicas as usize;
+        let slots = self.balancers.views.get_mut(&w.view).expect("a waiting request has a view");
+        let slot = &mut slots[w.replica as usize];
+        slot.outstanding -= 1;
+        if success {
+            slot.failures = 0;
+            return;
+        }
+        slot.failures += 1;
+        if slot.failures < EJECT_AFTER_FAILURES || slot.ejected_until.is_some_and(|u| u > now) {
+            return;
+        }
+        let ejected = slots.iter().filter(|s| s.ejected_until.is_some_and(|u| u > now)).count();
+        if ejected >= (n * MAX_EJECTION_PERCENT / 100).max(1) {
+            return;
+        }
+        let slot = &mut slots[w.replica as usize];
+        slot.ejections += 1;
+        slot.failures = 0;
+        let until = now + BASE_EJECTION_NANOS.saturating_mul(u64::from(slot.ejections));
+        slot.ejected_until = Some(until);
+        let (caller, service) = w.view;
+        let caller = self.caller_name(caller).to_owned();
+        self.trace.emit(
+            now,
+            &TraceEvent::Ejected {
+                caller: &caller,
+                service: &self.world.service(service).name,
+                replica: w.replica,
+                until_ns: until.nanos(),
+            },
+        );
+    }
+
     /// Picks a replica of `service` for `caller`; `None` when none is registered.
-    fn pick_replica(
-        &mut self,
-        caller: Option<ServiceId>,
-        service: ServiceId,
-    ) -> Option<ReplicaIdx> {
-        let candidates = self.discover(caller, service);
-        if candidates.is_empty() {
+    fn pick_replica(&mut self, caller: Caller, service: ServiceId) -> Option<ReplicaIdx> {
+        let now = self.q.now();
+        self.expire_waiting(now);
+        let discovered = self.discover(caller_service(caller), service);
+        if discovered.is_empty() {
             return None;
         }
+        let n = self.world.service(service).replicas as usize;
+        let slots = self
+            .balancers
+            .views
+            .entry((caller, service))
+            .or_insert_with(|| vec![Slot::default(); n]);
+        let healthy: Vec<ReplicaIdx> = discovered
+            .iter()
+            .copied()
+            .filter(|&r| slots[r as usize].ejected_until.is_none_or(|u| u <= now))
+            .collect();
+        // Fewer than half left: balance over every discovered replica (Envoy's panic mode).
+        let candidates = if healthy.len() * 2 < discovered.len() { discovered } else { healthy };
         let balancing = self.world.service(service).balancing;
-        let state = &mut self.services[service.index()];
         Some(match balancing {
             LoadBalancing::RoundRobin => {
+                let state = &mut self.services[service.index()];
                 state.rr += 1;
                 candidates[((state.rr - 1) % candidates.len() as u64) as usize]
             }
             LoadBalancing::Random => {
                 candidates[self.rng_lb.below(candidates.len() as u64) as usize]
             }
-            LoadBalancing::LeastOutstanding => candidates
-                .iter()
-                .copied()
-                .min_by_key(|&r| (state.replicas[r as usize].outstanding(), r))
-                .unwrap_or(candidates[0]),
+            LoadBalancing::LeastOutstanding => {
+                let k = candidates.len() as u64;
+                if k == 1 {
+                    candidates[0]
+                } else {
+                    let i = self.rng_lb.below(k);
+                    let j = (i + 1 + self.rng_lb.below(k - 1)) % k;
+                    let (a, b) = (candidates[i as usize], candidates[j as usize]);
+                    if slots[b as usize].outstanding < slots[a as usize].outstanding {
+                        b
+                    } else {
+                        a
+                    }
+                }
+            }
         })
     }
 
     /// Sends request `req` towards a replica of its service, from node `from` on behalf of
-    /// `caller`. Returns false when no replica is registered.
+    /// `caller`, who gives up waiting for it after `patience` nanoseconds. Returns false when
+    /// no replica is registered.
     pub(crate) fn dispatch_request(
         &mut self,
         req: ReqId,
         from: NodeId,
-        caller: Option<ServiceId>,
+        caller: Caller,
+        patience: u64,
     ) -> bool {
         let service = self.requests.live(req).service;
         let Some(replica) = self.pick_replica(caller, service) else { return false };
+        let view = (caller, service);
+        let slots = self.balancers.views.get_mut(&view).expect("picked from this view");
+        slots[replica as usize].outstanding += 1;
+        let deadline = self.q.now() + patience;
+        self.balancers.waiting.insert(req, Waiting { view, replica, deadline });
+        self.balancers.deadlines.insert((deadline, req));
         let to = self.world.service(service).node;
         match self.transit(from, to, "request", req.0) {
             Some(d) => self.q.after(d, Event::AtReplica { req, service, replica }),
@@ -55,5 +232,13 @@ impl Sim {
             }
         };
         true
+    }
+}
+
+/// The service whose discovery cache a caller uses (the gateway and broker share none).
+fn caller_service(caller: Caller) -> Option<ServiceId> {
+    match caller {
+        Caller::Service(s) => Some(s),
+        Caller::Gateway | Caller::Broker => None,
     }
 }

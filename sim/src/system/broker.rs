@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use fusebench_model::scenario::Delivery;
 
 use super::Sim;
+use super::balancer::Caller;
 use super::event::Event;
 use super::ids::{ChannelId, Counter, GroupId, InvId, MsgId, OpId};
 use super::network::combined_chance;
@@ -197,7 +198,7 @@ impl Sim {
             let mut request = Request::new(service, endpoint, body, origin, now, broker_node);
             request.copy = copy;
             let req = self.requests.add(request);
-            if !self.dispatch_request(req, broker_node, None) {
+            if !self.dispatch_request(req, broker_node, Caller::Broker, ack_timeout) {
                 self.requests.settle(req);
             }
         }
@@ -214,7 +215,7 @@ impl Sim {
         outcome: Outcome,
     ) {
         let now = self.q.now();
-        if !outcome.is_success() {
+        if !outcome.is_answer() {
             return; // not acknowledged: at-least-once redelivers on the ack timeout
         }
         let Some(m) = self.broker.messages.get_mut(&msg) else {

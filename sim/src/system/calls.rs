@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::Sim;
+use super::balancer::Caller;
 use super::event::Event;
 use super::ids::{CallId, ChannelId, Counter, EndpointId, InvId, ServiceId};
 use super::requests::{Origin, Request};
@@ -116,14 +117,14 @@ impl Sim {
         let req = self.requests.add(request);
         let timer = self.q.timer_after(timeout, Event::CallTimeout { call, attempt });
         self.calls.live_mut(call).state = CallState::InFlight { timer };
-        if !self.dispatch_request(req, from, Some(caller)) {
+        if !self.dispatch_request(req, from, Caller::Service(caller), timeout) {
             self.requests.settle(req);
             self.call_attempt_failed(call, "no healthy instance");
             return;
         }
         if let Some(copy) = copy {
             let dup = self.requests.add(copy);
-            if !self.dispatch_request(dup, from, Some(caller)) {
+            if !self.dispatch_request(dup, from, Caller::Service(caller), timeout) {
                 self.requests.settle(dup);
             }
         }
@@ -171,7 +172,7 @@ impl Sim {
         c.state = CallState::Backoff;
         let inv = c.inv;
         match outcome {
-            Outcome::Ok | Outcome::AppError => {
+            Outcome::Ok | Outcome::AppError | Outcome::ExpectedError => {
                 self.calls.table.remove(&call);
                 self.resume(inv, HostReply::Value(body));
             }

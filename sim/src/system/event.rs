@@ -1,6 +1,8 @@
 //! The events the components react to, each naming its subjects by typed id.
 
-use super::ids::{CallId, ChannelId, GroupId, InvId, MsgId, OpId, ReplicaIdx, ReqId, ServiceId};
+use super::ids::{
+    CallId, ChannelId, GroupId, InvId, MsgId, NodeId, OpId, ReplicaIdx, ReqId, ServiceId,
+};
 use super::kv::ReplicaWrite;
 use crate::metrics::Outcome;
 
@@ -24,7 +26,9 @@ pub(crate) enum Event {
         service: ServiceId,
         replica: ReplicaIdx,
     },
-    /// The CPU time of an invocation's slice has elapsed: act on its step.
+    /// The earliest slice computing on a node has had its CPU demand.
+    CpuDone(NodeId),
+    /// An invocation's slice is over (CPU and wait): act on its step.
     SliceDone(InvId),
     /// A response reaches whoever sent the request (gateway, caller, broker).
     Reply {

@@ -3,6 +3,7 @@
 //! once — with the response, or with a timeout, whichever comes first.
 
 use super::Sim;
+use super::balancer::Caller;
 use super::event::Event;
 use super::ids::ReqId;
 use super::requests::{ClientState, Origin, Stage};
@@ -32,7 +33,8 @@ impl Sim {
             return;
         }
         let gw = self.world.gateway_node;
-        if !self.dispatch_request(req, gw, None) {
+        let patience = self.world.gateway_timeout;
+        if !self.dispatch_request(req, gw, Caller::Gateway, patience) {
             self.answer_client(req, Outcome::Rejected);
         }
     }

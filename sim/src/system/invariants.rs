@@ -13,6 +13,24 @@ impl Sim {
         self.check_replicas();
         self.check_requests();
         self.check_calls_and_ops();
+        for (node, cpu) in self.cpus.iter().enumerate() {
+            for id in cpu.computing() {
+                let inv = self
+                    .invocations
+                    .get(id)
+                    .unwrap_or_else(|| panic!("node {node} computes {id}, which is not running"));
+                assert!(
+                    matches!(inv.state, InvState::Computing(_)),
+                    "{id} on a CPU, not computing"
+                );
+                let at = self.world.service(inv.service).node.index();
+                assert_eq!(at, node, "{id} computes on node {node}, its service is on {at}");
+            }
+        }
+        assert!(
+            self.balancers.outstanding_consistent(),
+            "a caller's outstanding count disagrees with the requests it waits for"
+        );
         assert!(
             self.q.cancelled_pending() <= self.q.pending(),
             "cancelled timers ({}) outnumber the events left ({})",
@@ -50,7 +68,11 @@ impl Sim {
             let slots = &self.services[inv.service.index()].replicas[inv.replica as usize].running;
             assert!(slots.contains(id), "{id} is running outside its replica's slots");
             if matches!(inv.state, InvState::Waiting) {
-                assert!(inv.runtime.is_some(), "{id}: only guest invocations wait");
+                let abstract_effects = !self.world.service(inv.service).has_module;
+                assert!(
+                    inv.runtime.is_some() || abstract_effects,
+                    "{id}: only guests and abstract services with effects wait"
+                );
             }
         }
     }

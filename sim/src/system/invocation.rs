@@ -4,9 +4,10 @@
 //! elapsed, the engine acts on how the slice ended: done, failed, or suspended on a host
 //! operation whose reply resumes it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
-use fusebench_model::contract::is_application_error;
+use fusebench_model::contract::application_error;
+use fusebench_model::scenario::TimeResource;
 
 use super::Sim;
 use super::event::Event;
@@ -47,6 +48,11 @@ pub(crate) struct Invocation {
     pub(crate) runtime: Option<InvocationId>,
     pub(crate) state: InvState,
     pub(crate) fuel: u64,
+    /// Time the current slice waits (not on the CPU) once its CPU demand is met: a declared
+    /// service time marked `resource = "wait"`.
+    wait: u64,
+    /// An abstract invocation's declared effects still to perform (`effects.rs`).
+    pub(crate) script: VecDeque<HostOp>,
 }
 
 #[derive(Debug, Default)]
@@ -58,6 +64,10 @@ pub(crate) struct Invocations {
 impl Invocations {
     pub(crate) fn get(&self, id: InvId) -> Option<&Invocation> {
         self.table.get(&id)
+    }
+
+    pub(crate) fn get_mut(&mut self, id: InvId) -> Option<&mut Invocation> {
+        self.table.get_mut(&id)
     }
 
     /// Removes an invocation known to be live.
@@ -147,10 +157,19 @@ impl Sim {
             runtime: None,
             state: InvState::Computing(Work::Abstract),
             fuel: 0,
+            wait: 0,
+            script: VecDeque::new(),
         };
         let spec = self.world.service(service);
         let state = &mut self.services[service.index()];
-        let mut cpu = spec.distribution.map_or(0, |d| sample_nanos(&d, &mut state.rng));
+        let declared = spec.distribution.map_or(0, |d| sample_nanos(&d, &mut state.rng));
+        let mut cpu = match spec.time_resource {
+            TimeResource::Cpu => declared,
+            TimeResource::Wait => {
+                inv.wait = declared;
+                0
+            }
+        };
         self.rec.service(service).invocations += 1;
         let r = self.requests.live(req);
         let endpoint = &spec.endpoint(r.endpoint).name;
@@ -159,7 +178,7 @@ impl Sim {
             let result = {
                 let mut ctx =
                     HostContext { now_nanos: now.nanos(), random: &mut state.rng, log: &mut logs };
-                self.host.start(&state.runtime_name, endpoint, &r.body, &mut ctx)
+                self.host.start_in(&state.runtime_name, replica, endpoint, &r.body, &mut ctx)
             };
             emit_logs(&mut self.trace, now, &logs);
             match result {
@@ -227,9 +246,37 @@ impl Sim {
                 },
             );
         }
+        let ep = self.requests.live(req).endpoint;
+        if !self.world.service(service).has_module
+            && !self.world.service(service).endpoint(ep).effects.is_empty()
+        {
+            let body = self.requests.live(req).body.clone();
+            inv.script = self.effects_of(service, ep, &body);
+        }
         self.rec.service(service).busy_nanos += cpu;
         self.invocations.table.insert(id, inv);
-        self.q.after(cpu, Event::SliceDone(id));
+        self.compute(id, cpu);
+    }
+
+    /// The slice of `id` needs `cpu` nanoseconds of its node's CPU, then its wait.
+    fn compute(&mut self, id: InvId, cpu: u64) {
+        let inv = &self.invocations.table[&id];
+        if cpu == 0 {
+            self.q.after(inv.wait, Event::SliceDone(id));
+        } else {
+            let node = self.world.service(inv.service).node;
+            self.cpu_start(node, id, cpu);
+        }
+    }
+
+    /// The node's CPU has given the slice of `id` its demand: it is done after its wait.
+    pub(crate) fn slice_computed(&mut self, id: InvId) {
+        let wait = self.invocations.table.get(&id).expect("a computing invocation is live").wait;
+        if wait == 0 {
+            self.on_slice_done(id);
+        } else {
+            self.q.after(wait, Event::SliceDone(id));
+        }
     }
 
     /// Takes a slice's step and fuel; returns its CPU time.
@@ -252,7 +299,7 @@ impl Sim {
         let service = inv.service;
         let now = self.q.now();
         match work {
-            Work::Abstract => self.finish_invocation(id, Outcome::Ok, b"{}".to_vec()),
+            Work::Abstract => self.abstract_step(id),
             Work::Guest(SliceOutcome::Done(resp)) => {
                 self.count_fresh(service, &resp.report);
                 let name = &self.world.service(service).name;
@@ -292,21 +339,24 @@ impl Sim {
                 self.finish_invocation(id, Outcome::GuestFault, Vec::new());
             }
             Work::Guest(SliceOutcome::Pending(op)) => {
-                let target = match &op {
-                    HostOp::KvGet { store, .. }
-                    | HostOp::KvPut { store, .. }
-                    | HostOp::KvDelete { store, .. } => store.clone(),
-                    HostOp::CacheGet { cache, .. } | HostOp::CachePut { cache, .. } => {
-                        cache.clone()
-                    }
-                    HostOp::Publish { channel, .. } => channel.clone(),
-                    HostOp::Call { service, endpoint, .. } => format!("{service}.{endpoint}"),
-                };
-                self.trace
-                    .emit(now, &TraceEvent::HostOp { inv: id.0, op: op.import(), target: &target });
+                self.trace_op(id, &op);
                 self.perform(id, op);
             }
         }
+    }
+
+    /// Traces a host operation `id` performs.
+    pub(crate) fn trace_op(&mut self, id: InvId, op: &HostOp) {
+        let target = match op {
+            HostOp::KvGet { store, .. }
+            | HostOp::KvPut { store, .. }
+            | HostOp::KvDelete { store, .. } => store.clone(),
+            HostOp::CacheGet { cache, .. } | HostOp::CachePut { cache, .. } => cache.clone(),
+            HostOp::Publish { channel, .. } => channel.clone(),
+            HostOp::Call { service, endpoint, .. } => format!("{service}.{endpoint}"),
+        };
+        let now = self.q.now();
+        self.trace.emit(now, &TraceEvent::HostOp { inv: id.0, op: op.import(), target: &target });
     }
 
     /// Counts a cold start, known once the invocation is over (a slice that suspends does not
@@ -321,15 +371,17 @@ impl Sim {
     fn judge_response(&self, id: InvId, json: &serde_json::Value) -> Outcome {
         let inv = &self.invocations.table[&id];
         let endpoint = self.requests.live(inv.req).endpoint;
-        if is_application_error(json) {
-            return Outcome::AppError;
+        let spec = self.world.service(inv.service).endpoint(endpoint);
+        if let Some(code) = application_error(json) {
+            let expected = spec.expected_errors.iter().any(|e| e == code);
+            return if expected { Outcome::ExpectedError } else { Outcome::AppError };
         }
-        let shape = &self.world.service(inv.service).endpoint(endpoint).response;
+        let shape = &spec.response;
         if shape.check(json).is_empty() { Outcome::Ok } else { Outcome::ContractViolation }
     }
 
     /// Performs a host operation; the guest is resumed when its reply is ready.
-    fn perform(&mut self, id: InvId, op: HostOp) {
+    pub(crate) fn perform(&mut self, id: InvId, op: HostOp) {
         match op {
             HostOp::Call { service, endpoint, request } => {
                 self.start_call(id, &service, &endpoint, request);
@@ -345,7 +397,12 @@ impl Sim {
             return; // its replica crashed while it waited: nobody to resume
         };
         assert!(matches!(inv.state, InvState::Waiting), "{id} resumed while not waiting");
-        let runtime = inv.runtime.expect("only guest invocations suspend");
+        let Some(runtime) = inv.runtime else {
+            // An abstract service's effect was answered; it does not look at the reply.
+            self.invocations.table.insert(id, inv);
+            self.abstract_step(id);
+            return;
+        };
         let now = self.q.now();
         let mut logs: Vec<LogLine> = Vec::new();
         let result = {
@@ -357,9 +414,10 @@ impl Sim {
         match result {
             Ok(slice) => {
                 let cpu = self.absorb_slice(&mut inv, slice);
+                inv.wait = 0;
                 self.rec.service(inv.service).busy_nanos += cpu;
                 self.invocations.table.insert(id, inv);
-                self.q.after(cpu, Event::SliceDone(id));
+                self.compute(id, cpu);
             }
             Err(e) => {
                 let cause = e.to_string();
@@ -379,7 +437,7 @@ impl Sim {
     }
 
     /// An invocation is over: free its slot, answer, start the next queued request.
-    fn finish_invocation(&mut self, id: InvId, outcome: Outcome, body: Vec<u8>) {
+    pub(crate) fn finish_invocation(&mut self, id: InvId, outcome: Outcome, body: Vec<u8>) {
         let inv = self.invocations.remove(id);
         let now = self.q.now();
         self.trace.emit(

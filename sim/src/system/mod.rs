@@ -20,6 +20,8 @@ mod balancer;
 mod broker;
 mod cache;
 mod calls;
+mod cpu;
+mod effects;
 mod event;
 mod faults;
 mod gateway;
@@ -132,6 +134,9 @@ pub struct Sim {
     /// The next write's version (the run's global write order).
     next_version: u64,
     broker: broker::Broker,
+    balancers: balancer::Balancers,
+    /// Per node: the invocations computing there share its cores.
+    cpus: Vec<cpu::NodeCpu>,
     load: workload::Load,
     guest_fuel: u64,
 }
@@ -219,6 +224,8 @@ impl Sim {
             stores,
             next_version: 1,
             broker: broker::Broker::new(world.channels.len(), world.groups.len()),
+            balancers: balancer::Balancers::default(),
+            cpus: world.node_cores.iter().map(|&c| cpu::NodeCpu::new(c)).collect(),
             load: workload::Load::default(),
             guest_fuel: 0,
             world,
@@ -363,6 +370,7 @@ impl Sim {
             Event::GatewayTimeout(req) => self.on_gateway_timeout(req),
             Event::AtClient { req, outcome } => self.on_at_client(req, outcome),
             Event::AtReplica { req, service, replica } => self.on_at_replica(req, service, replica),
+            Event::CpuDone(node) => self.on_cpu_done(node),
             Event::SliceDone(inv) => self.on_slice_done(inv),
             Event::Reply { req, outcome, body } => self.on_reply(req, outcome, body),
             Event::CallTimeout { call, attempt } => self.on_call_timeout(call, attempt),

@@ -145,7 +145,9 @@ impl Sim {
         // Running and queued requests die with the replica; their senders time out. They leave
         // the service now: counted as departures so that L = λW still holds.
         let mut lost = Vec::with_capacity(running.len() + queued.len());
+        let node = self.world.service(service).node;
         for id in running {
+            self.cpu_cancel(node, id);
             let inv = self.invocations.remove(id);
             lost.push(inv.req);
             if let Some(rt) = inv.runtime {
@@ -153,6 +155,9 @@ impl Sim {
             }
         }
         lost.extend(queued);
+        // The replica's idle instances die with its process.
+        let runtime = &self.services[service.index()].runtime_name;
+        self.host.drop_pool(runtime, replica);
         let stats = self.rec.service(service);
         stats.occupancy_change(now.nanos(), -(lost.len() as i64));
         for req in lost {

@@ -186,6 +186,13 @@ impl Sim {
 
     /// A response reached the requester's node.
     pub(crate) fn on_reply(&mut self, req: ReqId, outcome: Outcome, body: Vec<u8>) {
+        // The caller's balancer sees the answer (Envoy's consecutive-5xx counts server errors
+        // and timeouts; an application error or a bad request is the caller's own business).
+        let server_failure = matches!(
+            outcome,
+            Outcome::Timeout | Outcome::Rejected | Outcome::GuestFault | Outcome::ContractViolation
+        );
+        self.caller_answered(req, !server_failure);
         let r = self.requests.live(req);
         debug_assert_eq!(r.stage, Stage::Returning);
         match r.origin.clone() {

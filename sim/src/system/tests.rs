@@ -413,3 +413,317 @@ fn a_stream_gives_each_group_every_message_and_each_to_one_member_of_a_group() {
     assert_eq!(n[0] + n[1], n[2], "group g gets every message once between its members: {n:?}");
     assert!(n[0].abs_diff(n[1]) <= 1, "its members take turns: {n:?}");
 }
+
+/// Requests the crashed replica 0 of `s` swallowed ("replica down" drops) under `policy`, and
+/// the client requests answered `ok`.
+fn crash_window_drops(policy: &str, seed: u64) -> (usize, u64) {
+    // Three replicas, a long registry TTL (the crash is invisible to discovery for 20 s), and
+    // replica 0 down from 1 s to 4 s: only the callers' own view can steer around it.
+    let extra = ABSTRACT
+        .replace("replicas = 2", &format!("replicas = 3\nload_balancing = \"{policy}\""))
+        .replace("rate_rps = 200", "rate_rps = 300");
+    let text = format!(
+        "{extra}\n[registry]\nheartbeat_ms = 1000\nttl_ms = 20000\n\n[[fault]]\nkind = \"crash\"\nservice = \"s\"\nreplica = 0\nat_s = 1\nrestart_after_s = 3\n"
+    );
+    let r = run(scenario(&text), no_host(), seed);
+    let trace = String::from_utf8(r.trace).expect("utf-8");
+    let drops = trace.lines().filter(|l| l.contains("\"reason\":\"replica down\"")).count();
+    let ok = r.metrics.endpoints["s.get"].outcomes.get(&Outcome::Ok).copied().unwrap_or(0);
+    (drops, ok)
+}
+
+#[test]
+fn a_crashed_replica_gets_no_more_traffic_under_least_outstanding_than_round_robin() {
+    for seed in 1..=3 {
+        let (lo, lo_ok) = crash_window_drops("least-outstanding", seed);
+        let (rr, rr_ok) = crash_window_drops("round-robin", seed);
+        // Round robin keeps sending a third of the traffic until outlier detection ejects the
+        // replica (5 timeouts); least-outstanding sees the unanswered requests pile up too.
+        assert!(lo <= rr, "seed {seed}: least-outstanding sent {lo} to the dead replica, rr {rr}");
+        assert!(lo_ok >= rr_ok, "seed {seed}: ok {lo_ok} (lo) vs {rr_ok} (rr)");
+        // Outlier detection bounds the loss: round robin sends the dead replica a third of the
+        // traffic until the first gateway timeout (0.5 s × 100 req/s ≈ 50) and 5 timeouts in a
+        // row eject it — long before the 20 s TTL would (all 3 s: about 300 requests).
+        assert!(rr < 90, "seed {seed}: round robin lost {rr} requests to the dead replica");
+    }
+}
+
+#[test]
+fn outlier_detection_ejects_a_crashed_replica_and_traces_it() {
+    let extra = ABSTRACT.replace("replicas = 2", "replicas = 3");
+    let text = format!(
+        "{extra}\n[registry]\nheartbeat_ms = 1000\nttl_ms = 20000\n\n[[fault]]\nkind = \"crash\"\nservice = \"s\"\nreplica = 1\nat_s = 1\nrestart_after_s = 3\n"
+    );
+    let r = run(scenario(&text), no_host(), 1);
+    let trace = String::from_utf8(r.trace).expect("utf-8");
+    let ejected: Vec<&str> = trace.lines().filter(|l| l.contains("\"ev\":\"ejected\"")).collect();
+    assert_eq!(ejected.len(), 1, "{ejected:?}");
+    assert!(ejected[0].contains("\"caller\":\"gateway\",\"service\":\"s\",\"replica\":1"));
+    // Without a crash, nothing is ejected.
+    let calm = run(scenario(&ABSTRACT.replace("replicas = 2", "replicas = 3")), no_host(), 1);
+    assert!(!String::from_utf8(calm.trace).expect("utf-8").contains("\"ev\":\"ejected\""));
+}
+
+#[test]
+fn least_outstanding_spreads_ties_instead_of_favouring_replica_zero() {
+    let extra =
+        ABSTRACT.replace("replicas = 2", "replicas = 4\nload_balancing = \"least-outstanding\"");
+    let r = run(scenario(&extra), no_host(), 1);
+    let trace = String::from_utf8(r.trace).expect("utf-8");
+    let per_replica: Vec<usize> = (0..4)
+        .map(|i| {
+            let needle = "\"ev\":\"invocation_start\"";
+            let rep = format!("\"replica\":{i},");
+            trace.lines().filter(|l| l.contains(needle) && l.contains(&rep)).count()
+        })
+        .collect();
+    let (min, max) = (per_replica.iter().min().copied(), per_replica.iter().max().copied());
+    let (min, max) = (min.unwrap_or(0), max.unwrap_or(0));
+    // At 200 req/s and 2 ms per request most picks are ties (nothing outstanding): they must
+    // spread over the replicas, not all go to replica 0.
+    assert!(min * 10 >= max * 7, "invocations per replica: {per_replica:?}");
+}
+
+/// Mean time a request spends at service `s` (queue + service), on a node with `cores` cores,
+/// under a closed loop of 4 users with no think time; its 10 ms service time is CPU or waiting.
+fn closed_loop_sojourn_ms(cores: u32, resource: &str) -> f64 {
+    let text = format!(
+        r#"
+[system]
+name = "t"
+[[context]]
+name = "c"
+[[node]]
+name = "a"
+tier = "cloud"
+[[node]]
+name = "b"
+tier = "cloud"
+cpu_cores = {cores}
+[[link]]
+between = ["a", "b"]
+latency = {{ dist = "constant", ms = 1.0 }}
+[gateway]
+node = "a"
+timeout_ms = 5000
+[[service]]
+name = "s"
+context = "c"
+node = "b"
+concurrency = 4
+  [service.service_time]
+  distribution = {{ dist = "constant", ms = 10.0 }}
+  resource = "{resource}"
+  [[service.endpoint]]
+  name = "get"
+  method = "GET"
+  path = "/s"
+  public = true
+[workload]
+duration_s = 5
+arrival = {{ kind = "closed", users = 4, think_ms = 0 }}
+  [[workload.mix]]
+  service = "s"
+  endpoint = "get"
+"#
+    );
+    let parsed = fusebench_model::parse("t.toml", &text);
+    assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
+    let r = run(parsed.ok().expect("valid"), no_host(), 1);
+    r.metrics.services["s"].mean_sojourn_ms()
+}
+
+#[test]
+fn invocations_on_a_node_share_its_cores() {
+    // Four users, each 10 ms of CPU per request, always in the system together (they arrive in
+    // step: same start, same constant hops): on four cores each runs at full speed; on one core
+    // processor sharing gives each a quarter, so each takes 4 × 10 ms; on two, 2 × 10 ms.
+    let ample = closed_loop_sojourn_ms(4, "cpu");
+    let half = closed_loop_sojourn_ms(2, "cpu");
+    let one = closed_loop_sojourn_ms(1, "cpu");
+    assert!((ample - 10.0).abs() < 0.01, "ample: {ample} ms");
+    assert!((half - 20.0).abs() < 0.01, "two cores: {half} ms");
+    assert!((one - 40.0).abs() < 0.01, "one core: {one} ms");
+    // Waiting (I/O, an external dependency) does not need a core: no stretching.
+    let waiting = closed_loop_sojourn_ms(1, "wait");
+    assert!((waiting - 10.0).abs() < 0.01, "waiting on one core: {waiting} ms");
+}
+
+/// A service answering `{"error": "boom"}` to 98 of every 100 requests and `{}` otherwise, with
+/// an availability objective of 99 %; `expected` lists error codes the endpoint declares as
+/// business answers.
+fn mostly_errors(expected: &str) -> (RunResult, Scenario) {
+    let extra = ABSTRACT
+        .replace("replicas = 2", "replicas = 2\nmodule = \"m.wasm\"")
+        .replace(
+            "  public = true\n",
+            &format!("  public = true\n  expected_errors = [{expected}]\n"),
+        )
+        .replace("distribution = { dist = \"exponential\", mean_ms = 2.0 }", "ns_per_fuel = 1.0");
+    let text = format!(
+        "{extra}\n[[quality.slo]]\nservice = \"s\"\nendpoint = \"get\"\navailability = 0.99\n"
+    );
+    let s = scenario(&text);
+    let host = FakeHost::answering_each(|n| {
+        if n % 50 == 0 { serde_json::json!({}) } else { serde_json::json!({"error": "boom"}) }
+    });
+    (run(s.clone(), Box::new(host), 1), s)
+}
+
+#[test]
+fn application_errors_count_against_availability_unless_expected() {
+    let (r, s) = mostly_errors("");
+    let e = &r.metrics.endpoints["s.get"];
+    let errors = e.outcomes.get(&Outcome::AppError).copied().unwrap_or(0);
+    assert!(errors * 100 >= e.total() * 97, "{:?}", e.outcomes);
+    let report = crate::report::Report::new(&r, &s);
+    let availability = &report.endpoints["s.get"].availability;
+    assert!(*availability < 0.03, "availability {availability}");
+    let slo = crate::properties::check(&s, &r).into_iter().find(|v| v.id == "slo");
+    assert!(slo.is_some_and(|v| v.failed()), "a 98 %-error service fails its availability SLO");
+    // The same answers, declared as business outcomes (`not_found`-like), are available.
+    let (r, s) = mostly_errors("\"boom\"");
+    let e = &r.metrics.endpoints["s.get"];
+    assert_eq!(e.outcomes.get(&Outcome::AppError), None, "{:?}", e.outcomes);
+    assert!(e.outcomes.get(&Outcome::ExpectedError).copied().unwrap_or(0) > 0);
+    let slo = crate::properties::check(&s, &r).into_iter().find(|v| v.id == "slo");
+    assert!(slo.is_some_and(|v| v.status == crate::properties::Status::Held));
+}
+
+#[test]
+fn timeouts_reach_the_latency_of_every_answer() {
+    // Replica 0 crashes and the registry keeps it for 20 s: requests sent to it time out at
+    // the gateway (500 ms) until outlier detection ejects it.
+    let extra = ABSTRACT.replace("replicas = 2", "replicas = 3");
+    let text = format!(
+        "{extra}\n[registry]\nheartbeat_ms = 1000\nttl_ms = 20000\n\n[[fault]]\nkind = \"crash\"\nservice = \"s\"\nreplica = 0\nat_s = 1\nrestart_after_s = 3\n"
+    );
+    let r = run(scenario(&text), no_host(), 1);
+    let e = &r.metrics.endpoints["s.get"];
+    let timeouts = e.outcomes.get(&Outcome::Timeout).copied().unwrap_or(0);
+    assert!(timeouts > 0, "{:?}", e.outcomes);
+    assert_eq!(e.latency_all.len(), e.total(), "every answer is in latency_all");
+    assert_eq!(e.latency.len(), e.successes(), "only available answers are in latency");
+    // The timeouts (500 ms) sit in the tail of every answer, not in the successes'.
+    assert!(e.latency_all.max() >= 500_000, "max {} µs", e.latency_all.max());
+    assert!(e.latency.max() < 500_000, "max {} µs", e.latency.max());
+}
+
+/// A social fan-out modelled without a module: `posts` (abstract) writes each post under its
+/// `id`, publishes an event half the time, and calls `media.store`; `timeline` (abstract)
+/// consumes the events; `media` answers from its contract.
+const ABSTRACT_FANOUT: &str = r#"
+[[store]]
+name = "mq"
+kind = "broker"
+nodes = ["b"]
+[[store]]
+name = "posts-db"
+kind = "kv"
+nodes = ["b"]
+[[channel]]
+name = "rest"
+kind = "rest"
+[[channel]]
+name = "events"
+kind = "event-stream"
+broker = "mq"
+delivery = "at-least-once"
+[[service]]
+name = "posts"
+context = "c"
+node = "a"
+owns = ["posts-db"]
+publishes = ["events"]
+  [service.service_time]
+  distribution = { dist = "constant", ms = 1.0 }
+  [[service.call]]
+  service = "media"
+  endpoint = "store"
+  channel = "rest"
+  uses = ["url"]
+  [[service.endpoint]]
+  name = "create"
+  method = "POST"
+  path = "/posts"
+  public = true
+  request = { id = "string" }
+  response = { id = "string", url = "string" }
+    [[service.endpoint.effect]]
+    write = "posts-db"
+    key = "id"
+    [[service.endpoint.effect]]
+    publish = "events"
+    probability = 0.5
+    [[service.endpoint.effect]]
+    call = "media.store"
+[[service]]
+name = "media"
+context = "c"
+node = "b"
+  [service.service_time]
+  distribution = { dist = "constant", ms = 2.0 }
+  [[service.endpoint]]
+  name = "store"
+  method = "POST"
+  path = "/media"
+  response = { url = "string" }
+[[service]]
+name = "timeline"
+context = "c"
+node = "b"
+  [service.service_time]
+  distribution = { dist = "constant", ms = 1.0 }
+  [[service.endpoint]]
+  name = "on_post"
+  request = { id = "string" }
+  [[service.subscribe]]
+  channel = "events"
+  endpoint = "on_post"
+[workload]
+duration_s = 2
+arrival = { kind = "constant", rate_rps = 100 }
+  [[workload.mix]]
+  service = "posts"
+  endpoint = "create"
+  body = { id = "post-${seq}" }
+"#;
+
+#[test]
+fn an_abstract_service_performs_its_declared_effects() {
+    let r = run(scenario(ABSTRACT_FANOUT), no_host(), 1);
+    let trace = String::from_utf8(r.trace.clone()).expect("utf-8");
+    let count = |needle: &str| trace.lines().filter(|l| l.contains(needle)).count();
+    let created = r.metrics.endpoints["posts.create"].successes();
+    assert!(created > 150, "{created}");
+    // Every request wrote its post under its own id, and called media once.
+    assert_eq!(r.stores["posts-db"][0].len() as u64, created, "one key per post id");
+    assert_eq!(count("\"op\":\"call\",\"target\":\"media.store\"") as u64, created);
+    // About half published an event, and each reached the consumer.
+    let published = count("\"ev\":\"publish\"");
+    assert!((60..=140).contains(&published), "{published} of {created}");
+    let consumed = trace
+        .lines()
+        .filter(|l| {
+            l.contains("\"ev\":\"invocation_start\"") && l.contains("\"service\":\"timeline\"")
+        })
+        .count();
+    assert_eq!(consumed, published, "an abstract publish reaches its consumer");
+    assert!(r.unacked.is_empty(), "{:?}", r.unacked);
+}
+
+#[test]
+fn an_effect_must_be_declared_and_only_abstract_services_have_effects() {
+    let undeclared = ABSTRACT_FANOUT.replace("publishes = [\"events\"]\n", "");
+    let parsed = fusebench_model::parse("t.toml", &format!("{BASE}{undeclared}"));
+    let errors: Vec<String> = parsed.diagnostics.iter().map(|d| d.message.clone()).collect();
+    assert!(errors.iter().any(|m| m.contains("does not publish to `events`")), "{errors:?}");
+    let with_module = ABSTRACT_FANOUT
+        .replace("owns = [\"posts-db\"]", "owns = [\"posts-db\"]\nmodule = \"p.wasm\"");
+    let parsed = fusebench_model::parse("t.toml", &format!("{BASE}{with_module}"));
+    let errors: Vec<String> = parsed.diagnostics.iter().map(|d| d.message.clone()).collect();
+    assert!(
+        errors.iter().any(|m| m.contains("only abstract services declare effects")),
+        "{errors:?}"
+    );
+}

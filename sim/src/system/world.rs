@@ -13,7 +13,7 @@ use fusebench_model::Scenario;
 use fusebench_model::contract::Shape;
 use fusebench_model::scenario::{
     Arrival, ChannelKind, ConflictPolicy, Consistency, Delivery, Distribution, FaultKind,
-    FaultTarget, LoadBalancing, StoreKind,
+    FaultTarget, LoadBalancing, StoreKind, TimeResource,
 };
 
 use super::ids::{ChannelId, EndpointId, GroupId, NodeId, ReplicaIdx, ServiceId, StoreId};
@@ -62,6 +62,58 @@ pub(crate) struct EndpointSpec {
     /// The request field naming a logical request across retries (traced with every
     /// invocation, so idempotence can group requests by it).
     pub(crate) idempotency_key: Option<String>,
+    /// Application error codes that count as available.
+    pub(crate) expected_errors: Vec<String>,
+    /// An abstract endpoint's declared effects, in order.
+    pub(crate) effects: Vec<EffectSpec>,
+}
+
+/// A declared effect with what generating its payload needs.
+#[derive(Debug)]
+pub(crate) struct EffectSpec {
+    pub(crate) probability: f64,
+    pub(crate) action: EffectKind,
+}
+
+#[derive(Debug)]
+pub(crate) enum EffectKind {
+    /// A call; the request is generated from the callee endpoint's request contract.
+    Call { service: String, endpoint: String, request: Shape },
+    /// A publication; the message is generated from the first consumer's request contract.
+    Publish { channel: String, message: Shape },
+    /// A write of the request under the request field `key` (or a generated key).
+    Write { store: String, key: Option<String> },
+}
+
+/// The effect of `e` resolved against the scenario's contracts.
+fn effect_spec(s: &Scenario, e: &fusebench_model::scenario::Effect) -> EffectSpec {
+    use fusebench_model::scenario::EffectAction;
+    let action = match &e.action {
+        EffectAction::Call { service, endpoint } => EffectKind::Call {
+            service: service.name.clone(),
+            endpoint: endpoint.name.clone(),
+            request: s
+                .service(&service.name)
+                .and_then(|x| x.endpoint(&endpoint.name))
+                .map(|x| x.request.clone())
+                .unwrap_or_default(),
+        },
+        EffectAction::Publish { channel } => EffectKind::Publish {
+            channel: channel.name.clone(),
+            message: s
+                .services
+                .iter()
+                .flat_map(|x| x.subscriptions.iter().map(move |sub| (x, sub)))
+                .find(|(_, sub)| sub.channel.name == channel.name)
+                .and_then(|(x, sub)| x.endpoint(&sub.endpoint.name))
+                .map(|x| x.request.clone())
+                .unwrap_or_default(),
+        },
+        EffectAction::Write { store, key } => {
+            EffectKind::Write { store: store.name.clone(), key: key.clone() }
+        }
+    };
+    EffectSpec { probability: e.probability, action }
 }
 
 #[derive(Debug)]
@@ -71,6 +123,8 @@ pub(crate) struct ServiceSpec {
     pub(crate) replicas: u32,
     pub(crate) has_module: bool,
     pub(crate) distribution: Option<Distribution>,
+    /// What the declared distribution's time is spent on (CPU shares the node's cores).
+    pub(crate) time_resource: TimeResource,
     pub(crate) ns_per_fuel: f64,
     pub(crate) concurrency: u32,
     pub(crate) queue_capacity: usize,
@@ -192,6 +246,8 @@ pub(crate) struct FaultSpec {
 pub(crate) struct World {
     pub(crate) name: String,
     pub(crate) nodes: Vec<String>,
+    /// Each node's `cpu_cores`.
+    pub(crate) node_cores: Vec<u32>,
     pub(crate) links: Vec<LinkSpec>,
     pub(crate) services: Vec<ServiceSpec>,
     service_index: BTreeMap<String, ServiceId>,
@@ -249,6 +305,8 @@ impl World {
                     response: e.response.clone(),
                     metric_key: format!("{}.{}", x.name, e.name),
                     idempotency_key: e.idempotency_key.clone(),
+                    expected_errors: e.expected_errors.clone(),
+                    effects: e.effects.iter().map(|f| effect_spec(s, f)).collect(),
                 })
                 .collect();
             let mut endpoint_index = BTreeMap::new();
@@ -262,6 +320,7 @@ impl World {
                 replicas: x.replicas,
                 has_module: x.module.is_some(),
                 distribution: x.service_time.distribution,
+                time_resource: x.service_time.resource,
                 ns_per_fuel: x.service_time.ns_per_fuel,
                 concurrency: x.concurrency.max(1),
                 queue_capacity: x.queue_capacity as usize,
@@ -456,6 +515,7 @@ impl World {
         Ok(World {
             name: s.name.clone(),
             nodes: s.nodes.iter().map(|n| n.name.clone()).collect(),
+            node_cores: s.nodes.iter().map(|n| n.cpu_cores).collect(),
             links,
             services,
             service_index,

@@ -94,6 +94,7 @@ fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
         TraceEvent::FaultEnd { index: n.index, kind: s(39) },
         TraceEvent::ReplicaDown { service: s(40), replica: n.small },
         TraceEvent::ReplicaUp { service: s(41), replica: n.small },
+        TraceEvent::Ejected { caller: s(42), service: s(43), replica: n.small, until_ns: n.big },
         TraceEvent::RunEnd { events: n.big },
     ]
 }
@@ -230,7 +231,8 @@ fn the_format_of_every_kind_is_pinned() {
         r#"{"t":22000,"ev":"fault_end","index":1,"kind":"j"}"#,
         r#"{"t":23000,"ev":"replica_down","service":"a","replica":3}"#,
         r#"{"t":24000,"ev":"replica_up","service":"b","replica":3}"#,
-        r#"{"t":25000,"ev":"run_end","events":42}"#,
+        r#"{"t":25000,"ev":"ejected","caller":"c","service":"d","replica":3,"until_ns":42}"#,
+        r#"{"t":26000,"ev":"run_end","events":42}"#,
     ];
     let trace = written(&every_kind(&text, PLAIN));
     let text = String::from_utf8(trace.lines().to_vec()).expect("utf-8");
