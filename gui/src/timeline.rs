@@ -90,6 +90,7 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         | TraceEvent::Refused { .. }
         | TraceEvent::InvocationEnd { .. }
         | TraceEvent::CallRetry { .. }
+        | TraceEvent::CallStart { .. }
         | TraceEvent::Publish { .. }
         | TraceEvent::FaultStart { .. }
         | TraceEvent::FaultEnd { .. }

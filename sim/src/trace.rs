@@ -73,6 +73,22 @@ pub enum TraceEvent<S = String> {
         replica: u32,
         instance: u64,
         fresh: bool,
+        /// What delivered the request: `client`, `call` or `message` (idempotence groups
+        /// invocations by it).
+        cause: S,
+        /// The request id (client), call id (call) or message id (message).
+        source: u64,
+        /// The consumer group of a message; empty otherwise.
+        group: S,
+        /// The call's attempt (0 first) or the message's delivery attempt (1 first); 0 for a
+        /// client request.
+        attempt: u32,
+        /// 0 for the request as sent; 1 for the second copy a `duplication` fault made of it
+        /// (a broker handing a delivery out twice, or a sync request sent twice on the wire).
+        copy: u32,
+        /// The value of the endpoint's `idempotency_key` field in the body (JSON text); empty
+        /// when the endpoint declares none or the body lacks it.
+        idem_key: S,
     },
     HostOp {
         inv: u64,
@@ -114,6 +130,14 @@ pub enum TraceEvent<S = String> {
         attempt: u32,
         reason: S,
     },
+    /// Invocation `inv` called `service.endpoint` (the request passed the callee's contract):
+    /// the invocations serving it name `call` as their source.
+    CallStart {
+        call: u64,
+        inv: u64,
+        service: S,
+        endpoint: S,
+    },
     StoreWrite {
         store: S,
         replica: u32,
@@ -133,7 +157,8 @@ pub enum TraceEvent<S = String> {
         version: u64,
         applied: bool,
     },
-    /// A cache put applied (`changed`: the value differs from the fresh entry held).
+    /// A cache put applied by invocation `inv`; `changed`: the value differs from the fresh
+    /// one held before (an absent or expired entry counts as different).
     CacheWrite {
         inv: u64,
         cache: S,
@@ -184,6 +209,8 @@ pub enum TraceEvent<S = String> {
     Publish {
         channel: S,
         msg: u64,
+        /// The publishing invocation.
+        inv: u64,
     },
     Deliver {
         channel: S,
@@ -250,6 +277,7 @@ impl<S> TraceEvent<S> {
             TraceEvent::Log { .. } => "log",
             TraceEvent::Response { .. } => "response",
             TraceEvent::CallRetry { .. } => "call_retry",
+            TraceEvent::CallStart { .. } => "call_start",
             TraceEvent::StoreWrite { .. } => "store_write",
             TraceEvent::StoreApply { .. } => "store_apply",
             TraceEvent::CacheWrite { .. } => "cache_write",
@@ -310,6 +338,12 @@ impl<S> TraceEvent<S> {
                 replica,
                 instance,
                 fresh,
+                cause,
+                source,
+                group,
+                attempt,
+                copy,
+                idem_key,
             } => TraceEvent::InvocationStart {
                 inv: *inv,
                 req: *req,
@@ -318,6 +352,12 @@ impl<S> TraceEvent<S> {
                 replica: *replica,
                 instance: *instance,
                 fresh: *fresh,
+                cause: f(cause),
+                source: *source,
+                group: f(group),
+                attempt: *attempt,
+                copy: *copy,
+                idem_key: f(idem_key),
             },
             TraceEvent::HostOp { inv, op, target } => {
                 TraceEvent::HostOp { inv: *inv, op: f(op), target: f(target) }
@@ -349,6 +389,12 @@ impl<S> TraceEvent<S> {
             TraceEvent::CallRetry { call, attempt, reason } => {
                 TraceEvent::CallRetry { call: *call, attempt: *attempt, reason: f(reason) }
             }
+            TraceEvent::CallStart { call, inv, service, endpoint } => TraceEvent::CallStart {
+                call: *call,
+                inv: *inv,
+                service: f(service),
+                endpoint: f(endpoint),
+            },
             TraceEvent::StoreWrite { store, replica, key, version, inv, prev_version, changed } => {
                 TraceEvent::StoreWrite {
                     store: f(store),
@@ -406,8 +452,8 @@ impl<S> TraceEvent<S> {
                     version: *version,
                 }
             }
-            TraceEvent::Publish { channel, msg } => {
-                TraceEvent::Publish { channel: f(channel), msg: *msg }
+            TraceEvent::Publish { channel, msg, inv } => {
+                TraceEvent::Publish { channel: f(channel), msg: *msg, inv: *inv }
             }
             TraceEvent::Deliver { channel, msg, group, attempt } => TraceEvent::Deliver {
                 channel: f(channel),

@@ -8,6 +8,7 @@ mod graph;
 mod guests;
 mod gui;
 mod hostile;
+mod idempotence;
 mod inputs;
 mod inspect;
 mod invoke;

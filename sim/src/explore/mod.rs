@@ -530,8 +530,7 @@ pub fn run_case(
     run_case_limited(s, files, schedule, seed, &Limits::DEFAULT)
 }
 
-/// Runs one case: the schedule applied to the scenario, its duplicate-free twin when it
-/// duplicates, and every property. The applied scenario is checked against `limits` before it
+/// Runs one case: the schedule applied to the scenario, and every property. The applied scenario is checked against `limits` before it
 /// runs, and each run stops when it goes over its event or trace budget. The run is kept (see
 /// [`judge_case_limited`] for the verdicts alone).
 ///
@@ -613,18 +612,8 @@ fn run_and_judge(
         Budget::new(limits).run_to_end(&mut sim)?;
         Ok(sim.finish())
     };
-    // Idempotence reads the twin's stores, never its trace: drop the trace before the run it
-    // is compared with keeps its own (the twin ran with the same budget, so limits are alike).
-    let twin = properties::without_duplication(&scenario)
-        .map(|sc| {
-            run_one(sc).map(|mut t| {
-                t.trace = Vec::new();
-                t
-            })
-        })
-        .transpose()?;
     let run = run_one(scenario.clone())?;
-    let mut verdicts = properties::check(&scenario, &run, twin.as_ref());
+    let mut verdicts = properties::check(&scenario, &run);
     // The SLOs are judged on the declared workload only: a generated case's verdicts leave
     // them out, and the summary reports them as skipped there, with `SLO_SKIPPED_WHY`.
     if !schedule.declared {

@@ -400,8 +400,25 @@ pub fn describe(line: &TraceLine) -> String {
         TraceEvent::Rejected { req, service, replica, reason } => {
             format!("{service} replica {replica} rejects request {req}: {reason}")
         }
-        TraceEvent::InvocationStart { req, service, endpoint, replica, .. } => {
-            format!("{service} starts {endpoint} (request {req}, replica {replica})")
+        TraceEvent::InvocationStart {
+            req,
+            service,
+            endpoint,
+            replica,
+            cause,
+            source,
+            group,
+            attempt,
+            copy,
+            ..
+        } => {
+            let copy = if *copy > 0 { ", duplicated copy" } else { "" };
+            let by = match cause.as_str() {
+                "call" => format!("call {source} attempt {attempt}{copy}"),
+                "message" => format!("message {source} to {group}, delivery {attempt}{copy}"),
+                _ => format!("client request {source}"),
+            };
+            format!("{service} starts {endpoint} (request {req}, replica {replica}; {by})")
         }
         TraceEvent::InvocationEnd { inv, outcome, .. } => {
             format!("invocation {inv} ends: {outcome}")
@@ -409,16 +426,22 @@ pub fn describe(line: &TraceLine) -> String {
         TraceEvent::HostOp { inv, op, target } => {
             format!("invocation {inv} does {op} on {target}")
         }
-        TraceEvent::StoreWrite { store, replica, key, version, .. } => {
-            format!("{store} replica {replica} writes {key} (version {version})")
+        TraceEvent::StoreWrite { store, replica, key, version, inv, changed, .. } => {
+            let same = if *changed { "" } else { ", value unchanged" };
+            format!(
+                "{store} replica {replica} writes {key} (version {version}, invocation {inv}{same})"
+            )
+        }
+        TraceEvent::CallStart { call, inv, service, endpoint } => {
+            format!("invocation {inv} calls {service}.{endpoint} (call {call})")
+        }
+        TraceEvent::CacheWrite { inv, cache, key, changed } => {
+            let same = if *changed { "" } else { ", value unchanged" };
+            format!("invocation {inv} puts {key} in cache {cache}{same}")
         }
         TraceEvent::StoreApply { store, replica, key, version, applied } => format!(
             "{store} replica {replica} {} replicated {key} (version {version})",
             if *applied { "applies" } else { "ignores older" },
-        ),
-        TraceEvent::CacheWrite { inv, cache, key, changed } => format!(
-            "invocation {inv} puts {key} in {cache}{}",
-            if *changed { "" } else { " (same value)" }
         ),
         TraceEvent::StoreRead { inv, store, replica, key, version } => {
             format!("invocation {inv} reads {key} at {store} replica {replica} (version {version})")
@@ -438,7 +461,9 @@ pub fn describe(line: &TraceLine) -> String {
         TraceEvent::ReplicaMissed { store, replica, key, version } => {
             format!("{store} replica {replica} MISSES {key} (version {version}) for good")
         }
-        TraceEvent::Publish { channel, msg } => format!("message {msg} published on {channel}"),
+        TraceEvent::Publish { channel, msg, inv } => {
+            format!("message {msg} published on {channel} by invocation {inv}")
+        }
         TraceEvent::Deliver { channel, msg, group, attempt } => {
             format!("message {msg} delivered to {group} on {channel} (attempt {attempt})")
         }
@@ -554,8 +579,9 @@ pub fn mermaid(events: &[TraceLine]) -> String {
             | TraceEvent::InvocationEnd { .. }
             | TraceEvent::Log { .. }
             | TraceEvent::CallRetry { .. }
-            | TraceEvent::Publish { .. }
+            | TraceEvent::CallStart { .. }
             | TraceEvent::CacheWrite { .. }
+            | TraceEvent::Publish { .. }
             | TraceEvent::StoreRead { .. }
             | TraceEvent::CacheRead { .. }
             | TraceEvent::StoreAcked { .. }

@@ -1,73 +1,540 @@
-//! Idempotence (seed §2.2, f(f(r)) = f(r)): the run with duplicated deliveries must leave every
-//! store as its duplicate-free twin does. A difference is reported with the store, the key,
-//! both values, and the idempotent endpoints that received duplicates.
+//! Idempotence (seed §2.2, f(f(r)) = f(r)): a request delivered again must not do again what
+//! its first delivery did. Judged from the run's own trace, with no second run to compare with.
+//!
+//! **Duplicates.** Every `invocation_start` says what delivered it (`cause`, `source`,
+//! `attempt`, `copy`, `idem_key`). Invocations are grouped by the logical request they serve:
+//! the value of the endpoint's `idempotency_key` when it declares one (so retries, redeliveries
+//! and client requests repeating a key all fall together), otherwise the call (every attempt,
+//! and the second copy a `duplication` fault sends on a sync channel), or the message and
+//! consumer group (every redelivery, and the broker's duplicated copies). A client request
+//! without a key is its own group. In a group of two or more the earliest start is the *first
+//! delivery* and every other member a *duplicate*.
+//!
+//! **Effects.** An invocation's effects are its own store writes (`store_write`), cache puts
+//! (`cache_write`), publishes (`publish`) and calls (`call_start`) — and, transitively, those of
+//! the invocations serving its calls to endpoints declared idempotent. A call to an endpoint
+//! that is *not* declared idempotent is itself the effect (what the callee then does is judged
+//! in the callee's own group, not again here).
+//!
+//! **Judgement, at the moment each effect happens.** For each group and each target (a store
+//! key, a cache key, a channel, a non-idempotent callee) the first member to touch the target
+//! makes the one delivery's effect: a redelivery that completes what a crashed first delivery
+//! never did is correct. Another member touching the same target afterwards is a violation when
+//! it changes something: a store or cache write whose value differs from the one held (one that
+//! re-sets the held value is not), any publish, any call to a non-idempotent endpoint. A
+//! changing write over a value that someone outside the group wrote after the group's own write
+//! is reported as "stale redelivery reverted a later write".
+//!
+//! **Not judged.** A duplicate's write accepted by an eventual store's replica that had not yet
+//! received the group's earlier write: the trace says the value changed *there*, not whether it
+//! differs from the first delivery's; such writes are counted in the notes.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
 
-use super::{Verdict, show};
+use super::{Verdict, each_event, unreadable};
 use crate::system::RunResult;
+use crate::time::SimTime;
+use crate::trace::TraceEvent;
 
 pub(super) const ID: &str = "idempotence";
 
-pub(super) fn check(s: &Scenario, run: &RunResult, twin: Option<&RunResult>) -> Verdict {
-    let Some(twin) = twin else {
-        return Verdict::not_exercised(ID, "the run duplicated nothing");
+/// The sources of duplicates this property looks at (said when none was delivered).
+const SOURCES: &str = "message redeliveries and broker-duplicated deliveries, call retries, \
+                       requests sent twice on a sync channel by a duplication fault, and requests \
+                       repeating an endpoint's idempotency key";
+
+/// Findings listed in full; the rest are counted.
+const FINDINGS_MAX: usize = 20;
+
+/// One invocation as its `invocation_start` told it.
+#[derive(Debug, Clone)]
+struct Inv {
+    t: SimTime,
+    service: String,
+    endpoint: String,
+    cause: String,
+    source: u64,
+    group: String,
+    attempt: u32,
+    copy: u32,
+    idem_key: String,
+}
+
+/// The logical request an invocation serves: invocations with the same identity are one
+/// request delivered several times.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Identity {
+    /// Same endpoint, same value of its idempotency key.
+    Key {
+        service: String,
+        endpoint: String,
+        value: String,
+    },
+    Client(u64),
+    Call(u64),
+    Message {
+        msg: u64,
+        group: String,
+    },
+}
+
+impl Identity {
+    fn of(inv: &Inv) -> Self {
+        if !inv.idem_key.is_empty() {
+            return Identity::Key {
+                service: inv.service.clone(),
+                endpoint: inv.endpoint.clone(),
+                value: inv.idem_key.clone(),
+            };
+        }
+        match inv.cause.as_str() {
+            "call" => Identity::Call(inv.source),
+            "message" => Identity::Message { msg: inv.source, group: inv.group.clone() },
+            _ => Identity::Client(inv.source),
+        }
+    }
+
+    fn describe(&self, s: &Scenario) -> String {
+        match self {
+            Identity::Key { service, endpoint, value } => {
+                let field = s
+                    .service(service)
+                    .and_then(|x| x.endpoint(endpoint))
+                    .and_then(|e| e.idempotency_key.as_deref())
+                    .unwrap_or("key");
+                format!("idempotency key {field} = {value}")
+            }
+            Identity::Client(req) => format!("client request {req}"),
+            Identity::Call(call) => format!("call {call}"),
+            Identity::Message { msg, group } => format!("message {msg} to group `{group}`"),
+        }
+    }
+}
+
+/// How a duplicate came about, relative to its group's first delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum DupKind {
+    Redelivery,
+    BrokerDuplicate,
+    CallRetry,
+    WireDuplicate,
+    SameKey,
+}
+
+impl DupKind {
+    fn of(first: &Inv, dup: &Inv) -> Self {
+        let same_delivery = first.cause == dup.cause && first.source == dup.source;
+        match dup.cause.as_str() {
+            "message" if same_delivery && dup.copy > 0 && first.attempt == dup.attempt => {
+                DupKind::BrokerDuplicate
+            }
+            "message" if same_delivery && first.group == dup.group => DupKind::Redelivery,
+            "call" if same_delivery && dup.copy > 0 && first.attempt == dup.attempt => {
+                DupKind::WireDuplicate
+            }
+            "call" if same_delivery => DupKind::CallRetry,
+            _ => DupKind::SameKey,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            DupKind::Redelivery => "redelivery",
+            DupKind::BrokerDuplicate => "broker duplicate",
+            DupKind::CallRetry => "call retry",
+            DupKind::WireDuplicate => "wire duplicate",
+            DupKind::SameKey => "repeated idempotency key",
+        }
+    }
+}
+
+/// Something an invocation did that a duplicate must not do again.
+#[derive(Debug, Clone)]
+enum Effect {
+    Store {
+        store: String,
+        key: String,
+        version: u64,
+        prev_version: u64,
+        changed: bool,
+    },
+    Cache {
+        cache: String,
+        key: String,
+        changed: bool,
+    },
+    Publish {
+        channel: String,
+        msg: u64,
+    },
+    /// A call to an endpoint not declared idempotent.
+    Call {
+        call: u64,
+        callee: String,
+    },
+}
+
+impl Effect {
+    /// What the effect acts on: effects of one group on the same target are compared.
+    fn target(&self) -> (u8, String, String) {
+        match self {
+            Effect::Store { store, key, .. } => (0, store.clone(), key.clone()),
+            Effect::Cache { cache, key, .. } => (1, cache.clone(), key.clone()),
+            Effect::Publish { channel, .. } => (2, channel.clone(), String::new()),
+            Effect::Call { callee, .. } => (3, callee.clone(), String::new()),
+        }
+    }
+}
+
+/// The run's invocations, calls and effects, as read from its trace.
+#[derive(Debug, Default)]
+struct Story {
+    invs: BTreeMap<u64, Inv>,
+    /// call id → the calling invocation and whether the callee is declared idempotent.
+    calls: BTreeMap<u64, (u64, bool)>,
+    /// (time, invocation, effect) in trace order.
+    effects: Vec<(SimTime, u64, Effect)>,
+    /// version → (writing invocation, time): who held a key before a write.
+    versions: BTreeMap<u64, (u64, SimTime)>,
+}
+
+fn idempotent(s: &Scenario, service: &str, endpoint: &str) -> bool {
+    s.service(service).and_then(|x| x.endpoint(endpoint)).is_some_and(|e| e.idempotent)
+}
+
+impl Story {
+    fn read(s: &Scenario, run: &RunResult) -> Result<Story, crate::trace::TraceError> {
+        let mut story = Story::default();
+        each_event(run, |line| {
+            let t = line.t;
+            match &line.event {
+                TraceEvent::InvocationStart {
+                    inv,
+                    service,
+                    endpoint,
+                    cause,
+                    source,
+                    group,
+                    attempt,
+                    copy,
+                    idem_key,
+                    ..
+                } => {
+                    story.invs.insert(
+                        *inv,
+                        Inv {
+                            t,
+                            service: service.clone(),
+                            endpoint: endpoint.clone(),
+                            cause: cause.clone(),
+                            source: *source,
+                            group: group.clone(),
+                            attempt: *attempt,
+                            copy: *copy,
+                            idem_key: idem_key.clone(),
+                        },
+                    );
+                }
+                TraceEvent::CallStart { call, inv, service, endpoint } => {
+                    let idem = idempotent(s, service, endpoint);
+                    story.calls.insert(*call, (*inv, idem));
+                    if !idem {
+                        let callee = format!("{service}.{endpoint}");
+                        story.effects.push((t, *inv, Effect::Call { call: *call, callee }));
+                    }
+                }
+                TraceEvent::StoreWrite {
+                    store, key, version, inv, prev_version, changed, ..
+                } => {
+                    story.versions.insert(*version, (*inv, t));
+                    let effect = Effect::Store {
+                        store: store.clone(),
+                        key: key.clone(),
+                        version: *version,
+                        prev_version: *prev_version,
+                        changed: *changed,
+                    };
+                    story.effects.push((t, *inv, effect));
+                }
+                TraceEvent::CacheWrite { inv, cache, key, changed } => {
+                    let effect =
+                        Effect::Cache { cache: cache.clone(), key: key.clone(), changed: *changed };
+                    story.effects.push((t, *inv, effect));
+                }
+                TraceEvent::Publish { channel, msg, inv } => {
+                    let effect = Effect::Publish { channel: channel.clone(), msg: *msg };
+                    story.effects.push((t, *inv, effect));
+                }
+                _ => {}
+            }
+        })?;
+        Ok(story)
+    }
+
+    /// The invocation that called `inv`, when the callee is declared idempotent (then `inv`'s
+    /// effects are also its caller's).
+    fn idempotent_caller(&self, inv: u64) -> Option<u64> {
+        let i = self.invs.get(&inv)?;
+        if i.cause != "call" {
+            return None;
+        }
+        let (caller, idem) = self.calls.get(&i.source)?;
+        idem.then_some(*caller)
+    }
+}
+
+/// The duplicate groups of a run: groups of at least two invocations of one logical request.
+struct Groups {
+    /// (identity, members by start time).
+    groups: Vec<(Identity, Vec<u64>)>,
+    /// invocation → its group's index.
+    member_of: BTreeMap<u64, usize>,
+}
+
+impl Groups {
+    fn of(story: &Story) -> Groups {
+        let mut by_identity: BTreeMap<Identity, Vec<u64>> = BTreeMap::new();
+        for (id, inv) in &story.invs {
+            by_identity.entry(Identity::of(inv)).or_default().push(*id);
+        }
+        let mut groups = Vec::new();
+        let mut member_of = BTreeMap::new();
+        for (identity, mut members) in by_identity {
+            if members.len() < 2 {
+                continue;
+            }
+            members.sort_by_key(|m| (story.invs[m].t, *m));
+            for m in &members {
+                member_of.insert(*m, groups.len());
+            }
+            groups.push((identity, members));
+        }
+        Groups { groups, member_of }
+    }
+
+    /// The (group, member) pairs an effect of `inv` counts for: `inv`'s own group and those of
+    /// the callers whose idempotent callees it served, transitively.
+    fn attributions(&self, story: &Story, inv: u64) -> Vec<(usize, u64)> {
+        let mut out = Vec::new();
+        let mut at = Some(inv);
+        // A call chain is finite (each caller started before its callee), but a trace is input:
+        // stop after as many steps as there are invocations.
+        let mut steps = story.invs.len() + 1;
+        while let Some(a) = at {
+            if let Some(&g) = self.member_of.get(&a) {
+                out.push((g, a));
+            }
+            steps -= 1;
+            at = if steps == 0 { None } else { story.idempotent_caller(a) };
+        }
+        out
+    }
+}
+
+/// What a group has done to one target so far.
+#[derive(Debug, Clone, Copy)]
+struct Touch {
+    /// The member whose effect it was first.
+    member: u64,
+    t: SimTime,
+    /// The group's latest store write to the target (its version).
+    version: u64,
+}
+
+pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
+    let story = match Story::read(s, run) {
+        Ok(story) => story,
+        Err(e) => return Verdict::new(ID, vec![unreadable(&e)], Vec::new()),
     };
-    let duplicated: u64 = run.metrics.channels.values().map(|c| c.duplicated).sum();
+    let groups = Groups::of(&story);
+    if groups.groups.is_empty() {
+        return Verdict::not_exercised(
+            ID,
+            format!("no duplicate was delivered (looked at {SOURCES})"),
+        );
+    }
+    let mut kinds: BTreeMap<DupKind, usize> = BTreeMap::new();
+    for (_, members) in &groups.groups {
+        let first = &story.invs[&members[0]];
+        for m in &members[1..] {
+            *kinds.entry(DupKind::of(first, &story.invs[m])).or_default() += 1;
+        }
+    }
+    let judged: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {}", k.name())).collect();
     let mut notes = vec![format!(
-        "{duplicated} message(s) delivered twice; compared with the duplicate-free twin"
+        "judged {} duplicate(s) of {} request(s) by their own effects: {}",
+        kinds.values().sum::<usize>(),
+        groups.groups.len(),
+        judged.join(", ")
     )];
-    let mut endpoints: Vec<String> = Vec::new();
-    for svc in &s.services {
-        for sub in &svc.subscriptions {
-            if svc.endpoint(&sub.endpoint.name).is_some_and(|e| e.idempotent) {
-                let key = sub.endpoint.name.clone();
-                let name = format!("{}.{}", svc.name, key);
-                if let Some(ep) = svc.endpoint(&key) {
-                    let k = ep.idempotency_key.as_deref().unwrap_or("(no key)");
-                    endpoints.push(format!("{name} (idempotency key `{k}`)"));
+
+    let mut touched: BTreeMap<(usize, (u8, String, String)), Touch> = BTreeMap::new();
+    // Last writer of each cache key (caches have one replica: trace order is their order).
+    let mut cache_writer: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut judge =
+        Judge { s, story: &story, groups: &groups, findings: Vec::new(), subjects: Vec::new() };
+    let mut behind = 0usize;
+    for (t, inv, effect) in &story.effects {
+        let attributed = groups.attributions(&story, *inv);
+        for &(g, member) in &attributed {
+            let target = effect.target();
+            let version = match effect {
+                Effect::Store { version, .. } => *version,
+                _ => 0,
+            };
+            let Some(touch) = touched.get_mut(&(g, target.clone())) else {
+                touched.insert((g, target), Touch { member, t: *t, version });
+                continue;
+            };
+            if touch.member == member {
+                touch.version = touch.version.max(version);
+                continue;
+            }
+            let earlier = *touch;
+            touch.version = touch.version.max(version);
+            match effect {
+                Effect::Store { prev_version, changed, .. } => {
+                    if !changed {
+                        continue;
+                    }
+                    if *prev_version < earlier.version {
+                        behind += 1;
+                        continue;
+                    }
+                    let foreign = (*prev_version > earlier.version)
+                        .then(|| story.versions.get(prev_version))
+                        .flatten()
+                        .filter(|(w, _)| {
+                            !groups.attributions(&story, *w).iter().any(|(wg, _)| *wg == g)
+                        });
+                    judge.write(g, member, *t, effect, earlier, foreign.copied());
+                }
+                Effect::Cache { cache, key, changed } => {
+                    if !changed {
+                        continue;
+                    }
+                    let foreign = cache_writer
+                        .get(&(cache.clone(), key.clone()))
+                        .filter(|w| {
+                            !groups.attributions(&story, **w).iter().any(|(wg, _)| *wg == g)
+                        })
+                        .map(|w| (*w, story.invs.get(w).map_or(SimTime::ZERO, |i| i.t)));
+                    judge.write(g, member, *t, effect, earlier, foreign);
+                }
+                Effect::Publish { .. } | Effect::Call { .. } => {
+                    judge.write(g, member, *t, effect, earlier, None);
                 }
             }
         }
-    }
-    let mut findings = Vec::new();
-    let mut subjects = Vec::new();
-    for (store, replicas) in &run.stores {
-        let (Some(a), Some(b)) = (replicas.first(), twin.stores.get(store).and_then(|r| r.first()))
-        else {
-            continue;
-        };
-        let keys: BTreeSet<&Vec<u8>> = a.keys().chain(b.keys()).collect();
-        for k in keys {
-            let (x, y) =
-                (a.get(k).and_then(|v| v.value.as_ref()), b.get(k).and_then(|v| v.value.as_ref()));
-            if x != y {
-                subjects.push(store.clone());
-                subjects.push(String::from_utf8_lossy(k).into_owned());
-                findings.push(format!(
-                    "store `{store}` key `{}`: {} with duplicates, {} after single deliveries",
-                    String::from_utf8_lossy(k),
-                    show(x),
-                    show(y)
-                ));
-            }
+        if let Effect::Cache { cache, key, .. } = effect {
+            cache_writer.insert((cache.clone(), key.clone()), *inv);
         }
     }
-    if !findings.is_empty() && !endpoints.is_empty() {
-        findings.insert(
-            0,
-            format!(
-                "duplicated deliveries changed stored state; idempotent consumers: {}",
-                endpoints.join(", ")
-            ),
-        );
+    if behind > 0 {
+        notes.push(format!(
+            "{behind} duplicate write(s) landed on a store replica that had not yet received the \
+             first delivery's write: not judged (the trace cannot tell whether the values differ)"
+        ));
     }
-    findings.truncate(20);
+    let Judge { mut findings, subjects, .. } = judge;
+    if findings.len() > FINDINGS_MAX {
+        let more = findings.len() - FINDINGS_MAX;
+        findings.truncate(FINDINGS_MAX);
+        findings.push(format!("… and {more} more duplicate effect(s)"));
+    }
     if findings.is_empty() {
-        notes.push("every store equals its duplicate-free twin".into());
+        notes.push("no duplicate changed a store or cache value, published or called a non-idempotent endpoint again".into());
     }
     let v = Verdict::new(ID, findings, notes);
     if v.passed() { v } else { v.about(subjects) }
 }
+
+/// Collects findings, naming the endpoint, the request, the first delivery and the duplicate.
+struct Judge<'a> {
+    s: &'a Scenario,
+    story: &'a Story,
+    groups: &'a Groups,
+    findings: Vec<String>,
+    subjects: Vec<String>,
+}
+
+fn secs(t: SimTime) -> String {
+    format!("{:.6} s", t.as_secs_f64())
+}
+
+impl Judge<'_> {
+    /// A member of group `g` repeated `effect` (first made by `earlier.member`); `foreign` is the
+    /// outside writer (and its time) of the value it overwrote, if one came in between.
+    fn write(
+        &mut self,
+        g: usize,
+        member: u64,
+        t: SimTime,
+        effect: &Effect,
+        earlier: Touch,
+        foreign: Option<(u64, SimTime)>,
+    ) {
+        let (identity, members) = &self.groups.groups[g];
+        let first = &self.story.invs[&members[0]];
+        let dup = &self.story.invs[&member];
+        let kind = if member == members[0] {
+            // The first delivery acting after a duplicate touched the target first (they ran
+            // concurrently): still one delivery too many.
+            "first delivery, after its duplicate".to_owned()
+        } else {
+            DupKind::of(first, dup).name().to_owned()
+        };
+        let who = format!(
+            "`{}.{}` ({}; first delivery invocation {} started at {}, {kind} invocation {member} \
+             started at {})",
+            dup.service,
+            dup.endpoint,
+            identity.describe(self.s),
+            members[0],
+            secs(first.t),
+            secs(dup.t),
+        );
+        let before = format!("invocation {} did so at {}", earlier.member, secs(earlier.t));
+        self.subjects.push(dup.service.clone());
+        let what = match effect {
+            Effect::Store { store, key, .. } | Effect::Cache { cache: store, key, .. } => {
+                self.subjects.push(store.clone());
+                self.subjects.push(key.clone());
+                let noun = if matches!(effect, Effect::Store { .. }) { "store" } else { "cache" };
+                if let Some((w, wt)) = foreign {
+                    let writer = self
+                        .story
+                        .invs
+                        .get(&w)
+                        .map_or_else(|| "?".to_owned(), |i| i.service.clone());
+                    self.findings.push(format!(
+                        "stale redelivery reverted a later write: {who} overwrote {noun} `{store}` \
+                         key `{key}` at {}, which `{writer}` (invocation {w}) had written at {} \
+                         after the request's own write ({before})",
+                        secs(t),
+                        secs(wt),
+                    ));
+                    return;
+                }
+                format!("changed {noun} `{store}` key `{key}` again at {}", secs(t))
+            }
+            Effect::Publish { channel, msg } => {
+                self.subjects.push(channel.clone());
+                format!("published again on channel `{channel}` (message {msg}) at {}", secs(t))
+            }
+            Effect::Call { call, callee } => {
+                self.subjects.push(callee.split('.').next().unwrap_or(callee).to_owned());
+                format!(
+                    "called `{callee}`, which is not declared idempotent, again (call {call}) at {}",
+                    secs(t)
+                )
+            }
+        };
+        self.findings.push(format!("{who} {what} ({before})"));
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -147,6 +147,12 @@ mod tests {
             replica: 0,
             instance: inv,
             fresh: false,
+            cause: "client",
+            source: inv,
+            group: "",
+            attempt: 0,
+            copy: 0,
+            idem_key: "",
         }
     }
     fn op(inv: u64, op: &'static str) -> TraceEvent<&'static str> {

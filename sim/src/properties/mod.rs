@@ -1,9 +1,9 @@
 //! Dynamic properties, checked on a finished run (each with a stable id used in reports).
 //!
-//! A property looks at a [`RunResult`] — metrics, final store states, the trace — and, for
-//! idempotence, at the run's *duplicate-free twin*: the same scenario, seed and schedule with
-//! every duplication fault removed. Each verdict names what broke (endpoint, key, store entries,
-//! input) so a counterexample can be read, not just counted.
+//! A property looks at one [`RunResult`] — metrics, final store states, the trace — and never
+//! at another run: idempotence, too, judges each duplicate delivery by its own effects as the
+//! trace recorded them. Each verdict names what broke (endpoint, key, store entries, input) so
+//! a counterexample can be read, not just counted.
 
 mod acked;
 mod consistency;
@@ -34,7 +34,7 @@ pub struct PropertyInfo {
 pub const PROPERTIES: &[PropertyInfo] = &[
     PropertyInfo {
         id: idempotence::ID,
-        summary: "f(f(r)) = f(r): a request delivered again leaves every store as after one delivery",
+        summary: "f(f(r)) = f(r): a duplicate delivery (redelivery, retry, wire copy, repeated idempotency key) changes no store or cache value, publishes nothing and calls no non-idempotent endpoint again",
     },
     PropertyInfo {
         id: consistency::ID,
@@ -153,12 +153,11 @@ fn unreadable(e: &TraceError) -> String {
     format!("the run's trace could not be read back, so this property was not judged: {e}")
 }
 
-/// Checks every property on `run`; `twin` is the duplicate-free twin when the run had
-/// duplication faults (idempotence is "not exercised" otherwise).
+/// Checks every property on `run`.
 #[must_use]
-pub fn check(s: &Scenario, run: &RunResult, twin: Option<&RunResult>) -> Vec<Verdict> {
+pub fn check(s: &Scenario, run: &RunResult) -> Vec<Verdict> {
     vec![
-        idempotence::check(s, run, twin),
+        idempotence::check(s, run),
         consistency::check(s, run),
         lost_update::check(s, run),
         staleness::check(s, run),
@@ -168,18 +167,6 @@ pub fn check(s: &Scenario, run: &RunResult, twin: Option<&RunResult>) -> Vec<Ver
         containment::check(s, run),
         coupling::check(s, run),
     ]
-}
-
-/// The same scenario without duplication faults: the reference for idempotence.
-#[must_use]
-pub fn without_duplication(s: &Scenario) -> Option<Scenario> {
-    use fusebench_model::scenario::FaultKind;
-    if !s.faults.iter().any(|f| matches!(f.kind, FaultKind::Duplication { .. })) {
-        return None;
-    }
-    let mut twin = s.clone();
-    twin.faults.retain(|f| !matches!(f.kind, FaultKind::Duplication { .. }));
-    Some(twin)
 }
 
 fn show(bytes: Option<&Vec<u8>>) -> String {

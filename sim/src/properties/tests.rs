@@ -68,7 +68,7 @@ pub(crate) fn run_with(events: &[TraceEvent<&str>]) -> (Scenario, RunResult) {
 }
 
 fn verdict(s: &Scenario, run: &RunResult, id: &str) -> Verdict {
-    let verdicts = check(s, run, None);
+    let verdicts = check(s, run);
     verdicts.into_iter().find(|v| v.id == id).unwrap_or_else(|| panic!("no verdict {id}"))
 }
 
@@ -116,6 +116,12 @@ fn coupling_attributes_calls_to_the_invoking_service_and_reports_refusals() {
             replica: 0,
             instance: 1,
             fresh: true,
+            cause: "client",
+            source: 0,
+            group: "",
+            attempt: 0,
+            copy: 0,
+            idem_key: "",
         },
         TraceEvent::HostOp { inv: 7, op: call_op(), target: "b.get" },
         TraceEvent::HostOp { inv: 7, op: call_op(), target: "b.get" },

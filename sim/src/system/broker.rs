@@ -44,8 +44,9 @@ struct Message {
 pub(crate) struct Broker {
     messages: BTreeMap<MsgId, Message>,
     ids: Counter,
-    /// Per channel: the chance a delivery is duplicated, from the active `duplication` faults
-    /// (fault index → rate, combined as independent events).
+    /// Per channel: the chance a delivery (async) or a call's request (sync: `calls.rs` reads
+    /// it) is duplicated, from the active `duplication` faults (fault index → rate, combined
+    /// as independent events).
     dup_faults: Vec<BTreeMap<usize, f64>>,
     dup_rate: Vec<f64>,
     /// Per channel: the reorder jitter of the active `reorder` faults (the largest applies).
@@ -88,6 +89,11 @@ impl Broker {
         self.jitter_nanos[channel.index()] = active.values().copied().max().unwrap_or(0);
     }
 
+    /// The chance that a request or delivery on `channel` is duplicated now.
+    pub(crate) fn duplication_rate(&self, channel: ChannelId) -> f64 {
+        self.dup_rate[channel.index()]
+    }
+
     /// Messages not yet acknowledged by every group.
     pub(crate) fn pending(&self) -> usize {
         self.messages.len()
@@ -108,17 +114,23 @@ impl Sim {
         };
         let (op, from) = self.new_op(inv, broker, OpState::ToBroker);
         if let Some(d) = self.transit(from, to, "publish", op.0) {
-            self.q.after(d, Event::AtBroker { op, channel: ci, message });
+            self.q.after(d, Event::AtBroker { op, inv, channel: ci, message });
         }
     }
 
     /// The broker accepts a message (even if its publisher gave up waiting: the publish
     /// happened), hands it to the groups and acknowledges it.
-    pub(crate) fn on_at_broker(&mut self, op: OpId, channel: ChannelId, message: Vec<u8>) {
+    pub(crate) fn on_at_broker(
+        &mut self,
+        op: OpId,
+        inv: InvId,
+        channel: ChannelId,
+        message: Vec<u8>,
+    ) {
         let now = self.q.now();
         let msg = MsgId(self.broker.ids.next());
         let spec = self.world.channel(channel);
-        self.trace.emit(now, &TraceEvent::Publish { channel: &spec.name, msg: msg.0 });
+        self.trace.emit(now, &TraceEvent::Publish { channel: &spec.name, msg: msg.0, inv: inv.0 });
         self.rec.channel(channel).published += 1;
         let groups = spec.groups.clone();
         self.broker.messages.insert(
@@ -192,11 +204,12 @@ impl Sim {
         } else {
             1
         };
-        for _ in 0..copies {
+        for copy in 0..copies {
             let body = self.broker.messages[&msg].body.clone();
             let origin = Origin::Message { msg, group, attempt };
-            let req =
-                self.requests.add(Request::new(service, endpoint, body, origin, now, broker_node));
+            let mut request = Request::new(service, endpoint, body, origin, now, broker_node);
+            request.copy = copy;
+            let req = self.requests.add(request);
             if !self.dispatch_request(req, broker_node, Caller::Broker, ack_timeout) {
                 self.requests.settle(req);
             }

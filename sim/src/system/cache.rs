@@ -33,6 +33,12 @@ impl CacheState {
         Some(value.clone())
     }
 
+    /// Whether `value` differs from what a read of `key` at `now` would return (an absent or
+    /// expired entry differs from any value). Not a use.
+    pub(crate) fn differs(&self, key: &[u8], value: &[u8], now: SimTime) -> bool {
+        self.peek(key, now).is_none_or(|v| v != value)
+    }
+
     /// The value under `key` if present and fresh at `now`, without counting as a use.
     fn peek(&self, key: &[u8], now: SimTime) -> Option<&Vec<u8>> {
         self.entries.get(key).filter(|(_, expires, _)| *expires > now).map(|(v, _, _)| v)
@@ -99,7 +105,7 @@ impl Sim {
         let now = self.q.now();
         let spec = self.world.store(store);
         let c = &mut self.stores[store.index()].cache;
-        let changed = c.peek(&key, now) != Some(&value);
+        let changed = c.differs(&key, &value, now);
         let key_text = String::from_utf8_lossy(&key).into_owned();
         self.trace
             .emit(now, &TraceEvent::CacheWrite { inv, cache: &spec.name, key: &key_text, changed });
@@ -128,6 +134,16 @@ mod tests {
         assert_eq!(c.get(b"a", SimTime::ZERO), Some(b"1".to_vec()), "the used entry stays");
         assert_eq!(c.get(b"b", SimTime::ZERO), None, "the least recently used one goes");
         assert_eq!(c.get(b"c", SimTime::ZERO), Some(b"3".to_vec()));
+    }
+
+    #[test]
+    fn a_put_differs_unless_the_fresh_entry_holds_the_same_value() {
+        let mut c = CacheState::default();
+        assert!(c.differs(b"a", b"1", SimTime::ZERO), "absent");
+        c.put(b"a".to_vec(), b"1".to_vec(), SimTime(10), 4);
+        assert!(!c.differs(b"a", b"1", SimTime(9)), "the same fresh value");
+        assert!(c.differs(b"a", b"2", SimTime(9)), "another value");
+        assert!(c.differs(b"a", b"1", SimTime(10)), "expired: a read would miss");
     }
 
     #[test]

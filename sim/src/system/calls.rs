@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::Sim;
 use super::balancer::Caller;
 use super::event::Event;
-use super::ids::{CallId, Counter, EndpointId, InvId, ServiceId};
+use super::ids::{CallId, ChannelId, Counter, EndpointId, InvId, ServiceId};
 use super::requests::{Origin, Request};
 use super::world::CallPolicy;
 use crate::engine::TimerId;
@@ -76,6 +76,16 @@ impl Sim {
         };
         let policy = self.world.service(caller).call_policy(callee, endpoint);
         let id = CallId(self.calls.ids.next());
+        let now = self.q.now();
+        self.trace.emit(
+            now,
+            &TraceEvent::CallStart {
+                call: id.0,
+                inv: inv.0,
+                service: &spec.name,
+                endpoint: &spec.endpoint(endpoint).name,
+            },
+        );
         let call = Call {
             inv,
             service: callee,
@@ -100,21 +110,36 @@ impl Sim {
         let caller = caller.service;
         let from = self.world.service(caller).node;
         let origin = Origin::Call { call, attempt: c.attempt };
-        let req = self.requests.add(Request::new(
-            c.service,
-            c.endpoint,
-            c.body.clone(),
-            origin,
-            now,
-            from,
-        ));
-        let (timeout, attempt) = (c.policy.timeout, c.attempt);
+        let request = Request::new(c.service, c.endpoint, c.body.clone(), origin, now, from);
+        // A `duplication` fault on the call's channel sends the request twice on the wire.
+        let (timeout, attempt, channel) = (c.policy.timeout, c.attempt, c.policy.channel);
+        let copy = self.wire_duplicate(channel).then(|| request.duplicate());
+        let req = self.requests.add(request);
         let timer = self.q.timer_after(timeout, Event::CallTimeout { call, attempt });
         self.calls.live_mut(call).state = CallState::InFlight { timer };
         if !self.dispatch_request(req, from, Caller::Service(caller), timeout) {
             self.requests.settle(req);
             self.call_attempt_failed(call, "no healthy instance");
+            return;
         }
+        if let Some(copy) = copy {
+            let dup = self.requests.add(copy);
+            if !self.dispatch_request(dup, from, Caller::Service(caller), timeout) {
+                self.requests.settle(dup);
+            }
+        }
+    }
+
+    /// Whether a `duplication` fault on `channel` duplicates the request leaving now (counted
+    /// in the channel's metrics). Draws only while such a fault is active.
+    fn wire_duplicate(&mut self, channel: Option<ChannelId>) -> bool {
+        let Some(channel) = channel else { return false };
+        let rate = self.broker.duplication_rate(channel);
+        if rate <= 0.0 || !self.rng_wire.chance(rate) {
+            return false;
+        }
+        self.rec.channel(channel).duplicated += 1;
+        true
     }
 
     pub(crate) fn on_call_timeout(&mut self, call: CallId, attempt: u32) {

@@ -59,6 +59,8 @@ pub(crate) enum Event {
     /// A published message reaches the broker.
     AtBroker {
         op: OpId,
+        /// The publishing invocation (traced with the publish; it may be gone by then).
+        inv: InvId,
         channel: ChannelId,
         message: Vec<u8>,
     },

@@ -12,7 +12,8 @@ use fusebench_model::scenario::TimeResource;
 use super::Sim;
 use super::event::Event;
 use super::ids::{Counter, InvId, ReplicaIdx, ReqId, ServiceId};
-use super::requests::Stage;
+use super::requests::{Origin, Requests, Stage};
+use super::world::World;
 use crate::dist::sample_nanos;
 use crate::metrics::Outcome;
 use crate::runtime::{
@@ -107,6 +108,41 @@ fn report_of(step: &SliceOutcome) -> Option<&InvocationReport> {
     }
 }
 
+/// What delivered a request, as traced with the invocation serving it.
+struct Cause<'a> {
+    cause: &'static str,
+    source: u64,
+    group: &'a str,
+    attempt: u32,
+    copy: u32,
+    idem_key: String,
+}
+
+/// The JSON text of field `field` of a JSON object body; empty when absent or not JSON.
+fn key_value(body: &[u8], field: &str) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get(field).map(serde_json::Value::to_string))
+        .unwrap_or_default()
+}
+
+/// What delivered `req`: the client request, call attempt or message delivery (and which copy
+/// of it), and its idempotency key's value.
+fn cause_of<'a>(world: &'a World, requests: &Requests, req: ReqId) -> Cause<'a> {
+    let r = requests.live(req);
+    let (cause, source, group, attempt) = match &r.origin {
+        Origin::Client { .. } => ("client", req.0, "", 0),
+        Origin::Call { call, attempt } => ("call", call.0, "", *attempt),
+        Origin::Message { msg, group, attempt } => {
+            ("message", msg.0, world.group(*group).name.as_str(), *attempt)
+        }
+    };
+    let endpoint = world.service(r.service).endpoint(r.endpoint);
+    let idem_key =
+        endpoint.idempotency_key.as_deref().map_or_else(String::new, |k| key_value(&r.body, k));
+    Cause { cause, source, group, attempt, copy: r.copy, idem_key }
+}
+
 impl Sim {
     /// Starts serving `req` in a free slot of `service`'s `replica`.
     pub(crate) fn start_invocation(&mut self, req: ReqId, service: ServiceId, replica: ReplicaIdx) {
@@ -150,6 +186,7 @@ impl Sim {
                     let (instance, fresh) = report_of(&slice.outcome).map_or((0, false), |r| {
                         (r.instance.id.0, r.instance.reuse == InstanceReuse::Fresh)
                     });
+                    let c = cause_of(&self.world, &self.requests, req);
                     self.trace.emit(
                         now,
                         &TraceEvent::InvocationStart {
@@ -160,6 +197,12 @@ impl Sim {
                             replica,
                             instance,
                             fresh,
+                            cause: c.cause,
+                            source: c.source,
+                            group: c.group,
+                            attempt: c.attempt,
+                            copy: c.copy,
+                            idem_key: &c.idem_key,
                         },
                     );
                     cpu += self.absorb_slice(&mut inv, slice);
@@ -183,6 +226,7 @@ impl Sim {
                 }
             }
         } else {
+            let c = cause_of(&self.world, &self.requests, req);
             self.trace.emit(
                 now,
                 &TraceEvent::InvocationStart {
@@ -193,6 +237,12 @@ impl Sim {
                     replica,
                     instance: 0,
                     fresh: false,
+                    cause: c.cause,
+                    source: c.source,
+                    group: c.group,
+                    attempt: c.attempt,
+                    copy: c.copy,
+                    idem_key: &c.idem_key,
                 },
             );
         }

@@ -120,6 +120,9 @@ pub struct Sim {
     rng_net: SimRng,
     rng_lb: SimRng,
     rng_broker: SimRng,
+    /// Whether a `duplication` fault sends a sync request twice (drawn only while one is
+    /// active, so runs without one draw nothing from it).
+    rng_wire: SimRng,
     net: network::Network,
     registry: registry::Registry,
     services: Vec<replica::ServiceState>,
@@ -211,6 +214,7 @@ impl Sim {
             rng_net: SimRng::stream(seed, "network"),
             rng_lb: SimRng::stream(seed, "balancer"),
             rng_broker: SimRng::stream(seed, "broker"),
+            rng_wire: SimRng::stream(seed, "wire-duplication"),
             net: network::Network::new(&world),
             registry: registry::Registry::new(world.services.iter().map(|x| x.replicas)),
             services,
@@ -378,7 +382,9 @@ impl Sim {
             Event::Replicate(w) => self.on_replicate(&w),
             Event::ReplicateRetry(w) => self.send_replicate(*w),
             Event::ReplicaAck(op) => self.on_replica_ack(op),
-            Event::AtBroker { op, channel, message } => self.on_at_broker(op, channel, message),
+            Event::AtBroker { op, inv, channel, message } => {
+                self.on_at_broker(op, inv, channel, message);
+            }
             Event::Deliver { msg, group, redelivery } => self.on_deliver(msg, group, redelivery),
             Event::AckTimeout { msg, group, attempt } => self.on_ack_timeout(msg, group, attempt),
             Event::Heartbeat { service, replica } => self.on_heartbeat(service, replica),

@@ -59,6 +59,10 @@ pub(crate) struct Request {
     /// When it reached the replica serving it (for time-in-service).
     pub(crate) arrived: SimTime,
     pub(crate) stage: Stage,
+    /// 0 for the request as sent; 1 for the second copy a `duplication` fault made of it. The
+    /// answer to a sync request's copy is ignored by its caller (the first answer is taken
+    /// from the original).
+    pub(crate) copy: u32,
 }
 
 impl Request {
@@ -80,7 +84,13 @@ impl Request {
             reply_to,
             arrived: now,
             stage: Stage::Outbound,
+            copy: 0,
         }
+    }
+
+    /// The second copy of this request, made by a `duplication` fault as it leaves.
+    pub(crate) fn duplicate(&self) -> Self {
+        Request { copy: 1, ..self.clone() }
     }
 
     fn waited_for(&self) -> bool {
@@ -191,6 +201,8 @@ impl Sim {
             }
             // The client was answered already (a timeout): nothing to do.
             Origin::Client { state: ClientState::Answered, .. } => self.requests.settle(req),
+            // A wire duplicate's answer: the caller takes the original's, never this one.
+            Origin::Call { .. } if r.copy > 0 => self.requests.settle(req),
             Origin::Call { call, attempt } => {
                 self.requests.settle(req);
                 self.on_call_reply(call, attempt, outcome, body);

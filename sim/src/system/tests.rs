@@ -579,14 +579,14 @@ fn application_errors_count_against_availability_unless_expected() {
     let report = crate::report::Report::new(&r, &s);
     let availability = &report.endpoints["s.get"].availability;
     assert!(*availability < 0.03, "availability {availability}");
-    let slo = crate::properties::check(&s, &r, None).into_iter().find(|v| v.id == "slo");
+    let slo = crate::properties::check(&s, &r).into_iter().find(|v| v.id == "slo");
     assert!(slo.is_some_and(|v| v.failed()), "a 98 %-error service fails its availability SLO");
     // The same answers, declared as business outcomes (`not_found`-like), are available.
     let (r, s) = mostly_errors("\"boom\"");
     let e = &r.metrics.endpoints["s.get"];
     assert_eq!(e.outcomes.get(&Outcome::AppError), None, "{:?}", e.outcomes);
     assert!(e.outcomes.get(&Outcome::ExpectedError).copied().unwrap_or(0) > 0);
-    let slo = crate::properties::check(&s, &r, None).into_iter().find(|v| v.id == "slo");
+    let slo = crate::properties::check(&s, &r).into_iter().find(|v| v.id == "slo");
     assert!(slo.is_some_and(|v| v.status == crate::properties::Status::Held));
 }
 

@@ -39,13 +39,16 @@ pub(crate) struct CallPolicy {
     pub(crate) timeout: u64,
     pub(crate) retries: u32,
     pub(crate) backoff: u64,
+    /// The sync channel the call travels on (a `duplication` fault there sends a request
+    /// twice); `None` for an undeclared call.
+    pub(crate) channel: Option<ChannelId>,
 }
 
 impl CallPolicy {
     /// For a call the scenario does not declare (the host's permission check normally refuses
     /// it first).
     const UNDECLARED: CallPolicy =
-        CallPolicy { timeout: 1_000_000_000, retries: 0, backoff: 50_000_000 };
+        CallPolicy { timeout: 1_000_000_000, retries: 0, backoff: 50_000_000, channel: None };
 }
 
 #[derive(Debug)]
@@ -56,6 +59,9 @@ pub(crate) struct EndpointSpec {
     pub(crate) response: Shape,
     /// `service.endpoint`, the key of its client-side metrics.
     pub(crate) metric_key: String,
+    /// The request field naming a logical request across retries (traced with every
+    /// invocation, so idempotence can group requests by it).
+    pub(crate) idempotency_key: Option<String>,
     /// Application error codes that count as available.
     pub(crate) expected_errors: Vec<String>,
     /// An abstract endpoint's declared effects, in order.
@@ -303,6 +309,7 @@ impl World {
                     request: e.request.clone(),
                     response: e.response.clone(),
                     metric_key: format!("{}.{}", x.name, e.name),
+                    idempotency_key: e.idempotency_key.clone(),
                     expected_errors: e.expected_errors.clone(),
                     effects: e.effects.iter().map(|f| effect_spec(s, f)).collect(),
                 })
@@ -344,6 +351,7 @@ impl World {
                     timeout: millis_to_nanos(c.timeout_ms),
                     retries: c.retries,
                     backoff: millis_to_nanos(c.backoff_ms),
+                    channel: channel_index.get(&k.channel.name).copied(),
                 });
             }
             services[i].calls = calls;
