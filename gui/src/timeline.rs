@@ -72,15 +72,19 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         | TraceEvent::Log { service, .. }
         | TraceEvent::Response { service, .. }
         | TraceEvent::ReplicaDown { service, .. }
-        | TraceEvent::ReplicaUp { service, .. } => Some(service),
+        | TraceEvent::ReplicaUp { service, .. }
+        | TraceEvent::LimitHit { service, .. } => Some(service),
         TraceEvent::StoreWrite { store, .. } | TraceEvent::StoreApply { store, .. } => Some(store),
-        TraceEvent::Deliver { group, .. } | TraceEvent::Acked { group, .. } => Some(group),
+        TraceEvent::Deliver { group, .. }
+        | TraceEvent::Acked { group, .. }
+        | TraceEvent::Nacked { group, .. } => Some(group),
         TraceEvent::RunStart { .. }
         | TraceEvent::Dropped { .. }
         | TraceEvent::HostOp { .. }
         | TraceEvent::Refused { .. }
         | TraceEvent::InvocationEnd { .. }
         | TraceEvent::CallRetry { .. }
+        | TraceEvent::CallFailed { .. }
         | TraceEvent::Publish { .. }
         | TraceEvent::FaultStart { .. }
         | TraceEvent::FaultEnd { .. }

@@ -348,6 +348,16 @@ pub fn describe(line: &TraceLine) -> String {
             *latency_ns as f64 / 1e6
         ),
         TraceEvent::RunEnd { events } => format!("run ends after {events} events"),
+        TraceEvent::LimitHit { inv, service, limit, count } => {
+            format!("{service} hits its {limit} limit {count} time(s) (invocation {inv})")
+        }
+        TraceEvent::CallFailed { call, attempt, target, reason, gave_up, .. } => format!(
+            "call {call} to {target} fails (attempt {attempt}): {reason}{}",
+            if *gave_up { "; the caller gives up" } else { "" }
+        ),
+        TraceEvent::Nacked { msg, group, outcome, .. } => {
+            format!("message {msg} NOT acknowledged by {group}: {outcome}")
+        }
     };
     format!("t={t:>9.4}s  {what}")
 }
@@ -429,7 +439,10 @@ pub fn mermaid(events: &[TraceLine]) -> String {
             | TraceEvent::Publish { .. }
             | TraceEvent::ReplicaDown { .. }
             | TraceEvent::ReplicaUp { .. }
-            | TraceEvent::RunEnd { .. } => Ok(()),
+            | TraceEvent::RunEnd { .. }
+            | TraceEvent::LimitHit { .. }
+            | TraceEvent::CallFailed { .. }
+            | TraceEvent::Nacked { .. } => Ok(()),
         };
     }
     let mut out = String::from("sequenceDiagram\n");

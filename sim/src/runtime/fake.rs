@@ -15,7 +15,7 @@ use std::fmt;
 use super::context::{HostContext, RandomSource};
 use super::error::InvokeError;
 use super::step::{
-    HostOp, HostReply, InstanceId, InstanceInfo, InstanceReuse, InvocationId, InvocationReport,
+    HostOp, HostReply, InstanceId, InstanceInfo, InstanceReuse, InvocationId, InvocationReport, LimitsHit,
     Response, ServiceHost, Slice, SliceOutcome,
 };
 
@@ -50,6 +50,7 @@ pub fn report(fuel_used: u64) -> InvocationReport {
         suspensions: 0,
         refusals: Vec::new(),
         log_lines_dropped: 0,
+        limits: LimitsHit::default(),
     }
 }
 

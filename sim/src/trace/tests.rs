@@ -79,6 +79,23 @@ fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
         TraceEvent::ReplicaDown { service: s(40), replica: n.small },
         TraceEvent::ReplicaUp { service: s(41), replica: n.small },
         TraceEvent::RunEnd { events: n.big },
+        TraceEvent::LimitHit { inv: n.big, service: s(42), limit: s(43), count: n.big / 11 },
+        TraceEvent::CallFailed {
+            call: n.big,
+            attempt: n.small,
+            inv: n.big / 2,
+            req: n.big / 3,
+            target: s(44),
+            reason: s(45),
+            gave_up: n.flag,
+        },
+        TraceEvent::Nacked {
+            channel: s(46),
+            msg: n.big,
+            group: s(47),
+            attempt: n.small,
+            outcome: s(48),
+        },
     ]
 }
 
