@@ -6,6 +6,7 @@ mod dynamic;
 mod graph;
 mod guests;
 mod gui;
+mod halves;
 mod hostile;
 mod inputs;
 mod inspect;

@@ -117,7 +117,8 @@ fn read(s: &Scenario, run: &RunResult) -> (Seen, Vec<String>) {
 /// A failed attempt into `callee` is the guest's doing: its own request faulted there, or it
 /// failed while an invocation of `callee` that later faulted was running.
 fn blamed_on_guest(seen: &Seen, t: SimTime, req: u64, callee: &str) -> bool {
-    let own = seen.served_by.get(&req).is_some_and(|invs| invs.iter().any(|i| seen.faulted.contains(i)));
+    let own =
+        seen.served_by.get(&req).is_some_and(|invs| invs.iter().any(|i| seen.faulted.contains(i)));
     own || seen.faulted.iter().any(|i| {
         seen.invs.get(i).is_some_and(|inv| {
             inv.service == callee && inv.start <= t && inv.end.is_none_or(|end| t <= end)

@@ -56,8 +56,8 @@ pub use context::{
 pub use error::{InvokeError, ServiceLoadError};
 pub use step::{
     GrowRefused, GuestFailure, GuestFault, HostCode, HostOp, HostReply, InstanceId, InstanceInfo,
-    InstanceReuse, InvocationId, InvocationReport, LimitsHit, Phase, Refusal, Response, ServiceHost, Slice,
-    SliceOutcome, TrapKind,
+    InstanceReuse, InvocationId, InvocationReport, LimitsHit, Phase, Refusal, Response,
+    ServiceHost, Slice, SliceOutcome, TrapKind,
 };
 
 use host::{HostState, LiveToken, ServiceShared};
