@@ -98,13 +98,13 @@ fn read(run: &RunResult) -> (Seen, Vec<String>) {
             seen.loss_faults_active = seen.loss_faults_active.saturating_sub(1);
         }
         TraceEvent::Rejected { reason, .. } => {
-            *seen.rejections.entry(reason.clone()).or_default() += 1
+            *seen.rejections.entry(reason.clone()).or_default() += 1;
         }
-        TraceEvent::Nacked { channel, msg, group, outcome, .. } => {
-            if REFUSED.contains(&outcome.as_str()) {
-                let key = (channel.clone(), *msg, group.clone());
-                seen.refused.entry(key).or_default().push(outcome.clone());
-            }
+        TraceEvent::Nacked { channel, msg, group, outcome, .. }
+            if REFUSED.contains(&outcome.as_str()) =>
+        {
+            let key = (channel.clone(), *msg, group.clone());
+            seen.refused.entry(key).or_default().push(outcome.clone());
         }
         _ => {}
     });
