@@ -230,6 +230,9 @@ fn the_format_of_every_kind_is_pinned() {
         r#"{"t":21000,"ev":"replica_down","service":"a","replica":3}"#,
         r#"{"t":22000,"ev":"replica_up","service":"b","replica":3}"#,
         r#"{"t":23000,"ev":"run_end","events":42}"#,
+        r#"{"t":24000,"ev":"limit_hit","inv":42,"service":"c","limit":"d","count":3}"#,
+        r#"{"t":25000,"ev":"call_failed","call":42,"attempt":3,"inv":21,"req":14,"target":"e","reason":"f","gave_up":true}"#,
+        r#"{"t":26000,"ev":"nacked","channel":"g","msg":42,"group":"h","attempt":3,"outcome":"i"}"#,
     ];
     let trace = written(&every_kind(&text, PLAIN));
     let text = String::from_utf8(trace.lines().to_vec()).expect("utf-8");
