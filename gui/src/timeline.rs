@@ -73,7 +73,8 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         | TraceEvent::Response { service, .. }
         | TraceEvent::ReplicaDown { service, .. }
         | TraceEvent::ReplicaUp { service, .. }
-        | TraceEvent::Ejected { service, .. } => Some(service),
+        | TraceEvent::Ejected { service, .. }
+        | TraceEvent::LimitHit { service, .. } => Some(service),
         TraceEvent::StoreWrite { store, .. }
         | TraceEvent::StoreApply { store, .. }
         | TraceEvent::StoreRead { store, .. }
@@ -82,7 +83,9 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         TraceEvent::CacheWrite { cache, .. }
         | TraceEvent::CacheRead { cache, .. }
         | TraceEvent::CacheLookup { cache, .. } => Some(cache),
-        TraceEvent::Deliver { group, .. } | TraceEvent::Acked { group, .. } => Some(group),
+        TraceEvent::Deliver { group, .. }
+        | TraceEvent::Acked { group, .. }
+        | TraceEvent::Nacked { group, .. } => Some(group),
         TraceEvent::RunStart { .. }
         | TraceEvent::WorkOf { .. }
         | TraceEvent::Dropped { .. }
@@ -91,6 +94,7 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         | TraceEvent::InvocationEnd { .. }
         | TraceEvent::CallRetry { .. }
         | TraceEvent::CallStart { .. }
+        | TraceEvent::CallFailed { .. }
         | TraceEvent::Publish { .. }
         | TraceEvent::FaultStart { .. }
         | TraceEvent::FaultEnd { .. }

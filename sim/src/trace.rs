@@ -256,6 +256,35 @@ pub enum TraceEvent<S = String> {
     RunEnd {
         events: u64,
     },
+    /// A sandbox limit a guest hit while its invocation went on (the host absorbed it): log
+    /// lines cut or dropped, a refused `memory.grow`. `limit` is a stable id (`log-line-bytes`,
+    /// `log-lines-per-invocation`, `log-budget`, `memory`), `count` how often in the invocation.
+    LimitHit {
+        inv: u64,
+        service: S,
+        limit: S,
+        count: u64,
+    },
+    /// One attempt of a synchronous call failed: `inv` is the calling invocation, `req` the
+    /// attempt's request, `target` `service.endpoint`, `reason` `timeout`, the callee's failed
+    /// outcome or `no healthy instance`; `gave_up` when no retry follows.
+    CallFailed {
+        call: u64,
+        attempt: u32,
+        inv: u64,
+        req: u64,
+        target: S,
+        reason: S,
+        gave_up: bool,
+    },
+    /// A consumer answered a delivery with a failure: the message stays unacknowledged.
+    Nacked {
+        channel: S,
+        msg: u64,
+        group: S,
+        attempt: u32,
+        outcome: S,
+    },
 }
 
 impl<S> TraceEvent<S> {
@@ -296,6 +325,9 @@ impl<S> TraceEvent<S> {
             TraceEvent::Ejected { .. } => "ejected",
             TraceEvent::CacheLookup { .. } => "cache_lookup",
             TraceEvent::RunEnd { .. } => "run_end",
+            TraceEvent::LimitHit { .. } => "limit_hit",
+            TraceEvent::CallFailed { .. } => "call_failed",
+            TraceEvent::Nacked { .. } => "nacked",
         }
     }
 
@@ -486,6 +518,30 @@ impl<S> TraceEvent<S> {
                 TraceEvent::CacheLookup { inv: *inv, cache: f(cache), hit: *hit }
             }
             TraceEvent::RunEnd { events } => TraceEvent::RunEnd { events: *events },
+            TraceEvent::LimitHit { inv, service, limit, count } => TraceEvent::LimitHit {
+                inv: *inv,
+                service: f(service),
+                limit: f(limit),
+                count: *count,
+            },
+            TraceEvent::CallFailed { call, attempt, inv, req, target, reason, gave_up } => {
+                TraceEvent::CallFailed {
+                    call: *call,
+                    attempt: *attempt,
+                    inv: *inv,
+                    req: *req,
+                    target: f(target),
+                    reason: f(reason),
+                    gave_up: *gave_up,
+                }
+            }
+            TraceEvent::Nacked { channel, msg, group, attempt, outcome } => TraceEvent::Nacked {
+                channel: f(channel),
+                msg: *msg,
+                group: f(group),
+                attempt: *attempt,
+                outcome: f(outcome),
+            },
         }
     }
 }

@@ -7,6 +7,7 @@ mod dynamic;
 mod graph;
 mod guests;
 mod gui;
+mod halves;
 mod hostile;
 mod idempotence;
 mod inputs;

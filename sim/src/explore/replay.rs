@@ -498,6 +498,16 @@ pub fn describe(line: &TraceLine) -> String {
             format!("invocation {inv} reads {cache}: {}", if *hit { "a hit" } else { "a miss" })
         }
         TraceEvent::RunEnd { events } => format!("run ends after {events} events"),
+        TraceEvent::LimitHit { inv, service, limit, count } => {
+            format!("{service} hits its {limit} limit {count} time(s) (invocation {inv})")
+        }
+        TraceEvent::CallFailed { call, attempt, target, reason, gave_up, .. } => format!(
+            "call {call} to {target} fails (attempt {attempt}): {reason}{}",
+            if *gave_up { "; the caller gives up" } else { "" }
+        ),
+        TraceEvent::Nacked { msg, group, outcome, .. } => {
+            format!("message {msg} NOT acknowledged by {group}: {outcome}")
+        }
     };
     format!("t={t:>9.4}s  {what}")
 }
@@ -590,7 +600,10 @@ pub fn mermaid(events: &[TraceLine]) -> String {
             | TraceEvent::ReplicaDown { .. }
             | TraceEvent::ReplicaUp { .. }
             | TraceEvent::CacheLookup { .. }
-            | TraceEvent::RunEnd { .. } => Ok(()),
+            | TraceEvent::RunEnd { .. }
+            | TraceEvent::LimitHit { .. }
+            | TraceEvent::CallFailed { .. }
+            | TraceEvent::Nacked { .. } => Ok(()),
         };
     }
     let mut out = String::from("sequenceDiagram\n");

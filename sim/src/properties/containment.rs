@@ -1,71 +1,236 @@
 //! Sandbox containment (seed §3.3): a guest fault is a defect to report (which service, which
-//! cause, on which input), and it must stay inside its own invocation — the services that did
-//! not fault keep answering as designed.
+//! cause, on which input), every sandbox limit a guest hits is one too (even when the host
+//! absorbs it: a log line cut or dropped, a refused `memory.grow`), and a fault must stay inside
+//! its own invocations — a healthy service whose calls into the faulting one time out, whose
+//! requests then fail or whose queue fills while it waits, is a cascade, reported with the
+//! evidence.
+//!
+//! **Attribution.** A failed call attempt from a healthy service `h` to a faulting service `f`
+//! is blamed on `f`'s guest when the attempt's own request faulted in `f`, or when it failed
+//! (timed out, was rejected) while an invocation of `f` that later faulted was running. A crash
+//! or a network fault is not a guest fault: calls that fail because of them are never blamed,
+//! and a run without guest faults has no cascade to report.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use fusebench_model::Scenario;
 
 use super::{Verdict, each_event, unreadable};
-use crate::metrics::Outcome;
 use crate::system::RunResult;
+use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
 pub(super) const ID: &str = "sandbox-containment";
 
-pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
-    // (service, cause) → (count, first input)
-    let mut faults: BTreeMap<(String, String), (u64, String)> = BTreeMap::new();
-    let read = each_event(run, |line| {
-        if let TraceEvent::GuestFault { service, cause, input, .. } = &line.event {
-            faults.entry((service.clone(), cause.clone())).or_insert((0, input.clone())).0 += 1;
+/// Everything the property reads from the trace.
+#[derive(Default)]
+struct Seen {
+    /// (service, cause) → (count, first input, first time).
+    faults: BTreeMap<(String, String), (u64, String, SimTime)>,
+    /// (service, limit) → (count, first time).
+    limits: BTreeMap<(String, String), (u64, SimTime)>,
+    /// invocation → (service, request, start, end).
+    invs: BTreeMap<u64, Inv>,
+    /// Invocations that faulted.
+    faulted: BTreeSet<u64>,
+    /// request → the invocations that served it.
+    served_by: BTreeMap<u64, Vec<u64>>,
+    /// Failed call attempts: (time, calling invocation, request, callee service, reason).
+    failed_calls: Vec<(SimTime, u64, u64, String, String)>,
+    /// Client answers: request → (service, outcome).
+    answers: BTreeMap<u64, (String, String)>,
+    /// Queue-full rejections: (time, service).
+    rejections: Vec<(SimTime, String)>,
+    /// Guest invocations started (the property judges guests).
+    guest_invocations: u64,
+}
+
+struct Inv {
+    service: String,
+    req: u64,
+    start: SimTime,
+    end: Option<SimTime>,
+    outcome: String,
+}
+
+/// What a guest fault did to one healthy service.
+#[derive(Default)]
+struct Cascade {
+    timeouts: u64,
+    other_failures: u64,
+    first: Option<SimTime>,
+    /// Its requests that failed while waiting on the faulting service.
+    failed_requests: u64,
+    /// Queue-full rejections while its slots waited on the faulting service.
+    rejections: u64,
+}
+
+fn read(s: &Scenario, run: &RunResult) -> (Seen, Vec<String>) {
+    let mut seen = Seen::default();
+    let guest = |name: &str| s.service(name).is_some_and(|x| x.module.is_some());
+    let read = each_event(run, |line| match &line.event {
+        TraceEvent::GuestFault { inv, service, cause, input } => {
+            let e = seen.faults.entry((service.clone(), cause.clone()));
+            e.or_insert((0, input.clone(), line.t)).0 += 1;
+            seen.faulted.insert(*inv);
         }
+        TraceEvent::LimitHit { service, limit, count, .. } => {
+            seen.limits.entry((service.clone(), limit.clone())).or_insert((0, line.t)).0 += count;
+        }
+        TraceEvent::InvocationStart { inv, req, service, .. } => {
+            if guest(service) {
+                seen.guest_invocations += 1;
+            }
+            let new = Inv {
+                service: service.clone(),
+                req: *req,
+                start: line.t,
+                end: None,
+                outcome: String::new(),
+            };
+            seen.invs.insert(*inv, new);
+            seen.served_by.entry(*req).or_default().push(*inv);
+        }
+        TraceEvent::InvocationEnd { inv, outcome, .. } => {
+            if let Some(i) = seen.invs.get_mut(inv) {
+                i.end = Some(line.t);
+                i.outcome.clone_from(outcome);
+            }
+        }
+        TraceEvent::CallFailed { inv, req, target, reason, .. } => {
+            let callee = target.split('.').next().unwrap_or_default().to_owned();
+            seen.failed_calls.push((line.t, *inv, *req, callee, reason.clone()));
+        }
+        TraceEvent::Response { req, service, outcome, .. } => {
+            seen.answers.insert(*req, (service.clone(), outcome.clone()));
+        }
+        TraceEvent::Rejected { service, .. } => seen.rejections.push((line.t, service.clone())),
+        _ => {}
     });
     let mut findings = Vec::new();
     if let Err(e) = read {
         findings.push(unreadable(&e));
     }
-    for ((service, cause), (n, input)) in &faults {
+    (seen, findings)
+}
+
+/// A failed attempt into `callee` is the guest's doing: its own request faulted there, or it
+/// failed while an invocation of `callee` that later faulted was running.
+fn blamed_on_guest(seen: &Seen, t: SimTime, req: u64, callee: &str) -> bool {
+    let own =
+        seen.served_by.get(&req).is_some_and(|invs| invs.iter().any(|i| seen.faulted.contains(i)));
+    own || seen.faulted.iter().any(|i| {
+        seen.invs.get(i).is_some_and(|inv| {
+            inv.service == callee && inv.start <= t && inv.end.is_none_or(|end| t <= end)
+        })
+    })
+}
+
+fn ms(t: SimTime) -> String {
+    format!("{:.1} ms", t.nanos() as f64 / 1e6)
+}
+
+pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
+    let (seen, mut findings) = read(s, run);
+    if seen.guest_invocations == 0 && seen.faults.is_empty() && findings.is_empty() {
+        return Verdict::not_exercised(ID, "no guest module ran in this run");
+    }
+    for ((service, cause), (n, input, t)) in &seen.faults {
         findings.push(format!(
-            "guest of `{service}` faulted {n} time(s): {cause}; first on input {input}"
+            "guest of `{service}` faulted {n} time(s): {cause}; first at {} on input {input}",
+            ms(*t)
         ));
     }
-    let faulty: Vec<&str> = faults.keys().map(|(s, _)| s.as_str()).collect();
-    let mut notes = Vec::new();
-    if !faults.is_empty() {
-        // Isolation: the other services' own invocations all completed without faults.
-        let others: Vec<(&String, u64)> = run
-            .metrics
-            .services
-            .iter()
-            .filter(|(name, _)| !faulty.contains(&name.as_str()))
-            .map(|(name, st)| (name, st.invocations))
-            .collect();
-        let broken: Vec<&&String> = others
-            .iter()
-            .map(|(n, _)| n)
-            .filter(|n| run.metrics.services[**n].guest_faults.values().sum::<u64>() > 0)
-            .collect();
-        if broken.is_empty() {
-            let n: u64 = others.iter().map(|(_, i)| i).sum();
-            notes.push(format!(
-                "contained: {} other service(s) ran {n} invocations without a fault",
-                others.len()
-            ));
-        } else {
-            findings.push(format!("not contained: services {broken:?} faulted too"));
+    for ((service, limit), (n, t)) in &seen.limits {
+        findings.push(format!(
+            "guest of `{service}` hit its sandbox limit `{limit}` {n} time(s) (absorbed by the host); first at {}",
+            ms(*t)
+        ));
+    }
+    let faulty: BTreeSet<&str> = seen.faults.keys().map(|(svc, _)| svc.as_str()).collect();
+    // (faulting service, affected service) → what it did there.
+    let mut cascades: BTreeMap<(String, String), Cascade> = BTreeMap::new();
+    // Invocations of healthy services that waited on a blamed attempt: (faulting, affected) →
+    // those invocations.
+    let mut hit: BTreeMap<(String, String), BTreeSet<u64>> = BTreeMap::new();
+    for (t, inv, req, callee, reason) in &seen.failed_calls {
+        let Some(caller) = seen.invs.get(inv).map(|i| i.service.as_str()) else { continue };
+        if !faulty.contains(callee.as_str())
+            || faulty.contains(caller)
+            || !blamed_on_guest(&seen, *t, *req, callee)
+        {
+            continue;
         }
-        let wrong: u64 = run
-            .metrics
-            .endpoints
+        let key = (callee.clone(), caller.to_owned());
+        let c = cascades.entry(key.clone()).or_default();
+        if reason == "timeout" {
+            c.timeouts += 1;
+        } else {
+            c.other_failures += 1;
+        }
+        c.first = Some(c.first.map_or(*t, |f| f.min(*t)));
+        hit.entry(key).or_default().insert(*inv);
+    }
+    for (key, invs) in &hit {
+        let c = cascades.get_mut(key).expect("every hit has its cascade");
+        for inv in invs {
+            let i = &seen.invs[inv];
+            let answered_badly = seen.answers.get(&i.req).is_some_and(|(_, o)| !ok(o));
+            let ended_badly = i.end.is_some() && !ok(&i.outcome);
+            if answered_badly || ended_badly {
+                c.failed_requests += 1;
+            }
+        }
+        c.rejections = seen
+            .rejections
             .iter()
-            .filter(|(name, _)| !faulty.iter().any(|f| name.starts_with(&format!("{f}."))))
-            .map(|(_, e)| e.outcomes.get(&Outcome::GuestFault).copied().unwrap_or(0))
-            .sum();
-        if wrong > 0 {
-            notes.push(format!("{wrong} client request(s) to other services failed because a call into the faulting guest failed"));
+            .filter(|(t, svc)| {
+                *svc == key.1
+                    && invs.iter().any(|inv| {
+                        let i = &seen.invs[inv];
+                        i.start <= *t && i.end.is_none_or(|end| *t <= end)
+                    })
+            })
+            .count() as u64;
+    }
+    let mut affected = Vec::new();
+    for ((faulting, victim), c) in &cascades {
+        // Failing fast with an error answer the caller handled is containment working; waiting
+        // out timeouts, failing its own requests or filling its queue is the fault spreading.
+        if c.timeouts == 0 && c.failed_requests == 0 && c.rejections == 0 {
+            continue;
+        }
+        affected.push(victim.clone());
+        findings.push(format!(
+            "not contained: the faulting guest of `{faulting}` made healthy `{victim}` fail: {} call(s) to `{faulting}` timed out and {} failed otherwise (first at {}), {} of `{victim}`'s requests failed while waiting on it, {} request(s) were rejected by its full queue meanwhile",
+            c.timeouts,
+            c.other_failures,
+            ms(c.first.unwrap_or_default()),
+            c.failed_requests,
+            c.rejections
+        ));
+    }
+    let mut notes = vec![format!(
+        "{} guest invocation(s); {} guest fault(s), {} absorbed limit hit(s)",
+        seen.guest_invocations,
+        seen.faults.values().map(|f| f.0).sum::<u64>(),
+        seen.limits.values().map(|l| l.0).sum::<u64>()
+    )];
+    for ((faulting, victim), c) in &cascades {
+        if !affected.contains(victim) {
+            notes.push(format!(
+                "contained: `{victim}` got {} failed answer(s) from `{faulting}` and handled them",
+                c.other_failures
+            ));
         }
     }
-    let subjects = faulty.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let mut subjects: Vec<String> = faulty.iter().map(|s| (*s).to_owned()).collect();
+    subjects.extend(seen.limits.keys().map(|(svc, _)| svc.clone()));
+    subjects.extend(affected);
     Verdict::new(ID, findings, notes).about(subjects)
+}
+
+/// An outcome that answers as designed (an application error is still an answer).
+fn ok(outcome: &str) -> bool {
+    matches!(outcome, "ok" | "app-error")
 }

@@ -1,6 +1,19 @@
-//! Dynamic coupling: the calls services actually made, compared with the declared graph. A call
-//! to an endpoint the caller did not declare (refused by the host with `-2`) is a finding;
-//! the coupling measured from the calls made is reported against `quality.coupling_max`.
+//! Dynamic coupling: what services actually did, against what they declare.
+//!
+//! **Undeclared dependencies.** The host refuses every call, store access, cache access and
+//! publish a service did not declare (the import returns `-2`, traced as `refused`), so an
+//! undeclared dependency never happens — it is attempted. Each refused attempt is a finding
+//! naming the service, the operation and its target: the module depends on something the
+//! design does not show.
+//!
+//! **Coupling on traffic.** The static check measures Coupling(a, b) on the declared graph;
+//! here the same measure is weighted by the traffic of the run: every call is an interaction
+//! of weight 1, every publish ½ per subscribed service (only a message format is shared), every
+//! read of a store another service owns 1, every client request 1 for its service. Coupling(a,
+//! b) = weight between a and b ÷ weight of everything touching a or b. Above
+//! `quality.coupling_max` the pair fails (exactly ½ is what any link of a pipeline measures
+//! when its other traffic is idle, so the bound is strict here): the design looked loosely
+//! coupled, the traffic says otherwise (a chatty pair, one service used mostly by one other).
 
 use std::collections::BTreeMap;
 
@@ -12,89 +25,138 @@ use crate::trace::TraceEvent;
 
 pub(super) const ID: &str = "dynamic-coupling";
 
+/// The end of an interaction that is not a service: the clients through the gateway.
+const CLIENTS: &str = "(clients)";
+
+/// What a refused import was trying to do.
+fn attempted(import: &str) -> &'static str {
+    match import {
+        "call" => "called",
+        "kv_put" | "kv_delete" => "wrote store",
+        "kv_get" => "read store",
+        "cache_get" | "cache_put" => "used cache",
+        "publish" => "published to channel",
+        _ => "used",
+    }
+}
+
 pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
     let mut findings = Vec::new();
     // invocation id → service, to attribute host operations.
     let mut inv_service: BTreeMap<u64, String> = BTreeMap::new();
+    let mut guest_invocations = 0u64;
+    // (service, import, target) → refusals.
+    let mut refused: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    // (from, to, kind) → weight of the interactions of the run.
+    let mut traffic: BTreeMap<(String, String, &str), f64> = BTreeMap::new();
     let mut made: BTreeMap<(String, String), u64> = BTreeMap::new();
-    let mut undeclared: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let subscribers = |channel: &str| -> Vec<String> {
+        let mut out: Vec<String> = s
+            .services
+            .iter()
+            .filter(|x| x.subscriptions.iter().any(|sub| sub.channel.name == channel))
+            .map(|x| x.name.clone())
+            .collect();
+        out.dedup();
+        out
+    };
+    let owners = |store: &str| -> Vec<String> {
+        s.services
+            .iter()
+            .filter(|x| x.owns.iter().any(|o| o.name == store))
+            .map(|x| x.name.clone())
+            .collect()
+    };
     let read = each_event(run, |line| match &line.event {
         TraceEvent::InvocationStart { inv, service, .. } => {
+            if s.service(service).is_some_and(|x| x.module.is_some()) {
+                guest_invocations += 1;
+            }
             inv_service.insert(*inv, service.clone());
         }
-        TraceEvent::HostOp { inv, op, target } if op == "call" => {
-            let caller = inv_service.get(inv).cloned().unwrap_or_default();
-            *made.entry((caller, target.clone())).or_default() += 1;
+        TraceEvent::Arrival { service, .. } => {
+            *traffic.entry((CLIENTS.to_owned(), service.clone(), "client")).or_default() += 1.0;
         }
-        TraceEvent::Refused { import, target, .. } if import == "call" => {
+        TraceEvent::HostOp { inv, op, target } => {
+            let Some(from) = inv_service.get(inv).cloned() else { return };
+            match op.as_str() {
+                "call" => {
+                    let to = target.split('.').next().unwrap_or_default().to_owned();
+                    *made.entry((from.clone(), target.clone())).or_default() += 1;
+                    *traffic.entry((from, to, "call")).or_default() += 1.0;
+                }
+                "publish" => {
+                    for to in subscribers(target) {
+                        *traffic.entry((from.clone(), to, "message")).or_default() += 0.5;
+                    }
+                }
+                "kv_get" => {
+                    for to in owners(target).into_iter().filter(|o| *o != from) {
+                        *traffic.entry((from.clone(), to, "read")).or_default() += 1.0;
+                    }
+                }
+                _ => {}
+            }
+        }
+        TraceEvent::Refused { import, target, .. } => {
             // Refusals are traced as `service:target`.
-            let (caller, callee) = target.split_once(':').unwrap_or(("", target));
-            *undeclared.entry((caller.to_owned(), callee.to_owned())).or_default() += 1;
+            let (service, target) = target.split_once(':').unwrap_or(("", target));
+            let key = (service.to_owned(), import.clone(), target.to_owned());
+            *refused.entry(key).or_default() += 1;
         }
         _ => {}
     });
     if let Err(e) = read {
         findings.push(unreadable(&e));
     }
-    for ((caller, callee), n) in &undeclared {
-        findings.push(format!("`{caller}` called `{callee}` {n} time(s) without declaring it (refused by the host: an undeclared dependency)"));
+    if guest_invocations == 0 && traffic.is_empty() && refused.is_empty() && findings.is_empty() {
+        return Verdict::not_exercised(ID, "no guest ran and no service interacted with another");
+    }
+    for ((service, import, target), n) in &refused {
+        findings.push(format!(
+            "`{service}` {} `{target}` without declaring it: refused by the host {n} time(s) (`{import}` returned -2): an undeclared dependency",
+            attempted(import)
+        ));
     }
     let mut notes = Vec::new();
     let total: u64 = made.values().sum();
     for ((caller, target), n) in &made {
-        let declared = s.service(caller).is_some_and(|svc| {
-            svc.calls.iter().any(|c| format!("{}.{}", c.service, c.endpoint) == *target)
-        });
         let share = if total == 0 { 0.0 } else { *n as f64 / total as f64 };
-        notes.push(format!(
-            "{caller} → {target}: {n} calls ({:.0} % of all calls){}",
-            share * 100.0,
-            if declared { "" } else { ", undeclared" }
-        ));
-        if !declared {
-            findings.push(format!("`{caller}` called `{target}`, which it does not declare"));
+        notes.push(format!("{caller} → {target}: {n} calls ({:.0} % of all calls)", share * 100.0));
+    }
+    let mut pairs: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for ((a, b, _), w) in &traffic {
+        if a != b && a != CLIENTS {
+            let key = if a <= b { (a.clone(), b.clone()) } else { (b.clone(), a.clone()) };
+            *pairs.entry(key).or_default() += w;
         }
     }
-    // Coupling measured from the run: calls between two services ÷ all interactions touching
-    // either (calls made or received, and client requests through the gateway). Above
-    // quality.coupling_max it is reported as a warning: traffic volume, unlike the declared
-    // graph, is not a design decision.
-    let clients = |svc: &str| -> u64 {
-        run.metrics
-            .endpoints
+    let max = s.quality.coupling_max;
+    let mut chatty = Vec::new();
+    for ((a, b), between) in &pairs {
+        let touching: f64 = traffic
             .iter()
-            .filter(|(k, _)| k.split('.').next() == Some(svc))
-            .map(|(_, e)| e.total())
-            .sum()
-    };
-    let callee = |target: &str| target.split('.').next().unwrap_or_default().to_owned();
-    let touching = |x: &str| -> u64 {
-        made.iter().filter(|((c, t), _)| c == x || callee(t) == x).map(|(_, n)| n).sum()
-    };
-    let mut pairs: BTreeMap<(String, String), u64> = BTreeMap::new();
-    for ((caller, target), n) in &made {
-        let (a, b) = (caller.clone(), callee(target));
-        let key = if a <= b { (a, b) } else { (b, a) };
-        *pairs.entry(key).or_default() += n;
-    }
-    for ((a, b), n) in &pairs {
-        let total = touching(a) + touching(b) - n + clients(a) + clients(b);
-        let c = if total == 0 { 0.0 } else { *n as f64 / total as f64 };
-        let flag = if c >= s.quality.coupling_max {
-            format!(" — at or above quality.coupling_max = {} (warning)", s.quality.coupling_max)
+            .filter(|((x, y, _), _)| [x, y].iter().any(|n| *n == a || *n == b))
+            .map(|(_, w)| w)
+            .sum();
+        let c = if touching == 0.0 { 0.0 } else { between / touching };
+        if c > max {
+            findings.push(format!(
+                "measured Coupling({a}, {b}) = {c:.2} on this run's traffic exceeds quality.coupling_max = {max}: {between} of {touching} interaction weight touching them is between the two"
+            ));
+            chatty.extend([a.clone(), b.clone()]);
         } else {
-            String::new()
-        };
-        notes.push(format!("measured Coupling({a}, {b}) = {c:.2}{flag}"));
+            notes.push(format!("measured Coupling({a}, {b}) = {c:.2}"));
+        }
     }
     for svc in &s.services {
         for c in &svc.calls {
-            let target = format!("{}.{}", c.service, c.endpoint);
+            let target = format!("{}.{}", c.service.name, c.endpoint.name);
             if !made.contains_key(&(svc.name.clone(), target.clone())) {
                 notes.push(format!("{} → {target}: declared, never called in this run", svc.name));
             }
         }
     }
-    let subjects: Vec<String> = undeclared.keys().map(|(caller, _)| caller.clone()).collect();
+    let subjects = refused.keys().map(|(service, _, _)| service.clone()).chain(chatty);
     Verdict::new(ID, findings, notes).about(subjects)
 }

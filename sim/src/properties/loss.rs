@@ -1,10 +1,32 @@
-//! No loss: every client request ends in exactly one answer (a response or an explicit failure
-//! such as a timeout), and every message published on an at-least-once channel is acknowledged
-//! by every consumer group.
+//! No loss: nothing the system accepted disappears without an answer.
+//!
+//! **Requests.** Every client request ends in exactly one answer. An answer by the system —
+//! a response, an application error, or an explicit failure with a reason (a rejection by a
+//! full queue or for want of a healthy instance, a bad request, a contract violation, a guest
+//! fault) — is not a loss: the client was told. A *gateway timeout* is the client giving up,
+//! never the system's answer. It is a loss when the system dropped the request silently on
+//! its own — on a link of the design's topology that loses it (its declared `loss`) or has no
+//! route, between the gateway and a replica either way — and a failed but not lost request when
+//! the system was still working on it (a slow answer is availability's concern, judged by the
+//! SLOs). A request dropped by an injected or declared fault (a crashed or down replica, a
+//! partition, a loss fault) is counted apart and not blamed on the design: the gateway, as
+//! modelled, has no retry a design could configure, so no design could have saved it; calls
+//! and messages, which do retry, are judged by what reaches the client and by the messages'
+//! fate. A request or response lost between the client and the gateway never reached the
+//! system: reported, not blamed. A system whose links drop every request fails.
+//!
+//! **Messages.** Every message on an at-least-once channel is acknowledged by every consumer
+//! group. A message still unacknowledged at the cutoff is lost when it was given up
+//! (dead-lettered) or when its consumer ran it and refused it (answered a delivery with a
+//! guest fault or a contract violation): redelivering it cannot help. One merely waiting in a
+//! consumer's backlog or for its next redelivery at the cutoff is pending, not lost — the run
+//! drains for a settle period after the workload and the last fault, so a consumer that keeps
+//! up has acknowledged everything by then.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use fusebench_model::Scenario;
+use fusebench_model::scenario::Delivery;
 
 use super::{Verdict, each_event, unreadable};
 use crate::system::RunResult;
@@ -12,56 +34,227 @@ use crate::trace::TraceEvent;
 
 pub(super) const ID: &str = "no-loss";
 
-pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
-    let mut findings = Vec::new();
-    if run.requests_answered != run.requests_sent {
-        findings.push(format!(
-            "{} client request(s) sent, {} answered",
-            run.requests_sent, run.requests_answered
-        ));
-    }
-    // Exactly one answer per request, from the trace.
-    let mut answers: BTreeMap<u64, u32> = BTreeMap::new();
-    let read = each_event(run, |line| {
-        if let TraceEvent::Response { req, .. } = line.event {
-            *answers.entry(req).or_default() += 1;
+/// Outcomes of a consumer that ran a delivery and refused it: it will refuse it again.
+const REFUSED: &[&str] = &["guest-fault", "contract-violation", "bad-request"];
+
+#[derive(Default)]
+struct Seen {
+    /// Client requests that reached the gateway.
+    arrived: BTreeSet<u64>,
+    /// Client answers: request → outcomes (one, unless the request was answered twice).
+    answers: BTreeMap<u64, Vec<String>>,
+    /// Request or response drops: id → (where, reason, dropped on the gateway's own leg).
+    drops: BTreeMap<u64, Vec<WireDrop>>,
+    /// Rejection reasons traced by replicas.
+    rejections: BTreeMap<String, u64>,
+    /// (channel, msg, group) → refusing outcomes of its deliveries.
+    refused: BTreeMap<(String, u64, String), Vec<String>>,
+    /// Publishes lost on the wire before the broker (the publisher was told `-3`).
+    publishes_dropped: u64,
+    /// Loss faults active right now, while reading.
+    loss_faults_active: u32,
+}
+
+struct WireDrop {
+    what: String,
+    from: String,
+    to: String,
+    reason: String,
+    /// Whether an injected or declared fault explains the drop.
+    by_fault: bool,
+}
+
+fn read(run: &RunResult) -> (Seen, Vec<String>) {
+    let mut seen = Seen::default();
+    let read = each_event(run, |line| match &line.event {
+        TraceEvent::Arrival { req, .. } => {
+            seen.arrived.insert(*req);
         }
+        TraceEvent::Response { req, outcome, .. } => {
+            seen.answers.entry(*req).or_default().push(outcome.clone());
+        }
+        TraceEvent::Dropped { what, id, from, to, reason } => {
+            if what == "request" || what == "response" {
+                let by_fault = match reason.as_str() {
+                    "loss" => seen.loss_faults_active > 0,
+                    "no route" => false,
+                    // A down or crashed replica, a partition: only faults do that.
+                    _ => true,
+                };
+                let d = WireDrop {
+                    what: what.clone(),
+                    from: from.clone(),
+                    to: to.clone(),
+                    reason: reason.clone(),
+                    by_fault,
+                };
+                seen.drops.entry(*id).or_default().push(d);
+            } else if what == "publish" {
+                seen.publishes_dropped += 1;
+            }
+        }
+        TraceEvent::FaultStart { kind, .. } if kind == "loss" => seen.loss_faults_active += 1,
+        TraceEvent::FaultEnd { kind, .. } if kind == "loss" => {
+            seen.loss_faults_active = seen.loss_faults_active.saturating_sub(1);
+        }
+        TraceEvent::Rejected { reason, .. } => {
+            *seen.rejections.entry(reason.clone()).or_default() += 1;
+        }
+        TraceEvent::Nacked { channel, msg, group, outcome, .. }
+            if REFUSED.contains(&outcome.as_str()) =>
+        {
+            let key = (channel.clone(), *msg, group.clone());
+            seen.refused.entry(key).or_default().push(outcome.clone());
+        }
+        _ => {}
     });
+    let mut findings = Vec::new();
     if let Err(e) = read {
         findings.push(unreadable(&e));
     }
-    for (req, n) in answers.iter().filter(|(_, n)| **n > 1).take(5) {
-        findings.push(format!("request {req} was answered {n} times"));
+    (seen, findings)
+}
+
+/// Where a client request was dropped inside the system, if it was: not on the client's leg
+/// (before it reached the gateway, or the gateway's answer on its way back).
+fn dropped_inside<'a>(seen: &'a Seen, req: u64, gateway: &str) -> Option<&'a WireDrop> {
+    seen.drops.get(&req)?.iter().find(|d| {
+        let before_gateway = d.what == "request" && !seen.arrived.contains(&req);
+        let answer_to_client = d.what == "response" && d.from == gateway;
+        !before_gateway && !answer_to_client
+    })
+}
+
+pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
+    let (seen, mut findings) = read(run);
+    let at_least_once: BTreeSet<&str> = s
+        .channels
+        .iter()
+        .filter(|c| c.delivery == Delivery::AtLeastOnce)
+        .map(|c| c.name.as_str())
+        .collect();
+    let published: u64 = run
+        .metrics
+        .channels
+        .iter()
+        .filter(|(c, _)| at_least_once.contains(c.as_str()))
+        .map(|(_, c)| c.published)
+        .sum();
+    if run.requests_sent == 0 && published == 0 && findings.is_empty() {
+        return Verdict::not_exercised(
+            ID,
+            "no client request was sent and no message was published on an at-least-once channel",
+        );
     }
-    for (channel, msg, group) in run.unacked.iter().take(10) {
-        findings.push(format!("message {msg} on at-least-once channel `{channel}` was never consumed by group `{group}`"));
+    let gateway = s.gateway.as_ref().map_or("", |g| g.node.name.as_str());
+    let mut subjects = Vec::new();
+
+    // Requests.
+    let mut outcomes: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut lost: Vec<(u64, &WireDrop)> = Vec::new();
+    let (mut slow, mut client_leg, mut to_faults) = (0u64, 0u64, 0u64);
+    for (req, answers) in &seen.answers {
+        if answers.len() > 1 {
+            findings.push(format!("request {req} was answered {} times", answers.len()));
+        }
+        let outcome = answers[0].as_str();
+        *outcomes.entry(outcome).or_default() += 1;
+        if outcome != "timeout" {
+            continue;
+        }
+        match dropped_inside(&seen, *req, gateway) {
+            Some(d) if d.by_fault => to_faults += 1,
+            Some(d) => lost.push((*req, d)),
+            None if seen.drops.contains_key(req) => client_leg += 1,
+            None => slow += 1,
+        }
     }
-    if run.unacked.len() > 10 {
-        findings.push(format!("{} unconsumed messages in all", run.unacked.len()));
+    // Requests the cutoff found unanswered: lost if the system dropped them already.
+    let unanswered = run.requests_sent.saturating_sub(seen.answers.len() as u64);
+    for req in seen.arrived.iter().filter(|r| !seen.answers.contains_key(r)) {
+        if let Some(d) = dropped_inside(&seen, *req, gateway).filter(|d| !d.by_fault) {
+            lost.push((*req, d));
+        }
     }
+    if !lost.is_empty() {
+        let mut by_reason: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for (req, d) in &lost {
+            let place = if d.from == d.to {
+                format!("{} at `{}`", d.reason, d.from)
+            } else {
+                format!("{} {} `{}` → `{}`", d.what, d.reason, d.from, d.to)
+            };
+            by_reason.entry(place).or_insert((0, *req)).0 += 1;
+            subjects.push(d.from.clone());
+        }
+        for (place, (n, first)) in &by_reason {
+            findings.push(format!(
+                "{n} client request(s) silently dropped by the system ({place}; first: request {first}): the client only saw its gateway timeout"
+            ));
+        }
+    }
+    let answered: u64 = outcomes.iter().filter(|(o, _)| **o != "timeout").map(|(_, n)| n).sum();
+    let timed_out = outcomes.get("timeout").copied().unwrap_or(0);
+    let mut notes = vec![format!(
+        "{} client request(s): {answered} answered by the system ({}), {timed_out} timed out at the gateway ({} lost by the system, {to_faults} lost to an injected fault, {client_leg} lost between client and gateway, {slow} still being served: failed, not lost), {unanswered} unresolved at the cutoff",
+        run.requests_sent,
+        show_counts(&outcomes, "timeout"),
+        lost.iter().filter(|(r, _)| seen.answers.contains_key(r)).count(),
+    )];
+    if !seen.rejections.is_empty() {
+        notes.push(format!(
+            "rejections with a reason are answers, not losses: {}",
+            show_counts(&seen.rejections.iter().map(|(r, n)| (r.as_str(), *n)).collect(), "")
+        ));
+    }
+
+    // Messages.
     for (channel, c) in &run.metrics.channels {
         if c.dead_lettered > 0 {
             findings.push(format!(
                 "channel `{channel}`: {} message(s) given up after too many deliveries",
                 c.dead_lettered
             ));
+            subjects.push(channel.clone());
         }
     }
-    let subjects: Vec<String> = run
-        .unacked
-        .iter()
-        .take(10)
-        .flat_map(|(c, m, g)| [format!("msg:{m}"), c.clone(), g.clone()])
-        .collect();
-    let notes = vec![format!(
-        "{} requests, {} answered; {} unconsumed messages",
-        run.requests_sent,
-        run.requests_answered,
+    let mut pending = 0u64;
+    let mut refused_lost = 0usize;
+    for (channel, msg, group) in &run.unacked {
+        let key = (channel.clone(), *msg, group.clone());
+        match seen.refused.get(&key) {
+            Some(outcomes) => {
+                refused_lost += 1;
+                if refused_lost <= 10 {
+                    findings.push(format!(
+                        "message {msg} on at-least-once channel `{channel}` is lost for group `{group}`: its consumer refused it {} time(s) ({}) and never acknowledged it",
+                        outcomes.len(),
+                        outcomes[0]
+                    ));
+                    subjects.push(format!("msg:{msg}"));
+                }
+            }
+            None => pending += 1,
+        }
+    }
+    if refused_lost > 10 {
+        findings.push(format!("{refused_lost} refused, unacknowledged messages in all"));
+    }
+    notes.push(format!(
+        "{published} message(s) published on at-least-once channels; {} unacknowledged at the cutoff ({refused_lost} refused by their consumer: lost, {pending} waiting in a backlog or for redelivery: pending, not lost)",
         run.unacked.len()
-    )];
-    let v = Verdict::new(ID, findings, notes);
-    // Channels and groups alone would match every delivery: keep the message ids, and the
-    // names only to label them.
-    let ids: Vec<String> = subjects.into_iter().filter(|x| x.starts_with("msg:")).collect();
-    v.about(ids)
+    ));
+    if seen.publishes_dropped > 0 {
+        notes.push(format!(
+            "{} publish(es) dropped on the wire before the broker (each publisher was told -3)",
+            seen.publishes_dropped
+        ));
+    }
+    Verdict::new(ID, findings, notes).about(subjects)
+}
+
+fn show_counts(counts: &BTreeMap<&str, u64>, skip: &str) -> String {
+    let parts: Vec<String> =
+        counts.iter().filter(|(k, _)| **k != skip).map(|(k, n)| format!("{k} {n}")).collect();
+    if parts.is_empty() { "none".to_owned() } else { parts.join(", ") }
 }

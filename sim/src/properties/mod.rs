@@ -54,7 +54,7 @@ pub const PROPERTIES: &[PropertyInfo] = &[
     },
     PropertyInfo {
         id: loss::ID,
-        summary: "every request gets exactly one answer; every at-least-once message is consumed",
+        summary: "every client request is answered exactly once by the system (a gateway timeout on a request the system dropped is a loss); every at-least-once message is acknowledged or still pending, never refused for good or dead-lettered",
     },
     PropertyInfo {
         id: slo::ID,
@@ -62,11 +62,11 @@ pub const PROPERTIES: &[PropertyInfo] = &[
     },
     PropertyInfo {
         id: containment::ID,
-        summary: "no guest faults; a faulting guest affects only its own invocations",
+        summary: "no guest faults and no sandbox limit hit (even absorbed ones); a faulting guest never makes a healthy service time out, fail requests or fill its queue",
     },
     PropertyInfo {
         id: coupling::ID,
-        summary: "services call only what they declare; coupling measured from the run",
+        summary: "no undeclared call, store access or publish is attempted (refused by the host); coupling measured on the run's traffic stays below quality.coupling_max",
     },
 ];
 

@@ -4,7 +4,7 @@
 
 use fusebench_model::Scenario;
 
-use super::{Verdict, check};
+use super::{Status, Verdict, check};
 use crate::runtime::{HostOp, Runtime};
 use crate::system::{RunOptions, RunResult, Sim};
 use crate::time::SimTime;
@@ -97,12 +97,14 @@ fn containment_counts_guest_faults_by_service_and_cause() {
     assert!(!v.passed());
     assert_eq!(
         v.findings[0],
-        "guest of `a` faulted 2 time(s): trap: unreachable; first on input {\"sku\":1}"
+        "guest of `a` faulted 2 time(s): trap: unreachable; first at 0.0 ms on input {\"sku\":1}"
     );
     assert_eq!(v.subjects, ["a"]);
 
+    // No guest ran: nothing to judge, which is not a pass.
     let (s, run) = run_with(&[TraceEvent::Registered { service: "a", replica: 0 }]);
-    assert!(verdict(&s, &run, "sandbox-containment").passed());
+    let v = verdict(&s, &run, "sandbox-containment");
+    assert_eq!(v.status, Status::NotExercised, "{v:#?}");
 }
 
 #[test]
@@ -132,18 +134,17 @@ fn coupling_attributes_calls_to_the_invoking_service_and_reports_refusals() {
     let v = verdict(&s, &run, "dynamic-coupling");
     assert!(!v.passed());
     assert!(
-        v.findings.contains(&"`a` called `b.put` 1 time(s) without declaring it (refused by the host: an undeclared dependency)".to_owned()),
-        "{v:#?}"
-    );
-    assert!(
-        v.findings.contains(&"`a` called `b.get`, which it does not declare".to_owned()),
+        v.findings.contains(&"`a` called `b.put` without declaring it: refused by the host 1 time(s) (`call` returned -2): an undeclared dependency".to_owned()),
         "{v:#?}"
     );
     assert!(v.notes.iter().any(|n| n.starts_with("a → b.get: 2 calls")), "{v:#?}");
-    assert_eq!(v.subjects, ["a"]);
+    // Only calls between a and b in this trace: measured coupling 1.0, above 0.5.
+    assert!(v.findings.iter().any(|f| f.starts_with("measured Coupling(a, b) = 1.00")), "{v:#?}");
+    assert_eq!(v.subjects, ["a", "b"]);
 
+    // An abstract service that did nothing: not exercised, not a pass.
     let (s, run) = run_with(&events[..1]);
-    assert!(verdict(&s, &run, "dynamic-coupling").passed());
+    assert_eq!(verdict(&s, &run, "dynamic-coupling").status, Status::NotExercised);
 }
 
 #[test]
@@ -176,4 +177,256 @@ fn a_trace_that_does_not_read_back_fails_the_properties_that_read_it() {
             "{id}: {v:#?}"
         );
     }
+}
+
+/// [`TWO`] with `a` declared as running a guest module (the trace is the test's own, so the
+/// module is never loaded): for properties that judge guests.
+fn with_guest(mut s: Scenario) -> Scenario {
+    s.services[0].module = Some(fusebench_model::scenario::NameRef::new("a.wat"));
+    s.services[1].module = Some(fusebench_model::scenario::NameRef::new("b.wat"));
+    s
+}
+
+fn start(inv: u64, req: u64, service: &'static str) -> TraceEvent<&'static str> {
+    TraceEvent::InvocationStart {
+        inv,
+        req,
+        service,
+        endpoint: "get",
+        replica: 0,
+        instance: 1,
+        fresh: false,
+        cause: "client",
+        source: req,
+        group: "",
+        attempt: 0,
+        copy: 0,
+        idem_key: "",
+    }
+}
+
+fn end(inv: u64, outcome: &'static str) -> TraceEvent<&'static str> {
+    TraceEvent::InvocationEnd { inv, fuel: 10, outcome }
+}
+
+fn call_failed(inv: u64, req: u64, reason: &'static str) -> TraceEvent<&'static str> {
+    TraceEvent::CallFailed { call: 1, attempt: 0, inv, req, target: "b.get", reason, gave_up: true }
+}
+
+fn client(req: u64, outcome: &'static str) -> TraceEvent<&'static str> {
+    TraceEvent::Response { req, service: "a", endpoint: "get", outcome, latency_ns: 1 }
+}
+
+#[test]
+fn containment_holds_for_guests_that_stay_inside_their_sandbox() {
+    let (s, run) = run_with(&[start(1, 1, "a"), end(1, "ok"), client(1, "ok")]);
+    let v = verdict(&with_guest(s), &run, "sandbox-containment");
+    assert_eq!(v.status, Status::Held, "{v:#?}");
+}
+
+#[test]
+fn containment_reports_every_absorbed_sandbox_limit() {
+    let limit = |limit, count| TraceEvent::LimitHit { inv: 1, service: "a", limit, count };
+    let events = [start(1, 1, "a"), limit("log-line-bytes", 2), limit("memory", 1), end(1, "ok")];
+    let (s, run) = run_with(&events);
+    let v = verdict(&with_guest(s), &run, "sandbox-containment");
+    assert!(v.failed());
+    assert_eq!(
+        v.findings,
+        [
+            "guest of `a` hit its sandbox limit `log-line-bytes` 2 time(s) (absorbed by the host); first at 1.0 ms",
+            "guest of `a` hit its sandbox limit `memory` 1 time(s) (absorbed by the host); first at 2.0 ms",
+        ]
+    );
+}
+
+/// `a` (healthy) calls `b`, whose guest runs until its fuel is gone: `a`'s call times out
+/// while `b`'s invocation is still running, `a`'s client request fails and `a` rejects a
+/// request with a full queue meanwhile.
+#[test]
+fn containment_blames_a_cascade_on_the_faulting_guest() {
+    let events = [
+        start(1, 1, "a"),
+        TraceEvent::HostOp { inv: 1, op: call_op(), target: "b.get" },
+        start(2, 2, "b"),
+        TraceEvent::Rejected { req: 3, service: "a", replica: 0, reason: "queue full" },
+        call_failed(1, 2, "timeout"),
+        end(1, "contract-violation"),
+        client(1, "contract-violation"),
+        TraceEvent::GuestFault { inv: 2, service: "b", cause: "fuel exhausted", input: "{}" },
+        end(2, "guest-fault"),
+    ];
+    let (s, run) = run_with(&events);
+    let v = verdict(&with_guest(s), &run, "sandbox-containment");
+    assert!(v.failed());
+    assert!(
+        v.findings.contains(&"not contained: the faulting guest of `b` made healthy `a` fail: 1 call(s) to `b` timed out and 0 failed otherwise (first at 4.0 ms), 1 of `a`'s requests failed while waiting on it, 1 request(s) were rejected by its full queue meanwhile".to_owned()),
+        "{v:#?}"
+    );
+    assert_eq!(v.subjects, ["a", "b"]);
+}
+
+#[test]
+fn containment_does_not_blame_a_guest_for_an_error_answer_its_caller_handled() {
+    let events = [
+        start(1, 1, "a"),
+        start(2, 2, "b"),
+        TraceEvent::GuestFault { inv: 2, service: "b", cause: "trap", input: "{}" },
+        end(2, "guest-fault"),
+        call_failed(1, 2, "guest-fault"),
+        end(1, "app-error"),
+        client(1, "app-error"),
+    ];
+    let (s, run) = run_with(&events);
+    let v = verdict(&with_guest(s), &run, "sandbox-containment");
+    assert_eq!(v.findings.len(), 1, "only the fault itself: {v:#?}");
+    assert!(
+        v.notes.iter().any(|n| n.starts_with("contained: `a` got 1 failed answer(s) from `b`"))
+    );
+}
+
+#[test]
+fn containment_never_blames_a_guest_for_timeouts_a_crash_caused() {
+    // `b` has no guest fault: its replica crashed (a fault of the run, not of the guest).
+    let events = [
+        start(1, 1, "a"),
+        start(2, 2, "b"),
+        TraceEvent::ReplicaDown { service: "b", replica: 0 },
+        call_failed(1, 2, "timeout"),
+        end(1, "contract-violation"),
+        client(1, "contract-violation"),
+    ];
+    let (s, run) = run_with(&events);
+    let v = verdict(&with_guest(s), &run, "sandbox-containment");
+    assert_eq!(v.status, Status::Held, "{v:#?}");
+}
+
+fn drop(id: u64, what: &'static str, reason: &'static str) -> TraceEvent<&'static str> {
+    TraceEvent::Dropped { what, id, from: "n", to: "m", reason }
+}
+
+fn arrival(req: u64) -> TraceEvent<&'static str> {
+    TraceEvent::Arrival { req, service: "a", endpoint: "get" }
+}
+
+#[test]
+fn no_loss_fails_a_request_the_system_dropped_and_the_client_only_saw_time_out() {
+    let events = [arrival(1), drop(1, "request", "loss"), client(1, "timeout")];
+    let (s, run) = run_with(&events);
+    let v = verdict(&s, &run, "no-loss");
+    assert!(v.failed());
+    assert_eq!(
+        v.findings,
+        [
+            "1 client request(s) silently dropped by the system (request loss `n` → `m`; first: request 1): the client only saw its gateway timeout"
+        ]
+    );
+}
+
+#[test]
+fn no_loss_counts_timeouts_faults_and_rejections_apart_from_losses() {
+    let fault = |kind| TraceEvent::FaultStart { index: 0, kind };
+    let events = [
+        // Slow: timed out, nothing dropped.
+        arrival(1),
+        client(1, "timeout"),
+        // Dropped while a loss fault was active: the fault's, not the design's.
+        fault("loss"),
+        arrival(2),
+        drop(2, "request", "loss"),
+        client(2, "timeout"),
+        // Lost in a replica crash: an injected fault.
+        arrival(3),
+        drop(3, "request", "replica crashed"),
+        client(3, "timeout"),
+        // Dropped before it reached the gateway: the client's network.
+        drop(4, "request", "loss"),
+        client(4, "timeout"),
+        // Rejected with a reason: an answer.
+        arrival(5),
+        TraceEvent::Rejected { req: 5, service: "a", replica: 0, reason: "queue full" },
+        client(5, "rejected"),
+    ];
+    let (s, run) = run_with(&events);
+    let v = verdict(&s, &run, "no-loss");
+    assert_eq!(v.status, Status::Held, "{v:#?}");
+    assert!(
+        v.notes[0].contains("1 answered by the system (rejected 1), 4 timed out at the gateway (0 lost by the system, 2 lost to an injected fault, 1 lost between client and gateway, 1 still being served: failed, not lost)"),
+        "{v:#?}"
+    );
+    assert_eq!(v.notes[1], "rejections with a reason are answers, not losses: queue full 1");
+}
+
+#[test]
+fn no_loss_tells_a_refused_message_from_one_still_pending() {
+    let nack = TraceEvent::Nacked {
+        channel: "ch",
+        msg: 3,
+        group: "g",
+        attempt: 1,
+        outcome: "contract-violation",
+    };
+    let (s, mut run) = run_with(&[nack]);
+    run.unacked = vec![("ch".into(), 3, "g".into()), ("ch".into(), 4, "g".into())];
+    let v = verdict(&s, &run, "no-loss");
+    assert_eq!(
+        v.findings,
+        [
+            "message 3 on at-least-once channel `ch` is lost for group `g`: its consumer refused it 1 time(s) (contract-violation) and never acknowledged it"
+        ]
+    );
+    assert!(v.notes.iter().any(|n| n.contains("1 refused by their consumer: lost, 1 waiting in a backlog or for redelivery: pending, not lost")), "{v:#?}");
+
+    // A backlog at the cutoff alone is not a loss.
+    let (s, mut run) = run_with(&[]);
+    run.unacked = vec![("ch".into(), 4, "g".into())];
+    assert_eq!(verdict(&s, &run, "no-loss").status, Status::Held);
+}
+
+#[test]
+fn no_loss_is_not_exercised_without_requests_or_messages() {
+    let (s, mut run) = run_with(&[]);
+    run.requests_sent = 0;
+    run.requests_answered = 0;
+    assert_eq!(verdict(&s, &run, "no-loss").status, Status::NotExercised);
+}
+
+#[test]
+fn coupling_reports_refused_writes_and_publishes_by_service_and_target() {
+    let refused = |import, target| TraceEvent::Refused { inv: 7, import, target, code: -2 };
+    let events = [
+        start(7, 1, "a"),
+        refused("kv_put", "a:stock"),
+        refused("kv_put", "a:stock"),
+        refused("publish", "a:mails"),
+    ];
+    let (s, run) = run_with(&events);
+    let v = verdict(&with_guest(s), &run, "dynamic-coupling");
+    assert_eq!(
+        v.findings,
+        [
+            "`a` wrote store `stock` without declaring it: refused by the host 2 time(s) (`kv_put` returned -2): an undeclared dependency",
+            "`a` published to channel `mails` without declaring it: refused by the host 1 time(s) (`publish` returned -2): an undeclared dependency",
+        ]
+    );
+}
+
+#[test]
+fn coupling_on_traffic_holds_below_coupling_max_and_fails_above_it() {
+    let mut events = vec![start(7, 1, "a")];
+    for req in 0..4 {
+        events.push(arrival(req));
+        events.push(TraceEvent::Arrival { req: 10 + req, service: "b", endpoint: "get" });
+    }
+    events.push(TraceEvent::HostOp { inv: 7, op: call_op(), target: "b.get" });
+    let (s, run) = run_with(&events);
+    let v = verdict(&with_guest(s.clone()), &run, "dynamic-coupling");
+    assert_eq!(v.status, Status::Held, "{v:#?}");
+    assert!(v.notes.contains(&"measured Coupling(a, b) = 0.11".to_owned()), "{v:#?}");
+
+    let mut strict = with_guest(s);
+    strict.quality.coupling_max = 0.1;
+    let v = verdict(&strict, &run, "dynamic-coupling");
+    assert!(v.failed());
+    assert!(v.findings[0].starts_with("measured Coupling(a, b) = 0.11 on this run's traffic exceeds quality.coupling_max = 0.1"), "{v:#?}");
 }

@@ -16,7 +16,7 @@ use super::context::{HostContext, RandomSource};
 use super::error::InvokeError;
 use super::step::{
     HostOp, HostReply, InstanceId, InstanceInfo, InstanceReuse, InvocationId, InvocationReport,
-    Response, ServiceHost, Slice, SliceOutcome,
+    LimitsHit, Response, ServiceHost, Slice, SliceOutcome,
 };
 
 /// A deterministic stand-in for the engine's seeded stream: 1, 2, 3, …
@@ -50,6 +50,7 @@ pub fn report(fuel_used: u64) -> InvocationReport {
         suspensions: 0,
         refusals: Vec::new(),
         log_lines_dropped: 0,
+        limits: LimitsHit::default(),
     }
 }
 

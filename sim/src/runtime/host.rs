@@ -44,6 +44,9 @@ pub(crate) struct HostState {
     /// Per-invocation accounting, reset by the driver at each start.
     pub log_lines: u32,
     pub log_lines_dropped: u32,
+    /// Lines cut to `LOG_LINE_BYTES_MAX`, and lines the run's log budget dropped.
+    pub log_lines_cut: u32,
+    pub log_lines_over_budget: u32,
     pub refusals: Vec<Refusal>,
     _live: LiveToken,
 }
@@ -60,6 +63,8 @@ impl HostState {
             logs: Vec::new(),
             log_lines: 0,
             log_lines_dropped: 0,
+            log_lines_cut: 0,
+            log_lines_over_budget: 0,
             refusals: Vec::new(),
             _live: live,
         }
@@ -71,6 +76,9 @@ impl HostState {
             return;
         }
         self.log_lines += 1;
+        if bytes.len() > LOG_LINE_BYTES_MAX {
+            self.log_lines_cut = self.log_lines_cut.saturating_add(1);
+        }
         let cut = &bytes[..bytes.len().min(LOG_LINE_BYTES_MAX)];
         self.logs.push(LogLine {
             service: self.service.name.clone(),
@@ -107,6 +115,8 @@ impl Drop for LiveToken {
 pub(crate) struct MemoryLimiter {
     limit_bytes: usize,
     pub last_refused: Option<GrowRefused>,
+    /// Grows refused since the invocation's report last took the count.
+    pub grows_refused: u32,
 }
 
 /// Table elements an instance may grow to (tables are not part of the ABI; a bound on everything).
@@ -116,7 +126,7 @@ const TABLES_MAX: usize = 4;
 
 impl MemoryLimiter {
     fn new(limit_bytes: usize) -> Self {
-        Self { limit_bytes, last_refused: None }
+        Self { limit_bytes, last_refused: None, grows_refused: 0 }
     }
 }
 
@@ -130,6 +140,7 @@ impl ResourceLimiter for MemoryLimiter {
         if desired > self.limit_bytes {
             self.last_refused =
                 Some(GrowRefused { desired_bytes: desired, limit_bytes: self.limit_bytes });
+            self.grows_refused = self.grows_refused.saturating_add(1);
             return Ok(false);
         }
         Ok(true)

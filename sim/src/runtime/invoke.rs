@@ -73,10 +73,15 @@ pub(crate) fn flush_logs(
     ctx: &mut HostContext<'_>,
     budget: &mut LogBudget,
 ) {
-    for line in store.data_mut().logs.drain(..) {
+    let lines: Vec<LogLine> = store.data_mut().logs.drain(..).collect();
+    for line in lines {
         if budget.admit(&line) {
             ctx.log.log(line);
-        } else if budget.dropped == 1 {
+            continue;
+        }
+        let state = store.data_mut();
+        state.log_lines_over_budget = state.log_lines_over_budget.saturating_add(1);
+        if budget.dropped == 1 {
             // Once, where it happens: the trace shows that (and when) lines went missing.
             ctx.log.log(LogLine {
                 level: LogLevel::Warn,

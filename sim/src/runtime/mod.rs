@@ -56,8 +56,8 @@ pub use context::{
 pub use error::{InvokeError, ServiceLoadError};
 pub use step::{
     GrowRefused, GuestFailure, GuestFault, HostCode, HostOp, HostReply, InstanceId, InstanceInfo,
-    InstanceReuse, InvocationId, InvocationReport, Phase, Refusal, Response, ServiceHost, Slice,
-    SliceOutcome, TrapKind,
+    InstanceReuse, InvocationId, InvocationReport, LimitsHit, Phase, Refusal, Response,
+    ServiceHost, Slice, SliceOutcome, TrapKind,
 };
 
 use host::{HostState, LiveToken, ServiceShared};
@@ -409,6 +409,11 @@ fn report(inst: &mut GuestInstance, progress: &Progress) -> InvocationReport {
         suspensions: progress.suspensions,
         refusals: std::mem::take(&mut state.refusals),
         log_lines_dropped: std::mem::take(&mut state.log_lines_dropped),
+        limits: LimitsHit {
+            log_lines_cut: std::mem::take(&mut state.log_lines_cut),
+            log_lines_over_budget: std::mem::take(&mut state.log_lines_over_budget),
+            grows_refused: std::mem::take(&mut state.limiter.grows_refused),
+        },
     }
 }
 
@@ -447,6 +452,7 @@ impl ServiceHost for Runtime {
                     suspensions: 0,
                     refusals: Vec::new(),
                     log_lines_dropped: 0,
+                    limits: LimitsHit::default(),
                 };
                 let step =
                     SliceOutcome::Failed(GuestFailure { cause, phase: Phase::Instantiate, report });
@@ -461,6 +467,9 @@ impl ServiceHost for Runtime {
         state.refusals.clear();
         state.log_lines = 0;
         state.log_lines_dropped = 0;
+        state.log_lines_cut = 0;
+        state.log_lines_over_budget = 0;
+        state.limiter.grows_refused = 0;
 
         let ptr = match invoke::write_into_guest(&mut inst, request, ctx, budget) {
             Ok(ptr) => ptr,

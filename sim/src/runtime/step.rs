@@ -138,6 +138,20 @@ pub struct InvocationReport {
     pub refusals: Vec<Refusal>,
     /// Log lines beyond [`LOG_LINES_PER_INVOCATION_MAX`](super::LOG_LINES_PER_INVOCATION_MAX).
     pub log_lines_dropped: u32,
+    /// The other sandbox limits the guest hit while it kept running.
+    pub limits: LimitsHit,
+}
+
+/// Sandbox limits a guest hit without faulting: the host absorbed them, so nothing else would
+/// show them, yet each is the guest misbehaving inside its sandbox (a containment finding).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LimitsHit {
+    /// Log lines cut to [`LOG_LINE_BYTES_MAX`](super::LOG_LINE_BYTES_MAX).
+    pub log_lines_cut: u32,
+    /// Log lines dropped because the run's guest log budget was spent.
+    pub log_lines_over_budget: u32,
+    /// `memory.grow` calls refused by the service's memory limit (the guest got -1).
+    pub grows_refused: u32,
 }
 
 /// Which instance served an invocation.

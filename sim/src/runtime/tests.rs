@@ -835,10 +835,14 @@ fn log_lines_beyond_the_run_budget_are_dropped_with_one_marker_line() {
         (call $pack (i32.const 104) (i32.const 11)))"#;
     h.load(&config("flood", &[Capability::Log], &["flood"]), &module(&[LOG], body));
     // Three requests of 1000 lines each: the run's budget of 1500 is spent in the second.
+    let mut over_budget = Vec::new();
     for _ in 0..3 {
         let slice = h.start("flood", "flood", "{}");
         assert_eq!(done(&slice).report.log_lines_dropped, 0, "under the per-invocation cap");
+        over_budget.push(done(&slice).report.limits.log_lines_over_budget);
     }
+    // Each invocation reports the lines the budget took from it (a containment finding).
+    assert_eq!(over_budget, [0, 500, 1000]);
     assert_eq!(h.logs.len(), 1500 + 1, "the budget's lines and one marker");
     assert!(h.logs[..1500].iter().all(|l| l.message == "hello log"));
     let marker = &h.logs[1500];
@@ -894,4 +898,25 @@ fn wasi_reactors_get_initialize_called_once_per_instance() {
 fn the_runtime_can_move_to_another_thread() {
     fn assert_send<T: Send>() {}
     assert_send::<Runtime>();
+}
+
+#[test]
+fn limits_the_host_absorbs_are_reported_per_invocation() {
+    let mut h = Harness::new();
+    // One 5000-byte line (cut to LOG_LINE_BYTES_MAX) and a grow far past the memory limit
+    // (refused: -1, which the guest ignores), twice.
+    let body = r#"(func (export "handle_greedy") (param i32 i32) (result i64)
+        (call $log (i32.const 1) (i32.const 0) (i32.const 5000))
+        (drop (memory.grow (i32.const 4096)))
+        (drop (memory.grow (i32.const 4096)))
+        (call $pack (i32.const 104) (i32.const 11)))"#;
+    h.load(&config("greedy", &[Capability::Log], &["greedy"]), &module(&[LOG], body));
+    let slice = h.start("greedy", "greedy", "{}");
+    let limits = done(&slice).report.limits;
+    assert_eq!(limits, LimitsHit { log_lines_cut: 1, log_lines_over_budget: 0, grows_refused: 2 });
+    // Cut to 4096 bytes before decoding (lossy decoding may widen invalid bytes a little).
+    assert!(h.logs[0].message.len() < 5000, "{}", h.logs[0].message.len());
+    // Counted per invocation: a pooled instance starts the next one from zero.
+    let again = h.start("greedy", "greedy", "{}");
+    assert_eq!(done(&again).report.limits, limits);
 }

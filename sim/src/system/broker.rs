@@ -223,12 +223,27 @@ impl Sim {
         &mut self,
         msg: MsgId,
         group: GroupId,
-        _attempt: u32,
+        attempt: u32,
         outcome: Outcome,
     ) {
         let now = self.q.now();
         if !outcome.is_answer() {
-            return; // not acknowledged: at-least-once redelivers on the ack timeout
+            // Not acknowledged: at-least-once redelivers on the ack timeout.
+            if let Some(m) = self.broker.messages.get(&msg) {
+                let spec = self.world.channel(m.channel);
+                let g = self.world.group(group);
+                self.trace.emit(
+                    now,
+                    &TraceEvent::Nacked {
+                        channel: &spec.name,
+                        msg: msg.0,
+                        group: &g.name,
+                        attempt,
+                        outcome: outcome.name(),
+                    },
+                );
+            }
+            return;
         }
         let Some(m) = self.broker.messages.get_mut(&msg) else {
             return; // every group acknowledged it already (a duplicate's answer)

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::Sim;
 use super::balancer::Caller;
 use super::event::Event;
-use super::ids::{CallId, ChannelId, Counter, EndpointId, InvId, ServiceId};
+use super::ids::{CallId, ChannelId, Counter, EndpointId, InvId, ReqId, ServiceId};
 use super::requests::{Origin, Request};
 use super::world::CallPolicy;
 use crate::engine::TimerId;
@@ -33,6 +33,8 @@ pub(crate) struct Call {
     policy: CallPolicy,
     pub(crate) attempt: u32,
     pub(crate) state: CallState,
+    /// The request of the latest attempt (named when the attempt fails).
+    sent: Option<ReqId>,
 }
 
 #[derive(Debug, Default)]
@@ -94,6 +96,7 @@ impl Sim {
             policy,
             attempt: 0,
             state: CallState::Backoff,
+            sent: None,
         };
         self.calls.table.insert(id, call);
         self.send_call_attempt(id);
@@ -116,7 +119,9 @@ impl Sim {
         let copy = self.wire_duplicate(channel).then(|| request.duplicate());
         let req = self.requests.add(request);
         let timer = self.q.timer_after(timeout, Event::CallTimeout { call, attempt });
-        self.calls.live_mut(call).state = CallState::InFlight { timer };
+        let c = self.calls.live_mut(call);
+        c.state = CallState::InFlight { timer };
+        c.sent = Some(req);
         if !self.dispatch_request(req, from, Caller::Service(caller), timeout) {
             self.requests.settle(req);
             self.call_attempt_failed(call, "no healthy instance");
@@ -192,7 +197,24 @@ impl Sim {
             self.q.cancel(timer);
             c.state = CallState::Backoff;
         }
-        if c.attempt < c.policy.retries {
+        let gave_up = c.attempt >= c.policy.retries;
+        let (service, endpoint) = (c.service, c.endpoint);
+        let spec = self.world.service(service);
+        let target = format!("{}.{}", spec.name, spec.endpoint(endpoint).name);
+        self.trace.emit(
+            now,
+            &TraceEvent::CallFailed {
+                call: call.0,
+                attempt: c.attempt,
+                inv: c.inv.0,
+                req: c.sent.map_or(0, |r| r.0),
+                target: &target,
+                reason,
+                gave_up,
+            },
+        );
+        let c = self.calls.live_mut(call);
+        if !gave_up {
             c.attempt += 1;
             let attempt = c.attempt;
             // Exponential backoff with ±50 % jitter from the caller's stream.

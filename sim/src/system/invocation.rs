@@ -302,25 +302,13 @@ impl Sim {
             Work::Abstract => self.abstract_step(id),
             Work::Guest(SliceOutcome::Done(resp)) => {
                 self.count_fresh(service, &resp.report);
-                let name = &self.world.service(service).name;
-                for r in &resp.report.refusals {
-                    let target = format!("{name}:{}", r.target);
-                    self.trace.emit(
-                        now,
-                        &TraceEvent::Refused {
-                            inv: id.0,
-                            import: r.import,
-                            target: &target,
-                            code: r.code.code(),
-                        },
-                    );
-                    self.rec.service(service).refusals += 1;
-                }
+                self.trace_sandbox(id, service, &resp.report);
                 let outcome = self.judge_response(id, &resp.json);
                 self.finish_invocation(id, outcome, resp.body);
             }
             Work::Guest(SliceOutcome::Failed(fault)) => {
                 self.count_fresh(service, &fault.report);
+                self.trace_sandbox(id, service, &fault.report);
                 let cause = fault.to_string();
                 let name = &self.world.service(service).name;
                 let req = self.invocations.table[&id].req;
@@ -365,6 +353,37 @@ impl Sim {
     fn count_fresh(&mut self, service: ServiceId, report: &InvocationReport) {
         if report.instance.reuse == InstanceReuse::Fresh {
             self.rec.service(service).fresh_instances += 1;
+        }
+    }
+
+    /// Traces what the sandbox refused or absorbed during a finished invocation (faulted or
+    /// not): refused host calls, and every limit the guest hit while it went on.
+    fn trace_sandbox(&mut self, id: InvId, service: ServiceId, report: &InvocationReport) {
+        let now = self.q.now();
+        let name = &self.world.service(service).name;
+        for r in &report.refusals {
+            let target = format!("{name}:{}", r.target);
+            self.trace.emit(
+                now,
+                &TraceEvent::Refused {
+                    inv: id.0,
+                    import: r.import,
+                    target: &target,
+                    code: r.code.code(),
+                },
+            );
+            self.rec.service(service).refusals += 1;
+        }
+        let l = &report.limits;
+        let hits = [
+            ("log-line-bytes", l.log_lines_cut),
+            ("log-lines-per-invocation", report.log_lines_dropped),
+            ("log-budget", l.log_lines_over_budget),
+            ("memory", l.grows_refused),
+        ];
+        for (limit, count) in hits.into_iter().filter(|(_, n)| *n > 0) {
+            let count = u64::from(count);
+            self.trace.emit(now, &TraceEvent::LimitHit { inv: id.0, service: name, limit, count });
         }
     }
 

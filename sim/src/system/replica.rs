@@ -160,7 +160,20 @@ impl Sim {
         self.host.drop_pool(runtime, replica);
         let stats = self.rec.service(service);
         stats.occupancy_change(now.nanos(), -(lost.len() as i64));
+        let node = self.world.node_name(self.world.service(service).node);
         for req in lost {
+            // Traced one by one: a request lost in a crash is a silent drop unless its sender
+            // recovers it (a retry, a redelivery), which no-loss judges.
+            self.trace.emit(
+                now,
+                &TraceEvent::Dropped {
+                    what: "request",
+                    id: req.0,
+                    from: node,
+                    to: node,
+                    reason: "replica crashed",
+                },
+            );
             let arrived = self.requests.live(req).arrived;
             stats.completed += 1;
             stats.sojourn_nanos += u128::from(now - arrived);

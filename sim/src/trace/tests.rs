@@ -114,6 +114,23 @@ fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
         TraceEvent::Ejected { caller: s(42), service: s(43), replica: n.small, until_ns: n.big },
         TraceEvent::CacheLookup { inv: n.big, cache: s(44), hit: n.flag },
         TraceEvent::RunEnd { events: n.big },
+        TraceEvent::LimitHit { inv: n.big, service: s(42), limit: s(43), count: n.big / 11 },
+        TraceEvent::CallFailed {
+            call: n.big,
+            attempt: n.small,
+            inv: n.big / 2,
+            req: n.big / 3,
+            target: s(44),
+            reason: s(45),
+            gave_up: n.flag,
+        },
+        TraceEvent::Nacked {
+            channel: s(46),
+            msg: n.big,
+            group: s(47),
+            attempt: n.small,
+            outcome: s(48),
+        },
     ]
 }
 
@@ -257,6 +274,9 @@ fn the_format_of_every_kind_is_pinned() {
         r#"{"t":30000,"ev":"ejected","caller":"c","service":"d","replica":3,"until_ns":42}"#,
         r#"{"t":31000,"ev":"cache_lookup","inv":42,"cache":"e","hit":true}"#,
         r#"{"t":32000,"ev":"run_end","events":42}"#,
+        r#"{"t":33000,"ev":"limit_hit","inv":42,"service":"c","limit":"d","count":3}"#,
+        r#"{"t":34000,"ev":"call_failed","call":42,"attempt":3,"inv":21,"req":14,"target":"e","reason":"f","gave_up":true}"#,
+        r#"{"t":35000,"ev":"nacked","channel":"g","msg":42,"group":"h","attempt":3,"outcome":"i"}"#,
     ];
     let trace = written(&every_kind(&text, PLAIN));
     let text = String::from_utf8(trace.lines().to_vec()).expect("utf-8");

@@ -1,0 +1,22 @@
+;; `reserve` writes its request to `stock-db` under `stock/latest`, ignores the result, and answers
+;; {"reserved":true}. Hand-written (the ABI in guests/ABI.md).
+(module
+  (import "fusebench" "kv_put" (func $put (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "{\"reserved\":true}")
+  (data (i32.const 64) "stock-db")
+  (data (i32.const 128) "stock/latest")
+  (func (export "alloc") (param $len i32) (result i32)
+    (local $short i32)
+    (local.set $short
+      (i32.sub
+        (i32.shr_u (i32.add (i32.add (local.get $len) (i32.const 1024)) (i32.const 65535))
+          (i32.const 16))
+        (memory.size)))
+    (if (i32.gt_s (local.get $short) (i32.const 0))
+      (then (drop (memory.grow (local.get $short)))))
+    (i32.const 1024))
+  (func (export "handle_reserve") (param $ptr i32) (param $len i32) (result i64)
+    (drop (call $put (i32.const 64) (i32.const 8) (i32.const 128) (i32.const 12)
+      (local.get $ptr) (local.get $len)))
+    (i64.or (i64.shl (i64.const 16) (i64.const 32)) (i64.const 17))))
