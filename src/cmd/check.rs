@@ -109,6 +109,8 @@ struct PropertyOut {
     shown_from_counterexample: bool,
     findings: Vec<String>,
     notes: Vec<String>,
+    /// What the findings concern (services, stores, keys): what a replay's story follows.
+    subjects: Vec<String>,
 }
 
 impl PropertyOut {
@@ -126,6 +128,7 @@ impl PropertyOut {
             shown_from_counterexample: p.shown_from_counterexample,
             findings: p.shown.findings,
             notes: p.shown.notes,
+            subjects: p.shown.subjects,
         }
     }
 

@@ -461,8 +461,17 @@ fn judge_defect(id: &str, c: &Checked) -> Result<Found, String> {
             "counterexample from case {from} but `declared` is {declared}: the JSON disagrees with itself: {ce}"
         ));
     }
-    let cases = failures.first().map_or(&[][..], |(_, cases)| cases.as_slice());
-    if !cases.contains(&from) {
+    let cases_of = |p: &str| {
+        failures.iter().find(|(f, _)| f == p).map_or(&[][..], |(_, cases)| cases.as_slice())
+    };
+    let cases = cases_of(id);
+    // The counterexample is shrunk from the first failing case, for what failed there: its own
+    // property, or a co-failure its header declares.
+    let shrunk_for: Vec<&str> = std::iter::once(id)
+        .chain(also.iter().map(String::as_str))
+        .filter(|p| cases_of(p).contains(&from))
+        .collect();
+    if shrunk_for.is_empty() {
         return Err(format!(
             "the counterexample comes from case {from}, where `{id}` did not fail (it failed in cases {cases:?}): {ce}"
         ));
@@ -472,7 +481,7 @@ fn judge_defect(id: &str, c: &Checked) -> Result<Found, String> {
     let text = stdout(&r);
     if code(&r) != 1
         || !text.contains("reproduced exactly")
-        || !text.contains(&format!("violated: {id}"))
+        || !shrunk_for.iter().any(|p| text.contains(&format!("violated: {p}")))
     {
         return Err(format!(
             "`fusebench replay` of its counterexample exited {} without reproducing `{id}`:\n{text}\n{}{}",
