@@ -487,25 +487,14 @@ fn least_outstanding_spreads_ties_instead_of_favouring_replica_zero() {
 /// Mean time a request spends at service `s` (queue + service), on a node with `cores` cores,
 /// under a closed loop of 4 users with no think time; its 10 ms service time is CPU or waiting.
 fn closed_loop_sojourn_ms(cores: u32, resource: &str) -> f64 {
+    // The base topology, with `b`'s cores set.
+    let base = BASE.replacen(
+        "name = \"b\"\ntier = \"cloud\"\n",
+        &format!("name = \"b\"\ntier = \"cloud\"\ncpu_cores = {cores}\n"),
+        1,
+    );
     let text = format!(
-        r#"
-[system]
-name = "t"
-[[context]]
-name = "c"
-[[node]]
-name = "a"
-tier = "cloud"
-[[node]]
-name = "b"
-tier = "cloud"
-cpu_cores = {cores}
-[[link]]
-between = ["a", "b"]
-latency = {{ dist = "constant", ms = 1.0 }}
-[gateway]
-node = "a"
-timeout_ms = 5000
+        r#"{base}
 [[service]]
 name = "s"
 context = "c"
