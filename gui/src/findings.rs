@@ -87,7 +87,7 @@ pub fn from_verdicts(diagram: &Diagram, verdicts: &[Verdict]) -> Vec<Finding> {
             let nodes = nodes_named(diagram, &subjects);
             v.findings.iter().map(move |f| Finding {
                 origin: Origin::Dynamic,
-                id: v.id.to_owned(),
+                id: v.id.to_string(),
                 severity: Severity::Error,
                 text: f.clone(),
                 nodes: nodes.clone(),

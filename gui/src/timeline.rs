@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use fusebench_sim::explore::CaseOutcome;
 use fusebench_sim::explore::replay::{describe, story_events};
-use fusebench_sim::properties::{PROPERTIES, Verdict};
+use fusebench_sim::properties::{PROPERTIES, Verdict, summary_of};
 use fusebench_sim::time::SimTime;
 use fusebench_sim::trace::TraceEvent;
 
@@ -234,10 +234,7 @@ impl Timeline {
 
     /// The violated properties with their summaries.
     pub fn violated(&self) -> impl Iterator<Item = (&Verdict, &'static str)> {
-        self.verdicts
-            .iter()
-            .filter(|v| !v.passed())
-            .map(|v| (v, PROPERTIES.iter().find(|p| p.id == v.id).map_or("", |p| p.summary)))
+        self.verdicts.iter().filter(|v| !v.passed()).map(|v| (v, summary_of(PROPERTIES, &v.id)))
     }
 }
 
@@ -262,11 +259,12 @@ mod tests {
         let mut run = Sim::new(s.clone(), Box::new(Runtime::default()), &options).run();
         run.trace = trace;
         let verdict = Verdict {
-            id: "no-loss",
+            id: "no-loss".into(),
             status: fusebench_sim::properties::Status::Failed,
             findings: vec!["lost".into()],
             notes: Vec::new(),
             subjects: vec!["s".into()],
+            at: None,
         };
         let case = CaseOutcome {
             seed: 1,

@@ -57,7 +57,8 @@ fn each_stateprops_defect_fails_its_property_and_no_other() {
                 continue;
             }
             let verdicts = declared_text(&path, &text, 1);
-            let failed: Vec<&str> = verdicts.iter().filter(|v| v.failed()).map(|v| v.id).collect();
+            let failed: Vec<&str> =
+                verdicts.iter().filter(|v| v.failed()).map(|v| &*v.id).collect();
             assert_eq!(failed, [id], "{}: {verdicts:#?}", path.display());
         }
     }

@@ -5,6 +5,7 @@
 //! Exit 0: every check passed and no property failed in any case (warnings allowed; a property
 //! not exercised is reported, not failed). 1: one failed. 2: bad input.
 
+use std::borrow::Cow;
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,7 +17,7 @@ use fusebench_sim::explore::replay::ReplayFile;
 use fusebench_sim::explore::{self, Exploration};
 use fusebench_sim::explore::{PropertySummary, Shrinking};
 use fusebench_sim::load::Loaded;
-use fusebench_sim::properties::{PROPERTIES, Status};
+use fusebench_sim::properties::Status;
 use fusebench_sim::setup::{self, NotRunnable};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -93,7 +94,9 @@ struct Dynamic {
 /// writers, so the three agree).
 #[derive(Debug, Serialize)]
 struct PropertyOut {
-    id: &'static str,
+    id: Cow<'static, str>,
+    /// What the property asserts.
+    summary: Cow<'static, str>,
     status: Status,
     /// "failed in 1 of 16 case(s) (first: case 5), held in 15", as in the text output.
     cases: String,
@@ -116,9 +119,10 @@ struct PropertyOut {
 impl PropertyOut {
     fn of(p: PropertySummary) -> Self {
         PropertyOut {
-            id: p.id,
-            status: p.status,
             cases: p.counts(),
+            id: p.id,
+            summary: p.summary,
+            status: p.status,
             held: p.held,
             failed: p.failed,
             not_exercised: p.not_exercised,
@@ -353,9 +357,8 @@ fn write_text(out: &mut impl std::io::Write, r: &Report<'_>, s: &Scenario) -> an
             "dynamic properties ({} cases from seed {}, {} failing):",
             d.cases, d.seed, d.failing
         )?;
-        let summary = |id: &str| PROPERTIES.iter().find(|p| p.id == id).map_or("", |p| p.summary);
         for v in &d.properties {
-            writeln!(out, "  {}  {:<20} {}", mark(v.status), v.id, summary(v.id))?;
+            writeln!(out, "  {}  {:<20} {}", mark(v.status), v.id, v.summary)?;
             writeln!(out, "        {}", v.cases)?;
             if !v.findings.is_empty() {
                 let from = if v.shown_from_counterexample {
@@ -484,7 +487,7 @@ fn write_junit(out: &mut impl std::io::Write, r: &Report<'_>) -> anyhow::Result<
             dynamic.len()
         )?;
         for v in dynamic {
-            writeln!(out, r#"    <testcase classname="{sys}.dynamic" name="{}">"#, xml(v.id))?;
+            writeln!(out, r#"    <testcase classname="{sys}.dynamic" name="{}">"#, xml(&v.id))?;
             match v.status {
                 Status::Held => {}
                 Status::NotExercised => {
@@ -497,7 +500,7 @@ fn write_junit(out: &mut impl std::io::Write, r: &Report<'_>) -> anyhow::Result<
                         out,
                         r#"      <failure message="{}" type="{}">"#,
                         xml(first),
-                        xml(v.id)
+                        xml(&v.id)
                     )?;
                     writeln!(out, "{}", xml(&v.cases))?;
                     for f in &v.findings {

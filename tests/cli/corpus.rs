@@ -275,10 +275,10 @@ fn the_corpus_has_its_shape() {
     }
     let dirs = defect_dirs();
     for (id, designs) in &dirs {
-        if !PROPERTIES.iter().any(|p| p.id == id) {
+        if !PROPERTIES.iter().any(|p| p.id == id.as_str()) {
             problems.push(format!(
                 "{DEFECTS_DIR}/{id}: no property has this id (PROPERTIES: {})",
-                PROPERTIES.iter().map(|p| p.id).collect::<Vec<_>>().join(", ")
+                PROPERTIES.iter().map(|p| &*p.id).collect::<Vec<_>>().join(", ")
             ));
         }
         for p in designs {
@@ -286,7 +286,7 @@ fn the_corpus_has_its_shape() {
         }
     }
     for p in PROPERTIES {
-        let n = dirs.iter().find(|(id, _)| id == p.id).map_or(0, |(_, d)| d.len());
+        let n = dirs.iter().find(|(id, _)| **id == p.id).map_or(0, |(_, d)| d.len());
         if n < DEFECTS_PER_PROPERTY_MIN {
             problems.push(format!(
                 "property `{}`: {n} defect(s) in {DEFECTS_DIR}/{}/, at least {DEFECTS_PER_PROPERTY_MIN} wanted",

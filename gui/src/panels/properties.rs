@@ -4,7 +4,7 @@
 use eframe::egui::{self, RichText};
 use fusebench_model::Severity;
 use fusebench_model::text::plain;
-use fusebench_sim::properties::{PROPERTIES, Status};
+use fusebench_sim::properties::Status;
 
 use crate::check::{CheckJob, DynamicResult};
 use crate::command::Command;
@@ -100,13 +100,13 @@ pub fn properties_ui(
         Some(Ok(d)) => {
             ui.label(format!("{} cases from seed {}, {} failing", d.cases, d.seed, d.failing));
             for p in &d.summary {
-                let summary = PROPERTIES.iter().find(|x| x.id == p.id).map_or("", |x| x.summary);
+                let summary = &*p.summary;
                 ui.horizontal(|ui| {
                     status_mark(ui, p.status);
                     if p.passed() {
-                        ui.label(p.id).on_hover_text(summary);
+                        ui.label(&*p.id).on_hover_text(summary);
                     } else if ui
-                        .link(p.id)
+                        .link(&*p.id)
                         .on_hover_text(format!("{summary}\nclick: open the counterexample"))
                         .clicked()
                     {

@@ -710,7 +710,7 @@ pub fn explore_limited(
     let outcomes: Vec<CaseVerdicts> = outcomes.into_iter().collect::<Result<_, _>>()?;
     let failing_count = outcomes.iter().filter(|o| o.failed()).count();
     let declared = outcomes.first().map(|o| o.verdicts.clone()).unwrap_or_default();
-    let mut summary = summarise(&outcomes);
+    let mut summary = summarise(&properties::catalogue(s), &outcomes);
     let first = outcomes.iter().position(CaseVerdicts::failed);
     let (counterexample, shrinking) = match first {
         None => (None, None),

@@ -213,7 +213,7 @@ impl ReplayFile {
             scenario_sha256: scenario_hash(s, files),
             seed: case.seed,
             schedule: case.schedule.clone(),
-            violated: failed.iter().map(|v| v.id.to_owned()).collect(),
+            violated: failed.iter().map(|v| v.id.to_string()).collect(),
             findings: failed.iter().flat_map(|v| v.findings.iter().cloned()).collect(),
             trace_sha256: case.trace_hash.clone(),
             fields_sha256: BTreeMap::new(),

@@ -81,7 +81,7 @@ pub(super) fn candidates(sch: &Schedule) -> Vec<Schedule> {
 }
 
 fn still_fails(o: &CaseVerdicts, ids: &[&str]) -> bool {
-    o.verdicts.iter().any(|v| v.failed() && ids.contains(&v.id))
+    o.verdicts.iter().any(|v| v.failed() && ids.contains(&&*v.id))
 }
 
 /// Shrinks `start` (case `from_case`, failing) while it still fails one of the properties it
@@ -97,8 +97,9 @@ pub(super) fn shrink(
     start: CaseVerdicts,
     keep_going: &(dyn Fn() -> bool + Sync),
 ) -> Result<(CaseVerdicts, Shrinking), ExploreError> {
-    let ids: Vec<&'static str> =
-        start.verdicts.iter().filter(|v| v.failed()).map(|v| v.id).collect();
+    let failed: Vec<String> =
+        start.verdicts.iter().filter(|v| v.failed()).map(|v| v.id.to_string()).collect();
+    let ids: Vec<&str> = failed.iter().map(String::as_str).collect();
     let seed = start.seed;
     let mut best = start;
     let mut report = Shrinking { from_case, runs: 0, reductions: 0, budget_hit: false };

@@ -11,11 +11,12 @@ use crate::trace::{TraceEvent, TraceLine};
 fn case(events: &[TraceEvent<&str>], subjects: &[&str]) -> CaseOutcome {
     let (s, run) = run_with(events);
     let failed = Verdict {
-        id: "no-loss",
+        id: "no-loss".into(),
         status: Status::Failed,
         findings: vec!["lost".into()],
         notes: Vec::new(),
         subjects: subjects.iter().map(|s| (*s).to_owned()).collect(),
+        at: None,
     };
     CaseOutcome {
         seed: 1,

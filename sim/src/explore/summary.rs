@@ -5,7 +5,9 @@
 use serde::Serialize;
 
 use super::CaseVerdicts;
-use crate::properties::{PROPERTIES, Status, Verdict};
+use std::borrow::Cow;
+
+use crate::properties::{PropertyInfo, Status, Verdict};
 
 /// Why the SLOs are not judged in generated cases: they add faults, scale the rate and shorten
 /// the run, and a quality target is a promise about the declared workload, not about every
@@ -21,7 +23,9 @@ fn skipped_why(id: &str) -> &'static str {
 /// One property over every case (case numbers: 0 is the declared scenario).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PropertySummary {
-    pub id: &'static str,
+    pub id: Cow<'static, str>,
+    /// What the property asserts (from the catalogue).
+    pub summary: Cow<'static, str>,
     /// Failed if it failed in any case; else held if it held in any; else not exercised.
     pub status: Status,
     pub held: Vec<usize>,
@@ -77,21 +81,23 @@ impl PropertySummary {
     }
 }
 
-/// Summarises every property of [`PROPERTIES`] over `cases` (in case order, case 0 first).
+/// Summarises every property of `catalogue` (see [`crate::properties::catalogue`]) over
+/// `cases` (in case order, case 0 first).
 #[must_use]
-pub fn summarise(cases: &[CaseVerdicts]) -> Vec<PropertySummary> {
-    PROPERTIES
+pub fn summarise(catalogue: &[PropertyInfo], cases: &[CaseVerdicts]) -> Vec<PropertySummary> {
+    catalogue
         .iter()
         .map(|p| {
             let mut s = PropertySummary {
-                id: p.id,
+                id: p.id.clone(),
+                summary: p.summary.clone(),
                 status: Status::NotExercised,
                 held: Vec::new(),
                 failed: Vec::new(),
                 not_exercised: Vec::new(),
                 skipped: Vec::new(),
                 skipped_why: None,
-                shown: Verdict::not_exercised(p.id, "judged in no case"),
+                shown: Verdict::not_exercised(p.id.clone(), "judged in no case"),
                 shown_case: 0,
                 shown_from_counterexample: false,
             };
@@ -99,7 +105,7 @@ pub fn summarise(cases: &[CaseVerdicts]) -> Vec<PropertySummary> {
             for (i, c) in cases.iter().enumerate() {
                 let Some(v) = c.verdicts.iter().find(|v| v.id == p.id) else {
                     s.skipped.push(i);
-                    s.skipped_why = Some(skipped_why(p.id));
+                    s.skipped_why = Some(skipped_why(&p.id));
                     continue;
                 };
                 match v.status {

@@ -101,7 +101,7 @@ fn case(i: usize, overrides: &[(&'static str, Status)]) -> CaseVerdicts {
         .filter(|p| i == 0 || p.id != "slo")
         .map(|p| {
             let st = overrides.iter().find(|(id, _)| *id == p.id).map_or(Status::Held, |o| o.1);
-            verdict(p.id, st)
+            verdict(&p.id, st)
         })
         .collect();
     CaseVerdicts { seed: i as u64, schedule, verdicts, trace_hash: String::new() }
@@ -118,7 +118,7 @@ fn a_property_failing_only_in_case_5_is_failed_over_all_cases() {
             case(i, &o)
         })
         .collect();
-    let summary = summarise(&cases);
+    let summary = summarise(PROPERTIES, &cases);
     assert_eq!(summary.len(), PROPERTIES.len(), "every property, SLO included");
     let loss = summary.iter().find(|p| p.id == "no-loss").expect("no-loss");
     assert_eq!(loss.status, Status::Failed);
@@ -148,7 +148,8 @@ fn a_property_held_somewhere_shows_a_held_verdict_not_case_0s_not_exercised() {
         case(0, &[("idempotence", Status::NotExercised)]),
         case(1, &[("idempotence", Status::Held)]),
     ];
-    let idem = summarise(&cases).into_iter().find(|p| p.id == "idempotence").expect("there");
+    let idem =
+        summarise(PROPERTIES, &cases).into_iter().find(|p| p.id == "idempotence").expect("there");
     assert_eq!(idem.status, Status::Held);
     assert_eq!((idem.shown.status, idem.shown_case), (Status::Held, 1));
 }
