@@ -289,7 +289,7 @@ mod tests {
     fn faults_become_spans_and_events_take_their_lanes() {
         let tl = timeline_of(written(&[
             TraceEvent::FaultStart { index: 0, kind: "partition" },
-            TraceEvent::Arrival { req: 1, service: "s", endpoint: "e" },
+            TraceEvent::Arrival { req: 1, service: "s", endpoint: "e", body: Default::default() },
             TraceEvent::GuestFault { inv: 1, service: "s", cause: "trap", input: "{}" },
             TraceEvent::FaultEnd { index: 0, kind: "partition" },
         ]));

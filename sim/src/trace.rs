@@ -51,6 +51,8 @@ pub enum TraceEvent<S = String> {
         req: u64,
         service: S,
         endpoint: S,
+        /// The request body (lossy UTF-8): what user-stated properties read fields of.
+        body: S,
     },
     Dropped {
         what: S,
@@ -89,6 +91,8 @@ pub enum TraceEvent<S = String> {
         /// The value of the endpoint's `idempotency_key` field in the body (JSON text); empty
         /// when the endpoint declares none or the body lacks it.
         idem_key: S,
+        /// The request body the guest receives (lossy UTF-8).
+        input: S,
     },
     HostOp {
         inv: u64,
@@ -105,6 +109,8 @@ pub enum TraceEvent<S = String> {
         inv: u64,
         fuel: u64,
         outcome: S,
+        /// The answer body (lossy UTF-8; empty when the invocation produced none).
+        output: S,
     },
     GuestFault {
         inv: u64,
@@ -124,6 +130,8 @@ pub enum TraceEvent<S = String> {
         endpoint: S,
         outcome: S,
         latency_ns: u64,
+        /// The answer body the client got (lossy UTF-8; empty on a timeout or refusal).
+        body: S,
     },
     CallRetry {
         call: u64,
@@ -149,6 +157,8 @@ pub enum TraceEvent<S = String> {
         prev_version: u64,
         /// The accepted value differs from the one held.
         changed: bool,
+        /// The value written (lossy UTF-8); `None` for a delete.
+        value: Option<S>,
     },
     StoreApply {
         store: S,
@@ -211,6 +221,8 @@ pub enum TraceEvent<S = String> {
         msg: u64,
         /// The publishing invocation.
         inv: u64,
+        /// The message body (lossy UTF-8).
+        body: S,
     },
     Deliver {
         channel: S,
@@ -346,9 +358,12 @@ impl<S> TraceEvent<S> {
                 replica: *replica,
                 reason: f(reason),
             },
-            TraceEvent::Arrival { req, service, endpoint } => {
-                TraceEvent::Arrival { req: *req, service: f(service), endpoint: f(endpoint) }
-            }
+            TraceEvent::Arrival { req, service, endpoint, body } => TraceEvent::Arrival {
+                req: *req,
+                service: f(service),
+                endpoint: f(endpoint),
+                body: f(body),
+            },
             TraceEvent::Dropped { what, id, from, to, reason } => TraceEvent::Dropped {
                 what: f(what),
                 id: *id,
@@ -376,6 +391,7 @@ impl<S> TraceEvent<S> {
                 attempt,
                 copy,
                 idem_key,
+                input,
             } => TraceEvent::InvocationStart {
                 inv: *inv,
                 req: *req,
@@ -390,6 +406,7 @@ impl<S> TraceEvent<S> {
                 attempt: *attempt,
                 copy: *copy,
                 idem_key: f(idem_key),
+                input: f(input),
             },
             TraceEvent::HostOp { inv, op, target } => {
                 TraceEvent::HostOp { inv: *inv, op: f(op), target: f(target) }
@@ -397,9 +414,12 @@ impl<S> TraceEvent<S> {
             TraceEvent::Refused { inv, import, target, code } => {
                 TraceEvent::Refused { inv: *inv, import: f(import), target: f(target), code: *code }
             }
-            TraceEvent::InvocationEnd { inv, fuel, outcome } => {
-                TraceEvent::InvocationEnd { inv: *inv, fuel: *fuel, outcome: f(outcome) }
-            }
+            TraceEvent::InvocationEnd { inv, fuel, outcome, output } => TraceEvent::InvocationEnd {
+                inv: *inv,
+                fuel: *fuel,
+                outcome: f(outcome),
+                output: f(output),
+            },
             TraceEvent::GuestFault { inv, service, cause, input } => TraceEvent::GuestFault {
                 inv: *inv,
                 service: f(service),
@@ -409,13 +429,14 @@ impl<S> TraceEvent<S> {
             TraceEvent::Log { service, level, message } => {
                 TraceEvent::Log { service: f(service), level: f(level), message: f(message) }
             }
-            TraceEvent::Response { req, service, endpoint, outcome, latency_ns } => {
+            TraceEvent::Response { req, service, endpoint, outcome, latency_ns, body } => {
                 TraceEvent::Response {
                     req: *req,
                     service: f(service),
                     endpoint: f(endpoint),
                     outcome: f(outcome),
                     latency_ns: *latency_ns,
+                    body: f(body),
                 }
             }
             TraceEvent::CallRetry { call, attempt, reason } => {
@@ -427,17 +448,25 @@ impl<S> TraceEvent<S> {
                 service: f(service),
                 endpoint: f(endpoint),
             },
-            TraceEvent::StoreWrite { store, replica, key, version, inv, prev_version, changed } => {
-                TraceEvent::StoreWrite {
-                    store: f(store),
-                    replica: *replica,
-                    key: f(key),
-                    version: *version,
-                    inv: *inv,
-                    prev_version: *prev_version,
-                    changed: *changed,
-                }
-            }
+            TraceEvent::StoreWrite {
+                store,
+                replica,
+                key,
+                version,
+                inv,
+                prev_version,
+                changed,
+                value,
+            } => TraceEvent::StoreWrite {
+                store: f(store),
+                replica: *replica,
+                key: f(key),
+                version: *version,
+                inv: *inv,
+                prev_version: *prev_version,
+                changed: *changed,
+                value: value.as_ref().map(&mut f),
+            },
             TraceEvent::StoreApply { store, replica, key, version, applied } => {
                 TraceEvent::StoreApply {
                     store: f(store),
@@ -484,8 +513,8 @@ impl<S> TraceEvent<S> {
                     version: *version,
                 }
             }
-            TraceEvent::Publish { channel, msg, inv } => {
-                TraceEvent::Publish { channel: f(channel), msg: *msg, inv: *inv }
+            TraceEvent::Publish { channel, msg, inv, body } => {
+                TraceEvent::Publish { channel: f(channel), msg: *msg, inv: *inv, body: f(body) }
             }
             TraceEvent::Deliver { channel, msg, group, attempt } => TraceEvent::Deliver {
                 channel: f(channel),

@@ -391,7 +391,7 @@ pub fn describe(line: &TraceLine) -> String {
         TraceEvent::Deregistered { service, replica, reason } => {
             format!("{service} replica {replica} is deregistered: {reason}")
         }
-        TraceEvent::Arrival { req, service, endpoint } => {
+        TraceEvent::Arrival { req, service, endpoint, .. } => {
             format!("request {req} for {service}.{endpoint} reaches the gateway")
         }
         TraceEvent::Dropped { what, id, from, to, reason } => {
@@ -461,7 +461,7 @@ pub fn describe(line: &TraceLine) -> String {
         TraceEvent::ReplicaMissed { store, replica, key, version } => {
             format!("{store} replica {replica} MISSES {key} (version {version}) for good")
         }
-        TraceEvent::Publish { channel, msg, inv } => {
+        TraceEvent::Publish { channel, msg, inv, .. } => {
             format!("message {msg} published on {channel} by invocation {inv}")
         }
         TraceEvent::Deliver { channel, msg, group, attempt } => {

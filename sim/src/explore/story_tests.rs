@@ -40,6 +40,7 @@ fn the_story_keeps_faults_and_events_naming_a_subject() {
             inv: 1,
             prev_version: 0,
             changed: true,
+            value: Default::default(),
         },
         TraceEvent::HostOp { inv: 1, op: "call", target: "a.get" },
         TraceEvent::HostOp { inv: 1, op: "call", target: "b:a" },
@@ -53,6 +54,7 @@ fn the_story_keeps_faults_and_events_naming_a_subject() {
             endpoint: "get",
             outcome: "ok",
             latency_ns: 1,
+            body: Default::default(),
         },
     ];
     let c = case(&events, &["a", "a-db"]);
@@ -87,7 +89,8 @@ fn events_are_told_with_their_fields() {
                 service: "orders",
                 endpoint: "create",
                 outcome: "timeout",
-                latency_ns: 2_340_000
+                latency_ns: 2_340_000,
+                body: Default::default(),
             }
         ),
         "t=   1.5000s  client gets timeout from orders.create after 2.3 ms"
@@ -138,6 +141,7 @@ fn the_mermaid_diagram_draws_the_conversation() {
                 attempt: 0,
                 copy: 0,
                 idem_key: "",
+                input: Default::default(),
             },
         ),
         at(
@@ -179,6 +183,7 @@ fn mermaid_participants_stay_apart_and_names_cannot_inject_syntax() {
                 attempt: 0,
                 copy: 0,
                 idem_key: "",
+                input: Default::default(),
             },
         )
     };

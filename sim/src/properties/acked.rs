@@ -127,6 +127,7 @@ mod tests {
             inv,
             prev_version: 0,
             changed: true,
+            value: Default::default(),
         }
     }
     fn apply(replica: u32, version: u64, applied: bool) -> TraceEvent<&'static str> {

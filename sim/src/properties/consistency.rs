@@ -187,6 +187,7 @@ mod tests {
             inv: 1,
             prev_version: 0,
             changed: true,
+            value: Default::default(),
         }
     }
     fn apply(replica: u32, version: u64) -> TraceEvent<&'static str> {

@@ -263,7 +263,7 @@ impl Story {
                         Effect::Cache { cache: cache.clone(), key: key.clone(), changed: *changed };
                     story.effects.push((t, *inv, effect));
                 }
-                TraceEvent::Publish { channel, msg, inv } => {
+                TraceEvent::Publish { channel, msg, inv, .. } => {
                     let effect = Effect::Publish { channel: channel.clone(), msg: *msg };
                     story.effects.push((t, *inv, effect));
                 }

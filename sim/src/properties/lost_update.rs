@@ -153,6 +153,7 @@ mod tests {
             attempt: 0,
             copy: 0,
             idem_key: "",
+            input: Default::default(),
         }
     }
     fn op(inv: u64, op: &'static str) -> TraceEvent<&'static str> {
@@ -170,6 +171,7 @@ mod tests {
             inv,
             prev_version,
             changed: true,
+            value: Default::default(),
         }
     }
 
@@ -240,6 +242,7 @@ mod tests {
             inv: 2,
             prev_version: 3,
             changed: false,
+            value: Default::default(),
         };
         let events = [start(1, "inc"), read(1, 3), same, write(1, 5, 4)];
         let (s, run) = run_with(&events);

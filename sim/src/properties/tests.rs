@@ -124,6 +124,7 @@ fn coupling_attributes_calls_to_the_invoking_service_and_reports_refusals() {
             attempt: 0,
             copy: 0,
             idem_key: "",
+            input: Default::default(),
         },
         TraceEvent::HostOp { inv: 7, op: call_op(), target: "b.get" },
         TraceEvent::HostOp { inv: 7, op: call_op(), target: "b.get" },
@@ -155,6 +156,7 @@ fn no_loss_counts_answers_per_request() {
         endpoint: "get",
         outcome: "ok",
         latency_ns: 1_000,
+        body: Default::default(),
     };
     let (s, run) = run_with(&[answer(5), answer(6), answer(5)]);
     let v = verdict(&s, &run, "no-loss");
@@ -202,11 +204,12 @@ fn start(inv: u64, req: u64, service: &'static str) -> TraceEvent<&'static str> 
         attempt: 0,
         copy: 0,
         idem_key: "",
+        input: Default::default(),
     }
 }
 
 fn end(inv: u64, outcome: &'static str) -> TraceEvent<&'static str> {
-    TraceEvent::InvocationEnd { inv, fuel: 10, outcome }
+    TraceEvent::InvocationEnd { inv, fuel: 10, outcome, output: Default::default() }
 }
 
 fn call_failed(inv: u64, req: u64, reason: &'static str) -> TraceEvent<&'static str> {
@@ -214,7 +217,14 @@ fn call_failed(inv: u64, req: u64, reason: &'static str) -> TraceEvent<&'static 
 }
 
 fn client(req: u64, outcome: &'static str) -> TraceEvent<&'static str> {
-    TraceEvent::Response { req, service: "a", endpoint: "get", outcome, latency_ns: 1 }
+    TraceEvent::Response {
+        req,
+        service: "a",
+        endpoint: "get",
+        outcome,
+        latency_ns: 1,
+        body: Default::default(),
+    }
 }
 
 #[test]
@@ -306,7 +316,7 @@ fn drop(id: u64, what: &'static str, reason: &'static str) -> TraceEvent<&'stati
 }
 
 fn arrival(req: u64) -> TraceEvent<&'static str> {
-    TraceEvent::Arrival { req, service: "a", endpoint: "get" }
+    TraceEvent::Arrival { req, service: "a", endpoint: "get", body: Default::default() }
 }
 
 #[test]
@@ -416,7 +426,12 @@ fn coupling_on_traffic_holds_below_coupling_max_and_fails_above_it() {
     let mut events = vec![start(7, 1, "a")];
     for req in 0..4 {
         events.push(arrival(req));
-        events.push(TraceEvent::Arrival { req: 10 + req, service: "b", endpoint: "get" });
+        events.push(TraceEvent::Arrival {
+            req: 10 + req,
+            service: "b",
+            endpoint: "get",
+            body: Default::default(),
+        });
     }
     events.push(TraceEvent::HostOp { inv: 7, op: call_op(), target: "b.get" });
     let (s, run) = run_with(&events);

@@ -130,7 +130,15 @@ impl Sim {
         let now = self.q.now();
         let msg = MsgId(self.broker.ids.next());
         let spec = self.world.channel(channel);
-        self.trace.emit(now, &TraceEvent::Publish { channel: &spec.name, msg: msg.0, inv: inv.0 });
+        self.trace.emit(
+            now,
+            &TraceEvent::Publish {
+                channel: &spec.name,
+                msg: msg.0,
+                inv: inv.0,
+                body: &String::from_utf8_lossy(&message),
+            },
+        );
         self.rec.channel(channel).published += 1;
         let groups = spec.groups.clone();
         self.broker.messages.insert(

@@ -19,6 +19,8 @@ pub(crate) enum Event {
     AtClient {
         req: ReqId,
         outcome: Outcome,
+        /// The answer body (empty for the gateway's own refusals).
+        body: Vec<u8>,
     },
     /// A request reaches a service replica.
     AtReplica {

@@ -24,23 +24,28 @@ impl Sim {
         let endpoint = svc.endpoint(r.endpoint);
         self.trace.emit(
             now,
-            &TraceEvent::Arrival { req: req.0, service: &svc.name, endpoint: &endpoint.name },
+            &TraceEvent::Arrival {
+                req: req.0,
+                service: &svc.name,
+                endpoint: &endpoint.name,
+                body: &String::from_utf8_lossy(&r.body),
+            },
         );
         let valid = endpoint.public
             && serde_json::from_slice(&r.body).is_ok_and(|v| endpoint.request.check(&v).is_empty());
         if !valid {
-            self.answer_client(req, Outcome::BadRequest);
+            self.answer_client(req, Outcome::BadRequest, Vec::new());
             return;
         }
         let gw = self.world.gateway_node;
         let patience = self.world.gateway_timeout;
         if !self.dispatch_request(req, gw, Caller::Gateway, patience) {
-            self.answer_client(req, Outcome::Rejected);
+            self.answer_client(req, Outcome::Rejected, Vec::new());
         }
     }
 
     /// The gateway answers the client itself (rejections, bad requests, responses).
-    pub(crate) fn answer_client(&mut self, req: ReqId, outcome: Outcome) {
+    pub(crate) fn answer_client(&mut self, req: ReqId, outcome: Outcome, body: Vec<u8>) {
         let Origin::Client { node, .. } = self.requests.live(req).origin else {
             unreachable!("only client requests are answered by the gateway")
         };
@@ -48,7 +53,7 @@ impl Sim {
         match self.transit(gw, node, "response", req.0) {
             Some(d) => {
                 self.requests.set_stage(req, Stage::Returning);
-                self.q.after(d, Event::AtClient { req, outcome });
+                self.q.after(d, Event::AtClient { req, outcome, body });
             }
             None => self.requests.settle(req),
         }
@@ -60,14 +65,14 @@ impl Sim {
             unreachable!("a gateway timeout fires only for a waiting client")
         };
         *timer = None; // fired
-        self.client_done(req, Outcome::Timeout);
+        self.client_done(req, Outcome::Timeout, &[]);
     }
 
-    pub(crate) fn on_at_client(&mut self, req: ReqId, outcome: Outcome) {
+    pub(crate) fn on_at_client(&mut self, req: ReqId, outcome: Outcome, body: &[u8]) {
         let r = self.requests.live_mut(req);
         r.stage = Stage::Settled;
         if let Origin::Client { state: ClientState::Waiting { .. }, .. } = r.origin {
-            self.client_done(req, outcome);
+            self.client_done(req, outcome, body);
         } else {
             // Answered already (its timeout fired while this answer travelled).
             self.requests.release(req);
@@ -75,7 +80,7 @@ impl Sim {
     }
 
     /// A client request is over: exactly once, whichever comes first (response or timeout).
-    fn client_done(&mut self, req: ReqId, outcome: Outcome) {
+    fn client_done(&mut self, req: ReqId, outcome: Outcome, body: &[u8]) {
         let now = self.q.now();
         let r = self.requests.live_mut(req);
         let Origin::Client { user, state, .. } = &mut r.origin else {
@@ -97,6 +102,7 @@ impl Sim {
                 endpoint: &endpoint.name,
                 outcome: outcome.name(),
                 latency_ns: latency,
+                body: &String::from_utf8_lossy(body),
             },
         );
         self.rec.endpoint(r.service, r.endpoint).record(outcome, latency);

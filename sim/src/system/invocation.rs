@@ -203,6 +203,7 @@ impl Sim {
                             attempt: c.attempt,
                             copy: c.copy,
                             idem_key: &c.idem_key,
+                            input: &String::from_utf8_lossy(&r.body),
                         },
                     );
                     cpu += self.absorb_slice(&mut inv, slice);
@@ -243,6 +244,7 @@ impl Sim {
                     attempt: c.attempt,
                     copy: c.copy,
                     idem_key: &c.idem_key,
+                    input: &String::from_utf8_lossy(&r.body),
                 },
             );
         }
@@ -462,7 +464,12 @@ impl Sim {
         let now = self.q.now();
         self.trace.emit(
             now,
-            &TraceEvent::InvocationEnd { inv: id.0, fuel: inv.fuel, outcome: outcome.name() },
+            &TraceEvent::InvocationEnd {
+                inv: id.0,
+                fuel: inv.fuel,
+                outcome: outcome.name(),
+                output: &String::from_utf8_lossy(&body),
+            },
         );
         let spec = self.world.service(inv.service);
         if spec.has_module {

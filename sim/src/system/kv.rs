@@ -206,6 +206,7 @@ impl Sim {
                 inv,
                 prev_version: a.prev_version,
                 changed: a.changed,
+                value: v.value.as_deref().map(String::from_utf8_lossy).as_deref(),
             },
         );
         let n = d.replicas.len() as u32;

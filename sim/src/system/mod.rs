@@ -369,7 +369,7 @@ impl Sim {
             Event::UserNext(user) => self.on_user_next(user),
             Event::AtGateway(req) => self.on_at_gateway(req),
             Event::GatewayTimeout(req) => self.on_gateway_timeout(req),
-            Event::AtClient { req, outcome } => self.on_at_client(req, outcome),
+            Event::AtClient { req, outcome, body } => self.on_at_client(req, outcome, &body),
             Event::AtReplica { req, service, replica } => self.on_at_replica(req, service, replica),
             Event::CpuDone(node) => self.on_cpu_done(node),
             Event::SliceDone(inv) => self.on_slice_done(inv),

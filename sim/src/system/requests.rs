@@ -197,7 +197,7 @@ impl Sim {
         debug_assert_eq!(r.stage, Stage::Returning);
         match r.origin.clone() {
             Origin::Client { state: ClientState::Waiting { .. }, .. } => {
-                self.answer_client(req, outcome);
+                self.answer_client(req, outcome, body);
             }
             // The client was answered already (a timeout): nothing to do.
             Origin::Client { state: ClientState::Answered, .. } => self.requests.settle(req),
