@@ -74,7 +74,8 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         | TraceEvent::ReplicaDown { service, .. }
         | TraceEvent::ReplicaUp { service, .. }
         | TraceEvent::Ejected { service, .. }
-        | TraceEvent::LimitHit { service, .. } => Some(service),
+        | TraceEvent::LimitHit { service, .. }
+        | TraceEvent::OomKilled { service, .. } => Some(service),
         TraceEvent::StoreWrite { store, .. }
         | TraceEvent::StoreApply { store, .. }
         | TraceEvent::StoreRead { store, .. }

@@ -35,6 +35,8 @@ pub enum Outcome {
     Rejected,
     /// The guest trapped, ran out of fuel, or otherwise faulted.
     GuestFault,
+    /// The instance grew past what its node had left and was killed (an OOM kill).
+    OomKilled,
     /// The request or response broke the endpoint's contract.
     ContractViolation,
     /// The request named no route, or failed gateway validation.
@@ -51,6 +53,7 @@ impl Outcome {
             Outcome::Timeout => "timeout",
             Outcome::Rejected => "rejected",
             Outcome::GuestFault => "guest-fault",
+            Outcome::OomKilled => "oom-killed",
             Outcome::ContractViolation => "contract-violation",
             Outcome::BadRequest => "bad-request",
         }
@@ -147,6 +150,8 @@ pub struct ServiceStats {
     pub invocations: u64,
     pub fresh_instances: u64,
     pub guest_faults: BTreeMap<String, u64>,
+    /// Instances killed for growing past their node's memory (`system/memory.rs`).
+    pub oom_kills: u64,
     pub refusals: u64,
     pub fuel_total: u64,
     pub rejected: u64,

@@ -289,6 +289,17 @@ pub enum TraceEvent<S = String> {
         reason: S,
         gave_up: bool,
     },
+    /// Invocation `inv`'s instance grew to `bytes` while the node's other instances held
+    /// `others` of its `capacity` bytes: it was killed (an OOM kill, `system/memory.rs`).
+    OomKilled {
+        inv: u64,
+        service: S,
+        replica: u32,
+        node: S,
+        bytes: u64,
+        others: u64,
+        capacity: u64,
+    },
     /// A consumer answered a delivery with a failure: the message stays unacknowledged.
     Nacked {
         channel: S,
@@ -340,6 +351,7 @@ impl<S> TraceEvent<S> {
             TraceEvent::LimitHit { .. } => "limit_hit",
             TraceEvent::CallFailed { .. } => "call_failed",
             TraceEvent::Nacked { .. } => "nacked",
+            TraceEvent::OomKilled { .. } => "oom_killed",
         }
     }
 
@@ -562,6 +574,17 @@ impl<S> TraceEvent<S> {
                     target: f(target),
                     reason: f(reason),
                     gave_up: *gave_up,
+                }
+            }
+            TraceEvent::OomKilled { inv, service, replica, node, bytes, others, capacity } => {
+                TraceEvent::OomKilled {
+                    inv: *inv,
+                    service: f(service),
+                    replica: *replica,
+                    node: f(node),
+                    bytes: *bytes,
+                    others: *others,
+                    capacity: *capacity,
                 }
             }
             TraceEvent::Nacked { channel, msg, group, attempt, outcome } => TraceEvent::Nacked {

@@ -508,6 +508,15 @@ pub fn describe(line: &TraceLine) -> String {
         TraceEvent::Nacked { msg, group, outcome, .. } => {
             format!("message {msg} NOT acknowledged by {group}: {outcome}")
         }
+        TraceEvent::OomKilled { inv, service, replica, node, bytes, others, capacity } => {
+            let mib = |b: &u64| *b as f64 / f64::from(1 << 20);
+            format!(
+                "{service} replica {replica} is OOM-KILLED (invocation {inv}): its instance grew to {:.1} MiB while the other instances on node {node} held {:.1} of its {:.1} MiB",
+                mib(bytes),
+                mib(others),
+                mib(capacity)
+            )
+        }
     };
     format!("t={t:>9.4}s  {what}")
 }
@@ -559,6 +568,9 @@ pub fn mermaid(events: &[TraceLine]) -> String {
             }
             TraceEvent::GuestFault { service, cause, .. } => {
                 writeln!(out, "  Note over {}: FAULT {}", id(service), t(cause))
+            }
+            TraceEvent::OomKilled { service, replica, .. } => {
+                writeln!(out, "  Note over {}: replica {replica} OOM-killed", id(service))
             }
             TraceEvent::Refused { import, target, .. } => {
                 writeln!(out, "  Note over {}: refused {} {}", id("host"), t(import), t(target))

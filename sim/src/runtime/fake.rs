@@ -15,8 +15,8 @@ use std::fmt;
 use super::context::{HostContext, RandomSource};
 use super::error::InvokeError;
 use super::step::{
-    HostOp, HostReply, InstanceId, InstanceInfo, InstanceReuse, InvocationId, InvocationReport,
-    LimitsHit, Response, ServiceHost, Slice, SliceOutcome,
+    HostOp, HostReply, InstanceId, InstanceInfo, InstanceMemory, InstanceReuse, InvocationId,
+    InvocationReport, LimitsHit, Response, ServiceHost, Slice, SliceOutcome,
 };
 
 /// A deterministic stand-in for the engine's seeded stream: 1, 2, 3, …
@@ -156,7 +156,7 @@ impl FakeHost {
                 SliceOutcome::Done(Response { body, json, report })
             }
         };
-        Slice { invocation, fuel_used, outcome: step }
+        Slice { invocation, fuel_used, outcome: step, memory: InstanceMemory::NONE }
     }
 }
 

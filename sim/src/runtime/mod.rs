@@ -56,8 +56,8 @@ pub use context::{
 pub use error::{InvokeError, ServiceLoadError};
 pub use step::{
     GrowRefused, GuestFailure, GuestFault, HostCode, HostOp, HostReply, InstanceId, InstanceInfo,
-    InstanceReuse, InvocationId, InvocationReport, LimitsHit, Phase, Refusal, Response,
-    ServiceHost, Slice, SliceOutcome, TrapKind,
+    InstanceMemory, InstanceReuse, InvocationId, InvocationReport, LimitsHit, Phase, Refusal,
+    Response, ServiceHost, Slice, SliceOutcome, TrapKind,
 };
 
 use host::{HostState, LiveToken, ServiceShared};
@@ -346,25 +346,31 @@ impl Runtime {
     ) -> Slice {
         inst.flush_logs(ctx, &mut self.log_budget);
         let fuel_used = progress.slice_fuel_left.saturating_sub(inst.fuel_left());
+        let mut memory = InstanceMemory {
+            instance: inst.id,
+            bytes: inst.memory.data_size(&inst.store) as u64,
+            kept: false,
+        };
         let step = match driven {
             Driven::Suspended(call, op) => {
                 progress.suspensions += 1;
                 let step = SliceOutcome::Pending(op.clone());
                 let parked = Suspended { service, instance: inst, call, op, progress };
                 self.suspended.insert(progress.id, parked);
-                return Slice { invocation: progress.id, fuel_used, outcome: step };
+                memory.kept = true;
+                return Slice { invocation: progress.id, fuel_used, outcome: step, memory };
             }
             Driven::Finished(packed) => match invoke::read_response(&inst, packed) {
                 Ok((body, json)) => {
                     let report = report(&mut inst, &progress);
-                    self.release(&service, progress.pool, inst);
+                    memory.kept = self.release(&service, progress.pool, inst);
                     SliceOutcome::Done(Response { body, json, report })
                 }
                 Err(cause) => self.fail(&service, inst, &progress, cause, Phase::ReadResponse),
             },
             Driven::Faulted(cause) => self.fail(&service, inst, &progress, cause, fault_phase),
         };
-        Slice { invocation: progress.id, fuel_used, outcome: step }
+        Slice { invocation: progress.id, fuel_used, outcome: step, memory }
     }
 
     fn fail(
@@ -384,16 +390,20 @@ impl Runtime {
         SliceOutcome::Failed(GuestFailure { cause, phase, report })
     }
 
-    /// Returns a healthy instance after a successful request: to the pool, or dropped.
-    fn release(&mut self, service: &str, pool: u32, inst: GuestInstance) {
-        let Some(svc) = self.services.get_mut(service) else { return };
+    /// Returns a healthy instance after a successful request: to the pool (true), or dropped.
+    fn release(&mut self, service: &str, pool: u32, inst: GuestInstance) -> bool {
+        let Some(svc) = self.services.get_mut(service) else { return false };
         svc.stats.invocations_done += 1;
         let idle = svc.idle.entry(pool).or_default();
         match svc.policy {
             InstancePooling::Pooled { idle_max } if idle.len() < idle_max => {
                 idle.push(inst);
+                true
             }
-            _ => svc.stats.instances_retired += 1,
+            _ => {
+                svc.stats.instances_retired += 1;
+                false
+            }
         }
     }
 }
@@ -456,7 +466,8 @@ impl ServiceHost for Runtime {
                 };
                 let step =
                     SliceOutcome::Failed(GuestFailure { cause, phase: Phase::Instantiate, report });
-                return Ok(Slice { invocation: id, fuel_used, outcome: step });
+                let memory = InstanceMemory::NONE;
+                return Ok(Slice { invocation: id, fuel_used, outcome: step, memory });
             }
         };
         // A fresh instance's cold start is part of this invocation's first slice.
@@ -563,5 +574,14 @@ impl ServiceHost for Runtime {
         {
             svc.stats.instances_discarded += idle.len() as u64;
         }
+    }
+
+    fn discard_idle(&mut self, service: &str, pool: u32, instance: InstanceId) -> bool {
+        let Some(svc) = self.services.get_mut(service) else { return false };
+        let Some(idle) = svc.idle.get_mut(&pool) else { return false };
+        let Some(at) = idle.iter().position(|i| i.id == instance) else { return false };
+        drop(idle.remove(at));
+        svc.stats.instances_discarded += 1;
+        true
     }
 }

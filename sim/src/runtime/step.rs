@@ -45,6 +45,12 @@ pub trait ServiceHost {
     /// an in-memory dedupe set included, is gone). Hosts without pools ignore it.
     fn drop_pool(&mut self, _service: &str, _pool: u32) {}
 
+    /// Drops `instance` if it is idle in `service`'s `pool` (the node killed it for memory);
+    /// returns whether it was there. Hosts without pools ignore it.
+    fn discard_idle(&mut self, _service: &str, _pool: u32, _instance: InstanceId) -> bool {
+        false
+    }
+
     /// Continues a suspended invocation with the reply to its pending [`HostOp`].
     ///
     /// # Errors
@@ -89,6 +95,26 @@ pub struct Slice {
     /// Fuel burnt in this slice alone; the engine turns it into virtual service time.
     pub fuel_used: u64,
     pub outcome: SliceOutcome,
+    /// The memory the slice's instance held when it ended: what the engine charges to the
+    /// node the replica runs on.
+    pub memory: InstanceMemory,
+}
+
+/// The linear memory of the instance that ran a slice, as the slice ended. Linear memory never
+/// shrinks, so this is the most the instance used so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstanceMemory {
+    pub instance: InstanceId,
+    pub bytes: u64,
+    /// The instance outlives the slice (suspended on a host operation, or back in its pool):
+    /// its memory stays taken. Otherwise it was dropped with the slice's end.
+    pub kept: bool,
+}
+
+impl InstanceMemory {
+    /// No instance memory: scripted hosts, or an instance that could not be created.
+    pub const NONE: InstanceMemory =
+        InstanceMemory { instance: InstanceId(0), bytes: 0, kept: false };
 }
 
 /// How a slice ended.

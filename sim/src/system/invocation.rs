@@ -17,8 +17,8 @@ use super::world::World;
 use crate::dist::sample_nanos;
 use crate::metrics::Outcome;
 use crate::runtime::{
-    HostContext, HostOp, HostReply, InstanceReuse, InvocationId, InvocationReport, LogLine, Slice,
-    SliceOutcome,
+    HostContext, HostOp, HostReply, InstanceMemory, InstanceReuse, InvocationId, InvocationReport,
+    LogLine, Slice, SliceOutcome,
 };
 use crate::time::SimTime;
 use crate::trace::{Trace, TraceEvent};
@@ -28,8 +28,8 @@ use crate::trace::{Trace, TraceEvent};
 pub(crate) enum Work {
     /// An abstract service: its declared service time, then `{}`.
     Abstract,
-    /// A guest slice, and how it ended.
-    Guest(SliceOutcome),
+    /// A guest slice: how it ended, and the memory its instance held then.
+    Guest(SliceOutcome, InstanceMemory),
 }
 
 #[derive(Debug)]
@@ -287,7 +287,7 @@ impl Sim {
         inv.fuel += slice.fuel_used;
         self.guest_fuel += slice.fuel_used;
         let ns_per_fuel = self.world.service(inv.service).ns_per_fuel;
-        inv.state = InvState::Computing(Work::Guest(slice.outcome));
+        inv.state = InvState::Computing(Work::Guest(slice.outcome, slice.memory));
         (slice.fuel_used as f64 * ns_per_fuel).round() as u64
     }
 
@@ -300,15 +300,20 @@ impl Sim {
         };
         let service = inv.service;
         let now = self.q.now();
+        if let Work::Guest(outcome, memory) = &work
+            && self.out_of_memory(id, outcome, *memory)
+        {
+            return;
+        }
         match work {
             Work::Abstract => self.abstract_step(id),
-            Work::Guest(SliceOutcome::Done(resp)) => {
+            Work::Guest(SliceOutcome::Done(resp), _) => {
                 self.count_fresh(service, &resp.report);
                 self.trace_sandbox(id, service, &resp.report);
                 let outcome = self.judge_response(id, &resp.json);
                 self.finish_invocation(id, outcome, resp.body);
             }
-            Work::Guest(SliceOutcome::Failed(fault)) => {
+            Work::Guest(SliceOutcome::Failed(fault), _) => {
                 self.count_fresh(service, &fault.report);
                 self.trace_sandbox(id, service, &fault.report);
                 let cause = fault.to_string();
@@ -328,11 +333,51 @@ impl Sim {
                 *self.rec.service(service).guest_faults.entry(kind).or_default() += 1;
                 self.finish_invocation(id, Outcome::GuestFault, Vec::new());
             }
-            Work::Guest(SliceOutcome::Pending(op)) => {
+            Work::Guest(SliceOutcome::Pending(op), _) => {
                 self.trace_op(id, &op);
                 self.perform(id, op);
             }
         }
+    }
+
+    /// Charges the memory the slice's instance holds to its node (`memory.rs`); when its growth
+    /// took the node past capacity, kills it like an OOM kill: the invocation fails, the
+    /// instance is dropped (a suspended one abandoned, a pooled one taken out of the pool).
+    /// Returns whether it was killed.
+    fn out_of_memory(&mut self, id: InvId, outcome: &SliceOutcome, m: InstanceMemory) -> bool {
+        let inv = &self.invocations.table[&id];
+        let (service, replica, rt) = (inv.service, inv.replica, inv.runtime);
+        let spec = self.world.service(service);
+        let node = spec.node;
+        let Some(kill) = self.memory.settle(node, service, replica, m) else { return false };
+        let now = self.q.now();
+        self.trace.emit(
+            now,
+            &TraceEvent::OomKilled {
+                inv: id.0,
+                service: &spec.name,
+                replica,
+                node: self.world.node_name(node),
+                bytes: kill.bytes,
+                others: kill.others,
+                capacity: kill.capacity,
+            },
+        );
+        let runtime = &self.services[service.index()].runtime_name;
+        match outcome {
+            SliceOutcome::Pending(_) => {
+                if let Some(rt) = rt {
+                    self.host.abandon(rt);
+                }
+            }
+            SliceOutcome::Done(_) if m.kept => {
+                self.host.discard_idle(runtime, replica, m.instance);
+            }
+            _ => {}
+        }
+        self.rec.service(service).oom_kills += 1;
+        self.finish_invocation(id, Outcome::OomKilled, Vec::new());
+        true
     }
 
     /// Traces a host operation `id` performs.

@@ -29,6 +29,7 @@ mod ids;
 mod invariants;
 mod invocation;
 mod kv;
+mod memory;
 mod network;
 mod recorder;
 mod registry;
@@ -137,6 +138,8 @@ pub struct Sim {
     balancers: balancer::Balancers,
     /// Per node: the invocations computing there share its cores.
     cpus: Vec<cpu::NodeCpu>,
+    /// The guest instances on each node share its memory.
+    memory: memory::NodeMemory,
     load: workload::Load,
     guest_fuel: u64,
 }
@@ -227,6 +230,7 @@ impl Sim {
             broker: broker::Broker::new(world.channels.len(), world.groups.len()),
             balancers: balancer::Balancers::default(),
             cpus: world.node_cores.iter().map(|&c| cpu::NodeCpu::new(c)).collect(),
+            memory: memory::NodeMemory::new(world.node_memory_mib.iter().copied()),
             load: workload::Load::default(),
             guest_fuel: 0,
             world,

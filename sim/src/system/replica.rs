@@ -158,6 +158,7 @@ impl Sim {
         // The replica's idle instances die with its process.
         let runtime = &self.services[service.index()].runtime_name;
         self.host.drop_pool(runtime, replica);
+        self.memory.drop_replica(service, replica);
         let stats = self.rec.service(service);
         stats.occupancy_change(now.nanos(), -(lost.len() as i64));
         let node = self.world.node_name(self.world.service(service).node);

@@ -190,7 +190,11 @@ impl Sim {
         // and timeouts; an application error or a bad request is the caller's own business).
         let server_failure = matches!(
             outcome,
-            Outcome::Timeout | Outcome::Rejected | Outcome::GuestFault | Outcome::ContractViolation
+            Outcome::Timeout
+                | Outcome::Rejected
+                | Outcome::GuestFault
+                | Outcome::OomKilled
+                | Outcome::ContractViolation
         );
         self.caller_answered(req, !server_failure);
         let r = self.requests.live(req);

@@ -253,6 +253,8 @@ pub(crate) struct World {
     pub(crate) nodes: Vec<String>,
     /// Each node's `cpu_cores`.
     pub(crate) node_cores: Vec<u32>,
+    /// Each node's `memory_mib`.
+    pub(crate) node_memory_mib: Vec<u64>,
     pub(crate) links: Vec<LinkSpec>,
     pub(crate) services: Vec<ServiceSpec>,
     service_index: BTreeMap<String, ServiceId>,
@@ -527,6 +529,7 @@ impl World {
             name: s.name.clone(),
             nodes: s.nodes.iter().map(|n| n.name.clone()).collect(),
             node_cores: s.nodes.iter().map(|n| n.cpu_cores).collect(),
+            node_memory_mib: s.nodes.iter().map(|n| n.memory_mib).collect(),
             links,
             services,
             service_index,
