@@ -47,6 +47,8 @@ struct FromTrace {
     /// `service.endpoint` → outcome → answers.
     responses: BTreeMap<String, Tally>,
     invocations: Tally,
+    /// Invocations that started on a fresh instance (a cold start).
+    fresh: Tally,
     ended: Tally,
     rejected: Tally,
     refusals: Tally,
@@ -77,9 +79,12 @@ fn from_trace(lines: &[TraceLine]) -> FromTrace {
                     .or_default()
                     .add(outcome.clone());
             }
-            TraceEvent::InvocationStart { inv, service, .. } => {
+            TraceEvent::InvocationStart { inv, service, fresh, .. } => {
                 started.insert(*inv, service.clone());
                 t.invocations.add(service.clone());
+                if *fresh {
+                    t.fresh.add(service.clone());
+                }
             }
             TraceEvent::InvocationEnd { inv, fuel, .. } => {
                 let service = started.get(inv).expect("an invocation ends after it starts");
@@ -161,10 +166,8 @@ fn every_report_figure_the_trace_can_give_agrees_with_the_trace() {
         let n = &svc.name;
         assert_eq!(r.invocations, t.invocations.get(n), "{n}: invocations");
         assert_eq!(r.completed, t.ended.get(n), "{n}: completed (no crash in this window)");
-        // Not compared: `fresh_instances`. The trace's `invocation_start.fresh` is known only
-        // when the first slice finishes the handler (the runtime reports the instance with the
-        // response), so it reads `false` for every invocation that suspends; the count is right
-        // in the report and wrong in the trace. Fixing it needs the instance in `Slice`.
+        // Cold starts: the slice names its instance even when it suspends.
+        assert_eq!(r.fresh_instances, t.fresh.get(n), "{n}: fresh instances");
         assert_eq!(r.rejected, t.rejected.get(n), "{n}: rejected");
         assert_eq!(r.refusals, t.refusals.get(n), "{n}: refusals");
         let faults = t.faults.get(n).map(|f| f.0.clone()).unwrap_or_default();

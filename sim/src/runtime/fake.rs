@@ -156,7 +156,7 @@ impl FakeHost {
                 SliceOutcome::Done(Response { body, json, report })
             }
         };
-        Slice { invocation, fuel_used, outcome: step, memory: InstanceMemory::NONE }
+        Slice { invocation, fuel_used, outcome: step, memory: InstanceMemory::NONE, instance: None }
     }
 }
 

@@ -358,7 +358,14 @@ impl Runtime {
                 let parked = Suspended { service, instance: inst, call, op, progress };
                 self.suspended.insert(progress.id, parked);
                 memory.kept = true;
-                return Slice { invocation: progress.id, fuel_used, outcome: step, memory };
+                let instance = Some(InstanceInfo { id: memory.instance, reuse: progress.reuse });
+                return Slice {
+                    invocation: progress.id,
+                    fuel_used,
+                    outcome: step,
+                    memory,
+                    instance,
+                };
             }
             Driven::Finished(packed) => match invoke::read_response(&inst, packed) {
                 Ok((body, json)) => {
@@ -370,7 +377,8 @@ impl Runtime {
             },
             Driven::Faulted(cause) => self.fail(&service, inst, &progress, cause, fault_phase),
         };
-        Slice { invocation: progress.id, fuel_used, outcome: step, memory }
+        let instance = Some(InstanceInfo { id: memory.instance, reuse: progress.reuse });
+        Slice { invocation: progress.id, fuel_used, outcome: step, memory, instance }
     }
 
     fn fail(
@@ -467,7 +475,8 @@ impl ServiceHost for Runtime {
                 let step =
                     SliceOutcome::Failed(GuestFailure { cause, phase: Phase::Instantiate, report });
                 let memory = InstanceMemory::NONE;
-                return Ok(Slice { invocation: id, fuel_used, outcome: step, memory });
+                let instance = Some(InstanceInfo { id: instance, reuse: InstanceReuse::Fresh });
+                return Ok(Slice { invocation: id, fuel_used, outcome: step, memory, instance });
             }
         };
         // A fresh instance's cold start is part of this invocation's first slice.

@@ -98,6 +98,9 @@ pub struct Slice {
     /// The memory the slice's instance held when it ended: what the engine charges to the
     /// node the replica runs on.
     pub memory: InstanceMemory,
+    /// The instance that ran the slice, known even when the slice suspends (the report comes
+    /// only with the invocation's end); `None` from hosts without instances.
+    pub instance: Option<InstanceInfo>,
 }
 
 /// The linear memory of the instance that ran a slice, as the slice ended. Linear memory never

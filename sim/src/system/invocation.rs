@@ -183,9 +183,10 @@ impl Sim {
             emit_logs(&mut self.trace, now, &logs);
             match result {
                 Ok(slice) => {
-                    let (instance, fresh) = report_of(&slice.outcome).map_or((0, false), |r| {
-                        (r.instance.id.0, r.instance.reuse == InstanceReuse::Fresh)
-                    });
+                    let info =
+                        slice.instance.or_else(|| report_of(&slice.outcome).map(|r| r.instance));
+                    let (instance, fresh) =
+                        info.map_or((0, false), |i| (i.id.0, i.reuse == InstanceReuse::Fresh));
                     let c = cause_of(&self.world, &self.requests, req);
                     self.trace.emit(
                         now,
