@@ -257,13 +257,13 @@ pub fn load_text(path: &Path, text: &str) -> Result<Loaded, LoadError> {
                 // is there but invalid is a failed check.
                 let msg = if e.is_not_found() {
                     format!(
-                        "module file `{}` of service `{}` not found (looked for {})",
+                        "module file `{}` of {} not found (looked for {})",
                         wanted.module.name,
-                        wanted.service,
+                        wanted.owner,
                         module_path.display()
                     )
                 } else {
-                    format!("service `{}`: {e}", wanted.service)
+                    format!("{}: {e}", wanted.owner)
                 };
                 let code = if e.is_not_found() { "parse.unknown-reference" } else { "load.module" };
                 unreadable.push(
@@ -290,7 +290,8 @@ pub fn load_text(path: &Path, text: &str) -> Result<Loaded, LoadError> {
 
 /// One reference to a module file in a scenario.
 struct ModuleRef<'a> {
-    service: &'a str,
+    /// Who names it, for messages: "service `orders`", "property `stock-conserved`".
+    owner: String,
     module: &'a fusebench_model::scenario::NameRef,
     /// The scenario field that names it, for diagnostics.
     field: String,
@@ -302,7 +303,7 @@ struct ModuleRef<'a> {
 fn module_refs(s: &Scenario) -> impl Iterator<Item = ModuleRef<'_>> {
     let services = s.services.iter().filter_map(|x| {
         x.module.as_ref().map(|module| ModuleRef {
-            service: &x.name,
+            owner: format!("service `{}`", x.name),
             module,
             field: format!("service[{}].module", x.name),
             checked: true,
@@ -311,7 +312,7 @@ fn module_refs(s: &Scenario) -> impl Iterator<Item = ModuleRef<'_>> {
     let swaps = s.faults.iter().enumerate().filter_map(|(i, f)| match (&f.kind, &f.target) {
         (FaultKind::ModuleSwap { module }, FaultTarget::Service { service, .. }) => {
             Some(ModuleRef {
-                service: &service.name,
+                owner: format!("service `{}`", service.name),
                 module,
                 field: format!("fault[{i}].module"),
                 checked: false,
@@ -319,7 +320,13 @@ fn module_refs(s: &Scenario) -> impl Iterator<Item = ModuleRef<'_>> {
         }
         _ => None,
     });
-    services.chain(swaps)
+    let properties = s.properties.iter().enumerate().map(|(i, p)| ModuleRef {
+        owner: format!("property `{}`", p.name),
+        module: &p.module,
+        field: format!("property[{i}].module"),
+        checked: false,
+    });
+    services.chain(swaps).chain(properties)
 }
 
 /// Inspects one module's bytes; the error is a one-line reason.

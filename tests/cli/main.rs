@@ -21,3 +21,4 @@ mod scenario_errors;
 mod static_checks;
 mod support;
 mod verdicts;
+mod wasm_property;

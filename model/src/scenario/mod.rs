@@ -8,6 +8,7 @@
 mod channel;
 mod data;
 mod fault;
+mod property;
 mod quality;
 mod reader;
 mod resolve;
@@ -22,6 +23,7 @@ use serde::Serialize;
 pub use channel::{Channel, ChannelKind, Delivery};
 pub use data::{ConflictPolicy, Consistency, Store, StoreKind, stored_bytes};
 pub use fault::{Fault, FaultKind, FaultTarget};
+pub use property::WasmProperty;
 pub use quality::{Quality, Slo};
 pub use service::{
     Api, Call, Effect, EffectAction, Endpoint, InstancePolicy, LoadBalancing, Method, Service,
@@ -124,6 +126,8 @@ pub struct Scenario {
     pub registry: Registry,
     pub workload: Option<Workload>,
     pub faults: Vec<Fault>,
+    /// `[[property]]`: properties whose checker is a WebAssembly module.
+    pub properties: Vec<WasmProperty>,
     #[serde(skip)]
     source: String,
     #[serde(skip)]
@@ -307,6 +311,12 @@ fn read_scenario(cx: &mut Cx<'_>, root: &toml::Spanned<toml::de::DeTable<'_>>) -
         .unwrap_or_default();
     let workload = o.opt_table(cx, "workload").and_then(|t| Workload::read(cx, t));
     let faults = o.table_list(cx, "fault").into_iter().filter_map(|t| Fault::read(cx, t)).collect();
+    let properties: Vec<WasmProperty> = o
+        .table_list(cx, "property")
+        .into_iter()
+        .filter_map(|t| WasmProperty::read(cx, t))
+        .collect();
+    property::check_unique(cx, &properties);
     o.finish(cx);
     Some(Scenario {
         file: cx.file.to_owned(),
@@ -323,6 +333,7 @@ fn read_scenario(cx: &mut Cx<'_>, root: &toml::Spanned<toml::de::DeTable<'_>>) -
         registry,
         workload,
         faults,
+        properties,
         source: String::new(),
         lines: LineIndex::default(),
     })

@@ -614,6 +614,7 @@ fn run_and_judge(
     };
     let run = run_one(scenario.clone())?;
     let mut verdicts = properties::check(&scenario, &run);
+    verdicts.extend(properties::wasm::check(&scenario, files, &run));
     // The SLOs are judged on the declared workload only: a generated case's verdicts leave
     // them out, and the summary reports them as skipped there, with `SLO_SKIPPED_WHY`.
     if !schedule.declared {

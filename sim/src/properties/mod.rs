@@ -16,6 +16,7 @@ mod slo;
 mod staleness;
 #[cfg(test)]
 pub(crate) mod tests;
+pub mod wasm;
 
 use std::borrow::Cow;
 
@@ -44,8 +45,12 @@ impl PropertyInfo {
 /// [`PROPERTIES`], then those the scenario states itself.
 #[must_use]
 pub fn catalogue(s: &Scenario) -> Vec<PropertyInfo> {
-    let _ = s;
-    PROPERTIES.to_vec()
+    let mut all = PROPERTIES.to_vec();
+    all.extend(s.properties.iter().map(|p| PropertyInfo {
+        id: Cow::Owned(p.name.clone()),
+        summary: Cow::Owned(wasm::summary(p)),
+    }));
+    all
 }
 
 /// The summary of property `id` in `catalogue`, or "" for an unknown id.
@@ -162,7 +167,6 @@ impl Verdict {
 
     /// Records when the violation shows in the trace: the earliest time given wins, so a
     /// property may report each violating event as it finds them.
-    #[allow(dead_code, reason = "set by properties as they learn to date their violations")]
     pub(crate) fn at_time(mut self, t: SimTime) -> Self {
         self.at = Some(self.at.map_or(t, |old| old.min(t)));
         self
