@@ -29,6 +29,8 @@ enum Command {
     Invoke(cmd::invoke::InvokeArgs),
     /// Simulate the system: a deterministic, seeded discrete-event run.
     Run(cmd::run::RunArgs),
+    /// Join the shard files of `check --shard I/N` into the report `check` gives on one machine.
+    Merge(cmd::merge::MergeArgs),
     /// Reproduce a counterexample saved by `check` and tell its story.
     Replay(cmd::replay::ReplayArgs),
     /// Export the service graph as Graphviz DOT or Mermaid.
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd::check::run(&args),
         Command::Graph(args) => cmd::graph::run(&args),
         Command::Replay(args) => cmd::replay::run(&args),
+        Command::Merge(args) => cmd::merge::run(&args),
         Command::Run(args) => cmd::run::run(&args),
         Command::Invoke(args) => cmd::invoke::run(&args),
         Command::Gui(args) => match fusebench_gui::launch(&args) {

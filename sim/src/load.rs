@@ -32,6 +32,8 @@ pub enum Input {
     StoreInit,
     /// A replay file written by `fusebench check` (JSON).
     Replay,
+    /// A shard file written by `fusebench check --shard` (JSON).
+    Shard,
 }
 
 const MIB: u64 = 1 << 20;
@@ -45,6 +47,7 @@ impl Input {
             Input::Module => "module",
             Input::StoreInit => "store-init file",
             Input::Replay => "replay file",
+            Input::Shard => "shard file",
         }
     }
 
@@ -55,7 +58,8 @@ impl Input {
     pub fn limit_bytes(self) -> u64 {
         match self {
             Input::Scenario | Input::Replay => 8 * MIB,
-            Input::Module | Input::StoreInit => 64 * MIB,
+            // A shard of the largest exploration (10 000 cases) with verbose findings.
+            Input::Module | Input::StoreInit | Input::Shard => 64 * MIB,
         }
     }
 }

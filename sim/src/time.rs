@@ -6,7 +6,9 @@ use std::ops::{Add, Sub};
 use serde::Serialize;
 
 /// A point in virtual time, in nanoseconds since the run started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, serde::Deserialize,
+)]
 pub struct SimTime(pub u64);
 
 impl SimTime {

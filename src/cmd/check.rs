@@ -59,6 +59,13 @@ pub struct CheckArgs {
     /// events and trace bytes per run, cases): see the README.
     #[arg(long)]
     pub limits_off: bool,
+    /// Run only shard I of N (0-based: cases i with i mod N = I) and write their verdicts to
+    /// `<out>/<system>.shard-I-of-N.json` for `fusebench merge`; nothing is judged overall.
+    #[arg(long, value_parser = explore::Shard::parse, conflicts_with = "static_only")]
+    pub shard: Option<explore::Shard>,
+    /// Set by `fusebench merge`: every case's verdicts, read from the shard files.
+    #[arg(skip)]
+    pub merged: Option<Vec<explore::CaseVerdicts>>,
 }
 
 /// `--cases`: a whole number, at least 1 (case 0 is the declared scenario itself).
@@ -71,7 +78,7 @@ fn parse_cases(text: &str) -> Result<usize, String> {
 }
 
 /// `--shrink-budget`: seconds, a positive number, optionally followed by `s`.
-fn parse_budget(text: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_budget(text: &str) -> Result<std::time::Duration, String> {
     let n = text.strip_suffix('s').unwrap_or(text);
     match n.trim().parse::<f64>() {
         Ok(x) if x.is_finite() && x > 0.0 && x <= 1e9 => Ok(std::time::Duration::from_secs_f64(x)),
@@ -195,6 +202,9 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     }
     let results = checks::outcomes(s, &loaded.modules);
     let file = args.scenario.display().to_string();
+    if let Some(shard) = args.shard {
+        return write_shard(args, &loaded, shard, &results);
+    }
     let (dynamic, dynamic_skipped) = if args.static_only {
         (None, None)
     } else {
@@ -268,16 +278,20 @@ fn dynamic(
     let shrink_started = std::sync::OnceLock::new();
     let keep_shrinking =
         || shrink_started.get_or_init(std::time::Instant::now).elapsed() < args.shrink_budget;
-    let Exploration { cases, failing, counterexample, shrinking, summary, .. } =
-        explore::explore_limited(
+    let limits = super::limits(args.limits_off);
+    let Exploration { cases, failing, counterexample, shrinking, summary, .. } = match &args.merged
+    {
+        Some(outcomes) => explore::conclude(s, files, outcomes.clone(), &limits, &keep_shrinking)?,
+        None => explore::explore_limited(
             s,
             files,
             args.cases,
             args.seed,
-            &super::limits(args.limits_off),
+            &limits,
             &keep_shrinking,
             &progress,
-        )?;
+        )?,
+    };
     bar.finish_and_clear();
     let properties = summary.into_iter().map(PropertyOut::of).collect();
     let counterexample = match counterexample.zip(shrinking) {
@@ -305,6 +319,53 @@ fn dynamic(
         }
     };
     Ok(Ok(Dynamic { cases, failing, seed: args.seed, properties, counterexample }))
+}
+
+/// `check --shard I/N`: judges this shard's cases and writes them for `fusebench merge`.
+/// Exit 0 when the file is written, whatever the verdicts (the merge decides); 2 when the
+/// scenario cannot run.
+fn write_shard(
+    args: &CheckArgs,
+    loaded: &Loaded,
+    shard: explore::Shard,
+    statics: &[CheckOutcome],
+) -> anyhow::Result<ExitCode> {
+    match setup::runnable(loaded, statics) {
+        Ok(()) => {}
+        Err(NotRunnable::Rejected(e)) => return Err(e.into()),
+        Err(why) => {
+            eprintln!("error: the dynamic properties cannot run, so no shard was written: {why}");
+            return Ok(ExitCode::from(2));
+        }
+    }
+    let (s, files) = (&loaded.scenario, &loaded.files);
+    let mine = (0..args.cases).filter(|i| shard.owns(*i)).count();
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::with_draw_target(Some(mine as u64), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    let progress = |done: usize, _failing: usize| bar.set_position(done as u64);
+    let limits = super::limits(args.limits_off);
+    let results = explore::judge_cases(s, files, args.cases, args.seed, &limits, shard, &progress)?;
+    bar.finish_and_clear();
+    let failing = results.iter().filter(|(_, c)| c.failed()).count();
+    let judged = results.len();
+    let out = explore::shard::ShardFile::new(s, files, args.cases, args.seed, shard, results);
+    let dir = args.out.clone().unwrap_or_else(|| PathBuf::from("fusebench-out"));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    let name =
+        format!("{}.shard-{}-of-{}.json", text::file_name(&s.name), shard.index, shard.count);
+    let path = dir.join(name);
+    fusebench_sim::atomic::write(&path, serde_json::to_string(&out)?.as_bytes())
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    println!(
+        "shard {shard}: {judged} of {} cases judged ({failing} failing), written to {}",
+        args.cases,
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The text mark of a property's status over all cases.

@@ -3,6 +3,7 @@ pub mod check;
 pub mod graph;
 pub mod inspect;
 pub mod invoke;
+pub mod merge;
 pub mod replay;
 pub mod run;
 

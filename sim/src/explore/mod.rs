@@ -10,6 +10,7 @@
 //! except the SLOs, and the summary reports the SLOs as skipped there, saying why.
 
 pub mod replay;
+pub mod shard;
 mod shrink;
 #[cfg(test)]
 mod story_tests;
@@ -502,7 +503,7 @@ impl CaseOutcome {
 /// scenario's is hundreds of megabytes); kept for every case, memory grew with `--cases`.
 /// The one case that becomes a counterexample is run again with its trace kept (the run is a
 /// pure function of scenario, schedule and seed).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseVerdicts {
     pub seed: u64,
     pub schedule: Schedule,
@@ -673,10 +674,53 @@ pub fn case_schedules(s: &Scenario, cases: usize, seed: u64) -> Vec<Schedule> {
     out
 }
 
+/// A deterministic slice of an exploration's cases, for running one exploration as several
+/// processes (a batch engine's array job): case `i` belongs to shard `i mod count`. Every shard
+/// derives the same schedules from the seed and runs only its own; [`conclude`] on all their
+/// verdicts gives what one process would have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// From 0.
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// Every case: one process.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// Parses `I/N` (`0 ≤ I < N`, 0-based as Kubernetes' `JOB_COMPLETION_INDEX`).
+    ///
+    /// # Errors
+    /// The text is not `I/N` with `I < N`.
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let bad = || format!("`{text}` is not a shard: expected I/N with 0 ≤ I < N (e.g. 0/4)");
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let index: usize = i.trim().parse().map_err(|_| bad())?;
+        let count: usize = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether case `case` is this shard's.
+    #[must_use]
+    pub fn owns(self, case: usize) -> bool {
+        case % self.count == self.index
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
 /// Explores `cases` cases (the declared scenario first) from `seed`, in parallel; judges every
 /// property in every case; shrinks the first failing case while `keep_shrinking()` says so (the
-/// caller's wall-time budget: `sim` has no clock; see [`shrink`]). `progress(done, failing)` is called as cases finish. The number of cases
-/// and every case are held to `limits`.
+/// caller's wall-time budget: `sim` has no clock; see [`shrink`]). `progress(done, failing)` is
+/// called as cases finish. The number of cases and every case are held to `limits`.
 ///
 /// # Errors
 /// A module the host rejects, or a limit.
@@ -689,26 +733,59 @@ pub fn explore_limited(
     keep_shrinking: &(dyn Fn() -> bool + Sync),
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Exploration, ExploreError> {
+    let outcomes = judge_cases(s, files, cases, seed, limits, Shard::WHOLE, progress)?;
+    conclude(s, files, outcomes.into_iter().map(|(_, c)| c).collect(), limits, keep_shrinking)
+}
+
+/// Judges the cases of `shard` among `cases` cases from `seed`, in parallel: each with its
+/// case number, in case order. `progress(done, failing)` counts this shard's cases.
+///
+/// # Errors
+/// A module the host rejects, or a limit.
+pub fn judge_cases(
+    s: &Scenario,
+    files: &ModuleFiles,
+    cases: usize,
+    seed: u64,
+    limits: &Limits,
+    shard: Shard,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Vec<(usize, CaseVerdicts)>, ExploreError> {
     crate::limits::check_cases(cases, limits)?;
     let schedules = case_schedules(s, cases, seed);
     let done = std::sync::atomic::AtomicUsize::new(0);
     let failing = std::sync::atomic::AtomicUsize::new(0);
+    let mine: Vec<(usize, &Schedule)> =
+        schedules.iter().enumerate().filter(|(i, _)| shard.owns(*i)).collect();
     // Each case is judged as it finishes and only its verdicts are kept: memory stays that of
     // the cases running at once, whatever the number of cases.
-    let outcomes: Vec<Result<CaseVerdicts, ExploreError>> = schedules
+    let outcomes: Vec<Result<(usize, CaseVerdicts), ExploreError>> = mine
         .par_iter()
-        .enumerate()
-        .map(|(i, sched)| {
+        .map(|&(i, sched)| {
             let out = judge_case_limited(s, files, sched, seed.wrapping_add(i as u64), limits);
             if out.as_ref().is_ok_and(CaseVerdicts::failed) {
                 failing.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             progress(n, failing.load(std::sync::atomic::Ordering::Relaxed));
-            out
+            out.map(|c| (i, c))
         })
         .collect();
-    let outcomes: Vec<CaseVerdicts> = outcomes.into_iter().collect::<Result<_, _>>()?;
+    outcomes.into_iter().collect()
+}
+
+/// What every case's verdicts (`outcomes`, in case order from case 0) add up to: the summary
+/// of each property, and the first failing case shrunk while `keep_shrinking()` says so.
+///
+/// # Errors
+/// A module the host rejects, or a limit.
+pub fn conclude(
+    s: &Scenario,
+    files: &ModuleFiles,
+    outcomes: Vec<CaseVerdicts>,
+    limits: &Limits,
+    keep_shrinking: &(dyn Fn() -> bool + Sync),
+) -> Result<Exploration, ExploreError> {
     let failing_count = outcomes.iter().filter(|o| o.failed()).count();
     let declared = outcomes.first().map(|o| o.verdicts.clone()).unwrap_or_default();
     let mut summary = summarise(&properties::catalogue(s), &outcomes);

@@ -21,7 +21,7 @@ pub mod wasm;
 use std::borrow::Cow;
 
 use fusebench_model::Scenario;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::system::RunResult;
 use crate::time::SimTime;
@@ -101,7 +101,7 @@ pub const PROPERTIES: &[PropertyInfo] = &[
 
 /// How a property came out on one run. "Nothing it judges happened" is its own outcome, never
 /// a pass: a run that duplicated nothing says nothing about idempotence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     /// Judged, and it held.
@@ -113,7 +113,7 @@ pub enum Status {
 }
 
 /// The outcome of one property on one run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     pub id: Cow<'static, str>,
     pub status: Status,

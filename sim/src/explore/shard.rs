@@ -1,0 +1,193 @@
+//! Shard files: the verdicts of one slice of an exploration (`fusebench check --shard I/N`),
+//! and joining every slice back into the cases one process would have judged
+//! (`fusebench merge`). A shard file is user input — it travels through a batch engine's
+//! storage — so joining checks that every file belongs to the same exploration of the same
+//! scenario and that together they hold every case exactly once, naming what does not fit.
+
+use serde::{Deserialize, Serialize};
+
+use super::replay::scenario_hash;
+use super::{CaseVerdicts, Shard};
+use crate::setup::ModuleFiles;
+use fusebench_model::Scenario;
+
+/// The shard file format version.
+pub const FORMAT: u32 = 1;
+
+/// One shard's verdicts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardFile {
+    pub fusebench_shard: u32,
+    /// [`scenario_hash`] of the scenario and modules the cases ran on.
+    pub scenario_sha256: String,
+    /// The exploration: its number of cases and seed (every shard derives all schedules).
+    pub cases: usize,
+    pub seed: u64,
+    pub shard: Shard,
+    /// This shard's cases, in case order.
+    pub results: Vec<ShardCase>,
+}
+
+/// One judged case and its number in the exploration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardCase {
+    pub case: usize,
+    #[serde(flatten)]
+    pub verdicts: CaseVerdicts,
+}
+
+/// Why shard files do not join into one exploration. Each names the file (as given) at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShardError {
+    #[error("{file}: not a shard file: {problem}")]
+    Unreadable { file: String, problem: String },
+    #[error("{file}: shard file format {found}; this fusebench reads format {FORMAT}")]
+    Version { file: String, found: u32 },
+    #[error(
+        "{file}: made from a different scenario or modules (hash {found}, this one {expected})"
+    )]
+    OtherScenario { file: String, found: String, expected: String },
+    #[error("{file}: from another exploration ({found}) than {first} ({expected})")]
+    OtherExploration { file: String, first: String, found: String, expected: String },
+    #[error("{file}: shard {shard} was given twice (also in {other})")]
+    Duplicate { file: String, other: String, shard: Shard },
+    #[error("shard(s) {} of {count} missing: every shard's file is needed", .missing.join(", "))]
+    Missing { missing: Vec<String>, count: usize },
+    #[error("{file}: holds case {case}, which {why}")]
+    BadCase { file: String, case: usize, why: String },
+    #[error("no shard file given")]
+    Empty,
+}
+
+impl ShardFile {
+    /// The shard file of `results` (this shard's cases, in case order).
+    #[must_use]
+    pub fn new(
+        s: &Scenario,
+        files: &ModuleFiles,
+        cases: usize,
+        seed: u64,
+        shard: Shard,
+        results: Vec<(usize, CaseVerdicts)>,
+    ) -> Self {
+        ShardFile {
+            fusebench_shard: FORMAT,
+            scenario_sha256: scenario_hash(s, files),
+            cases,
+            seed,
+            shard,
+            results: results
+                .into_iter()
+                .map(|(case, verdicts)| ShardCase { case, verdicts })
+                .collect(),
+        }
+    }
+
+    /// Reads a shard file's text; `file` names it in errors.
+    ///
+    /// # Errors
+    /// Not JSON of a shard file, or another format version.
+    pub fn parse(file: &str, text: &str) -> Result<Self, ShardError> {
+        let unreadable =
+            |problem: String| ShardError::Unreadable { file: file.to_owned(), problem };
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| unreadable(e.to_string()))?;
+        match value.get("fusebench_shard").and_then(serde_json::Value::as_u64) {
+            Some(v) if v == u64::from(FORMAT) => {}
+            Some(v) => {
+                let found = u32::try_from(v).unwrap_or(u32::MAX);
+                return Err(ShardError::Version { file: file.to_owned(), found });
+            }
+            None => return Err(unreadable("no `fusebench_shard` format number".into())),
+        }
+        serde_json::from_value(value).map_err(|e| unreadable(e.to_string()))
+    }
+}
+
+/// Joins `shards` (each with the name it was given by) into the exploration they are slices
+/// of: `(cases, seed, every case's verdicts in case order)`.
+///
+/// # Errors
+/// A file of another scenario or exploration, a shard twice or missing, a case that is not the
+/// shard's, out of range, or twice.
+pub fn join(
+    s: &Scenario,
+    files: &ModuleFiles,
+    shards: Vec<(String, ShardFile)>,
+) -> Result<(usize, u64, Vec<CaseVerdicts>), ShardError> {
+    let expected = scenario_hash(s, files);
+    let Some((first_name, first)) = shards.first() else { return Err(ShardError::Empty) };
+    let (cases, seed, count) = (first.cases, first.seed, first.shard.count);
+    let exploration =
+        |f: &ShardFile| format!("{} cases from seed {}, {} shards", f.cases, f.seed, f.shard.count);
+    let mut by_shard: Vec<Option<&str>> = vec![None; count];
+    let mut slots: Vec<Option<CaseVerdicts>> = vec![None; cases];
+    for (name, f) in &shards {
+        if f.scenario_sha256 != expected {
+            return Err(ShardError::OtherScenario {
+                file: name.clone(),
+                found: f.scenario_sha256.clone(),
+                expected,
+            });
+        }
+        if (f.cases, f.seed, f.shard.count) != (cases, seed, count) {
+            return Err(ShardError::OtherExploration {
+                file: name.clone(),
+                first: first_name.clone(),
+                found: exploration(f),
+                expected: exploration(first),
+            });
+        }
+        let at = f.shard.index;
+        if at >= count {
+            let why = format!("shard {} does not exist", f.shard);
+            return Err(ShardError::Unreadable { file: name.clone(), problem: why });
+        }
+        if let Some(other) = by_shard[at] {
+            return Err(ShardError::Duplicate {
+                file: name.clone(),
+                other: other.to_owned(),
+                shard: f.shard,
+            });
+        }
+        by_shard[at] = Some(name);
+        for c in &f.results {
+            let bad = |why: &str| ShardError::BadCase {
+                file: name.clone(),
+                case: c.case,
+                why: why.to_owned(),
+            };
+            if c.case >= cases {
+                return Err(bad("is beyond the exploration's cases"));
+            }
+            if !f.shard.owns(c.case) {
+                return Err(bad("belongs to another shard"));
+            }
+            if slots[c.case].is_some() {
+                return Err(bad("it holds twice"));
+            }
+            slots[c.case] = Some(c.verdicts.clone());
+        }
+    }
+    let missing: Vec<String> = by_shard
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.is_none())
+        .map(|(i, _)| i.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(ShardError::Missing { missing, count });
+    }
+    let mut all = Vec::with_capacity(cases);
+    for (case, slot) in slots.into_iter().enumerate() {
+        let owner = by_shard[case % count].unwrap_or_default().to_owned();
+        all.push(slot.ok_or(ShardError::BadCase {
+            file: owner,
+            case,
+            why: "is missing from its shard's file".into(),
+        })?);
+    }
+    Ok((cases, seed, all))
+}
