@@ -377,8 +377,10 @@ mod tests {
         t
     }
 
-    /// Draws `d` in a `size` window after a fit, and returns (panel, node boxes on screen).
-    fn drawn(d: &Diagram, size: [f32; 2]) -> (Rect, Vec<Rect>) {
+    type GraphHarness<'a> = Harness<'a, (ViewState, Rect)>;
+
+    /// A harness drawing `d` in a `size` window (its state: the view and the graph's panel).
+    fn harness(d: &Diagram, size: [f32; 2]) -> GraphHarness<'_> {
         let state = (ViewState::default(), Rect::NOTHING);
         let mut h = Harness::builder().with_size(size).build_ui_state(
             |ui, (view, panel): &mut (ViewState, Rect)| {
@@ -389,6 +391,22 @@ mod tests {
             state,
         );
         h.run_steps(2);
+        h
+    }
+
+    /// The fraction of the panel's width and height that the nodes' boxes span.
+    fn coverage(d: &Diagram, h: &GraphHarness<'_>) -> (f32, f32, Rect, Rect) {
+        let (view, panel) = h.state();
+        let used = screen_centres(d, view, *panel)
+            .into_iter()
+            .map(|c| Rect::from_center_size(c, NODE_SIZE * view.camera.zoom))
+            .fold(Rect::NOTHING, |acc, r| acc.union(r));
+        (used.width() / panel.width(), used.height() / panel.height(), used, *panel)
+    }
+
+    /// Draws `d` in a `size` window after a fit, and returns (panel, node boxes on screen).
+    fn drawn(d: &Diagram, size: [f32; 2]) -> (Rect, Vec<Rect>) {
+        let h = harness(d, size);
         let (view, panel) = h.state();
         let boxes = screen_centres(d, view, *panel)
             .into_iter()
@@ -424,5 +442,37 @@ mod tests {
             }
         }
         assert!(short.is_empty(), "{short:#?}");
+    }
+
+    /// A fitted view follows its panel when the window is resized (from wide to tall here);
+    /// once the user has panned, it stays where they put it.
+    #[test]
+    fn a_fitted_graph_refits_when_its_panel_is_resized_a_moved_one_does_not() {
+        let d = diagram(&crate::synthetic::scenario(12));
+        let mut h = harness(&d, [1600.0, 600.0]);
+        h.set_size(vec2(600.0, 1200.0));
+        h.run_steps(2);
+        let (fx, fy, used, panel) = coverage(&d, &h);
+        assert!(fx >= 0.7 && fy >= 0.7, "after resizing: {used:?} in {panel:?}");
+        assert!(panel.expand(1.0).contains_rect(used), "{used:?} in {panel:?}");
+
+        // Drag the background (the corner of the panel, outside the fitted drawing) 60 right.
+        let fitted = h.state().0.camera.clone();
+        let from = panel.min + vec2(3.0, 3.0);
+        h.hover_at(from);
+        h.drag_at(from);
+        h.step();
+        for dx in [20.0, 40.0, 60.0] {
+            h.hover_at(from + vec2(dx, 0.0));
+            h.step();
+        }
+        h.drop_at(from + vec2(60.0, 0.0));
+        h.run_steps(2);
+        let moved = h.state().0.camera.clone();
+        assert_eq!(moved.fitted_to, None, "panning ends following the panel");
+        assert!((moved.pan.x - fitted.pan.x - 60.0).abs() < 1.0, "{fitted:?} → {moved:?}");
+        h.set_size(vec2(900.0, 900.0));
+        h.run_steps(2);
+        assert_eq!(h.state().0.camera, moved, "a view the user moved stays put");
     }
 }
