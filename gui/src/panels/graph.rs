@@ -400,19 +400,8 @@ mod tests {
         let used = screen_centres(d, view, *panel)
             .into_iter()
             .map(|c| Rect::from_center_size(c, NODE_SIZE * view.camera.zoom))
-            .fold(Rect::NOTHING, |acc, r| acc.union(r));
+            .fold(Rect::NOTHING, Rect::union);
         (used.width() / panel.width(), used.height() / panel.height(), used, *panel)
-    }
-
-    /// Draws `d` in a `size` window after a fit, and returns (panel, node boxes on screen).
-    fn drawn(d: &Diagram, size: [f32; 2]) -> (Rect, Vec<Rect>) {
-        let h = harness(d, size);
-        let (view, panel) = h.state();
-        let boxes = screen_centres(d, view, *panel)
-            .into_iter()
-            .map(|c| Rect::from_center_size(c, NODE_SIZE * view.camera.zoom))
-            .collect();
-        (*panel, boxes)
     }
 
     /// Issue 12: a 12-service design used the top half of its panel only. Whatever the panel's
@@ -427,9 +416,7 @@ mod tests {
         for (name, d) in &designs {
             assert!(d.nodes.len() >= 12, "{name}: {} nodes", d.nodes.len());
             for size in [[1600.0, 600.0], [600.0, 1200.0], [900.0, 900.0]] {
-                let (panel, boxes) = drawn(d, size);
-                let used = boxes.iter().fold(Rect::NOTHING, |acc, r| acc.union(*r));
-                let (fx, fy) = (used.width() / panel.width(), used.height() / panel.height());
+                let (fx, fy, used, panel) = coverage(d, &harness(d, size));
                 if fx < 0.7 || fy < 0.7 {
                     short.push(format!(
                         "{name} in {size:?}: nodes span {:.0} % of the width and {:.0} % of the \
