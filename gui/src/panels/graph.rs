@@ -359,7 +359,8 @@ mod tests {
         Diagram::new(&parsed.scenario.expect("scenario"))
     }
 
-    /// The gateway calls each of `n` abstract services directly: a tall, narrow layout.
+    /// The gateway calls each of `n` abstract services directly: one rank of `n` services,
+    /// which the diagram wraps into a block of sub-columns.
     fn fan_out(n: usize) -> String {
         let mut t = String::from(
             "[system]\nname = \"fan-out\"\n\n[[context]]\nname = \"c\"\n\n[[node]]\nname = \
