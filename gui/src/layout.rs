@@ -113,6 +113,10 @@ pub struct Layout {
     /// Bounding box of everything, with a margin (the bands' padding); `Rect::ZERO` for an
     /// empty graph, so zoom-to-fit never sees infinities.
     pub bounds: Rect,
+    /// How far the outermost node centres sit inside their band's rectangle (and inside
+    /// `bounds`): band padding plus half a box. The viewer spreads node centres apart to fill
+    /// its panel but keeps this margin as it is, so it needs to know where it ends.
+    pub margin: Vec2,
 }
 
 /// Sizes in scene units (the viewer zooms, so these only fix proportions).
@@ -353,7 +357,12 @@ fn layered_with(
 ) -> Layout {
     let n = nodes.len();
     if n == 0 {
-        return Layout { centres: Vec::new(), bands: Vec::new(), bounds: Rect::ZERO };
+        return Layout {
+            centres: Vec::new(),
+            bands: Vec::new(),
+            bounds: Rect::ZERO,
+            margin: Vec2::ZERO,
+        };
     }
     let rank = ranking(nodes, edges).rank;
     let ranks = rank.iter().max().map_or(0, |&r| r + 1);
@@ -527,7 +536,8 @@ fn layered_with(
     }
 
     let bounds = band_rects.iter().fold(Rect::NOTHING, |acc, (_, rect)| acc.union(*rect));
-    Layout { centres, bands: band_rects, bounds }
+    let margin = Vec2::splat(pad) + spacing.node / 2.0;
+    Layout { centres, bands: band_rects, bounds, margin }
 }
 
 /// Phase 3's vertical placement: which grid row of its band each node takes. Packing every cell

@@ -56,3 +56,23 @@ pub const PULSE: Color32 = Color32::from_rgb(120, 230, 255);
 pub const PASS: Color32 = Color32::from_rgb(80, 200, 120);
 pub const FAIL: Color32 = Color32::from_rgb(235, 80, 80);
 pub const WARN: Color32 = Color32::from_rgb(240, 190, 60);
+
+/// Plot series colours (Tableau 10, as in the report's PNG/SVG plots), cycled by index.
+const SERIES: [Color32; 10] = [
+    Color32::from_rgb(31, 119, 180),
+    Color32::from_rgb(255, 127, 14),
+    Color32::from_rgb(44, 160, 44),
+    Color32::from_rgb(214, 39, 40),
+    Color32::from_rgb(148, 103, 189),
+    Color32::from_rgb(140, 86, 75),
+    Color32::from_rgb(227, 119, 194),
+    Color32::from_rgb(127, 127, 127),
+    Color32::from_rgb(188, 189, 34),
+    Color32::from_rgb(23, 190, 207),
+];
+
+/// The colour of a plot's `index`-th series.
+#[must_use]
+pub fn series(index: usize) -> Color32 {
+    SERIES[index % SERIES.len()]
+}

@@ -240,7 +240,7 @@ impl Timeline {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use fusebench_sim::explore::Schedule;
     use fusebench_sim::runtime::Runtime;
     use fusebench_sim::trace::{Trace, TraceMode};
@@ -250,7 +250,7 @@ mod tests {
 
     /// The timeline of a run of the sparse scenario whose trace is `trace`, with a failed
     /// verdict about service `s`.
-    fn timeline_of(trace: Vec<u8>) -> Timeline {
+    pub(crate) fn timeline_of(trace: Vec<u8>) -> Timeline {
         let s = fusebench_model::parse("sparse.toml", crate::live::tests::SPARSE)
             .scenario
             .expect("parses");
@@ -278,7 +278,7 @@ mod tests {
     }
 
     /// Events written by the simulator's own writer, a millisecond apart.
-    fn written(events: &[TraceEvent<&str>]) -> Vec<u8> {
+    pub(crate) fn written(events: &[TraceEvent<&str>]) -> Vec<u8> {
         let mut trace = Trace::new(TraceMode::Full);
         for (i, e) in events.iter().enumerate() {
             trace.emit(SimTime(i as u64 * 1_000_000), e);

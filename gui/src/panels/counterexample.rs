@@ -146,6 +146,17 @@ fn lanes_ui(ui: &mut egui::Ui, tl: &Timeline, out: &mut Vec<Command>) {
             Stroke::new(1.0, colour),
         );
     }
+    if lanes == 0 {
+        // An empty strip would read as "nothing happened"; say what is missing instead (the
+        // strip stays, so the cursor can still be moved along the faults).
+        let why = if tl.events.is_empty() {
+            "No event of this counterexample's trace could be shown: no swim lanes to draw."
+        } else {
+            "No event of this trace belongs to a service or store: no swim lanes to draw."
+        };
+        let label = egui::Label::new(RichText::new(why).weak()).selectable(false);
+        ui.put(egui::Rect::from_x_y_ranges(x0..=x0 + w, rect.y_range()), label);
+    }
     let cx = x_of(tl.cursor);
     painter.line_segment(
         [egui::pos2(cx, rect.top()), egui::pos2(cx, rect.bottom())],
@@ -156,5 +167,42 @@ fn lanes_ui(ui: &mut egui::Ui, tl: &Timeline, out: &mut Vec<Command>) {
     {
         let t = (((p.x - x0) / w).clamp(0.0, 1.0) as f64) * end;
         out.push(Command::Scrub(SimTime::from_secs_f64(t)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+    use fusebench_sim::trace::TraceEvent;
+
+    use super::*;
+    use crate::timeline::tests::{timeline_of, written};
+
+    fn harness(tl: Timeline) -> Harness<'static, Timeline> {
+        let mut h = Harness::builder()
+            .with_size([900.0, 300.0])
+            .build_ui_state(|ui, tl: &mut Timeline| lanes_ui(ui, tl, &mut Vec::new()), tl);
+        h.run_steps(2);
+        h
+    }
+
+    /// A trace with a fault but no service event: the lanes strip says why it is empty; with
+    /// a service's event, its lane is drawn and nothing is said.
+    #[test]
+    fn empty_lanes_say_why() {
+        let faults_only = written(&[
+            TraceEvent::FaultStart { index: 0, kind: "partition" },
+            TraceEvent::FaultEnd { index: 0, kind: "partition" },
+        ]);
+        let h = harness(timeline_of(faults_only));
+        h.get_by_label_contains("no swim lanes to draw");
+
+        let with_lane = written(&[
+            TraceEvent::FaultStart { index: 0, kind: "partition" },
+            TraceEvent::Arrival { req: 1, service: "s", endpoint: "e" },
+        ]);
+        let h = harness(timeline_of(with_lane));
+        assert!(h.query_by_label_contains("no swim lanes").is_none());
     }
 }

@@ -55,6 +55,12 @@ fn world_pos(d: &Diagram, view: &ViewState, i: usize) -> Pos2 {
     view.moved.get(&i).copied().unwrap_or(d.layout.centres[i])
 }
 
+/// Each node's centre on screen for the current camera, `panel` being the rect the graph is
+/// drawn in: what [`graph_ui`] draws, and what tests measure the panel's use with.
+pub(crate) fn screen_centres(d: &Diagram, view: &ViewState, panel: Rect) -> Vec<Pos2> {
+    (0..d.nodes.len()).map(|i| view.camera.to_screen(panel.min, world_pos(d, view, i))).collect()
+}
+
 /// Segment of edge `e` between the node borders, offset sideways when edges run both ways.
 fn edge_segment(d: &Diagram, centres: &[Pos2], half: Vec2, e: usize) -> Option<(Pos2, Pos2)> {
     let edge = &d.edges[e];
@@ -101,17 +107,25 @@ pub fn graph_ui(
     let panel = ui.available_rect_before_wrap();
     let background =
         ui.interact(panel, egui::Id::unique("graph-background"), Sense::click_and_drag());
+    let inner = panel.shrink(8.0);
+    // A fitted view follows the panel when it is resized; one the user moved stays put.
+    if view.camera.fitted_to.is_some_and(|size| size != inner.size()) {
+        view.camera.fit = true;
+    }
     if view.camera.fit {
         let bounds = view
             .moved
             .values()
             .fold(d.layout.bounds, |b, p| b.union(Rect::from_center_size(*p, NODE_SIZE)));
-        view.camera.fit_to(bounds, panel.shrink(8.0));
-        view.camera.pan += panel.shrink(8.0).min - panel.min;
+        let centres = (0..d.nodes.len())
+            .fold(Rect::NOTHING, |b, i| b.union(Rect::from_pos(world_pos(d, view, i))));
+        view.camera.fit_to(bounds, centres, inner);
+        view.camera.pan += inner.min - panel.min;
     }
     // Pan by dragging the background; zoom with the wheel (or pinch) around the pointer.
     if background.dragged() {
         view.camera.pan += background.drag_delta();
+        view.camera.fitted_to = None;
     }
     if let Some(pointer) = ui.input(|i| i.pointer.hover_pos()).filter(|p| panel.contains(*p)) {
         let (scroll, pinch) = ui.input(|i| (i.smooth_scroll_delta.y, i.zoom_delta()));
@@ -128,8 +142,14 @@ pub fn graph_ui(
     let text = zoom >= TEXT_ZOOM_MIN;
     let names = zoom >= NAME_ZOOM_MIN;
     for (band, rect) in &d.layout.bands {
-        let r =
-            Rect::from_min_max(cam.to_screen(origin, rect.min), cam.to_screen(origin, rect.max));
+        // The band's nodes are spread by the camera's stretch, its padding is not.
+        let margin = d.layout.margin;
+        let content = rect.shrink2(margin);
+        let r = Rect::from_min_max(
+            cam.to_screen(origin, content.min),
+            cam.to_screen(origin, content.max),
+        )
+        .expand2(margin * zoom);
         if !r.intersects(panel) {
             continue;
         }
@@ -144,8 +164,7 @@ pub fn graph_ui(
             );
         }
     }
-    let centres: Vec<Pos2> =
-        (0..d.nodes.len()).map(|i| cam.to_screen(origin, world_pos(d, view, i))).collect();
+    let centres = screen_centres(d, view, panel);
     let half = NODE_SIZE * 0.5 * zoom;
     let selected_edge = match selection {
         Some(Element::Edge(e)) => Some(*e),
@@ -248,7 +267,7 @@ pub fn graph_ui(
             clicked_node = true;
         }
         if response.dragged() {
-            let p = world_pos(d, view, i) + response.drag_delta() / zoom;
+            let p = world_pos(d, view, i) + response.drag_delta() / zoom / cam.stretch;
             view.moved.insert(i, p);
         }
         let highlighted = overlay.highlighted_nodes.contains(&i);
@@ -320,5 +339,128 @@ pub fn graph_ui(
                 .map(|(_, i)| Element::Edge(i))
         });
         out.push(Command::Select(pick));
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::fmt::Write as _;
+
+    use egui_kittest::Harness;
+
+    use super::*;
+
+    fn diagram(text: &str) -> Diagram {
+        let parsed = fusebench_model::parse("graph.toml", text);
+        let errors: Vec<String> =
+            parsed.diagnostics.iter().filter(|d| d.is_error()).map(ToString::to_string).collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+        Diagram::new(&parsed.scenario.expect("scenario"))
+    }
+
+    /// The gateway calls each of `n` abstract services directly: one rank of `n` services,
+    /// which the diagram wraps into a block of sub-columns.
+    fn fan_out(n: usize) -> String {
+        let mut t = String::from(
+            "[system]\nname = \"fan-out\"\n\n[[context]]\nname = \"c\"\n\n[[node]]\nname = \
+             \"cloud\"\ntier = \"cloud\"\n\n[gateway]\nnode = \"cloud\"\n\n",
+        );
+        for i in 0..n {
+            let _ = write!(
+                t,
+                "[[service]]\nname = \"svc-{i}\"\ncontext = \"c\"\nnode = \"cloud\"\n  \
+                 [service.service_time]\n  distribution = \
+                 {{ dist = \"exponential\", mean_ms = 1.0 }}\n  [[service.endpoint]]\n  name = \
+                 \"serve\"\n  method = \"GET\"\n  path = \"/s{i}\"\n  public = true\n\n"
+            );
+        }
+        t
+    }
+
+    type GraphHarness<'a> = Harness<'a, (ViewState, Rect)>;
+
+    /// A harness drawing `d` in a `size` window (its state: the view and the graph's panel).
+    fn harness(d: &Diagram, size: [f32; 2]) -> GraphHarness<'_> {
+        let state = (ViewState::default(), Rect::NOTHING);
+        let mut h = Harness::builder().with_size(size).build_ui_state(
+            |ui, (view, panel): &mut (ViewState, Rect)| {
+                *panel = ui.available_rect_before_wrap();
+                let mut out = Vec::new();
+                graph_ui(ui, d, None, &Overlay::default(), view, &mut out);
+            },
+            state,
+        );
+        h.run_steps(2);
+        h
+    }
+
+    /// The fraction of the panel's width and height that the nodes' boxes span.
+    fn coverage(d: &Diagram, h: &GraphHarness<'_>) -> (f32, f32, Rect, Rect) {
+        let (view, panel) = h.state();
+        let used = screen_centres(d, view, *panel)
+            .into_iter()
+            .map(|c| Rect::from_center_size(c, NODE_SIZE * view.camera.zoom))
+            .fold(Rect::NOTHING, Rect::union);
+        (used.width() / panel.width(), used.height() / panel.height(), used, *panel)
+    }
+
+    /// Issue 12: a 12-service design used the top half of its panel only. Whatever the panel's
+    /// aspect, the nodes now span most of its width and of its height, and none is outside it.
+    #[test]
+    fn the_graph_fills_its_panel_whatever_its_aspect() {
+        let designs = [
+            ("synthetic", diagram(&crate::synthetic::scenario(12))),
+            ("fan-out", diagram(&fan_out(12))),
+        ];
+        let mut short = Vec::new();
+        for (name, d) in &designs {
+            assert!(d.nodes.len() >= 12, "{name}: {} nodes", d.nodes.len());
+            for size in [[1600.0, 600.0], [600.0, 1200.0], [900.0, 900.0]] {
+                let (fx, fy, used, panel) = coverage(d, &harness(d, size));
+                if fx < 0.7 || fy < 0.7 {
+                    short.push(format!(
+                        "{name} in {size:?}: nodes span {:.0} % of the width and {:.0} % of the \
+                         height",
+                        fx * 100.0,
+                        fy * 100.0
+                    ));
+                }
+                assert!(panel.expand(1.0).contains_rect(used), "{name} in {size:?}: {used:?}");
+            }
+        }
+        assert!(short.is_empty(), "{short:#?}");
+    }
+
+    /// A fitted view follows its panel when the window is resized (from wide to tall here);
+    /// once the user has panned, it stays where they put it.
+    #[test]
+    fn a_fitted_graph_refits_when_its_panel_is_resized_a_moved_one_does_not() {
+        let d = diagram(&crate::synthetic::scenario(12));
+        let mut h = harness(&d, [1600.0, 600.0]);
+        h.set_size(vec2(600.0, 1200.0));
+        h.run_steps(2);
+        let (fx, fy, used, panel) = coverage(&d, &h);
+        assert!(fx >= 0.7 && fy >= 0.7, "after resizing: {used:?} in {panel:?}");
+        assert!(panel.expand(1.0).contains_rect(used), "{used:?} in {panel:?}");
+
+        // Drag the background (the corner of the panel, outside the fitted drawing) 60 right.
+        let fitted = h.state().0.camera.clone();
+        let from = panel.min + vec2(3.0, 3.0);
+        h.hover_at(from);
+        h.drag_at(from);
+        h.step();
+        for dx in [20.0, 40.0, 60.0] {
+            h.hover_at(from + vec2(dx, 0.0));
+            h.step();
+        }
+        h.drop_at(from + vec2(60.0, 0.0));
+        h.run_steps(2);
+        let moved = h.state().0.camera.clone();
+        assert_eq!(moved.fitted_to, None, "panning ends following the panel");
+        assert!((moved.pan.x - fitted.pan.x - 60.0).abs() < 1.0, "{fitted:?} → {moved:?}");
+        h.set_size(vec2(900.0, 900.0));
+        h.run_steps(2);
+        assert_eq!(h.state().0.camera, moved, "a view the user moved stays put");
     }
 }

@@ -206,6 +206,12 @@ fn chart(plot: &PlotFile, r: &Report) -> Chart {
         _ => lag_chart(r),
     };
     c.title = title;
+    // Whatever the reason a chart's lines hold no value (every interval a gap), axes around
+    // an empty area would read as "all zero": say so instead.
+    let measured = c.lines.iter().any(|l| l.points.iter().any(|p| p.1.is_finite()));
+    if c.note.is_none() && !measured {
+        c.note = Some("nothing was measured for this plot in the run".to_owned());
+    }
     c
 }
 
@@ -269,9 +275,13 @@ fn latency_chart(r: &Report) -> Chart {
             markers: false,
         });
     }
+    let answered = lines.iter().any(|l| l.points.iter().any(|p| p.1.is_finite()));
     let mut c = time_chart(r, "latency of successful requests (ms)", lines);
     if r.endpoints.is_empty() {
         c.note = Some("no request was answered".to_owned());
+    } else if !answered {
+        c.note =
+            Some("no request was answered successfully: every answer was a failure".to_owned());
     }
     c
 }
@@ -534,17 +544,30 @@ where
     Ok(())
 }
 
+/// Legend rows are at least this tall (pixels), so their text stays legible.
+const LEGEND_ROW_MIN: i32 = 12;
+/// Where the first legend row sits, and the room kept below the last.
+const LEGEND_TOP: i32 = 40;
+const LEGEND_BOTTOM: i32 = 60;
+
+/// The legend, in its own area beside the chart: one row per line, closing up when there are
+/// many; if even rows of [`LEGEND_ROW_MIN`] do not fit, the last row says how many series it
+/// leaves out rather than running off the image.
 fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     c: &Chart,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    // Rows close up when there are many series, so the last stays inside the image.
-    let n = i32::try_from(c.lines.len()).unwrap_or(i32::MAX / 32).max(1);
-    let row = ((i32::try_from(HEIGHT).unwrap_or(640) - 100) / n).clamp(8, 26);
+    let room = i32::try_from(HEIGHT).unwrap_or(640) - LEGEND_TOP - LEGEND_BOTTOM;
+    let fits = usize::try_from(room / LEGEND_ROW_MIN).unwrap_or(1).max(2);
+    let n = c.lines.len();
+    let shown = if n > fits { fits - 1 } else { n };
+    let rows = i32::try_from(n.min(fits)).unwrap_or(i32::MAX / 32).max(1);
+    let row = (room / rows).clamp(LEGEND_ROW_MIN, 26);
     let text =
         (FONT, row.clamp(10, 18)).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
-    for (i, line) in c.lines.iter().enumerate() {
-        let y = 40 + row * i32::try_from(i).unwrap_or(i32::MAX / 32);
+    let y_of = |i: usize| LEGEND_TOP + row * i32::try_from(i).unwrap_or(i32::MAX / 32);
+    for (i, line) in c.lines.iter().take(shown).enumerate() {
+        let y = y_of(i);
         let style = line.color.stroke_width(3);
         if line.dashed {
             area.draw(&PathElement::new(vec![(8, y), (20, y)], style))?;
@@ -554,5 +577,208 @@ fn draw_legend<DB: DrawingBackend>(
         }
         area.draw(&Text::new(line.label.clone(), (50, y), text.clone()))?;
     }
+    if shown < n {
+        let more = format!("… and {} more series", n - shown);
+        area.draw(&Text::new(more, (50, y_of(shown)), text))?;
+    }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::metrics::{EndpointSample, LatencySummary, Sample};
+    use crate::report::{EndpointReport, StoreReport};
+
+    fn no_latency() -> LatencySummary {
+        LatencySummary::of(&hdrhistogram::Histogram::new(3).unwrap())
+    }
+
+    /// A report of 20 intervals of 0.1 s with `endpoints` endpoints answering 100 requests a
+    /// second each, `failed` of them failures, at a constant p99 of 40 ms: the p99 lines run
+    /// along the top of the chart from its left edge to its right one, where a legend drawn
+    /// inside the chart would sit. Nothing else in the system.
+    fn report(endpoints: usize, failed: f64) -> Report {
+        let names: Vec<String> = (0..endpoints).map(|i| format!("shop.buy-{i}")).collect();
+        let endpoint = EndpointReport {
+            requests: 200,
+            successes: (200.0 * (1.0 - failed / 100.0)) as u64,
+            availability: 1.0 - failed / 100.0,
+            throughput_rps: 100.0 - failed,
+            latency: no_latency(),
+            latency_all: no_latency(),
+            outcomes: BTreeMap::new(),
+            latency_cdf: Vec::new(),
+        };
+        let sample = EndpointSample {
+            throughput_rps: 100.0,
+            errors_rps: failed,
+            p50_ms: 20.0,
+            p99_ms: 40.0,
+        };
+        let series = (0..=20)
+            .map(|k| Sample {
+                t_s: f64::from(k) * 0.1,
+                endpoints: names.iter().map(|n| (n.clone(), sample)).collect(),
+                services: BTreeMap::new(),
+                cache_hit_ratio: BTreeMap::new(),
+                replication_lag_ms: BTreeMap::new(),
+                consumer_lag: BTreeMap::new(),
+            })
+            .collect();
+        Report {
+            system: "shop".to_owned(),
+            seed: 1,
+            duration_s: 2.0,
+            end_s: 2.0,
+            events: 0,
+            trace_hash: String::new(),
+            requests_sent: 0,
+            requests_answered: 0,
+            guest_fuel: 0,
+            endpoints: names.iter().map(|n| (n.clone(), endpoint.clone())).collect(),
+            services: BTreeMap::new(),
+            stores: BTreeMap::new(),
+            channels: BTreeMap::new(),
+            slos: Vec::new(),
+            series,
+            faults: Vec::new(),
+        }
+    }
+
+    fn svg_of(name: &str, r: &Report) -> String {
+        register_fonts().unwrap();
+        svg(PLOTS.iter().find(|p| p.name == name).unwrap(), r).unwrap()
+    }
+
+    /// The number in attribute `name="…"` of an SVG element.
+    fn attr(element: &str, name: &str) -> f64 {
+        let start = element.find(&format!(" {name}=\"")).expect(name) + name.len() + 3;
+        let end = start + element[start..].find('"').unwrap();
+        element[start..end].parse().expect("a number")
+    }
+
+    /// Each element `<tag …>` of `svg`, up to the end of its start tag, and (for text) its text.
+    fn elements<'a>(svg: &'a str, tag: &str) -> Vec<(&'a str, &'a str)> {
+        let open = format!("<{tag} ");
+        svg.match_indices(&open)
+            .map(|(at, _)| {
+                let rest = &svg[at..];
+                let end = rest.find('>').unwrap() + 1;
+                let body = rest[end..].split('<').next().unwrap_or("").trim();
+                (&rest[..end], body)
+            })
+            .collect()
+    }
+
+    /// The polyline's points.
+    fn points(element: &str) -> Vec<(f64, f64)> {
+        let start = element.find(" points=\"").unwrap() + 9;
+        let end = start + element[start..].find('"').unwrap();
+        element[start..end]
+            .split_whitespace()
+            .map(|p| {
+                let (x, y) = p.split_once(',').unwrap();
+                (x.parse().unwrap(), y.parse().unwrap())
+            })
+            .collect()
+    }
+
+    /// Measured in the SVG: the plotting area is what the mesh's lines span; every legend
+    /// entry (swatch and text) lies to the right of it, inside the image, while the data runs
+    /// up to its right edge at the top, where a legend inside the chart would have covered it.
+    #[test]
+    fn the_legend_sits_beside_the_plotting_area_never_on_the_data() {
+        let svg = svg_of("latency", &report(3, 1.0));
+        let mesh = elements(&svg, "line");
+        assert!(mesh.len() > 10, "a chart with a mesh");
+        let right = mesh.iter().map(|(e, _)| attr(e, "x1").max(attr(e, "x2"))).fold(0.0, f64::max);
+        let top =
+            mesh.iter().map(|(e, _)| attr(e, "y1").min(attr(e, "y2"))).fold(f64::MAX, f64::min);
+        let texts = elements(&svg, "text");
+        for i in 0..3 {
+            for which in ["p99", "p50"] {
+                let label = format!("shop.buy-{i} {which}");
+                let (e, _) = texts.iter().find(|(_, t)| *t == label).expect(&label);
+                let (x, y) = (attr(e, "x"), attr(e, "y"));
+                assert!(x > right, "{label} at x {x}, inside the chart (right edge {right})");
+                assert!(y > 0.0 && y < f64::from(HEIGHT), "{label} at y {y}");
+            }
+        }
+        let (mut data, mut swatches) = (Vec::new(), 0);
+        for (e, _) in elements(&svg, "polyline") {
+            let ps = points(e);
+            if ps.iter().all(|p| p.0 > right) {
+                swatches += 1;
+            } else {
+                assert!(ps.iter().all(|p| p.0 <= right + 1.0), "a line across the legend: {e}");
+                data.extend(ps);
+            }
+        }
+        assert!(swatches >= 6, "a swatch per line: {swatches}");
+        // The p99 lines reach the chart's top right corner.
+        let corner = data.iter().filter(|p| p.0 >= right - 2.0 && p.1 < top + 60.0).count();
+        assert!(corner > 0, "data in the top right corner: {data:?}");
+    }
+
+    /// 80 lines do not fit 80 legend rows: the legend stays inside the image and says how many
+    /// it leaves out.
+    #[test]
+    fn a_long_legend_stays_inside_the_image_and_counts_what_it_leaves_out() {
+        let svg = svg_of("latency", &report(40, 1.0));
+        let texts = elements(&svg, "text");
+        let legend: Vec<&(&str, &str)> =
+            texts.iter().filter(|(_, t)| t.starts_with("shop.buy-")).collect();
+        assert!(legend.len() > 20 && legend.len() < 80, "{} entries", legend.len());
+        let more =
+            texts.iter().find(|(_, t)| t.contains("more series")).expect("a count of the rest");
+        assert_eq!(more.1, format!("… and {} more series", 80 - legend.len()));
+        for (e, t) in legend.iter().copied().chain([more]) {
+            let y = attr(e, "y");
+            assert!(y > 0.0 && y < f64::from(HEIGHT) - 10.0, "{t} at y {y}");
+        }
+        // A few lines are all listed, without a count.
+        assert!(!svg_of("latency", &report(3, 1.0)).contains("more series"));
+    }
+
+    /// Every answer failed: there is no latency to plot, and the latency chart says so
+    /// instead of drawing axes around nothing; the throughput chart still plots the failures.
+    #[test]
+    fn a_run_without_a_successful_answer_has_no_latency_axes() {
+        let r = report(1, 100.0);
+        let svg = svg_of("latency", &r);
+        assert!(svg.contains("no request was answered successfully"), "says why");
+        assert!(!svg.contains("simulated time (s)"), "no axes");
+        assert!(svg_of("throughput", &r).contains("simulated time (s)"));
+        // With successes, the same chart is drawn.
+        assert!(svg_of("latency", &report(1, 1.0)).contains("simulated time (s)"));
+    }
+
+    /// A replicated store whose lag no sample caught: every point is a gap, so the generic
+    /// rule replaces the empty axes with a sentence.
+    #[test]
+    fn a_chart_whose_lines_hold_no_value_says_so() {
+        let mut r = report(1, 1.0);
+        let store = StoreReport {
+            kind: "kv".to_owned(),
+            replicas: 3,
+            consistency: "eventual".to_owned(),
+            reads: 0,
+            writes: 5,
+            replications: 10,
+            replication_lag_max_ms: 3.0,
+            cache: None,
+            broker: None,
+        };
+        r.stores.insert("db".to_owned(), store);
+        let svg = svg_of("replication-lag", &r);
+        assert!(svg.contains("nothing was measured for this plot in the run"), "says why");
+        assert!(!svg.contains("simulated time (s)"), "no axes");
+        // Once a sample holds a lag, the chart is drawn.
+        r.series[3].replication_lag_ms.insert("db".to_owned(), 2.5);
+        assert!(svg_of("replication-lag", &r).contains("simulated time (s)"));
+    }
 }
