@@ -281,7 +281,7 @@ fn dynamic(
     let limits = super::limits(args.limits_off);
     let Exploration { cases, failing, counterexample, shrinking, summary, .. } = match &args.merged
     {
-        Some(outcomes) => explore::conclude(s, files, outcomes.clone(), &limits, &keep_shrinking)?,
+        Some(outcomes) => explore::conclude(s, files, outcomes, &limits, &keep_shrinking)?,
         None => explore::explore_limited(
             s,
             files,
@@ -360,11 +360,12 @@ fn write_shard(
     let path = dir.join(name);
     fusebench_sim::atomic::write(&path, serde_json::to_string(&out)?.as_bytes())
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-    println!(
+    writeln!(
+        std::io::stdout().lock(),
         "shard {shard}: {judged} of {} cases judged ({failing} failing), written to {}",
         args.cases,
         path.display()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

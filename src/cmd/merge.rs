@@ -58,7 +58,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let (cases, seed, outcomes) = match shard::join(&loaded.scenario, &loaded.files, shards) {
+    let (cases, seed, outcomes) = match shard::join(&loaded.scenario, &loaded.files, &shards) {
         Ok(joined) => joined,
         Err(e) => {
             eprintln!("error: {e}; nothing was merged");

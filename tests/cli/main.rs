@@ -18,6 +18,7 @@ mod limits;
 mod replay_travel;
 mod run;
 mod scenario_errors;
+mod shard;
 mod static_checks;
 mod support;
 mod verdicts;

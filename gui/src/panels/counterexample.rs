@@ -200,7 +200,7 @@ mod tests {
 
         let with_lane = written(&[
             TraceEvent::FaultStart { index: 0, kind: "partition" },
-            TraceEvent::Arrival { req: 1, service: "s", endpoint: "e" },
+            TraceEvent::Arrival { req: 1, service: "s", endpoint: "e", body: Default::default() },
         ]);
         let h = harness(timeline_of(with_lane));
         assert!(h.query_by_label_contains("no swim lanes").is_none());

@@ -734,7 +734,8 @@ pub fn explore_limited(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Exploration, ExploreError> {
     let outcomes = judge_cases(s, files, cases, seed, limits, Shard::WHOLE, progress)?;
-    conclude(s, files, outcomes.into_iter().map(|(_, c)| c).collect(), limits, keep_shrinking)
+    let outcomes: Vec<CaseVerdicts> = outcomes.into_iter().map(|(_, c)| c).collect();
+    conclude(s, files, &outcomes, limits, keep_shrinking)
 }
 
 /// Judges the cases of `shard` among `cases` cases from `seed`, in parallel: each with its
@@ -782,13 +783,13 @@ pub fn judge_cases(
 pub fn conclude(
     s: &Scenario,
     files: &ModuleFiles,
-    outcomes: Vec<CaseVerdicts>,
+    outcomes: &[CaseVerdicts],
     limits: &Limits,
     keep_shrinking: &(dyn Fn() -> bool + Sync),
 ) -> Result<Exploration, ExploreError> {
     let failing_count = outcomes.iter().filter(|o| o.failed()).count();
     let declared = outcomes.first().map(|o| o.verdicts.clone()).unwrap_or_default();
-    let mut summary = summarise(&properties::catalogue(s), &outcomes);
+    let mut summary = summarise(&properties::catalogue(s), outcomes);
     let first = outcomes.iter().position(CaseVerdicts::failed);
     let (counterexample, shrinking) = match first {
         None => (None, None),

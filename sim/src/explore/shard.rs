@@ -115,7 +115,7 @@ impl ShardFile {
 pub fn join(
     s: &Scenario,
     files: &ModuleFiles,
-    shards: Vec<(String, ShardFile)>,
+    shards: &[(String, ShardFile)],
 ) -> Result<(usize, u64, Vec<CaseVerdicts>), ShardError> {
     let expected = scenario_hash(s, files);
     let Some((first_name, first)) = shards.first() else { return Err(ShardError::Empty) };
@@ -124,7 +124,7 @@ pub fn join(
         |f: &ShardFile| format!("{} cases from seed {}, {} shards", f.cases, f.seed, f.shard.count);
     let mut by_shard: Vec<Option<&str>> = vec![None; count];
     let mut slots: Vec<Option<CaseVerdicts>> = vec![None; cases];
-    for (name, f) in &shards {
+    for (name, f) in shards {
         if f.scenario_sha256 != expected {
             return Err(ShardError::OtherScenario {
                 file: name.clone(),
