@@ -28,6 +28,7 @@ mod gateway;
 mod ids;
 mod invariants;
 mod invocation;
+mod journey;
 mod kv;
 mod network;
 mod recorder;
@@ -51,6 +52,7 @@ use crate::time::{SimTime, millis_to_nanos, secs_to_nanos};
 use crate::trace::{Trace, TraceEvent, TraceMode};
 
 use event::Event;
+pub use journey::JourneyStats;
 pub use kv::{KvReplica, Versioned};
 pub use world::WorldError;
 
@@ -102,6 +104,8 @@ pub struct RunResult {
     /// Messages on at-least-once channels some consumer group never acknowledged:
     /// (channel, message id, group).
     pub unacked: Vec<(String, u64, String)>,
+    /// Per journey (by name, every declared one): how its instances went.
+    pub journeys: BTreeMap<String, JourneyStats>,
 }
 
 /// One simulation run in progress.
@@ -138,6 +142,7 @@ pub struct Sim {
     /// Per node: the invocations computing there share its cores.
     cpus: Vec<cpu::NodeCpu>,
     load: workload::Load,
+    journeys: journey::Journeys,
     guest_fuel: u64,
 }
 
@@ -228,6 +233,7 @@ impl Sim {
             balancers: balancer::Balancers::default(),
             cpus: world.node_cores.iter().map(|&c| cpu::NodeCpu::new(c)).collect(),
             load: workload::Load::default(),
+            journeys: journey::Journeys::default(),
             guest_fuel: 0,
             world,
             scenario,
@@ -305,6 +311,7 @@ impl Sim {
             guest_fuel: self.guest_fuel,
             requests_sent: self.load.sent,
             requests_answered: self.load.answered,
+            journeys: self.journeys.stats(&self.world),
         }
     }
 
@@ -367,6 +374,7 @@ impl Sim {
         match event {
             Event::Arrival => self.on_arrival(),
             Event::UserNext(user) => self.on_user_next(user),
+            Event::JourneyNext(id) => self.on_journey_next(id),
             Event::AtGateway(req) => self.on_at_gateway(req),
             Event::GatewayTimeout(req) => self.on_gateway_timeout(req),
             Event::AtClient { req, outcome } => self.on_at_client(req, outcome),
