@@ -268,3 +268,6 @@ impl Sim {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
