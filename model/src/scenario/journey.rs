@@ -231,3 +231,6 @@ fn undeclared(shape: &Shape, path: &[String]) -> Option<String> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests;
