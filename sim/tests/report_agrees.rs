@@ -331,7 +331,12 @@ fn the_journey_table_is_the_traces_journey_lines() {
             .failed_by_step
             .iter()
             .map(|f| {
-                assert_eq!(f.failed, failed.get(&format!("{name}/{}", f.step)), "{name}/{}", f.step);
+                assert_eq!(
+                    f.failed,
+                    failed.get(&format!("{name}/{}", f.step)),
+                    "{name}/{}",
+                    f.step
+                );
                 f.failed
             })
             .sum();

@@ -94,7 +94,8 @@ impl Journey {
             raw.push((t, n));
         }
         // Every name first, so a reference to a later step can be told from an unknown one.
-        let all: Vec<String> = raw.iter().map(|(_, n)| n.as_ref().map_or(String::new(), |n| n.0.clone())).collect();
+        let all: Vec<String> =
+            raw.iter().map(|(_, n)| n.as_ref().map_or(String::new(), |n| n.0.clone())).collect();
         let mut steps = Vec::new();
         let mut ok = true;
         for (i, (t, n)) in raw.into_iter().enumerate() {
@@ -144,7 +145,11 @@ impl JourneyStep {
         let endpoint = o.req_str(cx, "endpoint", "the endpoint called");
         let think_ms = o.opt_f64(cx, "think_ms", 0.0, Journey::THINK_MS_MAX).unwrap_or(0.0);
         let stop_on = if o.has("stop_on") {
-            o.opt_enum(cx, "stop_on", &[("any-error", StopOn::AnyError), ("unexpected", StopOn::Unexpected)])?
+            o.opt_enum(
+                cx,
+                "stop_on",
+                &[("any-error", StopOn::AnyError), ("unexpected", StopOn::Unexpected)],
+            )?
         } else {
             StopOn::AnyError
         };

@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-pub use super::journey::{Journey, JourneyStep, StepRef, StopOn};
 use super::NameRef;
+pub use super::journey::{Journey, JourneyStep, StepRef, StopOn};
 use super::reader::{Cx, Obj, Value, span_of, type_name};
 use crate::diagnostic::Span;
 
@@ -294,7 +294,9 @@ pub(crate) fn to_json_in(
                 };
                 if !sc.earlier.contains(&step) {
                     let why = if sc.later.contains(&step) {
-                        format!("step `{step}` is not earlier than this one: a step may use only the answers of the steps before it")
+                        format!(
+                            "step `{step}` is not earlier than this one: a step may use only the answers of the steps before it"
+                        )
                     } else {
                         format!("unknown step `{step}`")
                     };

@@ -187,7 +187,8 @@ impl Sim {
         let mut r = self.load.renderer(&mut self.rng_workload, self.seed, &inst.answers);
         let body = r.body(&step.body);
         if let Some(missing) = r.missing {
-            self.end_journey(id, Some(format!("step `{}`: {missing}", step.name)));
+            let why = format!("step `{}`: {missing}", step.name);
+            self.end_journey(id, Some(&why));
             return;
         }
         let (service, endpoint) = (step.service, step.endpoint);
@@ -220,7 +221,7 @@ impl Sim {
         let steps = &w.journeys[inst.journey].steps;
         if stops(steps[inst.step].stop_on, outcome) {
             let why = format!("step `{}`: answer {}", steps[inst.step].name, outcome.name());
-            self.end_journey(id, Some(why));
+            self.end_journey(id, Some(&why));
             return;
         }
         // A timeout has no body; an answer whose body is not JSON has no fields: later
@@ -236,7 +237,7 @@ impl Sim {
     }
 
     /// Ends instance `id`: completed (`failure` none) or failed at its current step.
-    fn end_journey(&mut self, id: u64, failure: Option<String>) {
+    fn end_journey(&mut self, id: u64, failure: Option<&str>) {
         let Some(inst) = self.journeys.live.remove(&id) else { return };
         let Some(w) = &self.world.workload else { return };
         let spec = &w.journeys[inst.journey];
@@ -244,7 +245,7 @@ impl Sim {
         let latency = now - inst.started;
         let tally = &mut self.journeys.tallies[inst.journey];
         let step = inst.step.min(spec.steps.len() - 1);
-        match &failure {
+        match failure {
             None => {
                 tally.completed += 1;
                 tally.latencies_ns.push(latency);
@@ -260,7 +261,7 @@ impl Sim {
                 step: &spec.steps[step].name,
                 steps: u32::try_from(inst.answers.len()).unwrap_or(u32::MAX),
                 latency_ns: latency,
-                reason: failure.as_deref().unwrap_or(""),
+                reason: failure.unwrap_or(""),
             },
         );
         if let Some(user) = inst.user {

@@ -132,7 +132,8 @@ impl Renderer<'_> {
                     match found {
                         None | Some(Json::Null) => {
                             if self.missing.is_none() {
-                                self.missing = Some(format!("{written}: the answer has no such field"));
+                                self.missing =
+                                    Some(format!("{written}: the answer has no such field"));
                             }
                             return Json::Null;
                         }

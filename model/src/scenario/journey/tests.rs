@@ -76,7 +76,11 @@ fn a_journey_reads_with_its_steps_references_and_defaults() {
         "2.5",
         &[
             ("look", "browse", "{ sku = \"sku-${int 1 8}\" }"),
-            ("buy", "order", "{ sku = \"${steps.look.sku}\", cents = \"${steps.look.price.cents}\" }"),
+            (
+                "buy",
+                "order",
+                "{ sku = \"${steps.look.sku}\", cents = \"${steps.look.price.cents}\" }",
+            ),
         ],
     );
     text.push_str("    think_ms = 250\n    stop_on = \"unexpected\"\n");
@@ -106,7 +110,8 @@ fn a_reference_to_a_later_or_unknown_step_is_located() {
     assert_eq!(col, "    body = { sku = ".len() + 1);
     assert_eq!(field, "workload.journey[0].step[0].body.sku");
     assert!(msg.contains("step `buy` is not earlier than this one"), "{msg}");
-    let text = journey("1", &[("look", "browse", "{}"), ("buy", "order", "{ s = \"${steps.nope.x}\" }")]);
+    let text =
+        journey("1", &[("look", "browse", "{}"), ("buy", "order", "{ s = \"${steps.nope.x}\" }")]);
     let (code, line, _, _, msg) = only(&text);
     assert_eq!((code.as_str(), line), ("parse.unknown-reference", line_of(&text, "nope")));
     assert!(msg.contains("unknown step `nope`"), "{msg}");
@@ -131,7 +136,16 @@ fn duplicate_step_names_are_located_at_the_second() {
     let text = journey("1", &[("look", "browse", "{}"), ("look", "order", "{}")]);
     let (code, line, _, field, msg) = only(&text);
     assert_eq!(code, "parse.duplicate");
-    assert_eq!(line, text.lines().enumerate().filter(|(_, l)| l.contains("name = \"look\"")).nth(1).expect("two").0 + 1);
+    assert_eq!(
+        line,
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| l.contains("name = \"look\""))
+            .nth(1)
+            .expect("two")
+            .0
+            + 1
+    );
     assert_eq!(field, "workload.journey[0].step[1].name");
     assert!(msg.contains("duplicate step name `look`"), "{msg}");
 }
@@ -151,15 +165,22 @@ fn a_weight_of_zero_or_less_is_located() {
 fn unknown_and_private_endpoints_and_services_are_located() {
     let text = journey("1", &[("look", "brows", "{}")]);
     let (code, line, _, field, msg) = only(&text);
-    assert_eq!((code.as_str(), field.as_str()), ("parse.unknown-reference", "workload.journey[0].step[0].endpoint"));
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("parse.unknown-reference", "workload.journey[0].step[0].endpoint")
+    );
     assert_eq!(line, line_of(&text, "\"brows\""));
     assert!(msg.contains("unknown endpoint of `shop` `brows`"), "{msg}");
     let text = journey("1", &[("look", "internal", "{}")]);
     let (code, ..) = only(&text);
     assert_eq!(code, "parse.not-public");
-    let text = journey("1", &[("look", "browse", "{}")]).replace("service = \"shop\"\n    endpoint", "service = \"shp\"\n    endpoint");
+    let text = journey("1", &[("look", "browse", "{}")])
+        .replace("service = \"shop\"\n    endpoint", "service = \"shp\"\n    endpoint");
     let (code, line, _, field, _) = only(&text);
-    assert_eq!((code.as_str(), field.as_str()), ("parse.unknown-reference", "workload.journey[0].step[0].service"));
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("parse.unknown-reference", "workload.journey[0].step[0].service")
+    );
     assert_eq!(line, line_of(&text, "\"shp\""));
 }
 
@@ -167,10 +188,16 @@ fn unknown_and_private_endpoints_and_services_are_located() {
 fn a_journey_without_steps_or_with_a_bad_stop_on_is_an_error() {
     let text = journey("1", &[]);
     let (code, _, _, field, _) = only(&text);
-    assert_eq!((code.as_str(), field.as_str()), ("parse.missing-field", "workload.journey[0].step"));
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("parse.missing-field", "workload.journey[0].step")
+    );
     let text = journey("1", &[("look", "browse", "{}")]) + "    stop_on = \"never\"\n";
     let (code, line, _, field, _) = only(&text);
-    assert_eq!((code.as_str(), field.as_str()), ("parse.value", "workload.journey[0].step[0].stop_on"));
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("parse.value", "workload.journey[0].step[0].stop_on")
+    );
     assert_eq!(line, line_of(&text, "never"));
 }
 

@@ -281,13 +281,11 @@ arrival = { kind = "poisson", rate_rps = 40 }
 #[test]
 fn a_step_may_use_an_abstract_services_generated_answer() {
     // `one` served abstractly: its answer generated from the response contract.
-    let text = format!("{}{CLOSED}{JOURNEY}", BASE.replace("EXPECTED", ""))
-        .replace("STOP", "")
-        .replace(
+    let text =
+        format!("{}{CLOSED}{JOURNEY}", BASE.replace("EXPECTED", "")).replace("STOP", "").replace(
             "    service = \"app\"\n    endpoint = \"start\"",
             "    service = \"gen\"\n    endpoint = \"gen\"",
-        )
-        + r#"
+        ) + r#"
 [[service]]
 name = "gen"
 context = "c"
