@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::reader::{Cx, Obj};
+use super::reader::{Cx, Obj, Value, span_of};
 use super::workload::{StepScope, to_json_in};
 use super::{NameRef, Scenario};
 use crate::contract::{FieldType, Shape};
@@ -72,19 +72,16 @@ impl Journey {
     pub(crate) fn read(cx: &mut Cx<'_>, mut o: Obj<'_, '_>) -> Option<Journey> {
         let name = o.req_str(cx, "name", "the journey's name, used in reports");
         let weight = match o.get("weight") {
-            Some(v) => {
-                let w = o.opt_f64(cx, "weight", f64::MIN, 1e9);
-                match w {
-                    Some(w) if w <= 0.0 => {
-                        let msg = format!(
-                            "`weight` = {w}: a journey's weight must be > 0 (remove the journey to leave it out)"
-                        );
-                        cx.error("parse.range", super::reader::span_of(v), &o.field("weight"), msg);
-                        None
-                    }
-                    w => w,
-                }
+            // Zero or less gets its own message (the range one would not say why).
+            Some(v) if number(v).is_some_and(|w| w <= 0.0) => {
+                let msg = format!(
+                    "`weight` = {}: a journey's weight must be > 0 (remove the journey to leave it out)",
+                    number(v).unwrap_or_default()
+                );
+                cx.error("parse.range", span_of(v), &o.field("weight"), msg);
+                None
             }
+            Some(_) => o.opt_f64(cx, "weight", 0.0, 1e9),
             None => Some(1.0),
         };
         let mut names: Vec<String> = Vec::new();
@@ -130,6 +127,16 @@ impl Journey {
             return None;
         }
         Some(Journey { name: name?.0, weight: weight?, steps, span })
+    }
+}
+
+/// A TOML integer or float as a number (`None` for anything else, left to the typed reader).
+fn number(v: &Value<'_>) -> Option<f64> {
+    use toml::de::DeValue as T;
+    match v.get_ref() {
+        T::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok().map(|i| i as f64),
+        T::Float(f) => f.as_str().parse::<f64>().ok(),
+        _ => None,
     }
 }
 

@@ -152,12 +152,13 @@ fn duplicate_step_names_are_located_at_the_second() {
 
 #[test]
 fn a_weight_of_zero_or_less_is_located() {
-    for w in ["0", "-1.5"] {
+    for w in ["0", "-1.5", "0.0", "1e12", "nan"] {
         let text = journey(w, &[("look", "browse", "{}")]);
         let (code, line, _, field, msg) = only(&text);
         assert_eq!((code.as_str(), field.as_str()), ("parse.range", "workload.journey[0].weight"));
         assert_eq!(line, line_of(&text, "weight ="));
-        assert!(msg.contains("must be > 0"), "{msg}");
+        let why = if w == "1e12" || w == "nan" { "out of range" } else { "must be > 0" };
+        assert!(msg.contains(why), "{w}: {msg}");
     }
 }
 
