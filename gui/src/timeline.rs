@@ -99,6 +99,9 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         | TraceEvent::Publish { .. }
         | TraceEvent::FaultStart { .. }
         | TraceEvent::FaultEnd { .. }
+        | TraceEvent::JourneyStart { .. }
+        | TraceEvent::JourneyStep { .. }
+        | TraceEvent::JourneyEnd { .. }
         | TraceEvent::RunEnd { .. } => None,
     }
 }

@@ -308,6 +308,32 @@ pub enum TraceEvent<S = String> {
         attempt: u32,
         outcome: S,
     },
+    /// A client started journey instance `id` (ids count from 1 in start order).
+    JourneyStart {
+        journey: S,
+        id: u64,
+    },
+    /// Journey `id` sent its step `step` (0 first) as client request `req`: the request's
+    /// `arrival` and `response` lines belong to the journey.
+    JourneyStep {
+        id: u64,
+        step: u32,
+        name: S,
+        req: u64,
+    },
+    /// Journey `id` is over: `outcome` `completed` or `failed`; `step` the step that ended
+    /// it (the last one when completed), `steps` how many steps got an answer that let it go
+    /// on, `latency_ns` from its start; `reason` why it failed (the answer's outcome, or a
+    /// missing field), empty when completed.
+    JourneyEnd {
+        journey: S,
+        id: u64,
+        outcome: S,
+        step: S,
+        steps: u32,
+        latency_ns: u64,
+        reason: S,
+    },
 }
 
 impl<S> TraceEvent<S> {
@@ -352,6 +378,9 @@ impl<S> TraceEvent<S> {
             TraceEvent::CallFailed { .. } => "call_failed",
             TraceEvent::Nacked { .. } => "nacked",
             TraceEvent::OomKilled { .. } => "oom_killed",
+            TraceEvent::JourneyStart { .. } => "journey_start",
+            TraceEvent::JourneyStep { .. } => "journey_step",
+            TraceEvent::JourneyEnd { .. } => "journey_end",
         }
     }
 
@@ -594,6 +623,23 @@ impl<S> TraceEvent<S> {
                 attempt: *attempt,
                 outcome: f(outcome),
             },
+            TraceEvent::JourneyStart { journey, id } => {
+                TraceEvent::JourneyStart { journey: f(journey), id: *id }
+            }
+            TraceEvent::JourneyStep { id, step, name, req } => {
+                TraceEvent::JourneyStep { id: *id, step: *step, name: f(name), req: *req }
+            }
+            TraceEvent::JourneyEnd { journey, id, outcome, step, steps, latency_ns, reason } => {
+                TraceEvent::JourneyEnd {
+                    journey: f(journey),
+                    id: *id,
+                    outcome: f(outcome),
+                    step: f(step),
+                    steps: *steps,
+                    latency_ns: *latency_ns,
+                    reason: f(reason),
+                }
+            }
         }
     }
 }

@@ -290,3 +290,80 @@ fn the_consumer_lag_series_is_the_traces_publish_minus_ack_at_every_sample() {
     }
     assert!(svg.contains("deliveries owed to consumer groups"), "a chart, not a note");
 }
+
+/// The journey table (issue 13.4), recomputed from `journey_start` / `journey_end` lines
+/// alone: started, completed, failed at each step, unfinished, the completion rate and the
+/// nearest-rank latency percentiles of completed journeys, to the nanosecond.
+#[test]
+fn the_journey_table_is_the_traces_journey_lines() {
+    let (s, result) = shop_run(4.0, 7);
+    let report = Report::new(&result, &s);
+    let declared: Vec<&str> = s
+        .workload
+        .as_ref()
+        .map(|w| w.journeys.iter().map(|j| j.name.as_str()).collect())
+        .unwrap_or_default();
+    assert!(!declared.is_empty(), "the shop declares a journey");
+    assert_eq!(report.journeys.keys().map(String::as_str).collect::<Vec<_>>(), declared);
+    let mut started = Tally::default();
+    let mut completed = Tally::default();
+    // `journey/step` → failures.
+    let mut failed = Tally::default();
+    let mut latencies: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for line in lines(&result) {
+        match line.event {
+            TraceEvent::JourneyStart { journey, .. } => started.add(journey),
+            TraceEvent::JourneyEnd { journey, outcome, step, latency_ns, .. } => {
+                match outcome.as_str() {
+                    "completed" => {
+                        completed.add(journey.clone());
+                        latencies.entry(journey).or_default().push(latency_ns);
+                    }
+                    "failed" => failed.add(format!("{journey}/{step}")),
+                    other => panic!("unknown journey outcome `{other}`"),
+                }
+            }
+            _ => {}
+        }
+    }
+    for (name, j) in &report.journeys {
+        assert!(started.get(name) > 10, "{name}: too few journeys to compare ({j:?})");
+        assert_eq!(j.started, started.get(name), "{name} started");
+        assert_eq!(j.completed, completed.get(name), "{name} completed");
+        let by_step: u64 = j
+            .failed_by_step
+            .iter()
+            .map(|f| {
+                assert_eq!(
+                    f.failed,
+                    failed.get(&format!("{name}/{}", f.step)),
+                    "{name}/{}",
+                    f.step
+                );
+                f.failed
+            })
+            .sum();
+        assert_eq!(j.failed, by_step);
+        assert_eq!(j.unfinished, j.started - j.completed - j.failed, "{name} unfinished");
+        let ended = j.completed + j.failed;
+        assert!((j.completion_rate - j.completed as f64 / ended as f64).abs() < 1e-12);
+        let mut l = latencies.remove(name).unwrap_or_default();
+        l.sort_unstable();
+        let pct = |p: usize| {
+            // Nearest rank: the smallest value with at least p % of the values at or below it.
+            let k = (p * l.len()).div_ceil(100).max(1);
+            l[k - 1] as f64 / 1e6
+        };
+        assert_eq!(j.latency.count, l.len() as u64);
+        assert_eq!(j.latency.p50_ms, pct(50), "{name} p50");
+        assert_eq!(j.latency.p95_ms, pct(95), "{name} p95");
+        assert_eq!(j.latency.p99_ms, pct(99), "{name} p99");
+        assert_eq!(j.latency.max_ms, l[l.len() - 1] as f64 / 1e6, "{name} max");
+    }
+    // And `report.json` carries them.
+    let json: serde_json::Value =
+        serde_json::from_slice(&report.to_json().expect("serialises")).expect("json");
+    for name in declared {
+        assert_eq!(json["journeys"][name]["started"], started.get(name));
+    }
+}

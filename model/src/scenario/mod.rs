@@ -8,6 +8,7 @@
 mod channel;
 mod data;
 mod fault;
+mod journey;
 mod property;
 mod quality;
 mod reader;
@@ -30,7 +31,9 @@ pub use service::{
     ServiceTime, Subscription, TimeResource,
 };
 pub use topology::{Distribution, Link, Node, Tier};
-pub use workload::{Arrival, MixEntry, RateStep, Template, Workload};
+pub use workload::{
+    Arrival, Journey, JourneyStep, MixEntry, RateStep, StepRef, StopOn, Template, Workload,
+};
 
 use crate::diagnostic::{Diagnostic, LineIndex, Location, Span};
 use reader::{Cx, Obj};

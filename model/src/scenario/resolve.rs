@@ -212,6 +212,13 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario) {
         for m in &w.mix {
             resolve_endpoint(cx, s, &m.service, &m.endpoint, "workload.mix", &services, true);
         }
+        for (i, j) in w.journeys.iter().enumerate() {
+            for (k, st) in j.steps.iter().enumerate() {
+                let field = format!("workload.journey[{i}].step[{k}]");
+                resolve_endpoint(cx, s, &st.service, &st.endpoint, &field, &services, true);
+            }
+        }
+        super::journey::check(cx, s);
     }
     for fault in &s.faults {
         let field = "fault";

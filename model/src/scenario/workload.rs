@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::NameRef;
+pub use super::journey::{Journey, JourneyStep, StepRef, StopOn};
 use super::reader::{Cx, Obj, Value, span_of, type_name};
 use crate::diagnostic::Span;
 
@@ -48,17 +49,27 @@ pub struct Workload {
     pub origin: Option<NameRef>,
     pub arrival: Arrival,
     pub mix: Vec<MixEntry>,
+    /// User journeys: sequences of requests sharing the mix's weights (see [`Journey`]).
+    /// Left out of the serialisation when empty, so the canonical form (and the scenario hash
+    /// of replay files) of a workload without journeys stays what it was.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub journeys: Vec<Journey>,
 }
 
 /// A generator inside a body string: `${seq}` (a run-wide counter), `${int A B}` (uniform
 /// integer in [A, B]), `${pick a b c}` (one of the words), `${key}` (a fresh idempotency key).
 /// A string that is exactly one `${int A B}` or `${seq}` becomes a JSON integer.
+///
+/// Inside a journey step, `${steps.<step>.<path>}` is a field of an earlier step's answer
+/// (`path`: object keys or array indexes, dot-separated); a string that is exactly one such
+/// reference becomes the field's JSON value itself (a number stays a number).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Template {
     Seq,
     Int { min: i64, max: i64 },
     Pick(Vec<String>),
     Key,
+    Step { step: String, path: Vec<String> },
 }
 
 impl Template {
@@ -95,8 +106,19 @@ impl Template {
             ["pick", words @ ..] if !words.is_empty() => {
                 Ok(Template::Pick(words.iter().map(|w| (*w).to_owned()).collect()))
             }
+            [reference] if reference.starts_with("steps.") => {
+                let mut parts = reference["steps.".len()..].split('.').map(str::to_owned);
+                let step = parts.next().unwrap_or_default();
+                let path: Vec<String> = parts.collect();
+                if step.is_empty() || path.is_empty() || path.iter().any(String::is_empty) {
+                    return Err(format!(
+                        "`${{{expr}}}`: a step reference is `${{steps.<step>.<field>[.<field>...]}}`"
+                    ));
+                }
+                Ok(Template::Step { step, path })
+            }
             _ => Err(format!(
-                "unknown generator `${{{expr}}}` (known: ${{seq}}, ${{key}}, ${{int A B}}, ${{pick a b ...}})"
+                "unknown generator `${{{expr}}}` (known: ${{seq}}, ${{key}}, ${{int A B}}, ${{pick a b ...}}, and in a journey step ${{steps.<step>.<field>}})"
             )),
         }
     }
@@ -121,16 +143,18 @@ impl Workload {
         };
         let mix: Vec<MixEntry> =
             o.table_list(cx, "mix").into_iter().filter_map(|t| MixEntry::read(cx, t)).collect();
-        if !o.has("mix") {
+        let journeys: Vec<Journey> =
+            o.table_list(cx, "journey").into_iter().filter_map(|t| Journey::read(cx, t)).collect();
+        if !o.has("mix") && !o.has("journey") {
             cx.error(
                 "parse.missing-field",
                 o.span,
                 &o.field("mix"),
-                "a workload needs at least one `[[workload.mix]]` entry",
+                "a workload needs at least one `[[workload.mix]]` entry or `[[workload.journey]]`",
             );
         }
         o.finish(cx);
-        Some(Workload { duration_s, origin, arrival: arrival?, mix })
+        Some(Workload { duration_s, origin, arrival: arrival?, mix, journeys })
     }
 }
 
@@ -225,15 +249,71 @@ impl MixEntry {
     }
 }
 
-/// Converts a TOML value to JSON, checking `${...}` generators in strings.
+/// Converts a TOML value to JSON, checking `${...}` generators in strings. A step reference
+/// (`${steps...}`) is refused: only a journey step has earlier steps.
 pub(crate) fn to_json(cx: &mut Cx<'_>, v: &Value<'_>, path: &str) -> Option<serde_json::Value> {
+    to_json_in(cx, v, path, &mut None)
+}
+
+/// The steps a journey step's body may refer to, and the references found in it.
+pub(crate) struct StepScope<'e> {
+    /// The names of the earlier steps of the journey, in order.
+    pub earlier: &'e [String],
+    /// The steps after this one and this one itself (for a clearer error).
+    pub later: &'e [String],
+    pub refs: Vec<StepRef>,
+}
+
+/// [`to_json`] inside a journey step: `${steps.X...}` must name an earlier step; every
+/// reference is collected (with its place) into `scope` for the contract check.
+pub(crate) fn to_json_in(
+    cx: &mut Cx<'_>,
+    v: &Value<'_>,
+    path: &str,
+    scope: &mut Option<StepScope<'_>>,
+) -> Option<serde_json::Value> {
     use serde_json::Value as J;
     use toml::de::DeValue as T;
     Some(match v.get_ref() {
         T::String(s) => {
-            if let Err(e) = Template::parse_all(s) {
-                cx.error("parse.template", span_of(v), path, e);
-                return None;
+            let templates = match Template::parse_all(s) {
+                Ok(t) => t,
+                Err(e) => {
+                    cx.error("parse.template", span_of(v), path, e);
+                    return None;
+                }
+            };
+            for t in templates {
+                let Template::Step { step, path: fields } = t else { continue };
+                let Some(sc) = scope.as_mut() else {
+                    let msg = format!(
+                        "`${{steps.{step}...}}` refers to an earlier journey step's answer; only a `[[workload.journey.step]]` body has earlier steps"
+                    );
+                    cx.error("parse.template", span_of(v), path, msg);
+                    return None;
+                };
+                if !sc.earlier.contains(&step) {
+                    let why = if sc.later.contains(&step) {
+                        format!(
+                            "step `{step}` is not earlier than this one: a step may use only the answers of the steps before it"
+                        )
+                    } else {
+                        format!("unknown step `{step}`")
+                    };
+                    let hint = if sc.earlier.is_empty() {
+                        "this is the journey's first step: no answer to refer to yet".to_owned()
+                    } else {
+                        format!("earlier steps: {}", sc.earlier.join(", "))
+                    };
+                    cx.error_hint("parse.unknown-reference", span_of(v), path, why, Some(hint));
+                    return None;
+                }
+                sc.refs.push(StepRef {
+                    step,
+                    path: fields,
+                    field: path.to_owned(),
+                    span: span_of(v),
+                });
             }
             J::String(s.to_string())
         }
@@ -257,7 +337,7 @@ pub(crate) fn to_json(cx: &mut Cx<'_>, v: &Value<'_>, path: &str) -> Option<serd
         T::Array(items) => {
             let mut out = Vec::new();
             for (i, item) in items.iter().enumerate() {
-                out.push(to_json(cx, item, &format!("{path}[{i}]"))?);
+                out.push(to_json_in(cx, item, &format!("{path}[{i}]"), scope)?);
             }
             J::Array(out)
         }
@@ -265,7 +345,7 @@ pub(crate) fn to_json(cx: &mut Cx<'_>, v: &Value<'_>, path: &str) -> Option<serd
             let mut map = serde_json::Map::new();
             for (k, item) in t {
                 let key: &str = k.get_ref().as_ref();
-                map.insert(key.to_owned(), to_json(cx, item, &format!("{path}.{key}"))?);
+                map.insert(key.to_owned(), to_json_in(cx, item, &format!("{path}.{key}"), scope)?);
             }
             J::Object(map)
         }
@@ -296,5 +376,18 @@ mod tests {
         assert!(Template::parse_all("${uuid}").is_err());
         assert!(Template::parse_all("${seq").is_err());
         assert_eq!(Template::parse_all("plain"), Ok(vec![]));
+        assert_eq!(
+            Template::parse_all("id-${steps.order.order_id}"),
+            Ok(vec![Template::Step { step: "order".into(), path: vec!["order_id".into()] }])
+        );
+        assert_eq!(
+            Template::parse_all("${steps.list.items.0.sku}"),
+            Ok(vec![Template::Step {
+                step: "list".into(),
+                path: vec!["items".into(), "0".into(), "sku".into()]
+            }])
+        );
+        assert!(Template::parse_all("${steps.order}").is_err());
+        assert!(Template::parse_all("${steps..x}").is_err());
     }
 }

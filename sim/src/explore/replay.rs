@@ -517,6 +517,24 @@ pub fn describe(line: &TraceLine) -> String {
                 mib(capacity)
             )
         }
+        TraceEvent::JourneyStart { journey, id } => {
+            format!("a client starts journey {journey} (instance {id})")
+        }
+        TraceEvent::JourneyStep { id, step, name, req } => {
+            format!("journey instance {id} sends step {step} ({name}) as request {req}")
+        }
+        TraceEvent::JourneyEnd { journey, id, outcome, step, steps, latency_ns, reason } => {
+            let ms = *latency_ns as f64 / 1e6;
+            if reason.is_empty() {
+                format!(
+                    "journey {journey} (instance {id}) {outcome} after {steps} step(s) in {ms:.1} ms"
+                )
+            } else {
+                format!(
+                    "journey {journey} (instance {id}) {outcome} at step {step} after {steps} step(s) in {ms:.1} ms: {reason}"
+                )
+            }
+        }
     };
     format!("t={t:>9.4}s  {what}")
 }
@@ -589,6 +607,14 @@ pub fn mermaid(events: &[TraceLine]) -> String {
                 let service = id(service);
                 writeln!(out, "  {service}-->>{}: {} #{req}", id("client"), t(outcome))
             }
+            TraceEvent::JourneyEnd { journey, id: instance, outcome, step, .. } => writeln!(
+                out,
+                "  Note over {}: journey {} #{instance} {} at {}",
+                id("client"),
+                t(journey),
+                t(outcome),
+                t(step)
+            ),
             // Not drawn: the diagram shows the conversation between participants, and these
             // are either bookkeeping or already told by the events above.
             TraceEvent::RunStart { .. }
@@ -615,7 +641,9 @@ pub fn mermaid(events: &[TraceLine]) -> String {
             | TraceEvent::RunEnd { .. }
             | TraceEvent::LimitHit { .. }
             | TraceEvent::CallFailed { .. }
-            | TraceEvent::Nacked { .. } => Ok(()),
+            | TraceEvent::Nacked { .. }
+            | TraceEvent::JourneyStart { .. }
+            | TraceEvent::JourneyStep { .. } => Ok(()),
         };
     }
     let mut out = String::from("sequenceDiagram\n");

@@ -19,6 +19,7 @@ pub fn render(report: &Report, plots: &[PlotFile]) -> String {
     summary(&mut md, report);
     slos(&mut md, report);
     endpoints(&mut md, report);
+    super::journeys::render(&mut md, &report.journeys);
     services(&mut md, report);
     stores(&mut md, report);
     channels(&mut md, report);

@@ -11,6 +11,7 @@
 //! toward them; it is small next to the workload, and dividing by the drain too would dilute
 //! every figure by an amount that depends only on the drain setting.
 
+pub mod journeys;
 pub mod markdown;
 pub mod multi;
 pub mod plots;
@@ -75,6 +76,10 @@ pub struct Report {
     pub series: Vec<Sample>,
     /// When each fault of the run was active, for the plots' bands.
     pub faults: Vec<FaultSpan>,
+    /// Per journey of the workload (left out when it has none, so reports of workloads
+    /// without journeys keep their bytes).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub journeys: BTreeMap<String, journeys::JourneyReport>,
 }
 
 /// A fault's active span in the run, seconds of simulated time.
@@ -370,6 +375,7 @@ impl Report {
             slos,
             series: result.metrics.series.clone(),
             faults: fault_spans(scenario, result.end.as_secs_f64()),
+            journeys: journeys::journeys(&result.journeys),
         }
     }
 

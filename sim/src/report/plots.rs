@@ -646,6 +646,7 @@ mod tests {
             slos: Vec::new(),
             series,
             faults: Vec::new(),
+            journeys: Default::default(),
         }
     }
 

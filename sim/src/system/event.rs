@@ -12,6 +12,8 @@ pub(crate) enum Event {
     Arrival,
     /// A closed-loop user has thought and sends its next request.
     UserNext(u32),
+    /// Journey instance `id` has thought and sends its next step.
+    JourneyNext(u64),
     /// A client request reaches the gateway.
     AtGateway(ReqId),
     GatewayTimeout(ReqId),

@@ -112,5 +112,6 @@ impl Sim {
         if let Some(user) = user {
             self.user_done(user);
         }
+        self.journey_answered(req, outcome);
     }
 }

@@ -28,6 +28,7 @@ mod gateway;
 mod ids;
 mod invariants;
 mod invocation;
+mod journey;
 mod kv;
 mod memory;
 mod network;
@@ -52,6 +53,7 @@ use crate::time::{SimTime, millis_to_nanos, secs_to_nanos};
 use crate::trace::{Trace, TraceEvent, TraceMode};
 
 use event::Event;
+pub use journey::JourneyStats;
 pub use kv::{KvReplica, Versioned};
 pub use world::WorldError;
 
@@ -103,6 +105,8 @@ pub struct RunResult {
     /// Messages on at-least-once channels some consumer group never acknowledged:
     /// (channel, message id, group).
     pub unacked: Vec<(String, u64, String)>,
+    /// Per journey (by name, every declared one): how its instances went.
+    pub journeys: BTreeMap<String, JourneyStats>,
 }
 
 /// One simulation run in progress.
@@ -141,6 +145,7 @@ pub struct Sim {
     /// The guest instances on each node share its memory.
     memory: memory::NodeMemory,
     load: workload::Load,
+    journeys: journey::Journeys,
     guest_fuel: u64,
 }
 
@@ -232,6 +237,7 @@ impl Sim {
             cpus: world.node_cores.iter().map(|&c| cpu::NodeCpu::new(c)).collect(),
             memory: memory::NodeMemory::new(world.node_memory_mib.iter().copied()),
             load: workload::Load::default(),
+            journeys: journey::Journeys::default(),
             guest_fuel: 0,
             world,
             scenario,
@@ -309,6 +315,7 @@ impl Sim {
             guest_fuel: self.guest_fuel,
             requests_sent: self.load.sent,
             requests_answered: self.load.answered,
+            journeys: self.journeys.stats(&self.world),
         }
     }
 
@@ -371,6 +378,7 @@ impl Sim {
         match event {
             Event::Arrival => self.on_arrival(),
             Event::UserNext(user) => self.on_user_next(user),
+            Event::JourneyNext(id) => self.on_journey_next(id),
             Event::AtGateway(req) => self.on_at_gateway(req),
             Event::GatewayTimeout(req) => self.on_gateway_timeout(req),
             Event::AtClient { req, outcome, body } => self.on_at_client(req, outcome, &body),

@@ -7,8 +7,10 @@ use serde_json::Value as Json;
 
 use super::Sim;
 use super::event::Event;
+use super::ids::{EndpointId, ReqId, ServiceId};
 use super::requests::{ClientState, Origin, Request};
 use super::template::Renderer;
+use crate::rng::{Seed, SimRng};
 use crate::time::{SimTime, millis_to_nanos, secs_to_nanos};
 
 #[derive(Debug, Default)]
@@ -106,25 +108,47 @@ impl Sim {
         }
     }
 
+    /// An arrival (or a closed-loop user done thinking) picks a mix entry or a journey by
+    /// weight: one draw, mix entries first, so a workload without journeys draws as before.
     fn send_client_request(&mut self, user: Option<u32>) {
         let Some(w) = &self.world.workload else { return };
-        if w.mix.is_empty() || w.total_weight <= 0.0 {
+        let entries = w.mix.len() + w.journeys.len();
+        if entries == 0 || w.total_weight <= 0.0 {
             return;
         }
         let mut pick = self.rng_workload.unit() * w.total_weight;
-        let mut chosen = w.mix.len() - 1;
-        for (i, m) in w.mix.iter().enumerate() {
-            if pick < m.weight {
+        let mut chosen = entries - 1;
+        let weights = w.mix.iter().map(|m| m.weight).chain(w.journeys.iter().map(|j| j.weight));
+        for (i, weight) in weights.enumerate() {
+            if pick < weight {
                 chosen = i;
                 break;
             }
-            pick -= m.weight;
+            pick -= weight;
         }
-        let (service, endpoint, origin) = (w.mix[chosen].service, w.mix[chosen].endpoint, w.origin);
+        if chosen >= w.mix.len() {
+            let journey = chosen - w.mix.len();
+            self.start_journey(journey, user);
+            return;
+        }
+        let (service, endpoint) = (w.mix[chosen].service, w.mix[chosen].endpoint);
         let body = self.render(chosen);
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        self.send_request(service, endpoint, bytes, user);
+    }
+
+    /// Sends one client request to the gateway; `user` is the closed-loop user to tell when it
+    /// is answered (none for a journey's step: the journey tells its user when it ends).
+    pub(crate) fn send_request(
+        &mut self,
+        service: ServiceId,
+        endpoint: EndpointId,
+        bytes: Vec<u8>,
+        user: Option<u32>,
+    ) -> ReqId {
+        let origin = self.world.workload.as_ref().map_or(self.world.gateway_node, |w| w.origin);
         let now = self.q.now();
         let gw = self.world.gateway_node;
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let req = self.requests.next_id();
         let timer = self.q.timer_after(self.world.gateway_timeout, Event::GatewayTimeout(req));
         let state = ClientState::Waiting { timer: Some(timer) };
@@ -137,17 +161,25 @@ impl Sim {
             }
             None => self.requests.settle(req),
         }
+        req
     }
 
     /// Renders mix entry `entry`'s body: every generator replaced by a seeded value.
     fn render(&mut self, entry: usize) -> Json {
         let Some(w) = self.world.workload.as_ref() else { return Json::Null };
-        let mut r = Renderer {
-            rng: &mut self.rng_workload,
-            seq: &mut self.load.seq,
-            keys: &mut self.load.keys,
-            seed: self.seed,
-        };
-        r.body(&w.mix[entry].body)
+        self.load.renderer(&mut self.rng_workload, self.seed, &[]).body(&w.mix[entry].body)
+    }
+}
+
+impl Load {
+    /// A renderer drawing from the workload's stream `rng` and this load's counters, seeing
+    /// `answers` (a journey's answers so far; none for a mix entry).
+    pub(crate) fn renderer<'a>(
+        &'a mut self,
+        rng: &'a mut SimRng,
+        seed: Seed,
+        answers: &'a [Json],
+    ) -> Renderer<'a> {
+        Renderer { rng, seq: &mut self.seq, keys: &mut self.keys, seed, answers, missing: None }
     }
 }

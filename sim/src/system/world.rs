@@ -211,6 +211,10 @@ pub(crate) struct WorkloadSpec {
     pub(crate) origin: NodeId,
     pub(crate) arrival: Arrival,
     pub(crate) mix: Vec<MixSpec>,
+    /// Picked after the mix entries, by the same draw: a workload without journeys draws as
+    /// it always did.
+    pub(crate) journeys: Vec<super::journey::JourneySpec>,
+    /// The mix's and the journeys' weights together.
     pub(crate) total_weight: f64,
 }
 
@@ -455,8 +459,25 @@ impl World {
                         body: Body::parse(&m.body),
                     });
                 }
-                let total_weight = w.mix.iter().map(|m| m.weight).sum();
-                Some(WorkloadSpec { origin, arrival: w.arrival.clone(), mix, total_weight })
+                let mut journeys = Vec::with_capacity(w.journeys.len());
+                for j in &w.journeys {
+                    journeys.push(super::journey::JourneySpec::new(j, |svc, ep| {
+                        let id = service(svc)?;
+                        let e = services[id.index()]
+                            .endpoint_id(ep)
+                            .ok_or_else(|| missing("endpoint", ep))?;
+                        Ok((id, e))
+                    })?);
+                }
+                let total_weight = w.mix.iter().map(|m| m.weight).sum::<f64>()
+                    + w.journeys.iter().map(|j| j.weight).sum::<f64>();
+                Some(WorkloadSpec {
+                    origin,
+                    arrival: w.arrival.clone(),
+                    mix,
+                    journeys,
+                    total_weight,
+                })
             }
         };
 

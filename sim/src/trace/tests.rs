@@ -143,6 +143,17 @@ fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
             others: n.big / 2,
             capacity: n.big / 3,
         },
+        TraceEvent::JourneyStart { journey: s(49), id: n.big },
+        TraceEvent::JourneyStep { id: n.big, step: n.small, name: s(50), req: n.big / 2 },
+        TraceEvent::JourneyEnd {
+            journey: s(51),
+            id: n.big,
+            outcome: s(52),
+            step: s(53),
+            steps: n.small,
+            latency_ns: n.big / 7,
+            reason: s(54),
+        },
     ]
 }
 
@@ -290,6 +301,9 @@ fn the_format_of_every_kind_is_pinned() {
         r#"{"t":34000,"ev":"call_failed","call":42,"attempt":3,"inv":21,"req":14,"target":"e","reason":"f","gave_up":true}"#,
         r#"{"t":35000,"ev":"nacked","channel":"g","msg":42,"group":"h","attempt":3,"outcome":"i"}"#,
         r#"{"t":36000,"ev":"oom_killed","inv":42,"service":"a","replica":3,"node":"b","bytes":42,"others":21,"capacity":14}"#,
+        r#"{"t":37000,"ev":"journey_start","journey":"j","id":42}"#,
+        r#"{"t":38000,"ev":"journey_step","id":42,"step":3,"name":"a","req":21}"#,
+        r#"{"t":39000,"ev":"journey_end","journey":"b","id":42,"outcome":"c","step":"d","steps":3,"latency_ns":6,"reason":"e"}"#,
     ];
     let trace = written(&every_kind(&text, PLAIN));
     let text = String::from_utf8(trace.lines().to_vec()).expect("utf-8");
