@@ -16,7 +16,9 @@ use fusebench_model::text;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{CaseOutcome, ExploreError, Schedule, ScheduleProblem, run_case_limited};
+use super::{
+    CaseOutcome, ExploreError, InjectedFault, Schedule, ScheduleProblem, run_case_limited,
+};
 use crate::limits::{LimitError, Limits};
 use crate::properties::{Link, Verdict};
 use crate::setup::{ModuleFiles, SetupError};
@@ -685,6 +687,55 @@ pub fn story(case: &CaseOutcome, limit: usize) -> Result<Story, TraceError> {
 /// As [`story`].
 pub fn story_events(case: &CaseOutcome, limit: usize) -> Result<Vec<TraceLine>, TraceError> {
     Ok(story(case, limit)?.trace_lines())
+}
+
+/// A fault exploration injected, in words (what a schedule adds to the scenario).
+#[must_use]
+pub fn describe_injected(f: &InjectedFault) -> String {
+    let s = |t: &f64| format!("{t:.1} s");
+    match f {
+        InjectedFault::Crash { service, replica, at_s, restart_after_s } => format!(
+            "{service} replica {replica} crashes at {}, restarts {} later",
+            s(at_s),
+            s(restart_after_s)
+        ),
+        InjectedFault::NodeCrash { node, at_s, restart_after_s } => {
+            format!("node {node} crashes at {}, restarts {} later", s(at_s), s(restart_after_s))
+        }
+        InjectedFault::Partition { between: [a, b], at_s, duration_s } => {
+            format!("{a} and {b} are partitioned at {} for {}", s(at_s), s(duration_s))
+        }
+        InjectedFault::LatencySpike { between: [a, b], at_s, duration_s, extra_ms } => format!(
+            "the link {a} to {b} gets {extra_ms:.1} ms slower at {} for {}",
+            s(at_s),
+            s(duration_s)
+        ),
+        InjectedFault::Loss { between: [a, b], at_s, duration_s, rate } => format!(
+            "the link {a} to {b} loses {:.0} % of its packets at {} for {}",
+            rate * 100.0,
+            s(at_s),
+            s(duration_s)
+        ),
+        InjectedFault::Duplication { channel, at_s, duration_s, rate } => format!(
+            "{channel} duplicates {:.0} % of its deliveries at {} for {}",
+            rate * 100.0,
+            s(at_s),
+            s(duration_s)
+        ),
+        InjectedFault::Reorder { channel, at_s, duration_s, jitter_ms } => format!(
+            "{channel} reorders deliveries (jitter {jitter_ms:.1} ms) at {} for {}",
+            s(at_s),
+            s(duration_s)
+        ),
+        InjectedFault::ReplicaLag { store, at_s, duration_s, extra_ms } => format!(
+            "{store} replication lags {extra_ms:.1} ms more at {} for {}",
+            s(at_s),
+            s(duration_s)
+        ),
+        InjectedFault::ModuleSwap { service, module, at_s } => {
+            format!("{service} swaps to module {module} at {}", s(at_s))
+        }
+    }
 }
 
 /// One line of the story, readable.
