@@ -126,6 +126,7 @@ mod tests {
     use super::super::tests::{run_with, verdict_of};
     use super::ID;
     use crate::properties::Status;
+    use crate::time::SimTime;
     use crate::trace::TraceEvent;
 
     fn write(replica: u32, version: u64, inv: u64) -> TraceEvent<&'static str> {
@@ -162,6 +163,9 @@ mod tests {
                 && v.findings[0].contains("from version 2 to the older version 1"),
             "{v:#?}"
         );
+        // Dated by the apply that went back (the 5th event), naming the acknowledged writer.
+        assert_eq!(v.at, Some(SimTime(4_000_000)), "{v:#?}");
+        assert!(v.subjects.contains(&"inv:8".to_owned()), "{v:#?}");
     }
 
     #[test]

@@ -252,6 +252,9 @@ mod tests {
                 && v.findings[0].contains("replica 1 missed version 2"),
             "{v:#?}"
         );
+        // Dated by the copy missed for good (the 4th event), naming the write it lost.
+        assert_eq!(v.at, Some(crate::time::SimTime(3_000_000)), "{v:#?}");
+        assert!(v.subjects.contains(&"inv:1".to_owned()), "{v:#?}");
     }
 
     #[test]

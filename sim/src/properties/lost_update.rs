@@ -142,6 +142,7 @@ mod tests {
     use super::super::tests::{run_with, verdict_of};
     use super::ID;
     use crate::properties::Status;
+    use crate::time::SimTime;
     use crate::trace::TraceEvent;
 
     fn start(inv: u64, endpoint: &'static str) -> TraceEvent<&'static str> {
@@ -209,6 +210,11 @@ mod tests {
             "{v:#?}"
         );
         assert!(v.subjects.contains(&"db".to_owned()) && v.subjects.contains(&"n".to_owned()));
+        // Dated by the overwriting write (the 10th event); both racing invocations named.
+        assert_eq!(v.at, Some(SimTime(9_000_000)), "{v:#?}");
+        assert!(
+            v.subjects.contains(&"inv:1".to_owned()) && v.subjects.contains(&"inv:2".to_owned())
+        );
     }
 
     #[test]

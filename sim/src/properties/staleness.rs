@@ -128,6 +128,9 @@ mod tests {
                 && v.findings[0].contains("bound of 500.0 ms"),
             "{v:#?}"
         );
+        // Dated by the stale read (the 3rd event), naming its invocation.
+        assert_eq!(v.at, Some(crate::time::SimTime(2_000_000)), "{v:#?}");
+        assert!(v.subjects.contains(&"inv:4".to_owned()), "{v:#?}");
         let (_, run) = run_with(&[hit(0), hit(499)]);
         assert_eq!(verdict_of(&scenario(true), &run, ID).status, Status::Held);
     }
