@@ -490,50 +490,64 @@ impl Links {
         l
     }
 
-    /// The causal chain of `seeds`: each seed, everything it caused (the invocations serving
-    /// it, their calls and publishes, transitively) and everything that caused it (the
-    /// invocation that made a call or published a message, up to the client request), but not
-    /// the other effects of those causes.
+    /// The causal chain of `seeds`: each seed and everything it caused (the invocations
+    /// serving it, their calls and publishes, transitively); everything that caused it (the
+    /// invocation that made a call or published a message, up to the client request); and the
+    /// other deliveries of each call or message on the way (every attempt, redelivery or copy:
+    /// the duplicates), with what they caused. The other effects of a cause are not followed.
     fn chain(&self, seeds: &BTreeSet<Link>) -> BTreeSet<Link> {
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+        enum Way {
+            Down,
+            Up,
+        }
         let mut chain = BTreeSet::new();
-        let mut down: Vec<Link> = seeds.iter().copied().collect();
-        let mut up: Vec<Link> = Vec::new();
-        let mut went_down = BTreeSet::new();
-        while let Some(link) = down.pop() {
-            if !went_down.insert(link) {
+        let mut todo: Vec<(Link, Way)> = seeds.iter().map(|l| (*l, Way::Down)).collect();
+        let mut done = BTreeSet::new();
+        while let Some((link, way)) = todo.pop() {
+            if !done.insert((link, way)) {
                 continue;
             }
             chain.insert(link);
-            up.push(link);
+            if way == Way::Down {
+                // What it caused, and (going up from it) what caused it.
+                todo.push((link, Way::Up));
+                match link {
+                    Link::Inv(inv) => {
+                        if let Some((req, _)) = self.cause.get(&inv) {
+                            chain.insert(Link::Req(*req));
+                        }
+                        let made = self.made.get(&inv).into_iter().flatten();
+                        todo.extend(made.map(|l| (*l, Way::Down)));
+                    }
+                    Link::Call(_) | Link::Msg(_) | Link::Req(_) => {
+                        let invs = self.served_by.get(&link).into_iter().flatten();
+                        todo.extend(invs.map(|i| (Link::Inv(*i), Way::Down)));
+                    }
+                }
+                continue;
+            }
             match link {
                 Link::Inv(inv) => {
-                    if let Some((req, _)) = self.cause.get(&inv) {
+                    if let Some((req, by)) = self.cause.get(&inv) {
                         chain.insert(Link::Req(*req));
+                        todo.push((*by, Way::Up));
                     }
-                    down.extend(self.made.get(&inv).into_iter().flatten().copied());
                 }
-                Link::Call(_) | Link::Msg(_) | Link::Req(_) => {
-                    down.extend(
-                        self.served_by.get(&link).into_iter().flatten().map(|i| Link::Inv(*i)),
-                    );
+                Link::Call(_) | Link::Msg(_) => {
+                    // Every delivery of it is the same request: the duplicates belong.
+                    let invs = self.served_by.get(&link).into_iter().flatten();
+                    todo.extend(invs.map(|i| (Link::Inv(*i), Way::Down)));
+                    if let Some(i) = self.made_by.get(&link) {
+                        todo.push((Link::Inv(*i), Way::Up));
+                    }
+                }
+                Link::Req(req) => {
+                    if let Some(c) = self.attempt_of.get(&req) {
+                        todo.push((Link::Call(*c), Way::Up));
+                    }
                 }
             }
-        }
-        let mut went_up = BTreeSet::new();
-        while let Some(link) = up.pop() {
-            if !went_up.insert(link) {
-                continue;
-            }
-            chain.insert(link);
-            let cause = match link {
-                Link::Inv(inv) => self.cause.get(&inv).map(|(req, by)| {
-                    chain.insert(Link::Req(*req));
-                    *by
-                }),
-                Link::Call(_) | Link::Msg(_) => self.made_by.get(&link).map(|i| Link::Inv(*i)),
-                Link::Req(req) => self.attempt_of.get(&req).map(|c| Link::Call(*c)),
-            };
-            up.extend(cause);
         }
         chain
     }
@@ -659,10 +673,13 @@ pub fn story(case: &CaseOutcome, limit: usize) -> Result<Story, TraceError> {
     // A quarter of the story for context when there is any, the rest for the chain.
     let context_share = context_lines.len().min(rest / 4);
     let chain_taken = chain_lines.len().min(rest - context_share);
-    keep.extend(&chain_lines[..chain_taken]);
+    let chain_kept = &chain_lines[..chain_taken];
+    keep.extend(chain_kept);
     story.chain_left_out = chain_lines.len() - chain_taken;
-    let first = keep.first().copied().unwrap_or(here).min(here);
-    let last = keep.last().copied().unwrap_or(here).max(here.min(lines.len().saturating_sub(1)));
+    // The window the chain spans around the violation (the active faults, however early they
+    // began, do not widen it).
+    let first = chain_kept.iter().copied().min().unwrap_or(here).min(here);
+    let last = chain_kept.iter().copied().max().unwrap_or(here).max(here);
     let faults_inside = (first..=last).filter(|i| roles.get(*i) == Some(&Some(Role::Fault)));
     let mut rest = limit - keep.len();
     for i in faults_inside.chain(context_lines) {
