@@ -10,7 +10,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use fusebench_sim::explore::replay::{ReplayFile, Role, Story, describe, mermaid, story};
 
+use fusebench_model::edit::FaultSpec;
 use fusebench_model::text::{self, plain};
+use fusebench_sim::trace::TraceEvent;
 
 use crate::load::{Input, LoadError, load, read_text};
 
@@ -97,7 +99,16 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     let story = story(&case, args.events)
         .with_context(|| format!("the story of {}", args.file.display()))?;
-    tell(&mut out, &story)?;
+    // The faults as the run had them (declared, then injected): a `fault_start` names its
+    // fault by index, and the story says what and where it is.
+    let faults: Vec<String> = replay
+        .schedule
+        .apply(&loaded.scenario)
+        .faults
+        .iter()
+        .map(|f| FaultSpec::from(f).to_string())
+        .collect();
+    tell(&mut out, &story, &faults)?;
     if args.mermaid {
         // `explore::replay::mermaid` quotes trace strings itself; control characters in them
         // are escaped here, keeping the diagram's own lines.
@@ -118,7 +129,7 @@ fn marker(story: &Story, t: fusebench_sim::time::SimTime) -> String {
 
 /// The story in words: a heading saying what it is, the faults active at the violation, then
 /// every event (`*` the causal chain, `!` a fault) with the marker line in its place.
-fn tell(out: &mut impl std::io::Write, story: &Story) -> std::io::Result<()> {
+fn tell(out: &mut impl std::io::Write, story: &Story, faults: &[String]) -> std::io::Result<()> {
     match story.at {
         Some(t) => {
             writeln!(
@@ -137,7 +148,14 @@ fn tell(out: &mut impl std::io::Write, story: &Story) -> std::io::Result<()> {
             } else {
                 writeln!(out, "  faults active when the violation showed:")?;
                 for f in &story.active_faults {
-                    writeln!(out, "    {}", plain(&describe(f)))?;
+                    let what = match &f.event {
+                        TraceEvent::FaultStart { index, .. } => faults.get(*index),
+                        _ => None,
+                    };
+                    match what {
+                        Some(w) => writeln!(out, "    {} ({})", plain(&describe(f)), plain(w))?,
+                        None => writeln!(out, "    {}", plain(&describe(f)))?,
+                    }
                 }
             }
         }
