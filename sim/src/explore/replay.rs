@@ -657,10 +657,17 @@ pub fn story(case: &CaseOutcome, limit: usize) -> Result<Story, TraceError> {
         keep.insert(i);
         story.active_faults.push(lines[i].clone());
     }
-    // Nearest to the violation first; the causes before it weigh less distance than what
-    // follows it.
+    // Nearest to the violation first (in trace lines); the causes before it count half the
+    // distance of what follows it.
+    // Events at the very moment of the violation (the violating event among them) come first.
     let distance = |i: usize| {
-        if i < here { (here - i).div_ceil(BEFORE_PER_AFTER) } else { i - here }
+        if lines[i].t == at {
+            0
+        } else if i < here {
+            (here - i).div_ceil(BEFORE_PER_AFTER)
+        } else {
+            i - here
+        }
     };
     let by_distance = |want: Role| {
         let mut v: Vec<usize> = (0..lines.len()).filter(|i| roles[*i] == Some(want)).collect();

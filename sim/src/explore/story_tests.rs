@@ -527,3 +527,44 @@ fn every_kind_of_event_is_told_in_words() {
         assert!(words.split(' ').count() >= 3, "{}: {told:?}", e.kind());
     }
 }
+
+#[test]
+fn events_at_the_moment_of_the_violation_come_before_earlier_neighbours() {
+    // Nothing in the chain but the write of invocation 9; the copy missed for good happens at
+    // the same moment a few lines later, and an older apply sits just before.
+    let apply =
+        TraceEvent::StoreApply { store: "db", replica: 1, key: "k", version: 1, applied: true };
+    let missed = TraceEvent::ReplicaMissed { store: "db", replica: 2, key: "k", version: 2 };
+    let other = TraceEvent::Registered { service: "x", replica: 0 };
+    let timed: [(u64, TraceEvent<&str>); 8] = [
+        (0, apply.clone()),
+        (1, other.clone()),
+        (2, other.clone()),
+        (5, write_of(9)),
+        (5, other.clone()),
+        (5, other.clone()),
+        (5, other.clone()),
+        (5, missed.clone()),
+    ];
+    let mut c = dated(&[], &["inv:9", "db"], Some(SimTime(5)));
+    let mut trace = crate::trace::Trace::new(crate::trace::TraceMode::Full);
+    for (t, e) in &timed {
+        trace.emit(SimTime(*t), e);
+    }
+    c.run.trace = trace.lines().to_vec();
+    let st = story(&c, 2).expect("reads");
+    let told: Vec<TraceEvent<&str>> = st.lines.iter().map(|l| l.line.event.borrowed()).collect();
+    assert_eq!(told, [write_of(9), missed]);
+}
+
+fn write_of(inv: u64) -> TraceEvent<&'static str> {
+    TraceEvent::StoreWrite {
+        store: "db",
+        replica: 0,
+        key: "k",
+        version: 2,
+        inv,
+        prev_version: 1,
+        changed: true,
+    }
+}
