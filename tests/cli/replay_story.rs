@@ -10,13 +10,12 @@ use crate::support::{code, fusebench, stderr, stdout};
 fn counterexample(design: &str, out: &Path) -> std::path::PathBuf {
     let o = fusebench(&["check", design, "--cases", "4", "--out", out.to_str().expect("utf-8")]);
     assert_eq!(code(&o), 1, "{design}: {}\n{}", stdout(&o), stderr(&o));
-    let file = std::fs::read_dir(out)
+    std::fs::read_dir(out)
         .expect("the output directory")
         .filter_map(Result::ok)
         .map(|e| e.path())
         .find(|p| p.to_string_lossy().ends_with(".replay.json"))
-        .unwrap_or_else(|| panic!("no replay file in {}: {}", out.display(), stdout(&o)));
-    file
+        .unwrap_or_else(|| panic!("no replay file in {}: {}", out.display(), stdout(&o)))
 }
 
 /// The story's lines: from its heading to the end of the output.

@@ -319,8 +319,8 @@ fn a_late_violation_is_told_from_its_causal_chain_and_the_faults_active_then() {
 
     // The whole causal chain: the client request, its invocation, the call, both attempts,
     // their writes, the timeout and retry, the answer.
-    for i in violation - 8..violation + 4 {
-        assert!(told.contains(&events[i]), "missing {:?} from {told:#?}", events[i]);
+    for e in &events[violation - 8..violation + 4] {
+        assert!(told.contains(e), "missing {e:?} from {told:#?}");
     }
     // The partition active at the violation is told first; the loss fault that ended before
     // it, and every unrelated early request, are not.
