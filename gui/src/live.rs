@@ -350,7 +350,7 @@ arrival = { kind = "constant", rate_rps = 1 }
     fn an_arrival_travels_from_the_client_through_the_gateway_to_its_service() {
         let (mut r, d) = run(None);
         r.read_lines(
-            b"{\"t\":7,\"ev\":\"arrival\",\"req\":1,\"service\":\"s\",\"endpoint\":\"e\"}\n",
+            b"{\"t\":7,\"ev\":\"arrival\",\"req\":1,\"service\":\"s\",\"endpoint\":\"e\",\"body\":\"{}\"}\n",
             &d,
         );
         let client = d.fixed(NodeKind::Client).expect("client");

@@ -1,12 +1,13 @@
-//! A counterexample as a timeline: the story of the events that violate the property (from
-//! the recorded trace of the shrunk case), the faults as intervals, swim lanes per service or
+//! A counterexample as a timeline: the story around the violation (from the recorded trace of
+//! the shrunk case: the causal chain of the violating requests, the faults active then, the
+//! events near it), the faults as intervals, swim lanes per service or
 //! store, and a cursor that replays the run to any moment — what had happened by then, which
 //! faults were active, which nodes and edges were involved just before.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use fusebench_sim::explore::CaseOutcome;
-use fusebench_sim::explore::replay::{describe, story_events};
+use fusebench_sim::explore::replay::{Role, describe, describe_injected, story};
 use fusebench_sim::properties::{PROPERTIES, Verdict, summary_of};
 use fusebench_sim::time::SimTime;
 use fusebench_sim::trace::TraceEvent;
@@ -31,6 +32,9 @@ pub struct StoryEvent {
     pub at: SimTime,
     pub text: String,
     pub mark: Mark,
+    /// Part of the violating causal chain (the requests, invocations, calls and messages the
+    /// failed verdicts name, and what they caused or were caused by).
+    pub chain: bool,
     /// Swim lane (index into `lanes`), if the event belongs to one element.
     pub lane: Option<usize>,
     pub nodes: Vec<usize>,
@@ -54,6 +58,10 @@ pub struct Timeline {
     pub events: Vec<StoryEvent>,
     pub lanes: Vec<String>,
     pub faults: Vec<FaultSpan>,
+    /// When the violation shows (`None`: it has no single moment, e.g. a percentile).
+    pub violation_at: Option<SimTime>,
+    /// The faults active when the violation showed, in words.
+    pub faults_at_violation: Vec<String>,
     pub end: SimTime,
     pub trace_hash: String,
     /// The replay position.
@@ -112,9 +120,12 @@ const WINDOW_FRACTION: f64 = 0.02;
 impl Timeline {
     #[must_use]
     pub fn new(case: &CaseOutcome, shrink_steps: usize, diagram: &Diagram) -> Timeline {
-        let (raw, unreadable) = match story_events(case, STORY_MAX) {
-            Ok(raw) => (raw, None),
-            Err(e) => (Vec::new(), Some(e)),
+        let (raw, violation_at, faults_at_violation, unreadable) = match story(case, STORY_MAX) {
+            Ok(story) => {
+                let active = story.active_faults.iter().map(describe).collect();
+                (story.lines, story.at, active, None)
+            }
+            Err(e) => (Vec::new(), None, Vec::new(), Some(e)),
         };
         let mut lanes: Vec<String> = Vec::new();
         let mut lane_of = BTreeMap::new();
@@ -122,7 +133,8 @@ impl Timeline {
         let mut open: BTreeMap<usize, (String, SimTime)> = BTreeMap::new();
         let mut faults = Vec::new();
         let mut events = Vec::new();
-        for line in &raw {
+        for story_line in &raw {
+            let line = &story_line.line;
             let at = line.t;
             let name = lane_name(&line.event).map(str::to_owned);
             let lane = name.as_ref().map(|n| {
@@ -160,6 +172,7 @@ impl Timeline {
                 at,
                 text: describe(line),
                 mark,
+                chain: story_line.role == Role::Chain,
                 lane,
                 nodes: nodes.into_iter().collect(),
                 edges: hop_edges,
@@ -171,6 +184,7 @@ impl Timeline {
                 at: case.run.end,
                 text: format!("the run's trace could not be read back: {e}"),
                 mark: Mark::Fault,
+                chain: false,
                 lane: None,
                 nodes: Vec::new(),
                 edges: Vec::new(),
@@ -187,9 +201,7 @@ impl Timeline {
             s.rate_scale * 100.0,
             case.seed
         )];
-        schedule.extend(
-            s.faults.iter().map(|f| format!("+ {}", serde_json::to_string(f).unwrap_or_default())),
-        );
+        schedule.extend(s.faults.iter().map(|f| format!("+ {}", describe_injected(f))));
         Timeline {
             verdicts: case.verdicts.clone(),
             seed: case.seed,
@@ -198,6 +210,8 @@ impl Timeline {
             events,
             lanes,
             faults,
+            violation_at,
+            faults_at_violation,
             end,
             trace_hash: case.trace_hash.clone(),
             // At the end the whole story has happened and the property was judged.
@@ -254,6 +268,11 @@ pub(crate) mod tests {
     /// The timeline of a run of the sparse scenario whose trace is `trace`, with a failed
     /// verdict about service `s`.
     pub(crate) fn timeline_of(trace: Vec<u8>) -> Timeline {
+        timeline_with(trace, &["s"], None)
+    }
+
+    /// The same, with a failed verdict naming `subjects` and dated `at`.
+    fn timeline_with(trace: Vec<u8>, subjects: &[&str], at: Option<SimTime>) -> Timeline {
         let s = fusebench_model::parse("sparse.toml", crate::live::tests::SPARSE)
             .scenario
             .expect("parses");
@@ -267,8 +286,8 @@ pub(crate) mod tests {
             status: fusebench_sim::properties::Status::Failed,
             findings: vec!["lost".into()],
             notes: Vec::new(),
-            subjects: vec!["s".into()],
-            at: None,
+            subjects: subjects.iter().map(|s| (*s).to_owned()).collect(),
+            at,
         };
         let case = CaseOutcome {
             seed: 1,
@@ -308,6 +327,32 @@ pub(crate) mod tests {
             (span.label.as_str(), span.start, span.end),
             ("partition", SimTime(0), SimTime(3_000_000))
         );
+    }
+
+    #[test]
+    fn a_dated_violation_marks_its_chain_and_the_faults_active_then() {
+        let tl = timeline_with(
+            written(&[
+                TraceEvent::FaultStart { index: 0, kind: "partition" },
+                TraceEvent::Arrival {
+                    req: 1,
+                    service: "s",
+                    endpoint: "e",
+                    body: Default::default(),
+                },
+                TraceEvent::GuestFault { inv: 1, service: "s", cause: "trap", input: "{}" },
+                TraceEvent::FaultEnd { index: 0, kind: "partition" },
+            ]),
+            &["inv:1", "s"],
+            Some(SimTime(2_000_000)),
+        );
+        assert_eq!(tl.violation_at, Some(SimTime(2_000_000)));
+        assert_eq!(tl.faults_at_violation.len(), 1, "{:?}", tl.faults_at_violation);
+        assert!(tl.faults_at_violation[0].contains("partition"), "{:?}", tl.faults_at_violation);
+        let chain: Vec<bool> = tl.events.iter().map(|e| e.chain).collect();
+        // The fault's end comes after the story's window (which ends at the violation).
+        assert_eq!(chain, [false, false, true], "only the guest fault of invocation 1");
+        assert!(tl.schedule.iter().all(|l| !l.contains('{')), "{:?}", tl.schedule);
     }
 
     #[test]

@@ -1,14 +1,18 @@
 //! `fusebench replay FILE [--mermaid]`: reproduce a saved counterexample exactly and tell the
-//! story of the events that violate the property.
+//! story around the violation: the faults active then, the causal chain of the violating
+//! requests (marked `*`), the events near it, and a marker line where it shows. Every event is
+//! told in words ([`describe`]).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use fusebench_sim::explore::replay::{ReplayFile, describe, mermaid, story_events};
+use fusebench_sim::explore::replay::{ReplayFile, Role, Story, describe, mermaid, story};
 
+use fusebench_model::edit::FaultSpec;
 use fusebench_model::text::{self, plain};
+use fusebench_sim::trace::TraceEvent;
 
 use crate::load::{Input, LoadError, load, read_text};
 
@@ -19,7 +23,7 @@ pub struct ReplayArgs {
     /// Also print the story as a Mermaid sequence diagram.
     #[arg(long)]
     pub mermaid: bool,
-    /// At most this many events in the story.
+    /// At most this many events in the story (chosen around the violation).
     #[arg(long, default_value_t = 60)]
     pub events: usize,
     /// Lift the resource limits (expected requests, users, store replicas, retries fan-out,
@@ -93,16 +97,91 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             writeln!(out, "  {}", plain(f))?;
         }
     }
-    let events = story_events(&case, args.events)
+    let story = story(&case, args.events)
         .with_context(|| format!("the story of {}", args.file.display()))?;
-    writeln!(out, "\nthe story ({} events):", events.len())?;
-    for e in &events {
-        writeln!(out, "  {}", plain(&describe(e)))?;
-    }
+    // The faults as the run had them (declared, then injected): a `fault_start` names its
+    // fault by index, and the story says what and where it is.
+    let faults: Vec<String> = replay
+        .schedule
+        .apply(&loaded.scenario)
+        .faults
+        .iter()
+        .map(|f| FaultSpec::from(f).to_string())
+        .collect();
+    tell(&mut out, &story, &faults)?;
     if args.mermaid {
         // `explore::replay::mermaid` quotes trace strings itself; control characters in them
         // are escaped here, keeping the diagram's own lines.
+        let events = story.trace_lines();
         writeln!(out, "\n```mermaid\n{}```", text::plain_lines(&mermaid(&events)))?;
     }
     Ok(ExitCode::from(1))
+}
+
+/// The marker line where the violation shows.
+fn marker(story: &Story, t: fusebench_sim::time::SimTime) -> String {
+    format!(
+        "  >>>>>> here the violation shows ({}) at t={:.4}s <<<<<<",
+        story.violated.join(", "),
+        t.as_secs_f64()
+    )
+}
+
+/// The story in words: a heading saying what it is, the faults active at the violation, then
+/// every event (`*` the causal chain, `!` a fault) with the marker line in its place.
+fn tell(out: &mut impl std::io::Write, story: &Story, faults: &[String]) -> std::io::Result<()> {
+    match story.at {
+        Some(t) => {
+            writeln!(
+                out,
+                "\nthe story around the violation at t={:.4}s ({} events; * the violating chain, ! a fault{}):",
+                t.as_secs_f64(),
+                story.lines.len(),
+                if story.chain_left_out > 0 {
+                    format!("; {} more events of the chain left out", story.chain_left_out)
+                } else {
+                    String::new()
+                }
+            )?;
+            if story.active_faults.is_empty() {
+                writeln!(out, "  no fault was active when the violation showed")?;
+            } else {
+                writeln!(out, "  faults active when the violation showed:")?;
+                for f in &story.active_faults {
+                    let what = match &f.event {
+                        TraceEvent::FaultStart { index, .. } => faults.get(*index),
+                        _ => None,
+                    };
+                    match what {
+                        Some(w) => writeln!(out, "    {} ({})", plain(&describe(f)), plain(w))?,
+                        None => writeln!(out, "    {}", plain(&describe(f)))?,
+                    }
+                }
+            }
+        }
+        None => writeln!(
+            out,
+            "\nthe story from the run's start (the violation has no single moment; {} events; * the violating chain, ! a fault):",
+            story.lines.len()
+        )?,
+    }
+    for (i, l) in story.lines.iter().enumerate() {
+        if let (Some(t), Some(m)) = (story.at, story.marker)
+            && m == i
+        {
+            writeln!(out, "{}", marker(story, t))?;
+        }
+        let tag = match l.role {
+            Role::Chain => '*',
+            Role::Fault => '!',
+            Role::Context => ' ',
+        };
+        writeln!(out, "  {tag} {}", plain(&describe(&l.line)))?;
+    }
+    if let (Some(t), Some(m)) = (story.at, story.marker)
+        && m >= story.lines.len()
+    {
+        writeln!(out, "{}", marker(story, t))?;
+    }
+    Ok(())
 }

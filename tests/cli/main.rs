@@ -15,6 +15,7 @@ mod inspect;
 mod invoke;
 mod layering;
 mod limits;
+mod replay_story;
 mod replay_travel;
 mod run;
 mod scenario_errors;

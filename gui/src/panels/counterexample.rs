@@ -1,6 +1,8 @@
-//! A counterexample: the violated properties, the shrunk schedule, a timeline with swim lanes
-//! per service or store and the faults as intervals, and a scrubber that replays the run to
-//! any moment (the graph highlights what was involved just before it).
+//! A counterexample: the violated properties, the shrunk schedule, when the violation shows and
+//! the faults active then, a timeline with swim lanes per service or store, the faults as
+//! intervals and the violation as a red line, a scrubber that replays the run to any moment
+//! (the graph highlights what was involved just before it), and the story in words with the
+//! violating chain marked `*` and a marker line where the violation shows.
 
 use eframe::egui::{self, Align2, Color32, FontId, RichText, Sense, Stroke, vec2};
 use fusebench_model::text::plain;
@@ -37,6 +39,29 @@ pub fn counterexample_ui(ui: &mut egui::Ui, tl: &Timeline, out: &mut Vec<Command
         ui.label(RichText::new(plain(line)).monospace().small());
     }
     ui.separator();
+    match tl.violation_at {
+        Some(at) => {
+            ui.horizontal(|ui| {
+                ui.label(
+                    RichText::new(format!("the violation shows at t = {:.4} s", at.as_secs_f64()))
+                        .color(theme::FAIL)
+                        .strong(),
+                );
+                if ui.button("go to the violation").clicked() {
+                    out.push(Command::Scrub(at));
+                }
+            });
+            let faults = if tl.faults_at_violation.is_empty() {
+                "none".to_owned()
+            } else {
+                tl.faults_at_violation.iter().map(|f| plain(f)).collect::<Vec<_>>().join("; ")
+            };
+            ui.label(format!("faults active then: {faults}"));
+        }
+        None => {
+            ui.label("the violation has no single moment (e.g. a percentile): the story starts with the run");
+        }
+    }
     // The scrubber: replay position in simulated seconds.
     let end_s = tl.end.as_secs_f64();
     let mut t = tl.cursor.as_secs_f64();
@@ -77,13 +102,37 @@ pub fn counterexample_ui(ui: &mut egui::Ui, tl: &Timeline, out: &mut Vec<Command
         .max_height(ui.available_height())
         .stick_to_bottom(true)
         .show(ui, |ui| {
-            for e in tl.happened().iter().rev().take(200).collect::<Vec<_>>().into_iter().rev() {
+            let shown: Vec<_> = tl.happened().iter().rev().take(200).collect();
+            let mut marked = false;
+            for e in shown.into_iter().rev() {
+                if let Some(at) = tl.violation_at
+                    && !marked
+                    && e.at >= at
+                {
+                    marked = true;
+                    ui.label(
+                        RichText::new(format!(
+                            ">>> here the violation shows (t = {:.4} s)",
+                            at.as_secs_f64()
+                        ))
+                        .monospace()
+                        .small()
+                        .strong()
+                        .color(theme::FAIL),
+                    );
+                }
                 let colour = match e.mark {
                     Mark::Fault => theme::WARN,
                     Mark::GuestFault => theme::FAIL,
                     Mark::Normal => ui.visuals().text_color(),
                 };
-                ui.label(RichText::new(plain(&e.text)).monospace().small().color(colour));
+                let tag = if e.chain { "* " } else { "  " };
+                ui.label(
+                    RichText::new(format!("{tag}{}", plain(&e.text)))
+                        .monospace()
+                        .small()
+                        .color(colour),
+                );
             }
         });
 }
@@ -156,6 +205,13 @@ fn lanes_ui(ui: &mut egui::Ui, tl: &Timeline, out: &mut Vec<Command>) {
         };
         let label = egui::Label::new(RichText::new(why).weak()).selectable(false);
         ui.put(egui::Rect::from_x_y_ranges(x0..=x0 + w, rect.y_range()), label);
+    }
+    if let Some(at) = tl.violation_at {
+        let vx = x_of(at);
+        painter.line_segment(
+            [egui::pos2(vx, rect.top()), egui::pos2(vx, rect.bottom())],
+            Stroke::new(1.5, theme::FAIL),
+        );
     }
     let cx = x_of(tl.cursor);
     painter.line_segment(

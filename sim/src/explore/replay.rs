@@ -16,9 +16,13 @@ use fusebench_model::text;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{CaseOutcome, ExploreError, Schedule, ScheduleProblem, run_case_limited};
+use super::{
+    CaseOutcome, ExploreError, InjectedFault, Schedule, ScheduleProblem, run_case_limited,
+};
 use crate::limits::{LimitError, Limits};
+use crate::properties::{Link, Verdict};
 use crate::setup::{ModuleFiles, SetupError};
+use crate::time::SimTime;
 use crate::trace::{self, TraceError, TraceEvent, TraceLine};
 
 #[cfg(test)]
@@ -339,44 +343,427 @@ impl ReplayFile {
     }
 }
 
-/// Trace events that mention any subject of the violated properties, plus the faults, in order.
+/// Why an event is in the story.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// An event of the violating requests, invocations, calls or messages (the ids the failed
+    /// verdicts name, see [`Link`]) or of what they caused or were caused by.
+    Chain,
+    /// A fault injected or declared: active when the violation showed, or beginning or ending
+    /// inside the story's window.
+    Fault,
+    /// Another event naming a subject of the violation (a service, store, key, channel), or a
+    /// guest fault or host refusal, near the violation.
+    Context,
+}
+
+/// One event of the story.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoryLine {
+    pub line: TraceLine,
+    pub role: Role,
+}
+
+/// The story of a counterexample: the events around its violation, in trace order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Story {
+    /// When the violation shows (the earliest `at` of the failed verdicts); `None` when no
+    /// failed verdict is dated, and the story then tells the run from its start.
+    pub at: Option<SimTime>,
+    /// The properties whose violation shows at `at` (all failed ones when `at` is `None`).
+    pub violated: Vec<String>,
+    pub lines: Vec<StoryLine>,
+    /// Where the violation is: `lines[marker..]` happened at or after `at` (`None` when undated).
+    pub marker: Option<usize>,
+    /// The faults active at `at` (begun and not yet ended), by their `fault_start` lines; these
+    /// are also in `lines`.
+    pub active_faults: Vec<TraceLine>,
+    /// Events of the causal chain left out by the limit.
+    pub chain_left_out: usize,
+}
+
+impl Story {
+    /// The story's trace lines, without their roles (e.g. for [`mermaid`]).
+    #[must_use]
+    pub fn trace_lines(&self) -> Vec<TraceLine> {
+        self.lines.iter().map(|l| l.line.clone()).collect()
+    }
+}
+
+/// The ids an event names, as [`Link`]s (what ties it to a causal chain).
+fn links(event: &TraceEvent) -> Vec<Link> {
+    match event {
+        TraceEvent::Arrival { req, .. }
+        | TraceEvent::Rejected { req, .. }
+        | TraceEvent::Response { req, .. } => vec![Link::Req(*req)],
+        TraceEvent::Dropped { what, id, .. } => match what.as_str() {
+            "request" | "response" => vec![Link::Req(*id)],
+            "message" => vec![Link::Msg(*id)],
+            _ => Vec::new(),
+        },
+        TraceEvent::InvocationStart { inv, req, .. } => vec![Link::Inv(*inv), Link::Req(*req)],
+        TraceEvent::HostOp { inv, .. }
+        | TraceEvent::Refused { inv, .. }
+        | TraceEvent::InvocationEnd { inv, .. }
+        | TraceEvent::GuestFault { inv, .. }
+        | TraceEvent::StoreWrite { inv, .. }
+        | TraceEvent::CacheWrite { inv, .. }
+        | TraceEvent::StoreRead { inv, .. }
+        | TraceEvent::CacheRead { inv, .. }
+        | TraceEvent::WorkOf { inv, .. }
+        | TraceEvent::StoreAcked { inv, .. }
+        | TraceEvent::CacheLookup { inv, .. }
+        | TraceEvent::LimitHit { inv, .. }
+        | TraceEvent::OomKilled { inv, .. } => vec![Link::Inv(*inv)],
+        TraceEvent::JourneyStep { req, .. } => vec![Link::Req(*req)],
+        TraceEvent::CallRetry { call, .. } | TraceEvent::CallStart { call, .. } => {
+            vec![Link::Call(*call)]
+        }
+        TraceEvent::CallFailed { call, req, .. } => vec![Link::Call(*call), Link::Req(*req)],
+        TraceEvent::Publish { msg, .. }
+        | TraceEvent::Deliver { msg, .. }
+        | TraceEvent::Acked { msg, .. }
+        | TraceEvent::Nacked { msg, .. } => vec![Link::Msg(*msg)],
+        TraceEvent::RunStart { .. }
+        | TraceEvent::Registered { .. }
+        | TraceEvent::Deregistered { .. }
+        | TraceEvent::Log { .. }
+        | TraceEvent::StoreApply { .. }
+        | TraceEvent::ReplicaMissed { .. }
+        | TraceEvent::FaultStart { .. }
+        | TraceEvent::FaultEnd { .. }
+        | TraceEvent::ReplicaDown { .. }
+        | TraceEvent::ReplicaUp { .. }
+        | TraceEvent::Ejected { .. }
+        | TraceEvent::JourneyStart { .. }
+        | TraceEvent::JourneyEnd { .. }
+        | TraceEvent::RunEnd { .. } => Vec::new(),
+    }
+}
+
+/// How the trace's ids hang together: what caused each invocation and what each caused.
+#[derive(Default)]
+struct Links {
+    /// Invocation → its request and the link that delivered it (client request, call, message).
+    cause: BTreeMap<u64, (u64, Link)>,
+    /// Call, message or client request → the invocations serving it (every attempt, every
+    /// delivery, every copy).
+    served_by: BTreeMap<Link, Vec<u64>>,
+    /// Call → calling invocation; message → publishing invocation.
+    made_by: BTreeMap<Link, u64>,
+    /// Invocation → the calls it made and the messages it published.
+    made: BTreeMap<u64, Vec<Link>>,
+    /// The request of one call attempt → its call.
+    attempt_of: BTreeMap<u64, u64>,
+}
+
+impl Links {
+    fn read(lines: &[TraceLine]) -> Links {
+        let mut l = Links::default();
+        for line in lines {
+            match &line.event {
+                TraceEvent::InvocationStart { inv, req, cause, source, .. } => {
+                    let by = match cause.as_str() {
+                        "call" => {
+                            l.attempt_of.insert(*req, *source);
+                            Link::Call(*source)
+                        }
+                        "message" => Link::Msg(*source),
+                        _ => Link::Req(*source),
+                    };
+                    l.cause.insert(*inv, (*req, by));
+                    l.served_by.entry(by).or_default().push(*inv);
+                    if Link::Req(*req) != by {
+                        l.served_by.entry(Link::Req(*req)).or_default().push(*inv);
+                    }
+                }
+                TraceEvent::CallStart { call, inv, .. } => {
+                    l.made_by.insert(Link::Call(*call), *inv);
+                    l.made.entry(*inv).or_default().push(Link::Call(*call));
+                }
+                TraceEvent::Publish { msg, inv, .. } => {
+                    l.made_by.insert(Link::Msg(*msg), *inv);
+                    l.made.entry(*inv).or_default().push(Link::Msg(*msg));
+                }
+                TraceEvent::CallFailed { call, req, .. } => {
+                    l.attempt_of.insert(*req, *call);
+                }
+                _ => {}
+            }
+        }
+        l
+    }
+
+    /// The causal chain of `seeds`: each seed and everything it caused (the invocations
+    /// serving it, their calls and publishes, transitively); everything that caused it (the
+    /// invocation that made a call or published a message, up to the client request); and the
+    /// other deliveries of each call or message on the way (every attempt, redelivery or copy:
+    /// the duplicates), with what they caused. The other effects of a cause are not followed.
+    fn chain(&self, seeds: &BTreeSet<Link>) -> BTreeSet<Link> {
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+        enum Way {
+            Down,
+            Up,
+        }
+        let mut chain = BTreeSet::new();
+        let mut todo: Vec<(Link, Way)> = seeds.iter().map(|l| (*l, Way::Down)).collect();
+        let mut done = BTreeSet::new();
+        while let Some((link, way)) = todo.pop() {
+            if !done.insert((link, way)) {
+                continue;
+            }
+            chain.insert(link);
+            if way == Way::Down {
+                // What it caused, and (going up from it) what caused it.
+                todo.push((link, Way::Up));
+                match link {
+                    Link::Inv(inv) => {
+                        if let Some((req, _)) = self.cause.get(&inv) {
+                            chain.insert(Link::Req(*req));
+                        }
+                        let made = self.made.get(&inv).into_iter().flatten();
+                        todo.extend(made.map(|l| (*l, Way::Down)));
+                    }
+                    Link::Call(_) | Link::Msg(_) | Link::Req(_) => {
+                        let invs = self.served_by.get(&link).into_iter().flatten();
+                        todo.extend(invs.map(|i| (Link::Inv(*i), Way::Down)));
+                    }
+                }
+                continue;
+            }
+            match link {
+                Link::Inv(inv) => {
+                    if let Some((req, by)) = self.cause.get(&inv) {
+                        chain.insert(Link::Req(*req));
+                        todo.push((*by, Way::Up));
+                    }
+                }
+                Link::Call(_) | Link::Msg(_) => {
+                    // Every delivery of it is the same request: the duplicates belong.
+                    let invs = self.served_by.get(&link).into_iter().flatten();
+                    todo.extend(invs.map(|i| (Link::Inv(*i), Way::Down)));
+                    if let Some(i) = self.made_by.get(&link) {
+                        todo.push((Link::Inv(*i), Way::Up));
+                    }
+                }
+                Link::Req(req) => {
+                    if let Some(c) = self.attempt_of.get(&req) {
+                        todo.push((Link::Call(*c), Way::Up));
+                    }
+                }
+            }
+        }
+        chain
+    }
+}
+
+/// Events of the causal chain kept before the violation for each one kept after it: the
+/// causes matter more than the consequences.
+const BEFORE_PER_AFTER: usize = 2;
+
+/// The story of a counterexample, told around its violation.
+///
+/// The failed verdicts say when the violation shows (`at`) and name subjects: trace ids
+/// ([`Link`]: requests, invocations, calls, messages) and plain names (services, stores, keys,
+/// channels). The story keeps, within `limit` events:
+/// 1. the faults active at `at` (always, they frame everything else);
+/// 2. the causal chain of the ids — the events of those requests, invocations, calls and
+///    messages, of what they caused and of what caused them — nearest to `at` (about twice
+///    as many before it as after);
+/// 3. faults beginning or ending inside the window the chain spans, then other events naming a
+///    subject, or a guest fault or host refusal, nearest to `at`.
+///
+/// When no failed verdict is dated, it tells the same kinds of events from the run's start.
+/// Deterministic: a function of the trace and the verdicts only.
 ///
 /// # Errors
 /// A line of the run's trace that does not read back (a simulator bug, reported rather than
 /// telling a story with holes).
-pub fn story_events(case: &CaseOutcome, limit: usize) -> Result<Vec<TraceLine>, TraceError> {
-    let subjects: BTreeSet<&str> = case
-        .verdicts
-        .iter()
-        .filter(|v| !v.passed())
-        .flat_map(|v| v.subjects.iter().map(String::as_str))
-        .collect();
-    let mut out = Vec::new();
-    if limit == 0 {
-        return Ok(out);
+pub fn story(case: &CaseOutcome, limit: usize) -> Result<Story, TraceError> {
+    let failed: Vec<&Verdict> = case.verdicts.iter().filter(|v| v.failed()).collect();
+    let at = failed.iter().filter_map(|v| v.at).min();
+    let violated: Vec<String> =
+        failed.iter().filter(|v| at.is_none() || v.at == at).map(|v| v.id.to_string()).collect();
+    let mut seeds = BTreeSet::new();
+    let mut names: BTreeSet<&str> = BTreeSet::new();
+    for s in failed.iter().flat_map(|v| &v.subjects) {
+        match Link::parse(s) {
+            Some(link) => {
+                seeds.insert(link);
+            }
+            None => {
+                names.insert(s);
+            }
+        }
     }
-    for line in trace::read(&case.run.trace) {
-        let line = line?;
-        let fault = matches!(
-            line.event,
-            TraceEvent::FaultStart { .. }
-                | TraceEvent::FaultEnd { .. }
-                | TraceEvent::GuestFault { .. }
-                | TraceEvent::Refused { .. }
-        );
+    let mut story = Story {
+        at,
+        violated,
+        lines: Vec::new(),
+        marker: None,
+        active_faults: Vec::new(),
+        chain_left_out: 0,
+    };
+    if limit == 0 {
+        return Ok(story);
+    }
+    let lines: Vec<TraceLine> = trace::read(&case.run.trace).collect::<Result<_, _>>()?;
+    let chain = Links::read(&lines).chain(&seeds);
+    let role = |line: &TraceLine| -> Option<Role> {
+        if links(&line.event).iter().any(|l| chain.contains(l)) {
+            return Some(Role::Chain);
+        }
+        match line.event {
+            TraceEvent::FaultStart { .. } | TraceEvent::FaultEnd { .. } => {
+                return Some(Role::Fault);
+            }
+            TraceEvent::GuestFault { .. } | TraceEvent::Refused { .. } => {
+                return Some(Role::Context);
+            }
+            _ => {}
+        }
         let mentions = line
             .event
             .texts()
             .into_iter()
-            .any(|s| subjects.contains(s) || s.split(':').any(|p| subjects.contains(p)));
-        if fault || mentions {
-            out.push(line);
-            if out.len() >= limit {
-                break;
+            .any(|s| names.contains(s) || s.split(':').any(|p| names.contains(p)));
+        mentions.then_some(Role::Context)
+    };
+    let roles: Vec<Option<Role>> = lines.iter().map(role).collect();
+
+    let Some(at) = at else {
+        // Undated: the run from its start, as far as the limit goes.
+        story.lines = lines
+            .into_iter()
+            .zip(roles)
+            .filter_map(|(line, role)| Some(StoryLine { line, role: role? }))
+            .take(limit)
+            .collect();
+        return Ok(story);
+    };
+
+    // The violation's place in the trace: the first event at or after `at`.
+    let here = lines.partition_point(|l| l.t < at);
+    let mut keep: BTreeSet<usize> = BTreeSet::new();
+    let mut open: BTreeMap<usize, usize> = BTreeMap::new();
+    for (i, line) in lines[..here].iter().enumerate() {
+        match &line.event {
+            TraceEvent::FaultStart { index, .. } => {
+                open.insert(*index, i);
             }
+            TraceEvent::FaultEnd { index, .. } => {
+                open.remove(index);
+            }
+            _ => {}
         }
     }
-    Ok(out)
+    for &i in open.values().take(limit) {
+        keep.insert(i);
+        story.active_faults.push(lines[i].clone());
+    }
+    // Nearest to the violation first (in trace lines); the causes before it count half the
+    // distance of what follows it.
+    // Events at the very moment of the violation (the violating event among them) come first.
+    let distance = |i: usize| {
+        if lines[i].t == at {
+            0
+        } else if i < here {
+            (here - i).div_ceil(BEFORE_PER_AFTER)
+        } else {
+            i - here
+        }
+    };
+    let by_distance = |want: Role| {
+        let mut v: Vec<usize> = (0..lines.len()).filter(|i| roles[*i] == Some(want)).collect();
+        v.sort_by_key(|i| (distance(*i), *i));
+        v
+    };
+    let chain_lines = by_distance(Role::Chain);
+    let context_lines = by_distance(Role::Context);
+    let rest = limit - keep.len();
+    // A quarter of the story for context when there is any, the rest for the chain.
+    let context_share = context_lines.len().min(rest / 4);
+    let chain_taken = chain_lines.len().min(rest - context_share);
+    let chain_kept = &chain_lines[..chain_taken];
+    keep.extend(chain_kept);
+    story.chain_left_out = chain_lines.len() - chain_taken;
+    // The window the chain spans around the violation (the active faults, however early they
+    // began, do not widen it).
+    let first = chain_kept.iter().copied().min().unwrap_or(here).min(here);
+    let last = chain_kept.iter().copied().max().unwrap_or(here).max(here);
+    let faults_inside = (first..=last).filter(|i| roles.get(*i) == Some(&Some(Role::Fault)));
+    let mut rest = limit - keep.len();
+    for i in faults_inside.chain(context_lines) {
+        if rest == 0 {
+            break;
+        }
+        if keep.insert(i) {
+            rest -= 1;
+        }
+    }
+    story.marker = Some(keep.range(..here).count());
+    story.lines = keep
+        .into_iter()
+        .map(|i| StoryLine { line: lines[i].clone(), role: roles[i].unwrap_or(Role::Fault) })
+        .collect();
+    Ok(story)
+}
+
+/// The events of [`story`], without their roles.
+///
+/// # Errors
+/// As [`story`].
+pub fn story_events(case: &CaseOutcome, limit: usize) -> Result<Vec<TraceLine>, TraceError> {
+    Ok(story(case, limit)?.trace_lines())
+}
+
+/// A fault exploration injected, in words (what a schedule adds to the scenario).
+#[must_use]
+pub fn describe_injected(f: &InjectedFault) -> String {
+    let s = |t: &f64| format!("{t:.1} s");
+    match f {
+        InjectedFault::Crash { service, replica, at_s, restart_after_s } => format!(
+            "{service} replica {replica} crashes at {}, restarts {} later",
+            s(at_s),
+            s(restart_after_s)
+        ),
+        InjectedFault::NodeCrash { node, at_s, restart_after_s } => {
+            format!("node {node} crashes at {}, restarts {} later", s(at_s), s(restart_after_s))
+        }
+        InjectedFault::Partition { between: [a, b], at_s, duration_s } => {
+            format!("{a} and {b} are partitioned at {} for {}", s(at_s), s(duration_s))
+        }
+        InjectedFault::LatencySpike { between: [a, b], at_s, duration_s, extra_ms } => format!(
+            "the link {a} to {b} gets {extra_ms:.1} ms slower at {} for {}",
+            s(at_s),
+            s(duration_s)
+        ),
+        InjectedFault::Loss { between: [a, b], at_s, duration_s, rate } => format!(
+            "the link {a} to {b} loses {:.0} % of its packets at {} for {}",
+            rate * 100.0,
+            s(at_s),
+            s(duration_s)
+        ),
+        InjectedFault::Duplication { channel, at_s, duration_s, rate } => format!(
+            "{channel} duplicates {:.0} % of its deliveries at {} for {}",
+            rate * 100.0,
+            s(at_s),
+            s(duration_s)
+        ),
+        InjectedFault::Reorder { channel, at_s, duration_s, jitter_ms } => format!(
+            "{channel} reorders deliveries (jitter {jitter_ms:.1} ms) at {} for {}",
+            s(at_s),
+            s(duration_s)
+        ),
+        InjectedFault::ReplicaLag { store, at_s, duration_s, extra_ms } => format!(
+            "{store} replication lags {extra_ms:.1} ms more at {} for {}",
+            s(at_s),
+            s(duration_s)
+        ),
+        InjectedFault::ModuleSwap { service, module, at_s } => {
+            format!("{service} swaps to module {module} at {}", s(at_s))
+        }
+    }
 }
 
 /// One line of the story, readable.
@@ -454,7 +841,18 @@ pub fn describe(line: &TraceLine) -> String {
                 String::new()
             }
         ),
-        TraceEvent::WorkOf { inv, work } => format!("invocation {inv} works on {work}"),
+        TraceEvent::WorkOf { inv, work } => {
+            // `msg:<message>/<group>` or `call:<call>` (see the event's doc): said in words.
+            let what = if let Some(m) = work.strip_prefix("msg:") {
+                let (msg, group) = m.split_once('/').unwrap_or((m, "?"));
+                format!("message {msg} for group {group}")
+            } else if let Some(call) = work.strip_prefix("call:") {
+                format!("call {call}")
+            } else {
+                work.clone()
+            };
+            format!("invocation {inv} works on {what} (one of its deliveries)")
+        }
         TraceEvent::StoreAcked { inv, store, key, version } => {
             format!("invocation {inv} gets the ack of {key} (version {version}) from {store}")
         }
@@ -468,11 +866,17 @@ pub fn describe(line: &TraceLine) -> String {
             format!("message {msg} delivered to {group} on {channel} (attempt {attempt})")
         }
         TraceEvent::Acked { msg, group, .. } => format!("message {msg} acknowledged by {group}"),
-        TraceEvent::GuestFault { service, cause, input, .. } => {
-            format!("GUEST FAULT in {service}: {cause} on input {input}")
-        }
-        TraceEvent::Refused { import, target, code, .. } => {
-            format!("host REFUSED {import} to {target} (code {code})")
+        // The input is the request body (JSON, cut to 256 bytes): told by its size, never
+        // pasted, so the story stays words (the finding and the trace keep the bytes).
+        TraceEvent::GuestFault { inv, service, cause, input } => format!(
+            "GUEST FAULT in {service} (invocation {inv}): {cause}, on {}",
+            match input.len() {
+                0 => "an empty input".to_owned(),
+                n => format!("an input of {n} byte(s)"),
+            }
+        ),
+        TraceEvent::Refused { inv, import, target, code } => {
+            format!("host REFUSED {import} to {target} (code {code}, invocation {inv})")
         }
         TraceEvent::Log { service, level, message } => format!("{service} logs {level}: {message}"),
         TraceEvent::CallRetry { call, attempt, reason } => {

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
 
-use super::{Verdict, each_event, unreadable};
+use super::{Link, Verdict, each_event, unreadable};
 use crate::system::RunResult;
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
@@ -31,6 +31,8 @@ struct Regress {
     from: u64,
     to: u64,
     t: SimTime,
+    /// The invocation whose write put the older version back (0: a replication apply).
+    by: u64,
 }
 
 pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
@@ -40,7 +42,7 @@ pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
     let mut acked: BTreeMap<(String, String), BTreeMap<u64, (u64, SimTime)>> = BTreeMap::new();
     let mut who: BTreeMap<u64, String> = BTreeMap::new();
     let mut regressions = Vec::new();
-    let mut moved = |store: &String, replica: u32, key: &String, version: u64, t: SimTime| {
+    let mut moved = |store: &String, replica: u32, key: &String, version: u64, t: SimTime, by| {
         let cur = held.entry((store.clone(), replica, key.clone())).or_insert(0);
         if version < *cur {
             regressions.push(Regress {
@@ -50,6 +52,7 @@ pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
                 from: *cur,
                 to: version,
                 t,
+                by,
             });
         }
         *cur = version;
@@ -58,11 +61,11 @@ pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
         TraceEvent::InvocationStart { inv, service, endpoint, .. } => {
             who.insert(*inv, format!("{service}.{endpoint}"));
         }
-        TraceEvent::StoreWrite { store, replica, key, version, .. } => {
-            moved(store, *replica, key, *version, line.t);
+        TraceEvent::StoreWrite { store, replica, key, version, inv, .. } => {
+            moved(store, *replica, key, *version, line.t, *inv);
         }
         TraceEvent::StoreApply { store, replica, key, version, applied: true } => {
-            moved(store, *replica, key, *version, line.t);
+            moved(store, *replica, key, *version, line.t, 0);
         }
         TraceEvent::StoreAcked { inv, store, key, version } => {
             acked.entry((store.clone(), key.clone())).or_default().insert(*version, (*inv, line.t));
@@ -77,6 +80,8 @@ pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
         return Verdict::not_exercised(ID, "no key-value write was acknowledged");
     }
     let (mut findings, mut subjects, mut lost) = (Vec::new(), Vec::new(), 0u64);
+    // The first regression that lost an acknowledged write: when the violation shows.
+    let mut first: Option<SimTime> = None;
     for r in &regressions {
         let Some(acks) = acked.get(&(r.store.clone(), r.key.clone())) else { continue };
         // The newest acknowledged write the replica reflected and no longer does.
@@ -84,10 +89,15 @@ pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
             continue;
         };
         lost += 1;
+        first = Some(first.map_or(r.t, |f| f.min(r.t)));
         if findings.len() < SHOWN_MAX {
             let writer = who.get(inv).map_or_else(|| "(no invocation)".to_owned(), Clone::clone);
             subjects.extend([r.store.clone(), r.key.clone()]);
             subjects.extend(who.get(inv).cloned());
+            subjects.push(Link::Inv(*inv).to_string());
+            if r.by != 0 {
+                subjects.push(Link::Inv(r.by).to_string());
+            }
             findings.push(format!(
                 "store `{}` key `{}`: the write of version {version} by `{writer}` (invocation {inv}, acknowledged at {:.3} s) was lost at replica {}: at {:.3} s it went back from version {} to the older version {}",
                 r.store,
@@ -108,7 +118,7 @@ pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
         regressions.len()
     )];
     let v = Verdict::new(ID, findings, notes);
-    if v.passed() { v } else { v.about(subjects) }
+    if v.passed() { v } else { v.about(subjects).at_opt(first) }
 }
 
 #[cfg(test)]
@@ -116,6 +126,7 @@ mod tests {
     use super::super::tests::{run_with, verdict_of};
     use super::ID;
     use crate::properties::Status;
+    use crate::time::SimTime;
     use crate::trace::TraceEvent;
 
     fn write(replica: u32, version: u64, inv: u64) -> TraceEvent<&'static str> {
@@ -153,6 +164,9 @@ mod tests {
                 && v.findings[0].contains("from version 2 to the older version 1"),
             "{v:#?}"
         );
+        // Dated by the apply that went back (the 5th event), naming the acknowledged writer.
+        assert_eq!(v.at, Some(SimTime(4_000_000)), "{v:#?}");
+        assert!(v.subjects.contains(&"inv:8".to_owned()), "{v:#?}");
     }
 
     #[test]

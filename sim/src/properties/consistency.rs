@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use fusebench_model::Scenario;
 use fusebench_model::scenario::ConflictPolicy;
 
-use super::{Verdict, each_event, show, unreadable};
+use super::{Link, Verdict, each_event, show, unreadable};
 use crate::system::RunResult;
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
@@ -34,6 +34,13 @@ struct Replication {
     in_flight: BTreeMap<(String, String), BTreeSet<(u32, u64)>>,
     /// (store, key) → (replica, version) copies dropped for good (no anti-entropy).
     missed: BTreeMap<(String, String), Vec<(u32, u64)>>,
+    /// (store, key) → when a replica first missed a copy for good.
+    missed_at: BTreeMap<(String, String), SimTime>,
+    /// (store, key) → the last write or applied copy: when a divergence without a missed copy
+    /// (arrival order) became final.
+    last_touch: BTreeMap<(String, String), SimTime>,
+    /// (store, key, version) → the invocation that wrote it.
+    writers: BTreeMap<(String, String, u64), u64>,
     /// Stores with at least one write.
     written: BTreeSet<String>,
     last_write: SimTime,
@@ -43,14 +50,19 @@ struct Replication {
 fn replication(run: &RunResult) -> Result<Replication, crate::trace::TraceError> {
     let mut r = Replication::default();
     each_event(run, |line| match &line.event {
-        TraceEvent::StoreWrite { store, replica, key, version, .. } => {
+        TraceEvent::StoreWrite { store, replica, key, version, inv, .. } => {
+            r.last_touch.insert((store.clone(), key.clone()), line.t);
+            r.writers.insert((store.clone(), key.clone(), *version), *inv);
             let n = run.stores.get(store).map_or(0, Vec::len) as u32;
             let copies = r.in_flight.entry((store.clone(), key.clone())).or_default();
             copies.extend((0..n).filter(|o| o != replica).map(|o| (o, *version)));
             r.written.insert(store.clone());
             r.last_write = line.t;
         }
-        TraceEvent::StoreApply { store, replica, key, version, .. } => {
+        TraceEvent::StoreApply { store, replica, key, version, applied } => {
+            if *applied {
+                r.last_touch.insert((store.clone(), key.clone()), line.t);
+            }
             if let Some(c) = r.in_flight.get_mut(&(store.clone(), key.clone())) {
                 c.remove(&(*replica, *version));
             }
@@ -60,6 +72,7 @@ fn replication(run: &RunResult) -> Result<Replication, crate::trace::TraceError>
             if let Some(c) = r.in_flight.get_mut(&sk) {
                 c.remove(&(*replica, *version));
             }
+            r.missed_at.entry(sk.clone()).or_insert(line.t);
             r.missed.entry(sk).or_default().push((*replica, *version));
         }
         TraceEvent::FaultEnd { .. } => r.last_fault_end = line.t,
@@ -77,6 +90,9 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
     let mut findings = Vec::new();
     let mut notes = Vec::new();
     let mut subjects = Vec::new();
+    // When the first shown divergence began: a copy missed for good, or (arrival order) the
+    // last write or apply of the key, after which the replicas never agreed again.
+    let mut first: Option<SimTime> = None;
     let (mut judged_keys, mut skipped_keys) = (0usize, 0usize);
     for (store, replicas) in &run.stores {
         if replicas.len() < 2 || !rep.written.contains(store) {
@@ -107,6 +123,15 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
                 continue;
             }
             subjects.extend([store.clone(), key.clone()]);
+            if let Some(t) = rep.missed_at.get(&sk).or_else(|| rep.last_touch.get(&sk)) {
+                first = Some(first.map_or(*t, |f| f.min(*t)));
+            }
+            // The writes some replica never got: their invocations start the chain.
+            for (_, version) in rep.missed.get(&sk).into_iter().flatten() {
+                if let Some(inv) = rep.writers.get(&(store.clone(), key.clone(), *version)) {
+                    subjects.push(Link::Inv(*inv).to_string());
+                }
+            }
             let shown: Vec<String> = values
                 .iter()
                 .zip(replicas)
@@ -166,7 +191,8 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
             rep.last_fault_end.as_secs_f64(),
         ),
     );
-    Verdict::new(ID, findings, notes).about(subjects)
+    let v = Verdict::new(ID, findings, notes).about(subjects);
+    if v.passed() { v } else { v.at_opt(first) }
 }
 
 #[cfg(test)]
@@ -227,6 +253,9 @@ mod tests {
                 && v.findings[0].contains("replica 1 missed version 2"),
             "{v:#?}"
         );
+        // Dated by the copy missed for good (the 4th event), naming the write it lost.
+        assert_eq!(v.at, Some(crate::time::SimTime(3_000_000)), "{v:#?}");
+        assert!(v.subjects.contains(&"inv:1".to_owned()), "{v:#?}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use fusebench_model::Scenario;
 
-use super::{Verdict, each_event, unreadable};
+use super::{Link, Verdict, each_event, unreadable};
 use crate::system::RunResult;
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
@@ -26,9 +26,9 @@ pub(super) const ID: &str = "sandbox-containment";
 #[derive(Default)]
 struct Seen {
     /// (service, cause) → (count, first input, first time).
-    faults: BTreeMap<(String, String), (u64, String, SimTime)>,
+    faults: BTreeMap<(String, String), (u64, String, SimTime, u64)>,
     /// (service, limit) → (count, first time).
-    limits: BTreeMap<(String, String), (u64, SimTime)>,
+    limits: BTreeMap<(String, String), (u64, SimTime, u64)>,
     /// invocation → (service, request, start, end).
     invs: BTreeMap<u64, Inv>,
     /// Invocations that faulted.
@@ -59,6 +59,8 @@ struct Cascade {
     timeouts: u64,
     other_failures: u64,
     first: Option<SimTime>,
+    /// The healthy invocation whose call failed first.
+    first_inv: u64,
     /// Its requests that failed while waiting on the faulting service.
     failed_requests: u64,
     /// Queue-full rejections while its slots waited on the faulting service.
@@ -71,11 +73,12 @@ fn read(s: &Scenario, run: &RunResult) -> (Seen, Vec<String>) {
     let read = each_event(run, |line| match &line.event {
         TraceEvent::GuestFault { inv, service, cause, input } => {
             let e = seen.faults.entry((service.clone(), cause.clone()));
-            e.or_insert((0, input.clone(), line.t)).0 += 1;
+            e.or_insert((0, input.clone(), line.t, *inv)).0 += 1;
             seen.faulted.insert(*inv);
         }
-        TraceEvent::LimitHit { service, limit, count, .. } => {
-            seen.limits.entry((service.clone(), limit.clone())).or_insert((0, line.t)).0 += count;
+        TraceEvent::LimitHit { inv, service, limit, count } => {
+            let e = seen.limits.entry((service.clone(), limit.clone()));
+            e.or_insert((0, line.t, *inv)).0 += count;
         }
         TraceEvent::InvocationStart { inv, req, service, .. } => {
             if guest(service) {
@@ -135,13 +138,23 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
     if seen.guest_invocations == 0 && seen.faults.is_empty() && findings.is_empty() {
         return Verdict::not_exercised(ID, "no guest module ran in this run");
     }
-    for ((service, cause), (n, input, t)) in &seen.faults {
+    // When the violation shows: the first guest fault or limit hit, or the first failed call
+    // of a healthy service that waited on a faulting guest; each names its invocation.
+    let mut first: Option<SimTime> = None;
+    let mut subjects: Vec<String> = Vec::new();
+    let mut date = |t: SimTime, inv: u64, subjects: &mut Vec<String>| {
+        first = Some(first.map_or(t, |f: SimTime| f.min(t)));
+        subjects.push(Link::Inv(inv).to_string());
+    };
+    for ((service, cause), (n, input, t, inv)) in &seen.faults {
+        date(*t, *inv, &mut subjects);
         findings.push(format!(
             "guest of `{service}` faulted {n} time(s): {cause}; first at {} on input {input}",
             ms(*t)
         ));
     }
-    for ((service, limit), (n, t)) in &seen.limits {
+    for ((service, limit), (n, t, inv)) in &seen.limits {
+        date(*t, *inv, &mut subjects);
         findings.push(format!(
             "guest of `{service}` hit its sandbox limit `{limit}` {n} time(s) (absorbed by the host); first at {}",
             ms(*t)
@@ -168,7 +181,10 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
         } else {
             c.other_failures += 1;
         }
-        c.first = Some(c.first.map_or(*t, |f| f.min(*t)));
+        if c.first.is_none_or(|f| *t < f) {
+            c.first = Some(*t);
+            c.first_inv = *inv;
+        }
         hit.entry(key).or_default().insert(*inv);
     }
     for (key, invs) in &hit {
@@ -201,6 +217,9 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
             continue;
         }
         affected.push(victim.clone());
+        if let Some(t) = c.first {
+            date(t, c.first_inv, &mut subjects);
+        }
         findings.push(format!(
             "not contained: the faulting guest of `{faulting}` made healthy `{victim}` fail: {} call(s) to `{faulting}` timed out and {} failed otherwise (first at {}), {} of `{victim}`'s requests failed while waiting on it, {} request(s) were rejected by its full queue meanwhile",
             c.timeouts,
@@ -224,10 +243,11 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
             ));
         }
     }
-    let mut subjects: Vec<String> = faulty.iter().map(|s| (*s).to_owned()).collect();
+    subjects.extend(faulty.iter().map(|s| (*s).to_owned()));
     subjects.extend(seen.limits.keys().map(|(svc, _)| svc.clone()));
     subjects.extend(affected);
-    Verdict::new(ID, findings, notes).about(subjects)
+    let v = Verdict::new(ID, findings, notes).about(subjects);
+    if v.passed() { v } else { v.at_opt(first) }
 }
 
 /// An outcome that answers as designed (an application error is still an answer).

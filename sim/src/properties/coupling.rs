@@ -19,8 +19,9 @@ use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
 
-use super::{Verdict, each_event, unreadable};
+use super::{Link, Verdict, each_event, unreadable};
 use crate::system::RunResult;
+use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
 pub(super) const ID: &str = "dynamic-coupling";
@@ -46,7 +47,8 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
     let mut inv_service: BTreeMap<u64, String> = BTreeMap::new();
     let mut guest_invocations = 0u64;
     // (service, import, target) → refusals.
-    let mut refused: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    // (service, import, target) → (times refused, the first refusal's time and invocation).
+    let mut refused: BTreeMap<(String, String, String), (u64, SimTime, u64)> = BTreeMap::new();
     // (from, to, kind) → weight of the interactions of the run.
     let mut traffic: BTreeMap<(String, String, &str), f64> = BTreeMap::new();
     let mut made: BTreeMap<(String, String), u64> = BTreeMap::new();
@@ -98,11 +100,11 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
                 _ => {}
             }
         }
-        TraceEvent::Refused { import, target, .. } => {
+        TraceEvent::Refused { inv, import, target, .. } => {
             // Refusals are traced as `service:target`.
             let (service, target) = target.split_once(':').unwrap_or(("", target));
             let key = (service.to_owned(), import.clone(), target.to_owned());
-            *refused.entry(key).or_default() += 1;
+            refused.entry(key).or_insert((0, line.t, *inv)).0 += 1;
         }
         _ => {}
     });
@@ -112,7 +114,7 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
     if guest_invocations == 0 && traffic.is_empty() && refused.is_empty() && findings.is_empty() {
         return Verdict::not_exercised(ID, "no guest ran and no service interacted with another");
     }
-    for ((service, import, target), n) in &refused {
+    for ((service, import, target), (n, _, _)) in &refused {
         findings.push(format!(
             "`{service}` {} `{target}` without declaring it: refused by the host {n} time(s) (`{import}` returned -2): an undeclared dependency",
             attempted(import)
@@ -157,6 +159,13 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
             }
         }
     }
-    let subjects = refused.keys().map(|(service, _, _)| service.clone()).chain(chatty);
-    Verdict::new(ID, findings, notes).about(subjects)
+    let subjects = refused
+        .iter()
+        .flat_map(|((service, _, _), (_, _, inv))| [service.clone(), Link::Inv(*inv).to_string()])
+        .chain(chatty);
+    let v = Verdict::new(ID, findings, notes).about(subjects);
+    // Dated by the first refused access; coupling measured over the whole run's traffic has
+    // no single moment, so a verdict failing on that alone stays undated.
+    let first = refused.values().map(|(_, t, _)| *t).min();
+    if v.passed() { v } else { v.at_opt(first) }
 }

@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
 
-use super::{Verdict, each_event, unreadable};
+use super::{Link, Verdict, each_event, unreadable};
 use crate::system::RunResult;
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
@@ -373,8 +373,14 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
     let mut touched: BTreeMap<(usize, (u8, String, String)), Touch> = BTreeMap::new();
     // Last writer of each cache key (caches have one replica: trace order is their order).
     let mut cache_writer: BTreeMap<(String, String), u64> = BTreeMap::new();
-    let mut judge =
-        Judge { s, story: &story, groups: &groups, findings: Vec::new(), subjects: Vec::new() };
+    let mut judge = Judge {
+        s,
+        story: &story,
+        groups: &groups,
+        findings: Vec::new(),
+        subjects: Vec::new(),
+        first: None,
+    };
     let mut behind = 0usize;
     for (t, inv, effect) in &story.effects {
         let attributed = groups.attributions(&story, *inv);
@@ -438,7 +444,7 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
              first delivery's write: not judged (the trace cannot tell whether the values differ)"
         ));
     }
-    let Judge { mut findings, subjects, .. } = judge;
+    let Judge { mut findings, subjects, first, .. } = judge;
     if findings.len() > FINDINGS_MAX {
         let more = findings.len() - FINDINGS_MAX;
         findings.truncate(FINDINGS_MAX);
@@ -448,7 +454,7 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
         notes.push("no duplicate changed a store or cache value, published or called a non-idempotent endpoint again".into());
     }
     let v = Verdict::new(ID, findings, notes);
-    if v.passed() { v } else { v.about(subjects) }
+    if v.passed() { v } else { v.about(subjects).at_opt(first) }
 }
 
 /// Collects findings, naming the endpoint, the request, the first delivery and the duplicate.
@@ -458,6 +464,8 @@ struct Judge<'a> {
     groups: &'a Groups,
     findings: Vec<String>,
     subjects: Vec<String>,
+    /// The earliest repeated effect: when the violation shows.
+    first: Option<SimTime>,
 }
 
 fn secs(t: SimTime) -> String {
@@ -497,7 +505,13 @@ impl Judge<'_> {
             secs(dup.t),
         );
         let before = format!("invocation {} did so at {}", earlier.member, secs(earlier.t));
+        self.first = Some(self.first.map_or(t, |f| f.min(t)));
         self.subjects.push(dup.service.clone());
+        // The chain a replay follows: both deliveries (and through them what delivered them).
+        self.subjects.extend(
+            [Link::Inv(members[0]), Link::Inv(earlier.member), Link::Inv(member)]
+                .map(|l| l.to_string()),
+        );
         let what = match effect {
             Effect::Store { store, key, .. } | Effect::Cache { cache: store, key, .. } => {
                 self.subjects.push(store.clone());

@@ -28,8 +28,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use fusebench_model::Scenario;
 use fusebench_model::scenario::Delivery;
 
-use super::{Verdict, each_event, unreadable};
+use super::{Link, Verdict, each_event, unreadable};
 use crate::system::RunResult;
+use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
 pub(super) const ID: &str = "no-loss";
@@ -43,12 +44,18 @@ struct Seen {
     arrived: BTreeSet<u64>,
     /// Client answers: request → outcomes (one, unless the request was answered twice).
     answers: BTreeMap<u64, Vec<String>>,
+    /// When each answer of `answers` came (same order).
+    answered_at: BTreeMap<u64, Vec<SimTime>>,
     /// Request or response drops: id → (where, reason, dropped on the gateway's own leg).
     drops: BTreeMap<u64, Vec<WireDrop>>,
     /// Rejection reasons traced by replicas.
     rejections: BTreeMap<String, u64>,
     /// (channel, msg, group) → refusing outcomes of its deliveries.
     refused: BTreeMap<(String, u64, String), Vec<String>>,
+    /// (channel, msg, group) → when its consumer first refused it.
+    first_refused: BTreeMap<(String, u64, String), SimTime>,
+    /// Channel → its first dead-lettered message and when (the broker traces it as dropped).
+    dead_lettered: BTreeMap<String, (SimTime, u64)>,
     /// Publishes lost on the wire before the broker (the publisher was told `-3`).
     publishes_dropped: u64,
     /// Loss faults active right now, while reading.
@@ -62,6 +69,8 @@ struct WireDrop {
     reason: String,
     /// Whether an injected or declared fault explains the drop.
     by_fault: bool,
+    /// When it was dropped: the moment a loss happens.
+    t: SimTime,
 }
 
 fn read(run: &RunResult) -> (Seen, Vec<String>) {
@@ -72,6 +81,7 @@ fn read(run: &RunResult) -> (Seen, Vec<String>) {
         }
         TraceEvent::Response { req, outcome, .. } => {
             seen.answers.entry(*req).or_default().push(outcome.clone());
+            seen.answered_at.entry(*req).or_default().push(line.t);
         }
         TraceEvent::Dropped { what, id, from, to, reason } => {
             if what == "request" || what == "response" {
@@ -87,10 +97,13 @@ fn read(run: &RunResult) -> (Seen, Vec<String>) {
                     to: to.clone(),
                     reason: reason.clone(),
                     by_fault,
+                    t: line.t,
                 };
                 seen.drops.entry(*id).or_default().push(d);
             } else if what == "publish" {
                 seen.publishes_dropped += 1;
+            } else if what == "message" && reason == "dead-lettered" {
+                seen.dead_lettered.entry(from.clone()).or_insert((line.t, *id));
             }
         }
         TraceEvent::FaultStart { kind, .. } if kind == "loss" => seen.loss_faults_active += 1,
@@ -104,6 +117,7 @@ fn read(run: &RunResult) -> (Seen, Vec<String>) {
             if REFUSED.contains(&outcome.as_str()) =>
         {
             let key = (channel.clone(), *msg, group.clone());
+            seen.first_refused.entry(key.clone()).or_insert(line.t);
             seen.refused.entry(key).or_default().push(outcome.clone());
         }
         _ => {}
@@ -148,6 +162,11 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
     }
     let gateway = s.gateway.as_ref().map_or("", |g| g.node.name.as_str());
     let mut subjects = Vec::new();
+    // When the first loss shows: a request answered twice (its second answer), a request
+    // dropped silently (the drop), a message refused for good (its first refusal), a channel
+    // giving up a message (its first dead-lettering).
+    let mut first: Option<SimTime> = None;
+    let mut date = |t: SimTime| first = Some(first.map_or(t, |f: SimTime| f.min(t)));
 
     // Requests.
     let mut outcomes: BTreeMap<&str, u64> = BTreeMap::new();
@@ -156,6 +175,10 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
     for (req, answers) in &seen.answers {
         if answers.len() > 1 {
             findings.push(format!("request {req} was answered {} times", answers.len()));
+            subjects.push(Link::Req(*req).to_string());
+            if let Some(&t) = seen.answered_at.get(req).and_then(|ts| ts.get(1)) {
+                date(t);
+            }
         }
         let outcome = answers[0].as_str();
         *outcomes.entry(outcome).or_default() += 1;
@@ -184,7 +207,12 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
             } else {
                 format!("{} {} `{}` → `{}`", d.what, d.reason, d.from, d.to)
             };
-            by_reason.entry(place).or_insert((0, *req)).0 += 1;
+            let first_here = by_reason.entry(place).or_insert((0, *req));
+            first_here.0 += 1;
+            if first_here.0 == 1 {
+                subjects.push(Link::Req(*req).to_string());
+            }
+            date(d.t);
             subjects.push(d.from.clone());
         }
         for (place, (n, first)) in &by_reason {
@@ -216,6 +244,10 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
                 c.dead_lettered
             ));
             subjects.push(channel.clone());
+            if let Some(&(t, msg)) = seen.dead_lettered.get(channel) {
+                date(t);
+                subjects.push(Link::Msg(msg).to_string());
+            }
         }
     }
     let mut pending = 0u64;
@@ -225,13 +257,16 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
         match seen.refused.get(&key) {
             Some(outcomes) => {
                 refused_lost += 1;
+                if let Some(&t) = seen.first_refused.get(&key) {
+                    date(t);
+                }
                 if refused_lost <= 10 {
                     findings.push(format!(
                         "message {msg} on at-least-once channel `{channel}` is lost for group `{group}`: its consumer refused it {} time(s) ({}) and never acknowledged it",
                         outcomes.len(),
                         outcomes[0]
                     ));
-                    subjects.push(format!("msg:{msg}"));
+                    subjects.push(Link::Msg(*msg).to_string());
                 }
             }
             None => pending += 1,
@@ -250,7 +285,8 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
             seen.publishes_dropped
         ));
     }
-    Verdict::new(ID, findings, notes).about(subjects)
+    let v = Verdict::new(ID, findings, notes).about(subjects);
+    if v.passed() { v } else { v.at_opt(first) }
 }
 
 fn show_counts(counts: &BTreeMap<&str, u64>, skip: &str) -> String {

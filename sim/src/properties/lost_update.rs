@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
 
-use super::{Verdict, each_event, unreadable};
+use super::{Link, Verdict, each_event, unreadable};
 use crate::system::RunResult;
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
@@ -48,6 +48,8 @@ pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
     let (mut judged, mut with_cas, mut lost) = (0u64, 0u64, 0u64);
     let mut findings = Vec::new();
     let mut subjects = Vec::new();
+    // The first overwriting write: when the lost update shows.
+    let mut first: Option<SimTime> = None;
     let walked = each_event(run, |line| match &line.event {
         TraceEvent::InvocationStart { inv, service, endpoint, .. } => {
             who.insert(*inv, format!("{service}.{endpoint}"));
@@ -82,6 +84,7 @@ pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
                         .find(|w| w.inv != *inv && w.changed && !same_work(w.inv))
                     {
                         lost += 1;
+                        first.get_or_insert(line.t);
                         if findings.len() < SHOWN_MAX {
                             let name = |i: u64| {
                                 who.get(&i)
@@ -90,6 +93,9 @@ pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
                             subjects.extend([store.clone(), key.clone()]);
                             subjects.extend(who.get(inv).cloned());
                             subjects.extend(who.get(&other.inv).cloned());
+                            subjects.extend(
+                                [Link::Inv(*inv), Link::Inv(other.inv)].map(|l| l.to_string()),
+                            );
                             findings.push(format!(
                                 "store `{store}` key `{key}`: `{}` (invocation {inv}) read version {v_read} at {:.3} s and wrote version {version} at {:.3} s, overwriting version {} written in between by `{}` (invocation {}) at {:.3} s: a read-modify-write race lost that update",
                                 name(*inv),
@@ -128,7 +134,7 @@ pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
         "{judged} read-modify-write(s) judged; {with_cas} made with compare-and-set (cannot lose an update)"
     )];
     let v = Verdict::new(ID, findings, notes);
-    if v.passed() { v } else { v.about(subjects) }
+    if v.passed() { v } else { v.about(subjects).at_opt(first) }
 }
 
 #[cfg(test)]
@@ -136,6 +142,7 @@ mod tests {
     use super::super::tests::{run_with, verdict_of};
     use super::ID;
     use crate::properties::Status;
+    use crate::time::SimTime;
     use crate::trace::TraceEvent;
 
     fn start(inv: u64, endpoint: &'static str) -> TraceEvent<&'static str> {
@@ -205,6 +212,11 @@ mod tests {
             "{v:#?}"
         );
         assert!(v.subjects.contains(&"db".to_owned()) && v.subjects.contains(&"n".to_owned()));
+        // Dated by the overwriting write (the 10th event); both racing invocations named.
+        assert_eq!(v.at, Some(SimTime(9_000_000)), "{v:#?}");
+        assert!(
+            v.subjects.contains(&"inv:1".to_owned()) && v.subjects.contains(&"inv:2".to_owned())
+        );
     }
 
     #[test]

@@ -121,8 +121,12 @@ pub struct Verdict {
     pub findings: Vec<String>,
     /// Facts worth reporting either way (e.g. measured dynamic coupling).
     pub notes: Vec<String>,
-    /// Names the violation concerns (services, stores, keys, channels): a replay tells the
-    /// story of the trace events that mention them.
+    /// Names the violation concerns, of two sorts. Plain names (services, stores, keys,
+    /// channels): a replay keeps the trace events around the violation that mention them.
+    /// Trace ids written as a [`Link`] (`req:12`, `inv:45`, `call:9`, `msg:7`): the requests,
+    /// invocations, calls and messages that violated the property; a replay follows them along
+    /// the trace's links (an invocation's cause and source, its calls and publishes) to tell
+    /// the causal chain of the violation.
     pub subjects: Vec<String>,
     /// When the violation shows in the trace (the time of the first violating event), so a
     /// replay can tell the story around it; `None` when the property did not fail or its
@@ -172,11 +176,59 @@ impl Verdict {
         self
     }
 
+    /// Dates the violation when `t` is known (see [`Verdict::at_time`]).
+    fn at_opt(self, t: Option<SimTime>) -> Self {
+        match t {
+            Some(t) => self.at_time(t),
+            None => self,
+        }
+    }
+
     fn about(mut self, subjects: impl IntoIterator<Item = String>) -> Self {
         self.subjects.extend(subjects);
         self.subjects.sort();
         self.subjects.dedup();
         self
+    }
+}
+
+/// One id of the trace, as a subject of a verdict: the request, invocation, call or message a
+/// replay follows to tell the causal chain of a violation. Written `req:N`, `inv:N`, `call:N`,
+/// `msg:N` (N as in the trace: `req`, `inv`, `call`, `msg` fields).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Link {
+    /// A request id: a client request (`arrival`, `response`) or one attempt of a call.
+    Req(u64),
+    Inv(u64),
+    Call(u64),
+    Msg(u64),
+}
+
+impl Link {
+    /// Reads a subject written by [`Link`]'s `Display`; `None` for a plain name (a service
+    /// called `inv` with a key `x` stays a name: the number must parse).
+    #[must_use]
+    pub fn parse(subject: &str) -> Option<Link> {
+        let (kind, n) = subject.split_once(':')?;
+        let n: u64 = n.parse().ok()?;
+        match kind {
+            "req" => Some(Link::Req(n)),
+            "inv" => Some(Link::Inv(n)),
+            "call" => Some(Link::Call(n)),
+            "msg" => Some(Link::Msg(n)),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Link::Req(n) => write!(f, "req:{n}"),
+            Link::Inv(n) => write!(f, "inv:{n}"),
+            Link::Call(n) => write!(f, "call:{n}"),
+            Link::Msg(n) => write!(f, "msg:{n}"),
+        }
     }
 }
 

@@ -8,6 +8,10 @@ use crate::system::RunResult;
 
 pub(super) const ID: &str = "slo";
 
+/// A failed SLO verdict is never dated (`at` stays `None`): a percentile, an availability
+/// ratio or a throughput is a fact about the whole run, and no single answer violates it —
+/// dating an availability miss by its first failed answer would point the replay at an answer
+/// the objective allowed. The replay then tells the story of the endpoints' services.
 pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
     let r = Report::new(run, s);
     let mut findings = Vec::new();

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
 
-use super::{Verdict, each_event, unreadable};
+use super::{Link, Verdict, each_event, unreadable};
 use crate::system::RunResult;
-use crate::time::millis_to_nanos;
+use crate::time::{SimTime, millis_to_nanos};
 use crate::trace::TraceEvent;
 
 pub(super) const ID: &str = "cache-staleness";
@@ -35,6 +35,8 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
     let (mut reads, mut stale, mut worst) = (0u64, 0u64, 0u64);
     let mut findings = Vec::new();
     let mut subjects = Vec::new();
+    // The first read beyond the bound: when the violation shows.
+    let mut first: Option<SimTime> = None;
     let walked = each_event(run, |line| match &line.event {
         TraceEvent::InvocationStart { inv, service, endpoint, .. } => {
             who.insert(*inv, format!("{service}.{endpoint}"));
@@ -45,11 +47,13 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
             worst = worst.max(*differs_ns);
             if *differs_ns > bound {
                 stale += 1;
+                first.get_or_insert(line.t);
                 if findings.len() < SHOWN_MAX {
                     let reader =
                         who.get(inv).map_or_else(|| "(no invocation)".to_owned(), Clone::clone);
                     subjects.extend([cache.clone(), store.to_owned(), key.clone()]);
                     subjects.extend(who.get(inv).cloned());
+                    subjects.push(Link::Inv(*inv).to_string());
                     findings.push(format!(
                         "cache `{cache}` key `{key}`: `{reader}` (invocation {inv}) read at {:.3} s a value that had differed from store `{store}` (replica 0, version {store_version}) for {:.1} ms, over the bound of {:.1} ms",
                         line.t.as_secs_f64(),
@@ -79,7 +83,7 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
         worst as f64 / 1e6
     )];
     let v = Verdict::new(ID, findings, notes);
-    if v.passed() { v } else { v.about(subjects) }
+    if v.passed() { v } else { v.about(subjects).at_opt(first) }
 }
 
 #[cfg(test)]
@@ -124,6 +128,9 @@ mod tests {
                 && v.findings[0].contains("bound of 500.0 ms"),
             "{v:#?}"
         );
+        // Dated by the stale read (the 3rd event), naming its invocation.
+        assert_eq!(v.at, Some(crate::time::SimTime(2_000_000)), "{v:#?}");
+        assert!(v.subjects.contains(&"inv:4".to_owned()), "{v:#?}");
         let (_, run) = run_with(&[hit(0), hit(499)]);
         assert_eq!(verdict_of(&scenario(true), &run, ID).status, Status::Held);
     }

@@ -99,7 +99,8 @@ fn containment_counts_guest_faults_by_service_and_cause() {
         v.findings[0],
         "guest of `a` faulted 2 time(s): trap: unreachable; first at 0.0 ms on input {\"sku\":1}"
     );
-    assert_eq!(v.subjects, ["a"]);
+    assert_eq!(v.subjects, ["a", "inv:1"]);
+    assert_eq!(v.at, Some(SimTime(0)), "dated by the first guest fault");
 
     // No guest ran: nothing to judge, which is not a pass.
     let (s, run) = run_with(&[TraceEvent::Registered { service: "a", replica: 0 }]);
@@ -141,7 +142,8 @@ fn coupling_attributes_calls_to_the_invoking_service_and_reports_refusals() {
     assert!(v.notes.iter().any(|n| n.starts_with("a → b.get: 2 calls")), "{v:#?}");
     // Only calls between a and b in this trace: measured coupling 1.0, above 0.5.
     assert!(v.findings.iter().any(|f| f.starts_with("measured Coupling(a, b) = 1.00")), "{v:#?}");
-    assert_eq!(v.subjects, ["a", "b"]);
+    assert_eq!(v.subjects, ["a", "b", "inv:7"]);
+    assert_eq!(v.at, Some(SimTime(4_000_000)), "dated by the refusal, the 5th event");
 
     // An abstract service that did nothing: not exercised, not a pass.
     let (s, run) = run_with(&events[..1]);
@@ -273,7 +275,8 @@ fn containment_blames_a_cascade_on_the_faulting_guest() {
         v.findings.contains(&"not contained: the faulting guest of `b` made healthy `a` fail: 1 call(s) to `b` timed out and 0 failed otherwise (first at 4.0 ms), 1 of `a`'s requests failed while waiting on it, 1 request(s) were rejected by its full queue meanwhile".to_owned()),
         "{v:#?}"
     );
-    assert_eq!(v.subjects, ["a", "b"]);
+    assert_eq!(v.subjects, ["a", "b", "inv:1", "inv:2"]);
+    assert_eq!(v.at, Some(SimTime(4_000_000)), "dated by a's call timing out, before b faults");
 }
 
 #[test]
@@ -331,6 +334,8 @@ fn no_loss_fails_a_request_the_system_dropped_and_the_client_only_saw_time_out()
             "1 client request(s) silently dropped by the system (request loss `n` → `m`; first: request 1): the client only saw its gateway timeout"
         ]
     );
+    assert_eq!(v.at, Some(SimTime(1_000_000)), "dated by the drop");
+    assert!(v.subjects.contains(&"req:1".to_owned()), "{v:#?}");
 }
 
 #[test]
@@ -386,6 +391,7 @@ fn no_loss_tells_a_refused_message_from_one_still_pending() {
         ]
     );
     assert!(v.notes.iter().any(|n| n.contains("1 refused by their consumer: lost, 1 waiting in a backlog or for redelivery: pending, not lost")), "{v:#?}");
+    assert_eq!((v.at, v.subjects.as_slice()), (Some(SimTime(0)), ["msg:3".to_owned()].as_slice()));
 
     // A backlog at the cutoff alone is not a loss.
     let (s, mut run) = run_with(&[]);

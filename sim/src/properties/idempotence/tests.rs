@@ -11,7 +11,7 @@ use crate::properties::{Status, Verdict};
 use crate::runtime::HostOp;
 use crate::runtime::fake::{FakeCall, FakeHost};
 use crate::system::{RunOptions, RunResult, Sim};
-use crate::trace::TraceMode;
+use crate::trace::{TraceEvent, TraceMode};
 
 const BASE: &str = r#"
 [system]
@@ -414,4 +414,36 @@ owns = ["db"]
     assert_eq!(v.status, Status::Failed, "{v:#?}");
     let f = &v.findings[0];
     assert!(f.contains("`w.on` (message") && f.contains("changed store `db` key `count`"), "{f}");
+}
+
+#[test]
+fn a_duplicate_effect_dates_the_violation_and_names_both_deliveries() {
+    let s = rpc("bump", false, "", 1.0, DUPLICATE_RPC);
+    let r = run(&s, host(true));
+    let v = check(&s, &r);
+    assert_eq!(v.status, Status::Failed, "{v:#?}");
+    let at = v.at.expect("a duplicate's write dates the violation");
+    let lines: Vec<_> =
+        crate::trace::read(&r.trace).collect::<Result<_, _>>().expect("the trace reads back");
+    // The event at `at` is a write by a duplicate delivery (the wire copy), named as a subject.
+    let dup = |inv: u64| {
+        lines.iter().any(
+            |l| matches!(l.event, TraceEvent::InvocationStart { inv: i, copy: 1, .. } if i == inv),
+        )
+    };
+    let written_by = lines
+        .iter()
+        .find_map(|l| match l.event {
+            TraceEvent::StoreWrite { inv, changed: true, .. } if l.t == at && dup(inv) => Some(inv),
+            _ => None,
+        })
+        .expect("a changing store write by the duplicate at the violation's time");
+    assert!(v.subjects.contains(&format!("inv:{written_by}")), "{v:#?}");
+    // No duplicate changed the store before: `at` is the first violating event.
+    let earlier_dup_write = lines.iter().any(|l| {
+        l.t < at && matches!(l.event, TraceEvent::StoreWrite { inv, changed: true, .. } if dup(inv))
+    });
+    assert!(!earlier_dup_write, "{v:#?}");
+    // The first delivery is named too: two invocations in all.
+    assert!(v.subjects.iter().filter(|s| s.starts_with("inv:")).count() >= 2, "{v:#?}");
 }

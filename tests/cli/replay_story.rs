@@ -1,0 +1,89 @@
+//! `fusebench replay` tells the story around the violation (issue 12.7): the causal chain of
+//! the violating request marked `*`, a marker line where the violation shows, the faults active
+//! then, every event in words.
+
+use std::path::Path;
+
+use crate::support::{code, fusebench, stderr, stdout};
+
+/// `check` of a corpus defect into `out`; the replay file it wrote.
+fn counterexample(design: &str, out: &Path) -> std::path::PathBuf {
+    let o = fusebench(&["check", design, "--cases", "4", "--out", out.to_str().expect("utf-8")]);
+    assert_eq!(code(&o), 1, "{design}: {}\n{}", stdout(&o), stderr(&o));
+    std::fs::read_dir(out)
+        .expect("the output directory")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".replay.json"))
+        .unwrap_or_else(|| panic!("no replay file in {}: {}", out.display(), stdout(&o)))
+}
+
+/// The story's lines: from its heading to the end of the output.
+fn story_of(text: &str) -> Vec<&str> {
+    text.lines().skip_while(|l| !l.starts_with("the story")).collect()
+}
+
+#[test]
+fn a_replay_marks_the_violation_and_tells_the_duplicate_s_chain() {
+    let dir = crate::support::scratch("replay-story", "idempotence");
+    let file = counterexample("scenarios/corpus/defects/idempotence/grpc-double-debit.toml", &dir);
+    let o = fusebench(&["replay", file.to_str().expect("utf-8"), "--events", "30"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let text = stdout(&o);
+    let story = story_of(&text);
+    assert!(story[0].starts_with("the story around the violation at t="), "{text}");
+    let marker = story
+        .iter()
+        .position(|l| l.contains(">>>>>> here the violation shows (idempotence) at t="))
+        .unwrap_or_else(|| panic!("no marker: {text}"));
+    // The chain: the call's two attempts (the first delivery and its retry) and their writes,
+    // marked, before the marker; the duplicate's write right after it.
+    let chain: Vec<&&str> = story.iter().filter(|l| l.starts_with("  * ")).collect();
+    assert!(chain.len() >= 6, "{text}");
+    assert!(
+        story[..marker].iter().any(|l| l.starts_with("  * ") && l.contains("attempt 0")),
+        "the first delivery before the marker: {text}"
+    );
+    assert!(
+        story[..marker].iter().any(|l| l.starts_with("  * ") && l.contains("attempt 1")),
+        "the retry before the marker: {text}"
+    );
+    assert!(
+        story[marker + 1].starts_with("  * ") && story[marker + 1].contains("writes"),
+        "the duplicate's write follows the marker: {text}"
+    );
+    assert!(text.contains("no fault was active when the violation showed"), "{text}");
+    // Every event in words.
+    assert!(story.iter().all(|l| !l.contains('{') && !l.contains('"')), "{text}");
+    assert!(story.len() <= 30 + 3, "the limit holds: {text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_replay_names_the_fault_active_when_the_violation_showed() {
+    let dir = crate::support::scratch("replay-story", "partition");
+    let file = counterexample(
+        "scenarios/corpus/defects/eventual-consistency/eventual-consistency-events-partition.toml",
+        &dir,
+    );
+    let o = fusebench(&["replay", file.to_str().expect("utf-8"), "--events", "20"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let text = stdout(&o);
+    let story = story_of(&text);
+    let active = story
+        .iter()
+        .position(|l| *l == "  faults active when the violation showed:")
+        .unwrap_or_else(|| panic!("no active faults: {text}"));
+    let fault = story[active + 1];
+    assert!(fault.contains("begins: partition (partition link "), "{text}");
+    assert!(story.iter().any(|l| l.starts_with("  ! ") && l.contains("partition")), "{text}");
+    let marker = story
+        .iter()
+        .position(|l| l.contains("here the violation shows (eventual-consistency)"))
+        .unwrap_or_else(|| panic!("no marker: {text}"));
+    assert!(
+        story[marker + 1..].iter().any(|l| l.contains("MISSES")),
+        "the missed copy is told after the marker: {text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
