@@ -57,8 +57,9 @@ pub use error::{InvokeError, ServiceLoadError};
 pub use step::{
     GrowRefused, GuestFailure, GuestFault, HostCode, HostOp, HostReply, InstanceId, InstanceInfo,
     InstanceReuse, InvocationId, InvocationReport, LimitsHit, Phase, Refusal, Response,
-    ServiceHost, Slice, SliceOutcome, TrapKind,
+    ScanEntry, ServiceHost, Slice, SliceOutcome, TrapKind, encode_scan,
 };
+pub use host::SCAN_LIMIT_MAX;
 
 use host::{HostState, LiveToken, ServiceShared};
 use invoke::{Driven, GuestInstance};

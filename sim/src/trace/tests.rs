@@ -131,6 +131,7 @@ fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
             attempt: n.small,
             outcome: s(48),
         },
+        TraceEvent::CacheDelete { inv: n.big, cache: s(49), key: s(50), existed: n.flag },
     ]
 }
 
@@ -277,6 +278,7 @@ fn the_format_of_every_kind_is_pinned() {
         r#"{"t":33000,"ev":"limit_hit","inv":42,"service":"c","limit":"d","count":3}"#,
         r#"{"t":34000,"ev":"call_failed","call":42,"attempt":3,"inv":21,"req":14,"target":"e","reason":"f","gave_up":true}"#,
         r#"{"t":35000,"ev":"nacked","channel":"g","msg":42,"group":"h","attempt":3,"outcome":"i"}"#,
+        r#"{"t":36000,"ev":"cache_delete","inv":42,"cache":"j","key":"a","existed":true}"#,
     ];
     let trace = written(&every_kind(&text, PLAIN));
     let text = String::from_utf8(trace.lines().to_vec()).expect("utf-8");
