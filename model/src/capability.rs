@@ -184,7 +184,11 @@ mod tests {
             ("cache_delete", Capability::Cache),
             ("call_timeout", Capability::Call),
         ] {
-            assert_eq!(import_need(HOST_NAMESPACE, import), ImportNeed::Capability(cap), "{import}");
+            assert_eq!(
+                import_need(HOST_NAMESPACE, import),
+                ImportNeed::Capability(cap),
+                "{import}"
+            );
         }
         assert_eq!(import_need(HOST_NAMESPACE, "kv_scan_all"), ImportNeed::Unsupported);
     }

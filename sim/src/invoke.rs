@@ -271,7 +271,11 @@ impl Run<'_> {
                     name,
                     &store,
                     Some(&prefix),
-                    format!("{} entr{}", entries.len(), if entries.len() == 1 { "y" } else { "ies" }),
+                    format!(
+                        "{} entr{}",
+                        entries.len(),
+                        if entries.len() == 1 { "y" } else { "ies" }
+                    ),
                 );
                 HostReply::Value(encode_scan(&entries))
             }

@@ -54,12 +54,12 @@ pub use context::{
     LogSink, LogSource, RandomSource,
 };
 pub use error::{InvokeError, ServiceLoadError};
+pub use host::SCAN_LIMIT_MAX;
 pub use step::{
     GrowRefused, GuestFailure, GuestFault, HostCode, HostOp, HostReply, InstanceId, InstanceInfo,
-    InstanceReuse, InvocationId, InvocationReport, LimitsHit, Phase, Refusal, Response,
-    ScanEntry, ServiceHost, Slice, SliceOutcome, TrapKind, encode_scan,
+    InstanceReuse, InvocationId, InvocationReport, LimitsHit, Phase, Refusal, Response, ScanEntry,
+    ServiceHost, Slice, SliceOutcome, TrapKind, encode_scan,
 };
-pub use host::SCAN_LIMIT_MAX;
 
 use host::{HostState, LiveToken, ServiceShared};
 use invoke::{Driven, GuestInstance};

@@ -490,7 +490,9 @@ fn hostops_service() -> (ServiceConfig, String) {
     };
     // A packed reply is returned as the response; a negative code as {"r":code}.
     let packed = |expr: &str| {
-        format!("(local $v i64) (local.set $v {expr}) (if (result i64) (i64.lt_s (local.get $v) (i64.const 0)) (then (call $num (local.get $v))) (else (local.get $v)))")
+        format!(
+            "(local $v i64) (local.set $v {expr}) (if (result i64) (i64.lt_s (local.get $v) (i64.const 0)) (then (call $num (local.get $v))) (else (local.get $v)))"
+        )
     };
     let num = |expr: &str| format!("(call $num (i64.extend_i32_s {expr}))");
     let body = [

@@ -345,7 +345,8 @@ impl Sim {
             | HostOp::CachePut { cache, .. }
             | HostOp::CacheDelete { cache, .. } => cache.clone(),
             HostOp::Publish { channel, .. } => channel.clone(),
-            HostOp::Call { service, endpoint, .. } | HostOp::CallTimeout { service, endpoint, .. } => {
+            HostOp::Call { service, endpoint, .. }
+            | HostOp::CallTimeout { service, endpoint, .. } => {
                 format!("{service}.{endpoint}")
             }
         };
