@@ -62,3 +62,39 @@ fn an_import_of_kv_scan_without_kv_is_reported_as_kv_get_is() {
     assert!(!messages.iter().any(|m| m.contains("cache_")), "{messages:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn invoke_answers_a_scan_and_performs_a_compare_and_set_then_an_invalidation() {
+    let dir = scratch("hostops", "invoke");
+    let init = dir.join("init.json");
+    let entries = serde_json::json!({"tally-db": {
+        "n/{\"k\":\"a\"}": "41",
+        "n/{\"k\":\"b\"}": "7",
+        "other": "x",
+    }});
+    std::fs::write(&init, entries.to_string()).expect("write the store contents");
+    let design = root().join(DESIGN);
+    let (design, init) = (design.to_str().expect("utf-8"), init.to_str().expect("utf-8"));
+    let run = |endpoint: &str, data: &str| {
+        let args =
+            ["invoke", "--json", "--data", data, "--store-init", init, design, "tally", endpoint];
+        let out = fusebench(&args);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        serde_json::from_str::<Value>(&stdout(&out)).expect("JSON")
+    };
+    let list = run("list", "{}");
+    let expected = serde_json::json!({"entries": [
+        {"key": "n/{\"k\":\"a\"}", "value": "41", "version": 0},
+        {"key": "n/{\"k\":\"b\"}", "value": "7", "version": 0},
+    ]});
+    assert_eq!(list["response"], expected, "{list:#}");
+    let add = run("add", r#"{"k":"a"}"#);
+    let ops: Vec<(&str, &str)> = add["ops"]
+        .as_array()
+        .expect("ops")
+        .iter()
+        .map(|o| (o["op"].as_str().expect("op"), o["result"].as_str().expect("result")))
+        .collect();
+    assert_eq!(ops, [("kv_get", "41"), ("kv_cas", "ok (42)"), ("cache_delete", "not found")]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -510,6 +510,13 @@ fn an_invalidated_cache_key_reads_as_absent_so_a_later_miss_is_no_staleness() {
         })
         .collect();
     assert_eq!(deleted, [true]);
+    // A replay tells it in words.
+    let told: Vec<String> = trace::read(&r.trace)
+        .map(|l| l.expect("reads back"))
+        .filter(|l| matches!(l.event, TraceEvent::CacheDelete { .. }))
+        .map(|l| crate::explore::replay::describe(&l))
+        .collect();
+    assert!(told[0].ends_with("invalidates k in cache c"), "{told:?}");
     let lookups: Vec<bool> = events
         .iter()
         .filter_map(|e| match e {
