@@ -624,3 +624,32 @@ fn a_short_per_call_timeout_fails_a_slow_call_the_channel_s_timeout_lets_through
     let (_, replies) = timed_call(|| call_to_back(Some(500)));
     assert!(replies.iter().all(|r| matches!(r, HostReply::Value(_))), "{replies:?}");
 }
+
+#[test]
+fn dynamic_coupling_names_what_a_refused_new_import_attempted() {
+    use crate::properties::tests::{run_with, verdict_of};
+    let refused = |import, target| TraceEvent::Refused { inv: 7, import, target, code: -2 };
+    let events = [
+        refused("kv_scan", "a:stock"),
+        refused("kv_cas", "a:stock"),
+        refused("cache_delete", "a:prices"),
+        refused("call_timeout", "a:b.get"),
+    ];
+    let (s, run) = run_with(&events);
+    let v = verdict_of(&s, &run, "dynamic-coupling");
+    let said: Vec<&str> = v
+        .findings
+        .iter()
+        .map(|f| f.split(" without declaring it").next().expect("a finding"))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            "`a` used cache `prices`",
+            "`a` called `b.get`",
+            "`a` wrote store `stock`",
+            "`a` read store `stock`"
+        ],
+        "{v:#?}"
+    );
+}
