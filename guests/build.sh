@@ -103,6 +103,11 @@ build_c() {
     wasm-ld --no-entry --strip-all -z stack-size=16384 --stack-first \
         -o "$out/c/payments.wasm" "$obj"
     rm -f "$obj"
+    # The ABI header no shipped module includes yet: compiled through a check module, kept
+    # nowhere.
+    clang --target=wasm32 -O2 -std=c11 -nostdlib -Wall -Wextra -Werror \
+        -c -o "$obj" "$guests/c/fusebench-check.c"
+    rm -f "$obj"
 }
 
 build_as() {
@@ -113,6 +118,13 @@ build_as() {
     mkdir -p "$out/as"
     (cd "$guests/as" && ./node_modules/.bin/asc assembly/catalog.ts --config asconfig.json \
         --target release --outFile "$out/as/catalog.wasm")
+    # The ABI helpers no shipped module uses yet: compiled through a check module, kept nowhere.
+    local scratch
+    scratch="$(mktemp -d)"
+    printf '{"options":{}}' >"$scratch/asconfig.json"
+    (cd "$guests/as" && ./node_modules/.bin/asc assembly/fusebench-check.ts \
+        --config "$scratch/asconfig.json" --runtime stub --outFile "$scratch/check.wasm")
+    rm -rf "$scratch"
 }
 
 check_wat() { # hand-written: validate, and carry it along when building elsewhere

@@ -90,6 +90,7 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         | TraceEvent::StoreAcked { store, .. }
         | TraceEvent::ReplicaMissed { store, .. } => Some(store),
         TraceEvent::CacheWrite { cache, .. }
+        | TraceEvent::CacheDelete { cache, .. }
         | TraceEvent::CacheRead { cache, .. }
         | TraceEvent::CacheLookup { cache, .. } => Some(cache),
         TraceEvent::Deliver { group, .. }

@@ -18,14 +18,16 @@ pub const WASI_NAMESPACE: &str = "wasi_snapshot_preview1";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Capability {
-    /// `kv_get`, `kv_put`, `kv_delete`, `kv_cas` on key-value stores the service owns (reads also on
-    /// stores it is granted read access to).
+    /// `kv_get`, `kv_put`, `kv_delete`, `kv_cas`, `kv_scan` on key-value stores the service owns
+    /// (reads — `kv_get`, `kv_scan` — also on stores it is granted read access to).
     Kv,
-    /// `cache_get`, `cache_put` on caches the service owns or reads.
+    /// `cache_get` on caches the service owns or reads; `cache_put`, `cache_delete` on caches it
+    /// owns.
     Cache,
     /// `publish` to an async channel the service declares it publishes to.
     Publish,
-    /// `call`: a synchronous call to another service's endpoint it declares it calls.
+    /// `call`, `call_timeout`: a synchronous call to another service's endpoint it declares it
+    /// calls (`call_timeout` overrides the channel's per-attempt timeout for that call).
     Call,
     /// `log`: a line in the trace.
     Log,
@@ -67,10 +69,10 @@ impl Capability {
     #[must_use]
     pub fn host_functions(self) -> &'static [&'static str] {
         match self {
-            Capability::Kv => &["kv_get", "kv_put", "kv_delete", "kv_cas"],
-            Capability::Cache => &["cache_get", "cache_put"],
+            Capability::Kv => &["kv_get", "kv_put", "kv_delete", "kv_cas", "kv_scan"],
+            Capability::Cache => &["cache_get", "cache_put", "cache_delete"],
             Capability::Publish => &["publish"],
-            Capability::Call => &["call"],
+            Capability::Call => &["call", "call_timeout"],
             Capability::Log => &["log"],
             Capability::Clock => &["now"],
             Capability::Random => &["random"],
@@ -169,6 +171,26 @@ mod tests {
         assert_eq!(import_need(WASI_NAMESPACE, "path_open"), ImportNeed::Unsupported);
         assert_eq!(import_need("env", "abort"), ImportNeed::Free);
         assert_eq!(import_need("env", "system"), ImportNeed::UnknownNamespace);
+    }
+
+    #[test]
+    fn the_host_operations_of_issue_13_need_the_capability_of_their_family() {
+        // A scan is a read of the store (as `kv_get`), an invalidation a write of the cache (as
+        // `cache_put`), a call with its own timeout still a call.
+        for (import, cap) in [
+            ("kv_scan", Capability::Kv),
+            ("kv_delete", Capability::Kv),
+            ("kv_cas", Capability::Kv),
+            ("cache_delete", Capability::Cache),
+            ("call_timeout", Capability::Call),
+        ] {
+            assert_eq!(
+                import_need(HOST_NAMESPACE, import),
+                ImportNeed::Capability(cap),
+                "{import}"
+            );
+        }
+        assert_eq!(import_need(HOST_NAMESPACE, "kv_scan_all"), ImportNeed::Unsupported);
     }
 
     #[test]

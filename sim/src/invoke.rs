@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use crate::rng::SimRng;
 use crate::runtime::{
-    HostCode, HostContext, HostOp, HostReply, InvokeError, LogLine, ServiceHost, SliceOutcome,
+    HostCode, HostContext, HostOp, HostReply, InvokeError, LogLine, ScanEntry, ServiceHost,
+    SliceOutcome, encode_scan,
 };
 
 /// In-memory contents of every store: store → key → value.
@@ -253,6 +254,43 @@ impl Run<'_> {
                     HostReply::Error(HostCode::Conflict)
                 }
             }
+            HostOp::KvScan { store, prefix, limit } => {
+                // No versions here (no engine): every entry is reported at version 0.
+                let entries: Vec<ScanEntry> = self
+                    .stores
+                    .get(&store)
+                    .into_iter()
+                    .flat_map(|d| d.range(prefix.clone()..))
+                    .take_while(|(k, _)| k.starts_with(&prefix))
+                    .take(limit as usize)
+                    .map(|(k, v)| ScanEntry::new(k, v, 0))
+                    .collect();
+                self.record(
+                    depth,
+                    service,
+                    name,
+                    &store,
+                    Some(&prefix),
+                    format!(
+                        "{} entr{}",
+                        entries.len(),
+                        if entries.len() == 1 { "y" } else { "ies" }
+                    ),
+                );
+                HostReply::Value(encode_scan(&entries))
+            }
+            HostOp::CacheDelete { cache, key } => {
+                let existed = self.stores.get_mut(&cache).and_then(|d| d.remove(&key)).is_some();
+                self.record(
+                    depth,
+                    service,
+                    name,
+                    &cache,
+                    Some(&key),
+                    if existed { "invalidated" } else { "not found" }.to_owned(),
+                );
+                if existed { HostReply::Ack } else { HostReply::Error(HostCode::NotFound) }
+            }
             HostOp::Publish { channel, message } => {
                 self.record(
                     depth,
@@ -265,7 +303,9 @@ impl Run<'_> {
                 self.published.push((channel, text(&message)));
                 HostReply::Ack
             }
-            HostOp::Call { service: callee, endpoint, request } => {
+            // No virtual time passes here, so no call can time out: the timeout is moot.
+            HostOp::Call { service: callee, endpoint, request }
+            | HostOp::CallTimeout { service: callee, endpoint, request, .. } => {
                 let target = format!("{callee}.{endpoint}");
                 if depth + 1 > DEPTH_MAX {
                     self.record(

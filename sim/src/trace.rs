@@ -175,6 +175,14 @@ pub enum TraceEvent<S = String> {
         key: S,
         changed: bool,
     },
+    /// A cache invalidation (`cache_delete`) by invocation `inv`; `existed`: a fresh entry
+    /// was removed (a later read of the key misses).
+    CacheDelete {
+        inv: u64,
+        cache: S,
+        key: S,
+        existed: bool,
+    },
     /// A key-value read decided at `replica` (`version` 0: the key was absent).
     StoreRead {
         inv: u64,
@@ -359,6 +367,7 @@ impl<S> TraceEvent<S> {
             TraceEvent::StoreWrite { .. } => "store_write",
             TraceEvent::StoreApply { .. } => "store_apply",
             TraceEvent::CacheWrite { .. } => "cache_write",
+            TraceEvent::CacheDelete { .. } => "cache_delete",
             TraceEvent::StoreRead { .. } => "store_read",
             TraceEvent::CacheRead { .. } => "cache_read",
             TraceEvent::WorkOf { .. } => "work_of",
@@ -522,6 +531,12 @@ impl<S> TraceEvent<S> {
                 cache: f(cache),
                 key: f(key),
                 changed: *changed,
+            },
+            TraceEvent::CacheDelete { inv, cache, key, existed } => TraceEvent::CacheDelete {
+                inv: *inv,
+                cache: f(cache),
+                key: f(key),
+                existed: *existed,
             },
             TraceEvent::StoreRead { inv, store, replica, key, version } => TraceEvent::StoreRead {
                 inv: *inv,

@@ -9,6 +9,7 @@ mod guests;
 mod gui;
 mod halves;
 mod hostile;
+mod hostops;
 mod idempotence;
 mod inputs;
 mod inspect;

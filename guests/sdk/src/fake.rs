@@ -44,6 +44,10 @@ struct World {
     published: Vec<(String, Vec<u8>)>,
     calls: Vec<(String, String, Vec<u8>)>,
     callees: BTreeMap<(String, String), Callee>,
+    /// service → how long (ms) its calls take, for `call_with_timeout`.
+    latency_ms: BTreeMap<String, u32>,
+    /// The timeout of every `call_with_timeout`, in call order.
+    timeouts: Vec<u32>,
     failing: BTreeMap<String, HostError>,
     failing_writes: BTreeMap<String, HostError>,
     logs: Vec<(Level, String)>,
@@ -125,6 +129,19 @@ pub fn on_call(
     with(|w| w.callees.insert((service.into(), endpoint.into()), Rc::new(callee)));
 }
 
+/// Makes calls to `service` take `ms` milliseconds: a [`crate::call_with_timeout`] with a
+/// shorter timeout fails with [`HostError::Unavailable`] (without reaching the callee, as if
+/// each attempt timed out); a plain [`crate::call`] waits as long as it takes.
+pub fn set_latency(service: &str, ms: u32) {
+    with(|w| w.latency_ms.insert(service.into(), ms));
+}
+
+/// The timeout of every [`crate::call_with_timeout`] made, in order.
+#[must_use]
+pub fn timeouts() -> Vec<u32> {
+    with(|w| w.timeouts.clone())
+}
+
 /// Makes every operation on the store, cache, channel or service named `name` fail with
 /// `error` (`None` heals it), like a partition or crashed replica would.
 pub fn fail(name: &str, error: Option<HostError>) {
@@ -134,7 +151,8 @@ pub fn fail(name: &str, error: Option<HostError>) {
     });
 }
 
-/// Like [`fail`], but only for writes (`kv_put`, `kv_delete`, `kv_cas`, `cache_put`): reads still work,
+/// Like [`fail`], but only for writes (`kv_put`, `kv_delete`, `kv_cas`, `cache_put`,
+/// `cache_delete`): reads still work,
 /// as when a write is lost after the caller has acted on what it read.
 pub fn fail_writes(name: &str, error: Option<HostError>) {
     with(|w| match error {
@@ -166,7 +184,7 @@ pub fn serve<Req: DeserializeOwned, Resp: Respond>(
 
 /// The fake's side of [`crate::host`].
 pub(crate) mod host {
-    use std::string::ToString;
+    use std::string::{String, ToString};
     use std::vec::Vec;
 
     use super::{World, with};
@@ -221,6 +239,28 @@ pub(crate) mod host {
         })
     }
 
+    /// The JSON array the host answers (guests/ABI.md), built from the fake's data (every
+    /// entry at version 0: the fake keeps no versions).
+    pub(crate) fn kv_scan(store: &str, prefix: &[u8], limit: u32) -> Result<Vec<u8>, HostError> {
+        with(|w| {
+            check(w, store)?;
+            if limit == 0 || limit > crate::kv::SCAN_LIMIT_MAX {
+                return Err(HostError::InvalidArgument);
+            }
+            let entries: Vec<crate::kv::Entry> =
+                w.kv.range((store.to_string(), prefix.to_vec())..)
+                    .take_while(|((s, k), _)| s == store && k.starts_with(prefix))
+                    .take(limit as usize)
+                    .map(|((_, k), v)| crate::kv::Entry {
+                        key: String::from_utf8_lossy(k).into_owned(),
+                        value: String::from_utf8_lossy(v).into_owned(),
+                        version: 0,
+                    })
+                    .collect();
+            serde_json::to_vec(&entries).map_err(|_| HostError::InvalidArgument)
+        })
+    }
+
     pub(crate) fn cache_get(cache: &str, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
         with(|w| {
             check(w, cache)?;
@@ -233,6 +273,13 @@ pub(crate) mod host {
             check_write(w, cache)?;
             w.cache.insert((cache.into(), key.to_vec()), value.to_vec());
             Ok(())
+        })
+    }
+
+    pub(crate) fn cache_delete(cache: &str, key: &[u8]) -> Result<bool, HostError> {
+        with(|w| {
+            check_write(w, cache)?;
+            Ok(w.cache.remove(&(cache.into(), key.to_vec())).is_some())
         })
     }
 
@@ -259,6 +306,25 @@ pub(crate) mod host {
                 .ok_or(HostError::InvalidArgument)
         })?;
         callee(request)
+    }
+
+    pub(crate) fn call_timeout(
+        service: &str,
+        endpoint: &str,
+        request: &[u8],
+        timeout_ms: u32,
+    ) -> Result<Vec<u8>, HostError> {
+        let slow = with(|w| {
+            w.timeouts.push(timeout_ms);
+            if timeout_ms == 0 {
+                return Err(HostError::InvalidArgument);
+            }
+            Ok(w.latency_ms.get(service).is_some_and(|ms| *ms > timeout_ms))
+        })?;
+        if slow {
+            return Err(HostError::Unavailable);
+        }
+        call(service, endpoint, request)
     }
 
     pub(crate) fn log(level: Level, message: &str) {

@@ -43,10 +43,22 @@ pub(crate) mod wasm {
                 n: i32,
                 n_len: i32,
             ) -> i32;
+            pub fn kv_scan(s: i32, s_len: i32, prefix: i32, prefix_len: i32, limit: i32) -> i64;
             pub fn cache_get(cache: i32, cache_len: i32, key: i32, key_len: i32) -> i64;
             pub fn cache_put(c: i32, c_len: i32, k: i32, k_len: i32, v: i32, v_len: i32) -> i32;
+            pub fn cache_delete(cache: i32, cache_len: i32, key: i32, key_len: i32) -> i32;
             pub fn publish(channel: i32, channel_len: i32, msg: i32, msg_len: i32) -> i32;
             pub fn call(s: i32, s_len: i32, e: i32, e_len: i32, r: i32, r_len: i32) -> i64;
+            #[allow(clippy::too_many_arguments)] // the ABI's seven i32 parameters
+            pub fn call_timeout(
+                s: i32,
+                s_len: i32,
+                e: i32,
+                e_len: i32,
+                r: i32,
+                r_len: i32,
+                timeout_ms: i32,
+            ) -> i64;
             pub fn log(level: i32, msg: i32, msg_len: i32);
             pub fn now() -> i64;
             pub fn random() -> i64;
@@ -124,6 +136,19 @@ pub(crate) mod wasm {
         }
     }
 
+    /// The scan's JSON array (guests/ABI.md), undecoded.
+    pub(crate) fn kv_scan(store: &str, prefix: &[u8], limit: u32) -> Result<Vec<u8>, HostError> {
+        let ((s, sl), (p, pl)) = (raw(store.as_bytes()), raw(prefix));
+        // A limit beyond i32 is beyond the host's maximum too: it answers invalid argument.
+        let limit = i32::try_from(limit).unwrap_or(i32::MAX);
+        // SAFETY: the host only reads the byte strings, which outlive the call.
+        match packed(unsafe { import::kv_scan(s, sl, p, pl, limit) }) {
+            Ok(Some(json)) => Ok(json),
+            Ok(None) => Err(HostError::NotFound),
+            Err(e) => Err(e),
+        }
+    }
+
     pub(crate) fn cache_get(cache: &str, key: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
         let ((c, cl), (k, kl)) = (raw(cache.as_bytes()), raw(key));
         // SAFETY: the host only reads the byte strings, which outlive the call.
@@ -134,6 +159,15 @@ pub(crate) mod wasm {
         let ((c, cl), (k, kl), (v, vl)) = (raw(cache.as_bytes()), raw(key), raw(value));
         // SAFETY: the host only reads the byte strings, which outlive the call.
         status(unsafe { import::cache_put(c, cl, k, kl, v, vl) })
+    }
+
+    pub(crate) fn cache_delete(cache: &str, key: &[u8]) -> Result<bool, HostError> {
+        let ((c, cl), (k, kl)) = (raw(cache.as_bytes()), raw(key));
+        // SAFETY: the host only reads the byte strings, which outlive the call.
+        match unsafe { import::cache_delete(c, cl, k, kl) } {
+            -1 => Ok(false),
+            code => status(code).map(|()| true),
+        }
     }
 
     pub(crate) fn publish(channel: &str, message: &[u8]) -> Result<(), HostError> {
@@ -151,6 +185,24 @@ pub(crate) mod wasm {
         let ((e, el), (r, rl)) = (raw(endpoint.as_bytes()), raw(request));
         // SAFETY: the host only reads the byte strings, which outlive the call.
         match packed(unsafe { import::call(s, sl, e, el, r, rl) }) {
+            Ok(Some(reply)) => Ok(reply),
+            Ok(None) => Err(HostError::NotFound),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(crate) fn call_timeout(
+        service: &str,
+        endpoint: &str,
+        request: &[u8],
+        timeout_ms: u32,
+    ) -> Result<Vec<u8>, HostError> {
+        let (s, sl) = raw(service.as_bytes());
+        let ((e, el), (r, rl)) = (raw(endpoint.as_bytes()), raw(request));
+        // A timeout beyond i32 (24 days) is as good as none: the longest the ABI can say.
+        let timeout = i32::try_from(timeout_ms).unwrap_or(i32::MAX);
+        // SAFETY: the host only reads the byte strings, which outlive the call.
+        match packed(unsafe { import::call_timeout(s, sl, e, el, r, rl, timeout) }) {
             Ok(Some(reply)) => Ok(reply),
             Ok(None) => Err(HostError::NotFound),
             Err(e) => Err(e),

@@ -44,8 +44,8 @@
 //!   `handle_<name>`. A request that does not deserialize answers
 //!   `{"error":"bad_request: <why>"}`; an `Err(AppError)` answers `{"error":"<code>"}`. Neither
 //!   is a trap: the ABI reserves traps for guest faults.
-//! * [`kv`], [`cache`], [`publish`], [`call`], [`log`], [`now`] and [`random`] wrap every
-//!   import of the ABI; negative result codes become [`HostError`].
+//! * [`kv`], [`cache`], [`publish`], [`call`] (and [`call_with_timeout`]), [`log`], [`now`]
+//!   and [`random`] wrap every import of the ABI; negative result codes become [`HostError`].
 //! * Compiled for anything but `wasm32`, the imports hit an in-memory, per-thread [`fake`] host,
 //!   so `cargo test` runs service logic natively.
 //!
@@ -58,7 +58,8 @@
 //!   returns 0 (`alloc(0)` returns a dangling non-zero pointer and allocates nothing). Every
 //!   buffer the host obtains this way is handed back to the guest, which then owns it:
 //!   - the request buffer passed to `handle_*` is freed when the handler returns;
-//!   - a value returned by `kv_get`, `cache_get` or `call` (packed `(ptr << 32) | len`) is
+//!   - a value returned by `kv_get`, `kv_scan`, `cache_get`, `call` or `call_timeout`
+//!     (packed `(ptr << 32) | len`) is
 //!     taken over as a `Vec<u8>` and freed when the SDK's caller drops it.
 //!
 //!   So the host must use each `alloc` buffer exactly once and must not write into memory it
@@ -108,9 +109,41 @@ pub use serde_json;
 
 /// The key–value stores a service owns or may read (`kv` capability).
 pub mod kv {
+    use alloc::string::String;
     use alloc::vec::Vec;
 
+    use serde::{Deserialize, Serialize};
+
     use crate::{HostError, host};
+
+    /// The most entries one [`scan`] may ask for (the host's bound).
+    pub const SCAN_LIMIT_MAX: u32 = 1000;
+
+    /// One entry of a [`scan`]: the key and value as text (bytes that are not UTF-8 come as
+    /// U+FFFD: read such a value with [`get`]), and the version that wrote it (0: an initial
+    /// entry of the scenario).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Entry {
+        pub key: String,
+        pub value: String,
+        pub version: u64,
+    }
+
+    /// The live entries of `store` whose key starts with `prefix`, in key order, at most
+    /// `limit` (1 to [`SCAN_LIMIT_MAX`]), read at the replica a [`get`] reads: each key
+    /// returned counts as read (a later write of it is judged against what was seen).
+    ///
+    /// # Errors
+    /// The host's error code: denied, unavailable, invalid argument (also a `limit` out of
+    /// range, or a reply that is not the ABI's JSON array).
+    pub fn scan(
+        store: &str,
+        prefix: impl AsRef<[u8]>,
+        limit: u32,
+    ) -> Result<Vec<Entry>, HostError> {
+        let json = host::kv_scan(store, prefix.as_ref(), limit)?;
+        serde_json::from_slice(&json).map_err(|_| HostError::InvalidArgument)
+    }
 
     /// The value at `key` in `store`; `Ok(None)` if absent.
     ///
@@ -181,6 +214,15 @@ pub mod cache {
         value: impl AsRef<[u8]>,
     ) -> Result<(), HostError> {
         host::cache_put(cache, key.as_ref(), value.as_ref())
+    }
+
+    /// Invalidates `key` (on a cache the service owns): the next [`get`] misses. `Ok(true)` if
+    /// a fresh entry was removed, `Ok(false)` if there was none.
+    ///
+    /// # Errors
+    /// The host's error code: denied, unavailable, invalid argument.
+    pub fn delete(cache: &str, key: impl AsRef<[u8]>) -> Result<bool, HostError> {
+        host::cache_delete(cache, key.as_ref())
     }
 }
 
@@ -281,6 +323,39 @@ where
 /// The host's error code.
 pub fn call_raw(service: &str, endpoint: &str, request: &[u8]) -> Result<Vec<u8>, HostError> {
     host::call(service, endpoint, request)
+}
+
+/// [`call`] with its own per-attempt timeout of `timeout_ms` (at least 1) instead of the
+/// channel's; the channel's retries and backoff still apply, each attempt with this timeout.
+///
+/// # Errors
+/// As [`call`]; a timeout is [`CallError::Host`] with [`HostError::Unavailable`].
+pub fn call_with_timeout<Req, Resp>(
+    service: &str,
+    endpoint: &str,
+    request: &Req,
+    timeout_ms: u32,
+) -> Result<Resp, CallError>
+where
+    Req: Serialize + ?Sized,
+    Resp: DeserializeOwned,
+{
+    let bytes = serde_json::to_vec(request).map_err(|_| HostError::InvalidArgument)?;
+    let reply = call_raw_with_timeout(service, endpoint, &bytes, timeout_ms)?;
+    reply::decode_reply(&reply)
+}
+
+/// [`call_raw`] with its own per-attempt timeout (see [`call_with_timeout`]).
+///
+/// # Errors
+/// The host's error code.
+pub fn call_raw_with_timeout(
+    service: &str,
+    endpoint: &str,
+    request: &[u8],
+    timeout_ms: u32,
+) -> Result<Vec<u8>, HostError> {
+    host::call_timeout(service, endpoint, request, timeout_ms)
 }
 
 /// Virtual time in nanoseconds since the start of the run (`clock` capability).

@@ -43,6 +43,76 @@ fn compare_and_set_writes_only_over_the_expected_value() {
     assert_eq!(kv::cas("db", "n", Some(b"2"), "3"), Err(HostError::Unavailable));
 }
 
+#[test]
+fn a_scan_lists_the_keys_with_the_prefix_in_order_up_to_the_limit() {
+    fake::reset();
+    for (k, v) in [("item/2", "b"), ("item/1", "a"), ("item/3", "c"), ("other", "x")] {
+        fake::set_kv("db", k, v);
+    }
+    fake::set_kv("other-db", "item/0", "z");
+    let entry =
+        |key: &str, value: &str| kv::Entry { key: key.into(), value: value.into(), version: 0 };
+    assert_eq!(
+        kv::scan("db", "item/", 10),
+        Ok(vec![entry("item/1", "a"), entry("item/2", "b"), entry("item/3", "c")])
+    );
+    assert_eq!(kv::scan("db", "item/", 2), Ok(vec![entry("item/1", "a"), entry("item/2", "b")]));
+    assert_eq!(kv::delete("db", "item/1"), Ok(true));
+    assert_eq!(kv::scan("db", "item/", 1), Ok(vec![entry("item/2", "b")]));
+    assert_eq!(kv::scan("db", "nothing/", 5), Ok(vec![]));
+    assert_eq!(kv::scan("db", "", 0), Err(HostError::InvalidArgument));
+    assert_eq!(kv::scan("db", "", kv::SCAN_LIMIT_MAX + 1), Err(HostError::InvalidArgument));
+    fake::fail("db", Some(HostError::Unavailable));
+    assert_eq!(kv::scan("db", "item/", 5), Err(HostError::Unavailable));
+}
+
+#[test]
+fn a_scan_decodes_the_abi_s_json() {
+    // What the simulator's host writes into guest memory (guests/ABI.md, `kv_scan`).
+    let json = br#"[{"key":"a/1","value":"{\"n\":1}","version":7}]"#;
+    let entries: Vec<kv::Entry> = serde_json::from_slice(json).expect("the ABI's encoding");
+    assert_eq!(entries[0].key, "a/1");
+    assert_eq!(entries[0].value, r#"{"n":1}"#);
+    assert_eq!(entries[0].version, 7);
+}
+
+#[test]
+fn a_cache_delete_invalidates_the_entry() {
+    fake::reset();
+    fake::set_cache("c", "k", "v");
+    assert_eq!(cache::delete("c", "k"), Ok(true));
+    assert_eq!(cache::get("c", "k"), Ok(None), "the next read misses");
+    assert_eq!(cache::delete("c", "k"), Ok(false), "nothing left to invalidate");
+    fake::fail_writes("c", Some(HostError::Unavailable));
+    assert_eq!(cache::delete("c", "k"), Err(HostError::Unavailable));
+}
+
+#[test]
+fn a_call_with_a_timeout_shorter_than_the_callee_fails_and_a_plain_call_waits() {
+    fake::reset();
+    fake::on_call("pay", "charge", |_| Ok(br#"{"n":1}"#.to_vec()));
+    fake::set_latency("pay", 100);
+    let timed: Result<Thing2, CallError> =
+        crate::call_with_timeout("pay", "charge", &Thing2 { n: 0 }, 30);
+    assert_eq!(timed, Err(CallError::Host(HostError::Unavailable)));
+    let plain: Result<Thing2, CallError> = call("pay", "charge", &Thing2 { n: 0 });
+    assert_eq!(plain, Ok(Thing2 { n: 1 }));
+    let generous: Result<Thing2, CallError> =
+        crate::call_with_timeout("pay", "charge", &Thing2 { n: 0 }, 500);
+    assert_eq!(generous, Ok(Thing2 { n: 1 }));
+    assert_eq!(fake::timeouts(), [30, 500]);
+    assert_eq!(fake::calls().len(), 2, "the timed-out call never reached the callee");
+    assert_eq!(
+        crate::call_raw_with_timeout("pay", "charge", b"{}", 0),
+        Err(HostError::InvalidArgument)
+    );
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Thing2 {
+    n: i64,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Thing {
     name: String,

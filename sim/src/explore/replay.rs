@@ -413,6 +413,7 @@ fn links(event: &TraceEvent) -> Vec<Link> {
         | TraceEvent::WorkOf { inv, .. }
         | TraceEvent::StoreAcked { inv, .. }
         | TraceEvent::CacheLookup { inv, .. }
+        | TraceEvent::CacheDelete { inv, .. }
         | TraceEvent::LimitHit { inv, .. }
         | TraceEvent::OomKilled { inv, .. } => vec![Link::Inv(*inv)],
         TraceEvent::JourneyStep { req, .. } => vec![Link::Req(*req)],
@@ -826,6 +827,10 @@ pub fn describe(line: &TraceLine) -> String {
             let same = if *changed { "" } else { ", value unchanged" };
             format!("invocation {inv} puts {key} in cache {cache}{same}")
         }
+        TraceEvent::CacheDelete { inv, cache, key, existed } => {
+            let was = if *existed { "" } else { " (it held no entry)" };
+            format!("invocation {inv} invalidates {key} in cache {cache}{was}")
+        }
         TraceEvent::StoreApply { store, replica, key, version, applied } => format!(
             "{store} replica {replica} {} replicated {key} (version {version})",
             if *applied { "applies" } else { "ignores older" },
@@ -1033,6 +1038,7 @@ pub fn mermaid(events: &[TraceLine]) -> String {
             | TraceEvent::CallRetry { .. }
             | TraceEvent::CallStart { .. }
             | TraceEvent::CacheWrite { .. }
+            | TraceEvent::CacheDelete { .. }
             | TraceEvent::Publish { .. }
             | TraceEvent::StoreRead { .. }
             | TraceEvent::CacheRead { .. }

@@ -537,6 +537,7 @@ fn every_kind() -> Vec<TraceEvent<&'static str>> {
             others: 5 << 20,
             capacity: 6 << 20,
         },
+        TraceEvent::CacheDelete { inv: 12, cache: "menu-cache", key: "item/4", existed: true },
         TraceEvent::JourneyStart { journey: "checkout", id: 3 },
         TraceEvent::JourneyStep { id: 3, step: 1, name: "order", req: 40 },
         TraceEvent::JourneyEnd {

@@ -32,10 +32,10 @@ const CLIENTS: &str = "(clients)";
 /// What a refused import was trying to do.
 fn attempted(import: &str) -> &'static str {
     match import {
-        "call" => "called",
-        "kv_put" | "kv_delete" => "wrote store",
-        "kv_get" => "read store",
-        "cache_get" | "cache_put" => "used cache",
+        "call" | "call_timeout" => "called",
+        "kv_put" | "kv_delete" | "kv_cas" => "wrote store",
+        "kv_get" | "kv_scan" => "read store",
+        "cache_get" | "cache_put" | "cache_delete" => "used cache",
         "publish" => "published to channel",
         _ => "used",
     }
@@ -92,7 +92,8 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
                         *traffic.entry((from.clone(), to, "message")).or_default() += 0.5;
                     }
                 }
-                "kv_get" => {
+                // A scan reads like a get (`call_timeout` is traced as `call`).
+                "kv_get" | "kv_scan" => {
                     for to in owners(target).into_iter().filter(|o| *o != from) {
                         *traffic.entry((from.clone(), to, "read")).or_default() += 1.0;
                     }

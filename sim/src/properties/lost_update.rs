@@ -6,10 +6,13 @@
 //! Judged from the trace: `store_read` gives the version an invocation saw, `store_write` the
 //! version it wrote and who wrote what in between (versions come from one global counter in
 //! acceptance order, so "in between" is a version interval, stale reads at an eventual replica
-//! included). A write made with `kv_cas` cannot lose an update (it is applied only over the
-//! value it expected), and an invocation never races with itself nor with another delivery of
-//! the same message or attempt of the same call (`work_of` in the trace): duplicates are
-//! idempotence's business.
+//! included). A write made with `kv_cas` is applied only over the value it expected, so what it
+//! "read" is the version the deciding replica held (`prev_version`): it loses an update only
+//! when a write that replica had not yet received came in between (two eventual replicas each
+//! accepting a compare-and-set; never on a strong store, whose primary decides every write). A
+//! failed compare-and-set writes nothing and is no write here. An invocation never races with
+//! itself nor with another delivery of the same message or attempt of the same call
+//! (`work_of` in the trace): duplicates are idempotence's business.
 
 use std::collections::BTreeMap;
 
@@ -63,50 +66,68 @@ pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
         TraceEvent::StoreRead { inv, store, key, version, .. } => {
             read.insert((*inv, store.clone(), key.clone()), (*version, line.t));
         }
-        TraceEvent::StoreWrite { store, key, version, inv, changed, .. } => {
+        TraceEvent::StoreWrite {
+            store, key, version, inv, changed, prev_version, replica, ..
+        } => {
             let sk = (store.clone(), key.clone());
             let list = writes.entry(sk).or_default();
-            let seen = read.get(&(*inv, store.clone(), key.clone())).copied();
-            if let (Some((v_read, t_read)), true) = (seen, *inv != 0) {
-                if op_of.get(inv).is_some_and(|op| op == "kv_cas") {
-                    with_cas += 1;
-                } else {
-                    judged += 1;
-                    // Writes after the version read, by other work, that changed the value (another
-                    // delivery of the same message or attempt of the same call is not a race
-                    // here: idempotence judges duplicates).
-                    let mine = work.get(inv);
-                    let same_work = |other: u64| mine.is_some() && work.get(&other) == mine;
-                    let from = list.partition_point(|w| w.version <= v_read);
-                    if let Some(other) = list[from..]
-                        .iter()
-                        .rev()
-                        .find(|w| w.inv != *inv && w.changed && !same_work(w.inv))
-                    {
-                        lost += 1;
-                        first.get_or_insert(line.t);
-                        if findings.len() < SHOWN_MAX {
-                            let name = |i: u64| {
-                                who.get(&i)
-                                    .map_or_else(|| "(no invocation)".to_owned(), Clone::clone)
-                            };
-                            subjects.extend([store.clone(), key.clone()]);
-                            subjects.extend(who.get(inv).cloned());
-                            subjects.extend(who.get(&other.inv).cloned());
-                            subjects.extend(
-                                [Link::Inv(*inv), Link::Inv(other.inv)].map(|l| l.to_string()),
-                            );
-                            findings.push(format!(
-                                "store `{store}` key `{key}`: `{}` (invocation {inv}) read version {v_read} at {:.3} s and wrote version {version} at {:.3} s, overwriting version {} written in between by `{}` (invocation {}) at {:.3} s: a read-modify-write race lost that update",
-                                name(*inv),
-                                t_read.as_secs_f64(),
-                                line.t.as_secs_f64(),
-                                other.version,
-                                name(other.inv),
-                                other.inv,
-                                other.t.as_secs_f64(),
-                            ));
-                        }
+            let cas = op_of.get(inv).is_some_and(|op| op == "kv_cas");
+            // A compare-and-set "read" what the replica deciding it held when it wrote
+            // (`prev_version`): it loses an update only if a write that replica had not yet
+            // received came in between — two eventual replicas each accepting one.
+            let basis = if cas {
+                Some((*prev_version, line.t))
+            } else {
+                read.get(&(*inv, store.clone(), key.clone())).copied()
+            };
+            // Invocation ids start at 0: the first invocation is judged like any other.
+            if let Some((v_read, t_read)) = basis {
+                judged += 1;
+                with_cas += u64::from(cas);
+                // Writes after the version read, by other work, that changed the value (another
+                // delivery of the same message or attempt of the same call is not a race
+                // here: idempotence judges duplicates).
+                let mine = work.get(inv);
+                let same_work = |other: u64| mine.is_some() && work.get(&other) == mine;
+                let from = list.partition_point(|w| w.version <= v_read);
+                if let Some(other) = list[from..]
+                    .iter()
+                    .rev()
+                    .find(|w| w.inv != *inv && w.changed && !same_work(w.inv))
+                {
+                    lost += 1;
+                    first.get_or_insert(line.t);
+                    if findings.len() < SHOWN_MAX {
+                        let name = |i: u64| {
+                            who.get(&i).map_or_else(|| "(no invocation)".to_owned(), Clone::clone)
+                        };
+                        subjects.extend([store.clone(), key.clone()]);
+                        subjects.extend(who.get(inv).cloned());
+                        subjects.extend(who.get(&other.inv).cloned());
+                        subjects
+                            .extend([Link::Inv(*inv), Link::Inv(other.inv)].map(|l| l.to_string()));
+                        let (how, what) = if cas {
+                            (
+                                format!(
+                                    "compare-and-set over version {v_read} at replica {replica}"
+                                ),
+                                "the replica deciding the compare-and-set had not received that update",
+                            )
+                        } else {
+                            (
+                                format!("read version {v_read} at {:.3} s", t_read.as_secs_f64()),
+                                "a read-modify-write race lost that update",
+                            )
+                        };
+                        findings.push(format!(
+                            "store `{store}` key `{key}`: `{}` (invocation {inv}) {how} and wrote version {version} at {:.3} s, overwriting version {} written in between by `{}` (invocation {}) at {:.3} s: {what}",
+                            name(*inv),
+                            line.t.as_secs_f64(),
+                            other.version,
+                            name(other.inv),
+                            other.inv,
+                            other.t.as_secs_f64(),
+                        ));
                     }
                 }
             }
@@ -118,20 +139,14 @@ pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
         return Verdict::new(ID, vec![unreadable(&e)], Vec::new());
     }
     if judged == 0 {
-        let why = if with_cas > 0 {
-            format!(
-                "every write of a key its invocation had read ({with_cas}) was a compare-and-set"
-            )
-        } else {
-            "no invocation wrote a key it had read (no read-modify-write)".to_owned()
-        };
+        let why = "no invocation wrote a key it had read (no read-modify-write) nor made a compare-and-set";
         return Verdict::not_exercised(ID, why);
     }
     if lost > findings.len() as u64 {
         findings.push(format!("{lost} lost update(s) in all"));
     }
     let notes = vec![format!(
-        "{judged} read-modify-write(s) judged; {with_cas} made with compare-and-set (cannot lose an update)"
+        "{judged} read-modify-write(s) judged; {with_cas} made with compare-and-set (judged against the version the deciding replica held)"
     )];
     let v = Verdict::new(ID, findings, notes);
     if v.passed() { v } else { v.about(subjects).at_opt(first) }
@@ -234,7 +249,8 @@ mod tests {
         ];
         let (s, run) = run_with(&events);
         assert_eq!(verdict_of(&s, &run, ID).status, Status::Held);
-        // The racing write made with compare-and-set: it cannot lose an update.
+        // The racing write made with compare-and-set over the version its replica held (4):
+        // nothing came in between, it lost no update.
         let (s, run) = run_with(&race("kv_cas"));
         let v = verdict_of(&s, &run, ID);
         assert_eq!(v.status, Status::Held, "{v:#?}");
@@ -276,13 +292,50 @@ mod tests {
     }
 
     #[test]
-    fn blind_writes_or_only_cas_are_not_exercised() {
+    fn blind_writes_are_not_exercised_a_compare_and_set_is_judged() {
         let (s, run) = run_with(&[start(1, "set"), write(1, 4, 3)]);
-        assert_eq!(verdict_of(&s, &run, ID).status, Status::NotExercised);
-        let events = [start(1, "inc"), read(1, 3), op(1, "kv_cas"), write(1, 4, 3)];
-        let (s, run) = run_with(&events);
         let v = verdict_of(&s, &run, ID);
         assert_eq!(v.status, Status::NotExercised);
         assert!(v.notes[0].contains("compare-and-set"), "{v:#?}");
+        let events = [start(1, "inc"), read(1, 3), op(1, "kv_cas"), write(1, 4, 3)];
+        let (s, run) = run_with(&events);
+        assert_eq!(verdict_of(&s, &run, ID).status, Status::Held);
+    }
+
+    #[test]
+    fn a_compare_and_set_decided_at_a_replica_that_missed_a_write_loses_it() {
+        // Invocation 1 wrote version 4 at replica 1; replica 0, still at version 3, accepts
+        // invocation 2's compare-and-set as version 5, which last-writer-wins keeps.
+        let at = |replica, inv, version, prev_version| TraceEvent::StoreWrite {
+            store: "db",
+            replica,
+            key: "n",
+            version,
+            inv,
+            prev_version,
+            changed: true,
+            value: Default::default(),
+        };
+        let events = [
+            start(1, "inc"),
+            start(2, "inc"),
+            op(1, "kv_cas"),
+            at(1, 1, 4, 3),
+            op(2, "kv_cas"),
+            at(0, 2, 5, 3),
+        ];
+        let (s, run) = run_with(&events);
+        let v = verdict_of(&s, &run, ID);
+        assert_eq!(v.status, Status::Failed, "{v:#?}");
+        assert!(
+            v.findings[0].contains("(invocation 2) compare-and-set over version 3 at replica 0")
+                && v.findings[0].contains("overwriting version 4"),
+            "{v:#?}"
+        );
+        // A failed compare-and-set writes nothing: no `store_write`, nothing to judge.
+        let events =
+            [start(1, "inc"), start(2, "inc"), op(1, "kv_cas"), at(1, 1, 4, 3), op(2, "kv_cas")];
+        let (s, run) = run_with(&events);
+        assert_eq!(verdict_of(&s, &run, ID).status, Status::Held);
     }
 }

@@ -4,7 +4,7 @@
 //! environ, `fd_write`) are given inside the host function. Everything else leaves the guest
 //! through a [`Yield`] host error, which wasmi's resumable calls turn into a suspension: the
 //! driver in `invoke.rs` answers `random` from the caller's context on the spot, and hands
-//! operations that take virtual time (`kv_*`, `cache_*`, `publish`, `call`) to the engine.
+//! operations that take virtual time (`kv_*`, `cache_*`, `publish`, `call*`) to the engine.
 
 use std::fmt;
 use std::sync::Arc;
@@ -336,6 +336,32 @@ fn kv_cas(
     })
 }
 
+/// Entries one `kv_scan` may ask for: bounds the reply a guest has to take in.
+pub const SCAN_LIMIT_MAX: u32 = 1000;
+
+/// `kv_scan(store, prefix, limit) -> i64`: a read, allowed where `kv_get` is; `limit` outside
+/// `1..=SCAN_LIMIT_MAX` is an invalid argument.
+fn kv_scan(
+    mut caller: Caller<'_, HostState>,
+    sp: i32,
+    sl: i32,
+    pp: i32,
+    pl: i32,
+    limit: i32,
+) -> Result<i64, Error> {
+    host_op(&mut caller, "kv_scan", |m, p| {
+        let store = name_at(m, sp, sl)?;
+        let prefix = bytes_at(m, pp, pl)?;
+        let limit = u32::try_from(limit)
+            .ok()
+            .filter(|l| (1..=SCAN_LIMIT_MAX).contains(l))
+            .ok_or_else(|| (store.clone(), HostCode::InvalidArgument))?;
+        let allowed = p.kv_owned.contains(&store) || p.kv_readable.contains(&store);
+        permitted(allowed, store, |store| HostOp::KvScan { store, prefix, limit })
+    })
+    .map(i64::from)
+}
+
 fn cache_get(
     mut caller: Caller<'_, HostState>,
     cp: i32,
@@ -367,6 +393,22 @@ fn cache_put(
         let value = bytes_at(m, vp, vl)?;
         let allowed = p.caches_owned.contains(&cache);
         permitted(allowed, cache, |cache| HostOp::CachePut { cache, key, value })
+    })
+}
+
+/// `cache_delete(cache, key) -> i32`: invalidation, a write (allowed where `cache_put` is).
+fn cache_delete(
+    mut caller: Caller<'_, HostState>,
+    cp: i32,
+    cl: i32,
+    kp: i32,
+    kl: i32,
+) -> Result<i32, Error> {
+    host_op(&mut caller, "cache_delete", |m, p| {
+        let cache = name_at(m, cp, cl)?;
+        let key = bytes_at(m, kp, kl)?;
+        let allowed = p.caches_owned.contains(&cache);
+        permitted(allowed, cache, |cache| HostOp::CacheDelete { cache, key })
     })
 }
 
@@ -402,6 +444,35 @@ fn call(
         }
         let CallTarget { service, endpoint } = target;
         Ok(HostOp::Call { service, endpoint, request })
+    })
+    .map(i64::from)
+}
+
+/// `call_timeout(service, endpoint, request, timeout_ms) -> i64`: `call` with its own
+/// per-attempt timeout; `timeout_ms < 1` is an invalid argument.
+#[allow(clippy::too_many_arguments)] // the ABI's seven i32 parameters
+fn call_timeout(
+    mut caller: Caller<'_, HostState>,
+    sp: i32,
+    sl: i32,
+    ep: i32,
+    el: i32,
+    rp: i32,
+    rl: i32,
+    timeout_ms: i32,
+) -> Result<i64, Error> {
+    host_op(&mut caller, "call_timeout", |m, p| {
+        let target = CallTarget { service: name_at(m, sp, sl)?, endpoint: name_at(m, ep, el)? };
+        let request = bytes_at(m, rp, rl)?;
+        let shown = || format!("{}.{}", target.service, target.endpoint);
+        let Some(timeout_ms) = u32::try_from(timeout_ms).ok().filter(|t| *t >= 1) else {
+            return Err((shown(), HostCode::InvalidArgument));
+        };
+        if !p.calls.contains(&target) {
+            return Err((shown(), HostCode::Denied));
+        }
+        let CallTarget { service, endpoint } = target;
+        Ok(HostOp::CallTimeout { service, endpoint, request, timeout_ms })
     })
     .map(i64::from)
 }
@@ -600,10 +671,13 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<HostState>, wasmi::errors
     l.func_wrap(h, "kv_put", kv_put)?;
     l.func_wrap(h, "kv_delete", kv_delete)?;
     l.func_wrap(h, "kv_cas", kv_cas)?;
+    l.func_wrap(h, "kv_scan", kv_scan)?;
     l.func_wrap(h, "cache_get", cache_get)?;
     l.func_wrap(h, "cache_put", cache_put)?;
+    l.func_wrap(h, "cache_delete", cache_delete)?;
     l.func_wrap(h, "publish", publish)?;
     l.func_wrap(h, "call", call)?;
+    l.func_wrap(h, "call_timeout", call_timeout)?;
     l.func_wrap(h, "log", log)?;
     l.func_wrap(h, "now", |c: Caller<'_, HostState>| c.data().now_nanos.cast_signed())?;
     l.func_wrap(h, "random", |_: Caller<'_, HostState>| -> Result<i64, Error> {

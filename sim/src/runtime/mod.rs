@@ -54,10 +54,11 @@ pub use context::{
     LogSink, LogSource, RandomSource,
 };
 pub use error::{InvokeError, ServiceLoadError};
+pub use host::SCAN_LIMIT_MAX;
 pub use step::{
     GrowRefused, GuestFailure, GuestFault, HostCode, HostOp, HostReply, InstanceId, InstanceInfo,
     InstanceMemory, InstanceReuse, InvocationId, InvocationReport, LimitsHit, Phase, Refusal,
-    Response, ServiceHost, Slice, SliceOutcome, TrapKind,
+    Response, ScanEntry, ServiceHost, Slice, SliceOutcome, TrapKind, encode_scan,
 };
 
 use host::{HostState, LiveToken, ServiceShared};

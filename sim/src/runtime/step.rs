@@ -231,6 +231,13 @@ pub enum HostOp {
         expect: Option<Vec<u8>>,
         new: Vec<u8>,
     },
+    /// The live keys of `store` starting with `prefix`, in key order, at most `limit` (at
+    /// least 1): answered with [`HostReply::Value`] holding the JSON array of `guests/ABI.md`.
+    KvScan {
+        store: String,
+        prefix: Vec<u8>,
+        limit: u32,
+    },
     CacheGet {
         cache: String,
         key: Vec<u8>,
@@ -240,6 +247,11 @@ pub enum HostOp {
         key: Vec<u8>,
         value: Vec<u8>,
     },
+    /// Invalidation: the entry is removed, a later `cache_get` misses.
+    CacheDelete {
+        cache: String,
+        key: Vec<u8>,
+    },
     Publish {
         channel: String,
         message: Vec<u8>,
@@ -248,6 +260,16 @@ pub enum HostOp {
         service: String,
         endpoint: String,
         request: Vec<u8>,
+    },
+    /// `call` with its own per-attempt timeout (ms, at least 1) instead of the channel's; the
+    /// channel's retries and backoff still apply. A variant of its own rather than a field of
+    /// [`HostOp::Call`], so that the shipped modules' `call` import and every place building
+    /// a plain call stay as they are.
+    CallTimeout {
+        service: String,
+        endpoint: String,
+        request: Vec<u8>,
+        timeout_ms: u32,
     },
 }
 
@@ -260,10 +282,13 @@ impl HostOp {
             HostOp::KvPut { .. } => "kv_put",
             HostOp::KvDelete { .. } => "kv_delete",
             HostOp::KvCas { .. } => "kv_cas",
+            HostOp::KvScan { .. } => "kv_scan",
             HostOp::CacheGet { .. } => "cache_get",
             HostOp::CachePut { .. } => "cache_put",
+            HostOp::CacheDelete { .. } => "cache_delete",
             HostOp::Publish { .. } => "publish",
             HostOp::Call { .. } => "call",
+            HostOp::CallTimeout { .. } => "call_timeout",
         }
     }
 
@@ -271,17 +296,26 @@ impl HostOp {
     /// [`HostReply::Ack`].
     #[must_use]
     pub fn replies_with_value(&self) -> bool {
-        matches!(self, HostOp::KvGet { .. } | HostOp::CacheGet { .. } | HostOp::Call { .. })
+        matches!(
+            self,
+            HostOp::KvGet { .. }
+                | HostOp::KvScan { .. }
+                | HostOp::CacheGet { .. }
+                | HostOp::Call { .. }
+                | HostOp::CallTimeout { .. }
+        )
     }
 }
 
 /// The engine's answer to a [`HostOp`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostReply {
-    /// The value found (`kv_get`, `cache_get`) or the callee's response (`call`): copied into a
+    /// The value found (`kv_get`, `cache_get`), the scan's JSON (`kv_scan`) or the callee's
+    /// response (`call`, `call_timeout`): copied into a
     /// buffer from the guest's `alloc`, the guest gets `(ptr << 32) | len`.
     Value(Vec<u8>),
-    /// Success of `kv_put`, `kv_delete`, `kv_cas`, `cache_put`, `publish`: the guest gets `0`.
+    /// Success of `kv_put`, `kv_delete`, `kv_cas`, `cache_put`, `cache_delete`, `publish`: the
+    /// guest gets `0`.
     Ack,
     /// Failure: the guest gets the code's negative number.
     Error(HostCode),
@@ -444,4 +478,35 @@ impl fmt::Display for TrapKind {
             TrapKind::OutOfSystemMemory => "host out of memory",
         })
     }
+}
+
+/// One entry of a `kv_scan` reply, as `guests/ABI.md` documents it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ScanEntry {
+    /// The key (bytes that are not UTF-8 are replaced by U+FFFD: read such a key with
+    /// `kv_get` under the exact bytes of a key you know).
+    pub key: String,
+    /// The value, decoded the same way.
+    pub value: String,
+    /// The version that wrote it (what `store_read` traces; 0 for an initial entry).
+    pub version: u64,
+}
+
+impl ScanEntry {
+    #[must_use]
+    pub fn new(key: &[u8], value: &[u8], version: u64) -> Self {
+        ScanEntry {
+            key: String::from_utf8_lossy(key).into_owned(),
+            value: String::from_utf8_lossy(value).into_owned(),
+            version,
+        }
+    }
+}
+
+/// A `kv_scan` reply: the entries as one JSON array, `[{"key","value","version"}, ...]`, in the
+/// order given (key order).
+#[must_use]
+pub fn encode_scan(entries: &[ScanEntry]) -> Vec<u8> {
+    // Serializing strings and integers cannot fail.
+    serde_json::to_vec(entries).unwrap_or_else(|_| b"[]".to_vec())
 }

@@ -135,6 +135,10 @@ const KV_CAS: &str = r#"(import "fusebench" "kv_cas" (func $kv_cas (param i32 i3
 const CACHE_GET: &str =
     r#"(import "fusebench" "cache_get" (func $cache_get (param i32 i32 i32 i32) (result i64)))"#;
 const CACHE_PUT: &str = r#"(import "fusebench" "cache_put" (func $cache_put (param i32 i32 i32 i32 i32 i32) (result i32)))"#;
+const KV_SCAN: &str =
+    r#"(import "fusebench" "kv_scan" (func $kv_scan (param i32 i32 i32 i32 i32) (result i64)))"#;
+const CACHE_DELETE: &str = r#"(import "fusebench" "cache_delete" (func $cache_delete (param i32 i32 i32 i32) (result i32)))"#;
+const CALL_TIMEOUT: &str = r#"(import "fusebench" "call_timeout" (func $call_timeout (param i32 i32 i32 i32 i32 i32 i32) (result i64)))"#;
 const PUBLISH: &str =
     r#"(import "fusebench" "publish" (func $publish (param i32 i32 i32 i32) (result i32)))"#;
 const CALL: &str =
@@ -459,6 +463,132 @@ fn calls_outside_the_permissions_are_denied_at_run_time_and_recorded() {
         assert_eq!(refusals.len(), 1, "{endpoint}");
         assert_eq!(refusals[0].target, target, "{endpoint}");
         assert_eq!(refusals[0].code, host_code, "{endpoint}");
+    }
+}
+
+/// A service using the host operations of issue 13 (scan, invalidation, a call with its own
+/// timeout), with the permissions of [`all_imports_service`].
+fn hostops_service() -> (ServiceConfig, String) {
+    let mut c = config("ops", &Capability::ALL, &[]);
+    c.endpoints = set(&[
+        "scan",
+        "scan_users",
+        "scan_zero",
+        "scan_denied",
+        "cdel",
+        "cdel_denied",
+        "tcall",
+        "tcall_zero",
+        "tcall_denied",
+    ]);
+    c.permissions.kv_owned = set(&["orders"]);
+    c.permissions.kv_readable = set(&["users"]);
+    c.permissions.caches_owned = set(&["c"]);
+    c.permissions.calls.insert(CallTarget::new("pay", "charge"));
+    let handler = |name: &str, body: &str| {
+        format!(r#"(func (export "handle_{name}") (param i32 i32) (result i64) {body})"#)
+    };
+    // A packed reply is returned as the response; a negative code as {"r":code}.
+    let packed = |expr: &str| {
+        format!(
+            "(local $v i64) (local.set $v {expr}) (if (result i64) (i64.lt_s (local.get $v) (i64.const 0)) (then (call $num (local.get $v))) (else (local.get $v)))"
+        )
+    };
+    let num = |expr: &str| format!("(call $num (i64.extend_i32_s {expr}))");
+    let body = [
+        handler("scan", &packed("(call $kv_scan (i32.const 0) (i32.const 6) (i32.const 16) (i32.const 1) (i32.const 10))")),
+        handler("scan_users", &packed("(call $kv_scan (i32.const 8) (i32.const 5) (i32.const 16) (i32.const 1) (i32.const 1000))")),
+        handler("scan_zero", &packed("(call $kv_scan (i32.const 0) (i32.const 6) (i32.const 16) (i32.const 1) (i32.const 0))")),
+        handler("scan_denied", &packed("(call $kv_scan (i32.const 56) (i32.const 6) (i32.const 16) (i32.const 1) (i32.const 10))")),
+        handler("cdel", &num("(call $cache_delete (i32.const 48) (i32.const 1) (i32.const 16) (i32.const 2))")),
+        handler("cdel_denied", &num("(call $cache_delete (i32.const 0) (i32.const 6) (i32.const 16) (i32.const 2))")),
+        handler("tcall", &packed("(call $call_timeout (i32.const 32) (i32.const 3) (i32.const 40) (i32.const 6) (i32.const 104) (i32.const 11) (i32.const 250))")),
+        handler("tcall_zero", &packed("(call $call_timeout (i32.const 32) (i32.const 3) (i32.const 40) (i32.const 6) (i32.const 104) (i32.const 11) (i32.const 0))")),
+        handler("tcall_denied", &packed("(call $call_timeout (i32.const 32) (i32.const 3) (i32.const 96) (i32.const 6) (i32.const 104) (i32.const 11) (i32.const 250))")),
+    ]
+    .join("\n");
+    (c, module(&[KV_SCAN, CACHE_DELETE, CALL_TIMEOUT], &body))
+}
+
+#[test]
+fn scan_invalidation_and_timed_calls_suspend_or_answer_as_the_abi_says() {
+    let mut h = Harness::new();
+    let (c, wat) = hostops_service();
+    h.load(&c, &wat);
+
+    // A scan suspends on the store; its JSON reply is handed to the guest like a value.
+    let s = h.start("ops", "scan", "{}");
+    let op = HostOp::KvScan { store: "orders".into(), prefix: b"k".to_vec(), limit: 10 };
+    assert_eq!(pending(&s), &op);
+    let reply = br#"[{"key":"k1","value":"v1","version":3}]"#;
+    let got = h.resume(s.invocation, HostReply::Value(reply.to_vec()));
+    assert_eq!(done(&got).json[0]["version"], 3);
+    // A read: allowed on a store the service only reads, up to the largest limit.
+    let s = h.start("ops", "scan_users", "{}");
+    let op = HostOp::KvScan { store: "users".into(), prefix: b"k".to_vec(), limit: 1000 };
+    assert_eq!(pending(&s), &op);
+    assert!(h.rt.abandon(s.invocation));
+
+    // Invalidation: 0 when an entry went, -1 when there was none.
+    let s = h.start("ops", "cdel", "{}");
+    assert_eq!(pending(&s), &HostOp::CacheDelete { cache: "c".into(), key: b"k1".to_vec() });
+    assert_eq!(r(&h.resume(s.invocation, HostReply::Ack)), 0);
+    let s = h.start("ops", "cdel", "{}");
+    assert_eq!(r(&h.resume(s.invocation, HostReply::Error(HostCode::NotFound))), -1);
+
+    // A call with its own timeout: the op carries it; the reply is the callee's response.
+    let s = h.start("ops", "tcall", "{}");
+    let op = HostOp::CallTimeout {
+        service: "pay".into(),
+        endpoint: "charge".into(),
+        request: br#"{"ok":true}"#.to_vec(),
+        timeout_ms: 250,
+    };
+    assert_eq!(pending(&s), &op);
+    assert_eq!(op.import(), "call_timeout");
+    assert!(op.replies_with_value());
+    let got = h.resume(s.invocation, HostReply::Value(br#"{"paid":1}"#.to_vec()));
+    assert_eq!(done(&got).json["paid"], 1);
+    let s = h.start("ops", "tcall", "{}");
+    assert_eq!(r(&h.resume(s.invocation, HostReply::Error(HostCode::Unavailable))), -3);
+
+    // Refused at once, without suspending, and recorded.
+    let cases: [(&str, i64, &str, &str, HostCode); 5] = [
+        ("scan_zero", -4, "kv_scan", "orders", HostCode::InvalidArgument),
+        ("scan_denied", -2, "kv_scan", "events", HostCode::Denied),
+        ("cdel_denied", -2, "cache_delete", "orders", HostCode::Denied),
+        ("tcall_zero", -4, "call_timeout", "pay.charge", HostCode::InvalidArgument),
+        ("tcall_denied", -2, "call_timeout", "pay.refund", HostCode::Denied),
+    ];
+    for (endpoint, code, import, target, host_code) in cases {
+        let slice = h.start("ops", endpoint, "{}");
+        assert_eq!(r(&slice), code, "{endpoint}");
+        let refusals = &done(&slice).report.refusals;
+        assert_eq!(refusals.len(), 1, "{endpoint}");
+        assert_eq!(refusals[0].import, import, "{endpoint}");
+        assert_eq!(refusals[0].target, target, "{endpoint}");
+        assert_eq!(refusals[0].code, host_code, "{endpoint}");
+    }
+    assert_eq!(h.rt.live_instances(), 0);
+}
+
+#[test]
+fn the_new_imports_need_their_family_s_capability_at_load() {
+    for (import, name, capability) in [
+        (KV_SCAN, "fusebench.kv_scan", Capability::Kv),
+        (CACHE_DELETE, "fusebench.cache_delete", Capability::Cache),
+        (CALL_TIMEOUT, "fusebench.call_timeout", Capability::Call),
+    ] {
+        let err = load_err(&config("s", &[Capability::Log], &["echo"]), &module(&[import], ECHO));
+        let expected = ServiceLoadError::CapabilityNotGranted {
+            service: "s".into(),
+            import: name.into(),
+            capability,
+        };
+        assert_eq!(err, expected);
+        let mut rt = Runtime::default();
+        let granted = config("s", &[capability], &["echo"]);
+        assert!(rt.load_service(&granted, module(&[import], ECHO).as_bytes()).is_ok(), "{name}");
     }
 }
 

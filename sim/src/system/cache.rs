@@ -44,6 +44,14 @@ impl CacheState {
         self.entries.get(key).filter(|(_, expires, _)| *expires > now).map(|(v, _, _)| v)
     }
 
+    /// Removes `key` (invalidation); returns whether a fresh entry was there. An expired entry
+    /// goes too, but a read would have missed it anyway.
+    pub(crate) fn remove(&mut self, key: &[u8], now: SimTime) -> bool {
+        let Some((_, expires, used)) = self.entries.remove(key) else { return false };
+        self.lru.remove(&used);
+        expires > now
+    }
+
     /// Stores `value` under `key` until `expires`; returns how many entries were evicted to
     /// stay within `capacity` (at least one entry is always kept).
     pub(crate) fn put(
@@ -118,6 +126,20 @@ impl Sim {
     }
 }
 
+impl Sim {
+    /// Invalidation: the entry goes, so the next read misses and fetches from the store again
+    /// (`cache-staleness` judges hits only, so a key invalidated on every write never reads
+    /// stale). `-1` when no fresh entry was there.
+    pub(crate) fn cache_delete(&mut self, inv: u64, store: StoreId, key: &[u8]) -> HostReply {
+        let now = self.q.now();
+        let existed = self.stores[store.index()].cache.remove(key, now);
+        let key_text = String::from_utf8_lossy(key);
+        let cache = &self.world.store(store).name;
+        self.trace.emit(now, &TraceEvent::CacheDelete { inv, cache, key: &key_text, existed });
+        if existed { HostReply::Ack } else { HostReply::Error(HostCode::NotFound) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +166,21 @@ mod tests {
         assert!(!c.differs(b"a", b"1", SimTime(9)), "the same fresh value");
         assert!(c.differs(b"a", b"2", SimTime(9)), "another value");
         assert!(c.differs(b"a", b"1", SimTime(10)), "expired: a read would miss");
+    }
+
+    #[test]
+    fn an_invalidated_entry_is_gone_and_its_slot_free() {
+        let mut c = CacheState::default();
+        c.put(b"a".to_vec(), b"1".to_vec(), LATER, 2);
+        c.put(b"b".to_vec(), b"2".to_vec(), LATER, 2);
+        assert!(c.remove(b"a", SimTime::ZERO), "a fresh entry was there");
+        assert!(!c.remove(b"a", SimTime::ZERO), "and is gone");
+        assert_eq!(c.get(b"a", SimTime::ZERO), None);
+        // Its slot is free: a new put evicts nothing.
+        assert_eq!(c.put(b"c".to_vec(), b"3".to_vec(), LATER, 2), 0);
+        assert_eq!(c.get(b"b", SimTime::ZERO), Some(b"2".to_vec()));
+        c.put(b"d".to_vec(), b"4".to_vec(), SimTime(10), 8);
+        assert!(!c.remove(b"d", SimTime(10)), "an expired entry counts as absent");
     }
 
     #[test]

@@ -54,12 +54,15 @@ impl Calls {
 }
 
 impl Sim {
+    /// Starts a call of `inv`; `timeout` (ns) replaces the channel's per-attempt timeout for
+    /// this call only (`call_timeout`), the channel's retries and backoff still apply.
     pub(crate) fn start_call(
         &mut self,
         inv: InvId,
         service: &str,
         endpoint: &str,
         request: Vec<u8>,
+        timeout: Option<u64>,
     ) {
         let Some(callee) = self.world.service_id(service) else {
             self.resume(inv, HostReply::Error(HostCode::InvalidArgument));
@@ -76,7 +79,10 @@ impl Sim {
             self.resume(inv, HostReply::Error(HostCode::Rejected));
             return;
         };
-        let policy = self.world.service(caller).call_policy(callee, endpoint);
+        let mut policy = self.world.service(caller).call_policy(callee, endpoint);
+        if let Some(timeout) = timeout {
+            policy.timeout = timeout;
+        }
         let id = CallId(self.calls.ids.next());
         let now = self.q.now();
         self.trace.emit(

@@ -387,13 +387,25 @@ impl Sim {
             HostOp::KvGet { store, .. }
             | HostOp::KvPut { store, .. }
             | HostOp::KvDelete { store, .. }
-            | HostOp::KvCas { store, .. } => store.clone(),
-            HostOp::CacheGet { cache, .. } | HostOp::CachePut { cache, .. } => cache.clone(),
+            | HostOp::KvCas { store, .. }
+            | HostOp::KvScan { store, .. } => store.clone(),
+            HostOp::CacheGet { cache, .. }
+            | HostOp::CachePut { cache, .. }
+            | HostOp::CacheDelete { cache, .. } => cache.clone(),
             HostOp::Publish { channel, .. } => channel.clone(),
-            HostOp::Call { service, endpoint, .. } => format!("{service}.{endpoint}"),
+            HostOp::Call { service, endpoint, .. }
+            | HostOp::CallTimeout { service, endpoint, .. } => {
+                format!("{service}.{endpoint}")
+            }
+        };
+        // A call with its own timeout is traced as the call it is: readers of `host_op`
+        // (coupling, replay) count calls by that name. Its `call_failed` lines tell the timeout.
+        let name = match op {
+            HostOp::CallTimeout { .. } => "call",
+            other => other.import(),
         };
         let now = self.q.now();
-        self.trace.emit(now, &TraceEvent::HostOp { inv: id.0, op: op.import(), target: &target });
+        self.trace.emit(now, &TraceEvent::HostOp { inv: id.0, op: name, target: &target });
     }
 
     /// Counts a cold start, known once the invocation is over (a slice that suspends does not
@@ -452,7 +464,11 @@ impl Sim {
     pub(crate) fn perform(&mut self, id: InvId, op: HostOp) {
         match op {
             HostOp::Call { service, endpoint, request } => {
-                self.start_call(id, &service, &endpoint, request);
+                self.start_call(id, &service, &endpoint, request, None);
+            }
+            HostOp::CallTimeout { service, endpoint, request, timeout_ms } => {
+                let timeout = u64::from(timeout_ms) * 1_000_000;
+                self.start_call(id, &service, &endpoint, request, Some(timeout));
             }
             HostOp::Publish { channel, message } => self.publish(id, &channel, message),
             other => self.store_op(id, other),

@@ -23,7 +23,7 @@ use super::event::Event;
 use super::ids::{OpId, ReplicaIdx, StoreId};
 use crate::dist::sample_nanos;
 use crate::rng::SimRng;
-use crate::runtime::{HostCode, HostReply};
+use crate::runtime::{HostCode, HostReply, ScanEntry, encode_scan};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
@@ -135,6 +135,43 @@ impl Sim {
             &TraceEvent::StoreRead { inv, store: &spec.name, replica, key: &key_text, version },
         );
         reply
+    }
+
+    /// A scan decided at `replica` (the one a `kv_get` would read): the live keys starting
+    /// with `prefix`, in key order, at most `limit`. Each key it returns is traced as a
+    /// `store_read` with its version, and so is each deleted key it passes over before the
+    /// last one returned (it observed them absent, as a `kv_get` would): a later write of any
+    /// of them is judged against what the scan saw (`no-lost-update`).
+    pub(crate) fn kv_scan(
+        &mut self,
+        inv: u64,
+        store: StoreId,
+        replica: ReplicaIdx,
+        prefix: &[u8],
+        limit: u32,
+    ) -> HostReply {
+        let now = self.q.now();
+        let data = &self.stores[store.index()].replicas[replica as usize];
+        let mut seen: Vec<(&[u8], u64)> = Vec::new();
+        let mut entries = Vec::new();
+        for (key, held) in data.range(prefix.to_vec()..) {
+            if !key.starts_with(prefix) || entries.len() >= limit as usize {
+                break;
+            }
+            seen.push((key, held.version));
+            if let Some(value) = &held.value {
+                entries.push(ScanEntry::new(key, value, held.version));
+            }
+        }
+        let spec = self.world.store(store);
+        for (key, version) in seen {
+            let key_text = String::from_utf8_lossy(key);
+            self.trace.emit(
+                now,
+                &TraceEvent::StoreRead { inv, store: &spec.name, replica, key: &key_text, version },
+            );
+        }
+        HostReply::Value(encode_scan(&entries))
     }
 
     /// How long (ns) replica 0 of `store` has differed from `value` for `key`, at least: 0

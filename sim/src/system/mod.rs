@@ -421,4 +421,6 @@ impl Sim {
 }
 
 #[cfg(test)]
+mod hostops_tests;
+#[cfg(test)]
 mod tests;

@@ -77,9 +77,12 @@ impl Sim {
             HostOp::KvGet { store, .. }
             | HostOp::KvPut { store, .. }
             | HostOp::KvDelete { store, .. }
-            | HostOp::KvCas { store, .. } => store,
-            HostOp::CacheGet { cache, .. } | HostOp::CachePut { cache, .. } => cache,
-            HostOp::Publish { .. } | HostOp::Call { .. } => {
+            | HostOp::KvCas { store, .. }
+            | HostOp::KvScan { store, .. } => store,
+            HostOp::CacheGet { cache, .. }
+            | HostOp::CachePut { cache, .. }
+            | HostOp::CacheDelete { cache, .. } => cache,
+            HostOp::Publish { .. } | HostOp::Call { .. } | HostOp::CallTimeout { .. } => {
                 unreachable!("publish and call are not store operations")
             }
         };
@@ -87,13 +90,15 @@ impl Sim {
             self.resume(inv, HostReply::Error(HostCode::InvalidArgument));
             return;
         };
-        // A cache put is a write (it was counted as a read, so caches showed 0 writes).
+        // A cache put or invalidation is a write (a put was once counted as a read, so caches
+        // showed 0 writes). A scan is a read, at the replica a `kv_get` would read.
         let is_write = matches!(
             op,
             HostOp::KvPut { .. }
                 | HostOp::KvDelete { .. }
                 | HostOp::KvCas { .. }
                 | HostOp::CachePut { .. }
+                | HostOp::CacheDelete { .. }
         );
         let spec = self.world.store(store);
         let state = &mut self.stores[store.index()];
@@ -131,7 +136,12 @@ impl Sim {
                 self.trace_work_of(InvId(inv));
                 (self.kv_read(inv, store, replica, &key), 0, key)
             }
+            HostOp::KvScan { prefix, limit, .. } => {
+                self.trace_work_of(InvId(inv));
+                (self.kv_scan(inv, store, replica, &prefix, limit), 0, prefix)
+            }
             HostOp::CacheGet { key, .. } => (self.cache_get(inv, store, &key), 0, key),
+            HostOp::CacheDelete { key, .. } => (self.cache_delete(inv, store, &key), 0, key),
             HostOp::CachePut { key, value, .. } => {
                 (self.cache_put(inv, store, key.clone(), value), 0, key)
             }
@@ -152,7 +162,7 @@ impl Sim {
                     (HostReply::Error(HostCode::Conflict), 0, key)
                 }
             }
-            HostOp::Publish { .. } | HostOp::Call { .. } => {
+            HostOp::Publish { .. } | HostOp::Call { .. } | HostOp::CallTimeout { .. } => {
                 unreachable!("only store operations travel to a store")
             }
         };

@@ -154,6 +154,7 @@ fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
             latency_ns: n.big / 7,
             reason: s(54),
         },
+        TraceEvent::CacheDelete { inv: n.big, cache: s(49), key: s(50), existed: n.flag },
     ]
 }
 
@@ -304,6 +305,7 @@ fn the_format_of_every_kind_is_pinned() {
         r#"{"t":37000,"ev":"journey_start","journey":"j","id":42}"#,
         r#"{"t":38000,"ev":"journey_step","id":42,"step":3,"name":"a","req":21}"#,
         r#"{"t":39000,"ev":"journey_end","journey":"b","id":42,"outcome":"c","step":"d","steps":3,"latency_ns":6,"reason":"e"}"#,
+        r#"{"t":40000,"ev":"cache_delete","inv":42,"cache":"j","key":"a","existed":true}"#,
     ];
     let trace = written(&every_kind(&text, PLAIN));
     let text = String::from_utf8(trace.lines().to_vec()).expect("utf-8");
