@@ -8,6 +8,7 @@
 mod channel;
 mod data;
 mod fault;
+mod invariant;
 mod quality;
 mod reader;
 mod resolve;
@@ -22,6 +23,7 @@ use serde::Serialize;
 pub use channel::{Channel, ChannelKind, Delivery};
 pub use data::{ConflictPolicy, Consistency, Store, StoreKind, stored_bytes};
 pub use fault::{Fault, FaultKind, FaultTarget};
+pub use invariant::{BUILTIN_PROPERTY_IDS, Invariant, When};
 pub use quality::{Quality, Slo};
 pub use service::{
     Api, Call, Effect, EffectAction, Endpoint, InstancePolicy, LoadBalancing, Method, Service,
@@ -124,6 +126,8 @@ pub struct Scenario {
     pub registry: Registry,
     pub workload: Option<Workload>,
     pub faults: Vec<Fault>,
+    /// User-stated invariants (`[[invariant]]`), judged on runs like the built-in properties.
+    pub invariants: Vec<Invariant>,
     #[serde(skip)]
     source: String,
     #[serde(skip)]
@@ -278,7 +282,8 @@ fn read_scenario(cx: &mut Cx<'_>, root: &toml::Spanned<toml::de::DeTable<'_>>) -
     let links = o.table_list(cx, "link").into_iter().filter_map(|t| Link::read(cx, t)).collect();
     let services =
         o.table_list(cx, "service").into_iter().filter_map(|t| Service::read(cx, t)).collect();
-    let stores = o.table_list(cx, "store").into_iter().filter_map(|t| Store::read(cx, t)).collect();
+    let stores: Vec<Store> =
+        o.table_list(cx, "store").into_iter().filter_map(|t| Store::read(cx, t)).collect();
     let channels =
         o.table_list(cx, "channel").into_iter().filter_map(|t| Channel::read(cx, t)).collect();
     let quality = o.opt_table(cx, "quality").map(|t| Quality::read(cx, t)).unwrap_or_default();
@@ -307,6 +312,7 @@ fn read_scenario(cx: &mut Cx<'_>, root: &toml::Spanned<toml::de::DeTable<'_>>) -
         .unwrap_or_default();
     let workload = o.opt_table(cx, "workload").and_then(|t| Workload::read(cx, t));
     let faults = o.table_list(cx, "fault").into_iter().filter_map(|t| Fault::read(cx, t)).collect();
+    let invariants = invariant::read_all(o.table_list(cx, "invariant"), cx, &stores);
     o.finish(cx);
     Some(Scenario {
         file: cx.file.to_owned(),
@@ -323,6 +329,7 @@ fn read_scenario(cx: &mut Cx<'_>, root: &toml::Spanned<toml::de::DeTable<'_>>) -
         registry,
         workload,
         faults,
+        invariants,
         source: String::new(),
         lines: LineIndex::default(),
     })
