@@ -14,14 +14,14 @@ use crate::expr::{self, Reads};
 /// lists equal): an invariant may not take one, or its verdict would be confused with theirs.
 pub const BUILTIN_PROPERTY_IDS: &[&str] = &[
     "idempotence",
-    "replica-convergence",
+    "eventual-consistency",
     "no-lost-update",
-    "bounded-staleness",
-    "acked-durability",
+    "cache-staleness",
+    "acked-writes-survive",
     "no-loss",
     "slo",
     "sandbox-containment",
-    "no-undeclared-coupling",
+    "dynamic-coupling",
 ];
 
 /// When an invariant must hold.

@@ -10,6 +10,7 @@ mod consistency;
 mod containment;
 mod coupling;
 mod idempotence;
+mod invariant;
 mod loss;
 mod lost_update;
 mod slo;
@@ -44,8 +45,7 @@ impl PropertyInfo {
 /// [`PROPERTIES`], then those the scenario states itself.
 #[must_use]
 pub fn catalogue(s: &Scenario) -> Vec<PropertyInfo> {
-    let _ = s;
-    PROPERTIES.to_vec()
+    PROPERTIES.iter().cloned().chain(invariant::catalogue(s)).collect()
 }
 
 /// The summary of property `id` in `catalogue`, or "" for an unknown id.
@@ -197,7 +197,7 @@ fn unreadable(e: &TraceError) -> String {
 /// Checks every property on `run`.
 #[must_use]
 pub fn check(s: &Scenario, run: &RunResult) -> Vec<Verdict> {
-    vec![
+    let mut verdicts = vec![
         idempotence::check(s, run),
         consistency::check(s, run),
         lost_update::check(s, run),
@@ -207,7 +207,9 @@ pub fn check(s: &Scenario, run: &RunResult) -> Vec<Verdict> {
         slo::check(s, run),
         containment::check(s, run),
         coupling::check(s, run),
-    ]
+    ];
+    verdicts.extend(invariant::check(s, run));
+    verdicts
 }
 
 fn show(bytes: Option<&Vec<u8>>) -> String {
