@@ -12,6 +12,7 @@ mod hostile;
 mod idempotence;
 mod inputs;
 mod inspect;
+mod invariants;
 mod invoke;
 mod layering;
 mod limits;

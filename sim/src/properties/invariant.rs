@@ -29,6 +29,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use cel::common::ast::{Expr, IdedExpr};
 use cel::extractors::Arguments;
 use cel::objects::{Key, Map};
 use cel::{Context, ExecutionError, Program, Value};
@@ -269,8 +270,12 @@ impl<'s> Judge<'s> {
                             None => "on the initial state".to_owned(),
                             Some((e, _, _)) => format!("after `{}`{}", e.kind(), describe(e)),
                         };
-                        let (involved, subjects) =
-                            involved(&self.changes[w.held_at_change..], w.inv, &self.state);
+                        let (involved, subjects) = involved(
+                            "keys it reads that changed since it last held",
+                            &self.changes[w.held_at_change..],
+                            w.inv,
+                            &self.state,
+                        );
                         let text = format!(
                             "invariant `{}` {why} at {:.3} s, {after}{involved}",
                             w.inv.name,
@@ -314,7 +319,12 @@ impl<'s> Judge<'s> {
                 w.evaluations += 1;
                 if let Err(why) = evaluate(&w.program, &self.cx) {
                     w.violations += 1;
-                    let (involved, subjects) = involved(&self.changes, w.inv, &self.state);
+                    let (involved, subjects) = involved(
+                        "keys it reads written during the run",
+                        &self.changes,
+                        w.inv,
+                        &self.state,
+                    );
                     let text = format!(
                         "invariant `{}` {why} on the state the run ended in ({:.3} s){involved}",
                         w.inv.name,
@@ -373,9 +383,31 @@ impl<'s> Judge<'s> {
 fn evaluate(program: &Program, cx: &Context<'_, '_>) -> Result<(), String> {
     match program.execute(cx) {
         Ok(Value::Bool(true)) => Ok(()),
-        Ok(Value::Bool(false)) => Err("is false".to_owned()),
+        Ok(Value::Bool(false)) => Err(match explain(program.expression(), cx) {
+            Some(why) => format!("is false ({why})"),
+            None => "is false".to_owned(),
+        }),
         Ok(other) => Err(format!("evaluated to {}, not a boolean", show(&other))),
         Err(e) => Err(format!("could not be evaluated ({e})")),
+    }
+}
+
+/// Why a false expression is false, when its shape says: the two sides of a comparison (of the
+/// first false operand of a conjunction), evaluated on the same state.
+fn explain(e: &IdedExpr, cx: &Context<'_, '_>) -> Option<String> {
+    let Expr::Call(call) = &e.expr else { return None };
+    match (call.func_name.as_str(), call.args.as_slice()) {
+        ("_&&_", args) => args
+            .iter()
+            .find(|a| !matches!(cx.resolve(a), Ok(Value::Bool(true))))
+            .and_then(|a| explain(a, cx)),
+        ("_==_" | "_!=_" | "_<_" | "_<=_" | "_>_" | "_>=_", [left, right]) => {
+            let side = |a: &IdedExpr| {
+                cx.resolve(a).map_or_else(|e| format!("an error ({e})"), |v| show(&v))
+            };
+            Some(format!("left side {}, right side {}", side(left), side(right)))
+        }
+        _ => None,
     }
 }
 
@@ -397,6 +429,7 @@ fn describe(e: &TraceEvent) -> String {
 /// The keys (of stores the invariant reads) among `changes`, with their current values: the
 /// values involved in a violation. Returns the text and the subjects (stores and keys).
 fn involved(
+    label: &str,
     changes: &[Change],
     inv: &Invariant,
     state: &BTreeMap<String, BTreeMap<String, (u64, Value)>>,

@@ -70,7 +70,7 @@ fn always_and_at_end_differ_on_a_transient_violation() {
     // Event 0 of the trace is at 0 ms: the debit.
     assert_eq!(v[0].at, Some(SimTime(0)));
     let f = &v[0].findings[0];
-    assert!(f.contains("invariant `conserved` is false at 0.000 s, after `store_write` of `ledger`/`balance/a` = 70"), "{f}");
+    assert!(f.contains("invariant `conserved` is false (left side 120, right side 150) at 0.000 s, after `store_write` of `ledger`/`balance/a` = 70"), "{f}");
     assert!(f.contains("`ledger`/`balance/a` = 70"), "{f}");
     assert!(
         v[0].subjects.contains(&"balance/a".to_owned())
