@@ -252,4 +252,30 @@ capacity = 10
         let d = diags(tail);
         assert_eq!(d.len(), 2, "{d:?}");
     }
+
+    mod props {
+        use super::{HEAD, diags};
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+            /// Any expression text in a scenario file: never a panic; the scenario is valid, or
+            /// every error about the expression is located inside the `expr` string.
+            #[test]
+            fn any_expression_is_valid_or_a_located_error(
+                text in "[a-z_.()\\[\\]\"+=<>!&|0-9, {}:?-]{0,40}|\\PC{0,30}"
+            ) {
+                prop_assume!(!text.contains('\'') && !text.contains('\n'));
+                let tail = format!("\n[[invariant]]\nname = \"x\"\nexpr = '{text}'\n");
+                let line = format!("{HEAD}{tail}").lines().count();
+                for d in diags(&tail) {
+                    let loc = d.location.as_ref().expect("located");
+                    prop_assert_eq!(loc.line, line, "{:?}", d);
+                    if d.code == "parse.expr" {
+                        prop_assert!(loc.column >= 9 && loc.column <= 9 + text.len(), "{:?}", d);
+                    }
+                }
+            }
+        }
+    }
 }

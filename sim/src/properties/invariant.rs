@@ -455,10 +455,7 @@ fn involved(
     }
     let more = keys.len().saturating_sub(SHOWN_MAX);
     let more = if more > 0 { format!(" and {more} more") } else { String::new() };
-    (
-        format!("; keys it reads that changed since it last held: {}{more}", shown.join(", ")),
-        subjects,
-    )
+    (format!("; {label}: {}{more}", shown.join(", ")), subjects)
 }
 
 /// A stored value as CEL sees it: JSON when it parses as JSON, else the text itself.
