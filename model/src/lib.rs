@@ -11,6 +11,7 @@ pub mod checks;
 pub mod contract;
 pub mod diagnostic;
 pub mod edit;
+pub mod expr;
 pub mod graph;
 pub mod module;
 pub mod scenario;

@@ -13,6 +13,7 @@ mod hostops;
 mod idempotence;
 mod inputs;
 mod inspect;
+mod invariants;
 mod invoke;
 mod layering;
 mod limits;

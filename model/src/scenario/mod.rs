@@ -8,6 +8,7 @@
 mod channel;
 mod data;
 mod fault;
+mod invariant;
 mod journey;
 mod property;
 mod quality;
@@ -24,6 +25,7 @@ use serde::Serialize;
 pub use channel::{Channel, ChannelKind, Delivery};
 pub use data::{ConflictPolicy, Consistency, Store, StoreKind, stored_bytes};
 pub use fault::{Fault, FaultKind, FaultTarget};
+pub use invariant::{BUILTIN_PROPERTY_IDS, Invariant, When};
 pub use property::WasmProperty;
 pub use quality::{Quality, Slo};
 pub use service::{
@@ -131,6 +133,8 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     /// `[[property]]`: properties whose checker is a WebAssembly module.
     pub properties: Vec<WasmProperty>,
+    /// User-stated invariants (`[[invariant]]`), judged on runs like the built-in properties.
+    pub invariants: Vec<Invariant>,
     #[serde(skip)]
     source: String,
     #[serde(skip)]
@@ -285,7 +289,8 @@ fn read_scenario(cx: &mut Cx<'_>, root: &toml::Spanned<toml::de::DeTable<'_>>) -
     let links = o.table_list(cx, "link").into_iter().filter_map(|t| Link::read(cx, t)).collect();
     let services =
         o.table_list(cx, "service").into_iter().filter_map(|t| Service::read(cx, t)).collect();
-    let stores = o.table_list(cx, "store").into_iter().filter_map(|t| Store::read(cx, t)).collect();
+    let stores: Vec<Store> =
+        o.table_list(cx, "store").into_iter().filter_map(|t| Store::read(cx, t)).collect();
     let channels =
         o.table_list(cx, "channel").into_iter().filter_map(|t| Channel::read(cx, t)).collect();
     let quality = o.opt_table(cx, "quality").map(|t| Quality::read(cx, t)).unwrap_or_default();
@@ -320,6 +325,7 @@ fn read_scenario(cx: &mut Cx<'_>, root: &toml::Spanned<toml::de::DeTable<'_>>) -
         .filter_map(|t| WasmProperty::read(cx, t))
         .collect();
     property::check_unique(cx, &properties);
+    let invariants = invariant::read_all(o.table_list(cx, "invariant"), cx, &stores);
     o.finish(cx);
     Some(Scenario {
         file: cx.file.to_owned(),
@@ -337,6 +343,7 @@ fn read_scenario(cx: &mut Cx<'_>, root: &toml::Spanned<toml::de::DeTable<'_>>) -
         workload,
         faults,
         properties,
+        invariants,
         source: String::new(),
         lines: LineIndex::default(),
     })

@@ -10,6 +10,7 @@ mod consistency;
 mod containment;
 mod coupling;
 mod idempotence;
+mod invariant;
 mod loss;
 mod lost_update;
 mod slo;
@@ -45,7 +46,8 @@ impl PropertyInfo {
 /// [`PROPERTIES`], then those the scenario states itself.
 #[must_use]
 pub fn catalogue(s: &Scenario) -> Vec<PropertyInfo> {
-    let mut all = PROPERTIES.to_vec();
+    let mut all: Vec<PropertyInfo> =
+        PROPERTIES.iter().cloned().chain(invariant::catalogue(s)).collect();
     all.extend(s.properties.iter().map(|p| PropertyInfo {
         id: Cow::Owned(p.name.clone()),
         summary: Cow::Owned(wasm::summary(p)),
@@ -253,7 +255,7 @@ fn unreadable(e: &TraceError) -> String {
 /// Checks every property on `run`.
 #[must_use]
 pub fn check(s: &Scenario, run: &RunResult) -> Vec<Verdict> {
-    vec![
+    let mut verdicts = vec![
         idempotence::check(s, run),
         consistency::check(s, run),
         lost_update::check(s, run),
@@ -263,7 +265,9 @@ pub fn check(s: &Scenario, run: &RunResult) -> Vec<Verdict> {
         slo::check(s, run),
         containment::check(s, run),
         coupling::check(s, run),
-    ]
+    ];
+    verdicts.extend(invariant::check(s, run));
+    verdicts
 }
 
 fn show(bytes: Option<&Vec<u8>>) -> String {
