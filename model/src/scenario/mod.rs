@@ -12,6 +12,7 @@ mod quality;
 mod reader;
 mod resolve;
 mod service;
+mod temporal;
 mod topology;
 mod workload;
 
@@ -27,6 +28,7 @@ pub use service::{
     Api, Call, Effect, EffectAction, Endpoint, InstancePolicy, LoadBalancing, Method, Service,
     ServiceTime, Subscription, TimeResource,
 };
+pub use temporal::{Condition, FieldPath, On, Op, Pattern, Root, Same, Scope, Selector, Temporal};
 pub use topology::{Distribution, Link, Node, Tier};
 pub use workload::{Arrival, MixEntry, RateStep, Template, Workload};
 
@@ -124,6 +126,8 @@ pub struct Scenario {
     pub registry: Registry,
     pub workload: Option<Workload>,
     pub faults: Vec<Fault>,
+    /// Temporal properties the scenario states (`[[temporal]]`), judged on every run.
+    pub temporal: Vec<Temporal>,
     #[serde(skip)]
     source: String,
     #[serde(skip)]
@@ -237,6 +241,7 @@ pub fn parse(file: &str, text: &str) -> Parsed {
     });
     if let Some(s) = &mut scenario {
         resolve::resolve(&mut cx, s);
+        temporal::resolve(&mut cx, s);
     }
     let mut diagnostics = cx.diags;
     diagnostics.sort_by(|a, b| a.location.cmp(&b.location).then_with(|| a.code.cmp(&b.code)));
@@ -307,6 +312,8 @@ fn read_scenario(cx: &mut Cx<'_>, root: &toml::Spanned<toml::de::DeTable<'_>>) -
         .unwrap_or_default();
     let workload = o.opt_table(cx, "workload").and_then(|t| Workload::read(cx, t));
     let faults = o.table_list(cx, "fault").into_iter().filter_map(|t| Fault::read(cx, t)).collect();
+    let temporal =
+        o.table_list(cx, "temporal").into_iter().filter_map(|t| Temporal::read(cx, t)).collect();
     o.finish(cx);
     Some(Scenario {
         file: cx.file.to_owned(),
@@ -323,6 +330,7 @@ fn read_scenario(cx: &mut Cx<'_>, root: &toml::Spanned<toml::de::DeTable<'_>>) -
         registry,
         workload,
         faults,
+        temporal,
         source: String::new(),
         lines: LineIndex::default(),
     })

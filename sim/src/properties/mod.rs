@@ -14,6 +14,7 @@ mod loss;
 mod lost_update;
 mod slo;
 mod staleness;
+mod temporal;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -44,8 +45,7 @@ impl PropertyInfo {
 /// [`PROPERTIES`], then those the scenario states itself.
 #[must_use]
 pub fn catalogue(s: &Scenario) -> Vec<PropertyInfo> {
-    let _ = s;
-    PROPERTIES.to_vec()
+    PROPERTIES.iter().cloned().chain(temporal::catalogue(s)).collect()
 }
 
 /// The summary of property `id` in `catalogue`, or "" for an unknown id.
@@ -208,6 +208,9 @@ pub fn check(s: &Scenario, run: &RunResult) -> Vec<Verdict> {
         containment::check(s, run),
         coupling::check(s, run),
     ]
+    .into_iter()
+    .chain(temporal::check(s, run))
+    .collect()
 }
 
 fn show(bytes: Option<&Vec<u8>>) -> String {
