@@ -20,4 +20,5 @@ mod run;
 mod scenario_errors;
 mod static_checks;
 mod support;
+mod temporal;
 mod verdicts;

@@ -613,15 +613,16 @@ impl Outcome {
         self.mention(e);
     }
 
-    /// The names a replay story follows for `e`: its service, channel, store key.
+    /// The names a replay story follows for `e`, the most specific it has: a write's key, a
+    /// message's channel, otherwise the service (a writer's service would bring in all its work).
     fn mention(&mut self, e: &Ev) {
-        let names = [&e.service, &e.channel, &e.key];
-        self.subjects.extend(names.into_iter().flatten().cloned());
-        if e.key.is_none()
-            && let Some(s) = &e.store
-        {
-            self.subjects.push(s.clone());
-        }
+        let name = match e.on {
+            Some(On::Write) => e.key.clone().or_else(|| e.store.clone()),
+            Some(On::Publish | On::Deliver) => e.channel.clone(),
+            Some(On::Fault | On::Heal) => None,
+            _ => e.service.clone(),
+        };
+        self.subjects.extend(name);
     }
 }
 
