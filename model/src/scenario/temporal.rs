@@ -381,12 +381,15 @@ impl Temporal {
                 let key = o
                     .req_str(cx, "key", "the field path whose value must be unique")
                     .and_then(|(k, span)| path_or_error(cx, &k, span, &o.field("key")));
-                let until = o.get("until").and_then(|v| read_selector(cx, v, &o.field("until")));
+                let until_v = o.get("until");
+                let until = until_v.and_then(|v| read_selector(cx, v, &o.field("until")));
                 let same = read_same(cx, &mut o);
                 let same = same?;
-                if o.has("until") && same.is_empty() {
+                if let Some(v) = until_v
+                    && same.is_empty()
+                {
                     let msg = "`until` closes the event it is correlated with: give `same` (event path = until path)";
-                    cx.error("parse.missing-field", o.span, &o.field("same"), msg);
+                    cx.error("parse.missing-field", span_of(v), &o.field("same"), msg);
                 }
                 if !o.has("until") && !same.is_empty() {
                     let msg = "`same` correlates an event with the `until` event that closes it; there is no `until`";
@@ -534,6 +537,9 @@ fn read_scope(cx: &mut Cx<'_>, o: &mut Obj<'_, '_>) -> Option<Scope> {
         }
         other => {
             bad_kind(cx, other, kspan);
+            // Its events are not judged wrong for a misspelt kind.
+            t.has("from");
+            t.has("to");
             None
         }
     };
@@ -858,3 +864,7 @@ fn warn_if_impossible(cx: &mut Cx<'_>, s: &Scenario, t: &Temporal, sel: &Selecto
         cx.diags.push(d);
     }
 }
+
+#[cfg(test)]
+#[path = "temporal_tests.rs"]
+mod tests;
