@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 
 use fusebench_model::Scenario;
 use fusebench_model::scenario::{
-    Condition, FieldPath, On, Op, Pattern, Root, Same, Scope, Selector, Temporal,
+    Condition, FieldPath, NameRef, On, Op, Pattern, Root, Same, Scope, Selector, Temporal,
 };
 use serde_json::Value;
 
@@ -287,12 +287,12 @@ pub(crate) fn matches(ev: &Ev, sel: &Selector) -> bool {
         want.is_none_or(|w| got.is_some_and(|g| g == w))
     }
     ev.on == Some(sel.on)
-        && same(sel.service.as_ref().map(|x| x.as_str()), ev.service.as_ref())
-        && same(sel.endpoint.as_ref().map(|x| x.as_str()), ev.endpoint.as_ref())
+        && same(sel.service.as_ref().map(NameRef::as_str), ev.service.as_ref())
+        && same(sel.endpoint.as_ref().map(NameRef::as_str), ev.endpoint.as_ref())
         && same(sel.outcome.as_deref(), ev.outcome.as_ref())
-        && same(sel.channel.as_ref().map(|x| x.as_str()), ev.channel.as_ref())
+        && same(sel.channel.as_ref().map(NameRef::as_str), ev.channel.as_ref())
         && same(sel.group.as_deref(), ev.group.as_ref())
-        && same(sel.store.as_ref().map(|x| x.as_str()), ev.store.as_ref())
+        && same(sel.store.as_ref().map(NameRef::as_str), ev.store.as_ref())
         && same(sel.key.as_deref(), ev.key.as_ref())
         && same(sel.kind.as_deref(), ev.kind.as_ref())
         && sel.conditions.iter().all(|c| holds(ev, c))
@@ -322,7 +322,7 @@ enum End {
     /// Its `to` event, at this index.
     Event(usize),
     /// The end of the run closes it (`global`, `after`).
-    RunEnd,
+    Run,
     /// An `after-until` interval the run left open.
     Open,
 }
@@ -341,14 +341,14 @@ fn intervals(scope: &Scope, evs: &[Ev], run_end: SimTime) -> Vec<Interval> {
     let at_end = |lo: usize, end: End| Interval { lo, hi: n, end, end_t: run_end };
     let closed = |lo: usize, j: usize| Interval { lo, hi: j, end: End::Event(j), end_t: evs[j].t };
     match scope {
-        Scope::Global => vec![at_end(0, End::RunEnd)],
+        Scope::Global => vec![at_end(0, End::Run)],
         Scope::Before { to } => {
             evs.iter().position(|e| matches(e, to)).map(|j| closed(0, j)).into_iter().collect()
         }
         Scope::After { from } => evs
             .iter()
             .position(|e| matches(e, from))
-            .map(|i| at_end(i + 1, End::RunEnd))
+            .map(|i| at_end(i + 1, End::Run))
             .into_iter()
             .collect(),
         Scope::Between { from, to } | Scope::AfterUntil { from, to } => {
