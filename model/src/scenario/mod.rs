@@ -126,7 +126,9 @@ pub struct Scenario {
     pub registry: Registry,
     pub workload: Option<Workload>,
     pub faults: Vec<Fault>,
-    /// Temporal properties the scenario states (`[[temporal]]`), judged on every run.
+    /// Temporal properties the scenario states (`[[temporal]]`), judged on every run. Left out
+    /// of the serialisation when empty, so the replay hash of a scenario without any is as before.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub temporal: Vec<Temporal>,
     #[serde(skip)]
     source: String,
