@@ -24,5 +24,6 @@ mod scenario_errors;
 mod shard;
 mod static_checks;
 mod support;
+mod temporal;
 mod verdicts;
 mod wasm_property;

@@ -15,6 +15,7 @@ mod quality;
 mod reader;
 mod resolve;
 mod service;
+mod temporal;
 mod topology;
 mod workload;
 
@@ -32,6 +33,7 @@ pub use service::{
     Api, Call, Effect, EffectAction, Endpoint, InstancePolicy, LoadBalancing, Method, Service,
     ServiceTime, Subscription, TimeResource,
 };
+pub use temporal::{Condition, FieldPath, On, Op, Pattern, Root, Same, Scope, Selector, Temporal};
 pub use topology::{Distribution, Link, Node, Tier};
 pub use workload::{
     Arrival, Journey, JourneyStep, MixEntry, RateStep, StepRef, StopOn, Template, Workload,
@@ -132,9 +134,15 @@ pub struct Scenario {
     pub workload: Option<Workload>,
     pub faults: Vec<Fault>,
     /// `[[property]]`: properties whose checker is a WebAssembly module.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub properties: Vec<WasmProperty>,
     /// User-stated invariants (`[[invariant]]`), judged on runs like the built-in properties.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub invariants: Vec<Invariant>,
+    /// Temporal properties the scenario states (`[[temporal]]`), judged on every run. Left out
+    /// of the serialisation when empty, so the replay hash of a scenario without any is as before.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub temporal: Vec<Temporal>,
     #[serde(skip)]
     source: String,
     #[serde(skip)]
@@ -248,6 +256,7 @@ pub fn parse(file: &str, text: &str) -> Parsed {
     });
     if let Some(s) = &mut scenario {
         resolve::resolve(&mut cx, s);
+        temporal::resolve(&mut cx, s);
     }
     let mut diagnostics = cx.diags;
     diagnostics.sort_by(|a, b| a.location.cmp(&b.location).then_with(|| a.code.cmp(&b.code)));
@@ -326,6 +335,9 @@ fn read_scenario(cx: &mut Cx<'_>, root: &toml::Spanned<toml::de::DeTable<'_>>) -
         .collect();
     property::check_unique(cx, &properties);
     let invariants = invariant::read_all(o.table_list(cx, "invariant"), cx, &stores);
+    let temporal: Vec<Temporal> =
+        o.table_list(cx, "temporal").into_iter().filter_map(|t| Temporal::read(cx, t)).collect();
+    user_property_names(cx, &invariants, &temporal, &properties);
     o.finish(cx);
     Some(Scenario {
         file: cx.file.to_owned(),
@@ -344,9 +356,41 @@ fn read_scenario(cx: &mut Cx<'_>, root: &toml::Spanned<toml::de::DeTable<'_>>) -
         faults,
         properties,
         invariants,
+        temporal,
         source: String::new(),
         lines: LineIndex::default(),
     })
+}
+
+/// A verdict is known by its property's id: a name the scenario gives one of its own
+/// properties (invariant, temporal, WebAssembly) must be unique across all three kinds and
+/// differ from every built-in property. Each kind checks its own duplicates; this checks the rest.
+fn user_property_names(
+    cx: &mut Cx<'_>,
+    invariants: &[Invariant],
+    temporal: &[Temporal],
+    properties: &[WasmProperty],
+) {
+    let named: Vec<(&str, Span, &str)> = invariants
+        .iter()
+        .map(|i| (i.name.as_str(), i.span, "invariant"))
+        .chain(temporal.iter().map(|t| (t.name.as_str(), t.span, "temporal property")))
+        .chain(properties.iter().map(|p| (p.name.as_str(), p.span, "property")))
+        .collect();
+    for (k, (name, span, kind)) in named.iter().enumerate() {
+        if *kind != "invariant" && BUILTIN_PROPERTY_IDS.contains(name) {
+            let msg = format!("{kind} name `{name}` is the id of a built-in property");
+            cx.error("parse.duplicate", *span, "name", msg);
+        }
+        if let Some((_, _, first)) =
+            named[..k].iter().find(|(other, _, other_kind)| other == name && other_kind != kind)
+        {
+            let msg = format!(
+                "{kind} `{name}` has the name of an existing {first}: verdicts need distinct names"
+            );
+            cx.error("parse.duplicate", *span, "name", msg);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -228,3 +228,46 @@ proptest! {
         }
     }
 }
+
+/// The scenario's own properties share one namespace of verdict ids with the built-in ones.
+#[test]
+fn user_property_names_are_unique_across_kinds_and_differ_from_built_in_ones() {
+    let base = r#"
+[system]
+name = "names"
+[[context]]
+name = "c"
+[[node]]
+name = "n"
+tier = "cloud"
+[[store]]
+name = "db"
+kind = "kv"
+nodes = ["n"]
+"#;
+    let invariant = "[[invariant]]\nname = \"same\"\nexpr = \"true\"\n";
+    let property = |name: &str| format!("[[property]]\nname = \"{name}\"\nmodule = \"p.wat\"\n");
+    let errors = |text: &str| -> Vec<String> {
+        parse("names.toml", text)
+            .diagnostics
+            .into_iter()
+            .filter(Diagnostic::is_error)
+            .map(|d| {
+                let (line, column) = d.location.as_ref().map_or((0, 0), |l| (l.line, l.column));
+                format!("{line}:{column} {}", d.message)
+            })
+            .collect()
+    };
+    let ok = format!("{base}{invariant}{}", property("other"));
+    assert!(errors(&ok).is_empty(), "{:?}", errors(&ok));
+    let clash = format!("{base}{invariant}{}", property("same"));
+    let e = errors(&clash);
+    assert!(
+        e.iter().any(|m| m.contains("property `same` has the name of an existing invariant")),
+        "{e:?}"
+    );
+    assert!(e.iter().any(|m| m.starts_with("16:")), "located at the [[property]] table: {e:?}");
+    let builtin = format!("{base}{}", property("no-loss"));
+    let e = errors(&builtin);
+    assert!(e.iter().any(|m| m.contains("`no-loss` is the id of a built-in property")), "{e:?}");
+}

@@ -15,6 +15,7 @@ mod loss;
 mod lost_update;
 mod slo;
 mod staleness;
+mod temporal;
 #[cfg(test)]
 pub(crate) mod tests;
 pub mod wasm;
@@ -46,8 +47,12 @@ impl PropertyInfo {
 /// [`PROPERTIES`], then those the scenario states itself.
 #[must_use]
 pub fn catalogue(s: &Scenario) -> Vec<PropertyInfo> {
-    let mut all: Vec<PropertyInfo> =
-        PROPERTIES.iter().cloned().chain(invariant::catalogue(s)).collect();
+    let mut all: Vec<PropertyInfo> = PROPERTIES
+        .iter()
+        .cloned()
+        .chain(invariant::catalogue(s))
+        .chain(temporal::catalogue(s))
+        .collect();
     all.extend(s.properties.iter().map(|p| PropertyInfo {
         id: Cow::Owned(p.name.clone()),
         summary: Cow::Owned(wasm::summary(p)),
@@ -267,6 +272,7 @@ pub fn check(s: &Scenario, run: &RunResult) -> Vec<Verdict> {
         coupling::check(s, run),
     ];
     verdicts.extend(invariant::check(s, run));
+    verdicts.extend(temporal::check(s, run));
     verdicts
 }
 
