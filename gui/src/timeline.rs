@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use fusebench_sim::explore::CaseOutcome;
 use fusebench_sim::explore::replay::{Role, describe, describe_injected, story};
-use fusebench_sim::properties::{PROPERTIES, Verdict, summary_of};
+use fusebench_sim::properties::{PROPERTIES, PropertyInfo, Verdict, summary_of};
 use fusebench_sim::time::SimTime;
 use fusebench_sim::trace::TraceEvent;
 
@@ -62,6 +62,9 @@ pub struct Timeline {
     pub violation_at: Option<SimTime>,
     /// The faults active when the violation showed, in words.
     pub faults_at_violation: Vec<String>,
+    /// What each property asserts, the scenario's own included (`properties::catalogue`);
+    /// empty until the workbench fills it, when the built-in summaries are shown.
+    pub summaries: Vec<PropertyInfo>,
     pub end: SimTime,
     pub trace_hash: String,
     /// The replay position.
@@ -213,6 +216,7 @@ impl Timeline {
             faults,
             violation_at,
             faults_at_violation,
+            summaries: Vec::new(),
             end,
             trace_hash: case.trace_hash.clone(),
             // At the end the whole story has happened and the property was judged.
@@ -252,8 +256,11 @@ impl Timeline {
     }
 
     /// The violated properties with their summaries.
-    pub fn violated(&self) -> impl Iterator<Item = (&Verdict, &'static str)> {
-        self.verdicts.iter().filter(|v| !v.passed()).map(|v| (v, summary_of(PROPERTIES, &v.id)))
+    pub fn violated(&self) -> impl Iterator<Item = (&Verdict, &str)> {
+        self.verdicts.iter().filter(|v| !v.passed()).map(|v| {
+            let own = summary_of(&self.summaries, &v.id);
+            (v, if own.is_empty() { summary_of(PROPERTIES, &v.id) } else { own })
+        })
     }
 }
 
@@ -307,6 +314,17 @@ pub(crate) mod tests {
             trace.emit(SimTime(i as u64 * 1_000_000), e);
         }
         trace.lines().to_vec()
+    }
+
+    #[test]
+    fn a_violated_property_is_told_with_its_own_summary_when_the_scenario_states_it() {
+        let mut tl = timeline_of(Vec::new());
+        let builtin: Vec<String> = tl.violated().map(|(_, s)| s.to_owned()).collect();
+        assert_eq!(builtin, [summary_of(PROPERTIES, "no-loss").to_owned()]);
+        tl.summaries =
+            vec![PropertyInfo { id: "no-loss".into(), summary: "the scenario's own words".into() }];
+        let own: Vec<String> = tl.violated().map(|(_, s)| s.to_owned()).collect();
+        assert_eq!(own, ["the scenario's own words"]);
     }
 
     #[test]

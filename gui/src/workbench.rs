@@ -261,7 +261,9 @@ impl Workbench {
         let Some(Ok(d)) = &self.dynamic else { return };
         let Some((case, steps)) = &d.counterexample else { return };
         let Some(design) = self.session.as_ref().and_then(Session::design) else { return };
-        self.timeline = Some(Timeline::new(case, *steps, &design.diagram));
+        let mut timeline = Timeline::new(case, *steps, &design.diagram);
+        timeline.summaries = fusebench_sim::properties::catalogue(design.scenario());
+        self.timeline = Some(timeline);
     }
 
     fn edit(&mut self, edit: &fusebench_model::edit::Edit) {
