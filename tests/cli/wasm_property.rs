@@ -41,7 +41,7 @@ fn a_webassembly_property_finds_the_flaw_shrinks_and_replays_it_and_its_twin_pas
     assert_eq!(p["shown_from_counterexample"], true, "{p:#}");
     let file = json["dynamic"]["counterexample"]["replay_file"].as_str().expect("replay file");
     let o = fusebench(&["replay", file]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(code(&o), 1, "replay exits 1 when the violation reproduces: {}", stderr(&o));
     let text = stdout(&o);
     assert!(text.contains("reproduced exactly"), "{text}");
     assert!(text.contains(&format!("violated: {ID}")), "{text}");
