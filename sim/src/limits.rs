@@ -126,8 +126,24 @@ pub enum Exceeded {
 
 /// The client requests `w` is expected to send (open loop); `None` for a closed loop, whose
 /// count depends on latencies (its users are limited instead, and its events while running).
+/// An arrival that starts a journey sends one request per step: arrivals are weighted by the
+/// mean number of requests an arrival sends.
 #[must_use]
 pub fn expected_requests(w: &Workload) -> Option<f64> {
+    Some(expected_arrivals(w)? * requests_per_arrival(w))
+}
+
+/// The mean client requests one arrival sends: 1 for a mix entry, a journey's step count for a
+/// journey, weighted as arrivals pick them.
+fn requests_per_arrival(w: &Workload) -> f64 {
+    let mix: f64 = w.mix.iter().map(|m| m.weight).sum();
+    let journeys: f64 = w.journeys.iter().map(|j| j.weight).sum();
+    let steps: f64 = w.journeys.iter().map(|j| j.weight * j.steps.len() as f64).sum();
+    if mix + journeys > 0.0 { (mix + steps) / (mix + journeys) } else { 1.0 }
+}
+
+/// The arrivals `w` is expected to have (open loop).
+fn expected_arrivals(w: &Workload) -> Option<f64> {
     let d = w.duration_s;
     match &w.arrival {
         Arrival::Poisson { rate_rps } | Arrival::Constant { rate_rps } => Some(rate_rps * d),
@@ -230,11 +246,18 @@ pub fn check_scenario(s: &Scenario, limits: &Limits) -> Vec<LimitError> {
                         .into(),
                     );
                 } else {
-                    // The worst fan-out over the entry points the mix uses.
+                    // The worst fan-out over the entry points the mix and the journeys' steps
+                    // use (a journey's requests are counted in `requests` already).
                     let fan_out = w
                         .mix
                         .iter()
-                        .map(|m| attempts_per_request(s, &m.service.name))
+                        .map(|m| &m.service.name)
+                        .chain(
+                            w.journeys
+                                .iter()
+                                .flat_map(|j| j.steps.iter().map(|st| &st.service.name)),
+                        )
+                        .map(|service| attempts_per_request(s, service))
                         .fold(1.0_f64, f64::max);
                     let attempts = requests * fan_out;
                     if attempts.is_nan() || attempts > limits.attempts_max {

@@ -123,6 +123,35 @@ fn expected_requests_integrate_on_off_and_stepped_rates() {
 }
 
 #[test]
+fn a_journey_sends_one_request_per_step_and_its_steps_fan_out_like_the_mix() {
+    let journey = r#"
+  [[workload.journey]]
+  name = "j"
+  weight = 1
+    [[workload.journey.step]]
+    name = "one"
+    service = "a"
+    endpoint = "e"
+    [[workload.journey.step]]
+    name = "two"
+    service = "a"
+    endpoint = "e"
+    [[workload.journey.step]]
+    name = "three"
+    service = "a"
+    endpoint = "e"
+"#;
+    let text = system(r#"{ kind = "constant", rate_rps = 10 }"#, 1, 0) + journey;
+    let s = parse(&text);
+    // Half the arrivals are the mix entry (1 request), half the journey (3): 600 × 2.
+    assert_eq!(s.workload.as_ref().and_then(expected_requests), Some(1200.0));
+    // With 100 retries on a → b, each of those requests may cost 102 attempts.
+    let s = parse(&(system(r#"{ kind = "constant", rate_rps = 1000 }"#, 1, 100) + journey));
+    let errs = check_scenario(&s, &Limits::DEFAULT);
+    assert!(errs.iter().any(|e| e.to_string().contains("120000 × 102")), "{errs:?}");
+}
+
+#[test]
 fn too_many_cases_are_refused() {
     assert!(check_cases(10_000, &Limits::DEFAULT).is_ok());
     let e = check_cases(10_001, &Limits::DEFAULT).expect_err("over");
