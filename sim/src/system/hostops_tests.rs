@@ -17,27 +17,8 @@ use crate::runtime::{
 };
 use crate::trace::{self, TraceEvent};
 
-const BASE: &str = r#"
-[system]
-name = "hostops"
-[[context]]
-name = "c"
-[[node]]
-name = "a"
-tier = "cloud"
-[[node]]
-name = "b"
-tier = "cloud"
-[[link]]
-between = ["a", "b"]
-latency = { dist = "constant", ms = 1.0 }
-[gateway]
-node = "a"
-timeout_ms = 2000
-"#;
-
 fn scenario(extra: &str) -> Scenario {
-    let text = format!("{BASE}{extra}");
+    let text = format!("{}{extra}", super::tests::two_nodes("hostops", 2000));
     let parsed = fusebench_model::parse("hostops.toml", &text);
     assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
     parsed.ok().expect("valid")

@@ -6,9 +6,13 @@ use crate::metrics::Outcome;
 use crate::runtime::fake::FakeHost;
 use crate::runtime::{HostOp, ServiceHost};
 
-const BASE: &str = r#"
+/// The topology the engine tests share: system `system`, context `c`, cloud nodes `a` and `b`
+/// linked 1 ms apart, the gateway on `a` giving up after `timeout_ms`.
+pub(super) fn two_nodes(system: &str, timeout_ms: u32) -> String {
+    format!(
+        r#"
 [system]
-name = "t"
+name = "{system}"
 [[context]]
 name = "c"
 [[node]]
@@ -19,14 +23,21 @@ name = "b"
 tier = "cloud"
 [[link]]
 between = ["a", "b"]
-latency = { dist = "constant", ms = 1.0 }
+latency = {{ dist = "constant", ms = 1.0 }}
 [gateway]
 node = "a"
-timeout_ms = 500
-"#;
+timeout_ms = {timeout_ms}
+"#
+    )
+}
+
+/// The topology of most tests here.
+fn base() -> String {
+    two_nodes("t", 500)
+}
 
 fn scenario(extra: &str) -> Scenario {
-    let text = format!("{BASE}{extra}");
+    let text = format!("{}{extra}", base());
     let parsed = fusebench_model::parse("t.toml", &text);
     assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
     parsed.ok().expect("valid")
@@ -488,7 +499,7 @@ fn least_outstanding_spreads_ties_instead_of_favouring_replica_zero() {
 /// under a closed loop of 4 users with no think time; its 10 ms service time is CPU or waiting.
 fn closed_loop_sojourn_ms(cores: u32, resource: &str) -> f64 {
     // The base topology, with `b`'s cores set.
-    let base = BASE.replacen(
+    let base = base().replacen(
         "name = \"b\"\ntier = \"cloud\"\n",
         &format!("name = \"b\"\ntier = \"cloud\"\ncpu_cores = {cores}\n"),
         1,
@@ -704,12 +715,12 @@ fn an_abstract_service_performs_its_declared_effects() {
 #[test]
 fn an_effect_must_be_declared_and_only_abstract_services_have_effects() {
     let undeclared = ABSTRACT_FANOUT.replace("publishes = [\"events\"]\n", "");
-    let parsed = fusebench_model::parse("t.toml", &format!("{BASE}{undeclared}"));
+    let parsed = fusebench_model::parse("t.toml", &format!("{}{undeclared}", base()));
     let errors: Vec<String> = parsed.diagnostics.iter().map(|d| d.message.clone()).collect();
     assert!(errors.iter().any(|m| m.contains("does not publish to `events`")), "{errors:?}");
     let with_module = ABSTRACT_FANOUT
         .replace("owns = [\"posts-db\"]", "owns = [\"posts-db\"]\nmodule = \"p.wasm\"");
-    let parsed = fusebench_model::parse("t.toml", &format!("{BASE}{with_module}"));
+    let parsed = fusebench_model::parse("t.toml", &format!("{}{with_module}", base()));
     let errors: Vec<String> = parsed.diagnostics.iter().map(|d| d.message.clone()).collect();
     assert!(
         errors.iter().any(|m| m.contains("only abstract services declare effects")),

@@ -13,24 +13,13 @@ use crate::runtime::{
 };
 use crate::trace::{self, TraceEvent};
 
-const BASE: &str = r#"
-[system]
-name = "j"
-[[context]]
-name = "c"
-[[node]]
-name = "a"
-tier = "cloud"
-[[node]]
-name = "b"
-tier = "cloud"
-[[link]]
-between = ["a", "b"]
-latency = { dist = "constant", ms = 1.0 }
-[gateway]
-node = "a"
-timeout_ms = 500
+/// The shared topology (`system/tests.rs`), then these tests' services.
+fn base() -> String {
+    super::super::tests::two_nodes("j", 500) + SERVICES
+}
 
+/// The services of these tests, after the shared topology (`base`).
+const SERVICES: &str = r#"
 [[service]]
 name = "app"
 context = "c"
@@ -84,7 +73,7 @@ const JOURNEY: &str = r#"
 "#;
 
 fn scenario(workload: &str, expected: &str, stop: &str) -> Scenario {
-    let text = format!("{}{workload}{}", BASE.replace("EXPECTED", expected), JOURNEY)
+    let text = format!("{}{workload}{}", base().replace("EXPECTED", expected), JOURNEY)
         .replace("STOP", stop);
     let parsed = fusebench_model::parse("j.toml", &text);
     assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
@@ -288,7 +277,7 @@ arrival = { kind = "poisson", rate_rps = 40 }
 fn a_step_may_use_an_abstract_services_generated_answer() {
     // `one` served abstractly: its answer generated from the response contract.
     let text =
-        format!("{}{CLOSED}{JOURNEY}", BASE.replace("EXPECTED", "")).replace("STOP", "").replace(
+        format!("{}{CLOSED}{JOURNEY}", base().replace("EXPECTED", "")).replace("STOP", "").replace(
             "    service = \"app\"\n    endpoint = \"start\"",
             "    service = \"gen\"\n    endpoint = \"gen\"",
         ) + r#"
