@@ -112,6 +112,6 @@ impl Sim {
         if let Some(user) = user {
             self.user_done(user);
         }
-        self.journey_answered(req, outcome);
+        self.journey_answered(req, outcome, body);
     }
 }

@@ -109,8 +109,6 @@ pub(crate) struct Journeys {
     live: BTreeMap<u64, Instance>,
     /// The step request each instance waits for.
     by_req: BTreeMap<ReqId, u64>,
-    /// The body of a step's response, from its arrival at the gateway to its client's answer.
-    bodies: BTreeMap<ReqId, Vec<u8>>,
     /// By journey index; sized on first use.
     tallies: Vec<JourneyStats>,
 }
@@ -203,19 +201,10 @@ impl Sim {
         self.trace.emit(now, &TraceEvent::JourneyStep { id, step, name, req: req.0 });
     }
 
-    /// A step's response reached the gateway while its client waits: keep its body for the
-    /// client's answer (a request no journey waits for keeps nothing).
-    pub(crate) fn journey_reply_body(&mut self, req: ReqId, body: &[u8]) {
-        if self.journeys.by_req.contains_key(&req) {
-            self.journeys.bodies.insert(req, body.to_vec());
-        }
-    }
-
     /// A client request was answered (response or timeout): if a journey waits for it, the
     /// journey goes on to its next step, completes, or fails here.
-    pub(crate) fn journey_answered(&mut self, req: ReqId, outcome: Outcome) {
+    pub(crate) fn journey_answered(&mut self, req: ReqId, outcome: Outcome, body: &[u8]) {
         let Some(id) = self.journeys.by_req.remove(&req) else { return };
-        let body = self.journeys.bodies.remove(&req);
         let Some(w) = &self.world.workload else { return };
         let Some(inst) = self.journeys.live.get_mut(&id) else { return };
         let steps = &w.journeys[inst.journey].steps;
@@ -226,7 +215,7 @@ impl Sim {
         }
         // A timeout has no body; an answer whose body is not JSON has no fields: later
         // references to it fail with a clear reason.
-        let answer = body.and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Json::Null);
+        let answer = serde_json::from_slice(body).unwrap_or(Json::Null);
         inst.answers.push(answer);
         inst.step += 1;
         if inst.step == steps.len() {

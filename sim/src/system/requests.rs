@@ -201,7 +201,6 @@ impl Sim {
         debug_assert_eq!(r.stage, Stage::Returning);
         match r.origin.clone() {
             Origin::Client { state: ClientState::Waiting { .. }, .. } => {
-                self.journey_reply_body(req, &body);
                 self.answer_client(req, outcome, body);
             }
             // The client was answered already (a timeout): nothing to do.
