@@ -30,9 +30,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use cel::common::ast::{Expr, IdedExpr};
-use cel::extractors::Arguments;
+use cel::common::types::{CelDouble, CelInt, CelList, CelMap, CelMapKey, CelString, CelUInt};
+use cel::common::value::{Builtin, CowVal, Val};
+use cel::context::VariableResolver;
 use cel::objects::{Key, Map};
-use cel::{Context, ExecutionError, Program, Value};
+use cel::{Context, ExecutionError, FunctionContext, Program, Value};
 use fusebench_model::scenario::{Invariant, StoreKind, When};
 use fusebench_model::{Scenario, expr};
 
@@ -109,13 +111,10 @@ struct Watch<'s> {
 
 struct Judge<'s> {
     watches: Vec<Watch<'s>>,
-    cx: Context<'static, 'static>,
-    /// store → key → (version, value).
+    /// store → key → (version, value): the state findings quote.
     state: BTreeMap<String, BTreeMap<String, (u64, Value)>>,
-    /// store → its CEL map, built on demand and dropped when the store changes.
-    built: BTreeMap<String, Value>,
-    /// `stores` as a whole, built on demand and dropped when any store changes.
-    all: Option<Value>,
+    /// The same state as CEL reads it.
+    cel: CelState,
     changes: Vec<Change>,
     now: SimTime,
     requests: i64,
@@ -126,14 +125,8 @@ struct Judge<'s> {
 impl<'s> Judge<'s> {
     fn new(s: &'s Scenario) -> Result<Self, (String, String)> {
         let mut cx = Context::with_env(expr::env());
-        let adds = [
-            cx.add_function("scan", scan),
-            cx.add_function("keys", keys),
-            cx.add_function("values", values),
-            cx.add_function("sum", sum),
-        ];
-        if let Some(Err(e)) = adds.into_iter().find(Result::is_err) {
-            return Err(("(environment)".to_owned(), e.to_string()));
+        for (name, f) in functions() {
+            cx.add_function(name, f).map_err(|e| ("(environment)".to_owned(), e.to_string()))?;
         }
         let mut state: BTreeMap<String, BTreeMap<String, (u64, Value)>> = BTreeMap::new();
         let mut initial = BTreeMap::new();
@@ -150,7 +143,14 @@ impl<'s> Judge<'s> {
             initial.insert(store.name.clone(), map_of(rows.iter().map(|(k, (_, v))| (k, v))));
             state.insert(store.name.clone(), rows);
         }
-        cx.add_variable_from_value("initial", map_of(initial.iter()));
+        let initial = map_of(initial.iter());
+        let cel = CelState {
+            stores: to_val(&initial).into_builtin().map_or_else(CelMap::default, |b| match b {
+                Builtin::Map(m) => m,
+                _ => CelMap::default(),
+            }),
+            initial: to_val(&initial),
+        };
         let mut watches = Vec::new();
         for inv in &s.invariants {
             let program = expr::compile(&inv.expr).map_err(|p| (inv.name.clone(), p.message))?;
@@ -167,10 +167,8 @@ impl<'s> Judge<'s> {
         }
         Ok(Judge {
             watches,
-            cx,
             state,
-            built: BTreeMap::new(),
-            all: None,
+            cel,
             changes: Vec::new(),
             now: SimTime::ZERO,
             requests: 0,
@@ -191,14 +189,15 @@ impl<'s> Judge<'s> {
                     if newer {
                         match value {
                             Some(raw) => {
-                                rows.insert(key.clone(), (*version, parse_value(raw)));
+                                let v = parse_value(raw);
+                                self.cel.set(store, key, Some(to_val(&v)));
+                                rows.insert(key.clone(), (*version, v));
                             }
                             None => {
+                                self.cel.set(store, key, None);
                                 rows.remove(key.as_str());
                             }
                         }
-                        self.built.remove(store.as_str());
-                        self.all = None;
                         self.changes.push(Change { store: store.clone(), key: key.clone() });
                         store_changed = Some(store.as_str());
                     }
@@ -243,9 +242,8 @@ impl<'s> Judge<'s> {
     /// Evaluates the `always` invariants concerned by the event just applied (all of them for
     /// the initial state, `event` = None).
     fn always(&mut self, t: SimTime, event: Option<(&TraceEvent, Option<&str>, bool)>) {
-        self.bind();
-        for i in 0..self.watches.len() {
-            let w = &self.watches[i];
+        let cx = context(&self.cel, self.now, [self.requests, self.answered, self.errors]);
+        for w in &mut self.watches {
             if w.inv.when != When::Always {
                 continue;
             }
@@ -258,8 +256,7 @@ impl<'s> Judge<'s> {
                     continue;
                 }
             }
-            let outcome = evaluate(&w.program, &self.cx);
-            let w = &mut self.watches[i];
+            let outcome = evaluate(&w.program, &cx);
             w.evaluations += 1;
             match outcome {
                 Ok(()) => w.held_at_change = self.changes.len(),
@@ -288,36 +285,15 @@ impl<'s> Judge<'s> {
         }
     }
 
-    /// Binds the variables to the current state (the store maps are rebuilt only for stores
-    /// that changed since they were last built).
-    fn bind(&mut self) {
-        if self.all.is_none() {
-            for (name, rows) in &self.state {
-                if !self.built.contains_key(name) {
-                    self.built.insert(name.clone(), map_of(rows.iter().map(|(k, (_, v))| (k, v))));
-                }
-            }
-            self.all = Some(map_of(self.built.iter()));
-        }
-        if let Some(all) = &self.all {
-            self.cx.add_variable_from_value("stores", all.clone());
-        }
-        let now_ms = i64::try_from(self.now.nanos() / 1_000_000).unwrap_or(i64::MAX);
-        self.cx.add_variable_from_value("now_ms", now_ms);
-        self.cx.add_variable_from_value("requests", self.requests);
-        self.cx.add_variable_from_value("answered", self.answered);
-        self.cx.add_variable_from_value("errors", self.errors);
-    }
-
     /// Evaluates the `at-end` invariants and turns every watch into its verdict.
     fn finish(mut self) -> Vec<Verdict> {
-        self.bind();
         let end = self.now;
         let mut out = Vec::new();
+        let cx = context(&self.cel, self.now, [self.requests, self.answered, self.errors]);
         for w in &mut self.watches {
             if w.inv.when == When::AtEnd {
                 w.evaluations += 1;
-                if let Err(why) = evaluate(&w.program, &self.cx) {
+                if let Err(why) = evaluate(&w.program, &cx) {
                     w.violations += 1;
                     let (involved, subjects) = involved(
                         "keys it reads written during the run",
@@ -547,88 +523,195 @@ fn show(v: &Value) -> String {
     out
 }
 
-fn want_map<'a>(function: &str, v: Option<&'a Value>) -> Result<&'a Map, ExecutionError> {
-    match v {
-        Some(Value::Map(m)) => Ok(m),
-        Some(other) => Err(ExecutionError::function_error(
-            function,
-            format!("expects a map, got {}", show(other)),
-        )),
-        None => Err(ExecutionError::function_error(function, "expects a map")),
+/// The stores as CEL reads them. Each store is a CEL map kept up to date key by key as writes
+/// are applied, and lent to every evaluation by reference through the context's variable
+/// resolver: binding `stores` by value (`add_variable_from_value`) would convert the whole state
+/// into CEL's representation at every evaluation, and the functions below read their arguments
+/// in place for the same reason — an evaluation costs what the expression reads, not the size
+/// of the state (benches/README.md, "the cost of `always`").
+struct CelState {
+    /// `stores`: store name → (key → value).
+    stores: CelMap<'static>,
+    /// `initial`: the same shape, `[store.init]`, never changed.
+    initial: Box<dyn Val>,
+}
+
+impl CelState {
+    /// Sets (or with `None` removes) `store`/`key`; only that entry changes.
+    #[allow(clippy::disallowed_types, reason = "the cel crate's map type; see `map_of`")]
+    fn set(&mut self, store: &str, key: &str, value: Option<Box<dyn Val>>) {
+        let mut all = std::mem::take(&mut self.stores).into_inner();
+        let name = CelMapKey::String(CelString::from(store.to_owned()));
+        let mut rows = match all.remove(&name).and_then(|m| m.into_builtin()) {
+            Some(Builtin::Map(m)) => m.into_inner(),
+            _ => std::collections::HashMap::new(),
+        };
+        let key = CelMapKey::String(CelString::from(key.to_owned()));
+        match value {
+            Some(v) => {
+                rows.insert(key, v);
+            }
+            None => {
+                rows.remove(&key);
+            }
+        }
+        all.insert(name, Box::new(CelMap::from(rows)));
+        self.stores = CelMap::from(all);
     }
+}
+
+impl VariableResolver for CelState {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
+        match variable {
+            "stores" => Some(CowVal::Borrowed(&self.stores)),
+            "initial" => Some(CowVal::Borrowed(self.initial.as_ref())),
+            _ => None,
+        }
+    }
+}
+
+/// A context reading `cel` by reference, the clock and the counts (`requests`, `answered`,
+/// `errors`) by value. Building one is a few small allocations: one per evaluation round.
+fn context(
+    cel: &CelState,
+    now: SimTime,
+    [requests, answered, errors]: [i64; 3],
+) -> Context<'_, '_> {
+    let mut cx = Context::with_env(expr::env());
+    for (name, f) in functions() {
+        // `Judge::new` registered the same functions once and refused a conflict there.
+        let _ = cx.add_function(name, f);
+    }
+    cx.set_variable_resolver(cel);
+    let now_ms = i64::try_from(now.nanos() / 1_000_000).unwrap_or(i64::MAX);
+    cx.add_variable_from_value("now_ms", now_ms);
+    cx.add_variable_from_value("requests", requests);
+    cx.add_variable_from_value("answered", answered);
+    cx.add_variable_from_value("errors", errors);
+    cx
+}
+
+/// A value in CEL's evaluation representation. Values built from JSON always convert; the
+/// fallback only keeps the function total.
+fn to_val(v: &Value) -> Box<dyn Val> {
+    Box::<dyn Val>::try_from(v.clone())
+        .unwrap_or_else(|_| Box::new(CelString::from(show(v))) as Box<dyn Val>)
+}
+
+/// A function as the `cel` crate calls it: on the evaluated arguments, in place.
+type Function = Box<
+    dyn for<'c, 'a> Fn(&mut FunctionContext<'c, 'a>) -> Result<CowVal<'c, 'a>, ExecutionError>
+        + Send
+        + Sync,
+>;
+
+/// The functions of [`expr::FUNCTIONS`].
+fn functions() -> [(&'static str, Function); 4] {
+    [
+        ("scan", Box::new(scan)),
+        ("keys", Box::new(keys)),
+        ("values", Box::new(values)),
+        ("sum", Box::new(sum)),
+    ]
+}
+
+/// A CEL value for a finding.
+fn show_val(v: &dyn Val) -> String {
+    Value::try_from(v).map_or_else(|_| format!("a {}", v.get_type().name()), |v| show(&v))
+}
+
+/// The `N` arguments of `function`.
+fn args<'x, 'c, 'a, const N: usize>(
+    ftx: &'x FunctionContext<'c, 'a>,
+    function: &str,
+) -> Result<[&'x (dyn Val + 'a); N], ExecutionError> {
+    let all: Vec<&'x (dyn Val + 'a)> = ftx.args.iter().map(|a| &**a).collect();
+    <[_; N]>::try_from(all).map_err(|all| {
+        ExecutionError::function_error(
+            function,
+            format!("takes {N} argument(s), got {}", all.len()),
+        )
+    })
+}
+
+fn want_map<'x, 'a>(
+    function: &str,
+    v: &'x (dyn Val + 'a),
+) -> Result<&'x CelMap<'a>, ExecutionError> {
+    v.downcast_ref::<CelMap>().ok_or_else(|| {
+        ExecutionError::function_error(function, format!("expects a map, got {}", show_val(v)))
+    })
+}
+
+/// A map's entries in key order.
+fn sorted_entries<'x, 'a>(m: &'x CelMap<'a>) -> Vec<(&'x CelMapKey<'a>, &'x Box<dyn Val + 'a>)> {
+    let mut entries: Vec<_> = m.inner().iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    entries
 }
 
 /// `scan(map, prefix)`: the entries whose (string) key starts with `prefix`.
-#[allow(clippy::needless_pass_by_value, reason = "the cel crate's extractor shape")]
-fn scan(Arguments(args): Arguments) -> Result<Value, ExecutionError> {
-    if args.len() != 2 {
-        return Err(ExecutionError::invalid_argument_count(2, args.len()));
-    }
-    let m = want_map("scan", args.first())?;
-    let Some(Value::String(prefix)) = args.get(1) else {
+#[allow(clippy::disallowed_types, reason = "the cel crate's map type; see `map_of`")]
+fn scan<'c, 'a>(ftx: &mut FunctionContext<'c, 'a>) -> Result<CowVal<'c, 'a>, ExecutionError> {
+    let [m, prefix] = args::<2>(ftx, "scan")?;
+    let m = want_map("scan", m)?;
+    let Some(prefix) = prefix.downcast_ref::<CelString>() else {
         return Err(ExecutionError::function_error("scan", "expects a string prefix"));
     };
-    let entries = sorted(m).into_iter().filter_map(|(k, v)| match k {
-        Key::String(s) if s.starts_with(prefix.as_str()) => Some((s.as_str(), v)),
-        _ => None,
-    });
-    Ok(map_of(entries))
+    let rows: std::collections::HashMap<CelMapKey<'a>, Box<dyn Val + 'a>> = m
+        .inner()
+        .iter()
+        .filter(|(k, _)| matches!(k, CelMapKey::String(s) if s.starts_with(prefix.inner())))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Ok(CowVal::owned(CelMap::from(rows)))
 }
 
 /// `keys(map)`: the keys, sorted.
-#[allow(clippy::needless_pass_by_value, reason = "the cel crate's extractor shape")]
-fn keys(Arguments(args): Arguments) -> Result<Value, ExecutionError> {
-    if args.len() != 1 {
-        return Err(ExecutionError::invalid_argument_count(1, args.len()));
-    }
-    let m = want_map("keys", args.first())?;
-    Ok(Value::List(Arc::new(sorted(m).into_iter().map(|(k, _)| Value::from(k)).collect())))
+fn keys<'c, 'a>(ftx: &mut FunctionContext<'c, 'a>) -> Result<CowVal<'c, 'a>, ExecutionError> {
+    let [m] = args::<1>(ftx, "keys")?;
+    let m = want_map("keys", m)?;
+    let items: Vec<Box<dyn Val + 'a>> =
+        sorted_entries(m).into_iter().map(|(k, _)| k.inner().clone_as_boxed()).collect();
+    Ok(CowVal::owned(CelList::from(items)))
 }
 
 /// `values(map)`: the values, in key order.
-#[allow(clippy::needless_pass_by_value, reason = "the cel crate's extractor shape")]
-fn values(Arguments(args): Arguments) -> Result<Value, ExecutionError> {
-    if args.len() != 1 {
-        return Err(ExecutionError::invalid_argument_count(1, args.len()));
-    }
-    let m = want_map("values", args.first())?;
-    Ok(Value::List(Arc::new(sorted(m).into_iter().map(|(_, v)| v.clone()).collect())))
+fn values<'c, 'a>(ftx: &mut FunctionContext<'c, 'a>) -> Result<CowVal<'c, 'a>, ExecutionError> {
+    let [m] = args::<1>(ftx, "values")?;
+    let m = want_map("values", m)?;
+    let items: Vec<Box<dyn Val + 'a>> =
+        sorted_entries(m).into_iter().map(|(_, v)| v.clone()).collect();
+    Ok(CowVal::owned(CelList::from(items)))
 }
 
 /// `sum(list)`: exact (checked) over ints, a double as soon as one element is a double.
-#[allow(clippy::needless_pass_by_value, reason = "the cel crate's extractor shape")]
-fn sum(Arguments(args): Arguments) -> Result<Value, ExecutionError> {
-    let [Value::List(items)] = args.as_slice() else {
-        return Err(ExecutionError::function_error("sum", "expects one list of numbers"));
-    };
+fn sum<'c, 'a>(ftx: &mut FunctionContext<'c, 'a>) -> Result<CowVal<'c, 'a>, ExecutionError> {
+    let not_a_list = || ExecutionError::function_error("sum", "expects one list of numbers");
+    let [list] = args::<1>(ftx, "sum").map_err(|_| not_a_list())?;
+    let items = list.downcast_ref::<CelList>().ok_or_else(not_a_list)?;
+    let overflow = || ExecutionError::function_error("sum", "overflow");
     let mut int: i64 = 0;
     let mut float: Option<f64> = None;
-    for item in items.iter() {
-        match item {
-            Value::Int(i) => {
-                int = int
-                    .checked_add(*i)
-                    .ok_or_else(|| ExecutionError::function_error("sum", "overflow"))?;
-            }
-            Value::UInt(u) => {
-                let i = i64::try_from(*u)
-                    .map_err(|_| ExecutionError::function_error("sum", "overflow"))?;
-                int = int
-                    .checked_add(i)
-                    .ok_or_else(|| ExecutionError::function_error("sum", "overflow"))?;
-            }
-            Value::Float(f) => *float.get_or_insert(0.0) += f,
-            other => {
-                return Err(ExecutionError::function_error(
-                    "sum",
-                    format!("{} is not a number", show(other)),
-                ));
-            }
+    for item in items.inner() {
+        let item: &dyn Val = item.as_ref();
+        if let Some(i) = item.downcast_ref::<CelInt>() {
+            int = int.checked_add(*i.inner()).ok_or_else(overflow)?;
+        } else if let Some(u) = item.downcast_ref::<CelUInt>() {
+            let i = i64::try_from(*u.inner()).map_err(|_| overflow())?;
+            int = int.checked_add(i).ok_or_else(overflow)?;
+        } else if let Some(f) = item.downcast_ref::<CelDouble>() {
+            *float.get_or_insert(0.0) += f.inner();
+        } else {
+            return Err(ExecutionError::function_error(
+                "sum",
+                format!("{} is not a number", show_val(item)),
+            ));
         }
     }
     Ok(match float {
-        Some(f) => Value::Float(f + int as f64),
-        None => Value::Int(int),
+        Some(f) => CowVal::owned(CelDouble::from(f + int as f64)),
+        None => CowVal::owned(CelInt::from(int)),
     })
 }
 

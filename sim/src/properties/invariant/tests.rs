@@ -203,3 +203,51 @@ fn the_model_reserves_exactly_the_built_in_ids() {
     let ids: Vec<&str> = PROPERTIES.iter().map(|p| p.id.as_ref()).collect();
     assert_eq!(ids, BUILTIN_PROPERTY_IDS);
 }
+
+/// The functions fusebench adds read their arguments in place (`CelState` lends the stores by
+/// reference); every branch — results, types, arity, overflow — on a state set key by key.
+#[test]
+fn the_added_functions_compute_on_the_lent_state_and_refuse_wrong_arguments() {
+    use std::sync::Arc;
+
+    use cel::Value;
+    use cel::common::types::CelMap;
+
+    use super::{CelState, context, to_val};
+
+    let mut cel = CelState { stores: CelMap::default(), initial: Box::new(CelMap::default()) };
+    let text = |s: &str| Value::String(Arc::new(s.to_owned()));
+    cel.set("s", "a/1", Some(to_val(&Value::Int(2))));
+    cel.set("s", "a/2", Some(to_val(&Value::UInt(3))));
+    cel.set("s", "b/1", Some(to_val(&Value::Float(0.5))));
+    cel.set("s", "c", Some(to_val(&text("x"))));
+    cel.set("s", "gone", Some(to_val(&Value::Int(1))));
+    cel.set("s", "gone", None);
+    cel.set("t", "k", Some(to_val(&Value::Int(1))));
+    cel.set("t", "k", Some(to_val(&Value::Int(4))));
+    let cx = context(&cel, SimTime::from_secs_f64(0.007), [1, 2, 3]);
+    let eval = |e: &str| {
+        fusebench_model::expr::compile(e).expect("parses").execute(&cx).map_err(|e| e.to_string())
+    };
+    let is = |e: &str, v: Value| assert_eq!(eval(e), Ok(v), "{e}");
+    let fails = |e: &str, why: &str| {
+        let got = eval(e);
+        assert!(got.as_ref().is_err_and(|m| m.contains(why)), "{e}: {got:?}");
+    };
+    is(r#"sum(values(scan(stores.s, "a/")))"#, Value::Int(5));
+    is(r#"sum(values(scan(stores.s, "b/"))) + 1.0"#, Value::Float(1.5));
+    is("sum([1, 0.5, 2u])", Value::Float(3.5));
+    is("sum([])", Value::Int(0));
+    is(r#"keys(stores.s) == ["a/1", "a/2", "b/1", "c"]"#, Value::Bool(true));
+    is(r#"values(scan(stores.s, "a")) == [2, 3u]"#, Value::Bool(true));
+    is(r#"!("gone" in stores.s) && stores.t.k == 4 && size(initial) == 0"#, Value::Bool(true));
+    is("now_ms == 7 && requests == 1 && answered == 2 && errors == 3", Value::Bool(true));
+    fails(r#"sum(values(stores.s))"#, r#""x" is not a number"#);
+    fails("sum([9223372036854775807, 1])", "overflow");
+    fails("sum([18446744073709551615u])", "overflow");
+    fails("sum(1)", "expects one list of numbers");
+    fails(r#"scan(1, "a")"#, "expects a map, got 1");
+    fails("scan(stores.s, 1)", "expects a string prefix");
+    fails("keys(stores.s, 1)", "takes 1 argument(s), got 2");
+    fails(r#"values("m")"#, "expects a map");
+}
