@@ -46,6 +46,10 @@ EDGE_IOT_SERVICES=(ingest devices aggregate history alerts) # Rust only
 # are hand-written (scenarios/defects-modules/wat/).
 DEFECT_SERVICES=(pay-orders charge-every-delivery charge-once prices checkout catalog-poisoned
     catalog-guarded)
+# Property checkers (the SDK's `property` feature), also into scenarios/defects-modules/rust/.
+# Built by a cargo run of their own: features unify within one run, and the services' SDK must
+# stay without the feature to rebuild byte-identical.
+PROPERTY_CHECKERS=(charges-match-orders)
 DEFECT_WAT=(search profile pricing fraud reviews)
 SKIPPED=()
 
@@ -72,8 +76,15 @@ build_rust() {
     for s in "${RUST_SERVICES[@]}" "${EDGE_IOT_SERVICES[@]}" "${DEFECT_SERVICES[@]}"; do
         packages+=(-p "$s")
     done
-    (cd "$guests" && env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS \
-        cargo build --locked --release --target wasm32-unknown-unknown "${packages[@]}")
+    local checkers=()
+    for s in "${PROPERTY_CHECKERS[@]}"; do
+        checkers+=(-p "$s")
+    done
+    for run in packages checkers; do
+        local -n selected="$run"
+        (cd "$guests" && env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS \
+            cargo build --locked --release --target wasm32-unknown-unknown "${selected[@]}")
+    done
     local target_dir="${CARGO_TARGET_DIR:-$guests/target}"
     mkdir -p "$out/rust"
     for s in "${RUST_SERVICES[@]}"; do
@@ -84,7 +95,7 @@ build_rust() {
         cp "$target_dir/wasm32-unknown-unknown/release/$s.wasm" "$edge_out/rust/$s.wasm"
     done
     mkdir -p "$defects_out/rust"
-    for s in "${DEFECT_SERVICES[@]}"; do
+    for s in "${DEFECT_SERVICES[@]}" "${PROPERTY_CHECKERS[@]}"; do
         cp "$target_dir/wasm32-unknown-unknown/release/${s//-/_}.wasm" "$defects_out/rust/$s.wasm"
     done
 }

@@ -1,6 +1,6 @@
 //! Temporal properties (`[[temporal]]`) through the command line: a stated uniqueness finds the
-//! shipped double-charge flaw, shrinks it and replays it with the breaking writes in the story;
-//! its fixed twin passes; the shop's own temporal properties hold; a misspelt name is a located
+//! shipped double-charge flaw, shrinks it and replays it with the breaking writes in the story
+//! (a checker written in Rust, `[[property]]`, finds it too); its fixed twin passes both; the shop's own temporal properties hold; a misspelt name is a located
 //! error with a hint.
 
 use serde_json::Value;
@@ -47,6 +47,15 @@ fn the_double_charge_is_found_shrunk_and_replayed_and_its_twin_passes() {
     assert_eq!(v["shown_from_counterexample"], true, "{v:#}");
     let finding = v["findings"][0].as_str().expect("a finding");
     assert!(finding.starts_with("uniqueness violated: at "), "{v:#}");
+    // The checker written in Rust (guests/defects/charges-match-orders) sees the same defect
+    // as a charge above the order's amount.
+    let rust = verdict(&json, "charges-match-orders");
+    assert_eq!(rust["status"], "failed", "{rust:#}");
+    let said = rust["findings"][0].as_str().expect("a finding");
+    assert!(
+        said.contains("cents in all, placed for") && said.contains("charged more than once"),
+        "{rust:#}"
+    );
     let subjects = v["subjects"].as_array().expect("subjects");
     assert!(
         subjects.iter().all(|s| s.as_str().is_some_and(|s| s.starts_with("charged/"))),
@@ -80,6 +89,7 @@ fn the_double_charge_is_found_shrunk_and_replayed_and_its_twin_passes() {
     let (exit, json) = check_json(FIXED, &dir);
     assert_eq!(exit, 0, "{json:#}");
     assert_eq!(verdict(&json, "charged-once")["status"], "held", "{json:#}");
+    assert_eq!(verdict(&json, "charges-match-orders")["status"], "held", "{json:#}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

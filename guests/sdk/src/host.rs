@@ -272,4 +272,24 @@ pub(crate) mod wasm {
         // SAFETY: single-threaded, and the reference lives only for this assignment.
         unsafe { *RESPONSE.0.get() = response };
     }
+
+    /// A property checker's state (`property!`): one value for the instance's life.
+    #[cfg(feature = "property")]
+    struct CheckerSlot(core::cell::RefCell<Option<alloc::boxed::Box<dyn core::any::Any>>>);
+
+    // SAFETY: wasm32-unknown-unknown without the atomics feature has a single thread.
+    #[cfg(feature = "property")]
+    unsafe impl Sync for CheckerSlot {}
+
+    #[cfg(feature = "property")]
+    static CHECKER: CheckerSlot = CheckerSlot(core::cell::RefCell::new(None));
+
+    /// Runs `f` on the module's checker, made with `Default` on first use. A module exports one
+    /// checker type (`property!` defines the two exports once), so the downcast always holds.
+    #[cfg(feature = "property")]
+    pub fn with_checker<C: Default + 'static, R>(f: impl FnOnce(&mut C) -> R) -> R {
+        let mut slot = CHECKER.0.borrow_mut();
+        let state = slot.get_or_insert_with(|| alloc::boxed::Box::new(C::default()));
+        f(state.downcast_mut::<C>().expect("one checker type per module"))
+    }
 }

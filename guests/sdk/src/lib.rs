@@ -435,5 +435,51 @@ macro_rules! endpoint {
 pub mod __private {
     #[cfg(target_arch = "wasm32")]
     pub use crate::host::wasm::serve;
+    #[cfg(all(target_arch = "wasm32", feature = "property"))]
+    pub use crate::host::wasm::with_checker;
     pub use crate::reply::dispatch;
+}
+
+// Behind the `property` feature (see Cargo.toml): service modules rebuild byte-identical.
+#[cfg(feature = "property")]
+pub mod property;
+
+/// Exports a [`property::Checker`] as a property checker module's `handle_event` and
+/// `handle_end` (guests/ABI.md, "Property checkers"); one value of it, made with `Default` at
+/// the first line, judges the whole run. One per module; needs the SDK's `property` feature.
+#[cfg(feature = "property")]
+#[macro_export]
+macro_rules! property {
+    ($Checker:ty) => {
+        const _: () = {
+            #[cfg(target_arch = "wasm32")]
+            #[allow(unsafe_code)] // the exports themselves; `serve` documents the ABI contract
+            #[unsafe(export_name = "handle_event")]
+            extern "C" fn handle_event(ptr: i32, len: i32) -> i64 {
+                // SAFETY: called by the host per guests/ABI.md, as `endpoint!`'s handlers.
+                unsafe {
+                    $crate::__private::serve(ptr, len, |line| {
+                        $crate::__private::with_checker(|c: &mut $Checker| {
+                            $crate::property::event_reply(c, line)
+                        })
+                    })
+                }
+            }
+            #[cfg(target_arch = "wasm32")]
+            #[allow(unsafe_code)]
+            #[unsafe(export_name = "handle_end")]
+            extern "C" fn handle_end(ptr: i32, len: i32) -> i64 {
+                // SAFETY: as `handle_event`.
+                unsafe {
+                    $crate::__private::serve(ptr, len, |_| {
+                        $crate::__private::with_checker(|c: &mut $Checker| {
+                            $crate::property::end_reply(c)
+                        })
+                    })
+                }
+            }
+            // Checks the type, and keeps it "used" in native builds.
+            let _: fn() -> $Checker = <$Checker as ::core::default::Default>::default;
+        };
+    };
 }
