@@ -348,7 +348,14 @@ fn print_journeys(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     writeln!(
         out,
         "{:<NAME_WIDTH$}{:>8}{:>10}{:>8}{:>11}{:>12}{:>10}{:>10}{:>10}",
-        "journey", "started", "completed", "failed", "unfinished", "complete %", "p50 ms", "p95 ms",
+        "journey",
+        "started",
+        "completed",
+        "failed",
+        "unfinished",
+        "complete %",
+        "p50 ms",
+        "p95 ms",
         "p99 ms"
     )?;
     for (name, j) in &r.journeys {

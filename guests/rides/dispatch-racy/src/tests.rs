@@ -39,7 +39,10 @@ fn a_ride_that_has_a_driver_gets_it_again_and_nothing_is_written() {
     fleet_of_three();
     let first = fake::invoke(match_driver, r#"{"ride_id":"r-1"}"#);
     assert_eq!(fake::invoke(match_driver, r#"{"ride_id":"r-1"}"#), first);
-    assert_eq!(fake::invoke(match_driver, r#"{"ride_id":"r-0"}"#), r#"{"ride_id":"r-0","driver_id":"d-1"}"#);
+    assert_eq!(
+        fake::invoke(match_driver, r#"{"ride_id":"r-0"}"#),
+        r#"{"ride_id":"r-0","driver_id":"d-1"}"#
+    );
     assert_eq!(record("d-2"), Some(busy("d-2", "r-1", 3)));
     assert_eq!(record("d-3"), Some(free("d-3", 0)));
 }
@@ -90,7 +93,10 @@ fn a_corrupt_or_misfiled_record_is_an_error() {
     assert_eq!(fake::invoke(match_driver, r#"{"ride_id":"r-1"}"#), r#"{"error":"corrupt_record"}"#);
     fleet_of_three();
     fake::set_kv(DB, "driver/d-4", free("d-5", 0));
-    assert_eq!(fake::invoke(release_driver, r#"{"ride_id":"r-0"}"#), r#"{"error":"corrupt_record"}"#);
+    assert_eq!(
+        fake::invoke(release_driver, r#"{"ride_id":"r-0"}"#),
+        r#"{"error":"corrupt_record"}"#
+    );
     assert_eq!(record("d-1"), Some(busy("d-1", "r-0", 4)));
 }
 

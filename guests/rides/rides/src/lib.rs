@@ -118,7 +118,8 @@ fn request_ride(req: RequestRide) -> Reply<Ride> {
         Err(_) => return Err(AppError::new("dispatch_failed")),
     };
     let RequestRide { rider_id, distance_km } = req;
-    let ride = Ride { ride_id, rider_id, driver_id, distance_km, fare_cents, status: Status::Assigned };
+    let ride =
+        Ride { ride_id, rider_id, driver_id, distance_km, fare_cents, status: Status::Assigned };
     if let Err(e) = store(&ride) {
         give_back(&ride.ride_id);
         return Err(e);

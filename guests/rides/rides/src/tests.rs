@@ -122,7 +122,12 @@ fn completing_releases_the_driver_then_stores_the_ride_once() {
     fake::invoke(request_ride, REQUEST);
     let query = format!(r#"{{"ride_id":"{id}"}}"#);
     let done = fake::invoke(complete_ride, &query);
-    assert!(done.ends_with(r#""driver_id":"d-3","distance_km":5,"fare_cents":850,"status":"completed"}"#), "{done}");
+    assert!(
+        done.ends_with(
+            r#""driver_id":"d-3","distance_km":5,"fare_cents":850,"status":"completed"}"#
+        ),
+        "{done}"
+    );
     assert_eq!(fake::kv_text(DB, format!("ride/{id}")), Some(done.clone()));
     assert_eq!(called()[2], format!(r#"dispatch.release_driver {query}"#));
     // Completing again answers the same and releases nothing more.
