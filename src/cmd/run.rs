@@ -347,7 +347,7 @@ fn print_journeys(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     }
     writeln!(
         out,
-        "{:<NAME_WIDTH$}{:>8}{:>10}{:>8}{:>11}{:>12}{:>10}{:>10}{:>10}",
+        "{:<NAME_WIDTH$}{:>8}{:>10}{:>7}{:>11}{:>11}{:>9}{:>9}{:>9}",
         "journey",
         "started",
         "completed",
@@ -363,7 +363,7 @@ fn print_journeys(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
         let ms = |v: f64| if l.count == 0 { "–".to_owned() } else { format!("{v:.2}") };
         writeln!(
             out,
-            "{}{:>8}{:>10}{:>8}{:>11}{:>12.1}{:>10}{:>10}{:>10}",
+            "{}{:>8}{:>10}{:>7}{:>11}{:>11.1}{:>9}{:>9}{:>9}",
             name_cell(name),
             j.started,
             j.completed,
