@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Rebuilds every shop module from source into scenarios/shop/modules/, every edge-iot module
-# into scenarios/edge-iot/modules/, and the known-defect scenarios' modules (scenarios/flawed/
+# into scenarios/edge-iot/modules/, every rides module (and the racy dispatch of its flawed
+# twin) into scenarios/rides/modules/, and the known-defect scenarios' modules (scenarios/flawed/
 # dynamic/ and their fixed twins in scenarios/fixed/) into scenarios/defects-modules/, and
 # rewrites each directory's SHA256SUMS, so that a fresh machine runs every system without any
 # WebAssembly toolchain.
@@ -9,6 +10,7 @@
 #   guests/build.sh --out DIR       build the shop's modules into DIR instead (used by check.sh)
 #   guests/build.sh --edge-iot-out DIR
 #                                   build the edge-iot modules into DIR instead (check.sh)
+#   guests/build.sh --rides-out DIR  build the rides modules into DIR instead (check.sh)
 #   guests/build.sh --defects-out DIR
 #                                   build the defect scenarios' modules into DIR instead
 #   guests/build.sh --no-install    never install a toolchain (apt, rustup); a language whose
@@ -25,6 +27,8 @@ guests="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 modules="$(cd "$guests/.." && pwd)/scenarios/shop/modules"
 out="$modules"
 edge_out="$(cd "$guests/.." && pwd)/scenarios/edge-iot/modules"
+rides_modules="$(cd "$guests/.." && pwd)/scenarios/rides/modules"
+rides_out="$rides_modules"
 defects_modules="$(cd "$guests/.." && pwd)/scenarios/defects-modules"
 defects_out="$defects_modules"
 install=1
@@ -32,16 +36,21 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --out) out="$2"; shift 2 ;;
         --edge-iot-out) edge_out="$2"; shift 2 ;;
+        --rides-out) rides_out="$2"; shift 2 ;;
         --defects-out) defects_out="$2"; shift 2 ;;
         --no-install) install=0; shift ;;
-        *) echo "usage: $0 [--out DIR] [--edge-iot-out DIR] [--defects-out DIR] [--no-install]" >&2
+        *) echo "usage: $0 [--out DIR] [--edge-iot-out DIR] [--rides-out DIR] [--defects-out DIR] [--no-install]" >&2
            exit 2 ;;
     esac
 done
-mkdir -p "$out" "$edge_out" "$defects_out"
+mkdir -p "$out" "$edge_out" "$rides_out" "$defects_out"
 
 RUST_SERVICES=(catalog inventory orders payments shipping notifications)
 EDGE_IOT_SERVICES=(ingest devices aggregate history alerts) # Rust only
+# guests/rides/<crate> -> scenarios/rides/modules/rust/<crate>.wasm (dispatch-racy: the flawed
+# twin's); pricing is hand-written WAT (scenarios/rides/modules/wat/).
+RIDES_SERVICES=(rides dispatch dispatch-racy)
+RIDES_WAT=(pricing)
 # guests/defects/<crate> -> scenarios/defects-modules/rust/<crate>.wasm; the WAT modules there
 # are hand-written (scenarios/defects-modules/wat/).
 DEFECT_SERVICES=(pay-orders charge-every-delivery charge-once prices checkout catalog-poisoned
@@ -73,7 +82,8 @@ build_rust() {
         fi
     fi
     local packages=()
-    for s in "${RUST_SERVICES[@]}" "${EDGE_IOT_SERVICES[@]}" "${DEFECT_SERVICES[@]}"; do
+    for s in "${RUST_SERVICES[@]}" "${EDGE_IOT_SERVICES[@]}" "${RIDES_SERVICES[@]}" \
+        "${DEFECT_SERVICES[@]}"; do
         packages+=(-p "$s")
     done
     local checkers=()
@@ -93,6 +103,10 @@ build_rust() {
     mkdir -p "$edge_out/rust"
     for s in "${EDGE_IOT_SERVICES[@]}"; do
         cp "$target_dir/wasm32-unknown-unknown/release/$s.wasm" "$edge_out/rust/$s.wasm"
+    done
+    mkdir -p "$rides_out/rust"
+    for s in "${RIDES_SERVICES[@]}"; do
+        cp "$target_dir/wasm32-unknown-unknown/release/${s//-/_}.wasm" "$rides_out/rust/$s.wasm"
     done
     mkdir -p "$defects_out/rust"
     for s in "${DEFECT_SERVICES[@]}" "${PROPERTY_CHECKERS[@]}"; do
@@ -150,6 +164,15 @@ check_wat() { # hand-written: validate, and carry it along when building elsewhe
     for w in "${DEFECT_WAT[@]}"; do
         wat2wasm "$defects_modules/wat/$w.wat" --output=/dev/null
     done
+    for w in "${RIDES_WAT[@]}"; do
+        wat2wasm "$rides_modules/wat/$w.wat" --output=/dev/null
+    done
+    if [ "$rides_out" != "$rides_modules" ]; then
+        mkdir -p "$rides_out/wat"
+        for w in "${RIDES_WAT[@]}"; do
+            cp "$rides_modules/wat/$w.wat" "$rides_out/wat/$w.wat"
+        done
+    fi
     if [ "$defects_out" != "$defects_modules" ]; then
         mkdir -p "$defects_out/wat"
         for w in "${DEFECT_WAT[@]}"; do
@@ -169,11 +192,12 @@ sums() { # sums DIR: rewrite DIR/SHA256SUMS for DIR/<lang>/*.{wasm,wat}
 }
 sums "$out"
 sums "$edge_out"
+sums "$rides_out"
 sums "$defects_out"
 if [ ${#SKIPPED[@]} -gt 0 ]; then
     echo "built with languages skipped: ${SKIPPED[*]}" >&2
 fi
-for dir in "$out" "$edge_out" "$defects_out"; do
+for dir in "$out" "$edge_out" "$rides_out" "$defects_out"; do
     echo "modules in $dir:"
     (cd "$dir" && LC_ALL=C sort -k2 SHA256SUMS | while read -r _ f; do printf '  %-28s %7d bytes\n' "$f" "$(stat -c %s "$f")"; done)
 done

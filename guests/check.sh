@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Rebuilds every shop, edge-iot and defect-scenario module into a temporary directory and
-# compares it with the committed scenarios/shop/modules/SHA256SUMS,
-# scenarios/edge-iot/modules/SHA256SUMS and scenarios/defects-modules/SHA256SUMS (and the
-# committed files with their sums).
+# Rebuilds every shop, edge-iot, rides and defect-scenario module into a temporary directory
+# and compares it with the committed scenarios/shop/modules/SHA256SUMS,
+# scenarios/edge-iot/modules/SHA256SUMS, scenarios/rides/modules/SHA256SUMS and
+# scenarios/defects-modules/SHA256SUMS (and the committed files with their sums).
 #
 #   exit 0  every rebuilt module is byte-identical to the committed one; a language whose
 #           toolchain is absent prints "skipped: <toolchain> not installed" and is not compared
@@ -18,7 +18,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
 if ! CARGO_TARGET_DIR="$tmp/target" "$guests/build.sh" --out "$tmp/shop" \
-    --edge-iot-out "$tmp/edge-iot" --defects-out "$tmp/defects-modules" --no-install \
+    --edge-iot-out "$tmp/edge-iot" --rides-out "$tmp/rides" --defects-out "$tmp/defects-modules" --no-install \
     >"$tmp/build.log" 2>&1; then
     cat "$tmp/build.log" >&2
     echo "check: the rebuild failed" >&2
@@ -51,6 +51,7 @@ compare() { # compare SYSTEM [DIR]: DIR (default scenarios/SYSTEM/modules) again
 }
 compare shop
 compare edge-iot
+compare rides
 compare defects-modules "$root/scenarios/defects-modules"
 
 if [ ${#differs[@]} -gt 0 ]; then
@@ -59,7 +60,7 @@ if [ ${#differs[@]} -gt 0 ]; then
     status=1
 fi
 if [ "$status" = 0 ]; then
-    echo "check: every rebuilt module matches scenarios/{shop,edge-iot}/modules/SHA256SUMS" \
+    echo "check: every rebuilt module matches scenarios/{shop,edge-iot,rides}/modules/SHA256SUMS" \
         "and scenarios/defects-modules/SHA256SUMS"
 fi
 exit "$status"

@@ -335,7 +335,56 @@ fn print_single(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
         )?;
     }
     writeln!(out)?;
+    print_journeys(out, r)?;
     print_slos(out, r)
+}
+
+/// The journeys' table (nothing when the workload has none): the figures of `report.md`'s
+/// Journeys section, latency of completed journeys (think times included).
+fn print_journeys(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
+    if r.journeys.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<NAME_WIDTH$}{:>8}{:>10}{:>7}{:>11}{:>11}{:>9}{:>9}{:>9}",
+        "journey",
+        "started",
+        "completed",
+        "failed",
+        "unfinished",
+        "complete %",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms"
+    )?;
+    for (name, j) in &r.journeys {
+        let l = &j.latency;
+        let ms = |v: f64| if l.count == 0 { "–".to_owned() } else { format!("{v:.2}") };
+        writeln!(
+            out,
+            "{}{:>8}{:>10}{:>7}{:>11}{:>11.1}{:>9}{:>9}{:>9}",
+            name_cell(name),
+            j.started,
+            j.completed,
+            j.failed,
+            j.unfinished,
+            j.completion_rate * 100.0,
+            ms(l.p50_ms),
+            ms(l.p95_ms),
+            ms(l.p99_ms)
+        )?;
+        let at: Vec<String> = j
+            .failed_by_step
+            .iter()
+            .filter(|s| s.failed > 0)
+            .map(|s| format!("{} {}", plain(&s.step), s.failed))
+            .collect();
+        if !at.is_empty() {
+            writeln!(out, "    failed at step: {}", at.join(", "))?;
+        }
+    }
+    writeln!(out)
 }
 
 fn print_slos(out: &mut impl Write, r: &Report) -> std::io::Result<()> {

@@ -19,6 +19,7 @@ mod layering;
 mod limits;
 mod replay_story;
 mod replay_travel;
+mod rides;
 mod run;
 mod scenario_errors;
 mod shard;

@@ -792,9 +792,18 @@ fn resolve_selector(cx: &mut Cx<'_>, s: &Scenario, sel: &Selector) -> bool {
 
 /// Warns when nothing in the design can produce an event `sel` matches.
 fn warn_if_impossible(cx: &mut Cx<'_>, s: &Scenario, t: &Temporal, sel: &Selector) {
-    let mix = s.workload.as_ref().map(|w| w.mix.as_slice()).unwrap_or_default();
+    // Every (service, endpoint) a client requests: the mix's entries and the journeys' steps.
+    let client_targets: Vec<(&str, &str)> = s
+        .workload
+        .iter()
+        .flat_map(|w| {
+            let mix = w.mix.iter().map(|m| (m.service.name.as_str(), m.endpoint.name.as_str()));
+            let steps = w.journeys.iter().flat_map(|j| &j.steps);
+            mix.chain(steps.map(|st| (st.service.name.as_str(), st.endpoint.name.as_str())))
+        })
+        .collect();
     let requested = |svc: &str, ep: Option<&str>| {
-        mix.iter().any(|m| m.service.name == svc && ep.is_none_or(|e| m.endpoint.name == e))
+        client_targets.iter().any(|(s, e)| *s == svc && ep.is_none_or(|ep| *e == ep))
     };
     let published = |ch: &str| s.services.iter().any(|x| x.publishes.iter().any(|p| p.name == ch));
     let reached = |svc: &str, ep: Option<&str>| {
@@ -821,9 +830,9 @@ fn warn_if_impossible(cx: &mut Cx<'_>, s: &Scenario, t: &Temporal, sel: &Selecto
             _ => None,
         },
         On::ClientRequest | On::ClientAnswer => {
-            let hit = mix.iter().any(|m| {
-                svc.is_none_or(|x| m.service.name == x) && ep.is_none_or(|e| m.endpoint.name == e)
-            });
+            let hit = client_targets
+                .iter()
+                .any(|(s, e)| svc.is_none_or(|x| *s == x) && ep.is_none_or(|ep| *e == ep));
             (!hit).then(|| "the workload never requests it".to_owned())
         }
         On::Publish | On::Deliver => {

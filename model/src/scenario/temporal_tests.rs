@@ -380,6 +380,39 @@ response = { on = "answer", service = "billing", endpoint = "on_ride" }
 }
 
 #[test]
+fn an_endpoint_only_a_journey_requests_is_reachable() {
+    let t = r#"
+[[temporal]]
+name = "admin-answered"
+pattern = "existence"
+event = { on = "answer", service = "rides", endpoint = "admin" }
+[[temporal]]
+name = "admin-asked"
+pattern = "existence"
+event = { on = "client-request", service = "rides", endpoint = "admin" }
+"#;
+    let warnings = |text: &str| -> Vec<String> {
+        let p = parsed(text);
+        assert!(!p.has_errors(), "{:#?}", p.diagnostics);
+        let w = p.diagnostics.iter().filter(|d| d.severity == Severity::Warning);
+        w.map(|d| d.message.clone()).collect()
+    };
+    let without = warnings(t);
+    assert_eq!(without.len(), 2, "{without:#?}");
+    assert!(without[1].contains("the workload never requests it"), "{without:#?}");
+    let journey = r#"
+[[workload.journey]]
+name = "ops"
+  [[workload.journey.step]]
+  name = "look"
+  service = "rides"
+  endpoint = "admin"
+"#;
+    let with = warnings(&format!("{t}{journey}"));
+    assert!(with.is_empty(), "a journey step is a client request: {with:#?}");
+}
+
+#[test]
 fn field_paths() {
     let p = FieldPath::parse("body.items.0.sku").expect("valid");
     assert_eq!(

@@ -170,6 +170,16 @@ fn shipped_scenarios_parse_cleanly() {
     for (name, text) in [
         ("shop.toml", include_str!("../../../scenarios/shop/shop.toml")),
         ("edge-iot.toml", include_str!("../../../scenarios/edge-iot/edge-iot.toml")),
+        // Its temporal property names an endpoint only a journey requests: no warning.
+        ("rides.toml", include_str!("../../../scenarios/rides/rides.toml")),
+        (
+            "flawed/rides-double-assignment.toml",
+            include_str!("../../../scenarios/flawed/rides-double-assignment.toml"),
+        ),
+        (
+            "fixed/rides-double-assignment.toml",
+            include_str!("../../../scenarios/fixed/rides-double-assignment.toml"),
+        ),
     ] {
         let parsed = parse(name, text);
         assert!(parsed.diagnostics.is_empty(), "{name}: {:#?}", parsed.diagnostics);

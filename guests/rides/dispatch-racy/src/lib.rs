@@ -1,0 +1,142 @@
+//! `dispatch` of scenarios/flawed/rides-double-assignment.toml — a KNOWN DEFECT, on purpose.
+//!
+//! The twin of `guests/rides/dispatch` with the same store layout (`drivers-db`:
+//! `driver/<driver_id>` holds `{"driver_id","status","ride_id"?,"trips"}`) and the same
+//! endpoints, except for one thing: a free driver is claimed with a plain `kv_put` of the busy
+//! record, not a compare-and-set from the record the scan returned. Two matches running at
+//! once (two replicas, or two instances of one) both scan the same first free driver, both
+//! write it busy, and both rides get it: the double assignment a ride-hailing architect fears,
+//! found by the uniqueness property `one-ride-per-driver`.
+#![no_std]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use fusebench_guest::{AppError, Reply, endpoint, kv};
+use serde::{Deserialize, Serialize};
+
+#[cfg(test)]
+mod tests;
+
+const DB: &str = "drivers-db";
+const PREFIX: &str = "driver/";
+
+/// The most drivers one scan reads: the fleet must not be larger.
+pub const FLEET_MAX: u32 = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Status {
+    Free,
+    Busy,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Driver {
+    driver_id: String,
+    status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ride_id: Option<String>,
+    trips: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct RideRef {
+    ride_id: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Assignment {
+    ride_id: String,
+    driver_id: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Released {
+    ride_id: String,
+    released: i64,
+}
+
+endpoint!(match_driver, fn(req: RideRef) -> Reply<Assignment>);
+endpoint!(release_driver, fn(req: RideRef) -> Reply<Released>);
+
+/// Gives the ride a free driver (idempotent by `ride_id`: a ride that has a driver gets it
+/// again), or answers `no_driver`.
+fn match_driver(req: RideRef) -> Reply<Assignment> {
+    let fleet = fleet()?;
+    if let Some((_, driver)) = fleet.iter().find(|(_, d)| carries(d, &req.ride_id)) {
+        return Ok(Assignment { ride_id: req.ride_id, driver_id: driver.driver_id.clone() });
+    }
+    for (entry, driver) in fleet {
+        if driver.status != Status::Free {
+            continue;
+        }
+        let driver_id = driver.driver_id.clone();
+        if claim(&entry, driver, &req.ride_id)? {
+            return Ok(Assignment { ride_id: req.ride_id, driver_id });
+        }
+        // Claimed by a concurrent match since the scan: try the next free driver.
+    }
+    Err(AppError::new("no_driver"))
+}
+
+/// Makes the free `driver`, read as `entry`, busy with the ride. Always `Ok(true)`.
+///
+/// DEFECT: a blind write over whatever the record is now. A concurrent match that read the
+/// same free driver since this one's scan writes it too: both rides get the driver (and the
+/// `trips` it counted is lost once).
+fn claim(entry: &kv::Entry, driver: Driver, ride_id: &str) -> Result<bool, AppError> {
+    let claimed = Driver {
+        status: Status::Busy,
+        ride_id: Some(ride_id.into()),
+        trips: driver.trips.saturating_add(1),
+        ..driver
+    };
+    let record = serde_json::to_vec(&claimed).map_err(|_| AppError::new("internal"))?;
+    kv::put(DB, &entry.key, record).map_err(|_| storage_unavailable())?;
+    Ok(true)
+}
+
+/// Frees every driver busy with the ride (idempotent: a ride with no driver frees nothing).
+fn release_driver(req: RideRef) -> Reply<Released> {
+    let mut released = 0;
+    for (entry, driver) in fleet()? {
+        if !carries(&driver, &req.ride_id) {
+            continue;
+        }
+        let freed = Driver { status: Status::Free, ride_id: None, ..driver };
+        let record = serde_json::to_vec(&freed).map_err(|_| AppError::new("internal"))?;
+        // Only from the record read: a concurrent release of the same ride may have won.
+        if kv::cas(DB, &entry.key, Some(entry.value.as_bytes()), record)
+            .map_err(|_| storage_unavailable())?
+        {
+            released += 1;
+        }
+    }
+    Ok(Released { ride_id: req.ride_id, released })
+}
+
+/// Every driver, in key order, with the entry it was read from.
+fn fleet() -> Result<Vec<(kv::Entry, Driver)>, AppError> {
+    let entries = kv::scan(DB, PREFIX, FLEET_MAX).map_err(|_| storage_unavailable())?;
+    entries
+        .into_iter()
+        .map(|entry| match serde_json::from_str::<Driver>(&entry.value) {
+            Ok(driver) if entry.key == format!("{PREFIX}{}", driver.driver_id) => {
+                Ok((entry, driver))
+            }
+            _ => Err(AppError::new("corrupt_record")),
+        })
+        .collect()
+}
+
+fn carries(driver: &Driver, ride_id: &str) -> bool {
+    driver.status == Status::Busy && driver.ride_id.as_deref() == Some(ride_id)
+}
+
+fn storage_unavailable() -> AppError {
+    AppError::unavailable("storage")
+}
