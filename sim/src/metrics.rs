@@ -179,6 +179,13 @@ impl ServiceStats {
         self.in_system = self.in_system.saturating_add_signed(delta);
     }
 
+    /// ∫ (requests in the service) dt over [0, `now_nanos`], request·nanoseconds.
+    #[must_use]
+    pub fn occupancy_until(&self, now_nanos: u64) -> u128 {
+        self.occupancy
+            + u128::from(self.in_system) * u128::from(now_nanos.saturating_sub(self.last_change))
+    }
+
     /// Mean number of requests in the service over [0, `end_nanos`].
     #[must_use]
     pub fn mean_in_system(&self, end_nanos: u64) -> f64 {
@@ -279,6 +286,51 @@ pub struct Metrics {
     /// Per store: how long each replicated write took to reach a replica (µs), for the
     /// distribution of time-to-converge.
     pub replication_lag: BTreeMap<String, Histogram<u64>>,
+    /// Per autoscaled service: its placed replicas over the run.
+    pub replicas: BTreeMap<String, ReplicaStats>,
+}
+
+/// An autoscaled service's placed replicas (starting, ready, draining or crashed: holding
+/// their node's resources) over the run — what it costs (`system/autoscale.rs`).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ReplicaStats {
+    /// ∫ (replicas placed) dt up to the last change, in replica·nanoseconds.
+    pub placed_nanos: u128,
+    pub placed_min: u32,
+    pub placed_max: u32,
+    /// Placed now, and since when.
+    pub placed: u32,
+    pub since_nanos: u64,
+}
+
+impl ReplicaStats {
+    #[must_use]
+    pub fn new(now_nanos: u64, placed: u32) -> Self {
+        ReplicaStats {
+            placed_nanos: 0,
+            placed_min: placed,
+            placed_max: placed,
+            placed,
+            since_nanos: now_nanos,
+        }
+    }
+
+    /// The count placed is `placed` from `now_nanos` on.
+    pub fn change(&mut self, now_nanos: u64, placed: u32) {
+        let dt = now_nanos.saturating_sub(self.since_nanos);
+        self.placed_nanos += u128::from(self.placed) * u128::from(dt);
+        self.since_nanos = now_nanos;
+        self.placed = placed;
+        self.placed_min = self.placed_min.min(placed);
+        self.placed_max = self.placed_max.max(placed);
+    }
+
+    /// Replica-seconds over [0, `end_nanos`]: the cost a provider bills per replica running.
+    #[must_use]
+    pub fn replica_seconds(&self, end_nanos: u64) -> f64 {
+        let dt = end_nanos.saturating_sub(self.since_nanos);
+        (self.placed_nanos + u128::from(self.placed) * u128::from(dt)) as f64 / 1e9
+    }
 }
 
 /// A histogram for replication lags (µs), as [`Metrics::replication_lag`] holds them.

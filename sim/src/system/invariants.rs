@@ -5,6 +5,7 @@ use super::Sim;
 use super::calls::CallState;
 use super::ids::{ReplicaIdx, ServiceId};
 use super::invocation::InvState;
+use super::replica::Health;
 use super::requests::Stage;
 use super::storeops::OpState;
 
@@ -47,8 +48,8 @@ impl Sim {
                 let at = (ServiceId(s as u32), r as ReplicaIdx);
                 assert!(rep.busy() <= spec.concurrency, "{at:?}: busy > concurrency");
                 assert!(rep.queue.len() <= spec.queue_capacity, "{at:?}: queue > capacity");
-                if !rep.is_up() {
-                    assert!(rep.outstanding() == 0, "{at:?}: a crashed replica holds requests");
+                if !matches!(rep.health, Health::Up | Health::Draining) {
+                    assert!(rep.outstanding() == 0, "{at:?}: a {:?} replica holds requests", rep.health);
                 }
                 for inv in &rep.running {
                     let i = self.invocations.get(*inv).unwrap_or_else(|| {
