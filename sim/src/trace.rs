@@ -573,11 +573,9 @@ impl<S> TraceEvent<S> {
                     reason: f(reason),
                 }
             }
-            TraceEvent::ReplicaState { service, replica, state } => TraceEvent::ReplicaState {
-                service: f(service),
-                replica: *replica,
-                state: f(state),
-            },
+            TraceEvent::ReplicaState { service, replica, state } => {
+                TraceEvent::ReplicaState { service: f(service), replica: *replica, state: f(state) }
+            }
             TraceEvent::StoreRead { inv, store, replica, key, version } => TraceEvent::StoreRead {
                 inv: *inv,
                 store: f(store),

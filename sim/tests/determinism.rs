@@ -161,7 +161,12 @@ fn shipped_scenarios_keep_their_trace_hash() {
     );
     let pinned = [
         ("shop", &*SHOP, 3.0, "6f12ff0a39d071a072ca3eddb6dbe9f5bfbddecfce50b9becfdd8a33be4b065b"),
-        ("tandem", &*TANDEM, 3.0, "917e908fc566eda07de90dc594cda0a287372ebd9cf47b9c6c77df97a4fab95e"),
+        (
+            "tandem",
+            &*TANDEM,
+            3.0,
+            "917e908fc566eda07de90dc594cda0a287372ebd9cf47b9c6c77df97a4fab95e",
+        ),
         ("mmc3", &mmc3, 3.0, "6d0da8cd69e5003059a9899a8099bacd2812f865894be98a0bc4960e80c96071"),
     ];
     let mut seen = Vec::new();

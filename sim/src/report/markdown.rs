@@ -230,15 +230,19 @@ fn autoscaling(md: &mut String, r: &Report) {
         return;
     }
     md.push_str(
-        "
-## Autoscaling
-
-Replicas placed (starting, ready, draining or crashed) hold their          node's resources; replica-seconds, their integral over the run, is the cost.
-
-",
+        "\n## Autoscaling\n\nReplicas placed (starting, ready, draining or crashed) hold their \
+         node's resources; replica-seconds, their integral over the run, is the cost.\n\n",
     );
-    let names =
-        ["service", "metric", "bounds", "at start", "placed min", "placed max", "at end", "replica-seconds"];
+    let names = [
+        "service",
+        "metric",
+        "bounds",
+        "at start",
+        "placed min",
+        "placed max",
+        "at end",
+        "replica-seconds",
+    ];
     let mut right = [true; 8];
     right[0] = false;
     right[1] = false;

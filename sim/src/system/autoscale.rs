@@ -101,7 +101,12 @@ pub(crate) fn pod_metric_desired(count: Count, total: f64, target: f64, toleranc
 
 /// HPA's replica count for an external metric with an average-value target (KEDA's queue
 /// length): `total` is the whole backlog.
-pub(crate) fn external_metric_desired(current: u32, total: f64, target: f64, tolerance: f64) -> u32 {
+pub(crate) fn external_metric_desired(
+    current: u32,
+    total: f64,
+    target: f64,
+    tolerance: f64,
+) -> u32 {
     let ratio = total / (f64::from(current.max(1)) * target);
     if (ratio - 1.0).abs() <= tolerance {
         return current;
@@ -112,7 +117,13 @@ pub(crate) fn external_metric_desired(current: u32, total: f64, target: f64, tol
 fn ceil_u32(x: f64) -> u32 {
     // The metric is finite and non-negative; a count past u32 is clamped by max_replicas.
     let c = x.ceil();
-    if c <= 0.0 { 0 } else if c >= f64::from(u32::MAX) { u32::MAX } else { c as u32 }
+    if c <= 0.0 {
+        0
+    } else if c >= f64::from(u32::MAX) {
+        u32::MAX
+    } else {
+        c as u32
+    }
 }
 
 impl Autoscaler {
@@ -274,10 +285,9 @@ impl Sim {
         };
         (scaler.occupancy_then, scaler.busy_then, scaler.then) = (occupancy, busy, now);
         let (desired, per) = match spec.metric {
-            ScaleMetric::Queue => (
-                external_metric_desired(current, total, spec.target, spec.tolerance),
-                current,
-            ),
+            ScaleMetric::Queue => {
+                (external_metric_desired(current, total, spec.target, spec.tolerance), current)
+            }
             _ => (pod_metric_desired(count, total, spec.target, spec.tolerance), count.ready),
         };
         let value = if per == 0 { 0.0 } else { total / f64::from(per) };
@@ -438,7 +448,8 @@ impl Sim {
             let cpu = other.autoscale.as_ref().map_or(0, |a| a.cpu_request_milli);
             cpu_milli += placed * cpu;
         }
-        let memory_fits = memory_kib <= self.world.node_memory_mib[node.index()].saturating_mul(1024);
+        let memory_fits =
+            memory_kib <= self.world.node_memory_mib[node.index()].saturating_mul(1024);
         let cpu_fits = cpu_own == 0
             || cpu_milli + cpu_own <= u64::from(self.world.node_cores[node.index()]) * 1000;
         memory_fits && cpu_fits
@@ -447,11 +458,9 @@ impl Sim {
     /// The service's placed replicas changed: the replica-seconds integral moves on.
     fn note_placed(&mut self, service: ServiceId) {
         let now = self.q.now();
-        let placed = self.services[service.index()]
-            .replicas
-            .iter()
-            .filter(|r| r.health.is_placed())
-            .count() as u32;
+        let placed =
+            self.services[service.index()].replicas.iter().filter(|r| r.health.is_placed()).count()
+                as u32;
         self.rec.placed_change(service, now.nanos(), placed);
     }
 }

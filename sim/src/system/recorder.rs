@@ -11,8 +11,7 @@ use super::ids::{ChannelId, EndpointId, ServiceId, StoreId};
 use super::world::World;
 use crate::metrics::{
     CacheStats, ChannelStats, EndpointStats, Metrics, ReplicaStats, Sample, ServiceSample,
-    ServiceStats,
-    StoreStats, lag_histogram, record_lag,
+    ServiceStats, StoreStats, lag_histogram, record_lag,
 };
 
 #[derive(Debug)]

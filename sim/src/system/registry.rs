@@ -45,7 +45,8 @@ impl Sim {
                 let replica = r as ReplicaIdx;
                 self.register(service, replica, now);
                 // Spread heartbeats over the period so they do not all land at once.
-                self.q.after(hb * (r + 1) / n.max(1), Event::Heartbeat { service, replica, life: 0 });
+                self.q
+                    .after(hb * (r + 1) / n.max(1), Event::Heartbeat { service, replica, life: 0 });
             }
         }
         self.q.after(hb, Event::RegistrySweep);

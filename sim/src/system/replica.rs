@@ -87,7 +87,8 @@ pub(crate) struct ServiceState {
 impl ServiceState {
     /// `replicas` up, in `slots` positions (the rest `Off`, for an autoscaler to fill).
     pub(crate) fn new(name: &str, replicas: u32, slots: u32, rng: SimRng) -> Self {
-        let replica = |health| Replica { health, life: 0, running: Vec::new(), queue: VecDeque::new() };
+        let replica =
+            |health| Replica { health, life: 0, running: Vec::new(), queue: VecDeque::new() };
         let replicas = (0..slots.max(replicas))
             .map(|i| replica(if i < replicas { Health::Up } else { Health::Off }))
             .collect();
@@ -116,7 +117,8 @@ impl Sim {
         } {
             // Reached through a stale discovery cache: the process refuses it at once.
             let name = &spec.name;
-            self.trace.emit(now, &TraceEvent::Rejected { req: req.0, service: name, replica, reason });
+            self.trace
+                .emit(now, &TraceEvent::Rejected { req: req.0, service: name, replica, reason });
             self.rec.service(service).rejected += 1;
             self.respond(req, service, Outcome::Rejected, Vec::new());
             return;

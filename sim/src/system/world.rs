@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use fusebench_model::Scenario;
 use fusebench_model::contract::Shape;
 use fusebench_model::scenario::{
-    Arrival, ChannelKind, ConflictPolicy, Consistency, Delivery, Distribution, FaultKind,
-    Autoscale, FaultTarget, LoadBalancing, ScaleMetric, StoreKind, TimeResource,
+    Arrival, Autoscale, ChannelKind, ConflictPolicy, Consistency, Delivery, Distribution,
+    FaultKind, FaultTarget, LoadBalancing, ScaleMetric, StoreKind, TimeResource,
 };
 
 use super::ids::{ChannelId, EndpointId, GroupId, NodeId, ReplicaIdx, ServiceId, StoreId};

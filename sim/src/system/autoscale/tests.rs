@@ -134,7 +134,10 @@ fn scale_up_is_limited_to_double_or_four_more_per_period() {
     // A full period later it starts at 6: max(12, 10) = 12.
     assert_eq!(a.decide(&spec, at(15), 6, 20).to, 12);
     // From 12: max(24, 16), capped by the demand of 20.
-    assert_eq!(a.decide(&spec, at(30), 12, 20), Decision { to: 20, desired: 20, reason: "scale up" });
+    assert_eq!(
+        a.decide(&spec, at(30), 12, 20),
+        Decision { to: 20, desired: 20, reason: "scale up" }
+    );
 }
 
 #[test]
@@ -263,7 +266,10 @@ fn a_loaded_service_scales_up_its_new_replicas_start_then_serve() {
     assert_eq!(ok, Some(r.requests_sent), "no request lost while scaling");
     // Cost: 1 replica for 15 s, 5 for 15 s, then 8 until the end (125 s with the drain).
     let cost = r.metrics.replicas["s"].replica_seconds(r.end.nanos());
-    assert!((cost - (15.0 + 5.0 * 15.0 + 8.0 * (r.end.as_secs_f64() - 30.0))).abs() < 1e-6, "{cost}");
+    assert!(
+        (cost - (15.0 + 5.0 * 15.0 + 8.0 * (r.end.as_secs_f64() - 30.0))).abs() < 1e-6,
+        "{cost}"
+    );
 }
 
 #[test]
@@ -296,8 +302,7 @@ fn a_scaled_down_replica_drains_its_work_and_stops() {
     let (scales, states) = scaling(&r);
     assert!(scales.iter().any(|s| s.2 < s.1 && s.3 == "scale down"), "{scales:?}");
     // Each replica scaled down drains, leaves the registry, then stops.
-    let draining: Vec<u32> =
-        states.iter().filter(|s| s.2 == "draining").map(|s| s.1).collect();
+    let draining: Vec<u32> = states.iter().filter(|s| s.2 == "draining").map(|s| s.1).collect();
     assert!(!draining.is_empty());
     for replica in &draining {
         assert!(
