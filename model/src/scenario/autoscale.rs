@@ -98,19 +98,18 @@ impl Autoscale {
         let interval_s = o.opt_f64(cx, "interval_s", 0.1, 3600.0).unwrap_or(15.0);
         let tolerance = o.opt_f64(cx, "tolerance", 0.0, 1.0).unwrap_or(0.1);
         let up_window = o.opt_f64(cx, "scale_up_stabilisation_s", 0.0, 3600.0).unwrap_or(0.0);
-        let down_window =
-            o.opt_f64(cx, "scale_down_stabilisation_s", 0.0, 3600.0).unwrap_or(300.0);
+        let down_window = o.opt_f64(cx, "scale_down_stabilisation_s", 0.0, 3600.0).unwrap_or(300.0);
         let scale_up_percent = o.opt_f64(cx, "scale_up_percent", 0.0, 10_000.0).unwrap_or(100.0);
         let scale_up_pods = o.opt_u64(cx, "scale_up_pods", 0, 10_000).unwrap_or(4);
         let scale_up_period_s = o.opt_f64(cx, "scale_up_period_s", 1.0, 1800.0).unwrap_or(15.0);
         let scale_down_percent = o.opt_f64(cx, "scale_down_percent", 0.0, 100.0).unwrap_or(100.0);
-        let scale_down_period_s =
-            o.opt_f64(cx, "scale_down_period_s", 1.0, 1800.0).unwrap_or(15.0);
+        let scale_down_period_s = o.opt_f64(cx, "scale_down_period_s", 1.0, 1800.0).unwrap_or(15.0);
         let startup_ms = o.opt_f64(cx, "startup_ms", 0.0, 3.6e6).unwrap_or(0.0);
         let cpu_request = o.opt_f64(cx, "cpu_request", 1e-3, 1e5);
         let span = o.span;
         let field = |k: &str| o.field(k);
-        let (f_min, f_max, f_metric) = (field("min_replicas"), field("max_replicas"), field("metric"));
+        let (f_min, f_max, f_metric) =
+            (field("min_replicas"), field("max_replicas"), field("metric"));
         o.finish(cx);
         if min == 0 {
             let msg = "`min_replicas` = 0 (scale to zero) is not modelled yet: the lowest is 1";

@@ -312,9 +312,9 @@ impl Service {
         let concurrency = o.opt_u64(cx, "concurrency", 1, 100_000).unwrap_or(4);
         let queue_capacity = o.opt_u64(cx, "queue_capacity", 0, 1_000_000).unwrap_or(64);
         let to_u32 = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
-        let autoscale = o.opt_table(cx, "autoscale").and_then(|t| {
-            Autoscale::read(cx, t, to_u32(replicas), !subscriptions.is_empty())
-        });
+        let autoscale = o
+            .opt_table(cx, "autoscale")
+            .and_then(|t| Autoscale::read(cx, t, to_u32(replicas), !subscriptions.is_empty()));
         let span = o.span;
         o.finish(cx);
         if module.is_none() && service_time.distribution.is_none() {
