@@ -296,8 +296,10 @@ pub struct Metrics {
 pub struct ReplicaStats {
     /// ∫ (replicas placed) dt up to the last change, in replica·nanoseconds.
     pub placed_nanos: u128,
-    pub placed_min: u32,
-    pub placed_max: u32,
+    /// The fewest and most placed for a while before the last change (counts that changed
+    /// again at the same instant are not counted: they lasted no time).
+    pub held_min: Option<u32>,
+    pub held_max: Option<u32>,
     /// Placed now, and since when.
     pub placed: u32,
     pub since_nanos: u64,
@@ -308,8 +310,8 @@ impl ReplicaStats {
     pub fn new(now_nanos: u64, placed: u32) -> Self {
         ReplicaStats {
             placed_nanos: 0,
-            placed_min: placed,
-            placed_max: placed,
+            held_min: None,
+            held_max: None,
             placed,
             since_nanos: now_nanos,
         }
@@ -318,11 +320,25 @@ impl ReplicaStats {
     /// The count placed is `placed` from `now_nanos` on.
     pub fn change(&mut self, now_nanos: u64, placed: u32) {
         let dt = now_nanos.saturating_sub(self.since_nanos);
-        self.placed_nanos += u128::from(self.placed) * u128::from(dt);
+        if dt > 0 {
+            self.placed_nanos += u128::from(self.placed) * u128::from(dt);
+            self.held_min = Some(self.held_min.map_or(self.placed, |m| m.min(self.placed)));
+            self.held_max = Some(self.held_max.map_or(self.placed, |m| m.max(self.placed)));
+        }
         self.since_nanos = now_nanos;
         self.placed = placed;
-        self.placed_min = self.placed_min.min(placed);
-        self.placed_max = self.placed_max.max(placed);
+    }
+
+    /// The fewest replicas placed for a while, the current count included.
+    #[must_use]
+    pub fn fewest(&self) -> u32 {
+        self.held_min.map_or(self.placed, |m| m.min(self.placed))
+    }
+
+    /// The most replicas placed for a while, the current count included.
+    #[must_use]
+    pub fn most(&self) -> u32 {
+        self.held_max.map_or(self.placed, |m| m.max(self.placed))
     }
 
     /// Replica-seconds over [0, `end_nanos`]: the cost a provider bills per replica running.

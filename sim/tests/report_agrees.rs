@@ -393,10 +393,19 @@ fn the_autoscaling_figures_are_the_traces_replica_lines() {
         let mut ready: BTreeSet<u32> = BTreeSet::new();
         let (mut nanos, mut most, mut fewest) = (0u128, 0usize, usize::MAX);
         let mut ready_at: Vec<(u64, usize)> = Vec::new();
+        // The count held after the last instant that changed it (counts within one instant
+        // last no time and are not extremes).
+        let mut pending_instant: Option<u64> = None;
         for line in &lines {
             let t = line.t.nanos();
+            if pending_instant.is_some_and(|at| at != t) {
+                most = most.max(placed.len());
+                fewest = fewest.min(placed.len());
+                pending_instant = None;
+            }
             match &line.event {
                 TraceEvent::ReplicaState { service: s, replica, state } if s == service => {
+                    pending_instant = Some(t);
                     match state.as_str() {
                         "starting" | "ready" => {
                             placed.entry(*replica).or_insert(t);
@@ -416,8 +425,6 @@ fn the_autoscaling_figures_are_the_traces_replica_lines() {
                     if t > 0 {
                         changed = true;
                     }
-                    most = most.max(placed.len());
-                    fewest = fewest.min(placed.len());
                 }
                 TraceEvent::ReplicaDown { service: s, replica } if s == service => {
                     ready.remove(replica);
@@ -429,6 +436,8 @@ fn the_autoscaling_figures_are_the_traces_replica_lines() {
             }
             ready_at.push((t, ready.len()));
         }
+        most = most.max(placed.len());
+        fewest = fewest.min(placed.len());
         let end = result.end.nanos();
         nanos += placed.values().map(|since| u128::from(end - since)).sum::<u128>();
         let a = report.services[service].autoscale.as_ref().expect("autoscaled");

@@ -463,8 +463,8 @@ fn services(result: &RunResult, scenario: &Scenario) -> BTreeMap<String, Service
                         metric: a.metric.name().to_owned(),
                         min_replicas: a.min_replicas,
                         max_replicas: a.max_replicas,
-                        placed_min: r.placed_min,
-                        placed_max: r.placed_max,
+                        placed_min: r.fewest(),
+                        placed_max: r.most(),
                         placed_end: r.placed,
                         replica_seconds: r.replica_seconds(result.end.nanos()),
                     }

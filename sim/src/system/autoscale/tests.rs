@@ -288,7 +288,7 @@ fn replicas_that_do_not_fit_their_node_stay_pending() {
         [(1, "starting"), (2, "pending"), (3, "pending"), (4, "pending"), (1, "ready")],
         "{states:?}"
     );
-    assert_eq!(r.metrics.replicas["s"].placed_max, 2);
+    assert_eq!(r.metrics.replicas["s"].most(), 2);
 }
 
 #[test]
@@ -324,4 +324,28 @@ fn the_same_seed_gives_the_same_scaling() {
     let s = scenario("max_replicas = 8\n  metric = \"concurrency\"\n  target = 0.25", 4096, BUSY);
     let (a, b) = (run(s.clone()), run(s));
     assert_eq!(a.trace_hash, b.trace_hash);
+}
+
+#[test]
+fn utilisation_is_cpu_against_the_request_and_pending_replicas_go_first() {
+    // 100 requests/s of 20 ms of CPU: 2 cores busy. 1 replica requesting 1.5 cores runs at
+    // 133 %; target 50 % → ceil(1 × 133 / 50) = 3 (2.67). 4 cores: only one more fits.
+    let text = scenario(
+        "max_replicas = 6\n  metric = \"utilisation\"\n  target = 50\n  cpu_request = 1.5\n  scale_down_stabilisation_s = 0",
+        4096,
+        r#"{ kind = "schedule", steps = [{ at_s = 0, rate_rps = 100 }, { at_s = 20, rate_rps = 1 }] }"#,
+    );
+    let mut s = text;
+    s.services[0].service_time.resource = fusebench_model::scenario::TimeResource::Cpu;
+    let r = run(s);
+    let (scales, states) = scaling(&r);
+    assert_eq!((scales[0].1, scales[0].2, scales[0].3.as_str()), (1, 3, "scale up"), "{scales:?}");
+    let at = |t: f64| -> Vec<(u32, &str)> {
+        states.iter().filter(|s| s.0 == t).map(|s| (s.1, s.2.as_str())).collect()
+    };
+    assert_eq!(at(15.0), [(1, "starting"), (2, "pending"), (1, "ready")], "{states:?}");
+    // The load is gone at 30 s: down to 1, the pending replica removed before the ready one.
+    let down = scales.iter().find(|s| s.2 < s.1).expect("a scale down");
+    assert_eq!((down.1, down.2), (3, 1), "{scales:?}");
+    assert_eq!(at(down.0), [(2, "stopped"), (1, "draining"), (1, "stopped")], "{states:?}");
 }
