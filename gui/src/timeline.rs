@@ -84,6 +84,8 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         | TraceEvent::Response { service, .. }
         | TraceEvent::ReplicaDown { service, .. }
         | TraceEvent::ReplicaUp { service, .. }
+        | TraceEvent::Scale { service, .. }
+        | TraceEvent::ReplicaState { service, .. }
         | TraceEvent::Ejected { service, .. }
         | TraceEvent::LimitHit { service, .. }
         | TraceEvent::OomKilled { service, .. } => Some(service),

@@ -179,6 +179,13 @@ impl ServiceStats {
         self.in_system = self.in_system.saturating_add_signed(delta);
     }
 
+    /// ∫ (requests in the service) dt over [0, `now_nanos`], request·nanoseconds.
+    #[must_use]
+    pub fn occupancy_until(&self, now_nanos: u64) -> u128 {
+        self.occupancy
+            + u128::from(self.in_system) * u128::from(now_nanos.saturating_sub(self.last_change))
+    }
+
     /// Mean number of requests in the service over [0, `end_nanos`].
     #[must_use]
     pub fn mean_in_system(&self, end_nanos: u64) -> f64 {
@@ -279,6 +286,67 @@ pub struct Metrics {
     /// Per store: how long each replicated write took to reach a replica (µs), for the
     /// distribution of time-to-converge.
     pub replication_lag: BTreeMap<String, Histogram<u64>>,
+    /// Per autoscaled service: its placed replicas over the run.
+    pub replicas: BTreeMap<String, ReplicaStats>,
+}
+
+/// An autoscaled service's placed replicas (starting, ready, draining or crashed: holding
+/// their node's resources) over the run — what it costs (`system/autoscale.rs`).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ReplicaStats {
+    /// ∫ (replicas placed) dt up to the last change, in replica·nanoseconds.
+    pub placed_nanos: u128,
+    /// The fewest and most placed for a while before the last change (counts that changed
+    /// again at the same instant are not counted: they lasted no time).
+    pub held_min: Option<u32>,
+    pub held_max: Option<u32>,
+    /// Placed now, and since when.
+    pub placed: u32,
+    pub since_nanos: u64,
+}
+
+impl ReplicaStats {
+    #[must_use]
+    pub fn new(now_nanos: u64, placed: u32) -> Self {
+        ReplicaStats {
+            placed_nanos: 0,
+            held_min: None,
+            held_max: None,
+            placed,
+            since_nanos: now_nanos,
+        }
+    }
+
+    /// The count placed is `placed` from `now_nanos` on.
+    pub fn change(&mut self, now_nanos: u64, placed: u32) {
+        let dt = now_nanos.saturating_sub(self.since_nanos);
+        if dt > 0 {
+            self.placed_nanos += u128::from(self.placed) * u128::from(dt);
+            self.held_min = Some(self.held_min.map_or(self.placed, |m| m.min(self.placed)));
+            self.held_max = Some(self.held_max.map_or(self.placed, |m| m.max(self.placed)));
+        }
+        self.since_nanos = now_nanos;
+        self.placed = placed;
+    }
+
+    /// The fewest replicas placed for a while, the current count included.
+    #[must_use]
+    pub fn fewest(&self) -> u32 {
+        self.held_min.map_or(self.placed, |m| m.min(self.placed))
+    }
+
+    /// The most replicas placed for a while, the current count included.
+    #[must_use]
+    pub fn most(&self) -> u32 {
+        self.held_max.map_or(self.placed, |m| m.max(self.placed))
+    }
+
+    /// Replica-seconds over [0, `end_nanos`]: the cost a provider bills per replica running.
+    #[must_use]
+    pub fn replica_seconds(&self, end_nanos: u64) -> f64 {
+        let dt = end_nanos.saturating_sub(self.since_nanos);
+        (self.placed_nanos + u128::from(self.placed) * u128::from(dt)) as f64 / 1e9
+    }
 }
 
 /// A histogram for replication lags (µs), as [`Metrics::replication_lag`] holds them.

@@ -342,6 +342,28 @@ pub enum TraceEvent<S = String> {
         latency_ns: u64,
         reason: S,
     },
+    /// An autoscaler decided (`system/autoscale.rs`): `from` replicas wanted before, `to`
+    /// after; `value_milli` the metric per replica × 1000 (`metric` `concurrency`,
+    /// `utilisation` in percent, or `queue`), `desired` what the metric alone asks for, and
+    /// `reason` what settled `to` (`scale up`, `within tolerance`, `scale-down stabilisation`,
+    /// `scale-up rate limit`, `max replicas`…).
+    Scale {
+        service: S,
+        from: u32,
+        to: u32,
+        metric: S,
+        value_milli: u64,
+        desired: u32,
+        reason: S,
+    },
+    /// A replica of an autoscaled service changed state: `pending` (no room on its node),
+    /// `starting` (placed), `ready` (registered; the initial ones at the start), `draining`
+    /// (scaled down: deregistered, finishing its work) or `stopped`.
+    ReplicaState {
+        service: S,
+        replica: u32,
+        state: S,
+    },
 }
 
 impl<S> TraceEvent<S> {
@@ -368,6 +390,8 @@ impl<S> TraceEvent<S> {
             TraceEvent::StoreApply { .. } => "store_apply",
             TraceEvent::CacheWrite { .. } => "cache_write",
             TraceEvent::CacheDelete { .. } => "cache_delete",
+            TraceEvent::Scale { .. } => "scale",
+            TraceEvent::ReplicaState { .. } => "replica_state",
             TraceEvent::StoreRead { .. } => "store_read",
             TraceEvent::CacheRead { .. } => "cache_read",
             TraceEvent::WorkOf { .. } => "work_of",
@@ -538,6 +562,20 @@ impl<S> TraceEvent<S> {
                 key: f(key),
                 existed: *existed,
             },
+            TraceEvent::Scale { service, from, to, metric, value_milli, desired, reason } => {
+                TraceEvent::Scale {
+                    service: f(service),
+                    from: *from,
+                    to: *to,
+                    metric: f(metric),
+                    value_milli: *value_milli,
+                    desired: *desired,
+                    reason: f(reason),
+                }
+            }
+            TraceEvent::ReplicaState { service, replica, state } => {
+                TraceEvent::ReplicaState { service: f(service), replica: *replica, state: f(state) }
+            }
             TraceEvent::StoreRead { inv, store, replica, key, version } => TraceEvent::StoreRead {
                 inv: *inv,
                 store: f(store),

@@ -149,3 +149,31 @@ static TANDEM: std::sync::LazyLock<Fixture> = std::sync::LazyLock::new(|| {
         include_str!("../../scenarios/validation/tandem-jackson.toml"),
     )
 });
+
+/// Scenarios without `[service.autoscale]` keep their trace byte for byte: autoscaling added
+/// no event, no draw and no trace line to them. Pinned from the engine before it existed; a
+/// change here must be explained in its commit.
+#[test]
+fn shipped_scenarios_keep_their_trace_hash() {
+    let mmc3 = Fixture::load(
+        "validation/mmc3-rho080.toml",
+        include_str!("../../scenarios/validation/mmc3-rho080.toml"),
+    );
+    let pinned = [
+        ("shop", &*SHOP, 3.0, "6f12ff0a39d071a072ca3eddb6dbe9f5bfbddecfce50b9becfdd8a33be4b065b"),
+        (
+            "tandem",
+            &*TANDEM,
+            3.0,
+            "917e908fc566eda07de90dc594cda0a287372ebd9cf47b9c6c77df97a4fab95e",
+        ),
+        ("mmc3", &mmc3, 3.0, "6d0da8cd69e5003059a9899a8099bacd2812f865894be98a0bc4960e80c96071"),
+    ];
+    let mut seen = Vec::new();
+    for (name, fixture, duration_s, _) in &pinned {
+        seen.push(format!("{name} {}", fixture.run(7, *duration_s).trace_hash));
+    }
+    let expected: Vec<String> =
+        pinned.iter().map(|(name, _, _, hash)| format!("{name} {hash}")).collect();
+    assert_eq!(seen, expected);
+}

@@ -367,3 +367,100 @@ fn the_journey_table_is_the_traces_journey_lines() {
         assert_eq!(json["journeys"][name]["started"], started.get(name));
     }
 }
+
+/// The edge scenario autoscales `devices` and `aggregate` at the metro edge: each one's
+/// replica-seconds and placed extremes in the report are the integral of its `replica_state`
+/// lines, and the ready-replica series is what those lines (with crashes and restarts) leave
+/// ready at every sample.
+#[test]
+fn the_autoscaling_figures_are_the_traces_replica_lines() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/edge-iot/edge-iot.toml");
+    let loaded = load(std::path::Path::new(path)).expect("edge-iot loads");
+    let runtime = build_runtime(&loaded.scenario, &loaded.files).expect("its modules load");
+    let mut o = RunOptions::new(5);
+    o.trace = trace::TraceMode::Full;
+    o.duration = Some(SimTime::from_secs_f64(12.0));
+    let result = Sim::new(loaded.scenario.clone(), Box::new(runtime), &o).run();
+    let report = Report::new(&result, &loaded.scenario);
+    let lines = lines(&result);
+    let scaled: Vec<&String> =
+        report.services.iter().filter(|(_, s)| s.autoscale.is_some()).map(|(n, _)| n).collect();
+    assert_eq!(scaled, ["aggregate", "devices"]);
+    let mut changed = false;
+    for service in scaled {
+        // position → (placed since, ready)
+        let mut placed: BTreeMap<u32, u64> = BTreeMap::new();
+        let mut ready: BTreeSet<u32> = BTreeSet::new();
+        let (mut nanos, mut most, mut fewest) = (0u128, 0usize, usize::MAX);
+        let mut ready_at: Vec<(u64, usize)> = Vec::new();
+        // The count held after the last instant that changed it (counts within one instant
+        // last no time and are not extremes).
+        let mut pending_instant: Option<u64> = None;
+        for line in &lines {
+            let t = line.t.nanos();
+            if pending_instant.is_some_and(|at| at != t) {
+                most = most.max(placed.len());
+                fewest = fewest.min(placed.len());
+                pending_instant = None;
+            }
+            match &line.event {
+                TraceEvent::ReplicaState { service: s, replica, state } if s == service => {
+                    pending_instant = Some(t);
+                    match state.as_str() {
+                        "starting" | "ready" => {
+                            placed.entry(*replica).or_insert(t);
+                        }
+                        "stopped" => {
+                            if let Some(since) = placed.remove(replica) {
+                                nanos += u128::from(t - since);
+                            }
+                        }
+                        _ => {}
+                    }
+                    if state == "ready" {
+                        ready.insert(*replica);
+                    } else {
+                        ready.remove(replica);
+                    }
+                    if t > 0 {
+                        changed = true;
+                    }
+                }
+                TraceEvent::ReplicaDown { service: s, replica } if s == service => {
+                    ready.remove(replica);
+                }
+                TraceEvent::ReplicaUp { service: s, replica } if s == service => {
+                    ready.insert(*replica);
+                }
+                _ => {}
+            }
+            ready_at.push((t, ready.len()));
+        }
+        most = most.max(placed.len());
+        fewest = fewest.min(placed.len());
+        let end = result.end.nanos();
+        nanos += placed.values().map(|since| u128::from(end - since)).sum::<u128>();
+        let a = report.services[service].autoscale.as_ref().expect("autoscaled");
+        let from_trace = nanos as f64 / 1e9;
+        assert!((a.replica_seconds - from_trace).abs() < 1e-6, "{service}: {a:?} vs {from_trace}");
+        assert_eq!((a.placed_min as usize, a.placed_max as usize), (fewest, most), "{service}");
+        assert_eq!(a.placed_end as usize, placed.len(), "{service}");
+        // Every sample: ready replicas as the trace leaves them at that time (a sample taken
+        // at the very time of a replica line is skipped: their order within it is the queue's).
+        let mut compared = 0;
+        for sample in &report.series {
+            let t = SimTime::from_secs_f64(sample.t_s).nanos();
+            if ready_at.iter().any(|(at, _)| *at == t) {
+                continue;
+            }
+            let expected = ready_at.iter().take_while(|(at, _)| *at < t).last().map_or(0, |x| x.1);
+            assert_eq!(
+                sample.services[service].live_instances as usize, expected,
+                "{service} at {t}"
+            );
+            compared += 1;
+        }
+        assert!(compared > 50, "{service}: {compared} samples compared");
+    }
+    assert!(changed, "the run scaled something: the check compares more than the start");
+}

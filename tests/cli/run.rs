@@ -44,8 +44,15 @@ fn json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&read(path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-const PLOTS: [&str; 6] =
-    ["latency", "latency-cdf", "throughput", "queue-depth", "replication-lag", "consumer-lag"];
+const PLOTS: [&str; 7] = [
+    "latency",
+    "latency-cdf",
+    "throughput",
+    "queue-depth",
+    "replication-lag",
+    "consumer-lag",
+    "replicas",
+];
 
 #[test]
 fn out_gets_the_report_the_trace_and_every_plot() {

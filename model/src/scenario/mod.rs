@@ -5,6 +5,7 @@
 //! file, line, column and field. After a parse with no error diagnostics, every name reference
 //! resolves (architecture invariant relied upon by checks and the simulator).
 
+mod autoscale;
 mod channel;
 mod data;
 mod fault;
@@ -23,6 +24,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+pub use autoscale::{Autoscale, ScaleMetric};
 pub use channel::{Channel, ChannelKind, Delivery};
 pub use data::{ConflictPolicy, Consistency, Store, StoreKind, stored_bytes};
 pub use fault::{Fault, FaultKind, FaultTarget};

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::NameRef;
+use super::autoscale::Autoscale;
 use super::reader::{Cx, Obj, type_name};
 use super::topology::Distribution;
 use crate::capability::Capability;
@@ -181,6 +182,11 @@ pub struct Service {
     pub memory_max_kib: Option<u64>,
     pub concurrency: u32,
     pub queue_capacity: u32,
+    /// `[service.autoscale]`: the replica count follows the load (`replicas` is the start).
+    /// Left out of the canonical form when absent, so scenario hashes of designs without it
+    /// are unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autoscale: Option<Autoscale>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -305,13 +311,16 @@ impl Service {
         let memory_max_kib = o.opt_u64(cx, "memory_max_kib", 64, 4 << 20);
         let concurrency = o.opt_u64(cx, "concurrency", 1, 100_000).unwrap_or(4);
         let queue_capacity = o.opt_u64(cx, "queue_capacity", 0, 1_000_000).unwrap_or(64);
+        let to_u32 = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        let autoscale = o
+            .opt_table(cx, "autoscale")
+            .and_then(|t| Autoscale::read(cx, t, to_u32(replicas), !subscriptions.is_empty()));
         let span = o.span;
         o.finish(cx);
         if module.is_none() && service_time.distribution.is_none() {
             let msg = "a service needs a `module`, or a `service_time.distribution` (an abstract service)";
             cx.error("parse.missing-field", span, "module", msg);
         }
-        let to_u32 = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
         Some(Service {
             name: name?.0,
             context: context.map_or_else(|| NameRef::new(""), NameRef::from),
@@ -333,6 +342,7 @@ impl Service {
             memory_max_kib,
             concurrency: to_u32(concurrency),
             queue_capacity: to_u32(queue_capacity),
+            autoscale,
             span,
         })
     }

@@ -435,6 +435,8 @@ fn links(event: &TraceEvent) -> Vec<Link> {
         | TraceEvent::FaultEnd { .. }
         | TraceEvent::ReplicaDown { .. }
         | TraceEvent::ReplicaUp { .. }
+        | TraceEvent::Scale { .. }
+        | TraceEvent::ReplicaState { .. }
         | TraceEvent::Ejected { .. }
         | TraceEvent::JourneyStart { .. }
         | TraceEvent::JourneyEnd { .. }
@@ -895,6 +897,13 @@ pub fn describe(line: &TraceLine) -> String {
         TraceEvent::ReplicaUp { service, replica } => {
             format!("{service} replica {replica} is up again")
         }
+        TraceEvent::Scale { service, from, to, metric, value_milli, desired, reason } => format!(
+            "autoscaler of {service}: {metric} {:.3} per replica asks for {desired}, {from} → {to} ({reason})",
+            *value_milli as f64 / 1e3
+        ),
+        TraceEvent::ReplicaState { service, replica, state } => {
+            format!("{service} replica {replica} is {state}")
+        }
         TraceEvent::Response { service, endpoint, outcome, latency_ns, .. } => format!(
             "client gets {outcome} from {service}.{endpoint} after {:.1} ms",
             *latency_ns as f64 / 1e6
@@ -1047,6 +1056,8 @@ pub fn mermaid(events: &[TraceLine]) -> String {
             | TraceEvent::ReplicaMissed { .. }
             | TraceEvent::ReplicaDown { .. }
             | TraceEvent::ReplicaUp { .. }
+            | TraceEvent::Scale { .. }
+            | TraceEvent::ReplicaState { .. }
             | TraceEvent::CacheLookup { .. }
             | TraceEvent::RunEnd { .. }
             | TraceEvent::LimitHit { .. }

@@ -538,6 +538,16 @@ fn every_kind() -> Vec<TraceEvent<&'static str>> {
             capacity: 6 << 20,
         },
         TraceEvent::CacheDelete { inv: 12, cache: "menu-cache", key: "item/4", existed: true },
+        TraceEvent::Scale {
+            service: "orders",
+            from: 2,
+            to: 4,
+            metric: "concurrency",
+            value_milli: 9_500,
+            desired: 4,
+            reason: "scale up",
+        },
+        TraceEvent::ReplicaState { service: "orders", replica: 3, state: "starting" },
         TraceEvent::JourneyStart { journey: "checkout", id: 3 },
         TraceEvent::JourneyStep { id: 3, step: 1, name: "order", req: 40 },
         TraceEvent::JourneyEnd {

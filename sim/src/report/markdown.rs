@@ -21,6 +21,7 @@ pub fn render(report: &Report, plots: &[PlotFile]) -> String {
     endpoints(&mut md, report);
     super::journeys::render(&mut md, &report.journeys);
     services(&mut md, report);
+    autoscaling(&mut md, report);
     stores(&mut md, report);
     channels(&mut md, report);
     if !plots.is_empty() {
@@ -218,6 +219,48 @@ fn services(md: &mut String, r: &Report) {
         for f in faults {
             let _ = writeln!(md, "- {f}");
         }
+    }
+}
+
+/// The autoscaled services (nothing when none is).
+fn autoscaling(md: &mut String, r: &Report) {
+    let scaled: Vec<_> =
+        r.services.iter().filter_map(|(n, s)| s.autoscale.as_ref().map(|a| (n, s, a))).collect();
+    if scaled.is_empty() {
+        return;
+    }
+    md.push_str(
+        "\n## Autoscaling\n\nReplicas placed (starting, ready, draining or crashed) hold their \
+         node's resources; replica-seconds, their integral over the run, is the cost.\n\n",
+    );
+    let names = [
+        "service",
+        "metric",
+        "bounds",
+        "at start",
+        "placed min",
+        "placed max",
+        "at end",
+        "replica-seconds",
+    ];
+    let mut right = [true; 8];
+    right[0] = false;
+    right[1] = false;
+    header(md, &names, &right);
+    for (name, s, a) in scaled {
+        row(
+            md,
+            &[
+                markdown(name),
+                a.metric.clone(),
+                format!("{}..{}", a.min_replicas, a.max_replicas),
+                s.replicas.to_string(),
+                a.placed_min.to_string(),
+                a.placed_max.to_string(),
+                a.placed_end.to_string(),
+                format!("{:.1}", a.replica_seconds),
+            ],
+        );
     }
 }
 

@@ -171,6 +171,26 @@ pub struct ServiceReport {
     pub mean_sojourn_ms: f64,
     /// L: mean number of requests in the service.
     pub mean_in_system: f64,
+    /// Its autoscaling, when it has `[service.autoscale]` (left out otherwise, so reports of
+    /// services without it keep their bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autoscale: Option<AutoscaleReport>,
+}
+
+/// An autoscaled service's replicas over the run (`replicas` of its [`ServiceReport`] is the
+/// count it started with).
+#[derive(Debug, Clone, Serialize)]
+pub struct AutoscaleReport {
+    pub metric: String,
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+    /// The fewest and most replicas placed on the node at once (starting, ready, draining or
+    /// crashed), and at the end.
+    pub placed_min: u32,
+    pub placed_max: u32,
+    pub placed_end: u32,
+    /// ∫ replicas placed dt over the whole run (drain included): the cost, in replica-seconds.
+    pub replica_seconds: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -437,6 +457,18 @@ fn services(result: &RunResult, scenario: &Scenario) -> BTreeMap<String, Service
                 },
                 mean_sojourn_ms: m.mean_sojourn_ms(),
                 mean_in_system: m.mean_in_system(duration_nanos),
+                autoscale: svc.autoscale.as_ref().map(|a| {
+                    let r = result.metrics.replicas.get(&svc.name).cloned().unwrap_or_default();
+                    AutoscaleReport {
+                        metric: a.metric.name().to_owned(),
+                        min_replicas: a.min_replicas,
+                        max_replicas: a.max_replicas,
+                        placed_min: r.fewest(),
+                        placed_max: r.most(),
+                        placed_end: r.placed,
+                        replica_seconds: r.replica_seconds(result.end.nanos()),
+                    }
+                }),
             };
             (svc.name.clone(), report)
         })

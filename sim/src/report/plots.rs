@@ -53,13 +53,14 @@ impl PlotFile {
 }
 
 /// The plots of a run, in the order they appear in `report.md`.
-pub const PLOTS: [PlotFile; 6] = [
+pub const PLOTS: [PlotFile; 7] = [
     PlotFile { name: "latency", title: "Latency percentiles over time" },
     PlotFile { name: "latency-cdf", title: "Latency CDF per endpoint" },
     PlotFile { name: "throughput", title: "Throughput and errors over time" },
     PlotFile { name: "queue-depth", title: "Queue depth over time" },
     PlotFile { name: "replication-lag", title: "Replication lag over time" },
     PlotFile { name: "consumer-lag", title: "Consumer lag over time" },
+    PlotFile { name: "replicas", title: "Ready replicas over time" },
 ];
 
 /// Draws every plot of `report` into `dir` as SVG and PNG, each file written atomically.
@@ -203,6 +204,7 @@ fn chart(plot: &PlotFile, r: &Report) -> Chart {
         "throughput" => throughput_chart(r),
         "queue-depth" => queue_chart(r),
         "consumer-lag" => consumer_lag_chart(r),
+        "replicas" => replicas_chart(r),
         _ => lag_chart(r),
     };
     c.title = title;
@@ -381,6 +383,33 @@ fn queue_chart(r: &Report) -> Chart {
     let waited = r.services.values().any(|s| s.queue_depth_max > 0);
     if !waited {
         c.note = Some("no request waited in a queue".to_owned());
+    }
+    c
+}
+
+/// Ready replicas of each autoscaled service at each sample.
+fn replicas_chart(r: &Report) -> Chart {
+    let lines = r
+        .services
+        .iter()
+        .filter(|(_, s)| s.autoscale.is_some())
+        .enumerate()
+        .map(|(i, (name, _))| Line {
+            label: plain(name).into_owned(),
+            points: r
+                .series
+                .iter()
+                .map(|s| (s.t_s, s.services.get(name).map_or(0.0, |x| x.live_instances as f64)))
+                .collect(),
+            color: color(i),
+            dashed: false,
+            markers: false,
+        })
+        .collect::<Vec<_>>();
+    let scaled = !lines.is_empty();
+    let mut c = time_chart(r, "ready replicas", lines);
+    if !scaled {
+        c.note = Some("no service of the scenario autoscales".to_owned());
     }
     c
 }

@@ -320,6 +320,7 @@ fn an_empty_plot_says_why_instead_of_drawing_axes() {
     for (plot, why) in [
         ("consumer-lag", "the scenario has no asynchronous channel"),
         ("replication-lag", "no replicated write in this run"),
+        ("replicas", "no service of the scenario autoscales"),
     ] {
         let svg = svg_of(plot, &r);
         assert!(svg.contains(why), "{plot}: says why");

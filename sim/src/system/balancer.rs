@@ -122,7 +122,7 @@ impl Sim {
     }
 
     fn count_answer(&mut self, w: Waiting, success: bool, now: SimTime) {
-        let n = self.world.service(w.view.1).replicas as usize;
+        let n = self.world.service(w.view.1).slots as usize;
         let slots = self.balancers.views.get_mut(&w.view).expect("a waiting request has a view");
         let slot = &mut slots[w.replica as usize];
         slot.outstanding -= 1;
@@ -164,7 +164,7 @@ impl Sim {
         if discovered.is_empty() {
             return None;
         }
-        let n = self.world.service(service).replicas as usize;
+        let n = self.world.service(service).slots as usize;
         let slots = self
             .balancers
             .views

@@ -98,6 +98,20 @@ impl Broker {
     pub(crate) fn pending(&self) -> usize {
         self.messages.len()
     }
+
+    /// Messages `group` has not acknowledged yet, dead-lettered ones left out: its backlog
+    /// (RabbitMQ's message count, ready and unacknowledged, which KEDA scales on).
+    pub(crate) fn backlog(&self, group: GroupId) -> u64 {
+        self.messages
+            .values()
+            .filter(|m| {
+                matches!(
+                    m.groups.get(&group),
+                    Some(Consumption::Unacked { deliveries }) if *deliveries <= DELIVERIES_MAX
+                )
+            })
+            .count() as u64
+    }
 }
 
 impl Sim {

@@ -81,7 +81,17 @@ pub(crate) enum Event {
     Heartbeat {
         service: ServiceId,
         replica: ReplicaIdx,
+        /// Which start of the replica in this position sends it.
+        life: u32,
     },
+    /// An autoscaled service's replica has started (if it is still that start).
+    ReplicaReady {
+        service: ServiceId,
+        replica: ReplicaIdx,
+        life: u32,
+    },
+    /// An autoscaled service's autoscaler decides.
+    Autoscale(ServiceId),
     RegistrySweep,
     FaultStart(usize),
     FaultEnd(usize),

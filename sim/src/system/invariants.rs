@@ -5,6 +5,7 @@ use super::Sim;
 use super::calls::CallState;
 use super::ids::{ReplicaIdx, ServiceId};
 use super::invocation::InvState;
+use super::replica::Health;
 use super::requests::Stage;
 use super::storeops::OpState;
 
@@ -43,12 +44,30 @@ impl Sim {
     /// invocation is in its replica's slots and serves a live request.
     fn check_replicas(&self) {
         for (s, (spec, state)) in self.world.services.iter().zip(&self.services).enumerate() {
+            assert_eq!(state.replicas.len(), spec.slots as usize, "service {s}: positions");
+            if let Some(a) = &spec.autoscale {
+                let wanted = state
+                    .replicas
+                    .iter()
+                    .filter(|r| !matches!(r.health, Health::Off | Health::Draining))
+                    .count() as u32;
+                assert!(
+                    (a.min..=a.max).contains(&wanted),
+                    "service {s}: {wanted} replicas wanted, bounds {}..={}",
+                    a.min,
+                    a.max
+                );
+            }
             for (r, rep) in state.replicas.iter().enumerate() {
                 let at = (ServiceId(s as u32), r as ReplicaIdx);
                 assert!(rep.busy() <= spec.concurrency, "{at:?}: busy > concurrency");
                 assert!(rep.queue.len() <= spec.queue_capacity, "{at:?}: queue > capacity");
-                if !rep.is_up() {
-                    assert!(rep.outstanding() == 0, "{at:?}: a crashed replica holds requests");
+                if !matches!(rep.health, Health::Up | Health::Draining) {
+                    assert!(
+                        rep.outstanding() == 0,
+                        "{at:?}: a {:?} replica holds requests",
+                        rep.health
+                    );
                 }
                 for inv in &rep.running {
                     let i = self.invocations.get(*inv).unwrap_or_else(|| {

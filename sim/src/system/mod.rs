@@ -16,6 +16,7 @@
 //! None reads a clock or an unseeded random source, and all iteration is over ordered
 //! collections, so a run is a pure function of (scenario, modules, seed).
 
+mod autoscale;
 mod balancer;
 mod broker;
 mod cache;
@@ -146,6 +147,8 @@ pub struct Sim {
     memory: memory::NodeMemory,
     load: workload::Load,
     journeys: journey::Journeys,
+    /// Per service: its autoscaler, if it has one.
+    autoscalers: Vec<Option<autoscale::Autoscaler>>,
     guest_fuel: u64,
 }
 
@@ -195,7 +198,7 @@ impl Sim {
             .iter()
             .map(|x| {
                 let rng = SimRng::stream(seed, &format!("service/{}", x.name));
-                replica::ServiceState::new(&x.name, x.replicas, rng)
+                replica::ServiceState::new(&x.name, x.replicas, x.slots, rng)
             })
             .collect();
         let stores = world
@@ -224,7 +227,7 @@ impl Sim {
             rng_broker: SimRng::stream(seed, "broker"),
             rng_wire: SimRng::stream(seed, "wire-duplication"),
             net: network::Network::new(&world),
-            registry: registry::Registry::new(world.services.iter().map(|x| x.replicas)),
+            registry: registry::Registry::new(world.services.iter().map(|x| x.slots)),
             services,
             requests: requests::Requests::default(),
             invocations: invocation::Invocations::default(),
@@ -238,6 +241,7 @@ impl Sim {
             memory: memory::NodeMemory::new(world.node_memory_mib.iter().copied()),
             load: workload::Load::default(),
             journeys: journey::Journeys::default(),
+            autoscalers: world.services.iter().map(|_| None).collect(),
             guest_fuel: 0,
             world,
             scenario,
@@ -250,6 +254,7 @@ impl Sim {
         let now = self.q.now();
         self.trace.emit(now, &TraceEvent::RunStart { system: &self.world.name, seed: self.seed });
         self.start_registry();
+        self.start_autoscalers();
         self.schedule_faults();
         self.start_workload();
         self.q.schedule(SimTime(self.sample_interval), Event::Sample);
@@ -399,7 +404,13 @@ impl Sim {
             }
             Event::Deliver { msg, group, redelivery } => self.on_deliver(msg, group, redelivery),
             Event::AckTimeout { msg, group, attempt } => self.on_ack_timeout(msg, group, attempt),
-            Event::Heartbeat { service, replica } => self.on_heartbeat(service, replica),
+            Event::Heartbeat { service, replica, life } => {
+                self.on_heartbeat(service, replica, life);
+            }
+            Event::ReplicaReady { service, replica, life } => {
+                self.on_replica_ready(service, replica, life);
+            }
+            Event::Autoscale(service) => self.on_autoscale(service),
             Event::RegistrySweep => self.on_registry_sweep(),
             Event::FaultStart(i) => self.on_fault_start(i),
             Event::FaultEnd(i) => self.on_fault_end(i),

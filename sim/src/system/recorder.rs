@@ -10,8 +10,8 @@ use hdrhistogram::Histogram;
 use super::ids::{ChannelId, EndpointId, ServiceId, StoreId};
 use super::world::World;
 use crate::metrics::{
-    CacheStats, ChannelStats, EndpointStats, Metrics, Sample, ServiceSample, ServiceStats,
-    StoreStats, lag_histogram, record_lag,
+    CacheStats, ChannelStats, EndpointStats, Metrics, ReplicaStats, Sample, ServiceSample,
+    ServiceStats, StoreStats, lag_histogram, record_lag,
 };
 
 #[derive(Debug)]
@@ -29,6 +29,8 @@ pub(crate) struct Recorder {
     interval_lag: Vec<Option<u64>>,
     replication_lag: Vec<Option<Histogram<u64>>>,
     channels: Vec<Option<ChannelStats>>,
+    /// Per service (autoscaled ones only).
+    replicas: Vec<Option<ReplicaStats>>,
     series: Vec<Sample>,
 }
 
@@ -61,6 +63,7 @@ impl Recorder {
             interval_lag: nones(stores),
             replication_lag: nones(stores),
             channels: nones(channels),
+            replicas: nones(services),
             series: Vec::new(),
         }
     }
@@ -72,6 +75,24 @@ impl Recorder {
 
     pub(crate) fn service(&mut self, s: ServiceId) -> &mut ServiceStats {
         self.services[s.index()].get_or_insert_with(ServiceStats::default)
+    }
+
+    /// An autoscaled service has `placed` replicas placed from `now_nanos` on.
+    pub(crate) fn placed_change(&mut self, s: ServiceId, now_nanos: u64, placed: u32) {
+        match &mut self.replicas[s.index()] {
+            Some(r) => r.change(now_nanos, placed),
+            None => self.replicas[s.index()] = Some(ReplicaStats::new(now_nanos, placed)),
+        }
+    }
+
+    /// ∫ (requests in the service) dt so far (0 before its first request).
+    pub(crate) fn occupancy_until(&self, s: ServiceId, now_nanos: u64) -> u128 {
+        self.services[s.index()].as_ref().map_or(0, |x| x.occupancy_until(now_nanos))
+    }
+
+    /// CPU demand the service's slices have had so far.
+    pub(crate) fn busy_nanos(&self, s: ServiceId) -> u64 {
+        self.services[s.index()].as_ref().map_or(0, |x| x.busy_nanos)
     }
 
     pub(crate) fn record_fuel(&mut self, s: ServiceId, fuel: u64) {
@@ -202,6 +223,7 @@ impl Recorder {
             channels: named(self.channels.iter(), |i| world.channels[i].name.as_str()),
             series: self.series.clone(),
             replication_lag: named(self.replication_lag.iter(), store),
+            replicas: named(self.replicas.iter(), service),
         }
     }
 }

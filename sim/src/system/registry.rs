@@ -45,7 +45,8 @@ impl Sim {
                 let replica = r as ReplicaIdx;
                 self.register(service, replica, now);
                 // Spread heartbeats over the period so they do not all land at once.
-                self.q.after(hb * (r + 1) / n.max(1), Event::Heartbeat { service, replica });
+                self.q
+                    .after(hb * (r + 1) / n.max(1), Event::Heartbeat { service, replica, life: 0 });
             }
         }
         self.q.after(hb, Event::RegistrySweep);
@@ -61,14 +62,29 @@ impl Sim {
         }
     }
 
-    pub(crate) fn on_heartbeat(&mut self, service: ServiceId, replica: ReplicaIdx) {
-        if !self.replica(service, replica).is_up() {
-            return; // a crashed replica is silent; its restart resumes the heartbeats
+    pub(crate) fn on_heartbeat(&mut self, service: ServiceId, replica: ReplicaIdx, life: u32) {
+        let r = self.replica(service, replica);
+        if !r.is_up() || r.life != life {
+            // A crashed replica is silent (its restart resumes the heartbeats); a stopped one
+            // is gone, and a later replica in its position has heartbeats of its own.
+            return;
         }
         let now = self.q.now();
         self.register(service, replica, now);
         if now < self.end {
-            self.q.after(self.world.heartbeat, Event::Heartbeat { service, replica });
+            self.q.after(self.world.heartbeat, Event::Heartbeat { service, replica, life });
+        }
+    }
+
+    /// A replica leaves the registry at once (it is scaled down), as a Kubernetes pod leaves
+    /// its Service's endpoints when it starts terminating.
+    pub(crate) fn deregister(&mut self, service: ServiceId, replica: ReplicaIdx, reason: &str) {
+        let e = &mut self.registry.entries[service.index()][replica as usize];
+        if e.registered {
+            e.registered = false;
+            let now = self.q.now();
+            let name = &self.world.service(service).name;
+            self.trace.emit(now, &TraceEvent::Deregistered { service: name, replica, reason });
         }
     }
 

@@ -16,11 +16,42 @@ pub(crate) enum Health {
     Up,
     /// Crashed: accepts nothing, sends no heartbeats, until a restart.
     Down,
+    /// Wanted by the autoscaler, but no room on its node: holds nothing, waits for room (a
+    /// Kubernetes pod `Pending` as unschedulable).
+    Pending,
+    /// Placed (it holds its CPU and memory request) and starting: ready after `startup_ms`.
+    Starting,
+    /// Scaled down: deregistered, takes no new work, finishes what it holds, then stops.
+    Draining,
+    /// No replica in this position (only an autoscaled service has such positions).
+    Off,
+}
+
+impl Health {
+    /// The name `replica_state` trace lines use.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Health::Up => "ready",
+            Health::Down => "down",
+            Health::Pending => "pending",
+            Health::Starting => "starting",
+            Health::Draining => "draining",
+            Health::Off => "stopped",
+        }
+    }
+
+    /// Whether it holds a place on its node (its requests count against the node's room).
+    pub(crate) fn is_placed(self) -> bool {
+        matches!(self, Health::Up | Health::Down | Health::Starting | Health::Draining)
+    }
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct Replica {
     pub(crate) health: Health,
+    /// Starts in this position so far: events of an earlier replica here (its heartbeats, its
+    /// readiness) are told apart from this one's.
+    pub(crate) life: u32,
     /// Invocations running on this replica, one per busy slot (abandoned if it crashes).
     pub(crate) running: Vec<InvId>,
     pub(crate) queue: VecDeque<ReqId>,
@@ -54,14 +85,14 @@ pub(crate) struct ServiceState {
 }
 
 impl ServiceState {
-    pub(crate) fn new(name: &str, replicas: u32, rng: SimRng) -> Self {
-        let replica = Replica { health: Health::Up, running: Vec::new(), queue: VecDeque::new() };
-        ServiceState {
-            runtime_name: name.to_owned(),
-            replicas: vec![replica; replicas as usize],
-            rr: 0,
-            rng,
-        }
+    /// `replicas` up, in `slots` positions (the rest `Off`, for an autoscaler to fill).
+    pub(crate) fn new(name: &str, replicas: u32, slots: u32, rng: SimRng) -> Self {
+        let replica =
+            |health| Replica { health, life: 0, running: Vec::new(), queue: VecDeque::new() };
+        let replicas = (0..slots.max(replicas))
+            .map(|i| replica(if i < replicas { Health::Up } else { Health::Off }))
+            .collect();
+        ServiceState { runtime_name: name.to_owned(), replicas, rr: 0, rng }
     }
 }
 
@@ -70,7 +101,7 @@ impl Sim {
         &self.services[service.index()].replicas[replica as usize]
     }
 
-    fn replica_mut(&mut self, service: ServiceId, replica: ReplicaIdx) -> &mut Replica {
+    pub(crate) fn replica_mut(&mut self, service: ServiceId, replica: ReplicaIdx) -> &mut Replica {
         &mut self.services[service.index()].replicas[replica as usize]
     }
 
@@ -79,6 +110,19 @@ impl Sim {
         let spec = self.world.service(service);
         let (concurrency, capacity) = (spec.concurrency, spec.queue_capacity);
         let r = &self.services[service.index()].replicas[replica as usize];
+        if let Some(reason) = match r.health {
+            Health::Up | Health::Down => None,
+            Health::Draining => Some("replica draining"),
+            Health::Pending | Health::Starting | Health::Off => Some("replica not running"),
+        } {
+            // Reached through a stale discovery cache: the process refuses it at once.
+            let name = &spec.name;
+            self.trace
+                .emit(now, &TraceEvent::Rejected { req: req.0, service: name, replica, reason });
+            self.rec.service(service).rejected += 1;
+            self.respond(req, service, Outcome::Rejected, Vec::new());
+            return;
+        }
         if !r.is_up() {
             let node = self.world.node_name(spec.node);
             self.trace.emit(
@@ -119,24 +163,40 @@ impl Sim {
         }
     }
 
-    /// A slot freed up: start the next queued request, if any.
+    /// A slot freed up: start the next queued request, if any; a draining replica that holds
+    /// nothing more stops.
     pub(crate) fn start_next(&mut self, service: ServiceId, replica: ReplicaIdx) {
         let concurrency = self.world.service(service).concurrency;
         let r = self.replica_mut(service, replica);
-        if r.is_up()
+        let serving = matches!(r.health, Health::Up | Health::Draining);
+        if serving
             && r.busy() < concurrency
             && let Some(next) = r.queue.pop_front()
         {
             self.start_invocation(next, service, replica);
+        }
+        let r = self.replica(service, replica);
+        if r.health == Health::Draining && r.outstanding() == 0 {
+            self.replica_stopped(service, replica);
         }
     }
 
     pub(crate) fn crash_replica(&mut self, service: ServiceId, replica: ReplicaIdx) {
         let now = self.q.now();
         let r = self.replica_mut(service, replica);
-        if !r.is_up() {
-            return; // crashing a crashed replica changes nothing
-        }
+        let draining = match r.health {
+            Health::Up => false,
+            Health::Draining => true,
+            Health::Starting => {
+                // Nothing to lose yet; it stays placed, down, until a restart.
+                r.health = Health::Down;
+                let name = &self.world.service(service).name;
+                self.trace.emit(now, &TraceEvent::ReplicaDown { service: name, replica });
+                return;
+            }
+            // Crashing a crashed replica, or a position with no process, changes nothing.
+            Health::Down | Health::Pending | Health::Off => return,
+        };
         r.health = Health::Down;
         let running = std::mem::take(&mut r.running);
         let queued: Vec<ReqId> = r.queue.drain(..).collect();
@@ -180,19 +240,24 @@ impl Sim {
             stats.sojourn_nanos += u128::from(now - arrived);
             self.requests.settle(req);
         }
+        if draining {
+            // It was going anyway: it does not come back.
+            self.replica_stopped(service, replica);
+        }
     }
 
     pub(crate) fn on_restart(&mut self, service: ServiceId, replica: ReplicaIdx) {
         let now = self.q.now();
         let r = self.replica_mut(service, replica);
-        if r.is_up() {
-            return; // it was never down, or another fault restarted it first
+        if r.health != Health::Down {
+            return; // it was never down, another fault restarted it first, or it was scaled away
         }
         r.health = Health::Up;
+        let life = r.life;
         let name = &self.world.service(service).name;
         self.trace.emit(now, &TraceEvent::ReplicaUp { service: name, replica });
         self.register(service, replica, now);
-        self.q.after(self.world.heartbeat, Event::Heartbeat { service, replica });
+        self.q.after(self.world.heartbeat, Event::Heartbeat { service, replica, life });
     }
 
     /// (queue depth, utilisation of slots, live replicas) per service, for the time series.
@@ -204,7 +269,8 @@ impl Sim {
             .map(|(spec, x)| {
                 let queue: u64 = x.replicas.iter().map(|r| r.queue.len() as u64).sum();
                 let busy: u64 = x.replicas.iter().map(|r| u64::from(r.busy())).sum();
-                let slots = (x.replicas.len() as u64 * u64::from(spec.concurrency)).max(1);
+                let placed = x.replicas.iter().filter(|r| r.health.is_placed()).count() as u64;
+                let slots = (placed * u64::from(spec.concurrency)).max(1);
                 let live = x.replicas.iter().filter(|r| r.is_up()).count() as u64;
                 (spec.name.clone(), (queue, busy as f64 / slots as f64, live))
             })

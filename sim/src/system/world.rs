@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use fusebench_model::Scenario;
 use fusebench_model::contract::Shape;
 use fusebench_model::scenario::{
-    Arrival, ChannelKind, ConflictPolicy, Consistency, Delivery, Distribution, FaultKind,
-    FaultTarget, LoadBalancing, StoreKind, TimeResource,
+    Arrival, Autoscale, ChannelKind, ConflictPolicy, Consistency, Delivery, Distribution,
+    FaultKind, FaultTarget, LoadBalancing, ScaleMetric, StoreKind, TimeResource,
 };
 
 use super::ids::{ChannelId, EndpointId, GroupId, NodeId, ReplicaIdx, ServiceId, StoreId};
@@ -120,7 +120,16 @@ fn effect_spec(s: &Scenario, e: &fusebench_model::scenario::Effect) -> EffectSpe
 pub(crate) struct ServiceSpec {
     pub(crate) name: String,
     pub(crate) node: NodeId,
+    /// Replicas at the start.
     pub(crate) replicas: u32,
+    /// Replica positions the run may use: `replicas`, or `max_replicas` when it autoscales
+    /// (a position is an index into every per-replica table).
+    pub(crate) slots: u32,
+    pub(crate) autoscale: Option<AutoscaleSpec>,
+    /// Memory one replica reserves on its node, KiB: `concurrency` instances of at most
+    /// `memory_max_kib` each for a service with a module (the `node-memory` check's rule),
+    /// none for an abstract one.
+    pub(crate) memory_request_kib: u64,
     pub(crate) has_module: bool,
     pub(crate) distribution: Option<Distribution>,
     /// What the declared distribution's time is spent on (CPU shares the node's cores).
@@ -147,6 +156,49 @@ impl ServiceSpec {
     /// The policy of a call to `callee.endpoint` made by this service.
     pub(crate) fn call_policy(&self, callee: ServiceId, endpoint: EndpointId) -> CallPolicy {
         self.calls.get(&(callee, endpoint)).copied().unwrap_or(CallPolicy::UNDECLARED)
+    }
+}
+
+/// `[service.autoscale]` in nanoseconds (`system/autoscale.rs`).
+#[derive(Debug, Clone)]
+pub(crate) struct AutoscaleSpec {
+    pub(crate) min: u32,
+    pub(crate) max: u32,
+    pub(crate) metric: ScaleMetric,
+    pub(crate) target: f64,
+    pub(crate) interval: u64,
+    pub(crate) tolerance: f64,
+    pub(crate) up_window: u64,
+    pub(crate) down_window: u64,
+    pub(crate) up_percent: f64,
+    pub(crate) up_pods: u32,
+    pub(crate) up_period: u64,
+    pub(crate) down_percent: f64,
+    pub(crate) down_period: u64,
+    pub(crate) startup: u64,
+    /// Millicores one replica requests (0: none declared).
+    pub(crate) cpu_request_milli: u64,
+}
+
+impl AutoscaleSpec {
+    fn new(a: &Autoscale) -> Self {
+        AutoscaleSpec {
+            min: a.min_replicas,
+            max: a.max_replicas,
+            metric: a.metric,
+            target: a.target,
+            interval: secs_to_nanos(a.interval_s).max(1),
+            tolerance: a.tolerance,
+            up_window: secs_to_nanos(a.scale_up_stabilisation_s),
+            down_window: secs_to_nanos(a.scale_down_stabilisation_s),
+            up_percent: a.scale_up_percent,
+            up_pods: a.scale_up_pods,
+            up_period: secs_to_nanos(a.scale_up_period_s),
+            down_percent: a.scale_down_percent,
+            down_period: secs_to_nanos(a.scale_down_period_s),
+            startup: millis_to_nanos(a.startup_ms),
+            cpu_request_milli: a.cpu_request.map_or(0, |c| (c * 1000.0).round() as u64),
+        }
     }
 }
 
@@ -329,6 +381,13 @@ impl World {
                 name: x.name.clone(),
                 node: node(&x.node.name)?,
                 replicas: x.replicas,
+                slots: x.autoscale.as_ref().map_or(x.replicas, |a| a.max_replicas.max(x.replicas)),
+                autoscale: x.autoscale.as_ref().map(AutoscaleSpec::new),
+                memory_request_kib: if x.module.is_some() {
+                    u64::from(x.concurrency).saturating_mul(s.memory_max_kib(x))
+                } else {
+                    0
+                },
                 has_module: x.module.is_some(),
                 distribution: x.service_time.distribution,
                 time_resource: x.service_time.resource,
@@ -490,7 +549,8 @@ impl World {
                     let replicas = match replica {
                         Some(r) if *r < n => vec![(svc, *r)],
                         Some(_) => return Err(missing("replica of service", &name.name)),
-                        None => (0..n).map(|r| (svc, r)).collect(),
+                        // Every position: one an autoscaler filled may be up when it strikes.
+                        None => (0..services[svc.index()].slots).map(|r| (svc, r)).collect(),
                     };
                     FaultSite::Replicas { service: Some(svc), replicas }
                 }
@@ -500,7 +560,7 @@ impl World {
                         .iter()
                         .enumerate()
                         .filter(|(_, x)| x.node == at)
-                        .flat_map(|(i, x)| (0..x.replicas).map(move |r| (ServiceId(i as u32), r)))
+                        .flat_map(|(i, x)| (0..x.slots).map(move |r| (ServiceId(i as u32), r)))
                         .collect();
                     FaultSite::Replicas { service: None, replicas }
                 }

@@ -155,6 +155,16 @@ fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
             reason: s(54),
         },
         TraceEvent::CacheDelete { inv: n.big, cache: s(49), key: s(50), existed: n.flag },
+        TraceEvent::Scale {
+            service: s(61),
+            from: n.small,
+            to: n.small,
+            metric: s(62),
+            value_milli: n.big,
+            desired: n.small,
+            reason: s(63),
+        },
+        TraceEvent::ReplicaState { service: s(64), replica: n.small, state: s(65) },
     ]
 }
 
@@ -306,6 +316,8 @@ fn the_format_of_every_kind_is_pinned() {
         r#"{"t":38000,"ev":"journey_step","id":42,"step":3,"name":"a","req":21}"#,
         r#"{"t":39000,"ev":"journey_end","journey":"b","id":42,"outcome":"c","step":"d","steps":3,"latency_ns":6,"reason":"e"}"#,
         r#"{"t":40000,"ev":"cache_delete","inv":42,"cache":"j","key":"a","existed":true}"#,
+        r#"{"t":41000,"ev":"scale","service":"b","from":3,"to":3,"metric":"c","value_milli":42,"desired":3,"reason":"d"}"#,
+        r#"{"t":42000,"ev":"replica_state","service":"e","replica":3,"state":"f"}"#,
     ];
     let trace = written(&every_kind(&text, PLAIN));
     let text = String::from_utf8(trace.lines().to_vec()).expect("utf-8");

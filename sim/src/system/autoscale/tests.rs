@@ -1,0 +1,351 @@
+//! The autoscaler against what Kubernetes documents for the Horizontal Pod Autoscaler
+//! ("Horizontal Pod Autoscaling", kubernetes.io: algorithm details, stabilization window,
+//! scaling policies) and KEDA's queue scalers; then the engine end to end.
+
+use fusebench_model::scenario::ScaleMetric;
+
+use super::*;
+use crate::metrics::Outcome;
+use crate::system::{RunOptions, RunResult, Sim};
+use crate::trace::{self, TraceMode};
+
+const S: u64 = 1_000_000_000;
+
+fn ready(n: u32) -> Count {
+    Count { ready: n, unready: 0 }
+}
+
+/// HPA's defaults (`behavior` left out) with the given bounds.
+fn hpa(min: u32, max: u32) -> AutoscaleSpec {
+    AutoscaleSpec {
+        min,
+        max,
+        metric: ScaleMetric::Concurrency,
+        target: 1.0,
+        interval: 15 * S,
+        tolerance: 0.1,
+        up_window: 0,
+        down_window: 300 * S,
+        up_percent: 100.0,
+        up_pods: 4,
+        up_period: 15 * S,
+        down_percent: 100.0,
+        down_period: 15 * S,
+        startup: 0,
+        cpu_request_milli: 0,
+    }
+}
+
+fn at(s: u64) -> SimTime {
+    SimTime(s * S)
+}
+
+#[test]
+fn desired_is_the_ceiling_of_current_times_metric_over_target() {
+    // The documentation's example: 50 replicas at 90 % CPU against a 75 % target → 60.
+    assert_eq!(pod_metric_desired(ready(50), 50.0 * 90.0, 75.0, 0.1), 60);
+    // A fraction rounds up: 3 replicas at 2.5 requests each, target 1 → 8.
+    assert_eq!(pod_metric_desired(ready(3), 7.5, 1.0, 0.1), 8);
+    // Below target: 4 replicas at 0.2 each, target 1 → 1 (ceil 0.8).
+    assert_eq!(pod_metric_desired(ready(4), 0.8, 1.0, 0.1), 1);
+}
+
+#[test]
+fn a_ratio_within_the_tolerance_changes_nothing() {
+    assert_eq!(pod_metric_desired(ready(10), 10.0 * 1.09, 1.0, 0.1), 10);
+    assert_eq!(pod_metric_desired(ready(10), 10.0 * 0.91, 1.0, 0.1), 10);
+    assert_eq!(pod_metric_desired(ready(10), 10.0 * 1.11, 1.0, 0.1), 12);
+    assert_eq!(pod_metric_desired(ready(10), 10.0 * 0.89, 1.0, 0.1), 9);
+    // A tolerance of 0 acts on any difference.
+    assert_eq!(pod_metric_desired(ready(10), 10.0 * 1.01, 1.0, 0.0), 11);
+}
+
+#[test]
+fn replicas_not_ready_count_as_idle_when_scaling_up() {
+    // 2 ready at 3 each, 2 starting: 6 / (4 × 1) = 1.5 → ceil(1.5 × 4) = 6.
+    assert_eq!(pod_metric_desired(Count { ready: 2, unready: 2 }, 6.0, 1.0, 0.1), 6);
+    // 1 ready at 1.5, 3 starting: 1.5 / 4 < 1, the direction reverses: keep 4.
+    assert_eq!(pod_metric_desired(Count { ready: 1, unready: 3 }, 1.5, 1.0, 0.1), 4);
+    // No ready replica reports a metric: keep what there is.
+    assert_eq!(pod_metric_desired(Count { ready: 0, unready: 3 }, 0.0, 1.0, 0.1), 3);
+}
+
+#[test]
+fn a_queue_scales_to_backlog_over_target_as_keda_does() {
+    assert_eq!(external_metric_desired(2, 95.0, 10.0, 0.1), 10);
+    // 21 messages for 2 replicas of target 10: ratio 1.05, within the tolerance.
+    assert_eq!(external_metric_desired(2, 21.0, 10.0, 0.1), 2);
+    assert_eq!(external_metric_desired(3, 0.0, 10.0, 0.1), 0);
+}
+
+#[test]
+fn scale_down_waits_for_the_highest_recommendation_of_its_window() {
+    let spec = hpa(1, 20);
+    let mut a = Autoscaler::default();
+    assert_eq!(a.decide(&spec, at(0), 10, 10).to, 10);
+    // The load drops: for 300 s every recommendation is 2, but the window still holds 10.
+    for t in (15..300).step_by(15) {
+        let d = a.decide(&spec, at(t), 10, 2);
+        assert_eq!((d.to, d.desired, d.reason), (10, 2, "scale-down stabilisation"), "at {t} s");
+    }
+    // 300 s after the last 10 it has left the window: down to 2 at once (100 % per 15 s).
+    let d = a.decide(&spec, at(300), 10, 2);
+    assert_eq!((d.to, d.reason), (2, "scale down"));
+}
+
+#[test]
+fn a_short_peak_inside_the_window_holds_the_count_up() {
+    let spec = hpa(1, 20);
+    let mut a = Autoscaler::default();
+    a.decide(&spec, at(0), 4, 4);
+    a.decide(&spec, at(100), 4, 6); // scale up to 6 (no up window)
+    let d = a.decide(&spec, at(115), 6, 1);
+    assert_eq!((d.to, d.reason), (6, "scale-down stabilisation"));
+    // At 400 s the window (100, 400] no longer holds the 6 from t = 100 s, but 1s since.
+    let d = a.decide(&spec, at(401), 6, 1);
+    assert_eq!(d.to, 1);
+}
+
+#[test]
+fn scale_up_may_wait_for_the_lowest_recommendation_of_its_window() {
+    let mut spec = hpa(1, 20);
+    spec.up_window = 60 * S;
+    let mut a = Autoscaler::default();
+    a.decide(&spec, at(0), 5, 5);
+    let d = a.decide(&spec, at(15), 5, 10);
+    assert_eq!((d.to, d.reason), (5, "scale-up stabilisation"));
+    // Once every recommendation of the last 60 s asks for at least 10: scale up.
+    for t in [30, 45] {
+        a.decide(&spec, at(t), 5, 10);
+    }
+    assert_eq!(a.decide(&spec, at(60), 5, 10).to, 10);
+}
+
+#[test]
+fn scale_up_is_limited_to_double_or_four_more_per_period() {
+    let spec = hpa(1, 100);
+    let mut a = Autoscaler::default();
+    // From 2: max(2 × 2, 2 + 4) = 6.
+    let d = a.decide(&spec, at(0), 2, 20);
+    assert_eq!((d.to, d.reason), (6, "scale-up rate limit"));
+    // 5 s later the period started at 2 replicas: no more yet.
+    let d = a.decide(&spec, at(5), 6, 20);
+    assert_eq!((d.to, d.reason), (6, "scale-up rate limit"));
+    // A full period later it starts at 6: max(12, 10) = 12.
+    assert_eq!(a.decide(&spec, at(15), 6, 20).to, 12);
+    // From 12: max(24, 16), capped by the demand of 20.
+    assert_eq!(
+        a.decide(&spec, at(30), 12, 20),
+        Decision { to: 20, desired: 20, reason: "scale up" }
+    );
+}
+
+#[test]
+fn bounds_apply_after_the_rate_limits() {
+    let spec = hpa(2, 8);
+    let mut a = Autoscaler::default();
+    assert_eq!(a.decide(&spec, at(0), 6, 50).reason, "max replicas");
+    assert_eq!(a.decide(&spec, at(0), 6, 50).to, 8);
+    let mut spec = hpa(2, 8);
+    spec.down_window = 0;
+    let mut a = Autoscaler::default();
+    let d = a.decide(&spec, at(0), 6, 0);
+    assert_eq!((d.to, d.reason), (2, "min replicas"));
+}
+
+#[test]
+fn scale_down_is_limited_by_its_percent_per_period() {
+    let mut spec = hpa(1, 20);
+    spec.down_window = 0;
+    spec.down_percent = 50.0;
+    let mut a = Autoscaler::default();
+    let d = a.decide(&spec, at(0), 10, 1);
+    assert_eq!((d.to, d.reason), (5, "scale-down rate limit"));
+    // Within the period the start is still 10: 10 × 0.5 = 5, no further.
+    assert_eq!(a.decide(&spec, at(10), 5, 1).to, 5);
+    // The next period starts at 5: 5 × 0.5 = 2.5, truncated to 2.
+    assert_eq!(a.decide(&spec, at(15), 5, 1).to, 2);
+}
+
+// --- the engine ------------------------------------------------------------------------------
+
+fn scenario(autoscale: &str, node_memory_mib: u32, rate: &str) -> fusebench_model::Scenario {
+    let text = format!(
+        r#"{}
+[[node]]
+name = "c"
+tier = "cloud"
+cpu_cores = 4
+memory_mib = {node_memory_mib}
+[[link]]
+between = ["a", "c"]
+latency = {{ dist = "constant", ms = 1.0 }}
+[[service]]
+name = "s"
+context = "c"
+node = "c"
+replicas = 1
+concurrency = 2
+queue_capacity = 1000
+  [service.service_time]
+  distribution = {{ dist = "constant", ms = 20.0 }}
+  resource = "wait"
+  [service.autoscale]
+  {autoscale}
+  [[service.endpoint]]
+  name = "get"
+  method = "GET"
+  path = "/s"
+  public = true
+[workload]
+duration_s = 120
+arrival = {rate}
+  [[workload.mix]]
+  service = "s"
+  endpoint = "get"
+"#,
+        super::super::tests::two_nodes("t", 60_000)
+    );
+    let parsed = fusebench_model::parse("t.toml", &text);
+    assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
+    parsed.ok().expect("valid")
+}
+
+fn run(s: fusebench_model::Scenario) -> RunResult {
+    let mut o = RunOptions::new(3);
+    o.trace = TraceMode::Full;
+    Sim::new(s, Box::new(crate::runtime::Runtime::default()), &o).run()
+}
+
+/// `(t in s, from, to, reason)` of every `scale` line, and `(t in s, replica, state)` of every
+/// `replica_state` line.
+#[allow(clippy::type_complexity)]
+fn scaling(r: &RunResult) -> (Vec<(f64, u32, u32, String)>, Vec<(f64, u32, String)>) {
+    let (mut scales, mut states) = (Vec::new(), Vec::new());
+    for line in trace::read(&r.trace) {
+        let line = line.expect("a trace line");
+        let t = line.t.as_secs_f64();
+        match line.event {
+            TraceEvent::Scale { from, to, reason, .. } => scales.push((t, from, to, reason)),
+            TraceEvent::ReplicaState { replica, state, .. } => states.push((t, replica, state)),
+            _ => {}
+        }
+    }
+    (scales, states)
+}
+
+/// 100 requests/s of 20 ms each, 2 slots per replica: concurrency 2 in all, 1 per replica
+/// would need 2 replicas at target 1; at target 0.25 it needs 8.
+const BUSY: &str = r#"{ kind = "constant", rate_rps = 100 }"#;
+
+#[test]
+fn a_loaded_service_scales_up_its_new_replicas_start_then_serve() {
+    let r = run(scenario(
+        "min_replicas = 1\n  max_replicas = 8\n  metric = \"concurrency\"\n  target = 0.25\n  startup_ms = 2000",
+        4096,
+        BUSY,
+    ));
+    let (scales, states) = scaling(&r);
+    // First decision at 15 s: 1 → max(2, 5) = 5 by the rate limit; at 30 s to 8 (demand 8).
+    assert_eq!(scales[0].0, 15.0);
+    assert_eq!((scales[0].1, scales[0].2, scales[0].3.as_str()), (1, 5, "scale-up rate limit"));
+    assert_eq!((scales[1].1, scales[1].2), (5, 8), "{scales:?}");
+    // Replica 1 is placed at 15 s and ready 2 s later.
+    assert!(states.contains(&(15.0, 1, "starting".to_owned())), "{states:?}");
+    assert!(states.contains(&(17.0, 1, "ready".to_owned())), "{states:?}");
+    // Every position served once ready: load spreads to the new replicas.
+    let served: std::collections::BTreeSet<u32> = trace::read(&r.trace)
+        .filter_map(|l| match l.expect("line").event {
+            TraceEvent::InvocationStart { replica, .. } => Some(replica),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(served.len(), 8, "{served:?}");
+    assert_eq!(r.requests_sent, r.requests_answered);
+    let ok = r.metrics.endpoints["s.get"].outcomes.get(&Outcome::Ok).copied();
+    assert_eq!(ok, Some(r.requests_sent), "no request lost while scaling");
+    // Cost: 1 replica for 15 s, 5 for 15 s, then 8 until the end (125 s with the drain).
+    let cost = r.metrics.replicas["s"].replica_seconds(r.end.nanos());
+    assert!(
+        (cost - (15.0 + 5.0 * 15.0 + 8.0 * (r.end.as_secs_f64() - 30.0))).abs() < 1e-6,
+        "{cost}"
+    );
+}
+
+#[test]
+fn replicas_that_do_not_fit_their_node_stay_pending() {
+    // No module: no memory request; 4 cores, 1.5 per replica: 2 fit (3 cores), not a third.
+    let r = run(scenario(
+        "max_replicas = 6\n  metric = \"concurrency\"\n  target = 0.25\n  cpu_request = 1.5",
+        4096,
+        BUSY,
+    ));
+    let (_, states) = scaling(&r);
+    let at_15: Vec<(u32, &str)> =
+        states.iter().filter(|s| s.0 == 15.0).map(|s| (s.1, s.2.as_str())).collect();
+    assert_eq!(
+        at_15,
+        [(1, "starting"), (2, "pending"), (3, "pending"), (4, "pending"), (1, "ready")],
+        "{states:?}"
+    );
+    assert_eq!(r.metrics.replicas["s"].most(), 2);
+}
+
+#[test]
+fn a_scaled_down_replica_drains_its_work_and_stops() {
+    // 30 s of load, then nothing: after the 300 s window... shortened to 30 s here.
+    let r = run(scenario(
+        "max_replicas = 4\n  metric = \"concurrency\"\n  target = 0.5\n  scale_down_stabilisation_s = 30",
+        4096,
+        r#"{ kind = "schedule", steps = [{ at_s = 0, rate_rps = 100 }, { at_s = 40, rate_rps = 1 }] }"#,
+    ));
+    let (scales, states) = scaling(&r);
+    assert!(scales.iter().any(|s| s.2 < s.1 && s.3 == "scale down"), "{scales:?}");
+    // Each replica scaled down drains, leaves the registry, then stops.
+    let draining: Vec<u32> = states.iter().filter(|s| s.2 == "draining").map(|s| s.1).collect();
+    assert!(!draining.is_empty());
+    for replica in &draining {
+        assert!(
+            states.iter().any(|s| s.1 == *replica && s.2 == "stopped"),
+            "replica {replica} drained but never stopped: {states:?}"
+        );
+    }
+    let deregistered = trace::read(&r.trace).any(|l| {
+        matches!(l.expect("line").event, TraceEvent::Deregistered { reason, .. } if reason == "scaled down")
+    });
+    assert!(deregistered);
+    let ok = r.metrics.endpoints["s.get"].outcomes.get(&Outcome::Ok).copied();
+    assert_eq!(ok, Some(r.requests_sent), "draining loses nothing");
+    assert_eq!(r.metrics.replicas["s"].placed, 1, "back to min_replicas");
+}
+
+#[test]
+fn the_same_seed_gives_the_same_scaling() {
+    let s = scenario("max_replicas = 8\n  metric = \"concurrency\"\n  target = 0.25", 4096, BUSY);
+    let (a, b) = (run(s.clone()), run(s));
+    assert_eq!(a.trace_hash, b.trace_hash);
+}
+
+#[test]
+fn utilisation_is_cpu_against_the_request_and_pending_replicas_go_first() {
+    // 100 requests/s of 20 ms of CPU: 2 cores busy. 1 replica requesting 1.5 cores runs at
+    // 133 %; target 50 % → ceil(1 × 133 / 50) = 3 (2.67). 4 cores: only one more fits.
+    let text = scenario(
+        "max_replicas = 6\n  metric = \"utilisation\"\n  target = 50\n  cpu_request = 1.5\n  scale_down_stabilisation_s = 0",
+        4096,
+        r#"{ kind = "schedule", steps = [{ at_s = 0, rate_rps = 100 }, { at_s = 20, rate_rps = 1 }] }"#,
+    );
+    let mut s = text;
+    s.services[0].service_time.resource = fusebench_model::scenario::TimeResource::Cpu;
+    let r = run(s);
+    let (scales, states) = scaling(&r);
+    assert_eq!((scales[0].1, scales[0].2, scales[0].3.as_str()), (1, 3, "scale up"), "{scales:?}");
+    let at = |t: f64| -> Vec<(u32, &str)> {
+        states.iter().filter(|s| s.0 == t).map(|s| (s.1, s.2.as_str())).collect()
+    };
+    assert_eq!(at(15.0), [(1, "starting"), (2, "pending"), (1, "ready")], "{states:?}");
+    // The load is gone at 30 s: down to 1, the pending replica removed before the ready one.
+    let down = scales.iter().find(|s| s.2 < s.1).expect("a scale down");
+    assert_eq!((down.1, down.2), (3, 1), "{scales:?}");
+    assert_eq!(at(down.0), [(2, "stopped"), (1, "draining"), (1, "stopped")], "{states:?}");
+}
