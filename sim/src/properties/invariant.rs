@@ -542,7 +542,7 @@ impl CelState {
     fn set(&mut self, store: &str, key: &str, value: Option<Box<dyn Val>>) {
         let mut all = std::mem::take(&mut self.stores).into_inner();
         let name = CelMapKey::String(CelString::from(store.to_owned()));
-        let mut rows = match all.remove(&name).and_then(|m| m.into_builtin()) {
+        let mut rows = match all.remove(&name).and_then(Val::into_builtin) {
             Some(Builtin::Map(m)) => m.into_inner(),
             _ => std::collections::HashMap::new(),
         };
@@ -644,8 +644,8 @@ fn want_map<'x, 'a>(
 }
 
 /// A map's entries in key order.
-fn sorted_entries<'x, 'a>(m: &'x CelMap<'a>) -> Vec<(&'x CelMapKey<'a>, &'x Box<dyn Val + 'a>)> {
-    let mut entries: Vec<_> = m.inner().iter().collect();
+fn sorted_entries<'x, 'a>(m: &'x CelMap<'a>) -> Vec<(&'x CelMapKey<'a>, &'x (dyn Val + 'a))> {
+    let mut entries: Vec<_> = m.inner().iter().map(|(k, v)| (k, v.as_ref())).collect();
     entries.sort_by(|a, b| a.0.cmp(b.0));
     entries
 }
@@ -681,7 +681,7 @@ fn values<'c, 'a>(ftx: &mut FunctionContext<'c, 'a>) -> Result<CowVal<'c, 'a>, E
     let [m] = args::<1>(ftx, "values")?;
     let m = want_map("values", m)?;
     let items: Vec<Box<dyn Val + 'a>> =
-        sorted_entries(m).into_iter().map(|(_, v)| v.clone()).collect();
+        sorted_entries(m).into_iter().map(|(_, v)| v.clone_as_boxed()).collect();
     Ok(CowVal::owned(CelList::from(items)))
 }
 
