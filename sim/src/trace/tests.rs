@@ -155,6 +155,9 @@ fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
             reason: s(54),
         },
         TraceEvent::CacheDelete { inv: n.big, cache: s(49), key: s(50), existed: n.flag },
+        TraceEvent::Sidecar { req: n.big, leg: s(56), latency_ns: n.big / 2 },
+        TraceEvent::MeshRefused { caller: s(57), target: s(58), filter: s(62), req: n.big },
+        TraceEvent::GatewayTry { req: n.big, attempt: n.small, try_req: n.big / 2, after: s(63) },
     ]
 }
 
@@ -306,6 +309,9 @@ fn the_format_of_every_kind_is_pinned() {
         r#"{"t":38000,"ev":"journey_step","id":42,"step":3,"name":"a","req":21}"#,
         r#"{"t":39000,"ev":"journey_end","journey":"b","id":42,"outcome":"c","step":"d","steps":3,"latency_ns":6,"reason":"e"}"#,
         r#"{"t":40000,"ev":"cache_delete","inv":42,"cache":"j","key":"a","existed":true}"#,
+        r#"{"t":41000,"ev":"sidecar","req":42,"leg":"g","latency_ns":21}"#,
+        r#"{"t":42000,"ev":"mesh_refused","caller":"h","target":"i","filter":"c","req":42}"#,
+        r#"{"t":43000,"ev":"gateway_try","req":42,"attempt":3,"try_req":21,"after":"d"}"#,
     ];
     let trace = written(&every_kind(&text, PLAIN));
     let text = String::from_utf8(trace.lines().to_vec()).expect("utf-8");
