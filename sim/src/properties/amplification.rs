@@ -143,3 +143,6 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
     }
     v
 }
+
+#[cfg(test)]
+mod tests;
