@@ -10,7 +10,16 @@ use crate::support::{code, fusebench, scratch, stderr, stdout};
 fn run_report(path: &str, name: &str, secs: &str) -> (i32, Value) {
     let dir = scratch("mesh", name);
     let out = dir.join("out");
-    let o = fusebench(&["run", path, "--duration", secs, "--seed", "1", "--out", out.to_str().expect("utf-8")]);
+    let o = fusebench(&[
+        "run",
+        path,
+        "--duration",
+        secs,
+        "--seed",
+        "1",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
     let text = std::fs::read_to_string(out.join("report.json"))
         .unwrap_or_else(|e| panic!("{path}: no report ({e})\n{}\n{}", stdout(&o), stderr(&o)));
     (code(&o), serde_json::from_str(&text).expect("report.json is JSON"))
@@ -38,10 +47,19 @@ fn the_mesh_shop_rides_out_the_crash_that_costs_the_mesh_less_shop_availability(
 fn check_json(path: &str, name: &str) -> (i32, Value) {
     let dir = scratch("mesh", name);
     let o = fusebench(&[
-        "check", path, "--cases", "2", "--seed", "3", "--format", "json", "--out",
+        "check",
+        path,
+        "--cases",
+        "2",
+        "--seed",
+        "3",
+        "--format",
+        "json",
+        "--out",
         dir.join("out").to_str().expect("utf-8"),
     ]);
-    let json = serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{path}: {e}\n{}", stderr(&o)));
+    let json =
+        serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{path}: {e}\n{}", stderr(&o)));
     (code(&o), json)
 }
 
@@ -70,7 +88,10 @@ fn the_retry_storm_is_warned_about_and_measured_and_its_budgeted_twin_holds() {
     let (exit, json) = check_json("scenarios/flawed/retry-storm.toml", "storm");
     assert_eq!(exit, 1, "{json:#}");
     let warning = amplification_warning(&json);
-    assert!(warning.contains("gateway → edge.page → mid.details → leaf.price as 27 requests"), "{warning}");
+    assert!(
+        warning.contains("gateway → edge.page → mid.details → leaf.price as 27 requests"),
+        "{warning}"
+    );
     let v = verdict(&json, "retry-amplification");
     assert_eq!(v["status"], "failed", "{v:#}");
     let failed: Vec<&str> = json["dynamic"]["properties"]
@@ -93,9 +114,13 @@ fn the_retry_storm_is_warned_about_and_measured_and_its_budgeted_twin_holds() {
 fn a_bad_mesh_is_bad_input_located_with_a_hint() {
     let dir = scratch("mesh", "bad");
     std::fs::create_dir_all(&dir).expect("dir");
-    let text = std::fs::read_to_string(crate::support::root().join("scenarios/flawed/retry-storm.toml"))
-        .expect("read")
-        .replace("per_try_timeout_ms = 90 }", "per_try_timeout_ms = 90, retry_onn = [\"5xx\"] }");
+    let text =
+        std::fs::read_to_string(crate::support::root().join("scenarios/flawed/retry-storm.toml"))
+            .expect("read")
+            .replace(
+                "per_try_timeout_ms = 90 }",
+                "per_try_timeout_ms = 90, retry_onn = [\"5xx\"] }",
+            );
     let path = dir.join("bad.toml");
     std::fs::write(&path, text).expect("write");
     let o = fusebench(&["check", path.to_str().expect("utf-8")]);

@@ -27,8 +27,10 @@ pub(super) fn check(f: &mut Findings<'_>) {
             for caller in s.services.iter().filter(|c| mesh.contains(&c.name)) {
                 for call in calls_to(caller, &svc.name, &e.name) {
                     let Some(channel) = s.channel(&call.channel.name) else { continue };
-                    let what =
-                        format!("its channel `{}`'s timeout ({} ms)", channel.name, channel.timeout_ms);
+                    let what = format!(
+                        "its channel `{}`'s timeout ({} ms)",
+                        channel.name, channel.timeout_ms
+                    );
                     fits(f, r, channel.timeout_ms, &svc.name, &e.name, &caller.name, &what);
                 }
             }

@@ -200,8 +200,11 @@ impl Mesh {
             );
         }
         let sidecar_latency_ms = o.opt_f64(cx, "sidecar_latency_ms", 0.0, 1000.0).unwrap_or(0.0);
-        let policies: Vec<MeshPolicy> =
-            o.table_list(cx, "policy").into_iter().filter_map(|t| MeshPolicy::read(cx, t)).collect();
+        let policies: Vec<MeshPolicy> = o
+            .table_list(cx, "policy")
+            .into_iter()
+            .filter_map(|t| MeshPolicy::read(cx, t))
+            .collect();
         let span = o.span;
         o.finish(cx);
         Mesh { all, services, sidecar_latency_ms, policies, span }

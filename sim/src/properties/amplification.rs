@@ -135,7 +135,9 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
     }
     notes.push(format!("{} retries sent", seen.retries));
     if let Some((ratio, root, service)) = worst {
-        notes.push(format!("highest: {service} on the path of {root}, {ratio:.2} requests per client request"));
+        notes.push(format!(
+            "highest: {service} on the path of {root}, {ratio:.2} requests per client request"
+        ));
     }
     let mut v = Verdict::new(ID, findings, notes).about(subjects);
     if let Some(t) = at {

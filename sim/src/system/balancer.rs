@@ -232,9 +232,9 @@ impl Sim {
         let now = self.q.now();
         self.expire_waiting(now);
         self.balancers.views.get(&(caller, service)).map_or((0, 0), |slots| {
-            slots.iter().fold((0, 0), |(n, r), s| {
-                (n + u64::from(s.outstanding), r + u64::from(s.retries))
-            })
+            slots
+                .iter()
+                .fold((0, 0), |(n, r), s| (n + u64::from(s.outstanding), r + u64::from(s.retries)))
         })
     }
 

@@ -245,7 +245,12 @@ impl Sim {
         c.sent = Some(req);
         if !self.dispatch_try(req, from, caller, timeout, attempt > 0) {
             self.requests.settle(req);
-            self.call_attempt_failed(call, "no healthy instance", RetryOn::Unavailable, Outcome::Rejected);
+            self.call_attempt_failed(
+                call,
+                "no healthy instance",
+                RetryOn::Unavailable,
+                Outcome::Rejected,
+            );
             return;
         }
         if let Some(copy) = copy {
@@ -298,7 +303,10 @@ impl Sim {
         c.state = CallState::Backoff;
         let parent = c.parent;
         match outcome {
-            Outcome::Ok | Outcome::AppError | Outcome::ExpectedError | Outcome::ContractViolation => {
+            Outcome::Ok
+            | Outcome::AppError
+            | Outcome::ExpectedError
+            | Outcome::ContractViolation => {
                 self.calls.table.remove(&call);
                 self.call_done(parent, outcome, body);
             }

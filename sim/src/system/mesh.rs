@@ -144,27 +144,26 @@ impl MeshSpec {
                         on_timeout: r.retry_on.contains(&RetryOn::Timeout),
                         on_unavailable: r.retry_on.contains(&RetryOn::Unavailable),
                     }),
-                    rate_limit: mesh
-                        .policy_for(&x.name, &e.name, |p| p.rate_limit.as_ref())
-                        .map(|(p, l)| BucketSpec {
+                    rate_limit: mesh.policy_for(&x.name, &e.name, |p| p.rate_limit.as_ref()).map(
+                        |(p, l)| BucketSpec {
                             policy: index(p),
                             max_tokens: u64::from(l.max_tokens),
                             per_fill: u64::from(l.tokens_per_fill),
                             interval: millis_to_nanos(l.fill_interval_ms).max(1),
-                        }),
+                        },
+                    ),
                 })
                 .collect();
             routes.push(route);
-            let cluster = mesh.service_policy(&x.name).map_or_else(ClusterSpec::default, |p| {
-                ClusterSpec {
+            let cluster =
+                mesh.service_policy(&x.name).map_or_else(ClusterSpec::default, |p| ClusterSpec {
                     max_requests: p.circuit_breaker.as_ref().map(|c| c.max_requests),
                     budget: p
                         .retry_budget
                         .as_ref()
                         .map(|b| (b.budget_percent, b.min_retry_concurrency)),
                     outlier: p.outlier_detection.as_ref().map(OutlierSpec::of),
-                }
-            });
+                });
             clusters.push(cluster);
         }
         Some(MeshSpec {
@@ -302,15 +301,11 @@ impl Sim {
     /// Takes a token from `caller`'s bucket for policy `b`; false when it is empty.
     fn take_token(&mut self, caller: Caller, b: BucketSpec) -> bool {
         let now = self.q.now();
-        let bucket = self
-            .mesh
-            .buckets
-            .entry((caller, b.policy))
-            .or_insert(Bucket {
-                tokens: b.max_tokens,
-                // Envoy's fill timer ticks from the proxy's start: at whole intervals.
-                filled_at: SimTime(now.nanos() / b.interval * b.interval),
-            });
+        let bucket = self.mesh.buckets.entry((caller, b.policy)).or_insert(Bucket {
+            tokens: b.max_tokens,
+            // Envoy's fill timer ticks from the proxy's start: at whole intervals.
+            filled_at: SimTime(now.nanos() / b.interval * b.interval),
+        });
         let fills = (now - bucket.filled_at) / b.interval;
         if fills > 0 {
             bucket.tokens = bucket.tokens.saturating_add(fills.saturating_mul(b.per_fill));

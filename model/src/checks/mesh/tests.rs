@@ -83,10 +83,17 @@ all = true
     let f = findings(&chain(0, mesh), "mesh-retry-timeout");
     assert_eq!(f.len(), 2, "{f:#?}");
     assert!(f.iter().all(|d| d.severity == Severity::Error));
-    assert!(f[0].message.contains("`leaf.get`") && f[0].message.contains("mid's own timeout"), "{}", f[0].message);
+    assert!(
+        f[0].message.contains("`leaf.get`") && f[0].message.contains("mid's own timeout"),
+        "{}",
+        f[0].message
+    );
     assert!(f[0].message.contains("channel `rest`'s timeout (1000 ms)"), "{}", f[0].message);
     assert!(f[1].message.contains("the gateway's timeout (2000 ms)"), "{}", f[1].message);
-    assert_eq!(f[0].hint.as_deref(), Some("lower `attempts` or set `per_try_timeout_ms` to at most 333 ms"));
+    assert_eq!(
+        f[0].hint.as_deref(),
+        Some("lower `attempts` or set `per_try_timeout_ms` to at most 333 ms")
+    );
     // Located at the retries table of the first policy.
     assert_eq!(f[0].location.as_ref().map(|l| l.line), Some(54));
     // Fitting tries pass; so does a caller outside the mesh (its sidecar does not retry).
@@ -120,17 +127,28 @@ all = true
     let f = findings(&chain(0, mesh), "mesh-retry-amplification");
     assert_eq!(f.len(), 1, "{f:#?}");
     assert_eq!(f[0].severity, Severity::Warning);
-    assert!(f[0].message.contains("gateway → edge.go → mid.get → leaf.get as 27 requests"), "{}", f[0].message);
+    assert!(
+        f[0].message.contains("gateway → edge.go → mid.get → leaf.get as 27 requests"),
+        "{}",
+        f[0].message
+    );
     // Retrying at the edge only: 3, within the default 10.
     let edge_only = mesh
-        .replace("service = \"mid\"\n  retries = { attempts = 3", "service = \"mid\"\n  retries = { attempts = 1")
-        .replace("service = \"leaf\"\n  retries = { attempts = 3", "service = \"leaf\"\n  retries = { attempts = 1");
+        .replace(
+            "service = \"mid\"\n  retries = { attempts = 3",
+            "service = \"mid\"\n  retries = { attempts = 1",
+        )
+        .replace(
+            "service = \"leaf\"\n  retries = { attempts = 3",
+            "service = \"leaf\"\n  retries = { attempts = 1",
+        );
     assert!(findings(&chain(0, &edge_only), "mesh-retry-amplification").is_empty());
     // Channel retries of callers outside the mesh count too: 3 (gateway) × 3 × 3 via `rest`.
     let channels = "\n[mesh]\nservices = [\"edge\"]\n  [[mesh.policy]]\n  service = \"edge\"\n  retries = { attempts = 3, per_try_timeout_ms = 600 }\n";
     let f = findings(&chain(2, channels), "mesh-retry-amplification");
     assert!(f.iter().any(|d| d.message.contains("as 27 requests")), "{f:#?}");
     // A higher threshold of the design's own.
-    let relaxed = chain(0, mesh).replace("[mesh]", "[quality]\nretry_amplification_max = 30\n[mesh]");
+    let relaxed =
+        chain(0, mesh).replace("[mesh]", "[quality]\nretry_amplification_max = 30\n[mesh]");
     assert!(findings(&relaxed, "mesh-retry-amplification").is_empty());
 }

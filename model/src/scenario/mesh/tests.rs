@@ -86,7 +86,10 @@ sidecar_latency_ms = 0.5
     let b = p.retry_budget.as_ref().expect("budget");
     assert_eq!((b.budget_percent, b.min_retry_concurrency), (20.0, 3));
     let o = p.outlier_detection.as_ref().expect("outlier");
-    assert_eq!((o.consecutive_5xx, o.base_ejection_time_ms, o.max_ejection_percent), (3, 30_000.0, 10));
+    assert_eq!(
+        (o.consecutive_5xx, o.base_ejection_time_ms, o.max_ejection_percent),
+        (3, 30_000.0, 10)
+    );
     let l = p.rate_limit.as_ref().expect("rate limit");
     assert_eq!((l.max_tokens, l.tokens_per_fill, l.fill_interval_ms), (10, 1, 100.0));
 }
@@ -111,7 +114,10 @@ all = true
     let mesh = s.mesh.as_ref().expect("mesh");
     let r = mesh.retries("back", "get").expect("retries");
     assert_eq!((r.attempts, r.retry_on.as_slice()), (4, [RetryOn::Timeout].as_slice()));
-    assert_eq!(mesh.service_policy("back").and_then(|p| p.retries.as_ref()).map(|r| r.attempts), Some(2));
+    assert_eq!(
+        mesh.service_policy("back").and_then(|p| p.retries.as_ref()).map(|r| r.attempts),
+        Some(2)
+    );
 }
 
 #[test]
@@ -148,10 +154,14 @@ fn bad_mesh_designs_are_errors() {
     let m = messages("[mesh]\nall = true\nservices = [\"front\"]\n");
     assert!(m.iter().any(|m| m.contains("both `all = true` and `services`")), "{m:?}");
     // A policy no sidecar applies: `back` is not public and its caller is not in the mesh.
-    let m = messages("[mesh]\nservices = [\"back\"]\n[[mesh.policy]]\nservice = \"back\"\nretries = { attempts = 2 }\n");
+    let m = messages(
+        "[mesh]\nservices = [\"back\"]\n[[mesh.policy]]\nservice = \"back\"\nretries = { attempts = 2 }\n",
+    );
     assert!(m.iter().any(|m| m.contains("no sidecar applies this policy")), "{m:?}");
     // A policy naming an unknown service.
-    let m = messages("[mesh]\nall = true\n[[mesh.policy]]\nservice = \"nope\"\nretries = { attempts = 2 }\n");
+    let m = messages(
+        "[mesh]\nall = true\n[[mesh.policy]]\nservice = \"nope\"\nretries = { attempts = 2 }\n",
+    );
     assert!(m.iter().any(|m| m.contains("unknown service `nope`")), "{m:?}");
     // A policy with no filter; a duplicate; a cluster-wide filter on one endpoint.
     let m = messages(
@@ -164,7 +174,11 @@ fn bad_mesh_designs_are_errors() {
     let m = messages(
         "[mesh]\nall = true\n[[mesh.policy]]\nservice = \"back\"\nretries = { attempts = 0, retry_on = [\"5xxx\"], base_interval_ms = 50, max_interval_ms = 10 }\nrate_limit = { max_tokens = 5 }\n",
     );
-    assert!(m.iter().any(|m| m.contains("mesh.policy[0].retries.attempts `attempts` = 0 is out of range")), "{m:?}");
+    assert!(
+        m.iter()
+            .any(|m| m.contains("mesh.policy[0].retries.attempts `attempts` = 0 is out of range")),
+        "{m:?}"
+    );
     assert!(m.iter().any(|m| m.contains("\"5xxx\", not one of")), "{m:?}");
     assert!(m.iter().any(|m| m.contains("is below `base_interval_ms`")), "{m:?}");
     assert!(m.iter().any(|m| m.contains("missing required field `fill_interval_ms`")), "{m:?}");

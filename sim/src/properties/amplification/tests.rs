@@ -13,7 +13,12 @@ fn arrival(req: u64, service: &'static str) -> Ev {
 }
 
 fn gateway_try(req: u64, attempt: u32, try_req: u64) -> Ev {
-    TraceEvent::GatewayTry { req, attempt, try_req, after: if attempt == 0 { "" } else { "timeout" } }
+    TraceEvent::GatewayTry {
+        req,
+        attempt,
+        try_req,
+        after: if attempt == 0 { "" } else { "timeout" },
+    }
 }
 
 /// Invocation `inv` of `service` serving `req`, delivered by `cause` (`client` or `call`) from
@@ -83,7 +88,13 @@ fn retries_at_one_hop_within_the_threshold_hold() {
     // The gateway tries 3 times, `b` is called once per try: 3 requests each, below 10.
     let v = judge(&one_hop(5, 3, 1));
     assert_eq!(v.status, Status::Held, "{v:#?}");
-    assert!(v.notes.iter().any(|n| n.contains("on the path of a.get, 3.00 requests per client request")), "{:?}", v.notes);
+    assert!(
+        v.notes
+            .iter()
+            .any(|n| n.contains("on the path of a.get, 3.00 requests per client request")),
+        "{:?}",
+        v.notes
+    );
 }
 
 #[test]
@@ -93,7 +104,9 @@ fn retries_multiplying_down_a_chain_fail_naming_the_service_and_path() {
     assert_eq!(v.status, Status::Failed, "{v:#?}");
     assert_eq!(v.findings.len(), 1, "{:?}", v.findings);
     assert!(
-        v.findings[0].starts_with("client requests to a.get reached b 16.0 times each (80 requests for 5 client requests)"),
+        v.findings[0].starts_with(
+            "client requests to a.get reached b 16.0 times each (80 requests for 5 client requests)"
+        ),
         "{}",
         v.findings[0]
     );

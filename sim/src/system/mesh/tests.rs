@@ -22,10 +22,7 @@ fn run(extra: &str, seed: u64) -> RunResult {
 }
 
 fn events(r: &RunResult) -> Vec<(u64, TraceEvent)> {
-    trace::read(&r.trace)
-        .map(|l| l.expect("reads back"))
-        .map(|l| (l.t.nanos(), l.event))
-        .collect()
+    trace::read(&r.trace).map(|l| l.expect("reads back")).map(|l| (l.t.nanos(), l.event)).collect()
 }
 
 fn outcomes(r: &RunResult, key: &str) -> (u64, u64) {
@@ -136,7 +133,10 @@ all = true
     assert!(waited_max[3] > 20_000_000, "{waited_max:?}");
     let (ok, failed) = outcomes(&r, "s.get");
     assert_eq!((ok, failed), (0, r.requests_sent));
-    assert_eq!(r.metrics.endpoints["s.get"].outcomes.get(&Outcome::Timeout), Some(&r.requests_sent));
+    assert_eq!(
+        r.metrics.endpoints["s.get"].outcomes.get(&Outcome::Timeout),
+        Some(&r.requests_sent)
+    );
 }
 
 #[test]
@@ -335,6 +335,97 @@ services = ["front"]
         .collect();
     assert!(failed.len() >= 12, "{failed:?}");
     assert!(failed.iter().all(|(a, gave_up)| *gave_up == (*a == 2)), "{failed:?}");
+}
+
+/// `front` (public `go`, abstract) calls `s.get` (500 ms) over a channel of `timeout_ms`, with
+/// the mesh policy `policy` for `s` applied by front's sidecar; clients at `rps` for 1 s.
+fn meshed_caller(timeout_ms: u32, rps: f64, policy: &str) -> RunResult {
+    let caller = format!(
+        r#"
+[[channel]]
+name = "rest"
+kind = "rest"
+timeout_ms = {timeout_ms}
+[[service]]
+name = "front"
+context = "c"
+node = "a"
+concurrency = 1000
+  [service.service_time]
+  distribution = {{ dist = "constant", ms = 1.0 }}
+  [[service.call]]
+  service = "s"
+  endpoint = "get"
+  channel = "rest"
+  [[service.endpoint]]
+  name = "go"
+  method = "GET"
+  path = "/go"
+  public = true
+    [[service.endpoint.effect]]
+    call = "s.get"
+[mesh]
+services = ["front"]
+  [[mesh.policy]]
+  service = "s"
+  {policy}
+"#
+    );
+    let text = service(1, 500.0, rps, 1.0).replace(
+        "[[workload.mix]]\n  service = \"s\"\n  endpoint = \"get\"",
+        "[[workload.mix]]\n  service = \"front\"\n  endpoint = \"go\"",
+    );
+    run(&format!("{text}{caller}"), 6)
+}
+
+#[test]
+fn the_caller_s_own_timeout_bounds_its_sidecar_s_tries() {
+    // 5 tries of 20 ms would need 100 ms and more; the channel gives the call 50 ms in all.
+    let r = meshed_caller(50, 5.0, "retries = { attempts = 5, per_try_timeout_ms = 20 }");
+    let ev = events(&r);
+    let gave_up: Vec<u32> = ev
+        .iter()
+        .filter_map(|(_, e)| match e {
+            TraceEvent::CallFailed { attempt, gave_up: true, .. } => Some(*attempt),
+            _ => None,
+        })
+        .collect();
+    assert!(gave_up.len() >= 4, "{gave_up:?}");
+    assert!(gave_up.iter().all(|a| *a < 4), "given up before the 5th try: {gave_up:?}");
+    // Every call ends within 50 ms of its start (plus the last try's own 20 ms at most).
+    let starts: std::collections::BTreeMap<u64, u64> = ev
+        .iter()
+        .filter_map(|(t, e)| match e {
+            TraceEvent::CallStart { call, .. } => Some((*call, *t)),
+            _ => None,
+        })
+        .collect();
+    for (t, e) in &ev {
+        if let TraceEvent::CallFailed { call, gave_up: true, .. } = e {
+            assert!(t - starts[call] <= 50_000_000, "call {call} ran {} ns", t - starts[call]);
+        }
+    }
+}
+
+#[test]
+fn a_meshed_caller_s_sidecar_applies_the_circuit_breaker_and_the_rate_limit() {
+    // 100 calls a second to a 500 ms service: ~50 in flight wanted, 3 allowed; a bucket of 20.
+    let policy = "circuit_breaker = { max_requests = 3 }\n  rate_limit = { max_tokens = 20, fill_interval_ms = 10000 }";
+    let r = meshed_caller(1000, 100.0, policy);
+    let refused = |filter: &str| {
+        events(&r)
+            .iter()
+            .filter(|(_, e)| matches!(e, TraceEvent::MeshRefused { caller, filter: f, target, .. } if caller == "front" && f == filter && target == "s.get"))
+            .count()
+    };
+    // 20 tokens: every call after the 20th is rate-limited; of the 20, only 3 fit at once.
+    assert_eq!(refused("rate-limit") as u64, r.requests_sent - 20);
+    assert!(refused("circuit-breaker") >= 10, "{}", refused("circuit-breaker"));
+    let served = events(&r)
+        .iter()
+        .filter(|(_, e)| matches!(e, TraceEvent::InvocationStart { service, .. } if service == "s"))
+        .count();
+    assert_eq!(served + refused("circuit-breaker"), 20);
 }
 
 #[test]
