@@ -89,6 +89,8 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         | TraceEvent::Ejected { service, .. }
         | TraceEvent::LimitHit { service, .. }
         | TraceEvent::OomKilled { service, .. } => Some(service),
+        // A mesh refusal belongs to the proxy that refused: the gateway or a sidecar's service.
+        TraceEvent::MeshRefused { caller, .. } => Some(caller),
         TraceEvent::StoreWrite { store, .. }
         | TraceEvent::StoreApply { store, .. }
         | TraceEvent::StoreRead { store, .. }
@@ -115,6 +117,8 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         | TraceEvent::FaultEnd { .. }
         | TraceEvent::JourneyStart { .. }
         | TraceEvent::JourneyStep { .. }
+        | TraceEvent::Sidecar { .. }
+        | TraceEvent::GatewayTry { .. }
         | TraceEvent::JourneyEnd { .. }
         | TraceEvent::RunEnd { .. } => None,
     }

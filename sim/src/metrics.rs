@@ -41,6 +41,11 @@ pub enum Outcome {
     ContractViolation,
     /// The request named no route, or failed gateway validation.
     BadRequest,
+    /// A mesh circuit breaker refused it: too many requests in flight to the destination
+    /// (Envoy's 503 with `x-envoy-overloaded`).
+    Overflow,
+    /// A mesh local rate limit refused it: no token left (Envoy's 429).
+    RateLimited,
 }
 
 impl Outcome {
@@ -56,6 +61,8 @@ impl Outcome {
             Outcome::OomKilled => "oom-killed",
             Outcome::ContractViolation => "contract-violation",
             Outcome::BadRequest => "bad-request",
+            Outcome::Overflow => "overflow",
+            Outcome::RateLimited => "rate-limited",
         }
     }
 

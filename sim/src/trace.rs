@@ -363,6 +363,31 @@ pub enum TraceEvent<S = String> {
         service: S,
         replica: u32,
         state: S,
+    /// The mesh's sidecars added `latency_ns` to request `req` on its `leg` (`request` or
+    /// `response`): the caller's outbound and the callee's inbound sidecar, those in the mesh.
+    Sidecar {
+        req: u64,
+        leg: S,
+        latency_ns: u64,
+    },
+    /// A mesh filter of `caller` (`gateway` or a meshed service) stopped request `req` to
+    /// `target` (`service.endpoint`): `filter` `rate-limit` (answered `rate-limited`),
+    /// `circuit-breaker` (answered `overflow`) or `retry-budget` (the retry after the failed
+    /// try `req` was not sent).
+    MeshRefused {
+        caller: S,
+        target: S,
+        filter: S,
+        req: u64,
+    },
+    /// The gateway sent try `attempt` (0 first) of client request `req` as request `try_req`
+    /// (the mesh's retries at the gateway); `after` is why the previous try failed, empty for
+    /// the first.
+    GatewayTry {
+        req: u64,
+        attempt: u32,
+        try_req: u64,
+        after: S,
     },
 }
 
@@ -414,6 +439,9 @@ impl<S> TraceEvent<S> {
             TraceEvent::JourneyStart { .. } => "journey_start",
             TraceEvent::JourneyStep { .. } => "journey_step",
             TraceEvent::JourneyEnd { .. } => "journey_end",
+            TraceEvent::Sidecar { .. } => "sidecar",
+            TraceEvent::MeshRefused { .. } => "mesh_refused",
+            TraceEvent::GatewayTry { .. } => "gateway_try",
         }
     }
 
@@ -693,6 +721,21 @@ impl<S> TraceEvent<S> {
                     reason: f(reason),
                 }
             }
+            TraceEvent::Sidecar { req, leg, latency_ns } => {
+                TraceEvent::Sidecar { req: *req, leg: f(leg), latency_ns: *latency_ns }
+            }
+            TraceEvent::MeshRefused { caller, target, filter, req } => TraceEvent::MeshRefused {
+                caller: f(caller),
+                target: f(target),
+                filter: f(filter),
+                req: *req,
+            },
+            TraceEvent::GatewayTry { req, attempt, try_req, after } => TraceEvent::GatewayTry {
+                req: *req,
+                attempt: *attempt,
+                try_req: *try_req,
+                after: f(after),
+            },
         }
     }
 }

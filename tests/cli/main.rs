@@ -18,6 +18,7 @@ mod invariants;
 mod invoke;
 mod layering;
 mod limits;
+mod mesh;
 mod replay_story;
 mod replay_travel;
 mod rides;

@@ -9,6 +9,7 @@ mod contexts;
 mod contracts;
 mod coupling;
 mod cycles;
+mod mesh;
 mod modules;
 mod ownership;
 
@@ -77,6 +78,14 @@ pub const CHECKS: &[CheckInfo] = &[
         id: modules::CAPABILITY_ID,
         summary: "every import is covered by a granted capability (sandbox by construction)",
     },
+    CheckInfo {
+        id: mesh::TIMEOUT_ID,
+        summary: "a mesh retry policy's attempts × per-try timeout fit in the caller's own timeout",
+    },
+    CheckInfo {
+        id: mesh::AMPLIFICATION_ID,
+        summary: "tries multiplied along a call path stay within quality.retry_amplification_max (warning)",
+    },
 ];
 
 /// The modules a scenario refers to, keyed by the `module` path as written in the scenario,
@@ -94,6 +103,7 @@ pub fn run(s: &Scenario, modules: &Modules) -> Vec<Diagnostic> {
     contracts::check(&mut out);
     modules::check(&mut out, modules);
     capacity::check(&mut out);
+    mesh::check(&mut out);
     let mut diags = out.diags;
     diags.sort_by(|a, b| {
         a.location

@@ -22,6 +22,7 @@ pub const BUILTIN_PROPERTY_IDS: &[&str] = &[
     "slo",
     "sandbox-containment",
     "dynamic-coupling",
+    "retry-amplification",
 ];
 
 /// When an invariant must hold.

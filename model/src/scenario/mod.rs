@@ -11,6 +11,7 @@ mod data;
 mod fault;
 mod invariant;
 mod journey;
+mod mesh;
 mod property;
 mod quality;
 mod reader;
@@ -29,6 +30,9 @@ pub use channel::{Channel, ChannelKind, Delivery};
 pub use data::{ConflictPolicy, Consistency, Store, StoreKind, stored_bytes};
 pub use fault::{Fault, FaultKind, FaultTarget};
 pub use invariant::{BUILTIN_PROPERTY_IDS, Invariant, When};
+pub use mesh::{
+    CircuitBreaker, Mesh, MeshPolicy, OutlierDetection, RateLimit, Retries, RetryBudget, RetryOn,
+};
 pub use property::WasmProperty;
 pub use quality::{Quality, Slo};
 pub use service::{
@@ -145,6 +149,10 @@ pub struct Scenario {
     /// of the serialisation when empty, so the replay hash of a scenario without any is as before.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub temporal: Vec<Temporal>,
+    /// The service mesh (`[mesh]`). Left out of the serialisation when absent, so the replay
+    /// hash of a scenario without one is as before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mesh: Option<Mesh>,
     #[serde(skip)]
     source: String,
     #[serde(skip)]
@@ -340,6 +348,7 @@ fn read_scenario(cx: &mut Cx<'_>, root: &toml::Spanned<toml::de::DeTable<'_>>) -
     let temporal: Vec<Temporal> =
         o.table_list(cx, "temporal").into_iter().filter_map(|t| Temporal::read(cx, t)).collect();
     user_property_names(cx, &invariants, &temporal, &properties);
+    let mesh = o.opt_table(cx, "mesh").map(|t| Mesh::read(cx, t));
     o.finish(cx);
     Some(Scenario {
         file: cx.file.to_owned(),
@@ -359,6 +368,7 @@ fn read_scenario(cx: &mut Cx<'_>, root: &toml::Spanned<toml::de::DeTable<'_>>) -
         properties,
         invariants,
         temporal,
+        mesh,
         source: String::new(),
         lines: LineIndex::default(),
     })

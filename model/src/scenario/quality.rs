@@ -19,7 +19,23 @@ pub struct Quality {
     pub memory_max_kib: u64,
     /// After faults heal and traffic stops, replicas must agree within this long.
     pub convergence_ms: f64,
+    /// Requests reaching a service per client request on a call path, at most (the static
+    /// `mesh-retry-amplification` check and the `retry-amplification` property; default 10).
+    /// Left out of the serialisation when unset, so replay hashes stay as they were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_amplification_max: Option<f64>,
     pub slos: Vec<Slo>,
+}
+
+/// The default of `quality.retry_amplification_max`.
+pub const RETRY_AMPLIFICATION_MAX: f64 = 10.0;
+
+impl Quality {
+    /// `retry_amplification_max`, or its default.
+    #[must_use]
+    pub fn retry_amplification_max(&self) -> f64 {
+        self.retry_amplification_max.unwrap_or(RETRY_AMPLIFICATION_MAX)
+    }
 }
 
 impl Default for Quality {
@@ -30,6 +46,7 @@ impl Default for Quality {
             fuel_budget: 50_000_000,
             memory_max_kib: 2048,
             convergence_ms: 5000.0,
+            retry_amplification_max: None,
             slos: Vec::new(),
         }
     }
@@ -59,9 +76,18 @@ impl Quality {
             o.opt_u64(cx, "memory_max_kib", 64, 4 << 20).unwrap_or(d.memory_max_kib);
         let convergence_ms =
             o.opt_f64(cx, "convergence_ms", 0.0, 3.6e6).unwrap_or(d.convergence_ms);
+        let retry_amplification_max = o.opt_f64(cx, "retry_amplification_max", 1.0, 1e6);
         let slos = o.table_list(cx, "slo").into_iter().filter_map(|t| Slo::read(cx, t)).collect();
         o.finish(cx);
-        Quality { coupling_max, cohesion_min, fuel_budget, memory_max_kib, convergence_ms, slos }
+        Quality {
+            coupling_max,
+            cohesion_min,
+            fuel_budget,
+            memory_max_kib,
+            convergence_ms,
+            retry_amplification_max,
+            slos,
+        }
     }
 }
 

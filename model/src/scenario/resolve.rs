@@ -220,6 +220,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario) {
         }
         super::journey::check(cx, s);
     }
+    resolve_mesh(cx, s, &services);
     for fault in &s.faults {
         let field = "fault";
         match &fault.target {
@@ -253,6 +254,69 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario) {
             FaultTarget::Store { store } => {
                 expect(cx, store, "store", field, &stores);
             }
+        }
+    }
+}
+
+/// `[mesh]`: the meshed services and each policy's destination exist; one policy per
+/// destination (service, or service and endpoint); a policy some sidecar or the gateway applies.
+fn resolve_mesh(cx: &mut Cx<'_>, s: &Scenario, services: &[&str]) {
+    let Some(mesh) = &s.mesh else { return };
+    for m in &mesh.services {
+        expect(cx, m, "service", "mesh.services", services);
+    }
+    let mut seen: BTreeMap<(&str, Option<&str>), Span> = BTreeMap::new();
+    for (i, p) in mesh.policies.iter().enumerate() {
+        let field = format!("mesh.policy[{i}]");
+        if !expect(cx, &p.service, "service", &format!("{field}.service"), services) {
+            continue;
+        }
+        let Some(svc) = s.service(&p.service.name) else { continue };
+        if let Some(e) = &p.endpoint {
+            let eps: Vec<&str> = svc.endpoints.iter().map(|e| e.name.as_str()).collect();
+            let what = format!("endpoint of `{}`", svc.name);
+            if !expect(cx, e, &what, &format!("{field}.endpoint"), &eps) {
+                continue;
+            }
+        }
+        let key = (p.service.name.as_str(), p.endpoint.as_ref().map(|e| e.name.as_str()));
+        if let Some(first) = seen.get(&key) {
+            let line = cx.locate(*first).line;
+            let target = key.1.map_or(key.0.to_owned(), |e| format!("{}.{e}", key.0));
+            let msg = format!("a second mesh policy for `{target}` (the first is at line {line})");
+            cx.error("parse.duplicate", p.span, &field, msg);
+            continue;
+        }
+        seen.insert(key, p.span);
+        // The gateway applies policies to the public endpoints; a meshed caller's sidecar to
+        // its calls. A policy neither applies would configure nothing.
+        let reached = |endpoint: &str| {
+            let public = svc.endpoint(endpoint).is_some_and(|e| e.public);
+            public
+                || s.services.iter().any(|caller| {
+                    mesh.contains(&caller.name)
+                        && caller
+                            .calls
+                            .iter()
+                            .any(|c| c.service.name == svc.name && c.endpoint.name == endpoint)
+                })
+        };
+        let applied = match &p.endpoint {
+            Some(e) => reached(&e.name),
+            None => svc.endpoints.iter().any(|e| reached(&e.name)),
+        };
+        if !applied {
+            let msg = format!(
+                "no sidecar applies this policy: `{}` has no public endpoint it covers and no caller in the mesh",
+                svc.name
+            );
+            cx.error_hint(
+                "parse.mesh-unused",
+                p.span,
+                &field,
+                msg,
+                Some("add its callers to `mesh.services` (or set `mesh.all = true`)".into()),
+            );
         }
     }
 }

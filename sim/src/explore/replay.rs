@@ -421,6 +421,10 @@ fn links(event: &TraceEvent) -> Vec<Link> {
             vec![Link::Call(*call)]
         }
         TraceEvent::CallFailed { call, req, .. } => vec![Link::Call(*call), Link::Req(*req)],
+        TraceEvent::Sidecar { req, .. } | TraceEvent::MeshRefused { req, .. } => {
+            vec![Link::Req(*req)]
+        }
+        TraceEvent::GatewayTry { req, try_req, .. } => vec![Link::Req(*req), Link::Req(*try_req)],
         TraceEvent::Publish { msg, .. }
         | TraceEvent::Deliver { msg, .. }
         | TraceEvent::Acked { msg, .. }
@@ -926,6 +930,22 @@ pub fn describe(line: &TraceLine) -> String {
         TraceEvent::Nacked { msg, group, outcome, .. } => {
             format!("message {msg} NOT acknowledged by {group}: {outcome}")
         }
+        TraceEvent::Sidecar { req, leg, latency_ns } => format!(
+            "mesh sidecars add {:.2} ms to the {leg} of request {req}",
+            *latency_ns as f64 / 1e6
+        ),
+        TraceEvent::MeshRefused { caller, target, filter, req } => {
+            format!("{caller}'s mesh {filter} STOPS request {req} to {target}")
+        }
+        TraceEvent::GatewayTry { req, attempt, try_req, after } => {
+            if after.is_empty() {
+                format!("gateway sends try {attempt} of request {req} as request {try_req}")
+            } else {
+                format!(
+                    "gateway RETRIES request {req} (try {attempt}, as request {try_req}) after {after}"
+                )
+            }
+        }
         TraceEvent::OomKilled { inv, service, replica, node, bytes, others, capacity } => {
             let mib = |b: &u64| *b as f64 / f64::from(1 << 20);
             format!(
@@ -1021,6 +1041,9 @@ pub fn mermaid(events: &[TraceLine]) -> String {
             TraceEvent::Ejected { caller, service, replica, .. } => {
                 writeln!(out, "  Note over {}: {} ejects replica {replica}", id(service), t(caller))
             }
+            TraceEvent::MeshRefused { caller, target, filter, .. } => {
+                writeln!(out, "  Note over {}: {} refuses {}", id(caller), t(filter), t(target))
+            }
             TraceEvent::Response { req, service, outcome, .. } => {
                 let service = id(service);
                 writeln!(out, "  {service}-->>{}: {} #{req}", id("client"), t(outcome))
@@ -1064,7 +1087,9 @@ pub fn mermaid(events: &[TraceLine]) -> String {
             | TraceEvent::CallFailed { .. }
             | TraceEvent::Nacked { .. }
             | TraceEvent::JourneyStart { .. }
-            | TraceEvent::JourneyStep { .. } => Ok(()),
+            | TraceEvent::JourneyStep { .. }
+            | TraceEvent::Sidecar { .. }
+            | TraceEvent::GatewayTry { .. } => Ok(()),
         };
     }
     let mut out = String::from("sequenceDiagram\n");

@@ -559,6 +559,14 @@ fn every_kind() -> Vec<TraceEvent<&'static str>> {
             latency_ns: 9_000_000,
             reason: "the answer of step browse has no field sku",
         },
+        TraceEvent::Sidecar { req: 40, leg: "request", latency_ns: 500_000 },
+        TraceEvent::MeshRefused {
+            caller: "gateway",
+            target: "payments.charge",
+            filter: "circuit-breaker",
+            req: 41,
+        },
+        TraceEvent::GatewayTry { req: 40, attempt: 1, try_req: 44, after: "timeout" },
     ]
 }
 

@@ -6,6 +6,7 @@
 //! a counterexample can be read, not just counted.
 
 mod acked;
+mod amplification;
 mod consistency;
 mod containment;
 mod coupling;
@@ -103,6 +104,10 @@ pub const PROPERTIES: &[PropertyInfo] = &[
     PropertyInfo::builtin(
         coupling::ID,
         "no undeclared call, store access or publish is attempted (refused by the host); coupling measured on the run's traffic stays below quality.coupling_max",
+    ),
+    PropertyInfo::builtin(
+        amplification::ID,
+        "requests reaching each service per client request on its path (retries and fan-out multiplied) stay within quality.retry_amplification_max",
     ),
 ];
 
@@ -270,6 +275,7 @@ pub fn check(s: &Scenario, run: &RunResult) -> Vec<Verdict> {
         slo::check(s, run),
         containment::check(s, run),
         coupling::check(s, run),
+        amplification::check(s, run),
     ];
     verdicts.extend(invariant::check(s, run));
     verdicts.extend(temporal::check(s, run));

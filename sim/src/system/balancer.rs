@@ -26,16 +26,15 @@ use fusebench_model::scenario::LoadBalancing;
 use super::Sim;
 use super::event::Event;
 use super::ids::{NodeId, ReplicaIdx, ReqId, ServiceId};
+use super::mesh::OutlierSpec;
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
-/// Consecutive failures that eject a replica (Envoy `consecutive_5xx`).
-const EJECT_AFTER_FAILURES: u32 = 5;
-/// The base ejection time, multiplied by the number of ejections (Envoy `base_ejection_time`).
-const BASE_EJECTION_NANOS: u64 = 30_000_000_000;
-/// The share of a service's replicas that may be ejected at once (Envoy
-/// `max_ejection_percent`), at least one.
-const MAX_EJECTION_PERCENT: usize = 10;
+/// Envoy's consecutive-5xx detector with its defaults (`consecutive_5xx` 5,
+/// `base_ejection_time` 30 s, `max_ejection_percent` 10 %), for destinations whose mesh policy
+/// sets none.
+const ENVOY_OUTLIER: OutlierSpec =
+    OutlierSpec { consecutive: 5, base_ejection: 30_000_000_000, max_percent: 10 };
 
 /// Who picks a replica: each has its own view of the replicas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -50,6 +49,8 @@ pub(crate) enum Caller {
 struct Slot {
     /// Requests sent to it that the caller still waits for.
     outstanding: u32,
+    /// Of those, the retries (a mesh's retry budget counts them).
+    retries: u32,
     /// Failures in a row (reset by a success).
     failures: u32,
     /// How many times it was ejected (the ejection time grows with it).
@@ -63,6 +64,7 @@ struct Waiting {
     view: (Caller, ServiceId),
     replica: ReplicaIdx,
     deadline: SimTime,
+    retry: bool,
 }
 
 #[derive(Debug, Default)]
@@ -74,22 +76,26 @@ pub(crate) struct Balancers {
 }
 
 impl Balancers {
-    /// Outstanding requests per (caller, service, replica), for the invariants.
+    /// Outstanding requests (and retries among them) per (caller, service, replica), for the
+    /// invariants.
     pub(crate) fn outstanding_consistent(&self) -> bool {
-        let mut counted: BTreeMap<((Caller, ServiceId), ReplicaIdx), u32> = BTreeMap::new();
+        let mut counted: BTreeMap<((Caller, ServiceId), ReplicaIdx), (u32, u32)> = BTreeMap::new();
         for w in self.waiting.values() {
-            *counted.entry((w.view, w.replica)).or_default() += 1;
+            let c = counted.entry((w.view, w.replica)).or_default();
+            c.0 += 1;
+            c.1 += u32::from(w.retry);
         }
         self.views.iter().all(|(view, slots)| {
             slots.iter().enumerate().all(|(r, s)| {
-                s.outstanding == counted.get(&(*view, r as ReplicaIdx)).copied().unwrap_or(0)
+                (s.outstanding, s.retries)
+                    == counted.get(&(*view, r as ReplicaIdx)).copied().unwrap_or((0, 0))
             })
         }) && self.waiting.len() == self.deadlines.len()
     }
 }
 
 impl Sim {
-    fn caller_name(&self, caller: Caller) -> &str {
+    pub(crate) fn caller_name(&self, caller: Caller) -> &str {
         match caller {
             Caller::Gateway => "gateway",
             Caller::Broker => "broker",
@@ -126,24 +132,28 @@ impl Sim {
         let slots = self.balancers.views.get_mut(&w.view).expect("a waiting request has a view");
         let slot = &mut slots[w.replica as usize];
         slot.outstanding -= 1;
+        slot.retries -= u32::from(w.retry);
         if success {
             slot.failures = 0;
             return;
         }
+        let (caller, service) = w.view;
+        let od = self.outlier(caller, service);
+        let slots = self.balancers.views.get_mut(&w.view).expect("a waiting request has a view");
+        let slot = &mut slots[w.replica as usize];
         slot.failures += 1;
-        if slot.failures < EJECT_AFTER_FAILURES || slot.ejected_until.is_some_and(|u| u > now) {
+        if slot.failures < od.consecutive || slot.ejected_until.is_some_and(|u| u > now) {
             return;
         }
         let ejected = slots.iter().filter(|s| s.ejected_until.is_some_and(|u| u > now)).count();
-        if ejected >= (n * MAX_EJECTION_PERCENT / 100).max(1) {
+        if ejected >= (n * od.max_percent / 100).max(1) {
             return;
         }
         let slot = &mut slots[w.replica as usize];
         slot.ejections += 1;
         slot.failures = 0;
-        let until = now + BASE_EJECTION_NANOS.saturating_mul(u64::from(slot.ejections));
+        let until = now + od.base_ejection.saturating_mul(u64::from(slot.ejections));
         slot.ejected_until = Some(until);
-        let (caller, service) = w.view;
         let caller = self.caller_name(caller).to_owned();
         self.trace.emit(
             now,
@@ -205,6 +215,29 @@ impl Sim {
         })
     }
 
+    /// The outlier detection `caller` applies to `service`: the mesh policy's when the
+    /// caller applies the mesh's policies and the destination has one, else Envoy's defaults.
+    fn outlier(&self, caller: Caller, service: ServiceId) -> OutlierSpec {
+        self.world
+            .mesh
+            .as_ref()
+            .filter(|m| m.applies(caller))
+            .and_then(|m| m.cluster(service).outlier)
+            .unwrap_or(ENVOY_OUTLIER)
+    }
+
+    /// The requests `caller` has in flight to `service` (those it still waits for), and how
+    /// many of them are retries.
+    pub(crate) fn in_flight(&mut self, caller: Caller, service: ServiceId) -> (u64, u64) {
+        let now = self.q.now();
+        self.expire_waiting(now);
+        self.balancers.views.get(&(caller, service)).map_or((0, 0), |slots| {
+            slots
+                .iter()
+                .fold((0, 0), |(n, r), s| (n + u64::from(s.outstanding), r + u64::from(s.retries)))
+        })
+    }
+
     /// Sends request `req` towards a replica of its service, from node `from` on behalf of
     /// `caller`, who gives up waiting for it after `patience` nanoseconds. Returns false when
     /// no replica is registered.
@@ -215,17 +248,42 @@ impl Sim {
         caller: Caller,
         patience: u64,
     ) -> bool {
+        self.dispatch_try(req, from, caller, patience, false)
+    }
+
+    /// [`Sim::dispatch_request`] for a try that may be a retry (counted as one in flight).
+    pub(crate) fn dispatch_try(
+        &mut self,
+        req: ReqId,
+        from: NodeId,
+        caller: Caller,
+        patience: u64,
+        retry: bool,
+    ) -> bool {
         let service = self.requests.live(req).service;
         let Some(replica) = self.pick_replica(caller, service) else { return false };
         let view = (caller, service);
         let slots = self.balancers.views.get_mut(&view).expect("picked from this view");
         slots[replica as usize].outstanding += 1;
+        slots[replica as usize].retries += u32::from(retry);
         let deadline = self.q.now() + patience;
-        self.balancers.waiting.insert(req, Waiting { view, replica, deadline });
+        self.balancers.waiting.insert(req, Waiting { view, replica, deadline, retry });
         self.balancers.deadlines.insert((deadline, req));
         let to = self.world.service(service).node;
+        let sidecars = self.world.mesh.as_ref().map_or(0, |m| m.hop_latency(caller, service));
+        let sidecars = if sidecars > 0 {
+            self.requests.live_mut(req).sidecar_nanos = sidecars;
+            let now = self.q.now();
+            self.trace.emit(
+                now,
+                &TraceEvent::Sidecar { req: req.0, leg: "request", latency_ns: sidecars },
+            );
+            sidecars
+        } else {
+            0
+        };
         match self.transit(from, to, "request", req.0) {
-            Some(d) => self.q.after(d, Event::AtReplica { req, service, replica }),
+            Some(d) => self.q.after(d + sidecars, Event::AtReplica { req, service, replica }),
             None => {
                 self.requests.settle(req);
                 return true;

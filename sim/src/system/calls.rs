@@ -1,20 +1,37 @@
-//! Synchronous calls between services: each attempt is a request with its own timeout; a
-//! failed attempt is retried after an exponential backoff with ±50 % jitter (the policy of
-//! the call's channel), and the caller is resumed with the callee's answer or with
-//! `unavailable` once the attempts are spent.
+//! Synchronous calls between services, and the gateway's forwarding of a client request
+//! under a mesh retry policy: each try is a request with its own timeout; a failed try is
+//! retried after a back-off, and whoever waits (the calling invocation, or the client through
+//! the gateway) gets the callee's answer, or a failure once the tries are spent.
+//!
+//! The back-off is the channel's — exponential with ±50 % jitter — or, when the caller applies
+//! a mesh retry policy to the destination, Envoy's (see `mesh.rs`), whose `retry_on`, retry
+//! budget, circuit breaker and rate limit then apply too.
 
 use std::collections::BTreeMap;
+
+use fusebench_model::scenario::RetryOn;
 
 use super::Sim;
 use super::balancer::Caller;
 use super::event::Event;
-use super::ids::{CallId, ChannelId, Counter, EndpointId, InvId, ReqId, ServiceId};
-use super::requests::{Origin, Request};
+use super::ids::{CallId, ChannelId, Counter, EndpointId, InvId, NodeId, ReqId, ServiceId};
+use super::mesh::{Refusal, RetrySpec};
+use super::requests::{ClientState, Origin, Request};
 use super::world::CallPolicy;
 use crate::engine::TimerId;
 use crate::metrics::Outcome;
 use crate::runtime::{HostCode, HostReply};
+use crate::time::SimTime;
 use crate::trace::TraceEvent;
+
+/// Who waits for a call's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Parent {
+    /// A service's invocation (its host call): resumed with the answer.
+    Inv(InvId),
+    /// A client request the gateway forwards with the mesh's retries: answered with it.
+    Client(ReqId),
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CallState {
@@ -26,15 +43,24 @@ pub(crate) enum CallState {
 
 #[derive(Debug)]
 pub(crate) struct Call {
-    pub(crate) inv: InvId,
+    pub(crate) parent: Parent,
+    caller: Caller,
+    /// The caller's node, where every try leaves from.
+    from: NodeId,
     service: ServiceId,
     endpoint: EndpointId,
     body: Vec<u8>,
     policy: CallPolicy,
+    /// The mesh's retry policy, when the caller applies one to this destination.
+    mesh: Option<RetrySpec>,
+    /// When a meshed caller gives up on the whole call (its own timeout), tries included.
+    deadline: Option<SimTime>,
     pub(crate) attempt: u32,
     pub(crate) state: CallState,
     /// The request of the latest attempt (named when the attempt fails).
     sent: Option<ReqId>,
+    /// Why the latest try failed, and the outcome a client gets if it was the last.
+    failed: (&'static str, Outcome),
 }
 
 #[derive(Debug, Default)]
@@ -54,8 +80,8 @@ impl Calls {
 }
 
 impl Sim {
-    /// Starts a call of `inv`; `timeout` (ns) replaces the channel's per-attempt timeout for
-    /// this call only (`call_timeout`), the channel's retries and backoff still apply.
+    /// Starts a call of `inv`; `timeout` (ns) replaces the per-attempt timeout for this call
+    /// only (`call_timeout`); the retries and back-off still apply.
     pub(crate) fn start_call(
         &mut self,
         inv: InvId,
@@ -83,8 +109,18 @@ impl Sim {
         if let Some(timeout) = timeout {
             policy.timeout = timeout;
         }
-        let id = CallId(self.calls.ids.next());
         let now = self.q.now();
+        let mesh = self.mesh_retries(Caller::Service(caller), callee, endpoint);
+        let mut deadline = None;
+        if let Some(r) = mesh {
+            // The sidecar's retries replace the channel's (the client library's); the
+            // caller's own timeout (the channel's, or this call's) bounds them all, as an
+            // application's timeout bounds its sidecar's retries.
+            deadline = Some(now + policy.timeout);
+            policy.retries = r.attempts - 1;
+            policy.timeout = r.per_try.unwrap_or(policy.timeout);
+        }
+        let id = CallId(self.calls.ids.next());
         self.trace.emit(
             now,
             &TraceEvent::CallStart {
@@ -95,47 +131,131 @@ impl Sim {
             },
         );
         let call = Call {
-            inv,
+            parent: Parent::Inv(inv),
+            caller: Caller::Service(caller),
+            from: self.world.service(caller).node,
             service: callee,
             endpoint,
             body: request,
             policy,
+            mesh,
+            deadline,
             attempt: 0,
             state: CallState::Backoff,
             sent: None,
+            failed: ("", Outcome::Rejected),
         };
         self.calls.table.insert(id, call);
         self.send_call_attempt(id);
+    }
+
+    /// The mesh retry policy `caller` applies to `service.endpoint`, if any.
+    fn mesh_retries(
+        &self,
+        caller: Caller,
+        service: ServiceId,
+        endpoint: EndpointId,
+    ) -> Option<RetrySpec> {
+        let mesh = self.world.mesh.as_ref().filter(|m| m.applies(caller))?;
+        mesh.route(service, endpoint).retries
+    }
+
+    /// Forwards client request `req` (validated at the gateway) under the mesh's retry policy
+    /// for its route: each try is a request of its own; the client's request waits at the
+    /// gateway for the result. Returns false when the route has no retry policy.
+    pub(crate) fn start_gateway_call(&mut self, req: ReqId) -> bool {
+        let r = self.requests.live(req);
+        let (service, endpoint) = (r.service, r.endpoint);
+        let Some(retries) = self.mesh_retries(Caller::Gateway, service, endpoint) else {
+            return false;
+        };
+        let body = r.body.clone();
+        let policy = CallPolicy {
+            timeout: retries.per_try.unwrap_or(self.world.gateway_timeout),
+            retries: retries.attempts - 1,
+            backoff: 0,
+            channel: None,
+        };
+        // The gateway holds the request; its record stays while the client waits.
+        self.requests.settle(req);
+        let call = Call {
+            parent: Parent::Client(req),
+            caller: Caller::Gateway,
+            from: self.world.gateway_node,
+            service,
+            endpoint,
+            body,
+            policy,
+            mesh: Some(retries),
+            deadline: None,
+            attempt: 0,
+            state: CallState::Backoff,
+            sent: None,
+            failed: ("", Outcome::Rejected),
+        };
+        let id = CallId(self.calls.ids.next());
+        self.calls.table.insert(id, call);
+        self.send_call_attempt(id);
+        true
+    }
+
+    /// Whether whoever waits for the call still does.
+    fn parent_waits(&self, parent: Parent) -> bool {
+        match parent {
+            Parent::Inv(inv) => self.invocations.get(inv).is_some(),
+            Parent::Client(req) => self.requests.get(req).is_some_and(|r| {
+                matches!(r.origin, Origin::Client { state: ClientState::Waiting { .. }, .. })
+            }),
+        }
     }
 
     pub(crate) fn send_call_attempt(&mut self, call: CallId) {
         let now = self.q.now();
         let c = &self.calls.table[&call];
         debug_assert_eq!(c.state, CallState::Backoff);
-        let Some(caller) = self.invocations.get(c.inv) else {
-            self.calls.table.remove(&call); // the caller crashed during the backoff
+        if !self.parent_waits(c.parent) {
+            // The caller crashed, or the client gave up, during the back-off.
+            self.calls.table.remove(&call);
             return;
-        };
-        let caller = caller.service;
-        let from = self.world.service(caller).node;
-        let origin = Origin::Call { call, attempt: c.attempt };
-        let request = Request::new(c.service, c.endpoint, c.body.clone(), origin, now, from);
+        }
+        let (caller, from, parent) = (c.caller, c.from, c.parent);
+        let (service, endpoint, attempt) = (c.service, c.endpoint, c.attempt);
+        let origin = Origin::Call { call, attempt };
+        let request = Request::new(service, endpoint, c.body.clone(), origin, now, from);
         // A `duplication` fault on the call's channel sends the request twice on the wire.
-        let (timeout, attempt, channel) = (c.policy.timeout, c.attempt, c.policy.channel);
+        let (mut timeout, channel) = (c.policy.timeout, c.policy.channel);
+        if let Some(d) = c.deadline {
+            timeout = timeout.min((d - now).max(1));
+        }
+        let after = c.failed.0;
         let copy = self.wire_duplicate(channel).then(|| request.duplicate());
         let req = self.requests.add(request);
+        if let Parent::Client(client) = parent {
+            let e = TraceEvent::GatewayTry { req: client.0, attempt, try_req: req.0, after };
+            self.trace.emit(now, &e);
+        }
+        if let Some(refusal) = self.mesh_admit(caller, service, endpoint, req, attempt == 0) {
+            self.requests.settle(req);
+            self.call_refused(call, refusal);
+            return;
+        }
         let timer = self.q.timer_after(timeout, Event::CallTimeout { call, attempt });
         let c = self.calls.live_mut(call);
         c.state = CallState::InFlight { timer };
         c.sent = Some(req);
-        if !self.dispatch_request(req, from, Caller::Service(caller), timeout) {
+        if !self.dispatch_try(req, from, caller, timeout, attempt > 0) {
             self.requests.settle(req);
-            self.call_attempt_failed(call, "no healthy instance");
+            self.call_attempt_failed(
+                call,
+                "no healthy instance",
+                RetryOn::Unavailable,
+                Outcome::Rejected,
+            );
             return;
         }
         if let Some(copy) = copy {
             let dup = self.requests.add(copy);
-            if !self.dispatch_request(dup, from, Caller::Service(caller), timeout) {
+            if !self.dispatch_request(dup, from, caller, timeout) {
                 self.requests.settle(dup);
             }
         }
@@ -160,7 +280,7 @@ impl Sim {
             "{call}: the timeout of attempt {attempt} fired but it was not in flight"
         );
         c.state = CallState::Backoff; // the timer fired
-        self.call_attempt_failed(call, "timeout");
+        self.call_attempt_failed(call, "timeout", RetryOn::Timeout, Outcome::Timeout);
     }
 
     pub(crate) fn on_call_reply(
@@ -181,58 +301,142 @@ impl Sim {
         };
         self.q.cancel(timer);
         c.state = CallState::Backoff;
-        let inv = c.inv;
+        let parent = c.parent;
         match outcome {
-            Outcome::Ok | Outcome::AppError | Outcome::ExpectedError => {
+            Outcome::Ok
+            | Outcome::AppError
+            | Outcome::ExpectedError
+            | Outcome::ContractViolation => {
                 self.calls.table.remove(&call);
-                self.resume(inv, HostReply::Value(body));
+                self.call_done(parent, outcome, body);
             }
-            Outcome::ContractViolation => {
-                self.calls.table.remove(&call);
-                self.resume(inv, HostReply::Error(HostCode::Rejected));
+            Outcome::Rejected | Outcome::Overflow | Outcome::RateLimited => {
+                self.call_attempt_failed(call, outcome.name(), RetryOn::Unavailable, outcome);
             }
-            _ => self.call_attempt_failed(call, outcome.name()),
+            _ => self.call_attempt_failed(call, outcome.name(), RetryOn::FiveXx, outcome),
         }
     }
 
+    /// The call is over with `outcome`: its parent gets the answer.
+    fn call_done(&mut self, parent: Parent, outcome: Outcome, body: Vec<u8>) {
+        match parent {
+            Parent::Inv(inv) => {
+                let reply = match outcome {
+                    Outcome::Ok | Outcome::AppError | Outcome::ExpectedError => {
+                        HostReply::Value(body)
+                    }
+                    Outcome::ContractViolation => HostReply::Error(HostCode::Rejected),
+                    _ => HostReply::Error(HostCode::Unavailable),
+                };
+                self.resume(inv, reply);
+            }
+            Parent::Client(req) => {
+                if self.parent_waits(parent) {
+                    self.answer_client(req, outcome, body);
+                }
+            }
+        }
+    }
+
+    /// A mesh filter refused a try: the call fails at once (a refusal is never retried).
+    fn call_refused(&mut self, call: CallId, refusal: Refusal) {
+        let c = self.calls.table.remove(&call).expect("a refused call has a record");
+        let outcome = match refusal {
+            Refusal::Overflow => Outcome::Overflow,
+            Refusal::RateLimited => Outcome::RateLimited,
+        };
+        self.call_done(c.parent, outcome, Vec::new());
+    }
+
     /// An attempt failed (its timer is no longer pending): retry after a backoff, or give up.
-    fn call_attempt_failed(&mut self, call: CallId, reason: &str) {
+    fn call_attempt_failed(
+        &mut self,
+        call: CallId,
+        reason: &'static str,
+        class: RetryOn,
+        outcome: Outcome,
+    ) {
         let now = self.q.now();
         let c = self.calls.live_mut(call);
         if let CallState::InFlight { timer } = c.state {
             self.q.cancel(timer);
             c.state = CallState::Backoff;
         }
-        let gave_up = c.attempt >= c.policy.retries;
-        let (service, endpoint) = (c.service, c.endpoint);
-        let spec = self.world.service(service);
-        let target = format!("{}.{}", spec.name, spec.endpoint(endpoint).name);
-        self.trace.emit(
-            now,
-            &TraceEvent::CallFailed {
-                call: call.0,
-                attempt: c.attempt,
-                inv: c.inv.0,
-                req: c.sent.map_or(0, |r| r.0),
-                target: &target,
-                reason,
-                gave_up,
-            },
-        );
-        let c = self.calls.live_mut(call);
-        if !gave_up {
-            c.attempt += 1;
-            let attempt = c.attempt;
-            // Exponential backoff with ±50 % jitter from the caller's stream.
-            let base = c.policy.backoff.saturating_mul(1u64 << (attempt - 1).min(20));
-            let caller = self.invocations.get(c.inv).map(|i| i.service);
-            let jitter = caller.map_or(1.0, |s| 0.5 + self.services[s.index()].rng.unit());
-            self.trace.emit(now, &TraceEvent::CallRetry { call: call.0, attempt, reason });
-            self.q.after((base as f64 * jitter) as u64, Event::CallRetry(call));
-        } else {
-            let inv = c.inv;
+        c.failed = (reason, outcome);
+        let (caller, service, endpoint, parent) = (c.caller, c.service, c.endpoint, c.parent);
+        let (mesh, deadline, attempt) = (c.mesh, c.deadline, c.attempt);
+        let mut gave_up = attempt >= c.policy.retries || mesh.is_some_and(|r| !r.retries(class));
+        if !gave_up && mesh.is_some() && !self.retry_budget_allows(caller, service) {
+            // Envoy: a retry over the budget is not sent; the failure stands.
+            let req = self.calls.table[&call].sent.unwrap_or(ReqId(0));
+            self.trace_refused(caller, service, endpoint, "retry-budget", req);
+            gave_up = true;
+        }
+        let delay = if gave_up { 0 } else { self.backoff(call, attempt + 1) };
+        // The caller's own timeout passes before the next try could leave: it gives up.
+        gave_up |= deadline.is_some_and(|d| now + delay >= d);
+        if let Parent::Inv(inv) = parent {
+            let spec = self.world.service(service);
+            let target = format!("{}.{}", spec.name, spec.endpoint(endpoint).name);
+            let sent = self.calls.table[&call].sent;
+            self.trace.emit(
+                now,
+                &TraceEvent::CallFailed {
+                    call: call.0,
+                    attempt,
+                    inv: inv.0,
+                    req: sent.map_or(0, |r| r.0),
+                    target: &target,
+                    reason,
+                    gave_up,
+                },
+            );
+        }
+        if gave_up {
             self.calls.table.remove(&call);
-            self.resume(inv, HostReply::Error(HostCode::Unavailable));
+            self.call_done(parent, outcome, Vec::new());
+            return;
+        }
+        self.calls.live_mut(call).attempt = attempt + 1;
+        if let Parent::Inv(_) = parent {
+            let e = TraceEvent::CallRetry { call: call.0, attempt: attempt + 1, reason };
+            self.trace.emit(now, &e);
+        }
+        self.q.after(delay, Event::CallRetry(call));
+    }
+
+    /// The wait before try `attempt` (1 for the first retry) of `call`.
+    fn backoff(&mut self, call: CallId, attempt: u32) -> u64 {
+        let c = &self.calls.table[&call];
+        let (caller, parent) = (c.caller, c.parent);
+        match c.mesh {
+            // Envoy: uniform in [0, (2ⁿ − 1) × base], capped at the max interval.
+            Some(r) => {
+                let cap = r.backoff_cap(attempt);
+                (cap as f64 * self.jitter_unit(caller)) as u64
+            }
+            // The channel's: exponential with ±50 % jitter from the caller's stream.
+            None => {
+                let base = c.policy.backoff.saturating_mul(1u64 << (attempt - 1).min(20));
+                let jitter = match parent {
+                    Parent::Inv(inv) => self
+                        .invocations
+                        .get(inv)
+                        .map(|i| i.service)
+                        .map_or(1.0, |s| 0.5 + self.services[s.index()].rng.unit()),
+                    Parent::Client(_) => 1.0,
+                };
+                (base as f64 * jitter) as u64
+            }
+        }
+    }
+
+    /// A uniform draw in [0, 1) for a mesh back-off: from the calling service's own stream,
+    /// or the gateway's.
+    fn jitter_unit(&mut self, caller: Caller) -> f64 {
+        match caller {
+            Caller::Service(s) => self.services[s.index()].rng.unit(),
+            Caller::Gateway | Caller::Broker => self.rng_gateway.unit(),
         }
     }
 }

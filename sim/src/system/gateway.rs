@@ -6,6 +6,7 @@ use super::Sim;
 use super::balancer::Caller;
 use super::event::Event;
 use super::ids::ReqId;
+use super::mesh::Refusal;
 use super::requests::{ClientState, Origin, Stage};
 use crate::metrics::Outcome;
 use crate::trace::TraceEvent;
@@ -36,6 +37,23 @@ impl Sim {
         if !valid {
             self.answer_client(req, Outcome::BadRequest, Vec::new());
             return;
+        }
+        if self.world.mesh.is_some() {
+            // The gateway runs the mesh's filter chain: with a retry policy it forwards the
+            // request as tries of its own; else it admits or refuses it here.
+            if self.start_gateway_call(req) {
+                return;
+            }
+            let r = self.requests.live(req);
+            let (service, endpoint) = (r.service, r.endpoint);
+            if let Some(refusal) = self.mesh_admit(Caller::Gateway, service, endpoint, req, true) {
+                let outcome = match refusal {
+                    Refusal::Overflow => Outcome::Overflow,
+                    Refusal::RateLimited => Outcome::RateLimited,
+                };
+                self.answer_client(req, outcome, Vec::new());
+                return;
+            }
         }
         let gw = self.world.gateway_node;
         let patience = self.world.gateway_timeout;

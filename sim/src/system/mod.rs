@@ -32,6 +32,7 @@ mod invocation;
 mod journey;
 mod kv;
 mod memory;
+mod mesh;
 mod network;
 mod recorder;
 mod registry;
@@ -129,6 +130,10 @@ pub struct Sim {
     /// Whether a `duplication` fault sends a sync request twice (drawn only while one is
     /// active, so runs without one draw nothing from it).
     rng_wire: SimRng,
+    /// The gateway's back-off jitter under a mesh retry policy (drawn only then).
+    rng_gateway: SimRng,
+    /// The mesh filters' state (token buckets).
+    mesh: mesh::MeshState,
     net: network::Network,
     registry: registry::Registry,
     services: Vec<replica::ServiceState>,
@@ -226,6 +231,8 @@ impl Sim {
             rng_lb: SimRng::stream(seed, "balancer"),
             rng_broker: SimRng::stream(seed, "broker"),
             rng_wire: SimRng::stream(seed, "wire-duplication"),
+            rng_gateway: SimRng::stream(seed, "gateway"),
+            mesh: mesh::MeshState::default(),
             net: network::Network::new(&world),
             registry: registry::Registry::new(world.services.iter().map(|x| x.slots)),
             services,

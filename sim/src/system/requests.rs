@@ -14,6 +14,7 @@ use super::ids::{CallId, Counter, EndpointId, GroupId, InvId, MsgId, NodeId, Req
 use crate::engine::TimerId;
 use crate::metrics::Outcome;
 use crate::time::SimTime;
+use crate::trace::TraceEvent;
 
 /// Whether a client still waits for its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +64,8 @@ pub(crate) struct Request {
     /// answer to a sync request's copy is ignored by its caller (the first answer is taken
     /// from the original).
     pub(crate) copy: u32,
+    /// Latency the mesh's sidecars added to it on the way (its answer crosses the same ones).
+    pub(crate) sidecar_nanos: u64,
 }
 
 impl Request {
@@ -85,6 +88,7 @@ impl Request {
             arrived: now,
             stage: Stage::Outbound,
             copy: 0,
+            sidecar_nanos: 0,
         }
     }
 
@@ -173,12 +177,18 @@ impl Sim {
         outcome: Outcome,
         body: Vec<u8>,
     ) {
-        let to = self.requests.live(req).reply_to;
+        let r = self.requests.live(req);
+        let (to, sidecars) = (r.reply_to, r.sidecar_nanos);
         let from = self.world.service(service).node;
+        if sidecars > 0 {
+            let now = self.q.now();
+            let e = TraceEvent::Sidecar { req: req.0, leg: "response", latency_ns: sidecars };
+            self.trace.emit(now, &e);
+        }
         match self.transit(from, to, "response", req.0) {
             Some(d) => {
                 self.requests.set_stage(req, Stage::Returning);
-                self.q.after(d, Event::Reply { req, outcome, body });
+                self.q.after(d + sidecars, Event::Reply { req, outcome, body });
             }
             None => self.requests.settle(req),
         }

@@ -326,6 +326,8 @@ pub(crate) struct World {
     pub(crate) discovery_cache: u64,
     pub(crate) workload: Option<WorkloadSpec>,
     pub(crate) faults: Vec<FaultSpec>,
+    /// The service mesh, when the scenario has one.
+    pub(crate) mesh: Option<super::mesh::MeshSpec>,
 }
 
 impl World {
@@ -421,6 +423,8 @@ impl World {
             }
             services[i].calls = calls;
         }
+
+        let mesh = super::mesh::MeshSpec::new(s, &services);
 
         let mut stores = Vec::with_capacity(s.stores.len());
         for d in &s.stores {
@@ -626,6 +630,7 @@ impl World {
             discovery_cache: millis_to_nanos(s.registry.discovery_cache_ms),
             workload,
             faults,
+            mesh,
         })
     }
 

@@ -165,6 +165,9 @@ fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
             reason: s(63),
         },
         TraceEvent::ReplicaState { service: s(64), replica: n.small, state: s(65) },
+        TraceEvent::Sidecar { req: n.big, leg: s(56), latency_ns: n.big / 2 },
+        TraceEvent::MeshRefused { caller: s(57), target: s(58), filter: s(62), req: n.big },
+        TraceEvent::GatewayTry { req: n.big, attempt: n.small, try_req: n.big / 2, after: s(63) },
     ]
 }
 
@@ -318,6 +321,9 @@ fn the_format_of_every_kind_is_pinned() {
         r#"{"t":40000,"ev":"cache_delete","inv":42,"cache":"j","key":"a","existed":true}"#,
         r#"{"t":41000,"ev":"scale","service":"b","from":3,"to":3,"metric":"c","value_milli":42,"desired":3,"reason":"d"}"#,
         r#"{"t":42000,"ev":"replica_state","service":"e","replica":3,"state":"f"}"#,
+        r#"{"t":43000,"ev":"sidecar","req":42,"leg":"g","latency_ns":21}"#,
+        r#"{"t":44000,"ev":"mesh_refused","caller":"h","target":"i","filter":"c","req":42}"#,
+        r#"{"t":45000,"ev":"gateway_try","req":42,"attempt":3,"try_req":21,"after":"d"}"#,
     ];
     let trace = written(&every_kind(&text, PLAIN));
     let text = String::from_utf8(trace.lines().to_vec()).expect("utf-8");

@@ -1,0 +1,154 @@
+//! The mesh checks on small designs: each finding and each way of passing.
+
+use crate::checks::{Modules, run};
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::scenario::parse;
+
+/// `edge` (public `go`) → `mid.get` → `leaf.get`, over `rest` (1000 ms, `retries` retries);
+/// the gateway waits 2000 ms.
+fn chain(retries: u32, mesh: &str) -> String {
+    format!(
+        r#"
+[system]
+name = "chain"
+[[context]]
+name = "c"
+[[node]]
+name = "n"
+tier = "cloud"
+[gateway]
+node = "n"
+timeout_ms = 2000
+[[channel]]
+name = "rest"
+kind = "rest"
+timeout_ms = 1000
+retries = {retries}
+[[service]]
+name = "edge"
+context = "c"
+node = "n"
+service_time = {{ distribution = {{ dist = "constant", ms = 1.0 }} }}
+  [[service.endpoint]]
+  name = "go"
+  method = "GET"
+  path = "/go"
+  public = true
+  [[service.call]]
+  service = "mid"
+  endpoint = "get"
+  channel = "rest"
+[[service]]
+name = "mid"
+context = "c"
+node = "n"
+service_time = {{ distribution = {{ dist = "constant", ms = 1.0 }} }}
+  [[service.endpoint]]
+  name = "get"
+  [[service.call]]
+  service = "leaf"
+  endpoint = "get"
+  channel = "rest"
+[[service]]
+name = "leaf"
+context = "c"
+node = "n"
+service_time = {{ distribution = {{ dist = "constant", ms = 1.0 }} }}
+  [[service.endpoint]]
+  name = "get"
+{mesh}"#
+    )
+}
+
+fn findings(text: &str, id: &str) -> Vec<Diagnostic> {
+    let parsed = parse("chain.toml", text);
+    assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
+    let s = parsed.ok().expect("valid");
+    run(&s, &Modules::new()).into_iter().filter(|d| d.code == id).collect()
+}
+
+#[test]
+fn retries_longer_than_the_caller_s_timeout_are_an_error_at_the_policy() {
+    // 3 × 800 ms > the channel's 1000 ms (mid's calls) and the gateway's 2000 ms (edge.go).
+    let mesh = r#"
+[mesh]
+all = true
+  [[mesh.policy]]
+  service = "leaf"
+  retries = { attempts = 3, per_try_timeout_ms = 800 }
+  [[mesh.policy]]
+  service = "edge"
+  retries = { attempts = 3, per_try_timeout_ms = 800 }
+"#;
+    let f = findings(&chain(0, mesh), "mesh-retry-timeout");
+    assert_eq!(f.len(), 2, "{f:#?}");
+    assert!(f.iter().all(|d| d.severity == Severity::Error));
+    assert!(
+        f[0].message.contains("`leaf.get`") && f[0].message.contains("mid's own timeout"),
+        "{}",
+        f[0].message
+    );
+    assert!(f[0].message.contains("channel `rest`'s timeout (1000 ms)"), "{}", f[0].message);
+    assert!(f[1].message.contains("the gateway's timeout (2000 ms)"), "{}", f[1].message);
+    assert_eq!(
+        f[0].hint.as_deref(),
+        Some("lower `attempts` or set `per_try_timeout_ms` to at most 333 ms")
+    );
+    // Located at the retries table of the first policy.
+    assert_eq!(f[0].location.as_ref().map(|l| l.line), Some(54));
+    // Fitting tries pass; so does a caller outside the mesh (its sidecar does not retry).
+    let fitting = mesh.replace("800", "300");
+    assert!(findings(&chain(0, &fitting), "mesh-retry-timeout").is_empty());
+    let outside = mesh.replace("all = true", "services = [\"edge\"]").replace(
+        "  [[mesh.policy]]\n  service = \"edge\"\n  retries = { attempts = 3, per_try_timeout_ms = 800 }\n",
+        "",
+    );
+    let parsed = parse("chain.toml", &chain(0, &outside));
+    // `leaf` has no meshed caller and no public endpoint: the policy is refused at parse.
+    assert!(parsed.diagnostics.iter().any(|d| d.code == "parse.mesh-unused"));
+}
+
+#[test]
+fn tries_multiplying_along_a_path_warn_naming_the_path() {
+    // Every hop tries 3 times: 3 × 3 × 3 = 27 requests at the leaf per client request.
+    let mesh = r#"
+[mesh]
+all = true
+  [[mesh.policy]]
+  service = "edge"
+  retries = { attempts = 3, per_try_timeout_ms = 600 }
+  [[mesh.policy]]
+  service = "mid"
+  retries = { attempts = 3, per_try_timeout_ms = 300 }
+  [[mesh.policy]]
+  service = "leaf"
+  retries = { attempts = 3, per_try_timeout_ms = 100 }
+"#;
+    let f = findings(&chain(0, mesh), "mesh-retry-amplification");
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert!(
+        f[0].message.contains("gateway → edge.go → mid.get → leaf.get as 27 requests"),
+        "{}",
+        f[0].message
+    );
+    // Retrying at the edge only: 3, within the default 10.
+    let edge_only = mesh
+        .replace(
+            "service = \"mid\"\n  retries = { attempts = 3",
+            "service = \"mid\"\n  retries = { attempts = 1",
+        )
+        .replace(
+            "service = \"leaf\"\n  retries = { attempts = 3",
+            "service = \"leaf\"\n  retries = { attempts = 1",
+        );
+    assert!(findings(&chain(0, &edge_only), "mesh-retry-amplification").is_empty());
+    // Channel retries of callers outside the mesh count too: 3 (gateway) × 3 × 3 via `rest`.
+    let channels = "\n[mesh]\nservices = [\"edge\"]\n  [[mesh.policy]]\n  service = \"edge\"\n  retries = { attempts = 3, per_try_timeout_ms = 600 }\n";
+    let f = findings(&chain(2, channels), "mesh-retry-amplification");
+    assert!(f.iter().any(|d| d.message.contains("as 27 requests")), "{f:#?}");
+    // A higher threshold of the design's own.
+    let relaxed =
+        chain(0, mesh).replace("[mesh]", "[quality]\nretry_amplification_max = 30\n[mesh]");
+    assert!(findings(&relaxed, "mesh-retry-amplification").is_empty());
+}

@@ -1,0 +1,150 @@
+//! Retry amplification, measured from traffic: for each public endpoint (a path's root) and
+//! each service its requests reach, the requests sent to that service on behalf of the
+//! endpoint's client requests ÷ those client requests — what every retry on the way (the
+//! gateway's, each sidecar's, each channel's) multiplies, fan-out included. Above
+//! `quality.retry_amplification_max` (default 10) a failure upstream turns into a retry storm
+//! downstream (the Google SRE book's "retries multiply" rule; Envoy and Linkerd answer it with
+//! retry budgets).
+//!
+//! Sends are counted from the trace: a client request is one send to its service, and each
+//! gateway retry (`gateway_try` after the first) another; a call's first try (`call_start`)
+//! and each of its retries (`call_retry`) is a send to the callee, on the path of the client
+//! request that caused the calling invocation (followed through `invocation_start`'s cause
+//! and source). Not exercised when no request was retried: then nothing was amplified.
+
+use std::collections::BTreeMap;
+
+use fusebench_model::Scenario;
+
+use super::{Verdict, each_event, unreadable};
+use crate::system::RunResult;
+use crate::time::SimTime;
+use crate::trace::TraceEvent;
+
+pub(super) const ID: &str = "retry-amplification";
+
+#[derive(Default)]
+struct Seen {
+    /// Client request → its endpoint (`service.endpoint`), the path's root.
+    root_of_client: BTreeMap<u64, String>,
+    /// A gateway try's request → the client request it carries.
+    try_of: BTreeMap<u64, u64>,
+    /// Invocation → the client request at the root of what caused it.
+    inv_root: BTreeMap<u64, u64>,
+    /// Call → (client request at its root, callee service).
+    call_root: BTreeMap<u64, (u64, String)>,
+    /// Client requests per root endpoint.
+    clients: BTreeMap<String, u64>,
+    /// (root endpoint, service) → requests sent to the service on that path.
+    sends: BTreeMap<(String, String), u64>,
+    /// (root endpoint, service) → when the cumulative ratio first passed the threshold.
+    passed_at: BTreeMap<(String, String), SimTime>,
+    retries: u64,
+}
+
+impl Seen {
+    fn send(&mut self, client: u64, service: &str, t: SimTime, max: f64) {
+        let Some(root) = self.root_of_client.get(&client) else { return };
+        let key = (root.clone(), service.to_owned());
+        let n = self.sends.entry(key.clone()).or_default();
+        *n += 1;
+        let clients = self.clients.get(root).copied().unwrap_or(0).max(1);
+        if *n as f64 > max * clients as f64 {
+            self.passed_at.entry(key).or_insert(t);
+        }
+    }
+}
+
+pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
+    let max = s.quality.retry_amplification_max();
+    let mut seen = Seen::default();
+    let read = each_event(run, |line| {
+        let t = line.t;
+        match &line.event {
+            TraceEvent::Arrival { req, service, endpoint, .. } => {
+                let root = format!("{service}.{endpoint}");
+                *seen.clients.entry(root.clone()).or_default() += 1;
+                seen.root_of_client.insert(*req, root);
+                seen.send(*req, service, t, max);
+            }
+            TraceEvent::GatewayTry { req, attempt, try_req, .. } => {
+                seen.try_of.insert(*try_req, *req);
+                if *attempt > 0 {
+                    seen.retries += 1;
+                    let service = seen.root_of_client.get(req).and_then(|r| r.split('.').next());
+                    if let Some(service) = service.map(str::to_owned) {
+                        seen.send(*req, &service, t, max);
+                    }
+                }
+            }
+            TraceEvent::InvocationStart { inv, req, cause, source, .. } => {
+                let root = match cause.as_str() {
+                    "client" => Some(*req),
+                    "call" => seen
+                        .try_of
+                        .get(req)
+                        .copied()
+                        .or_else(|| seen.call_root.get(source).map(|(r, _)| *r)),
+                    _ => None,
+                };
+                if let Some(root) = root {
+                    seen.inv_root.insert(*inv, root);
+                }
+            }
+            TraceEvent::CallStart { call, inv, service, .. } => {
+                if let Some(&root) = seen.inv_root.get(inv) {
+                    seen.call_root.insert(*call, (root, service.clone()));
+                    seen.send(root, service, t, max);
+                }
+            }
+            TraceEvent::CallRetry { call, .. } => {
+                seen.retries += 1;
+                if let Some((root, service)) = seen.call_root.get(call).cloned() {
+                    seen.send(root, &service, t, max);
+                }
+            }
+            _ => {}
+        }
+    });
+    if let Err(e) = read {
+        return Verdict::new(ID, vec![unreadable(&e)], Vec::new());
+    }
+    if seen.retries == 0 {
+        return Verdict::not_exercised(ID, "no request was retried");
+    }
+    let mut findings = Vec::new();
+    let mut notes = Vec::new();
+    let mut subjects = Vec::new();
+    let mut at: Option<SimTime> = None;
+    let mut worst: Option<(f64, &str, &str)> = None;
+    for ((root, service), &n) in &seen.sends {
+        let clients = seen.clients.get(root).copied().unwrap_or(0).max(1);
+        let ratio = n as f64 / clients as f64;
+        if worst.is_none_or(|(w, _, _)| ratio > w) {
+            worst = Some((ratio, root, service));
+        }
+        if ratio > max {
+            findings.push(format!(
+                "client requests to {root} reached {service} {ratio:.1} times each ({n} requests for {clients} client requests), above {max}: retries multiply along the path"
+            ));
+            subjects.push(service.clone());
+            if let Some(&t) = seen.passed_at.get(&(root.clone(), service.clone())) {
+                at = Some(at.map_or(t, |a: SimTime| a.min(t)));
+            }
+        }
+    }
+    notes.push(format!("{} retries sent", seen.retries));
+    if let Some((ratio, root, service)) = worst {
+        notes.push(format!(
+            "highest: {service} on the path of {root}, {ratio:.2} requests per client request"
+        ));
+    }
+    let mut v = Verdict::new(ID, findings, notes).about(subjects);
+    if let Some(t) = at {
+        v = v.at_time(t);
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests;

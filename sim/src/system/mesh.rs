@@ -1,0 +1,324 @@
+//! The service mesh: sidecars and the filters they and the gateway apply to the requests they
+//! send to a destination, each following Envoy (as Istio configures it):
+//!
+//! - **sidecar latency**: a request to or from a meshed service crosses its sidecar, which
+//!   adds `sidecar_latency_ms` on the way out of the caller and on the way into the callee,
+//!   and the same again for the answer (Istio's sidecar-injected Envoy on both ends);
+//! - **retries** (Envoy route `retry_policy`): `attempts` tries in all, each with its own
+//!   `per_try_timeout`; the n-th retry waits a uniform time in [0, (2ⁿ − 1) × base] capped at
+//!   `max_interval` (Envoy's fully jittered exponential back-off); only failures `retry_on`
+//!   names are retried. A meshed caller's sidecar retries replace the channel's (its client
+//!   library's); without a `retry_budget`, retries are unlimited, as Istio sets Envoy's
+//!   `max_retries` to 2³² − 1;
+//! - **retry budget** (Envoy `retry_budget`): a retry is sent only while the retries in
+//!   flight to the destination are fewer than max(`min_retry_concurrency`, `budget_percent` %
+//!   of the requests in flight to it) — else it is not sent and the failure stands;
+//! - **circuit breaker** (Envoy `max_requests`): a request to a destination that already has
+//!   `max_requests` in flight from this proxy fails fast with `overflow` (Envoy's 503 with
+//!   `x-envoy-overloaded`), never retried;
+//! - **local rate limit** (Envoy `local_ratelimit`): a token bucket per proxy and policy that
+//!   starts full, gains `tokens_per_fill` each whole `fill_interval`; a request without a
+//!   token is refused with `rate-limited` (Envoy's 429), never retried;
+//! - **outlier detection** (Envoy's consecutive-5xx detector): `balancer.rs`, with the
+//!   destination's parameters from here.
+//!
+//! Policies apply at the gateway (client → service) and at a meshed caller's sidecar
+//! (service → service). Everything is resolved to ids once (`MeshSpec::new`); the event path
+//! indexes vectors.
+
+use std::collections::BTreeMap;
+
+use fusebench_model::Scenario;
+use fusebench_model::scenario::{OutlierDetection, RetryOn};
+
+use super::Sim;
+use super::balancer::Caller;
+use super::ids::{EndpointId, ReqId, ServiceId};
+use super::world::ServiceSpec;
+use crate::time::{SimTime, millis_to_nanos};
+use crate::trace::TraceEvent;
+
+/// A retry policy, in nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct RetrySpec {
+    pub(crate) attempts: u32,
+    pub(crate) per_try: Option<u64>,
+    pub(crate) base: u64,
+    pub(crate) max: u64,
+    pub(crate) on_5xx: bool,
+    pub(crate) on_timeout: bool,
+    pub(crate) on_unavailable: bool,
+}
+
+impl RetrySpec {
+    /// Whether a failed try of this class is retried.
+    pub(crate) fn retries(&self, class: RetryOn) -> bool {
+        match class {
+            RetryOn::FiveXx => self.on_5xx,
+            RetryOn::Timeout => self.on_timeout,
+            RetryOn::Unavailable => self.on_unavailable,
+        }
+    }
+
+    /// The longest back-off before retry `n` (1-based): (2ⁿ − 1) × base, at most `max`.
+    pub(crate) fn backoff_cap(&self, n: u32) -> u64 {
+        let factor = (1u64 << n.min(40)) - 1;
+        self.base.saturating_mul(factor).min(self.max)
+    }
+}
+
+/// A token bucket's parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BucketSpec {
+    /// The policy it belongs to (one bucket per proxy and policy).
+    pub(crate) policy: u32,
+    pub(crate) max_tokens: u64,
+    pub(crate) per_fill: u64,
+    pub(crate) interval: u64,
+}
+
+/// Consecutive-5xx outlier detection, in nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OutlierSpec {
+    pub(crate) consecutive: u32,
+    pub(crate) base_ejection: u64,
+    pub(crate) max_percent: usize,
+}
+
+impl OutlierSpec {
+    pub(crate) fn of(o: &OutlierDetection) -> Self {
+        OutlierSpec {
+            consecutive: o.consecutive_5xx,
+            base_ejection: millis_to_nanos(o.base_ejection_time_ms),
+            max_percent: o.max_ejection_percent as usize,
+        }
+    }
+}
+
+/// What applies to requests to one endpoint.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RouteSpec {
+    pub(crate) retries: Option<RetrySpec>,
+    pub(crate) rate_limit: Option<BucketSpec>,
+}
+
+/// What applies to a whole destination service (an Envoy cluster).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ClusterSpec {
+    pub(crate) max_requests: Option<u32>,
+    /// (budget percent, min retry concurrency).
+    pub(crate) budget: Option<(f64, u32)>,
+    pub(crate) outlier: Option<OutlierSpec>,
+}
+
+/// `[mesh]`, resolved.
+#[derive(Debug)]
+pub(crate) struct MeshSpec {
+    meshed: Vec<bool>,
+    /// Added by each sidecar crossed, each way.
+    pub(crate) sidecar: u64,
+    routes: Vec<Vec<RouteSpec>>,
+    clusters: Vec<ClusterSpec>,
+}
+
+impl MeshSpec {
+    /// Resolves `s.mesh` against the services already resolved (same order as `s.services`).
+    pub(crate) fn new(s: &Scenario, services: &[ServiceSpec]) -> Option<MeshSpec> {
+        let mesh = s.mesh.as_ref()?;
+        let index = |p: &fusebench_model::scenario::MeshPolicy| {
+            mesh.policies.iter().position(|q| std::ptr::eq(q, p)).unwrap_or(0) as u32
+        };
+        let mut routes = Vec::with_capacity(services.len());
+        let mut clusters = Vec::with_capacity(services.len());
+        for x in services {
+            let route = x
+                .endpoints
+                .iter()
+                .map(|e| RouteSpec {
+                    retries: mesh.retries(&x.name, &e.name).map(|r| RetrySpec {
+                        attempts: r.attempts.max(1),
+                        per_try: r.per_try_timeout_ms.map(millis_to_nanos),
+                        base: millis_to_nanos(r.base_interval_ms),
+                        max: millis_to_nanos(r.max_interval_ms),
+                        on_5xx: r.retry_on.contains(&RetryOn::FiveXx),
+                        on_timeout: r.retry_on.contains(&RetryOn::Timeout),
+                        on_unavailable: r.retry_on.contains(&RetryOn::Unavailable),
+                    }),
+                    rate_limit: mesh.policy_for(&x.name, &e.name, |p| p.rate_limit.as_ref()).map(
+                        |(p, l)| BucketSpec {
+                            policy: index(p),
+                            max_tokens: u64::from(l.max_tokens),
+                            per_fill: u64::from(l.tokens_per_fill),
+                            interval: millis_to_nanos(l.fill_interval_ms).max(1),
+                        },
+                    ),
+                })
+                .collect();
+            routes.push(route);
+            let cluster =
+                mesh.service_policy(&x.name).map_or_else(ClusterSpec::default, |p| ClusterSpec {
+                    max_requests: p.circuit_breaker.as_ref().map(|c| c.max_requests),
+                    budget: p
+                        .retry_budget
+                        .as_ref()
+                        .map(|b| (b.budget_percent, b.min_retry_concurrency)),
+                    outlier: p.outlier_detection.as_ref().map(OutlierSpec::of),
+                });
+            clusters.push(cluster);
+        }
+        Some(MeshSpec {
+            meshed: services.iter().map(|x| mesh.contains(&x.name)).collect(),
+            sidecar: millis_to_nanos(mesh.sidecar_latency_ms),
+            routes,
+            clusters,
+        })
+    }
+
+    pub(crate) fn is_meshed(&self, service: ServiceId) -> bool {
+        self.meshed[service.index()]
+    }
+
+    /// Whether `caller` applies the policies (the gateway always does; a service only with
+    /// its sidecar).
+    pub(crate) fn applies(&self, caller: Caller) -> bool {
+        match caller {
+            Caller::Gateway => true,
+            Caller::Service(s) => self.is_meshed(s),
+            Caller::Broker => false,
+        }
+    }
+
+    pub(crate) fn route(&self, service: ServiceId, endpoint: EndpointId) -> RouteSpec {
+        self.routes[service.index()][endpoint.index()]
+    }
+
+    pub(crate) fn cluster(&self, service: ServiceId) -> ClusterSpec {
+        self.clusters[service.index()]
+    }
+
+    /// Sidecar latency on a request from `caller` to `callee` (and on its answer back).
+    pub(crate) fn hop_latency(&self, caller: Caller, callee: ServiceId) -> u64 {
+        let out = matches!(caller, Caller::Service(s) if self.is_meshed(s));
+        let inbound = self.is_meshed(callee);
+        self.sidecar * (u64::from(out) + u64::from(inbound))
+    }
+}
+
+/// A token bucket's state: tokens now, and when they were last counted.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: u64,
+    filled_at: SimTime,
+}
+
+/// The run-time state of the mesh's filters.
+#[derive(Debug, Default)]
+pub(crate) struct MeshState {
+    buckets: BTreeMap<(Caller, u32), Bucket>,
+}
+
+/// Why a filter refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    Overflow,
+    RateLimited,
+}
+
+impl Refusal {
+    pub(crate) fn filter(self) -> &'static str {
+        match self {
+            Refusal::Overflow => "circuit-breaker",
+            Refusal::RateLimited => "rate-limit",
+        }
+    }
+}
+
+impl Sim {
+    /// The rate limit (on a `first` try only: Envoy's filter runs once per downstream request,
+    /// before the router retries) and the circuit breaker (on every try) of `caller` for a
+    /// request `req` to `service.endpoint`: `Some` refusal (traced) or `None` to send it.
+    /// Draws nothing; without a mesh it is always `None`.
+    pub(crate) fn mesh_admit(
+        &mut self,
+        caller: Caller,
+        service: ServiceId,
+        endpoint: EndpointId,
+        req: ReqId,
+        first: bool,
+    ) -> Option<Refusal> {
+        let mesh = self.world.mesh.as_ref()?;
+        if !mesh.applies(caller) {
+            return None;
+        }
+        let (route, cluster) = (mesh.route(service, endpoint), mesh.cluster(service));
+        let limited = route.rate_limit.filter(|_| first);
+        let refusal = if limited.is_some_and(|b| !self.take_token(caller, b)) {
+            Some(Refusal::RateLimited)
+        } else if cluster
+            .max_requests
+            .is_some_and(|max| self.in_flight(caller, service).0 >= u64::from(max))
+        {
+            Some(Refusal::Overflow)
+        } else {
+            None
+        };
+        if let Some(r) = refusal {
+            self.trace_refused(caller, service, endpoint, r.filter(), req);
+        }
+        refusal
+    }
+
+    /// Whether the retry budget of `caller` towards `service` allows one more retry now.
+    pub(crate) fn retry_budget_allows(&mut self, caller: Caller, service: ServiceId) -> bool {
+        let Some(mesh) = self.world.mesh.as_ref() else { return true };
+        let Some((percent, min)) = mesh.cluster(service).budget.filter(|_| mesh.applies(caller))
+        else {
+            return true;
+        };
+        let (requests, retries) = self.in_flight(caller, service);
+        let allowed = ((requests as f64 * percent / 100.0) as u64).max(u64::from(min));
+        retries < allowed
+    }
+
+    pub(crate) fn trace_refused(
+        &mut self,
+        caller: Caller,
+        service: ServiceId,
+        endpoint: EndpointId,
+        filter: &str,
+        req: ReqId,
+    ) {
+        let now = self.q.now();
+        let spec = self.world.service(service);
+        let target = format!("{}.{}", spec.name, spec.endpoint(endpoint).name);
+        let caller = self.caller_name(caller).to_owned();
+        self.trace.emit(
+            now,
+            &TraceEvent::MeshRefused { caller: &caller, target: &target, filter, req: req.0 },
+        );
+    }
+
+    /// Takes a token from `caller`'s bucket for policy `b`; false when it is empty.
+    fn take_token(&mut self, caller: Caller, b: BucketSpec) -> bool {
+        let now = self.q.now();
+        let bucket = self.mesh.buckets.entry((caller, b.policy)).or_insert(Bucket {
+            tokens: b.max_tokens,
+            // Envoy's fill timer ticks from the proxy's start: at whole intervals.
+            filled_at: SimTime(now.nanos() / b.interval * b.interval),
+        });
+        let fills = (now - bucket.filled_at) / b.interval;
+        if fills > 0 {
+            bucket.tokens = bucket.tokens.saturating_add(fills.saturating_mul(b.per_fill));
+            bucket.tokens = bucket.tokens.min(b.max_tokens);
+            bucket.filled_at = bucket.filled_at + fills * b.interval;
+        }
+        if bucket.tokens == 0 {
+            return false;
+        }
+        bucket.tokens -= 1;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests;

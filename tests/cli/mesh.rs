@@ -1,0 +1,132 @@
+//! The service mesh end to end: the mesh shop rides out the replica crash that costs the
+//! mesh-less shop availability; the retry storm is warned about before running and measured
+//! when exploring, and its retry-budget twin passes; a bad `[mesh]` is bad input, located.
+
+use serde_json::Value;
+
+use crate::support::{code, fusebench, scratch, stderr, stdout};
+
+/// Runs `path` for `secs` with `--out`; returns the exit code and report.json.
+fn run_report(path: &str, name: &str, secs: &str) -> (i32, Value) {
+    let dir = scratch("mesh", name);
+    let out = dir.join("out");
+    let o = fusebench(&[
+        "run",
+        path,
+        "--duration",
+        secs,
+        "--seed",
+        "1",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    let text = std::fs::read_to_string(out.join("report.json"))
+        .unwrap_or_else(|e| panic!("{path}: no report ({e})\n{}\n{}", stdout(&o), stderr(&o)));
+    (code(&o), serde_json::from_str(&text).expect("report.json is JSON"))
+}
+
+#[test]
+fn the_mesh_shop_rides_out_the_crash_that_costs_the_mesh_less_shop_availability() {
+    let (plain_exit, plain) = run_report("scenarios/mesh/shop-crash.toml", "plain", "20");
+    let (mesh_exit, mesh) = run_report("scenarios/mesh/shop-mesh.toml", "mesh", "20");
+    let catalog = |r: &Value| r["endpoints"]["catalog.get_product"].clone();
+    let (p, m) = (catalog(&plain), catalog(&mesh));
+    let availability = |e: &Value| e["availability"].as_f64().expect("availability");
+    let timeouts = |e: &Value| e["outcomes"]["timeout"].as_u64().unwrap_or(0);
+    assert!(timeouts(&p) > 20, "the crash costs the mesh-less shop timeouts: {p:#}");
+    assert!(availability(&p) < 0.999, "{p:#}");
+    assert_eq!(plain_exit, 1, "the catalog's availability objective is missed");
+    assert_eq!(timeouts(&m), 0, "{m:#}");
+    assert!(availability(&m) >= 0.999, "{m:#}");
+    assert_eq!(mesh_exit, 0, "every objective met in the mesh");
+    // The tail the users waited: timeouts of 2 s without the mesh, a retry or two with it.
+    let p99_all = |e: &Value| e["latency_all"]["p99_ms"].as_f64().expect("p99");
+    assert!(p99_all(&m) < p99_all(&p), "{} vs {}", p99_all(&m), p99_all(&p));
+}
+
+fn check_json(path: &str, name: &str) -> (i32, Value) {
+    let dir = scratch("mesh", name);
+    let o = fusebench(&[
+        "check",
+        path,
+        "--cases",
+        "2",
+        "--seed",
+        "3",
+        "--format",
+        "json",
+        "--out",
+        dir.join("out").to_str().expect("utf-8"),
+    ]);
+    let json =
+        serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{path}: {e}\n{}", stderr(&o)));
+    (code(&o), json)
+}
+
+fn verdict<'a>(json: &'a Value, id: &str) -> &'a Value {
+    json["dynamic"]["properties"]
+        .as_array()
+        .expect("verdicts")
+        .iter()
+        .find(|v| v["id"] == id)
+        .unwrap_or_else(|| panic!("no verdict {id}"))
+}
+
+fn amplification_warning(json: &Value) -> String {
+    let check = json["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["id"] == "mesh-retry-amplification")
+        .expect("the check");
+    assert_eq!(check["passed"], true, "a warning does not fail the check");
+    check["findings"][0]["message"].as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn the_retry_storm_is_warned_about_and_measured_and_its_budgeted_twin_holds() {
+    let (exit, json) = check_json("scenarios/flawed/retry-storm.toml", "storm");
+    assert_eq!(exit, 1, "{json:#}");
+    let warning = amplification_warning(&json);
+    assert!(
+        warning.contains("gateway → edge.page → mid.details → leaf.price as 27 requests"),
+        "{warning}"
+    );
+    let v = verdict(&json, "retry-amplification");
+    assert_eq!(v["status"], "failed", "{v:#}");
+    let failed: Vec<&str> = json["dynamic"]["properties"]
+        .as_array()
+        .expect("verdicts")
+        .iter()
+        .filter(|v| v["status"] == "failed")
+        .filter_map(|v| v["id"].as_str())
+        .collect();
+    assert_eq!(failed, ["retry-amplification"], "only the storm is wrong");
+
+    let (exit, json) = check_json("scenarios/fixed/retry-storm.toml", "budgeted");
+    assert!(!amplification_warning(&json).is_empty(), "the policies alone still multiply");
+    let v = verdict(&json, "retry-amplification");
+    assert_eq!(v["status"], "held", "{v:#}");
+    assert_eq!(exit, 0, "{json:#}");
+}
+
+#[test]
+fn a_bad_mesh_is_bad_input_located_with_a_hint() {
+    let dir = scratch("mesh", "bad");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let text =
+        std::fs::read_to_string(crate::support::root().join("scenarios/flawed/retry-storm.toml"))
+            .expect("read")
+            .replace(
+                "per_try_timeout_ms = 90 }",
+                "per_try_timeout_ms = 90, retry_onn = [\"5xx\"] }",
+            );
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, text).expect("write");
+    let o = fusebench(&["check", path.to_str().expect("utf-8")]);
+    assert_eq!(code(&o), 2);
+    let err = stderr(&o) + &stdout(&o);
+    assert!(err.contains("bad.toml:"), "{err}");
+    assert!(err.contains("unknown field `retry_onn`"), "{err}");
+    assert!(err.contains("did you mean `retry_on`?"), "{err}");
+}
