@@ -363,6 +363,7 @@ pub enum TraceEvent<S = String> {
         service: S,
         replica: u32,
         state: S,
+    },
     /// The mesh's sidecars added `latency_ns` to request `req` on its `leg` (`request` or
     /// `response`): the caller's outbound and the callee's inbound sidecar, those in the mesh.
     Sidecar {
