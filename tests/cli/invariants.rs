@@ -4,28 +4,10 @@
 
 use serde_json::Value;
 
-use crate::support::{code, fusebench, stderr, stdout};
+use crate::support::{check_json, code, fusebench, stderr, stdout};
 
 const FLAWED: &str = "scenarios/flawed/invariants-ledger.toml";
 const FIXED: &str = "scenarios/fixed/invariants-ledger.toml";
-
-fn check_json(path: &str, out: &std::path::Path) -> (i32, Value) {
-    let o = fusebench(&[
-        "check",
-        path,
-        "--cases",
-        "4",
-        "--seed",
-        "7",
-        "--format",
-        "json",
-        "--out",
-        out.to_str().expect("utf-8"),
-    ]);
-    let json =
-        serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{path}: {e}\n{}", stderr(&o)));
-    (code(&o), json)
-}
 
 fn statuses(json: &Value) -> Vec<(String, String)> {
     json["dynamic"]["properties"]

@@ -51,3 +51,32 @@ pub fn scratch(prefix: &str, name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
 }
+
+/// `fusebench check PATH --cases 4 --seed 7 --format json --out OUT`: its exit code and JSON.
+pub fn check_json(path: &str, out: &Path) -> (i32, serde_json::Value) {
+    let o = fusebench(&[
+        "check",
+        path,
+        "--cases",
+        "4",
+        "--seed",
+        "7",
+        "--format",
+        "json",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    let json =
+        serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{path}: {e}\n{}", stderr(&o)));
+    (code(&o), json)
+}
+
+/// The dynamic verdict of property `id` in `check`'s JSON.
+pub fn verdict<'a>(json: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    json["dynamic"]["properties"]
+        .as_array()
+        .expect("verdicts")
+        .iter()
+        .find(|v| v["id"] == id)
+        .unwrap_or_else(|| panic!("no verdict {id} in {json:#}"))
+}

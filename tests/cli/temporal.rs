@@ -5,37 +5,10 @@
 
 use serde_json::Value;
 
-use crate::support::{code, fusebench, root, scratch, stderr, stdout};
+use crate::support::{check_json, code, fusebench, root, scratch, stderr, stdout, verdict};
 
 const FLAWED: &str = "scenarios/flawed/temporal-double-charge.toml";
 const FIXED: &str = "scenarios/fixed/temporal-double-charge.toml";
-
-fn check_json(path: &str, out: &std::path::Path) -> (i32, Value) {
-    let o = fusebench(&[
-        "check",
-        path,
-        "--cases",
-        "4",
-        "--seed",
-        "7",
-        "--format",
-        "json",
-        "--out",
-        out.to_str().expect("utf-8"),
-    ]);
-    let json =
-        serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{path}: {e}\n{}", stderr(&o)));
-    (code(&o), json)
-}
-
-fn verdict<'a>(json: &'a Value, id: &str) -> &'a Value {
-    json["dynamic"]["properties"]
-        .as_array()
-        .expect("verdicts")
-        .iter()
-        .find(|v| v["id"] == id)
-        .unwrap_or_else(|| panic!("no verdict {id} in {json:#}"))
-}
 
 #[test]
 fn the_double_charge_is_found_shrunk_and_replayed_and_its_twin_passes() {
