@@ -8,7 +8,7 @@
  * Strings are (pointer, length) pairs; lengths are i32. A result `i64` is either a packed
  * `(ptr << 32) | len` buffer the host obtained from the module's `alloc` (the module owns it
  * then), or a negative error code: -1 not found, -2 denied, -3 unavailable, -4 invalid
- * argument, -5 rejected by the callee's contract, -6 conflict (kv_cas).
+ * argument, -5 rejected by the callee's contract, -6 conflict (kv_cas, kv_cas_version).
  */
 #ifndef FUSEBENCH_H
 #define FUSEBENCH_H
@@ -49,6 +49,16 @@ fb_i32 fb_kv_cas(const fb_u8 *store, fb_i32 store_len, const fb_u8 *key, fb_i32 
 FB_IMPORT(kv_scan)
 fb_i64 fb_kv_scan(const fb_u8 *store, fb_i32 store_len, const fb_u8 *prefix, fb_i32 prefix_len,
                   fb_i32 limit);
+/* kv_get that also writes the value's version (8 bytes, little-endian) at `version_out`. */
+FB_IMPORT(kv_get_versioned)
+fb_i64 fb_kv_get_versioned(const fb_u8 *store, fb_i32 store_len, const fb_u8 *key,
+                           fb_i32 key_len, fb_i64 *version_out);
+/* Writes `new_value` only if the key still holds the value written by `version` (-1: only if
+ * absent); -6 conflict, also when the same bytes were written again in between. */
+FB_IMPORT(kv_cas_version)
+fb_i32 fb_kv_cas_version(const fb_u8 *store, fb_i32 store_len, const fb_u8 *key,
+                         fb_i32 key_len, fb_i64 version, const fb_u8 *new_value,
+                         fb_i32 new_len);
 
 /* Caches (capability `cache`). */
 FB_IMPORT(cache_get)

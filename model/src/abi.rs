@@ -66,6 +66,8 @@ pub const HOST_FUNCTIONS: &[HostFunction] = &[
     host(H, "kv_delete", &[I32, I32, I32, I32], &[I32]),
     host(H, "kv_cas", &[I32, I32, I32, I32, I32, I32, I32, I32], &[I32]),
     host(H, "kv_scan", &[I32, I32, I32, I32, I32], &[I64]),
+    host(H, "kv_get_versioned", &[I32, I32, I32, I32, I32], &[I64]),
+    host(H, "kv_cas_version", &[I32, I32, I32, I32, I64, I32, I32], &[I32]),
     host(H, "cache_get", &[I32, I32, I32, I32], &[I64]),
     host(H, "cache_put", &[I32, I32, I32, I32, I32, I32], &[I32]),
     host(H, "cache_delete", &[I32, I32, I32, I32], &[I32]),

@@ -18,8 +18,9 @@ pub const WASI_NAMESPACE: &str = "wasi_snapshot_preview1";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Capability {
-    /// `kv_get`, `kv_put`, `kv_delete`, `kv_cas`, `kv_scan` on key-value stores the service owns
-    /// (reads — `kv_get`, `kv_scan` — also on stores it is granted read access to).
+    /// `kv_get`, `kv_put`, `kv_delete`, `kv_cas`, `kv_scan`, `kv_get_versioned`,
+    /// `kv_cas_version` on key-value stores the service owns (reads — `kv_get`, `kv_scan`,
+    /// `kv_get_versioned` — also on stores it is granted read access to).
     Kv,
     /// `cache_get` on caches the service owns or reads; `cache_put`, `cache_delete` on caches it
     /// owns.
@@ -69,7 +70,15 @@ impl Capability {
     #[must_use]
     pub fn host_functions(self) -> &'static [&'static str] {
         match self {
-            Capability::Kv => &["kv_get", "kv_put", "kv_delete", "kv_cas", "kv_scan"],
+            Capability::Kv => &[
+                "kv_get",
+                "kv_put",
+                "kv_delete",
+                "kv_cas",
+                "kv_scan",
+                "kv_get_versioned",
+                "kv_cas_version",
+            ],
             Capability::Cache => &["cache_get", "cache_put", "cache_delete"],
             Capability::Publish => &["publish"],
             Capability::Call => &["call", "call_timeout"],
@@ -181,6 +190,8 @@ mod tests {
             ("kv_scan", Capability::Kv),
             ("kv_delete", Capability::Kv),
             ("kv_cas", Capability::Kv),
+            ("kv_get_versioned", Capability::Kv),
+            ("kv_cas_version", Capability::Kv),
             ("cache_delete", Capability::Cache),
             ("call_timeout", Capability::Call),
         ] {

@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use crate::rng::SimRng;
 use crate::runtime::{
-    HostCode, HostContext, HostOp, HostReply, InvokeError, LogLine, ScanEntry, ServiceHost,
-    SliceOutcome, encode_scan,
+    CasExpect, HostCode, HostContext, HostOp, HostReply, InvokeError, LogLine, ScanEntry,
+    ServiceHost, SliceOutcome, encode_scan,
 };
 
 /// In-memory contents of every store: store → key → value.
@@ -88,6 +88,7 @@ pub fn invoke(
         host,
         stores,
         rng: &mut rng,
+        versions: BTreeMap::new(),
         ops: Vec::new(),
         published: Vec::new(),
         logs: Vec::new(),
@@ -145,6 +146,9 @@ struct Run<'a> {
     host: &'a mut dyn ServiceHost,
     stores: &'a mut Stores,
     rng: &'a mut SimRng,
+    /// Versions of the keys this invocation wrote, numbered from 1 in write order; every other
+    /// key is at version 0 (there is no engine, so no run-wide write order).
+    versions: BTreeMap<(String, Vec<u8>), u64>,
     ops: Vec<OpRecord>,
     published: Vec<(String, String)>,
     logs: Vec<String>,
@@ -203,6 +207,16 @@ impl Run<'_> {
         });
     }
 
+    fn version(&self, store: &str, key: &[u8]) -> u64 {
+        self.versions.get(&(store.to_owned(), key.to_vec())).copied().unwrap_or(0)
+    }
+
+    /// Records a write of `store`/`key`: the next version.
+    fn bump(&mut self, store: &str, key: &[u8]) {
+        let next = self.versions.values().max().map_or(1, |v| v + 1);
+        self.versions.insert((store.to_owned(), key.to_vec()), next);
+    }
+
     fn perform(
         &mut self,
         depth: usize,
@@ -217,6 +231,19 @@ impl Run<'_> {
                 self.record(depth, service, name, &store, Some(&key), shown);
                 v.map_or(HostReply::Error(HostCode::NotFound), HostReply::Value)
             }
+            HostOp::KvGetVersioned { store, key, .. } => {
+                let v = self.stores.get(&store).and_then(|d| d.get(&key)).cloned();
+                let version = self.version(&store, &key);
+                let shown = v.as_ref().map_or_else(
+                    || "not found".to_owned(),
+                    |v| format!("{} (version {version})", text(v)),
+                );
+                self.record(depth, service, name, &store, Some(&key), shown);
+                v.map_or(HostReply::Error(HostCode::NotFound), |value| HostReply::Versioned {
+                    value,
+                    version,
+                })
+            }
             HostOp::KvPut { store, key, value } | HostOp::CachePut { cache: store, key, value } => {
                 self.record(
                     depth,
@@ -226,11 +253,15 @@ impl Run<'_> {
                     Some(&key),
                     format!("ok ({})", text(&value)),
                 );
+                self.bump(&store, &key);
                 self.stores.entry(store).or_default().insert(key, value);
                 HostReply::Ack
             }
             HostOp::KvDelete { store, key } => {
                 let existed = self.stores.get_mut(&store).and_then(|d| d.remove(&key)).is_some();
+                if existed {
+                    self.bump(&store, &key);
+                }
                 self.record(
                     depth,
                     service,
@@ -243,11 +274,16 @@ impl Run<'_> {
             }
             HostOp::KvCas { store, key, expect, new } => {
                 let held = self.stores.get(&store).and_then(|d| d.get(&key));
-                let written = held == expect.as_ref();
+                let written = match &expect {
+                    CasExpect::Absent => held.is_none(),
+                    CasExpect::Value(bytes) => held == Some(bytes),
+                    CasExpect::Version(v) => held.is_some() && self.version(&store, &key) == *v,
+                };
                 let shown =
                     if written { format!("ok ({})", text(&new)) } else { "conflict".into() };
                 self.record(depth, service, name, &store, Some(&key), shown);
                 if written {
+                    self.bump(&store, &key);
                     self.stores.entry(store).or_default().insert(key, new);
                     HostReply::Ack
                 } else {
@@ -255,7 +291,6 @@ impl Run<'_> {
                 }
             }
             HostOp::KvScan { store, prefix, limit } => {
-                // No versions here (no engine): every entry is reported at version 0.
                 let entries: Vec<ScanEntry> = self
                     .stores
                     .get(&store)
@@ -263,7 +298,7 @@ impl Run<'_> {
                     .flat_map(|d| d.range(prefix.clone()..))
                     .take_while(|(k, _)| k.starts_with(&prefix))
                     .take(limit as usize)
-                    .map(|(k, v)| ScanEntry::new(k, v, 0))
+                    .map(|(k, v)| ScanEntry::new(k, v, self.version(&store, k)))
                     .collect();
                 self.record(
                     depth,

@@ -195,8 +195,10 @@ fn every_report_figure_the_trace_can_give_agrees_with_the_trace() {
         let op = |o: &str| t.ops.get(&format!("{}/{o}", d.name));
         match d.kind.name() {
             "kv" => {
-                assert_eq!(r.reads, op("kv_get"), "{}: reads", d.name);
-                assert_eq!(r.writes, op("kv_put") + op("kv_delete"), "{}: writes", d.name);
+                let reads = op("kv_get") + op("kv_scan") + op("kv_get_versioned");
+                let writes = op("kv_put") + op("kv_delete") + op("kv_cas") + op("kv_cas_version");
+                assert_eq!(r.reads, reads, "{}: reads", d.name);
+                assert_eq!(r.writes, writes, "{}: writes", d.name);
                 assert_eq!(r.replications, t.applies.get(&d.name), "{}: replications", d.name);
             }
             "cache" => {

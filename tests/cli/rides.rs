@@ -148,7 +148,7 @@ fn a_ride_request_runs_through_the_rust_and_wat_modules() {
         .collect();
     assert!(ops.contains(&r#""pricing" "kv_get" "pricing-db""#.to_owned()), "{ops:?}");
     assert!(ops.contains(&r#""dispatch" "kv_scan" "drivers-db""#.to_owned()), "{ops:?}");
-    assert!(ops.contains(&r#""dispatch" "kv_cas" "drivers-db""#.to_owned()), "{ops:?}");
+    assert!(ops.contains(&r#""dispatch" "kv_cas_version" "drivers-db""#.to_owned()), "{ops:?}");
 }
 
 #[test]

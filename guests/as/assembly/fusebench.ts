@@ -7,7 +7,7 @@
 // Names are passed as `Buf`s of UTF-8 bytes; `text` (ASCII literals) builds one.
 //
 // Error codes: -1 not found, -2 denied, -3 unavailable, -4 invalid argument, -5 rejected by the
-// callee's contract, -6 conflict (kv_cas).
+// callee's contract, -6 conflict (kv_cas, kv_cas_version).
 import { Buf } from "./json";
 
 export const NOT_FOUND: i32 = -1;
@@ -36,6 +36,14 @@ export declare function kv_cas(
 export declare function kv_scan(
   store: usize, storeLen: i32, prefix: usize, prefixLen: i32, limit: i32,
 ): i64;
+@external("fusebench", "kv_get_versioned")
+export declare function kv_get_versioned(
+  store: usize, storeLen: i32, key: usize, keyLen: i32, versionOut: usize,
+): i64;
+@external("fusebench", "kv_cas_version")
+export declare function kv_cas_version(
+  store: usize, storeLen: i32, key: usize, keyLen: i32, version: i64, value: usize, valueLen: i32,
+): i32;
 @external("fusebench", "cache_get")
 export declare function cache_get(cache: usize, cacheLen: i32, key: usize, keyLen: i32): i64;
 @external("fusebench", "cache_put")
@@ -130,5 +138,15 @@ export function cas(store: Buf, key: Buf, expect: Buf | null, value: Buf): i32 {
   const r = e === null
     ? kv_cas(store.ptr, store.len, key.ptr, key.len, 0, -1, value.ptr, value.len)
     : kv_cas(store.ptr, store.len, key.ptr, key.len, e.ptr, e.len, value.ptr, value.len);
+  return r == 0 ? 1 : r == CONFLICT ? 0 : r;
+}
+
+/**
+ * Writes `value` at `key` only if it still holds the value written by `version` (-1: only if
+ * absent; read versions with `kv_get_versioned` or `scan`): 1 written, 0 conflict (also when
+ * the same bytes were written again in between), or a negative code.
+ */
+export function casVersion(store: Buf, key: Buf, version: i64, value: Buf): i32 {
+  const r = kv_cas_version(store.ptr, store.len, key.ptr, key.len, version, value.ptr, value.len);
   return r == 0 ? 1 : r == CONFLICT ? 0 : r;
 }

@@ -40,6 +40,10 @@ type Callee = Rc<dyn Fn(&[u8]) -> Result<Vec<u8>, HostError>>;
 #[derive(Default)]
 struct World {
     kv: BTreeMap<(String, Vec<u8>), Vec<u8>>,
+    /// The version of each key written here, from 1 in write order (absent: 0, as an initial
+    /// entry of the scenario).
+    versions: BTreeMap<(String, Vec<u8>), u64>,
+    writes: u64,
     cache: BTreeMap<(String, Vec<u8>), Vec<u8>>,
     published: Vec<(String, Vec<u8>)>,
     calls: Vec<(String, String, Vec<u8>)>,
@@ -74,7 +78,12 @@ pub fn reset() {
 
 /// Sets `key` in `store` directly, as a scenario's initial data would.
 pub fn set_kv(store: &str, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
-    with(|w| w.kv.insert((store.into(), key.as_ref().to_vec()), value.as_ref().to_vec()));
+    with(|w| {
+        // An entry set here is like one of the scenario's initial entries: version 0.
+        let slot = (store.into(), key.as_ref().to_vec());
+        w.versions.remove(&slot);
+        w.kv.insert(slot, value.as_ref().to_vec())
+    });
 }
 
 /// The value at `key` in `store`, as text.
@@ -191,6 +200,16 @@ pub(crate) mod host {
     use crate::HostError;
     use crate::log::Level;
 
+    /// Records a write of `slot`: its next version.
+    fn bump(w: &mut World, slot: &(String, Vec<u8>)) {
+        w.writes += 1;
+        w.versions.insert(slot.clone(), w.writes);
+    }
+
+    fn version(w: &World, slot: &(String, Vec<u8>)) -> u64 {
+        w.versions.get(slot).copied().unwrap_or(0)
+    }
+
     fn check(w: &World, name: &str) -> Result<(), HostError> {
         w.failing.get(name).map_or(Ok(()), |e| Err(*e))
     }
@@ -210,7 +229,9 @@ pub(crate) mod host {
     pub(crate) fn kv_put(store: &str, key: &[u8], value: &[u8]) -> Result<(), HostError> {
         with(|w| {
             check_write(w, store)?;
-            w.kv.insert((store.into(), key.to_vec()), value.to_vec());
+            let slot = (store.into(), key.to_vec());
+            bump(w, &slot);
+            w.kv.insert(slot, value.to_vec());
             Ok(())
         })
     }
@@ -218,7 +239,12 @@ pub(crate) mod host {
     pub(crate) fn kv_delete(store: &str, key: &[u8]) -> Result<bool, HostError> {
         with(|w| {
             check_write(w, store)?;
-            Ok(w.kv.remove(&(store.into(), key.to_vec())).is_some())
+            let slot = (store.into(), key.to_vec());
+            let existed = w.kv.remove(&slot).is_some();
+            if existed {
+                bump(w, &slot);
+            }
+            Ok(existed)
         })
     }
 
@@ -234,13 +260,43 @@ pub(crate) mod host {
             if w.kv.get(&slot).map(Vec::as_slice) != expect {
                 return Ok(false);
             }
+            bump(w, &slot);
             w.kv.insert(slot, new.to_vec());
             Ok(true)
         })
     }
 
-    /// The JSON array the host answers (guests/ABI.md), built from the fake's data (every
-    /// entry at version 0: the fake keeps no versions).
+    pub(crate) fn kv_get_versioned(
+        store: &str,
+        key: &[u8],
+    ) -> Result<Option<(Vec<u8>, u64)>, HostError> {
+        with(|w| {
+            check(w, store)?;
+            let slot = (store.into(), key.to_vec());
+            Ok(w.kv.get(&slot).map(|v| (v.clone(), version(w, &slot))))
+        })
+    }
+
+    pub(crate) fn kv_cas_version(
+        store: &str,
+        key: &[u8],
+        expect: Option<u64>,
+        new: &[u8],
+    ) -> Result<bool, HostError> {
+        with(|w| {
+            check_write(w, store)?;
+            let slot = (store.into(), key.to_vec());
+            let held = w.kv.contains_key(&slot).then(|| version(w, &slot));
+            if held != expect {
+                return Ok(false);
+            }
+            bump(w, &slot);
+            w.kv.insert(slot, new.to_vec());
+            Ok(true)
+        })
+    }
+
+    /// The JSON array the host answers (guests/ABI.md), built from the fake's data.
     pub(crate) fn kv_scan(store: &str, prefix: &[u8], limit: u32) -> Result<Vec<u8>, HostError> {
         with(|w| {
             check(w, store)?;
@@ -251,10 +307,10 @@ pub(crate) mod host {
                 w.kv.range((store.to_string(), prefix.to_vec())..)
                     .take_while(|((s, k), _)| s == store && k.starts_with(prefix))
                     .take(limit as usize)
-                    .map(|((_, k), v)| crate::kv::Entry {
-                        key: String::from_utf8_lossy(k).into_owned(),
+                    .map(|(slot, v)| crate::kv::Entry {
+                        key: String::from_utf8_lossy(&slot.1).into_owned(),
                         value: String::from_utf8_lossy(v).into_owned(),
-                        version: 0,
+                        version: version(w, slot),
                     })
                     .collect();
             serde_json::to_vec(&entries).map_err(|_| HostError::InvalidArgument)

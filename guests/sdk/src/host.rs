@@ -44,6 +44,16 @@ pub(crate) mod wasm {
                 n_len: i32,
             ) -> i32;
             pub fn kv_scan(s: i32, s_len: i32, prefix: i32, prefix_len: i32, limit: i32) -> i64;
+            pub fn kv_get_versioned(s: i32, s_len: i32, k: i32, k_len: i32, out: i32) -> i64;
+            pub fn kv_cas_version(
+                s: i32,
+                s_len: i32,
+                k: i32,
+                k_len: i32,
+                version: i64,
+                n: i32,
+                n_len: i32,
+            ) -> i32;
             pub fn cache_get(cache: i32, cache_len: i32, key: i32, key_len: i32) -> i64;
             pub fn cache_put(c: i32, c_len: i32, k: i32, k_len: i32, v: i32, v_len: i32) -> i32;
             pub fn cache_delete(cache: i32, cache_len: i32, key: i32, key_len: i32) -> i32;
@@ -131,6 +141,36 @@ pub(crate) mod wasm {
         let (e, el) = expect.map_or((0, -1), raw);
         // SAFETY: the host only reads the byte strings, which outlive the call.
         match unsafe { import::kv_cas(s, sl, k, kl, e, el, n, nl) } {
+            -6 => Ok(false),
+            code => status(code).map(|()| true),
+        }
+    }
+
+    /// The value at `key` and the version that wrote it.
+    pub(crate) fn kv_get_versioned(
+        store: &str,
+        key: &[u8],
+    ) -> Result<Option<(Vec<u8>, u64)>, HostError> {
+        let ((s, sl), (k, kl)) = (raw(store.as_bytes()), raw(key));
+        let mut version = [0u8; 8];
+        let out = version.as_mut_ptr() as i32;
+        // SAFETY: the host only reads the byte strings, which outlive the call, and writes the
+        // eight bytes of `version`, which is live and ours for the whole call.
+        let value = packed(unsafe { import::kv_get_versioned(s, sl, k, kl, out) })?;
+        Ok(value.map(|v| (v, u64::from_le_bytes(version))))
+    }
+
+    pub(crate) fn kv_cas_version(
+        store: &str,
+        key: &[u8],
+        expect: Option<u64>,
+        new: &[u8],
+    ) -> Result<bool, HostError> {
+        let ((s, sl), (k, kl), (n, nl)) = (raw(store.as_bytes()), raw(key), raw(new));
+        // `-1`: write only if the key is absent; versions beyond i64 are never handed out.
+        let version = expect.map_or(-1, |v| i64::try_from(v).unwrap_or(i64::MAX));
+        // SAFETY: the host only reads the byte strings, which outlive the call.
+        match unsafe { import::kv_cas_version(s, sl, k, kl, version, n, nl) } {
             -6 => Ok(false),
             code => status(code).map(|()| true),
         }

@@ -188,6 +188,42 @@ pub mod kv {
     ) -> Result<bool, HostError> {
         host::kv_cas(store, key.as_ref(), expect, new.as_ref())
     }
+
+    /// A value with the version that wrote it (0: an initial entry of the scenario).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Versioned {
+        pub value: Vec<u8>,
+        pub version: u64,
+    }
+
+    /// The value at `key` in `store` with its version, for a later [`cas_version`];
+    /// `Ok(None)` if absent. Read where [`get`] reads.
+    ///
+    /// # Errors
+    /// The host's error code: denied, unavailable, invalid argument.
+    pub fn get_versioned(
+        store: &str,
+        key: impl AsRef<[u8]>,
+    ) -> Result<Option<Versioned>, HostError> {
+        let read = host::kv_get_versioned(store, key.as_ref())?;
+        Ok(read.map(|(value, version)| Versioned { value, version }))
+    }
+
+    /// Compare-and-set on a version: writes `new` at `key` only if the key still holds the
+    /// value written by `expect` (`None`: only if it is absent), decided atomically where
+    /// writes are decided. Unlike [`cas`], any write in between is a conflict, one that wrote
+    /// the same bytes again included (no A→B→A). `Ok(false)` when nothing was written.
+    ///
+    /// # Errors
+    /// The host's error code: denied, unavailable, invalid argument.
+    pub fn cas_version(
+        store: &str,
+        key: impl AsRef<[u8]>,
+        expect: Option<u64>,
+        new: impl AsRef<[u8]>,
+    ) -> Result<bool, HostError> {
+        host::kv_cas_version(store, key.as_ref(), expect, new.as_ref())
+    }
 }
 
 /// The caches a service uses (`cache` capability). TTL and capacity come from the scenario.

@@ -44,6 +44,31 @@ fn compare_and_set_writes_only_over_the_expected_value() {
 }
 
 #[test]
+fn compare_and_set_on_a_version_refuses_any_write_in_between() {
+    fake::reset();
+    fake::set_kv("db", "n", "A");
+    let read = kv::get_versioned("db", "n").expect("read").expect("present");
+    assert_eq!(read, kv::Versioned { value: b"A".to_vec(), version: 0 }, "an initial entry");
+    // A→B→A: by value nothing changed, by version two writes did.
+    kv::put("db", "n", "B").expect("put");
+    kv::put("db", "n", "A").expect("put");
+    assert_eq!(kv::cas("db", "n", Some(b"A"), "A"), Ok(true), "value compare-and-set misses it");
+    assert_eq!(kv::cas_version("db", "n", Some(read.version), "C"), Ok(false));
+    let now = kv::get_versioned("db", "n").expect("read").expect("present");
+    assert_eq!(now.value, b"A", "a conflict writes nothing");
+    assert_eq!(kv::cas_version("db", "n", Some(now.version), "C"), Ok(true));
+    assert_eq!(kv::cas_version("db", "n", Some(now.version), "D"), Ok(false), "C came since");
+    assert_eq!(kv::cas_version("db", "m", None, "1"), Ok(true), "absent, as expected");
+    assert_eq!(kv::cas_version("db", "m", None, "2"), Ok(false), "present now");
+    assert_eq!(kv::get_versioned("db", "absent"), Ok(None));
+    let scanned = kv::scan("db", "n", 1).expect("scan");
+    let read = kv::get_versioned("db", "n").expect("read").expect("present");
+    assert_eq!(scanned[0].version, read.version);
+    fake::fail_writes("db", Some(HostError::Unavailable));
+    assert_eq!(kv::cas_version("db", "n", Some(0), "E"), Err(HostError::Unavailable));
+}
+
+#[test]
 fn a_scan_lists_the_keys_with_the_prefix_in_order_up_to_the_limit() {
     fake::reset();
     for (k, v) in [("item/2", "b"), ("item/1", "a"), ("item/3", "c"), ("other", "x")] {

@@ -33,8 +33,8 @@ const CLIENTS: &str = "(clients)";
 fn attempted(import: &str) -> &'static str {
     match import {
         "call" | "call_timeout" => "called",
-        "kv_put" | "kv_delete" | "kv_cas" => "wrote store",
-        "kv_get" | "kv_scan" => "read store",
+        "kv_put" | "kv_delete" | "kv_cas" | "kv_cas_version" => "wrote store",
+        "kv_get" | "kv_scan" | "kv_get_versioned" => "read store",
         "cache_get" | "cache_put" | "cache_delete" => "used cache",
         "publish" => "published to channel",
         _ => "used",
@@ -93,7 +93,7 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
                     }
                 }
                 // A scan reads like a get (`call_timeout` is traced as `call`).
-                "kv_get" | "kv_scan" => {
+                "kv_get" | "kv_scan" | "kv_get_versioned" => {
                     for to in owners(target).into_iter().filter(|o| *o != from) {
                         *traffic.entry((from.clone(), to, "read")).or_default() += 1.0;
                     }

@@ -6,13 +6,13 @@
 //! Judged from the trace: `store_read` gives the version an invocation saw, `store_write` the
 //! version it wrote and who wrote what in between (versions come from one global counter in
 //! acceptance order, so "in between" is a version interval, stale reads at an eventual replica
-//! included). A write made with `kv_cas` is applied only over the value it expected, so what it
-//! "read" is the version the deciding replica held (`prev_version`): it loses an update only
-//! when a write that replica had not yet received came in between (two eventual replicas each
-//! accepting a compare-and-set; never on a strong store, whose primary decides every write). A
-//! failed compare-and-set writes nothing and is no write here. An invocation never races with
-//! itself nor with another delivery of the same message or attempt of the same call
-//! (`work_of` in the trace): duplicates are idempotence's business.
+//! included). A write made with `kv_cas` (or `kv_cas_version`) is applied only over the value
+//! (version) it expected, so what it "read" is the version the deciding replica held
+//! (`prev_version`): it loses an update only when a write that replica had not yet received came
+//! in between (two eventual replicas each accepting a compare-and-set; never on a strong store,
+//! whose primary decides every write). A failed compare-and-set writes nothing and is no write
+//! here. An invocation never races with itself nor with another delivery of the same message or
+//! attempt of the same call (`work_of` in the trace): duplicates are idempotence's business.
 
 use std::collections::BTreeMap;
 
@@ -71,7 +71,7 @@ pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
         } => {
             let sk = (store.clone(), key.clone());
             let list = writes.entry(sk).or_default();
-            let cas = op_of.get(inv).is_some_and(|op| op == "kv_cas");
+            let cas = op_of.get(inv).is_some_and(|op| op == "kv_cas" || op == "kv_cas_version");
             // A compare-and-set "read" what the replica deciding it held when it wrote
             // (`prev_version`): it loses an update only if a write that replica had not yet
             // received came in between — two eventual replicas each accepting one.

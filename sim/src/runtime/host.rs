@@ -18,7 +18,7 @@ use super::config::{CallTarget, Permissions, WasiConfig};
 use super::context::{
     LOG_LINE_BYTES_MAX, LOG_LINES_PER_INVOCATION_MAX, LogLevel, LogLine, LogSource,
 };
-use super::step::{GrowRefused, HostCode, HostOp, InstanceId, Refusal};
+use super::step::{CasExpect, GrowRefused, HostCode, HostOp, InstanceId, Refusal};
 
 /// What every instance of one service shares.
 #[derive(Debug)]
@@ -280,6 +280,27 @@ fn kv_get(
     .map(i64::from)
 }
 
+/// `kv_get_versioned(store, key, version_out) -> i64`: a read, allowed where `kv_get` is; the
+/// eight bytes at `version_out` must lie in guest memory (else `-4`, nothing read).
+fn kv_get_versioned(
+    mut caller: Caller<'_, HostState>,
+    sp: i32,
+    sl: i32,
+    kp: i32,
+    kl: i32,
+    version_out: i32,
+) -> Result<i64, Error> {
+    host_op(&mut caller, "kv_get_versioned", |m, p| {
+        let store = name_at(m, sp, sl)?;
+        let key = bytes_at(m, kp, kl)?;
+        bytes_at(m, version_out, 8).map_err(|_| (store.clone(), HostCode::InvalidArgument))?;
+        let version_out = version_out.cast_unsigned();
+        let allowed = p.kv_owned.contains(&store) || p.kv_readable.contains(&store);
+        permitted(allowed, store, |store| HostOp::KvGetVersioned { store, key, version_out })
+    })
+    .map(i64::from)
+}
+
 fn kv_put(
     mut caller: Caller<'_, HostState>,
     sp: i32,
@@ -329,7 +350,36 @@ fn kv_cas(
     host_op(&mut caller, "kv_cas", |m, p| {
         let store = name_at(m, sp, sl)?;
         let key = bytes_at(m, kp, kl)?;
-        let expect = if el == -1 { None } else { Some(bytes_at(m, ep, el)?) };
+        let expect =
+            if el == -1 { CasExpect::Absent } else { CasExpect::Value(bytes_at(m, ep, el)?) };
+        let new = bytes_at(m, np, nl)?;
+        let allowed = p.kv_owned.contains(&store);
+        permitted(allowed, store, |store| HostOp::KvCas { store, key, expect, new })
+    })
+}
+
+/// `kv_cas_version(store, key, version, new) -> i32`: `version = -1` expects the key absent;
+/// any other negative version is an invalid argument.
+#[allow(clippy::too_many_arguments)] // the ABI's seven parameters
+fn kv_cas_version(
+    mut caller: Caller<'_, HostState>,
+    sp: i32,
+    sl: i32,
+    kp: i32,
+    kl: i32,
+    version: i64,
+    np: i32,
+    nl: i32,
+) -> Result<i32, Error> {
+    host_op(&mut caller, "kv_cas_version", |m, p| {
+        let store = name_at(m, sp, sl)?;
+        let key = bytes_at(m, kp, kl)?;
+        let expect = match version {
+            -1 => CasExpect::Absent,
+            v => CasExpect::Version(
+                u64::try_from(v).map_err(|_| (store.clone(), HostCode::InvalidArgument))?,
+            ),
+        };
         let new = bytes_at(m, np, nl)?;
         let allowed = p.kv_owned.contains(&store);
         permitted(allowed, store, |store| HostOp::KvCas { store, key, expect, new })
@@ -671,6 +721,8 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<HostState>, wasmi::errors
     l.func_wrap(h, "kv_put", kv_put)?;
     l.func_wrap(h, "kv_delete", kv_delete)?;
     l.func_wrap(h, "kv_cas", kv_cas)?;
+    l.func_wrap(h, "kv_get_versioned", kv_get_versioned)?;
+    l.func_wrap(h, "kv_cas_version", kv_cas_version)?;
     l.func_wrap(h, "kv_scan", kv_scan)?;
     l.func_wrap(h, "cache_get", cache_get)?;
     l.func_wrap(h, "cache_put", cache_put)?;

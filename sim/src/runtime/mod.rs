@@ -56,9 +56,9 @@ pub use context::{
 pub use error::{InvokeError, ServiceLoadError};
 pub use host::SCAN_LIMIT_MAX;
 pub use step::{
-    GrowRefused, GuestFailure, GuestFault, HostCode, HostOp, HostReply, InstanceId, InstanceInfo,
-    InstanceMemory, InstanceReuse, InvocationId, InvocationReport, LimitsHit, Phase, Refusal,
-    Response, ScanEntry, ServiceHost, Slice, SliceOutcome, TrapKind, encode_scan,
+    CasExpect, GrowRefused, GuestFailure, GuestFault, HostCode, HostOp, HostReply, InstanceId,
+    InstanceInfo, InstanceMemory, InstanceReuse, InvocationId, InvocationReport, LimitsHit, Phase,
+    Refusal, Response, ScanEntry, ServiceHost, Slice, SliceOutcome, TrapKind, encode_scan,
 };
 
 use host::{HostState, LiveToken, ServiceShared};
@@ -524,8 +524,13 @@ impl ServiceHost for Runtime {
         let parked =
             self.suspended.get(&invocation).ok_or(InvokeError::UnknownInvocation { invocation })?;
         let wants_value = parked.op.replies_with_value();
+        let version_out = match parked.op {
+            HostOp::KvGetVersioned { version_out, .. } => Some(version_out),
+            _ => None,
+        };
         let mismatch = match &reply {
-            HostReply::Value(_) if !wants_value => Some("value"),
+            HostReply::Value(_) if !wants_value || version_out.is_some() => Some("value"),
+            HostReply::Versioned { .. } if version_out.is_none() => Some("versioned value"),
             HostReply::Ack if wants_value => Some("ack"),
             _ => None,
         };
@@ -542,8 +547,24 @@ impl ServiceHost for Runtime {
         let mut progress = progress;
         progress.slice_fuel_left = instance.fuel_left();
         let code = |c: i32| if wants_value { Val::I64(i64::from(c)) } else { Val::I32(c) };
-        let answer = match reply {
-            HostReply::Value(bytes) => {
+        // A value to copy into the guest, or the code it gets at once.
+        let value = match reply {
+            HostReply::Versioned { value, version } => {
+                // `version_out` was checked when the call was made, and memory never shrinks.
+                let at = version_out.unwrap_or(0) as usize;
+                let data = instance.memory.data_mut(&mut instance.store);
+                if let Some(slot) = data.get_mut(at..at + 8) {
+                    slot.copy_from_slice(&version.to_le_bytes());
+                }
+                Ok(value)
+            }
+            HostReply::Value(bytes) => Ok(bytes),
+            HostReply::Ack => Err(code(0)),
+            HostReply::Error(host_code) => Err(code(host_code.code())),
+        };
+        let answer = match value {
+            Err(code) => code,
+            Ok(bytes) => {
                 match invoke::write_into_guest(&mut instance, &bytes, ctx, progress.budget) {
                     // Lengths above u32::MAX were refused by write_into_guest.
                     Ok(ptr) => Val::I64(invoke::pack(ptr, u32::try_from(bytes.len()).unwrap_or(0))),
@@ -560,8 +581,6 @@ impl ServiceHost for Runtime {
                     }
                 }
             }
-            HostReply::Ack => code(0),
-            HostReply::Error(host_code) => code(host_code.code()),
         };
         let result = call.resume(&mut instance.store, &[answer]);
         let memory = Some(instance.memory);

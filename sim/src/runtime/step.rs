@@ -215,6 +215,14 @@ pub enum HostOp {
         store: String,
         key: Vec<u8>,
     },
+    /// `kv_get` that also gives the version of the value read (the write that set it, 0 for
+    /// an initial entry): answered with [`HostReply::Versioned`], the version written as eight
+    /// little-endian bytes at `version_out` in guest memory (checked when the call was made).
+    KvGetVersioned {
+        store: String,
+        key: Vec<u8>,
+        version_out: u32,
+    },
     KvPut {
         store: String,
         key: Vec<u8>,
@@ -224,11 +232,12 @@ pub enum HostOp {
         store: String,
         key: Vec<u8>,
     },
-    /// Compare-and-set: write `new` only if the key's value is `expect` (`None`: absent).
+    /// Compare-and-set: write `new` only if the key holds what `expect` says (`kv_cas` compares
+    /// the value, `kv_cas_version` the version).
     KvCas {
         store: String,
         key: Vec<u8>,
-        expect: Option<Vec<u8>>,
+        expect: CasExpect,
         new: Vec<u8>,
     },
     /// The live keys of `store` starting with `prefix`, in key order, at most `limit` (at
@@ -279,6 +288,8 @@ impl HostOp {
     pub fn import(&self) -> &'static str {
         match self {
             HostOp::KvGet { .. } => "kv_get",
+            HostOp::KvGetVersioned { .. } => "kv_get_versioned",
+            HostOp::KvCas { expect: CasExpect::Version(_), .. } => "kv_cas_version",
             HostOp::KvPut { .. } => "kv_put",
             HostOp::KvDelete { .. } => "kv_delete",
             HostOp::KvCas { .. } => "kv_cas",
@@ -299,12 +310,27 @@ impl HostOp {
         matches!(
             self,
             HostOp::KvGet { .. }
+                | HostOp::KvGetVersioned { .. }
                 | HostOp::KvScan { .. }
                 | HostOp::CacheGet { .. }
                 | HostOp::Call { .. }
                 | HostOp::CallTimeout { .. }
         )
     }
+}
+
+/// What a compare-and-set expects the key to hold for the write to happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CasExpect {
+    /// No live value (never written, or deleted): `kv_cas` with `expect_len = -1`, or
+    /// `kv_cas_version` with version `-1`.
+    Absent,
+    /// Exactly these bytes (`kv_cas`): an A→B→A change in between goes unnoticed.
+    Value(Vec<u8>),
+    /// A live value set by exactly this write (`kv_cas_version`, the version
+    /// `kv_get_versioned` or `kv_scan` gave): any write in between is a conflict, the same
+    /// bytes written again included.
+    Version(u64),
 }
 
 /// The engine's answer to a [`HostOp`].
@@ -314,6 +340,9 @@ pub enum HostReply {
     /// response (`call`, `call_timeout`): copied into a
     /// buffer from the guest's `alloc`, the guest gets `(ptr << 32) | len`.
     Value(Vec<u8>),
+    /// The value and its version (`kv_get_versioned`): the value as [`HostReply::Value`], the
+    /// version written at the operation's `version_out`.
+    Versioned { value: Vec<u8>, version: u64 },
     /// Success of `kv_put`, `kv_delete`, `kv_cas`, `cache_put`, `cache_delete`, `publish`: the
     /// guest gets `0`.
     Ack,
@@ -334,7 +363,8 @@ pub enum HostCode {
     InvalidArgument,
     /// `-5`: rejected by the callee's contract.
     Rejected,
-    /// `-6`: `kv_cas` found another value than the expected one; nothing was written.
+    /// `-6`: `kv_cas` found another value than the expected one (`kv_cas_version`: another
+    /// version); nothing was written.
     Conflict,
 }
 

@@ -388,7 +388,7 @@ fn every_host_import_suspends_or_answers_as_the_abi_says() {
     let op = HostOp::KvCas {
         store: "orders".into(),
         key: b"k1".to_vec(),
-        expect: Some(b"v1".to_vec()),
+        expect: CasExpect::Value(b"v1".to_vec()),
         new: br#"{"ok":true}"#.to_vec(),
     };
     assert_eq!(pending(&s), &op);
@@ -397,7 +397,7 @@ fn every_host_import_suspends_or_answers_as_the_abi_says() {
     let op = HostOp::KvCas {
         store: "orders".into(),
         key: b"k1".to_vec(),
-        expect: None,
+        expect: CasExpect::Absent,
         new: b"v1".to_vec(),
     };
     assert_eq!(pending(&s), &op);
@@ -570,6 +570,126 @@ fn scan_invalidation_and_timed_calls_suspend_or_answer_as_the_abi_says() {
         assert_eq!(refusals[0].code, host_code, "{endpoint}");
     }
     assert_eq!(h.rt.live_instances(), 0);
+}
+
+const KV_GET_VERSIONED: &str = r#"(import "fusebench" "kv_get_versioned" (func $kv_get_versioned (param i32 i32 i32 i32 i32) (result i64)))"#;
+const KV_CAS_VERSION: &str = r#"(import "fusebench" "kv_cas_version" (func $kv_cas_version (param i32 i32 i32 i32 i64 i32 i32) (result i32)))"#;
+
+/// A service reading with versions and writing over a version (`guests/ABI.md`): `vget` answers
+/// the version it was handed (at 200), `vget_value` the value, `vget_oob` points the version
+/// outside memory, `vcas*` write over version 7, absent (-1), an invalid version (-2), and a
+/// store the service only reads.
+fn versioned_service() -> (ServiceConfig, String) {
+    let mut c = config(
+        "ver",
+        &[Capability::Kv],
+        &[
+            "vget",
+            "vget_value",
+            "vget_oob",
+            "vget_users",
+            "vcas",
+            "vcas_absent",
+            "vcas_bad",
+            "vcas_users",
+        ],
+    );
+    c.permissions.kv_owned = set(&["orders"]);
+    c.permissions.kv_readable = set(&["users"]);
+    let handler = |name: &str, body: &str| {
+        format!(r#"(func (export "handle_{name}") (param i32 i32) (result i64) {body})"#)
+    };
+    let get = |store: &str, out: &str| {
+        format!("(call $kv_get_versioned {store} (i32.const 16) (i32.const 2) (i32.const {out}))")
+    };
+    let orders = "(i32.const 0) (i32.const 6)";
+    let users = "(i32.const 8) (i32.const 5)";
+    let num = |expr: &str| format!("(call $num (i64.extend_i32_s {expr}))");
+    let cas = |store: &str, version: &str| {
+        num(&format!(
+            "(call $kv_cas_version {store} (i32.const 16) (i32.const 2) (i64.const {version}) (i32.const 24) (i32.const 2))"
+        ))
+    };
+    let negative_or = |expr: &str, then: &str| {
+        format!(
+            "(local $v i64) (local.set $v {expr}) (if (result i64) (i64.lt_s (local.get $v) (i64.const 0)) (then (call $num (local.get $v))) (else {then}))"
+        )
+    };
+    let body = [
+        handler(
+            "vget",
+            &negative_or(&get(orders, "200"), "(call $num (i64.load (i32.const 200)))"),
+        ),
+        handler("vget_value", &negative_or(&get(orders, "200"), "(local.get $v)")),
+        handler("vget_oob", &negative_or(&get(orders, "65532"), "(local.get $v)")),
+        handler("vget_users", &negative_or(&get(users, "200"), "(local.get $v)")),
+        handler("vcas", &cas(orders, "7")),
+        handler("vcas_absent", &cas(orders, "-1")),
+        handler("vcas_bad", &cas(orders, "-2")),
+        handler("vcas_users", &cas(users, "7")),
+    ]
+    .join("\n");
+    (c, module(&[KV_GET_VERSIONED, KV_CAS_VERSION], &body))
+}
+
+#[test]
+fn versioned_reads_and_version_compare_and_set_suspend_or_answer_as_the_abi_says() {
+    let mut h = Harness::new();
+    let (c, wat) = versioned_service();
+    h.load(&c, &wat);
+    let op = |out| HostOp::KvGetVersioned {
+        store: "orders".into(),
+        key: b"k1".to_vec(),
+        version_out: out,
+    };
+
+    // The version lands at the address the guest gave, the value as a `kv_get` value.
+    let s = h.start("ver", "vget", "{}");
+    assert_eq!(pending(&s), &op(200));
+    let reply = HostReply::Versioned { value: b"{}".to_vec(), version: 41_000_000_007 };
+    assert_eq!(r(&h.resume(s.invocation, reply)), 41_000_000_007);
+    let s = h.start("ver", "vget_value", "{}");
+    let reply = HostReply::Versioned { value: b"[7]".to_vec(), version: 3 };
+    assert_eq!(done(&h.resume(s.invocation, reply)).body, b"[7]");
+    let s = h.start("ver", "vget", "{}");
+    assert_eq!(r(&h.resume(s.invocation, HostReply::Error(HostCode::NotFound))), -1);
+    // The eight bytes must fit in memory: refused at once, nothing read.
+    assert_eq!(r(&h.start("ver", "vget_oob", "{}")), -4);
+    // A read: allowed on a store the service only reads.
+    let s = h.start("ver", "vget_users", "{}");
+    assert!(matches!(pending(&s), HostOp::KvGetVersioned { store, .. } if store == "users"));
+    // A plain value is not the answer to a versioned read.
+    let err = h.try_resume(s.invocation, HostReply::Value(b"1".to_vec())).expect_err("mismatch");
+    assert!(matches!(
+        err,
+        InvokeError::ReplyMismatch { import: "kv_get_versioned", reply: "value", .. }
+    ));
+
+    // Compare-and-set over a version, or -1 for "absent"; other negatives are invalid.
+    let s = h.start("ver", "vcas", "{}");
+    let cas = |expect| HostOp::KvCas {
+        store: "orders".into(),
+        key: b"k1".to_vec(),
+        expect,
+        new: b"v1".to_vec(),
+    };
+    assert_eq!(pending(&s), &cas(CasExpect::Version(7)));
+    assert_eq!(pending(&s).import(), "kv_cas_version");
+    assert_eq!(r(&h.resume(s.invocation, HostReply::Error(HostCode::Conflict))), -6);
+    let s = h.start("ver", "vcas_absent", "{}");
+    assert_eq!(pending(&s), &cas(CasExpect::Absent));
+    assert_eq!(r(&h.resume(s.invocation, HostReply::Ack)), 0);
+    assert_eq!(r(&h.start("ver", "vcas_bad", "{}")), -4);
+    // A write: denied on a store the service only reads.
+    assert_eq!(r(&h.start("ver", "vcas_users", "{}")), -2);
+    // A versioned answer to anything else is a mismatch.
+    let s = h.start("ver", "vcas", "{}");
+    let reply = HostReply::Versioned { value: Vec::new(), version: 1 };
+    let err = h.try_resume(s.invocation, reply).expect_err("mismatch");
+    assert!(matches!(
+        err,
+        InvokeError::ReplyMismatch { import: "kv_cas_version", reply: "versioned value", .. }
+    ));
 }
 
 #[test]

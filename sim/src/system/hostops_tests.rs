@@ -12,8 +12,8 @@ use super::*;
 use crate::properties::{Status, Verdict};
 use crate::runtime::fake::{FakeCall, FakeHost, report};
 use crate::runtime::{
-    HostCode, HostContext, HostOp, HostReply, InvocationId, InvokeError, Response, ServiceHost,
-    Slice, SliceOutcome,
+    CasExpect, HostCode, HostContext, HostOp, HostReply, InvocationId, InvokeError, Response,
+    ServiceHost, Slice, SliceOutcome,
 };
 use crate::trace::{self, TraceEvent};
 
@@ -273,7 +273,8 @@ fn a_failed_compare_and_set_of_a_duplicate_is_a_refusal_not_an_effect() {
     let s = same_key("nodes = [\"b\"]\nconsistency = \"strong\"");
     // Every delivery claims `k` with its own value if absent: only the first writes.
     let cas = |n| {
-        vec![HostOp::KvCas { store: "db".into(), key: b"k".to_vec(), expect: None, new: value(n) }]
+        let expect = CasExpect::Absent;
+        vec![HostOp::KvCas { store: "db".into(), key: b"k".to_vec(), expect, new: value(n) }]
     };
     let (host, replies) = recording(nth(cas));
     let r = run(&s, host);
@@ -311,12 +312,24 @@ fn a_duplicate_deleting_a_value_is_an_effect_deleting_an_absent_key_is_not() {
     assert_eq!(changes, 1, "only the delete that removed the value: {v:#?}");
 }
 
-/// A counter service that increments `db`/`n` by read-modify-write: with `cas`, a read then a
-/// compare-and-set over what was read, again from the read on a conflict (the correct loop);
-/// without, a read then a plain put (the racy one).
+/// How the counter writes its increment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Write {
+    /// A read, then a plain put: the racy read-modify-write.
+    #[default]
+    Put,
+    /// A read, then a compare-and-set over the value read (`kv_cas`).
+    CasValue,
+    /// A versioned read, then a compare-and-set over the version read (`kv_cas_version`).
+    CasVersion,
+}
+
+/// A counter service that increments `db`/`n` by read-modify-write: with a compare-and-set, a
+/// read then a compare-and-set over what was read, again from the read on a conflict (the
+/// correct loop); with a put, the racy one.
 #[derive(Default)]
 struct Counter {
-    cas: bool,
+    write: Write,
     next: u64,
     /// Per suspended invocation: the value it read (`None`: it waits for a read).
     pending: BTreeMap<InvocationId, Option<u64>>,
@@ -335,8 +348,13 @@ impl Counter {
         }
     }
 
-    fn read(invocation: InvocationId) -> Slice {
-        let op = HostOp::KvGet { store: "db".into(), key: b"n".to_vec() };
+    fn read(&self, invocation: InvocationId) -> Slice {
+        let (store, key) = ("db".into(), b"n".to_vec());
+        let op = if self.write == Write::CasVersion {
+            HostOp::KvGetVersioned { store, key, version_out: 0 }
+        } else {
+            HostOp::KvGet { store, key }
+        };
         Counter::slice(invocation, SliceOutcome::Pending(op))
     }
 
@@ -359,7 +377,7 @@ impl ServiceHost for Counter {
         let invocation = InvocationId(self.next);
         self.next += 1;
         self.pending.insert(invocation, None);
-        Ok(Counter::read(invocation))
+        Ok(self.read(invocation))
     }
 
     fn resume(
@@ -368,36 +386,41 @@ impl ServiceHost for Counter {
         reply: HostReply,
         _: &mut HostContext<'_>,
     ) -> Result<Slice, InvokeError> {
+        let write = self.write;
         let Some(state) = self.pending.get_mut(&invocation) else {
             return Err(InvokeError::UnknownInvocation { invocation });
         };
         let number = |v: &[u8]| std::str::from_utf8(v).ok().and_then(|t| t.parse::<u64>().ok());
-        match (*state, reply) {
-            (None, HostReply::Value(v)) => {
-                let read = number(&v).expect("a number");
-                *state = Some(read);
-                let (key, new) = (b"n".to_vec(), (read + 1).to_string().into_bytes());
-                let op = if self.cas {
-                    HostOp::KvCas { store: "db".into(), key, expect: Some(v), new }
-                } else {
-                    HostOp::KvPut { store: "db".into(), key, value: new }
-                };
-                Ok(Counter::slice(invocation, SliceOutcome::Pending(op)))
-            }
+        let read = match (*state, reply) {
+            (None, HostReply::Value(v)) => Some((v, None)),
+            (None, HostReply::Versioned { value, version }) => Some((value, Some(version))),
             (Some(_), HostReply::Error(HostCode::Conflict)) => {
                 *state = None;
-                Ok(Counter::read(invocation))
+                return Ok(self.read(invocation));
             }
             (Some(_), HostReply::Ack) => {
                 self.done.set(self.done.get() + 1);
                 self.pending.remove(&invocation);
-                Ok(Counter::answer(invocation))
+                return Ok(Counter::answer(invocation));
             }
-            _ => {
-                self.pending.remove(&invocation);
-                Ok(Counter::answer(invocation))
+            _ => None,
+        };
+        let Some((v, version)) = read else {
+            self.pending.remove(&invocation);
+            return Ok(Counter::answer(invocation));
+        };
+        let n = number(&v).expect("a number");
+        *state = Some(n);
+        let (store, key, new) = ("db".into(), b"n".to_vec(), (n + 1).to_string().into_bytes());
+        let op = match (write, version) {
+            (Write::Put, _) => HostOp::KvPut { store, key, value: new },
+            (Write::CasValue, _) => HostOp::KvCas { store, key, expect: CasExpect::Value(v), new },
+            (Write::CasVersion, Some(version)) => {
+                HostOp::KvCas { store, key, expect: CasExpect::Version(version), new }
             }
-        }
+            (Write::CasVersion, None) => panic!("a versioned read answered without a version"),
+        };
+        Ok(Counter::slice(invocation, SliceOutcome::Pending(op)))
     }
 
     fn abandon(&mut self, invocation: InvocationId) -> bool {
@@ -407,10 +430,10 @@ impl ServiceHost for Counter {
 
 /// One run of the counter on `store` (two replicas of `w`, 64 invocations at a time each, 100
 /// increments a second): the run, and the increments acknowledged.
-fn count(cas: bool, store: &str) -> (Scenario, RunResult, u64) {
+fn count(write: Write, store: &str) -> (Scenario, RunResult, u64) {
     let s = Owner { store, service: "replicas = 2", rate: 100, ..Owner::DEFAULT }.scenario();
     let done = Rc::new(Cell::new(0));
-    let host = Counter { cas, done: Rc::clone(&done), ..Counter::default() };
+    let host = Counter { write, done: Rc::clone(&done), ..Counter::default() };
     let r = run(&s, Box::new(host));
     (s, r, done.get())
 }
@@ -424,21 +447,23 @@ fn held(r: &RunResult, replica: usize) -> u64 {
 fn a_compare_and_set_loop_loses_no_update_under_concurrency_and_its_conflicts_are_no_effect() {
     // The store is 20 ms away: reads and writes of concurrent increments interleave.
     let store = "nodes = [\"b\"]\nconsistency = \"strong\"\nlatency = { dist = \"constant\", ms = 20.0 }\n  [store.init]\n  \"n\" = \"0\"";
-    let (s, r, done) = count(true, store);
-    assert!(done >= 90, "{done}");
-    assert_eq!(held(&r, 0), done, "every acknowledged increment counted");
-    let conflicts = events(&r)
-        .iter()
-        .filter(|e| matches!(e, TraceEvent::HostOp { op, .. } if op == "kv_cas"))
-        .count() as u64
-        - done;
-    assert!(conflicts > 0, "the loop met conflicts: the test is about them");
-    let v = verdict(&s, &r, "no-lost-update");
-    assert_eq!(v.status, Status::Held, "{v:#?}");
-    let judged = format!("{done} made with compare-and-set");
-    assert!(v.notes[0].contains(&judged), "only the successful ones are writes ({done}): {v:#?}");
+    for (write, import) in [(Write::CasValue, "kv_cas"), (Write::CasVersion, "kv_cas_version")] {
+        let (s, r, done) = count(write, store);
+        assert!(done >= 90, "{write:?}: {done}");
+        assert_eq!(held(&r, 0), done, "{write:?}: every acknowledged increment counted");
+        let conflicts = events(&r)
+            .iter()
+            .filter(|e| matches!(e, TraceEvent::HostOp { op, .. } if op == import))
+            .count() as u64
+            - done;
+        assert!(conflicts > 0, "{write:?}: the loop met conflicts: the test is about them");
+        let v = verdict(&s, &r, "no-lost-update");
+        assert_eq!(v.status, Status::Held, "{write:?}: {v:#?}");
+        let judged = format!("{done} made with compare-and-set");
+        assert!(v.notes[0].contains(&judged), "only the successful ones are writes: {v:#?}");
+    }
     // The same increments with a plain put lose updates, and the oracle says so.
-    let (s, r, done) = count(false, store);
+    let (s, r, done) = count(Write::Put, store);
     assert!(held(&r, 0) < done, "{} of {done}", held(&r, 0));
     let v = verdict(&s, &r, "no-lost-update");
     assert_eq!(v.status, Status::Failed, "{v:#?}");
@@ -448,15 +473,83 @@ fn a_compare_and_set_loop_loses_no_update_under_concurrency_and_its_conflicts_ar
 fn a_compare_and_set_loop_on_two_eventual_replicas_loses_updates_and_the_oracle_sees_it() {
     // On an eventual store each replica decides its own compare-and-sets (guests/ABI.md): one
     // that has not yet received a concurrent increment accepts a compare-and-set over the
-    // older value, and last-writer-wins keeps only one of the two.
+    // older value (or version), and last-writer-wins keeps only one of the two.
     let store = "nodes = [\"a\", \"b\"]\nconsistency = \"eventual\"\nlatency = { dist = \"constant\", ms = 20.0 }\n  [store.init]\n  \"n\" = \"0\"";
-    let (s, r, done) = count(true, store);
-    assert!(done >= 90, "{done}");
-    assert_eq!(held(&r, 0), held(&r, 1), "the replicas converged");
-    assert!(held(&r, 0) < done, "updates were really lost: {} of {done}", held(&r, 0));
-    let v = verdict(&s, &r, "no-lost-update");
-    assert_eq!(v.status, Status::Failed, "{v:#?}");
-    assert!(v.findings[0].contains("had not received that update"), "{v:#?}");
+    for write in [Write::CasValue, Write::CasVersion] {
+        let (s, r, done) = count(write, store);
+        assert!(done >= 90, "{write:?}: {done}");
+        assert_eq!(held(&r, 0), held(&r, 1), "{write:?}: the replicas converged");
+        assert!(held(&r, 0) < done, "{write:?}: updates were lost: {} of {done}", held(&r, 0));
+        let v = verdict(&s, &r, "no-lost-update");
+        assert_eq!(v.status, Status::Failed, "{write:?}: {v:#?}");
+        assert!(v.findings[0].contains("had not received that update"), "{v:#?}");
+    }
+}
+
+#[test]
+fn a_version_compare_and_set_sees_an_a_b_a_change_that_a_value_compare_and_set_misses() {
+    // The first invocation reads `k` ("A", version 0), then waits out 15 more reads (20 ms
+    // each) before writing "C" over what it read; meanwhile the second writes "B" and the
+    // third "A" again. By value nothing changed; by version two writes came in between.
+    let store = "nodes = [\"b\"]\nconsistency = \"strong\"\nlatency = { dist = \"constant\", ms = 20.0 }\n  [store.init]\n  \"k\" = \"A\"";
+    let s = Owner { store, ..Owner::DEFAULT }.scenario();
+    let outcome = |expect: CasExpect| {
+        let script = move |n: u32| {
+            let (db, k) = (String::from("db"), b"k".to_vec());
+            let put =
+                |v: &[u8]| HostOp::KvPut { store: db.clone(), key: k.clone(), value: v.to_vec() };
+            match n {
+                1 => {
+                    let mut ops = vec![HostOp::KvGetVersioned {
+                        store: db.clone(),
+                        key: k.clone(),
+                        version_out: 0,
+                    }];
+                    ops.extend(
+                        (0..15)
+                            .map(|_| HostOp::KvGet { store: db.clone(), key: b"other".to_vec() }),
+                    );
+                    ops.push(HostOp::KvCas {
+                        store: db,
+                        key: k,
+                        expect: expect.clone(),
+                        new: b"C".to_vec(),
+                    });
+                    ops
+                }
+                2 => vec![put(b"B")],
+                3 => vec![put(b"A")],
+                _ => Vec::new(),
+            }
+        };
+        let (host, replies) = recording(nth(script));
+        let r = run(&s, host);
+        let writes: Vec<(u64, String)> = events(&r)
+            .iter()
+            .filter_map(|e| match e {
+                TraceEvent::StoreWrite { inv, value, .. } => {
+                    Some((*inv, value.clone().unwrap_or_default()))
+                }
+                _ => None,
+            })
+            .collect();
+        let cas_reply = replies.borrow().last().cloned().expect("the compare-and-set was answered");
+        (r, writes, cas_reply)
+    };
+    // The versioned read gave version 0 (the initial entry): the guest's expectation below.
+    let (r, writes, reply) = outcome(CasExpect::Value(b"A".to_vec()));
+    assert_eq!(reply, HostReply::Ack, "by value, A is what it read: {writes:?}");
+    assert_eq!(writes.iter().map(|w| w.1.as_str()).collect::<Vec<_>>(), ["B", "A", "C"]);
+    assert_eq!(verdict(&s, &r, "no-lost-update").status, Status::Held);
+    let (r, writes, reply) = outcome(CasExpect::Version(0));
+    assert_eq!(
+        reply,
+        HostReply::Error(HostCode::Conflict),
+        "by version, two writes came in between"
+    );
+    assert_eq!(writes.iter().map(|w| w.1.as_str()).collect::<Vec<_>>(), ["B", "A"]);
+    // Nothing was written after a read: no write to judge, and no pass claimed.
+    assert_eq!(verdict(&s, &r, "no-lost-update").status, Status::NotExercised);
 }
 
 /// `w` keeps `c` in front of `db`, bounded to 100 ms of staleness: the first invocation caches

@@ -385,6 +385,7 @@ impl Sim {
     pub(crate) fn trace_op(&mut self, id: InvId, op: &HostOp) {
         let target = match op {
             HostOp::KvGet { store, .. }
+            | HostOp::KvGetVersioned { store, .. }
             | HostOp::KvPut { store, .. }
             | HostOp::KvDelete { store, .. }
             | HostOp::KvCas { store, .. }

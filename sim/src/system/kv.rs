@@ -23,7 +23,7 @@ use super::event::Event;
 use super::ids::{OpId, ReplicaIdx, StoreId};
 use crate::dist::sample_nanos;
 use crate::rng::SimRng;
-use crate::runtime::{HostCode, HostReply, ScanEntry, encode_scan};
+use crate::runtime::{CasExpect, HostCode, HostReply, ScanEntry, encode_scan};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
@@ -121,20 +121,30 @@ impl Sim {
         replica: ReplicaIdx,
         key: &[u8],
     ) -> HostReply {
+        let (value, _) = self.kv_read_versioned(inv, store, replica, key);
+        value.map_or(HostReply::Error(HostCode::NotFound), HostReply::Value)
+    }
+
+    /// [`Sim::kv_read`] with the version read (the one `store_read` traces; a deleted or
+    /// absent key gives `None`).
+    pub(crate) fn kv_read_versioned(
+        &mut self,
+        inv: u64,
+        store: StoreId,
+        replica: ReplicaIdx,
+        key: &[u8],
+    ) -> (Option<Vec<u8>>, u64) {
         let now = self.q.now();
         let held = self.stores[store.index()].replicas[replica as usize].get(key);
         let version = held.map_or(0, |v| v.version);
-        let reply = match held.and_then(|v| v.value.clone()) {
-            Some(v) => HostReply::Value(v),
-            None => HostReply::Error(HostCode::NotFound),
-        };
+        let value = held.and_then(|v| v.value.clone());
         let key_text = String::from_utf8_lossy(key);
         let spec = self.world.store(store);
         self.trace.emit(
             now,
             &TraceEvent::StoreRead { inv, store: &spec.name, replica, key: &key_text, version },
         );
-        reply
+        (value, version)
     }
 
     /// A scan decided at `replica` (the one a `kv_get` would read): the live keys starting
@@ -197,19 +207,23 @@ impl Sim {
         (version, now - since)
     }
 
-    /// Whether `replica` of `store` holds `expect` for `key` (`None`: absent): the test of a
-    /// compare-and-set, decided where the write would be accepted.
+    /// Whether `replica` of `store` holds what `expect` says for `key`: the test of a
+    /// compare-and-set, decided where the write would be accepted. A version matches only a
+    /// live value (a deletion's version is "absent").
     pub(crate) fn kv_holds(
         &self,
         store: StoreId,
         replica: ReplicaIdx,
         key: &[u8],
-        expect: Option<&[u8]>,
+        expect: &CasExpect,
     ) -> bool {
-        self.stores[store.index()].replicas[replica as usize]
-            .get(key)
-            .and_then(|v| v.value.as_deref())
-            == expect
+        let held = self.stores[store.index()].replicas[replica as usize].get(key);
+        let live = held.filter(|v| v.value.is_some());
+        match expect {
+            CasExpect::Absent => live.is_none(),
+            CasExpect::Value(bytes) => live.and_then(|v| v.value.as_deref()) == Some(bytes),
+            CasExpect::Version(version) => live.is_some_and(|v| v.version == *version),
+        }
     }
 
     /// A write accepted at `replica`, replicated to the others; returns the reply and how
@@ -348,7 +362,7 @@ mod tests {
     use fusebench_model::Scenario;
 
     use crate::runtime::fake::FakeHost;
-    use crate::runtime::{HostOp, ServiceHost};
+    use crate::runtime::{CasExpect, HostOp, ServiceHost};
     use crate::system::{RunOptions, RunResult, Sim};
     use crate::trace::{self, TraceEvent, TraceMode};
 
@@ -420,7 +434,7 @@ arrival = {{ kind = "constant", rate_rps = {rate} }}
             vec![HostOp::KvCas {
                 store: "db".into(),
                 key: b"k".to_vec(),
-                expect: None,
+                expect: CasExpect::Absent,
                 new: b"mine".to_vec(),
             }]
         });

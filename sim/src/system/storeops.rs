@@ -75,6 +75,7 @@ impl Sim {
     pub(crate) fn store_op(&mut self, inv: InvId, op: HostOp) {
         let name = match &op {
             HostOp::KvGet { store, .. }
+            | HostOp::KvGetVersioned { store, .. }
             | HostOp::KvPut { store, .. }
             | HostOp::KvDelete { store, .. }
             | HostOp::KvCas { store, .. }
@@ -136,6 +137,14 @@ impl Sim {
                 self.trace_work_of(InvId(inv));
                 (self.kv_read(inv, store, replica, &key), 0, key)
             }
+            HostOp::KvGetVersioned { key, .. } => {
+                self.trace_work_of(InvId(inv));
+                let (value, version) = self.kv_read_versioned(inv, store, replica, &key);
+                let reply = value.map_or(HostReply::Error(HostCode::NotFound), |value| {
+                    HostReply::Versioned { value, version }
+                });
+                (reply, 0, key)
+            }
             HostOp::KvScan { prefix, limit, .. } => {
                 self.trace_work_of(InvId(inv));
                 (self.kv_scan(inv, store, replica, &prefix, limit), 0, prefix)
@@ -153,9 +162,10 @@ impl Sim {
                 let (r, n) = self.kv_write(op, inv, store, replica, &key, None);
                 (r, n, key)
             }
-            // Compare-and-set: written only over the expected value, else nothing is written.
+            // Compare-and-set: written only over the expected value or version, else nothing
+            // is written.
             HostOp::KvCas { key, expect, new, .. } => {
-                if self.kv_holds(store, replica, &key, expect.as_deref()) {
+                if self.kv_holds(store, replica, &key, &expect) {
                     let (r, n) = self.kv_write(op, inv, store, replica, &key, Some(new));
                     (r, n, key)
                 } else {

@@ -2,14 +2,15 @@
 //!
 //! Store `drivers-db` (owned): `driver/<driver_id>` holds the driver as JSON,
 //! `{"driver_id","status":"free","trips"}` or `{"driver_id","status":"busy","ride_id","trips"}`;
-//! `trips` counts the rides the driver was given, so every claim changes the record and its
-//! bytes act as the record's version. The fleet is the scenario's `[store.init]` (at most
-//! [`FLEET_MAX`] drivers: one scan reads it all).
+//! `trips` counts the rides the driver was given. The fleet is the scenario's `[store.init]` (at
+//! most [`FLEET_MAX`] drivers: one scan reads it all).
 //!
-//! A driver is claimed with `kv_cas` from exactly the record the scan returned to the busy one:
-//! when a concurrent match (another replica, or another instance of this one) claimed it since
+//! A driver is claimed with `kv_cas_version` over the version the scan returned: when a
+//! concurrent match (another replica, or another instance of this one) wrote the record since
 //! the scan, the compare-and-set fails and the next free driver is tried; with none left the
-//! answer is `no_driver`. The twin `guests/rides/dispatch-racy` differs only in that claim.
+//! answer is `no_driver`. A version, not the bytes read: a claim and a release in between
+//! leave the bytes as they were but not the version (no A→B→A). The twin
+//! `guests/rides/dispatch-racy` differs only in that claim.
 #![no_std]
 
 extern crate alloc;
@@ -96,7 +97,7 @@ fn claim(entry: &kv::Entry, driver: Driver, ride_id: &str) -> Result<bool, AppEr
         ..driver
     };
     let record = serde_json::to_vec(&claimed).map_err(|_| AppError::new("internal"))?;
-    kv::cas(DB, &entry.key, Some(entry.value.as_bytes()), record).map_err(|_| storage_unavailable())
+    kv::cas_version(DB, &entry.key, Some(entry.version), record).map_err(|_| storage_unavailable())
 }
 
 /// Frees every driver busy with the ride (idempotent: a ride with no driver frees nothing).
@@ -109,7 +110,7 @@ fn release_driver(req: RideRef) -> Reply<Released> {
         let freed = Driver { status: Status::Free, ride_id: None, ..driver };
         let record = serde_json::to_vec(&freed).map_err(|_| AppError::new("internal"))?;
         // Only from the record read: a concurrent release of the same ride may have won.
-        if kv::cas(DB, &entry.key, Some(entry.value.as_bytes()), record)
+        if kv::cas_version(DB, &entry.key, Some(entry.version), record)
             .map_err(|_| storage_unavailable())?
         {
             released += 1;

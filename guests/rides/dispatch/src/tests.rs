@@ -64,9 +64,22 @@ fn a_driver_claimed_since_the_scan_is_not_taken_again() {
     fleet_of_three();
     let seen = kv::Entry { key: "driver/d-2".to_string(), value: free("d-2", 2), version: 0 };
     let driver: Driver = serde_json::from_str(&seen.value).expect("driver");
-    fake::set_kv(DB, "driver/d-2", busy("d-2", "r-9", 3));
+    kv::put(DB, "driver/d-2", busy("d-2", "r-9", 3)).expect("put");
     assert_eq!(claim(&seen, driver, "r-1"), Ok(false));
     assert_eq!(record("d-2"), Some(busy("d-2", "r-9", 3)));
+}
+
+#[test]
+fn a_driver_written_back_to_the_same_bytes_since_the_scan_is_not_taken_either() {
+    // Between this match's scan and its claim, the record was written twice and ends with the
+    // bytes the scan saw (A→B→A): by value the claim would go through, by version it does not.
+    fleet_of_three();
+    let seen = kv::Entry { key: "driver/d-2".to_string(), value: free("d-2", 2), version: 0 };
+    let driver: Driver = serde_json::from_str(&seen.value).expect("driver");
+    kv::put(DB, "driver/d-2", busy("d-2", "r-9", 3)).expect("put");
+    kv::put(DB, "driver/d-2", free("d-2", 2)).expect("put");
+    assert_eq!(claim(&seen, driver, "r-1"), Ok(false));
+    assert_eq!(record("d-2"), Some(free("d-2", 2)));
 }
 
 #[test]
