@@ -29,6 +29,10 @@ fn the_double_charge_is_found_shrunk_and_replayed_and_its_twin_passes() {
         said.contains("cents in all, placed for") && said.contains("charged more than once"),
         "{rust:#}"
     );
+    // And in the state the run ended with, which the host hands to `handle_end`.
+    let findings = rust["findings"].as_array().expect("findings");
+    let at_end = findings.iter().filter_map(|f| f.as_str()).find(|f| f.contains("ends the run"));
+    assert!(at_end.is_some_and(|f| f.contains("placed for")), "{rust:#}");
     let subjects = v["subjects"].as_array().expect("subjects");
     assert!(
         subjects.iter().all(|s| s.as_str().is_some_and(|s| s.starts_with("charged/"))),

@@ -507,9 +507,9 @@ macro_rules! property {
             extern "C" fn handle_end(ptr: i32, len: i32) -> i64 {
                 // SAFETY: as `handle_event`.
                 unsafe {
-                    $crate::__private::serve(ptr, len, |_| {
+                    $crate::__private::serve(ptr, len, |input| {
                         $crate::__private::with_checker(|c: &mut $Checker| {
-                            $crate::property::end_reply(c)
+                            $crate::property::end_reply(c, input)
                         })
                     })
                 }

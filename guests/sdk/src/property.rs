@@ -37,6 +37,8 @@
 //! assert!(run.end.exercised);
 //! ```
 
+use alloc::collections::BTreeMap;
+use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
@@ -49,9 +51,28 @@ pub trait Checker: Default + 'static {
     /// line's `t`.
     fn event(&mut self, line: &Line) -> Option<String>;
 
+    /// Called once after the last line, before [`Checker::end`], with the stores' final state
+    /// (what `handle_end` is handed): for properties of where the run ended rather than how it
+    /// got there. Ignored unless a checker overrides it.
+    fn state(&mut self, stores: &Stores) {
+        let _ = stores;
+    }
+
     /// Called once after the last line: whether anything the property judges happened, and
     /// any findings only the whole run shows.
     fn end(&mut self) -> End;
+}
+
+/// The state snapshot after a run's last event: store → key → value, each key-value store's
+/// live keys at replica 0 (a strong store's primary, the replica an eventual store's copies
+/// converge with), as text.
+pub type Stores = BTreeMap<String, BTreeMap<String, String>>;
+
+/// What `handle_end` is handed (guests/ABI.md).
+#[derive(Debug, Default, serde::Deserialize)]
+struct EndInput {
+    #[serde(default)]
+    stores: Stores,
 }
 
 /// One trace line (the format `fusebench run --out` writes): `t` in ns, `ev` the event kind,
@@ -149,9 +170,21 @@ pub fn event_reply<C: Checker>(checker: &mut C, line: &[u8]) -> Vec<u8> {
     }
 }
 
-/// The answer to the `handle_end` call.
-pub fn end_reply<C: Checker>(checker: &mut C) -> Vec<u8> {
-    serde_json::to_vec(&checker.end())
+/// The answer to the `handle_end` call, handed `input` (the stores' final state). Input that
+/// cannot be read is a finding: a checker that cannot see the state cannot pass it.
+pub fn end_reply<C: Checker>(checker: &mut C, input: &[u8]) -> Vec<u8> {
+    let end = match serde_json::from_slice::<EndInput>(input) {
+        Ok(input) => {
+            checker.state(&input.stores);
+            checker.end()
+        }
+        Err(e) => {
+            let mut end = checker.end();
+            end.findings.push(format!("the end input could not be read: {e}"));
+            end
+        }
+    };
+    serde_json::to_vec(&end)
         .unwrap_or_else(|_| b"{\"exercised\":true,\"findings\":[\"(unprintable)\"]}".to_vec())
 }
 
@@ -163,8 +196,17 @@ pub struct Run {
     pub end: End,
 }
 
-/// Feeds `lines` to a fresh checker, then ends it: for native tests of a checker.
+/// Feeds `lines` to a fresh checker, then ends it with empty stores: for native tests of a
+/// checker.
 pub fn run<'a, C: Checker>(lines: impl IntoIterator<Item = &'a str>) -> Run {
+    run_with_state::<C>(lines, &Stores::new())
+}
+
+/// [`run`], ending with `stores` as the final state.
+pub fn run_with_state<'a, C: Checker>(
+    lines: impl IntoIterator<Item = &'a str>,
+    stores: &Stores,
+) -> Run {
     let mut checker = C::default();
     let mut violations = Vec::new();
     for text in lines {
@@ -174,5 +216,6 @@ pub fn run<'a, C: Checker>(lines: impl IntoIterator<Item = &'a str>) -> Run {
         };
         violations.extend(violation);
     }
+    checker.state(stores);
     Run { violations, end: checker.end() }
 }

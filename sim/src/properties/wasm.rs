@@ -4,12 +4,12 @@
 //! The checker runs in the same sandbox as services (fuel and memory limits per call, no
 //! capability but `log`): it is handed every line of the run's trace, in order, through
 //! `handle_event` — one pooled instance, so it keeps state from line to line — and answers `{}`
-//! or `{"violation": "…"}`; then `handle_end` answers `{"exercised": bool, "findings": […],
-//! "notes": […]}`. The ABI is in `guests/ABI.md` ("Property checkers"). A checker that faults,
+//! or `{"violation": "…"}`; then `handle_end`, handed the stores' final state, answers
+//! `{"exercised": bool, "findings": […], "notes": […]}`. The ABI is in `guests/ABI.md` ("Property checkers"). A checker that faults,
 //! answers something else or calls the host is reported as a failed verdict that says so: a
 //! property that could not be judged never passes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use fusebench_model::Scenario;
 use fusebench_model::capability::Capability;
@@ -61,6 +61,27 @@ struct End {
 #[serde(deny_unknown_fields)]
 struct EventAnswer {
     violation: Option<String>,
+}
+
+/// What `handle_end` is given: the state snapshot after the run's last event,
+/// `{"stores": {store: {key: value}}}` — each key-value store's live keys at replica 0 (a
+/// strong store's primary, the replica an eventual store's copies converge with), keys and
+/// values as text (bytes that are not UTF-8 become U+FFFD), in key order.
+fn end_input(run: &RunResult) -> Vec<u8> {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let stores: BTreeMap<&str, BTreeMap<String, String>> = run
+        .stores
+        .iter()
+        .filter_map(|(name, replicas)| {
+            let live = replicas
+                .first()?
+                .iter()
+                .filter_map(|(k, v)| v.value.as_deref().map(|value| (text(k), text(value))));
+            Some((name.as_str(), live.collect()))
+        })
+        .collect();
+    // Strings and maps of strings always serialize.
+    serde_json::to_vec(&serde_json::json!({ "stores": stores })).unwrap_or_else(|_| b"{}".to_vec())
 }
 
 fn judge(s: &Scenario, files: &ModuleFiles, run: &RunResult, p: &WasmProperty) -> Verdict {
@@ -135,7 +156,7 @@ fn judge(s: &Scenario, files: &ModuleFiles, run: &RunResult, p: &WasmProperty) -
             }
         }
     }
-    let end = match call("end", b"{}", last) {
+    let end = match call("end", &end_input(run), last) {
         Ok(a) => a,
         Err(why) => return broken(why),
     };
@@ -236,6 +257,35 @@ mod tests {
         let v = judged(Some(MARKERS), &[write("other", 0)]);
         assert_eq!(v.status, Status::NotExercised, "{v:#?}");
         assert!(v.notes[0].contains("no seen/ marker was written"), "{:?}", v.notes);
+    }
+
+    #[test]
+    fn the_end_call_is_handed_each_store_s_live_keys_at_replica_0() {
+        use crate::system::Versioned;
+        let (_, mut run) = run_with(&[write("seen/1", 0)]);
+        let at = |pairs: &[(&str, Option<&str>, u64)]| -> BTreeMap<Vec<u8>, Versioned> {
+            pairs
+                .iter()
+                .map(|(k, v, version)| {
+                    let value = v.map(|v| v.as_bytes().to_vec());
+                    (k.as_bytes().to_vec(), Versioned { value, version: *version })
+                })
+                .collect()
+        };
+        run.stores.insert(
+            "db".into(),
+            vec![
+                at(&[("b", Some("2"), 4), ("a", Some("1"), 1), ("gone", None, 5)]),
+                at(&[("a", Some("stale"), 0)]),
+            ],
+        );
+        run.stores.insert("empty".into(), Vec::new());
+        let input = end_input(&run);
+        assert_eq!(
+            String::from_utf8(input).expect("UTF-8"),
+            r#"{"stores":{"db":{"a":"1","b":"2"}}}"#,
+            "replica 0's live keys, in key order; a store without replicas is left out"
+        );
     }
 
     /// A checker that cannot judge the run fails, saying why: never a pass.

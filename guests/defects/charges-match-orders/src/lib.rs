@@ -5,7 +5,9 @@
 //! of each `orders.place_order` request as it arrived (`arrival`, field `amount_cents`) — and
 //! the running total the payments service keeps — each `store_write` of
 //! `payments-db`/`charged/<order_id>` (decimal text). A total above the order's amount is a
-//! violation at that write: the order was charged twice (or more). Used by
+//! violation at that write: the order was charged twice (or more). The totals the run ends
+//! with (the state handed to `handle_end`) are judged the same way, so a total written by a path
+//! the trace does not show as a `store_write` is still caught. Used by
 //! `scenarios/flawed/temporal-double-charge.toml` (a consumer that charges every delivery) and
 //! its fixed twin (charges each payment once), beside their temporal property.
 #![no_std]
@@ -16,7 +18,7 @@ use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 
-use fusebench_guest::property::{Checker, End, Line};
+use fusebench_guest::property::{Checker, End, Line, Stores};
 
 #[cfg(test)]
 mod tests;
@@ -31,6 +33,8 @@ pub struct ChargesMatchOrders {
     ordered: BTreeMap<String, i64>,
     /// Totals written (the property's events): none means not exercised.
     totals: u64,
+    /// Findings from the totals the run ended with.
+    final_findings: alloc::vec::Vec<String>,
 }
 
 impl Checker for ChargesMatchOrders {
@@ -64,8 +68,26 @@ impl Checker for ChargesMatchOrders {
         }
     }
 
+    fn state(&mut self, stores: &Stores) {
+        let totals = stores.get(STORE).into_iter().flatten();
+        for (key, value) in totals {
+            let Some(order) = key.strip_prefix(TOTAL_PREFIX) else { continue };
+            let (Ok(total), Some(&amount)) = (value.parse::<i64>(), self.ordered.get(order)) else {
+                continue;
+            };
+            if total > amount {
+                self.final_findings.push(format!(
+                    "order {order} ends the run charged {total} cents, placed for {amount}"
+                ));
+            }
+        }
+    }
+
     fn end(&mut self) -> End {
-        End::exercised_if(self.totals > 0, "no order total was written to payments-db")
+        let mut end =
+            End::exercised_if(self.totals > 0, "no order total was written to payments-db");
+        end.findings.append(&mut self.final_findings);
+        end
     }
 }
 

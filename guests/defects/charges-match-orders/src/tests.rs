@@ -1,6 +1,6 @@
 use alloc::format;
 use alloc::string::String;
-use fusebench_guest::property::run;
+use fusebench_guest::property::{Stores, run, run_with_state};
 
 use super::ChargesMatchOrders;
 
@@ -49,4 +49,42 @@ fn other_events_and_stores_are_ignored_and_nothing_written_is_not_exercised() {
 fn an_unreadable_line_is_a_violation_not_a_pass() {
     let r = run::<ChargesMatchOrders>(["not json"]);
     assert!(r.violations[0].1.starts_with("a trace line is not JSON"), "{r:?}");
+}
+
+fn ending_with(total: &str) -> Stores {
+    let mut stores = Stores::new();
+    let totals = stores.entry("payments-db".into()).or_default();
+    totals.insert("charged/o-1".into(), total.into());
+    totals.insert("charged/o-9".into(), "5".into()); // no order seen: not this view's business
+    stores.entry("orders-db".into()).or_default().insert("charged/o-1".into(), "99999".into());
+    stores
+}
+
+#[test]
+fn the_totals_the_run_ends_with_are_judged_too() {
+    let lines = [PLACED, &total(5, "o-1", "700")];
+    let r = run_with_state::<ChargesMatchOrders>(lines, &ending_with("700"));
+    assert!(r.end.findings.is_empty(), "{r:?}");
+    // A second charge the trace did not show as a write of the total, seen in the end state.
+    let r = run_with_state::<ChargesMatchOrders>(lines, &ending_with("1400"));
+    assert!(r.violations.is_empty(), "{r:?}");
+    assert_eq!(r.end.findings.len(), 1, "{r:?}");
+    assert!(r.end.findings[0].contains("ends the run charged 1400 cents, placed for 700"), "{r:?}");
+}
+
+#[test]
+fn the_end_input_as_the_host_sends_it_reaches_the_checker() {
+    use fusebench_guest::property::{end_reply, event_reply};
+    let findings = |reply: &[u8]| -> serde_json::Value {
+        let end: serde_json::Value = serde_json::from_slice(reply).expect("JSON");
+        end["findings"].clone()
+    };
+    let mut checker = ChargesMatchOrders::default();
+    let _ = event_reply(&mut checker, PLACED.as_bytes());
+    let input = br#"{"stores":{"payments-db":{"charged/o-1":"1400"}}}"#;
+    let seen = findings(&end_reply(&mut checker, input));
+    assert_eq!(seen.as_array().map(alloc::vec::Vec::len), Some(1), "{seen}");
+    // Input that cannot be read is a finding, never a pass.
+    let seen = findings(&end_reply(&mut checker, b"[1"));
+    assert!(format!("{seen}").contains("could not be read"), "{seen}");
 }
