@@ -6,6 +6,11 @@
 
 use serde::Serialize;
 
+mod filter;
+
+pub use filter::{FILTER_CAPABILITIES, FilterAt, MeshFilter};
+pub(crate) use filter::resolve as resolve_filters;
+
 use super::NameRef;
 use super::reader::{Cx, Obj};
 use crate::diagnostic::Span;
@@ -21,6 +26,8 @@ pub struct Mesh {
     /// outbound sidecar and the callee's inbound one, the answer the same two back).
     pub sidecar_latency_ms: f64,
     pub policies: Vec<MeshPolicy>,
+    /// `[[mesh.filter]]`: the WebAssembly filter chain, in order.
+    pub filters: Vec<MeshFilter>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -205,9 +212,14 @@ impl Mesh {
             .into_iter()
             .filter_map(|t| MeshPolicy::read(cx, t))
             .collect();
+        let filters: Vec<MeshFilter> = o
+            .table_list(cx, "filter")
+            .into_iter()
+            .filter_map(|t| MeshFilter::read(cx, t))
+            .collect();
         let span = o.span;
         o.finish(cx);
-        Mesh { all, services, sidecar_latency_ms, policies, span }
+        Mesh { all, services, sidecar_latency_ms, policies, filters, span }
     }
 }
 
