@@ -8,8 +8,8 @@ use serde::Serialize;
 
 mod filter;
 
-pub use filter::{FILTER_CAPABILITIES, FilterAt, MeshFilter};
 pub(crate) use filter::resolve as resolve_filters;
+pub use filter::{FILTER_CAPABILITIES, FilterAt, MeshFilter};
 
 use super::NameRef;
 use super::reader::{Cx, Obj};

@@ -23,7 +23,13 @@ fn duplicates<'a>(cx: &mut Cx<'_>, kind: &str, items: impl IntoIterator<Item = (
 }
 
 /// Checks that `r` names one of `known`; reports it (with a hint) otherwise.
-pub(super) fn expect(cx: &mut Cx<'_>, r: &NameRef, what: &str, field: &str, known: &[&str]) -> bool {
+pub(super) fn expect(
+    cx: &mut Cx<'_>,
+    r: &NameRef,
+    what: &str,
+    field: &str,
+    known: &[&str],
+) -> bool {
     if known.contains(&r.name.as_str()) {
         return true;
     }

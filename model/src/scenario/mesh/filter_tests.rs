@@ -74,7 +74,10 @@ ns_per_fuel = 2.5
     let filters = &s.mesh.expect("mesh").filters;
     assert_eq!(filters.len(), 2);
     let (a, v) = (&filters[0], &filters[1]);
-    assert_eq!((a.name.as_str(), a.module.name.as_str(), a.at), ("auth", "auth.wasm", FilterAt::Gateway));
+    assert_eq!(
+        (a.name.as_str(), a.module.name.as_str(), a.at),
+        ("auth", "auth.wasm", FilterAt::Gateway)
+    );
     assert!(a.applies_to("front") && !a.applies_to("back"));
     assert_eq!(a.capabilities, BTreeSet::from([Capability::Log]), "default grant: log");
     assert_eq!((a.fuel_budget, a.memory_max_kib, a.ns_per_fuel), (None, None, 1.0));
@@ -107,9 +110,18 @@ colour = "red"
 "#,
     );
     let want = [
-        format!("{}:6 mesh.filter[0].at `at` = \"inbound\" is not one of: gateway, sidecar, both", line + 5),
-        format!("{}:17 mesh.filter[0].capabilities a filter runs inline in the proxy and cannot be granted `kv`: only log, clock, random", line + 6),
-        format!("{}:23 mesh.filter[0].capabilities unknown capability `lgo` (a filter may have: log, clock, random)", line + 6),
+        format!(
+            "{}:6 mesh.filter[0].at `at` = \"inbound\" is not one of: gateway, sidecar, both",
+            line + 5
+        ),
+        format!(
+            "{}:17 mesh.filter[0].capabilities a filter runs inline in the proxy and cannot be granted `kv`: only log, clock, random",
+            line + 6
+        ),
+        format!(
+            "{}:23 mesh.filter[0].capabilities unknown capability `lgo` (a filter may have: log, clock, random)",
+            line + 6
+        ),
     ];
     for w in &want {
         assert!(got.contains(w), "missing {w}\nin {got:#?}");
