@@ -330,14 +330,13 @@ fn module_refs(s: &Scenario) -> impl Iterator<Item = ModuleRef<'_>> {
         field: format!("property[{i}].module"),
         checked: false,
     });
-    let filters = s.mesh.iter().flat_map(|m| m.filters.iter().enumerate()).map(|(i, f)| {
-        ModuleRef {
+    let filters =
+        s.mesh.iter().flat_map(|m| m.filters.iter().enumerate()).map(|(i, f)| ModuleRef {
             owner: format!("mesh filter `{}`", f.name),
             module: &f.module,
             field: format!("mesh.filter[{i}].module"),
             checked: true,
-        }
-    });
+        });
     services.chain(swaps).chain(properties).chain(filters)
 }
 

@@ -26,7 +26,9 @@ pub struct Mesh {
     /// outbound sidecar and the callee's inbound one, the answer the same two back).
     pub sidecar_latency_ms: f64,
     pub policies: Vec<MeshPolicy>,
-    /// `[[mesh.filter]]`: the WebAssembly filter chain, in order.
+    /// `[[mesh.filter]]`: the WebAssembly filter chain, in order. Left out of the
+    /// serialisation when empty (the canonical form of a mesh without filters is unchanged).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub filters: Vec<MeshFilter>,
     #[serde(skip)]
     pub span: Span,
