@@ -150,13 +150,15 @@ impl Sim {
         let mut nanos = 0u64;
         let mut changed = false;
         for i in chain {
+            let before = view.get("headers").cloned();
             let (verdict, cost) = self.run_filter(i, Phase::Request, &mut view);
             nanos += cost;
             match verdict {
                 Verdict::Continue { changed: what } => {
-                    if !what.is_empty() {
+                    let detail = describe_changes(&what, before.as_ref(), view.get("headers"));
+                    if !detail.is_empty() {
                         changed = true;
-                        self.trace_filter(caller, i, req, "modify", &what.join(","));
+                        self.trace_filter(caller, i, req, "modify", &detail);
                     }
                 }
                 Verdict::Stop { status, body } => {
@@ -384,6 +386,30 @@ fn read_answer(answer: Value, view: &mut Map<String, Value>) -> Verdict {
         }
         other => Verdict::Fault(format!("answered action \"{other}\", not continue or stop")),
     }
+}
+
+/// What a filter changed, for the trace: `header <name>=<value>` per header set or changed,
+/// `-header <name>` per header removed, `body` when it replaced the body.
+fn describe_changes(what: &[&str], before: Option<&Value>, after: Option<&Value>) -> String {
+    let mut parts = Vec::new();
+    if what.contains(&"headers") {
+        let empty = Map::new();
+        let as_map = |v: Option<&Value>| match v {
+            Some(Value::Object(m)) => m.clone(),
+            _ => empty.clone(),
+        };
+        let (old, new) = (as_map(before), as_map(after));
+        for (k, v) in &new {
+            if old.get(k) != Some(v) {
+                parts.push(format!("header {k}={}", v.as_str().unwrap_or_default()));
+            }
+        }
+        parts.extend(old.keys().filter(|k| !new.contains_key(*k)).map(|k| format!("-header {k}")));
+    }
+    if what.contains(&"body") {
+        parts.push("body".to_owned());
+    }
+    parts.join(", ")
 }
 
 fn headers_of(view: &Map<String, Value>) -> BTreeMap<String, String> {
