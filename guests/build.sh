@@ -2,8 +2,8 @@
 # Rebuilds every shop module from source into scenarios/shop/modules/, every edge-iot module
 # into scenarios/edge-iot/modules/, every rides module (and the racy dispatch of its flawed
 # twin) into scenarios/rides/modules/, and the known-defect scenarios' modules (scenarios/flawed/
-# dynamic/ and their fixed twins in scenarios/fixed/) into scenarios/defects-modules/, and
-# rewrites each directory's SHA256SUMS, so that a fresh machine runs every system without any
+# dynamic/ and their fixed twins in scenarios/fixed/) into scenarios/defects-modules/, the mesh
+# filters (guests/filters/) into scenarios/mesh/modules/, and rewrites each directory's SHA256SUMS, so that a fresh machine runs every system without any
 # WebAssembly toolchain.
 #
 #   guests/build.sh                 install what is missing, build, copy, update SHA256SUMS
@@ -13,6 +13,7 @@
 #   guests/build.sh --rides-out DIR  build the rides modules into DIR instead (check.sh)
 #   guests/build.sh --defects-out DIR
 #                                   build the defect scenarios' modules into DIR instead
+#   guests/build.sh --mesh-out DIR  build the mesh filters into DIR instead (check.sh)
 #   guests/build.sh --no-install    never install a toolchain (apt, rustup); a language whose
 #                                   toolchain is absent is reported as "skipped: <toolchain> not
 #                                   installed" and its directory is not created in the output.
