@@ -44,7 +44,9 @@ fn the_shop_behind_its_three_filters_refuses_exactly_what_each_filter_says() {
     let stops = |filter: &str| -> Vec<(u64, String)> {
         of_kind(&trace, "mesh_filter")
             .filter(|l| l["filter"] == filter && l["action"] == "stop")
-            .map(|l| (l["req"].as_u64().expect("req"), l["detail"].as_str().unwrap().to_owned()))
+            .map(|l| {
+                (l["req"].as_u64().expect("req"), l["detail"].as_str().expect("detail").to_owned())
+            })
             .collect()
     };
 

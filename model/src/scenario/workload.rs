@@ -247,7 +247,7 @@ impl MixEntry {
             Some(v) => to_json(cx, v, &o.field("body"))?,
             None => serde_json::Value::Object(serde_json::Map::new()),
         };
-        let headers = o.opt_table(cx, "headers").map(|h| read_headers(cx, h)).unwrap_or_default();
+        let headers = o.opt_table(cx, "headers").map(|h| read_headers(cx, &h)).unwrap_or_default();
         let span = o.span;
         o.finish(cx);
         Some(MixEntry {
@@ -263,7 +263,7 @@ impl MixEntry {
 
 /// `headers = { name = "value", ... }`: string values; names are lower-cased (HTTP header
 /// names are case-insensitive).
-fn read_headers(cx: &mut Cx<'_>, h: Obj<'_, '_>) -> std::collections::BTreeMap<String, String> {
+fn read_headers(cx: &mut Cx<'_>, h: &Obj<'_, '_>) -> std::collections::BTreeMap<String, String> {
     let mut headers = std::collections::BTreeMap::new();
     for (name, span, value) in h.entries() {
         match value.get_ref().as_str() {
