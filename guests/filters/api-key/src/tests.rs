@@ -13,7 +13,10 @@ fn view(headers: &str) -> String {
 
 #[test]
 fn a_known_key_passes() {
-    assert_eq!(invoke(request, &view(r#"{"x-api-key":"key-bob-91c2"}"#)), r#"{"action":"continue"}"#);
+    assert_eq!(
+        invoke(request, &view(r#"{"x-api-key":"key-bob-91c2"}"#)),
+        r#"{"action":"continue"}"#
+    );
 }
 
 #[test]

@@ -21,10 +21,7 @@ fn canaries_go_to_v2_and_every_other_request_to_v1_keeping_its_headers() {
         invoke(request, &view(r#"{"x-canary":"false"}"#)),
         r#"{"action":"continue","headers":{"x-canary":"false","x-route":"v1"}}"#
     );
-    assert_eq!(
-        invoke(request, &view("{}")),
-        r#"{"action":"continue","headers":{"x-route":"v1"}}"#
-    );
+    assert_eq!(invoke(request, &view("{}")), r#"{"action":"continue","headers":{"x-route":"v1"}}"#);
 }
 
 #[test]
