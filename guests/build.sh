@@ -2,8 +2,8 @@
 # Rebuilds every shop module from source into scenarios/shop/modules/, every edge-iot module
 # into scenarios/edge-iot/modules/, every rides module (and the racy dispatch of its flawed
 # twin) into scenarios/rides/modules/, and the known-defect scenarios' modules (scenarios/flawed/
-# dynamic/ and their fixed twins in scenarios/fixed/) into scenarios/defects-modules/, and
-# rewrites each directory's SHA256SUMS, so that a fresh machine runs every system without any
+# dynamic/ and their fixed twins in scenarios/fixed/) into scenarios/defects-modules/, the mesh
+# filters (guests/filters/) into scenarios/mesh/modules/, and rewrites each directory's SHA256SUMS, so that a fresh machine runs every system without any
 # WebAssembly toolchain.
 #
 #   guests/build.sh                 install what is missing, build, copy, update SHA256SUMS
@@ -13,6 +13,7 @@
 #   guests/build.sh --rides-out DIR  build the rides modules into DIR instead (check.sh)
 #   guests/build.sh --defects-out DIR
 #                                   build the defect scenarios' modules into DIR instead
+#   guests/build.sh --mesh-out DIR  build the mesh filters into DIR instead (check.sh)
 #   guests/build.sh --no-install    never install a toolchain (apt, rustup); a language whose
 #                                   toolchain is absent is reported as "skipped: <toolchain> not
 #                                   installed" and its directory is not created in the output.
@@ -31,6 +32,8 @@ rides_modules="$(cd "$guests/.." && pwd)/scenarios/rides/modules"
 rides_out="$rides_modules"
 defects_modules="$(cd "$guests/.." && pwd)/scenarios/defects-modules"
 defects_out="$defects_modules"
+mesh_modules="$(cd "$guests/.." && pwd)/scenarios/mesh/modules"
+mesh_out="$mesh_modules"
 install=1
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -38,12 +41,13 @@ while [ $# -gt 0 ]; do
         --edge-iot-out) edge_out="$2"; shift 2 ;;
         --rides-out) rides_out="$2"; shift 2 ;;
         --defects-out) defects_out="$2"; shift 2 ;;
+        --mesh-out) mesh_out="$2"; shift 2 ;;
         --no-install) install=0; shift ;;
-        *) echo "usage: $0 [--out DIR] [--edge-iot-out DIR] [--rides-out DIR] [--defects-out DIR] [--no-install]" >&2
+        *) echo "usage: $0 [--out DIR] [--edge-iot-out DIR] [--rides-out DIR] [--defects-out DIR] [--mesh-out DIR] [--no-install]" >&2
            exit 2 ;;
     esac
 done
-mkdir -p "$out" "$edge_out" "$rides_out" "$defects_out"
+mkdir -p "$out" "$edge_out" "$rides_out" "$defects_out" "$mesh_out"
 
 RUST_SERVICES=(catalog inventory orders payments shipping notifications)
 EDGE_IOT_SERVICES=(ingest devices aggregate history alerts) # Rust only
@@ -60,6 +64,10 @@ DEFECT_SERVICES=(pay-orders charge-every-delivery charge-once prices checkout ca
 # stay without the feature to rebuild byte-identical.
 PROPERTY_CHECKERS=(charges-match-orders)
 DEFECT_WAT=(search profile pricing fraud reviews)
+# Mesh filters (the SDK's `filter` feature, a cargo run of their own like the checkers) into
+# scenarios/mesh/modules/rust/; the C one (guests/filters/*.c) into scenarios/mesh/modules/c/.
+MESH_FILTERS=(api-key header-router)
+MESH_FILTERS_C=(body-validator)
 SKIPPED=()
 
 skip() {
@@ -90,7 +98,11 @@ build_rust() {
     for s in "${PROPERTY_CHECKERS[@]}"; do
         checkers+=(-p "$s")
     done
-    for run in packages checkers; do
+    local filters=()
+    for s in "${MESH_FILTERS[@]}"; do
+        filters+=(-p "$s")
+    done
+    for run in packages checkers filters; do
         local -n selected="$run"
         (cd "$guests" && env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS \
             cargo build --locked --release --target wasm32-unknown-unknown "${selected[@]}")
@@ -112,6 +124,10 @@ build_rust() {
     for s in "${DEFECT_SERVICES[@]}" "${PROPERTY_CHECKERS[@]}"; do
         cp "$target_dir/wasm32-unknown-unknown/release/${s//-/_}.wasm" "$defects_out/rust/$s.wasm"
     done
+    mkdir -p "$mesh_out/rust"
+    for s in "${MESH_FILTERS[@]}"; do
+        cp "$target_dir/wasm32-unknown-unknown/release/${s//-/_}.wasm" "$mesh_out/rust/$s.wasm"
+    done
 }
 
 build_c() {
@@ -128,6 +144,14 @@ build_c() {
     wasm-ld --no-entry --strip-all -z stack-size=16384 --stack-first \
         -o "$out/c/payments.wasm" "$obj"
     rm -f "$obj"
+    mkdir -p "$mesh_out/c"
+    for f in "${MESH_FILTERS_C[@]}"; do
+        clang --target=wasm32 -O2 -std=c11 -nostdlib -Wall -Wextra -Werror \
+            -c -o "$obj" "$guests/filters/$f.c"
+        wasm-ld --no-entry --strip-all -z stack-size=16384 --stack-first \
+            -o "$mesh_out/c/$f.wasm" "$obj"
+        rm -f "$obj"
+    done
     # The ABI header no shipped module includes yet: compiled through a check module, kept
     # nowhere.
     clang --target=wasm32 -O2 -std=c11 -nostdlib -Wall -Wextra -Werror \
@@ -194,10 +218,11 @@ sums "$out"
 sums "$edge_out"
 sums "$rides_out"
 sums "$defects_out"
+sums "$mesh_out"
 if [ ${#SKIPPED[@]} -gt 0 ]; then
     echo "built with languages skipped: ${SKIPPED[*]}" >&2
 fi
-for dir in "$out" "$edge_out" "$rides_out" "$defects_out"; do
+for dir in "$out" "$edge_out" "$rides_out" "$defects_out" "$mesh_out"; do
     echo "modules in $dir:"
     (cd "$dir" && LC_ALL=C sort -k2 SHA256SUMS | while read -r _ f; do printf '  %-28s %7d bytes\n' "$f" "$(stat -c %s "$f")"; done)
 done

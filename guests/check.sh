@@ -18,7 +18,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
 if ! CARGO_TARGET_DIR="$tmp/target" "$guests/build.sh" --out "$tmp/shop" \
-    --edge-iot-out "$tmp/edge-iot" --rides-out "$tmp/rides" --defects-out "$tmp/defects-modules" --no-install \
+    --edge-iot-out "$tmp/edge-iot" --rides-out "$tmp/rides" --defects-out "$tmp/defects-modules" --mesh-out "$tmp/mesh" --no-install \
     >"$tmp/build.log" 2>&1; then
     cat "$tmp/build.log" >&2
     echo "check: the rebuild failed" >&2
@@ -53,6 +53,7 @@ compare shop
 compare edge-iot
 compare rides
 compare defects-modules "$root/scenarios/defects-modules"
+compare mesh
 
 if [ ${#differs[@]} -gt 0 ]; then
     echo "check: rebuilt modules differ from the committed ones:" >&2
@@ -60,7 +61,7 @@ if [ ${#differs[@]} -gt 0 ]; then
     status=1
 fi
 if [ "$status" = 0 ]; then
-    echo "check: every rebuilt module matches scenarios/{shop,edge-iot,rides}/modules/SHA256SUMS" \
+    echo "check: every rebuilt module matches scenarios/{shop,edge-iot,rides,mesh}/modules/SHA256SUMS" \
         "and scenarios/defects-modules/SHA256SUMS"
 fi
 exit "$status"

@@ -91,6 +91,7 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         | TraceEvent::OomKilled { service, .. } => Some(service),
         // A mesh refusal belongs to the proxy that refused: the gateway or a sidecar's service.
         TraceEvent::MeshRefused { caller, .. } => Some(caller),
+        TraceEvent::MeshFilter { proxy, .. } => Some(proxy),
         TraceEvent::StoreWrite { store, .. }
         | TraceEvent::StoreApply { store, .. }
         | TraceEvent::StoreRead { store, .. }

@@ -330,7 +330,14 @@ fn module_refs(s: &Scenario) -> impl Iterator<Item = ModuleRef<'_>> {
         field: format!("property[{i}].module"),
         checked: false,
     });
-    services.chain(swaps).chain(properties)
+    let filters =
+        s.mesh.iter().flat_map(|m| m.filters.iter().enumerate()).map(|(i, f)| ModuleRef {
+            owner: format!("mesh filter `{}`", f.name),
+            module: &f.module,
+            field: format!("mesh.filter[{i}].module"),
+            checked: true,
+        });
+    services.chain(swaps).chain(properties).chain(filters)
 }
 
 /// Inspects one module's bytes; the error is a one-line reason.

@@ -46,6 +46,9 @@ pub enum Outcome {
     Overflow,
     /// A mesh local rate limit refused it: no token left (Envoy's 429).
     RateLimited,
+    /// A mesh WebAssembly filter stopped it and answered itself, with a status other than 400
+    /// (`bad-request`) or 429 (`rate-limited`): e.g. an authentication filter's 401.
+    Filtered,
 }
 
 impl Outcome {
@@ -63,6 +66,7 @@ impl Outcome {
             Outcome::BadRequest => "bad-request",
             Outcome::Overflow => "overflow",
             Outcome::RateLimited => "rate-limited",
+            Outcome::Filtered => "filtered",
         }
     }
 

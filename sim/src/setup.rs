@@ -129,5 +129,47 @@ pub fn build_runtime(s: &Scenario, files: &ModuleFiles) -> Result<Runtime, Setup
             }
         }
     }
+    for (config, module) in filter_configs(s, files) {
+        let bytes = files.get(&module).ok_or_else(|| SetupError::Missing {
+            service: config.name.clone(),
+            module: module.clone(),
+        })?;
+        rt.load_service(&config, bytes)?;
+    }
     Ok(rt)
+}
+
+/// The host configuration of each mesh filter (loaded as `filter:<name>`, see
+/// [`crate::system::filter_runtime_name`]) and its module's path: its grants, the quality's
+/// fuel and memory limits unless it sets its own, one pooled instance (state carries from
+/// request to request until a fault drops it), and endpoints `request` plus `response` when
+/// the module exports `handle_response`.
+fn filter_configs(s: &Scenario, files: &ModuleFiles) -> Vec<(ServiceConfig, String)> {
+    let Some(mesh) = &s.mesh else { return Vec::new() };
+    mesh.filters
+        .iter()
+        .map(|f| {
+            let mut config = ServiceConfig::new(crate::system::filter_runtime_name(&f.name));
+            config.capabilities = f.capabilities.clone();
+            config.endpoints = std::collections::BTreeSet::from(["request".to_owned()]);
+            let exports_response = files.get(&f.module.name).is_some_and(|bytes| {
+                fusebench_model::module::module_bytes(&f.module.name, bytes)
+                    .ok()
+                    .and_then(|wasm| fusebench_model::module::inspect(&wasm).ok())
+                    .is_some_and(|info| info.export_func(checks::RESPONSE_HANDLER).is_some())
+            });
+            if exports_response {
+                config.endpoints.insert("response".to_owned());
+            }
+            config.limits = ServiceLimits {
+                fuel_per_invocation: f.fuel_budget.unwrap_or(s.quality.fuel_budget),
+                memory_bytes_max: usize::try_from(
+                    f.memory_max_kib.unwrap_or(s.quality.memory_max_kib).saturating_mul(1024),
+                )
+                .unwrap_or(usize::MAX),
+            };
+            config.policy = runtime::InstancePooling::Pooled { idle_max: 1 };
+            (config, f.module.name.clone())
+        })
+        .collect()
 }

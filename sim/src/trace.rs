@@ -390,6 +390,16 @@ pub enum TraceEvent<S = String> {
         try_req: u64,
         after: S,
     },
+    /// A WebAssembly filter of `proxy` (`gateway` or a meshed service) did more than let
+    /// request `req` through: `action` `modify` (`detail`: what it replaced, `headers`/`body`),
+    /// `stop` (`detail`: the status it answered) or `fault` (`detail`: why).
+    MeshFilter {
+        proxy: S,
+        filter: S,
+        req: u64,
+        action: S,
+        detail: S,
+    },
 }
 
 impl<S> TraceEvent<S> {
@@ -443,6 +453,7 @@ impl<S> TraceEvent<S> {
             TraceEvent::Sidecar { .. } => "sidecar",
             TraceEvent::MeshRefused { .. } => "mesh_refused",
             TraceEvent::GatewayTry { .. } => "gateway_try",
+            TraceEvent::MeshFilter { .. } => "mesh_filter",
         }
     }
 
@@ -737,6 +748,15 @@ impl<S> TraceEvent<S> {
                 try_req: *try_req,
                 after: f(after),
             },
+            TraceEvent::MeshFilter { proxy, filter, req, action, detail } => {
+                TraceEvent::MeshFilter {
+                    proxy: f(proxy),
+                    filter: f(filter),
+                    req: *req,
+                    action: f(action),
+                    detail: f(detail),
+                }
+            }
         }
     }
 }

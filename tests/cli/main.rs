@@ -5,6 +5,7 @@ mod bad_input;
 mod corpus;
 mod docs;
 mod dynamic;
+mod filters;
 mod graph;
 mod guests;
 mod gui;

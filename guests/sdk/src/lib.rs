@@ -480,6 +480,10 @@ pub mod __private {
 #[cfg(feature = "property")]
 pub mod property;
 
+// Behind the `filter` feature, for the same reason.
+#[cfg(feature = "filter")]
+pub mod filter;
+
 /// Exports a [`property::Checker`] as a property checker module's `handle_event` and
 /// `handle_end` (guests/ABI.md, "Property checkers"); one value of it, made with `Default` at
 /// the first line, judges the whole run. One per module; needs the SDK's `property` feature.

@@ -9,6 +9,7 @@ mod contexts;
 mod contracts;
 mod coupling;
 mod cycles;
+mod filter;
 mod mesh;
 mod modules;
 mod ownership;
@@ -33,6 +34,7 @@ pub struct CheckInfo {
 /// The id of the check that every module reads and validates: a module failing it is unusable
 /// input (exit 2 from every command), not a design finding.
 pub const MODULE_VALID: &str = modules::VALID_ID;
+pub use filter::{REQUEST_HANDLER, RESPONSE_HANDLER};
 
 /// Every static check, in the order they run.
 pub const CHECKS: &[CheckInfo] = &[
@@ -102,6 +104,7 @@ pub fn run(s: &Scenario, modules: &Modules) -> Vec<Diagnostic> {
     cycles::check(&mut out);
     contracts::check(&mut out);
     modules::check(&mut out, modules);
+    filter::check(&mut out, modules);
     capacity::check(&mut out);
     mesh::check(&mut out);
     let mut diags = out.diags;

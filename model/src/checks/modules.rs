@@ -58,34 +58,53 @@ pub(super) fn check(f: &mut Findings<'_>, modules: &Modules) {
             }
         }
         check_export(f, at, info, &svc.name, "_initialize", INITIALIZE, Required::No);
-        for imp in &info.imports {
-            let what = format!("`{}` imports `{}.{}`", svc.name, imp.module, imp.name);
-            if imp.kind != ExternKind::Func {
+        imports(f, at, &svc.name, &svc.capabilities, info, grant_hint);
+    }
+}
+
+/// Every import of `owner`'s module is a host function covered by `granted` (or free), with
+/// the host's signature; `hint` says how to grant a missing capability.
+pub(super) fn imports(
+    f: &mut Findings<'_>,
+    at: Span,
+    owner: &str,
+    granted: &std::collections::BTreeSet<Capability>,
+    info: &ModuleInfo,
+    hint: fn(Capability) -> String,
+) {
+    for imp in &info.imports {
+        let what = format!("`{owner}` imports `{}.{}`", imp.module, imp.name);
+        if imp.kind != ExternKind::Func {
+            f.error(
+                CAPABILITY_ID,
+                at,
+                format!(
+                    "{what}, a {}: fusebench's host provides only functions",
+                    imp.kind.as_str()
+                ),
+            );
+            continue;
+        }
+        match import_need(&imp.module, &imp.name) {
+            ImportNeed::Free => check_import(f, at, &what, imp),
+            ImportNeed::Capability(cap) if granted.contains(&cap) => {
+                check_import(f, at, &what, imp);
+            }
+            ImportNeed::Capability(cap) => {
                 f.error(
                     CAPABILITY_ID,
                     at,
                     format!(
-                        "{what}, a {}: fusebench's host provides only functions",
-                        imp.kind.as_str()
+                        "{what}, which needs capability `{cap}`, not granted (sandbox violation)"
                     ),
-                );
-                continue;
+                )
+                .hint = Some(hint(cap));
             }
-            match import_need(&imp.module, &imp.name) {
-                ImportNeed::Free => check_import(f, at, &what, imp),
-                ImportNeed::Capability(cap) if svc.capabilities.contains(&cap) => {
-                    check_import(f, at, &what, imp);
-                }
-                ImportNeed::Capability(cap) => {
-                    f.error(CAPABILITY_ID, at, format!("{what}, which needs capability `{cap}`, not granted (sandbox violation)"))
-                        .hint = Some(grant_hint(cap));
-                }
-                ImportNeed::Unsupported => {
-                    f.error(CAPABILITY_ID, at, format!("{what}, which fusebench does not provide (outside the host API and the deterministic WASI subset)"));
-                }
-                ImportNeed::UnknownNamespace => {
-                    f.error(CAPABILITY_ID, at, format!("{what}: unknown import namespace `{}` (the host API is `{HOST_NAMESPACE}`)", imp.module));
-                }
+            ImportNeed::Unsupported => {
+                f.error(CAPABILITY_ID, at, format!("{what}, which fusebench does not provide (outside the host API and the deterministic WASI subset)"));
+            }
+            ImportNeed::UnknownNamespace => {
+                f.error(CAPABILITY_ID, at, format!("{what}: unknown import namespace `{}` (the host API is `{HOST_NAMESPACE}`)", imp.module));
             }
         }
     }
@@ -93,13 +112,13 @@ pub(super) fn check(f: &mut Findings<'_>, modules: &Modules) {
 
 /// Whether an export must be there, or is only checked when it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Required {
+pub(super) enum Required {
     Yes,
     No,
 }
 
 /// The function export `name` has the ABI's `want` signature (and exists, if required).
-fn check_export(
+pub(super) fn check_export(
     f: &mut Findings<'_>,
     at: Span,
     info: &ModuleInfo,

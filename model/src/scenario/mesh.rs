@@ -6,6 +6,11 @@
 
 use serde::Serialize;
 
+mod filter;
+
+pub(crate) use filter::resolve as resolve_filters;
+pub use filter::{FILTER_CAPABILITIES, FilterAt, MeshFilter};
+
 use super::NameRef;
 use super::reader::{Cx, Obj};
 use crate::diagnostic::Span;
@@ -21,6 +26,10 @@ pub struct Mesh {
     /// outbound sidecar and the callee's inbound one, the answer the same two back).
     pub sidecar_latency_ms: f64,
     pub policies: Vec<MeshPolicy>,
+    /// `[[mesh.filter]]`: the WebAssembly filter chain, in order. Left out of the
+    /// serialisation when empty (the canonical form of a mesh without filters is unchanged).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<MeshFilter>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -205,9 +214,14 @@ impl Mesh {
             .into_iter()
             .filter_map(|t| MeshPolicy::read(cx, t))
             .collect();
+        let filters: Vec<MeshFilter> = o
+            .table_list(cx, "filter")
+            .into_iter()
+            .filter_map(|t| MeshFilter::read(cx, t))
+            .collect();
         let span = o.span;
         o.finish(cx);
-        Mesh { all, services, sidecar_latency_ms, policies, span }
+        Mesh { all, services, sidecar_latency_ms, policies, filters, span }
     }
 }
 

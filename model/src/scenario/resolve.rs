@@ -23,7 +23,13 @@ fn duplicates<'a>(cx: &mut Cx<'_>, kind: &str, items: impl IntoIterator<Item = (
 }
 
 /// Checks that `r` names one of `known`; reports it (with a hint) otherwise.
-fn expect(cx: &mut Cx<'_>, r: &NameRef, what: &str, field: &str, known: &[&str]) -> bool {
+pub(super) fn expect(
+    cx: &mut Cx<'_>,
+    r: &NameRef,
+    what: &str,
+    field: &str,
+    known: &[&str],
+) -> bool {
     if known.contains(&r.name.as_str()) {
         return true;
     }
@@ -265,6 +271,7 @@ fn resolve_mesh(cx: &mut Cx<'_>, s: &Scenario, services: &[&str]) {
     for m in &mesh.services {
         expect(cx, m, "service", "mesh.services", services);
     }
+    super::mesh::resolve_filters(cx, &mesh.filters, services);
     let mut seen: BTreeMap<(&str, Option<&str>), Span> = BTreeMap::new();
     for (i, p) in mesh.policies.iter().enumerate() {
         let field = format!("mesh.policy[{i}]");

@@ -37,6 +37,10 @@ pub struct MixEntry {
     /// The request body template: JSON whose strings may hold `${...}` generators
     /// (see [`Template`]).
     pub body: serde_json::Value,
+    /// Request headers the clients send (what the mesh's WebAssembly filters read, e.g. an API
+    /// key). Left out of the serialisation when empty (the canonical form stays what it was).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub headers: std::collections::BTreeMap<String, String>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -243,10 +247,38 @@ impl MixEntry {
             Some(v) => to_json(cx, v, &o.field("body"))?,
             None => serde_json::Value::Object(serde_json::Map::new()),
         };
+        let headers = o.opt_table(cx, "headers").map(|h| read_headers(cx, &h)).unwrap_or_default();
         let span = o.span;
         o.finish(cx);
-        Some(MixEntry { service: service?.into(), endpoint: endpoint?.into(), weight, body, span })
+        Some(MixEntry {
+            service: service?.into(),
+            endpoint: endpoint?.into(),
+            weight,
+            body,
+            headers,
+            span,
+        })
     }
+}
+
+/// `headers = { name = "value", ... }`: string values; names are lower-cased (HTTP header
+/// names are case-insensitive).
+fn read_headers(cx: &mut Cx<'_>, h: &Obj<'_, '_>) -> std::collections::BTreeMap<String, String> {
+    let mut headers = std::collections::BTreeMap::new();
+    for (name, span, value) in h.entries() {
+        match value.get_ref().as_str() {
+            Some(v) => {
+                headers.insert(name.to_ascii_lowercase(), v.to_owned());
+            }
+            None => cx.error(
+                "parse.type",
+                span,
+                &h.field(name),
+                format!("header `{name}` must be a string, not {}", type_name(value.get_ref())),
+            ),
+        }
+    }
+    headers
 }
 
 /// Converts a TOML value to JSON, checking `${...}` generators in strings. A step reference

@@ -421,9 +421,9 @@ fn links(event: &TraceEvent) -> Vec<Link> {
             vec![Link::Call(*call)]
         }
         TraceEvent::CallFailed { call, req, .. } => vec![Link::Call(*call), Link::Req(*req)],
-        TraceEvent::Sidecar { req, .. } | TraceEvent::MeshRefused { req, .. } => {
-            vec![Link::Req(*req)]
-        }
+        TraceEvent::Sidecar { req, .. }
+        | TraceEvent::MeshRefused { req, .. }
+        | TraceEvent::MeshFilter { req, .. } => vec![Link::Req(*req)],
         TraceEvent::GatewayTry { req, try_req, .. } => vec![Link::Req(*req), Link::Req(*try_req)],
         TraceEvent::Publish { msg, .. }
         | TraceEvent::Deliver { msg, .. }
@@ -937,6 +937,11 @@ pub fn describe(line: &TraceLine) -> String {
         TraceEvent::MeshRefused { caller, target, filter, req } => {
             format!("{caller}'s mesh {filter} STOPS request {req} to {target}")
         }
+        TraceEvent::MeshFilter { proxy, filter, req, action, detail } => match action.as_ref() {
+            "modify" => format!("{proxy}'s filter {filter} rewrites the {detail} of request {req}"),
+            "stop" => format!("{proxy}'s filter {filter} STOPS request {req}, answering {detail}"),
+            _ => format!("{proxy}'s filter {filter} FAULTS on request {req}: {detail}"),
+        },
         TraceEvent::GatewayTry { req, attempt, try_req, after } => {
             if after.is_empty() {
                 format!("gateway sends try {attempt} of request {req} as request {try_req}")
@@ -1089,7 +1094,9 @@ pub fn mermaid(events: &[TraceLine]) -> String {
             | TraceEvent::JourneyStart { .. }
             | TraceEvent::JourneyStep { .. }
             | TraceEvent::Sidecar { .. }
-            | TraceEvent::GatewayTry { .. } => Ok(()),
+            | TraceEvent::GatewayTry { .. }
+            // Told by the `mesh_refused` note when it stops a request.
+            | TraceEvent::MeshFilter { .. } => Ok(()),
         };
     }
     let mut out = String::from("sequenceDiagram\n");

@@ -567,6 +567,13 @@ fn every_kind() -> Vec<TraceEvent<&'static str>> {
             req: 41,
         },
         TraceEvent::GatewayTry { req: 40, attempt: 1, try_req: 44, after: "timeout" },
+        TraceEvent::MeshFilter {
+            proxy: "gateway",
+            filter: "api-key",
+            req: 45,
+            action: "stop",
+            detail: "401",
+        },
     ]
 }
 

@@ -283,7 +283,10 @@ impl Sim {
             0
         };
         match self.transit(from, to, "request", req.0) {
-            Some(d) => self.q.after(d + sidecars, Event::AtReplica { req, service, replica }),
+            Some(d) => {
+                let filters = self.requests.live(req).filter_nanos;
+                self.q.after(d + sidecars + filters, Event::AtReplica { req, service, replica })
+            }
             None => {
                 self.requests.settle(req);
                 return true;

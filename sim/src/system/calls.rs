@@ -79,6 +79,13 @@ impl Calls {
     }
 }
 
+impl Calls {
+    /// Who makes call `call`, while it is under way.
+    pub(crate) fn caller_of(&self, call: CallId) -> Option<Caller> {
+        self.table.get(&call).map(|c| c.caller)
+    }
+}
+
 impl Sim {
     /// Starts a call of `inv`; `timeout` (ns) replaces the per-attempt timeout for this call
     /// only (`call_timeout`); the retries and back-off still apply.
@@ -221,7 +228,11 @@ impl Sim {
         let (caller, from, parent) = (c.caller, c.from, c.parent);
         let (service, endpoint, attempt) = (c.service, c.endpoint, c.attempt);
         let origin = Origin::Call { call, attempt };
-        let request = Request::new(service, endpoint, c.body.clone(), origin, now, from);
+        let mut request = Request::new(service, endpoint, c.body.clone(), origin, now, from);
+        if let Parent::Client(client) = parent {
+            // The gateway's tries carry the client's headers (what its filters read).
+            request.headers.clone_from(&self.requests.live(client).headers);
+        }
         // A `duplication` fault on the call's channel sends the request twice on the wire.
         let (mut timeout, channel) = (c.policy.timeout, c.policy.channel);
         if let Some(d) = c.deadline {
@@ -341,11 +352,8 @@ impl Sim {
     /// A mesh filter refused a try: the call fails at once (a refusal is never retried).
     fn call_refused(&mut self, call: CallId, refusal: Refusal) {
         let c = self.calls.table.remove(&call).expect("a refused call has a record");
-        let outcome = match refusal {
-            Refusal::Overflow => Outcome::Overflow,
-            Refusal::RateLimited => Outcome::RateLimited,
-        };
-        self.call_done(c.parent, outcome, Vec::new());
+        let body = self.take_filter_answer();
+        self.call_done(c.parent, refusal.outcome(), body);
     }
 
     /// An attempt failed (its timer is no longer pending): retry after a backoff, or give up.

@@ -90,7 +90,7 @@ fn input_text(body: &[u8]) -> String {
 }
 
 /// Traces the lines a guest logged during a slice.
-fn emit_logs(trace: &mut Trace, now: SimTime, logs: &[LogLine]) {
+pub(super) fn emit_logs(trace: &mut Trace, now: SimTime, logs: &[LogLine]) {
     for l in logs {
         let level = format!("{:?}", l.level).to_lowercase();
         trace.emit(

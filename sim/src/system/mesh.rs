@@ -26,6 +26,8 @@
 //! (service → service). Everything is resolved to ids once (`MeshSpec::new`); the event path
 //! indexes vectors.
 
+pub(crate) mod filter;
+
 use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
@@ -35,6 +37,7 @@ use super::Sim;
 use super::balancer::Caller;
 use super::ids::{EndpointId, ReqId, ServiceId};
 use super::world::ServiceSpec;
+use crate::metrics::Outcome;
 use crate::time::{SimTime, millis_to_nanos};
 use crate::trace::TraceEvent;
 
@@ -119,6 +122,8 @@ pub(crate) struct MeshSpec {
     pub(crate) sidecar: u64,
     routes: Vec<Vec<RouteSpec>>,
     clusters: Vec<ClusterSpec>,
+    /// The WebAssembly filter chain (`filter.rs`).
+    pub(crate) filters: Vec<filter::FilterSpec>,
 }
 
 impl MeshSpec {
@@ -171,6 +176,7 @@ impl MeshSpec {
             sidecar: millis_to_nanos(mesh.sidecar_latency_ms),
             routes,
             clusters,
+            filters: filter::specs(s, services),
         })
     }
 
@@ -215,6 +221,7 @@ struct Bucket {
 #[derive(Debug, Default)]
 pub(crate) struct MeshState {
     buckets: BTreeMap<(Caller, u32), Bucket>,
+    pub(crate) filters: filter::FilterState,
 }
 
 /// Why a filter refused a request.
@@ -222,6 +229,8 @@ pub(crate) struct MeshState {
 pub(crate) enum Refusal {
     Overflow,
     RateLimited,
+    /// A WebAssembly filter stopped it (or faulted): the outcome its caller gets.
+    Filter(Outcome),
 }
 
 impl Refusal {
@@ -229,6 +238,16 @@ impl Refusal {
         match self {
             Refusal::Overflow => "circuit-breaker",
             Refusal::RateLimited => "rate-limit",
+            Refusal::Filter(_) => "filter",
+        }
+    }
+
+    /// What the caller gets.
+    pub(crate) fn outcome(self) -> Outcome {
+        match self {
+            Refusal::Overflow => Outcome::Overflow,
+            Refusal::RateLimited => Outcome::RateLimited,
+            Refusal::Filter(outcome) => outcome,
         }
     }
 }
@@ -246,10 +265,13 @@ impl Sim {
         req: ReqId,
         first: bool,
     ) -> Option<Refusal> {
-        let mesh = self.world.mesh.as_ref()?;
-        if !mesh.applies(caller) {
+        if !self.world.mesh.as_ref()?.applies(caller) {
             return None;
         }
+        if let Some(refusal) = self.filter_request(caller, service, endpoint, req) {
+            return Some(refusal);
+        }
+        let mesh = self.world.mesh.as_ref()?;
         let (route, cluster) = (mesh.route(service, endpoint), mesh.cluster(service));
         let limited = route.rate_limit.filter(|_| first);
         let refusal = if limited.is_some_and(|b| !self.take_token(caller, b)) {

@@ -57,6 +57,7 @@ use crate::trace::{Trace, TraceEvent, TraceMode};
 use event::Event;
 pub use journey::JourneyStats;
 pub use kv::{KvReplica, Versioned};
+pub use mesh::filter::runtime_name as filter_runtime_name;
 pub use world::WorldError;
 
 /// How to run.

@@ -66,6 +66,10 @@ pub(crate) struct Request {
     pub(crate) copy: u32,
     /// Latency the mesh's sidecars added to it on the way (its answer crosses the same ones).
     pub(crate) sidecar_nanos: u64,
+    /// Its headers (a client's, from the workload; as the mesh's filters left them).
+    pub(crate) headers: BTreeMap<String, String>,
+    /// CPU time the proxy's WebAssembly filters spent on it before it left.
+    pub(crate) filter_nanos: u64,
 }
 
 impl Request {
@@ -89,6 +93,8 @@ impl Request {
             stage: Stage::Outbound,
             copy: 0,
             sidecar_nanos: 0,
+            headers: BTreeMap::new(),
+            filter_nanos: 0,
         }
     }
 
@@ -177,6 +183,7 @@ impl Sim {
         outcome: Outcome,
         body: Vec<u8>,
     ) {
+        let (outcome, body, filters) = self.filter_response(req, service, outcome, body);
         let r = self.requests.live(req);
         let (to, sidecars) = (r.reply_to, r.sidecar_nanos);
         let from = self.world.service(service).node;
@@ -188,7 +195,7 @@ impl Sim {
         match self.transit(from, to, "response", req.0) {
             Some(d) => {
                 self.requests.set_stage(req, Stage::Returning);
-                self.q.after(d + sidecars, Event::Reply { req, outcome, body });
+                self.q.after(d + sidecars + filters, Event::Reply { req, outcome, body });
             }
             None => self.requests.settle(req),
         }

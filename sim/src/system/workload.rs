@@ -134,7 +134,11 @@ impl Sim {
         let (service, endpoint) = (w.mix[chosen].service, w.mix[chosen].endpoint);
         let body = self.render(chosen);
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        self.send_request(service, endpoint, bytes, user);
+        let req = self.send_request(service, endpoint, bytes, user);
+        let headers = self.scenario.workload.as_ref().map(|w| &w.mix[chosen].headers);
+        if let Some(h) = headers.filter(|h| !h.is_empty()) {
+            self.requests.live_mut(req).headers = h.clone();
+        }
     }
 
     /// Sends one client request to the gateway; `user` is the closed-loop user to tell when it

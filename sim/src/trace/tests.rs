@@ -168,6 +168,13 @@ fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
         TraceEvent::Sidecar { req: n.big, leg: s(56), latency_ns: n.big / 2 },
         TraceEvent::MeshRefused { caller: s(57), target: s(58), filter: s(62), req: n.big },
         TraceEvent::GatewayTry { req: n.big, attempt: n.small, try_req: n.big / 2, after: s(63) },
+        TraceEvent::MeshFilter {
+            proxy: s(64),
+            filter: s(65),
+            req: n.big,
+            action: s(66),
+            detail: s(67),
+        },
     ]
 }
 
@@ -324,6 +331,7 @@ fn the_format_of_every_kind_is_pinned() {
         r#"{"t":43000,"ev":"sidecar","req":42,"leg":"g","latency_ns":21}"#,
         r#"{"t":44000,"ev":"mesh_refused","caller":"h","target":"i","filter":"c","req":42}"#,
         r#"{"t":45000,"ev":"gateway_try","req":42,"attempt":3,"try_req":21,"after":"d"}"#,
+        r#"{"t":46000,"ev":"mesh_filter","proxy":"e","filter":"f","req":42,"action":"g","detail":"h"}"#,
     ];
     let trace = written(&every_kind(&text, PLAIN));
     let text = String::from_utf8(trace.lines().to_vec()).expect("utf-8");
