@@ -168,6 +168,21 @@ fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
         TraceEvent::Sidecar { req: n.big, leg: s(56), latency_ns: n.big / 2 },
         TraceEvent::MeshRefused { caller: s(57), target: s(58), filter: s(62), req: n.big },
         TraceEvent::GatewayTry { req: n.big, attempt: n.small, try_req: n.big / 2, after: s(63) },
+        TraceEvent::Activator {
+            req: n.big,
+            service: s(66),
+            endpoint: s(67),
+            action: s(68),
+            waited_ns: n.big / 2,
+            buffered: n.small,
+        },
+        TraceEvent::ColdStart {
+            service: s(69),
+            replica: n.small,
+            fetch_ns: n.big,
+            compile_ns: n.big / 2,
+            instantiate_ns: n.big,
+        },
     ]
 }
 
@@ -324,6 +339,8 @@ fn the_format_of_every_kind_is_pinned() {
         r#"{"t":43000,"ev":"sidecar","req":42,"leg":"g","latency_ns":21}"#,
         r#"{"t":44000,"ev":"mesh_refused","caller":"h","target":"i","filter":"c","req":42}"#,
         r#"{"t":45000,"ev":"gateway_try","req":42,"attempt":3,"try_req":21,"after":"d"}"#,
+        r#"{"t":46000,"ev":"activator","req":42,"service":"g","endpoint":"h","action":"i","waited_ns":21,"buffered":3}"#,
+        r#"{"t":47000,"ev":"cold_start","service":"j","replica":3,"fetch_ns":42,"compile_ns":21,"instantiate_ns":42}"#,
     ];
     let trace = written(&every_kind(&text, PLAIN));
     let text = String::from_utf8(trace.lines().to_vec()).expect("utf-8");
