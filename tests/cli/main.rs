@@ -24,6 +24,7 @@ mod replay_travel;
 mod rides;
 mod run;
 mod scenario_errors;
+mod serverless;
 mod shard;
 mod static_checks;
 mod support;

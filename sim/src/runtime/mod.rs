@@ -301,6 +301,16 @@ impl Runtime {
         self.services.get(service).map(|s| s.stats)
     }
 
+    /// Creates one fresh instance of `service` — instantiation, its start function and
+    /// `_initialize` — and drops it; returns the fuel that took (`None` for an unknown service
+    /// or a failed instantiation). For the cold-start bench (`benches/cold_start.rs`): the
+    /// instance counts as created.
+    pub fn instantiate_probe(&mut self, service: &str, ctx: &mut HostContext<'_>) -> Option<u64> {
+        let budget = self.services.get(service)?.fuel_budget;
+        let (inst, _) = self.acquire(service, u32::MAX, budget, ctx).ok()?;
+        Some(budget.saturating_sub(inst.fuel_left()))
+    }
+
     /// The operation a suspended invocation waits on.
     #[must_use]
     pub fn pending_op(&self, invocation: InvocationId) -> Option<&HostOp> {
