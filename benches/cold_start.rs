@@ -133,7 +133,7 @@ fn table(modules: &[Shipped]) {
     }
 }
 
-fn cold_start(c: &mut Criterion) {
+fn cold_start(c: &mut Criterion<ThreadCpu>) {
     let modules = shipped();
     assert!(modules.len() >= 20, "found only {} shipped modules", modules.len());
     table(&modules);

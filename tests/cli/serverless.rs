@@ -70,7 +70,9 @@ fn the_worker_scales_to_zero_between_bursts_and_the_report_sums_the_cold_starts(
     assert!(!lines.iter().any(|l| matches!(l.event, TraceEvent::Activator { .. })));
     let zero = lines.iter().any(|l| matches!(l.event, TraceEvent::Scale { to: 0, .. }));
     assert!(!zero, "min_replicas = 1 keeps a replica");
-    assert!(report["services"]["resize"]["cold_starts"].get("endpoints").is_none_or(|e| {
-        e.as_object().is_none_or(serde_json::Map::is_empty)
-    }));
+    assert!(
+        report["services"]["resize"]["cold_starts"]
+            .get("endpoints")
+            .is_none_or(|e| { e.as_object().is_none_or(serde_json::Map::is_empty) })
+    );
 }
