@@ -351,7 +351,7 @@ fn print_cold_starts(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     let ms = |n: u64| n as f64 / 1e6;
     for (name, s) in cold {
         let c = &s.cold_starts;
-        let mean = if c.replicas == 0 { 0 } else { c.cost_nanos / c.replicas };
+        let mean = c.cost_nanos.checked_div(c.replicas).unwrap_or(0);
         writeln!(
             out,
             "cold starts of {}: {} replica(s), {:.1} ms each on average",
@@ -360,7 +360,7 @@ fn print_cold_starts(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
             ms(mean)
         )?;
         for (endpoint, w) in &c.endpoints {
-            let avg = if w.released == 0 { 0 } else { w.waited_nanos_total / w.released };
+            let avg = w.waited_nanos_total.checked_div(w.released).unwrap_or(0);
             writeln!(
                 out,
                 "    {}: {} request(s) waited in the activator, {:.1} ms added in all (mean {:.1}, max {:.1}); {} overflow, {} timeout",

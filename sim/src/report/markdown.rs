@@ -297,7 +297,7 @@ fn cold_starts(md: &mut String, r: &Report) {
     let ms = |n: u64| format!("{:.1}", n as f64 / 1e6);
     for (name, s) in cold {
         let c = &s.cold_starts;
-        let mean_cost = if c.replicas == 0 { 0 } else { c.cost_nanos / c.replicas };
+        let mean_cost = c.cost_nanos.checked_div(c.replicas).unwrap_or(0);
         let mut first = true;
         let none = [(String::from("-"), crate::metrics::ActivatorWaits::default())];
         let endpoints: Vec<(String, crate::metrics::ActivatorWaits)> = if c.endpoints.is_empty() {
@@ -306,7 +306,7 @@ fn cold_starts(md: &mut String, r: &Report) {
             c.endpoints.iter().map(|(e, w)| (e.clone(), *w)).collect()
         };
         for (endpoint, w) in endpoints {
-            let mean = if w.released == 0 { 0 } else { w.waited_nanos_total / w.released };
+            let mean = w.waited_nanos_total.checked_div(w.released).unwrap_or(0);
             let (replicas, cost) = if first {
                 (c.replicas.to_string(), ms(mean_cost))
             } else {
