@@ -86,6 +86,8 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         | TraceEvent::ReplicaUp { service, .. }
         | TraceEvent::Scale { service, .. }
         | TraceEvent::ReplicaState { service, .. }
+        | TraceEvent::Activator { service, .. }
+        | TraceEvent::ColdStart { service, .. }
         | TraceEvent::Ejected { service, .. }
         | TraceEvent::LimitHit { service, .. }
         | TraceEvent::OomKilled { service, .. } => Some(service),

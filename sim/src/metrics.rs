@@ -175,10 +175,53 @@ pub struct ServiceStats {
     pub sojourn_nanos: u128,
     /// ∫ (requests in the service) dt, in request·nanoseconds: L = occupancy / run time.
     pub occupancy: u128,
+    /// Replica cold starts (`cold_start = "module"`) and, per endpoint, what waiting in a
+    /// scale-to-zero service's activator cost; absent for other services.
+    #[serde(skip_serializing_if = "ColdStarts::is_empty")]
+    pub cold_starts: ColdStarts,
     #[serde(skip)]
     in_system: u64,
     #[serde(skip)]
     last_change: u64,
+}
+
+/// Cold starts of one service: what `cold_start` and `activator` trace lines add up to.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ColdStarts {
+    /// Replicas started with `cold_start = "module"`, and their summed cost (fetch, compile,
+    /// instantiate), nanoseconds.
+    pub replicas: u64,
+    pub cost_nanos: u64,
+    /// Per endpoint: the requests the activator held while the service had no ready replica.
+    pub endpoints: BTreeMap<String, ActivatorWaits>,
+}
+
+impl ColdStarts {
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.replicas == 0 && self.endpoints.is_empty()
+    }
+}
+
+/// Requests to one endpoint that waited in the activator.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ActivatorWaits {
+    /// Released to a replica, and the latency their wait added (total and longest), ns.
+    pub released: u64,
+    pub waited_nanos_total: u64,
+    pub waited_nanos_max: u64,
+    /// Refused: the buffer was full.
+    pub overflow: u64,
+    /// Failed: they waited `activator_timeout_s`, or their caller gave up.
+    pub timeout: u64,
+}
+
+impl ActivatorWaits {
+    pub(crate) fn released(&mut self, waited_nanos: u64) {
+        self.released += 1;
+        self.waited_nanos_total += waited_nanos;
+        self.waited_nanos_max = self.waited_nanos_max.max(waited_nanos);
+    }
 }
 
 impl ServiceStats {

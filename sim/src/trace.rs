@@ -384,6 +384,30 @@ pub enum TraceEvent<S = String> {
     /// The gateway sent try `attempt` (0 first) of client request `req` as request `try_req`
     /// (the mesh's retries at the gateway); `after` is why the previous try failed, empty for
     /// the first.
+    /// The activator of a scale-to-zero service (`system/activator.rs`, Knative's activator)
+    /// acted on request `req` to `service.endpoint`: `buffered` (no replica ready; it waits),
+    /// `released` (sent to a ready replica after waiting `waited_ns`: the latency the cold
+    /// start added), `overflow` (the buffer held `activator_capacity` requests: refused) or
+    /// `timeout` (it waited `activator_timeout_s`: failed). `buffered` is the buffer's length
+    /// after the action.
+    Activator {
+        req: u64,
+        service: S,
+        endpoint: S,
+        action: S,
+        waited_ns: u64,
+        buffered: u32,
+    },
+    /// A replica started with `cold_start = "module"` and pays, before it is ready, fetching
+    /// the module to its node, compiling it and instantiating it (each in ns), on top of the
+    /// declared `startup_ms`.
+    ColdStart {
+        service: S,
+        replica: u32,
+        fetch_ns: u64,
+        compile_ns: u64,
+        instantiate_ns: u64,
+    },
     GatewayTry {
         req: u64,
         attempt: u32,
@@ -454,6 +478,8 @@ impl<S> TraceEvent<S> {
             TraceEvent::MeshRefused { .. } => "mesh_refused",
             TraceEvent::GatewayTry { .. } => "gateway_try",
             TraceEvent::MeshFilter { .. } => "mesh_filter",
+            TraceEvent::Activator { .. } => "activator",
+            TraceEvent::ColdStart { .. } => "cold_start",
         }
     }
 
@@ -755,6 +781,25 @@ impl<S> TraceEvent<S> {
                     req: *req,
                     action: f(action),
                     detail: f(detail),
+                }
+            }
+            TraceEvent::Activator { req, service, endpoint, action, waited_ns, buffered } => {
+                TraceEvent::Activator {
+                    req: *req,
+                    service: f(service),
+                    endpoint: f(endpoint),
+                    action: f(action),
+                    waited_ns: *waited_ns,
+                    buffered: *buffered,
+                }
+            }
+            TraceEvent::ColdStart { service, replica, fetch_ns, compile_ns, instantiate_ns } => {
+                TraceEvent::ColdStart {
+                    service: f(service),
+                    replica: *replica,
+                    fetch_ns: *fetch_ns,
+                    compile_ns: *compile_ns,
+                    instantiate_ns: *instantiate_ns,
                 }
             }
         }

@@ -335,8 +335,46 @@ fn print_single(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
         )?;
     }
     writeln!(out)?;
+    print_cold_starts(out, r)?;
     print_journeys(out, r)?;
     print_slos(out, r)
+}
+
+/// Cold starts (nothing when there were none): per service the replicas started with their
+/// module's cost, per endpoint the requests its activator held and the latency that added —
+/// the figures of `report.md`'s Cold starts section.
+fn print_cold_starts(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
+    let cold: Vec<_> = r.services.iter().filter(|(_, s)| !s.cold_starts.is_empty()).collect();
+    if cold.is_empty() {
+        return Ok(());
+    }
+    let ms = |n: u64| n as f64 / 1e6;
+    for (name, s) in cold {
+        let c = &s.cold_starts;
+        let mean = c.cost_nanos.checked_div(c.replicas).unwrap_or(0);
+        writeln!(
+            out,
+            "cold starts of {}: {} replica(s), {:.1} ms each on average",
+            plain(name),
+            c.replicas,
+            ms(mean)
+        )?;
+        for (endpoint, w) in &c.endpoints {
+            let avg = w.waited_nanos_total.checked_div(w.released).unwrap_or(0);
+            writeln!(
+                out,
+                "    {}: {} request(s) waited in the activator, {:.1} ms added in all (mean {:.1}, max {:.1}); {} overflow, {} timeout",
+                plain(endpoint),
+                w.released,
+                ms(w.waited_nanos_total),
+                ms(avg),
+                ms(w.waited_nanos_max),
+                w.overflow,
+                w.timeout
+            )?;
+        }
+    }
+    writeln!(out)
 }
 
 /// The journeys' table (nothing when the workload has none): the figures of `report.md`'s

@@ -25,6 +25,7 @@ mod replay_travel;
 mod rides;
 mod run;
 mod scenario_errors;
+mod serverless;
 mod shard;
 mod static_checks;
 mod support;

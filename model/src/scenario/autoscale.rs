@@ -35,6 +35,37 @@ impl ScaleMetric {
     }
 }
 
+/// What starting a replica costs on top of `startup_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ColdStart {
+    /// `startup_ms` alone.
+    Declared,
+    /// `startup_ms`, plus fetching the module to the node (the node's `module_fetch`), plus
+    /// compiling it (its code section's size times the host's calibrated cost per byte), plus
+    /// instantiating it (the host's calibrated constant): what the simulated runtime pays.
+    Module,
+}
+
+impl ColdStart {
+    fn is_declared(&self) -> bool {
+        *self == ColdStart::Declared
+    }
+}
+
+/// Scale to zero in the style of Knative's autoscaler (`min_replicas = 0`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ScaleToZero {
+    /// How long the service must have had no request before its last replica goes (Knative's
+    /// `scale-to-zero-grace-period`, default 30 s).
+    pub grace_s: f64,
+    /// Requests the activator holds while no replica is ready; one more is refused (default 100).
+    pub activator_capacity: u32,
+    /// How long a request may wait in the activator before it fails (Knative's revision
+    /// `timeoutSeconds`, default 300 s).
+    pub activator_timeout_s: f64,
+}
+
 /// A service's autoscaling policy. Times in seconds unless the name says otherwise.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Autoscale {
@@ -64,6 +95,12 @@ pub struct Autoscale {
     /// Cores one replica requests (Kubernetes `resources.requests.cpu`): placement counts it,
     /// and `utilisation` is measured against it.
     pub cpu_request: Option<f64>,
+    /// What a replica start costs besides `startup_ms`.
+    #[serde(skip_serializing_if = "ColdStart::is_declared")]
+    pub cold_start: ColdStart,
+    /// `Some` when `min_replicas = 0`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale_to_zero: Option<ScaleToZero>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -106,14 +143,39 @@ impl Autoscale {
         let scale_down_period_s = o.opt_f64(cx, "scale_down_period_s", 1.0, 1800.0).unwrap_or(15.0);
         let startup_ms = o.opt_f64(cx, "startup_ms", 0.0, 3.6e6).unwrap_or(0.0);
         let cpu_request = o.opt_f64(cx, "cpu_request", 1e-3, 1e5);
+        let cold_start = if o.has("cold_start") {
+            o.opt_enum(
+                cx,
+                "cold_start",
+                &[("declared", ColdStart::Declared), ("module", ColdStart::Module)],
+            )
+        } else {
+            Some(ColdStart::Declared)
+        };
+        let zero_keys = ["scale_to_zero_grace_s", "activator_capacity", "activator_timeout_s"];
+        let zero_key = zero_keys.into_iter().find(|&k| o.has(k));
+        let grace_s = o.opt_f64(cx, "scale_to_zero_grace_s", 0.0, 86_400.0).unwrap_or(30.0);
+        let activator_capacity = o.opt_u64(cx, "activator_capacity", 1, 1_000_000).unwrap_or(100);
+        let activator_timeout_s =
+            o.opt_f64(cx, "activator_timeout_s", 0.001, 86_400.0).unwrap_or(300.0);
         let span = o.span;
         let field = |k: &str| o.field(k);
-        let (f_min, f_max, f_metric) =
-            (field("min_replicas"), field("max_replicas"), field("metric"));
+        let (f_max, f_metric) = (field("max_replicas"), field("metric"));
+        let f_zero = zero_key.map(&field);
         o.finish(cx);
-        if min == 0 {
-            let msg = "`min_replicas` = 0 (scale to zero) is not modelled yet: the lowest is 1";
-            cx.error("parse.range", span, &f_min, msg);
+        let scale_to_zero = (min == 0).then(|| ScaleToZero {
+            grace_s,
+            activator_capacity: u32::try_from(activator_capacity).unwrap_or(u32::MAX),
+            activator_timeout_s,
+        });
+        if let (Some(f_zero), false) = (&f_zero, min == 0) {
+            let msg = "scale-to-zero settings (`scale_to_zero_grace_s`, `activator_capacity`, `activator_timeout_s`) apply only with `min_replicas` = 0";
+            cx.error("parse.value", span, f_zero, msg);
+            return None;
+        }
+        if min == 0 && metric == Some(ScaleMetric::Utilisation) {
+            let msg = "`min_replicas` = 0 scales from zero on requests (concurrency) or backlog (queue): with no replica there is no utilisation to measure";
+            cx.error("parse.value", span, &f_metric, msg);
             return None;
         }
         let max = max?;
@@ -157,6 +219,8 @@ impl Autoscale {
             scale_down_period_s,
             startup_ms,
             cpu_request,
+            cold_start: cold_start?,
+            scale_to_zero,
             span,
         })
     }

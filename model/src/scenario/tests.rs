@@ -364,9 +364,64 @@ fn autoscale_mistakes_are_located_errors() {
         let loc = errs[0].location.as_ref().expect("located");
         assert!(loc.line > 30, "{body}: at line {}", loc.line);
     }
-    // Scale to zero is refused, saying so, until it is modelled.
-    let errs = errors(&autoscaled(
-        "  min_replicas = 0\n  max_replicas = 4\n  metric = \"concurrency\"\n  target = 1",
-    ));
-    assert!(errs[0].message.contains("scale to zero"), "{errs:#?}");
+}
+
+#[test]
+fn scale_to_zero_reads_with_knative_defaults() {
+    let body = "  min_replicas = 0\n  max_replicas = 4\n  metric = \"concurrency\"\n  target = 1";
+    let parsed = parse("t.toml", &autoscaled(body));
+    assert!(parsed.diagnostics.is_empty(), "{:#?}", parsed.diagnostics);
+    let s = parsed.ok().expect("valid");
+    let a = s.service("orders").and_then(|x| x.autoscale.clone()).expect("autoscale");
+    let zero = a.scale_to_zero.expect("min_replicas = 0 scales to zero");
+    // Knative's scale-to-zero-grace-period (30 s) and revision timeout (300 s).
+    assert_eq!(
+        (zero.grace_s, zero.activator_capacity, zero.activator_timeout_s),
+        (30.0, 100, 300.0)
+    );
+    assert_eq!(a.cold_start, ColdStart::Declared);
+    let body = format!(
+        "{body}\n  scale_to_zero_grace_s = 5\n  activator_capacity = 7\n  activator_timeout_s = 2\n  cold_start = \"module\""
+    );
+    let s = parse("t.toml", &autoscaled(&body)).ok().expect("valid");
+    let a = s.service("orders").and_then(|x| x.autoscale.clone()).expect("autoscale");
+    let zero = a.scale_to_zero.expect("scales to zero");
+    assert_eq!((zero.grace_s, zero.activator_capacity, zero.activator_timeout_s), (5.0, 7, 2.0));
+    assert_eq!(a.cold_start, ColdStart::Module);
+    // A service that does not scale to zero keeps its canonical form (and its hash).
+    let s = parse(
+        "t.toml",
+        &autoscaled("  max_replicas = 5\n  metric = \"concurrency\"\n  target = 4"),
+    )
+    .ok()
+    .expect("valid");
+    let json = serde_json::to_string(&s.services[0]).expect("serialises");
+    assert!(!json.contains("scale_to_zero") && !json.contains("cold_start"), "{json}");
+}
+
+#[test]
+fn scale_to_zero_mistakes_are_located_errors() {
+    let cases: [(&str, &str, &str); 3] = [
+        (
+            "  max_replicas = 4\n  metric = \"concurrency\"\n  target = 1\n  scale_to_zero_grace_s = 10",
+            "service[0].autoscale.scale_to_zero_grace_s",
+            "only with `min_replicas` = 0",
+        ),
+        (
+            "  min_replicas = 0\n  max_replicas = 4\n  metric = \"utilisation\"\n  target = 60\n  cpu_request = 1",
+            "service[0].autoscale.metric",
+            "no utilisation to measure",
+        ),
+        (
+            "  max_replicas = 4\n  metric = \"concurrency\"\n  target = 1\n  cold_start = \"warm\"",
+            "service[0].autoscale.cold_start",
+            "is not one of",
+        ),
+    ];
+    for (body, field, says) in cases {
+        let errs = errors(&autoscaled(body));
+        assert_eq!(errs.len(), 1, "{body}: {errs:#?}");
+        assert_eq!(errs[0].field.as_deref(), Some(field), "{body}");
+        assert!(errs[0].message.contains(says), "{body}: {}", errs[0].message);
+    }
 }

@@ -40,6 +40,11 @@ pub struct Node {
     /// CPU cores available to the replicas placed here.
     pub cpu_cores: u32,
     pub memory_mib: u64,
+    /// Time to fetch a service's module onto this node when a replica starts there with
+    /// `cold_start = "module"` (`[service.autoscale]`): an image pull from the registry, which
+    /// is what makes a cold start at the edge dearer than in the cloud. `None`: nothing to fetch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub module_fetch: Option<Distribution>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -158,11 +163,13 @@ impl Node {
         };
         let cpu_cores = o.opt_u64(cx, "cpu_cores", 1, 100_000).unwrap_or(4);
         let memory_mib = o.opt_u64(cx, "memory_mib", 1, 1 << 40).unwrap_or(8192);
+        let module_fetch = o.opt_table(cx, "module_fetch").and_then(|t| Distribution::read(cx, t));
         let span = o.span;
         o.finish(cx);
         let cpu_cores = u32::try_from(cpu_cores).unwrap_or(u32::MAX);
         // A node with a bad tier still resolves references to it; the error is recorded.
-        Some(Node { name: name?.0, tier: tier.unwrap_or(Tier::Cloud), cpu_cores, memory_mib, span })
+        let tier = tier.unwrap_or(Tier::Cloud);
+        Some(Node { name: name?.0, tier, cpu_cores, memory_mib, module_fetch, span })
     }
 }
 

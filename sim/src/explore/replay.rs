@@ -425,6 +425,7 @@ fn links(event: &TraceEvent) -> Vec<Link> {
         | TraceEvent::MeshRefused { req, .. }
         | TraceEvent::MeshFilter { req, .. } => vec![Link::Req(*req)],
         TraceEvent::GatewayTry { req, try_req, .. } => vec![Link::Req(*req), Link::Req(*try_req)],
+        TraceEvent::Activator { req, .. } => vec![Link::Req(*req)],
         TraceEvent::Publish { msg, .. }
         | TraceEvent::Deliver { msg, .. }
         | TraceEvent::Acked { msg, .. }
@@ -441,6 +442,7 @@ fn links(event: &TraceEvent) -> Vec<Link> {
         | TraceEvent::ReplicaUp { .. }
         | TraceEvent::Scale { .. }
         | TraceEvent::ReplicaState { .. }
+        | TraceEvent::ColdStart { .. }
         | TraceEvent::Ejected { .. }
         | TraceEvent::JourneyStart { .. }
         | TraceEvent::JourneyEnd { .. }
@@ -905,6 +907,32 @@ pub fn describe(line: &TraceLine) -> String {
             "autoscaler of {service}: {metric} {:.3} per replica asks for {desired}, {from} → {to} ({reason})",
             *value_milli as f64 / 1e3
         ),
+        TraceEvent::Activator { req, service, endpoint, action, waited_ns, buffered } => {
+            let waited = *waited_ns as f64 / 1e6;
+            match action.as_str() {
+                "buffered" => format!(
+                    "{service}'s activator BUFFERS request {req} for {endpoint} (no replica ready; {buffered} waiting)"
+                ),
+                "released" => format!(
+                    "{service}'s activator releases request {req} for {endpoint} after {waited:.2} ms (cold start)"
+                ),
+                "overflow" => format!(
+                    "{service}'s activator REFUSES request {req} for {endpoint}: its buffer is full"
+                ),
+                _ => format!(
+                    "{service}'s activator FAILS request {req} for {endpoint}: {action} after {waited:.2} ms"
+                ),
+            }
+        }
+        TraceEvent::ColdStart { service, replica, fetch_ns, compile_ns, instantiate_ns } => {
+            let ms = |n: u64| n as f64 / 1e6;
+            format!(
+                "{service} replica {replica} cold start: fetch {:.2} ms + compile {:.2} ms + instantiate {:.2} ms",
+                ms(*fetch_ns),
+                ms(*compile_ns),
+                ms(*instantiate_ns)
+            )
+        }
         TraceEvent::ReplicaState { service, replica, state } => {
             format!("{service} replica {replica} is {state}")
         }
@@ -1086,6 +1114,8 @@ pub fn mermaid(events: &[TraceLine]) -> String {
             | TraceEvent::ReplicaUp { .. }
             | TraceEvent::Scale { .. }
             | TraceEvent::ReplicaState { .. }
+            | TraceEvent::Activator { .. }
+            | TraceEvent::ColdStart { .. }
             | TraceEvent::CacheLookup { .. }
             | TraceEvent::RunEnd { .. }
             | TraceEvent::LimitHit { .. }

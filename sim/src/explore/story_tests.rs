@@ -574,6 +574,21 @@ fn every_kind() -> Vec<TraceEvent<&'static str>> {
             action: "stop",
             detail: "401",
         },
+        TraceEvent::Activator {
+            req: 45,
+            service: "thumbnails",
+            endpoint: "resize",
+            action: "released",
+            waited_ns: 120_000_000,
+            buffered: 0,
+        },
+        TraceEvent::ColdStart {
+            service: "thumbnails",
+            replica: 0,
+            fetch_ns: 80_000_000,
+            compile_ns: 2_000_000,
+            instantiate_ns: 20_000,
+        },
     ]
 }
 

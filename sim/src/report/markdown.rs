@@ -22,6 +22,7 @@ pub fn render(report: &Report, plots: &[PlotFile]) -> String {
     super::journeys::render(&mut md, &report.journeys);
     services(&mut md, report);
     autoscaling(&mut md, report);
+    cold_starts(&mut md, report);
     stores(&mut md, report);
     channels(&mut md, report);
     if !plots.is_empty() {
@@ -261,6 +262,73 @@ fn autoscaling(md: &mut String, r: &Report) {
                 format!("{:.1}", a.replica_seconds),
             ],
         );
+    }
+}
+
+/// Cold starts: replicas started with their module's cost, and per endpoint the requests that
+/// waited in a scale-to-zero service's activator (nothing when there were none).
+fn cold_starts(md: &mut String, r: &Report) {
+    let cold: Vec<_> = r.services.iter().filter(|(_, s)| !s.cold_starts.is_empty()).collect();
+    if cold.is_empty() {
+        return;
+    }
+    md.push_str(
+        "\n## Cold starts\n\nA replica started with `cold_start = \"module\"` pays fetching, \
+         compiling and instantiating its module (`cold_start` trace lines); a request that found \
+         no ready replica of a scale-to-zero service waited in its activator (`activator` \
+         lines): that wait is the latency the cold start added.\n\n",
+    );
+    let names = [
+        "service",
+        "endpoint",
+        "replica cold starts",
+        "mean cost ms",
+        "requests delayed",
+        "added ms total",
+        "added ms mean",
+        "added ms max",
+        "overflow",
+        "timeout",
+    ];
+    let mut right = [true; 10];
+    right[0] = false;
+    right[1] = false;
+    header(md, &names, &right);
+    let ms = |n: u64| format!("{:.1}", n as f64 / 1e6);
+    for (name, s) in cold {
+        let c = &s.cold_starts;
+        let mean_cost = c.cost_nanos.checked_div(c.replicas).unwrap_or(0);
+        let mut first = true;
+        let none = [(String::from("-"), crate::metrics::ActivatorWaits::default())];
+        let endpoints: Vec<(String, crate::metrics::ActivatorWaits)> = if c.endpoints.is_empty() {
+            none.to_vec()
+        } else {
+            c.endpoints.iter().map(|(e, w)| (e.clone(), *w)).collect()
+        };
+        for (endpoint, w) in endpoints {
+            let mean = w.waited_nanos_total.checked_div(w.released).unwrap_or(0);
+            let (replicas, cost) = if first {
+                (c.replicas.to_string(), ms(mean_cost))
+            } else {
+                (String::new(), String::new())
+            };
+            first = false;
+            row(
+                md,
+                &[
+                    markdown(name),
+                    markdown(&endpoint),
+                    replicas,
+                    cost,
+                    w.released.to_string(),
+                    ms(w.waited_nanos_total),
+                    ms(mean),
+                    ms(w.waited_nanos_max),
+                    w.overflow.to_string(),
+                    w.timeout.to_string(),
+                ],
+            );
+        }
     }
 }
 

@@ -175,6 +175,11 @@ pub struct ServiceReport {
     /// services without it keep their bytes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub autoscale: Option<AutoscaleReport>,
+    /// Replica cold starts (`cold_start = "module"`) and, per endpoint, the requests a
+    /// scale-to-zero service's activator held and the latency that added (left out when
+    /// there were none, so other reports keep their bytes).
+    #[serde(skip_serializing_if = "crate::metrics::ColdStarts::is_empty")]
+    pub cold_starts: crate::metrics::ColdStarts,
 }
 
 /// An autoscaled service's replicas over the run (`replicas` of its [`ServiceReport`] is the
@@ -469,6 +474,7 @@ fn services(result: &RunResult, scenario: &Scenario) -> BTreeMap<String, Service
                         replica_seconds: r.replica_seconds(result.end.nanos()),
                     }
                 }),
+                cold_starts: m.cold_starts.clone(),
             };
             (svc.name.clone(), report)
         })

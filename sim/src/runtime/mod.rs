@@ -98,6 +98,8 @@ struct LoadedService {
     /// instances live in its process and die with it); the most recently used is reused first.
     idle: BTreeMap<u32, Vec<GuestInstance>>,
     stats: InstanceStats,
+    /// The size of the module's code section (function bodies): what compilation scales with.
+    code_bytes: u64,
 }
 
 impl fmt::Debug for LoadedService {
@@ -255,8 +257,10 @@ impl Runtime {
             wasi: config.wasi.clone(),
             memory_bytes_max: config.limits.memory_bytes_max,
         });
+        let code_bytes = code_section_bytes(&wasm);
         let loaded = LoadedService {
             shared,
+            code_bytes,
             module,
             endpoints: config.endpoints.iter().cloned().collect(),
             fuel_budget: config.limits.fuel_per_invocation,
@@ -295,6 +299,16 @@ impl Runtime {
     #[must_use]
     pub fn service_stats(&self, service: &str) -> Option<InstanceStats> {
         self.services.get(service).map(|s| s.stats)
+    }
+
+    /// Creates one fresh instance of `service` — instantiation, its start function and
+    /// `_initialize` — and drops it; returns the fuel that took (`None` for an unknown service
+    /// or a failed instantiation). For the cold-start bench (`benches/cold_start.rs`): the
+    /// instance counts as created.
+    pub fn instantiate_probe(&mut self, service: &str, ctx: &mut HostContext<'_>) -> Option<u64> {
+        let budget = self.services.get(service)?.fuel_budget;
+        let (inst, _) = self.acquire(service, u32::MAX, budget, ctx).ok()?;
+        Some(budget.saturating_sub(inst.fuel_left()))
     }
 
     /// The operation a suspended invocation waits on.
@@ -436,7 +450,31 @@ fn report(inst: &mut GuestInstance, progress: &Progress) -> InvocationReport {
     }
 }
 
+/// The size of `wasm`'s code section, 0 when it has none (or cannot be read, which the
+/// compilation before this refused already).
+#[must_use]
+pub fn code_section_bytes(wasm: &[u8]) -> u64 {
+    fusebench_model::module::inspect(wasm)
+        .ok()
+        .and_then(|info| info.sections.iter().find(|s| s.id == 10).map(|s| s.size_bytes))
+        .unwrap_or(0)
+}
+
+/// What compiling one byte of code section costs the host, ns: wasmi's eager compilation
+/// measured on the shipped modules by `benches/wasm_host.rs` (`cold_start/compile`), the
+/// median over modules of µs per code byte (benches/README.md, "Cold start").
+pub const COMPILE_NS_PER_CODE_BYTE: u64 = 92;
+
+/// What instantiating a compiled module costs the host before its start function or
+/// `_initialize` runs (their fuel is charged to the first request, as before), ns: measured
+/// by `benches/wasm_host.rs` (`cold_start/instantiate`), the median over the shipped modules.
+pub const INSTANTIATE_NS: u64 = 18_000;
+
 impl ServiceHost for Runtime {
+    fn code_bytes(&self, service: &str) -> u64 {
+        self.services.get(service).map_or(0, |s| s.code_bytes)
+    }
+
     fn start_in(
         &mut self,
         service: &str,

@@ -41,6 +41,12 @@ pub trait ServiceHost {
         ctx: &mut HostContext<'_>,
     ) -> Result<Slice, InvokeError>;
 
+    /// The size of `service`'s module code section, bytes (what its compilation costs scale
+    /// with); 0 for hosts without modules.
+    fn code_bytes(&self, _service: &str) -> u64 {
+        0
+    }
+
     /// Drops every idle instance of `service`'s `pool` (its replica crashed: in-memory state,
     /// an in-memory dedupe set included, is gone). Hosts without pools ignore it.
     fn drop_pool(&mut self, _service: &str, _pool: u32) {}

@@ -30,13 +30,15 @@
 
 use std::collections::VecDeque;
 
-use fusebench_model::scenario::ScaleMetric;
+use fusebench_model::scenario::{ColdStart, ScaleMetric};
 
 use super::Sim;
 use super::event::Event;
 use super::ids::{GroupId, NodeId, ReplicaIdx, ServiceId};
 use super::replica::Health;
 use super::world::AutoscaleSpec;
+use crate::dist::sample_nanos;
+use crate::runtime::{COMPILE_NS_PER_CODE_BYTE, INSTANTIATE_NS};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
@@ -207,6 +209,12 @@ impl Autoscaler {
         Decision { to, desired, reason }
     }
 
+    /// A change made outside a decision (the activator's scale from zero), counted by the
+    /// rate limits.
+    pub(crate) fn note_change(&mut self, now: SimTime, n: i64) {
+        self.changes.push_back((now, n));
+    }
+
     /// Replicas added and removed by decisions within the last `period`.
     fn changed_within(&self, now: SimTime, period: u64) -> (f64, f64) {
         let (mut added, mut removed) = (0.0, 0.0);
@@ -267,10 +275,15 @@ impl Sim {
 
     pub(crate) fn on_autoscale(&mut self, service: ServiceId) {
         let now = self.q.now();
-        let Some(spec) = self.world.service(service).autoscale.clone() else { return };
+        let Some(mut spec) = self.world.service(service).autoscale.clone() else { return };
         let Some(mut scaler) = self.autoscalers[service.index()].take() else { return };
         let count = self.replica_count(service);
         let current = count.current();
+        // Scale to zero: the last replica stays while the grace period runs (Knative).
+        let grace = spec.zero.is_some() && self.within_grace(service, now);
+        if grace {
+            spec.min = 1;
+        }
         let window = (now - scaler.then).max(1) as f64;
         let occupancy = self.rec.occupancy_until(service, now.nanos());
         let busy = self.rec.busy_nanos(service);
@@ -291,7 +304,10 @@ impl Sim {
             _ => (pod_metric_desired(count, total, spec.target, spec.tolerance), count.ready),
         };
         let value = if per == 0 { 0.0 } else { total / f64::from(per) };
-        let decision = scaler.decide(&spec, now, current, desired);
+        let mut decision = scaler.decide(&spec, now, current, desired);
+        if grace && decision.to == 1 && decision.desired == 0 && decision.reason == "min replicas" {
+            decision.reason = "scale-to-zero grace";
+        }
         self.autoscalers[service.index()] = Some(scaler);
         let name = &self.world.service(service).name;
         self.trace.emit(
@@ -316,7 +332,7 @@ impl Sim {
         }
     }
 
-    fn scale_up(&mut self, service: ServiceId, n: u32) {
+    pub(crate) fn scale_up(&mut self, service: ServiceId, n: u32) {
         let now = self.q.now();
         for _ in 0..n {
             let replicas = &self.services[service.index()].replicas;
@@ -344,7 +360,8 @@ impl Sim {
         self.trace_replica(service, replica, now);
         self.note_placed(service);
         let startup = self.world.service(service).autoscale.as_ref().map_or(0, |a| a.startup);
-        self.q.after(startup, Event::ReplicaReady { service, replica, life });
+        let cold = self.cold_start_cost(service, replica);
+        self.q.after(startup + cold, Event::ReplicaReady { service, replica, life });
     }
 
     pub(crate) fn on_replica_ready(&mut self, service: ServiceId, replica: ReplicaIdx, life: u32) {
@@ -357,6 +374,40 @@ impl Sim {
         self.trace_replica(service, replica, now);
         self.register(service, replica, now);
         self.q.after(self.world.heartbeat, Event::Heartbeat { service, replica, life });
+        self.release_buffered(service);
+    }
+
+    /// What starting `replica` costs besides `startup_ms` with `cold_start = "module"` —
+    /// fetching the module to its node, compiling it, instantiating it — traced; 0 otherwise.
+    fn cold_start_cost(&mut self, service: ServiceId, replica: ReplicaIdx) -> u64 {
+        let spec = self.world.service(service);
+        if spec.autoscale.as_ref().is_none_or(|a| a.cold_start == ColdStart::Declared) {
+            return 0;
+        }
+        let fetch = match &self.world.node_module_fetch[spec.node.index()] {
+            Some(d) => sample_nanos(d, &mut self.rng_cold),
+            None => 0,
+        };
+        let (compile, instantiate) = if spec.has_module {
+            let code = self.host.code_bytes(&spec.name);
+            (code.saturating_mul(COMPILE_NS_PER_CODE_BYTE), INSTANTIATE_NS)
+        } else {
+            (0, 0)
+        };
+        let now = self.q.now();
+        let e = TraceEvent::ColdStart {
+            service: spec.name.as_str(),
+            replica,
+            fetch_ns: fetch,
+            compile_ns: compile,
+            instantiate_ns: instantiate,
+        };
+        self.trace.emit(now, &e);
+        let total = fetch + compile + instantiate;
+        let c = &mut self.rec.service(service).cold_starts;
+        c.replicas += 1;
+        c.cost_nanos += total;
+        total
     }
 
     /// Removes `n` replicas, in the order Kubernetes' ReplicaSet controller deletes pods:

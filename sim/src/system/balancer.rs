@@ -116,6 +116,20 @@ impl Sim {
         }
     }
 
+    /// Takes `req` out of its caller's view without judging the replica (the replica handed it
+    /// to the activator): the caller, when it gives up, and whether it is a retry.
+    pub(crate) fn take_waiting(&mut self, req: ReqId) -> Option<(Caller, SimTime, bool)> {
+        let w = self.balancers.waiting.remove(&req)?;
+        self.balancers.deadlines.remove(&(w.deadline, req));
+        if let Some(slot) =
+            self.balancers.views.get_mut(&w.view).and_then(|v| v.get_mut(w.replica as usize))
+        {
+            slot.outstanding -= 1;
+            slot.retries -= u32::from(w.retry);
+        }
+        Some((w.view.0, w.deadline, w.retry))
+    }
+
     /// The caller got its answer for `req` (or gave up on it): it no longer counts as
     /// outstanding, and a failure moves the replica towards ejection.
     pub(crate) fn caller_answered(&mut self, req: ReqId, success: bool) {
@@ -261,9 +275,32 @@ impl Sim {
         retry: bool,
     ) -> bool {
         let service = self.requests.live(req).service;
-        let Some(replica) = self.pick_replica(caller, service) else { return false };
+        let zero = self.world.service(service).autoscale.as_ref().and_then(|a| a.zero).is_some();
+        if zero {
+            self.activators[service.index()].last_request = Some(self.q.now());
+        }
+        let Some(replica) = self.pick_replica(caller, service) else {
+            // A scale-to-zero service's activator takes what no discovered replica can.
+            return zero && self.activate(req, from, caller, patience, retry);
+        };
+        self.send_to_replica(req, from, caller, patience, retry, replica)
+    }
+
+    /// Sends `req` to `replica` of its service, counted in `caller`'s view; false when the
+    /// network lost it at once.
+    pub(crate) fn send_to_replica(
+        &mut self,
+        req: ReqId,
+        from: NodeId,
+        caller: Caller,
+        patience: u64,
+        retry: bool,
+        replica: ReplicaIdx,
+    ) -> bool {
+        let service = self.requests.live(req).service;
         let view = (caller, service);
-        let slots = self.balancers.views.get_mut(&view).expect("picked from this view");
+        let n = self.world.service(service).slots as usize;
+        let slots = self.balancers.views.entry(view).or_insert_with(|| vec![Slot::default(); n]);
         slots[replica as usize].outstanding += 1;
         slots[replica as usize].retries += u32::from(retry);
         let deadline = self.q.now() + patience;

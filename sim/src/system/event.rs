@@ -92,6 +92,11 @@ pub(crate) enum Event {
     },
     /// An autoscaled service's autoscaler decides.
     Autoscale(ServiceId),
+    /// A request buffered in a scale-to-zero service's activator has waited its longest.
+    ActivatorTimeout {
+        service: ServiceId,
+        req: ReqId,
+    },
     RegistrySweep,
     FaultStart(usize),
     FaultEnd(usize),

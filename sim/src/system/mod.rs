@@ -16,6 +16,7 @@
 //! None reads a clock or an unseeded random source, and all iteration is over ordered
 //! collections, so a run is a pure function of (scenario, modules, seed).
 
+mod activator;
 mod autoscale;
 mod balancer;
 mod broker;
@@ -155,6 +156,11 @@ pub struct Sim {
     journeys: journey::Journeys,
     /// Per service: its autoscaler, if it has one.
     autoscalers: Vec<Option<autoscale::Autoscaler>>,
+    /// Per service: the Knative activator of a scale-to-zero service (empty otherwise).
+    activators: Vec<activator::Activator>,
+    /// Module fetch times drawn when a replica starts with `cold_start = "module"` (drawn only
+    /// then, so other runs draw nothing from it).
+    rng_cold: SimRng,
     guest_fuel: u64,
 }
 
@@ -250,6 +256,8 @@ impl Sim {
             load: workload::Load::default(),
             journeys: journey::Journeys::default(),
             autoscalers: world.services.iter().map(|_| None).collect(),
+            activators: world.services.iter().map(|_| activator::Activator::default()).collect(),
+            rng_cold: SimRng::stream(seed, "cold-start"),
             guest_fuel: 0,
             world,
             scenario,
@@ -419,6 +427,7 @@ impl Sim {
                 self.on_replica_ready(service, replica, life);
             }
             Event::Autoscale(service) => self.on_autoscale(service),
+            Event::ActivatorTimeout { service, req } => self.on_activator_timeout(service, req),
             Event::RegistrySweep => self.on_registry_sweep(),
             Event::FaultStart(i) => self.on_fault_start(i),
             Event::FaultEnd(i) => self.on_fault_end(i),

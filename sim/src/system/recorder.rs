@@ -10,8 +10,8 @@ use hdrhistogram::Histogram;
 use super::ids::{ChannelId, EndpointId, ServiceId, StoreId};
 use super::world::World;
 use crate::metrics::{
-    CacheStats, ChannelStats, EndpointStats, Metrics, ReplicaStats, Sample, ServiceSample,
-    ServiceStats, StoreStats, lag_histogram, record_lag,
+    ActivatorWaits, CacheStats, ChannelStats, EndpointStats, Metrics, ReplicaStats, Sample,
+    ServiceSample, ServiceStats, StoreStats, lag_histogram, record_lag,
 };
 
 #[derive(Debug)]
@@ -75,6 +75,15 @@ impl Recorder {
 
     pub(crate) fn service(&mut self, s: ServiceId) -> &mut ServiceStats {
         self.services[s.index()].get_or_insert_with(ServiceStats::default)
+    }
+
+    /// What the activator's waits cost `endpoint` of scale-to-zero service `s`.
+    pub(crate) fn cold_waits(&mut self, s: ServiceId, endpoint: &str) -> &mut ActivatorWaits {
+        let endpoints = &mut self.service(s).cold_starts.endpoints;
+        if !endpoints.contains_key(endpoint) {
+            endpoints.insert(endpoint.to_owned(), ActivatorWaits::default());
+        }
+        endpoints.get_mut(endpoint).expect("inserted just now")
     }
 
     /// An autoscaled service has `placed` replicas placed from `now_nanos` on.

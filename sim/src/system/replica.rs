@@ -107,6 +107,11 @@ impl Sim {
 
     pub(crate) fn on_at_replica(&mut self, req: ReqId, service: ServiceId, replica: ReplicaIdx) {
         let now = self.q.now();
+        self.activator_arrived(service, req);
+        let r = &self.services[service.index()].replicas[replica as usize];
+        if !matches!(r.health, Health::Up | Health::Down) && self.back_to_activator(req, service) {
+            return; // a scale-to-zero service's activator holds it instead
+        }
         let spec = self.world.service(service);
         let (concurrency, capacity) = (spec.concurrency, spec.queue_capacity);
         let r = &self.services[service.index()].replicas[replica as usize];
@@ -178,6 +183,9 @@ impl Sim {
         let r = self.replica(service, replica);
         if r.health == Health::Draining && r.outstanding() == 0 {
             self.replica_stopped(service, replica);
+        }
+        if !self.activators[service.index()].is_empty() {
+            self.release_buffered(service);
         }
     }
 

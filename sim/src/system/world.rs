@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use fusebench_model::Scenario;
 use fusebench_model::contract::Shape;
 use fusebench_model::scenario::{
-    Arrival, Autoscale, ChannelKind, ConflictPolicy, Consistency, Delivery, Distribution,
-    FaultKind, FaultTarget, LoadBalancing, ScaleMetric, StoreKind, TimeResource,
+    Arrival, Autoscale, ChannelKind, ColdStart, ConflictPolicy, Consistency, Delivery,
+    Distribution, FaultKind, FaultTarget, LoadBalancing, ScaleMetric, StoreKind, TimeResource,
 };
 
 use super::ids::{ChannelId, EndpointId, GroupId, NodeId, ReplicaIdx, ServiceId, StoreId};
@@ -178,6 +178,17 @@ pub(crate) struct AutoscaleSpec {
     pub(crate) startup: u64,
     /// Millicores one replica requests (0: none declared).
     pub(crate) cpu_request_milli: u64,
+    pub(crate) cold_start: ColdStart,
+    /// Scale to zero (`min_replicas = 0`): Knative's grace period and activator.
+    pub(crate) zero: Option<ZeroSpec>,
+}
+
+/// Scale to zero in nanoseconds (`system/activator.rs`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ZeroSpec {
+    pub(crate) grace: u64,
+    pub(crate) capacity: usize,
+    pub(crate) timeout: u64,
 }
 
 impl AutoscaleSpec {
@@ -198,6 +209,12 @@ impl AutoscaleSpec {
             down_period: secs_to_nanos(a.scale_down_period_s),
             startup: millis_to_nanos(a.startup_ms),
             cpu_request_milli: a.cpu_request.map_or(0, |c| (c * 1000.0).round() as u64),
+            cold_start: a.cold_start,
+            zero: a.scale_to_zero.map(|z| ZeroSpec {
+                grace: secs_to_nanos(z.grace_s),
+                capacity: z.activator_capacity as usize,
+                timeout: secs_to_nanos(z.activator_timeout_s).max(1),
+            }),
         }
     }
 }
@@ -311,6 +328,8 @@ pub(crate) struct World {
     pub(crate) node_cores: Vec<u32>,
     /// Each node's `memory_mib`.
     pub(crate) node_memory_mib: Vec<u64>,
+    /// Per node: the time to fetch a module there (`module_fetch`), if declared.
+    pub(crate) node_module_fetch: Vec<Option<Distribution>>,
     pub(crate) links: Vec<LinkSpec>,
     pub(crate) services: Vec<ServiceSpec>,
     service_index: BTreeMap<String, ServiceId>,
@@ -615,6 +634,7 @@ impl World {
             nodes: s.nodes.iter().map(|n| n.name.clone()).collect(),
             node_cores: s.nodes.iter().map(|n| n.cpu_cores).collect(),
             node_memory_mib: s.nodes.iter().map(|n| n.memory_mib).collect(),
+            node_module_fetch: s.nodes.iter().map(|n| n.module_fetch).collect(),
             links,
             services,
             service_index,

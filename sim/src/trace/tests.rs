@@ -175,6 +175,21 @@ fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
             action: s(66),
             detail: s(67),
         },
+        TraceEvent::Activator {
+            req: n.big,
+            service: s(66),
+            endpoint: s(67),
+            action: s(68),
+            waited_ns: n.big / 2,
+            buffered: n.small,
+        },
+        TraceEvent::ColdStart {
+            service: s(69),
+            replica: n.small,
+            fetch_ns: n.big,
+            compile_ns: n.big / 2,
+            instantiate_ns: n.big,
+        },
     ]
 }
 
@@ -332,6 +347,8 @@ fn the_format_of_every_kind_is_pinned() {
         r#"{"t":44000,"ev":"mesh_refused","caller":"h","target":"i","filter":"c","req":42}"#,
         r#"{"t":45000,"ev":"gateway_try","req":42,"attempt":3,"try_req":21,"after":"d"}"#,
         r#"{"t":46000,"ev":"mesh_filter","proxy":"e","filter":"f","req":42,"action":"g","detail":"h"}"#,
+        r#"{"t":47000,"ev":"activator","req":42,"service":"g","endpoint":"h","action":"i","waited_ns":21,"buffered":3}"#,
+        r#"{"t":48000,"ev":"cold_start","service":"j","replica":3,"fetch_ns":42,"compile_ns":21,"instantiate_ns":42}"#,
     ];
     let trace = written(&every_kind(&text, PLAIN));
     let text = String::from_utf8(trace.lines().to_vec()).expect("utf-8");

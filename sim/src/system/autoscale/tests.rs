@@ -33,6 +33,8 @@ fn hpa(min: u32, max: u32) -> AutoscaleSpec {
         down_period: 15 * S,
         startup: 0,
         cpu_request_milli: 0,
+        cold_start: fusebench_model::scenario::ColdStart::Declared,
+        zero: None,
     }
 }
 
@@ -348,4 +350,146 @@ fn utilisation_is_cpu_against_the_request_and_pending_replicas_go_first() {
     let down = scales.iter().find(|s| s.2 < s.1).expect("a scale down");
     assert_eq!((down.1, down.2), (3, 1), "{scales:?}");
     assert_eq!(at(down.0), [(2, "stopped"), (1, "draining"), (1, "stopped")], "{states:?}");
+}
+
+// --- scale to zero (Knative) -----------------------------------------------------------------
+
+/// `(t in s, req, action, waited in s)` of every `activator` line.
+fn activator(r: &RunResult) -> Vec<(f64, u64, String, f64)> {
+    trace::read(&r.trace)
+        .filter_map(|l| {
+            let l = l.expect("a trace line");
+            match l.event {
+                TraceEvent::Activator { req, action, waited_ns, .. } => {
+                    Some((l.t.as_secs_f64(), req, action, waited_ns as f64 / 1e9))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Knative-like: decisions every second, no scale-down window, `extra` appended.
+fn zero(extra: &str) -> String {
+    format!(
+        "min_replicas = 0\n  max_replicas = 2\n  metric = \"concurrency\"\n  target = 1\n  interval_s = 1\n  scale_down_stabilisation_s = 0\n  {extra}"
+    )
+}
+
+/// 5 s of 10 requests/s, silence, then a burst of 10 requests/s from 40 s to 41 s.
+const BURSTS: &str = r#"{ kind = "schedule", steps = [{ at_s = 0, rate_rps = 10 }, { at_s = 5, rate_rps = 0 }, { at_s = 40, rate_rps = 10 }, { at_s = 41, rate_rps = 0 }] }"#;
+
+fn arrivals(r: &RunResult) -> Vec<(f64, u64)> {
+    trace::read(&r.trace)
+        .filter_map(|l| {
+            let l = l.expect("a trace line");
+            match l.event {
+                TraceEvent::Arrival { req, .. } => Some((l.t.as_secs_f64(), req)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn scale_to_zero_happens_only_after_the_grace_with_no_traffic() {
+    let r = run(scenario(&zero("scale_to_zero_grace_s = 10"), 4096, BURSTS));
+    let last_before_gap =
+        arrivals(&r).iter().filter(|a| a.0 < 30.0).map(|a| a.0).fold(0.0, f64::max);
+    let (scales, _) = scaling(&r);
+    let to_zero = scales.iter().find(|s| s.2 == 0).expect("scales to zero in the 35 s gap");
+    // The first decision at least 10 s after the last request, not one before.
+    assert!(to_zero.0 >= last_before_gap + 10.0, "{to_zero:?} after {last_before_gap}: {scales:?}");
+    assert!(to_zero.0 < last_before_gap + 11.0, "{to_zero:?}: {scales:?}");
+    // Meanwhile the metric asked for zero and the grace kept one.
+    let held = scales.iter().filter(|s| s.3 == "scale-to-zero grace").count();
+    assert!(held >= 8, "{scales:?}");
+    assert!(scales.iter().filter(|s| s.0 < to_zero.0).all(|s| s.2 >= 1), "{scales:?}");
+    assert_eq!(r.metrics.services["s"].cold_starts.replicas, 0, "cold_start is `declared`");
+}
+
+#[test]
+fn buffered_requests_are_served_by_the_new_replica_in_arrival_order_none_lost() {
+    let r = run(scenario(&zero("scale_to_zero_grace_s = 10\n  startup_ms = 2000"), 4096, BURSTS));
+    let acts = activator(&r);
+    let buffered: Vec<u64> = acts.iter().filter(|a| a.2 == "buffered").map(|a| a.1).collect();
+    let released: Vec<u64> = acts.iter().filter(|a| a.2 == "released").map(|a| a.1).collect();
+    assert!(buffered.len() >= 10, "the burst at 40 s waits for a replica: {acts:?}");
+    assert_eq!(released, buffered, "released in arrival order, every one");
+    // The activator scales from zero at the first buffered request, at once.
+    let (scales, states) = scaling(&r);
+    let first = acts.iter().find(|a| a.2 == "buffered").expect("buffered");
+    let poke = scales.iter().find(|s| s.3 == "activator").expect("the activator's poke");
+    assert_eq!((poke.0, poke.1, poke.2), (first.0, 0, 1), "{scales:?}");
+    // Released when the new replica is ready, 2 s later; the first waited those 2 s.
+    let ready = states.iter().find(|s| s.0 > poke.0 && s.2 == "ready").expect("ready");
+    assert!((ready.0 - poke.0 - 2.0).abs() < 1e-9, "{states:?}");
+    let first_release = acts.iter().find(|a| a.2 == "released").expect("released");
+    assert_eq!(first_release.0, ready.0);
+    assert!((first_release.3 - 2.0).abs() < 1e-9, "{first_release:?}");
+    // None lost: every request answered ok; the report sums the waits per endpoint.
+    assert_eq!(r.requests_sent, r.requests_answered);
+    let ok = r.metrics.endpoints["s.get"].outcomes.get(&Outcome::Ok).copied();
+    assert_eq!(ok, Some(r.requests_sent));
+    let waits = &r.metrics.services["s"].cold_starts.endpoints["get"];
+    assert_eq!(waits.released, buffered.len() as u64);
+    let total: f64 = acts.iter().filter(|a| a.2 == "released").map(|a| a.3).sum();
+    assert!((waits.waited_nanos_total as f64 / 1e9 - total).abs() < 1e-6);
+    assert_eq!(waits.waited_nanos_max, 2_000_000_000);
+}
+
+#[test]
+fn a_request_during_scale_down_is_buffered_not_dropped() {
+    // Load until 2 s, none until 4.3 s: with no grace the replica goes at 4 s. The gateway's
+    // discovery cache (5 s, filled at the first request) still names it: requests of the
+    // second burst reach the stopped replica, and the activator takes them back instead of a
+    // refusal.
+    let burst = r#"{ kind = "schedule", steps = [{ at_s = 0, rate_rps = 10 }, { at_s = 2, rate_rps = 0 }, { at_s = 4.3, rate_rps = 20 }, { at_s = 4.6, rate_rps = 0 }] }"#;
+    let mut s = scenario(&zero("scale_to_zero_grace_s = 0"), 4096, burst);
+    s.registry.discovery_cache_ms = 5000.0;
+    let r = run(s);
+    let (scales, _) = scaling(&r);
+    assert!(scales.iter().any(|s| s.0 == 4.0 && s.2 == 0), "{scales:?}");
+    let acts = activator(&r);
+    let arrived = arrivals(&r);
+    let handed_back = acts
+        .iter()
+        .filter(|a| a.2 == "buffered")
+        .filter(|a| arrived.iter().any(|b| b.1 == a.1 && b.0 < a.0))
+        .count();
+    assert!(handed_back > 0, "a request reached a stopped replica: {acts:?}");
+    let rejected = trace::read(&r.trace)
+        .filter(|l| matches!(l.as_ref().expect("line").event, TraceEvent::Rejected { .. }))
+        .count();
+    assert_eq!(rejected, 0);
+    let ok = r.metrics.endpoints["s.get"].outcomes.get(&Outcome::Ok).copied();
+    assert_eq!(ok, Some(r.requests_sent), "no request lost");
+}
+
+#[test]
+fn a_full_buffer_refuses_and_a_long_wait_fails_by_name() {
+    let r = run(scenario(
+        &zero(
+            "scale_to_zero_grace_s = 1\n  startup_ms = 5000\n  activator_capacity = 3\n  activator_timeout_s = 2",
+        ),
+        4096,
+        BURSTS,
+    ));
+    let acts = activator(&r);
+    let count = |what: &str| acts.iter().filter(|a| a.2 == what).count();
+    // 10 requests in the burst, 3 held: 7 refused; the 3 held time out after 2 s (the
+    // replica needs 5 s).
+    assert!(count("overflow") >= 7, "{acts:?}");
+    assert!(count("timeout") >= 3, "{acts:?}");
+    for a in acts.iter().filter(|a| a.2 == "timeout") {
+        assert!((a.3 - 2.0).abs() < 1e-9, "{a:?}");
+    }
+    let outcomes = &r.metrics.endpoints["s.get"].outcomes;
+    assert!(outcomes.get(&Outcome::Rejected).copied().unwrap_or(0) >= 7, "{outcomes:?}");
+    assert!(outcomes.get(&Outcome::Timeout).copied().unwrap_or(0) >= 3, "{outcomes:?}");
+    let waits = &r.metrics.services["s"].cold_starts.endpoints["get"];
+    assert_eq!(
+        (waits.overflow, waits.timeout),
+        (count("overflow") as u64, count("timeout") as u64)
+    );
 }
