@@ -10,6 +10,9 @@ use super::NameRef;
 use super::reader::{Cx, Obj};
 use crate::diagnostic::Span;
 
+mod authz;
+pub use authz::{Authorization, AuthzAction, AuthzDecision, GATEWAY_IDENTITY, decide};
+
 /// `[mesh]`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Mesh {
@@ -21,6 +24,10 @@ pub struct Mesh {
     /// outbound sidecar and the callee's inbound one, the answer the same two back).
     pub sidecar_latency_ms: f64,
     pub policies: Vec<MeshPolicy>,
+    /// `[[mesh.authorization]]` (left out of the serialisation when empty, so the scenario
+    /// hash of a mesh without it is unchanged).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub authorization: Vec<Authorization>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -67,6 +74,19 @@ impl Mesh {
     #[must_use]
     pub fn service_policy(&self, service: &str) -> Option<&MeshPolicy> {
         self.policy_exact(service, None)
+    }
+
+    /// Istio's authorization decision for a request to `service.endpoint` from `source` (an
+    /// mTLS identity; `None` for a caller without a sidecar), whether or not `service` runs
+    /// the sidecar that would enforce it.
+    #[must_use]
+    pub fn authorize(
+        &self,
+        service: &str,
+        endpoint: &str,
+        source: Option<&str>,
+    ) -> AuthzDecision<'_> {
+        decide(&self.authorization, service, endpoint, source)
     }
 }
 
@@ -205,9 +225,14 @@ impl Mesh {
             .into_iter()
             .filter_map(|t| MeshPolicy::read(cx, t))
             .collect();
+        let authorization: Vec<Authorization> = o
+            .table_list(cx, "authorization")
+            .into_iter()
+            .map(|t| Authorization::read(cx, t))
+            .collect();
         let span = o.span;
         o.finish(cx);
-        Mesh { all, services, sidecar_latency_ms, policies, span }
+        Mesh { all, services, sidecar_latency_ms, policies, authorization, span }
     }
 }
 

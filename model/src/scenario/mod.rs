@@ -31,7 +31,8 @@ pub use data::{ConflictPolicy, Consistency, Store, StoreKind, stored_bytes};
 pub use fault::{Fault, FaultKind, FaultTarget};
 pub use invariant::{BUILTIN_PROPERTY_IDS, Invariant, When};
 pub use mesh::{
-    CircuitBreaker, Mesh, MeshPolicy, OutlierDetection, RateLimit, Retries, RetryBudget, RetryOn,
+    Authorization, AuthzAction, AuthzDecision, CircuitBreaker, GATEWAY_IDENTITY, Mesh, MeshPolicy,
+    OutlierDetection, RateLimit, Retries, RetryBudget, RetryOn,
 };
 pub use property::WasmProperty;
 pub use quality::{Quality, Slo};
