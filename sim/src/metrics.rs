@@ -46,6 +46,8 @@ pub enum Outcome {
     Overflow,
     /// A mesh local rate limit refused it: no token left (Envoy's 429).
     RateLimited,
+    /// The callee's mesh authorization policy refused its source (Envoy RBAC's 403).
+    Denied,
 }
 
 impl Outcome {
@@ -63,6 +65,7 @@ impl Outcome {
             Outcome::BadRequest => "bad-request",
             Outcome::Overflow => "overflow",
             Outcome::RateLimited => "rate-limited",
+            Outcome::Denied => "denied",
         }
     }
 
@@ -160,6 +163,8 @@ pub struct ServiceStats {
     /// Instances killed for growing past their node's memory (`system/memory.rs`).
     pub oom_kills: u64,
     pub refusals: u64,
+    /// Requests to this service its sidecar's authorization policy refused (`rbac`).
+    pub denied: u64,
     pub fuel_total: u64,
     pub rejected: u64,
     pub queue_depth_max: u64,

@@ -326,6 +326,7 @@ impl Sim {
                         HostReply::Value(body)
                     }
                     Outcome::ContractViolation => HostReply::Error(HostCode::Rejected),
+                    Outcome::Denied => HostReply::Error(HostCode::Denied),
                     _ => HostReply::Error(HostCode::Unavailable),
                 };
                 self.resume(inv, reply);
@@ -341,11 +342,7 @@ impl Sim {
     /// A mesh filter refused a try: the call fails at once (a refusal is never retried).
     fn call_refused(&mut self, call: CallId, refusal: Refusal) {
         let c = self.calls.table.remove(&call).expect("a refused call has a record");
-        let outcome = match refusal {
-            Refusal::Overflow => Outcome::Overflow,
-            Refusal::RateLimited => Outcome::RateLimited,
-        };
-        self.call_done(c.parent, outcome, Vec::new());
+        self.call_done(c.parent, refusal.outcome(), Vec::new());
     }
 
     /// An attempt failed (its timer is no longer pending): retry after a backoff, or give up.

@@ -6,7 +6,6 @@ use super::Sim;
 use super::balancer::Caller;
 use super::event::Event;
 use super::ids::ReqId;
-use super::mesh::Refusal;
 use super::requests::{ClientState, Origin, Stage};
 use crate::metrics::Outcome;
 use crate::trace::TraceEvent;
@@ -47,11 +46,7 @@ impl Sim {
             let r = self.requests.live(req);
             let (service, endpoint) = (r.service, r.endpoint);
             if let Some(refusal) = self.mesh_admit(Caller::Gateway, service, endpoint, req, true) {
-                let outcome = match refusal {
-                    Refusal::Overflow => Outcome::Overflow,
-                    Refusal::RateLimited => Outcome::RateLimited,
-                };
-                self.answer_client(req, outcome, Vec::new());
+                self.answer_client(req, refusal.outcome(), Vec::new());
                 return;
             }
         }

@@ -20,7 +20,9 @@
 //!   starts full, gains `tokens_per_fill` each whole `fill_interval`; a request without a
 //!   token is refused with `rate-limited` (Envoy's 429), never retried;
 //! - **outlier detection** (Envoy's consecutive-5xx detector): `balancer.rs`, with the
-//!   destination's parameters from here.
+//!   destination's parameters from here;
+//! - **authorization** (Istio `AuthorizationPolicy`, Envoy RBAC on the callee's inbound
+//!   sidecar): `mesh/authz.rs`; a denied request is answered `denied` (403), never retried.
 //!
 //! Policies apply at the gateway (client → service) and at a meshed caller's sidecar
 //! (service → service). Everything is resolved to ids once (`MeshSpec::new`); the event path
@@ -35,8 +37,12 @@ use super::Sim;
 use super::balancer::Caller;
 use super::ids::{EndpointId, ReqId, ServiceId};
 use super::world::ServiceSpec;
+use crate::metrics::Outcome;
 use crate::time::{SimTime, millis_to_nanos};
 use crate::trace::TraceEvent;
+
+mod authz;
+use authz::AuthzTable;
 
 /// A retry policy, in nanoseconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -119,6 +125,7 @@ pub(crate) struct MeshSpec {
     pub(crate) sidecar: u64,
     routes: Vec<Vec<RouteSpec>>,
     clusters: Vec<ClusterSpec>,
+    authz: AuthzTable,
 }
 
 impl MeshSpec {
@@ -166,8 +173,10 @@ impl MeshSpec {
                 });
             clusters.push(cluster);
         }
+        let meshed: Vec<bool> = services.iter().map(|x| mesh.contains(&x.name)).collect();
         Some(MeshSpec {
-            meshed: services.iter().map(|x| mesh.contains(&x.name)).collect(),
+            authz: AuthzTable::new(s, services, &meshed),
+            meshed,
             sidecar: millis_to_nanos(mesh.sidecar_latency_ms),
             routes,
             clusters,
@@ -196,6 +205,16 @@ impl MeshSpec {
         self.clusters[service.index()]
     }
 
+    /// Whether `service`'s sidecar authorizes `caller`'s request to `endpoint`.
+    pub(crate) fn authorizes(
+        &self,
+        caller: Caller,
+        service: ServiceId,
+        endpoint: EndpointId,
+    ) -> bool {
+        self.authz.allows(caller, service, endpoint, &self.meshed)
+    }
+
     /// Sidecar latency on a request from `caller` to `callee` (and on its answer back).
     pub(crate) fn hop_latency(&self, caller: Caller, callee: ServiceId) -> u64 {
         let out = matches!(caller, Caller::Service(s) if self.is_meshed(s));
@@ -222,6 +241,8 @@ pub(crate) struct MeshState {
 pub(crate) enum Refusal {
     Overflow,
     RateLimited,
+    /// The callee's authorization policy (Envoy RBAC, 403).
+    Denied,
 }
 
 impl Refusal {
@@ -229,6 +250,16 @@ impl Refusal {
         match self {
             Refusal::Overflow => "circuit-breaker",
             Refusal::RateLimited => "rate-limit",
+            Refusal::Denied => "rbac",
+        }
+    }
+
+    /// What the caller (or the client) gets.
+    pub(crate) fn outcome(self) -> Outcome {
+        match self {
+            Refusal::Overflow => Outcome::Overflow,
+            Refusal::RateLimited => Outcome::RateLimited,
+            Refusal::Denied => Outcome::Denied,
         }
     }
 }
@@ -247,21 +278,28 @@ impl Sim {
         first: bool,
     ) -> Option<Refusal> {
         let mesh = self.world.mesh.as_ref()?;
-        if !mesh.applies(caller) {
-            return None;
-        }
-        let (route, cluster) = (mesh.route(service, endpoint), mesh.cluster(service));
-        let limited = route.rate_limit.filter(|_| first);
-        let refusal = if limited.is_some_and(|b| !self.take_token(caller, b)) {
-            Some(Refusal::RateLimited)
-        } else if cluster
-            .max_requests
-            .is_some_and(|max| self.in_flight(caller, service).0 >= u64::from(max))
-        {
-            Some(Refusal::Overflow)
+        let authorized = mesh.authorizes(caller, service, endpoint);
+        let refusal = if mesh.applies(caller) {
+            let (route, cluster) = (mesh.route(service, endpoint), mesh.cluster(service));
+            let limited = route.rate_limit.filter(|_| first);
+            if limited.is_some_and(|b| !self.take_token(caller, b)) {
+                Some(Refusal::RateLimited)
+            } else if cluster
+                .max_requests
+                .is_some_and(|max| self.in_flight(caller, service).0 >= u64::from(max))
+            {
+                Some(Refusal::Overflow)
+            } else {
+                None
+            }
         } else {
             None
         };
+        // The caller's outbound filters first, then the callee's inbound RBAC.
+        let refusal = refusal.or((!authorized).then_some(Refusal::Denied));
+        if refusal == Some(Refusal::Denied) {
+            self.rec.service(service).denied += 1;
+        }
         if let Some(r) = refusal {
             self.trace_refused(caller, service, endpoint, r.filter(), req);
         }
