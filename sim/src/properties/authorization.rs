@@ -47,10 +47,10 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
                 caller_of.insert(*call, svc.clone());
             }
         }
-        TraceEvent::MeshRefused { target, filter, .. } if filter == "rbac" => {
-            if target.split('.').next().is_some_and(protected) {
-                refused += 1;
-            }
+        TraceEvent::MeshRefused { target, filter, .. }
+            if filter == "rbac" && target.split('.').next().is_some_and(protected) =>
+        {
+            refused += 1;
         }
         TraceEvent::InvocationStart { inv, req, service, endpoint, cause, source, .. } => {
             service_of.insert(*inv, service.clone());
