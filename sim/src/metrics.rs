@@ -49,6 +49,8 @@ pub enum Outcome {
     /// A mesh WebAssembly filter stopped it and answered itself, with a status other than 400
     /// (`bad-request`) or 429 (`rate-limited`): e.g. an authentication filter's 401.
     Filtered,
+    /// The callee's mesh authorization policy refused its source (Envoy RBAC's 403).
+    Denied,
 }
 
 impl Outcome {
@@ -67,6 +69,7 @@ impl Outcome {
             Outcome::Overflow => "overflow",
             Outcome::RateLimited => "rate-limited",
             Outcome::Filtered => "filtered",
+            Outcome::Denied => "denied",
         }
     }
 
@@ -164,6 +167,8 @@ pub struct ServiceStats {
     /// Instances killed for growing past their node's memory (`system/memory.rs`).
     pub oom_kills: u64,
     pub refusals: u64,
+    /// Requests to this service its sidecar's authorization policy refused (`rbac`).
+    pub denied: u64,
     pub fuel_total: u64,
     pub rejected: u64,
     pub queue_depth_max: u64,

@@ -1,5 +1,6 @@
 //! Integration tests of the `fusebench` command line, driven as a user would drive it.
 
+mod authz;
 mod autoscale;
 mod bad_input;
 mod corpus;

@@ -4,6 +4,7 @@
 //! [`Diagnostic`]s pointing at the scenario element concerned. Checks never stop at the first
 //! finding.
 
+mod authz;
 mod capacity;
 mod contexts;
 mod contracts;
@@ -88,6 +89,14 @@ pub const CHECKS: &[CheckInfo] = &[
         id: mesh::AMPLIFICATION_ID,
         summary: "tries multiplied along a call path stay within quality.retry_amplification_max (warning)",
     },
+    CheckInfo {
+        id: authz::DENIED_ID,
+        summary: "no mesh authorization policy denies a declared call or a public endpoint's gateway route",
+    },
+    CheckInfo {
+        id: authz::UNENFORCED_ID,
+        summary: "every mesh authorization policy protects a service with a sidecar (which enforces it)",
+    },
 ];
 
 /// The modules a scenario refers to, keyed by the `module` path as written in the scenario,
@@ -107,6 +116,7 @@ pub fn run(s: &Scenario, modules: &Modules) -> Vec<Diagnostic> {
     filter::check(&mut out, modules);
     capacity::check(&mut out);
     mesh::check(&mut out);
+    authz::check(&mut out);
     let mut diags = out.diags;
     diags.sort_by(|a, b| {
         a.location

@@ -23,6 +23,7 @@ pub const BUILTIN_PROPERTY_IDS: &[&str] = &[
     "sandbox-containment",
     "dynamic-coupling",
     "retry-amplification",
+    "authorization-never-bypassed",
 ];
 
 /// When an invariant must hold.

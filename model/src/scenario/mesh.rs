@@ -15,6 +15,9 @@ use super::NameRef;
 use super::reader::{Cx, Obj};
 use crate::diagnostic::Span;
 
+mod authz;
+pub use authz::{Authorization, AuthzAction, AuthzDecision, GATEWAY_IDENTITY, decide};
+
 /// `[mesh]`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Mesh {
@@ -30,6 +33,10 @@ pub struct Mesh {
     /// serialisation when empty (the canonical form of a mesh without filters is unchanged).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub filters: Vec<MeshFilter>,
+    /// `[[mesh.authorization]]` (left out of the serialisation when empty, so the scenario
+    /// hash of a mesh without it is unchanged).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub authorization: Vec<Authorization>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -76,6 +83,19 @@ impl Mesh {
     #[must_use]
     pub fn service_policy(&self, service: &str) -> Option<&MeshPolicy> {
         self.policy_exact(service, None)
+    }
+
+    /// Istio's authorization decision for a request to `service.endpoint` from `source` (an
+    /// mTLS identity; `None` for a caller without a sidecar), whether or not `service` runs
+    /// the sidecar that would enforce it.
+    #[must_use]
+    pub fn authorize(
+        &self,
+        service: &str,
+        endpoint: &str,
+        source: Option<&str>,
+    ) -> AuthzDecision<'_> {
+        decide(&self.authorization, service, endpoint, source)
     }
 }
 
@@ -219,9 +239,14 @@ impl Mesh {
             .into_iter()
             .filter_map(|t| MeshFilter::read(cx, t))
             .collect();
+        let authorization: Vec<Authorization> = o
+            .table_list(cx, "authorization")
+            .into_iter()
+            .map(|t| Authorization::read(cx, t))
+            .collect();
         let span = o.span;
         o.finish(cx);
-        Mesh { all, services, sidecar_latency_ms, policies, filters, span }
+        Mesh { all, services, sidecar_latency_ms, policies, filters, authorization, span }
     }
 }
 

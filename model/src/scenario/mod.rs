@@ -31,8 +31,9 @@ pub use data::{ConflictPolicy, Consistency, Store, StoreKind, stored_bytes};
 pub use fault::{Fault, FaultKind, FaultTarget};
 pub use invariant::{BUILTIN_PROPERTY_IDS, Invariant, When};
 pub use mesh::{
-    CircuitBreaker, FILTER_CAPABILITIES, FilterAt, Mesh, MeshFilter, MeshPolicy, OutlierDetection,
-    RateLimit, Retries, RetryBudget, RetryOn,
+    Authorization, AuthzAction, AuthzDecision, CircuitBreaker, FILTER_CAPABILITIES, FilterAt,
+    GATEWAY_IDENTITY, Mesh, MeshFilter, MeshPolicy, OutlierDetection, RateLimit, Retries,
+    RetryBudget, RetryOn,
 };
 pub use property::WasmProperty;
 pub use quality::{Quality, Slo};

@@ -268,6 +268,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario) {
 /// destination (service, or service and endpoint); a policy some sidecar or the gateway applies.
 fn resolve_mesh(cx: &mut Cx<'_>, s: &Scenario, services: &[&str]) {
     let Some(mesh) = &s.mesh else { return };
+    resolve_authorization(cx, s, mesh, services);
     for m in &mesh.services {
         expect(cx, m, "service", "mesh.services", services);
     }
@@ -324,6 +325,34 @@ fn resolve_mesh(cx: &mut Cx<'_>, s: &Scenario, services: &[&str]) {
                 msg,
                 Some("add its callers to `mesh.services` (or set `mesh.all = true`)".into()),
             );
+        }
+    }
+}
+
+/// `[[mesh.authorization]]`: the destination and its endpoints exist; every source is a
+/// service or the gateway.
+fn resolve_authorization(
+    cx: &mut Cx<'_>,
+    s: &Scenario,
+    mesh: &crate::scenario::Mesh,
+    services: &[&str],
+) {
+    let mut sources = services.to_vec();
+    sources.push(crate::scenario::GATEWAY_IDENTITY);
+    for (i, p) in mesh.authorization.iter().enumerate() {
+        let field = format!("mesh.authorization[{i}]");
+        for f in p.from.iter().flatten() {
+            let what = "source identity (a service, or `gateway`)";
+            expect(cx, f, what, &format!("{field}.from"), &sources);
+        }
+        if !expect(cx, &p.service, "service", &format!("{field}.service"), services) {
+            continue;
+        }
+        let Some(svc) = s.service(&p.service.name) else { continue };
+        let eps: Vec<&str> = svc.endpoints.iter().map(|e| e.name.as_str()).collect();
+        let what = format!("endpoint of `{}`", svc.name);
+        for e in p.endpoints.iter().flatten() {
+            expect(cx, e, &what, &format!("{field}.endpoints"), &eps);
         }
     }
 }

@@ -7,6 +7,7 @@
 
 mod acked;
 mod amplification;
+mod authorization;
 mod consistency;
 mod containment;
 mod coupling;
@@ -108,6 +109,10 @@ pub const PROPERTIES: &[PropertyInfo] = &[
     PropertyInfo::builtin(
         amplification::ID,
         "requests reaching each service per client request on its path (retries and fan-out multiplied) stay within quality.retry_amplification_max",
+    ),
+    PropertyInfo::builtin(
+        authorization::ID,
+        "no endpoint is invoked on behalf of a source its mesh authorization policy denies (no path around the callee's sidecar)",
     ),
 ];
 
@@ -276,6 +281,7 @@ pub fn check(s: &Scenario, run: &RunResult) -> Vec<Verdict> {
         containment::check(s, run),
         coupling::check(s, run),
         amplification::check(s, run),
+        authorization::check(s, run),
     ];
     verdicts.extend(invariant::check(s, run));
     verdicts.extend(temporal::check(s, run));

@@ -206,6 +206,19 @@ fn services(md: &mut String, r: &Report) {
             ],
         );
     }
+    let denied: Vec<String> = r
+        .services
+        .iter()
+        .filter(|(_, s)| s.denied > 0)
+        .map(|(name, s)| format!("{} {}", markdown(name), s.denied))
+        .collect();
+    if !denied.is_empty() {
+        let _ = writeln!(
+            md,
+            "\nRequests refused by the callee's mesh authorization policy (`rbac`, answered `denied`): {}.",
+            denied.join(", ")
+        );
+    }
     let faults: Vec<String> = r
         .services
         .iter()

@@ -159,6 +159,10 @@ pub struct ServiceReport {
     pub completed: u64,
     pub rejected: u64,
     pub refusals: u64,
+    /// Requests its sidecar's mesh authorization policy refused (left out when none, so
+    /// reports of designs without one are unchanged).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub denied: u64,
     pub fresh_instances: u64,
     /// Fault cause → count.
     pub guest_faults: BTreeMap<String, u64>,
@@ -430,6 +434,11 @@ fn per_second(count: u64, duration_s: f64) -> f64 {
     if duration_s > 0.0 { count as f64 / duration_s } else { 0.0 }
 }
 
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 fn services(result: &RunResult, scenario: &Scenario) -> BTreeMap<String, ServiceReport> {
     let duration_nanos = result.duration.nanos();
     scenario
@@ -446,6 +455,7 @@ fn services(result: &RunResult, scenario: &Scenario) -> BTreeMap<String, Service
                 completed: m.completed,
                 rejected: m.rejected,
                 refusals: m.refusals,
+                denied: m.denied,
                 fresh_instances: m.fresh_instances,
                 guest_faults: m.guest_faults.clone(),
                 fuel_total: m.fuel_total,

@@ -337,6 +337,7 @@ impl Sim {
                         HostReply::Value(body)
                     }
                     Outcome::ContractViolation => HostReply::Error(HostCode::Rejected),
+                    Outcome::Denied => HostReply::Error(HostCode::Denied),
                     _ => HostReply::Error(HostCode::Unavailable),
                 };
                 self.resume(inv, reply);

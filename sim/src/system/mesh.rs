@@ -20,7 +20,9 @@
 //!   starts full, gains `tokens_per_fill` each whole `fill_interval`; a request without a
 //!   token is refused with `rate-limited` (Envoy's 429), never retried;
 //! - **outlier detection** (Envoy's consecutive-5xx detector): `balancer.rs`, with the
-//!   destination's parameters from here.
+//!   destination's parameters from here;
+//! - **authorization** (Istio `AuthorizationPolicy`, Envoy RBAC on the callee's inbound
+//!   sidecar): `mesh/authz.rs`; a denied request is answered `denied` (403), never retried.
 //!
 //! Policies apply at the gateway (client → service) and at a meshed caller's sidecar
 //! (service → service). Everything is resolved to ids once (`MeshSpec::new`); the event path
@@ -40,6 +42,9 @@ use super::world::ServiceSpec;
 use crate::metrics::Outcome;
 use crate::time::{SimTime, millis_to_nanos};
 use crate::trace::TraceEvent;
+
+mod authz;
+use authz::AuthzTable;
 
 /// A retry policy, in nanoseconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -124,6 +129,7 @@ pub(crate) struct MeshSpec {
     clusters: Vec<ClusterSpec>,
     /// The WebAssembly filter chain (`filter.rs`).
     pub(crate) filters: Vec<filter::FilterSpec>,
+    authz: AuthzTable,
 }
 
 impl MeshSpec {
@@ -171,8 +177,10 @@ impl MeshSpec {
                 });
             clusters.push(cluster);
         }
+        let meshed: Vec<bool> = services.iter().map(|x| mesh.contains(&x.name)).collect();
         Some(MeshSpec {
-            meshed: services.iter().map(|x| mesh.contains(&x.name)).collect(),
+            authz: AuthzTable::new(s, services, &meshed),
+            meshed,
             sidecar: millis_to_nanos(mesh.sidecar_latency_ms),
             routes,
             clusters,
@@ -200,6 +208,16 @@ impl MeshSpec {
 
     pub(crate) fn cluster(&self, service: ServiceId) -> ClusterSpec {
         self.clusters[service.index()]
+    }
+
+    /// Whether `service`'s sidecar authorizes `caller`'s request to `endpoint`.
+    pub(crate) fn authorizes(
+        &self,
+        caller: Caller,
+        service: ServiceId,
+        endpoint: EndpointId,
+    ) -> bool {
+        self.authz.allows(caller, service, endpoint, &self.meshed)
     }
 
     /// Sidecar latency on a request from `caller` to `callee` (and on its answer back).
@@ -231,6 +249,8 @@ pub(crate) enum Refusal {
     RateLimited,
     /// A WebAssembly filter stopped it (or faulted): the outcome its caller gets.
     Filter(Outcome),
+    /// The callee's authorization policy (Envoy RBAC, 403).
+    Denied,
 }
 
 impl Refusal {
@@ -239,15 +259,17 @@ impl Refusal {
             Refusal::Overflow => "circuit-breaker",
             Refusal::RateLimited => "rate-limit",
             Refusal::Filter(_) => "filter",
+            Refusal::Denied => "rbac",
         }
     }
 
-    /// What the caller gets.
+    /// What the caller (or the client) gets.
     pub(crate) fn outcome(self) -> Outcome {
         match self {
             Refusal::Overflow => Outcome::Overflow,
             Refusal::RateLimited => Outcome::RateLimited,
             Refusal::Filter(outcome) => outcome,
+            Refusal::Denied => Outcome::Denied,
         }
     }
 }
@@ -265,25 +287,35 @@ impl Sim {
         req: ReqId,
         first: bool,
     ) -> Option<Refusal> {
-        if !self.world.mesh.as_ref()?.applies(caller) {
-            return None;
-        }
-        if let Some(refusal) = self.filter_request(caller, service, endpoint, req) {
+        let mesh = self.world.mesh.as_ref()?;
+        let authorized = mesh.authorizes(caller, service, endpoint);
+        let applies = mesh.applies(caller);
+        // The caller's outbound chain first: its WebAssembly filters, then the rate limit and
+        // the circuit breaker; then the callee's inbound RBAC.
+        if applies && let Some(refusal) = self.filter_request(caller, service, endpoint, req) {
             return Some(refusal);
         }
         let mesh = self.world.mesh.as_ref()?;
-        let (route, cluster) = (mesh.route(service, endpoint), mesh.cluster(service));
-        let limited = route.rate_limit.filter(|_| first);
-        let refusal = if limited.is_some_and(|b| !self.take_token(caller, b)) {
-            Some(Refusal::RateLimited)
-        } else if cluster
-            .max_requests
-            .is_some_and(|max| self.in_flight(caller, service).0 >= u64::from(max))
-        {
-            Some(Refusal::Overflow)
+        let refusal = if applies {
+            let (route, cluster) = (mesh.route(service, endpoint), mesh.cluster(service));
+            let limited = route.rate_limit.filter(|_| first);
+            if limited.is_some_and(|b| !self.take_token(caller, b)) {
+                Some(Refusal::RateLimited)
+            } else if cluster
+                .max_requests
+                .is_some_and(|max| self.in_flight(caller, service).0 >= u64::from(max))
+            {
+                Some(Refusal::Overflow)
+            } else {
+                None
+            }
         } else {
             None
         };
+        let refusal = refusal.or((!authorized).then_some(Refusal::Denied));
+        if refusal == Some(Refusal::Denied) {
+            self.rec.service(service).denied += 1;
+        }
         if let Some(r) = refusal {
             self.trace_refused(caller, service, endpoint, r.filter(), req);
         }

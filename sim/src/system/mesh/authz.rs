@@ -1,0 +1,78 @@
+//! Mesh authorization (`[[mesh.authorization]]`, Istio's `AuthorizationPolicy` with Envoy's
+//! RBAC filter on the callee's inbound sidecar): a request from a source the policy denies is
+//! refused with `denied` (Envoy's 403), traced `mesh_refused` with filter `rbac`, never
+//! retried. Only a meshed callee enforces it; the source's identity is its mTLS one — the
+//! gateway's, a meshed service's name, or none for a caller without a sidecar (see
+//! `fusebench_model::scenario::mesh::authz` for the evaluation). Broker deliveries are not
+//! subject to it.
+//!
+//! The decision is made when the request leaves its caller (after the caller's own filters);
+//! the round trip to the callee's sidecar that carries the 403 back is not simulated.
+
+use fusebench_model::Scenario;
+use fusebench_model::scenario::GATEWAY_IDENTITY;
+
+use super::super::balancer::Caller;
+use super::super::ids::{EndpointId, ServiceId};
+use super::super::world::ServiceSpec;
+
+/// Every (destination endpoint, source) decision, resolved once; empty without policies.
+#[derive(Debug, Default)]
+pub(crate) struct AuthzTable {
+    /// `[service][endpoint][source]`, sources numbered by [`AuthzTable::source`].
+    allowed: Vec<Vec<Vec<bool>>>,
+}
+
+impl AuthzTable {
+    pub(crate) fn new(s: &Scenario, services: &[ServiceSpec], meshed: &[bool]) -> AuthzTable {
+        let Some(mesh) = s.mesh.as_ref().filter(|m| !m.authorization.is_empty()) else {
+            return AuthzTable::default();
+        };
+        // Source 0: no identity; 1: the gateway; 2 + i: service i.
+        let mut sources: Vec<Option<&str>> = vec![None, Some(GATEWAY_IDENTITY)];
+        sources.extend(services.iter().map(|x| Some(x.name.as_str())));
+        let allowed = services
+            .iter()
+            .zip(meshed)
+            .map(|(x, &enforced)| {
+                x.endpoints
+                    .iter()
+                    .map(|e| {
+                        sources
+                            .iter()
+                            .map(|&src| {
+                                !enforced || mesh.authorize(&x.name, &e.name, src).is_allowed()
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        AuthzTable { allowed }
+    }
+
+    /// The source index of `caller`: its mTLS identity (none without a sidecar).
+    fn source(caller: Caller, meshed: &[bool]) -> Option<usize> {
+        match caller {
+            Caller::Broker => None,
+            Caller::Gateway => Some(1),
+            Caller::Service(s) if meshed[s.index()] => Some(2 + s.index()),
+            Caller::Service(_) => Some(0),
+        }
+    }
+
+    /// Whether the callee's sidecar lets `caller`'s request to `service.endpoint` through.
+    pub(crate) fn allows(
+        &self,
+        caller: Caller,
+        service: ServiceId,
+        endpoint: EndpointId,
+        meshed: &[bool],
+    ) -> bool {
+        let Some(source) = Self::source(caller, meshed) else { return true };
+        self.allowed.get(service.index()).is_none_or(|eps| eps[endpoint.index()][source])
+    }
+}
+
+#[cfg(test)]
+mod tests;
