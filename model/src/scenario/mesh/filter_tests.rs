@@ -3,57 +3,21 @@
 use std::collections::BTreeSet;
 
 use crate::capability::Capability;
-use crate::diagnostic::Diagnostic;
 use crate::scenario::{FilterAt, parse};
 
-/// A public `front` and a `back` it does not call (enough for filters).
-const BASE: &str = r#"
-[system]
-name = "m"
-[[context]]
-name = "c"
-[[node]]
-name = "n"
-tier = "cloud"
-[gateway]
-node = "n"
-[[service]]
-name = "front"
-context = "c"
-node = "n"
-service_time = { distribution = { dist = "constant", ms = 1.0 } }
-  [[service.endpoint]]
-  name = "go"
-  method = "GET"
-  path = "/go"
-  public = true
-[[service]]
-name = "back"
-context = "c"
-node = "n"
-service_time = { distribution = { dist = "constant", ms = 1.0 } }
-  [[service.endpoint]]
-  name = "get"
-[mesh]
-all = true
-"#;
+/// The mesh's reading design (`front` calls `back.get`) with every service meshed.
+fn base() -> String {
+    format!("{}[mesh]\nall = true\n", super::super::tests::BASE)
+}
 
 fn errors(filters: &str) -> Vec<String> {
-    parse("m.toml", &format!("{BASE}{filters}"))
-        .diagnostics
-        .into_iter()
-        .filter(Diagnostic::is_error)
-        .map(|d| {
-            let l = d.location.expect("located");
-            format!("{}:{} {} {}", l.line, l.column, d.field.unwrap_or_default(), d.message)
-        })
-        .collect()
+    super::super::tests::errors_of(&format!("{}{filters}", base()))
 }
 
 #[test]
 fn filters_read_in_order_with_their_defaults() {
     let text = format!(
-        r#"{BASE}
+        r#"{}
 [[mesh.filter]]
 name = "auth"
 module = "auth.wasm"
@@ -66,7 +30,8 @@ capabilities = ["clock", "log"]
 fuel_budget = 5000
 memory_max_kib = 128
 ns_per_fuel = 2.5
-"#
+"#,
+        base()
     );
     let parsed = parse("m.toml", &text);
     assert!(parsed.diagnostics.iter().all(|d| !d.is_error()), "{:?}", parsed.diagnostics);
@@ -92,7 +57,7 @@ ns_per_fuel = 2.5
 
 #[test]
 fn every_filter_problem_is_located_at_its_field() {
-    let line = BASE.lines().count();
+    let line = base().lines().count();
     let got = errors(
         r#"[[mesh.filter]]
 name = "a"

@@ -3,8 +3,9 @@
 use crate::diagnostic::Diagnostic;
 use crate::scenario::{RetryOn, parse};
 
-/// Two services: `front` (public) calls `back.get` over `rest`.
-const BASE: &str = r#"
+/// Two services: `front` (public) calls `back.get` over `rest`: the design every reading test of
+/// the mesh (`authz`, `filter` too) adds its tables to.
+pub(super) const BASE: &str = r#"
 [system]
 name = "m"
 [[context]]
@@ -45,7 +46,13 @@ fn diags(mesh: &str) -> Vec<Diagnostic> {
 }
 
 fn messages(mesh: &str) -> Vec<String> {
-    diags(mesh)
+    errors_of(&format!("{BASE}{mesh}"))
+}
+
+/// Every error reading `text` gives, as `line:column field message`.
+pub(super) fn errors_of(text: &str) -> Vec<String> {
+    parse("m.toml", text)
+        .diagnostics
         .into_iter()
         .filter(Diagnostic::is_error)
         .map(|d| {

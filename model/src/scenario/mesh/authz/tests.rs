@@ -1,64 +1,21 @@
 //! `[[mesh.authorization]]`: reading (every problem located) and Istio's evaluation order.
 
 use super::{AuthzAction, AuthzDecision, decide};
-use crate::diagnostic::Diagnostic;
 use crate::scenario::parse;
 
-/// `front` (public) calls `back.get`; `back` also has `admin`.
-const BASE: &str = r#"
-[system]
-name = "m"
-[[context]]
-name = "c"
-[[node]]
-name = "n"
-tier = "cloud"
-[gateway]
-node = "n"
-[[channel]]
-name = "rest"
-kind = "rest"
-[[service]]
-name = "front"
-context = "c"
-node = "n"
-service_time = { distribution = { dist = "constant", ms = 1.0 } }
-  [[service.endpoint]]
-  name = "go"
-  method = "GET"
-  path = "/go"
-  public = true
-  [[service.call]]
-  service = "back"
-  endpoint = "get"
-  channel = "rest"
-[[service]]
-name = "back"
-context = "c"
-node = "n"
-service_time = { distribution = { dist = "constant", ms = 1.0 } }
-  [[service.endpoint]]
-  name = "get"
-  [[service.endpoint]]
-  name = "admin"
-[mesh]
-all = true
-"#;
+/// The mesh's reading design (`front` calls `back.get`) with `back` also serving `admin`,
+/// every service meshed, then `authz`.
+fn design(authz: &str) -> String {
+    let admin = "  [[service.endpoint]]\n  name = \"admin\"\n[mesh]\nall = true\n";
+    format!("{}{admin}{authz}", super::super::tests::BASE)
+}
 
 fn errors(authz: &str) -> Vec<String> {
-    parse("m.toml", &format!("{BASE}{authz}"))
-        .diagnostics
-        .into_iter()
-        .filter(Diagnostic::is_error)
-        .map(|d| {
-            let l = d.location.expect("located");
-            format!("{}:{} {} {}", l.line, l.column, d.field.unwrap_or_default(), d.message)
-        })
-        .collect()
+    super::super::tests::errors_of(&design(authz))
 }
 
 fn policies(authz: &str) -> Vec<super::Authorization> {
-    let parsed = parse("m.toml", &format!("{BASE}{authz}"));
+    let parsed = parse("m.toml", &design(authz));
     assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
     parsed.ok().expect("valid").mesh.expect("a mesh").authorization
 }
