@@ -373,17 +373,14 @@ pub enum TraceEvent<S = String> {
     },
     /// A mesh filter of `caller` (`gateway` or a meshed service) stopped request `req` to
     /// `target` (`service.endpoint`): `filter` `rate-limit` (answered `rate-limited`),
-    /// `circuit-breaker` (answered `overflow`) or `retry-budget` (the retry after the failed
-    /// try `req` was not sent).
+    /// `circuit-breaker` (answered `overflow`), `retry-budget` (the retry after the failed
+    /// try `req` was not sent) or `rbac` (the callee's sidecar denied it: answered `denied`).
     MeshRefused {
         caller: S,
         target: S,
         filter: S,
         req: u64,
     },
-    /// The gateway sent try `attempt` (0 first) of client request `req` as request `try_req`
-    /// (the mesh's retries at the gateway); `after` is why the previous try failed, empty for
-    /// the first.
     /// The activator of a scale-to-zero service (`system/activator.rs`, Knative's activator)
     /// acted on request `req` to `service.endpoint`: `buffered` (no replica ready; it waits),
     /// `released` (sent to a ready replica after waiting `waited_ns`: the latency the cold
@@ -408,6 +405,9 @@ pub enum TraceEvent<S = String> {
         compile_ns: u64,
         instantiate_ns: u64,
     },
+    /// The gateway sent try `attempt` (0 first) of client request `req` as request `try_req`
+    /// (the mesh's retries at the gateway); `after` is why the previous try failed, empty for
+    /// the first.
     GatewayTry {
         req: u64,
         attempt: u32,
