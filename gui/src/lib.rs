@@ -17,6 +17,7 @@ pub mod export;
 pub mod findings;
 pub mod layout;
 pub mod live;
+pub mod mesh_activity;
 pub mod panels;
 pub mod recent;
 pub mod script;

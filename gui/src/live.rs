@@ -14,6 +14,7 @@ use fusebench_sim::trace::{self, TraceError, TraceEvent, TraceLine, TraceMode};
 use fusebench_sim::{RunOptions, RunResult, Sim};
 
 use crate::diagram::{Diagram, NodeKind};
+use crate::mesh_activity::MeshActivity;
 
 /// Events processed per frame at most, so a frame never blocks on a burst of events.
 pub const EVENTS_PER_FRAME_MAX: u64 = 20_000;
@@ -58,6 +59,8 @@ pub struct LiveRun {
     pub traffic: Vec<u64>,
     /// The most recent hops, newest last (bounded).
     pub recent: Vec<Hop>,
+    /// What the service mesh refused and ejected so far.
+    pub mesh: MeshActivity,
     /// Trace lines read so far (events shown).
     pub events: u64,
     /// The first trace line that could not be read back (a simulator bug: shown, not hidden;
@@ -111,6 +114,7 @@ impl LiveRun {
             invocations: BTreeMap::new(),
             traffic: vec![0; diagram.edges.len()],
             recent: Vec::new(),
+            mesh: MeshActivity::new(diagram, end),
             events: 0,
             trace_error: None,
             report: None,
@@ -227,6 +231,7 @@ impl LiveRun {
                     continue;
                 }
             };
+            self.mesh.note(&line, diagram);
             for hop in hops(&line, diagram, &mut self.invocations) {
                 if let Some(n) = self.traffic.get_mut(hop.edge) {
                     *n += 1;

@@ -322,3 +322,82 @@ fn the_graph_and_the_report_export_as_svg_and_png() {
     h.get_by_label("Write report files");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The authorization-bypass design with every service in the mesh (so `reports`' refunds are
+/// denied at `payments`' sidecar), two `payments` replicas, one crashing at 1 s, and outlier
+/// detection that ejects it after two failures.
+fn meshed_with_a_crash() -> String {
+    let text = std::fs::read_to_string(scenario("scenarios/flawed/dynamic/authz-bypass.toml"))
+        .expect("read");
+    let payments = "name = \"payments\"\ncontext = \"sales\"\nnode = \"cloud\"\n";
+    assert!(text.contains(payments), "the file still declares payments this way");
+    let text = text
+        .replace("services = [\"storefront\", \"payments\"]", "all = true")
+        .replace(payments, &format!("{payments}replicas = 2\n"));
+    format!(
+        "{text}
+  [[mesh.policy]]
+  service = \"payments\"
+  outlier_detection = {{ consecutive_5xx = 2, base_ejection_time_ms = 1000, max_ejection_percent = 50 }}
+
+[[fault]]
+kind = \"crash\"
+service = \"payments\"
+replica = 0
+at_s = 1
+restart_after_s = 30
+"
+    )
+}
+
+#[test]
+fn the_mesh_shows_denials_on_their_edge_and_policies_and_ejections_in_the_inspector() {
+    let dir = std::env::temp_dir().join(format!("fusebench-gui-mesh-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("meshed.toml");
+    std::fs::write(&path, meshed_with_a_crash()).expect("write");
+    let mut h = harness(Some(&path));
+    h.run_steps(2);
+    let settings = fusebench_gui::live::RunSettings { seed: 1, duration_s: 4.0, speed: None };
+    h.state_mut().apply(Command::NewRun { settings, play: true });
+    step_until(&mut h, 2_000, |a| {
+        a.bench.run.as_ref().is_some_and(|r| r.state == RunState::Finished)
+    });
+    let d = h.state().bench.session.as_ref().and_then(|s| s.design()).expect("design");
+    let (reports, payments) =
+        (d.diagram.service("reports").expect("r"), d.diagram.service("payments").expect("p"));
+    let edge = d.diagram.edge_between(reports, payments).expect("edge");
+    let run = h.state().bench.run.as_ref().expect("run");
+    let denied = run.mesh.denied(edge);
+    // The same count the report gives, from the same trace.
+    let reported = run.report.as_ref().expect("report").services["payments"].denied;
+    assert!(denied > 0 && denied == reported, "{denied} on the edge, {reported} reported");
+    let (kept, ejections) = run.mesh.ejections(payments);
+    assert!(ejections > 0, "the crashed replica was ejected");
+    let listed: Vec<String> = kept
+        .iter()
+        .map(|e| {
+            let (from, until) = (e.from.as_secs_f64(), e.until.as_secs_f64());
+            format!("  replica {} by {} from {from:.3} s to {until:.3} s", e.replica, e.caller)
+        })
+        .collect();
+    assert!(run.mesh.ejected_over_time(payments).iter().any(|p| p[1] >= 1.0));
+
+    h.state_mut().apply(Command::Select(Some(Element::Edge(edge))));
+    h.run_steps(2);
+    h.get_by_label("Edge reports → payments");
+    h.get_by_label(&format!("{denied} requests (authorization)"));
+
+    h.state_mut().apply(Command::Select(Some(Element::Node(payments))));
+    h.run_steps(2);
+    h.get_by_label("Service mesh");
+    h.get_by_label("  DENY from reports to refund");
+    h.get_by_label_contains("outlier detection: eject after 2 consecutive 5xx for 1000 ms");
+    h.get_by_label(&format!("Last run: {ejections} ejections"));
+    assert!(listed[0].starts_with("  replica 0 by storefront from "), "{listed:?}");
+    for line in &listed {
+        h.get_by_label(line);
+    }
+    h.get_by_label("Ejected replicas and circuit breaker refusals (per s) over the run");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,6 +1,7 @@
 //! The service graph: tier bands, nodes coloured by bounded context, sync calls solid and
 //! async channels dashed with arrowheads and protocol labels, badges for findings, the live
-//! run's requests moving along edges, and a counterexample's involved elements highlighted.
+//! run's requests moving along edges, authorization denials marked on the edges they were
+//! refused on, and a counterexample's involved elements highlighted.
 //! Pan (drag the background), zoom (wheel or pinch, around the pointer), drag nodes, fit.
 
 use fusebench_model::text::plain;
@@ -233,6 +234,18 @@ pub fn graph_ui(
                     colour.gamma_multiply(0.9),
                 );
             }
+        }
+        // Authorization denials are drawn whatever the labels setting: a refused call is a
+        // finding about the design, not decoration.
+        let denied = overlay.run.map_or(0, |r| r.mesh.denied(i));
+        if text && denied > 0 {
+            painter.text(
+                a + (b - a) * 0.5,
+                Align2::CENTER_TOP,
+                format!("⊘ {denied} denied"),
+                FontId::proportional(10.5 * zoom.min(1.4)),
+                theme::FAIL,
+            );
         }
     }
     // Requests in flight: each recent hop as a dot moving along its edge.

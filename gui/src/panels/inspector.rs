@@ -1,7 +1,9 @@
 //! The inspector: the selected element's place in the tuple M = (S, I, D, C, Q) — for a
 //! service its context, version, endpoints with contracts and idempotence, stores,
 //! capabilities, replicas, placement and its module's structure (T, F, M, G, E, I); for a store
-//! its replicas and consistency; for an edge its contract and the traffic of the last run.
+//! its replicas and consistency; for an edge its contract and the traffic of the last run;
+//! with a service mesh, its sidecars, policies, filter chains and what it refused
+//! (`panels/mesh.rs`).
 
 use eframe::egui::{self, RichText};
 use fusebench_model::Scenario;
@@ -75,6 +77,7 @@ pub fn inspector_ui(
                 NodeKind::Service => {
                     if let Some(svc) = s.service(&n.name) {
                         service_ui(ui, s, svc, design);
+                        super::mesh::service_mesh_ui(ui, s, &svc.name, *i, run);
                     }
                 }
                 NodeKind::Store | NodeKind::Cache | NodeKind::Broker => {
@@ -99,6 +102,7 @@ pub fn inspector_ui(
                             )));
                         }
                     }
+                    super::mesh::gateway_mesh_ui(ui, s);
                 }
                 NodeKind::Registry => {
                     ui.heading("Service registry");
@@ -172,6 +176,7 @@ pub fn inspector_ui(
                     "traffic (last run)",
                     carried.map_or("no run yet".into(), |n| format!("{n} messages")),
                 );
+                super::mesh::edge_mesh_rows(ui, run, *i);
             });
             for ep in &e.endpoints {
                 let mut parts = ep.splitn(2, '.');

@@ -4,6 +4,7 @@ pub mod counterexample;
 pub mod files;
 pub mod graph;
 pub mod inspector;
+pub mod mesh;
 pub mod properties;
 pub mod simulation;
 pub mod whatif;
