@@ -315,16 +315,15 @@ fn a_parameter_swept_twice_or_an_unknown_endpoint_is_refused() {
     assert!(stderr(&o).contains("did you mean `station.serve`?"), "{}", stderr(&o));
 }
 
-/// Scale to zero against one warm replica, on the serverless pipeline: the first pays cold
-/// starts, the second replica-seconds. Placing the worker in the cloud or at the edge moves it
-/// away from its store or the uploads (the sweep runs both).
+/// One warm replica against scale to zero, on the serverless pipeline: the second pays a cold
+/// start when the burst at 60 s finds no replica, the first pays replica-seconds.
 #[test]
 fn an_autoscale_policy_trades_cold_starts_for_replica_seconds() {
     let o = fusebench(&[
         "sweep",
-        "scenarios/serverless/serverless.toml",
+        "scenarios/serverless/serverless-warm.toml",
         "--set",
-        "service.resize.autoscale.min_replicas=0,1",
+        "service.resize.autoscale.min_replicas=1,0",
         "--duration",
         "65",
         "--format",
@@ -333,8 +332,30 @@ fn an_autoscale_policy_trades_cold_starts_for_replica_seconds() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let j: J = serde_json::from_str(&stdout(&o)).expect("json");
     let ps = points(&j);
-    let (zero, warm) = (&ps[0], &ps[1]);
+    let (warm, zero) = (&ps[0], &ps[1]);
     assert!(f(&zero["cold_starts"]) >= 1.0, "{zero}");
     assert_eq!(f(&warm["cold_starts"]), 0.0, "{warm}");
     assert!(f(&zero["replica_seconds"]) < f(&warm["replica_seconds"]), "{zero} vs {warm}");
+}
+
+/// The README's sweep command prints exactly the table the README shows under it.
+#[test]
+fn the_readme_sweep_table_reproduces() {
+    let readme = std::fs::read_to_string(crate::support::root().join("README.md")).expect("README");
+    let lines: Vec<&str> = readme.lines().collect();
+    let at = lines.iter().position(|l| l.contains("-- sweep ")).expect("a sweep command");
+    let mut command = lines[at].trim_end_matches('\\').to_owned();
+    let mut next = at + 1;
+    while lines[next - 1].ends_with('\\') {
+        command.push_str(lines[next].trim_end_matches('\\'));
+        next += 1;
+    }
+    let args: Vec<&str> =
+        command.split_once("-- ").expect("cargo run -- ARGS").1.split_whitespace().collect();
+    let open = next + lines[next..].iter().position(|l| *l == "```text").expect("its table");
+    let close = open + 1 + lines[open + 1..].iter().position(|l| *l == "```").expect("fence");
+    let shown: String = lines[open + 1..close].iter().map(|l| format!("{l}\n")).collect();
+    let o = fusebench(&args);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o), shown, "README.md:{}: `{command}`", at + 1);
 }
