@@ -348,7 +348,11 @@ fn known(kind: &str, name: &str, names: &[&str]) -> Result<(), String> {
     }
     let hint = did_you_mean(name, names.iter().copied())
         .map_or_else(String::new, |m| format!(" (did you mean `{}`?)", plain(m)));
-    Err(format!("no {kind} named `{}`{hint}; the {kind}s: {}", plain(name), plain(&names.join(", "))))
+    Err(format!(
+        "no {kind} named `{}`{hint}; the {kind}s: {}",
+        plain(name),
+        plain(&names.join(", "))
+    ))
 }
 
 /// The value's type (a whole number, a number, a name); whether it is in range is the
@@ -379,9 +383,7 @@ fn edit_of(param: &Param, v: &str) -> Edit {
         Param::Replicas(s) => Edit::Replicas { service: s.clone(), replicas: whole(v) },
         Param::Concurrency(s) => Edit::Concurrency { service: s.clone(), concurrency: whole(v) },
         Param::Node(s) => Edit::Placement { service: s.clone(), node: v.to_owned() },
-        Param::LoadBalancing(s) => {
-            Edit::LoadBalancing { service: s.clone(), policy: v.to_owned() }
-        }
+        Param::LoadBalancing(s) => Edit::LoadBalancing { service: s.clone(), policy: v.to_owned() },
         Param::Autoscale(s, f) => Edit::Autoscale {
             service: s.clone(),
             field: *f,
@@ -414,11 +416,8 @@ fn grid(axes: &[Axis]) -> Vec<Vec<String>> {
 
 /// `service.a.replicas=2, service.a.node=edge`: a point's settings, escaped.
 fn settings_text(axes: &[Axis], point: &[String]) -> String {
-    let parts: Vec<String> = axes
-        .iter()
-        .zip(point)
-        .map(|(a, v)| format!("{}={}", plain(&a.name), plain(v)))
-        .collect();
+    let parts: Vec<String> =
+        axes.iter().zip(point).map(|(a, v)| format!("{}={}", plain(&a.name), plain(v))).collect();
     parts.join(", ")
 }
 
@@ -663,7 +662,8 @@ fn csv_row(cells: &[String]) -> String {
 fn write_dir(dir: &Path, sweep: &Sweep) -> anyhow::Result<()> {
     report::create_dir(dir)?;
     report::write_file(dir, "sweep.csv", sweep.csv().as_bytes())?;
-    let title = format!("What-if sweep — {}, {} point(s)", plain(&sweep.system), sweep.points.len());
+    let title =
+        format!("What-if sweep — {}, {} point(s)", plain(&sweep.system), sweep.points.len());
     let svg = sweep::svg(&title, &sweep.parameters, &sweep.points)
         .map_err(|reason| anyhow::anyhow!("cannot draw sweep.svg: {reason}"))?;
     report::write_file(dir, "sweep.svg", svg.as_bytes())?;

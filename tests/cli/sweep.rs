@@ -50,8 +50,12 @@ fn the_grid_is_the_cartesian_product_first_parameter_slowest() {
     }
     for (i, (p, want)) in ps.iter().zip(&expected).enumerate() {
         assert_eq!(p["point"], i + 1);
-        let got: Vec<&str> =
-            p["settings"].as_array().expect("settings").iter().map(|s| s[1].as_str().unwrap_or("")).collect();
+        let got: Vec<&str> = p["settings"]
+            .as_array()
+            .expect("settings")
+            .iter()
+            .map(|s| s[1].as_str().unwrap_or(""))
+            .collect();
         assert_eq!(&got, want, "point {}", i + 1);
         assert_eq!(p["settings"][0][0], "service.station.replicas");
         assert_eq!(p["seeds"], serde_json::json!([1]));
@@ -135,8 +139,9 @@ fn a_point_is_the_run_of_its_edited_scenario() {
     // The same edit by hand.
     let dir = scratch("sweep", "edited");
     let text = std::fs::read_to_string(crate::support::root().join(MD1)).expect("md1");
-    let edited =
-        text.replace("concurrency = 1\n", "replicas = 2\nconcurrency = 1\n").replace("rate_rps = 800", "rate_rps = 1200");
+    let edited = text
+        .replace("concurrency = 1\n", "replicas = 2\nconcurrency = 1\n")
+        .replace("rate_rps = 800", "rate_rps = 1200");
     assert_ne!(edited, text);
     let path = dir.join("edited.toml");
     std::fs::write(&path, edited).expect("write");
@@ -177,7 +182,9 @@ fn csv_and_json_carry_the_same_rows_and_out_writes_them_with_the_plot() {
         "--duration",
         "0.3",
     ];
-    let csv = fusebench(&[&base[..], &["--format", "csv", "--out", dir.to_str().expect("utf-8")]].concat());
+    let csv = fusebench(
+        &[&base[..], &["--format", "csv", "--out", dir.to_str().expect("utf-8")]].concat(),
+    );
     assert_eq!(code(&csv), 0, "{}", stderr(&csv));
     let json = fusebench(&[&base[..], &["--format", "json"]].concat());
     let j: J = serde_json::from_str(&stdout(&json)).expect("json");
@@ -210,21 +217,17 @@ fn csv_and_json_carry_the_same_rows_and_out_writes_them_with_the_plot() {
     assert_eq!(std::fs::read_to_string(dir.join("sweep.csv")).expect("sweep.csv"), text);
     let svg = std::fs::read_to_string(dir.join("sweep.svg")).expect("sweep.svg");
     assert!(svg.starts_with("<svg"), "{}", &svg[..80.min(svg.len())]);
-    for label in ["p99 latency (ms)", "availability (%)", "replica-seconds", "2 · least-outstanding"] {
+    for label in
+        ["p99 latency (ms)", "availability (%)", "replica-seconds", "2 · least-outstanding"]
+    {
         assert!(svg.contains(label), "{label} missing from the plot");
     }
 }
 
 #[test]
 fn the_text_table_is_aligned_and_names_every_parameter() {
-    let o = fusebench(&[
-        "sweep",
-        MD1,
-        "--set",
-        "service.station.replicas=1,10",
-        "--duration",
-        "0.2",
-    ]);
+    let o =
+        fusebench(&["sweep", MD1, "--set", "service.station.replicas=1,10", "--duration", "0.2"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let text = stdout(&o);
     let lines: Vec<&str> = text.lines().collect();
@@ -258,11 +261,19 @@ fn refused(set: &str, want: &[&str]) {
 fn bad_sets_are_refused_naming_the_argument() {
     refused(
         "service.statoin.replicas=1,2",
-        &["--set 'service.statoin.replicas=1,2'", "no service named `statoin`", "did you mean `station`?"],
+        &[
+            "--set 'service.statoin.replicas=1,2'",
+            "no service named `statoin`",
+            "did you mean `station`?",
+        ],
     );
     refused(
         "service.station.replica=1,2",
-        &["--set 'service.station.replica=1,2'", "`replica` is not a service field", "did you mean `replicas`?"],
+        &[
+            "--set 'service.station.replica=1,2'",
+            "`replica` is not a service field",
+            "did you mean `replicas`?",
+        ],
     );
     refused("service.station.replicas=1,two", &["value `two`: not a whole number"]);
     refused("service.station.replicas=", &["no value for `service.station.replicas`"]);
@@ -279,7 +290,11 @@ fn bad_sets_are_refused_naming_the_argument() {
     // Values the reader refuses: its located diagnostic, then the argument and the value.
     refused(
         "service.station.replicas=2,0",
-        &["md1-rho080.toml:", "replicas", "--set 'service.station.replicas=2,0': value `0` makes the scenario invalid"],
+        &[
+            "md1-rho080.toml:",
+            "replicas",
+            "--set 'service.station.replicas=2,0': value `0` makes the scenario invalid",
+        ],
     );
     refused(
         "service.station.node=host,mars",
@@ -302,7 +317,11 @@ fn a_parameter_swept_twice_or_an_unknown_endpoint_is_refused() {
         "service.station.replicas=2",
     ]);
     assert_eq!(code(&o), 2);
-    assert!(stderr(&o).contains("is already swept by --set 'service.station.replicas=1'"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is already swept by --set 'service.station.replicas=1'"),
+        "{}",
+        stderr(&o)
+    );
     let o = fusebench(&[
         "sweep",
         MD1,

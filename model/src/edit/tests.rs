@@ -681,8 +681,7 @@ fn load_balancing_is_set_in_place_or_added() {
     );
 }
 
-const SERVERLESS_WARM: &str =
-    include_str!("../../../scenarios/serverless/serverless-warm.toml");
+const SERVERLESS_WARM: &str = include_str!("../../../scenarios/serverless/serverless-warm.toml");
 
 #[test]
 fn autoscale_keys_are_set_in_the_services_autoscale_table() {

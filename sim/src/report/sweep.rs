@@ -165,17 +165,16 @@ fn draw<DB: DrawingBackend>(
     } else {
         "point (its settings: the table)".to_owned()
     };
-    let labels: Vec<String> = points
-        .iter()
-        .map(|p| if named { p.label() } else { format!("#{}", p.point) })
-        .collect();
+    let labels: Vec<String> =
+        points.iter().map(|p| if named { p.label() } else { format!("#{}", p.point) }).collect();
     let panels = body.split_evenly((3, 1));
-    let value = |f: fn(&SweepPoint) -> Option<f64>| -> Vec<Option<f64>> {
-        points.iter().map(f).collect()
-    };
+    let value =
+        |f: fn(&SweepPoint) -> Option<f64>| -> Vec<Option<f64>> { points.iter().map(f).collect() };
     let cold: Vec<String> = points
         .iter()
-        .map(|p| if p.cold_starts > 0 { format!(", {} cold", p.cold_starts) } else { String::new() })
+        .map(
+            |p| if p.cold_starts > 0 { format!(", {} cold", p.cold_starts) } else { String::new() },
+        )
         .collect();
     let bars = [
         Bars {
@@ -253,7 +252,8 @@ fn draw_bars<DB: DrawingBackend>(
         .draw()
         .map_err(err)?;
     // A bar per measured point, inset from its segment's edges.
-    let present = bars.values.iter().enumerate().filter_map(|(i, v)| Some((i32::try_from(i).ok()?, (*v)?)));
+    let present =
+        bars.values.iter().enumerate().filter_map(|(i, v)| Some((i32::try_from(i).ok()?, (*v)?)));
     chart
         .draw_series(present.map(|(i, v)| {
             let mut bar = Rectangle::new(
@@ -273,7 +273,11 @@ fn draw_bars<DB: DrawingBackend>(
             None => ("no data".to_owned(), 0.0),
         };
         chart
-            .draw_series(std::iter::once(Text::new(text, (SegmentValue::CenterOf(x), y), style.clone())))
+            .draw_series(std::iter::once(Text::new(
+                text,
+                (SegmentValue::CenterOf(x), y),
+                style.clone(),
+            )))
             .map_err(err)?;
     }
     Ok(())
