@@ -29,6 +29,9 @@ enum Command {
     Invoke(cmd::invoke::InvokeArgs),
     /// Simulate the system: a deterministic, seeded discrete-event run.
     Run(cmd::run::RunArgs),
+    /// What-if runs over a grid of parameters (replicas, placement, autoscaling, load
+    /// balancing, rate): one table and one plot comparing p99, availability and cost per point.
+    Sweep(cmd::sweep::SweepArgs),
     /// Join the shard files of `check --shard I/N` into the report `check` gives on one machine.
     Merge(cmd::merge::MergeArgs),
     /// Reproduce a counterexample saved by `check` and tell its story.
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => cmd::replay::run(&args),
         Command::Merge(args) => cmd::merge::run(&args),
         Command::Run(args) => cmd::run::run(&args),
+        Command::Sweep(args) => cmd::sweep::run(&args),
         Command::Invoke(args) => cmd::invoke::run(&args),
         Command::Gui(args) => match fusebench_gui::launch(&args) {
             Ok(()) => Ok(ExitCode::SUCCESS),

@@ -29,6 +29,12 @@ pub enum Edit {
     Concurrency { service: String, concurrency: u32 },
     /// `[[service]] name = service`: `node` (placement).
     Placement { service: String, node: String },
+    /// `[[service]] name = service`: `load_balancing` (the name as the file writes it:
+    /// `round-robin`, `random`, `least-outstanding`; the parser judges it).
+    LoadBalancing { service: String, policy: String },
+    /// One key of `[service.autoscale]` of the service, which must already have that table
+    /// (adding one would need `max_replicas`, `metric` and `target` at once).
+    Autoscale { service: String, field: AutoscaleField, value: Scalar },
     /// `[[store]] name = store`: `replicas`.
     StoreReplicas { store: String, replicas: u32 },
     /// A `[quality]` threshold; `[quality]` is created when the file has none.
@@ -66,6 +72,85 @@ impl QualityField {
             QualityField::ConvergenceMs => "convergence_ms",
         }
     }
+}
+
+/// A key of `[service.autoscale]` an [`Edit::Autoscale`] may set (scenarios/README.md has
+/// their meaning; `model/src/scenario/autoscale.rs` their ranges).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AutoscaleField {
+    MinReplicas,
+    MaxReplicas,
+    Metric,
+    Target,
+    IntervalS,
+    Tolerance,
+    ScaleUpStabilisationS,
+    ScaleDownStabilisationS,
+    StartupMs,
+    CpuRequest,
+    ColdStart,
+    ScaleToZeroGraceS,
+    ActivatorCapacity,
+    ActivatorTimeoutS,
+}
+
+impl AutoscaleField {
+    pub const ALL: [AutoscaleField; 14] = [
+        AutoscaleField::MinReplicas,
+        AutoscaleField::MaxReplicas,
+        AutoscaleField::Metric,
+        AutoscaleField::Target,
+        AutoscaleField::IntervalS,
+        AutoscaleField::Tolerance,
+        AutoscaleField::ScaleUpStabilisationS,
+        AutoscaleField::ScaleDownStabilisationS,
+        AutoscaleField::StartupMs,
+        AutoscaleField::CpuRequest,
+        AutoscaleField::ColdStart,
+        AutoscaleField::ScaleToZeroGraceS,
+        AutoscaleField::ActivatorCapacity,
+        AutoscaleField::ActivatorTimeoutS,
+    ];
+
+    /// The key in the scenario file.
+    #[must_use]
+    pub fn key(self) -> &'static str {
+        match self {
+            AutoscaleField::MinReplicas => "min_replicas",
+            AutoscaleField::MaxReplicas => "max_replicas",
+            AutoscaleField::Metric => "metric",
+            AutoscaleField::Target => "target",
+            AutoscaleField::IntervalS => "interval_s",
+            AutoscaleField::Tolerance => "tolerance",
+            AutoscaleField::ScaleUpStabilisationS => "scale_up_stabilisation_s",
+            AutoscaleField::ScaleDownStabilisationS => "scale_down_stabilisation_s",
+            AutoscaleField::StartupMs => "startup_ms",
+            AutoscaleField::CpuRequest => "cpu_request",
+            AutoscaleField::ColdStart => "cold_start",
+            AutoscaleField::ScaleToZeroGraceS => "scale_to_zero_grace_s",
+            AutoscaleField::ActivatorCapacity => "activator_capacity",
+            AutoscaleField::ActivatorTimeoutS => "activator_timeout_s",
+        }
+    }
+
+    /// The field named `key` in the file.
+    #[must_use]
+    pub fn from_key(key: &str) -> Option<AutoscaleField> {
+        Self::ALL.into_iter().find(|f| f.key() == key)
+    }
+
+    /// Whether the file writes it as a string (`metric`, `cold_start`); else a number.
+    #[must_use]
+    pub fn is_text(self) -> bool {
+        matches!(self, AutoscaleField::Metric | AutoscaleField::ColdStart)
+    }
+}
+
+/// A value an edit writes: a number (whole numbers as TOML integers) or a string.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    Number(f64),
+    Text(String),
 }
 
 /// An optional target of one `[[quality.slo]]`.
@@ -124,6 +209,8 @@ pub enum EditError {
     NoService(String),
     #[error("no store named `{0}`")]
     NoStore(String),
+    #[error("service `{0}` has no `[service.autoscale]` to edit")]
+    NoAutoscale(String),
     #[error("no SLO #{index} (the scenario has {count} `[[quality.slo]]`)")]
     NoSlo { index: usize, count: usize },
     #[error("no fault #{index} (the scenario has {count} `[[fault]]`)")]
@@ -188,6 +275,19 @@ fn apply_one(doc: &mut DocumentMut, edit: &Edit) -> Result<(), EditError> {
         }
         Edit::Placement { service, node } => {
             named(doc, "service", service)?.set("node", Value::from(node.as_str()));
+        }
+        Edit::LoadBalancing { service, policy } => {
+            named(doc, "service", service)?.set("load_balancing", Value::from(policy.as_str()));
+        }
+        Edit::Autoscale { service, field, value } => {
+            let v = match value {
+                Scalar::Number(n) => number(&format!("autoscale.{}", field.key()), *n)?,
+                Scalar::Text(t) => Value::from(t.as_str()),
+            };
+            named(doc, "service", service)?
+                .into_sub("autoscale")
+                .ok_or_else(|| EditError::NoAutoscale(service.clone()))?
+                .set(field.key(), v);
         }
         Edit::StoreReplicas { store, replicas } => {
             named(doc, "store", store)?.set("replicas", int(*replicas));
@@ -765,6 +865,13 @@ impl fmt::Display for Edit {
                 write!(f, "{service}.concurrency = {concurrency}")
             }
             Edit::Placement { service, node } => write!(f, "{service}.node = {node}"),
+            Edit::LoadBalancing { service, policy } => {
+                write!(f, "{service}.load_balancing = {policy}")
+            }
+            Edit::Autoscale { service, field, value } => match value {
+                Scalar::Number(n) => write!(f, "{service}.autoscale.{} = {n}", field.key()),
+                Scalar::Text(t) => write!(f, "{service}.autoscale.{} = {t}", field.key()),
+            },
             Edit::StoreReplicas { store, replicas } => {
                 write!(f, "store {store}.replicas = {replicas}")
             }

@@ -6,6 +6,7 @@ pub mod invoke;
 pub mod merge;
 pub mod replay;
 pub mod run;
+pub mod sweep;
 
 use std::path::Path;
 

@@ -54,7 +54,7 @@ pub struct RunArgs {
     pub limits_off: bool,
 }
 
-fn parse_duration(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<f64, String> {
     let d: f64 = s.parse().map_err(|_| format!("`{s}` is not a number of seconds"))?;
     if d.is_finite() && d > 0.0 && d <= 1e6 {
         Ok(d)
@@ -63,13 +63,14 @@ fn parse_duration(s: &str) -> Result<f64, String> {
     }
 }
 
-/// Everything a run needs, shared by every seed.
-struct Plan {
-    scenario: Scenario,
-    files: ModuleFiles,
-    duration: SimTime,
-    out: Option<PathBuf>,
-    limits: Limits,
+/// Everything a run needs, shared by every seed (and by `sweep`, one per grid point).
+pub(crate) struct Plan {
+    pub scenario: Scenario,
+    pub files: ModuleFiles,
+    pub duration: SimTime,
+    /// Where the run's files go; `None` keeps only the trace's hash.
+    pub out: Option<PathBuf>,
+    pub limits: Limits,
 }
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
@@ -199,7 +200,7 @@ fn run_seeds(plan: &Plan, seeds: std::ops::RangeInclusive<u64>) -> anyhow::Resul
 
 /// Runs one seed with its own runtime; advances in slices of 1 % of the run to move `bar`.
 /// The trace lines are kept only when they will be written.
-fn simulate(
+pub(crate) fn simulate(
     plan: &Plan,
     seed: u64,
     bar: &ProgressBar,
@@ -236,7 +237,7 @@ fn simulate(
 }
 
 /// A bar on stderr when it is a terminal; a hidden one (that costs nothing) otherwise.
-fn progress_bar(len: u64, template: &str) -> ProgressBar {
+pub(crate) fn progress_bar(len: u64, template: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

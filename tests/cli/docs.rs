@@ -14,9 +14,9 @@
 //!   binary, in a scratch directory where `scenarios/` is visible, and must exit 0 — or the
 //!   code a trailing comment gives (`# exits 1`). The lines of one snippet run in order in one
 //!   directory, so a `replay` finds the file the `check` before it wrote.
-//! - `run` gets `--duration 1` appended when the line sets no duration: a debug build would
-//!   otherwise simulate the shop's full workload for minutes; what is checked is that the
-//!   documented arguments are accepted and the exit code is the documented one.
+//! - `run` and `sweep` get `--duration 1` appended when the line sets no duration: a debug
+//!   build would otherwise simulate the shop's full workload for minutes; what is checked is
+//!   that the documented arguments are accepted and the exit code is the documented one.
 //! - `gui` lines are not run (there is no display): their arguments go through the GUI's own
 //!   clap definition (`fusebench_gui::GuiArgs`) and a scenario they name must parse.
 //! - Any other line must be one of [`ALLOWED`] exactly (build, test, install commands), so a
@@ -349,7 +349,9 @@ fn run_fusebench(line: &Line, rest: &str, dir: &Path) -> Result<(), String> {
         return check_gui(&args);
     }
     // A debug build would simulate the documented workload for minutes: see the module doc.
-    if args.first().map(String::as_str) == Some("run") && !args.iter().any(|a| a == "--duration") {
+    if matches!(args.first().map(String::as_str), Some("run" | "sweep"))
+        && !args.iter().any(|a| a == "--duration")
+    {
         args.extend(["--duration".to_owned(), "1".to_owned()]);
     }
     let o = Command::new(env!("CARGO_BIN_EXE_fusebench"))

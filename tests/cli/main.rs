@@ -30,6 +30,7 @@ mod serverless;
 mod shard;
 mod static_checks;
 mod support;
+mod sweep;
 mod temporal;
 mod verdicts;
 mod wasm_property;

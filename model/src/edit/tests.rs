@@ -669,3 +669,88 @@ proptest! {
         prop_assert_eq!(w.arrival, crate::scenario::Arrival::Poisson { rate_rps: rate });
     }
 }
+
+#[test]
+fn load_balancing_is_set_in_place_or_added() {
+    let orders = service_index("orders");
+    check(
+        &[Edit::LoadBalancing { service: "orders".into(), policy: "least-outstanding".into() }],
+        &[],
+        &["load_balancing = \"least-outstanding\""],
+        |j| j["services"][orders]["load_balancing"] = json!("least-outstanding"),
+    );
+}
+
+const SERVERLESS_WARM: &str = include_str!("../../../scenarios/serverless/serverless-warm.toml");
+
+#[test]
+fn autoscale_keys_are_set_in_the_services_autoscale_table() {
+    let edits = [
+        Edit::Autoscale {
+            service: "resize".into(),
+            field: AutoscaleField::MinReplicas,
+            value: Scalar::Number(0.0),
+        },
+        Edit::Autoscale {
+            service: "resize".into(),
+            field: AutoscaleField::Target,
+            value: Scalar::Number(2.5),
+        },
+        Edit::Autoscale {
+            service: "resize".into(),
+            field: AutoscaleField::ColdStart,
+            value: Scalar::Text("declared".into()),
+        },
+        Edit::Autoscale {
+            service: "resize".into(),
+            field: AutoscaleField::ScaleToZeroGraceS,
+            value: Scalar::Number(5.0),
+        },
+    ];
+    let out = apply(SERVERLESS_WARM, &edits).expect("the edits apply");
+    let (removed, added) = hunk(SERVERLESS_WARM, &out);
+    assert_eq!(
+        (removed, added),
+        (
+            vec![
+                "  min_replicas = 1",
+                "  max_replicas = 4",
+                "  metric = \"concurrency\"",
+                "  target = 2",
+                "  interval_s = 2",
+                "  scale_down_stabilisation_s = 10",
+                "  startup_ms = 50",
+                "  cold_start = \"module\"",
+            ],
+            vec![
+                "  min_replicas = 0",
+                "  max_replicas = 4",
+                "  metric = \"concurrency\"",
+                "  target = 2.5",
+                "  interval_s = 2",
+                "  scale_down_stabilisation_s = 10",
+                "  startup_ms = 50",
+                "  cold_start = \"declared\"",
+                "  scale_to_zero_grace_s = 5",
+            ]
+        ),
+        "{out}"
+    );
+    let a = parse_ok(&out).service("resize").and_then(|s| s.autoscale.clone()).expect("autoscale");
+    assert_eq!((a.min_replicas, a.target), (0, 2.5));
+    assert_eq!(a.cold_start, crate::scenario::ColdStart::Declared);
+    assert_eq!(a.scale_to_zero.map(|z| z.grace_s), Some(5.0));
+    for f in AutoscaleField::ALL {
+        assert_eq!(AutoscaleField::from_key(f.key()), Some(f));
+    }
+}
+
+#[test]
+fn an_autoscale_edit_needs_the_table() {
+    let edit = Edit::Autoscale {
+        service: "orders".into(),
+        field: AutoscaleField::Target,
+        value: Scalar::Number(3.0),
+    };
+    assert_eq!(apply(SHOP, &[edit]), Err(EditError::NoAutoscale("orders".into())));
+}

@@ -330,3 +330,34 @@ fn an_empty_plot_says_why_instead_of_drawing_axes() {
     let svg = svg_of("latency", &r);
     assert!(svg.contains("simulated time (s)") && svg.contains("station.serve p99"));
 }
+
+/// A sweep point sums its seeds' counts and costs, averages their p99 and names the SLO
+/// objectives missed in any of them; its plot labels the point by its settings.
+#[test]
+fn a_sweep_point_summarises_its_seeds() {
+    let runs = [report(1), report(2)];
+    let settings = vec![("service.station.replicas".to_owned(), "2".to_owned())];
+    let p = sweep::SweepPoint::new(1, settings, &runs, None);
+    assert_eq!(
+        p.requests,
+        runs.iter().map(|r| r.endpoints.values().map(|e| e.requests).sum::<u64>()).sum::<u64>()
+    );
+    let worst = |r: &Report| {
+        r.endpoints
+            .values()
+            .filter(|e| e.latency.count > 0)
+            .map(|e| e.latency.p99_ms)
+            .fold(0.0, f64::max)
+    };
+    assert_eq!(p.p99_ms, Some((worst(&runs[0]) + worst(&runs[1])) / 2.0));
+    let cost: f64 = runs.iter().map(|r| 2.0 * r.end_s).sum();
+    assert!((p.replica_seconds - cost).abs() < 1e-9, "{} vs {cost}", p.replica_seconds);
+    assert_eq!(p.seeds, [1, 2]);
+    assert!(p.slo_missed.contains(&"station.serve p50".to_owned()), "{:?}", p.slo_missed);
+    assert_eq!(p.slo_verdict(), format!("FAIL ({})", p.slo_missed.len()));
+    let one = sweep::SweepPoint::new(1, p.settings.clone(), &runs[..1], Some("station.serve"));
+    assert_eq!(one.requests, runs[0].endpoints["station.serve"].requests);
+    assert_eq!(one.p99_ms, Some(runs[0].endpoints["station.serve"].latency.p99_ms));
+    let svg = sweep::svg("t", &["service.station.replicas".to_owned()], &[p]).expect("drawn");
+    assert!(svg.contains("point: service.station.replicas") && svg.contains(">\n2\n<"), "{svg}");
+}
