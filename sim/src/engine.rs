@@ -13,7 +13,7 @@ use crate::time::SimTime;
 
 /// Cancelled timers the heap may hold before it is compacted (below this, lazy discarding
 /// at the top costs less than a pass over the heap).
-const COMPACT_MIN: usize = 4096;
+const COMPACT_MIN: usize = 1024;
 
 /// Identifies a scheduled event, to cancel it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -111,7 +111,7 @@ impl<E> EventQueue<E> {
 
     /// Drops the cancelled timers' events from the heap at once. Without it a cancelled
     /// timer stays until its time comes: a gateway timeout of 600 s kept every request's
-    /// timer for 600 s, memory growing with the run's length (benches/README.md, "Memory").
+    /// timer for 600 s, memory growing with the run's length (benches/README.md, "Memory of `run`").
     /// Run when cancelled entries are half the heap, so each costs O(1) amortised; the order
     /// of the events left is their (time, sequence) order as before, so runs are unchanged.
     fn compact(&mut self) {

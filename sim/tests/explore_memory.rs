@@ -1,8 +1,11 @@
-//! Exploration keeps what the properties need of each case, not its run: memory stays that of
-//! one case (cases run one at a time here), however many cases are explored. Measured by a
-//! counting allocator, in bytes live at once, so the bound is deterministic (no timing).
+//! Memory that must not grow with the amount of work: exploration keeps what the properties
+//! need of each case, not its run (memory stays that of one case however many are explored),
+//! and a run keeps nothing per finished request (memory stays that of a short run however long
+//! it simulates). Measured by a counting allocator, in bytes live at once, so the bounds are
+//! deterministic (no timing).
 //!
-//! The only test of this binary: the allocator counts every thread of the process.
+//! The allocator counts every thread of the process: the tests of this binary measure one at
+//! a time ([`MEASURING`]).
 
 // A counting global allocator is the one way to measure live bytes; it only delegates.
 #![allow(unsafe_code)]
@@ -11,7 +14,10 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fusebench_sim::explore::{self, Schedule};
+use fusebench_sim::runtime::Runtime;
 use fusebench_sim::setup::ModuleFiles;
+use fusebench_sim::trace::TraceMode;
+use fusebench_sim::{RunOptions, Sim};
 
 struct Counting;
 
@@ -55,8 +61,12 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
+/// Held while a test measures, so another test's allocations do not count in its peak.
+static MEASURING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Bytes live at the peak of `f`, over what was live when it started.
 fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let _alone = MEASURING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
     let out = f();
@@ -122,5 +132,43 @@ fn exploration_memory_does_not_grow_with_the_number_of_cases() {
     assert!(
         explored < 2 * one,
         "exploring {cases} cases peaked at {explored} bytes, one case at {one} (its trace {trace})"
+    );
+}
+
+/// An M/M/1 queue (ρ = 0.25) whose gateway gives every request 600 s: each answered request
+/// leaves a cancelled timeout behind.
+fn long_run(duration_s: u32) -> String {
+    BUSY.replace("[gateway]\nnode = \"n\"", "[gateway]\nnode = \"n\"\ntimeout_ms = 600000")
+        .replace("replicas = 2", "replicas = 1")
+        .replace(
+            "distribution = { dist = \"constant\", ms = 1.0 }",
+            "distribution = { dist = \"exponential\", mean_ms = 12.5 }",
+        )
+        .replace("duration_s = 8", &format!("duration_s = {duration_s}"))
+        .replace("rate_rps = 500", "rate_rps = 20")
+}
+
+#[test]
+fn a_runs_memory_does_not_grow_with_its_length() {
+    let peak = |secs: u32| {
+        let text = long_run(secs);
+        assert!(text.contains("timeout_ms = 600000") && text.contains("mean_ms = 12.5"));
+        let s = fusebench_model::parse("long.toml", &text).scenario.expect("parses");
+        let mut options = RunOptions::new(1);
+        options.trace = TraceMode::Hash;
+        let (result, peak) = peak_of(|| Sim::new(s, Box::new(Runtime::default()), &options).run());
+        (result.requests_sent, peak)
+    };
+    // Once first: what a first run sets up for good (lazily built tables) is not a peak.
+    peak(1);
+    let (short_requests, short) = peak(50);
+    let (long_requests, long) = peak(3600);
+    eprintln!("50 s: {short_requests} requests, peak {short} B; 3600 s: {long_requests}, {long} B");
+    assert!(long_requests > 60 * short_requests, "{short_requests} vs {long_requests}");
+    // Before cancelled timers were compacted away, the 3600 s run held every request answered
+    // in the last 600 s (12,000 timers, about 80 bytes each), 1 MB over the short run.
+    assert!(
+        long * 10 <= short * 11,
+        "a 3600 s run peaked at {long} bytes, a 50 s run at {short}: more than 10 % apart"
     );
 }
