@@ -31,7 +31,7 @@ pub use data::{ConflictPolicy, Consistency, Store, StoreKind, stored_bytes};
 pub use fault::{Fault, FaultKind, FaultTarget};
 pub use invariant::{BUILTIN_PROPERTY_IDS, Invariant, When};
 pub use mesh::{
-    Authorization, AuthzAction, AuthzDecision, CircuitBreaker, FILTER_CAPABILITIES, FilterAt,
+    Authorization, AuthzAction, AuthzDecision, CircuitBreaker, ABORT_STATUSES, ENVOY_MAX_PENDING, FaultAbort, FaultDelay, MeshFault, FILTER_CAPABILITIES, FilterAt,
     GATEWAY_IDENTITY, Mesh, MeshFilter, MeshPolicy, OutlierDetection, RateLimit, Retries,
     RetryBudget, RetryOn,
 };

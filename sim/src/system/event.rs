@@ -3,6 +3,7 @@
 use super::ids::{
     CallId, ChannelId, GroupId, InvId, MsgId, NodeId, OpId, ReplicaIdx, ReqId, ServiceId,
 };
+use super::balancer::Caller;
 use super::kv::ReplicaWrite;
 use crate::metrics::Outcome;
 
@@ -45,6 +46,11 @@ pub(crate) enum Event {
         attempt: u32,
     },
     CallRetry(CallId),
+    /// A mesh connection pool may let its waiting requests go (`mesh/bulkhead.rs`).
+    PoolDrain {
+        caller: Caller,
+        service: ServiceId,
+    },
     /// A store operation reaches a store replica.
     StoreAt {
         op: OpId,
