@@ -967,7 +967,7 @@ pub fn describe(line: &TraceLine) -> String {
             format!("{caller}'s mesh {filter} STOPS request {req} to {target}")
         }
         TraceEvent::MeshFault { caller, target, req, action, delay_ns, status } => {
-            if action.as_ref() == "delay" {
+            if action == "delay" {
                 format!(
                     "{caller}'s mesh fault DELAYS request {req} to {target} by {:.2} ms",
                     *delay_ns as f64 / 1e6

@@ -257,12 +257,12 @@ all = true
 "#,
     );
     let expected = [
-        "46:11 mesh.policy[0].fault.abort.percentage `percentage` = 120 is out of range (allowed: 0 to 100)",
-        "46:11 mesh.policy[0].fault.abort.http_status `http_status` = 418 has no outcome in the simulator",
-        "46:11 mesh.policy[0].fault.delay.fixed_delay_ms missing required field `fixed_delay_ms` (how long a delayed request waits)",
-        "47:21 mesh.policy[0].circuit_breaker.max_connections `max_pending_requests` counts requests waiting for one of `max_connections` connections: give `max_connections` too",
-        "47:21 mesh.policy[0].circuit_breaker.max_requests a `circuit_breaker` limits nothing: give it `max_requests` or `max_connections` (with `max_pending_requests`)",
-        "51:11 mesh.policy[1].fault.abort a `fault` injects nothing: give it `delay = { percentage, fixed_delay_ms }` or `abort = { percentage, http_status }`",
+        "40:21 mesh.policy[0].fault.abort.http_status `http_status` = 418 has no outcome in the simulator",
+        "40:36 mesh.policy[0].fault.abort.percentage `percentage` = 120 is out of range (allowed: 0 to 100)",
+        "40:70 mesh.policy[0].fault.delay.fixed_delay_ms missing required field `fixed_delay_ms` (how long a delayed request waits)",
+        "41:21 mesh.policy[0].circuit_breaker.max_connections `max_pending_requests` counts requests waiting for one of `max_connections` connections: give `max_connections` too",
+        "41:21 mesh.policy[0].circuit_breaker.max_requests a `circuit_breaker` limits nothing: give it `max_requests` or `max_connections` (with `max_pending_requests`)",
+        "45:11 mesh.policy[1].fault.abort a `fault` injects nothing: give it `delay = { percentage, fixed_delay_ms }` or `abort = { percentage, http_status }`",
     ];
     assert_eq!(m, expected);
     // The hint lists the statuses the simulator maps, with their outcomes.

@@ -82,7 +82,6 @@ impl Sim {
         Some(Refusal::Fault(outcome))
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn trace_fault(
         &mut self,
         caller: Caller,
@@ -98,8 +97,8 @@ impl Sim {
         let target = format!("{}.{}", spec.name, spec.endpoint(endpoint).name);
         let caller = self.caller_name(caller).to_owned();
         let e = TraceEvent::MeshFault {
-            caller: &caller,
-            target: &target,
+            caller: caller.as_str(),
+            target: target.as_str(),
             req: req.0,
             action,
             delay_ns,
