@@ -1,9 +1,9 @@
 //! The events the components react to, each naming its subjects by typed id.
 
+use super::balancer::Caller;
 use super::ids::{
     CallId, ChannelId, GroupId, InvId, MsgId, NodeId, OpId, ReplicaIdx, ReqId, ServiceId,
 };
-use super::balancer::Caller;
 use super::kv::ReplicaWrite;
 use crate::metrics::Outcome;
 

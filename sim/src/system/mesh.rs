@@ -37,8 +37,8 @@ mod bulkhead;
 mod fault;
 pub(crate) mod filter;
 
-pub(crate) use bulkhead::{Parked, Waiter};
 use bulkhead::Pool;
+pub(crate) use bulkhead::{Parked, Waiter};
 pub(crate) use fault::FaultSpec;
 
 use std::collections::BTreeMap;

@@ -10,12 +10,8 @@ use crate::diagnostic::Span;
 
 /// The abort statuses the simulator can answer, and the outcome each becomes (the outcome the
 /// same failure gives when the destination itself fails that way).
-pub const ABORT_STATUSES: [(u16, &str); 4] = [
-    (429, "rate-limited"),
-    (500, "guest-fault"),
-    (503, "rejected"),
-    (504, "timeout"),
-];
+pub const ABORT_STATUSES: [(u16, &str); 4] =
+    [(429, "rate-limited"), (500, "guest-fault"), (503, "rejected"), (504, "timeout")];
 
 /// `fault = { delay = {...}, abort = {...} }` (at least one of them).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -51,7 +47,8 @@ impl MeshFault {
     pub(super) fn read(cx: &mut Cx<'_>, mut o: Obj<'_, '_>) -> Option<MeshFault> {
         let delay = o.opt_table(cx, "delay").and_then(|mut t| {
             let percentage = percentage(cx, &mut t);
-            let ms = t.req_f64(cx, "fixed_delay_ms", 0.0, 3.6e6, "how long a delayed request waits");
+            let ms =
+                t.req_f64(cx, "fixed_delay_ms", 0.0, 3.6e6, "how long a delayed request waits");
             let span = t.span;
             t.finish(cx);
             Some(FaultDelay { percentage: percentage?, fixed_delay_ms: ms?, span })
@@ -74,7 +71,11 @@ impl MeshFault {
             }
             let span = t.span;
             t.finish(cx);
-            Some(FaultAbort { percentage: percentage?, http_status: u16::try_from(known?).ok()?, span })
+            Some(FaultAbort {
+                percentage: percentage?,
+                http_status: u16::try_from(known?).ok()?,
+                span,
+            })
         });
         let span = o.span;
         if delay.is_none() && abort.is_none() && !o.has("delay") && !o.has("abort") {

@@ -225,7 +225,10 @@ all = true
     assert_eq!((a.percentage, a.http_status), (2.5, 503));
     let c = mesh.service_policy("back").and_then(|p| p.circuit_breaker.as_ref()).expect("cb");
     // Envoy's default `max_pending_requests` is 1024; `max_requests` stays unset.
-    assert_eq!((c.max_requests, c.max_connections, c.max_pending_requests), (None, Some(4), Some(1024)));
+    assert_eq!(
+        (c.max_requests, c.max_connections, c.max_pending_requests),
+        (None, Some(4), Some(1024))
+    );
 }
 
 #[test]
@@ -270,5 +273,8 @@ all = true
         "[mesh]\nall = true\n[[mesh.policy]]\nservice = \"back\"\nfault = { abort = { percentage = 1, http_status = 502 } }\n",
     );
     let hint = d.iter().find_map(|d| d.hint.clone()).expect("a hint");
-    assert_eq!(hint, "use one of: 429 (rate-limited), 500 (guest-fault), 503 (rejected), 504 (timeout)");
+    assert_eq!(
+        hint,
+        "use one of: 429 (rate-limited), 500 (guest-fault), 503 (rejected), 504 (timeout)"
+    );
 }

@@ -32,7 +32,10 @@ pub(crate) struct FaultSpec {
 impl FaultSpec {
     pub(crate) fn of(f: &MeshFault) -> Self {
         FaultSpec {
-            delay: f.delay.as_ref().map(|d| (d.percentage / 100.0, millis_to_nanos(d.fixed_delay_ms))),
+            delay: f
+                .delay
+                .as_ref()
+                .map(|d| (d.percentage / 100.0, millis_to_nanos(d.fixed_delay_ms))),
             abort: f.abort.as_ref().map(|a| (a.percentage / 100.0, a.http_status)),
         }
     }

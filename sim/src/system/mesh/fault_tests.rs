@@ -30,7 +30,9 @@ fn aborts(r: &RunResult) -> Vec<(String, u32)> {
 fn invocations_of(r: &RunResult, name: &str) -> usize {
     events(r)
         .iter()
-        .filter(|(_, e)| matches!(e, TraceEvent::InvocationStart { service, .. } if service == name))
+        .filter(
+            |(_, e)| matches!(e, TraceEvent::InvocationStart { service, .. } if service == name),
+        )
         .count()
 }
 
@@ -90,8 +92,13 @@ fn a_zero_percent_fault_injects_nothing_and_draws_nothing() {
 fn a_delay_adds_exactly_its_fixed_delay_to_the_latency() {
     let text = service(1, 2.0, 20.0, 1.0);
     let plain = run(&format!("{text}\n[mesh]\nall = true\n"), 1);
-    let delayed =
-        run(&format!("{text}{}", gateway_fault("{ delay = { percentage = 100, fixed_delay_ms = 30 } }")), 1);
+    let delayed = run(
+        &format!(
+            "{text}{}",
+            gateway_fault("{ delay = { percentage = 100, fixed_delay_ms = 30 } }")
+        ),
+        1,
+    );
     // Request for request (the same arrivals and service times: the delay draws from a stream
     // of its own), each answer comes exactly 30 ms later.
     let latencies = |r: &RunResult| -> Vec<u64> {
