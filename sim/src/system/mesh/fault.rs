@@ -41,6 +41,13 @@ impl FaultSpec {
     }
 }
 
+/// What the fault filter did to a request.
+#[derive(Debug, Clone, Copy)]
+enum Injected {
+    Delay(u64),
+    Abort(u16),
+}
+
 /// The outcome an abort with `status` gives its caller: the outcome of the failure the status
 /// stands for when the destination itself fails that way (`ABORT_STATUSES` in the model lists
 /// the same, by name).
@@ -74,13 +81,13 @@ impl Sim {
             && self.rng_fault.chance(p)
         {
             self.requests.live_mut(req).fault_nanos = nanos;
-            self.trace_fault(caller, service, endpoint, req, "delay", nanos, 0);
+            self.trace_fault(caller, service, endpoint, req, Injected::Delay(nanos));
         }
         let (p, status) = fault.abort?;
         if !self.rng_fault.chance(p) {
             return None;
         }
-        self.trace_fault(caller, service, endpoint, req, "abort", 0, status);
+        self.trace_fault(caller, service, endpoint, req, Injected::Abort(status));
         let outcome = abort_outcome(status).unwrap_or(Outcome::Rejected);
         Some(Refusal::Fault(outcome))
     }
@@ -91,10 +98,12 @@ impl Sim {
         service: ServiceId,
         endpoint: EndpointId,
         req: ReqId,
-        action: &str,
-        delay_ns: u64,
-        status: u16,
+        what: Injected,
     ) {
+        let (action, delay_ns, status) = match what {
+            Injected::Delay(nanos) => ("delay", nanos, 0),
+            Injected::Abort(status) => ("abort", 0, u32::from(status)),
+        };
         let now = self.q.now();
         let spec = self.world.service(service);
         let target = format!("{}.{}", spec.name, spec.endpoint(endpoint).name);
@@ -105,7 +114,7 @@ impl Sim {
             req: req.0,
             action,
             delay_ns,
-            status: u32::from(status),
+            status,
         };
         self.trace.emit(now, &e);
     }
