@@ -92,7 +92,9 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         | TraceEvent::LimitHit { service, .. }
         | TraceEvent::OomKilled { service, .. } => Some(service),
         // A mesh refusal belongs to the proxy that refused: the gateway or a sidecar's service.
-        TraceEvent::MeshRefused { caller, .. } => Some(caller),
+        TraceEvent::MeshRefused { caller, .. } | TraceEvent::MeshFault { caller, .. } => {
+            Some(caller)
+        }
         TraceEvent::MeshFilter { proxy, .. } => Some(proxy),
         TraceEvent::StoreWrite { store, .. }
         | TraceEvent::StoreApply { store, .. }

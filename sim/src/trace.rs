@@ -405,6 +405,18 @@ pub enum TraceEvent<S = String> {
         compile_ns: u64,
         instantiate_ns: u64,
     },
+    /// `caller`'s proxy injected a fault into request `req` to `target` (`service.endpoint`;
+    /// Envoy's fault filter, `mesh/fault.rs`): `action` `delay` (it leaves `delay_ns` later) or
+    /// `abort` (the proxy answers `status` itself; the request never leaves). The unused
+    /// number is 0.
+    MeshFault {
+        caller: S,
+        target: S,
+        req: u64,
+        action: S,
+        delay_ns: u64,
+        status: u32,
+    },
     /// The gateway sent try `attempt` (0 first) of client request `req` as request `try_req`
     /// (the mesh's retries at the gateway); `after` is why the previous try failed, empty for
     /// the first.
@@ -480,6 +492,7 @@ impl<S> TraceEvent<S> {
             TraceEvent::MeshFilter { .. } => "mesh_filter",
             TraceEvent::Activator { .. } => "activator",
             TraceEvent::ColdStart { .. } => "cold_start",
+            TraceEvent::MeshFault { .. } => "mesh_fault",
         }
     }
 
@@ -800,6 +813,16 @@ impl<S> TraceEvent<S> {
                     fetch_ns: *fetch_ns,
                     compile_ns: *compile_ns,
                     instantiate_ns: *instantiate_ns,
+                }
+            }
+            TraceEvent::MeshFault { caller, target, req, action, delay_ns, status } => {
+                TraceEvent::MeshFault {
+                    caller: f(caller),
+                    target: f(target),
+                    req: *req,
+                    action: f(action),
+                    delay_ns: *delay_ns,
+                    status: *status,
                 }
             }
         }

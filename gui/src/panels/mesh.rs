@@ -35,8 +35,24 @@ pub fn policy_lines(p: &MeshPolicy) -> Vec<String> {
             ms(r.fill_interval_ms)
         ));
     }
+    if let Some(f) = &p.fault {
+        if let Some(d) = &f.delay {
+            out.push(format!("fault: delay {} % by {}", d.percentage, ms(d.fixed_delay_ms)));
+        }
+        if let Some(a) = &f.abort {
+            out.push(format!("fault: abort {} % with {}", a.percentage, a.http_status));
+        }
+    }
     if let Some(c) = &p.circuit_breaker {
-        out.push(format!("circuit breaker: at most {} requests in flight", c.max_requests));
+        if let Some(max) = c.max_requests {
+            out.push(format!("circuit breaker: at most {max} requests in flight"));
+        }
+        if let Some(connections) = c.max_connections {
+            out.push(format!(
+                "connection pool: {connections} connections, {} more waiting",
+                c.max_pending_requests.unwrap_or(0)
+            ));
+        }
     }
     if let Some(r) = &p.retries {
         let on: Vec<&str> = r.retry_on.iter().map(|o| o.name()).collect();

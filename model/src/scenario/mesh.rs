@@ -1,13 +1,15 @@
 //! The service mesh (`[mesh]`): which services run a sidecar proxy, what each sidecar hop costs,
 //! and the resilience policies (`[[mesh.policy]]`) the callers' sidecars and the gateway apply
 //! to the requests they send to a destination — modelled on Envoy's cluster and route
-//! configuration (retry policy, retry budget, circuit breakers, outlier detection, local rate
-//! limit), as Istio programs it.
+//! configuration (retry policy, retry budget, circuit breakers and connection pool, outlier
+//! detection, local rate limit, fault injection), as Istio programs it.
 
 use serde::Serialize;
 
+mod fault;
 mod filter;
 
+pub use fault::{ABORT_STATUSES, FaultAbort, FaultDelay, MeshFault};
 pub(crate) use filter::resolve as resolve_filters;
 pub use filter::{FILTER_CAPABILITIES, FilterAt, MeshFilter};
 
@@ -72,6 +74,13 @@ impl Mesh {
             .find_map(|p| pick(p).map(|t| (p, t)))
     }
 
+    /// The fault injected into requests to `service.endpoint` (the endpoint's policy's, else
+    /// the service-wide one's).
+    #[must_use]
+    pub fn fault(&self, service: &str, endpoint: &str) -> Option<&MeshFault> {
+        self.policy_for(service, endpoint, |p| p.fault.as_ref()).map(|(_, f)| f)
+    }
+
     /// The retries for requests to `service.endpoint`.
     #[must_use]
     pub fn retries(&self, service: &str, endpoint: &str) -> Option<&Retries> {
@@ -110,6 +119,10 @@ pub struct MeshPolicy {
     pub circuit_breaker: Option<CircuitBreaker>,
     pub outlier_detection: Option<OutlierDetection>,
     pub rate_limit: Option<RateLimit>,
+    /// Left out of the serialisation when absent (the scenario hash of a policy without it is
+    /// unchanged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<MeshFault>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -164,14 +177,26 @@ pub struct RetryBudget {
     pub span: Span,
 }
 
-/// Envoy's circuit breaker `max_requests`: requests to the destination in flight at once from
-/// one proxy; one more fails fast (`overflow`, Envoy's 503 with `x-envoy-overloaded`).
+/// Envoy's cluster circuit breakers, per proxy: `max_requests` requests to the destination in
+/// flight at once, one more fails fast (`overflow`, Envoy's 503 with `x-envoy-overloaded`);
+/// and the HTTP/1.1 connection pool (Istio's `maxConnections` and `http1MaxPendingRequests`):
+/// at most `max_connections` requests in flight (one per connection), up to
+/// `max_pending_requests` more wait in the proxy in arrival order for a connection to free up,
+/// one more fails fast (`overflow`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CircuitBreaker {
-    pub max_requests: u32,
+    pub max_requests: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u32>,
+    /// Default (with `max_connections`): Envoy's 1024.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_pending_requests: Option<u32>,
     #[serde(skip)]
     pub span: Span,
 }
+
+/// Envoy's default `max_pending_requests`.
+pub const ENVOY_MAX_PENDING: u32 = 1024;
 
 /// Envoy's consecutive-5xx outlier detection.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -267,11 +292,37 @@ impl MeshPolicy {
                 span,
             }
         });
-        let circuit_breaker = o.opt_table(cx, "circuit_breaker").and_then(|mut t| {
-            let max = t.req_u64(cx, "max_requests", 1, 1_000_000, "requests in flight at most");
+        let circuit_breaker = o.opt_table(cx, "circuit_breaker").map(|mut t| {
+            let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+            let max_requests = t.opt_u64(cx, "max_requests", 1, 1_000_000).map(count);
+            let max_connections = t.opt_u64(cx, "max_connections", 1, 1_000_000).map(count);
+            let pending_given = t.has("max_pending_requests");
+            let max_pending_requests = t.opt_u64(cx, "max_pending_requests", 0, 1_000_000).map(count);
+            if pending_given && !t.has("max_connections") {
+                cx.error(
+                    "parse.missing-field",
+                    t.span,
+                    &t.field("max_connections"),
+                    "`max_pending_requests` counts requests waiting for one of `max_connections` connections: give `max_connections` too",
+                );
+            }
+            if !t.has("max_requests") && !t.has("max_connections") {
+                cx.error(
+                    "parse.missing-field",
+                    t.span,
+                    &t.field("max_requests"),
+                    "a `circuit_breaker` limits nothing: give it `max_requests` or `max_connections` (with `max_pending_requests`)",
+                );
+            }
             let span = t.span;
             t.finish(cx);
-            Some(CircuitBreaker { max_requests: u32::try_from(max?).ok()?, span })
+            CircuitBreaker {
+                max_requests,
+                max_pending_requests: max_pending_requests
+                    .or(max_connections.map(|_| ENVOY_MAX_PENDING)),
+                max_connections,
+                span,
+            }
         });
         let outlier_detection = o.opt_table(cx, "outlier_detection").map(|mut t| {
             let d = OutlierDetection::default();
@@ -301,6 +352,7 @@ impl MeshPolicy {
                 span,
             })
         });
+        let fault = o.opt_table(cx, "fault").and_then(|t| MeshFault::read(cx, t));
         let span = o.span;
         if let Some(e) = &endpoint {
             // Envoy keeps these per cluster (the destination service), not per route.
@@ -326,12 +378,13 @@ impl MeshPolicy {
             && circuit_breaker.is_none()
             && outlier_detection.is_none()
             && rate_limit.is_none()
+            && fault.is_none()
         {
             cx.error(
                 "parse.missing-field",
                 span,
                 &o.field("retries"),
-                "a mesh policy sets no filter: give it retries, retry_budget, circuit_breaker, outlier_detection or rate_limit",
+                "a mesh policy sets no filter: give it retries, retry_budget, circuit_breaker, outlier_detection, rate_limit or fault",
             );
         }
         o.finish(cx);
@@ -343,6 +396,7 @@ impl MeshPolicy {
             circuit_breaker,
             outlier_detection,
             rate_limit,
+            fault,
             span,
         })
     }

@@ -31,9 +31,9 @@ pub use data::{ConflictPolicy, Consistency, Store, StoreKind, stored_bytes};
 pub use fault::{Fault, FaultKind, FaultTarget};
 pub use invariant::{BUILTIN_PROPERTY_IDS, Invariant, When};
 pub use mesh::{
-    Authorization, AuthzAction, AuthzDecision, CircuitBreaker, FILTER_CAPABILITIES, FilterAt,
-    GATEWAY_IDENTITY, Mesh, MeshFilter, MeshPolicy, OutlierDetection, RateLimit, Retries,
-    RetryBudget, RetryOn,
+    ABORT_STATUSES, Authorization, AuthzAction, AuthzDecision, CircuitBreaker, ENVOY_MAX_PENDING,
+    FILTER_CAPABILITIES, FaultAbort, FaultDelay, FilterAt, GATEWAY_IDENTITY, Mesh, MeshFault,
+    MeshFilter, MeshPolicy, OutlierDetection, RateLimit, Retries, RetryBudget, RetryOn,
 };
 pub use property::WasmProperty;
 pub use quality::{Quality, Slo};

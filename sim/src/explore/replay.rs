@@ -423,7 +423,8 @@ fn links(event: &TraceEvent) -> Vec<Link> {
         TraceEvent::CallFailed { call, req, .. } => vec![Link::Call(*call), Link::Req(*req)],
         TraceEvent::Sidecar { req, .. }
         | TraceEvent::MeshRefused { req, .. }
-        | TraceEvent::MeshFilter { req, .. } => vec![Link::Req(*req)],
+        | TraceEvent::MeshFilter { req, .. }
+        | TraceEvent::MeshFault { req, .. } => vec![Link::Req(*req)],
         TraceEvent::GatewayTry { req, try_req, .. } => vec![Link::Req(*req), Link::Req(*try_req)],
         TraceEvent::Activator { req, .. } => vec![Link::Req(*req)],
         TraceEvent::Publish { msg, .. }
@@ -965,6 +966,16 @@ pub fn describe(line: &TraceLine) -> String {
         TraceEvent::MeshRefused { caller, target, filter, req } => {
             format!("{caller}'s mesh {filter} STOPS request {req} to {target}")
         }
+        TraceEvent::MeshFault { caller, target, req, action, delay_ns, status } => {
+            if action == "delay" {
+                format!(
+                    "{caller}'s mesh fault DELAYS request {req} to {target} by {:.2} ms",
+                    *delay_ns as f64 / 1e6
+                )
+            } else {
+                format!("{caller}'s mesh fault ABORTS request {req} to {target} with {status}")
+            }
+        }
         TraceEvent::MeshFilter { proxy, filter, req, action, detail } => match action.as_ref() {
             "modify" => format!("{proxy}'s filter {filter} rewrites the {detail} of request {req}"),
             "stop" => format!("{proxy}'s filter {filter} STOPS request {req}, answering {detail}"),
@@ -1076,6 +1087,9 @@ pub fn mermaid(events: &[TraceLine]) -> String {
             }
             TraceEvent::MeshRefused { caller, target, filter, .. } => {
                 writeln!(out, "  Note over {}: {} refuses {}", id(caller), t(filter), t(target))
+            }
+            TraceEvent::MeshFault { caller, target, action, .. } => {
+                writeln!(out, "  Note over {}: fault {} {}", id(caller), t(action), t(target))
             }
             TraceEvent::Response { req, service, outcome, .. } => {
                 let service = id(service);

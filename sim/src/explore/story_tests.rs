@@ -589,6 +589,14 @@ fn every_kind() -> Vec<TraceEvent<&'static str>> {
             compile_ns: 2_000_000,
             instantiate_ns: 20_000,
         },
+        TraceEvent::MeshFault {
+            caller: "orders",
+            target: "payments.charge",
+            req: 46,
+            action: "abort",
+            delay_ns: 0,
+            status: 503,
+        },
     ]
 }
 

@@ -92,6 +92,11 @@ impl Balancers {
             })
         }) && self.waiting.len() == self.deadlines.len()
     }
+
+    /// When the first request `view`'s caller waits for is given up on.
+    pub(crate) fn earliest_deadline(&self, view: (Caller, ServiceId)) -> Option<SimTime> {
+        self.waiting.values().filter(|w| w.view == view).map(|w| w.deadline).min()
+    }
 }
 
 impl Sim {
@@ -127,6 +132,7 @@ impl Sim {
             slot.outstanding -= 1;
             slot.retries -= u32::from(w.retry);
         }
+        self.pool_released(w.view.0, w.view.1);
         Some((w.view.0, w.deadline, w.retry))
     }
 
@@ -147,6 +153,9 @@ impl Sim {
         let slot = &mut slots[w.replica as usize];
         slot.outstanding -= 1;
         slot.retries -= u32::from(w.retry);
+        self.pool_released(w.view.0, w.view.1);
+        let slots = self.balancers.views.get_mut(&w.view).expect("a waiting request has a view");
+        let slot = &mut slots[w.replica as usize];
         if success {
             slot.failures = 0;
             return;
@@ -321,7 +330,8 @@ impl Sim {
         };
         match self.transit(from, to, "request", req.0) {
             Some(d) => {
-                let filters = self.requests.live(req).filter_nanos;
+                let r = self.requests.live(req);
+                let filters = r.filter_nanos + r.fault_nanos;
                 self.q.after(d + sidecars + filters, Event::AtReplica { req, service, replica })
             }
             None => {

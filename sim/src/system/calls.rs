@@ -15,7 +15,7 @@ use super::Sim;
 use super::balancer::Caller;
 use super::event::Event;
 use super::ids::{CallId, ChannelId, Counter, EndpointId, InvId, NodeId, ReqId, ServiceId};
-use super::mesh::{Refusal, RetrySpec};
+use super::mesh::{Admission, Parked, Refusal, RetrySpec, Waiter};
 use super::requests::{ClientState, Origin, Request};
 use super::world::CallPolicy;
 use crate::engine::TimerId;
@@ -245,15 +245,52 @@ impl Sim {
             let e = TraceEvent::GatewayTry { req: client.0, attempt, try_req: req.0, after };
             self.trace.emit(now, &e);
         }
-        if let Some(refusal) = self.mesh_admit(caller, service, endpoint, req, attempt == 0) {
-            self.requests.settle(req);
-            self.call_refused(call, refusal);
-            return;
+        let sidecar_retries = self.calls.table[&call].mesh.is_some();
+        // A try of the proxy's own retries is not a new request to it (its fault filter ran on
+        // the first); a try of the application's retries is.
+        let downstream = attempt == 0 || !sidecar_retries;
+        let admission = self.mesh_admit(caller, service, endpoint, req, attempt == 0, downstream);
+        match admission {
+            Admission::Refused(Refusal::Fault(outcome)) if !sidecar_retries => {
+                // The application got its proxy's answer: a failed try, as any other.
+                self.requests.settle(req);
+                self.calls.live_mut(call).sent = Some(req);
+                let class = fault_class(outcome);
+                self.call_attempt_failed(call, outcome.name(), class, outcome);
+                return;
+            }
+            Admission::Refused(refusal) => {
+                self.requests.settle(req);
+                self.call_refused(call, refusal);
+                return;
+            }
+            Admission::Send | Admission::Pending => {}
+        }
+        // The proxy's per-try timer starts once an injected delay is over; the application's
+        // own timeout counts it.
+        let delayed = self.requests.live(req).fault_nanos;
+        if sidecar_retries && delayed > 0 {
+            timeout = timeout.saturating_add(delayed);
+            if let Some(d) = self.calls.table[&call].deadline {
+                timeout = timeout.min((d - now).max(1));
+            }
         }
         let timer = self.q.timer_after(timeout, Event::CallTimeout { call, attempt });
         let c = self.calls.live_mut(call);
         c.state = CallState::InFlight { timer };
         c.sent = Some(req);
+        if admission == Admission::Pending {
+            // It waits in the proxy for a connection (`mesh/bulkhead.rs`).
+            let parked = Parked {
+                req,
+                from,
+                deadline: now + timeout,
+                retry: attempt > 0,
+                waiter: Waiter::Call { call, attempt },
+            };
+            self.pool_park(caller, service, parked);
+            return;
+        }
         if !self.dispatch_try(req, from, caller, timeout, attempt > 0) {
             self.requests.settle(req);
             self.call_attempt_failed(
@@ -348,6 +385,26 @@ impl Sim {
                 }
             }
         }
+    }
+
+    /// Whether try `attempt` of `call` is still awaited (for a request waiting in a mesh
+    /// connection pool).
+    pub(crate) fn call_try_waits(&self, call: CallId, attempt: u32) -> bool {
+        self.calls.table.get(&call).is_some_and(|c| {
+            c.attempt == attempt
+                && matches!(c.state, CallState::InFlight { .. })
+                && self.parent_waits(c.parent)
+        })
+    }
+
+    /// A try that waited in a mesh connection pool found no replica when it could go.
+    pub(crate) fn pool_try_failed(&mut self, call: CallId) {
+        self.call_attempt_failed(
+            call,
+            "no healthy instance",
+            RetryOn::Unavailable,
+            Outcome::Rejected,
+        );
     }
 
     /// A mesh filter refused a try: the call fails at once (a refusal is never retried).
@@ -447,5 +504,15 @@ impl Sim {
             Caller::Service(s) => self.services[s.index()].rng.unit(),
             Caller::Gateway | Caller::Broker => self.rng_gateway.unit(),
         }
+    }
+}
+
+/// The retry class of an injected abort's outcome (what `on_call_reply` gives the same outcome
+/// from a callee).
+fn fault_class(outcome: Outcome) -> RetryOn {
+    match outcome {
+        Outcome::Timeout => RetryOn::Timeout,
+        Outcome::Rejected | Outcome::Overflow | Outcome::RateLimited => RetryOn::Unavailable,
+        _ => RetryOn::FiveXx,
     }
 }

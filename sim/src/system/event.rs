@@ -1,5 +1,6 @@
 //! The events the components react to, each naming its subjects by typed id.
 
+use super::balancer::Caller;
 use super::ids::{
     CallId, ChannelId, GroupId, InvId, MsgId, NodeId, OpId, ReplicaIdx, ReqId, ServiceId,
 };
@@ -45,6 +46,11 @@ pub(crate) enum Event {
         attempt: u32,
     },
     CallRetry(CallId),
+    /// A mesh connection pool may let its waiting requests go (`mesh/bulkhead.rs`).
+    PoolDrain {
+        caller: Caller,
+        service: ServiceId,
+    },
     /// A store operation reaches a store replica.
     StoreAt {
         op: OpId,

@@ -6,6 +6,7 @@ use super::Sim;
 use super::balancer::Caller;
 use super::event::Event;
 use super::ids::ReqId;
+use super::mesh::{Admission, Parked, Waiter};
 use super::requests::{ClientState, Origin, Stage};
 use crate::metrics::Outcome;
 use crate::trace::TraceEvent;
@@ -45,10 +46,22 @@ impl Sim {
             }
             let r = self.requests.live(req);
             let (service, endpoint) = (r.service, r.endpoint);
-            if let Some(refusal) = self.mesh_admit(Caller::Gateway, service, endpoint, req, true) {
-                let body = self.take_filter_answer();
-                self.answer_client(req, refusal.outcome(), body);
-                return;
+            match self.mesh_admit(Caller::Gateway, service, endpoint, req, true, true) {
+                Admission::Refused(refusal) => {
+                    let body = self.take_filter_answer();
+                    self.answer_client(req, refusal.outcome(), body);
+                    return;
+                }
+                Admission::Pending => {
+                    // It waits at the gateway for a connection (`mesh/bulkhead.rs`).
+                    let deadline = self.q.now() + self.world.gateway_timeout;
+                    let from = self.world.gateway_node;
+                    let parked =
+                        Parked { req, from, deadline, retry: false, waiter: Waiter::Client };
+                    self.pool_park(Caller::Gateway, service, parked);
+                    return;
+                }
+                Admission::Send => {}
             }
         }
         let gw = self.world.gateway_node;

@@ -16,6 +16,11 @@
 //! - **circuit breaker** (Envoy `max_requests`): a request to a destination that already has
 //!   `max_requests` in flight from this proxy fails fast with `overflow` (Envoy's 503 with
 //!   `x-envoy-overloaded`), never retried;
+//! - **connection pool** (Envoy `max_connections` and `max_pending_requests`, Istio's
+//!   `connectionPool`): `mesh/bulkhead.rs` — at most `max_connections` in flight from this
+//!   proxy, `max_pending_requests` more wait for a connection, one more fails fast (`overflow`);
+//! - **fault injection** (Envoy's fault filter as Istio's VirtualService `fault` sets it):
+//!   `mesh/fault.rs` — a share of the requests delayed or aborted in the caller's proxy;
 //! - **local rate limit** (Envoy `local_ratelimit`): a token bucket per proxy and policy that
 //!   starts full, gains `tokens_per_fill` each whole `fill_interval`; a request without a
 //!   token is refused with `rate-limited` (Envoy's 429), never retried;
@@ -28,7 +33,13 @@
 //! (service → service). Everything is resolved to ids once (`MeshSpec::new`); the event path
 //! indexes vectors.
 
+mod bulkhead;
+mod fault;
 pub(crate) mod filter;
+
+use bulkhead::Pool;
+pub(crate) use bulkhead::{Parked, Waiter};
+pub(crate) use fault::FaultSpec;
 
 use std::collections::BTreeMap;
 
@@ -108,12 +119,15 @@ impl OutlierSpec {
 pub(crate) struct RouteSpec {
     pub(crate) retries: Option<RetrySpec>,
     pub(crate) rate_limit: Option<BucketSpec>,
+    pub(crate) fault: Option<FaultSpec>,
 }
 
 /// What applies to a whole destination service (an Envoy cluster).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct ClusterSpec {
     pub(crate) max_requests: Option<u32>,
+    /// The connection pool: (max connections, max pending requests).
+    pub(crate) pool: Option<(u32, u32)>,
     /// (budget percent, min retry concurrency).
     pub(crate) budget: Option<(f64, u32)>,
     pub(crate) outlier: Option<OutlierSpec>,
@@ -163,12 +177,16 @@ impl MeshSpec {
                             interval: millis_to_nanos(l.fill_interval_ms).max(1),
                         },
                     ),
+                    fault: mesh.fault(&x.name, &e.name).map(FaultSpec::of),
                 })
                 .collect();
             routes.push(route);
             let cluster =
                 mesh.service_policy(&x.name).map_or_else(ClusterSpec::default, |p| ClusterSpec {
-                    max_requests: p.circuit_breaker.as_ref().map(|c| c.max_requests),
+                    max_requests: p.circuit_breaker.as_ref().and_then(|c| c.max_requests),
+                    pool: p.circuit_breaker.as_ref().and_then(|c| {
+                        Some((c.max_connections?, c.max_pending_requests.unwrap_or(0)))
+                    }),
                     budget: p
                         .retry_budget
                         .as_ref()
@@ -240,6 +258,7 @@ struct Bucket {
 pub(crate) struct MeshState {
     buckets: BTreeMap<(Caller, u32), Bucket>,
     pub(crate) filters: filter::FilterState,
+    pools: bulkhead::Pools,
 }
 
 /// Why a filter refused a request.
@@ -251,6 +270,17 @@ pub(crate) enum Refusal {
     Filter(Outcome),
     /// The callee's authorization policy (Envoy RBAC, 403).
     Denied,
+    /// An injected abort (`fault.abort`): the outcome its status stands for.
+    Fault(Outcome),
+}
+
+/// What the caller's proxy does with a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    Send,
+    /// Every connection of the pool is busy: it waits for one (`bulkhead.rs`).
+    Pending,
+    Refused(Refusal),
 }
 
 impl Refusal {
@@ -260,6 +290,7 @@ impl Refusal {
             Refusal::RateLimited => "rate-limit",
             Refusal::Filter(_) => "filter",
             Refusal::Denied => "rbac",
+            Refusal::Fault(_) => "fault",
         }
     }
 
@@ -270,15 +301,18 @@ impl Refusal {
             Refusal::RateLimited => Outcome::RateLimited,
             Refusal::Filter(outcome) => outcome,
             Refusal::Denied => Outcome::Denied,
+            Refusal::Fault(outcome) => outcome,
         }
     }
 }
 
 impl Sim {
-    /// The rate limit (on a `first` try only: Envoy's filter runs once per downstream request,
-    /// before the router retries) and the circuit breaker (on every try) of `caller` for a
-    /// request `req` to `service.endpoint`: `Some` refusal (traced) or `None` to send it.
-    /// Draws nothing; without a mesh it is always `None`.
+    /// The filters of `caller`'s proxy for a request `req` to `service.endpoint`, in Istio's
+    /// order: its WebAssembly filters, the rate limit (on a `first` try only: Envoy's filter
+    /// runs once per downstream request, before the router retries), the fault filter (on a
+    /// `downstream` request only: once per request the application hands its proxy), the
+    /// circuit breaker and the connection pool (the router's, on every try); then the callee's
+    /// RBAC. Refusals are traced. Draws only for a fault; without a mesh it is always `Send`.
     pub(crate) fn mesh_admit(
         &mut self,
         caller: Caller,
@@ -286,40 +320,58 @@ impl Sim {
         endpoint: EndpointId,
         req: ReqId,
         first: bool,
-    ) -> Option<Refusal> {
-        let mesh = self.world.mesh.as_ref()?;
+        downstream: bool,
+    ) -> Admission {
+        let Some(mesh) = self.world.mesh.as_ref() else { return Admission::Send };
         let authorized = mesh.authorizes(caller, service, endpoint);
         let applies = mesh.applies(caller);
         // The caller's outbound chain first: its WebAssembly filters, then the rate limit and
         // the circuit breaker; then the callee's inbound RBAC.
         if applies && let Some(refusal) = self.filter_request(caller, service, endpoint, req) {
-            return Some(refusal);
+            return Admission::Refused(refusal);
         }
-        let mesh = self.world.mesh.as_ref()?;
+        let Some(mesh) = self.world.mesh.as_ref() else { return Admission::Send };
+        let mut pending = false;
         let refusal = if applies {
             let (route, cluster) = (mesh.route(service, endpoint), mesh.cluster(service));
             let limited = route.rate_limit.filter(|_| first);
             if limited.is_some_and(|b| !self.take_token(caller, b)) {
                 Some(Refusal::RateLimited)
+            } else if let Some(fault) = route.fault.filter(|_| downstream)
+                && let Some(abort) = self.inject_fault(caller, service, endpoint, req, fault)
+            {
+                // Traced as the injection it is, not as a filter's refusal.
+                return Admission::Refused(abort);
             } else if cluster
                 .max_requests
                 .is_some_and(|max| self.in_flight(caller, service).0 >= u64::from(max))
             {
                 Some(Refusal::Overflow)
+            } else if let Some((connections, queue)) = cluster.pool {
+                match self.pool_admit(caller, service, connections, queue) {
+                    Pool::Send => None,
+                    Pool::Pending => {
+                        pending = true;
+                        None
+                    }
+                    Pool::Full => Some(Refusal::Overflow),
+                }
             } else {
                 None
             }
         } else {
             None
         };
+        // (A request the callee would deny is denied without waiting for a connection.)
         let refusal = refusal.or((!authorized).then_some(Refusal::Denied));
         if refusal == Some(Refusal::Denied) {
             self.rec.service(service).denied += 1;
         }
         if let Some(r) = refusal {
             self.trace_refused(caller, service, endpoint, r.filter(), req);
+            return Admission::Refused(r);
         }
-        refusal
+        if pending { Admission::Pending } else { Admission::Send }
     }
 
     /// Whether the retry budget of `caller` towards `service` allows one more retry now.
@@ -376,3 +428,6 @@ impl Sim {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod fault_tests;

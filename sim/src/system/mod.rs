@@ -161,6 +161,9 @@ pub struct Sim {
     /// Module fetch times drawn when a replica starts with `cold_start = "module"` (drawn only
     /// then, so other runs draw nothing from it).
     rng_cold: SimRng,
+    /// The mesh's fault injection (`mesh/fault.rs`; drawn only for a configured fault, so
+    /// other runs draw nothing from it).
+    rng_fault: SimRng,
     guest_fuel: u64,
 }
 
@@ -258,6 +261,7 @@ impl Sim {
             autoscalers: world.services.iter().map(|_| None).collect(),
             activators: world.services.iter().map(|_| activator::Activator::default()).collect(),
             rng_cold: SimRng::stream(seed, "cold-start"),
+            rng_fault: SimRng::stream(seed, "mesh-fault"),
             guest_fuel: 0,
             world,
             scenario,
@@ -409,6 +413,7 @@ impl Sim {
             Event::Reply { req, outcome, body } => self.on_reply(req, outcome, body),
             Event::CallTimeout { call, attempt } => self.on_call_timeout(call, attempt),
             Event::CallRetry(call) => self.send_call_attempt(call),
+            Event::PoolDrain { caller, service } => self.on_pool_drain(caller, service),
             Event::StoreAt { op, replica } => self.on_store_at(op, replica),
             Event::OpReply(op) => self.on_op_reply(op),
             Event::OpTimeout(op) => self.on_op_timeout(op),

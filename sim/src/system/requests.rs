@@ -70,6 +70,8 @@ pub(crate) struct Request {
     pub(crate) headers: BTreeMap<String, String>,
     /// CPU time the proxy's WebAssembly filters spent on it before it left.
     pub(crate) filter_nanos: u64,
+    /// The delay a mesh fault injected before it left (`mesh/fault.rs`).
+    pub(crate) fault_nanos: u64,
 }
 
 impl Request {
@@ -95,6 +97,7 @@ impl Request {
             sidecar_nanos: 0,
             headers: BTreeMap::new(),
             filter_nanos: 0,
+            fault_nanos: 0,
         }
     }
 

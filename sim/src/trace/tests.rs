@@ -190,6 +190,14 @@ fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
             compile_ns: n.big / 2,
             instantiate_ns: n.big,
         },
+        TraceEvent::MeshFault {
+            caller: s(70),
+            target: s(71),
+            req: n.big,
+            action: s(72),
+            delay_ns: n.big / 2,
+            status: n.small,
+        },
     ]
 }
 
@@ -349,6 +357,7 @@ fn the_format_of_every_kind_is_pinned() {
         r#"{"t":46000,"ev":"mesh_filter","proxy":"e","filter":"f","req":42,"action":"g","detail":"h"}"#,
         r#"{"t":47000,"ev":"activator","req":42,"service":"g","endpoint":"h","action":"i","waited_ns":21,"buffered":3}"#,
         r#"{"t":48000,"ev":"cold_start","service":"j","replica":3,"fetch_ns":42,"compile_ns":21,"instantiate_ns":42}"#,
+        r#"{"t":49000,"ev":"mesh_fault","caller":"a","target":"b","req":42,"action":"c","delay_ns":21,"status":3}"#,
     ];
     let trace = written(&every_kind(&text, PLAIN));
     let text = String::from_utf8(trace.lines().to_vec()).expect("utf-8");

@@ -197,3 +197,84 @@ fn a_scenario_without_mesh_serialises_as_before() {
     let json = serde_json::to_string(&s).expect("serialises");
     assert!(!json.contains("mesh"), "{json}");
 }
+
+#[test]
+fn a_fault_and_a_connection_pool_read_with_envoy_defaults() {
+    let text = format!(
+        "{BASE}{}",
+        r#"
+[mesh]
+all = true
+  [[mesh.policy]]
+  service = "back"
+  circuit_breaker = { max_connections = 4 }
+  [[mesh.policy]]
+  service = "back"
+  endpoint = "get"
+  fault = { delay = { percentage = 10, fixed_delay_ms = 250 }, abort = { percentage = 2.5, http_status = 503 } }
+"#
+    );
+    let parsed = parse("m.toml", &text);
+    assert!(parsed.diagnostics.is_empty(), "{:#?}", parsed.diagnostics);
+    let s = parsed.ok().expect("valid");
+    let mesh = s.mesh.as_ref().expect("mesh");
+    let f = mesh.fault("back", "get").expect("the endpoint's fault");
+    let d = f.delay.as_ref().expect("delay");
+    assert_eq!((d.percentage, d.fixed_delay_ms), (10.0, 250.0));
+    let a = f.abort.as_ref().expect("abort");
+    assert_eq!((a.percentage, a.http_status), (2.5, 503));
+    let c = mesh.service_policy("back").and_then(|p| p.circuit_breaker.as_ref()).expect("cb");
+    // Envoy's default `max_pending_requests` is 1024; `max_requests` stays unset.
+    assert_eq!(
+        (c.max_requests, c.max_connections, c.max_pending_requests),
+        (None, Some(4), Some(1024))
+    );
+}
+
+#[test]
+fn a_policy_without_fault_or_pool_serialises_as_before() {
+    let text = format!(
+        "{BASE}{}",
+        "[mesh]\nall = true\n[[mesh.policy]]\nservice = \"back\"\ncircuit_breaker = { max_requests = 5 }\n"
+    );
+    let s = parse("m.toml", &text).ok().expect("valid");
+    let json = serde_json::to_string(&s.mesh).expect("serialises");
+    assert!(json.contains(r#""circuit_breaker":{"max_requests":5}"#), "{json}");
+    assert!(!json.contains("fault") && !json.contains("max_connections"), "{json}");
+}
+
+#[test]
+fn bad_faults_and_pools_are_located_errors() {
+    let m = messages(
+        r#"
+[mesh]
+all = true
+  [[mesh.policy]]
+  service = "back"
+  fault = { abort = { percentage = 120, http_status = 418 }, delay = { percentage = 5 } }
+  circuit_breaker = { max_pending_requests = 3 }
+  [[mesh.policy]]
+  service = "back"
+  endpoint = "get"
+  fault = {}
+"#,
+    );
+    let expected = [
+        "40:21 mesh.policy[0].fault.abort.http_status `http_status` = 418 has no outcome in the simulator",
+        "40:36 mesh.policy[0].fault.abort.percentage `percentage` = 120 is out of range (allowed: 0 to 100)",
+        "40:70 mesh.policy[0].fault.delay.fixed_delay_ms missing required field `fixed_delay_ms` (how long a delayed request waits)",
+        "41:21 mesh.policy[0].circuit_breaker.max_connections `max_pending_requests` counts requests waiting for one of `max_connections` connections: give `max_connections` too",
+        "41:21 mesh.policy[0].circuit_breaker.max_requests a `circuit_breaker` limits nothing: give it `max_requests` or `max_connections` (with `max_pending_requests`)",
+        "45:11 mesh.policy[1].fault.abort a `fault` injects nothing: give it `delay = { percentage, fixed_delay_ms }` or `abort = { percentage, http_status }`",
+    ];
+    assert_eq!(m, expected);
+    // The hint lists the statuses the simulator maps, with their outcomes.
+    let d = diags(
+        "[mesh]\nall = true\n[[mesh.policy]]\nservice = \"back\"\nfault = { abort = { percentage = 1, http_status = 502 } }\n",
+    );
+    let hint = d.iter().find_map(|d| d.hint.clone()).expect("a hint");
+    assert_eq!(
+        hint,
+        "use one of: 429 (rate-limited), 500 (guest-fault), 503 (rejected), 504 (timeout)"
+    );
+}

@@ -8,24 +8,24 @@ use crate::metrics::Outcome;
 use crate::system::{RunOptions, RunResult, Sim};
 use crate::trace::{self, TraceEvent, TraceMode};
 
-fn scenario(extra: &str) -> Scenario {
+pub(super) fn scenario(extra: &str) -> Scenario {
     let text = format!("{}{extra}", two_nodes("mesh", 2000));
     let parsed = fusebench_model::parse("mesh.toml", &text);
     assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
     parsed.ok().expect("valid")
 }
 
-fn run(extra: &str, seed: u64) -> RunResult {
+pub(super) fn run(extra: &str, seed: u64) -> RunResult {
     let mut o = RunOptions::new(seed);
     o.trace = TraceMode::Full;
     Sim::new(scenario(extra), Box::new(crate::runtime::Runtime::default()), &o).run()
 }
 
-fn events(r: &RunResult) -> Vec<(u64, TraceEvent)> {
+pub(super) fn events(r: &RunResult) -> Vec<(u64, TraceEvent)> {
     trace::read(&r.trace).map(|l| l.expect("reads back")).map(|l| (l.t.nanos(), l.event)).collect()
 }
 
-fn outcomes(r: &RunResult, key: &str) -> (u64, u64) {
+pub(super) fn outcomes(r: &RunResult, key: &str) -> (u64, u64) {
     let e = &r.metrics.endpoints[key];
     let ok = e.outcomes.get(&Outcome::Ok).copied().unwrap_or(0);
     (ok, e.outcomes.values().sum::<u64>() - ok)
@@ -33,7 +33,7 @@ fn outcomes(r: &RunResult, key: &str) -> (u64, u64) {
 
 /// Service `s` on node `b`: `replicas`, constant service time `ms`, public endpoint `get`,
 /// clients at `rps` (constant) for `secs`.
-fn service(replicas: u32, ms: f64, rps: f64, secs: f64) -> String {
+pub(super) fn service(replicas: u32, ms: f64, rps: f64, secs: f64) -> String {
     format!(
         r#"
 [[service]]
@@ -59,7 +59,7 @@ arrival = {{ kind = "constant", rate_rps = {rps} }}
     )
 }
 
-const CRASH: &str =
+pub(super) const CRASH: &str =
     "\n[[fault]]\nkind = \"crash\"\nservice = \"s\"\nreplica = 0\nat_s = 1\nrestart_after_s = 30\n";
 
 #[test]
