@@ -408,6 +408,13 @@ pub enum TraceEvent<S = String> {
         compile_ns: u64,
         instantiate_ns: u64,
     },
+    /// The policy module of `service`'s autoscaler could not decide (it trapped, ran out of
+    /// fuel, called the host, or answered something else than `{"desired": n}`): `reason`
+    /// says which; this interval's decision is the reactive one.
+    PolicyFault {
+        service: S,
+        reason: S,
+    },
     GatewayTry {
         req: u64,
         attempt: u32,
@@ -480,6 +487,7 @@ impl<S> TraceEvent<S> {
             TraceEvent::MeshFilter { .. } => "mesh_filter",
             TraceEvent::Activator { .. } => "activator",
             TraceEvent::ColdStart { .. } => "cold_start",
+            TraceEvent::PolicyFault { .. } => "policy_fault",
         }
     }
 
@@ -801,6 +809,9 @@ impl<S> TraceEvent<S> {
                     compile_ns: *compile_ns,
                     instantiate_ns: *instantiate_ns,
                 }
+            }
+            TraceEvent::PolicyFault { service, reason } => {
+                TraceEvent::PolicyFault { service: f(service), reason: f(reason) }
             }
         }
     }

@@ -589,6 +589,7 @@ fn every_kind() -> Vec<TraceEvent<&'static str>> {
             compile_ns: 2_000_000,
             instantiate_ns: 20_000,
         },
+        TraceEvent::PolicyFault { service: "resize", reason: "decide faulted: out of fuel" },
     ]
 }
 

@@ -58,6 +58,7 @@ use crate::trace::{Trace, TraceEvent, TraceMode};
 use event::Event;
 pub use journey::JourneyStats;
 pub use kv::{KvReplica, Versioned};
+pub use autoscale::policy::{ENDPOINT as POLICY_ENDPOINT, runtime_name as policy_runtime_name};
 pub use mesh::filter::runtime_name as filter_runtime_name;
 pub use world::WorldError;
 
@@ -161,6 +162,8 @@ pub struct Sim {
     /// Module fetch times drawn when a replica starts with `cold_start = "module"` (drawn only
     /// then, so other runs draw nothing from it).
     rng_cold: SimRng,
+    /// What a scaling policy module's `random` reads (never drawn unless a module does).
+    rng_policy: SimRng,
     guest_fuel: u64,
 }
 
@@ -258,6 +261,7 @@ impl Sim {
             autoscalers: world.services.iter().map(|_| None).collect(),
             activators: world.services.iter().map(|_| activator::Activator::default()).collect(),
             rng_cold: SimRng::stream(seed, "cold-start"),
+            rng_policy: SimRng::stream(seed, "autoscale-policy"),
             guest_fuel: 0,
             world,
             scenario,

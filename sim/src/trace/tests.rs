@@ -190,6 +190,7 @@ fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
             compile_ns: n.big / 2,
             instantiate_ns: n.big,
         },
+        TraceEvent::PolicyFault { service: s(70), reason: s(71) },
     ]
 }
 
@@ -349,6 +350,7 @@ fn the_format_of_every_kind_is_pinned() {
         r#"{"t":46000,"ev":"mesh_filter","proxy":"e","filter":"f","req":42,"action":"g","detail":"h"}"#,
         r#"{"t":47000,"ev":"activator","req":42,"service":"g","endpoint":"h","action":"i","waited_ns":21,"buffered":3}"#,
         r#"{"t":48000,"ev":"cold_start","service":"j","replica":3,"fetch_ns":42,"compile_ns":21,"instantiate_ns":42}"#,
+        r#"{"t":49000,"ev":"policy_fault","service":"a","reason":"b"}"#,
     ];
     let trace = written(&every_kind(&text, PLAIN));
     let text = String::from_utf8(trace.lines().to_vec()).expect("utf-8");
