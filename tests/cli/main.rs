@@ -21,6 +21,7 @@ mod invoke;
 mod layering;
 mod limits;
 mod mesh;
+mod predictive;
 mod replay_story;
 mod replay_travel;
 mod rides;

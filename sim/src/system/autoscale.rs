@@ -413,7 +413,7 @@ impl Sim {
                 match asked {
                     Ok(n) => n,
                     Err(reason) => {
-                        let e = TraceEvent::PolicyFault { service: name, reason: &reason };
+                        let e = TraceEvent::PolicyFault { service: name.as_str(), reason: &reason };
                         self.trace.emit(now, &e);
                         reactive
                     }

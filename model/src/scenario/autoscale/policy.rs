@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use toml::de::DeValue;
 
-use super::super::reader::{Cx, Obj, type_name};
+use super::super::reader::{Cx, Obj, span_of, type_name};
 use crate::scenario::NameRef;
 
 /// How the desired replica count is derived from the metric.
@@ -104,16 +104,19 @@ pub(crate) fn read(cx: &mut Cx<'_>, o: &mut Obj<'_, '_>) -> Option<ScalePolicy> 
     let field = o.field("policy");
     let Some(v) = o.get("policy") else { return Some(ScalePolicy::Reactive) };
     if v.get_ref().as_str().is_some() {
-        return o.opt_enum(
-            cx,
-            "policy",
-            &[
-                ("reactive", ScalePolicy::Reactive),
-                ("holt-winters", ScalePolicy::HoltWinters(Forecast::DEFAULT)),
-            ],
-        );
+        let kind = o.opt_enum(cx, "policy", &[("reactive", false), ("holt-winters", true)])?;
+        return Some(if kind {
+            ScalePolicy::HoltWinters(Forecast::DEFAULT)
+        } else {
+            ScalePolicy::Reactive
+        });
     }
-    let Some(mut t) = Obj::of(cx, v, &field) else { return None };
+    if v.get_ref().as_table().is_none() {
+        let msg = format!("`policy` must be {KINDS}, found {}", type_name(v.get_ref()));
+        cx.error("parse.type", span_of(v), &field, msg);
+        return None;
+    }
+    let mut t = Obj::of(cx, v, &field)?;
     let horizon_s = t.opt_f64(cx, "horizon_s", 0.0, 86_400.0);
     let window = t.opt_u64(cx, "window", 2, 10_000).unwrap_or(WINDOW_DEFAULT);
     let window = u32::try_from(window).unwrap_or(u32::MAX);
@@ -146,7 +149,8 @@ pub(crate) fn read(cx: &mut Cx<'_>, o: &mut Obj<'_, '_>) -> Option<ScalePolicy> 
                     let msg = format!("missing required field `kind` (a policy table is {KINDS})");
                     cx.error("parse.missing-field", t.span, &t.field("kind"), msg);
                 }
-                None
+                // Its other fields depend on the kind: one error is enough.
+                return None;
             }
         }
     };
