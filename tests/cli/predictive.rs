@@ -9,8 +9,8 @@ use fusebench_sim::trace::{self, TraceEvent};
 use crate::support::{code, fusebench, scratch, stderr, stdout};
 
 const DIR: &str = "scenarios/predictive";
-/// The morning ramp and the midday plateau (the whole day is 240 s): enough for a debug build.
-const DURATION: &str = "150";
+/// The night, the morning ramp and the peak (the whole day is 240 s): enough for a debug build.
+const DURATION: &str = "130";
 
 struct Run {
     p99_ms: f64,
