@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
-use fusebench_model::checks::{self, CheckOutcome};
 use fusebench_model::capability::Capability;
+use fusebench_model::checks::{self, CheckOutcome};
 use fusebench_model::scenario::{FaultKind, FaultTarget, InstancePolicy, ScalePolicy, StoreKind};
 
 use crate::load::Loaded;

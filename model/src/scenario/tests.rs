@@ -439,15 +439,26 @@ fn autoscale_policies_read_reactive_by_default_holt_winters_or_a_module() {
     assert_eq!(read("  policy = \"reactive\""), ScalePolicy::Reactive);
     assert_eq!(read("  policy = \"holt-winters\""), ScalePolicy::HoltWinters(Forecast::DEFAULT));
     assert_eq!(
-        read("  policy = { kind = \"holt-winters\", alpha = 0.8, beta = 0, horizon_s = 9, window = 10 }"),
-        ScalePolicy::HoltWinters(Forecast { alpha: 0.8, beta: 0.0, horizon_s: Some(9.0), window: 10 })
+        read(
+            "  policy = { kind = \"holt-winters\", alpha = 0.8, beta = 0, horizon_s = 9, window = 10 }"
+        ),
+        ScalePolicy::HoltWinters(Forecast {
+            alpha: 0.8,
+            beta: 0.0,
+            horizon_s: Some(9.0),
+            window: 10
+        })
     );
-    let ScalePolicy::Module(m) = read("  policy = { module = \"p.wasm\", params = { alpha = 0.5, k = 2 } }")
+    let ScalePolicy::Module(m) =
+        read("  policy = { module = \"p.wasm\", params = { alpha = 0.5, k = 2 } }")
     else {
         panic!("a module policy")
     };
     assert_eq!(m.module.name, "p.wasm");
-    assert_eq!(m.params.into_iter().collect::<Vec<_>>(), [("alpha".into(), 0.5), ("k".into(), 2.0)]);
+    assert_eq!(
+        m.params.into_iter().collect::<Vec<_>>(),
+        [("alpha".into(), 0.5), ("k".into(), 2.0)]
+    );
     assert_eq!((m.horizon_s, m.window), (None, 60));
     // The reactive policy keeps the canonical form (and the hash) of scenarios without one.
     let s = parse("t.toml", &autoscaled(base)).ok().expect("valid");
@@ -460,13 +471,37 @@ fn autoscale_policy_mistakes_are_located_errors() {
     let base = "  max_replicas = 5\n  metric = \"concurrency\"\n  target = 4\n";
     let cases: [(&str, &str, &str); 8] = [
         ("  policy = \"predictive\"", "service[0].autoscale.policy", "is not one of"),
-        ("  policy = 3", "service[0].autoscale.policy", "must be `reactive`, `holt-winters`, or a table"),
-        ("  policy = { alpha = 0.5 }", "service[0].autoscale.policy.kind", "missing required field"),
+        (
+            "  policy = 3",
+            "service[0].autoscale.policy",
+            "must be `reactive`, `holt-winters`, or a table",
+        ),
+        (
+            "  policy = { alpha = 0.5 }",
+            "service[0].autoscale.policy.kind",
+            "missing required field",
+        ),
         ("  policy = { kind = \"arima\" }", "service[0].autoscale.policy.kind", "is not one of"),
-        ("  policy = { kind = \"holt-winters\", alpha = 2 }", "service[0].autoscale.policy.alpha", "out of range"),
-        ("  policy = { kind = \"holt-winters\", alfa = 0.2 }", "service[0].autoscale.policy.alfa", "did you mean `alpha`?"),
-        ("  policy = { module = \"p.wasm\", params = { alpha = \"high\" } }", "service[0].autoscale.policy.params.alpha", "must be a number"),
-        ("  policy = { module = \"p.wasm\", kind = \"holt-winters\" }", "service[0].autoscale.policy.kind", "not both"),
+        (
+            "  policy = { kind = \"holt-winters\", alpha = 2 }",
+            "service[0].autoscale.policy.alpha",
+            "out of range",
+        ),
+        (
+            "  policy = { kind = \"holt-winters\", alfa = 0.2 }",
+            "service[0].autoscale.policy.alfa",
+            "did you mean `alpha`?",
+        ),
+        (
+            "  policy = { module = \"p.wasm\", params = { alpha = \"high\" } }",
+            "service[0].autoscale.policy.params.alpha",
+            "must be a number",
+        ),
+        (
+            "  policy = { module = \"p.wasm\", kind = \"holt-winters\" }",
+            "service[0].autoscale.policy.kind",
+            "not both",
+        ),
     ];
     for (body, field, says) in cases {
         let errs = errors(&autoscaled(&format!("{base}{body}")));

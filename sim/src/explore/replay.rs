@@ -935,7 +935,9 @@ pub fn describe(line: &TraceLine) -> String {
             )
         }
         TraceEvent::PolicyFault { service, reason } => {
-            format!("{service}'s scaling policy module FAILS ({reason}): the reactive decision stands")
+            format!(
+                "{service}'s scaling policy module FAILS ({reason}): the reactive decision stands"
+            )
         }
         TraceEvent::ReplicaState { service, replica, state } => {
             format!("{service} replica {replica} is {state}")

@@ -285,10 +285,12 @@ fn autoscaling(md: &mut String, r: &Report) {
         })
         .collect();
     if !predictive.is_empty() {
-        md.push_str("
+        md.push_str(
+            "
 Scaling policies other than the reactive HPA:
 
-");
+",
+        );
         for (name, policy, faults) in predictive {
             md.push_str(&format!("- {}: `{}`", markdown(name), markdown(policy)));
             if let Some(n) = faults {

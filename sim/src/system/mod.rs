@@ -55,10 +55,10 @@ use crate::runtime::ServiceHost;
 use crate::time::{SimTime, millis_to_nanos, secs_to_nanos};
 use crate::trace::{Trace, TraceEvent, TraceMode};
 
+pub use autoscale::policy::{ENDPOINT as POLICY_ENDPOINT, runtime_name as policy_runtime_name};
 use event::Event;
 pub use journey::JourneyStats;
 pub use kv::{KvReplica, Versioned};
-pub use autoscale::policy::{ENDPOINT as POLICY_ENDPOINT, runtime_name as policy_runtime_name};
 pub use mesh::filter::runtime_name as filter_runtime_name;
 pub use world::WorldError;
 

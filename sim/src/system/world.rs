@@ -196,10 +196,15 @@ pub(crate) struct AutoscaleSpec {
 pub(crate) enum PolicySpec {
     Reactive,
     /// Holt's linear method (`system/autoscale/forecast.rs`).
-    Holt { alpha: f64, beta: f64 },
+    Holt {
+        alpha: f64,
+        beta: f64,
+    },
     /// A policy module, loaded in the host as `policy:<service>`
     /// (`system/autoscale/policy.rs`), and the numbers it is handed.
-    Module { params: BTreeMap<String, f64> },
+    Module {
+        params: BTreeMap<String, f64>,
+    },
 }
 
 /// Scale to zero in nanoseconds (`system/activator.rs`).

@@ -25,6 +25,7 @@ fn the_module_sizes_for_the_forecast_not_the_last_value() {
     let h = r#"{"t_ms":4000,"total_milli":1000,"ready":2},{"t_ms":6000,"total_milli":3000,"ready":2},{"t_ms":8000,"total_milli":4000,"ready":2}"#;
     assert_eq!(invoke(decide, &input(h)), r#"{"desired":4}"#);
     // Within the tolerance of the current count: no change.
-    let flat = r#"{"t_ms":6000,"total_milli":4000,"ready":2},{"t_ms":8000,"total_milli":4000,"ready":2}"#;
+    let flat =
+        r#"{"t_ms":6000,"total_milli":4000,"ready":2},{"t_ms":8000,"total_milli":4000,"ready":2}"#;
     assert_eq!(invoke(decide, &input(flat)), r#"{"desired":2}"#);
 }

@@ -129,12 +129,14 @@ pub(crate) fn read(cx: &mut Cx<'_>, o: &mut Obj<'_, '_>) -> Option<ScalePolicy> 
             t.finish(cx);
             return None;
         }
-        module.map(|m| ScalePolicy::Module(PolicyModule {
-            module: m.into(),
-            params: params.unwrap_or_default(),
-            horizon_s,
-            window,
-        }))
+        module.map(|m| {
+            ScalePolicy::Module(PolicyModule {
+                module: m.into(),
+                params: params.unwrap_or_default(),
+                horizon_s,
+                window,
+            })
+        })
     } else {
         match t.opt_enum(cx, "kind", &[("reactive", "reactive"), ("holt-winters", "holt-winters")])
         {

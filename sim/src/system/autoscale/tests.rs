@@ -549,7 +549,11 @@ fn with_policy(policy: &str) -> fusebench_model::Scenario {
     let autoscale = format!(
         "max_replicas = 6\n  metric = \"concurrency\"\n  target = 0.5\n  interval_s = 5\n  scale_down_stabilisation_s = 10\n  startup_ms = 2000\n  {policy}"
     );
-    scenario(&autoscale, 60_000, r#"{ kind = "schedule", steps = [{ at_s = 0, rate_rps = 5 }, { at_s = 20, rate_rps = 20 }, { at_s = 30, rate_rps = 40 }, { at_s = 40, rate_rps = 60 }, { at_s = 50, rate_rps = 80 }, { at_s = 80, rate_rps = 5 }] }"#)
+    scenario(
+        &autoscale,
+        60_000,
+        r#"{ kind = "schedule", steps = [{ at_s = 0, rate_rps = 5 }, { at_s = 20, rate_rps = 20 }, { at_s = 30, rate_rps = 40 }, { at_s = 40, rate_rps = 60 }, { at_s = 50, rate_rps = 80 }, { at_s = 80, rate_rps = 5 }] }"#,
+    )
 }
 
 /// Runs `s` with policy module `wat` loaded as its service's policy.
@@ -640,9 +644,8 @@ fn the_reactive_policy_spelled_out_changes_nothing() {
 
 #[test]
 fn the_holt_policy_scales_up_before_the_reactive_one_on_a_ramp() {
-    let first_up = |r: &RunResult| {
-        scaling(r).0.iter().find(|s| s.2 > s.1).map(|s| s.0).expect("it scales up")
-    };
+    let first_up =
+        |r: &RunResult| scaling(r).0.iter().find(|s| s.2 > s.1).map(|s| s.0).expect("it scales up");
     let reactive = run(with_policy("policy = \"reactive\""));
     let predictive = run(with_policy("policy = \"holt-winters\""));
     let (r, p) = (first_up(&reactive), first_up(&predictive));
