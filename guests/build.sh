@@ -3,7 +3,8 @@
 # into scenarios/edge-iot/modules/, every rides module (and the racy dispatch of its flawed
 # twin) into scenarios/rides/modules/, and the known-defect scenarios' modules (scenarios/flawed/
 # dynamic/ and their fixed twins in scenarios/fixed/) into scenarios/defects-modules/, the mesh
-# filters (guests/filters/) into scenarios/mesh/modules/, and rewrites each directory's SHA256SUMS, so that a fresh machine runs every system without any
+# filters (guests/filters/) into scenarios/mesh/modules/, the scaling policies (guests/policies/)
+# into scenarios/predictive/modules/, and rewrites each directory's SHA256SUMS, so that a fresh machine runs every system without any
 # WebAssembly toolchain.
 #
 #   guests/build.sh                 install what is missing, build, copy, update SHA256SUMS
@@ -14,6 +15,8 @@
 #   guests/build.sh --defects-out DIR
 #                                   build the defect scenarios' modules into DIR instead
 #   guests/build.sh --mesh-out DIR  build the mesh filters into DIR instead (check.sh)
+#   guests/build.sh --predictive-out DIR
+#                                   build the scaling policies into DIR instead (check.sh)
 #   guests/build.sh --no-install    never install a toolchain (apt, rustup); a language whose
 #                                   toolchain is absent is reported as "skipped: <toolchain> not
 #                                   installed" and its directory is not created in the output.
@@ -34,6 +37,7 @@ defects_modules="$(cd "$guests/.." && pwd)/scenarios/defects-modules"
 defects_out="$defects_modules"
 mesh_modules="$(cd "$guests/.." && pwd)/scenarios/mesh/modules"
 mesh_out="$mesh_modules"
+predictive_out="$(cd "$guests/.." && pwd)/scenarios/predictive/modules"
 install=1
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -42,12 +46,13 @@ while [ $# -gt 0 ]; do
         --rides-out) rides_out="$2"; shift 2 ;;
         --defects-out) defects_out="$2"; shift 2 ;;
         --mesh-out) mesh_out="$2"; shift 2 ;;
+        --predictive-out) predictive_out="$2"; shift 2 ;;
         --no-install) install=0; shift ;;
-        *) echo "usage: $0 [--out DIR] [--edge-iot-out DIR] [--rides-out DIR] [--defects-out DIR] [--mesh-out DIR] [--no-install]" >&2
+        *) echo "usage: $0 [--out DIR] [--edge-iot-out DIR] [--rides-out DIR] [--defects-out DIR] [--mesh-out DIR] [--predictive-out DIR] [--no-install]" >&2
            exit 2 ;;
     esac
 done
-mkdir -p "$out" "$edge_out" "$rides_out" "$defects_out" "$mesh_out"
+mkdir -p "$out" "$edge_out" "$rides_out" "$defects_out" "$mesh_out" "$predictive_out"
 
 RUST_SERVICES=(catalog inventory orders payments shipping notifications)
 EDGE_IOT_SERVICES=(ingest devices aggregate history alerts) # Rust only
@@ -68,6 +73,9 @@ DEFECT_WAT=(search profile pricing fraud reviews)
 # scenarios/mesh/modules/rust/; the C one (guests/filters/*.c) into scenarios/mesh/modules/c/.
 MESH_FILTERS=(api-key header-router)
 MESH_FILTERS_C=(body-validator)
+# Scaling policies (the SDK's `policy` feature, a cargo run of their own) into
+# scenarios/predictive/modules/rust/.
+POLICIES=(holt-winters)
 SKIPPED=()
 
 skip() {
@@ -102,7 +110,11 @@ build_rust() {
     for s in "${MESH_FILTERS[@]}"; do
         filters+=(-p "$s")
     done
-    for run in packages checkers filters; do
+    local policies=()
+    for s in "${POLICIES[@]}"; do
+        policies+=(-p "$s")
+    done
+    for run in packages checkers filters policies; do
         local -n selected="$run"
         (cd "$guests" && env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS \
             cargo build --locked --release --target wasm32-unknown-unknown "${selected[@]}")
@@ -127,6 +139,10 @@ build_rust() {
     mkdir -p "$mesh_out/rust"
     for s in "${MESH_FILTERS[@]}"; do
         cp "$target_dir/wasm32-unknown-unknown/release/${s//-/_}.wasm" "$mesh_out/rust/$s.wasm"
+    done
+    mkdir -p "$predictive_out/rust"
+    for s in "${POLICIES[@]}"; do
+        cp "$target_dir/wasm32-unknown-unknown/release/${s//-/_}.wasm" "$predictive_out/rust/$s.wasm"
     done
 }
 
@@ -219,10 +235,11 @@ sums "$edge_out"
 sums "$rides_out"
 sums "$defects_out"
 sums "$mesh_out"
+sums "$predictive_out"
 if [ ${#SKIPPED[@]} -gt 0 ]; then
     echo "built with languages skipped: ${SKIPPED[*]}" >&2
 fi
-for dir in "$out" "$edge_out" "$rides_out" "$defects_out" "$mesh_out"; do
+for dir in "$out" "$edge_out" "$rides_out" "$defects_out" "$mesh_out" "$predictive_out"; do
     echo "modules in $dir:"
     (cd "$dir" && LC_ALL=C sort -k2 SHA256SUMS | while read -r _ f; do printf '  %-28s %7d bytes\n' "$f" "$(stat -c %s "$f")"; done)
 done

@@ -2,7 +2,8 @@
 # Rebuilds every shop, edge-iot, rides and defect-scenario module into a temporary directory
 # and compares it with the committed scenarios/shop/modules/SHA256SUMS,
 # scenarios/edge-iot/modules/SHA256SUMS, scenarios/rides/modules/SHA256SUMS and
-# scenarios/defects-modules/SHA256SUMS (and the committed files with their sums).
+# scenarios/defects-modules/SHA256SUMS, the mesh filters' and the scaling policies' likewise
+# (and the committed files with their sums).
 #
 #   exit 0  every rebuilt module is byte-identical to the committed one; a language whose
 #           toolchain is absent prints "skipped: <toolchain> not installed" and is not compared
@@ -18,7 +19,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
 if ! CARGO_TARGET_DIR="$tmp/target" "$guests/build.sh" --out "$tmp/shop" \
-    --edge-iot-out "$tmp/edge-iot" --rides-out "$tmp/rides" --defects-out "$tmp/defects-modules" --mesh-out "$tmp/mesh" --no-install \
+    --edge-iot-out "$tmp/edge-iot" --rides-out "$tmp/rides" --defects-out "$tmp/defects-modules" --mesh-out "$tmp/mesh" --predictive-out "$tmp/predictive" --no-install \
     >"$tmp/build.log" 2>&1; then
     cat "$tmp/build.log" >&2
     echo "check: the rebuild failed" >&2
@@ -54,6 +55,7 @@ compare edge-iot
 compare rides
 compare defects-modules "$root/scenarios/defects-modules"
 compare mesh
+compare predictive
 
 if [ ${#differs[@]} -gt 0 ]; then
     echo "check: rebuilt modules differ from the committed ones:" >&2
@@ -61,7 +63,7 @@ if [ ${#differs[@]} -gt 0 ]; then
     status=1
 fi
 if [ "$status" = 0 ]; then
-    echo "check: every rebuilt module matches scenarios/{shop,edge-iot,rides,mesh}/modules/SHA256SUMS" \
+    echo "check: every rebuilt module matches scenarios/{shop,edge-iot,rides,mesh,predictive}/modules/SHA256SUMS" \
         "and scenarios/defects-modules/SHA256SUMS"
 fi
 exit "$status"

@@ -88,6 +88,7 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         | TraceEvent::ReplicaState { service, .. }
         | TraceEvent::Activator { service, .. }
         | TraceEvent::ColdStart { service, .. }
+        | TraceEvent::PolicyFault { service, .. }
         | TraceEvent::Ejected { service, .. }
         | TraceEvent::LimitHit { service, .. }
         | TraceEvent::OomKilled { service, .. } => Some(service),

@@ -15,7 +15,7 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use fusebench_model::checks::Modules;
-use fusebench_model::scenario::{FaultKind, FaultTarget};
+use fusebench_model::scenario::{FaultKind, FaultTarget, ScalePolicy};
 use fusebench_model::{Diagnostic, Scenario, module};
 
 use crate::setup::ModuleFiles;
@@ -337,7 +337,16 @@ fn module_refs(s: &Scenario) -> impl Iterator<Item = ModuleRef<'_>> {
             field: format!("mesh.filter[{i}].module"),
             checked: true,
         });
-    services.chain(swaps).chain(properties).chain(filters)
+    let policies = s.services.iter().filter_map(|x| match &x.autoscale.as_ref()?.policy {
+        ScalePolicy::Module(m) => Some(ModuleRef {
+            owner: format!("the scaling policy of service `{}`", x.name),
+            module: &m.module,
+            field: format!("service[{}].autoscale.policy.module", x.name),
+            checked: false,
+        }),
+        _ => None,
+    });
+    services.chain(swaps).chain(properties).chain(filters).chain(policies)
 }
 
 /// Inspects one module's bytes; the error is a one-line reason.

@@ -347,6 +347,9 @@ pub struct Metrics {
     pub replication_lag: BTreeMap<String, Histogram<u64>>,
     /// Per autoscaled service: its placed replicas over the run.
     pub replicas: BTreeMap<String, ReplicaStats>,
+    /// Per service whose autoscaler asks a policy module: the decisions the module could not
+    /// take (it faulted or answered nonsense) and the reactive formula took instead.
+    pub policy_faults: BTreeMap<String, u64>,
 }
 
 /// An autoscaled service's placed replicas (starting, ready, draining or crashed: holding

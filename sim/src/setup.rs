@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
+use fusebench_model::capability::Capability;
 use fusebench_model::checks::{self, CheckOutcome};
-use fusebench_model::scenario::{FaultKind, FaultTarget, InstancePolicy, StoreKind};
+use fusebench_model::scenario::{FaultKind, FaultTarget, InstancePolicy, ScalePolicy, StoreKind};
 
 use crate::load::Loaded;
 use crate::runtime::{
@@ -129,6 +130,13 @@ pub fn build_runtime(s: &Scenario, files: &ModuleFiles) -> Result<Runtime, Setup
             }
         }
     }
+    for (config, module) in policy_configs(s) {
+        let bytes = files.get(&module).ok_or_else(|| SetupError::Missing {
+            service: config.name.clone(),
+            module: module.clone(),
+        })?;
+        rt.load_service(&config, bytes)?;
+    }
     for (config, module) in filter_configs(s, files) {
         let bytes = files.get(&module).ok_or_else(|| SetupError::Missing {
             service: config.name.clone(),
@@ -137,6 +145,32 @@ pub fn build_runtime(s: &Scenario, files: &ModuleFiles) -> Result<Runtime, Setup
         rt.load_service(&config, bytes)?;
     }
     Ok(rt)
+}
+
+/// The host configuration of each scaling policy module (loaded as `policy:<service>`, see
+/// [`crate::system::policy_runtime_name`]) and its module's path: `log` only, the quality's
+/// fuel and memory limits, a fresh instance per decision (nothing but its input decides).
+fn policy_configs(s: &Scenario) -> Vec<(ServiceConfig, String)> {
+    s.services
+        .iter()
+        .filter_map(|svc| match &svc.autoscale.as_ref()?.policy {
+            ScalePolicy::Module(m) => Some((svc, m)),
+            _ => None,
+        })
+        .map(|(svc, m)| {
+            let mut config = ServiceConfig::new(crate::system::policy_runtime_name(&svc.name));
+            config.capabilities = std::collections::BTreeSet::from([Capability::Log]);
+            config.endpoints =
+                std::collections::BTreeSet::from([crate::system::POLICY_ENDPOINT.to_owned()]);
+            config.limits = ServiceLimits {
+                fuel_per_invocation: s.quality.fuel_budget,
+                memory_bytes_max: usize::try_from(s.quality.memory_max_kib.saturating_mul(1024))
+                    .unwrap_or(usize::MAX),
+            };
+            config.policy = runtime::InstancePooling::PerRequest;
+            (config, m.module.name.clone())
+        })
+        .collect()
 }
 
 /// The host configuration of each mesh filter (loaded as `filter:<name>`, see

@@ -417,6 +417,13 @@ pub enum TraceEvent<S = String> {
         delay_ns: u64,
         status: u32,
     },
+    /// The policy module of `service`'s autoscaler could not decide (it trapped, ran out of
+    /// fuel, called the host, or answered something else than `{"desired": n}`): `reason`
+    /// says which; this interval's decision is the reactive one.
+    PolicyFault {
+        service: S,
+        reason: S,
+    },
     /// The gateway sent try `attempt` (0 first) of client request `req` as request `try_req`
     /// (the mesh's retries at the gateway); `after` is why the previous try failed, empty for
     /// the first.
@@ -493,6 +500,7 @@ impl<S> TraceEvent<S> {
             TraceEvent::Activator { .. } => "activator",
             TraceEvent::ColdStart { .. } => "cold_start",
             TraceEvent::MeshFault { .. } => "mesh_fault",
+            TraceEvent::PolicyFault { .. } => "policy_fault",
         }
     }
 
@@ -824,6 +832,9 @@ impl<S> TraceEvent<S> {
                     delay_ns: *delay_ns,
                     status: *status,
                 }
+            }
+            TraceEvent::PolicyFault { service, reason } => {
+                TraceEvent::PolicyFault { service: f(service), reason: f(reason) }
             }
         }
     }

@@ -22,6 +22,7 @@ mod layering;
 mod limits;
 mod mesh;
 mod meshfault;
+mod predictive;
 mod replay_story;
 mod replay_travel;
 mod rides;

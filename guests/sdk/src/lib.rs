@@ -484,6 +484,10 @@ pub mod property;
 #[cfg(feature = "filter")]
 pub mod filter;
 
+// Behind the `policy` feature, for the same reason.
+#[cfg(feature = "policy")]
+pub mod policy;
+
 /// Exports a [`property::Checker`] as a property checker module's `handle_event` and
 /// `handle_end` (guests/ABI.md, "Property checkers"); one value of it, made with `Default` at
 /// the first line, judges the whole run. One per module; needs the SDK's `property` feature.

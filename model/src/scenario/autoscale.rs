@@ -4,7 +4,11 @@
 //!
 //! The simulator (`sim/src/system/autoscale.rs`) applies it; this file only reads and checks it.
 
+mod policy;
+
 use serde::Serialize;
+
+pub use policy::{Forecast, PolicyModule, ScalePolicy};
 
 use super::reader::{Cx, Obj};
 use crate::diagnostic::Span;
@@ -101,6 +105,9 @@ pub struct Autoscale {
     /// `Some` when `min_replicas = 0`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scale_to_zero: Option<ScaleToZero>,
+    /// What turns the metric into a desired count (default: the HPA's reactive formula).
+    #[serde(skip_serializing_if = "ScalePolicy::is_reactive")]
+    pub policy: ScalePolicy,
     #[serde(skip)]
     pub span: Span,
 }
@@ -158,6 +165,7 @@ impl Autoscale {
         let activator_capacity = o.opt_u64(cx, "activator_capacity", 1, 1_000_000).unwrap_or(100);
         let activator_timeout_s =
             o.opt_f64(cx, "activator_timeout_s", 0.001, 86_400.0).unwrap_or(300.0);
+        let policy = policy::read(cx, &mut o);
         let span = o.span;
         let field = |k: &str| o.field(k);
         let (f_max, f_metric) = (field("max_replicas"), field("metric"));
@@ -221,6 +229,7 @@ impl Autoscale {
             cpu_request,
             cold_start: cold_start?,
             scale_to_zero,
+            policy: policy?,
             span,
         })
     }

@@ -25,7 +25,9 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use autoscale::{Autoscale, ColdStart, ScaleMetric, ScaleToZero};
+pub use autoscale::{
+    Autoscale, ColdStart, Forecast, PolicyModule, ScaleMetric, ScalePolicy, ScaleToZero,
+};
 pub use channel::{Channel, ChannelKind, Delivery};
 pub use data::{ConflictPolicy, Consistency, Store, StoreKind, stored_bytes};
 pub use fault::{Fault, FaultKind, FaultTarget};

@@ -425,3 +425,91 @@ fn scale_to_zero_mistakes_are_located_errors() {
         assert!(errs[0].message.contains(says), "{body}: {}", errs[0].message);
     }
 }
+
+#[test]
+fn autoscale_policies_read_reactive_by_default_holt_winters_or_a_module() {
+    let base = "  max_replicas = 5\n  metric = \"concurrency\"\n  target = 4\n  startup_ms = 500";
+    let read = |extra: &str| {
+        let parsed = parse("t.toml", &autoscaled(&format!("{base}\n{extra}")));
+        assert!(parsed.diagnostics.is_empty(), "{extra}: {:#?}", parsed.diagnostics);
+        let s = parsed.ok().expect("valid");
+        s.service("orders").and_then(|x| x.autoscale.clone()).expect("autoscale").policy
+    };
+    assert_eq!(read(""), ScalePolicy::Reactive);
+    assert_eq!(read("  policy = \"reactive\""), ScalePolicy::Reactive);
+    assert_eq!(read("  policy = \"holt-winters\""), ScalePolicy::HoltWinters(Forecast::DEFAULT));
+    assert_eq!(
+        read(
+            "  policy = { kind = \"holt-winters\", alpha = 0.8, beta = 0, horizon_s = 9, window = 10 }"
+        ),
+        ScalePolicy::HoltWinters(Forecast {
+            alpha: 0.8,
+            beta: 0.0,
+            horizon_s: Some(9.0),
+            window: 10
+        })
+    );
+    let ScalePolicy::Module(m) =
+        read("  policy = { module = \"p.wasm\", params = { alpha = 0.5, k = 2 } }")
+    else {
+        panic!("a module policy")
+    };
+    assert_eq!(m.module.name, "p.wasm");
+    assert_eq!(
+        m.params.into_iter().collect::<Vec<_>>(),
+        [("alpha".into(), 0.5), ("k".into(), 2.0)]
+    );
+    assert_eq!((m.horizon_s, m.window), (None, 60));
+    // The reactive policy keeps the canonical form (and the hash) of scenarios without one.
+    let s = parse("t.toml", &autoscaled(base)).ok().expect("valid");
+    let json = serde_json::to_string(&s.services[0]).expect("serialises");
+    assert!(!json.contains("\"policy\""), "{json}");
+}
+
+#[test]
+fn autoscale_policy_mistakes_are_located_errors() {
+    let base = "  max_replicas = 5\n  metric = \"concurrency\"\n  target = 4\n";
+    let cases: [(&str, &str, &str); 8] = [
+        ("  policy = \"predictive\"", "service[0].autoscale.policy", "is not one of"),
+        (
+            "  policy = 3",
+            "service[0].autoscale.policy",
+            "must be `reactive`, `holt-winters`, or a table",
+        ),
+        (
+            "  policy = { alpha = 0.5 }",
+            "service[0].autoscale.policy.kind",
+            "missing required field",
+        ),
+        ("  policy = { kind = \"arima\" }", "service[0].autoscale.policy.kind", "is not one of"),
+        (
+            "  policy = { kind = \"holt-winters\", alpha = 2 }",
+            "service[0].autoscale.policy.alpha",
+            "out of range",
+        ),
+        (
+            "  policy = { kind = \"holt-winters\", alfa = 0.2 }",
+            "service[0].autoscale.policy.alfa",
+            "did you mean `alpha`?",
+        ),
+        (
+            "  policy = { module = \"p.wasm\", params = { alpha = \"high\" } }",
+            "service[0].autoscale.policy.params.alpha",
+            "must be a number",
+        ),
+        (
+            "  policy = { module = \"p.wasm\", kind = \"holt-winters\" }",
+            "service[0].autoscale.policy.kind",
+            "not both",
+        ),
+    ];
+    for (body, field, says) in cases {
+        let errs = errors(&autoscaled(&format!("{base}{body}")));
+        assert_eq!(errs.len(), 1, "{body}: {errs:#?}");
+        assert_eq!(errs[0].field.as_deref(), Some(field), "{body}");
+        let text = format!("{} {}", errs[0].message, errs[0].hint.as_deref().unwrap_or(""));
+        assert!(text.contains(says), "{body}: {text}");
+        let loc = errs[0].location.as_ref().expect("located");
+        assert!(loc.line > 30, "{body}: at line {}", loc.line);
+    }
+}

@@ -444,6 +444,7 @@ fn links(event: &TraceEvent) -> Vec<Link> {
         | TraceEvent::Scale { .. }
         | TraceEvent::ReplicaState { .. }
         | TraceEvent::ColdStart { .. }
+        | TraceEvent::PolicyFault { .. }
         | TraceEvent::Ejected { .. }
         | TraceEvent::JourneyStart { .. }
         | TraceEvent::JourneyEnd { .. }
@@ -934,6 +935,11 @@ pub fn describe(line: &TraceLine) -> String {
                 ms(*instantiate_ns)
             )
         }
+        TraceEvent::PolicyFault { service, reason } => {
+            format!(
+                "{service}'s scaling policy module FAILS ({reason}): the reactive decision stands"
+            )
+        }
         TraceEvent::ReplicaState { service, replica, state } => {
             format!("{service} replica {replica} is {state}")
         }
@@ -1130,6 +1136,7 @@ pub fn mermaid(events: &[TraceLine]) -> String {
             | TraceEvent::ReplicaState { .. }
             | TraceEvent::Activator { .. }
             | TraceEvent::ColdStart { .. }
+            | TraceEvent::PolicyFault { .. }
             | TraceEvent::CacheLookup { .. }
             | TraceEvent::RunEnd { .. }
             | TraceEvent::LimitHit { .. }

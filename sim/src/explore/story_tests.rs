@@ -597,6 +597,7 @@ fn every_kind() -> Vec<TraceEvent<&'static str>> {
             delay_ns: 0,
             status: 503,
         },
+        TraceEvent::PolicyFault { service: "resize", reason: "decide faulted: out of fuel" },
     ]
 }
 

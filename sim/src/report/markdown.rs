@@ -276,6 +276,31 @@ fn autoscaling(md: &mut String, r: &Report) {
             ],
         );
     }
+    let predictive: Vec<_> = r
+        .services
+        .iter()
+        .filter_map(|(n, s)| {
+            let a = s.autoscale.as_ref()?;
+            Some((n, a.policy.as_ref()?, a.policy_faults))
+        })
+        .collect();
+    if !predictive.is_empty() {
+        md.push_str(
+            "
+Scaling policies other than the reactive HPA:
+
+",
+        );
+        for (name, policy, faults) in predictive {
+            md.push_str(&format!("- {}: `{}`", markdown(name), markdown(policy)));
+            if let Some(n) = faults {
+                md.push_str(&format!(
+                    " (policy module; {n} decisions it could not take, the reactive one stood: `policy_fault` lines)"
+                ));
+            }
+            md.push('\n');
+        }
+    }
 }
 
 /// Cold starts: replicas started with their module's cost, and per endpoint the requests that

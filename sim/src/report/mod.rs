@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use fusebench_model::scenario::ScalePolicy;
 use fusebench_model::{Scenario, text};
 use serde::Serialize;
 
@@ -201,6 +202,13 @@ pub struct AutoscaleReport {
     pub placed_end: u32,
     /// ∫ replicas placed dt over the whole run (drain included): the cost, in replica-seconds.
     pub replica_seconds: f64,
+    /// The policy deciding the count, when not the reactive HPA: `holt-winters`, or the
+    /// policy module's path (left out otherwise, so other reports keep their bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// A policy module's decisions it could not take (the reactive one stood instead).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_faults: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -483,6 +491,10 @@ fn services(result: &RunResult, scenario: &Scenario) -> BTreeMap<String, Service
                         placed_max: r.most(),
                         placed_end: r.placed,
                         replica_seconds: r.replica_seconds(result.end.nanos()),
+                        policy: (!a.policy.is_reactive()).then(|| a.policy.name().to_owned()),
+                        policy_faults: matches!(a.policy, ScalePolicy::Module(_)).then(|| {
+                            result.metrics.policy_faults.get(&svc.name).copied().unwrap_or(0)
+                        }),
                     }
                 }),
                 cold_starts: m.cold_starts.clone(),

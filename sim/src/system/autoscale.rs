@@ -26,7 +26,15 @@
 //! and stops (a terminating pod). Kubernetes' choice of whom to remove is followed: pending
 //! first, then not ready, then the newest (highest position).
 //!
+//! The desired count before stabilisation comes from the service's `policy`: the HPA formula
+//! above (`reactive`, the default), the same formula on a Holt forecast of the metric
+//! (`holt-winters`, `autoscale/forecast.rs`), or a WebAssembly module (`autoscale/policy.rs`);
+//! stabilisation, rate limits and bounds then apply to every policy alike.
+//!
 //! Every decision is traced (`scale`), and every change of a replica (`replica_state`).
+
+mod forecast;
+pub(crate) mod policy;
 
 use std::collections::VecDeque;
 
@@ -36,7 +44,7 @@ use super::Sim;
 use super::event::Event;
 use super::ids::{GroupId, NodeId, ReplicaIdx, ServiceId};
 use super::replica::Health;
-use super::world::AutoscaleSpec;
+use super::world::{AutoscaleSpec, PolicySpec};
 use crate::dist::sample_nanos;
 use crate::runtime::{COMPILE_NS_PER_CODE_BYTE, INSTANTIATE_NS};
 use crate::time::SimTime;
@@ -53,6 +61,21 @@ pub(crate) struct Autoscaler {
     occupancy_then: u128,
     busy_then: u64,
     then: SimTime,
+    /// The metric of the last `window` intervals, for a predictive policy (empty otherwise).
+    history: VecDeque<Sample>,
+}
+
+/// One interval's measurement, as a predictive policy sees it (guests/ABI.md, "Scaling
+/// policies"): integers, so that a module computes on exactly the host's numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct Sample {
+    /// When the interval ended, ms.
+    pub(crate) t_ms: u64,
+    /// The metric summed over the ready replicas (per-replica metrics) or the whole backlog
+    /// (`queue`), in thousandths.
+    pub(crate) total_milli: u64,
+    /// Replicas ready then.
+    pub(crate) ready: u32,
 }
 
 /// What a decision settled on, and why.
@@ -304,6 +327,7 @@ impl Sim {
             _ => (pod_metric_desired(count, total, spec.target, spec.tolerance), count.ready),
         };
         let value = if per == 0 { 0.0 } else { total / f64::from(per) };
+        let desired = self.policy_desired(service, &spec, &mut scaler, count, total, desired);
         let mut decision = scaler.decide(&spec, now, current, desired);
         if grace && decision.to == 1 && decision.desired == 0 && decision.reason == "min replicas" {
             decision.reason = "scale-to-zero grace";
@@ -329,6 +353,72 @@ impl Sim {
         }
         if now < self.end {
             self.q.after(spec.interval, Event::Autoscale(service));
+        }
+    }
+
+    /// The desired count of `service`'s policy, given this interval's metric `total` and the
+    /// reactive formula's answer `reactive` (which a faulting policy module falls back to).
+    fn policy_desired(
+        &mut self,
+        service: ServiceId,
+        spec: &AutoscaleSpec,
+        scaler: &mut Autoscaler,
+        count: Count,
+        total: f64,
+        reactive: u32,
+    ) -> u32 {
+        if matches!(spec.policy, PolicySpec::Reactive) {
+            return reactive;
+        }
+        let now = self.q.now();
+        let total_milli = (total * 1000.0).round().max(0.0) as u64;
+        let sample = Sample { t_ms: now.nanos() / 1_000_000, total_milli, ready: count.ready };
+        scaler.history.push_back(sample);
+        while scaler.history.len() > spec.window.max(1) {
+            scaler.history.pop_front();
+        }
+        let interval_ms = spec.interval / 1_000_000;
+        let current = count.current();
+        match &spec.policy {
+            PolicySpec::Reactive => reactive,
+            PolicySpec::Holt { alpha, beta } => forecast::desired(
+                scaler.history.make_contiguous(),
+                *alpha,
+                *beta,
+                spec.horizon_ms,
+                interval_ms,
+                current,
+                spec.target,
+                spec.tolerance,
+            ),
+            PolicySpec::Module { params } => {
+                let input = policy::Input {
+                    t_ms: sample.t_ms,
+                    interval_ms,
+                    horizon_ms: spec.horizon_ms,
+                    metric: spec.metric.name(),
+                    target: spec.target,
+                    tolerance: spec.tolerance,
+                    current,
+                    ready: count.ready,
+                    min: spec.min,
+                    max: spec.max,
+                    params,
+                    history: scaler.history.make_contiguous(),
+                };
+                let name = &self.world.service(service).name;
+                let asked =
+                    policy::ask(&mut *self.host, name, &input, now.nanos(), &mut self.rng_policy);
+                self.rec.policy_decided(service, asked.is_err());
+                match asked {
+                    Ok(n) => n,
+                    Err(reason) => {
+                        let e = TraceEvent::PolicyFault { service: name.as_str(), reason: &reason };
+                        self.trace.emit(now, &e);
+                        reactive
+                    }
+                }
+            }
         }
     }
 

@@ -55,6 +55,7 @@ use crate::runtime::ServiceHost;
 use crate::time::{SimTime, millis_to_nanos, secs_to_nanos};
 use crate::trace::{Trace, TraceEvent, TraceMode};
 
+pub use autoscale::policy::{ENDPOINT as POLICY_ENDPOINT, runtime_name as policy_runtime_name};
 use event::Event;
 pub use journey::JourneyStats;
 pub use kv::{KvReplica, Versioned};
@@ -164,6 +165,8 @@ pub struct Sim {
     /// The mesh's fault injection (`mesh/fault.rs`; drawn only for a configured fault, so
     /// other runs draw nothing from it).
     rng_fault: SimRng,
+    /// What a scaling policy module's `random` reads (never drawn unless a module does).
+    rng_policy: SimRng,
     guest_fuel: u64,
 }
 
@@ -262,6 +265,7 @@ impl Sim {
             activators: world.services.iter().map(|_| activator::Activator::default()).collect(),
             rng_cold: SimRng::stream(seed, "cold-start"),
             rng_fault: SimRng::stream(seed, "mesh-fault"),
+            rng_policy: SimRng::stream(seed, "autoscale-policy"),
             guest_fuel: 0,
             world,
             scenario,

@@ -31,6 +31,8 @@ pub(crate) struct Recorder {
     channels: Vec<Option<ChannelStats>>,
     /// Per service (autoscaled ones only).
     replicas: Vec<Option<ReplicaStats>>,
+    /// Per service with a policy module: the decisions its module could not take.
+    policy_faults: Vec<Option<u64>>,
     series: Vec<Sample>,
 }
 
@@ -64,6 +66,7 @@ impl Recorder {
             replication_lag: nones(stores),
             channels: nones(channels),
             replicas: nones(services),
+            policy_faults: nones(services),
             series: Vec::new(),
         }
     }
@@ -92,6 +95,12 @@ impl Recorder {
             Some(r) => r.change(now_nanos, placed),
             None => self.replicas[s.index()] = Some(ReplicaStats::new(now_nanos, placed)),
         }
+    }
+
+    /// A decision of `s`'s policy module fell back to the reactive one (`faulted`), or not:
+    /// either way the service now has a count.
+    pub(crate) fn policy_decided(&mut self, s: ServiceId, faulted: bool) {
+        *self.policy_faults[s.index()].get_or_insert(0) += u64::from(faulted);
     }
 
     /// ∫ (requests in the service) dt so far (0 before its first request).
@@ -233,6 +242,7 @@ impl Recorder {
             series: self.series.clone(),
             replication_lag: named(self.replication_lag.iter(), store),
             replicas: named(self.replicas.iter(), service),
+            policy_faults: named(self.policy_faults.iter(), service),
         }
     }
 }

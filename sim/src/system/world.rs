@@ -13,7 +13,8 @@ use fusebench_model::Scenario;
 use fusebench_model::contract::Shape;
 use fusebench_model::scenario::{
     Arrival, Autoscale, ChannelKind, ColdStart, ConflictPolicy, Consistency, Delivery,
-    Distribution, FaultKind, FaultTarget, LoadBalancing, ScaleMetric, StoreKind, TimeResource,
+    Distribution, FaultKind, FaultTarget, LoadBalancing, ScaleMetric, ScalePolicy, StoreKind,
+    TimeResource,
 };
 
 use super::ids::{ChannelId, EndpointId, GroupId, NodeId, ReplicaIdx, ServiceId, StoreId};
@@ -181,6 +182,29 @@ pub(crate) struct AutoscaleSpec {
     pub(crate) cold_start: ColdStart,
     /// Scale to zero (`min_replicas = 0`): Knative's grace period and activator.
     pub(crate) zero: Option<ZeroSpec>,
+    /// What turns the metric into a desired count.
+    pub(crate) policy: PolicySpec,
+    /// How far ahead a predictive policy looks, ms: the scenario's `horizon_s`, or the
+    /// declared start-up plus one interval.
+    pub(crate) horizon_ms: u64,
+    /// The intervals of history a predictive policy is given (0: none kept).
+    pub(crate) window: usize,
+}
+
+/// `policy` of `[service.autoscale]` (`system/autoscale.rs`).
+#[derive(Debug, Clone)]
+pub(crate) enum PolicySpec {
+    Reactive,
+    /// Holt's linear method (`system/autoscale/forecast.rs`).
+    Holt {
+        alpha: f64,
+        beta: f64,
+    },
+    /// A policy module, loaded in the host as `policy:<service>`
+    /// (`system/autoscale/policy.rs`), and the numbers it is handed.
+    Module {
+        params: BTreeMap<String, f64>,
+    },
 }
 
 /// Scale to zero in nanoseconds (`system/activator.rs`).
@@ -210,6 +234,17 @@ impl AutoscaleSpec {
             startup: millis_to_nanos(a.startup_ms),
             cpu_request_milli: a.cpu_request.map_or(0, |c| (c * 1000.0).round() as u64),
             cold_start: a.cold_start,
+            policy: match &a.policy {
+                ScalePolicy::Reactive => PolicySpec::Reactive,
+                ScalePolicy::HoltWinters(f) => PolicySpec::Holt { alpha: f.alpha, beta: f.beta },
+                ScalePolicy::Module(m) => PolicySpec::Module { params: m.params.clone() },
+            },
+            horizon_ms: a
+                .policy
+                .horizon_s()
+                .map_or(a.startup_ms + a.interval_s * 1000.0, |h| h * 1000.0)
+                .round() as u64,
+            window: a.policy.window() as usize,
             zero: a.scale_to_zero.map(|z| ZeroSpec {
                 grace: secs_to_nanos(z.grace_s),
                 capacity: z.activator_capacity as usize,

@@ -198,6 +198,7 @@ fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
             delay_ns: n.big / 2,
             status: n.small,
         },
+        TraceEvent::PolicyFault { service: s(73), reason: s(74) },
     ]
 }
 
@@ -358,6 +359,7 @@ fn the_format_of_every_kind_is_pinned() {
         r#"{"t":47000,"ev":"activator","req":42,"service":"g","endpoint":"h","action":"i","waited_ns":21,"buffered":3}"#,
         r#"{"t":48000,"ev":"cold_start","service":"j","replica":3,"fetch_ns":42,"compile_ns":21,"instantiate_ns":42}"#,
         r#"{"t":49000,"ev":"mesh_fault","caller":"a","target":"b","req":42,"action":"c","delay_ns":21,"status":3}"#,
+        r#"{"t":50000,"ev":"policy_fault","service":"d","reason":"e"}"#,
     ];
     let trace = written(&every_kind(&text, PLAIN));
     let text = String::from_utf8(trace.lines().to_vec()).expect("utf-8");

@@ -35,6 +35,9 @@ fn hpa(min: u32, max: u32) -> AutoscaleSpec {
         cpu_request_milli: 0,
         cold_start: fusebench_model::scenario::ColdStart::Declared,
         zero: None,
+        policy: PolicySpec::Reactive,
+        horizon_ms: 0,
+        window: 0,
     }
 }
 
@@ -492,4 +495,161 @@ fn a_full_buffer_refuses_and_a_long_wait_fails_by_name() {
         (waits.overflow, waits.timeout),
         (count("overflow") as u64, count("timeout") as u64)
     );
+}
+
+// --- predictive policies ---------------------------------------------------------------------
+
+#[test]
+fn holt_s_linear_method_matches_the_hand_computed_series() {
+    // x = 1, 3, 4 with α = β = 0.5: ℓ₀ = 1, b₀ = 2; x = 3: ℓ = 1.5 + 1.5 = 3, b = 1 + 1 = 2;
+    // x = 4: ℓ = 2 + 2.5 = 4.5, b = 0.75 + 1 = 1.75; two intervals ahead: 4.5 + 3.5 = 8.
+    assert_eq!(forecast::holt(&[1.0, 3.0, 4.0], 0.5, 0.5, 2.0), 8.0);
+    // α = 1, β = 0 follows the last value with the first difference as trend.
+    assert_eq!(forecast::holt(&[2.0, 3.0, 7.0], 1.0, 0.0, 1.0), 8.0);
+    // Too short a history: nothing, or the one value; a falling trend stops at zero.
+    assert_eq!(forecast::holt(&[], 0.5, 0.5, 2.0), 0.0);
+    assert_eq!(forecast::holt(&[3.0], 0.5, 0.5, 2.0), 3.0);
+    assert_eq!(forecast::holt(&[4.0, 2.0, 0.0], 0.5, 0.5, 5.0), 0.0);
+}
+
+fn samples(totals: &[f64]) -> Vec<Sample> {
+    totals
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| Sample {
+            t_ms: (i as u64 + 1) * 5000,
+            total_milli: (x * 1000.0).round() as u64,
+            ready: 1,
+        })
+        .collect()
+}
+
+#[test]
+fn the_forecast_leads_a_linear_ramp_by_its_horizon() {
+    // A load growing by 1 request in flight per 5 s interval: after a few intervals Holt has
+    // the slope, and 20 s (4 intervals) ahead it asks for what the ramp will need then, not
+    // what it needs now.
+    let ramp: Vec<f64> = (0..12).map(|i| 2.0 + f64::from(i)).collect();
+    let now = *ramp.last().expect("a ramp");
+    let ahead = forecast::holt(&ramp, 0.5, 0.3, 4.0);
+    assert!((ahead - (now + 4.0)).abs() < 1e-9, "forecast {ahead} for {}", now + 4.0);
+    let reactive = external_metric_desired(4, now, 1.0, 0.1);
+    let predictive = forecast::desired(&samples(&ramp), 0.5, 0.3, 20_000, 5000, 4, 1.0, 0.1);
+    assert_eq!((reactive, predictive), (13, 17), "four intervals of growth ahead");
+    // A flat load forecasts itself: the predictive policy is the reactive one.
+    let flat = samples(&[6.0; 10]);
+    assert_eq!(forecast::desired(&flat, 0.5, 0.3, 20_000, 5000, 4, 1.0, 0.1), 6);
+    // A falling one scales down ahead of it, never below zero replicas.
+    let falling: Vec<f64> = (0..8).map(|i| 8.0 - f64::from(i)).collect();
+    assert_eq!(forecast::desired(&samples(&falling), 0.5, 0.3, 20_000, 5000, 4, 1.0, 0.1), 0);
+}
+
+/// The engine scenario with a policy table under the autoscaler.
+fn with_policy(policy: &str) -> fusebench_model::Scenario {
+    let autoscale = format!(
+        "max_replicas = 6\n  metric = \"concurrency\"\n  target = 0.5\n  interval_s = 5\n  scale_down_stabilisation_s = 10\n  startup_ms = 2000\n  {policy}"
+    );
+    scenario(
+        &autoscale,
+        60_000,
+        r#"{ kind = "schedule", steps = [{ at_s = 0, rate_rps = 5 }, { at_s = 20, rate_rps = 20 }, { at_s = 30, rate_rps = 40 }, { at_s = 40, rate_rps = 60 }, { at_s = 50, rate_rps = 80 }, { at_s = 80, rate_rps = 5 }] }"#,
+    )
+}
+
+/// Runs `s` with policy module `wat` loaded as its service's policy.
+fn run_with_module(mut s: fusebench_model::Scenario, wat: &str) -> RunResult {
+    // A small budget: the looping module runs out of it at every decision.
+    s.quality.fuel_budget = 1_000_000;
+    let mut files = crate::setup::ModuleFiles::new();
+    files.insert("p.wat".into(), wat.as_bytes().to_vec());
+    let rt = crate::setup::build_runtime(&s, &files).expect("the policy module loads");
+    let mut o = RunOptions::new(3);
+    o.trace = TraceMode::Full;
+    Sim::new(s, Box::new(rt), &o).run()
+}
+
+fn faults(r: &RunResult) -> Vec<String> {
+    trace::read(&r.trace)
+        .filter_map(|l| match l.expect("a trace line").event {
+            TraceEvent::PolicyFault { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A module answering `answer` (JSON) to every call, or running `body` instead.
+fn policy_wat(answer: &str, body: Option<&str>) -> String {
+    let escaped = answer.replace('"', "\\\"");
+    let body = body.map_or_else(|| format!("(i64.const {})", answer.len()), str::to_owned);
+    format!(
+        r#"(module (memory (export "memory") 1)
+            (data (i32.const 0) "{escaped}")
+            (func (export "alloc") (param i32) (result i32) (i32.const 1024))
+            (func (export "handle_decide") (param i32 i32) (result i64) {body}))"#
+    )
+}
+
+#[test]
+fn a_policy_module_decides_and_its_count_is_bounded_like_any_recommendation() {
+    let s = with_policy("policy = { module = \"p.wat\" }");
+    let r = run_with_module(s, &policy_wat(r#"{"desired":3}"#, None));
+    assert!(faults(&r).is_empty(), "{:?}", faults(&r));
+    let (scales, _) = scaling(&r);
+    assert!(!scales.is_empty());
+    // Every decision goes to the module's 3 (within the rate limits: 1 → 3 is allowed).
+    assert!(scales.iter().all(|s| s.2 == 3), "{scales:?}");
+    assert_eq!(r.metrics.policy_faults.get("s"), Some(&0));
+    // Past `max_replicas` (6): bounded, and the `scale` line says so — no fault.
+    let s = with_policy("policy = { module = \"p.wat\" }");
+    let r = run_with_module(s, &policy_wat(r#"{"desired":1000}"#, None));
+    assert!(faults(&r).is_empty(), "{:?}", faults(&r));
+    let (scales, _) = scaling(&r);
+    assert!(scales.iter().any(|s| s.2 == 6 && s.3 == "max replicas"), "{scales:?}");
+    assert!(scales.iter().all(|s| s.2 <= 6), "{scales:?}");
+}
+
+#[test]
+fn a_faulting_policy_module_falls_back_to_the_reactive_decision_and_is_counted() {
+    let reactive = run(with_policy("policy = \"reactive\""));
+    let (reactive_scales, _) = scaling(&reactive);
+    let cases: [(String, &str); 4] = [
+        (policy_wat("", Some("unreachable")), "handle_decide faulted"),
+        (policy_wat("", Some("(loop (br 0)) (i64.const 0)")), "handle_decide faulted"),
+        (policy_wat(r#"{"replicas":2}"#, None), "expected {\"desired\": n}"),
+        (policy_wat(r#"{"desired":-1}"#, None), "expected {\"desired\": n}"),
+    ];
+    for (wat, says) in cases {
+        let s = with_policy("policy = { module = \"p.wat\" }");
+        let r = run_with_module(s, &wat);
+        let (scales, _) = scaling(&r);
+        let seen = faults(&r);
+        // One fault per decision, and each decision is the reactive one: the same scaling.
+        assert_eq!(seen.len(), scales.len(), "{says}: {seen:?}");
+        assert!(seen.iter().all(|f| f.contains(says)), "{says}: {seen:?}");
+        assert_eq!(scales, reactive_scales, "{says}");
+        assert_eq!(r.metrics.policy_faults.get("s"), Some(&(scales.len() as u64)), "{says}");
+    }
+}
+
+#[test]
+fn the_reactive_policy_spelled_out_changes_nothing() {
+    let base = scenario(
+        "max_replicas = 6\n  metric = \"concurrency\"\n  target = 0.5\n  interval_s = 5\n  scale_down_stabilisation_s = 10\n  startup_ms = 2000",
+        60_000,
+        r#"{ kind = "schedule", steps = [{ at_s = 0, rate_rps = 5 }, { at_s = 20, rate_rps = 20 }, { at_s = 30, rate_rps = 40 }, { at_s = 40, rate_rps = 60 }, { at_s = 50, rate_rps = 80 }, { at_s = 80, rate_rps = 5 }] }"#,
+    );
+    let spelled = with_policy("policy = \"reactive\"");
+    assert_eq!(run(base).trace, run(spelled).trace);
+}
+
+#[test]
+fn the_holt_policy_scales_up_before_the_reactive_one_on_a_ramp() {
+    let first_up =
+        |r: &RunResult| scaling(r).0.iter().find(|s| s.2 > s.1).map(|s| s.0).expect("it scales up");
+    let reactive = run(with_policy("policy = \"reactive\""));
+    let predictive = run(with_policy("policy = \"holt-winters\""));
+    let (r, p) = (first_up(&reactive), first_up(&predictive));
+    assert!(p <= r, "holt-winters first scaled up at {p} s, reactive at {r} s");
+    let most = |r: &RunResult| scaling(r).0.iter().map(|s| s.2).max().unwrap_or(0);
+    assert!(most(&predictive) >= most(&reactive).min(6));
 }
