@@ -40,7 +40,8 @@ pub fn holt(series: &[f64], alpha: f64, beta: f64, steps: f64) -> f64 {
 }
 
 fn decide(input: Input) -> Reply<Decision> {
-    let series: Vec<f64> = input.history.iter().map(|s| s.total()).collect();
+    let series: Vec<f64> =
+        input.history.iter().map(fusebench_guest::policy::Sample::total).collect();
     let steps = input.horizon_ms as f64 / input.interval_ms.max(1) as f64;
     let forecast = holt(&series, input.param("alpha", 0.5), input.param("beta", 0.3), steps);
     Ok(Decision::new(average_value_desired(input.current, forecast, input.target, input.tolerance)))
