@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::support::{code, fusebench, scratch, stderr, stdout};
 
 /// Runs `path` for `secs` with `--out`; returns the exit code and report.json.
-fn run_report(path: &str, name: &str, secs: &str) -> (i32, Value) {
+pub(crate) fn run_report(path: &str, name: &str, secs: &str) -> (i32, Value) {
     let dir = scratch("mesh", name);
     let out = dir.join("out");
     let o = fusebench(&[

@@ -4,27 +4,10 @@
 
 use serde_json::Value;
 
-use crate::support::{code, fusebench, root, scratch, stderr, stdout};
+use crate::mesh::run_report;
+use crate::support::{root, scratch};
 
 const SCENARIO: &str = "scenarios/mesh/shop-faults.toml";
-
-/// Runs `path` for 10 s with seed 1: the exit code and report.json.
-fn run_report(path: &str, dir: &std::path::Path) -> (i32, Value) {
-    let out = dir.join("out");
-    let o = fusebench(&[
-        "run",
-        path,
-        "--duration",
-        "10",
-        "--seed",
-        "1",
-        "--out",
-        out.to_str().expect("utf-8"),
-    ]);
-    let text = std::fs::read_to_string(out.join("report.json"))
-        .unwrap_or_else(|e| panic!("{path}: no report ({e})\n{}\n{}", stdout(&o), stderr(&o)));
-    (code(&o), serde_json::from_str(&text).expect("report.json is JSON"))
-}
 
 fn create_order(report: &Value) -> (f64, u64) {
     let e = &report["endpoints"]["orders.create_order"];
@@ -34,7 +17,7 @@ fn create_order(report: &Value) -> (f64, u64) {
 
 #[test]
 fn the_application_s_retries_ride_out_the_injected_abort_and_its_absence_misses_the_slo() {
-    let (exit, with) = run_report(SCENARIO, &scratch("meshfault", "retries"));
+    let (exit, with) = run_report(SCENARIO, "faults-retries", "10");
     let (availability, _) = create_order(&with);
     assert!(availability >= 0.995, "{:#}", with["endpoints"]["orders.create_order"]);
     assert_eq!(exit, 0, "every objective met");
@@ -51,7 +34,7 @@ fn the_application_s_retries_ride_out_the_injected_abort_and_its_absence_misses_
         .replace("\"../shop/modules", &format!("\"{}", modules.display()));
     let path = dir.join("no-retries.toml");
     std::fs::write(&path, text).expect("write");
-    let (exit, without) = run_report(path.to_str().expect("utf-8"), &dir);
+    let (exit, without) = run_report(path.to_str().expect("utf-8"), "faults-no-retries", "10");
     let (availability, app_errors) = create_order(&without);
     // One charge in five aborted: the order answers `payments_unavailable`.
     assert!(availability < 0.9, "{:#}", without["endpoints"]["orders.create_order"]);

@@ -4,7 +4,7 @@
 use fusebench_model::scenario::ABORT_STATUSES;
 
 use super::fault::abort_outcome;
-use super::tests::{events, outcomes, run, service};
+use super::tests::{events, front_calls_s, outcomes, run, service};
 use crate::metrics::Outcome;
 use crate::rng::SimRng;
 use crate::system::RunResult;
@@ -139,44 +139,8 @@ fn a_delay_does_not_count_against_the_proxy_s_per_try_timeout() {
 /// `front` (public `go`, abstract) calls `s.get` (1 ms) over a channel with `retries` for each
 /// client request; front's sidecar applies `policy` to `s`.
 fn meshed_caller(retries: u32, policy: &str) -> RunResult {
-    let caller = format!(
-        r#"
-[[channel]]
-name = "rest"
-kind = "rest"
-timeout_ms = 1000
-retries = {retries}
-backoff_ms = 1
-[[service]]
-name = "front"
-context = "c"
-node = "a"
-concurrency = 1000
-  [service.service_time]
-  distribution = {{ dist = "constant", ms = 1.0 }}
-  [[service.call]]
-  service = "s"
-  endpoint = "get"
-  channel = "rest"
-  [[service.endpoint]]
-  name = "go"
-  method = "GET"
-  path = "/go"
-  public = true
-    [[service.endpoint.effect]]
-    call = "s.get"
-[mesh]
-services = ["front"]
-  [[mesh.policy]]
-  service = "s"
-  {policy}
-"#
-    );
-    let text = service(1, 1.0, 100.0, 4.0).replace(
-        "[[workload.mix]]\n  service = \"s\"\n  endpoint = \"get\"",
-        "[[workload.mix]]\n  service = \"front\"\n  endpoint = \"go\"",
-    );
-    run(&format!("{text}{caller}"), 5)
+    let channel = format!("timeout_ms = 1000\nretries = {retries}\nbackoff_ms = 1");
+    front_calls_s(&channel, 1.0, 100.0, 4.0, policy, 5)
 }
 
 /// (calls made, calls that failed for good) by `front`.

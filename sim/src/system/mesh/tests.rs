@@ -337,15 +337,23 @@ services = ["front"]
     assert!(failed.iter().all(|(a, gave_up)| *gave_up == (*a == 2)), "{failed:?}");
 }
 
-/// `front` (public `go`, abstract) calls `s.get` (500 ms) over a channel of `timeout_ms`, with
-/// the mesh policy `policy` for `s` applied by front's sidecar; clients at `rps` for 1 s.
-fn meshed_caller(timeout_ms: u32, rps: f64, policy: &str) -> RunResult {
+/// `front` (public `go`, abstract) calls `s.get` (`service_ms`) over a channel `rest` with the
+/// settings `channel` (TOML lines), with the mesh policy `policy` for `s` applied by front's
+/// sidecar; clients at `rps` for `secs`.
+pub(super) fn front_calls_s(
+    channel: &str,
+    service_ms: f64,
+    rps: f64,
+    secs: f64,
+    policy: &str,
+    seed: u64,
+) -> RunResult {
     let caller = format!(
         r#"
 [[channel]]
 name = "rest"
 kind = "rest"
-timeout_ms = {timeout_ms}
+{channel}
 [[service]]
 name = "front"
 context = "c"
@@ -371,11 +379,16 @@ services = ["front"]
   {policy}
 "#
     );
-    let text = service(1, 500.0, rps, 1.0).replace(
+    let text = service(1, service_ms, rps, secs).replace(
         "[[workload.mix]]\n  service = \"s\"\n  endpoint = \"get\"",
         "[[workload.mix]]\n  service = \"front\"\n  endpoint = \"go\"",
     );
-    run(&format!("{text}{caller}"), 6)
+    run(&format!("{text}{caller}"), seed)
+}
+
+/// [`front_calls_s`] with `s` taking 500 ms, over a channel of `timeout_ms`, for 1 s.
+fn meshed_caller(timeout_ms: u32, rps: f64, policy: &str) -> RunResult {
+    front_calls_s(&format!("timeout_ms = {timeout_ms}"), 500.0, rps, 1.0, policy, 6)
 }
 
 #[test]
