@@ -299,7 +299,8 @@ struct ModuleRef<'a> {
     module: &'a fusebench_model::scenario::NameRef,
     /// The scenario field that names it, for diagnostics.
     field: String,
-    /// A service's own module (inspected for the static checks), not a swap's replacement.
+    /// Inspected for the static checks: a service's own module, a mesh filter's or a scaling
+    /// policy's (not a swap's replacement or a property checker's).
     checked: bool,
 }
 
@@ -342,7 +343,7 @@ fn module_refs(s: &Scenario) -> impl Iterator<Item = ModuleRef<'_>> {
             owner: format!("the scaling policy of service `{}`", x.name),
             module: &m.module,
             field: format!("service[{}].autoscale.policy.module", x.name),
-            checked: false,
+            checked: true,
         }),
         _ => None,
     });

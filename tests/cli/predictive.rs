@@ -76,3 +76,35 @@ fn the_forecast_scales_ahead_of_the_ramp_and_the_module_decides_as_the_built_in(
     assert_eq!(predictive.report["services"]["api"]["autoscale"]["policy"], "holt-winters");
     assert!(reactive.report["services"]["api"]["autoscale"].get("policy").is_none());
 }
+
+/// A policy module gets the services' module checks before anything runs: the shipped one
+/// passes them; one that reads the clock (its decisions would no longer follow from its input)
+/// is refused statically, naming the service whose policy it is and the import.
+#[test]
+fn policy_modules_are_checked_statically_before_the_run() {
+    let o = fusebench(&["check", &format!("{DIR}/daily-module.toml"), "--static"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+
+    let dir = scratch("predictive", "clock-policy");
+    std::fs::create_dir_all(&dir).expect("scratch");
+    let wat = r#"(module (import "fusebench" "now" (func (result i64)))
+        (memory (export "memory") 1)
+        (func (export "alloc") (param i32) (result i32) (i32.const 1024))
+        (func (export "handle_decide") (param i32 i32) (result i64) (i64.const 0)))"#;
+    std::fs::write(dir.join("clock.wat"), wat).expect("write");
+    let text = std::fs::read_to_string(crate::support::root().join(DIR).join("daily-module.toml"))
+        .expect("read");
+    let shipped = "module = \"modules/rust/holt-winters.wasm\"";
+    assert!(text.contains(shipped), "the shipped policy module's line");
+    let path = dir.join("clock.toml");
+    std::fs::write(&path, text.replace(shipped, "module = \"clock.wat\"")).expect("write");
+    let o = fusebench(&["check", path.to_str().expect("utf-8"), "--static"]);
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(
+            "error[module-capability]: `the scaling policy of `api`` imports `fusebench.now`, which needs capability `clock`, not granted"
+        ),
+        "{out}"
+    );
+}

@@ -4,10 +4,13 @@
 //! and `handle_request` (and `handle_response`, when it has one) with the ABI's signatures, and
 //! imports nothing its grants (`capabilities`, default `log`) do not cover.
 
+use std::collections::BTreeSet;
+
 use super::modules::{ABI_ID, Required, VALID_ID, check_export, imports};
 use super::{Findings, Modules};
 use crate::abi::{ALLOC, HANDLER};
 use crate::capability::Capability;
+use crate::diagnostic::Span;
 use crate::module::ExternKind;
 
 /// The filter ABI's handlers (guests/ABI.md, "Mesh filters").
@@ -18,18 +21,43 @@ pub(super) fn check(f: &mut Findings<'_>, modules: &Modules) {
     let s = f.s;
     let Some(mesh) = &s.mesh else { return };
     for filter in &mesh.filters {
-        let (module, at) = (&filter.module.name, filter.module.span);
-        let owner = format!("mesh filter {}", filter.name);
+        let extension = Extension {
+            module: &filter.module.name,
+            at: filter.module.span,
+            owner: format!("mesh filter {}", filter.name),
+            handlers: &[(REQUEST_HANDLER, Required::Yes), (RESPONSE_HANDLER, Required::No)],
+            granted: &filter.capabilities,
+            hint: grant_hint,
+        };
+        extension.check(f, modules);
+    }
+}
+
+/// A module that extends the host rather than serving endpoints (a mesh filter, a scaling
+/// policy): it exports `memory`, `alloc` and its ABI's handlers, and imports within `granted`.
+pub(super) struct Extension<'a> {
+    pub(super) module: &'a str,
+    pub(super) at: Span,
+    /// Who it belongs to, in words (`mesh filter auth`).
+    pub(super) owner: String,
+    pub(super) handlers: &'a [(&'a str, Required)],
+    pub(super) granted: &'a BTreeSet<Capability>,
+    pub(super) hint: fn(Capability) -> String,
+}
+
+impl Extension<'_> {
+    pub(super) fn check(&self, f: &mut Findings<'_>, modules: &Modules) {
+        let (module, at, owner) = (self.module, self.at, &self.owner);
         let info = match modules.get(module) {
             Some(Ok(info)) => info,
             Some(Err(reason)) => {
                 let msg = format!("module `{module}` of {owner} is not usable: {reason}");
                 f.error(VALID_ID, at, msg);
-                continue;
+                return;
             }
             None => {
                 f.error(VALID_ID, at, format!("module `{module}` of {owner} was not loaded"));
-                continue;
+                return;
             }
         };
         if !info.exports.iter().any(|e| e.name == "memory" && e.kind == ExternKind::Memory) {
@@ -39,10 +67,11 @@ pub(super) fn check(f: &mut Findings<'_>, modules: &Modules) {
                 format!("module `{module}` of {owner} does not export its `memory`"),
             );
         }
-        check_export(f, at, info, &owner, "alloc", ALLOC, Required::Yes);
-        check_export(f, at, info, &owner, REQUEST_HANDLER, HANDLER, Required::Yes);
-        check_export(f, at, info, &owner, RESPONSE_HANDLER, HANDLER, Required::No);
-        imports(f, at, &owner, &filter.capabilities, info, grant_hint);
+        check_export(f, at, info, owner, "alloc", ALLOC, Required::Yes);
+        for &(handler, required) in self.handlers {
+            check_export(f, at, info, owner, handler, HANDLER, required);
+        }
+        imports(f, at, owner, self.granted, info, self.hint);
     }
 }
 

@@ -14,6 +14,7 @@ mod filter;
 mod mesh;
 mod modules;
 mod ownership;
+mod policy;
 
 use std::collections::BTreeMap;
 
@@ -114,6 +115,7 @@ pub fn run(s: &Scenario, modules: &Modules) -> Vec<Diagnostic> {
     contracts::check(&mut out);
     modules::check(&mut out, modules);
     filter::check(&mut out, modules);
+    policy::check(&mut out, modules);
     capacity::check(&mut out);
     mesh::check(&mut out);
     authz::check(&mut out);
