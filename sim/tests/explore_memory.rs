@@ -4,8 +4,8 @@
 //! it simulates). Measured by a counting allocator, in bytes live at once, so the bounds are
 //! deterministic (no timing).
 //!
-//! The allocator counts every thread of the process: the tests of this binary measure one at
-//! a time ([`MEASURING`]).
+//! The allocator counts every thread of the process: the tests of this binary run one at a
+//! time ([`alone`]), or one's allocations and frees would move the other's peak.
 
 // A counting global allocator is the one way to measure live bytes; it only delegates.
 #![allow(unsafe_code)]
@@ -61,12 +61,16 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-/// Held while a test measures, so another test's allocations do not count in its peak.
+/// Held for the whole of a test, so another test's allocations and frees do not move its
+/// peak.
 static MEASURING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    MEASURING.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// Bytes live at the peak of `f`, over what was live when it started.
 fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let _alone = MEASURING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
     let out = f();
@@ -107,6 +111,7 @@ arrival = { kind = "poisson", rate_rps = 500 }
 
 #[test]
 fn exploration_memory_does_not_grow_with_the_number_of_cases() {
+    let _alone = alone();
     let s = fusebench_model::parse("busy.toml", BUSY).scenario.expect("parses");
     let files = ModuleFiles::default();
     let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a pool");
@@ -150,6 +155,7 @@ fn long_run(duration_s: u32) -> String {
 
 #[test]
 fn a_runs_memory_does_not_grow_with_its_length() {
+    let _alone = alone();
     let peak = |secs: u32| {
         let text = long_run(secs);
         assert!(text.contains("timeout_ms = 600000") && text.contains("mean_ms = 12.5"));
