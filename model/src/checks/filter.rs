@@ -83,4 +83,4 @@ fn grant_hint(cap: Capability) -> String {
 
 #[cfg(test)]
 #[path = "filter_tests.rs"]
-mod tests;
+pub(super) mod tests;

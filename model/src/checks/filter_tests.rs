@@ -35,18 +35,23 @@ module = "f.wat"
 const PRELUDE: &str = r#"(memory (export "memory") 1)
     (func (export "alloc") (param i32) (result i32) (i32.const 1024))"#;
 
-/// The module-check errors of the scenario with filter module `wat` (`None`: not loaded;
-/// `Some(Err)`: unreadable).
-fn findings(wat: Option<Result<&str, &str>>) -> Vec<String> {
-    let s = parse("f.toml", SCENARIO).scenario.expect("parses");
+/// The module-check errors of `scenario` (a file `name`) whose one extension module is `path`,
+/// given as `wat` (`None`: not loaded; `Some(Err)`: unreadable). Shared with the policy checks.
+pub(in crate::checks) fn module_findings(
+    name: &str,
+    scenario: &str,
+    path: &str,
+    wat: Option<Result<&str, &str>>,
+) -> Vec<String> {
+    let s = parse(name, scenario).scenario.expect("parses");
     let mut modules = Modules::new();
     match wat {
         Some(Ok(wat)) => {
-            let bytes = module::module_bytes("f.wat", wat.as_bytes()).expect("valid WAT");
-            modules.insert("f.wat".into(), Ok(module::inspect(&bytes).expect("inspects")));
+            let bytes = module::module_bytes(path, wat.as_bytes()).expect("valid WAT");
+            modules.insert(path.into(), Ok(module::inspect(&bytes).expect("inspects")));
         }
         Some(Err(reason)) => {
-            modules.insert("f.wat".into(), Err(reason.into()));
+            modules.insert(path.into(), Err(reason.into()));
         }
         None => {}
     }
@@ -56,6 +61,11 @@ fn findings(wat: Option<Result<&str, &str>>) -> Vec<String> {
         .filter(|d| d.code.starts_with("module-"))
         .map(|d| format!("{} {}", d.code, d.message))
         .collect()
+}
+
+/// The module-check errors of the scenario with filter module `wat`.
+fn findings(wat: Option<Result<&str, &str>>) -> Vec<String> {
+    module_findings("f.toml", SCENARIO, "f.wat", wat)
 }
 
 #[test]

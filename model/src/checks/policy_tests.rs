@@ -1,9 +1,6 @@
 //! The policy module checks: each finding, and a policy that passes.
 
-use crate::checks::{Modules, run};
-use crate::diagnostic::Diagnostic;
-use crate::module;
-use crate::scenario::parse;
+use crate::checks::filter::tests::module_findings;
 
 const SCENARIO: &str = r#"
 [system]
@@ -38,24 +35,7 @@ const PRELUDE: &str = r#"(memory (export "memory") 1)
 /// The module-check errors of the scenario with policy module `wat` (`None`: not loaded;
 /// `Some(Err)`: unreadable).
 fn findings(wat: Option<Result<&str, &str>>) -> Vec<String> {
-    let s = parse("p.toml", SCENARIO).scenario.expect("parses");
-    let mut modules = Modules::new();
-    match wat {
-        Some(Ok(wat)) => {
-            let bytes = module::module_bytes("p.wat", wat.as_bytes()).expect("valid WAT");
-            modules.insert("p.wat".into(), Ok(module::inspect(&bytes).expect("inspects")));
-        }
-        Some(Err(reason)) => {
-            modules.insert("p.wat".into(), Err(reason.into()));
-        }
-        None => {}
-    }
-    run(&s, &modules)
-        .into_iter()
-        .filter(Diagnostic::is_error)
-        .filter(|d| d.code.starts_with("module-"))
-        .map(|d| format!("{} {}", d.code, d.message))
-        .collect()
+    module_findings("p.toml", SCENARIO, "p.wat", wat)
 }
 
 #[test]
