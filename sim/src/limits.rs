@@ -35,8 +35,8 @@ pub struct Limits {
     pub attempts_max: f64,
     /// Events processed by one run.
     pub events_max: u64,
-    /// Bytes of trace kept in memory by one run (when the full trace is kept: `--out`, and the
-    /// runs of `check` and `replay`, whose properties read it).
+    /// Bytes of trace kept in memory by one run (when the full trace is kept: the runs of
+    /// `check` and `replay`, whose properties read it; `run --out` streams it to its file).
     pub trace_bytes_max: u64,
     /// Explored cases of one `check`.
     pub cases_max: usize,
@@ -204,7 +204,6 @@ fn show(x: f64) -> String {
 }
 
 /// Every limit `s` goes over before it runs, each naming its field and where it is written.
-/// `full_trace`: the run keeps its whole trace in memory.
 #[must_use]
 pub fn check_scenario(s: &Scenario, limits: &Limits) -> Vec<LimitError> {
     let mut out = Vec::new();

@@ -961,12 +961,66 @@ pub struct Trace {
     lines: Vec<u8>,
     scratch: Vec<u8>,
     count: u64,
+    /// Where lines are streamed as they are emitted (`run --out`): the trace is written
+    /// without being kept, so a run's memory does not grow with its length.
+    stream: Option<Stream>,
+}
+
+/// A writer the trace streams to, and the first error writing to it (later lines are not
+/// written: a trace with a hole in it is worse than one that stops).
+struct Stream {
+    writer: Box<dyn Write + Send>,
+    written: u64,
+    error: Option<std::io::Error>,
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream")
+            .field("written", &self.written)
+            .field("error", &self.error)
+            .finish()
+    }
 }
 
 impl Trace {
     #[must_use]
     pub fn new(mode: TraceMode) -> Self {
-        Trace { mode, hasher: Sha256::new(), lines: Vec::new(), scratch: Vec::new(), count: 0 }
+        Trace {
+            mode,
+            hasher: Sha256::new(),
+            lines: Vec::new(),
+            scratch: Vec::new(),
+            count: 0,
+            stream: None,
+        }
+    }
+
+    /// From now on every line is also written to `writer` (buffer it: lines are written one
+    /// by one). With [`TraceMode::Hash`] the lines are written and hashed but not kept.
+    /// Lines emitted before are not written: call it before the first event.
+    pub fn stream_to(&mut self, writer: Box<dyn Write + Send>) {
+        self.stream = Some(Stream { writer, written: 0, error: None });
+    }
+
+    /// Whether lines are being streamed to a writer.
+    #[must_use]
+    pub fn is_streaming(&self) -> bool {
+        self.stream.is_some()
+    }
+
+    /// Flushes and closes the stream: the bytes written, or the first error writing them.
+    /// `Ok(0)` when nothing was streamed.
+    ///
+    /// # Errors
+    /// A line or the flush could not be written.
+    pub fn close_stream(&mut self) -> std::io::Result<u64> {
+        let Some(mut stream) = self.stream.take() else { return Ok(0) };
+        if let Some(e) = stream.error.take() {
+            return Err(e);
+        }
+        stream.writer.flush()?;
+        Ok(stream.written)
     }
 
     #[must_use]
@@ -990,6 +1044,14 @@ impl Trace {
         self.hasher.update(&self.scratch);
         if self.mode == TraceMode::Full {
             self.lines.extend_from_slice(&self.scratch);
+        }
+        if let Some(stream) = &mut self.stream
+            && stream.error.is_none()
+        {
+            match stream.writer.write_all(&self.scratch) {
+                Ok(()) => stream.written += self.scratch.len() as u64,
+                Err(e) => stream.error = Some(e),
+            }
         }
         self.count += 1;
     }

@@ -178,3 +178,94 @@ fn a_runs_memory_does_not_grow_with_its_length() {
         "a 3600 s run peaked at {long} bytes, a 50 s run at {short}: more than 10 % apart"
     );
 }
+
+/// A writer that keeps only the SHA-256 and length of what it is given, readable after the
+/// run (the run owns the writer).
+#[derive(Clone, Default)]
+struct Digest(std::sync::Arc<std::sync::Mutex<(sha2::Sha256, u64)>>);
+
+impl std::io::Write for Digest {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest as _;
+        let mut d = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        d.0.update(buf);
+        d.1 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Digest {
+    fn hex(&self) -> (String, u64) {
+        use sha2::Digest as _;
+        let d = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let hex = d.0.clone().finalize().iter().map(|b| format!("{b:02x}")).collect();
+        (hex, d.1)
+    }
+}
+
+/// `run --out` streams the trace: every line reaches the writer (its hash is the run's trace
+/// hash), and nothing of it is kept, so memory stays flat in the run's length however long
+/// the trace grows (it used to be kept whole to be written at the end: ~1 KB per request).
+#[test]
+fn a_streamed_trace_is_written_whole_and_not_kept() {
+    let _alone = alone();
+    let peak = |secs: u32| {
+        let s = fusebench_model::parse("long.toml", &long_run(secs)).scenario.expect("parses");
+        let mut options = RunOptions::new(1);
+        options.trace = TraceMode::Hash;
+        let digest = Digest::default();
+        let writer = Box::new(std::io::BufWriter::new(digest.clone()));
+        let (result, peak) = peak_of(|| {
+            Sim::with_trace_stream(s, Box::new(Runtime::default()), &options, writer)
+                .expect("resolves")
+                .run()
+        });
+        let (hash, bytes) = digest.hex();
+        assert_eq!(hash, result.trace_hash, "the streamed bytes are the hashed trace");
+        assert_eq!(result.trace_streamed, Some(Ok(bytes)));
+        assert!(result.trace.is_empty(), "the trace is not kept");
+        (bytes, peak)
+    };
+    peak(1);
+    let (short_bytes, short) = peak(50);
+    let (long_bytes, long) = peak(3600);
+    eprintln!(
+        "streamed 50 s: {short_bytes} B of trace, peak {short} B; 3600 s: {long_bytes}, {long} B"
+    );
+    // The long trace alone is far more than the whole short run's memory: keeping it would fail.
+    assert!(long_bytes > 10 * short as u64, "{long_bytes} trace bytes vs a {short} B peak");
+    assert!(
+        long * 10 <= short * 11,
+        "a streamed 3600 s run peaked at {long} bytes, a 50 s run at {short}: more than 10 % apart"
+    );
+}
+
+/// A stream that fails is reported, not ignored: a trace with a hole in it is never passed off
+/// as the run's.
+#[test]
+fn a_trace_stream_that_fails_is_reported() {
+    struct Full;
+    impl std::io::Write for Full {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::new(std::io::ErrorKind::StorageFull, "disk full"))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let _alone = alone();
+    let s = fusebench_model::parse("long.toml", &long_run(2)).scenario.expect("parses");
+    let result = Sim::with_trace_stream(
+        s,
+        Box::new(Runtime::default()),
+        &RunOptions::new(1),
+        Box::new(Full),
+    )
+    .expect("resolves")
+    .run();
+    assert_eq!(result.trace_streamed, Some(Err("disk full".to_owned())));
+}

@@ -11,7 +11,7 @@
 //! the summary are untrusted and printed through `text::plain`.
 
 use std::io::{IsTerminal as _, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -128,14 +128,32 @@ fn objective_name(endpoint: &str, objective: report::Objective, target: f64) -> 
 /// objectives the run missed.
 fn run_single(plan: &Plan, seed: u64) -> anyhow::Result<Vec<String>> {
     let bar = progress_bar(100, "{spinner} simulating [{bar:40}] {percent:>3}% {msg}");
-    let (report, trace) = simulate(plan, seed, &bar)?;
+    // With `--out` the trace streams into the staging directory while the run goes; DIR is
+    // replaced only once every file is written.
+    let staged = match &plan.out {
+        Some(dir) => Some(
+            report::stage_dir(dir)
+                .with_context(|| format!("cannot write the report into {}", dir.display()))?,
+        ),
+        None => None,
+    };
+    let trace = staged.as_ref().map(|s| s.path().join(report::TRACE_JSONL));
+    let report = simulate(plan, seed, &bar, trace.as_deref())?;
     bar.finish_and_clear();
     let mut out = std::io::stdout().lock();
     print_single(&mut out, &report)?;
-    if let Some(dir) = &plan.out {
-        let written = report::write_run_dir(dir, &report, trace.as_deref())
-            .with_context(|| format!("cannot write the report into {}", dir.display()))?;
-        writeln!(out, "\nwrote {}: {}", plain(&dir.display().to_string()), written.join(", "))?;
+    if let (Some(staged), Some(dir)) = (staged, &plan.out) {
+        let write = || -> Result<Vec<String>, report::ReportError> {
+            let written = report::write_run_files(staged.path(), &report, None)?;
+            report::commit_dir(staged, dir)?;
+            Ok(written)
+        };
+        let written =
+            write().with_context(|| format!("cannot write the report into {}", dir.display()))?;
+        let files: Vec<&str> = std::iter::once(report::TRACE_JSONL)
+            .chain(written.iter().map(String::as_str))
+            .collect();
+        writeln!(out, "\nwrote {}: {}", plain(&dir.display().to_string()), files.join(", "))?;
     }
     Ok(report
         .slos
@@ -163,10 +181,15 @@ fn run_seeds(plan: &Plan, seeds: std::ops::RangeInclusive<u64>) -> anyhow::Resul
     let reports = seeds
         .into_par_iter()
         .map(|seed| {
-            let (report, trace) = simulate(plan, seed, &ProgressBar::hidden())?;
-            if let Some(staged) = &staged {
-                let dir = staged.path().join(format!("seed-{seed}"));
-                report::write_run_files(&dir, &report, trace.as_deref())
+            let dir = staged.as_ref().map(|s| s.path().join(format!("seed-{seed}")));
+            if let Some(dir) = &dir {
+                report::create_dir(dir)
+                    .with_context(|| format!("cannot write the report of seed {seed}"))?;
+            }
+            let trace = dir.as_ref().map(|d| d.join(report::TRACE_JSONL));
+            let report = simulate(plan, seed, &ProgressBar::hidden(), trace.as_deref())?;
+            if let Some(dir) = &dir {
+                report::write_run_files(dir, &report, None)
                     .with_context(|| format!("cannot write the report of seed {seed}"))?;
             }
             bar.inc(1);
@@ -199,19 +222,30 @@ fn run_seeds(plan: &Plan, seeds: std::ops::RangeInclusive<u64>) -> anyhow::Resul
 }
 
 /// Runs one seed with its own runtime; advances in slices of 1 % of the run to move `bar`.
-/// The trace lines are kept only when they will be written.
+/// With `trace`, the trace is streamed into that file as the run goes (never kept whole in
+/// memory: a run's memory stays flat in its length); without, only its hash is computed.
 pub(crate) fn simulate(
     plan: &Plan,
     seed: u64,
     bar: &ProgressBar,
-) -> anyhow::Result<(Report, Option<Vec<u8>>)> {
+    trace: Option<&Path>,
+) -> anyhow::Result<Report> {
     let runtime = setup::build_runtime(&plan.scenario, &plan.files)
         .context("cannot load the scenario's modules")?;
     let mut options = RunOptions::new(seed);
-    options.trace = if plan.out.is_some() { TraceMode::Full } else { TraceMode::Hash };
+    options.trace = TraceMode::Hash;
     options.duration = Some(plan.duration);
     let end = plan.duration + options.drain_nanos;
-    let mut sim = Sim::new(plan.scenario.clone(), Box::new(runtime), &options);
+    let scenario = plan.scenario.clone();
+    let mut sim = match trace {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot write the trace {}", path.display()))?;
+            let writer = Box::new(std::io::BufWriter::with_capacity(1 << 16, file));
+            Sim::with_trace_stream(scenario, Box::new(runtime), &options, writer)?
+        }
+        None => Sim::new(scenario, Box::new(runtime), &options),
+    };
     // The run's event and trace budget, checked between bounded slices of events: a run that
     // would exhaust memory stops with the limit named instead.
     let mut budget = Budget::new(&plan.limits);
@@ -231,9 +265,10 @@ pub(crate) fn simulate(
     // Anything the slices could not reach (none: the last slice is the end) finishes here.
     budget.run_to_end(&mut sim).with_context(|| format!("seed {seed}"))?;
     let result = sim.finish();
-    let report = Report::new(&result, &plan.scenario);
-    let trace = (plan.out.is_some()).then_some(result.trace);
-    Ok((report, trace))
+    if let (Some(path), Some(Err(e))) = (trace, &result.trace_streamed) {
+        anyhow::bail!("cannot write the trace {}: {e}", path.display());
+    }
+    Ok(Report::new(&result, &plan.scenario))
 }
 
 /// A bar on stderr when it is a terminal; a hidden one (that costs nothing) otherwise.

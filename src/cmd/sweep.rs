@@ -487,7 +487,7 @@ fn run_all(plans: &[Plan], seeds: &[u64], jobs: Option<u64>) -> anyhow::Result<V
         tasks
             .into_par_iter()
             .map(|(p, seed)| {
-                let (report, _) = simulate(&plans[p], seed, &indicatif::ProgressBar::hidden())
+                let report = simulate(&plans[p], seed, &indicatif::ProgressBar::hidden(), None)
                     .with_context(|| format!("point {}", p + 1))?;
                 bar.inc(1);
                 Ok(report)

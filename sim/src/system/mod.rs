@@ -100,6 +100,9 @@ pub struct RunResult {
     pub trace_hash: String,
     /// The trace lines, when the trace mode is `Full`.
     pub trace: Vec<u8>,
+    /// When the trace was streamed ([`Sim::with_trace_stream`]): the bytes written, or why the
+    /// stream failed (the first error; the lines after it were not written).
+    pub trace_streamed: Option<Result<u64, String>>,
     /// Final state of every key-value store replica: store → replicas → key → value.
     pub stores: BTreeMap<String, Vec<BTreeMap<Vec<u8>, Versioned>>>,
     /// Nanoseconds spent inside guests (wall time is not measured; this is fuel-derived).
@@ -203,6 +206,32 @@ impl Sim {
         host: Box<dyn ServiceHost>,
         options: &RunOptions,
     ) -> Result<Self, WorldError> {
+        Self::build(scenario, host, options, None)
+    }
+
+    /// Prepares a run whose trace is streamed to `writer` line by line as it is emitted
+    /// (buffer it) instead of being kept: `run --out` writes `trace.jsonl` this way, so a
+    /// run's memory does not grow with its length. With [`TraceMode::Full`] the lines are
+    /// also kept. [`Sim::finish`] flushes it and says how it went in
+    /// [`RunResult::trace_streamed`].
+    ///
+    /// # Errors
+    /// A reference to something the scenario does not declare.
+    pub fn with_trace_stream(
+        scenario: Scenario,
+        host: Box<dyn ServiceHost>,
+        options: &RunOptions,
+        writer: Box<dyn std::io::Write + Send>,
+    ) -> Result<Self, WorldError> {
+        Self::build(scenario, host, options, Some(writer))
+    }
+
+    fn build(
+        scenario: Scenario,
+        host: Box<dyn ServiceHost>,
+        options: &RunOptions,
+        stream: Option<Box<dyn std::io::Write + Send>>,
+    ) -> Result<Self, WorldError> {
         let world = world::World::new(&scenario)?;
         let seed = options.seed;
         let duration = options.duration.unwrap_or_else(|| {
@@ -230,10 +259,14 @@ impl Sim {
                 rng: SimRng::stream(seed, &format!("store/{}", d.name)),
             })
             .collect();
+        let mut trace = Trace::new(options.trace);
+        if let Some(writer) = stream {
+            trace.stream_to(writer);
+        }
         let mut sim = Sim {
             host,
             q: EventQueue::default(),
-            trace: Trace::new(options.trace),
+            trace,
             rec: recorder::Recorder::new(&world),
             seed,
             duration,
@@ -330,6 +363,9 @@ impl Sim {
         let events = self.q.processed();
         let end = self.q.now();
         self.trace.emit(end, &TraceEvent::RunEnd { events });
+        let streaming = self.trace.is_streaming();
+        let trace_streamed =
+            streaming.then(|| self.trace.close_stream().map_err(|e| e.to_string()));
         RunResult {
             system: self.world.name.clone(),
             seed: self.seed,
@@ -338,6 +374,7 @@ impl Sim {
             events,
             trace_hash: self.trace.hash(),
             trace: self.trace.lines().to_vec(),
+            trace_streamed,
             stores: self.kv_snapshot(),
             unacked: self.unacked(),
             metrics: self.rec.metrics(&self.world),
