@@ -89,6 +89,7 @@ name = "t"
 name = "c"
 [[node]]
 name = "n"
+tier = "cloud"
 [[channel]]
 name = "http"
 kind = "rest"
@@ -106,6 +107,8 @@ name = "orders"
 context = "c"
 node = "n"
 module = "catalog.wat"
+[[service.endpoint]]
+name = "get"
 [[service.call]]
 service = "catalog"
 endpoint = "get"

@@ -95,7 +95,7 @@ impl Rollout {
                 let endpoint = NameRef { name: name.to_owned(), span };
                 endpoints.push(EndpointChange { endpoint, version, request, response });
             }
-            table.finish(cx);
+            // Its keys are endpoint names (data), resolved against the service later.
         }
         if (strategy == Strategy::InPlace)
             && (max_surge.is_some() || max_unavailable.is_some() || drain_delay_ms.is_some())
@@ -231,6 +231,7 @@ name = "t"
 name = "c"
 [[node]]
 name = "n"
+tier = "cloud"
 [[service]]
 name = "a"
 context = "c"
