@@ -103,10 +103,17 @@ fn a_rollout_that_breaks_orders_is_named_before_the_run_and_fails_it() {
         .filter_map(|f| f["message"].as_str())
         .collect();
     assert!(
-        messages.iter().any(|m| m.contains("`orders` relies on response field `price_cents` of catalog.get_product")),
+        messages.iter().any(|m| m
+            .contains("`orders` relies on response field `price_cents` of catalog.get_product")),
         "{messages:?}"
     );
-    assert!(messages.iter().any(|m| m.contains("`orders` requires catalog.get_product version ^1.2, but it is 2.0.0")), "{messages:?}");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m
+                .contains("`orders` requires catalog.get_product version ^1.2, but it is 2.0.0")),
+        "{messages:?}"
+    );
     // Only the rollout is blamed: every other check passes.
     let failed: Vec<&str> = json["checks"]
         .as_array()

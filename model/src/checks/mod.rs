@@ -83,10 +83,7 @@ pub const CHECKS: &[CheckInfo] = &[
         id: modules::CAPABILITY_ID,
         summary: "every import is covered by a granted capability (sandbox by construction)",
     },
-    CheckInfo {
-        id: rollout::VALID,
-        summary: "a rollout's new module reads and validates",
-    },
+    CheckInfo { id: rollout::VALID, summary: "a rollout's new module reads and validates" },
     CheckInfo {
         id: rollout::ABI,
         summary: "a rollout's new module exports what the service's module must (memory, alloc, every endpoint's handler)",

@@ -50,8 +50,12 @@ pub(super) fn check(f: &mut Findings<'_>, modules: &Modules) {
                     if before.contains(&p) {
                         continue;
                     }
-                    f.error(CONTRACT, call.span, format!("{what} breaks a caller: {}", p.message))
-                        .hint = Some(p.hint.unwrap_or_else(|| {
+                    f.error(
+                        CONTRACT,
+                        call.span,
+                        format!("{what} breaks a caller: {}", p.message),
+                    )
+                    .hint = Some(p.hint.unwrap_or_else(|| {
                         "keep the field in the new module's response, or update the caller first"
                             .into()
                     }));
@@ -123,7 +127,10 @@ at_s = 1
 
     /// (id, message) of every failed rollout finding of `DESIGN` + `change` with `new` as the
     /// rollout's module.
-    fn findings(change: &str, new: Result<crate::module::ModuleInfo, String>) -> Vec<(String, String)> {
+    fn findings(
+        change: &str,
+        new: Result<crate::module::ModuleInfo, String>,
+    ) -> Vec<(String, String)> {
         let p = parse("t.toml", &format!("{DESIGN}{change}"));
         assert!(!p.has_errors(), "{:?}", p.diagnostics);
         let s = p.ok().expect("parsed");
@@ -132,7 +139,11 @@ at_s = 1
         modules.insert("catalog2.wat".into(), new);
         outcomes(&s, &modules)
             .into_iter()
-            .filter(|c| c.id.starts_with("rollout-") || c.id.starts_with("module-") || c.id.starts_with("contract-"))
+            .filter(|c| {
+                c.id.starts_with("rollout-")
+                    || c.id.starts_with("module-")
+                    || c.id.starts_with("contract-")
+            })
             .flat_map(|c| c.findings)
             .map(|d| (d.code, d.message))
             .collect()
@@ -147,24 +158,33 @@ at_s = 1
 
     #[test]
     fn catches_a_removed_field_a_major_version_a_missing_export_and_an_ungranted_import() {
-        let removed = findings("[rollout.endpoints.get]\nresponse = { id = \"string\" }\n", module(true, ""));
+        let removed =
+            findings("[rollout.endpoints.get]\nresponse = { id = \"string\" }\n", module(true, ""));
         assert!(
-            removed.iter().any(|(id, m)| id == "rollout-contract" && m.contains("`orders` relies on response field `price` of catalog.get")),
+            removed.iter().any(|(id, m)| id == "rollout-contract"
+                && m.contains("`orders` relies on response field `price` of catalog.get")),
             "{removed:?}"
         );
         let major = findings("[rollout.endpoints.get]\nversion = \"2.0.0\"\n", module(true, ""));
         assert!(
-            major.iter().any(|(id, m)| id == "rollout-contract" && m.contains("`orders` requires catalog.get version ^1.0, but it is 2.0.0")),
+            major.iter().any(|(id, m)| id == "rollout-contract"
+                && m.contains("`orders` requires catalog.get version ^1.0, but it is 2.0.0")),
             "{major:?}"
         );
-        let required = findings("[rollout.endpoints.get]\nrequest = { sku = \"string\" }\n", module(true, ""));
-        assert!(required.iter().any(|(id, m)| id == "rollout-contract" && m.contains("without required request field `sku`")), "{required:?}");
-        let no_export = findings("", module(false, ""));
-        assert!(no_export.iter().any(|(id, m)| id == "rollout-abi" && m.contains("handle_get")), "{no_export:?}");
-        let ungranted = findings(
-            "",
-            module(true, r#"(import "fusebench" "now" (func (result i64)))"#),
+        let required =
+            findings("[rollout.endpoints.get]\nrequest = { sku = \"string\" }\n", module(true, ""));
+        assert!(
+            required.iter().any(|(id, m)| id == "rollout-contract"
+                && m.contains("without required request field `sku`")),
+            "{required:?}"
         );
+        let no_export = findings("", module(false, ""));
+        assert!(
+            no_export.iter().any(|(id, m)| id == "rollout-abi" && m.contains("handle_get")),
+            "{no_export:?}"
+        );
+        let ungranted =
+            findings("", module(true, r#"(import "fusebench" "now" (func (result i64)))"#));
         assert!(ungranted.iter().any(|(id, _)| id == "rollout-capability"), "{ungranted:?}");
         // The service's own module checks stay clean: only the rollout is blamed.
         for f in [&removed, &major, &no_export, &ungranted] {

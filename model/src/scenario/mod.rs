@@ -13,10 +13,10 @@ mod invariant;
 mod journey;
 mod mesh;
 mod property;
-mod rollout;
 mod quality;
 mod reader;
 mod resolve;
+mod rollout;
 mod service;
 mod temporal;
 mod topology;
@@ -39,8 +39,11 @@ pub use mesh::{
     MeshFilter, MeshPolicy, OutlierDetection, RateLimit, Retries, RetryBudget, RetryOn,
 };
 pub use property::WasmProperty;
-pub use rollout::{EndpointChange, Rollout, STARTUP_MS_DEFAULT, Strategy, default_max_surge, default_max_unavailable};
 pub use quality::{Quality, Slo};
+pub use rollout::{
+    EndpointChange, Rollout, STARTUP_MS_DEFAULT, Strategy, default_max_surge,
+    default_max_unavailable,
+};
 pub use service::{
     Api, Call, Effect, EffectAction, Endpoint, InstancePolicy, LoadBalancing, Method, Service,
     ServiceTime, Subscription, TimeResource,

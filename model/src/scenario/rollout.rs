@@ -76,7 +76,11 @@ impl Rollout {
         let module = o.req_str(cx, "module", "the new module (`.wasm` or `.wat`)");
         let at_s = o.req_f64(cx, "at_s", 0.0, 1e9, "when the rollout starts, seconds");
         let strategy = o
-            .opt_enum(cx, "strategy", &[("rolling", Strategy::Rolling), ("in-place", Strategy::InPlace)])
+            .opt_enum(
+                cx,
+                "strategy",
+                &[("rolling", Strategy::Rolling), ("in-place", Strategy::InPlace)],
+            )
             .unwrap_or(Strategy::Rolling);
         let max_surge = o.opt_u64(cx, "max_surge", 0, 10_000).map(|n| n as u32);
         let max_unavailable = o.opt_u64(cx, "max_unavailable", 0, 10_000).map(|n| n as u32);
@@ -164,8 +168,13 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &mut Scenario) {
     let mut defaults = Vec::with_capacity(s.rollouts.len());
     for (i, r) in s.rollouts.iter().enumerate() {
         let field = format!("rollout[{i}]");
-        if !super::resolve::expect(cx, &r.service, "service", &format!("{field}.service"), &services)
-        {
+        if !super::resolve::expect(
+            cx,
+            &r.service,
+            "service",
+            &format!("{field}.service"),
+            &services,
+        ) {
             defaults.push(None);
             continue;
         }
@@ -258,14 +267,20 @@ response = { id = "string", price = "number" }
         assert_eq!((r.strategy, r.max_surge, r.max_unavailable), (Strategy::Rolling, 1, 0));
         let after = r.endpoint_after(&s.services[0].endpoints[0]);
         assert_eq!(after.version.to_string(), "2.0.0");
-        assert!(after.response.fields.contains_key("id") && !after.response.fields.contains_key("price"));
+        assert!(
+            after.response.fields.contains_key("id")
+                && !after.response.fields.contains_key("price")
+        );
     }
 
     #[test]
     fn refuses_bad_rollouts_with_located_errors() {
         for (extra, needle) in [
             ("[[rollout]]\nservice = \"b\"\nmodule = \"x.wat\"\nat_s = 1\n", "unknown service `b`"),
-            ("[[rollout]]\nservice = \"a\"\nmodule = \"x.wat\"\nat_s = 1\nsurge = 1\n", "unknown field `surge`"),
+            (
+                "[[rollout]]\nservice = \"a\"\nmodule = \"x.wat\"\nat_s = 1\nsurge = 1\n",
+                "unknown field `surge`",
+            ),
             (
                 "[[rollout]]\nservice = \"a\"\nmodule = \"x.wat\"\nat_s = 1\nmax_surge = 0\n",
                 "both be 0",
@@ -287,7 +302,10 @@ response = { id = "string", price = "number" }
             let p = parse_with(extra);
             let d = p.diagnostics.iter().find(|d| d.message.contains(needle));
             let d = d.unwrap_or_else(|| panic!("no `{needle}` in {:?}", p.diagnostics));
-            assert!(d.location.as_ref().is_some_and(|l| l.line > 14), "located in the rollout: {d:?}");
+            assert!(
+                d.location.as_ref().is_some_and(|l| l.line > 14),
+                "located in the rollout: {d:?}"
+            );
         }
     }
 }

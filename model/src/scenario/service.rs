@@ -504,7 +504,11 @@ impl Endpoint {
 }
 
 /// Reads a compact contract (see [`crate::contract`]).
-pub(super) fn read_shape(cx: &mut Cx<'_>, v: &super::reader::Value<'_>, path: &str) -> Option<Shape> {
+pub(super) fn read_shape(
+    cx: &mut Cx<'_>,
+    v: &super::reader::Value<'_>,
+    path: &str,
+) -> Option<Shape> {
     let o = Obj::of(cx, v, path)?;
     let mut shape = Shape::default();
     let mut ok = true;

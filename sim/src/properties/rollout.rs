@@ -157,7 +157,8 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
     let mut findings: Vec<String> =
         violations.iter().take(SHOWN).map(|(_, f, _)| f.clone()).collect();
     if violations.len() > SHOWN {
-        findings.push(format!("… {} requests failed because of the rollout in all", violations.len()));
+        findings
+            .push(format!("… {} requests failed because of the rollout in all", violations.len()));
     }
     let subjects: Vec<String> = violations.iter().take(SHOWN).map(|(_, _, x)| x.clone()).collect();
     let mut verdict = Verdict::new(ID, findings, notes).about(subjects);

@@ -31,8 +31,8 @@ use serde::Serialize;
 
 use crate::RunResult;
 use crate::atomic;
-use crate::time::SimTime;
 use crate::metrics::{CacheStats, ChannelStats, LatencySummary, Sample, cdf_points};
+use crate::time::SimTime;
 
 /// Why a report could not be written.
 #[derive(Debug, thiserror::Error)]

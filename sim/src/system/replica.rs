@@ -156,7 +156,12 @@ impl Sim {
 
     /// A replica (re)starts (`step`: `starting` or `restarted`): it runs the service's target
     /// version, as a new pod runs its ReplicaSet's template.
-    pub(crate) fn start_version(&mut self, service: ServiceId, replica: ReplicaIdx, step: &'static str) {
+    pub(crate) fn start_version(
+        &mut self,
+        service: ServiceId,
+        replica: ReplicaIdx,
+        step: &'static str,
+    ) {
         let state = &mut self.services[service.index()];
         state.replicas[replica as usize].version = state.target;
         self.rollout_replica_changed(service, replica, step);

@@ -177,22 +177,21 @@ impl Sim {
         let mut budget = (new + old).saturating_sub(min_available + (new - new_ready));
         let mut ready_budget = ready.saturating_sub(min_available);
         // Unready first, then the highest position (Kubernetes' pod deletion order).
-        let mut old_ones: Vec<(u8, std::cmp::Reverse<ReplicaIdx>)> = self.services
-            [service.index()]
-        .replicas
-        .iter()
-        .enumerate()
-        .filter(|&(p, r)| {
-            r.version != version && !self.rollouts[i].terminating.contains(&(p as ReplicaIdx))
-        })
-        .filter_map(|(p, r)| match r.health {
-            Health::Pending | Health::Starting | Health::Down => {
-                Some((0, std::cmp::Reverse(p as ReplicaIdx)))
-            }
-            Health::Up => Some((1, std::cmp::Reverse(p as ReplicaIdx))),
-            Health::Draining | Health::Off => None,
-        })
-        .collect();
+        let mut old_ones: Vec<(u8, std::cmp::Reverse<ReplicaIdx>)> = self.services[service.index()]
+            .replicas
+            .iter()
+            .enumerate()
+            .filter(|&(p, r)| {
+                r.version != version && !self.rollouts[i].terminating.contains(&(p as ReplicaIdx))
+            })
+            .filter_map(|(p, r)| match r.health {
+                Health::Pending | Health::Starting | Health::Down => {
+                    Some((0, std::cmp::Reverse(p as ReplicaIdx)))
+                }
+                Health::Up => Some((1, std::cmp::Reverse(p as ReplicaIdx))),
+                Health::Draining | Health::Off => None,
+            })
+            .collect();
         old_ones.sort_unstable();
         for (rank, std::cmp::Reverse(p)) in old_ones {
             if budget == 0 || (rank == 1 && ready_budget == 0) {
@@ -299,7 +298,12 @@ impl Sim {
     /// An invocation that ran version `version` on `replica` finished after an in-place
     /// rollout moved the replica on: the instance it returned to the old module's pool is
     /// dropped (the old module serves nothing more there).
-    pub(crate) fn drop_superseded(&mut self, service: ServiceId, replica: ReplicaIdx, version: VersionIdx) {
+    pub(crate) fn drop_superseded(
+        &mut self,
+        service: ServiceId,
+        replica: ReplicaIdx,
+        version: VersionIdx,
+    ) {
         if self.world.service(service).rollout.is_none() {
             return;
         }

@@ -12,10 +12,9 @@ use std::collections::BTreeMap;
 use fusebench_model::Scenario;
 use fusebench_model::contract::Shape;
 use fusebench_model::scenario::{
-    Strategy,
     Arrival, Autoscale, ChannelKind, ColdStart, ConflictPolicy, Consistency, Delivery,
     Distribution, FaultKind, FaultTarget, LoadBalancing, ScaleMetric, ScalePolicy, StoreKind,
-    TimeResource,
+    Strategy, TimeResource,
 };
 
 use super::ids::{ChannelId, EndpointId, GroupId, NodeId, ReplicaIdx, ServiceId, StoreId};

@@ -167,4 +167,3 @@ pub fn timelines<'a>(lines: impl IntoIterator<Item = &'a TraceLine>) -> Vec<Roll
     }
     v.finish(end)
 }
-

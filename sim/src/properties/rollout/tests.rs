@@ -7,9 +7,9 @@ use fusebench_model::Scenario;
 
 use super::super::Status;
 use super::super::tests::verdict_of;
-use crate::trace::rollout::timelines;
 use crate::setup::{ModuleFiles, build_runtime};
 use crate::system::{RunOptions, RunResult, Sim};
+use crate::trace::rollout::timelines;
 use crate::trace::{self, TraceEvent, TraceMode};
 
 /// A module whose `get` answers `answer` (JSON), or traps when `answer` is empty.
@@ -158,7 +158,8 @@ fn a_rolling_rollout_under_load_holds_and_its_skew_is_traced() {
     assert_eq!(tl.len(), 1);
     assert!(tl[0].skew_ns > 0 && tl[0].steps >= 4 * 3, "{tl:?}");
     // Both versions served: the old before, the new after.
-    let started = lines(&r).iter().filter(|l| matches!(&l.event, TraceEvent::InvocationStart { .. })).count();
+    let started =
+        lines(&r).iter().filter(|l| matches!(&l.event, TraceEvent::InvocationStart { .. })).count();
     assert!(started > 100);
 }
 
@@ -168,7 +169,8 @@ fn a_rolling_rollout_never_exceeds_its_surge_nor_its_unavailability() {
     let r = held(&s, GOOD_V2);
     // Replay the replica states: placed (starting/ready/draining) at most 4 + 1, ready (not
     // retired) never below 4 − 1 between the start and the end of the rollout.
-    let (mut placed, mut ready) = (std::collections::BTreeMap::new(), std::collections::BTreeMap::new());
+    let (mut placed, mut ready) =
+        (std::collections::BTreeMap::new(), std::collections::BTreeMap::new());
     for r in 0..4u32 {
         placed.insert(r, ());
         ready.insert(r, ());
