@@ -281,7 +281,9 @@ impl Sim {
         if !step.is_empty() {
             self.trace_rollout(service, step, replica, version);
         }
-        if self.rolling(service).is_some() {
+        // A replica being placed is the controller's own doing (or a pending one's turn):
+        // it looks again once that replica is ready, not from inside `place`.
+        if step != "starting" && self.rolling(service).is_some() {
             self.reconcile_rollout(i);
         }
     }
