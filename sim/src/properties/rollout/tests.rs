@@ -224,3 +224,44 @@ fn without_a_rollout_or_before_it_starts_it_is_not_exercised() {
     let late = design(2, 50, "", &rollout("rolling", "").replace("at_s = 1", "at_s = 100"));
     assert_eq!(status(&late, &run(&late, GOOD_V2, 1)).0, Status::NotExercised);
 }
+
+#[test]
+fn a_module_swap_fault_still_flips_every_replica_at_once() {
+    // The per-replica versions keep the `module-swap` fault's behaviour: from its instant every
+    // replica (and every one restarted later) runs the replacement, none before.
+    let swap =
+        "[[fault]]\nkind = \"module-swap\"\nservice = \"cat\"\nmodule = \"cat2.wat\"\nat_s = 1\n";
+    let s = design(3, 100, "", swap);
+    let files: ModuleFiles = [("cat.wat", module(GOOD)), ("cat2.wat", module(""))]
+        .into_iter()
+        .map(|(n, m)| (n.to_owned(), m.into_bytes()))
+        .collect();
+    let rt = build_runtime(&s, &files).expect("the modules load");
+    let mut o = RunOptions::new(3);
+    o.trace = TraceMode::Full;
+    let r = Sim::new(s.clone(), Box::new(rt), &o).run();
+    let mut started = std::collections::BTreeMap::new();
+    let (mut before, mut after, mut replicas_after) = (0, 0, std::collections::BTreeSet::new());
+    for l in lines(&r) {
+        match &l.event {
+            TraceEvent::InvocationStart { inv, replica, .. } => {
+                started.insert(*inv, (l.t.nanos() >= 1_000_000_000, *replica));
+            }
+            TraceEvent::InvocationEnd { inv, outcome, .. } => {
+                let (late, replica) = started[inv];
+                if late {
+                    assert_eq!(outcome, "guest-fault", "inv {inv} after the swap");
+                    after += 1;
+                    replicas_after.insert(replica);
+                } else {
+                    assert_eq!(outcome, "ok", "inv {inv} before the swap");
+                    before += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(before > 20 && after > 100, "{before} before, {after} after");
+    assert_eq!(replicas_after.len(), 3, "every replica swapped: {replicas_after:?}");
+    assert_eq!(status(&s, &r).0, Status::NotExercised, "a swap fault is not a rollout");
+}
