@@ -54,7 +54,7 @@ while [ $# -gt 0 ]; do
 done
 mkdir -p "$out" "$edge_out" "$rides_out" "$defects_out" "$mesh_out" "$predictive_out"
 
-RUST_SERVICES=(catalog inventory orders payments shipping notifications)
+RUST_SERVICES=(catalog catalog2 inventory orders payments shipping notifications)
 EDGE_IOT_SERVICES=(ingest devices aggregate history alerts) # Rust only
 # guests/rides/<crate> -> scenarios/rides/modules/rust/<crate>.wasm (dispatch-racy: the flawed
 # twin's); pricing is hand-written WAT (scenarios/rides/modules/wat/).
@@ -63,7 +63,7 @@ RIDES_WAT=(pricing)
 # guests/defects/<crate> -> scenarios/defects-modules/rust/<crate>.wasm; the WAT modules there
 # are hand-written (scenarios/defects-modules/wat/).
 DEFECT_SERVICES=(pay-orders charge-every-delivery charge-once prices checkout catalog-poisoned
-    catalog-guarded)
+    catalog-guarded catalog-renamed)
 # Property checkers (the SDK's `property` feature), also into scenarios/defects-modules/rust/.
 # Built by a cargo run of their own: features unify within one run, and the services' SDK must
 # stay without the feature to rebuild byte-identical.

@@ -89,6 +89,7 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         | TraceEvent::Activator { service, .. }
         | TraceEvent::ColdStart { service, .. }
         | TraceEvent::PolicyFault { service, .. }
+        | TraceEvent::Rollout { service, .. }
         | TraceEvent::Ejected { service, .. }
         | TraceEvent::LimitHit { service, .. }
         | TraceEvent::OomKilled { service, .. } => Some(service),

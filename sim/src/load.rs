@@ -196,7 +196,7 @@ pub fn read_text(path: &Path, kind: Input) -> Result<String, ReadError> {
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub scenario: Scenario,
-    /// Every module the scenario names (services and module swaps), as read: what the runtime
+    /// Every module the scenario names (services, module swaps, rollouts…), as read: what the runtime
     /// is built from ([`crate::setup::build_runtime`]).
     pub files: ModuleFiles,
     /// The services' modules inspected, or why they could not be (for the static checks).
@@ -304,7 +304,8 @@ struct ModuleRef<'a> {
     checked: bool,
 }
 
-/// Every module the scenario names: the services' modules, then module-swap replacements.
+/// Every module the scenario names: the services' modules, module-swap replacements, property
+/// checkers, mesh filters, scaling policies, then rollouts' new modules.
 fn module_refs(s: &Scenario) -> impl Iterator<Item = ModuleRef<'_>> {
     let services = s.services.iter().filter_map(|x| {
         x.module.as_ref().map(|module| ModuleRef {
@@ -347,7 +348,13 @@ fn module_refs(s: &Scenario) -> impl Iterator<Item = ModuleRef<'_>> {
         }),
         _ => None,
     });
-    services.chain(swaps).chain(properties).chain(filters).chain(policies)
+    let rollouts = s.rollouts.iter().enumerate().map(|(i, r)| ModuleRef {
+        owner: format!("the rollout of service `{}`", r.service.name),
+        module: &r.module,
+        field: format!("rollout[{i}].module"),
+        checked: true,
+    });
+    services.chain(swaps).chain(properties).chain(filters).chain(policies).chain(rollouts)
 }
 
 /// Inspects one module's bytes; the error is a one-line reason.

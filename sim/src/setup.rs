@@ -101,7 +101,8 @@ pub fn service_config(s: &Scenario, name: &str) -> Option<ServiceConfig> {
 }
 
 /// Loads every service with a module (and every module-swap replacement, as
-/// `<service>@swap<fault index>`) into a fresh runtime.
+/// `<service>@swap<fault index>`, and every rollout's new module, as
+/// `<service>@rollout<rollout index>`) into a fresh runtime.
 ///
 /// # Errors
 /// A module that is missing from `files` or that the host rejects (see [`ServiceLoadError`]).
@@ -128,6 +129,16 @@ pub fn build_runtime(s: &Scenario, files: &ModuleFiles) -> Result<Runtime, Setup
                 config.name = format!("{}@swap{i}", service.name);
                 rt.load_service(&config, bytes)?;
             }
+        }
+    }
+    for (i, r) in s.rollouts.iter().enumerate() {
+        let bytes = files.get(&r.module.name).ok_or_else(|| SetupError::Missing {
+            service: r.service.name.clone(),
+            module: r.module.name.clone(),
+        })?;
+        if let Some(mut config) = service_config(s, &r.service.name) {
+            config.name = crate::system::rollout_runtime_name(&r.service.name, i);
+            rt.load_service(&config, bytes)?;
         }
     }
     for (config, module) in policy_configs(s) {

@@ -26,6 +26,7 @@ mod predictive;
 mod replay_story;
 mod replay_travel;
 mod rides;
+mod rollout;
 mod run;
 mod scenario_errors;
 mod serverless;

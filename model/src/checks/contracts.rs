@@ -6,6 +6,7 @@
 //! always provides (declared and required).
 
 use super::Findings;
+use crate::scenario::{Call, Endpoint};
 
 pub(super) const VERSION_ID: &str = "contract-version";
 pub(super) const FIELDS_ID: &str = "contract-fields";
@@ -16,46 +17,78 @@ pub(super) fn check(f: &mut Findings<'_>) {
         for call in &svc.calls {
             let Some(callee) = s.service(&call.service.name) else { continue };
             let Some(ep) = callee.endpoint(&call.endpoint.name) else { continue };
-            let target = format!("{}.{}", callee.name, ep.name);
-            if !call.version.matches(&ep.version) {
-                f.error(
-                    VERSION_ID,
-                    call.span,
-                    format!(
-                        "`{}` requires {target} version {}, but it is {}",
-                        svc.name, call.version, ep.version
-                    ),
-                )
-                .hint = Some(
-                    "update the caller's requirement, or keep a compatible endpoint version".into(),
-                );
-            }
-            for required in ep.request.required() {
-                if !call.sends.iter().any(|x| x == required) {
-                    f.error(
-                        FIELDS_ID,
-                        call.span,
-                        format!(
-                            "`{}` calls {target} without required request field `{required}`",
-                            svc.name
-                        ),
-                    )
-                    .hint = Some(format!(
-                        "add \"{required}\" to `sends`, or make it optional in {target}'s request contract"
-                    ));
-                }
-            }
-            for used in &call.uses {
-                match ep.response.fields.get(used) {
-                    Some(field) if field.required => {}
-                    Some(_) => {
-                        f.error(FIELDS_ID, call.span, format!("`{}` relies on response field `{used}` of {target}, which the callee does not always provide (optional)", svc.name));
-                    }
-                    None => {
-                        f.error(FIELDS_ID, call.span, format!("`{}` relies on response field `{used}` of {target}, which its contract does not provide", svc.name));
-                    }
-                }
+            for p in call_problems(&svc.name, call, &callee.name, ep) {
+                let id = match p.kind {
+                    Kind::Version => VERSION_ID,
+                    Kind::Fields => FIELDS_ID,
+                };
+                f.error(id, call.span, p.message).hint = p.hint;
             }
         }
     }
+}
+
+/// Which rule a call breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Version,
+    Fields,
+}
+
+/// One way a call does not fit the endpoint it calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Problem {
+    pub(super) kind: Kind,
+    pub(super) message: String,
+    pub(super) hint: Option<String>,
+}
+
+/// Every way `caller`'s `call` does not fit endpoint `ep` of `callee`: the one rule, applied
+/// to the declared endpoints here and to a rollout's changed ones (`rollout.rs`).
+pub(super) fn call_problems(
+    caller: &str,
+    call: &Call,
+    callee: &str,
+    ep: &Endpoint,
+) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let target = format!("{callee}.{}", ep.name);
+    if !call.version.matches(&ep.version) {
+        out.push(Problem {
+            kind: Kind::Version,
+            message: format!(
+                "`{caller}` requires {target} version {}, but it is {}",
+                call.version, ep.version
+            ),
+            hint: Some(
+                "update the caller's requirement, or keep a compatible endpoint version".into(),
+            ),
+        });
+    }
+    for required in ep.request.required() {
+        if !call.sends.iter().any(|x| x == required) {
+            out.push(Problem {
+                kind: Kind::Fields,
+                message: format!(
+                    "`{caller}` calls {target} without required request field `{required}`"
+                ),
+                hint: Some(format!(
+                    "add \"{required}\" to `sends`, or make it optional in {target}'s request contract"
+                )),
+            });
+        }
+    }
+    for used in &call.uses {
+        let message = match ep.response.fields.get(used) {
+            Some(field) if field.required => continue,
+            Some(_) => format!(
+                "`{caller}` relies on response field `{used}` of {target}, which the callee does not always provide (optional)"
+            ),
+            None => format!(
+                "`{caller}` relies on response field `{used}` of {target}, which its contract does not provide"
+            ),
+        };
+        out.push(Problem { kind: Kind::Fields, message, hint: None });
+    }
+    out
 }

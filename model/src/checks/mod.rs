@@ -15,6 +15,7 @@ mod mesh;
 mod modules;
 mod ownership;
 mod policy;
+mod rollout;
 
 use std::collections::BTreeMap;
 
@@ -82,6 +83,19 @@ pub const CHECKS: &[CheckInfo] = &[
         id: modules::CAPABILITY_ID,
         summary: "every import is covered by a granted capability (sandbox by construction)",
     },
+    CheckInfo { id: rollout::VALID, summary: "a rollout's new module reads and validates" },
+    CheckInfo {
+        id: rollout::ABI,
+        summary: "a rollout's new module exports what the service's module must (memory, alloc, every endpoint's handler)",
+    },
+    CheckInfo {
+        id: rollout::CAPABILITY,
+        summary: "a rollout's new module imports only what the service is granted",
+    },
+    CheckInfo {
+        id: rollout::CONTRACT,
+        summary: "every caller fits the endpoints as a rollout changes them (version, request and response fields)",
+    },
     CheckInfo {
         id: mesh::TIMEOUT_ID,
         summary: "a mesh retry policy's attempts × per-try timeout fit in the caller's own timeout",
@@ -116,6 +130,7 @@ pub fn run(s: &Scenario, modules: &Modules) -> Vec<Diagnostic> {
     modules::check(&mut out, modules);
     filter::check(&mut out, modules);
     policy::check(&mut out, modules);
+    rollout::check(&mut out, modules);
     capacity::check(&mut out);
     mesh::check(&mut out);
     authz::check(&mut out);
@@ -155,11 +170,19 @@ pub fn outcomes(s: &Scenario, modules: &Modules) -> Vec<CheckOutcome> {
         .collect()
 }
 
-/// Whether a module check (`module-valid`, `module-abi`, `module-capability`) failed: then the
-/// host would refuse the module, and the system cannot be run.
+/// Whether a module check (`module-valid`, `module-abi`, `module-capability`, or one of them on
+/// a rollout's new module) failed: then the host would refuse the module, and the system
+/// cannot be run.
 #[must_use]
 pub fn module_check_failed(outcomes: &[CheckOutcome]) -> bool {
-    const MODULE_CHECKS: [&str; 3] = [modules::VALID_ID, modules::ABI_ID, modules::CAPABILITY_ID];
+    const MODULE_CHECKS: [&str; 6] = [
+        modules::VALID_ID,
+        modules::ABI_ID,
+        modules::CAPABILITY_ID,
+        rollout::VALID,
+        rollout::ABI,
+        rollout::CAPABILITY,
+    ];
     outcomes.iter().any(|c| !c.passed && MODULE_CHECKS.contains(&c.id))
 }
 

@@ -7,6 +7,7 @@ use crate::abi::{self, ALLOC, HANDLER, INITIALIZE, Signature};
 use crate::capability::{Capability, HOST_NAMESPACE, ImportNeed, import_need};
 use crate::diagnostic::Span;
 use crate::module::{ExternKind, ModuleInfo};
+use crate::scenario::NameRef;
 
 pub(super) const VALID_ID: &str = "module-valid";
 pub(super) const ABI_ID: &str = "module-abi";
@@ -16,50 +17,57 @@ pub(super) fn check(f: &mut Findings<'_>, modules: &Modules) {
     let s = f.s;
     for (i, svc) in s.services.iter().enumerate() {
         let Some(module) = &svc.module else { continue };
-        let info = match modules.get(&module.name) {
-            Some(Ok(info)) => info,
-            Some(Err(reason)) => {
-                f.error(
-                    VALID_ID,
-                    module.span,
-                    format!("module `{}` of `{}` is not usable: {reason}", module.name, svc.name),
-                );
-                continue;
-            }
-            None => {
-                f.error(
-                    VALID_ID,
-                    module.span,
-                    format!("module `{}` of `{}` was not loaded", module.name, svc.name),
-                );
-                continue;
-            }
-        };
-        let at = module.span;
-        memory(f, i, info, at);
-        check_export(f, at, info, &svc.name, "alloc", ALLOC, Required::Yes);
-        for ep in &svc.endpoints {
-            let export = abi::handler_name(&ep.name);
-            if info.export_func(&export).is_none() {
-                f.error(
-                    ABI_ID,
-                    ep.span,
-                    format!(
-                        "endpoint `{}` of `{}` has no export `{export}` in `{}`",
-                        ep.name, svc.name, module.name
-                    ),
-                )
-                .hint = Some(format!(
-                    "exports of the module: {}",
-                    info.exports.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ")
-                ));
-            } else {
-                check_export(f, ep.span, info, &svc.name, &export, HANDLER, Required::Yes);
-            }
-        }
-        check_export(f, at, info, &svc.name, "_initialize", INITIALIZE, Required::No);
-        imports(f, at, &svc.name, &svc.capabilities, info, grant_hint);
+        service_module(f, modules, i, module);
     }
+}
+
+/// The module checks of service `i` running `module` (its own, or one a rollout brings).
+pub(super) fn service_module(f: &mut Findings<'_>, modules: &Modules, i: usize, module: &NameRef) {
+    let s = f.s;
+    let svc = &s.services[i];
+    let info = match modules.get(&module.name) {
+        Some(Ok(info)) => info,
+        Some(Err(reason)) => {
+            f.error(
+                VALID_ID,
+                module.span,
+                format!("module `{}` of `{}` is not usable: {reason}", module.name, svc.name),
+            );
+            return;
+        }
+        None => {
+            f.error(
+                VALID_ID,
+                module.span,
+                format!("module `{}` of `{}` was not loaded", module.name, svc.name),
+            );
+            return;
+        }
+    };
+    let at = module.span;
+    memory(f, i, &module.name, info, at);
+    check_export(f, at, info, &svc.name, "alloc", ALLOC, Required::Yes);
+    for ep in &svc.endpoints {
+        let export = abi::handler_name(&ep.name);
+        if info.export_func(&export).is_none() {
+            f.error(
+                ABI_ID,
+                ep.span,
+                format!(
+                    "endpoint `{}` of `{}` has no export `{export}` in `{}`",
+                    ep.name, svc.name, module.name
+                ),
+            )
+            .hint = Some(format!(
+                "exports of the module: {}",
+                info.exports.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+        } else {
+            check_export(f, ep.span, info, &svc.name, &export, HANDLER, Required::Yes);
+        }
+    }
+    check_export(f, at, info, &svc.name, "_initialize", INITIALIZE, Required::No);
+    imports(f, at, &svc.name, &svc.capabilities, info, grant_hint);
 }
 
 /// Every import of `owner`'s module is a host function covered by `granted` (or free), with
@@ -166,10 +174,9 @@ fn check_import(f: &mut Findings<'_>, at: Span, what: &str, imp: &crate::module:
 /// The host needs an export named `memory` that is a memory, and refuses to instantiate one
 /// whose initial size is above the service's `memory_max_kib` (its own, or the quality
 /// default): both are findings here, so `run` never refuses what `check --static` passed.
-fn memory(f: &mut Findings<'_>, i: usize, info: &ModuleInfo, at: Span) {
+fn memory(f: &mut Findings<'_>, i: usize, module: &str, info: &ModuleInfo, at: Span) {
     let s = f.s;
     let svc = &s.services[i];
-    let module = svc.module.as_ref().map_or("", |m| m.name.as_str());
     let Some(export) = info.exports.iter().find(|e| e.name == "memory") else {
         f.error(ABI_ID, at, format!("module of `{}` does not export its `memory`", svc.name));
         return;

@@ -24,6 +24,7 @@ pub const BUILTIN_PROPERTY_IDS: &[&str] = &[
     "dynamic-coupling",
     "retry-amplification",
     "authorization-never-bypassed",
+    "rollout-safe",
 ];
 
 /// When an invariant must hold.

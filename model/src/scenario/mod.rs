@@ -16,6 +16,7 @@ mod property;
 mod quality;
 mod reader;
 mod resolve;
+mod rollout;
 mod service;
 mod temporal;
 mod topology;
@@ -39,6 +40,10 @@ pub use mesh::{
 };
 pub use property::WasmProperty;
 pub use quality::{Quality, Slo};
+pub use rollout::{
+    EndpointChange, Rollout, STARTUP_MS_DEFAULT, Strategy, default_max_surge,
+    default_max_unavailable,
+};
 pub use service::{
     Api, Call, Effect, EffectAction, Endpoint, InstancePolicy, LoadBalancing, Method, Service,
     ServiceTime, Subscription, TimeResource,
@@ -157,6 +162,10 @@ pub struct Scenario {
     /// hash of a scenario without one is as before.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mesh: Option<Mesh>,
+    /// `[[rollout]]`: modules replaced while the system runs. Left out of the serialisation
+    /// when empty, so the replay hash of a scenario without any is as before.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rollouts: Vec<Rollout>,
     #[serde(skip)]
     source: String,
     #[serde(skip)]
@@ -271,6 +280,7 @@ pub fn parse(file: &str, text: &str) -> Parsed {
     if let Some(s) = &mut scenario {
         resolve::resolve(&mut cx, s);
         temporal::resolve(&mut cx, s);
+        rollout::resolve(&mut cx, s);
     }
     let mut diagnostics = cx.diags;
     diagnostics.sort_by(|a, b| a.location.cmp(&b.location).then_with(|| a.code.cmp(&b.code)));
@@ -353,6 +363,8 @@ fn read_scenario(cx: &mut Cx<'_>, root: &toml::Spanned<toml::de::DeTable<'_>>) -
         o.table_list(cx, "temporal").into_iter().filter_map(|t| Temporal::read(cx, t)).collect();
     user_property_names(cx, &invariants, &temporal, &properties);
     let mesh = o.opt_table(cx, "mesh").map(|t| Mesh::read(cx, t));
+    let rollouts =
+        o.table_list(cx, "rollout").into_iter().filter_map(|t| Rollout::read(cx, t)).collect();
     o.finish(cx);
     Some(Scenario {
         file: cx.file.to_owned(),
@@ -373,6 +385,7 @@ fn read_scenario(cx: &mut Cx<'_>, root: &toml::Spanned<toml::de::DeTable<'_>>) -
         invariants,
         temporal,
         mesh,
+        rollouts,
         source: String::new(),
         lines: LineIndex::default(),
     })

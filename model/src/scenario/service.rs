@@ -200,7 +200,7 @@ impl Service {
 
 pub(crate) const VERSION_DEFAULT: semver::Version = semver::Version::new(1, 0, 0);
 
-fn read_version(
+pub(super) fn read_version(
     cx: &mut Cx<'_>,
     o: &mut Obj<'_, '_>,
     key: &'static str,
@@ -504,7 +504,11 @@ impl Endpoint {
 }
 
 /// Reads a compact contract (see [`crate::contract`]).
-fn read_shape(cx: &mut Cx<'_>, v: &super::reader::Value<'_>, path: &str) -> Option<Shape> {
+pub(super) fn read_shape(
+    cx: &mut Cx<'_>,
+    v: &super::reader::Value<'_>,
+    path: &str,
+) -> Option<Shape> {
     let o = Obj::of(cx, v, path)?;
     let mut shape = Shape::default();
     let mut ok = true;

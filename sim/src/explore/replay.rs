@@ -445,6 +445,7 @@ fn links(event: &TraceEvent) -> Vec<Link> {
         | TraceEvent::ReplicaState { .. }
         | TraceEvent::ColdStart { .. }
         | TraceEvent::PolicyFault { .. }
+        | TraceEvent::Rollout { .. }
         | TraceEvent::Ejected { .. }
         | TraceEvent::JourneyStart { .. }
         | TraceEvent::JourneyEnd { .. }
@@ -943,6 +944,12 @@ pub fn describe(line: &TraceLine) -> String {
         TraceEvent::ReplicaState { service, replica, state } => {
             format!("{service} replica {replica} is {state}")
         }
+        TraceEvent::Rollout { service, step, replica, version } => match step.as_ref() {
+            "started" | "finished" => {
+                format!("rollout of {service} to version {version} {step} ({replica} replicas)")
+            }
+            _ => format!("rollout of {service}: replica {replica} {step} (version {version})"),
+        },
         TraceEvent::Response { service, endpoint, outcome, latency_ns, .. } => format!(
             "client gets {outcome} from {service}.{endpoint} after {:.1} ms",
             *latency_ns as f64 / 1e6
@@ -1137,6 +1144,7 @@ pub fn mermaid(events: &[TraceLine]) -> String {
             | TraceEvent::Activator { .. }
             | TraceEvent::ColdStart { .. }
             | TraceEvent::PolicyFault { .. }
+            | TraceEvent::Rollout { .. }
             | TraceEvent::CacheLookup { .. }
             | TraceEvent::RunEnd { .. }
             | TraceEvent::LimitHit { .. }

@@ -15,6 +15,7 @@ mod idempotence;
 mod invariant;
 mod loss;
 mod lost_update;
+mod rollout;
 mod slo;
 mod staleness;
 mod temporal;
@@ -113,6 +114,10 @@ pub const PROPERTIES: &[PropertyInfo] = &[
     PropertyInfo::builtin(
         authorization::ID,
         "no endpoint is invoked on behalf of a source its mesh authorization policy denies (no path around the callee's sidecar)",
+    ),
+    PropertyInfo::builtin(
+        rollout::ID,
+        "no request fails because of a rollout: none is refused by a replica it retires, none fails on the new version or right after the new version answered it",
     ),
 ];
 
@@ -282,6 +287,7 @@ pub fn check(s: &Scenario, run: &RunResult) -> Vec<Verdict> {
         coupling::check(s, run),
         amplification::check(s, run),
         authorization::check(s, run),
+        rollout::check(s, run),
     ];
     verdicts.extend(invariant::check(s, run));
     verdicts.extend(temporal::check(s, run));

@@ -25,6 +25,7 @@ pub fn render(report: &Report, plots: &[PlotFile]) -> String {
     cold_starts(&mut md, report);
     stores(&mut md, report);
     channels(&mut md, report);
+    rollouts(&mut md, report);
     if !plots.is_empty() {
         md.push_str("\n## Plots\n");
         for p in plots {
@@ -32,6 +33,32 @@ pub fn render(report: &Report, plots: &[PlotFile]) -> String {
         }
     }
     md
+}
+
+/// The rollouts that started: when, how long, how many replica steps, and how long two
+/// versions served side by side.
+fn rollouts(md: &mut String, report: &Report) {
+    if report.rollouts.is_empty() {
+        return;
+    }
+    md.push_str("\n## Rollouts\n\nFrom the `rollout` trace lines: skew = time two module versions served side by side.\n\n");
+    md.push_str("| service | version | started (s) | finished (s) | duration (s) | replica steps | skew (s) |\n");
+    md.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
+    for r in &report.rollouts {
+        let (finished, duration) = match r.finished_s {
+            Some(f) => (format!("{f:.3}"), format!("{:.3}", f - r.started_s)),
+            None => ("not within the run".to_owned(), "—".to_owned()),
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.3} | {finished} | {duration} | {} | {:.3} |",
+            markdown(&r.service),
+            r.version,
+            r.started_s,
+            r.steps,
+            r.skew_s
+        );
+    }
 }
 
 /// Appends one table row. Cells are Markdown already: names in them went through

@@ -32,6 +32,7 @@ use serde::Serialize;
 use crate::RunResult;
 use crate::atomic;
 use crate::metrics::{CacheStats, ChannelStats, LatencySummary, Sample, cdf_points};
+use crate::time::SimTime;
 
 /// Why a report could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +83,25 @@ pub struct Report {
     /// without journeys keep their bytes).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub journeys: BTreeMap<String, journeys::JourneyReport>,
+    /// Every rollout that started (left out when none did, so other reports keep their
+    /// bytes): its steps, duration and skew window, as its `rollout` trace lines give them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rollouts: Vec<RolloutReport>,
+}
+
+/// One rollout in the report (`trace::rollout` reads it off the trace).
+#[derive(Debug, Clone, Serialize)]
+pub struct RolloutReport {
+    pub service: String,
+    /// The new module version's number (0 is the declared module).
+    pub version: u32,
+    pub started_s: f64,
+    /// `None` when it had not finished by the end of the run.
+    pub finished_s: Option<f64>,
+    /// Replica steps (started, ready, draining, stopped, swapped…).
+    pub steps: u64,
+    /// How long two versions served side by side, seconds.
+    pub skew_s: f64,
 }
 
 /// A fault's active span in the run, seconds of simulated time.
@@ -414,6 +434,18 @@ impl Report {
             series: result.metrics.series.clone(),
             faults: fault_spans(scenario, result.end.as_secs_f64()),
             journeys: journeys::journeys(&result.journeys),
+            rollouts: result
+                .rollouts
+                .iter()
+                .map(|t| RolloutReport {
+                    service: t.service.clone(),
+                    version: t.version,
+                    started_s: t.started.as_secs_f64(),
+                    finished_s: t.finished.map(SimTime::as_secs_f64),
+                    steps: t.steps,
+                    skew_s: t.skew_ns as f64 / 1e9,
+                })
+                .collect(),
         }
     }
 

@@ -676,6 +676,7 @@ mod tests {
             series,
             faults: Vec::new(),
             journeys: Default::default(),
+            rollouts: Vec::new(),
         }
     }
 

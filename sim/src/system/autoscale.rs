@@ -448,8 +448,15 @@ impl Sim {
         r.life += 1;
         let life = r.life;
         self.trace_replica(service, replica, now);
+        self.start_version(service, replica, "starting");
         self.note_placed(service);
-        let startup = self.world.service(service).autoscale.as_ref().map_or(0, |a| a.startup);
+        let spec = self.world.service(service);
+        let startup = match (&spec.autoscale, spec.rollout) {
+            (Some(a), _) => a.startup,
+            // A replica a rolling rollout starts (`rollout.rs`).
+            (None, Some(i)) => self.world.rollouts[i].startup,
+            (None, None) => 0,
+        };
         let cold = self.cold_start_cost(service, replica);
         self.q.after(startup + cold, Event::ReplicaReady { service, replica, life });
     }
@@ -465,6 +472,7 @@ impl Sim {
         self.register(service, replica, now);
         self.q.after(self.world.heartbeat, Event::Heartbeat { service, replica, life });
         self.release_buffered(service);
+        self.rollout_replica_changed(service, replica, "ready");
     }
 
     /// What starting `replica` costs besides `startup_ms` with `cold_start = "module"` —
@@ -549,18 +557,20 @@ impl Sim {
         self.replica_mut(service, replica).health = Health::Off;
         self.deregister(service, replica, "scaled down");
         self.trace_replica(service, replica, now);
-        let runtime = &self.services[service.index()].runtime_name;
+        let runtime = self.services[service.index()].runtime_of(replica);
         self.host.drop_pool(runtime, replica);
         self.memory.drop_replica(service, replica);
         self.note_placed(service);
         self.place_pending(self.world.service(service).node);
+        self.rollout_replica_changed(service, replica, "stopped");
     }
 
     /// Places pending replicas on `node` while it has room, services and positions in order.
     fn place_pending(&mut self, node: NodeId) {
         for s in 0..self.world.services.len() {
             let service = ServiceId(s as u32);
-            if self.world.services[s].node != node || self.world.services[s].autoscale.is_none() {
+            // Only autoscaled services and rolling rollouts have pending replicas.
+            if self.world.services[s].node != node {
                 continue;
             }
             for replica in 0..self.world.services[s].slots {

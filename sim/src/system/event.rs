@@ -110,6 +110,15 @@ pub(crate) enum Event {
         service: ServiceId,
         replica: ReplicaIdx,
     },
+    /// Rollout `i` (`[[rollout]]`) starts.
+    RolloutStart(usize),
+    /// A replica a rolling rollout retired has served its drain delay (if it is still that
+    /// life of the replica).
+    RolloutDrain {
+        rollout: usize,
+        replica: ReplicaIdx,
+        life: u32,
+    },
     Sample,
     WorkloadEnd,
 }

@@ -76,8 +76,14 @@ impl Sim {
                     if on { s.extra_lag_nanos + n } else { s.extra_lag_nanos.saturating_sub(n) };
             }
             (FaultKind::ModuleSwap { .. }, FaultSite::Replicas { service: Some(service), .. }) => {
+                // Every replica at once, and every one that starts later (the target).
                 if on && let Some(name) = &f.swap_module {
-                    self.services[service.index()].runtime_name.clone_from(name);
+                    let state = &mut self.services[service.index()];
+                    let v = state.version_named(name);
+                    state.target = v;
+                    for r in &mut state.replicas {
+                        r.version = v;
+                    }
                 }
             }
             // A kind on a target it does not apply to (the parser refuses these) does nothing.

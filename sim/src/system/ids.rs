@@ -72,6 +72,12 @@ id!(
     MsgId(u64)
 );
 
+id!(
+    /// One of a service's module versions: 0 is its declared module, later ones the modules a
+    /// `module-swap` fault or a rollout brought, in the order they first applied.
+    VersionIdx(u32)
+);
+
 /// A replica of a service: its position among the service's replicas.
 pub(crate) type ReplicaIdx = u32;
 

@@ -11,7 +11,7 @@ use fusebench_model::scenario::TimeResource;
 
 use super::Sim;
 use super::event::Event;
-use super::ids::{Counter, InvId, ReplicaIdx, ReqId, ServiceId};
+use super::ids::{Counter, InvId, ReplicaIdx, ReqId, ServiceId, VersionIdx};
 use super::requests::{Origin, Requests, Stage};
 use super::world::World;
 use crate::dist::sample_nanos;
@@ -45,6 +45,9 @@ pub(crate) struct Invocation {
     pub(crate) req: ReqId,
     pub(crate) service: ServiceId,
     pub(crate) replica: ReplicaIdx,
+    /// The module version it runs: its replica's when it started (an in-place rollout lets
+    /// it finish on that one).
+    pub(crate) version: VersionIdx,
     pub(crate) runtime: Option<InvocationId>,
     pub(crate) state: InvState,
     pub(crate) fuel: u64,
@@ -154,6 +157,7 @@ impl Sim {
             req,
             service,
             replica,
+            version: self.services[service.index()].version_of(replica),
             runtime: None,
             state: InvState::Computing(Work::Abstract),
             fuel: 0,
@@ -176,9 +180,9 @@ impl Sim {
         if spec.has_module {
             let mut logs: Vec<LogLine> = Vec::new();
             let result = {
-                let mut ctx =
-                    HostContext { now_nanos: now.nanos(), random: &mut state.rng, log: &mut logs };
-                self.host.start_in(&state.runtime_name, replica, endpoint, &r.body, &mut ctx)
+                let (runtime, rng) = state.runtime_and_rng(replica);
+                let mut ctx = HostContext { now_nanos: now.nanos(), random: rng, log: &mut logs };
+                self.host.start_in(runtime, replica, endpoint, &r.body, &mut ctx)
             };
             emit_logs(&mut self.trace, now, &logs);
             match result {
@@ -347,7 +351,7 @@ impl Sim {
     /// Returns whether it was killed.
     fn out_of_memory(&mut self, id: InvId, outcome: &SliceOutcome, m: InstanceMemory) -> bool {
         let inv = &self.invocations.table[&id];
-        let (service, replica, rt) = (inv.service, inv.replica, inv.runtime);
+        let (service, replica, rt, version) = (inv.service, inv.replica, inv.runtime, inv.version);
         let spec = self.world.service(service);
         let node = spec.node;
         let Some(kill) = self.memory.settle(node, service, replica, m) else { return false };
@@ -364,7 +368,7 @@ impl Sim {
                 capacity: kill.capacity,
             },
         );
-        let runtime = &self.services[service.index()].runtime_name;
+        let runtime = self.services[service.index()].runtime(version);
         match outcome {
             SliceOutcome::Pending(_) => {
                 if let Some(rt) = rt {
@@ -548,6 +552,7 @@ impl Sim {
         let at =
             running.iter().position(|r| *r == id).expect("a running invocation is in its slot");
         running.remove(at);
+        self.drop_superseded(inv.service, inv.replica, inv.version);
         self.respond(inv.req, inv.service, outcome, body);
         self.start_next(inv.service, inv.replica);
     }

@@ -39,6 +39,7 @@ mod recorder;
 mod registry;
 mod replica;
 mod requests;
+mod rollout;
 mod storeops;
 mod template;
 mod workload;
@@ -60,7 +61,7 @@ use event::Event;
 pub use journey::JourneyStats;
 pub use kv::{KvReplica, Versioned};
 pub use mesh::filter::runtime_name as filter_runtime_name;
-pub use world::WorldError;
+pub use world::{WorldError, rollout_runtime_name};
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -115,6 +116,9 @@ pub struct RunResult {
     pub unacked: Vec<(String, u64, String)>,
     /// Per journey (by name, every declared one): how its instances went.
     pub journeys: BTreeMap<String, JourneyStats>,
+    /// Every rollout that started, as its `rollout` trace lines tell it (the same reader the
+    /// `rollout-safe` property uses on the trace).
+    pub rollouts: Vec<crate::trace::rollout::RolloutTimeline>,
 }
 
 /// One simulation run in progress.
@@ -160,6 +164,10 @@ pub struct Sim {
     journeys: journey::Journeys,
     /// Per service: its autoscaler, if it has one.
     autoscalers: Vec<Option<autoscale::Autoscaler>>,
+    /// Per `[[rollout]]`: where it is.
+    rollouts: Vec<rollout::RolloutState>,
+    /// The `rollout` lines written so far, read as the trace's reader reads them.
+    rollout_log: crate::trace::rollout::Versions,
     /// Per service: the Knative activator of a scale-to-zero service (empty otherwise).
     activators: Vec<activator::Activator>,
     /// Module fetch times drawn when a replica starts with `cold_start = "module"` (drawn only
@@ -296,6 +304,8 @@ impl Sim {
             journeys: journey::Journeys::default(),
             autoscalers: world.services.iter().map(|_| None).collect(),
             activators: world.services.iter().map(|_| activator::Activator::default()).collect(),
+            rollouts: world.rollouts.iter().map(|_| rollout::RolloutState::default()).collect(),
+            rollout_log: crate::trace::rollout::Versions::default(),
             rng_cold: SimRng::stream(seed, "cold-start"),
             rng_fault: SimRng::stream(seed, "mesh-fault"),
             rng_policy: SimRng::stream(seed, "autoscale-policy"),
@@ -313,6 +323,7 @@ impl Sim {
         self.start_registry();
         self.start_autoscalers();
         self.schedule_faults();
+        self.schedule_rollouts();
         self.start_workload();
         self.q.schedule(SimTime(self.sample_interval), Event::Sample);
     }
@@ -382,6 +393,7 @@ impl Sim {
             requests_sent: self.load.sent,
             requests_answered: self.load.answered,
             journeys: self.journeys.stats(&self.world),
+            rollouts: self.rollout_log.timelines_at(end),
         }
     }
 
@@ -478,6 +490,10 @@ impl Sim {
             Event::FaultStart(i) => self.on_fault_start(i),
             Event::FaultEnd(i) => self.on_fault_end(i),
             Event::Restart { service, replica } => self.on_restart(service, replica),
+            Event::RolloutStart(i) => self.on_rollout_start(i),
+            Event::RolloutDrain { rollout, replica, life } => {
+                self.on_rollout_drain(rollout, replica, life);
+            }
             Event::Sample => self.on_sample(),
             Event::WorkloadEnd => self.load.stopped = true,
         }

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use super::Sim;
 use super::event::Event;
-use super::ids::{InvId, ReplicaIdx, ReqId, ServiceId};
+use super::ids::{InvId, ReplicaIdx, ReqId, ServiceId, VersionIdx};
 use super::requests::Stage;
 use crate::metrics::Outcome;
 use crate::rng::SimRng;
@@ -55,6 +55,10 @@ pub(crate) struct Replica {
     /// Invocations running on this replica, one per busy slot (abandoned if it crashes).
     pub(crate) running: Vec<InvId>,
     pub(crate) queue: VecDeque<ReqId>,
+    /// The module version this replica runs: the service's target when it started (a
+    /// Kubernetes pod runs its ReplicaSet's template), changed in place only by a module swap
+    /// or an in-place rollout.
+    pub(crate) version: VersionIdx,
 }
 
 impl Replica {
@@ -75,8 +79,11 @@ impl Replica {
 /// The run-time state of one service.
 #[derive(Debug)]
 pub(crate) struct ServiceState {
-    /// The name the service host knows its current module by (changes on a module swap).
-    pub(crate) runtime_name: String,
+    /// The names the service host knows the service's module versions by, by [`VersionIdx`]:
+    /// index 0 is the declared module, later ones were brought by module swaps and rollouts.
+    versions: Vec<String>,
+    /// The version a replica that starts runs (a Deployment's current pod template).
+    pub(crate) target: VersionIdx,
     pub(crate) replicas: Vec<Replica>,
     /// Round-robin position.
     pub(crate) rr: u64,
@@ -87,12 +94,54 @@ pub(crate) struct ServiceState {
 impl ServiceState {
     /// `replicas` up, in `slots` positions (the rest `Off`, for an autoscaler to fill).
     pub(crate) fn new(name: &str, replicas: u32, slots: u32, rng: SimRng) -> Self {
-        let replica =
-            |health| Replica { health, life: 0, running: Vec::new(), queue: VecDeque::new() };
+        let replica = |health| Replica {
+            health,
+            life: 0,
+            running: Vec::new(),
+            queue: VecDeque::new(),
+            version: VersionIdx(0),
+        };
         let replicas = (0..slots.max(replicas))
             .map(|i| replica(if i < replicas { Health::Up } else { Health::Off }))
             .collect();
-        ServiceState { runtime_name: name.to_owned(), replicas, rr: 0, rng }
+        ServiceState {
+            versions: vec![name.to_owned()],
+            target: VersionIdx(0),
+            replicas,
+            rr: 0,
+            rng,
+        }
+    }
+
+    /// The module version replica `replica` runs.
+    pub(crate) fn version_of(&self, replica: ReplicaIdx) -> VersionIdx {
+        self.replicas[replica as usize].version
+    }
+
+    /// The name the service host knows version `v` by.
+    pub(crate) fn runtime(&self, v: VersionIdx) -> &str {
+        &self.versions[v.index()]
+    }
+
+    /// The name the service host knows the module replica `replica` runs by.
+    pub(crate) fn runtime_of(&self, replica: ReplicaIdx) -> &str {
+        self.runtime(self.version_of(replica))
+    }
+
+    /// What starting an invocation on `replica` needs at once: the name its module version is
+    /// known by, and the service's random stream.
+    pub(crate) fn runtime_and_rng(&mut self, replica: ReplicaIdx) -> (&str, &mut SimRng) {
+        let v = self.replicas[replica as usize].version;
+        (&self.versions[v.index()], &mut self.rng)
+    }
+
+    /// The version the host knows as `runtime`, added after the others the first time.
+    pub(crate) fn version_named(&mut self, runtime: &str) -> VersionIdx {
+        let at = self.versions.iter().position(|v| v == runtime).unwrap_or_else(|| {
+            self.versions.push(runtime.to_owned());
+            self.versions.len() - 1
+        });
+        VersionIdx(at as u32)
     }
 }
 
@@ -103,6 +152,19 @@ impl Sim {
 
     pub(crate) fn replica_mut(&mut self, service: ServiceId, replica: ReplicaIdx) -> &mut Replica {
         &mut self.services[service.index()].replicas[replica as usize]
+    }
+
+    /// A replica (re)starts (`step`: `starting` or `restarted`): it runs the service's target
+    /// version, as a new pod runs its ReplicaSet's template.
+    pub(crate) fn start_version(
+        &mut self,
+        service: ServiceId,
+        replica: ReplicaIdx,
+        step: &'static str,
+    ) {
+        let state = &mut self.services[service.index()];
+        state.replicas[replica as usize].version = state.target;
+        self.rollout_replica_changed(service, replica, step);
     }
 
     pub(crate) fn on_at_replica(&mut self, req: ReqId, service: ServiceId, replica: ReplicaIdx) {
@@ -224,7 +286,7 @@ impl Sim {
         }
         lost.extend(queued);
         // The replica's idle instances die with its process.
-        let runtime = &self.services[service.index()].runtime_name;
+        let runtime = self.services[service.index()].runtime_of(replica);
         self.host.drop_pool(runtime, replica);
         self.memory.drop_replica(service, replica);
         let stats = self.rec.service(service);
@@ -248,9 +310,12 @@ impl Sim {
             stats.sojourn_nanos += u128::from(now - arrived);
             self.requests.settle(req);
         }
-        if draining {
+        let retired = self.take_retired(service, replica);
+        if draining || retired {
             // It was going anyway: it does not come back.
             self.replica_stopped(service, replica);
+        } else {
+            self.rollout_replica_changed(service, replica, "");
         }
     }
 
@@ -266,6 +331,7 @@ impl Sim {
         self.trace.emit(now, &TraceEvent::ReplicaUp { service: name, replica });
         self.register(service, replica, now);
         self.q.after(self.world.heartbeat, Event::Heartbeat { service, replica, life });
+        self.start_version(service, replica, "restarted");
     }
 
     /// (queue depth, utilisation of slots, live replicas) per service, for the time series.

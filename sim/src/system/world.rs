@@ -14,7 +14,7 @@ use fusebench_model::contract::Shape;
 use fusebench_model::scenario::{
     Arrival, Autoscale, ChannelKind, ColdStart, ConflictPolicy, Consistency, Delivery,
     Distribution, FaultKind, FaultTarget, LoadBalancing, ScaleMetric, ScalePolicy, StoreKind,
-    TimeResource,
+    Strategy, TimeResource,
 };
 
 use super::ids::{ChannelId, EndpointId, GroupId, NodeId, ReplicaIdx, ServiceId, StoreId};
@@ -123,10 +123,13 @@ pub(crate) struct ServiceSpec {
     pub(crate) node: NodeId,
     /// Replicas at the start.
     pub(crate) replicas: u32,
-    /// Replica positions the run may use: `replicas`, or `max_replicas` when it autoscales
-    /// (a position is an index into every per-replica table).
+    /// Replica positions the run may use: `replicas`, or `max_replicas` when it autoscales,
+    /// or `replicas + max_surge` when a rolling rollout replaces its module (a position is an
+    /// index into every per-replica table).
     pub(crate) slots: u32,
     pub(crate) autoscale: Option<AutoscaleSpec>,
+    /// Its rollout (an index into `World::rollouts`), if the scenario has one.
+    pub(crate) rollout: Option<usize>,
     /// Memory one replica reserves on its node, KiB: `concurrency` instances of at most
     /// `memory_max_kib` each for a service with a module (the `node-memory` check's rule),
     /// none for an abstract one.
@@ -382,6 +385,31 @@ pub(crate) struct World {
     pub(crate) faults: Vec<FaultSpec>,
     /// The service mesh, when the scenario has one.
     pub(crate) mesh: Option<super::mesh::MeshSpec>,
+    /// `[[rollout]]`, in scenario order.
+    pub(crate) rollouts: Vec<RolloutSpec>,
+}
+
+/// One `[[rollout]]`, resolved (`system/rollout.rs`).
+#[derive(Debug, Clone)]
+pub(crate) struct RolloutSpec {
+    pub(crate) service: ServiceId,
+    /// The name the host knows the new module by: `<service>@rollout<index>`.
+    pub(crate) runtime: String,
+    pub(crate) start: SimTime,
+    pub(crate) strategy: Strategy,
+    pub(crate) max_surge: u32,
+    pub(crate) max_unavailable: u32,
+    /// A new replica's start-up delay, ns.
+    pub(crate) startup: u64,
+    /// How long an old replica keeps serving after it left the registry, ns (a pod's
+    /// `preStop` sleep: callers' discovery caches forget it meanwhile).
+    pub(crate) drain_delay: u64,
+}
+
+/// The name the host knows rollout `index`'s new module of `service` by.
+#[must_use]
+pub fn rollout_runtime_name(service: &str, index: usize) -> String {
+    format!("{service}@rollout{index}")
 }
 
 impl World {
@@ -437,8 +465,13 @@ impl World {
                 name: x.name.clone(),
                 node: node(&x.node.name)?,
                 replicas: x.replicas,
-                slots: x.autoscale.as_ref().map_or(x.replicas, |a| a.max_replicas.max(x.replicas)),
+                slots: x.autoscale.as_ref().map_or(x.replicas, |a| a.max_replicas.max(x.replicas))
+                    + s.rollouts
+                        .iter()
+                        .find(|r| r.service.name == x.name && r.strategy == Strategy::Rolling)
+                        .map_or(0, |r| r.max_surge),
                 autoscale: x.autoscale.as_ref().map(AutoscaleSpec::new),
+                rollout: s.rollouts.iter().position(|r| r.service.name == x.name),
                 memory_request_kib: if x.module.is_some() {
                     u64::from(x.concurrency).saturating_mul(s.memory_max_kib(x))
                 } else {
@@ -656,6 +689,22 @@ impl World {
             });
         }
 
+        let mut rollouts = Vec::with_capacity(s.rollouts.len());
+        for (i, r) in s.rollouts.iter().enumerate() {
+            rollouts.push(RolloutSpec {
+                service: service(&r.service.name)?,
+                runtime: rollout_runtime_name(&r.service.name, i),
+                start: SimTime::from_secs_f64(r.at_s),
+                strategy: r.strategy,
+                max_surge: r.max_surge,
+                max_unavailable: r.max_unavailable,
+                startup: millis_to_nanos(r.startup_ms),
+                drain_delay: millis_to_nanos(
+                    r.drain_delay_ms.unwrap_or(s.registry.discovery_cache_ms),
+                ),
+            });
+        }
+
         let mut links = Vec::with_capacity(s.links.len());
         for l in &s.links {
             let (a, b) = (node(&l.between[0].name)?, node(&l.between[1].name)?);
@@ -685,6 +734,7 @@ impl World {
             discovery_cache: millis_to_nanos(s.registry.discovery_cache_ms),
             workload,
             faults,
+            rollouts,
             mesh,
         })
     }

@@ -1,0 +1,172 @@
+//! Rollout safe: no request failed because of a rollout (`[[rollout]]`), judged on the trace.
+//!
+//! Which module version each replica runs follows from the `rollout` lines
+//! (`system/rollout.rs`): from `started` on, the replicas the service had run the old
+//! version; `starting`, `swapped` and `restarted` put a replica on the line's version; an
+//! invocation runs the version of its replica when it starts. A request failed because of the
+//! swap when:
+//!
+//! - (a) a replica the rollout was retiring (`terminating`, `draining`, `stopped`) refused it —
+//!   a caller still sent it there (a stale discovery cache, no drain delay);
+//! - (b) its invocation ran the new version and did not answer (a guest fault, a contract
+//!   violation, an unexpected application error, an OOM kill);
+//! - (c) its invocation failed right after a call it made was answered by the new version (the
+//!   new module broke what the caller relies on).
+//!
+//! Not exercised when the scenario has no rollout or none started within the run. The notes
+//! give each rollout's timing: when it started and finished and how long two versions served
+//! side by side (the skew window), as the report shows them.
+
+use std::collections::BTreeMap;
+
+use fusebench_model::Scenario;
+
+use super::{Verdict, each_event, unreadable};
+use crate::system::RunResult;
+use crate::time::SimTime;
+use crate::trace::TraceEvent;
+use crate::trace::rollout::Versions;
+
+pub(super) const ID: &str = "rollout-safe";
+
+/// Findings listed at most (the count says how many there were).
+const SHOWN: usize = 10;
+
+fn failed(outcome: &str) -> bool {
+    !matches!(outcome, "ok" | "expected-error")
+}
+
+/// One invocation as the property follows it.
+#[derive(Debug, Clone)]
+struct Inv {
+    service: String,
+    replica: u32,
+    req: u64,
+    /// It runs the rollout's new version.
+    new: bool,
+    /// The call this invocation answers (cause `call`).
+    answers: Option<u64>,
+    /// The last call it made was answered by the new version.
+    after_new_answer: bool,
+}
+
+pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
+    if s.rollouts.is_empty() {
+        return Verdict::not_exercised(ID, "the scenario has no rollout");
+    }
+    let mut v = Versions::default();
+    let mut invs: BTreeMap<u64, Inv> = BTreeMap::new();
+    // call → the invocation that made it.
+    let mut callers: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut on_new = 0u64;
+    let mut violations: Vec<(SimTime, String, String)> = Vec::new();
+    let mut end = SimTime::ZERO;
+    let read = each_event(run, |line| {
+        end = line.t;
+        let ms = line.t.nanos() as f64 / 1e6;
+        match &line.event {
+            TraceEvent::Rollout { service, step, replica, version } => {
+                v.step(line.t, service, step, *replica, *version);
+            }
+            TraceEvent::InvocationStart { inv, req, service, replica, cause, source, .. } => {
+                let new = v.runs_new(service, *replica);
+                on_new += u64::from(new);
+                let answers = (cause == "call").then_some(*source);
+                let record = Inv {
+                    service: service.clone(),
+                    replica: *replica,
+                    req: *req,
+                    new,
+                    answers,
+                    after_new_answer: false,
+                };
+                invs.insert(*inv, record);
+            }
+            TraceEvent::CallStart { call, inv, .. } => {
+                callers.insert(*call, *inv);
+            }
+            TraceEvent::Rejected { req, service, replica, reason } => {
+                let key = (service.clone(), *replica);
+                // A full queue is load, not the swap; a retiring replica refuses anything else.
+                if v.retiring.contains_key(&key) && reason != "queue full" {
+                    violations.push((
+                        line.t,
+                        format!(
+                            "request {req} to `{service}` was refused by replica {replica} ({reason}) at {ms:.1} ms: the rollout was retiring it, but a caller still sent it there"
+                        ),
+                        format!("req:{req}"),
+                    ));
+                }
+            }
+            TraceEvent::InvocationEnd { inv, outcome, .. } => {
+                let Some(done) = invs.remove(inv) else { return };
+                if failed(outcome) && done.new {
+                    violations.push((
+                        line.t,
+                        format!(
+                            "inv {inv} (request {}) on replica {} of `{}` ran the new version and ended {outcome} at {ms:.1} ms",
+                            done.req, done.replica, done.service
+                        ),
+                        format!("inv:{inv}"),
+                    ));
+                } else if failed(outcome) && done.after_new_answer {
+                    violations.push((
+                        line.t,
+                        format!(
+                            "inv {inv} (request {}) of `{}` ended {outcome} at {ms:.1} ms, right after the new version answered its call",
+                            done.req, done.service
+                        ),
+                        format!("inv:{inv}"),
+                    ));
+                }
+                if let Some(caller) = done.answers.and_then(|c| callers.get(&c))
+                    && let Some(c) = invs.get_mut(caller)
+                {
+                    c.after_new_answer = done.new;
+                }
+            }
+            _ => {}
+        }
+    });
+    if let Err(e) = read {
+        return Verdict::new(ID, vec![unreadable(&e)], Vec::new());
+    }
+    let timelines = v.finish(end);
+    if timelines.is_empty() {
+        return Verdict::not_exercised(ID, "no rollout started within the run");
+    }
+    let mut notes: Vec<String> = timelines
+        .iter()
+        .map(|t| {
+            let ms = |x: SimTime| x.nanos() as f64 / 1e6;
+            let finished = t.finished.map_or_else(
+                || "did not finish within the run".to_owned(),
+                |f| format!("finished at {:.1} ms ({:.1} ms)", ms(f), ms(f) - ms(t.started)),
+            );
+            format!(
+                "rollout of `{}` to version {}: started at {:.1} ms, {finished}; {} replica step(s); two versions side by side for {:.1} ms",
+                t.service,
+                t.version,
+                ms(t.started),
+                t.steps,
+                t.skew_ns as f64 / 1e6
+            )
+        })
+        .collect();
+    notes.push(format!("{on_new} invocation(s) ran a new version"));
+    let mut findings: Vec<String> =
+        violations.iter().take(SHOWN).map(|(_, f, _)| f.clone()).collect();
+    if violations.len() > SHOWN {
+        findings
+            .push(format!("… {} requests failed because of the rollout in all", violations.len()));
+    }
+    let subjects: Vec<String> = violations.iter().take(SHOWN).map(|(_, _, x)| x.clone()).collect();
+    let mut verdict = Verdict::new(ID, findings, notes).about(subjects);
+    if let Some((t, _, _)) = violations.first() {
+        verdict = verdict.at_time(*t);
+    }
+    verdict
+}
+
+#[cfg(test)]
+mod tests;

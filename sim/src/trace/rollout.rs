@@ -1,0 +1,169 @@
+//! Rollouts as the trace tells them: which module version each replica of a rolled-out
+//! service runs at any instant, read off the `rollout` lines alone (`system/rollout.rs` writes
+//! them) — for the `rollout-safe` property, and for the report's rollout section, which the
+//! simulator keeps by feeding this same reader every line it writes (so the two agree by
+//! construction, and `sim/tests/report_agrees.rs`-style tests hold them to the trace).
+//!
+//! From `started` on, positions `0..replica` (the desired count) run the old version;
+//! `starting`, `swapped`, `restarted` and `ready` put a replica on the line's version,
+//! `stopped` takes it away; `terminating`, `draining` and `stopped` mark it retiring. The skew
+//! window is the time two versions are placed side by side.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{TraceEvent, TraceLine};
+use crate::time::SimTime;
+
+/// What the trace says about one rollout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RolloutTimeline {
+    pub service: String,
+    /// The new version's number (the service's module versions, 0 its declared module).
+    pub version: u32,
+    pub started: SimTime,
+    pub finished: Option<SimTime>,
+    /// `rollout` lines about single replicas (starting, ready, draining, …).
+    pub steps: u64,
+    /// How long replicas of two versions were placed side by side, ns (up to the run's end
+    /// for an unfinished rollout).
+    pub skew_ns: u64,
+}
+
+/// Follows which version every replica of a rolled-out service runs.
+#[derive(Debug, Default, Clone)]
+pub struct Versions {
+    /// (service, position) → the version it runs, `None` for the old one, while placed.
+    pub(crate) placed: BTreeMap<(String, u32), Option<u32>>,
+    /// Positions the rollout is retiring or retired.
+    pub(crate) retiring: BTreeMap<(String, u32), ()>,
+    /// Per rolled-out service: its timeline, and since when it has had two versions.
+    timelines: Vec<(RolloutTimeline, Option<SimTime>)>,
+}
+
+impl Versions {
+    /// The timelines so far, skew windows still open closed at `now`.
+    #[must_use]
+    pub fn timelines_at(&self, now: SimTime) -> Vec<RolloutTimeline> {
+        self.clone().finish(now)
+    }
+
+    fn new_version(&self, service: &str) -> Option<u32> {
+        self.timelines.iter().find(|(t, _)| t.service == service).map(|(t, _)| t.version)
+    }
+
+    /// Whether `service`'s `replica` runs its rollout's new version now.
+    pub(crate) fn runs_new(&self, service: &str, replica: u32) -> bool {
+        let key = (service.to_owned(), replica);
+        self.new_version(service)
+            .is_some_and(|v| self.placed.get(&key).copied().flatten() == Some(v))
+    }
+
+    fn skewed(&self, service: &str) -> bool {
+        let mut seen: Option<Option<u32>> = None;
+        for ((s, _), v) in &self.placed {
+            if s != service {
+                continue;
+            }
+            match seen {
+                None => seen = Some(*v),
+                Some(w) if w != *v => return true,
+                Some(_) => {}
+            }
+        }
+        false
+    }
+
+    pub fn step(&mut self, t: SimTime, service: &str, step: &str, replica: u32, version: u32) {
+        let key = (service.to_owned(), replica);
+        match step {
+            "started" => {
+                for r in 0..replica {
+                    self.placed.insert((service.to_owned(), r), None);
+                }
+                let timeline = RolloutTimeline {
+                    service: service.to_owned(),
+                    version,
+                    started: t,
+                    finished: None,
+                    steps: 0,
+                    skew_ns: 0,
+                };
+                self.timelines.push((timeline, None));
+                return;
+            }
+            "finished" => {
+                self.note_skew(t, service);
+                if let Some((tl, since)) =
+                    self.timelines.iter_mut().find(|(tl, _)| tl.service == service)
+                {
+                    tl.finished = Some(t);
+                    if let Some(s) = since.take() {
+                        tl.skew_ns += t - s;
+                    }
+                }
+                return;
+            }
+            "starting" | "swapped" | "restarted" | "ready" => {
+                self.placed.insert(key.clone(), Some(version));
+                self.retiring.remove(&key);
+            }
+            "terminating" | "draining" => {
+                self.retiring.insert(key, ());
+            }
+            "stopped" => {
+                self.placed.remove(&key);
+                self.retiring.insert(key, ());
+            }
+            _ => {}
+        }
+        if let Some((tl, _)) = self.timelines.iter_mut().find(|(tl, _)| tl.service == service) {
+            tl.steps += 1;
+        }
+        self.note_skew(t, service);
+    }
+
+    /// Opens or closes `service`'s skew window as its replicas' versions now stand.
+    fn note_skew(&mut self, t: SimTime, service: &str) {
+        let skewed = self.skewed(service);
+        if let Some((tl, since)) = self.timelines.iter_mut().find(|(tl, _)| tl.service == service) {
+            match (skewed, *since) {
+                (true, None) => *since = Some(t),
+                (false, Some(s)) => {
+                    tl.skew_ns += t - s;
+                    *since = None;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The timelines, skew windows still open closed at `end`.
+    #[must_use]
+    pub fn finish(self, end: SimTime) -> Vec<RolloutTimeline> {
+        self.timelines
+            .into_iter()
+            .map(|(mut tl, since)| {
+                if let Some(s) = since {
+                    tl.skew_ns += end - s;
+                }
+                tl
+            })
+            .collect()
+    }
+}
+
+/// Every rollout's timeline, read from trace lines in order.
+#[must_use]
+pub fn timelines<'a>(lines: impl IntoIterator<Item = &'a TraceLine>) -> Vec<RolloutTimeline> {
+    let mut v = Versions::default();
+    let mut end = SimTime::ZERO;
+    for line in lines {
+        end = line.t;
+        if let TraceEvent::Rollout { service, step, replica, version } = &line.event {
+            v.step(line.t, service, step, *replica, *version);
+        }
+    }
+    v.finish(end)
+}

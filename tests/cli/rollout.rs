@@ -1,0 +1,131 @@
+//! Rollouts (`[[rollout]]`) end to end: the shop rolls its catalog out to 1.4.0
+//! (scenarios/shop/shop-rollout.toml) — every static check passes, `run` finishes the rollout
+//! and its report's rollout section agrees with the trace, and `rollout-safe` holds; the flawed
+//! twin (scenarios/flawed/rollout-breaks-orders.toml) renames the field `orders` relies on —
+//! `check` names `orders` before the run, and the run fails `rollout-safe`.
+
+use fusebench_sim::properties::{self, Status};
+use fusebench_sim::setup::build_runtime;
+use fusebench_sim::time::SimTime;
+use fusebench_sim::trace::{self, TraceEvent, TraceMode, rollout::timelines};
+use fusebench_sim::{RunOptions, RunResult, Sim};
+
+use crate::support::{code, fusebench, root, scratch, stderr, stdout};
+
+const SHOP: &str = "scenarios/shop/shop-rollout.toml";
+const BROKEN: &str = "scenarios/flawed/rollout-breaks-orders.toml";
+
+fn static_json(path: &str) -> (i32, serde_json::Value) {
+    let o = fusebench(&["check", "--static", "--format", "json", path]);
+    let json = serde_json::from_str(&stdout(&o))
+        .unwrap_or_else(|e| panic!("{path}: not JSON ({e}); stderr: {}", stderr(&o)));
+    (code(&o), json)
+}
+
+/// A run of `path` for `seconds` of workload with its full trace.
+fn simulate(path: &str, seconds: f64) -> (fusebench_model::Scenario, RunResult) {
+    let loaded = fusebench_sim::load::load(&root().join(path)).expect("loads");
+    let rt = build_runtime(&loaded.scenario, &loaded.files).expect("the modules load");
+    let mut o = RunOptions::new(1);
+    o.trace = TraceMode::Full;
+    o.duration = Some(SimTime::from_secs_f64(seconds));
+    let run = Sim::new(loaded.scenario.clone(), Box::new(rt), &o).run();
+    (loaded.scenario, run)
+}
+
+fn rollout_safe(s: &fusebench_model::Scenario, run: &RunResult) -> properties::Verdict {
+    properties::check(s, run).into_iter().find(|v| v.id == "rollout-safe").expect("verdict")
+}
+
+#[test]
+fn the_shops_catalog_rollout_passes_every_check_and_runs_clean() {
+    let (exit, json) = static_json(SHOP);
+    assert_eq!(exit, 0, "{json:#}");
+    let rollout_checks: Vec<&serde_json::Value> = json["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["id"].as_str().is_some_and(|id| id.starts_with("rollout-")))
+        .collect();
+    assert_eq!(rollout_checks.len(), 4);
+    assert!(rollout_checks.iter().all(|c| c["passed"] == true), "{rollout_checks:?}");
+
+    let out = scratch("rollout", "shop");
+    let dir = out.to_str().expect("utf-8");
+    let o = fusebench(&["run", SHOP, "--duration", "9", "--seed", "1", "--out", dir]);
+    assert_eq!(code(&o), 0, "stdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report.json"))
+            .expect("json");
+    let md = std::fs::read_to_string(out.join("report.md")).expect("report.md");
+    assert!(md.contains("## Rollouts"), "{md}");
+    // The report's rollout section is what the trace says.
+    let bytes = std::fs::read(out.join("trace.jsonl")).expect("trace.jsonl");
+    let lines: Vec<trace::TraceLine> =
+        trace::read(&bytes).map(|l| l.expect("the trace reads back")).collect();
+    let from_trace = timelines(&lines);
+    assert_eq!(from_trace.len(), 1);
+    let t = &from_trace[0];
+    let r = &report["rollouts"][0];
+    assert_eq!(r["service"], "catalog");
+    assert_eq!(r["steps"].as_u64(), Some(t.steps));
+    assert!((r["started_s"].as_f64().expect("started") - t.started.as_secs_f64()).abs() < 1e-9);
+    let finished = t.finished.expect("the rollout finishes within the run");
+    assert!((r["finished_s"].as_f64().expect("finished") - finished.as_secs_f64()).abs() < 1e-9);
+    assert!((r["skew_s"].as_f64().expect("skew") - t.skew_ns as f64 / 1e9).abs() < 1e-9);
+    // Two replicas replaced one by one: each old one terminating, draining, stopped.
+    let stopped = lines
+        .iter()
+        .filter(|l| matches!(&l.event, TraceEvent::Rollout { step, .. } if step == "stopped"))
+        .count();
+    assert_eq!(stopped, 2);
+
+    let (s, run) = simulate(SHOP, 9.0);
+    let v = rollout_safe(&s, &run);
+    assert_eq!(v.status, Status::Held, "{v:?}");
+}
+
+#[test]
+fn a_rollout_that_breaks_orders_is_named_before_the_run_and_fails_it() {
+    let (exit, json) = static_json(BROKEN);
+    assert_eq!(exit, 1, "{json:#}");
+    let contract = json["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["id"] == "rollout-contract")
+        .expect("rollout-contract");
+    assert_eq!(contract["passed"], false);
+    let messages: Vec<&str> = contract["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["message"].as_str())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m
+            .contains("`orders` relies on response field `price_cents` of catalog.get_product")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m
+                .contains("`orders` requires catalog.get_product version ^1.2, but it is 2.0.0")),
+        "{messages:?}"
+    );
+    // Only the rollout is blamed: every other check passes.
+    let failed: Vec<&str> = json["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["passed"] == false)
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert_eq!(failed, ["rollout-contract"]);
+
+    let (s, run) = simulate(BROKEN, 9.0);
+    let v = rollout_safe(&s, &run);
+    assert_eq!(v.status, Status::Failed, "{v:?}");
+    assert!(v.findings.iter().any(|f| f.contains("`catalog` ran the new version")), "{v:?}");
+}
