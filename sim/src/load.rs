@@ -304,7 +304,8 @@ struct ModuleRef<'a> {
     checked: bool,
 }
 
-/// Every module the scenario names: the services' modules, then module-swap replacements.
+/// Every module the scenario names: the services' modules, then module-swap replacements,
+/// property checkers, mesh filters, scaling policies and linked libraries.
 fn module_refs(s: &Scenario) -> impl Iterator<Item = ModuleRef<'_>> {
     let services = s.services.iter().filter_map(|x| {
         x.module.as_ref().map(|module| ModuleRef {
@@ -347,7 +348,13 @@ fn module_refs(s: &Scenario) -> impl Iterator<Item = ModuleRef<'_>> {
         }),
         _ => None,
     });
-    services.chain(swaps).chain(properties).chain(filters).chain(policies)
+    let libraries = s.libraries.iter().map(|l| ModuleRef {
+        owner: format!("library `{}`", l.name),
+        module: &l.module,
+        field: format!("library[{}].module", l.name),
+        checked: true,
+    });
+    services.chain(swaps).chain(properties).chain(filters).chain(policies).chain(libraries)
 }
 
 /// Inspects one module's bytes; the error is a one-line reason.

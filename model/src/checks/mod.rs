@@ -11,6 +11,7 @@ mod contracts;
 mod coupling;
 mod cycles;
 mod filter;
+mod links;
 mod mesh;
 mod modules;
 mod ownership;
@@ -75,6 +76,15 @@ pub const CHECKS: &[CheckInfo] = &[
         summary: "every module exports memory (within its limit), alloc and handle_<endpoint> with the ABI signatures",
     },
     CheckInfo {
+        id: links::UNRESOLVED_ID,
+        summary: "every import of a composed service's modules is resolved by the host or by a linked library's export",
+    },
+    CheckInfo {
+        id: links::SIGNATURE_ID,
+        summary: "a linked import and the library export resolving it have equal function signatures",
+    },
+    CheckInfo { id: links::CYCLE_ID, summary: "libraries link no cycle" },
+    CheckInfo {
         id: capacity::MEMORY_ID,
         summary: "the instances placed on each node fit in its memory_mib (replicas × concurrency × memory_max_kib)",
     },
@@ -114,6 +124,7 @@ pub fn run(s: &Scenario, modules: &Modules) -> Vec<Diagnostic> {
     cycles::check(&mut out);
     contracts::check(&mut out);
     modules::check(&mut out, modules);
+    links::check(&mut out, modules);
     filter::check(&mut out, modules);
     policy::check(&mut out, modules);
     capacity::check(&mut out);
@@ -155,11 +166,18 @@ pub fn outcomes(s: &Scenario, modules: &Modules) -> Vec<CheckOutcome> {
         .collect()
 }
 
-/// Whether a module check (`module-valid`, `module-abi`, `module-capability`) failed: then the
+/// Whether a module check (`module-valid`, `module-abi`, `module-capability`, `link-*`) failed: then the
 /// host would refuse the module, and the system cannot be run.
 #[must_use]
 pub fn module_check_failed(outcomes: &[CheckOutcome]) -> bool {
-    const MODULE_CHECKS: [&str; 3] = [modules::VALID_ID, modules::ABI_ID, modules::CAPABILITY_ID];
+    const MODULE_CHECKS: [&str; 6] = [
+        modules::VALID_ID,
+        modules::ABI_ID,
+        modules::CAPABILITY_ID,
+        links::UNRESOLVED_ID,
+        links::SIGNATURE_ID,
+        links::CYCLE_ID,
+    ];
     outcomes.iter().any(|c| !c.passed && MODULE_CHECKS.contains(&c.id))
 }
 
