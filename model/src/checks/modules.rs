@@ -58,8 +58,9 @@ pub(super) fn check(f: &mut Findings<'_>, modules: &Modules) {
             }
         }
         check_export(f, at, info, &svc.name, "_initialize", INITIALIZE, Required::No);
-        let linked: Vec<&str> = svc.links.iter().map(|l| l.name.as_str()).collect();
-        imports(f, at, &svc.name, &svc.capabilities, info, grant_hint, &linked);
+        // Imports from a declared library's name are the link checks' (`links.rs`).
+        let libraries: Vec<&str> = s.libraries.iter().map(|l| l.name.as_str()).collect();
+        imports(f, at, &svc.name, &svc.capabilities, info, grant_hint, &libraries);
     }
 }
 
