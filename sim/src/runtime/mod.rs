@@ -269,7 +269,7 @@ impl Runtime {
             {
                 return Err(ServiceLoadError::LinkOrder {
                     service: service(),
-                    library: lib.name.clone(),
+                    library: lib.name.to_owned(),
                     link: missing.clone(),
                 });
             }
@@ -279,7 +279,7 @@ impl Runtime {
             abi::check_imports(config, &owner, &module, &deps)?;
             code_bytes += bytes;
             initial_bytes = initial_bytes.saturating_add(abi::initial_memory_bytes(&module));
-            linked.push(LinkedModule { name: lib.name.clone(), module });
+            linked.push(LinkedModule { name: lib.name.to_owned(), module });
         }
         let (module, hash, bytes) = self.compile(&config.name, module_bytes)?;
         code_bytes += bytes;
