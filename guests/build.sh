@@ -82,10 +82,11 @@ MESH_FILTERS_C=(body-validator)
 # Scaling policies (the SDK's `policy` feature, a cargo run of their own) into
 # scenarios/predictive/modules/rust/.
 POLICIES=(holt-winters)
-# Composed services (guests/composed/<crate>) into scenarios/composed/modules/rust/; their
+# Composed services (crate composed-<name> in guests/composed/<name>) into
+# scenarios/composed/modules/rust/<name>.wasm; their
 # libraries: `money` in C (guests/composed/money.c) into modules/c/, the legacy core hand-written
 # WAT (scenarios/composed/modules/wat/).
-COMPOSED_SERVICES=(checkout invoice quotes)
+COMPOSED_SERVICES=(composed-checkout composed-invoice composed-quotes)
 COMPOSED_C=(money)
 COMPOSED_WAT=(legacy-pricing)
 SKIPPED=()
@@ -158,7 +159,7 @@ build_rust() {
     done
     mkdir -p "$composed_out/rust"
     for s in "${COMPOSED_SERVICES[@]}"; do
-        cp "$target_dir/wasm32-unknown-unknown/release/${s//-/_}.wasm" "$composed_out/rust/$s.wasm"
+        cp "$target_dir/wasm32-unknown-unknown/release/${s//-/_}.wasm" "$composed_out/rust/${s#composed-}.wasm"
     done
 }
 
