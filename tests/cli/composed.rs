@@ -112,5 +112,6 @@ fn a_library_reaching_a_capability_the_service_lacks_fails_the_check() {
     let o = fusebench(&["check", &path, "--static"]);
     let all = format!("{}{}", stdout(&o), stderr(&o));
     assert_eq!(code(&o), 1, "{all}");
-    assert!(all.contains("library `legacy` linked by `quotes` imports `fusebench.kv_get`"), "{all}");
+    assert!(all.contains("broken.toml:"), "located: {all}");
+    assert!(all.contains("`quotes`'s library `legacy` imports `fusebench.kv_get`, which needs capability `kv`"), "{all}");
 }

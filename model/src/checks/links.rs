@@ -208,9 +208,11 @@ fn composition(f: &mut Findings<'_>, svc: &Service, modules: &Modules) {
         let Some(Ok(info)) = modules.get(&lib.module.name) else { continue };
         initial_bytes = initial_bytes.saturating_add(initial_memory(info));
         let at = via(s, svc, &lib.name).unwrap_or(svc.span);
-        let owner = format!("library `{}` linked by `{}`", lib.name, svc.name);
+        let owner = format!("`{}`'s library `{}`", svc.name, lib.name);
+        // `imports` quotes the owner itself: "`quotes`'s library `legacy` imports …".
+        let quoted = &owner[1..owner.len() - 1];
         let libraries: Vec<&str> = s.libraries.iter().map(|l| l.name.as_str()).collect();
-        modules::imports(f, at, &owner, &svc.capabilities, info, grant_hint, &libraries);
+        modules::imports(f, at, quoted, &svc.capabilities, info, grant_hint, &libraries);
         let host_imports = || info.imports.iter().filter(|i| is_host_namespace(&i.module));
         if let Some(imp) = host_imports().find(|i| abi::needs_memory(&i.module, &i.name))
             && !info.exports.iter().any(|e| e.name == "memory" && e.kind == ExternKind::Memory)
