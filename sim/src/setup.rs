@@ -109,7 +109,9 @@ struct Composition<'a> {
 
 impl<'a> Composition<'a> {
     fn of(s: &'a Scenario, service: &str, files: &'a ModuleFiles) -> Result<Self, SetupError> {
-        let Some(svc) = s.service(service) else { return Ok(Composition { libraries: Vec::new() }) };
+        let Some(svc) = s.service(service) else {
+            return Ok(Composition { libraries: Vec::new() });
+        };
         let mut libraries = Vec::new();
         for lib in s.composition(svc) {
             let bytes = files.get(&lib.module.name).ok_or_else(|| SetupError::Missing {

@@ -51,11 +51,16 @@ fn invoke(service: &str, endpoint: &str, data: &str) -> Value {
 
 #[test]
 fn both_services_compute_with_the_shared_library_and_the_adapter_reaches_the_legacy_core() {
-    let json = invoke("checkout", "checkout", r#"{"order_id":"o-1","subtotal_cents":1001,"region":"eu"}"#);
+    let json =
+        invoke("checkout", "checkout", r#"{"order_id":"o-1","subtotal_cents":1001,"region":"eu"}"#);
     // 20 % of 1001 = 200.2, rounded by the library.
     assert_eq!(json["response"]["tax_cents"], 200, "{json:#}");
     assert_eq!(json["response"]["total_cents"], 1201, "{json:#}");
-    let json = invoke("invoice", "invoice", r#"{"invoice_id":"i-1","amount_cents":1000,"currency":"USD"}"#);
+    let json = invoke(
+        "invoice",
+        "invoice",
+        r#"{"invoice_id":"i-1","amount_cents":1000,"currency":"USD"}"#,
+    );
     // 1000 USD cents = 920 EUR cents; VAT 184; 1104 cash-rounded to 1105.
     assert_eq!(json["response"]["amount_eur_cents"], 920, "{json:#}");
     assert_eq!(json["response"]["vat_cents"], 184, "{json:#}");
@@ -94,12 +99,16 @@ fn a_link_to_an_unknown_library_is_a_located_error() {
 #[test]
 fn an_import_no_linked_library_resolves_fails_the_check_and_the_run() {
     // checkout links the legacy core instead of money: its `money.*` imports are unresolved.
-    let path = broken("unresolved", |t| t.replacen("links = [\"money\"]", "links = [\"legacy\"]", 1));
+    let path =
+        broken("unresolved", |t| t.replacen("links = [\"money\"]", "links = [\"legacy\"]", 1));
     let o = fusebench(&["check", &path, "--static"]);
     let all = format!("{}{}", stdout(&o), stderr(&o));
     assert_eq!(code(&o), 1, "{all}");
     assert!(all.contains("link-unresolved"), "{all}");
-    assert!(all.contains("`checkout` imports `money.tax_cents`, but does not link library `money`"), "{all}");
+    assert!(
+        all.contains("`checkout` imports `money.tax_cents`, but does not link library `money`"),
+        "{all}"
+    );
     assert!(all.contains("broken.toml:"), "{all}");
     let o = fusebench(&["run", &path, "--duration", "1"]);
     assert_ne!(code(&o), 0, "the run is refused: {}", stdout(&o));
@@ -113,5 +122,10 @@ fn a_library_reaching_a_capability_the_service_lacks_fails_the_check() {
     let all = format!("{}{}", stdout(&o), stderr(&o));
     assert_eq!(code(&o), 1, "{all}");
     assert!(all.contains("broken.toml:"), "located: {all}");
-    assert!(all.contains("`quotes`'s library `legacy` imports `fusebench.kv_get`, which needs capability `kv`"), "{all}");
+    assert!(
+        all.contains(
+            "`quotes`'s library `legacy` imports `fusebench.kv_get`, which needs capability `kv`"
+        ),
+        "{all}"
+    );
 }

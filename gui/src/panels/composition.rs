@@ -93,7 +93,9 @@ fn resolutions(
                     e.kind,
                     e.sig.as_ref().map_or(String::new(), ToString::to_string)
                 )),
-                None => Err(format!("{what} ✗ unresolved: library {} does not export it", imp.module)),
+                None => {
+                    Err(format!("{what} ✗ unresolved: library {} does not export it", imp.module))
+                }
             }
         })
         .collect()

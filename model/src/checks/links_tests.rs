@@ -172,7 +172,10 @@ fn a_library_reaching_an_ungranted_capability_is_a_sandbox_violation() {
     let toml = scenario(LINKS_MONEY, MONEY_LIB);
     let found = errors(&toml, &[("shop.wat", &shop), ("money.wat", &money)]);
     assert_eq!(codes(&found), ["module-capability"], "{found:?}");
-    assert!(found[0].1.contains("`shop`'s library `money` imports `fusebench.kv_put`"), "{found:?}");
+    assert!(
+        found[0].1.contains("`shop`'s library `money` imports `fusebench.kv_put`"),
+        "{found:?}"
+    );
     assert!(found[0].1.contains("capability `kv`"), "{found:?}");
     // Granted to the service, the same library passes.
     let granted = format!("{LINKS_MONEY}\ncapabilities = [\"kv\"]");
@@ -206,7 +209,10 @@ fn an_invalid_library_module_is_not_usable() {
         .filter(Diagnostic::is_error)
         .map(|d| format!("{} {}", d.code, d.message))
         .collect();
-    assert_eq!(found, ["module-valid module `money.wat` of library `money` is not usable: bad magic"]);
+    assert_eq!(
+        found,
+        ["module-valid module `money.wat` of library `money` is not usable: bad magic"]
+    );
 }
 
 #[test]

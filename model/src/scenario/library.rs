@@ -30,7 +30,8 @@ pub struct Library {
 
 impl Library {
     pub(crate) fn read(cx: &mut Cx<'_>, mut o: Obj<'_, '_>) -> Option<Library> {
-        let name = o.req_str(cx, "name", "the library's name (the import module name it satisfies)");
+        let name =
+            o.req_str(cx, "name", "the library's name (the import module name it satisfies)");
         let module = o.req_str(cx, "module", "the library module (`.wasm` or `.wat`)");
         let links = read_links(cx, &mut o);
         let name_field = o.field("name");

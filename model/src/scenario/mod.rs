@@ -32,8 +32,8 @@ pub use autoscale::{
 pub use channel::{Channel, ChannelKind, Delivery};
 pub use data::{ConflictPolicy, Consistency, Store, StoreKind, stored_bytes};
 pub use fault::{Fault, FaultKind, FaultTarget};
-pub use library::{Library, RESERVED_LIBRARY_NAMES};
 pub use invariant::{BUILTIN_PROPERTY_IDS, Invariant, When};
+pub use library::{Library, RESERVED_LIBRARY_NAMES};
 pub use mesh::{
     ABORT_STATUSES, Authorization, AuthzAction, AuthzDecision, CircuitBreaker, ENVOY_MAX_PENDING,
     FILTER_CAPABILITIES, FaultAbort, FaultDelay, FilterAt, GATEWAY_IDENTITY, Mesh, MeshFault,
@@ -186,7 +186,12 @@ impl Scenario {
     /// left out (the parser and `link-cycle` report them).
     #[must_use]
     pub fn composition(&self, service: &Service) -> Vec<&Library> {
-        fn visit<'a>(s: &'a Scenario, name: &str, path: &mut Vec<String>, out: &mut Vec<&'a Library>) {
+        fn visit<'a>(
+            s: &'a Scenario,
+            name: &str,
+            path: &mut Vec<String>,
+            out: &mut Vec<&'a Library>,
+        ) {
             if out.iter().any(|l| l.name == name) || path.iter().any(|p| p == name) {
                 return;
             }

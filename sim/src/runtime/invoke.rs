@@ -40,8 +40,7 @@ pub(crate) struct Target {
 impl GuestInstance {
     /// Bytes of linear memory of the whole instance (every module of a composition).
     pub(crate) fn memory_bytes(&self) -> usize {
-        let libraries: usize =
-            self.library_memories.iter().map(|m| m.data_size(&self.store)).sum();
+        let libraries: usize = self.library_memories.iter().map(|m| m.data_size(&self.store)).sum();
         self.memory.data_size(&self.store) + libraries
     }
 

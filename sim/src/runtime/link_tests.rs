@@ -12,8 +12,7 @@ const MONEY: &str = r#"(module
   (func (export "trap") (result i64) unreachable)
   (func (export "spin") (result i64) (loop $l (br $l)) (i64.const 0)))"#;
 
-const IMPORT_TAX: &str =
-    r#"(import "money" "tax" (func $tax (param i64 i32) (result i64)))"#;
+const IMPORT_TAX: &str = r#"(import "money" "tax" (func $tax (param i64 i32) (result i64)))"#;
 
 /// A service over `money`: `go` answers `{"r": tax(10000, 2000)}`, `count` the library's
 /// counter, `trap` and `spin` call the library's faulting functions.
@@ -56,12 +55,17 @@ impl Harness {
 fn a_linked_call_reaches_the_library_and_counts_its_code_and_memory() {
     let mut h = Harness::new();
     let shop = shop();
-    h.load_composed(&shop_config("shop", InstancePooling::PerRequest), &shop, &[lib("money", &[], MONEY)]);
+    h.load_composed(
+        &shop_config("shop", InstancePooling::PerRequest),
+        &shop,
+        &[lib("money", &[], MONEY)],
+    );
     let slice = h.start("shop", "go", "{}");
     assert_eq!(r(&slice), 2000);
     // The service module's one page only: the library defines no memory.
     assert_eq!(slice.memory.bytes, 65_536);
-    let wasm = |text: &str| fusebench_model::module::module_bytes("t", text.as_bytes()).expect("wat");
+    let wasm =
+        |text: &str| fusebench_model::module::module_bytes("t", text.as_bytes()).expect("wat");
     let alone = super::code_section_bytes(&wasm(&shop));
     let money = super::code_section_bytes(&wasm(MONEY));
     assert!(money > 0);
@@ -252,16 +256,27 @@ fn libraries_link_libraries_in_order_and_bad_links_are_refused_at_load() {
     );
     let err = Harness::new()
         .rt
-        .load_composed(&c, missing.as_bytes(), &[lib("base", &[], base), lib("mid", &base_links, mid)])
+        .load_composed(
+            &c,
+            missing.as_bytes(),
+            &[lib("base", &[], base), lib("mid", &base_links, mid)],
+        )
         .unwrap_err();
-    assert!(matches!(&err, ServiceLoadError::LinkUnresolved { import, .. } if import == "mid.twenty"), "{err}");
+    assert!(
+        matches!(&err, ServiceLoadError::LinkUnresolved { import, .. } if import == "mid.twenty"),
+        "{err}"
+    );
     let mistyped = module(
         &[r#"(import "mid" "fourteen" (func $f (result i32)))"#],
         r#"(func (export "handle_go") (param i32 i32) (result i64) (call $num (i64.extend_i32_s (call $f))))"#,
     );
     let err = Harness::new()
         .rt
-        .load_composed(&c, mistyped.as_bytes(), &[lib("base", &[], base), lib("mid", &base_links, mid)])
+        .load_composed(
+            &c,
+            mistyped.as_bytes(),
+            &[lib("base", &[], base), lib("mid", &base_links, mid)],
+        )
         .unwrap_err();
     assert!(matches!(&err, ServiceLoadError::LinkSignature { .. }), "{err}");
     assert!(err.to_string().contains("() -> i64"), "{err}");
@@ -276,6 +291,10 @@ fn the_composition_s_initial_memory_must_fit_the_limit() {
         &[r#"(import "big" "seven" (func $s (result i64)))"#],
         r#"(func (export "handle_go") (param i32 i32) (result i64) (call $num (call $s)))"#,
     );
-    let err = Harness::new().rt.load_composed(&c, wat.as_bytes(), &[lib("big", &[], big)]).unwrap_err();
-    assert!(matches!(err, ServiceLoadError::InitialMemoryTooLarge { initial_bytes, .. } if initial_bytes == 17 * 65_536), "{err}");
+    let err =
+        Harness::new().rt.load_composed(&c, wat.as_bytes(), &[lib("big", &[], big)]).unwrap_err();
+    assert!(
+        matches!(err, ServiceLoadError::InitialMemoryTooLarge { initial_bytes, .. } if initial_bytes == 17 * 65_536),
+        "{err}"
+    );
 }

@@ -264,8 +264,7 @@ impl Runtime {
         let mut initial_bytes = 0_u64;
         for lib in libraries {
             let owner = format!("{} (library `{}`)", config.name, lib.name);
-            if let Some(missing) =
-                lib.links.iter().find(|l| !linked.iter().any(|m| &m.name == *l))
+            if let Some(missing) = lib.links.iter().find(|l| !linked.iter().any(|m| &m.name == *l))
             {
                 return Err(ServiceLoadError::LinkOrder {
                     service: service(),
@@ -285,8 +284,7 @@ impl Runtime {
         code_bytes += bytes;
         let deps: Vec<&LinkedModule> =
             linked.iter().filter(|m| config.links.contains(&m.name)).collect();
-        if let Some(missing) = config.links.iter().find(|l| !linked.iter().any(|m| &m.name == *l))
-        {
+        if let Some(missing) = config.links.iter().find(|l| !linked.iter().any(|m| &m.name == *l)) {
             return Err(ServiceLoadError::LinkOrder {
                 service: service(),
                 library: config.name.clone(),
@@ -409,8 +407,15 @@ impl Runtime {
         svc.stats.instances_created += 1;
         let state = HostState::new(Arc::clone(&svc.shared), id, LiveToken::new(&self.live_stores));
         let (linker, libraries) = (&self.linker, &svc.libraries);
-        match invoke::instantiate(linker, libraries, &svc.module, state, &svc.endpoints, budget, ctx)
-        {
+        match invoke::instantiate(
+            linker,
+            libraries,
+            &svc.module,
+            state,
+            &svc.endpoints,
+            budget,
+            ctx,
+        ) {
             Ok(inst) => Ok((inst, InstanceReuse::Fresh)),
             Err(invoke::ColdStartFault { fault: cause, mut store }) => {
                 invoke::flush_logs(&mut store, ctx, &mut self.log_budget);
@@ -434,11 +439,8 @@ impl Runtime {
     ) -> Slice {
         inst.flush_logs(ctx, &mut self.log_budget);
         let fuel_used = progress.slice_fuel_left.saturating_sub(inst.fuel_left());
-        let mut memory = InstanceMemory {
-            instance: inst.id,
-            bytes: inst.memory_bytes() as u64,
-            kept: false,
-        };
+        let mut memory =
+            InstanceMemory { instance: inst.id, bytes: inst.memory_bytes() as u64, kept: false };
         let step = match driven {
             Driven::Suspended(call, op) => {
                 progress.suspensions += 1;
@@ -689,9 +691,13 @@ impl ServiceHost for Runtime {
             Err(code) => code,
             Ok(bytes) => {
                 let written = match target {
-                    Ok(target) => {
-                        invoke::write_into_guest(&mut instance, target, &bytes, ctx, progress.budget)
-                    }
+                    Ok(target) => invoke::write_into_guest(
+                        &mut instance,
+                        target,
+                        &bytes,
+                        ctx,
+                        progress.budget,
+                    ),
                     Err(message) => Err(GuestFault::Engine { message }),
                 };
                 match written {
