@@ -4,7 +4,8 @@
 # twin) into scenarios/rides/modules/, and the known-defect scenarios' modules (scenarios/flawed/
 # dynamic/ and their fixed twins in scenarios/fixed/) into scenarios/defects-modules/, the mesh
 # filters (guests/filters/) into scenarios/mesh/modules/, the scaling policies (guests/policies/)
-# into scenarios/predictive/modules/, and rewrites each directory's SHA256SUMS, so that a fresh machine runs every system without any
+# into scenarios/predictive/modules/, the composed services and their libraries (guests/composed/)
+# into scenarios/composed/modules/, and rewrites each directory's SHA256SUMS, so that a fresh machine runs every system without any
 # WebAssembly toolchain.
 #
 #   guests/build.sh                 install what is missing, build, copy, update SHA256SUMS
@@ -17,6 +18,8 @@
 #   guests/build.sh --mesh-out DIR  build the mesh filters into DIR instead (check.sh)
 #   guests/build.sh --predictive-out DIR
 #                                   build the scaling policies into DIR instead (check.sh)
+#   guests/build.sh --composed-out DIR
+#                                   build the composed services' modules into DIR instead
 #   guests/build.sh --no-install    never install a toolchain (apt, rustup); a language whose
 #                                   toolchain is absent is reported as "skipped: <toolchain> not
 #                                   installed" and its directory is not created in the output.
@@ -38,6 +41,8 @@ defects_out="$defects_modules"
 mesh_modules="$(cd "$guests/.." && pwd)/scenarios/mesh/modules"
 mesh_out="$mesh_modules"
 predictive_out="$(cd "$guests/.." && pwd)/scenarios/predictive/modules"
+composed_modules="$(cd "$guests/.." && pwd)/scenarios/composed/modules"
+composed_out="$composed_modules"
 install=1
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -47,12 +52,13 @@ while [ $# -gt 0 ]; do
         --defects-out) defects_out="$2"; shift 2 ;;
         --mesh-out) mesh_out="$2"; shift 2 ;;
         --predictive-out) predictive_out="$2"; shift 2 ;;
+        --composed-out) composed_out="$2"; shift 2 ;;
         --no-install) install=0; shift ;;
-        *) echo "usage: $0 [--out DIR] [--edge-iot-out DIR] [--rides-out DIR] [--defects-out DIR] [--mesh-out DIR] [--predictive-out DIR] [--no-install]" >&2
+        *) echo "usage: $0 [--out DIR] [--edge-iot-out DIR] [--rides-out DIR] [--defects-out DIR] [--mesh-out DIR] [--predictive-out DIR] [--composed-out DIR] [--no-install]" >&2
            exit 2 ;;
     esac
 done
-mkdir -p "$out" "$edge_out" "$rides_out" "$defects_out" "$mesh_out" "$predictive_out"
+mkdir -p "$out" "$edge_out" "$rides_out" "$defects_out" "$mesh_out" "$predictive_out" "$composed_out"
 
 RUST_SERVICES=(catalog catalog2 inventory orders payments shipping notifications)
 EDGE_IOT_SERVICES=(ingest devices aggregate history alerts) # Rust only
@@ -76,6 +82,13 @@ MESH_FILTERS_C=(body-validator)
 # Scaling policies (the SDK's `policy` feature, a cargo run of their own) into
 # scenarios/predictive/modules/rust/.
 POLICIES=(holt-winters)
+# Composed services (crate composed-<name> in guests/composed/<name>) into
+# scenarios/composed/modules/rust/<name>.wasm; their
+# libraries: `money` in C (guests/composed/money.c) into modules/c/, the legacy core hand-written
+# WAT (scenarios/composed/modules/wat/).
+COMPOSED_SERVICES=(composed-checkout composed-invoice composed-quotes)
+COMPOSED_C=(money)
+COMPOSED_WAT=(legacy-pricing)
 SKIPPED=()
 
 skip() {
@@ -99,7 +112,7 @@ build_rust() {
     fi
     local packages=()
     for s in "${RUST_SERVICES[@]}" "${EDGE_IOT_SERVICES[@]}" "${RIDES_SERVICES[@]}" \
-        "${DEFECT_SERVICES[@]}"; do
+        "${DEFECT_SERVICES[@]}" "${COMPOSED_SERVICES[@]}"; do
         packages+=(-p "$s")
     done
     local checkers=()
@@ -144,6 +157,10 @@ build_rust() {
     for s in "${POLICIES[@]}"; do
         cp "$target_dir/wasm32-unknown-unknown/release/${s//-/_}.wasm" "$predictive_out/rust/$s.wasm"
     done
+    mkdir -p "$composed_out/rust"
+    for s in "${COMPOSED_SERVICES[@]}"; do
+        cp "$target_dir/wasm32-unknown-unknown/release/${s//-/_}.wasm" "$composed_out/rust/${s#composed-}.wasm"
+    done
 }
 
 build_c() {
@@ -166,6 +183,14 @@ build_c() {
             -c -o "$obj" "$guests/filters/$f.c"
         wasm-ld --no-entry --strip-all -z stack-size=16384 --stack-first \
             -o "$mesh_out/c/$f.wasm" "$obj"
+        rm -f "$obj"
+    done
+    mkdir -p "$composed_out/c"
+    for f in "${COMPOSED_C[@]}"; do
+        clang --target=wasm32 -O2 -std=c11 -nostdlib -Wall -Wextra -Werror \
+            -c -o "$obj" "$guests/composed/$f.c"
+        wasm-ld --no-entry --strip-all -z stack-size=16384 --stack-first \
+            -o "$composed_out/c/$f.wasm" "$obj"
         rm -f "$obj"
     done
     # The ABI header no shipped module includes yet: compiled through a check module, kept
@@ -213,6 +238,15 @@ check_wat() { # hand-written: validate, and carry it along when building elsewhe
             cp "$rides_modules/wat/$w.wat" "$rides_out/wat/$w.wat"
         done
     fi
+    for w in "${COMPOSED_WAT[@]}"; do
+        wat2wasm "$composed_modules/wat/$w.wat" --output=/dev/null
+    done
+    if [ "$composed_out" != "$composed_modules" ]; then
+        mkdir -p "$composed_out/wat"
+        for w in "${COMPOSED_WAT[@]}"; do
+            cp "$composed_modules/wat/$w.wat" "$composed_out/wat/$w.wat"
+        done
+    fi
     if [ "$defects_out" != "$defects_modules" ]; then
         mkdir -p "$defects_out/wat"
         for w in "${DEFECT_WAT[@]}"; do
@@ -236,10 +270,11 @@ sums "$rides_out"
 sums "$defects_out"
 sums "$mesh_out"
 sums "$predictive_out"
+sums "$composed_out"
 if [ ${#SKIPPED[@]} -gt 0 ]; then
     echo "built with languages skipped: ${SKIPPED[*]}" >&2
 fi
-for dir in "$out" "$edge_out" "$rides_out" "$defects_out" "$mesh_out" "$predictive_out"; do
+for dir in "$out" "$edge_out" "$rides_out" "$defects_out" "$mesh_out" "$predictive_out" "$composed_out"; do
     echo "modules in $dir:"
     (cd "$dir" && LC_ALL=C sort -k2 SHA256SUMS | while read -r _ f; do printf '  %-28s %7d bytes\n' "$f" "$(stat -c %s "$f")"; done)
 done

@@ -2,7 +2,8 @@
 # Rebuilds every shop, edge-iot, rides and defect-scenario module into a temporary directory
 # and compares it with the committed scenarios/shop/modules/SHA256SUMS,
 # scenarios/edge-iot/modules/SHA256SUMS, scenarios/rides/modules/SHA256SUMS and
-# scenarios/defects-modules/SHA256SUMS, the mesh filters' and the scaling policies' likewise
+# scenarios/defects-modules/SHA256SUMS, the mesh filters', the scaling policies' and the
+# composed services' (scenarios/composed/modules/) likewise
 # (and the committed files with their sums).
 #
 #   exit 0  every rebuilt module is byte-identical to the committed one; a language whose
@@ -19,7 +20,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
 if ! CARGO_TARGET_DIR="$tmp/target" "$guests/build.sh" --out "$tmp/shop" \
-    --edge-iot-out "$tmp/edge-iot" --rides-out "$tmp/rides" --defects-out "$tmp/defects-modules" --mesh-out "$tmp/mesh" --predictive-out "$tmp/predictive" --no-install \
+    --edge-iot-out "$tmp/edge-iot" --rides-out "$tmp/rides" --defects-out "$tmp/defects-modules" --mesh-out "$tmp/mesh" --predictive-out "$tmp/predictive" --composed-out "$tmp/composed" --no-install \
     >"$tmp/build.log" 2>&1; then
     cat "$tmp/build.log" >&2
     echo "check: the rebuild failed" >&2
@@ -56,6 +57,7 @@ compare rides
 compare defects-modules "$root/scenarios/defects-modules"
 compare mesh
 compare predictive
+compare composed
 
 if [ ${#differs[@]} -gt 0 ]; then
     echo "check: rebuilt modules differ from the committed ones:" >&2

@@ -401,3 +401,25 @@ fn the_mesh_shows_denials_on_their_edge_and_policies_and_ejections_in_the_inspec
     h.get_by_label("Ejected replicas and circuit breaker refusals (per s) over the run");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn the_inspector_shows_a_composed_service_s_libraries_and_what_they_resolve() {
+    let mut h = harness(Some(&scenario("scenarios/composed/composed.toml")));
+    h.run_steps(3);
+    let checks = fusebench_model::checks::CHECKS.len();
+    h.get_by_label(&format!("Static checks: {checks} passed, 0 failed"));
+    h.get_by_label("quotes").click_accesskit();
+    h.run_steps(3);
+    h.get_by_label("Service quotes");
+    h.get_by_label("Composition (2 modules)");
+    h.get_by_label("module of quotes (modules/rust/quotes.wasm) — links legacy");
+    h.get_by_label("library legacy (modules/wat/legacy-pricing.wat)");
+    h.get_by_label("  legacy.legacy_quote (i32, i32) -> i64 ← library legacy");
+    // checkout shares money with invoice: its own composition resolves its own imports.
+    h.get_by_label("checkout").click_accesskit();
+    h.run_steps(3);
+    h.get_by_label("Service checkout");
+    h.get_by_label("library money (modules/c/money.wasm)");
+    h.get_by_label("  money.tax_cents (i64, i32) -> i64 ← library money");
+    assert!(h.query_by_label("library legacy (modules/wat/legacy-pricing.wat)").is_none());
+}

@@ -96,6 +96,25 @@ pub fn host_signature(namespace: &str, name: &str) -> Option<Signature> {
     HOST_FUNCTIONS.iter().find(|f| f.namespace == namespace && f.name == name).map(|f| f.signature)
 }
 
+/// Host functions whose reply is bytes the host copies into the caller's memory through its
+/// `alloc` (so a module importing one must export `alloc`, a linked library too).
+pub const REPLIES_WITH_BYTES: &[&str] =
+    &["kv_get", "kv_get_versioned", "kv_scan", "cache_get", "call", "call_timeout"];
+
+/// Whether importing `namespace`.`name` needs the importing module's `alloc` export.
+#[must_use]
+pub fn needs_alloc(namespace: &str, name: &str) -> bool {
+    namespace == HOST_NAMESPACE && REPLIES_WITH_BYTES.contains(&name)
+}
+
+/// Whether importing `namespace`.`name` needs the importing module's `memory` export: every
+/// host function taking an address does (all but `now`, `random`, `sched_yield`, `proc_exit`).
+#[must_use]
+pub fn needs_memory(namespace: &str, name: &str) -> bool {
+    let addresses = ["now", "random", "sched_yield", "proc_exit"];
+    host_signature(namespace, name).is_some() && !addresses.contains(&name)
+}
+
 /// `alloc(len: i32) -> i32`: the guest's allocator, through which the host copies requests and
 /// replies in.
 pub const ALLOC: Signature = Signature::new(&[I32], &[I32]);

@@ -305,7 +305,7 @@ struct ModuleRef<'a> {
 }
 
 /// Every module the scenario names: the services' modules, module-swap replacements, property
-/// checkers, mesh filters, scaling policies, then rollouts' new modules.
+/// checkers, mesh filters, scaling policies, rollouts' new modules, then linked libraries.
 fn module_refs(s: &Scenario) -> impl Iterator<Item = ModuleRef<'_>> {
     let services = s.services.iter().filter_map(|x| {
         x.module.as_ref().map(|module| ModuleRef {
@@ -354,7 +354,19 @@ fn module_refs(s: &Scenario) -> impl Iterator<Item = ModuleRef<'_>> {
         field: format!("rollout[{i}].module"),
         checked: true,
     });
-    services.chain(swaps).chain(properties).chain(filters).chain(policies).chain(rollouts)
+    let libraries = s.libraries.iter().map(|l| ModuleRef {
+        owner: format!("library `{}`", l.name),
+        module: &l.module,
+        field: format!("library[{}].module", l.name),
+        checked: true,
+    });
+    services
+        .chain(swaps)
+        .chain(properties)
+        .chain(filters)
+        .chain(policies)
+        .chain(rollouts)
+        .chain(libraries)
 }
 
 /// Inspects one module's bytes; the error is a one-line reason.

@@ -11,8 +11,8 @@ use fusebench_model::scenario::{FaultKind, FaultTarget, InstancePolicy, ScalePol
 
 use crate::load::Loaded;
 use crate::runtime::{
-    self, CallTarget, Permissions, Runtime, RuntimeConfig, ServiceConfig, ServiceLimits,
-    ServiceLoadError,
+    self, CallTarget, LibraryModule, Permissions, Runtime, RuntimeConfig, ServiceConfig,
+    ServiceLimits, ServiceLoadError,
 };
 
 /// Why a scenario's services could not be made ready.
@@ -97,7 +97,39 @@ pub fn service_config(s: &Scenario, name: &str) -> Option<ServiceConfig> {
         },
     };
     config.permissions = permissions;
+    config.links = svc.links.iter().map(|l| l.name.clone()).collect();
     Some(config)
+}
+
+/// A composed service's libraries with their bytes, in instantiation order (see
+/// [`Scenario::composition`]).
+struct Composition<'a> {
+    libraries: Vec<(&'a str, Vec<String>, &'a [u8])>,
+}
+
+impl<'a> Composition<'a> {
+    fn of(s: &'a Scenario, service: &str, files: &'a ModuleFiles) -> Result<Self, SetupError> {
+        let Some(svc) = s.service(service) else {
+            return Ok(Composition { libraries: Vec::new() });
+        };
+        let mut libraries = Vec::new();
+        for lib in s.composition(svc) {
+            let bytes = files.get(&lib.module.name).ok_or_else(|| SetupError::Missing {
+                service: service.to_owned(),
+                module: lib.module.name.clone(),
+            })?;
+            let links = lib.links.iter().map(|l| l.name.clone()).collect();
+            libraries.push((lib.name.as_str(), links, bytes.as_slice()));
+        }
+        Ok(Composition { libraries })
+    }
+
+    fn modules(&self) -> Vec<LibraryModule<'_>> {
+        self.libraries
+            .iter()
+            .map(|(name, links, bytes)| LibraryModule { name, links, bytes })
+            .collect()
+    }
 }
 
 /// Loads every service with a module (and every module-swap replacement, as
@@ -115,7 +147,8 @@ pub fn build_runtime(s: &Scenario, files: &ModuleFiles) -> Result<Runtime, Setup
             module: module.name.clone(),
         })?;
         let Some(config) = service_config(s, &svc.name) else { continue };
-        rt.load_service(&config, bytes)?;
+        let composition = Composition::of(s, &svc.name, files)?;
+        rt.load_composed(&config, bytes, &composition.modules())?;
     }
     for (i, f) in s.faults.iter().enumerate() {
         if let (FaultKind::ModuleSwap { module }, FaultTarget::Service { service, .. }) =
@@ -127,7 +160,8 @@ pub fn build_runtime(s: &Scenario, files: &ModuleFiles) -> Result<Runtime, Setup
             })?;
             if let Some(mut config) = service_config(s, &service.name) {
                 config.name = format!("{}@swap{i}", service.name);
-                rt.load_service(&config, bytes)?;
+                let composition = Composition::of(s, &service.name, files)?;
+                rt.load_composed(&config, bytes, &composition.modules())?;
             }
         }
     }
@@ -138,7 +172,9 @@ pub fn build_runtime(s: &Scenario, files: &ModuleFiles) -> Result<Runtime, Setup
         })?;
         if let Some(mut config) = service_config(s, &r.service.name) {
             config.name = crate::system::rollout_runtime_name(&r.service.name, i);
-            rt.load_service(&config, bytes)?;
+            // A composed service's new version links the same libraries.
+            let composition = Composition::of(s, &r.service.name, files)?;
+            rt.load_composed(&config, bytes, &composition.modules())?;
         }
     }
     for (config, module) in policy_configs(s) {

@@ -2,6 +2,7 @@
 //! service its context, version, endpoints with contracts and idempotence, stores,
 //! capabilities, replicas, placement and its module's structure (T, F, M, G, E, I); for a store
 //! its replicas and consistency; for an edge its contract and the traffic of the last run;
+//! for a composed service its linked libraries and what each resolves (`panels/composition.rs`);
 //! with a service mesh, its sidecars, policies, filter chains and what it refused
 //! (`panels/mesh.rs`).
 
@@ -307,6 +308,10 @@ fn service_ui(ui: &mut egui::Ui, s: &Scenario, svc: &Service, design: &Design) {
         for sub in &svc.subscriptions {
             ui.label(into_plain(format!("consumes {} → {}", sub.channel.name, sub.endpoint.name)));
         }
+    }
+    if !svc.links.is_empty() {
+        ui.separator();
+        super::composition::composition_ui(ui, s, svc, &design.loaded.modules);
     }
     if let Some(m) = &svc.module {
         ui.separator();

@@ -1,5 +1,6 @@
 //! One file per panel; each `*_ui` function reads state and pushes [`crate::command::Command`]s.
 
+pub mod composition;
 pub mod counterexample;
 pub mod files;
 pub mod graph;

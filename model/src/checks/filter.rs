@@ -71,7 +71,7 @@ impl Extension<'_> {
         for &(handler, required) in self.handlers {
             check_export(f, at, info, owner, handler, HANDLER, required);
         }
-        imports(f, at, owner, self.granted, info, self.hint);
+        imports(f, at, owner, self.granted, info, self.hint, &[]);
     }
 }
 

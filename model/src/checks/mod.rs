@@ -11,6 +11,7 @@ mod contracts;
 mod coupling;
 mod cycles;
 mod filter;
+mod links;
 mod mesh;
 mod modules;
 mod ownership;
@@ -76,6 +77,15 @@ pub const CHECKS: &[CheckInfo] = &[
         summary: "every module exports memory (within its limit), alloc and handle_<endpoint> with the ABI signatures",
     },
     CheckInfo {
+        id: links::UNRESOLVED_ID,
+        summary: "every import of a composed service's modules is resolved by the host or by a linked library's export",
+    },
+    CheckInfo {
+        id: links::SIGNATURE_ID,
+        summary: "a linked import and the library export resolving it have equal function signatures",
+    },
+    CheckInfo { id: links::CYCLE_ID, summary: "libraries link no cycle" },
+    CheckInfo {
         id: capacity::MEMORY_ID,
         summary: "the instances placed on each node fit in its memory_mib (replicas × concurrency × memory_max_kib)",
     },
@@ -128,6 +138,7 @@ pub fn run(s: &Scenario, modules: &Modules) -> Vec<Diagnostic> {
     cycles::check(&mut out);
     contracts::check(&mut out);
     modules::check(&mut out, modules);
+    links::check(&mut out, modules);
     filter::check(&mut out, modules);
     policy::check(&mut out, modules);
     rollout::check(&mut out, modules);
@@ -170,18 +181,21 @@ pub fn outcomes(s: &Scenario, modules: &Modules) -> Vec<CheckOutcome> {
         .collect()
 }
 
-/// Whether a module check (`module-valid`, `module-abi`, `module-capability`, or one of them on
-/// a rollout's new module) failed: then the host would refuse the module, and the system
-/// cannot be run.
+/// Whether a module check (`module-valid`, `module-abi`, `module-capability`, `link-*`, or one
+/// of the first three on a rollout's new module) failed: then the host would refuse the module,
+/// and the system cannot be run.
 #[must_use]
 pub fn module_check_failed(outcomes: &[CheckOutcome]) -> bool {
-    const MODULE_CHECKS: [&str; 6] = [
+    const MODULE_CHECKS: [&str; 9] = [
         modules::VALID_ID,
         modules::ABI_ID,
         modules::CAPABILITY_ID,
         rollout::VALID,
         rollout::ABI,
         rollout::CAPABILITY,
+        links::UNRESOLVED_ID,
+        links::SIGNATURE_ID,
+        links::CYCLE_ID,
     ];
     outcomes.iter().any(|c| !c.passed && MODULE_CHECKS.contains(&c.id))
 }

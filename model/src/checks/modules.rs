@@ -67,11 +67,14 @@ pub(super) fn service_module(f: &mut Findings<'_>, modules: &Modules, i: usize, 
         }
     }
     check_export(f, at, info, &svc.name, "_initialize", INITIALIZE, Required::No);
-    imports(f, at, &svc.name, &svc.capabilities, info, grant_hint);
+    // Imports from a declared library's name are the link checks' (`links.rs`).
+    let libraries: Vec<&str> = s.libraries.iter().map(|l| l.name.as_str()).collect();
+    imports(f, at, &svc.name, &svc.capabilities, info, grant_hint, &libraries);
 }
 
 /// Every import of `owner`'s module is a host function covered by `granted` (or free), with
-/// the host's signature; `hint` says how to grant a missing capability.
+/// the host's signature; `hint` says how to grant a missing capability. Imports from the
+/// `linked` libraries' namespaces are the link checks' (`links.rs`).
 pub(super) fn imports(
     f: &mut Findings<'_>,
     at: Span,
@@ -79,8 +82,9 @@ pub(super) fn imports(
     granted: &std::collections::BTreeSet<Capability>,
     info: &ModuleInfo,
     hint: fn(Capability) -> String,
+    linked: &[&str],
 ) {
-    for imp in &info.imports {
+    for imp in info.imports.iter().filter(|i| !linked.contains(&i.module.as_str())) {
         let what = format!("`{owner}` imports `{}.{}`", imp.module, imp.name);
         if imp.kind != ExternKind::Func {
             f.error(
@@ -217,8 +221,8 @@ fn memory(f: &mut Findings<'_>, i: usize, module: &str, info: &ModuleInfo, at: S
 }
 
 /// A WebAssembly page.
-const PAGE_BYTES: u64 = 65_536;
+pub(super) const PAGE_BYTES: u64 = 65_536;
 
-fn grant_hint(cap: Capability) -> String {
+pub(super) fn grant_hint(cap: Capability) -> String {
     format!("add \"{cap}\" to the service's `capabilities` if it should have it")
 }

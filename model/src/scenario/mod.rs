@@ -11,6 +11,7 @@ mod data;
 mod fault;
 mod invariant;
 mod journey;
+mod library;
 mod mesh;
 mod property;
 mod quality;
@@ -33,6 +34,7 @@ pub use channel::{Channel, ChannelKind, Delivery};
 pub use data::{ConflictPolicy, Consistency, Store, StoreKind, stored_bytes};
 pub use fault::{Fault, FaultKind, FaultTarget};
 pub use invariant::{BUILTIN_PROPERTY_IDS, Invariant, When};
+pub use library::{Library, RESERVED_LIBRARY_NAMES};
 pub use mesh::{
     ABORT_STATUSES, Authorization, AuthzAction, AuthzDecision, CircuitBreaker, ENVOY_MAX_PENDING,
     FILTER_CAPABILITIES, FaultAbort, FaultDelay, FilterAt, GATEWAY_IDENTITY, Mesh, MeshFault,
@@ -141,6 +143,10 @@ pub struct Scenario {
     pub nodes: Vec<Node>,
     pub links: Vec<Link>,
     pub services: Vec<Service>,
+    /// `[[library]]`: modules services link against (composed services). Left out of the
+    /// serialisation when empty, so the replay hash of a scenario without any is as before.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub libraries: Vec<Library>,
     pub stores: Vec<Store>,
     pub channels: Vec<Channel>,
     pub quality: Quality,
@@ -176,6 +182,41 @@ impl Scenario {
     #[must_use]
     pub fn service(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.name == name)
+    }
+
+    #[must_use]
+    pub fn library(&self, name: &str) -> Option<&Library> {
+        self.libraries.iter().find(|l| l.name == name)
+    }
+
+    /// The libraries `service`'s composition holds, each once, in instantiation order: every
+    /// library after the libraries it links (a depth-first post-order from the service's
+    /// links, in their written order). Links that do not resolve and links closing a cycle are
+    /// left out (the parser and `link-cycle` report them).
+    #[must_use]
+    pub fn composition(&self, service: &Service) -> Vec<&Library> {
+        fn visit<'a>(
+            s: &'a Scenario,
+            name: &str,
+            path: &mut Vec<String>,
+            out: &mut Vec<&'a Library>,
+        ) {
+            if out.iter().any(|l| l.name == name) || path.iter().any(|p| p == name) {
+                return;
+            }
+            let Some(lib) = s.library(name) else { return };
+            path.push(name.to_owned());
+            for l in &lib.links {
+                visit(s, &l.name, path, out);
+            }
+            path.pop();
+            out.push(lib);
+        }
+        let mut out = Vec::new();
+        for l in &service.links {
+            visit(self, &l.name, &mut Vec::new(), &mut out);
+        }
+        out
     }
 
     #[must_use]
@@ -322,6 +363,8 @@ fn read_scenario(cx: &mut Cx<'_>, root: &toml::Spanned<toml::de::DeTable<'_>>) -
     let links = o.table_list(cx, "link").into_iter().filter_map(|t| Link::read(cx, t)).collect();
     let services =
         o.table_list(cx, "service").into_iter().filter_map(|t| Service::read(cx, t)).collect();
+    let libraries =
+        o.table_list(cx, "library").into_iter().filter_map(|t| Library::read(cx, t)).collect();
     let stores: Vec<Store> =
         o.table_list(cx, "store").into_iter().filter_map(|t| Store::read(cx, t)).collect();
     let channels =
@@ -374,6 +417,7 @@ fn read_scenario(cx: &mut Cx<'_>, root: &toml::Spanned<toml::de::DeTable<'_>>) -
         nodes,
         links,
         services,
+        libraries,
         stores,
         channels,
         quality,

@@ -55,6 +55,8 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario) {
     duplicates(cx, "service", s.services.iter().map(|x| (x.name.as_str(), x.span)));
     duplicates(cx, "store", s.stores.iter().map(|x| (x.name.as_str(), x.span)));
     duplicates(cx, "channel", s.channels.iter().map(|x| (x.name.as_str(), x.span)));
+    duplicates(cx, "library", s.libraries.iter().map(|x| (x.name.as_str(), x.span)));
+    resolve_links(cx, s);
 
     let contexts: Vec<&str> = s.contexts.iter().map(|c| c.name.as_str()).collect();
     let nodes: Vec<&str> = s.nodes.iter().map(|n| n.name.as_str()).collect();
@@ -266,6 +268,31 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario) {
 
 /// `[mesh]`: the meshed services and each policy's destination exist; one policy per
 /// destination (service, or service and endpoint); a policy some sidecar or the gateway applies.
+/// Every `links` entry names a `[[library]]`; only a service with a module links anything.
+fn resolve_links(cx: &mut Cx<'_>, s: &Scenario) {
+    let libraries: Vec<&str> = s.libraries.iter().map(|l| l.name.as_str()).collect();
+    for lib in &s.libraries {
+        for l in &lib.links {
+            expect(cx, l, "library", &format!("library[{}].links", lib.name), &libraries);
+        }
+    }
+    for svc in &s.services {
+        let field = format!("service[{}].links", svc.name);
+        for l in &svc.links {
+            expect(cx, l, "library", &field, &libraries);
+        }
+        if svc.module.is_none()
+            && let Some(first) = svc.links.first()
+        {
+            let msg = format!(
+                "service `{}` links library `{}` but has no `module` to link it to",
+                svc.name, first.name
+            );
+            cx.error("parse.value", first.span, &field, msg);
+        }
+    }
+}
+
 fn resolve_mesh(cx: &mut Cx<'_>, s: &Scenario, services: &[&str]) {
     let Some(mesh) = &s.mesh else { return };
     resolve_authorization(cx, s, mesh, services);

@@ -161,6 +161,11 @@ pub struct Service {
     pub context: NameRef,
     /// Module file, relative to the scenario file; `None` for an abstract service.
     pub module: Option<NameRef>,
+    /// `[[library]]` names whose exports satisfy the module's imports from those import
+    /// modules (a composed service, `library.rs`). Left out of the canonical form when empty,
+    /// so scenario hashes of designs without links are unchanged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<NameRef>,
     pub version: semver::Version,
     pub node: NameRef,
     pub replicas: u32,
@@ -229,6 +234,7 @@ impl Service {
         let name = o.req_str(cx, "name", "the service's name");
         let context = o.req_str(cx, "context", "its bounded context");
         let module = o.opt_str(cx, "module").map(NameRef::from);
+        let links = super::library::read_links(cx, &mut o);
         let version = read_version(cx, &mut o, "version").unwrap_or(VERSION_DEFAULT);
         let node = o.req_str(cx, "node", "the topology node it is placed on");
         let replicas = o.opt_u64(cx, "replicas", 1, 10_000).unwrap_or(1);
@@ -325,6 +331,7 @@ impl Service {
             name: name?.0,
             context: context.map_or_else(|| NameRef::new(""), NameRef::from),
             module,
+            links,
             version,
             node: node.map_or_else(|| NameRef::new(""), NameRef::from),
             replicas: to_u32(replicas),

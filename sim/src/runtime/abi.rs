@@ -10,6 +10,7 @@ use wasmi::{ExternType, FuncType, Module, ValType};
 
 use super::config::ServiceConfig;
 use super::error::ServiceLoadError;
+use super::invoke::LinkedModule;
 
 /// wasmi's value type in the model's terms, so signatures compare with the shared table.
 fn val_type(ty: ValType) -> module::ValType {
@@ -45,16 +46,60 @@ fn describe_extern(ty: &ExternType) -> String {
     }
 }
 
+/// Bytes of memory `module` defines at its start (its memory exports' minimums).
+pub(crate) fn initial_memory_bytes(module: &Module) -> u64 {
+    module
+        .exports()
+        .filter_map(|e| match e.ty() {
+            ExternType::Memory(ty) => Some(ty.minimum().saturating_mul(65_536)),
+            _ => None,
+        })
+        .fold(0, u64::saturating_add)
+}
+
 /// Rejects a module whose imports are not all granted by `config`'s capabilities, in the WASI
-/// subset and correctly typed. Reports the first offending import, in module order.
+/// subset and correctly typed — or, for an import from a `linked` library's name, exported by
+/// that library as a function of the same type. `owner` names the module in errors (the
+/// service, or one of its libraries). Reports the first offending import, in module order.
 pub(crate) fn check_imports(
     config: &ServiceConfig,
+    owner: &str,
     module: &Module,
+    linked: &[&LinkedModule],
 ) -> Result<(), ServiceLoadError> {
-    let service = || config.name.clone();
+    let service = || owner.to_owned();
     for import in module.imports() {
         let (namespace, name) = (import.module(), import.name());
         let qualified = format!("{namespace}.{name}");
+        if let Some(lib) = linked.iter().find(|l| l.name == namespace) {
+            let ExternType::Func(want) = import.ty() else {
+                let expected = "a function (only functions are linked)".to_owned();
+                let found = describe_extern(import.ty());
+                return Err(ServiceLoadError::LinkSignature {
+                    service: service(),
+                    import: qualified,
+                    expected,
+                    found,
+                });
+            };
+            match lib.module.get_export(name) {
+                Some(ExternType::Func(have)) if func_sig(&have) == func_sig(want) => continue,
+                Some(other) => {
+                    return Err(ServiceLoadError::LinkSignature {
+                        service: service(),
+                        import: qualified,
+                        expected: describe_extern(&other),
+                        found: describe_extern(import.ty()),
+                    });
+                }
+                None => {
+                    return Err(ServiceLoadError::LinkUnresolved {
+                        service: service(),
+                        import: qualified,
+                    });
+                }
+            }
+        }
         let ExternType::Func(ty) = import.ty() else {
             let kind = match import.ty() {
                 ExternType::Memory(_) => "memory",
@@ -118,15 +163,17 @@ pub(crate) fn check_imports(
 }
 
 /// Rejects a module without `memory`, `alloc` or a `handle_<endpoint>` per declared endpoint,
-/// or whose memory starts larger than the service's limit.
+/// or whose memory — with the `libraries_bytes` its linked libraries start with — starts
+/// larger than the service's limit.
 pub(crate) fn check_exports(
     config: &ServiceConfig,
     module: &Module,
+    libraries_bytes: u64,
 ) -> Result<(), ServiceLoadError> {
     let service = || config.name.clone();
     match module.get_export("memory") {
         Some(ExternType::Memory(ty)) => {
-            let initial_bytes = ty.minimum().saturating_mul(65_536);
+            let initial_bytes = ty.minimum().saturating_mul(65_536).saturating_add(libraries_bytes);
             let limit = config.limits.memory_bytes_max;
             if initial_bytes > u64::try_from(limit).unwrap_or(u64::MAX) {
                 return Err(ServiceLoadError::InitialMemoryTooLarge {

@@ -48,6 +48,21 @@ pub struct ServiceConfig {
     /// `args_*` and `environ_*` of the WASI subset. Empty for every scenario (no scenario field
     /// sets them, as `guests/ABI.md` says); only the runtime's own tests fill them.
     pub wasi: WasiConfig,
+    /// Libraries the service's module links (their names are its import module names); empty
+    /// for a service that is one module. See [`Runtime::load_composed`](super::Runtime::load_composed).
+    pub links: Vec<String>,
+}
+
+/// One library of a composed service, as handed to
+/// [`Runtime::load_composed`](super::Runtime::load_composed).
+#[derive(Debug, Clone, Copy)]
+pub struct LibraryModule<'a> {
+    /// Its import module name.
+    pub name: &'a str,
+    /// The libraries whose exports satisfy its own imports (loaded before it).
+    pub links: &'a [String],
+    /// Its module (binary `.wasm` or WAT text).
+    pub bytes: &'a [u8],
 }
 
 impl ServiceConfig {
@@ -63,6 +78,7 @@ impl ServiceConfig {
             policy: InstancePooling::PerRequest,
             permissions: Permissions::default(),
             wasi: WasiConfig::default(),
+            links: Vec::new(),
         }
     }
 }
@@ -73,7 +89,8 @@ pub struct ServiceLimits {
     /// Fuel each invocation may burn, summed over all its slices (including the `alloc` calls
     /// that copy the request and host replies in, and a fresh instance's start function).
     pub fuel_per_invocation: u64,
-    /// Largest linear memory of one instance, in bytes; `memory.grow` past it returns -1.
+    /// Largest linear memory of one instance, in bytes (every module of a composed service
+    /// together); `memory.grow` past it returns -1.
     pub memory_bytes_max: usize,
 }
 

@@ -39,6 +39,17 @@ pub enum ServiceLoadError {
         "service `{service}`: initial memory of {initial_bytes} bytes exceeds the limit of {limit_bytes} bytes"
     )]
     InitialMemoryTooLarge { service: String, initial_bytes: u64, limit_bytes: usize },
+    /// A module links a library that is not loaded before it (a cycle, or a wrong order).
+    #[error(
+        "service `{service}`: `{library}` links library `{link}`, which is not loaded before it (links must form no cycle)"
+    )]
+    LinkOrder { service: String, library: String, link: String },
+    #[error("service `{service}`: import `{import}` is not exported by the library it names")]
+    LinkUnresolved { service: String, import: String },
+    #[error(
+        "service `{service}`: import `{import}` has type {found}, but the library exports it as {expected}"
+    )]
+    LinkSignature { service: String, import: String, expected: String, found: String },
     #[error("service `{service}`: a fuel budget of 0 cannot run anything")]
     ZeroFuelBudget { service: String },
 }

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fusebench_model::capability::{HOST_NAMESPACE, WASI_NAMESPACE};
-use wasmi::{Caller, Engine, Error, Extern, Linker, Memory};
-use wasmi_core::{LimiterError, ResourceLimiter};
+use wasmi::{Caller, Engine, Error, Extern, Func, Linker, Memory};
+use wasmi_core::{LimiterError, MemoryError, ResourceLimiter};
 
 use super::config::{CallTarget, Permissions, WasiConfig};
 use super::context::{
@@ -26,7 +26,26 @@ pub(crate) struct ServiceShared {
     pub name: String,
     pub permissions: Permissions,
     pub wasi: WasiConfig,
+    /// The memory limit of one instance of the whole composition (all its memories together).
     pub memory_bytes_max: usize,
+    /// Modules instantiated together per instance: 1, plus the linked libraries.
+    pub modules: usize,
+}
+
+impl ServiceShared {
+    /// Whether the service links libraries: then a host call reads the calling module's own
+    /// memory, which may be a library's.
+    pub(crate) fn composed(&self) -> bool {
+        self.modules > 1
+    }
+}
+
+/// The module of a composition that made the pending host operation: its reply's bytes go into
+/// that module's memory through its `alloc` (shared-nothing: each module has its own memory).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Origin {
+    pub memory: Memory,
+    pub alloc: Option<Func>,
 }
 
 /// The data of each instance's `Store`.
@@ -48,12 +67,14 @@ pub(crate) struct HostState {
     pub log_lines_cut: u32,
     pub log_lines_over_budget: u32,
     pub refusals: Vec<Refusal>,
+    /// Set by a composed service's host operation: the calling module (see [`Origin`]).
+    pub origin: Option<Origin>,
     _live: LiveToken,
 }
 
 impl HostState {
     pub(crate) fn new(service: Arc<ServiceShared>, instance: InstanceId, live: LiveToken) -> Self {
-        let limiter = MemoryLimiter::new(service.memory_bytes_max);
+        let limiter = MemoryLimiter::new(service.memory_bytes_max, service.modules);
         Self {
             service,
             instance,
@@ -66,6 +87,7 @@ impl HostState {
             log_lines_cut: 0,
             log_lines_over_budget: 0,
             refusals: Vec::new(),
+            origin: None,
             _live: live,
         }
     }
@@ -111,9 +133,19 @@ impl Drop for LiveToken {
 /// returns -1 to the guest (the WebAssembly semantics; wasmi's `trap_on_grow_failure` is off), so
 /// a guest whose allocator copes keeps running, and one that writes past its memory anyway faults
 /// with `MemoryOutOfBounds`, reported together with the refused grow.
+///
+/// The limit covers every memory of the store: a composed service's module and its linked
+/// libraries together (one `Store` per instance of the composition), so a memory bomb in a
+/// library is contained like one in the service. With one module the total is that memory.
 #[derive(Debug)]
 pub(crate) struct MemoryLimiter {
     limit_bytes: usize,
+    /// Modules per store: bounds instances, memories and tables.
+    modules: usize,
+    /// Bytes of every memory of the store together.
+    total_bytes: usize,
+    /// The last approved change `(current, desired)`, undone if the grow then fails.
+    approved: Option<(usize, usize)>,
     pub last_refused: Option<GrowRefused>,
     /// Grows refused since the invocation's report last took the count.
     pub grows_refused: u32,
@@ -125,25 +157,43 @@ const TABLE_ELEMENTS_MAX: usize = 100_000;
 const TABLES_MAX: usize = 4;
 
 impl MemoryLimiter {
-    fn new(limit_bytes: usize) -> Self {
-        Self { limit_bytes, last_refused: None, grows_refused: 0 }
+    fn new(limit_bytes: usize, modules: usize) -> Self {
+        let modules = modules.max(1);
+        Self {
+            limit_bytes,
+            modules,
+            total_bytes: 0,
+            approved: None,
+            last_refused: None,
+            grows_refused: 0,
+        }
     }
 }
 
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> Result<bool, LimiterError> {
-        if desired > self.limit_bytes {
+        let total = self.total_bytes.saturating_sub(current).saturating_add(desired);
+        if total > self.limit_bytes {
             self.last_refused =
-                Some(GrowRefused { desired_bytes: desired, limit_bytes: self.limit_bytes });
+                Some(GrowRefused { desired_bytes: total, limit_bytes: self.limit_bytes });
             self.grows_refused = self.grows_refused.saturating_add(1);
             return Ok(false);
         }
+        self.total_bytes = total;
+        self.approved = Some((current, desired));
         Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, _error: &MemoryError) -> Result<(), LimiterError> {
+        if let Some((current, desired)) = self.approved.take() {
+            self.total_bytes = self.total_bytes.saturating_sub(desired).saturating_add(current);
+        }
+        Ok(())
     }
 
     fn table_growing(
@@ -156,15 +206,15 @@ impl ResourceLimiter for MemoryLimiter {
     }
 
     fn instances(&self) -> usize {
-        1
+        self.modules
     }
 
     fn tables(&self) -> usize {
-        TABLES_MAX
+        TABLES_MAX.saturating_mul(self.modules)
     }
 
     fn memories(&self) -> usize {
-        1
+        self.modules
     }
 }
 
@@ -175,8 +225,8 @@ pub(crate) enum Yield {
     Op(HostOp),
     /// `random()`: resume with the next value of the caller's stream.
     RandomU64,
-    /// WASI `random_get` on a buffer already checked to lie inside memory.
-    RandomBytes { ptr: u32, len: u32 },
+    /// WASI `random_get` on a buffer already checked to lie inside the calling module's memory.
+    RandomBytes { memory: Memory, ptr: u32, len: u32 },
     /// WASI `proc_exit`.
     Exit(i32),
     /// `env.abort`.
@@ -209,8 +259,14 @@ const FD_WRITE_KEPT_BYTES_MAX: usize = 64 * 1024;
 /// Bytes of an AssemblyScript `abort` message or file name decoded.
 const ABORT_TEXT_BYTES_MAX: usize = 2048;
 
+/// The calling module's memory. In a composed service that is the caller instance's own
+/// `memory` export (a library's, when a library calls the host); otherwise the service's.
 fn memory_of(caller: &Caller<'_, HostState>) -> Option<Memory> {
-    caller.data().memory.or_else(|| caller.get_export("memory").and_then(Extern::into_memory))
+    let own = || caller.get_export("memory").and_then(Extern::into_memory);
+    if caller.data().service.composed() {
+        return own();
+    }
+    caller.data().memory.or_else(own)
 }
 
 /// The bytes at `ptr .. ptr + len`, if they lie inside `data`.
@@ -256,7 +312,15 @@ fn host_op(
         None => Err(("<no memory>".to_owned(), HostCode::InvalidArgument)),
     };
     match decoded {
-        Ok(op) => Err(Error::host(Yield::Op(op))),
+        Ok(op) => {
+            if caller.data().service.composed()
+                && let Some(memory) = memory_of(caller)
+            {
+                let alloc = caller.get_export("alloc").and_then(Extern::into_func);
+                caller.data_mut().origin = Some(Origin { memory, alloc });
+            }
+            Err(Error::host(Yield::Op(op)))
+        }
         Err((target, code)) => {
             caller.data_mut().refusals.push(Refusal { import, target, code });
             Ok(code.code())
@@ -627,7 +691,7 @@ fn random_get(caller: &Caller<'_, HostState>, buf: i32, len: i32) -> Result<i32,
     if len == 0 {
         return Ok(ERRNO_SUCCESS);
     }
-    Err(Error::host(Yield::RandomBytes { ptr, len }))
+    Err(Error::host(Yield::RandomBytes { memory, ptr, len }))
 }
 
 /// `(count, total bytes with NUL terminators)` of a WASI string list.

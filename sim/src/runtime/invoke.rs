@@ -6,6 +6,8 @@ use wasmi::{
     TypedResumableCallHostTrap, Val, WasmResults,
 };
 
+use super::host;
+
 use super::context::{HostContext, LogLevel, LogLine};
 use super::host::{HostState, Yield, guest_range};
 use super::step::{GrowRefused, GuestFault, HostOp, InstanceId, TrapKind};
@@ -23,9 +25,30 @@ pub(crate) struct GuestInstance {
     pub alloc: TypedFunc<i32, i32>,
     /// Handlers in the order of the service's endpoint index.
     pub handlers: Vec<TypedFunc<(i32, i32), i64>>,
+    /// The memories of the linked libraries instantiated in the same store (a composed
+    /// service); empty otherwise.
+    pub library_memories: Vec<Memory>,
+}
+
+/// Where bytes for the guest go: a module's memory and its `alloc`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target {
+    pub memory: Memory,
+    pub alloc: TypedFunc<i32, i32>,
 }
 
 impl GuestInstance {
+    /// Bytes of linear memory of the whole instance (every module of a composition).
+    pub(crate) fn memory_bytes(&self) -> usize {
+        let libraries: usize = self.library_memories.iter().map(|m| m.data_size(&self.store)).sum();
+        self.memory.data_size(&self.store) + libraries
+    }
+
+    /// The service module's own memory and `alloc`.
+    pub(crate) fn target(&self) -> Target {
+        Target { memory: self.memory, alloc: self.alloc }
+    }
+
     /// Fuel left in the store (the store is created with fuel metering on, so this cannot fail).
     pub(crate) fn fuel_left(&self) -> u64 {
         self.store.get_fuel().unwrap_or(0)
@@ -107,7 +130,6 @@ pub(crate) enum Driven<R> {
 /// first host operation, exit, abort, trap or fuel exhaustion.
 pub(crate) fn drive<R: WasmResults>(
     store: &mut Store<HostState>,
-    memory: Option<Memory>,
     mut result: Result<TypedResumableCall<R>, wasmi::Error>,
     ctx: &mut HostContext<'_>,
     budget: u64,
@@ -126,17 +148,12 @@ pub(crate) fn drive<R: WasmResults>(
         };
         let answer = match call.host_error().downcast_ref::<Yield>() {
             Some(Yield::RandomU64) => Val::I64(ctx.random.next_u64().cast_signed()),
-            Some(Yield::RandomBytes { ptr, len }) => {
-                let errno = match memory {
-                    Some(memory) => {
-                        let data = memory.data_mut(&mut *store);
-                        match guest_range(data, *ptr, *len) {
-                            Some(range) => {
-                                ctx.random.fill_bytes(&mut data[range]);
-                                0
-                            }
-                            None => ERRNO_FAULT,
-                        }
+            Some(Yield::RandomBytes { memory, ptr, len }) => {
+                let data = memory.data_mut(&mut *store);
+                let errno = match guest_range(data, *ptr, *len) {
+                    Some(range) => {
+                        ctx.random.fill_bytes(&mut data[range]);
+                        0
                     }
                     None => ERRNO_FAULT,
                 };
@@ -211,11 +228,26 @@ fn trap_kind(code: TrapCode) -> Option<TrapKind> {
     })
 }
 
+/// A library of a composed service, compiled, as the runtime instantiates it.
+#[derive(Debug, Clone)]
+pub(crate) struct LinkedModule {
+    /// The import module name its exports are linked under.
+    pub name: String,
+    pub module: Module,
+}
+
 /// A fresh store and instance of `module`. The store starts with `budget` fuel, which the start
 /// function and `_initialize` draw from: a cold start is charged to the request that caused it.
 /// On failure the store is returned so the caller can account fuel and flush logs.
+///
+/// With `libraries` (a composed service, in dependency order), each library is instantiated
+/// first in the same store — its exports defined under its name, as wasmtime's
+/// `Linker::instance` does, its start function and `_initialize` run — and then the service's
+/// module, whose imports from those names they satisfy. One store holds the whole
+/// composition, so fuel, the memory limit and the sandbox apply to all of it.
 pub(crate) fn instantiate(
     linker: &Linker<HostState>,
+    libraries: &[LinkedModule],
     module: &Module,
     state: HostState,
     endpoints: &[String],
@@ -231,15 +263,38 @@ pub(crate) fn instantiate(
             store: Box::new(store),
         });
     }
-    let instance = match linker.instantiate_and_start(&mut store, module) {
-        Ok(instance) => instance,
-        Err(error) => {
-            let fault = match fault_of_error(&error, store.data().limiter.last_refused, budget) {
-                GuestFault::Engine { message } => GuestFault::Instantiation { message },
-                other => other,
+    let mut library_memories = Vec::new();
+    let composed;
+    let linker = if libraries.is_empty() {
+        linker
+    } else {
+        // Library instances belong to this store: a linker of its own holds them.
+        let mut own = match host::linker(linker.engine()) {
+            Ok(own) => own,
+            Err(error) => {
+                let fault = GuestFault::Engine { message: error.to_string() };
+                return Err(ColdStartFault { fault, store: Box::new(store) });
+            }
+        };
+        for lib in libraries {
+            let instance = match start_instance(&own, &mut store, &lib.module, budget, ctx) {
+                Ok(instance) => instance,
+                Err(fault) => return Err(ColdStartFault { fault, store: Box::new(store) }),
             };
-            return Err(ColdStartFault { fault, store: Box::new(store) });
+            if let Some(memory) = instance.get_memory(&store, "memory") {
+                library_memories.push(memory);
+            }
+            if let Err(error) = own.instance(&mut store, &lib.name, instance) {
+                let fault = GuestFault::Instantiation { message: error.to_string() };
+                return Err(ColdStartFault { fault, store: Box::new(store) });
+            }
         }
+        composed = own;
+        &composed
+    };
+    let instance = match instantiate_one(linker, &mut store, module, budget) {
+        Ok(instance) => instance,
+        Err(fault) => return Err(ColdStartFault { fault, store: Box::new(store) }),
     };
     let exports = match resolve_exports(&store, instance, endpoints) {
         Ok(exports) => exports,
@@ -250,21 +305,59 @@ pub(crate) fn instantiate(
     };
     let (memory, alloc, handlers) = exports;
     store.data_mut().memory = Some(memory);
-    if let Ok(initialize) = instance.get_typed_func::<(), ()>(&store, "_initialize") {
-        let result = initialize.call_resumable(&mut store, ());
-        match drive(&mut store, Some(memory), result, ctx, budget) {
-            Driven::Finished(()) => {}
-            Driven::Suspended(_, op) => {
-                let fault = GuestFault::HostOpOutsideHandler { import: op.import() };
-                return Err(ColdStartFault { fault, store: Box::new(store) });
-            }
-            Driven::Faulted(fault) => return Err(ColdStartFault { fault, store: Box::new(store) }),
-        }
+    if let Err(fault) = initialize(&mut store, instance, ctx, budget) {
+        return Err(ColdStartFault { fault, store: Box::new(store) });
     }
     let id = store.data().instance;
-    Ok(GuestInstance { id, store, memory, alloc, handlers })
+    Ok(GuestInstance { id, store, memory, alloc, handlers, library_memories })
 }
 
+/// Instantiates `module` in `store` through `linker`, running its start function.
+fn instantiate_one(
+    linker: &Linker<HostState>,
+    store: &mut Store<HostState>,
+    module: &Module,
+    budget: u64,
+) -> Result<Instance, GuestFault> {
+    linker.instantiate_and_start(&mut *store, module).map_err(|error| {
+        match fault_of_error(&error, store.data().limiter.last_refused, budget) {
+            GuestFault::Engine { message } => GuestFault::Instantiation { message },
+            other => other,
+        }
+    })
+}
+
+/// A library instance: instantiated, started and initialised.
+fn start_instance(
+    linker: &Linker<HostState>,
+    store: &mut Store<HostState>,
+    module: &Module,
+    budget: u64,
+    ctx: &mut HostContext<'_>,
+) -> Result<Instance, GuestFault> {
+    let instance = instantiate_one(linker, store, module, budget)?;
+    initialize(store, instance, ctx, budget)?;
+    Ok(instance)
+}
+
+/// Runs `_initialize` if the instance exports it (a WASI reactor). Host operations that take
+/// virtual time are not allowed there: nothing waits on their answer.
+fn initialize(
+    store: &mut Store<HostState>,
+    instance: Instance,
+    ctx: &mut HostContext<'_>,
+    budget: u64,
+) -> Result<(), GuestFault> {
+    let Ok(initialize) = instance.get_typed_func::<(), ()>(&*store, "_initialize") else {
+        return Ok(());
+    };
+    let result = initialize.call_resumable(&mut *store, ());
+    match drive(store, result, ctx, budget) {
+        Driven::Finished(()) => Ok(()),
+        Driven::Suspended(_, op) => Err(GuestFault::HostOpOutsideHandler { import: op.import() }),
+        Driven::Faulted(fault) => Err(fault),
+    }
+}
 /// A fresh instance that faulted while being created, with its store for the accounting.
 pub(crate) struct ColdStartFault {
     pub fault: GuestFault,
@@ -293,26 +386,27 @@ fn resolve_exports(
 /// needs no buffer and gets address 0.
 pub(crate) fn write_into_guest(
     inst: &mut GuestInstance,
+    target: Target,
     bytes: &[u8],
     ctx: &mut HostContext<'_>,
     budget: u64,
 ) -> Result<u32, GuestFault> {
     let Ok(len) = u32::try_from(bytes.len()) else {
-        let memory_bytes = inst.memory.data_size(&inst.store);
+        let memory_bytes = target.memory.data_size(&inst.store);
         return Err(GuestFault::BadAlloc { requested: u32::MAX, ptr: 0, memory_bytes });
     };
     if len == 0 {
         return Ok(0);
     }
-    let result = inst.alloc.call_resumable(&mut inst.store, len.cast_signed());
-    let ptr = match drive(&mut inst.store, Some(inst.memory), result, ctx, budget) {
+    let result = target.alloc.call_resumable(&mut inst.store, len.cast_signed());
+    let ptr = match drive(&mut inst.store, result, ctx, budget) {
         Driven::Finished(ptr) => ptr.cast_unsigned(),
         Driven::Suspended(_, op) => {
             return Err(GuestFault::HostOpOutsideHandler { import: op.import() });
         }
         Driven::Faulted(fault) => return Err(fault),
     };
-    let data = inst.memory.data_mut(&mut inst.store);
+    let data = target.memory.data_mut(&mut inst.store);
     match guest_range(data, ptr, len) {
         Some(range) if ptr != 0 => {
             data[range].copy_from_slice(bytes);

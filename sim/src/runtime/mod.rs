@@ -46,8 +46,8 @@ use sha2::{Digest, Sha256};
 use wasmi::{CompilationMode, Config, Engine, Linker, Module, TypedResumableCallHostTrap, Val};
 
 pub use config::{
-    CallTarget, InstancePooling, Permissions, RuntimeConfig, ServiceConfig, ServiceLimits,
-    WasiConfig,
+    CallTarget, InstancePooling, LibraryModule, Permissions, RuntimeConfig, ServiceConfig,
+    ServiceLimits, WasiConfig,
 };
 pub use context::{
     DiscardLog, HostContext, LOG_LINE_BYTES_MAX, LOG_LINES_PER_INVOCATION_MAX, LogLevel, LogLine,
@@ -62,7 +62,7 @@ pub use step::{
 };
 
 use host::{HostState, LiveToken, ServiceShared};
-use invoke::{Driven, GuestInstance};
+use invoke::{Driven, GuestInstance, LinkedModule};
 
 /// The SHA-256 of a module's binary bytes: the module cache key, and the trace's name for the
 /// exact code a service ran.
@@ -90,6 +90,9 @@ pub struct InstanceStats {
 struct LoadedService {
     shared: Arc<ServiceShared>,
     module: Module,
+    /// Linked libraries, in instantiation order (each after those it links); empty for a
+    /// service that is one module.
+    libraries: Vec<LinkedModule>,
     /// Endpoint names in index order (the order of [`GuestInstance::handlers`]).
     endpoints: Vec<String>,
     fuel_budget: u64,
@@ -98,7 +101,8 @@ struct LoadedService {
     /// instances live in its process and die with it); the most recently used is reused first.
     idle: BTreeMap<u32, Vec<GuestInstance>>,
     stats: InstanceStats,
-    /// The size of the module's code section (function bodies): what compilation scales with.
+    /// The size of the code sections (function bodies) of its module and linked libraries:
+    /// what compilation scales with.
     code_bytes: u64,
 }
 
@@ -229,6 +233,25 @@ impl Runtime {
         config: &ServiceConfig,
         module_bytes: &[u8],
     ) -> Result<ModuleHash, ServiceLoadError> {
+        self.load_composed(config, module_bytes, &[])
+    }
+
+    /// Loads a composed service: its module linked with `libraries` (each compiled once per
+    /// distinct module, like service modules), given in instantiation order — every library
+    /// after the libraries it links. The imports of the service module from the names in
+    /// `config.links`, and of each library from its own `links`, are resolved by those
+    /// libraries' exports (functions only, equal signatures); every other import of every
+    /// module is checked as a service module's is, against the *service's* capabilities. The
+    /// memory limit covers the composition: its initial memories together must fit.
+    ///
+    /// # Errors
+    /// See [`ServiceLoadError`].
+    pub fn load_composed(
+        &mut self,
+        config: &ServiceConfig,
+        module_bytes: &[u8],
+        libraries: &[LibraryModule<'_>],
+    ) -> Result<ModuleHash, ServiceLoadError> {
         let service = || config.name.clone();
         if self.services.contains_key(&config.name) {
             return Err(ServiceLoadError::DuplicateService { service: service() });
@@ -236,32 +259,52 @@ impl Runtime {
         if config.limits.fuel_per_invocation == 0 {
             return Err(ServiceLoadError::ZeroFuelBudget { service: service() });
         }
-        let wasm = fusebench_model::module::module_bytes(&config.name, module_bytes)
-            .map_err(|cause| ServiceLoadError::Unreadable { service: service(), cause })?;
-        let hash = ModuleHash(Sha256::digest(&wasm).into());
-        let module = match self.modules.get(&hash) {
-            Some(module) => module.clone(),
-            None => {
-                let module = Module::new(&self.engine, &wasm[..]).map_err(|e| {
-                    ServiceLoadError::InvalidModule { service: service(), message: e.to_string() }
-                })?;
-                self.modules.insert(hash, module.clone());
-                module
+        let mut linked: Vec<LinkedModule> = Vec::with_capacity(libraries.len());
+        let mut code_bytes = 0_u64;
+        let mut initial_bytes = 0_u64;
+        for lib in libraries {
+            let owner = format!("{} (library `{}`)", config.name, lib.name);
+            if let Some(missing) = lib.links.iter().find(|l| !linked.iter().any(|m| &m.name == *l))
+            {
+                return Err(ServiceLoadError::LinkOrder {
+                    service: service(),
+                    library: lib.name.to_owned(),
+                    link: missing.clone(),
+                });
             }
-        };
-        abi::check_imports(config, &module)?;
-        abi::check_exports(config, &module)?;
+            let (module, _, bytes) = self.compile(&owner, lib.bytes)?;
+            let deps: Vec<&LinkedModule> =
+                linked.iter().filter(|m| lib.links.contains(&m.name)).collect();
+            abi::check_imports(config, &owner, &module, &deps)?;
+            code_bytes += bytes;
+            initial_bytes = initial_bytes.saturating_add(abi::initial_memory_bytes(&module));
+            linked.push(LinkedModule { name: lib.name.to_owned(), module });
+        }
+        let (module, hash, bytes) = self.compile(&config.name, module_bytes)?;
+        code_bytes += bytes;
+        let deps: Vec<&LinkedModule> =
+            linked.iter().filter(|m| config.links.contains(&m.name)).collect();
+        if let Some(missing) = config.links.iter().find(|l| !linked.iter().any(|m| &m.name == *l)) {
+            return Err(ServiceLoadError::LinkOrder {
+                service: service(),
+                library: config.name.clone(),
+                link: missing.clone(),
+            });
+        }
+        abi::check_imports(config, &config.name, &module, &deps)?;
+        abi::check_exports(config, &module, initial_bytes)?;
         let shared = Arc::new(ServiceShared {
             name: config.name.clone(),
             permissions: config.permissions.clone(),
             wasi: config.wasi.clone(),
             memory_bytes_max: config.limits.memory_bytes_max,
+            modules: 1 + linked.len(),
         });
-        let code_bytes = code_section_bytes(&wasm);
         let loaded = LoadedService {
             shared,
             code_bytes,
             module,
+            libraries: linked,
             endpoints: config.endpoints.iter().cloned().collect(),
             fuel_budget: config.limits.fuel_per_invocation,
             policy: config.policy,
@@ -270,6 +313,32 @@ impl Runtime {
         };
         self.services.insert(config.name.clone(), loaded);
         Ok(hash)
+    }
+
+    /// Compiles a module once per distinct content (the SHA-256 cache); returns it, its hash
+    /// and the size of its code section.
+    fn compile(
+        &mut self,
+        owner: &str,
+        module_bytes: &[u8],
+    ) -> Result<(Module, ModuleHash, u64), ServiceLoadError> {
+        let wasm = fusebench_model::module::module_bytes(owner, module_bytes)
+            .map_err(|cause| ServiceLoadError::Unreadable { service: owner.to_owned(), cause })?;
+        let hash = ModuleHash(Sha256::digest(&wasm).into());
+        let module = match self.modules.get(&hash) {
+            Some(module) => module.clone(),
+            None => {
+                let module = Module::new(&self.engine, &wasm[..]).map_err(|e| {
+                    ServiceLoadError::InvalidModule {
+                        service: owner.to_owned(),
+                        message: e.to_string(),
+                    }
+                })?;
+                self.modules.insert(hash, module.clone());
+                module
+            }
+        };
+        Ok((module, hash, code_section_bytes(&wasm)))
     }
 
     /// Instances alive right now (idle in pools or held by suspended invocations): each is a
@@ -337,7 +406,16 @@ impl Runtime {
         self.next_instance += 1;
         svc.stats.instances_created += 1;
         let state = HostState::new(Arc::clone(&svc.shared), id, LiveToken::new(&self.live_stores));
-        match invoke::instantiate(&self.linker, &svc.module, state, &svc.endpoints, budget, ctx) {
+        let (linker, libraries) = (&self.linker, &svc.libraries);
+        match invoke::instantiate(
+            linker,
+            libraries,
+            &svc.module,
+            state,
+            &svc.endpoints,
+            budget,
+            ctx,
+        ) {
             Ok(inst) => Ok((inst, InstanceReuse::Fresh)),
             Err(invoke::ColdStartFault { fault: cause, mut store }) => {
                 invoke::flush_logs(&mut store, ctx, &mut self.log_budget);
@@ -361,11 +439,8 @@ impl Runtime {
     ) -> Slice {
         inst.flush_logs(ctx, &mut self.log_budget);
         let fuel_used = progress.slice_fuel_left.saturating_sub(inst.fuel_left());
-        let mut memory = InstanceMemory {
-            instance: inst.id,
-            bytes: inst.memory.data_size(&inst.store) as u64,
-            kept: false,
-        };
+        let mut memory =
+            InstanceMemory { instance: inst.id, bytes: inst.memory_bytes() as u64, kept: false };
         let step = match driven {
             Driven::Suspended(call, op) => {
                 progress.suspensions += 1;
@@ -530,7 +605,8 @@ impl ServiceHost for Runtime {
         state.log_lines_over_budget = 0;
         state.limiter.grows_refused = 0;
 
-        let ptr = match invoke::write_into_guest(&mut inst, request, ctx, budget) {
+        let target = inst.target();
+        let ptr = match invoke::write_into_guest(&mut inst, target, request, ctx, budget) {
             Ok(ptr) => ptr,
             Err(cause) => {
                 let driven = Driven::Faulted(cause);
@@ -548,7 +624,7 @@ impl ServiceHost for Runtime {
         let handler = inst.handlers[endpoint_index];
         let args = (ptr.cast_signed(), request_len.cast_signed());
         let result = handler.call_resumable(&mut inst.store, args);
-        let driven = invoke::drive(&mut inst.store, Some(inst.memory), result, ctx, budget);
+        let driven = invoke::drive(&mut inst.store, result, ctx, budget);
         let service = service.to_owned();
         Ok(self.conclude(service, inst, driven, Phase::Handler, progress, ctx))
     }
@@ -582,6 +658,17 @@ impl ServiceHost for Runtime {
             return Err(InvokeError::UnknownInvocation { invocation });
         };
         instance.store.data_mut().now_nanos = ctx.now_nanos;
+        // The module that asked: a library's own memory and `alloc` in a composed service.
+        let origin = instance.store.data_mut().origin.take();
+        let reply_memory = origin.map_or(instance.memory, |o| o.memory);
+        let target = match origin {
+            None => Ok(instance.target()),
+            Some(origin) => match origin.alloc.map(|f| f.typed::<i32, i32>(&instance.store)) {
+                Some(Ok(alloc)) => Ok(invoke::Target { memory: origin.memory, alloc }),
+                Some(Err(e)) => Err(e.to_string()),
+                None => Err("the calling library exports no `alloc`".to_owned()),
+            },
+        };
         let mut progress = progress;
         progress.slice_fuel_left = instance.fuel_left();
         let code = |c: i32| if wants_value { Val::I64(i64::from(c)) } else { Val::I32(c) };
@@ -590,7 +677,7 @@ impl ServiceHost for Runtime {
             HostReply::Versioned { value, version } => {
                 // `version_out` was checked when the call was made, and memory never shrinks.
                 let at = version_out.unwrap_or(0) as usize;
-                let data = instance.memory.data_mut(&mut instance.store);
+                let data = reply_memory.data_mut(&mut instance.store);
                 if let Some(slot) = data.get_mut(at..at + 8) {
                     slot.copy_from_slice(&version.to_le_bytes());
                 }
@@ -603,7 +690,17 @@ impl ServiceHost for Runtime {
         let answer = match value {
             Err(code) => code,
             Ok(bytes) => {
-                match invoke::write_into_guest(&mut instance, &bytes, ctx, progress.budget) {
+                let written = match target {
+                    Ok(target) => invoke::write_into_guest(
+                        &mut instance,
+                        target,
+                        &bytes,
+                        ctx,
+                        progress.budget,
+                    ),
+                    Err(message) => Err(GuestFault::Engine { message }),
+                };
+                match written {
                     // Lengths above u32::MAX were refused by write_into_guest.
                     Ok(ptr) => Val::I64(invoke::pack(ptr, u32::try_from(bytes.len()).unwrap_or(0))),
                     Err(cause) => {
@@ -621,8 +718,7 @@ impl ServiceHost for Runtime {
             }
         };
         let result = call.resume(&mut instance.store, &[answer]);
-        let memory = Some(instance.memory);
-        let driven = invoke::drive(&mut instance.store, memory, result, ctx, progress.budget);
+        let driven = invoke::drive(&mut instance.store, result, ctx, progress.budget);
         Ok(self.conclude(service, instance, driven, Phase::Handler, progress, ctx))
     }
 

@@ -1170,3 +1170,6 @@ fn limits_the_host_absorbs_are_reported_per_invocation() {
     let again = h.start("greedy", "greedy", "{}");
     assert_eq!(done(&again).report.limits, limits);
 }
+
+#[path = "link_tests.rs"]
+mod links;
