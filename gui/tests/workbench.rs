@@ -383,6 +383,11 @@ fn the_mesh_shows_denials_on_their_edge_and_policies_and_ejections_in_the_inspec
         .collect();
     assert!(run.mesh.ejected_over_time(payments).iter().any(|p| p[1] >= 1.0));
 
+    // The graph marks the edge with its denials (and only that edge).
+    h.run_steps(2);
+    h.get_by_label(&format!("⊘ {denied} denied: reports → payments"));
+    assert_eq!(h.query_all_by_label_contains(" denied: ").count(), 1);
+
     h.state_mut().apply(Command::Select(Some(Element::Edge(edge))));
     h.run_steps(2);
     h.get_by_label("Edge reports → payments");
