@@ -95,6 +95,8 @@ fn a_run_animates_to_its_end_and_shows_plots_and_results() {
     let run = h.state().bench.run.as_ref().expect("run");
     assert!(!run.samples().is_empty(), "the plots have data");
     assert!(run.traffic.iter().sum::<u64>() > 0, "traffic was counted on the edges");
+    // No mesh, nothing denied: no edge carries a denial mark.
+    assert_eq!(h.query_all_by_label_contains(" denied: ").count(), 0);
     // Inspecting an edge shows the traffic it carried.
     let d = h.state().bench.session.as_ref().and_then(|s| s.design()).expect("design");
     let (orders, payments) =
