@@ -6,6 +6,7 @@ mod bad_input;
 mod corpus;
 mod docs;
 mod dynamic;
+mod edge_elastic;
 mod filters;
 mod graph;
 mod guests;
