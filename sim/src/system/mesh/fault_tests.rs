@@ -316,8 +316,8 @@ services = ["front1", "front2"]
     assert_eq!(r.requests_sent, 3);
     let ev = events(&r);
     // Which consumer each call is made by.
-    let mut caller_of_inv = std::collections::BTreeMap::new();
-    let mut caller_of_call = std::collections::BTreeMap::new();
+    let mut caller_of_inv: std::collections::BTreeMap<u64, String> = Default::default();
+    let mut caller_of_call: std::collections::BTreeMap<u64, String> = Default::default();
     let mut s_runs: Vec<(u64, String)> = Vec::new();
     let mut refused: Vec<String> = Vec::new();
     for (t, e) in &ev {

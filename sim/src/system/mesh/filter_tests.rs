@@ -266,8 +266,10 @@ fn a_filters_fuel_is_cpu_that_competes_for_the_gateways_cores() {
                 )
                 .replace(
                     "arrival = { kind = \"constant\", rate_rps = 10 }",
-                    "arrival = { kind = \"closed\", users = 2, think_ms = 10000 }",
-                );
+                    "arrival = { kind = \"closed\", users = 2, think_ms = 0 }",
+                )
+                // The workload ends before any answer: exactly the two first requests.
+                .replace("duration_s = 2\n", "duration_s = 0.001\n");
         let parsed = fusebench_model::parse("filters.toml", &text);
         assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
         let r = run_scenario(parsed.ok().expect("valid"), &[("router.wat", modify.clone())]);

@@ -4,15 +4,16 @@
 
 use fusebench_model::Scenario;
 
-use super::super::tests::two_nodes;
+use crate::system::tests::two_nodes;
 use crate::system::{RunOptions, RunResult, Sim};
 use crate::trace::{self, TraceEvent, TraceMode};
 
 const MS: u64 = 1_000_000;
 
 /// Service `s` (10 ms of CPU per request, `concurrency` slots) on node `b` with `cores` cores,
-/// in the mesh with sidecars of `cpu_us`; `users` closed-loop clients send one request each at
-/// the start, in step, then think for 10 s (so the run sees exactly `users` requests).
+/// in the mesh with sidecars of `cpu_us`; `users` closed-loop clients without think time send
+/// one request each at the start, in step; the workload ends 5 ms later, before any answer, so
+/// the run sees exactly `users` requests.
 fn one_service(cores: u32, concurrency: u32, users: u32, cpu_us: f64) -> Scenario {
     parse(&one_service_text(cores, concurrency, users, cpu_us))
 }
@@ -38,8 +39,8 @@ concurrency = {concurrency}
   path = "/s"
   public = true
 [workload]
-duration_s = 1
-arrival = {{ kind = "closed", users = {users}, think_ms = 10000 }}
+duration_s = 0.005
+arrival = {{ kind = "closed", users = {users}, think_ms = 0 }}
   [[workload.mix]]
   service = "s"
   endpoint = "get"
