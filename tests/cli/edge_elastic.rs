@@ -66,7 +66,8 @@ fn the_regional_edge_scales_ahead_of_a_shift_and_back_within_its_objective() {
 
     // The reactive twin: the same file without the policy table.
     let text = std::fs::read_to_string(root().join(ELASTIC)).expect("read");
-    let policy = "  [service.autoscale.policy]\n  kind = \"holt-winters\"\n  alpha = 0.8\n  beta = 0.5\n";
+    let policy =
+        "  [service.autoscale.policy]\n  kind = \"holt-winters\"\n  alpha = 0.8\n  beta = 0.5\n";
     assert!(text.contains(policy), "the file still declares its policy this way");
     let modules = root().join("scenarios/edge-iot/modules");
     let modules = format!("module = \"{}", modules.to_str().expect("utf-8"));

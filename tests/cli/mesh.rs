@@ -141,8 +141,14 @@ fn catalog_p99_with_sidecar_cpu(cores: u32, cpu_us: u32) -> f64 {
     assert!(text.contains(node), "shop-mesh.toml still declares edge-paris this way");
     let modules = root.join("scenarios/shop/modules");
     let text = text
-        .replace(node, &format!("name = \"edge-paris\"\ntier = \"regional-edge\"\ncpu_cores = {cores}\n"))
-        .replace("sidecar_latency_ms = 0.2\n", &format!("sidecar_latency_ms = 0.2\nsidecar_cpu_us = {cpu_us}\n"))
+        .replace(
+            node,
+            &format!("name = \"edge-paris\"\ntier = \"regional-edge\"\ncpu_cores = {cores}\n"),
+        )
+        .replace(
+            "sidecar_latency_ms = 0.2\n",
+            &format!("sidecar_latency_ms = 0.2\nsidecar_cpu_us = {cpu_us}\n"),
+        )
         .replace("../shop/modules", modules.to_str().expect("utf-8"));
     let name = format!("cpu-{cores}-{cpu_us}");
     let path = scratch("mesh", &name).join("shop.toml");

@@ -17,7 +17,10 @@ impl Sim {
         for (node, cpu) in self.cpus.iter().enumerate() {
             for job in cpu.jobs() {
                 if let super::cpu::CpuJob::Proxy(leg) = job {
-                    assert!(self.mesh.legs.computing(leg), "node {node} computes leg {leg}, not due");
+                    assert!(
+                        self.mesh.legs.computing(leg),
+                        "node {node} computes leg {leg}, not due"
+                    );
                 }
             }
             for id in cpu.computing() {

@@ -259,17 +259,17 @@ fn a_filters_fuel_is_cpu_that_competes_for_the_gateways_cores() {
     let modify = wat(r#"{"headers":{"x-route":"v2"}}"#, "", "");
     let latencies = |cores: u32, ns_per_fuel: f64| {
         let text = scenario_text(&filter("router", &format!("ns_per_fuel = {ns_per_fuel}")))
-                .replacen(
-                    "name = \"a\"\ntier = \"cloud\"\n",
-                    &format!("name = \"a\"\ntier = \"cloud\"\ncpu_cores = {cores}\n"),
-                    1,
-                )
-                .replace(
-                    "arrival = { kind = \"constant\", rate_rps = 10 }",
-                    "arrival = { kind = \"closed\", users = 2, think_ms = 0 }",
-                )
-                // The workload ends before any answer: exactly the two first requests.
-                .replace("duration_s = 2\n", "duration_s = 0.001\n");
+            .replacen(
+                "name = \"a\"\ntier = \"cloud\"\n",
+                &format!("name = \"a\"\ntier = \"cloud\"\ncpu_cores = {cores}\n"),
+                1,
+            )
+            .replace(
+                "arrival = { kind = \"constant\", rate_rps = 10 }",
+                "arrival = { kind = \"closed\", users = 2, think_ms = 0 }",
+            )
+            // The workload ends before any answer: exactly the two first requests.
+            .replace("duration_s = 2\n", "duration_s = 0.001\n");
         let parsed = fusebench_model::parse("filters.toml", &text);
         assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
         let r = run_scenario(parsed.ok().expect("valid"), &[("router.wat", modify.clone())]);
