@@ -250,8 +250,9 @@ pub fn graph_ui(
             // hoverable widget naming its edge.
             let (from, to) = (plain(&d.nodes[edge.from].name), plain(&d.nodes[edge.to].name));
             let said = format!("⊘ {denied} denied: {from} → {to}");
-            if let Some(area) = Some(mark.intersect(panel)).filter(|r| r.is_positive()) {
-                let id = egui::Id::new(("graph-denied", i));
+            let area = mark.intersect(panel);
+            if area.is_positive() {
+                let id = egui::Id::unique(("graph-denied", i));
                 ui.interact(area, id, Sense::hover())
                     .on_hover_text(format!(
                         "{denied} requests from {from} to {to} refused by the callee's \
