@@ -95,6 +95,8 @@ fn a_run_animates_to_its_end_and_shows_plots_and_results() {
     let run = h.state().bench.run.as_ref().expect("run");
     assert!(!run.samples().is_empty(), "the plots have data");
     assert!(run.traffic.iter().sum::<u64>() > 0, "traffic was counted on the edges");
+    // No mesh, nothing denied: no edge carries a denial mark.
+    assert_eq!(h.query_all_by_label_contains(" denied: ").count(), 0);
     // Inspecting an edge shows the traffic it carried.
     let d = h.state().bench.session.as_ref().and_then(|s| s.design()).expect("design");
     let (orders, payments) =
@@ -323,16 +325,16 @@ fn the_graph_and_the_report_export_as_svg_and_png() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The authorization-bypass design with every service in the mesh (so `reports`' refunds are
-/// denied at `payments`' sidecar), two `payments` replicas, one crashing at 1 s, and outlier
-/// detection that ejects it after two failures.
+/// The authorization-bypass design with every service in the mesh (sidecars of 50 µs of CPU;
+/// `reports`' refunds are denied at `payments`' sidecar), two `payments` replicas, one crashing
+/// at 1 s, and outlier detection that ejects it after two failures.
 fn meshed_with_a_crash() -> String {
     let text = std::fs::read_to_string(scenario("scenarios/flawed/dynamic/authz-bypass.toml"))
         .expect("read");
     let payments = "name = \"payments\"\ncontext = \"sales\"\nnode = \"cloud\"\n";
     assert!(text.contains(payments), "the file still declares payments this way");
     let text = text
-        .replace("services = [\"storefront\", \"payments\"]", "all = true")
+        .replace("services = [\"storefront\", \"payments\"]", "all = true\nsidecar_cpu_us = 50")
         .replace(payments, &format!("{payments}replicas = 2\n"));
     format!(
         "{text}
@@ -383,6 +385,11 @@ fn the_mesh_shows_denials_on_their_edge_and_policies_and_ejections_in_the_inspec
         .collect();
     assert!(run.mesh.ejected_over_time(payments).iter().any(|p| p[1] >= 1.0));
 
+    // The graph marks the edge with its denials (and only that edge).
+    h.run_steps(2);
+    h.get_by_label(&format!("⊘ {denied} denied: reports → payments"));
+    assert_eq!(h.query_all_by_label_contains(" denied: ").count(), 1);
+
     h.state_mut().apply(Command::Select(Some(Element::Edge(edge))));
     h.run_steps(2);
     h.get_by_label("Edge reports → payments");
@@ -391,6 +398,7 @@ fn the_mesh_shows_denials_on_their_edge_and_policies_and_ejections_in_the_inspec
     h.state_mut().apply(Command::Select(Some(Element::Node(payments))));
     h.run_steps(2);
     h.get_by_label("Service mesh");
+    h.get_by_label("  50 µs of its node's CPU per message through it");
     h.get_by_label("  DENY from reports to refund");
     h.get_by_label_contains("outlier detection: eject after 2 consecutive 5xx for 1000 ms");
     h.get_by_label(&format!("Last run: {ejections} ejections"));

@@ -7,6 +7,7 @@ mod composed;
 mod corpus;
 mod docs;
 mod dynamic;
+mod edge_elastic;
 mod filters;
 mod graph;
 mod guests;

@@ -130,3 +130,48 @@ fn a_bad_mesh_is_bad_input_located_with_a_hint() {
     assert!(err.contains("unknown field `retry_onn`"), "{err}");
     assert!(err.contains("did you mean `retry_on`?"), "{err}");
 }
+
+/// The mesh shop with its catalog's node (`edge-paris`) given `cores` cores and sidecars
+/// spending `cpu_us` of CPU per crossing, written to a scratch file; run for 6 s: the catalog's
+/// p99 latency of every answer (ms).
+fn catalog_p99_with_sidecar_cpu(cores: u32, cpu_us: u32) -> f64 {
+    let root = crate::support::root();
+    let text = std::fs::read_to_string(root.join("scenarios/mesh/shop-mesh.toml")).expect("read");
+    let node = "name = \"edge-paris\"\ntier = \"regional-edge\"\ncpu_cores = 8\n";
+    assert!(text.contains(node), "shop-mesh.toml still declares edge-paris this way");
+    let modules = root.join("scenarios/shop/modules");
+    let text = text
+        .replace(
+            node,
+            &format!("name = \"edge-paris\"\ntier = \"regional-edge\"\ncpu_cores = {cores}\n"),
+        )
+        .replace(
+            "sidecar_latency_ms = 0.2\n",
+            &format!("sidecar_latency_ms = 0.2\nsidecar_cpu_us = {cpu_us}\n"),
+        )
+        .replace("../shop/modules", modules.to_str().expect("utf-8"));
+    let name = format!("cpu-{cores}-{cpu_us}");
+    let path = scratch("mesh", &name).join("shop.toml");
+    std::fs::write(&path, text).expect("write");
+    let (_, report) = run_report(path.to_str().expect("utf-8"), &format!("{name}-run"), "6");
+    report["endpoints"]["catalog.get_product"]["latency_all"]["p99_ms"].as_f64().expect("p99")
+}
+
+#[test]
+fn costly_sidecars_raise_the_p99_most_on_a_small_node() {
+    // Each catalog request crosses its sidecar twice (in, and its answer out): 2 ms of CPU each
+    // adds 4 ms on an idle core; on one core shared by the sidecars and the catalog's guests
+    // (≈ 115 catalog requests a second: the core about half busy with sidecar work alone) each
+    // one's work waits for the others' (processor sharing) and the tail grows far more.
+    let (big_free, big_costly) =
+        (catalog_p99_with_sidecar_cpu(8, 0), catalog_p99_with_sidecar_cpu(8, 2000));
+    let (small_free, small_costly) =
+        (catalog_p99_with_sidecar_cpu(1, 0), catalog_p99_with_sidecar_cpu(1, 2000));
+    let (big_rise, small_rise) = (big_costly - big_free, small_costly - small_free);
+    assert!(big_rise >= 3.9, "4 ms of sidecar CPU per request: {big_free} → {big_costly} ms");
+    assert!(
+        small_rise > 2.0 * big_rise,
+        "on one core the p99 rises more ({small_free} → {small_costly} ms) than on eight \
+         ({big_free} → {big_costly} ms)"
+    );
+}

@@ -239,13 +239,27 @@ pub fn graph_ui(
         // finding about the design, not decoration.
         let denied = overlay.run.map_or(0, |r| r.mesh.denied(i));
         if text && denied > 0 {
-            painter.text(
+            let mark = painter.text(
                 a + (b - a) * 0.5,
                 Align2::CENTER_TOP,
                 format!("⊘ {denied} denied"),
                 FontId::proportional(10.5 * zoom.min(1.4)),
                 theme::FAIL,
             );
+            // Painted text is invisible to screen readers (and tests): the mark is also a
+            // hoverable widget naming its edge.
+            let (from, to) = (plain(&d.nodes[edge.from].name), plain(&d.nodes[edge.to].name));
+            let said = format!("⊘ {denied} denied: {from} → {to}");
+            let area = mark.intersect(panel);
+            if area.is_positive() {
+                let id = egui::Id::unique(("graph-denied", i));
+                ui.interact(area, id, Sense::hover())
+                    .on_hover_text(format!(
+                        "{denied} requests from {from} to {to} refused by the callee's \
+                         authorization policy in the last run"
+                    ))
+                    .widget_info(|| WidgetInfo::labeled(egui::Role::Label, true, &said));
+            }
         }
     }
     // Requests in flight: each recent hop as a dot moving along its edge.

@@ -128,6 +128,12 @@ pub fn service_mesh_ui(
     ui.label(RichText::new("Service mesh").strong());
     if mesh.contains(service) {
         ui.label(format!("sidecar on every replica, {} each way", ms(mesh.sidecar_latency_ms)));
+        if mesh.sidecar_cpu_us > 0.0 {
+            ui.label(format!(
+                "  {} µs of its node's CPU per message through it",
+                mesh.sidecar_cpu_us
+            ));
+        }
     } else {
         ui.weak("no sidecar: its own calls leave unfiltered, it enforces no authorization");
     }

@@ -328,11 +328,18 @@ impl Sim {
         } else {
             0
         };
+        let [out_cpu, in_cpu] =
+            self.world.mesh.as_ref().map_or([0; 2], |m| m.sidecar_cpu(caller, service));
         match self.transit(from, to, "request", req.0) {
             Some(d) => {
-                let r = self.requests.live(req);
-                let filters = r.filter_nanos + r.fault_nanos;
-                self.q.after(d + sidecars + filters, Event::AtReplica { req, service, replica })
+                let r = self.requests.live_mut(req);
+                r.sidecar_cpu = [out_cpu, in_cpu];
+                // The caller's proxy (sidecar and filters) computes on the caller's node, the
+                // callee's sidecar on the callee's (`mesh/proxy.rs`); the injected delay is on
+                // the wire.
+                let (filters, wire) = (r.filter_nanos, d + sidecars + r.fault_nanos);
+                let then = Event::AtReplica { req, service, replica };
+                self.proxy_leg((from, out_cpu + filters), wire, (to, in_cpu), then);
             }
             None => {
                 self.requests.settle(req);

@@ -9,6 +9,10 @@
 //! when V = V₀ + w — its order among the others never changes, and only the earliest needs a
 //! timer (one per node). V is an integer in 2⁻¹⁶ ns steps; the timer rounds up, so a slice is
 //! never finished early.
+//!
+//! Besides guest slices, the mesh's proxies compute here (`mesh/proxy.rs`): a sidecar's CPU per
+//! message and its WebAssembly filters' fuel share the node's cores with the guests, as Envoy's
+//! worker threads share them with the application's in a pod on the node.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,6 +21,17 @@ use super::event::Event;
 use super::ids::{InvId, NodeId};
 use crate::engine::TimerId;
 use crate::time::SimTime;
+
+/// What computes on a node's cores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum CpuJob {
+    /// An invocation's slice.
+    Slice(InvId),
+    /// A mesh proxy's work on one message (`mesh/proxy.rs`), by its leg's number. (Ordered
+    /// after slices: of two finishing at once, the slice is done first, so a run without
+    /// proxy work orders its slices exactly as before.)
+    Proxy(u64),
+}
 
 /// Virtual-time units per CPU nanosecond.
 const SCALE: u128 = 1 << 16;
@@ -28,8 +43,8 @@ pub(crate) struct NodeCpu {
     virt: u128,
     at: SimTime,
     /// Runnable slices by the virtual time they finish at.
-    runnable: BTreeSet<(u128, InvId)>,
-    finish_of: BTreeMap<InvId, u128>,
+    runnable: BTreeSet<(u128, CpuJob)>,
+    finish_of: BTreeMap<CpuJob, u128>,
     /// The earliest finish's timer, if any slice is runnable.
     timer: Option<TimerId>,
 }
@@ -48,8 +63,16 @@ impl NodeCpu {
 
     /// The invocations computing here now.
     pub(crate) fn computing(&self) -> impl Iterator<Item = InvId> + '_ {
+        self.jobs().filter_map(|job| match job {
+            CpuJob::Slice(inv) => Some(inv),
+            CpuJob::Proxy(_) => None,
+        })
+    }
+
+    /// Everything computing here now.
+    pub(crate) fn jobs(&self) -> impl Iterator<Item = CpuJob> + '_ {
         debug_assert_eq!(self.runnable.len(), self.finish_of.len());
-        self.runnable.iter().map(|&(_, inv)| inv)
+        self.runnable.iter().map(|&(_, job)| job)
     }
 
     /// Brings V up to `now`.
@@ -74,13 +97,18 @@ impl Sim {
     /// `inv` starts computing `demand` nanoseconds of CPU on `node`; `Event::CpuDone` reports
     /// when it has received them.
     pub(crate) fn cpu_start(&mut self, node: NodeId, inv: InvId, demand: u64) {
+        self.cpu_start_job(node, CpuJob::Slice(inv), demand);
+    }
+
+    /// `job` starts computing `demand` nanoseconds of CPU on `node`.
+    pub(crate) fn cpu_start_job(&mut self, node: NodeId, job: CpuJob, demand: u64) {
         let now = self.q.now();
         let cpu = &mut self.cpus[node.index()];
         cpu.advance(now);
         let finish = cpu.virt + u128::from(demand) * SCALE;
-        cpu.runnable.insert((finish, inv));
-        let old = cpu.finish_of.insert(inv, finish);
-        assert!(old.is_none(), "{inv} computes twice on one node");
+        cpu.runnable.insert((finish, job));
+        let old = cpu.finish_of.insert(job, finish);
+        assert!(old.is_none(), "{job:?} computes twice on one node");
         self.cpu_reschedule(node);
     }
 
@@ -88,9 +116,10 @@ impl Sim {
     pub(crate) fn cpu_cancel(&mut self, node: NodeId, inv: InvId) {
         let now = self.q.now();
         let cpu = &mut self.cpus[node.index()];
-        let Some(finish) = cpu.finish_of.remove(&inv) else { return };
+        let job = CpuJob::Slice(inv);
+        let Some(finish) = cpu.finish_of.remove(&job) else { return };
         cpu.advance(now);
-        cpu.runnable.remove(&(finish, inv));
+        cpu.runnable.remove(&(finish, job));
         self.cpu_reschedule(node);
     }
 
@@ -111,17 +140,20 @@ impl Sim {
         cpu.timer = None; // it fired
         cpu.advance(now);
         let mut done = Vec::new();
-        while let Some(&(finish, inv)) = cpu.runnable.first() {
+        while let Some(&(finish, job)) = cpu.runnable.first() {
             if finish > cpu.virt {
                 break;
             }
             cpu.runnable.pop_first();
-            cpu.finish_of.remove(&inv);
-            done.push(inv);
+            cpu.finish_of.remove(&job);
+            done.push(job);
         }
         self.cpu_reschedule(node);
-        for inv in done {
-            self.slice_computed(inv);
+        for job in done {
+            match job {
+                CpuJob::Slice(inv) => self.slice_computed(inv),
+                CpuJob::Proxy(leg) => self.proxy_computed(leg),
+            }
         }
     }
 }
@@ -134,12 +166,12 @@ mod tests {
     fn shares_stretch_only_beyond_the_cores() {
         let mut cpu = NodeCpu::new(2);
         for (i, w) in [(0u64, 10u128), (1, 20)] {
-            cpu.runnable.insert((w * 1_000 * SCALE, InvId(i)));
+            cpu.runnable.insert((w * 1_000 * SCALE, CpuJob::Slice(InvId(i))));
         }
         // Two slices on two cores: each at full speed.
         assert_eq!(cpu.next_done_in(), Some(10_000));
-        cpu.runnable.insert((30_000 * SCALE, InvId(2)));
-        cpu.runnable.insert((40_000 * SCALE, InvId(3)));
+        cpu.runnable.insert((30_000 * SCALE, CpuJob::Slice(InvId(2))));
+        cpu.runnable.insert((40_000 * SCALE, CpuJob::Proxy(0)));
         // Four on two: half speed each, so the first needs twice its remaining demand.
         assert_eq!(cpu.next_done_in(), Some(20_000));
         cpu.advance(SimTime(20_000));
@@ -151,7 +183,7 @@ mod tests {
     fn the_timer_rounds_up_never_finishing_a_slice_early() {
         let mut cpu = NodeCpu::new(1);
         for i in 0..3 {
-            cpu.runnable.insert((SCALE, InvId(i))); // 1 ns each, shared three ways
+            cpu.runnable.insert((SCALE, CpuJob::Slice(InvId(i)))); // 1 ns each, shared three ways
         }
         let dt = cpu.next_done_in().expect("runnable");
         assert_eq!(dt, 3);

@@ -33,6 +33,8 @@ pub(crate) enum Event {
     },
     /// The earliest slice computing on a node has had its CPU demand.
     CpuDone(NodeId),
+    /// A message between mesh proxies has crossed the wire (`mesh/proxy.rs`).
+    ProxyWire(u64),
     /// An invocation's slice is over (CPU and wait): act on its step.
     SliceDone(InvId),
     /// A response reaches whoever sent the request (gateway, caller, broker).

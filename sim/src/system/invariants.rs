@@ -15,6 +15,14 @@ impl Sim {
         self.check_requests();
         self.check_calls_and_ops();
         for (node, cpu) in self.cpus.iter().enumerate() {
+            for job in cpu.jobs() {
+                if let super::cpu::CpuJob::Proxy(leg) = job {
+                    assert!(
+                        self.mesh.legs.computing(leg),
+                        "node {node} computes leg {leg}, not due"
+                    );
+                }
+            }
             for id in cpu.computing() {
                 let inv = self
                     .invocations

@@ -4,6 +4,9 @@
 //! - **sidecar latency**: a request to or from a meshed service crosses its sidecar, which
 //!   adds `sidecar_latency_ms` on the way out of the caller and on the way into the callee,
 //!   and the same again for the answer (Istio's sidecar-injected Envoy on both ends);
+//! - **sidecar CPU**: each crossing also costs `sidecar_cpu_us` of its node's CPU, shared with
+//!   the guests there, and the WebAssembly filters' fuel is CPU of their proxy's node
+//!   (`mesh/proxy.rs`);
 //! - **retries** (Envoy route `retry_policy`): `attempts` tries in all, each with its own
 //!   `per_try_timeout`; the n-th retry waits a uniform time in [0, (2ⁿ − 1) × base] capped at
 //!   `max_interval` (Envoy's fully jittered exponential back-off); only failures `retry_on`
@@ -36,6 +39,7 @@
 mod bulkhead;
 mod fault;
 pub(crate) mod filter;
+pub(crate) mod proxy;
 
 use bulkhead::Pool;
 pub(crate) use bulkhead::{Parked, Waiter};
@@ -139,6 +143,8 @@ pub(crate) struct MeshSpec {
     meshed: Vec<bool>,
     /// Added by each sidecar crossed, each way.
     pub(crate) sidecar: u64,
+    /// CPU (ns) each sidecar spends on every message crossing it.
+    sidecar_cpu: u64,
     routes: Vec<Vec<RouteSpec>>,
     clusters: Vec<ClusterSpec>,
     /// The WebAssembly filter chain (`filter.rs`).
@@ -200,6 +206,7 @@ impl MeshSpec {
             authz: AuthzTable::new(s, services, &meshed),
             meshed,
             sidecar: millis_to_nanos(mesh.sidecar_latency_ms),
+            sidecar_cpu: (mesh.sidecar_cpu_us * 1_000.0).round() as u64,
             routes,
             clusters,
             filters: filter::specs(s, services),
@@ -244,6 +251,14 @@ impl MeshSpec {
         let inbound = self.is_meshed(callee);
         self.sidecar * (u64::from(out) + u64::from(inbound))
     }
+
+    /// The CPU (ns) the caller's and the callee's sidecars each spend on one message between
+    /// `caller` and `callee` (0 where there is no sidecar: the gateway's own cost is its
+    /// filters').
+    pub(crate) fn sidecar_cpu(&self, caller: Caller, callee: ServiceId) -> [u64; 2] {
+        let out = matches!(caller, Caller::Service(s) if self.is_meshed(s));
+        [u64::from(out) * self.sidecar_cpu, u64::from(self.is_meshed(callee)) * self.sidecar_cpu]
+    }
 }
 
 /// A token bucket's state: tokens now, and when they were last counted.
@@ -259,6 +274,8 @@ pub(crate) struct MeshState {
     buckets: BTreeMap<(Caller, u32), Bucket>,
     pub(crate) filters: filter::FilterState,
     pools: bulkhead::Pools,
+    /// Messages on their way through proxies that compute.
+    pub(crate) legs: proxy::Legs,
 }
 
 /// Why a filter refused a request.

@@ -462,6 +462,7 @@ impl Sim {
             Event::AtClient { req, outcome, body } => self.on_at_client(req, outcome, &body),
             Event::AtReplica { req, service, replica } => self.on_at_replica(req, service, replica),
             Event::CpuDone(node) => self.on_cpu_done(node),
+            Event::ProxyWire(leg) => self.on_proxy_wire(leg),
             Event::SliceDone(inv) => self.on_slice_done(inv),
             Event::Reply { req, outcome, body } => self.on_reply(req, outcome, body),
             Event::CallTimeout { call, attempt } => self.on_call_timeout(call, attempt),

@@ -66,6 +66,8 @@ pub(crate) struct Request {
     pub(crate) copy: u32,
     /// Latency the mesh's sidecars added to it on the way (its answer crosses the same ones).
     pub(crate) sidecar_nanos: u64,
+    /// CPU the caller's and the callee's sidecars spend on each of its messages.
+    pub(crate) sidecar_cpu: [u64; 2],
     /// Its headers (a client's, from the workload; as the mesh's filters left them).
     pub(crate) headers: BTreeMap<String, String>,
     /// CPU time the proxy's WebAssembly filters spent on it before it left.
@@ -95,6 +97,7 @@ impl Request {
             stage: Stage::Outbound,
             copy: 0,
             sidecar_nanos: 0,
+            sidecar_cpu: [0; 2],
             headers: BTreeMap::new(),
             filter_nanos: 0,
             fault_nanos: 0,
@@ -188,7 +191,7 @@ impl Sim {
     ) {
         let (outcome, body, filters) = self.filter_response(req, service, outcome, body);
         let r = self.requests.live(req);
-        let (to, sidecars) = (r.reply_to, r.sidecar_nanos);
+        let (to, sidecars, [caller_cpu, callee_cpu]) = (r.reply_to, r.sidecar_nanos, r.sidecar_cpu);
         let from = self.world.service(service).node;
         if sidecars > 0 {
             let now = self.q.now();
@@ -198,7 +201,10 @@ impl Sim {
         match self.transit(from, to, "response", req.0) {
             Some(d) => {
                 self.requests.set_stage(req, Stage::Returning);
-                self.q.after(d + sidecars + filters, Event::Reply { req, outcome, body });
+                // Out through the callee's sidecar, in through the caller's proxy (its sidecar
+                // and its response filters), each on its own node's cores.
+                let then = Event::Reply { req, outcome, body };
+                self.proxy_leg((from, callee_cpu), d + sidecars, (to, caller_cpu + filters), then);
             }
             None => self.requests.settle(req),
         }

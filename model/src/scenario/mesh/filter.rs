@@ -69,7 +69,8 @@ pub struct MeshFilter {
     /// Memory limit of its instance (default: the quality's `memory_max_kib`).
     pub memory_max_kib: Option<u64>,
     /// The proxy's CPU cost of the fuel the filter burns, as a service's
-    /// `service_time.ns_per_fuel`: the request waits that long before it is forwarded.
+    /// `service_time.ns_per_fuel`: that much CPU on the proxy's node (shared with the guests
+    /// there) before the request is forwarded.
     pub ns_per_fuel: f64,
     #[serde(skip)]
     pub span: Span,

@@ -278,3 +278,23 @@ all = true
         "use one of: 429 (rate-limited), 500 (guest-fault), 503 (rejected), 504 (timeout)"
     );
 }
+
+#[test]
+fn a_sidecar_cpu_cost_reads_in_microseconds_defaults_to_none_and_is_checked() {
+    let read = |mesh: &str| {
+        let parsed = parse("m.toml", &format!("{BASE}{mesh}"));
+        assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
+        parsed.ok().expect("valid").mesh.expect("a mesh").sidecar_cpu_us
+    };
+    assert_eq!(read("[mesh]\nall = true\n"), 0.0, "no CPU unless declared");
+    assert_eq!(read("[mesh]\nall = true\nsidecar_cpu_us = 175\n"), 175.0);
+    // BASE ends on line 34: `[mesh]` is line 35, the key line 37.
+    let m = messages("[mesh]\nall = true\nsidecar_cpu_us = -1\n");
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert!(m[0].starts_with("37:") && m[0].contains("mesh.sidecar_cpu_us"), "{m:?}");
+    let m = messages("[mesh]\nall = true\nsidecar_cpu_us = \"fast\"\n");
+    assert!(m.len() == 1 && m[0].starts_with("37:"), "{m:?}");
+    let d = diags("[mesh]\nall = true\nsidecar_cpu_ms = 0.2\n");
+    let unknown = d.iter().find(|d| d.is_error()).expect("an unknown key is an error");
+    assert_eq!(unknown.hint.as_deref(), Some("did you mean `sidecar_cpu_us`?"), "{unknown:#?}");
+}

@@ -249,3 +249,129 @@ fn same_seed_same_trace_with_faults_and_a_pool() {
     let e = &a.metrics.endpoints["s.get"];
     assert!(e.outcomes.get(&Outcome::Overflow).is_some_and(|n| *n > 0), "{:?}", e.outcomes);
 }
+
+#[test]
+fn each_callers_sidecar_has_its_own_pool_so_one_full_pool_refuses_no_other_proxys_request() {
+    // Every client request makes `pub` publish one event on a stream that two consumer
+    // services, `front1` and `front2` (both meshed), each receive; each then calls `s` (100 ms)
+    // through its own sidecar, whose pool towards `s` has one connection and no pending place.
+    // Clients send 3 requests 10 ms apart: each event's two calls reach `s` together, one from
+    // each sidecar. Envoy keeps its pools per cluster in each Envoy: front1's busy connection is
+    // not front2's, so both first calls run; each sidecar's own later calls find its one
+    // connection busy and are refused.
+    let text = format!(
+        r#"
+[[store]]
+name = "mq"
+kind = "broker"
+nodes = ["a"]
+[[channel]]
+name = "rest"
+kind = "rest"
+timeout_ms = 1000
+[[channel]]
+name = "events"
+kind = "event-stream"
+broker = "mq"
+delivery = "at-most-once"
+[[service]]
+name = "pub"
+context = "c"
+node = "a"
+publishes = ["events"]
+  [service.service_time]
+  distribution = {{ dist = "constant", ms = 1.0 }}
+  [[service.endpoint]]
+  name = "post"
+  method = "POST"
+  path = "/post"
+  public = true
+    [[service.endpoint.effect]]
+    publish = "events"
+{}{}[[service]]
+name = "s"
+context = "c"
+node = "b"
+concurrency = 100
+  [service.service_time]
+  distribution = {{ dist = "constant", ms = 100.0 }}
+  [[service.endpoint]]
+  name = "get"
+[workload]
+duration_s = 0.035
+arrival = {{ kind = "constant", rate_rps = 100 }}
+  [[workload.mix]]
+  service = "pub"
+  endpoint = "post"
+[mesh]
+services = ["front1", "front2"]
+  [[mesh.policy]]
+  service = "s"
+  circuit_breaker = {{ max_connections = 1, max_pending_requests = 0 }}
+"#,
+        consumer("front1"),
+        consumer("front2"),
+    );
+    let r = run(&text, 2);
+    assert_eq!(r.requests_sent, 3);
+    let ev = events(&r);
+    // Which consumer each call is made by.
+    let mut caller_of_inv: std::collections::BTreeMap<u64, String> = Default::default();
+    let mut caller_of_call: std::collections::BTreeMap<u64, String> = Default::default();
+    let mut s_runs: Vec<(u64, String)> = Vec::new();
+    let mut refused: Vec<String> = Vec::new();
+    for (t, e) in &ev {
+        match e {
+            TraceEvent::InvocationStart { inv, service, cause, source, .. } => {
+                if service.starts_with("front") {
+                    caller_of_inv.insert(*inv, service.clone());
+                } else if service == "s" && cause == "call" {
+                    s_runs.push((*t, caller_of_call[source].clone()));
+                }
+            }
+            TraceEvent::CallStart { call, inv, service, .. } if service == "s" => {
+                caller_of_call.insert(*call, caller_of_inv[inv].clone());
+            }
+            TraceEvent::MeshRefused { caller, target, filter, .. }
+                if target == "s.get" && filter == "circuit-breaker" =>
+            {
+                refused.push(caller.clone());
+            }
+            _ => {}
+        }
+    }
+    // The first event's two calls both ran, together (a shared pool of one would have run
+    // one and refused the other).
+    assert_eq!(s_runs.len(), 2, "{s_runs:?}");
+    let callers: std::collections::BTreeSet<&str> =
+        s_runs.iter().map(|(_, c)| c.as_str()).collect();
+    assert_eq!(callers.len(), 2, "one call from each sidecar ran: {s_runs:?}");
+    assert!(s_runs[1].0 - s_runs[0].0 < 5_000_000, "they ran together: {s_runs:?}");
+    // The two later events' calls: each refused by its own sidecar, whose connection is busy.
+    refused.sort();
+    assert_eq!(refused, ["front1", "front1", "front2", "front2"]);
+}
+
+/// A meshed consumer of `events` that calls `s.get` for each event.
+fn consumer(name: &str) -> String {
+    format!(
+        r#"[[service]]
+name = "{name}"
+context = "c"
+node = "a"
+  [service.service_time]
+  distribution = {{ dist = "constant", ms = 1.0 }}
+  [[service.call]]
+  service = "s"
+  endpoint = "get"
+  channel = "rest"
+  [[service.endpoint]]
+  name = "on_event"
+    [[service.endpoint.effect]]
+    call = "s.get"
+  [[service.subscribe]]
+  channel = "events"
+  endpoint = "on_event"
+"#
+    )
+}

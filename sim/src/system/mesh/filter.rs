@@ -16,7 +16,8 @@
 //! wait) fails the request it was handling — outcome `guest-fault`, traced `mesh_filter` with
 //! action `fault` and `mesh_refused` — and the faulted instance is dropped; the next request
 //! gets a fresh one. The fuel a chain burns is the proxy's CPU time, `fuel × ns_per_fuel` (the
-//! services' cost model), added to the request's (or the answer's) way to its next hop.
+//! services' cost model), computed on the proxy's node — shared with the guests there — before
+//! the request goes on, or when the answer reaches the proxy (`proxy.rs`).
 
 use std::collections::BTreeMap;
 

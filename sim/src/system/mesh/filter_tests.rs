@@ -1,5 +1,5 @@
 //! The WebAssembly filter chain: each action (continue, modify, stop) as the ABI states it,
-//! its cost as latency, and hostile filters (loop, trap, memory bomb) contained.
+//! its cost as CPU of the proxy's node, and hostile filters (loop, trap, memory bomb) contained.
 
 use fusebench_model::Scenario;
 
@@ -12,7 +12,14 @@ use crate::trace::{self, TraceEvent, TraceMode};
 /// Service `s` (public `get`, 1 ms, abstract) behind the gateway; clients send 10 requests a
 /// second for 2 s (19 requests) with header `x-api-key: k1`; `filters` are `[[mesh.filter]]` tables.
 fn scenario(filters: &str) -> Scenario {
-    let text = format!(
+    let text = scenario_text(filters);
+    let parsed = fusebench_model::parse("filters.toml", &text);
+    assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
+    parsed.ok().expect("valid")
+}
+
+fn scenario_text(filters: &str) -> String {
+    format!(
         r#"{}
 [[service]]
 name = "s"
@@ -38,10 +45,7 @@ arrival = {{ kind = "constant", rate_rps = 10 }}
 all = true
 {filters}"#,
         two_nodes("filters", 2000)
-    );
-    let parsed = fusebench_model::parse("filters.toml", &text);
-    assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
-    parsed.ok().expect("valid")
+    )
 }
 
 /// A filter module answering `answer` to every request; `hostile` runs instead on every
@@ -64,7 +68,10 @@ fn wat(answer: &str, hostile: &str, response: &str) -> String {
 }
 
 fn run_with(filters: &str, modules: &[(&str, String)]) -> RunResult {
-    let s = scenario(filters);
+    run_scenario(scenario(filters), modules)
+}
+
+fn run_scenario(s: Scenario, modules: &[(&str, String)]) -> RunResult {
     let files: ModuleFiles =
         modules.iter().map(|(n, m)| ((*n).to_owned(), m.as_bytes().to_vec())).collect();
     let rt = build_runtime(&s, &files).expect("the filters load");
@@ -122,7 +129,7 @@ fn a_filter_scoped_elsewhere_is_not_run() {
 }
 
 #[test]
-fn a_modifying_filter_rewrites_the_request_and_its_fuel_is_latency() {
+fn a_modifying_filter_rewrites_the_request_and_its_fuel_adds_its_cpu_time_on_an_idle_node() {
     let modify = wat(r#"{"headers":{"x-route":"v2"},"body":{"n":2}}"#, "", "");
     let latencies = |ns_per_fuel: f64| {
         let r = run_with(
@@ -141,6 +148,7 @@ fn a_modifying_filter_rewrites_the_request_and_its_fuel_is_latency() {
             .collect::<Vec<u64>>()
     };
     let (free, costly) = (latencies(0.0), latencies(100_000.0));
+    // One request at a time on the gateway's idle node: its CPU adds exactly its time.
     assert_eq!(free.len(), costly.len());
     let added: Vec<u64> = free.iter().zip(&costly).map(|(a, b)| b - a).collect();
     // Whole fuel units at 0.1 ms each, a dozen or so per call (the module's two paths
@@ -240,4 +248,48 @@ fn filters_keep_runs_deterministic() {
     let a = run_with(&filter("f", ""), &[("f.wat", m.clone())]);
     let b = run_with(&filter("f", ""), &[("f.wat", m)]);
     assert_eq!(a.trace_hash, b.trace_hash);
+}
+
+#[test]
+fn a_filters_fuel_is_cpu_that_competes_for_the_gateways_cores() {
+    // Two clients send at once; the gateway's filter burns 0.1 ms per fuel unit on node `a`
+    // (its two paths alternate: 13 and 14 units). On two cores each request pays its own
+    // filter time; on one, processor sharing: the two share the core until the shorter is
+    // done (at twice its demand), then the longer runs alone (finishing at the sum).
+    let modify = wat(r#"{"headers":{"x-route":"v2"}}"#, "", "");
+    let latencies = |cores: u32, ns_per_fuel: f64| {
+        let text = scenario_text(&filter("router", &format!("ns_per_fuel = {ns_per_fuel}")))
+            .replacen(
+                "name = \"a\"\ntier = \"cloud\"\n",
+                &format!("name = \"a\"\ntier = \"cloud\"\ncpu_cores = {cores}\n"),
+                1,
+            )
+            .replace(
+                "arrival = { kind = \"constant\", rate_rps = 10 }",
+                "arrival = { kind = \"closed\", users = 2, think_ms = 0 }",
+            )
+            // The workload ends before any answer: exactly the two first requests.
+            .replace("duration_s = 2\n", "duration_s = 0.001\n");
+        let parsed = fusebench_model::parse("filters.toml", &text);
+        assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
+        let r = run_scenario(parsed.ok().expect("valid"), &[("router.wat", modify.clone())]);
+        let mut l: Vec<(u64, u64)> = events(&r)
+            .into_iter()
+            .filter_map(|(_, e)| match e {
+                TraceEvent::Response { req, latency_ns, .. } => Some((req, latency_ns)),
+                _ => None,
+            })
+            .collect();
+        l.sort_unstable();
+        l.into_iter().map(|(_, l)| l).collect::<Vec<u64>>()
+    };
+    let base = latencies(1, 0.0);
+    assert_eq!(base.len(), 2);
+    let own: Vec<u64> = latencies(2, 100_000.0).iter().zip(&base).map(|(l, b)| l - b).collect();
+    let (a, b) = (own[0].min(own[1]), own[0].max(own[1]));
+    assert!(a >= 1_000_000 && b > a, "each filter run costs its own fuel: {own:?}");
+    let shared: Vec<u64> = latencies(1, 100_000.0).iter().zip(&base).map(|(l, b)| l - b).collect();
+    let mut shared_sorted = shared.clone();
+    shared_sorted.sort_unstable();
+    assert_eq!(shared_sorted, [2 * a, a + b], "one core shared: {shared:?} (alone: {own:?})");
 }
