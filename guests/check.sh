@@ -65,7 +65,7 @@ if [ ${#differs[@]} -gt 0 ]; then
     status=1
 fi
 if [ "$status" = 0 ]; then
-    echo "check: every rebuilt module matches scenarios/{shop,edge-iot,rides,mesh,predictive}/modules/SHA256SUMS" \
+    echo "check: every rebuilt module matches scenarios/{shop,edge-iot,rides,mesh,predictive,composed}/modules/SHA256SUMS" \
         "and scenarios/defects-modules/SHA256SUMS"
 fi
 exit "$status"
