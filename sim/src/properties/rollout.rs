@@ -13,7 +13,8 @@
 //! - (c) its invocation failed right after a call it made was answered by the new version (the
 //!   new module broke what the caller relies on).
 //!
-//! Not exercised when the scenario has no rollout or none started within the run. The notes
+//! Not exercised when the scenario has no rollout, none started within the run, or no
+//! invocation ran a new version (and nothing failed). The notes
 //! give each rollout's timing: when it started and finished and how long two versions served
 //! side by side (the skew window), as the report shows them.
 
@@ -134,6 +135,10 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
     let timelines = v.finish(end);
     if timelines.is_empty() {
         return Verdict::not_exercised(ID, "no rollout started within the run");
+    }
+    if on_new == 0 && violations.is_empty() {
+        // Started, but nothing ran on the new version: the swap was not put to the test.
+        return Verdict::not_exercised(ID, "no invocation ran a rollout's new version");
     }
     let mut notes: Vec<String> = timelines
         .iter()

@@ -223,6 +223,20 @@ fn without_a_rollout_or_before_it_starts_it_is_not_exercised() {
     assert_eq!(status(&s, &run(&s, GOOD_V2, 1)).0, Status::NotExercised);
     let late = design(2, 50, "", &rollout("rolling", "").replace("at_s = 1", "at_s = 100"));
     assert_eq!(status(&late, &run(&late, GOOD_V2, 1)).0, Status::NotExercised);
+    // Started, but its new replicas are still starting when the run ends: the swap was not
+    // put to the test (no invocation ran the new version), which is not a pass.
+    let slow = rollout("rolling", "")
+        .replace("at_s = 1", "at_s = 3.9")
+        .replace("startup_ms = 200", "startup_ms = 10000");
+    let slow = design(2, 50, "", &slow);
+    let r = run(&slow, GOOD_V2, 1);
+    assert!(
+        lines(&r)
+            .iter()
+            .any(|l| matches!(&l.event, TraceEvent::Rollout { step, .. } if step == "started"))
+    );
+    let (st, _) = status(&slow, &r);
+    assert_eq!(st, Status::NotExercised);
 }
 
 #[test]
