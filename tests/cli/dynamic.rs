@@ -130,7 +130,7 @@ fn junit_lists_static_checks_and_dynamic_properties() {
     assert_eq!(code(&o), 1);
     let xml = stdout(&o);
     assert!(
-        xml.contains(r#"<testsuite name="undeclared-call.dynamic" tests="11" failures="1""#),
+        xml.contains(r#"<testsuite name="undeclared-call.dynamic" tests="12" failures="1""#),
         "{xml}"
     );
     assert!(xml.contains(r#"name="dynamic-coupling">"#), "{xml}");

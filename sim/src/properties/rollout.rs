@@ -6,7 +6,7 @@
 //! invocation runs the version of its replica when it starts. A request failed because of the
 //! swap when:
 //!
-//! - (a) a replica the rollout was retiring (`terminating`, `draining`, `stopped`) refused it —
+//! - (a) a replica the rollout retired while it served (`terminating`, `draining`, and once stopped) refused it —
 //!   a caller still sent it there (a stale discovery cache, no drain delay);
 //! - (b) its invocation ran the new version and did not answer (a guest fault, a contract
 //!   violation, an unexpected application error, an OOM kill);

@@ -6,7 +6,8 @@
 //!
 //! From `started` on, positions `0..replica` (the desired count) run the old version;
 //! `starting`, `swapped`, `restarted` and `ready` put a replica on the line's version,
-//! `stopped` takes it away; `terminating`, `draining` and `stopped` mark it retiring. The skew
+//! `stopped` takes it away; `terminating` and `draining` mark it retiring (until it starts
+//! again), a stop does not (a replica stopped while down or starting served nothing). The skew
 //! window is the time two versions are placed side by side.
 
 use std::collections::BTreeMap;
@@ -113,8 +114,11 @@ impl Versions {
                 self.retiring.insert(key, ());
             }
             "stopped" => {
+                // Still retiring if it was retired while serving (`terminating`/`draining`
+                // before). One stopped while it served nothing — down after a crash, starting,
+                // pending — is not: a caller reaching it through the registry's stale entry
+                // would have failed there without the rollout too (the crash's doing).
                 self.placed.remove(&key);
-                self.retiring.insert(key, ());
             }
             _ => {}
         }

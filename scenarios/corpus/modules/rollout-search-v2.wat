@@ -1,0 +1,7 @@
+;; rollout-search-v2: a rollout corpus module. `find` answers the fixed JSON below whatever the request.
+;; Hand-written: this file is the module (the ABI in guests/ABI.md).
+(module
+  (memory (export "memory") 1)
+  (data (i32.const 0) "{\"hits\":3,\"took_ms\":1}")
+  (func (export "alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "handle_find") (param i32 i32) (result i64) (i64.const 22)))
