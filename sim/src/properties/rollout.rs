@@ -6,12 +6,19 @@
 //! invocation runs the version of its replica when it starts. A request failed because of the
 //! swap when:
 //!
-//! - (a) a replica the rollout retired while it served (`terminating`, `draining`, and once stopped) refused it —
-//!   a caller still sent it there (a stale discovery cache, no drain delay);
+//! - (a) a replica the rollout retired while it served (`terminating`, `draining`, and once
+//!   stopped) refused one of its tries — a caller still sent it there (a stale discovery
+//!   cache, no drain delay) — and the request failed: the client's answer was a failure, or
+//!   the call gave up. A refused try that a retry recovered (the gateway's or a sidecar's
+//!   retries, Envoy's `retry_on: unavailable`; a channel's retries) failed no request: only
+//!   what the caller finally got counts, as a user of the system sees it;
 //! - (b) its invocation ran the new version and did not answer (a guest fault, a contract
 //!   violation, an unexpected application error, an OOM kill);
 //! - (c) its invocation failed right after a call it made was answered by the new version (the
 //!   new module broke what the caller relies on).
+//!
+//! (b) and (c) are judged per invocation whatever the retries do: a new version that fails is
+//! a defect of the module that no retry hides once every replica runs it.
 //!
 //! Not exercised when the scenario has no rollout, none started within the run, or no
 //! invocation ran a new version (and nothing failed). The notes
@@ -37,6 +44,37 @@ fn failed(outcome: &str) -> bool {
     !matches!(outcome, "ok" | "expected-error")
 }
 
+/// Tries refused by retiring replicas, held until their request's fate is known.
+#[derive(Debug, Default)]
+struct Refusals {
+    /// A gateway try's request → its client request (`gateway_try`).
+    try_of: BTreeMap<u64, u64>,
+    /// A client request, or a call attempt's request → what refused it (first refusal).
+    by_req: BTreeMap<u64, (u32, String)>,
+    /// A call → the refusals of its attempts (count, first one's description).
+    by_call: BTreeMap<u64, (u32, String)>,
+    /// Refused tries of client requests that got a good answer in the end.
+    recovered: u32,
+}
+
+impl Refusals {
+    fn refused(&mut self, req: u64, what: String) {
+        let key = self.try_of.get(&req).copied().unwrap_or(req);
+        self.by_req.entry(key).or_insert((0, what)).0 += 1;
+    }
+
+    /// Refusals whose request ended well (retried), or had not ended by the run's end (a
+    /// call that got its answer leaves no line saying so).
+    fn unfailed(&self) -> u32 {
+        self.recovered
+            + self.by_req.values().chain(self.by_call.values()).map(|(n, _)| n).sum::<u32>()
+    }
+}
+
+fn merge(into: &mut BTreeMap<u64, (u32, String)>, key: u64, (n, what): (u32, String)) {
+    into.entry(key).or_insert((0, what)).0 += n;
+}
+
 /// One invocation as the property follows it.
 #[derive(Debug, Clone)]
 struct Inv {
@@ -60,6 +98,7 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
     // call → the invocation that made it.
     let mut callers: BTreeMap<u64, u64> = BTreeMap::new();
     let mut on_new = 0u64;
+    let mut refusals = Refusals::default();
     let mut violations: Vec<(SimTime, String, String)> = Vec::new();
     let mut end = SimTime::ZERO;
     let read = each_event(run, |line| {
@@ -86,14 +125,44 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
             TraceEvent::CallStart { call, inv, .. } => {
                 callers.insert(*call, *inv);
             }
+            TraceEvent::GatewayTry { req, try_req, .. } => {
+                refusals.try_of.insert(*try_req, *req);
+            }
             TraceEvent::Rejected { req, service, replica, reason } => {
                 let key = (service.clone(), *replica);
                 // A full queue is load, not the swap; a retiring replica refuses anything else.
                 if v.retiring.contains_key(&key) && reason != "queue full" {
+                    refusals.refused(
+                        *req,
+                        format!("replica {replica} of `{service}`, which the rollout was retiring, refused a try of it ({reason}) at {ms:.1} ms"),
+                    );
+                }
+            }
+            TraceEvent::CallFailed { call, req, target, reason, gave_up, .. } => {
+                if let Some(r) = refusals.by_req.remove(req) {
+                    merge(&mut refusals.by_call, *call, r);
+                }
+                if *gave_up && let Some((n, what)) = refusals.by_call.remove(call) {
                     violations.push((
                         line.t,
                         format!(
-                            "request {req} to `{service}` was refused by replica {replica} ({reason}) at {ms:.1} ms: the rollout was retiring it, but a caller still sent it there"
+                            "call {call} to `{target}` gave up ({reason}) at {ms:.1} ms: {what}, a caller still sending it there ({n} refused tr{})",
+                            if n == 1 { "y" } else { "ies" }
+                        ),
+                        format!("call:{call}"),
+                    ));
+                }
+            }
+            TraceEvent::Response { req, outcome, .. } => {
+                let Some((n, what)) = refusals.by_req.remove(req) else { return };
+                if !failed(outcome) {
+                    refusals.recovered += n;
+                } else {
+                    violations.push((
+                        line.t,
+                        format!(
+                            "request {req} failed ({outcome}) at {ms:.1} ms: {what}, a caller still sending it there ({n} refused tr{})",
+                            if n == 1 { "y" } else { "ies" }
                         ),
                         format!("req:{req}"),
                     ));
@@ -159,6 +228,12 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
         })
         .collect();
     notes.push(format!("{on_new} invocation(s) ran a new version"));
+    let recovered = refusals.unfailed();
+    if recovered > 0 {
+        notes.push(format!(
+            "{recovered} tr(ies) refused by retiring replicas failed no request (a retry got an answer, or the request was still open at the end)"
+        ));
+    }
     let mut findings: Vec<String> =
         violations.iter().take(SHOWN).map(|(_, f, _)| f.clone()).collect();
     if violations.len() > SHOWN {

@@ -6,8 +6,9 @@
 //!
 //! From `started` on, positions `0..replica` (the desired count) run the old version;
 //! `starting`, `swapped`, `restarted` and `ready` put a replica on the line's version,
-//! `stopped` takes it away; `terminating` and `draining` mark it retiring (until it starts
-//! again), a stop does not (a replica stopped while down or starting served nothing). The skew
+//! `stopped` takes it away; `terminating` and `draining` mark it retiring (until a replica in
+//! its position is ready, restarted or swapped: one merely `starting` there is reached only
+//! through the retired one's stale registry entry), a stop does not (a replica stopped while down or starting served nothing). The skew
 //! window is the time two versions are placed side by side.
 
 use std::collections::BTreeMap;
@@ -106,7 +107,12 @@ impl Versions {
                 }
                 return;
             }
-            "starting" | "swapped" | "restarted" | "ready" => {
+            "starting" => {
+                // A new replica in a retired one's position is not in the registry yet: a
+                // caller reaching the position still does so through the old one's stale entry.
+                self.placed.insert(key, Some(version));
+            }
+            "swapped" | "restarted" | "ready" => {
                 self.placed.insert(key.clone(), Some(version));
                 self.retiring.remove(&key);
             }

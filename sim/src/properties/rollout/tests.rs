@@ -141,7 +141,155 @@ fn catches_retired_replicas_that_callers_still_reach() {
     // No drain delay, two replicas down at once, and a 500 ms discovery cache: the gateway
     // keeps sending to replicas that stopped taking requests.
     let s = design(4, 200, "", &rollout("rolling", "max_unavailable = 2\ndrain_delay_ms = 0"));
-    failed_with(&s, GOOD_V2, "the rollout was retiring it");
+    failed_with(&s, GOOD_V2, "which the rollout was retiring, refused a try");
+}
+
+/// The gateway's retries of `cat` (Envoy's `retry_on: unavailable`): `attempts` tries in all,
+/// `base_ms` the back-off's base interval; with `eject`, outlier detection ejects a replica
+/// after one failure for the discovery cache's 500 ms (so a retry goes elsewhere, as Envoy's
+/// would).
+fn gateway_retries(attempts: u32, base_ms: u32, eject: bool) -> String {
+    let outlier = if eject {
+        "\n  outlier_detection = { consecutive_5xx = 1, base_ejection_time_ms = 500, max_ejection_percent = 50 }"
+    } else {
+        ""
+    };
+    format!(
+        "[mesh]\nall = true\n  [[mesh.policy]]\n  service = \"cat\"\n  retries = {{ attempts = {attempts}, base_interval_ms = {base_ms}, retry_on = [\"unavailable\"] }}{outlier}\n"
+    )
+}
+
+/// Retiring two replicas at once with no drain delay, under a 500 ms discovery cache.
+fn no_drain_delay() -> String {
+    rollout("rolling", "max_unavailable = 2\ndrain_delay_ms = 0")
+}
+
+#[test]
+fn refused_tries_a_retry_recovers_fail_no_request() {
+    // Eight replicas, one above and one below the count at most, no drain delay: the
+    // gateway's cached discovery still sends requests to replicas that stopped. Without
+    // retries that fails requests …
+    let bare = rollout("rolling", "drain_delay_ms = 0\nmax_surge = 1\nmax_unavailable = 1")
+        .replace("startup_ms = 200", "startup_ms = 600");
+    let s = design(8, 200, "", &bare);
+    failed_with(&s, GOOD_V2, "which the rollout was retiring, refused a try");
+    // … with the gateway retrying a refused try elsewhere (its outlier detection ejects the
+    // replica that refused it, as Envoy's would), every request gets its answer: the swap
+    // failed none.
+    let s = design(8, 200, "", &format!("{bare}{}", gateway_retries(3, 25, true)));
+    for seed in [1, 2, 3, 4] {
+        let r = run(&s, GOOD_V2, seed);
+        let v = verdict_of(&s, &r, "rollout-safe");
+        assert_eq!(v.status, Status::Held, "seed {seed}: {:?}", v.findings);
+        // Not by luck: retiring replicas did refuse tries, and retries recovered them.
+        let refused = lines(&r)
+            .iter()
+            .filter(|l| matches!(&l.event, TraceEvent::Rejected { reason, .. } if reason != "queue full"))
+            .count();
+        assert!(refused > 0, "seed {seed}: no try was refused");
+        assert!(
+            v.notes.iter().any(|n| n.contains("refused by retiring replicas failed no request")),
+            "seed {seed}: {:?}",
+            v.notes
+        );
+    }
+}
+
+#[test]
+fn refused_tries_whose_retries_fail_too_still_fail_it() {
+    // Two replicas retired at once and one immediate retry: it goes out while the cache still
+    // names the retired replicas, and some requests are refused on both tries.
+    let s = design(4, 200, "", &format!("{}{}", no_drain_delay(), gateway_retries(2, 0, false)));
+    failed_with(&s, GOOD_V2, "refused tries)");
+}
+
+/// A rollout of `cat` started with `cat`'s replica 1 retired, replica 2 on the new version.
+fn retiring_one() -> Vec<TraceEvent<&'static str>> {
+    let step =
+        |step, replica, version| TraceEvent::Rollout { service: "cat", step, replica, version };
+    vec![
+        step("started", 2, 1),
+        step("starting", 2, 1),
+        step("ready", 2, 1),
+        step("terminating", 1, 0),
+    ]
+}
+
+fn inv(
+    inv: u64,
+    req: u64,
+    service: &'static str,
+    replica: u32,
+    cause: &'static str,
+    source: u64,
+) -> TraceEvent<&'static str> {
+    TraceEvent::InvocationStart {
+        inv,
+        req,
+        service,
+        endpoint: "get",
+        replica,
+        instance: inv,
+        fresh: false,
+        cause,
+        source,
+        group: "",
+        attempt: 0,
+        copy: 0,
+        idem_key: "",
+        input: "",
+    }
+}
+
+fn end(inv: u64, outcome: &'static str) -> TraceEvent<&'static str> {
+    TraceEvent::InvocationEnd { inv, fuel: 1, outcome, output: "" }
+}
+
+fn refused_attempt(req: u64, attempt: u32, gave_up: bool) -> [TraceEvent<&'static str>; 2] {
+    [
+        TraceEvent::Rejected { req, service: "cat", replica: 1, reason: "replica down" },
+        TraceEvent::CallFailed {
+            call: 7,
+            attempt,
+            inv: 1,
+            req,
+            target: "cat.get",
+            reason: "rejected",
+            gave_up,
+        },
+    ]
+}
+
+#[test]
+fn a_call_is_judged_by_whether_its_retries_gave_up() {
+    // `front`'s invocation 1 calls `cat` (call 7); its first attempt is refused by the retired
+    // replica. The channel's retry reaches the new version and is answered: no request failed.
+    let s = design(3, 100, "", &rollout("rolling", ""));
+    let mut ok = retiring_one();
+    ok.extend([
+        inv(1, 1, "front", 0, "client", 1),
+        TraceEvent::CallStart { call: 7, inv: 1, service: "cat", endpoint: "get" },
+    ]);
+    ok.extend(refused_attempt(10, 0, false));
+    ok.extend([inv(2, 11, "cat", 2, "call", 7), end(2, "ok"), end(1, "ok")]);
+    let (_, run) = super::super::tests::run_with(&ok);
+    let v = super::check(&s, &run);
+    assert_eq!(v.status, Status::Held, "{v:#?}");
+    // Its twin whose retry is refused too: the call gave up, and that is the swap's doing.
+    let mut bad = retiring_one();
+    bad.extend([
+        inv(1, 1, "front", 0, "client", 1),
+        TraceEvent::CallStart { call: 7, inv: 1, service: "cat", endpoint: "get" },
+    ]);
+    bad.extend(refused_attempt(10, 0, false));
+    bad.extend(refused_attempt(11, 1, true));
+    bad.extend([inv(3, 12, "cat", 2, "client", 12), end(3, "ok")]);
+    let (_, run) = super::super::tests::run_with(&bad);
+    let v = super::check(&s, &run);
+    assert_eq!(v.status, Status::Failed, "{v:#?}");
+    assert!(v.findings[0].starts_with("call 7 to `cat.get` gave up"), "{:?}", v.findings);
+    assert!(v.findings[0].contains("(2 refused tries)"), "{:?}", v.findings);
+    assert_eq!(v.subjects, vec!["call:7".to_owned()]);
 }
 
 #[test]
