@@ -117,7 +117,7 @@ pub const PROPERTIES: &[PropertyInfo] = &[
     ),
     PropertyInfo::builtin(
         rollout::ID,
-        "no request fails because of a rollout: none is refused by a replica it retires, none fails on the new version or right after the new version answered it",
+        "no request fails because of a rollout: none fails after a replica it retires refused it (a try a retry recovered does not count), none fails on the new version or right after the new version answered it",
     ),
 ];
 
