@@ -52,10 +52,14 @@ pub struct Rollout {
     pub module: NameRef,
     pub at_s: f64,
     pub strategy: Strategy,
-    /// Replicas above the desired count while rolling.
-    pub max_surge: u32,
-    /// Replicas below the desired count (ready) while rolling.
-    pub max_unavailable: u32,
+    /// Replicas above the desired count while rolling. `None` (unset, for an autoscaled
+    /// service): Kubernetes' 25 % of the desired count at each moment, rounded up — the HPA
+    /// moves the desired count during the rollout and the controller resolves its percentages
+    /// against the current one. Unset for a service of fixed size: resolved here.
+    pub max_surge: Option<u32>,
+    /// Replicas below the desired count (ready) while rolling; `None` as for `max_surge`
+    /// (25 % rounded down).
+    pub max_unavailable: Option<u32>,
     /// How long a new replica takes to become ready once started.
     pub startup_ms: f64,
     /// How long an old replica keeps serving after it left the registry, before it drains (a
@@ -118,9 +122,10 @@ impl Rollout {
             module: module?.into(),
             at_s: at_s?,
             strategy,
-            // Resolved against the service's replicas by `resolve` (Kubernetes' 25 %).
-            max_surge: max_surge.unwrap_or(u32::MAX),
-            max_unavailable: max_unavailable.unwrap_or(u32::MAX),
+            // Resolved against the service's replicas by `resolve` (Kubernetes' 25 %), or
+            // left to the simulator for an autoscaled service.
+            max_surge,
+            max_unavailable,
             startup_ms,
             drain_delay_ms,
             endpoints,
@@ -160,8 +165,9 @@ pub fn default_max_unavailable(replicas: u32) -> u32 {
     replicas / 4
 }
 
-/// Every rollout names a service with a module (one rollout per service, not autoscaled)
-/// and endpoints it has; unset surge and unavailability get Kubernetes' defaults.
+/// Every rollout names a service with a module (one rollout per service) and endpoints it
+/// has; unset surge and unavailability get Kubernetes' defaults — for an autoscaled service
+/// they stay unset, resolved against the desired count of the moment while it rolls.
 pub(crate) fn resolve(cx: &mut Cx<'_>, s: &mut Scenario) {
     let services: Vec<&str> = s.services.iter().map(|x| x.name.as_str()).collect();
     let mut seen: BTreeMap<String, ()> = BTreeMap::new();
@@ -193,13 +199,6 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &mut Scenario) {
             );
             cx.error("parse.value", r.service.span, &format!("{field}.service"), msg);
         }
-        if svc.autoscale.is_some() {
-            let msg = format!(
-                "`{}` is autoscaled: a rollout of an autoscaled service is not supported yet (the desired count would move under it)",
-                svc.name
-            );
-            cx.error("parse.value", r.service.span, &format!("{field}.service"), msg);
-        }
         for c in &r.endpoints {
             if svc.endpoint(&c.endpoint.name).is_none() {
                 let known: Vec<&str> = svc.endpoints.iter().map(|e| e.name.as_str()).collect();
@@ -212,17 +211,13 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &mut Scenario) {
                 );
             }
         }
-        defaults.push(Some(svc.replicas));
+        defaults.push(svc.autoscale.is_none().then_some(svc.replicas));
     }
     for (r, replicas) in s.rollouts.iter_mut().zip(defaults) {
-        let replicas = replicas.unwrap_or(1);
-        if r.max_surge == u32::MAX {
-            r.max_surge = default_max_surge(replicas);
-        }
-        if r.max_unavailable == u32::MAX {
-            r.max_unavailable = default_max_unavailable(replicas);
-        }
-        if r.max_surge == 0 && r.max_unavailable == 0 {
+        let Some(replicas) = replicas else { continue };
+        let surge = *r.max_surge.get_or_insert(default_max_surge(replicas));
+        let unavailable = *r.max_unavailable.get_or_insert(default_max_unavailable(replicas));
+        if surge == 0 && unavailable == 0 {
             let msg = "with these replicas `max_surge` and `max_unavailable` are both 0: the rollout could never make progress";
             cx.error("parse.value", r.span, "rollout.max_surge", msg);
         }
@@ -264,13 +259,34 @@ response = { id = "string", price = "number" }
         assert!(!p.has_errors(), "{:?}", p.diagnostics);
         let s = p.ok().expect("parsed");
         let r = &s.rollouts[0];
-        assert_eq!((r.strategy, r.max_surge, r.max_unavailable), (Strategy::Rolling, 1, 0));
+        assert_eq!(
+            (r.strategy, r.max_surge, r.max_unavailable),
+            (Strategy::Rolling, Some(1), Some(0))
+        );
         let after = r.endpoint_after(&s.services[0].endpoints[0]);
         assert_eq!(after.version.to_string(), "2.0.0");
         assert!(
             after.response.fields.contains_key("id")
                 && !after.response.fields.contains_key("price")
         );
+    }
+
+    #[test]
+    fn an_autoscaled_services_rollout_resolves_its_limits_against_the_desired_count() {
+        // Unset: left to the simulator (25 % of the desired count of the moment); stated: kept.
+        let scaled = BASE.replace(
+            "replicas = 3\n",
+            "replicas = 3\n[service.autoscale]\nmin_replicas = 1\nmax_replicas = 8\nmetric = \"concurrency\"\ntarget = 1\n",
+        );
+        let rollout = "[[rollout]]\nservice = \"a\"\nmodule = \"a2.wat\"\nat_s = 2\n";
+        let p = parse("t.toml", &format!("{scaled}{rollout}"));
+        assert!(!p.has_errors(), "{:?}", p.diagnostics);
+        let s = p.ok().expect("parsed");
+        assert_eq!((s.rollouts[0].max_surge, s.rollouts[0].max_unavailable), (None, None));
+        let p = parse("t.toml", &format!("{scaled}{rollout}max_unavailable = 1\n"));
+        assert!(!p.has_errors(), "{:?}", p.diagnostics);
+        let s = p.ok().expect("parsed");
+        assert_eq!((s.rollouts[0].max_surge, s.rollouts[0].max_unavailable), (None, Some(1)));
     }
 
     #[test]

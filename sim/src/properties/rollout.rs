@@ -249,4 +249,6 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
 }
 
 #[cfg(test)]
+mod autoscaled;
+#[cfg(test)]
 mod tests;

@@ -268,14 +268,14 @@ impl Sim {
         }
     }
 
-    fn trace_replica(&mut self, service: ServiceId, replica: ReplicaIdx, now: SimTime) {
+    pub(crate) fn trace_replica(&mut self, service: ServiceId, replica: ReplicaIdx, now: SimTime) {
         let state = self.replica(service, replica).health.name();
         let name = &self.world.service(service).name;
         self.trace.emit(now, &TraceEvent::ReplicaState { service: name, replica, state });
     }
 
     /// The autoscaled service's replicas, as the HPA counts them (draining ones are gone).
-    fn replica_count(&self, service: ServiceId) -> Count {
+    pub(crate) fn replica_count(&self, service: ServiceId) -> Count {
         let mut count = Count::default();
         for r in &self.services[service.index()].replicas {
             match r.health {
@@ -301,7 +301,10 @@ impl Sim {
         let Some(mut spec) = self.world.service(service).autoscale.clone() else { return };
         let Some(mut scaler) = self.autoscalers[service.index()].take() else { return };
         let count = self.replica_count(service);
-        let current = count.current();
+        // While a rollout rolls, the HPA's current count is the Deployment's desired one (its
+        // `spec.replicas`), not the old and new pods there are; the metric is still theirs.
+        let rolling = self.rolling(service);
+        let current = rolling.map_or(count.current(), |i| self.rollouts[i].desired);
         // Scale to zero: the last replica stays while the grace period runs (Knative).
         let grace = spec.zero.is_some() && self.within_grace(service, now);
         if grace {
@@ -346,7 +349,9 @@ impl Sim {
                 reason: decision.reason,
             },
         );
-        if decision.to > current {
+        if let Some(i) = rolling {
+            self.rollout_rescaled(i, decision.to);
+        } else if decision.to > current {
             self.scale_up(service, decision.to - current);
         } else if decision.to < current {
             self.scale_down(service, current - decision.to);
@@ -451,10 +456,15 @@ impl Sim {
         self.start_version(service, replica, "starting");
         self.note_placed(service);
         let spec = self.world.service(service);
-        let startup = match (&spec.autoscale, spec.rollout) {
-            (Some(a), _) => a.startup,
-            // A replica a rolling rollout starts (`rollout.rs`).
-            (None, Some(i)) => self.world.rollouts[i].startup,
+        // A replica running a rollout's new version starts as that version does
+        // (`rollout.rs`); any other as its autoscaler says.
+        let rolled = spec.rollout.filter(|&i| {
+            self.rollouts[i].phase != super::rollout::Phase::Waiting
+                && self.services[service.index()].version_of(replica) == self.rollouts[i].version
+        });
+        let startup = match (rolled, &spec.autoscale) {
+            (Some(i), _) => self.world.rollouts[i].startup,
+            (None, Some(a)) => a.startup,
             (None, None) => 0,
         };
         let cold = self.cold_start_cost(service, replica);

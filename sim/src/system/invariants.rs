@@ -54,16 +54,30 @@ impl Sim {
         for (s, (spec, state)) in self.world.services.iter().zip(&self.services).enumerate() {
             assert_eq!(state.replicas.len(), spec.slots as usize, "service {s}: positions");
             if let Some(a) = &spec.autoscale {
+                // A rolling rollout's retired replicas still serving are not wanted; its surge
+                // and unavailability widen the bounds (`rollout.rs`).
+                let rolling = self.rolling(ServiceId(s as u32));
+                let retired = rolling.map_or(&[][..], |i| &self.rollouts[i].terminating[..]);
                 let wanted = state
                     .replicas
                     .iter()
-                    .filter(|r| !matches!(r.health, Health::Off | Health::Draining))
+                    .enumerate()
+                    .filter(|(p, r)| {
+                        !matches!(r.health, Health::Off | Health::Draining)
+                            && !retired.contains(&(*p as ReplicaIdx))
+                    })
                     .count() as u32;
+                let (low, high) = match rolling {
+                    Some(i) => {
+                        let rollout = &self.world.rollouts[i];
+                        let below = a.min.saturating_sub(rollout.limits(a.min).1);
+                        (below, a.max + rollout.limits(a.max).0)
+                    }
+                    None => (a.min, a.max),
+                };
                 assert!(
-                    (a.min..=a.max).contains(&wanted),
-                    "service {s}: {wanted} replicas wanted, bounds {}..={}",
-                    a.min,
-                    a.max
+                    (low..=high).contains(&wanted),
+                    "service {s}: {wanted} replicas wanted, bounds {low}..={high}",
                 );
             }
             for (r, rep) in state.replicas.iter().enumerate() {

@@ -14,6 +14,14 @@
 //! its next invocations instantiate the new one, and running ones finish on the old one (whose
 //! instances are then dropped too) — the seed's "update without restart".
 //!
+//! An autoscaled service rolls out as a Deployment under an HPA does: the HPA keeps setting
+//! the desired count (`autoscale.rs` hands its decisions to [`Sim::rollout_rescaled`] while
+//! the rollout rolls), and the controller applies the surge and unavailability to the desired
+//! count of the moment (unset ones are 25 % of it, as Kubernetes resolves percentages); new
+//! replicas it starts run the new version. When the desired count falls, the replicas above
+//! it go at once, old ones first (Kubernetes' proportional scaling does not wait for
+//! `maxUnavailable` either: the HPA asked for fewer).
+//!
 //! Every step is traced (`rollout`), so which version each replica runs at any instant can be
 //! read back from the trace (`properties/rollout.rs`, the report's rollout section).
 
@@ -43,9 +51,11 @@ pub(crate) struct RolloutState {
     pub(crate) version: VersionIdx,
     /// Old replicas retired but still serving until their `drain_delay` ends (positions),
     /// counted neither as available nor as wanted.
-    terminating: Vec<ReplicaIdx>,
+    pub(crate) terminating: Vec<ReplicaIdx>,
     /// The controller is running (its own changes do not re-enter it).
     reconciling: bool,
+    /// The desired count: the service's `replicas`, or its autoscaler's latest decision.
+    pub(crate) desired: u32,
 }
 
 impl Default for RolloutState {
@@ -55,6 +65,7 @@ impl Default for RolloutState {
             version: VersionIdx(0),
             terminating: Vec::new(),
             reconciling: false,
+            desired: 0,
         }
     }
 }
@@ -68,7 +79,7 @@ impl Sim {
     }
 
     /// The rollout of `service` if it is replacing replicas now.
-    fn rolling(&self, service: ServiceId) -> Option<usize> {
+    pub(crate) fn rolling(&self, service: ServiceId) -> Option<usize> {
         let i = self.world.service(service).rollout?;
         (self.rollouts[i].phase == Phase::Rolling).then_some(i)
     }
@@ -88,7 +99,13 @@ impl Sim {
         let version = state.version_named(&spec.runtime);
         state.target = version;
         self.rollouts[i].version = version;
-        let desired = self.world.service(service).replicas;
+        let desired = if self.world.service(service).autoscale.is_some() {
+            // The HPA's current count (it has the service's replica-seconds measured).
+            self.replica_count(service).current()
+        } else {
+            self.world.service(service).replicas
+        };
+        self.rollouts[i].desired = desired;
         self.trace_rollout(service, "started", desired, version);
         match strategy {
             Strategy::InPlace => {
@@ -108,13 +125,22 @@ impl Sim {
                 self.trace_rollout(service, "finished", desired, version);
             }
             Strategy::Rolling => {
-                // Its replica-seconds are measured from the start (only an autoscaled
-                // service's were, and a rollout's service is not one).
-                self.rec.placed_change(service, 0, desired);
+                // Its replica-seconds are measured from the start (an autoscaled service's
+                // already are).
+                if self.world.service(service).autoscale.is_none() {
+                    self.rec.placed_change(service, 0, desired);
+                }
                 self.rollouts[i].phase = Phase::Rolling;
                 self.reconcile_rollout(i);
             }
         }
+    }
+
+    /// The HPA set `service`'s desired count to `desired` while rollout `i` rolls: the
+    /// controller resizes towards it.
+    pub(crate) fn rollout_rescaled(&mut self, i: usize, desired: u32) {
+        self.rollouts[i].desired = desired;
+        self.reconcile_rollout(i);
     }
 
     /// The Deployment controller, until a pass changes nothing (a pass's own changes —
@@ -158,10 +184,10 @@ impl Sim {
     /// anything changed.
     fn reconcile_pass(&mut self, i: usize) -> bool {
         let spec = &self.world.rollouts[i];
-        let (service, surge, unavailable) = (spec.service, spec.max_surge, spec.max_unavailable);
+        let desired = self.rollouts[i].desired;
+        let (service, (surge, unavailable)) = (spec.service, spec.limits(desired));
         let version = self.rollouts[i].version;
-        let desired = self.world.service(service).replicas;
-        let mut changed = false;
+        let mut changed = self.scale_to_desired(i, desired, surge);
         // Scale up: total within desired + surge, new within desired.
         let (new, old, _, _) = self.rollout_counts(i);
         let up = (desired + surge).saturating_sub(new + old).min(desired.saturating_sub(new));
@@ -219,6 +245,46 @@ impl Sim {
         changed
     }
 
+    /// The desired count fell under the replicas there are: new ones above `desired` go, then
+    /// old ones above `desired + surge` — unready first, then the highest position (the
+    /// ReplicaSet controller's deletion order). Returns whether any went.
+    fn scale_to_desired(&mut self, i: usize, desired: u32, surge: u32) -> bool {
+        let service = self.world.rollouts[i].service;
+        let version = self.rollouts[i].version;
+        let (new, old, _, _) = self.rollout_counts(i);
+        let excess_new = new.saturating_sub(desired);
+        let excess_old = (new - excess_new + old).saturating_sub(desired + surge);
+        if excess_new + excess_old == 0 {
+            return false;
+        }
+        let mut victims: Vec<(bool, u8, std::cmp::Reverse<ReplicaIdx>)> = self.services
+            [service.index()]
+        .replicas
+        .iter()
+        .enumerate()
+        .filter(|&(p, _)| !self.rollouts[i].terminating.contains(&(p as ReplicaIdx)))
+        .filter_map(|(p, r)| {
+            let rank = match r.health {
+                Health::Pending | Health::Starting | Health::Down => 0,
+                Health::Up => 1,
+                Health::Draining | Health::Off => return None,
+            };
+            Some((r.version == version, rank, std::cmp::Reverse(p as ReplicaIdx)))
+        })
+        .collect();
+        victims.sort_unstable();
+        let (mut old_left, mut new_left) = (excess_old, excess_new);
+        for (is_new, _, std::cmp::Reverse(p)) in victims {
+            let left = if is_new { &mut new_left } else { &mut old_left };
+            if *left == 0 {
+                continue;
+            }
+            *left -= 1;
+            self.retire(i, service, p);
+        }
+        true
+    }
+
     /// Old replica `replica` leaves: a ready one deregisters and serves on for the drain
     /// delay; one that serves nothing stops now.
     fn retire(&mut self, i: usize, service: ServiceId, replica: ReplicaIdx) {
@@ -237,6 +303,7 @@ impl Sim {
             }
             Health::Pending => {
                 r.health = Health::Off;
+                self.trace_replica(service, replica, self.q.now());
                 self.trace_rollout(service, "stopped", replica, version);
             }
             Health::Starting | Health::Down => self.replica_stopped(service, replica),

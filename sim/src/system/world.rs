@@ -14,7 +14,7 @@ use fusebench_model::contract::Shape;
 use fusebench_model::scenario::{
     Arrival, Autoscale, ChannelKind, ColdStart, ConflictPolicy, Consistency, Delivery,
     Distribution, FaultKind, FaultTarget, LoadBalancing, ScaleMetric, ScalePolicy, StoreKind,
-    Strategy, TimeResource,
+    Strategy, TimeResource, default_max_surge, default_max_unavailable,
 };
 
 use super::ids::{ChannelId, EndpointId, GroupId, NodeId, ReplicaIdx, ServiceId, StoreId};
@@ -397,13 +397,25 @@ pub(crate) struct RolloutSpec {
     pub(crate) runtime: String,
     pub(crate) start: SimTime,
     pub(crate) strategy: Strategy,
-    pub(crate) max_surge: u32,
-    pub(crate) max_unavailable: u32,
+    /// `None`: Kubernetes' 25 % of the desired count of the moment (an autoscaled service's).
+    pub(crate) max_surge: Option<u32>,
+    pub(crate) max_unavailable: Option<u32>,
     /// A new replica's start-up delay, ns.
     pub(crate) startup: u64,
     /// How long an old replica keeps serving after it left the registry, ns (a pod's
     /// `preStop` sleep: callers' discovery caches forget it meanwhile).
     pub(crate) drain_delay: u64,
+}
+
+impl RolloutSpec {
+    /// (surge, unavailability) for `desired` replicas: the stated numbers, or Kubernetes'
+    /// 25 % of the desired count (surge rounded up, unavailability down); both 0 (a desired
+    /// count of 0) makes the unavailability 1, as Kubernetes' `ResolveFenceposts` does.
+    pub(crate) fn limits(&self, desired: u32) -> (u32, u32) {
+        let surge = self.max_surge.unwrap_or(default_max_surge(desired));
+        let unavailable = self.max_unavailable.unwrap_or(default_max_unavailable(desired));
+        if surge == 0 && unavailable == 0 { (0, 1) } else { (surge, unavailable) }
+    }
 }
 
 /// The name the host knows rollout `index`'s new module of `service` by.
@@ -465,11 +477,16 @@ impl World {
                 name: x.name.clone(),
                 node: node(&x.node.name)?,
                 replicas: x.replicas,
-                slots: x.autoscale.as_ref().map_or(x.replicas, |a| a.max_replicas.max(x.replicas))
-                    + s.rollouts
+                slots: {
+                    let most =
+                        x.autoscale.as_ref().map_or(x.replicas, |a| a.max_replicas.max(x.replicas));
+                    // The surge at the largest desired count it may have.
+                    most + s
+                        .rollouts
                         .iter()
                         .find(|r| r.service.name == x.name && r.strategy == Strategy::Rolling)
-                        .map_or(0, |r| r.max_surge),
+                        .map_or(0, |r| r.max_surge.unwrap_or(default_max_surge(most)))
+                },
                 autoscale: x.autoscale.as_ref().map(AutoscaleSpec::new),
                 rollout: s.rollouts.iter().position(|r| r.service.name == x.name),
                 memory_request_kib: if x.module.is_some() {

@@ -120,7 +120,7 @@ fn held(s: &Scenario, new: &str) -> RunResult {
     last.expect("ran")
 }
 
-fn lines(r: &RunResult) -> Vec<trace::TraceLine> {
+pub(crate) fn lines(r: &RunResult) -> Vec<trace::TraceLine> {
     trace::read(&r.trace).map(|l| l.expect("reads back")).collect()
 }
 
