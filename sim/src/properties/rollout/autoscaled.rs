@@ -34,6 +34,8 @@ struct Replayed {
     end: (usize, usize),
     /// The most replicas on the new version ready at once.
     most_new: usize,
+    /// New-version replicas the controller took away while rolling.
+    new_retired: usize,
 }
 
 fn replay(r: &crate::system::RunResult, surge: Option<u32>, unavailable: Option<u32>) -> Replayed {
@@ -43,7 +45,7 @@ fn replay(r: &crate::system::RunResult, surge: Option<u32>, unavailable: Option<
     let (mut desired, mut rolling, mut new) = (0u32, false, 0u32);
     let mut seen = Vec::new();
     let mut broken = Vec::new();
-    let mut most_new = 0;
+    let (mut most_new, mut new_retired) = (0, 0);
     let all = lines(r);
     let mut i = 0;
     while i < all.len() {
@@ -75,7 +77,9 @@ fn replay(r: &crate::system::RunResult, surge: Option<u32>, unavailable: Option<
                     "terminating" => {
                         retired.insert(*replica, ());
                         retired_ready_old |= *v != new;
+                        new_retired += usize::from(*v == new && rolling);
                     }
+                    "stopped" => new_retired += usize::from(*v == new && rolling),
                     _ => {}
                 },
                 _ => {}
@@ -92,7 +96,10 @@ fn replay(r: &crate::system::RunResult, surge: Option<u32>, unavailable: Option<
         }
         let (s, u) = limits(desired, surge, unavailable);
         let live = |want: &[&str]| {
-            state.iter().filter(|(p, st)| want.contains(&st.as_str()) && !retired.contains_key(p)).count() as u32
+            state
+                .iter()
+                .filter(|(p, st)| want.contains(&st.as_str()) && !retired.contains_key(p))
+                .count() as u32
         };
         let placed = live(&["starting", "ready", "down"]);
         if placed > desired + s {
@@ -100,7 +107,9 @@ fn replay(r: &crate::system::RunResult, surge: Option<u32>, unavailable: Option<
         }
         let ready = live(&["ready"]);
         if retired_ready_old && !rescaled && ready < desired.saturating_sub(u) {
-            broken.push(format!("{t:?}: retired an old replica leaving {ready} ready < {desired} − {u}"));
+            broken.push(format!(
+                "{t:?}: retired an old replica leaving {ready} ready < {desired} − {u}"
+            ));
         }
     }
     let placed: Vec<u32> = state
@@ -109,10 +118,14 @@ fn replay(r: &crate::system::RunResult, surge: Option<u32>, unavailable: Option<
         .map(|(p, _)| *p)
         .collect();
     let on_new = placed.iter().filter(|p| version.get(p) == Some(&new)).count();
-    Replayed { desired: seen, broken, end: (placed.len(), on_new), most_new }
+    Replayed { desired: seen, broken, end: (placed.len(), on_new), most_new, new_retired }
 }
 
-fn rolls_safely(s: &fusebench_model::Scenario, surge: Option<u32>, unavailable: Option<u32>) -> Vec<Replayed> {
+fn rolls_safely(
+    s: &fusebench_model::Scenario,
+    surge: Option<u32>,
+    unavailable: Option<u32>,
+) -> Vec<Replayed> {
     let mut out = Vec::new();
     for seed in [1, 2, 3] {
         let r = run(s, GOOD_V2, seed);
@@ -144,12 +157,20 @@ fn a_rollout_during_a_scale_up_grows_the_new_version() {
 
 #[test]
 fn a_rollout_during_a_scale_down_shrinks_to_the_desired_count() {
-    // 8 replicas under 20 rps × 50 ms (1 busy): the HPA lowers the desired count while the
-    // rollout rolls; the replicas above it go (old ones first) and no limit is broken.
-    let s = autoscaled(8, 20, "max_surge = 2\nmax_unavailable = 1");
-    for r in rolls_safely(&s, Some(2), Some(1)) {
+    // 8 replicas under 20 rps × 50 ms (1 busy), 4 new ones starting (600 ms) when the HPA
+    // lowers the desired count to 2: the new ones above it go as well as the old ones, and no
+    // limit is broken.
+    let limits = "max_surge = 4\nmax_unavailable = 1";
+    let s = autoscaled(8, 20, limits);
+    let s = {
+        let mut s = s;
+        s.rollouts[0].startup_ms = 600.0;
+        s
+    };
+    for r in rolls_safely(&s, Some(4), Some(1)) {
         let (first, least) = (r.desired[0], *r.desired.iter().min().expect("a desired count"));
         assert!(least < first, "the desired count fell during the rollout: {:?}", r.desired);
+        assert!(r.new_retired > 0, "new replicas above the desired count went");
         assert!(r.end.0 < 8, "it ends smaller than it began: {:?}", r.end);
     }
 }
