@@ -452,16 +452,25 @@ impl Sim {
         }
     }
 
-    /// Checks a finished handler's response against the endpoint's contract.
+    /// Checks a finished handler's response against the endpoint's contract — for a version a
+    /// rollout brought, the contract the rollout states for it where it states one.
     fn judge_response(&self, id: InvId, json: &serde_json::Value) -> Outcome {
         let inv = &self.invocations.table[&id];
         let endpoint = self.requests.live(inv.req).endpoint;
-        let spec = self.world.service(inv.service).endpoint(endpoint);
+        let service = self.world.service(inv.service);
+        let spec = service.endpoint(endpoint);
         if let Some(code) = application_error(json) {
             let expected = spec.expected_errors.iter().any(|e| e == code);
             return if expected { Outcome::ExpectedError } else { Outcome::AppError };
         }
-        let shape = &spec.response;
+        let stated = service
+            .rollout
+            .filter(|&i| inv.version != VersionIdx(0) && self.rollouts[i].version == inv.version)
+            .and_then(|i| {
+                let changed = &self.world.rollouts[i].responses;
+                changed.iter().find(|(e, _)| *e == endpoint).map(|(_, shape)| shape)
+            });
+        let shape = stated.unwrap_or(&spec.response);
         if shape.check(json).is_empty() { Outcome::Ok } else { Outcome::ContractViolation }
     }
 

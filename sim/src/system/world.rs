@@ -405,6 +405,10 @@ pub(crate) struct RolloutSpec {
     /// How long an old replica keeps serving after it left the registry, ns (a pod's
     /// `preStop` sleep: callers' discovery caches forget it meanwhile).
     pub(crate) drain_delay: u64,
+    /// The response contracts the rollout states for the new version
+    /// (`[rollout.endpoints.<name>] response`): its answers are held to these, not to the
+    /// declared ones it changes.
+    pub(crate) responses: Vec<(EndpointId, Shape)>,
 }
 
 impl RolloutSpec {
@@ -708,8 +712,17 @@ impl World {
 
         let mut rollouts = Vec::with_capacity(s.rollouts.len());
         for (i, r) in s.rollouts.iter().enumerate() {
+            let id = service(&r.service.name)?;
+            let responses = r
+                .endpoints
+                .iter()
+                .filter_map(|c| {
+                    let e = services[id.index()].endpoint_id(&c.endpoint.name)?;
+                    Some((e, c.response.clone()?))
+                })
+                .collect();
             rollouts.push(RolloutSpec {
-                service: service(&r.service.name)?,
+                service: id,
                 runtime: rollout_runtime_name(&r.service.name, i),
                 start: SimTime::from_secs_f64(r.at_s),
                 strategy: r.strategy,
@@ -719,6 +732,7 @@ impl World {
                 drain_delay: millis_to_nanos(
                     r.drain_delay_ms.unwrap_or(s.registry.discovery_cache_ms),
                 ),
+                responses,
             });
         }
 

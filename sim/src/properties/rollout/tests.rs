@@ -136,6 +136,55 @@ fn catches_a_new_module_that_drops_a_response_field() {
     failed_with(&s, r#"{"id":"a"}"#, "ran the new version and ended contract-violation");
 }
 
+/// Every invocation's outcome, with whether it ran on the new version's replica (started
+/// after the rollout placed it).
+fn outcomes(r: &RunResult) -> (Vec<String>, Vec<String>) {
+    let mut v = crate::trace::rollout::Versions::default();
+    let (mut on_new, mut old, mut new) = (std::collections::BTreeMap::new(), Vec::new(), Vec::new());
+    for l in lines(r) {
+        match &l.event {
+            TraceEvent::Rollout { service, step, replica, version } => {
+                v.step(l.t, service, step, *replica, *version);
+            }
+            TraceEvent::InvocationStart { inv, service, replica, .. } => {
+                on_new.insert(*inv, v.runs_new(service, *replica));
+            }
+            TraceEvent::InvocationEnd { inv, outcome, .. } => {
+                if on_new[inv] { new.push(outcome.clone()) } else { old.push(outcome.clone()) }
+            }
+            _ => {}
+        }
+    }
+    (old, new)
+}
+
+#[test]
+fn a_new_versions_answers_are_held_to_the_contract_the_rollout_states() {
+    // The new version drops `price`, and the rollout says so: its answers are valid (the
+    // callers' side is `rollout-contract`'s business), the old version's still need `price`.
+    let stated = "[rollout.endpoints.get]\nversion = \"2.0.0\"\nresponse = { id = \"string\" }";
+    let s = design(3, 100, "", &rollout("rolling", stated));
+    for seed in [1, 2] {
+        let r = run(&s, r#"{"id":"a"}"#, seed);
+        let (old, new) = outcomes(&r);
+        assert!(old.len() > 20 && new.len() > 100, "seed {seed}: {} old, {} new", old.len(), new.len());
+        assert!(old.iter().chain(&new).all(|o| o == "ok"), "seed {seed}: {old:?} {new:?}");
+        assert_eq!(verdict_of(&s, &r, "rollout-safe").status, Status::Held, "seed {seed}");
+    }
+    // Held to it, not excused from any contract: a new version answering less than the
+    // rollout states violates it.
+    let stated = "[rollout.endpoints.get]\nresponse = { id = \"string\", stock = \"number\" }";
+    let s = design(3, 100, "", &rollout("rolling", stated));
+    let r = run(&s, GOOD, 1);
+    let (old, new) = outcomes(&r);
+    assert!(old.iter().all(|o| o == "ok"), "{old:?}");
+    assert!(!new.is_empty() && new.iter().all(|o| o == "contract-violation"), "{new:?}");
+    failed_with(&s, GOOD, "ran the new version and ended contract-violation");
+    // A rollout that states nothing for the endpoint: the declared contract still holds.
+    let s = design(3, 100, "", &rollout("rolling", ""));
+    failed_with(&s, r#"{"id":"a"}"#, "ran the new version and ended contract-violation");
+}
+
 #[test]
 fn catches_retired_replicas_that_callers_still_reach() {
     // No drain delay, two replicas down at once, and a 500 ms discovery cache: the gateway
