@@ -127,5 +127,9 @@ fn a_rollout_that_breaks_orders_is_named_before_the_run_and_fails_it() {
     let (s, run) = simulate(BROKEN, 9.0);
     let v = rollout_safe(&s, &run);
     assert_eq!(v.status, Status::Failed, "{v:?}");
-    assert!(v.findings.iter().any(|f| f.contains("`catalog` ran the new version")), "{v:?}");
+    // The new catalog answers what its rollout states (no `price_cents`): valid for it, so
+    // the blame goes to the caller that relies on the field, right after the answer.
+    let after = "of `orders` ended app-error";
+    assert!(v.findings.iter().any(|f| f.contains(after) && f.contains("right after the new version answered its call")), "{v:?}");
+    assert!(!v.findings.iter().any(|f| f.contains("`catalog`")), "{v:?}");
 }
