@@ -20,6 +20,7 @@ pub mod live;
 pub mod mesh_activity;
 pub mod panels;
 pub mod recent;
+pub mod rollout_activity;
 pub mod script;
 pub mod session;
 pub mod synthetic;

@@ -15,6 +15,7 @@ use fusebench_sim::{RunOptions, RunResult, Sim};
 
 use crate::diagram::{Diagram, NodeKind};
 use crate::mesh_activity::MeshActivity;
+use crate::rollout_activity::RolloutActivity;
 
 /// Events processed per frame at most, so a frame never blocks on a burst of events.
 pub const EVENTS_PER_FRAME_MAX: u64 = 20_000;
@@ -61,6 +62,8 @@ pub struct LiveRun {
     pub recent: Vec<Hop>,
     /// What the service mesh refused and ejected so far.
     pub mesh: MeshActivity,
+    /// What the rollouts did so far: timelines, replicas per version over time.
+    pub rollouts: RolloutActivity,
     /// Trace lines read so far (events shown).
     pub events: u64,
     /// The first trace line that could not be read back (a simulator bug: shown, not hidden;
@@ -115,6 +118,7 @@ impl LiveRun {
             traffic: vec![0; diagram.edges.len()],
             recent: Vec::new(),
             mesh: MeshActivity::new(diagram, end),
+            rollouts: RolloutActivity::new(end),
             events: 0,
             trace_error: None,
             report: None,
@@ -232,6 +236,7 @@ impl LiveRun {
                 }
             };
             self.mesh.note(&line, diagram);
+            self.rollouts.note(&line);
             for hop in hops(&line, diagram, &mut self.invocations) {
                 if let Some(n) = self.traffic.get_mut(hop.edge) {
                     *n += 1;

@@ -431,3 +431,58 @@ fn the_inspector_shows_a_composed_service_s_libraries_and_what_they_resolve() {
     h.get_by_label("  money.tax_cents (i64, i32) -> i64 ← library money");
     assert!(h.query_by_label("library legacy (modules/wat/legacy-pricing.wat)").is_none());
 }
+
+#[test]
+fn the_inspector_shows_a_services_rollout_and_its_replicas_per_version() {
+    let mut h = harness(Some(&scenario("scenarios/shop/shop-rollout.toml")));
+    h.run_steps(3);
+    h.get_by_label("catalog").click_accesskit();
+    h.run_steps(3);
+    // Before a run: the rollout as declared.
+    h.get_by_label("Rollout");
+    h.get_by_label("v0 modules/as/catalog.wasm (declared, 1.3.0)");
+    h.get_by_label("v1 modules/rust/catalog2.wasm from 3 s");
+    h.get_by_label(
+        "rolling: max surge 1, max unavailable 0, start-up 800 ms, drain delay 500 ms (the discovery cache)",
+    );
+    h.get_by_label("  get_product: version 1.4.0, new response");
+    // Another service has no rollout view.
+    h.get_by_label("orders").click_accesskit();
+    h.run_steps(3);
+    assert!(h.query_by_label("Rollout").is_none());
+
+    let settings = fusebench_gui::live::RunSettings { seed: 1, duration_s: 9.0, speed: None };
+    h.state_mut().apply(Command::NewRun { settings, play: true });
+    step_until(&mut h, 5_000, |a| {
+        a.bench.run.as_ref().is_some_and(|r| r.state == RunState::Finished)
+    });
+    let run = h.state().bench.run.as_ref().expect("run");
+    let t = run.rollouts.timeline("catalog").expect("the rollout started");
+    // The same timeline the simulator's reader gives over the whole trace.
+    let result = run.result.as_ref().expect("finished");
+    let lines: Vec<_> =
+        fusebench_sim::trace::read(&result.trace).map(|l| l.expect("line")).collect();
+    assert_eq!(fusebench_sim::trace::rollout::timelines(&lines), vec![t.clone()]);
+    let finished = t.finished.expect("it finishes within 9 s");
+    let (old, new) = run.rollouts.replicas_over_time("catalog");
+    // Two old replicas at the start, none at the end; two new ones at the end.
+    assert_eq!((old[0][1], old.last().map(|p| p[1])), (2.0, Some(0.0)), "{old:?}");
+    assert_eq!(new.last().map(|p| p[1]), Some(2.0), "{new:?}");
+    assert!(new.iter().any(|p| p[1] >= 1.0 && p[0] < finished.as_secs_f64()), "{new:?}");
+
+    h.get_by_label("catalog").click_accesskit();
+    h.run_steps(3);
+    let secs = |x: fusebench_sim::time::SimTime| x.as_secs_f64();
+    h.get_by_label(&format!(
+        "Last run: started at {:.3} s, finished at {:.3} s (took {:.3} s)",
+        secs(t.started),
+        secs(finished),
+        secs(finished) - secs(t.started)
+    ));
+    h.get_by_label(&format!(
+        "{} replica steps; two versions side by side for {:.3} s",
+        t.steps,
+        t.skew_ns as f64 / 1e9
+    ));
+    h.get_by_label("Replicas per version over the run");
+}

@@ -130,6 +130,12 @@ fn a_rollout_that_breaks_orders_is_named_before_the_run_and_fails_it() {
     // The new catalog answers what its rollout states (no `price_cents`): valid for it, so
     // the blame goes to the caller that relies on the field, right after the answer.
     let after = "of `orders` ended app-error";
-    assert!(v.findings.iter().any(|f| f.contains(after) && f.contains("right after the new version answered its call")), "{v:?}");
+    assert!(
+        v.findings
+            .iter()
+            .any(|f| f.contains(after)
+                && f.contains("right after the new version answered its call")),
+        "{v:?}"
+    );
     assert!(!v.findings.iter().any(|f| f.contains("`catalog`")), "{v:?}");
 }

@@ -3,6 +3,7 @@
 //! capabilities, replicas, placement and its module's structure (T, F, M, G, E, I); for a store
 //! its replicas and consistency; for an edge its contract and the traffic of the last run;
 //! for a composed service its linked libraries and what each resolves (`panels/composition.rs`);
+//! for a rolled-out service its rollout and, after a run, its timeline (`panels/rollout.rs`);
 //! with a service mesh, its sidecars, policies, filter chains and what it refused
 //! (`panels/mesh.rs`).
 
@@ -78,6 +79,7 @@ pub fn inspector_ui(
                 NodeKind::Service => {
                     if let Some(svc) = s.service(&n.name) {
                         service_ui(ui, s, svc, design);
+                        super::rollout::rollout_ui(ui, s, svc, run);
                         super::mesh::service_mesh_ui(ui, s, &svc.name, *i, run);
                     }
                 }

@@ -7,6 +7,7 @@ pub mod graph;
 pub mod inspector;
 pub mod mesh;
 pub mod properties;
+pub mod rollout;
 pub mod simulation;
 pub mod whatif;
 

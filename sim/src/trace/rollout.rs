@@ -62,6 +62,23 @@ impl Versions {
             .is_some_and(|v| self.placed.get(&key).copied().flatten() == Some(v))
     }
 
+    /// `service`'s replicas placed now: (on the old version, on its rollout's new one).
+    #[must_use]
+    pub fn replicas_of(&self, service: &str) -> (u32, u32) {
+        let new = self.new_version(service);
+        let (mut on_old, mut on_new) = (0, 0);
+        for ((s, _), v) in &self.placed {
+            if s == service {
+                if v.is_some() && *v == new {
+                    on_new += 1;
+                } else {
+                    on_old += 1;
+                }
+            }
+        }
+        (on_old, on_new)
+    }
+
     fn skewed(&self, service: &str) -> bool {
         let mut seen: Option<Option<u32>> = None;
         for ((s, _), v) in &self.placed {

@@ -140,7 +140,8 @@ fn catches_a_new_module_that_drops_a_response_field() {
 /// after the rollout placed it).
 fn outcomes(r: &RunResult) -> (Vec<String>, Vec<String>) {
     let mut v = crate::trace::rollout::Versions::default();
-    let (mut on_new, mut old, mut new) = (std::collections::BTreeMap::new(), Vec::new(), Vec::new());
+    let (mut on_new, mut old, mut new) =
+        (std::collections::BTreeMap::new(), Vec::new(), Vec::new());
     for l in lines(r) {
         match &l.event {
             TraceEvent::Rollout { service, step, replica, version } => {
@@ -150,7 +151,11 @@ fn outcomes(r: &RunResult) -> (Vec<String>, Vec<String>) {
                 on_new.insert(*inv, v.runs_new(service, *replica));
             }
             TraceEvent::InvocationEnd { inv, outcome, .. } => {
-                if on_new[inv] { new.push(outcome.clone()) } else { old.push(outcome.clone()) }
+                if on_new[inv] {
+                    new.push(outcome.clone())
+                } else {
+                    old.push(outcome.clone())
+                }
             }
             _ => {}
         }
@@ -167,7 +172,12 @@ fn a_new_versions_answers_are_held_to_the_contract_the_rollout_states() {
     for seed in [1, 2] {
         let r = run(&s, r#"{"id":"a"}"#, seed);
         let (old, new) = outcomes(&r);
-        assert!(old.len() > 20 && new.len() > 100, "seed {seed}: {} old, {} new", old.len(), new.len());
+        assert!(
+            old.len() > 20 && new.len() > 100,
+            "seed {seed}: {} old, {} new",
+            old.len(),
+            new.len()
+        );
         assert!(old.iter().chain(&new).all(|o| o == "ok"), "seed {seed}: {old:?} {new:?}");
         assert_eq!(verdict_of(&s, &r, "rollout-safe").status, Status::Held, "seed {seed}");
     }
