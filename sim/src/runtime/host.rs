@@ -170,6 +170,13 @@ impl MemoryLimiter {
     }
 }
 
+impl MemoryLimiter {
+    /// Bytes of every memory of the store together.
+    pub(crate) fn total_bytes(&self) -> usize {
+        self.total_bytes
+    }
+}
+
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,

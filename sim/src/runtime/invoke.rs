@@ -25,9 +25,6 @@ pub(crate) struct GuestInstance {
     pub alloc: TypedFunc<i32, i32>,
     /// Handlers in the order of the service's endpoint index.
     pub handlers: Vec<TypedFunc<(i32, i32), i64>>,
-    /// The memories of the linked libraries instantiated in the same store (a composed
-    /// service); empty otherwise.
-    pub library_memories: Vec<Memory>,
 }
 
 /// Where bytes for the guest go: a module's memory and its `alloc`.
@@ -38,10 +35,11 @@ pub(crate) struct Target {
 }
 
 impl GuestInstance {
-    /// Bytes of linear memory of the whole instance (every module of a composition).
+    /// Bytes of linear memory of the whole instance: every memory of every module of a
+    /// composition, exported or not — the count the store's limiter keeps, so the node's
+    /// memory (`system/memory.rs`) and the limit see the same bytes.
     pub(crate) fn memory_bytes(&self) -> usize {
-        let libraries: usize = self.library_memories.iter().map(|m| m.data_size(&self.store)).sum();
-        self.memory.data_size(&self.store) + libraries
+        self.store.data().limiter.total_bytes()
     }
 
     /// The service module's own memory and `alloc`.
@@ -263,7 +261,6 @@ pub(crate) fn instantiate(
             store: Box::new(store),
         });
     }
-    let mut library_memories = Vec::new();
     let composed;
     let linker = if libraries.is_empty() {
         linker
@@ -281,9 +278,6 @@ pub(crate) fn instantiate(
                 Ok(instance) => instance,
                 Err(fault) => return Err(ColdStartFault { fault, store: Box::new(store) }),
             };
-            if let Some(memory) = instance.get_memory(&store, "memory") {
-                library_memories.push(memory);
-            }
             if let Err(error) = own.instance(&mut store, &lib.name, instance) {
                 let fault = GuestFault::Instantiation { message: error.to_string() };
                 return Err(ColdStartFault { fault, store: Box::new(store) });
@@ -309,7 +303,7 @@ pub(crate) fn instantiate(
         return Err(ColdStartFault { fault, store: Box::new(store) });
     }
     let id = store.data().instance;
-    Ok(GuestInstance { id, store, memory, alloc, handlers, library_memories })
+    Ok(GuestInstance { id, store, memory, alloc, handlers })
 }
 
 /// Instantiates `module` in `store` through `linker`, running its start function.

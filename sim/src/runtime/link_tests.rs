@@ -285,6 +285,34 @@ fn libraries_link_libraries_in_order_and_bad_links_are_refused_at_load() {
 }
 
 #[test]
+fn an_instance_s_memory_counts_every_memory_of_the_composition_exported_or_not() {
+    // `money` with a memory of its own (3 pages) that it does not export, grown by one page
+    // when `count` runs: the instance's memory is what the limiter counts, not only the
+    // exported memories.
+    let hidden = MONEY.replacen(
+        "(module",
+        "(module\n  (memory $m 3)",
+        1,
+    )
+    .replace("(global.set $n (i64.add (global.get $n) (i64.const 1))) (global.get $n))", "(drop (memory.grow $m (i32.const 1))) (global.set $n (i64.add (global.get $n) (i64.const 1))) (global.get $n))");
+    let mut h = Harness::new();
+    let shop = shop();
+    h.load_composed(
+        &shop_config("shop", InstancePooling::Pooled { idle_max: 1 }),
+        &shop,
+        &[lib("money", &[], &hidden)],
+    );
+    let first = h.start("shop", "go", "{}");
+    assert_eq!(r(&first), 2000);
+    assert_eq!(first.memory.bytes, (1 + 3) * 65_536);
+    // It grows in the library: the same instance now holds one more page.
+    let grown = h.start("shop", "count", "{}");
+    assert_eq!(r(&grown), 1);
+    assert_eq!(grown.memory.instance, first.memory.instance);
+    assert_eq!(grown.memory.bytes, (1 + 4) * 65_536);
+}
+
+#[test]
 fn the_composition_s_initial_memory_must_fit_the_limit() {
     let big = r#"(module (memory (export "memory") 16) (func (export "seven") (result i64) (i64.const 7)))"#;
     let mut c = config("fat", &[], &["go"]);
