@@ -1,7 +1,8 @@
 //! Composed services through the command line: `scenarios/composed/composed.toml` — a `money`
 //! library (C) shared by two Rust services, and a Rust adapter in front of a legacy WAT core
 //! that calls the host itself — checks clean, runs, and answers through the linked modules; a
-//! broken composition is a located error.
+//! broken composition is a located error; a library that traps fails only the invocations it
+//! trapped in, and the run goes on.
 
 use serde_json::Value;
 
@@ -128,4 +129,82 @@ fn a_library_reaching_a_capability_the_service_lacks_fails_the_check() {
         ),
         "{all}"
     );
+}
+
+#[test]
+fn a_faulting_library_fails_its_invocations_and_the_run_goes_on() {
+    // The legacy core traps for sku 3 (of 1–4 in the workload): those quotes fail as guest
+    // faults of `quotes`, every other quote — before and after — is answered, and the other
+    // services never notice.
+    let core =
+        std::fs::read_to_string(root().join("scenarios/composed/modules/wat/legacy-pricing.wat"))
+            .expect("the legacy core");
+    let known = "      (local.set $base (i64.const 12000))";
+    assert!(core.contains(known), "the core's sku 3 line");
+    let trapping = core.replacen(
+        known,
+        &format!("      (if (i32.eq (local.get $sku) (i32.const 3)) (then unreachable))\n{known}"),
+        1,
+    );
+    let dir = scratch("composed", "library-trap");
+    let library = dir.join("legacy-trap.wat");
+    std::fs::write(&library, trapping).expect("write the library");
+    let path = broken("library-trap-scenario", |t| {
+        t.replacen("\"modules/wat/legacy-pricing.wat\"", &format!("\"{}\"", library.display()), 1)
+    });
+    let out = scratch("composed", "library-trap-out");
+    let o = fusebench(&[
+        "run",
+        &path,
+        "--seed",
+        "1",
+        "--duration",
+        "3",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    // The run finishes; only the quote SLO's availability fails it.
+    assert_eq!(code(&o), 1, "{all}");
+    assert!(all.contains("guest-fault"), "{all}");
+    assert!(all.contains("FAIL  quotes.quote                 availability"), "{all}");
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("report.json")).expect("report.json"),
+    )
+    .expect("json");
+    let traps = report["services"]["quotes"]["guest_faults"]["trap"].as_u64().unwrap_or(0);
+    let quotes = &report["endpoints"]["quotes.quote"];
+    let (requests, successes) =
+        (quotes["requests"].as_u64().unwrap_or(0), quotes["successes"].as_u64().unwrap_or(0));
+    assert!(traps > 0 && successes > 0 && successes + traps <= requests, "{quotes:#}\n{traps}");
+    for other in ["checkout.checkout", "invoice.invoice"] {
+        assert_eq!(report["endpoints"][other]["availability"], 1.0, "{other}: {report:#}");
+    }
+    // In the trace: each fault names the trap and the sku-3 request; quotes answered after
+    // the first one.
+    let trace = std::fs::read_to_string(out.join("trace.jsonl")).expect("trace.jsonl");
+    let lines: Vec<Value> =
+        trace.lines().map(|l| serde_json::from_str(l).expect("a json line")).collect();
+    let faults: Vec<&Value> = lines.iter().filter(|l| l["ev"] == "guest_fault").collect();
+    assert_eq!(faults.len() as u64, traps);
+    for f in &faults {
+        assert_eq!(f["service"], "quotes", "{f}");
+        assert!(f["cause"].as_str().is_some_and(|c| c.contains("unreachable")), "{f}");
+        assert!(f["input"].as_str().is_some_and(|i| i.contains("\"sku\":3")), "{f}");
+    }
+    let first = faults[0]["t"].as_u64().expect("t");
+    let quote_invs: Vec<u64> = lines
+        .iter()
+        .filter(|l| l["ev"] == "invocation_start" && l["service"] == "quotes")
+        .filter_map(|l| l["inv"].as_u64())
+        .collect();
+    let answered_after = lines.iter().any(|l| {
+        l["ev"] == "invocation_end"
+            && l["outcome"] == "ok"
+            && l["t"].as_u64().is_some_and(|t| t > first)
+            && l["inv"].as_u64().is_some_and(|i| quote_invs.contains(&i))
+    });
+    assert!(answered_after, "quotes went on answering after the first fault");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&out);
 }
