@@ -51,8 +51,10 @@ impl RolloutActivity {
     /// Takes in one trace line.
     pub fn note(&mut self, line: &TraceLine) {
         self.now = line.t;
-        let TraceEvent::Rollout { service, step, replica, version } = &line.event else { return };
-        self.versions.step(line.t, service, step, *replica, *version);
+        let TraceEvent::Rollout { service, step, replica, version, desired } = &line.event else {
+            return;
+        };
+        self.versions.step(line.t, service, step, *replica, *version, *desired);
         let counts = self.versions.replicas_of(service);
         let bin = self.bin(line.t);
         self.bins.entry(service.clone()).or_insert_with(|| vec![None; BINS])[bin] = Some(counts);
@@ -107,6 +109,7 @@ mod tests {
                 step: step.into(),
                 replica,
                 version,
+                desired: 2,
             },
         }
     }
@@ -117,7 +120,7 @@ mod tests {
         assert_eq!(a.replicas_over_time("cat"), (Vec::new(), Vec::new()));
         assert!(a.timeline("cat").is_none());
         for l in [
-            line(1000, "started", 2, 1),
+            line(1000, "started", 0, 1),
             line(1000, "starting", 2, 1),
             line(1500, "ready", 2, 1),
             line(1500, "terminating", 1, 0),
@@ -126,7 +129,7 @@ mod tests {
             line(2500, "ready", 1, 1),
             line(2500, "terminating", 0, 0),
             line(3000, "stopped", 0, 0),
-            line(3000, "finished", 2, 1),
+            line(3000, "finished", 0, 1),
         ] {
             a.note(&l);
         }

@@ -425,17 +425,19 @@ pub enum TraceEvent<S = String> {
         reason: S,
     },
     /// A rollout (`[[rollout]]`, `system/rollout.rs`) of `service` took a `step`: `started`
-    /// (`version` is the new one, `replica` the desired count), a replica at position
-    /// `replica` now runs `version` — `starting` (a new one placed), `ready`, `swapped` (in
-    /// place: its next invocations run it), `restarted` (after a crash, as the target) — or an
-    /// old one running `version` is `terminating` (left the registry, still serving), `draining`
-    /// (takes no new request) or `stopped`; `finished` (as `started`). Which version each
+    /// (`version` is the new one; `replica` 0), a replica at position `replica` now runs
+    /// `version` — `starting` (a new one placed), `ready`, `swapped` (in place: its next
+    /// invocations run it), `restarted` (after a crash, as the target) — or an old one running
+    /// `version` is `terminating` (left the registry, still serving), `draining` (takes no new
+    /// request) or `stopped`; `finished` (as `started`). `desired` is the desired replica count
+    /// at that moment (an autoscaled service's moves while it rolls). Which version each
     /// replica runs at any instant follows from these lines: version skew is read off them.
     Rollout {
         service: S,
         step: S,
         replica: u32,
         version: u32,
+        desired: u32,
     },
     /// The gateway sent try `attempt` (0 first) of client request `req` as request `try_req`
     /// (the mesh's retries at the gateway); `after` is why the previous try failed, empty for
@@ -850,12 +852,15 @@ impl<S> TraceEvent<S> {
             TraceEvent::PolicyFault { service, reason } => {
                 TraceEvent::PolicyFault { service: f(service), reason: f(reason) }
             }
-            TraceEvent::Rollout { service, step, replica, version } => TraceEvent::Rollout {
-                service: f(service),
-                step: f(step),
-                replica: *replica,
-                version: *version,
-            },
+            TraceEvent::Rollout { service, step, replica, version, desired } => {
+                TraceEvent::Rollout {
+                    service: f(service),
+                    step: f(step),
+                    replica: *replica,
+                    version: *version,
+                    desired: *desired,
+                }
+            }
         }
     }
 }

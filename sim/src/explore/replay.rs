@@ -944,9 +944,9 @@ pub fn describe(line: &TraceLine) -> String {
         TraceEvent::ReplicaState { service, replica, state } => {
             format!("{service} replica {replica} is {state}")
         }
-        TraceEvent::Rollout { service, step, replica, version } => match step.as_ref() {
+        TraceEvent::Rollout { service, step, replica, version, desired } => match step.as_ref() {
             "started" | "finished" => {
-                format!("rollout of {service} to version {version} {step} ({replica} replicas)")
+                format!("rollout of {service} to version {version} {step} ({desired} replicas)")
             }
             _ => format!("rollout of {service}: replica {replica} {step} (version {version})"),
         },

@@ -598,7 +598,13 @@ fn every_kind() -> Vec<TraceEvent<&'static str>> {
             status: 503,
         },
         TraceEvent::PolicyFault { service: "resize", reason: "decide faulted: out of fuel" },
-        TraceEvent::Rollout { service: "catalog", step: "ready", replica: 3, version: 1 },
+        TraceEvent::Rollout {
+            service: "catalog",
+            step: "ready",
+            replica: 3,
+            version: 1,
+            desired: 2,
+        },
     ]
 }
 

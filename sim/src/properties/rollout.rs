@@ -105,8 +105,8 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
         end = line.t;
         let ms = line.t.nanos() as f64 / 1e6;
         match &line.event {
-            TraceEvent::Rollout { service, step, replica, version } => {
-                v.step(line.t, service, step, *replica, *version);
+            TraceEvent::Rollout { service, step, replica, version, desired } => {
+                v.step(line.t, service, step, *replica, *version, *desired);
             }
             TraceEvent::InvocationStart { inv, req, service, replica, cause, source, .. } => {
                 let new = v.runs_new(service, *replica);

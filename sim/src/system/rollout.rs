@@ -84,12 +84,15 @@ impl Sim {
         (self.rollouts[i].phase == Phase::Rolling).then_some(i)
     }
 
+    /// Traces a step of `service`'s rollout (with the desired count of the moment).
     fn trace_rollout(&mut self, service: ServiceId, step: &str, replica: u32, version: VersionIdx) {
         let now = self.q.now();
-        let name = &self.world.service(service).name;
-        let e = TraceEvent::Rollout { service: name.as_str(), step, replica, version: version.0 };
+        let spec = self.world.service(service);
+        let desired = spec.rollout.map_or(0, |i| self.rollouts[i].desired);
+        let name = spec.name.as_str();
+        let e = TraceEvent::Rollout { service: name, step, replica, version: version.0, desired };
         self.trace.emit(now, &e);
-        self.rollout_log.step(now, name, step, replica, version.0);
+        self.rollout_log.step(now, name, step, replica, version.0, desired);
     }
 
     pub(crate) fn on_rollout_start(&mut self, i: usize) {
@@ -106,7 +109,7 @@ impl Sim {
             self.world.service(service).replicas
         };
         self.rollouts[i].desired = desired;
-        self.trace_rollout(service, "started", desired, version);
+        self.trace_rollout(service, "started", 0, version);
         match strategy {
             Strategy::InPlace => {
                 for replica in 0..self.world.service(service).slots {
@@ -122,7 +125,7 @@ impl Sim {
                     self.trace_rollout(service, "swapped", replica, version);
                 }
                 self.rollouts[i].phase = Phase::Finished;
-                self.trace_rollout(service, "finished", desired, version);
+                self.trace_rollout(service, "finished", 0, version);
             }
             Strategy::Rolling => {
                 // Its replica-seconds are measured from the start (an autoscaled service's
@@ -239,7 +242,7 @@ impl Sim {
         });
         if old == 0 && new == desired && new_ready == desired && !old_left {
             self.rollouts[i].phase = Phase::Finished;
-            self.trace_rollout(service, "finished", desired, version);
+            self.trace_rollout(service, "finished", 0, version);
             changed = false;
         }
         changed

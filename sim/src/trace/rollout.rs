@@ -4,7 +4,7 @@
 //! simulator keeps by feeding this same reader every line it writes (so the two agree by
 //! construction, and `sim/tests/report_agrees.rs`-style tests hold them to the trace).
 //!
-//! From `started` on, positions `0..replica` (the desired count) run the old version;
+//! From `started` on, positions `0..desired` (the desired count then) run the old version;
 //! `starting`, `swapped`, `restarted` and `ready` put a replica on the line's version,
 //! `stopped` takes it away; `terminating` and `draining` mark it retiring (until a replica in
 //! its position is ready, restarted or swapped: one merely `starting` there is reached only
@@ -94,11 +94,20 @@ impl Versions {
         false
     }
 
-    pub fn step(&mut self, t: SimTime, service: &str, step: &str, replica: u32, version: u32) {
+    /// Takes in one `rollout` line's fields.
+    pub fn step(
+        &mut self,
+        t: SimTime,
+        service: &str,
+        step: &str,
+        replica: u32,
+        version: u32,
+        desired: u32,
+    ) {
         let key = (service.to_owned(), replica);
         match step {
             "started" => {
-                for r in 0..replica {
+                for r in 0..desired {
                     self.placed.insert((service.to_owned(), r), None);
                 }
                 let timeline = RolloutTimeline {
@@ -188,8 +197,8 @@ pub fn timelines<'a>(lines: impl IntoIterator<Item = &'a TraceLine>) -> Vec<Roll
     let mut end = SimTime::ZERO;
     for line in lines {
         end = line.t;
-        if let TraceEvent::Rollout { service, step, replica, version } = &line.event {
-            v.step(line.t, service, step, *replica, *version);
+        if let TraceEvent::Rollout { service, step, replica, version, desired } = &line.event {
+            v.step(line.t, service, step, *replica, *version, *desired);
         }
     }
     v.finish(end)

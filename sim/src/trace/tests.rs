@@ -199,7 +199,13 @@ fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
             status: n.small,
         },
         TraceEvent::PolicyFault { service: s(73), reason: s(74) },
-        TraceEvent::Rollout { service: s(75), step: s(76), replica: n.small, version: n.small },
+        TraceEvent::Rollout {
+            service: s(75),
+            step: s(76),
+            replica: n.small,
+            version: n.small,
+            desired: n.small,
+        },
     ]
 }
 
@@ -361,7 +367,7 @@ fn the_format_of_every_kind_is_pinned() {
         r#"{"t":48000,"ev":"cold_start","service":"j","replica":3,"fetch_ns":42,"compile_ns":21,"instantiate_ns":42}"#,
         r#"{"t":49000,"ev":"mesh_fault","caller":"a","target":"b","req":42,"action":"c","delay_ns":21,"status":3}"#,
         r#"{"t":50000,"ev":"policy_fault","service":"d","reason":"e"}"#,
-        r#"{"t":51000,"ev":"rollout","service":"f","step":"g","replica":3,"version":3}"#,
+        r#"{"t":51000,"ev":"rollout","service":"f","step":"g","replica":3,"version":3,"desired":3}"#,
     ];
     let trace = written(&every_kind(&text, PLAIN));
     let text = String::from_utf8(trace.lines().to_vec()).expect("utf-8");

@@ -65,23 +65,25 @@ fn replay(r: &crate::system::RunResult, surge: Option<u32>, unavailable: Option<
                     seen.push(*to);
                     rescaled = true;
                 }
-                TraceEvent::Rollout { step, replica, version: v, .. } => match step.as_str() {
-                    "started" => {
-                        (desired, rolling, new) = (*replica, true, *v);
-                        seen.push(desired);
+                TraceEvent::Rollout { step, replica, version: v, desired: d, .. } => {
+                    match step.as_str() {
+                        "started" => {
+                            (desired, rolling, new) = (*d, true, *v);
+                            seen.push(desired);
+                        }
+                        "finished" => rolling = false,
+                        "starting" => {
+                            version.insert(*replica, *v);
+                        }
+                        "terminating" => {
+                            retired.insert(*replica, ());
+                            retired_ready_old |= *v != new;
+                            new_retired += usize::from(*v == new && rolling);
+                        }
+                        "stopped" => new_retired += usize::from(*v == new && rolling),
+                        _ => {}
                     }
-                    "finished" => rolling = false,
-                    "starting" => {
-                        version.insert(*replica, *v);
-                    }
-                    "terminating" => {
-                        retired.insert(*replica, ());
-                        retired_ready_old |= *v != new;
-                        new_retired += usize::from(*v == new && rolling);
-                    }
-                    "stopped" => new_retired += usize::from(*v == new && rolling),
-                    _ => {}
-                },
+                }
                 _ => {}
             }
             i += 1;

@@ -144,8 +144,8 @@ fn outcomes(r: &RunResult) -> (Vec<String>, Vec<String>) {
         (std::collections::BTreeMap::new(), Vec::new(), Vec::new());
     for l in lines(r) {
         match &l.event {
-            TraceEvent::Rollout { service, step, replica, version } => {
-                v.step(l.t, service, step, *replica, *version);
+            TraceEvent::Rollout { service, step, replica, version, desired } => {
+                v.step(l.t, service, step, *replica, *version, *desired);
             }
             TraceEvent::InvocationStart { inv, service, replica, .. } => {
                 on_new.insert(*inv, v.runs_new(service, *replica));
@@ -264,10 +264,15 @@ fn refused_tries_whose_retries_fail_too_still_fail_it() {
 
 /// A rollout of `cat` started with `cat`'s replica 1 retired, replica 2 on the new version.
 fn retiring_one() -> Vec<TraceEvent<&'static str>> {
-    let step =
-        |step, replica, version| TraceEvent::Rollout { service: "cat", step, replica, version };
+    let step = |step, replica, version| TraceEvent::Rollout {
+        service: "cat",
+        step,
+        replica,
+        version,
+        desired: 2,
+    };
     vec![
-        step("started", 2, 1),
+        step("started", 0, 1),
         step("starting", 2, 1),
         step("ready", 2, 1),
         step("terminating", 1, 0),
