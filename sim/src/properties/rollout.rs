@@ -125,6 +125,7 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
             TraceEvent::CallStart { call, inv, .. } => {
                 callers.insert(*call, *inv);
             }
+            TraceEvent::ReplicaDown { service, replica } => v.crashed(service, *replica),
             TraceEvent::GatewayTry { req, try_req, .. } => {
                 refusals.try_of.insert(*try_req, *req);
             }

@@ -8,7 +8,8 @@
 //! `starting`, `swapped`, `restarted` and `ready` put a replica on the line's version,
 //! `stopped` takes it away; `terminating` and `draining` mark it retiring (until a replica in
 //! its position is ready, restarted or swapped: one merely `starting` there is reached only
-//! through the retired one's stale registry entry), a stop does not (a replica stopped while down or starting served nothing). The skew
+//! through the retired one's stale registry entry; or until it crashes, which the property
+//! tells it from `replica_down`), a stop does not (a replica stopped while down or starting served nothing). The skew
 //! window is the time two versions are placed side by side.
 
 use std::collections::BTreeMap;
@@ -158,6 +159,13 @@ impl Versions {
             tl.steps += 1;
         }
         self.note_skew(t, service);
+    }
+
+    /// `service`'s `replica` crashed (a `replica_down` line, which the property passes on):
+    /// a retired replica that crashed is no longer the rollout's doing — a caller reaching its
+    /// position from now on would have failed there without the rollout too.
+    pub fn crashed(&mut self, service: &str, replica: u32) {
+        self.retiring.remove(&(service.to_owned(), replica));
     }
 
     /// Opens or closes `service`'s skew window as its replicas' versions now stand.

@@ -325,6 +325,48 @@ fn refused_attempt(req: u64, attempt: u32, gave_up: bool) -> [TraceEvent<&'stati
 }
 
 #[test]
+fn a_refusal_at_a_retired_position_is_the_swap_s_until_the_replica_crashes() {
+    // Replica 1 retired, a new one starting in its place, a client request sent there by a
+    // stale entry is refused and fails: the swap's doing …
+    let s = design(3, 100, "", &rollout("rolling", ""));
+    let refused = [
+        TraceEvent::Rejected { req: 5, service: "cat", replica: 1, reason: "replica not running" },
+        TraceEvent::Response {
+            req: 5,
+            service: "cat",
+            endpoint: "get",
+            outcome: "rejected",
+            latency_ns: 1,
+            body: "",
+        },
+    ];
+    let starting = TraceEvent::Rollout {
+        service: "cat",
+        step: "starting",
+        replica: 1,
+        version: 1,
+        desired: 2,
+    };
+    let mut swap = retiring_one();
+    swap.push(starting.clone());
+    swap.extend(refused.clone());
+    let (_, run) = super::super::tests::run_with(&swap);
+    let v = super::check(&s, &run);
+    assert_eq!(v.status, Status::Failed, "{v:#?}");
+    assert!(v.findings[0].starts_with("request 5 failed (rejected)"), "{:?}", v.findings);
+    // … unless the retired replica crashed first (a node crash): the crash would have failed
+    // that request without the rollout.
+    let mut crash = retiring_one();
+    crash.push(TraceEvent::ReplicaDown { service: "cat", replica: 1 });
+    crash.push(starting);
+    crash.extend(refused);
+    crash.extend([inv(3, 12, "cat", 2, "client", 12), end(3, "ok")]);
+    let (_, run) = super::super::tests::run_with(&crash);
+    let v = super::check(&s, &run);
+    assert_eq!(v.status, Status::Held, "{v:#?}");
+}
+
+#[test]
 fn a_call_is_judged_by_whether_its_retries_gave_up() {
     // `front`'s invocation 1 calls `cat` (call 7); its first attempt is refused by the retired
     // replica. The channel's retry reaches the new version and is answered: no request failed.
