@@ -152,9 +152,9 @@ fn outcomes(r: &RunResult) -> (Vec<String>, Vec<String>) {
             }
             TraceEvent::InvocationEnd { inv, outcome, .. } => {
                 if on_new[inv] {
-                    new.push(outcome.clone())
+                    new.push(outcome.clone());
                 } else {
-                    old.push(outcome.clone())
+                    old.push(outcome.clone());
                 }
             }
             _ => {}
