@@ -60,6 +60,11 @@ pub struct Mesh {
     pub control_plane: Option<ControlPlane>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pushes: Vec<Push>,
+    /// `propagate_headers`: the request headers every meshed service copies from the request
+    /// it serves onto the calls it makes — what Istio requires of the application for a header
+    /// route to apply past the first hop (Bookinfo's services propagate `end-user`); lower-case.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub propagate_headers: Vec<String>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -317,6 +322,11 @@ impl Mesh {
             .collect();
         let control_plane =
             o.opt_table(cx, "control_plane").and_then(|t| ControlPlane::read(cx, t));
+        let propagate_headers: Vec<String> = o
+            .str_list(cx, "propagate_headers")
+            .into_iter()
+            .map(|(h, _)| h.to_ascii_lowercase())
+            .collect();
         let pushes: Vec<Push> =
             o.table_list(cx, "push").into_iter().filter_map(|t| Push::read(cx, t)).collect();
         if !pushes.is_empty() && control_plane.is_none() {
@@ -326,6 +336,7 @@ impl Mesh {
         let span = o.span;
         o.finish(cx);
         Mesh {
+            propagate_headers,
             subsets,
             routes,
             control_plane,

@@ -233,6 +233,19 @@ impl Sim {
             // The gateway's tries carry the client's headers (what its filters read).
             request.headers.clone_from(&self.requests.live(client).headers);
         }
+        if let Parent::Inv(inv) = parent
+            && let Some(mesh) = self.world.mesh.as_ref().filter(|m| !m.propagate_headers.is_empty())
+            && let Some(served) = self.invocations.get(inv).map(|i| i.req)
+            && let Some(r) = self.requests.get(served)
+        {
+            // The application copies the listed headers of the request it serves onto its
+            // calls (Istio leaves that to it: `[mesh] propagate_headers`).
+            for h in &mesh.propagate_headers {
+                if let Some(v) = r.headers.get(h) {
+                    request.headers.insert(h.clone(), v.clone());
+                }
+            }
+        }
         // A `duplication` fault on the call's channel sends the request twice on the wire.
         let (mut timeout, channel) = (c.policy.timeout, c.policy.channel);
         if let Some(d) = c.deadline {

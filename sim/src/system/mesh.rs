@@ -153,6 +153,8 @@ pub(crate) struct MeshSpec {
     authz: AuthzTable,
     /// Version subsets, routes and the control plane (`route.rs`), when declared.
     pub(crate) routing: Option<route::Routing>,
+    /// The headers a meshed service copies from the request it serves onto its calls.
+    pub(crate) propagate_headers: Vec<String>,
 }
 
 impl MeshSpec {
@@ -206,6 +208,7 @@ impl MeshSpec {
         }
         let meshed: Vec<bool> = services.iter().map(|x| mesh.contains(&x.name)).collect();
         Some(MeshSpec {
+            propagate_headers: mesh.propagate_headers.clone(),
             routing: route::Routing::new(s, services, &meshed),
             authz: AuthzTable::new(s, services, &meshed),
             meshed,

@@ -41,7 +41,8 @@ pub struct Weight {
 }
 
 /// `match = [{ headers = {...}, subset = "..." }]`: Istio's `http.match.headers` with `exact`
-/// values; every header listed must be present with that value.
+/// values; every header listed must be present with that value (names are case-insensitive,
+/// kept lower-case as HTTP/2 carries them).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HeaderMatch {
     pub headers: Vec<(String, String)>,
@@ -126,7 +127,7 @@ impl Route {
                             Some(h) => {
                                 for (k, span, value) in h.entries() {
                                     match value.get_ref().as_str() {
-                                        Some(s) => headers.push((k.to_owned(), s.to_owned())),
+                                        Some(s) => headers.push((k.to_ascii_lowercase(), s.to_owned())),
                                         None => cx.error(
                                             "parse.type",
                                             span,

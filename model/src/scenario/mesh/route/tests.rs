@@ -24,13 +24,15 @@ fn errors(extra: &str) -> Vec<String> {
 #[test]
 fn reads_subsets_routes_and_pushes() {
     let text = format!(
-        "{BASE}{SUBSETS}  [[mesh.route]]\n  service = \"back\"\n  weights = {{ v1 = 90, v2 = 10 }}\n  match = [{{ headers = {{ x-route = \"canary\" }}, subset = \"v2\" }}]\n  [mesh.control_plane]\n  propagation = {{ dist = \"uniform\", min_ms = 100, max_ms = 900 }}\n  [[mesh.push]]\n  at_s = 5\n  service = \"back\"\n  weights = {{ v1 = 50, v2 = 50 }}\n"
+        "{BASE}{}  [[mesh.route]]\n  service = \"back\"\n  weights = {{ v1 = 90, v2 = 10 }}\n  match = [{{ headers = {{ x-route = \"canary\" }}, subset = \"v2\" }}]\n  [mesh.control_plane]\n  propagation = {{ dist = \"uniform\", min_ms = 100, max_ms = 900 }}\n  [[mesh.push]]\n  at_s = 5\n  service = \"back\"\n  weights = {{ v1 = 50, v2 = 50 }}\n",
+        SUBSETS.replace("all = true", "all = true\npropagate_headers = [\"X-Route\"]")
     );
     let p = parse("m.toml", &text);
     assert!(!p.has_errors(), "{:#?}", p.diagnostics);
     let s = p.ok().expect("parsed");
     let m = s.mesh.as_ref().expect("mesh");
     assert_eq!(m.subset_replicas("back"), 2);
+    assert_eq!(m.propagate_headers, ["x-route"]);
     assert_eq!(m.routes[0].weights.iter().map(|w| w.percent).collect::<Vec<_>>(), [90, 10]);
     let headers = [("x-route".to_owned(), "canary".to_owned())].into_iter().collect();
     assert!(m.routes[0].matches[0].matches(&headers));
