@@ -68,7 +68,9 @@ fn mesh_routes(md: &mut String, report: &Report) {
     let Some(r) = &report.mesh_routes else { return };
     md.push_str("\n## Mesh routes\n\nFrom the `mesh_route` trace lines: configuration 0 is the scenario's own routes; each push publishes the next, which each proxy applies after its propagation delay (until then it routes by the previous one).\n");
     if !r.pushes.is_empty() {
-        md.push_str("\n| config | service | weights | pushed (s) | proxy | applied (s) | after (ms) |\n");
+        md.push_str(
+            "\n| config | service | weights | pushed (s) | proxy | applied (s) | after (ms) |\n",
+        );
         md.push_str("|---:|---|---|---:|---|---:|---:|\n");
         for p in &r.pushes {
             if p.applied.is_empty() {
