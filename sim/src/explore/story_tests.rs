@@ -599,6 +599,14 @@ fn every_kind() -> Vec<TraceEvent<&'static str>> {
         },
         TraceEvent::PolicyFault { service: "resize", reason: "decide faulted: out of fuel" },
         TraceEvent::Rollout { service: "catalog", step: "ready", replica: 3, version: 1 },
+        TraceEvent::MeshRoute {
+            proxy: "orders",
+            service: "payments",
+            action: "routed",
+            config: 1,
+            req: 47,
+            detail: "v2",
+        },
     ]
 }
 
