@@ -225,3 +225,51 @@ fn a_failing_canary_fails_only_the_charges_its_share_received_and_misses_the_slo
     // The good canary, same seed: no charge fault at all.
     assert_eq!(lines(canary(), "guest_fault").filter(|l| l["service"] == "payments").count(), 0);
 }
+
+#[test]
+fn bad_routes_are_located_errors_before_anything_runs() {
+    let dir = scratch("canary", "bad");
+    std::fs::create_dir_all(&dir).expect("scratch");
+    let root = crate::support::root();
+    let text = std::fs::read_to_string(root.join(CANARY)).expect("scenario");
+    let text = text.replace(
+        "\"../shop/modules",
+        &format!("\"{}", root.join("scenarios/shop/modules").display()),
+    );
+    for (name, from, to, needle, field) in [
+        (
+            "sum",
+            "weights = { v1 = 90, v2 = 10 }",
+            "weights = { v1 = 90, v2 = 20 }",
+            "the weights sum to 110, not 100",
+            "mesh.route[0].weights",
+        ),
+        (
+            "subset",
+            "weights = { v1 = 50, v2 = 50 }",
+            "weights = { v1 = 50, v3 = 50 }",
+            "unknown subset `v3` of `payments`",
+            "mesh.push[0].weights",
+        ),
+        (
+            "module",
+            "rust/payments.wasm\"",
+            "rust/payments-v3.wasm\"",
+            "of subset `v2` of service `payments` not found",
+            "mesh.subset[1].module",
+        ),
+    ] {
+        assert!(text.contains(from), "{from}");
+        let line = text[..text.find(from).expect("present")].lines().count();
+        let path = dir.join(format!("{name}.toml"));
+        std::fs::write(&path, text.replacen(from, to, 1)).expect("write");
+        let o = fusebench(&["check", path.to_str().expect("utf-8"), "--static"]);
+        let err = stderr(&o) + &stdout(&o);
+        assert_ne!(code(&o), 0, "{name}: {err}");
+        let located = format!("{}:{line}:", path.display());
+        let hit =
+            err.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("{name}: {err}"));
+        assert!(hit.starts_with(&located), "{name}: located at line {line}: {hit}");
+        assert!(hit.contains(&format!("(field `{field}`)")), "{name}: {hit}");
+    }
+}
