@@ -452,7 +452,9 @@ pub enum TraceEvent<S = String> {
     /// (`proxy` — `gateway` or a meshed service — routes by configuration `config` from now
     /// on; `service` and `detail` as the push), `routed` (`proxy` sent request `req` to
     /// `service`'s subset `detail` by weight, under its configuration `config`) or `matched`
-    /// (the same, by a header rule). `req` is 0 for `push` and `applied`.
+    /// (the same, by a header rule) or `retry` (a retry of the proxy's own, kept in the subset
+    /// its first try went to, as Envoy retries within the cluster). `req` is 0 for `push` and
+    /// `applied`.
     MeshRoute {
         proxy: S,
         service: S,

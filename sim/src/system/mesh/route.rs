@@ -16,9 +16,10 @@
 //!   briefly disagree. Until its push lands a proxy routes by its previous configuration.
 //!
 //! A proxy here is one per caller (the gateway, each calling service), as the balancer's
-//! views are: the replicas of a calling service share it. Each try is routed on its own (an
-//! application's retry is a new request; Envoy's own retries would keep the first pick's
-//! cluster — not modelled). Everything is traced (`mesh_route`): which configuration every
+//! views are: the replicas of a calling service share it. The proxy's own retries (a mesh
+//! retry policy) stay in the subset the first try was routed to, as Envoy retries within the
+//! cluster its route picked (traced `retry`); an application's retry is a new request, routed
+//! anew. Everything is traced (`mesh_route`): which configuration every
 //! proxy holds at any instant, and where each routed request went, follow from the trace.
 
 use std::collections::BTreeMap;
@@ -30,6 +31,7 @@ use super::super::Sim;
 use super::super::balancer::Caller;
 use super::super::event::Event;
 use super::super::ids::{ReqId, ServiceId, VersionIdx};
+use super::super::requests::Origin;
 use super::super::world::ServiceSpec;
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
@@ -238,24 +240,33 @@ impl Sim {
         }
         let config = self.mesh.routes.applied(caller);
         let cfg = routing.configs[config as usize][service.index()].as_ref()?;
-        let headers = &self.requests.live(req).headers;
-        let (subset, action) = match cfg
-            .matches
-            .iter()
-            .find(|(h, _)| h.iter().all(|(k, v)| headers.get(k) == Some(v)))
-        {
-            Some((_, k)) => (*k, "matched"),
-            None => {
-                let mut x = self.rng_route.below(100) as u32;
-                let mut pick = cfg.weights.last().map_or(0, |w| w.0);
-                for &(k, w) in &cfg.weights {
-                    if x < w {
-                        pick = k;
-                        break;
+        let request = self.requests.live(req);
+        let call = match request.origin {
+            Origin::Call { call, attempt } => Some((call, attempt)),
+            _ => None,
+        };
+        let kept = call.and_then(|(c, attempt)| self.calls.retry_subset(c, attempt));
+        let kept =
+            kept.and_then(|v| routing.subsets[service.index()].iter().position(|x| x.version == v));
+        let headers = &request.headers;
+        let (subset, action) = if let Some(k) = kept {
+            (k, "retry")
+        } else {
+            match cfg.matches.iter().find(|(h, _)| h.iter().all(|(k, v)| headers.get(k) == Some(v)))
+            {
+                Some((_, k)) => (*k, "matched"),
+                None => {
+                    let mut x = self.rng_route.below(100) as u32;
+                    let mut pick = cfg.weights.last().map_or(0, |w| w.0);
+                    for &(k, w) in &cfg.weights {
+                        if x < w {
+                            pick = k;
+                            break;
+                        }
+                        x -= w;
                     }
-                    x -= w;
+                    (pick, "routed")
                 }
-                (pick, "routed")
             }
         };
         let sub = &routing.subsets[service.index()][subset];
@@ -272,6 +283,9 @@ impl Sim {
         };
         self.trace.emit(now, &e);
         self.route_log.line(now, &e);
+        if let Some((c, _)) = call {
+            self.calls.routed(c, version);
+        }
         Some(version)
     }
 

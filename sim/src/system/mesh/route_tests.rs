@@ -261,3 +261,47 @@ fn a_crashed_subset_replica_restarts_on_its_own_version() {
     let (ok, failed) = super::tests::outcomes(&r, "s.get");
     assert!(ok > 400 && failed > 0, "{ok} ok, {failed} failed (while v2 was down)");
 }
+
+#[test]
+fn the_proxy_s_own_retries_stay_in_the_subset_its_route_picked() {
+    // Envoy retries within the cluster its route picked (a subset is a cluster of its own):
+    // with v2's replicas gone, a request routed there fails all three tries — about half the
+    // requests (v2's weight) — where re-routing each retry would lose only 1 in 8.
+    let extra = r#"  [[mesh.route]]
+  service = "s"
+  weights = { v1 = 50, v2 = 50 }
+  [[mesh.policy]]
+  service = "s"
+  retries = { attempts = 3, per_try_timeout_ms = 50, base_interval_ms = 1 }
+[[fault]]
+kind = "crash"
+service = "s"
+replica = 2
+at_s = 0.5
+restart_after_s = 100
+[[fault]]
+kind = "crash"
+service = "s"
+replica = 3
+at_s = 0.5
+restart_after_s = 100
+"#;
+    let r = run(&routed(200.0, 8.0, "", extra), 6);
+    let ev = events(&r);
+    let mut retries = 0;
+    for (_, e) in &ev {
+        if let TraceEvent::MeshRoute { action, detail, .. } = e
+            && action == "retry"
+        {
+            retries += 1;
+            assert_eq!(detail, "v2", "only v2's tries fail, and their retries stay there");
+        }
+    }
+    assert!(retries > 500, "{retries} retries");
+    let (ok, failed) = super::tests::outcomes(&r, "s.get");
+    let share = failed as f64 / (ok + failed) as f64;
+    assert!((0.4..0.6).contains(&share), "{failed} of {} failed", ok + failed);
+    // The route log counts picks, not retries.
+    let picks: u64 = r.mesh_routes.routed.values().sum();
+    assert_eq!(picks, ok + failed);
+}
