@@ -97,7 +97,7 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         TraceEvent::MeshRefused { caller, .. } | TraceEvent::MeshFault { caller, .. } => {
             Some(caller)
         }
-        TraceEvent::MeshFilter { proxy, .. } => Some(proxy),
+        TraceEvent::MeshFilter { proxy, .. } | TraceEvent::MeshRoute { proxy, .. } => Some(proxy),
         TraceEvent::StoreWrite { store, .. }
         | TraceEvent::StoreApply { store, .. }
         | TraceEvent::StoreRead { store, .. }

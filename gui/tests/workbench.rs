@@ -411,6 +411,26 @@ fn the_mesh_shows_denials_on_their_edge_and_policies_and_ejections_in_the_inspec
 }
 
 #[test]
+fn the_inspector_shows_a_service_s_version_subsets_its_route_and_its_pushes() {
+    let mut h = harness(Some(&scenario("scenarios/mesh/shop-canary.toml")));
+    h.run_steps(3);
+    h.get_by_label("payments").click_accesskit();
+    h.run_steps(3);
+    h.get_by_label("Service payments");
+    h.get_by_label("Version subsets and routes (callers' proxies)");
+    h.get_by_label("  subset v1: its declared replicas");
+    h.get_by_label("  subset v2: 2 replica(s) of ../shop/modules/rust/payments.wasm");
+    h.get_by_label("  route: v1 90 %, v2 10 %; x-canary=always → v2");
+    h.get_by_label("  pushed at 10 s: v1 50 %, v2 50 %; x-canary=always → v2");
+    h.get_by_label("  pushed at 20 s: v2 100 %; x-canary=always → v2");
+    // A service without subsets shows none.
+    h.get_by_label("catalog").click_accesskit();
+    h.run_steps(3);
+    h.get_by_label("Service catalog");
+    assert!(h.query_by_label("Version subsets and routes (callers' proxies)").is_none());
+}
+
+#[test]
 fn the_inspector_shows_a_composed_service_s_libraries_and_what_they_resolve() {
     let mut h = harness(Some(&scenario("scenarios/composed/composed.toml")));
     h.run_steps(3);

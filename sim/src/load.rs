@@ -354,6 +354,14 @@ fn module_refs(s: &Scenario) -> impl Iterator<Item = ModuleRef<'_>> {
         field: format!("rollout[{i}].module"),
         checked: true,
     });
+    let subsets = s.mesh.iter().flat_map(|m| m.subsets.iter().enumerate()).filter_map(|(i, x)| {
+        Some(ModuleRef {
+            owner: format!("subset `{}` of service `{}`", x.name.name, x.service.name),
+            module: x.module.as_ref()?,
+            field: format!("mesh.subset[{i}].module"),
+            checked: true,
+        })
+    });
     let libraries = s.libraries.iter().map(|l| ModuleRef {
         owner: format!("library `{}`", l.name),
         module: &l.module,
@@ -366,6 +374,7 @@ fn module_refs(s: &Scenario) -> impl Iterator<Item = ModuleRef<'_>> {
         .chain(filters)
         .chain(policies)
         .chain(rollouts)
+        .chain(subsets)
         .chain(libraries)
 }
 

@@ -177,6 +177,22 @@ pub fn build_runtime(s: &Scenario, files: &ModuleFiles) -> Result<Runtime, Setup
             rt.load_composed(&config, bytes, &composition.modules())?;
         }
     }
+    // A version subset with replicas of its own runs its module (default: the declared one)
+    // under its own name (`mesh/route.rs`).
+    let subsets = s.mesh.iter().flat_map(|m| m.subsets.iter().enumerate());
+    for (i, sub) in subsets.filter(|(_, x)| x.replicas.is_some()) {
+        let Some(svc) = s.service(&sub.service.name) else { continue };
+        let Some(module) = sub.module.as_ref().or(svc.module.as_ref()) else { continue };
+        let bytes = files.get(&module.name).ok_or_else(|| SetupError::Missing {
+            service: svc.name.clone(),
+            module: module.name.clone(),
+        })?;
+        if let Some(mut config) = service_config(s, &svc.name) {
+            config.name = crate::system::subset_runtime_name(&svc.name, i);
+            let composition = Composition::of(s, &svc.name, files)?;
+            rt.load_composed(&config, bytes, &composition.modules())?;
+        }
+    }
     for (config, module) in policy_configs(s) {
         let bytes = files.get(&module).ok_or_else(|| SetupError::Missing {
             service: config.name.clone(),

@@ -427,10 +427,11 @@ pub enum TraceEvent<S = String> {
     /// A rollout (`[[rollout]]`, `system/rollout.rs`) of `service` took a `step`: `started`
     /// (`version` is the new one; `replica` 0), a replica at position `replica` now runs
     /// `version` — `starting` (a new one placed), `ready`, `swapped` (in place: its next
-    /// invocations run it), `restarted` (after a crash, as the target) — or an old one running
-    /// `version` is `terminating` (left the registry, still serving), `draining` (takes no new
-    /// request) or `stopped`; `finished` (as `started`). `desired` is the desired replica count
-    /// at that moment (an autoscaled service's moves while it rolls). Which version each
+    /// invocations run it), `restarted` (after a crash, on the version it ran: the same pod) —
+    /// or an old one running `version` is `terminating` (left the registry, still serving),
+    /// `draining` (takes no new request) or `stopped`; `finished` (as `started`). `desired` is
+    /// the desired replica count at that moment (an autoscaled service's moves while it
+    /// rolls). Which version each
     /// replica runs at any instant follows from these lines: version skew is read off them.
     Rollout {
         service: S,
@@ -447,6 +448,23 @@ pub enum TraceEvent<S = String> {
         attempt: u32,
         try_req: u64,
         after: S,
+    },
+    /// The mesh's routing to version subsets (`mesh/route.rs`, Istio's VirtualService weights
+    /// and header matches, pushed by istiod over xDS): `action` `push` (`proxy` `istiod`
+    /// published route configuration `config` for `service`; `detail` its weights), `applied`
+    /// (`proxy` — `gateway` or a meshed service — routes by configuration `config` from now
+    /// on; `service` and `detail` as the push), `routed` (`proxy` sent request `req` to
+    /// `service`'s subset `detail` by weight, under its configuration `config`) or `matched`
+    /// (the same, by a header rule) or `retry` (a retry of the proxy's own, kept in the subset
+    /// its first try went to, as Envoy retries within the cluster). `req` is 0 for `push` and
+    /// `applied`.
+    MeshRoute {
+        proxy: S,
+        service: S,
+        action: S,
+        config: u32,
+        req: u64,
+        detail: S,
     },
     /// A WebAssembly filter of `proxy` (`gateway` or a meshed service) did more than let
     /// request `req` through: `action` `modify` (`detail`: what it replaced, `headers`/`body`),
@@ -517,6 +535,7 @@ impl<S> TraceEvent<S> {
             TraceEvent::MeshFault { .. } => "mesh_fault",
             TraceEvent::PolicyFault { .. } => "policy_fault",
             TraceEvent::Rollout { .. } => "rollout",
+            TraceEvent::MeshRoute { .. } => "mesh_route",
         }
     }
 
@@ -811,6 +830,16 @@ impl<S> TraceEvent<S> {
                 try_req: *try_req,
                 after: f(after),
             },
+            TraceEvent::MeshRoute { proxy, service, action, config, req, detail } => {
+                TraceEvent::MeshRoute {
+                    proxy: f(proxy),
+                    service: f(service),
+                    action: f(action),
+                    config: *config,
+                    req: *req,
+                    detail: f(detail),
+                }
+            }
             TraceEvent::MeshFilter { proxy, filter, req, action, detail } => {
                 TraceEvent::MeshFilter {
                     proxy: f(proxy),
@@ -1106,6 +1135,7 @@ impl Trace {
     }
 }
 
+pub mod mesh_route;
 pub mod rollout;
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 mod authz;
 mod autoscale;
 mod bad_input;
+mod canary;
 mod composed;
 mod corpus;
 mod docs;

@@ -91,6 +91,50 @@ fn filter_chain(mesh: &Mesh, service: &str) -> Vec<String> {
         .collect()
 }
 
+/// `service`'s version subsets, its route and the control plane's pushes of it (Istio's
+/// DestinationRule subsets and VirtualService weights, as the scenario declares them).
+pub fn route_lines(mesh: &Mesh, service: &str) -> Vec<String> {
+    let weights = |r: &fusebench_model::scenario::Route| {
+        let w: Vec<String> =
+            r.weights.iter().map(|w| format!("{} {} %", w.subset.name, w.percent)).collect();
+        let m: Vec<String> = r
+            .matches
+            .iter()
+            .map(|m| {
+                let h: Vec<String> = m.headers.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("; {} → {}", h.join(" "), m.subset.name)
+            })
+            .collect();
+        format!("{}{}", w.join(", "), m.concat())
+    };
+    let mut out: Vec<String> = mesh
+        .subsets
+        .iter()
+        .filter(|x| x.service.name == service)
+        .map(|x| match x.replicas {
+            None => format!("subset {}: its declared replicas", x.name.name),
+            Some(n) => format!(
+                "subset {}: {n} replica(s) of {}",
+                x.name.name,
+                x.module.as_ref().map_or("its declared module", |m| m.name.as_str())
+            ),
+        })
+        .collect();
+    out.extend(
+        mesh.routes
+            .iter()
+            .filter(|r| r.service.name == service)
+            .map(|r| format!("route: {}", weights(r))),
+    );
+    out.extend(
+        mesh.pushes
+            .iter()
+            .filter(|p| p.route.service.name == service)
+            .map(|p| format!("pushed at {} s: {}", p.at_s, weights(&p.route))),
+    );
+    out
+}
+
 /// Who may call `service`, as the rules its sidecar enforces say.
 fn authorization_lines(mesh: &Mesh, service: &str) -> Vec<String> {
     let list = |names: Option<&Vec<fusebench_model::scenario::NameRef>>, any: &str| {
@@ -153,6 +197,13 @@ pub fn service_mesh_ui(
             ui.label(into_plain(format!("  {}. {f}", i + 1)));
         }
     }
+    let routes = route_lines(mesh, service);
+    if !routes.is_empty() {
+        ui.label(RichText::new("Version subsets and routes (callers' proxies)").weak());
+        for r in &routes {
+            ui.label(into_plain(format!("  {r}")));
+        }
+    }
     let rules = authorization_lines(mesh, service);
     if !rules.is_empty() {
         ui.label(RichText::new("Authorization (its sidecar)").weak());
@@ -160,7 +211,7 @@ pub fn service_mesh_ui(
             ui.label(into_plain(format!("  {r}")));
         }
     }
-    if policies.is_empty() && chain.is_empty() {
+    if policies.is_empty() && chain.is_empty() && routes.is_empty() {
         ui.weak("no mesh policy or filter for requests to it");
     }
     let Some(run) = run else { return };

@@ -8,10 +8,13 @@ use serde::Serialize;
 
 mod fault;
 mod filter;
+mod route;
 
 pub use fault::{ABORT_STATUSES, FaultAbort, FaultDelay, MeshFault};
 pub(crate) use filter::resolve as resolve_filters;
 pub use filter::{FILTER_CAPABILITIES, FilterAt, MeshFilter};
+pub(crate) use route::resolve as resolve_routes;
+pub use route::{ControlPlane, HeaderMatch, Push, Route, Subset, Weight};
 
 use super::NameRef;
 use super::reader::{Cx, Obj};
@@ -46,6 +49,22 @@ pub struct Mesh {
     /// hash of a mesh without it is unchanged).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub authorization: Vec<Authorization>,
+    /// `[[mesh.subset]]`, `[[mesh.route]]`, `[mesh.control_plane]`, `[[mesh.push]]`
+    /// (`mesh/route.rs`; each left out of the serialisation when absent, so the scenario hash
+    /// of a mesh without them is unchanged).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subsets: Vec<Subset>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Route>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub control_plane: Option<ControlPlane>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pushes: Vec<Push>,
+    /// `propagate_headers`: the request headers every meshed service copies from the request
+    /// it serves onto the calls it makes — what Istio requires of the application for a header
+    /// route to apply past the first hop (Bookinfo's services propagate `end-user`); lower-case.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub propagate_headers: Vec<String>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -55,6 +74,13 @@ impl Mesh {
     #[must_use]
     pub fn contains(&self, service: &str) -> bool {
         self.all || self.services.iter().any(|s| s.name == service)
+    }
+
+    /// The replicas of `service`'s subsets that are Deployments of their own (beyond its
+    /// declared replicas).
+    #[must_use]
+    pub fn subset_replicas(&self, service: &str) -> u32 {
+        self.subsets.iter().filter(|s| s.service.name == service).filter_map(|s| s.replicas).sum()
     }
 
     /// The policy written for exactly `service` and `endpoint` (`None`: the service-wide one).
@@ -283,9 +309,38 @@ impl Mesh {
             .into_iter()
             .map(|t| Authorization::read(cx, t))
             .collect();
+        let subsets: Vec<Subset> =
+            o.table_list(cx, "subset").into_iter().filter_map(|t| Subset::read(cx, t)).collect();
+        let routes: Vec<Route> = o
+            .table_list(cx, "route")
+            .into_iter()
+            .filter_map(|mut t| {
+                let r = Route::read(cx, &mut t);
+                t.finish(cx);
+                r
+            })
+            .collect();
+        let control_plane =
+            o.opt_table(cx, "control_plane").and_then(|t| ControlPlane::read(cx, t));
+        let propagate_headers: Vec<String> = o
+            .str_list(cx, "propagate_headers")
+            .into_iter()
+            .map(|(h, _)| h.to_ascii_lowercase())
+            .collect();
+        let pushes: Vec<Push> =
+            o.table_list(cx, "push").into_iter().filter_map(|t| Push::read(cx, t)).collect();
+        if !pushes.is_empty() && control_plane.is_none() {
+            let msg = "`[[mesh.push]]` needs `[mesh.control_plane]` (its `propagation` delay to each proxy)";
+            cx.error("parse.missing-field", o.span, &o.field("control_plane"), msg);
+        }
         let span = o.span;
         o.finish(cx);
         Mesh {
+            propagate_headers,
+            subsets,
+            routes,
+            control_plane,
+            pushes,
             all,
             services,
             sidecar_latency_ms,

@@ -235,7 +235,9 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario) {
             FaultTarget::Service { service, replica } => {
                 if expect(cx, service, "service", field, &services)
                     && let (Some(r), Some(svc)) = (replica, s.service(&service.name))
-                    && *r >= svc.replicas
+                    && *r
+                        >= svc.replicas
+                            + s.mesh.as_ref().map_or(0, |m| m.subset_replicas(&svc.name))
                 {
                     cx.error(
                         "parse.range",
@@ -243,7 +245,9 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario) {
                         "fault.replica",
                         format!(
                             "replica {r} does not exist: `{}` has {} replica(s), numbered from 0",
-                            svc.name, svc.replicas
+                            svc.name,
+                            svc.replicas
+                                + s.mesh.as_ref().map_or(0, |m| m.subset_replicas(&svc.name))
                         ),
                     );
                 }
@@ -300,6 +304,7 @@ fn resolve_mesh(cx: &mut Cx<'_>, s: &Scenario, services: &[&str]) {
         expect(cx, m, "service", "mesh.services", services);
     }
     super::mesh::resolve_filters(cx, &mesh.filters, services);
+    super::mesh::resolve_routes(cx, s, services);
     let mut seen: BTreeMap<(&str, Option<&str>), Span> = BTreeMap::new();
     for (i, p) in mesh.policies.iter().enumerate() {
         let field = format!("mesh.policy[{i}]");

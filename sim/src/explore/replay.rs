@@ -425,6 +425,8 @@ fn links(event: &TraceEvent) -> Vec<Link> {
         | TraceEvent::MeshRefused { req, .. }
         | TraceEvent::MeshFilter { req, .. }
         | TraceEvent::MeshFault { req, .. } => vec![Link::Req(*req)],
+        TraceEvent::MeshRoute { req, .. } if *req != 0 => vec![Link::Req(*req)],
+        TraceEvent::MeshRoute { .. } => Vec::new(),
         TraceEvent::GatewayTry { req, try_req, .. } => vec![Link::Req(*req), Link::Req(*try_req)],
         TraceEvent::Activator { req, .. } => vec![Link::Req(*req)],
         TraceEvent::Publish { msg, .. }
@@ -989,6 +991,20 @@ pub fn describe(line: &TraceLine) -> String {
                 format!("{caller}'s mesh fault ABORTS request {req} to {target} with {status}")
             }
         }
+        TraceEvent::MeshRoute { proxy, service, action, config, req, detail } => {
+            match action.as_ref() {
+                "push" => format!(
+                    "the control plane pushes route config {config} for {service}: {detail}"
+                ),
+                "applied" => format!("{proxy} applies route config {config} ({service}: {detail})"),
+                "matched" => format!(
+                    "{proxy} sends request {req} to subset {detail} of {service} by a header rule (config {config})"
+                ),
+                _ => format!(
+                    "{proxy} sends request {req} to subset {detail} of {service} by weight (config {config})"
+                ),
+            }
+        }
         TraceEvent::MeshFilter { proxy, filter, req, action, detail } => match action.as_ref() {
             "modify" => format!("{proxy}'s filter {filter} rewrites the {detail} of request {req}"),
             "stop" => format!("{proxy}'s filter {filter} STOPS request {req}, answering {detail}"),
@@ -1145,6 +1161,7 @@ pub fn mermaid(events: &[TraceLine]) -> String {
             | TraceEvent::ColdStart { .. }
             | TraceEvent::PolicyFault { .. }
             | TraceEvent::Rollout { .. }
+            | TraceEvent::MeshRoute { .. }
             | TraceEvent::CacheLookup { .. }
             | TraceEvent::RunEnd { .. }
             | TraceEvent::LimitHit { .. }

@@ -605,6 +605,14 @@ fn every_kind() -> Vec<TraceEvent<&'static str>> {
             version: 1,
             desired: 2,
         },
+        TraceEvent::MeshRoute {
+            proxy: "orders",
+            service: "payments",
+            action: "routed",
+            config: 1,
+            req: 47,
+            detail: "v2",
+        },
     ]
 }
 

@@ -26,6 +26,7 @@ pub fn render(report: &Report, plots: &[PlotFile]) -> String {
     stores(&mut md, report);
     channels(&mut md, report);
     rollouts(&mut md, report);
+    mesh_routes(&mut md, report);
     if !plots.is_empty() {
         md.push_str("\n## Plots\n");
         for p in plots {
@@ -58,6 +59,66 @@ fn rollouts(md: &mut String, report: &Report) {
             r.steps,
             r.skew_s
         );
+    }
+}
+
+/// The mesh's version routing: each push and when each proxy applied it, then the requests
+/// each route configuration sent to each subset.
+fn mesh_routes(md: &mut String, report: &Report) {
+    let Some(r) = &report.mesh_routes else { return };
+    md.push_str("\n## Mesh routes\n\nFrom the `mesh_route` trace lines: configuration 0 is the scenario's own routes; each push publishes the next, which each proxy applies after its propagation delay (until then it routes by the previous one).\n");
+    if !r.pushes.is_empty() {
+        md.push_str(
+            "\n| config | service | weights | pushed (s) | proxy | applied (s) | after (ms) |\n",
+        );
+        md.push_str("|---:|---|---|---:|---|---:|---:|\n");
+        for p in &r.pushes {
+            if p.applied.is_empty() {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {:.3} | (none within the run) | — | — |",
+                    p.config,
+                    markdown(&p.service),
+                    markdown(&p.weights),
+                    p.pushed_s
+                );
+            }
+            for a in &p.applied {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {:.3} | {} | {:.3} | {:.1} |",
+                    p.config,
+                    markdown(&p.service),
+                    markdown(&p.weights),
+                    p.pushed_s,
+                    markdown(&a.proxy),
+                    a.at_s,
+                    a.after_ms
+                );
+            }
+        }
+    }
+    if !r.routed.is_empty() {
+        md.push_str("\n| service | config | subset | requests | share | by header |\n");
+        md.push_str("|---|---:|---|---:|---:|---:|\n");
+        for x in &r.routed {
+            let total: u64 = r
+                .routed
+                .iter()
+                .filter(|y| y.service == x.service && y.config == x.config)
+                .map(|y| y.requests)
+                .sum();
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {:.1} % | {} |",
+                markdown(&x.service),
+                x.config,
+                markdown(&x.subset),
+                x.requests,
+                100.0 * x.requests as f64 / total.max(1) as f64,
+                x.by_header
+            );
+        }
     }
 }
 

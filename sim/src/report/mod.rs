@@ -87,6 +87,93 @@ pub struct Report {
     /// bytes): its steps, duration and skew window, as its `rollout` trace lines give them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rollouts: Vec<RolloutReport>,
+    /// The mesh's version routing (left out without `[[mesh.subset]]` routes, so other
+    /// reports keep their bytes): each control-plane push and when each proxy applied it,
+    /// and the requests each configuration sent to each subset — from the `mesh_route` lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mesh_routes: Option<RoutesReport>,
+}
+
+/// The mesh's version routing in the report (`trace::mesh_route` reads it off the trace).
+#[derive(Debug, Clone, Serialize)]
+pub struct RoutesReport {
+    pub pushes: Vec<PushReport>,
+    pub routed: Vec<RoutedReport>,
+}
+
+/// One control-plane push.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushReport {
+    /// The configuration it publishes (0 is the scenario's own routes).
+    pub config: u32,
+    pub service: String,
+    pub weights: String,
+    pub pushed_s: f64,
+    /// Each proxy that applied it, when, in the order they did.
+    pub applied: Vec<AppliedReport>,
+}
+
+/// A proxy applying a push.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppliedReport {
+    pub proxy: String,
+    pub at_s: f64,
+    /// Its propagation delay, ms.
+    pub after_ms: f64,
+}
+
+/// The requests one configuration sent to one subset.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoutedReport {
+    pub service: String,
+    pub config: u32,
+    pub subset: String,
+    pub requests: u64,
+    /// Of those, sent by a header rule.
+    pub by_header: u64,
+}
+
+impl RoutesReport {
+    fn of(log: &crate::trace::mesh_route::RouteLog) -> Option<RoutesReport> {
+        if log.is_empty() {
+            return None;
+        }
+        let pushes = log
+            .pushes
+            .iter()
+            .map(|p| PushReport {
+                config: p.config,
+                service: p.service.clone(),
+                weights: p.weights.clone(),
+                pushed_s: p.pushed.as_secs_f64(),
+                applied: p
+                    .applied
+                    .iter()
+                    .map(|(proxy, t)| AppliedReport {
+                        proxy: proxy.clone(),
+                        at_s: t.as_secs_f64(),
+                        after_ms: (*t - p.pushed) as f64 / 1e6,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let routed = log
+            .routed
+            .iter()
+            .map(|((service, config, subset), n)| RoutedReport {
+                service: service.clone(),
+                config: *config,
+                subset: subset.clone(),
+                requests: *n,
+                by_header: log
+                    .matched
+                    .get(&(service.clone(), *config, subset.clone()))
+                    .copied()
+                    .unwrap_or(0),
+            })
+            .collect();
+        Some(RoutesReport { pushes, routed })
+    }
 }
 
 /// One rollout in the report (`trace::rollout` reads it off the trace).
@@ -446,6 +533,7 @@ impl Report {
                     skew_s: t.skew_ns as f64 / 1e9,
                 })
                 .collect(),
+            mesh_routes: RoutesReport::of(&result.mesh_routes),
         }
     }
 

@@ -677,6 +677,7 @@ mod tests {
             faults: Vec::new(),
             journeys: Default::default(),
             rollouts: Vec::new(),
+            mesh_routes: None,
         }
     }
 

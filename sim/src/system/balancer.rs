@@ -25,7 +25,7 @@ use fusebench_model::scenario::LoadBalancing;
 
 use super::Sim;
 use super::event::Event;
-use super::ids::{NodeId, ReplicaIdx, ReqId, ServiceId};
+use super::ids::{NodeId, ReplicaIdx, ReqId, ServiceId, VersionIdx};
 use super::mesh::OutlierSpec;
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
@@ -189,11 +189,21 @@ impl Sim {
         );
     }
 
-    /// Picks a replica of `service` for `caller`; `None` when none is registered.
-    fn pick_replica(&mut self, caller: Caller, service: ServiceId) -> Option<ReplicaIdx> {
+    /// Picks a replica of `service` for `caller` (of version `subset` only, when given);
+    /// `None` when none is registered.
+    fn pick_replica(
+        &mut self,
+        caller: Caller,
+        service: ServiceId,
+        subset: Option<VersionIdx>,
+    ) -> Option<ReplicaIdx> {
         let now = self.q.now();
         self.expire_waiting(now);
-        let discovered = self.discover(caller_service(caller), service);
+        let mut discovered = self.discover(caller_service(caller), service);
+        if let Some(v) = subset {
+            let state = &self.services[service.index()];
+            discovered.retain(|&r| state.version_of(r) == v);
+        }
         if discovered.is_empty() {
             return None;
         }
@@ -288,7 +298,8 @@ impl Sim {
         if zero {
             self.activators[service.index()].last_request = Some(self.q.now());
         }
-        let Some(replica) = self.pick_replica(caller, service) else {
+        let subset = self.route_subset(req, caller, service);
+        let Some(replica) = self.pick_replica(caller, service, subset) else {
             // A scale-to-zero service's activator takes what no discovered replica can.
             return zero && self.activate(req, from, caller, patience, retry);
         };

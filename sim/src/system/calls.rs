@@ -14,7 +14,9 @@ use fusebench_model::scenario::RetryOn;
 use super::Sim;
 use super::balancer::Caller;
 use super::event::Event;
-use super::ids::{CallId, ChannelId, Counter, EndpointId, InvId, NodeId, ReqId, ServiceId};
+use super::ids::{
+    CallId, ChannelId, Counter, EndpointId, InvId, NodeId, ReqId, ServiceId, VersionIdx,
+};
 use super::mesh::{Admission, Parked, Refusal, RetrySpec, Waiter};
 use super::requests::{ClientState, Origin, Request};
 use super::world::CallPolicy;
@@ -61,6 +63,9 @@ pub(crate) struct Call {
     sent: Option<ReqId>,
     /// Why the latest try failed, and the outcome a client gets if it was the last.
     failed: (&'static str, Outcome),
+    /// The version subset its proxy routed its first routed try to (`mesh/route.rs`): the
+    /// proxy's own retries stay in it, as Envoy retries within the cluster the route picked.
+    subset: Option<VersionIdx>,
 }
 
 #[derive(Debug, Default)]
@@ -70,6 +75,23 @@ pub(crate) struct Calls {
 }
 
 impl Calls {
+    /// The subset a retry of `call`'s proxy must go to: the one its earlier try was routed
+    /// to, when the proxy itself retries (an application's retry is a new request, routed anew).
+    pub(crate) fn retry_subset(&self, call: CallId, attempt: u32) -> Option<VersionIdx> {
+        let c = self.table.get(&call)?;
+        if attempt == 0 || c.mesh.is_none() {
+            return None;
+        }
+        c.subset
+    }
+
+    /// `call`'s try was routed to `subset` (the first such try pins it).
+    pub(crate) fn routed(&mut self, call: CallId, subset: VersionIdx) {
+        if let Some(c) = self.table.get_mut(&call) {
+            c.subset.get_or_insert(subset);
+        }
+    }
+
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&CallId, &Call)> {
         self.table.iter()
     }
@@ -150,6 +172,7 @@ impl Sim {
             attempt: 0,
             state: CallState::Backoff,
             sent: None,
+            subset: None,
             failed: ("", Outcome::Rejected),
         };
         self.calls.table.insert(id, call);
@@ -198,6 +221,7 @@ impl Sim {
             attempt: 0,
             state: CallState::Backoff,
             sent: None,
+            subset: None,
             failed: ("", Outcome::Rejected),
         };
         let id = CallId(self.calls.ids.next());
@@ -232,6 +256,19 @@ impl Sim {
         if let Parent::Client(client) = parent {
             // The gateway's tries carry the client's headers (what its filters read).
             request.headers.clone_from(&self.requests.live(client).headers);
+        }
+        if let Parent::Inv(inv) = parent
+            && let Some(mesh) = self.world.mesh.as_ref().filter(|m| !m.propagate_headers.is_empty())
+            && let Some(served) = self.invocations.get(inv).map(|i| i.req)
+            && let Some(r) = self.requests.get(served)
+        {
+            // The application copies the listed headers of the request it serves onto its
+            // calls (Istio leaves that to it: `[mesh] propagate_headers`).
+            for h in &mesh.propagate_headers {
+                if let Some(v) = r.headers.get(h) {
+                    request.headers.insert(h.clone(), v.clone());
+                }
+            }
         }
         // A `duplication` fault on the call's channel sends the request twice on the wire.
         let (mut timeout, channel) = (c.policy.timeout, c.policy.channel);

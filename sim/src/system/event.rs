@@ -114,6 +114,13 @@ pub(crate) enum Event {
     },
     /// Rollout `i` (`[[rollout]]`) starts.
     RolloutStart(usize),
+    /// The control plane's push `i` (`[[mesh.push]]` in time order) leaves it.
+    MeshPush(usize),
+    /// Route configuration `config` reaches `proxy`.
+    MeshApply {
+        proxy: Caller,
+        config: u32,
+    },
     /// A replica a rolling rollout retired has served its drain delay (if it is still that
     /// life of the replica).
     RolloutDrain {

@@ -40,6 +40,7 @@ mod bulkhead;
 mod fault;
 pub(crate) mod filter;
 pub(crate) mod proxy;
+pub(crate) mod route;
 
 use bulkhead::Pool;
 pub(crate) use bulkhead::{Parked, Waiter};
@@ -150,6 +151,10 @@ pub(crate) struct MeshSpec {
     /// The WebAssembly filter chain (`filter.rs`).
     pub(crate) filters: Vec<filter::FilterSpec>,
     authz: AuthzTable,
+    /// Version subsets, routes and the control plane (`route.rs`), when declared.
+    pub(crate) routing: Option<route::Routing>,
+    /// The headers a meshed service copies from the request it serves onto its calls.
+    pub(crate) propagate_headers: Vec<String>,
 }
 
 impl MeshSpec {
@@ -203,6 +208,8 @@ impl MeshSpec {
         }
         let meshed: Vec<bool> = services.iter().map(|x| mesh.contains(&x.name)).collect();
         Some(MeshSpec {
+            propagate_headers: mesh.propagate_headers.clone(),
+            routing: route::Routing::new(s, services, &meshed),
             authz: AuthzTable::new(s, services, &meshed),
             meshed,
             sidecar: millis_to_nanos(mesh.sidecar_latency_ms),
@@ -274,6 +281,8 @@ pub(crate) struct MeshState {
     buckets: BTreeMap<(Caller, u32), Bucket>,
     pub(crate) filters: filter::FilterState,
     pools: bulkhead::Pools,
+    /// Which route configuration each proxy holds (`route.rs`).
+    pub(crate) routes: route::RouteState,
     /// Messages on their way through proxies that compute.
     pub(crate) legs: proxy::Legs,
 }
@@ -448,3 +457,6 @@ mod tests;
 
 #[cfg(test)]
 mod fault_tests;
+
+#[cfg(test)]
+mod route_tests;

@@ -61,6 +61,7 @@ use event::Event;
 pub use journey::JourneyStats;
 pub use kv::{KvReplica, Versioned};
 pub use mesh::filter::runtime_name as filter_runtime_name;
+pub use mesh::route::subset_runtime_name;
 pub use world::{WorldError, rollout_runtime_name};
 
 /// How to run.
@@ -119,6 +120,9 @@ pub struct RunResult {
     /// Every rollout that started, as its `rollout` trace lines tell it (the same reader the
     /// `rollout-safe` property uses on the trace).
     pub rollouts: Vec<crate::trace::rollout::RolloutTimeline>,
+    /// The mesh's route pushes and routed requests, as its `mesh_route` lines tell them
+    /// (empty without `[[mesh.subset]]`).
+    pub mesh_routes: crate::trace::mesh_route::RouteLog,
 }
 
 /// One simulation run in progress.
@@ -168,6 +172,13 @@ pub struct Sim {
     rollouts: Vec<rollout::RolloutState>,
     /// The `rollout` lines written so far, read as the trace's reader reads them.
     rollout_log: crate::trace::rollout::Versions,
+    /// The `mesh_route` lines written so far, read as the trace's reader reads them.
+    route_log: crate::trace::mesh_route::RouteLog,
+    /// The weighted pick of a version subset (`mesh/route.rs`; drawn only for a routed
+    /// request, so other runs draw nothing from it).
+    rng_route: SimRng,
+    /// Each push's propagation delay to each proxy (drawn only for a push).
+    rng_control: SimRng,
     /// Per service: the Knative activator of a scale-to-zero service (empty otherwise).
     activators: Vec<activator::Activator>,
     /// Module fetch times drawn when a replica starts with `cold_start = "module"` (drawn only
@@ -306,6 +317,9 @@ impl Sim {
             activators: world.services.iter().map(|_| activator::Activator::default()).collect(),
             rollouts: world.rollouts.iter().map(|_| rollout::RolloutState::default()).collect(),
             rollout_log: crate::trace::rollout::Versions::default(),
+            route_log: crate::trace::mesh_route::RouteLog::default(),
+            rng_route: SimRng::stream(seed, "mesh-route"),
+            rng_control: SimRng::stream(seed, "mesh-control-plane"),
             rng_cold: SimRng::stream(seed, "cold-start"),
             rng_fault: SimRng::stream(seed, "mesh-fault"),
             rng_policy: SimRng::stream(seed, "autoscale-policy"),
@@ -324,6 +338,7 @@ impl Sim {
         self.start_autoscalers();
         self.schedule_faults();
         self.schedule_rollouts();
+        self.start_routing();
         self.start_workload();
         self.q.schedule(SimTime(self.sample_interval), Event::Sample);
     }
@@ -394,6 +409,7 @@ impl Sim {
             requests_answered: self.load.answered,
             journeys: self.journeys.stats(&self.world),
             rollouts: self.rollout_log.timelines_at(end),
+            mesh_routes: std::mem::take(&mut self.route_log),
         }
     }
 
@@ -492,6 +508,8 @@ impl Sim {
             Event::FaultEnd(i) => self.on_fault_end(i),
             Event::Restart { service, replica } => self.on_restart(service, replica),
             Event::RolloutStart(i) => self.on_rollout_start(i),
+            Event::MeshPush(i) => self.on_mesh_push(i),
+            Event::MeshApply { proxy, config } => self.on_mesh_apply(proxy, config),
             Event::RolloutDrain { rollout, replica, life } => {
                 self.on_rollout_drain(rollout, replica, life);
             }

@@ -56,8 +56,9 @@ pub(crate) struct Replica {
     pub(crate) running: Vec<InvId>,
     pub(crate) queue: VecDeque<ReqId>,
     /// The module version this replica runs: the service's target when it started (a
-    /// Kubernetes pod runs its ReplicaSet's template), changed in place only by a module swap
-    /// or an in-place rollout.
+    /// Kubernetes pod runs its ReplicaSet's template) or its version subset's, kept across a
+    /// crash and restart (the same pod), changed in place only by a module swap or an in-place
+    /// rollout.
     pub(crate) version: VersionIdx,
 }
 
@@ -154,16 +155,21 @@ impl Sim {
         &mut self.services[service.index()].replicas[replica as usize]
     }
 
-    /// A replica (re)starts (`step`: `starting` or `restarted`): it runs the service's target
-    /// version, as a new pod runs its ReplicaSet's template.
+    /// A replica starts (`step` `starting`: a new pod, which runs the service's target
+    /// version — its ReplicaSet's current template) or restarts after a crash (`restarted`:
+    /// the kubelet restarts the container in the same pod, with the same image, so it keeps
+    /// the version it ran — its version subset's, or the old one in the middle of a rolling
+    /// rollout, which then retires it as any old replica).
     pub(crate) fn start_version(
         &mut self,
         service: ServiceId,
         replica: ReplicaIdx,
         step: &'static str,
     ) {
-        let state = &mut self.services[service.index()];
-        state.replicas[replica as usize].version = state.target;
+        if step != "restarted" {
+            let state = &mut self.services[service.index()];
+            state.replicas[replica as usize].version = state.target;
+        }
         self.rollout_replica_changed(service, replica, step);
     }
 

@@ -121,7 +121,7 @@ fn effect_spec(s: &Scenario, e: &fusebench_model::scenario::Effect) -> EffectSpe
 pub(crate) struct ServiceSpec {
     pub(crate) name: String,
     pub(crate) node: NodeId,
-    /// Replicas at the start.
+    /// Replicas at the start (its version subsets' own included).
     pub(crate) replicas: u32,
     /// Replica positions the run may use: `replicas`, or `max_replicas` when it autoscales,
     /// or `replicas + max_surge` when a rolling rollout replaces its module (a position is an
@@ -477,19 +477,23 @@ impl World {
                 // The first of duplicates wins, as a lookup by name would find it.
                 endpoint_index.entry(e.name.clone()).or_insert(EndpointId(i as u32));
             }
+            // A version subset with replicas of its own is a second Deployment beside the
+            // declared one (`mesh/route.rs`): its replicas take the positions after them.
+            let subsets = s.mesh.as_ref().map_or(0, |m| m.subset_replicas(&x.name));
             services.push(ServiceSpec {
                 name: x.name.clone(),
                 node: node(&x.node.name)?,
-                replicas: x.replicas,
+                replicas: x.replicas + subsets,
                 slots: {
                     let most =
                         x.autoscale.as_ref().map_or(x.replicas, |a| a.max_replicas.max(x.replicas));
                     // The surge at the largest desired count it may have.
-                    most + s
-                        .rollouts
-                        .iter()
-                        .find(|r| r.service.name == x.name && r.strategy == Strategy::Rolling)
-                        .map_or(0, |r| r.max_surge.unwrap_or(default_max_surge(most)))
+                    subsets
+                        + most
+                        + s.rollouts
+                            .iter()
+                            .find(|r| r.service.name == x.name && r.strategy == Strategy::Rolling)
+                            .map_or(0, |r| r.max_surge.unwrap_or(default_max_surge(most)))
                 },
                 autoscale: x.autoscale.as_ref().map(AutoscaleSpec::new),
                 rollout: s.rollouts.iter().position(|r| r.service.name == x.name),

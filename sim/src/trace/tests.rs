@@ -206,6 +206,14 @@ fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
             version: n.small,
             desired: n.small,
         },
+        TraceEvent::MeshRoute {
+            proxy: s(77),
+            service: s(78),
+            action: s(79),
+            config: n.small,
+            req: n.big,
+            detail: s(80),
+        },
     ]
 }
 
@@ -368,6 +376,7 @@ fn the_format_of_every_kind_is_pinned() {
         r#"{"t":49000,"ev":"mesh_fault","caller":"a","target":"b","req":42,"action":"c","delay_ns":21,"status":3}"#,
         r#"{"t":50000,"ev":"policy_fault","service":"d","reason":"e"}"#,
         r#"{"t":51000,"ev":"rollout","service":"f","step":"g","replica":3,"version":3,"desired":3}"#,
+        r#"{"t":52000,"ev":"mesh_route","proxy":"h","service":"i","action":"j","config":3,"req":42,"detail":"a"}"#,
     ];
     let trace = written(&every_kind(&text, PLAIN));
     let text = String::from_utf8(trace.lines().to_vec()).expect("utf-8");

@@ -461,6 +461,34 @@ fn a_rolling_rollout_concurrent_with_a_crash_holds() {
 }
 
 #[test]
+fn an_old_replica_that_crashes_mid_rollout_restarts_old_and_is_retired_later() {
+    // The kubelet restarts a crashed container in the same pod, with the same image: the old
+    // replica comes back on the old version (not the Deployment's new template), and the
+    // RollingUpdate controller then retires it like any other old pod. New pods (`starting`)
+    // run the new version.
+    let crash = "[[fault]]\nkind = \"crash\"\nservice = \"cat\"\nreplica = 2\nat_s = 1.05\nrestart_after_s = 0.05\n";
+    let s = design(3, 100, "", &format!("{}{crash}", rollout("rolling", "")));
+    let r = held(&s, GOOD_V2);
+    let steps: Vec<(String, u32, u32)> = lines(&r)
+        .iter()
+        .filter_map(|l| match &l.event {
+            TraceEvent::Rollout { step, replica, version, .. } => {
+                Some((step.clone(), *replica, *version))
+            }
+            _ => None,
+        })
+        .collect();
+    let restarted = steps.iter().position(|(s, r, _)| s == "restarted" && *r == 2);
+    let restarted = restarted.unwrap_or_else(|| panic!("no restart of replica 2: {steps:?}"));
+    assert_eq!(steps[restarted].2, 0, "it restarted on the old version: {steps:?}");
+    assert!(
+        steps[restarted..].iter().any(|(s, r, _)| s == "terminating" && *r == 2),
+        "the controller retires it afterwards: {steps:?}"
+    );
+    assert!(steps.iter().filter(|(s, _, _)| s == "starting").all(|(_, _, v)| *v == 1));
+}
+
+#[test]
 fn an_in_place_rollout_under_concurrency_holds() {
     let s = design(2, 400, "instance_policy = \"pooled\"", &rollout("in-place", ""));
     let r = held(&s, GOOD_V2);
