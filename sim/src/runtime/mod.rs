@@ -102,6 +102,10 @@ struct LoadedService {
     /// Idle pooled instances per pool (the engine keeps one pool per replica: a replica's
     /// instances live in its process and die with it); the most recently used is reused first.
     /// Boxed: an instance (its wasmi `Store`) is ≈ 1.7 KB and moves several times per slice.
+    #[expect(
+        clippy::vec_box,
+        reason = "boxed so an instance moves by pointer between the pool, a slice and the slab"
+    )]
     idle: BTreeMap<u32, Vec<Box<GuestInstance>>>,
     stats: InstanceStats,
     /// The size of the code sections (function bodies) of its module and linked libraries:
@@ -660,8 +664,10 @@ impl ServiceHost for Runtime {
         reply: HostReply,
         ctx: &mut HostContext<'_>,
     ) -> Result<Slice, InvokeError> {
-        let parked =
-            self.suspended.get(invocation.0).ok_or(InvokeError::UnknownInvocation { invocation })?;
+        let parked = self
+            .suspended
+            .get(invocation.0)
+            .ok_or(InvokeError::UnknownInvocation { invocation })?;
         let (wants_value, version_out) = (parked.wants_value, parked.version_out);
         let mismatch = match &reply {
             HostReply::Value(_) if !wants_value || version_out.is_some() => Some("value"),
