@@ -2,55 +2,62 @@
 //! cancellable timers. The sequence number makes the order of simultaneous events the order in
 //! which they were scheduled, so a run is a pure function of its inputs.
 //!
+//! **Layout** (the classic "pending event set" of discrete-event simulators, e.g. SimPy's heap of
+//! `(time, priority, id, event)` tuples): the binary heap holds only small `(at, seq, slot)`
+//! keys, 24 bytes that sift fast; the events themselves sit in a slab (`slots`, with a free list)
+//! and never move while they wait. A key is *live* while its slot still holds the event of its
+//! `seq`; cancelling a timer empties its slot, so its key goes *stale* and is skipped when it
+//! reaches the top (or dropped in one pass by [`EventQueue::compact`]). A slot freed by a
+//! cancel or a pop is reused by the next event scheduled, and a stale key never matches the new
+//! event's `seq`. Measured in benches/README.md ("Engine speed-ups (issue 16 item 1)").
+//!
 //! A timer (an event scheduled with [`EventQueue::timer_after`]) fires or is cancelled exactly
-//! once: cancelling one that already fired or was cancelled is a simulator bug and asserts, so
-//! the set of cancelled timers only ever holds events still in the heap.
+//! once: cancelling one that already fired or was cancelled is a simulator bug and asserts.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BinaryHeap;
 
 use crate::time::SimTime;
 
-/// Cancelled timers the heap may hold before it is compacted (below this, lazy discarding
-/// at the top costs less than a pass over the heap).
+/// Stale keys the heap may hold before it is compacted (below this, lazy discarding at the top
+/// costs less than a pass over the heap).
 const COMPACT_MIN: usize = 1024;
 
-/// Identifies a scheduled event, to cancel it.
+/// Identifies a scheduled event, to cancel it: its sequence number and its slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TimerId(u64);
+pub struct TimerId {
+    seq: u64,
+    slot: u32,
+}
 
-#[derive(Debug)]
-struct Entry<E> {
+/// A heap key: ordered by (time, sequence); `seq` is unique, so `slot` never decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
     at: SimTime,
     seq: u64,
-    event: E,
+    slot: u32,
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<E> Ord for Entry<E> {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
+/// An event waiting in its slot.
+#[derive(Debug)]
+struct Held<E> {
+    seq: u64,
+    /// Scheduled by [`EventQueue::timer_after`]: may be cancelled.
+    timer: bool,
+    event: E,
 }
 
 /// The event queue and the virtual clock.
 #[derive(Debug)]
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Reverse<Entry<E>>>,
+    heap: BinaryHeap<Reverse<Key>>,
+    /// The events, by slot; `None` is a free slot (listed in `free`).
+    slots: Vec<Option<Held<E>>>,
+    free: Vec<u32>,
+    /// Keys in the heap whose event was cancelled.
+    stale: usize,
     /// Timers scheduled and neither fired nor cancelled.
-    timers: BTreeSet<u64>,
-    /// Timers cancelled while still in the heap (discarded when they reach the top).
-    cancelled: BTreeSet<u64>,
+    timers: usize,
     now: SimTime,
     next_seq: u64,
     popped: u64,
@@ -60,8 +67,10 @@ impl<E> Default for EventQueue<E> {
     fn default() -> Self {
         EventQueue {
             heap: BinaryHeap::new(),
-            timers: BTreeSet::new(),
-            cancelled: BTreeSet::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            stale: 0,
+            timers: 0,
             now: SimTime::ZERO,
             next_seq: 0,
             popped: 0,
@@ -75,48 +84,69 @@ impl<E> EventQueue<E> {
         self.now
     }
 
-    /// Schedules `event` at `at` (never in the past: an earlier time is a simulator bug).
-    pub fn schedule(&mut self, at: SimTime, event: E) -> TimerId {
+    fn push(&mut self, at: SimTime, event: E, timer: bool) -> TimerId {
         assert!(at >= self.now, "event scheduled in the past: {at} < {}", self.now);
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Reverse(Entry { at, seq, event }));
-        TimerId(seq)
+        let held = Some(Held { seq, timer, event });
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = held;
+                slot
+            }
+            None => {
+                let slot = u32::try_from(self.slots.len()).expect("fewer than 2^32 pending events");
+                self.slots.push(held);
+                slot
+            }
+        };
+        self.heap.push(Reverse(Key { at, seq, slot }));
+        TimerId { seq, slot }
+    }
+
+    /// Schedules `event` at `at` (never in the past: an earlier time is a simulator bug).
+    pub fn schedule(&mut self, at: SimTime, event: E) -> TimerId {
+        self.push(at, event, false)
     }
 
     /// Schedules `event` `delay_nanos` from now.
     pub fn after(&mut self, delay_nanos: u64, event: E) -> TimerId {
-        self.schedule(self.now + delay_nanos, event)
+        self.push(self.now + delay_nanos, event, false)
     }
 
     /// Schedules `event` `delay_nanos` from now as a timer: it fires, or is cancelled with
     /// [`EventQueue::cancel`], exactly once.
     pub fn timer_after(&mut self, delay_nanos: u64, event: E) -> TimerId {
-        let id = self.after(delay_nanos, event);
-        self.timers.insert(id.0);
-        id
+        self.timers += 1;
+        self.push(self.now + delay_nanos, event, true)
     }
 
-    /// Cancels a timer that has neither fired nor been cancelled.
+    /// Cancels a timer that has neither fired nor been cancelled: empties its slot (the event
+    /// is dropped now) and leaves its key stale in the heap.
     ///
     /// # Panics
     /// If it has (a simulator bug: its owner lost track of it).
     pub fn cancel(&mut self, id: TimerId) {
-        assert!(self.timers.remove(&id.0), "timer {} cancelled after it fired or twice", id.0);
-        self.cancelled.insert(id.0);
-        if self.cancelled.len() >= COMPACT_MIN && self.cancelled.len() * 2 > self.heap.len() {
+        let slot = self.slots.get_mut(id.slot as usize);
+        let live = slot.and_then(|s| s.take_if(|h| h.seq == id.seq && h.timer));
+        assert!(live.is_some(), "timer {} cancelled after it fired or twice", id.seq);
+        self.free.push(id.slot);
+        self.timers -= 1;
+        self.stale += 1;
+        if self.stale >= COMPACT_MIN && self.stale * 2 > self.heap.len() {
             self.compact();
         }
     }
 
-    /// Drops the cancelled timers' events from the heap at once. Without it a cancelled
-    /// timer stays until its time comes: a gateway timeout of 600 s kept every request's
-    /// timer for 600 s, memory growing with the run's length (benches/README.md, "Memory of `run`").
-    /// Run when cancelled entries are half the heap, so each costs O(1) amortised; the order
-    /// of the events left is their (time, sequence) order as before, so runs are unchanged.
+    /// Drops the stale keys from the heap at once. Without it a cancelled timer's key stays
+    /// until its time comes: a gateway timeout of 600 s kept every request's key for 600 s,
+    /// memory growing with the run's length (benches/README.md, "Memory of `run`").
+    /// Run when stale keys are half the heap, so each costs O(1) amortised; the order of the
+    /// events left is their (time, sequence) order as before, so runs are unchanged.
     fn compact(&mut self) {
-        let cancelled = std::mem::take(&mut self.cancelled);
-        self.heap.retain(|Reverse(e)| !cancelled.contains(&e.seq));
+        let slots = &self.slots;
+        self.heap.retain(|Reverse(k)| is_live(slots, k));
+        self.stale = 0;
         if self.heap.capacity() > 4 * self.heap.len().max(COMPACT_MIN) {
             self.heap.shrink_to(2 * self.heap.len().max(COMPACT_MIN));
         }
@@ -125,44 +155,54 @@ impl<E> EventQueue<E> {
     /// Timers scheduled and neither fired nor cancelled.
     #[must_use]
     pub fn live_timers(&self) -> usize {
-        self.timers.len()
+        self.timers
     }
 
-    /// Timers cancelled whose events are still in the heap.
+    /// Timers cancelled whose keys are still in the heap.
     #[must_use]
     pub fn cancelled_pending(&self) -> usize {
-        self.cancelled.len()
+        self.stale
+    }
+
+    /// Drops stale keys from the top of the heap; returns the top live key.
+    fn top(&mut self) -> Option<Key> {
+        while let Some(&Reverse(key)) = self.heap.peek() {
+            if is_live(&self.slots, &key) {
+                return Some(key);
+            }
+            self.heap.pop();
+            self.stale -= 1;
+        }
+        None
     }
 
     /// The next event, advancing the clock to it. Time never goes backwards.
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        while let Some(Reverse(entry)) = self.heap.pop() {
-            if !self.cancelled.is_empty() && self.cancelled.remove(&entry.seq) {
-                continue;
-            }
-            if !self.timers.is_empty() {
-                self.timers.remove(&entry.seq); // a timer fired
-            }
-            assert!(entry.at >= self.now, "time went backwards");
-            self.now = entry.at;
-            self.popped += 1;
-            return Some((entry.at, entry.event));
+        self.pop_if(|_| true)
+    }
+
+    /// The next event if `due` says yes to its time (one look at the heap: the simulator's
+    /// step pops with `|t| t <= end` instead of peeking then popping).
+    pub fn pop_if(&mut self, due: impl FnOnce(SimTime) -> bool) -> Option<(SimTime, E)> {
+        let key = self.top()?;
+        if !due(key.at) {
+            return None;
         }
-        None
+        self.heap.pop();
+        let held = self.slots[key.slot as usize].take()?;
+        self.free.push(key.slot);
+        if held.timer {
+            self.timers -= 1; // a timer fired
+        }
+        assert!(key.at >= self.now, "time went backwards");
+        self.now = key.at;
+        self.popped += 1;
+        Some((key.at, held.event))
     }
 
     /// Time of the next live event, if any.
     pub fn peek_time(&mut self) -> Option<SimTime> {
-        while let Some(Reverse(entry)) = self.heap.peek() {
-            if self.cancelled.contains(&entry.seq) {
-                let seq = entry.seq;
-                self.heap.pop();
-                self.cancelled.remove(&seq);
-                continue;
-            }
-            return Some(entry.at);
-        }
-        None
+        self.top().map(|k| k.at)
     }
 
     /// Events processed so far.
@@ -171,7 +211,7 @@ impl<E> EventQueue<E> {
         self.popped
     }
 
-    /// Events waiting (including cancelled ones not yet discarded).
+    /// Events waiting (including cancelled ones whose keys are not yet discarded).
     #[must_use]
     pub fn pending(&self) -> usize {
         self.heap.len()
@@ -183,6 +223,11 @@ impl<E> EventQueue<E> {
             self.now = t;
         }
     }
+}
+
+/// Whether `key`'s slot still holds the event it was pushed for.
+fn is_live<E>(slots: &[Option<Held<E>>], key: &Key) -> bool {
+    slots[key.slot as usize].as_ref().is_some_and(|h| h.seq == key.seq)
 }
 
 #[cfg(test)]
@@ -238,6 +283,144 @@ mod tests {
         let expected: Vec<u64> = (0..100_000).filter(|i| i % 7 == 0).collect();
         assert_eq!(fired, expected);
         assert_eq!((q.live_timers(), q.cancelled_pending()), (0, 0));
+    }
+
+    #[test]
+    fn a_cancelled_slot_is_reused_and_its_stale_key_skipped() {
+        let mut q = EventQueue::default();
+        let t = q.timer_after(10, "cancelled");
+        q.cancel(t);
+        // The new event takes the freed slot; the stale key (same slot, old seq, same time)
+        // sits before it in the heap and must not deliver it twice or out of order.
+        let u = q.schedule(SimTime(10), "reuses the slot");
+        assert_eq!(u.slot, t.slot);
+        assert_ne!(u.seq, t.seq);
+        q.schedule(SimTime(10), "after it");
+        assert_eq!((q.pending(), q.cancelled_pending()), (3, 1));
+        assert_eq!(q.peek_time(), Some(SimTime(10)));
+        assert_eq!(q.cancelled_pending(), 0, "peek dropped the stale key at the top");
+        assert_eq!(q.pop(), Some((SimTime(10), "reuses the slot")));
+        assert_eq!(q.pop(), Some((SimTime(10), "after it")));
+        assert_eq!(q.pop(), None);
+        // A cancel through the old id must not hit the slot's next tenant.
+        let tenants = [q.timer_after(5, "tenant"), q.timer_after(5, "other tenant")];
+        assert!(tenants.iter().any(|v| v.slot == t.slot));
+        let stale = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| q.cancel(t)));
+        assert!(stale.is_err(), "an old id must not cancel the slot's new event");
+        assert_eq!(q.live_timers(), 2);
+        assert_eq!(q.pop(), Some((SimTime(15), "tenant")));
+    }
+
+    #[test]
+    fn equal_times_pop_in_scheduling_order_whatever_the_slots() {
+        let mut q = EventQueue::default();
+        // Free slots in a scrambled order, then schedule ten events at one time: they take
+        // the slots in free-list order, yet pop in the order they were scheduled.
+        let ids: Vec<TimerId> = (0..10).map(|i| q.timer_after(1, i)).collect();
+        for i in [3, 7, 0, 9, 1, 5, 2, 8, 4, 6] {
+            q.cancel(ids[i]);
+        }
+        for i in 0..10 {
+            q.schedule(SimTime(2), 100 + i);
+        }
+        let order: Vec<i32> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
+        assert_eq!(order, (100..110).collect::<Vec<_>>());
+        assert_eq!(q.slots.len(), 10, "every new event reused a freed slot");
+    }
+
+    #[test]
+    fn pop_if_takes_only_a_due_event_and_leaves_the_clock() {
+        let mut q = EventQueue::default();
+        q.schedule(SimTime(5), "a");
+        q.schedule(SimTime(9), "b");
+        assert_eq!(q.pop_if(|t| t <= SimTime(7)), Some((SimTime(5), "a")));
+        assert_eq!(q.pop_if(|t| t <= SimTime(7)), None);
+        assert_eq!((q.now(), q.pending(), q.processed()), (SimTime(5), 1, 1));
+        assert_eq!(q.pop_if(|t| t <= SimTime(9)), Some((SimTime(9), "b")));
+    }
+
+    /// One operation of the model test.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Schedule(u64),
+        Timer(u64),
+        /// Cancel the n-th timer issued (modulo their number) if it is still live.
+        Cancel(usize),
+        Pop,
+        PopIf(u64),
+        Peek,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u64..20).prop_map(Op::Schedule),
+            (0u64..20).prop_map(Op::Timer),
+            any::<usize>().prop_map(Op::Cancel),
+            Just(Op::Pop),
+            (0u64..20).prop_map(Op::PopIf),
+            Just(Op::Peek),
+        ]
+    }
+
+    /// The reference: every event ever scheduled, (time, seq, timer, live), the next one found
+    /// by a linear scan.
+    #[derive(Default)]
+    struct Model {
+        events: Vec<(SimTime, u64, bool, bool)>,
+        now: SimTime,
+    }
+
+    impl Model {
+        fn next(&self) -> Option<usize> {
+            (0..self.events.len())
+                .filter(|&i| self.events[i].3)
+                .min_by_key(|&i| (self.events[i].0, self.events[i].1))
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_slab_queue_behaves_as_a_sorted_list(ops in prop::collection::vec(op(), 1..400)) {
+            let mut q = EventQueue::default();
+            let mut m = Model::default();
+            let mut timers: Vec<(TimerId, u64)> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Schedule(d) | Op::Timer(d) => {
+                        let timer = matches!(op, Op::Timer(_));
+                        let seq = m.events.len() as u64;
+                        let id = if timer { q.timer_after(d, seq) } else { q.after(d, seq) };
+                        m.events.push((m.now + d, seq, timer, true));
+                        if timer { timers.push((id, seq)); }
+                    }
+                    Op::Cancel(n) if !timers.is_empty() => {
+                        let (id, seq) = timers[n % timers.len()];
+                        let live = m.events[seq as usize].3;
+                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| q.cancel(id)));
+                        prop_assert_eq!(r.is_ok(), live, "cancel of a live timer only");
+                        m.events[seq as usize].3 = false;
+                    }
+                    Op::Cancel(_) => {}
+                    Op::Pop | Op::PopIf(_) => {
+                        let limit = match op { Op::PopIf(d) => m.now + d, _ => SimTime(u64::MAX) };
+                        let want = m.next().filter(|&i| m.events[i].0 <= limit);
+                        let got = q.pop_if(|t| t <= limit);
+                        prop_assert_eq!(got, want.map(|i| (m.events[i].0, m.events[i].1)));
+                        if let Some(i) = want {
+                            m.events[i].3 = false;
+                            m.now = m.events[i].0;
+                        }
+                    }
+                    Op::Peek => prop_assert_eq!(q.peek_time(), m.next().map(|i| m.events[i].0)),
+                }
+                let live = m.events.iter().filter(|e| e.3).count();
+                let live_timers = m.events.iter().filter(|e| e.3 && e.2).count();
+                prop_assert_eq!(q.now(), m.now);
+                prop_assert_eq!(q.live_timers(), live_timers);
+                prop_assert_eq!(q.pending() - q.cancelled_pending(), live);
+                prop_assert!(q.slots.len() <= m.events.len());
+            }
+        }
     }
 
     proptest! {

@@ -1088,12 +1088,13 @@ impl Trace {
             return;
         }
         self.scratch.clear();
-        let _ = write!(self.scratch, "{{\"t\":{},", t.nanos());
+        let _ = write!(self.scratch, "{{\"t\":{}", t.nanos());
         let start = self.scratch.len();
         // Serialising into a Vec cannot fail: every field is a plain string or number.
         let _ = serde_json::to_writer(&mut self.scratch, event);
-        // Drop the enum's own opening brace: the line is one flat object.
-        self.scratch.remove(start);
+        // The enum's own opening brace becomes the comma after `t`: the line is one flat
+        // object (overwritten in place rather than removed, which moved the whole line).
+        self.scratch[start] = b',';
         self.scratch.push(b'\n');
         self.hasher.update(&self.scratch);
         if self.mode == TraceMode::Full {
@@ -1125,6 +1126,12 @@ impl Trace {
     #[must_use]
     pub fn lines(&self) -> &[u8] {
         &self.lines
+    }
+
+    /// Takes the JSON Lines text out (the end of a run: moved, not copied).
+    #[must_use]
+    pub fn take_lines(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.lines)
     }
 
     /// Hex SHA-256 of every line so far (of nothing when tracing is off).

@@ -32,6 +32,7 @@ mod error;
 pub mod fake;
 mod host;
 mod invoke;
+mod parked;
 mod step;
 
 #[cfg(test)]
@@ -63,6 +64,7 @@ pub use step::{
 
 use host::{HostState, LiveToken, ServiceShared};
 use invoke::{Driven, GuestInstance, LinkedModule};
+use parked::Parked;
 
 /// The SHA-256 of a module's binary bytes: the module cache key, and the trace's name for the
 /// exact code a service ran.
@@ -99,7 +101,12 @@ struct LoadedService {
     policy: InstancePooling,
     /// Idle pooled instances per pool (the engine keeps one pool per replica: a replica's
     /// instances live in its process and die with it); the most recently used is reused first.
-    idle: BTreeMap<u32, Vec<GuestInstance>>,
+    /// Boxed: an instance (its wasmi `Store`) is ≈ 1.7 KB and moves several times per slice.
+    #[expect(
+        clippy::vec_box,
+        reason = "boxed so an instance moves by pointer between the pool, a slice and the slab"
+    )]
+    idle: BTreeMap<u32, Vec<Box<GuestInstance>>>,
     stats: InstanceStats,
     /// The size of the code sections (function bodies) of its module and linked libraries:
     /// what compilation scales with.
@@ -137,11 +144,19 @@ struct Progress {
     slice_fuel_left: u64,
 }
 
+/// A suspended invocation. The [`HostOp`] it waits on went to the engine in
+/// [`SliceOutcome::Pending`]; only what checking the reply needs is kept.
 struct Suspended {
-    service: String,
-    instance: GuestInstance,
+    /// Index in [`Runtime::services`].
+    service: usize,
+    instance: Box<GuestInstance>,
     call: TypedResumableCallHostTrap<i64>,
-    op: HostOp,
+    /// The import that issued the operation ([`HostOp::import`]).
+    import: &'static str,
+    /// [`HostOp::replies_with_value`].
+    wants_value: bool,
+    /// Where a `kv_get_versioned` reply's version goes in guest memory.
+    version_out: Option<u32>,
     progress: Progress,
 }
 
@@ -150,7 +165,7 @@ impl fmt::Debug for Suspended {
         f.debug_struct("Suspended")
             .field("service", &self.service)
             .field("instance", &self.instance.id)
-            .field("op", &self.op.import())
+            .field("op", &self.import)
             .finish_non_exhaustive()
     }
 }
@@ -160,8 +175,10 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
     modules: BTreeMap<ModuleHash, Module>,
-    services: BTreeMap<String, LoadedService>,
-    suspended: BTreeMap<InvocationId, Suspended>,
+    /// In load order; found by name through `service_index` once per `start`, by index after.
+    services: Vec<LoadedService>,
+    service_index: BTreeMap<String, usize>,
+    suspended: Parked<Suspended>,
     next_invocation: u64,
     next_instance: u64,
     live_stores: Arc<AtomicUsize>,
@@ -173,7 +190,7 @@ impl fmt::Debug for Runtime {
         f.debug_struct("Runtime")
             .field("modules", &self.modules.keys().collect::<Vec<_>>())
             .field("services", &self.services)
-            .field("suspended", &self.suspended)
+            .field("suspended", &self.suspended.values().collect::<Vec<_>>())
             .field("live_instances", &self.live_instances())
             .finish_non_exhaustive()
     }
@@ -202,8 +219,9 @@ impl Runtime {
             engine,
             linker,
             modules: BTreeMap::new(),
-            services: BTreeMap::new(),
-            suspended: BTreeMap::new(),
+            services: Vec::new(),
+            service_index: BTreeMap::new(),
+            suspended: Parked::default(),
             next_invocation: 0,
             next_instance: 0,
             live_stores: Arc::new(AtomicUsize::new(0)),
@@ -253,7 +271,7 @@ impl Runtime {
         libraries: &[LibraryModule<'_>],
     ) -> Result<ModuleHash, ServiceLoadError> {
         let service = || config.name.clone();
-        if self.services.contains_key(&config.name) {
+        if self.service_index.contains_key(&config.name) {
             return Err(ServiceLoadError::DuplicateService { service: service() });
         }
         if config.limits.fuel_per_invocation == 0 {
@@ -311,7 +329,8 @@ impl Runtime {
             idle: BTreeMap::new(),
             stats: InstanceStats::default(),
         };
-        self.services.insert(config.name.clone(), loaded);
+        self.service_index.insert(config.name.clone(), self.services.len());
+        self.services.push(loaded);
         Ok(hash)
     }
 
@@ -351,7 +370,7 @@ impl Runtime {
     /// Idle pooled instances of `service`.
     #[must_use]
     pub fn idle_instances(&self, service: &str) -> Option<usize> {
-        self.services.get(service).map(|s| s.idle.values().map(Vec::len).sum())
+        self.service(service).map(|s| s.idle.values().map(Vec::len).sum())
     }
 
     #[must_use]
@@ -367,7 +386,7 @@ impl Runtime {
 
     #[must_use]
     pub fn service_stats(&self, service: &str) -> Option<InstanceStats> {
-        self.services.get(service).map(|s| s.stats)
+        self.service(service).map(|s| s.stats)
     }
 
     /// Creates one fresh instance of `service` — instantiation, its start function and
@@ -375,28 +394,35 @@ impl Runtime {
     /// or a failed instantiation). For the cold-start bench (`benches/cold_start.rs`): the
     /// instance counts as created.
     pub fn instantiate_probe(&mut self, service: &str, ctx: &mut HostContext<'_>) -> Option<u64> {
-        let budget = self.services.get(service)?.fuel_budget;
-        let (inst, _) = self.acquire(service, u32::MAX, budget, ctx).ok()?;
+        let index = *self.service_index.get(service)?;
+        let budget = self.services[index].fuel_budget;
+        let (inst, _) = self.acquire(index, u32::MAX, budget, ctx).ok()?;
         Some(budget.saturating_sub(inst.fuel_left()))
     }
 
-    /// The operation a suspended invocation waits on.
+    /// The import a suspended invocation waits on.
     #[must_use]
-    pub fn pending_op(&self, invocation: InvocationId) -> Option<&HostOp> {
-        self.suspended.get(&invocation).map(|s| &s.op)
+    pub fn pending_import(&self, invocation: InvocationId) -> Option<&'static str> {
+        self.suspended.get(invocation.0).map(|s| s.import)
+    }
+
+    fn service(&self, name: &str) -> Option<&LoadedService> {
+        self.service_index.get(name).map(|&i| &self.services[i])
+    }
+
+    fn service_mut(&mut self, name: &str) -> Option<&mut LoadedService> {
+        self.service_index.get(name).map(|&i| &mut self.services[i])
     }
 
     /// Takes an idle pooled instance or creates a fresh one (charged to the budget).
     fn acquire(
         &mut self,
-        service: &str,
+        service: usize,
         pool: u32,
         budget: u64,
         ctx: &mut HostContext<'_>,
-    ) -> Result<(GuestInstance, InstanceReuse), ColdStartFailure> {
-        let Some(svc) = self.services.get_mut(service) else {
-            unreachable!("start checked that service `{service}` is loaded")
-        };
+    ) -> Result<(Box<GuestInstance>, InstanceReuse), ColdStartFailure> {
+        let svc = &mut self.services[service];
         if let Some(mut inst) = svc.idle.get_mut(&pool).and_then(Vec::pop) {
             // The store has fuel metering on, so setting fuel cannot fail.
             let _ = inst.store.set_fuel(budget);
@@ -416,7 +442,7 @@ impl Runtime {
             budget,
             ctx,
         ) {
-            Ok(inst) => Ok((inst, InstanceReuse::Fresh)),
+            Ok(inst) => Ok((Box::new(inst), InstanceReuse::Fresh)),
             Err(invoke::ColdStartFault { fault: cause, mut store }) => {
                 invoke::flush_logs(&mut store, ctx, &mut self.log_budget);
                 let fuel_used = budget.saturating_sub(store.get_fuel().unwrap_or(0));
@@ -430,8 +456,8 @@ impl Runtime {
     /// Ends a slice: flushes logs, then finishes, fails or parks the invocation.
     fn conclude(
         &mut self,
-        service: String,
-        mut inst: GuestInstance,
+        service: usize,
+        mut inst: Box<GuestInstance>,
         driven: Driven<i64>,
         fault_phase: Phase,
         mut progress: Progress,
@@ -444,9 +470,21 @@ impl Runtime {
         let step = match driven {
             Driven::Suspended(call, op) => {
                 progress.suspensions += 1;
-                let step = SliceOutcome::Pending(op.clone());
-                let parked = Suspended { service, instance: inst, call, op, progress };
-                self.suspended.insert(progress.id, parked);
+                let version_out = match op {
+                    HostOp::KvGetVersioned { version_out, .. } => Some(version_out),
+                    _ => None,
+                };
+                let parked = Suspended {
+                    service,
+                    instance: inst,
+                    call,
+                    import: op.import(),
+                    wants_value: op.replies_with_value(),
+                    version_out,
+                    progress,
+                };
+                self.suspended.insert(progress.id.0, parked);
+                let step = SliceOutcome::Pending(op);
                 memory.kept = true;
                 let instance = Some(InstanceInfo { id: memory.instance, reuse: progress.reuse });
                 return Slice {
@@ -460,12 +498,12 @@ impl Runtime {
             Driven::Finished(packed) => match invoke::read_response(&inst, packed) {
                 Ok((body, json)) => {
                     let report = report(&mut inst, &progress);
-                    memory.kept = self.release(&service, progress.pool, inst);
+                    memory.kept = self.release(service, progress.pool, inst);
                     SliceOutcome::Done(Response { body, json, report })
                 }
-                Err(cause) => self.fail(&service, inst, &progress, cause, Phase::ReadResponse),
+                Err(cause) => self.fail(service, inst, &progress, cause, Phase::ReadResponse),
             },
-            Driven::Faulted(cause) => self.fail(&service, inst, &progress, cause, fault_phase),
+            Driven::Faulted(cause) => self.fail(service, inst, &progress, cause, fault_phase),
         };
         let instance = Some(InstanceInfo { id: memory.instance, reuse: progress.reuse });
         Slice { invocation: progress.id, fuel_used, outcome: step, memory, instance }
@@ -473,24 +511,23 @@ impl Runtime {
 
     fn fail(
         &mut self,
-        service: &str,
-        mut inst: GuestInstance,
+        service: usize,
+        mut inst: Box<GuestInstance>,
         progress: &Progress,
         cause: GuestFault,
         phase: Phase,
     ) -> SliceOutcome {
         let report = report(&mut inst, progress);
-        if let Some(svc) = self.services.get_mut(service) {
-            svc.stats.invocations_failed += 1;
-            svc.stats.instances_discarded += 1;
-        }
+        let svc = &mut self.services[service];
+        svc.stats.invocations_failed += 1;
+        svc.stats.instances_discarded += 1;
         drop(inst);
         SliceOutcome::Failed(GuestFailure { cause, phase, report })
     }
 
     /// Returns a healthy instance after a successful request: to the pool (true), or dropped.
-    fn release(&mut self, service: &str, pool: u32, inst: GuestInstance) -> bool {
-        let Some(svc) = self.services.get_mut(service) else { return false };
+    fn release(&mut self, service: usize, pool: u32, inst: Box<GuestInstance>) -> bool {
+        let svc = &mut self.services[service];
         svc.stats.invocations_done += 1;
         let idle = svc.idle.entry(pool).or_default();
         match svc.policy {
@@ -547,7 +584,7 @@ pub const INSTANTIATE_NS: u64 = 18_000;
 
 impl ServiceHost for Runtime {
     fn code_bytes(&self, service: &str) -> u64 {
-        self.services.get(service).map_or(0, |s| s.code_bytes)
+        self.service(service).map_or(0, |s| s.code_bytes)
     }
 
     fn start_in(
@@ -558,10 +595,11 @@ impl ServiceHost for Runtime {
         request: &[u8],
         ctx: &mut HostContext<'_>,
     ) -> Result<Slice, InvokeError> {
-        let svc = self
-            .services
+        let index = *self
+            .service_index
             .get(service)
             .ok_or_else(|| InvokeError::UnknownService { service: service.to_owned() })?;
+        let svc = &self.services[index];
         let endpoint_index = svc.endpoints.iter().position(|e| e == endpoint).ok_or_else(|| {
             InvokeError::UnknownEndpoint {
                 service: service.to_owned(),
@@ -574,7 +612,7 @@ impl ServiceHost for Runtime {
         let id = InvocationId(self.next_invocation);
         self.next_invocation += 1;
 
-        let (mut inst, reuse) = match self.acquire(service, pool, budget, ctx) {
+        let (mut inst, reuse) = match self.acquire(index, pool, budget, ctx) {
             Ok(acquired) => acquired,
             Err(ColdStartFailure { cause, fuel_used, instance }) => {
                 let report = InvocationReport {
@@ -610,23 +648,14 @@ impl ServiceHost for Runtime {
             Ok(ptr) => ptr,
             Err(cause) => {
                 let driven = Driven::Faulted(cause);
-                let service = service.to_owned();
-                return Ok(self.conclude(
-                    service,
-                    inst,
-                    driven,
-                    Phase::WriteRequest,
-                    progress,
-                    ctx,
-                ));
+                return Ok(self.conclude(index, inst, driven, Phase::WriteRequest, progress, ctx));
             }
         };
         let handler = inst.handlers[endpoint_index];
         let args = (ptr.cast_signed(), request_len.cast_signed());
         let result = handler.call_resumable(&mut inst.store, args);
         let driven = invoke::drive(&mut inst.store, result, ctx, budget);
-        let service = service.to_owned();
-        Ok(self.conclude(service, inst, driven, Phase::Handler, progress, ctx))
+        Ok(self.conclude(index, inst, driven, Phase::Handler, progress, ctx))
     }
 
     fn resume(
@@ -635,13 +664,11 @@ impl ServiceHost for Runtime {
         reply: HostReply,
         ctx: &mut HostContext<'_>,
     ) -> Result<Slice, InvokeError> {
-        let parked =
-            self.suspended.get(&invocation).ok_or(InvokeError::UnknownInvocation { invocation })?;
-        let wants_value = parked.op.replies_with_value();
-        let version_out = match parked.op {
-            HostOp::KvGetVersioned { version_out, .. } => Some(version_out),
-            _ => None,
-        };
+        let parked = self
+            .suspended
+            .get(invocation.0)
+            .ok_or(InvokeError::UnknownInvocation { invocation })?;
+        let (wants_value, version_out) = (parked.wants_value, parked.version_out);
         let mismatch = match &reply {
             HostReply::Value(_) if !wants_value || version_out.is_some() => Some("value"),
             HostReply::Versioned { .. } if version_out.is_none() => Some("versioned value"),
@@ -649,11 +676,11 @@ impl ServiceHost for Runtime {
             _ => None,
         };
         if let Some(reply) = mismatch {
-            let import = parked.op.import();
+            let import = parked.import;
             return Err(InvokeError::ReplyMismatch { invocation, import, reply });
         }
-        let Some(Suspended { service, mut instance, call, op: _, progress }) =
-            self.suspended.remove(&invocation)
+        let Some(Suspended { service, mut instance, call, progress, .. }) =
+            self.suspended.remove(invocation.0)
         else {
             return Err(InvokeError::UnknownInvocation { invocation });
         };
@@ -723,16 +750,15 @@ impl ServiceHost for Runtime {
     }
 
     fn abandon(&mut self, invocation: InvocationId) -> bool {
-        let Some(parked) = self.suspended.remove(&invocation) else { return false };
-        if let Some(svc) = self.services.get_mut(&parked.service) {
-            svc.stats.instances_discarded += 1;
-            svc.stats.invocations_failed += 1;
-        }
+        let Some(parked) = self.suspended.remove(invocation.0) else { return false };
+        let svc = &mut self.services[parked.service];
+        svc.stats.instances_discarded += 1;
+        svc.stats.invocations_failed += 1;
         true
     }
 
     fn drop_pool(&mut self, service: &str, pool: u32) {
-        if let Some(svc) = self.services.get_mut(service)
+        if let Some(svc) = self.service_mut(service)
             && let Some(idle) = svc.idle.remove(&pool)
         {
             svc.stats.instances_discarded += idle.len() as u64;
@@ -740,7 +766,7 @@ impl ServiceHost for Runtime {
     }
 
     fn discard_idle(&mut self, service: &str, pool: u32, instance: InstanceId) -> bool {
-        let Some(svc) = self.services.get_mut(service) else { return false };
+        let Some(svc) = self.service_mut(service) else { return false };
         let Some(idle) = svc.idle.get_mut(&pool) else { return false };
         let Some(at) = idle.iter().position(|i| i.id == instance) else { return false };
         drop(idle.remove(at));

@@ -346,13 +346,15 @@ impl Sim {
     }
 
     /// Final state of every key-value store, replica by replica.
-    pub(crate) fn kv_snapshot(&self) -> BTreeMap<String, Vec<KvReplica>> {
+    /// Takes every key-value store's replicas out of the run (at its end: moved, not cloned —
+    /// cloning and then dropping every replica was 3.4 % of a shop run, benches/README.md).
+    pub(crate) fn take_kv_snapshot(&mut self) -> BTreeMap<String, Vec<KvReplica>> {
         self.world
             .stores
             .iter()
-            .zip(&self.stores)
+            .zip(&mut self.stores)
             .filter(|(spec, _)| spec.kind == StoreKind::Kv)
-            .map(|(spec, d)| (spec.name.clone(), d.replicas.clone()))
+            .map(|(spec, d)| (spec.name.clone(), std::mem::take(&mut d.replicas)))
             .collect()
     }
 }

@@ -357,10 +357,14 @@ impl Sim {
 
     /// Processes one event; returns false when the run is over.
     pub fn step(&mut self) -> bool {
-        if self.finished() {
-            return false;
-        }
-        let Some((_, event)) = self.q.pop() else { return false };
+        self.step_until(self.end)
+    }
+
+    /// Processes the next event if it is due by `t` (and by the end); returns whether there
+    /// was one. One look at the queue per event (`pop_if`), not a peek then a pop.
+    fn step_until(&mut self, t: SimTime) -> bool {
+        let limit = t.min(self.end);
+        let Some((_, event)) = self.q.pop_if(|next| next <= limit) else { return false };
         self.dispatch(event);
         if cfg!(debug_assertions) {
             self.check_invariants();
@@ -371,9 +375,7 @@ impl Sim {
     /// Runs until virtual time `t` (or the end), in one go. For bounded slices (a GUI frame,
     /// a progress bar) call it with successive times.
     pub fn run_until(&mut self, t: SimTime) {
-        while self.q.peek_time().is_some_and(|next| next <= t && next <= self.end) {
-            self.step();
-        }
+        while self.step_until(t) {}
     }
 
     /// Runs to the end and returns the result.
@@ -399,9 +401,9 @@ impl Sim {
             end,
             events,
             trace_hash: self.trace.hash(),
-            trace: self.trace.lines().to_vec(),
+            trace: self.trace.take_lines(),
             trace_streamed,
-            stores: self.kv_snapshot(),
+            stores: self.take_kv_snapshot(),
             unacked: self.unacked(),
             metrics: self.rec.metrics(&self.world),
             guest_fuel: self.guest_fuel,
@@ -461,8 +463,7 @@ impl Sim {
     /// caller with a frame budget never blocks on a burst. Returns the events processed.
     pub fn run_until_bounded(&mut self, t: SimTime, events_max: u64) -> u64 {
         let mut n = 0;
-        while n < events_max && self.next_event_time().is_some_and(|next| next <= t) {
-            self.step();
+        while n < events_max && self.step_until(t) {
             n += 1;
         }
         n
