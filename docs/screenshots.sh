@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Regenerates the README's screenshots: the real workbench window under Xvfb, rendered by
-# Mesa's software renderer (lavapipe through wgpu, or llvmpipe through GL), captured by the
+# Mesa's software renderer (llvmpipe, through eframe's glow renderer), captured by the
 # app itself (`fusebench gui ... --screenshot PNG`) once its scripted steps are done.
 # Run from anywhere: bash docs/screenshots.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v xvfb-run >/dev/null || ! dpkg -s mesa-vulkan-drivers >/dev/null 2>&1; then
+if ! command -v xvfb-run >/dev/null || ! dpkg -s libgl1-mesa-dri >/dev/null 2>&1; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        xvfb xauth mesa-vulkan-drivers libvulkan1 libgl1-mesa-dri libegl1 libxkbcommon-x11-0 >/dev/null
+        xvfb xauth libgl1-mesa-dri libegl1 libxkbcommon-x11-0 >/dev/null
 fi
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 chmod 700 "$XDG_RUNTIME_DIR"
