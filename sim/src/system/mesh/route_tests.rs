@@ -3,35 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use super::tests::{events, run};
+use super::tests::{events, run, service};
 use crate::trace::TraceEvent;
 
 /// `s` on node `b`: 2 declared replicas (subset `v1`) and `v2` with 2 of its own (positions 2
 /// and 3), constant 5 ms, public `get`, clients at `rps` for `secs`, `headers` on a third of
 /// them (a second mix entry); then `extra` (routes, pushes, faults).
 fn routed(rps: f64, secs: f64, headers: &str, extra: &str) -> String {
+    // `service` ends inside its one mix entry: weight it, then add the second entry.
     format!(
-        r#"
-[[service]]
-name = "s"
-context = "c"
-node = "b"
-replicas = 2
-concurrency = 1000
-  [service.service_time]
-  distribution = {{ dist = "constant", ms = 5.0 }}
-  [[service.endpoint]]
-  name = "get"
-  method = "GET"
-  path = "/s"
-  public = true
-[workload]
-duration_s = {secs}
-arrival = {{ kind = "constant", rate_rps = {rps} }}
-  [[workload.mix]]
-  service = "s"
-  endpoint = "get"
-  weight = 2
+        r#"{}  weight = 2
   [[workload.mix]]
   service = "s"
   endpoint = "get"
@@ -46,7 +27,8 @@ all = true
   service = "s"
   name = "v2"
   replicas = 2
-{extra}"#
+{extra}"#,
+        service(2, 5.0, rps, secs)
     )
 }
 
