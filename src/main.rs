@@ -1,5 +1,5 @@
 //! The `fusebench` command line: a thin shell over the `fusebench-model`, `fusebench-sim` and
-//! `fusebench-gui` libraries.
+//! (with the default `gui` feature) `fusebench-gui` libraries.
 //!
 //! Exit codes are the contract CI relies on: 0 clean, 1 a check, property or SLO failed, 2 bad
 //! input (per command: the README).
@@ -40,7 +40,16 @@ enum Command {
     Graph(cmd::graph::GraphArgs),
     /// Open the desktop workbench: the service graph, runs with live plots, property results
     /// and counterexample replay.
+    #[cfg(feature = "gui")]
     Gui(fusebench_gui::GuiArgs),
+    /// Open the desktop workbench (not in this build: it was built with
+    /// `--no-default-features`).
+    #[cfg(not(feature = "gui"))]
+    Gui {
+        /// The workbench's arguments, refused with the command that builds it.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -54,10 +63,16 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(&args),
         Command::Sweep(args) => cmd::sweep::run(&args),
         Command::Invoke(args) => cmd::invoke::run(&args),
+        #[cfg(feature = "gui")]
         Command::Gui(args) => match fusebench_gui::launch(&args) {
             Ok(()) => Ok(ExitCode::SUCCESS),
             Err(e) => Err(anyhow::anyhow!(e)),
         },
+        #[cfg(not(feature = "gui"))]
+        Command::Gui { .. } => Err(anyhow::anyhow!(
+            "this fusebench was built without the desktop workbench (`--no-default-features`); \
+             build it with its default features: `cargo run --release -- gui [SCENARIO]`"
+        )),
     };
     match result {
         Ok(code) => code,

@@ -312,9 +312,14 @@ fn normalised(command: &str) -> String {
 
 /// The `fusebench` arguments of a line that invokes it, or None for any other command.
 fn fusebench_args(line: &str) -> Option<&str> {
-    ["fusebench ", "cargo run --release -- ", "cargo run -- "]
-        .into_iter()
-        .find_map(|prefix| line.strip_prefix(prefix))
+    [
+        "fusebench ",
+        "cargo run --release --no-default-features -- ",
+        "cargo run --release -- ",
+        "cargo run -- ",
+    ]
+    .into_iter()
+    .find_map(|prefix| line.strip_prefix(prefix))
 }
 
 /// A scratch directory where the repository's `scenarios/` is visible (a symlink), so the
@@ -452,5 +457,6 @@ fn shell_lines_are_split_as_a_shell_would() {
     assert_eq!(words(rest).expect("words"), ["invoke", "a", "b", "--data", "{\"k\":\"v w\"}"]);
     assert!(words("run x > out").is_err(), "a redirection is not silently dropped");
     assert_eq!(fusebench_args("cargo run --release -- graph x"), Some("graph x"));
+    assert_eq!(fusebench_args("cargo run --release --no-default-features -- run x"), Some("run x"));
     assert_eq!(fusebench_args("cargo test --workspace"), None);
 }

@@ -12,6 +12,7 @@ mod edge_elastic;
 mod filters;
 mod graph;
 mod guests;
+#[cfg(feature = "gui")]
 mod gui;
 mod halves;
 mod hostile;
