@@ -40,7 +40,7 @@ pub use mesh::{
     FILTER_CAPABILITIES, FaultAbort, FaultDelay, FilterAt, GATEWAY_IDENTITY, Mesh, MeshFault,
     MeshFilter, MeshPolicy, OutlierDetection, RateLimit, Retries, RetryBudget, RetryOn,
 };
-pub use mesh::{ControlPlane, HeaderMatch, Push, Route, Subset, Weight};
+pub use mesh::{ControlPlane, HeaderMatch, MeshConfig, Push, Route, Subset, Weight};
 pub use property::WasmProperty;
 pub use quality::{Quality, Slo};
 pub use rollout::{

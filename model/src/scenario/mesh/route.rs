@@ -7,14 +7,12 @@
 //! - `[[mesh.route]]` — Istio's VirtualService `http.route` with `weight`s per subset (they sum
 //!   to 100) and `http.match.headers` (exact values; the first matching rule sends the request
 //!   to its subset, else the weights decide);
-//! - `[mesh.control_plane]` and `[[mesh.push]]` — istiod pushing a new route to every Envoy
-//!   over xDS: a push at `at_s` replaces the route of one destination, and reaches each proxy
-//!   after a `propagation` delay drawn per proxy (proxies briefly disagree).
+//!
+//! A `[[mesh.push]]` (`push.rs`) may replace a destination's route at a later time.
 
 use serde::Serialize;
 
 use super::super::reader::{Cx, Obj, Value, span_of, type_name};
-use super::super::topology::Distribution;
 use super::super::{NameRef, Scenario};
 use crate::diagnostic::{Span, did_you_mean};
 
@@ -68,22 +66,6 @@ pub struct Route {
     pub matches: Vec<HeaderMatch>,
     #[serde(skip)]
     pub span: Span,
-}
-
-/// `[mesh.control_plane]`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ControlPlane {
-    /// The delay from a push to its arrival at one proxy, drawn per proxy and push.
-    pub propagation: Distribution,
-    #[serde(skip)]
-    pub span: Span,
-}
-
-/// `[[mesh.push]]`: at `at_s`, the control plane replaces `route`'s destination's route.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Push {
-    pub at_s: f64,
-    pub route: Route,
 }
 
 impl Subset {
@@ -210,28 +192,7 @@ fn read_weights(cx: &mut Cx<'_>, v: &Value<'_>, field: &str) -> Option<Vec<Weigh
     ok.then_some(out)
 }
 
-impl ControlPlane {
-    pub(super) fn read(cx: &mut Cx<'_>, mut o: Obj<'_, '_>) -> Option<ControlPlane> {
-        let propagation = match o.opt_table(cx, "propagation") {
-            Some(t) => Distribution::read(cx, t)?,
-            None => Distribution::Constant { ms: 0.0 },
-        };
-        let span = o.span;
-        o.finish(cx);
-        Some(ControlPlane { propagation, span })
-    }
-}
-
-impl Push {
-    pub(super) fn read(cx: &mut Cx<'_>, mut o: Obj<'_, '_>) -> Option<Push> {
-        let at_s = o.req_f64(cx, "at_s", 0.0, 1e9, "when the control plane pushes, seconds");
-        let route = Route::read(cx, &mut o);
-        o.finish(cx);
-        Some(Push { at_s: at_s?, route: route? })
-    }
-}
-
-/// The subsets of a destination, its route, the pushes: every name resolves; one route per
+/// The subsets of a destination, its route: every name resolves; one route per
 /// destination; a subset with its own module belongs to a service with a module, not
 /// autoscaled and not rolled out (its replicas are a Deployment of their own).
 pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario, services: &[&str]) {
@@ -299,12 +260,9 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario, services: &[&str]) {
             cx.error("parse.duplicate", r.service.span, &format!("{field}.service"), msg);
         }
     }
-    for (i, p) in mesh.pushes.iter().enumerate() {
-        resolve_route(cx, mesh, &p.route, &format!("mesh.push[{i}]"), services);
-    }
 }
 
-fn resolve_route(cx: &mut Cx<'_>, mesh: &super::Mesh, r: &Route, field: &str, services: &[&str]) {
+pub(super) fn resolve_route(cx: &mut Cx<'_>, mesh: &super::Mesh, r: &Route, field: &str, services: &[&str]) {
     if !super::super::resolve::expect(
         cx,
         &r.service,
