@@ -107,7 +107,8 @@ pub struct PushReport {
     /// The configuration it publishes (0 is the scenario's own routes).
     pub config: u32,
     pub service: String,
-    pub weights: String,
+    /// What it changes: the route's weights, `policy <destination>`, `filter <name>`…
+    pub change: String,
     pub pushed_s: f64,
     /// Each proxy that applied it, when, in the order they did.
     pub applied: Vec<AppliedReport>,
@@ -144,7 +145,7 @@ impl RoutesReport {
             .map(|p| PushReport {
                 config: p.config,
                 service: p.service.clone(),
-                weights: p.weights.clone(),
+                change: p.change.clone(),
                 pushed_s: p.pushed.as_secs_f64(),
                 applied: p
                     .applied

@@ -495,3 +495,6 @@ mod fault_tests;
 
 #[cfg(test)]
 mod route_tests;
+
+#[cfg(test)]
+mod control_tests;

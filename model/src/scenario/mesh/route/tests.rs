@@ -41,7 +41,7 @@ fn reads_subsets_routes_and_pushes() {
         m.control_plane.as_ref().map(|c| c.propagation),
         Some(Distribution::Uniform { min_ms: 100.0, max_ms: 900.0 })
     );
-    assert_eq!((m.pushes[0].at_s, m.pushes[0].route.weights[1].percent), (5.0, 50));
+    assert_eq!((m.pushes[0].at_s, m.pushes[0].route.as_ref().expect("a route").weights[1].percent), (5.0, 50));
     // A crash may name a subset's replica (positions after the declared one).
     let crash = "[[fault]]\nkind = \"crash\"\nservice = \"back\"\nreplica = 2\nat_s = 1\n";
     assert!(errors(crash).is_empty(), "{:?}", errors(crash));
