@@ -201,27 +201,40 @@ fn a_pushed_retry_budget_stops_retries_only_once_the_update_lands() {
 
 #[test]
 fn pushed_outlier_detection_ejects_with_its_parameters_only_once_it_landed() {
-    // DestinationRule `outlierDetection` pushed: ejections before the update use Envoy's
-    // defaults (30 s base), after it the pushed 1 s.
+    // DestinationRule `outlierDetection` pushed: until the update lands the gateway's Envoy
+    // detects with its defaults (5 consecutive 5xx, 30 s base); from then on with the pushed
+    // parameters (2, 1 s), its failure counts carried over.
     let run_with = |at_s: f64| {
         let push = format!(
             "\n[mesh]\nall = true\n  [mesh.control_plane]\n  [[mesh.push]]\n  at_s = {at_s}\n    [[mesh.push.policy]]\n    service = \"s\"\n    outlier_detection = {{ consecutive_5xx = 2, base_ejection_time_ms = 1000, max_ejection_percent = 50 }}\n"
         );
         let r = run(&format!("{}{CRASH}{push}", service(2, 2.0, 100.0, 4.0)), 1);
         let ev = events(&r);
-        let first = ev.iter().find_map(|(t, e)| match e {
-            TraceEvent::Ejected { until_ns, replica: 0, .. } => Some((*t, until_ns - t)),
-            _ => None,
-        });
-        (first.expect("replica 0 ejected"), applied_gateway(&ev))
+        let ejections: Vec<(u64, u64)> = ev
+            .iter()
+            .filter_map(|(t, e)| match e {
+                TraceEvent::Ejected { until_ns, replica: 0, .. } => Some((*t, until_ns - t)),
+                _ => None,
+            })
+            .collect();
+        (ejections, applied_gateway(&ev))
     };
-    // Landed at 0.5 s, before the crash at 1 s: the pushed base.
-    let ((t, base), landed) = run_with(0.5);
-    assert_eq!((landed, base), (Some(500_000_000), 1_000_000_000), "ejected at {t}");
-    // Pushed at 3 s: the crash's ejection came first, with Envoy's default base.
-    let ((t, base), landed) = run_with(3.0);
-    assert!(landed.is_some_and(|l| t < l), "ejected at {t}, landed {landed:?}");
-    assert_eq!(base, 30_000_000_000);
+    // Landed at 0.5 s, before the crash at 1 s: ejected with the pushed base, 1 s × n.
+    let (ejections, landed) = run_with(0.5);
+    assert_eq!(landed, Some(500_000_000));
+    assert!(!ejections.is_empty());
+    assert_eq!(ejections[0].1, 1_000_000_000, "{ejections:?}");
+    // Landed at 3 s: the crashed replica's failures since 1 s were fewer than Envoy's 5 in a
+    // row, so no ejection before; the pushed 2 eject it right after, with the pushed base.
+    let (ejections, landed) = run_with(3.0);
+    let landed = landed.expect("landed within the run");
+    assert!(!ejections.is_empty(), "ejected once the push landed");
+    assert!(ejections.iter().all(|(t, _)| *t >= landed), "{ejections:?} before {landed}");
+    assert_eq!(ejections[0].1, 1_000_000_000, "{ejections:?}");
+    // Pushed after the run: Envoy's defaults throughout (no ejection, or one of 30 s).
+    let (ejections, landed) = run_with(30.0);
+    assert_eq!(landed, None);
+    assert!(ejections.iter().all(|(_, base)| *base % 30_000_000_000 == 0), "{ejections:?}");
 }
 
 fn applied_gateway(ev: &[(u64, TraceEvent)]) -> Option<u64> {
