@@ -194,6 +194,8 @@ fn the_report_shows_each_push_and_when_each_proxy_applied_it_as_the_trace_says()
         assert_eq!(reported, from_trace);
     }
     assert!(r.md.contains("## Mesh routes"), "{}", r.md);
+    // The service table counts v2's own Deployment (2 replicas) with the declared 2.
+    assert_eq!(r.report["services"]["payments"]["replicas"], 4, "{:#}", r.report["services"]);
     assert!(r.md.contains("| 1 | payments | v1=50,v2=50 | 10.000 | orders |"), "{}", r.md);
     assert!(r.md.contains("| payments | 2 | v2 |"), "{}", r.md);
 }

@@ -272,6 +272,14 @@ impl Scenario {
         service.fuel_budget.unwrap_or(self.quality.fuel_budget)
     }
 
+    /// Every replica `service` runs from the start: its declared ones and those of its mesh
+    /// subsets that are Deployments of their own (`[[mesh.subset]]` with `replicas`, on the
+    /// service's node).
+    #[must_use]
+    pub fn replicas_of(&self, service: &Service) -> u32 {
+        service.replicas + self.mesh.as_ref().map_or(0, |m| m.subset_replicas(&service.name))
+    }
+
     /// The effective memory limit of one instance of a service, in KiB.
     #[must_use]
     pub fn memory_max_kib(&self, service: &Service) -> u64 {

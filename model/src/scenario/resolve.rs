@@ -235,9 +235,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario) {
             FaultTarget::Service { service, replica } => {
                 if expect(cx, service, "service", field, &services)
                     && let (Some(r), Some(svc)) = (replica, s.service(&service.name))
-                    && *r
-                        >= svc.replicas
-                            + s.mesh.as_ref().map_or(0, |m| m.subset_replicas(&svc.name))
+                    && *r >= s.replicas_of(svc)
                 {
                     cx.error(
                         "parse.range",
@@ -246,8 +244,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario) {
                         format!(
                             "replica {r} does not exist: `{}` has {} replica(s), numbered from 0",
                             svc.name,
-                            svc.replicas
-                                + s.mesh.as_ref().map_or(0, |m| m.subset_replicas(&svc.name))
+                            s.replicas_of(svc)
                         ),
                     );
                 }

@@ -576,10 +576,12 @@ fn services(result: &RunResult, scenario: &Scenario) -> BTreeMap<String, Service
         .iter()
         .map(|svc| {
             let m = result.metrics.services.get(&svc.name).cloned().unwrap_or_default();
-            let slots = f64::from(svc.replicas) * f64::from(svc.concurrency);
+            // Its subsets' own Deployments serve too (their busy time is the service's).
+            let replicas = scenario.replicas_of(svc);
+            let slots = f64::from(replicas) * f64::from(svc.concurrency);
             let capacity_nanos = duration_nanos as f64 * slots;
             let report = ServiceReport {
-                replicas: svc.replicas,
+                replicas,
                 concurrency: svc.concurrency,
                 invocations: m.invocations,
                 completed: m.completed,
