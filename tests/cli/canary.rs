@@ -254,6 +254,13 @@ fn bad_routes_are_located_errors_before_anything_runs() {
             "mesh.push[0].weights",
         ),
         (
+            "swap",
+            "[mesh]\nall = true\n",
+            "[[fault]]\nkind = \"module-swap\"\nservice = \"payments\"\nmodule = \"payments.wat\"\nat_s = 5\n[mesh]\nall = true\n",
+            "a `module-swap` of `payments`, which has version subsets (v1, v2)",
+            "fault[0].kind",
+        ),
+        (
             "module",
             "rust/payments.wasm\"",
             "rust/payments-v3.wasm\"",

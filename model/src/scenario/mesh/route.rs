@@ -248,6 +248,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario, services: &[&str]) {
             cx.error("parse.value", sub.span, &format!("{field}.replicas"), msg);
         }
     }
+    refuse_swaps(cx, s, mesh);
     for (i, r) in mesh.routes.iter().enumerate() {
         let field = format!("mesh.route[{i}]");
         resolve_route(cx, mesh, r, &field, services);
@@ -259,6 +260,39 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario, services: &[&str]) {
             );
             cx.error("parse.duplicate", r.service.span, &format!("{field}.service"), msg);
         }
+    }
+}
+
+/// A `module-swap` fault replaces the module of every replica of its service at once; a
+/// service with version subsets is several Deployments told apart by their version label
+/// (Istio's DestinationRule subsets), and flipping them all to one module would leave every
+/// subset running it — and the routes' subsets matching no replica. An Istio user changes one
+/// Deployment's image: here, a subset's own `module`, shifted to by pushed route weights. So a
+/// swap of a subsetted service is refused, located at the fault, with that hint.
+fn refuse_swaps(cx: &mut Cx<'_>, s: &Scenario, mesh: &super::Mesh) {
+    use super::super::{FaultKind, FaultTarget};
+    for (i, f) in s.faults.iter().enumerate() {
+        let (FaultKind::ModuleSwap { .. }, FaultTarget::Service { service, .. }) =
+            (&f.kind, &f.target)
+        else {
+            continue;
+        };
+        let subsets: Vec<&str> = mesh
+            .subsets
+            .iter()
+            .filter(|x| x.service.name == service.name)
+            .map(|x| x.name.name.as_str())
+            .collect();
+        if subsets.is_empty() {
+            continue;
+        }
+        let msg = format!(
+            "a `module-swap` of `{}`, which has version subsets ({}): the swap would replace every subset's module at once, so no replica would be left in the subsets its routes name",
+            service.name,
+            subsets.join(", ")
+        );
+        let hint = "give the new module to a subset of its own (`[[mesh.subset]]` with `module` and `replicas`) and shift traffic to it with route weights (`[[mesh.push]]`), as an Istio canary updates one Deployment".to_owned();
+        cx.error_hint("parse.value", f.span, &format!("fault[{i}].kind"), msg, Some(hint));
     }
 }
 
