@@ -119,7 +119,9 @@ fn a_bad_push_is_a_located_error_naming_its_field() {
         let line = text[..at].lines().count() + 1;
         let mut edited = format!("{}{to}{}", &text[..at], &text[at + leaf.len()..]);
         if name == "filter" {
-            edited.push_str("  [[mesh.push.filter]]\n  name = \"auth\"\n  module = \"modules/nowhere.wasm\"\n");
+            edited.push_str(
+                "  [[mesh.push.filter]]\n  name = \"auth\"\n  module = \"modules/nowhere.wasm\"\n",
+            );
         }
         let dir = scratch("pushes", name);
         std::fs::create_dir_all(&dir).expect("scratch");

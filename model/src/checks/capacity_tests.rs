@@ -57,7 +57,8 @@ fn replicas_that_fit_their_node_are_not_flagged_subsets_included() {
     assert!(memory_findings(&design(4, "")).is_empty(), "4 × 16 MiB = 64 MiB fits");
     assert!(memory_findings(&design(3, &subsets(1))).is_empty(), "3 + 1 replicas fit");
     // A subset of the declared replicas (no `replicas` of its own) adds none.
-    let declared_only = "[mesh]\nall = true\n  [[mesh.subset]]\n  service = \"s\"\n  name = \"v1\"\n";
+    let declared_only =
+        "[mesh]\nall = true\n  [[mesh.subset]]\n  service = \"s\"\n  name = \"v1\"\n";
     assert!(memory_findings(&design(4, declared_only)).is_empty());
 }
 

@@ -55,8 +55,7 @@ fn timeouts(f: &mut Findings<'_>, s: &Scenario, config: &MeshConfig<'_>, push: O
     let prefix = Pushed::prefix(push);
     for svc in &s.services {
         for e in &svc.endpoints {
-            let Some((p, r)) = config.policy_for(&svc.name, &e.name, |p| p.retries.as_ref())
-            else {
+            let Some((p, r)) = config.policy_for(&svc.name, &e.name, |p| p.retries.as_ref()) else {
                 continue;
             };
             if let Some(push) = push
@@ -75,7 +74,16 @@ fn timeouts(f: &mut Findings<'_>, s: &Scenario, config: &MeshConfig<'_>, push: O
                         "its channel `{}`'s timeout ({} ms)",
                         channel.name, channel.timeout_ms
                     );
-                    fits(f, r, channel.timeout_ms, &svc.name, &e.name, &caller.name, &what, &prefix);
+                    fits(
+                        f,
+                        r,
+                        channel.timeout_ms,
+                        &svc.name,
+                        &e.name,
+                        &caller.name,
+                        &what,
+                        &prefix,
+                    );
                 }
             }
         }

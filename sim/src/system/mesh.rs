@@ -186,7 +186,9 @@ impl MeshSpec {
             routes.push(
                 services
                     .iter()
-                    .map(|x| x.endpoints.iter().map(|e| route_spec(&config, x, e, &index)).collect())
+                    .map(|x| {
+                        x.endpoints.iter().map(|e| route_spec(&config, x, e, &index)).collect()
+                    })
                     .collect(),
             );
             clusters.push(services.iter().map(|x| cluster_spec(&config, &x.name)).collect());
@@ -274,14 +276,14 @@ fn route_spec(
             on_timeout: r.retry_on.contains(&RetryOn::Timeout),
             on_unavailable: r.retry_on.contains(&RetryOn::Unavailable),
         }),
-        rate_limit: config.policy_for(&x.name, &e.name, |p| p.rate_limit.as_ref()).map(
-            |(p, l)| BucketSpec {
+        rate_limit: config.policy_for(&x.name, &e.name, |p| p.rate_limit.as_ref()).map(|(p, l)| {
+            BucketSpec {
                 policy: index(p),
                 max_tokens: u64::from(l.max_tokens),
                 per_fill: u64::from(l.tokens_per_fill),
                 interval: millis_to_nanos(l.fill_interval_ms).max(1),
-            },
-        ),
+            }
+        }),
         fault: config.fault(&x.name, &e.name).map(FaultSpec::of),
     }
 }

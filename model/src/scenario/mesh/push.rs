@@ -263,10 +263,7 @@ impl Push {
         let remove_filters: Vec<NameRef> =
             o.str_list(cx, "remove_filters").into_iter().map(NameRef::from).collect();
         let span = o.span;
-        let empty = !has_route
-            && !o.has("policy")
-            && !o.has("filter")
-            && !o.has("remove_filters");
+        let empty = !has_route && !o.has("policy") && !o.has("filter") && !o.has("remove_filters");
         if empty {
             let msg = "a push that changes nothing: give it a route (`service` and `weights`), `[[mesh.push.policy]]`, `[[mesh.push.filter]]` or `remove_filters`";
             cx.error("parse.missing-field", span, &o.field("service"), msg);

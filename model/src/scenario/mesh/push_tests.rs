@@ -55,11 +55,7 @@ fn each_configuration_is_the_previous_one_with_the_next_push_in_time_order_appli
     let m = s.mesh.as_ref().expect("mesh");
     assert_eq!(m.push_order(), [1, 0]);
     let names = |k: usize| -> Vec<(String, String)> {
-        m.configuration(k)
-            .filters
-            .iter()
-            .map(|f| (f.name.clone(), f.module.name.clone()))
-            .collect()
+        m.configuration(k).filters.iter().map(|f| (f.name.clone(), f.module.name.clone())).collect()
     };
     let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
     // 0: as declared.

@@ -296,7 +296,13 @@ fn refuse_swaps(cx: &mut Cx<'_>, s: &Scenario, mesh: &super::Mesh) {
     }
 }
 
-pub(super) fn resolve_route(cx: &mut Cx<'_>, mesh: &super::Mesh, r: &Route, field: &str, services: &[&str]) {
+pub(super) fn resolve_route(
+    cx: &mut Cx<'_>,
+    mesh: &super::Mesh,
+    r: &Route,
+    field: &str,
+    services: &[&str],
+) {
     if !super::super::resolve::expect(
         cx,
         &r.service,

@@ -13,7 +13,14 @@ use crate::trace::TraceEvent;
 /// `front.go`, which calls `s.get`); `declared` is s's policy at the start (TOML keys, may be
 /// empty), `pushed` the policy pushed for `s` at 2 s; each proxy applies it 100 ms to 1.9 s
 /// later.
-fn two_proxies(replicas: u32, ms: f64, rps: f64, secs: f64, declared: &str, pushed: &str) -> String {
+fn two_proxies(
+    replicas: u32,
+    ms: f64,
+    rps: f64,
+    secs: f64,
+    declared: &str,
+    pushed: &str,
+) -> String {
     let declared = if declared.is_empty() {
         String::new()
     } else {
@@ -182,8 +189,9 @@ fn a_pushed_retry_budget_stops_retries_only_once_the_update_lands() {
     // DestinationRule `retryBudget` (Envoy `retry_budget`) pushed with the retries it keeps:
     // a pushed policy replaces the destination's as a whole. 0 % and no minimum: no retry.
     let retries = "retries = { attempts = 3, per_try_timeout_ms = 100, retry_on = [\"timeout\"] }";
-    let budget =
-        format!("{retries}\n    retry_budget = {{ budget_percent = 0, min_retry_concurrency = 0 }}");
+    let budget = format!(
+        "{retries}\n    retry_budget = {{ budget_percent = 0, min_retry_concurrency = 0 }}"
+    );
     let r = run(&two_proxies(2, 1000.0, 50.0, 5.0, retries, &budget), 6);
     let ev = events(&r);
     let at = applied(&ev)["gateway"];

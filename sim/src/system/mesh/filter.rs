@@ -95,11 +95,7 @@ pub(crate) fn specs(s: &Scenario, services: &[ServiceSpec]) -> Vec<FilterSpec> {
 /// The chain of `config`: indexes into [`specs`], in order.
 pub(crate) fn chain_of(mesh: &Mesh, config: &MeshConfig<'_>) -> Vec<usize> {
     let every: Vec<&MeshFilter> = mesh.every_filter().collect();
-    config
-        .filters
-        .iter()
-        .filter_map(|f| every.iter().position(|g| std::ptr::eq(*g, *f)))
-        .collect()
+    config.filters.iter().filter_map(|f| every.iter().position(|g| std::ptr::eq(*g, *f))).collect()
 }
 
 /// The filters' run-time state: each filter's random stream (drawn only by filters granted
