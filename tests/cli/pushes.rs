@@ -39,7 +39,7 @@ fn n(v: &Value, k: &str) -> u64 {
     v[k].as_u64().unwrap_or(0)
 }
 
-fn lines<'a>(ev: &'a str) -> impl Iterator<Item = &'a Value> {
+fn lines(ev: &str) -> impl Iterator<Item = &Value> {
     storm().trace.iter().filter(move |l| l["ev"] == ev)
 }
 
