@@ -339,6 +339,17 @@ fn module_refs(s: &Scenario) -> impl Iterator<Item = ModuleRef<'_>> {
             field: format!("mesh.filter[{i}].module"),
             checked: true,
         });
+    let pushed_filters = s
+        .mesh
+        .iter()
+        .flat_map(|m| m.pushes.iter().enumerate())
+        .flat_map(|(i, p)| p.filters.iter().enumerate().map(move |(j, f)| (i, j, f)))
+        .map(|(i, j, f)| ModuleRef {
+            owner: format!("mesh filter `{}` pushed by mesh.push[{i}]", f.name),
+            module: &f.module,
+            field: format!("mesh.push[{i}].filter[{j}].module"),
+            checked: true,
+        });
     let policies = s.services.iter().filter_map(|x| match &x.autoscale.as_ref()?.policy {
         ScalePolicy::Module(m) => Some(ModuleRef {
             owner: format!("the scaling policy of service `{}`", x.name),
@@ -372,6 +383,7 @@ fn module_refs(s: &Scenario) -> impl Iterator<Item = ModuleRef<'_>> {
         .chain(swaps)
         .chain(properties)
         .chain(filters)
+        .chain(pushed_filters)
         .chain(policies)
         .chain(rollouts)
         .chain(subsets)

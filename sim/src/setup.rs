@@ -236,17 +236,17 @@ fn policy_configs(s: &Scenario) -> Vec<(ServiceConfig, String)> {
         .collect()
 }
 
-/// The host configuration of each mesh filter (loaded as `filter:<name>`, see
-/// [`crate::system::filter_runtime_name`]) and its module's path: its grants, the quality's
+/// The host configuration of each mesh filter, declared or pushed (loaded as
+/// `filter:<name>`, a pushed one as `filter:<name>@push<i>`, see
+/// [`crate::system::filter_runtime_name_of`]) and its module's path: its grants, the quality's
 /// fuel and memory limits unless it sets its own, one pooled instance (state carries from
 /// request to request until a fault drops it), and endpoints `request` plus `response` when
 /// the module exports `handle_response`.
 fn filter_configs(s: &Scenario, files: &ModuleFiles) -> Vec<(ServiceConfig, String)> {
     let Some(mesh) = &s.mesh else { return Vec::new() };
-    mesh.filters
-        .iter()
+    mesh.every_filter()
         .map(|f| {
-            let mut config = ServiceConfig::new(crate::system::filter_runtime_name(&f.name));
+            let mut config = ServiceConfig::new(crate::system::filter_runtime_name_of(f));
             config.capabilities = f.capabilities.clone();
             config.endpoints = std::collections::BTreeSet::from(["request".to_owned()]);
             let exports_response = files.get(&f.module.name).is_some_and(|bytes| {

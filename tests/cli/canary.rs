@@ -194,6 +194,8 @@ fn the_report_shows_each_push_and_when_each_proxy_applied_it_as_the_trace_says()
         assert_eq!(reported, from_trace);
     }
     assert!(r.md.contains("## Mesh routes"), "{}", r.md);
+    // The service table counts v2's own Deployment (2 replicas) with the declared 2.
+    assert_eq!(r.report["services"]["payments"]["replicas"], 4, "{:#}", r.report["services"]);
     assert!(r.md.contains("| 1 | payments | v1=50,v2=50 | 10.000 | orders |"), "{}", r.md);
     assert!(r.md.contains("| payments | 2 | v2 |"), "{}", r.md);
 }
@@ -272,4 +274,28 @@ fn bad_routes_are_located_errors_before_anything_runs() {
         assert!(hit.starts_with(&located), "{name}: located at line {line}: {hit}");
         assert!(hit.contains(&format!("(field `{field}`)")), "{name}: {hit}");
     }
+}
+
+#[test]
+fn a_module_swap_of_payments_is_refused_at_the_fault_because_it_has_subsets() {
+    // A swap would put v1 and v2 on one module (Istio updates one Deployment): refused.
+    let dir = scratch("canary", "swap");
+    std::fs::create_dir_all(&dir).expect("scratch");
+    let text = std::fs::read_to_string(crate::support::root().join(CANARY)).expect("scenario");
+    let fault = "[[fault]]\nkind = \"module-swap\"\nservice = \"payments\"\nmodule = \"payments.wat\"\nat_s = 5\n\n";
+    let text = text.replacen("[mesh]\nall = true\n", &format!("{fault}[mesh]\nall = true\n"), 1);
+    let at = text.find("[[fault]]").expect("inserted");
+    let line = text[..at].lines().count() + 1;
+    let path = dir.join("swap.toml");
+    std::fs::write(&path, text).expect("write");
+    let o = fusebench(&["check", path.to_str().expect("utf-8"), "--static"]);
+    let err = stderr(&o) + &stdout(&o);
+    assert_eq!(code(&o), 2, "{err}");
+    let hit = err
+        .lines()
+        .find(|l| l.contains("a `module-swap` of `payments`, which has version subsets (v1, v2)"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(hit.starts_with(&format!("{}:{line}:", path.display())), "{hit}");
+    assert!(hit.contains("(field `fault[0].kind`)"), "{hit}");
+    assert!(err.contains("as an Istio canary updates one Deployment"), "the hint: {err}");
 }

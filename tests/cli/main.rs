@@ -27,6 +27,7 @@ mod limits;
 mod mesh;
 mod meshfault;
 mod predictive;
+mod pushes;
 mod replay_story;
 mod replay_travel;
 mod rides;

@@ -126,12 +126,22 @@ pub fn route_lines(mesh: &Mesh, service: &str) -> Vec<String> {
             .filter(|r| r.service.name == service)
             .map(|r| format!("route: {}", weights(r))),
     );
-    out.extend(
-        mesh.pushes
-            .iter()
-            .filter(|p| p.route.service.name == service)
-            .map(|p| format!("pushed at {} s: {}", p.at_s, weights(&p.route))),
-    );
+    out.extend(mesh.pushes.iter().filter_map(|p| {
+        let r = p.route.as_ref().filter(|r| r.service.name == service)?;
+        Some(format!("pushed at {} s: {}", p.at_s, weights(r)))
+    }));
+    // Pushed policies and filter modules of this destination.
+    out.extend(mesh.pushes.iter().flat_map(|p| {
+        let policies = p.policies.iter().filter(|x| x.service.name == service).map(move |x| {
+            let what = if x.sets_nothing() { "removed" } else { "replaced" };
+            format!("pushed at {} s: policy {} {what}", p.at_s, x.target())
+        });
+        let filters =
+            p.filters.iter().filter(|f| f.applies_to(service)).map(move |f| {
+                format!("pushed at {} s: filter {} ({})", p.at_s, f.name, f.module.name)
+            });
+        policies.chain(filters)
+    }));
     out
 }
 

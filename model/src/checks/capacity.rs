@@ -3,7 +3,9 @@
 //! each allowed to grow to the service's `memory_max_kib`; their sum over the node is what it
 //! must be able to give — as Kubernetes refuses to schedule pods whose memory limits overcommit
 //! a node when limits equal requests (the Guaranteed QoS class). Abstract services (no module)
-//! hold no guest memory and are not counted.
+//! hold no guest memory and are not counted. A service's replicas include those of its mesh
+//! subsets that are Deployments of their own (`[[mesh.subset]]` with `replicas`: Istio's
+//! second Deployment runs on the service's node too).
 
 use super::Findings;
 use crate::diagnostic::Severity;
@@ -20,7 +22,7 @@ pub(super) fn check(f: &mut Findings<'_>) {
             .filter(|(_, svc)| svc.module.is_some() && svc.node.name == node.name)
             .map(|(i, svc)| {
                 let per_replica = u64::from(svc.concurrency).saturating_mul(s.memory_max_kib(svc));
-                (i, u64::from(svc.replicas).saturating_mul(per_replica))
+                (i, u64::from(s.replicas_of(svc)).saturating_mul(per_replica))
             })
             .collect();
         let needed_kib: u64 = placed.iter().map(|(_, k)| *k).fold(0, u64::saturating_add);
@@ -38,7 +40,7 @@ pub(super) fn check(f: &mut Findings<'_>) {
                 format!(
                     "`{}` {} replica(s) × {} instance(s) × {} KiB = {} MiB",
                     svc.name,
-                    svc.replicas,
+                    s.replicas_of(svc),
                     svc.concurrency,
                     s.memory_max_kib(svc),
                     k / 1024
@@ -64,3 +66,7 @@ pub(super) fn check(f: &mut Findings<'_>) {
         ));
     }
 }
+
+#[cfg(test)]
+#[path = "capacity_tests.rs"]
+mod tests;

@@ -2,7 +2,8 @@
 //! the services' module checks, so a filter that cannot be loaded stops a run the same way: its
 //! module reads and validates (an invalid one is named by its file), exports `memory`, `alloc`
 //! and `handle_request` (and `handle_response`, when it has one) with the ABI's signatures, and
-//! imports nothing its grants (`capabilities`, default `log`) do not cover.
+//! imports nothing its grants (`capabilities`, default `log`) do not cover. A filter a
+//! `[[mesh.push]]` brings is held to the same, its findings naming the push.
 
 use std::collections::BTreeSet;
 
@@ -20,11 +21,18 @@ pub const RESPONSE_HANDLER: &str = "handle_response";
 pub(super) fn check(f: &mut Findings<'_>, modules: &Modules) {
     let s = f.s;
     let Some(mesh) = &s.mesh else { return };
-    for filter in &mesh.filters {
+    for filter in mesh.every_filter() {
+        let owner = match filter.pushed {
+            None => format!("mesh filter {}", filter.name),
+            Some(i) => format!(
+                "mesh filter {} pushed by mesh.push[{i}] (at {} s)",
+                filter.name, mesh.pushes[i].at_s
+            ),
+        };
         let extension = Extension {
             module: &filter.module.name,
             at: filter.module.span,
-            owner: format!("mesh filter {}", filter.name),
+            owner,
             handlers: &[(REQUEST_HANDLER, Required::Yes), (RESPONSE_HANDLER, Required::No)],
             granted: &filter.capabilities,
             hint: grant_hint,

@@ -119,3 +119,59 @@ fn each_filter_module_problem_is_a_finding_naming_the_filter() {
     );
     assert_eq!(findings(None), ["module-valid module `f.wat` of mesh filter f was not loaded"]);
 }
+
+/// The scenario with its filter's module swapped by a push at 15 s for `g.wat`, which is
+/// given as `wat` (the declared `f.wat` is a valid filter).
+fn pushed_findings(wat: Option<Result<&str, &str>>) -> Vec<String> {
+    let pushed = format!(
+        "{SCENARIO}[mesh.control_plane]\n[[mesh.push]]\nat_s = 15\n  [[mesh.push.filter]]\n  name = \"f\"\n  module = \"g.wat\"\n"
+    );
+    let s = parse("f.toml", &pushed).scenario.expect("parses");
+    let mut modules = Modules::new();
+    let good = format!(
+        r#"(module {PRELUDE} (func (export "handle_request") (param i32 i32) (result i64) (i64.const 0)))"#
+    );
+    let f = module::module_bytes("f.wat", good.as_bytes()).expect("valid WAT");
+    modules.insert("f.wat".into(), Ok(module::inspect(&f).expect("inspects")));
+    if let Some(wat) = wat {
+        let info = wat.map(|wat| {
+            let bytes = module::module_bytes("g.wat", wat.as_bytes()).expect("valid WAT");
+            module::inspect(&bytes).expect("inspects")
+        });
+        modules.insert("g.wat".into(), info.map_err(Into::into));
+    }
+    run(&s, &modules)
+        .into_iter()
+        .filter(Diagnostic::is_error)
+        .filter(|d| d.code.starts_with("module-"))
+        .map(|d| format!("{} {}", d.code, d.message))
+        .collect()
+}
+
+#[test]
+fn a_pushed_filter_module_gets_the_same_checks_and_its_findings_name_the_push() {
+    let ungranted = format!(
+        r#"(module (import "fusebench" "kv_get" (func (param i32 i32 i32 i32) (result i64))) {PRELUDE}
+        (func (export "handle_request") (param i32 i32) (result i64) (i64.const 0)))"#
+    );
+    let got = pushed_findings(Some(Ok(&ungranted)));
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(
+        got[0].starts_with("module-capability `mesh filter f pushed by mesh.push[0] (at 15 s)` imports `fusebench.kv_get`"),
+        "{got:#?}"
+    );
+    assert_eq!(
+        pushed_findings(Some(Err("invalid magic number"))),
+        [
+            "module-valid module `g.wat` of mesh filter f pushed by mesh.push[0] (at 15 s) is not usable: invalid magic number"
+        ]
+    );
+    let no_handler = format!("(module {PRELUDE})");
+    let got = pushed_findings(Some(Ok(&no_handler)));
+    assert!(got.iter().any(|e| e.contains("does not export `handle_request`")), "{got:#?}");
+    // A good pushed module passes.
+    let good = format!(
+        r#"(module {PRELUDE} (func (export "handle_request") (param i32 i32) (result i64) (i64.const 0)))"#
+    );
+    assert_eq!(pushed_findings(Some(Ok(&good))), Vec::<String>::new());
+}

@@ -8,13 +8,16 @@ use serde::Serialize;
 
 mod fault;
 mod filter;
+mod push;
 mod route;
 
 pub use fault::{ABORT_STATUSES, FaultAbort, FaultDelay, MeshFault};
 pub(crate) use filter::resolve as resolve_filters;
 pub use filter::{FILTER_CAPABILITIES, FilterAt, MeshFilter};
+pub(crate) use push::resolve as resolve_pushes;
+pub use push::{ControlPlane, MeshConfig, Push};
 pub(crate) use route::resolve as resolve_routes;
-pub use route::{ControlPlane, HeaderMatch, Push, Route, Subset, Weight};
+pub use route::{HeaderMatch, Route, Subset, Weight};
 
 use super::NameRef;
 use super::reader::{Cx, Obj};
@@ -83,17 +86,21 @@ impl Mesh {
         self.subsets.iter().filter(|s| s.service.name == service).filter_map(|s| s.replicas).sum()
     }
 
-    /// The policy written for exactly `service` and `endpoint` (`None`: the service-wide one).
+    /// The declared policies and filters (configuration 0, before any push).
     #[must_use]
-    pub fn policy_exact(&self, service: &str, endpoint: Option<&str>) -> Option<&MeshPolicy> {
-        self.policies.iter().find(|p| {
-            p.service.name == service && p.endpoint.as_ref().map(|e| e.name.as_str()) == endpoint
-        })
+    pub fn declared(&self) -> MeshConfig<'_> {
+        self.configuration(0)
     }
 
-    /// The policy giving requests to `service.endpoint` the filter `pick` chooses: the
-    /// endpoint's own policy when it sets that filter, else the service-wide policy's (as an
-    /// Istio route's settings override its host's, filter by filter).
+    /// The declared policy written for exactly `service` and `endpoint` (`None`: the
+    /// service-wide one).
+    #[must_use]
+    pub fn policy_exact(&self, service: &str, endpoint: Option<&str>) -> Option<&MeshPolicy> {
+        self.declared().policy_exact(service, endpoint)
+    }
+
+    /// The declared policy giving requests to `service.endpoint` the filter `pick` chooses
+    /// ([`MeshConfig::policy_for`]).
     #[must_use]
     pub fn policy_for<T>(
         &self,
@@ -101,30 +108,27 @@ impl Mesh {
         endpoint: &str,
         pick: impl Fn(&MeshPolicy) -> Option<&T>,
     ) -> Option<(&MeshPolicy, &T)> {
-        [Some(endpoint), None]
-            .into_iter()
-            .filter_map(|e| self.policy_exact(service, e))
-            .find_map(|p| pick(p).map(|t| (p, t)))
+        self.declared().policy_for(service, endpoint, pick)
     }
 
     /// The fault injected into requests to `service.endpoint` (the endpoint's policy's, else
-    /// the service-wide one's).
+    /// the service-wide one's), as declared.
     #[must_use]
     pub fn fault(&self, service: &str, endpoint: &str) -> Option<&MeshFault> {
-        self.policy_for(service, endpoint, |p| p.fault.as_ref()).map(|(_, f)| f)
+        self.declared().fault(service, endpoint)
     }
 
-    /// The retries for requests to `service.endpoint`.
+    /// The declared retries for requests to `service.endpoint`.
     #[must_use]
     pub fn retries(&self, service: &str, endpoint: &str) -> Option<&Retries> {
-        self.policy_for(service, endpoint, |p| p.retries.as_ref()).map(|(_, r)| r)
+        self.declared().retries(service, endpoint)
     }
 
-    /// The service-wide policy of `service` (where outlier detection, circuit breaking and
-    /// the retry budget live).
+    /// The declared service-wide policy of `service` (where outlier detection, circuit
+    /// breaking and the retry budget live).
     #[must_use]
     pub fn service_policy(&self, service: &str) -> Option<&MeshPolicy> {
-        self.policy_exact(service, None)
+        self.declared().service_policy(service)
     }
 
     /// Istio's authorization decision for a request to `service.endpoint` from `source` (an
@@ -297,7 +301,7 @@ impl Mesh {
         let policies: Vec<MeshPolicy> = o
             .table_list(cx, "policy")
             .into_iter()
-            .filter_map(|t| MeshPolicy::read(cx, t))
+            .filter_map(|t| MeshPolicy::read(cx, t, false))
             .collect();
         let filters: Vec<MeshFilter> = o
             .table_list(cx, "filter")
@@ -327,8 +331,12 @@ impl Mesh {
             .into_iter()
             .map(|(h, _)| h.to_ascii_lowercase())
             .collect();
-        let pushes: Vec<Push> =
-            o.table_list(cx, "push").into_iter().filter_map(|t| Push::read(cx, t)).collect();
+        let pushes: Vec<Push> = o
+            .table_list(cx, "push")
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, t)| Push::read(cx, t, i))
+            .collect();
         if !pushes.is_empty() && control_plane.is_none() {
             let msg = "`[[mesh.push]]` needs `[mesh.control_plane]` (its `propagation` delay to each proxy)";
             cx.error("parse.missing-field", o.span, &o.field("control_plane"), msg);
@@ -354,7 +362,9 @@ impl Mesh {
 }
 
 impl MeshPolicy {
-    fn read(cx: &mut Cx<'_>, mut o: Obj<'_, '_>) -> Option<MeshPolicy> {
+    /// Reads one policy; a `pushed` one (`[[mesh.push.policy]]`) may set no filter: it removes
+    /// its destination's policy.
+    fn read(cx: &mut Cx<'_>, mut o: Obj<'_, '_>, pushed: bool) -> Option<MeshPolicy> {
         let service = o.req_str(cx, "service", "the destination service");
         let endpoint = o.opt_str(cx, "endpoint").map(NameRef::from);
         let retries = o.opt_table(cx, "retries").and_then(|t| Retries::read(cx, t));
@@ -451,7 +461,8 @@ impl MeshPolicy {
                 }
             }
         }
-        if retries.is_none()
+        if !pushed
+            && retries.is_none()
             && retry_budget.is_none()
             && circuit_breaker.is_none()
             && outlier_detection.is_none()

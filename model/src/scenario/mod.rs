@@ -40,7 +40,7 @@ pub use mesh::{
     FILTER_CAPABILITIES, FaultAbort, FaultDelay, FilterAt, GATEWAY_IDENTITY, Mesh, MeshFault,
     MeshFilter, MeshPolicy, OutlierDetection, RateLimit, Retries, RetryBudget, RetryOn,
 };
-pub use mesh::{ControlPlane, HeaderMatch, Push, Route, Subset, Weight};
+pub use mesh::{ControlPlane, HeaderMatch, MeshConfig, Push, Route, Subset, Weight};
 pub use property::WasmProperty;
 pub use quality::{Quality, Slo};
 pub use rollout::{
@@ -270,6 +270,14 @@ impl Scenario {
     #[must_use]
     pub fn fuel_budget(&self, service: &Service) -> u64 {
         service.fuel_budget.unwrap_or(self.quality.fuel_budget)
+    }
+
+    /// Every replica `service` runs from the start: its declared ones and those of its mesh
+    /// subsets that are Deployments of their own (`[[mesh.subset]]` with `replicas`, on the
+    /// service's node).
+    #[must_use]
+    pub fn replicas_of(&self, service: &Service) -> u32 {
+        service.replicas + self.mesh.as_ref().map_or(0, |m| m.subset_replicas(&service.name))
     }
 
     /// The effective memory limit of one instance of a service, in KiB.

@@ -235,9 +235,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario) {
             FaultTarget::Service { service, replica } => {
                 if expect(cx, service, "service", field, &services)
                     && let (Some(r), Some(svc)) = (replica, s.service(&service.name))
-                    && *r
-                        >= svc.replicas
-                            + s.mesh.as_ref().map_or(0, |m| m.subset_replicas(&svc.name))
+                    && *r >= s.replicas_of(svc)
                 {
                     cx.error(
                         "parse.range",
@@ -246,8 +244,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario) {
                         format!(
                             "replica {r} does not exist: `{}` has {} replica(s), numbered from 0",
                             svc.name,
-                            svc.replicas
-                                + s.mesh.as_ref().map_or(0, |m| m.subset_replicas(&svc.name))
+                            s.replicas_of(svc)
                         ),
                     );
                 }
@@ -305,59 +302,74 @@ fn resolve_mesh(cx: &mut Cx<'_>, s: &Scenario, services: &[&str]) {
     }
     super::mesh::resolve_filters(cx, &mesh.filters, services);
     super::mesh::resolve_routes(cx, s, services);
+    super::mesh::resolve_pushes(cx, s, services);
     let mut seen: BTreeMap<(&str, Option<&str>), Span> = BTreeMap::new();
     for (i, p) in mesh.policies.iter().enumerate() {
-        let field = format!("mesh.policy[{i}]");
-        if !expect(cx, &p.service, "service", &format!("{field}.service"), services) {
-            continue;
+        resolve_policy(cx, s, mesh, p, &format!("mesh.policy[{i}]"), services, &mut seen);
+    }
+}
+
+/// One `[[mesh.policy]]` (or a push's, at `field`): its destination exists, it is the only
+/// one for that destination among those `seen`, and a sidecar or the gateway applies it.
+pub(super) fn resolve_policy<'a>(
+    cx: &mut Cx<'_>,
+    s: &Scenario,
+    mesh: &crate::scenario::Mesh,
+    p: &'a crate::scenario::MeshPolicy,
+    field: &str,
+    services: &[&str],
+    seen: &mut BTreeMap<(&'a str, Option<&'a str>), Span>,
+) {
+    let field = field.to_owned();
+    if !expect(cx, &p.service, "service", &format!("{field}.service"), services) {
+        return;
+    }
+    let Some(svc) = s.service(&p.service.name) else { return };
+    if let Some(e) = &p.endpoint {
+        let eps: Vec<&str> = svc.endpoints.iter().map(|e| e.name.as_str()).collect();
+        let what = format!("endpoint of `{}`", svc.name);
+        if !expect(cx, e, &what, &format!("{field}.endpoint"), &eps) {
+            return;
         }
-        let Some(svc) = s.service(&p.service.name) else { continue };
-        if let Some(e) = &p.endpoint {
-            let eps: Vec<&str> = svc.endpoints.iter().map(|e| e.name.as_str()).collect();
-            let what = format!("endpoint of `{}`", svc.name);
-            if !expect(cx, e, &what, &format!("{field}.endpoint"), &eps) {
-                continue;
-            }
-        }
-        let key = (p.service.name.as_str(), p.endpoint.as_ref().map(|e| e.name.as_str()));
-        if let Some(first) = seen.get(&key) {
-            let line = cx.locate(*first).line;
-            let target = key.1.map_or(key.0.to_owned(), |e| format!("{}.{e}", key.0));
-            let msg = format!("a second mesh policy for `{target}` (the first is at line {line})");
-            cx.error("parse.duplicate", p.span, &field, msg);
-            continue;
-        }
-        seen.insert(key, p.span);
-        // The gateway applies policies to the public endpoints; a meshed caller's sidecar to
-        // its calls. A policy neither applies would configure nothing.
-        let reached = |endpoint: &str| {
-            let public = svc.endpoint(endpoint).is_some_and(|e| e.public);
-            public
-                || s.services.iter().any(|caller| {
-                    mesh.contains(&caller.name)
-                        && caller
-                            .calls
-                            .iter()
-                            .any(|c| c.service.name == svc.name && c.endpoint.name == endpoint)
-                })
-        };
-        let applied = match &p.endpoint {
-            Some(e) => reached(&e.name),
-            None => svc.endpoints.iter().any(|e| reached(&e.name)),
-        };
-        if !applied {
-            let msg = format!(
-                "no sidecar applies this policy: `{}` has no public endpoint it covers and no caller in the mesh",
-                svc.name
-            );
-            cx.error_hint(
-                "parse.mesh-unused",
-                p.span,
-                &field,
-                msg,
-                Some("add its callers to `mesh.services` (or set `mesh.all = true`)".into()),
-            );
-        }
+    }
+    let key = (p.service.name.as_str(), p.endpoint.as_ref().map(|e| e.name.as_str()));
+    if let Some(first) = seen.get(&key) {
+        let line = cx.locate(*first).line;
+        let target = key.1.map_or(key.0.to_owned(), |e| format!("{}.{e}", key.0));
+        let msg = format!("a second mesh policy for `{target}` (the first is at line {line})");
+        cx.error("parse.duplicate", p.span, &field, msg);
+        return;
+    }
+    seen.insert(key, p.span);
+    // The gateway applies policies to the public endpoints; a meshed caller's sidecar to
+    // its calls. A policy neither applies would configure nothing.
+    let reached = |endpoint: &str| {
+        let public = svc.endpoint(endpoint).is_some_and(|e| e.public);
+        public
+            || s.services.iter().any(|caller| {
+                mesh.contains(&caller.name)
+                    && caller
+                        .calls
+                        .iter()
+                        .any(|c| c.service.name == svc.name && c.endpoint.name == endpoint)
+            })
+    };
+    let applied = match &p.endpoint {
+        Some(e) => reached(&e.name),
+        None => svc.endpoints.iter().any(|e| reached(&e.name)),
+    };
+    if !applied {
+        let msg = format!(
+            "no sidecar applies this policy: `{}` has no public endpoint it covers and no caller in the mesh",
+            svc.name
+        );
+        cx.error_hint(
+            "parse.mesh-unused",
+            p.span,
+            &field,
+            msg,
+            Some("add its callers to `mesh.services` (or set `mesh.all = true`)".into()),
+        );
     }
 }
 

@@ -66,10 +66,10 @@ fn rollouts(md: &mut String, report: &Report) {
 /// each route configuration sent to each subset.
 fn mesh_routes(md: &mut String, report: &Report) {
     let Some(r) = &report.mesh_routes else { return };
-    md.push_str("\n## Mesh routes\n\nFrom the `mesh_route` trace lines: configuration 0 is the scenario's own routes; each push publishes the next, which each proxy applies after its propagation delay (until then it routes by the previous one).\n");
+    md.push_str("\n## Mesh routes\n\nFrom the `mesh_route` trace lines: configuration 0 is the scenario's own routes, policies and filters; each push publishes the next (a route's weights, `policy` for a destination's resilience policy, `filter` for a filter module, `-` for what it removes), which each proxy applies after its propagation delay (until then it applies the previous one).\n");
     if !r.pushes.is_empty() {
         md.push_str(
-            "\n| config | service | weights | pushed (s) | proxy | applied (s) | after (ms) |\n",
+            "\n| config | service | change | pushed (s) | proxy | applied (s) | after (ms) |\n",
         );
         md.push_str("|---:|---|---|---:|---|---:|---:|\n");
         for p in &r.pushes {
@@ -79,7 +79,7 @@ fn mesh_routes(md: &mut String, report: &Report) {
                     "| {} | {} | {} | {:.3} | (none within the run) | — | — |",
                     p.config,
                     markdown(&p.service),
-                    markdown(&p.weights),
+                    markdown(&p.change),
                     p.pushed_s
                 );
             }
@@ -89,7 +89,7 @@ fn mesh_routes(md: &mut String, report: &Report) {
                     "| {} | {} | {} | {:.3} | {} | {:.3} | {:.1} |",
                     p.config,
                     markdown(&p.service),
-                    markdown(&p.weights),
+                    markdown(&p.change),
                     p.pushed_s,
                     markdown(&a.proxy),
                     a.at_s,

@@ -107,7 +107,8 @@ pub struct PushReport {
     /// The configuration it publishes (0 is the scenario's own routes).
     pub config: u32,
     pub service: String,
-    pub weights: String,
+    /// What it changes: the route's weights, `policy <destination>`, `filter <name>`…
+    pub change: String,
     pub pushed_s: f64,
     /// Each proxy that applied it, when, in the order they did.
     pub applied: Vec<AppliedReport>,
@@ -144,7 +145,7 @@ impl RoutesReport {
             .map(|p| PushReport {
                 config: p.config,
                 service: p.service.clone(),
-                weights: p.weights.clone(),
+                change: p.change.clone(),
                 pushed_s: p.pushed.as_secs_f64(),
                 applied: p
                     .applied
@@ -575,10 +576,12 @@ fn services(result: &RunResult, scenario: &Scenario) -> BTreeMap<String, Service
         .iter()
         .map(|svc| {
             let m = result.metrics.services.get(&svc.name).cloned().unwrap_or_default();
-            let slots = f64::from(svc.replicas) * f64::from(svc.concurrency);
+            // Its subsets' own Deployments serve too (their busy time is the service's).
+            let replicas = scenario.replicas_of(svc);
+            let slots = f64::from(replicas) * f64::from(svc.concurrency);
             let capacity_nanos = duration_nanos as f64 * slots;
             let report = ServiceReport {
-                replicas: svc.replicas,
+                replicas,
                 concurrency: svc.concurrency,
                 invocations: m.invocations,
                 completed: m.completed,

@@ -255,7 +255,7 @@ impl Sim {
             .mesh
             .as_ref()
             .filter(|m| m.applies(caller))
-            .and_then(|m| m.cluster(service).outlier)
+            .and_then(|m| m.cluster(self.mesh_config(caller), service).outlier)
             .unwrap_or(ENVOY_OUTLIER)
     }
 

@@ -187,7 +187,7 @@ impl Sim {
         endpoint: EndpointId,
     ) -> Option<RetrySpec> {
         let mesh = self.world.mesh.as_ref().filter(|m| m.applies(caller))?;
-        mesh.route(service, endpoint).retries
+        mesh.route(self.mesh_config(caller), service, endpoint).retries
     }
 
     /// Forwards client request `req` (validated at the gateway) under the mesh's retry policy

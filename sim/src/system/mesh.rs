@@ -37,6 +37,7 @@
 //! indexes vectors.
 
 mod bulkhead;
+pub(crate) mod control;
 mod fault;
 pub(crate) mod filter;
 pub(crate) mod proxy;
@@ -49,7 +50,7 @@ pub(crate) use fault::FaultSpec;
 use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
-use fusebench_model::scenario::{OutlierDetection, RetryOn};
+use fusebench_model::scenario::{MeshConfig, OutlierDetection, RetryOn};
 
 use super::Sim;
 use super::balancer::Caller;
@@ -146,10 +147,18 @@ pub(crate) struct MeshSpec {
     pub(crate) sidecar: u64,
     /// CPU (ns) each sidecar spends on every message crossing it.
     sidecar_cpu: u64,
-    routes: Vec<Vec<RouteSpec>>,
-    clusters: Vec<ClusterSpec>,
-    /// The WebAssembly filter chain (`filter.rs`).
+    /// Per configuration (`control.rs`: 0 the scenario's, `i + 1` after push `i`), per
+    /// service, per endpoint.
+    routes: Vec<Vec<Vec<RouteSpec>>>,
+    /// Per configuration, per service.
+    clusters: Vec<Vec<ClusterSpec>>,
+    /// Every WebAssembly filter of some configuration (`filter.rs`): the declared ones, then
+    /// the pushed ones.
     pub(crate) filters: Vec<filter::FilterSpec>,
+    /// Per configuration, its filter chain (indexes into `filters`, in order).
+    pub(crate) chains: Vec<Vec<usize>>,
+    /// The control plane's pushes (`control.rs`), when the scenario has any.
+    pub(crate) control: Option<control::ControlPlane>,
     authz: AuthzTable,
     /// Version subsets, routes and the control plane (`route.rs`), when declared.
     pub(crate) routing: Option<route::Routing>,
@@ -161,62 +170,42 @@ impl MeshSpec {
     /// Resolves `s.mesh` against the services already resolved (same order as `s.services`).
     pub(crate) fn new(s: &Scenario, services: &[ServiceSpec]) -> Option<MeshSpec> {
         let mesh = s.mesh.as_ref()?;
+        // A rate limit's bucket belongs to its policy (one per proxy and policy): a pushed
+        // policy starts a fresh bucket, as Envoy builds a new filter from a new config.
+        let every: Vec<&fusebench_model::scenario::MeshPolicy> = mesh.every_policy().collect();
         let index = |p: &fusebench_model::scenario::MeshPolicy| {
-            mesh.policies.iter().position(|q| std::ptr::eq(q, p)).unwrap_or(0) as u32
+            every.iter().position(|q| std::ptr::eq(*q, p)).unwrap_or(0) as u32
         };
-        let mut routes = Vec::with_capacity(services.len());
-        let mut clusters = Vec::with_capacity(services.len());
-        for x in services {
-            let route = x
-                .endpoints
-                .iter()
-                .map(|e| RouteSpec {
-                    retries: mesh.retries(&x.name, &e.name).map(|r| RetrySpec {
-                        attempts: r.attempts.max(1),
-                        per_try: r.per_try_timeout_ms.map(millis_to_nanos),
-                        base: millis_to_nanos(r.base_interval_ms),
-                        max: millis_to_nanos(r.max_interval_ms),
-                        on_5xx: r.retry_on.contains(&RetryOn::FiveXx),
-                        on_timeout: r.retry_on.contains(&RetryOn::Timeout),
-                        on_unavailable: r.retry_on.contains(&RetryOn::Unavailable),
-                    }),
-                    rate_limit: mesh.policy_for(&x.name, &e.name, |p| p.rate_limit.as_ref()).map(
-                        |(p, l)| BucketSpec {
-                            policy: index(p),
-                            max_tokens: u64::from(l.max_tokens),
-                            per_fill: u64::from(l.tokens_per_fill),
-                            interval: millis_to_nanos(l.fill_interval_ms).max(1),
-                        },
-                    ),
-                    fault: mesh.fault(&x.name, &e.name).map(FaultSpec::of),
-                })
-                .collect();
-            routes.push(route);
-            let cluster =
-                mesh.service_policy(&x.name).map_or_else(ClusterSpec::default, |p| ClusterSpec {
-                    max_requests: p.circuit_breaker.as_ref().and_then(|c| c.max_requests),
-                    pool: p.circuit_breaker.as_ref().and_then(|c| {
-                        Some((c.max_connections?, c.max_pending_requests.unwrap_or(0)))
-                    }),
-                    budget: p
-                        .retry_budget
-                        .as_ref()
-                        .map(|b| (b.budget_percent, b.min_retry_concurrency)),
-                    outlier: p.outlier_detection.as_ref().map(OutlierSpec::of),
-                });
-            clusters.push(cluster);
-        }
         let meshed: Vec<bool> = services.iter().map(|x| mesh.contains(&x.name)).collect();
+        let control = control::ControlPlane::new(s, &meshed);
+        let configurations = control.as_ref().map_or(1, control::ControlPlane::configurations);
+        let filters = filter::specs(s, services);
+        let (mut routes, mut clusters, mut chains) = (Vec::new(), Vec::new(), Vec::new());
+        for k in 0..configurations {
+            let config = mesh.configuration(k);
+            routes.push(
+                services
+                    .iter()
+                    .map(|x| {
+                        x.endpoints.iter().map(|e| route_spec(&config, x, e, &index)).collect()
+                    })
+                    .collect(),
+            );
+            clusters.push(services.iter().map(|x| cluster_spec(&config, &x.name)).collect());
+            chains.push(filter::chain_of(mesh, &config));
+        }
         Some(MeshSpec {
             propagate_headers: mesh.propagate_headers.clone(),
-            routing: route::Routing::new(s, services, &meshed),
+            routing: route::Routing::new(s, services),
             authz: AuthzTable::new(s, services, &meshed),
             meshed,
             sidecar: millis_to_nanos(mesh.sidecar_latency_ms),
             sidecar_cpu: (mesh.sidecar_cpu_us * 1_000.0).round() as u64,
             routes,
             clusters,
-            filters: filter::specs(s, services),
+            filters,
+            chains,
+            control,
         })
     }
 
@@ -234,12 +223,14 @@ impl MeshSpec {
         }
     }
 
-    pub(crate) fn route(&self, service: ServiceId, endpoint: EndpointId) -> RouteSpec {
-        self.routes[service.index()][endpoint.index()]
+    /// What applies to requests to `service.endpoint` under configuration `config`.
+    pub(crate) fn route(&self, config: u32, service: ServiceId, endpoint: EndpointId) -> RouteSpec {
+        self.routes[config as usize][service.index()][endpoint.index()]
     }
 
-    pub(crate) fn cluster(&self, service: ServiceId) -> ClusterSpec {
-        self.clusters[service.index()]
+    /// What applies to `service` as a whole under configuration `config`.
+    pub(crate) fn cluster(&self, config: u32, service: ServiceId) -> ClusterSpec {
+        self.clusters[config as usize][service.index()]
     }
 
     /// Whether `service`'s sidecar authorizes `caller`'s request to `endpoint`.
@@ -268,6 +259,48 @@ impl MeshSpec {
     }
 }
 
+/// The retries, rate limit and fault of requests to `x.e` under `config`.
+fn route_spec(
+    config: &MeshConfig<'_>,
+    x: &ServiceSpec,
+    e: &super::world::EndpointSpec,
+    index: &impl Fn(&fusebench_model::scenario::MeshPolicy) -> u32,
+) -> RouteSpec {
+    RouteSpec {
+        retries: config.retries(&x.name, &e.name).map(|r| RetrySpec {
+            attempts: r.attempts.max(1),
+            per_try: r.per_try_timeout_ms.map(millis_to_nanos),
+            base: millis_to_nanos(r.base_interval_ms),
+            max: millis_to_nanos(r.max_interval_ms),
+            on_5xx: r.retry_on.contains(&RetryOn::FiveXx),
+            on_timeout: r.retry_on.contains(&RetryOn::Timeout),
+            on_unavailable: r.retry_on.contains(&RetryOn::Unavailable),
+        }),
+        rate_limit: config.policy_for(&x.name, &e.name, |p| p.rate_limit.as_ref()).map(|(p, l)| {
+            BucketSpec {
+                policy: index(p),
+                max_tokens: u64::from(l.max_tokens),
+                per_fill: u64::from(l.tokens_per_fill),
+                interval: millis_to_nanos(l.fill_interval_ms).max(1),
+            }
+        }),
+        fault: config.fault(&x.name, &e.name).map(FaultSpec::of),
+    }
+}
+
+/// What applies to `service` as a whole under `config`.
+fn cluster_spec(config: &MeshConfig<'_>, service: &str) -> ClusterSpec {
+    config.service_policy(service).map_or_else(ClusterSpec::default, |p| ClusterSpec {
+        max_requests: p.circuit_breaker.as_ref().and_then(|c| c.max_requests),
+        pool: p
+            .circuit_breaker
+            .as_ref()
+            .and_then(|c| Some((c.max_connections?, c.max_pending_requests.unwrap_or(0)))),
+        budget: p.retry_budget.as_ref().map(|b| (b.budget_percent, b.min_retry_concurrency)),
+        outlier: p.outlier_detection.as_ref().map(OutlierSpec::of),
+    })
+}
+
 /// A token bucket's state: tokens now, and when they were last counted.
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -281,8 +314,8 @@ pub(crate) struct MeshState {
     buckets: BTreeMap<(Caller, u32), Bucket>,
     pub(crate) filters: filter::FilterState,
     pools: bulkhead::Pools,
-    /// Which route configuration each proxy holds (`route.rs`).
-    pub(crate) routes: route::RouteState,
+    /// Which configuration each proxy holds (`control.rs`).
+    pub(crate) control: control::ControlState,
     /// Messages on their way through proxies that compute.
     pub(crate) legs: proxy::Legs,
 }
@@ -359,7 +392,9 @@ impl Sim {
         let Some(mesh) = self.world.mesh.as_ref() else { return Admission::Send };
         let mut pending = false;
         let refusal = if applies {
-            let (route, cluster) = (mesh.route(service, endpoint), mesh.cluster(service));
+            let config = self.mesh_config(caller);
+            let (route, cluster) =
+                (mesh.route(config, service, endpoint), mesh.cluster(config, service));
             let limited = route.rate_limit.filter(|_| first);
             if limited.is_some_and(|b| !self.take_token(caller, b)) {
                 Some(Refusal::RateLimited)
@@ -403,7 +438,9 @@ impl Sim {
     /// Whether the retry budget of `caller` towards `service` allows one more retry now.
     pub(crate) fn retry_budget_allows(&mut self, caller: Caller, service: ServiceId) -> bool {
         let Some(mesh) = self.world.mesh.as_ref() else { return true };
-        let Some((percent, min)) = mesh.cluster(service).budget.filter(|_| mesh.applies(caller))
+        let config = self.mesh_config(caller);
+        let Some((percent, min)) =
+            mesh.cluster(config, service).budget.filter(|_| mesh.applies(caller))
         else {
             return true;
         };
@@ -460,3 +497,6 @@ mod fault_tests;
 
 #[cfg(test)]
 mod route_tests;
+
+#[cfg(test)]
+mod control_tests;

@@ -61,6 +61,7 @@ use event::Event;
 pub use journey::JourneyStats;
 pub use kv::{KvReplica, Versioned};
 pub use mesh::filter::runtime_name as filter_runtime_name;
+pub use mesh::filter::runtime_name_of as filter_runtime_name_of;
 pub use mesh::route::subset_runtime_name;
 pub use world::{WorldError, rollout_runtime_name};
 

@@ -72,6 +72,9 @@ pub(crate) struct Request {
     pub(crate) headers: BTreeMap<String, String>,
     /// CPU time the proxy's WebAssembly filters spent on it before it left.
     pub(crate) filter_nanos: u64,
+    /// The mesh configuration its proxy's filter chain ran under (`mesh/control.rs`): its
+    /// answer passes the same chain's response filters.
+    pub(crate) filter_config: u32,
     /// The delay a mesh fault injected before it left (`mesh/fault.rs`).
     pub(crate) fault_nanos: u64,
 }
@@ -100,6 +103,7 @@ impl Request {
             sidecar_cpu: [0; 2],
             headers: BTreeMap::new(),
             filter_nanos: 0,
+            filter_config: 0,
             fault_nanos: 0,
         }
     }

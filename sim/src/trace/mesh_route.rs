@@ -1,4 +1,4 @@
-//! The mesh's route configuration as the trace tells it (`mesh_route` lines,
+//! The mesh's configuration as the trace tells it (`mesh_route` lines,
 //! `system/mesh/route.rs`): each control-plane push, when each proxy applied it, and how many
 //! requests each proxy sent to each subset under each configuration — for the report's
 //! section, which the simulator keeps by feeding this same reader every line it writes (so the
@@ -16,8 +16,9 @@ use crate::time::SimTime;
 pub struct PushTimeline {
     pub config: u32,
     pub service: String,
-    /// The route's weights (`v1=90,v2=10`).
-    pub weights: String,
+    /// What it changes (`Push::describe`): a route's weights (`v1=90,v2=10`), `policy s`,
+    /// `filter auth`…
+    pub change: String,
     pub pushed: SimTime,
     /// (proxy, when it applied the push), in the order they did.
     pub applied: Vec<(String, SimTime)>,
@@ -55,7 +56,7 @@ impl RouteLog {
             "push" => self.pushes.push(PushTimeline {
                 config: *config,
                 service: service.to_owned(),
-                weights: detail.to_owned(),
+                change: detail.to_owned(),
                 pushed: t,
                 applied: Vec::new(),
             }),

@@ -152,3 +152,72 @@ all = true
         chain(0, mesh).replace("[mesh]", "[quality]\nretry_amplification_max = 30\n[mesh]");
     assert!(findings(&relaxed, "mesh-retry-amplification").is_empty());
 }
+
+/// A mesh retrying at the edge only (3 tries, fitting), then `pushes`.
+fn pushed(pushes: &str) -> String {
+    let mesh = format!(
+        r#"
+[mesh]
+all = true
+  [[mesh.policy]]
+  service = "edge"
+  retries = {{ attempts = 3, per_try_timeout_ms = 600 }}
+  [mesh.control_plane]
+{pushes}"#
+    );
+    chain(0, &mesh)
+}
+
+#[test]
+fn a_pushed_retry_policy_is_held_to_the_caller_s_timeout_and_the_finding_names_the_push() {
+    // At 30 s leaf's callers get 3 × 800 ms tries: more than mid's channel timeout (1000 ms).
+    let push = "  [[mesh.push]]\n  at_s = 30\n    [[mesh.push.policy]]\n    service = \"leaf\"\n    retries = { attempts = 3, per_try_timeout_ms = 800 }\n";
+    let text = pushed(push);
+    let f = findings(&text, "mesh-retry-timeout");
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].severity, Severity::Error);
+    assert!(
+        f[0].message.starts_with("after mesh.push[0] (at 30 s): retries to `leaf.get`"),
+        "{}",
+        f[0].message
+    );
+    let line = text[..text.find("retries = { attempts = 3, per_try_timeout_ms = 800").expect("in")]
+        .lines()
+        .count();
+    assert_eq!(f[0].location.as_ref().map(|l| l.line), Some(line));
+    // Fitting pushed retries pass; the declared fitting policy raises nothing either.
+    assert!(findings(&pushed(&push.replace("800", "300")), "mesh-retry-timeout").is_empty());
+    // A push that leaves the retries as declared is not blamed for them.
+    let budget = "  [[mesh.push]]\n  at_s = 5\n    [[mesh.push.policy]]\n    service = \"mid\"\n    retry_budget = {}\n";
+    assert!(findings(&pushed(budget), "mesh-retry-timeout").is_empty());
+}
+
+#[test]
+fn a_push_that_multiplies_retries_along_a_path_is_named_and_one_that_lowers_them_is_not() {
+    // Declared: 3 at the edge (within 10). The push adds 3 at mid and 3 at leaf: 27.
+    let storm = "  [[mesh.push]]\n  at_s = 12\n    [[mesh.push.policy]]\n    service = \"mid\"\n    retries = { attempts = 3, per_try_timeout_ms = 300 }\n    [[mesh.push.policy]]\n    service = \"leaf\"\n    retries = { attempts = 3, per_try_timeout_ms = 100 }\n";
+    let text = pushed(storm);
+    let f = findings(&text, "mesh-retry-amplification");
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert!(
+        f[0].message.starts_with("after mesh.push[0] (at 12 s): retry storm risk")
+            && f[0].message.contains("gateway → edge.go → mid.get → leaf.get as 27 requests"),
+        "{}",
+        f[0].message
+    );
+    let line = text[..text.find("[[mesh.push]]").expect("in")].lines().count();
+    assert_eq!(f[0].location.as_ref().map(|l| l.line), Some(line));
+    // A later push that takes the mid retries away again (27 → 9) raises nothing more.
+    let calm = format!(
+        "{storm}  [[mesh.push]]\n  at_s = 20\n    [[mesh.push.policy]]\n    service = \"mid\"\n"
+    );
+    assert_eq!(findings(&pushed(&calm), "mesh-retry-amplification").len(), 1);
+    // The same storm declared from the start is the declared design's finding, not a push's.
+    let declared = pushed("").replace(
+        "  [mesh.control_plane]\n",
+        "  [[mesh.policy]]\n  service = \"mid\"\n  retries = { attempts = 3, per_try_timeout_ms = 300 }\n  [[mesh.policy]]\n  service = \"leaf\"\n  retries = { attempts = 3, per_try_timeout_ms = 100 }\n",
+    );
+    let f = findings(&declared, "mesh-retry-amplification");
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert!(!f[0].message.contains("mesh.push"), "{}", f[0].message);
+}

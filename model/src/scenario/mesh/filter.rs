@@ -72,6 +72,9 @@ pub struct MeshFilter {
     /// `service_time.ns_per_fuel`: that much CPU on the proxy's node (shared with the guests
     /// there) before the request is forwarded.
     pub ns_per_fuel: f64,
+    /// The `[[mesh.push]]` (file index) that brings it; `None`: declared in `[[mesh.filter]]`.
+    #[serde(skip)]
+    pub pushed: Option<usize>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -140,6 +143,7 @@ impl MeshFilter {
             fuel_budget,
             memory_max_kib,
             ns_per_fuel,
+            pushed: None,
             span,
         })
     }
@@ -147,13 +151,18 @@ impl MeshFilter {
 
 /// Filter names are unique; every destination exists.
 pub(crate) fn resolve(cx: &mut Cx<'_>, filters: &[MeshFilter], services: &[&str]) {
+    resolve_at(cx, filters, services, "mesh.filter");
+}
+
+/// [`resolve`] for the filters at `at` (`mesh.filter`, or a push's `mesh.push[i].filter`).
+pub(super) fn resolve_at(cx: &mut Cx<'_>, filters: &[MeshFilter], services: &[&str], at: &str) {
     for (i, f) in filters.iter().enumerate() {
         if let Some(first) = filters[..i].iter().find(|g| g.name == f.name) {
             let line = cx.locate(first.span).line;
             cx.error(
                 "parse.duplicate",
                 f.span,
-                &format!("mesh.filter[{i}].name"),
+                &format!("{at}[{i}].name"),
                 format!("a second mesh filter named `{}` (the first is at line {line})", f.name),
             );
         }
@@ -162,7 +171,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, filters: &[MeshFilter], services: &[&str]
                 cx,
                 s,
                 "service",
-                &format!("mesh.filter[{i}].services"),
+                &format!("{at}[{i}].services"),
                 services,
             );
         }

@@ -7,14 +7,12 @@
 //! - `[[mesh.route]]` — Istio's VirtualService `http.route` with `weight`s per subset (they sum
 //!   to 100) and `http.match.headers` (exact values; the first matching rule sends the request
 //!   to its subset, else the weights decide);
-//! - `[mesh.control_plane]` and `[[mesh.push]]` — istiod pushing a new route to every Envoy
-//!   over xDS: a push at `at_s` replaces the route of one destination, and reaches each proxy
-//!   after a `propagation` delay drawn per proxy (proxies briefly disagree).
+//!
+//! A `[[mesh.push]]` (`push.rs`) may replace a destination's route at a later time.
 
 use serde::Serialize;
 
 use super::super::reader::{Cx, Obj, Value, span_of, type_name};
-use super::super::topology::Distribution;
 use super::super::{NameRef, Scenario};
 use crate::diagnostic::{Span, did_you_mean};
 
@@ -68,22 +66,6 @@ pub struct Route {
     pub matches: Vec<HeaderMatch>,
     #[serde(skip)]
     pub span: Span,
-}
-
-/// `[mesh.control_plane]`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ControlPlane {
-    /// The delay from a push to its arrival at one proxy, drawn per proxy and push.
-    pub propagation: Distribution,
-    #[serde(skip)]
-    pub span: Span,
-}
-
-/// `[[mesh.push]]`: at `at_s`, the control plane replaces `route`'s destination's route.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Push {
-    pub at_s: f64,
-    pub route: Route,
 }
 
 impl Subset {
@@ -210,28 +192,7 @@ fn read_weights(cx: &mut Cx<'_>, v: &Value<'_>, field: &str) -> Option<Vec<Weigh
     ok.then_some(out)
 }
 
-impl ControlPlane {
-    pub(super) fn read(cx: &mut Cx<'_>, mut o: Obj<'_, '_>) -> Option<ControlPlane> {
-        let propagation = match o.opt_table(cx, "propagation") {
-            Some(t) => Distribution::read(cx, t)?,
-            None => Distribution::Constant { ms: 0.0 },
-        };
-        let span = o.span;
-        o.finish(cx);
-        Some(ControlPlane { propagation, span })
-    }
-}
-
-impl Push {
-    pub(super) fn read(cx: &mut Cx<'_>, mut o: Obj<'_, '_>) -> Option<Push> {
-        let at_s = o.req_f64(cx, "at_s", 0.0, 1e9, "when the control plane pushes, seconds");
-        let route = Route::read(cx, &mut o);
-        o.finish(cx);
-        Some(Push { at_s: at_s?, route: route? })
-    }
-}
-
-/// The subsets of a destination, its route, the pushes: every name resolves; one route per
+/// The subsets of a destination, its route: every name resolves; one route per
 /// destination; a subset with its own module belongs to a service with a module, not
 /// autoscaled and not rolled out (its replicas are a Deployment of their own).
 pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario, services: &[&str]) {
@@ -287,6 +248,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario, services: &[&str]) {
             cx.error("parse.value", sub.span, &format!("{field}.replicas"), msg);
         }
     }
+    refuse_swaps(cx, s, mesh);
     for (i, r) in mesh.routes.iter().enumerate() {
         let field = format!("mesh.route[{i}]");
         resolve_route(cx, mesh, r, &field, services);
@@ -299,12 +261,48 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario, services: &[&str]) {
             cx.error("parse.duplicate", r.service.span, &format!("{field}.service"), msg);
         }
     }
-    for (i, p) in mesh.pushes.iter().enumerate() {
-        resolve_route(cx, mesh, &p.route, &format!("mesh.push[{i}]"), services);
+}
+
+/// A `module-swap` fault replaces the module of every replica of its service at once; a
+/// service with version subsets is several Deployments told apart by their version label
+/// (Istio's DestinationRule subsets), and flipping them all to one module would leave every
+/// subset running it — and the routes' subsets matching no replica. An Istio user changes one
+/// Deployment's image: here, a subset's own `module`, shifted to by pushed route weights. So a
+/// swap of a subsetted service is refused, located at the fault, with that hint.
+fn refuse_swaps(cx: &mut Cx<'_>, s: &Scenario, mesh: &super::Mesh) {
+    use super::super::{FaultKind, FaultTarget};
+    for (i, f) in s.faults.iter().enumerate() {
+        let (FaultKind::ModuleSwap { .. }, FaultTarget::Service { service, .. }) =
+            (&f.kind, &f.target)
+        else {
+            continue;
+        };
+        let subsets: Vec<&str> = mesh
+            .subsets
+            .iter()
+            .filter(|x| x.service.name == service.name)
+            .map(|x| x.name.name.as_str())
+            .collect();
+        if subsets.is_empty() {
+            continue;
+        }
+        let msg = format!(
+            "a `module-swap` of `{}`, which has version subsets ({}): the swap would replace every subset's module at once, so no replica would be left in the subsets its routes name",
+            service.name,
+            subsets.join(", ")
+        );
+        let hint = "give the new module to a subset of its own (`[[mesh.subset]]` with `module` and `replicas`) and shift traffic to it with route weights (`[[mesh.push]]`), as an Istio canary updates one Deployment".to_owned();
+        cx.error_hint("parse.value", f.span, &format!("fault[{i}].kind"), msg, Some(hint));
     }
 }
 
-fn resolve_route(cx: &mut Cx<'_>, mesh: &super::Mesh, r: &Route, field: &str, services: &[&str]) {
+pub(super) fn resolve_route(
+    cx: &mut Cx<'_>,
+    mesh: &super::Mesh,
+    r: &Route,
+    field: &str,
+    services: &[&str],
+) {
     if !super::super::resolve::expect(
         cx,
         &r.service,

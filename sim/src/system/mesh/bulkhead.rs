@@ -104,7 +104,7 @@ impl Sim {
             .world
             .mesh
             .as_ref()
-            .and_then(|m| m.cluster(service).pool)
+            .and_then(|m| m.cluster(self.mesh_config(caller), service).pool)
             .map(|(connections, _)| connections)
         else {
             return;

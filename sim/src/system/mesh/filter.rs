@@ -22,6 +22,7 @@
 use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
+use fusebench_model::scenario::{Mesh, MeshConfig, MeshFilter};
 use serde_json::{Map, Value};
 
 use super::super::Sim;
@@ -41,6 +42,16 @@ pub fn runtime_name(filter: &str) -> String {
     format!("filter:{filter}")
 }
 
+/// The name `f` is loaded under: [`runtime_name`] for a declared filter, with `@push<i>` for
+/// one that `[[mesh.push]]` `i` brings (a module swap under the same filter name).
+#[must_use]
+pub fn runtime_name_of(f: &MeshFilter) -> String {
+    match f.pushed {
+        None => runtime_name(&f.name),
+        Some(i) => format!("{}@push{i}", runtime_name(&f.name)),
+    }
+}
+
 /// The runtime endpoints of a filter: `request`, and `response` when it exports it.
 pub const REQUEST: &str = "request";
 pub const RESPONSE: &str = "response";
@@ -57,20 +68,34 @@ pub(crate) struct FilterSpec {
     ns_per_fuel: f64,
 }
 
-/// Resolves the scenario's filters against its services (same order as `s.services`).
+impl FilterSpec {
+    /// Its random stream's name: `filter/<name>` for a declared filter, as before pushes
+    /// existed; a pushed module gets its own (`filter/<name>@push<i>`).
+    fn stream(&self) -> &str {
+        self.runtime.strip_prefix("filter:").unwrap_or(&self.runtime)
+    }
+}
+
+/// Resolves every filter of the scenario — the declared ones, then the pushed ones
+/// (`Mesh::every_filter`) — against its services (same order as `s.services`).
 pub(crate) fn specs(s: &Scenario, services: &[ServiceSpec]) -> Vec<FilterSpec> {
     let Some(mesh) = &s.mesh else { return Vec::new() };
-    mesh.filters
-        .iter()
+    mesh.every_filter()
         .map(|f| FilterSpec {
             name: f.name.clone(),
-            runtime: runtime_name(&f.name),
+            runtime: runtime_name_of(f),
             gateway: f.at.gateway(),
             sidecar: f.at.sidecar(),
             dests: services.iter().map(|x| f.applies_to(&x.name)).collect(),
             ns_per_fuel: f.ns_per_fuel,
         })
         .collect()
+}
+
+/// The chain of `config`: indexes into [`specs`], in order.
+pub(crate) fn chain_of(mesh: &Mesh, config: &MeshConfig<'_>) -> Vec<usize> {
+    let every: Vec<&MeshFilter> = mesh.every_filter().collect();
+    config.filters.iter().filter_map(|f| every.iter().position(|g| std::ptr::eq(*g, *f))).collect()
 }
 
 /// The filters' run-time state: each filter's random stream (drawn only by filters granted
@@ -114,15 +139,18 @@ fn stop_outcome(status: u16) -> Outcome {
 }
 
 impl Sim {
-    /// The filters of `caller`'s proxy that see requests to `service`, in chain order.
-    fn chain(&self, caller: Caller, service: ServiceId) -> Vec<usize> {
+    /// The filters of `caller`'s proxy that see requests to `service`, in chain order, under
+    /// configuration `config`.
+    fn chain(&self, caller: Caller, service: ServiceId, config: u32) -> Vec<usize> {
         let Some(mesh) = self.world.mesh.as_ref() else { return Vec::new() };
         let at_proxy = |f: &FilterSpec| match caller {
             Caller::Gateway => f.gateway,
             Caller::Service(s) => f.sidecar && mesh.is_meshed(s),
             Caller::Broker => false,
         };
-        (0..mesh.filters.len())
+        mesh.chains[config as usize]
+            .iter()
+            .copied()
             .filter(|&i| {
                 let f = &mesh.filters[i];
                 at_proxy(f) && f.dests[service.index()]
@@ -141,7 +169,9 @@ impl Sim {
         endpoint: EndpointId,
         req: ReqId,
     ) -> Option<Refusal> {
-        let chain = self.chain(caller, service);
+        let config = self.mesh_config(caller);
+        self.requests.live_mut(req).filter_config = config;
+        let chain = self.chain(caller, service, config);
         if chain.is_empty() {
             return None;
         }
@@ -206,7 +236,9 @@ impl Sim {
             },
             Origin::Call { .. } | Origin::Message { .. } => return (outcome, body, 0),
         };
-        let chain = self.chain(caller, service);
+        // The chain its request went through (Envoy's filter chain is per stream), even if a
+        // push changed the proxy's since.
+        let chain = self.chain(caller, service, r.filter_config);
         if chain.is_empty() {
             return (outcome, body, 0);
         }
@@ -293,7 +325,7 @@ impl Sim {
             .filters
             .rngs
             .entry(i)
-            .or_insert_with(|| SimRng::stream(seed, &format!("filter/{}", spec.name)));
+            .or_insert_with(|| SimRng::stream(seed, &format!("filter/{}", spec.stream())));
         let mut logs: Vec<LogLine> = Vec::new();
         let result = {
             let mut ctx = HostContext { now_nanos: now.nanos(), random: rng, log: &mut logs };

@@ -293,3 +293,80 @@ fn a_filters_fuel_is_cpu_that_competes_for_the_gateways_cores() {
     shared_sorted.sort_unstable();
     assert_eq!(shared_sorted, [2 * a, a + b], "one core shared: {shared:?} (alone: {own:?})");
 }
+
+/// The time each `mesh_filter` line of `filter` with `action` was written.
+fn filter_times(ev: &[(u64, TraceEvent)], name: &str, act: &str) -> Vec<u64> {
+    ev.iter()
+        .filter_map(|(t, e)| match e {
+            TraceEvent::MeshFilter { filter, action, .. } if filter == name && action == act => {
+                Some(*t)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_pushed_filter_module_runs_from_its_landing_on_and_a_removed_one_stops_running() {
+    // istiod pushing WasmPlugin changes: at 0.55 s the `gate` filter's module is swapped (a
+    // 401 gate for a header-tagging one, the chain's position kept), at 1.25 s a `tag` filter
+    // joins the chain, at 1.65 s it leaves; each reaches the gateway at once here.
+    let deny = wat(r#"{"action":"stop","status":401}"#, "", "");
+    let tag_v2 = wat(r#"{"action":"continue","headers":{"x-v":"2"}}"#, "", "");
+    let tag = wat(r#"{"action":"continue","headers":{"x-tag":"t"}}"#, "", "");
+    let pushes = r#"
+[mesh.control_plane]
+[[mesh.push]]
+at_s = 0.55
+  [[mesh.push.filter]]
+  name = "gate"
+  module = "gate-v2.wat"
+[[mesh.push]]
+at_s = 1.25
+  [[mesh.push.filter]]
+  name = "tag"
+  module = "tag.wat"
+  at = "gateway"
+[[mesh.push]]
+at_s = 1.65
+remove_filters = ["tag"]
+"#;
+    let filters = format!("{}{pushes}", filter("gate", ""));
+    let r = run_with(&filters, &[("gate.wat", deny), ("gate-v2.wat", tag_v2), ("tag.wat", tag)]);
+    let ev = events(&r);
+    let (swap, add, remove) = (550_000_000, 1_250_000_000, 1_650_000_000);
+    // The old module answered 401 until the swap, never after.
+    let stops = filter_times(&ev, "gate", "stop");
+    assert!(!stops.is_empty() && stops.iter().all(|t| *t < swap), "{stops:?}");
+    assert_eq!(outcome_count(&r, Outcome::Filtered), stops.len() as u64);
+    // The new module ran on every request from the swap on, and on none before.
+    let v2 = filter_times(&ev, "gate", "modify");
+    assert!(v2.iter().all(|t| *t >= swap), "{v2:?}");
+    assert_eq!(v2.len() + stops.len(), r.requests_sent as usize);
+    // `tag` ran only while it was in the chain.
+    let tagged = filter_times(&ev, "tag", "modify");
+    assert!(!tagged.is_empty(), "tag never ran");
+    assert!(tagged.iter().all(|t| (add..remove).contains(t)), "{tagged:?}");
+    // Configurations traced: three pushes, each applied by the gateway and by s's sidecar.
+    let applied = ev
+        .iter()
+        .filter(|(_, e)| matches!(e, TraceEvent::MeshRoute { action, .. } if action == "applied"))
+        .count();
+    assert_eq!(applied, 3 * 2);
+    let changes: Vec<String> = r.mesh_routes.pushes.iter().map(|p| p.change.clone()).collect();
+    assert_eq!(changes, ["filter gate", "filter tag", "-filter tag"]);
+}
+
+#[test]
+fn a_pushed_filter_module_that_is_not_a_filter_is_refused_before_the_run() {
+    // The pushed module is held to the declared filters' checks when the runtime loads it.
+    let pushes = "[mesh.control_plane]\n[[mesh.push]]\nat_s = 1\n  [[mesh.push.filter]]\n  name = \"gate\"\n  module = \"bad.wat\"\n";
+    let s = scenario(&format!("{}{pushes}", filter("gate", "")));
+    let good = wat("{}", "", "");
+    let bad = "(module (memory (export \"memory\") 1))".to_owned();
+    let files: ModuleFiles = [("gate.wat", good), ("bad.wat", bad)]
+        .into_iter()
+        .map(|(n, m)| (n.to_owned(), m.into_bytes()))
+        .collect();
+    assert!(build_runtime(&s, &files).is_err(), "a module without alloc/handle_request loads");
+}

@@ -9,11 +9,9 @@
 //!   the balancer then picks among that subset's discovered replicas (none: the request fails
 //!   as with no replica, Envoy's 503 "no healthy upstream"). A caller without a sidecar
 //!   balances over every replica of every subset (a Kubernetes Service selects them all);
-//! - the **control plane** (istiod → Envoy over xDS): a push publishes configuration
-//!   `i + 1` (push `i` in time order) replacing one destination's route; it reaches each proxy
-//!   (the gateway, each meshed service) after a delay drawn from `propagation` on the
-//!   `mesh-control-plane` stream, in push order (one ordered xDS stream per proxy), so proxies
-//!   briefly disagree. Until its push lands a proxy routes by its previous configuration.
+//! - the **control plane** (`control.rs`, istiod → Envoy over xDS): a push publishes
+//!   configuration `i + 1` (push `i` in time order), which may replace a destination's route;
+//!   a proxy routes by the configuration it holds — its previous one until the push lands.
 //!
 //! A proxy here is one per caller (the gateway, each calling service), as the balancer's
 //! views are: the replicas of a calling service share it. The proxy's own retries (a mesh
@@ -22,18 +20,14 @@
 //! anew. Everything is traced (`mesh_route`): which configuration every
 //! proxy holds at any instant, and where each routed request went, follow from the trace.
 
-use std::collections::BTreeMap;
-
 use fusebench_model::Scenario;
-use fusebench_model::scenario::{Distribution, Route};
+use fusebench_model::scenario::Route;
 
 use super::super::Sim;
 use super::super::balancer::Caller;
-use super::super::event::Event;
 use super::super::ids::{ReqId, ServiceId, VersionIdx};
 use super::super::requests::Origin;
 use super::super::world::ServiceSpec;
-use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
 /// The name the host knows subset `index`'s module of `service` by (`[[mesh.subset]]`
@@ -59,15 +53,6 @@ pub(crate) struct SubsetSpec {
 pub(crate) struct RouteCfg {
     weights: Vec<(usize, u32)>,
     matches: Vec<(Vec<(String, String)>, usize)>,
-    /// The weights as the trace shows them (`v1=90,v2=10`).
-    text: String,
-}
-
-/// One push: when, and which destination's route it replaces.
-#[derive(Debug, Clone, Copy)]
-struct PushSpec {
-    at: SimTime,
-    service: ServiceId,
 }
 
 /// `[[mesh.subset]]`, `[[mesh.route]]` and the control plane, resolved.
@@ -77,30 +62,11 @@ pub(crate) struct Routing {
     pub(crate) subsets: Vec<Vec<SubsetSpec>>,
     /// Per configuration (0 the scenario's routes, `i + 1` after push `i`), per service.
     configs: Vec<Vec<Option<RouteCfg>>>,
-    pushes: Vec<PushSpec>,
-    propagation: Distribution,
-    /// The proxies a push reaches: the gateway, then each meshed service.
-    proxies: Vec<Caller>,
-}
-
-/// Which configuration each proxy routes by.
-#[derive(Debug, Default)]
-pub(crate) struct RouteState {
-    applied: BTreeMap<Caller, u32>,
-    /// When the latest push scheduled for each proxy lands (the next lands no earlier).
-    landing: BTreeMap<Caller, SimTime>,
-}
-
-impl RouteState {
-    /// The configuration `proxy` routes by now.
-    pub(crate) fn applied(&self, proxy: Caller) -> u32 {
-        self.applied.get(&proxy).copied().unwrap_or(0)
-    }
 }
 
 impl Routing {
     /// Resolves the mesh's subsets and routes (`None`: it declares no subset).
-    pub(crate) fn new(s: &Scenario, services: &[ServiceSpec], meshed: &[bool]) -> Option<Routing> {
+    pub(crate) fn new(s: &Scenario, services: &[ServiceSpec]) -> Option<Routing> {
         let mesh = s.mesh.as_ref()?;
         if mesh.subsets.is_empty() {
             return None;
@@ -143,18 +109,12 @@ impl Routing {
                 .iter()
                 .filter_map(|w| Some((by_name(&w.subset.name)?, w.percent)))
                 .collect();
-            let text = r
-                .weights
-                .iter()
-                .map(|w| format!("{}={}", w.subset.name, w.percent))
-                .collect::<Vec<_>>()
-                .join(",");
             let matches = r
                 .matches
                 .iter()
                 .filter_map(|m| Some((m.headers.clone(), by_name(&m.subset.name)?)))
                 .collect();
-            Some((i, RouteCfg { weights, matches, text }))
+            Some((i, RouteCfg { weights, matches }))
         };
         let mut first: Vec<Option<RouteCfg>> = services.iter().map(|_| None).collect();
         for r in &mesh.routes {
@@ -162,50 +122,25 @@ impl Routing {
                 first[i] = Some(c);
             }
         }
-        let mut order: Vec<usize> = (0..mesh.pushes.len()).collect();
-        order.sort_by(|&a, &b| mesh.pushes[a].at_s.total_cmp(&mesh.pushes[b].at_s));
+        // One configuration per push, in the order they apply (a push without a route keeps
+        // the routes as they were).
         let mut configs = vec![first];
-        let mut pushes = Vec::with_capacity(order.len());
-        for p in order.into_iter().map(|i| &mesh.pushes[i]) {
+        for p in mesh.push_order().into_iter().map(|i| &mesh.pushes[i]) {
             let mut next = configs.last().cloned().unwrap_or_default();
-            let Some((i, c)) = cfg(&p.route) else { continue };
-            next[i] = Some(c);
+            if let Some((i, c)) = p.route.as_ref().and_then(cfg) {
+                next[i] = Some(c);
+            }
             configs.push(next);
-            pushes.push(PushSpec {
-                at: SimTime::from_secs_f64(p.at_s),
-                service: ServiceId(i as u32),
-            });
         }
-        let proxies = std::iter::once(Caller::Gateway)
-            .chain(
-                meshed
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, m)| **m)
-                    .map(|(i, _)| Caller::Service(ServiceId(i as u32))),
-            )
-            .collect();
-        Some(Routing {
-            subsets,
-            configs,
-            pushes,
-            propagation: mesh
-                .control_plane
-                .as_ref()
-                .map_or(Distribution::Constant { ms: 0.0 }, |c| c.propagation),
-            proxies,
-        })
+        Some(Routing { subsets, configs })
     }
 }
 
 impl Sim {
-    fn routing(&self) -> Option<&Routing> {
-        self.world.mesh.as_ref()?.routing.as_ref()
-    }
-
     /// Each subset of its own runs its version from the start (the host knows its module by
-    /// [`subset_runtime_name`]), and the pushes are scheduled.
+    /// [`subset_runtime_name`]), and the control plane's pushes are scheduled.
     pub(crate) fn start_routing(&mut self) {
+        self.start_control_plane();
         let Some(routing) = self.world.mesh.as_ref().and_then(|m| m.routing.as_ref()) else {
             return;
         };
@@ -219,9 +154,6 @@ impl Sim {
                     state.replicas[p as usize].version = v;
                 }
             }
-        }
-        for (i, p) in routing.pushes.iter().enumerate() {
-            self.q.schedule(p.at, Event::MeshPush(i));
         }
     }
 
@@ -238,7 +170,7 @@ impl Sim {
         if !mesh.applies(caller) {
             return None;
         }
-        let config = self.mesh.routes.applied(caller);
+        let config = self.mesh.control.applied(caller);
         let cfg = routing.configs[config as usize][service.index()].as_ref()?;
         let request = self.requests.live(req);
         let call = match request.origin {
@@ -287,57 +219,5 @@ impl Sim {
             self.calls.routed(c, version);
         }
         Some(version)
-    }
-
-    /// Push `i`: configuration `i + 1` leaves the control plane for every proxy.
-    pub(crate) fn on_mesh_push(&mut self, i: usize) {
-        let Some(routing) = self.routing() else { return };
-        let config = i as u32 + 1;
-        let service = routing.pushes[i].service;
-        let propagation = routing.propagation;
-        let proxies = routing.proxies.clone();
-        let text = routing.configs[config as usize][service.index()]
-            .as_ref()
-            .map_or(String::new(), |c| c.text.clone());
-        let now = self.q.now();
-        let e = TraceEvent::MeshRoute {
-            proxy: "istiod",
-            service: self.world.service(service).name.as_str(),
-            action: "push",
-            config,
-            req: 0,
-            detail: text.as_str(),
-        };
-        self.trace.emit(now, &e);
-        self.route_log.line(now, &e);
-        for proxy in proxies {
-            let delay = crate::dist::sample_nanos(&propagation, &mut self.rng_control);
-            let state = &mut self.mesh.routes;
-            let at = (now + delay).max(state.landing.get(&proxy).copied().unwrap_or(now));
-            state.landing.insert(proxy, at);
-            self.q.schedule(at, Event::MeshApply { proxy, config });
-        }
-    }
-
-    /// Configuration `config` reached `proxy`: it routes by it from now on.
-    pub(crate) fn on_mesh_apply(&mut self, proxy: Caller, config: u32) {
-        let Some(routing) = self.routing() else { return };
-        let service = routing.pushes[config as usize - 1].service;
-        let text = routing.configs[config as usize][service.index()]
-            .as_ref()
-            .map_or(String::new(), |c| c.text.clone());
-        self.mesh.routes.applied.insert(proxy, config);
-        let now = self.q.now();
-        let name = self.caller_name(proxy).to_owned();
-        let e = TraceEvent::MeshRoute {
-            proxy: name.as_str(),
-            service: self.world.service(service).name.as_str(),
-            action: "applied",
-            config,
-            req: 0,
-            detail: text.as_str(),
-        };
-        self.trace.emit(now, &e);
-        self.route_log.line(now, &e);
     }
 }

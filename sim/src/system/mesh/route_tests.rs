@@ -204,7 +204,7 @@ fn a_proxy_routes_by_its_old_weights_until_the_push_reaches_it() {
     // The report's push timeline, recomputed from the trace.
     let log = crate::trace::mesh_route::read(&trace_lines(&r));
     assert_eq!(log.pushes.len(), 2);
-    assert_eq!(log.pushes[0].weights, "v1=50,v2=50");
+    assert_eq!(log.pushes[0].change, "v1=50,v2=50");
     assert_eq!(log.pushes[0].applied.len(), 2);
     assert_eq!(log, r.mesh_routes);
 }

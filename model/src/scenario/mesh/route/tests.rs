@@ -41,12 +41,42 @@ fn reads_subsets_routes_and_pushes() {
         m.control_plane.as_ref().map(|c| c.propagation),
         Some(Distribution::Uniform { min_ms: 100.0, max_ms: 900.0 })
     );
-    assert_eq!((m.pushes[0].at_s, m.pushes[0].route.weights[1].percent), (5.0, 50));
+    assert_eq!(
+        (m.pushes[0].at_s, m.pushes[0].route.as_ref().expect("a route").weights[1].percent),
+        (5.0, 50)
+    );
     // A crash may name a subset's replica (positions after the declared one).
     let crash = "[[fault]]\nkind = \"crash\"\nservice = \"back\"\nreplica = 2\nat_s = 1\n";
     assert!(errors(crash).is_empty(), "{:?}", errors(crash));
     let beyond = "[[fault]]\nkind = \"crash\"\nservice = \"back\"\nreplica = 3\nat_s = 1\n";
     assert!(errors(beyond).iter().any(|e| e.contains("has 3 replica(s)")), "{:?}", errors(beyond));
+}
+
+#[test]
+fn a_module_swap_of_a_subsetted_service_is_refused_at_the_fault_with_a_hint() {
+    // Istio: a subset is one Deployment's pods; a swap of the whole service would put every
+    // subset on one module (and leave the routes' subsets without replicas).
+    let swap = |service: &str| {
+        format!(
+            "[[fault]]\nkind = \"module-swap\"\nservice = \"{service}\"\nmodule = \"new.wat\"\nat_s = 1\n"
+        )
+    };
+    let text = format!("{BASE}{SUBSETS}{}", swap("back"));
+    let p = parse("m.toml", &text);
+    let d = p
+        .diagnostics
+        .iter()
+        .find(|d| {
+            d.message.contains("a `module-swap` of `back`, which has version subsets (v1, v2)")
+        })
+        .unwrap_or_else(|| panic!("{:#?}", p.diagnostics));
+    let fault_line = text[..text.find("[[fault]]").expect("in")].lines().count() + 1;
+    assert_eq!(d.location.as_ref().map(|l| l.line), Some(fault_line));
+    assert_eq!(d.field.as_deref(), Some("fault[0].kind"));
+    assert!(d.hint.as_deref().is_some_and(|h| h.contains("`[[mesh.subset]]` with `module`")));
+    // A service without subsets may be swapped as before.
+    let errs = errors(&swap("front"));
+    assert!(!errs.iter().any(|e| e.contains("module-swap")), "{errs:?}");
 }
 
 #[test]

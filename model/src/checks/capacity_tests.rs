@@ -1,0 +1,83 @@
+//! The node-memory check: replicas' instances that may outgrow their node are caught, the
+//! second Deployment of a mesh subset (`[[mesh.subset]]` with `replicas`) counted with them;
+//! a design that fits is not flagged.
+
+use crate::checks::{Modules, run};
+use crate::diagnostic::Diagnostic;
+use crate::scenario::parse;
+
+/// `s` (a module, 4 instances of at most 4 MiB per replica: 16 MiB a replica) with `replicas`
+/// on node `n` of 64 MiB, then `extra`.
+fn design(replicas: u32, extra: &str) -> String {
+    format!(
+        r#"
+[system]
+name = "cap"
+[[context]]
+name = "c"
+[[node]]
+name = "n"
+tier = "cloud"
+memory_mib = 64
+[gateway]
+node = "n"
+[[service]]
+name = "s"
+context = "c"
+node = "n"
+module = "s.wat"
+replicas = {replicas}
+concurrency = 4
+memory_max_kib = 4096
+  [[service.endpoint]]
+  name = "get"
+  method = "GET"
+  path = "/s"
+  public = true
+{extra}"#
+    )
+}
+
+fn memory_findings(text: &str) -> Vec<Diagnostic> {
+    let p = parse("cap.toml", text);
+    assert!(!p.has_errors(), "{:#?}", p.diagnostics);
+    let s = p.ok().expect("parses");
+    run(&s, &Modules::new()).into_iter().filter(|d| d.code == "node-memory").collect()
+}
+
+/// A mesh with `s`'s declared replicas as `v1` and a second Deployment `v2` of `n` replicas.
+fn subsets(n: u32) -> String {
+    format!(
+        "[mesh]\nall = true\n  [[mesh.subset]]\n  service = \"s\"\n  name = \"v1\"\n  [[mesh.subset]]\n  service = \"s\"\n  name = \"v2\"\n  replicas = {n}\n"
+    )
+}
+
+#[test]
+fn replicas_that_fit_their_node_are_not_flagged_subsets_included() {
+    assert!(memory_findings(&design(4, "")).is_empty(), "4 × 16 MiB = 64 MiB fits");
+    assert!(memory_findings(&design(3, &subsets(1))).is_empty(), "3 + 1 replicas fit");
+    // A subset of the declared replicas (no `replicas` of its own) adds none.
+    let declared_only =
+        "[mesh]\nall = true\n  [[mesh.subset]]\n  service = \"s\"\n  name = \"v1\"\n";
+    assert!(memory_findings(&design(4, declared_only)).is_empty());
+}
+
+#[test]
+fn a_subset_deployment_that_overflows_the_node_is_caught_with_the_replicas_counted() {
+    // Declared replicas alone overflow: caught as before.
+    let f = memory_findings(&design(5, ""));
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert!(f[0].message.contains("may grow to 80 MiB"), "{}", f[0].message);
+    // 3 declared + 2 of subset v2 = 5 replicas = 80 MiB on a 64 MiB node.
+    let f = memory_findings(&design(3, &subsets(2)));
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert!(
+        f[0].message.contains("may grow to 80 MiB: `s` 5 replica(s) × 4 instance(s) × 4096 KiB"),
+        "{}",
+        f[0].message
+    );
+    assert_eq!(f[0].hint.as_deref().map(|h| h.contains("at least 80")), Some(true));
+    // A large second Deployment alone overflows a node its declared replica fits in.
+    let f = memory_findings(&design(1, &subsets(4)));
+    assert!(f.len() == 1 && f[0].message.contains("`s` 5 replica(s)"), "{f:#?}");
+}
