@@ -489,6 +489,58 @@ fn an_old_replica_that_crashes_mid_rollout_restarts_old_and_is_retired_later() {
 }
 
 #[test]
+fn a_new_replica_that_crashes_while_starting_is_ready_only_after_starting_again() {
+    // Replica 1 is retired at 1 s (no surge) and stops after its drain delay (the discovery
+    // cache's 500 ms); its new-version replacement starts there, ready after 1 s; it crashes at
+    // 2 s and restarts at 2.2 s. It had never been ready: it starts again and is ready 1 s
+    // after its restart — a Kubernetes pod whose
+    // container restarts is Ready only once its readiness probe passes — not at its restart
+    // (which would let the controller count it available and retire the next old replica).
+    let crash = "[[fault]]\nkind = \"crash\"\nservice = \"cat\"\nreplica = 1\nat_s = 2\nrestart_after_s = 0.2\n";
+    let rolling = rollout("rolling", "max_surge = 0\nmax_unavailable = 1")
+        .replace("startup_ms = 200", "startup_ms = 1000");
+    let s = design(2, 20, "", &format!("{rolling}{crash}"));
+    let r = held(&s, GOOD_V2);
+    let ls = lines(&r);
+    let started = ls
+        .iter()
+        .find_map(|l| match &l.event {
+            TraceEvent::Rollout { step, replica: 1, version: 1, .. } if step == "starting" => {
+                Some(l.t.as_secs_f64())
+            }
+            _ => None,
+        })
+        .expect("a new replica starts in position 1");
+    assert!(started > 1.0 && started < 2.0, "it was starting when it crashed: {started}");
+    let states: Vec<(f64, String)> = ls
+        .iter()
+        .filter_map(|l| match &l.event {
+            TraceEvent::ReplicaState { replica: 1, state, .. } if l.t.as_secs_f64() >= 2.0 => {
+                Some((l.t.as_secs_f64(), state.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    let first_two: Vec<(f64, &str)> =
+        states.iter().take(2).map(|(t, s)| ((t * 1e6).round() / 1e6, s.as_str())).collect();
+    assert_eq!(first_two, [(2.2, "starting"), (3.2, "ready")], "{states:?}");
+    // Nothing reached it between its crash and then: it was not in the registry.
+    let early = ls.iter().any(|l| {
+        (2.0..3.2).contains(&l.t.as_secs_f64())
+            && matches!(l.event, TraceEvent::InvocationStart { replica: 1, .. })
+    });
+    assert!(!early, "replica 1 served before it was ready");
+    // The other (old) replica was retired only once the new one was ready.
+    let retired_0 = ls.iter().find_map(|l| match &l.event {
+        TraceEvent::Rollout { step, replica: 0, .. } if step == "terminating" => {
+            Some(l.t.as_secs_f64())
+        }
+        _ => None,
+    });
+    assert!(retired_0.is_some_and(|t| t >= 3.2), "{retired_0:?}");
+}
+
+#[test]
 fn an_in_place_rollout_under_concurrency_holds() {
     let s = design(2, 400, "instance_policy = \"pooled\"", &rollout("in-place", ""));
     let r = held(&s, GOOD_V2);
