@@ -541,6 +541,56 @@ fn a_new_replica_that_crashes_while_starting_is_ready_only_after_starting_again(
 }
 
 #[test]
+fn a_new_version_replica_s_cold_start_compiles_the_new_module() {
+    // `cold_start = "module"`: starting a replica costs compiling the module it runs. The
+    // new version has four times the code of the old one: each new-version replica's cold
+    // start is charged the new module's code bytes, not the old one's.
+    let autoscale = "  [service.autoscale]\n  min_replicas = 2\n  max_replicas = 2\n  metric = \"concurrency\"\n  target = 2\n  cold_start = \"module\"";
+    let s = design(2, 20, autoscale, &rollout("rolling", ""));
+    let padding: String = (0..60)
+        .map(|i| format!("  (func (export \"pad{i}\") (result i64) (i64.const {i}) (i64.const 1) (i64.add))\n"))
+        .collect();
+    let old = module(GOOD);
+    let new = module(GOOD_V2).replacen(
+        "(func (export \"alloc\")",
+        &format!("{padding}(func (export \"alloc\")"),
+        1,
+    );
+    let files: ModuleFiles = [("cat.wat", old), ("cat2.wat", new)]
+        .into_iter()
+        .map(|(n, m)| (n.to_owned(), m.into_bytes()))
+        .collect();
+    let rt = build_runtime(&s, &files).expect("the modules load");
+    let (old_code, new_code) = {
+        use crate::runtime::ServiceHost as _;
+        let rolled = crate::system::rollout_runtime_name("cat", 0);
+        (rt.code_bytes("cat"), rt.code_bytes(&rolled))
+    };
+    assert!(new_code > 4 * old_code && old_code > 0, "{old_code} {new_code}");
+    let mut o = RunOptions::new(1);
+    o.trace = TraceMode::Full;
+    let r = Sim::new(s.clone(), Box::new(rt), &o).run();
+    let per_byte = crate::runtime::COMPILE_NS_PER_CODE_BYTE;
+    let mut version = std::collections::BTreeMap::new();
+    let mut charged = Vec::new();
+    for l in lines(&r) {
+        match l.event {
+            TraceEvent::Rollout { step, replica, version: v, .. } if step == "starting" => {
+                version.insert(replica, v);
+            }
+            TraceEvent::ColdStart { replica, compile_ns, .. } => {
+                charged.push((version.get(&replica).copied(), compile_ns));
+            }
+            _ => {}
+        }
+    }
+    let new_starts: Vec<u64> =
+        charged.iter().filter(|(v, _)| *v == Some(1)).map(|(_, c)| *c).collect();
+    assert!(new_starts.len() >= 2, "{charged:?}");
+    assert!(new_starts.iter().all(|&c| c == new_code * per_byte), "{charged:?} ({new_code} B)");
+}
+
+#[test]
 fn an_in_place_rollout_under_concurrency_holds() {
     let s = design(2, 400, "instance_policy = \"pooled\"", &rollout("in-place", ""));
     let r = held(&s, GOOD_V2);
