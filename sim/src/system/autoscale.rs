@@ -435,7 +435,14 @@ impl Sim {
                 return; // every position holds a replica: max_replicas bounds `to`
             };
             let replica = free as ReplicaIdx;
-            self.replica_mut(service, replica).health = Health::Pending;
+            // A pending pod is already its ReplicaSet's: it runs the target version when it
+            // is placed, and a rolling rollout's controller counts it as new while it waits
+            // (counted as old, the controller would retire it at once and ask for it again).
+            let state = &mut self.services[service.index()];
+            let target = state.target;
+            let r = &mut state.replicas[free];
+            r.health = Health::Pending;
+            r.version = target;
             if self.room_for(service) {
                 self.place(service, replica);
             } else {

@@ -6,6 +6,9 @@
 //! made ready like an autoscaler's (`autoscale.rs`: `scale_up`, start-up delay, registration)
 //! — as long as the replicas not terminating stay within `replicas + max_surge`; an old ready
 //! replica is retired only while the ready ones stay at least `replicas − max_unavailable`.
+//! A new replica with no room on its node stays pending as a new-version one; a retired
+//! replica keeps its place on the node until it stopped (a terminating pod's resources stay
+//! reserved until it exits), so a surge onto a full node waits for it.
 //! A retired replica leaves the registry at once, keeps serving for `drain_delay` (a pod's
 //! `preStop` sleep, while callers' cached discovery still names it), then drains — takes no
 //! new request, finishes what it holds — and stops. Every change re-runs the controller.

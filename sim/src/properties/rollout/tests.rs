@@ -591,6 +591,53 @@ fn a_new_version_replica_s_cold_start_compiles_the_new_module() {
 }
 
 #[test]
+fn a_surge_onto_a_full_node_waits_for_the_retired_replica_to_go() {
+    // The node has room for two replicas (64 cores, 32 requested each). The surge replica
+    // stays pending; the old replica the controller retires keeps its place while it serves
+    // its drain delay and drains — a terminating pod's resources stay reserved until it
+    // exits — so the new one is placed only once it stopped, and never three at once. (The
+    // pending replica is new-version while it waits: counted as old, the controller retired
+    // it and asked for it again without end.)
+    let autoscale = "  [service.autoscale]\n  min_replicas = 2\n  max_replicas = 2\n  metric = \"concurrency\"\n  target = 2\n  cpu_request = 32";
+    let s = design(
+        2,
+        40,
+        autoscale,
+        &rollout("rolling", "max_surge = 1\nmax_unavailable = 1\ndrain_delay_ms = 300"),
+    );
+    let r = held(&s, GOOD_V2);
+    let mut state: std::collections::BTreeMap<u32, String> = Default::default();
+    let (mut most, mut pending_seen) = (0, false);
+    let mut first_stop = None;
+    let mut first_new_start = None;
+    for l in lines(&r) {
+        let t = l.t.as_secs_f64();
+        match &l.event {
+            TraceEvent::ReplicaState { replica, state: st, .. } => {
+                state.insert(*replica, st.clone());
+                pending_seen |= st == "pending";
+                if st == "stopped" && first_stop.is_none() {
+                    first_stop = Some(t);
+                }
+            }
+            TraceEvent::Rollout { step, version: 1, .. } if step == "starting" => {
+                first_new_start.get_or_insert(t);
+            }
+            _ => {}
+        }
+        let placed = state
+            .values()
+            .filter(|s| matches!(s.as_str(), "starting" | "ready" | "draining" | "down"))
+            .count();
+        most = most.max(placed);
+    }
+    assert!(pending_seen, "the surge replica waited for room");
+    assert_eq!(most, 2, "never more replicas placed than the node holds");
+    let (stop, start) = (first_stop.expect("an old one stopped"), first_new_start.expect("new"));
+    assert!(start >= stop && stop >= 1.3, "placed at {start}, the retired one stopped at {stop}");
+}
+
+#[test]
 fn an_in_place_rollout_under_concurrency_holds() {
     let s = design(2, 400, "instance_policy = \"pooled\"", &rollout("in-place", ""));
     let r = held(&s, GOOD_V2);
