@@ -25,6 +25,12 @@
 //! it go at once, old ones first (Kubernetes' proportional scaling does not wait for
 //! `maxUnavailable` either: the HPA asked for fewer).
 //!
+//! A scale-to-zero service rolls out as a Knative Service gets a new Revision: at zero
+//! replicas (desired 0) there is nothing to replace and the rollout finishes at once; if it
+//! scales to zero meanwhile, the controller removes what is left. Either way the activator's
+//! next scale from zero starts new-version replicas (the new Revision's pods) while it
+//! buffers the requests (tests: `properties/rollout/tests.rs`).
+//!
 //! Every step is traced (`rollout`), so which version each replica runs at any instant can be
 //! read back from the trace (`properties/rollout.rs`, the report's rollout section).
 

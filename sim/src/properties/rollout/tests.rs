@@ -36,6 +36,12 @@ pub(crate) const GOOD_V2: &str = r#"{"id":"a","price":1,"stock":3}"#;
 /// Service `cat` (module `cat.wat`, `replicas`, public `get` answering `id` and `price`)
 /// behind the gateway, clients at `rps` for 4 s; `extra` adds tables (a `[[rollout]]`, faults).
 pub(crate) fn design(replicas: u32, rps: u32, service_extra: &str, extra: &str) -> Scenario {
+    let arrival = format!("{{ kind = \"poisson\", rate_rps = {rps} }}");
+    design_arrival(replicas, &arrival, service_extra, extra)
+}
+
+/// [`design`] with the workload's `arrival` given, for `duration_s`.
+fn design_arrival(replicas: u32, arrival: &str, service_extra: &str, extra: &str) -> Scenario {
     let text = format!(
         r#"
 [system]
@@ -65,7 +71,7 @@ concurrency = 4
   response = {{ id = "string", price = "number" }}
 [workload]
 duration_s = 4
-arrival = {{ kind = "poisson", rate_rps = {rps} }}
+arrival = {arrival}
   [[workload.mix]]
   service = "cat"
   endpoint = "get"
@@ -635,6 +641,83 @@ fn a_surge_onto_a_full_node_waits_for_the_retired_replica_to_go() {
     assert_eq!(most, 2, "never more replicas placed than the node holds");
     let (stop, start) = (first_stop.expect("an old one stopped"), first_new_start.expect("new"));
     assert!(start >= stop && stop >= 1.3, "placed at {start}, the retired one stopped at {stop}");
+}
+
+/// A Knative-style scale-to-zero `cat` (decisions every second, 0.3 s grace) under 20
+/// requests/s until 0.5 s, silence, then again from 3 s; its rollout starts at `at_s`.
+fn serverless_rollout(at_s: f64, startup_ms: u32) -> Scenario {
+    let autoscale = "  [service.autoscale]\n  min_replicas = 0\n  max_replicas = 2\n  metric = \"concurrency\"\n  target = 1\n  interval_s = 1\n  scale_down_stabilisation_s = 0\n  scale_to_zero_grace_s = 0.3\n  startup_ms = 100";
+    let arrival = r#"{ kind = "schedule", steps = [{ at_s = 0, rate_rps = 20 }, { at_s = 0.5, rate_rps = 0 }, { at_s = 3, rate_rps = 20 }] }"#;
+    let rolling = rollout("rolling", "")
+        .replace("at_s = 1\n", &format!("at_s = {at_s}\n"))
+        .replace("startup_ms = 200", &format!("startup_ms = {startup_ms}"));
+    design_arrival(1, arrival, autoscale, &rolling)
+}
+
+/// `(t, step, replica, version, desired)` of every `rollout` line, and `(t, action)` of every
+/// `activator` line.
+#[allow(clippy::type_complexity)]
+fn rollout_and_activator(r: &RunResult) -> (Vec<(f64, String, u32, u32, u32)>, Vec<(f64, String)>) {
+    let (mut steps, mut acts) = (Vec::new(), Vec::new());
+    for l in lines(r) {
+        let t = l.t.as_secs_f64();
+        match l.event {
+            TraceEvent::Rollout { step, replica, version, desired, .. } => {
+                steps.push((t, step, replica, version, desired));
+            }
+            TraceEvent::Activator { action, .. } => acts.push((t, action)),
+            _ => {}
+        }
+    }
+    (steps, acts)
+}
+
+/// After the rollout, the service's replicas start from zero on the new version (Knative: the
+/// new Revision's pods), the activator holding the requests meanwhile; none fails.
+fn served_from_zero_by_the_new_version(r: &RunResult, after: f64) {
+    let (steps, acts) = rollout_and_activator(r);
+    let starts: Vec<_> = steps.iter().filter(|s| s.1 == "starting" && s.0 >= after).collect();
+    assert!(!starts.is_empty(), "a replica starts for the requests from 3 s: {steps:?}");
+    assert!(starts.iter().all(|s| s.3 == 1), "every start is new-version: {steps:?}");
+    let buffered = acts.iter().filter(|a| a.1 == "buffered" && a.0 >= 3.0).count();
+    let released = acts.iter().filter(|a| a.1 == "released" && a.0 >= 3.0).count();
+    assert!(buffered > 0 && released == buffered, "{acts:?}");
+    assert_eq!(r.requests_sent, r.requests_answered);
+    let ok = r.metrics.endpoints["cat.get"].outcomes.get(&crate::metrics::Outcome::Ok).copied();
+    assert_eq!(ok, Some(r.requests_sent), "{:?}", r.metrics.endpoints["cat.get"].outcomes);
+}
+
+#[test]
+fn a_rollout_of_a_service_at_zero_replicas_is_its_next_revision() {
+    // Knative: a new Revision of a service scaled to zero starts no pod of its own; the next
+    // request goes to the activator, which buffers it while a pod of the new Revision starts.
+    // The service scales to zero at its 2 s decision; the rollout at 2.8 s has nothing to
+    // replace (desired 0) and is finished at once; the requests from 3 s are served by
+    // new-version replicas.
+    let s = serverless_rollout(2.8, 200);
+    let r = held(&s, GOOD_V2);
+    let (steps, _) = rollout_and_activator(&r);
+    let before: Vec<(&str, u32)> =
+        steps.iter().filter(|s| s.0 <= 2.8).map(|s| (s.1.as_str(), s.4)).collect();
+    assert_eq!(before, [("started", 0), ("finished", 0)], "{steps:?}");
+    served_from_zero_by_the_new_version(&r, 2.8);
+}
+
+#[test]
+fn a_service_that_scales_to_zero_during_its_rollout_comes_back_new() {
+    // The rollout starts at 0.3 s with one replica serving; its new replica needs 2 s to
+    // start. At its 2 s decision the service is idle past its grace and scales to zero: the
+    // controller
+    // removes both (the desired count is 0) and the rollout finishes; the requests from 3 s
+    // start new-version replicas through the activator.
+    let s = serverless_rollout(0.3, 2000);
+    let r = held(&s, GOOD_V2);
+    let (steps, _) = rollout_and_activator(&r);
+    let started = steps.iter().find(|s| s.1 == "started").expect("started");
+    assert_eq!((started.0, started.4), (0.3, 1), "{steps:?}");
+    let finished = steps.iter().find(|s| s.1 == "finished").expect("finished");
+    assert!(finished.0 < 3.0 && finished.4 == 0, "finished at zero before 3 s: {steps:?}");
+    served_from_zero_by_the_new_version(&r, finished.0);
 }
 
 #[test]
