@@ -435,7 +435,14 @@ impl Sim {
                 return; // every position holds a replica: max_replicas bounds `to`
             };
             let replica = free as ReplicaIdx;
-            self.replica_mut(service, replica).health = Health::Pending;
+            // A pending pod is already its ReplicaSet's: it runs the target version when it
+            // is placed, and a rolling rollout's controller counts it as new while it waits
+            // (counted as old, the controller would retire it at once and ask for it again).
+            let state = &mut self.services[service.index()];
+            let target = state.target;
+            let r = &mut state.replicas[free];
+            r.health = Health::Pending;
+            r.version = target;
             if self.room_for(service) {
                 self.place(service, replica);
             } else {
@@ -455,6 +462,13 @@ impl Sim {
         self.trace_replica(service, replica, now);
         self.start_version(service, replica, "starting");
         self.note_placed(service);
+        let delay = self.startup_delay(service, replica);
+        self.q.after(delay, Event::ReplicaReady { service, replica, life });
+    }
+
+    /// How long `replica` takes from starting to ready: its start-up delay plus, with
+    /// `cold_start = "module"`, the cold start of the module it runs (traced).
+    pub(crate) fn startup_delay(&mut self, service: ServiceId, replica: ReplicaIdx) -> u64 {
         let spec = self.world.service(service);
         // A replica running a rollout's new version starts as that version does
         // (`rollout.rs`); any other as its autoscaler says.
@@ -467,8 +481,7 @@ impl Sim {
             (None, Some(a)) => a.startup,
             (None, None) => 0,
         };
-        let cold = self.cold_start_cost(service, replica);
-        self.q.after(startup + cold, Event::ReplicaReady { service, replica, life });
+        startup + self.cold_start_cost(service, replica)
     }
 
     pub(crate) fn on_replica_ready(&mut self, service: ServiceId, replica: ReplicaIdx, life: u32) {
@@ -497,7 +510,8 @@ impl Sim {
             None => 0,
         };
         let (compile, instantiate) = if spec.has_module {
-            let code = self.host.code_bytes(&spec.name);
+            // The module this replica runs: a rollout's new version has code of its own.
+            let code = self.host.code_bytes(self.services[service.index()].runtime_of(replica));
             (code.saturating_mul(COMPILE_NS_PER_CODE_BYTE), INSTANTIATE_NS)
         } else {
             (0, 0)
@@ -564,7 +578,9 @@ impl Sim {
     pub(crate) fn replica_stopped(&mut self, service: ServiceId, replica: ReplicaIdx) {
         let now = self.q.now();
         debug_assert_eq!(self.replica(service, replica).outstanding(), 0);
-        self.replica_mut(service, replica).health = Health::Off;
+        let r = self.replica_mut(service, replica);
+        r.health = Health::Off;
+        r.crashed_starting = false;
         self.deregister(service, replica, "scaled down");
         self.trace_replica(service, replica, now);
         let runtime = self.services[service.index()].runtime_of(replica);

@@ -15,6 +15,11 @@
 //! caller balances over all of them (Envoy's 50 % panic threshold). An ejected replica returns
 //! when its ejection time has passed (Envoy checks at its sweep interval; here at the next pick).
 //!
+//! A mesh proxy's retry avoids the replicas its earlier tries of the same call went to: Istio
+//! gives every retry policy Envoy's `previous_hosts` retry host predicate with
+//! `host_selection_retry_max_attempts` 5 — the balancer picks again while it picks a
+//! previous host, at most 5 more times, then keeps its last pick.
+//!
 //! Each caller — the gateway, the broker, each calling service — has its own view, as each
 //! Envoy proxy does. A replica that crashed is therefore avoided as soon as its callers see it
 //! fail, not only once the registry's TTL expires.
@@ -27,6 +32,7 @@ use super::Sim;
 use super::event::Event;
 use super::ids::{NodeId, ReplicaIdx, ReqId, ServiceId, VersionIdx};
 use super::mesh::OutlierSpec;
+use super::requests::Origin;
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
@@ -35,6 +41,10 @@ use crate::trace::TraceEvent;
 /// sets none.
 const ENVOY_OUTLIER: OutlierSpec =
     OutlierSpec { consecutive: 5, base_ejection: 30_000_000_000, max_percent: 10 };
+
+/// How many more picks a retry makes while it picks a replica an earlier try went to:
+/// Istio's `host_selection_retry_max_attempts` (Envoy's own default is 1).
+const HOST_SELECTION_RETRY_MAX_ATTEMPTS: u32 = 5;
 
 /// Who picks a replica: each has its own view of the replicas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -189,13 +199,15 @@ impl Sim {
         );
     }
 
-    /// Picks a replica of `service` for `caller` (of version `subset` only, when given);
-    /// `None` when none is registered.
+    /// Picks a replica of `service` for `caller` (of version `subset` only, when given),
+    /// picking again while it picks one of `avoid` (a retry's previous hosts), at most
+    /// [`HOST_SELECTION_RETRY_MAX_ATTEMPTS`] times; `None` when none is registered.
     fn pick_replica(
         &mut self,
         caller: Caller,
         service: ServiceId,
         subset: Option<VersionIdx>,
+        avoid: &[ReplicaIdx],
     ) -> Option<ReplicaIdx> {
         let now = self.q.now();
         self.expire_waiting(now);
@@ -221,31 +233,38 @@ impl Sim {
         // Fewer than half left: balance over every discovered replica (Envoy's panic mode).
         let candidates = if healthy.len() * 2 < discovered.len() { discovered } else { healthy };
         let balancing = self.world.service(service).balancing;
-        Some(match balancing {
-            LoadBalancing::RoundRobin => {
-                let state = &mut self.services[service.index()];
-                state.rr += 1;
-                candidates[((state.rr - 1) % candidates.len() as u64) as usize]
-            }
-            LoadBalancing::Random => {
-                candidates[self.rng_lb.below(candidates.len() as u64) as usize]
-            }
-            LoadBalancing::LeastOutstanding => {
-                let k = candidates.len() as u64;
-                if k == 1 {
-                    candidates[0]
-                } else {
-                    let i = self.rng_lb.below(k);
-                    let j = (i + 1 + self.rng_lb.below(k - 1)) % k;
-                    let (a, b) = (candidates[i as usize], candidates[j as usize]);
-                    if slots[b as usize].outstanding < slots[a as usize].outstanding {
-                        b
+        let mut reselections = if avoid.is_empty() { 0 } else { HOST_SELECTION_RETRY_MAX_ATTEMPTS };
+        loop {
+            let pick = match balancing {
+                LoadBalancing::RoundRobin => {
+                    let state = &mut self.services[service.index()];
+                    state.rr += 1;
+                    candidates[((state.rr - 1) % candidates.len() as u64) as usize]
+                }
+                LoadBalancing::Random => {
+                    candidates[self.rng_lb.below(candidates.len() as u64) as usize]
+                }
+                LoadBalancing::LeastOutstanding => {
+                    let k = candidates.len() as u64;
+                    if k == 1 {
+                        candidates[0]
                     } else {
-                        a
+                        let i = self.rng_lb.below(k);
+                        let j = (i + 1 + self.rng_lb.below(k - 1)) % k;
+                        let (a, b) = (candidates[i as usize], candidates[j as usize]);
+                        if slots[b as usize].outstanding < slots[a as usize].outstanding {
+                            b
+                        } else {
+                            a
+                        }
                     }
                 }
+            };
+            if reselections == 0 || !avoid.contains(&pick) {
+                return Some(pick);
             }
-        })
+            reselections -= 1;
+        }
     }
 
     /// The outlier detection `caller` applies to `service`: the mesh policy's when the
@@ -299,10 +318,18 @@ impl Sim {
             self.activators[service.index()].last_request = Some(self.q.now());
         }
         let subset = self.route_subset(req, caller, service);
-        let Some(replica) = self.pick_replica(caller, service, subset) else {
+        let call = match self.requests.live(req).origin {
+            Origin::Call { call, attempt } => Some((call, attempt)),
+            _ => None,
+        };
+        let avoid = call.map_or(Vec::new(), |(c, a)| self.calls.previous_hosts(c, a).to_vec());
+        let Some(replica) = self.pick_replica(caller, service, subset, &avoid) else {
             // A scale-to-zero service's activator takes what no discovered replica can.
             return zero && self.activate(req, from, caller, patience, retry);
         };
+        if let Some((c, _)) = call {
+            self.calls.tried(c, req, replica);
+        }
         self.send_to_replica(req, from, caller, patience, retry, replica)
     }
 

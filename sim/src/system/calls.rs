@@ -15,7 +15,7 @@ use super::Sim;
 use super::balancer::Caller;
 use super::event::Event;
 use super::ids::{
-    CallId, ChannelId, Counter, EndpointId, InvId, NodeId, ReqId, ServiceId, VersionIdx,
+    CallId, ChannelId, Counter, EndpointId, InvId, NodeId, ReplicaIdx, ReqId, ServiceId, VersionIdx,
 };
 use super::mesh::{Admission, Parked, Refusal, RetrySpec, Waiter};
 use super::requests::{ClientState, Origin, Request};
@@ -66,6 +66,9 @@ pub(crate) struct Call {
     /// The version subset its proxy routed its first routed try to (`mesh/route.rs`): the
     /// proxy's own retries stay in it, as Envoy retries within the cluster the route picked.
     subset: Option<VersionIdx>,
+    /// The replicas its proxy's tries went to so far: the proxy's retries avoid them
+    /// (Istio's `previous_hosts` retry host predicate, see [`Calls::previous_hosts`]).
+    tried: Vec<ReplicaIdx>,
 }
 
 #[derive(Debug, Default)]
@@ -83,6 +86,28 @@ impl Calls {
             return None;
         }
         c.subset
+    }
+
+    /// The replicas a retry of `call`'s proxy avoids: those its earlier tries went to. Istio
+    /// configures every route's retry policy with Envoy's `previous_hosts` host predicate
+    /// (`host_selection_retry_max_attempts` 5), so its sidecars and gateways retry elsewhere;
+    /// an application's own retry is a new request, balanced anew.
+    pub(crate) fn previous_hosts(&self, call: CallId, attempt: u32) -> &[ReplicaIdx] {
+        match self.table.get(&call) {
+            Some(c) if attempt > 0 && c.mesh.is_some() => &c.tried,
+            _ => &[],
+        }
+    }
+
+    /// `call`'s try `req` went to `replica` (the try it sent, not a wire duplicate of it):
+    /// its proxy's retries avoid it.
+    pub(crate) fn tried(&mut self, call: CallId, req: ReqId, replica: ReplicaIdx) {
+        if let Some(c) = self.table.get_mut(&call)
+            && c.mesh.is_some()
+            && c.sent == Some(req)
+        {
+            c.tried.push(replica);
+        }
     }
 
     /// `call`'s try was routed to `subset` (the first such try pins it).
@@ -174,6 +199,7 @@ impl Sim {
             sent: None,
             subset: None,
             failed: ("", Outcome::Rejected),
+            tried: Vec::new(),
         };
         self.calls.table.insert(id, call);
         self.send_call_attempt(id);
@@ -223,6 +249,7 @@ impl Sim {
             sent: None,
             subset: None,
             failed: ("", Outcome::Rejected),
+            tried: Vec::new(),
         };
         let id = CallId(self.calls.ids.next());
         self.calls.table.insert(id, call);

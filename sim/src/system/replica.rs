@@ -60,6 +60,10 @@ pub(crate) struct Replica {
     /// crash and restart (the same pod), changed in place only by a module swap or an in-place
     /// rollout.
     pub(crate) version: VersionIdx,
+    /// It crashed while starting (never ready since it was placed): its restart starts it
+    /// again, ready only after its start-up, as a Kubernetes pod whose container restarts
+    /// is Ready only once its readiness probe passes.
+    pub(crate) crashed_starting: bool,
 }
 
 impl Replica {
@@ -101,6 +105,7 @@ impl ServiceState {
             running: Vec::new(),
             queue: VecDeque::new(),
             version: VersionIdx(0),
+            crashed_starting: false,
         };
         let replicas = (0..slots.max(replicas))
             .map(|i| replica(if i < replicas { Health::Up } else { Health::Off }))
@@ -264,8 +269,10 @@ impl Sim {
             Health::Up => false,
             Health::Draining => true,
             Health::Starting => {
-                // Nothing to lose yet; it stays placed, down, until a restart.
+                // Nothing to lose yet; it stays placed, down, until a restart, which starts
+                // it again (`on_restart`).
                 r.health = Health::Down;
+                r.crashed_starting = true;
                 let name = &self.world.service(service).name;
                 self.trace.emit(now, &TraceEvent::ReplicaDown { service: name, replica });
                 return;
@@ -330,6 +337,20 @@ impl Sim {
         let r = self.replica_mut(service, replica);
         if r.health != Health::Down {
             return; // it was never down, another fault restarted it first, or it was scaled away
+        }
+        if std::mem::take(&mut r.crashed_starting) {
+            // It had never become ready: it starts again and is ready only after its start-up
+            // (a new life, so the first start's readiness event no longer counts).
+            r.health = Health::Starting;
+            r.life += 1;
+            let life = r.life;
+            let name = &self.world.service(service).name;
+            self.trace.emit(now, &TraceEvent::ReplicaUp { service: name, replica });
+            self.trace_replica(service, replica, now);
+            self.start_version(service, replica, "restarted");
+            let delay = self.startup_delay(service, replica);
+            self.q.after(delay, Event::ReplicaReady { service, replica, life });
+            return;
         }
         r.health = Health::Up;
         let life = r.life;

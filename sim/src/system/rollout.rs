@@ -6,6 +6,9 @@
 //! made ready like an autoscaler's (`autoscale.rs`: `scale_up`, start-up delay, registration)
 //! — as long as the replicas not terminating stay within `replicas + max_surge`; an old ready
 //! replica is retired only while the ready ones stay at least `replicas − max_unavailable`.
+//! A new replica with no room on its node stays pending as a new-version one; a retired
+//! replica keeps its place on the node until it stopped (a terminating pod's resources stay
+//! reserved until it exits), so a surge onto a full node waits for it.
 //! A retired replica leaves the registry at once, keeps serving for `drain_delay` (a pod's
 //! `preStop` sleep, while callers' cached discovery still names it), then drains — takes no
 //! new request, finishes what it holds — and stops. Every change re-runs the controller.
@@ -21,6 +24,12 @@
 //! replicas it starts run the new version. When the desired count falls, the replicas above
 //! it go at once, old ones first (Kubernetes' proportional scaling does not wait for
 //! `maxUnavailable` either: the HPA asked for fewer).
+//!
+//! A scale-to-zero service rolls out as a Knative Service gets a new Revision: at zero
+//! replicas (desired 0) there is nothing to replace and the rollout finishes at once; if it
+//! scales to zero meanwhile, the controller removes what is left. Either way the activator's
+//! next scale from zero starts new-version replicas (the new Revision's pods) while it
+//! buffers the requests (tests: `properties/rollout/tests.rs`).
 //!
 //! Every step is traced (`rollout`), so which version each replica runs at any instant can be
 //! read back from the trace (`properties/rollout.rs`, the report's rollout section).

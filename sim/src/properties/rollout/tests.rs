@@ -36,6 +36,12 @@ pub(crate) const GOOD_V2: &str = r#"{"id":"a","price":1,"stock":3}"#;
 /// Service `cat` (module `cat.wat`, `replicas`, public `get` answering `id` and `price`)
 /// behind the gateway, clients at `rps` for 4 s; `extra` adds tables (a `[[rollout]]`, faults).
 pub(crate) fn design(replicas: u32, rps: u32, service_extra: &str, extra: &str) -> Scenario {
+    let arrival = format!("{{ kind = \"poisson\", rate_rps = {rps} }}");
+    design_arrival(replicas, &arrival, service_extra, extra)
+}
+
+/// [`design`] with the workload's `arrival` given, for `duration_s`.
+fn design_arrival(replicas: u32, arrival: &str, service_extra: &str, extra: &str) -> Scenario {
     let text = format!(
         r#"
 [system]
@@ -65,7 +71,7 @@ concurrency = 4
   response = {{ id = "string", price = "number" }}
 [workload]
 duration_s = 4
-arrival = {{ kind = "poisson", rate_rps = {rps} }}
+arrival = {arrival}
   [[workload.mix]]
   service = "cat"
   endpoint = "get"
@@ -486,6 +492,232 @@ fn an_old_replica_that_crashes_mid_rollout_restarts_old_and_is_retired_later() {
         "the controller retires it afterwards: {steps:?}"
     );
     assert!(steps.iter().filter(|(s, _, _)| s == "starting").all(|(_, _, v)| *v == 1));
+}
+
+#[test]
+fn a_new_replica_that_crashes_while_starting_is_ready_only_after_starting_again() {
+    // Replica 1 is retired at 1 s (no surge) and stops after its drain delay (the discovery
+    // cache's 500 ms); its new-version replacement starts there, ready after 1 s; it crashes at
+    // 2 s and restarts at 2.2 s. It had never been ready: it starts again and is ready 1 s
+    // after its restart — a Kubernetes pod whose
+    // container restarts is Ready only once its readiness probe passes — not at its restart
+    // (which would let the controller count it available and retire the next old replica).
+    let crash = "[[fault]]\nkind = \"crash\"\nservice = \"cat\"\nreplica = 1\nat_s = 2\nrestart_after_s = 0.2\n";
+    let rolling = rollout("rolling", "max_surge = 0\nmax_unavailable = 1")
+        .replace("startup_ms = 200", "startup_ms = 1000");
+    let s = design(2, 20, "", &format!("{rolling}{crash}"));
+    let r = held(&s, GOOD_V2);
+    let ls = lines(&r);
+    let started = ls
+        .iter()
+        .find_map(|l| match &l.event {
+            TraceEvent::Rollout { step, replica: 1, version: 1, .. } if step == "starting" => {
+                Some(l.t.as_secs_f64())
+            }
+            _ => None,
+        })
+        .expect("a new replica starts in position 1");
+    assert!(started > 1.0 && started < 2.0, "it was starting when it crashed: {started}");
+    let states: Vec<(f64, String)> = ls
+        .iter()
+        .filter_map(|l| match &l.event {
+            TraceEvent::ReplicaState { replica: 1, state, .. } if l.t.as_secs_f64() >= 2.0 => {
+                Some((l.t.as_secs_f64(), state.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    let first_two: Vec<(f64, &str)> =
+        states.iter().take(2).map(|(t, s)| ((t * 1e6).round() / 1e6, s.as_str())).collect();
+    assert_eq!(first_two, [(2.2, "starting"), (3.2, "ready")], "{states:?}");
+    // Nothing reached it between its crash and then: it was not in the registry.
+    let early = ls.iter().any(|l| {
+        (2.0..3.2).contains(&l.t.as_secs_f64())
+            && matches!(l.event, TraceEvent::InvocationStart { replica: 1, .. })
+    });
+    assert!(!early, "replica 1 served before it was ready");
+    // The other (old) replica was retired only once the new one was ready.
+    let retired_0 = ls.iter().find_map(|l| match &l.event {
+        TraceEvent::Rollout { step, replica: 0, .. } if step == "terminating" => {
+            Some(l.t.as_secs_f64())
+        }
+        _ => None,
+    });
+    assert!(retired_0.is_some_and(|t| t >= 3.2), "{retired_0:?}");
+}
+
+#[test]
+fn a_new_version_replica_s_cold_start_compiles_the_new_module() {
+    // `cold_start = "module"`: starting a replica costs compiling the module it runs. The
+    // new version has four times the code of the old one: each new-version replica's cold
+    // start is charged the new module's code bytes, not the old one's.
+    let autoscale = "  [service.autoscale]\n  min_replicas = 2\n  max_replicas = 2\n  metric = \"concurrency\"\n  target = 2\n  cold_start = \"module\"";
+    let s = design(2, 20, autoscale, &rollout("rolling", ""));
+    let padding: String = (0..60)
+        .map(|i| format!("  (func (export \"pad{i}\") (result i64) (i64.const {i}) (i64.const 1) (i64.add))\n"))
+        .collect();
+    let old = module(GOOD);
+    let new = module(GOOD_V2).replacen(
+        "(func (export \"alloc\")",
+        &format!("{padding}(func (export \"alloc\")"),
+        1,
+    );
+    let files: ModuleFiles = [("cat.wat", old), ("cat2.wat", new)]
+        .into_iter()
+        .map(|(n, m)| (n.to_owned(), m.into_bytes()))
+        .collect();
+    let rt = build_runtime(&s, &files).expect("the modules load");
+    let (old_code, new_code) = {
+        use crate::runtime::ServiceHost as _;
+        let rolled = crate::system::rollout_runtime_name("cat", 0);
+        (rt.code_bytes("cat"), rt.code_bytes(&rolled))
+    };
+    assert!(new_code > 4 * old_code && old_code > 0, "{old_code} {new_code}");
+    let mut o = RunOptions::new(1);
+    o.trace = TraceMode::Full;
+    let r = Sim::new(s.clone(), Box::new(rt), &o).run();
+    let per_byte = crate::runtime::COMPILE_NS_PER_CODE_BYTE;
+    let mut version = std::collections::BTreeMap::new();
+    let mut charged = Vec::new();
+    for l in lines(&r) {
+        match l.event {
+            TraceEvent::Rollout { step, replica, version: v, .. } if step == "starting" => {
+                version.insert(replica, v);
+            }
+            TraceEvent::ColdStart { replica, compile_ns, .. } => {
+                charged.push((version.get(&replica).copied(), compile_ns));
+            }
+            _ => {}
+        }
+    }
+    let new_starts: Vec<u64> =
+        charged.iter().filter(|(v, _)| *v == Some(1)).map(|(_, c)| *c).collect();
+    assert!(new_starts.len() >= 2, "{charged:?}");
+    assert!(new_starts.iter().all(|&c| c == new_code * per_byte), "{charged:?} ({new_code} B)");
+}
+
+#[test]
+fn a_surge_onto_a_full_node_waits_for_the_retired_replica_to_go() {
+    // The node has room for two replicas (64 cores, 32 requested each). The surge replica
+    // stays pending; the old replica the controller retires keeps its place while it serves
+    // its drain delay and drains — a terminating pod's resources stay reserved until it
+    // exits — so the new one is placed only once it stopped, and never three at once. (The
+    // pending replica is new-version while it waits: counted as old, the controller retired
+    // it and asked for it again without end.)
+    let autoscale = "  [service.autoscale]\n  min_replicas = 2\n  max_replicas = 2\n  metric = \"concurrency\"\n  target = 2\n  cpu_request = 32";
+    let s = design(
+        2,
+        40,
+        autoscale,
+        &rollout("rolling", "max_surge = 1\nmax_unavailable = 1\ndrain_delay_ms = 300"),
+    );
+    let r = held(&s, GOOD_V2);
+    let mut state: std::collections::BTreeMap<u32, String> = Default::default();
+    let (mut most, mut pending_seen) = (0, false);
+    let mut first_stop = None;
+    let mut first_new_start = None;
+    for l in lines(&r) {
+        let t = l.t.as_secs_f64();
+        match &l.event {
+            TraceEvent::ReplicaState { replica, state: st, .. } => {
+                state.insert(*replica, st.clone());
+                pending_seen |= st == "pending";
+                if st == "stopped" && first_stop.is_none() {
+                    first_stop = Some(t);
+                }
+            }
+            TraceEvent::Rollout { step, version: 1, .. } if step == "starting" => {
+                first_new_start.get_or_insert(t);
+            }
+            _ => {}
+        }
+        let placed = state
+            .values()
+            .filter(|s| matches!(s.as_str(), "starting" | "ready" | "draining" | "down"))
+            .count();
+        most = most.max(placed);
+    }
+    assert!(pending_seen, "the surge replica waited for room");
+    assert_eq!(most, 2, "never more replicas placed than the node holds");
+    let (stop, start) = (first_stop.expect("an old one stopped"), first_new_start.expect("new"));
+    assert!(start >= stop && stop >= 1.3, "placed at {start}, the retired one stopped at {stop}");
+}
+
+/// A Knative-style scale-to-zero `cat` (decisions every second, 0.3 s grace) under 20
+/// requests/s until 0.5 s, silence, then again from 3 s; its rollout starts at `at_s`.
+fn serverless_rollout(at_s: f64, startup_ms: u32) -> Scenario {
+    let autoscale = "  [service.autoscale]\n  min_replicas = 0\n  max_replicas = 2\n  metric = \"concurrency\"\n  target = 1\n  interval_s = 1\n  scale_down_stabilisation_s = 0\n  scale_to_zero_grace_s = 0.3\n  startup_ms = 100";
+    let arrival = r#"{ kind = "schedule", steps = [{ at_s = 0, rate_rps = 20 }, { at_s = 0.5, rate_rps = 0 }, { at_s = 3, rate_rps = 20 }] }"#;
+    let rolling = rollout("rolling", "")
+        .replace("at_s = 1\n", &format!("at_s = {at_s}\n"))
+        .replace("startup_ms = 200", &format!("startup_ms = {startup_ms}"));
+    design_arrival(1, arrival, autoscale, &rolling)
+}
+
+/// `(t, step, replica, version, desired)` of every `rollout` line, and `(t, action)` of every
+/// `activator` line.
+#[allow(clippy::type_complexity)]
+fn rollout_and_activator(r: &RunResult) -> (Vec<(f64, String, u32, u32, u32)>, Vec<(f64, String)>) {
+    let (mut steps, mut acts) = (Vec::new(), Vec::new());
+    for l in lines(r) {
+        let t = l.t.as_secs_f64();
+        match l.event {
+            TraceEvent::Rollout { step, replica, version, desired, .. } => {
+                steps.push((t, step, replica, version, desired));
+            }
+            TraceEvent::Activator { action, .. } => acts.push((t, action)),
+            _ => {}
+        }
+    }
+    (steps, acts)
+}
+
+/// After the rollout, the service's replicas start from zero on the new version (Knative: the
+/// new Revision's pods), the activator holding the requests meanwhile; none fails.
+fn served_from_zero_by_the_new_version(r: &RunResult, after: f64) {
+    let (steps, acts) = rollout_and_activator(r);
+    let starts: Vec<_> = steps.iter().filter(|s| s.1 == "starting" && s.0 >= after).collect();
+    assert!(!starts.is_empty(), "a replica starts for the requests from 3 s: {steps:?}");
+    assert!(starts.iter().all(|s| s.3 == 1), "every start is new-version: {steps:?}");
+    let buffered = acts.iter().filter(|a| a.1 == "buffered" && a.0 >= 3.0).count();
+    let released = acts.iter().filter(|a| a.1 == "released" && a.0 >= 3.0).count();
+    assert!(buffered > 0 && released == buffered, "{acts:?}");
+    assert_eq!(r.requests_sent, r.requests_answered);
+    let ok = r.metrics.endpoints["cat.get"].outcomes.get(&crate::metrics::Outcome::Ok).copied();
+    assert_eq!(ok, Some(r.requests_sent), "{:?}", r.metrics.endpoints["cat.get"].outcomes);
+}
+
+#[test]
+fn a_rollout_of_a_service_at_zero_replicas_is_its_next_revision() {
+    // Knative: a new Revision of a service scaled to zero starts no pod of its own; the next
+    // request goes to the activator, which buffers it while a pod of the new Revision starts.
+    // The service scales to zero at its 2 s decision; the rollout at 2.8 s has nothing to
+    // replace (desired 0) and is finished at once; the requests from 3 s are served by
+    // new-version replicas.
+    let s = serverless_rollout(2.8, 200);
+    let r = held(&s, GOOD_V2);
+    let (steps, _) = rollout_and_activator(&r);
+    let before: Vec<(&str, u32)> =
+        steps.iter().filter(|s| s.0 <= 2.8).map(|s| (s.1.as_str(), s.4)).collect();
+    assert_eq!(before, [("started", 0), ("finished", 0)], "{steps:?}");
+    served_from_zero_by_the_new_version(&r, 2.8);
+}
+
+#[test]
+fn a_service_that_scales_to_zero_during_its_rollout_comes_back_new() {
+    // The rollout starts at 0.3 s with one replica serving; its new replica needs 2 s to
+    // start. At its 2 s decision the service is idle past its grace and scales to zero: the
+    // controller
+    // removes both (the desired count is 0) and the rollout finishes; the requests from 3 s
+    // start new-version replicas through the activator.
+    let s = serverless_rollout(0.3, 2000);
+    let r = held(&s, GOOD_V2);
+    let (steps, _) = rollout_and_activator(&r);
+    let started = steps.iter().find(|s| s.1 == "started").expect("started");
+    assert_eq!((started.0, started.4), (0.3, 1), "{steps:?}");
+    let finished = steps.iter().find(|s| s.1 == "finished").expect("finished");
+    assert!(finished.0 < 3.0 && finished.4 == 0, "finished at zero before 3 s: {steps:?}");
+    served_from_zero_by_the_new_version(&r, finished.0);
 }
 
 #[test]

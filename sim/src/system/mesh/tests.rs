@@ -99,6 +99,43 @@ all = true
     assert!(retried > 0, "the gateway retried after per-try timeouts");
 }
 
+/// Replica 0 of two is dead from 1 s (its registry entry lives on; the outlier detector would
+/// need 1000 failures): each request's one retry must go to the other replica — Istio gives
+/// every retry policy Envoy's `previous_hosts` predicate, reselecting up to 5 times.
+#[test]
+fn a_proxy_retry_avoids_the_replica_its_earlier_try_went_to() {
+    let mesh = r#"
+[mesh]
+all = true
+  [[mesh.policy]]
+  service = "s"
+  retries = { attempts = 2, per_try_timeout_ms = 50, retry_on = ["timeout"] }
+  outlier_detection = { consecutive_5xx = 1000, base_ejection_time_ms = 1000, max_ejection_percent = 10 }
+"#;
+    // (Least-outstanding is left out: its two draws are two distinct replicas, so with two
+    // it picks by load alone, whatever the predicate.)
+    for balancing in ["round-robin", "random"] {
+        let svc = service(2, 2.0, 100.0, 4.0).replacen(
+            "concurrency = 1000",
+            &format!("concurrency = 1000\nload_balancing = \"{balancing}\""),
+            1,
+        );
+        let r = run(&format!("{svc}{CRASH}{mesh}"), 1);
+        let (_, failed) = outcomes(&r, "s.get");
+        let retried = events(&r)
+            .iter()
+            .filter(|(_, e)| matches!(e, TraceEvent::GatewayTry { attempt: 1, .. }))
+            .count() as u64;
+        assert!(retried >= 50, "{balancing}: the dead replica's tries were retried ({retried})");
+        match balancing {
+            // Round-robin's next pick is the other replica: never the dead one again.
+            "round-robin" => assert_eq!(failed, 0, "{balancing}: {failed} of {retried} retries"),
+            // A random pick lands on the dead replica 6 times running with odds 1/64.
+            _ => assert!(failed * 20 <= retried, "{balancing}: {failed} of {retried} retries"),
+        }
+    }
+}
+
 #[test]
 fn retries_wait_a_fully_jittered_exponential_back_off_and_stop_after_attempts() {
     // A service slower than the per-try timeout: every try times out after 10 ms.
