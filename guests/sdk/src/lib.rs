@@ -87,6 +87,10 @@ extern crate alloc;
 extern crate std;
 
 mod error;
+// The allocator: used on wasm32, tested natively (the fake host needs none).
+#[cfg(any(target_arch = "wasm32", test))]
+#[allow(unsafe_code)] // an allocator's raw blocks; each block says why it holds
+mod heap;
 mod host;
 mod reply;
 
