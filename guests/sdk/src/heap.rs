@@ -337,7 +337,7 @@ mod tests {
         let mut heap = heap(&mut buffer, 33_000);
         let top = {
             // One "request": a few allocations of assorted sizes, all freed.
-            let mut request = |heap: &mut Heap<&mut Buffer>| {
+            let request = |heap: &mut Heap<&mut Buffer>| {
                 let sizes = [13, 200, 64, 1_000, 7, 4_000];
                 let ptrs: Vec<_> = sizes.iter().map(|&s| heap.alloc(layout(s, 1))).collect();
                 for (&p, &s) in ptrs.iter().zip(&sizes) {
