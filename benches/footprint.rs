@@ -123,8 +123,8 @@ fn instances() {
 }
 
 /// Where an instance's bytes go, through wasmi directly (the runtime's engine settings, stub
-/// imports): the store and instance alone, then after the guest's first `alloc`, which makes
-/// its allocator (dlmalloc) grow the linear memory.
+/// imports): the store and instance alone, then after the guest's first `alloc` (which made
+/// dlmalloc grow the linear memory; the SDK's own allocator now starts in the initial page).
 fn instance_breakdown() {
     let mut config = wasmi::Config::default();
     config.consume_fuel(true).compilation_mode(wasmi::CompilationMode::Eager);

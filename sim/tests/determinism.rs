@@ -160,7 +160,7 @@ fn shipped_scenarios_keep_their_trace_hash() {
         include_str!("../../scenarios/validation/mmc3-rho080.toml"),
     );
     let pinned = [
-        ("shop", &*SHOP, 3.0, "6f12ff0a39d071a072ca3eddb6dbe9f5bfbddecfce50b9becfdd8a33be4b065b"),
+        ("shop", &*SHOP, 3.0, "755afe7bcef4516ae16b6527877b202f2eb409ac058fd7fe38239ca1894d30fd"),
         (
             "tandem",
             &*TANDEM,

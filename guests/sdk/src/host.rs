@@ -18,7 +18,7 @@ pub(crate) mod wasm {
     use crate::log::Level;
 
     #[global_allocator]
-    static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+    static ALLOCATOR: crate::heap::wasm::GuestHeap = crate::heap::wasm::GuestHeap::new();
 
     /// A panic is a bug in the guest: trap, and let the host record a guest fault.
     #[panic_handler]

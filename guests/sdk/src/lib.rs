@@ -51,8 +51,9 @@
 //!
 //! # Memory discipline (wasm32)
 //!
-//! The SDK is `no_std` + `alloc`; on wasm32 it brings `dlmalloc` as the global allocator (the
-//! one std would use) and a panic handler that traps (`unreachable`, a guest fault).
+//! The SDK is `no_std` + `alloc`; on wasm32 it brings its own global allocator (power-of-two
+//! blocks from `__heap_base`, grown only when the initial memory is full) and a panic handler
+//! that traps (`unreachable`, a guest fault).
 //!
 //! * **`alloc(len)`** allocates `len` bytes with alignment 1 from the global allocator and never
 //!   returns 0 (`alloc(0)` returns a dangling non-zero pointer and allocates nothing). Every
@@ -78,7 +79,7 @@
 //! # Building
 //!
 //! Crate type `cdylib`, target `wasm32-unknown-unknown`, release profile `opt-level = "s"`,
-//! `lto`, `codegen-units = 1`, `panic = "abort"`, `strip`, and `-C link-arg=-zstack-size=65536`.
+//! `lto`, `codegen-units = 1`, `panic = "abort"`, `strip`, and `-C link-arg=-zstack-size=32768`.
 //! `guests/sdk/README.md` walks through a new service from scratch.
 #![no_std]
 
@@ -87,6 +88,10 @@ extern crate alloc;
 extern crate std;
 
 mod error;
+// The allocator: used on wasm32, tested natively (the fake host needs none).
+#[cfg(any(target_arch = "wasm32", test))]
+#[allow(unsafe_code)] // an allocator's raw blocks; each block says why it holds
+mod heap;
 mod host;
 mod reply;
 
