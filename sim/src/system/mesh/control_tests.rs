@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::tests::{CRASH, events, run, service};
+use super::tests::{CRASH, FRONT_CALLS_S, events, run, service};
 use crate::trace::TraceEvent;
 
 /// Two proxies in front of `s` (one replica of `ms` ms unless `replicas` says otherwise): the
@@ -35,25 +35,7 @@ fn two_proxies(
 name = "rest"
 kind = "rest"
 timeout_ms = 5000
-[[service]]
-name = "front"
-context = "c"
-node = "a"
-concurrency = 1000
-  [service.service_time]
-  distribution = {{ dist = "constant", ms = 1.0 }}
-  [[service.call]]
-  service = "s"
-  endpoint = "get"
-  channel = "rest"
-  [[service.endpoint]]
-  name = "go"
-  method = "GET"
-  path = "/go"
-  public = true
-    [[service.endpoint.effect]]
-    call = "s.get"
-[mesh]
+{FRONT_CALLS_S}[mesh]
 services = ["front"]
 {declared}  [mesh.control_plane]
   propagation = {{ dist = "uniform", min_ms = 100, max_ms = 1900 }}

@@ -391,25 +391,7 @@ pub(super) fn front_calls_s(
 name = "rest"
 kind = "rest"
 {channel}
-[[service]]
-name = "front"
-context = "c"
-node = "a"
-concurrency = 1000
-  [service.service_time]
-  distribution = {{ dist = "constant", ms = 1.0 }}
-  [[service.call]]
-  service = "s"
-  endpoint = "get"
-  channel = "rest"
-  [[service.endpoint]]
-  name = "go"
-  method = "GET"
-  path = "/go"
-  public = true
-    [[service.endpoint.effect]]
-    call = "s.get"
-[mesh]
+{FRONT_CALLS_S}[mesh]
 services = ["front"]
   [[mesh.policy]]
   service = "s"
@@ -493,3 +475,25 @@ sidecar_latency_ms = 0.3
     let text = format!("{}{CRASH}{mesh}", service(2, 2.0, 100.0, 3.0));
     assert_eq!(run(&text, 9).trace_hash, run(&text, 9).trace_hash);
 }
+
+/// `front`, a one-millisecond public `front.go` that calls `s.get` over the channel `rest`: the
+/// caller whose sidecar the mesh tests configure.
+pub(super) const FRONT_CALLS_S: &str = r#"[[service]]
+name = "front"
+context = "c"
+node = "a"
+concurrency = 1000
+  [service.service_time]
+  distribution = { dist = "constant", ms = 1.0 }
+  [[service.call]]
+  service = "s"
+  endpoint = "get"
+  channel = "rest"
+  [[service.endpoint]]
+  name = "go"
+  method = "GET"
+  path = "/go"
+  public = true
+    [[service.endpoint.effect]]
+    call = "s.get"
+"#;
