@@ -240,12 +240,16 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario, services: &[&str]) {
             );
             cx.error("parse.value", sub.span, &format!("{field}.replicas"), msg);
         }
-        if sub.replicas.is_some() && s.rollouts.iter().any(|r| r.service.name == svc.name) {
+        // A rollout replaces the module of the service's replicas, and a subset is told apart
+        // by the module (version) its replicas run: like a `module-swap` (`refuse_swaps`), it
+        // would leave a route's subsets without replicas, whether the subset is the declared
+        // replicas or a Deployment of its own.
+        if s.rollouts.iter().any(|r| r.service.name == svc.name) {
             let msg = format!(
-                "`{}` has a `[[rollout]]`: a rollout and subsets with their own replicas of one service are not supported together (a canary is pushed as route weights)",
+                "`{}` has a `[[rollout]]`: a rollout and version subsets of one service are not supported together (a canary is pushed as route weights)",
                 svc.name
             );
-            cx.error("parse.value", sub.span, &format!("{field}.replicas"), msg);
+            cx.error("parse.value", sub.span, &field, msg);
         }
     }
     refuse_swaps(cx, s, mesh);

@@ -80,6 +80,24 @@ fn a_module_swap_of_a_subsetted_service_is_refused_at_the_fault_with_a_hint() {
 }
 
 #[test]
+fn a_rollout_of_a_subsetted_service_is_refused_at_each_subset() {
+    // The rollout would replace the declared replicas' module (v1's) and leave v1's routes
+    // without replicas; with its own Deployment (v2) it is refused too.
+    let rollout = "[[rollout]]\nservice = \"back\"\nmodule = \"new.wat\"\nat_s = 1\n";
+    let errs = errors(rollout);
+    let hits: Vec<&String> = errs
+        .iter()
+        .filter(|e| e.contains("`back` has a `[[rollout]]`: a rollout and version subsets"))
+        .collect();
+    assert_eq!(hits.len(), 2, "one per subset: {errs:?}");
+    assert!(hits.iter().all(|e| e.contains("mesh.subset[")), "{hits:?}");
+    // A rollout of a service without subsets is not refused by the mesh.
+    let other = rollout.replace("\"back\"", "\"front\"");
+    let errs = errors(&other);
+    assert!(!errs.iter().any(|e| e.contains("version subsets")), "{errs:?}");
+}
+
+#[test]
 fn refuses_bad_routes_with_located_errors() {
     let base_lines = BASE.lines().count() + SUBSETS.lines().count();
     for (extra, needle) in [
