@@ -49,30 +49,68 @@ fn failed(outcome: &str) -> bool {
 struct Refusals {
     /// A gateway try's request → its client request (`gateway_try`).
     try_of: BTreeMap<u64, u64>,
-    /// A client request, or a call attempt's request → what refused it (first refusal).
-    by_req: BTreeMap<u64, (u32, String)>,
-    /// A call → the refusals of its attempts (count, first one's description).
-    by_call: BTreeMap<u64, (u32, String)>,
+    /// A client request, or a call attempt's request → its refused tries.
+    by_req: BTreeMap<u64, Refused>,
+    /// A call → the refusals of its attempts.
+    by_call: BTreeMap<u64, Refused>,
     /// Refused tries of client requests that got a good answer in the end.
     recovered: u32,
 }
 
+/// The refused tries of one request or call: how many, the first one told in full, and every
+/// retiring replica that refused one (a retry may meet another retiring replica).
+#[derive(Debug, Default)]
+struct Refused {
+    n: u32,
+    /// The first refusal, told in full, and the replica that made it.
+    first: String,
+    first_by: String,
+    /// Refused tries per replica.
+    by: BTreeMap<String, u32>,
+}
+
+impl Refused {
+    fn add(&mut self, other: Refused) {
+        if self.n == 0 {
+            self.first = other.first;
+            self.first_by = other.first_by;
+        }
+        self.n += other.n;
+        for (who, k) in other.by {
+            *self.by.entry(who).or_default() += k;
+        }
+    }
+
+    /// "(n refused tries)", naming the replicas that refused besides the first one's.
+    fn told(&self) -> String {
+        let others: Vec<String> = self
+            .by
+            .iter()
+            .filter(|(who, _)| **who != self.first_by)
+            .map(|(who, k)| format!("{who} ({k})"))
+            .collect();
+        let tries = if self.n == 1 { "y" } else { "ies" };
+        if others.is_empty() {
+            format!("({} refused tr{tries})", self.n)
+        } else {
+            format!("({} refused tr{tries}; also by {})", self.n, others.join(", "))
+        }
+    }
+}
+
 impl Refusals {
-    fn refused(&mut self, req: u64, what: String) {
+    fn refused(&mut self, req: u64, who: String, what: String) {
         let key = self.try_of.get(&req).copied().unwrap_or(req);
-        self.by_req.entry(key).or_insert((0, what)).0 += 1;
+        let by = [(who.clone(), 1)].into_iter().collect();
+        let one = Refused { n: 1, first: what, first_by: who, by };
+        self.by_req.entry(key).or_default().add(one);
     }
 
     /// Refusals whose request ended well (retried), or had not ended by the run's end (a
     /// call that got its answer leaves no line saying so).
     fn unfailed(&self) -> u32 {
-        self.recovered
-            + self.by_req.values().chain(self.by_call.values()).map(|(n, _)| n).sum::<u32>()
+        self.recovered + self.by_req.values().chain(self.by_call.values()).map(|r| r.n).sum::<u32>()
     }
-}
-
-fn merge(into: &mut BTreeMap<u64, (u32, String)>, key: u64, (n, what): (u32, String)) {
-    into.entry(key).or_insert((0, what)).0 += n;
 }
 
 /// One invocation as the property follows it.
@@ -135,35 +173,38 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
                 if v.retiring.contains_key(&key) && reason != "queue full" {
                     refusals.refused(
                         *req,
+                        format!("replica {replica} of `{service}`"),
                         format!("replica {replica} of `{service}`, which the rollout was retiring, refused a try of it ({reason}) at {ms:.1} ms"),
                     );
                 }
             }
             TraceEvent::CallFailed { call, req, target, reason, gave_up, .. } => {
                 if let Some(r) = refusals.by_req.remove(req) {
-                    merge(&mut refusals.by_call, *call, r);
+                    refusals.by_call.entry(*call).or_default().add(r);
                 }
-                if *gave_up && let Some((n, what)) = refusals.by_call.remove(call) {
+                if *gave_up && let Some(r) = refusals.by_call.remove(call) {
+                    let told = r.told();
                     violations.push((
                         line.t,
                         format!(
-                            "call {call} to `{target}` gave up ({reason}) at {ms:.1} ms: {what}, a caller still sending it there ({n} refused tr{})",
-                            if n == 1 { "y" } else { "ies" }
+                            "call {call} to `{target}` gave up ({reason}) at {ms:.1} ms: {}, a caller still sending it there {told}",
+                            r.first
                         ),
                         format!("call:{call}"),
                     ));
                 }
             }
             TraceEvent::Response { req, outcome, .. } => {
-                let Some((n, what)) = refusals.by_req.remove(req) else { return };
+                let Some(r) = refusals.by_req.remove(req) else { return };
                 if !failed(outcome) {
-                    refusals.recovered += n;
+                    refusals.recovered += r.n;
                 } else {
+                    let told = r.told();
                     violations.push((
                         line.t,
                         format!(
-                            "request {req} failed ({outcome}) at {ms:.1} ms: {what}, a caller still sending it there ({n} refused tr{})",
-                            if n == 1 { "y" } else { "ies" }
+                            "request {req} failed ({outcome}) at {ms:.1} ms: {}, a caller still sending it there {told}",
+                            r.first
                         ),
                         format!("req:{req}"),
                     ));

@@ -405,6 +405,38 @@ fn a_call_is_judged_by_whether_its_retries_gave_up() {
 }
 
 #[test]
+fn a_finding_names_every_retiring_replica_that_refused_its_tries() {
+    // Two replicas retiring at once: the call's first attempt meets replica 1, its retries
+    // replica 0 twice; the finding tells the first refusal and names replica 0 too.
+    let s = design(3, 100, "", &rollout("rolling", ""));
+    let mut bad = retiring_one();
+    bad.push(TraceEvent::Rollout {
+        service: "cat",
+        step: "terminating",
+        replica: 0,
+        version: 0,
+        desired: 2,
+    });
+    bad.extend([
+        inv(1, 1, "front", 0, "client", 1),
+        TraceEvent::CallStart { call: 7, inv: 1, service: "cat", endpoint: "get" },
+    ]);
+    bad.extend(refused_attempt(10, 0, false));
+    for (req, attempt, gave_up) in [(11, 1, false), (12, 2, true)] {
+        let mut by_zero = refused_attempt(req, attempt, gave_up);
+        by_zero[0] =
+            TraceEvent::Rejected { req, service: "cat", replica: 0, reason: "replica down" };
+        bad.extend(by_zero);
+    }
+    let (_, run) = super::super::tests::run_with(&bad);
+    let v = super::check(&s, &run);
+    assert_eq!(v.status, Status::Failed, "{v:#?}");
+    let f = &v.findings[0];
+    assert!(f.contains(": replica 1 of `cat`, which the rollout was retiring"), "{f}");
+    assert!(f.ends_with("(3 refused tries; also by replica 0 of `cat` (2))"), "{f}");
+}
+
+#[test]
 fn catches_an_in_place_swap_to_a_faulting_module() {
     let s = design(2, 100, "instance_policy = \"pooled\"", &rollout("in-place", ""));
     failed_with(&s, "", "ran the new version and ended guest-fault");
