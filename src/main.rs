@@ -32,6 +32,9 @@ enum Command {
     /// What-if runs over a grid of parameters (replicas, placement, autoscaling, load
     /// balancing, rate): one table and one plot comparing p99, availability and cost per point.
     Sweep(cmd::sweep::SweepArgs),
+    /// Several designs side by side under the same seeds and duration: availability, failures
+    /// by outcome, p99 of successes and of every answer, cost and SLO verdict per design.
+    Compare(cmd::compare::CompareArgs),
     /// Join the shard files of `check --shard I/N` into the report `check` gives on one machine.
     Merge(cmd::merge::MergeArgs),
     /// Reproduce a counterexample saved by `check` and tell its story.
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Merge(args) => cmd::merge::run(&args),
         Command::Run(args) => cmd::run::run(&args),
         Command::Sweep(args) => cmd::sweep::run(&args),
+        Command::Compare(args) => cmd::compare::run(&args),
         Command::Invoke(args) => cmd::invoke::run(&args),
         #[cfg(feature = "gui")]
         Command::Gui(args) => match fusebench_gui::launch(&args) {

@@ -54,6 +54,29 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome, in declaration order.
+    pub const ALL: [Outcome; 13] = [
+        Outcome::Ok,
+        Outcome::AppError,
+        Outcome::ExpectedError,
+        Outcome::Timeout,
+        Outcome::Rejected,
+        Outcome::GuestFault,
+        Outcome::OomKilled,
+        Outcome::ContractViolation,
+        Outcome::BadRequest,
+        Outcome::Overflow,
+        Outcome::RateLimited,
+        Outcome::Filtered,
+        Outcome::Denied,
+    ];
+
+    /// The outcome a report names (`timeout`): the inverse of [`Outcome::name`].
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.name() == name)
+    }
+
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {
@@ -462,4 +485,20 @@ pub fn cdf_points(h: &Histogram<u64>) -> Vec<(f64, f64)> {
             (v.value_iterated_to() as f64 / 1e3, acc as f64 / total)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::Outcome;
+
+    #[test]
+    fn every_outcome_is_read_back_from_its_name() {
+        for o in Outcome::ALL {
+            assert_eq!(Outcome::from_name(o.name()), Some(o));
+        }
+        // ALL lists each variant once: the names (one per variant) are distinct.
+        let names: std::collections::BTreeSet<_> = Outcome::ALL.iter().map(|o| o.name()).collect();
+        assert_eq!(names.len(), Outcome::ALL.len());
+        assert_eq!(Outcome::from_name("lost"), None);
+    }
 }

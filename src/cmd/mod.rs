@@ -1,5 +1,6 @@
 //! One module per subcommand; each exposes its clap `Args` and `run(&Args) -> Result<ExitCode>`.
 pub mod check;
+pub mod compare;
 pub mod graph;
 pub mod inspect;
 pub mod invoke;
@@ -7,6 +8,7 @@ pub mod merge;
 pub mod replay;
 pub mod run;
 pub mod sweep;
+pub mod table;
 
 use std::path::Path;
 

@@ -33,6 +33,7 @@ use fusebench_sim::time::SimTime;
 use rayon::prelude::*;
 
 use super::run::{Plan, parse_duration, progress_bar, simulate};
+use super::table;
 use crate::load::{Input, Loaded, load_or_report, read_text};
 
 /// The most grid points one sweep runs (each point × each seed is one simulation).
@@ -185,7 +186,7 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     };
     let seeds: Vec<u64> = (args.seed..=last_seed).collect();
-    let reports = run_all(&plans, &seeds, args.jobs)?;
+    let reports = run_all(&plans, &seeds, args.jobs, "point")?;
     let swept: Vec<SweepPoint> = points
         .iter()
         .zip(reports.chunks(seeds.len()))
@@ -224,7 +225,7 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The public endpoints, `service.endpoint`, in scenario order (the report's keys).
-fn public_endpoints(s: &Scenario) -> Vec<String> {
+pub(crate) fn public_endpoints(s: &Scenario) -> Vec<String> {
     s.services
         .iter()
         .flat_map(|svc| {
@@ -470,8 +471,14 @@ fn errors_of(diags: &[Diagnostic]) -> Vec<Diagnostic> {
 
 // ---- running -----------------------------------------------------------------------------------
 
-/// Every (point, seed) run on a pool of `jobs` threads; the reports in (point, seed) order.
-fn run_all(plans: &[Plan], seeds: &[u64], jobs: Option<u64>) -> anyhow::Result<Vec<Report>> {
+/// Every (plan, seed) run on a pool of `jobs` threads; the reports in (plan, seed) order. A
+/// failed run is named `{unit} N` (1-based plan number).
+pub(crate) fn run_all(
+    plans: &[Plan],
+    seeds: &[u64],
+    jobs: Option<u64>,
+    unit: &str,
+) -> anyhow::Result<Vec<Report>> {
     let jobs = jobs.map_or_else(
         || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
         |j| usize::try_from(j).unwrap_or(1),
@@ -482,13 +489,14 @@ fn run_all(plans: &[Plan], seeds: &[u64], jobs: Option<u64>) -> anyhow::Result<V
         .context("cannot start the sweep's threads")?;
     let tasks: Vec<(usize, u64)> =
         (0..plans.len()).flat_map(|p| seeds.iter().map(move |s| (p, *s))).collect();
-    let bar = progress_bar(tasks.len() as u64, "{spinner} sweep [{bar:40}] {pos}/{len} runs");
+    let template = format!("{{spinner}} {unit}s [{{bar:40}}] {{pos}}/{{len}} runs");
+    let bar = progress_bar(tasks.len() as u64, &template);
     let reports = pool.install(|| {
         tasks
             .into_par_iter()
             .map(|(p, seed)| {
                 let report = simulate(&plans[p], seed, &indicatif::ProgressBar::hidden(), None)
-                    .with_context(|| format!("point {}", p + 1))?;
+                    .with_context(|| format!("{unit} {}", p + 1))?;
                 bar.inc(1);
                 Ok(report)
             })
@@ -561,38 +569,9 @@ impl Sweep {
             })
             .collect();
         let params = self.parameters.len();
-        let widths: Vec<usize> = (0..header.len())
-            .map(|c| {
-                rows.iter()
-                    .map(|r| r[c].chars().count())
-                    .chain([header[c].chars().count()])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
         // The settings (and the SLO verdict) read left-aligned, the figures right-aligned.
-        let line = |cells: &[String]| -> String {
-            let mut l = String::new();
-            for (c, cell) in cells.iter().enumerate() {
-                let pad = widths[c] - cell.chars().count();
-                let left = (1..=params).contains(&c) || c == cells.len() - 1;
-                if c > 0 {
-                    l.push_str("  ");
-                }
-                if left {
-                    l.push_str(cell);
-                    l.push_str(&" ".repeat(pad));
-                } else {
-                    l.push_str(&" ".repeat(pad));
-                    l.push_str(cell);
-                }
-            }
-            l.trim_end().to_owned()
-        };
-        let _ = writeln!(s, "{}", line(&header));
-        for r in &rows {
-            let _ = writeln!(s, "{}", line(r));
-        }
+        let last = header.len() - 1;
+        s.push_str(&table::aligned(&header, &rows, |c| (1..=params).contains(&c) || c == last));
         let missed: Vec<String> = self
             .points
             .iter()
@@ -622,7 +601,7 @@ impl Sweep {
             .map(str::to_owned),
         );
         let mut s = String::new();
-        let _ = writeln!(s, "{}", csv_row(&header));
+        let _ = writeln!(s, "{}", table::csv_row(&header));
         for p in &self.points {
             let mut row = vec![p.point.to_string()];
             row.extend(p.settings.iter().map(|(_, v)| v.clone()));
@@ -638,24 +617,10 @@ impl Sweep {
                     v => v.to_owned(),
                 },
             ]);
-            let _ = writeln!(s, "{}", csv_row(&row));
+            let _ = writeln!(s, "{}", table::csv_row(&row));
         }
         s
     }
-}
-
-fn csv_row(cells: &[String]) -> String {
-    let quoted: Vec<String> = cells
-        .iter()
-        .map(|c| {
-            if c.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", c.replace('"', "\"\""))
-            } else {
-                c.clone()
-            }
-        })
-        .collect();
-    quoted.join(",")
 }
 
 /// `DIR/sweep.csv` and `DIR/sweep.svg`, each written atomically (other files in DIR are kept).

@@ -4,6 +4,7 @@ mod authz;
 mod autoscale;
 mod bad_input;
 mod canary;
+mod compare;
 mod composed;
 mod corpus;
 mod docs;

@@ -80,3 +80,30 @@ pub fn verdict<'a>(json: &'a serde_json::Value, id: &str) -> &'a serde_json::Val
         .find(|v| v["id"] == id)
         .unwrap_or_else(|| panic!("no verdict {id} in {json:#}"))
 }
+
+/// The first README command line containing `marker` (with its `\` continuations joined), its
+/// `fusebench` arguments (after `-- `), its line number, and the ```text block following it:
+/// the output the README shows for it.
+pub fn readme_command_and_output(marker: &str) -> (String, Vec<String>, usize, String) {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let lines: Vec<&str> = readme.lines().collect();
+    let at = lines.iter().position(|l| l.contains(marker)).expect("the command in the README");
+    let mut command = lines[at].trim_end_matches('\\').to_owned();
+    let mut next = at + 1;
+    while lines[next - 1].ends_with('\\') {
+        command.push_str(lines[next].trim_end_matches('\\'));
+        next += 1;
+    }
+    let command = command.split(" # ").next().unwrap_or(&command).trim_end().to_owned();
+    let args: Vec<String> = command
+        .split_once("-- ")
+        .expect("cargo run -- ARGS")
+        .1
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let open = next + lines[next..].iter().position(|l| *l == "```text").expect("its output");
+    let close = open + 1 + lines[open + 1..].iter().position(|l| *l == "```").expect("fence");
+    let shown: String = lines[open + 1..close].iter().map(|l| format!("{l}\n")).collect();
+    (command, args, at + 1, shown)
+}

@@ -360,21 +360,9 @@ fn an_autoscale_policy_trades_cold_starts_for_replica_seconds() {
 /// The README's sweep command prints exactly the table the README shows under it.
 #[test]
 fn the_readme_sweep_table_reproduces() {
-    let readme = std::fs::read_to_string(crate::support::root().join("README.md")).expect("README");
-    let lines: Vec<&str> = readme.lines().collect();
-    let at = lines.iter().position(|l| l.contains("-- sweep ")).expect("a sweep command");
-    let mut command = lines[at].trim_end_matches('\\').to_owned();
-    let mut next = at + 1;
-    while lines[next - 1].ends_with('\\') {
-        command.push_str(lines[next].trim_end_matches('\\'));
-        next += 1;
-    }
-    let args: Vec<&str> =
-        command.split_once("-- ").expect("cargo run -- ARGS").1.split_whitespace().collect();
-    let open = next + lines[next..].iter().position(|l| *l == "```text").expect("its table");
-    let close = open + 1 + lines[open + 1..].iter().position(|l| *l == "```").expect("fence");
-    let shown: String = lines[open + 1..close].iter().map(|l| format!("{l}\n")).collect();
+    let (command, args, line, shown) = crate::support::readme_command_and_output("-- sweep ");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let o = fusebench(&args);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(stdout(&o), shown, "README.md:{}: `{command}`", at + 1);
+    assert_eq!(stdout(&o), shown, "README.md:{line}: `{command}`");
 }

@@ -1,0 +1,391 @@
+//! `fusebench compare A.toml B.toml [C.toml …]`: several designs run side by side in one
+//! command, under the same seeds and the same workload duration, one row each — availability,
+//! the failures by outcome, p99 of the successes and of every answer, cost, SLO verdict.
+//!
+//! It is `sweep` over whole files rather than over parameters: for designs that differ in more
+//! than a swept value can say (a `[mesh]` section, a fault, a different module). Each design is
+//! run exactly as `fusebench run` runs it; comparing them under the same seeds is the
+//! common-random-numbers design of simulation experiments (each seed's random streams are named
+//! per purpose, so the designs see the same arrivals and fault draws wherever they agree).
+//!
+//! Exit 0 when every design ran (an SLO missed by a design is a result: its SLO column); exit 2
+//! on bad input: a scenario that does not read or load, an `--endpoint` some design does not
+//! serve, workloads of different lengths without `--duration`, a resource limit.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use fusebench_model::diagnostic::did_you_mean;
+use fusebench_model::text::plain;
+use fusebench_sim::limits::check_scenario;
+use fusebench_sim::metrics::Outcome;
+use fusebench_sim::report::sweep::{self, SweepPoint};
+use fusebench_sim::report::{self, Report};
+use fusebench_sim::setup;
+use fusebench_sim::time::SimTime;
+
+use super::run::{Plan, parse_duration};
+use super::sweep::{public_endpoints, run_all};
+use super::table;
+use crate::load::{Loaded, load_or_report};
+
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// The designs: two or more scenario files (TOML), one row each in the order given.
+    #[arg(required = true, num_args = 2.., value_name = "SCENARIO")]
+    pub scenarios: Vec<PathBuf>,
+    /// Seed of the first run of every design (the same seeds for every design).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Runs per design: seeds SEED, SEED+1, …; counts and costs are summed over them, p99s are
+    /// their mean.
+    #[arg(long, value_name = "K", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub seeds: u64,
+    /// Simulated duration of the workload in seconds, for every design (default: the
+    /// workloads', which must then be equal).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_duration)]
+    pub duration: Option<f64>,
+    /// Simulations run at once (default: every core).
+    #[arg(long, value_name = "J", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub jobs: Option<u64>,
+    /// Client figures of one public endpoint (`service.endpoint`), which every design must
+    /// serve, instead of all of them (whose p99 is then the worst endpoint's).
+    #[arg(long, value_name = "SERVICE.ENDPOINT")]
+    pub endpoint: Option<String>,
+    /// Write compare.csv and compare.svg (the plot) into DIR, creating it.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// How the table is printed.
+    #[arg(long, value_enum, default_value_t = super::sweep::Format::Text)]
+    pub format: super::sweep::Format,
+    /// Lift the resource limits (as `run --limits-off`).
+    #[arg(long)]
+    pub limits_off: bool,
+}
+
+/// One design's row: what `sweep` measures at a point, plus what a side-by-side of failure
+/// handling needs — the failures by outcome and the p99 of every answer (what users waited,
+/// timeouts included).
+#[derive(Debug, serde::Serialize)]
+struct Design {
+    /// The file, as given on the command line.
+    scenario: String,
+    /// The scenario's `name`.
+    system: String,
+    #[serde(flatten)]
+    figures: SweepPoint,
+    /// Failed answers by outcome (`timeout`, `rejected`, …), summed over the seeds.
+    failures: BTreeMap<String, u64>,
+    /// p99 latency of every answer, failures included, ms: the chosen endpoint's, else the
+    /// worst endpoint's; the mean over the seeds that had an answer.
+    p99_all_ms: Option<f64>,
+}
+
+impl Design {
+    fn new(
+        scenario: String,
+        system: String,
+        n: usize,
+        reports: &[Report],
+        endpoint: Option<&str>,
+    ) -> Design {
+        let figures =
+            SweepPoint::new(n, vec![("scenario".to_owned(), scenario.clone())], reports, endpoint);
+        let mut failures = BTreeMap::new();
+        let mut p99s = Vec::new();
+        for r in reports {
+            let mut worst: Option<f64> = None;
+            for (_, e) in r.endpoints.iter().filter(|(n, _)| endpoint.is_none_or(|e| e == *n)) {
+                for (outcome, count) in &e.outcomes {
+                    if !is_success(outcome) && *count > 0 {
+                        *failures.entry(outcome.clone()).or_insert(0) += count;
+                    }
+                }
+                if e.latency_all.count > 0 {
+                    let p = e.latency_all.p99_ms;
+                    worst = Some(worst.map_or(p, |w| w.max(p)));
+                }
+            }
+            p99s.extend(worst);
+        }
+        Design {
+            scenario,
+            system,
+            figures,
+            failures,
+            p99_all_ms: (!p99s.is_empty()).then(|| p99s.iter().sum::<f64>() / p99s.len() as f64),
+        }
+    }
+
+    /// `120 timeout, 3 rejected` (largest first), or `0`.
+    fn failures_text(&self) -> String {
+        let mut by_count: Vec<(&String, &u64)> = self.failures.iter().collect();
+        by_count.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        if by_count.is_empty() {
+            return "0".to_owned();
+        }
+        let parts: Vec<String> = by_count.iter().map(|(o, n)| format!("{n} {o}")).collect();
+        parts.join(", ")
+    }
+}
+
+/// Whether a report's outcome name counts as available (`Outcome::is_success`); a name this
+/// build does not know counts as a failure, so it is shown rather than hidden.
+fn is_success(outcome: &str) -> bool {
+    Outcome::from_name(outcome).is_some_and(Outcome::is_success)
+}
+
+/// The comparison as printed and written (`--format json` is this, serialised).
+#[derive(Debug, serde::Serialize)]
+struct Comparison {
+    seeds: Vec<u64>,
+    duration_s: f64,
+    /// The endpoint the client figures are of; `null`: every public endpoint.
+    endpoint: Option<String>,
+    designs: Vec<Design>,
+}
+
+pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
+    let limits = super::limits(args.limits_off);
+    let mut plans = Vec::with_capacity(args.scenarios.len());
+    for path in &args.scenarios {
+        let Some(loaded) = load_or_report(path, "nothing was run")? else {
+            return Ok(ExitCode::from(2));
+        };
+        if !super::modules_loadable(&loaded, path, "nothing was run") {
+            return Ok(ExitCode::from(2));
+        }
+        let Loaded { scenario, files, .. } = loaded;
+        if let Some(e) = &args.endpoint
+            && !public_endpoints(&scenario).contains(e)
+        {
+            let all = public_endpoints(&scenario);
+            let hint = did_you_mean(e, all.iter().map(String::as_str))
+                .map_or_else(String::new, |m| format!(" (did you mean `{}`?)", plain(m)));
+            eprintln!(
+                "error: --endpoint `{}` is not a public endpoint of {}{hint}; public: {}; nothing was run",
+                plain(e),
+                plain(&path.display().to_string()),
+                plain(&all.join(", "))
+            );
+            return Ok(ExitCode::from(2));
+        }
+        let own = scenario.workload.as_ref().map_or(0.0, |w| w.duration_s);
+        let mut planned = scenario.clone();
+        if let (Some(d), Some(w)) = (args.duration, planned.workload.as_mut()) {
+            w.duration_s = d;
+        }
+        let problems = check_scenario(&planned, &limits);
+        if !problems.is_empty() {
+            eprintln!("error: {}:", plain(&path.display().to_string()));
+            super::report_limits(&problems, "nothing was run");
+            return Ok(ExitCode::from(2));
+        }
+        drop(
+            setup::build_runtime(&scenario, &files)
+                .with_context(|| format!("cannot load the modules of {}", path.display()))?,
+        );
+        let duration = SimTime::from_secs_f64(args.duration.unwrap_or(own));
+        plans.push(Plan { scenario, files, duration, out: None, limits });
+    }
+    if args.duration.is_none()
+        && let Some(first) = plans.first()
+        && plans.iter().any(|p| p.duration != first.duration)
+    {
+        let lengths: Vec<String> = args
+            .scenarios
+            .iter()
+            .zip(&plans)
+            .map(|(path, p)| {
+                format!("{}: {} s", plain(&path.display().to_string()), p.duration.as_secs_f64())
+            })
+            .collect();
+        eprintln!(
+            "error: the workloads last differently ({}): give --duration so the designs are \
+             compared over the same time; nothing was run",
+            lengths.join(", ")
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let Some(last_seed) = args.seed.checked_add(args.seeds - 1) else {
+        eprintln!("error: seeds {}..{} overflow a 64-bit seed", args.seed, args.seeds);
+        return Ok(ExitCode::from(2));
+    };
+    let seeds: Vec<u64> = (args.seed..=last_seed).collect();
+    let reports = run_all(&plans, &seeds, args.jobs, "design")?;
+    let designs: Vec<Design> = args
+        .scenarios
+        .iter()
+        .zip(&plans)
+        .zip(reports.chunks(seeds.len()))
+        .enumerate()
+        .map(|(i, ((path, plan), runs))| {
+            Design::new(
+                path.display().to_string(),
+                plan.scenario.name.clone(),
+                i + 1,
+                runs,
+                args.endpoint.as_deref(),
+            )
+        })
+        .collect();
+    let comparison = Comparison {
+        seeds,
+        duration_s: plans.first().map_or(0.0, |p| p.duration.as_secs_f64()),
+        endpoint: args.endpoint.clone(),
+        designs,
+    };
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        super::sweep::Format::Text => out.write_all(comparison.text().as_bytes())?,
+        super::sweep::Format::Csv => out.write_all(comparison.csv().as_bytes())?,
+        super::sweep::Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &comparison)?;
+            writeln!(out)?;
+        }
+    }
+    if let Some(dir) = &args.out {
+        write_dir(dir, &comparison)
+            .with_context(|| format!("cannot write the comparison into {}", dir.display()))?;
+        if args.format == super::sweep::Format::Text {
+            writeln!(
+                out,
+                "\nwrote {}: compare.csv, compare.svg",
+                plain(&dir.display().to_string())
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn dash_or(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
+    v.map_or_else(|| "–".to_owned(), f)
+}
+
+impl Comparison {
+    /// The aligned table (names escaped: they are untrusted).
+    fn text(&self) -> String {
+        let of = match &self.endpoint {
+            Some(e) => format!("client figures of {}", plain(e)),
+            None => "client figures of every public endpoint (p99: the worst one's)".to_owned(),
+        };
+        let (first, last) =
+            (self.seeds.first().copied().unwrap_or(0), self.seeds.last().copied().unwrap_or(0));
+        let seeds = if first == last {
+            format!("seed {first}")
+        } else {
+            format!("seeds {first}..={last} (summed; p99 their mean)")
+        };
+        let mut s = format!(
+            "{} design(s) · {seeds} · {} s workload · {of}\n\n",
+            self.designs.len(),
+            self.duration_s
+        );
+        let header: Vec<String> = [
+            "scenario",
+            "requests",
+            "avail %",
+            "failures",
+            "p99 ms",
+            "p99 all ms",
+            "replica-s",
+            "SLO",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let rows: Vec<Vec<String>> = self
+            .designs
+            .iter()
+            .map(|d| {
+                let f = &d.figures;
+                vec![
+                    plain(&d.scenario).into_owned(),
+                    f.requests.to_string(),
+                    dash_or(f.availability, |a| format!("{:.3}", a * 100.0)),
+                    d.failures_text(),
+                    dash_or(f.p99_ms, |v| format!("{v:.2}")),
+                    dash_or(d.p99_all_ms, |v| format!("{v:.2}")),
+                    format!("{:.1}", f.replica_seconds),
+                    f.slo_verdict(),
+                ]
+            })
+            .collect();
+        // The file, the failures and the SLO verdict read left-aligned, the figures right.
+        s.push_str(&table::aligned(&header, &rows, |c| matches!(c, 0 | 3 | 7)));
+        let missed: Vec<String> = self
+            .designs
+            .iter()
+            .filter(|d| !d.figures.slo_missed.is_empty())
+            .map(|d| {
+                format!("  {}: {}", plain(&d.scenario), plain(&d.figures.slo_missed.join(", ")))
+            })
+            .collect();
+        if !missed.is_empty() {
+            s.push_str(&format!("\nSLO objectives missed\n{}\n", missed.join("\n")));
+        }
+        s
+    }
+
+    /// RFC 4180 CSV, one row per design; numbers unrounded (the JSON's), a missing value empty;
+    /// the failures as `outcome=count` pairs joined by `;`.
+    fn csv(&self) -> String {
+        let header: Vec<String> = [
+            "scenario",
+            "system",
+            "requests",
+            "successes",
+            "availability",
+            "failures",
+            "p99_ms",
+            "p99_all_ms",
+            "replica_seconds",
+            "cold_starts",
+            "slo",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let mut s = table::csv_row(&header);
+        s.push('\n');
+        for d in &self.designs {
+            let f = &d.figures;
+            let failures: Vec<String> =
+                d.failures.iter().map(|(o, n)| format!("{o}={n}")).collect();
+            let row = vec![
+                d.scenario.clone(),
+                d.system.clone(),
+                f.requests.to_string(),
+                f.successes.to_string(),
+                f.availability.map_or_else(String::new, |a| a.to_string()),
+                failures.join(";"),
+                f.p99_ms.map_or_else(String::new, |v| v.to_string()),
+                d.p99_all_ms.map_or_else(String::new, |v| v.to_string()),
+                f.replica_seconds.to_string(),
+                f.cold_starts.to_string(),
+                match f.slo_verdict().as_str() {
+                    "–" => String::new(),
+                    v => v.to_owned(),
+                },
+            ];
+            s.push_str(&table::csv_row(&row));
+            s.push('\n');
+        }
+        s
+    }
+}
+
+/// `DIR/compare.csv` and `DIR/compare.svg` (the sweep plot, one bar per design), each written
+/// atomically (other files in DIR are kept).
+fn write_dir(dir: &Path, comparison: &Comparison) -> anyhow::Result<()> {
+    report::create_dir(dir)?;
+    report::write_file(dir, "compare.csv", comparison.csv().as_bytes())?;
+    let title = format!("Side by side — {} design(s)", comparison.designs.len());
+    let points: Vec<SweepPoint> = comparison.designs.iter().map(|d| d.figures.clone()).collect();
+    let svg = sweep::svg(&title, &["scenario".to_owned()], &points)
+        .map_err(|reason| anyhow::anyhow!("cannot draw compare.svg: {reason}"))?;
+    report::write_file(dir, "compare.svg", svg.as_bytes())?;
+    Ok(())
+}
