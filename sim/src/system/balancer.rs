@@ -4,8 +4,9 @@
 //! - `round-robin`: the next replica in turn (Envoy `ROUND_ROBIN`);
 //! - `random`: a uniformly random replica (Envoy `RANDOM`);
 //! - `least-outstanding`: power of two choices over the caller's own requests still awaiting an
-//!   answer per replica — two distinct replicas drawn at random, the one with fewer wins, a tie
-//!   goes to the first drawn (Envoy `LEAST_REQUEST` with equal weights).
+//!   answer per replica — two replicas drawn at random *with replacement* (both draws may be the
+//!   same replica), the one with fewer wins, a tie goes to the first drawn (Envoy
+//!   `LEAST_REQUEST` with equal weights and its default `choice_count` 2).
 //!
 //! Every policy skips replicas the caller has ejected by **outlier detection** (Envoy's
 //! consecutive-5xx detector with its defaults): 5 consecutive failures — a failed answer, or no
@@ -33,6 +34,7 @@ use super::event::Event;
 use super::ids::{NodeId, ReplicaIdx, ReqId, ServiceId, VersionIdx};
 use super::mesh::OutlierSpec;
 use super::requests::Origin;
+use crate::rng::SimRng;
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
@@ -45,6 +47,25 @@ const ENVOY_OUTLIER: OutlierSpec =
 /// How many more picks a retry makes while it picks a replica an earlier try went to:
 /// Istio's `host_selection_retry_max_attempts` (Envoy's own default is 1).
 const HOST_SELECTION_RETRY_MAX_ATTEMPTS: u32 = 5;
+
+/// Power of two choices as Envoy's `LEAST_REQUEST` draws them: two uniform draws with
+/// replacement, the one with fewer `outstanding` wins, a tie goes to the first. Drawing with
+/// replacement lets the busier of two replicas win a quarter of the picks (both draws on it) —
+/// which is also what lets a retry's host reselection leave the less loaded of two replicas
+/// when the retry predicate rejects it. One candidate: no draw.
+fn two_choices(
+    rng: &mut SimRng,
+    candidates: &[ReplicaIdx],
+    outstanding: impl Fn(ReplicaIdx) -> u32,
+) -> ReplicaIdx {
+    let k = candidates.len() as u64;
+    if k == 1 {
+        return candidates[0];
+    }
+    let a = candidates[rng.below(k) as usize];
+    let b = candidates[rng.below(k) as usize];
+    if outstanding(b) < outstanding(a) { b } else { a }
+}
 
 /// Who picks a replica: each has its own view of the replicas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -245,19 +266,7 @@ impl Sim {
                     candidates[self.rng_lb.below(candidates.len() as u64) as usize]
                 }
                 LoadBalancing::LeastOutstanding => {
-                    let k = candidates.len() as u64;
-                    if k == 1 {
-                        candidates[0]
-                    } else {
-                        let i = self.rng_lb.below(k);
-                        let j = (i + 1 + self.rng_lb.below(k - 1)) % k;
-                        let (a, b) = (candidates[i as usize], candidates[j as usize]);
-                        if slots[b as usize].outstanding < slots[a as usize].outstanding {
-                            b
-                        } else {
-                            a
-                        }
-                    }
+                    two_choices(&mut self.rng_lb, &candidates, |r| slots[r as usize].outstanding)
                 }
             };
             if reselections == 0 || !avoid.contains(&pick) {
@@ -393,5 +402,29 @@ fn caller_service(caller: Caller) -> Option<ServiceId> {
     match caller {
         Caller::Service(s) => Some(s),
         Caller::Gateway | Caller::Broker => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Envoy's `LEAST_REQUEST` draws with replacement: of two replicas, the busier is picked
+    /// when both draws land on it — a quarter of the time — and ties go to the first draw.
+    #[test]
+    fn two_choices_draw_with_replacement() {
+        let mut rng = SimRng::stream(7, "balancer");
+        let load = |r: ReplicaIdx| if r == 1 { 5 } else { 0 };
+        let n = 40_000;
+        let busy = (0..n).filter(|_| two_choices(&mut rng, &[0, 1], load) == 1).count();
+        let share = busy as f64 / f64::from(n);
+        assert!((share - 0.25).abs() < 0.01, "busier replica's share {share}");
+        // Equal loads: the first draw wins, so the picks are uniform.
+        let even = (0..n).filter(|_| two_choices(&mut rng, &[0, 1, 2, 3], |_| 0) == 3).count();
+        assert!((even as f64 / f64::from(n) - 0.25).abs() < 0.01, "{even}");
+        // One candidate: no draw at all (the stream is left as it was).
+        let before = rng.clone().next_u64();
+        assert_eq!(two_choices(&mut rng, &[2], load), 2);
+        assert_eq!(rng.next_u64(), before);
     }
 }
