@@ -186,13 +186,14 @@ fn agrees_with_the_report(rel: &str, seconds: f64, pushes: usize) {
         .iter()
         .map(|r| (r.service.clone(), r.config, r.subset.clone(), r.requests, r.by_header))
         .collect();
-    let services: std::collections::BTreeSet<&String> = m.log().routed.keys().map(|k| &k.0).collect();
+    let services: std::collections::BTreeSet<&String> =
+        m.log().routed.keys().map(|k| &k.0).collect();
     let from_tracker: Vec<(String, u32, String, u64, u64)> = services
         .into_iter()
         .flat_map(|s| {
-            m.routed(s).into_iter().map(move |r| {
-                (s.clone(), r.config, r.subset, r.requests, r.by_header)
-            })
+            m.routed(s)
+                .into_iter()
+                .map(move |r| (s.clone(), r.config, r.subset, r.requests, r.by_header))
         })
         .collect();
     assert_eq!(from_tracker, from_report);
