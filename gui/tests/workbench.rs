@@ -509,6 +509,7 @@ fn the_inspector_shows_a_services_rollout_and_its_replicas_per_version() {
 
 #[test]
 fn the_control_plane_view_shows_each_proxy_s_configuration_over_the_run() {
+    use egui_kittest::kittest::NodeT;
     use fusebench_gui::panels::control_plane::{NO_CONTROL_PLANE, TIMELINES};
     let mut h = harness(Some(&scenario("scenarios/mesh/shop-canary.toml")));
     h.run_steps(3);
@@ -521,9 +522,25 @@ fn the_control_plane_view_shows_each_proxy_s_configuration_over_the_run() {
     assert!(h.query_by_label(TIMELINES).is_none());
     assert!(h.query_by_label(NO_CONTROL_PLANE).is_none());
 
-    // Both pushes and their propagation (at most 1.5 s) fall within 22 s.
+    // Both pushes and their propagation (at most 1.5 s) fall within 22 s. Paused between the
+    // first push's last apply (≤ 11.5 s) and the second push (20 s): config 1 holds so far.
     let settings = fusebench_gui::live::RunSettings { seed: 1, duration_s: 22.0, speed: None };
     h.state_mut().apply(Command::NewRun { settings, play: true });
+    let now = |a: &App| a.bench.run.as_ref().map_or(0.0, |r| r.now().as_secs_f64());
+    step_until(&mut h, 5_000, |a| now(a) >= 12.0);
+    h.state_mut().apply(Command::Pause);
+    h.run_steps(3);
+    assert!(now(h.state()) < 20.0, "paused at {} s", now(h.state()));
+    h.get_by_label(TIMELINES);
+    let so_far: Vec<String> = h
+        .query_all_by_label_contains(" so far")
+        // A label's text is its accessible value.
+        .filter_map(|n| n.accesskit_node().value())
+        .collect();
+    assert!(so_far.iter().all(|l| l.contains(": config 1 from ")), "{so_far:?}");
+    assert!(h.query_by_label_contains(": config 2 from").is_none());
+    assert!(h.query_by_label_contains("config 2 pushed at").is_none());
+    h.state_mut().apply(Command::Play);
     step_until(&mut h, 5_000, |a| {
         a.bench.run.as_ref().is_some_and(|r| r.state == RunState::Finished)
     });
@@ -553,6 +570,15 @@ fn the_control_plane_view_shows_each_proxy_s_configuration_over_the_run() {
     for label in &labels {
         h.get_by_label(label);
     }
+    // Mid-run, every proxy held config 1 from where the report says it applied it.
+    let mut expected: Vec<String> = proxies
+        .iter()
+        .map(|p| format!("{p}: config 1 from {:.3} s so far", at(1, p).expect("applied 1")))
+        .collect();
+    let mut so_far = so_far;
+    expected.sort();
+    so_far.sort();
+    assert_eq!(so_far, expected);
     // One band per proxy and configuration, nothing more.
     assert_eq!(h.query_all_by_label_contains(": config ").count(), labels.len());
     // What each configuration changed, with when its proxies applied it.
@@ -586,13 +612,26 @@ fn the_control_plane_view_shows_each_proxy_s_configuration_over_the_run() {
         let header =
             if r.by_header > 0 { format!(", {} by header", r.by_header) } else { String::new() };
         h.get_by_label(&format!(
-            "  config {}: {} {} requests ({:.1} %){header}",
+            "  config {} → {}: {} ({:.1} %){header}",
             r.config,
             r.subset,
             r.requests,
             100.0 * r.requests as f64 / total as f64
         ));
     }
+    // The gateway: its own configurations.
+    let gateway = {
+        let d = h.state().bench.session.as_ref().and_then(|s| s.design()).expect("design");
+        Element::Node(d.diagram.fixed(fusebench_gui::diagram::NodeKind::Gateway).expect("gw"))
+    };
+    h.state_mut().apply(Command::Select(Some(gateway)));
+    h.run_steps(3);
+    h.get_by_label("API gateway");
+    h.get_by_label(&format!(
+        "  config 0, 1 from {:.3} s, 2 from {:.3} s",
+        at(1, "gateway").expect("gateway applied 1"),
+        at(2, "gateway").expect("gateway applied 2")
+    ));
     // orders' sidecar: its own configurations.
     let orders = node(&h, "orders");
     h.state_mut().apply(Command::Select(Some(orders)));

@@ -118,8 +118,8 @@ pub fn routed_lines(c: &MeshConfigs, service: &str) -> Vec<String> {
                 String::new()
             };
             let config =
-                if c.has_pushes() { format!("config {}: ", r.config) } else { String::new() };
-            format!("{config}{} {} requests ({share:.1} %){header}", r.subset, r.requests)
+                if c.has_pushes() { format!("config {} → ", r.config) } else { String::new() };
+            format!("{config}{}: {} ({share:.1} %){header}", r.subset, r.requests)
         })
         .collect()
 }
@@ -155,6 +155,15 @@ pub fn control_plane_ui(ui: &mut egui::Ui, s: &Scenario, run: Option<&LiveRun>) 
     }
 }
 
+/// The proxies in the order their rows are drawn: the gateway first (where clients' requests
+/// enter), then the sidecars by name.
+#[must_use]
+pub fn rows(c: &MeshConfigs) -> Vec<&String> {
+    let mut rows: Vec<&String> = c.proxies().iter().collect();
+    rows.sort_by_key(|p| (p.as_str() != "gateway", p.as_str()));
+    rows
+}
+
 /// One row per proxy that applied a push: a band per configuration, coloured and numbered,
 /// each hoverable (its span, what its push changed) and labelled for accessibility; the push
 /// instants as vertical marks; the run's time below.
@@ -163,11 +172,18 @@ fn timelines_ui(ui: &mut egui::Ui, run: &LiveRun) {
     let finished = run.state == RunState::Finished;
     let end = run.end.as_secs_f64();
     let now = run.now();
-    for proxy in c.proxies() {
+    for proxy in rows(c) {
         ui.horizontal(|ui| {
-            ui.add_sized(
-                [NAME_W, ROW_H],
-                egui::Label::new(RichText::new(into_plain(proxy.clone())).monospace()).truncate(),
+            ui.allocate_ui_with_layout(
+                vec2(NAME_W, ROW_H),
+                egui::Layout::left_to_right(egui::Align::Center),
+                |ui| {
+                    ui.set_min_width(NAME_W);
+                    ui.add(
+                        egui::Label::new(RichText::new(into_plain(proxy.clone())).monospace())
+                            .truncate(),
+                    );
+                },
             );
             let width = ui.available_width().max(120.0);
             let (rect, _) = ui.allocate_exact_size(vec2(width, ROW_H), Sense::hover());
@@ -230,7 +246,8 @@ pub fn proxy_config_ui(ui: &mut egui::Ui, s: &Scenario, proxy: &str, run: Option
     ui.label(into_plain(format!("  {line}")));
 }
 
-/// The requests the last run sent to each of `service`'s subsets (per configuration).
+/// The requests the last run sent to each of `service`'s subsets (per configuration), with
+/// their share of that configuration's.
 pub fn routed_ui(ui: &mut egui::Ui, service: &str, run: Option<&LiveRun>) {
     let Some(run) = run else { return };
     let lines = routed_lines(&run.configs, service);
@@ -240,5 +257,102 @@ pub fn routed_ui(ui: &mut egui::Ui, service: &str, run: Option<&LiveRun>) {
     ui.label(RichText::new("Requests per subset (last run)").weak());
     for line in lines {
         ui.label(into_plain(format!("  {line}")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fusebench_sim::trace::{TraceEvent, TraceLine};
+
+    use super::*;
+
+    fn route(ms: u64, proxy: &str, action: &str, config: u32, detail: &str) -> TraceLine {
+        TraceLine {
+            t: SimTime(ms * 1_000_000),
+            event: TraceEvent::MeshRoute {
+                proxy: proxy.into(),
+                service: "payments".into(),
+                action: action.into(),
+                config,
+                req: 0,
+                detail: detail.into(),
+            },
+        }
+    }
+
+    fn fed(lines: &[TraceLine]) -> MeshConfigs {
+        let mut c = MeshConfigs::new();
+        for l in lines {
+            c.note(l);
+        }
+        c
+    }
+
+    #[test]
+    fn a_push_not_yet_applied_everywhere_is_shown_as_such() {
+        let c = fed(&[
+            route(1_000, "istiod", "push", 1, "v1=50,v2=50"),
+            route(1_250, "orders", "applied", 1, "v1=50,v2=50"),
+            route(1_500, "gateway", "applied", 1, "v1=50,v2=50"),
+            route(5_000, "istiod", "push", 2, "v2=100"),
+            route(5_400, "orders", "applied", 2, "v2=100"),
+        ]);
+        assert_eq!(rows(&c), ["gateway", "orders"], "the gateway first");
+        let gateway = c.bands("gateway");
+        assert_eq!(
+            band_label("gateway", &gateway[0], false),
+            "gateway: config 0 from 0.000 s to 1.500 s"
+        );
+        assert_eq!(
+            band_label("gateway", &gateway[1], false),
+            "gateway: config 1 from 1.500 s so far"
+        );
+        assert_eq!(
+            band_label("gateway", &gateway[1], true),
+            "gateway: config 1 from 1.500 s to the end"
+        );
+        assert_eq!(proxy_line(&c, "gateway").as_deref(), Some("config 0, 1 from 1.500 s"));
+        assert_eq!(
+            proxy_line(&c, "orders").as_deref(),
+            Some("config 0, 1 from 1.250 s, 2 from 5.400 s")
+        );
+        assert_eq!(proxy_line(&c, "catalog"), None);
+        assert_eq!(
+            change_lines(&c),
+            [
+                "config 0: the scenario's own routes, policies and filters",
+                "config 1 pushed at 1.000 s: payments: v1=50,v2=50; applied by 2 proxies from 1.250 s to 1.500 s",
+                "config 2 pushed at 5.000 s: payments: v2=100; applied by 1 proxy from 5.400 s to 5.400 s",
+            ]
+        );
+        let c = fed(&[route(1_000, "istiod", "push", 1, "v2=100")]);
+        assert_eq!(
+            change_lines(&c)[1],
+            "config 1 pushed at 1.000 s: payments: v2=100; applied by no proxy yet"
+        );
+        assert!(rows(&c).is_empty(), "no row before a proxy applies anything");
+    }
+
+    #[test]
+    fn requests_per_subset_name_the_configuration_only_when_something_was_pushed() {
+        let lines = [
+            route(10, "orders", "routed", 0, "v1"),
+            route(11, "orders", "routed", 0, "v1"),
+            route(12, "orders", "matched", 0, "v2"),
+        ];
+        let c = fed(&lines);
+        assert_eq!(routed_lines(&c, "payments"), ["v1: 2 (66.7 %)", "v2: 1 (33.3 %), 1 by header"]);
+        let mut pushed = vec![route(1, "istiod", "push", 1, "v2=100")];
+        pushed.extend(lines);
+        pushed.push(route(20, "orders", "routed", 1, "v2"));
+        assert_eq!(
+            routed_lines(&fed(&pushed), "payments"),
+            [
+                "config 0 → v1: 2 (66.7 %)",
+                "config 0 → v2: 1 (33.3 %), 1 by header",
+                "config 1 → v2: 1 (100.0 %)",
+            ]
+        );
+        assert!(routed_lines(&c, "catalog").is_empty());
     }
 }
