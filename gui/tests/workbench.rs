@@ -581,6 +581,14 @@ fn the_control_plane_view_shows_each_proxy_s_configuration_over_the_run() {
     assert_eq!(so_far, expected);
     // One band per proxy and configuration, nothing more.
     assert_eq!(h.query_all_by_label_contains(": config ").count(), labels.len());
+    // Hovering a band tells what its configuration changed.
+    let last = &labels[labels.len() - 1];
+    let tip = format!("{last}\npushed at 20.000 s: payments: v2=100");
+    assert!(h.query_by_label(&tip).is_none());
+    h.get_by_label(last).hover();
+    // Past egui's tooltip delay.
+    h.run_steps(60);
+    h.get_by_label(&tip);
     // What each configuration changed, with when its proxies applied it.
     h.get_by_label("  config 0: the scenario's own routes, policies and filters");
     for p in &routes.pushes {
