@@ -682,3 +682,44 @@ fn a_mesh_without_pushes_says_it_has_no_control_plane_and_shows_no_timeline() {
     assert!(h.query_by_label("Control plane").is_none());
     assert!(h.query_by_label(NO_CONTROL_PLANE).is_none());
 }
+
+#[test]
+fn a_pushed_retry_budget_shows_on_every_proxy_s_timeline() {
+    use fusebench_gui::panels::control_plane::TIMELINES;
+    let mut h = harness(Some(&scenario("scenarios/mesh/storm-budget-push.toml")));
+    h.run_steps(3);
+    h.get_by_label("config 1 at 8 s: edge: policy edge; policy mid; policy leaf");
+    // The push leaves at 8 s and reaches each proxy within 2 s.
+    let settings = fusebench_gui::live::RunSettings { seed: 1, duration_s: 11.0, speed: None };
+    h.state_mut().apply(Command::NewRun { settings, play: true });
+    step_until(&mut h, 5_000, |a| {
+        a.bench.run.as_ref().is_some_and(|r| r.state == RunState::Finished)
+    });
+    h.state_mut().apply(Command::Select(None));
+    h.run_steps(3);
+    h.get_by_label(TIMELINES);
+    let run = h.state().bench.run.as_ref().expect("run");
+    let routes = run.report.as_ref().and_then(|r| r.mesh_routes.clone()).expect("mesh routes");
+    let push = &routes.pushes[0];
+    let proxies: Vec<&str> = push.applied.iter().map(|a| a.proxy.as_str()).collect();
+    for p in ["gateway", "edge", "mid", "leaf"] {
+        assert!(proxies.contains(&p), "{p} applied the push: {proxies:?}");
+    }
+    for a in &push.applied {
+        h.get_by_label(&format!("{}: config 0 from 0.000 s to {:.3} s", a.proxy, a.at_s));
+        h.get_by_label(&format!("{}: config 1 from {:.3} s to the end", a.proxy, a.at_s));
+    }
+    h.get_by_label_contains(
+        "  config 1 pushed at 8.000 s: edge: policy edge; policy mid; policy leaf; applied by 4 proxies",
+    );
+    // leaf has no version subsets: its view lists no requests per subset, only its sidecar's
+    // configurations.
+    let d = h.state().bench.session.as_ref().and_then(|s| s.design()).expect("design");
+    let leaf = Element::Node(d.diagram.service("leaf").expect("leaf"));
+    h.state_mut().apply(Command::Select(Some(leaf)));
+    h.run_steps(3);
+    h.get_by_label("Service leaf");
+    assert!(h.query_by_label("Requests per subset (last run)").is_none());
+    let at = push.applied.iter().find(|a| a.proxy == "leaf").expect("leaf").at_s;
+    h.get_by_label(&format!("  config 0, 1 from {at:.3} s"));
+}
