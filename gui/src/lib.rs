@@ -18,6 +18,7 @@ pub mod findings;
 pub mod layout;
 pub mod live;
 pub mod mesh_activity;
+pub mod mesh_config;
 pub mod panels;
 pub mod recent;
 pub mod rollout_activity;

@@ -15,6 +15,7 @@ use fusebench_sim::{RunOptions, RunResult, Sim};
 
 use crate::diagram::{Diagram, NodeKind};
 use crate::mesh_activity::MeshActivity;
+use crate::mesh_config::MeshConfigs;
 use crate::rollout_activity::RolloutActivity;
 
 /// Events processed per frame at most, so a frame never blocks on a burst of events.
@@ -62,6 +63,8 @@ pub struct LiveRun {
     pub recent: Vec<Hop>,
     /// What the service mesh refused and ejected so far.
     pub mesh: MeshActivity,
+    /// The control plane's pushes so far and the configuration each proxy applied over time.
+    pub configs: MeshConfigs,
     /// What the rollouts did so far: timelines, replicas per version over time.
     pub rollouts: RolloutActivity,
     /// Trace lines read so far (events shown).
@@ -118,6 +121,7 @@ impl LiveRun {
             traffic: vec![0; diagram.edges.len()],
             recent: Vec::new(),
             mesh: MeshActivity::new(diagram, end),
+            configs: MeshConfigs::new(),
             rollouts: RolloutActivity::new(end),
             events: 0,
             trace_error: None,
@@ -236,6 +240,7 @@ impl LiveRun {
                 }
             };
             self.mesh.note(&line, diagram);
+            self.configs.note(&line);
             self.rollouts.note(&line);
             for hop in hops(&line, diagram, &mut self.invocations) {
                 if let Some(n) = self.traffic.get_mut(hop.edge) {

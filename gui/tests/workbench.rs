@@ -506,3 +506,220 @@ fn the_inspector_shows_a_services_rollout_and_its_replicas_per_version() {
     ));
     h.get_by_label("Replicas per version over the run");
 }
+
+#[test]
+fn the_control_plane_view_shows_each_proxy_s_configuration_over_the_run() {
+    use egui_kittest::kittest::NodeT;
+    use fusebench_gui::panels::control_plane::{NO_CONTROL_PLANE, TIMELINES};
+    let mut h = harness(Some(&scenario("scenarios/mesh/shop-canary.toml")));
+    h.run_steps(3);
+    // Before a run, with nothing selected: the pushes as declared, no timeline yet.
+    h.get_by_label("System shop-canary");
+    h.get_by_label("Control plane");
+    h.get_by_label("config 1 at 10 s: payments: v1=50,v2=50");
+    h.get_by_label("config 2 at 20 s: payments: v2=100");
+    h.get_by_label("Run it to see when each proxy applied each push.");
+    assert!(h.query_by_label(TIMELINES).is_none());
+    assert!(h.query_by_label(NO_CONTROL_PLANE).is_none());
+
+    // Both pushes and their propagation (at most 1.5 s) fall within 22 s. Paused between the
+    // first push's last apply (≤ 11.5 s) and the second push (20 s): config 1 holds so far.
+    let settings = fusebench_gui::live::RunSettings { seed: 1, duration_s: 22.0, speed: None };
+    h.state_mut().apply(Command::NewRun { settings, play: true });
+    let now = |a: &App| a.bench.run.as_ref().map_or(0.0, |r| r.now().as_secs_f64());
+    step_until(&mut h, 5_000, |a| now(a) >= 12.0);
+    h.state_mut().apply(Command::Pause);
+    h.run_steps(3);
+    assert!(now(h.state()) < 20.0, "paused at {} s", now(h.state()));
+    h.get_by_label(TIMELINES);
+    let so_far: Vec<String> = h
+        .query_all_by_label_contains(" so far")
+        // A label's text is its accessible value.
+        .filter_map(|n| n.accesskit_node().value())
+        .collect();
+    assert!(so_far.iter().all(|l| l.contains(": config 1 from ")), "{so_far:?}");
+    assert!(h.query_by_label_contains(": config 2 from").is_none());
+    assert!(h.query_by_label_contains("config 2 pushed at").is_none());
+    h.state_mut().apply(Command::Play);
+    step_until(&mut h, 5_000, |a| {
+        a.bench.run.as_ref().is_some_and(|r| r.state == RunState::Finished)
+    });
+    h.state_mut().apply(Command::Select(None));
+    h.run_steps(3);
+    h.get_by_label(TIMELINES);
+    let run = h.state().bench.run.as_ref().expect("run");
+    // The expected bands come from the report (the simulator's "Mesh routes" section), not
+    // from the view's own tracker: each proxy starts config k where the report says it
+    // applied push k, and holds it until it applied the next (the last to the end).
+    let routes = run.report.as_ref().and_then(|r| r.mesh_routes.clone()).expect("mesh routes");
+    assert_eq!(routes.pushes.len(), 2);
+    let mut proxies: Vec<String> =
+        routes.pushes[0].applied.iter().map(|a| a.proxy.clone()).collect();
+    proxies.sort();
+    assert!(proxies.len() >= 3 && proxies.contains(&"gateway".to_owned()), "{proxies:?}");
+    let at = |config: usize, proxy: &str| {
+        routes.pushes[config - 1].applied.iter().find(|a| a.proxy == proxy).map(|a| a.at_s)
+    };
+    let mut labels = Vec::new();
+    for proxy in &proxies {
+        let (one, two) = (at(1, proxy).expect("applied 1"), at(2, proxy).expect("applied 2"));
+        labels.push(format!("{proxy}: config 0 from 0.000 s to {one:.3} s"));
+        labels.push(format!("{proxy}: config 1 from {one:.3} s to {two:.3} s"));
+        labels.push(format!("{proxy}: config 2 from {two:.3} s to the end"));
+    }
+    for label in &labels {
+        h.get_by_label(label);
+    }
+    // Mid-run, every proxy held config 1 from where the report says it applied it.
+    let mut expected: Vec<String> = proxies
+        .iter()
+        .map(|p| format!("{p}: config 1 from {:.3} s so far", at(1, p).expect("applied 1")))
+        .collect();
+    let mut so_far = so_far;
+    expected.sort();
+    so_far.sort();
+    assert_eq!(so_far, expected);
+    // One band per proxy and configuration, nothing more.
+    assert_eq!(h.query_all_by_label_contains(": config ").count(), labels.len());
+    // Hovering a band tells what its configuration changed.
+    let last = &labels[labels.len() - 1];
+    let tip = format!("{last}\npushed at 20.000 s: payments: v2=100");
+    assert!(h.query_by_label(&tip).is_none());
+    h.get_by_label(last).hover();
+    // Past egui's tooltip delay.
+    h.run_steps(60);
+    h.get_by_label(&tip);
+    // What each configuration changed, with when its proxies applied it.
+    h.get_by_label("  config 0: the scenario's own routes, policies and filters");
+    for p in &routes.pushes {
+        let first = p.applied.iter().map(|a| a.at_s).fold(f64::INFINITY, f64::min);
+        let last = p.applied.iter().map(|a| a.at_s).fold(0.0, f64::max);
+        h.get_by_label(&format!(
+            "  config {} pushed at {:.3} s: payments: {}; applied by {} proxies from {first:.3} s to {last:.3} s",
+            p.config,
+            p.pushed_s,
+            p.change,
+            proxies.len()
+        ));
+    }
+
+    // payments: the requests each configuration sent to each subset, as the report counts them.
+    // (Selected by command: "payments" and "orders" also name their timeline rows.)
+    let node = |h: &Harness<'_, App>, name: &str| {
+        let d = h.state().bench.session.as_ref().and_then(|s| s.design()).expect("design");
+        Element::Node(d.diagram.service(name).expect("service"))
+    };
+    let payments = node(&h, "payments");
+    h.state_mut().apply(Command::Select(Some(payments)));
+    h.run_steps(3);
+    h.get_by_label("Requests per subset (last run)");
+    let rows: Vec<_> = routes.routed.iter().filter(|r| r.service == "payments").collect();
+    assert!(rows.iter().any(|r| r.config == 1) && rows.iter().any(|r| r.config == 2), "{rows:?}");
+    for r in &rows {
+        let total: u64 = rows.iter().filter(|x| x.config == r.config).map(|x| x.requests).sum();
+        let header =
+            if r.by_header > 0 { format!(", {} by header", r.by_header) } else { String::new() };
+        h.get_by_label(&format!(
+            "  config {} → {}: {} ({:.1} %){header}",
+            r.config,
+            r.subset,
+            r.requests,
+            100.0 * r.requests as f64 / total as f64
+        ));
+    }
+    // The gateway: its own configurations.
+    let gateway = {
+        let d = h.state().bench.session.as_ref().and_then(|s| s.design()).expect("design");
+        Element::Node(d.diagram.fixed(fusebench_gui::diagram::NodeKind::Gateway).expect("gw"))
+    };
+    h.state_mut().apply(Command::Select(Some(gateway)));
+    h.run_steps(3);
+    h.get_by_label("API gateway");
+    h.get_by_label(&format!(
+        "  config 0, 1 from {:.3} s, 2 from {:.3} s",
+        at(1, "gateway").expect("gateway applied 1"),
+        at(2, "gateway").expect("gateway applied 2")
+    ));
+    // orders' sidecar: its own configurations.
+    let orders = node(&h, "orders");
+    h.state_mut().apply(Command::Select(Some(orders)));
+    h.run_steps(3);
+    h.get_by_label("Configuration applied (last run)");
+    h.get_by_label(&format!(
+        "  config 0, 1 from {:.3} s, 2 from {:.3} s",
+        at(1, "orders").expect("orders applied 1"),
+        at(2, "orders").expect("orders applied 2")
+    ));
+}
+
+#[test]
+fn a_mesh_without_pushes_says_it_has_no_control_plane_and_shows_no_timeline() {
+    use fusebench_gui::panels::control_plane::{NO_CONTROL_PLANE, TIMELINES};
+    let dir = std::env::temp_dir().join(format!("fusebench-gui-nocp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("meshed.toml");
+    std::fs::write(&path, meshed_with_a_crash()).expect("write");
+    let mut h = harness(Some(&path));
+    h.run_steps(3);
+    h.get_by_label("Control plane");
+    h.get_by_label(NO_CONTROL_PLANE);
+    let settings = fusebench_gui::live::RunSettings { seed: 1, duration_s: 2.0, speed: None };
+    h.state_mut().apply(Command::NewRun { settings, play: true });
+    step_until(&mut h, 2_000, |a| {
+        a.bench.run.as_ref().is_some_and(|r| r.state == RunState::Finished)
+    });
+    h.state_mut().apply(Command::Select(None));
+    h.run_steps(3);
+    h.get_by_label(NO_CONTROL_PLANE);
+    assert!(h.query_by_label(TIMELINES).is_none());
+    assert!(h.query_by_label_contains("config 0").is_none(), "no configuration noise");
+    assert!(h.query_by_label("Configuration applied (last run)").is_none());
+    std::fs::remove_dir_all(&dir).ok();
+    // Without a mesh at all there is no control plane section.
+    let mut h = harness(Some(&scenario("scenarios/shop/shop.toml")));
+    h.run_steps(3);
+    h.get_by_label("System shop");
+    assert!(h.query_by_label("Control plane").is_none());
+    assert!(h.query_by_label(NO_CONTROL_PLANE).is_none());
+}
+
+#[test]
+fn a_pushed_retry_budget_shows_on_every_proxy_s_timeline() {
+    use fusebench_gui::panels::control_plane::TIMELINES;
+    let mut h = harness(Some(&scenario("scenarios/mesh/storm-budget-push.toml")));
+    h.run_steps(3);
+    h.get_by_label("config 1 at 8 s: edge: policy edge; policy mid; policy leaf");
+    // The push leaves at 8 s and reaches each proxy within 2 s.
+    let settings = fusebench_gui::live::RunSettings { seed: 1, duration_s: 11.0, speed: None };
+    h.state_mut().apply(Command::NewRun { settings, play: true });
+    step_until(&mut h, 5_000, |a| {
+        a.bench.run.as_ref().is_some_and(|r| r.state == RunState::Finished)
+    });
+    h.state_mut().apply(Command::Select(None));
+    h.run_steps(3);
+    h.get_by_label(TIMELINES);
+    let run = h.state().bench.run.as_ref().expect("run");
+    let routes = run.report.as_ref().and_then(|r| r.mesh_routes.clone()).expect("mesh routes");
+    let push = &routes.pushes[0];
+    let proxies: Vec<&str> = push.applied.iter().map(|a| a.proxy.as_str()).collect();
+    for p in ["gateway", "edge", "mid", "leaf"] {
+        assert!(proxies.contains(&p), "{p} applied the push: {proxies:?}");
+    }
+    for a in &push.applied {
+        h.get_by_label(&format!("{}: config 0 from 0.000 s to {:.3} s", a.proxy, a.at_s));
+        h.get_by_label(&format!("{}: config 1 from {:.3} s to the end", a.proxy, a.at_s));
+    }
+    h.get_by_label_contains(
+        "  config 1 pushed at 8.000 s: edge: policy edge; policy mid; policy leaf; applied by 4 proxies",
+    );
+    // leaf has no version subsets: its view lists no requests per subset, only its sidecar's
+    // configurations.
+    let d = h.state().bench.session.as_ref().and_then(|s| s.design()).expect("design");
+    let leaf = Element::Node(d.diagram.service("leaf").expect("leaf"));
+    h.state_mut().apply(Command::Select(Some(leaf)));
+    h.run_steps(3);
+    h.get_by_label("Service leaf");
+    assert!(h.query_by_label("Requests per subset (last run)").is_none());
+    let at = push.applied.iter().find(|a| a.proxy == "leaf").expect("leaf").at_s;
+    h.get_by_label(&format!("  config 0, 1 from {at:.3} s"));
+}

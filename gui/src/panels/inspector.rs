@@ -5,7 +5,8 @@
 //! for a composed service its linked libraries and what each resolves (`panels/composition.rs`);
 //! for a rolled-out service its rollout and, after a run, its timeline (`panels/rollout.rs`);
 //! with a service mesh, its sidecars, policies, filter chains and what it refused
-//! (`panels/mesh.rs`).
+//! (`panels/mesh.rs`), and the control plane's pushes with each proxy's configuration over
+//! the run (`panels/control_plane.rs`).
 
 use eframe::egui::{self, RichText};
 use fusebench_model::Scenario;
@@ -70,6 +71,7 @@ pub fn inspector_ui(
                 row(ui, "nodes", s.nodes.len().to_string());
                 row(ui, "faults planned", s.faults.len().to_string());
             });
+            super::control_plane::control_plane_ui(ui, s, run);
             ui.separator();
             ui.weak("Click a node or an edge in the graph to inspect it.");
         }
@@ -106,6 +108,7 @@ pub fn inspector_ui(
                         }
                     }
                     super::mesh::gateway_mesh_ui(ui, s);
+                    super::control_plane::proxy_config_ui(ui, s, "gateway", run);
                 }
                 NodeKind::Registry => {
                     ui.heading("Service registry");

@@ -214,6 +214,10 @@ pub fn service_mesh_ui(
             ui.label(into_plain(format!("  {r}")));
         }
     }
+    super::control_plane::routed_ui(ui, service, run);
+    if mesh.contains(service) {
+        super::control_plane::proxy_config_ui(ui, s, service, run);
+    }
     let rules = authorization_lines(mesh, service);
     if !rules.is_empty() {
         ui.label(RichText::new("Authorization (its sidecar)").weak());

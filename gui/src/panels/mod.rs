@@ -1,6 +1,7 @@
 //! One file per panel; each `*_ui` function reads state and pushes [`crate::command::Command`]s.
 
 pub mod composition;
+pub mod control_plane;
 pub mod counterexample;
 pub mod files;
 pub mod graph;
