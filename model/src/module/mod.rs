@@ -365,5 +365,5 @@ fn features() -> wasmparser::WasmFeatures {
 }
 
 fn invalid(err: &wasmparser::BinaryReaderError) -> ModuleError {
-    ModuleError::Invalid { message: err.message().to_owned(), offset: err.offset() }
+    ModuleError::Invalid { message: err.message().to_owned(), offset: err.offset() as u64 }
 }

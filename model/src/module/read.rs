@@ -73,8 +73,8 @@ fn section_entry(payload: &Payload<'_>) -> Option<Section> {
         id,
         name: section_name(id),
         custom_name,
-        offset: range.start,
-        size_bytes: range.end.saturating_sub(range.start),
+        offset: at(range.start),
+        size_bytes: at(range.end.saturating_sub(range.start)),
         count,
     })
 }
@@ -105,7 +105,7 @@ impl Reader {
     fn payload(&mut self, payload: Payload<'_>) -> Result<(), ModuleError> {
         match payload {
             Payload::TypeSection(r) => {
-                let offset = r.range().start;
+                let offset = at(r.range().start);
                 for ty in r.into_iter_err_on_gc_types() {
                     let ty = ty.map_err(|e| invalid(&e))?;
                     let sig = FuncSig::new(
@@ -116,21 +116,21 @@ impl Reader {
                 }
             }
             Payload::ImportSection(r) => {
-                for item in r.into_imports_with_offsets() {
+                for item in r.into_iter_with_offsets() {
                     let (offset, import) = item.map_err(|e| invalid(&e))?;
-                    self.import(import.module, import.name, import.ty, offset)?;
+                    self.import(import.module, import.name, import.ty, at(offset))?;
                 }
             }
             Payload::FunctionSection(r) => {
                 for item in r.into_iter_with_offsets() {
                     let (offset, type_index) = item.map_err(|e| invalid(&e))?;
-                    self.function(type_index, false, offset)?;
+                    self.function(type_index, false, at(offset))?;
                 }
             }
             Payload::TableSection(r) => {
                 for item in r.into_iter_with_offsets() {
                     let (offset, table) = item.map_err(|e| invalid(&e))?;
-                    self.table(table.ty, false, offset)?;
+                    self.table(table.ty, false, at(offset))?;
                 }
             }
             Payload::MemorySection(r) => {
@@ -141,19 +141,19 @@ impl Reader {
             Payload::TagSection(r) => {
                 for item in r.into_iter_with_offsets() {
                     let (offset, tag) = item.map_err(|e| invalid(&e))?;
-                    self.tag(tag.func_type_idx, false, offset)?;
+                    self.tag(tag.func_type_idx, false, at(offset))?;
                 }
             }
             Payload::GlobalSection(r) => {
                 for item in r.into_iter_with_offsets() {
                     let (offset, global) = item.map_err(|e| invalid(&e))?;
-                    self.global(global.ty, false, offset)?;
+                    self.global(global.ty, false, at(offset))?;
                 }
             }
             Payload::ExportSection(r) => {
                 for item in r.into_iter_with_offsets() {
                     let (offset, export) = item.map_err(|e| invalid(&e))?;
-                    self.export(export, offset)?;
+                    self.export(export, at(offset))?;
                 }
             }
             Payload::StartSection { func, .. } => self.start = Some(func),
@@ -163,7 +163,7 @@ impl Reader {
                 let range = r.range();
                 self.custom_sections.push(CustomSection {
                     name: r.name().to_owned(),
-                    size_bytes: range.end.saturating_sub(range.start),
+                    size_bytes: at(range.end.saturating_sub(range.start)),
                 });
                 match r.as_known() {
                     KnownCustom::Name(names) => {
@@ -203,7 +203,7 @@ impl Reader {
         offset: u64,
     ) -> Result<(), ModuleError> {
         let (kind, index, sig) = match ty {
-            TypeRef::Func(type_index) | TypeRef::FuncExact(type_index) => {
+            TypeRef::Func(type_index) => {
                 let index = self.function(type_index, true, offset)?;
                 (ExternKind::Func, index, Some(self.sig(type_index, offset)?))
             }
@@ -303,7 +303,7 @@ impl Reader {
     fn export(&mut self, export: wasmparser::Export<'_>, offset: u64) -> Result<(), ModuleError> {
         use wasmparser::ExternalKind as K;
         let kind = match export.kind {
-            K::Func | K::FuncExact => ExternKind::Func,
+            K::Func => ExternKind::Func,
             K::Table => ExternKind::Table,
             K::Memory => ExternKind::Memory,
             K::Global => ExternKind::Global,
@@ -405,6 +405,11 @@ impl Reader {
 /// here can never merge two entries in practice; it only keeps the function total.
 fn next_index(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+/// A byte offset as wasmparser gives it, as the module's structure records it.
+fn at(offset: usize) -> u64 {
+    offset as u64
 }
 
 fn val_types(types: &[wasmparser::ValType], offset: u64) -> Result<Vec<ValType>, ModuleError> {
