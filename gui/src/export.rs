@@ -5,7 +5,7 @@ use fusebench_model::text::plain;
 use std::path::Path;
 
 use fusebench_sim::report::plots::{FONT, register_fonts};
-use fusebench_sim::report::typeset::Typeset;
+use fusebench_sim::report::png;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -140,13 +140,11 @@ pub fn graph(
     fusebench_sim::atomic::write(&svg_path, svg.as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", svg_path.display()))?;
     let png_path = dir.join(format!("{name}-graph.png"));
-    let mut drawn = Ok(());
-    fusebench_sim::atomic::write_with(&png_path, |tmp| {
-        let root = Typeset::new(BitMapBackend::new(tmp, size)).into_drawing_area();
-        drawn = draw(&root, d, traffic, scale);
-        drawn.clone().map_err(std::io::Error::other)
-    })
-    .map_err(|e| format!("cannot write {}: {e}", png_path.display()))?;
-    drawn?;
+    png::draw_to_file(&png_path, size, |root| draw(root, d, traffic, scale)).map_err(
+        |e| match e {
+            png::DrawError::Draw(reason) => reason,
+            png::DrawError::Write(e) => format!("cannot write {}: {e}", png_path.display()),
+        },
+    )?;
     Ok(vec![svg_path.display().to_string(), png_path.display().to_string()])
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use eframe::egui;
+use fusebench_sim::report::png;
 use fusebench_sim::time::SimTime;
 
 use crate::command::Command;
@@ -134,10 +135,12 @@ impl Script {
                 let [w, h] = image.size;
                 let bytes: Vec<u8> =
                     image.pixels.iter().flat_map(egui::Color32::to_array).collect();
-                let result =
-                    image::save_buffer(&path, &bytes, w as u32, h as u32, image::ColorType::Rgba8)
-                        .map(|()| path.clone())
-                        .map_err(|e| format!("cannot write {}: {e}", path.display()));
+                let result = png::encode(w as u32, h as u32, png::Pixels::Rgba, &bytes)
+                    .and_then(|png| {
+                        fusebench_sim::atomic::write(&path, &png).map_err(|e| e.to_string())
+                    })
+                    .map(|()| path.clone())
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()));
                 if let Ok(mut slot) = saved.lock() {
                     *slot = Some(result);
                 }

@@ -15,6 +15,7 @@ pub mod journeys;
 pub mod markdown;
 pub mod multi;
 pub mod plots;
+pub mod png;
 pub mod sweep;
 pub mod typeset;
 

@@ -10,7 +10,6 @@
 //! data (`Chart`: lines, axes, units), then drawn by one function for both backends.
 
 use fusebench_model::text::plain;
-use std::io;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -22,9 +21,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, register_font};
 
-use super::typeset::Typeset;
 use super::{Report, ReportError};
-use crate::atomic;
 
 /// Size of every plot, pixels (SVG user units).
 pub const WIDTH: u32 = 1200;
@@ -111,23 +108,16 @@ fn render_svg(chart: &Chart) -> Result<String, String> {
     Ok(svg)
 }
 
-/// Draws a chart as PNG into `path`, atomically: plotters' encoder writes a temporary file
-/// (named with the `.png` extension, which selects the format), which is then renamed.
+/// Draws a chart as PNG into `path`, atomically.
 fn write_png(path: &Path, chart: &Chart) -> Result<(), ReportError> {
-    let mut draw_error = None;
-    let result = atomic::write_with(path, |tmp| {
-        let root = Typeset::new(BitMapBackend::new(tmp, (WIDTH, HEIGHT))).into_drawing_area();
-        let drawn = draw(&root, chart).and_then(|()| root.present().map_err(|e| e.to_string()));
-        drawn.map_err(|reason| {
-            draw_error = Some(reason);
-            io::Error::other("the plot could not be drawn")
-        })
-    });
-    match (draw_error, result) {
-        (Some(reason), _) => Err(ReportError::Plot { plot: path.display().to_string(), reason }),
-        (None, Err(source)) => Err(ReportError::Write { path: path.to_path_buf(), source }),
-        (None, Ok(())) => Ok(()),
-    }
+    super::png::draw_to_file(path, (WIDTH, HEIGHT), |root| draw(root, chart)).map_err(|e| match e {
+        super::png::DrawError::Draw(reason) => {
+            ReportError::Plot { plot: path.display().to_string(), reason }
+        }
+        super::png::DrawError::Write(source) => {
+            ReportError::Write { path: path.to_path_buf(), source }
+        }
+    })
 }
 
 // ---- what to draw ----------------------------------------------------------------------------

@@ -130,7 +130,7 @@ all = true
             "round-robin" => assert_eq!(failed, 0, "{balancing}: {failed} of {retried} retries"),
             // A random pick lands on the dead replica 6 times running with odds 1/64.
             "random" => {
-                assert!(failed * 20 <= retried, "{balancing}: {failed} of {retried} retries")
+                assert!(failed * 20 <= retried, "{balancing}: {failed} of {retried} retries");
             }
             // Two draws with replacement pick the dead replica at most when either draw lands
             // on it (3/4), 6 times running: ≤ 18 % of retries even if it always looked idler.
