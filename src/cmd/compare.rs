@@ -18,7 +18,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use fusebench_model::diagnostic::did_you_mean;
 use fusebench_model::text::plain;
 use fusebench_sim::limits::check_scenario;
 use fusebench_sim::metrics::Outcome;
@@ -27,8 +26,9 @@ use fusebench_sim::report::{self, Report};
 use fusebench_sim::setup;
 use fusebench_sim::time::SimTime;
 
-use super::run::{Plan, parse_duration};
-use super::sweep::{public_endpoints, run_all};
+use super::experiment::{ExperimentArgs, Format};
+use super::run::Plan;
+use super::sweep::run_all;
 use super::table;
 use crate::load::{Loaded, load_or_report};
 
@@ -37,34 +37,8 @@ pub struct CompareArgs {
     /// The designs: two or more scenario files (TOML), one row each in the order given.
     #[arg(required = true, num_args = 2.., value_name = "SCENARIO")]
     pub scenarios: Vec<PathBuf>,
-    /// Seed of the first run of every design (the same seeds for every design).
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Runs per design: seeds SEED, SEED+1, …; counts and costs are summed over them, p99s are
-    /// their mean.
-    #[arg(long, value_name = "K", default_value_t = 1,
-          value_parser = clap::value_parser!(u64).range(1..=1000))]
-    pub seeds: u64,
-    /// Simulated duration of the workload in seconds, for every design (default: the
-    /// workloads', which must then be equal).
-    #[arg(long, value_name = "SECONDS", value_parser = parse_duration)]
-    pub duration: Option<f64>,
-    /// Simulations run at once (default: every core).
-    #[arg(long, value_name = "J", value_parser = clap::value_parser!(u64).range(1..=1024))]
-    pub jobs: Option<u64>,
-    /// Client figures of one public endpoint (`service.endpoint`), which every design must
-    /// serve, instead of all of them (whose p99 is then the worst endpoint's).
-    #[arg(long, value_name = "SERVICE.ENDPOINT")]
-    pub endpoint: Option<String>,
-    /// Write compare.csv and compare.svg (the plot) into DIR, creating it.
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// How the table is printed.
-    #[arg(long, value_enum, default_value_t = super::sweep::Format::Text)]
-    pub format: super::sweep::Format,
-    /// Lift the resource limits (as `run --limits-off`).
-    #[arg(long)]
-    pub limits_off: bool,
+    #[command(flatten)]
+    pub runs: ExperimentArgs,
 }
 
 /// One design's row: what `sweep` measures at a point, plus what a side-by-side of failure
@@ -150,7 +124,7 @@ struct Comparison {
 }
 
 pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
-    let limits = super::limits(args.limits_off);
+    let limits = super::limits(args.runs.limits_off);
     let mut plans = Vec::with_capacity(args.scenarios.len());
     for path in &args.scenarios {
         let Some(loaded) = load_or_report(path, "nothing was run")? else {
@@ -160,23 +134,12 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
         let Loaded { scenario, files, .. } = loaded;
-        if let Some(e) = &args.endpoint
-            && !public_endpoints(&scenario).contains(e)
-        {
-            let all = public_endpoints(&scenario);
-            let hint = did_you_mean(e, all.iter().map(String::as_str))
-                .map_or_else(String::new, |m| format!(" (did you mean `{}`?)", plain(m)));
-            eprintln!(
-                "error: --endpoint `{}` is not a public endpoint of {}{hint}; public: {}; nothing was run",
-                plain(e),
-                plain(&path.display().to_string()),
-                plain(&all.join(", "))
-            );
+        if !args.runs.endpoint_served(&scenario, &path.display().to_string()) {
             return Ok(ExitCode::from(2));
         }
         let own = scenario.workload.as_ref().map_or(0.0, |w| w.duration_s);
         let mut planned = scenario.clone();
-        if let (Some(d), Some(w)) = (args.duration, planned.workload.as_mut()) {
+        if let (Some(d), Some(w)) = (args.runs.duration, planned.workload.as_mut()) {
             w.duration_s = d;
         }
         let problems = check_scenario(&planned, &limits);
@@ -189,10 +152,10 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
             setup::build_runtime(&scenario, &files)
                 .with_context(|| format!("cannot load the modules of {}", path.display()))?,
         );
-        let duration = SimTime::from_secs_f64(args.duration.unwrap_or(own));
+        let duration = SimTime::from_secs_f64(args.runs.duration.unwrap_or(own));
         plans.push(Plan { scenario, files, duration, out: None, limits });
     }
-    if args.duration.is_none()
+    if args.runs.duration.is_none()
         && let Some(first) = plans.first()
         && plans.iter().any(|p| p.duration != first.duration)
     {
@@ -211,12 +174,10 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
-    let Some(last_seed) = args.seed.checked_add(args.seeds - 1) else {
-        eprintln!("error: seeds {}..{} overflow a 64-bit seed", args.seed, args.seeds);
+    let Some(seeds) = args.runs.seed_list() else {
         return Ok(ExitCode::from(2));
     };
-    let seeds: Vec<u64> = (args.seed..=last_seed).collect();
-    let reports = run_all(&plans, &seeds, args.jobs, "design")?;
+    let reports = run_all(&plans, &seeds, args.runs.jobs, "design")?;
     let designs: Vec<Design> = args
         .scenarios
         .iter()
@@ -229,29 +190,29 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
                 plan.scenario.name.clone(),
                 i + 1,
                 runs,
-                args.endpoint.as_deref(),
+                args.runs.endpoint.as_deref(),
             )
         })
         .collect();
     let comparison = Comparison {
         seeds,
         duration_s: plans.first().map_or(0.0, |p| p.duration.as_secs_f64()),
-        endpoint: args.endpoint.clone(),
+        endpoint: args.runs.endpoint.clone(),
         designs,
     };
     let mut out = std::io::stdout().lock();
-    match args.format {
-        super::sweep::Format::Text => out.write_all(comparison.text().as_bytes())?,
-        super::sweep::Format::Csv => out.write_all(comparison.csv().as_bytes())?,
-        super::sweep::Format::Json => {
+    match args.runs.format {
+        Format::Text => out.write_all(comparison.text().as_bytes())?,
+        Format::Csv => out.write_all(comparison.csv().as_bytes())?,
+        Format::Json => {
             serde_json::to_writer_pretty(&mut out, &comparison)?;
             writeln!(out)?;
         }
     }
-    if let Some(dir) = &args.out {
+    if let Some(dir) = &args.runs.out {
         write_dir(dir, &comparison)
             .with_context(|| format!("cannot write the comparison into {}", dir.display()))?;
-        if args.format == super::sweep::Format::Text {
+        if args.runs.format == Format::Text {
             writeln!(
                 out,
                 "\nwrote {}: compare.csv, compare.svg",
@@ -260,10 +221,6 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn dash_or(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
-    v.map_or_else(|| "–".to_owned(), f)
 }
 
 impl Comparison {
@@ -305,10 +262,10 @@ impl Comparison {
                 vec![
                     plain(&d.scenario).into_owned(),
                     f.requests.to_string(),
-                    dash_or(f.availability, |a| format!("{:.3}", a * 100.0)),
+                    table::dash_or(f.availability, |a| format!("{:.3}", a * 100.0)),
                     d.failures_text(),
-                    dash_or(f.p99_ms, |v| format!("{v:.2}")),
-                    dash_or(d.p99_all_ms, |v| format!("{v:.2}")),
+                    table::dash_or(f.p99_ms, |v| format!("{v:.2}")),
+                    table::dash_or(d.p99_all_ms, |v| format!("{v:.2}")),
                     format!("{:.1}", f.replica_seconds),
                     f.slo_verdict(),
                 ]

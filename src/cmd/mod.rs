@@ -1,6 +1,7 @@
 //! One module per subcommand; each exposes its clap `Args` and `run(&Args) -> Result<ExitCode>`.
 pub mod check;
 pub mod compare;
+pub mod experiment;
 pub mod graph;
 pub mod inspect;
 pub mod invoke;

@@ -32,7 +32,8 @@ use fusebench_sim::setup;
 use fusebench_sim::time::SimTime;
 use rayon::prelude::*;
 
-use super::run::{Plan, parse_duration, progress_bar, simulate};
+use super::experiment::{ExperimentArgs, Format};
+use super::run::{Plan, progress_bar, simulate};
 use super::table;
 use crate::load::{Input, Loaded, load_or_report, read_text};
 
@@ -48,40 +49,8 @@ pub struct SweepArgs {
     /// `workload.rate_rps`). Repeat for a grid: the cartesian product, first `--set` slowest.
     #[arg(long = "set", value_name = "PARAM=V1,V2,…", required = true)]
     pub sets: Vec<String>,
-    /// Seed of the first run of every point (the same seeds at every point).
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Runs per point: seeds SEED, SEED+1, …; counts and costs are summed over them, p99 is
-    /// their mean.
-    #[arg(long, value_name = "K", default_value_t = 1,
-          value_parser = clap::value_parser!(u64).range(1..=1000))]
-    pub seeds: u64,
-    /// Simulated duration of the workload in seconds (default: the workload's).
-    #[arg(long, value_name = "SECONDS", value_parser = parse_duration)]
-    pub duration: Option<f64>,
-    /// Simulations run at once (default: every core).
-    #[arg(long, value_name = "J", value_parser = clap::value_parser!(u64).range(1..=1024))]
-    pub jobs: Option<u64>,
-    /// Client figures of one public endpoint (`service.endpoint`) instead of all of them (whose
-    /// p99 is then the worst endpoint's).
-    #[arg(long, value_name = "SERVICE.ENDPOINT")]
-    pub endpoint: Option<String>,
-    /// Write sweep.csv and sweep.svg (the plot) into DIR, creating it.
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// How the table is printed.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-    /// Lift the resource limits (as `run --limits-off`).
-    #[arg(long)]
-    pub limits_off: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Text,
-    Csv,
-    Json,
+    #[command(flatten)]
+    pub runs: ExperimentArgs,
 }
 
 /// What a `--set` parameter names.
@@ -129,17 +98,7 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    if let Some(e) = &args.endpoint
-        && !public_endpoints(&scenario).contains(e)
-    {
-        let all = public_endpoints(&scenario);
-        let hint = did_you_mean(e, all.iter().map(String::as_str))
-            .map_or_else(String::new, |m| format!(" (did you mean `{}`?)", plain(m)));
-        eprintln!(
-            "error: --endpoint `{}` is not a public endpoint of the scenario{hint}; public: {}; nothing was run",
-            plain(e),
-            plain(&all.join(", "))
-        );
+    if !args.runs.endpoint_served(&scenario, &args.scenario.display().to_string()) {
         return Ok(ExitCode::from(2));
     }
     let points = grid(&axes);
@@ -150,7 +109,7 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
-    let limits = super::limits(args.limits_off);
+    let limits = super::limits(args.runs.limits_off);
     let mut plans = Vec::with_capacity(points.len());
     for (i, point) in points.iter().enumerate() {
         let scenario = match point_scenario(&args.scenario, &text, &axes, point, &scenario) {
@@ -161,7 +120,7 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
             }
         };
         let mut planned = scenario.clone();
-        if let (Some(d), Some(w)) = (args.duration, planned.workload.as_mut()) {
+        if let (Some(d), Some(w)) = (args.runs.duration, planned.workload.as_mut()) {
             w.duration_s = d;
         }
         let problems = check_scenario(&planned, &limits);
@@ -171,7 +130,8 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
         let duration = SimTime::from_secs_f64(
-            args.duration
+            args.runs
+                .duration
                 .unwrap_or_else(|| scenario.workload.as_ref().map_or(0.0, |w| w.duration_s)),
         );
         plans.push(Plan { scenario, files: files.clone(), duration, out: None, limits });
@@ -181,12 +141,10 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
         setup::build_runtime(&plans[0].scenario, &files)
             .with_context(|| format!("cannot load the modules of {}", args.scenario.display()))?,
     );
-    let Some(last_seed) = args.seed.checked_add(args.seeds - 1) else {
-        eprintln!("error: seeds {}..{} overflow a 64-bit seed", args.seed, args.seeds);
+    let Some(seeds) = args.runs.seed_list() else {
         return Ok(ExitCode::from(2));
     };
-    let seeds: Vec<u64> = (args.seed..=last_seed).collect();
-    let reports = run_all(&plans, &seeds, args.jobs, "point")?;
+    let reports = run_all(&plans, &seeds, args.runs.jobs, "point")?;
     let swept: Vec<SweepPoint> = points
         .iter()
         .zip(reports.chunks(seeds.len()))
@@ -194,19 +152,19 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
         .map(|(i, (point, runs))| {
             let settings =
                 axes.iter().zip(point).map(|(a, v)| (a.name.clone(), v.clone())).collect();
-            SweepPoint::new(i + 1, settings, runs, args.endpoint.as_deref())
+            SweepPoint::new(i + 1, settings, runs, args.runs.endpoint.as_deref())
         })
         .collect();
     let sweep = Sweep {
         system: scenario.name.clone(),
         seeds,
         duration_s: plans[0].duration.as_secs_f64(),
-        endpoint: args.endpoint.clone(),
+        endpoint: args.runs.endpoint.clone(),
         parameters: axes.iter().map(|a| a.name.clone()).collect(),
         points: swept,
     };
     let mut out = std::io::stdout().lock();
-    match args.format {
+    match args.runs.format {
         Format::Text => out.write_all(sweep.text().as_bytes())?,
         Format::Csv => out.write_all(sweep.csv().as_bytes())?,
         Format::Json => {
@@ -214,24 +172,14 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
             writeln!(out)?;
         }
     }
-    if let Some(dir) = &args.out {
+    if let Some(dir) = &args.runs.out {
         write_dir(dir, &sweep)
             .with_context(|| format!("cannot write the sweep into {}", dir.display()))?;
-        if args.format == Format::Text {
+        if args.runs.format == Format::Text {
             writeln!(out, "\nwrote {}: sweep.csv, sweep.svg", plain(&dir.display().to_string()))?;
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The public endpoints, `service.endpoint`, in scenario order (the report's keys).
-pub(crate) fn public_endpoints(s: &Scenario) -> Vec<String> {
-    s.services
-        .iter()
-        .flat_map(|svc| {
-            svc.endpoints.iter().filter(|e| e.public).map(|e| format!("{}.{}", svc.name, e.name))
-        })
-        .collect()
 }
 
 // ---- the parameters ----------------------------------------------------------------------------
@@ -520,10 +468,6 @@ struct Sweep {
     points: Vec<SweepPoint>,
 }
 
-fn dash_or(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
-    v.map_or_else(|| "–".to_owned(), f)
-}
-
 impl Sweep {
     /// The aligned table (names escaped: they are untrusted).
     fn text(&self) -> String {
@@ -559,8 +503,8 @@ impl Sweep {
                 row.extend(p.settings.iter().map(|(_, v)| plain(v).into_owned()));
                 row.extend([
                     p.requests.to_string(),
-                    dash_or(p.availability, |a| format!("{:.3}", a * 100.0)),
-                    dash_or(p.p99_ms, |v| format!("{v:.2}")),
+                    table::dash_or(p.availability, |a| format!("{:.3}", a * 100.0)),
+                    table::dash_or(p.p99_ms, |v| format!("{v:.2}")),
                     format!("{:.1}", p.replica_seconds),
                     p.cold_starts.to_string(),
                     p.slo_verdict(),

@@ -40,6 +40,11 @@ pub fn aligned(header: &[String], rows: &[Vec<String>], left: impl Fn(usize) -> 
     s
 }
 
+/// A figure as `f` shows it, or `–` when there is none.
+pub fn dash_or(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
+    v.map_or_else(|| "–".to_owned(), f)
+}
+
 /// One RFC 4180 CSV row (a cell with a comma, quote or line break is quoted).
 pub fn csv_row(cells: &[String]) -> String {
     let quoted: Vec<String> = cells
