@@ -469,19 +469,35 @@ impl Sim {
     /// How long `replica` takes from starting to ready: its start-up delay plus, with
     /// `cold_start = "module"`, the cold start of the module it runs (traced).
     pub(crate) fn startup_delay(&mut self, service: ServiceId, replica: ReplicaIdx) -> u64 {
+        self.declared_startup(service, replica) + self.cold_start_cost(service, replica)
+    }
+
+    /// `replica`'s declared start-up delay, in nanoseconds: a replica running a rollout's new
+    /// version starts as that version does (`rollout.rs`); any other as its autoscaler says;
+    /// a service with neither starts at once.
+    fn declared_startup(&self, service: ServiceId, replica: ReplicaIdx) -> u64 {
         let spec = self.world.service(service);
-        // A replica running a rollout's new version starts as that version does
-        // (`rollout.rs`); any other as its autoscaler says.
         let rolled = spec.rollout.filter(|&i| {
             self.rollouts[i].phase != super::rollout::Phase::Waiting
                 && self.services[service.index()].version_of(replica) == self.rollouts[i].version
         });
-        let startup = match (rolled, &spec.autoscale) {
+        match (rolled, &spec.autoscale) {
             (Some(i), _) => self.world.rollouts[i].startup,
             (None, Some(a)) => a.startup,
             (None, None) => 0,
-        };
-        startup + self.cold_start_cost(service, replica)
+        }
+    }
+
+    /// Whether starting `replica` takes any time: a declared start-up delay, or a module cold
+    /// start (`cold_start = "module"`). A replica without one is ready the moment it runs.
+    pub(crate) fn has_startup(&self, service: ServiceId, replica: ReplicaIdx) -> bool {
+        let cold = self
+            .world
+            .service(service)
+            .autoscale
+            .as_ref()
+            .is_some_and(|a| a.cold_start != ColdStart::Declared);
+        cold || self.declared_startup(service, replica) > 0
     }
 
     pub(crate) fn on_replica_ready(&mut self, service: ServiceId, replica: ReplicaIdx, life: u32) {

@@ -62,7 +62,8 @@ pub(crate) struct Replica {
     pub(crate) version: VersionIdx,
     /// It crashed while starting (never ready since it was placed): its restart starts it
     /// again, ready only after its start-up, as a Kubernetes pod whose container restarts
-    /// is Ready only once its readiness probe passes.
+    /// is Ready only once its readiness probe passes. (A ready replica that crashes restarts
+    /// through its start-up too, when it has one: `Sim::on_restart`.)
     pub(crate) crashed_starting: bool,
 }
 
@@ -332,26 +333,41 @@ impl Sim {
         }
     }
 
+    /// A crashed replica restarts (a `crash` fault's `restart_after_s`), as the kubelet
+    /// restarts a crashed container in the same pod: the pod is Ready — in its Service's
+    /// endpoints, so discovered and balanced to — only once its readiness probe passes again.
+    /// So a replica with a start-up (`startup_ms`, a rollout's, a module cold start) restarts
+    /// `starting` and pays it again, exactly as a new replica of its service and version does,
+    /// before it registers and takes work; one without a start-up is ready at once. The
+    /// kubelet's CrashLoopBackOff (10 s doubling to 5 min between repeated restarts) is not
+    /// modelled: the fault's `restart_after_s` is the delay.
     pub(crate) fn on_restart(&mut self, service: ServiceId, replica: ReplicaIdx) {
         let now = self.q.now();
         let r = self.replica_mut(service, replica);
         if r.health != Health::Down {
             return; // it was never down, another fault restarted it first, or it was scaled away
         }
-        if std::mem::take(&mut r.crashed_starting) {
-            // It had never become ready: it starts again and is ready only after its start-up
-            // (a new life, so the first start's readiness event no longer counts).
+        let crashed_starting = std::mem::take(&mut r.crashed_starting);
+        if crashed_starting || self.has_startup(service, replica) {
+            // It starts again and is ready only after its start-up, whether it had been ready
+            // or not (a new life, so a first start's readiness event, or the heartbeats of
+            // its life before the crash, no longer count). One that had been ready may still
+            // be registered (the registry had not expired it yet): the restarted process
+            // reports itself not ready, so it leaves the registry until it is ready.
+            let r = self.replica_mut(service, replica);
             r.health = Health::Starting;
             r.life += 1;
             let life = r.life;
             let name = &self.world.service(service).name;
             self.trace.emit(now, &TraceEvent::ReplicaUp { service: name, replica });
+            self.deregister(service, replica, "restarting");
             self.trace_replica(service, replica, now);
             self.start_version(service, replica, "restarted");
             let delay = self.startup_delay(service, replica);
             self.q.after(delay, Event::ReplicaReady { service, replica, life });
             return;
         }
+        let r = self.replica_mut(service, replica);
         r.health = Health::Up;
         let life = r.life;
         let name = &self.world.service(service).name;

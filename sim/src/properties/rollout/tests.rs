@@ -579,6 +579,47 @@ fn a_new_replica_that_crashes_while_starting_is_ready_only_after_starting_again(
 }
 
 #[test]
+fn a_ready_new_replica_that_crashes_restarts_through_the_new_version_s_startup() {
+    // No surge: position 1 is replaced first (ready at 1.7 s), then position 0 (at 2.4 s).
+    // Ready new-version replica 1 crashes at 3 s and restarts at 3.2 s: the kubelet restarts
+    // its container, and its pod is Ready again only once its readiness probe passes — after
+    // the new version's start-up (200 ms), as when it was first placed. It serves nothing
+    // before 3.4 s, and `rollout-safe` sees nothing wrong with it (no false alarm).
+    let crash = "[[fault]]\nkind = \"crash\"\nservice = \"cat\"\nreplica = 1\nat_s = 3\nrestart_after_s = 0.2\n";
+    let rolling = rollout("rolling", "max_surge = 0\nmax_unavailable = 1");
+    let s = design(2, 50, "", &format!("{rolling}{crash}"));
+    let r = held(&s, GOOD_V2);
+    let ls = lines(&r);
+    let states: Vec<(f64, String)> = ls
+        .iter()
+        .filter_map(|l| match &l.event {
+            TraceEvent::ReplicaState { replica: 1, state, .. } if l.t.as_secs_f64() >= 3.0 => {
+                Some(((l.t.as_secs_f64() * 1e6).round() / 1e6, state.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(states[..2], [(3.2, "starting".to_owned()), (3.4, "ready".to_owned())]);
+    let served: Vec<f64> = ls
+        .iter()
+        .filter_map(|l| match l.event {
+            TraceEvent::InvocationStart { replica: 1, .. } if l.t.as_secs_f64() >= 3.0 => {
+                Some(l.t.as_secs_f64())
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(served.iter().all(|&t| t >= 3.4), "served before ready: {served:?}");
+    // It re-registers once ready (callers whose discovery cache still named it while it was
+    // starting were refused by it, as by any replica that is not running, and may eject it).
+    let registered = ls.iter().any(|l| {
+        matches!(l.event, TraceEvent::Registered { replica: 1, .. })
+            && (l.t.as_secs_f64() * 1e6).round() / 1e6 == 3.4
+    });
+    assert!(registered, "{states:?}");
+}
+
+#[test]
 fn a_new_version_replica_s_cold_start_compiles_the_new_module() {
     // `cold_start = "module"`: starting a replica costs compiling the module it runs. The
     // new version has four times the code of the old one: each new-version replica's cold

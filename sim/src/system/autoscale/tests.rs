@@ -653,3 +653,125 @@ fn the_holt_policy_scales_up_before_the_reactive_one_on_a_ramp() {
     let most = |r: &RunResult| scaling(r).0.iter().map(|s| s.2).max().unwrap_or(0);
     assert!(most(&predictive) >= most(&reactive).min(6));
 }
+
+/// Two replicas of `s` held at two by the autoscaler, `autoscale` added to its section, 50
+/// requests/s for 20 s; replica 0 crashes at 1 s and restarts at 4 s. The registry keeps a
+/// crashed replica for 20 s (it is still registered when it restarts) and callers cache no
+/// discovery answer, so what the registry lists is what the balancer picks from; the gateway
+/// waits 60 s, so no caller ejects the crashed replica in the window (outlier detection).
+fn crash_and_restart(autoscale: &str) -> RunResult {
+    let text = format!(
+        r#"{}
+[registry]
+heartbeat_ms = 1000
+ttl_ms = 20000
+discovery_cache_ms = 0
+[[service]]
+name = "s"
+context = "c"
+node = "b"
+replicas = 2
+concurrency = 2
+queue_capacity = 1000
+  [service.service_time]
+  distribution = {{ dist = "constant", ms = 20.0 }}
+  resource = "wait"
+  [service.autoscale]
+  min_replicas = 2
+  max_replicas = 2
+  metric = "concurrency"
+  target = 1
+  {autoscale}
+  [[service.endpoint]]
+  name = "get"
+  method = "GET"
+  path = "/s"
+  public = true
+[workload]
+duration_s = 20
+arrival = {{ kind = "constant", rate_rps = 50 }}
+  [[workload.mix]]
+  service = "s"
+  endpoint = "get"
+[[fault]]
+kind = "crash"
+service = "s"
+replica = 0
+at_s = 1
+restart_after_s = 3
+"#,
+        super::super::tests::two_nodes("t", 60_000)
+    );
+    let parsed = fusebench_model::parse("t.toml", &text);
+    assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
+    run(parsed.ok().expect("valid"))
+}
+
+/// What reached replica 0 of `r` from `from` s on: `(t in s, what)` for every invocation
+/// started on it, request refused by it, registration and replica state change of it.
+fn replica_0_from(r: &RunResult, from: f64) -> Vec<(f64, String)> {
+    trace::read(&r.trace)
+        .filter_map(|l| {
+            let l = l.expect("a trace line");
+            let t = (l.t.as_secs_f64() * 1e6).round() / 1e6;
+            let what = match l.event {
+                TraceEvent::InvocationStart { replica: 0, .. } => "invocation".to_owned(),
+                TraceEvent::Rejected { replica: 0, reason, .. } => format!("rejected {reason}"),
+                TraceEvent::Registered { replica: 0, .. } => "registered".to_owned(),
+                TraceEvent::Deregistered { replica: 0, reason, .. } => {
+                    format!("deregistered {reason}")
+                }
+                TraceEvent::ReplicaState { replica: 0, state, .. } => state,
+                TraceEvent::ReplicaUp { replica: 0, .. } => "up".to_owned(),
+                _ => return None,
+            };
+            (t >= from).then_some((t, what))
+        })
+        .collect()
+}
+
+#[test]
+fn a_ready_replica_that_crashes_serves_again_only_after_its_startup() {
+    // The kubelet restarts the crashed container; its pod is Ready, back in the Service's
+    // endpoints, only once its readiness probe passes: here after `startup_ms`, 1.5 s. From
+    // its restart at 4 s until 5.5 s it is out of the registry, nothing is sent to it, and the
+    // other replica serves everything.
+    let r = crash_and_restart("startup_ms = 1500");
+    let seen = replica_0_from(&r, 4.0);
+    let seen = &seen[..seen.len().min(8)];
+    let window: Vec<&(f64, String)> = seen.iter().filter(|(t, _)| *t < 5.5).collect();
+    assert_eq!(
+        window,
+        [
+            &(4.0, "up".to_owned()),
+            &(4.0, "deregistered restarting".to_owned()),
+            &(4.0, "starting".to_owned())
+        ],
+        "{seen:?}"
+    );
+    let ready: Vec<&str> =
+        seen.iter().filter(|(t, _)| *t == 5.5).map(|(_, w)| w.as_str()).take(2).collect();
+    assert_eq!(ready, ["ready", "registered"], "{seen:?}");
+    assert!(
+        seen.iter().any(|(t, w)| *t > 5.5 && *t < 6.0 && w == "invocation"),
+        "it serves again once ready: {seen:?}"
+    );
+    // The restart is not a failure of the requests sent meanwhile: every one was answered
+    // but those the crash itself swallowed (sent to it between 1 s and 4 s).
+    let lost = r.requests_sent - r.requests_answered;
+    assert!(lost > 0 && lost <= 3 * 25 + 1, "{lost} lost");
+    let states: Vec<(f64, u32, String)> = scaling(&r).1;
+    assert!(states.iter().all(|s| s.2 != "stopped"), "the autoscaler kept both: {states:?}");
+}
+
+#[test]
+fn a_ready_replica_without_a_startup_serves_again_at_its_restart() {
+    // No start-up to pay: the restarted replica is ready at once (as before), still in the
+    // registry (its entry had not expired), and served from then on.
+    let r = crash_and_restart("");
+    let seen = replica_0_from(&r, 4.0);
+    let seen = &seen[..seen.len().min(4)];
+    assert_eq!(seen[0], (4.0, "up".to_owned()), "{seen:?}");
+    assert!(seen.iter().all(|(_, w)| w == "up" || w == "invocation"), "{seen:?}");
+    assert!(seen.iter().any(|(t, w)| *t < 4.1 && w == "invocation"), "it serves at once: {seen:?}");
+}
