@@ -1088,10 +1088,16 @@ impl Trace {
             return;
         }
         self.scratch.clear();
-        let _ = write!(self.scratch, "{{\"t\":{}", t.nanos());
+        self.scratch.extend_from_slice(b"{\"t\":");
+        line::push_u64(&mut self.scratch, t.nanos());
         let start = self.scratch.len();
-        // Serialising into a Vec cannot fail: every field is a plain string or number.
-        let _ = serde_json::to_writer(&mut self.scratch, event);
+        // serde_json's bytes, written without its generic serialiser (`trace/line.rs`); a
+        // shape that writer does not know goes through serde_json itself. Serialising into a
+        // Vec cannot fail: every field is a plain string or number.
+        if line::write(&mut self.scratch, event).is_err() {
+            self.scratch.truncate(start);
+            let _ = serde_json::to_writer(&mut self.scratch, event);
+        }
         // The enum's own opening brace becomes the comma after `t`: the line is one flat
         // object (overwritten in place rather than removed, which moved the whole line).
         self.scratch[start] = b',';
@@ -1142,6 +1148,7 @@ impl Trace {
     }
 }
 
+mod line;
 pub mod mesh_route;
 pub mod rollout;
 
