@@ -7,11 +7,11 @@
 //! a mesh retry policy to the destination, Envoy's (see `mesh.rs`), whose `retry_on`, retry
 //! budget, circuit breaker and rate limit then apply too.
 
-use std::collections::BTreeMap;
 
 use fusebench_model::scenario::RetryOn;
 
 use super::Sim;
+use super::idtable::IdTable;
 use super::balancer::Caller;
 use super::event::Event;
 use super::ids::{
@@ -73,7 +73,7 @@ pub(crate) struct Call {
 
 #[derive(Debug, Default)]
 pub(crate) struct Calls {
-    table: BTreeMap<CallId, Call>,
+    table: IdTable<CallId, Call>,
     ids: Counter,
 }
 

@@ -4,12 +4,13 @@
 //! elapsed, the engine acts on how the slice ended: done, failed, or suspended on a host
 //! operation whose reply resumes it.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use fusebench_model::contract::application_error;
 use fusebench_model::scenario::TimeResource;
 
 use super::Sim;
+use super::idtable::IdTable;
 use super::event::Event;
 use super::ids::{Counter, InvId, ReplicaIdx, ReqId, ServiceId, VersionIdx};
 use super::requests::{Origin, Requests, Stage};
@@ -60,7 +61,7 @@ pub(crate) struct Invocation {
 
 #[derive(Debug, Default)]
 pub(crate) struct Invocations {
-    table: BTreeMap<InvId, Invocation>,
+    table: IdTable<InvId, Invocation>,
     ids: Counter,
 }
 

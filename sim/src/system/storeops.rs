@@ -3,11 +3,11 @@
 //! reply travels back to resume the invocation — or the invocation gives up after
 //! [`OP_TIMEOUT_NANOS`] with `unavailable`.
 
-use std::collections::BTreeMap;
 
 use fusebench_model::scenario::{Consistency, StoreKind};
 
 use super::Sim;
+use super::idtable::IdTable;
 use super::event::Event;
 use super::ids::{Counter, InvId, NodeId, OpId, ReplicaIdx, StoreId};
 use super::requests::Origin;
@@ -46,7 +46,7 @@ pub(crate) struct PendingOp {
 
 #[derive(Debug, Default)]
 pub(crate) struct StoreOps {
-    table: BTreeMap<OpId, PendingOp>,
+    table: IdTable<OpId, PendingOp>,
     ids: Counter,
 }
 
