@@ -1007,6 +1007,9 @@ impl Iterator for TraceLines<'_> {
     }
 }
 
+/// Bytes of trace lines hashed at once.
+const HASH_BATCH: usize = 8 * 1024;
+
 /// Collects trace lines and their hash.
 #[derive(Debug)]
 pub struct Trace {
@@ -1014,6 +1017,8 @@ pub struct Trace {
     hasher: Sha256,
     lines: Vec<u8>,
     scratch: Vec<u8>,
+    /// Lines not yet given to `hasher` (at most [`HASH_BATCH`] bytes and a line).
+    unhashed: Vec<u8>,
     count: u64,
     /// Where lines are streamed as they are emitted (`run --out`): the trace is written
     /// without being kept, so a run's memory does not grow with its length.
@@ -1045,6 +1050,7 @@ impl Trace {
             hasher: Sha256::new(),
             lines: Vec::new(),
             scratch: Vec::new(),
+            unhashed: Vec::new(),
             count: 0,
             stream: None,
         }
@@ -1102,7 +1108,13 @@ impl Trace {
         // object (overwritten in place rather than removed, which moved the whole line).
         self.scratch[start] = b',';
         self.scratch.push(b'\n');
-        self.hasher.update(&self.scratch);
+        // Hashed a few KiB at a time: the same digest as line by line (SHA-256 of the
+        // concatenation), without copying each short line into the hasher's block buffer.
+        self.unhashed.extend_from_slice(&self.scratch);
+        if self.unhashed.len() >= HASH_BATCH {
+            self.hasher.update(&self.unhashed);
+            self.unhashed.clear();
+        }
         if self.mode == TraceMode::Full {
             self.lines.extend_from_slice(&self.scratch);
         }
@@ -1143,7 +1155,9 @@ impl Trace {
     /// Hex SHA-256 of every line so far (of nothing when tracing is off).
     #[must_use]
     pub fn hash(&self) -> String {
-        let digest = self.hasher.clone().finalize();
+        let mut hasher = self.hasher.clone();
+        hasher.update(&self.unhashed);
+        let digest = hasher.finalize();
         digest.iter().map(|b| format!("{b:02x}")).collect()
     }
 }

@@ -41,17 +41,30 @@ pub(super) fn write<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Resu
     value.serialize(Line { out })
 }
 
+/// Two decimal digits per value below 100 (as itoa formats: two digits per division).
+const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
 /// Appends `n` in decimal.
 pub(super) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
-    loop {
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
         at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        digits[at] = b'0' + n as u8;
     }
     out.extend_from_slice(&digits[at..]);
 }
@@ -66,10 +79,13 @@ fn push_i64(out: &mut Vec<u8>, n: i64) {
 /// A quoted JSON string: copied when nothing in it needs escaping (serde_json escapes `"`,
 /// `\` and bytes below 0x20, nothing else), else written by serde_json.
 fn push_str(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    // No early exit: the scan of a whole (short) string vectorises.
+    let escapes = s.bytes().fold(false, |any, b| any | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    if escapes {
         // Writing into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, s);
     } else {
+        out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
@@ -106,8 +122,12 @@ impl SerializeStruct for Fields<'_> {
             self.out.push(b',');
         }
         self.first = false;
-        push_str(self.out, key);
-        self.out.push(b':');
+        // A field name is a Rust identifier (snake_case): nothing in it to escape.
+        debug_assert!(!key.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\'));
+        self.out.reserve(key.len() + 3);
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(b"\":");
         value.serialize(Value { out: self.out })
     }
 
@@ -352,6 +372,15 @@ mod tests {
     fn hands_nested_values_back() {
         assert!(fast(&Sample::Nested { v: vec![1] }).is_none());
         assert!(fast(&3u64).is_none(), "not a struct");
+    }
+
+    #[test]
+    fn numbers_are_written_in_decimal() {
+        for n in [0, 9, 10, 99, 100, 101, 999, 1000, 12_345, u64::from(u32::MAX), u64::MAX] {
+            let mut ours = Vec::new();
+            push_u64(&mut ours, n);
+            assert_eq!(String::from_utf8_lossy(&ours), n.to_string());
+        }
     }
 
     #[test]
