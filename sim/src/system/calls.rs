@@ -7,16 +7,15 @@
 //! a mesh retry policy to the destination, Envoy's (see `mesh.rs`), whose `retry_on`, retry
 //! budget, circuit breaker and rate limit then apply too.
 
-
 use fusebench_model::scenario::RetryOn;
 
 use super::Sim;
-use super::idtable::IdTable;
 use super::balancer::Caller;
 use super::event::Event;
 use super::ids::{
     CallId, ChannelId, Counter, EndpointId, InvId, NodeId, ReplicaIdx, ReqId, ServiceId, VersionIdx,
 };
+use super::idtable::IdTable;
 use super::mesh::{Admission, Parked, Refusal, RetrySpec, Waiter};
 use super::requests::{ClientState, Origin, Request};
 use super::world::CallPolicy;

@@ -10,9 +10,9 @@ use fusebench_model::contract::application_error;
 use fusebench_model::scenario::TimeResource;
 
 use super::Sim;
-use super::idtable::IdTable;
 use super::event::Event;
 use super::ids::{Counter, InvId, ReplicaIdx, ReqId, ServiceId, VersionIdx};
+use super::idtable::IdTable;
 use super::requests::{Origin, Requests, Stage};
 use super::world::World;
 use crate::dist::sample_nanos;

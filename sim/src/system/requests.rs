@@ -9,9 +9,9 @@
 use std::collections::BTreeMap;
 
 use super::Sim;
-use super::idtable::IdTable;
 use super::event::Event;
 use super::ids::{CallId, Counter, EndpointId, GroupId, InvId, MsgId, NodeId, ReqId, ServiceId};
+use super::idtable::IdTable;
 use crate::engine::TimerId;
 use crate::metrics::Outcome;
 use crate::time::SimTime;

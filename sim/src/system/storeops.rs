@@ -3,13 +3,12 @@
 //! reply travels back to resume the invocation — or the invocation gives up after
 //! [`OP_TIMEOUT_NANOS`] with `unavailable`.
 
-
 use fusebench_model::scenario::{Consistency, StoreKind};
 
 use super::Sim;
-use super::idtable::IdTable;
 use super::event::Event;
 use super::ids::{Counter, InvId, NodeId, OpId, ReplicaIdx, StoreId};
+use super::idtable::IdTable;
 use super::requests::Origin;
 use crate::dist::sample_nanos;
 use crate::engine::TimerId;

@@ -37,7 +37,10 @@ impl ser::Error for Unsupported {
 
 /// Appends `value` (a struct of plain fields, as every trace event is) to `out` as serde_json
 /// would. On `Err`, `out` holds a partial line the caller must discard.
-pub(super) fn write<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<(), Unsupported> {
+pub(super) fn write<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    value: &T,
+) -> Result<(), Unsupported> {
     value.serialize(Line { out })
 }
 
@@ -355,8 +358,22 @@ mod tests {
     fn writes_what_serde_json_writes() {
         let cases = [
             Sample::Plain { a: 0, b: -7, c: true, d: "", e: None, f: u32::MAX },
-            Sample::Plain { a: u64::MAX, b: i32::MIN, c: false, d: "é \u{7f} ✓", e: Some("x"), f: 10 },
-            Sample::Plain { a: 10, b: 0, c: false, d: "\"q\" \\ \n\t\u{1}", e: Some("\u{1f}"), f: 0 },
+            Sample::Plain {
+                a: u64::MAX,
+                b: i32::MIN,
+                c: false,
+                d: "é \u{7f} ✓",
+                e: Some("x"),
+                f: 10,
+            },
+            Sample::Plain {
+                a: 10,
+                b: 0,
+                c: false,
+                d: "\"q\" \\ \n\t\u{1}",
+                e: Some("\u{1f}"),
+                f: 0,
+            },
             Sample::Floats { x: 0.1, y: -1.5e-7, z: '"' },
             Sample::Floats { x: f64::NAN, y: f32::INFINITY, z: '\u{0}' },
             Sample::Unit,
