@@ -20,8 +20,11 @@ use std::collections::BinaryHeap;
 use crate::time::SimTime;
 
 /// Stale keys the heap may hold before it is compacted (below this, lazy discarding at the top
-/// costs less than a pass over the heap).
-const COMPACT_MIN: usize = 1024;
+/// costs less than a pass over the heap). Small: a cancelled far-future timer (a gateway
+/// timeout) never reaches the top, it only deepens every sift; at 1,024 the abstract M/M/c
+/// heap held about a thousand such keys around a few live events, and `pop`/`push` were 13 % of
+/// its run (benches/README.md, "Engine speed-ups (issue 16 item 1)").
+const COMPACT_MIN: usize = 64;
 
 /// Identifies a scheduled event, to cancel it: its sequence number and its slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -1007,6 +1007,9 @@ impl Iterator for TraceLines<'_> {
     }
 }
 
+/// Bytes of trace lines hashed at once.
+const HASH_BATCH: usize = 8 * 1024;
+
 /// Collects trace lines and their hash.
 #[derive(Debug)]
 pub struct Trace {
@@ -1014,6 +1017,8 @@ pub struct Trace {
     hasher: Sha256,
     lines: Vec<u8>,
     scratch: Vec<u8>,
+    /// Lines not yet given to `hasher` (at most [`HASH_BATCH`] bytes and a line).
+    unhashed: Vec<u8>,
     count: u64,
     /// Where lines are streamed as they are emitted (`run --out`): the trace is written
     /// without being kept, so a run's memory does not grow with its length.
@@ -1045,6 +1050,7 @@ impl Trace {
             hasher: Sha256::new(),
             lines: Vec::new(),
             scratch: Vec::new(),
+            unhashed: Vec::new(),
             count: 0,
             stream: None,
         }
@@ -1088,15 +1094,27 @@ impl Trace {
             return;
         }
         self.scratch.clear();
-        let _ = write!(self.scratch, "{{\"t\":{}", t.nanos());
+        self.scratch.extend_from_slice(b"{\"t\":");
+        line::push_u64(&mut self.scratch, t.nanos());
         let start = self.scratch.len();
-        // Serialising into a Vec cannot fail: every field is a plain string or number.
-        let _ = serde_json::to_writer(&mut self.scratch, event);
+        // serde_json's bytes, written without its generic serialiser (`trace/line.rs`); a
+        // shape that writer does not know goes through serde_json itself. Serialising into a
+        // Vec cannot fail: every field is a plain string or number.
+        if line::write(&mut self.scratch, event).is_err() {
+            self.scratch.truncate(start);
+            let _ = serde_json::to_writer(&mut self.scratch, event);
+        }
         // The enum's own opening brace becomes the comma after `t`: the line is one flat
         // object (overwritten in place rather than removed, which moved the whole line).
         self.scratch[start] = b',';
         self.scratch.push(b'\n');
-        self.hasher.update(&self.scratch);
+        // Hashed a few KiB at a time: the same digest as line by line (SHA-256 of the
+        // concatenation), without copying each short line into the hasher's block buffer.
+        self.unhashed.extend_from_slice(&self.scratch);
+        if self.unhashed.len() >= HASH_BATCH {
+            self.hasher.update(&self.unhashed);
+            self.unhashed.clear();
+        }
         if self.mode == TraceMode::Full {
             self.lines.extend_from_slice(&self.scratch);
         }
@@ -1137,11 +1155,14 @@ impl Trace {
     /// Hex SHA-256 of every line so far (of nothing when tracing is off).
     #[must_use]
     pub fn hash(&self) -> String {
-        let digest = self.hasher.clone().finalize();
+        let mut hasher = self.hasher.clone();
+        hasher.update(&self.unhashed);
+        let digest = hasher.finalize();
         digest.iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
+mod line;
 pub mod mesh_route;
 pub mod rollout;
 

@@ -32,7 +32,7 @@ mod error;
 pub mod fake;
 mod host;
 mod invoke;
-mod parked;
+pub(crate) mod parked;
 mod step;
 
 #[cfg(test)]

@@ -86,6 +86,11 @@ impl<T> Parked<T> {
         self.slots[self.slot(id)? as usize].as_ref()
     }
 
+    pub(crate) fn get_mut(&mut self, id: u64) -> Option<&mut T> {
+        let slot = self.slot(id)?;
+        self.slots[slot as usize].as_mut()
+    }
+
     /// Takes what is parked under `id`. The window is not trimmed here, so the same id can be
     /// parked again without moving it (a resume that suspends again).
     pub(crate) fn remove(&mut self, id: u64) -> Option<T> {

@@ -7,8 +7,6 @@
 //! a mesh retry policy to the destination, Envoy's (see `mesh.rs`), whose `retry_on`, retry
 //! budget, circuit breaker and rate limit then apply too.
 
-use std::collections::BTreeMap;
-
 use fusebench_model::scenario::RetryOn;
 
 use super::Sim;
@@ -17,6 +15,7 @@ use super::event::Event;
 use super::ids::{
     CallId, ChannelId, Counter, EndpointId, InvId, NodeId, ReplicaIdx, ReqId, ServiceId, VersionIdx,
 };
+use super::idtable::IdTable;
 use super::mesh::{Admission, Parked, Refusal, RetrySpec, Waiter};
 use super::requests::{ClientState, Origin, Request};
 use super::world::CallPolicy;
@@ -73,7 +72,7 @@ pub(crate) struct Call {
 
 #[derive(Debug, Default)]
 pub(crate) struct Calls {
-    table: BTreeMap<CallId, Call>,
+    table: IdTable<CallId, Call>,
     ids: Counter,
 }
 

@@ -92,3 +92,15 @@ impl Counter {
         n
     }
 }
+
+macro_rules! seq_id {
+    ($($name:ident),*) => {$(
+        impl super::idtable::SeqId for $name {
+            fn seq(self) -> u64 {
+                self.0
+            }
+        }
+    )*};
+}
+
+seq_id!(ReqId, InvId, CallId, OpId, MsgId);

@@ -4,7 +4,7 @@
 //! elapsed, the engine acts on how the slice ended: done, failed, or suspended on a host
 //! operation whose reply resumes it.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use fusebench_model::contract::application_error;
 use fusebench_model::scenario::TimeResource;
@@ -12,6 +12,7 @@ use fusebench_model::scenario::TimeResource;
 use super::Sim;
 use super::event::Event;
 use super::ids::{Counter, InvId, ReplicaIdx, ReqId, ServiceId, VersionIdx};
+use super::idtable::IdTable;
 use super::requests::{Origin, Requests, Stage};
 use super::world::World;
 use crate::dist::sample_nanos;
@@ -60,7 +61,7 @@ pub(crate) struct Invocation {
 
 #[derive(Debug, Default)]
 pub(crate) struct Invocations {
-    table: BTreeMap<InvId, Invocation>,
+    table: IdTable<InvId, Invocation>,
     ids: Counter,
 }
 

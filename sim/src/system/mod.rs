@@ -28,6 +28,7 @@ mod event;
 mod faults;
 mod gateway;
 mod ids;
+mod idtable;
 mod invariants;
 mod invocation;
 mod journey;

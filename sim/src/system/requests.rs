@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use super::Sim;
 use super::event::Event;
 use super::ids::{CallId, Counter, EndpointId, GroupId, InvId, MsgId, NodeId, ReqId, ServiceId};
+use super::idtable::IdTable;
 use crate::engine::TimerId;
 use crate::metrics::Outcome;
 use crate::time::SimTime;
@@ -120,7 +121,7 @@ impl Request {
 
 #[derive(Debug, Default)]
 pub(crate) struct Requests {
-    table: BTreeMap<ReqId, Request>,
+    table: IdTable<ReqId, Request>,
     ids: Counter,
 }
 

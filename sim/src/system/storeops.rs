@@ -3,13 +3,12 @@
 //! reply travels back to resume the invocation — or the invocation gives up after
 //! [`OP_TIMEOUT_NANOS`] with `unavailable`.
 
-use std::collections::BTreeMap;
-
 use fusebench_model::scenario::{Consistency, StoreKind};
 
 use super::Sim;
 use super::event::Event;
 use super::ids::{Counter, InvId, NodeId, OpId, ReplicaIdx, StoreId};
+use super::idtable::IdTable;
 use super::requests::Origin;
 use crate::dist::sample_nanos;
 use crate::engine::TimerId;
@@ -46,7 +45,7 @@ pub(crate) struct PendingOp {
 
 #[derive(Debug, Default)]
 pub(crate) struct StoreOps {
-    table: BTreeMap<OpId, PendingOp>,
+    table: IdTable<OpId, PendingOp>,
     ids: Counter,
 }
 

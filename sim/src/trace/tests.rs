@@ -465,6 +465,22 @@ proptest! {
         }
     }
 
+    /// Every kind, with any strings and numbers, is written by the fast writer
+    /// (`trace/line.rs`), not handed back, and byte for byte as serde_json writes it: the
+    /// trace hashes of every run depend on it.
+    #[test]
+    fn every_kind_is_written_as_serde_json_writes_it(
+        text in prop::collection::vec(any_text(), 1..8),
+        n in any_numbers(),
+    ) {
+        for event in every_kind(&text, n) {
+            let mut ours = Vec::new();
+            prop_assert!(line::write(&mut ours, &event).is_ok(), "{} handed back", event.kind());
+            let json = serde_json::to_vec(&event).expect("serialises");
+            prop_assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&json));
+        }
+    }
+
     /// Whatever the bytes, reading never panics and every error names a line that exists.
     #[test]
     fn any_bytes_read_without_panicking(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
