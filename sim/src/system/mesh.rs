@@ -197,7 +197,7 @@ impl MeshSpec {
         Some(MeshSpec {
             propagate_headers: mesh.propagate_headers.clone(),
             routing: route::Routing::new(s, services),
-            authz: AuthzTable::new(s, services, &meshed),
+            authz: AuthzTable::new(s, services, &meshed, configurations),
             meshed,
             sidecar: millis_to_nanos(mesh.sidecar_latency_ms),
             sidecar_cpu: (mesh.sidecar_cpu_us * 1_000.0).round() as u64,
@@ -233,14 +233,16 @@ impl MeshSpec {
         self.clusters[config as usize][service.index()]
     }
 
-    /// Whether `service`'s sidecar authorizes `caller`'s request to `endpoint`.
+    /// Whether `service`'s sidecar, holding configuration `config`, authorizes `caller`'s
+    /// request to `endpoint`.
     pub(crate) fn authorizes(
         &self,
         caller: Caller,
         service: ServiceId,
         endpoint: EndpointId,
+        config: u32,
     ) -> bool {
-        self.authz.allows(caller, service, endpoint, &self.meshed)
+        self.authz.allows(caller, service, endpoint, &self.meshed, config)
     }
 
     /// Sidecar latency on a request from `caller` to `callee` (and on its answer back).
@@ -382,7 +384,9 @@ impl Sim {
         downstream: bool,
     ) -> Admission {
         let Some(mesh) = self.world.mesh.as_ref() else { return Admission::Send };
-        let authorized = mesh.authorizes(caller, service, endpoint);
+        // The callee's sidecar judges by the authorization policies it holds now.
+        let callee_config = self.mesh_config(Caller::Service(service));
+        let authorized = mesh.authorizes(caller, service, endpoint, callee_config);
         let applies = mesh.applies(caller);
         // The caller's outbound chain first: its WebAssembly filters, then the rate limit and
         // the circuit breaker; then the callee's inbound RBAC.
