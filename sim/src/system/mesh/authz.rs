@@ -103,3 +103,6 @@ impl AuthzTable {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod push_tests;
