@@ -7,7 +7,8 @@
 //! finding naming the push (at its line) — a deliberate lock-out shows here as what it does.
 //!
 //! Each call is judged with the identity its caller presents: a meshed service its name, the
-//! gateway `gateway`, a caller without a sidecar none (plaintext). Subscriptions are not
+//! gateway `gateway`, a caller without a sidecar none (plaintext) — and nobody one to a callee
+//! whose mTLS mode is `disable` (`Mesh::identity`). Subscriptions are not
 //! judged: a broker's deliveries carry no caller identity here.
 
 use super::Findings;
@@ -73,7 +74,8 @@ fn denials(
     };
     for callee in s.services.iter().filter(|x| mesh.contains(&x.name)) {
         for e in callee.endpoints.iter().filter(|e| e.public) {
-            if let Some(why) = newly(&callee.name, &e.name, Some(GATEWAY_IDENTITY)) {
+            let identity = mesh.identity(GATEWAY_IDENTITY, &callee.name);
+            if let Some(why) = newly(&callee.name, &e.name, identity) {
                 let msg = format!(
                     "{prefix}the authorization policy denies the gateway's route to `{}.{}` (a public endpoint): {why}",
                     callee.name, e.name
@@ -85,18 +87,23 @@ fn denials(
     }
     for caller in &s.services {
         let meshed = mesh.contains(&caller.name);
-        let identity = meshed.then_some(caller.name.as_str());
         for call in &caller.calls {
             if !mesh.contains(&call.service.name) {
                 continue;
             }
+            let identity = mesh.identity(&caller.name, &call.service.name);
             let Some(why) = newly(&call.service.name, &call.endpoint.name, identity) else {
                 continue;
             };
-            let plaintext = if meshed {
-                String::new()
-            } else {
+            let plaintext = if !meshed {
                 format!(" (`{}` runs no sidecar, so it presents no mTLS identity)", caller.name)
+            } else if identity.is_none() {
+                format!(
+                    " (`{}`'s mTLS mode is disable, so no caller presents an identity)",
+                    call.service.name
+                )
+            } else {
+                String::new()
             };
             let msg = format!(
                 "{prefix}the authorization policy denies `{}`'s declared call to `{}.{}`{plaintext}: {why}",

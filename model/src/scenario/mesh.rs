@@ -25,6 +25,9 @@ use crate::diagnostic::Span;
 
 mod authz;
 pub use authz::{Authorization, AuthzAction, AuthzDecision, GATEWAY_IDENTITY, decide};
+mod mtls;
+pub(crate) use mtls::resolve as resolve_mtls;
+pub use mtls::{MtlsMode, PeerAuthentication};
 
 /// `[mesh]`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -52,6 +55,13 @@ pub struct Mesh {
     /// hash of a mesh without it is unchanged).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub authorization: Vec<Authorization>,
+    /// `mtls` (Istio's mesh-wide PeerAuthentication) and `[[mesh.peer_authentication]]` (one
+    /// service's): `mesh/mtls.rs`. Each left out of the serialisation when unset, so the
+    /// scenario hash of a mesh without them is unchanged.
+    #[serde(skip_serializing_if = "MtlsMode::is_permissive")]
+    pub mtls: MtlsMode,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub peer_authentication: Vec<PeerAuthentication>,
     /// `[[mesh.subset]]`, `[[mesh.route]]`, `[mesh.control_plane]`, `[[mesh.push]]`
     /// (`mesh/route.rs`; each left out of the serialisation when absent, so the scenario hash
     /// of a mesh without them is unchanged).
@@ -313,6 +323,12 @@ impl Mesh {
             .into_iter()
             .map(|t| Authorization::read(cx, t))
             .collect();
+        let mtls = MtlsMode::read(cx, &mut o, "mtls").unwrap_or_default();
+        let peer_authentication: Vec<PeerAuthentication> = o
+            .table_list(cx, "peer_authentication")
+            .into_iter()
+            .filter_map(|t| PeerAuthentication::read(cx, t))
+            .collect();
         let subsets: Vec<Subset> =
             o.table_list(cx, "subset").into_iter().filter_map(|t| Subset::read(cx, t)).collect();
         let routes: Vec<Route> = o
@@ -356,6 +372,8 @@ impl Mesh {
             policies,
             filters,
             authorization,
+            mtls,
+            peer_authentication,
             span,
         }
     }

@@ -23,6 +23,17 @@ fn duplicates<'a>(cx: &mut Cx<'_>, kind: &str, items: impl IntoIterator<Item = (
 }
 
 /// Checks that `r` names one of `known`; reports it (with a hint) otherwise.
+/// [`expect`], for the mesh's modules.
+pub(crate) fn expect_name(
+    cx: &mut Cx<'_>,
+    r: &NameRef,
+    what: &str,
+    field: &str,
+    known: &[&str],
+) -> bool {
+    expect(cx, r, what, field, known)
+}
+
 pub(super) fn expect(
     cx: &mut Cx<'_>,
     r: &NameRef,
@@ -297,6 +308,7 @@ fn resolve_links(cx: &mut Cx<'_>, s: &Scenario) {
 fn resolve_mesh(cx: &mut Cx<'_>, s: &Scenario, services: &[&str]) {
     let Some(mesh) = &s.mesh else { return };
     resolve_authorization(cx, s, mesh, services);
+    super::mesh::resolve_mtls(cx, mesh, services);
     for m in &mesh.services {
         expect(cx, m, "service", "mesh.services", services);
     }

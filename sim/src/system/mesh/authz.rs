@@ -29,11 +29,13 @@ pub(crate) struct AuthzTable {
 }
 
 impl AuthzTable {
-    /// The decisions under each of the `configurations` (`control.rs`).
+    /// The decisions under each of the `configurations` (`control.rs`); a callee whose mTLS
+    /// mode is `disable` (`plaintext`) sees every source without an identity.
     pub(crate) fn new(
         s: &Scenario,
         services: &[ServiceSpec],
         meshed: &[bool],
+        plaintext: &[bool],
         configurations: usize,
     ) -> AuthzTable {
         let Some(mesh) = s.mesh.as_ref().filter(|m| m.every_authorization().next().is_some())
@@ -41,7 +43,7 @@ impl AuthzTable {
             return AuthzTable::default();
         };
         let allowed = (0..configurations)
-            .map(|k| Self::configuration(&mesh.configuration(k), services, meshed))
+            .map(|k| Self::configuration(&mesh.configuration(k), services, meshed, plaintext))
             .collect();
         AuthzTable { allowed }
     }
@@ -50,6 +52,7 @@ impl AuthzTable {
         config: &MeshConfig<'_>,
         services: &[ServiceSpec],
         meshed: &[bool],
+        plaintext: &[bool],
     ) -> Vec<Vec<Vec<bool>>> {
         // Source 0: no identity; 1: the gateway; 2 + i: service i.
         let mut sources: Vec<Option<&str>> = vec![None, Some(GATEWAY_IDENTITY)];
@@ -57,13 +60,15 @@ impl AuthzTable {
         services
             .iter()
             .zip(meshed)
-            .map(|(x, &enforced)| {
+            .zip(plaintext)
+            .map(|((x, &enforced), &plain)| {
                 x.endpoints
                     .iter()
                     .map(|e| {
                         sources
                             .iter()
                             .map(|&src| {
+                                let src = src.filter(|_| !plain);
                                 !enforced || config.authorize(&x.name, &e.name, src).is_allowed()
                             })
                             .collect()
@@ -106,3 +111,6 @@ mod tests;
 
 #[cfg(test)]
 mod push_tests;
+
+#[cfg(test)]
+mod mtls_tests;
