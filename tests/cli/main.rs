@@ -27,6 +27,7 @@ mod layering;
 mod limits;
 mod mesh;
 mod meshfault;
+mod mtls;
 mod predictive;
 mod pushes;
 mod replay_story;
