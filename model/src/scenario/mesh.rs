@@ -128,6 +128,12 @@ impl Mesh {
         self.declared().fault(service, endpoint)
     }
 
+    /// The declared route timeout (ms) of requests to `service.endpoint`.
+    #[must_use]
+    pub fn route_timeout(&self, service: &str, endpoint: &str) -> Option<f64> {
+        self.declared().route_timeout(service, endpoint)
+    }
+
     /// The declared retries for requests to `service.endpoint`.
     #[must_use]
     pub fn retries(&self, service: &str, endpoint: &str) -> Option<&Retries> {
@@ -170,6 +176,12 @@ pub struct MeshPolicy {
     /// unchanged).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fault: Option<MeshFault>,
+    /// `timeout_ms`: Istio's VirtualService `http.timeout` (Envoy's route timeout) — the whole
+    /// call, every retry included, fails with 504 at the caller's proxy once it has passed
+    /// since the first try left. Absent: none (Istio's default). Left out of the
+    /// serialisation when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<f64>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -459,6 +471,7 @@ impl MeshPolicy {
             })
         });
         let fault = o.opt_table(cx, "fault").and_then(|t| MeshFault::read(cx, t));
+        let timeout_ms = o.opt_f64(cx, "timeout_ms", 0.001, 3.6e6);
         let span = o.span;
         if let Some(e) = &endpoint {
             // Envoy keeps these per cluster (the destination service), not per route.
@@ -486,12 +499,13 @@ impl MeshPolicy {
             && outlier_detection.is_none()
             && rate_limit.is_none()
             && fault.is_none()
+            && timeout_ms.is_none()
         {
             cx.error(
                 "parse.missing-field",
                 span,
                 &o.field("retries"),
-                "a mesh policy sets no filter: give it retries, retry_budget, circuit_breaker, outlier_detection, rate_limit or fault",
+                "a mesh policy sets no filter: give it retries, retry_budget, circuit_breaker, outlier_detection, rate_limit, fault or timeout_ms",
             );
         }
         o.finish(cx);
@@ -504,6 +518,7 @@ impl MeshPolicy {
             outlier_detection,
             rate_limit,
             fault,
+            timeout_ms,
             span,
         })
     }

@@ -129,6 +129,8 @@ impl OutlierSpec {
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct RouteSpec {
     pub(crate) retries: Option<RetrySpec>,
+    /// The route timeout (ns): Envoy's, over the whole call from its first try.
+    pub(crate) timeout: Option<u64>,
     pub(crate) rate_limit: Option<BucketSpec>,
     pub(crate) fault: Option<FaultSpec>,
 }
@@ -306,6 +308,7 @@ fn route_spec(
             }
         }),
         fault: config.fault(&x.name, &e.name).map(FaultSpec::of),
+        timeout: config.route_timeout(&x.name, &e.name).map(millis_to_nanos),
     }
 }
 
@@ -530,3 +533,6 @@ mod route_tests;
 
 #[cfg(test)]
 mod control_tests;
+
+#[cfg(test)]
+mod timeout_tests;

@@ -146,6 +146,13 @@ impl<'a> MeshConfig<'a> {
         self.policy_for(service, endpoint, |p| p.fault.as_ref()).map(|(_, f)| f)
     }
 
+    /// The route timeout (ms) of requests to `service.endpoint` (the endpoint's policy's, else
+    /// the service-wide one's).
+    #[must_use]
+    pub fn route_timeout(&self, service: &str, endpoint: &str) -> Option<f64> {
+        self.policy_for(service, endpoint, |p| p.timeout_ms.as_ref()).map(|(_, t)| *t)
+    }
+
     /// The retries for requests to `service.endpoint`.
     #[must_use]
     pub fn retries(&self, service: &str, endpoint: &str) -> Option<&'a Retries> {
@@ -225,6 +232,7 @@ impl MeshPolicy {
             && self.outlier_detection.is_none()
             && self.rate_limit.is_none()
             && self.fault.is_none()
+            && self.timeout_ms.is_none()
     }
 
     /// `service` or `service.endpoint`.
