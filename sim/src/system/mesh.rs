@@ -13,6 +13,9 @@
 //!   names are retried. A meshed caller's sidecar retries replace the channel's (its client
 //!   library's); without a `retry_budget`, retries are unlimited, as Istio sets Envoy's
 //!   `max_retries` to 2³² − 1;
+//! - **route timeout** (Istio VirtualService `http.timeout`, Envoy's route timeout): the
+//!   whole call, retries included, fails with `timeout` (504) once `timeout_ms` has passed
+//!   since its first try (`calls.rs`: the call's deadline);
 //! - **retry budget** (Envoy `retry_budget`): a retry is sent only while the retries in
 //!   flight to the destination are fewer than max(`min_retry_concurrency`, `budget_percent` %
 //!   of the requests in flight to it) — else it is not sent and the failure stands;
