@@ -95,7 +95,7 @@ fn denials_start_at_each_callees_apply_time_and_the_refunds_before_were_served()
             assert_eq!(
                 (l["caller"].as_str(), l["target"].as_str()),
                 (Some("reports"), Some("payments.refund"))
-            )
+            );
         })
         .map(|l| n(l, "t"))
         .collect();

@@ -24,15 +24,18 @@ fn design(timeout: &str) -> String {
     )
 }
 
+/// Each client request's try start times.
+type Tries = BTreeMap<u64, Vec<u64>>;
+
 /// Each client request's (outcome, latency ns), and each one's try start times.
-fn answers(ev: &[(u64, TraceEvent)]) -> (Vec<(String, u64)>, BTreeMap<u64, Vec<u64>>) {
-    let mut tries: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+fn answers(ev: &[(u64, TraceEvent)]) -> (Vec<(String, u64)>, Tries) {
+    let mut tries = Tries::new();
     let mut out = Vec::new();
     for (t, e) in ev {
         match e {
             TraceEvent::GatewayTry { req, .. } => tries.entry(*req).or_default().push(*t),
             TraceEvent::Response { outcome, latency_ns, .. } => {
-                out.push((outcome.clone(), *latency_ns))
+                out.push((outcome.clone(), *latency_ns));
             }
             _ => {}
         }
