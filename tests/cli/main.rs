@@ -1,6 +1,7 @@
 //! Integration tests of the `fusebench` command line, driven as a user would drive it.
 
 mod authz;
+mod authz_push;
 mod autoscale;
 mod bad_input;
 mod canary;
@@ -27,6 +28,7 @@ mod layering;
 mod limits;
 mod mesh;
 mod meshfault;
+mod mtls;
 mod predictive;
 mod pushes;
 mod replay_story;

@@ -7,6 +7,9 @@
 //! amplification is the product of its hops' tries — what a failing leaf receives per client
 //! request when every hop retries (the Google SRE book's "retries multiply" rule).
 //!
+//! A route timeout (`timeout_ms`) is a timeout the tries must fit in too: Envoy stops retrying
+//! when it passes.
+//!
 //! Each configuration a `[[mesh.push]]` makes is checked too: a pushed retry policy must fit,
 //! and a push that raises a path's amplification past the threshold is named.
 
@@ -66,6 +69,11 @@ fn timeouts(f: &mut Findings<'_>, s: &Scenario, config: &MeshConfig<'_>, push: O
             if e.public {
                 let what = format!("the gateway's timeout ({gateway_ms} ms)");
                 fits(f, r, gateway_ms, &svc.name, &e.name, "the gateway", &what, &prefix);
+            }
+            // The route timeout (VirtualService `http.timeout`) bounds every try too.
+            if let Some(route_ms) = config.route_timeout(&svc.name, &e.name) {
+                let what = format!("`timeout_ms` = {route_ms} ms");
+                fits(f, r, route_ms, &svc.name, &e.name, "the route", &what, &prefix);
             }
             for caller in s.services.iter().filter(|c| mesh.contains(&c.name)) {
                 for call in calls_to(caller, &svc.name, &e.name) {

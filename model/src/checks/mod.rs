@@ -14,6 +14,7 @@ mod filter;
 mod links;
 mod mesh;
 mod modules;
+mod mtls;
 mod ownership;
 mod policy;
 mod rollout;
@@ -122,6 +123,10 @@ pub const CHECKS: &[CheckInfo] = &[
         id: authz::UNENFORCED_ID,
         summary: "every mesh authorization policy protects a service with a sidecar (which enforces it)",
     },
+    CheckInfo {
+        id: mtls::PLAINTEXT_ID,
+        summary: "no declared call goes plaintext (from a caller without a sidecar) to a service whose mTLS mode is strict",
+    },
 ];
 
 /// The modules a scenario refers to, keyed by the `module` path as written in the scenario,
@@ -145,6 +150,7 @@ pub fn run(s: &Scenario, modules: &Modules) -> Vec<Diagnostic> {
     capacity::check(&mut out);
     mesh::check(&mut out);
     authz::check(&mut out);
+    mtls::check(&mut out);
     let mut diags = out.diags;
     diags.sort_by(|a, b| {
         a.location

@@ -25,6 +25,9 @@ use crate::diagnostic::Span;
 
 mod authz;
 pub use authz::{Authorization, AuthzAction, AuthzDecision, GATEWAY_IDENTITY, decide};
+mod mtls;
+pub(crate) use mtls::resolve as resolve_mtls;
+pub use mtls::{MtlsMode, PeerAuthentication};
 
 /// `[mesh]`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -52,6 +55,13 @@ pub struct Mesh {
     /// hash of a mesh without it is unchanged).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub authorization: Vec<Authorization>,
+    /// `mtls` (Istio's mesh-wide PeerAuthentication) and `[[mesh.peer_authentication]]` (one
+    /// service's): `mesh/mtls.rs`. Each left out of the serialisation when unset, so the
+    /// scenario hash of a mesh without them is unchanged.
+    #[serde(skip_serializing_if = "MtlsMode::is_permissive")]
+    pub mtls: MtlsMode,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub peer_authentication: Vec<PeerAuthentication>,
     /// `[[mesh.subset]]`, `[[mesh.route]]`, `[mesh.control_plane]`, `[[mesh.push]]`
     /// (`mesh/route.rs`; each left out of the serialisation when absent, so the scenario hash
     /// of a mesh without them is unchanged).
@@ -118,6 +128,12 @@ impl Mesh {
         self.declared().fault(service, endpoint)
     }
 
+    /// The declared route timeout (ms) of requests to `service.endpoint`.
+    #[must_use]
+    pub fn route_timeout(&self, service: &str, endpoint: &str) -> Option<f64> {
+        self.declared().route_timeout(service, endpoint)
+    }
+
     /// The declared retries for requests to `service.endpoint`.
     #[must_use]
     pub fn retries(&self, service: &str, endpoint: &str) -> Option<&Retries> {
@@ -160,6 +176,12 @@ pub struct MeshPolicy {
     /// unchanged).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fault: Option<MeshFault>,
+    /// `timeout_ms`: Istio's VirtualService `http.timeout` (Envoy's route timeout) — the whole
+    /// call, every retry included, fails with 504 at the caller's proxy once it has passed
+    /// since the first try left. Absent: none (Istio's default). Left out of the
+    /// serialisation when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<f64>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -313,6 +335,12 @@ impl Mesh {
             .into_iter()
             .map(|t| Authorization::read(cx, t))
             .collect();
+        let mtls = MtlsMode::read(cx, &mut o, "mtls").unwrap_or_default();
+        let peer_authentication: Vec<PeerAuthentication> = o
+            .table_list(cx, "peer_authentication")
+            .into_iter()
+            .filter_map(|t| PeerAuthentication::read(cx, t))
+            .collect();
         let subsets: Vec<Subset> =
             o.table_list(cx, "subset").into_iter().filter_map(|t| Subset::read(cx, t)).collect();
         let routes: Vec<Route> = o
@@ -356,6 +384,8 @@ impl Mesh {
             policies,
             filters,
             authorization,
+            mtls,
+            peer_authentication,
             span,
         }
     }
@@ -441,6 +471,7 @@ impl MeshPolicy {
             })
         });
         let fault = o.opt_table(cx, "fault").and_then(|t| MeshFault::read(cx, t));
+        let timeout_ms = o.opt_f64(cx, "timeout_ms", 0.001, 3.6e6);
         let span = o.span;
         if let Some(e) = &endpoint {
             // Envoy keeps these per cluster (the destination service), not per route.
@@ -468,12 +499,13 @@ impl MeshPolicy {
             && outlier_detection.is_none()
             && rate_limit.is_none()
             && fault.is_none()
+            && timeout_ms.is_none()
         {
             cx.error(
                 "parse.missing-field",
                 span,
                 &o.field("retries"),
-                "a mesh policy sets no filter: give it retries, retry_budget, circuit_breaker, outlier_detection, rate_limit or fault",
+                "a mesh policy sets no filter: give it retries, retry_budget, circuit_breaker, outlier_detection, rate_limit, fault or timeout_ms",
             );
         }
         o.finish(cx);
@@ -486,6 +518,7 @@ impl MeshPolicy {
             outlier_detection,
             rate_limit,
             fault,
+            timeout_ms,
             span,
         })
     }

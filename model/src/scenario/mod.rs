@@ -38,7 +38,8 @@ pub use library::{Library, RESERVED_LIBRARY_NAMES};
 pub use mesh::{
     ABORT_STATUSES, Authorization, AuthzAction, AuthzDecision, CircuitBreaker, ENVOY_MAX_PENDING,
     FILTER_CAPABILITIES, FaultAbort, FaultDelay, FilterAt, GATEWAY_IDENTITY, Mesh, MeshFault,
-    MeshFilter, MeshPolicy, OutlierDetection, RateLimit, Retries, RetryBudget, RetryOn,
+    MeshFilter, MeshPolicy, MtlsMode, OutlierDetection, PeerAuthentication, RateLimit, Retries,
+    RetryBudget, RetryOn,
 };
 pub use mesh::{ControlPlane, HeaderMatch, MeshConfig, Push, Route, Subset, Weight};
 pub use property::WasmProperty;

@@ -23,6 +23,17 @@ fn duplicates<'a>(cx: &mut Cx<'_>, kind: &str, items: impl IntoIterator<Item = (
 }
 
 /// Checks that `r` names one of `known`; reports it (with a hint) otherwise.
+/// [`expect`], for the mesh's modules.
+pub(crate) fn expect_name(
+    cx: &mut Cx<'_>,
+    r: &NameRef,
+    what: &str,
+    field: &str,
+    known: &[&str],
+) -> bool {
+    expect(cx, r, what, field, known)
+}
+
 pub(super) fn expect(
     cx: &mut Cx<'_>,
     r: &NameRef,
@@ -297,6 +308,7 @@ fn resolve_links(cx: &mut Cx<'_>, s: &Scenario) {
 fn resolve_mesh(cx: &mut Cx<'_>, s: &Scenario, services: &[&str]) {
     let Some(mesh) = &s.mesh else { return };
     resolve_authorization(cx, s, mesh, services);
+    super::mesh::resolve_mtls(cx, mesh, services);
     for m in &mesh.services {
         expect(cx, m, "service", "mesh.services", services);
     }
@@ -373,31 +385,58 @@ pub(super) fn resolve_policy<'a>(
     }
 }
 
-/// `[[mesh.authorization]]`: the destination and its endpoints exist; every source is a
-/// service or the gateway.
+/// `[[mesh.authorization]]`: each policy resolves ([`resolve_authz_policy`]) and no two share
+/// a name (a name is the Kubernetes object's, unique in its namespace).
 fn resolve_authorization(
     cx: &mut Cx<'_>,
     s: &Scenario,
     mesh: &crate::scenario::Mesh,
     services: &[&str],
 ) {
+    for (i, p) in mesh.authorization.iter().enumerate() {
+        resolve_authz_policy(cx, s, p, &format!("mesh.authorization[{i}]"), services);
+    }
+    unique_authz_names(cx, &mesh.authorization, "mesh.authorization");
+}
+
+/// Two policies of `policies` (declared, or one push's) with the same name are an error.
+pub(crate) fn unique_authz_names(
+    cx: &mut Cx<'_>,
+    policies: &[crate::scenario::Authorization],
+    field: &str,
+) {
+    for (i, p) in policies.iter().enumerate() {
+        let Some(n) = &p.name else { continue };
+        if policies[..i].iter().any(|q| q.name.as_ref().is_some_and(|m| m.name == n.name)) {
+            let msg = format!("two authorization policies are named `{}`", n.name);
+            cx.error("parse.duplicate", n.span, &format!("{field}[{i}].name"), msg);
+        }
+    }
+}
+
+/// One authorization policy (declared or pushed, at `field`): the destination and its
+/// endpoints exist; every source is a service or the gateway.
+pub(crate) fn resolve_authz_policy(
+    cx: &mut Cx<'_>,
+    s: &Scenario,
+    p: &crate::scenario::Authorization,
+    field: &str,
+    services: &[&str],
+) {
     let mut sources = services.to_vec();
     sources.push(crate::scenario::GATEWAY_IDENTITY);
-    for (i, p) in mesh.authorization.iter().enumerate() {
-        let field = format!("mesh.authorization[{i}]");
-        for f in p.from.iter().flatten() {
-            let what = "source identity (a service, or `gateway`)";
-            expect(cx, f, what, &format!("{field}.from"), &sources);
-        }
-        if !expect(cx, &p.service, "service", &format!("{field}.service"), services) {
-            continue;
-        }
-        let Some(svc) = s.service(&p.service.name) else { continue };
-        let eps: Vec<&str> = svc.endpoints.iter().map(|e| e.name.as_str()).collect();
-        let what = format!("endpoint of `{}`", svc.name);
-        for e in p.endpoints.iter().flatten() {
-            expect(cx, e, &what, &format!("{field}.endpoints"), &eps);
-        }
+    for f in p.from.iter().flatten() {
+        let what = "source identity (a service, or `gateway`)";
+        expect(cx, f, what, &format!("{field}.from"), &sources);
+    }
+    if !expect(cx, &p.service, "service", &format!("{field}.service"), services) {
+        return;
+    }
+    let Some(svc) = s.service(&p.service.name) else { return };
+    let eps: Vec<&str> = svc.endpoints.iter().map(|e| e.name.as_str()).collect();
+    let what = format!("endpoint of `{}`", svc.name);
+    for e in p.endpoints.iter().flatten() {
+        expect(cx, e, &what, &format!("{field}.endpoints"), &eps);
     }
 }
 

@@ -66,7 +66,7 @@ fn rollouts(md: &mut String, report: &Report) {
 /// each route configuration sent to each subset.
 fn mesh_routes(md: &mut String, report: &Report) {
     let Some(r) = &report.mesh_routes else { return };
-    md.push_str("\n## Mesh routes\n\nFrom the `mesh_route` trace lines: configuration 0 is the scenario's own routes, policies and filters; each push publishes the next (a route's weights, `policy` for a destination's resilience policy, `filter` for a filter module, `-` for what it removes), which each proxy applies after its propagation delay (until then it applies the previous one).\n");
+    md.push_str("\n## Mesh routes\n\nFrom the `mesh_route` trace lines: configuration 0 is the scenario's own routes, policies and filters; each push publishes the next (a route's weights, `policy` for a destination's resilience policy, `filter` for a filter module, `authz` for an authorization policy, `-` for what it removes), which each proxy applies after its propagation delay (until then it applies the previous one).\n");
     if !r.pushes.is_empty() {
         md.push_str(
             "\n| config | service | change | pushed (s) | proxy | applied (s) | after (ms) |\n",

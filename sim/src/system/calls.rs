@@ -56,6 +56,8 @@ pub(crate) struct Call {
     mesh: Option<RetrySpec>,
     /// When a meshed caller gives up on the whole call (its own timeout), tries included.
     deadline: Option<SimTime>,
+    /// The deadline is the mesh route's timeout (Envoy answers 504 when it passes).
+    route_timeout: bool,
     pub(crate) attempt: u32,
     pub(crate) state: CallState,
     /// The request of the latest attempt (named when the attempt fails).
@@ -173,6 +175,16 @@ impl Sim {
             policy.retries = r.attempts - 1;
             policy.timeout = r.per_try.unwrap_or(policy.timeout);
         }
+        let route = self.mesh_route_timeout(Caller::Service(caller), callee, endpoint);
+        let route_timeout = route.is_some_and(|t| deadline.is_none_or(|d| now + t < d));
+        if let Some(t) = route.filter(|_| route_timeout) {
+            // Envoy's route timeout spans the sidecar's tries from the first; without sidecar
+            // retries each of the application's tries is a request of its own to the proxy.
+            if mesh.is_some() {
+                deadline = Some(now + t);
+            }
+            policy.timeout = policy.timeout.min(t);
+        }
         let id = CallId(self.calls.ids.next());
         self.trace.emit(
             now,
@@ -193,6 +205,7 @@ impl Sim {
             policy,
             mesh,
             deadline,
+            route_timeout: route_timeout && mesh.is_some(),
             attempt: 0,
             state: CallState::Backoff,
             sent: None,
@@ -215,15 +228,40 @@ impl Sim {
         mesh.route(self.mesh_config(caller), service, endpoint).retries
     }
 
+    /// The route timeout (ns) `caller`'s proxy applies to `service.endpoint`, if any.
+    fn mesh_route_timeout(
+        &self,
+        caller: Caller,
+        service: ServiceId,
+        endpoint: EndpointId,
+    ) -> Option<u64> {
+        let mesh = self.world.mesh.as_ref().filter(|m| m.applies(caller))?;
+        mesh.route(self.mesh_config(caller), service, endpoint).timeout
+    }
+
     /// Forwards client request `req` (validated at the gateway) under the mesh's retry policy
     /// for its route: each try is a request of its own; the client's request waits at the
     /// gateway for the result. Returns false when the route has no retry policy.
     pub(crate) fn start_gateway_call(&mut self, req: ReqId) -> bool {
         let r = self.requests.live(req);
         let (service, endpoint) = (r.service, r.endpoint);
-        let Some(retries) = self.mesh_retries(Caller::Gateway, service, endpoint) else {
-            return false;
+        let now = self.q.now();
+        let route = self.mesh_route_timeout(Caller::Gateway, service, endpoint);
+        let retries = match (self.mesh_retries(Caller::Gateway, service, endpoint), route) {
+            (Some(r), _) => r,
+            // A route timeout alone: one try, bounded by it.
+            (None, Some(_)) => RetrySpec {
+                attempts: 1,
+                per_try: None,
+                base: 0,
+                max: 0,
+                on_5xx: false,
+                on_timeout: false,
+                on_unavailable: false,
+            },
+            (None, None) => return false,
         };
+        let r = self.requests.live(req);
         let body = r.body.clone();
         let policy = CallPolicy {
             timeout: retries.per_try.unwrap_or(self.world.gateway_timeout),
@@ -242,7 +280,8 @@ impl Sim {
             body,
             policy,
             mesh: Some(retries),
-            deadline: None,
+            deadline: route.map(|t| now + t),
+            route_timeout: route.is_some(),
             attempt: 0,
             state: CallState::Backoff,
             sent: None,
@@ -502,8 +541,12 @@ impl Sim {
             gave_up = true;
         }
         let delay = if gave_up { 0 } else { self.backoff(call, attempt + 1) };
-        // The caller's own timeout passes before the next try could leave: it gives up.
-        gave_up |= deadline.is_some_and(|d| now + delay >= d);
+        // The caller's own timeout passes before the next try could leave: it gives up — with
+        // a 504 when that is the route's timeout (Envoy's router answers it).
+        let past = !gave_up && deadline.is_some_and(|d| now + delay >= d);
+        gave_up |= past;
+        let outcome =
+            if past && self.calls.table[&call].route_timeout { Outcome::Timeout } else { outcome };
         if let Parent::Inv(inv) = parent {
             let spec = self.world.service(service);
             let target = format!("{}.{}", spec.name, spec.endpoint(endpoint).name);

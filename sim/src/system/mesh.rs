@@ -13,6 +13,9 @@
 //!   names are retried. A meshed caller's sidecar retries replace the channel's (its client
 //!   library's); without a `retry_budget`, retries are unlimited, as Istio sets Envoy's
 //!   `max_retries` to 2³² − 1;
+//! - **route timeout** (Istio VirtualService `http.timeout`, Envoy's route timeout): the
+//!   whole call, retries included, fails with `timeout` (504) once `timeout_ms` has passed
+//!   since its first try (`calls.rs`: the call's deadline);
 //! - **retry budget** (Envoy `retry_budget`): a retry is sent only while the retries in
 //!   flight to the destination are fewer than max(`min_retry_concurrency`, `budget_percent` %
 //!   of the requests in flight to it) — else it is not sent and the failure stands;
@@ -30,7 +33,12 @@
 //! - **outlier detection** (Envoy's consecutive-5xx detector): `balancer.rs`, with the
 //!   destination's parameters from here;
 //! - **authorization** (Istio `AuthorizationPolicy`, Envoy RBAC on the callee's inbound
-//!   sidecar): `mesh/authz.rs`; a denied request is answered `denied` (403), never retried.
+//!   sidecar): `mesh/authz.rs`; a denied request is answered `denied` (403), never retried;
+//! - **mTLS mode** (Istio `PeerAuthentication`, `fusebench_model::scenario::MtlsMode`): a
+//!   `strict` callee's sidecar refuses a caller without a sidecar (plaintext) — Envoy's TLS
+//!   handshake fails; here it is answered `denied` at once, traced `mesh_refused` with filter
+//!   `mtls`, counted with the callee's denials, never retried; a `disable` callee sees every
+//!   caller without an identity (its authorization rules naming sources match nobody).
 //!
 //! Policies apply at the gateway (client → service) and at a meshed caller's sidecar
 //! (service → service). Everything is resolved to ids once (`MeshSpec::new`); the event path
@@ -50,7 +58,7 @@ pub(crate) use fault::FaultSpec;
 use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
-use fusebench_model::scenario::{MeshConfig, OutlierDetection, RetryOn};
+use fusebench_model::scenario::{MeshConfig, MtlsMode, OutlierDetection, RetryOn};
 
 use super::Sim;
 use super::balancer::Caller;
@@ -124,6 +132,8 @@ impl OutlierSpec {
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct RouteSpec {
     pub(crate) retries: Option<RetrySpec>,
+    /// The route timeout (ns): Envoy's, over the whole call from its first try.
+    pub(crate) timeout: Option<u64>,
     pub(crate) rate_limit: Option<BucketSpec>,
     pub(crate) fault: Option<FaultSpec>,
 }
@@ -160,6 +170,8 @@ pub(crate) struct MeshSpec {
     /// The control plane's pushes (`control.rs`), when the scenario has any.
     pub(crate) control: Option<control::ControlPlane>,
     authz: AuthzTable,
+    /// Per service: its sidecar's mTLS mode is `strict` (it refuses plaintext callers).
+    strict: Vec<bool>,
     /// Version subsets, routes and the control plane (`route.rs`), when declared.
     pub(crate) routing: Option<route::Routing>,
     /// The headers a meshed service copies from the request it serves onto its calls.
@@ -177,6 +189,10 @@ impl MeshSpec {
             every.iter().position(|q| std::ptr::eq(*q, p)).unwrap_or(0) as u32
         };
         let meshed: Vec<bool> = services.iter().map(|x| mesh.contains(&x.name)).collect();
+        let mode = |x: &ServiceSpec| mesh.mtls_of(&x.name);
+        let strict: Vec<bool> =
+            services.iter().zip(&meshed).map(|(x, &m)| m && mode(x) == MtlsMode::Strict).collect();
+        let plaintext: Vec<bool> = services.iter().map(|x| mode(x) == MtlsMode::Disable).collect();
         let control = control::ControlPlane::new(s, &meshed);
         let configurations = control.as_ref().map_or(1, control::ControlPlane::configurations);
         let filters = filter::specs(s, services);
@@ -197,7 +213,8 @@ impl MeshSpec {
         Some(MeshSpec {
             propagate_headers: mesh.propagate_headers.clone(),
             routing: route::Routing::new(s, services),
-            authz: AuthzTable::new(s, services, &meshed),
+            authz: AuthzTable::new(s, services, &meshed, &plaintext, configurations),
+            strict,
             meshed,
             sidecar: millis_to_nanos(mesh.sidecar_latency_ms),
             sidecar_cpu: (mesh.sidecar_cpu_us * 1_000.0).round() as u64,
@@ -233,14 +250,23 @@ impl MeshSpec {
         self.clusters[config as usize][service.index()]
     }
 
-    /// Whether `service`'s sidecar authorizes `caller`'s request to `endpoint`.
+    /// Whether `service`'s sidecar, holding configuration `config`, authorizes `caller`'s
+    /// request to `endpoint`.
     pub(crate) fn authorizes(
         &self,
         caller: Caller,
         service: ServiceId,
         endpoint: EndpointId,
+        config: u32,
     ) -> bool {
-        self.authz.allows(caller, service, endpoint, &self.meshed)
+        self.authz.allows(caller, service, endpoint, &self.meshed, config)
+    }
+
+    /// Whether `service`'s sidecar refuses `caller`'s plaintext connection: a `strict`
+    /// callee and a caller without a sidecar (the gateway is in the mesh; broker deliveries
+    /// are not subject to it).
+    pub(crate) fn refuses_plaintext(&self, caller: Caller, service: ServiceId) -> bool {
+        matches!(caller, Caller::Service(s) if !self.is_meshed(s)) && self.strict[service.index()]
     }
 
     /// Sidecar latency on a request from `caller` to `callee` (and on its answer back).
@@ -285,6 +311,7 @@ fn route_spec(
             }
         }),
         fault: config.fault(&x.name, &e.name).map(FaultSpec::of),
+        timeout: config.route_timeout(&x.name, &e.name).map(millis_to_nanos),
     }
 }
 
@@ -329,6 +356,8 @@ pub(crate) enum Refusal {
     Filter(Outcome),
     /// The callee's authorization policy (Envoy RBAC, 403).
     Denied,
+    /// The callee's `strict` mTLS mode refused a plaintext caller.
+    Mtls,
     /// An injected abort (`fault.abort`): the outcome its status stands for.
     Fault(Outcome),
 }
@@ -349,6 +378,7 @@ impl Refusal {
             Refusal::RateLimited => "rate-limit",
             Refusal::Filter(_) => "filter",
             Refusal::Denied => "rbac",
+            Refusal::Mtls => "mtls",
             Refusal::Fault(_) => "fault",
         }
     }
@@ -359,7 +389,7 @@ impl Refusal {
             Refusal::Overflow => Outcome::Overflow,
             Refusal::RateLimited => Outcome::RateLimited,
             Refusal::Filter(outcome) => outcome,
-            Refusal::Denied => Outcome::Denied,
+            Refusal::Denied | Refusal::Mtls => Outcome::Denied,
             Refusal::Fault(outcome) => outcome,
         }
     }
@@ -382,7 +412,10 @@ impl Sim {
         downstream: bool,
     ) -> Admission {
         let Some(mesh) = self.world.mesh.as_ref() else { return Admission::Send };
-        let authorized = mesh.authorizes(caller, service, endpoint);
+        // The callee's sidecar judges by the authorization policies it holds now.
+        let callee_config = self.mesh_config(Caller::Service(service));
+        let authorized = mesh.authorizes(caller, service, endpoint, callee_config);
+        let plaintext_refused = mesh.refuses_plaintext(caller, service);
         let applies = mesh.applies(caller);
         // The caller's outbound chain first: its WebAssembly filters, then the rate limit and
         // the circuit breaker; then the callee's inbound RBAC.
@@ -423,9 +456,12 @@ impl Sim {
         } else {
             None
         };
-        // (A request the callee would deny is denied without waiting for a connection.)
-        let refusal = refusal.or((!authorized).then_some(Refusal::Denied));
-        if refusal == Some(Refusal::Denied) {
+        // (A request the callee would deny is denied without waiting for a connection; a
+        // plaintext one a strict callee refuses never gets as far as its RBAC.)
+        let refusal = refusal
+            .or(plaintext_refused.then_some(Refusal::Mtls))
+            .or((!authorized).then_some(Refusal::Denied));
+        if matches!(refusal, Some(Refusal::Denied | Refusal::Mtls)) {
             self.rec.service(service).denied += 1;
         }
         if let Some(r) = refusal {
@@ -500,3 +536,6 @@ mod route_tests;
 
 #[cfg(test)]
 mod control_tests;
+
+#[cfg(test)]
+mod timeout_tests;

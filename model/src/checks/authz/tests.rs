@@ -119,3 +119,78 @@ fn a_policy_for_a_service_without_a_sidecar_is_unenforced_and_not_judged_as_a_de
     assert!(f[0].message.contains("`back` runs no sidecar"), "{}", f[0].message);
     assert!(findings(&text, DENIED).is_empty());
 }
+
+/// The meshed design allowing `front` and the gateway at `back`, then `pushes`.
+fn pushed(pushes: &str) -> String {
+    design(&format!(
+        "[mesh]\nall = true\n[[mesh.authorization]]\nname = \"back-in\"\nservice = \"back\"\nfrom = [\"front\", \"gateway\"]\n[mesh.control_plane]\n{pushes}"
+    ))
+}
+
+fn line_of(text: &str, needle: &str, nth: usize) -> usize {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == needle)
+        .nth(nth)
+        .map(|(i, _)| i + 1)
+        .expect("line")
+}
+
+#[test]
+fn a_push_that_denies_a_declared_call_is_named_at_the_push() {
+    // The lock-out comes with the second push in time (file order: first).
+    let text = pushed(
+        "[[mesh.push]]\nat_s = 5\n[[mesh.push.authorization]]\nname = \"lock\"\nservice = \"back\"\naction = \"deny\"\nfrom = [\"front\"]\n[[mesh.push]]\nat_s = 1\n[[mesh.push.authorization]]\nservice = \"front\"\nfrom = [\"gateway\"]\n",
+    );
+    let f = findings(&text, DENIED);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert!(
+        f[0].message.starts_with("after mesh.push[0] (at 5 s): the authorization policy denies `front`'s declared call to `back.get`: a DENY policy"),
+        "{}",
+        f[0].message
+    );
+    assert_eq!(f[0].location.as_ref().map(|l| l.line), Some(line_of(&text, "[[mesh.push]]", 0)));
+}
+
+#[test]
+fn a_push_replacing_a_policy_by_name_can_close_a_gateway_route_and_it_is_named() {
+    let text = pushed(
+        "[[mesh.push]]\nat_s = 2\n[[mesh.push.authorization]]\nname = \"back-in\"\nservice = \"back\"\nfrom = [\"front\"]\n",
+    );
+    let f = findings(&text, DENIED);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert!(f[0].message.starts_with("after mesh.push[0] (at 2 s): the authorization policy denies the gateway's route to `back.stats`"), "{}", f[0].message);
+}
+
+#[test]
+fn a_pushed_policy_on_a_service_without_a_sidecar_is_unenforced_and_named() {
+    let text = design(
+        "[mesh]\nservices = [\"front\"]\n[mesh.control_plane]\n[[mesh.push]]\nat_s = 3\n[[mesh.push.authorization]]\nservice = \"back\"\nfrom = [\"front\"]\n",
+    );
+    let f = findings(&text, UNENFORCED);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert!(
+        f[0].message.starts_with(
+            "after mesh.push[0] (at 3 s): the authorization policy for `back` is never enforced"
+        ),
+        "{}",
+        f[0].message
+    );
+}
+
+#[test]
+fn pushes_that_keep_every_declared_call_allowed_raise_nothing() {
+    // Opening up, removing by name, and denying only what nobody declares calling.
+    let text = pushed(
+        "[[mesh.push]]\nat_s = 1\n[[mesh.push.authorization]]\nname = \"back-in\"\nservice = \"back\"\n[[mesh.push]]\nat_s = 2\n[[mesh.push.authorization]]\nname = \"no-gw-get\"\nservice = \"back\"\naction = \"deny\"\nfrom = [\"gateway\"]\nendpoints = [\"get\"]\n[[mesh.push]]\nat_s = 3\nremove_authorization = [\"no-gw-get\", \"back-in\"]\n",
+    );
+    assert!(findings(&text, DENIED).is_empty());
+    assert!(findings(&text, UNENFORCED).is_empty());
+    // A call denied from the start is named once, where it is declared, not again per push.
+    let text = design(
+        "[mesh]\nall = true\n[[mesh.authorization]]\nservice = \"back\"\nfrom = [\"gateway\"]\n[mesh.control_plane]\n[[mesh.push]]\nat_s = 1\n[[mesh.push.authorization]]\nservice = \"back\"\naction = \"deny\"\nfrom = [\"front\"]\n",
+    );
+    let f = findings(&text, DENIED);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert!(!f[0].message.starts_with("after"), "{}", f[0].message);
+}

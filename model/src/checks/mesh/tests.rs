@@ -221,3 +221,36 @@ fn a_push_that_multiplies_retries_along_a_path_is_named_and_one_that_lowers_them
     assert_eq!(f.len(), 1, "{f:#?}");
     assert!(!f[0].message.contains("mesh.push"), "{}", f[0].message);
 }
+
+#[test]
+fn retries_longer_than_the_route_timeout_are_an_error_and_fitting_ones_pass() {
+    // 3 × 300 ms fit in mid's channel (1000 ms) but not in leaf's route timeout (500 ms).
+    let mesh = "[mesh]\nall = true\n  [[mesh.policy]]\n  service = \"leaf\"\n  retries = { attempts = 3, per_try_timeout_ms = 300 }\n  timeout_ms = 500\n";
+    let f = findings(&chain(0, mesh), "mesh-retry-timeout");
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert!(
+        f[0].message.starts_with("retries to `leaf.get` take up to 3 × 300 ms = 900 ms, more than the route's own timeout: `timeout_ms` = 500 ms"),
+        "{}",
+        f[0].message
+    );
+    assert_eq!(
+        f[0].hint.as_deref(),
+        Some("lower `attempts` or set `per_try_timeout_ms` to at most 166 ms")
+    );
+    // Tries that fit in it pass; a route timeout without retries has nothing to fit.
+    assert!(findings(&chain(0, &mesh.replace("300", "150")), "mesh-retry-timeout").is_empty());
+    let alone = "[mesh]\nall = true\n  [[mesh.policy]]\n  service = \"leaf\"\n  timeout_ms = 500\n";
+    assert!(findings(&chain(0, alone), "mesh-retry-timeout").is_empty());
+    // A pushed route timeout is held to it, naming the push.
+    let pushed = format!(
+        "{}  [mesh.control_plane]\n  [[mesh.push]]\n  at_s = 4\n    [[mesh.push.policy]]\n    service = \"leaf\"\n    retries = {{ attempts = 3, per_try_timeout_ms = 300 }}\n    timeout_ms = 200\n",
+        mesh.replace("300", "150")
+    );
+    let f = findings(&chain(0, &pushed), "mesh-retry-timeout");
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert!(
+        f[0].message.starts_with("after mesh.push[0] (at 4 s): retries to `leaf.get`"),
+        "{}",
+        f[0].message
+    );
+}

@@ -32,6 +32,11 @@ pub enum AuthzAction {
 /// `[[mesh.authorization]]`: one Istio `AuthorizationPolicy` with one rule.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Authorization {
+    /// Its name, as the Kubernetes object's: a pushed policy of the same name replaces it, and
+    /// a push's `remove_authorization` takes it away by name. Left out of the serialisation
+    /// when absent (the scenario hash of an unnamed policy is unchanged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<NameRef>,
     /// The destination service whose inbound sidecar enforces it.
     pub service: NameRef,
     pub action: AuthzAction,
@@ -44,6 +49,12 @@ pub struct Authorization {
 }
 
 impl Authorization {
+    /// Its name, else `service` (what a push's trace line calls it).
+    #[must_use]
+    pub fn label(&self) -> &str {
+        self.name.as_ref().map_or(self.service.name.as_str(), |n| n.name.as_str())
+    }
+
     /// Whether this policy's rule matches a request to `endpoint` from `source` (`None`: a
     /// source without an mTLS identity).
     #[must_use]
@@ -60,6 +71,7 @@ impl Authorization {
     /// Always a policy, so that later diagnostics count policies as the file does; a missing
     /// `service` or a bad `action` is reported here (and the scenario does not run).
     pub(crate) fn read(cx: &mut Cx<'_>, mut o: Obj<'_, '_>) -> Authorization {
+        let name = o.opt_str(cx, "name").map(NameRef::from);
         let service = o.req_str(cx, "service", "the destination service the policy protects");
         let action = match o.opt_str(cx, "action") {
             None => AuthzAction::Allow,
@@ -96,7 +108,7 @@ impl Authorization {
         o.finish(cx);
         let service = service
             .map_or_else(|| NameRef { name: String::new(), span: Span::default() }, NameRef::from);
-        Authorization { service, action, from, endpoints, span }
+        Authorization { name, service, action, from, endpoints, span }
     }
 }
 
@@ -125,7 +137,19 @@ pub fn decide<'a>(
     endpoint: &str,
     source: Option<&str>,
 ) -> AuthzDecision<'a> {
-    let mine = || policies.iter().filter(move |p| p.service.name == service);
+    let refs: Vec<&Authorization> = policies.iter().collect();
+    decide_among(&refs, service, endpoint, source)
+}
+
+/// [`decide`] over the policies of one configuration (`MeshConfig::authorization`).
+#[must_use]
+pub fn decide_among<'a>(
+    policies: &[&'a Authorization],
+    service: &str,
+    endpoint: &str,
+    source: Option<&str>,
+) -> AuthzDecision<'a> {
+    let mine = || policies.iter().copied().filter(move |p| p.service.name == service);
     if let Some(p) = mine().find(|p| p.action == AuthzAction::Deny && p.matches(endpoint, source)) {
         return AuthzDecision::DeniedBy(p);
     }

@@ -8,7 +8,11 @@
 //!   old one; one that sets no filter removes it;
 //! - filter modules (`[[mesh.push.filter]]`, the keys of `[[mesh.filter]]`: a WasmPlugin /
 //!   EnvoyFilter update) — each replaces the filter of its name where it stands in the chain,
-//!   or joins the chain's end; `remove_filters` takes filters out.
+//!   or joins the chain's end; `remove_filters` takes filters out;
+//! - authorization policies (`[[mesh.push.authorization]]`, the keys of
+//!   `[[mesh.authorization]]`: an AuthorizationPolicy update) — a named one replaces the
+//!   policy of its name, as applying a Kubernetes object replaces its namesake; any other
+//!   joins the set; `remove_authorization` deletes policies by name.
 //!
 //! Pushes apply in time order (file order at equal times): configuration `k` is what a proxy
 //! applies once the first `k` of them have reached it, each after its own `propagation`
@@ -22,7 +26,7 @@ use super::super::NameRef;
 use super::super::Scenario;
 use super::super::reader::{Cx, Obj};
 use super::super::topology::Distribution;
-use super::{MeshFault, MeshFilter, MeshPolicy, Retries, Route};
+use super::{Authorization, AuthzDecision, MeshFault, MeshFilter, MeshPolicy, Retries, Route};
 use crate::diagnostic::{Span, did_you_mean};
 
 /// `[mesh.control_plane]`.
@@ -50,6 +54,12 @@ pub struct Push {
     pub filters: Vec<MeshFilter>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub remove_filters: Vec<NameRef>,
+    /// `[[mesh.push.authorization]]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub authorization: Vec<Authorization>,
+    /// `remove_authorization`: the names of the policies it deletes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remove_authorization: Vec<NameRef>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -57,7 +67,8 @@ pub struct Push {
 impl Push {
     /// What it changes, in words for the trace and the report: the route's weights (exactly
     /// as a route-only push always said), then `policy <destination>` (`-policy` when it
-    /// removes one), `filter <name>`, `-filter <name>`, separated by `; `.
+    /// removes one), `filter <name>`, `-filter <name>`, `-authz <name>`, `authz <name>` (an
+    /// unnamed policy by its service), separated by `; `.
     #[must_use]
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
@@ -72,11 +83,14 @@ impl Push {
         }
         parts.extend(self.remove_filters.iter().map(|f| format!("-filter {}", f.name)));
         parts.extend(self.filters.iter().map(|f| format!("filter {}", f.name)));
+        parts.extend(self.remove_authorization.iter().map(|a| format!("-authz {}", a.name)));
+        parts.extend(self.authorization.iter().map(|a| format!("authz {}", a.label())));
         parts.join("; ")
     }
 
     /// The destination it names for the trace: its route's, else its first policy's service,
-    /// else its first filter's only destination, else `*` (the chain of every destination).
+    /// else its first filter's only destination, else its first authorization policy's
+    /// service, else `*` (the chain of every destination, or a removal by name).
     #[must_use]
     pub fn subject(&self) -> &str {
         if let Some(r) = &self.route {
@@ -87,7 +101,8 @@ impl Push {
         }
         match self.filters.first().map(|f| f.services.as_slice()) {
             Some([one]) => &one.name,
-            _ => "*",
+            Some(_) => "*",
+            None => self.authorization.first().map_or("*", |a| a.service.name.as_str()),
         }
     }
 }
@@ -98,6 +113,8 @@ pub struct MeshConfig<'a> {
     pub policies: Vec<&'a MeshPolicy>,
     /// The filter chain, in order.
     pub filters: Vec<&'a MeshFilter>,
+    /// The authorization policies in force.
+    pub authorization: Vec<&'a Authorization>,
 }
 
 impl<'a> MeshConfig<'a> {
@@ -129,6 +146,13 @@ impl<'a> MeshConfig<'a> {
         self.policy_for(service, endpoint, |p| p.fault.as_ref()).map(|(_, f)| f)
     }
 
+    /// The route timeout (ms) of requests to `service.endpoint` (the endpoint's policy's, else
+    /// the service-wide one's).
+    #[must_use]
+    pub fn route_timeout(&self, service: &str, endpoint: &str) -> Option<f64> {
+        self.policy_for(service, endpoint, |p| p.timeout_ms.as_ref()).map(|(_, t)| *t)
+    }
+
     /// The retries for requests to `service.endpoint`.
     #[must_use]
     pub fn retries(&self, service: &str, endpoint: &str) -> Option<&'a Retries> {
@@ -142,8 +166,22 @@ impl<'a> MeshConfig<'a> {
         self.policy_exact(service, None)
     }
 
+    /// Istio's authorization decision for a request to `service.endpoint` from `source` under
+    /// this configuration's policies.
+    #[must_use]
+    pub fn authorize(
+        &self,
+        service: &str,
+        endpoint: &str,
+        source: Option<&str>,
+    ) -> AuthzDecision<'a> {
+        super::authz::decide_among(&self.authorization, service, endpoint, source)
+    }
+
     /// This configuration with `push` applied: its policies replace (or remove) theirs, the
-    /// removed filters go, its filters take their namesakes' places or join the chain's end.
+    /// removed filters go, its filters take their namesakes' places or join the chain's end;
+    /// the removed authorization policies go, its named ones replace their namesakes in place
+    /// and the rest join the set.
     fn apply(&mut self, push: &'a Push) {
         for p in &push.policies {
             let key = (p.service.name.as_str(), p.endpoint.as_ref().map(|e| e.name.as_str()));
@@ -164,6 +202,18 @@ impl<'a> MeshConfig<'a> {
                 None => self.filters.push(f),
             }
         }
+        let named = |a: &Authorization, name: &str| a.name.as_ref().is_some_and(|n| n.name == name);
+        self.authorization.retain(|a| !push.remove_authorization.iter().any(|r| named(a, &r.name)));
+        for a in &push.authorization {
+            let at = a
+                .name
+                .as_ref()
+                .and_then(|n| self.authorization.iter().position(|b| named(b, &n.name)));
+            match at {
+                Some(i) => self.authorization[i] = a,
+                None => self.authorization.push(a),
+            }
+        }
     }
 }
 
@@ -182,6 +232,7 @@ impl MeshPolicy {
             && self.outlier_detection.is_none()
             && self.rate_limit.is_none()
             && self.fault.is_none()
+            && self.timeout_ms.is_none()
     }
 
     /// `service` or `service.endpoint`.
@@ -210,6 +261,7 @@ impl super::Mesh {
         let mut c = MeshConfig {
             policies: self.policies.iter().collect(),
             filters: self.filters.iter().collect(),
+            authorization: self.authorization.iter().collect(),
         };
         if k > 0 {
             for i in self.push_order().into_iter().take(k) {
@@ -223,6 +275,12 @@ impl super::Mesh {
     /// in file order.
     pub fn every_filter(&self) -> impl Iterator<Item = &MeshFilter> {
         self.filters.iter().chain(self.pushes.iter().flat_map(|p| p.filters.iter()))
+    }
+
+    /// Every authorization policy of some configuration: the declared ones, then each push's,
+    /// in file order.
+    pub fn every_authorization(&self) -> impl Iterator<Item = &Authorization> {
+        self.authorization.iter().chain(self.pushes.iter().flat_map(|p| p.authorization.iter()))
     }
 
     /// Every policy of some configuration: the declared ones, then each push's, in file order.
@@ -262,17 +320,36 @@ impl Push {
             .collect();
         let remove_filters: Vec<NameRef> =
             o.str_list(cx, "remove_filters").into_iter().map(NameRef::from).collect();
+        let authorization: Vec<Authorization> = o
+            .table_list(cx, "authorization")
+            .into_iter()
+            .map(|t| Authorization::read(cx, t))
+            .collect();
+        let remove_authorization: Vec<NameRef> =
+            o.str_list(cx, "remove_authorization").into_iter().map(NameRef::from).collect();
         let span = o.span;
-        let empty = !has_route && !o.has("policy") && !o.has("filter") && !o.has("remove_filters");
+        let empty = !has_route
+            && !["policy", "filter", "remove_filters", "authorization", "remove_authorization"]
+                .into_iter()
+                .any(|k| o.has(k));
         if empty {
-            let msg = "a push that changes nothing: give it a route (`service` and `weights`), `[[mesh.push.policy]]`, `[[mesh.push.filter]]` or `remove_filters`";
+            let msg = "a push that changes nothing: give it a route (`service` and `weights`), `[[mesh.push.policy]]`, `[[mesh.push.filter]]`, `remove_filters`, `[[mesh.push.authorization]]` or `remove_authorization`";
             cx.error("parse.missing-field", span, &o.field("service"), msg);
         }
         o.finish(cx);
         if has_route && route.is_none() {
             return None;
         }
-        Some(Push { at_s: at_s?, route, policies, filters, remove_filters, span })
+        Some(Push {
+            at_s: at_s?,
+            route,
+            policies,
+            filters,
+            remove_filters,
+            authorization,
+            remove_authorization,
+            span,
+        })
     }
 }
 
@@ -298,6 +375,13 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario, services: &[&str]) {
         super::filter::resolve_at(cx, &filters, services, &at);
         let position = order.iter().position(|&k| k == i).unwrap_or(0);
         let before = mesh.configuration(position);
+        for (j, a) in p.authorization.iter().enumerate() {
+            let f = format!("{field}.authorization[{j}]");
+            super::super::resolve::resolve_authz_policy(cx, s, a, &f, services);
+        }
+        let authz_field = format!("{field}.authorization");
+        super::super::resolve::unique_authz_names(cx, &p.authorization, &authz_field);
+        resolve_authz_removals(cx, p, i, &before, &field);
         let names: Vec<&str> = before.filters.iter().map(|f| f.name.as_str()).collect();
         for r in &p.remove_filters {
             let what = format!("{field}.remove_filters");
@@ -329,6 +413,57 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario, services: &[&str]) {
     }
 }
 
+/// Each name push `i` removes names a policy in force when it applies (`before`), and the push
+/// does not also push a policy of that name (which already replaces it).
+fn resolve_authz_removals(
+    cx: &mut Cx<'_>,
+    p: &Push,
+    i: usize,
+    before: &MeshConfig<'_>,
+    field: &str,
+) {
+    let names: Vec<&str> = before
+        .authorization
+        .iter()
+        .filter_map(|a| a.name.as_ref())
+        .map(|n| n.name.as_str())
+        .collect();
+    let what = format!("{field}.remove_authorization");
+    for r in &p.remove_authorization {
+        if p.authorization.iter().any(|a| a.name.as_ref().is_some_and(|n| n.name == r.name)) {
+            let msg = format!(
+                "push {i} both removes and pushes authorization policy `{}`: a pushed policy of the same name already replaces it",
+                r.name
+            );
+            cx.error("parse.value", r.span, &what, msg);
+        } else if !names.contains(&r.name.as_str()) {
+            let hint = did_you_mean(&r.name, names.iter().copied())
+                .map(|n| format!("did you mean `{n}`?"))
+                .unwrap_or_else(|| {
+                    if names.is_empty() {
+                        "no named authorization policy is in force then (give policies a `name` to remove them)".to_owned()
+                    } else {
+                        format!("named policies in force then: {}", names.join(", "))
+                    }
+                });
+            cx.error_hint(
+                "parse.unknown-reference",
+                r.span,
+                &what,
+                format!(
+                    "no authorization policy named `{}` is in force when push {i} applies",
+                    r.name
+                ),
+                Some(hint),
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 #[path = "push_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "push_authz_tests.rs"]
+mod authz_tests;

@@ -12,7 +12,15 @@ use crate::trace::{self, TraceEvent, TraceMode};
 /// `front` (public `go`, on `a`) calls `s.get` (public too, on `b`); clients send 10 a second
 /// for 1 s to each; the gateway retries `s` (3 tries) so a retried denial would show.
 fn design(meshed: &str, authz: &str) -> Scenario {
-    let text = format!(
+    let text = design_text(meshed, authz);
+    let parsed = fusebench_model::parse("authz.toml", &text);
+    assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
+    parsed.ok().expect("valid")
+}
+
+/// [`design`]'s text.
+pub(super) fn design_text(meshed: &str, authz: &str) -> String {
+    format!(
         r#"{}
 [[channel]]
 name = "rest"
@@ -65,10 +73,7 @@ arrival = {{ kind = "constant", rate_rps = 20 }}
   retries = {{ attempts = 3, per_try_timeout_ms = 100 }}
 {authz}"#,
         two_nodes("authz", 2000)
-    );
-    let parsed = fusebench_model::parse("authz.toml", &text);
-    assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
-    parsed.ok().expect("valid")
+    )
 }
 
 fn run(s: Scenario) -> RunResult {
