@@ -24,6 +24,13 @@ pub const EJECTIONS_MAX: usize = 10_000;
 /// The `mesh_refused` filter of an authorization denial (Envoy RBAC at the callee's sidecar).
 pub const DENIED: &str = "rbac";
 
+/// The `mesh_refused` filter of a plaintext call refused by a STRICT mTLS sidecar (Istio
+/// PeerAuthentication): a denial too, of the caller's missing identity.
+pub const MTLS: &str = "mtls";
+
+/// The filters whose refusals are access denials (marked on the graph's edges).
+pub const DENIALS: [&str; 2] = [DENIED, MTLS];
+
 /// The `mesh_refused` filter of a circuit breaker refusal.
 pub const BREAKER: &str = "circuit-breaker";
 
@@ -118,10 +125,10 @@ impl MeshActivity {
         self.refused.get(edge).unwrap_or(&NONE)
     }
 
-    /// Authorization denials on `edge`.
+    /// Access denials on `edge`: authorization policies and STRICT mTLS.
     #[must_use]
     pub fn denied(&self, edge: usize) -> u64 {
-        self.refused(edge).get(DENIED).copied().unwrap_or(0)
+        DENIALS.iter().filter_map(|f| self.refused(edge).get(*f)).sum()
     }
 
     /// The ejections of `service`'s replicas kept, and how many there were.

@@ -393,11 +393,12 @@ fn the_mesh_shows_denials_on_their_edge_and_policies_and_ejections_in_the_inspec
     h.state_mut().apply(Command::Select(Some(Element::Edge(edge))));
     h.run_steps(2);
     h.get_by_label("Edge reports → payments");
-    h.get_by_label(&format!("{denied} requests (authorization)"));
+    h.get_by_label(&format!("{denied} requests (authorization, mTLS)"));
 
     h.state_mut().apply(Command::Select(Some(Element::Node(payments))));
     h.run_steps(2);
     h.get_by_label("Service mesh");
+    h.get_by_label("inbound mTLS permissive: plaintext accepted, without an identity");
     h.get_by_label("  50 µs of its node's CPU per message through it");
     h.get_by_label("  DENY from reports to refund");
     h.get_by_label_contains("outlier detection: eject after 2 consecutive 5xx for 1000 ms");
@@ -722,4 +723,42 @@ fn a_pushed_retry_budget_shows_on_every_proxy_s_timeline() {
     assert!(h.query_by_label("Requests per subset (last run)").is_none());
     let at = push.applied.iter().find(|a| a.proxy == "leaf").expect("leaf").at_s;
     h.get_by_label(&format!("  config 0, 1 from {at:.3} s"));
+}
+
+/// A STRICT mTLS sidecar refusing a caller outside the mesh (the authorization-bypass design
+/// with the mesh `strict`: `reports` runs no sidecar): the inspector says what the callee
+/// accepts, and the refusals are denials on their edge, as many as the report counts.
+#[test]
+fn strict_mtls_refusals_are_denials_on_their_edge() {
+    let text = std::fs::read_to_string(scenario("scenarios/flawed/dynamic/authz-bypass.toml"))
+        .expect("read");
+    let meshed = "services = [\"storefront\", \"payments\"]";
+    assert!(text.contains(meshed), "the file still meshes these two");
+    let text = text.replace(meshed, &format!("{meshed}\nmtls = \"strict\""));
+    let dir = std::env::temp_dir().join(format!("fusebench-gui-mtls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("strict.toml");
+    std::fs::write(&path, text).expect("write");
+    let mut h = harness(Some(&path));
+    h.run_steps(2);
+    let d = h.state().bench.session.as_ref().and_then(|s| s.design()).expect("design");
+    let (reports, payments) =
+        (d.diagram.service("reports").expect("r"), d.diagram.service("payments").expect("p"));
+    let edge = d.diagram.edge_between(reports, payments).expect("edge");
+    h.state_mut().apply(Command::Select(Some(Element::Node(payments))));
+    h.run_steps(2);
+    h.get_by_label("inbound mTLS strict: callers without a sidecar are refused");
+    let settings = fusebench_gui::live::RunSettings { seed: 1, duration_s: 4.0, speed: None };
+    h.state_mut().apply(Command::NewRun { settings, play: true });
+    step_until(&mut h, 2_000, |a| {
+        a.bench.run.as_ref().is_some_and(|r| r.state == RunState::Finished)
+    });
+    let run = h.state().bench.run.as_ref().expect("run");
+    let denied = run.mesh.denied(edge);
+    assert_eq!(run.mesh.refused(edge).get("rbac"), None, "refused at the handshake, not by RBAC");
+    let reported = run.report.as_ref().expect("report").services["payments"].denied;
+    assert!(denied > 0 && denied == reported, "{denied} on the edge, {reported} reported");
+    h.run_steps(2);
+    h.get_by_label(&format!("⊘ {denied} denied: reports → payments"));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -44,6 +44,8 @@ fn refusals_are_counted_on_the_edge_from_the_refusing_proxy_by_filter() {
         refused("gateway", "s.e", DENIED, 1),
         refused("gateway", "s.e", DENIED, 2),
         refused("gateway", "s.e", BREAKER, 3),
+        // A plaintext call a STRICT mTLS sidecar refused: a denial too.
+        refused("gateway", "s.e", MTLS, 6),
         // No such caller or callee in the graph: nothing to draw it on.
         refused("ghost", "s.e", DENIED, 4),
         refused("gateway", "nowhere.e", DENIED, 5),
@@ -53,12 +55,12 @@ fn refusals_are_counted_on_the_edge_from_the_refusing_proxy_by_filter() {
     let edge = d
         .edge_between(d.fixed(NodeKind::Gateway).expect("gw"), d.service("s").expect("s"))
         .expect("edge");
-    assert_eq!(m.denied(edge), 2);
+    assert_eq!(m.denied(edge), 3, "authorization and mTLS denials, not the breaker's");
     let by_filter: Vec<(&str, u64)> =
         m.refused(edge).iter().map(|(k, v)| (k.as_str(), *v)).collect();
-    assert_eq!(by_filter, [(BREAKER, 1), (DENIED, 2)]);
+    assert_eq!(by_filter, [(BREAKER, 1), (MTLS, 1), (DENIED, 2)]);
     let total: u64 = (0..d.edges.len()).map(|e| m.refused(e).values().sum::<u64>()).sum();
-    assert_eq!(total, 3, "the unplaceable refusals are on no edge");
+    assert_eq!(total, 4, "the unplaceable refusals are on no edge");
     assert_eq!(m.denied(usize::MAX), 0, "an edge out of range has none");
 }
 

@@ -9,11 +9,11 @@
 use eframe::egui::{self, RichText};
 use egui_plot::{Line, Plot};
 use fusebench_model::Scenario;
-use fusebench_model::scenario::{AuthzAction, Mesh, MeshPolicy};
+use fusebench_model::scenario::{AuthzAction, Mesh, MeshPolicy, MtlsMode};
 use fusebench_model::text::into_plain;
 
 use crate::live::LiveRun;
-use crate::mesh_activity::{DENIED, Ejection};
+use crate::mesh_activity::{DENIALS, Ejection};
 use crate::theme;
 
 /// Ejections listed by name at most (the plot shows them all).
@@ -145,6 +145,16 @@ pub fn route_lines(mesh: &Mesh, service: &str) -> Vec<String> {
     out
 }
 
+/// What `service`'s inbound sidecar accepts (Istio `PeerAuthentication`).
+pub fn mtls_line(mode: MtlsMode) -> String {
+    let what = match mode {
+        MtlsMode::Strict => "callers without a sidecar are refused",
+        MtlsMode::Permissive => "plaintext accepted, without an identity",
+        MtlsMode::Disable => "plaintext only: no caller has an identity",
+    };
+    format!("inbound mTLS {}: {what}", mode.name())
+}
+
 /// Who may call `service`, as the rules its sidecar enforces say.
 fn authorization_lines(mesh: &Mesh, service: &str) -> Vec<String> {
     let list = |names: Option<&Vec<fusebench_model::scenario::NameRef>>, any: &str| {
@@ -188,6 +198,7 @@ pub fn service_mesh_ui(
                 mesh.sidecar_cpu_us
             ));
         }
+        ui.label(mtls_line(mesh.mtls_of(service)));
     } else {
         ui.weak("no sidecar: its own calls leave unfiltered, it enforces no authorization");
     }
@@ -300,12 +311,12 @@ pub fn edge_mesh_rows(ui: &mut egui::Ui, run: Option<&LiveRun>, edge: usize) {
     let denied = run.mesh.denied(edge);
     if denied > 0 {
         ui.label(RichText::new("denied (last run)").weak());
-        ui.colored_label(theme::FAIL, format!("{denied} requests (authorization)"));
+        ui.colored_label(theme::FAIL, format!("{denied} requests (authorization, mTLS)"));
         ui.end_row();
     }
     let others: Vec<String> = refused
         .iter()
-        .filter(|(f, _)| f.as_str() != DENIED)
+        .filter(|(f, _)| !DENIALS.contains(&f.as_str()))
         .map(|(f, n)| format!("{f} {n}"))
         .collect();
     if !others.is_empty() {
