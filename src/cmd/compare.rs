@@ -13,7 +13,6 @@
 //! serve, workloads of different lengths without `--duration`, a resource limit.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -26,7 +25,7 @@ use fusebench_sim::report::{self, Report};
 use fusebench_sim::setup;
 use fusebench_sim::time::SimTime;
 
-use super::experiment::{ExperimentArgs, Format};
+use super::experiment::{self, ExperimentArgs, Results};
 use super::run::Plan;
 use super::sweep::run_all;
 use super::table;
@@ -200,30 +199,15 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
         endpoint: args.runs.endpoint.clone(),
         designs,
     };
-    let mut out = std::io::stdout().lock();
-    match args.runs.format {
-        Format::Text => out.write_all(comparison.text().as_bytes())?,
-        Format::Csv => out.write_all(comparison.csv().as_bytes())?,
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &comparison)?;
-            writeln!(out)?;
-        }
-    }
-    if let Some(dir) = &args.runs.out {
-        write_dir(dir, &comparison)
-            .with_context(|| format!("cannot write the comparison into {}", dir.display()))?;
-        if args.runs.format == Format::Text {
-            writeln!(
-                out,
-                "\nwrote {}: compare.csv, compare.svg",
-                plain(&dir.display().to_string())
-            )?;
-        }
-    }
+    experiment::output(&args.runs, &comparison, "the comparison", "compare.csv, compare.svg")?;
     Ok(ExitCode::SUCCESS)
 }
 
-impl Comparison {
+impl Results for Comparison {
+    fn write_dir(&self, dir: &Path) -> anyhow::Result<()> {
+        write_dir(dir, self)
+    }
+
     /// The aligned table (names escaped: they are untrusted).
     fn text(&self) -> String {
         let of = match &self.endpoint {

@@ -2,7 +2,10 @@
 //! run under the same seeds for the same duration), the check of `--endpoint`, and the output
 //! format.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
 
 use fusebench_model::Scenario;
 use fusebench_model::diagnostic::did_you_mean;
@@ -88,4 +91,47 @@ pub fn public_endpoints(s: &Scenario) -> Vec<String> {
             svc.endpoints.iter().filter(|e| e.public).map(|e| format!("{}.{}", svc.name, e.name))
         })
         .collect()
+}
+
+/// An experiment's result as printed (`text`, `csv`; `--format json` is its serialisation) and
+/// as written by `--out`.
+pub trait Results: serde::Serialize {
+    fn text(&self) -> String;
+    fn csv(&self) -> String;
+    /// Writes the CSV and the plot into `dir`.
+    ///
+    /// # Errors
+    /// The directory or a file cannot be written, or the plot cannot be drawn.
+    fn write_dir(&self, dir: &Path) -> anyhow::Result<()>;
+}
+
+/// Prints `results` on stdout in `args`' format and writes them into `--out` when given;
+/// `what` names them in an error ("the sweep"), `files` in the closing line.
+///
+/// # Errors
+/// Stdout or the directory cannot be written.
+pub fn output(
+    args: &ExperimentArgs,
+    results: &impl Results,
+    what: &str,
+    files: &str,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        Format::Text => out.write_all(results.text().as_bytes())?,
+        Format::Csv => out.write_all(results.csv().as_bytes())?,
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, results)?;
+            writeln!(out)?;
+        }
+    }
+    if let Some(dir) = &args.out {
+        results
+            .write_dir(dir)
+            .with_context(|| format!("cannot write {what} into {}", dir.display()))?;
+        if args.format == Format::Text {
+            writeln!(out, "\nwrote {}: {files}", plain(&dir.display().to_string()))?;
+        }
+    }
+    Ok(())
 }

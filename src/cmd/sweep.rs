@@ -16,7 +16,6 @@
 //! limit at some point.
 
 use std::fmt::Write as _;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -32,7 +31,7 @@ use fusebench_sim::setup;
 use fusebench_sim::time::SimTime;
 use rayon::prelude::*;
 
-use super::experiment::{ExperimentArgs, Format};
+use super::experiment::{self, ExperimentArgs, Results};
 use super::run::{Plan, progress_bar, simulate};
 use super::table;
 use crate::load::{Input, Loaded, load_or_report, read_text};
@@ -163,22 +162,7 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
         parameters: axes.iter().map(|a| a.name.clone()).collect(),
         points: swept,
     };
-    let mut out = std::io::stdout().lock();
-    match args.runs.format {
-        Format::Text => out.write_all(sweep.text().as_bytes())?,
-        Format::Csv => out.write_all(sweep.csv().as_bytes())?,
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &sweep)?;
-            writeln!(out)?;
-        }
-    }
-    if let Some(dir) = &args.runs.out {
-        write_dir(dir, &sweep)
-            .with_context(|| format!("cannot write the sweep into {}", dir.display()))?;
-        if args.runs.format == Format::Text {
-            writeln!(out, "\nwrote {}: sweep.csv, sweep.svg", plain(&dir.display().to_string()))?;
-        }
-    }
+    experiment::output(&args.runs, &sweep, "the sweep", "sweep.csv, sweep.svg")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -468,7 +452,11 @@ struct Sweep {
     points: Vec<SweepPoint>,
 }
 
-impl Sweep {
+impl Results for Sweep {
+    fn write_dir(&self, dir: &Path) -> anyhow::Result<()> {
+        write_dir(dir, self)
+    }
+
     /// The aligned table (names escaped: they are untrusted).
     fn text(&self) -> String {
         let mut s = String::new();
