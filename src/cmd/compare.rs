@@ -210,17 +210,7 @@ impl Results for Comparison {
 
     /// The aligned table (names escaped: they are untrusted).
     fn text(&self) -> String {
-        let of = match &self.endpoint {
-            Some(e) => format!("client figures of {}", plain(e)),
-            None => "client figures of every public endpoint (p99: the worst one's)".to_owned(),
-        };
-        let (first, last) =
-            (self.seeds.first().copied().unwrap_or(0), self.seeds.last().copied().unwrap_or(0));
-        let seeds = if first == last {
-            format!("seed {first}")
-        } else {
-            format!("seeds {first}..={last} (summed; p99 their mean)")
-        };
+        let (seeds, of) = experiment::scope(&self.seeds, self.endpoint.as_deref());
         let mut s = format!(
             "{} design(s) · {seeds} · {} s workload · {of}\n\n",
             self.designs.len(),

@@ -135,3 +135,19 @@ pub fn output(
     }
     Ok(())
 }
+
+/// What a table's figures are of, for its heading: `seed 1` or `seeds 1..=3 (…)`, and the
+/// endpoint(s) the client figures count.
+pub fn scope(seeds: &[u64], endpoint: Option<&str>) -> (String, String) {
+    let of = match endpoint {
+        Some(e) => format!("client figures of {}", plain(e)),
+        None => "client figures of every public endpoint (p99: the worst one's)".to_owned(),
+    };
+    let (first, last) = (seeds.first().copied().unwrap_or(0), seeds.last().copied().unwrap_or(0));
+    let seeds = if first == last {
+        format!("seed {first}")
+    } else {
+        format!("seeds {first}..={last} (summed; p99 their mean)")
+    };
+    (seeds, of)
+}
