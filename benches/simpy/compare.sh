@@ -36,7 +36,7 @@ fi
 py=$venv/bin/python
 
 # fusebench, optimised (building is not timed).
-cargo build --release --quiet
+cargo build --release --no-default-features --quiet   # the command line alone: no workbench
 fusebench=$target/release/fusebench
 
 now() { date +%s%N; }
