@@ -16,7 +16,7 @@ use super::ids::{
     CallId, ChannelId, Counter, EndpointId, InvId, NodeId, ReplicaIdx, ReqId, ServiceId, VersionIdx,
 };
 use super::idtable::IdTable;
-use super::mesh::{Admission, Parked, Refusal, RetrySpec, Waiter};
+use super::mesh::{Admission, Parked, Refusal, RetrySpec, RouteSpec, Waiter};
 use super::requests::{ClientState, Origin, Request};
 use super::world::CallPolicy;
 use crate::engine::TimerId;
@@ -165,7 +165,8 @@ impl Sim {
             policy.timeout = timeout;
         }
         let now = self.q.now();
-        let mesh = self.mesh_retries(Caller::Service(caller), callee, endpoint);
+        let route = self.mesh_route(Caller::Service(caller), callee, endpoint);
+        let mesh = route.retries;
         let mut deadline = None;
         if let Some(r) = mesh {
             // The sidecar's retries replace the channel's (the client library's); the
@@ -175,7 +176,7 @@ impl Sim {
             policy.retries = r.attempts - 1;
             policy.timeout = r.per_try.unwrap_or(policy.timeout);
         }
-        let route = self.mesh_route_timeout(Caller::Service(caller), callee, endpoint);
+        let route = route.timeout;
         let route_timeout = route.is_some_and(|t| deadline.is_none_or(|d| now + t < d));
         if let Some(t) = route.filter(|_| route_timeout) {
             // Envoy's route timeout spans the sidecar's tries from the first; without sidecar
@@ -217,26 +218,16 @@ impl Sim {
         self.send_call_attempt(id);
     }
 
-    /// The mesh retry policy `caller` applies to `service.endpoint`, if any.
-    fn mesh_retries(
-        &self,
-        caller: Caller,
-        service: ServiceId,
-        endpoint: EndpointId,
-    ) -> Option<RetrySpec> {
-        let mesh = self.world.mesh.as_ref().filter(|m| m.applies(caller))?;
-        mesh.route(self.mesh_config(caller), service, endpoint).retries
-    }
-
-    /// The route timeout (ns) `caller`'s proxy applies to `service.endpoint`, if any.
-    fn mesh_route_timeout(
-        &self,
-        caller: Caller,
-        service: ServiceId,
-        endpoint: EndpointId,
-    ) -> Option<u64> {
-        let mesh = self.world.mesh.as_ref().filter(|m| m.applies(caller))?;
-        mesh.route(self.mesh_config(caller), service, endpoint).timeout
+    /// What `caller`'s proxy applies to `service.endpoint` (retries, route timeout); the empty
+    /// route when `caller` has no proxy.
+    fn mesh_route(&self, caller: Caller, service: ServiceId, endpoint: EndpointId) -> RouteSpec {
+        self.world
+            .mesh
+            .as_ref()
+            .filter(|m| m.applies(caller))
+            .map_or_else(RouteSpec::default, |m| {
+                m.route(self.mesh_config(caller), service, endpoint)
+            })
     }
 
     /// Forwards client request `req` (validated at the gateway) under the mesh's retry policy
@@ -246,8 +237,9 @@ impl Sim {
         let r = self.requests.live(req);
         let (service, endpoint) = (r.service, r.endpoint);
         let now = self.q.now();
-        let route = self.mesh_route_timeout(Caller::Gateway, service, endpoint);
-        let retries = match (self.mesh_retries(Caller::Gateway, service, endpoint), route) {
+        let RouteSpec { retries, timeout: route, .. } =
+            self.mesh_route(Caller::Gateway, service, endpoint);
+        let retries = match (retries, route) {
             (Some(r), _) => r,
             // A route timeout alone: one try, bounded by it.
             (None, Some(_)) => RetrySpec {
