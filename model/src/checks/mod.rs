@@ -11,6 +11,8 @@ mod contracts;
 mod coupling;
 mod cycles;
 mod filter;
+#[cfg(test)]
+mod fixture;
 mod links;
 mod mesh;
 mod modules;

@@ -1,62 +1,11 @@
 //! The authorization checks on small designs: each finding and each way of passing.
 
-use crate::checks::{Modules, run};
-use crate::diagnostic::Diagnostic;
-use crate::scenario::parse;
+use crate::checks::fixture::{self, findings};
 
 /// `front` (public `go`) calls `back.get`; `back` also has a public `stats`.
 fn design(mesh: &str) -> String {
-    format!(
-        r#"
-[system]
-name = "a"
-[[context]]
-name = "c"
-[[node]]
-name = "n"
-tier = "cloud"
-[gateway]
-node = "n"
-[quality]
-coupling_max = 0.9
-[[channel]]
-name = "rest"
-kind = "rest"
-[[service]]
-name = "front"
-context = "c"
-node = "n"
-service_time = {{ distribution = {{ dist = "constant", ms = 1.0 }} }}
-  [[service.endpoint]]
-  name = "go"
-  method = "GET"
-  path = "/go"
-  public = true
-  [[service.call]]
-  service = "back"
-  endpoint = "get"
-  channel = "rest"
-[[service]]
-name = "back"
-context = "c"
-node = "n"
-service_time = {{ distribution = {{ dist = "constant", ms = 1.0 }} }}
-  [[service.endpoint]]
-  name = "get"
-  [[service.endpoint]]
-  name = "stats"
-  method = "GET"
-  path = "/stats"
-  public = true
-{mesh}"#
-    )
-}
-
-fn findings(text: &str, id: &str) -> Vec<Diagnostic> {
-    let parsed = parse("a.toml", text);
-    assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
-    let s = parsed.ok().expect("valid");
-    run(&s, &Modules::new()).into_iter().filter(|d| d.code == id).collect()
+    let stats = "  [[service.endpoint]]\n  name = \"stats\"\n  method = \"GET\"\n  path = \"/stats\"\n  public = true\n";
+    fixture::front_calls_back(stats, mesh)
 }
 
 const DENIED: &str = "mesh-authz-denies-call";

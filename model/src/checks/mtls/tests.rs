@@ -1,59 +1,16 @@
 //! The mTLS check on small designs: plaintext calls to strict services named, correct designs
 //! passing.
 
-use crate::checks::{Modules, run};
+use crate::checks::fixture;
 use crate::diagnostic::Diagnostic;
-use crate::scenario::parse;
 
 /// `front` (public `go`) calls `back.get`, then `mesh`.
 fn design(mesh: &str) -> String {
-    format!(
-        r#"
-[system]
-name = "a"
-[[context]]
-name = "c"
-[[node]]
-name = "n"
-tier = "cloud"
-[gateway]
-node = "n"
-[quality]
-coupling_max = 0.9
-[[channel]]
-name = "rest"
-kind = "rest"
-[[service]]
-name = "front"
-context = "c"
-node = "n"
-service_time = {{ distribution = {{ dist = "constant", ms = 1.0 }} }}
-  [[service.endpoint]]
-  name = "go"
-  method = "GET"
-  path = "/go"
-  public = true
-  [[service.call]]
-  service = "back"
-  endpoint = "get"
-  channel = "rest"
-[[service]]
-name = "back"
-context = "c"
-node = "n"
-service_time = {{ distribution = {{ dist = "constant", ms = 1.0 }} }}
-  [[service.endpoint]]
-  name = "get"
-{mesh}"#
-    )
+    fixture::front_calls_back("", mesh)
 }
 
 fn findings(mesh: &str, id: &str) -> Vec<Diagnostic> {
-    let text = design(mesh);
-    let parsed = parse("a.toml", &text);
-    assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
-    let s = parsed.ok().expect("valid");
-    run(&s, &Modules::new()).into_iter().filter(|d| d.code == id).collect()
+    fixture::findings(&design(mesh), id)
 }
 
 const PLAINTEXT: &str = "mesh-mtls-plaintext-call";
