@@ -101,7 +101,8 @@ fn a_bad_mode_is_a_located_error() {
     assert_eq!(code(&o), 2, "{err}");
     let hit = err
         .lines()
-        .find(|l| l.contains("`mtls` is \"strikt\", not one of: strict, permissive, disable"))
+        .find(|l| l.contains("`mtls` = \"strikt\" is not one of: strict, permissive, disable"))
         .unwrap_or_else(|| panic!("{err}"));
     assert!(hit.starts_with(&format!("{path}:")) && hit.contains("(field `mesh.mtls`"), "{hit}");
+    assert!(err.contains("did you mean `strict`?"), "{err}");
 }

@@ -53,19 +53,15 @@ impl MtlsMode {
         o: &mut Obj<'_, '_>,
         key: &'static str,
     ) -> Option<MtlsMode> {
-        let (v, span) = o.opt_str(cx, key)?;
-        let mode = [MtlsMode::Strict, MtlsMode::Permissive, MtlsMode::Disable]
-            .into_iter()
-            .find(|m| m.name() == v);
-        if mode.is_none() {
-            cx.error(
-                "parse.value",
-                span,
-                &o.field(key),
-                format!("`{key}` is \"{v}\", not one of: strict, permissive, disable"),
-            );
-        }
-        mode
+        o.opt_enum(
+            cx,
+            key,
+            &[
+                ("strict", MtlsMode::Strict),
+                ("permissive", MtlsMode::Permissive),
+                ("disable", MtlsMode::Disable),
+            ],
+        )
     }
 }
 

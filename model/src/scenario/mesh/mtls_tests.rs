@@ -49,7 +49,7 @@ fn bad_modes_are_located_errors_naming_the_field() {
     for (text, needle, field) in [
         (
             "[mesh]\nall = true\nmtls = \"strikt\"\n",
-            "`mtls` is \"strikt\", not one of: strict, permissive, disable",
+            "`mtls` = \"strikt\" is not one of: strict, permissive, disable",
             "mesh.mtls",
         ),
         (
