@@ -3,28 +3,42 @@
 //! which they were scheduled, so a run is a pure function of its inputs.
 //!
 //! **Layout** (the classic "pending event set" of discrete-event simulators, e.g. SimPy's heap of
-//! `(time, priority, id, event)` tuples): the binary heap holds only small `(at, seq, slot)`
-//! keys, 24 bytes that sift fast; the events themselves sit in a slab (`slots`, with a free list)
-//! and never move while they wait. A key is *live* while its slot still holds the event of its
-//! `seq`; cancelling a timer empties its slot, so its key goes *stale* and is skipped when it
-//! reaches the top (or dropped in one pass by [`EventQueue::compact`]). A slot freed by a
-//! cancel or a pop is reused by the next event scheduled, and a stale key never matches the new
-//! event's `seq`. Measured in benches/README.md ("Engine speed-ups (issue 16 item 1)").
+//! `(time, priority, id, event)` tuples, here as a *radix heap*, the monotone priority queue of
+//! Ahuja, Mehlhorn, Orlin and Tarjan, 1990): the queue holds only small `(at, seq, slot)` keys;
+//! the events themselves sit in a slab (`slots`, with a free list) and never move while they
+//! wait. A key is *live* while its slot still holds the event of its `seq`; cancelling a timer
+//! empties its slot, so its key goes *stale* and is dropped when its bucket is next looked at
+//! (or in one pass by [`EventQueue::compact`]). A slot freed by a cancel or a pop is reused by
+//! the next event scheduled, and a stale key never matches the new event's `seq`.
+//!
+//! **Radix heap.** Virtual time never goes backwards and no event is scheduled before `now`, so
+//! every key is at or after `last`, the time of the last event popped. A key goes to bucket 0
+//! if its time is `last`, else to bucket *b* = the position of the highest bit in which its
+//! time differs from `last` (1–64): every key of a lower bucket is earlier than every key of a
+//! higher one. To pop with bucket 0 empty, the lowest non-empty bucket is emptied: its earliest
+//! time becomes `last` and its keys move, in their order, to lower buckets (bucket 0 for those
+//! at that time). Ties need no sorting: a key's bucket does not change while `last` moves
+//! within a lower bucket, so keys at one time always share a bucket, in the order they were
+//! pushed — their sequence order — and bucket 0 is popped from the front. A key moves at
+//! most 64 times, in practice a few; a push is one XOR and one leading-zero count instead of a
+//! binary heap's sift. Order is the (time, sequence) order exactly, as before (tested against a
+//! sorted list). Measured in benches/README.md ("Engine speed-ups (issue 16 item 1)").
 //!
 //! A timer (an event scheduled with [`EventQueue::timer_after`]) fires or is cancelled exactly
 //! once: cancelling one that already fired or was cancelled is a simulator bug and asserts.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::VecDeque;
 
 use crate::time::SimTime;
 
-/// Stale keys the heap may hold before it is compacted (below this, lazy discarding at the top
-/// costs less than a pass over the heap). Small: a cancelled far-future timer (a gateway
-/// timeout) never reaches the top, it only deepens every sift; at 1,024 the abstract M/M/c
-/// heap held about a thousand such keys around a few live events, and `pop`/`push` were 13 % of
-/// its run (benches/README.md, "Engine speed-ups (issue 16 item 1)").
+/// Stale keys the queue may hold before it is compacted (below this, dropping them when their
+/// bucket is next emptied costs less than a pass over every bucket). Cancelled far-future
+/// timers (600 s gateway timeouts) sit in a high bucket that is rarely emptied: this bounds
+/// them (benches/README.md, "Memory of `run`").
 const COMPACT_MIN: usize = 64;
+
+/// Buckets 1–64 (a time differing from `last` in bit b − 1 at most goes to bucket b).
+const BUCKETS: usize = 64;
 
 /// Identifies a scheduled event, to cancel it: its sequence number and its slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -33,8 +47,8 @@ pub struct TimerId {
     slot: u32,
 }
 
-/// A heap key: ordered by (time, sequence); `seq` is unique, so `slot` never decides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// A queued key: ordered by (time, sequence); `seq` is unique.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Key {
     at: SimTime,
     seq: u64,
@@ -53,11 +67,20 @@ struct Held<E> {
 /// The event queue and the virtual clock.
 #[derive(Debug)]
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Reverse<Key>>,
+    /// Time of the last event popped: every key is at or after it.
+    last: u64,
+    /// Keys at `last`, in sequence order (pushed at the back, popped from the front).
+    zero: VecDeque<Key>,
+    /// `buckets[b - 1]`: keys whose time differs from `last` first in bit b − 1.
+    buckets: [Vec<Key>; BUCKETS],
+    /// Bit b − 1 set: bucket b is not empty.
+    occupied: u64,
+    /// Keys held, live and stale.
+    keys: usize,
     /// The events, by slot; `None` is a free slot (listed in `free`).
     slots: Vec<Option<Held<E>>>,
     free: Vec<u32>,
-    /// Keys in the heap whose event was cancelled.
+    /// Keys held whose event was cancelled.
     stale: usize,
     /// Timers scheduled and neither fired nor cancelled.
     timers: usize,
@@ -69,7 +92,11 @@ pub struct EventQueue<E> {
 impl<E> Default for EventQueue<E> {
     fn default() -> Self {
         EventQueue {
-            heap: BinaryHeap::new(),
+            last: 0,
+            zero: VecDeque::new(),
+            buckets: std::array::from_fn(|_| Vec::new()),
+            occupied: 0,
+            keys: 0,
             slots: Vec::new(),
             free: Vec::new(),
             stale: 0,
@@ -79,6 +106,11 @@ impl<E> Default for EventQueue<E> {
             popped: 0,
         }
     }
+}
+
+/// The bucket of a key at `at` when the last event popped was at `last` (`at >= last`).
+fn bucket_of(last: u64, at: u64) -> usize {
+    (u64::BITS - (at ^ last).leading_zeros()) as usize
 }
 
 impl<E> EventQueue<E> {
@@ -103,8 +135,21 @@ impl<E> EventQueue<E> {
                 slot
             }
         };
-        self.heap.push(Reverse(Key { at, seq, slot }));
+        // `seq` is the largest yet: it goes at the back of its bucket, behind its ties.
+        self.place(Key { at, seq, slot });
+        self.keys += 1;
         TimerId { seq, slot }
+    }
+
+    /// Puts `key` (at or after `last`) into its bucket; bucket 0 at the back.
+    fn place(&mut self, key: Key) {
+        match bucket_of(self.last, key.at.0) {
+            0 => self.zero.push_back(key),
+            b => {
+                self.buckets[b - 1].push(key);
+                self.occupied |= 1 << (b - 1);
+            }
+        }
     }
 
     /// Schedules `event` at `at` (never in the past: an earlier time is a simulator bug).
@@ -125,7 +170,7 @@ impl<E> EventQueue<E> {
     }
 
     /// Cancels a timer that has neither fired nor been cancelled: empties its slot (the event
-    /// is dropped now) and leaves its key stale in the heap.
+    /// is dropped now) and leaves its key stale in its bucket.
     ///
     /// # Panics
     /// If it has (a simulator bug: its owner lost track of it).
@@ -136,23 +181,35 @@ impl<E> EventQueue<E> {
         self.free.push(id.slot);
         self.timers -= 1;
         self.stale += 1;
-        if self.stale >= COMPACT_MIN && self.stale * 2 > self.heap.len() {
+        if self.stale >= COMPACT_MIN && self.stale * 2 > self.keys {
             self.compact();
         }
     }
 
-    /// Drops the stale keys from the heap at once. Without it a cancelled timer's key stays
-    /// until its time comes: a gateway timeout of 600 s kept every request's key for 600 s,
+    /// Drops the stale keys at once. Without it a cancelled timer's key stays until its
+    /// bucket is emptied: a gateway timeout of 600 s kept every request's key for 600 s,
     /// memory growing with the run's length (benches/README.md, "Memory of `run`").
-    /// Run when stale keys are half the heap, so each costs O(1) amortised; the order of the
-    /// events left is their (time, sequence) order as before, so runs are unchanged.
+    /// Run when stale keys are half of those held, so each costs O(1) amortised; the order of
+    /// the keys left is unchanged (bucket 0 stays in sequence order), so runs are unchanged.
     fn compact(&mut self) {
         let slots = &self.slots;
-        self.heap.retain(|Reverse(k)| is_live(slots, k));
-        self.stale = 0;
-        if self.heap.capacity() > 4 * self.heap.len().max(COMPACT_MIN) {
-            self.heap.shrink_to(2 * self.heap.len().max(COMPACT_MIN));
+        self.zero.retain(|k| is_live(slots, k));
+        let mut keys = self.zero.len();
+        for (b, bucket) in self.buckets.iter_mut().enumerate() {
+            if bucket.is_empty() {
+                continue;
+            }
+            bucket.retain(|k| is_live(slots, k));
+            keys += bucket.len();
+            if bucket.is_empty() {
+                self.occupied &= !(1 << b);
+            }
+            if bucket.capacity() > 4 * bucket.len().max(COMPACT_MIN) {
+                bucket.shrink_to(2 * bucket.len().max(COMPACT_MIN));
+            }
         }
+        self.keys = keys;
+        self.stale = 0;
     }
 
     /// Timers scheduled and neither fired nor cancelled.
@@ -161,22 +218,10 @@ impl<E> EventQueue<E> {
         self.timers
     }
 
-    /// Timers cancelled whose keys are still in the heap.
+    /// Timers cancelled whose keys are still held.
     #[must_use]
     pub fn cancelled_pending(&self) -> usize {
         self.stale
-    }
-
-    /// Drops stale keys from the top of the heap; returns the top live key.
-    fn top(&mut self) -> Option<Key> {
-        while let Some(&Reverse(key)) = self.heap.peek() {
-            if is_live(&self.slots, &key) {
-                return Some(key);
-            }
-            self.heap.pop();
-            self.stale -= 1;
-        }
-        None
     }
 
     /// The next event, advancing the clock to it. Time never goes backwards.
@@ -184,14 +229,64 @@ impl<E> EventQueue<E> {
         self.pop_if(|_| true)
     }
 
-    /// The next event if `due` says yes to its time (one look at the heap: the simulator's
+    /// The next event if `due` says yes to its time (one look at the queue: the simulator's
     /// step pops with `|t| t <= end` instead of peeking then popping).
+    ///
+    /// When `due` says no, `last` stays where it is (the lowest bucket is only looked at, not
+    /// emptied): events may still be scheduled between `now` and the time refused.
     pub fn pop_if(&mut self, due: impl FnOnce(SimTime) -> bool) -> Option<(SimTime, E)> {
-        let key = self.top()?;
-        if !due(key.at) {
-            return None;
+        loop {
+            // Stale keys at the front of bucket 0 go; a live one is the next event.
+            while let Some(key) = self.zero.front().copied() {
+                if is_live(&self.slots, &key) {
+                    if !due(key.at) {
+                        return None;
+                    }
+                    self.zero.pop_front();
+                    self.keys -= 1;
+                    return self.deliver(key);
+                }
+                self.zero.pop_front();
+                self.keys -= 1;
+                self.stale -= 1;
+            }
+            if self.occupied == 0 {
+                return None;
+            }
+            // Bucket 0 is empty: the lowest non-empty bucket holds the next event.
+            let b = self.occupied.trailing_zeros() as usize;
+            let mut bucket = std::mem::take(&mut self.buckets[b]);
+            let before = bucket.len();
+            bucket.retain(|k| is_live(&self.slots, k));
+            self.keys -= before - bucket.len();
+            self.stale -= before - bucket.len();
+            let Some(earliest) = bucket.iter().map(|k| k.at).min() else {
+                self.occupied &= !(1 << b);
+                self.buckets[b] = bucket;
+                continue;
+            };
+            if !due(earliest) {
+                self.buckets[b] = bucket;
+                return None;
+            }
+            // Empty it into lower buckets around its earliest time (all below bucket b + 1).
+            self.occupied &= !(1 << b);
+            self.last = earliest.0;
+            for key in bucket.drain(..) {
+                self.place(key);
+            }
+            self.buckets[b] = bucket; // empty, capacity kept
+            debug_assert!(
+                self.zero.iter().zip(self.zero.iter().skip(1)).all(|(a, b)| a.seq < b.seq)
+            );
+            let key = self.zero.pop_front().expect("the earliest key went to bucket 0");
+            self.keys -= 1;
+            return self.deliver(key);
         }
-        self.heap.pop();
+    }
+
+    /// Takes `key`'s (live) event out of its slot and moves the clock to it.
+    fn deliver(&mut self, key: Key) -> Option<(SimTime, E)> {
         let held = self.slots[key.slot as usize].take()?;
         self.free.push(key.slot);
         if held.timer {
@@ -205,7 +300,13 @@ impl<E> EventQueue<E> {
 
     /// Time of the next live event, if any.
     pub fn peek_time(&mut self) -> Option<SimTime> {
-        self.top().map(|k| k.at)
+        let mut next = None;
+        let popped = self.pop_if(|t| {
+            next = Some(t);
+            false
+        });
+        debug_assert!(popped.is_none());
+        next
     }
 
     /// Events processed so far.
@@ -217,7 +318,7 @@ impl<E> EventQueue<E> {
     /// Events waiting (including cancelled ones whose keys are not yet discarded).
     #[must_use]
     pub fn pending(&self) -> usize {
-        self.heap.len()
+        self.keys
     }
 
     /// Moves the clock forward to `t` without an event (the end of a run).
@@ -342,6 +443,47 @@ mod tests {
         assert_eq!(q.pop_if(|t| t <= SimTime(9)), Some((SimTime(9), "b")));
     }
 
+    #[test]
+    fn an_event_scheduled_before_a_refused_one_still_pops_first() {
+        // `pop_if` looks at the lowest bucket and says no: events scheduled afterwards between
+        // now and that time (a run ending at `t`, then resumed) must come first.
+        let mut q = EventQueue::default();
+        q.schedule(SimTime(1_000_000), "far");
+        q.schedule(SimTime(1_000_001), "farther");
+        assert_eq!(q.pop_if(|t| t <= SimTime(10)), None);
+        assert_eq!(q.peek_time(), Some(SimTime(1_000_000)));
+        q.schedule(SimTime(7), "near");
+        q.schedule(SimTime(1_000_000), "tie, later");
+        q.schedule(SimTime(0), "now");
+        let order: Vec<&str> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
+        assert_eq!(order, ["now", "near", "far", "tie, later", "farther"]);
+    }
+
+    #[test]
+    fn far_and_near_keys_pop_in_time_then_sequence_order() {
+        // Keys spread over many buckets, with ties in each: a key moved from a high bucket to
+        // bucket 0 is ordered by sequence among those already there and those pushed after.
+        let mut q = EventQueue::default();
+        let times = [1u64 << 40, 3, 1 << 20, 3, (1 << 40) + 1, 1 << 20, 0, 1 << 40, 5_000, 3];
+        for (i, &t) in times.iter().enumerate() {
+            q.schedule(SimTime(t), i);
+        }
+        let mut want: Vec<(u64, usize)> = times.iter().copied().zip(0..).collect();
+        want.sort_unstable();
+        let mut got = Vec::new();
+        while let Some((at, i)) = q.pop() {
+            got.push((at.0, i));
+            if i == 1 {
+                q.schedule(SimTime(3), 100); // at `now`, behind the other keys at 3
+                q.schedule(SimTime(1 << 20), 101);
+            }
+        }
+        // Scheduled last, so last among their ties.
+        want.insert(4, (3, 100));
+        want.insert(8, (1 << 20, 101));
+        assert_eq!(got, want);
+    }
+
     /// One operation of the model test.
     #[derive(Debug, Clone)]
     enum Op {
@@ -354,13 +496,19 @@ mod tests {
         Peek,
     }
 
+    /// Delays: many ties (0–20 ns), and spans that reach every bucket of the radix heap (up to
+    /// 2^44 ns), so keys move down through several buckets before they pop.
+    fn delay() -> impl Strategy<Value = u64> {
+        prop_oneof![0u64..20, 0u64..5_000, (0u32..45).prop_flat_map(|b| 0u64..=(1u64 << b))]
+    }
+
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            (0u64..20).prop_map(Op::Schedule),
-            (0u64..20).prop_map(Op::Timer),
+            delay().prop_map(Op::Schedule),
+            delay().prop_map(Op::Timer),
             any::<usize>().prop_map(Op::Cancel),
             Just(Op::Pop),
-            (0u64..20).prop_map(Op::PopIf),
+            delay().prop_map(Op::PopIf),
             Just(Op::Peek),
         ]
     }

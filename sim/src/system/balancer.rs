@@ -32,6 +32,7 @@ use fusebench_model::scenario::LoadBalancing;
 use super::Sim;
 use super::event::Event;
 use super::ids::{NodeId, ReplicaIdx, ReqId, ServiceId, VersionIdx};
+use super::idtable::IdTable;
 use super::mesh::OutlierSpec;
 use super::requests::Origin;
 use crate::rng::SimRng;
@@ -101,7 +102,8 @@ struct Waiting {
 #[derive(Debug, Default)]
 pub(crate) struct Balancers {
     views: BTreeMap<(Caller, ServiceId), Vec<Slot>>,
-    waiting: BTreeMap<ReqId, Waiting>,
+    /// By request id (a slab: one lookup per answer, benches/README.md "Third round").
+    waiting: IdTable<ReqId, Waiting>,
     /// `waiting`, ordered by when the caller gives up.
     deadlines: BTreeSet<(SimTime, ReqId)>,
 }
@@ -111,7 +113,7 @@ impl Balancers {
     /// invariants.
     pub(crate) fn outstanding_consistent(&self) -> bool {
         let mut counted: BTreeMap<((Caller, ServiceId), ReplicaIdx), (u32, u32)> = BTreeMap::new();
-        for w in self.waiting.values() {
+        for (_, w) in self.waiting.iter() {
             let c = counted.entry((w.view, w.replica)).or_default();
             c.0 += 1;
             c.1 += u32::from(w.retry);
@@ -126,7 +128,7 @@ impl Balancers {
 
     /// When the first request `view`'s caller waits for is given up on.
     pub(crate) fn earliest_deadline(&self, view: (Caller, ServiceId)) -> Option<SimTime> {
-        self.waiting.values().filter(|w| w.view == view).map(|w| w.deadline).min()
+        self.waiting.iter().filter(|(_, w)| w.view == view).map(|(_, w)| w.deadline).min()
     }
 }
 

@@ -14,7 +14,7 @@
 //! message and its WebAssembly filters' fuel share the node's cores with the guests, as Envoy's
 //! worker threads share them with the application's in a pod on the node.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::Sim;
 use super::event::Event;
@@ -42,9 +42,10 @@ pub(crate) struct NodeCpu {
     /// CPU time received by every runnable slice (× `SCALE`), as of `at`.
     virt: u128,
     at: SimTime,
-    /// Runnable slices by the virtual time they finish at.
+    /// Runnable slices by the virtual time they finish at. (No index by job: only a crash
+    /// cancels a slice, and it finds it by a scan; a second `BTreeMap` kept for it cost an
+    /// insert and a remove per slice, benches/README.md "Third round".)
     runnable: BTreeSet<(u128, CpuJob)>,
-    finish_of: BTreeMap<CpuJob, u128>,
     /// The earliest finish's timer, if any slice is runnable.
     timer: Option<TimerId>,
 }
@@ -56,7 +57,6 @@ impl NodeCpu {
             virt: 0,
             at: SimTime::ZERO,
             runnable: BTreeSet::new(),
-            finish_of: BTreeMap::new(),
             timer: None,
         }
     }
@@ -71,7 +71,6 @@ impl NodeCpu {
 
     /// Everything computing here now.
     pub(crate) fn jobs(&self) -> impl Iterator<Item = CpuJob> + '_ {
-        debug_assert_eq!(self.runnable.len(), self.finish_of.len());
         self.runnable.iter().map(|&(_, job)| job)
     }
 
@@ -106,9 +105,8 @@ impl Sim {
         let cpu = &mut self.cpus[node.index()];
         cpu.advance(now);
         let finish = cpu.virt + u128::from(demand) * SCALE;
+        debug_assert!(cpu.jobs().all(|j| j != job), "{job:?} computes twice on one node");
         cpu.runnable.insert((finish, job));
-        let old = cpu.finish_of.insert(job, finish);
-        assert!(old.is_none(), "{job:?} computes twice on one node");
         self.cpu_reschedule(node);
     }
 
@@ -117,9 +115,9 @@ impl Sim {
         let now = self.q.now();
         let cpu = &mut self.cpus[node.index()];
         let job = CpuJob::Slice(inv);
-        let Some(finish) = cpu.finish_of.remove(&job) else { return };
+        let Some(&entry) = cpu.runnable.iter().find(|&&(_, j)| j == job) else { return };
         cpu.advance(now);
-        cpu.runnable.remove(&(finish, job));
+        cpu.runnable.remove(&entry);
         self.cpu_reschedule(node);
     }
 
@@ -145,7 +143,6 @@ impl Sim {
                 break;
             }
             cpu.runnable.pop_first();
-            cpu.finish_of.remove(&job);
             done.push(job);
         }
         self.cpu_reschedule(node);
