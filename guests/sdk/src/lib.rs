@@ -93,6 +93,7 @@ mod error;
 #[allow(unsafe_code)] // an allocator's raw blocks; each block says why it holds
 mod heap;
 mod host;
+pub mod json;
 mod reply;
 
 #[cfg(test)]
@@ -328,7 +329,7 @@ pub fn parse_decimal(bytes: &[u8]) -> Option<i64> {
 /// # Errors
 /// The host's error code; [`HostError::InvalidArgument`] also if `message` does not serialize.
 pub fn publish<T: Serialize + ?Sized>(channel: &str, message: &T) -> Result<(), HostError> {
-    let bytes = serde_json::to_vec(message).map_err(|_| HostError::InvalidArgument)?;
+    let bytes = json::to_vec(message).map_err(|_| HostError::InvalidArgument)?;
     publish_raw(channel, &bytes)
 }
 
@@ -353,7 +354,7 @@ where
     Req: Serialize + ?Sized,
     Resp: DeserializeOwned,
 {
-    let bytes = serde_json::to_vec(request).map_err(|_| HostError::InvalidArgument)?;
+    let bytes = json::to_vec(request).map_err(|_| HostError::InvalidArgument)?;
     let reply = call_raw(service, endpoint, &bytes)?;
     reply::decode_reply(&reply)
 }
@@ -381,7 +382,7 @@ where
     Req: Serialize + ?Sized,
     Resp: DeserializeOwned,
 {
-    let bytes = serde_json::to_vec(request).map_err(|_| HostError::InvalidArgument)?;
+    let bytes = json::to_vec(request).map_err(|_| HostError::InvalidArgument)?;
     let reply = call_raw_with_timeout(service, endpoint, &bytes, timeout_ms)?;
     reply::decode_reply(&reply)
 }
