@@ -93,6 +93,7 @@ mod error;
 #[allow(unsafe_code)] // an allocator's raw blocks; each block says why it holds
 mod heap;
 mod host;
+#[allow(unsafe_code)] // one `from_utf8_unchecked` on bytes checked to be ASCII
 pub mod json;
 mod reply;
 
