@@ -156,7 +156,11 @@ fn scan_integer(input: &[u8], mut at: usize) -> Option<(Token, usize)> {
         return None;
     }
     let token = if negative {
-        // -(2^63) is the most negative i64; anything below goes to serde_json.
+        // serde_json reads `-0` as the float -0.0; -(2^63) is the most negative i64; both
+        // and anything below go to serde_json.
+        if value == 0 {
+            return None;
+        }
         Token::Negative(0i64.checked_sub_unsigned(value)?)
     } else {
         Token::Unsigned(value)
@@ -361,8 +365,20 @@ impl<'de> de::Deserializer<'de> for Value<'de> {
         visitor.visit_newtype_struct(self)
     }
 
+    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GiveUp> {
+        // serde_json hands a string's bytes to a bytes visitor.
+        match self.token {
+            Token::Str(start, end) => visitor.visit_borrowed_bytes(self.str(start, end).as_bytes()),
+            _ => Err(GiveUp),
+        }
+    }
+
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GiveUp> {
+        self.deserialize_bytes(visitor)
+    }
+
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
         unit unit_struct seq tuple tuple_struct map struct identifier ignored_any
     }
 }

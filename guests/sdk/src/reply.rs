@@ -68,7 +68,7 @@ struct ErrorProbe {
 /// Whether `"error"` occurs in `reply`. Looks only at quotes: on a guest each iteration of a
 /// loop costs its whole body in fuel, and a byte-by-byte `windows(7)` comparison is the
 /// bigger loop.
-fn mentions_error(reply: &[u8]) -> bool {
+pub(crate) fn mentions_error(reply: &[u8]) -> bool {
     let mut at = 0;
     while let Some(offset) = reply[at..].iter().position(|&b| b == b'"') {
         at += offset;
