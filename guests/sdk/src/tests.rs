@@ -42,7 +42,9 @@ fn replies_mentioning_error_are_probed_wherever_the_key_is() {
     for yes in [r#"{"error":"x"}"#, r#"{"a":"b","error":null}"#, r#""error""#, r#"x"error""#] {
         assert!(mentions_error(yes.as_bytes()), "{yes}");
     }
-    for no in ["", "\"", r#"{"errors":1}"#, r#"{"error"#, r#"{"a":"error"#, "error", r#"{"ok":true}"#] {
+    for no in
+        ["", "\"", r#"{"errors":1}"#, r#"{"error"#, r#"{"a":"error"#, "error", r#"{"ok":true}"#]
+    {
         assert!(!mentions_error(no.as_bytes()), "{no}");
     }
 }

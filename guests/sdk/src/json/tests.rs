@@ -188,7 +188,8 @@ fn encodes_as_serde_json_does() {
     for qty in [0, 1, -1, 9, 10, 99, 100, 1234567890, i64::MAX, i64::MIN] {
         same_encode(&order("ord-1", qty, Some("t")));
     }
-    for id in ["", "plain", "quote\"d", "back\\slash", "tab\there", "new\nline", "ünï", "\u{7f}"] {
+    for id in ["", "plain", "quote\"d", "back\\slash", "tab\there", "new\nline", "ünï", "\u{7f}"]
+    {
         same_encode(&order(id, 1, None));
     }
     same_encode(&Nested { id: "n".to_owned(), order: order("o", 2, None) });

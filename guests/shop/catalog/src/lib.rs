@@ -43,7 +43,8 @@ fn get_product(req: ProductQuery) -> Reply<Product> {
     let stored = kv::get(DB, &req.sku)
         .map_err(|_| AppError::unavailable("storage"))?
         .ok_or(AppError::new("not_found"))?;
-    let product = fusebench_guest::json::from_slice(&stored).map_err(|_| AppError::new("corrupt_record"))?;
+    let product =
+        fusebench_guest::json::from_slice(&stored).map_err(|_| AppError::new("corrupt_record"))?;
     // Best effort: a failed refill only means the next read goes to the store again.
     cache::put(CACHE, &req.sku, &stored).ok();
     Ok(product)

@@ -65,7 +65,8 @@ fn reserve(req: Reserve) -> Reply<Reservation> {
     }
     let record_key = concat(&["reservation/", &req.reservation_id]);
     if let Some(stored) = kv::get(DB, &record_key).map_err(|_| storage_unavailable())? {
-        return fusebench_guest::json::from_slice(&stored).map_err(|_| AppError::new("corrupt_record"));
+        return fusebench_guest::json::from_slice(&stored)
+            .map_err(|_| AppError::new("corrupt_record"));
     }
     let available = available(&req.sku)?;
     if req.qty > available {
@@ -78,7 +79,8 @@ fn reserve(req: Reserve) -> Reply<Reservation> {
     set_available(&req.sku, left)?;
     let Reserve { reservation_id, sku, qty } = req;
     let reservation = Reservation { reservation_id, sku, qty, reserved: true, available: left };
-    let record = fusebench_guest::json::to_vec(&reservation).map_err(|_| AppError::new("internal"))?;
+    let record =
+        fusebench_guest::json::to_vec(&reservation).map_err(|_| AppError::new("internal"))?;
     kv::put(DB, &record_key, record).map_err(|_| storage_unavailable())?;
     Ok(reservation)
 }

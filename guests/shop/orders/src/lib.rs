@@ -203,9 +203,9 @@ fn load(order_id: &[u8]) -> Result<Option<Order>, AppError> {
     key.push_str(core::str::from_utf8(order_id).map_err(|_| AppError::new("corrupt_record"))?);
     match kv::get(DB, key).map_err(|_| storage_unavailable())? {
         None => Ok(None),
-        Some(record) => {
-            fusebench_guest::json::from_slice(&record).map(Some).map_err(|_| AppError::new("corrupt_record"))
-        }
+        Some(record) => fusebench_guest::json::from_slice(&record)
+            .map(Some)
+            .map_err(|_| AppError::new("corrupt_record")),
     }
 }
 

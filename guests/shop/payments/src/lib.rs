@@ -50,7 +50,8 @@ endpoint!(charge, fn(req: Charge) -> Reply<Payment>);
 fn charge(req: Charge) -> Reply<Payment> {
     let record_key = concat(&["payment/", &req.payment_id]);
     if let Some(stored) = kv::get(DB, &record_key).map_err(|_| storage_unavailable())? {
-        return fusebench_guest::json::from_slice(&stored).map_err(|_| AppError::new("corrupt_record"));
+        return fusebench_guest::json::from_slice(&stored)
+            .map_err(|_| AppError::new("corrupt_record"));
     }
     let status = if req.amount_cents > 0 && req.amount_cents <= AMOUNT_CENTS_MAX {
         Status::Charged
