@@ -172,7 +172,10 @@ build_c() {
     # finds one on PATH, which would make the module depend on what else the machine has.
     local obj
     obj="$(mktemp --suffix=.o)"
-    clang --target=wasm32 -O2 -mbulk-memory -std=c11 -nostdlib -Wall -Wextra -Werror \
+    # -Os, not -O2: wasmi meters fuel per function entry and per loop iteration for all the
+    # code there, run or not, so smaller functions are cheaper (-O2 15,929 fuel per charge,
+    # -Os 10,444, -Oz 11,695; benches/README.md "Lighter guests", second round).
+    clang --target=wasm32 -Os -mbulk-memory -std=c11 -nostdlib -Wall -Wextra -Werror \
         -c -o "$obj" "$guests/c/payments.c"
     wasm-ld --no-entry --strip-all -z stack-size=16384 --stack-first \
         -o "$out/c/payments.wasm" "$obj"

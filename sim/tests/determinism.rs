@@ -160,7 +160,7 @@ fn shipped_scenarios_keep_their_trace_hash() {
         include_str!("../../scenarios/validation/mmc3-rho080.toml"),
     );
     let pinned = [
-        ("shop", &*SHOP, 3.0, "755afe7bcef4516ae16b6527877b202f2eb409ac058fd7fe38239ca1894d30fd"),
+        ("shop", &*SHOP, 3.0, "93e818ee860602193926dca544f8a5aee0e43c0efb36e6f37902d7cb49966a6f"),
         (
             "tandem",
             &*TANDEM,

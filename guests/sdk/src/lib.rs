@@ -93,6 +93,8 @@ mod error;
 #[allow(unsafe_code)] // an allocator's raw blocks; each block says why it holds
 mod heap;
 mod host;
+#[allow(unsafe_code)] // one `from_utf8_unchecked` on bytes checked to be ASCII
+pub mod json;
 mod reply;
 
 #[cfg(test)]
@@ -322,13 +324,50 @@ pub fn parse_decimal(bytes: &[u8]) -> Option<i64> {
     Some(value)
 }
 
+/// The concatenation of `parts`, in one allocation of the exact size: keys such as
+/// `stock/<sku>` without `format!`'s formatting machinery (on a guest, every instruction of it
+/// is fuel).
+#[must_use]
+pub fn concat(parts: &[&str]) -> alloc::string::String {
+    let mut out = alloc::string::String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        out.push_str(part);
+    }
+    out
+}
+
+/// `value` as decimal text (`"42"`, `"-7"`), the shop's encoding of counters in stores, as
+/// `value.to_string()` writes it, without `core::fmt`.
+#[must_use]
+pub fn decimal(value: i64) -> alloc::string::String {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = value.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut out = alloc::string::String::with_capacity(21 - at);
+    if value < 0 {
+        out.push('-');
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
+    out
+}
+
 /// Publishes `message` as JSON on `channel` (`publish` capability); `Ok` once the channel
 /// accepted it.
 ///
 /// # Errors
 /// The host's error code; [`HostError::InvalidArgument`] also if `message` does not serialize.
 pub fn publish<T: Serialize + ?Sized>(channel: &str, message: &T) -> Result<(), HostError> {
-    let bytes = serde_json::to_vec(message).map_err(|_| HostError::InvalidArgument)?;
+    let bytes = json::to_vec(message).map_err(|_| HostError::InvalidArgument)?;
     publish_raw(channel, &bytes)
 }
 
@@ -353,7 +392,7 @@ where
     Req: Serialize + ?Sized,
     Resp: DeserializeOwned,
 {
-    let bytes = serde_json::to_vec(request).map_err(|_| HostError::InvalidArgument)?;
+    let bytes = json::to_vec(request).map_err(|_| HostError::InvalidArgument)?;
     let reply = call_raw(service, endpoint, &bytes)?;
     reply::decode_reply(&reply)
 }
@@ -381,7 +420,7 @@ where
     Req: Serialize + ?Sized,
     Resp: DeserializeOwned,
 {
-    let bytes = serde_json::to_vec(request).map_err(|_| HostError::InvalidArgument)?;
+    let bytes = json::to_vec(request).map_err(|_| HostError::InvalidArgument)?;
     let reply = call_raw_with_timeout(service, endpoint, &bytes, timeout_ms)?;
     reply::decode_reply(&reply)
 }

@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::{AppError, CallError};
+use crate::{AppError, CallError, json};
 
 /// What an endpoint answers: a response, or an application error `{"error":"<code>"}`.
 pub type Reply<T> = Result<T, AppError>;
@@ -27,8 +27,8 @@ pub trait Respond {
 impl<T: Serialize> Respond for Result<T, AppError> {
     fn into_json(self) -> Vec<u8> {
         let encoded = match &self {
-            Ok(response) => serde_json::to_vec(response),
-            Err(error) => serde_json::to_vec(error),
+            Ok(response) => json::to_vec(response),
+            Err(error) => json::to_vec(error),
         };
         // Serialising derived structs cannot fail; a hand-written `Serialize` might.
         encoded.unwrap_or_else(|e| error_json(&AppError::from_code(format_internal(&e))))
@@ -43,7 +43,7 @@ fn format_internal(e: &serde_json::Error) -> String {
 
 fn error_json(error: &AppError) -> Vec<u8> {
     // A struct holding one string always serialises.
-    serde_json::to_vec(error).unwrap_or_else(|_| br#"{"error":"internal"}"#.to_vec())
+    json::to_vec(error).unwrap_or_else(|_| br#"{"error":"internal"}"#.to_vec())
 }
 
 /// Decodes a request, runs the handler, encodes its answer. Malformed requests answer
@@ -54,7 +54,7 @@ where
     Req: DeserializeOwned,
     Resp: Respond,
 {
-    match serde_json::from_slice::<Req>(request) {
+    match json::from_slice::<Req>(request) {
         Ok(request) => handler(request).into_json(),
         Err(e) => error_json(&AppError::bad_request(e)),
     }
@@ -65,13 +65,28 @@ struct ErrorProbe {
     error: Option<String>,
 }
 
+/// Whether `"error"` occurs in `reply`. Looks only at quotes: on a guest each iteration of a
+/// loop costs its whole body in fuel, and a byte-by-byte `windows(7)` comparison is the
+/// bigger loop.
+pub(crate) fn mentions_error(reply: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(offset) = reply[at..].iter().position(|&b| b == b'"') {
+        at += offset;
+        if reply[at..].starts_with(b"\"error\"") {
+            return true;
+        }
+        at += 1;
+    }
+    false
+}
+
 /// Splits a callee's reply into its application error or the expected response.
 pub(crate) fn decode_reply<Resp: DeserializeOwned>(reply: &[u8]) -> Result<Resp, CallError> {
     // Only a reply mentioning "error" can be an application error: skip the probe otherwise.
-    if reply.windows(7).any(|w| w == b"\"error\"")
-        && let Ok(ErrorProbe { error: Some(code) }) = serde_json::from_slice(reply)
+    if mentions_error(reply)
+        && let Ok(ErrorProbe { error: Some(code) }) = json::from_slice(reply)
     {
         return Err(CallError::Failed(AppError::from_code(code)));
     }
-    serde_json::from_slice(reply).map_err(|e| CallError::BadReply(e.to_string()))
+    json::from_slice(reply).map_err(|e| CallError::BadReply(e.to_string()))
 }

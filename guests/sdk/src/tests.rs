@@ -20,6 +20,36 @@ fn decimals() {
 }
 
 #[test]
+fn decimal_text_is_to_string_s() {
+    use alloc::string::ToString;
+    for n in [0, 1, -1, 9, 10, -10, 99, 100, 4_294_967_296, i64::MAX, i64::MIN, i64::MIN + 1] {
+        assert_eq!(crate::decimal(n), n.to_string());
+        assert_eq!(crate::parse_decimal(crate::decimal(n).as_bytes()), Some(n));
+    }
+}
+
+#[test]
+fn concat_joins_the_parts_in_order() {
+    assert_eq!(crate::concat(&["stock/", "sku-1"]), "stock/sku-1");
+    assert_eq!(crate::concat(&["a", "", "ü", "c"]), "aüc");
+    assert_eq!(crate::concat(&[]), "");
+    assert_eq!(crate::concat(&["x"]).capacity(), 1); // one allocation of the exact size
+}
+
+#[test]
+fn replies_mentioning_error_are_probed_wherever_the_key_is() {
+    use crate::reply::mentions_error;
+    for yes in [r#"{"error":"x"}"#, r#"{"a":"b","error":null}"#, r#""error""#, r#"x"error""#] {
+        assert!(mentions_error(yes.as_bytes()), "{yes}");
+    }
+    for no in
+        ["", "\"", r#"{"errors":1}"#, r#"{"error"#, r#"{"a":"error"#, "error", r#"{"ok":true}"#]
+    {
+        assert!(!mentions_error(no.as_bytes()), "{no}");
+    }
+}
+
+#[test]
 fn host_error_codes_round_trip() {
     for code in -7..=-1 {
         assert_eq!(HostError::from_code(code).code(), code);

@@ -36,14 +36,15 @@ endpoint!(put_product, fn(req: Product) -> Reply<Product>);
 /// GET /products/{sku}: the cache, else the store (then refill the cache).
 fn get_product(req: ProductQuery) -> Reply<Product> {
     if let Ok(Some(cached)) = cache::get(CACHE, &req.sku)
-        && let Ok(product) = serde_json::from_slice(&cached)
+        && let Ok(product) = fusebench_guest::json::from_slice(&cached)
     {
         return Ok(product);
     }
     let stored = kv::get(DB, &req.sku)
         .map_err(|_| AppError::unavailable("storage"))?
         .ok_or(AppError::new("not_found"))?;
-    let product = serde_json::from_slice(&stored).map_err(|_| AppError::new("corrupt_record"))?;
+    let product =
+        fusebench_guest::json::from_slice(&stored).map_err(|_| AppError::new("corrupt_record"))?;
     // Best effort: a failed refill only means the next read goes to the store again.
     cache::put(CACHE, &req.sku, &stored).ok();
     Ok(product)
@@ -54,7 +55,7 @@ fn put_product(req: Product) -> Reply<Product> {
     if req.price_cents < 0 {
         return Err(AppError::bad_request("price_cents must not be negative"));
     }
-    let record = serde_json::to_vec(&req).map_err(|_| AppError::new("internal"))?;
+    let record = fusebench_guest::json::to_vec(&req).map_err(|_| AppError::new("internal"))?;
     kv::put(DB, &req.sku, &record).map_err(|_| AppError::unavailable("storage"))?;
     cache::put(CACHE, &req.sku, &record).ok();
     Ok(req)

@@ -53,7 +53,7 @@ endpoint!(put_product, fn(req: Product) -> Reply<Answer>);
 /// GET /products/{sku}: the cache, else the store (then refill the cache).
 fn get_product(req: ProductQuery) -> Reply<Answer> {
     if let Ok(Some(cached)) = cache::get(CACHE, &req.sku)
-        && let Ok(product) = serde_json::from_slice::<Product>(&cached)
+        && let Ok(product) = fusebench_guest::json::from_slice::<Product>(&cached)
     {
         return Ok(product.into());
     }
@@ -61,7 +61,7 @@ fn get_product(req: ProductQuery) -> Reply<Answer> {
         .map_err(|_| AppError::unavailable("storage"))?
         .ok_or(AppError::new("not_found"))?;
     let product: Product =
-        serde_json::from_slice(&stored).map_err(|_| AppError::new("corrupt_record"))?;
+        fusebench_guest::json::from_slice(&stored).map_err(|_| AppError::new("corrupt_record"))?;
     // Best effort: a failed refill only means the next read goes to the store again.
     cache::put(CACHE, &req.sku, &stored).ok();
     Ok(product.into())
@@ -72,7 +72,7 @@ fn put_product(req: Product) -> Reply<Answer> {
     if req.price_cents < 0 {
         return Err(AppError::bad_request("price_cents must not be negative"));
     }
-    let record = serde_json::to_vec(&req).map_err(|_| AppError::new("internal"))?;
+    let record = fusebench_guest::json::to_vec(&req).map_err(|_| AppError::new("internal"))?;
     kv::put(DB, &req.sku, &record).map_err(|_| AppError::unavailable("storage"))?;
     cache::put(CACHE, &req.sku, &record).ok();
     Ok(req.into())

@@ -8,10 +8,9 @@
 
 extern crate alloc;
 
-use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 
-use fusebench_guest::{AppError, Reply, endpoint, kv};
+use fusebench_guest::{AppError, Reply, concat, decimal, endpoint, kv};
 use serde::{Deserialize, Serialize};
 
 #[cfg(test)]
@@ -64,9 +63,10 @@ fn reserve(req: Reserve) -> Reply<Reservation> {
     if req.qty <= 0 {
         return Err(AppError::bad_request("qty must be positive"));
     }
-    let record_key = format!("reservation/{}", req.reservation_id);
+    let record_key = concat(&["reservation/", &req.reservation_id]);
     if let Some(stored) = kv::get(DB, &record_key).map_err(|_| storage_unavailable())? {
-        return serde_json::from_slice(&stored).map_err(|_| AppError::new("corrupt_record"));
+        return fusebench_guest::json::from_slice(&stored)
+            .map_err(|_| AppError::new("corrupt_record"));
     }
     let available = available(&req.sku)?;
     if req.qty > available {
@@ -79,7 +79,8 @@ fn reserve(req: Reserve) -> Reply<Reservation> {
     set_available(&req.sku, left)?;
     let Reserve { reservation_id, sku, qty } = req;
     let reservation = Reservation { reservation_id, sku, qty, reserved: true, available: left };
-    let record = serde_json::to_vec(&reservation).map_err(|_| AppError::new("internal"))?;
+    let record =
+        fusebench_guest::json::to_vec(&reservation).map_err(|_| AppError::new("internal"))?;
     kv::put(DB, &record_key, record).map_err(|_| storage_unavailable())?;
     Ok(reservation)
 }
@@ -103,7 +104,7 @@ fn stock(req: StockQuery) -> Reply<Stock> {
 }
 
 fn available(sku: &str) -> Result<i64, AppError> {
-    match kv::get(DB, format!("stock/{sku}")).map_err(|_| storage_unavailable())? {
+    match kv::get(DB, concat(&["stock/", sku])).map_err(|_| storage_unavailable())? {
         None => Ok(INITIAL_STOCK),
         Some(text) => {
             fusebench_guest::parse_decimal(&text).ok_or_else(|| AppError::new("corrupt_record"))
@@ -112,7 +113,7 @@ fn available(sku: &str) -> Result<i64, AppError> {
 }
 
 fn set_available(sku: &str, available: i64) -> Result<(), AppError> {
-    kv::put(DB, format!("stock/{sku}"), available.to_string()).map_err(|_| storage_unavailable())
+    kv::put(DB, concat(&["stock/", sku]), decimal(available)).map_err(|_| storage_unavailable())
 }
 
 fn storage_unavailable() -> AppError {

@@ -1,3 +1,5 @@
+use alloc::format;
+
 use fusebench_guest::{HostError, fake};
 
 use super::*;

@@ -9,10 +9,9 @@
 
 extern crate alloc;
 
-use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 
-use fusebench_guest::{Ack, AppError, Reply, endpoint, kv, log};
+use fusebench_guest::{Ack, AppError, Reply, concat, decimal, endpoint, kv, log};
 use serde::{Deserialize, Serialize};
 
 #[cfg(test)]
@@ -44,21 +43,21 @@ endpoint!(sent_count, fn(req: CountQuery) -> Reply<SentCount>);
 /// Subscription to `shipment-events`.
 fn on_shipment_created(msg: ShipmentCreated) -> Reply<Ack> {
     let ShipmentCreated { shipment_id, customer } = msg;
-    let sent_key = format!("sent/{shipment_id}");
+    let sent_key = concat(&["sent/", &shipment_id]);
     if kv::get(DB, &sent_key).map_err(|_| storage_unavailable())?.is_some() {
         return Ok(Ack::OK);
     }
     kv::put(DB, &sent_key, &customer).map_err(|_| storage_unavailable())?;
-    let count_key = format!("count/{customer}");
+    let count_key = concat(&["count/", &customer]);
     let sent = count(&count_key)?.checked_add(1).ok_or(AppError::new("corrupt_record"))?;
-    kv::put(DB, &count_key, sent.to_string()).map_err(|_| storage_unavailable())?;
-    log::info(&format!("notify {customer}: shipment {shipment_id}"));
+    kv::put(DB, &count_key, decimal(sent)).map_err(|_| storage_unavailable())?;
+    log::info(&concat(&["notify ", &customer, ": shipment ", &shipment_id]));
     Ok(Ack::OK)
 }
 
 /// GET /notifications/{customer}.
 fn sent_count(req: CountQuery) -> Reply<SentCount> {
-    let sent = count(&format!("count/{}", req.customer))?;
+    let sent = count(&concat(&["count/", &req.customer]))?;
     Ok(SentCount { customer: req.customer, sent })
 }
 

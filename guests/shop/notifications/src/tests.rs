@@ -1,3 +1,6 @@
+use alloc::format;
+use alloc::string::ToString;
+
 use fusebench_guest::log::Level;
 use fusebench_guest::{HostError, fake};
 

@@ -23,7 +23,7 @@ extern crate alloc;
 use alloc::format;
 use alloc::string::String;
 
-use fusebench_guest::{AppError, CallError, Reply, call, endpoint, kv, publish};
+use fusebench_guest::{AppError, CallError, Reply, call, concat, endpoint, kv, publish};
 use serde::{Deserialize, Serialize};
 
 #[cfg(test)]
@@ -141,13 +141,13 @@ fn create_order(req: CreateOrder) -> Reply<OrderSummary> {
     if req.qty <= 0 {
         return Err(AppError::bad_request("qty must be positive"));
     }
-    let key_key = format!("order-key/{}", req.idempotency_key);
+    let key_key = concat(&["order-key/", &req.idempotency_key]);
     if let Some(order_id) = kv::get(DB, &key_key).map_err(|_| storage_unavailable())?
         && let Some(order) = load(&order_id)?
     {
         return Ok(order.into());
     }
-    let order_id = format!("ord-{}", req.idempotency_key);
+    let order_id = concat(&["ord-", &req.idempotency_key]);
 
     let product = match call("catalog", "get_product", &remote::ProductQuery { sku: &req.sku }) {
         Ok(remote::Product { price_cents }) => price_cents,
@@ -160,8 +160,8 @@ fn create_order(req: CreateOrder) -> Reply<OrderSummary> {
 
     let CreateOrder { customer, sku, qty, .. } = req;
     let order = Order { order_id, customer, sku, qty, total_cents, status };
-    let record = serde_json::to_vec(&order).map_err(|_| AppError::new("internal"))?;
-    kv::put(DB, format!("order/{}", order.order_id), record).map_err(|_| storage_unavailable())?;
+    let record = fusebench_guest::json::to_vec(&order).map_err(|_| AppError::new("internal"))?;
+    kv::put(DB, concat(&["order/", &order.order_id]), record).map_err(|_| storage_unavailable())?;
     kv::put(DB, &key_key, &order.order_id).map_err(|_| storage_unavailable())?;
     Ok(order.into())
 }
@@ -174,7 +174,7 @@ fn place(req: &CreateOrder, order_id: &str, total_cents: i64) -> Result<Status, 
     if !reservation.reserved {
         return Ok(Status::Rejected);
     }
-    let payment_id = format!("pay-{order_id}");
+    let payment_id = concat(&["pay-", order_id]);
     let charge = remote::Charge { payment_id: &payment_id, order_id, amount_cents: total_cents };
     let payment: remote::Payment =
         call("payments", "charge", &charge).map_err(|e| downstream_failure("payments", &e))?;
@@ -203,9 +203,9 @@ fn load(order_id: &[u8]) -> Result<Option<Order>, AppError> {
     key.push_str(core::str::from_utf8(order_id).map_err(|_| AppError::new("corrupt_record"))?);
     match kv::get(DB, key).map_err(|_| storage_unavailable())? {
         None => Ok(None),
-        Some(record) => {
-            serde_json::from_slice(&record).map(Some).map_err(|_| AppError::new("corrupt_record"))
-        }
+        Some(record) => fusebench_guest::json::from_slice(&record)
+            .map(Some)
+            .map_err(|_| AppError::new("corrupt_record")),
     }
 }
 

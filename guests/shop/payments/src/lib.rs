@@ -9,10 +9,9 @@
 
 extern crate alloc;
 
-use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 
-use fusebench_guest::{AppError, Reply, endpoint, kv};
+use fusebench_guest::{AppError, Reply, concat, decimal, endpoint, kv};
 use serde::{Deserialize, Serialize};
 
 #[cfg(test)]
@@ -49,9 +48,10 @@ endpoint!(charge, fn(req: Charge) -> Reply<Payment>);
 
 /// POST /payments, idempotent by `payment_id`.
 fn charge(req: Charge) -> Reply<Payment> {
-    let record_key = format!("payment/{}", req.payment_id);
+    let record_key = concat(&["payment/", &req.payment_id]);
     if let Some(stored) = kv::get(DB, &record_key).map_err(|_| storage_unavailable())? {
-        return serde_json::from_slice(&stored).map_err(|_| AppError::new("corrupt_record"));
+        return fusebench_guest::json::from_slice(&stored)
+            .map_err(|_| AppError::new("corrupt_record"));
     }
     let status = if req.amount_cents > 0 && req.amount_cents <= AMOUNT_CENTS_MAX {
         Status::Charged
@@ -60,7 +60,7 @@ fn charge(req: Charge) -> Reply<Payment> {
     };
     let Charge { payment_id, order_id, amount_cents } = req;
     let payment = Payment { payment_id, order_id, amount_cents, status };
-    let record = serde_json::to_vec(&payment).map_err(|_| AppError::new("internal"))?;
+    let record = fusebench_guest::json::to_vec(&payment).map_err(|_| AppError::new("internal"))?;
     kv::put(DB, &record_key, record).map_err(|_| storage_unavailable())?;
     if status == Status::Charged {
         add_to_total(&payment.order_id, payment.amount_cents)?;
@@ -69,7 +69,7 @@ fn charge(req: Charge) -> Reply<Payment> {
 }
 
 fn add_to_total(order_id: &str, amount_cents: i64) -> Result<(), AppError> {
-    let total_key = format!("charged/{order_id}");
+    let total_key = concat(&["charged/", order_id]);
     let total = match kv::get(DB, &total_key).map_err(|_| storage_unavailable())? {
         None => 0,
         Some(text) => {
@@ -77,7 +77,7 @@ fn add_to_total(order_id: &str, amount_cents: i64) -> Result<(), AppError> {
         }
     };
     let total = total.checked_add(amount_cents).ok_or(AppError::new("corrupt_record"))?;
-    kv::put(DB, &total_key, total.to_string()).map_err(|_| storage_unavailable())
+    kv::put(DB, &total_key, decimal(total)).map_err(|_| storage_unavailable())
 }
 
 fn storage_unavailable() -> AppError {

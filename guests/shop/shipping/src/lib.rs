@@ -9,10 +9,9 @@
 
 extern crate alloc;
 
-use alloc::format;
 use alloc::string::String;
 
-use fusebench_guest::{Ack, AppError, Reply, endpoint, kv, publish};
+use fusebench_guest::{Ack, AppError, Reply, concat, endpoint, kv, publish};
 use serde::{Deserialize, Serialize};
 
 #[cfg(test)]
@@ -60,13 +59,13 @@ fn on_order_placed(msg: OrderPlaced) -> Reply<Ack> {
     if msg.kind.as_deref().is_some_and(|kind| kind != "order_placed") {
         return Ok(Ack::OK); // another event type on the stream: not ours to act on
     }
-    let key = format!("shipment/{}", msg.order_id);
+    let key = concat(&["shipment/", &msg.order_id]);
     if kv::get(DB, &key).map_err(|_| storage_unavailable())?.is_some() {
         return Ok(Ack::OK);
     }
     let OrderPlaced { order_id, customer, .. } = msg;
     let shipment = Shipment {
-        shipment_id: format!("shp-{order_id}"),
+        shipment_id: concat(&["shp-", &order_id]),
         order_id,
         customer,
         status: "created".into(),
@@ -78,17 +77,17 @@ fn on_order_placed(msg: OrderPlaced) -> Reply<Ack> {
         customer: &shipment.customer,
     };
     publish(EVENTS, &event).map_err(|_| AppError::unavailable("events"))?;
-    let record = serde_json::to_vec(&shipment).map_err(|_| AppError::new("internal"))?;
+    let record = fusebench_guest::json::to_vec(&shipment).map_err(|_| AppError::new("internal"))?;
     kv::put(DB, &key, record).map_err(|_| storage_unavailable())?;
     Ok(Ack::OK)
 }
 
 /// GET /shipments/{order_id}.
 fn get_shipment(req: ShipmentQuery) -> Reply<Shipment> {
-    let record = kv::get(DB, format!("shipment/{}", req.order_id))
+    let record = kv::get(DB, concat(&["shipment/", &req.order_id]))
         .map_err(|_| storage_unavailable())?
         .ok_or(AppError::new("not_found"))?;
-    serde_json::from_slice(&record).map_err(|_| AppError::new("corrupt_record"))
+    fusebench_guest::json::from_slice(&record).map_err(|_| AppError::new("corrupt_record"))
 }
 
 fn storage_unavailable() -> AppError {

@@ -1,0 +1,618 @@
+//! JSON for requests, responses, calls and records: a small fast path for the flat objects
+//! services exchange, with `serde_json` behind it for everything else.
+//!
+//! Why, in wasmi's fuel model (wasmi 2, the simulator's interpreter): a function call charges
+//! fuel for *all* of its code outside loops, and every loop iteration for the whole loop body,
+//! whether that code runs or not (LLVM emits only `block`/`br_if`/`br_table`, and wasmi meters
+//! per `loop` and per function entry). `serde_json` with serde's derived visitors inlines the
+//! field `match`, every field's parser and every error message into one loop over the keys,
+//! so each key pays for all of it. Here the object is scanned once by a small loop into
+//! `(key, token)` pairs, the derived `Deserialize` gets the declared fields in order through
+//! `visit_seq` (straight-line code, no field `match`), and the error type is a zero-sized
+//! [`GiveUp`], so serde's error formatting is dead code.
+//!
+//! The fast path only succeeds where `serde_json` succeeds with the same value, and otherwise
+//! gives up: then [`from_slice`] and [`to_vec`] run `serde_json` on the same input, so errors
+//! (and their messages) are always `serde_json`'s. The reader accepts one JSON object whose
+//! values are strings of printable ASCII without escapes, integers that fit 64 bits, `true`,
+//! `false` or `null`, with every declared field present exactly once; unknown keys are ignored
+//! as derived structs do (`#[serde(deny_unknown_fields)]` is *not* honoured by the fast path:
+//! do not use it on SDK-read types). The writer handles structs, strings without characters to
+//! escape, integers, booleans, `Option`, unit variants and newtypes. The native tests compare
+//! both paths on many inputs.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
+use serde::ser::{self, Serialize};
+
+/// Decodes `bytes` as `T`, with the value and errors `serde_json::from_slice` gives.
+///
+/// # Errors
+/// `serde_json`'s error for input that does not decode as `T`.
+pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
+    match fast_from_slice(bytes) {
+        Some(value) => Ok(value),
+        None => serde_json::from_slice(bytes),
+    }
+}
+
+/// Encodes `value` as compact JSON, byte for byte as `serde_json::to_vec` does.
+///
+/// # Errors
+/// `serde_json`'s error for a value that does not serialize.
+pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
+    let mut writer = Writer { out: Vec::with_capacity(128) };
+    match value.serialize(&mut writer) {
+        Ok(()) => Ok(writer.out),
+        Err(GiveUp) => serde_json::to_vec(value),
+    }
+}
+
+/// The fast path's only error: "not mine, ask `serde_json`".
+#[derive(Debug)]
+pub struct GiveUp;
+
+impl fmt::Display for GiveUp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("outside the fast JSON subset")
+    }
+}
+
+impl core::error::Error for GiveUp {}
+
+impl de::Error for GiveUp {
+    fn custom<T: fmt::Display>(_: T) -> Self {
+        GiveUp
+    }
+}
+
+impl ser::Error for GiveUp {
+    fn custom<T: fmt::Display>(_: T) -> Self {
+        GiveUp
+    }
+}
+
+/// The most keys an object may have on the fast path.
+const KEYS_MAX: usize = 16;
+
+/// One value of a flat object, as scanned.
+#[derive(Debug, Clone, Copy)]
+enum Token {
+    /// A string's content: `input[start..end]`, printable ASCII without `"` or `\`.
+    Str(u32, u32),
+    /// An integer: non-negative as `u64`, negative as `i64` (serde_json's `visit_u64` /
+    /// `visit_i64` split).
+    Unsigned(u64),
+    Negative(i64),
+    Bool(bool),
+    Null,
+}
+
+/// A key (`input[start..end]`) and its value.
+#[derive(Debug, Clone, Copy)]
+struct Pair {
+    key: (u32, u32),
+    value: Token,
+}
+
+const EMPTY: Pair = Pair { key: (0, 0), value: Token::Null };
+
+#[inline(never)]
+fn fast_from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    let mut pairs = [EMPTY; KEYS_MAX];
+    let len = scan_object(bytes, &mut pairs)?;
+    T::deserialize(Object { input: bytes, pairs: &pairs[..len] }).ok()
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\n' | b'\t' | b'\r')
+}
+
+fn skip_space(input: &[u8], mut at: usize) -> usize {
+    while at < input.len() && is_space(input[at]) {
+        at += 1;
+    }
+    at
+}
+
+/// Scans a string whose opening quote is at `at - 1`: the index of its closing quote, or
+/// `None` for anything but printable ASCII without escapes.
+fn scan_string(input: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        let b = *input.get(at)?;
+        if b == b'"' {
+            return Some(at);
+        }
+        if !(0x20..0x7f).contains(&b) || b == b'\\' {
+            return None;
+        }
+        at += 1;
+    }
+}
+
+/// Scans an integer at `at` (JSON grammar: no leading zeros); its value and the index after
+/// it, or `None` for a fraction, an exponent or anything beyond 64 bits.
+fn scan_integer(input: &[u8], mut at: usize) -> Option<(Token, usize)> {
+    let negative = input.get(at) == Some(&b'-');
+    if negative {
+        at += 1;
+    }
+    let first = at;
+    let mut value: u64 = 0;
+    while let Some(&b) = input.get(at) {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+        at += 1;
+    }
+    let digits = at - first;
+    if digits == 0 || (digits > 1 && input[first] == b'0') {
+        return None;
+    }
+    if matches!(input.get(at), Some(b'.' | b'e' | b'E')) {
+        return None;
+    }
+    let token = if negative {
+        // serde_json reads `-0` as the float -0.0; -(2^63) is the most negative i64; both
+        // and anything below go to serde_json.
+        if value == 0 {
+            return None;
+        }
+        Token::Negative(0i64.checked_sub_unsigned(value)?)
+    } else {
+        Token::Unsigned(value)
+    };
+    Some((token, at))
+}
+
+/// Scans one flat JSON object (the whole input) into `pairs`: how many, or `None` if the input
+/// is anything else.
+#[inline(never)]
+fn scan_object(input: &[u8], pairs: &mut [Pair; KEYS_MAX]) -> Option<usize> {
+    if input.len() >= u32::MAX as usize {
+        return None;
+    }
+    let mut at = skip_space(input, 0);
+    if input.get(at) != Some(&b'{') {
+        return None;
+    }
+    at = skip_space(input, at + 1);
+    let mut len = 0;
+    if input.get(at) == Some(&b'}') {
+        at += 1;
+    } else {
+        loop {
+            if input.get(at) != Some(&b'"') || len == KEYS_MAX {
+                return None;
+            }
+            let key_end = scan_string(input, at + 1)?;
+            let key = (at as u32 + 1, key_end as u32);
+            at = skip_space(input, key_end + 1);
+            if input.get(at) != Some(&b':') {
+                return None;
+            }
+            at = skip_space(input, at + 1);
+            let (value, next) = scan_value(input, at)?;
+            pairs[len] = Pair { key, value };
+            len += 1;
+            at = skip_space(input, next);
+            match input.get(at) {
+                Some(b',') => at = skip_space(input, at + 1),
+                Some(b'}') => {
+                    at += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    (skip_space(input, at) == input.len()).then_some(len)
+}
+
+fn scan_value(input: &[u8], at: usize) -> Option<(Token, usize)> {
+    match *input.get(at)? {
+        b'"' => {
+            let end = scan_string(input, at + 1)?;
+            Some((Token::Str(at as u32 + 1, end as u32), end + 1))
+        }
+        b't' => literal(input, at, b"true", Token::Bool(true)),
+        b'f' => literal(input, at, b"false", Token::Bool(false)),
+        b'n' => literal(input, at, b"null", Token::Null),
+        _ => scan_integer(input, at),
+    }
+}
+
+fn literal(input: &[u8], at: usize, word: &[u8], token: Token) -> Option<(Token, usize)> {
+    let end = at + word.len();
+    (input.get(at..end)? == word).then_some((token, end))
+}
+
+/// A scanned object: hands a derived struct its declared fields in order.
+struct Object<'a, 'de> {
+    input: &'de [u8],
+    pairs: &'a [Pair],
+}
+
+impl Object<'_, '_> {
+    /// The value of the one key named `name`, or `None` if absent or repeated.
+    fn field(&self, name: &str) -> Option<Token> {
+        let mut found = None;
+        for pair in self.pairs {
+            let (start, end) = pair.key;
+            if &self.input[start as usize..end as usize] == name.as_bytes() {
+                if found.is_some() {
+                    return None; // serde_json: "duplicate field"
+                }
+                found = Some(pair.value);
+            }
+        }
+        found
+    }
+}
+
+impl<'de> de::Deserializer<'de> for Object<'_, 'de> {
+    type Error = GiveUp;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GiveUp> {
+        Err(GiveUp)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, GiveUp> {
+        if fields.len() > KEYS_MAX {
+            return Err(GiveUp);
+        }
+        let mut values = [Token::Null; KEYS_MAX];
+        for (value, name) in values.iter_mut().zip(fields) {
+            *value = self.field(name).ok_or(GiveUp)?;
+        }
+        visitor.visit_seq(Fields { input: self.input, values: &values[..fields.len()], next: 0 })
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
+}
+
+/// The declared fields' values, in declaration order.
+struct Fields<'a, 'de> {
+    input: &'de [u8],
+    values: &'a [Token],
+    next: usize,
+}
+
+impl<'de> de::SeqAccess<'de> for Fields<'_, 'de> {
+    type Error = GiveUp;
+
+    fn next_element_seed<S: DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<Option<S::Value>, GiveUp> {
+        let Some(&token) = self.values.get(self.next) else { return Ok(None) };
+        self.next += 1;
+        seed.deserialize(Value { input: self.input, token }).map(Some)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.values.len() - self.next)
+    }
+}
+
+/// One scanned value, deserialized as `serde_json` would deserialize it.
+struct Value<'de> {
+    input: &'de [u8],
+    token: Token,
+}
+
+impl<'de> Value<'de> {
+    fn str(&self, start: u32, end: u32) -> &'de str {
+        let bytes = &self.input[start as usize..end as usize];
+        debug_assert!(bytes.is_ascii());
+        // SAFETY: `scan_string` admitted only printable ASCII into a `Token::Str`, and ASCII
+        // is UTF-8. (`from_utf8` would be a second pass over the bytes, and a large function
+        // whose every call costs its whole body in fuel.)
+        unsafe { core::str::from_utf8_unchecked(bytes) }
+    }
+}
+
+impl<'de> de::Deserializer<'de> for Value<'de> {
+    type Error = GiveUp;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GiveUp> {
+        match self.token {
+            Token::Str(start, end) => visitor.visit_borrowed_str(self.str(start, end)),
+            Token::Unsigned(n) => visitor.visit_u64(n),
+            Token::Negative(n) => visitor.visit_i64(n),
+            Token::Bool(b) => visitor.visit_bool(b),
+            Token::Null => visitor.visit_unit(),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GiveUp> {
+        match self.token {
+            Token::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, GiveUp> {
+        // Unit variants only, as a string (serde_json's externally tagged form).
+        match self.token {
+            Token::Str(start, end) => visitor.visit_enum(self.str(start, end).into_deserializer()),
+            _ => Err(GiveUp),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, GiveUp> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GiveUp> {
+        // serde_json hands a string's bytes to a bytes visitor.
+        match self.token {
+            Token::Str(start, end) => visitor.visit_borrowed_bytes(self.str(start, end).as_bytes()),
+            _ => Err(GiveUp),
+        }
+    }
+
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GiveUp> {
+        self.deserialize_bytes(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        unit unit_struct seq tuple tuple_struct map struct identifier ignored_any
+    }
+}
+
+/// Writes compact JSON into one buffer.
+struct Writer {
+    out: Vec<u8>,
+}
+
+impl Writer {
+    /// `"text"`, or [`GiveUp`] if `text` has a character JSON escapes (serde_json's rules:
+    /// `"`, `\` and controls; other characters are written as they are).
+    fn string(&mut self, text: &str) -> Result<(), GiveUp> {
+        if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+            return Err(GiveUp);
+        }
+        self.out.push(b'"');
+        self.out.extend_from_slice(text.as_bytes());
+        self.out.push(b'"');
+        Ok(())
+    }
+
+    /// Decimal digits of `n`, as `itoa` (serde_json) writes them.
+    fn unsigned(&mut self, mut n: u64) {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.out.extend_from_slice(&digits[at..]);
+    }
+
+    fn signed(&mut self, n: i64) {
+        if n < 0 {
+            self.out.push(b'-');
+        }
+        self.unsigned(n.unsigned_abs());
+    }
+}
+
+impl<'a> ser::Serializer for &'a mut Writer {
+    type Ok = ();
+    type Error = GiveUp;
+    type SerializeSeq = ser::Impossible<(), GiveUp>;
+    type SerializeTuple = ser::Impossible<(), GiveUp>;
+    type SerializeTupleStruct = ser::Impossible<(), GiveUp>;
+    type SerializeTupleVariant = ser::Impossible<(), GiveUp>;
+    type SerializeMap = ser::Impossible<(), GiveUp>;
+    type SerializeStruct = Struct<'a>;
+    type SerializeStructVariant = ser::Impossible<(), GiveUp>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), GiveUp> {
+        self.out.extend_from_slice(if v { b"true" } else { b"false" });
+        Ok(())
+    }
+
+    fn serialize_i8(self, v: i8) -> Result<(), GiveUp> {
+        self.serialize_i64(v.into())
+    }
+
+    fn serialize_i16(self, v: i16) -> Result<(), GiveUp> {
+        self.serialize_i64(v.into())
+    }
+
+    fn serialize_i32(self, v: i32) -> Result<(), GiveUp> {
+        self.serialize_i64(v.into())
+    }
+
+    fn serialize_i64(self, v: i64) -> Result<(), GiveUp> {
+        self.signed(v);
+        Ok(())
+    }
+
+    fn serialize_u8(self, v: u8) -> Result<(), GiveUp> {
+        self.serialize_u64(v.into())
+    }
+
+    fn serialize_u16(self, v: u16) -> Result<(), GiveUp> {
+        self.serialize_u64(v.into())
+    }
+
+    fn serialize_u32(self, v: u32) -> Result<(), GiveUp> {
+        self.serialize_u64(v.into())
+    }
+
+    fn serialize_u64(self, v: u64) -> Result<(), GiveUp> {
+        self.unsigned(v);
+        Ok(())
+    }
+
+    fn serialize_f32(self, _: f32) -> Result<(), GiveUp> {
+        Err(GiveUp)
+    }
+
+    fn serialize_f64(self, _: f64) -> Result<(), GiveUp> {
+        Err(GiveUp)
+    }
+
+    fn serialize_char(self, _: char) -> Result<(), GiveUp> {
+        Err(GiveUp)
+    }
+
+    fn serialize_str(self, v: &str) -> Result<(), GiveUp> {
+        self.string(v)
+    }
+
+    fn serialize_bytes(self, _: &[u8]) -> Result<(), GiveUp> {
+        Err(GiveUp)
+    }
+
+    fn serialize_none(self) -> Result<(), GiveUp> {
+        self.serialize_unit()
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), GiveUp> {
+        value.serialize(self)
+    }
+
+    fn serialize_unit(self) -> Result<(), GiveUp> {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), GiveUp> {
+        self.serialize_unit()
+    }
+
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<(), GiveUp> {
+        self.string(variant)
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<(), GiveUp> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<(), GiveUp> {
+        Err(GiveUp)
+    }
+
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, GiveUp> {
+        Err(GiveUp)
+    }
+
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, GiveUp> {
+        Err(GiveUp)
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, GiveUp> {
+        Err(GiveUp)
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, GiveUp> {
+        Err(GiveUp)
+    }
+
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, GiveUp> {
+        Err(GiveUp)
+    }
+
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Struct<'a>, GiveUp> {
+        self.out.push(b'{');
+        Ok(Struct { writer: self, first: true })
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, GiveUp> {
+        Err(GiveUp)
+    }
+}
+
+/// An object being written: `{` is out, `}` comes with `end`.
+struct Struct<'a> {
+    writer: &'a mut Writer,
+    first: bool,
+}
+
+impl ser::SerializeStruct for Struct<'_> {
+    type Ok = ();
+    type Error = GiveUp;
+
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), GiveUp> {
+        if !self.first {
+            self.writer.out.push(b',');
+        }
+        self.first = false;
+        self.writer.string(key)?;
+        self.writer.out.push(b':');
+        value.serialize(&mut *self.writer)
+    }
+
+    fn end(self) -> Result<(), GiveUp> {
+        self.writer.out.push(b'}');
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
