@@ -2,9 +2,8 @@
 //! second Deployment of a mesh subset (`[[mesh.subset]]` with `replicas`) counted with them;
 //! a design that fits is not flagged.
 
-use crate::checks::{Modules, run};
+use crate::checks::fixture::findings;
 use crate::diagnostic::Diagnostic;
-use crate::scenario::parse;
 
 /// `s` (a module, 4 instances of at most 4 MiB per replica: 16 MiB a replica) with `replicas`
 /// on node `n` of 64 MiB, then `extra`.
@@ -39,10 +38,7 @@ memory_max_kib = 4096
 }
 
 fn memory_findings(text: &str) -> Vec<Diagnostic> {
-    let p = parse("cap.toml", text);
-    assert!(!p.has_errors(), "{:#?}", p.diagnostics);
-    let s = p.ok().expect("parses");
-    run(&s, &Modules::new()).into_iter().filter(|d| d.code == "node-memory").collect()
+    findings(text, "node-memory")
 }
 
 /// A mesh with `s`'s declared replicas as `v1` and a second Deployment `v2` of `n` replicas.

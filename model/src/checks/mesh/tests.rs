@@ -1,7 +1,7 @@
 //! The mesh checks on small designs: each finding and each way of passing.
 
-use crate::checks::{Modules, run};
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::checks::fixture::findings;
+use crate::diagnostic::Severity;
 use crate::scenario::parse;
 
 /// `edge` (public `go`) → `mid.get` → `leaf.get`, over `rest` (1000 ms, `retries` retries);
@@ -58,13 +58,6 @@ service_time = {{ distribution = {{ dist = "constant", ms = 1.0 }} }}
   name = "get"
 {mesh}"#
     )
-}
-
-fn findings(text: &str, id: &str) -> Vec<Diagnostic> {
-    let parsed = parse("chain.toml", text);
-    assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
-    let s = parsed.ok().expect("valid");
-    run(&s, &Modules::new()).into_iter().filter(|d| d.code == id).collect()
 }
 
 #[test]
