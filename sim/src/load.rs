@@ -32,7 +32,7 @@ pub enum Input {
     StoreInit,
     /// A replay file written by `fusebench check` (JSON).
     Replay,
-    /// A shard file written by `fusebench check --shard` (JSON).
+    /// A shard file written by `fusebench check --shard` or `run --shard` (JSON).
     Shard,
 }
 

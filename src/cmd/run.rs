@@ -16,9 +16,11 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use fusebench_model::Scenario;
-use fusebench_model::text::plain;
+use fusebench_model::text::{self, plain};
+use fusebench_sim::explore::Shard;
 use fusebench_sim::limits::{Budget, Limits, check_scenario};
-use fusebench_sim::report::multi::{Estimate, MultiReport, scaled};
+use fusebench_sim::report::multi::{Estimate, MultiReport, RunFigures, scaled};
+use fusebench_sim::report::shard::{RunShardFile, Split};
 use fusebench_sim::report::{self, Report, SloStatus};
 use fusebench_sim::setup::{self, ModuleFiles};
 use fusebench_sim::time::SimTime;
@@ -52,6 +54,11 @@ pub struct RunArgs {
     /// events and trace bytes per run): see the README.
     #[arg(long)]
     pub limits_off: bool,
+    /// Run only shard I of N of the K seeds (0-based: seed SEED+i when i mod N = I) and write
+    /// their figures to `<out>/<system>.run-shard-I-of-N.json` for `fusebench merge` (out
+    /// defaults to fusebench-out/); with --out each seed's files go to `<out>/seed-N/` too.
+    #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
+    pub shard: Option<Shard>,
 }
 
 pub(crate) fn parse_duration(s: &str) -> Result<f64, String> {
@@ -101,20 +108,30 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         args.duration.unwrap_or_else(|| scenario.workload.as_ref().map_or(0.0, |w| w.duration_s)),
     );
     let plan = Plan { scenario, files, duration, out: args.out.clone(), limits };
+    let Some(last) = args.seed.checked_add(args.seeds - 1) else {
+        eprintln!("error: seeds {}..{} overflow a 64-bit seed", args.seed, args.seeds);
+        return Ok(ExitCode::from(2));
+    };
+    if let Some(shard) = args.shard {
+        let split = Split { first_seed: args.seed, seeds: args.seeds, duration_ns: duration.0 };
+        run_shard(&plan, split, shard)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let missed = if args.seeds == 1 {
         run_single(&plan, args.seed)?
     } else {
-        let Some(last) = args.seed.checked_add(args.seeds - 1) else {
-            eprintln!("error: seeds {}..{} overflow a 64-bit seed", args.seed, args.seeds);
-            return Ok(ExitCode::from(2));
-        };
         run_seeds(&plan, args.seed..=last)?
     };
+    Ok(exit_code(&missed))
+}
+
+/// Exit 0 when no SLO objective was missed; else 1, with one stderr line naming them.
+pub(crate) fn exit_code(missed: &[String]) -> ExitCode {
     if missed.is_empty() {
-        Ok(ExitCode::SUCCESS)
+        ExitCode::SUCCESS
     } else {
         eprintln!("SLO missed: {}", missed.join(", "));
-        Ok(ExitCode::from(1))
+        ExitCode::from(1)
     }
 }
 
@@ -178,10 +195,58 @@ fn run_seeds(plan: &Plan, seeds: std::ops::RangeInclusive<u64>) -> anyhow::Resul
         None => None,
     };
     let bar = progress_bar(count, "{spinner} runs [{bar:40}] {pos}/{len} done");
-    let reports = seeds
-        .into_par_iter()
-        .map(|seed| {
-            let dir = staged.as_ref().map(|s| s.path().join(format!("seed-{seed}")));
+    let seeds: Vec<u64> = seeds.collect();
+    let dir_of = |i: usize| staged.as_ref().map(|s| s.path().join(format!("seed-{}", seeds[i])));
+    let reports = simulate_seeds(plan, &seeds, &dir_of, &bar)?;
+    bar.finish_and_clear();
+    let multi = MultiReport::new(&reports);
+    let mut out = std::io::stdout().lock();
+    print_multi(&mut out, &multi)?;
+    if let (Some(staged), Some(dir)) = (staged, &plan.out) {
+        let write = || -> Result<(), report::ReportError> {
+            write_aggregate(staged.path(), &multi)?;
+            report::commit_dir(staged, dir)
+        };
+        write().with_context(|| format!("cannot write the report into {}", dir.display()))?;
+        writeln!(
+            out,
+            "\nwrote {}: report.json, report.md, and each run's files in seed-N/",
+            plain(&dir.display().to_string())
+        )?;
+    }
+    Ok(missed_objectives(&multi))
+}
+
+/// The aggregate's `report.json` and `report.md` in `dir`.
+fn write_aggregate(dir: &Path, multi: &MultiReport) -> Result<(), report::ReportError> {
+    report::write_file(dir, report::REPORT_JSON, &multi.to_json()?)?;
+    report::write_file(dir, report::REPORT_MD, multi.to_markdown().as_bytes())
+}
+
+/// The SLO objectives missed in at least one run, named.
+fn missed_objectives(multi: &MultiReport) -> Vec<String> {
+    multi
+        .slos
+        .iter()
+        .filter(|s| s.passed < s.runs)
+        .map(|s| objective_name(&s.endpoint, s.objective, s.target))
+        .collect()
+}
+
+/// Runs `seeds` in parallel (rayon; `RAYON_NUM_THREADS` caps the threads), the `i`-th into
+/// the directory `dir_of(i)` when it gives one, and returns their reports in the order of
+/// `seeds`.
+fn simulate_seeds(
+    plan: &Plan,
+    seeds: &[u64],
+    dir_of: &(dyn Fn(usize) -> Option<PathBuf> + Sync),
+    bar: &ProgressBar,
+) -> anyhow::Result<Vec<Report>> {
+    seeds
+        .par_iter()
+        .enumerate()
+        .map(|(i, &seed)| {
+            let dir = dir_of(i);
             if let Some(dir) = &dir {
                 report::create_dir(dir)
                     .with_context(|| format!("cannot write the report of seed {seed}"))?;
@@ -195,30 +260,83 @@ fn run_seeds(plan: &Plan, seeds: std::ops::RangeInclusive<u64>) -> anyhow::Resul
             bar.inc(1);
             Ok(report)
         })
-        .collect::<anyhow::Result<Vec<Report>>>()?;
+        .collect()
+}
+
+/// `run --seeds K --shard I/N`: runs this shard's seeds and writes their figures for
+/// `fusebench merge`, which gives what `run --seeds K` prints and writes. With `--out`, each
+/// seed's files go to `DIR/seed-N/` as with `--seeds` (DIR is shared by the shards: it is not
+/// replaced, only each seed's directory is). Nothing is judged here: the merge decides.
+fn run_shard(plan: &Plan, split: Split, shard: Shard) -> anyhow::Result<()> {
+    let seeds: Vec<u64> = (0..split.seeds)
+        .filter(|&i| shard.owns(usize::try_from(i).unwrap_or(usize::MAX)))
+        .map(|i| split.first_seed + i)
+        .collect();
+    let dir = plan.out.clone().unwrap_or_else(|| PathBuf::from("fusebench-out"));
+    report::create_dir(&dir).with_context(|| format!("cannot write into {}", dir.display()))?;
+    let bar = progress_bar(seeds.len() as u64, "{spinner} runs [{bar:40}] {pos}/{len} done");
+    // Each seed's directory is staged and swapped in whole, as a one-seed `--out` is.
+    let staged: Vec<(fusebench_sim::atomic::StagedDir, PathBuf)> = match &plan.out {
+        Some(out) => seeds
+            .iter()
+            .map(|seed| {
+                let seed_dir = out.join(format!("seed-{seed}"));
+                report::stage_dir(&seed_dir)
+                    .map(|s| (s, seed_dir))
+                    .with_context(|| format!("cannot write the report of seed {seed}"))
+            })
+            .collect::<anyhow::Result<_>>()?,
+        None => Vec::new(),
+    };
+    let dir_of = |i: usize| staged.get(i).map(|(s, _)| s.path().to_path_buf());
+    let runs: Vec<RunFigures> =
+        simulate_seeds(plan, &seeds, &dir_of, &bar)?.iter().map(RunFigures::of).collect();
     bar.finish_and_clear();
-    let multi = MultiReport::new(&reports);
+    for (staged, seed_dir) in staged {
+        report::commit_dir(staged, &seed_dir)
+            .with_context(|| format!("cannot write {}", seed_dir.display()))?;
+    }
+    let missed = runs.iter().filter(|r| r.slos.iter().any(|v| v.verdict == SloStatus::Fail));
+    let missed = missed.count();
+    let file = RunShardFile::new(&plan.scenario, &plan.files, split, shard, runs);
+    let name = format!(
+        "{}.run-shard-{}-of-{}.json",
+        text::file_name(&plan.scenario.name),
+        shard.index,
+        shard.count
+    );
+    let path = dir.join(name);
+    fusebench_sim::atomic::write(&path, serde_json::to_string(&file)?.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(
+        std::io::stdout().lock(),
+        "shard {shard}: {} of {} seeds run ({missed} missed an SLO objective), written to {}",
+        seeds.len(),
+        split.seeds,
+        plain(&path.display().to_string())
+    )?;
+    Ok(())
+}
+
+/// `fusebench merge` of run shards: the aggregate of the joined runs, printed and (with
+/// `out`) written as `run --seeds K` does. Returns the SLO objectives missed in at least one
+/// run.
+pub(crate) fn print_merged(
+    runs: Vec<RunFigures>,
+    out_dir: Option<&Path>,
+) -> anyhow::Result<Vec<String>> {
+    let multi = MultiReport::of_runs(runs);
     let mut out = std::io::stdout().lock();
     print_multi(&mut out, &multi)?;
-    if let (Some(staged), Some(dir)) = (staged, &plan.out) {
+    if let Some(dir) = out_dir {
         let write = || -> Result<(), report::ReportError> {
-            report::write_file(staged.path(), report::REPORT_JSON, &multi.to_json()?)?;
-            report::write_file(staged.path(), report::REPORT_MD, multi.to_markdown().as_bytes())?;
-            report::commit_dir(staged, dir)
+            report::create_dir(dir)?;
+            write_aggregate(dir, &multi)
         };
         write().with_context(|| format!("cannot write the report into {}", dir.display()))?;
-        writeln!(
-            out,
-            "\nwrote {}: report.json, report.md, and each run's files in seed-N/",
-            plain(&dir.display().to_string())
-        )?;
+        writeln!(out, "\nwrote {}: report.json, report.md", plain(&dir.display().to_string()))?;
     }
-    Ok(multi
-        .slos
-        .iter()
-        .filter(|s| s.passed < s.runs)
-        .map(|s| objective_name(&s.endpoint, s.objective, s.target))
-        .collect())
+    Ok(missed_objectives(&multi))
 }
 
 /// Runs one seed with its own runtime; advances in slices of 1 % of the run to move `bar`.

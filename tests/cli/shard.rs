@@ -94,3 +94,111 @@ fn shard_files_that_are_not_one_exploration_are_refused() {
     assert_eq!(code(&o), 2, "a shard beyond the count is a usage error");
     assert!(stderr(&o).contains("0 ≤ I < N"), "{}", stderr(&o));
 }
+
+/// A design that misses an SLO objective in some seeds: the merge must give `run`'s exit 1 too.
+const SLOW_PATH: &str = "scenarios/flawed/dynamic/hot-path-slo.toml";
+
+/// `run --seeds 5 --seed 3 --duration 2`, the multi-seed run the shards split.
+const SEEDS: [&str; 6] = ["--seeds", "5", "--seed", "3", "--duration", "2"];
+
+/// Runs shards `0..n` of [`SEEDS`] as `n` processes at once, each with `--out dir`.
+fn run_shards(n: usize, dir: &Path) -> Vec<PathBuf> {
+    let children: Vec<_> = (0..n)
+        .map(|i| {
+            bin()
+                .args(["run", SLOW_PATH])
+                .args(SEEDS)
+                .args(["--shard", &format!("{i}/{n}"), "--out", dir.to_str().expect("utf-8")])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("a shard process starts")
+        })
+        .collect();
+    for (i, child) in children.into_iter().enumerate() {
+        let out: Output = child.wait_with_output().expect("shard process");
+        assert_eq!(code(&out), 0, "shard {i}: {}", stderr(&out));
+        assert!(stdout(&out).contains(&format!("shard {i}/{n}:")), "{}", stdout(&out));
+    }
+    (0..n).map(|i| dir.join(format!("hot-path-slo.run-shard-{i}-of-{n}.json"))).collect()
+}
+
+fn merge_runs(files: &[PathBuf], extra: &[&str]) -> Output {
+    let mut args = vec!["merge".to_owned(), SLOW_PATH.to_owned()];
+    args.extend(files.iter().map(|f| f.display().to_string()));
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    fusebench(&args)
+}
+
+#[test]
+fn run_shards_merged_give_what_run_seeds_gives_byte_for_byte() {
+    let dir = crate::support::scratch("shard", "runs");
+    let shard_dir = dir.join("shards");
+    let files = run_shards(3, &shard_dir);
+    let one = fusebench(&[&["run", SLOW_PATH][..], &SEEDS].concat());
+    assert_eq!(code(&one), 1, "the hot path misses its p99: {}", stderr(&one));
+    let merged = merge_runs(&files, &[]);
+    assert_eq!(code(&merged), 1, "{}", stderr(&merged));
+    assert_eq!(stdout(&merged), stdout(&one), "the summary differs");
+    assert_eq!(stderr(&merged), stderr(&one), "the missed objectives differ");
+    assert!(stdout(&one).contains("5 seeds (3..=7)"), "{}", stdout(&one));
+
+    // With --out: the aggregate's files, and each seed's own files where its shard wrote them.
+    let one_dir = dir.join("one");
+    let merged_dir = dir.join("merged");
+    let o = fusebench(
+        &[&["run", SLOW_PATH][..], &SEEDS, &["--out", one_dir.to_str().expect("utf-8")]].concat(),
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let m = merge_runs(&files, &["--out", merged_dir.to_str().expect("utf-8")]);
+    assert_eq!(code(&m), 1, "{}", stderr(&m));
+    for name in ["report.json", "report.md"] {
+        let a = std::fs::read(one_dir.join(name)).expect("run's aggregate");
+        let b = std::fs::read(merged_dir.join(name)).expect("merge's aggregate");
+        assert!(a == b, "{name} differs");
+    }
+    for seed in 3..=7 {
+        for name in ["report.json", "trace.jsonl"] {
+            let a = std::fs::read(one_dir.join(format!("seed-{seed}/{name}"))).expect("run's");
+            let b = std::fs::read(shard_dir.join(format!("seed-{seed}/{name}"))).expect("shard's");
+            assert!(a == b, "seed {seed}: {name} differs");
+        }
+    }
+}
+
+#[test]
+fn run_shards_that_are_not_one_run_are_refused() {
+    let dir = crate::support::scratch("shard", "runs-refused");
+    let files = run_shards(2, &dir.join("a"));
+    let o = merge_runs(&files[..1], &[]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("shard(s) 1 of 2 missing"), "{}", stderr(&o));
+    let o = merge_runs(&files, &["--format", "json"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--format is for check shards"), "{}", stderr(&o));
+    // A check shard among run shards.
+    let check = dir.join("check");
+    let c = fusebench(&[
+        "check",
+        SLOW_PATH,
+        "--cases",
+        "1",
+        "--shard",
+        "0/1",
+        "--out",
+        check.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code(&c), 0, "{}", stderr(&c));
+    let mixed = [files[0].clone(), files[1].clone(), check.join("hot-path-slo.shard-0-of-1.json")];
+    let o = merge_runs(&mixed, &[]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("is a `check` shard file"), "{}", stderr(&o));
+    // A run moved into the other shard's file.
+    let text = std::fs::read_to_string(&files[1]).expect("shard 1");
+    let moved = dir.join("moved.json");
+    std::fs::write(&moved, text.replace("\"seed\":4,", "\"seed\":5,")).expect("write");
+    let o = merge_runs(&[files[0].clone(), moved], &[]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("holds seed 5, which belongs to another shard"), "{}", stderr(&o));
+}

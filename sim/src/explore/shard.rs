@@ -55,8 +55,9 @@ pub enum ShardError {
     Duplicate { file: String, other: String, shard: Shard },
     #[error("shard(s) {} of {count} missing: every shard's file is needed", .missing.join(", "))]
     Missing { missing: Vec<String>, count: usize },
-    #[error("{file}: holds case {case}, which {why}")]
-    BadCase { file: String, case: usize, why: String },
+    /// `unit` is what the shards split: `case` or `seed`.
+    #[error("{file}: holds {unit} {number}, which {why}")]
+    BadItem { file: String, unit: &'static str, number: u64, why: String },
     #[error("no shard file given")]
     Empty,
 }
@@ -85,15 +86,13 @@ impl ShardFile {
         }
     }
 
-    /// Reads a shard file's text; `file` names it in errors.
+    /// Reads a shard file's JSON; `file` names it in errors.
     ///
     /// # Errors
-    /// Not JSON of a shard file, or another format version.
-    pub fn parse(file: &str, text: &str) -> Result<Self, ShardError> {
+    /// Not a shard file, or another format version.
+    pub fn parse(file: &str, value: serde_json::Value) -> Result<Self, ShardError> {
         let unreadable =
             |problem: String| ShardError::Unreadable { file: file.to_owned(), problem };
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| unreadable(e.to_string()))?;
         match value.get("fusebench_shard").and_then(serde_json::Value::as_u64) {
             Some(v) if v == u64::from(FORMAT) => {}
             Some(v) => {
@@ -117,58 +116,110 @@ pub fn join(
     files: &ModuleFiles,
     shards: &[(String, ShardFile)],
 ) -> Result<(usize, u64, Vec<CaseVerdicts>), ShardError> {
-    let expected = scenario_hash(s, files);
-    let Some((first_name, first)) = shards.first() else { return Err(ShardError::Empty) };
-    let (cases, seed, count) = (first.cases, first.seed, first.shard.count);
-    let exploration =
-        |f: &ShardFile| format!("{} cases from seed {}, {} shards", f.cases, f.seed, f.shard.count);
+    let Some((_, first)) = shards.first() else { return Err(ShardError::Empty) };
+    let (cases, seed) = (first.cases, first.seed);
+    let slices: Vec<Slice<'_, CaseVerdicts>> = shards
+        .iter()
+        .map(|(name, f)| Slice {
+            file: name,
+            scenario_sha256: &f.scenario_sha256,
+            split: format!("{} cases from seed {}, {} shards", f.cases, f.seed, f.shard.count),
+            shard: f.shard,
+            items: f.results.iter().map(|c| (c.case, c.case as u64, &c.verdicts)).collect(),
+        })
+        .collect();
+    let all = join_slices(&scenario_hash(s, files), cases, Numbering::CASES, &slices)?;
+    Ok((cases, seed, all))
+}
+
+/// What one shard file claims, as [`join_slices`] checks it.
+pub(crate) struct Slice<'a, T> {
+    /// The file's name as given (errors name it).
+    pub file: &'a str,
+    pub scenario_sha256: &'a str,
+    /// The whole split (what is split, from where, into how many shards): the same text in
+    /// every file of one split, shown when two differ.
+    pub split: String,
+    pub shard: Shard,
+    /// `(index within the split, the number errors show, item)`, in the file's order.
+    pub items: Vec<(usize, u64, &'a T)>,
+}
+
+/// How errors name item `i` of a split that no file holds: `unit` and `first + i` (`case 3`,
+/// `seed 12`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Numbering {
+    pub unit: &'static str,
+    pub first: u64,
+}
+
+impl Numbering {
+    const CASES: Numbering = Numbering { unit: "case", first: 0 };
+}
+
+/// Joins the slices of one split of `total` items (item `i` belongs to shard `i mod N`) made
+/// from the scenario whose hash is `expected`: every item in index order.
+///
+/// # Errors
+/// A file of another scenario or split, a shard twice or missing, an item that is not the
+/// shard's, out of range, twice, or missing from its shard's file.
+pub(crate) fn join_slices<T: Clone>(
+    expected: &str,
+    total: usize,
+    numbering: Numbering,
+    slices: &[Slice<'_, T>],
+) -> Result<Vec<T>, ShardError> {
+    let Some(first) = slices.first() else { return Err(ShardError::Empty) };
+    let count = first.shard.count;
     let mut by_shard: Vec<Option<&str>> = vec![None; count];
-    let mut slots: Vec<Option<CaseVerdicts>> = vec![None; cases];
-    for (name, f) in shards {
+    let mut slots: Vec<Option<T>> = vec![None; total];
+    for f in slices {
+        let name = f.file.to_owned();
         if f.scenario_sha256 != expected {
             return Err(ShardError::OtherScenario {
-                file: name.clone(),
-                found: f.scenario_sha256.clone(),
-                expected,
+                file: name,
+                found: f.scenario_sha256.to_owned(),
+                expected: expected.to_owned(),
             });
         }
-        if (f.cases, f.seed, f.shard.count) != (cases, seed, count) {
+        if f.split != first.split {
             return Err(ShardError::OtherExploration {
-                file: name.clone(),
-                first: first_name.clone(),
-                found: exploration(f),
-                expected: exploration(first),
+                file: name,
+                first: first.file.to_owned(),
+                found: f.split.clone(),
+                expected: first.split.clone(),
             });
         }
         let at = f.shard.index;
         if at >= count {
             let why = format!("shard {} does not exist", f.shard);
-            return Err(ShardError::Unreadable { file: name.clone(), problem: why });
+            return Err(ShardError::Unreadable { file: name, problem: why });
         }
         if let Some(other) = by_shard[at] {
             return Err(ShardError::Duplicate {
-                file: name.clone(),
+                file: name,
                 other: other.to_owned(),
                 shard: f.shard,
             });
         }
-        by_shard[at] = Some(name);
-        for c in &f.results {
-            let bad = |why: &str| ShardError::BadCase {
+        by_shard[at] = Some(f.file);
+        for &(i, shown, item) in &f.items {
+            let bad = |why: &str| ShardError::BadItem {
                 file: name.clone(),
-                case: c.case,
+                unit: numbering.unit,
+                number: shown,
                 why: why.to_owned(),
             };
-            if c.case >= cases {
-                return Err(bad("is beyond the exploration's cases"));
+            if i >= total {
+                return Err(bad("is outside the split"));
             }
-            if !f.shard.owns(c.case) {
+            if !f.shard.owns(i) {
                 return Err(bad("belongs to another shard"));
             }
-            if slots[c.case].is_some() {
+            if slots[i].is_some() {
                 return Err(bad("it holds twice"));
             }
-            slots[c.case] = Some(c.verdicts.clone());
+            slots[i] = Some(item.clone());
         }
     }
     let missing: Vec<String> = by_shard
@@ -180,14 +231,15 @@ pub fn join(
     if !missing.is_empty() {
         return Err(ShardError::Missing { missing, count });
     }
-    let mut all = Vec::with_capacity(cases);
-    for (case, slot) in slots.into_iter().enumerate() {
-        let owner = by_shard[case % count].unwrap_or_default().to_owned();
-        all.push(slot.ok_or(ShardError::BadCase {
+    let mut all = Vec::with_capacity(total);
+    for (i, slot) in slots.into_iter().enumerate() {
+        let owner = by_shard[i % count].unwrap_or_default().to_owned();
+        all.push(slot.ok_or(ShardError::BadItem {
             file: owner,
-            case,
+            unit: numbering.unit,
+            number: numbering.first.saturating_add(i as u64),
             why: "is missing from its shard's file".into(),
         })?);
     }
-    Ok((cases, seed, all))
+    Ok(all)
 }

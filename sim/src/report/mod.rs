@@ -16,6 +16,7 @@ pub mod markdown;
 pub mod multi;
 pub mod plots;
 pub mod png;
+pub mod shard;
 pub mod sweep;
 pub mod typeset;
 
@@ -28,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 use fusebench_model::scenario::ScalePolicy;
 use fusebench_model::{Scenario, text};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::RunResult;
 use crate::atomic;
@@ -375,7 +376,7 @@ pub struct ChannelReport {
 }
 
 /// What an SLO objective constrains. Serialised names are stable: tools read them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Objective {
     /// Median latency of successful answers must not exceed the target (ms).
@@ -450,7 +451,7 @@ fn fmt_percent(fraction: f64) -> String {
 }
 
 /// Met or not. A measured value decides; no data (no request, no success) fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SloStatus {
     Pass,

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use fusebench_model::text;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Objective, Report, SloStatus};
 
@@ -128,19 +128,149 @@ impl SloTally {
     }
 }
 
+/// What the aggregate reads of one run. `run --seeds K --shard I/N` writes these for its seeds
+/// and `fusebench merge` aggregates the runs of every shard as one process would have: floats
+/// travel as Rust's shortest round-trip text (`exact_f64`), so the means, intervals and every
+/// byte printed from them are the same as from the runs' own reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunFigures {
+    pub system: String,
+    pub seed: u64,
+    #[serde(with = "exact_f64")]
+    pub duration_s: f64,
+    pub events: u64,
+    pub trace_hash: String,
+    pub endpoints: BTreeMap<String, EndpointFigures>,
+    /// One per objective of every SLO, in scenario order.
+    pub slos: Vec<SloFigures>,
+}
+
+/// One endpoint's figures in one run (see [`super::EndpointReport`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointFigures {
+    pub requests: u64,
+    pub successes: u64,
+    #[serde(with = "exact_f64")]
+    pub availability: f64,
+    #[serde(with = "exact_f64")]
+    pub throughput_rps: f64,
+    #[serde(with = "exact_f64")]
+    pub p50_ms: f64,
+    #[serde(with = "exact_f64")]
+    pub p99_ms: f64,
+    #[serde(with = "exact_f64")]
+    pub mean_ms: f64,
+}
+
+/// One SLO objective judged in one run (see [`super::SloVerdict`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SloFigures {
+    pub endpoint: String,
+    pub objective: Objective,
+    #[serde(with = "exact_f64")]
+    pub target: f64,
+    #[serde(with = "exact_f64::option")]
+    pub actual: Option<f64>,
+    pub verdict: SloStatus,
+}
+
+impl RunFigures {
+    /// The figures of `r` the aggregate reads.
+    #[must_use]
+    pub fn of(r: &Report) -> Self {
+        RunFigures {
+            system: r.system.clone(),
+            seed: r.seed,
+            duration_s: r.duration_s,
+            events: r.events,
+            trace_hash: r.trace_hash.clone(),
+            endpoints: r
+                .endpoints
+                .iter()
+                .map(|(name, e)| {
+                    let figures = EndpointFigures {
+                        requests: e.requests,
+                        successes: e.successes,
+                        availability: e.availability,
+                        throughput_rps: e.throughput_rps,
+                        p50_ms: e.latency.p50_ms,
+                        p99_ms: e.latency.p99_ms,
+                        mean_ms: e.latency.mean_ms,
+                    };
+                    (name.clone(), figures)
+                })
+                .collect(),
+            slos: r
+                .slos
+                .iter()
+                .map(|v| SloFigures {
+                    endpoint: v.endpoint.clone(),
+                    objective: v.objective,
+                    target: v.target,
+                    actual: v.actual,
+                    verdict: v.verdict,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// An `f64` as the text Rust writes for it (the shortest that reads back to the same bits,
+/// `NaN` and `inf` included) rather than a JSON number, whose reading serde_json does not
+/// promise to be exact.
+mod exact_f64 {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `with` signature
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(|_| D::Error::custom(format!("`{text}` is not a number")))
+    }
+
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        #[allow(clippy::ref_option)] // serde's `with` signature
+        pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+            match v {
+                Some(v) => super::serialize(v, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+            #[derive(Deserialize)]
+            struct Exact(#[serde(with = "super")] f64);
+            Ok(Option::<Exact>::deserialize(d)?.map(|Exact(v)| v))
+        }
+    }
+}
+
 impl MultiReport {
     /// Aggregates the reports of several seeds of one scenario (any order; at least one).
     #[must_use]
     pub fn new(reports: &[Report]) -> Self {
-        assert!(!reports.is_empty(), "aggregating no run");
-        let mut runs: Vec<&Report> = reports.iter().collect();
+        Self::of_runs(reports.iter().map(RunFigures::of).collect())
+    }
+
+    /// Aggregates the figures of several seeds of one scenario (any order; at least one).
+    #[must_use]
+    pub fn of_runs(mut runs: Vec<RunFigures>) -> Self {
+        assert!(!runs.is_empty(), "aggregating no run");
         runs.sort_by_key(|r| r.seed);
         let names: std::collections::BTreeSet<&String> =
             runs.iter().flat_map(|r| r.endpoints.keys()).collect();
         let endpoints = names
             .into_iter()
             .map(|name| {
-                let with = |answered: bool, f: fn(&super::EndpointReport) -> f64| {
+                let with = |answered: bool, f: fn(&EndpointFigures) -> f64| {
                     let values: Vec<f64> = runs
                         .iter()
                         .filter_map(|r| r.endpoints.get(name))
@@ -150,9 +280,9 @@ impl MultiReport {
                     Estimate::of(&values)
                 };
                 let estimates = EndpointEstimates {
-                    p50_ms: with(false, |e| e.latency.p50_ms),
-                    p99_ms: with(false, |e| e.latency.p99_ms),
-                    mean_ms: with(false, |e| e.latency.mean_ms),
+                    p50_ms: with(false, |e| e.p50_ms),
+                    p99_ms: with(false, |e| e.p99_ms),
+                    mean_ms: with(false, |e| e.mean_ms),
                     // A run where the endpoint got nothing has zero throughput: count it.
                     throughput_rps: Estimate::of(
                         &runs
@@ -165,7 +295,7 @@ impl MultiReport {
                 (name.clone(), estimates)
             })
             .collect();
-        let first = runs[0];
+        let first = &runs[0];
         let slos = first
             .slos
             .iter()

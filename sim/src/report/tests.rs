@@ -172,6 +172,99 @@ fn the_aggregate_ignores_completion_order() {
     assert!(in_order.slos[4].actual.is_none());
 }
 
+/// A run shard file carries what the aggregate reads: the aggregate of runs that travelled
+/// through shard files is the one of the reports themselves, byte for byte.
+#[test]
+fn figures_through_a_shard_file_aggregate_as_the_reports_do() {
+    let reports: Vec<Report> = [4, 5, 6].into_iter().map(report).collect();
+    let direct = MultiReport::new(&reports);
+    let travelled: Vec<multi::RunFigures> = reports
+        .iter()
+        .map(|r| {
+            let text = serde_json::to_string(&multi::RunFigures::of(r)).expect("json");
+            serde_json::from_str(&text).expect("read back")
+        })
+        .collect();
+    let joined = MultiReport::of_runs(travelled);
+    assert_eq!(joined.to_json().expect("json"), direct.to_json().expect("json"));
+    assert_eq!(joined.to_markdown(), direct.to_markdown());
+}
+
+/// Seeds 10..=14 split in two run shards (seeds 10, 12, 14 and 11, 13).
+fn run_shards() -> (Vec<multi::RunFigures>, Vec<(String, shard::RunShardFile)>) {
+    let s = scenario();
+    let files = crate::setup::ModuleFiles::new();
+    let figures: Vec<multi::RunFigures> =
+        (10..=14).map(|seed| multi::RunFigures::of(&report(seed))).collect();
+    let split = shard::Split { first_seed: 10, seeds: 5, duration_ns: 2_000_000_000 };
+    let files = (0..2)
+        .map(|index| {
+            let shard = crate::explore::Shard { index, count: 2 };
+            let mine = figures.iter().filter(|r| (r.seed - 10) % 2 == index as u64).cloned();
+            let file = shard::RunShardFile::new(&s, &files, split, shard, mine.collect());
+            (format!("s{index}.json"), file)
+        })
+        .collect();
+    (figures, files)
+}
+
+#[test]
+fn run_shards_join_into_every_seed_or_are_refused_naming_the_file() {
+    let s = scenario();
+    let files = crate::setup::ModuleFiles::new();
+    let (all, shards) = run_shards();
+    // In either order of the files, every seed in seed order.
+    let reversed: Vec<_> = shards.iter().rev().cloned().collect();
+    for given in [&shards, &reversed] {
+        let (split, runs) = shard::join(&s, &files, given).expect("one split");
+        assert_eq!((split.first_seed, split.seeds), (10, 5));
+        assert_eq!(runs, all);
+    }
+    let refused = |shards: Vec<(String, shard::RunShardFile)>| {
+        shard::join(&s, &files, &shards).expect_err("refused").to_string()
+    };
+    let edit = |i: usize, f: &dyn Fn(&mut shard::RunShardFile)| {
+        let mut copy = shards.clone();
+        f(&mut copy[i].1);
+        copy
+    };
+    let cases: Vec<(Vec<(String, shard::RunShardFile)>, &str)> = vec![
+        (shards[..1].to_vec(), "shard(s) 1 of 2 missing"),
+        (vec![shards[0].clone(), shards[0].clone()], "s0.json: shard 0/2 was given twice"),
+        (edit(1, &|f| f.seeds = 6), "s1.json: from another exploration"),
+        (edit(1, &|f| f.scenario_sha256 = "0".repeat(64)), "s1.json: made from a different"),
+        (edit(0, &|f| f.runs[1].seed = 11), "s0.json: holds seed 11, which belongs to another"),
+        (edit(0, &|f| f.runs[0].seed = 9), "s0.json: holds seed 9, which is outside the split"),
+        (edit(1, &|f| f.runs[1].seed = 15), "s1.json: holds seed 15, which is outside the split"),
+        (edit(0, &|f| f.runs[2].seed = 10), "s0.json: holds seed 10, which it holds twice"),
+        (edit(0, &|f| drop(f.runs.remove(1))), "s0.json: holds seed 12, which is missing"),
+    ];
+    for (given, why) in cases {
+        let e = refused(given);
+        assert!(e.contains(why), "{why}: {e}");
+    }
+}
+
+proptest::proptest! {
+    /// Every `f64` (NaN, infinities, subnormals, negative zero) reads back to the same bits:
+    /// a JSON number would not promise that, and a mean over shards would drift in its last bit.
+    #[test]
+    fn run_figures_floats_travel_exactly(bits in proptest::prelude::any::<u64>(), none in proptest::prelude::any::<bool>()) {
+        let v = f64::from_bits(bits);
+        let figures = multi::SloFigures {
+            endpoint: "e.p".into(),
+            objective: Objective::P99Ms,
+            target: v,
+            actual: (!none).then_some(-v),
+            verdict: SloStatus::Pass,
+        };
+        let text = serde_json::to_string(&figures).expect("json");
+        let back: multi::SloFigures = serde_json::from_str(&text).expect("read back");
+        proptest::prop_assert_eq!(back.target.to_bits(), bits);
+        proptest::prop_assert_eq!(back.actual.map(f64::to_bits), (!none).then_some((-v).to_bits()));
+    }
+}
+
 /// Names as an attacker writes them: terminal controls, a bidi override, a line break and the
 /// syntax of Markdown tables and links.
 const EVIL: &str = "\x1b[2J\x1b]0;pwned\x07 \u{202e}| x | [l](http://e) <b>\n# h";
