@@ -125,6 +125,8 @@ pub(crate) struct Recycler {
 #[derive(Debug)]
 struct Pristine {
     memory: Vec<u8>,
+    /// Per [`CHUNK`] bytes of `memory`: whether they are all zero.
+    zero_chunks: Vec<bool>,
     globals: Vec<Val>,
     limiter: MemoryLimiter,
 }
@@ -140,8 +142,10 @@ impl Recycler {
         if self.pristine.is_some() {
             return;
         }
+        let memory = inst.memory.data(&inst.store).to_vec();
         self.pristine = Some(Pristine {
-            memory: inst.memory.data(&inst.store).to_vec(),
+            zero_chunks: memory.chunks(CHUNK).map(is_zero).collect(),
+            memory,
             globals: inst.globals.iter().map(|g| g.get(&inst.store)).collect(),
             limiter: inst.store.data().limiter.clone(),
         });
@@ -158,7 +162,7 @@ impl Recycler {
         if memory.len() != pristine.memory.len() {
             return;
         }
-        memory.copy_from_slice(&pristine.memory);
+        restore(memory, &pristine.memory, &pristine.zero_chunks);
         for (global, value) in inst.globals.iter().zip(&pristine.globals) {
             if global.set(&mut inst.store, value.clone()).is_err() {
                 return;
@@ -197,6 +201,31 @@ impl Recycler {
         inst.id = id;
         Some(inst)
     }
+}
+
+/// Bytes compared or restored at a time.
+const CHUNK: usize = 1024;
+
+/// Makes `memory` equal to `pristine` (of the same length; `zero` says which of its chunks are
+/// all zero). A request touches a few of an instance's chunks (stack top, heap start): reading
+/// a chunk to find it unchanged costs less than writing it, and most of the memory is zeros
+/// that only need a look.
+fn restore(memory: &mut [u8], pristine: &[u8], zero: &[bool]) {
+    let chunks = memory.chunks_mut(CHUNK).zip(pristine.chunks(CHUNK)).zip(zero);
+    for ((dst, src), &zero) in chunks {
+        if zero {
+            if !is_zero(dst) {
+                dst.fill(0);
+            }
+        } else if dst != src {
+            dst.copy_from_slice(src);
+        }
+    }
+}
+
+fn is_zero(bytes: &[u8]) -> bool {
+    let (words, rest) = bytes.as_chunks::<8>();
+    words.iter().fold(0, |acc, w| acc | u64::from_ne_bytes(*w)) == 0 && rest.iter().all(|&b| b == 0)
 }
 
 fn changes_table_or_segment(op: &Operator<'_>) -> bool {
@@ -304,6 +333,26 @@ mod tests {
 
     fn wasm(wat: &str) -> Vec<u8> {
         fusebench_model::module::module_bytes("test.wat", wat.as_bytes()).expect("valid WAT")
+    }
+
+    #[test]
+    fn restore_gives_back_the_pristine_bytes() {
+        let mut pristine = vec![0_u8; 5 * CHUNK + 300];
+        pristine[CHUNK + 17] = 9;
+        pristine[4 * CHUNK..4 * CHUNK + 40].fill(7);
+        pristine[5 * CHUNK + 299] = 1;
+        let zero: Vec<bool> = pristine.chunks(CHUNK).map(is_zero).collect();
+        assert_eq!(zero, [true, false, true, true, false, false]);
+        let dirty = [0, CHUNK - 1, CHUNK + 17, 2 * CHUNK + 8, 4 * CHUNK + 3, 5 * CHUNK + 299];
+        for at in dirty {
+            let mut memory = pristine.clone();
+            memory[at] = memory[at].wrapping_add(1);
+            restore(&mut memory, &pristine, &zero);
+            assert!(memory == pristine, "byte {at}");
+        }
+        let mut memory = vec![0xff_u8; pristine.len()];
+        restore(&mut memory, &pristine, &zero);
+        assert!(memory == pristine);
     }
 
     #[test]
