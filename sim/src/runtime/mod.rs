@@ -444,7 +444,8 @@ impl Runtime {
     /// Creates one fresh instance of `service` — instantiation, its start function and
     /// `_initialize` — and drops it; returns the fuel that took (`None` for an unknown service
     /// or a failed instantiation). For the cold-start bench (`benches/cold_start.rs`): the
-    /// instance counts as created.
+    /// instance counts as created. Call it before the service serves requests: afterwards a
+    /// recycled instance (`reset.rs`) may be handed out instead of a new one.
     pub fn instantiate_probe(&mut self, service: &str, ctx: &mut HostContext<'_>) -> Option<u64> {
         let index = *self.service_index.get(service)?;
         let budget = self.services[index].fuel_budget;
