@@ -69,7 +69,9 @@ pub(crate) struct HostState {
     pub refusals: Vec<Refusal>,
     /// Set by a composed service's host operation: the calling module (see [`Origin`]).
     pub origin: Option<Origin>,
-    _live: LiveToken,
+    /// Counts the store as a live instance; taken away while a recycled instance waits to be
+    /// used again (`reset.rs`).
+    live: Option<LiveToken>,
 }
 
 impl HostState {
@@ -88,8 +90,13 @@ impl HostState {
             log_lines_over_budget: 0,
             refusals: Vec::new(),
             origin: None,
-            _live: live,
+            live: Some(live),
         }
+    }
+
+    /// Stops counting the store as a live instance (a recycled instance, waiting).
+    pub(crate) fn release_live_token(&mut self) {
+        self.live = None;
     }
 
     fn push_log(&mut self, level: LogLevel, source: LogSource, bytes: &[u8]) {
@@ -137,7 +144,7 @@ impl Drop for LiveToken {
 /// The limit covers every memory of the store: a composed service's module and its linked
 /// libraries together (one `Store` per instance of the composition), so a memory bomb in a
 /// library is contained like one in the service. With one module the total is that memory.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct MemoryLimiter {
     limit_bytes: usize,
     /// Modules per store: bounds instances, memories and tables.

@@ -2,7 +2,7 @@
 //! driver loop that answers synchronous yields and stops at host operations.
 
 use wasmi::{
-    Instance, Linker, Memory, Module, Store, TrapCode, TypedFunc, TypedResumableCall,
+    Global, Instance, Linker, Memory, Module, Store, TrapCode, TypedFunc, TypedResumableCall,
     TypedResumableCallHostTrap, Val, WasmResults,
 };
 
@@ -25,6 +25,9 @@ pub(crate) struct GuestInstance {
     pub alloc: TypedFunc<i32, i32>,
     /// Handlers in the order of the service's endpoint index.
     pub handlers: Vec<TypedFunc<(i32, i32), i64>>,
+    /// The mutable globals a recycled instance gets back (`reset.rs`), in the plan's order;
+    /// empty when the service's instances are not recycled.
+    pub globals: Vec<Global>,
 }
 
 /// Where bytes for the guest go: a module's memory and its `alloc`.
@@ -248,7 +251,7 @@ pub(crate) fn instantiate(
     libraries: &[LinkedModule],
     module: &Module,
     state: HostState,
-    endpoints: &[String],
+    exports: Wanted<'_>,
     budget: u64,
     ctx: &mut HostContext<'_>,
 ) -> Result<GuestInstance, ColdStartFault> {
@@ -290,20 +293,20 @@ pub(crate) fn instantiate(
         Ok(instance) => instance,
         Err(fault) => return Err(ColdStartFault { fault, store: Box::new(store) }),
     };
-    let exports = match resolve_exports(&store, instance, endpoints) {
+    let exports = match resolve_exports(&store, instance, exports) {
         Ok(exports) => exports,
         Err(message) => {
             let fault = GuestFault::Instantiation { message };
             return Err(ColdStartFault { fault, store: Box::new(store) });
         }
     };
-    let (memory, alloc, handlers) = exports;
+    let (memory, alloc, handlers, globals) = exports;
     store.data_mut().memory = Some(memory);
     if let Err(fault) = initialize(&mut store, instance, ctx, budget) {
         return Err(ColdStartFault { fault, store: Box::new(store) });
     }
     let id = store.data().instance;
-    Ok(GuestInstance { id, store, memory, alloc, handlers })
+    Ok(GuestInstance { id, store, memory, alloc, handlers, globals })
 }
 
 /// Instantiates `module` in `store` through `linker`, running its start function.
@@ -358,22 +361,37 @@ pub(crate) struct ColdStartFault {
     pub store: Box<Store<HostState>>,
 }
 
-type Exports = (Memory, TypedFunc<i32, i32>, Vec<TypedFunc<(i32, i32), i64>>);
+/// The exports an instance is used through, by name.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Wanted<'a> {
+    /// The service's endpoints, in index order (`handle_<endpoint>`).
+    pub endpoints: &'a [String],
+    /// A recycling plan's global exports (`reset.rs`); empty without one.
+    pub globals: &'a [String],
+}
+
+type Exports = (Memory, TypedFunc<i32, i32>, Vec<TypedFunc<(i32, i32), i64>>, Vec<Global>);
 
 /// The exports the loader already checked; an error here means the check and this disagree.
 fn resolve_exports(
     store: &Store<HostState>,
     instance: Instance,
-    endpoints: &[String],
+    wanted: Wanted<'_>,
 ) -> Result<Exports, String> {
     let memory = instance.get_memory(store, "memory").ok_or("no memory export")?;
     let alloc = instance.get_typed_func::<i32, i32>(store, "alloc").map_err(|e| e.to_string())?;
-    let handlers = endpoints
+    let handlers = wanted
+        .endpoints
         .iter()
         .map(|e| instance.get_typed_func::<(i32, i32), i64>(store, &handler_name(e)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
-    Ok((memory, alloc, handlers))
+    let globals = wanted
+        .globals
+        .iter()
+        .map(|name| instance.get_global(store, name).ok_or_else(|| format!("no export `{name}`")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((memory, alloc, handlers, globals))
 }
 
 /// Copies `bytes` into a buffer from the guest's `alloc` and returns its address. Empty input

@@ -33,12 +33,13 @@ pub mod fake;
 mod host;
 mod invoke;
 pub(crate) mod parked;
+mod reset;
 mod step;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -65,6 +66,7 @@ pub use step::{
 use host::{HostState, LiveToken, ServiceShared};
 use invoke::{Driven, GuestInstance, LinkedModule};
 use parked::Parked;
+use reset::Recycler;
 
 /// The SHA-256 of a module's binary bytes: the module cache key, and the trace's name for the
 /// exact code a service ran.
@@ -111,6 +113,9 @@ struct LoadedService {
     /// The size of the code sections (function bodies) of its module and linked libraries:
     /// what compilation scales with.
     code_bytes: u64,
+    /// Retired instances put back to their state as instantiated and used as fresh ones, for a
+    /// module that allows it (`reset.rs`).
+    recycler: Option<Recycler>,
 }
 
 impl fmt::Debug for LoadedService {
@@ -122,6 +127,16 @@ impl fmt::Debug for LoadedService {
             .field("stats", &self.stats)
             .finish_non_exhaustive()
     }
+}
+
+/// A compiled module (see [`Runtime::compile`]).
+struct Compiled {
+    module: Module,
+    hash: ModuleHash,
+    /// The size of its code section.
+    code_bytes: u64,
+    /// The recycling variant's global export names, when `module` is that variant.
+    globals: Option<Vec<String>>,
 }
 
 /// A fresh instance that could not be created (its start function or `_initialize` faulted).
@@ -174,7 +189,11 @@ impl fmt::Debug for Suspended {
 pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
-    modules: BTreeMap<ModuleHash, Module>,
+    /// Compiled modules by hash and variant: as given (`false`), or with the exports that let
+    /// its instances be recycled (`true`, `reset.rs`), with those exports' names.
+    modules: BTreeMap<(ModuleHash, bool), (Module, Vec<String>)>,
+    /// Modules whose instances cannot be recycled (`reset::plan` said no).
+    not_recyclable: BTreeSet<ModuleHash>,
     /// In load order; found by name through `service_index` once per `start`, by index after.
     services: Vec<LoadedService>,
     service_index: BTreeMap<String, usize>,
@@ -188,7 +207,7 @@ pub struct Runtime {
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Runtime")
-            .field("modules", &self.modules.keys().collect::<Vec<_>>())
+            .field("modules", &self.modules.keys().map(|(hash, _)| hash).collect::<Vec<_>>())
             .field("services", &self.services)
             .field("suspended", &self.suspended.values().collect::<Vec<_>>())
             .field("live_instances", &self.live_instances())
@@ -219,6 +238,7 @@ impl Runtime {
             engine,
             linker,
             modules: BTreeMap::new(),
+            not_recyclable: BTreeSet::new(),
             services: Vec::new(),
             service_index: BTreeMap::new(),
             suspended: Parked::default(),
@@ -290,7 +310,8 @@ impl Runtime {
                     link: missing.clone(),
                 });
             }
-            let (module, _, bytes) = self.compile(&owner, lib.bytes)?;
+            let Compiled { module, code_bytes: bytes, .. } =
+                self.compile(&owner, lib.bytes, false)?;
             let deps: Vec<&LinkedModule> =
                 linked.iter().filter(|m| lib.links.contains(&m.name)).collect();
             abi::check_imports(config, &owner, &module, &deps)?;
@@ -298,7 +319,11 @@ impl Runtime {
             initial_bytes = initial_bytes.saturating_add(abi::initial_memory_bytes(&module));
             linked.push(LinkedModule { name: lib.name.to_owned(), module });
         }
-        let (module, hash, bytes) = self.compile(&config.name, module_bytes)?;
+        // A library's exports are linked by name: only a service module alone gets the
+        // recycling variant.
+        let recycle = linked.is_empty();
+        let Compiled { module, hash, code_bytes: bytes, globals } =
+            self.compile(&config.name, module_bytes, recycle)?;
         code_bytes += bytes;
         let deps: Vec<&LinkedModule> =
             linked.iter().filter(|m| config.links.contains(&m.name)).collect();
@@ -328,24 +353,44 @@ impl Runtime {
             policy: config.policy,
             idle: BTreeMap::new(),
             stats: InstanceStats::default(),
+            recycler: globals.map(Recycler::new),
         };
         self.service_index.insert(config.name.clone(), self.services.len());
         self.services.push(loaded);
         Ok(hash)
     }
 
-    /// Compiles a module once per distinct content (the SHA-256 cache); returns it, its hash
-    /// and the size of its code section.
+    /// Compiles a module once per distinct content (the SHA-256 cache); returns it, its hash,
+    /// the size of its code section and, when `recycle` is asked and the module allows it, the
+    /// recycling variant's global export names (`reset.rs`; then the module returned is that
+    /// variant).
     fn compile(
         &mut self,
         owner: &str,
         module_bytes: &[u8],
-    ) -> Result<(Module, ModuleHash, u64), ServiceLoadError> {
+        recycle: bool,
+    ) -> Result<Compiled, ServiceLoadError> {
         let wasm = fusebench_model::module::module_bytes(owner, module_bytes)
             .map_err(|cause| ServiceLoadError::Unreadable { service: owner.to_owned(), cause })?;
         let hash = ModuleHash(Sha256::digest(&wasm).into());
-        let module = match self.modules.get(&hash) {
-            Some(module) => module.clone(),
+        let code_bytes = code_section_bytes(&wasm);
+        if recycle && !self.not_recyclable.contains(&hash) {
+            if let Some((module, globals)) = self.modules.get(&(hash, true)) {
+                let globals = Some(globals.clone());
+                return Ok(Compiled { module: module.clone(), hash, code_bytes, globals });
+            }
+            // A variant that does not compile (the module does not either, or the check
+            // and wasmi disagree) falls back to the module as given and its own error.
+            if let Some(plan) = reset::plan(&wasm)
+                && let Ok(module) = Module::new(&self.engine, &plan.wasm[..])
+            {
+                self.modules.insert((hash, true), (module.clone(), plan.globals.clone()));
+                return Ok(Compiled { module, hash, code_bytes, globals: Some(plan.globals) });
+            }
+            self.not_recyclable.insert(hash);
+        }
+        let module = match self.modules.get(&(hash, false)) {
+            Some((module, _)) => module.clone(),
             None => {
                 let module = Module::new(&self.engine, &wasm[..]).map_err(|e| {
                     ServiceLoadError::InvalidModule {
@@ -353,11 +398,11 @@ impl Runtime {
                         message: e.to_string(),
                     }
                 })?;
-                self.modules.insert(hash, module.clone());
+                self.modules.insert((hash, false), (module.clone(), Vec::new()));
                 module
             }
         };
-        Ok((module, hash, code_section_bytes(&wasm)))
+        Ok(Compiled { module, hash, code_bytes, globals: None })
     }
 
     /// Instances alive right now (idle in pools or held by suspended invocations): each is a
@@ -389,10 +434,18 @@ impl Runtime {
         self.service(service).map(|s| s.stats)
     }
 
+    /// Recycled instances of `service` waiting to serve as fresh ones; `None` when its
+    /// instances are not recycled.
+    #[cfg(test)]
+    fn recycled_instances(&self, service: &str) -> Option<usize> {
+        self.service(service)?.recycler.as_ref().map(Recycler::spares)
+    }
+
     /// Creates one fresh instance of `service` — instantiation, its start function and
     /// `_initialize` — and drops it; returns the fuel that took (`None` for an unknown service
     /// or a failed instantiation). For the cold-start bench (`benches/cold_start.rs`): the
-    /// instance counts as created.
+    /// instance counts as created. Call it before the service serves requests: afterwards a
+    /// recycled instance (`reset.rs`) may be handed out instead of a new one.
     pub fn instantiate_probe(&mut self, service: &str, ctx: &mut HostContext<'_>) -> Option<u64> {
         let index = *self.service_index.get(service)?;
         let budget = self.services[index].fuel_budget;
@@ -431,18 +484,28 @@ impl Runtime {
         let id = InstanceId(self.next_instance);
         self.next_instance += 1;
         svc.stats.instances_created += 1;
-        let state = HostState::new(Arc::clone(&svc.shared), id, LiveToken::new(&self.live_stores));
+        if let Some(recycler) = svc.recycler.as_mut().filter(|r| r.ready()) {
+            let live = LiveToken::new(&self.live_stores);
+            if let Some(mut inst) = recycler.take(&svc.shared, id, live, ctx.now_nanos) {
+                // The store has fuel metering on, so setting fuel cannot fail.
+                let _ = inst.store.set_fuel(budget);
+                return Ok((inst, InstanceReuse::Fresh));
+            }
+        }
+        let live = LiveToken::new(&self.live_stores);
+        let state = HostState::new(Arc::clone(&svc.shared), id, live);
         let (linker, libraries) = (&self.linker, &svc.libraries);
-        match invoke::instantiate(
-            linker,
-            libraries,
-            &svc.module,
-            state,
-            &svc.endpoints,
-            budget,
-            ctx,
-        ) {
-            Ok(inst) => Ok((Box::new(inst), InstanceReuse::Fresh)),
+        let wanted = invoke::Wanted {
+            endpoints: &svc.endpoints,
+            globals: svc.recycler.as_ref().map_or(&[][..], |r| &r.globals[..]),
+        };
+        match invoke::instantiate(linker, libraries, &svc.module, state, wanted, budget, ctx) {
+            Ok(inst) => {
+                if let Some(recycler) = &mut svc.recycler {
+                    recycler.observe_fresh(&inst);
+                }
+                Ok((Box::new(inst), InstanceReuse::Fresh))
+            }
             Err(invoke::ColdStartFault { fault: cause, mut store }) => {
                 invoke::flush_logs(&mut store, ctx, &mut self.log_budget);
                 let fuel_used = budget.saturating_sub(store.get_fuel().unwrap_or(0));
@@ -537,6 +600,9 @@ impl Runtime {
             }
             _ => {
                 svc.stats.instances_retired += 1;
+                if let Some(recycler) = &mut svc.recycler {
+                    recycler.recycle(inst);
+                }
                 false
             }
         }

@@ -894,6 +894,65 @@ fn per_request_instances_are_always_fresh() {
     assert_eq!((stats.instances_created, stats.instances_retired), (2, 2));
 }
 
+/// State in memory (a byte the data segment does not set, and one it does), in a global, and
+/// the memory's size: `{"r": byte × 100 + count + pages × 10,000 + data byte × 1,000,000}`.
+const TALLY: &str = r#"
+  (global $count (mut i64) (i64.const 0))
+  (func $tally (result i64)
+    (i32.store8 (i32.const 2000) (i32.add (i32.load8_u (i32.const 2000)) (i32.const 1)))
+    (i32.store8 (i32.const 0) (i32.add (i32.load8_u (i32.const 0)) (i32.const 1)))
+    (global.set $count (i64.add (global.get $count) (i64.const 1)))
+    (i64.add
+      (i64.add
+        (i64.mul (i64.extend_i32_u (i32.load8_u (i32.const 2000))) (i64.const 100))
+        (global.get $count))
+      (i64.add
+        (i64.mul (i64.extend_i32_u (memory.size)) (i64.const 10000))
+        (i64.mul (i64.extend_i32_u (i32.load8_u (i32.const 0))) (i64.const 1000000)))))
+  (func (export "handle_tally") (param i32 i32) (result i64) (call $num (call $tally)))
+  (func (export "handle_grow") (param i32 i32) (result i64)
+    (drop (memory.grow (i32.const 1)))
+    (call $num (call $tally)))"#;
+
+/// Per-request instances are recycled (put back to their state as instantiated) instead of
+/// instantiated anew: each request still sees memory, globals and memory size as a new
+/// instance has them, burns the same fuel, and gets a new instance id; an instance whose
+/// memory grew is not recycled.
+#[test]
+fn recycled_per_request_instances_are_as_fresh_as_new_ones() {
+    let mut h = Harness::new();
+    let c = config("tally", &[], &["tally", "grow"]);
+    let mut c = c;
+    c.policy = InstancePooling::PerRequest;
+    h.load(&c, &module(&[], TALLY));
+    // 'o' (111) + 1 in the data byte, 1 in the other byte, count 1, one page.
+    let fresh = 112 * 1_000_000 + 10_000 + 100 + 1;
+    let first = h.start("tally", "tally", "{}");
+    assert_eq!(r(&first), fresh);
+    assert_eq!(h.rt.recycled_instances("tally"), Some(1));
+    let mut ids = vec![done(&first).report.instance.id];
+    for _ in 0..3 {
+        let again = h.start("tally", "tally", "{}");
+        assert_eq!(r(&again), fresh);
+        assert_eq!(again.fuel_used, first.fuel_used);
+        assert_eq!(again.memory.bytes, first.memory.bytes);
+        assert_eq!(done(&again).report.instance.reuse, InstanceReuse::Fresh);
+        ids.push(done(&again).report.instance.id);
+        assert_eq!(h.rt.recycled_instances("tally"), Some(1));
+        assert_eq!(h.rt.live_instances(), 0);
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "each request its own instance id");
+    let grown = h.start("tally", "grow", "{}");
+    assert_eq!(r(&grown), fresh + 10_000);
+    assert_eq!(h.rt.recycled_instances("tally"), Some(0), "a grown memory cannot shrink");
+    let after = h.start("tally", "tally", "{}");
+    assert_eq!(r(&after), fresh);
+    assert_eq!(after.fuel_used, first.fuel_used);
+    let stats = h.rt.service_stats("tally").expect("stats");
+    assert_eq!((stats.instances_created, stats.instances_retired), (6, 6));
+}
+
 #[test]
 fn pooled_instances_keep_state_and_are_discarded_after_a_fault() {
     let mut h = Harness::new();
