@@ -912,6 +912,17 @@ impl<S: AsRef<str>> TraceEvent<S> {
     }
 }
 
+/// Bytes as a trace field: `String::from_utf8_lossy`'s text, with valid UTF-8 — nearly every
+/// body — recognised by `str::from_utf8`'s validation (a word at a time over ASCII) before the
+/// lossy conversion's byte-by-byte scan is needed.
+#[must_use]
+pub fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
 /// One line of a trace read back: when it happened and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceLine {
@@ -1016,7 +1027,6 @@ pub struct Trace {
     mode: TraceMode,
     hasher: Sha256,
     lines: Vec<u8>,
-    scratch: Vec<u8>,
     /// Lines not yet given to `hasher` (at most [`HASH_BATCH`] bytes and a line).
     unhashed: Vec<u8>,
     count: u64,
@@ -1049,7 +1059,6 @@ impl Trace {
             mode,
             hasher: Sha256::new(),
             lines: Vec::new(),
-            scratch: Vec::new(),
             unhashed: Vec::new(),
             count: 0,
             stream: None,
@@ -1093,38 +1102,30 @@ impl Trace {
         if self.mode == TraceMode::Off {
             return;
         }
-        self.scratch.clear();
-        self.scratch.extend_from_slice(b"{\"t\":");
-        line::push_u64(&mut self.scratch, t.nanos());
-        let start = self.scratch.len();
-        // serde_json's bytes, written without its generic serialiser (`trace/line.rs`); a
-        // shape that writer does not know goes through serde_json itself. Serialising into a
-        // Vec cannot fail: every field is a plain string or number.
-        if line::write(&mut self.scratch, event).is_err() {
-            self.scratch.truncate(start);
-            let _ = serde_json::to_writer(&mut self.scratch, event);
-        }
-        // The enum's own opening brace becomes the comma after `t`: the line is one flat
-        // object (overwritten in place rather than removed, which moved the whole line).
-        self.scratch[start] = b',';
-        self.scratch.push(b'\n');
-        // Hashed a few KiB at a time: the same digest as line by line (SHA-256 of the
-        // concatenation), without copying each short line into the hasher's block buffer.
-        self.unhashed.extend_from_slice(&self.scratch);
-        if self.unhashed.len() >= HASH_BATCH {
-            self.hasher.update(&self.unhashed);
-            self.unhashed.clear();
-        }
+        // Written straight into the bytes waiting to be hashed (no line buffer copied in):
+        // serde_json's bytes, without serde (`trace/line.rs`). Hashed a few KiB at a time:
+        // the same digest as line by line (SHA-256 of the concatenation), without copying
+        // each short line into the hasher's block buffer.
+        let start = self.unhashed.len();
+        self.unhashed.extend_from_slice(b"{\"t\":");
+        line::push_u64(&mut self.unhashed, t.nanos());
+        line::write_fields(&mut self.unhashed, event);
+        self.unhashed.push(b'\n');
+        let line = &self.unhashed[start..];
         if self.mode == TraceMode::Full {
-            self.lines.extend_from_slice(&self.scratch);
+            self.lines.extend_from_slice(line);
         }
         if let Some(stream) = &mut self.stream
             && stream.error.is_none()
         {
-            match stream.writer.write_all(&self.scratch) {
-                Ok(()) => stream.written += self.scratch.len() as u64,
+            match stream.writer.write_all(line) {
+                Ok(()) => stream.written += line.len() as u64,
                 Err(e) => stream.error = Some(e),
             }
+        }
+        if self.unhashed.len() >= HASH_BATCH {
+            self.hasher.update(&self.unhashed);
+            self.unhashed.clear();
         }
         self.count += 1;
     }

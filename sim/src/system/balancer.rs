@@ -106,6 +106,8 @@ pub(crate) struct Balancers {
     waiting: IdTable<ReqId, Waiting>,
     /// `waiting`, ordered by when the caller gives up.
     deadlines: BTreeSet<(SimTime, ReqId)>,
+    /// [`Sim::pick_replica`]'s candidates, kept between picks.
+    candidates: Vec<ReplicaIdx>,
 }
 
 impl Balancers {
@@ -232,14 +234,30 @@ impl Sim {
         subset: Option<VersionIdx>,
         avoid: &[ReplicaIdx],
     ) -> Option<ReplicaIdx> {
+        // The candidates go in a buffer kept between picks (no allocation per request).
+        let mut candidates = std::mem::take(&mut self.balancers.candidates);
+        let pick = self.pick_among(caller, service, subset, avoid, &mut candidates);
+        self.balancers.candidates = candidates;
+        pick
+    }
+
+    /// [`Sim::pick_replica`], with `candidates` as its scratch buffer.
+    fn pick_among(
+        &mut self,
+        caller: Caller,
+        service: ServiceId,
+        subset: Option<VersionIdx>,
+        avoid: &[ReplicaIdx],
+        candidates: &mut Vec<ReplicaIdx>,
+    ) -> Option<ReplicaIdx> {
         let now = self.q.now();
         self.expire_waiting(now);
-        let mut discovered = self.discover(caller_service(caller), service);
+        self.discover(caller_service(caller), service, candidates);
         if let Some(v) = subset {
             let state = &self.services[service.index()];
-            discovered.retain(|&r| state.version_of(r) == v);
+            candidates.retain(|&r| state.version_of(r) == v);
         }
-        if discovered.is_empty() {
+        if candidates.is_empty() {
             return None;
         }
         let n = self.world.service(service).slots as usize;
@@ -248,13 +266,14 @@ impl Sim {
             .views
             .entry((caller, service))
             .or_insert_with(|| vec![Slot::default(); n]);
-        let healthy: Vec<ReplicaIdx> = discovered
-            .iter()
-            .copied()
-            .filter(|&r| slots[r as usize].ejected_until.is_none_or(|u| u <= now))
-            .collect();
-        // Fewer than half left: balance over every discovered replica (Envoy's panic mode).
-        let candidates = if healthy.len() * 2 < discovered.len() { discovered } else { healthy };
+        let is_healthy = |r: ReplicaIdx| slots[r as usize].ejected_until.is_none_or(|u| u <= now);
+        let healthy = candidates.iter().filter(|&&r| is_healthy(r)).count();
+        // Fewer than half left: balance over every discovered replica (Envoy's panic mode);
+        // else over the healthy ones, in discovery order.
+        if healthy * 2 >= candidates.len() && healthy < candidates.len() {
+            candidates.retain(|&r| is_healthy(r));
+        }
+        let candidates = &candidates[..];
         let balancing = self.world.service(service).balancing;
         let mut reselections = if avoid.is_empty() { 0 } else { HOST_SELECTION_RETRY_MAX_ATTEMPTS };
         loop {
@@ -268,7 +287,7 @@ impl Sim {
                     candidates[self.rng_lb.below(candidates.len() as u64) as usize]
                 }
                 LoadBalancing::LeastOutstanding => {
-                    two_choices(&mut self.rng_lb, &candidates, |r| slots[r as usize].outstanding)
+                    two_choices(&mut self.rng_lb, candidates, |r| slots[r as usize].outstanding)
                 }
             };
             if reselections == 0 || !avoid.contains(&pick) {

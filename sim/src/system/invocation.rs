@@ -209,7 +209,7 @@ impl Sim {
                             attempt: c.attempt,
                             copy: c.copy,
                             idem_key: &c.idem_key,
-                            input: &String::from_utf8_lossy(&r.body),
+                            input: &crate::trace::lossy(&r.body),
                         },
                     );
                     cpu += self.absorb_slice(&mut inv, slice);
@@ -250,7 +250,7 @@ impl Sim {
                     attempt: c.attempt,
                     copy: c.copy,
                     idem_key: &c.idem_key,
-                    input: &String::from_utf8_lossy(&r.body),
+                    input: &crate::trace::lossy(&r.body),
                 },
             );
         }
@@ -545,7 +545,7 @@ impl Sim {
                 inv: id.0,
                 fuel: inv.fuel,
                 outcome: outcome.name(),
-                output: &String::from_utf8_lossy(&body),
+                output: &crate::trace::lossy(&body),
             },
         );
         let spec = self.world.service(inv.service);

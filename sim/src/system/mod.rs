@@ -192,6 +192,8 @@ pub struct Sim {
     /// What a scaling policy module's `random` reads (never drawn unless a module does).
     rng_policy: SimRng,
     guest_fuel: u64,
+    /// The gateway's last body validation (`gateway.rs`).
+    body_check: gateway::BodyCheck,
 }
 
 impl std::fmt::Debug for Sim {
@@ -326,6 +328,7 @@ impl Sim {
             rng_fault: SimRng::stream(seed, "mesh-fault"),
             rng_policy: SimRng::stream(seed, "autoscale-policy"),
             guest_fuel: 0,
+            body_check: gateway::BodyCheck::default(),
             world,
             scenario,
         };

@@ -111,25 +111,35 @@ impl Sim {
         }
     }
 
-    /// Registered replicas of `service` as `caller` sees them (through its discovery cache).
+    /// Registered replicas of `service` as `caller` sees them (through its discovery cache),
+    /// into `out` (emptied first).
     pub(crate) fn discover(
         &mut self,
         caller: Option<ServiceId>,
         service: ServiceId,
-    ) -> Vec<ReplicaIdx> {
+        out: &mut Vec<ReplicaIdx>,
+    ) {
         let now = self.q.now();
+        out.clear();
         if let Some((at, list)) = self.registry.discovery.get(&(caller, service))
             && now - *at < self.world.discovery_cache
         {
-            return list.clone();
+            out.extend_from_slice(list);
+            return;
         }
-        let list: Vec<ReplicaIdx> = self.registry.entries[service.index()]
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.registered)
-            .map(|(i, _)| i as ReplicaIdx)
-            .collect();
-        self.registry.discovery.insert((caller, service), (now, list.clone()));
-        list
+        out.extend(
+            self.registry.entries[service.index()]
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.registered)
+                .map(|(i, _)| i as ReplicaIdx),
+        );
+        // The cached list is refreshed in place (no new `Vec` per look-up when the cache
+        // is off or stale).
+        let (at, list) =
+            self.registry.discovery.entry((caller, service)).or_insert_with(|| (now, Vec::new()));
+        *at = now;
+        list.clear();
+        list.extend_from_slice(out);
     }
 }

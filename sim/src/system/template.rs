@@ -57,6 +57,23 @@ impl Body {
         }
     }
 
+    /// The body itself when it holds no generator (nothing to draw: every rendering is this
+    /// value, built as [`Renderer::body`] builds it); `None` otherwise.
+    pub(crate) fn fixed(&self) -> Option<Json> {
+        match self {
+            Body::Literal(v) => Some(v.clone()),
+            Body::Text { .. } => None,
+            Body::Array(items) => {
+                items.iter().map(Body::fixed).collect::<Option<_>>().map(Json::Array)
+            }
+            Body::Object(fields) => fields
+                .iter()
+                .map(|(k, v)| v.fixed().map(|v| (k.clone(), v)))
+                .collect::<Option<_>>()
+                .map(Json::Object),
+        }
+    }
+
     fn text(s: &str, steps: &[String]) -> Body {
         let single = s.starts_with("${") && s.ends_with('}') && s.matches("${").count() == 1;
         let whole_int = (s.starts_with("${int ") || s == "${seq}") && single;

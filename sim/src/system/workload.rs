@@ -132,8 +132,13 @@ impl Sim {
             return;
         }
         let (service, endpoint) = (w.mix[chosen].service, w.mix[chosen].endpoint);
-        let body = self.render(chosen);
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let bytes = match &w.mix[chosen].fixed {
+            Some(fixed) => fixed.clone(),
+            None => {
+                let body = self.render(chosen);
+                serde_json::to_vec(&body).unwrap_or_default()
+            }
+        };
         let req = self.send_request(service, endpoint, bytes, user);
         let headers = self.scenario.workload.as_ref().map(|w| &w.mix[chosen].headers);
         if let Some(h) = headers.filter(|h| !h.is_empty()) {

@@ -311,6 +311,9 @@ pub(crate) struct MixSpec {
     pub(crate) endpoint: EndpointId,
     pub(crate) weight: f64,
     pub(crate) body: Body,
+    /// The body's bytes when its template has no generator: every request sends them, so
+    /// they are rendered once here (rendering such a body draws nothing).
+    pub(crate) fixed: Option<Vec<u8>>,
 }
 
 #[derive(Debug)]
@@ -627,12 +630,9 @@ impl World {
                     let endpoint = services[svc.index()]
                         .endpoint_id(&m.endpoint.name)
                         .ok_or_else(|| missing("endpoint", &m.endpoint.name))?;
-                    mix.push(MixSpec {
-                        service: svc,
-                        endpoint,
-                        weight: m.weight,
-                        body: Body::parse(&m.body),
-                    });
+                    let body = Body::parse(&m.body);
+                    let fixed = body.fixed().map(|v| serde_json::to_vec(&v).unwrap_or_default());
+                    mix.push(MixSpec { service: svc, endpoint, weight: m.weight, body, fixed });
                 }
                 let mut journeys = Vec::with_capacity(w.journeys.len());
                 for j in &w.journeys {

@@ -465,9 +465,9 @@ proptest! {
         }
     }
 
-    /// Every kind, with any strings and numbers, is written by the fast writer
-    /// (`trace/line.rs`), not handed back, and byte for byte as serde_json writes it: the
-    /// trace hashes of every run depend on it.
+    /// Every kind, with any strings and numbers, is written by the direct writer
+    /// (`trace/line.rs`) byte for byte as serde_json writes it: the trace hashes of every run
+    /// depend on it.
     #[test]
     fn every_kind_is_written_as_serde_json_writes_it(
         text in prop::collection::vec(any_text(), 1..8),
@@ -475,7 +475,8 @@ proptest! {
     ) {
         for event in every_kind(&text, n) {
             let mut ours = Vec::new();
-            prop_assert!(line::write(&mut ours, &event).is_ok(), "{} handed back", event.kind());
+            line::write_fields(&mut ours, &event);
+            ours[0] = b'{'; // the writer starts with the comma after the line's `t`
             let json = serde_json::to_vec(&event).expect("serialises");
             prop_assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&json));
         }
