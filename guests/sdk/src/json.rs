@@ -402,18 +402,10 @@ impl Writer {
     }
 
     /// Decimal digits of `n`, as `itoa` (serde_json) writes them.
-    fn unsigned(&mut self, mut n: u64) {
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        self.out.extend_from_slice(&digits[at..]);
+    fn unsigned(&mut self, n: u64) {
+        let mut buf = [0u8; 20];
+        let at = digits(n, &mut buf);
+        self.out.extend_from_slice(&buf[at..]);
     }
 
     fn signed(&mut self, n: i64) {
@@ -421,6 +413,21 @@ impl Writer {
             self.out.push(b'-');
         }
         self.unsigned(n.unsigned_abs());
+    }
+}
+
+/// Writes the decimal digits of `n` at the end of `buf`, as `itoa` (serde_json) and
+/// `to_string` write them, without `core::fmt`, and returns where they start: the one digit
+/// loop behind [`Writer`]'s integers and [`crate::decimal`].
+pub(crate) fn digits(mut n: u64, buf: &mut [u8; 20]) -> usize {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return at;
+        }
     }
 }
 
