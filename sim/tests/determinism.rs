@@ -160,7 +160,7 @@ fn shipped_scenarios_keep_their_trace_hash() {
         include_str!("../../scenarios/validation/mmc3-rho080.toml"),
     );
     let pinned = [
-        ("shop", &*SHOP, 3.0, "93e818ee860602193926dca544f8a5aee0e43c0efb36e6f37902d7cb49966a6f"),
+        ("shop", &*SHOP, 3.0, "ea5a66cd9c136a5fb9933701c1437a753c93a7a8a6d86a18361cf6a08d6eb373"),
         (
             "tandem",
             &*TANDEM,

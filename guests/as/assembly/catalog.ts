@@ -70,6 +70,27 @@ function reply(r: i64): Buf {
   return Buf.view(<usize>(<u64>r >>> 32), <i32>(r & 0xffffffff));
 }
 
+// ASCII bytes in the data segment (string literals are UTF-16): copied and compared without a
+// conversion per request.
+const SKU = memory.data<u8>([0x73, 0x6b, 0x75]); // sku
+const NAME = memory.data<u8>([0x6e, 0x61, 0x6d, 0x65]); // name
+const PRICE_CENTS = memory.data<u8>([
+  0x70, 0x72, 0x69, 0x63, 0x65, 0x5f, 0x63, 0x65, 0x6e, 0x74, 0x73,
+]); // price_cents
+const OPEN_SKU = memory.data<u8>([0x7b, 0x22, 0x73, 0x6b, 0x75, 0x22, 0x3a]); // {"sku":
+const COMMA_NAME = memory.data<u8>([0x2c, 0x22, 0x6e, 0x61, 0x6d, 0x65, 0x22, 0x3a]); // ,"name":
+const COMMA_PRICE_CENTS = memory.data<u8>([
+  0x2c, 0x22, 0x70, 0x72, 0x69, 0x63, 0x65, 0x5f, 0x63, 0x65, 0x6e, 0x74, 0x73, 0x22, 0x3a,
+]); // ,"price_cents":
+const PRODUCT_CACHE = memory.data<u8>([
+  0x70, 0x72, 0x6f, 0x64, 0x75, 0x63, 0x74, 0x2d, 0x63, 0x61, 0x63, 0x68, 0x65,
+]); // product-cache
+const PRODUCT_CACHE_LEN = 13;
+const CATALOG_DB = memory.data<u8>([
+  0x63, 0x61, 0x74, 0x61, 0x6c, 0x6f, 0x67, 0x2d, 0x64, 0x62,
+]); // catalog-db
+const CATALOG_DB_LEN = 10;
+
 function text(s: string): Buf {
   const b = new Buf(s.length);
   b.ascii(s);
@@ -97,12 +118,11 @@ function parseProduct(s: Scanner, whole: bool): Product {
         s.fail("key must be a string");
         return p;
       }
-      const key = new Buf(16);
-      s.string(key);
+      const key = s.stringValue();
       if (!s.expect(0x3a, "expected `:`")) return p;
       s.skipWs();
-      if (key.equalsAscii("sku") || (whole && key.equalsAscii("name"))) {
-        const isSku = key.equalsAscii("sku");
+      const isSku = key.equalsBytes(SKU, 3);
+      if (isSku || (whole && key.equalsBytes(NAME, 4))) {
         if ((isSku ? p.sku : p.name) !== null) {
           s.fail("duplicate field");
           return p;
@@ -111,11 +131,10 @@ function parseProduct(s: Scanner, whole: bool): Product {
           s.fail("invalid type: expected a string");
           return p;
         }
-        const value = new Buf(32);
-        s.string(value);
+        const value = s.stringValue();
         if (isSku) p.sku = value;
         else p.name = value;
-      } else if (whole && key.equalsAscii("price_cents")) {
+      } else if (whole && key.equalsBytes(PRICE_CENTS, 11)) {
         if (p.hasPrice) {
           s.fail("duplicate field");
           return p;
@@ -148,12 +167,15 @@ function parseProduct(s: Scanner, whole: bool): Product {
 }
 
 function encodeProduct(p: Product): Buf {
-  const out = new Buf(64);
-  out.ascii('{"sku":');
-  out.jsonString(p.sku!);
-  out.ascii(',"name":');
-  out.jsonString(p.name!);
-  out.ascii(',"price_cents":');
+  const sku = p.sku!;
+  const name = p.name!;
+  // Room for everything when nothing needs escaping (an i64 has at most 20 characters).
+  const out = new Buf(7 + 8 + 15 + 4 + 20 + 1 + sku.len + name.len);
+  out.bytes(OPEN_SKU, 7);
+  out.jsonString(sku);
+  out.bytes(COMMA_NAME, 8);
+  out.jsonString(name);
+  out.bytes(COMMA_PRICE_CENTS, 15);
   out.int(p.priceCents);
   out.byte(0x7d);
   return out;
@@ -174,10 +196,8 @@ function getProduct(ptr: usize, len: i32): Buf {
   const query = parseProduct(s, false);
   if (!s.ok()) return error("bad_request: ", s.error);
   const sku = query.sku!;
-  const cache = text("product-cache");
-  const db = text("catalog-db");
 
-  const cached = cache_get(cache.ptr, cache.len, sku.ptr, sku.len);
+  const cached = cache_get(PRODUCT_CACHE, PRODUCT_CACHE_LEN, sku.ptr, sku.len);
   if (cached >= 0) {
     const bytes = reply(cached);
     const cs = new Scanner(bytes.ptr, bytes.len);
@@ -185,7 +205,7 @@ function getProduct(ptr: usize, len: i32): Buf {
     if (cs.ok()) return encodeProduct(product);
     // An unreadable cache entry only costs a store read.
   }
-  const stored = kv_get(db.ptr, db.len, sku.ptr, sku.len);
+  const stored = kv_get(CATALOG_DB, CATALOG_DB_LEN, sku.ptr, sku.len);
   if (stored == -1) return error("not_found");
   if (stored < 0) return error("storage_unavailable");
   const bytes = reply(stored);
@@ -193,7 +213,7 @@ function getProduct(ptr: usize, len: i32): Buf {
   const product = parseProduct(ps, true);
   if (!ps.ok()) return error("corrupt_record");
   // Best effort: a failed refill only means the next read goes to the store again.
-  cache_put(cache.ptr, cache.len, sku.ptr, sku.len, bytes.ptr, bytes.len);
+  cache_put(PRODUCT_CACHE, PRODUCT_CACHE_LEN, sku.ptr, sku.len, bytes.ptr, bytes.len);
   return encodeProduct(product);
 }
 
@@ -204,11 +224,9 @@ function putProduct(ptr: usize, len: i32): Buf {
   if (product.priceCents < 0) return error("bad_request: price_cents must not be negative");
   const sku = product.sku!;
   const record = encodeProduct(product);
-  const db = text("catalog-db");
-  if (kv_put(db.ptr, db.len, sku.ptr, sku.len, record.ptr, record.len) < 0) {
+  if (kv_put(CATALOG_DB, CATALOG_DB_LEN, sku.ptr, sku.len, record.ptr, record.len) < 0) {
     return error("storage_unavailable");
   }
-  const cache = text("product-cache");
-  cache_put(cache.ptr, cache.len, sku.ptr, sku.len, record.ptr, record.len);
+  cache_put(PRODUCT_CACHE, PRODUCT_CACHE_LEN, sku.ptr, sku.len, record.ptr, record.len);
   return record;
 }

@@ -1,6 +1,11 @@
 // Byte buffers and JSON scanning over guest memory, without AssemblyScript strings: requests
 // and replies are UTF-8 bytes, and staying in bytes keeps the per-request cost low.
 // Mirrors guests/c/payments.c; output escaping matches serde_json byte for byte.
+//
+// Written for wasmi's fuel model (benches/README.md, "Lighter guests"): fuel is charged per
+// metered region up front (function entry, loop header, `if` arm), so the common case (plain
+// ASCII strings, no escapes) takes short loops and bulk copies, and the escape handling sits
+// in `if` arms and functions that only that case enters.
 
 /** A growable byte buffer in the stub runtime's heap (reset per request, see catalog.ts). */
 export class Buf {
@@ -10,7 +15,7 @@ export class Buf {
 
   constructor(cap: i32) {
     this.cap = cap;
-    this.ptr = heap.alloc(<usize>cap);
+    this.ptr = cap > 0 ? heap.alloc(<usize>cap) : 0;
   }
 
   /** Wraps bytes that already exist (a host reply). */
@@ -58,18 +63,35 @@ export class Buf {
   int(v: i64): void {
     if (v < 0) this.byte(0x2d);
     let m: u64 = v < 0 ? <u64>0 - <u64>v : <u64>v;
-    const digits = new Buf(20);
+    let n = 1;
+    for (let t = m; t >= 10; t /= 10) n++;
+    this.reserve(n);
+    let at = this.ptr + <usize>(this.len + n);
     do {
-      digits.byte(<u8>(0x30 + <i32>(m % 10)));
+      at--;
+      store<u8>(at, <u8>(0x30 + <i32>(m % 10)));
       m /= 10;
     } while (m != 0);
-    for (let i = digits.len - 1; i >= 0; i--) this.byte(load<u8>(digits.ptr + <usize>i));
+    this.len += n;
   }
 
   /** A JSON string literal of `s`, escaped as serde_json does. */
   jsonString(s: Buf): void {
+    const n = s.len;
+    let i = 0;
+    while (i < n && !needsEscape(load<u8>(s.ptr + <usize>i))) i++;
+    this.reserve(n + 2);
+    store<u8>(this.ptr + <usize>this.len, 0x22);
+    memory.copy(this.ptr + <usize>(this.len + 1), s.ptr, <usize>i);
+    this.len += i + 1;
+    if (i < n) this.escapedTail(s, i);
     this.byte(0x22);
-    for (let i = 0; i < s.len; i++) {
+  }
+
+  /** The rest of `s` from `i`, escaping byte by byte (the first byte there needs it). */
+  @inline(never)
+  private escapedTail(s: Buf, i: i32): void {
+    for (; i < s.len; i++) {
       const c = load<u8>(s.ptr + <usize>i);
       if (c == 0x22) this.ascii('\\"');
       else if (c == 0x5c) this.ascii("\\\\");
@@ -84,7 +106,15 @@ export class Buf {
         this.byte(hexDigit(c & 15));
       } else this.byte(c);
     }
-    this.byte(0x22);
+  }
+
+  /** Whether the buffer holds exactly the `n` bytes at `ptr`. */
+  equalsBytes(ptr: usize, n: i32): bool {
+    if (this.len != n) return false;
+    for (let i = 0; i < n; i++) {
+      if (load<u8>(this.ptr + <usize>i) != load<u8>(ptr + <usize>i)) return false;
+    }
+    return true;
   }
 
   equalsAscii(s: string): bool {
@@ -94,6 +124,13 @@ export class Buf {
     }
     return true;
   }
+}
+
+/** A byte JSON strings cannot hold as is: `"`, `\\`, a control character. */
+// @ts-ignore: decorator
+@inline
+function needsEscape(c: u8): bool {
+  return c < 0x20 || c == 0x22 || c == 0x5c;
 }
 
 function hexDigit(v: u8): u8 {
@@ -163,6 +200,28 @@ export class Scanner {
     }
     this.p += 4;
     return v;
+  }
+
+  /**
+   * Reads a string literal at the cursor (a `"`): a plain one (no escape, no control
+   * character) as a view of the input, else decoded into a fresh buffer by `string`.
+   */
+  stringValue(): Buf {
+    const start = this.p + 1;
+    let p = start;
+    while (p < this.end && !needsEscape(load<u8>(p))) p++;
+    if (p < this.end && load<u8>(p) == 0x22) {
+      this.p = p + 1;
+      return Buf.view(start, <i32>(p - start));
+    }
+    return this.decoded();
+  }
+
+  @inline(never)
+  private decoded(): Buf {
+    const out = new Buf(32);
+    this.string(out);
+    return out;
   }
 
   /** Reads a string literal at the cursor (a `"`), decoding escapes into `out` if given. */

@@ -99,6 +99,27 @@ struct Pair {
 
 const EMPTY: Pair = Pair { key: (0, 0), value: Token::Null };
 
+/// A callee's reply on the fast path, scanned once: `Err(code)` for an application error
+/// (`"error"` a plain string), else the response; `None` if either needs `serde_json` (the
+/// caller then probes and decodes as before, so the outcome is the same either way).
+#[inline(never)]
+pub(crate) fn fast_reply<T: DeserializeOwned>(
+    bytes: &[u8],
+) -> Option<Result<T, alloc::string::String>> {
+    let mut pairs = [EMPTY; KEYS_MAX];
+    let len = scan_object(bytes, &mut pairs)?;
+    let object = Object { input: bytes, pairs: &pairs[..len] };
+    let mut errors = object.pairs.iter().filter(|pair| object.key(pair) == b"error");
+    match (errors.next(), errors.next()) {
+        (None, _) => T::deserialize(object).ok().map(Ok),
+        (Some(&Pair { value: Token::Str(start, end), .. }), None) => {
+            Some(Err(token_str(bytes, start, end).into()))
+        }
+        // A repeated "error", or one that is not a string: `serde_json` decides.
+        _ => None,
+    }
+}
+
 #[inline(never)]
 fn fast_from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
     let mut pairs = [EMPTY; KEYS_MAX];
@@ -120,16 +141,60 @@ fn skip_space(input: &[u8], mut at: usize) -> usize {
 /// Scans a string whose opening quote is at `at - 1`: the index of its closing quote, or
 /// `None` for anything but printable ASCII without escapes.
 fn scan_string(input: &[u8], mut at: usize) -> Option<usize> {
-    loop {
-        let b = *input.get(at)?;
-        if b == b'"' {
-            return Some(at);
+    // Eight bytes at a time: a loop's every iteration costs its whole body in fuel.
+    while let Some(&chunk) = input.get(at..).and_then(|rest| rest.first_chunk::<8>()) {
+        let stops = not_plain(u64::from_le_bytes(chunk));
+        if stops != 0 {
+            return closing_quote(input, at, stops);
         }
-        if !(0x20..0x7f).contains(&b) || b == b'\\' {
-            return None;
-        }
-        at += 1;
+        at += 8;
     }
+    // Fewer than eight bytes left: padded with NULs, which stop the scan.
+    let rest = input.get(at..)?;
+    let mut chunk = [0u8; 8];
+    chunk[..rest.len()].copy_from_slice(rest);
+    closing_quote(input, at, not_plain(u64::from_le_bytes(chunk)))
+}
+
+/// The index of the lowest flagged byte of the eight at `at` if it is a `"`, else `None`.
+fn closing_quote(input: &[u8], at: usize, stops: u64) -> Option<usize> {
+    // The lowest flag is exact: the flags' borrows only run upwards.
+    let at = at + (stops.trailing_zeros() / 8) as usize;
+    (input.get(at) == Some(&b'"')).then_some(at)
+}
+
+const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+
+/// The high bit of each byte of `x` below `n` (`n` ≤ 0x80); exact up to the lowest flagged
+/// byte, above it a flag may be spurious (the subtraction's borrow).
+fn below(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS
+}
+
+/// The high bit of each byte of `x` equal to `b` (exact up to the lowest flagged byte).
+fn equal(x: u64, b: u8) -> u64 {
+    below(x ^ (ONES * u64::from(b)), 1)
+}
+
+/// Flags (see [`below`]) the bytes of `x` a fast-path string cannot hold: not printable
+/// ASCII (controls, DEL, non-ASCII), `"` and `\\`.
+fn not_plain(x: u64) -> u64 {
+    (x & HIGHS) | below(x, 0x20) | equal(x, b'"') | equal(x, b'\\') | equal(x, 0x7f)
+}
+
+/// Flags (see [`below`]) the bytes of `x` JSON escapes: controls, `"` and `\\`.
+fn escaped(x: u64) -> u64 {
+    below(x, 0x20) | equal(x, b'"') | equal(x, b'\\')
+}
+
+/// Whether `text` has a byte JSON escapes, eight bytes at a time.
+fn needs_escape(text: &[u8]) -> bool {
+    let (chunks, rest) = text.as_chunks::<8>();
+    let mut last = [b' '; 8];
+    last[..rest.len()].copy_from_slice(rest);
+    chunks.iter().any(|&chunk| escaped(u64::from_le_bytes(chunk)) != 0)
+        || escaped(u64::from_le_bytes(last)) != 0
 }
 
 /// Scans an integer at `at` (JSON grammar: no leading zeros); its value and the index after
@@ -237,12 +302,16 @@ struct Object<'a, 'de> {
 }
 
 impl Object<'_, '_> {
+    fn key(&self, pair: &Pair) -> &[u8] {
+        let (start, end) = pair.key;
+        &self.input[start as usize..end as usize]
+    }
+
     /// The value of the one key named `name`, or `None` if absent or repeated.
     fn field(&self, name: &str) -> Option<Token> {
         let mut found = None;
         for pair in self.pairs {
-            let (start, end) = pair.key;
-            if &self.input[start as usize..end as usize] == name.as_bytes() {
+            if self.key(pair) == name.as_bytes() {
                 if found.is_some() {
                     return None; // serde_json: "duplicate field"
                 }
@@ -315,13 +384,18 @@ struct Value<'de> {
 
 impl<'de> Value<'de> {
     fn str(&self, start: u32, end: u32) -> &'de str {
-        let bytes = &self.input[start as usize..end as usize];
-        debug_assert!(bytes.is_ascii());
-        // SAFETY: `scan_string` admitted only printable ASCII into a `Token::Str`, and ASCII
-        // is UTF-8. (`from_utf8` would be a second pass over the bytes, and a large function
-        // whose every call costs its whole body in fuel.)
-        unsafe { core::str::from_utf8_unchecked(bytes) }
+        token_str(self.input, start, end)
     }
+}
+
+/// The text of a `Token::Str(start, end)` of `input`.
+fn token_str(input: &[u8], start: u32, end: u32) -> &str {
+    let bytes = &input[start as usize..end as usize];
+    debug_assert!(bytes.is_ascii());
+    // SAFETY: `scan_string` admitted only printable ASCII into a `Token::Str`, and ASCII
+    // is UTF-8. (`from_utf8` would be a second pass over the bytes, and a large function
+    // whose every call costs its whole body in fuel.)
+    unsafe { core::str::from_utf8_unchecked(bytes) }
 }
 
 impl<'de> de::Deserializer<'de> for Value<'de> {
@@ -392,7 +466,7 @@ impl Writer {
     /// `"text"`, or [`GiveUp`] if `text` has a character JSON escapes (serde_json's rules:
     /// `"`, `\` and controls; other characters are written as they are).
     fn string(&mut self, text: &str) -> Result<(), GiveUp> {
-        if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        if needs_escape(text.as_bytes()) {
             return Err(GiveUp);
         }
         self.out.push(b'"');
@@ -402,18 +476,10 @@ impl Writer {
     }
 
     /// Decimal digits of `n`, as `itoa` (serde_json) writes them.
-    fn unsigned(&mut self, mut n: u64) {
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        self.out.extend_from_slice(&digits[at..]);
+    fn unsigned(&mut self, n: u64) {
+        let mut buf = [0u8; 20];
+        let at = digits(n, &mut buf);
+        self.out.extend_from_slice(&buf[at..]);
     }
 
     fn signed(&mut self, n: i64) {
@@ -421,6 +487,21 @@ impl Writer {
             self.out.push(b'-');
         }
         self.unsigned(n.unsigned_abs());
+    }
+}
+
+/// Writes the decimal digits of `n` at the end of `buf`, as `itoa` (serde_json) and
+/// `to_string` write them, without `core::fmt`, and returns where they start: the one digit
+/// loop behind [`Writer`]'s integers and [`crate::decimal`].
+pub(crate) fn digits(mut n: u64, buf: &mut [u8; 20]) -> usize {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return at;
+        }
     }
 }
 

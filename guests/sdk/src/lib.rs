@@ -341,16 +341,7 @@ pub fn concat(parts: &[&str]) -> alloc::string::String {
 #[must_use]
 pub fn decimal(value: i64) -> alloc::string::String {
     let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut n = value.unsigned_abs();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
+    let at = json::digits(value.unsigned_abs(), &mut digits);
     let mut out = alloc::string::String::with_capacity(21 - at);
     if value < 0 {
         out.push('-');

@@ -82,6 +82,12 @@ pub(crate) fn mentions_error(reply: &[u8]) -> bool {
 
 /// Splits a callee's reply into its application error or the expected response.
 pub(crate) fn decode_reply<Resp: DeserializeOwned>(reply: &[u8]) -> Result<Resp, CallError> {
+    // A flat reply: scanned once for both questions.
+    match json::fast_reply(reply) {
+        Some(Ok(response)) => return Ok(response),
+        Some(Err(code)) => return Err(CallError::Failed(AppError::from_code(code))),
+        None => {}
+    }
     // Only a reply mentioning "error" can be an application error: skip the probe otherwise.
     if mentions_error(reply)
         && let Ok(ErrorProbe { error: Some(code) }) = json::from_slice(reply)

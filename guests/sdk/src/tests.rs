@@ -269,3 +269,58 @@ fn each_test_thread_has_its_own_world() {
     let other = std::thread::spawn(|| kv::get("db", "mine")).join().expect("thread");
     assert_eq!(other, Ok(None));
 }
+
+/// `decode_reply` scans a flat reply once for both the error and the response; what it
+/// answers must be what the probe-then-decode it short-cuts answered, on any reply.
+#[test]
+fn replies_scanned_once_decode_as_probe_then_decode_did() {
+    #[derive(Debug, serde::Deserialize)]
+    struct Probe {
+        error: Option<String>,
+    }
+    fn probed<T: serde::de::DeserializeOwned>(reply: &[u8]) -> Result<T, CallError> {
+        if crate::reply::mentions_error(reply)
+            && let Ok(Probe { error: Some(code) }) = crate::json::from_slice(reply)
+        {
+            return Err(CallError::Failed(AppError::from_code(code)));
+        }
+        crate::json::from_slice(reply)
+            .map_err(|e| CallError::BadReply(alloc::string::ToString::to_string(&e)))
+    }
+    let replies = [
+        r#"{"name":"x"}"#,
+        r#"{"error":"out_of_stock"}"#,
+        r#"{"error":"out_of_stock","name":"x"}"#,
+        r#"{"name":"x","error":"late"}"#,
+        r#"{"error":null,"name":"x"}"#,
+        r#"{"error":null}"#,
+        r#"{"error":5,"name":"x"}"#,
+        r#"{"error":true}"#,
+        r#"{"error":"a","error":"b"}"#,
+        r#"{"error":"a","error":"b","name":"x"}"#,
+        r#"{"error":"a","error":null,"name":"x"}"#,
+        r#"{"name":"error"}"#,
+        r#"{"name":"x","extra":"error"}"#,
+        r#"{"error":"caf\u00e9"}"#,
+        "{\"error\":\"caf\u{e9}\"}",
+        r#"{"error":{"code":1}}"#,
+        r#"{"error":[],"name":"x"}"#,
+        r#"{"name":"x","extra":[1]}"#,
+        r#"{"name":"a\"b"}"#,
+        r#" { "error" : "spaced" } "#,
+        r#"{"name":1}"#,
+        r#"{}"#,
+        r#"[]"#,
+        r#""error""#,
+        "",
+        r#"{"name":"x""#,
+    ];
+    for reply in replies {
+        let ours = alloc::format!("{:?}", crate::reply::decode_reply::<Thing>(reply.as_bytes()));
+        let theirs = alloc::format!("{:?}", probed::<Thing>(reply.as_bytes()));
+        assert_eq!(ours, theirs, "{reply}");
+        let ours = alloc::format!("{:?}", crate::reply::decode_reply::<Probe>(reply.as_bytes()));
+        let theirs = alloc::format!("{:?}", probed::<Probe>(reply.as_bytes()));
+        assert_eq!(ours, theirs, "{reply}");
+    }
+}

@@ -72,6 +72,8 @@ const ORDERS: &[&str] = &[
     "{\"order_id\":\"a\",\n\t\"qty\":0,\r\"total\":4294967295,\"express\":true,\"status\":\"placed\",\"type\":\"t\"}",
     // Unknown keys are ignored, as derived structs do.
     r#"{"extra":1,"order_id":"o","qty":1,"total":1,"express":true,"status":"placed","type":null,"more":"x"}"#,
+    // Strings longer than the scanner's eight-byte chunks.
+    r#"{"order_id":"ord-0123456789-abcdefghij","qty":3,"total":70,"express":true,"status":"payment_declined","type":"a longer type, 24 bytes"}"#,
     // Everything below goes to serde_json; the answer must still be serde_json's.
     r#"{"order_id":"o\"q","qty":1,"total":1,"express":true,"status":"placed","type":null}"#,
     r#"{"order_id":"ünï","qty":1,"total":1,"express":true,"status":"placed","type":null}"#,
@@ -153,11 +155,11 @@ fn the_fast_path_answers_flat_objects() {
             kind: Some("x".to_owned()),
         }
     );
-    for input in &ORDERS[..4] {
+    for input in &ORDERS[..5] {
         assert!(fast_from_slice::<Order>(input.as_bytes()).is_some(), "{input}");
     }
     // And gives up on what it does not know, so that serde_json decides.
-    for input in &ORDERS[4..] {
+    for input in &ORDERS[5..] {
         assert!(fast_from_slice::<Order>(input.as_bytes()).is_none(), "{input}");
     }
     assert!(fast_from_slice::<WithDefault>(br#"{"sku":"a"}"#).is_none());
@@ -228,8 +230,8 @@ fn the_fast_writer_answers_flat_structs_and_gives_up_on_the_rest() {
 fn every_one_byte_change_of_a_flat_input_decodes_as_serde_json_does() {
     // Each position of each fast-path input, replaced by each byte that matters to the
     // grammar (or deleted): whatever the fast path accepts, serde_json must read the same.
-    const BYTES: &[u8] = b" \"\\0-19}{,:xe.n\n\x01";
-    for input in &ORDERS[..4] {
+    const BYTES: &[u8] = b" \"\\0-19}{,:xe.n\n\x01\x7f\x80\xc3\xff";
+    for input in &ORDERS[..5] {
         for at in 0..input.len() {
             let mut variants: Vec<Vec<u8>> = BYTES
                 .iter()
@@ -246,6 +248,34 @@ fn every_one_byte_change_of_a_flat_input_decodes_as_serde_json_does() {
                 let ours = from_slice::<Order>(&v).map_err(|e| e.to_string());
                 let theirs = serde_json::from_slice::<Order>(&v).map_err(|e| e.to_string());
                 assert_eq!(ours, theirs, "input {}", String::from_utf8_lossy(&v));
+            }
+        }
+    }
+}
+
+#[test]
+fn strings_are_scanned_eight_bytes_at_a_time_as_byte_by_byte() {
+    // Every length up to three chunks and a bit, each byte that matters at each position:
+    // the chunked scans agree with the byte-by-byte rules they replace.
+    const SPECIAL: &[u8] = b"\"\\\x00\x01\x1f\x7f\x80\xc3\xff !~";
+    let plain = |c: u8| (0x20..0x7f).contains(&c) && c != b'\\';
+    for len in 0..=26 {
+        for at in 0..len.max(1) {
+            for &b in SPECIAL {
+                let mut text = vec![b'a'; len];
+                if at < len {
+                    text[at] = b;
+                }
+                let escapes = text.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\');
+                assert_eq!(needs_escape(&text), escapes, "{text:?}");
+                let mut input = vec![b'"'];
+                input.extend(&text);
+                input.push(b'"');
+                let stop = (1..input.len()).find(|&i| input[i] == b'"' || !plain(input[i]));
+                let closing = stop.filter(|&i| input[i] == b'"');
+                assert_eq!(scan_string(&input, 1), closing, "{input:?}");
+                let open = &input[..input.len() - 1];
+                assert_eq!(scan_string(open, 1), closing.filter(|&i| i < open.len()), "{open:?}");
             }
         }
     }
