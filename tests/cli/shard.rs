@@ -15,12 +15,13 @@ fn bin() -> Command {
     c
 }
 
-/// Runs shards `0..n` of `cases` cases from `seed` as `n` processes at once, into `dir`.
-fn shards(n: usize, cases: usize, seed: u64, dir: &Path) -> Vec<PathBuf> {
+/// Runs `fusebench ARGS --shard I/N --out DIR` for every shard `I` of `n` as `n` processes at
+/// once; each must exit 0 and name its shard.
+fn shard_processes(n: usize, args: &[&str], dir: &Path) {
     let children: Vec<_> = (0..n)
         .map(|i| {
             bin()
-                .args(["check", DEFECT, "--cases", &cases.to_string(), "--seed", &seed.to_string()])
+                .args(args)
                 .args(["--shard", &format!("{i}/{n}"), "--out", dir.to_str().expect("utf-8")])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -33,15 +34,26 @@ fn shards(n: usize, cases: usize, seed: u64, dir: &Path) -> Vec<PathBuf> {
         assert_eq!(code(&out), 0, "shard {i}: {}", stderr(&out));
         assert!(stdout(&out).contains(&format!("shard {i}/{n}:")), "{}", stdout(&out));
     }
+}
+
+/// Runs shards `0..n` of `cases` cases from `seed` as `n` processes at once, into `dir`.
+fn shards(n: usize, cases: usize, seed: u64, dir: &Path) -> Vec<PathBuf> {
+    let (cases, seed) = (cases.to_string(), seed.to_string());
+    shard_processes(n, &["check", DEFECT, "--cases", &cases, "--seed", &seed], dir);
     (0..n).map(|i| dir.join(format!("payment-redelivery.shard-{i}-of-{n}.json"))).collect()
 }
 
-fn merge(files: &[PathBuf], extra: &[&str]) -> Output {
-    let mut args = vec!["merge".to_owned(), DEFECT.to_owned()];
+/// `fusebench merge SCENARIO FILES... EXTRA...`.
+fn merge_of(scenario: &str, files: &[PathBuf], extra: &[&str]) -> Output {
+    let mut args = vec!["merge".to_owned(), scenario.to_owned()];
     args.extend(files.iter().map(|f| f.display().to_string()));
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     fusebench(&args)
+}
+
+fn merge(files: &[PathBuf], extra: &[&str]) -> Output {
+    merge_of(DEFECT, files, extra)
 }
 
 #[test]
@@ -103,32 +115,12 @@ const SEEDS: [&str; 6] = ["--seeds", "5", "--seed", "3", "--duration", "2"];
 
 /// Runs shards `0..n` of [`SEEDS`] as `n` processes at once, each with `--out dir`.
 fn run_shards(n: usize, dir: &Path) -> Vec<PathBuf> {
-    let children: Vec<_> = (0..n)
-        .map(|i| {
-            bin()
-                .args(["run", SLOW_PATH])
-                .args(SEEDS)
-                .args(["--shard", &format!("{i}/{n}"), "--out", dir.to_str().expect("utf-8")])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("a shard process starts")
-        })
-        .collect();
-    for (i, child) in children.into_iter().enumerate() {
-        let out: Output = child.wait_with_output().expect("shard process");
-        assert_eq!(code(&out), 0, "shard {i}: {}", stderr(&out));
-        assert!(stdout(&out).contains(&format!("shard {i}/{n}:")), "{}", stdout(&out));
-    }
+    shard_processes(n, &[&["run", SLOW_PATH][..], &SEEDS].concat(), dir);
     (0..n).map(|i| dir.join(format!("hot-path-slo.run-shard-{i}-of-{n}.json"))).collect()
 }
 
 fn merge_runs(files: &[PathBuf], extra: &[&str]) -> Output {
-    let mut args = vec!["merge".to_owned(), SLOW_PATH.to_owned()];
-    args.extend(files.iter().map(|f| f.display().to_string()));
-    args.extend(extra.iter().map(|s| (*s).to_owned()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    fusebench(&args)
+    merge_of(SLOW_PATH, files, extra)
 }
 
 #[test]
