@@ -177,3 +177,32 @@ impl Sim {
         self.journey_answered(req, outcome, body);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::BodyCheck;
+    use crate::system::ids::{EndpointId, ServiceId};
+
+    /// The check runs again whenever the endpoint or a byte differs; only the same bytes to the
+    /// same endpoint reuse the verdict.
+    #[test]
+    fn a_verdict_is_reused_only_for_the_same_bytes_to_the_same_endpoint() {
+        let mut memo = BodyCheck::default();
+        let mut checks = 0;
+        let mut ask = |service: u32, endpoint: u32, body: &[u8], verdict: bool| {
+            memo.valid(ServiceId(service), EndpointId(endpoint), body, || {
+                checks += 1;
+                verdict
+            })
+        };
+        assert!(ask(0, 0, b"{}", true));
+        assert!(ask(0, 0, b"{}", false), "same bytes, same endpoint: the kept verdict");
+        assert!(!ask(0, 1, b"{}", false), "another endpoint is checked");
+        assert!(ask(1, 1, b"{}", true), "another service is checked");
+        assert!(!ask(1, 1, b"{} ", false), "another byte is checked");
+        assert!(ask(1, 1, b"{}", true), "and so is the body before it, once another came");
+        assert!(ask(1, 1, b"{}", false), "then it is the kept one again");
+        drop(ask);
+        assert_eq!(checks, 5);
+    }
+}
