@@ -202,7 +202,6 @@ mod tests {
         assert!(!ask(1, 1, b"{} ", false), "another byte is checked");
         assert!(ask(1, 1, b"{}", true), "and so is the body before it, once another came");
         assert!(ask(1, 1, b"{}", false), "then it is the kept one again");
-        drop(ask);
         assert_eq!(checks, 5);
     }
 }
