@@ -114,12 +114,16 @@ fn table(modules: &[Shipped]) {
     );
     eprintln!("|---|---:|---:|---:|---:|---:|---:|");
     let mut alone = Vec::new();
+    // Per module, for the medians the simulator's two constants are set from.
+    let mut per_byte = Vec::new();
+    let mut instantiations = Vec::new();
     for m in modules {
         let code = code_section_bytes(&m.bytes);
         let compile = median_cpu(15, || {
             black_box(wasmi::Module::new(&engine, &m.bytes[..]).expect("compiles"));
         });
         let derived = code * COMPILE_NS_PER_CODE_BYTE + INSTANTIATE_NS;
+        per_byte.push(compile.as_nanos() as f64 / code.max(1) as f64);
         let mut rt = match loaded(m) {
             Ok(rt) => rt,
             Err(why) => {
@@ -138,6 +142,7 @@ fn table(modules: &[Shipped]) {
         let inst = median_cpu(15, || {
             black_box(instantiate(&mut rt));
         });
+        instantiations.push(inst.as_nanos() as f64);
         eprintln!(
             "| {} | {code} | {:.0} | {:.1} | {:.1} | {fuel} | {:.0} |",
             m.name,
@@ -150,6 +155,18 @@ fn table(modules: &[Shipped]) {
     for line in alone {
         eprintln!("not instantiated alone (part of a composed service): {line}");
     }
+    eprintln!(
+        "median over modules: {:.1} ns per code byte (COMPILE_NS_PER_CODE_BYTE is {COMPILE_NS_PER_CODE_BYTE}), \
+         {:.0} ns per instantiation (INSTANTIATE_NS is {INSTANTIATE_NS})",
+        median(&mut per_byte),
+        median(&mut instantiations),
+    );
+}
+
+/// The median of `xs` (the upper one of an even count), 0 for none.
+fn median(xs: &mut [f64]) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs.get(xs.len() / 2).copied().unwrap_or(0.0)
 }
 
 fn cold_start(c: &mut Criterion<ThreadCpu>) {

@@ -511,7 +511,7 @@ fn the_inspector_shows_a_services_rollout_and_its_replicas_per_version() {
 #[test]
 fn the_control_plane_view_shows_each_proxy_s_configuration_over_the_run() {
     use egui_kittest::kittest::NodeT;
-    use fusebench_gui::panels::control_plane::{NO_CONTROL_PLANE, TIMELINES};
+    use fusebench_gui::panels::control_plane::{NO_CONTROL_PLANE, NO_PUSH_YET, TIMELINES};
     let mut h = harness(Some(&scenario("scenarios/mesh/shop-canary.toml")));
     h.run_steps(3);
     // Before a run, with nothing selected: the pushes as declared, no timeline yet.
@@ -528,6 +528,22 @@ fn the_control_plane_view_shows_each_proxy_s_configuration_over_the_run() {
     let settings = fusebench_gui::live::RunSettings { seed: 1, duration_s: 22.0, speed: None };
     h.state_mut().apply(Command::NewRun { settings, play: true });
     let now = |a: &App| a.bench.run.as_ref().map_or(0.0, |r| r.now().as_secs_f64());
+    // Before the first push (10 s): a row per proxy already, each on the scenario's own
+    // configuration from the start.
+    step_until(&mut h, 5_000, |a| now(a) >= 3.0);
+    h.state_mut().apply(Command::Pause);
+    h.run_steps(3);
+    assert!(now(h.state()) < 10.0, "paused at {} s", now(h.state()));
+    h.get_by_label(TIMELINES);
+    h.get_by_label(NO_PUSH_YET);
+    let mut before_push: Vec<String> = h
+        .query_all_by_label_contains(": config 0 from 0.000 s so far")
+        .filter_map(|n| n.accesskit_node().value())
+        .map(|l| l.split(':').next().unwrap_or_default().to_owned())
+        .collect();
+    before_push.sort();
+    assert!(h.query_by_label_contains(": config 1 from").is_none());
+    h.state_mut().apply(Command::Play);
     step_until(&mut h, 5_000, |a| now(a) >= 12.0);
     h.state_mut().apply(Command::Pause);
     h.run_steps(3);
@@ -558,6 +574,8 @@ fn the_control_plane_view_shows_each_proxy_s_configuration_over_the_run() {
         routes.pushes[0].applied.iter().map(|a| a.proxy.clone()).collect();
     proxies.sort();
     assert!(proxies.len() >= 3 && proxies.contains(&"gateway".to_owned()), "{proxies:?}");
+    // The rows shown before the first push were exactly the proxies it then reached.
+    assert_eq!(before_push, proxies, "rows before the first push");
     let at = |config: usize, proxy: &str| {
         routes.pushes[config - 1].applied.iter().find(|a| a.proxy == proxy).map(|a| a.at_s)
     };

@@ -1,6 +1,7 @@
 //! The inspector's control plane view (Istio's istiod pushing configuration over xDS): the
-//! pushes as declared and, after a run, one timeline per proxy — the gateway and each meshed
-//! service's sidecar — with a band per configuration it applied (0 is the scenario's own),
+//! pushes as declared and, as a run goes, one timeline per proxy — the gateway and each meshed
+//! service's sidecar, every one from the start, whether a push reached it yet or not — with a
+//! band per configuration it applied (0 is the scenario's own),
 //! the push instants marked, and what each configuration changed; for a destination with
 //! version subsets, the requests each configuration sent to each subset (the report's "Mesh
 //! routes" numbers). Only the scenario's `[mesh]` and the run's
@@ -24,6 +25,9 @@ const NAME_W: f32 = 110.0;
 
 /// The heading of the per-proxy timelines (for the panel and its tests).
 pub const TIMELINES: &str = "Configuration per proxy over the run";
+
+/// What the view says under the timelines while the run has pushed nothing yet.
+pub const NO_PUSH_YET: &str = "no push yet: every proxy holds the scenario's own configuration";
 
 /// What the view says of a mesh without pushes.
 pub const NO_CONTROL_PLANE: &str =
@@ -85,20 +89,33 @@ pub fn change_lines(c: &MeshConfigs) -> Vec<String> {
     out
 }
 
-/// Which configurations `proxy` applied and from when: `config 0, 1 from 10.200 s, 2 from
-/// 21.000 s` (`None` when it applied no push).
+/// `proxy`'s configurations over the run so far: what it applied, or — for a proxy that
+/// applied no push yet — the scenario's own (0) from the start, as every proxy begins.
 #[must_use]
-pub fn proxy_line(c: &MeshConfigs, proxy: &str) -> Option<String> {
+pub fn proxy_bands(c: &MeshConfigs, proxy: &str) -> Vec<Band> {
     let bands = c.bands(proxy);
-    let mut parts: Vec<String> = Vec::new();
-    for b in &bands {
-        parts.push(if b.config == 0 {
-            "config 0".to_owned()
-        } else {
-            format!("{} from {}", b.config, secs(b.from))
-        });
+    if bands.is_empty() {
+        vec![Band { config: 0, from: SimTime::ZERO, until: None }]
+    } else {
+        bands
     }
-    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// Which configurations `proxy` applied and from when: `config 0, 1 from 10.200 s, 2 from
+/// 21.000 s` (`config 0` alone while it applied no push).
+#[must_use]
+pub fn proxy_line(c: &MeshConfigs, proxy: &str) -> String {
+    let parts: Vec<String> = proxy_bands(c, proxy)
+        .iter()
+        .map(|b| {
+            if b.config == 0 {
+                "config 0".to_owned()
+            } else {
+                format!("{} from {}", b.config, secs(b.from))
+            }
+        })
+        .collect();
+    parts.join(", ")
 }
 
 /// The requests the run sent to `service`'s subsets: per configuration when there were
@@ -143,36 +160,44 @@ pub fn control_plane_ui(ui: &mut egui::Ui, s: &Scenario, run: Option<&LiveRun>) 
         ui.weak("Run it to see when each proxy applied each push.");
         return;
     };
+    ui.label(TIMELINES);
+    timelines_ui(ui, s, run);
     if !run.configs.has_pushes() {
-        ui.weak("last run: no push yet");
+        ui.weak(NO_PUSH_YET);
         return;
     }
-    ui.label(TIMELINES);
-    timelines_ui(ui, run);
     ui.label(RichText::new("What each configuration changed").weak());
     for line in change_lines(&run.configs) {
         ui.label(into_plain(format!("  {line}")));
     }
 }
 
-/// The proxies in the order their rows are drawn: the gateway first (where clients' requests
-/// enter), then the sidecars by name.
+/// The proxies a push reaches, in the order their rows are drawn: the gateway first (where
+/// clients' requests enter), then each meshed service's sidecar by name — every one from the
+/// start of a run, whether it applied a push yet or not (`system/mesh/control.rs` sends each
+/// push to exactly these), and any other proxy the trace names.
 #[must_use]
-pub fn rows(c: &MeshConfigs) -> Vec<&String> {
-    let mut rows: Vec<&String> = c.proxies().iter().collect();
-    rows.sort_by_key(|p| (p.as_str() != "gateway", p.as_str()));
+pub fn rows(c: &MeshConfigs, s: &Scenario) -> Vec<String> {
+    let mut rows: Vec<String> = vec!["gateway".to_owned()];
+    if let Some(mesh) = &s.mesh {
+        rows.extend(s.services.iter().filter(|x| mesh.contains(&x.name)).map(|x| x.name.clone()));
+    }
+    rows.extend(c.proxies().iter().cloned());
+    rows.sort_by(|a, b| (a != "gateway", a).cmp(&(b != "gateway", b)));
+    rows.dedup();
     rows
 }
 
-/// One row per proxy that applied a push: a band per configuration, coloured and numbered,
-/// each hoverable (its span, what its push changed) and labelled for accessibility; the push
-/// instants as vertical marks; the run's time below.
-fn timelines_ui(ui: &mut egui::Ui, run: &LiveRun) {
+/// One row per proxy: a band per configuration, coloured and numbered, each hoverable (its
+/// span, what its push changed) and labelled for accessibility; the push instants as vertical
+/// marks; the run's time below.
+fn timelines_ui(ui: &mut egui::Ui, s: &Scenario, run: &LiveRun) {
     let c = &run.configs;
     let finished = run.state == RunState::Finished;
     let end = run.end.as_secs_f64();
     let now = run.now();
-    for proxy in rows(c) {
+    for proxy in rows(c, s) {
+        let proxy = &proxy;
         ui.horizontal(|ui| {
             ui.allocate_ui_with_layout(
                 vec2(NAME_W, ROW_H),
@@ -193,7 +218,7 @@ fn timelines_ui(ui: &mut egui::Ui, run: &LiveRun) {
             };
             let painter = ui.painter_at(rect.expand(2.0));
             painter.rect_filled(rect, 2.0, theme::BAND);
-            for (i, b) in c.bands(proxy).iter().enumerate() {
+            for (i, b) in proxy_bands(c, proxy).iter().enumerate() {
                 let until = b.until.unwrap_or(now).max(b.from);
                 let r = egui::Rect::from_min_max(
                     egui::pos2(x(b.from), rect.top()),
@@ -241,7 +266,8 @@ pub fn proxy_config_ui(ui: &mut egui::Ui, s: &Scenario, proxy: &str, run: Option
     if mesh.pushes.is_empty() {
         return;
     }
-    let Some(line) = run.and_then(|r| proxy_line(&r.configs, proxy)) else { return };
+    let Some(run) = run else { return };
+    let line = proxy_line(&run.configs, proxy);
     ui.label(RichText::new("Configuration applied (last run)").weak());
     ui.label(into_plain(format!("  {line}")));
 }
@@ -280,6 +306,13 @@ mod tests {
         }
     }
 
+    /// The canary shop: a mesh of every service (`all = true`) with two pushes.
+    fn canary() -> Scenario {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/mesh/shop-canary.toml");
+        let text = std::fs::read_to_string(path).expect("the canary shop reads");
+        fusebench_model::scenario::parse(path, &text).ok().expect("the canary shop parses")
+    }
+
     fn fed(lines: &[TraceLine]) -> MeshConfigs {
         let mut c = MeshConfigs::new();
         for l in lines {
@@ -297,7 +330,12 @@ mod tests {
             route(5_000, "istiod", "push", 2, "v2=100"),
             route(5_400, "orders", "applied", 2, "v2=100"),
         ]);
-        assert_eq!(rows(&c), ["gateway", "orders"], "the gateway first");
+        let s = canary();
+        let mut sidecars: Vec<String> = s.services.iter().map(|x| x.name.clone()).collect();
+        sidecars.sort();
+        assert!(sidecars.len() >= 4 && sidecars.contains(&"orders".to_owned()), "{sidecars:?}");
+        let expected: Vec<String> = std::iter::once("gateway".to_owned()).chain(sidecars).collect();
+        assert_eq!(rows(&c, &s), expected, "every proxy, the gateway first, then by name");
         let gateway = c.bands("gateway");
         assert_eq!(
             band_label("gateway", &gateway[0], false),
@@ -311,12 +349,16 @@ mod tests {
             band_label("gateway", &gateway[1], true),
             "gateway: config 1 from 1.500 s to the end"
         );
-        assert_eq!(proxy_line(&c, "gateway").as_deref(), Some("config 0, 1 from 1.500 s"));
+        assert_eq!(proxy_line(&c, "gateway"), "config 0, 1 from 1.500 s");
+        assert_eq!(proxy_line(&c, "orders"), "config 0, 1 from 1.250 s, 2 from 5.400 s");
+        // A proxy the pushes have not reached yet holds the scenario's own from the start.
+        assert_eq!(proxy_line(&c, "catalog"), "config 0");
+        let catalog = proxy_bands(&c, "catalog");
+        assert_eq!(catalog, [Band { config: 0, from: SimTime::ZERO, until: None }]);
         assert_eq!(
-            proxy_line(&c, "orders").as_deref(),
-            Some("config 0, 1 from 1.250 s, 2 from 5.400 s")
+            band_label("catalog", &catalog[0], false),
+            "catalog: config 0 from 0.000 s so far"
         );
-        assert_eq!(proxy_line(&c, "catalog"), None);
         assert_eq!(
             change_lines(&c),
             [
@@ -330,7 +372,15 @@ mod tests {
             change_lines(&c)[1],
             "config 1 pushed at 1.000 s: payments: v2=100; applied by no proxy yet"
         );
-        assert!(rows(&c).is_empty(), "no row before a proxy applies anything");
+        assert_eq!(rows(&c, &s), expected, "a row per proxy before any applied a push");
+        // Only meshed services have a sidecar: with the mesh cut to one service, the rows are
+        // the gateway's and that sidecar's.
+        let mut one = s.clone();
+        if let Some(mesh) = one.mesh.as_mut() {
+            mesh.all = false;
+            mesh.services = vec![fusebench_model::scenario::NameRef::new("payments")];
+        }
+        assert_eq!(rows(&MeshConfigs::new(), &one), ["gateway", "payments"]);
     }
 
     #[test]

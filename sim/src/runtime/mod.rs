@@ -639,14 +639,14 @@ pub fn code_section_bytes(wasm: &[u8]) -> u64 {
 }
 
 /// What compiling one byte of code section costs the host, ns: wasmi's eager compilation
-/// measured on the shipped modules by `benches/cold_start.rs` (`cold_start/compile/*`), the
-/// median over modules of µs per code byte (benches/README.md, "Cold start").
-pub const COMPILE_NS_PER_CODE_BYTE: u64 = 92;
+/// measured on the shipped modules by `benches/cold_start.rs` in a release build, the median
+/// over modules of ns per code byte that its table ends with (benches/README.md, "Cold start").
+pub const COMPILE_NS_PER_CODE_BYTE: u64 = 35;
 
 /// What instantiating a compiled module costs the host before its start function or
 /// `_initialize` runs (their fuel is charged to the first request, as before), ns: measured
-/// by `benches/cold_start.rs` (`cold_start/instantiate/*`), the median over the shipped modules.
-pub const INSTANTIATE_NS: u64 = 18_000;
+/// by `benches/cold_start.rs` in a release build, the median over the shipped modules.
+pub const INSTANTIATE_NS: u64 = 8_400;
 
 impl ServiceHost for Runtime {
     fn code_bytes(&self, service: &str) -> u64 {
