@@ -32,8 +32,9 @@ use crate::support::root;
 
 /// The documents whose snippets are run.
 /// The READMEs left out show no command a test could run: benches/README.md (benchmarks, each
-/// minutes long, measured by hand), deploy/shard/README.md (launches on a cluster; its
-/// templates are checked by tests/cli/shard.rs), fuzz/README.md, scenarios/predictive/.
+/// minutes long, measured by hand), deploy/shard/README.md (launches on a cluster: its
+/// templates and launch commands are run by tests/cli/templates.rs), fuzz/README.md,
+/// scenarios/predictive/.
 const DOCS: [&str; 6] = [
     "README.md",
     "scenarios/README.md",

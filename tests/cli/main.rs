@@ -42,6 +42,8 @@ mod shard;
 mod static_checks;
 mod support;
 mod sweep;
+#[cfg(unix)]
+mod templates;
 mod temporal;
 mod verdicts;
 mod wasm_property;
