@@ -119,12 +119,15 @@ fn exploration_memory_does_not_grow_with_the_number_of_cases() {
         peak_of(|| explore::run_case(&s, &files, &Schedule::declared(&s), 1).expect("runs"));
     let trace = case.run.trace.len();
     eprintln!("one case: peak {one} bytes, trace {trace}");
-    assert!(
-        4 * trace > one,
-        "a case's trace is a large share of its memory: {trace} of {one} bytes"
-    );
     drop(case);
     let cases = 12;
+    // The bound below can fail: a case's peak is mostly its trace and the lines its
+    // properties read back from it (both dropped once it is judged), so keeping every case's
+    // trace alone would already go over it.
+    assert!(
+        cases * trace > 2 * one,
+        "{cases} traces of {trace} bytes would stay under twice one case's peak ({one} bytes)"
+    );
     let (found, explored) = peak_of(|| {
         one_thread.install(|| explore::explore(&s, &files, cases, 1, &|_, _| {})).expect("runs")
     });

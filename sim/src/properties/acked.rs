@@ -12,8 +12,7 @@ use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
 
-use super::{Link, Verdict, each_event, unreadable};
-use crate::system::RunResult;
+use super::{Judged, Link, Verdict, each_event, unreadable};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
@@ -35,7 +34,7 @@ struct Regress {
     by: u64,
 }
 
-pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
+pub(super) fn check(_s: &Scenario, run: &Judged<'_>) -> Verdict {
     // (store, replica, key) → version held
     let mut held: BTreeMap<(String, u32, String), u64> = BTreeMap::new();
     // (store, key) → acknowledged version → (invocation, when acknowledged)

@@ -16,8 +16,7 @@ use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
 
-use super::{Verdict, each_event, unreadable};
-use crate::system::RunResult;
+use super::{Judged, Verdict, each_event, unreadable};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
@@ -55,7 +54,7 @@ impl Seen {
     }
 }
 
-pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
+pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     let max = s.quality.retry_amplification_max();
     let mut seen = Seen::default();
     let read = each_event(run, |line| {

@@ -25,8 +25,7 @@ use std::collections::BTreeMap;
 use fusebench_model::Scenario;
 use fusebench_model::scenario::{AuthzDecision, GATEWAY_IDENTITY, MeshConfig};
 
-use super::{Verdict, each_event, unreadable};
-use crate::system::RunResult;
+use super::{Judged, Verdict, each_event, unreadable};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
@@ -35,7 +34,7 @@ pub(super) const ID: &str = "authorization-never-bypassed";
 /// Findings listed at most (the count says how many there were).
 const SHOWN: usize = 10;
 
-pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
+pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     let Some(mesh) = s.mesh.as_ref().filter(|m| m.every_authorization().next().is_some()) else {
         return Verdict::not_exercised(ID, "the scenario has no mesh authorization policy");
     };

@@ -17,8 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use fusebench_model::Scenario;
 use fusebench_model::scenario::ConflictPolicy;
 
-use super::{Link, Verdict, each_event, show, unreadable};
-use crate::system::RunResult;
+use super::{Judged, Link, Verdict, each_event, show, unreadable};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
@@ -47,7 +46,7 @@ struct Replication {
     last_fault_end: SimTime,
 }
 
-fn replication(run: &RunResult) -> Result<Replication, crate::trace::TraceError> {
+fn replication(run: &Judged<'_>) -> Result<Replication, crate::trace::TraceError> {
     let mut r = Replication::default();
     each_event(run, |line| match &line.event {
         TraceEvent::StoreWrite { store, replica, key, version, inv, .. } => {
@@ -82,7 +81,7 @@ fn replication(run: &RunResult) -> Result<Replication, crate::trace::TraceError>
     Ok(r)
 }
 
-pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
+pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     let rep = match replication(run) {
         Ok(r) => r,
         Err(e) => return Verdict::new(ID, vec![unreadable(&e)], Vec::new()),

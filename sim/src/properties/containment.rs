@@ -15,8 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use fusebench_model::Scenario;
 
-use super::{Link, Verdict, each_event, unreadable};
-use crate::system::RunResult;
+use super::{Judged, Link, Verdict, each_event, unreadable};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
@@ -67,7 +66,7 @@ struct Cascade {
     rejections: u64,
 }
 
-fn read(s: &Scenario, run: &RunResult) -> (Seen, Vec<String>) {
+fn read(s: &Scenario, run: &Judged<'_>) -> (Seen, Vec<String>) {
     let mut seen = Seen::default();
     let guest = |name: &str| s.service(name).is_some_and(|x| x.module.is_some());
     let read = each_event(run, |line| match &line.event {
@@ -133,7 +132,7 @@ fn ms(t: SimTime) -> String {
     format!("{:.1} ms", t.nanos() as f64 / 1e6)
 }
 
-pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
+pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     let (seen, mut findings) = read(s, run);
     if seen.guest_invocations == 0 && seen.faults.is_empty() && findings.is_empty() {
         return Verdict::not_exercised(ID, "no guest module ran in this run");

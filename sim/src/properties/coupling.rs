@@ -19,8 +19,7 @@ use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
 
-use super::{Link, Verdict, each_event, unreadable};
-use crate::system::RunResult;
+use super::{Judged, Link, Verdict, each_event, unreadable};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
@@ -41,7 +40,7 @@ fn attempted(import: &str) -> &'static str {
     }
 }
 
-pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
+pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     let mut findings = Vec::new();
     // invocation id → service, to attribute host operations.
     let mut inv_service: BTreeMap<u64, String> = BTreeMap::new();

@@ -33,8 +33,7 @@ use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
 
-use super::{Link, Verdict, each_event, unreadable};
-use crate::system::RunResult;
+use super::{Judged, Link, Verdict, each_event, unreadable};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
@@ -205,7 +204,7 @@ fn idempotent(s: &Scenario, service: &str, endpoint: &str) -> bool {
 }
 
 impl Story {
-    fn read(s: &Scenario, run: &RunResult) -> Result<Story, crate::trace::TraceError> {
+    fn read(s: &Scenario, run: &Judged<'_>) -> Result<Story, crate::trace::TraceError> {
         let mut story = Story::default();
         each_event(run, |line| {
             let t = line.t;
@@ -343,7 +342,7 @@ struct Touch {
     version: u64,
 }
 
-pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
+pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     let story = match Story::read(s, run) {
         Ok(story) => story,
         Err(e) => return Verdict::new(ID, vec![unreadable(&e)], Vec::new()),

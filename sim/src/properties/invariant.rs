@@ -38,10 +38,9 @@ use cel::{Context, ExecutionError, FunctionContext, Program, Value};
 use fusebench_model::scenario::{Invariant, StoreKind, When};
 use fusebench_model::{Scenario, expr};
 
-use super::{PropertyInfo, Verdict, unreadable};
-use crate::system::RunResult;
+use super::{Judged, PropertyInfo, Verdict, each_event, unreadable};
 use crate::time::SimTime;
-use crate::trace::{self, TraceEvent};
+use crate::trace::TraceEvent;
 
 /// Keys listed in a finding; beyond, only counted.
 const SHOWN_MAX: usize = 10;
@@ -54,7 +53,7 @@ pub(super) fn catalogue(s: &Scenario) -> impl Iterator<Item = PropertyInfo> + '_
 }
 
 /// One verdict per invariant of `s`, in declaration order.
-pub(super) fn check(s: &Scenario, run: &RunResult) -> Vec<Verdict> {
+pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Vec<Verdict> {
     if s.invariants.is_empty() {
         return Vec::new();
     }
@@ -71,18 +70,13 @@ pub(super) fn check(s: &Scenario, run: &RunResult) -> Vec<Verdict> {
         }
     };
     judge.always(SimTime::ZERO, None);
-    for line in trace::read(&run.trace) {
-        match line {
-            Ok(line) => judge.apply(line.t, &line.event),
-            Err(e) => {
-                let finding = unreadable(&e);
-                return s
-                    .invariants
-                    .iter()
-                    .map(|i| Verdict::new(i.name.clone(), vec![finding.clone()], Vec::new()))
-                    .collect();
-            }
-        }
+    if let Err(e) = each_event(run, |line| judge.apply(line.t, &line.event)) {
+        let finding = unreadable(&e);
+        return s
+            .invariants
+            .iter()
+            .map(|i| Verdict::new(i.name.clone(), vec![finding.clone()], Vec::new()))
+            .collect();
     }
     judge.finish()
 }

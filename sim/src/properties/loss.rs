@@ -28,8 +28,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use fusebench_model::Scenario;
 use fusebench_model::scenario::Delivery;
 
-use super::{Link, Verdict, each_event, unreadable};
-use crate::system::RunResult;
+use super::{Judged, Link, Verdict, each_event, unreadable};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
@@ -73,7 +72,7 @@ struct WireDrop {
     t: SimTime,
 }
 
-fn read(run: &RunResult) -> (Seen, Vec<String>) {
+fn read(run: &Judged<'_>) -> (Seen, Vec<String>) {
     let mut seen = Seen::default();
     let read = each_event(run, |line| match &line.event {
         TraceEvent::Arrival { req, .. } => {
@@ -139,7 +138,7 @@ fn dropped_inside<'a>(seen: &'a Seen, req: u64, gateway: &str) -> Option<&'a Wir
     })
 }
 
-pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
+pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     let (seen, mut findings) = read(run);
     let at_least_once: BTreeSet<&str> = s
         .channels

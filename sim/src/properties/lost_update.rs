@@ -18,8 +18,7 @@ use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
 
-use super::{Link, Verdict, each_event, unreadable};
-use crate::system::RunResult;
+use super::{Judged, Link, Verdict, each_event, unreadable};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
@@ -37,7 +36,7 @@ struct Write {
     t: SimTime,
 }
 
-pub(super) fn check(_s: &Scenario, run: &RunResult) -> Verdict {
+pub(super) fn check(_s: &Scenario, run: &Judged<'_>) -> Verdict {
     // inv → "service.endpoint"
     let mut who: BTreeMap<u64, String> = BTreeMap::new();
     // inv → the message delivery or call attempt it serves (none for client requests)

@@ -254,17 +254,49 @@ impl std::fmt::Display for Link {
     }
 }
 
+/// A run being judged: the run, and its trace read back once — on the first property that
+/// walks it — for every property after it (each used to read the whole trace again: most of
+/// a `check` case's time). It reads as the run itself (`Deref`).
+pub(crate) struct Judged<'r> {
+    run: &'r RunResult,
+    /// The lines read up to the first one that could not be, and that line's error.
+    lines: std::cell::OnceCell<(Vec<TraceLine>, Option<TraceError>)>,
+}
+
+impl<'r> Judged<'r> {
+    pub(crate) fn of(run: &'r RunResult) -> Self {
+        Judged { run, lines: std::cell::OnceCell::new() }
+    }
+}
+
+impl std::ops::Deref for Judged<'_> {
+    type Target = RunResult;
+
+    fn deref(&self) -> &RunResult {
+        self.run
+    }
+}
+
 /// Visits every event of the run's trace in order (a run checked for properties keeps its full
 /// trace). A line the simulator wrote but cannot read back is a bug of its own: the property
-/// reports it as a finding instead of judging a partial trace.
+/// reports it as a finding instead of judging a partial trace (the lines before it are
+/// visited, then the error is returned).
 pub(crate) fn each_event(
-    run: &RunResult,
+    run: &Judged<'_>,
     mut visit: impl FnMut(&TraceLine),
 ) -> Result<(), TraceError> {
-    for line in trace::read(&run.trace) {
-        visit(&line?);
-    }
-    Ok(())
+    let (lines, error) = run.lines.get_or_init(|| {
+        let mut lines = Vec::new();
+        for line in trace::read(&run.trace) {
+            match line {
+                Ok(line) => lines.push(line),
+                Err(e) => return (lines, Some(e)),
+            }
+        }
+        (lines, None)
+    });
+    lines.iter().for_each(&mut visit);
+    error.clone().map_or(Ok(()), Err)
 }
 
 /// The finding for a trace that could not be read back.
@@ -275,6 +307,7 @@ fn unreadable(e: &TraceError) -> String {
 /// Checks every property on `run`.
 #[must_use]
 pub fn check(s: &Scenario, run: &RunResult) -> Vec<Verdict> {
+    let run = &Judged::of(run);
     let mut verdicts = vec![
         idempotence::check(s, run),
         consistency::check(s, run),

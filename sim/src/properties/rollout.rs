@@ -29,8 +29,7 @@ use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
 
-use super::{Verdict, each_event, unreadable};
-use crate::system::RunResult;
+use super::{Judged, Verdict, each_event, unreadable};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 use crate::trace::rollout::Versions;
@@ -127,7 +126,7 @@ struct Inv {
     after_new_answer: bool,
 }
 
-pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
+pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     if s.rollouts.is_empty() {
         return Verdict::not_exercised(ID, "the scenario has no rollout");
     }

@@ -2,9 +2,9 @@
 
 use fusebench_model::Scenario;
 
+use super::Judged;
 use super::Verdict;
 use crate::report::{self, Report};
-use crate::system::RunResult;
 
 pub(super) const ID: &str = "slo";
 
@@ -12,7 +12,7 @@ pub(super) const ID: &str = "slo";
 /// ratio or a throughput is a fact about the whole run, and no single answer violates it —
 /// dating an availability miss by its first failed answer would point the replay at an answer
 /// the objective allowed. The replay then tells the story of the endpoints' services.
-pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
+pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     let r = Report::new(run, s);
     let mut findings = Vec::new();
     let mut notes = Vec::new();

@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
 
-use super::{Link, Verdict, each_event, unreadable};
-use crate::system::RunResult;
+use super::{Judged, Link, Verdict, each_event, unreadable};
 use crate::time::{SimTime, millis_to_nanos};
 use crate::trace::TraceEvent;
 
@@ -18,7 +17,7 @@ pub(super) const ID: &str = "cache-staleness";
 /// Findings listed one by one; beyond, only counted.
 const SHOWN_MAX: usize = 10;
 
-pub(super) fn check(s: &Scenario, run: &RunResult) -> Verdict {
+pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     // cache → (fronted store, bound in ns)
     let bounds: BTreeMap<&str, (&str, u64)> = s
         .stores

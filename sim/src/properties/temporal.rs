@@ -27,8 +27,7 @@ use fusebench_model::scenario::{
 };
 use serde_json::Value;
 
-use super::{PropertyInfo, Verdict, each_event, unreadable};
-use crate::system::RunResult;
+use super::{Judged, PropertyInfo, Verdict, each_event, unreadable};
 use crate::time::{SimTime, millis_to_nanos};
 use crate::trace::TraceEvent;
 
@@ -48,7 +47,7 @@ pub(crate) fn catalogue(s: &Scenario) -> impl Iterator<Item = PropertyInfo> + '_
 }
 
 /// One verdict per temporal property of `s`, in the order they are stated.
-pub(crate) fn check(s: &Scenario, run: &RunResult) -> Vec<Verdict> {
+pub(crate) fn check(s: &Scenario, run: &Judged<'_>) -> Vec<Verdict> {
     if s.temporal.is_empty() {
         return Vec::new();
     }
@@ -94,7 +93,7 @@ fn body(text: &str) -> Option<Value> {
     Some(serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned())))
 }
 
-fn events(run: &RunResult) -> Result<Vec<Ev>, String> {
+fn events(run: &Judged<'_>) -> Result<Vec<Ev>, String> {
     let mut invs: BTreeMap<u64, (String, String, u64)> = BTreeMap::new();
     // Request bodies by invocation and by client request, for `request.…` paths of answers.
     let mut inputs: BTreeMap<u64, Option<Value>> = BTreeMap::new();

@@ -19,7 +19,7 @@ fn lines_are_flat_json_and_hashed() {
 
 /// Numbers for the sample events, one per field type.
 #[derive(Debug, Clone, Copy)]
-struct Numbers {
+pub(super) struct Numbers {
     big: u64,
     small: u32,
     code: i32,
@@ -27,12 +27,12 @@ struct Numbers {
     flag: bool,
 }
 
-const PLAIN: Numbers = Numbers { big: 42, small: 3, code: -2, index: 1, flag: true };
+pub(super) const PLAIN: Numbers = Numbers { big: 42, small: 3, code: -2, index: 1, flag: true };
 
 /// One event of every kind, strings taken in turn from `text`. A kind added to the enum
 /// without a sample here fails `every_kind_has_a_sample`, which compares these with the kinds
 /// the derive itself knows (and `TraceEvent::kind`, an exhaustive match, stops compiling).
-fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
+pub(super) fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
     let s = |i: usize| text[i % text.len()].as_str();
     vec![
         TraceEvent::RunStart { system: s(0), seed: n.big },
@@ -244,12 +244,12 @@ fn kinds_known_to_serde() -> Vec<&'static str> {
     }
 }
 
-fn texts(words: &[&str]) -> Vec<String> {
+pub(super) fn texts(words: &[&str]) -> Vec<String> {
     words.iter().map(|w| (*w).to_owned()).collect()
 }
 
 /// Writes `events` through the real writer, one per microsecond.
-fn written(events: &[TraceEvent<&str>]) -> Trace {
+pub(super) fn written(events: &[TraceEvent<&str>]) -> Trace {
     let mut trace = Trace::new(TraceMode::Full);
     for (i, e) in events.iter().enumerate() {
         trace.emit(SimTime(i as u64 * 1000), e);
@@ -445,11 +445,11 @@ fn lines_are_numbered_after_what_came_before() {
 }
 
 /// Any text, including what JSON must escape.
-fn any_text() -> impl Strategy<Value = String> {
+pub(super) fn any_text() -> impl Strategy<Value = String> {
     prop_oneof![any::<String>(), "[a-z:._-]{0,12}", "[\"\\\\\n\t\u{0}-\u{1f}]{0,6}"]
 }
 
-fn any_numbers() -> impl Strategy<Value = Numbers> {
+pub(super) fn any_numbers() -> impl Strategy<Value = Numbers> {
     (any::<u64>(), any::<u32>(), any::<i32>(), any::<usize>(), any::<bool>())
         .prop_map(|(big, small, code, index, flag)| Numbers { big, small, code, index, flag })
 }

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use fusebench_model::Scenario;
 
 use super::check;
+use crate::properties::Judged;
 use crate::properties::{Status, Verdict};
 use crate::runtime::HostOp;
 use crate::runtime::fake::{FakeCall, FakeHost};
@@ -161,7 +162,7 @@ fn note(v: &Verdict, part: &str) -> bool {
 fn a_grpc_duplication_is_delivered_twice_and_fails_a_counter() {
     let s = rpc("bump", false, "", 1.0, DUPLICATE_RPC);
     let r = run(&s, host(true));
-    let v = check(&s, &r);
+    let v = check(&s, &Judged::of(&r));
     assert_eq!(v.status, Status::Failed, "{v:#?}");
     assert!(note(&v, "wire duplicate"), "{v:#?}");
     let f = &v.findings[0];
@@ -174,7 +175,7 @@ fn a_grpc_duplication_is_delivered_twice_and_fails_a_counter() {
 #[test]
 fn a_grpc_duplication_holds_for_an_idempotent_callee() {
     let s = rpc("record", true, "", 1.0, DUPLICATE_RPC);
-    let v = check(&s, &run(&s, host(false)));
+    let v = check(&s, &Judged::of(&run(&s, host(false))));
     assert_eq!(v.status, Status::Held, "{v:#?}");
     assert!(note(&v, "wire duplicate"), "{v:#?}");
 }
@@ -182,7 +183,7 @@ fn a_grpc_duplication_holds_for_an_idempotent_callee() {
 #[test]
 fn without_a_duplicate_the_property_is_not_exercised() {
     let s = rpc("bump", false, "", 1.0, "");
-    let v = check(&s, &run(&s, host(true)));
+    let v = check(&s, &Judged::of(&run(&s, host(true))));
     assert_eq!(v.status, Status::NotExercised, "{v:#?}");
     assert!(note(&v, "call retries") && note(&v, "idempotency key"), "{v:#?}");
 }
@@ -192,7 +193,7 @@ fn a_timeout_driven_retry_of_a_counter_fails() {
     // `back` burns 1 000 fuel at 100 µs each: 100 ms, past the 30 ms call timeout. The slow
     // first attempt still writes; its retry writes again.
     let s = rpc("bump", false, "timeout_ms = 30\nretries = 1\nbackoff_ms = 5", 100_000.0, "");
-    let v = check(&s, &run(&s, host(true)));
+    let v = check(&s, &Judged::of(&run(&s, host(true))));
     assert_eq!(v.status, Status::Failed, "{v:#?}");
     assert!(v.findings[0].contains("call retry"), "{v:#?}");
 }
@@ -214,7 +215,7 @@ fn a_call_to_a_non_idempotent_endpoint_from_a_duplicate_is_a_violation() {
         }
         Vec::new()
     });
-    let v = check(&s, &run(&s, h));
+    let v = check(&s, &Judged::of(&run(&s, h)));
     assert_eq!(v.status, Status::Failed, "{v:#?}");
     assert!(note(&v, "repeated idempotency key"), "{v:#?}");
     assert!(
@@ -323,7 +324,7 @@ fn a_duplicate_re_setting_the_value_it_wrote_holds() {
     // Few messages, a fast consumer: each duplicated copy runs right after its original and
     // puts the very value the original put.
     let s = queue(1000, 1.0, "", 5, DUPLICATE_EV);
-    let v = check(&s, &run(&s, consumer(overwrite)));
+    let v = check(&s, &Judged::of(&run(&s, consumer(overwrite))));
     assert_eq!(v.status, Status::Held, "{v:#?}");
     assert!(note(&v, "broker duplicate"), "{v:#?}");
 }
@@ -333,7 +334,7 @@ fn a_redelivery_reverting_a_later_write_is_a_stale_redelivery() {
     // The consumer takes 50 ms a message while they come every 20 ms: messages wait past the
     // 100 ms ack timeout and are redelivered behind newer ones, whose values they then revert.
     let s = queue(100, 50_000.0, "", 50, "");
-    let v = check(&s, &run(&s, consumer(overwrite)));
+    let v = check(&s, &Judged::of(&run(&s, consumer(overwrite))));
     assert_eq!(v.status, Status::Failed, "{v:#?}");
     assert!(note(&v, "redelivery"), "{v:#?}");
     assert!(
@@ -348,7 +349,7 @@ fn a_redelivery_reverting_a_later_write_is_a_stale_redelivery() {
 fn a_duplicate_publishing_a_follow_up_again_fails() {
     let s = queue(1000, 1.0, "", 5, DUPLICATE_EV);
     let h = consumer(|m| vec![HostOp::Publish { channel: "out".into(), message: m.to_vec() }]);
-    let v = check(&s, &run(&s, h));
+    let v = check(&s, &Judged::of(&run(&s, h)));
     assert_eq!(v.status, Status::Failed, "{v:#?}");
     assert!(v.findings[0].contains("published again on channel `out`"), "{v:#?}");
 }
@@ -365,7 +366,7 @@ fn a_duplicate_bumping_a_cache_counter_fails() {
             value: n.to_string().into_bytes(),
         }]
     });
-    let v = check(&s, &run(&s, h));
+    let v = check(&s, &Judged::of(&run(&s, h)));
     assert_eq!(v.status, Status::Failed, "{v:#?}");
     assert!(v.findings[0].contains("changed cache `hot` key `hits` again"), "{v:#?}");
 }
@@ -410,7 +411,7 @@ owns = ["db"]
             }]
         }
     });
-    let v = check(&s, &run(&s, h));
+    let v = check(&s, &Judged::of(&run(&s, h)));
     assert_eq!(v.status, Status::Failed, "{v:#?}");
     let f = &v.findings[0];
     assert!(f.contains("`w.on` (message") && f.contains("changed store `db` key `count`"), "{f}");
@@ -420,7 +421,7 @@ owns = ["db"]
 fn a_duplicate_effect_dates_the_violation_and_names_both_deliveries() {
     let s = rpc("bump", false, "", 1.0, DUPLICATE_RPC);
     let r = run(&s, host(true));
-    let v = check(&s, &r);
+    let v = check(&s, &Judged::of(&r));
     assert_eq!(v.status, Status::Failed, "{v:#?}");
     let at = v.at.expect("a duplicate's write dates the violation");
     let lines: Vec<_> =

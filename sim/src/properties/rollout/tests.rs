@@ -5,8 +5,8 @@
 
 use fusebench_model::Scenario;
 
-use super::super::Status;
 use super::super::tests::verdict_of;
+use super::super::{Judged, Status};
 use crate::setup::{ModuleFiles, build_runtime};
 use crate::system::{RunOptions, RunResult, Sim};
 use crate::trace::rollout::timelines;
@@ -357,7 +357,7 @@ fn a_refusal_at_a_retired_position_is_the_swap_s_until_the_replica_crashes() {
     swap.push(starting.clone());
     swap.extend(refused.clone());
     let (_, run) = super::super::tests::run_with(&swap);
-    let v = super::check(&s, &run);
+    let v = super::check(&s, &Judged::of(&run));
     assert_eq!(v.status, Status::Failed, "{v:#?}");
     assert!(v.findings[0].starts_with("request 5 failed (rejected)"), "{:?}", v.findings);
     // … unless the retired replica crashed first (a node crash): the crash would have failed
@@ -368,7 +368,7 @@ fn a_refusal_at_a_retired_position_is_the_swap_s_until_the_replica_crashes() {
     crash.extend(refused);
     crash.extend([inv(3, 12, "cat", 2, "client", 12), end(3, "ok")]);
     let (_, run) = super::super::tests::run_with(&crash);
-    let v = super::check(&s, &run);
+    let v = super::check(&s, &Judged::of(&run));
     assert_eq!(v.status, Status::Held, "{v:#?}");
 }
 
@@ -385,7 +385,7 @@ fn a_call_is_judged_by_whether_its_retries_gave_up() {
     ok.extend(refused_attempt(10, 0, false));
     ok.extend([inv(2, 11, "cat", 2, "call", 7), end(2, "ok"), end(1, "ok")]);
     let (_, run) = super::super::tests::run_with(&ok);
-    let v = super::check(&s, &run);
+    let v = super::check(&s, &Judged::of(&run));
     assert_eq!(v.status, Status::Held, "{v:#?}");
     // Its twin whose retry is refused too: the call gave up, and that is the swap's doing.
     let mut bad = retiring_one();
@@ -397,7 +397,7 @@ fn a_call_is_judged_by_whether_its_retries_gave_up() {
     bad.extend(refused_attempt(11, 1, true));
     bad.extend([inv(3, 12, "cat", 2, "client", 12), end(3, "ok")]);
     let (_, run) = super::super::tests::run_with(&bad);
-    let v = super::check(&s, &run);
+    let v = super::check(&s, &Judged::of(&run));
     assert_eq!(v.status, Status::Failed, "{v:#?}");
     assert!(v.findings[0].starts_with("call 7 to `cat.get` gave up"), "{:?}", v.findings);
     assert!(v.findings[0].contains("(2 refused tries)"), "{:?}", v.findings);
@@ -429,7 +429,7 @@ fn a_finding_names_every_retiring_replica_that_refused_its_tries() {
         bad.extend(by_zero);
     }
     let (_, run) = super::super::tests::run_with(&bad);
-    let v = super::check(&s, &run);
+    let v = super::check(&s, &Judged::of(&run));
     assert_eq!(v.status, Status::Failed, "{v:#?}");
     let f = &v.findings[0];
     assert!(f.contains(": replica 1 of `cat`, which the rollout was retiring"), "{f}");

@@ -1,0 +1,274 @@
+//! Reading one trace line back without serde's buffering: the mirror of the direct writer
+//! (`line.rs`). A line as the simulator writes it — `{"t":<ns>,"ev":"<kind>"` then the kind's
+//! fields in declaration order (`kinds.rs`), no spaces — is read field by field into its
+//! variant. Anything else (fields in another order, spaces, an unknown kind, a number serde
+//! would refuse or read otherwise, a malformed line) makes [`line`] answer `None`, and the
+//! caller reads the line with serde instead, which also words every error. So the answer is
+//! serde's on every line: the same event for the lines the simulator writes (tested on every
+//! kind with arbitrary strings and numbers, below), serde's own verdict on the rest.
+//!
+//! Why: serde reads an internally tagged enum flattened beside `t` by buffering every field
+//! into an intermediate tree first; `check` reads a case's trace once per property, and that
+//! reading was most of a shop case's time (benches/README.md, "Exploration throughput").
+
+use super::TraceEvent;
+
+/// A position in one line's bytes.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    /// Steps over `lit` if the bytes continue with it.
+    fn lit(&mut self, lit: &[u8]) -> Option<()> {
+        let end = self.at.checked_add(lit.len())?;
+        (self.bytes.get(self.at..end)? == lit).then(|| self.at = end)
+    }
+
+    /// The decimal digits here, as serde_json accepts an integer: no leading zero, no sign,
+    /// no fraction or exponent after it (those are left to serde), within `u64`.
+    fn digits(&mut self) -> Option<u64> {
+        let rest = &self.bytes[self.at..];
+        let len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if len == 0 || (len > 1 && rest[0] == b'0') {
+            return None;
+        }
+        if matches!(rest.get(len), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        let mut n: u64 = 0;
+        for &b in &rest[..len] {
+            n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+        }
+        self.at += len;
+        Some(n)
+    }
+
+    /// A JSON string here, quotes included, decoded. Escapes are decoded by serde_json (one
+    /// string, no buffering); a raw control character is refused, as serde refuses it.
+    fn string(&mut self) -> Option<String> {
+        let rest = self.bytes.get(self.at..)?;
+        if rest.first() != Some(&b'"') {
+            return None;
+        }
+        let mut escaped = false;
+        let mut i = 1;
+        loop {
+            match *rest.get(i)? {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    i += 2;
+                }
+                b if b < 0x20 => return None,
+                _ => i += 1,
+            }
+        }
+        let token = &rest[..=i];
+        let text = if escaped {
+            serde_json::from_slice::<String>(token).ok()?
+        } else {
+            std::str::from_utf8(&token[1..i]).ok()?.to_owned()
+        };
+        self.at += i + 1;
+        Some(text)
+    }
+}
+
+/// A field's value read as serde_json reads it into that type (`None`: leave it to serde).
+trait Take: Sized {
+    fn take(c: &mut Cursor<'_>) -> Option<Self>;
+}
+
+impl Take for u64 {
+    fn take(c: &mut Cursor<'_>) -> Option<Self> {
+        c.digits()
+    }
+}
+
+impl Take for u32 {
+    fn take(c: &mut Cursor<'_>) -> Option<Self> {
+        u32::try_from(c.digits()?).ok()
+    }
+}
+
+impl Take for usize {
+    fn take(c: &mut Cursor<'_>) -> Option<Self> {
+        usize::try_from(c.digits()?).ok()
+    }
+}
+
+impl Take for i32 {
+    fn take(c: &mut Cursor<'_>) -> Option<Self> {
+        if c.lit(b"-").is_some() {
+            // serde_json reads `-0` as a float, which serde then refuses as an `i32`: left to it.
+            let n = c.digits().filter(|n| *n > 0)?;
+            i32::try_from(-i64::try_from(n).ok()?).ok()
+        } else {
+            i32::try_from(c.digits()?).ok()
+        }
+    }
+}
+
+impl Take for bool {
+    fn take(c: &mut Cursor<'_>) -> Option<Self> {
+        if c.lit(b"true").is_some() { Some(true) } else { c.lit(b"false").map(|()| false) }
+    }
+}
+
+impl Take for String {
+    fn take(c: &mut Cursor<'_>) -> Option<Self> {
+        c.string()
+    }
+}
+
+impl<T: Take> Take for Option<T> {
+    fn take(c: &mut Cursor<'_>) -> Option<Self> {
+        if c.lit(b"null").is_some() { Some(None) } else { T::take(c).map(Some) }
+    }
+}
+
+/// `read_fields`: one arm per kind, reading its fields in declaration order.
+macro_rules! readers {
+    ($($variant:ident $kind:literal { $($field:ident),* })*) => {
+        /// The event of kind `kind` whose fields follow at `c`, up to the closing brace.
+        fn read_fields(c: &mut Cursor<'_>, kind: &[u8]) -> Option<TraceEvent> {
+            // String patterns: the compiler branches on the length before comparing bytes.
+            match std::str::from_utf8(kind).ok()? {
+                $($kind => {
+                    $(
+                        c.lit(concat!(",\"", stringify!($field), "\":").as_bytes())?;
+                        let $field = Take::take(c)?;
+                    )*
+                    Some(TraceEvent::$variant { $($field),* })
+                })*
+                _ => None,
+            }
+        }
+    };
+}
+
+with_trace_kinds!(readers);
+
+/// The line's time and event, when it is laid out exactly as the simulator writes lines;
+/// `None` for anything else (then serde reads it).
+pub(super) fn line(bytes: &[u8]) -> Option<(u64, TraceEvent)> {
+    let mut c = Cursor { bytes, at: 0 };
+    c.lit(b"{\"t\":")?;
+    let t = c.digits()?;
+    c.lit(b",\"ev\":\"")?;
+    let len = bytes[c.at..].iter().position(|b| *b == b'"')?;
+    let kind = &bytes[c.at..c.at + len];
+    c.at += len + 1;
+    let event = read_fields(&mut c, kind)?;
+    c.lit(b"}")?;
+    (c.at == bytes.len()).then_some((t, event))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::super::tests::{PLAIN, any_numbers, any_text, every_kind, texts, written};
+    use super::super::{RawLine, TraceLine, read};
+    use super::*;
+
+    /// serde's reading of one line: what [`line`] must agree with.
+    fn by_serde(bytes: &[u8]) -> Option<(u64, TraceEvent)> {
+        serde_json::from_slice::<RawLine>(bytes).ok().map(|r| (r.t, r.event))
+    }
+
+    #[test]
+    fn every_kind_as_written_is_read_without_serde() {
+        let text = texts(&["orders", "a \"quoted\" name", "é\u{1}\\"]);
+        let trace = written(&every_kind(&text, PLAIN));
+        let mut kinds = 0;
+        for bytes in trace.lines().split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let fast = line(bytes);
+            assert!(fast.is_some(), "read by serde only: {}", String::from_utf8_lossy(bytes));
+            assert_eq!(fast, by_serde(bytes), "{}", String::from_utf8_lossy(bytes));
+            kinds += 1;
+        }
+        assert!(kinds >= 50, "only {kinds} kinds");
+    }
+
+    #[test]
+    fn lines_not_as_written_are_left_to_serde() {
+        let cases: [&[u8]; 12] = [
+            br#"{"ev":"run_end","t":5,"events":1}"#,   // t not first
+            br#"{"t":5, "ev":"run_end","events":1}"#,  // a space
+            br#"{"t":05,"ev":"run_end","events":1}"#,  // a leading zero
+            br#"{"t":5.0,"ev":"run_end","events":1}"#, // a fraction
+            br#"{"t":5,"ev":"run_end","events":1e3}"#, // an exponent
+            br#"{"t":5,"ev":"run_end","events":18446744073709551616}"#, // beyond u64
+            br#"{"t":5,"ev":"no_such_kind","events":1}"#,
+            br#"{"t":5,"ev":"run_end","events":1,"extra":2}"#,
+            br#"{"t":5,"ev":"run_end","events":1} "#,
+            br#"{"t":5,"ev":"fault_start","kind":"crash","index":1}"#, // fields swapped
+            b"{\"t\":5,\"ev\":\"log\",\"service\":\"a\x01\",\"level\":\"info\",\"message\":\"m\"}",
+            br#"{"t":5,"ev":"registered","service":"a","replica":4294967296}"#, // beyond u32
+        ];
+        for bytes in cases {
+            assert_eq!(line(bytes), None, "{}", String::from_utf8_lossy(bytes));
+        }
+        // ... and reading them still goes as serde says: the same events, or errors.
+        let mut joined = cases.join(&b'\n');
+        joined.push(b'\n');
+        let lines: Vec<_> = read(&joined).collect();
+        assert_eq!(lines.len(), cases.len());
+        for (got, bytes) in lines.iter().zip(cases) {
+            let serde =
+                by_serde(bytes).map(|(t, event)| TraceLine { t: crate::time::SimTime(t), event });
+            assert_eq!(got.as_ref().ok(), serde.as_ref(), "{}", String::from_utf8_lossy(bytes));
+        }
+    }
+
+    #[test]
+    fn negative_and_extreme_numbers_read_as_serde_reads_them() {
+        for code in ["0", "-0", "-1", "2147483647", "-2147483648", "2147483648", "-2147483649"] {
+            let bytes = format!(
+                r#"{{"t":1,"ev":"refused","inv":2,"import":"i","target":"x","code":{code}}}"#
+            );
+            let fast = line(bytes.as_bytes());
+            let serde = by_serde(bytes.as_bytes());
+            assert!(fast.is_none() || fast == serde, "{bytes}: {fast:?} vs {serde:?}");
+            assert_eq!(fast.is_some(), serde.is_some(), "{bytes}");
+        }
+    }
+
+    proptest! {
+        /// Every kind, with any strings and numbers: read as serde reads it, without serde.
+        #[test]
+        fn every_kind_reads_as_serde_reads_it(
+            text in prop::collection::vec(any_text(), 1..8),
+            n in any_numbers(),
+        ) {
+            let trace = written(&every_kind(&text, n));
+            for bytes in trace.lines().split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                let fast = line(bytes);
+                prop_assert!(fast.is_some(), "{}", String::from_utf8_lossy(bytes));
+                prop_assert_eq!(fast, by_serde(bytes));
+            }
+        }
+
+        /// Whatever a line's bytes, the fast reader either agrees with serde or leaves the
+        /// line to it.
+        #[test]
+        fn any_line_is_read_as_serde_reads_it_or_left_to_it(
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+        ) {
+            let text = texts(&["orders", "a \"quoted\" name"]);
+            let trace = written(&every_kind(&text, PLAIN));
+            let mut bytes = trace.lines().to_vec();
+            let i = at.index(bytes.len());
+            bytes[i] = byte;
+            for l in bytes.split(|b| *b == b'\n') {
+                if let Some(fast) = line(l) {
+                    prop_assert_eq!(Some(fast), by_serde(l), "{}", String::from_utf8_lossy(l));
+                }
+            }
+        }
+    }
+}
