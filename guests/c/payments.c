@@ -14,7 +14,7 @@
  * replies) and the handler's own allocations bump. So a response stays valid until
  * the next call into the module, and memory never grows beyond one request's needs.
  *
- * Build: clang --target=wasm32 -O2 -mbulk-memory -nostdlib -c, then wasm-ld --no-entry
+ * Build: clang --target=wasm32 -Os -mbulk-memory -nostdlib -c, then wasm-ld --no-entry
  * (guests/build.sh says why the two steps).
  */
 
@@ -125,19 +125,62 @@ static void buf_str(buf *b, const char *s) { buf_put(b, s, cstr_len(s)); }
 
 static void buf_i64(buf *b, i64 v) {
     u8 digits[20];
-    u32 n = 0;
+    u32 at = sizeof digits; /* written from the end: one buf_put, not one per digit */
     u64 m = v < 0 ? (u64)0 - (u64)v : (u64)v;
     do {
-        digits[n++] = (u8)('0' + m % 10);
+        digits[--at] = (u8)('0' + m % 10);
         m /= 10;
     } while (m);
     if (v < 0) buf_put(b, "-", 1);
-    while (n) buf_put(b, &digits[--n], 1);
+    buf_put(b, digits + at, sizeof digits - at);
+}
+
+/* ---- eight bytes at a time ----
+ *
+ * wasmi charges fuel per metered region up front (a function's code outside loops at each call,
+ * a loop's whole body at each iteration), so a byte loop pays its whole body per byte. These
+ * test eight bytes per iteration: the high bit of each byte of a word below 0x20, '"' or '\\'
+ * (x - 0x01.. & ~x & 0x80.. flags the zero bytes of x; the lowest flag is exact, the
+ * subtraction's borrows only run upwards). The rare cases (escapes, control characters) take
+ * the byte-wise code, kept out of line so that its size is not paid on the common path. */
+
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+static u64 load8(const u8 *p) {
+    u64 x;
+    __builtin_memcpy(&x, p, 8);
+    return x;
+}
+
+/* Flags the bytes of x that are below 0x20, '"' or '\\'. */
+static u64 stops(u64 x) {
+    u64 q = x ^ (ONES * '"'), e = x ^ (ONES * '\\');
+    return (((x - ONES * 0x20) & ~x) | ((q - ONES) & ~q) | ((e - ONES) & ~e)) & HIGHS;
+}
+
+/* Whether no byte of s[0..n) is below 0x20, '"' or '\\' (nothing JSON escapes). */
+static int plain(const u8 *s, u32 n) {
+    u32 i = 0;
+    for (; n - i >= 8; i += 8)
+        if (stops(load8(s + i))) return 0;
+    u64 last = ONES * ' ';
+    __builtin_memcpy(&last, s + i, n - i);
+    return !stops(last);
 }
 
 /* A JSON string literal, escaped exactly as serde_json does (so both modules answer the same
  * bytes): \" \\ \b \f \n \r \t, other control characters as \u00xx, everything else raw. */
+static void buf_json_str_escaped(buf *b, const u8 *s, u32 n);
+
 static void buf_json_str(buf *b, const u8 *s, u32 n) {
+    if (!plain(s, n)) return buf_json_str_escaped(b, s, n);
+    buf_put(b, "\"", 1);
+    buf_put(b, s, n);
+    buf_put(b, "\"", 1);
+}
+
+__attribute__((noinline)) static void buf_json_str_escaped(buf *b, const u8 *s, u32 n) {
     static const char hex[] = "0123456789abcdef";
     buf_put(b, "\"", 1);
     u32 run = 0; /* start of the pending run of bytes that need no escaping */
@@ -179,6 +222,7 @@ static void fail(scanner *s, const char *why) {
 }
 
 static void skip_ws(scanner *s) {
+    if (s->p < s->end && *s->p > ' ') return; /* compact JSON: no loop entered */
     while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
         s->p++;
 }
@@ -229,7 +273,49 @@ static void put_utf8(buf *b, u32 cp) {
 }
 
 /* Reads a string literal at s->p (which is '"'); the decoded bytes go to *out when out != 0. */
+static void scan_string_escaped(scanner *s, buf *out);
+
+/* The first byte at or after p below 0x20, '"' or '\\' (end if none), eight bytes at a time. */
+static const u8 *plain_run(const u8 *p, const u8 *end) {
+    for (;;) {
+        if (end - p < 8) {
+            while (p < end && *p >= 0x20 && *p != '"' && *p != '\\') p++;
+            return p;
+        }
+        u64 flags = stops(load8(p));
+        if (flags) return p + (__builtin_ctzll(flags) >> 3);
+        p += 8;
+    }
+}
+
 static void scan_string(scanner *s, buf *out) {
+    const u8 *run = s->p + 1;
+    const u8 *p = plain_run(run, s->end);
+    if (p < s->end && *p == '"') { /* the common case: no escape */
+        if (out) buf_put(out, run, (u32)(p - run));
+        s->p = p + 1;
+        return;
+    }
+    scan_string_escaped(s, out); /* from the opening quote again */
+}
+
+/* Reads a string literal at s->p into *out: without escapes a view of the request (read only;
+ * the request stays in the arena until the handler returns), else decoded into a new buffer of
+ * capacity cap. */
+static void scan_text(scanner *s, buf *out, u32 cap) {
+    const u8 *run = s->p + 1;
+    const u8 *p = plain_run(run, s->end);
+    if (p < s->end && *p == '"') {
+        out->ptr = (u8 *)run;
+        out->len = out->cap = (u32)(p - run);
+        s->p = p + 1;
+        return;
+    }
+    *out = buf_new(cap);
+    scan_string_escaped(s, out);
+}
+
+__attribute__((noinline)) static void scan_string_escaped(scanner *s, buf *out) {
     s->p++; /* opening quote */
     while (s->p < s->end) {
         /* Copy the run of plain bytes at once. */
@@ -378,8 +464,12 @@ typedef struct {
     int has_payment_id, has_order_id, has_amount;
 } charge_req;
 
-static int key_is(const u8 *key, u32 n, const char *name) {
-    return n == cstr_len(name) && !memcmp(key, name, n);
+__attribute__((always_inline)) static int key_is(const u8 *key, u32 n, const char *name) {
+    if (n != cstr_len(name)) return 0;
+    u32 i = 0;
+    for (; n - i >= 8; i += 8) /* eight bytes at a time */
+        if (load8(key + i) != load8((const u8 *)name + i)) return 0;
+    return !memcmp(key + i, name + i, n - i);
 }
 
 static void parse_charge(scanner *s, charge_req *r) {
@@ -394,8 +484,8 @@ static void parse_charge(scanner *s, charge_req *r) {
     for (;;) {
         skip_ws(s);
         if (s->p >= s->end || *s->p != '"') return fail(s, "key must be a string");
-        buf key = buf_new(16);
-        scan_string(s, &key);
+        buf key;
+        scan_text(s, &key, 16);
         skip_ws(s);
         if (s->p >= s->end || *s->p != ':') return fail(s, "expected `:`");
         s->p++;
@@ -414,8 +504,7 @@ static void parse_charge(scanner *s, charge_req *r) {
         if (seen && *seen) return fail(s, "duplicate field");
         if (text) {
             if (s->p >= s->end || *s->p != '"') return fail(s, "invalid type: expected a string");
-            *text = buf_new(32);
-            scan_string(s, text);
+            scan_text(s, text, 32);
             *seen = 1;
         } else if (seen) {
             r->amount_cents = scan_integer(s);

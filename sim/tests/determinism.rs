@@ -160,7 +160,7 @@ fn shipped_scenarios_keep_their_trace_hash() {
         include_str!("../../scenarios/validation/mmc3-rho080.toml"),
     );
     let pinned = [
-        ("shop", &*SHOP, 3.0, "ea5a66cd9c136a5fb9933701c1437a753c93a7a8a6d86a18361cf6a08d6eb373"),
+        ("shop", &*SHOP, 3.0, "39360d87e5b0e816ce5aaf37633f3927d9dde835ec86e23f3ea76ecaac46eb96"),
         (
             "tandem",
             &*TANDEM,

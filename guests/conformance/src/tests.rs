@@ -251,7 +251,7 @@ fn the_polyglot_shop_behaves_exactly_like_the_rust_shop() {
 }
 
 /// Requests that exercise the hand-written JSON code of the C and AssemblyScript modules.
-const EDGE_CASES: [(&str, &str, &str); 34] = [
+const EDGE_CASES: [(&str, &str, &str); 39] = [
     ("payments", "charge", r#"{"payment_id":"p1","order_id":"o1","amount_cents":100000}"#),
     ("payments", "charge", r#"{"payment_id":"p1","order_id":"o1","amount_cents":5}"#),
     ("payments", "charge", r#"{"payment_id":"p2","order_id":"o1","amount_cents":100001}"#),
@@ -311,6 +311,28 @@ const EDGE_CASES: [(&str, &str, &str); 34] = [
     ("notifications", "on_shipment_created", r#"{"customer":"ann"}"#),
     ("notifications", "on_shipment_created", r#"{"shipment_id":7,"customer":"ann"}"#),
     ("notifications", "sent_count", r#"{"customer":"ann"} "#),
+    // Past the first eight bytes of a string (the C and WAT scans go eight bytes at a time).
+    (
+        "payments",
+        "charge",
+        r#"{"payment_id":"pay-12345678A","order_id":"order-123456789","amount_cents":42}"#,
+    ),
+    (
+        "payments",
+        "charge",
+        "{\"payment_id\":\"pay-12345678\u{1}\",\"order_id\":\"o\",\"amount_cents\":1}",
+    ),
+    (
+        "notifications",
+        "on_shipment_created",
+        r#"{"customer":"customer-1234567","type":"x","shipment_id":"shipment-12345678"}"#,
+    ),
+    (
+        "notifications",
+        "on_shipment_created",
+        r#"{"shipment_id":"shipment-22345678","customer":"c","shipment_id":"s"}"#,
+    ),
+    ("notifications", "on_shipment_created", r#"{"shipment_id":"shipment-3234567","customer":9}"#),
 ];
 
 #[test]

@@ -307,6 +307,22 @@ impl Object<'_, '_> {
         &self.input[start as usize..end as usize]
     }
 
+    /// The common case, in one pass instead of one per field: the keys are exactly `fields`, in
+    /// order (so each once); then their values are in `values`. (`false` may leave some written:
+    /// the caller then looks each field up.)
+    fn in_order(&self, fields: &[&str], values: &mut [Token; KEYS_MAX]) -> bool {
+        if self.pairs.len() != fields.len() {
+            return false;
+        }
+        for ((value, pair), name) in values.iter_mut().zip(self.pairs).zip(fields) {
+            if self.key(pair) != name.as_bytes() {
+                return false;
+            }
+            *value = pair.value;
+        }
+        true
+    }
+
     /// The value of the one key named `name`, or `None` if absent or repeated.
     fn field(&self, name: &str) -> Option<Token> {
         let mut found = None;
@@ -339,8 +355,10 @@ impl<'de> de::Deserializer<'de> for Object<'_, 'de> {
             return Err(GiveUp);
         }
         let mut values = [Token::Null; KEYS_MAX];
-        for (value, name) in values.iter_mut().zip(fields) {
-            *value = self.field(name).ok_or(GiveUp)?;
+        if !self.in_order(fields, &mut values) {
+            for (value, name) in values.iter_mut().zip(fields) {
+                *value = self.field(name).ok_or(GiveUp)?;
+            }
         }
         visitor.visit_seq(Fields { input: self.input, values: &values[..fields.len()], next: 0 })
     }
@@ -469,10 +487,30 @@ impl Writer {
         if needs_escape(text.as_bytes()) {
             return Err(GiveUp);
         }
-        self.out.push(b'"');
-        self.out.extend_from_slice(text.as_bytes());
-        self.out.push(b'"');
+        self.put(b"", text.as_bytes(), b"");
         Ok(())
+    }
+
+    /// `before` `"` `text` `"` `after` with one reservation and three copies (`push` and
+    /// `extend_from_slice` check the capacity per piece, and every call pays its whole code).
+    fn put(&mut self, before: &[u8], text: &[u8], after: &[u8]) {
+        let n = before.len() + 1 + text.len() + 1 + after.len();
+        self.out.reserve(n);
+        let len = self.out.len();
+        // SAFETY: `reserve` made room for `n` more bytes, all of which are written below
+        // before the length covers them; the sources are not in the buffer (`&mut self`).
+        unsafe {
+            let mut at = self.out.as_mut_ptr().add(len);
+            core::ptr::copy_nonoverlapping(before.as_ptr(), at, before.len());
+            at = at.add(before.len());
+            at.write(b'"');
+            at = at.add(1);
+            core::ptr::copy_nonoverlapping(text.as_ptr(), at, text.len());
+            at = at.add(text.len());
+            at.write(b'"');
+            core::ptr::copy_nonoverlapping(after.as_ptr(), at.add(1), after.len());
+            self.out.set_len(len + n);
+        }
     }
 
     /// Decimal digits of `n`, as `itoa` (serde_json) writes them.
@@ -680,12 +718,12 @@ impl ser::SerializeStruct for Struct<'_> {
         key: &'static str,
         value: &T,
     ) -> Result<(), GiveUp> {
-        if !self.first {
-            self.writer.out.push(b',');
+        if needs_escape(key.as_bytes()) {
+            return Err(GiveUp);
         }
+        // `,"key":` (no comma before the first), in one piece.
+        self.writer.put(if self.first { b"" } else { b"," }, key.as_bytes(), b":");
         self.first = false;
-        self.writer.string(key)?;
-        self.writer.out.push(b':');
         value.serialize(&mut *self.writer)
     }
 
