@@ -95,18 +95,42 @@ fn apply(
     value: &Versioned,
     now: SimTime,
 ) -> Applied {
+    // One search of the replica: a held key is updated in place (no new key, no second
+    // search), and the value held before is kept only where replica 0 records a change.
     let r = &mut d.replicas[replica as usize];
-    let cur = r.get(key);
-    let prev_version = cur.map_or(0, |c| c.version);
-    let held = cur.and_then(|c| c.value.clone());
-    if conflict == ConflictPolicy::LwwVersion && cur.is_some_and(|c| c.version >= value.version) {
-        return Applied { applied: false, prev_version, changed: false };
-    }
-    let changed = held != value.value;
-    r.insert(key.to_vec(), value.clone());
+    let (prev_version, changed, held) = match r.get_mut(key) {
+        Some(cur) => {
+            if conflict == ConflictPolicy::LwwVersion && cur.version >= value.version {
+                return Applied { applied: false, prev_version: cur.version, changed: false };
+            }
+            let prev_version = cur.version;
+            let changed = cur.value != value.value;
+            let held = if replica == 0 && changed {
+                std::mem::replace(&mut cur.value, value.value.clone())
+            } else {
+                cur.value.clone_from(&value.value);
+                None
+            };
+            cur.version = value.version;
+            (prev_version, changed, held)
+        }
+        None => {
+            r.insert(key.to_vec(), value.clone());
+            // Absent counts as no value: a deletion of an absent key changes nothing.
+            (0, value.value.is_some(), None)
+        }
+    };
     if replica == 0 && changed {
-        let before = d.changes.get(key).map_or(SimTime::ZERO, |c| c.set_at);
-        d.changes.insert(key.to_vec(), KeyChange { set_at: now, prev: Some((held, before)) });
+        match d.changes.get_mut(key) {
+            Some(c) => {
+                let before = c.set_at;
+                *c = KeyChange { set_at: now, prev: Some((held, before)) };
+            }
+            None => {
+                let change = KeyChange { set_at: now, prev: Some((held, SimTime::ZERO)) };
+                d.changes.insert(key.to_vec(), change);
+            }
+        }
     }
     Applied { applied: true, prev_version, changed }
 }
