@@ -69,6 +69,9 @@ pub(crate) struct HostState {
     pub refusals: Vec<Refusal>,
     /// Set by a composed service's host operation: the calling module (see [`Origin`]).
     pub origin: Option<Origin>,
+    /// The operation a host function yields on ([`Yield::Op`]), taken by the driver: moved
+    /// out here rather than cloned out of the host error.
+    pub pending_op: Option<HostOp>,
     /// Counts the store as a live instance; taken away while a recycled instance waits to be
     /// used again (`reset.rs`).
     live: Option<LiveToken>,
@@ -90,6 +93,7 @@ impl HostState {
             log_lines_over_budget: 0,
             refusals: Vec::new(),
             origin: None,
+            pending_op: None,
             live: Some(live),
         }
     }
@@ -235,8 +239,9 @@ impl ResourceLimiter for MemoryLimiter {
 /// Why a host function left the guest. Carried as a wasmi host error; never a real error.
 #[derive(Debug)]
 pub(crate) enum Yield {
-    /// An operation that takes virtual time: suspend and ask the engine.
-    Op(HostOp),
+    /// An operation that takes virtual time (its import named here): suspend and ask the
+    /// engine. The operation itself waits in [`HostState::pending_op`].
+    Op(&'static str),
     /// `random()`: resume with the next value of the caller's stream.
     RandomU64,
     /// WASI `random_get` on a buffer already checked to lie inside the calling module's memory.
@@ -250,7 +255,7 @@ pub(crate) enum Yield {
 impl fmt::Display for Yield {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Yield::Op(op) => write!(f, "host operation `{}`", op.import()),
+            Yield::Op(import) => write!(f, "host operation `{import}`"),
             Yield::RandomU64 => f.write_str("random"),
             Yield::RandomBytes { len, .. } => write!(f, "random_get of {len} bytes"),
             Yield::Exit(code) => write!(f, "proc_exit({code})"),
@@ -333,7 +338,9 @@ fn host_op(
                 let alloc = caller.get_export("alloc").and_then(Extern::into_func);
                 caller.data_mut().origin = Some(Origin { memory, alloc });
             }
-            Err(Error::host(Yield::Op(op)))
+            let import = op.import();
+            caller.data_mut().pending_op = Some(op);
+            Err(Error::host(Yield::Op(import)))
         }
         Err((target, code)) => {
             caller.data_mut().refusals.push(Refusal { import, target, code });

@@ -160,9 +160,13 @@ pub(crate) fn drive<R: WasmResults>(
                 };
                 Val::I32(errno)
             }
-            Some(Yield::Op(op)) => {
-                let op = op.clone();
-                return Driven::Suspended(call, op);
+            Some(Yield::Op(import)) => {
+                return match store.data_mut().pending_op.take() {
+                    Some(op) => Driven::Suspended(call, op),
+                    None => Driven::Faulted(GuestFault::Engine {
+                        message: format!("host operation `{import}` yielded without its operation"),
+                    }),
+                };
             }
             Some(other) => return Driven::Faulted(fault_of_yield(other)),
             None => {
@@ -183,7 +187,7 @@ fn fault_of_yield(y: &Yield) -> GuestFault {
             line: *line,
             column: *column,
         },
-        Yield::Op(op) => GuestFault::HostOpOutsideHandler { import: op.import() },
+        Yield::Op(import) => GuestFault::HostOpOutsideHandler { import },
         Yield::RandomU64 | Yield::RandomBytes { .. } => {
             GuestFault::HostOpOutsideHandler { import: "random" }
         }

@@ -4,6 +4,7 @@
 //! elapsed, the engine acts on how the slice ended: done, failed, or suspended on a host
 //! operation whose reply resumes it.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use fusebench_model::contract::application_error;
@@ -123,11 +124,162 @@ struct Cause<'a> {
 }
 
 /// The JSON text of field `field` of a JSON object body; empty when absent or not JSON.
+///
+/// The same text as parsing the whole body into a `serde_json::Value` and printing
+/// `value.get(field)`, without building the rest of the body: the other fields are read
+/// through `deserialize_any` (so numbers, strings, escapes and nesting are checked exactly as
+/// a `Value` would, and a body it would refuse is refused) but not kept. A body that is not
+/// UTF-8 is refused first, as a `Value` refuses it (a byte ≥ 0x80 is a syntax error outside a
+/// string and invalid UTF-8 inside one).
 fn key_value(body: &[u8], field: &str) -> String {
-    serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.get(field).map(serde_json::Value::to_string))
-        .unwrap_or_default()
+    use serde::de::DeserializeSeed;
+    let Ok(text) = std::str::from_utf8(body) else { return String::new() };
+    let mut de = serde_json::Deserializer::from_str(text);
+    match json_field::Field(field).deserialize(&mut de) {
+        Ok(Some(value)) if de.end().is_ok() => value.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// One field of a JSON object, read without keeping the others ([`key_value`]).
+mod json_field {
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    /// Reads a JSON value and gives field `.0` of it: `None` when it is not an object or has
+    /// no such field; the last one when the field repeats (as a `Value`'s map keeps it).
+    pub(super) struct Field<'f>(pub(super) &'f str);
+
+    impl<'de> DeserializeSeed<'de> for Field<'_> {
+        type Value = Option<serde_json::Value>;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Field<'_> {
+        type Value = Option<serde_json::Value>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut found = None;
+            while let Some(wanted) = map.next_key_seed(IsKey(self.0))? {
+                if wanted {
+                    found = Some(map.next_value()?);
+                } else {
+                    map.next_value::<Skip>()?;
+                }
+            }
+            Ok(found)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            Skip.visit_seq(seq).map(|Skip| None)
+        }
+
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+
+    /// Reads an object key and tells whether it is the wanted one.
+    struct IsKey<'f>(&'f str);
+
+    impl<'de> DeserializeSeed<'de> for IsKey<'_> {
+        type Value = bool;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for IsKey<'_> {
+        type Value = bool;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object key")
+        }
+
+        fn visit_str<E: de::Error>(self, key: &str) -> Result<bool, E> {
+            Ok(key == self.0)
+        }
+    }
+
+    /// Any JSON value, read as a `Value` would read it (`deserialize_any`) and dropped.
+    struct Skip;
+
+    impl<'de> de::Deserialize<'de> for Skip {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(Skip)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Skip {
+        type Value = Skip;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+            while map.next_entry::<Skip, Skip>()?.is_some() {}
+            Ok(Skip)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+            while seq.next_element::<Skip>()?.is_some() {}
+            Ok(Skip)
+        }
+
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
+            Ok(Skip)
+        }
+
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
+            Ok(Skip)
+        }
+
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
+            Ok(Skip)
+        }
+
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
+            Ok(Skip)
+        }
+
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
+            Ok(Skip)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
+            Ok(Skip)
+        }
+    }
 }
 
 /// What delivered `req`: the client request, call attempt or message delivery (and which copy
@@ -394,14 +546,14 @@ impl Sim {
             | HostOp::KvPut { store, .. }
             | HostOp::KvDelete { store, .. }
             | HostOp::KvCas { store, .. }
-            | HostOp::KvScan { store, .. } => store.clone(),
+            | HostOp::KvScan { store, .. } => Cow::Borrowed(store.as_str()),
             HostOp::CacheGet { cache, .. }
             | HostOp::CachePut { cache, .. }
-            | HostOp::CacheDelete { cache, .. } => cache.clone(),
-            HostOp::Publish { channel, .. } => channel.clone(),
+            | HostOp::CacheDelete { cache, .. } => Cow::Borrowed(cache.as_str()),
+            HostOp::Publish { channel, .. } => Cow::Borrowed(channel.as_str()),
             HostOp::Call { service, endpoint, .. }
             | HostOp::CallTimeout { service, endpoint, .. } => {
-                format!("{service}.{endpoint}")
+                Cow::Owned(format!("{service}.{endpoint}"))
             }
         };
         // A call with its own timeout is traced as the call it is: readers of `host_op`
@@ -565,5 +717,57 @@ impl Sim {
         self.drop_superseded(inv.service, inv.replica, inv.version);
         self.respond(inv.req, inv.service, outcome, body);
         self.start_next(inv.service, inv.replica);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_value;
+
+    /// What `key_value` gave when it parsed the whole body into a `Value`.
+    fn whole_value(body: &[u8], field: &str) -> String {
+        serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.get(field).map(serde_json::Value::to_string))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn an_idempotency_key_reads_as_from_the_whole_parsed_body() {
+        let bodies: &[&[u8]] = &[
+            br#"{"id":"a-1","amount":3}"#,
+            br#"{"amount":3,"id":{"b":[1,2.5,null],"a":true}}"#,
+            br#"{"id":1,"id":2}"#,
+            br#"{"i\u0064":"escaped key"}"#,
+            br#"{"x":"caf\u00e9","id":"\ud83d\ude00"}"#,
+            br#"{"id":"a","huge":1e400}"#,
+            br#"{"id":"a","n":-0,"m":12345678901234567890123}"#,
+            br#"{"id":"a","s":"\ud800"}"#,
+            br#"{"id":"a","bad":"\q"}"#,
+            br#"{"id":"a"} trailing"#,
+            br#"{"id":"a","x":[[[[]]]]}"#,
+            br#"["id","a"]"#,
+            br#""id""#,
+            br#"42"#,
+            b"",
+            b"   ",
+            b"{\"id\":\"a\",\"x\":\"\xff\"}",
+            b"{\"id\":\"a\"}\xff",
+            br#"{"id":"a","ctl":"tab	inside"}"#,
+            br#"{"id" : [ 1 , {"k" : "v"} ] , "z" : {} }"#,
+            br#"{"other":"id"}"#,
+            br#"{"id":"a","unterminated":"#,
+        ];
+        let deep = format!("{{\"id\":1,\"d\":{}{}}}", "[".repeat(200), "]".repeat(200));
+        let mut all: Vec<&[u8]> = bodies.to_vec();
+        all.push(deep.as_bytes());
+        for body in all {
+            assert_eq!(
+                key_value(body, "id"),
+                whole_value(body, "id"),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 }

@@ -21,6 +21,7 @@ use serde::Serialize;
 use super::Sim;
 use super::event::Event;
 use super::ids::{OpId, ReplicaIdx, StoreId};
+use super::world::World;
 use crate::dist::sample_nanos;
 use crate::rng::SimRng;
 use crate::runtime::{CasExpect, HostCode, HostReply, ScanEntry, encode_scan};
@@ -85,30 +86,62 @@ struct Applied {
     changed: bool,
 }
 
-/// Applies a write at a replica under the store's conflict policy; for replica 0 it also
-/// records when the value changed.
+/// Applies a write at a replica under the store's conflict policy; for replica 0 of a store a
+/// cache fronts (`fronted`) it also records when the value changed: only such a cache's reads
+/// ask ([`Sim::differs_for`]).
 fn apply(
     d: &mut StoreState,
     conflict: ConflictPolicy,
+    fronted: bool,
     replica: ReplicaIdx,
     key: &[u8],
     value: &Versioned,
     now: SimTime,
 ) -> Applied {
+    // One search of the replica: a held key is updated in place (no new key, no second
+    // search), and the value held before is kept only where replica 0 records a change.
+    let record = fronted && replica == 0;
     let r = &mut d.replicas[replica as usize];
-    let cur = r.get(key);
-    let prev_version = cur.map_or(0, |c| c.version);
-    let held = cur.and_then(|c| c.value.clone());
-    if conflict == ConflictPolicy::LwwVersion && cur.is_some_and(|c| c.version >= value.version) {
-        return Applied { applied: false, prev_version, changed: false };
-    }
-    let changed = held != value.value;
-    r.insert(key.to_vec(), value.clone());
-    if replica == 0 && changed {
-        let before = d.changes.get(key).map_or(SimTime::ZERO, |c| c.set_at);
-        d.changes.insert(key.to_vec(), KeyChange { set_at: now, prev: Some((held, before)) });
+    let (prev_version, changed, held) = match r.get_mut(key) {
+        Some(cur) => {
+            if conflict == ConflictPolicy::LwwVersion && cur.version >= value.version {
+                return Applied { applied: false, prev_version: cur.version, changed: false };
+            }
+            let prev_version = cur.version;
+            let changed = cur.value != value.value;
+            let held = if record && changed {
+                std::mem::replace(&mut cur.value, value.value.clone())
+            } else {
+                cur.value.clone_from(&value.value);
+                None
+            };
+            cur.version = value.version;
+            (prev_version, changed, held)
+        }
+        None => {
+            r.insert(key.to_vec(), value.clone());
+            // Absent counts as no value: a deletion of an absent key changes nothing.
+            (0, value.value.is_some(), None)
+        }
+    };
+    if record && changed {
+        match d.changes.get_mut(key) {
+            Some(c) => {
+                let before = c.set_at;
+                *c = KeyChange { set_at: now, prev: Some((held, before)) };
+            }
+            None => {
+                let change = KeyChange { set_at: now, prev: Some((held, SimTime::ZERO)) };
+                d.changes.insert(key.to_vec(), change);
+            }
+        }
     }
     Applied { applied: true, prev_version, changed }
+}
+
+/// Whether a cache fronts `store` (its `of`): only then are replica 0's changes recorded.
+fn fronted(world: &World, store: StoreId) -> bool {
+    world.stores.iter().any(|s| s.of == Some(store))
 }
 
 impl Sim {
@@ -245,7 +278,8 @@ impl Sim {
         let existed = d.replicas[replica as usize].get(key).is_some_and(|v| v.value.is_some());
         let deleting = value.is_none();
         let v = Versioned { value, version };
-        let a = apply(d, spec.conflict, replica, key, &v, now);
+        let fronted = fronted(&self.world, store);
+        let a = apply(d, spec.conflict, fronted, replica, key, &v, now);
         let key_text = String::from_utf8_lossy(key);
         self.trace.emit(
             now,
@@ -324,7 +358,8 @@ impl Sim {
         let now = self.q.now();
         let spec = self.world.store(w.store);
         let d = &mut self.stores[w.store.index()];
-        let applied = apply(d, spec.conflict, w.replica, &w.key, &w.value, now).applied;
+        let fronted = fronted(&self.world, w.store);
+        let applied = apply(d, spec.conflict, fronted, w.replica, &w.key, &w.value, now).applied;
         let key_text = String::from_utf8_lossy(&w.key);
         self.trace.emit(
             now,
