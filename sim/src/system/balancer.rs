@@ -25,7 +25,8 @@
 //! Envoy proxy does. A replica that crashed is therefore avoided as soon as its callers see it
 //! fail, not only once the registry's TTL expires.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use fusebench_model::scenario::LoadBalancing;
 
@@ -99,13 +100,76 @@ struct Waiting {
     retry: bool,
 }
 
+/// Each caller's view of each service it sent to, by caller then service index (a look-up is
+/// two indexings; a `BTreeMap` by `(Caller, ServiceId)` was three searches per request).
+#[derive(Debug, Default)]
+struct Views {
+    /// By [`caller_index`], then by service index; `None` until the caller sends there.
+    by_caller: Vec<Vec<Option<Vec<Slot>>>>,
+}
+
+/// A caller's row in [`Views`].
+fn caller_index(caller: Caller) -> usize {
+    match caller {
+        Caller::Gateway => 0,
+        Caller::Broker => 1,
+        Caller::Service(s) => 2 + s.index(),
+    }
+}
+
+/// The service at index `i` of a row (made from a `ServiceId`'s index: it fits).
+fn service_at(i: usize) -> ServiceId {
+    ServiceId(u32::try_from(i).expect("a service index fits its id"))
+}
+
+impl Views {
+    fn get(&self, (caller, service): (Caller, ServiceId)) -> Option<&Vec<Slot>> {
+        self.by_caller.get(caller_index(caller))?.get(service.index())?.as_ref()
+    }
+
+    fn get_mut(&mut self, (caller, service): (Caller, ServiceId)) -> Option<&mut Vec<Slot>> {
+        self.by_caller.get_mut(caller_index(caller))?.get_mut(service.index())?.as_mut()
+    }
+
+    /// The view, made with `n` replica slots if the caller had none of the service yet.
+    fn or_insert(&mut self, (caller, service): (Caller, ServiceId), n: usize) -> &mut Vec<Slot> {
+        let (c, s) = (caller_index(caller), service.index());
+        if self.by_caller.len() <= c {
+            self.by_caller.resize_with(c + 1, Vec::new);
+        }
+        let row = &mut self.by_caller[c];
+        if row.len() <= s {
+            row.resize_with(s + 1, || None);
+        }
+        row[s].get_or_insert_with(|| vec![Slot::default(); n])
+    }
+
+    /// Every view with its (caller, service).
+    fn iter(&self) -> impl Iterator<Item = ((Caller, ServiceId), &Vec<Slot>)> {
+        self.by_caller.iter().enumerate().flat_map(|(c, row)| {
+            let caller = match c {
+                0 => Caller::Gateway,
+                1 => Caller::Broker,
+                _ => Caller::Service(service_at(c - 2)),
+            };
+            row.iter().enumerate().filter_map(move |(s, slots)| {
+                slots.as_ref().map(|slots| ((caller, service_at(s)), slots))
+            })
+        })
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Balancers {
-    views: BTreeMap<(Caller, ServiceId), Vec<Slot>>,
+    views: Views,
     /// By request id (a slab: one lookup per answer, benches/README.md "Third round").
     waiting: IdTable<ReqId, Waiting>,
-    /// `waiting`, ordered by when the caller gives up.
-    deadlines: BTreeSet<(SimTime, ReqId)>,
+    /// When the callers give up on `waiting`, earliest first: a min-heap whose entries are
+    /// not removed when a request is answered (a push per request instead of a `BTreeSet`'s
+    /// insert and remove). An entry is live while `waiting` holds its request with its
+    /// deadline; the others are skipped when they come to the top, and dropped in one pass
+    /// when they outnumber the live ones (memory stays flat in run length).
+    deadlines: BinaryHeap<Reverse<(SimTime, ReqId)>>,
     /// [`Sim::pick_replica`]'s candidates, kept between picks.
     candidates: Vec<ReplicaIdx>,
 }
@@ -123,15 +187,59 @@ impl Balancers {
         self.views.iter().all(|(view, slots)| {
             slots.iter().enumerate().all(|(r, s)| {
                 (s.outstanding, s.retries)
-                    == counted.get(&(*view, r as ReplicaIdx)).copied().unwrap_or((0, 0))
+                    == counted.get(&(view, r as ReplicaIdx)).copied().unwrap_or((0, 0))
             })
-        }) && self.waiting.len() == self.deadlines.len()
+        }) && {
+            let listed: BTreeSet<(SimTime, ReqId)> = self.deadlines.iter().map(|e| e.0).collect();
+            self.waiting.iter().all(|(&req, w)| listed.contains(&(w.deadline, req)))
+        }
     }
 
     /// When the first request `view`'s caller waits for is given up on.
     pub(crate) fn earliest_deadline(&self, view: (Caller, ServiceId)) -> Option<SimTime> {
         self.waiting.iter().filter(|(_, w)| w.view == view).map(|(_, w)| w.deadline).min()
     }
+
+    /// `req` waits for an answer until `w.deadline`.
+    fn wait(&mut self, req: ReqId, w: Waiting) {
+        self.waiting.insert(req, w);
+        self.deadlines.push(Reverse((w.deadline, req)));
+    }
+
+    /// `req` no longer waits (its deadline's entry goes when it comes to the top, or with the
+    /// other stale ones).
+    fn unwait(&mut self, req: ReqId) -> Option<Waiting> {
+        let w = self.waiting.remove(&req)?;
+        if self.deadlines.len() > 2 * self.waiting.len() + STALE_DEADLINES_MIN {
+            let waiting = &self.waiting;
+            self.deadlines.retain(|&Reverse((d, r))| is_waiting(waiting, r, d));
+        }
+        Some(w)
+    }
+
+    /// The earliest request whose caller gave up by `now`, taken out of `waiting`: what a
+    /// `BTreeSet` of `(deadline, request)` would give first.
+    fn expired(&mut self, now: SimTime) -> Option<(ReqId, Waiting)> {
+        while let Some(&Reverse((deadline, req))) = self.deadlines.peek() {
+            if deadline > now {
+                return None;
+            }
+            self.deadlines.pop();
+            if is_waiting(&self.waiting, req, deadline) {
+                let w = self.waiting.remove(&req).expect("a live deadline names a waiting request");
+                return Some((req, w));
+            }
+        }
+        None
+    }
+}
+
+/// Stale entries `deadlines` may hold beyond twice the live ones before it is compacted.
+const STALE_DEADLINES_MIN: usize = 64;
+
+/// Whether `deadlines`' entry `(deadline, req)` is live.
+fn is_waiting(waiting: &IdTable<ReqId, Waiting>, req: ReqId, deadline: SimTime) -> bool {
+    waiting.get(&req).is_some_and(|w| w.deadline == deadline)
 }
 
 impl Sim {
@@ -145,13 +253,7 @@ impl Sim {
 
     /// The requests whose callers gave up by now: each is a failure of the replica it went to.
     fn expire_waiting(&mut self, now: SimTime) {
-        while let Some(&(deadline, req)) = self.balancers.deadlines.first() {
-            if deadline > now {
-                break;
-            }
-            self.balancers.deadlines.pop_first();
-            let w =
-                self.balancers.waiting.remove(&req).expect("a deadline names a waiting request");
+        while let Some((_, w)) = self.balancers.expired(now) {
             self.count_answer(w, false, now);
         }
     }
@@ -159,10 +261,9 @@ impl Sim {
     /// Takes `req` out of its caller's view without judging the replica (the replica handed it
     /// to the activator): the caller, when it gives up, and whether it is a retry.
     pub(crate) fn take_waiting(&mut self, req: ReqId) -> Option<(Caller, SimTime, bool)> {
-        let w = self.balancers.waiting.remove(&req)?;
-        self.balancers.deadlines.remove(&(w.deadline, req));
+        let w = self.balancers.unwait(req)?;
         if let Some(slot) =
-            self.balancers.views.get_mut(&w.view).and_then(|v| v.get_mut(w.replica as usize))
+            self.balancers.views.get_mut(w.view).and_then(|v| v.get_mut(w.replica as usize))
         {
             slot.outstanding -= 1;
             slot.retries -= u32::from(w.retry);
@@ -175,21 +276,20 @@ impl Sim {
     /// outstanding, and a failure moves the replica towards ejection.
     pub(crate) fn caller_answered(&mut self, req: ReqId, success: bool) {
         let now = self.q.now();
-        let Some(w) = self.balancers.waiting.remove(&req) else {
+        let Some(w) = self.balancers.unwait(req) else {
             return; // the caller had given up on it already (counted then)
         };
-        self.balancers.deadlines.remove(&(w.deadline, req));
         self.count_answer(w, success, now);
     }
 
     fn count_answer(&mut self, w: Waiting, success: bool, now: SimTime) {
         let n = self.world.service(w.view.1).slots as usize;
-        let slots = self.balancers.views.get_mut(&w.view).expect("a waiting request has a view");
+        let slots = self.balancers.views.get_mut(w.view).expect("a waiting request has a view");
         let slot = &mut slots[w.replica as usize];
         slot.outstanding -= 1;
         slot.retries -= u32::from(w.retry);
         self.pool_released(w.view.0, w.view.1);
-        let slots = self.balancers.views.get_mut(&w.view).expect("a waiting request has a view");
+        let slots = self.balancers.views.get_mut(w.view).expect("a waiting request has a view");
         let slot = &mut slots[w.replica as usize];
         if success {
             slot.failures = 0;
@@ -197,7 +297,7 @@ impl Sim {
         }
         let (caller, service) = w.view;
         let od = self.outlier(caller, service);
-        let slots = self.balancers.views.get_mut(&w.view).expect("a waiting request has a view");
+        let slots = self.balancers.views.get_mut(w.view).expect("a waiting request has a view");
         let slot = &mut slots[w.replica as usize];
         slot.failures += 1;
         if slot.failures < od.consecutive || slot.ejected_until.is_some_and(|u| u > now) {
@@ -261,11 +361,7 @@ impl Sim {
             return None;
         }
         let n = self.world.service(service).slots as usize;
-        let slots = self
-            .balancers
-            .views
-            .entry((caller, service))
-            .or_insert_with(|| vec![Slot::default(); n]);
+        let slots = self.balancers.views.or_insert((caller, service), n);
         let is_healthy = |r: ReplicaIdx| slots[r as usize].ejected_until.is_none_or(|u| u <= now);
         let healthy = candidates.iter().filter(|&&r| is_healthy(r)).count();
         // Fewer than half left: balance over every discovered replica (Envoy's panic mode);
@@ -313,7 +409,7 @@ impl Sim {
     pub(crate) fn in_flight(&mut self, caller: Caller, service: ServiceId) -> (u64, u64) {
         let now = self.q.now();
         self.expire_waiting(now);
-        self.balancers.views.get(&(caller, service)).map_or((0, 0), |slots| {
+        self.balancers.views.get((caller, service)).map_or((0, 0), |slots| {
             slots
                 .iter()
                 .fold((0, 0), |(n, r), s| (n + u64::from(s.outstanding), r + u64::from(s.retries)))
@@ -377,12 +473,11 @@ impl Sim {
         let service = self.requests.live(req).service;
         let view = (caller, service);
         let n = self.world.service(service).slots as usize;
-        let slots = self.balancers.views.entry(view).or_insert_with(|| vec![Slot::default(); n]);
+        let slots = self.balancers.views.or_insert(view, n);
         slots[replica as usize].outstanding += 1;
         slots[replica as usize].retries += u32::from(retry);
         let deadline = self.q.now() + patience;
-        self.balancers.waiting.insert(req, Waiting { view, replica, deadline, retry });
-        self.balancers.deadlines.insert((deadline, req));
+        self.balancers.wait(req, Waiting { view, replica, deadline, retry });
         let to = self.world.service(service).node;
         let sidecars = self.world.mesh.as_ref().map_or(0, |m| m.hop_latency(caller, service));
         let sidecars = if sidecars > 0 {
@@ -429,6 +524,56 @@ fn caller_service(caller: Caller) -> Option<ServiceId> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The lazy heap of deadlines gives up on the same requests in the same order as the
+        /// `BTreeSet<(deadline, request)>` it replaced, with entries removed on every answer;
+        /// and it stays bounded by the live ones.
+        #[test]
+        fn the_deadline_heap_expires_as_the_ordered_set_did(
+            ops in proptest::collection::vec((0u8..4, 0u64..40, 0u64..50), 1..400),
+        ) {
+            let mut ours = Balancers::default();
+            let mut set: BTreeSet<(SimTime, ReqId)> = BTreeSet::new();
+            let mut model: BTreeMap<ReqId, SimTime> = BTreeMap::new();
+            let mut now = 0;
+            for (op, id, dt) in ops {
+                let req = ReqId(id);
+                match op {
+                    // A request is sent (one not waiting already, as `send_to_replica` does).
+                    0 | 1 if !model.contains_key(&req) => {
+                        let deadline = SimTime(now + dt);
+                        let view = (Caller::Gateway, ServiceId(0));
+                        ours.wait(req, Waiting { view, replica: 0, deadline, retry: false });
+                        set.insert((deadline, req));
+                        model.insert(req, deadline);
+                    }
+                    // It is answered (or was given up on already).
+                    2 => {
+                        let theirs = model.remove(&req).inspect(|&d| {
+                            set.remove(&(d, req));
+                        });
+                        prop_assert_eq!(ours.unwait(req).map(|w| w.deadline), theirs);
+                    }
+                    // Time passes; the callers give up on what is due.
+                    _ => {
+                        now += dt;
+                        loop {
+                            let theirs = set.first().copied().filter(|&(d, _)| d <= SimTime(now));
+                            let got = ours.expired(SimTime(now)).map(|(r, w)| (w.deadline, r));
+                            prop_assert_eq!(got, theirs);
+                            let Some((d, r)) = theirs else { break };
+                            set.remove(&(d, r));
+                            model.remove(&r);
+                        }
+                    }
+                }
+                prop_assert!(ours.deadlines.len() <= 2 * model.len() + STALE_DEADLINES_MIN + 1);
+                prop_assert_eq!(ours.waiting.len(), model.len());
+            }
+        }
+    }
 
     /// Envoy's `LEAST_REQUEST` draws with replacement: of two replicas, the busier is picked
     /// when both draws land on it — a quarter of the time — and ties go to the first draw.

@@ -78,7 +78,7 @@ impl NodeCpu {
     fn advance(&mut self, now: SimTime) {
         let n = self.runnable.len() as u128;
         let dt = u128::from(now - self.at);
-        self.virt += (dt * SCALE * n.min(self.cores)).checked_div(n).unwrap_or(0);
+        self.virt += div(dt * SCALE * n.min(self.cores), n);
         self.at = now;
     }
 
@@ -88,7 +88,24 @@ impl NodeCpu {
         let n = self.runnable.len() as u128;
         let left = finish.saturating_sub(self.virt) * n;
         let per_ns = SCALE * n.min(self.cores);
-        Some(u64::try_from(left.div_ceil(per_ns)).unwrap_or(u64::MAX))
+        Some(u64::try_from(div_ceil(left, per_ns)).unwrap_or(u64::MAX))
+    }
+}
+
+/// `a / b` (0 when `b` is 0), in 64 bits when both fit: the same quotient without a call to
+/// the 128-bit division routine (a slice start and end each divide).
+fn div(a: u128, b: u128) -> u128 {
+    match (u64::try_from(a), u64::try_from(b)) {
+        (Ok(a), Ok(b)) => u128::from(a.checked_div(b).unwrap_or(0)),
+        _ => a.checked_div(b).unwrap_or(0),
+    }
+}
+
+/// `a / b` rounded up (`b` > 0), in 64 bits when both fit.
+fn div_ceil(a: u128, b: u128) -> u128 {
+    match (u64::try_from(a), u64::try_from(b)) {
+        (Ok(a), Ok(b)) => u128::from(a.div_ceil(b)),
+        _ => a.div_ceil(b),
     }
 }
 
@@ -174,6 +191,21 @@ mod tests {
         cpu.advance(SimTime(20_000));
         assert_eq!(cpu.virt, 10_000 * SCALE);
         assert_eq!(cpu.next_done_in(), Some(0));
+    }
+
+    #[test]
+    fn narrow_division_gives_the_wide_quotient() {
+        let big = u128::from(u64::MAX);
+        let cases =
+            [0, 1, 2, 3, 7, 1 << 16, 3 << 40, big - 1, big, big + 1, big * 3 + 5, u128::MAX];
+        for a in cases {
+            for b in cases {
+                assert_eq!(div(a, b), a.checked_div(b).unwrap_or(0), "{a} / {b}");
+                if b > 0 {
+                    assert_eq!(div_ceil(a, b), a.div_ceil(b), "{a} / {b} rounded up");
+                }
+            }
+        }
     }
 
     #[test]

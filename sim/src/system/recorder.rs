@@ -10,14 +10,14 @@ use hdrhistogram::Histogram;
 use super::ids::{ChannelId, EndpointId, ServiceId, StoreId};
 use super::world::World;
 use crate::metrics::{
-    ActivatorWaits, CacheStats, ChannelStats, EndpointStats, Metrics, ReplicaStats, Sample,
+    ActivatorWaits, CacheStats, ChannelStats, EndpointRecord, Metrics, ReplicaStats, Sample,
     ServiceSample, ServiceStats, StoreStats, lag_histogram, record_lag,
 };
 
 #[derive(Debug)]
 pub(crate) struct Recorder {
     /// Per service, per endpoint.
-    endpoints: Vec<Vec<Option<EndpointStats>>>,
+    endpoints: Vec<Vec<Option<EndpointRecord>>>,
     services: Vec<Option<ServiceStats>>,
     /// Per service, in the current sampling interval: (fuel, invocations).
     interval_fuel: Vec<Option<(u64, u64)>>,
@@ -72,8 +72,8 @@ impl Recorder {
     }
 
     /// Client-observed statistics of a public endpoint.
-    pub(crate) fn endpoint(&mut self, s: ServiceId, e: EndpointId) -> &mut EndpointStats {
-        self.endpoints[s.index()][e.index()].get_or_insert_with(EndpointStats::default)
+    pub(crate) fn endpoint(&mut self, s: ServiceId, e: EndpointId) -> &mut EndpointRecord {
+        self.endpoints[s.index()][e.index()].get_or_insert_with(EndpointRecord::default)
     }
 
     pub(crate) fn service(&mut self, s: ServiceId) -> &mut ServiceStats {
@@ -227,7 +227,7 @@ impl Recorder {
             for (e, stats) in eps.iter().enumerate() {
                 if let Some(stats) = stats {
                     endpoints
-                        .insert(world.services[s].endpoints[e].metric_key.clone(), stats.clone());
+                        .insert(world.services[s].endpoints[e].metric_key.clone(), stats.stats());
                 }
             }
         }

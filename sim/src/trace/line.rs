@@ -66,11 +66,33 @@ fn push_i64(out: &mut Vec<u8>, n: i64) {
     push_u64(out, n.unsigned_abs());
 }
 
+/// Strings up to this length are scanned byte by byte for escapes.
+const SHORT: usize = 24;
+
+/// The bytes serde_json escapes in a string: `"`, `\\` and those below 0x20.
+const ESCAPED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 /// A quoted JSON string: copied when nothing in it needs escaping (serde_json escapes `"`,
 /// `\` and bytes below 0x20, nothing else), else written by serde_json.
 fn push_str(out: &mut Vec<u8>, s: &str) {
-    // No early exit: the scan of a whole (short) string vectorises.
-    let escapes = s.bytes().fold(false, |any, b| any | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    let bytes = s.as_bytes();
+    // Most strings of a line are short names ("station", "ok", "{}"): a table look-up per
+    // byte with an early exit; a long one is scanned whole without an exit, which vectorises.
+    let escapes = if bytes.len() <= SHORT {
+        bytes.iter().any(|&b| ESCAPED[b as usize])
+    } else {
+        bytes.iter().fold(false, |any, &b| any | (b < 0x20) | (b == b'"') | (b == b'\\'))
+    };
     if escapes {
         // Writing into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, s);
@@ -186,13 +208,38 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_number_is_written_in_decimal(n in proptest::num::u64::ANY, shift in 0u32..64) {
+            for n in [n, n >> shift] {
+                let mut ours = b"x".to_vec();
+                push_u64(&mut ours, n);
+                proptest::prop_assert_eq!(String::from_utf8_lossy(&ours), format!("x{n}"));
+            }
+        }
+    }
+
     #[test]
     fn every_byte_is_escaped_as_serde_json_escapes_it() {
+        // Short strings (a look-up per byte) and long ones (a scan of the whole string),
+        // the byte at the start, the middle and the end.
+        let long = "x".repeat(SHORT);
         for b in 0u8..128 {
-            let s = format!("a{}b", b as char);
-            let mut ours = Vec::new();
-            push_str(&mut ours, &s);
-            assert_eq!(ours, serde_json::to_vec(&s).expect("serialises"), "byte {b:#x}");
+            let c = b as char;
+            for s in [
+                format!("a{c}b"),
+                format!("{c}{long}"),
+                format!("{long}{c}{long}"),
+                format!("{long}{c}"),
+            ] {
+                let mut ours = Vec::new();
+                push_str(&mut ours, &s);
+                assert_eq!(
+                    ours,
+                    serde_json::to_vec(&s).expect("serialises"),
+                    "byte {b:#x} in {s:?}"
+                );
+            }
         }
     }
 
