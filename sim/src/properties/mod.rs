@@ -277,26 +277,35 @@ impl std::ops::Deref for Judged<'_> {
     }
 }
 
-/// Visits every event of the run's trace in order (a run checked for properties keeps its full
-/// trace). A line the simulator wrote but cannot read back is a bug of its own: the property
-/// reports it as a finding instead of judging a partial trace (the lines before it are
-/// visited, then the error is returned).
+impl Judged<'_> {
+    /// The run's trace lines read back (a run checked for properties keeps its full trace), up
+    /// to the first one that could not be, and that line's error: read on the first call, kept
+    /// for every later one.
+    pub(crate) fn lines(&self) -> (&[TraceLine], Option<&TraceError>) {
+        let (lines, error) = self.lines.get_or_init(|| {
+            let mut lines = Vec::new();
+            for line in trace::read(&self.run.trace) {
+                match line {
+                    Ok(line) => lines.push(line),
+                    Err(e) => return (lines, Some(e)),
+                }
+            }
+            (lines, None)
+        });
+        (lines, error.as_ref())
+    }
+}
+
+/// Visits every event of the run's trace in order. A line the simulator wrote but cannot read
+/// back is a bug of its own: the property reports it as a finding instead of judging a partial
+/// trace (the lines before it are visited, then the error is returned).
 pub(crate) fn each_event(
     run: &Judged<'_>,
     mut visit: impl FnMut(&TraceLine),
 ) -> Result<(), TraceError> {
-    let (lines, error) = run.lines.get_or_init(|| {
-        let mut lines = Vec::new();
-        for line in trace::read(&run.trace) {
-            match line {
-                Ok(line) => lines.push(line),
-                Err(e) => return (lines, Some(e)),
-            }
-        }
-        (lines, None)
-    });
+    let (lines, error) = run.lines();
     lines.iter().for_each(&mut visit);
-    error.clone().map_or(Ok(()), Err)
+    error.cloned().map_or(Ok(()), Err)
 }
 
 /// The finding for a trace that could not be read back.

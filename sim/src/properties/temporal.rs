@@ -27,7 +27,7 @@ use fusebench_model::scenario::{
 };
 use serde_json::Value;
 
-use super::{Judged, PropertyInfo, Verdict, each_event, unreadable};
+use super::{Judged, PropertyInfo, Verdict, unreadable};
 use crate::time::{SimTime, millis_to_nanos};
 use crate::trace::TraceEvent;
 
@@ -51,7 +51,7 @@ pub(crate) fn check(s: &Scenario, run: &Judged<'_>) -> Vec<Verdict> {
     if s.temporal.is_empty() {
         return Vec::new();
     }
-    let events = match events(run) {
+    let events = match events(run, &selectors(s)) {
         Ok(e) => e,
         Err(finding) => {
             return s
@@ -93,108 +93,198 @@ fn body(text: &str) -> Option<Value> {
     Some(serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned())))
 }
 
-fn events(run: &Judged<'_>) -> Result<Vec<Ev>, String> {
-    let mut invs: BTreeMap<u64, (String, String, u64)> = BTreeMap::new();
-    // Request bodies by invocation and by client request, for `request.…` paths of answers.
-    let mut inputs: BTreeMap<u64, Option<Value>> = BTreeMap::new();
-    let mut arrivals: BTreeMap<u64, Option<Value>> = BTreeMap::new();
-    let mut msgs: BTreeMap<u64, Option<Value>> = BTreeMap::new();
+/// Every selector the scenario's temporal properties state (scopes and patterns).
+fn selectors(s: &Scenario) -> Vec<&Selector> {
     let mut out = Vec::new();
-    let read = each_event(run, |line| {
-        let t = line.t;
-        let ev = match &line.event {
-            TraceEvent::Arrival { req, service, endpoint, body: b } => {
-                let parsed = body(b);
-                arrivals.insert(*req, parsed.clone());
-                Ev {
-                    on: Some(On::ClientRequest),
-                    service: Some(service.clone()),
-                    endpoint: Some(endpoint.clone()),
-                    req: Some(*req),
-                    body: parsed,
-                    ..Ev::default()
-                }
+    for t in &s.temporal {
+        match &t.scope {
+            Scope::Global => {}
+            Scope::Before { to } => out.push(to),
+            Scope::After { from } => out.push(from),
+            Scope::Between { from, to } | Scope::AfterUntil { from, to } => {
+                out.extend([from, to]);
             }
-            TraceEvent::Response { req, service, endpoint, outcome, body: b, .. } => Ev {
-                on: Some(On::ClientAnswer),
-                service: Some(service.clone()),
-                endpoint: Some(endpoint.clone()),
-                outcome: Some(outcome.clone()),
-                req: Some(*req),
-                body: body(b),
-                request: arrivals.remove(req).flatten(),
-                ..Ev::default()
-            },
+        }
+        match &t.pattern {
+            Pattern::Absence { event }
+            | Pattern::Existence { event }
+            | Pattern::Universality { event, .. } => out.push(event),
+            Pattern::Precedence { event, cause, .. } => out.extend([event, cause]),
+            Pattern::Response { trigger, response, .. } => out.extend([trigger, response]),
+            Pattern::Uniqueness { event, until, .. } => {
+                out.push(event);
+                out.extend(until);
+            }
+        }
+    }
+    out
+}
+
+/// An event's names, borrowed from its trace line: what a selector is matched on before its
+/// conditions (which need the parsed body).
+#[derive(Default)]
+struct Names<'a> {
+    on: Option<On>,
+    service: Option<&'a str>,
+    endpoint: Option<&'a str>,
+    outcome: Option<&'a str>,
+    channel: Option<&'a str>,
+    group: Option<&'a str>,
+    store: Option<&'a str>,
+    key: Option<&'a str>,
+    kind: Option<&'a str>,
+}
+
+impl Names<'_> {
+    /// Whether `sel` can name this event, its conditions aside.
+    fn named_by(&self, sel: &Selector) -> bool {
+        fn same(want: Option<&str>, got: Option<&str>) -> bool {
+            want.is_none_or(|w| got == Some(w))
+        }
+        self.on == Some(sel.on)
+            && same(sel.service.as_ref().map(NameRef::as_str), self.service)
+            && same(sel.endpoint.as_ref().map(NameRef::as_str), self.endpoint)
+            && same(sel.outcome.as_deref(), self.outcome)
+            && same(sel.channel.as_ref().map(NameRef::as_str), self.channel)
+            && same(sel.group.as_deref(), self.group)
+            && same(sel.store.as_ref().map(NameRef::as_str), self.store)
+            && same(sel.key.as_deref(), self.key)
+            && same(sel.kind.as_deref(), self.kind)
+    }
+
+    fn owned(&self, t: SimTime) -> Ev {
+        let own = |s: Option<&str>| s.map(str::to_owned);
+        Ev {
+            t,
+            on: self.on,
+            service: own(self.service),
+            endpoint: own(self.endpoint),
+            outcome: own(self.outcome),
+            channel: own(self.channel),
+            group: own(self.group),
+            store: own(self.store),
+            key: own(self.key),
+            kind: own(self.kind),
+            ..Ev::default()
+        }
+    }
+}
+
+/// The events some selector of `sels` names, in trace order. An event no selector can name
+/// (by kind and names) is left out, and its body is never parsed: every pattern and scope
+/// looks at events only through [`matches`] on its own selectors, and uses positions only to
+/// order them, so the events left out change no verdict (most of a trace is such events, and
+/// parsing every body was most of a temporal check's time).
+fn events(run: &Judged<'_>, sels: &[&Selector]) -> Result<Vec<Ev>, String> {
+    let (lines, error) = run.lines();
+    // Invocations' service, endpoint and request; request bodies by invocation and by client
+    // request (for `request.…` paths of answers); published bodies by message: all borrowed
+    // from the lines, parsed only for an event that is kept.
+    let mut invs: BTreeMap<u64, (&str, &str, u64)> = BTreeMap::new();
+    let mut inputs: BTreeMap<u64, &str> = BTreeMap::new();
+    let mut arrivals: BTreeMap<u64, &str> = BTreeMap::new();
+    let mut msgs: BTreeMap<u64, &str> = BTreeMap::new();
+    let mut out = Vec::new();
+    for line in lines {
+        let (names, ids, text, request) = match &line.event {
+            TraceEvent::Arrival { req, service, endpoint, body: b } => {
+                arrivals.insert(*req, b);
+                let names = Names {
+                    on: Some(On::ClientRequest),
+                    service: Some(service),
+                    endpoint: Some(endpoint),
+                    ..Names::default()
+                };
+                (names, (Some(*req), None, None), Some(b.as_str()), None)
+            }
+            TraceEvent::Response { req, service, endpoint, outcome, body: b, .. } => {
+                let names = Names {
+                    on: Some(On::ClientAnswer),
+                    service: Some(service),
+                    endpoint: Some(endpoint),
+                    outcome: Some(outcome),
+                    ..Names::default()
+                };
+                (names, (Some(*req), None, None), Some(b.as_str()), Some(arrivals.remove(req)))
+            }
             TraceEvent::InvocationStart { inv, req, service, endpoint, input, .. } => {
-                invs.insert(*inv, (service.clone(), endpoint.clone(), *req));
-                let parsed = body(input);
-                inputs.insert(*inv, parsed.clone());
-                Ev {
+                invs.insert(*inv, (service, endpoint, *req));
+                inputs.insert(*inv, input);
+                let names = Names {
                     on: Some(On::Request),
-                    service: Some(service.clone()),
-                    endpoint: Some(endpoint.clone()),
-                    req: Some(*req),
-                    inv: Some(*inv),
-                    body: parsed,
-                    ..Ev::default()
-                }
+                    service: Some(service),
+                    endpoint: Some(endpoint),
+                    ..Names::default()
+                };
+                (names, (Some(*req), Some(*inv), None), Some(input.as_str()), None)
             }
             TraceEvent::InvocationEnd { inv, outcome, output, .. } => {
-                let (service, endpoint, req) = invs.get(inv).cloned().unzip3();
-                Ev {
+                let (service, endpoint, req) = invs.get(inv).copied().unzip3();
+                let names = Names {
                     on: Some(On::Answer),
                     service,
                     endpoint,
-                    outcome: Some(outcome.clone()),
-                    req,
-                    inv: Some(*inv),
-                    body: body(output),
-                    request: inputs.remove(inv).flatten(),
-                    ..Ev::default()
-                }
+                    outcome: Some(outcome),
+                    ..Names::default()
+                };
+                (names, (req, Some(*inv), None), Some(output.as_str()), Some(inputs.remove(inv)))
             }
             TraceEvent::Publish { channel, msg, inv, body: b } => {
-                let parsed = body(b);
-                msgs.insert(*msg, parsed.clone());
-                Ev {
+                msgs.insert(*msg, b);
+                let names = Names {
                     on: Some(On::Publish),
-                    channel: Some(channel.clone()),
-                    service: invs.get(inv).map(|x| x.0.clone()),
-                    inv: Some(*inv),
-                    msg: Some(*msg),
-                    body: parsed,
-                    ..Ev::default()
-                }
+                    channel: Some(channel),
+                    service: invs.get(inv).map(|x| x.0),
+                    ..Names::default()
+                };
+                (names, (None, Some(*inv), Some(*msg)), Some(b.as_str()), None)
             }
-            TraceEvent::Deliver { channel, msg, group, .. } => Ev {
-                on: Some(On::Deliver),
-                channel: Some(channel.clone()),
-                group: Some(group.clone()),
-                msg: Some(*msg),
-                body: msgs.get(msg).cloned().flatten(),
-                ..Ev::default()
-            },
-            TraceEvent::StoreWrite { store, key, inv, value, .. } => Ev {
-                on: Some(On::Write),
-                store: Some(store.clone()),
-                key: Some(key.clone()),
-                service: invs.get(inv).map(|x| x.0.clone()),
-                inv: (*inv != 0).then_some(*inv),
-                body: value.as_deref().and_then(body),
-                ..Ev::default()
-            },
+            TraceEvent::Deliver { channel, msg, group, .. } => {
+                let names = Names {
+                    on: Some(On::Deliver),
+                    channel: Some(channel),
+                    group: Some(group),
+                    ..Names::default()
+                };
+                (names, (None, None, Some(*msg)), msgs.get(msg).copied(), None)
+            }
+            TraceEvent::StoreWrite { store, key, inv, value, .. } => {
+                let names = Names {
+                    on: Some(On::Write),
+                    store: Some(store),
+                    key: Some(key),
+                    service: invs.get(inv).map(|x| x.0),
+                    ..Names::default()
+                };
+                (names, (None, (*inv != 0).then_some(*inv), None), value.as_deref(), None)
+            }
             TraceEvent::FaultStart { kind, .. } => {
-                Ev { on: Some(On::Fault), kind: Some(kind.clone()), ..Ev::default() }
+                let names = Names { on: Some(On::Fault), kind: Some(kind), ..Names::default() };
+                (names, (None, None, None), None, None)
             }
             TraceEvent::FaultEnd { kind, .. } => {
-                Ev { on: Some(On::Heal), kind: Some(kind.clone()), ..Ev::default() }
+                let names = Names { on: Some(On::Heal), kind: Some(kind), ..Names::default() };
+                (names, (None, None, None), None, None)
             }
-            _ => return,
+            _ => continue,
         };
-        out.push(Ev { t, ..ev });
-    });
-    read.map_err(|e| unreadable(&e))?;
-    Ok(out)
+        if !sels.iter().any(|sel| names.named_by(sel)) {
+            continue;
+        }
+        let (req, inv, msg) = ids;
+        out.push(Ev {
+            req,
+            inv,
+            msg,
+            body: text.and_then(body),
+            request: request.flatten().and_then(body),
+            ..names.owned(line.t)
+        });
+    }
+    match error {
+        Some(e) => Err(unreadable(e)),
+        None => Ok(out),
+    }
 }
 
 trait Unzip3<A, B, C> {

@@ -3,6 +3,7 @@
 //! scopes as documented in the module.
 
 use fusebench_model::Scenario;
+use fusebench_model::scenario::{On, Selector};
 
 use super::super::tests::TWO;
 use super::super::{Status, Verdict, check};
@@ -409,4 +410,107 @@ fn temporal_properties_join_the_catalogue_with_their_summaries() {
         "temporal response: every answer `ok` of a.get is followed by request to b.get with body.id = that body.id within 100 ms"
     );
     assert_eq!(cat.len(), super::super::PROPERTIES.len() + 1);
+}
+
+/// A selector naming every event of kind `on`, whatever its names and body.
+fn every(on: On) -> Selector {
+    Selector {
+        on,
+        service: None,
+        endpoint: None,
+        outcome: None,
+        channel: None,
+        group: None,
+        store: None,
+        key: None,
+        kind: None,
+        conditions: Vec::new(),
+        field: String::new(),
+        span: Default::default(),
+    }
+}
+
+/// Properties whose scopes name events their patterns do not (the shipped scenarios' are all
+/// global), for the shop.
+const SCOPED: &str = r#"
+[[temporal]]
+name = "charged-while-an-order-is-open"
+pattern = "existence"
+event = { on = "request", service = "payments" }
+scope = { kind = "between", from = { on = "client-request", service = "orders", endpoint = "create_order" }, to = { on = "client-answer", service = "orders", endpoint = "create_order" } }
+
+[[temporal]]
+name = "no-charge-between-publish-and-delivery"
+pattern = "absence"
+event = { on = "answer", service = "payments", outcome = "ok" }
+scope = { kind = "after-until", from = { on = "publish", channel = "order-events" }, to = { on = "deliver", channel = "order-events" } }
+
+[[temporal]]
+name = "reserved-before-the-first-shipment"
+pattern = "universality"
+event = { on = "answer", service = "inventory", outcome = "ok" }
+holds = { "body.reserved" = { exists = true } }
+scope = { kind = "before", to = { on = "publish", channel = "shipment-events" } }
+
+[[temporal]]
+name = "writes-after-the-first-shipment-delivered"
+pattern = "existence"
+event = { on = "write", store = "orders-db" }
+scope = { kind = "after", from = { on = "deliver", channel = "shipment-events" } }
+"#;
+
+/// Leaving out the events no selector names changes no verdict: on real runs of the shipped
+/// scenarios with temporal properties (held and violated, faults, message deliveries, writes),
+/// each property judged on the kept events reads exactly as judged on every event. The kept
+/// events are also fewer, or the test would not test the leaving out.
+#[test]
+fn leaving_out_unnamed_events_changes_no_verdict() {
+    use super::{events, judge, selectors};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let all: Vec<Selector> = [
+        On::Request,
+        On::Answer,
+        On::ClientRequest,
+        On::ClientAnswer,
+        On::Publish,
+        On::Deliver,
+        On::Write,
+        On::Fault,
+        On::Heal,
+    ]
+    .into_iter()
+    .map(every)
+    .collect();
+    let all: Vec<&Selector> = all.iter().collect();
+    let mut failed = 0;
+    for (file, extra) in [
+        ("scenarios/shop/shop.toml", SCOPED),
+        ("scenarios/mesh/shop-crash.toml", ""),
+        ("scenarios/rides/rides.toml", ""),
+        ("scenarios/flawed/temporal-double-charge.toml", ""),
+        ("scenarios/flawed/rides-double-assignment.toml", ""),
+        ("scenarios/flawed/rollout-breaks-orders.toml", ""),
+    ] {
+        let path = root.join(file);
+        let text = crate::load::read_text(&path, crate::load::Input::Scenario)
+            .expect("the scenario reads")
+            + extra;
+        let loaded = crate::load::load_text(&path, &text).expect("the scenario loads");
+        let s = &loaded.scenario;
+        let rt = crate::setup::build_runtime(s, &loaded.files).expect("the modules load");
+        let mut o = RunOptions::new(1);
+        o.trace = TraceMode::Full;
+        o.duration = Some(SimTime(3_000_000_000));
+        let r = Sim::new(s.clone(), Box::new(rt), &o).run();
+        let judged = super::super::Judged::of(&r);
+        let every_event = events(&judged, &all).expect("the trace reads back");
+        let kept = events(&judged, &selectors(s)).expect("the trace reads back");
+        assert!(kept.len() < every_event.len(), "{file}: nothing was left out");
+        for t in &s.temporal {
+            let v = judge(t, &kept, r.end);
+            assert_eq!(v, judge(t, &every_event, r.end), "{file}: {}", t.name);
+            failed += usize::from(v.failed());
+        }
+    }
+    assert!(failed > 0, "some property of the flawed designs fails");
 }
