@@ -12,11 +12,14 @@ use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
 
-use super::{Judged, Link, Verdict, each_event, unreadable};
+use super::{Judged, Link, Verdict, unreadable};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
 pub(super) const ID: &str = "acked-writes-survive";
+
+/// A key's acknowledged versions: version → (the writing invocation, when acknowledged).
+type Acks = BTreeMap<u64, (u64, SimTime)>;
 
 /// Findings listed one by one; beyond, only counted.
 const SHOWN_MAX: usize = 10;
@@ -34,19 +37,21 @@ struct Regress {
     by: u64,
 }
 
-pub(super) fn check(_s: &Scenario, run: &Judged<'_>) -> Verdict {
+pub(super) fn check<'a>(_s: &Scenario, run: &'a Judged<'_>) -> Verdict {
     // (store, replica, key) → version held
-    let mut held: BTreeMap<(String, u32, String), u64> = BTreeMap::new();
-    // (store, key) → acknowledged version → (invocation, when acknowledged)
-    let mut acked: BTreeMap<(String, String), BTreeMap<u64, (u64, SimTime)>> = BTreeMap::new();
-    let mut who: BTreeMap<u64, String> = BTreeMap::new();
+    // Keyed by names borrowed from the lines read back: nothing is allocated per event.
+    let (lines, error) = run.lines();
+    let mut held: BTreeMap<(&'a str, u32, &'a str), u64> = BTreeMap::new();
+    let mut acked: BTreeMap<(&str, &str), Acks> = BTreeMap::new();
+    let mut who: BTreeMap<u64, (&str, &str)> = BTreeMap::new();
     let mut regressions = Vec::new();
-    let mut moved = |store: &String, replica: u32, key: &String, version: u64, t: SimTime, by| {
-        let cur = held.entry((store.clone(), replica, key.clone())).or_insert(0);
+    let mut moved = |at: (&'a str, u32, &'a str), version: u64, t: SimTime, by| {
+        let cur = held.entry(at).or_insert(0);
         if version < *cur {
+            let (store, replica, key) = at;
             regressions.push(Regress {
-                store: store.clone(),
-                key: key.clone(),
+                store: store.to_owned(),
+                key: key.to_owned(),
                 replica,
                 from: *cur,
                 to: version,
@@ -56,24 +61,27 @@ pub(super) fn check(_s: &Scenario, run: &Judged<'_>) -> Verdict {
         }
         *cur = version;
     };
-    let walked = each_event(run, |line| match &line.event {
-        TraceEvent::InvocationStart { inv, service, endpoint, .. } => {
-            who.insert(*inv, format!("{service}.{endpoint}"));
+    for line in lines {
+        match &line.event {
+            TraceEvent::InvocationStart { inv, service, endpoint, .. } => {
+                who.insert(*inv, (service, endpoint));
+            }
+            TraceEvent::StoreWrite { store, replica, key, version, inv, .. } => {
+                moved((store, *replica, key), *version, line.t, *inv);
+            }
+            TraceEvent::StoreApply { store, replica, key, version, applied: true } => {
+                moved((store, *replica, key), *version, line.t, 0);
+            }
+            TraceEvent::StoreAcked { inv, store, key, version } => {
+                acked.entry((store, key)).or_default().insert(*version, (*inv, line.t));
+            }
+            _ => {}
         }
-        TraceEvent::StoreWrite { store, replica, key, version, inv, .. } => {
-            moved(store, *replica, key, *version, line.t, *inv);
-        }
-        TraceEvent::StoreApply { store, replica, key, version, applied: true } => {
-            moved(store, *replica, key, *version, line.t, 0);
-        }
-        TraceEvent::StoreAcked { inv, store, key, version } => {
-            acked.entry((store.clone(), key.clone())).or_default().insert(*version, (*inv, line.t));
-        }
-        _ => {}
-    });
-    if let Err(e) = walked {
-        return Verdict::new(ID, vec![unreadable(&e)], Vec::new());
     }
+    if let Some(e) = error {
+        return Verdict::new(ID, vec![unreadable(e)], Vec::new());
+    }
+    let who = |inv: &u64| who.get(inv).map(|(service, endpoint)| format!("{service}.{endpoint}"));
     let total: usize = acked.values().map(BTreeMap::len).sum();
     if total == 0 {
         return Verdict::not_exercised(ID, "no key-value write was acknowledged");
@@ -82,7 +90,7 @@ pub(super) fn check(_s: &Scenario, run: &Judged<'_>) -> Verdict {
     // The first regression that lost an acknowledged write: when the violation shows.
     let mut first: Option<SimTime> = None;
     for r in &regressions {
-        let Some(acks) = acked.get(&(r.store.clone(), r.key.clone())) else { continue };
+        let Some(acks) = acked.get(&(r.store.as_str(), r.key.as_str())) else { continue };
         // The newest acknowledged write the replica reflected and no longer does.
         let Some((version, (inv, t_ack))) = acks.range(r.to + 1..=r.from).next_back() else {
             continue;
@@ -90,9 +98,10 @@ pub(super) fn check(_s: &Scenario, run: &Judged<'_>) -> Verdict {
         lost += 1;
         first = Some(first.map_or(r.t, |f| f.min(r.t)));
         if findings.len() < SHOWN_MAX {
-            let writer = who.get(inv).map_or_else(|| "(no invocation)".to_owned(), Clone::clone);
+            let writer = who(inv);
             subjects.extend([r.store.clone(), r.key.clone()]);
-            subjects.extend(who.get(inv).cloned());
+            subjects.extend(writer.clone());
+            let writer = writer.unwrap_or_else(|| "(no invocation)".to_owned());
             subjects.push(Link::Inv(*inv).to_string());
             if r.by != 0 {
                 subjects.push(Link::Inv(r.by).to_string());

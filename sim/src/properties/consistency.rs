@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use fusebench_model::Scenario;
 use fusebench_model::scenario::ConflictPolicy;
 
-use super::{Judged, Link, Verdict, each_event, show, unreadable};
+use super::{Judged, Link, Verdict, show, unreadable};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
@@ -28,55 +28,63 @@ const SHOWN_MAX: usize = 5;
 
 /// What the trace tells about replication, per store and key.
 #[derive(Debug, Default)]
-struct Replication {
+struct Replication<'a> {
     /// (store, key) → (replica, version) copies sent and not yet applied.
-    in_flight: BTreeMap<(String, String), BTreeSet<(u32, u64)>>,
+    in_flight: BTreeMap<(&'a str, &'a str), BTreeSet<(u32, u64)>>,
     /// (store, key) → (replica, version) copies dropped for good (no anti-entropy).
-    missed: BTreeMap<(String, String), Vec<(u32, u64)>>,
+    missed: BTreeMap<(&'a str, &'a str), Vec<(u32, u64)>>,
     /// (store, key) → when a replica first missed a copy for good.
-    missed_at: BTreeMap<(String, String), SimTime>,
+    missed_at: BTreeMap<(&'a str, &'a str), SimTime>,
     /// (store, key) → the last write or applied copy: when a divergence without a missed copy
     /// (arrival order) became final.
-    last_touch: BTreeMap<(String, String), SimTime>,
+    last_touch: BTreeMap<(&'a str, &'a str), SimTime>,
     /// (store, key, version) → the invocation that wrote it.
-    writers: BTreeMap<(String, String, u64), u64>,
+    writers: BTreeMap<(&'a str, &'a str, u64), u64>,
     /// Stores with at least one write.
-    written: BTreeSet<String>,
+    written: BTreeSet<&'a str>,
     last_write: SimTime,
     last_fault_end: SimTime,
 }
 
-fn replication(run: &Judged<'_>) -> Result<Replication, crate::trace::TraceError> {
+/// Read from the lines read back, keyed by names borrowed from them (nothing allocated per
+/// event).
+fn replication<'a>(run: &'a Judged<'_>) -> Result<Replication<'a>, crate::trace::TraceError> {
     let mut r = Replication::default();
-    each_event(run, |line| match &line.event {
-        TraceEvent::StoreWrite { store, replica, key, version, inv, .. } => {
-            r.last_touch.insert((store.clone(), key.clone()), line.t);
-            r.writers.insert((store.clone(), key.clone(), *version), *inv);
-            let n = run.stores.get(store).map_or(0, Vec::len) as u32;
-            let copies = r.in_flight.entry((store.clone(), key.clone())).or_default();
-            copies.extend((0..n).filter(|o| o != replica).map(|o| (o, *version)));
-            r.written.insert(store.clone());
-            r.last_write = line.t;
-        }
-        TraceEvent::StoreApply { store, replica, key, version, applied } => {
-            if *applied {
-                r.last_touch.insert((store.clone(), key.clone()), line.t);
+    let (lines, error) = run.lines();
+    for line in lines {
+        match &line.event {
+            TraceEvent::StoreWrite { store, replica, key, version, inv, .. } => {
+                r.last_touch.insert((store, key), line.t);
+                r.writers.insert((store, key, *version), *inv);
+                let n = run.stores.get(store).map_or(0, Vec::len) as u32;
+                let copies = r.in_flight.entry((store, key)).or_default();
+                copies.extend((0..n).filter(|o| o != replica).map(|o| (o, *version)));
+                r.written.insert(store);
+                r.last_write = line.t;
             }
-            if let Some(c) = r.in_flight.get_mut(&(store.clone(), key.clone())) {
-                c.remove(&(*replica, *version));
+            TraceEvent::StoreApply { store, replica, key, version, applied } => {
+                if *applied {
+                    r.last_touch.insert((store, key), line.t);
+                }
+                if let Some(c) = r.in_flight.get_mut(&(store.as_str(), key.as_str())) {
+                    c.remove(&(*replica, *version));
+                }
             }
-        }
-        TraceEvent::ReplicaMissed { store, replica, key, version } => {
-            let sk = (store.clone(), key.clone());
-            if let Some(c) = r.in_flight.get_mut(&sk) {
-                c.remove(&(*replica, *version));
+            TraceEvent::ReplicaMissed { store, replica, key, version } => {
+                let sk = (store.as_str(), key.as_str());
+                if let Some(c) = r.in_flight.get_mut(&sk) {
+                    c.remove(&(*replica, *version));
+                }
+                r.missed_at.entry(sk).or_insert(line.t);
+                r.missed.entry(sk).or_default().push((*replica, *version));
             }
-            r.missed_at.entry(sk.clone()).or_insert(line.t);
-            r.missed.entry(sk).or_default().push((*replica, *version));
+            TraceEvent::FaultEnd { .. } => r.last_fault_end = line.t,
+            _ => {}
         }
-        TraceEvent::FaultEnd { .. } => r.last_fault_end = line.t,
-        _ => {}
-    })?;
+    }
+    if let Some(e) = error {
+        return Err(e.clone());
+    }
     r.in_flight.retain(|_, c| !c.is_empty());
     Ok(r)
 }
@@ -94,7 +102,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     let mut first: Option<SimTime> = None;
     let (mut judged_keys, mut skipped_keys) = (0usize, 0usize);
     for (store, replicas) in &run.stores {
-        if replicas.len() < 2 || !rep.written.contains(store) {
+        if replicas.len() < 2 || !rep.written.contains(store.as_str()) {
             continue;
         }
         let arrival = s
@@ -106,7 +114,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
         let mut diverging = 0;
         for k in &keys {
             let key = String::from_utf8_lossy(k).into_owned();
-            let sk = (store.clone(), key.clone());
+            let sk = (store.as_str(), key.as_str());
             if rep.in_flight.contains_key(&sk) {
                 skipped_keys += 1;
                 continue;
@@ -127,7 +135,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
             }
             // The writes some replica never got: their invocations start the chain.
             for (_, version) in rep.missed.get(&sk).into_iter().flatten() {
-                if let Some(inv) = rep.writers.get(&(store.clone(), key.clone(), *version)) {
+                if let Some(inv) = rep.writers.get(&(store.as_str(), key.as_str(), *version)) {
                     subjects.push(Link::Inv(*inv).to_string());
                 }
             }

@@ -159,6 +159,10 @@ impl<'s> Judge<'s> {
                 last_change: None,
             });
         }
+        // A store no invariant reads is not followed: its writes could change no evaluation
+        // (an invariant is evaluated on the stores it reads, `Reads`) and no finding (which
+        // quotes only keys the invariant reads). Most of a run's writes are often such writes.
+        state.retain(|store, _| watches.iter().any(|w: &Watch<'_>| w.inv.reads.store(store)));
         Ok(Judge {
             watches,
             state,

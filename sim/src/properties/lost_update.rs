@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use fusebench_model::Scenario;
 
-use super::{Judged, Link, Verdict, each_event, unreadable};
+use super::{Judged, Link, Verdict, unreadable};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
@@ -37,88 +37,102 @@ struct Write {
 }
 
 pub(super) fn check(_s: &Scenario, run: &Judged<'_>) -> Verdict {
-    // inv → "service.endpoint"
-    let mut who: BTreeMap<u64, String> = BTreeMap::new();
+    // Keyed by names borrowed from the lines read back: nothing is allocated per event.
+    let (lines, error) = run.lines();
+    // inv → (service, endpoint)
+    let mut who: BTreeMap<u64, (&str, &str)> = BTreeMap::new();
     // inv → the message delivery or call attempt it serves (none for client requests)
-    let mut work: BTreeMap<u64, String> = BTreeMap::new();
+    let mut work: BTreeMap<u64, &str> = BTreeMap::new();
     // inv → the import of its operation in progress (an invocation has one at a time)
-    let mut op_of: BTreeMap<u64, String> = BTreeMap::new();
+    let mut op_of: BTreeMap<u64, &str> = BTreeMap::new();
     // (inv, store, key) → (version read, when)
-    let mut read: BTreeMap<(u64, String, String), (u64, SimTime)> = BTreeMap::new();
+    let mut read: BTreeMap<(u64, &str, &str), (u64, SimTime)> = BTreeMap::new();
     // (store, key) → writes in version order
-    let mut writes: BTreeMap<(String, String), Vec<Write>> = BTreeMap::new();
+    let mut writes: BTreeMap<(&str, &str), Vec<Write>> = BTreeMap::new();
     let (mut judged, mut with_cas, mut lost) = (0u64, 0u64, 0u64);
     let mut findings = Vec::new();
     let mut subjects = Vec::new();
     // The first overwriting write: when the lost update shows.
     let mut first: Option<SimTime> = None;
-    let walked = each_event(run, |line| match &line.event {
-        TraceEvent::InvocationStart { inv, service, endpoint, .. } => {
-            who.insert(*inv, format!("{service}.{endpoint}"));
-        }
-        TraceEvent::WorkOf { inv, work: w } => {
-            work.insert(*inv, w.clone());
-        }
-        TraceEvent::HostOp { inv, op, .. } => {
-            op_of.insert(*inv, op.clone());
-        }
-        TraceEvent::StoreRead { inv, store, key, version, .. } => {
-            read.insert((*inv, store.clone(), key.clone()), (*version, line.t));
-        }
-        TraceEvent::StoreWrite {
-            store, key, version, inv, changed, prev_version, replica, ..
-        } => {
-            let sk = (store.clone(), key.clone());
-            let list = writes.entry(sk).or_default();
-            let cas = op_of.get(inv).is_some_and(|op| op == "kv_cas" || op == "kv_cas_version");
-            // A compare-and-set "read" what the replica deciding it held when it wrote
-            // (`prev_version`): it loses an update only if a write that replica had not yet
-            // received came in between — two eventual replicas each accepting one.
-            let basis = if cas {
-                Some((*prev_version, line.t))
-            } else {
-                read.get(&(*inv, store.clone(), key.clone())).copied()
-            };
-            // Invocation ids start at 0: the first invocation is judged like any other.
-            if let Some((v_read, t_read)) = basis {
-                judged += 1;
-                with_cas += u64::from(cas);
-                // Writes after the version read, by other work, that changed the value (another
-                // delivery of the same message or attempt of the same call is not a race
-                // here: idempotence judges duplicates).
-                let mine = work.get(inv);
-                let same_work = |other: u64| mine.is_some() && work.get(&other) == mine;
-                let from = list.partition_point(|w| w.version <= v_read);
-                if let Some(other) = list[from..]
-                    .iter()
-                    .rev()
-                    .find(|w| w.inv != *inv && w.changed && !same_work(w.inv))
-                {
-                    lost += 1;
-                    first.get_or_insert(line.t);
-                    if findings.len() < SHOWN_MAX {
-                        let name = |i: u64| {
-                            who.get(&i).map_or_else(|| "(no invocation)".to_owned(), Clone::clone)
-                        };
-                        subjects.extend([store.clone(), key.clone()]);
-                        subjects.extend(who.get(inv).cloned());
-                        subjects.extend(who.get(&other.inv).cloned());
-                        subjects
-                            .extend([Link::Inv(*inv), Link::Inv(other.inv)].map(|l| l.to_string()));
-                        let (how, what) = if cas {
-                            (
-                                format!(
-                                    "compare-and-set over version {v_read} at replica {replica}"
-                                ),
-                                "the replica deciding the compare-and-set had not received that update",
-                            )
-                        } else {
-                            (
-                                format!("read version {v_read} at {:.3} s", t_read.as_secs_f64()),
-                                "a read-modify-write race lost that update",
-                            )
-                        };
-                        findings.push(format!(
+    for line in lines {
+        match &line.event {
+            TraceEvent::InvocationStart { inv, service, endpoint, .. } => {
+                who.insert(*inv, (service, endpoint));
+            }
+            TraceEvent::WorkOf { inv, work: w } => {
+                work.insert(*inv, w);
+            }
+            TraceEvent::HostOp { inv, op, .. } => {
+                op_of.insert(*inv, op);
+            }
+            TraceEvent::StoreRead { inv, store, key, version, .. } => {
+                read.insert((*inv, store, key), (*version, line.t));
+            }
+            TraceEvent::StoreWrite {
+                store,
+                key,
+                version,
+                inv,
+                changed,
+                prev_version,
+                replica,
+                ..
+            } => {
+                let list = writes.entry((store, key)).or_default();
+                let cas =
+                    op_of.get(inv).is_some_and(|op| *op == "kv_cas" || *op == "kv_cas_version");
+                // A compare-and-set "read" what the replica deciding it held when it wrote
+                // (`prev_version`): it loses an update only if a write that replica had not yet
+                // received came in between — two eventual replicas each accepting one.
+                let basis = if cas {
+                    Some((*prev_version, line.t))
+                } else {
+                    read.get(&(*inv, store.as_str(), key.as_str())).copied()
+                };
+                // Invocation ids start at 0: the first invocation is judged like any other.
+                if let Some((v_read, t_read)) = basis {
+                    judged += 1;
+                    with_cas += u64::from(cas);
+                    // Writes after the version read, by other work, that changed the value (another
+                    // delivery of the same message or attempt of the same call is not a race
+                    // here: idempotence judges duplicates).
+                    let mine = work.get(inv);
+                    let same_work = |other: u64| mine.is_some() && work.get(&other) == mine;
+                    let from = list.partition_point(|w| w.version <= v_read);
+                    if let Some(other) = list[from..]
+                        .iter()
+                        .rev()
+                        .find(|w| w.inv != *inv && w.changed && !same_work(w.inv))
+                    {
+                        lost += 1;
+                        first.get_or_insert(line.t);
+                        if findings.len() < SHOWN_MAX {
+                            let who_is = |i: &u64| who.get(i).map(|(s, e)| format!("{s}.{e}"));
+                            let name =
+                                |i: u64| who_is(&i).unwrap_or_else(|| "(no invocation)".to_owned());
+                            subjects.extend([store.clone(), key.clone()]);
+                            subjects.extend(who_is(inv));
+                            subjects.extend(who_is(&other.inv));
+                            subjects.extend(
+                                [Link::Inv(*inv), Link::Inv(other.inv)].map(|l| l.to_string()),
+                            );
+                            let (how, what) = if cas {
+                                (
+                                    format!(
+                                        "compare-and-set over version {v_read} at replica {replica}"
+                                    ),
+                                    "the replica deciding the compare-and-set had not received that update",
+                                )
+                            } else {
+                                (
+                                    format!(
+                                        "read version {v_read} at {:.3} s",
+                                        t_read.as_secs_f64()
+                                    ),
+                                    "a read-modify-write race lost that update",
+                                )
+                            };
+                            findings.push(format!(
                             "store `{store}` key `{key}`: `{}` (invocation {inv}) {how} and wrote version {version} at {:.3} s, overwriting version {} written in between by `{}` (invocation {}) at {:.3} s: {what}",
                             name(*inv),
                             line.t.as_secs_f64(),
@@ -127,15 +141,16 @@ pub(super) fn check(_s: &Scenario, run: &Judged<'_>) -> Verdict {
                             other.inv,
                             other.t.as_secs_f64(),
                         ));
+                        }
                     }
                 }
+                list.push(Write { version: *version, inv: *inv, changed: *changed, t: line.t });
             }
-            list.push(Write { version: *version, inv: *inv, changed: *changed, t: line.t });
+            _ => {}
         }
-        _ => {}
-    });
-    if let Err(e) = walked {
-        return Verdict::new(ID, vec![unreadable(&e)], Vec::new());
+    }
+    if let Some(e) = error {
+        return Verdict::new(ID, vec![unreadable(e)], Vec::new());
     }
     if judged == 0 {
         let why = "no invocation wrote a key it had read (no read-modify-write) nor made a compare-and-set";

@@ -103,6 +103,26 @@ fn nothing_read_changed_is_not_exercised() {
     assert_eq!(v[0].status, Status::NotExercised, "{v:?}");
 }
 
+/// Only the stores some invariant reads are followed; one that reads every store (a computed
+/// store name) follows them all, and one naming a store sees its writes among others'.
+#[test]
+fn the_stores_followed_are_those_an_invariant_reads() {
+    let other_empty = |name: &str, store: &str| {
+        format!("[[invariant]]\nname = \"{name}\"\nexpr = 'size(stores[{store}]) == 0'\n")
+    };
+    let events = [
+        write("ledger", "balance/a", 1, Some("70")),
+        write("other", "x", 1, Some("1")),
+        write("ledger", "balance/b", 1, Some("80")),
+    ];
+    for store in [r#""other""#, r#""oth" + "er""#] {
+        let (v, _, _) = judged(&(other_empty("other-empty", store) + CONSERVED), &events);
+        assert_eq!(v[0].status, Status::Failed, "{store}: {v:?}");
+        assert!(v[0].findings[0].contains("`other`/`x` = 1"), "{store}: {:?}", v[0].findings);
+        assert_eq!(v[2].status, Status::Held, "{store}: {v:?}");
+    }
+}
+
 #[test]
 fn an_older_version_arriving_late_does_not_replace_a_newer_one() {
     let events = vec![
