@@ -129,6 +129,9 @@ impl<M: Memory> Heap<M> {
     }
 
     /// A fresh block of class `k` at the bump pointer, growing memory if it does not fit.
+    /// Out of line: most allocations pop a free list, and a function's code outside loops is
+    /// charged in fuel on every entry, taken or not.
+    #[inline(never)]
     fn carve(&mut self, k: usize) -> Option<usize> {
         let block = 1usize << k;
         let start = self.next.checked_next_multiple_of(block)?;
@@ -200,12 +203,20 @@ pub(crate) mod wasm {
         unsafe fn heap(&self) -> &mut Heap<LinearMemory> {
             // SAFETY: the caller's contract.
             let slot = unsafe { &mut *self.0.get() };
-            slot.get_or_insert_with(|| {
-                let start = (&raw const __heap_base) as usize;
-                let end = core::arch::wasm32::memory_size(0) * PAGE;
-                Heap::new(start, end, LinearMemory)
-            })
+            match slot {
+                Some(heap) => heap,
+                None => set_up(slot),
+            }
         }
+    }
+
+    /// The heap at the first allocation, out of line (paid once, not on every entry).
+    #[cold]
+    #[inline(never)]
+    fn set_up(slot: &mut Option<Heap<LinearMemory>>) -> &mut Heap<LinearMemory> {
+        let start = (&raw const __heap_base) as usize;
+        let end = core::arch::wasm32::memory_size(0) * PAGE;
+        slot.insert(Heap::new(start, end, LinearMemory))
     }
 
     // SAFETY: `Heap` hands out disjoint blocks of at least the layout's size, aligned to at

@@ -34,8 +34,17 @@ use serde::ser::{self, Serialize};
 pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
     match fast_from_slice(bytes) {
         Some(value) => Ok(value),
-        None => serde_json::from_slice(bytes),
+        None => slow_from_slice(bytes),
     }
+}
+
+/// `serde_json` behind the fast path, out of line: inlined into its callers, its code would
+/// be paid at every call of theirs (a function's fuel is charged for all of its code outside
+/// loops on entry, taken or not).
+#[cold]
+#[inline(never)]
+fn slow_from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
+    serde_json::from_slice(bytes)
 }
 
 /// Encodes `value` as compact JSON, byte for byte as `serde_json::to_vec` does.
@@ -46,8 +55,15 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, serde_json::E
     let mut writer = Writer { out: Vec::with_capacity(128) };
     match value.serialize(&mut writer) {
         Ok(()) => Ok(writer.out),
-        Err(GiveUp) => serde_json::to_vec(value),
+        Err(GiveUp) => slow_to_vec(value),
     }
+}
+
+/// `serde_json` behind the fast writer, out of line (see [`slow_from_slice`]).
+#[cold]
+#[inline(never)]
+fn slow_to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(value)
 }
 
 /// The fast path's only error: "not mine, ask `serde_json`".
@@ -141,15 +157,23 @@ fn skip_space(input: &[u8], mut at: usize) -> usize {
 /// Scans a string whose opening quote is at `at - 1`: the index of its closing quote, or
 /// `None` for anything but printable ASCII without escapes.
 fn scan_string(input: &[u8], mut at: usize) -> Option<usize> {
-    // Eight bytes at a time: a loop's every iteration costs its whole body in fuel.
-    while let Some(&chunk) = input.get(at..).and_then(|rest| rest.first_chunk::<8>()) {
+    // Eight bytes at a time: a loop's every iteration costs its whole body in fuel, and the
+    // function's entry all of its code outside the loop, so the rare tail is out of line.
+    loop {
+        let Some(&chunk) = input.get(at..).and_then(|rest| rest.first_chunk::<8>()) else {
+            return scan_string_tail(input, at);
+        };
         let stops = not_plain(u64::from_le_bytes(chunk));
         if stops != 0 {
             return closing_quote(input, at, stops);
         }
         at += 8;
     }
-    // Fewer than eight bytes left: padded with NULs, which stop the scan.
+}
+
+/// [`scan_string`]'s last fewer than eight bytes, padded with NULs (which stop the scan).
+#[inline(never)]
+fn scan_string_tail(input: &[u8], at: usize) -> Option<usize> {
     let rest = input.get(at..)?;
     let mut chunk = [0u8; 8];
     chunk[..rest.len()].copy_from_slice(rest);
@@ -210,11 +234,15 @@ fn scan_integer(input: &[u8], mut at: usize) -> Option<(Token, usize)> {
         if !b.is_ascii_digit() {
             break;
         }
-        value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+        // No overflow check (on wasm32 a call into compiler-rt's 128-bit multiply per digit):
+        // longer numbers than can overflow give up below.
+        value = value.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
         at += 1;
     }
     let digits = at - first;
-    if digits == 0 || (digits > 1 && input[first] == b'0') {
+    // Up to 19 digits fit a `u64` (10^19 − 1 < 2^64); more go to serde_json, which reads the
+    // same value where there is one.
+    if digits == 0 || digits > 19 || (digits > 1 && input[first] == b'0') {
         return None;
     }
     if matches!(input.get(at), Some(b'.' | b'e' | b'E')) {

@@ -315,6 +315,22 @@ pub fn parse_decimal(bytes: &[u8]) -> Option<i64> {
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
+    if digits.len() > 18 {
+        return parse_long_decimal(negative, digits);
+    }
+    // Up to 18 digits cannot overflow an `i64` (10^18 − 1 < 2^63): no overflow checks, which
+    // on wasm32 are a call into compiler-rt's 128-bit multiply per digit.
+    let mut value: i64 = 0;
+    for d in digits {
+        value = value * 10 + i64::from(d - b'0');
+    }
+    Some(if negative { -value } else { value })
+}
+
+/// [`parse_decimal`] for 19 digits and more, checking every step.
+#[cold]
+#[inline(never)]
+fn parse_long_decimal(negative: bool, digits: &[u8]) -> Option<i64> {
     let mut value: i64 = 0;
     for d in digits {
         let d = i64::from(d - b'0');

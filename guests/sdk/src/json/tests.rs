@@ -34,6 +34,11 @@ struct Price {
 }
 
 #[derive(Debug, PartialEq, Deserialize)]
+struct Count {
+    n: u64,
+}
+
+#[derive(Debug, PartialEq, Deserialize)]
 struct WithDefault {
     sku: String,
     #[serde(default)]
@@ -138,6 +143,34 @@ fn decodes_as_serde_json_does() {
     same_decode::<Vec<Price>>(r#"[{"price_cents":1}]"#);
     same_decode::<String>(r#""text""#);
     same_decode::<i64>("42");
+}
+
+#[test]
+fn long_integers_decode_as_serde_json_does() {
+    // The fast scan multiplies without overflow checks and gives up past 19 digits: around
+    // every power of ten up to 10^21, and around u64::MAX and i64::MIN, it must still agree.
+    let mut numbers = vec![
+        "18446744073709551615".to_owned(),
+        "18446744073709551616".to_owned(),
+        "-9223372036854775808".to_owned(),
+        "-9223372036854775809".to_owned(),
+        "99999999999999999999".to_owned(),
+    ];
+    for digits in 1..=21 {
+        let nines = "9".repeat(digits);
+        let power = alloc::format!("1{}", "0".repeat(digits - 1));
+        numbers.extend([nines.clone(), alloc::format!("-{nines}"), power.clone()]);
+        numbers.push(alloc::format!("-{power}"));
+    }
+    for number in &numbers {
+        same_decode::<Price>(&alloc::format!(r#"{{"price_cents":{number}}}"#));
+        same_decode::<Count>(&alloc::format!(r#"{{"n":{number}}}"#));
+    }
+    // Up to 19 digits is the fast path's.
+    assert_eq!(
+        fast_from_slice::<Count>(br#"{"n":9999999999999999999}"#),
+        Some(Count { n: 9_999_999_999_999_999_999 })
+    );
 }
 
 #[test]
