@@ -160,7 +160,7 @@ fn shipped_scenarios_keep_their_trace_hash() {
         include_str!("../../scenarios/validation/mmc3-rho080.toml"),
     );
     let pinned = [
-        ("shop", &*SHOP, 3.0, "39360d87e5b0e816ce5aaf37633f3927d9dde835ec86e23f3ea76ecaac46eb96"),
+        ("shop", &*SHOP, 3.0, "9e8be9e181130088ec1314f13bf070cd24874a41e08187d1bbd80eb1c1a52ebb"),
         (
             "tandem",
             &*TANDEM,
