@@ -313,3 +313,66 @@ fn strings_are_scanned_eight_bytes_at_a_time_as_byte_by_byte() {
         }
     }
 }
+
+#[test]
+fn keys_compare_as_slices_do() {
+    // Every length a key comparison takes a different path for (0–3 bytes, 4–7, 8–16, longer),
+    // equal and differing at each position.
+    for n in 0..40 {
+        let a: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+        assert!(same_bytes(&a, &a.clone()), "{n}");
+        for at in 0..n {
+            let mut b = a.clone();
+            b[at] ^= 0x20;
+            assert!(!same_bytes(&a, &b), "{n} differing at {at}");
+        }
+        let longer = [a.as_slice(), b"x"].concat();
+        assert!(!same_bytes(&a, &longer) && !same_bytes(&longer, &a), "{n}");
+    }
+}
+
+#[test]
+fn keys_in_any_order_decode_as_serde_json_does_on_the_fast_path() {
+    // Client requests arrive with sorted keys: every order of the six fields, and with a
+    // repeated, a missing or an unknown key, as serde_json reads it.
+    let fields = [
+        r#""order_id":"o""#,
+        r#""qty":3"#,
+        r#""total":70"#,
+        r#""express":true"#,
+        r#""status":"placed""#,
+        r#""type":null"#,
+    ];
+    let mut order: Vec<usize> = (0..fields.len()).collect();
+    let mut orders = Vec::new();
+    permutations(&mut order, 0, &mut orders);
+    assert_eq!(orders.len(), 720);
+    for order in &orders {
+        let body: Vec<&str> = order.iter().map(|&i| fields[i]).collect();
+        let input = alloc::format!("{{{}}}", body.join(","));
+        same_decode::<Order>(&input);
+        assert!(fast_from_slice::<Order>(input.as_bytes()).is_some(), "{input}");
+        for extra in [fields[order[0]], r#""other":1"#] {
+            same_decode::<Order>(&alloc::format!("{{{},{extra}}}", body.join(",")));
+        }
+        same_decode::<Order>(&alloc::format!("{{{}}}", body[1..].join(",")));
+    }
+}
+
+fn permutations(items: &mut [usize], at: usize, out: &mut Vec<Vec<usize>>) {
+    if at == items.len() {
+        out.push(items.to_vec());
+        return;
+    }
+    for i in at..items.len() {
+        items.swap(at, i);
+        permutations(items, at + 1, out);
+        items.swap(at, i);
+    }
+}
+
+#[test]
+fn scratch_arrays_start_empty() {
+    assert!(empty_pairs().iter().all(|p| p.key == (0, 0) && matches!(p.value, Token::Null)));
+    assert!(null_tokens().iter().all(|t| matches!(t, Token::Null)));
+}
