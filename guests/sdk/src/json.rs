@@ -256,6 +256,19 @@ fn escaped(x: u64) -> u64 {
 
 /// Whether `text` has a byte JSON escapes, eight bytes at a time.
 fn needs_escape(text: &[u8]) -> bool {
+    // Up to eight bytes (most keys and many values), one word padded with spaces and no loop:
+    // entering one is charged in fuel even for no iteration.
+    if text.len() > 8 {
+        return long_needs_escape(text);
+    }
+    let mut padded = [b' '; 8];
+    padded[..text.len()].copy_from_slice(text);
+    escaped(u64::from_le_bytes(padded)) != 0
+}
+
+/// [`needs_escape`] for more than eight bytes, eight at a time.
+#[inline(never)]
+fn long_needs_escape(text: &[u8]) -> bool {
     let (chunks, rest) = text.as_chunks::<8>();
     let mut last = [b' '; 8];
     last[..rest.len()].copy_from_slice(rest);

@@ -376,3 +376,23 @@ fn scratch_arrays_start_empty() {
     assert!(empty_pairs().iter().all(|p| p.key == (0, 0) && matches!(p.value, Token::Null)));
     assert!(null_tokens().iter().all(|t| matches!(t, Token::Null)));
 }
+
+#[test]
+fn the_writer_escapes_at_every_length_and_position_as_serde_json_does() {
+    // Up to eight bytes take one padded word, longer texts a loop of words: a character to
+    // escape anywhere, at any length, must send the writer to serde_json.
+    for n in 0..26 {
+        let plain: String = (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        same_encode(&plain);
+        assert!(!needs_escape(plain.as_bytes()), "{n}");
+        for at in 0..n {
+            for bad in ['"', '\\', '\u{1}', '\n'] {
+                let mut text: Vec<char> = plain.chars().collect();
+                text[at] = bad;
+                let text: String = text.into_iter().collect();
+                same_encode(&text);
+                assert!(needs_escape(text.as_bytes()), "{text:?}");
+            }
+        }
+    }
+}
