@@ -491,15 +491,17 @@ impl Object<'_, '_> {
         let mut found: u32 = 0;
         for pair in self.pairs {
             let key = self.key(pair);
-            for ((index, name), value) in fields.iter().enumerate().zip(values.iter_mut()) {
-                if same_bytes(key, name.as_bytes()) {
-                    if found & (1 << index) != 0 {
-                        return false;
-                    }
-                    found |= 1 << index;
-                    *value = pair.value;
-                    break;
-                }
+            // The smallest loop body that finds the field: each iteration pays all of it.
+            let Some(index) = fields.iter().position(|name| same_bytes(key, name.as_bytes()))
+            else {
+                continue;
+            };
+            if found & (1 << index) != 0 {
+                return false;
+            }
+            found |= 1 << index;
+            if let Some(value) = values.get_mut(index) {
+                *value = pair.value;
             }
         }
         found == (1u32 << fields.len()) - 1
