@@ -160,7 +160,7 @@ fn shipped_scenarios_keep_their_trace_hash() {
         include_str!("../../scenarios/validation/mmc3-rho080.toml"),
     );
     let pinned = [
-        ("shop", &*SHOP, 3.0, "9e8be9e181130088ec1314f13bf070cd24874a41e08187d1bbd80eb1c1a52ebb"),
+        ("shop", &*SHOP, 3.0, "a10a0c49236a84691909d42ddbbae10bc93ec0209d95e95d21d5e8aab8015295"),
         (
             "tandem",
             &*TANDEM,
