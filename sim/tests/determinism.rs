@@ -160,7 +160,7 @@ fn shipped_scenarios_keep_their_trace_hash() {
         include_str!("../../scenarios/validation/mmc3-rho080.toml"),
     );
     let pinned = [
-        ("shop", &*SHOP, 3.0, "39360d87e5b0e816ce5aaf37633f3927d9dde835ec86e23f3ea76ecaac46eb96"),
+        ("shop", &*SHOP, 3.0, "a10a0c49236a84691909d42ddbbae10bc93ec0209d95e95d21d5e8aab8015295"),
         (
             "tandem",
             &*TANDEM,

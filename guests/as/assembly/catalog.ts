@@ -15,7 +15,7 @@
 // a handler everything bumps. So a response stays valid until the next call into
 // the module and memory never grows beyond one request's needs. Consequently nothing may live
 // in the heap across requests: no object-valued globals.
-import { Buf, Scanner } from "./json";
+import { Buf, Scanner, equalBytes } from "./json";
 
 @external("fusebench", "kv_get")
 declare function kv_get(store: usize, storeLen: i32, key: usize, keyLen: i32): i64;
@@ -118,11 +118,11 @@ function parseProduct(s: Scanner, whole: bool): Product {
         s.fail("key must be a string");
         return p;
       }
-      const key = s.stringValue();
+      s.key();
       if (!s.expect(0x3a, "expected `:`")) return p;
       s.skipWs();
-      const isSku = key.equalsBytes(SKU, 3);
-      if (isSku || (whole && key.equalsBytes(NAME, 4))) {
+      const isSku = equalBytes(s.keyPtr, s.keyLen, SKU, 3);
+      if (isSku || (whole && equalBytes(s.keyPtr, s.keyLen, NAME, 4))) {
         if ((isSku ? p.sku : p.name) !== null) {
           s.fail("duplicate field");
           return p;
@@ -134,7 +134,7 @@ function parseProduct(s: Scanner, whole: bool): Product {
         const value = s.stringValue();
         if (isSku) p.sku = value;
         else p.name = value;
-      } else if (whole && key.equalsBytes(PRICE_CENTS, 11)) {
+      } else if (whole && equalBytes(s.keyPtr, s.keyLen, PRICE_CENTS, 11)) {
         if (p.hasPrice) {
           s.fail("duplicate field");
           return p;

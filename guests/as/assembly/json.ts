@@ -27,8 +27,16 @@ export class Buf {
     return b;
   }
 
+  /** Room for `n` more bytes: the test in line, the growth (rare: buffers are pre-sized)
+   * out of line, as every call pays its function's entry in fuel. */
+  // @ts-ignore: decorator
+  @inline
   private reserve(n: i32): void {
-    if (this.len + n <= this.cap) return;
+    if (this.len + n > this.cap) this.grow(n);
+  }
+
+  @inline(never)
+  private grow(n: i32): void {
     const cap = this.cap * 2 + n;
     const grown = heap.alloc(<usize>cap);
     memory.copy(grown, this.ptr, <usize>this.len);
@@ -78,8 +86,7 @@ export class Buf {
   /** A JSON string literal of `s`, escaped as serde_json does. */
   jsonString(s: Buf): void {
     const n = s.len;
-    let i = 0;
-    while (i < n && !needsEscape(load<u8>(s.ptr + <usize>i))) i++;
+    const i = plainRun(s.ptr, 0, n);
     this.reserve(n + 2);
     store<u8>(this.ptr + <usize>this.len, 0x22);
     memory.copy(this.ptr + <usize>(this.len + 1), s.ptr, <usize>i);
@@ -108,15 +115,6 @@ export class Buf {
     }
   }
 
-  /** Whether the buffer holds exactly the `n` bytes at `ptr`. */
-  equalsBytes(ptr: usize, n: i32): bool {
-    if (this.len != n) return false;
-    for (let i = 0; i < n; i++) {
-      if (load<u8>(this.ptr + <usize>i) != load<u8>(ptr + <usize>i)) return false;
-    }
-    return true;
-  }
-
   equalsAscii(s: string): bool {
     if (this.len != s.length) return false;
     for (let i = 0; i < this.len; i++) {
@@ -124,6 +122,86 @@ export class Buf {
     }
     return true;
   }
+}
+
+/**
+ * Whether the `len` bytes at `a` are exactly the `n` bytes at `b`. Keys of up to 16 bytes
+ * without a loop (each iteration pays the loop's body in fuel): two overlapping words, or the
+ * first, middle and last of up to three bytes.
+ */
+export function equalBytes(a: usize, len: i32, b: usize, n: i32): bool {
+  if (len != n) return false;
+  const m = <usize>n;
+  if (n >= 8) {
+    if (n > 16) return equalsLong(a, b, n);
+    return load<u64>(a) == load<u64>(b) && load<u64>(a + m - 8) == load<u64>(b + m - 8);
+  }
+  if (n >= 4) {
+    return load<u32>(a) == load<u32>(b) && load<u32>(a + m - 4) == load<u32>(b + m - 4);
+  }
+  if (n == 0) return true;
+  return (
+    load<u8>(a) == load<u8>(b) &&
+    load<u8>(a + (m >> 1)) == load<u8>(b + (m >> 1)) &&
+    load<u8>(a + m - 1) == load<u8>(b + m - 1)
+  );
+}
+
+/** `equalBytes` past 16 bytes: eight at a time, then byte by byte. */
+@inline(never)
+function equalsLong(a: usize, b: usize, n: i32): bool {
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    if (load<u64>(a + <usize>i) != load<u64>(b + <usize>i)) return false;
+  }
+  for (; i < n; i++) {
+    if (load<u8>(a + <usize>i) != load<u8>(b + <usize>i)) return false;
+  }
+  return true;
+}
+
+const ONES: u64 = 0x0101010101010101;
+const HIGHS: u64 = 0x8080808080808080;
+
+/**
+ * The high bit of each of the eight bytes of `x` that `needsEscape`: below 0x20, `"` or `\\`
+ * (the SDK's and payments.c's word test). Exact up to the lowest flagged byte, which is all
+ * its callers use: above it a borrow may flag a byte spuriously.
+ */
+// @ts-ignore: decorator
+@inline
+function escapeFlags(x: u64): u64 {
+  const quote = x ^ (ONES * 0x22);
+  const backslash = x ^ (ONES * 0x5c);
+  return (
+    ((x - ONES * 0x20) & ~x & HIGHS) |
+    ((quote - ONES) & ~quote & HIGHS) |
+    ((backslash - ONES) & ~backslash & HIGHS)
+  );
+}
+
+/**
+ * The offset of the first byte at or after `i` of the `n` at `ptr` that `needsEscape`, or `n`:
+ * eight bytes per iteration while eight remain, then byte by byte.
+ */
+// @ts-ignore: decorator
+@inline
+function plainRun(ptr: usize, i: i32, n: i32): i32 {
+  while (i + 8 <= n) {
+    const flags = escapeFlags(load<u64>(ptr + <usize>i));
+    if (flags != 0) return i + <i32>(ctz(flags) >> 3);
+    i += 8;
+  }
+  if (i == n) return n;
+  // Fewer than eight bytes left: one word whose bytes past the end are masked off (the flags'
+  // borrows only run upwards), if the word lies inside memory; else byte by byte.
+  const at = ptr + <usize>i;
+  if (at + 8 <= (<usize>memory.size() << 16)) {
+    const flags = escapeFlags(load<u64>(at)) & ((<u64>1 << (<u64>(n - i) << 3)) - 1);
+    return flags != 0 ? i + <i32>(ctz(flags) >> 3) : n;
+  }
+  while (i < n && !needsEscape(load<u8>(ptr + <usize>i))) i++;
+  return i;
 }
 
 /** A byte JSON strings cannot hold as is: `"`, `\\`, a control character. */
@@ -171,7 +249,14 @@ export class Scanner {
     return this.p < this.end ? load<u8>(this.p) : 0;
   }
 
+  /** Skips whitespace: compact JSON has none, so the loop (its header paid whenever it is
+   * entered) is behind one test. */
   skipWs(): void {
+    if (this.p < this.end && load<u8>(this.p) <= 0x20) this.skipWsLoop();
+  }
+
+  @inline(never)
+  private skipWsLoop(): void {
     while (this.p < this.end) {
       const c = load<u8>(this.p);
       if (c != 0x20 && c != 0x09 && c != 0x0a && c != 0x0d) break;
@@ -202,14 +287,35 @@ export class Scanner {
     return v;
   }
 
+  /** The last key read by `key`: its bytes, a view of the input or of a decoded buffer. */
+  keyPtr: usize = 0;
+  keyLen: i32 = 0;
+
+  /**
+   * Reads a string literal at the cursor (a `"`) into `keyPtr`/`keyLen`, as `stringValue`
+   * reads it but without a `Buf` object per key (an allocation each).
+   */
+  key(): void {
+    const start = this.p + 1;
+    const p = start + <usize>plainRun(start, 0, <i32>(this.end - start));
+    if (p < this.end && load<u8>(p) == 0x22) {
+      this.p = p + 1;
+      this.keyPtr = start;
+      this.keyLen = <i32>(p - start);
+      return;
+    }
+    const decoded = this.decoded();
+    this.keyPtr = decoded.ptr;
+    this.keyLen = decoded.len;
+  }
+
   /**
    * Reads a string literal at the cursor (a `"`): a plain one (no escape, no control
    * character) as a view of the input, else decoded into a fresh buffer by `string`.
    */
   stringValue(): Buf {
     const start = this.p + 1;
-    let p = start;
-    while (p < this.end && !needsEscape(load<u8>(p))) p++;
+    const p = start + <usize>plainRun(start, 0, <i32>(this.end - start));
     if (p < this.end && load<u8>(p) == 0x22) {
       this.p = p + 1;
       return Buf.view(start, <i32>(p - start));

@@ -470,3 +470,53 @@ fn fuel_per_request() {
         }
     }
 }
+
+/// The AssemblyScript catalog reads every one-byte change (replacement by a byte that matters
+/// to the grammar, deletion, insertion) of product requests as the Rust catalog does: same
+/// answers, same stores and cache. (Its strings are scanned eight bytes at a time and its keys
+/// compared by words: every length and position of the seeds' keys and values is covered.)
+#[test]
+fn the_polyglot_catalog_reads_one_byte_changes_as_the_rust_catalog_does() {
+    const BYTES: &[&str] = &[
+        " ", "\"", "\\", "0", "-", "1", "9", "}", "{", ",", ":", "x", "e", ".", "n", "\n", "\u{1}",
+        "\u{7f}", "é",
+    ];
+    let seeds = [
+        ("put_product", r#"{"sku":"sku-1","name":"Kettle","price_cents":3499}"#),
+        (
+            "put_product",
+            r#"{"price_cents":12,"name":"A rather long product name","sku":"sku-long-1"}"#,
+        ),
+        ("get_product", r#"{"sku":"sku-1"}"#),
+        ("get_product", r#"{"sku":"sku-long-1"}"#),
+    ];
+    let mut bodies = Vec::new();
+    for (endpoint, seed) in seeds {
+        bodies.push((endpoint, seed.to_owned()));
+        for (at, _) in seed.char_indices() {
+            let next = seed[at..].chars().next().map_or(at, |c| at + c.len_utf8());
+            bodies.push((endpoint, format!("{}{}", &seed[..at], &seed[next..])));
+            for b in BYTES {
+                bodies.push((endpoint, format!("{}{b}{}", &seed[..at], &seed[next..])));
+                bodies.push((endpoint, format!("{}{b}{}", &seed[..at], &seed[at..])));
+            }
+        }
+    }
+    let mut outputs = Vec::new();
+    for flavour in [Flavour::Rust, Flavour::Polyglot] {
+        let mut t = Transcript::new(flavour);
+        for (endpoint, body) in &bodies {
+            t.send("catalog", endpoint, body);
+            if *endpoint == "put_product" {
+                t.send("catalog", "get_product", r#"{"sku":"sku-1"}"#);
+                t.send("catalog", "get_product", r#"{"sku":"sku-long-1"}"#);
+            }
+        }
+        outputs.push(t.finish());
+    }
+    assert!(bodies.len() > 4000, "{}", bodies.len());
+    for (rust, polyglot) in outputs[0].lines().zip(outputs[1].lines()) {
+        assert_eq!(polyglot, rust);
+    }
+    assert_eq!(outputs[1], outputs[0]);
+}

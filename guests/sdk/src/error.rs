@@ -88,12 +88,16 @@ impl AppError {
 
     /// `bad_request: <why>`, the answer to a request that does not match the endpoint.
     #[must_use]
+    #[cold]
+    #[inline(never)]
     pub fn bad_request(why: impl fmt::Display) -> Self {
         Self::from_code(format!("bad_request: {why}"))
     }
 
     /// `<what>_unavailable`, e.g. `catalog_unavailable` for a failed call to `catalog`.
     #[must_use]
+    #[cold]
+    #[inline(never)]
     pub fn unavailable(what: &str) -> Self {
         Self::from_code(format!("{what}_unavailable"))
     }

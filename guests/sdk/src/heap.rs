@@ -74,7 +74,7 @@ impl<M: Memory> Heap<M> {
             self.free[k] = unsafe { (head as *const usize).read() };
             return head as *mut u8;
         }
-        self.carve(k).map_or(core::ptr::null_mut(), |addr| addr as *mut u8)
+        self.carve(k) as *mut u8
     }
 
     /// Returns the block at `ptr`, allocated by [`Self::alloc`] with `layout`, to its list.
@@ -128,8 +128,18 @@ impl<M: Memory> Heap<M> {
         self.free[k] = addr;
     }
 
+    /// [`Self::try_carve`]'s block, 0 (null) if memory cannot grow. Out of line: most
+    /// allocations pop a free list, and a function's code outside loops is charged in fuel on
+    /// every entry, taken or not; one number, as an `Option<usize>` would come back through
+    /// memory (a stack frame in the caller at every allocation).
+    #[inline(never)]
+    fn carve(&mut self, k: usize) -> usize {
+        self.try_carve(k).unwrap_or(0)
+    }
+
     /// A fresh block of class `k` at the bump pointer, growing memory if it does not fit.
-    fn carve(&mut self, k: usize) -> Option<usize> {
+    #[inline(always)]
+    fn try_carve(&mut self, k: usize) -> Option<usize> {
         let block = 1usize << k;
         let start = self.next.checked_next_multiple_of(block)?;
         let top = start.checked_add(block)?;
@@ -200,12 +210,20 @@ pub(crate) mod wasm {
         unsafe fn heap(&self) -> &mut Heap<LinearMemory> {
             // SAFETY: the caller's contract.
             let slot = unsafe { &mut *self.0.get() };
-            slot.get_or_insert_with(|| {
-                let start = (&raw const __heap_base) as usize;
-                let end = core::arch::wasm32::memory_size(0) * PAGE;
-                Heap::new(start, end, LinearMemory)
-            })
+            match slot {
+                Some(heap) => heap,
+                None => set_up(slot),
+            }
         }
+    }
+
+    /// The heap at the first allocation, out of line (paid once, not on every entry).
+    #[cold]
+    #[inline(never)]
+    fn set_up(slot: &mut Option<Heap<LinearMemory>>) -> &mut Heap<LinearMemory> {
+        let start = (&raw const __heap_base) as usize;
+        let end = core::arch::wasm32::memory_size(0) * PAGE;
+        slot.insert(Heap::new(start, end, LinearMemory))
     }
 
     // SAFETY: `Heap` hands out disjoint blocks of at least the layout's size, aligned to at

@@ -34,8 +34,17 @@ use serde::ser::{self, Serialize};
 pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
     match fast_from_slice(bytes) {
         Some(value) => Ok(value),
-        None => serde_json::from_slice(bytes),
+        None => slow_from_slice(bytes),
     }
+}
+
+/// `serde_json` behind the fast path, out of line: inlined into its callers, its code would
+/// be paid at every call of theirs (a function's fuel is charged for all of its code outside
+/// loops on entry, taken or not).
+#[cold]
+#[inline(never)]
+fn slow_from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
+    serde_json::from_slice(bytes)
 }
 
 /// Encodes `value` as compact JSON, byte for byte as `serde_json::to_vec` does.
@@ -46,8 +55,15 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, serde_json::E
     let mut writer = Writer { out: Vec::with_capacity(128) };
     match value.serialize(&mut writer) {
         Ok(()) => Ok(writer.out),
-        Err(GiveUp) => serde_json::to_vec(value),
+        Err(GiveUp) => slow_to_vec(value),
     }
+}
+
+/// `serde_json` behind the fast writer, out of line (see [`slow_from_slice`]).
+#[cold]
+#[inline(never)]
+fn slow_to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(value)
 }
 
 /// The fast path's only error: "not mine, ask `serde_json`".
@@ -78,8 +94,13 @@ impl ser::Error for GiveUp {
 const KEYS_MAX: usize = 16;
 
 /// One value of a flat object, as scanned.
+///
+/// `repr(u8)` with `Null` first (discriminant 0): all-zero bytes are `Token::Null`, so arrays of
+/// tokens and pairs start zeroed ([`empty_pairs`], [`null_tokens`]).
 #[derive(Debug, Clone, Copy)]
+#[repr(u8)]
 enum Token {
+    Null,
     /// A string's content: `input[start..end]`, printable ASCII without `"` or `\`.
     Str(u32, u32),
     /// An integer: non-negative as `u64`, negative as `i64` (serde_json's `visit_u64` /
@@ -87,7 +108,6 @@ enum Token {
     Unsigned(u64),
     Negative(i64),
     Bool(bool),
-    Null,
 }
 
 /// A key (`input[start..end]`) and its value.
@@ -97,7 +117,20 @@ struct Pair {
     value: Token,
 }
 
-const EMPTY: Pair = Pair { key: (0, 0), value: Token::Null };
+/// `KEYS_MAX` pairs `{ key: (0, 0), value: Token::Null }`: one `memory.fill`, where an array
+/// expression of them is a loop of one iteration per element, each paying the loop's body in
+/// fuel, at every scan.
+fn empty_pairs() -> [Pair; KEYS_MAX] {
+    // SAFETY: all-zero bytes are a valid `Pair`: a key is two `u32`s, and `Token` is
+    // `repr(u8)` with `Null` (no payload) as discriminant 0.
+    unsafe { core::mem::zeroed() }
+}
+
+/// `KEYS_MAX` times `Token::Null`, as [`empty_pairs`] (at every decoded struct).
+fn null_tokens() -> [Token; KEYS_MAX] {
+    // SAFETY: all-zero bytes are `Token::Null`: `repr(u8)`, `Null` is discriminant 0.
+    unsafe { core::mem::zeroed() }
+}
 
 /// A callee's reply on the fast path, scanned once: `Err(code)` for an application error
 /// (`"error"` a plain string), else the response; `None` if either needs `serde_json` (the
@@ -106,10 +139,10 @@ const EMPTY: Pair = Pair { key: (0, 0), value: Token::Null };
 pub(crate) fn fast_reply<T: DeserializeOwned>(
     bytes: &[u8],
 ) -> Option<Result<T, alloc::string::String>> {
-    let mut pairs = [EMPTY; KEYS_MAX];
+    let mut pairs = empty_pairs();
     let len = scan_object(bytes, &mut pairs)?;
     let object = Object { input: bytes, pairs: &pairs[..len] };
-    let mut errors = object.pairs.iter().filter(|pair| object.key(pair) == b"error");
+    let mut errors = object.pairs.iter().filter(|pair| same_bytes(object.key(pair), b"error"));
     match (errors.next(), errors.next()) {
         (None, _) => T::deserialize(object).ok().map(Ok),
         (Some(&Pair { value: Token::Str(start, end), .. }), None) => {
@@ -122,7 +155,7 @@ pub(crate) fn fast_reply<T: DeserializeOwned>(
 
 #[inline(never)]
 fn fast_from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
-    let mut pairs = [EMPTY; KEYS_MAX];
+    let mut pairs = empty_pairs();
     let len = scan_object(bytes, &mut pairs)?;
     T::deserialize(Object { input: bytes, pairs: &pairs[..len] }).ok()
 }
@@ -131,7 +164,19 @@ fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\n' | b'\t' | b'\r')
 }
 
-fn skip_space(input: &[u8], mut at: usize) -> usize {
+/// The index of the first byte at or after `at` that is not JSON whitespace. Compact JSON has
+/// none, and a loop's header is charged in fuel whenever it is entered: the loop is out of line,
+/// behind one comparison.
+#[inline(always)]
+fn skip_space(input: &[u8], at: usize) -> usize {
+    match input.get(at) {
+        Some(&b) if b <= b' ' => skip_space_loop(input, at),
+        _ => at,
+    }
+}
+
+#[inline(never)]
+fn skip_space_loop(input: &[u8], mut at: usize) -> usize {
     while at < input.len() && is_space(input[at]) {
         at += 1;
     }
@@ -140,27 +185,48 @@ fn skip_space(input: &[u8], mut at: usize) -> usize {
 
 /// Scans a string whose opening quote is at `at - 1`: the index of its closing quote, or
 /// `None` for anything but printable ASCII without escapes.
-fn scan_string(input: &[u8], mut at: usize) -> Option<usize> {
-    // Eight bytes at a time: a loop's every iteration costs its whole body in fuel.
-    while let Some(&chunk) = input.get(at..).and_then(|rest| rest.first_chunk::<8>()) {
+#[inline(always)]
+fn scan_string(input: &[u8], at: usize) -> Option<usize> {
+    let end = string_end(input, at);
+    (end != NOT_PLAIN).then_some(end)
+}
+
+/// [`string_end`]'s `None`: no index, as inputs are shorter than `u32::MAX` bytes.
+const NOT_PLAIN: usize = usize::MAX;
+
+/// [`scan_string`] as one number, [`NOT_PLAIN`] for `None` (an `Option<usize>` is returned
+/// through memory on wasm32, a dozen operators more per call).
+#[inline(never)]
+fn string_end(input: &[u8], mut at: usize) -> usize {
+    // Eight bytes at a time: a loop's every iteration costs its whole body in fuel, and the
+    // function's entry all of its code outside the loop, so the rare tail is out of line.
+    loop {
+        let Some(&chunk) = input.get(at..).and_then(|rest| rest.first_chunk::<8>()) else {
+            return string_end_tail(input, at);
+        };
         let stops = not_plain(u64::from_le_bytes(chunk));
         if stops != 0 {
             return closing_quote(input, at, stops);
         }
         at += 8;
     }
-    // Fewer than eight bytes left: padded with NULs, which stop the scan.
-    let rest = input.get(at..)?;
+}
+
+/// [`string_end`]'s last fewer than eight bytes, padded with NULs (which stop the scan).
+#[inline(never)]
+fn string_end_tail(input: &[u8], at: usize) -> usize {
+    let Some(rest) = input.get(at..) else { return NOT_PLAIN };
     let mut chunk = [0u8; 8];
     chunk[..rest.len()].copy_from_slice(rest);
     closing_quote(input, at, not_plain(u64::from_le_bytes(chunk)))
 }
 
-/// The index of the lowest flagged byte of the eight at `at` if it is a `"`, else `None`.
-fn closing_quote(input: &[u8], at: usize, stops: u64) -> Option<usize> {
+/// The index of the lowest flagged byte of the eight at `at` if it is a `"`, else
+/// [`NOT_PLAIN`].
+fn closing_quote(input: &[u8], at: usize, stops: u64) -> usize {
     // The lowest flag is exact: the flags' borrows only run upwards.
     let at = at + (stops.trailing_zeros() / 8) as usize;
-    (input.get(at) == Some(&b'"')).then_some(at)
+    if input.get(at) == Some(&b'"') { at } else { NOT_PLAIN }
 }
 
 const ONES: u64 = u64::from_le_bytes([0x01; 8]);
@@ -190,6 +256,19 @@ fn escaped(x: u64) -> u64 {
 
 /// Whether `text` has a byte JSON escapes, eight bytes at a time.
 fn needs_escape(text: &[u8]) -> bool {
+    // Up to eight bytes (most keys and many values), one word padded with spaces and no loop:
+    // entering one is charged in fuel even for no iteration.
+    if text.len() > 8 {
+        return long_needs_escape(text);
+    }
+    let mut padded = [b' '; 8];
+    padded[..text.len()].copy_from_slice(text);
+    escaped(u64::from_le_bytes(padded)) != 0
+}
+
+/// [`needs_escape`] for more than eight bytes, eight at a time.
+#[inline(never)]
+fn long_needs_escape(text: &[u8]) -> bool {
     let (chunks, rest) = text.as_chunks::<8>();
     let mut last = [b' '; 8];
     last[..rest.len()].copy_from_slice(rest);
@@ -210,11 +289,15 @@ fn scan_integer(input: &[u8], mut at: usize) -> Option<(Token, usize)> {
         if !b.is_ascii_digit() {
             break;
         }
-        value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+        // No overflow check (on wasm32 a call into compiler-rt's 128-bit multiply per digit):
+        // longer numbers than can overflow give up below.
+        value = value.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
         at += 1;
     }
     let digits = at - first;
-    if digits == 0 || (digits > 1 && input[first] == b'0') {
+    // Up to 19 digits fit a `u64` (10^19 − 1 < 2^64); more go to serde_json, which reads the
+    // same value where there is one.
+    if digits == 0 || digits > 19 || (digits > 1 && input[first] == b'0') {
         return None;
     }
     if matches!(input.get(at), Some(b'.' | b'e' | b'E')) {
@@ -277,22 +360,98 @@ fn scan_object(input: &[u8], pairs: &mut [Pair; KEYS_MAX]) -> Option<usize> {
     (skip_space(input, at) == input.len()).then_some(len)
 }
 
+/// A value and the index after it. Strings, the common case, in line; the rest out of line:
+/// this is the body of [`scan_object`]'s loop over keys, and every iteration pays all of it.
+#[inline(always)]
 fn scan_value(input: &[u8], at: usize) -> Option<(Token, usize)> {
+    if input.get(at) == Some(&b'"') {
+        let end = scan_string(input, at + 1)?;
+        Some((Token::Str(at as u32 + 1, end as u32), end + 1))
+    } else {
+        scan_scalar(input, at)
+    }
+}
+
+/// A value other than a string: `true`, `false`, `null` or an integer.
+#[inline(never)]
+fn scan_scalar(input: &[u8], at: usize) -> Option<(Token, usize)> {
     match *input.get(at)? {
-        b'"' => {
-            let end = scan_string(input, at + 1)?;
-            Some((Token::Str(at as u32 + 1, end as u32), end + 1))
-        }
+        b't' | b'f' | b'n' => scan_literal(input, at),
+        _ => scan_integer(input, at),
+    }
+}
+
+/// `true`, `false` or `null`, out of line ([`scan_scalar`]'s entry pays for integers only).
+#[inline(never)]
+fn scan_literal(input: &[u8], at: usize) -> Option<(Token, usize)> {
+    match *input.get(at)? {
         b't' => literal(input, at, b"true", Token::Bool(true)),
         b'f' => literal(input, at, b"false", Token::Bool(false)),
-        b'n' => literal(input, at, b"null", Token::Null),
-        _ => scan_integer(input, at),
+        _ => literal(input, at, b"null", Token::Null),
     }
 }
 
 fn literal(input: &[u8], at: usize, word: &[u8], token: Token) -> Option<(Token, usize)> {
     let end = at + word.len();
     (input.get(at..end)? == word).then_some((token, end))
+}
+
+/// `a == b` for keys. The slices' `==` calls `memcmp`, a loop over bytes whose every iteration
+/// pays the loop's body in fuel; here keys of up to 16 bytes take two word comparisons.
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && if a.len() < 8 { same_short(a, b) } else { same_long(a, b) }
+}
+
+/// `a == b` for equal lengths below 8: two (overlapping) 4-byte words, or the bytes at the
+/// start, middle and end of up to three.
+#[inline(never)]
+fn same_short(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len().min(b.len());
+    if n >= 4 {
+        // SAFETY: both slices hold at least `n` ≥ 4 bytes; the words at 0 and `n - 4` lie
+        // inside them (unaligned reads).
+        unsafe {
+            let (a, b) = (a.as_ptr(), b.as_ptr());
+            a.cast::<u32>().read_unaligned() == b.cast::<u32>().read_unaligned()
+                && a.add(n - 4).cast::<u32>().read_unaligned()
+                    == b.add(n - 4).cast::<u32>().read_unaligned()
+        }
+    } else {
+        // SAFETY: 0, n / 2 and n - 1 are below `n` ≥ 1, inside both slices.
+        n == 0
+            || unsafe {
+                *a.get_unchecked(0) == *b.get_unchecked(0)
+                    && *a.get_unchecked(n / 2) == *b.get_unchecked(n / 2)
+                    && *a.get_unchecked(n - 1) == *b.get_unchecked(n - 1)
+            }
+    }
+}
+
+/// `a == b` for equal lengths of 8 to 16: two (overlapping) 8-byte words; longer keys word by
+/// word, out of line.
+#[inline(never)]
+fn same_long(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len().min(b.len());
+    if n > 16 {
+        return same_longer(a, b);
+    }
+    // SAFETY: both slices hold at least `n` ≥ 8 bytes (the caller's length check); the words
+    // at 0 and `n - 8` lie inside them (unaligned reads).
+    unsafe {
+        let (a, b) = (a.as_ptr(), b.as_ptr());
+        a.cast::<u64>().read_unaligned() == b.cast::<u64>().read_unaligned()
+            && a.add(n - 8).cast::<u64>().read_unaligned()
+                == b.add(n - 8).cast::<u64>().read_unaligned()
+    }
+}
+
+#[inline(never)]
+fn same_longer(a: &[u8], b: &[u8]) -> bool {
+    let (chunks, rest) = a.as_chunks::<8>();
+    let (other, other_rest) = b.as_chunks::<8>();
+    chunks.iter().zip(other).all(|(x, y)| u64::from_le_bytes(*x) == u64::from_le_bytes(*y))
+        && rest == other_rest
 }
 
 /// A scanned object: hands a derived struct its declared fields in order.
@@ -315,7 +474,7 @@ impl Object<'_, '_> {
             return false;
         }
         for ((value, pair), name) in values.iter_mut().zip(self.pairs).zip(fields) {
-            if self.key(pair) != name.as_bytes() {
+            if !same_bytes(self.key(pair), name.as_bytes()) {
                 return false;
             }
             *value = pair.value;
@@ -323,18 +482,29 @@ impl Object<'_, '_> {
         true
     }
 
-    /// The value of the one key named `name`, or `None` if absent or repeated.
-    fn field(&self, name: &str) -> Option<Token> {
-        let mut found = None;
+    /// Each of `fields`' values in `values`, in one pass over the keys: `false` if a field is
+    /// absent or its key repeated (serde_json's "missing field" / "duplicate field"), or if two
+    /// declared names are the same. Keys not declared are skipped, as derived structs do. (One
+    /// pass over the keys instead of one per field: client requests arrive with their keys
+    /// sorted, not in declared order.)
+    fn look_up(&self, fields: &[&str], values: &mut [Token; KEYS_MAX]) -> bool {
+        let mut found: u32 = 0;
         for pair in self.pairs {
-            if self.key(pair) == name.as_bytes() {
-                if found.is_some() {
-                    return None; // serde_json: "duplicate field"
-                }
-                found = Some(pair.value);
+            let key = self.key(pair);
+            // The smallest loop body that finds the field: each iteration pays all of it.
+            let Some(index) = fields.iter().position(|name| same_bytes(key, name.as_bytes()))
+            else {
+                continue;
+            };
+            if found & (1 << index) != 0 {
+                return false;
+            }
+            found |= 1 << index;
+            if let Some(value) = values.get_mut(index) {
+                *value = pair.value;
             }
         }
-        found
+        found == (1u32 << fields.len()) - 1
     }
 }
 
@@ -354,11 +524,9 @@ impl<'de> de::Deserializer<'de> for Object<'_, 'de> {
         if fields.len() > KEYS_MAX {
             return Err(GiveUp);
         }
-        let mut values = [Token::Null; KEYS_MAX];
-        if !self.in_order(fields, &mut values) {
-            for (value, name) in values.iter_mut().zip(fields) {
-                *value = self.field(name).ok_or(GiveUp)?;
-            }
+        let mut values = null_tokens();
+        if !self.in_order(fields, &mut values) && !self.look_up(fields, &mut values) {
+            return Err(GiveUp);
         }
         visitor.visit_seq(Fields { input: self.input, values: &values[..fields.len()], next: 0 })
     }

@@ -93,7 +93,8 @@ mod error;
 #[allow(unsafe_code)] // an allocator's raw blocks; each block says why it holds
 mod heap;
 mod host;
-#[allow(unsafe_code)] // one `from_utf8_unchecked` on bytes checked to be ASCII
+#[allow(unsafe_code)] // strings checked to be ASCII, copies into reserved room, word reads inside
+// slices, zeroed scratch arrays; each block says why it holds
 pub mod json;
 mod reply;
 
@@ -315,6 +316,22 @@ pub fn parse_decimal(bytes: &[u8]) -> Option<i64> {
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
+    if digits.len() > 18 {
+        return parse_long_decimal(negative, digits);
+    }
+    // Up to 18 digits cannot overflow an `i64` (10^18 − 1 < 2^63): no overflow checks, which
+    // on wasm32 are a call into compiler-rt's 128-bit multiply per digit.
+    let mut value: i64 = 0;
+    for d in digits {
+        value = value * 10 + i64::from(d - b'0');
+    }
+    Some(if negative { -value } else { value })
+}
+
+/// [`parse_decimal`] for 19 digits and more, checking every step.
+#[cold]
+#[inline(never)]
+fn parse_long_decimal(negative: bool, digits: &[u8]) -> Option<i64> {
     let mut value: i64 = 0;
     for d in digits {
         let d = i64::from(d - b'0');
@@ -328,12 +345,24 @@ pub fn parse_decimal(bytes: &[u8]) -> Option<i64> {
 /// `stock/<sku>` without `format!`'s formatting machinery (on a guest, every instruction of it
 /// is fuel).
 #[must_use]
+#[allow(unsafe_code)] // copies into reserved room; each block says why it holds
 pub fn concat(parts: &[&str]) -> alloc::string::String {
-    let mut out = alloc::string::String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    // Saturating: a total past the address space fails in `with_capacity`, before any copy.
+    let mut out: Vec<u8> =
+        Vec::with_capacity(parts.iter().fold(0usize, |n, p| n.saturating_add(p.len())));
     for part in parts {
-        out.push_str(part);
+        let len = out.len();
+        // SAFETY: the capacity is the parts' total length, so each part fits after the ones
+        // before it; its bytes are written before the length covers them, and the buffer is
+        // not one of the parts. (`push_str` checks the capacity and has a grow path, paid in
+        // fuel at every iteration.)
+        unsafe {
+            core::ptr::copy_nonoverlapping(part.as_ptr(), out.as_mut_ptr().add(len), part.len());
+            out.set_len(len + part.len());
+        }
     }
-    out
+    // SAFETY: the concatenation of `str`s is UTF-8.
+    unsafe { alloc::string::String::from_utf8_unchecked(out) }
 }
 
 /// `value` as decimal text (`"42"`, `"-7"`), the shop's encoding of counters in stores, as

@@ -31,8 +31,15 @@ impl<T: Serialize> Respond for Result<T, AppError> {
             Err(error) => json::to_vec(error),
         };
         // Serialising derived structs cannot fail; a hand-written `Serialize` might.
-        encoded.unwrap_or_else(|e| error_json(&AppError::from_code(format_internal(&e))))
+        encoded.unwrap_or_else(|e| internal_json(&e))
     }
+}
+
+/// The answer for a response that does not serialize, out of line (see [`bad_request_json`]).
+#[cold]
+#[inline(never)]
+fn internal_json(e: &serde_json::Error) -> Vec<u8> {
+    error_json(&AppError::from_code(format_internal(e)))
 }
 
 fn format_internal(e: &serde_json::Error) -> String {
@@ -56,8 +63,16 @@ where
 {
     match json::from_slice::<Req>(request) {
         Ok(request) => handler(request).into_json(),
-        Err(e) => error_json(&AppError::bad_request(e)),
+        Err(e) => bad_request_json(&e),
     }
+}
+
+/// The answer to a request that does not decode, out of line (its formatting would otherwise
+/// be paid in fuel by every request).
+#[cold]
+#[inline(never)]
+fn bad_request_json(e: &serde_json::Error) -> Vec<u8> {
+    error_json(&AppError::bad_request(e))
 }
 
 #[derive(Deserialize)]
@@ -88,6 +103,15 @@ pub(crate) fn decode_reply<Resp: DeserializeOwned>(reply: &[u8]) -> Result<Resp,
         Some(Err(code)) => return Err(CallError::Failed(AppError::from_code(code))),
         None => {}
     }
+    slow_decode_reply(reply)
+}
+
+/// [`decode_reply`] when the fast path cannot decide, out of line: inlined, its `serde_json`
+/// code would be paid in fuel at every call (a function's code outside loops is charged on
+/// entry, taken or not).
+#[cold]
+#[inline(never)]
+fn slow_decode_reply<Resp: DeserializeOwned>(reply: &[u8]) -> Result<Resp, CallError> {
     // Only a reply mentioning "error" can be an application error: skip the probe otherwise.
     if mentions_error(reply)
         && let Ok(ErrorProbe { error: Some(code) }) = json::from_slice(reply)

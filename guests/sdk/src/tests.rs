@@ -17,6 +17,18 @@ fn decimals() {
     for bad in [&b""[..], b"-", b"9223372036854775808", b"1.0", b" 1", b"+1", b"1e3", b"x"] {
         assert_eq!(crate::parse_decimal(bad), None, "{}", String::from_utf8_lossy(bad));
     }
+    // Up to 18 digits go without overflow checks: around each power of ten, and with leading
+    // zeros, the same as `str::parse`.
+    for digits in 1..=21 {
+        let nines = "9".repeat(digits);
+        let power = alloc::format!("1{}", "0".repeat(digits - 1));
+        let padded = alloc::format!("{}7", "0".repeat(digits));
+        for text in [nines.clone(), alloc::format!("-{nines}"), power.clone(), padded] {
+            assert_eq!(crate::parse_decimal(text.as_bytes()), text.parse::<i64>().ok(), "{text}");
+        }
+        let text = alloc::format!("-{power}");
+        assert_eq!(crate::parse_decimal(text.as_bytes()), text.parse::<i64>().ok(), "{text}");
+    }
 }
 
 #[test]

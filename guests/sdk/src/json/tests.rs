@@ -34,6 +34,11 @@ struct Price {
 }
 
 #[derive(Debug, PartialEq, Deserialize)]
+struct Count {
+    n: u64,
+}
+
+#[derive(Debug, PartialEq, Deserialize)]
 struct WithDefault {
     sku: String,
     #[serde(default)]
@@ -138,6 +143,34 @@ fn decodes_as_serde_json_does() {
     same_decode::<Vec<Price>>(r#"[{"price_cents":1}]"#);
     same_decode::<String>(r#""text""#);
     same_decode::<i64>("42");
+}
+
+#[test]
+fn long_integers_decode_as_serde_json_does() {
+    // The fast scan multiplies without overflow checks and gives up past 19 digits: around
+    // every power of ten up to 10^21, and around u64::MAX and i64::MIN, it must still agree.
+    let mut numbers = vec![
+        "18446744073709551615".to_owned(),
+        "18446744073709551616".to_owned(),
+        "-9223372036854775808".to_owned(),
+        "-9223372036854775809".to_owned(),
+        "99999999999999999999".to_owned(),
+    ];
+    for digits in 1..=21 {
+        let nines = "9".repeat(digits);
+        let power = alloc::format!("1{}", "0".repeat(digits - 1));
+        numbers.extend([nines.clone(), alloc::format!("-{nines}"), power.clone()]);
+        numbers.push(alloc::format!("-{power}"));
+    }
+    for number in &numbers {
+        same_decode::<Price>(&alloc::format!(r#"{{"price_cents":{number}}}"#));
+        same_decode::<Count>(&alloc::format!(r#"{{"n":{number}}}"#));
+    }
+    // Up to 19 digits is the fast path's.
+    assert_eq!(
+        fast_from_slice::<Count>(br#"{"n":9999999999999999999}"#),
+        Some(Count { n: 9_999_999_999_999_999_999 })
+    );
 }
 
 #[test]
@@ -276,6 +309,89 @@ fn strings_are_scanned_eight_bytes_at_a_time_as_byte_by_byte() {
                 assert_eq!(scan_string(&input, 1), closing, "{input:?}");
                 let open = &input[..input.len() - 1];
                 assert_eq!(scan_string(open, 1), closing.filter(|&i| i < open.len()), "{open:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn keys_compare_as_slices_do() {
+    // Every length a key comparison takes a different path for (0–3 bytes, 4–7, 8–16, longer),
+    // equal and differing at each position.
+    for n in 0..40 {
+        let a: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+        assert!(same_bytes(&a, &a.clone()), "{n}");
+        for at in 0..n {
+            let mut b = a.clone();
+            b[at] ^= 0x20;
+            assert!(!same_bytes(&a, &b), "{n} differing at {at}");
+        }
+        let longer = [a.as_slice(), b"x"].concat();
+        assert!(!same_bytes(&a, &longer) && !same_bytes(&longer, &a), "{n}");
+    }
+}
+
+#[test]
+fn keys_in_any_order_decode_as_serde_json_does_on_the_fast_path() {
+    // Client requests arrive with sorted keys: every order of the six fields, and with a
+    // repeated, a missing or an unknown key, as serde_json reads it.
+    let fields = [
+        r#""order_id":"o""#,
+        r#""qty":3"#,
+        r#""total":70"#,
+        r#""express":true"#,
+        r#""status":"placed""#,
+        r#""type":null"#,
+    ];
+    let mut order: Vec<usize> = (0..fields.len()).collect();
+    let mut orders = Vec::new();
+    permutations(&mut order, 0, &mut orders);
+    assert_eq!(orders.len(), 720);
+    for order in &orders {
+        let body: Vec<&str> = order.iter().map(|&i| fields[i]).collect();
+        let input = alloc::format!("{{{}}}", body.join(","));
+        same_decode::<Order>(&input);
+        assert!(fast_from_slice::<Order>(input.as_bytes()).is_some(), "{input}");
+        for extra in [fields[order[0]], r#""other":1"#] {
+            same_decode::<Order>(&alloc::format!("{{{},{extra}}}", body.join(",")));
+        }
+        same_decode::<Order>(&alloc::format!("{{{}}}", body[1..].join(",")));
+    }
+}
+
+fn permutations(items: &mut [usize], at: usize, out: &mut Vec<Vec<usize>>) {
+    if at == items.len() {
+        out.push(items.to_vec());
+        return;
+    }
+    for i in at..items.len() {
+        items.swap(at, i);
+        permutations(items, at + 1, out);
+        items.swap(at, i);
+    }
+}
+
+#[test]
+fn scratch_arrays_start_empty() {
+    assert!(empty_pairs().iter().all(|p| p.key == (0, 0) && matches!(p.value, Token::Null)));
+    assert!(null_tokens().iter().all(|t| matches!(t, Token::Null)));
+}
+
+#[test]
+fn the_writer_escapes_at_every_length_and_position_as_serde_json_does() {
+    // Up to eight bytes take one padded word, longer texts a loop of words: a character to
+    // escape anywhere, at any length, must send the writer to serde_json.
+    for n in 0..26 {
+        let plain: String = (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        same_encode(&plain);
+        assert!(!needs_escape(plain.as_bytes()), "{n}");
+        for at in 0..n {
+            for bad in ['"', '\\', '\u{1}', '\n'] {
+                let mut text: Vec<char> = plain.chars().collect();
+                text[at] = bad;
+                let text: String = text.into_iter().collect();
+                same_encode(&text);
+                assert!(needs_escape(text.as_bytes()), "{text:?}");
             }
         }
     }

@@ -211,6 +211,8 @@ fn load(order_id: &[u8]) -> Result<Option<Order>, AppError> {
 
 /// `<service>_unavailable` when the host failed the call; `<service>_failed` when the service
 /// answered something other than the contract's success.
+#[cold]
+#[inline(never)]
 fn downstream_failure(service: &str, error: &CallError) -> AppError {
     match error {
         CallError::Host(_) => AppError::unavailable(service),
@@ -218,6 +220,8 @@ fn downstream_failure(service: &str, error: &CallError) -> AppError {
     }
 }
 
+#[cold]
+#[inline(never)]
 fn storage_unavailable() -> AppError {
     AppError::unavailable("storage")
 }
