@@ -5,11 +5,12 @@
 //! **Layout** (the classic "pending event set" of discrete-event simulators, e.g. SimPy's heap of
 //! `(time, priority, id, event)` tuples, here as a *radix heap*, the monotone priority queue of
 //! Ahuja, Mehlhorn, Orlin and Tarjan, 1990): the queue holds only small `(at, seq, slot)` keys;
-//! the events themselves sit in a slab (`slots`, with a free list) and never move while they
-//! wait. A key is *live* while its slot still holds the event of its `seq`; cancelling a timer
-//! empties its slot, so its key goes *stale* and is dropped when its bucket is next looked at
-//! (or in one pass by [`EventQueue::compact`]). A slot freed by a cancel or a pop is reused by
-//! the next event scheduled, and a stale key never matches the new event's `seq`.
+//! the events themselves sit in a slab (`events`, with a free list; each slot's sequence number in
+//! `seqs`) and never move while they wait. A key is *live* while its slot still holds the event of
+//! its `seq`; cancelling a timer empties its slot, so its key goes *stale* and is dropped when its
+//! bucket is next looked at (or in one pass by [`EventQueue::compact`]). A slot freed by a cancel
+//! or a pop is reused by the next event scheduled, and a stale key never matches the new event's
+//! `seq`.
 //!
 //! **Radix heap.** Virtual time never goes backwards and no event is scheduled before `now`, so
 //! every key is at or after `last`, the time of the last event popped. A key goes to bucket 0
@@ -55,14 +56,8 @@ struct Key {
     slot: u32,
 }
 
-/// An event waiting in its slot.
-#[derive(Debug)]
-struct Held<E> {
-    seq: u64,
-    /// Scheduled by [`EventQueue::timer_after`]: may be cancelled.
-    timer: bool,
-    event: E,
-}
+/// `seqs[slot]` of a free slot: no key's sequence number (they count up from 0).
+const FREE: u64 = u64::MAX;
 
 /// The event queue and the virtual clock.
 #[derive(Debug)]
@@ -77,8 +72,14 @@ pub struct EventQueue<E> {
     occupied: u64,
     /// Keys held, live and stale.
     keys: usize,
-    /// The events, by slot; `None` is a free slot (listed in `free`).
-    slots: Vec<Option<Held<E>>>,
+    /// By slot: the sequence number of the event it holds, or [`FREE`] (listed in `free`).
+    /// Apart from the events, so that telling a live key from a stale one reads 8 bytes a
+    /// slot, and delivering an event moves it once (benches/README.md, "Sixth round").
+    seqs: Vec<u64>,
+    /// By slot: the event was scheduled by [`EventQueue::timer_after`] (it may be cancelled).
+    timer: Vec<bool>,
+    /// By slot: the event (`None` in a free slot).
+    events: Vec<Option<E>>,
     free: Vec<u32>,
     /// Keys held whose event was cancelled.
     stale: usize,
@@ -97,7 +98,9 @@ impl<E> Default for EventQueue<E> {
             buckets: std::array::from_fn(|_| Vec::new()),
             occupied: 0,
             keys: 0,
-            slots: Vec::new(),
+            seqs: Vec::new(),
+            timer: Vec::new(),
+            events: Vec::new(),
             free: Vec::new(),
             stale: 0,
             timers: 0,
@@ -119,19 +122,28 @@ impl<E> EventQueue<E> {
         self.now
     }
 
+    /// Inlined into each `schedule`/`after`/`timer_after` caller: the event is then written
+    /// into its slot where it is built, instead of being read back from the caller's stack
+    /// right after the caller wrote it field by field (a store-forwarding stall on every push
+    /// in `perf annotate`).
+    #[inline(always)]
     fn push(&mut self, at: SimTime, event: E, timer: bool) -> TimerId {
         assert!(at >= self.now, "event scheduled in the past: {at} < {}", self.now);
         let seq = self.next_seq;
         self.next_seq += 1;
-        let held = Some(Held { seq, timer, event });
         let slot = match self.free.pop() {
             Some(slot) => {
-                self.slots[slot as usize] = held;
+                let s = slot as usize;
+                self.seqs[s] = seq;
+                self.timer[s] = timer;
+                self.events[s] = Some(event);
                 slot
             }
             None => {
-                let slot = u32::try_from(self.slots.len()).expect("fewer than 2^32 pending events");
-                self.slots.push(held);
+                let slot = u32::try_from(self.seqs.len()).expect("fewer than 2^32 pending events");
+                self.seqs.push(seq);
+                self.timer.push(timer);
+                self.events.push(Some(event));
                 slot
             }
         };
@@ -142,6 +154,7 @@ impl<E> EventQueue<E> {
     }
 
     /// Puts `key` (at or after `last`) into its bucket; bucket 0 at the back.
+    #[inline(always)]
     fn place(&mut self, key: Key) {
         match bucket_of(self.last, key.at.0) {
             0 => self.zero.push_back(key),
@@ -153,17 +166,20 @@ impl<E> EventQueue<E> {
     }
 
     /// Schedules `event` at `at` (never in the past: an earlier time is a simulator bug).
+    #[inline]
     pub fn schedule(&mut self, at: SimTime, event: E) -> TimerId {
         self.push(at, event, false)
     }
 
     /// Schedules `event` `delay_nanos` from now.
+    #[inline]
     pub fn after(&mut self, delay_nanos: u64, event: E) -> TimerId {
         self.push(self.now + delay_nanos, event, false)
     }
 
     /// Schedules `event` `delay_nanos` from now as a timer: it fires, or is cancelled with
     /// [`EventQueue::cancel`], exactly once.
+    #[inline]
     pub fn timer_after(&mut self, delay_nanos: u64, event: E) -> TimerId {
         self.timers += 1;
         self.push(self.now + delay_nanos, event, true)
@@ -175,9 +191,11 @@ impl<E> EventQueue<E> {
     /// # Panics
     /// If it has (a simulator bug: its owner lost track of it).
     pub fn cancel(&mut self, id: TimerId) {
-        let slot = self.slots.get_mut(id.slot as usize);
-        let live = slot.and_then(|s| s.take_if(|h| h.seq == id.seq && h.timer));
-        assert!(live.is_some(), "timer {} cancelled after it fired or twice", id.seq);
+        let s = id.slot as usize;
+        let live = self.seqs.get(s) == Some(&id.seq) && self.timer[s];
+        assert!(live, "timer {} cancelled after it fired or twice", id.seq);
+        self.seqs[s] = FREE;
+        self.events[s] = None;
         self.free.push(id.slot);
         self.timers -= 1;
         self.stale += 1;
@@ -192,14 +210,14 @@ impl<E> EventQueue<E> {
     /// Run when stale keys are half of those held, so each costs O(1) amortised; the order of
     /// the keys left is unchanged (bucket 0 stays in sequence order), so runs are unchanged.
     fn compact(&mut self) {
-        let slots = &self.slots;
-        self.zero.retain(|k| is_live(slots, k));
+        let seqs = &self.seqs;
+        self.zero.retain(|k| is_live(seqs, k));
         let mut keys = self.zero.len();
         for (b, bucket) in self.buckets.iter_mut().enumerate() {
             if bucket.is_empty() {
                 continue;
             }
-            bucket.retain(|k| is_live(slots, k));
+            bucket.retain(|k| is_live(seqs, k));
             keys += bucket.len();
             if bucket.is_empty() {
                 self.occupied &= !(1 << b);
@@ -238,7 +256,7 @@ impl<E> EventQueue<E> {
         loop {
             // Stale keys at the front of bucket 0 go; a live one is the next event.
             while let Some(key) = self.zero.front().copied() {
-                if is_live(&self.slots, &key) {
+                if is_live(&self.seqs, &key) {
                     if !due(key.at) {
                         return None;
                     }
@@ -257,7 +275,7 @@ impl<E> EventQueue<E> {
             let b = self.occupied.trailing_zeros() as usize;
             let mut bucket = std::mem::take(&mut self.buckets[b]);
             let before = bucket.len();
-            bucket.retain(|k| is_live(&self.slots, k));
+            bucket.retain(|k| is_live(&self.seqs, k));
             self.keys -= before - bucket.len();
             self.stale -= before - bucket.len();
             let Some(earliest) = bucket.iter().map(|k| k.at).min() else {
@@ -285,17 +303,21 @@ impl<E> EventQueue<E> {
         }
     }
 
-    /// Takes `key`'s (live) event out of its slot and moves the clock to it.
+    /// Takes `key`'s (live) event out of its slot and moves the clock to it. Inlined, so the
+    /// event moves from its slot straight to the caller's.
+    #[inline(always)]
     fn deliver(&mut self, key: Key) -> Option<(SimTime, E)> {
-        let held = self.slots[key.slot as usize].take()?;
+        let s = key.slot as usize;
+        let event = self.events[s].take()?;
+        self.seqs[s] = FREE;
         self.free.push(key.slot);
-        if held.timer {
+        if self.timer[s] {
             self.timers -= 1; // a timer fired
         }
         assert!(key.at >= self.now, "time went backwards");
         self.now = key.at;
         self.popped += 1;
-        Some((key.at, held.event))
+        Some((key.at, event))
     }
 
     /// Time of the next live event, if any.
@@ -330,8 +352,8 @@ impl<E> EventQueue<E> {
 }
 
 /// Whether `key`'s slot still holds the event it was pushed for.
-fn is_live<E>(slots: &[Option<Held<E>>], key: &Key) -> bool {
-    slots[key.slot as usize].as_ref().is_some_and(|h| h.seq == key.seq)
+fn is_live(seqs: &[u64], key: &Key) -> bool {
+    seqs[key.slot as usize] == key.seq
 }
 
 #[cfg(test)]
@@ -429,7 +451,7 @@ mod tests {
         }
         let order: Vec<i32> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
         assert_eq!(order, (100..110).collect::<Vec<_>>());
-        assert_eq!(q.slots.len(), 10, "every new event reused a freed slot");
+        assert_eq!(q.seqs.len(), 10, "every new event reused a freed slot");
     }
 
     #[test]
@@ -569,7 +591,8 @@ mod tests {
                 prop_assert_eq!(q.now(), m.now);
                 prop_assert_eq!(q.live_timers(), live_timers);
                 prop_assert_eq!(q.pending() - q.cancelled_pending(), live);
-                prop_assert!(q.slots.len() <= m.events.len());
+                prop_assert!(q.seqs.len() <= m.events.len());
+                prop_assert_eq!((q.timer.len(), q.events.len()), (q.seqs.len(), q.seqs.len()));
             }
         }
     }
