@@ -306,6 +306,21 @@ impl<E> EventQueue<E> {
             }
             // Bucket 0 is empty: the lowest non-empty bucket holds the next event.
             let b = self.occupied.trailing_zeros() as usize;
+            // Alone in its bucket (events at distinct times, a few pending: most pops of an
+            // M/M/c run), a live key is the next event: it pops without going through bucket 0,
+            // as the general case below would move it there and take it at once.
+            if let [key] = self.buckets[b][..]
+                && is_live(&self.seqs, &key)
+            {
+                if !due(key.at) {
+                    return None;
+                }
+                self.buckets[b].clear();
+                self.occupied &= !(1 << b);
+                self.last = key.at.0;
+                self.keys -= 1;
+                return self.deliver(key);
+            }
             let mut bucket = std::mem::take(&mut self.buckets[b]);
             let before = bucket.len();
             bucket.retain(|k| is_live(&self.seqs, k));
