@@ -1035,6 +1035,8 @@ pub struct Trace {
     /// Lines not yet given to `hasher` (at most [`HASH_BATCH`] bytes and a line).
     unhashed: Vec<u8>,
     count: u64,
+    /// The last line's `{"t":<ns>`, for the next line (`line::TimeText`).
+    time: line::TimeText,
     /// Where lines are streamed as they are emitted (`run --out`): the trace is written
     /// without being kept, so a run's memory does not grow with its length.
     stream: Option<Stream>,
@@ -1066,6 +1068,7 @@ impl Trace {
             lines: Vec::new(),
             unhashed: Vec::new(),
             count: 0,
+            time: line::TimeText::default(),
             stream: None,
         }
     }
@@ -1112,8 +1115,7 @@ impl Trace {
         // the same digest as line by line (SHA-256 of the concatenation), without copying
         // each short line into the hasher's block buffer.
         let start = self.unhashed.len();
-        self.unhashed.extend_from_slice(b"{\"t\":");
-        line::push_u64(&mut self.unhashed, t.nanos());
+        self.time.push(&mut self.unhashed, t.nanos());
         line::write_fields(&mut self.unhashed, event);
         self.unhashed.push(b'\n');
         let line = &self.unhashed[start..];

@@ -55,7 +55,10 @@ impl<T> Parked<T> {
             self.base -= 1;
         }
         let at = usize::try_from(id - self.base).expect("the window fits in memory");
-        if at >= self.index.len() {
+        if at == self.index.len() {
+            // The next id (the common case: ids are a sequence): one push, not a `resize`.
+            self.index.push_back(NONE);
+        } else if at > self.index.len() {
             self.index.resize(at + 1, NONE);
         }
         if self.index[at] != NONE {

@@ -14,8 +14,6 @@
 //! message and its WebAssembly filters' fuel share the node's cores with the guests, as Envoy's
 //! worker threads share them with the application's in a pod on the node.
 
-use std::collections::BTreeSet;
-
 use super::Sim;
 use super::event::Event;
 use super::ids::{InvId, NodeId};
@@ -33,6 +31,56 @@ pub(crate) enum CpuJob {
     Proxy(u64),
 }
 
+/// A node's runnable slices ordered by (finish, job), as the `BTreeSet` it replaces ordered
+/// them: a `Vec` sorted from the last to finish to the first, so the next done is popped from
+/// its end. A node computes a handful of slices at once (M/M/c: at most c), where the set
+/// allocated, searched and rebalanced nodes on each slice's start and end (benches/README.md,
+/// "Sixth round"); an insert is a binary search and a shift of the later-finishing ones.
+#[derive(Debug, Default)]
+struct Runnable {
+    /// Descending: the first to finish is last.
+    desc: Vec<(u128, CpuJob)>,
+}
+
+impl Runnable {
+    fn len(&self) -> usize {
+        self.desc.len()
+    }
+
+    /// The first to finish.
+    fn first(&self) -> Option<&(u128, CpuJob)> {
+        self.desc.last()
+    }
+
+    fn pop_first(&mut self) -> Option<(u128, CpuJob)> {
+        self.desc.pop()
+    }
+
+    /// Adds `entry` unless it is there (then false), as `BTreeSet::insert`.
+    fn insert(&mut self, entry: (u128, CpuJob)) -> bool {
+        let at = self.desc.partition_point(|e| *e > entry);
+        if self.desc.get(at) == Some(&entry) {
+            return false;
+        }
+        self.desc.insert(at, entry);
+        true
+    }
+
+    fn remove(&mut self, entry: &(u128, CpuJob)) -> bool {
+        let at = self.desc.partition_point(|e| e > entry);
+        if self.desc.get(at) != Some(entry) {
+            return false;
+        }
+        self.desc.remove(at);
+        true
+    }
+
+    /// In (finish, job) order.
+    fn iter(&self) -> impl Iterator<Item = &(u128, CpuJob)> {
+        self.desc.iter().rev()
+    }
+}
+
 /// Virtual-time units per CPU nanosecond.
 const SCALE: u128 = 1 << 16;
 
@@ -45,7 +93,7 @@ pub(crate) struct NodeCpu {
     /// Runnable slices by the virtual time they finish at. (No index by job: only a crash
     /// cancels a slice, and it finds it by a scan; a second `BTreeMap` kept for it cost an
     /// insert and a remove per slice, benches/README.md "Third round".)
-    runnable: BTreeSet<(u128, CpuJob)>,
+    runnable: Runnable,
     /// The earliest finish's timer, if any slice is runnable.
     timer: Option<TimerId>,
 }
@@ -56,7 +104,7 @@ impl NodeCpu {
             cores: u128::from(cores.max(1)),
             virt: 0,
             at: SimTime::ZERO,
-            runnable: BTreeSet::new(),
+            runnable: Runnable::default(),
             timer: None,
         }
     }
@@ -175,6 +223,38 @@ impl Sim {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    fn job() -> impl Strategy<Value = CpuJob> {
+        prop_oneof![
+            (0u64..8).prop_map(|i| CpuJob::Slice(InvId(i))),
+            (0u64..4).prop_map(CpuJob::Proxy)
+        ]
+    }
+
+    proptest! {
+        /// The sorted `Vec` answers as the `BTreeSet<(u128, CpuJob)>` it replaced: the same
+        /// first, the same order, the same inserts and removals accepted.
+        #[test]
+        fn runnable_slices_are_ordered_as_the_set_ordered_them(
+            ops in prop::collection::vec((0u8..4, 0u128..6, job()), 1..200),
+        ) {
+            let mut ours = Runnable::default();
+            let mut set = BTreeSet::new();
+            for (op, finish, job) in ops {
+                let entry = (finish << 60, job); // ties in finish, and values past 64 bits
+                match op {
+                    0 | 1 => prop_assert_eq!(ours.insert(entry), set.insert(entry)),
+                    2 => prop_assert_eq!(ours.pop_first(), set.pop_first()),
+                    _ => prop_assert_eq!(ours.remove(&entry), set.remove(&entry)),
+                }
+                prop_assert_eq!(ours.first(), set.first());
+                prop_assert_eq!(ours.len(), set.len());
+                prop_assert!(ours.iter().eq(set.iter()));
+            }
+        }
+    }
 
     #[test]
     fn shares_stretch_only_beyond_the_cores() {

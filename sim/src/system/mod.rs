@@ -332,6 +332,9 @@ impl Sim {
             world,
             scenario,
         };
+        // No event after the end is ever popped (`step_until`): timers due later, such as the
+        // M/M/c scenarios' 600 s gateway timeouts, are not queued.
+        sim.q.never_after(end);
         sim.start();
         Ok(sim)
     }

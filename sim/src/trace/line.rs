@@ -59,6 +59,74 @@ pub(super) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     out.truncate(start + 20 - at);
 }
 
+/// The low digits a line's time may change while the rest of its text is kept (10^8 ns:
+/// consecutive lines of a run are rarely 100 ms apart).
+const LOW: u64 = 100_000_000;
+
+/// Eight decimal digits of `n` (below [`LOW`]), zero-padded, as the bytes of a `u64` (first
+/// digit in the lowest byte): built in a register and stored at once.
+fn eight_digits(n: u64) -> u64 {
+    let pair = |p: u64| {
+        let i = p as usize * 2;
+        u64::from(u16::from_le_bytes([PAIRS[i], PAIRS[i + 1]]))
+    };
+    let (hi, lo) = (n / 10_000, n % 10_000);
+    pair(hi / 100) | pair(hi % 100) << 16 | pair(lo / 100) << 32 | pair(lo % 100) << 48
+}
+
+/// A line's opening `{"t":<ns>`, kept from the line before: consecutive lines often share
+/// their time (an invocation ends and the next starts at one instant), and nearly always all
+/// but its last eight digits. The same time is copied; a time with the same digits above
+/// the last eight rewrites those eight; any other is formatted anew.
+#[derive(Debug, Clone)]
+pub(super) struct TimeText {
+    /// The time `text` holds.
+    t: u64,
+    /// `{"t":` and the digits of `t` (at most 20), then unused bytes.
+    text: [u8; 32],
+    /// Bytes of `text` in use.
+    len: usize,
+}
+
+const T_PREFIX: &[u8] = b"{\"t\":";
+
+impl Default for TimeText {
+    fn default() -> Self {
+        let mut text = [0u8; 32];
+        text[..T_PREFIX.len()].copy_from_slice(T_PREFIX);
+        text[T_PREFIX.len()] = b'0';
+        TimeText { t: 0, text, len: T_PREFIX.len() + 1 }
+    }
+}
+
+impl TimeText {
+    /// Appends `{"t":` and `t` in decimal.
+    pub(super) fn push(&mut self, out: &mut Vec<u8>, t: u64) {
+        let start = out.len();
+        // The kept text first (a constant-size copy, cut below), so that a rewrite of its last
+        // digits is a store into both, never read back at once.
+        out.extend_from_slice(&self.text);
+        if t != self.t {
+            if t >= LOW && t / LOW == self.t / LOW {
+                // Same digits but the last eight (so the same length).
+                let digits = eight_digits(t % LOW).to_le_bytes();
+                let end = self.len;
+                self.text[end - 8..end].copy_from_slice(&digits);
+                out[start + end - 8..start + end].copy_from_slice(&digits);
+            } else {
+                let mut digits = Vec::with_capacity(20);
+                push_u64(&mut digits, t);
+                let end = T_PREFIX.len() + digits.len();
+                self.text[T_PREFIX.len()..end].copy_from_slice(&digits);
+                self.len = end;
+                out[start + T_PREFIX.len()..start + end].copy_from_slice(&digits);
+            }
+            self.t = t;
+        }
+        out.truncate(start + self.len);
+    }
+}
+
 fn push_i64(out: &mut Vec<u8>, n: i64) {
     if n < 0 {
         out.push(b'-');
@@ -216,6 +284,49 @@ mod tests {
                 push_u64(&mut ours, n);
                 proptest::prop_assert_eq!(String::from_utf8_lossy(&ours), format!("x{n}"));
             }
+        }
+    }
+
+    /// Times of consecutive lines: repeated, a few ns or ms on, across a multiple of 10^8 or a
+    /// power of ten, backwards, anywhere.
+    fn next_time() -> impl proptest::strategy::Strategy<Value = (u8, u64)> {
+        use proptest::prelude::*;
+        (0u8..6, prop_oneof![0u64..10, 0u64..5_000_000, 0u64..=(LOW * 3), any::<u64>()])
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_line_time_is_written_as_format_writes_it(
+            steps in proptest::collection::vec(next_time(), 1..200),
+        ) {
+            let mut kept = TimeText::default();
+            let mut t = 0u64;
+            for (how, d) in steps {
+                t = match how {
+                    0 => t,
+                    1 | 2 => t.saturating_add(d),
+                    3 => (t / LOW + 1).saturating_mul(LOW).saturating_sub(d % 3), // next multiple
+                    4 => t.saturating_sub(d),
+                    _ => d,
+                };
+                let mut ours = b"x".to_vec();
+                kept.push(&mut ours, t);
+                proptest::prop_assert_eq!(
+                    String::from_utf8_lossy(&ours),
+                    format!("x{{\"t\":{t}")
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_line_time_at_every_power_of_ten_and_its_neighbours() {
+        let mut kept = TimeText::default();
+        let times = (0..20).flat_map(|k| [10u64.pow(k) - 1, 10u64.pow(k), 10u64.pow(k) + 1]);
+        for t in times.chain([u64::MAX, u64::MAX - 1, 0, LOW + 7, 2 * LOW - 1, 2 * LOW]) {
+            let mut ours = Vec::new();
+            kept.push(&mut ours, t);
+            assert_eq!(String::from_utf8_lossy(&ours), format!("{{\"t\":{t}"));
         }
     }
 
