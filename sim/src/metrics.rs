@@ -165,11 +165,8 @@ pub(crate) struct EndpointRecord {
     failed: Histogram<u64>,
     /// By `Outcome as usize` (declaration order, as [`Outcome::ALL`]).
     outcomes: [u64; Outcome::ALL.len()],
-    /// The current interval's successful latencies, as a latency histogram counts them
-    /// ([`counted_micros`]), in no particular order: its p50 and p99 are read off them at its
-    /// close, the numbers a histogram of them would give ([`interval_quantile`]), and clearing
-    /// them costs nothing, where a histogram's reset zeroed ≈ 188 KB of counts.
-    interval: Vec<u64>,
+    /// The current interval's successful latencies (see [`IntervalLatencies`]).
+    interval: IntervalLatencies,
     interval_count: u64,
     interval_errors: u64,
 }
@@ -180,7 +177,7 @@ impl Default for EndpointRecord {
             latency: new_histogram(),
             failed: new_histogram(),
             outcomes: [0; Outcome::ALL.len()],
-            interval: Vec::new(),
+            interval: IntervalLatencies::new(INTERVAL_VALUES_MAX),
             interval_count: 0,
             interval_errors: 0,
         }
@@ -194,7 +191,7 @@ impl EndpointRecord {
         self.interval_count += 1;
         if outcome.is_success() {
             record_micros(&mut self.latency, latency_nanos);
-            self.interval.push(counted_micros(micros(latency_nanos)));
+            self.interval.record(micros(latency_nanos));
         } else {
             record_micros(&mut self.failed, latency_nanos);
             self.interval_errors += 1;
@@ -213,19 +210,84 @@ impl EndpointRecord {
 
     /// Closes the current sampling interval of `interval_s` seconds.
     pub(crate) fn close_interval(&mut self, interval_s: f64) -> EndpointSample {
-        let q = |values: &mut [u64], p: f64| {
-            interval_quantile(&self.latency, values, p).map_or(0.0, |v| v as f64 / 1e3)
-        };
+        let ms = |v: Option<u64>| v.map_or(0.0, |v| v as f64 / 1e3);
+        let [p50, p99] = self.interval.close(&self.latency);
         let sample = EndpointSample {
             throughput_rps: self.interval_count as f64 / interval_s,
             errors_rps: self.interval_errors as f64 / interval_s,
-            p50_ms: q(&mut self.interval, 0.5),
-            p99_ms: q(&mut self.interval, 0.99),
+            p50_ms: ms(p50),
+            p99_ms: ms(p99),
         };
-        self.interval.clear();
         self.interval_count = 0;
         self.interval_errors = 0;
         sample
+    }
+}
+
+/// Latencies an interval keeps as values before it counts them in a histogram: 32 KiB, a sixth
+/// of a histogram's ≈ 188 KB of counts (an interval of a busy endpoint in a long run, above 4,096
+/// answers, pays a histogram's reset as before).
+const INTERVAL_VALUES_MAX: usize = 4_096;
+
+/// One sampling interval's successful latencies (µs), for its p50 and p99: the values as a
+/// latency histogram counts them ([`counted_micros`]), in no particular order, read off at the
+/// interval's close ([`interval_quantile`]) and cleared for nothing — a histogram's reset zeroed
+/// ≈ 188 KB of counts at every interval. An interval with more than `spill_at` of them counts
+/// them all in a histogram instead (kept for the next such interval, reset after it), so the memory
+/// stays bounded however long the intervals are; both give the same numbers.
+#[derive(Debug, Clone)]
+struct IntervalLatencies {
+    values: Vec<u64>,
+    spill_at: usize,
+    /// Counting this interval's latencies, when it has more than `spill_at`.
+    spilled: bool,
+    histogram: Option<Histogram<u64>>,
+}
+
+impl IntervalLatencies {
+    fn new(spill_at: usize) -> Self {
+        IntervalLatencies { values: Vec::new(), spill_at, spilled: false, histogram: None }
+    }
+
+    /// A latency of `micros` µs (at least 1).
+    fn record(&mut self, micros: u64) {
+        if self.spilled {
+            if let Some(h) = &mut self.histogram {
+                h.saturating_record(micros);
+            }
+            return;
+        }
+        if self.values.len() < self.spill_at {
+            self.values.push(counted_micros(micros));
+            return;
+        }
+        // Full: the values never outgrow `spill_at` (nor their buffer its power of two).
+        let h = self.histogram.get_or_insert_with(new_histogram);
+        // A counted value lands in the bucket its latency would: recording it again counts it
+        // where the latency was counted.
+        for &v in &self.values {
+            h.saturating_record(v);
+        }
+        h.saturating_record(micros);
+        self.values.clear();
+        self.spilled = true;
+    }
+
+    /// The interval's p50 and p99 (`None`: no latency), as a histogram of `like`'s bounds
+    /// would give them; the next interval starts empty.
+    fn close(&mut self, like: &Histogram<u64>) -> [Option<u64>; 2] {
+        if self.spilled
+            && let Some(h) = &mut self.histogram
+        {
+            let q = |p: f64| (!h.is_empty()).then(|| h.value_at_quantile(p));
+            let quantiles = [q(0.5), q(0.99)];
+            h.reset();
+            self.spilled = false;
+            return quantiles;
+        }
+        let quantiles = [0.5, 0.99].map(|p| interval_quantile(like, &mut self.values, p));
+        self.values.clear();
+        quantiles
     }
 }
 
@@ -649,6 +711,35 @@ mod tests {
     }
 
     proptest! {
+        /// An interval with more latencies than it keeps as values (a small limit here)
+        /// counts them in a histogram: the same p50 and p99, and the interval after it starts
+        /// empty, as values again.
+        #[test]
+        fn an_interval_past_its_values_reads_the_same(
+            spill_at in 0usize..40,
+            intervals in proptest::collection::vec(
+                proptest::collection::vec(
+                    prop_oneof![0u64..5_000_000, 3_000_000_000_000u64..8_000_000_000_000, 0u64..u64::MAX],
+                    0..80,
+                ),
+                1..4,
+            ),
+        ) {
+            let like = new_histogram();
+            let mut interval = IntervalLatencies::new(spill_at);
+            for latencies in &intervals {
+                let mut h = new_histogram();
+                for &nanos in latencies {
+                    interval.record(micros(nanos));
+                    prop_assert!(interval.values.len() <= spill_at);
+                    record_micros(&mut h, nanos);
+                }
+                let q = |p: f64| (!h.is_empty()).then(|| h.value_at_quantile(p));
+                prop_assert_eq!(interval.close(&like), [q(0.5), q(0.99)]);
+                prop_assert!(!interval.spilled && interval.values.is_empty());
+            }
+        }
+
         /// An interval's p50 and p99 are a histogram's of its successful latencies.
         #[test]
         fn interval_quantiles_are_a_histograms(
