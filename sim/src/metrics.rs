@@ -3,6 +3,7 @@
 //! list things in a stable order.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -14,7 +15,26 @@ fn new_histogram() -> Histogram<u64> {
 }
 
 fn record_micros(h: &mut Histogram<u64>, nanos: u64) {
-    h.saturating_record((nanos / 1_000).max(1));
+    h.saturating_record(micros(nanos));
+}
+
+/// The value a latency histogram records for `nanos`: whole microseconds, at least 1.
+fn micros(nanos: u64) -> u64 {
+    (nanos / 1_000).max(1)
+}
+
+/// The value a latency histogram's `saturating_record(value)` counts (`value` ≥ 1, its lowest
+/// discernible value): the value itself if the histogram has a bucket for it, else its highest
+/// trackable value. Its buckets reach past that value, to the end of the last bucket, and a
+/// saturating record clamps only what lies beyond them.
+fn counted_micros(value: u64) -> u64 {
+    static LAST_BUCKET_TOP: OnceLock<(u64, u64)> = OnceLock::new();
+    let &(top, high) = LAST_BUCKET_TOP.get_or_init(|| {
+        let h = new_histogram();
+        let top = h.iter_all().last().map_or(h.high(), |v| v.value_iterated_to());
+        (top, h.high())
+    });
+    if value <= top { value } else { high }
 }
 
 /// How a request ended, as the client (or caller) saw it.
@@ -145,7 +165,8 @@ pub(crate) struct EndpointRecord {
     failed: Histogram<u64>,
     /// By `Outcome as usize` (declaration order, as [`Outcome::ALL`]).
     outcomes: [u64; Outcome::ALL.len()],
-    interval: Histogram<u64>,
+    /// The current interval's successful latencies (see [`IntervalLatencies`]).
+    interval: IntervalLatencies,
     interval_count: u64,
     interval_errors: u64,
 }
@@ -156,7 +177,7 @@ impl Default for EndpointRecord {
             latency: new_histogram(),
             failed: new_histogram(),
             outcomes: [0; Outcome::ALL.len()],
-            interval: new_histogram(),
+            interval: IntervalLatencies::new(INTERVAL_VALUES_MAX),
             interval_count: 0,
             interval_errors: 0,
         }
@@ -170,7 +191,7 @@ impl EndpointRecord {
         self.interval_count += 1;
         if outcome.is_success() {
             record_micros(&mut self.latency, latency_nanos);
-            record_micros(&mut self.interval, latency_nanos);
+            self.interval.record(micros(latency_nanos));
         } else {
             record_micros(&mut self.failed, latency_nanos);
             self.interval_errors += 1;
@@ -189,24 +210,101 @@ impl EndpointRecord {
 
     /// Closes the current sampling interval of `interval_s` seconds.
     pub(crate) fn close_interval(&mut self, interval_s: f64) -> EndpointSample {
-        let q = |h: &Histogram<u64>, p: f64| {
-            if h.is_empty() { 0.0 } else { h.value_at_quantile(p) as f64 / 1e3 }
-        };
+        let ms = |v: Option<u64>| v.map_or(0.0, |v| v as f64 / 1e3);
+        let [p50, p99] = self.interval.close(&self.latency);
         let sample = EndpointSample {
             throughput_rps: self.interval_count as f64 / interval_s,
             errors_rps: self.interval_errors as f64 / interval_s,
-            p50_ms: q(&self.interval, 0.5),
-            p99_ms: q(&self.interval, 0.99),
+            p50_ms: ms(p50),
+            p99_ms: ms(p99),
         };
-        // An interval with no latency recorded left the histogram as it was reset: its counts
-        // (≈ 190 KB) need no zeroing again.
-        if !self.interval.is_empty() {
-            self.interval.reset();
-        }
         self.interval_count = 0;
         self.interval_errors = 0;
         sample
     }
+}
+
+/// Latencies an interval keeps as values before it counts them in a histogram: 32 KiB, a sixth
+/// of a histogram's ≈ 188 KB of counts (an interval of a busy endpoint in a long run, above 4,096
+/// answers, pays a histogram's reset as before).
+const INTERVAL_VALUES_MAX: usize = 4_096;
+
+/// One sampling interval's successful latencies (µs), for its p50 and p99: the values as a
+/// latency histogram counts them ([`counted_micros`]), in no particular order, read off at the
+/// interval's close ([`interval_quantile`]) and cleared for nothing — a histogram's reset zeroed
+/// ≈ 188 KB of counts at every interval. An interval with more than `spill_at` of them counts
+/// them all in a histogram instead (kept for the next such interval, reset after it), so the memory
+/// stays bounded however long the intervals are; both give the same numbers.
+#[derive(Debug, Clone)]
+struct IntervalLatencies {
+    values: Vec<u64>,
+    spill_at: usize,
+    /// Counting this interval's latencies, when it has more than `spill_at`.
+    spilled: bool,
+    histogram: Option<Histogram<u64>>,
+}
+
+impl IntervalLatencies {
+    fn new(spill_at: usize) -> Self {
+        IntervalLatencies { values: Vec::new(), spill_at, spilled: false, histogram: None }
+    }
+
+    /// A latency of `micros` µs (at least 1).
+    fn record(&mut self, micros: u64) {
+        if self.spilled {
+            if let Some(h) = &mut self.histogram {
+                h.saturating_record(micros);
+            }
+            return;
+        }
+        if self.values.len() < self.spill_at {
+            self.values.push(counted_micros(micros));
+            return;
+        }
+        // Full: the values never outgrow `spill_at` (nor their buffer its power of two).
+        let h = self.histogram.get_or_insert_with(new_histogram);
+        // A counted value lands in the bucket its latency would: recording it again counts it
+        // where the latency was counted.
+        for &v in &self.values {
+            h.saturating_record(v);
+        }
+        h.saturating_record(micros);
+        self.values.clear();
+        self.spilled = true;
+    }
+
+    /// The interval's p50 and p99 (`None`: no latency), as a histogram of `like`'s bounds
+    /// would give them; the next interval starts empty.
+    fn close(&mut self, like: &Histogram<u64>) -> [Option<u64>; 2] {
+        if self.spilled
+            && let Some(h) = &mut self.histogram
+        {
+            let q = |p: f64| (!h.is_empty()).then(|| h.value_at_quantile(p));
+            let quantiles = [q(0.5), q(0.99)];
+            h.reset();
+            self.spilled = false;
+            return quantiles;
+        }
+        let quantiles = [0.5, 0.99].map(|p| interval_quantile(like, &mut self.values, p));
+        self.values.clear();
+        quantiles
+    }
+}
+
+/// What `value_at_quantile(p)` (0 < `p` ≤ 1) gives for a histogram with `like`'s bounds and
+/// precision that counted each of `values` ([`counted_micros`]); `None` for no values.
+/// `values` is reordered.
+///
+/// hdrhistogram takes the rank ⌈p × n⌉ (at least 1), walks its buckets to the one holding the
+/// value of that rank and answers the highest value equivalent to that bucket's: the value of
+/// that rank among `values`, then its highest equivalent.
+fn interval_quantile(like: &Histogram<u64>, values: &mut [u64], p: f64) -> Option<u64> {
+    if values.is_empty() {
+        return None;
+    }
+    let rank = ((p * values.len() as f64).ceil() as usize).clamp(1, values.len());
+    let (_, &mut value, _) = values.select_nth_unstable(rank - 1);
+    Some(like.highest_equivalent(value))
 }
 
 impl EndpointStats {
@@ -569,7 +667,96 @@ mod tests {
         }
     }
 
+    /// The p50 and p99 an interval sample gives for `latencies` (ns, all successes), and the
+    /// ones a histogram of the run's bounds with each of them recorded gives.
+    fn interval_quantiles(latencies: &[u64]) -> ((f64, f64), (f64, f64)) {
+        let mut record = EndpointRecord::default();
+        let mut h = new_histogram();
+        for &nanos in latencies {
+            record.record(Outcome::Ok, nanos);
+            record_micros(&mut h, nanos);
+        }
+        let sample = record.close_interval(1.0);
+        let q = |p: f64| if h.is_empty() { 0.0 } else { h.value_at_quantile(p) as f64 / 1e3 };
+        ((sample.p50_ms, sample.p99_ms), (q(0.5), q(0.99)))
+    }
+
+    #[test]
+    fn interval_quantiles_at_the_edges_of_the_histogram() {
+        let high_ns = 3_600_000_000_u64 * 1_000;
+        // Past the highest trackable value but inside the last bucket (counted as they are),
+        // and past the last bucket (counted at the highest trackable value).
+        let edges = [
+            vec![],
+            vec![0],
+            vec![999, 1_000, 1_001],
+            vec![high_ns],
+            vec![high_ns + 1_000],
+            vec![3_700_000_000_000],
+            vec![high_ns * 2],
+            vec![u64::MAX],
+            vec![1_000, u64::MAX, high_ns * 3 / 2, 5, high_ns * 2 + 7_000],
+        ];
+        for latencies in edges {
+            let (ours, histogram) = interval_quantiles(&latencies);
+            assert_eq!(ours, histogram, "{latencies:?}");
+        }
+        // The same interval twice: closing it leaves nothing behind.
+        let mut record = EndpointRecord::default();
+        record.record(Outcome::Ok, 1_000_000);
+        let first = record.close_interval(1.0);
+        assert_eq!((first.p50_ms, first.p99_ms), (1.0, 1.0));
+        let second = record.close_interval(1.0);
+        assert_eq!((second.p50_ms, second.p99_ms, second.throughput_rps), (0.0, 0.0, 0.0));
+    }
+
     proptest! {
+        /// An interval with more latencies than it keeps as values (a small limit here)
+        /// counts them in a histogram: the same p50 and p99, and the interval after it starts
+        /// empty, as values again.
+        #[test]
+        fn an_interval_past_its_values_reads_the_same(
+            spill_at in 0usize..40,
+            intervals in proptest::collection::vec(
+                proptest::collection::vec(
+                    prop_oneof![0u64..5_000_000, 3_000_000_000_000u64..8_000_000_000_000, 0u64..u64::MAX],
+                    0..80,
+                ),
+                1..4,
+            ),
+        ) {
+            let like = new_histogram();
+            let mut interval = IntervalLatencies::new(spill_at);
+            for latencies in &intervals {
+                let mut h = new_histogram();
+                for &nanos in latencies {
+                    interval.record(micros(nanos));
+                    prop_assert!(interval.values.len() <= spill_at);
+                    record_micros(&mut h, nanos);
+                }
+                let q = |p: f64| (!h.is_empty()).then(|| h.value_at_quantile(p));
+                prop_assert_eq!(interval.close(&like), [q(0.5), q(0.99)]);
+                prop_assert!(!interval.spilled && interval.values.is_empty());
+            }
+        }
+
+        /// An interval's p50 and p99 are a histogram's of its successful latencies.
+        #[test]
+        fn interval_quantiles_are_a_histograms(
+            latencies in proptest::collection::vec(
+                prop_oneof![
+                    0u64..5_000_000,
+                    0u64..10_000_000_000,
+                    3_000_000_000_000u64..8_000_000_000_000,
+                    0u64..u64::MAX,
+                ],
+                0..300,
+            ),
+        ) {
+            let (ours, histogram) = interval_quantiles(&latencies);
+            prop_assert_eq!(ours, histogram);
+        }
+
         /// The record's statistics are those of recording every answer into `latency_all` as
         /// it comes (what the run did before `latency_all` was derived on reading).
         #[test]

@@ -14,6 +14,7 @@
 //! never crash: data is lost only through those policies.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 use fusebench_model::scenario::{ConflictPolicy, Consistency, StoreKind};
 use serde::Serialize;
@@ -84,6 +85,8 @@ struct Applied {
     prev_version: u64,
     /// The value it now holds differs from the one it held.
     changed: bool,
+    /// The replica held a live value (not a deletion) for the key before.
+    existed: bool,
 }
 
 /// Applies a write at a replica under the store's conflict policy; for replica 0 of a store a
@@ -98,14 +101,19 @@ fn apply(
     value: &Versioned,
     now: SimTime,
 ) -> Applied {
-    // One search of the replica: a held key is updated in place (no new key, no second
-    // search), and the value held before is kept only where replica 0 records a change.
+    // One search of the replica: a held key is updated in place, a new one inserted where the
+    // search ended (most writes create their key: a look-up and then an insert searched twice;
+    // the key's copy is made up front and dropped for a held key). The value held before is
+    // kept only where replica 0 records a change.
     let record = fronted && replica == 0;
     let r = &mut d.replicas[replica as usize];
-    let (prev_version, changed, held) = match r.get_mut(key) {
-        Some(cur) => {
+    let (prev_version, changed, held, existed) = match r.entry(key.to_vec()) {
+        Entry::Occupied(mut e) => {
+            let cur = e.get_mut();
+            let existed = cur.value.is_some();
             if conflict == ConflictPolicy::LwwVersion && cur.version >= value.version {
-                return Applied { applied: false, prev_version: cur.version, changed: false };
+                let prev_version = cur.version;
+                return Applied { applied: false, prev_version, changed: false, existed };
             }
             let prev_version = cur.version;
             let changed = cur.value != value.value;
@@ -116,12 +124,12 @@ fn apply(
                 None
             };
             cur.version = value.version;
-            (prev_version, changed, held)
+            (prev_version, changed, held, existed)
         }
-        None => {
-            r.insert(key.to_vec(), value.clone());
+        Entry::Vacant(e) => {
+            e.insert(value.clone());
             // Absent counts as no value: a deletion of an absent key changes nothing.
-            (0, value.value.is_some(), None)
+            (0, value.value.is_some(), None, false)
         }
     };
     if record && changed {
@@ -136,7 +144,7 @@ fn apply(
             }
         }
     }
-    Applied { applied: true, prev_version, changed }
+    Applied { applied: true, prev_version, changed, existed }
 }
 
 /// Whether a cache fronts `store` (its `of`): only then are replica 0's changes recorded.
@@ -275,7 +283,6 @@ impl Sim {
         self.next_version += 1;
         let spec = self.world.store(store);
         let d = &mut self.stores[store.index()];
-        let existed = d.replicas[replica as usize].get(key).is_some_and(|v| v.value.is_some());
         let deleting = value.is_none();
         let v = Versioned { value, version };
         let fronted = fronted(&self.world, store);
@@ -309,7 +316,7 @@ impl Sim {
             };
             self.send_replicate(w);
         }
-        let reply = if deleting && !existed {
+        let reply = if deleting && !a.existed {
             HostReply::Error(HostCode::NotFound)
         } else {
             HostReply::Ack

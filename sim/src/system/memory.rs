@@ -13,6 +13,7 @@
 //! the most it took.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 use super::ids::{NodeId, ReplicaIdx, ServiceId};
 use crate::runtime::InstanceMemory;
@@ -55,6 +56,9 @@ impl NodeMemory {
 
     /// A slice of an instance of `service`'s `replica` on `node` ended holding `m`: charges
     /// what it keeps, or kills it if it grew past what the node has left.
+    ///
+    /// One search of the instance's entry (a kept instance is charged again after every slice:
+    /// its entry is updated in place, not removed and inserted again).
     pub(crate) fn settle(
         &mut self,
         node: NodeId,
@@ -62,15 +66,35 @@ impl NodeMemory {
         replica: ReplicaIdx,
         m: InstanceMemory,
     ) -> Option<OomKill> {
-        let before = self.release(m.instance.0);
+        let entry = self.resident.entry(m.instance.0);
+        // What it held is released first: `others` is the rest of the node.
+        let before = match &entry {
+            Entry::Occupied(e) => {
+                let r = e.get();
+                self.used[r.node.index()] -= r.bytes;
+                r.bytes
+            }
+            Entry::Vacant(_) => 0,
+        };
         let others = self.used[node.index()];
         let capacity = self.capacity[node.index()];
-        if m.bytes > before && others.saturating_add(m.bytes) > capacity {
+        let killed = m.bytes > before && others.saturating_add(m.bytes) > capacity;
+        let resident = Resident { node, service, replica, bytes: m.bytes };
+        match entry {
+            Entry::Occupied(mut e) if !killed && m.kept && m.bytes > 0 => *e.get_mut() = resident,
+            Entry::Vacant(e) if !killed && m.kept && m.bytes > 0 => {
+                e.insert(resident);
+            }
+            Entry::Occupied(e) => {
+                e.remove();
+            }
+            Entry::Vacant(_) => {}
+        }
+        if killed {
             return Some(OomKill { bytes: m.bytes, others, capacity });
         }
         if m.kept && m.bytes > 0 {
             self.used[node.index()] += m.bytes;
-            self.resident.insert(m.instance.0, Resident { node, service, replica, bytes: m.bytes });
         }
         None
     }
