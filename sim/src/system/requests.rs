@@ -165,14 +165,14 @@ impl Requests {
         let r = self.live_mut(id);
         r.stage = Stage::Settled;
         if !r.waited_for() {
-            self.table.remove(&id);
+            self.table.discard(&id);
         }
     }
 
     /// Drops a settled request's record once nobody waits for it.
     pub(crate) fn release(&mut self, id: ReqId) {
         if self.table.get(&id).is_some_and(|r| r.stage == Stage::Settled && !r.waited_for()) {
-            self.table.remove(&id);
+            self.table.discard(&id);
         }
     }
 
