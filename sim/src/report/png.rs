@@ -47,6 +47,10 @@ pub fn encode(width: u32, height: u32, layout: Pixels, pixels: &[u8]) -> Result<
         Pixels::Rgba => png::ColorType::Rgba,
     });
     encoder.set_depth(png::BitDepth::Eight);
+    // zlib's fastest level (filters still chosen per row): the default level spent about
+    // three times as long for files a third smaller — on a short run the plots were most of
+    // `run --out`'s time (benches/README.md, "Seventh round"; the choice measured in "PNG plots").
+    encoder.set_deflate_compression(png::DeflateCompression::Level(1));
     let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
     writer.write_image_data(pixels).map_err(|e| e.to_string())?;
     writer.finish().map_err(|e| e.to_string())?;
