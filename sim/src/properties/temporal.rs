@@ -1,9 +1,9 @@
 //! Temporal properties the scenario states (`[[temporal]]`, model/src/scenario/temporal.rs),
 //! judged on the run's trace: one [`Verdict`] per property, with the property's name as id.
 //!
-//! The trace is first turned into a list of [`Ev`]: the events a selector can name (requests,
-//! answers, client requests and answers, publishes, deliveries, store writes, faults), each with
-//! its parsed JSON body. An answer takes its service and endpoint from its invocation's start,
+//! The trace is first turned into a list of [`Ev`]: the events some selector of the scenario's
+//! temporal properties names (among requests, answers, client requests and answers, publishes,
+//! deliveries, store writes, faults), each with its parsed JSON body. An answer takes its service and endpoint from its invocation's start,
 //! a delivery its body from the message's publish, a publish or write its service from the
 //! invocation that made it. Then each property cuts the list into its scope's intervals and
 //! judges its pattern in each.
