@@ -135,6 +135,23 @@ struct Names<'a> {
     kind: Option<&'a str>,
 }
 
+impl Ev {
+    /// Its names, borrowed: what a selector is matched on besides its conditions.
+    fn names(&self) -> Names<'_> {
+        Names {
+            on: self.on,
+            service: self.service.as_deref(),
+            endpoint: self.endpoint.as_deref(),
+            outcome: self.outcome.as_deref(),
+            channel: self.channel.as_deref(),
+            group: self.group.as_deref(),
+            store: self.store.as_deref(),
+            key: self.key.as_deref(),
+            kind: self.kind.as_deref(),
+        }
+    }
+}
+
 impl Names<'_> {
     /// Whether `sel` can name this event, its conditions aside.
     fn named_by(&self, sel: &Selector) -> bool {
@@ -372,19 +389,7 @@ pub(crate) fn holds(ev: &Ev, c: &Condition) -> bool {
 
 /// Whether `ev` is one of the events `sel` names.
 pub(crate) fn matches(ev: &Ev, sel: &Selector) -> bool {
-    fn same(want: Option<&str>, got: Option<&String>) -> bool {
-        want.is_none_or(|w| got.is_some_and(|g| g == w))
-    }
-    ev.on == Some(sel.on)
-        && same(sel.service.as_ref().map(NameRef::as_str), ev.service.as_ref())
-        && same(sel.endpoint.as_ref().map(NameRef::as_str), ev.endpoint.as_ref())
-        && same(sel.outcome.as_deref(), ev.outcome.as_ref())
-        && same(sel.channel.as_ref().map(NameRef::as_str), ev.channel.as_ref())
-        && same(sel.group.as_deref(), ev.group.as_ref())
-        && same(sel.store.as_ref().map(NameRef::as_str), ev.store.as_ref())
-        && same(sel.key.as_deref(), ev.key.as_ref())
-        && same(sel.kind.as_deref(), ev.kind.as_ref())
-        && sel.conditions.iter().all(|c| holds(ev, c))
+    ev.names().named_by(sel) && sel.conditions.iter().all(|c| holds(ev, c))
 }
 
 /// The correlation key of `ev` on one side of `same` (`first` or second paths): the values
