@@ -923,11 +923,14 @@ pub fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// One line of a trace read back: when it happened and what.
+/// One line of a trace read back: when it happened and what. Generic over its strings like
+/// [`TraceEvent`]: [`read`] gives owned lines; `check` reads lines that borrow from the run's
+/// trace bytes (`scan::read_borrowed`), so reading a case's trace back allocates only for
+/// strings with escapes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TraceLine {
+pub struct TraceLine<S = String> {
     pub t: SimTime,
-    pub event: TraceEvent,
+    pub event: TraceEvent<S>,
 }
 
 /// A trace line as written: `t` first, the event's fields flattened beside it.
@@ -1003,13 +1006,12 @@ impl TraceLines<'_> {
 
 impl std::iter::FusedIterator for TraceLines<'_> {}
 
-impl Iterator for TraceLines<'_> {
-    type Item = Result<TraceLine, TraceError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl<'a> TraceLines<'a> {
+    /// The next non-blank line's bytes (without its newline) and its number.
+    fn next_bytes(&mut self) -> Option<(&'a [u8], usize)> {
         loop {
             let rest = self.rest?;
-            let (line, after) = match rest.iter().position(|b| *b == b'\n') {
+            let (line, after) = match memchr::memchr(b'\n', rest) {
                 Some(i) => (&rest[..i], Some(&rest[i + 1..])),
                 None => (rest, None),
             };
@@ -1018,8 +1020,17 @@ impl Iterator for TraceLines<'_> {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            return Some(TraceLine::parse(line, self.line));
+            return Some((line, self.line));
         }
+    }
+}
+
+impl Iterator for TraceLines<'_> {
+    type Item = Result<TraceLine, TraceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (line, number) = self.next_bytes()?;
+        Some(TraceLine::parse(line, number))
     }
 }
 
@@ -1175,7 +1186,7 @@ mod kinds;
 mod line;
 pub mod mesh_route;
 pub mod rollout;
-mod scan;
+pub(crate) mod scan;
 
 #[cfg(test)]
 mod tests;

@@ -77,7 +77,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                 }
             }
             TraceEvent::InvocationStart { inv, req, cause, source, .. } => {
-                let root = match cause.as_str() {
+                let root = match &**cause {
                     "client" => Some(*req),
                     "call" => seen
                         .try_of
@@ -92,7 +92,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
             }
             TraceEvent::CallStart { call, inv, service, .. } => {
                 if let Some(&root) = seen.inv_root.get(inv) {
-                    seen.call_root.insert(*call, (root, service.clone()));
+                    seen.call_root.insert(*call, (root, service.to_string()));
                     seen.send(root, service, t, max);
                 }
             }

@@ -71,7 +71,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
         TraceEvent::MeshRoute { proxy, action, config, .. }
             if action == "applied" || action == "push" =>
         {
-            applied.entry(proxy.clone()).or_default().push((line.t, *config as usize));
+            applied.entry(proxy.to_string()).or_default().push((line.t, *config as usize));
         }
         TraceEvent::MeshRefused { target, filter, .. }
             if filter == "rbac" && target.split('.').next().is_some_and(protected) =>
@@ -81,11 +81,11 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
         TraceEvent::InvocationStart {
             inv, req, service, endpoint, cause, source, attempt, ..
         } => {
-            service_of.insert(*inv, service.clone());
+            service_of.insert(*inv, service.to_string());
             if !protected(service) {
                 return;
             }
-            let (from, sent) = match cause.as_str() {
+            let (from, sent) = match &**cause {
                 "client" => (Some(GATEWAY_IDENTITY.to_owned()), arrived.get(req).copied()),
                 "call" if tries.contains_key(req) => {
                     (Some(GATEWAY_IDENTITY.to_owned()), tries.get(req).copied())
@@ -98,7 +98,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
             let Some(from) = from else { return };
             judged += 1;
             // The configurations the callee's sidecar held from the send to now.
-            let proxy = if mesh.contains(service) { service.as_str() } else { "istiod" };
+            let proxy = if mesh.contains(service) { &**service } else { "istiod" };
             let history = applied.get(proxy).map_or(&[][..], Vec::as_slice);
             let at = |t: SimTime| {
                 history.iter().take_while(|(when, _)| *when <= t).last().map_or(0, |(_, k)| *k)

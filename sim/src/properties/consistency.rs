@@ -56,7 +56,7 @@ fn replication<'a>(run: &'a Judged<'_>) -> Result<Replication<'a>, crate::trace:
             TraceEvent::StoreWrite { store, replica, key, version, inv, .. } => {
                 r.last_touch.insert((store, key), line.t);
                 r.writers.insert((store, key, *version), *inv);
-                let n = run.stores.get(store).map_or(0, Vec::len) as u32;
+                let n = run.stores.get(&**store).map_or(0, Vec::len) as u32;
                 let copies = r.in_flight.entry((store, key)).or_default();
                 copies.extend((0..n).filter(|o| o != replica).map(|o| (o, *version)));
                 r.written.insert(store);
@@ -66,12 +66,12 @@ fn replication<'a>(run: &'a Judged<'_>) -> Result<Replication<'a>, crate::trace:
                 if *applied {
                     r.last_touch.insert((store, key), line.t);
                 }
-                if let Some(c) = r.in_flight.get_mut(&(store.as_str(), key.as_str())) {
+                if let Some(c) = r.in_flight.get_mut(&(&**store, &**key)) {
                     c.remove(&(*replica, *version));
                 }
             }
             TraceEvent::ReplicaMissed { store, replica, key, version } => {
-                let sk = (store.as_str(), key.as_str());
+                let sk = (&**store, &**key);
                 if let Some(c) = r.in_flight.get_mut(&sk) {
                     c.remove(&(*replica, *version));
                 }

@@ -71,12 +71,12 @@ fn read(s: &Scenario, run: &Judged<'_>) -> (Seen, Vec<String>) {
     let guest = |name: &str| s.service(name).is_some_and(|x| x.module.is_some());
     let read = each_event(run, |line| match &line.event {
         TraceEvent::GuestFault { inv, service, cause, input } => {
-            let e = seen.faults.entry((service.clone(), cause.clone()));
-            e.or_insert((0, input.clone(), line.t, *inv)).0 += 1;
+            let e = seen.faults.entry((service.to_string(), cause.to_string()));
+            e.or_insert((0, input.to_string(), line.t, *inv)).0 += 1;
             seen.faulted.insert(*inv);
         }
         TraceEvent::LimitHit { inv, service, limit, count } => {
-            let e = seen.limits.entry((service.clone(), limit.clone()));
+            let e = seen.limits.entry((service.to_string(), limit.to_string()));
             e.or_insert((0, line.t, *inv)).0 += count;
         }
         TraceEvent::InvocationStart { inv, req, service, .. } => {
@@ -84,7 +84,7 @@ fn read(s: &Scenario, run: &Judged<'_>) -> (Seen, Vec<String>) {
                 seen.guest_invocations += 1;
             }
             let new = Inv {
-                service: service.clone(),
+                service: service.to_string(),
                 req: *req,
                 start: line.t,
                 end: None,
@@ -96,17 +96,17 @@ fn read(s: &Scenario, run: &Judged<'_>) -> (Seen, Vec<String>) {
         TraceEvent::InvocationEnd { inv, outcome, .. } => {
             if let Some(i) = seen.invs.get_mut(inv) {
                 i.end = Some(line.t);
-                i.outcome.clone_from(outcome);
+                (**outcome).clone_into(&mut i.outcome);
             }
         }
         TraceEvent::CallFailed { inv, req, target, reason, .. } => {
             let callee = target.split('.').next().unwrap_or_default().to_owned();
-            seen.failed_calls.push((line.t, *inv, *req, callee, reason.clone()));
+            seen.failed_calls.push((line.t, *inv, *req, callee, reason.to_string()));
         }
         TraceEvent::Response { req, service, outcome, .. } => {
-            seen.answers.insert(*req, (service.clone(), outcome.clone()));
+            seen.answers.insert(*req, (service.to_string(), outcome.to_string()));
         }
-        TraceEvent::Rejected { service, .. } => seen.rejections.push((line.t, service.clone())),
+        TraceEvent::Rejected { service, .. } => seen.rejections.push((line.t, service.to_string())),
         _ => {}
     });
     let mut findings = Vec::new();

@@ -48,49 +48,52 @@ const SOURCES: &str = "message redeliveries and broker-duplicated deliveries, ca
 const FINDINGS_MAX: usize = 20;
 
 /// One invocation as its `invocation_start` told it.
+///
+/// Names borrow from the lines read back (`Judged::lines`): a run has an invocation per request
+/// and most have no duplicate, so nothing is copied for them.
 #[derive(Debug, Clone)]
-struct Inv {
+struct Inv<'a> {
     t: SimTime,
-    service: String,
-    endpoint: String,
-    cause: String,
+    service: &'a str,
+    endpoint: &'a str,
+    cause: &'a str,
     source: u64,
-    group: String,
+    group: &'a str,
     attempt: u32,
     copy: u32,
-    idem_key: String,
+    idem_key: &'a str,
 }
 
 /// The logical request an invocation serves: invocations with the same identity are one
 /// request delivered several times.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Identity {
+enum Identity<'a> {
     /// Same endpoint, same value of its idempotency key.
     Key {
-        service: String,
-        endpoint: String,
-        value: String,
+        service: &'a str,
+        endpoint: &'a str,
+        value: &'a str,
     },
     Client(u64),
     Call(u64),
     Message {
         msg: u64,
-        group: String,
+        group: &'a str,
     },
 }
 
-impl Identity {
-    fn of(inv: &Inv) -> Self {
+impl<'a> Identity<'a> {
+    fn of(inv: &Inv<'a>) -> Self {
         if !inv.idem_key.is_empty() {
             return Identity::Key {
-                service: inv.service.clone(),
-                endpoint: inv.endpoint.clone(),
-                value: inv.idem_key.clone(),
+                service: inv.service,
+                endpoint: inv.endpoint,
+                value: inv.idem_key,
             };
         }
-        match inv.cause.as_str() {
+        match inv.cause {
             "call" => Identity::Call(inv.source),
-            "message" => Identity::Message { msg: inv.source, group: inv.group.clone() },
+            "message" => Identity::Message { msg: inv.source, group: inv.group },
             _ => Identity::Client(inv.source),
         }
     }
@@ -123,9 +126,9 @@ enum DupKind {
 }
 
 impl DupKind {
-    fn of(first: &Inv, dup: &Inv) -> Self {
+    fn of(first: &Inv<'_>, dup: &Inv<'_>) -> Self {
         let same_delivery = first.cause == dup.cause && first.source == dup.source;
-        match dup.cause.as_str() {
+        match dup.cause {
             "message" if same_delivery && dup.copy > 0 && first.attempt == dup.attempt => {
                 DupKind::BrokerDuplicate
             }
@@ -151,50 +154,51 @@ impl DupKind {
 
 /// Something an invocation did that a duplicate must not do again.
 #[derive(Debug, Clone)]
-enum Effect {
+enum Effect<'a> {
     Store {
-        store: String,
-        key: String,
+        store: &'a str,
+        key: &'a str,
         version: u64,
         prev_version: u64,
         changed: bool,
     },
     Cache {
-        cache: String,
-        key: String,
+        cache: &'a str,
+        key: &'a str,
         changed: bool,
     },
     Publish {
-        channel: String,
+        channel: &'a str,
         msg: u64,
     },
     /// A call to an endpoint not declared idempotent.
     Call {
         call: u64,
-        callee: String,
+        service: &'a str,
+        endpoint: &'a str,
     },
 }
 
-impl Effect {
+impl<'a> Effect<'a> {
     /// What the effect acts on: effects of one group on the same target are compared.
-    fn target(&self) -> (u8, String, String) {
-        match self {
-            Effect::Store { store, key, .. } => (0, store.clone(), key.clone()),
-            Effect::Cache { cache, key, .. } => (1, cache.clone(), key.clone()),
-            Effect::Publish { channel, .. } => (2, channel.clone(), String::new()),
-            Effect::Call { callee, .. } => (3, callee.clone(), String::new()),
+    fn target(&self) -> (u8, &'a str, &'a str) {
+        match *self {
+            Effect::Store { store, key, .. } => (0, store, key),
+            Effect::Cache { cache, key, .. } => (1, cache, key),
+            Effect::Publish { channel, .. } => (2, channel, ""),
+            Effect::Call { service, endpoint, .. } => (3, service, endpoint),
         }
     }
 }
 
 /// The run's invocations, calls and effects, as read from its trace.
 #[derive(Debug, Default)]
-struct Story {
-    invs: BTreeMap<u64, Inv>,
+struct Story<'a> {
+    invs: BTreeMap<u64, Inv<'a>>,
     /// call id → the calling invocation and whether the callee is declared idempotent.
     calls: BTreeMap<u64, (u64, bool)>,
     /// (time, invocation, effect) in trace order.
-    effects: Vec<(SimTime, u64, Effect)>,
+    effects: Vec<(SimTime, u64, Effect<'a>)>,
     /// version → (writing invocation, time): who held a key before a write.
     versions: BTreeMap<u64, (u64, SimTime)>,
 }
@@ -203,8 +207,8 @@ fn idempotent(s: &Scenario, service: &str, endpoint: &str) -> bool {
     s.service(service).and_then(|x| x.endpoint(endpoint)).is_some_and(|e| e.idempotent)
 }
 
-impl Story {
-    fn read(s: &Scenario, run: &Judged<'_>) -> Result<Story, crate::trace::TraceError> {
+impl<'a> Story<'a> {
+    fn read(s: &Scenario, run: &'a Judged<'_>) -> Result<Story<'a>, crate::trace::TraceError> {
         let mut story = Story::default();
         each_event(run, |line| {
             let t = line.t;
@@ -225,14 +229,14 @@ impl Story {
                         *inv,
                         Inv {
                             t,
-                            service: service.clone(),
-                            endpoint: endpoint.clone(),
-                            cause: cause.clone(),
+                            service,
+                            endpoint,
+                            cause,
                             source: *source,
-                            group: group.clone(),
+                            group,
                             attempt: *attempt,
                             copy: *copy,
-                            idem_key: idem_key.clone(),
+                            idem_key,
                         },
                     );
                 }
@@ -240,8 +244,8 @@ impl Story {
                     let idem = idempotent(s, service, endpoint);
                     story.calls.insert(*call, (*inv, idem));
                     if !idem {
-                        let callee = format!("{service}.{endpoint}");
-                        story.effects.push((t, *inv, Effect::Call { call: *call, callee }));
+                        let effect = Effect::Call { call: *call, service, endpoint };
+                        story.effects.push((t, *inv, effect));
                     }
                 }
                 TraceEvent::StoreWrite {
@@ -249,8 +253,8 @@ impl Story {
                 } => {
                     story.versions.insert(*version, (*inv, t));
                     let effect = Effect::Store {
-                        store: store.clone(),
-                        key: key.clone(),
+                        store,
+                        key,
                         version: *version,
                         prev_version: *prev_version,
                         changed: *changed,
@@ -258,12 +262,11 @@ impl Story {
                     story.effects.push((t, *inv, effect));
                 }
                 TraceEvent::CacheWrite { inv, cache, key, changed } => {
-                    let effect =
-                        Effect::Cache { cache: cache.clone(), key: key.clone(), changed: *changed };
+                    let effect = Effect::Cache { cache, key, changed: *changed };
                     story.effects.push((t, *inv, effect));
                 }
                 TraceEvent::Publish { channel, msg, inv, .. } => {
-                    let effect = Effect::Publish { channel: channel.clone(), msg: *msg };
+                    let effect = Effect::Publish { channel, msg: *msg };
                     story.effects.push((t, *inv, effect));
                 }
                 _ => {}
@@ -285,15 +288,15 @@ impl Story {
 }
 
 /// The duplicate groups of a run: groups of at least two invocations of one logical request.
-struct Groups {
+struct Groups<'a> {
     /// (identity, members by start time).
-    groups: Vec<(Identity, Vec<u64>)>,
+    groups: Vec<(Identity<'a>, Vec<u64>)>,
     /// invocation → its group's index.
     member_of: BTreeMap<u64, usize>,
 }
 
-impl Groups {
-    fn of(story: &Story) -> Groups {
+impl<'a> Groups<'a> {
+    fn of(story: &Story<'a>) -> Groups<'a> {
         let mut by_identity: BTreeMap<Identity, Vec<u64>> = BTreeMap::new();
         for (id, inv) in &story.invs {
             by_identity.entry(Identity::of(inv)).or_default().push(*id);
@@ -315,7 +318,7 @@ impl Groups {
 
     /// The (group, member) pairs an effect of `inv` counts for: `inv`'s own group and those of
     /// the callers whose idempotent callees it served, transitively.
-    fn attributions(&self, story: &Story, inv: u64) -> Vec<(usize, u64)> {
+    fn attributions(&self, story: &Story<'_>, inv: u64) -> Vec<(usize, u64)> {
         let mut out = Vec::new();
         let mut at = Some(inv);
         // A call chain is finite (each caller started before its callee), but a trace is input:
@@ -369,9 +372,9 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
         judged.join(", ")
     )];
 
-    let mut touched: BTreeMap<(usize, (u8, String, String)), Touch> = BTreeMap::new();
+    let mut touched: BTreeMap<(usize, (u8, &str, &str)), Touch> = BTreeMap::new();
     // Last writer of each cache key (caches have one replica: trace order is their order).
-    let mut cache_writer: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut cache_writer: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     let mut judge = Judge {
         s,
         story: &story,
@@ -389,7 +392,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                 Effect::Store { version, .. } => *version,
                 _ => 0,
             };
-            let Some(touch) = touched.get_mut(&(g, target.clone())) else {
+            let Some(touch) = touched.get_mut(&(g, target)) else {
                 touched.insert((g, target), Touch { member, t: *t, version });
                 continue;
             };
@@ -421,7 +424,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                         continue;
                     }
                     let foreign = cache_writer
-                        .get(&(cache.clone(), key.clone()))
+                        .get(&(*cache, *key))
                         .filter(|w| {
                             !groups.attributions(&story, **w).iter().any(|(wg, _)| *wg == g)
                         })
@@ -433,8 +436,8 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                 }
             }
         }
-        if let Effect::Cache { cache, key, .. } = effect {
-            cache_writer.insert((cache.clone(), key.clone()), *inv);
+        if let Effect::Cache { cache, key, .. } = *effect {
+            cache_writer.insert((cache, key), *inv);
         }
     }
     if behind > 0 {
@@ -457,10 +460,10 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
 }
 
 /// Collects findings, naming the endpoint, the request, the first delivery and the duplicate.
-struct Judge<'a> {
+struct Judge<'a, 'b> {
     s: &'a Scenario,
-    story: &'a Story,
-    groups: &'a Groups,
+    story: &'a Story<'b>,
+    groups: &'a Groups<'b>,
     findings: Vec<String>,
     subjects: Vec<String>,
     /// The earliest repeated effect: when the violation shows.
@@ -471,7 +474,7 @@ fn secs(t: SimTime) -> String {
     format!("{:.6} s", t.as_secs_f64())
 }
 
-impl Judge<'_> {
+impl Judge<'_, '_> {
     /// A member of group `g` repeated `effect` (first made by `earlier.member`); `foreign` is the
     /// outside writer (and its time) of the value it overwrote, if one came in between.
     fn write(
@@ -479,7 +482,7 @@ impl Judge<'_> {
         g: usize,
         member: u64,
         t: SimTime,
-        effect: &Effect,
+        effect: &Effect<'_>,
         earlier: Touch,
         foreign: Option<(u64, SimTime)>,
     ) {
@@ -505,23 +508,19 @@ impl Judge<'_> {
         );
         let before = format!("invocation {} did so at {}", earlier.member, secs(earlier.t));
         self.first = Some(self.first.map_or(t, |f| f.min(t)));
-        self.subjects.push(dup.service.clone());
+        self.subjects.push(dup.service.to_owned());
         // The chain a replay follows: both deliveries (and through them what delivered them).
         self.subjects.extend(
             [Link::Inv(members[0]), Link::Inv(earlier.member), Link::Inv(member)]
                 .map(|l| l.to_string()),
         );
-        let what = match effect {
+        let what = match *effect {
             Effect::Store { store, key, .. } | Effect::Cache { cache: store, key, .. } => {
-                self.subjects.push(store.clone());
-                self.subjects.push(key.clone());
+                self.subjects.push(store.to_owned());
+                self.subjects.push(key.to_owned());
                 let noun = if matches!(effect, Effect::Store { .. }) { "store" } else { "cache" };
                 if let Some((w, wt)) = foreign {
-                    let writer = self
-                        .story
-                        .invs
-                        .get(&w)
-                        .map_or_else(|| "?".to_owned(), |i| i.service.clone());
+                    let writer = self.story.invs.get(&w).map_or("?", |i| i.service);
                     self.findings.push(format!(
                         "stale redelivery reverted a later write: {who} overwrote {noun} `{store}` \
                          key `{key}` at {}, which `{writer}` (invocation {w}) had written at {} \
@@ -534,13 +533,14 @@ impl Judge<'_> {
                 format!("changed {noun} `{store}` key `{key}` again at {}", secs(t))
             }
             Effect::Publish { channel, msg } => {
-                self.subjects.push(channel.clone());
+                self.subjects.push(channel.to_owned());
                 format!("published again on channel `{channel}` (message {msg}) at {}", secs(t))
             }
-            Effect::Call { call, callee } => {
-                self.subjects.push(callee.split('.').next().unwrap_or(callee).to_owned());
+            Effect::Call { call, service, endpoint } => {
+                self.subjects.push(service.to_owned());
                 format!(
-                    "called `{callee}`, which is not declared idempotent, again (call {call}) at {}",
+                    "called `{service}.{endpoint}`, which is not declared idempotent, again (call \
+                     {call}) at {}",
                     secs(t)
                 )
             }

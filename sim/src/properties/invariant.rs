@@ -38,7 +38,7 @@ use cel::{Context, ExecutionError, FunctionContext, Program, Value};
 use fusebench_model::scenario::{Invariant, StoreKind, When};
 use fusebench_model::{Scenario, expr};
 
-use super::{Judged, PropertyInfo, Verdict, each_event, unreadable};
+use super::{Event, Judged, PropertyInfo, Verdict, each_event, unreadable};
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
@@ -176,28 +176,29 @@ impl<'s> Judge<'s> {
     }
 
     /// Applies one event, then evaluates the `always` invariants it concerns.
-    fn apply(&mut self, t: SimTime, event: &TraceEvent) {
+    fn apply(&mut self, t: SimTime, event: &Event<'_>) {
         self.now = t;
         let mut store_changed = None;
         let mut metrics_changed = false;
         match event {
             TraceEvent::StoreWrite { store, key, version, value, .. } => {
-                if let Some(rows) = self.state.get_mut(store.as_str()) {
-                    let newer = rows.get(key.as_str()).is_none_or(|(v, _)| *v <= *version);
+                if let Some(rows) = self.state.get_mut(&**store) {
+                    let newer = rows.get(&**key).is_none_or(|(v, _)| *v <= *version);
                     if newer {
                         match value {
                             Some(raw) => {
                                 let v = parse_value(raw);
                                 self.cel.set(store, key, Some(to_val(&v)));
-                                rows.insert(key.clone(), (*version, v));
+                                rows.insert(key.to_string(), (*version, v));
                             }
                             None => {
                                 self.cel.set(store, key, None);
-                                rows.remove(key.as_str());
+                                rows.remove(&**key);
                             }
                         }
-                        self.changes.push(Change { store: store.clone(), key: key.clone() });
-                        store_changed = Some(store.as_str());
+                        self.changes
+                            .push(Change { store: store.to_string(), key: key.to_string() });
+                        store_changed = Some(&**store);
                     }
                 }
             }
@@ -239,7 +240,7 @@ impl<'s> Judge<'s> {
 
     /// Evaluates the `always` invariants concerned by the event just applied (all of them for
     /// the initial state, `event` = None).
-    fn always(&mut self, t: SimTime, event: Option<(&TraceEvent, Option<&str>, bool)>) {
+    fn always(&mut self, t: SimTime, event: Option<(&Event<'_>, Option<&str>, bool)>) {
         let cx = context(&self.cel, self.now, [self.requests, self.answered, self.errors]);
         for w in &mut self.watches {
             if w.inv.when != When::Always {
@@ -386,7 +387,7 @@ fn explain(e: &IdedExpr, cx: &Context<'_, '_>) -> Option<String> {
 }
 
 /// The key of a `store_write`, for a finding.
-fn describe(e: &TraceEvent) -> String {
+fn describe(e: &Event<'_>) -> String {
     match e {
         TraceEvent::StoreWrite { store, key, value, .. } => match value {
             Some(v) => format!(" of `{store}`/`{key}` = {}", show(&parse_value(v))),

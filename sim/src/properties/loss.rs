@@ -79,22 +79,22 @@ fn read(run: &Judged<'_>) -> (Seen, Vec<String>) {
             seen.arrived.insert(*req);
         }
         TraceEvent::Response { req, outcome, .. } => {
-            seen.answers.entry(*req).or_default().push(outcome.clone());
+            seen.answers.entry(*req).or_default().push(outcome.to_string());
             seen.answered_at.entry(*req).or_default().push(line.t);
         }
         TraceEvent::Dropped { what, id, from, to, reason } => {
             if what == "request" || what == "response" {
-                let by_fault = match reason.as_str() {
+                let by_fault = match &**reason {
                     "loss" => seen.loss_faults_active > 0,
                     "no route" => false,
                     // A down or crashed replica, a partition: only faults do that.
                     _ => true,
                 };
                 let d = WireDrop {
-                    what: what.clone(),
-                    from: from.clone(),
-                    to: to.clone(),
-                    reason: reason.clone(),
+                    what: what.to_string(),
+                    from: from.to_string(),
+                    to: to.to_string(),
+                    reason: reason.to_string(),
                     by_fault,
                     t: line.t,
                 };
@@ -102,7 +102,7 @@ fn read(run: &Judged<'_>) -> (Seen, Vec<String>) {
             } else if what == "publish" {
                 seen.publishes_dropped += 1;
             } else if what == "message" && reason == "dead-lettered" {
-                seen.dead_lettered.entry(from.clone()).or_insert((line.t, *id));
+                seen.dead_lettered.entry(from.to_string()).or_insert((line.t, *id));
             }
         }
         TraceEvent::FaultStart { kind, .. } if kind == "loss" => seen.loss_faults_active += 1,
@@ -110,14 +110,14 @@ fn read(run: &Judged<'_>) -> (Seen, Vec<String>) {
             seen.loss_faults_active = seen.loss_faults_active.saturating_sub(1);
         }
         TraceEvent::Rejected { reason, .. } => {
-            *seen.rejections.entry(reason.clone()).or_default() += 1;
+            *seen.rejections.entry(reason.to_string()).or_default() += 1;
         }
         TraceEvent::Nacked { channel, msg, group, outcome, .. }
-            if REFUSED.contains(&outcome.as_str()) =>
+            if REFUSED.contains(&&**outcome) =>
         {
-            let key = (channel.clone(), *msg, group.clone());
+            let key = (channel.to_string(), *msg, group.to_string());
             seen.first_refused.entry(key.clone()).or_insert(line.t);
-            seen.refused.entry(key).or_default().push(outcome.clone());
+            seen.refused.entry(key).or_default().push(outcome.to_string());
         }
         _ => {}
     });

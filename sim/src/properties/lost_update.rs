@@ -87,7 +87,7 @@ pub(super) fn check(_s: &Scenario, run: &Judged<'_>) -> Verdict {
                 let basis = if cas {
                     Some((*prev_version, line.t))
                 } else {
-                    read.get(&(*inv, store.as_str(), key.as_str())).copied()
+                    read.get(&(*inv, &**store, &**key)).copied()
                 };
                 // Invocation ids start at 0: the first invocation is judged like any other.
                 if let Some((v_read, t_read)) = basis {
@@ -110,7 +110,7 @@ pub(super) fn check(_s: &Scenario, run: &Judged<'_>) -> Verdict {
                             let who_is = |i: &u64| who.get(i).map(|(s, e)| format!("{s}.{e}"));
                             let name =
                                 |i: u64| who_is(&i).unwrap_or_else(|| "(no invocation)".to_owned());
-                            subjects.extend([store.clone(), key.clone()]);
+                            subjects.extend([store.to_string(), key.to_string()]);
                             subjects.extend(who_is(inv));
                             subjects.extend(who_is(&other.inv));
                             subjects.extend(

@@ -260,8 +260,14 @@ impl std::fmt::Display for Link {
 pub(crate) struct Judged<'r> {
     run: &'r RunResult,
     /// The lines read up to the first one that could not be, and that line's error.
-    lines: std::cell::OnceCell<(Vec<TraceLine>, Option<TraceError>)>,
+    lines: std::cell::OnceCell<(Vec<Line<'r>>, Option<TraceError>)>,
 }
+
+/// A trace line as properties read it: strings borrowed from the run's trace bytes.
+pub(crate) type Line<'r> = TraceLine<std::borrow::Cow<'r, str>>;
+
+/// A trace event as properties read it.
+pub(crate) type Event<'r> = crate::trace::TraceEvent<std::borrow::Cow<'r, str>>;
 
 impl<'r> Judged<'r> {
     pub(crate) fn of(run: &'r RunResult) -> Self {
@@ -277,14 +283,15 @@ impl std::ops::Deref for Judged<'_> {
     }
 }
 
-impl Judged<'_> {
+impl<'r> Judged<'r> {
     /// The run's trace lines read back (a run checked for properties keeps its full trace), up
     /// to the first one that could not be, and that line's error: read on the first call, kept
     /// for every later one.
-    pub(crate) fn lines(&self) -> (&[TraceLine], Option<&TraceError>) {
+    pub(crate) fn lines(&self) -> (&[Line<'r>], Option<&TraceError>) {
         let (lines, error) = self.lines.get_or_init(|| {
-            let mut lines = Vec::new();
-            for line in trace::read(&self.run.trace) {
+            // One line per newline: sized once, not grown (a line is a few hundred bytes).
+            let mut lines = Vec::with_capacity(memchr::memchr_iter(b'\n', &self.run.trace).count());
+            for line in trace::scan::read_borrowed(&self.run.trace) {
                 match line {
                     Ok(line) => lines.push(line),
                     Err(e) => return (lines, Some(e)),
@@ -299,9 +306,9 @@ impl Judged<'_> {
 /// Visits every event of the run's trace in order. A line the simulator wrote but cannot read
 /// back is a bug of its own: the property reports it as a finding instead of judging a partial
 /// trace (the lines before it are visited, then the error is returned).
-pub(crate) fn each_event(
-    run: &Judged<'_>,
-    mut visit: impl FnMut(&TraceLine),
+pub(crate) fn each_event<'j, 'r>(
+    run: &'j Judged<'r>,
+    mut visit: impl FnMut(&'j Line<'r>),
 ) -> Result<(), TraceError> {
     let (lines, error) = run.lines();
     lines.iter().for_each(&mut visit);

@@ -150,7 +150,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                 on_new += u64::from(new);
                 let answers = (cause == "call").then_some(*source);
                 let record = Inv {
-                    service: service.clone(),
+                    service: service.to_string(),
                     replica: *replica,
                     req: *req,
                     new,
@@ -167,7 +167,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                 refusals.try_of.insert(*try_req, *req);
             }
             TraceEvent::Rejected { req, service, replica, reason } => {
-                let key = (service.clone(), *replica);
+                let key = (service.to_string(), *replica);
                 // A full queue is load, not the swap; a retiring replica refuses anything else.
                 if v.retiring.contains_key(&key) && reason != "queue full" {
                     refusals.refused(

@@ -41,7 +41,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
             who.insert(*inv, format!("{service}.{endpoint}"));
         }
         TraceEvent::CacheRead { inv, cache, key, store_version, differs_ns } => {
-            let Some(&(store, bound)) = bounds.get(cache.as_str()) else { return };
+            let Some(&(store, bound)) = bounds.get(&**cache) else { return };
             reads += 1;
             worst = worst.max(*differs_ns);
             if *differs_ns > bound {
@@ -50,7 +50,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                 if findings.len() < SHOWN_MAX {
                     let reader =
                         who.get(inv).map_or_else(|| "(no invocation)".to_owned(), Clone::clone);
-                    subjects.extend([cache.clone(), store.to_owned(), key.clone()]);
+                    subjects.extend([cache.to_string(), store.to_owned(), key.to_string()]);
                     subjects.extend(who.get(inv).cloned());
                     subjects.push(Link::Inv(*inv).to_string());
                     findings.push(format!(

@@ -212,7 +212,7 @@ fn events(run: &Judged<'_>, sels: &[&Selector]) -> Result<Vec<Ev>, String> {
                     endpoint: Some(endpoint),
                     ..Names::default()
                 };
-                (names, (Some(*req), None, None), Some(b.as_str()), None)
+                (names, (Some(*req), None, None), Some(&**b), None)
             }
             TraceEvent::Response { req, service, endpoint, outcome, body: b, .. } => {
                 let names = Names {
@@ -222,7 +222,7 @@ fn events(run: &Judged<'_>, sels: &[&Selector]) -> Result<Vec<Ev>, String> {
                     outcome: Some(outcome),
                     ..Names::default()
                 };
-                (names, (Some(*req), None, None), Some(b.as_str()), Some(arrivals.remove(req)))
+                (names, (Some(*req), None, None), Some(&**b), Some(arrivals.remove(req)))
             }
             TraceEvent::InvocationStart { inv, req, service, endpoint, input, .. } => {
                 invs.insert(*inv, (service, endpoint, *req));
@@ -233,7 +233,7 @@ fn events(run: &Judged<'_>, sels: &[&Selector]) -> Result<Vec<Ev>, String> {
                     endpoint: Some(endpoint),
                     ..Names::default()
                 };
-                (names, (Some(*req), Some(*inv), None), Some(input.as_str()), None)
+                (names, (Some(*req), Some(*inv), None), Some(&**input), None)
             }
             TraceEvent::InvocationEnd { inv, outcome, output, .. } => {
                 let (service, endpoint, req) = invs.get(inv).copied().unzip3();
@@ -244,7 +244,7 @@ fn events(run: &Judged<'_>, sels: &[&Selector]) -> Result<Vec<Ev>, String> {
                     outcome: Some(outcome),
                     ..Names::default()
                 };
-                (names, (req, Some(*inv), None), Some(output.as_str()), Some(inputs.remove(inv)))
+                (names, (req, Some(*inv), None), Some(&**output), Some(inputs.remove(inv)))
             }
             TraceEvent::Publish { channel, msg, inv, body: b } => {
                 msgs.insert(*msg, b);
@@ -254,7 +254,7 @@ fn events(run: &Judged<'_>, sels: &[&Selector]) -> Result<Vec<Ev>, String> {
                     service: invs.get(inv).map(|x| x.0),
                     ..Names::default()
                 };
-                (names, (None, Some(*inv), Some(*msg)), Some(b.as_str()), None)
+                (names, (None, Some(*inv), Some(*msg)), Some(&**b), None)
             }
             TraceEvent::Deliver { channel, msg, group, .. } => {
                 let names = Names {

@@ -11,7 +11,10 @@
 //! into an intermediate tree first; `check` reads a case's trace once per property, and that
 //! reading was most of a shop case's time (benches/README.md, "Exploration throughput").
 
-use super::TraceEvent;
+use std::borrow::Cow;
+
+use super::{TraceError, TraceEvent, TraceLine, TraceLines};
+use crate::time::SimTime;
 
 /// A position in one line's bytes.
 struct Cursor<'a> {
@@ -19,7 +22,7 @@ struct Cursor<'a> {
     at: usize,
 }
 
-impl Cursor<'_> {
+impl<'a> Cursor<'a> {
     /// Steps over `lit` if the bytes continue with it.
     fn lit(&mut self, lit: &[u8]) -> Option<()> {
         let end = self.at.checked_add(lit.len())?;
@@ -45,12 +48,23 @@ impl Cursor<'_> {
         Some(n)
     }
 
-    /// A JSON string here, quotes included, decoded. Escapes are decoded by serde_json (one
-    /// string, no buffering); a raw control character is refused, as serde refuses it.
-    fn string(&mut self) -> Option<String> {
-        let rest = self.bytes.get(self.at..)?;
+    /// A JSON string here, quotes included, decoded: borrowed from the line when it has no
+    /// escape, decoded by serde_json (one string, no buffering) when it has. A raw control
+    /// character is refused, as serde refuses it.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        let rest: &'a [u8] = self.bytes.get(self.at..)?;
         if rest.first() != Some(&b'"') {
             return None;
+        }
+        // Most strings have no escape and no control character: find the closing quote with
+        // `memchr`, check the span in one pass without an early exit (which vectorises), and
+        // walk byte by byte only when the span has a backslash or a control character.
+        if let Some(end) = memchr::memchr(b'"', &rest[1..]).map(|e| e + 1) {
+            let span = &rest[1..end];
+            if !span.iter().fold(false, |seen, &b| seen | (b == b'\\') | (b < 0x20)) {
+                self.at += end + 1;
+                return std::str::from_utf8(span).ok().map(Cow::Borrowed);
+            }
         }
         let mut escaped = false;
         let mut i = 1;
@@ -67,9 +81,9 @@ impl Cursor<'_> {
         }
         let token = &rest[..=i];
         let text = if escaped {
-            serde_json::from_slice::<String>(token).ok()?
+            Cow::Owned(serde_json::from_slice::<String>(token).ok()?)
         } else {
-            std::str::from_utf8(&token[1..i]).ok()?.to_owned()
+            Cow::Borrowed(std::str::from_utf8(&token[1..i]).ok()?)
         };
         self.at += i + 1;
         Some(text)
@@ -77,29 +91,29 @@ impl Cursor<'_> {
 }
 
 /// A field's value read as serde_json reads it into that type (`None`: leave it to serde).
-trait Take: Sized {
-    fn take(c: &mut Cursor<'_>) -> Option<Self>;
+trait Take<'a>: Sized {
+    fn take(c: &mut Cursor<'a>) -> Option<Self>;
 }
 
-impl Take for u64 {
+impl Take<'_> for u64 {
     fn take(c: &mut Cursor<'_>) -> Option<Self> {
         c.digits()
     }
 }
 
-impl Take for u32 {
+impl Take<'_> for u32 {
     fn take(c: &mut Cursor<'_>) -> Option<Self> {
         u32::try_from(c.digits()?).ok()
     }
 }
 
-impl Take for usize {
+impl Take<'_> for usize {
     fn take(c: &mut Cursor<'_>) -> Option<Self> {
         usize::try_from(c.digits()?).ok()
     }
 }
 
-impl Take for i32 {
+impl Take<'_> for i32 {
     fn take(c: &mut Cursor<'_>) -> Option<Self> {
         if c.lit(b"-").is_some() {
             // serde_json reads `-0` as a float, which serde then refuses as an `i32`: left to it.
@@ -111,20 +125,26 @@ impl Take for i32 {
     }
 }
 
-impl Take for bool {
+impl Take<'_> for bool {
     fn take(c: &mut Cursor<'_>) -> Option<Self> {
         if c.lit(b"true").is_some() { Some(true) } else { c.lit(b"false").map(|()| false) }
     }
 }
 
-impl Take for String {
+impl Take<'_> for String {
     fn take(c: &mut Cursor<'_>) -> Option<Self> {
+        c.string().map(Cow::into_owned)
+    }
+}
+
+impl<'a> Take<'a> for Cow<'a, str> {
+    fn take(c: &mut Cursor<'a>) -> Option<Self> {
         c.string()
     }
 }
 
-impl<T: Take> Take for Option<T> {
-    fn take(c: &mut Cursor<'_>) -> Option<Self> {
+impl<'a, T: Take<'a>> Take<'a> for Option<T> {
+    fn take(c: &mut Cursor<'a>) -> Option<Self> {
         if c.lit(b"null").is_some() { Some(None) } else { T::take(c).map(Some) }
     }
 }
@@ -133,7 +153,7 @@ impl<T: Take> Take for Option<T> {
 macro_rules! readers {
     ($($variant:ident $kind:literal { $($field:ident),* })*) => {
         /// The event of kind `kind` whose fields follow at `c`, up to the closing brace.
-        fn read_fields(c: &mut Cursor<'_>, kind: &[u8]) -> Option<TraceEvent> {
+        fn read_fields<'a, S: Take<'a>>(c: &mut Cursor<'a>, kind: &[u8]) -> Option<TraceEvent<S>> {
             // String patterns: the compiler branches on the length before comparing bytes.
             match std::str::from_utf8(kind).ok()? {
                 $($kind => {
@@ -154,6 +174,12 @@ with_trace_kinds!(readers);
 /// The line's time and event, when it is laid out exactly as the simulator writes lines;
 /// `None` for anything else (then serde reads it).
 pub(super) fn line(bytes: &[u8]) -> Option<(u64, TraceEvent)> {
+    line_as(bytes)
+}
+
+/// [`line`], with the event's strings of type `S`: owned, or borrowed from `bytes` where
+/// they have no escape.
+fn line_as<'a, S: Take<'a>>(bytes: &'a [u8]) -> Option<(u64, TraceEvent<S>)> {
     let mut c = Cursor { bytes, at: 0 };
     c.lit(b"{\"t\":")?;
     let t = c.digits()?;
@@ -166,12 +192,33 @@ pub(super) fn line(bytes: &[u8]) -> Option<(u64, TraceEvent)> {
     (c.at == bytes.len()).then_some((t, event))
 }
 
+/// Reads a trace as [`super::read`] does — the same events, the same errors — with strings
+/// borrowed from `bytes` where they have no escape: what `check` reads a case's trace with,
+/// since reading it back was an owned `String` per name and body of every line
+/// (benches/README.md, "Exploration throughput").
+pub(crate) fn read_borrowed(
+    bytes: &[u8],
+) -> impl Iterator<Item = Result<TraceLine<Cow<'_, str>>, TraceError>> {
+    let mut lines: TraceLines<'_> = super::read(bytes);
+    std::iter::from_fn(move || {
+        let (line, number) = lines.next_bytes()?;
+        Some(match line_as(line) {
+            Some((t, event)) => Ok(TraceLine { t: SimTime(t), event }),
+            // Laid out otherwise: serde reads it (and words the error), owned.
+            None => TraceLine::parse(line, number).map(|owned| TraceLine {
+                t: owned.t,
+                event: owned.event.map(|s| Cow::Owned(s.clone())),
+            }),
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
 
     use super::super::tests::{PLAIN, any_numbers, any_text, every_kind, texts, written};
-    use super::super::{RawLine, TraceLine, read};
+    use super::super::{RawLine, read};
     use super::*;
 
     /// serde's reading of one line: what [`line`] must agree with.
@@ -237,7 +284,57 @@ mod tests {
         }
     }
 
+    /// [`read_borrowed`] against [`read`]: the same events and the same errors, line for line.
+    fn agrees_with_owned_reading(trace: &[u8]) -> Result<(), TestCaseError> {
+        let owned: Vec<_> = read(trace).collect();
+        let borrowed: Vec<_> = read_borrowed(trace).collect();
+        prop_assert_eq!(owned.len(), borrowed.len());
+        for (o, b) in owned.iter().zip(&borrowed) {
+            match (o, b) {
+                (Ok(o), Ok(b)) => {
+                    prop_assert_eq!(o.t, b.t);
+                    prop_assert_eq!(o.event.borrowed(), b.event.borrowed());
+                }
+                (Err(o), Err(b)) => prop_assert_eq!(o, b),
+                _ => prop_assert!(false, "{o:?} vs {b:?}"),
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn plain_strings_are_borrowed_and_escaped_ones_decoded() {
+        let service = |bytes: &'static [u8]| match read_borrowed(bytes).next() {
+            Some(Ok(TraceLine { event: TraceEvent::Registered { service, .. }, .. })) => service,
+            other => panic!("{other:?}"),
+        };
+        let plain = service(br#"{"t":5,"ev":"registered","service":"orders","replica":1}"#);
+        assert!(matches!(plain, Cow::Borrowed("orders")), "{plain:?}");
+        let escaped = service(br#"{"t":5,"ev":"registered","service":"a\"b\u00e9","replica":1}"#);
+        assert!(matches!(&escaped, Cow::Owned(s) if s == "a\"bé"), "{escaped:?}");
+        // Laid out otherwise (a space): serde reads it, owned.
+        let spaced = service(br#"{"t":5, "ev":"registered","service":"orders","replica":1}"#);
+        assert!(matches!(&spaced, Cow::Owned(s) if s == "orders"), "{spaced:?}");
+    }
+
     proptest! {
+        /// Borrowed reading gives what owned reading gives, on every kind with any strings
+        /// (escaped ones are decoded into owned strings) and on lines left to serde or broken.
+        #[test]
+        fn borrowed_reading_agrees_with_owned_reading(
+            text in prop::collection::vec(any_text(), 1..8),
+            n in any_numbers(),
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+        ) {
+            let trace = written(&every_kind(&text, n));
+            agrees_with_owned_reading(trace.lines())?;
+            let mut bytes = trace.lines().to_vec();
+            let i = at.index(bytes.len());
+            bytes[i] = byte;
+            agrees_with_owned_reading(&bytes)?;
+        }
+
         /// Every kind, with any strings and numbers: read as serde reads it, without serde.
         #[test]
         fn every_kind_reads_as_serde_reads_it(
