@@ -43,29 +43,31 @@ fn attempted(import: &str) -> &'static str {
 pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     let mut findings = Vec::new();
     // invocation id → service, to attribute host operations.
-    let mut inv_service: BTreeMap<u64, String> = BTreeMap::new();
+    // Names borrow from the scenario and from the lines read back: nothing is allocated per
+    // event.
+    let mut inv_service: BTreeMap<u64, &str> = BTreeMap::new();
     let mut guest_invocations = 0u64;
     // (service, import, target) → refusals.
     // (service, import, target) → (times refused, the first refusal's time and invocation).
     let mut refused: BTreeMap<(String, String, String), (u64, SimTime, u64)> = BTreeMap::new();
     // (from, to, kind) → weight of the interactions of the run.
-    let mut traffic: BTreeMap<(String, String, &str), f64> = BTreeMap::new();
-    let mut made: BTreeMap<(String, String), u64> = BTreeMap::new();
-    let subscribers = |channel: &str| -> Vec<String> {
-        let mut out: Vec<String> = s
+    let mut traffic: BTreeMap<(&str, &str, &str), f64> = BTreeMap::new();
+    let mut made: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    let subscribers = |channel: &str| -> Vec<&str> {
+        let mut out: Vec<&str> = s
             .services
             .iter()
             .filter(|x| x.subscriptions.iter().any(|sub| sub.channel.name == channel))
-            .map(|x| x.name.clone())
+            .map(|x| x.name.as_str())
             .collect();
         out.dedup();
         out
     };
-    let owners = |store: &str| -> Vec<String> {
+    let owners = |store: &str| -> Vec<&str> {
         s.services
             .iter()
             .filter(|x| x.owns.iter().any(|o| o.name == store))
-            .map(|x| x.name.clone())
+            .map(|x| x.name.as_str())
             .collect()
     };
     let read = each_event(run, |line| match &line.event {
@@ -73,28 +75,28 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
             if s.service(service).is_some_and(|x| x.module.is_some()) {
                 guest_invocations += 1;
             }
-            inv_service.insert(*inv, service.clone());
+            inv_service.insert(*inv, service);
         }
         TraceEvent::Arrival { service, .. } => {
-            *traffic.entry((CLIENTS.to_owned(), service.clone(), "client")).or_default() += 1.0;
+            *traffic.entry((CLIENTS, service, "client")).or_default() += 1.0;
         }
         TraceEvent::HostOp { inv, op, target } => {
-            let Some(from) = inv_service.get(inv).cloned() else { return };
-            match op.as_str() {
+            let Some(&from) = inv_service.get(inv) else { return };
+            match &**op {
                 "call" => {
-                    let to = target.split('.').next().unwrap_or_default().to_owned();
-                    *made.entry((from.clone(), target.clone())).or_default() += 1;
+                    let to = target.split('.').next().unwrap_or_default();
+                    *made.entry((from, target)).or_default() += 1;
                     *traffic.entry((from, to, "call")).or_default() += 1.0;
                 }
                 "publish" => {
                     for to in subscribers(target) {
-                        *traffic.entry((from.clone(), to, "message")).or_default() += 0.5;
+                        *traffic.entry((from, to, "message")).or_default() += 0.5;
                     }
                 }
                 // A scan reads like a get (`call_timeout` is traced as `call`).
                 "kv_get" | "kv_scan" | "kv_get_versioned" => {
                     for to in owners(target).into_iter().filter(|o| *o != from) {
-                        *traffic.entry((from.clone(), to, "read")).or_default() += 1.0;
+                        *traffic.entry((from, to, "read")).or_default() += 1.0;
                     }
                 }
                 _ => {}
@@ -103,7 +105,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
         TraceEvent::Refused { inv, import, target, .. } => {
             // Refusals are traced as `service:target`.
             let (service, target) = target.split_once(':').unwrap_or(("", target));
-            let key = (service.to_owned(), import.clone(), target.to_owned());
+            let key = (service.to_owned(), import.to_string(), target.to_owned());
             refused.entry(key).or_insert((0, line.t, *inv)).0 += 1;
         }
         _ => {}
@@ -126,10 +128,10 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
         let share = if total == 0 { 0.0 } else { *n as f64 / total as f64 };
         notes.push(format!("{caller} → {target}: {n} calls ({:.0} % of all calls)", share * 100.0));
     }
-    let mut pairs: BTreeMap<(String, String), f64> = BTreeMap::new();
-    for ((a, b, _), w) in &traffic {
+    let mut pairs: BTreeMap<(&str, &str), f64> = BTreeMap::new();
+    for (&(a, b, _), w) in &traffic {
         if a != b && a != CLIENTS {
-            let key = if a <= b { (a.clone(), b.clone()) } else { (b.clone(), a.clone()) };
+            let key = if a <= b { (a, b) } else { (b, a) };
             *pairs.entry(key).or_default() += w;
         }
     }
@@ -146,7 +148,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
             findings.push(format!(
                 "measured Coupling({a}, {b}) = {c:.2} on this run's traffic exceeds quality.coupling_max = {max}: {between} of {touching} interaction weight touching them is between the two"
             ));
-            chatty.extend([a.clone(), b.clone()]);
+            chatty.extend([a.to_string(), b.to_string()]);
         } else {
             notes.push(format!("measured Coupling({a}, {b}) = {c:.2}"));
         }
@@ -154,7 +156,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     for svc in &s.services {
         for c in &svc.calls {
             let target = format!("{}.{}", c.service.name, c.endpoint.name);
-            if !made.contains_key(&(svc.name.clone(), target.clone())) {
+            if !made.contains_key(&(svc.name.as_str(), target.as_str())) {
                 notes.push(format!("{} → {target}: declared, never called in this run", svc.name));
             }
         }
