@@ -61,7 +61,7 @@ impl FieldType {
 
     pub const NAMES: &'static [&'static str] = &["string", "integer", "number", "boolean", "any"];
 
-    fn accepts(&self, value: &Json, path: &str, problems: &mut Vec<String>) {
+    fn accepts(&self, value: &Json, path: Path<'_>, problems: &mut Vec<String>) {
         let ok = match (self, value) {
             (FieldType::Any, _) => true,
             (FieldType::String, Json::String(_)) | (FieldType::Boolean, Json::Bool(_)) => true,
@@ -69,7 +69,7 @@ impl FieldType {
             (FieldType::Number, Json::Number(_)) => true,
             (FieldType::Array(inner), Json::Array(items)) => {
                 for (i, item) in items.iter().enumerate() {
-                    inner.accepts(item, &format!("{path}[{i}]"), problems);
+                    inner.accepts(item, Path::Index(&path, i), problems);
                 }
                 true
             }
@@ -81,6 +81,30 @@ impl FieldType {
         };
         if !ok {
             problems.push(format!("`{path}` should be {self}, found {}", json_kind(value)));
+        }
+    }
+}
+
+/// Where a checked value sits, written out only when it breaks the shape (a conforming
+/// response builds no text): `a.b[2].c`, a field's name alone at the top.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root,
+    Field(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+}
+
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Path::Root => Ok(()),
+            Path::Field(parent, name) => {
+                // A dot only after a parent that wrote something (a field named "" writes
+                // nothing, and its fields follow without a dot, as they always did).
+                let parent = parent.to_string();
+                if parent.is_empty() { f.write_str(name) } else { write!(f, "{parent}.{name}") }
+            }
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
         }
     }
 }
@@ -118,23 +142,23 @@ impl Shape {
     pub fn check(&self, value: &Json) -> Vec<String> {
         let mut problems = Vec::new();
         if value.is_object() {
-            self.check_at(value, "", &mut problems);
+            self.check_at(value, Path::Root, &mut problems);
         } else {
             problems.push(format!("expected a JSON object, found {}", json_kind(value)));
         }
         problems
     }
 
-    fn check_at(&self, value: &Json, path: &str, problems: &mut Vec<String>) {
+    fn check_at(&self, value: &Json, path: Path<'_>, problems: &mut Vec<String>) {
         let Json::Object(map) = value else { return };
         for (name, field) in &self.fields {
-            let at = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
+            let at = Path::Field(&path, name);
             match map.get(name) {
                 None | Some(Json::Null) if field.required => {
                     problems.push(format!("missing required field `{at}`"));
                 }
                 None | Some(Json::Null) => {}
-                Some(v) => field.ty.accepts(v, &at, problems),
+                Some(v) => field.ty.accepts(v, at, problems),
             }
         }
     }
@@ -187,6 +211,43 @@ mod tests {
         assert!(problems.iter().any(|p| p.contains("`qty` should be integer")));
         assert!(problems.iter().any(|p| p.contains("`tags[0]` should be string")));
         assert_eq!(shape().check(&serde_json::json!([1])).len(), 1);
+    }
+
+    /// The path in a problem names the field as the checker always wrote it: dots between
+    /// fields, `[i]` for items, a field's name alone at the top (also below a field named "").
+    #[test]
+    fn problems_name_nested_paths() {
+        let field = |ty, required| Field { ty, required };
+        let ints = FieldType::Array(Box::new(FieldType::Integer));
+        let inner = Shape { fields: BTreeMap::from([("b".into(), field(ints, true))]) };
+        let rows = FieldType::Array(Box::new(FieldType::Object(inner.clone())));
+        let nameless =
+            Shape { fields: BTreeMap::from([("c".into(), field(FieldType::String, true))]) };
+        let shape = Shape {
+            fields: BTreeMap::from([
+                ("a".into(), field(FieldType::Object(inner), true)),
+                ("rows".into(), field(rows, true)),
+                (String::new(), field(FieldType::Object(nameless), true)),
+            ]),
+        };
+        let v = serde_json::json!({"a": {"b": [1, "x"]}, "rows": [{"b": []}, {}], "": {"c": 1}});
+        assert_eq!(
+            shape.check(&v),
+            [
+                "`c` should be string, found an integer",
+                "`a.b[1]` should be integer, found a string",
+                "missing required field `rows[1].b`",
+            ]
+        );
+        let v = serde_json::json!({"a": 1, "rows": [[]]});
+        assert_eq!(
+            shape.check(&v),
+            [
+                "missing required field ``",
+                "`a` should be object, found an integer",
+                "`rows[0]` should be object, found an array",
+            ]
+        );
     }
 
     #[test]

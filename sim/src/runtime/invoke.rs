@@ -449,12 +449,15 @@ pub(crate) fn read_response(
     let Some(range) = guest_range(data, ptr, len) else {
         return Err(GuestFault::ResponseOutOfBounds { ptr, len, memory_bytes: data.len() });
     };
-    let body = data[range].to_vec();
-    if let Err(e) = std::str::from_utf8(&body) {
-        return Err(GuestFault::ResponseNotUtf8 { valid_up_to: e.valid_up_to() });
-    }
-    match serde_json::from_slice(&body) {
-        Ok(json) => Ok((body, json)),
+    let body = &data[range];
+    let text = match std::str::from_utf8(body) {
+        Ok(text) => text,
+        Err(e) => return Err(GuestFault::ResponseNotUtf8 { valid_up_to: e.valid_up_to() }),
+    };
+    // Parsed from the text just validated: serde_json's `from_str` does not validate each
+    // string's UTF-8 a second time, as `from_slice` would (same values, same errors).
+    match serde_json::from_str(text) {
+        Ok(json) => Ok((body.to_vec(), json)),
         Err(e) => Err(GuestFault::ResponseNotJson { message: e.to_string() }),
     }
 }

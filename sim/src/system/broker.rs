@@ -150,7 +150,7 @@ impl Sim {
                 channel: &spec.name,
                 msg: msg.0,
                 inv: inv.0,
-                body: &String::from_utf8_lossy(&message),
+                body: &crate::trace::lossy(&message),
             },
         );
         self.rec.channel(channel).published += 1;
