@@ -160,7 +160,7 @@ fn shipped_scenarios_keep_their_trace_hash() {
         include_str!("../../scenarios/validation/mmc3-rho080.toml"),
     );
     let pinned = [
-        ("shop", &*SHOP, 3.0, "a10a0c49236a84691909d42ddbbae10bc93ec0209d95e95d21d5e8aab8015295"),
+        ("shop", &*SHOP, 3.0, "a8c1437ace1bfa71213ca4413d8cc7244803666abe0712be10499ba199b5a641"),
         (
             "tandem",
             &*TANDEM,

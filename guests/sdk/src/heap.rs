@@ -64,6 +64,7 @@ impl<M: Memory> Heap<M> {
     }
 
     /// A block for `layout`, or null if memory cannot grow enough.
+    #[inline]
     pub(crate) fn alloc(&mut self, layout: Layout) -> *mut u8 {
         let Some(k) = class(layout) else { return core::ptr::null_mut() };
         let head = self.free[k];
@@ -81,6 +82,7 @@ impl<M: Memory> Heap<M> {
     ///
     /// # Safety
     /// `ptr` must come from this heap's `alloc`/`realloc` with `layout`, and not be used again.
+    #[inline]
     pub(crate) unsafe fn dealloc(&mut self, ptr: *mut u8, layout: Layout) {
         if let Some(k) = class(layout) {
             // SAFETY: the caller's contract: the block is ours again, big and aligned enough
@@ -229,12 +231,16 @@ pub(crate) mod wasm {
     // SAFETY: `Heap` hands out disjoint blocks of at least the layout's size, aligned to at
     // least its alignment (blocks are aligned to their power-of-two size ≥ align), and null
     // when memory cannot grow.
+    // In line into the allocator shims (`__rust_alloc`/`__rust_dealloc`): one call per
+    // allocation and per free instead of two (a call costs wasmi host time beyond its fuel).
     unsafe impl GlobalAlloc for GuestHeap {
+        #[inline(always)]
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
             // SAFETY: single-threaded; this reference ends with the call.
             unsafe { self.heap() }.alloc(layout)
         }
 
+        #[inline(always)]
         unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
             // SAFETY: GlobalAlloc's contract is `Heap::dealloc`'s.
             unsafe { self.heap().dealloc(ptr, layout) }

@@ -20,6 +20,14 @@
 //! do not use it on SDK-read types). The writer handles structs, strings without characters to
 //! escape, integers, booleans, `Option`, unit variants and newtypes. The native tests compare
 //! both paths on many inputs.
+//!
+//! Host time is not fuel: a call inside the guest costs wasmi a frame set-up and a return
+//! (its top handlers in a `perf` profile of the shop), far more than the one operator fuel
+//! charges for it. So the small helpers every request runs through — the escape check, the
+//! writer's `put`, `string`, `serialize_str`/`_u64`/`_i64`, `serialize_field` (whose static
+//! key's escape check then folds away), the string scan — are `#[inline(always)]`, and only
+//! rare paths and loops worth their own region stay out of line (benches/README.md, "Lighter
+//! guests, sixth round").
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -195,8 +203,10 @@ fn scan_string(input: &[u8], at: usize) -> Option<usize> {
 const NOT_PLAIN: usize = usize::MAX;
 
 /// [`scan_string`] as one number, [`NOT_PLAIN`] for `None` (an `Option<usize>` is returned
-/// through memory on wasm32, a dozen operators more per call).
-#[inline(never)]
+/// through memory on wasm32, a dozen operators more per call). In line at its two sites in
+/// [`scan_object`]: the loop costs the same fuel there, and a call per key and per string value
+/// costs host time.
+#[inline(always)]
 fn string_end(input: &[u8], mut at: usize) -> usize {
     // Eight bytes at a time: a loop's every iteration costs its whole body in fuel, and the
     // function's entry all of its code outside the loop, so the rare tail is out of line.
@@ -255,6 +265,7 @@ fn escaped(x: u64) -> u64 {
 }
 
 /// Whether `text` has a byte JSON escapes, eight bytes at a time.
+#[inline(always)]
 fn needs_escape(text: &[u8]) -> bool {
     // Up to eight bytes (most keys and many values), one word padded with spaces and no loop:
     // entering one is charged in fuel even for no iteration.
@@ -651,6 +662,7 @@ struct Writer {
 impl Writer {
     /// `"text"`, or [`GiveUp`] if `text` has a character JSON escapes (serde_json's rules:
     /// `"`, `\` and controls; other characters are written as they are).
+    #[inline(always)]
     fn string(&mut self, text: &str) -> Result<(), GiveUp> {
         if needs_escape(text.as_bytes()) {
             return Err(GiveUp);
@@ -661,6 +673,7 @@ impl Writer {
 
     /// `before` `"` `text` `"` `after` with one reservation and three copies (`push` and
     /// `extend_from_slice` check the capacity per piece, and every call pays its whole code).
+    #[inline(always)]
     fn put(&mut self, before: &[u8], text: &[u8], after: &[u8]) {
         let n = before.len() + 1 + text.len() + 1 + after.len();
         self.out.reserve(n);
@@ -739,6 +752,7 @@ impl<'a> ser::Serializer for &'a mut Writer {
         self.serialize_i64(v.into())
     }
 
+    #[inline(always)]
     fn serialize_i64(self, v: i64) -> Result<(), GiveUp> {
         self.signed(v);
         Ok(())
@@ -756,6 +770,7 @@ impl<'a> ser::Serializer for &'a mut Writer {
         self.serialize_u64(v.into())
     }
 
+    #[inline(always)]
     fn serialize_u64(self, v: u64) -> Result<(), GiveUp> {
         self.unsigned(v);
         Ok(())
@@ -773,6 +788,7 @@ impl<'a> ser::Serializer for &'a mut Writer {
         Err(GiveUp)
     }
 
+    #[inline(always)]
     fn serialize_str(self, v: &str) -> Result<(), GiveUp> {
         self.string(v)
     }
@@ -881,6 +897,7 @@ impl ser::SerializeStruct for Struct<'_> {
     type Ok = ();
     type Error = GiveUp;
 
+    #[inline(always)]
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
         key: &'static str,
