@@ -22,32 +22,62 @@ use crate::trace::TraceEvent;
 
 pub(super) const ID: &str = "retry-amplification";
 
+/// A path's root: a public endpoint, named `service.endpoint`.
+struct Root<'a> {
+    name: String,
+    /// The service its gateway retries are sent to: the name up to its first dot.
+    first: &'a str,
+    /// Its client requests so far.
+    clients: u64,
+}
+
+/// Names borrow from the lines read back, and a root's name is written once per endpoint,
+/// not per request.
 #[derive(Default)]
-struct Seen {
-    /// Client request → its endpoint (`service.endpoint`), the path's root.
-    root_of_client: BTreeMap<u64, String>,
+struct Seen<'a> {
+    /// A client request's (service, endpoint) → its root in `roots`.
+    root_index: BTreeMap<(&'a str, &'a str), usize>,
+    /// A root's name → its index: two (service, endpoint) pairs that write the same name are
+    /// one root, as when roots were keyed by their names.
+    by_name: BTreeMap<String, usize>,
+    roots: Vec<Root<'a>>,
+    /// Client request → its path's root.
+    root_of_client: BTreeMap<u64, usize>,
     /// A gateway try's request → the client request it carries.
     try_of: BTreeMap<u64, u64>,
     /// Invocation → the client request at the root of what caused it.
     inv_root: BTreeMap<u64, u64>,
     /// Call → (client request at its root, callee service).
-    call_root: BTreeMap<u64, (u64, String)>,
-    /// Client requests per root endpoint.
-    clients: BTreeMap<String, u64>,
-    /// (root endpoint, service) → requests sent to the service on that path.
-    sends: BTreeMap<(String, String), u64>,
-    /// (root endpoint, service) → when the cumulative ratio first passed the threshold.
-    passed_at: BTreeMap<(String, String), SimTime>,
+    call_root: BTreeMap<u64, (u64, &'a str)>,
+    /// (root, service) → requests sent to the service on that path.
+    sends: BTreeMap<(usize, &'a str), u64>,
+    /// (root, service) → when the cumulative ratio first passed the threshold.
+    passed_at: BTreeMap<(usize, &'a str), SimTime>,
     retries: u64,
 }
 
-impl Seen {
-    fn send(&mut self, client: u64, service: &str, t: SimTime, max: f64) {
-        let Some(root) = self.root_of_client.get(&client) else { return };
-        let key = (root.clone(), service.to_owned());
-        let n = self.sends.entry(key.clone()).or_default();
+impl<'a> Seen<'a> {
+    fn root(&mut self, service: &'a str, endpoint: &'a str) -> usize {
+        if let Some(&i) = self.root_index.get(&(service, endpoint)) {
+            return i;
+        }
+        let name = format!("{service}.{endpoint}");
+        let next = self.roots.len();
+        let i = *self.by_name.entry(name.clone()).or_insert(next);
+        if i == next {
+            let first = service.split('.').next().unwrap_or(service);
+            self.roots.push(Root { name, first, clients: 0 });
+        }
+        self.root_index.insert((service, endpoint), i);
+        i
+    }
+
+    fn send(&mut self, client: u64, service: &'a str, t: SimTime, max: f64) {
+        let Some(&root) = self.root_of_client.get(&client) else { return };
+        let key = (root, service);
+        let n = self.sends.entry(key).or_default();
         *n += 1;
-        let clients = self.clients.get(root).copied().unwrap_or(0).max(1);
+        let clients = self.roots[root].clients.max(1);
         if *n as f64 > max * clients as f64 {
             self.passed_at.entry(key).or_insert(t);
         }
@@ -61,8 +91,8 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
         let t = line.t;
         match &line.event {
             TraceEvent::Arrival { req, service, endpoint, .. } => {
-                let root = format!("{service}.{endpoint}");
-                *seen.clients.entry(root.clone()).or_default() += 1;
+                let root = seen.root(service, endpoint);
+                seen.roots[root].clients += 1;
                 seen.root_of_client.insert(*req, root);
                 seen.send(*req, service, t, max);
             }
@@ -70,9 +100,8 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                 seen.try_of.insert(*try_req, *req);
                 if *attempt > 0 {
                     seen.retries += 1;
-                    let service = seen.root_of_client.get(req).and_then(|r| r.split('.').next());
-                    if let Some(service) = service.map(str::to_owned) {
-                        seen.send(*req, &service, t, max);
+                    if let Some(&root) = seen.root_of_client.get(req) {
+                        seen.send(*req, seen.roots[root].first, t, max);
                     }
                 }
             }
@@ -92,14 +121,14 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
             }
             TraceEvent::CallStart { call, inv, service, .. } => {
                 if let Some(&root) = seen.inv_root.get(inv) {
-                    seen.call_root.insert(*call, (root, service.to_string()));
+                    seen.call_root.insert(*call, (root, service));
                     seen.send(root, service, t, max);
                 }
             }
             TraceEvent::CallRetry { call, .. } => {
                 seen.retries += 1;
-                if let Some((root, service)) = seen.call_root.get(call).cloned() {
-                    seen.send(root, &service, t, max);
+                if let Some(&(root, service)) = seen.call_root.get(call) {
+                    seen.send(root, service, t, max);
                 }
             }
             _ => {}
@@ -116,8 +145,15 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     let mut subjects = Vec::new();
     let mut at: Option<SimTime> = None;
     let mut worst: Option<(f64, &str, &str)> = None;
-    for ((root, service), &n) in &seen.sends {
-        let clients = seen.clients.get(root).copied().unwrap_or(0).max(1);
+    // In the order of the roots' names, then the services'.
+    let mut sends: Vec<(&str, &str, usize, u64)> = seen
+        .sends
+        .iter()
+        .map(|(&(r, service), &n)| (&*seen.roots[r].name, service, r, n))
+        .collect();
+    sends.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    for (root, service, r, n) in sends {
+        let clients = seen.roots[r].clients.max(1);
         let ratio = n as f64 / clients as f64;
         if worst.is_none_or(|(w, _, _)| ratio > w) {
             worst = Some((ratio, root, service));
@@ -126,8 +162,8 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
             findings.push(format!(
                 "client requests to {root} reached {service} {ratio:.1} times each ({n} requests for {clients} client requests), above {max}: retries multiply along the path"
             ));
-            subjects.push(service.clone());
-            if let Some(&t) = seen.passed_at.get(&(root.clone(), service.clone())) {
+            subjects.push(service.to_owned());
+            if let Some(&t) = seen.passed_at.get(&(r, service)) {
                 at = Some(at.map_or(t, |a: SimTime| a.min(t)));
             }
         }
