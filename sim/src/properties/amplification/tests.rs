@@ -151,3 +151,23 @@ fn a_call_whose_invocation_is_unknown_is_not_attributed() {
     let v = judge(&ev);
     assert_eq!(v.status, Status::Held, "{v:#?}");
 }
+
+#[test]
+fn endpoints_whose_names_join_alike_are_one_root() {
+    // `a.x` + `get` and `a` + `x.get` are both the root `a.x.get`: its two client requests are
+    // counted together, and its gateway retries go to `a`, the name up to its first dot.
+    let mut ev = Vec::new();
+    for (req, service, endpoint) in [(1, "a.x", "get"), (2, "a", "x.get")] {
+        ev.push(TraceEvent::Arrival { req, service, endpoint, body: Default::default() });
+        for attempt in 0..12 {
+            ev.push(gateway_try(req, attempt, 100 + req * 20 + u64::from(attempt)));
+        }
+    }
+    let v = judge(&ev);
+    assert_eq!(v.status, Status::Failed, "{v:#?}");
+    assert_eq!(
+        v.findings,
+        ["client requests to a.x.get reached a 11.5 times each (23 requests for 2 client \
+          requests), above 10: retries multiply along the path"],
+    );
+}
