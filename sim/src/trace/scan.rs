@@ -66,25 +66,19 @@ impl<'a> Cursor<'a> {
                 return std::str::from_utf8(span).ok().map(Cow::Borrowed);
             }
         }
-        let mut escaped = false;
+        // Here the span up to the first quote had a backslash or a control character, or there
+        // was no quote: find the closing quote past the escapes (refusing a control character
+        // on the way) and let serde_json decode the string.
         let mut i = 1;
         loop {
             match *rest.get(i)? {
                 b'"' => break,
-                b'\\' => {
-                    escaped = true;
-                    i += 2;
-                }
+                b'\\' => i += 2,
                 b if b < 0x20 => return None,
                 _ => i += 1,
             }
         }
-        let token = &rest[..=i];
-        let text = if escaped {
-            Cow::Owned(serde_json::from_slice::<String>(token).ok()?)
-        } else {
-            Cow::Borrowed(std::str::from_utf8(&token[1..i]).ok()?)
-        };
+        let text = Cow::Owned(serde_json::from_slice::<String>(&rest[..=i]).ok()?);
         self.at += i + 1;
         Some(text)
     }
