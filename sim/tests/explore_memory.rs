@@ -182,14 +182,13 @@ fn a_runs_memory_does_not_grow_with_its_length() {
     );
 }
 
-/// A writer that keeps only the SHA-256 and length of what it is given, readable after the
-/// run (the run owns the writer).
+/// A writer that keeps only the BLAKE3 hash and length of what it is given, readable after
+/// the run (the run owns the writer).
 #[derive(Clone, Default)]
-struct Digest(std::sync::Arc<std::sync::Mutex<(sha2::Sha256, u64)>>);
+struct Digest(std::sync::Arc<std::sync::Mutex<(blake3::Hasher, u64)>>);
 
 impl std::io::Write for Digest {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        use sha2::Digest as _;
         let mut d = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         d.0.update(buf);
         d.1 += buf.len() as u64;
@@ -203,9 +202,8 @@ impl std::io::Write for Digest {
 
 impl Digest {
     fn hex(&self) -> (String, u64) {
-        use sha2::Digest as _;
         let d = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let hex = d.0.clone().finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let hex = d.0.finalize().to_hex().to_string();
         (hex, d.1)
     }
 }

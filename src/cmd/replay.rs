@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use fusebench_sim::explore::replay::{ReplayFile, Role, Story, describe, mermaid, story};
+use fusebench_sim::explore::replay::{
+    ReplayFile, Role, Story, TraceWitness, describe, mermaid, story,
+};
 
 use fusebench_model::edit::FaultSpec;
 use fusebench_model::text::{self, plain};
@@ -78,10 +80,15 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let case = replay
         .reproduce(&loaded.scenario, &loaded.files, &limits)
         .with_context(|| format!("{}", args.file.display()))?;
+    // The hash as the file recorded it (a format-3 file's is SHA-256), which the rerun matched.
+    let (algorithm, hash) = match &replay.trace {
+        TraceWitness::Blake3(h) => ("", h.as_str()),
+        TraceWitness::Sha256(h) => ("SHA-256 ", h.as_str()),
+    };
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "replayed {} (seed {}): reproduced exactly (trace {})",
+        "replayed {} (seed {}): reproduced exactly (trace {algorithm}{})",
         plain(
             &std::fs::canonicalize(scenario_path)
                 .unwrap_or_else(|_| scenario_path.clone())
@@ -89,7 +96,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
                 .to_string()
         ),
         replay.seed,
-        &case.trace_hash[..16]
+        hash.get(..16).unwrap_or(hash)
     )?;
     for v in case.verdicts.iter().filter(|v| !v.passed()) {
         writeln!(out, "violated: {}", v.id)?;

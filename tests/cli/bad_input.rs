@@ -52,7 +52,7 @@ fn an_invalid_module_is_bad_input_for_every_command() {
         "schedule": { "duration_s": 1.0, "rate_scale": 1.0, "faults": [], "declared": true },
         "violated": [],
         "findings": [],
-        "trace_sha256": "0".repeat(64),
+        "trace_blake3": "0".repeat(64),
         "fields_sha256": {},
     });
     let file = dir.join("x.replay.json");

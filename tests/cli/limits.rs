@@ -112,8 +112,9 @@ fn a_replay_schedule_is_validated_limited_and_hash_checked_before_it_runs() {
     let (exit, err) = replay(&dir, "v1.json", &old);
     assert_eq!(exit, 2, "{err}");
     let expected = format!(
-        "format version 1; this fusebench reads version {}",
-        fusebench_sim::explore::replay::FORMAT
+        "format version 1; this fusebench reads versions {} and {}",
+        fusebench_sim::explore::replay::FORMAT,
+        fusebench_sim::explore::replay::FORMAT_SHA256
     );
     assert!(err.contains(&expected), "{err}");
     let _ = std::fs::remove_dir_all(&dir);

@@ -104,3 +104,70 @@ fn a_comment_edit_keeps_a_counterexample_and_a_rate_change_invalidates_it() {
     assert_eq!(code(&o), 2, "{}", stdout(&o));
     assert!(stderr(&o).contains("different version of the scenario"), "{}", stderr(&o));
 }
+
+/// A replay file of format 3, written by fusebench before the trace's witness became BLAKE3
+/// (`tests/fixtures/replay-v3/`: the file, and frozen copies of the scenario and module it was
+/// found in), still reproduces: its SHA-256 is recomputed over the rerun's trace. A wrong
+/// SHA-256 (fields resealed, as `fusebench` would) is refused as not reproduced, and a file that
+/// mixes the formats' fields is refused as corrupted.
+#[test]
+fn a_replay_file_of_format_3_reproduces_by_its_sha256() {
+    let fixture = root().join("tests/fixtures/replay-v3");
+    let file = fixture.join("replication-order.replay.json");
+    let o = replay_in(&root(), &file);
+    assert_eq!(code(&o), 1, "the counterexample fails its properties again: {}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("reproduced exactly (trace SHA-256 40b06a62d4a64fc7)"), "{out}");
+    assert!(out.contains("violated: eventual-consistency"), "{out}");
+
+    let dir = crate::support::scratch("travel", "v3");
+    for f in ["replication-order.toml", "prices.wasm"] {
+        std::fs::copy(fixture.join(f), dir.join(f)).expect("copy the fixture");
+    }
+    let text = std::fs::read_to_string(&file).expect("read");
+    let original: Value = serde_json::from_str(&text).expect("json");
+    let write = |name: &str, v: &Value| {
+        let path = dir.join(name);
+        std::fs::write(&path, v.to_string()).expect("write");
+        replay_in(&dir, &path)
+    };
+
+    // Another SHA-256, its field hash recomputed: the run's trace is not that one.
+    let mut wrong: fusebench_sim::explore::replay::ReplayFile =
+        serde_json::from_value(original.clone()).expect("a replay file");
+    wrong.trace = fusebench_sim::explore::replay::TraceWitness::Sha256("ab".repeat(32));
+    wrong.seal();
+    let wrong = serde_json::to_value(&wrong).expect("json");
+    assert_eq!(wrong["fusebench_replay"], 3, "a SHA-256 file stays format 3");
+    let o = write("wrong.json", &wrong);
+    assert_eq!(code(&o), 2, "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "did not reproduce: trace hash 40b06a62d4a64fc7a7415deeb7efab2cf12190b5c52c89958e07024e672f7551, the replay file recorded {}",
+            "ab".repeat(32)
+        )),
+        "{err}"
+    );
+
+    // Format 3 with format 4's field, and format 4 with format 3's: corrupted, saying why.
+    let mut mixed = original.clone();
+    mixed["trace_blake3"] = mixed["trace_sha256"].clone();
+    let o = write("mixed.json", &mixed);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("format 3 records the trace hash as `trace_sha256` alone"),
+        "{}",
+        stderr(&o)
+    );
+    let mut relabelled = original;
+    relabelled["fusebench_replay"] = serde_json::json!(4);
+    let o = write("relabelled.json", &relabelled);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("format 4 records the trace hash as `trace_blake3` alone"),
+        "{}",
+        stderr(&o)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -29,14 +29,67 @@ use crate::trace::{self, TraceError, TraceEvent, TraceLine};
 mod tests;
 
 /// The format version written in every replay file (2: `fields_sha256`; 3: `scenario` relative
-/// to the replay file, `scenario_sha256` over the scenario's meaning rather than its bytes).
-pub const FORMAT: u32 = 3;
+/// to the replay file, `scenario_sha256` over the scenario's meaning rather than its bytes;
+/// 4: the trace's BLAKE3 hash, `trace_blake3`, where 3 had its SHA-256, `trace_sha256`).
+pub const FORMAT: u32 = 4;
 
-/// A saved counterexample.
+/// The older format still read: the same fields, but the trace hash is SHA-256
+/// (`trace_sha256`), which a replay recomputes over the rerun's trace.
+pub const FORMAT_SHA256: u32 = 3;
+
+/// The hash a replay file recorded of its run's trace, by the algorithm of its format: the
+/// variant decides the format version written and the field's name, so a file cannot claim
+/// one algorithm and carry the other's hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TraceWitness {
+    /// Format 4 (`trace_blake3`): the hash every run reports ([`crate::trace::Trace::hash`]).
+    Blake3(String),
+    /// Format 3 (`trace_sha256`): written by fusebench before BLAKE3 became the witness.
+    Sha256(String),
+}
+
+impl TraceWitness {
+    /// The format version of a file carrying this hash.
+    #[must_use]
+    pub fn format(&self) -> u32 {
+        match self {
+            TraceWitness::Blake3(_) => FORMAT,
+            TraceWitness::Sha256(_) => FORMAT_SHA256,
+        }
+    }
+
+    /// The name of the field holding it.
+    #[must_use]
+    pub fn field(&self) -> &'static str {
+        match self {
+            TraceWitness::Blake3(_) => "trace_blake3",
+            TraceWitness::Sha256(_) => "trace_sha256",
+        }
+    }
+
+    /// The hex hash.
+    #[must_use]
+    pub fn hex(&self) -> &str {
+        match self {
+            TraceWitness::Blake3(h) | TraceWitness::Sha256(h) => h,
+        }
+    }
+
+    /// The same algorithm's hash of a rerun: its reported hash, or the SHA-256 of its trace
+    /// bytes for a format-3 file (`run` keeps them: the properties read them).
+    fn of(&self, run: &crate::system::RunResult) -> String {
+        match self {
+            TraceWitness::Blake3(_) => run.trace_hash.clone(),
+            TraceWitness::Sha256(_) => hex(&Sha256::digest(&run.trace)),
+        }
+    }
+}
+
+/// A saved counterexample. Written and read as [`ReplayWire`], whose version and trace-hash
+/// fields must agree ([`TraceWitness`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "ReplayWire", into = "ReplayWire")]
 pub struct ReplayFile {
-    pub fusebench_replay: u32,
     /// The scenario file, relative to the directory of the replay file (`/`-separated), so
     /// the replay finds it from any working directory; see [`ReplayFile::scenario_candidates`].
     pub scenario: String,
@@ -49,8 +102,8 @@ pub struct ReplayFile {
     /// The properties the case violates.
     pub violated: Vec<String>,
     pub findings: Vec<String>,
-    /// SHA-256 of the run's trace: the replay must reproduce it byte for byte.
-    pub trace_sha256: String,
+    /// The hash of the run's trace: the replay must reproduce it byte for byte.
+    pub trace: TraceWitness,
     /// For each field that decides what runs (the seed, every schedule field, the trace hash):
     /// SHA-256 of the field's name and JSON value, bound to `scenario_sha256`. An edited field,
     /// or a file moved onto another scenario, is refused and named before anything runs (the
@@ -59,13 +112,91 @@ pub struct ReplayFile {
     pub fields_sha256: BTreeMap<String, String>,
 }
 
+/// A replay file as it is written: [`ReplayFile`] with the version and the trace hash under
+/// the field its format names.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayWire {
+    fusebench_replay: u32,
+    scenario: String,
+    scenario_sha256: String,
+    seed: u64,
+    schedule: Schedule,
+    violated: Vec<String>,
+    findings: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    trace_blake3: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    trace_sha256: Option<String>,
+    fields_sha256: BTreeMap<String, String>,
+}
+
+impl TryFrom<ReplayWire> for ReplayFile {
+    type Error = String;
+
+    fn try_from(w: ReplayWire) -> Result<Self, String> {
+        let trace = match (w.fusebench_replay, w.trace_blake3, w.trace_sha256) {
+            (FORMAT, Some(h), None) => TraceWitness::Blake3(h),
+            (FORMAT_SHA256, None, Some(h)) => TraceWitness::Sha256(h),
+            (FORMAT, _, _) => {
+                return Err(format!(
+                    "format {FORMAT} records the trace hash as `trace_blake3` alone"
+                ));
+            }
+            (FORMAT_SHA256, _, _) => {
+                return Err(format!(
+                    "format {FORMAT_SHA256} records the trace hash as `trace_sha256` alone"
+                ));
+            }
+            (found, _, _) => return Err(version_problem(found)),
+        };
+        Ok(ReplayFile {
+            scenario: w.scenario,
+            scenario_sha256: w.scenario_sha256,
+            seed: w.seed,
+            schedule: w.schedule,
+            violated: w.violated,
+            findings: w.findings,
+            trace,
+            fields_sha256: w.fields_sha256,
+        })
+    }
+}
+
+impl From<ReplayFile> for ReplayWire {
+    fn from(r: ReplayFile) -> Self {
+        let (trace_blake3, trace_sha256) = match r.trace.clone() {
+            TraceWitness::Blake3(h) => (Some(h), None),
+            TraceWitness::Sha256(h) => (None, Some(h)),
+        };
+        ReplayWire {
+            fusebench_replay: r.trace.format(),
+            scenario: r.scenario,
+            scenario_sha256: r.scenario_sha256,
+            seed: r.seed,
+            schedule: r.schedule,
+            violated: r.violated,
+            findings: r.findings,
+            trace_blake3,
+            trace_sha256,
+            fields_sha256: r.fields_sha256,
+        }
+    }
+}
+
+fn version_problem(found: impl std::fmt::Display) -> String {
+    format!(
+        "the replay file has format version {found}; this fusebench reads versions {FORMAT} and {FORMAT_SHA256}"
+    )
+}
+
 /// Why a replay could not be made or trusted.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReplayError {
     #[error("the replay file is corrupted: {0}")]
     Corrupted(String),
-    #[error("the replay file has format version {found}; this fusebench reads version {FORMAT}")]
+    #[error("{}", version_problem(found))]
     Version { found: u32 },
     #[error(
         "the replay file was made from a different version of the scenario or its modules (recorded hash {recorded}, now {current}); it cannot be replayed faithfully"
@@ -180,7 +311,7 @@ fn behaviour_fields(r: &ReplayFile) -> Vec<(&'static str, serde_json::Value)> {
         ("schedule.rate_scale", serde_json::json!(sc.rate_scale)),
         ("schedule.faults", serde_json::to_value(&sc.faults).unwrap_or_default()),
         ("schedule.declared", serde_json::json!(sc.declared)),
-        ("trace_sha256", serde_json::json!(r.trace_sha256)),
+        (r.trace.field(), serde_json::json!(r.trace.hex())),
     ];
     // Only when there is one: files written before bursts existed have no hash for it and
     // stay valid, while a burst added to any file has no recorded hash and is refused.
@@ -196,7 +327,7 @@ fn field_hashes(r: &ReplayFile) -> BTreeMap<String, String> {
         .into_iter()
         .map(|(name, value)| {
             let mut h = Sha256::new();
-            h.update(format!("fusebench-replay-{FORMAT}\0").as_bytes());
+            h.update(format!("fusebench-replay-{}\0", r.trace.format()).as_bytes());
             h.update(r.scenario_sha256.as_bytes());
             h.update([0]);
             h.update(name.as_bytes());
@@ -212,14 +343,13 @@ impl ReplayFile {
     pub fn new(scenario_path: &str, s: &Scenario, files: &ModuleFiles, case: &CaseOutcome) -> Self {
         let failed: Vec<_> = case.verdicts.iter().filter(|v| !v.passed()).collect();
         let mut r = ReplayFile {
-            fusebench_replay: FORMAT,
             scenario: scenario_path.to_owned(),
             scenario_sha256: scenario_hash(s, files),
             seed: case.seed,
             schedule: case.schedule.clone(),
             violated: failed.iter().map(|v| v.id.to_string()).collect(),
             findings: failed.iter().flat_map(|v| v.findings.iter().cloned()).collect(),
-            trace_sha256: case.trace_hash.clone(),
+            trace: TraceWitness::Blake3(case.trace_hash.clone()),
             fields_sha256: BTreeMap::new(),
         };
         r.seal();
@@ -268,15 +398,11 @@ impl ReplayFile {
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(text)
             && let Some(found) = v.get("fusebench_replay").and_then(serde_json::Value::as_u64)
             && found != u64::from(FORMAT)
+            && found != u64::from(FORMAT_SHA256)
         {
             return Err(ReplayError::Version { found: u32::try_from(found).unwrap_or(u32::MAX) });
         }
-        let r: ReplayFile =
-            serde_json::from_str(text).map_err(|e| ReplayError::Corrupted(e.to_string()))?;
-        if r.fusebench_replay != FORMAT {
-            return Err(ReplayError::Version { found: r.fusebench_replay });
-        }
-        Ok(r)
+        serde_json::from_str(text).map_err(|e| ReplayError::Corrupted(e.to_string()))
     }
 
     /// Everything that can be known about the file before running it, against `s` and its
@@ -333,11 +459,9 @@ impl ReplayFile {
     ) -> Result<CaseOutcome, ReplayError> {
         self.verify(s, files, limits)?;
         let out = run_case_limited(s, files, &self.schedule, self.seed, limits)?;
-        if out.trace_hash != self.trace_sha256 {
-            return Err(ReplayError::NotReproduced {
-                expected: self.trace_sha256.clone(),
-                got: out.trace_hash,
-            });
+        let got = self.trace.of(&out.run);
+        if got != self.trace.hex() {
+            return Err(ReplayError::NotReproduced { expected: self.trace.hex().to_owned(), got });
         }
         Ok(out)
     }

@@ -11,8 +11,9 @@ use super::{CaseVerdicts, Shard};
 use crate::setup::ModuleFiles;
 use fusebench_model::Scenario;
 
-/// The shard file format version.
-pub const FORMAT: u32 = 1;
+/// The shard file format version (2: the cases' trace hashes are BLAKE3, see
+/// `crate::trace`; shards of format 1 hold SHA-256 ones and cannot join them).
+pub const FORMAT: u32 = 2;
 
 /// One shard's verdicts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

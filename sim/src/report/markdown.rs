@@ -162,7 +162,7 @@ fn summary(md: &mut String, r: &Report) {
         ("events", r.events.to_string()),
         ("requests sent / answered", format!("{} / {}", r.requests_sent, r.requests_answered)),
         ("guest fuel", r.guest_fuel.to_string()),
-        ("trace SHA-256", format!("`{}`", r.trace_hash)),
+        ("trace BLAKE3", format!("`{}`", r.trace_hash)),
     ];
     for (k, v) in rows {
         row(md, &[k.to_owned(), v]);

@@ -64,7 +64,7 @@ pub struct Report {
     /// Virtual time at the end of the run, drain included.
     pub end_s: f64,
     pub events: u64,
-    /// SHA-256 of the trace: identifies the run's behaviour.
+    /// BLAKE3 of the trace (`b3sum trace.jsonl`): identifies the run's behaviour.
     pub trace_hash: String,
     pub requests_sent: u64,
     pub requests_answered: u64,

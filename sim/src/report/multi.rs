@@ -399,7 +399,7 @@ impl MultiReport {
                 cell(e.availability, 100.0, 3),
             );
         }
-        md.push_str("\n## Runs\n\n| seed | events | SLO objectives missed | trace SHA-256 |\n");
+        md.push_str("\n## Runs\n\n| seed | events | SLO objectives missed | trace BLAKE3 |\n");
         md.push_str("|---:|---:|---:|---|\n");
         for r in &self.runs {
             let _ = writeln!(

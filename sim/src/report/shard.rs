@@ -14,8 +14,9 @@ use crate::explore::shard::{Numbering, ShardError, Slice, join_slices};
 use crate::setup::ModuleFiles;
 use fusebench_model::Scenario;
 
-/// The run shard file format version.
-pub const FORMAT: u32 = 1;
+/// The run shard file format version (2: the runs' trace hashes are BLAKE3, see
+/// `crate::trace`; shards of format 1 hold SHA-256 ones and cannot join them).
+pub const FORMAT: u32 = 2;
 
 /// The key that marks a run shard file (a `check` shard file has `fusebench_shard`).
 pub const MARK: &str = "fusebench_run_shard";

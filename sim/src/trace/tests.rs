@@ -17,6 +17,30 @@ fn lines_are_flat_json_and_hashed() {
     assert!(h.lines().is_empty());
 }
 
+/// The reported hash is BLAKE3 of the trace's bytes however they were batched: `b3sum` of the
+/// file `run --out` writes gives it (lines are handed to the hasher [`HASH_BATCH`] bytes at a
+/// time, and the rest at the end). Checked after 0 lines, within the first batch, exactly at
+/// and past several batch boundaries.
+#[test]
+fn the_hash_is_blake3_of_the_bytes_across_batches() {
+    let mut t = Trace::new(TraceMode::Full);
+    assert_eq!(t.hash(), blake3::hash(b"").to_hex().as_str());
+    let mut checked = 0;
+    for i in 0..2_000u32 {
+        t.emit(
+            SimTime(u64::from(i) * 7),
+            &TraceEvent::Registered { service: "orders", replica: i },
+        );
+        if i % 97 == 0 || t.lines().len() % HASH_BATCH < 60 {
+            assert_eq!(t.hash(), blake3::hash(t.lines()).to_hex().as_str(), "after line {i}");
+            checked += 1;
+        }
+    }
+    assert!(t.lines().len() > 4 * HASH_BATCH, "{} bytes: several batches", t.lines().len());
+    assert!(checked > 20);
+    assert_eq!(t.hash(), blake3::hash(t.lines()).to_hex().as_str());
+}
+
 /// Numbers for the sample events, one per field type.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Numbers {

@@ -99,7 +99,6 @@ fn a_stored_replay_names_its_scenario_relative_to_itself_and_finds_it_there() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let scenario = root.join("scenarios/shop/shop.toml");
     let r = ReplayFile {
-        fusebench_replay: super::FORMAT,
         scenario: scenario.display().to_string(),
         scenario_sha256: String::new(),
         seed: 1,
@@ -108,7 +107,7 @@ fn a_stored_replay_names_its_scenario_relative_to_itself_and_finds_it_there() {
         ),
         violated: Vec::new(),
         findings: Vec::new(),
-        trace_sha256: String::new(),
+        trace: super::TraceWitness::Blake3(String::new()),
         fields_sha256: std::collections::BTreeMap::new(),
     };
     let replay_path = root.join("target/some-out/shop.replay.json");
