@@ -26,66 +26,86 @@ pub(super) const ID: &str = "eventual-consistency";
 /// Diverging keys listed one by one per store; beyond, only counted.
 const SHOWN_MAX: usize = 5;
 
-/// What the trace tells about replication, per store and key.
+/// What the trace tells about replication, per (store, key) pair: indexed by the pair's id
+/// ([`Judged::store_keys`]).
 #[derive(Debug, Default)]
 struct Replication<'a> {
-    /// (store, key) → (replica, version) copies sent and not yet applied.
-    in_flight: BTreeMap<(&'a str, &'a str), BTreeSet<(u32, u64)>>,
-    /// (store, key) → (replica, version) copies dropped for good (no anti-entropy).
-    missed: BTreeMap<(&'a str, &'a str), Vec<(u32, u64)>>,
-    /// (store, key) → when a replica first missed a copy for good.
-    missed_at: BTreeMap<(&'a str, &'a str), SimTime>,
-    /// (store, key) → the last write or applied copy: when a divergence without a missed copy
+    /// Per pair: (replica, version) copies sent and not yet applied (a set: no duplicates,
+    /// order unused — only whether it is empty at the end counts).
+    in_flight: Vec<Vec<(u32, u64)>>,
+    /// Pair → (replica, version) copies dropped for good (no anti-entropy).
+    missed: BTreeMap<usize, Vec<(u32, u64)>>,
+    /// Pair → when a replica first missed a copy for good.
+    missed_at: BTreeMap<usize, SimTime>,
+    /// Per pair: the last write or applied copy: when a divergence without a missed copy
     /// (arrival order) became final.
-    last_touch: BTreeMap<(&'a str, &'a str), SimTime>,
-    /// (store, key, version) → the invocation that wrote it.
-    writers: BTreeMap<(&'a str, &'a str, u64), u64>,
+    last_touch: Vec<Option<SimTime>>,
+    /// (pair, version) → the invocation that wrote it.
+    writers: BTreeMap<(usize, u64), u64>,
     /// Stores with at least one write.
     written: BTreeSet<&'a str>,
     last_write: SimTime,
     last_fault_end: SimTime,
 }
 
-/// Read from the lines read back, keyed by names borrowed from them (nothing allocated per
-/// event).
+/// Read from the lines read back, keyed by the ids of their (store, key) pairs (nothing
+/// allocated per event, no name compared).
 fn replication<'a>(run: &'a Judged<'_>) -> Result<Replication<'a>, crate::trace::TraceError> {
-    let mut r = Replication::default();
     let (lines, error) = run.lines();
-    for line in lines {
+    let keys = run.store_keys();
+    let mut r = Replication {
+        in_flight: vec![Vec::new(); keys.len()],
+        last_touch: vec![None; keys.len()],
+        ..Replication::default()
+    };
+    // Per pair: its store's replica count, once it was written (`u32::MAX` before).
+    let mut replicas = vec![u32::MAX; keys.len()];
+    for (i, line) in lines.iter().enumerate() {
+        let Some(id) = keys.of_line(i) else {
+            if let TraceEvent::FaultEnd { .. } = &line.event {
+                r.last_fault_end = line.t;
+            }
+            continue;
+        };
         match &line.event {
-            TraceEvent::StoreWrite { store, replica, key, version, inv, .. } => {
-                r.last_touch.insert((store, key), line.t);
-                r.writers.insert((store, key, *version), *inv);
-                let n = run.stores.get(&**store).map_or(0, Vec::len) as u32;
-                let copies = r.in_flight.entry((store, key)).or_default();
-                copies.extend((0..n).filter(|o| o != replica).map(|o| (o, *version)));
-                r.written.insert(store);
+            TraceEvent::StoreWrite { store, replica, version, inv, .. } => {
+                r.last_touch[id] = Some(line.t);
+                r.writers.insert((id, *version), *inv);
+                if replicas[id] == u32::MAX {
+                    replicas[id] = run.stores.get(&**store).map_or(0, Vec::len) as u32;
+                    r.written.insert(store);
+                }
+                let copies = &mut r.in_flight[id];
+                for o in (0..replicas[id]).filter(|o| o != replica) {
+                    if !copies.contains(&(o, *version)) {
+                        copies.push((o, *version));
+                    }
+                }
                 r.last_write = line.t;
             }
-            TraceEvent::StoreApply { store, replica, key, version, applied } => {
+            TraceEvent::StoreApply { replica, version, applied, .. } => {
                 if *applied {
-                    r.last_touch.insert((store, key), line.t);
+                    r.last_touch[id] = Some(line.t);
                 }
-                if let Some(c) = r.in_flight.get_mut(&(&**store, &**key)) {
-                    c.remove(&(*replica, *version));
+                let copies = &mut r.in_flight[id];
+                if let Some(at) = copies.iter().position(|c| *c == (*replica, *version)) {
+                    copies.swap_remove(at);
                 }
             }
-            TraceEvent::ReplicaMissed { store, replica, key, version } => {
-                let sk = (&**store, &**key);
-                if let Some(c) = r.in_flight.get_mut(&sk) {
-                    c.remove(&(*replica, *version));
+            TraceEvent::ReplicaMissed { replica, version, .. } => {
+                let copies = &mut r.in_flight[id];
+                if let Some(at) = copies.iter().position(|c| *c == (*replica, *version)) {
+                    copies.swap_remove(at);
                 }
-                r.missed_at.entry(sk).or_insert(line.t);
-                r.missed.entry(sk).or_default().push((*replica, *version));
+                r.missed_at.entry(id).or_insert(line.t);
+                r.missed.entry(id).or_default().push((*replica, *version));
             }
-            TraceEvent::FaultEnd { .. } => r.last_fault_end = line.t,
             _ => {}
         }
     }
     if let Some(e) = error {
         return Err(e.clone());
     }
-    r.in_flight.retain(|_, c| !c.is_empty());
     Ok(r)
 }
 
@@ -94,6 +114,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
         Ok(r) => r,
         Err(e) => return Verdict::new(ID, vec![unreadable(&e)], Vec::new()),
     };
+    let (lines, pairs) = (run.lines().0, run.store_keys());
     let mut findings = Vec::new();
     let mut notes = Vec::new();
     let mut subjects = Vec::new();
@@ -114,8 +135,8 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
         let mut diverging = 0;
         for k in &keys {
             let key = String::from_utf8_lossy(k).into_owned();
-            let sk = (store.as_str(), key.as_str());
-            if rep.in_flight.contains_key(&sk) {
+            let id = pairs.id(lines, store, &key);
+            if id.is_some_and(|id| !rep.in_flight[id].is_empty()) {
                 skipped_keys += 1;
                 continue;
             }
@@ -130,12 +151,14 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                 continue;
             }
             subjects.extend([store.clone(), key.clone()]);
-            if let Some(t) = rep.missed_at.get(&sk).or_else(|| rep.last_touch.get(&sk)) {
-                first = Some(first.map_or(*t, |f| f.min(*t)));
+            let missed = id.and_then(|id| rep.missed.get(&id));
+            let touched = id.and_then(|id| rep.missed_at.get(&id).copied().or(rep.last_touch[id]));
+            if let Some(t) = touched {
+                first = Some(first.map_or(t, |f| f.min(t)));
             }
             // The writes some replica never got: their invocations start the chain.
-            for (_, version) in rep.missed.get(&sk).into_iter().flatten() {
-                if let Some(inv) = rep.writers.get(&(store.as_str(), key.as_str(), *version)) {
+            for (_, version) in missed.into_iter().flatten() {
+                if let Some(inv) = id.and_then(|id| rep.writers.get(&(id, *version))) {
                     subjects.push(Link::Inv(*inv).to_string());
                 }
             }
@@ -148,7 +171,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                     format!("replica {i} = {} (version {version})", show(*v))
                 })
                 .collect();
-            let why = match rep.missed.get(&sk) {
+            let why = match missed {
                 Some(m) => {
                     let m: Vec<String> =
                         m.iter().map(|(r, v)| format!("replica {r} missed version {v}")).collect();
