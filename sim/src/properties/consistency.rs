@@ -18,6 +18,7 @@ use fusebench_model::Scenario;
 use fusebench_model::scenario::ConflictPolicy;
 
 use super::{Judged, Link, Verdict, show, unreadable};
+use crate::system::Versioned;
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
@@ -109,6 +110,21 @@ fn replication<'a>(run: &'a Judged<'_>) -> Result<Replication<'a>, crate::trace:
     Ok(r)
 }
 
+/// Every key some replica holds, in key order (as a `BTreeSet` of them all would list them),
+/// each with every replica's entry for it: the replicas' ordered maps walked together, one
+/// step per key, instead of a set of all keys and a search of every replica per key.
+fn merged(
+    replicas: &[BTreeMap<Vec<u8>, Versioned>],
+) -> impl Iterator<Item = (&Vec<u8>, Vec<Option<&Versioned>>)> {
+    let mut walks: Vec<_> = replicas.iter().map(|r| r.iter().peekable()).collect();
+    std::iter::from_fn(move || {
+        let next = walks.iter_mut().filter_map(|w| w.peek().map(|(k, _)| *k)).min()?;
+        let entries =
+            walks.iter_mut().map(|w| w.next_if(|(k, _)| *k == next).map(|(_, v)| v)).collect();
+        Some((next, entries))
+    })
+}
+
 pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     let rep = match replication(run) {
         Ok(r) => r,
@@ -131,10 +147,9 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
             .iter()
             .find(|x| &x.name == store)
             .is_some_and(|x| x.conflict == ConflictPolicy::ArrivalOrder);
-        let keys: BTreeSet<&Vec<u8>> = replicas.iter().flat_map(|r| r.keys()).collect();
         let mut diverging = 0;
-        for k in &keys {
-            let key = String::from_utf8_lossy(k).into_owned();
+        for (k, entries) in merged(replicas) {
+            let key = String::from_utf8_lossy(k);
             let id = pairs.id(lines, store, &key);
             if id.is_some_and(|id| !rep.in_flight[id].is_empty()) {
                 skipped_keys += 1;
@@ -142,7 +157,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
             }
             judged_keys += 1;
             let values: Vec<Option<&Vec<u8>>> =
-                replicas.iter().map(|r| r.get(*k).and_then(|v| v.value.as_ref())).collect();
+                entries.iter().map(|e| e.and_then(|v| v.value.as_ref())).collect();
             if values.iter().all(|v| *v == values[0]) {
                 continue;
             }
@@ -150,7 +165,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
             if diverging > SHOWN_MAX {
                 continue;
             }
-            subjects.extend([store.clone(), key.clone()]);
+            subjects.extend([store.clone(), key.to_string()]);
             let missed = id.and_then(|id| rep.missed.get(&id));
             let touched = id.and_then(|id| rep.missed_at.get(&id).copied().or(rep.last_touch[id]));
             if let Some(t) = touched {
@@ -164,10 +179,10 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
             }
             let shown: Vec<String> = values
                 .iter()
-                .zip(replicas)
+                .zip(&entries)
                 .enumerate()
-                .map(|(i, (v, r))| {
-                    let version = r.get(*k).map_or(0, |x| x.version);
+                .map(|(i, (v, e))| {
+                    let version = e.map_or(0, |x| x.version);
                     format!("replica {i} = {} (version {version})", show(*v))
                 })
                 .collect();
@@ -269,6 +284,32 @@ mod tests {
             .collect();
         run.stores.insert("db".into(), replicas);
         (s, run)
+    }
+
+    /// The replicas' maps walked together list what a set of every key, then a search of
+    /// each replica per key, listed: same keys, same order, same entries (a key some replicas
+    /// lack, a replica with no key, keys only one replica holds, first and last).
+    #[test]
+    fn merged_replicas_list_the_keys_and_entries_a_set_of_all_keys_did() {
+        use std::collections::{BTreeMap, BTreeSet};
+        let replica = |keys: &[(&str, u64)]| -> BTreeMap<Vec<u8>, Versioned> {
+            let entry = |(k, v): &(&str, u64)| {
+                (k.as_bytes().to_vec(), Versioned { value: Some(vec![*v as u8]), version: *v })
+            };
+            keys.iter().map(entry).collect()
+        };
+        let replicas = [
+            replica(&[("b", 1), ("d", 2), ("dd", 9)]),
+            replica(&[]),
+            replica(&[("a", 3), ("b", 4), ("e", 5)]),
+            replica(&[("d", 6), ("c", 7), ("f", 8), ("", 10)]),
+        ];
+        let keys: BTreeSet<&Vec<u8>> = replicas.iter().flat_map(|r| r.keys()).collect();
+        let by_set: Vec<(&Vec<u8>, Vec<Option<&Versioned>>)> =
+            keys.into_iter().map(|k| (k, replicas.iter().map(|r| r.get(k)).collect())).collect();
+        let walked: Vec<_> = super::merged(&replicas).collect();
+        assert_eq!(walked, by_set);
+        assert_eq!(walked.len(), 8);
     }
 
     #[test]
