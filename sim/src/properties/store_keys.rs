@@ -10,6 +10,12 @@
 //! alone; the hash table is only ever probed, never iterated, so no hash order can reach a
 //! verdict.
 
+use std::hash::BuildHasher as _;
+
+use foldhash::fast::FixedState;
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
+
 use super::{Event, Line};
 use crate::trace::TraceEvent;
 
@@ -36,37 +42,29 @@ pub(crate) struct StoreKeys {
     of_line: Vec<u32>,
     /// Per id: the line it first appeared on (its names are read from there).
     first: Vec<u32>,
-    /// Per id: the hash of its names (to grow the table without hashing again).
+    /// Per id: the hash of its names (to grow the table without hashing them again).
     hashes: Vec<u64>,
-    /// Open addressing, linear probing: id + 1 per slot, 0 for an empty one. A power of two
-    /// long, at most half full.
-    slots: Vec<u32>,
+    /// The ids, found by the hash of their names: probed, never iterated.
+    table: HashTable<u32>,
 }
 
-/// FxHash's step over 8 bytes at a time; the store's length goes first so that `("a", "bc")`
-/// and `("ab", "c")` hash apart (equality compares both names anyway).
+/// A fixed seed: the table's layout, and so its speed, is the same on every run (its order
+/// never reaches a verdict either way).
+const HASHER: FixedState = FixedState::with_seed(0);
+
+/// The hash of a pair; hashing the tuple writes each name's length, so `("a", "bc")` and
+/// `("ab", "c")` hash apart (equality compares both names anyway).
 fn hash(store: &str, key: &str) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h: u64 = 0;
-    let mut add = |w: u64| h = (h.rotate_left(5) ^ w).wrapping_mul(K);
-    add(store.len() as u64);
-    for bytes in [store.as_bytes(), key.as_bytes()] {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            add(u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
-        }
-        let mut last = [0u8; 8];
-        let rest = chunks.remainder();
-        last[..rest.len()].copy_from_slice(rest);
-        add(u64::from_le_bytes(last) ^ ((rest.len() as u64) << 56));
-    }
-    // FxHash leaves its low bits poor, and the table indexes by them: MurmurHash3's finalizer
-    // spreads every bit over them (without it, shop keys probe long runs of slots).
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
+    HASHER.hash_one((store, key))
+}
+
+/// The names of pair `id`, read from the line it first appeared on.
+fn names_at<'a>(lines: &'a [Line<'_>], first: &[u32], id: usize) -> (&'a str, &'a str) {
+    first
+        .get(id)
+        .and_then(|l| lines.get(*l as usize))
+        .and_then(|l| pair(&l.event))
+        .unwrap_or(("", ""))
 }
 
 impl StoreKeys {
@@ -74,7 +72,7 @@ impl StoreKeys {
     pub(crate) fn of(lines: &[Line<'_>]) -> Self {
         let mut keys = StoreKeys {
             of_line: Vec::with_capacity(lines.len()),
-            slots: vec![0; 1024],
+            table: HashTable::with_capacity(1024),
             ..StoreKeys::default()
         };
         for (i, line) in lines.iter().enumerate() {
@@ -99,71 +97,34 @@ impl StoreKeys {
 
     /// The names of pair `id`, borrowed from `lines` (the lines it was built from).
     pub(crate) fn names<'a>(&self, lines: &'a [Line<'_>], id: usize) -> (&'a str, &'a str) {
-        self.first
-            .get(id)
-            .and_then(|l| lines.get(*l as usize))
-            .and_then(|l| pair(&l.event))
-            .unwrap_or(("", ""))
+        names_at(lines, &self.first, id)
     }
 
     /// The id of (`store`, `key`), if some store event of `lines` names it.
     pub(crate) fn id(&self, lines: &[Line<'_>], store: &str, key: &str) -> Option<usize> {
         let h = hash(store, key);
-        let mask = self.slots.len() - 1;
-        let mut at = h as usize & mask;
-        loop {
-            match self.slots[at] {
-                0 => return None,
-                s => {
-                    let id = (s - 1) as usize;
-                    if self.hashes[id] == h && self.names(lines, id) == (store, key) {
-                        return Some(id);
-                    }
-                }
-            }
-            at = (at + 1) & mask;
-        }
+        let same = |id: &u32| {
+            self.hashes[*id as usize] == h && self.names(lines, *id as usize) == (store, key)
+        };
+        self.table.find(h, same).map(|id| *id as usize)
     }
 
     fn intern(&mut self, lines: &[Line<'_>], store: &str, key: &str, line: usize) -> u32 {
         let h = hash(store, key);
-        let mask = self.slots.len() - 1;
-        let mut at = h as usize & mask;
-        loop {
-            match self.slots[at] {
-                0 => break,
-                s => {
-                    let id = s - 1;
-                    if self.hashes[id as usize] == h
-                        && self.names(lines, id as usize) == (store, key)
-                    {
-                        return id;
-                    }
-                }
+        let StoreKeys { first, hashes, table, .. } = self;
+        let same = |id: &u32| {
+            hashes[*id as usize] == h && names_at(lines, first, *id as usize) == (store, key)
+        };
+        match table.entry(h, same, |id| hashes[*id as usize]) {
+            Entry::Occupied(e) => *e.get(),
+            Entry::Vacant(v) => {
+                let id = first.len() as u32;
+                v.insert(id);
+                first.push(line as u32);
+                hashes.push(h);
+                id
             }
-            at = (at + 1) & mask;
         }
-        let id = self.first.len() as u32;
-        self.first.push(line as u32);
-        self.hashes.push(h);
-        self.slots[at] = id + 1;
-        if self.first.len() * 2 > self.slots.len() {
-            self.grow();
-        }
-        id
-    }
-
-    fn grow(&mut self) {
-        let mut slots = vec![0u32; self.slots.len() * 2];
-        let mask = slots.len() - 1;
-        for (id, h) in self.hashes.iter().enumerate() {
-            let mut at = *h as usize & mask;
-            while slots[at] != 0 {
-                at = (at + 1) & mask;
-            }
-            slots[at] = id as u32 + 1;
-        }
-        self.slots = slots;
     }
 }
 
@@ -220,27 +181,5 @@ mod tests {
         assert!(keys.len() > 1000, "{}", keys.len());
         assert_eq!(keys.id(&lines, "a", "zzz"), None);
         assert_eq!(keys.of_line(lines.len()), None);
-    }
-
-    /// Keys named as the shop names them (long shared prefixes, numbered suffixes) sit at or
-    /// right beside their hash's slot: the table indexes by the hash's low bits, which FxHash
-    /// alone leaves poor (without the finalizer, runs of hundreds of slots).
-    #[test]
-    fn shop_like_keys_spread_over_the_table() {
-        let mut lines = Vec::new();
-        for i in 0..20_000 {
-            let key = format!("reservation/ord-k{}-{}", i % 7, i);
-            lines.push(read("inventory-db".to_owned(), key));
-        }
-        let keys = StoreKeys::of(&lines);
-        let mask = keys.slots.len() - 1;
-        let displaced: usize = (keys.slots.iter().enumerate())
-            .filter(|(_, s)| **s != 0)
-            .map(|(at, s)| {
-                (at + keys.slots.len() - (keys.hashes[*s as usize - 1] as usize & mask)) & mask
-            })
-            .sum();
-        let mean = displaced as f64 / keys.len() as f64;
-        assert!(mean < 2.0, "mean displacement {mean:.1} slots");
     }
 }
