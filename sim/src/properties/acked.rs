@@ -27,8 +27,8 @@ const SHOWN_MAX: usize = 10;
 /// A replica of a key going back from `from` to the older `to`.
 #[derive(Debug)]
 struct Regress {
-    store: String,
-    key: String,
+    /// The id of its (store, key) pair ([`Judged::store_keys`]).
+    pair: usize,
     replica: u32,
     from: u64,
     to: u64,
@@ -37,43 +37,49 @@ struct Regress {
     by: u64,
 }
 
-pub(super) fn check<'a>(_s: &Scenario, run: &'a Judged<'_>) -> Verdict {
-    // (store, replica, key) → version held
-    // Keyed by names borrowed from the lines read back: nothing is allocated per event.
+pub(super) fn check(_s: &Scenario, run: &Judged<'_>) -> Verdict {
+    // Keyed by the ids of the lines' (store, key) pairs: no name compared per event.
     let (lines, error) = run.lines();
-    let mut held: BTreeMap<(&'a str, u32, &'a str), u64> = BTreeMap::new();
-    let mut acked: BTreeMap<(&str, &str), Acks> = BTreeMap::new();
+    let pairs = run.store_keys();
+    // Per pair: (replica, version held) for each replica it moved at.
+    let mut held: Vec<Vec<(u32, u64)>> = vec![Vec::new(); pairs.len()];
+    // Per pair: its acknowledged writes.
+    let mut acked: Vec<Acks> = vec![Acks::new(); pairs.len()];
     let mut who: BTreeMap<u64, (&str, &str)> = BTreeMap::new();
     let mut regressions = Vec::new();
-    let mut moved = |at: (&'a str, u32, &'a str), version: u64, t: SimTime, by| {
-        let cur = held.entry(at).or_insert(0);
+    let mut moved = |pair: usize, replica: u32, version: u64, t: SimTime, by| {
+        let at = &mut held[pair];
+        let cur = match at.iter().position(|(r, _)| *r == replica) {
+            Some(i) => &mut at[i].1,
+            None => {
+                at.push((replica, 0));
+                &mut at.last_mut().expect("just pushed").1
+            }
+        };
         if version < *cur {
-            let (store, replica, key) = at;
-            regressions.push(Regress {
-                store: store.to_owned(),
-                key: key.to_owned(),
-                replica,
-                from: *cur,
-                to: version,
-                t,
-                by,
-            });
+            regressions.push(Regress { pair, replica, from: *cur, to: version, t, by });
         }
         *cur = version;
     };
-    for line in lines {
+    for (i, line) in lines.iter().enumerate() {
         match &line.event {
             TraceEvent::InvocationStart { inv, service, endpoint, .. } => {
                 who.insert(*inv, (service, endpoint));
             }
-            TraceEvent::StoreWrite { store, replica, key, version, inv, .. } => {
-                moved((store, *replica, key), *version, line.t, *inv);
+            TraceEvent::StoreWrite { replica, version, inv, .. } => {
+                if let Some(pair) = pairs.of_line(i) {
+                    moved(pair, *replica, *version, line.t, *inv);
+                }
             }
-            TraceEvent::StoreApply { store, replica, key, version, applied: true } => {
-                moved((store, *replica, key), *version, line.t, 0);
+            TraceEvent::StoreApply { replica, version, applied: true, .. } => {
+                if let Some(pair) = pairs.of_line(i) {
+                    moved(pair, *replica, *version, line.t, 0);
+                }
             }
-            TraceEvent::StoreAcked { inv, store, key, version } => {
-                acked.entry((store, key)).or_default().insert(*version, (*inv, line.t));
+            TraceEvent::StoreAcked { inv, version, .. } => {
+                if let Some(pair) = pairs.of_line(i) {
+                    acked[pair].insert(*version, (*inv, line.t));
+                }
             }
             _ => {}
         }
@@ -82,7 +88,7 @@ pub(super) fn check<'a>(_s: &Scenario, run: &'a Judged<'_>) -> Verdict {
         return Verdict::new(ID, vec![unreadable(e)], Vec::new());
     }
     let who = |inv: &u64| who.get(inv).map(|(service, endpoint)| format!("{service}.{endpoint}"));
-    let total: usize = acked.values().map(BTreeMap::len).sum();
+    let total: usize = acked.iter().map(BTreeMap::len).sum();
     if total == 0 {
         return Verdict::not_exercised(ID, "no key-value write was acknowledged");
     }
@@ -90,7 +96,7 @@ pub(super) fn check<'a>(_s: &Scenario, run: &'a Judged<'_>) -> Verdict {
     // The first regression that lost an acknowledged write: when the violation shows.
     let mut first: Option<SimTime> = None;
     for r in &regressions {
-        let Some(acks) = acked.get(&(r.store.as_str(), r.key.as_str())) else { continue };
+        let acks = &acked[r.pair];
         // The newest acknowledged write the replica reflected and no longer does.
         let Some((version, (inv, t_ack))) = acks.range(r.to + 1..=r.from).next_back() else {
             continue;
@@ -99,7 +105,8 @@ pub(super) fn check<'a>(_s: &Scenario, run: &'a Judged<'_>) -> Verdict {
         first = Some(first.map_or(r.t, |f| f.min(r.t)));
         if findings.len() < SHOWN_MAX {
             let writer = who(inv);
-            subjects.extend([r.store.clone(), r.key.clone()]);
+            let (store, key) = pairs.names(lines, r.pair);
+            subjects.extend([store.to_owned(), key.to_owned()]);
             subjects.extend(writer.clone());
             let writer = writer.unwrap_or_else(|| "(no invocation)".to_owned());
             subjects.push(Link::Inv(*inv).to_string());
@@ -108,8 +115,8 @@ pub(super) fn check<'a>(_s: &Scenario, run: &'a Judged<'_>) -> Verdict {
             }
             findings.push(format!(
                 "store `{}` key `{}`: the write of version {version} by `{writer}` (invocation {inv}, acknowledged at {:.3} s) was lost at replica {}: at {:.3} s it went back from version {} to the older version {}",
-                r.store,
-                r.key,
+                store,
+                key,
                 t_ack.as_secs_f64(),
                 r.replica,
                 r.t.as_secs_f64(),

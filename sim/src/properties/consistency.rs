@@ -18,6 +18,7 @@ use fusebench_model::Scenario;
 use fusebench_model::scenario::ConflictPolicy;
 
 use super::{Judged, Link, Verdict, show, unreadable};
+use crate::system::Versioned;
 use crate::time::SimTime;
 use crate::trace::TraceEvent;
 
@@ -26,67 +27,102 @@ pub(super) const ID: &str = "eventual-consistency";
 /// Diverging keys listed one by one per store; beyond, only counted.
 const SHOWN_MAX: usize = 5;
 
-/// What the trace tells about replication, per store and key.
+/// What the trace tells about replication, per (store, key) pair: indexed by the pair's id
+/// ([`Judged::store_keys`]).
 #[derive(Debug, Default)]
 struct Replication<'a> {
-    /// (store, key) → (replica, version) copies sent and not yet applied.
-    in_flight: BTreeMap<(&'a str, &'a str), BTreeSet<(u32, u64)>>,
-    /// (store, key) → (replica, version) copies dropped for good (no anti-entropy).
-    missed: BTreeMap<(&'a str, &'a str), Vec<(u32, u64)>>,
-    /// (store, key) → when a replica first missed a copy for good.
-    missed_at: BTreeMap<(&'a str, &'a str), SimTime>,
-    /// (store, key) → the last write or applied copy: when a divergence without a missed copy
+    /// Per pair: (replica, version) copies sent and not yet applied (a set: no duplicates,
+    /// order unused — only whether it is empty at the end counts).
+    in_flight: Vec<Vec<(u32, u64)>>,
+    /// Pair → (replica, version) copies dropped for good (no anti-entropy).
+    missed: BTreeMap<usize, Vec<(u32, u64)>>,
+    /// Pair → when a replica first missed a copy for good.
+    missed_at: BTreeMap<usize, SimTime>,
+    /// Per pair: the last write or applied copy: when a divergence without a missed copy
     /// (arrival order) became final.
-    last_touch: BTreeMap<(&'a str, &'a str), SimTime>,
-    /// (store, key, version) → the invocation that wrote it.
-    writers: BTreeMap<(&'a str, &'a str, u64), u64>,
+    last_touch: Vec<Option<SimTime>>,
+    /// (pair, version) → the invocation that wrote it.
+    writers: BTreeMap<(usize, u64), u64>,
     /// Stores with at least one write.
     written: BTreeSet<&'a str>,
     last_write: SimTime,
     last_fault_end: SimTime,
 }
 
-/// Read from the lines read back, keyed by names borrowed from them (nothing allocated per
-/// event).
+/// Read from the lines read back, keyed by the ids of their (store, key) pairs (nothing
+/// allocated per event, no name compared).
 fn replication<'a>(run: &'a Judged<'_>) -> Result<Replication<'a>, crate::trace::TraceError> {
-    let mut r = Replication::default();
     let (lines, error) = run.lines();
-    for line in lines {
+    let keys = run.store_keys();
+    let mut r = Replication {
+        in_flight: vec![Vec::new(); keys.len()],
+        last_touch: vec![None; keys.len()],
+        ..Replication::default()
+    };
+    // Per pair: its store's replica count, once it was written (`u32::MAX` before).
+    let mut replicas = vec![u32::MAX; keys.len()];
+    for (i, line) in lines.iter().enumerate() {
+        let Some(id) = keys.of_line(i) else {
+            if let TraceEvent::FaultEnd { .. } = &line.event {
+                r.last_fault_end = line.t;
+            }
+            continue;
+        };
         match &line.event {
-            TraceEvent::StoreWrite { store, replica, key, version, inv, .. } => {
-                r.last_touch.insert((store, key), line.t);
-                r.writers.insert((store, key, *version), *inv);
-                let n = run.stores.get(&**store).map_or(0, Vec::len) as u32;
-                let copies = r.in_flight.entry((store, key)).or_default();
-                copies.extend((0..n).filter(|o| o != replica).map(|o| (o, *version)));
-                r.written.insert(store);
+            TraceEvent::StoreWrite { store, replica, version, inv, .. } => {
+                r.last_touch[id] = Some(line.t);
+                r.writers.insert((id, *version), *inv);
+                if replicas[id] == u32::MAX {
+                    replicas[id] = run.stores.get(&**store).map_or(0, Vec::len) as u32;
+                    r.written.insert(store);
+                }
+                let copies = &mut r.in_flight[id];
+                for o in (0..replicas[id]).filter(|o| o != replica) {
+                    if !copies.contains(&(o, *version)) {
+                        copies.push((o, *version));
+                    }
+                }
                 r.last_write = line.t;
             }
-            TraceEvent::StoreApply { store, replica, key, version, applied } => {
+            TraceEvent::StoreApply { replica, version, applied, .. } => {
                 if *applied {
-                    r.last_touch.insert((store, key), line.t);
+                    r.last_touch[id] = Some(line.t);
                 }
-                if let Some(c) = r.in_flight.get_mut(&(&**store, &**key)) {
-                    c.remove(&(*replica, *version));
+                let copies = &mut r.in_flight[id];
+                if let Some(at) = copies.iter().position(|c| *c == (*replica, *version)) {
+                    copies.swap_remove(at);
                 }
             }
-            TraceEvent::ReplicaMissed { store, replica, key, version } => {
-                let sk = (&**store, &**key);
-                if let Some(c) = r.in_flight.get_mut(&sk) {
-                    c.remove(&(*replica, *version));
+            TraceEvent::ReplicaMissed { replica, version, .. } => {
+                let copies = &mut r.in_flight[id];
+                if let Some(at) = copies.iter().position(|c| *c == (*replica, *version)) {
+                    copies.swap_remove(at);
                 }
-                r.missed_at.entry(sk).or_insert(line.t);
-                r.missed.entry(sk).or_default().push((*replica, *version));
+                r.missed_at.entry(id).or_insert(line.t);
+                r.missed.entry(id).or_default().push((*replica, *version));
             }
-            TraceEvent::FaultEnd { .. } => r.last_fault_end = line.t,
             _ => {}
         }
     }
     if let Some(e) = error {
         return Err(e.clone());
     }
-    r.in_flight.retain(|_, c| !c.is_empty());
     Ok(r)
+}
+
+/// Every key some replica holds, in key order (as a `BTreeSet` of them all would list them),
+/// each with every replica's entry for it: the replicas' ordered maps walked together, one
+/// step per key, instead of a set of all keys and a search of every replica per key.
+fn merged(
+    replicas: &[BTreeMap<Vec<u8>, Versioned>],
+) -> impl Iterator<Item = (&Vec<u8>, Vec<Option<&Versioned>>)> {
+    let mut walks: Vec<_> = replicas.iter().map(|r| r.iter().peekable()).collect();
+    std::iter::from_fn(move || {
+        let next = walks.iter_mut().filter_map(|w| w.peek().map(|(k, _)| *k)).min()?;
+        let entries =
+            walks.iter_mut().map(|w| w.next_if(|(k, _)| *k == next).map(|(_, v)| v)).collect();
+        Some((next, entries))
+    })
 }
 
 pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
@@ -94,6 +130,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
         Ok(r) => r,
         Err(e) => return Verdict::new(ID, vec![unreadable(&e)], Vec::new()),
     };
+    let (lines, pairs) = (run.lines().0, run.store_keys());
     let mut findings = Vec::new();
     let mut notes = Vec::new();
     let mut subjects = Vec::new();
@@ -110,18 +147,17 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
             .iter()
             .find(|x| &x.name == store)
             .is_some_and(|x| x.conflict == ConflictPolicy::ArrivalOrder);
-        let keys: BTreeSet<&Vec<u8>> = replicas.iter().flat_map(|r| r.keys()).collect();
         let mut diverging = 0;
-        for k in &keys {
-            let key = String::from_utf8_lossy(k).into_owned();
-            let sk = (store.as_str(), key.as_str());
-            if rep.in_flight.contains_key(&sk) {
+        for (k, entries) in merged(replicas) {
+            let key = String::from_utf8_lossy(k);
+            let id = pairs.id(lines, store, &key);
+            if id.is_some_and(|id| !rep.in_flight[id].is_empty()) {
                 skipped_keys += 1;
                 continue;
             }
             judged_keys += 1;
             let values: Vec<Option<&Vec<u8>>> =
-                replicas.iter().map(|r| r.get(*k).and_then(|v| v.value.as_ref())).collect();
+                entries.iter().map(|e| e.and_then(|v| v.value.as_ref())).collect();
             if values.iter().all(|v| *v == values[0]) {
                 continue;
             }
@@ -129,26 +165,28 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
             if diverging > SHOWN_MAX {
                 continue;
             }
-            subjects.extend([store.clone(), key.clone()]);
-            if let Some(t) = rep.missed_at.get(&sk).or_else(|| rep.last_touch.get(&sk)) {
-                first = Some(first.map_or(*t, |f| f.min(*t)));
+            subjects.extend([store.clone(), key.to_string()]);
+            let missed = id.and_then(|id| rep.missed.get(&id));
+            let touched = id.and_then(|id| rep.missed_at.get(&id).copied().or(rep.last_touch[id]));
+            if let Some(t) = touched {
+                first = Some(first.map_or(t, |f| f.min(t)));
             }
             // The writes some replica never got: their invocations start the chain.
-            for (_, version) in rep.missed.get(&sk).into_iter().flatten() {
-                if let Some(inv) = rep.writers.get(&(store.as_str(), key.as_str(), *version)) {
+            for (_, version) in missed.into_iter().flatten() {
+                if let Some(inv) = id.and_then(|id| rep.writers.get(&(id, *version))) {
                     subjects.push(Link::Inv(*inv).to_string());
                 }
             }
             let shown: Vec<String> = values
                 .iter()
-                .zip(replicas)
+                .zip(&entries)
                 .enumerate()
-                .map(|(i, (v, r))| {
-                    let version = r.get(*k).map_or(0, |x| x.version);
+                .map(|(i, (v, e))| {
+                    let version = e.map_or(0, |x| x.version);
                     format!("replica {i} = {} (version {version})", show(*v))
                 })
                 .collect();
-            let why = match rep.missed.get(&sk) {
+            let why = match missed {
                 Some(m) => {
                     let m: Vec<String> =
                         m.iter().map(|(r, v)| format!("replica {r} missed version {v}")).collect();
@@ -246,6 +284,32 @@ mod tests {
             .collect();
         run.stores.insert("db".into(), replicas);
         (s, run)
+    }
+
+    /// The replicas' maps walked together list what a set of every key, then a search of
+    /// each replica per key, listed: same keys, same order, same entries (a key some replicas
+    /// lack, a replica with no key, keys only one replica holds, first and last).
+    #[test]
+    fn merged_replicas_list_the_keys_and_entries_a_set_of_all_keys_did() {
+        use std::collections::{BTreeMap, BTreeSet};
+        let replica = |keys: &[(&str, u64)]| -> BTreeMap<Vec<u8>, Versioned> {
+            let entry = |(k, v): &(&str, u64)| {
+                (k.as_bytes().to_vec(), Versioned { value: Some(vec![*v as u8]), version: *v })
+            };
+            keys.iter().map(entry).collect()
+        };
+        let replicas = [
+            replica(&[("b", 1), ("d", 2), ("dd", 9)]),
+            replica(&[]),
+            replica(&[("a", 3), ("b", 4), ("e", 5)]),
+            replica(&[("d", 6), ("c", 7), ("f", 8), ("", 10)]),
+        ];
+        let keys: BTreeSet<&Vec<u8>> = replicas.iter().flat_map(|r| r.keys()).collect();
+        let by_set: Vec<(&Vec<u8>, Vec<Option<&Versioned>>)> =
+            keys.into_iter().map(|k| (k, replicas.iter().map(|r| r.get(k)).collect())).collect();
+        let walked: Vec<_> = super::merged(&replicas).collect();
+        assert_eq!(walked, by_set);
+        assert_eq!(walked.len(), 8);
     }
 
     #[test]

@@ -37,24 +37,26 @@ struct Write {
 }
 
 pub(super) fn check(_s: &Scenario, run: &Judged<'_>) -> Verdict {
-    // Keyed by names borrowed from the lines read back: nothing is allocated per event.
+    // Keyed by names borrowed from the lines read back, and stores and keys by the ids of
+    // their pairs (`Judged::store_keys`): nothing allocated per event, no name compared.
     let (lines, error) = run.lines();
+    let pairs = run.store_keys();
     // inv → (service, endpoint)
     let mut who: BTreeMap<u64, (&str, &str)> = BTreeMap::new();
     // inv → the message delivery or call attempt it serves (none for client requests)
     let mut work: BTreeMap<u64, &str> = BTreeMap::new();
     // inv → the import of its operation in progress (an invocation has one at a time)
     let mut op_of: BTreeMap<u64, &str> = BTreeMap::new();
-    // (inv, store, key) → (version read, when)
-    let mut read: BTreeMap<(u64, &str, &str), (u64, SimTime)> = BTreeMap::new();
-    // (store, key) → writes in version order
-    let mut writes: BTreeMap<(&str, &str), Vec<Write>> = BTreeMap::new();
+    // (inv, pair) → (version read, when)
+    let mut read: BTreeMap<(u64, usize), (u64, SimTime)> = BTreeMap::new();
+    // Per pair: writes in version order
+    let mut writes: Vec<Vec<Write>> = vec![Vec::new(); pairs.len()];
     let (mut judged, mut with_cas, mut lost) = (0u64, 0u64, 0u64);
     let mut findings = Vec::new();
     let mut subjects = Vec::new();
     // The first overwriting write: when the lost update shows.
     let mut first: Option<SimTime> = None;
-    for line in lines {
+    for (i, line) in lines.iter().enumerate() {
         match &line.event {
             TraceEvent::InvocationStart { inv, service, endpoint, .. } => {
                 who.insert(*inv, (service, endpoint));
@@ -65,8 +67,10 @@ pub(super) fn check(_s: &Scenario, run: &Judged<'_>) -> Verdict {
             TraceEvent::HostOp { inv, op, .. } => {
                 op_of.insert(*inv, op);
             }
-            TraceEvent::StoreRead { inv, store, key, version, .. } => {
-                read.insert((*inv, store, key), (*version, line.t));
+            TraceEvent::StoreRead { inv, version, .. } => {
+                if let Some(pair) = pairs.of_line(i) {
+                    read.insert((*inv, pair), (*version, line.t));
+                }
             }
             TraceEvent::StoreWrite {
                 store,
@@ -78,7 +82,8 @@ pub(super) fn check(_s: &Scenario, run: &Judged<'_>) -> Verdict {
                 replica,
                 ..
             } => {
-                let list = writes.entry((store, key)).or_default();
+                let Some(pair) = pairs.of_line(i) else { continue };
+                let list = &mut writes[pair];
                 let cas =
                     op_of.get(inv).is_some_and(|op| *op == "kv_cas" || *op == "kv_cas_version");
                 // A compare-and-set "read" what the replica deciding it held when it wrote
@@ -87,7 +92,7 @@ pub(super) fn check(_s: &Scenario, run: &Judged<'_>) -> Verdict {
                 let basis = if cas {
                     Some((*prev_version, line.t))
                 } else {
-                    read.get(&(*inv, &**store, &**key)).copied()
+                    read.get(&(*inv, pair)).copied()
                 };
                 // Invocation ids start at 0: the first invocation is judged like any other.
                 if let Some((v_read, t_read)) = basis {

@@ -18,6 +18,7 @@ mod lost_update;
 mod rollout;
 mod slo;
 mod staleness;
+mod store_keys;
 mod temporal;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -261,6 +262,8 @@ pub(crate) struct Judged<'r> {
     run: &'r RunResult,
     /// The lines read up to the first one that could not be, and that line's error.
     lines: std::cell::OnceCell<(Vec<Line<'r>>, Option<TraceError>)>,
+    /// The (store, key) pairs of those lines, interned on the first call that needs them.
+    store_keys: std::cell::OnceCell<store_keys::StoreKeys>,
 }
 
 /// A trace line as properties read it: strings borrowed from the run's trace bytes.
@@ -271,7 +274,7 @@ pub(crate) type Event<'r> = crate::trace::TraceEvent<std::borrow::Cow<'r, str>>;
 
 impl<'r> Judged<'r> {
     pub(crate) fn of(run: &'r RunResult) -> Self {
-        Judged { run, lines: std::cell::OnceCell::new() }
+        Judged { run, lines: std::cell::OnceCell::new(), store_keys: std::cell::OnceCell::new() }
     }
 }
 
@@ -300,6 +303,12 @@ impl<'r> Judged<'r> {
             (lines, None)
         });
         (lines, error.as_ref())
+    }
+
+    /// The (store, key) pairs of [`Judged::lines`] as dense ids (see [`store_keys`]): interned
+    /// on the first call, kept for every later one.
+    pub(crate) fn store_keys(&self) -> &store_keys::StoreKeys {
+        self.store_keys.get_or_init(|| store_keys::StoreKeys::of(self.lines().0))
     }
 }
 
