@@ -165,12 +165,13 @@ impl TryFrom<ReplayWire> for ReplayFile {
 
 impl From<ReplayFile> for ReplayWire {
     fn from(r: ReplayFile) -> Self {
-        let (trace_blake3, trace_sha256) = match r.trace.clone() {
+        let fusebench_replay = r.trace.format();
+        let (trace_blake3, trace_sha256) = match r.trace {
             TraceWitness::Blake3(h) => (Some(h), None),
             TraceWitness::Sha256(h) => (None, Some(h)),
         };
         ReplayWire {
-            fusebench_replay: r.trace.format(),
+            fusebench_replay,
             scenario: r.scenario,
             scenario_sha256: r.scenario_sha256,
             seed: r.seed,

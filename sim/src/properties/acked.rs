@@ -49,13 +49,11 @@ pub(super) fn check(_s: &Scenario, run: &Judged<'_>) -> Verdict {
     let mut regressions = Vec::new();
     let mut moved = |pair: usize, replica: u32, version: u64, t: SimTime, by| {
         let at = &mut held[pair];
-        let cur = match at.iter().position(|(r, _)| *r == replica) {
-            Some(i) => &mut at[i].1,
-            None => {
-                at.push((replica, 0));
-                &mut at.last_mut().expect("just pushed").1
-            }
-        };
+        let i = at.iter().position(|(r, _)| *r == replica).unwrap_or_else(|| {
+            at.push((replica, 0));
+            at.len() - 1
+        });
+        let cur = &mut at[i].1;
         if version < *cur {
             regressions.push(Regress { pair, replica, from: *cur, to: version, t, by });
         }
