@@ -292,8 +292,10 @@ impl<'r> Judged<'r> {
     /// for every later one.
     pub(crate) fn lines(&self) -> (&[Line<'r>], Option<&TraceError>) {
         let (lines, error) = self.lines.get_or_init(|| {
-            // One line per newline: sized once, not grown (a line is a few hundred bytes).
-            let mut lines = Vec::with_capacity(memchr::memchr_iter(b'\n', &self.run.trace).count());
+            // One line per newline: sized once, not grown (a line is 200 bytes), in the
+            // allocation the previous run judged on this thread left (see `SPARE_LINES`).
+            let mut lines = recycled(SPARE_LINES.take());
+            lines.reserve_exact(memchr::memchr_iter(b'\n', &self.run.trace).count());
             for line in trace::scan::read_borrowed(&self.run.trace) {
                 match line {
                     Ok(line) => lines.push(line),
@@ -310,6 +312,42 @@ impl<'r> Judged<'r> {
     pub(crate) fn store_keys(&self) -> &store_keys::StoreKeys {
         self.store_keys.get_or_init(|| store_keys::StoreKeys::of(self.lines().0))
     }
+}
+
+impl Drop for Judged<'_> {
+    /// Hands the lines' allocation to the next run judged on this thread.
+    fn drop(&mut self) {
+        if let Some((lines, _)) = self.lines.take() {
+            let lines = recycled(lines);
+            SPARE_LINES.with(|spare| {
+                // Keep the larger of the two: the lines of most runs of one scenario fit it.
+                let old = spare.take();
+                spare.set(if old.capacity() > lines.capacity() { old } else { lines });
+            });
+        }
+    }
+}
+
+thread_local! {
+    /// The allocation of the lines of the last run judged on this thread, emptied: a shop
+    /// case reads ≈ 230,000 lines back (46 MB), and a fresh vector of that size is fresh
+    /// pages from the system (mapped, zeroed and faulted in, then unmapped) for every case
+    /// (benches/README.md, "Check cases, session 34").
+    static SPARE_LINES: std::cell::Cell<Vec<Line<'static>>> =
+        const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// `lines` emptied, as a vector of lines of another lifetime in the same allocation: the
+/// standard library collects a vector's `into_iter` into one of a type of the same size and
+/// alignment in place (an optimisation, not a promise: without it the capacity is lost, not
+/// any line — `recycling_keeps_the_allocation` tells).
+#[expect(
+    clippy::unnecessary_filter_map,
+    reason = "a filter keeps the type; this changes the lines' lifetime"
+)]
+fn recycled<'b>(mut lines: Vec<Line<'_>>) -> Vec<Line<'b>> {
+    lines.clear();
+    lines.into_iter().filter_map(|_| None).collect()
 }
 
 /// Visits every event of the run's trace in order. A line the simulator wrote but cannot read

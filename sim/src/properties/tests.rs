@@ -451,3 +451,43 @@ fn coupling_on_traffic_holds_below_coupling_max_and_fails_above_it() {
     assert!(v.failed());
     assert!(v.findings[0].starts_with("measured Coupling(a, b) = 0.11 on this run's traffic exceeds quality.coupling_max = 0.1"), "{v:#?}");
 }
+
+/// The lines of a run read back into the allocation the run judged before it on this thread
+/// left (no fresh pages per case), and they are that run's own lines: a bigger run after a
+/// smaller one, a smaller after a bigger, and an unreadable one in between.
+#[test]
+fn recycling_keeps_the_allocation() {
+    use super::Judged;
+    let log = |i: u64| TraceEvent::Log {
+        service: "a",
+        level: "info",
+        message: if i.is_multiple_of(2) { "even" } else { "odd \"quoted\"" },
+    };
+    let run_of = |n: u64| run_with(&(0..n).map(log).collect::<Vec<_>>()).1;
+    let (big, small) = (run_of(300), run_of(7));
+    let events = |run: &RunResult| {
+        let judged = Judged::of(run);
+        let (lines, error) = judged.lines();
+        let got: Vec<_> = lines.iter().map(|l| (l.t, l.event.map(ToString::to_string))).collect();
+        (got, error.cloned(), lines.as_ptr() as usize, lines.len())
+    };
+    let owned = |run: &RunResult| {
+        crate::trace::read(&run.trace)
+            .map(|l| l.map(|l| (l.t, l.event)))
+            .collect::<Result<Vec<_>, _>>()
+            .expect("reads back")
+    };
+    let (first, _, at, _) = events(&big);
+    assert_eq!(first, owned(&big));
+    let (second, _, again, _) = events(&small);
+    assert_eq!(second, owned(&small));
+    assert_eq!(again, at, "the small run's lines are not in the big run's allocation");
+    let mut broken = small.clone();
+    broken.trace.extend_from_slice(b"{\"t\":9,\"ev\":\"nope\"}\n");
+    let (partial, error, _, len) = events(&broken);
+    assert_eq!((partial, len), (owned(&small), 7));
+    assert!(error.is_some(), "the unreadable line was not reported");
+    let (third, _, last, _) = events(&big);
+    assert_eq!(third, owned(&big));
+    assert_eq!(last, at, "the big run's allocation was not kept");
+}
