@@ -21,35 +21,35 @@ use crate::trace::TraceEvent;
 
 pub(super) const ID: &str = "sandbox-containment";
 
-/// Everything the property reads from the trace.
+/// Everything the property reads from the trace (names borrowed from its lines).
 #[derive(Default)]
-struct Seen {
+struct Seen<'a> {
     /// (service, cause) → (count, first input, first time).
     faults: BTreeMap<(String, String), (u64, String, SimTime, u64)>,
     /// (service, limit) → (count, first time).
     limits: BTreeMap<(String, String), (u64, SimTime, u64)>,
     /// invocation → (service, request, start, end).
-    invs: BTreeMap<u64, Inv>,
+    invs: BTreeMap<u64, Inv<'a>>,
     /// Invocations that faulted.
     faulted: BTreeSet<u64>,
     /// request → the invocations that served it.
     served_by: BTreeMap<u64, Vec<u64>>,
     /// Failed call attempts: (time, calling invocation, request, callee service, reason).
-    failed_calls: Vec<(SimTime, u64, u64, String, String)>,
+    failed_calls: Vec<(SimTime, u64, u64, &'a str, &'a str)>,
     /// Client answers: request → (service, outcome).
-    answers: BTreeMap<u64, (String, String)>,
+    answers: BTreeMap<u64, (&'a str, &'a str)>,
     /// Queue-full rejections: (time, service).
-    rejections: Vec<(SimTime, String)>,
+    rejections: Vec<(SimTime, &'a str)>,
     /// Guest invocations started (the property judges guests).
     guest_invocations: u64,
 }
 
-struct Inv {
-    service: String,
+struct Inv<'a> {
+    service: &'a str,
     req: u64,
     start: SimTime,
     end: Option<SimTime>,
-    outcome: String,
+    outcome: &'a str,
 }
 
 /// What a guest fault did to one healthy service.
@@ -66,7 +66,7 @@ struct Cascade {
     rejections: u64,
 }
 
-fn read(s: &Scenario, run: &Judged<'_>) -> (Seen, Vec<String>) {
+fn read<'a>(s: &Scenario, run: &'a Judged<'_>) -> (Seen<'a>, Vec<String>) {
     let mut seen = Seen::default();
     let guest = |name: &str| s.service(name).is_some_and(|x| x.module.is_some());
     let read = each_event(run, |line| match &line.event {
@@ -83,30 +83,24 @@ fn read(s: &Scenario, run: &Judged<'_>) -> (Seen, Vec<String>) {
             if guest(service) {
                 seen.guest_invocations += 1;
             }
-            let new = Inv {
-                service: service.to_string(),
-                req: *req,
-                start: line.t,
-                end: None,
-                outcome: String::new(),
-            };
+            let new = Inv { service, req: *req, start: line.t, end: None, outcome: "" };
             seen.invs.insert(*inv, new);
             seen.served_by.entry(*req).or_default().push(*inv);
         }
         TraceEvent::InvocationEnd { inv, outcome, .. } => {
             if let Some(i) = seen.invs.get_mut(inv) {
                 i.end = Some(line.t);
-                (**outcome).clone_into(&mut i.outcome);
+                i.outcome = outcome;
             }
         }
         TraceEvent::CallFailed { inv, req, target, reason, .. } => {
-            let callee = target.split('.').next().unwrap_or_default().to_owned();
-            seen.failed_calls.push((line.t, *inv, *req, callee, reason.to_string()));
+            let callee = target.split('.').next().unwrap_or_default();
+            seen.failed_calls.push((line.t, *inv, *req, callee, reason));
         }
         TraceEvent::Response { req, service, outcome, .. } => {
-            seen.answers.insert(*req, (service.to_string(), outcome.to_string()));
+            seen.answers.insert(*req, (service, outcome));
         }
-        TraceEvent::Rejected { service, .. } => seen.rejections.push((line.t, service.to_string())),
+        TraceEvent::Rejected { service, .. } => seen.rejections.push((line.t, service)),
         _ => {}
     });
     let mut findings = Vec::new();
@@ -166,16 +160,16 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     // those invocations.
     let mut hit: BTreeMap<(String, String), BTreeSet<u64>> = BTreeMap::new();
     for (t, inv, req, callee, reason) in &seen.failed_calls {
-        let Some(caller) = seen.invs.get(inv).map(|i| i.service.as_str()) else { continue };
-        if !faulty.contains(callee.as_str())
+        let Some(caller) = seen.invs.get(inv).map(|i| i.service) else { continue };
+        if !faulty.contains(callee)
             || faulty.contains(caller)
             || !blamed_on_guest(&seen, *t, *req, callee)
         {
             continue;
         }
-        let key = (callee.clone(), caller.to_owned());
+        let key = ((*callee).to_owned(), caller.to_owned());
         let c = cascades.entry(key.clone()).or_default();
-        if reason == "timeout" {
+        if *reason == "timeout" {
             c.timeouts += 1;
         } else {
             c.other_failures += 1;
@@ -191,7 +185,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
         for inv in invs {
             let i = &seen.invs[inv];
             let answered_badly = seen.answers.get(&i.req).is_some_and(|(_, o)| !ok(o));
-            let ended_badly = i.end.is_some() && !ok(&i.outcome);
+            let ended_badly = i.end.is_some() && !ok(i.outcome);
             if answered_badly || ended_badly {
                 c.failed_requests += 1;
             }
