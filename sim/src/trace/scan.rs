@@ -68,7 +68,7 @@ impl<'a> Cursor<'a> {
         }
         // Here the span up to the first quote had a backslash or a control character, or there
         // was no quote: find the closing quote past the escapes (refusing a control character
-        // on the way) and let serde_json decode the string.
+        // on the way) and decode the string: its common escapes here, a `\u` one by serde_json.
         let mut i = 1;
         loop {
             match *rest.get(i)? {
@@ -78,10 +78,41 @@ impl<'a> Cursor<'a> {
                 _ => i += 1,
             }
         }
-        let text = Cow::Owned(serde_json::from_slice::<String>(&rest[..=i]).ok()?);
+        let text = match unescape(&rest[1..i]) {
+            Some(text) => text,
+            None => serde_json::from_slice::<String>(&rest[..=i]).ok()?,
+        };
+        let text = Cow::Owned(text);
         self.at += i + 1;
         Some(text)
     }
+}
+
+/// The span of a JSON string between its quotes, decoded as serde_json decodes it when its
+/// escapes are all of `\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t` (a trace's bodies
+/// escape their quotes); `None` for any other escape (a `\u` one: serde_json decodes it, or
+/// refuses it with the rest) and for bytes that are not UTF-8 (which serde_json refuses too:
+/// the bytes between two escapes are valid apart exactly when together, an escape being ASCII).
+fn unescape(span: &[u8]) -> Option<String> {
+    let mut out = Vec::with_capacity(span.len());
+    let mut rest = span;
+    while let Some(at) = memchr::memchr(b'\\', rest) {
+        out.extend_from_slice(&rest[..at]);
+        out.push(match rest.get(at + 1)? {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'/' => b'/',
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            _ => return None,
+        });
+        rest = rest.get(at + 2..)?;
+    }
+    out.extend_from_slice(rest);
+    String::from_utf8(out).ok()
 }
 
 /// A field's value read as serde_json reads it into that type (`None`: leave it to serde).
@@ -311,7 +342,75 @@ mod tests {
         assert!(matches!(&spaced, Cow::Owned(s) if s == "orders"), "{spaced:?}");
     }
 
+    /// A span the fast decoder decodes, serde_json decodes alike; one it leaves, it has a `\u`
+    /// escape or serde_json refuses it too. Spans [`Cursor::string`] never hands over (with a
+    /// quote or a control character outside an escape, or ending inside one) are skipped.
+    fn unescapes_as_serde(span: &[u8]) -> Result<(), TestCaseError> {
+        let mut i = 0;
+        while i < span.len() {
+            match span[i] {
+                b'"' => return Ok(()),
+                b'\\' => i += 2,
+                b if b < 0x20 => return Ok(()),
+                _ => i += 1,
+            }
+        }
+        if i > span.len() {
+            return Ok(());
+        }
+        let mut quoted = vec![b'"'];
+        quoted.extend_from_slice(span);
+        quoted.push(b'"');
+        let serde = serde_json::from_slice::<String>(&quoted).ok();
+        match unescape(span) {
+            Some(text) => prop_assert_eq!(Some(text), serde, "{:?}", span),
+            None => prop_assert!(
+                serde.is_none() || span.windows(2).any(|w| w == b"\\u"),
+                "{:?} left to serde, which reads {:?}",
+                span,
+                serde
+            ),
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn common_escapes_are_decoded_as_serde_decodes_them() {
+        let spans: [&[u8]; 14] = [
+            br#"{\"order_id\":\"ord-1\"}"#,
+            br#"\"\\\/\b\f\n\r\t"#,
+            br#"a\\"#,
+            br#"\\\\"#,
+            b"tab\\tand \xc3\xa9",
+            br#"\u00e9"#,
+            br#"\x"#,
+            br#"\"#,
+            br#"\ud800"#,
+            b"\xc3\\n\xa9",
+            b"\xc3\xa9\\n",
+            b"\\\x01",
+            b"\xff\\\"",
+            b"",
+        ];
+        for span in spans {
+            unescapes_as_serde(span).map_err(|e| format!("{e}")).unwrap_or_else(|e| panic!("{e}"));
+        }
+        assert_eq!(unescape(br#"\"a\"\\"#).as_deref(), Some(r#""a"\"#));
+        assert_eq!(unescape(br#"\u0041"#), None, "left to serde");
+    }
+
     proptest! {
+        /// Any span of bytes: decoded as serde_json decodes it, or left to serde_json.
+        #[test]
+        fn any_span_unescapes_as_serde(
+            span in prop::collection::vec(
+                prop::sample::select(vec![b'\\', b'"', b'/', b'n', b't', b'u', b'0', b'a', b'e', 0x01, 0xc3, 0xa9, 0xff]),
+                0..24,
+            ),
+        ) {
+            unescapes_as_serde(&span)?;
+        }
+
         /// Borrowed reading gives what owned reading gives, on every kind with any strings
         /// (escaped ones are decoded into owned strings) and on lines left to serde or broken.
         #[test]
