@@ -14,6 +14,7 @@ use super::Sim;
 use super::event::Event;
 use super::ids::{Counter, InvId, ReplicaIdx, ReqId, ServiceId, VersionIdx};
 use super::idtable::IdTable;
+use super::payload::Payload;
 use super::requests::{Origin, Requests, Stage};
 use super::world::World;
 use crate::dist::sample_nanos;
@@ -387,7 +388,7 @@ impl Sim {
                             attempt: c.attempt,
                             copy: c.copy,
                             idem_key: &c.idem_key,
-                            input: &crate::trace::lossy(&r.body),
+                            input: &r.body.text(),
                         },
                     );
                     cpu += self.absorb_slice(&mut inv, slice);
@@ -428,7 +429,7 @@ impl Sim {
                     attempt: c.attempt,
                     copy: c.copy,
                     idem_key: &c.idem_key,
-                    input: &crate::trace::lossy(&r.body),
+                    input: &r.body.text(),
                 },
             );
         }
@@ -501,7 +502,7 @@ impl Sim {
                 self.count_fresh(service, &resp.report);
                 self.trace_sandbox(id, service, &resp.report);
                 let outcome = self.judge_response(id, &resp.json);
-                self.finish_invocation(id, outcome, resp.body);
+                self.finish_invocation(id, outcome, Payload::checked(resp.body));
             }
             Work::Guest(SliceOutcome::Failed(fault), _) => {
                 self.count_fresh(service, &fault.report);
@@ -720,7 +721,13 @@ impl Sim {
     }
 
     /// An invocation is over: free its slot, answer, start the next queued request.
-    pub(crate) fn finish_invocation(&mut self, id: InvId, outcome: Outcome, body: Vec<u8>) {
+    pub(crate) fn finish_invocation(
+        &mut self,
+        id: InvId,
+        outcome: Outcome,
+        body: impl Into<Payload>,
+    ) {
+        let body = body.into();
         let inv = self.invocations.end(id);
         let now = self.q.now();
         self.trace.emit(
@@ -729,7 +736,7 @@ impl Sim {
                 inv: id.0,
                 fuel: inv.fuel,
                 outcome: outcome.name(),
-                output: &crate::trace::lossy(&body),
+                output: &body.text(),
             },
         );
         let spec = self.world.service(inv.service);
