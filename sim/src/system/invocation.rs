@@ -502,7 +502,7 @@ impl Sim {
                 self.count_fresh(service, &resp.report);
                 self.trace_sandbox(id, service, &resp.report);
                 let outcome = self.judge_response(id, &resp.json);
-                self.finish_invocation(id, outcome, Payload::checked(resp.body));
+                self.finish_invocation(id, outcome, resp.body);
             }
             Work::Guest(SliceOutcome::Failed(fault), _) => {
                 self.count_fresh(service, &fault.report);

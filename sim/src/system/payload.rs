@@ -2,9 +2,11 @@
 //!
 //! A body is written into the trace twice (a request's at `arrival` and as `invocation_start`'s
 //! `input`, an answer as `invocation_end`'s `output` and as `response`'s `body`), each time as
-//! lossy UTF-8 text. Bytes checked once — or text that never was bytes: a workload's rendered
-//! body, a generated answer — are kept as `str`, so neither line validates them again; and a body
-//! every request shares (a workload's fixed one, the empty object) is shared instead of copied.
+//! lossy UTF-8 text. Text that never was bytes — a workload's fixed body, an abstract answer —
+//! is kept as `str`, so neither line validates it; a body every request shares (a workload's
+//! fixed one, the empty object) is shared instead of copied. Other bodies (a guest's answer, a
+//! filter's rewrite, a message, an internal call's body) stay bytes, validated at each trace
+//! line as before.
 
 use std::borrow::Cow;
 use std::ops::Deref;
@@ -27,14 +29,6 @@ pub(crate) enum Payload {
 impl Payload {
     /// No body.
     pub(crate) const EMPTY: Payload = Payload::Static("");
-
-    /// `bytes`, checked once: kept as text if they are UTF-8.
-    pub(crate) fn checked(bytes: Vec<u8>) -> Payload {
-        match String::from_utf8(bytes) {
-            Ok(text) => Payload::Text(text.into_boxed_str()),
-            Err(e) => Payload::Bytes(e.into_bytes()),
-        }
-    }
 
     /// The body as a trace field: [`crate::trace::lossy`]'s text, validated only if it never
     /// was.
@@ -77,9 +71,16 @@ impl From<Vec<u8>> for Payload {
     }
 }
 
+/// Text as text when boxing it costs nothing (no spare capacity); otherwise as bytes, as
+/// before: boxing it would shrink it, a `realloc` per body (a rendered body, a generated
+/// answer: `serde_json` leaves spare room).
 impl From<String> for Payload {
     fn from(text: String) -> Payload {
-        Payload::Text(text.into_boxed_str())
+        if text.len() == text.capacity() {
+            Payload::Text(text.into_boxed_str())
+        } else {
+            Payload::Bytes(text.into_bytes())
+        }
     }
 }
 
@@ -92,8 +93,12 @@ mod tests {
     /// Every form of the same bytes: the same bytes, the same trace text as the lossy
     /// conversion of plain bytes, the same bytes back.
     fn forms(bytes: &[u8]) -> Vec<Payload> {
-        let mut all = vec![Payload::Bytes(bytes.to_vec()), Payload::checked(bytes.to_vec())];
+        let mut all = vec![Payload::Bytes(bytes.to_vec())];
         if let Ok(text) = std::str::from_utf8(bytes) {
+            let mut spare = String::with_capacity(text.len() + 1);
+            spare.push_str(text);
+            all.push(Payload::from(spare));
+            all.push(Payload::from(text.to_owned()));
             all.push(Payload::Text(text.into()));
             all.push(Payload::Shared(Arc::from(text)));
         }
@@ -101,9 +106,9 @@ mod tests {
     }
 
     #[test]
-    fn checked_keeps_text_as_text_and_other_bytes_as_bytes() {
-        assert!(matches!(Payload::checked(b"{\"a\":1}".to_vec()), Payload::Text(_)));
-        assert!(matches!(Payload::checked(vec![b'a', 0xff]), Payload::Bytes(_)));
+    fn a_string_is_boxed_as_text_only_without_spare_capacity() {
+        assert!(matches!(Payload::from(String::from("{}")), Payload::Text(_)));
+        assert!(matches!(Payload::from(String::with_capacity(8)), Payload::Bytes(_)));
         assert_eq!(&*Payload::EMPTY, b"");
         assert_eq!(Payload::Static("{}").text(), "{}");
         assert_eq!(Payload::Static("{}").into_vec(), b"{}");
