@@ -254,7 +254,7 @@ impl Sim {
             (None, None) => return false,
         };
         let r = self.requests.live(req);
-        let body = r.body.clone();
+        let body = r.body.to_vec();
         let policy = CallPolicy {
             timeout: retries.per_try.unwrap_or(self.world.gateway_timeout),
             retries: retries.attempts - 1,

@@ -102,9 +102,11 @@ impl Sim {
         let endpoint = self.requests.live(req).endpoint;
         let shape = &self.world.service(service).endpoint(endpoint).response;
         let body = if shape.fields.is_empty() {
-            b"{}".to_vec()
+            super::payload::Payload::Static("{}")
         } else {
-            generate(shape, &mut self.services[service.index()].rng).to_string().into_bytes()
+            super::payload::Payload::from(
+                generate(shape, &mut self.services[service.index()].rng).to_string(),
+            )
         };
         self.finish_invocation(id, Outcome::Ok, body);
     }

@@ -5,6 +5,7 @@ use super::ids::{
     CallId, ChannelId, GroupId, InvId, MsgId, NodeId, OpId, ReplicaIdx, ReqId, ServiceId,
 };
 use super::kv::ReplicaWrite;
+use super::payload::Payload;
 use crate::metrics::Outcome;
 
 #[derive(Debug, Clone)]
@@ -23,7 +24,7 @@ pub(crate) enum Event {
         req: ReqId,
         outcome: Outcome,
         /// The answer body (empty for the gateway's own refusals).
-        body: Vec<u8>,
+        body: Payload,
     },
     /// A request reaches a service replica.
     AtReplica {
@@ -41,7 +42,7 @@ pub(crate) enum Event {
     Reply {
         req: ReqId,
         outcome: Outcome,
-        body: Vec<u8>,
+        body: Payload,
     },
     CallTimeout {
         call: CallId,

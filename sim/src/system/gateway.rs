@@ -7,6 +7,7 @@ use super::balancer::Caller;
 use super::event::Event;
 use super::ids::{EndpointId, ReqId, ServiceId};
 use super::mesh::{Admission, Parked, Waiter};
+use super::payload::Payload;
 use super::requests::{ClientState, Origin, Stage};
 use crate::metrics::Outcome;
 use crate::trace::TraceEvent;
@@ -63,7 +64,7 @@ impl Sim {
                 req: req.0,
                 service: &svc.name,
                 endpoint: &endpoint.name,
-                body: &crate::trace::lossy(&r.body),
+                body: &r.body.text(),
             },
         );
         let check =
@@ -107,7 +108,7 @@ impl Sim {
     }
 
     /// The gateway answers the client itself (rejections, bad requests, responses).
-    pub(crate) fn answer_client(&mut self, req: ReqId, outcome: Outcome, body: Vec<u8>) {
+    pub(crate) fn answer_client(&mut self, req: ReqId, outcome: Outcome, body: impl Into<Payload>) {
         let Origin::Client { node, .. } = self.requests.live(req).origin else {
             unreachable!("only client requests are answered by the gateway")
         };
@@ -115,7 +116,7 @@ impl Sim {
         match self.transit(gw, node, "response", req.0) {
             Some(d) => {
                 self.requests.set_stage(req, Stage::Returning);
-                self.q.after(d, Event::AtClient { req, outcome, body });
+                self.q.after(d, Event::AtClient { req, outcome, body: body.into() });
             }
             None => self.requests.settle(req),
         }
@@ -127,10 +128,10 @@ impl Sim {
             unreachable!("a gateway timeout fires only for a waiting client")
         };
         *timer = None; // fired
-        self.client_done(req, Outcome::Timeout, &[]);
+        self.client_done(req, Outcome::Timeout, &Payload::EMPTY);
     }
 
-    pub(crate) fn on_at_client(&mut self, req: ReqId, outcome: Outcome, body: &[u8]) {
+    pub(crate) fn on_at_client(&mut self, req: ReqId, outcome: Outcome, body: &Payload) {
         let r = self.requests.live_mut(req);
         r.stage = Stage::Settled;
         if let Origin::Client { state: ClientState::Waiting { .. }, .. } = r.origin {
@@ -142,7 +143,7 @@ impl Sim {
     }
 
     /// A client request is over: exactly once, whichever comes first (response or timeout).
-    fn client_done(&mut self, req: ReqId, outcome: Outcome, body: &[u8]) {
+    fn client_done(&mut self, req: ReqId, outcome: Outcome, body: &Payload) {
         let now = self.q.now();
         let r = self.requests.live_mut(req);
         let Origin::Client { user, state, .. } = &mut r.origin else {
@@ -164,7 +165,7 @@ impl Sim {
                 endpoint: &endpoint.name,
                 outcome: outcome.name(),
                 latency_ns: latency,
-                body: &crate::trace::lossy(body),
+                body: &body.text(),
             },
         );
         self.rec.endpoint(r.service, r.endpoint).record(outcome, latency);

@@ -14,6 +14,7 @@ use super::Sim;
 use super::event::Event;
 use super::ids::{Counter, InvId, ReplicaIdx, ReqId, ServiceId, VersionIdx};
 use super::idtable::IdTable;
+use super::payload::Payload;
 use super::requests::{Origin, Requests, Stage};
 use super::world::World;
 use crate::dist::sample_nanos;
@@ -387,7 +388,7 @@ impl Sim {
                             attempt: c.attempt,
                             copy: c.copy,
                             idem_key: &c.idem_key,
-                            input: &crate::trace::lossy(&r.body),
+                            input: &r.body.text(),
                         },
                     );
                     cpu += self.absorb_slice(&mut inv, slice);
@@ -428,7 +429,7 @@ impl Sim {
                     attempt: c.attempt,
                     copy: c.copy,
                     idem_key: &c.idem_key,
-                    input: &crate::trace::lossy(&r.body),
+                    input: &r.body.text(),
                 },
             );
         }
@@ -720,7 +721,13 @@ impl Sim {
     }
 
     /// An invocation is over: free its slot, answer, start the next queued request.
-    pub(crate) fn finish_invocation(&mut self, id: InvId, outcome: Outcome, body: Vec<u8>) {
+    pub(crate) fn finish_invocation(
+        &mut self,
+        id: InvId,
+        outcome: Outcome,
+        body: impl Into<Payload>,
+    ) {
+        let body = body.into();
         let inv = self.invocations.end(id);
         let now = self.q.now();
         self.trace.emit(
@@ -729,7 +736,7 @@ impl Sim {
                 inv: id.0,
                 fuel: inv.fuel,
                 outcome: outcome.name(),
-                output: &crate::trace::lossy(&body),
+                output: &body.text(),
             },
         );
         let spec = self.world.service(inv.service);

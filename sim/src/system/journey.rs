@@ -190,8 +190,8 @@ impl Sim {
             return;
         }
         let (service, endpoint) = (step.service, step.endpoint);
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        let req = self.send_request(service, endpoint, bytes, None);
+        let text = serde_json::to_string(&body).unwrap_or_default();
+        let req = self.send_request(service, endpoint, text, None);
         self.journeys.by_req.insert(req, id);
         let Some(w) = &self.world.workload else { return };
         let Some(inst) = self.journeys.live.get(&id) else { return };

@@ -36,6 +36,7 @@ mod kv;
 mod memory;
 mod mesh;
 mod network;
+mod payload;
 mod recorder;
 mod registry;
 mod replica;

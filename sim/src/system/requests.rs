@@ -12,6 +12,7 @@ use super::Sim;
 use super::event::Event;
 use super::ids::{CallId, Counter, EndpointId, GroupId, InvId, MsgId, NodeId, ReqId, ServiceId};
 use super::idtable::IdTable;
+use super::payload::Payload;
 use crate::engine::TimerId;
 use crate::metrics::Outcome;
 use crate::time::SimTime;
@@ -53,7 +54,7 @@ pub(crate) enum Stage {
 pub(crate) struct Request {
     pub(crate) service: ServiceId,
     pub(crate) endpoint: EndpointId,
-    pub(crate) body: Vec<u8>,
+    pub(crate) body: Payload,
     pub(crate) origin: Origin,
     pub(crate) sent: SimTime,
     /// Node the response must travel back to (gateway, caller or broker).
@@ -85,7 +86,7 @@ impl Request {
     pub(crate) fn new(
         service: ServiceId,
         endpoint: EndpointId,
-        body: Vec<u8>,
+        body: impl Into<Payload>,
         origin: Origin,
         now: SimTime,
         reply_to: NodeId,
@@ -93,7 +94,7 @@ impl Request {
         Request {
             service,
             endpoint,
-            body,
+            body: body.into(),
             origin,
             sent: now,
             reply_to,
@@ -192,9 +193,9 @@ impl Sim {
         req: ReqId,
         service: ServiceId,
         outcome: Outcome,
-        body: Vec<u8>,
+        body: impl Into<Payload>,
     ) {
-        let (outcome, body, filters) = self.filter_response(req, service, outcome, body);
+        let (outcome, body, filters) = self.filter_response(req, service, outcome, body.into());
         let r = self.requests.live(req);
         let (to, sidecars, [caller_cpu, callee_cpu]) = (r.reply_to, r.sidecar_nanos, r.sidecar_cpu);
         let from = self.world.service(service).node;
@@ -216,7 +217,7 @@ impl Sim {
     }
 
     /// A response reached the requester's node.
-    pub(crate) fn on_reply(&mut self, req: ReqId, outcome: Outcome, body: Vec<u8>) {
+    pub(crate) fn on_reply(&mut self, req: ReqId, outcome: Outcome, body: Payload) {
         // The caller's balancer sees the answer (Envoy's consecutive-5xx counts server errors
         // and timeouts; an application error or a bad request is the caller's own business).
         let server_failure = matches!(
@@ -240,7 +241,7 @@ impl Sim {
             Origin::Call { .. } if r.copy > 0 => self.requests.settle(req),
             Origin::Call { call, attempt } => {
                 self.requests.settle(req);
-                self.on_call_reply(call, attempt, outcome, body);
+                self.on_call_reply(call, attempt, outcome, body.into_vec());
             }
             Origin::Message { msg, group, attempt } => {
                 self.requests.settle(req);

@@ -8,6 +8,7 @@ use serde_json::Value as Json;
 use super::Sim;
 use super::event::Event;
 use super::ids::{EndpointId, ReqId, ServiceId};
+use super::payload::Payload;
 use super::requests::{ClientState, Origin, Request};
 use super::template::Renderer;
 use crate::rng::{Seed, SimRng};
@@ -133,10 +134,10 @@ impl Sim {
         }
         let (service, endpoint) = (w.mix[chosen].service, w.mix[chosen].endpoint);
         let bytes = match &w.mix[chosen].fixed {
-            Some(fixed) => fixed.clone(),
+            Some(fixed) => Payload::Shared(fixed.clone()),
             None => {
                 let body = self.render(chosen);
-                serde_json::to_vec(&body).unwrap_or_default()
+                Payload::from(serde_json::to_string(&body).unwrap_or_default())
             }
         };
         let req = self.send_request(service, endpoint, bytes, user);
@@ -152,7 +153,7 @@ impl Sim {
         &mut self,
         service: ServiceId,
         endpoint: EndpointId,
-        bytes: Vec<u8>,
+        bytes: impl Into<Payload>,
         user: Option<u32>,
     ) -> ReqId {
         let origin = self.world.workload.as_ref().map_or(self.world.gateway_node, |w| w.origin);

@@ -313,7 +313,7 @@ pub(crate) struct MixSpec {
     pub(crate) body: Body,
     /// The body's bytes when its template has no generator: every request sends them, so
     /// they are rendered once here (rendering such a body draws nothing).
-    pub(crate) fixed: Option<Vec<u8>>,
+    pub(crate) fixed: Option<std::sync::Arc<str>>,
 }
 
 #[derive(Debug)]
@@ -631,7 +631,9 @@ impl World {
                         .endpoint_id(&m.endpoint.name)
                         .ok_or_else(|| missing("endpoint", &m.endpoint.name))?;
                     let body = Body::parse(&m.body);
-                    let fixed = body.fixed().map(|v| serde_json::to_vec(&v).unwrap_or_default());
+                    let fixed = body.fixed().map(|v| {
+                        std::sync::Arc::from(serde_json::to_string(&v).unwrap_or_default())
+                    });
                     mix.push(MixSpec { service: svc, endpoint, weight: m.weight, body, fixed });
                 }
                 let mut journeys = Vec::with_capacity(w.journeys.len());

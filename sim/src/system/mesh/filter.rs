@@ -28,6 +28,7 @@ use serde_json::{Map, Value};
 use super::super::Sim;
 use super::super::balancer::Caller;
 use super::super::ids::{EndpointId, ReqId, ServiceId};
+use super::super::payload::Payload;
 use super::super::requests::Origin;
 use super::super::world::ServiceSpec;
 use super::Refusal;
@@ -210,7 +211,7 @@ impl Sim {
         r.filter_nanos = nanos;
         if changed {
             r.headers = headers_of(&view);
-            r.body = body_of(&view);
+            r.body = body_of(&view).into();
         }
         None
     }
@@ -222,8 +223,8 @@ impl Sim {
         req: ReqId,
         service: ServiceId,
         outcome: Outcome,
-        body: Vec<u8>,
-    ) -> (Outcome, Vec<u8>, u64) {
+        body: Payload,
+    ) -> (Outcome, Payload, u64) {
         if self.world.mesh.as_ref().is_none_or(|m| m.filters.is_empty()) || !outcome.is_answer() {
             return (outcome, body, 0);
         }
@@ -261,16 +262,16 @@ impl Sim {
                 Verdict::Stop { status, body } => {
                     self.trace_filter(caller, i, req, "stop", &status.to_string());
                     self.trace_refused(caller, service, endpoint, &self.filter_name(i), req);
-                    return (stop_outcome(status), body, nanos);
+                    return (stop_outcome(status), body.into(), nanos);
                 }
                 Verdict::Fault(why) => {
                     self.trace_filter(caller, i, req, "fault", &why);
                     self.trace_refused(caller, service, endpoint, &self.filter_name(i), req);
-                    return (Outcome::GuestFault, Vec::new(), nanos);
+                    return (Outcome::GuestFault, Payload::EMPTY, nanos);
                 }
             }
         }
-        if changed { (outcome, body_of(&view), nanos) } else { (outcome, body, nanos) }
+        if changed { (outcome, body_of(&view).into(), nanos) } else { (outcome, body, nanos) }
     }
 
     /// The body the last stopping filter answered with (empty after a built-in refusal).
