@@ -285,6 +285,10 @@ impl<E> EventQueue<E> {
     ///
     /// When `due` says no, `last` stays where it is (the lowest bucket is only looked at, not
     /// emptied): events may still be scheduled between `now` and the time refused.
+    ///
+    /// Inlined into the simulator's step: left to the compiler it stayed a call once a body
+    /// type changed the step's code (benches/README.md, "Tenth round").
+    #[inline(always)]
     pub fn pop_if(&mut self, due: impl FnOnce(SimTime) -> bool) -> Option<(SimTime, E)> {
         loop {
             // Stale keys at the front of bucket 0 go; a live one is the next event.
