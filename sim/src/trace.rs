@@ -1035,6 +1035,24 @@ impl Iterator for TraceLines<'_> {
     }
 }
 
+thread_local! {
+    /// The emptied allocation of a kept trace handed back by [`recycle`]: exploration runs
+    /// case after case on each worker, and a shop case's trace is tens of MB — grown by
+    /// doubling from nothing, fresh pages from the system, for every case otherwise
+    /// (benches/README.md, "Check cases, session 34").
+    static SPARE_LINES: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Hands a finished run's trace bytes back, for the next [`TraceMode::Full`] trace started on
+/// this thread to write into (the larger of the two allocations is kept).
+pub fn recycle(mut lines: Vec<u8>) {
+    lines.clear();
+    SPARE_LINES.with(|spare| {
+        let old = spare.take();
+        spare.set(if old.capacity() > lines.capacity() { old } else { lines });
+    });
+}
+
 /// Bytes of trace lines hashed at once: BLAKE3 hashes 16 of its 1 KiB chunks side by side
 /// (AVX-512; 8 with AVX2), so a batch of 16 KiB runs at its full rate while staying in L1.
 const HASH_BATCH: usize = 16 * 1024;
@@ -1078,7 +1096,8 @@ impl Trace {
         Trace {
             mode,
             hasher: blake3::Hasher::new(),
-            lines: Vec::new(),
+            // A kept trace starts in the allocation the last one recycled on this thread left.
+            lines: if mode == TraceMode::Full { SPARE_LINES.take() } else { Vec::new() },
             unhashed: Vec::new(),
             count: 0,
             time: line::TimeText::default(),

@@ -566,13 +566,10 @@ pub fn judge_case_limited(
     seed: u64,
     limits: &Limits,
 ) -> Result<CaseVerdicts, ExploreError> {
-    let (verdicts, run) = run_and_judge(s, files, schedule, seed, limits)?;
-    Ok(CaseVerdicts {
-        seed,
-        schedule: schedule.clone(),
-        verdicts,
-        trace_hash: run.trace_hash.clone(),
-    })
+    let (verdicts, mut run) = run_and_judge(s, files, schedule, seed, limits)?;
+    // The next case on this worker writes its trace into this one's allocation.
+    crate::trace::recycle(std::mem::take(&mut run.trace));
+    Ok(CaseVerdicts { seed, schedule: schedule.clone(), verdicts, trace_hash: run.trace_hash })
 }
 
 /// The case's run (its full trace kept: properties read it) and its verdicts.

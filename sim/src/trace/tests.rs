@@ -17,6 +17,38 @@ fn lines_are_flat_json_and_hashed() {
     assert!(h.lines().is_empty());
 }
 
+/// A kept trace started after a recycled one writes into its allocation, from empty, and
+/// gives the same bytes and hash as a fresh one; a trace that keeps no lines leaves it.
+#[test]
+fn a_recycled_trace_allocation_is_reused_empty() {
+    let write = |t: &mut Trace| {
+        for n in 0..500 {
+            t.emit(SimTime(n), &TraceEvent::Registered { service: "orders", replica: 2 });
+        }
+    };
+    std::thread::spawn(move || {
+        let mut first = Trace::new(TraceMode::Full);
+        write(&mut first);
+        let (bytes, hash) = (first.take_lines(), first.hash());
+        let (ptr, capacity) = (bytes.as_ptr(), bytes.capacity());
+        recycle(bytes);
+        // Hash mode keeps nothing, so takes nothing.
+        let hashed = Trace::new(TraceMode::Hash);
+        assert!(hashed.lines().is_empty());
+        let mut second = Trace::new(TraceMode::Full);
+        assert!(second.lines().is_empty());
+        write(&mut second);
+        assert_eq!(second.hash(), hash);
+        let reused = second.take_lines();
+        assert_eq!((reused.as_ptr(), reused.capacity()), (ptr, capacity));
+        let mut fresh = Trace::new(TraceMode::Full);
+        write(&mut fresh);
+        assert_eq!(reused, fresh.lines());
+    })
+    .join()
+    .expect("the test thread");
+}
+
 /// The reported hash is BLAKE3 of the trace's bytes however they were batched: `b3sum` of the
 /// file `run --out` writes gives it (lines are handed to the hasher [`HASH_BATCH`] bytes at a
 /// time, and the rest at the end). Checked after 0 lines, within the first batch, exactly at
