@@ -29,6 +29,7 @@ pub mod report;
 pub mod rng;
 pub mod runtime;
 pub mod setup;
+mod spare;
 pub mod system;
 pub mod time;
 pub mod trace;

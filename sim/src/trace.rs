@@ -1036,21 +1036,15 @@ impl Iterator for TraceLines<'_> {
 }
 
 thread_local! {
-    /// The emptied allocation of a kept trace handed back by [`recycle`]: exploration runs
-    /// case after case on each worker, and a shop case's trace is tens of MB — grown by
-    /// doubling from nothing, fresh pages from the system, for every case otherwise
-    /// (benches/README.md, "Check cases, session 34").
+    /// The emptied allocation of a kept trace handed back by [`recycle`] (`spare.rs`): a
+    /// trace grows by doubling from nothing otherwise.
     static SPARE_LINES: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// Hands a finished run's trace bytes back, for the next [`TraceMode::Full`] trace started on
-/// this thread to write into (the larger of the two allocations is kept).
-pub fn recycle(mut lines: Vec<u8>) {
-    lines.clear();
-    SPARE_LINES.with(|spare| {
-        let old = spare.take();
-        spare.set(if old.capacity() > lines.capacity() { old } else { lines });
-    });
+/// this thread to write into.
+pub fn recycle(lines: Vec<u8>) {
+    crate::spare::give_back(&SPARE_LINES, lines);
 }
 
 /// Bytes of trace lines hashed at once: BLAKE3 hashes 16 of its 1 KiB chunks side by side

@@ -318,21 +318,14 @@ impl Drop for Judged<'_> {
     /// Hands the lines' allocation to the next run judged on this thread.
     fn drop(&mut self) {
         if let Some((lines, _)) = self.lines.take() {
-            let lines = recycled(lines);
-            SPARE_LINES.with(|spare| {
-                // Keep the larger of the two: the lines of most runs of one scenario fit it.
-                let old = spare.take();
-                spare.set(if old.capacity() > lines.capacity() { old } else { lines });
-            });
+            crate::spare::give_back(&SPARE_LINES, recycled(lines));
         }
     }
 }
 
 thread_local! {
-    /// The allocation of the lines of the last run judged on this thread, emptied: a shop
-    /// case reads ≈ 230,000 lines back (46 MB), and a fresh vector of that size is fresh
-    /// pages from the system (mapped, zeroed and faulted in, then unmapped) for every case
-    /// (benches/README.md, "Check cases, session 34").
+    /// The allocation of the lines of the last run judged on this thread, emptied (`spare.rs`):
+    /// a shop case reads ≈ 230,000 lines back (46 MB).
     static SPARE_LINES: std::cell::Cell<Vec<Line<'static>>> =
         const { std::cell::Cell::new(Vec::new()) };
 }

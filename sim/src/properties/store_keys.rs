@@ -52,11 +52,7 @@ impl Drop for StoreKeys {
     /// Hands the per-line ids' allocation to the next run judged on this thread: a shop case
     /// has ≈ 230,000 lines (0.9 MB of ids), allocated and freed per case otherwise.
     fn drop(&mut self) {
-        let of_line = std::mem::take(&mut self.of_line);
-        SPARE_OF_LINE.with(|spare| {
-            let old = spare.take();
-            spare.set(if old.capacity() > of_line.capacity() { old } else { of_line });
-        });
+        crate::spare::give_back(&SPARE_OF_LINE, std::mem::take(&mut self.of_line));
     }
 }
 
@@ -89,7 +85,6 @@ impl StoreKeys {
     pub(crate) fn of(lines: &[Line<'_>]) -> Self {
         // The per-line ids go into the allocation the previous run left on this thread.
         let mut of_line = SPARE_OF_LINE.take();
-        of_line.clear();
         of_line.reserve_exact(lines.len());
         let mut keys = StoreKeys {
             of_line,
