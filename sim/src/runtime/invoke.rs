@@ -454,7 +454,7 @@ pub(crate) fn pack(ptr: u32, len: u32) -> i64 {
 pub(crate) fn read_response(
     inst: &GuestInstance,
     packed: i64,
-) -> Result<(Vec<u8>, serde_json::Value), GuestFault> {
+) -> Result<(String, serde_json::Value), GuestFault> {
     let packed = packed.cast_unsigned();
     let ptr = u32::try_from(packed >> 32).unwrap_or(u32::MAX);
     let len = u32::try_from(packed & u64::from(u32::MAX)).unwrap_or(u32::MAX);
@@ -470,7 +470,7 @@ pub(crate) fn read_response(
     // Parsed from the text just validated: serde_json's `from_str` does not validate each
     // string's UTF-8 a second time, as `from_slice` would (same values, same errors).
     match serde_json::from_str(text) {
-        Ok(json) => Ok((body.to_vec(), json)),
+        Ok(json) => Ok((text.to_owned(), json)),
         Err(e) => Err(GuestFault::ResponseNotJson { message: e.to_string() }),
     }
 }
