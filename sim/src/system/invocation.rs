@@ -750,7 +750,7 @@ impl Sim {
     /// Resumes a suspended invocation with the reply to its host operation.
     ///
     /// The record stays in its slot: taking it out and putting it back moved it twice per
-    /// resume (≈ 260 bytes each way, benches/README.md, "The shop's time around the guests,
+    /// resume (256 bytes each way, benches/README.md, "The shop's time around the guests,
     /// sixth round").
     pub(crate) fn resume(&mut self, id: InvId, reply: HostReply) {
         let Some(inv) = self.invocations.table.get(&id) else {
