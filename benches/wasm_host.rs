@@ -70,7 +70,7 @@ impl Driver {
         let (slice, _) = run_to_end(rt, &mut ctx, call, answer).expect("runs");
         logs.clear();
         match slice.outcome {
-            SliceOutcome::Done(response) => response.body,
+            SliceOutcome::Done(response) => response.body.into_bytes(),
             other => panic!("{service}.{endpoint} did not answer: {other:?}"),
         }
     }

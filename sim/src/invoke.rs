@@ -176,7 +176,7 @@ impl Run<'_> {
                 logs.drain(..).map(|l| format!("{} [{:?}] {}", l.service, l.level, l.message)),
             );
             match slice.outcome {
-                SliceOutcome::Done(resp) => return Ok((Ok(resp.body), fuel)),
+                SliceOutcome::Done(resp) => return Ok((Ok(resp.body.into_bytes()), fuel)),
                 SliceOutcome::Failed(fault) => return Ok((Err(fault.to_string()), fuel)),
                 SliceOutcome::Pending(op) => {
                     let reply = self.perform(depth, service, op)?;

@@ -119,7 +119,7 @@ fn judge(s: &Scenario, files: &ModuleFiles, run: &RunResult, p: &WasmProperty) -
         let mut ctx = HostContext { now_nanos: now.nanos(), random: &mut random, log: &mut logs };
         let slice = rt.start_in(&name, 0, endpoint, input, &mut ctx).map_err(|e| e.to_string())?;
         match slice.outcome {
-            SliceOutcome::Done(r) => Ok(r.body),
+            SliceOutcome::Done(r) => Ok(r.body.into_bytes()),
             SliceOutcome::Failed(f) => Err(format!("handle_{endpoint} faulted: {f}")),
             SliceOutcome::Pending(op) => {
                 rt.abandon(slice.invocation);

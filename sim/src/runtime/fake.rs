@@ -151,7 +151,7 @@ impl FakeHost {
                     Some(respond) => respond(invocation.0),
                     None => self.response.clone(),
                 };
-                let body = json.to_string().into_bytes();
+                let body = json.to_string();
                 let report = InvocationReport { suspensions, ..report(total) };
                 SliceOutcome::Done(Response { body, json, report })
             }
@@ -250,7 +250,7 @@ mod tests {
         let SliceOutcome::Done(response) = last.outcome else {
             panic!("answers, got {:?}", last.outcome)
         };
-        assert_eq!(response.body, br#"{"ok":true}"#);
+        assert_eq!(response.body, r#"{"ok":true}"#);
         assert_eq!(last.fuel_used, 500);
         assert_eq!(response.report.fuel_used, 1_000 + 500 + 500, "every slice's fuel");
         assert_eq!(response.report.suspensions, 2);

@@ -69,7 +69,7 @@ pub(crate) struct HostState {
     pub refusals: Vec<Refusal>,
     /// Set by a composed service's host operation: the calling module (see [`Origin`]).
     pub origin: Option<Origin>,
-    /// The operation a host function yields on ([`Yield::Op`]), taken by the driver: moved
+    /// The operation a host function yields on ([`OpYield`]), taken by the driver: moved
     /// out here rather than cloned out of the host error.
     pub pending_op: Option<HostOp>,
     /// Counts the store as a live instance; taken away while a recycled instance waits to be
@@ -236,12 +236,28 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
-/// Why a host function left the guest. Carried as a wasmi host error; never a real error.
+/// A host operation that takes virtual time: suspend and ask the engine. The operation (and
+/// its import's name) waits in [`HostState::pending_op`]. Carried as a wasmi host error; never
+/// a real error.
+///
+/// Zero-sized, unlike [`Yield`]: wasmi boxes a host error (`Error::host`), and a box of a
+/// zero-sized value allocates nothing, so a suspension costs one allocation (wasmi's own error
+/// box) instead of two (benches/README.md, "The shop's time around the guests, sixth round").
+#[derive(Debug)]
+pub(crate) struct OpYield;
+
+impl fmt::Display for OpYield {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("host operation")
+    }
+}
+
+impl wasmi::errors::HostError for OpYield {}
+
+/// Why a host function left the guest, other than a host operation ([`OpYield`]). Carried as
+/// a wasmi host error; never a real error.
 #[derive(Debug)]
 pub(crate) enum Yield {
-    /// An operation that takes virtual time (its import named here): suspend and ask the
-    /// engine. The operation itself waits in [`HostState::pending_op`].
-    Op(&'static str),
     /// `random()`: resume with the next value of the caller's stream.
     RandomU64,
     /// WASI `random_get` on a buffer already checked to lie inside the calling module's memory.
@@ -255,7 +271,6 @@ pub(crate) enum Yield {
 impl fmt::Display for Yield {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Yield::Op(import) => write!(f, "host operation `{import}`"),
             Yield::RandomU64 => f.write_str("random"),
             Yield::RandomBytes { len, .. } => write!(f, "random_get of {len} bytes"),
             Yield::Exit(code) => write!(f, "proc_exit({code})"),
@@ -338,9 +353,8 @@ fn host_op(
                 let alloc = caller.get_export("alloc").and_then(Extern::into_func);
                 caller.data_mut().origin = Some(Origin { memory, alloc });
             }
-            let import = op.import();
             caller.data_mut().pending_op = Some(op);
-            Err(Error::host(Yield::Op(import)))
+            Err(Error::host(OpYield))
         }
         Err((target, code)) => {
             caller.data_mut().refusals.push(Refusal { import, target, code });

@@ -9,7 +9,7 @@ use wasmi::{
 use super::host;
 
 use super::context::{HostContext, LogLevel, LogLine};
-use super::host::{HostState, Yield, guest_range};
+use super::host::{HostState, OpYield, Yield, guest_range};
 use super::step::{GrowRefused, GuestFault, HostOp, InstanceId, TrapKind};
 use fusebench_model::abi::handler_name;
 
@@ -144,9 +144,18 @@ pub(crate) fn drive<R: WasmResults>(
             Ok(TypedResumableCall::HostTrap(call)) => call,
             Err(error) => {
                 let grow_refused = store.data().limiter.last_refused;
-                return Driven::Faulted(fault_of_error(&error, grow_refused, budget));
+                let pending = store.data().pending_op.as_ref();
+                return Driven::Faulted(fault_of_error(&error, grow_refused, pending, budget));
             }
         };
+        if call.host_error().downcast_ref::<OpYield>().is_some() {
+            return match store.data_mut().pending_op.take() {
+                Some(op) => Driven::Suspended(call, op),
+                None => Driven::Faulted(GuestFault::Engine {
+                    message: "a host operation yielded without its operation".to_owned(),
+                }),
+            };
+        }
         let answer = match call.host_error().downcast_ref::<Yield>() {
             Some(Yield::RandomU64) => Val::I64(ctx.random.next_u64().cast_signed()),
             Some(Yield::RandomBytes { memory, ptr, len }) => {
@@ -159,14 +168,6 @@ pub(crate) fn drive<R: WasmResults>(
                     None => ERRNO_FAULT,
                 };
                 Val::I32(errno)
-            }
-            Some(Yield::Op(import)) => {
-                return match store.data_mut().pending_op.take() {
-                    Some(op) => Driven::Suspended(call, op),
-                    None => Driven::Faulted(GuestFault::Engine {
-                        message: format!("host operation `{import}` yielded without its operation"),
-                    }),
-                };
             }
             Some(other) => return Driven::Faulted(fault_of_yield(other)),
             None => {
@@ -187,7 +188,6 @@ fn fault_of_yield(y: &Yield) -> GuestFault {
             line: *line,
             column: *column,
         },
-        Yield::Op(import) => GuestFault::HostOpOutsideHandler { import },
         Yield::RandomU64 | Yield::RandomBytes { .. } => {
             GuestFault::HostOpOutsideHandler { import: "random" }
         }
@@ -195,15 +195,27 @@ fn fault_of_yield(y: &Yield) -> GuestFault {
 }
 
 /// Maps an error that ended guest code (a trap, or a yield where the call was not resumable).
+///
+/// `pending` is the operation a host function left in [`HostState::pending_op`]: an
+/// [`OpYield`] outside a resumable call (a start function's or `_initialize`'s) names it.
 pub(crate) fn fault_of_error(
     error: &wasmi::Error,
     grow_refused: Option<GrowRefused>,
+    pending: Option<&HostOp>,
     budget: u64,
 ) -> GuestFault {
     if let Some(code) = error.as_trap_code() {
         return match trap_kind(code) {
             Some(kind) => GuestFault::Trap { kind, grow_refused },
             None => GuestFault::FuelExhausted { budget },
+        };
+    }
+    if error.downcast_ref::<OpYield>().is_some() {
+        return match pending {
+            Some(op) => GuestFault::HostOpOutsideHandler { import: op.import() },
+            None => GuestFault::Engine {
+                message: "a host operation yielded without its operation".to_owned(),
+            },
         };
     }
     if let Some(y) = error.downcast_ref::<Yield>() {
@@ -321,7 +333,8 @@ fn instantiate_one(
     budget: u64,
 ) -> Result<Instance, GuestFault> {
     linker.instantiate_and_start(&mut *store, module).map_err(|error| {
-        match fault_of_error(&error, store.data().limiter.last_refused, budget) {
+        let pending = store.data().pending_op.as_ref();
+        match fault_of_error(&error, store.data().limiter.last_refused, pending, budget) {
             GuestFault::Engine { message } => GuestFault::Instantiation { message },
             other => other,
         }
@@ -441,7 +454,7 @@ pub(crate) fn pack(ptr: u32, len: u32) -> i64 {
 pub(crate) fn read_response(
     inst: &GuestInstance,
     packed: i64,
-) -> Result<(Vec<u8>, serde_json::Value), GuestFault> {
+) -> Result<(String, serde_json::Value), GuestFault> {
     let packed = packed.cast_unsigned();
     let ptr = u32::try_from(packed >> 32).unwrap_or(u32::MAX);
     let len = u32::try_from(packed & u64::from(u32::MAX)).unwrap_or(u32::MAX);
@@ -457,7 +470,7 @@ pub(crate) fn read_response(
     // Parsed from the text just validated: serde_json's `from_str` does not validate each
     // string's UTF-8 a second time, as `from_slice` would (same values, same errors).
     match serde_json::from_str(text) {
-        Ok(json) => Ok((body.to_vec(), json)),
+        Ok(json) => Ok((text.to_owned(), json)),
         Err(e) => Err(GuestFault::ResponseNotJson { message: e.to_string() }),
     }
 }

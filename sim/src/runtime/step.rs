@@ -140,8 +140,10 @@ pub enum SliceOutcome {
 /// A finished invocation's response. Contract validation is the engine's job.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response {
-    /// The response bytes exactly as the guest wrote them (valid UTF-8 JSON).
-    pub body: Vec<u8>,
+    /// The response exactly as the guest wrote it (JSON): a `String`, since the runtime has
+    /// checked its UTF-8 already, so the trace lines that write it (`invocation_end`'s
+    /// `output`, `response`'s `body`) do not check it again.
+    pub body: String,
     /// `body` parsed.
     pub json: serde_json::Value,
     pub report: InvocationReport,

@@ -189,7 +189,7 @@ fn echo_round_trip_reports_fuel_and_a_fresh_instance() {
     h.load(&config("echo", &[], &["echo"]), &module(&[], ECHO));
     let slice = h.start("echo", "echo", r#"{"a":[1,2]}"#);
     let response = done(&slice);
-    assert_eq!(response.body, br#"{"a":[1,2]}"#);
+    assert_eq!(response.body, r#"{"a":[1,2]}"#);
     assert_eq!(response.json["a"][1], 2);
     assert!(slice.fuel_used > 0);
     assert_eq!(response.report.fuel_used, slice.fuel_used);
@@ -407,7 +407,7 @@ fn every_host_import_suspends_or_answers_as_the_abi_says() {
 
     let s = h.start("all", "get", "{}");
     let got = h.resume(s.invocation, HostReply::Value(b"[1,2,3]".to_vec()));
-    assert_eq!(done(&got).body, b"[1,2,3]");
+    assert_eq!(done(&got).body, "[1,2,3]");
 
     // Readable but not owned: reads suspend, writes are denied.
     let s = h.start("all", "read_users", "{}");
@@ -650,7 +650,7 @@ fn versioned_reads_and_version_compare_and_set_suspend_or_answer_as_the_abi_says
     assert_eq!(r(&h.resume(s.invocation, reply)), 41_000_000_007);
     let s = h.start("ver", "vget_value", "{}");
     let reply = HostReply::Versioned { value: b"[7]".to_vec(), version: 3 };
-    assert_eq!(done(&h.resume(s.invocation, reply)).body, b"[7]");
+    assert_eq!(done(&h.resume(s.invocation, reply)).body, "[7]");
     let s = h.start("ver", "vget", "{}");
     assert_eq!(r(&h.resume(s.invocation, HostReply::Error(HostCode::NotFound))), -1);
     // The eight bytes must fit in memory: refused at once, nothing read.
@@ -832,7 +832,7 @@ fn the_linker_defines_every_function_of_the_abi_table_with_its_signature() {
         let name = format!("s{i}");
         h.load(&config(&name, &Capability::ALL, &["echo"]), &module(&[&import], ECHO));
         let slice = h.start(&name, "echo", "{}");
-        assert_eq!(done(&slice).body, b"{}", "{}.{}", f.namespace, f.name);
+        assert_eq!(done(&slice).body, "{}", "{}.{}", f.namespace, f.name);
 
         let wrong = format!(
             r#"(import "{}" "{}" (func (param{} f64) (result{})))"#,

@@ -360,7 +360,7 @@ impl Counter {
 
     fn answer(invocation: InvocationId) -> Slice {
         let json = serde_json::json!({});
-        let body = json.to_string().into_bytes();
+        let body = json.to_string();
         Counter::slice(invocation, SliceOutcome::Done(Response { body, json, report: report(1) }))
     }
 }

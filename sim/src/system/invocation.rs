@@ -132,6 +132,16 @@ pub(super) fn emit_logs(trace: &mut Trace, now: SimTime, logs: &[LogLine]) {
     }
 }
 
+/// Takes a slice's step and fuel into `inv` (and the run's guest fuel); returns its CPU time.
+fn absorb(world: &World, guest_fuel: &mut u64, inv: &mut Invocation, slice: Slice) -> u64 {
+    inv.runtime = Some(slice.invocation);
+    inv.fuel += slice.fuel_used;
+    *guest_fuel += slice.fuel_used;
+    let ns_per_fuel = world.service(inv.service).ns_per_fuel;
+    inv.state = InvState::Computing(Work::Guest(slice.outcome, slice.memory));
+    (slice.fuel_used as f64 * ns_per_fuel).round() as u64
+}
+
 fn report_of(step: &SliceOutcome) -> Option<&InvocationReport> {
     match step {
         SliceOutcome::Done(r) => Some(&r.report),
@@ -163,7 +173,7 @@ fn key_value(body: &[u8], field: &str) -> String {
     let Ok(text) = std::str::from_utf8(body) else { return String::new() };
     let mut de = serde_json::Deserializer::from_str(text);
     match json_field::Field(field).deserialize(&mut de) {
-        Ok(Some(value)) if de.end().is_ok() => value.to_string(),
+        Ok(Some(text)) if de.end().is_ok() => text,
         _ => String::new(),
     }
 }
@@ -174,12 +184,13 @@ mod json_field {
 
     use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-    /// Reads a JSON value and gives field `.0` of it: `None` when it is not an object or has
-    /// no such field; the last one when the field repeats (as a `Value`'s map keeps it).
+    /// Reads a JSON value and gives field `.0` of it as [`Text`]: `None` when it is not an
+    /// object or has no such field; the last one when the field repeats (as a `Value`'s map
+    /// keeps it).
     pub(super) struct Field<'f>(pub(super) &'f str);
 
     impl<'de> DeserializeSeed<'de> for Field<'_> {
-        type Value = Option<serde_json::Value>;
+        type Value = Option<String>;
 
         fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
             d.deserialize_any(self)
@@ -187,7 +198,7 @@ mod json_field {
     }
 
     impl<'de> Visitor<'de> for Field<'_> {
-        type Value = Option<serde_json::Value>;
+        type Value = Option<String>;
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("any JSON value")
@@ -197,7 +208,7 @@ mod json_field {
             let mut found = None;
             while let Some(wanted) = map.next_key_seed(IsKey(self.0))? {
                 if wanted {
-                    found = Some(map.next_value()?);
+                    found = Some(map.next_value_seed(Text)?);
                 } else {
                     map.next_value::<Skip>()?;
                 }
@@ -231,6 +242,72 @@ mod json_field {
 
         fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
             Ok(None)
+        }
+    }
+
+    /// A JSON value as a `serde_json::Value` of it prints (`Display`: compact JSON). A string,
+    /// number, boolean or null — an idempotency key is a string — is printed by the serializer
+    /// calls the `Value` would make (`serialize_str`, `serialize_i64`/`u64`/`f64`, …), without
+    /// building the `Value` and going through `fmt` (≈ 1,000 instructions per invocation with a
+    /// key; benches/README.md, "The shop's time around the guests, sixth round"). An object or
+    /// array is read into a `Value` and printed, as before.
+    struct Text;
+
+    impl<'de> DeserializeSeed<'de> for Text {
+        type Value = String;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    fn printed<T: serde::Serialize + ?Sized, E: de::Error>(value: &T) -> Result<String, E> {
+        serde_json::to_string(value).map_err(E::custom)
+    }
+
+    impl<'de> Visitor<'de> for Text {
+        type Value = String;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<String, A::Error> {
+            let value: serde_json::Value =
+                de::Deserialize::deserialize(de::value::MapAccessDeserializer::new(map))?;
+            Ok(value.to_string())
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<String, A::Error> {
+            let value: serde_json::Value =
+                de::Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+            Ok(value.to_string())
+        }
+
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
+            printed(&v)
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+            printed(&v)
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+            printed(&v)
+        }
+
+        /// A `Value` keeps a finite `f64` as a number and prints it with `serialize_f64`; it
+        /// would hold a non-finite one as `null`, which `serialize_f64` prints too.
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+            printed(&v)
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            printed(v)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<String, E> {
+            Ok("null".to_owned())
         }
     }
 
@@ -468,12 +545,7 @@ impl Sim {
 
     /// Takes a slice's step and fuel; returns its CPU time.
     fn absorb_slice(&mut self, inv: &mut Invocation, slice: Slice) -> u64 {
-        inv.runtime = Some(slice.invocation);
-        inv.fuel += slice.fuel_used;
-        self.guest_fuel += slice.fuel_used;
-        let ns_per_fuel = self.world.service(inv.service).ns_per_fuel;
-        inv.state = InvState::Computing(Work::Guest(slice.outcome, slice.memory));
-        (slice.fuel_used as f64 * ns_per_fuel).round() as u64
+        absorb(&self.world, &mut self.guest_fuel, inv, slice)
     }
 
     pub(crate) fn on_slice_done(&mut self, id: InvId) {
@@ -676,31 +748,36 @@ impl Sim {
     }
 
     /// Resumes a suspended invocation with the reply to its host operation.
+    ///
+    /// The record stays in its slot: taking it out and putting it back moved it twice per
+    /// resume (256 bytes each way, benches/README.md, "The shop's time around the guests,
+    /// sixth round").
     pub(crate) fn resume(&mut self, id: InvId, reply: HostReply) {
-        let Some(mut inv) = self.invocations.table.remove(&id) else {
+        let Some(inv) = self.invocations.table.get(&id) else {
             return; // its replica crashed while it waited: nobody to resume
         };
         assert!(matches!(inv.state, InvState::Waiting), "{id} resumed while not waiting");
+        let service = inv.service;
         let Some(runtime) = inv.runtime else {
             // An abstract service's effect was answered; it does not look at the reply.
-            self.invocations.table.insert(id, inv);
             self.abstract_step(id);
             return;
         };
         let now = self.q.now();
         let mut logs: Vec<LogLine> = Vec::new();
         let result = {
-            let random = &mut self.services[inv.service.index()].rng;
+            let random = &mut self.services[service.index()].rng;
             let mut ctx = HostContext { now_nanos: now.nanos(), random, log: &mut logs };
             self.host.resume(runtime, reply, &mut ctx)
         };
         emit_logs(&mut self.trace, now, &logs);
         match result {
             Ok(slice) => {
-                let cpu = self.absorb_slice(&mut inv, slice);
+                let inv =
+                    self.invocations.table.get_mut(&id).expect("a resumed invocation is live");
+                let cpu = absorb(&self.world, &mut self.guest_fuel, inv, slice);
                 inv.wait = 0;
-                self.rec.service(inv.service).busy_nanos += cpu;
-                self.invocations.table.insert(id, inv);
+                self.rec.service(service).busy_nanos += cpu;
                 self.compute(id, cpu);
             }
             Err(e) => {
@@ -709,12 +786,11 @@ impl Sim {
                     now,
                     &TraceEvent::GuestFault {
                         inv: id.0,
-                        service: &self.world.service(inv.service).name,
+                        service: &self.world.service(service).name,
                         cause: &cause,
                         input: "",
                     },
                 );
-                self.invocations.table.insert(id, inv);
                 self.finish_invocation(id, Outcome::GuestFault, Vec::new());
             }
         }
@@ -796,6 +872,27 @@ mod tests {
             br#"{"id" : [ 1 , {"k" : "v"} ] , "z" : {} }"#,
             br#"{"other":"id"}"#,
             br#"{"id":"a","unterminated":"#,
+            // Every form the field's value can take, printed as a `Value` prints it.
+            "{\"id\":\"q\\\"b\\\\s\\/c\\u0001\\n\\t\\u007f \u{e9}\u{1f600}\"}".as_bytes(),
+            br#"{"id":""}"#,
+            br#"{"id":-17}"#,
+            br#"{"id":18446744073709551615}"#,
+            br#"{"id":-9223372036854775808}"#,
+            br#"{"id":18446744073709551616}"#,
+            br#"{"id":2.50}"#,
+            br#"{"id":-0}"#,
+            br#"{"id":-0.0}"#,
+            br#"{"id":1e3}"#,
+            br#"{"id":1E-7}"#,
+            br#"{"id":0.1}"#,
+            br#"{"id":true}"#,
+            br#"{"id":false}"#,
+            br#"{"id":null}"#,
+            br#"{"id":[]}"#,
+            br#"{"id":{}}"#,
+            br#"{"id":["x",{"z":1,"a":[null]}],"after":1}"#,
+            br#"{"id":"first","id":7}"#,
+            br#"{"id":7,"id":"last"}"#,
         ];
         let deep = format!("{{\"id\":1,\"d\":{}{}}}", "[".repeat(200), "]".repeat(200));
         let mut all: Vec<&[u8]> = bodies.to_vec();

@@ -70,7 +70,7 @@ pub(crate) fn ask(
     let name = runtime_name(service);
     let slice = host.start(&name, ENDPOINT, &bytes, &mut ctx).map_err(|e| e.to_string())?;
     let body = match slice.outcome {
-        SliceOutcome::Done(r) => r.body,
+        SliceOutcome::Done(r) => r.body.into_bytes(),
         SliceOutcome::Failed(f) => return Err(format!("handle_decide faulted: {f}")),
         SliceOutcome::Pending(op) => {
             host.abandon(slice.invocation);

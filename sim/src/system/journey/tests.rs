@@ -116,7 +116,7 @@ impl ServiceHost for App {
             "use" => json!({ "got": req["token"] }),
             _ => json!({}),
         };
-        let body = json.to_string().into_bytes();
+        let body = json.to_string();
         let outcome = SliceOutcome::Done(Response { body, json, report: report(1000) });
         Ok(Slice {
             invocation,
