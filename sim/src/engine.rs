@@ -144,19 +144,19 @@ impl<E> EventQueue<E> {
     /// push that took the last one), the check of the time comes after, and the arms that
     /// cannot happen forget the event before they panic (benches/README.md, "Eleventh round").
     #[inline(always)]
-    fn push(&mut self, at: SimTime, event: E, timer: bool) -> TimerId {
+    fn push(&mut self, at: SimTime, make: impl FnOnce() -> E, timer: bool) -> TimerId {
         let Some(slot) = self.free.pop() else {
-            std::mem::forget(event);
+            std::mem::forget(make);
             unreachable!("a free slot is always ready");
         };
         let s = slot as usize;
         match self.events.get_mut(s) {
             // (`None` is known here: nothing to drop, the event is written in place.)
             Some(free @ None) => {
-                free.get_or_insert_with(|| event);
+                free.get_or_insert_with(make);
             }
             _ => {
-                std::mem::forget(event);
+                std::mem::forget(make);
                 unreachable!("slot {slot} on the free list holds an event");
             }
         }
@@ -226,13 +226,13 @@ impl<E> EventQueue<E> {
     /// Schedules `event` at `at` (never in the past: an earlier time is a simulator bug).
     #[inline]
     pub fn schedule(&mut self, at: SimTime, event: E) -> TimerId {
-        self.push(at, event, false)
+        self.push(at, || event, false)
     }
 
     /// Schedules `event` `delay_nanos` from now.
     #[inline]
     pub fn after(&mut self, delay_nanos: u64, event: E) -> TimerId {
-        self.push(self.now + delay_nanos, event, false)
+        self.push(self.now + delay_nanos, || event, false)
     }
 
     /// Schedules `event` `delay_nanos` from now as a timer: it fires, or is cancelled with
@@ -253,7 +253,22 @@ impl<E> EventQueue<E> {
             self.drop_in_slot(event);
             return TimerId { seq, slot: BEYOND };
         }
-        self.push(at, event, true)
+        self.push(at, || event, true)
+    }
+
+    /// As [`EventQueue::timer_after`], the event built by `make` in its slot, and only if it
+    /// is queued: a timer past the horizon (every client request's gateway timeout in a run
+    /// shorter than it) builds and drops nothing.
+    #[inline(always)]
+    pub fn timer_after_with(&mut self, delay_nanos: u64, make: impl FnOnce() -> E) -> TimerId {
+        self.timers += 1;
+        let at = self.now + delay_nanos;
+        if at > self.horizon {
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            return TimerId { seq, slot: BEYOND };
+        }
+        self.push(at, make, true)
     }
 
     /// Promises that no event after `t` will be popped (a run stops at its end): from now on,
@@ -689,7 +704,12 @@ mod tests {
                     Op::Schedule(d) | Op::Timer(d) => {
                         let timer = matches!(op, Op::Timer(_));
                         let seq = m.events.len() as u64;
-                        let id = if timer { q.timer_after(d, seq) } else { q.after(d, seq) };
+                        // Timers armed both ways: the event given, or built in its slot.
+                        let id = match (timer, seq % 2) {
+                            (false, _) => q.after(d, seq),
+                            (true, 0) => q.timer_after(d, seq),
+                            (true, _) => q.timer_after_with(d, || seq),
+                        };
                         m.events.push((m.now + d, seq, timer, true));
                         if timer { timers.push((id, seq)); }
                     }
@@ -744,7 +764,13 @@ mod tests {
                         without.after(d, n);
                     }
                     Op::Timer(d) => {
-                        timers.push((with.timer_after(d, n), without.timer_after(d, n)));
+                        // With the horizon, armed both ways (past it, `_with` builds nothing).
+                        let a = if n % 2 == 0 {
+                            with.timer_after(d, n)
+                        } else {
+                            with.timer_after_with(d, || n)
+                        };
+                        timers.push((a, without.timer_after(d, n)));
                         cancelled.push(false);
                     }
                     Op::Cancel(k) if !timers.is_empty() => {
