@@ -53,7 +53,9 @@ pub struct TimerId {
 struct Key {
     at: SimTime,
     seq: u64,
-    slot: u32,
+    /// The slot (< 2^32), stored as 64 bits so a key has no padding: a key built field by
+    /// field and then copied whole is read back with the widths it was written with.
+    slot: u64,
 }
 
 /// `seqs[slot]` of a free slot: no key's sequence number (they count up from 0).
@@ -104,10 +106,11 @@ impl<E> Default for EventQueue<E> {
             buckets: std::array::from_fn(|_| Vec::new()),
             occupied: 0,
             keys: 0,
-            seqs: Vec::new(),
-            timer: Vec::new(),
-            events: Vec::new(),
-            free: Vec::new(),
+            // One free slot, ready for the first push (see `push`).
+            seqs: vec![FREE],
+            timer: vec![false],
+            events: vec![None],
+            free: vec![0],
             stale: 0,
             timers: 0,
             horizon: SimTime(u64::MAX),
@@ -133,38 +136,76 @@ impl<E> EventQueue<E> {
     /// into its slot where it is built, instead of being read back from the caller's stack
     /// right after the caller wrote it field by field (a store-forwarding stall on every push
     /// in `perf annotate`).
+    ///
+    /// For that, nothing before the event is in its slot may panic or call a function: while
+    /// the event is held across such a point, unwinding would have to drop it, so the
+    /// compiler keeps it on the stack (written as its fields, then copied whole, 16 bytes at a
+    /// time, into the slot: the stall again). So a free slot is always ready (made after the
+    /// push that took the last one), the check of the time comes after, and the arms that
+    /// cannot happen forget the event before they panic (benches/README.md, "Eleventh round").
     #[inline(always)]
-    fn push(&mut self, at: SimTime, event: E, timer: bool) -> TimerId {
+    fn push(&mut self, at: SimTime, make: impl FnOnce() -> E, timer: bool) -> TimerId {
+        let Some(slot) = self.free.pop() else {
+            std::mem::forget(make);
+            unreachable!("a free slot is always ready");
+        };
+        let s = slot as usize;
+        match self.events.get_mut(s) {
+            // (`None` is known here: nothing to drop, the event is written in place.)
+            Some(free @ None) => {
+                free.get_or_insert_with(make);
+            }
+            _ => {
+                std::mem::forget(make);
+                unreachable!("slot {slot} on the free list holds an event");
+            }
+        }
         assert!(at >= self.now, "event scheduled in the past: {at} < {}", self.now);
         let seq = self.next_seq;
         self.next_seq += 1;
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                let s = slot as usize;
-                self.seqs[s] = seq;
-                self.timer[s] = timer;
-                self.events[s] = Some(event);
-                slot
-            }
-            None => {
-                let slot = u32::try_from(self.seqs.len()).expect("fewer than 2^32 pending events");
-                self.seqs.push(seq);
-                self.timer.push(timer);
-                self.events.push(Some(event));
-                slot
-            }
-        };
+        self.seqs[s] = seq;
+        self.timer[s] = timer;
+        if self.free.is_empty() {
+            self.spare_slot();
+        }
         // `seq` is the largest yet: it goes at the back of its bucket, behind its ties.
-        self.place(Key { at, seq, slot });
+        self.place(Key { at, seq, slot: u64::from(slot) });
         self.keys += 1;
         TimerId { seq, slot }
+    }
+
+    /// Drops `event` where a free slot is, leaving it empty: dropped where it was passed, it
+    /// had to be kept on the stack, as in `push`.
+    #[inline(always)]
+    fn drop_in_slot(&mut self, event: E) {
+        match self.free.last().and_then(|&slot| self.events.get_mut(slot as usize)) {
+            Some(free @ None) => {
+                free.get_or_insert_with(|| event);
+                *free = None;
+            }
+            _ => {
+                std::mem::forget(event);
+                unreachable!("a free slot is always ready, and empty");
+            }
+        }
+    }
+
+    /// Adds an empty slot to the free list (the next `push` takes it).
+    #[cold]
+    #[inline(never)]
+    fn spare_slot(&mut self) {
+        let slot = u32::try_from(self.seqs.len()).expect("fewer than 2^32 pending events");
+        self.seqs.push(FREE);
+        self.timer.push(false);
+        self.events.push(None);
+        self.free.push(slot);
     }
 
     /// Puts `key` (at or after `last`) into its bucket; bucket 0 at the back.
     #[inline(always)]
     fn place(&mut self, key: Key) {
         match bucket_of(self.last, key.at.0) {
-            0 => self.zero.push_back(key),
+            0 => self.place_now(key.at, key.seq, key.slot),
             b => {
                 self.buckets[b - 1].push(key);
                 self.occupied |= 1 << (b - 1);
@@ -172,16 +213,26 @@ impl<E> EventQueue<E> {
         }
     }
 
+    /// Puts a key at `last` at the back of bucket 0. Apart, and given the key's fields, not
+    /// the key: `VecDeque::push_back` is a call that takes the key by address, which kept every
+    /// key `push` builds on the stack, written as 8-byte fields and read back 16 bytes at a time
+    /// into its bucket, a load the store buffer cannot serve (benches/README.md, "Eleventh
+    /// round").
+    #[inline(never)]
+    fn place_now(&mut self, at: SimTime, seq: u64, slot: u64) {
+        self.zero.push_back(Key { at, seq, slot });
+    }
+
     /// Schedules `event` at `at` (never in the past: an earlier time is a simulator bug).
     #[inline]
     pub fn schedule(&mut self, at: SimTime, event: E) -> TimerId {
-        self.push(at, event, false)
+        self.push(at, || event, false)
     }
 
     /// Schedules `event` `delay_nanos` from now.
     #[inline]
     pub fn after(&mut self, delay_nanos: u64, event: E) -> TimerId {
-        self.push(self.now + delay_nanos, event, false)
+        self.push(self.now + delay_nanos, || event, false)
     }
 
     /// Schedules `event` `delay_nanos` from now as a timer: it fires, or is cancelled with
@@ -189,8 +240,27 @@ impl<E> EventQueue<E> {
     ///
     /// A timer due after the horizon ([`EventQueue::never_after`]) can never fire: it is
     /// counted as live until cancelled, but not queued (its event is dropped now).
-    #[inline]
+    ///
+    /// Inlined, as `after`: a call took the event by address, built by the caller just before
+    /// (benches/README.md, "Eleventh round").
+    #[inline(always)]
     pub fn timer_after(&mut self, delay_nanos: u64, event: E) -> TimerId {
+        self.timers += 1;
+        let at = self.now + delay_nanos;
+        if at > self.horizon {
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            self.drop_in_slot(event);
+            return TimerId { seq, slot: BEYOND };
+        }
+        self.push(at, || event, true)
+    }
+
+    /// As [`EventQueue::timer_after`], the event built by `make` in its slot, and only if it
+    /// is queued: a timer past the horizon (every client request's gateway timeout in a run
+    /// shorter than it) builds and drops nothing.
+    #[inline(always)]
+    pub fn timer_after_with(&mut self, delay_nanos: u64, make: impl FnOnce() -> E) -> TimerId {
         self.timers += 1;
         let at = self.now + delay_nanos;
         if at > self.horizon {
@@ -198,7 +268,7 @@ impl<E> EventQueue<E> {
             self.next_seq += 1;
             return TimerId { seq, slot: BEYOND };
         }
-        self.push(at, event, true)
+        self.push(at, make, true)
     }
 
     /// Promises that no event after `t` will be popped (a run stops at its end): from now on,
@@ -290,6 +360,15 @@ impl<E> EventQueue<E> {
     /// type changed the step's code (benches/README.md, "Tenth round").
     #[inline(always)]
     pub fn pop_if(&mut self, due: impl FnOnce(SimTime) -> bool) -> Option<(SimTime, E)> {
+        let key = self.next_due(due)?;
+        self.deliver(key)
+    }
+
+    /// The key of the next event if `due` says yes to its time, taken out of the buckets (its
+    /// event still in its slot). One place delivers what the three ways here find, so the
+    /// event is moved out of its slot in one place (benches/README.md, "Eleventh round").
+    #[inline(always)]
+    fn next_due(&mut self, due: impl FnOnce(SimTime) -> bool) -> Option<Key> {
         loop {
             // Stale keys at the front of bucket 0 go; a live one is the next event.
             while let Some(key) = self.zero.front().copied() {
@@ -299,7 +378,7 @@ impl<E> EventQueue<E> {
                     }
                     self.zero.pop_front();
                     self.keys -= 1;
-                    return self.deliver(key);
+                    return Some(key);
                 }
                 self.zero.pop_front();
                 self.keys -= 1;
@@ -323,7 +402,7 @@ impl<E> EventQueue<E> {
                 self.occupied &= !(1 << b);
                 self.last = key.at.0;
                 self.keys -= 1;
-                return self.deliver(key);
+                return Some(key);
             }
             let mut bucket = std::mem::take(&mut self.buckets[b]);
             let before = bucket.len();
@@ -351,7 +430,7 @@ impl<E> EventQueue<E> {
             );
             let key = self.zero.pop_front().expect("the earliest key went to bucket 0");
             self.keys -= 1;
-            return self.deliver(key);
+            return Some(key);
         }
     }
 
@@ -360,15 +439,17 @@ impl<E> EventQueue<E> {
     #[inline(always)]
     fn deliver(&mut self, key: Key) -> Option<(SimTime, E)> {
         let s = key.slot as usize;
-        let event = self.events[s].take()?;
         self.seqs[s] = FREE;
-        self.free.push(key.slot);
+        self.free.push(key.slot as u32);
         if self.timer[s] {
             self.timers -= 1; // a timer fired
         }
         assert!(key.at >= self.now, "time went backwards");
         self.now = key.at;
         self.popped += 1;
+        // Taken last, so it moves from its slot straight to the caller's (taken first, it was
+        // kept on the stack across the bookkeeping above and copied once more).
+        let event = self.events[s].take().expect("a live key's slot holds its event");
         Some((key.at, event))
     }
 
@@ -512,7 +593,7 @@ mod tests {
         }
         let order: Vec<i32> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
         assert_eq!(order, (100..110).collect::<Vec<_>>());
-        assert_eq!(q.seqs.len(), 10, "every new event reused a freed slot");
+        assert_eq!(q.seqs.len(), 11, "every new event reused a freed slot (one spare)");
     }
 
     #[test]
@@ -623,7 +704,12 @@ mod tests {
                     Op::Schedule(d) | Op::Timer(d) => {
                         let timer = matches!(op, Op::Timer(_));
                         let seq = m.events.len() as u64;
-                        let id = if timer { q.timer_after(d, seq) } else { q.after(d, seq) };
+                        // Timers armed both ways: the event given, or built in its slot.
+                        let id = match (timer, seq % 2) {
+                            (false, _) => q.after(d, seq),
+                            (true, 0) => q.timer_after(d, seq),
+                            (true, _) => q.timer_after_with(d, || seq),
+                        };
                         m.events.push((m.now + d, seq, timer, true));
                         if timer { timers.push((id, seq)); }
                     }
@@ -652,7 +738,7 @@ mod tests {
                 prop_assert_eq!(q.now(), m.now);
                 prop_assert_eq!(q.live_timers(), live_timers);
                 prop_assert_eq!(q.pending() - q.cancelled_pending(), live);
-                prop_assert!(q.seqs.len() <= m.events.len());
+                prop_assert!(q.seqs.len() <= m.events.len() + 1, "one spare slot at most");
                 prop_assert_eq!((q.timer.len(), q.events.len()), (q.seqs.len(), q.seqs.len()));
             }
         }
@@ -678,7 +764,13 @@ mod tests {
                         without.after(d, n);
                     }
                     Op::Timer(d) => {
-                        timers.push((with.timer_after(d, n), without.timer_after(d, n)));
+                        // With the horizon, armed both ways (past it, `_with` builds nothing).
+                        let a = if n % 2 == 0 {
+                            with.timer_after(d, n)
+                        } else {
+                            with.timer_after_with(d, || n)
+                        };
+                        timers.push((a, without.timer_after(d, n)));
                         cancelled.push(false);
                     }
                     Op::Cancel(k) if !timers.is_empty() => {

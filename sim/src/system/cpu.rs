@@ -196,7 +196,7 @@ impl Sim {
             self.q.cancel(t);
         }
         if let Some(dt) = cpu.next_done_in() {
-            cpu.timer = Some(self.q.timer_after(dt, Event::CpuDone(node)));
+            cpu.timer = Some(self.q.timer_after_with(dt, || Event::CpuDone(node)));
         }
     }
 

@@ -160,7 +160,8 @@ impl Sim {
         let now = self.q.now();
         let gw = self.world.gateway_node;
         let req = self.requests.next_id();
-        let timer = self.q.timer_after(self.world.gateway_timeout, Event::GatewayTimeout(req));
+        let timer =
+            self.q.timer_after_with(self.world.gateway_timeout, || Event::GatewayTimeout(req));
         let state = ClientState::Waiting { timer: Some(timer) };
         let client = Origin::Client { user, node: origin, state };
         self.requests.insert(req, Request::new(service, endpoint, bytes, client, now, gw));

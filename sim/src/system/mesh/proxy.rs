@@ -65,6 +65,11 @@ impl Sim {
     /// sending proxy's node), `wire` ns on the wire, and `inbound.1` ns of CPU on `inbound.0`
     /// (the receiving sidecar's node). Without CPU on either side it is one event `wire` ns
     /// from now.
+    ///
+    /// That case inlined into the caller, so the event is built in its queue slot (passed to
+    /// a call, it was built on the stack and read back at once, a store-forwarding stall;
+    /// benches/README.md, "Eleventh round").
+    #[inline(always)]
     pub(crate) fn proxy_leg(
         &mut self,
         outbound: (NodeId, u64),
@@ -76,6 +81,18 @@ impl Sim {
             self.q.after(wire, then);
             return;
         }
+        self.proxy_leg_computed(outbound, wire, inbound, then);
+    }
+
+    /// [`Sim::proxy_leg`] with CPU on either side.
+    #[inline(never)]
+    fn proxy_leg_computed(
+        &mut self,
+        outbound: (NodeId, u64),
+        wire: u64,
+        inbound: (NodeId, u64),
+        then: Event,
+    ) {
         let legs = &mut self.mesh.legs;
         let id = legs.next;
         legs.next += 1;
