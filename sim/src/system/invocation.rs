@@ -468,7 +468,7 @@ impl Sim {
                             input: &r.body.text(),
                         },
                     );
-                    cpu += self.absorb_slice(&mut inv, slice);
+                    cpu += absorb(&self.world, &mut self.guest_fuel, &mut inv, slice);
                 }
                 Err(e) => {
                     // The engine only invokes declared endpoints of loaded services; an error
@@ -541,11 +541,6 @@ impl Sim {
         } else {
             self.q.after(wait, Event::SliceDone(id));
         }
-    }
-
-    /// Takes a slice's step and fuel; returns its CPU time.
-    fn absorb_slice(&mut self, inv: &mut Invocation, slice: Slice) -> u64 {
-        absorb(&self.world, &mut self.guest_fuel, inv, slice)
     }
 
     pub(crate) fn on_slice_done(&mut self, id: InvId) {
