@@ -25,7 +25,7 @@ use fusebench_sim::report::{self, Report, SloStatus};
 use fusebench_sim::setup::{self, ModuleFiles};
 use fusebench_sim::time::SimTime;
 use fusebench_sim::trace::TraceMode;
-use fusebench_sim::{RunOptions, Sim};
+use fusebench_sim::{RunOptions, RunResult, Sim};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
@@ -155,7 +155,13 @@ fn run_single(plan: &Plan, seed: u64) -> anyhow::Result<Vec<String>> {
         None => None,
     };
     let trace = staged.as_ref().map(|s| s.path().join(report::TRACE_JSONL));
-    let report = simulate(plan, seed, &bar, trace.as_deref())?;
+    let result = simulate_run(plan, seed, &bar, trace.as_deref())?;
+    let report = Report::new(&result, &plan.scenario);
+    // The process ends once this report is out, so the run's final state is left to the
+    // operating system instead of freed one allocation at a time: a long run's stores (every
+    // kv entry of every replica) took 4 % of a 300 s `shop.toml` run to free (benches/README.md,
+    // "Memory of `run`"). Seeds run in a loop (`run_seeds`, `sweep`) free theirs.
+    std::mem::forget(result);
     bar.finish_and_clear();
     let mut out = std::io::stdout().lock();
     print_single(&mut out, &report)?;
@@ -348,6 +354,17 @@ pub(crate) fn simulate(
     bar: &ProgressBar,
     trace: Option<&Path>,
 ) -> anyhow::Result<Report> {
+    Ok(Report::new(&simulate_run(plan, seed, bar, trace)?, &plan.scenario))
+}
+
+/// Runs one seed of the plan to its end (the trace streamed to `trace` if given) and returns
+/// what the run left, for [`Report::new`].
+fn simulate_run(
+    plan: &Plan,
+    seed: u64,
+    bar: &ProgressBar,
+    trace: Option<&Path>,
+) -> anyhow::Result<RunResult> {
     let runtime = setup::build_runtime(&plan.scenario, &plan.files)
         .context("cannot load the scenario's modules")?;
     let mut options = RunOptions::new(seed);
@@ -386,7 +403,7 @@ pub(crate) fn simulate(
     if let (Some(path), Some(Err(e))) = (trace, &result.trace_streamed) {
         anyhow::bail!("cannot write the trace {}: {e}", path.display());
     }
-    Ok(Report::new(&result, &plan.scenario))
+    Ok(result)
 }
 
 /// A bar on stderr when it is a terminal; a hidden one (that costs nothing) otherwise.
