@@ -18,7 +18,8 @@
 //! time differs from `last` (1–64): every key of a lower bucket is earlier than every key of a
 //! higher one. To pop with bucket 0 empty, the lowest non-empty bucket is emptied: its earliest
 //! time becomes `last` and its keys move, in their order, to lower buckets (bucket 0 for those
-//! at that time). Ties need no sorting: a key's bucket does not change while `last` moves
+//! at that time; the first of those is the next event, so it is taken at once instead of going
+//! through bucket 0). Ties need no sorting: a key's bucket does not change while `last` moves
 //! within a lower bucket, so keys at one time always share a bucket, in the order they were
 //! pushed — their sequence order — and bucket 0 is popped from the front. A key moves at
 //! most 64 times, in practice a few; a push is one XOR and one leading-zero count instead of a
@@ -409,27 +410,42 @@ impl<E> EventQueue<E> {
             bucket.retain(|k| is_live(&self.seqs, k));
             self.keys -= before - bucket.len();
             self.stale -= before - bucket.len();
-            let Some(earliest) = bucket.iter().map(|k| k.at).min() else {
+            // The earliest time, and where its first key is (the first pushed of its ties).
+            let Some(&Key { at: mut earliest, .. }) = bucket.first() else {
                 self.occupied &= !(1 << b);
                 self.buckets[b] = bucket;
                 continue;
             };
+            let mut first = 0;
+            for (i, k) in bucket.iter().enumerate().skip(1) {
+                if k.at < earliest {
+                    (earliest, first) = (k.at, i);
+                }
+            }
             if !due(earliest) {
                 self.buckets[b] = bucket;
                 return None;
             }
-            // Empty it into lower buckets around its earliest time (all below bucket b + 1).
+            // Empty it into lower buckets around its earliest time (all below bucket b + 1),
+            // all but the next event: its first key at the earliest time would go to the front
+            // of bucket 0 (empty here) and be taken at once, so it is taken now. Its ties follow
+            // it into bucket 0 in their order; the later keys go to buckets above 0. Every key
+            // ends where it did when the earliest went through bucket 0, without a push and a
+            // pop of it there (benches/README.md, "Thirteenth round").
+            let key = bucket[first];
             self.occupied &= !(1 << b);
             self.last = earliest.0;
-            for key in bucket.drain(..) {
-                self.place(key);
+            for (i, k) in bucket.drain(..).enumerate() {
+                if i != first {
+                    self.place(k);
+                }
             }
             self.buckets[b] = bucket; // empty, capacity kept
+            self.keys -= 1;
             debug_assert!(
                 self.zero.iter().zip(self.zero.iter().skip(1)).all(|(a, b)| a.seq < b.seq)
             );
-            let key = self.zero.pop_front().expect("the earliest key went to bucket 0");
-            self.keys -= 1;
+            debug_assert!(self.zero.front().is_none_or(|k| k.seq > key.seq));
             return Some(key);
         }
     }
