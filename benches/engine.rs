@@ -189,51 +189,56 @@ fn shop_end_to_end(c: &mut Criterion<ThreadCpu>) {
 /// The abstract M/M/c model of `benches/simpy/compare.sh` (`mmc3-rho080.toml`: no guests, one
 /// station of three slots, λ = 800/s for 62.5 s ≈ 50,000 requests) with the trace hashed, as
 /// `fusebench run` does by default: the engine alone, in simulated requests per CPU second.
+/// Then the same runs with the trace off (`trace_off/…`), which no user run does: the
+/// difference is what writing and hashing the trace costs per event.
 fn abstract_mmc(c: &mut Criterion<ThreadCpu>) {
     let mut g = c.benchmark_group("abstract_mmc");
     g.sampling_mode(SamplingMode::Flat).sample_size(10).warm_up_time(Duration::from_millis(200));
     let scenario = "scenarios/validation/mmc3-rho080.toml";
     let (s, files) = load_scenario(scenario);
-    let run = || {
-        let runtime = setup::build_runtime(&s, &files).expect("an abstract scenario loads");
-        let mut options = RunOptions::new(1);
-        options.trace = TraceMode::Hash;
-        let sim = Sim::new(s.clone(), Box::new(runtime), &options);
-        let started = cpu::now();
-        let result = sim.run();
-        (cpu::now() - started, result)
-    };
-    let (_, first) = run();
-    g.throughput(Throughput::Elements(first.requests_sent));
-    let (mut cpu_total, mut runs) = (Duration::ZERO, 0u64);
-    g.bench_function(BenchmarkId::new("simulated_requests", scenario), |b| {
-        b.iter_custom(|iters| {
-            let mut cpu = Duration::ZERO;
-            for _ in 0..iters {
-                let (spent, result) = run();
-                assert_eq!(result.trace_hash, first.trace_hash, "the run is deterministic");
-                cpu += spent;
-            }
-            cpu_total += cpu;
-            runs += iters;
-            cpu
+    for (name, mode) in [("simulated_requests", TraceMode::Hash), ("trace_off", TraceMode::Off)] {
+        let run = || {
+            let runtime = setup::build_runtime(&s, &files).expect("an abstract scenario loads");
+            let mut options = RunOptions::new(1);
+            options.trace = mode;
+            let sim = Sim::new(s.clone(), Box::new(runtime), &options);
+            let started = cpu::now();
+            let result = sim.run();
+            (cpu::now() - started, result)
+        };
+        let (_, first) = run();
+        g.throughput(Throughput::Elements(first.requests_sent));
+        let (mut cpu_total, mut runs) = (Duration::ZERO, 0u64);
+        g.bench_function(BenchmarkId::new(name, scenario), |b| {
+            b.iter_custom(|iters| {
+                let mut cpu = Duration::ZERO;
+                for _ in 0..iters {
+                    let (spent, result) = run();
+                    assert_eq!(result.trace_hash, first.trace_hash, "the run is deterministic");
+                    assert_eq!(result.events, first.events, "the run is deterministic");
+                    cpu += spent;
+                }
+                cpu_total += cpu;
+                runs += iters;
+                cpu
+            });
         });
-    });
-    g.finish();
-    if runs == 0 {
-        return; // left out by a filter
+        if runs == 0 {
+            continue; // left out by a filter
+        }
+        let per_run = cpu_total.as_secs_f64() / runs as f64;
+        eprintln!(
+            "{scenario} ({name}): {runs} runs, {:.1} ms CPU/run, {} requests/run, {} events/run, \
+             {:.0} simulated requests/s, {:.2} M events/s, {:.0} ns/event",
+            per_run * 1e3,
+            first.requests_sent,
+            first.events,
+            first.requests_sent as f64 / per_run,
+            first.events as f64 / per_run / 1e6,
+            per_run / first.events.max(1) as f64 * 1e9,
+        );
     }
-    let per_run = cpu_total.as_secs_f64() / runs as f64;
-    eprintln!(
-        "{scenario}: {runs} runs, {:.1} ms CPU/run, {} requests/run, {} events/run, \
-         {:.0} simulated requests/s, {:.2} M events/s, {:.0} ns/event",
-        per_run * 1e3,
-        first.requests_sent,
-        first.events,
-        first.requests_sent as f64 / per_run,
-        first.events as f64 / per_run / 1e6,
-        per_run / first.events.max(1) as f64 * 1e9,
-    );
+    g.finish();
 }
 
 /// Prints what criterion cannot: the split between guests and engine (nothing for a scenario
