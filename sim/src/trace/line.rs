@@ -264,6 +264,8 @@ mod tests {
         let mut cases =
             vec![0, 9, 10, 99, 100, 101, 999, 1000, 12_345, u64::from(u32::MAX), u64::MAX];
         cases.extend((0..20).flat_map(|k| [10u64.pow(k) - 1, 10u64.pow(k), 10u64.pow(k) + 1]));
+        // Zeros inside a number, on either side of a four- or eight-digit group.
+        cases.extend((1..20).flat_map(|k| (0..k).map(move |j| 10u64.pow(k) + 10u64.pow(j))));
         for n in cases {
             let mut ours = b"x".to_vec();
             push_u64(&mut ours, n);
