@@ -1055,11 +1055,28 @@ const HASH_BATCH: usize = 16 * 1024;
 #[derive(Debug)]
 pub struct Trace {
     mode: TraceMode,
-    hasher: blake3::Hasher,
     lines: Vec<u8>,
+    count: u64,
+    /// Where lines are written and hashed: here, or on a thread of their own
+    /// ([`Trace::write_on_thread`]).
+    sink: Sink,
+}
+
+#[derive(Debug)]
+enum Sink {
+    Here(Writer),
+    Thread(pipe::Pipe),
+    /// Only while the writer moves between the two (never seen by `emit`).
+    Moving,
+}
+
+/// Turns events into JSON lines, hashes them and streams them: the part of a trace that can
+/// run on another thread, since it needs nothing but the events, in order.
+#[derive(Debug)]
+struct Writer {
+    hasher: blake3::Hasher,
     /// Lines not yet given to `hasher` (less than [`HASH_BATCH`] bytes and a line).
     unhashed: Vec<u8>,
-    count: u64,
     /// The last line's `{"t":<ns>`, for the next line (`line::TimeText`).
     time: line::TimeText,
     /// Where lines are streamed as they are emitted (`run --out`): the trace is written
@@ -1084,70 +1101,31 @@ impl std::fmt::Debug for Stream {
     }
 }
 
-impl Trace {
-    #[must_use]
-    pub fn new(mode: TraceMode) -> Self {
-        Trace {
-            mode,
+impl Writer {
+    fn new() -> Self {
+        Writer {
             hasher: blake3::Hasher::new(),
-            // A kept trace starts in the allocation the last one recycled on this thread left.
-            lines: if mode == TraceMode::Full { SPARE_LINES.take() } else { Vec::new() },
             unhashed: Vec::new(),
-            count: 0,
             time: line::TimeText::default(),
             stream: None,
         }
     }
 
-    /// From now on every line is also written to `writer` (buffer it: lines are written one
-    /// by one). With [`TraceMode::Hash`] the lines are written and hashed but not kept.
-    /// Lines emitted before are not written: call it before the first event.
-    pub fn stream_to(&mut self, writer: Box<dyn Write + Send>) {
-        self.stream = Some(Stream { writer, written: 0, error: None });
-    }
-
-    /// Whether lines are being streamed to a writer.
-    #[must_use]
-    pub fn is_streaming(&self) -> bool {
-        self.stream.is_some()
-    }
-
-    /// Flushes and closes the stream: the bytes written, or the first error writing them.
-    /// `Ok(0)` when nothing was streamed.
-    ///
-    /// # Errors
-    /// A line or the flush could not be written.
-    pub fn close_stream(&mut self) -> std::io::Result<u64> {
-        let Some(mut stream) = self.stream.take() else { return Ok(0) };
-        if let Some(e) = stream.error.take() {
-            return Err(e);
-        }
-        stream.writer.flush()?;
-        Ok(stream.written)
-    }
-
-    #[must_use]
-    pub fn mode(&self) -> TraceMode {
-        self.mode
-    }
-
-    /// Records one event at virtual time `t` as `{"t":<ns>,"ev":...}`.
-    pub fn emit(&mut self, t: SimTime, event: &TraceEvent<&str>) {
-        if self.mode == TraceMode::Off {
-            return;
-        }
+    /// Writes one line, streams it, copies it into `keep` if given, and hashes whole batches.
+    #[inline]
+    fn write(&mut self, t: u64, event: &TraceEvent<&str>, keep: Option<&mut Vec<u8>>) {
         // Written straight into the bytes waiting to be hashed (no line buffer copied in):
         // serde_json's bytes, without serde (`trace/line.rs`). Hashed a few KiB at a time:
         // the same digest as line by line (BLAKE3 of the concatenation), without copying
         // each short line into the hasher's chunk buffer, and whole chunks hashed in parallel
         // lanes.
         let start = self.unhashed.len();
-        self.time.push(&mut self.unhashed, t.nanos());
+        self.time.push(&mut self.unhashed, t);
         line::write_fields(&mut self.unhashed, event);
         self.unhashed.push(b'\n');
         let line = &self.unhashed[start..];
-        if self.mode == TraceMode::Full {
-            self.lines.extend_from_slice(line);
+        if let Some(keep) = keep {
+            keep.extend_from_slice(line);
         }
         if let Some(stream) = &mut self.stream
             && stream.error.is_none()
@@ -1166,7 +1144,119 @@ impl Trace {
             self.hasher.update(&self.unhashed[..whole]);
             self.unhashed.drain(..whole);
         }
+    }
+
+    fn hash(&self) -> String {
+        let mut hasher = self.hasher.clone();
+        hasher.update(&self.unhashed);
+        hasher.finalize().to_hex().to_string()
+    }
+}
+
+impl Trace {
+    #[must_use]
+    pub fn new(mode: TraceMode) -> Self {
+        Trace {
+            mode,
+            // A kept trace starts in the allocation the last one recycled on this thread left.
+            lines: if mode == TraceMode::Full { SPARE_LINES.take() } else { Vec::new() },
+            count: 0,
+            sink: Sink::Here(Writer::new()),
+        }
+    }
+
+    /// The writer, back on this thread if it was on its own (every line sent is written first).
+    fn writer(&mut self) -> &mut Writer {
+        if let Sink::Thread(_) = self.sink
+            && let Sink::Thread(pipe) = std::mem::replace(&mut self.sink, Sink::Moving)
+        {
+            self.sink = Sink::Here(pipe.join());
+        }
+        match &mut self.sink {
+            Sink::Here(writer) => writer,
+            Sink::Thread(_) | Sink::Moving => unreachable!("the writer was just brought back"),
+        }
+    }
+
+    /// From now on every line is also written to `writer` (buffer it: lines are written one
+    /// by one). With [`TraceMode::Hash`] the lines are written and hashed but not kept.
+    /// Lines emitted before are not written: call it before the first event.
+    pub fn stream_to(&mut self, writer: Box<dyn Write + Send>) {
+        self.writer().stream = Some(Stream { writer, written: 0, error: None });
+    }
+
+    /// From now on lines are written, hashed and streamed on a thread of their own, fed the
+    /// events in order in compact batches (`trace/pipe.rs`): the same bytes and hash, and the
+    /// run's own thread does about a third less work per event. Worth it only with a core to
+    /// spare (one `run`, not runs already spread over every core). Only a trace that keeps no
+    /// lines ([`TraceMode::Hash`]) moves: kept lines are read while the run goes (the trace
+    /// budget). Returns whether the writer moved (a thread that cannot be started leaves it
+    /// here).
+    pub fn write_on_thread(&mut self) -> bool {
+        if self.mode != TraceMode::Hash {
+            return false;
+        }
+        match std::mem::replace(&mut self.sink, Sink::Moving) {
+            Sink::Here(writer) => match pipe::Pipe::spawn(writer) {
+                Ok(pipe) => {
+                    self.sink = Sink::Thread(pipe);
+                    true
+                }
+                Err(writer) => {
+                    self.sink = Sink::Here(writer);
+                    false
+                }
+            },
+            other => {
+                self.sink = other;
+                matches!(self.sink, Sink::Thread(_))
+            }
+        }
+    }
+
+    /// Whether lines are being streamed to a writer.
+    #[must_use]
+    pub fn is_streaming(&self) -> bool {
+        match &self.sink {
+            Sink::Here(writer) => writer.stream.is_some(),
+            Sink::Thread(pipe) => pipe.streams(),
+            Sink::Moving => false,
+        }
+    }
+
+    /// Flushes and closes the stream: the bytes written, or the first error writing them.
+    /// `Ok(0)` when nothing was streamed.
+    ///
+    /// # Errors
+    /// A line or the flush could not be written.
+    pub fn close_stream(&mut self) -> std::io::Result<u64> {
+        let Some(mut stream) = self.writer().stream.take() else { return Ok(0) };
+        if let Some(e) = stream.error.take() {
+            return Err(e);
+        }
+        stream.writer.flush()?;
+        Ok(stream.written)
+    }
+
+    #[must_use]
+    pub fn mode(&self) -> TraceMode {
+        self.mode
+    }
+
+    /// Records one event at virtual time `t` as `{"t":<ns>,"ev":...}`.
+    pub fn emit(&mut self, t: SimTime, event: &TraceEvent<&str>) {
+        if self.mode == TraceMode::Off {
+            return;
+        }
         self.count += 1;
+        match &mut self.sink {
+            Sink::Here(writer) => {
+                let keep = (self.mode == TraceMode::Full).then_some(&mut self.lines);
+                writer.write(t.nanos(), event, keep);
+            }
+            Sink::Thread(pipe) => pipe.send(t.nanos(), event),
+            Sink::Moving => unreachable!("the writer is only moving within a call"),
+        }
     }
 
     /// Lines emitted so far.
@@ -1192,12 +1282,11 @@ impl Trace {
         std::mem::take(&mut self.lines)
     }
 
-    /// Hex BLAKE3 of every line so far (of nothing when tracing is off).
+    /// Hex BLAKE3 of every line so far (of nothing when tracing is off). A writer on its own
+    /// thread finishes the lines sent and comes back first.
     #[must_use]
-    pub fn hash(&self) -> String {
-        let mut hasher = self.hasher.clone();
-        hasher.update(&self.unhashed);
-        hasher.finalize().to_hex().to_string()
+    pub fn hash(&mut self) -> String {
+        self.writer().hash()
     }
 }
 
@@ -1205,6 +1294,7 @@ impl Trace {
 mod kinds;
 mod line;
 pub mod mesh_route;
+mod pipe;
 pub mod rollout;
 pub(crate) mod scan;
 

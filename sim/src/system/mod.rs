@@ -74,6 +74,10 @@ pub struct RunOptions {
     /// Overrides the workload's duration.
     pub duration: Option<SimTime>,
     pub trace: TraceMode,
+    /// Write, hash and stream the trace on a thread of its own ([`Trace::write_on_thread`]):
+    /// the same trace, the run's thread freed of a third of its work. For a run that has a
+    /// core to spare; only [`TraceMode::Hash`] moves.
+    pub trace_thread: bool,
     /// Time-series sampling interval; default: the duration / 100, at least 10 ms.
     pub sample_interval: Option<u64>,
     /// After the workload stops, keep running this long so in-flight work drains.
@@ -87,6 +91,7 @@ impl RunOptions {
             seed,
             duration: None,
             trace: TraceMode::Hash,
+            trace_thread: false,
             sample_interval: None,
             drain_nanos: secs_to_nanos(5.0),
         }
@@ -286,6 +291,9 @@ impl Sim {
         let mut trace = Trace::new(options.trace);
         if let Some(writer) = stream {
             trace.stream_to(writer);
+        }
+        if options.trace_thread {
+            trace.write_on_thread();
         }
         let mut sim = Sim {
             host,
