@@ -1062,6 +1062,9 @@ pub struct Trace {
     sink: Sink,
 }
 
+// A run has one trace, moved only when the writer changes threads: its size costs nothing,
+// and boxing the writer would put a pointer between every line and its buffer.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Sink {
     Here(Writer),

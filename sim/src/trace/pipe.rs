@@ -47,6 +47,7 @@ impl std::fmt::Debug for Pipe {
 
 impl Pipe {
     /// Moves `writer` onto a new thread; gives it back if no thread can be started.
+    #[allow(clippy::result_large_err)] // once per run; the writer is given back, not an error
     pub(super) fn spawn(writer: Writer) -> Result<Pipe, Writer> {
         let streams = writer.stream.is_some();
         let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT);
