@@ -167,6 +167,16 @@ fn seeds_report_means_with_intervals_whatever_the_thread_count() {
     assert_eq!(p99["n"], 3);
     assert!(p99["ci95"].is_f64(), "{p99}");
     assert_eq!(report["runs"].as_array().map(Vec::len), Some(3));
+
+    // A lone run writes its trace on a thread of its own (with a core to spare), runs of
+    // several seeds in place: the same seed gives the same trace and hash either way.
+    let lone = scratch("lone5");
+    run_shop("5", &lone);
+    let trace = read(&lone.join("trace.jsonl"));
+    assert!(trace == read(&one.join("seed-5/trace.jsonl")), "the lone run's trace differs");
+    let hash = &json(&lone.join("report.json"))["trace_hash"];
+    assert_eq!(hash, blake3::hash(&trace).to_hex().as_str());
+    assert_eq!(*hash, json(&one.join("seed-5/report.json"))["trace_hash"]);
 }
 
 #[test]
