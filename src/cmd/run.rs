@@ -156,7 +156,7 @@ fn run_single(plan: &Plan, seed: u64) -> anyhow::Result<Vec<String>> {
     };
     let trace = staged.as_ref().map(|s| s.path().join(report::TRACE_JSONL));
     // One run, so a second core (if any) is free to write and hash its trace.
-    let result = simulate_run(plan, seed, &bar, trace.as_deref(), spare_core())?;
+    let result = simulate_run(plan, seed, &bar, trace.as_deref(), cores_to_spare(1))?;
     let report = Report::new(&result, &plan.scenario);
     // The process ends once this report is out, so the run's final state is left to the
     // operating system instead of freed one allocation at a time: a long run's stores (every
@@ -249,6 +249,7 @@ fn simulate_seeds(
     dir_of: &(dyn Fn(usize) -> Option<PathBuf> + Sync),
     bar: &ProgressBar,
 ) -> anyhow::Result<Vec<Report>> {
+    let trace_thread = cores_to_spare(seeds.len().min(rayon::current_num_threads()));
     seeds
         .par_iter()
         .enumerate()
@@ -259,7 +260,8 @@ fn simulate_seeds(
                     .with_context(|| format!("cannot write the report of seed {seed}"))?;
             }
             let trace = dir.as_ref().map(|d| d.join(report::TRACE_JSONL));
-            let report = simulate(plan, seed, &ProgressBar::hidden(), trace.as_deref())?;
+            let report =
+                simulate(plan, seed, &ProgressBar::hidden(), trace.as_deref(), trace_thread)?;
             if let Some(dir) = &dir {
                 report::write_run_files(dir, &report, None)
                     .with_context(|| format!("cannot write the report of seed {seed}"))?;
@@ -349,14 +351,15 @@ pub(crate) fn print_merged(
 /// Runs one seed with its own runtime; advances in slices of 1 % of the run to move `bar`.
 /// With `trace`, the trace is streamed into that file as the run goes (never kept whole in
 /// memory: a run's memory stays flat in its length); without, only its hash is computed.
+/// With `trace_thread` the trace is written on a thread of its own ([`cores_to_spare`]).
 pub(crate) fn simulate(
     plan: &Plan,
     seed: u64,
     bar: &ProgressBar,
     trace: Option<&Path>,
+    trace_thread: bool,
 ) -> anyhow::Result<Report> {
-    // Runs are spread over every core already: each writes its own trace.
-    Ok(Report::new(&simulate_run(plan, seed, bar, trace, false)?, &plan.scenario))
+    Ok(Report::new(&simulate_run(plan, seed, bar, trace, trace_thread)?, &plan.scenario))
 }
 
 /// Runs one seed of the plan to its end (the trace streamed to `trace` if given) and returns
@@ -411,9 +414,11 @@ fn simulate_run(
     Ok(result)
 }
 
-/// Whether this machine has more than one core (so one run can lend its trace a thread).
-fn spare_core() -> bool {
-    std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
+/// Whether `runs` running at once leave a core each for their traces' writer threads: a
+/// writer thread only pays where its core would otherwise be idle (it trades CPU time for
+/// wall time: benches/README.md, "The trace on a thread of its own").
+pub(crate) fn cores_to_spare(runs: usize) -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2 * runs.max(1))
 }
 
 /// A bar on stderr when it is a terminal; a hidden one (that costs nothing) otherwise.

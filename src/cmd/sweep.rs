@@ -32,7 +32,7 @@ use fusebench_sim::time::SimTime;
 use rayon::prelude::*;
 
 use super::experiment::{self, ExperimentArgs, Results};
-use super::run::{Plan, progress_bar, simulate};
+use super::run::{Plan, cores_to_spare, progress_bar, simulate};
 use super::table;
 use crate::load::{Input, Loaded, load_or_report, read_text};
 
@@ -423,11 +423,13 @@ pub(crate) fn run_all(
         (0..plans.len()).flat_map(|p| seeds.iter().map(move |s| (p, *s))).collect();
     let template = format!("{{spinner}} {unit}s [{{bar:40}}] {{pos}}/{{len}} runs");
     let bar = progress_bar(tasks.len() as u64, &template);
+    let trace_thread = cores_to_spare(tasks.len().min(jobs));
     let reports = pool.install(|| {
         tasks
             .into_par_iter()
             .map(|(p, seed)| {
-                let report = simulate(&plans[p], seed, &indicatif::ProgressBar::hidden(), None)
+                let hidden = indicatif::ProgressBar::hidden();
+                let report = simulate(&plans[p], seed, &hidden, None, trace_thread)
                     .with_context(|| format!("{unit} {}", p + 1))?;
                 bar.inc(1);
                 Ok(report)
