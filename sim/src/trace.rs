@@ -1199,22 +1199,15 @@ impl Trace {
         if self.mode != TraceMode::Hash {
             return false;
         }
-        match std::mem::replace(&mut self.sink, Sink::Moving) {
-            Sink::Here(writer) => match pipe::Pipe::spawn(writer) {
-                Ok(pipe) => {
-                    self.sink = Sink::Thread(pipe);
-                    true
-                }
-                Err(writer) => {
-                    self.sink = Sink::Here(writer);
-                    false
-                }
-            },
-            other => {
-                self.sink = other;
-                matches!(self.sink, Sink::Thread(_))
-            }
+        if let Sink::Here(_) = self.sink
+            && let Sink::Here(writer) = std::mem::replace(&mut self.sink, Sink::Moving)
+        {
+            self.sink = match pipe::Pipe::spawn(writer) {
+                Ok(pipe) => Sink::Thread(pipe),
+                Err(writer) => Sink::Here(writer),
+            };
         }
+        matches!(self.sink, Sink::Thread(_))
     }
 
     /// Whether lines are being streamed to a writer.

@@ -34,7 +34,8 @@ pub(super) struct Pipe {
     full: Option<SyncSender<Vec<u8>>>,
     /// Batches the writer has finished with, for reuse.
     empty: Receiver<Vec<u8>>,
-    thread: Option<JoinHandle<Writer>>,
+    /// Gives the writer back (`None` only if it never received it).
+    thread: Option<JoinHandle<Option<Writer>>>,
     /// Whether the writer streams its lines.
     streams: bool,
 }
@@ -52,44 +53,32 @@ impl Pipe {
         let streams = writer.stream.is_some();
         let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT);
         let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
-        // The writer goes in through a slot so that it can be taken back if the spawn fails.
-        let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(writer)));
-        let theirs = std::sync::Arc::clone(&slot);
+        // The writer is sent once the thread exists, so a spawn that fails leaves it here.
+        let (writer_tx, writer_rx) = std::sync::mpsc::sync_channel::<Writer>(1);
         let spawned = std::thread::Builder::new().name("fusebench-trace".into()).spawn(move || {
-            let mut writer = theirs
-                .lock()
-                .map(|mut w| w.take())
-                .ok()
-                .flatten()
-                .expect("the writer is handed over before the first batch");
-            for batch in full_rx {
+            let mut writer = writer_rx.recv().ok()?;
+            for mut batch in full_rx {
                 let mut rest = batch.as_slice();
                 while !rest.is_empty() {
                     let (t, event) = decode(&mut rest);
                     writer.write(t, &event, None);
                 }
-                let mut batch = batch;
                 batch.clear();
                 // The run's side may be gone (it is joining): the batch is dropped then.
                 let _ = empty_tx.send(batch);
             }
-            writer
+            Some(writer)
         });
-        match spawned {
-            Ok(thread) => Ok(Pipe {
-                batch: Vec::with_capacity(BATCH + EVENT_ROOM),
-                full: Some(full_tx),
-                empty: empty_rx,
-                thread: Some(thread),
-                streams,
-            }),
-            Err(_) => Err(slot
-                .lock()
-                .map(|mut w| w.take())
-                .ok()
-                .flatten()
-                .expect("a thread that never started left the writer")),
-        }
+        let Ok(thread) = spawned else { return Err(writer) };
+        // The thread waits on this very channel, with room for it: sending cannot fail.
+        let _ = writer_tx.send(writer);
+        Ok(Pipe {
+            batch: Vec::with_capacity(BATCH + EVENT_ROOM),
+            full: Some(full_tx),
+            empty: empty_rx,
+            thread: Some(thread),
+            streams,
+        })
     }
 
     pub(super) fn streams(&self) -> bool {
@@ -111,7 +100,9 @@ impl Pipe {
         }
         let next = self.empty.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH + EVENT_ROOM));
         let batch = std::mem::replace(&mut self.batch, next);
-        let Some(full) = &self.full else { return };
+        let Some(full) = &self.full else {
+            unreachable!("the channel closes only when the pipe is joined or dropped")
+        };
         match full.try_send(batch) {
             Ok(()) => {}
             // The writer is behind: wait for room.
@@ -140,9 +131,9 @@ impl Pipe {
         // Closing the channel ends the writer's loop once it has written every batch.
         self.full = None;
         match self.thread.take().map(JoinHandle::join) {
-            Some(Ok(writer)) => writer,
+            Some(Ok(Some(writer))) => writer,
             Some(Err(panic)) => std::panic::resume_unwind(panic),
-            None => unreachable!("a pipe keeps its thread until it is joined"),
+            Some(Ok(None)) | None => unreachable!("a pipe's thread holds the writer until joined"),
         }
     }
 }
@@ -324,9 +315,9 @@ mod tests {
         let shared = || std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let (ours, theirs) = (shared(), shared());
         let mut here = Trace::new(TraceMode::Hash);
-        here.stream_to(Box::new(Sink(std::sync::Arc::clone(&ours))));
+        here.stream_to(Box::new(Shared(std::sync::Arc::clone(&ours))));
         let mut away = Trace::new(TraceMode::Hash);
-        away.stream_to(Box::new(Sink(std::sync::Arc::clone(&theirs))));
+        away.stream_to(Box::new(Shared(std::sync::Arc::clone(&theirs))));
         assert!(away.write_on_thread());
         assert!(away.is_streaming());
         for round in 0..rounds {
@@ -348,9 +339,9 @@ mod tests {
     }
 
     /// A writer that appends to shared bytes.
-    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
-    impl std::io::Write for Sink {
+    impl std::io::Write for Shared {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
             self.0.lock().expect("not poisoned").extend_from_slice(buf);
             Ok(buf.len())
