@@ -588,8 +588,15 @@ fn judge(t: &Temporal, evs: &[Ev], run_end: SimTime) -> Verdict {
                         continue;
                     };
                     judged += 1;
+                    // The finding is dated when the violation shows (the deadline, or the
+                    // scope's end), so the trigger's own time and the delay are spelled out:
+                    // without them a late answer reads as if it had come in time.
                     let late = match first {
-                        Some(j) => format!(" (it came at {}, too late)", evs[j].t),
+                        Some(j) => format!(
+                            " (it came at {}, {} ms after, too late)",
+                            evs[j].t,
+                            millis_text(evs[j].t.0.saturating_sub(e.t.0))
+                        ),
                         None => String::new(),
                     };
                     let bound = match within_ms {
@@ -603,8 +610,9 @@ fn judge(t: &Temporal, evs: &[Ev], run_end: SimTime) -> Verdict {
                         _ => String::new(),
                     };
                     let msg = format!(
-                        "{}{} was not followed by {}{}{bound}{closed}{late}",
+                        "{} at {}{} was not followed by {}{}{bound}{closed}{late}",
                         describe(e),
+                        e.t,
                         fields(e, same, true),
                         describe_selector(response),
                         same_text(same),
@@ -772,6 +780,13 @@ fn same_text(same: &[Same]) -> String {
     let parts: Vec<String> =
         same.iter().map(|s| format!("{} = that {}", s.second.text, s.first.text)).collect();
     format!(" with {}", parts.join(", "))
+}
+
+/// A duration in nanoseconds as milliseconds, to the microsecond, without trailing zeros
+/// (`8001.359`, `100`).
+fn millis_text(ns: u64) -> String {
+    let text = format!("{}.{:03}", ns / 1_000_000, ns % 1_000_000 / 1_000);
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 /// One event, readable: what, where, which ids.

@@ -111,11 +111,16 @@ fn response_holds_on_time_and_fails_late_dated_at_the_deadline() {
     assert_eq!(v.status, Status::Failed, "{v:#?}");
     assert_eq!(v.at, Some(ms(110)), "dated at the deadline");
     let f = &v.findings[0];
+    // Dated at the deadline, and saying when the trigger happened and how late the answer
+    // came: otherwise "at 0.11 s … came at 0.2 s" reads as an answer within 100 ms.
     assert!(
-        f.starts_with("response violated: at 0.110000s: answer `ok` of a.get (req 1, inv 1)"),
+        f.starts_with(
+            "response violated: at 0.110000s: answer `ok` of a.get (req 1, inv 1) at 0.010000s"
+        ),
         "{f}"
     );
-    assert!(f.contains(r#"body.id = "x""#) && f.contains("too late"), "{f}");
+    assert!(f.contains(r#"body.id = "x""#), "{f}");
+    assert!(f.ends_with("(it came at 0.200000s, 190 ms after, too late)"), "{f}");
     assert_eq!(v.subjects, ["a"]);
 
     // A response to another id does not count, even on time.
@@ -513,4 +518,14 @@ fn leaving_out_unnamed_events_changes_no_verdict() {
         }
     }
     assert!(failed > 0, "some property of the flawed designs fails");
+}
+
+#[test]
+fn a_delay_reads_in_milliseconds_to_the_microsecond() {
+    use super::millis_text;
+    assert_eq!(millis_text(8_001_359_123), "8001.359");
+    assert_eq!(millis_text(190_000_000), "190");
+    assert_eq!(millis_text(10_000_000_000), "10000");
+    assert_eq!(millis_text(100_000), "0.1");
+    assert_eq!(millis_text(999), "0");
 }
