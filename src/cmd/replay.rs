@@ -32,6 +32,10 @@ pub struct ReplayArgs {
     /// events and trace bytes per run, faults in the schedule): see the README.
     #[arg(long)]
     pub limits_off: bool,
+    /// Also write the replayed run's whole trace (JSON Lines, as `run --out` writes
+    /// `trace.jsonl`) to this file: the story shows the violating chain, the trace everything.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
 }
 
 /// The first of the replay file's scenario candidates that exists
@@ -85,6 +89,10 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         TraceWitness::Blake3(h) => ("", h.as_str()),
         TraceWitness::Sha256(h) => ("SHA-256 ", h.as_str()),
     };
+    if let Some(path) = &args.trace {
+        std::fs::write(path, &case.run.trace)
+            .with_context(|| format!("writing the replayed trace to {}", path.display()))?;
+    }
     let mut out = std::io::stdout().lock();
     writeln!(
         out,

@@ -87,3 +87,40 @@ fn a_replay_names_the_fault_active_when_the_violation_showed() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--trace FILE` writes the replayed run's whole trace: the lines whose hash the replay file
+/// records (so it is the counterexample's run, byte for byte), from `run_start` to `run_end`.
+#[test]
+fn a_replay_writes_the_whole_trace_when_asked() {
+    let dir = crate::support::scratch("replay-story", "trace");
+    let file = counterexample("scenarios/corpus/defects/idempotence/grpc-double-debit.toml", &dir);
+    let trace = dir.join("replayed.jsonl");
+    let args = ["replay", file.to_str().expect("utf-8"), "--trace", trace.to_str().expect("utf-8")];
+    let o = fusebench(&args);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stdout(&o).contains("reproduced exactly"), "{}", stdout(&o));
+    let bytes = std::fs::read(&trace).expect("the trace file");
+    let recorded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("the replay file"))
+            .expect("JSON");
+    assert_eq!(
+        blake3::hash(&bytes).to_hex().as_str(),
+        recorded["trace_blake3"].as_str().expect("a BLAKE3 witness"),
+        "the written trace is the one the replay file witnesses"
+    );
+    let text = String::from_utf8(bytes).expect("UTF-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].contains(r#""ev":"run_start""#), "{}", lines[0]);
+    assert!(lines[lines.len() - 1].contains(r#""ev":"run_end""#), "{}", lines[lines.len() - 1]);
+    // A file that cannot be written is an error naming it, not a panic.
+    let bad = dir.join("no-such-dir").join("t.jsonl");
+    let o = fusebench(&[
+        "replay",
+        file.to_str().expect("utf-8"),
+        "--trace",
+        bad.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("writing the replayed trace to"), "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}

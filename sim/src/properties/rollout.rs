@@ -11,7 +11,10 @@
 //!   cache, no drain delay) — and the request failed: the client's answer was a failure, or
 //!   the call gave up. A refused try that a retry recovered (the gateway's or a sidecar's
 //!   retries, Envoy's `retry_on: unavailable`; a channel's retries) failed no request: only
-//!   what the caller finally got counts, as a user of the system sees it;
+//!   what the caller finally got counts, as a user of the system sees it. Nor does a request
+//!   (or call) one of whose tries a fault lost — dropped at a crashed replica, with a crashed
+//!   node, or by the network (`dropped` lines): its retry was defeated by the fault, which
+//!   would have failed it without the rollout (the notes count these);
 //! - (b) its invocation ran the new version and did not answer (a guest fault, a contract
 //!   violation, an unexpected application error, an OOM kill);
 //! - (c) its invocation failed right after a call it made was answered by the new version (the
@@ -54,6 +57,12 @@ struct Refusals {
     by_call: BTreeMap<u64, Refused>,
     /// Refused tries of client requests that got a good answer in the end.
     recovered: u32,
+    /// Client requests (keyed as `by_req`) and call attempts' requests a fault lost a try of.
+    lost_req: std::collections::BTreeSet<u64>,
+    /// Calls a fault lost an attempt of.
+    lost_call: std::collections::BTreeSet<u64>,
+    /// Requests and calls that failed with refused tries, and a try lost to a fault.
+    fault_failed: u32,
 }
 
 /// The refused tries of one request or call: how many, the first one told in full, and every
@@ -98,8 +107,13 @@ impl Refused {
 }
 
 impl Refusals {
+    /// The request (a client request for a gateway try) whose try `req` is.
+    fn key(&self, req: u64) -> u64 {
+        self.try_of.get(&req).copied().unwrap_or(req)
+    }
+
     fn refused(&mut self, req: u64, who: String, what: String) {
-        let key = self.try_of.get(&req).copied().unwrap_or(req);
+        let key = self.key(req);
         let by = [(who.clone(), 1)].into_iter().collect();
         let one = Refused { n: 1, first: what, first_by: who, by };
         self.by_req.entry(key).or_default().add(one);
@@ -177,11 +191,22 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                     );
                 }
             }
+            // A try lost to a fault on its way, at a crashed replica or with its answer.
+            TraceEvent::Dropped { what, id, .. } if matches!(&**what, "request" | "response") => {
+                let key = refusals.key(*id);
+                refusals.lost_req.insert(key);
+            }
             TraceEvent::CallFailed { call, req, target, reason, gave_up, .. } => {
                 if let Some(r) = refusals.by_req.remove(req) {
                     refusals.by_call.entry(*call).or_default().add(r);
                 }
-                if *gave_up && let Some(r) = refusals.by_call.remove(call) {
+                if refusals.lost_req.remove(req) {
+                    refusals.lost_call.insert(*call);
+                }
+                let lost = *gave_up && refusals.lost_call.remove(call);
+                if lost && let Some(r) = refusals.by_call.remove(call) {
+                    refusals.fault_failed += r.n.min(1);
+                } else if *gave_up && let Some(r) = refusals.by_call.remove(call) {
                     let told = r.told();
                     violations.push((
                         line.t,
@@ -194,9 +219,12 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                 }
             }
             TraceEvent::Response { req, outcome, .. } => {
+                let lost = refusals.lost_req.remove(req);
                 let Some(r) = refusals.by_req.remove(req) else { return };
                 if !failed(outcome) {
                     refusals.recovered += r.n;
+                } else if lost {
+                    refusals.fault_failed += 1;
                 } else {
                     let told = r.told();
                     violations.push((
@@ -269,6 +297,12 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
         })
         .collect();
     notes.push(format!("{on_new} invocation(s) ran a new version"));
+    if refusals.fault_failed > 0 {
+        notes.push(format!(
+            "{} request(s) or call(s) with tries refused by retiring replicas failed after a fault lost another of their tries (a crash or the network): not counted against the rollout",
+            refusals.fault_failed
+        ));
+    }
     let recovered = refusals.unfailed();
     if recovered > 0 {
         notes.push(format!(

@@ -452,6 +452,57 @@ fn coupling_on_traffic_holds_below_coupling_max_and_fails_above_it() {
     assert!(v.findings[0].starts_with("measured Coupling(a, b) = 0.11 on this run's traffic exceeds quality.coupling_max = 0.1"), "{v:#?}");
 }
 
+/// A call's retries and the network's duplicates of it re-run one interaction: counted once,
+/// with the most any of its invocations did on each edge. Repeated calls inside one
+/// invocation are traffic, and still count.
+#[test]
+fn coupling_counts_an_interaction_once_however_often_faults_repeat_it() {
+    let serving = |inv: u64, source: u64, attempt: u32, copy: u32| TraceEvent::InvocationStart {
+        inv,
+        req: 100 + inv,
+        service: "a",
+        endpoint: "get",
+        replica: 0,
+        instance: 1,
+        fresh: false,
+        cause: "call",
+        source,
+        group: "",
+        attempt,
+        copy,
+        idem_key: "",
+        input: Default::default(),
+    };
+    let calls_b = |inv| TraceEvent::HostOp { inv, op: call_op(), target: "b.get" };
+    let other = TraceEvent::Arrival { req: 2, service: "b", endpoint: "get", body: "" };
+    // Call 40 to `a`, its duplicate copy and its retry: each calls `b` once.
+    let mut events = vec![arrival(1), other];
+    for (inv, attempt, copy) in [(7, 0, 0), (8, 0, 1), (9, 1, 0)] {
+        events.extend([serving(inv, 40, attempt, copy), calls_b(inv), end(inv, "ok")]);
+    }
+    let (s, run) = run_with(&events);
+    let mut strict = with_guest(s);
+    strict.quality.coupling_max = 0.5;
+    let v = verdict(&strict, &run, "dynamic-coupling");
+    // 1 of 3: client → a, client → b, a → b once (counted three times it would be 3 of 5).
+    assert_eq!(v.status, Status::Held, "{v:#?}");
+    assert!(v.notes.contains(&"measured Coupling(a, b) = 0.33".to_owned()), "{v:#?}");
+
+    // Call 41, whose one invocation calls `b` three times: 4 of 6 between `a` and `b`.
+    events.extend([serving(10, 41, 0, 0), calls_b(10), calls_b(10), calls_b(10), end(10, "ok")]);
+    // Call 42's first attempt called `b` once and never ended (a crash); its retry, twice:
+    // the execution did at most 2, so 6 of 8.
+    events.extend([serving(11, 42, 0, 0), calls_b(11)]);
+    events.extend([serving(12, 42, 1, 0), calls_b(12), calls_b(12), end(12, "ok")]);
+    let (_, run) = run_with(&events);
+    let v = verdict(&strict, &run, "dynamic-coupling");
+    assert!(v.failed(), "{v:#?}");
+    assert!(
+        v.findings[0].starts_with("measured Coupling(a, b) = 0.75 on this run's traffic exceeds quality.coupling_max = 0.5: 6 of 8"),
+        "{v:#?}"
+    );
+}
+
 /// The lines of a run read back into the allocation the run judged before it on this thread
 /// left (no fresh pages per case), and they are that run's own lines: a bigger run after a
 /// smaller one, a smaller after a bigger, and an unreadable one in between.

@@ -866,3 +866,85 @@ fn a_module_swap_fault_still_flips_every_replica_at_once() {
     assert_eq!(replicas_after.len(), 3, "every replica swapped: {replicas_after:?}");
     assert_eq!(status(&s, &r).0, Status::NotExercised, "a swap fault is not a rollout");
 }
+
+#[test]
+fn a_request_whose_retry_a_fault_lost_is_the_fault_s_not_the_rollout_s() {
+    // Client request 5: its first try is refused by retired replica 1, its retry is lost at a
+    // crashed replica (or by the network), and the client times out. The retry would have
+    // recovered the refusal but for the crash: not the rollout's failure.
+    let s = design(3, 100, "", &rollout("rolling", ""));
+    let lost = |id| TraceEvent::Dropped {
+        what: "request",
+        id,
+        from: "n",
+        to: "n",
+        reason: "replica down",
+    };
+    let tries = |lost_retry: bool| {
+        let mut events = retiring_one();
+        events.extend([
+            TraceEvent::GatewayTry { req: 5, attempt: 0, try_req: 6, after: "" },
+            TraceEvent::Rejected {
+                req: 6,
+                service: "cat",
+                replica: 1,
+                reason: "replica not running",
+            },
+            TraceEvent::GatewayTry { req: 5, attempt: 1, try_req: 7, after: "rejected" },
+        ]);
+        if lost_retry {
+            events.push(lost(7));
+        }
+        events.extend([
+            TraceEvent::Response {
+                req: 5,
+                service: "cat",
+                endpoint: "get",
+                outcome: "timeout",
+                latency_ns: 1,
+                body: "",
+            },
+            inv(3, 12, "cat", 2, "client", 12),
+            end(3, "ok"),
+        ]);
+        events
+    };
+    let (_, run) = super::super::tests::run_with(&tries(true));
+    let v = super::check(&s, &Judged::of(&run));
+    assert_eq!(v.status, Status::Held, "{v:#?}");
+    assert!(
+        v.notes.iter().any(|n| n.starts_with("1 request(s) or call(s) with tries refused by retiring replicas failed after a fault lost another")),
+        "{v:#?}"
+    );
+    // The same request whose retry reached a live replica and timed out there: the refusal
+    // spent a try, and the rollout is to blame.
+    let (_, run) = super::super::tests::run_with(&tries(false));
+    let v = super::check(&s, &Judged::of(&run));
+    assert_eq!(v.status, Status::Failed, "{v:#?}");
+    assert!(v.findings[0].starts_with("request 5 failed (timeout)"), "{:?}", v.findings);
+
+    // A call: its first attempt refused, its second lost, and it gives up.
+    let mut call = retiring_one();
+    call.extend([
+        inv(1, 1, "front", 0, "client", 1),
+        TraceEvent::CallStart { call: 7, inv: 1, service: "cat", endpoint: "get" },
+    ]);
+    call.extend(refused_attempt(10, 0, false));
+    call.extend([
+        lost(11),
+        TraceEvent::CallFailed {
+            call: 7,
+            attempt: 1,
+            inv: 1,
+            req: 11,
+            target: "cat.get",
+            reason: "timeout",
+            gave_up: true,
+        },
+        inv(3, 12, "cat", 2, "client", 12),
+        end(3, "ok"),
+    ]);
+    let (_, run) = super::super::tests::run_with(&call);
+    let v = super::check(&s, &Judged::of(&run));
+    assert_eq!(v.status, Status::Held, "{v:#?}");
+}
