@@ -11,16 +11,17 @@
 //! of weight 1, every publish ½ per subscribed service (only a message format is shared), every
 //! read of a store another service owns 1, every client request 1 for its service. Coupling(a,
 //! b) = weight between a and b ÷ weight of everything touching a or b. An interaction is
-//! counted once however often it was carried out: the invocations serving one client request,
-//! one call (its retries, and copies the network duplicated) or one message in one consumer
-//! group (its redeliveries and duplicates) are one logical execution, weighted by the most any
-//! of them did on each edge — a retry or a duplicate re-runs the same interaction, and a fault
-//! that repeats work must not make a design look more coupled than it is. Above
+//! counted once however often faults made it happen: of the invocations serving one client
+//! request, one call (its retries, the network's duplicates of it) or one message in one
+//! consumer group (its redeliveries and duplicates), only the first counts — the others
+//! re-run it — and so does nothing a re-run caused (the calls it made, the messages it
+//! published, and what served those). A fault that repeats work must not make a design look
+//! more coupled than it is, nor, at the end of a chain of retries, less. Above
 //! `quality.coupling_max` the pair fails (exactly ½ is what any link of a pipeline measures
 //! when its other traffic is idle, so the bound is strict here): the design looked loosely
 //! coupled, the traffic says otherwise (a chatty pair, one service used mostly by one other).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use fusebench_model::Scenario;
 
@@ -32,22 +33,6 @@ pub(super) const ID: &str = "dynamic-coupling";
 
 /// The end of an interaction that is not a service: the clients through the gateway.
 const CLIENTS: &str = "(clients)";
-
-/// One logical execution: what an invocation serves (`client`, `call` or `message`), its id
-/// (the client request, the call, the message) and the consumer group of a message.
-type Execution<'a> = (&'a str, u64, &'a str);
-
-/// Interaction weight per (from, to, kind).
-type Edges<'a> = BTreeMap<(&'a str, &'a str, &'a str), f64>;
-
-/// Folds one invocation's `edges` into its logical execution's: each edge keeps the most any
-/// one invocation of the execution put on it.
-fn fold<'a>(into: &mut Edges<'a>, edges: Edges<'a>) {
-    for (edge, w) in edges {
-        let kept = into.entry(edge).or_default();
-        *kept = kept.max(w);
-    }
-}
 
 /// What a refused import was trying to do.
 fn attempted(import: &str) -> &'static str {
@@ -73,10 +58,12 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     let mut refused: BTreeMap<(String, String, String), (u64, SimTime, u64)> = BTreeMap::new();
     // (from, to, kind) → weight of the interactions of the run.
     let mut traffic: BTreeMap<(&str, &str, &str), f64> = BTreeMap::new();
-    // Weight per edge of each invocation still running, with its logical execution; folded
-    // into `logical` (each edge's most over the execution's invocations) when it ends.
-    let mut running: BTreeMap<u64, (Execution<'_>, Edges<'_>)> = BTreeMap::new();
-    let mut logical: BTreeMap<Execution<'_>, Edges<'_>> = BTreeMap::new();
+    // What an invocation serves (`client`, `call` or `message`; its id; a message's group):
+    // the executions seen, the invocations that re-ran one or were caused by a re-run, and
+    // the calls and messages those made.
+    let mut seen: BTreeSet<(&str, u64, &str)> = BTreeSet::new();
+    let mut reruns: BTreeSet<u64> = BTreeSet::new();
+    let (mut rerun_calls, mut rerun_msgs) = (BTreeSet::new(), BTreeSet::new());
     let mut made: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     let subscribers = |channel: &str| -> Vec<&str> {
         let mut out: Vec<&str> = s
@@ -101,34 +88,44 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                 guest_invocations += 1;
             }
             inv_service.insert(*inv, service);
-            running.insert(*inv, ((cause, *source, group), Edges::new()));
-        }
-        TraceEvent::InvocationEnd { inv, .. } => {
-            if let Some((execution, edges)) = running.remove(inv) {
-                fold(logical.entry(execution).or_default(), edges);
+            let caused_by_rerun = match &**cause {
+                "call" => rerun_calls.contains(source),
+                "message" => rerun_msgs.contains(source),
+                _ => false,
+            };
+            if !seen.insert((cause, *source, group)) || caused_by_rerun {
+                reruns.insert(*inv);
             }
+        }
+        TraceEvent::CallStart { call, inv, .. } if reruns.contains(inv) => {
+            rerun_calls.insert(*call);
+        }
+        TraceEvent::Publish { msg, inv, .. } if reruns.contains(inv) => {
+            rerun_msgs.insert(*msg);
         }
         TraceEvent::Arrival { service, .. } => {
             *traffic.entry((CLIENTS, service, "client")).or_default() += 1.0;
         }
         TraceEvent::HostOp { inv, op, target } => {
             let Some(&from) = inv_service.get(inv) else { return };
-            let Some((_, edges)) = running.get_mut(inv) else { return };
+            if reruns.contains(inv) {
+                return;
+            }
             match &**op {
                 "call" => {
                     let to = target.split('.').next().unwrap_or_default();
                     *made.entry((from, target)).or_default() += 1;
-                    *edges.entry((from, to, "call")).or_default() += 1.0;
+                    *traffic.entry((from, to, "call")).or_default() += 1.0;
                 }
                 "publish" => {
                     for to in subscribers(target) {
-                        *edges.entry((from, to, "message")).or_default() += 0.5;
+                        *traffic.entry((from, to, "message")).or_default() += 0.5;
                     }
                 }
                 // A scan reads like a get (`call_timeout` is traced as `call`).
                 "kv_get" | "kv_scan" | "kv_get_versioned" => {
                     for to in owners(target).into_iter().filter(|o| *o != from) {
-                        *edges.entry((from, to, "read")).or_default() += 1.0;
+                        *traffic.entry((from, to, "read")).or_default() += 1.0;
                     }
                 }
                 _ => {}
@@ -144,15 +141,6 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     });
     if let Err(e) = read {
         findings.push(unreadable(&e));
-    }
-    // Invocations still running at the end (or cut short by a crash) did what they did.
-    for (execution, edges) in std::mem::take(&mut running).into_values() {
-        fold(logical.entry(execution).or_default(), edges);
-    }
-    for edges in logical.into_values() {
-        for (edge, w) in edges {
-            *traffic.entry(edge).or_default() += w;
-        }
     }
     if guest_invocations == 0 && traffic.is_empty() && refused.is_empty() && findings.is_empty() {
         return Verdict::not_exercised(ID, "no guest ran and no service interacted with another");

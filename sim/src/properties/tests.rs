@@ -452,53 +452,68 @@ fn coupling_on_traffic_holds_below_coupling_max_and_fails_above_it() {
     assert!(v.findings[0].starts_with("measured Coupling(a, b) = 0.11 on this run's traffic exceeds quality.coupling_max = 0.1"), "{v:#?}");
 }
 
-/// A call's retries and the network's duplicates of it re-run one interaction: counted once,
-/// with the most any of its invocations did on each edge. Repeated calls inside one
-/// invocation are traffic, and still count.
+/// A call's retries and the network's duplicates of it re-run one interaction: only its first
+/// invocation counts, and nothing the re-runs caused. Repeated calls inside one invocation are
+/// traffic, and still count.
 #[test]
 fn coupling_counts_an_interaction_once_however_often_faults_repeat_it() {
-    let serving = |inv: u64, source: u64, attempt: u32, copy: u32| TraceEvent::InvocationStart {
-        inv,
-        req: 100 + inv,
-        service: "a",
-        endpoint: "get",
-        replica: 0,
-        instance: 1,
-        fresh: false,
-        cause: "call",
-        source,
-        group: "",
-        attempt,
-        copy,
-        idem_key: "",
-        input: Default::default(),
+    let serving = |inv: u64, service, cause, source: u64, attempt: u32, copy: u32| {
+        TraceEvent::InvocationStart {
+            inv,
+            req: 100 + inv,
+            service,
+            endpoint: "get",
+            replica: 0,
+            instance: 1,
+            fresh: false,
+            cause,
+            source,
+            group: "",
+            attempt,
+            copy,
+            idem_key: "",
+            input: Default::default(),
+        }
     };
-    let calls_b = |inv| TraceEvent::HostOp { inv, op: call_op(), target: "b.get" };
+    let calls = |inv, service, target| {
+        [
+            TraceEvent::CallStart { call: 100 + inv, inv, service, endpoint: "get" },
+            TraceEvent::HostOp { inv, op: call_op(), target },
+        ]
+    };
     let other = TraceEvent::Arrival { req: 2, service: "b", endpoint: "get", body: "" };
-    // Call 40 to `a`, its duplicate copy and its retry: each calls `b` once.
+    // Call 40 to `a`, its duplicate copy and its retry: each calls `b` once, and `b`, serving
+    // each of those three calls, calls `a` back.
     let mut events = vec![arrival(1), other];
     for (inv, attempt, copy) in [(7, 0, 0), (8, 0, 1), (9, 1, 0)] {
-        events.extend([serving(inv, 40, attempt, copy), calls_b(inv), end(inv, "ok")]);
+        events.push(serving(inv, "a", "call", 40, attempt, copy));
+        events.extend(calls(inv, "b", "b.get"));
+        events.push(end(inv, "ok"));
+        let callee = inv + 20;
+        events.push(serving(callee, "b", "call", 100 + inv, 0, 0));
+        events.extend(calls(callee, "a", "a.get"));
+        events.push(end(callee, "ok"));
     }
     let (s, run) = run_with(&events);
     let mut strict = with_guest(s);
     strict.quality.coupling_max = 0.5;
     let v = verdict(&strict, &run, "dynamic-coupling");
-    // 1 of 3: client → a, client → b, a → b once (counted three times it would be 3 of 5).
+    // 2 of 4: client → a, client → b, a → b and b → a once each. Counting every invocation
+    // would make it 6 of 8; counting the re-runs' own calls but not what they caused, 4 of 6.
     assert_eq!(v.status, Status::Held, "{v:#?}");
-    assert!(v.notes.contains(&"measured Coupling(a, b) = 0.33".to_owned()), "{v:#?}");
+    assert!(v.notes.contains(&"measured Coupling(a, b) = 0.50".to_owned()), "{v:#?}");
 
-    // Call 41, whose one invocation calls `b` three times: 4 of 6 between `a` and `b`.
-    events.extend([serving(10, 41, 0, 0), calls_b(10), calls_b(10), calls_b(10), end(10, "ok")]);
-    // Call 42's first attempt called `b` once and never ended (a crash); its retry, twice:
-    // the execution did at most 2, so 6 of 8.
-    events.extend([serving(11, 42, 0, 0), calls_b(11)]);
-    events.extend([serving(12, 42, 1, 0), calls_b(12), calls_b(12), end(12, "ok")]);
+    // Call 41, whose one invocation calls `b` three times: 5 of 7 between `a` and `b`.
+    events.push(serving(10, "a", "call", 41, 0, 0));
+    for _ in 0..3 {
+        events.push(TraceEvent::HostOp { inv: 10, op: call_op(), target: "b.get" });
+    }
+    events.push(end(10, "ok"));
     let (_, run) = run_with(&events);
     let v = verdict(&strict, &run, "dynamic-coupling");
     assert!(v.failed(), "{v:#?}");
     assert!(
-        v.findings[0].starts_with("measured Coupling(a, b) = 0.75 on this run's traffic exceeds quality.coupling_max = 0.5: 6 of 8"),
+        v.findings[0].starts_with("measured Coupling(a, b) = 0.71 on this run's traffic exceeds quality.coupling_max = 0.5: 5 of 7"),
         "{v:#?}"
     );
 }
