@@ -458,22 +458,12 @@ fn coupling_on_traffic_holds_below_coupling_max_and_fails_above_it() {
 #[test]
 fn coupling_counts_an_interaction_once_however_often_faults_repeat_it() {
     let serving = |inv: u64, service, cause, source: u64, attempt: u32, copy: u32| {
-        TraceEvent::InvocationStart {
-            inv,
-            req: 100 + inv,
-            service,
-            endpoint: "get",
-            replica: 0,
-            instance: 1,
-            fresh: false,
-            cause,
-            source,
-            group: "",
-            attempt,
-            copy,
-            idem_key: "",
-            input: Default::default(),
+        let mut e = start(inv, 100 + inv, service);
+        if let TraceEvent::InvocationStart { cause: c, source: s, attempt: a, copy: k, .. } = &mut e
+        {
+            (*c, *s, *a, *k) = (cause, source, attempt, copy);
         }
+        e
     };
     let calls = |inv, service, target| {
         [
