@@ -28,7 +28,7 @@
 //! give each rollout's timing: when it started and finished and how long two versions served
 //! side by side (the skew window), as the report shows them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use fusebench_model::Scenario;
 
@@ -58,9 +58,9 @@ struct Refusals {
     /// Refused tries of client requests that got a good answer in the end.
     recovered: u32,
     /// Client requests (keyed as `by_req`) and call attempts' requests a fault lost a try of.
-    lost_req: std::collections::BTreeSet<u64>,
+    lost_req: BTreeSet<u64>,
     /// Calls a fault lost an attempt of.
-    lost_call: std::collections::BTreeSet<u64>,
+    lost_call: BTreeSet<u64>,
     /// Requests and calls that failed with refused tries, and a try lost to a fault.
     fault_failed: u32,
 }
@@ -204,9 +204,11 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                     refusals.lost_call.insert(*call);
                 }
                 let lost = *gave_up && refusals.lost_call.remove(call);
-                if lost && let Some(r) = refusals.by_call.remove(call) {
-                    refusals.fault_failed += r.n.min(1);
-                } else if *gave_up && let Some(r) = refusals.by_call.remove(call) {
+                if *gave_up && let Some(r) = refusals.by_call.remove(call) {
+                    if lost {
+                        refusals.fault_failed += 1;
+                        return;
+                    }
                     let told = r.told();
                     violations.push((
                         line.t,
