@@ -6,7 +6,9 @@
 //! - The mutation corpus, `defects/<property-id>/*.toml`, headed `# expect-fail: <id>` and
 //!   `# defect: <sentence>`: each must fail exactly its property (plus, only where a third line
 //!   `# also-fails: <id> — <why>` names it, a property its defect necessarily breaks too: a
-//!   lost acknowledged write under arrival order also leaves the replicas diverged), with a
+//!   lost acknowledged write under arrival order also leaves the replicas diverged), checked
+//!   from [`DEFECT_SEED`] unless a header line `# seed: <n> — <why>` names the seed whose
+//!   exploration finds it (a defect only some fault schedules expose), with a
 //!   shrunk counterexample
 //!   whose replay reproduces the violation. For every property at least one defect must also be
 //!   caught by an explored case (a generated case fails it, as well as or instead of the
@@ -33,11 +35,13 @@ use crate::support::{code, fusebench, rel, root, scratch, stderr, stdout, tomls}
 /// Cases per `check`: the declared scenario and 15 explored ones.
 const CASES: &str = "16";
 /// Exploration seeds every correct design is checked from. Seed 6 explores the faults that
-/// made two false alarms: a duplicated gRPC call's re-run counted as coupling traffic
-/// (`corpus-grpc-chain.toml`), a rollout blamed for a request whose retry a crash lost
-/// (`corpus-rollout-retried.toml`).
+/// made a false alarm: a duplicated gRPC call's re-run counted as coupling traffic
+/// (`corpus-grpc-chain.toml`). (It also made `rollout-safe` blame a rollout for a request whose
+/// retry a crash lost, in a design since moved to the defects for a true flaw:
+/// `defects/rollout-safe/rollout-safe-retries-no-drain.toml`; `properties::rollout` tests that
+/// attribution.)
 const SEEDS: &[u64] = &[1, 2, 6];
-/// The seed defects are checked from.
+/// The seed defects are checked from, unless a design's header names its own (`# seed:`).
 const DEFECT_SEED: u64 = 1;
 const CORRECT_MIN: usize = 8;
 /// Findings shown per failed property in a failure message (the command to reproduce follows).
@@ -258,6 +262,15 @@ fn header_problems(path: &Path, expect_fail: Option<&str>) -> Vec<String> {
             if !second.starts_with("# defect: ") || second.trim_end().len() < 20 {
                 out.push(format!("{at}:2: no `# defect: <one sentence>` line"));
             }
+            let header = text.lines().take_while(|l| l.starts_with('#')).enumerate();
+            for (i, line) in header.filter(|(_, l)| l.starts_with("# seed: ")) {
+                if defect_seed(path) == DEFECT_SEED {
+                    out.push(format!(
+                        "{at}:{}: `{line}`, expected `# seed: <n> — <why>` (n ≠ {DEFECT_SEED})",
+                        i + 1
+                    ));
+                }
+            }
         }
     }
     out
@@ -346,7 +359,7 @@ fn every_defect_fails_exactly_its_property_shrinks_and_replays() {
     assert!(!defects.is_empty(), "{DEFECTS_DIR} holds no defect");
     let outcomes = in_parallel(&defects, |(id, p)| {
         let dir = scratch("corpus-defect", &format!("{id}-{}", file_stem(p)));
-        let c = check(p, DEFECT_SEED, &dir);
+        let c = check(p, defect_seed(p), &dir);
         let verdict = judge_defect(id, &c);
         let _ = std::fs::remove_dir_all(&dir);
         Outcome {
@@ -413,6 +426,19 @@ fn also_fails(design: &str) -> Vec<String> {
         .filter(|(_, why)| !why.trim().is_empty())
         .map(|(ids, _)| ids.split(',').map(|s| s.trim().to_owned()).collect())
         .unwrap_or_default()
+}
+
+/// The seed a defect is checked from: its header's `# seed: <n> — <why>` line (in the leading
+/// comment block; the why is required), else [`DEFECT_SEED`].
+fn defect_seed(design: &Path) -> u64 {
+    let text = std::fs::read_to_string(design).unwrap_or_default();
+    text.lines()
+        .take_while(|l| l.starts_with('#'))
+        .find_map(|l| l.strip_prefix("# seed: "))
+        .and_then(|rest| rest.split_once(" — "))
+        .filter(|(_, why)| !why.trim().is_empty())
+        .and_then(|(n, _)| n.trim().parse().ok())
+        .unwrap_or(DEFECT_SEED)
 }
 
 /// A defect must fail exactly `id`, shrink, and replay to the same violation.
