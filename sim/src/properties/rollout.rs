@@ -17,8 +17,12 @@
 //!   would have failed it without the rollout (the notes count these);
 //! - (b) its invocation ran the new version and did not answer (a guest fault, a contract
 //!   violation, an unexpected application error, an OOM kill);
-//! - (c) its invocation failed right after a call it made was answered by the new version (the
-//!   new module broke what the caller relies on).
+//! - (c) its invocation failed right after the answer it got to its last call came from the
+//!   new version (the new module broke what the caller relies on). The answer must have
+//!   reached it: a new-version invocation whose answer a fault dropped, or that came after the
+//!   caller's try timed out (`call_failed` of that try), or a wire duplicate's (which the
+//!   caller never takes) answered nothing, and a caller that failed because its call gave up
+//!   failed for want of an answer (clause (a) judges that call's refused tries).
 //!
 //! (b) and (c) are judged per invocation whatever the retries do: a new version that fails is
 //! a defect of the module that no retry hides once every replica runs it.
@@ -134,10 +138,15 @@ struct Inv {
     req: u64,
     /// It runs the rollout's new version.
     new: bool,
-    /// The call this invocation answers (cause `call`).
+    /// The call this invocation answers (cause `call`; not a wire duplicate, whose answer the
+    /// caller never takes).
     answers: Option<u64>,
-    /// The last call it made was answered by the new version.
-    after_new_answer: bool,
+    /// The last call it made.
+    last_call: Option<u64>,
+    /// The attempt (its request) whose answer to the last call it got, if the new version
+    /// gave it: cleared when that attempt fails after all (`call_failed`: a timeout, a
+    /// dropped answer) or the call gives up.
+    new_answer: Option<u64>,
 }
 
 pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
@@ -148,6 +157,9 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     let mut invs: BTreeMap<u64, Inv> = BTreeMap::new();
     // call → the invocation that made it.
     let mut callers: BTreeMap<u64, u64> = BTreeMap::new();
+    // Call attempts (their requests) that failed before their callee's invocation ended: the
+    // answer it gives goes nowhere.
+    let mut unanswered: BTreeSet<u64> = BTreeSet::new();
     let mut on_new = 0u64;
     let mut refusals = Refusals::default();
     let mut violations: Vec<(SimTime, String, String)> = Vec::new();
@@ -159,22 +171,29 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
             TraceEvent::Rollout { service, step, replica, version, desired } => {
                 v.step(line.t, service, step, *replica, *version, *desired);
             }
-            TraceEvent::InvocationStart { inv, req, service, replica, cause, source, .. } => {
+            TraceEvent::InvocationStart {
+                inv, req, service, replica, cause, source, copy, ..
+            } => {
                 let new = v.runs_new(service, *replica);
                 on_new += u64::from(new);
-                let answers = (cause == "call").then_some(*source);
+                let answers = (cause == "call" && *copy == 0).then_some(*source);
                 let record = Inv {
                     service: service.to_string(),
                     replica: *replica,
                     req: *req,
                     new,
                     answers,
-                    after_new_answer: false,
+                    last_call: None,
+                    new_answer: None,
                 };
                 invs.insert(*inv, record);
             }
             TraceEvent::CallStart { call, inv, .. } => {
                 callers.insert(*call, *inv);
+                if let Some(c) = invs.get_mut(inv) {
+                    c.last_call = Some(*call);
+                    c.new_answer = None;
+                }
             }
             TraceEvent::ReplicaDown { service, replica } => v.crashed(service, *replica),
             TraceEvent::GatewayTry { req, try_req, .. } => {
@@ -197,6 +216,14 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                 refusals.lost_req.insert(key);
             }
             TraceEvent::CallFailed { call, req, target, reason, gave_up, .. } => {
+                // That attempt's answer, if one comes, reaches no one; none reached the caller
+                // of a call that gave up.
+                unanswered.insert(*req);
+                if let Some(c) = callers.get(call).and_then(|caller| invs.get_mut(caller))
+                    && (*gave_up || c.new_answer == Some(*req))
+                {
+                    c.new_answer = None;
+                }
                 if let Some(r) = refusals.by_req.remove(req) {
                     refusals.by_call.entry(*call).or_default().add(r);
                 }
@@ -250,7 +277,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                         ),
                         format!("inv:{inv}"),
                     ));
-                } else if failed(outcome) && done.after_new_answer {
+                } else if failed(outcome) && done.new_answer.is_some() {
                     violations.push((
                         line.t,
                         format!(
@@ -260,10 +287,14 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                         format!("inv:{inv}"),
                     ));
                 }
-                if let Some(caller) = done.answers.and_then(|c| callers.get(&c))
-                    && let Some(c) = invs.get_mut(caller)
+                // Its answer reaches its caller unless that attempt failed already, and counts
+                // only while it answers the caller's last call.
+                if let Some(call) = done.answers
+                    && !unanswered.remove(&done.req)
+                    && let Some(c) = callers.get(&call).and_then(|caller| invs.get_mut(caller))
+                    && c.last_call == Some(call)
                 {
-                    c.after_new_answer = done.new;
+                    c.new_answer = done.new.then_some(done.req);
                 }
             }
             _ => {}

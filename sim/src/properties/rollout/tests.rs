@@ -948,3 +948,73 @@ fn a_request_whose_retry_a_fault_lost_is_the_fault_s_not_the_rollout_s() {
     let v = super::check(&s, &Judged::of(&run));
     assert_eq!(v.status, Status::Held, "{v:#?}");
 }
+
+#[test]
+fn a_caller_fails_after_the_new_version_only_if_its_answer_reached_the_caller() {
+    // `front`'s invocation 1 calls `cat` (call 7); attempt 0 (request 10) runs on new replica 2
+    // and ends ok; then `front` ends with an application error.
+    let s = design(3, 100, "", &rollout("rolling", ""));
+    let failed = |attempt: u32, req: u64, gave_up: bool| TraceEvent::CallFailed {
+        call: 7,
+        attempt,
+        inv: 1,
+        req,
+        target: "cat.get",
+        reason: "timeout",
+        gave_up,
+    };
+    let dropped = TraceEvent::Dropped {
+        what: "response",
+        id: 10,
+        from: "dc",
+        to: "edge",
+        reason: "partition",
+    };
+    let call = |middle: Vec<TraceEvent<&'static str>>| {
+        let mut events = retiring_one();
+        events.extend([
+            inv(1, 1, "front", 0, "client", 1),
+            TraceEvent::CallStart { call: 7, inv: 1, service: "cat", endpoint: "get" },
+        ]);
+        events.extend(middle);
+        events.push(end(1, "app-error"));
+        events
+    };
+    let judge = |events: &[TraceEvent<&'static str>]| {
+        let (_, run) = super::super::tests::run_with(events);
+        super::check(&s, &Judged::of(&run))
+    };
+    // The answer reached `front`: the new version's answer is what it failed on.
+    let v = judge(&call(vec![inv(2, 10, "cat", 2, "call", 7), end(2, "ok")]));
+    assert_eq!(v.status, Status::Failed, "{v:#?}");
+    assert!(v.findings[0].ends_with("right after the new version answered its call"), "{v:#?}");
+    // A partition dropped that answer, the retry timed out too and the call gave up: `front`
+    // failed for want of any answer — the partition's doing, not the new version's.
+    let lost = call(vec![
+        inv(2, 10, "cat", 2, "call", 7),
+        end(2, "ok"),
+        dropped,
+        failed(0, 10, false),
+        failed(1, 11, true),
+    ]);
+    assert_eq!(judge(&lost).status, Status::Held, "{:#?}", judge(&lost));
+    // The answer came after the try had timed out (a slow link), and the retry's answer, from
+    // an old replica, reached it: nothing of the new version's reached `front`.
+    let late = call(vec![
+        inv(2, 10, "cat", 2, "call", 7),
+        failed(0, 10, false),
+        end(2, "ok"),
+        inv(3, 11, "cat", 0, "call", 7),
+        end(3, "ok"),
+    ]);
+    assert_eq!(judge(&late).status, Status::Held, "{:#?}", judge(&late));
+    // The same late answer, but the retry's came from the new version too: it reached `front`.
+    let late_new = call(vec![
+        inv(2, 10, "cat", 2, "call", 7),
+        failed(0, 10, false),
+        end(2, "ok"),
+        inv(3, 11, "cat", 2, "call", 7),
+        end(3, "ok"),
+    ]);
+    assert_eq!(judge(&late_new).status, Status::Failed, "{:#?}", judge(&late_new));
+}
