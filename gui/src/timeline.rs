@@ -103,6 +103,8 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         | TraceEvent::StoreRead { store, .. }
         | TraceEvent::StoreAcked { store, .. }
         | TraceEvent::ReplicaMissed { store, .. } => Some(store),
+        // The store, cache or broker that gave no answer.
+        TraceEvent::OpTimeout { target, .. } => Some(target),
         TraceEvent::CacheWrite { cache, .. }
         | TraceEvent::CacheDelete { cache, .. }
         | TraceEvent::CacheRead { cache, .. }

@@ -298,6 +298,16 @@ pub enum TraceEvent<S = String> {
         reason: S,
         gave_up: bool,
     },
+    /// A store, cache or broker operation of invocation `inv` on `target` (the store, the cache,
+    /// or the broker of a publish) got no answer within
+    /// the host's operation timeout (`system/storeops.rs`: its request or its reply was lost,
+    /// or the store could not decide it in time): the guest gets `unavailable` (`-3`). Only a
+    /// fault or an overload does this, so what the guest does next (an application error, say)
+    /// is that fault's, not the module's (`properties/rollout.rs`).
+    OpTimeout {
+        inv: u64,
+        target: S,
+    },
     /// Invocation `inv`'s instance grew to `bytes` while the node's other instances held
     /// `others` of its `capacity` bytes: it was killed (an OOM kill, `system/memory.rs`).
     OomKilled {
@@ -522,6 +532,7 @@ impl<S> TraceEvent<S> {
             TraceEvent::RunEnd { .. } => "run_end",
             TraceEvent::LimitHit { .. } => "limit_hit",
             TraceEvent::CallFailed { .. } => "call_failed",
+            TraceEvent::OpTimeout { .. } => "op_timeout",
             TraceEvent::Nacked { .. } => "nacked",
             TraceEvent::OomKilled { .. } => "oom_killed",
             TraceEvent::JourneyStart { .. } => "journey_start",
@@ -780,6 +791,9 @@ impl<S> TraceEvent<S> {
                     reason: f(reason),
                     gave_up: *gave_up,
                 }
+            }
+            TraceEvent::OpTimeout { inv, target } => {
+                TraceEvent::OpTimeout { inv: *inv, target: f(target) }
             }
             TraceEvent::OomKilled { inv, service, replica, node, bytes, others, capacity } => {
                 TraceEvent::OomKilled {

@@ -540,6 +540,7 @@ fn links(event: &TraceEvent) -> Vec<Link> {
         | TraceEvent::CacheLookup { inv, .. }
         | TraceEvent::CacheDelete { inv, .. }
         | TraceEvent::LimitHit { inv, .. }
+        | TraceEvent::OpTimeout { inv, .. }
         | TraceEvent::OomKilled { inv, .. } => vec![Link::Inv(*inv)],
         TraceEvent::JourneyStep { req, .. } => vec![Link::Req(*req)],
         TraceEvent::CallRetry { call, .. } | TraceEvent::CallStart { call, .. } => {
@@ -1099,6 +1100,9 @@ pub fn describe(line: &TraceLine) -> String {
         TraceEvent::Nacked { msg, group, outcome, .. } => {
             format!("message {msg} NOT acknowledged by {group}: {outcome}")
         }
+        TraceEvent::OpTimeout { inv, target } => {
+            format!("invocation {inv} gets NO ANSWER from {target} in time: unavailable")
+        }
         TraceEvent::Sidecar { req, leg, latency_ns } => format!(
             "mesh sidecars add {:.2} ms to the {leg} of request {req}",
             *latency_ns as f64 / 1e6
@@ -1291,6 +1295,7 @@ pub fn mermaid(events: &[TraceLine]) -> String {
             | TraceEvent::RunEnd { .. }
             | TraceEvent::LimitHit { .. }
             | TraceEvent::CallFailed { .. }
+            | TraceEvent::OpTimeout { .. }
             | TraceEvent::Nacked { .. }
             | TraceEvent::JourneyStart { .. }
             | TraceEvent::JourneyStep { .. }

@@ -521,6 +521,7 @@ fn every_kind() -> Vec<TraceEvent<&'static str>> {
             reason: "timeout",
             gave_up: true,
         },
+        TraceEvent::OpTimeout { inv: 4, target: "orders-db" },
         TraceEvent::Nacked {
             channel: "order-events",
             msg: 9,

@@ -16,7 +16,11 @@
 //!   node, or by the network (`dropped` lines): its retry was defeated by the fault, which
 //!   would have failed it without the rollout (the notes count these);
 //! - (b) its invocation ran the new version and did not answer (a guest fault, a contract
-//!   violation, an unexpected application error, an OOM kill);
+//!   violation, an unexpected application error, an OOM kill) — except an application error
+//!   after one of its host operations failed for want of an answer (`op_timeout`: a store,
+//!   cache or broker the network or a crash cut off) or one of its calls gave up: that is how
+//!   any version answers when a fault takes what it needs away (a call that gave up because
+//!   retiring replicas refused it is judged under (a));
 //! - (c) its invocation failed right after the answer it got to its last call came from the
 //!   new version (the new module broke what the caller relies on). The answer must have
 //!   reached it: a new-version invocation whose answer a fault dropped, or that came after the
@@ -147,6 +151,9 @@ struct Inv {
     /// gave it: cleared when that attempt fails after all (`call_failed`: a timeout, a
     /// dropped answer) or the call gives up.
     new_answer: Option<u64>,
+    /// A host operation of it got no answer (`op_timeout`) or a call of it gave up: an
+    /// application error it answers with is the fault's.
+    cut_off: bool,
 }
 
 pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
@@ -160,6 +167,8 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     // Call attempts (their requests) that failed before their callee's invocation ended: the
     // answer it gives goes nowhere.
     let mut unanswered: BTreeSet<u64> = BTreeSet::new();
+    // Application errors of invocations a fault cut off, on or right after the new version.
+    let mut cut_off_errors = 0u64;
     let mut on_new = 0u64;
     let mut refusals = Refusals::default();
     let mut violations: Vec<(SimTime, String, String)> = Vec::new();
@@ -185,6 +194,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                     answers,
                     last_call: None,
                     new_answer: None,
+                    cut_off: false,
                 };
                 invs.insert(*inv, record);
             }
@@ -219,10 +229,11 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                 // That attempt's answer, if one comes, reaches no one; none reached the caller
                 // of a call that gave up.
                 unanswered.insert(*req);
-                if let Some(c) = callers.get(call).and_then(|caller| invs.get_mut(caller))
-                    && (*gave_up || c.new_answer == Some(*req))
-                {
-                    c.new_answer = None;
+                if let Some(c) = callers.get(call).and_then(|caller| invs.get_mut(caller)) {
+                    if *gave_up || c.new_answer == Some(*req) {
+                        c.new_answer = None;
+                    }
+                    c.cut_off |= *gave_up;
                 }
                 if let Some(r) = refusals.by_req.remove(req) {
                     refusals.by_call.entry(*call).or_default().add(r);
@@ -266,9 +277,17 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                     ));
                 }
             }
+            TraceEvent::OpTimeout { inv, .. } => {
+                if let Some(c) = invs.get_mut(inv) {
+                    c.cut_off = true;
+                }
+            }
             TraceEvent::InvocationEnd { inv, outcome, .. } => {
                 let Some(done) = invs.remove(inv) else { return };
-                if failed(outcome) && done.new {
+                let fault_s = done.cut_off && outcome == "app-error";
+                if fault_s {
+                    cut_off_errors += u64::from(done.new || done.new_answer.is_some());
+                } else if failed(outcome) && done.new {
                     violations.push((
                         line.t,
                         format!(
@@ -334,6 +353,11 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
         notes.push(format!(
             "{} request(s) or call(s) with tries refused by retiring replicas failed after a fault lost another of their tries (a crash or the network): not counted against the rollout",
             refusals.fault_failed
+        ));
+    }
+    if cut_off_errors > 0 {
+        notes.push(format!(
+            "{cut_off_errors} invocation(s) on or right after the new version answered an application error after a host operation got no answer or a call gave up (a fault cut them off): not counted against the rollout"
         ));
     }
     let recovered = refusals.unfailed();

@@ -258,6 +258,8 @@ impl Sim {
 
     pub(crate) fn on_op_timeout(&mut self, op: OpId) {
         let p = self.ops.table.remove(&op).expect("a timed-out op is pending");
+        let target = &self.world.store(p.store).name;
+        self.trace.emit(self.q.now(), &TraceEvent::OpTimeout { inv: p.inv.0, target });
         self.resume(p.inv, HostReply::Error(HostCode::Unavailable));
     }
 }

@@ -44,6 +44,7 @@ macro_rules! with_trace_kinds {
             RunEnd "run_end" { events }
             LimitHit "limit_hit" { inv, service, limit, count }
             CallFailed "call_failed" { call, attempt, inv, req, target, reason, gave_up }
+            OpTimeout "op_timeout" { inv, target }
             OomKilled "oom_killed" { inv, service, replica, node, bytes, others, capacity }
             Nacked "nacked" { channel, msg, group, attempt, outcome }
             JourneyStart "journey_start" { journey, id }

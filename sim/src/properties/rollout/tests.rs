@@ -1018,3 +1018,45 @@ fn a_caller_fails_after_the_new_version_only_if_its_answer_reached_the_caller() 
     ]);
     assert_eq!(judge(&late_new).status, Status::Failed, "{:#?}", judge(&late_new));
 }
+
+#[test]
+fn an_application_error_after_a_fault_cut_an_invocation_off_is_the_fault_s() {
+    // Invocation 2 runs on new replica 2 and asks its store for a key; the answer never comes
+    // (a partition: `op_timeout`) and the guest answers an application error, as the old
+    // version would have: the fault's doing.
+    let s = design(3, 100, "", &rollout("rolling", ""));
+    let judge = |middle: Vec<TraceEvent<&'static str>>, outcome: &'static str| {
+        let mut events = retiring_one();
+        events.push(inv(2, 10, "cat", 2, "client", 10));
+        events.push(TraceEvent::HostOp { inv: 2, op: "kv_get", target: "db" });
+        events.extend(middle);
+        events.push(end(2, outcome));
+        let (_, run) = super::super::tests::run_with(&events);
+        super::check(&s, &Judged::of(&run))
+    };
+    let cut_off = || vec![TraceEvent::OpTimeout { inv: 2, target: "db" }];
+    let v = judge(cut_off(), "app-error");
+    assert_eq!(v.status, Status::Held, "{v:#?}");
+    assert!(v.notes.iter().any(|n| n.starts_with("1 invocation(s) on or right after")), "{v:#?}");
+    // The same application error with the store's answer in hand: the new version's.
+    let v = judge(Vec::new(), "app-error");
+    assert_eq!(v.status, Status::Failed, "{v:#?}");
+    assert!(v.findings[0].contains("ran the new version and ended app-error"), "{v:#?}");
+    // A trap after the timeout is still the module's: no version should trap on `unavailable`.
+    let v = judge(cut_off(), "guest-fault");
+    assert_eq!(v.status, Status::Failed, "{v:#?}");
+    // A call of the new version's invocation that gave up cuts it off too.
+    let gave_up = vec![
+        TraceEvent::CallStart { call: 7, inv: 2, service: "price", endpoint: "get" },
+        TraceEvent::CallFailed {
+            call: 7,
+            attempt: 0,
+            inv: 2,
+            req: 11,
+            target: "price.get",
+            reason: "timeout",
+            gave_up: true,
+        },
+    ];
+    assert_eq!(judge(gave_up, "app-error").status, Status::Held);
+}
