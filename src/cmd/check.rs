@@ -6,8 +6,9 @@
 //! not exercised is reported, not failed). 1: one failed. 2: bad input.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::io::{IsTerminal as _, Write as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use fusebench_model::checks::{self, CheckOutcome};
@@ -121,6 +122,10 @@ struct PropertyOut {
     notes: Vec<String>,
     /// What the findings concern (services, stores, keys): what a replay's story follows.
     subjects: Vec<String>,
+    /// The replay file of the run the findings come from: the counterexample's, or — when the
+    /// counterexample was shrunk for another property — the shown case's as explored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replay_file: Option<String>,
 }
 
 impl PropertyOut {
@@ -140,6 +145,7 @@ impl PropertyOut {
             findings: p.shown.findings,
             notes: p.shown.notes,
             subjects: p.shown.subjects,
+            replay_file: None,
         }
     }
 
@@ -293,20 +299,15 @@ fn dynamic(
         )?,
     };
     bar.finish_and_clear();
-    let properties = summary.into_iter().map(PropertyOut::of).collect();
+    let mut properties: Vec<PropertyOut> = summary.into_iter().map(PropertyOut::of).collect();
+    let dir = args.out.clone().unwrap_or_else(|| PathBuf::from("fusebench-out"));
+    // The system's name is untrusted: it names the files, it cannot choose the directory.
+    let stem = text::file_name(&s.name);
     let counterexample = match counterexample.zip(shrinking) {
         None => None,
         Some(((case, _), shrinking)) => {
-            let replay = ReplayFile::new(file, s, files, &case);
-            let dir = args.out.clone().unwrap_or_else(|| PathBuf::from("fusebench-out"));
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-            // The system's name is untrusted: it names the file, it cannot choose the directory.
-            let path = dir.join(format!("{}.replay.json", text::file_name(&s.name)));
-            // The scenario's path is stored relative to the replay file (found from any cwd).
-            let replay = replay.stored_at(&path);
-            fusebench_sim::atomic::write(&path, serde_json::to_string_pretty(&replay)?.as_bytes())
-                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            let path = dir.join(format!("{stem}.replay.json"));
+            write_replay(&path, ReplayFile::new(file, s, files, &case))?;
             Some(Counterexample {
                 schedule: case.schedule.clone(),
                 seed: case.seed,
@@ -318,7 +319,39 @@ fn dynamic(
             })
         }
     };
+    // A property the counterexample does not show failing gets the case it failed in, as
+    // explored, in a replay file of its own: every failed property can be replayed.
+    let mut case_files: BTreeMap<usize, String> = BTreeMap::new();
+    for p in properties.iter_mut().filter(|p| p.status == Status::Failed) {
+        if p.shown_from_counterexample {
+            p.replay_file = counterexample.as_ref().map(|c| c.replay_file.clone());
+            continue;
+        }
+        if !case_files.contains_key(&p.shown_case) {
+            let Some(case) =
+                explore::rerun_case(s, files, (args.cases, args.seed), p.shown_case, &limits)?
+            else {
+                continue;
+            };
+            let path = dir.join(format!("{stem}.case-{}.replay.json", p.shown_case));
+            write_replay(&path, ReplayFile::new(file, s, files, &case))?;
+            case_files.insert(p.shown_case, path.display().to_string());
+        }
+        p.replay_file = case_files.get(&p.shown_case).cloned();
+    }
     Ok(Ok(Dynamic { cases, failing, seed: args.seed, properties, counterexample }))
+}
+
+/// Writes `replay` to `path` (its directory created), the scenario's path stored relative to
+/// the replay file so that it is found from any working directory.
+fn write_replay(path: &Path, replay: ReplayFile) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    }
+    let replay = replay.stored_at(path);
+    fusebench_sim::atomic::write(path, serde_json::to_string_pretty(&replay)?.as_bytes())
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
 }
 
 /// `check --shard I/N`: judges this shard's cases and writes them for `fusebench merge`.
@@ -433,6 +466,9 @@ fn write_text(out: &mut impl std::io::Write, r: &Report<'_>, s: &Scenario) -> an
             for f in &v.findings {
                 writeln!(out, "        {}", plain(f))?;
             }
+            if let Some(file) = v.replay_file.as_ref().filter(|_| !v.shown_from_counterexample) {
+                writeln!(out, "        replay it: fusebench replay {}", plain(file))?;
+            }
             if v.status == Status::NotExercised {
                 for n in &v.notes {
                     writeln!(out, "        {}", plain(n))?;
@@ -542,7 +578,7 @@ fn write_junit(out: &mut impl std::io::Write, r: &Report<'_>) -> anyhow::Result<
         writeln!(out, "    </testcase>")?;
     }
     writeln!(out, "  </testsuite>")?;
-    if let Some(d) = &r.dynamic {
+    if r.dynamic.is_some() {
         writeln!(
             out,
             r#"  <testsuite name="{sys}.dynamic" tests="{}" failures="{dynamic_failures}" errors="0" skipped="{dynamic_skipped}">"#,
@@ -568,10 +604,8 @@ fn write_junit(out: &mut impl std::io::Write, r: &Report<'_>) -> anyhow::Result<
                     for f in &v.findings {
                         writeln!(out, "{}", xml(f))?;
                     }
-                    if let Some(c) =
-                        d.counterexample.as_ref().filter(|_| v.shown_from_counterexample)
-                    {
-                        writeln!(out, "replay: fusebench replay {}", xml(&c.replay_file))?;
+                    if let Some(file) = &v.replay_file {
+                        writeln!(out, "replay: fusebench replay {}", xml(file))?;
                     }
                     writeln!(out, "      </failure>")?;
                 }

@@ -14,7 +14,10 @@ fn counterexample(design: &str, out: &Path) -> std::path::PathBuf {
         .expect("the output directory")
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .find(|p| p.to_string_lossy().ends_with(".replay.json"))
+        .find(|p| {
+            let name = p.to_string_lossy();
+            name.ends_with(".replay.json") && !name.contains(".case-")
+        })
         .unwrap_or_else(|| panic!("no replay file in {}: {}", out.display(), stdout(&o)))
 }
 
@@ -122,5 +125,56 @@ fn a_replay_writes_the_whole_trace_when_asked() {
     ]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("writing the replayed trace to"), "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_failed_property_can_be_replayed_even_one_the_counterexample_does_not_show() {
+    // The stock consumer loses updates (`no-lost-update`, the counterexample's property) and,
+    // in another case, counts a redelivery twice (`idempotence`): that case gets a replay file
+    // of its own, as explored, named after its case.
+    let design = "scenarios/corpus/defects/no-lost-update/no-lost-update-stock-queue.toml";
+    let dir = crate::support::scratch("replay-every", "stock-queue");
+    let out = dir.to_str().expect("utf-8");
+    let o = fusebench(&["check", design, "--cases", "16", "--format", "json", "--out", out]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+    let failed: Vec<&serde_json::Value> = json["dynamic"]["properties"]
+        .as_array()
+        .expect("properties")
+        .iter()
+        .filter(|p| p["status"] == "failed")
+        .collect();
+    assert!(failed.len() >= 2, "{json:#}");
+    assert!(
+        failed.iter().any(|p| p["shown_from_counterexample"] == false),
+        "a property the counterexample does not show: {json:#}"
+    );
+    for p in &failed {
+        let id = p["id"].as_str().expect("id");
+        let file = p["replay_file"].as_str().unwrap_or_else(|| panic!("{id}: no replay file"));
+        if p["shown_from_counterexample"] == true {
+            assert_eq!(file, json["dynamic"]["counterexample"]["replay_file"], "{id}");
+        } else {
+            let case = p["shown_case"].as_u64().expect("case");
+            assert!(file.ends_with(&format!(".case-{case}.replay.json")), "{id}: {file}");
+        }
+        // The file replays its run exactly, and that run violates the property.
+        let o = fusebench(&["replay", file]);
+        assert_eq!(code(&o), 1, "{id}: {}\n{}", stdout(&o), stderr(&o));
+        let text = stdout(&o);
+        assert!(text.contains("reproduced exactly"), "{id}: {text}");
+        let violated = text.lines().find(|l| l.starts_with("violated: ")).unwrap_or_default();
+        assert!(violated.contains(id), "{id}: {text}");
+    }
+    // The text output says where each one's replay file is; JUnit names it in the failure.
+    let o = fusebench(&["check", design, "--cases", "16", "--out", out]);
+    let text = stdout(&o);
+    let shown = failed.iter().find(|p| p["shown_from_counterexample"] == false).expect("one");
+    let case_file = shown["replay_file"].as_str().expect("file");
+    assert!(text.contains(&format!("        replay it: fusebench replay {case_file}")), "{text}");
+    let o = fusebench(&["check", design, "--cases", "16", "--out", out, "--format", "junit"]);
+    let xml = stdout(&o);
+    assert_eq!(xml.matches("replay: fusebench replay ").count(), failed.len(), "{xml}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -671,6 +671,28 @@ pub fn case_schedules(s: &Scenario, cases: usize, seed: u64) -> Vec<Schedule> {
     out
 }
 
+/// Runs case `index` of the exploration of `cases` cases from `seed` again, keeping its run:
+/// the case a property failed in, as explored (not shrunk), for its own replay file when the
+/// counterexample was shrunk for another property. `None` when there is no such case.
+///
+/// # Errors
+/// A module the host rejects, or a limit.
+pub fn rerun_case(
+    s: &Scenario,
+    files: &ModuleFiles,
+    (cases, seed): (usize, u64),
+    index: usize,
+    limits: &Limits,
+) -> Result<Option<CaseOutcome>, ExploreError> {
+    if index >= cases {
+        return Ok(None);
+    }
+    // The schedules are drawn in case order: the first `index + 1` are those of any longer run.
+    let schedules = case_schedules(s, index + 1, seed);
+    let Some(schedule) = schedules.get(index) else { return Ok(None) };
+    run_case_limited(s, files, schedule, seed.wrapping_add(index as u64), limits).map(Some)
+}
+
 /// A deterministic slice of an exploration's cases, for running one exploration as several
 /// processes (a batch engine's array job): case `i` belongs to shard `i mod count`. Every shard
 /// derives the same schedules from the seed and runs only its own; [`conclude`] on all their
