@@ -327,7 +327,7 @@ fn dynamic(
             p.replay_file = counterexample.as_ref().map(|c| c.replay_file.clone());
             continue;
         }
-        if !case_files.contains_key(&p.shown_case) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = case_files.entry(p.shown_case) {
             let Some(case) =
                 explore::rerun_case(s, files, (args.cases, args.seed), p.shown_case, &limits)?
             else {
@@ -335,7 +335,7 @@ fn dynamic(
             };
             let path = dir.join(format!("{stem}.case-{}.replay.json", p.shown_case));
             write_replay(&path, ReplayFile::new(file, s, files, &case))?;
-            case_files.insert(p.shown_case, path.display().to_string());
+            slot.insert(path.display().to_string());
         }
         p.replay_file = case_files.get(&p.shown_case).cloned();
     }
