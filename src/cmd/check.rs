@@ -307,7 +307,7 @@ fn dynamic(
         None => None,
         Some(((case, _), shrinking)) => {
             let path = dir.join(format!("{stem}.replay.json"));
-            write_replay(&path, ReplayFile::new(file, s, files, &case))?;
+            write_replay(&path, &ReplayFile::new(file, s, files, &case))?;
             Some(Counterexample {
                 schedule: case.schedule.clone(),
                 seed: case.seed,
@@ -334,7 +334,7 @@ fn dynamic(
                 continue;
             };
             let path = dir.join(format!("{stem}.case-{}.replay.json", p.shown_case));
-            write_replay(&path, ReplayFile::new(file, s, files, &case))?;
+            write_replay(&path, &ReplayFile::new(file, s, files, &case))?;
             slot.insert(path.display().to_string());
         }
         p.replay_file = case_files.get(&p.shown_case).cloned();
@@ -344,7 +344,7 @@ fn dynamic(
 
 /// Writes `replay` to `path` (its directory created), the scenario's path stored relative to
 /// the replay file so that it is found from any working directory.
-fn write_replay(path: &Path, replay: ReplayFile) -> anyhow::Result<()> {
+fn write_replay(path: &Path, replay: &ReplayFile) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
