@@ -489,23 +489,34 @@ impl Judge<'_, '_> {
         let (identity, members) = &self.groups.groups[g];
         let first = &self.story.invs[&members[0]];
         let dup = &self.story.invs[&member];
-        let kind = if member == members[0] {
+        let who = if member == members[0] {
             // The first delivery acting after a duplicate touched the target first (they ran
             // concurrently): still one delivery too many.
-            "first delivery, after its duplicate".to_owned()
+            let other = &self.story.invs[&earlier.member];
+            format!(
+                "`{}.{}` ({}; first delivery invocation {member} started at {}, after its {} \
+                 invocation {} started at {} had acted)",
+                dup.service,
+                dup.endpoint,
+                identity.describe(self.s),
+                secs(first.t),
+                DupKind::of(first, other).name(),
+                earlier.member,
+                secs(other.t),
+            )
         } else {
-            DupKind::of(first, dup).name().to_owned()
+            format!(
+                "`{}.{}` ({}; first delivery invocation {} started at {}, {} invocation {member} \
+                 started at {})",
+                dup.service,
+                dup.endpoint,
+                identity.describe(self.s),
+                members[0],
+                secs(first.t),
+                DupKind::of(first, dup).name(),
+                secs(dup.t),
+            )
         };
-        let who = format!(
-            "`{}.{}` ({}; first delivery invocation {} started at {}, {kind} invocation {member} \
-             started at {})",
-            dup.service,
-            dup.endpoint,
-            identity.describe(self.s),
-            members[0],
-            secs(first.t),
-            secs(dup.t),
-        );
         let before = format!("invocation {} did so at {}", earlier.member, secs(earlier.t));
         self.first = Some(self.first.map_or(t, |f| f.min(t)));
         self.subjects.push(dup.service.to_owned());

@@ -233,7 +233,18 @@ fn queue(
     rate: u32,
     extra: &str,
 ) -> Scenario {
-    scenario(&format!(
+    scenario(&queue_toml(ack_timeout_ms, w_ns_per_fuel, w_extra, rate, extra))
+}
+
+/// [`queue`]'s scenario text.
+fn queue_toml(
+    ack_timeout_ms: u32,
+    w_ns_per_fuel: f64,
+    w_extra: &str,
+    rate: u32,
+    extra: &str,
+) -> String {
+    format!(
         r#"
 [[store]]
 name = "mq"
@@ -293,7 +304,7 @@ arrival = {{ kind = "constant", rate_rps = {rate} }}
   body = {{ v = "${{seq}}" }}
 {extra}
 "#
-    ))
+    )
 }
 
 const DUPLICATE_EV: &str = r#"
@@ -447,4 +458,35 @@ fn a_duplicate_effect_dates_the_violation_and_names_both_deliveries() {
     assert!(!earlier_dup_write, "{v:#?}");
     // The first delivery is named too: two invocations in all.
     assert!(v.subjects.iter().filter(|s| s.starts_with("inv:")).count() >= 2, "{v:#?}");
+}
+
+#[test]
+fn a_first_delivery_acting_after_its_concurrent_duplicate_is_named_as_such() {
+    // Two deliveries of one message run at once (concurrency 2, a broker duplicate at the same
+    // moment): whichever publishes second is one delivery too many, even when it is the first
+    // delivery — the finding then says it acted after its duplicate.
+    let text =
+        queue_toml(1000, 1.0, "", 5, DUPLICATE_EV).replace("concurrency = 1", "concurrency = 2");
+    let s = scenario(&text);
+    // The first delivery reads the store before it publishes; its duplicate publishes at once.
+    let mut n = 0u32;
+    let h = consumer(move |m| {
+        n += 1;
+        let publish = HostOp::Publish { channel: "out".into(), message: m.to_vec() };
+        if n % 2 == 1 {
+            vec![HostOp::KvGet { store: "db".into(), key: b"seen".to_vec() }, publish]
+        } else {
+            vec![publish]
+        }
+    });
+    let v = check(&s, &Judged::of(&run(&s, h)));
+    assert_eq!(v.status, Status::Failed, "{v:#?}");
+    assert!(
+        v.findings[0].starts_with(
+            "`w.on` (message 0 to group `w`; first delivery invocation 1 started at 0.201151 s, \
+             after its broker duplicate invocation 2 started at 0.201151 s had acted) published \
+             again on channel `out`"
+        ) && v.findings[0].ends_with("(invocation 2 did so at 0.201202 s)"),
+        "{v:#?}"
+    );
 }
