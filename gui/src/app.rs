@@ -249,7 +249,7 @@ impl App {
     /// watch the file, advance a running simulation by a bounded slice.
     pub fn tick(&mut self, ctx: &egui::Context) {
         for c in std::mem::take(&mut self.pending) {
-            let opening = matches!(c, Command::OpenCounterexample);
+            let opening = matches!(c, Command::OpenCounterexample | Command::OpenCase(_));
             self.apply(c);
             if opening && self.bench.timeline.is_some() {
                 self.view.tab = Tab::Counterexample;

@@ -36,6 +36,9 @@ pub enum Command {
     },
     /// Show the counterexample of the last check.
     OpenCounterexample,
+    /// Show case N of the last check as explored (not shrunk): a failed property the
+    /// counterexample does not show is replayed from the case it failed in.
+    OpenCase(usize),
     CloseCounterexample,
     Scrub(SimTime),
     /// Apply a what-if change to the scenario text (then re-checked; runs are compared).

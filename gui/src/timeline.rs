@@ -53,6 +53,9 @@ pub struct Timeline {
     pub verdicts: Vec<Verdict>,
     pub seed: u64,
     pub shrink_steps: usize,
+    /// The check's case this is, run again as explored (not shrunk), when it is not the
+    /// counterexample: a property the counterexample does not show failed in it.
+    pub explored_case: Option<usize>,
     /// The schedule, described (duration, rate, injected faults).
     pub schedule: Vec<String>,
     pub events: Vec<StoryEvent>,
@@ -225,6 +228,7 @@ impl Timeline {
             verdicts: case.verdicts.clone(),
             seed: case.seed,
             shrink_steps,
+            explored_case: None,
             schedule,
             events,
             lanes,

@@ -191,6 +191,7 @@ impl Workbench {
             }
             Command::Check { cases, seed } => self.start_check(cases, seed),
             Command::OpenCounterexample => self.open_counterexample(),
+            Command::OpenCase(index) => self.open_case(index),
             Command::CloseCounterexample => self.timeline = None,
             Command::Scrub(t) => {
                 if let Some(tl) = &mut self.timeline {
@@ -264,6 +265,25 @@ impl Workbench {
         let mut timeline = Timeline::new(case, *steps, &design.diagram);
         timeline.summaries = fusebench_sim::properties::catalogue(design.scenario());
         self.timeline = Some(timeline);
+    }
+
+    /// Runs case `index` of the last check again, as explored (one simulation, on this
+    /// thread), and opens it on the timeline.
+    fn open_case(&mut self, index: usize) {
+        let Some(Ok(d)) = &self.dynamic else { return };
+        let Some(design) = self.session.as_ref().and_then(Session::design) else { return };
+        let (s, files) = (design.scenario(), &design.loaded.files);
+        let limits = fusebench_sim::limits::Limits::DEFAULT;
+        match fusebench_sim::explore::rerun_case(s, files, (d.cases, d.seed), index, &limits) {
+            Ok(Some(case)) => {
+                let mut timeline = Timeline::new(&case, 0, &design.diagram);
+                timeline.explored_case = Some(index);
+                timeline.summaries = fusebench_sim::properties::catalogue(s);
+                self.timeline = Some(timeline);
+            }
+            Ok(None) => self.error(format!("the last check has no case {index}")),
+            Err(e) => self.error(format!("cannot run case {index} again: {e}")),
+        }
     }
 
     fn edit(&mut self, edit: &fusebench_model::edit::Edit) {

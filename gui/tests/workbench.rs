@@ -186,6 +186,35 @@ fn a_flawed_design_is_refuted_and_its_counterexample_scrubbed() {
 }
 
 #[test]
+fn a_failed_property_the_counterexample_does_not_show_opens_its_own_case() {
+    // The stock consumer's counterexample is shrunk for `no-lost-update`; `idempotence` failed
+    // in case 1 only: clicking it runs case 1 again, as explored, and opens it.
+    let design = "scenarios/corpus/defects/no-lost-update/no-lost-update-stock-queue.toml";
+    let mut h = harness(Some(&scenario(design)));
+    h.run_steps(2);
+    h.state_mut().view.cases = 16;
+    h.get_by_label("Check properties").click();
+    step_until(&mut h, 20_000, |a| a.bench.dynamic.is_some());
+    let case = {
+        let Some(Ok(d)) = &h.state().bench.dynamic else { panic!("a check result") };
+        let p = d.summary.iter().find(|p| p.id == "idempotence").expect("idempotence");
+        assert!(!p.passed() && !p.shown_from_counterexample, "{p:?}");
+        p.shown_case
+    };
+    h.get_by_label("idempotence").click();
+    step_until(&mut h, 50, |a| a.bench.timeline.is_some() && a.view.tab == Tab::Counterexample);
+    h.get_by_label(&format!("Case {case}, as explored"));
+    h.get_by_label_contains("violated: idempotence");
+    h.get_by_label_contains("Not shrunk (the counterexample was shrunk for another property)");
+    assert_eq!(h.state().bench.timeline.as_ref().expect("timeline").explored_case, Some(case));
+    // The counterexample itself still opens from its button, for its own property.
+    h.get_by_label("Open counterexample").click();
+    h.run_steps(4);
+    h.get_by_label("Counterexample");
+    h.get_by_label_contains("violated: no-lost-update");
+}
+
+#[test]
 fn a_scenario_with_errors_shows_every_diagnostic_with_its_place() {
     let dir = std::env::temp_dir().join(format!("fusebench-gui-diag-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");

@@ -17,7 +17,10 @@ const LANES_MAX: usize = 12;
 
 pub fn counterexample_ui(ui: &mut egui::Ui, tl: &Timeline, out: &mut Vec<Command>) {
     ui.horizontal(|ui| {
-        ui.heading("Counterexample");
+        match tl.explored_case {
+            Some(case) => ui.heading(format!("Case {case}, as explored")),
+            None => ui.heading("Counterexample"),
+        };
         if ui.button("Close").clicked() {
             out.push(Command::CloseCounterexample);
         }
@@ -30,9 +33,12 @@ pub fn counterexample_ui(ui: &mut egui::Ui, tl: &Timeline, out: &mut Vec<Command
             ui.label(RichText::new(format!("  {}", plain(f))).small());
         }
     }
+    let how = match tl.explored_case {
+        Some(_) => "Not shrunk (the counterexample was shrunk for another property)".to_owned(),
+        None => format!("Shrunk in {} steps", tl.shrink_steps),
+    };
     ui.label(format!(
-        "Shrunk in {} steps · trace {} · schedule:",
-        tl.shrink_steps,
+        "{how} · trace {} · schedule:",
         tl.trace_hash.get(..16).unwrap_or(&tl.trace_hash)
     ));
     for line in &tl.schedule {

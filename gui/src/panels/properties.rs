@@ -103,14 +103,21 @@ pub fn properties_ui(
                 let summary = &*p.summary;
                 ui.horizontal(|ui| {
                     status_mark(ui, p.status);
+                    // The counterexample if it shows this property failing, else the case the
+                    // property failed in, as explored.
+                    let (open, what) = if p.shown_from_counterexample {
+                        (Command::OpenCounterexample, "the counterexample".to_owned())
+                    } else {
+                        (Command::OpenCase(p.shown_case), format!("case {}", p.shown_case))
+                    };
                     if p.passed() {
                         ui.label(&*p.id).on_hover_text(summary);
                     } else if ui
                         .link(&*p.id)
-                        .on_hover_text(format!("{summary}\nclick: open the counterexample"))
+                        .on_hover_text(format!("{summary}\nclick: open {what}"))
                         .clicked()
                     {
-                        out.push(Command::OpenCounterexample);
+                        out.push(open);
                     }
                 });
                 ui.label(RichText::new(p.counts()).small());
