@@ -82,17 +82,25 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     let limits = super::limits(args.limits_off);
     let case = replay
-        .reproduce(&loaded.scenario, &loaded.files, &limits)
+        .rerun(&loaded.scenario, &loaded.files, &limits)
         .with_context(|| format!("{}", args.file.display()))?;
+    // The trace is written whether or not the run reproduced: a diverging run's trace is
+    // what shows where it went another way.
+    if let Some(path) = &args.trace {
+        std::fs::write(path, &case.run.trace)
+            .with_context(|| format!("writing the replayed trace to {}", path.display()))?;
+    }
+    replay.reproduced(&case).with_context(|| match &args.trace {
+        Some(path) => {
+            format!("{} (the diverging run's trace is in {})", args.file.display(), path.display())
+        }
+        None => format!("{}", args.file.display()),
+    })?;
     // The hash as the file recorded it (a format-3 file's is SHA-256), which the rerun matched.
     let (algorithm, hash) = match &replay.trace {
         TraceWitness::Blake3(h) => ("", h.as_str()),
         TraceWitness::Sha256(h) => ("SHA-256 ", h.as_str()),
     };
-    if let Some(path) = &args.trace {
-        std::fs::write(path, &case.run.trace)
-            .with_context(|| format!("writing the replayed trace to {}", path.display()))?;
-    }
     let mut out = std::io::stdout().lock();
     writeln!(
         out,

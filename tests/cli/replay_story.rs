@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use fusebench_sim::explore::replay::{ReplayFile, TraceWitness};
+
 use crate::support::{code, fusebench, stderr, stdout};
 
 /// `check` of a corpus defect into `out`; the replay file it wrote.
@@ -125,6 +127,25 @@ fn a_replay_writes_the_whole_trace_when_asked() {
     ]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("writing the replayed trace to"), "{}", stderr(&o));
+    // A run that does not reproduce (as after an engine change: here a file sealed with
+    // another witness) is refused, and its trace is still written, for finding where it went
+    // another way.
+    let mut other = ReplayFile::parse(&std::fs::read_to_string(&file).expect("the replay file"))
+        .expect("it parses");
+    other.trace = TraceWitness::Blake3("0".repeat(64));
+    other.seal();
+    let diverging = dir.join("diverging.replay.json");
+    std::fs::write(&diverging, serde_json::to_string_pretty(&other).expect("JSON"))
+        .expect("written");
+    let _ = std::fs::remove_file(&trace);
+    let args =
+        ["replay", diverging.to_str().expect("utf-8"), "--trace", trace.to_str().expect("utf-8")];
+    let o = fusebench(&args);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("the run did not reproduce"), "{err}");
+    assert!(err.contains(&format!("the diverging run's trace is in {}", trace.display())), "{err}");
+    assert_eq!(std::fs::read(&trace).expect("the diverging run's trace"), text.as_bytes());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -458,13 +458,36 @@ impl ReplayFile {
         files: &ModuleFiles,
         limits: &Limits,
     ) -> Result<CaseOutcome, ReplayError> {
+        let out = self.rerun(s, files, limits)?;
+        self.reproduced(&out)?;
+        Ok(out)
+    }
+
+    /// Verifies the file and runs its case again, whether or not the run then reproduces (see
+    /// [`ReplayFile::reproduced`]): a run that diverged is what shows how.
+    ///
+    /// # Errors
+    /// The file does not verify, or a limit is hit.
+    pub fn rerun(
+        &self,
+        s: &Scenario,
+        files: &ModuleFiles,
+        limits: &Limits,
+    ) -> Result<CaseOutcome, ReplayError> {
         self.verify(s, files, limits)?;
-        let out = run_case_limited(s, files, &self.schedule, self.seed, limits)?;
+        Ok(run_case_limited(s, files, &self.schedule, self.seed, limits)?)
+    }
+
+    /// Whether `out` (a [`ReplayFile::rerun`]) reproduced the recorded run exactly.
+    ///
+    /// # Errors
+    /// Its trace hash differs from the recorded one.
+    pub fn reproduced(&self, out: &CaseOutcome) -> Result<(), ReplayError> {
         let got = self.trace.of(&out.run);
         if got != self.trace.hex() {
             return Err(ReplayError::NotReproduced { expected: self.trace.hex().to_owned(), got });
         }
-        Ok(out)
+        Ok(())
     }
 }
 
