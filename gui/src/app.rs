@@ -255,7 +255,11 @@ impl App {
                 self.view.tab = Tab::Counterexample;
             }
         }
+        let waiting_for_a_case = self.bench.case.is_some();
         self.bench.poll();
+        if waiting_for_a_case && self.bench.case.is_none() && self.bench.timeline.is_some() {
+            self.view.tab = Tab::Counterexample;
+        }
         let (now, dt) = ctx.input(|i| (i.time, f64::from(i.stable_dt)));
         if now - self.last_watch_s >= WATCH_INTERVAL_S {
             self.last_watch_s = now;

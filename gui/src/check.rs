@@ -140,3 +140,46 @@ impl CheckJob {
         }
     }
 }
+
+/// One case of the last check run again, as explored, on a thread of its own (a frame never
+/// waits for a simulation): the case a failed property the counterexample does not show
+/// failed in.
+#[derive(Debug)]
+pub struct CaseJob {
+    pub index: usize,
+    rx: mpsc::Receiver<Result<Option<CaseOutcome>, String>>,
+}
+
+impl CaseJob {
+    /// Starts running case `index` of the check of `cases` cases from `seed`; `wake` is called
+    /// when it is done.
+    pub fn start(
+        scenario: Scenario,
+        files: ModuleFiles,
+        (cases, seed): (usize, u64),
+        index: usize,
+        wake: impl Fn() + Send + 'static,
+    ) -> CaseJob {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let limits = Limits::DEFAULT;
+            let result = explore::rerun_case(&scenario, &files, (cases, seed), index, &limits)
+                .map_err(|e| e.to_string());
+            // The receiver is gone only if the GUI dropped the job (a new scenario opened).
+            let _ = tx.send(result);
+            wake();
+        });
+        CaseJob { index, rx }
+    }
+
+    /// The case (`None`: the check had no such case), once it has run.
+    pub fn poll(&self) -> Option<Result<Option<CaseOutcome>, String>> {
+        match self.rx.try_recv() {
+            Ok(r) => Some(r),
+            Err(mpsc::TryRecvError::Empty) => None,
+            Err(mpsc::TryRecvError::Disconnected) => {
+                Some(Err("the case's thread stopped without a result".to_owned()))
+            }
+        }
+    }
+}

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use fusebench_sim::report::{self, Report};
 
-use crate::check::{CheckJob, DynamicResult};
+use crate::check::{CaseJob, CheckJob, DynamicResult};
 use crate::command::Command;
 use crate::diagram::Element;
 use crate::export;
@@ -29,6 +29,8 @@ pub struct Workbench {
     pub selection: Option<Element>,
     pub run: Option<LiveRun>,
     pub check: Option<CheckJob>,
+    /// A case of the last check being run again, to be opened on the timeline.
+    pub case: Option<CaseJob>,
     pub dynamic: Option<Result<DynamicResult, String>>,
     pub timeline: Option<Timeline>,
     /// The run before the latest what-if edits.
@@ -103,6 +105,7 @@ impl Workbench {
         self.run = None;
         self.check = None;
         self.dynamic = None;
+        self.case = None;
         self.timeline = None;
         self.baseline = None;
         self.edits.clear();
@@ -110,6 +113,23 @@ impl Workbench {
 
     /// Background work to poll and watch for (called every frame).
     pub fn poll(&mut self) {
+        if let Some(job) = &self.case
+            && let Some(result) = job.poll()
+        {
+            let index = job.index;
+            self.case = None;
+            match (result, self.session.as_ref().and_then(Session::design)) {
+                (Ok(Some(case)), Some(design)) => {
+                    let mut timeline = Timeline::new(&case, 0, &design.diagram);
+                    timeline.explored_case = Some(index);
+                    timeline.summaries = fusebench_sim::properties::catalogue(design.scenario());
+                    self.timeline = Some(timeline);
+                }
+                (Ok(None), _) => self.error(format!("the last check has no case {index}")),
+                (Err(e), _) => self.error(format!("cannot run case {index} again: {e}")),
+                (Ok(Some(_)), None) => {}
+            }
+        }
         if let Some(job) = &self.check
             && let Some(mut result) = job.poll()
         {
@@ -205,6 +225,7 @@ impl Workbench {
                     s.set_text(text);
                     self.edits.clear();
                     self.dynamic = None;
+                    self.case = None;
                     self.timeline = None;
                     self.info("reverted to the file on disk");
                 }
@@ -249,6 +270,7 @@ impl Workbench {
         }
         self.timeline = None;
         self.dynamic = None;
+        self.case = None;
         let (scenario, files) = (design.scenario().clone(), design.loaded.files.clone());
         let wake = self.wake.clone();
         self.check = Some(CheckJob::start(scenario, files, cases.max(1), seed, move || {
@@ -267,23 +289,21 @@ impl Workbench {
         self.timeline = Some(timeline);
     }
 
-    /// Runs case `index` of the last check again, as explored (one simulation, on this
-    /// thread), and opens it on the timeline.
+    /// Starts running case `index` of the last check again, as explored, in the background;
+    /// [`Workbench::poll`] opens it on the timeline when it is done.
     fn open_case(&mut self, index: usize) {
         let Some(Ok(d)) = &self.dynamic else { return };
+        let exploration = (d.cases, d.seed);
         let Some(design) = self.session.as_ref().and_then(Session::design) else { return };
-        let (s, files) = (design.scenario(), &design.loaded.files);
-        let limits = fusebench_sim::limits::Limits::DEFAULT;
-        match fusebench_sim::explore::rerun_case(s, files, (d.cases, d.seed), index, &limits) {
-            Ok(Some(case)) => {
-                let mut timeline = Timeline::new(&case, 0, &design.diagram);
-                timeline.explored_case = Some(index);
-                timeline.summaries = fusebench_sim::properties::catalogue(s);
-                self.timeline = Some(timeline);
+        let (scenario, files) = (design.scenario().clone(), design.loaded.files.clone());
+        let wake = self.wake.clone();
+        self.info(format!("running case {index} again, as explored"));
+        self.timeline = None;
+        self.case = Some(CaseJob::start(scenario, files, exploration, index, move || {
+            if let Some(w) = &wake {
+                (w.0)();
             }
-            Ok(None) => self.error(format!("the last check has no case {index}")),
-            Err(e) => self.error(format!("cannot run case {index} again: {e}")),
-        }
+        }));
     }
 
     fn edit(&mut self, edit: &fusebench_model::edit::Edit) {
@@ -302,6 +322,7 @@ impl Workbench {
                 }
                 self.run = None;
                 self.dynamic = None;
+                self.case = None;
                 self.timeline = None;
                 self.edits.push(edit.to_string());
                 self.info(format!("changed {edit}: re-checked"));

@@ -201,8 +201,11 @@ fn a_failed_property_the_counterexample_does_not_show_opens_its_own_case() {
         assert!(!p.passed() && !p.shown_from_counterexample, "{p:?}");
         p.shown_case
     };
+    // The case runs again on a thread of its own; the frames go on meanwhile.
     h.get_by_label("idempotence").click();
-    step_until(&mut h, 50, |a| a.bench.timeline.is_some() && a.view.tab == Tab::Counterexample);
+    step_until(&mut h, 20_000, |a| a.bench.timeline.is_some());
+    assert!(h.state().bench.case.is_none(), "the job is done");
+    step_until(&mut h, 50, |a| a.view.tab == Tab::Counterexample);
     h.get_by_label(&format!("Case {case}, as explored"));
     h.get_by_label_contains("violated: idempotence");
     h.get_by_label_contains("Not shrunk (the counterexample was shrunk for another property)");
