@@ -131,12 +131,17 @@ impl CheckJob {
 
     /// The result, once there is one.
     pub fn poll(&self) -> Option<Result<DynamicResult, String>> {
-        match self.rx.try_recv() {
-            Ok(r) => Some(r),
-            Err(mpsc::TryRecvError::Empty) => None,
-            Err(mpsc::TryRecvError::Disconnected) => {
-                Some(Err("the exploration thread stopped without a result".to_owned()))
-            }
+        received(&self.rx, "the exploration thread")
+    }
+}
+
+/// A background thread's result if it has sent it; an error if the thread ended without one.
+fn received<T>(rx: &mpsc::Receiver<Result<T, String>>, who: &str) -> Option<Result<T, String>> {
+    match rx.try_recv() {
+        Ok(r) => Some(r),
+        Err(mpsc::TryRecvError::Empty) => None,
+        Err(mpsc::TryRecvError::Disconnected) => {
+            Some(Err(format!("{who} stopped without a result")))
         }
     }
 }
@@ -174,12 +179,6 @@ impl CaseJob {
 
     /// The case (`None`: the check had no such case), once it has run.
     pub fn poll(&self) -> Option<Result<Option<CaseOutcome>, String>> {
-        match self.rx.try_recv() {
-            Ok(r) => Some(r),
-            Err(mpsc::TryRecvError::Empty) => None,
-            Err(mpsc::TryRecvError::Disconnected) => {
-                Some(Err("the case's thread stopped without a result".to_owned()))
-            }
-        }
+        received(&self.rx, "the case's thread")
     }
 }

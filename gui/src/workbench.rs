@@ -272,12 +272,17 @@ impl Workbench {
         self.dynamic = None;
         self.case = None;
         let (scenario, files) = (design.scenario().clone(), design.loaded.files.clone());
+        self.check = Some(CheckJob::start(scenario, files, cases.max(1), seed, self.wake_fn()));
+    }
+
+    /// What a background job calls when it has news: a repaint request, if there is a GUI.
+    fn wake_fn(&self) -> impl Fn() + Send + Sync + 'static {
         let wake = self.wake.clone();
-        self.check = Some(CheckJob::start(scenario, files, cases.max(1), seed, move || {
+        move || {
             if let Some(w) = &wake {
                 (w.0)();
             }
-        }));
+        }
     }
 
     fn open_counterexample(&mut self) {
@@ -296,14 +301,9 @@ impl Workbench {
         let exploration = (d.cases, d.seed);
         let Some(design) = self.session.as_ref().and_then(Session::design) else { return };
         let (scenario, files) = (design.scenario().clone(), design.loaded.files.clone());
-        let wake = self.wake.clone();
         self.info(format!("running case {index} again, as explored"));
         self.timeline = None;
-        self.case = Some(CaseJob::start(scenario, files, exploration, index, move || {
-            if let Some(w) = &wake {
-                (w.0)();
-            }
-        }));
+        self.case = Some(CaseJob::start(scenario, files, exploration, index, self.wake_fn()));
     }
 
     fn edit(&mut self, edit: &fusebench_model::edit::Edit) {

@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -327,7 +328,7 @@ fn dynamic(
             p.replay_file = counterexample.as_ref().map(|c| c.replay_file.clone());
             continue;
         }
-        if let std::collections::btree_map::Entry::Vacant(slot) = case_files.entry(p.shown_case) {
+        if let Entry::Vacant(slot) = case_files.entry(p.shown_case) {
             let Some(case) =
                 explore::rerun_case(s, files, (args.cases, args.seed), p.shown_case, &limits)?
             else {
