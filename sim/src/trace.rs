@@ -193,8 +193,9 @@ pub enum TraceEvent<S = String> {
         version: u64,
     },
     /// A hit on a cache that declares the store it fronts (`of`): the version replica 0 of
-    /// that store holds for the key, and for how long (ns, at least) its value has differed
-    /// from the one the cache returned (0: the same).
+    /// that store holds for the key, and for how long (ns) it has held a newer value than the
+    /// one the cache returned (0: the same value, or the cache is ahead of replica 0;
+    /// `system/kv.rs` `Sim::standing` says how a cached value is placed).
     CacheRead {
         inv: u64,
         cache: S,

@@ -1003,7 +1003,7 @@ pub fn describe(line: &TraceLine) -> String {
         TraceEvent::CacheRead { inv, cache, key, differs_ns, .. } => format!(
             "invocation {inv} reads {key} from {cache}{}",
             if *differs_ns > 0 {
-                format!(" (the store has differed for {:.1} ms)", *differs_ns as f64 / 1e6)
+                format!(" (the store had replaced it {:.1} ms before)", *differs_ns as f64 / 1e6)
             } else {
                 String::new()
             }

@@ -86,7 +86,7 @@ pub const PROPERTIES: &[PropertyInfo] = &[
     ),
     PropertyInfo::builtin(
         staleness::ID,
-        "a cache with a staleness bound never returns a value that has differed from its store for longer",
+        "a cache with a staleness bound never returns a value its store replaced longer ago",
     ),
     PropertyInfo::builtin(
         acked::ID,

@@ -1,8 +1,10 @@
 //! Cache staleness (seed §2.3): a cache that declares the store it fronts (`of`) and a bound
-//! (`staleness_ms`) may return a value that differs from the store's current one (replica 0)
-//! only for that long. A hit traced as `cache_read` carries how long replica 0 had differed
-//! from the value returned, measured by the simulator at the read (a lower bound, so a finding
-//! is never a false alarm).
+//! (`staleness_ms`) may return a value the store has replaced (replica 0 holds a newer,
+//! different one) only for that long. A hit traced as `cache_read` carries how long replica 0
+//! had held a newer value, measured by the simulator at the read from the version the cached
+//! value is (`system/kv.rs`, `Sim::standing`): a value written through ahead of replica 0 is
+//! not stale; one of unknown origin counts from replica 0's next change (a lower bound), so a
+//! finding is never a false alarm.
 
 use std::collections::BTreeMap;
 
@@ -54,7 +56,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                     subjects.extend(who.get(inv).cloned());
                     subjects.push(Link::Inv(*inv).to_string());
                     findings.push(format!(
-                        "cache `{cache}` key `{key}`: `{reader}` (invocation {inv}) read at {:.3} s a value that had differed from store `{store}` (replica 0, version {store_version}) for {:.1} ms, over the bound of {:.1} ms",
+                        "cache `{cache}` key `{key}`: `{reader}` (invocation {inv}) read at {:.3} s a value store `{store}` had replaced {:.1} ms before (replica 0 holds version {store_version}), over the bound of {:.1} ms",
                         line.t.as_secs_f64(),
                         *differs_ns as f64 / 1e6,
                         bound as f64 / 1e6,
@@ -78,7 +80,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
         findings.push(format!("{stale} stale read(s) in all"));
     }
     let notes = vec![format!(
-        "{reads} hit(s) on bounded caches judged; the longest a returned value had differed from its store: {:.1} ms",
+        "{reads} hit(s) on bounded caches judged; the longest a returned value had been replaced in its store: {:.1} ms",
         worst as f64 / 1e6
     )];
     let v = Verdict::new(ID, findings, notes);
@@ -123,7 +125,9 @@ mod tests {
         assert_eq!(v.findings.len(), 1, "{v:#?}");
         assert!(
             v.findings[0].contains("cache `c` key `p1`")
-                && v.findings[0].contains("store `db` (replica 0, version 9) for 501.0 ms")
+                && v.findings[0].contains(
+                    "store `db` had replaced 501.0 ms before (replica 0 holds version 9)"
+                )
                 && v.findings[0].contains("bound of 500.0 ms"),
             "{v:#?}"
         );

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::Sim;
+use super::Versioned;
 use super::ids::StoreId;
 use crate::runtime::{HostCode, HostReply};
 use crate::time::SimTime;
@@ -12,25 +13,48 @@ use crate::trace::TraceEvent;
 
 #[derive(Debug, Default)]
 pub(crate) struct CacheState {
-    /// key → (value, expires at, last use tick).
-    entries: BTreeMap<Vec<u8>, (Vec<u8>, SimTime, u64)>,
+    entries: BTreeMap<Vec<u8>, Entry>,
     /// last use tick → key, least recently used first.
     lru: BTreeMap<u64, Vec<u8>>,
     tick: u64,
 }
 
+#[derive(Debug)]
+struct Entry {
+    value: Vec<u8>,
+    expires: SimTime,
+    /// Last use tick.
+    used: u64,
+    /// Where the value stands against the fronted store (`cache-staleness`).
+    standing: Standing,
+}
+
+/// Where a cached value stands against the store the cache fronts: the version it is and
+/// since when replica 0 has held a newer, different value. Only a *newer* value of replica 0
+/// makes an entry stale: a value written through at another replica, not yet at replica 0,
+/// is ahead of it, not behind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Standing {
+    /// The store's version of the value (for a value of unknown origin, the version replica 0
+    /// held when it was put: a lower bound, it is stale from replica 0's next change).
+    pub(crate) version: u64,
+    /// Since when replica 0 has held a newer, different value; `None`: it has not.
+    pub(crate) stale_since: Option<SimTime>,
+}
+
 impl CacheState {
-    /// The value under `key` if present and fresh at `now`; a hit counts as a use.
-    pub(crate) fn get(&mut self, key: &[u8], now: SimTime) -> Option<Vec<u8>> {
-        let (value, expires, used) = self.entries.get_mut(key)?;
-        if *expires <= now {
+    /// The value under `key` if present and fresh at `now`, with where it stands; a hit
+    /// counts as a use.
+    pub(crate) fn get(&mut self, key: &[u8], now: SimTime) -> Option<(Vec<u8>, Standing)> {
+        let e = self.entries.get_mut(key)?;
+        if e.expires <= now {
             return None;
         }
         self.tick += 1;
-        self.lru.remove(used);
-        *used = self.tick;
+        self.lru.remove(&e.used);
+        e.used = self.tick;
         self.lru.insert(self.tick, key.to_vec());
-        Some(value.clone())
+        Some((e.value.clone(), e.standing))
     }
 
     /// Whether `value` differs from what a read of `key` at `now` would return (an absent or
@@ -41,15 +65,15 @@ impl CacheState {
 
     /// The value under `key` if present and fresh at `now`, without counting as a use.
     fn peek(&self, key: &[u8], now: SimTime) -> Option<&Vec<u8>> {
-        self.entries.get(key).filter(|(_, expires, _)| *expires > now).map(|(v, _, _)| v)
+        self.entries.get(key).filter(|e| e.expires > now).map(|e| &e.value)
     }
 
     /// Removes `key` (invalidation); returns whether a fresh entry was there. An expired entry
     /// goes too, but a read would have missed it anyway.
     pub(crate) fn remove(&mut self, key: &[u8], now: SimTime) -> bool {
-        let Some((_, expires, used)) = self.entries.remove(key) else { return false };
-        self.lru.remove(&used);
-        expires > now
+        let Some(e) = self.entries.remove(key) else { return false };
+        self.lru.remove(&e.used);
+        e.expires > now
     }
 
     /// Stores `value` under `key` until `expires`; returns how many entries were evicted to
@@ -60,12 +84,13 @@ impl CacheState {
         value: Vec<u8>,
         expires: SimTime,
         capacity: u64,
+        standing: Standing,
     ) -> u64 {
         self.tick += 1;
-        if let Some((_, _, old)) = self.entries.remove(&key) {
-            self.lru.remove(&old);
+        if let Some(old) = self.entries.remove(&key) {
+            self.lru.remove(&old.used);
         }
-        self.entries.insert(key.clone(), (value, expires, self.tick));
+        self.entries.insert(key.clone(), Entry { value, expires, used: self.tick, standing });
         self.lru.insert(self.tick, key);
         let mut evicted = 0;
         while self.entries.len() as u64 > capacity.max(1) {
@@ -75,19 +100,35 @@ impl CacheState {
         }
         evicted
     }
+
+    /// Replica 0 of the fronted store now holds `now_held` for `key`: an entry holding the
+    /// same value is that version and fresh; one holding an older, different value is stale
+    /// from now on (if it was not already). Expired entries are stamped too: harmless, a read
+    /// misses them.
+    pub(crate) fn stamp(&mut self, key: &[u8], now_held: &Versioned, now: SimTime) {
+        let Some(e) = self.entries.get_mut(key) else { return };
+        if now_held.value.as_deref() == Some(e.value.as_slice()) {
+            e.standing = Standing { version: now_held.version, stale_since: None };
+        } else if now_held.version > e.standing.version && e.standing.stale_since.is_none() {
+            e.standing.stale_since = Some(now);
+        }
+    }
 }
 
 impl Sim {
-    /// A read; a hit on a cache fronting a store is traced with how long the store's value has
-    /// differed from the one returned (`cache-staleness`).
+    /// A read; a hit on a cache fronting a store is traced with how long the store's replica 0
+    /// has held a newer value than the one returned (`cache-staleness`).
     pub(crate) fn cache_get(&mut self, inv: u64, store: StoreId, key: &[u8]) -> HostReply {
         let now = self.q.now();
         let hit = self.stores[store.index()].cache.get(key, now);
         let cache = &self.world.store(store).name;
         self.trace.emit(now, &TraceEvent::CacheLookup { inv, cache, hit: hit.is_some() });
         self.rec.cache_access(store, hit.is_some());
-        if let (Some(value), Some(of)) = (&hit, self.world.store(store).of) {
-            let (store_version, differs_ns) = self.differs_for(of, key, value);
+        let Some((value, standing)) = hit else { return HostReply::Error(HostCode::NotFound) };
+        if let Some(of) = self.world.store(store).of {
+            let store_version =
+                self.stores[of.index()].replicas[0].get(key).map_or(0, |c| c.version);
+            let differs_ns = standing.stale_since.map_or(0, |since| now - since);
             let key_text = crate::trace::lossy(key);
             self.trace.emit(
                 now,
@@ -100,7 +141,7 @@ impl Sim {
                 },
             );
         }
-        hit.map_or(HostReply::Error(HostCode::NotFound), HostReply::Value)
+        HostReply::Value(value)
     }
 
     pub(crate) fn cache_put(
@@ -117,8 +158,10 @@ impl Sim {
         let key_text = String::from_utf8_lossy(&key).into_owned();
         self.trace
             .emit(now, &TraceEvent::CacheWrite { inv, cache: &spec.name, key: &key_text, changed });
+        let standing = spec.of.map_or_else(Standing::default, |of| self.standing(of, &key, &value));
+        let spec = self.world.store(store);
         let c = &mut self.stores[store.index()].cache;
-        let evicted = c.put(key, value, now + spec.ttl_nanos, spec.capacity);
+        let evicted = c.put(key, value, now + spec.ttl_nanos, spec.capacity, standing);
         if evicted > 0 {
             self.rec.evictions(store, evicted);
         }
@@ -146,23 +189,27 @@ mod tests {
 
     const LATER: SimTime = SimTime(1_000_000);
 
+    fn got(c: &mut CacheState, key: &[u8], now: SimTime) -> Option<Vec<u8>> {
+        c.get(key, now).map(|(value, _)| value)
+    }
+
     #[test]
     fn a_read_keeps_an_entry_from_eviction() {
         let mut c = CacheState::default();
-        c.put(b"a".to_vec(), b"1".to_vec(), LATER, 2);
-        c.put(b"b".to_vec(), b"2".to_vec(), LATER, 2);
-        assert_eq!(c.get(b"a", SimTime::ZERO), Some(b"1".to_vec()));
-        assert_eq!(c.put(b"c".to_vec(), b"3".to_vec(), LATER, 2), 1);
-        assert_eq!(c.get(b"a", SimTime::ZERO), Some(b"1".to_vec()), "the used entry stays");
-        assert_eq!(c.get(b"b", SimTime::ZERO), None, "the least recently used one goes");
-        assert_eq!(c.get(b"c", SimTime::ZERO), Some(b"3".to_vec()));
+        c.put(b"a".to_vec(), b"1".to_vec(), LATER, 2, Standing::default());
+        c.put(b"b".to_vec(), b"2".to_vec(), LATER, 2, Standing::default());
+        assert_eq!(got(&mut c, b"a", SimTime::ZERO), Some(b"1".to_vec()));
+        assert_eq!(c.put(b"c".to_vec(), b"3".to_vec(), LATER, 2, Standing::default()), 1);
+        assert_eq!(got(&mut c, b"a", SimTime::ZERO), Some(b"1".to_vec()), "the used entry stays");
+        assert_eq!(got(&mut c, b"b", SimTime::ZERO), None, "the least recently used one goes");
+        assert_eq!(got(&mut c, b"c", SimTime::ZERO), Some(b"3".to_vec()));
     }
 
     #[test]
     fn a_put_differs_unless_the_fresh_entry_holds_the_same_value() {
         let mut c = CacheState::default();
         assert!(c.differs(b"a", b"1", SimTime::ZERO), "absent");
-        c.put(b"a".to_vec(), b"1".to_vec(), SimTime(10), 4);
+        c.put(b"a".to_vec(), b"1".to_vec(), SimTime(10), 4, Standing::default());
         assert!(!c.differs(b"a", b"1", SimTime(9)), "the same fresh value");
         assert!(c.differs(b"a", b"2", SimTime(9)), "another value");
         assert!(c.differs(b"a", b"1", SimTime(10)), "expired: a read would miss");
@@ -171,23 +218,23 @@ mod tests {
     #[test]
     fn an_invalidated_entry_is_gone_and_its_slot_free() {
         let mut c = CacheState::default();
-        c.put(b"a".to_vec(), b"1".to_vec(), LATER, 2);
-        c.put(b"b".to_vec(), b"2".to_vec(), LATER, 2);
+        c.put(b"a".to_vec(), b"1".to_vec(), LATER, 2, Standing::default());
+        c.put(b"b".to_vec(), b"2".to_vec(), LATER, 2, Standing::default());
         assert!(c.remove(b"a", SimTime::ZERO), "a fresh entry was there");
         assert!(!c.remove(b"a", SimTime::ZERO), "and is gone");
-        assert_eq!(c.get(b"a", SimTime::ZERO), None);
+        assert_eq!(got(&mut c, b"a", SimTime::ZERO), None);
         // Its slot is free: a new put evicts nothing.
-        assert_eq!(c.put(b"c".to_vec(), b"3".to_vec(), LATER, 2), 0);
-        assert_eq!(c.get(b"b", SimTime::ZERO), Some(b"2".to_vec()));
-        c.put(b"d".to_vec(), b"4".to_vec(), SimTime(10), 8);
+        assert_eq!(c.put(b"c".to_vec(), b"3".to_vec(), LATER, 2, Standing::default()), 0);
+        assert_eq!(got(&mut c, b"b", SimTime::ZERO), Some(b"2".to_vec()));
+        c.put(b"d".to_vec(), b"4".to_vec(), SimTime(10), 8, Standing::default());
         assert!(!c.remove(b"d", SimTime(10)), "an expired entry counts as absent");
     }
 
     #[test]
     fn entries_expire_and_an_expired_read_is_no_use() {
         let mut c = CacheState::default();
-        c.put(b"a".to_vec(), b"1".to_vec(), SimTime(10), 4);
-        assert_eq!(c.get(b"a", SimTime(9)), Some(b"1".to_vec()));
-        assert_eq!(c.get(b"a", SimTime(10)), None);
+        c.put(b"a".to_vec(), b"1".to_vec(), SimTime(10), 4, Standing::default());
+        assert_eq!(got(&mut c, b"a", SimTime(9)), Some(b"1".to_vec()));
+        assert_eq!(got(&mut c, b"a", SimTime(10)), None);
     }
 }

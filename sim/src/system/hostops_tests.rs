@@ -105,13 +105,18 @@ impl Owner<'_> {
     };
 
     fn scenario(&self) -> Scenario {
+        scenario(&self.scenario_text())
+    }
+
+    /// The scenario's text after the topology (more tables may follow it).
+    fn scenario_text(&self) -> String {
         let Owner { store, cache, service, endpoint, mix, rate } = self;
         let (cache, owns) = if cache.is_empty() {
             (String::new(), r#"["db"]"#)
         } else {
             (format!("[[store]]\nname = \"c\"\nkind = \"cache\"\n{cache}\n"), r#"["db", "c"]"#)
         };
-        scenario(&format!(
+        format!(
             r#"
 [[store]]
 name = "db"
@@ -141,7 +146,7 @@ arrival = {{ kind = "constant", rate_rps = {rate} }}
   endpoint = "go"
   {mix}
 "#
-        ))
+        )
     }
 }
 
@@ -608,6 +613,207 @@ fn an_invalidated_cache_key_reads_as_absent_so_a_later_miss_is_no_staleness() {
     let v = verdict(&s, &r, "cache-staleness");
     assert_eq!(v.status, Status::NotExercised, "{v:#?}");
     assert_eq!(r.metrics.stores["c"].writes, 2, "a put and an invalidation");
+}
+
+/// Every `cache_read` of a run: (when, store version, ns replaced).
+fn cache_reads(r: &RunResult) -> Vec<(SimTime, u64, u64)> {
+    trace::read(&r.trace)
+        .map(|l| l.expect("reads back"))
+        .filter_map(|l| match l.event {
+            TraceEvent::CacheRead { store_version, differs_ns, .. } => {
+                Some((l.t, store_version, differs_ns))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// When replica 0 of `db` took each version of `k`: (version, when, value).
+fn replica0_takes(r: &RunResult) -> Vec<(u64, SimTime, Option<String>)> {
+    let mut values = BTreeMap::new();
+    let mut out = Vec::new();
+    for l in trace::read(&r.trace).map(|l| l.expect("reads back")) {
+        match l.event {
+            TraceEvent::StoreWrite { replica, version, value, .. } => {
+                values.insert(version, value.clone());
+                if replica == 0 {
+                    out.push((version, l.t, value));
+                }
+            }
+            TraceEvent::StoreApply { replica: 0, version, applied: true, .. } => {
+                out.push((version, l.t, values.get(&version).cloned().flatten()));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn a_value_written_through_ahead_of_replica_0_is_not_stale() {
+    // Every invocation writes its own value to an eventual two-replica store (either replica,
+    // 300 ms of replication lag) and through to the cache; later ones read the cache. The
+    // cache always holds the newest write, often one replica 0 has not received yet.
+    let store = "nodes = [\"a\", \"b\"]\nconsistency = \"eventual\"\nreplication_lag = { dist = \"constant\", ms = 300.0 }";
+    let cache = "nodes = [\"b\"]\nof = \"db\"\nstaleness_ms = 100\nttl_ms = 60000";
+    let s = Owner { store, cache, rate: 40, ..Owner::DEFAULT }.scenario();
+    let host = nth(|n| {
+        let (k, v) = (b"k".to_vec(), value(n));
+        if n % 4 == 1 {
+            vec![
+                HostOp::KvPut { store: "db".into(), key: k.clone(), value: v.clone() },
+                HostOp::CachePut { cache: "c".into(), key: k, value: v },
+            ]
+        } else {
+            vec![HostOp::CacheGet { cache: "c".into(), key: k }]
+        }
+    });
+    let r = run(&s, Box::new(host));
+    let reads = cache_reads(&r);
+    // The version of the newest write (at either replica) by each moment: what the cache holds.
+    let writes: Vec<(SimTime, u64)> = events_at(&r)
+        .into_iter()
+        .filter_map(|(t, e)| match e {
+            TraceEvent::StoreWrite { version, .. } => Some((t, version)),
+            _ => None,
+        })
+        .collect();
+    let newest = |at: SimTime| writes.iter().filter(|(t, _)| *t <= at).map(|w| w.1).max();
+    // Reads where replica 0 held an older version than the cached one: the case the property
+    // must not call stale.
+    let behind = reads.iter().filter(|(t, held, _)| newest(*t).is_some_and(|v| v > *held)).count();
+    assert!(reads.len() >= 10 && behind >= 3, "{behind} of {reads:?}");
+    assert!(reads.iter().all(|(_, _, ns)| *ns == 0), "{reads:?}");
+    assert_eq!(verdict(&s, &r, "cache-staleness").status, Status::Held);
+}
+
+#[test]
+fn a_cached_value_is_stale_from_the_write_that_replaced_it_however_many_follow() {
+    // The first invocation caches `v1` (written first); every later one writes its own value
+    // and reads the cache, never invalidating it: the cached value has been replaced since the
+    // second write, and a hit says so however many writes came after (a hot key).
+    let cache = "nodes = [\"b\"]\nof = \"db\"\nstaleness_ms = 100\nttl_ms = 60000";
+    let s = Owner { cache, rate: 40, ..Owner::DEFAULT }.scenario();
+    let host = nth(|n| {
+        let k = b"k".to_vec();
+        let put = HostOp::KvPut { store: "db".into(), key: k.clone(), value: value(n) };
+        if n == 1 {
+            vec![put, HostOp::CachePut { cache: "c".into(), key: k, value: value(1) }]
+        } else {
+            vec![put, HostOp::CacheGet { cache: "c".into(), key: k }]
+        }
+    });
+    let r = run(&s, Box::new(host));
+    let takes = replica0_takes(&r);
+    let replaced = takes[1].1;
+    let reads = cache_reads(&r);
+    assert!(reads.len() >= 30, "{reads:?}");
+    for (t, _, ns) in &reads {
+        assert_eq!(*ns, *t - replaced, "stale since the second write ({replaced}): {reads:?}");
+    }
+    let v = verdict(&s, &r, "cache-staleness");
+    assert_eq!(v.status, Status::Failed, "{v:#?}");
+    assert!(v.findings[0].contains("had replaced"), "{v:#?}");
+}
+
+#[test]
+fn a_fill_racing_a_write_is_stale_from_the_write_not_from_the_fill() {
+    // The first invocation writes `A`; the second reads it, then waits out five slow reads
+    // (20 ms each) before caching what it read; meanwhile the third writes `B`. The value
+    // cached was replaced before it was cached: stale from `B`'s write, and later hits say so.
+    let store =
+        "nodes = [\"b\"]\nconsistency = \"strong\"\nlatency = { dist = \"constant\", ms = 20.0 }";
+    let cache = "nodes = [\"b\"]\nof = \"db\"\nstaleness_ms = 100\nttl_ms = 60000";
+    let s = Owner { store, cache, rate: 20, ..Owner::DEFAULT }.scenario();
+    let host = nth(|n| {
+        let k = || b"k".to_vec();
+        match n {
+            1 => vec![HostOp::KvPut { store: "db".into(), key: k(), value: b"A".to_vec() }],
+            2 => {
+                let mut ops = vec![HostOp::KvGet { store: "db".into(), key: k() }];
+                ops.extend(
+                    (0..5).map(|_| HostOp::KvGet { store: "db".into(), key: b"o".to_vec() }),
+                );
+                ops.push(HostOp::CachePut { cache: "c".into(), key: k(), value: b"A".to_vec() });
+                ops
+            }
+            3 => vec![HostOp::KvPut { store: "db".into(), key: k(), value: b"B".to_vec() }],
+            _ => vec![HostOp::CacheGet { cache: "c".into(), key: k() }],
+        }
+    });
+    let r = run(&s, Box::new(host));
+    let takes = replica0_takes(&r);
+    let b = takes.iter().find(|(_, _, v)| v.as_deref() == Some("B")).expect("B written").1;
+    let put = events_at(&r)
+        .into_iter()
+        .find_map(|(t, e)| matches!(e, TraceEvent::CacheWrite { .. }).then_some(t))
+        .expect("the fill");
+    assert!(b < put, "B ({b}) was written before the fill ({put})");
+    let reads = cache_reads(&r);
+    assert!(!reads.is_empty());
+    for (t, _, ns) in &reads {
+        assert_eq!(*ns, *t - b, "stale since B's write: {reads:?}");
+    }
+    assert_eq!(verdict(&s, &r, "cache-staleness").status, Status::Failed);
+}
+
+fn events_at(r: &RunResult) -> Vec<(SimTime, TraceEvent)> {
+    trace::read(&r.trace).map(|l| l.expect("reads back")).map(|l| (l.t, l.event)).collect()
+}
+
+/// `w` (two replicas on node `a`, replica 0 crashing at 0.45 s for a second) writes its own key
+/// to `db` (one replica on node `b`, `latency_ms` per operation) at every request: which writes
+/// were acknowledged to a live writer (`store_acked`), which operations cut a live invocation
+/// off (`op_timeout`), and which invocations the crash ended (started on replica 0, no end).
+fn crash_while_writing(latency_ms: f64) -> (BTreeMap<&'static str, Vec<u64>>, Vec<u64>) {
+    let store = format!(
+        "nodes = [\"b\"]\nconsistency = \"strong\"\nlatency = {{ dist = \"constant\", ms = {latency_ms} }}"
+    );
+    let s = scenario(&format!(
+        "{}\n[[fault]]\nkind = \"crash\"\nservice = \"w\"\nreplica = 0\nat_s = 0.45\nrestart_after_s = 1\n",
+        Owner { store: &store, service: "replicas = 2", rate: 20, ..Owner::DEFAULT }
+            .scenario_text()
+    ));
+    let host = nth(|n| {
+        let key = format!("k{n}").into_bytes();
+        vec![HostOp::KvPut { store: "db".into(), key, value: value(n) }]
+    });
+    let r = run(&s, Box::new(host));
+    let (mut on_0, mut ended) = (Vec::new(), Vec::new());
+    let mut seen: BTreeMap<&'static str, Vec<u64>> = BTreeMap::new();
+    for e in events(&r) {
+        match e {
+            TraceEvent::InvocationStart { inv, replica: 0, .. } => on_0.push(inv),
+            TraceEvent::InvocationEnd { inv, .. } => ended.push(inv),
+            TraceEvent::StoreWrite { inv, .. } => seen.entry("written").or_default().push(inv),
+            TraceEvent::StoreAcked { inv, .. } => seen.entry("acked").or_default().push(inv),
+            TraceEvent::OpTimeout { inv, .. } => seen.entry("timed out").or_default().push(inv),
+            _ => {}
+        }
+    }
+    let crashed: Vec<u64> = on_0.into_iter().filter(|i| !ended.contains(i)).collect();
+    (seen, crashed)
+}
+
+#[test]
+fn a_writer_its_replica_s_crash_ended_is_told_nothing() {
+    // 300 ms per operation: the writes of the invocations the crash ended still land (the
+    // store did not see the writer die), but nobody is acknowledged for them.
+    let (seen, crashed) = crash_while_writing(300.0);
+    let written = &seen["written"];
+    assert!(
+        !crashed.is_empty() && crashed.iter().all(|i| written.contains(i)),
+        "{seen:?} {crashed:?}"
+    );
+    let acked = &seen["acked"];
+    assert!(acked.len() >= 5, "live writers are acknowledged: {seen:?}");
+    assert!(acked.iter().all(|i| !crashed.contains(i)), "{acked:?} {crashed:?}");
+    // 1.2 s per operation: every operation outlives the 1 s wait; only live invocations are
+    // cut off by it.
+    let (seen, crashed) = crash_while_writing(1200.0);
+    let timed_out = &seen["timed out"];
+    assert!(!crashed.is_empty() && timed_out.len() >= 5, "{seen:?} {crashed:?}");
+    assert!(timed_out.iter().all(|i| !crashed.contains(i)), "{timed_out:?} {crashed:?}");
 }
 
 /// `front.go` (public, node `a`) calls `back.slow` (node `b`, 100 ms per invocation) over the

@@ -13,13 +13,14 @@
 //! acknowledged write can be replaced by an older one (`acked-writes-survive`). Store replicas
 //! never crash: data is lost only through those policies.
 
-use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, VecDeque};
 
 use fusebench_model::scenario::{ConflictPolicy, Consistency, StoreKind};
 use serde::Serialize;
 
 use super::Sim;
+use super::cache::Standing;
 use super::event::Event;
 use super::ids::{OpId, ReplicaIdx, StoreId};
 use super::world::World;
@@ -63,17 +64,27 @@ pub(crate) struct StoreState {
     pub(crate) cache: super::cache::CacheState,
     /// Extra replication lag from active `replica-lag` faults.
     pub(crate) extra_lag_nanos: u64,
-    /// Replica 0's value changes per key, for caches fronting this store (`cache-staleness`).
-    pub(crate) changes: BTreeMap<Vec<u8>, KeyChange>,
+    /// Replica 0's last values per key, for caches fronting this store (`cache-staleness`).
+    pub(crate) changes: BTreeMap<Vec<u8>, KeyHistory>,
     pub(crate) rng: SimRng,
 }
 
-/// When replica 0's value of a key last changed, and the value before with when that one was
-/// set: enough to bound from below how long the replica has differed from a cached value.
+/// How many of replica 0's values of a key are remembered: a cache fill of a value replica 0
+/// has replaced since is stale from the change that replaced it, known exactly while that
+/// change is among these.
+const HISTORY: usize = 4;
+
+/// Replica 0's last values of one key, oldest first (at most [`HISTORY`]): what a cache fill
+/// is compared with to tell when the value it caches was replaced.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KeyHistory(VecDeque<Held>);
+
 #[derive(Debug, Clone)]
-pub(crate) struct KeyChange {
-    set_at: SimTime,
-    prev: Option<(Option<Vec<u8>>, SimTime)>,
+struct Held {
+    version: u64,
+    value: Option<Vec<u8>>,
+    /// When replica 0 took it (`None` for the value it held before its first recorded change).
+    since: Option<SimTime>,
 }
 
 /// What applying a write at a replica did.
@@ -90,8 +101,9 @@ struct Applied {
 }
 
 /// Applies a write at a replica under the store's conflict policy; for replica 0 of a store a
-/// cache fronts (`fronted`) it also records when the value changed: only such a cache's reads
-/// ask ([`Sim::differs_for`]).
+/// cache fronts (`fronted`) it also records the value in the key's history, which a cache fill
+/// is placed against ([`Sim::standing`]; the caller stamps the cached entries,
+/// [`Sim::stamp_caches`]).
 fn apply(
     d: &mut StoreState,
     conflict: ConflictPolicy,
@@ -133,15 +145,16 @@ fn apply(
         }
     };
     if record && changed {
-        match d.changes.get_mut(key) {
-            Some(c) => {
-                let before = c.set_at;
-                *c = KeyChange { set_at: now, prev: Some((held, before)) };
-            }
-            None => {
-                let change = KeyChange { set_at: now, prev: Some((held, SimTime::ZERO)) };
-                d.changes.insert(key.to_vec(), change);
-            }
+        let h = d.changes.entry(key.to_vec()).or_insert_with(|| {
+            KeyHistory(VecDeque::from([Held { version: prev_version, value: held, since: None }]))
+        });
+        h.0.push_back(Held {
+            version: value.version,
+            value: value.value.clone(),
+            since: Some(now),
+        });
+        if h.0.len() > HISTORY {
+            h.0.pop_front();
         }
     }
     Applied { applied: true, prev_version, changed, existed }
@@ -225,27 +238,59 @@ impl Sim {
         HostReply::Value(encode_scan(&entries))
     }
 
-    /// How long (ns) replica 0 of `store` has differed from `value` for `key`, at least: 0
-    /// when it holds `value`. A lower bound (only the last two values are remembered), so a
-    /// staleness finding is never a false alarm.
-    pub(crate) fn differs_for(&self, store: StoreId, key: &[u8], value: &[u8]) -> (u64, u64) {
-        let now = self.q.now();
+    /// Where `value`, put into a cache fronting `store` under `key`, stands against the store
+    /// (`cache-staleness`): the version it is and since when replica 0 has held a newer,
+    /// different value. Replica 0's current value is fresh; one of its remembered earlier
+    /// values is stale from the change that replaced it (a fill racing a write); a value
+    /// another replica holds is that version — ahead of replica 0 if newer (written through
+    /// before replication reached replica 0), stale from replica 0's first newer change
+    /// remembered if older. A value of unknown origin (derived, or forgotten) counts as
+    /// replica 0's current version: stale only from its next change, a lower bound, so a
+    /// finding is never a false alarm.
+    pub(crate) fn standing(&self, store: StoreId, key: &[u8], value: &[u8]) -> Standing {
         let d = &self.stores[store.index()];
         let cur = d.replicas[0].get(key);
         let version = cur.map_or(0, |c| c.version);
         if cur.and_then(|c| c.value.as_deref()) == Some(value) {
-            return (version, 0);
+            return Standing { version, stale_since: None };
         }
-        let since = match d.changes.get(key) {
-            None => SimTime::ZERO,
-            Some(KeyChange { set_at, prev: Some((held, prev_at)) })
-                if held.as_deref() != Some(value) =>
-            {
-                (*prev_at).min(*set_at)
+        let history = d.changes.get(key).map(|h| &h.0);
+        // The newest earlier value of replica 0 that is this one, and the change after it.
+        if let Some(h) = history {
+            for (was, next) in h.iter().zip(h.iter().skip(1)).rev() {
+                if was.value.as_deref() == Some(value) {
+                    let stale_since = (was.version < version).then_some(next.since).flatten();
+                    return Standing { version: was.version, stale_since };
+                }
             }
-            Some(c) => c.set_at,
-        };
-        (version, now - since)
+        }
+        let other = d.replicas[1..]
+            .iter()
+            .filter_map(|r| r.get(key))
+            .filter(|v| v.value.as_deref() == Some(value))
+            .map(|v| v.version)
+            .max();
+        match other {
+            Some(ahead) if ahead > version => Standing { version: ahead, stale_since: None },
+            Some(behind) => {
+                // Replica 0's first remembered newer value: when it took it, or later.
+                let stale_since = history
+                    .and_then(|h| h.iter().filter(|x| x.version > behind).find_map(|x| x.since));
+                Standing { version: behind, stale_since }
+            }
+            None => Standing { version, stale_since: None },
+        }
+    }
+
+    /// Replica 0 of `store` now holds `now_held` for `key`: every cache fronting it places
+    /// its entry for the key against it ([`super::cache::CacheState::stamp`]).
+    fn stamp_caches(&mut self, store: StoreId, key: &[u8], now_held: &Versioned) {
+        let now = self.q.now();
+        for (spec, d) in self.world.stores.iter().zip(self.stores.iter_mut()) {
+            if spec.of == Some(store) {
+                d.cache.stamp(key, now_held, now);
+            }
+        }
     }
 
     /// Whether `replica` of `store` holds what `expect` says for `key`: the test of a
@@ -287,6 +332,7 @@ impl Sim {
         let v = Versioned { value, version };
         let fronted = fronted(&self.world, store);
         let a = apply(d, spec.conflict, fronted, replica, key, &v, now);
+        let stamp = fronted && replica == 0 && a.changed;
         let key_text = crate::trace::lossy(key);
         self.trace.emit(
             now,
@@ -315,6 +361,9 @@ impl Sim {
                 ack_op: strong.then_some(op),
             };
             self.send_replicate(w);
+        }
+        if stamp {
+            self.stamp_caches(store, key, &v);
         }
         let reply = if deleting && !a.existed {
             HostReply::Error(HostCode::NotFound)
@@ -366,7 +415,8 @@ impl Sim {
         let spec = self.world.store(w.store);
         let d = &mut self.stores[w.store.index()];
         let fronted = fronted(&self.world, w.store);
-        let applied = apply(d, spec.conflict, fronted, w.replica, &w.key, &w.value, now).applied;
+        let a = apply(d, spec.conflict, fronted, w.replica, &w.key, &w.value, now);
+        let applied = a.applied;
         let key_text = crate::trace::lossy(&w.key);
         self.trace.emit(
             now,
@@ -378,6 +428,10 @@ impl Sim {
                 applied,
             },
         );
+        if fronted && w.replica == 0 && a.changed {
+            self.stamp_caches(w.store, &w.key, &w.value);
+        }
+        let spec = self.world.store(w.store);
         self.rec.replication_lag(w.store, now - w.sent);
         if let Some(op) = w.ack_op {
             let (a, b) = (spec.nodes[w.replica as usize], spec.nodes[w.from as usize]);

@@ -240,7 +240,11 @@ impl Sim {
         let OpState::Replied(reply) = p.state else {
             unreachable!("{op}: a reply arrived before one was sent")
         };
-        if let (HostReply::Ack, Some((key, version))) = (&reply, &p.written) {
+        // The writer is told only if it is still there: an invocation whose replica crashed
+        // while the reply travelled learns nothing (`acked-writes-survive` holds the store to
+        // what it acknowledged to a writer, `store_acked`).
+        let alive = self.invocations.get(p.inv).is_some();
+        if let (HostReply::Ack, Some((key, version)), true) = (&reply, &p.written, alive) {
             let now = self.q.now();
             let key_text = crate::trace::lossy(key);
             self.trace.emit(
@@ -258,8 +262,11 @@ impl Sim {
 
     pub(crate) fn on_op_timeout(&mut self, op: OpId) {
         let p = self.ops.table.remove(&op).expect("a timed-out op is pending");
-        let target = &self.world.store(p.store).name;
-        self.trace.emit(self.q.now(), &TraceEvent::OpTimeout { inv: p.inv.0, target });
+        // Only a waiting invocation is cut off; one its replica's crash ended waits for nothing.
+        if self.invocations.get(p.inv).is_some() {
+            let target = &self.world.store(p.store).name;
+            self.trace.emit(self.q.now(), &TraceEvent::OpTimeout { inv: p.inv.0, target });
+        }
         self.resume(p.inv, HostReply::Error(HostCode::Unavailable));
     }
 }
