@@ -88,7 +88,7 @@ impl Sim {
         self.rec.cache_access(store, hit.is_some());
         if let (Some(value), Some(of)) = (&hit, self.world.store(store).of) {
             let (store_version, differs_ns) = self.differs_for(of, key, value);
-            let key_text = crate::trace::lossy(key);
+            let key_text = crate::trace::bytes_text(key);
             self.trace.emit(
                 now,
                 &TraceEvent::CacheRead {
@@ -114,7 +114,7 @@ impl Sim {
         let spec = self.world.store(store);
         let c = &mut self.stores[store.index()].cache;
         let changed = c.differs(&key, &value, now);
-        let key_text = String::from_utf8_lossy(&key).into_owned();
+        let key_text = crate::trace::bytes_text(&key);
         self.trace
             .emit(now, &TraceEvent::CacheWrite { inv, cache: &spec.name, key: &key_text, changed });
         let c = &mut self.stores[store.index()].cache;
@@ -133,7 +133,7 @@ impl Sim {
     pub(crate) fn cache_delete(&mut self, inv: u64, store: StoreId, key: &[u8]) -> HostReply {
         let now = self.q.now();
         let existed = self.stores[store.index()].cache.remove(key, now);
-        let key_text = crate::trace::lossy(key);
+        let key_text = crate::trace::bytes_text(key);
         let cache = &self.world.store(store).name;
         self.trace.emit(now, &TraceEvent::CacheDelete { inv, cache, key: &key_text, existed });
         if existed { HostReply::Ack } else { HostReply::Error(HostCode::NotFound) }

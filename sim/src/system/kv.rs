@@ -179,7 +179,7 @@ impl Sim {
         let held = self.stores[store.index()].replicas[replica as usize].get(key);
         let version = held.map_or(0, |v| v.version);
         let value = held.and_then(|v| v.value.clone());
-        let key_text = crate::trace::lossy(key);
+        let key_text = crate::trace::bytes_text(key);
         let spec = self.world.store(store);
         self.trace.emit(
             now,
@@ -216,7 +216,7 @@ impl Sim {
         }
         let spec = self.world.store(store);
         for (key, version) in seen {
-            let key_text = crate::trace::lossy(key);
+            let key_text = crate::trace::bytes_text(key);
             self.trace.emit(
                 now,
                 &TraceEvent::StoreRead { inv, store: &spec.name, replica, key: &key_text, version },
@@ -287,7 +287,7 @@ impl Sim {
         let v = Versioned { value, version };
         let fronted = fronted(&self.world, store);
         let a = apply(d, spec.conflict, fronted, replica, key, &v, now);
-        let key_text = crate::trace::lossy(key);
+        let key_text = crate::trace::bytes_text(key);
         self.trace.emit(
             now,
             &TraceEvent::StoreWrite {
@@ -298,7 +298,7 @@ impl Sim {
                 inv,
                 prev_version: a.prev_version,
                 changed: a.changed,
-                value: v.value.as_deref().map(crate::trace::lossy).as_deref(),
+                value: v.value.as_deref().map(crate::trace::bytes_text).as_deref(),
             },
         );
         let n = d.replicas.len() as u32;
@@ -347,7 +347,7 @@ impl Sim {
             // No anti-entropy: the copy is gone, the replica stays stale for this write.
             None => {
                 let now = self.q.now();
-                let key_text = crate::trace::lossy(&w.key);
+                let key_text = crate::trace::bytes_text(&w.key);
                 self.trace.emit(
                     now,
                     &TraceEvent::ReplicaMissed {
@@ -367,7 +367,7 @@ impl Sim {
         let d = &mut self.stores[w.store.index()];
         let fronted = fronted(&self.world, w.store);
         let applied = apply(d, spec.conflict, fronted, w.replica, &w.key, &w.value, now).applied;
-        let key_text = crate::trace::lossy(&w.key);
+        let key_text = crate::trace::bytes_text(&w.key);
         self.trace.emit(
             now,
             &TraceEvent::StoreApply {

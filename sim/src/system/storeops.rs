@@ -242,7 +242,7 @@ impl Sim {
         };
         if let (HostReply::Ack, Some((key, version))) = (&reply, &p.written) {
             let now = self.q.now();
-            let key_text = crate::trace::lossy(key);
+            let key_text = crate::trace::bytes_text(key);
             self.trace.emit(
                 now,
                 &TraceEvent::StoreAcked {
