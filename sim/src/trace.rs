@@ -9,6 +9,7 @@
 //! matches on variants: renaming a kind or field changes every reader at compile time instead
 //! of silently making a property look at nothing.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use serde::{Deserialize, Serialize};
@@ -52,7 +53,7 @@ pub enum TraceEvent<S = String> {
         req: u64,
         service: S,
         endpoint: S,
-        /// The request body (lossy UTF-8): what user-stated properties read fields of.
+        /// The request body ([`bytes_text`]): what user-stated properties read fields of.
         body: S,
     },
     Dropped {
@@ -92,7 +93,7 @@ pub enum TraceEvent<S = String> {
         /// The value of the endpoint's `idempotency_key` field in the body (JSON text); empty
         /// when the endpoint declares none or the body lacks it.
         idem_key: S,
-        /// The request body the guest receives (lossy UTF-8).
+        /// The request body the guest receives ([`bytes_text`]).
         input: S,
     },
     HostOp {
@@ -110,7 +111,7 @@ pub enum TraceEvent<S = String> {
         inv: u64,
         fuel: u64,
         outcome: S,
-        /// The answer body (lossy UTF-8; empty when the invocation produced none).
+        /// The answer body ([`bytes_text`]; empty when the invocation produced none).
         output: S,
     },
     GuestFault {
@@ -131,7 +132,7 @@ pub enum TraceEvent<S = String> {
         endpoint: S,
         outcome: S,
         latency_ns: u64,
-        /// The answer body the client got (lossy UTF-8; empty on a timeout or refusal).
+        /// The answer body the client got ([`bytes_text`]; empty on a timeout or refusal).
         body: S,
     },
     CallRetry {
@@ -150,6 +151,8 @@ pub enum TraceEvent<S = String> {
     StoreWrite {
         store: S,
         replica: u32,
+        /// The key ([`bytes_text`]: distinct keys read differently, so a property keying on the
+        /// text never merges two); so is every store or cache event's `key`.
         key: S,
         version: u64,
         /// The writing invocation (0 for none).
@@ -158,7 +161,7 @@ pub enum TraceEvent<S = String> {
         prev_version: u64,
         /// The accepted value differs from the one held.
         changed: bool,
-        /// The value written (lossy UTF-8); `None` for a delete.
+        /// The value written ([`bytes_text`]); `None` for a delete.
         value: Option<S>,
     },
     StoreApply {
@@ -231,7 +234,7 @@ pub enum TraceEvent<S = String> {
         msg: u64,
         /// The publishing invocation.
         inv: u64,
-        /// The message body (lossy UTF-8).
+        /// The message body ([`bytes_text`]).
         body: S,
     },
     Deliver {
@@ -928,15 +931,65 @@ impl<S: AsRef<str>> TraceEvent<S> {
     }
 }
 
-/// Bytes as a trace field: `String::from_utf8_lossy`'s text, with valid UTF-8 — nearly every
-/// body — recognised by `str::from_utf8`'s validation (a word at a time over ASCII) before the
-/// lossy conversion's byte-by-byte scan is needed.
+/// A byte string (a store key or value, a body, a message) as a trace field, written so that
+/// two different byte strings never read the same: the checkers judge the trace alone and
+/// identify a (store, key) pair, or compare two values, by this text, so a lossy conversion
+/// would merge distinct keys (every `tok/<byte ≥ 0x80>` read `tok/\u{FFFD}`: one key "going
+/// back" to another's older version) and make distinct values look equal.
+///
+/// Valid UTF-8 is copied as it is, except that a literal U+FFFD is written twice; each byte of
+/// an invalid sequence is written as U+FFFD followed by its two lowercase hex digits
+/// (`tok/\x80` reads `tok/\u{FFFD}80`). A U+FFFD is therefore always followed by a second one
+/// (a literal) or by two hex digits (an invalid byte), which makes the text decodable, so
+/// injective. Valid UTF-8 without U+FFFD — nearly every key and body — is borrowed unchanged,
+/// recognised by `str::from_utf8`'s validation (a word at a time over ASCII) and a `memchr`
+/// for U+FFFD's first byte.
 #[must_use]
-pub fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+pub fn bytes_text(bytes: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(bytes) {
-        Ok(text) => std::borrow::Cow::Borrowed(text),
-        Err(_) => String::from_utf8_lossy(bytes),
+        Ok(text) => str_text(text),
+        Err(_) => {
+            let mut out = String::with_capacity(bytes.len() + 8);
+            for chunk in bytes.utf8_chunks() {
+                push_doubled(&mut out, chunk.valid());
+                for b in chunk.invalid() {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    out.push(REPLACEMENT);
+                    out.push(char::from(HEX[usize::from(b >> 4)]));
+                    out.push(char::from(HEX[usize::from(b & 0xf)]));
+                }
+            }
+            Cow::Owned(out)
+        }
     }
+}
+
+/// Text as a trace field: [`bytes_text`]'s text of its bytes (itself unless it holds a
+/// U+FFFD, which is doubled), without validating it again.
+#[must_use]
+pub fn str_text(text: &str) -> Cow<'_, str> {
+    // U+FFFD is EF BF BD in UTF-8: text without the byte EF has none.
+    if memchr::memchr(0xef, text.as_bytes()).is_none() || !text.contains(REPLACEMENT) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 3);
+    push_doubled(&mut out, text);
+    Cow::Owned(out)
+}
+
+/// U+FFFD REPLACEMENT CHARACTER: the escape of [`bytes_text`].
+const REPLACEMENT: char = '\u{FFFD}';
+
+/// Appends valid text, each U+FFFD in it twice.
+fn push_doubled(out: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(at) = rest.find(REPLACEMENT) {
+        let end = at + REPLACEMENT.len_utf8();
+        out.push_str(&rest[..end]);
+        out.push(REPLACEMENT);
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
 }
 
 /// One line of a trace read back: when it happened and what. Generic over its strings like

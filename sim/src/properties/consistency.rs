@@ -149,7 +149,8 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
             .is_some_and(|x| x.conflict == ConflictPolicy::ArrivalOrder);
         let mut diverging = 0;
         for (k, entries) in merged(replicas) {
-            let key = String::from_utf8_lossy(k);
+            // The key as the trace writes it, the text `pairs` knows it by.
+            let key = crate::trace::bytes_text(k);
             let id = pairs.id(lines, store, &key);
             if id.is_some_and(|id| !rep.in_flight[id].is_empty()) {
                 skipped_keys += 1;

@@ -129,8 +129,9 @@ impl<'s> Judge<'s> {
                 .initial_entries()
                 .map(|(k, v)| {
                     (
-                        String::from_utf8_lossy(&k).into_owned(),
-                        (0, parse_value(&String::from_utf8_lossy(&v))),
+                        // As the trace's `store_write` lines write keys and values.
+                        crate::trace::bytes_text(&k).into_owned(),
+                        (0, parse_value(&crate::trace::bytes_text(&v))),
                     )
                 })
                 .collect();

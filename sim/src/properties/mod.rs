@@ -386,7 +386,7 @@ pub fn check(s: &Scenario, run: &RunResult) -> Vec<Verdict> {
 fn show(bytes: Option<&Vec<u8>>) -> String {
     match bytes {
         Some(b) => {
-            let s = String::from_utf8_lossy(b);
+            let s = crate::trace::bytes_text(b);
             if s.len() > 120 {
                 format!("{}…", &s[..s.char_indices().nth(120).map_or(s.len(), |(i, _)| i)])
             } else {

@@ -66,9 +66,10 @@ struct EventAnswer {
 /// What `handle_end` is given: the state snapshot after the run's last event,
 /// `{"stores": {store: {key: value}}}` — each key-value store's live keys at replica 0 (a
 /// strong store's primary, the replica an eventual store's copies converge with), keys and
-/// values as text (bytes that are not UTF-8 become U+FFFD), in key order.
+/// values as text written as the trace writes them ([`crate::trace::bytes_text`], so a key
+/// reads as in the trace's `store_write` lines), in key order.
 fn end_input(run: &RunResult) -> Vec<u8> {
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let text = |b: &[u8]| crate::trace::bytes_text(b).into_owned();
     let stores: BTreeMap<&str, BTreeMap<String, String>> = run
         .stores
         .iter()

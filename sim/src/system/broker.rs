@@ -150,7 +150,7 @@ impl Sim {
                 channel: &spec.name,
                 msg: msg.0,
                 inv: inv.0,
-                body: &crate::trace::lossy(&message),
+                body: &crate::trace::bytes_text(&message),
             },
         );
         self.rec.channel(channel).published += 1;

@@ -129,7 +129,7 @@ impl Sim {
             let store_version =
                 self.stores[of.index()].replicas[0].get(key).map_or(0, |c| c.version);
             let differs_ns = standing.stale_since.map_or(0, |since| now - since);
-            let key_text = crate::trace::lossy(key);
+            let key_text = crate::trace::bytes_text(key);
             self.trace.emit(
                 now,
                 &TraceEvent::CacheRead {
@@ -155,7 +155,7 @@ impl Sim {
         let spec = self.world.store(store);
         let c = &mut self.stores[store.index()].cache;
         let changed = c.differs(&key, &value, now);
-        let key_text = String::from_utf8_lossy(&key).into_owned();
+        let key_text = crate::trace::bytes_text(&key);
         self.trace
             .emit(now, &TraceEvent::CacheWrite { inv, cache: &spec.name, key: &key_text, changed });
         let standing = spec.of.map_or_else(Standing::default, |of| self.standing(of, &key, &value));
@@ -176,7 +176,7 @@ impl Sim {
     pub(crate) fn cache_delete(&mut self, inv: u64, store: StoreId, key: &[u8]) -> HostReply {
         let now = self.q.now();
         let existed = self.stores[store.index()].cache.remove(key, now);
-        let key_text = crate::trace::lossy(key);
+        let key_text = crate::trace::bytes_text(key);
         let cache = &self.world.store(store).name;
         self.trace.emit(now, &TraceEvent::CacheDelete { inv, cache, key: &key_text, existed });
         if existed { HostReply::Ack } else { HostReply::Error(HostCode::NotFound) }

@@ -112,12 +112,26 @@ impl Invocations {
     }
 }
 
-/// A request body as it appears in the trace: lossy UTF-8, cut to 256 bytes.
+/// A request body as it appears in a `guest_fault` line: [`crate::trace::bytes_text`], cut to
+/// 256 bytes. A character the cut splits reads as one U+FFFD before the `…` (as the lossy
+/// text always wrote it): neither a literal U+FFFD (doubled) nor an invalid byte (followed by
+/// hex digits) reads so.
 fn input_text(body: &[u8]) -> String {
-    let mut s = String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned();
-    if body.len() > 256 {
-        s.push('…');
+    const SHOWN: usize = 256;
+    if body.len() <= SHOWN {
+        return crate::trace::bytes_text(body).into_owned();
     }
+    // Where the last character before the cut starts, if it is a valid one the cut splits.
+    let last = (SHOWN - 3..SHOWN).rev().find(|&at| body[at] & 0xc0 != 0x80);
+    let split = last.filter(|&at| {
+        let first = body[at..].utf8_chunks().next().and_then(|c| c.valid().chars().next());
+        first.is_some_and(|c| c.len_utf8() > SHOWN - at)
+    });
+    let mut s = crate::trace::bytes_text(&body[..split.unwrap_or(SHOWN)]).into_owned();
+    if split.is_some() {
+        s.push('\u{FFFD}');
+    }
+    s.push('…');
     s
 }
 
@@ -832,7 +846,30 @@ impl Sim {
 
 #[cfg(test)]
 mod tests {
-    use super::key_value;
+    use super::{input_text, key_value};
+
+    /// A body of valid UTF-8 without U+FFFD reads as the lossy text did, a character split by
+    /// the cut included; invalid bytes are escaped as `trace::bytes_text` escapes them.
+    #[test]
+    fn a_fault_input_is_cut_as_before_and_escapes_invalid_bytes() {
+        let old = |b: &[u8]| {
+            let mut s = String::from_utf8_lossy(&b[..b.len().min(256)]).into_owned();
+            if b.len() > 256 {
+                s.push('…');
+            }
+            s
+        };
+        for pad in 250..=258 {
+            for ch in ["a", "é", "€", "😀"] {
+                let body = format!("{}{}", "x".repeat(pad), ch.repeat(4));
+                assert_eq!(input_text(body.as_bytes()), old(body.as_bytes()), "{pad} {ch}");
+            }
+        }
+        assert_eq!(input_text(b"tok/\x80"), "tok/\u{FFFD}80");
+        let mut body = vec![b'x'; 255];
+        body.extend_from_slice(b"\x80\x81");
+        assert_eq!(input_text(&body), format!("{}\u{FFFD}80…", "x".repeat(255)));
+    }
 
     /// What `key_value` gave when it parsed the whole body into a `Value`.
     fn whole_value(body: &[u8], field: &str) -> String {

@@ -192,7 +192,7 @@ impl Sim {
         let held = self.stores[store.index()].replicas[replica as usize].get(key);
         let version = held.map_or(0, |v| v.version);
         let value = held.and_then(|v| v.value.clone());
-        let key_text = crate::trace::lossy(key);
+        let key_text = crate::trace::bytes_text(key);
         let spec = self.world.store(store);
         self.trace.emit(
             now,
@@ -229,7 +229,7 @@ impl Sim {
         }
         let spec = self.world.store(store);
         for (key, version) in seen {
-            let key_text = crate::trace::lossy(key);
+            let key_text = crate::trace::bytes_text(key);
             self.trace.emit(
                 now,
                 &TraceEvent::StoreRead { inv, store: &spec.name, replica, key: &key_text, version },
@@ -333,7 +333,7 @@ impl Sim {
         let fronted = fronted(&self.world, store);
         let a = apply(d, spec.conflict, fronted, replica, key, &v, now);
         let stamp = fronted && replica == 0 && a.changed;
-        let key_text = crate::trace::lossy(key);
+        let key_text = crate::trace::bytes_text(key);
         self.trace.emit(
             now,
             &TraceEvent::StoreWrite {
@@ -344,7 +344,7 @@ impl Sim {
                 inv,
                 prev_version: a.prev_version,
                 changed: a.changed,
-                value: v.value.as_deref().map(crate::trace::lossy).as_deref(),
+                value: v.value.as_deref().map(crate::trace::bytes_text).as_deref(),
             },
         );
         let n = d.replicas.len() as u32;
@@ -396,7 +396,7 @@ impl Sim {
             // No anti-entropy: the copy is gone, the replica stays stale for this write.
             None => {
                 let now = self.q.now();
-                let key_text = crate::trace::lossy(&w.key);
+                let key_text = crate::trace::bytes_text(&w.key);
                 self.trace.emit(
                     now,
                     &TraceEvent::ReplicaMissed {
@@ -417,7 +417,7 @@ impl Sim {
         let fronted = fronted(&self.world, w.store);
         let a = apply(d, spec.conflict, fronted, w.replica, &w.key, &w.value, now);
         let applied = a.applied;
-        let key_text = crate::trace::lossy(&w.key);
+        let key_text = crate::trace::bytes_text(&w.key);
         self.trace.emit(
             now,
             &TraceEvent::StoreApply {

@@ -2,7 +2,7 @@
 //!
 //! A body is written into the trace twice (a request's at `arrival` and as `invocation_start`'s
 //! `input`, an answer as `invocation_end`'s `output` and as `response`'s `body`), each time as
-//! lossy UTF-8 text. Text that never was bytes — a workload's fixed body, an abstract answer —
+//! text ([`crate::trace::bytes_text`]). Text that never was bytes — a workload's fixed body, an abstract answer —
 //! is kept as `str`, so neither line validates it; a body every request shares (a workload's
 //! fixed one, the empty object) is shared instead of copied. Other bodies (a guest's answer, a
 //! filter's rewrite, a message, an internal call's body) stay bytes, validated at each trace
@@ -30,14 +30,15 @@ impl Payload {
     /// No body.
     pub(crate) const EMPTY: Payload = Payload::Static("");
 
-    /// The body as a trace field: [`crate::trace::lossy`]'s text, validated only if it never
-    /// was.
+    /// The body as a trace field: [`crate::trace::bytes_text`]'s text, validated only if it
+    /// never was (text is only searched for a U+FFFD to double, so that a body and bytes that
+    /// differ never read the same).
     pub(crate) fn text(&self) -> Cow<'_, str> {
         match self {
-            Payload::Bytes(b) => crate::trace::lossy(b),
-            Payload::Text(s) => Cow::Borrowed(s),
-            Payload::Shared(s) => Cow::Borrowed(s),
-            Payload::Static(s) => Cow::Borrowed(s),
+            Payload::Bytes(b) => crate::trace::bytes_text(b),
+            Payload::Text(s) => crate::trace::str_text(s),
+            Payload::Shared(s) => crate::trace::str_text(s),
+            Payload::Static(s) => crate::trace::str_text(s),
         }
     }
 
@@ -90,8 +91,8 @@ mod tests {
     use proptest::prelude::*;
     use std::sync::Arc;
 
-    /// Every form of the same bytes: the same bytes, the same trace text as the lossy
-    /// conversion of plain bytes, the same bytes back.
+    /// Every form of the same bytes: the same bytes, the same trace text as plain bytes
+    /// ([`crate::trace::bytes_text`]), the same bytes back.
     fn forms(bytes: &[u8]) -> Vec<Payload> {
         let mut all = vec![Payload::Bytes(bytes.to_vec())];
         if let Ok(text) = std::str::from_utf8(bytes) {
@@ -112,6 +113,10 @@ mod tests {
         assert_eq!(&*Payload::EMPTY, b"");
         assert_eq!(Payload::Static("{}").text(), "{}");
         assert_eq!(Payload::Static("{}").into_vec(), b"{}");
+        // A U+FFFD in text is doubled, as in bytes, so text never reads as other bytes do.
+        assert_eq!(Payload::Static("a\u{FFFD}").text(), "a\u{FFFD}\u{FFFD}");
+        assert_eq!(Payload::Text("a\u{FFFD}".into()).text(), "a\u{FFFD}\u{FFFD}");
+        assert_ne!(Payload::Static("a\u{FFFD}").text(), Payload::Bytes(b"a\x80".to_vec()).text());
         // As small as the `Vec<u8>` it replaced, so `Event` and `Request` did not grow.
         assert_eq!(std::mem::size_of::<Payload>(), std::mem::size_of::<Vec<u8>>());
     }
@@ -119,12 +124,12 @@ mod tests {
     proptest! {
         #[test]
         fn every_form_reads_as_its_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..40),
-                                         text in "\\PC{0,12}") {
+                                         text in "(\\PC|\u{FFFD}){0,12}") {
             for b in [bytes, text.into_bytes()] {
-                let lossy = String::from_utf8_lossy(&b).into_owned();
+                let text = crate::trace::bytes_text(&b).into_owned();
                 for p in forms(&b) {
                     prop_assert_eq!(&*p, &b[..]);
-                    prop_assert_eq!(p.text(), lossy.as_str());
+                    prop_assert_eq!(p.text(), text.as_str());
                     prop_assert_eq!(p.clone().into_vec(), b.clone());
                 }
             }

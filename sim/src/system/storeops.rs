@@ -246,7 +246,7 @@ impl Sim {
         let alive = self.invocations.get(p.inv).is_some();
         if let (HostReply::Ack, Some((key, version)), true) = (&reply, &p.written, alive) {
             let now = self.q.now();
-            let key_text = crate::trace::lossy(key);
+            let key_text = crate::trace::bytes_text(key);
             self.trace.emit(
                 now,
                 &TraceEvent::StoreAcked {

@@ -568,3 +568,103 @@ proptest! {
         }
     }
 }
+
+/// Valid UTF-8 without U+FFFD is its own text, borrowed: every trace written before
+/// `bytes_text` reads the same.
+#[test]
+fn valid_text_is_its_own_trace_text_borrowed() {
+    for text in ["", "tok/7", "orders", "café ☕ 😀", "{\"id\":\"a-1\"}", "\u{FFFC}\u{FFFE}"] {
+        let got = bytes_text(text.as_bytes());
+        assert!(matches!(got, Cow::Borrowed(_)), "{text:?} was copied");
+        assert_eq!(got, text);
+        assert!(matches!(str_text(text), Cow::Borrowed(_)), "{text:?} was copied");
+    }
+}
+
+/// Two keys that differ only in a byte that is not UTF-8 read differently (the lossy text
+/// read `tok/\u{FFFD}` for both), and a literal U+FFFD is doubled so that it never reads as
+/// an escaped byte.
+#[test]
+fn invalid_bytes_are_escaped_and_a_literal_replacement_doubled() {
+    assert_eq!(bytes_text(b"tok/\x80"), "tok/\u{FFFD}80");
+    assert_eq!(bytes_text(b"tok/\x81"), "tok/\u{FFFD}81");
+    assert_ne!(bytes_text(b"tok/\x80"), bytes_text(b"tok/\x81"));
+    assert_eq!(bytes_text(b"\xff\xfe"), "\u{FFFD}ff\u{FFFD}fe");
+    // An incomplete sequence: one escape per byte, then the valid rest.
+    assert_eq!(bytes_text(b"a\xe2\x82b"), "a\u{FFFD}e2\u{FFFD}82b");
+    // A literal U+FFFD, as valid text and beside invalid bytes.
+    assert_eq!(bytes_text("a\u{FFFD}b".as_bytes()), "a\u{FFFD}\u{FFFD}b");
+    assert_eq!(str_text("\u{FFFD}\u{FFFD}"), "\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}");
+    let mixed = [b"\x80".as_slice(), "\u{FFFD}".as_bytes(), b"80"].concat();
+    assert_eq!(bytes_text(&mixed), "\u{FFFD}80\u{FFFD}\u{FFFD}80");
+    // The byte 0x80 and the text "\u{FFFD}80" no longer read the same.
+    assert_ne!(bytes_text(b"\x80"), bytes_text("\u{FFFD}80".as_bytes()));
+    // A JSON field of the trace writes the text as any other string.
+    let mut t = Trace::new(TraceMode::Full);
+    let key = bytes_text(b"tok/\x80");
+    t.emit(SimTime(1), &TraceEvent::CacheDelete { inv: 1, cache: "c", key: &key, existed: true });
+    let line = String::from_utf8(t.lines().to_vec()).expect("utf-8");
+    assert!(line.contains("\"key\":\"tok/\u{FFFD}80\""), "{line}");
+}
+
+/// The bytes a text of `bytes_text` was written from: a U+FFFD is followed by a second one (a
+/// literal) or by two lowercase hex digits (an invalid byte). A test oracle: `bytes_text` is
+/// injective because this inverts it.
+fn bytes_of_text(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\u{FFFD}' {
+            out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+            continue;
+        }
+        match chars.next()? {
+            '\u{FFFD}' => out.extend_from_slice("\u{FFFD}".as_bytes()),
+            hi => {
+                let lo = chars.next()?;
+                let digit = |d: char| d.to_digit(16).filter(|_| !d.is_ascii_uppercase());
+                out.push(u8::try_from(digit(hi)? * 16 + digit(lo)?).ok()?);
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Bytes drawn mostly from those that collide under a lossy conversion: continuation and lead
+/// bytes, U+FFFD's own bytes, hex digits, ASCII.
+fn colliding_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let byte = prop_oneof![
+        Just(0x80u8),
+        Just(0x81),
+        Just(0xbf),
+        Just(0xbd),
+        Just(0xef),
+        Just(0xe2),
+        Just(0xc3),
+        Just(0xff),
+        Just(b'8'),
+        Just(b'0'),
+        Just(b'f'),
+        Just(b'a'),
+        any::<u8>(),
+    ];
+    prop::collection::vec(byte, 0..12)
+}
+
+proptest! {
+    /// Different bytes, different text; and the text decodes back to the bytes.
+    #[test]
+    fn bytes_text_is_injective(a in colliding_bytes(), b in colliding_bytes(),
+                               text in "(\\PC|\u{FFFD}){0,8}") {
+        for x in [&a, &b, &text.as_bytes().to_vec()] {
+            prop_assert_eq!(bytes_of_text(&bytes_text(x)), Some(x.clone()));
+        }
+        prop_assert_eq!(a == b, bytes_text(&a) == bytes_text(&b));
+        // Text and bytes agree: `str_text` is `bytes_text` of the text's bytes.
+        prop_assert_eq!(str_text(&text), bytes_text(text.as_bytes()));
+        // Valid text without U+FFFD is unchanged.
+        if let Ok(valid) = std::str::from_utf8(&a) {
+            prop_assert_eq!(bytes_text(&a) == valid, !valid.contains('\u{FFFD}'));
+        }
+    }
+}
