@@ -155,7 +155,7 @@ pub enum TraceEvent<S = String> {
         /// text never merges two); so is every store or cache event's `key`.
         key: S,
         version: u64,
-        /// The writing invocation (0 for none).
+        /// The writing invocation (every write is made by one).
         inv: u64,
         /// The version the accepting replica held for the key before (0 when absent).
         prev_version: u64,
@@ -975,6 +975,46 @@ pub fn str_text(text: &str) -> Cow<'_, str> {
     let mut out = String::with_capacity(text.len() + 3);
     push_doubled(&mut out, text);
     Cow::Owned(out)
+}
+
+/// The bytes a text of [`bytes_text`] was written from: a U+FFFD is followed by a second one
+/// (a literal) or by two lowercase hex digits (an invalid byte). `None` for text `bytes_text`
+/// cannot have written (a trace edited by hand).
+#[must_use]
+pub fn bytes_of_text(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != REPLACEMENT {
+            out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+            continue;
+        }
+        match chars.next()? {
+            REPLACEMENT => out.extend_from_slice(REPLACEMENT.encode_utf8(&mut [0; 4]).as_bytes()),
+            hi => {
+                let lo = chars.next()?;
+                let digit = |d: char| d.to_digit(16).filter(|_| !d.is_ascii_uppercase());
+                out.push(u8::try_from(digit(hi)? * 16 + digit(lo)?).ok()?);
+            }
+        }
+    }
+    Some(out)
+}
+
+/// A trace field read as the value it stands for — what an invariant's expression or a temporal
+/// condition compares with the literals a user wrote: the original text, exactly, when the
+/// bytes were UTF-8 (a literal U+FFFD undoubled); an invalid byte as U+FFFD (no text can
+/// name it). Borrowed for text without U+FFFD; a field no [`bytes_text`] wrote is taken as it
+/// is.
+#[must_use]
+pub fn text_value(text: &str) -> Cow<'_, str> {
+    if memchr::memchr(0xef, text.as_bytes()).is_none() || !text.contains(REPLACEMENT) {
+        return Cow::Borrowed(text);
+    }
+    match bytes_of_text(text) {
+        Some(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
+        None => Cow::Borrowed(text),
+    }
 }
 
 /// U+FFFD REPLACEMENT CHARACTER: the escape of [`bytes_text`].

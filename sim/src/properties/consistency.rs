@@ -2,9 +2,13 @@
 //! stops, every replica of each key-value store holds the same value for every key.
 //!
 //! Judged at the end of the run, which exploration places past the last fault's end plus the
-//! convergence bound (`quality.convergence_ms`), and never against a write still in flight
-//! there: a key with a replicated copy sent but not yet applied at the cutoff is left out (and
-//! counted in the notes). What remains must agree.
+//! convergence bound (`quality.convergence_ms`). A key with a replicated copy sent but not yet
+//! applied at the cutoff is left out (and counted in the notes) — unless that copy is
+//! *overdue*: its write came after the last fault healed and at least the bound before the
+//! cutoff, so no fault delayed it and the design's own replication outlasted its bound (a
+//! replication lag longer than `convergence_ms`); such a key is judged as it stands. A copy
+//! written under a fault (a replica-lag fault's extra delay, a partition's resends) is the
+//! fault's. What is judged must agree.
 //!
 //! What can make it fail (the simulator's replication, see `system/kv.rs`): under arrival order
 //! replicas keep whatever arrived last and may disagree for good; under last-writer-wins every
@@ -19,7 +23,7 @@ use fusebench_model::scenario::ConflictPolicy;
 
 use super::{Judged, Link, Verdict, show, unreadable};
 use crate::system::Versioned;
-use crate::time::SimTime;
+use crate::time::{SimTime, millis_to_nanos};
 use crate::trace::TraceEvent;
 
 pub(super) const ID: &str = "eventual-consistency";
@@ -41,8 +45,8 @@ struct Replication<'a> {
     /// Per pair: the last write or applied copy: when a divergence without a missed copy
     /// (arrival order) became final.
     last_touch: Vec<Option<SimTime>>,
-    /// (pair, version) → the invocation that wrote it.
-    writers: BTreeMap<(usize, u64), u64>,
+    /// (pair, version) → the invocation that wrote it, and when.
+    writers: BTreeMap<(usize, u64), (u64, SimTime)>,
     /// Stores with at least one write.
     written: BTreeSet<&'a str>,
     last_write: SimTime,
@@ -71,7 +75,7 @@ fn replication<'a>(run: &'a Judged<'_>) -> Result<Replication<'a>, crate::trace:
         match &line.event {
             TraceEvent::StoreWrite { store, replica, version, inv, .. } => {
                 r.last_touch[id] = Some(line.t);
-                r.writers.insert((id, *version), *inv);
+                r.writers.insert((id, *version), (*inv, line.t));
                 if replicas[id] == u32::MAX {
                     replicas[id] = run.stores.get(&**store).map_or(0, Vec::len) as u32;
                     r.written.insert(store);
@@ -137,7 +141,20 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     // When the first shown divergence began: a copy missed for good, or (arrival order) the
     // last write or apply of the key, after which the replicas never agreed again.
     let mut first: Option<SimTime> = None;
-    let (mut judged_keys, mut skipped_keys) = (0usize, 0usize);
+    let (mut judged_keys, mut skipped_keys, mut overdue_keys) = (0usize, 0usize, 0usize);
+    let bound = SimTime(millis_to_nanos(s.quality.convergence_ms));
+    // A copy in flight at the cutoff that no fault can explain (the module's doc): the oldest
+    // such, as (written at, replica, version).
+    let overdue = |id: usize| -> Option<(SimTime, u32, u64)> {
+        rep.in_flight[id]
+            .iter()
+            .filter_map(|&(replica, version)| {
+                let &(_, at) = rep.writers.get(&(id, version))?;
+                (at >= rep.last_fault_end && run.end.0.saturating_sub(at.0) >= bound.0)
+                    .then_some((at, replica, version))
+            })
+            .min()
+    };
     for (store, replicas) in &run.stores {
         if replicas.len() < 2 || !rep.written.contains(store.as_str()) {
             continue;
@@ -152,11 +169,13 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
             // The key as the trace writes it, the text `pairs` knows it by.
             let key = crate::trace::bytes_text(k);
             let id = pairs.id(lines, store, &key);
-            if id.is_some_and(|id| !rep.in_flight[id].is_empty()) {
+            let late = id.and_then(overdue);
+            if late.is_none() && id.is_some_and(|id| !rep.in_flight[id].is_empty()) {
                 skipped_keys += 1;
                 continue;
             }
             judged_keys += 1;
+            overdue_keys += usize::from(late.is_some());
             let values: Vec<Option<&Vec<u8>>> =
                 entries.iter().map(|e| e.and_then(|v| v.value.as_ref())).collect();
             if values.iter().all(|v| *v == values[0]) {
@@ -169,12 +188,14 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
             subjects.extend([store.clone(), key.to_string()]);
             let missed = id.and_then(|id| rep.missed.get(&id));
             let touched = id.and_then(|id| rep.missed_at.get(&id).copied().or(rep.last_touch[id]));
-            if let Some(t) = touched {
+            // An overdue copy shows when the bound after its write passed.
+            let shows = late.map(|(at, _, _)| SimTime(at.0 + bound.0));
+            if let Some(t) = if missed.is_none() && shows.is_some() { shows } else { touched } {
                 first = Some(first.map_or(t, |f| f.min(t)));
             }
             // The writes some replica never got: their invocations start the chain.
             for (_, version) in missed.into_iter().flatten() {
-                if let Some(inv) = id.and_then(|id| rep.writers.get(&(id, *version))) {
+                if let Some((inv, _)) = id.and_then(|id| rep.writers.get(&(id, *version))) {
                     subjects.push(Link::Inv(*inv).to_string());
                 }
             }
@@ -194,6 +215,15 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                     format!(
                         "; never repaired: {} (dropped, and the store has no anti-entropy)",
                         m.join(", ")
+                    )
+                }
+                None if late.is_some() => {
+                    let (at, replica, version) = late.expect("overdue");
+                    format!(
+                        "; replica {replica} had not received version {version}, written at {:.3} s, {:.1} ms before the cutoff, after the last fault healed: replication outlasted the convergence bound ({:.1} ms)",
+                        at.as_secs_f64(),
+                        (run.end - at) as f64 / 1e6,
+                        bound.0 as f64 / 1e6
                     )
                 }
                 None if arrival => {
@@ -237,6 +267,15 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
             rep.last_fault_end.as_secs_f64(),
         ),
     );
+    if overdue_keys > 0 {
+        notes.insert(
+            1,
+            format!(
+                "{overdue_keys} key(s) judged with a replicated copy still in flight past the convergence bound ({:.1} ms) after a write no fault delayed",
+                bound.0 as f64 / 1e6
+            ),
+        );
+    }
     let v = Verdict::new(ID, findings, notes).about(subjects);
     if v.passed() { v } else { v.at_opt(first) }
 }
@@ -332,10 +371,49 @@ mod tests {
 
     #[test]
     fn a_write_still_replicating_at_the_cutoff_is_not_judged() {
+        // Judged 998 ms after the last write, within the bound (5,000 ms by default).
         let (s, run) = ending(&[write(0, 1), apply(1, 1), write(0, 2)], &[("b", 2), ("a", 1)]);
-        let v = verdict_of(&s, &run, ID);
+        let v = verdict_of(&s, &ended_at(run, 1_000), ID);
         assert_eq!(v.status, Status::NotExercised, "{v:#?}");
         assert!(v.notes[0].contains("still replicating at the cutoff"), "{v:#?}");
+    }
+
+    /// The cutoff moved to `ms` after the first event.
+    fn ended_at(mut run: crate::system::RunResult, ms: u64) -> crate::system::RunResult {
+        run.end = crate::time::SimTime(ms * 1_000_000);
+        run
+    }
+
+    #[test]
+    fn a_copy_in_flight_past_the_bound_after_the_last_fault_is_judged() {
+        // Version 2 (written at 2 ms) has not reached replica 1 by the cutoff, 5,002 ms later:
+        // past the default bound of 5,000 ms, with no fault to delay it.
+        let (s, run) = ending(&[write(0, 1), apply(1, 1), write(0, 2)], &[("b", 2), ("a", 1)]);
+        let v = verdict_of(&s, &ended_at(run, 5_004), ID);
+        assert_eq!(v.status, Status::Failed, "{v:#?}");
+        assert!(
+            v.findings[0].contains("replica 1 had not received version 2, written at 0.002 s")
+                && v.findings[0].contains("convergence bound (5000.0 ms)"),
+            "{v:#?}"
+        );
+        assert_eq!(v.at, Some(crate::time::SimTime(5_002_000_000)), "{v:#?}");
+        // 1 ms short of the bound: still replicating, not judged.
+        let (s, run) = ending(&[write(0, 1), apply(1, 1), write(0, 2)], &[("b", 2), ("a", 1)]);
+        assert_eq!(verdict_of(&s, &ended_at(run, 5_001), ID).status, Status::NotExercised);
+        // A fault healed after the write (at 3 ms): the copy may be the fault's, not judged.
+        let healed = TraceEvent::FaultEnd { index: 0, kind: "replica-lag" };
+        let events = [write(0, 1), apply(1, 1), write(0, 2), healed];
+        let (s, run) = ending(&events, &[("b", 2), ("a", 1)]);
+        assert_eq!(verdict_of(&s, &ended_at(run, 9_000), ID).status, Status::NotExercised);
+        // An overdue copy the replica no longer needs (it holds a newer version): agreement.
+        let events = [write(0, 1), write(0, 2), apply(1, 2)];
+        let (s, run) = ending(&events, &[("b", 2), ("b", 2)]);
+        let v = verdict_of(&s, &ended_at(run, 9_000), ID);
+        assert_eq!(v.status, Status::Held, "{v:#?}");
+        assert!(
+            v.notes[1].contains("1 key(s) judged with a replicated copy still in flight"),
+            "{v:#?}"
+        );
     }
 
     #[test]

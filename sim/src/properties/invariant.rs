@@ -129,9 +129,9 @@ impl<'s> Judge<'s> {
                 .initial_entries()
                 .map(|(k, v)| {
                     (
-                        // As the trace's `store_write` lines write keys and values.
-                        crate::trace::bytes_text(&k).into_owned(),
-                        (0, parse_value(&crate::trace::bytes_text(&v))),
+                        // As `store_write` lines are read back (`trace::text_value`).
+                        String::from_utf8_lossy(&k).into_owned(),
+                        (0, parse_value(&String::from_utf8_lossy(&v))),
                     )
                 })
                 .collect();
@@ -183,18 +183,23 @@ impl<'s> Judge<'s> {
         let mut metrics_changed = false;
         match event {
             TraceEvent::StoreWrite { store, key, version, value, .. } => {
+                // The key and value an expression sees: the guest's text, not its trace
+                // escape (a literal U+FFFD is doubled there, `trace::bytes_text`).
+                let key = crate::trace::text_value(key);
+                let key = &*key;
+                let value = value.as_deref().map(crate::trace::text_value);
                 if let Some(rows) = self.state.get_mut(&**store) {
-                    let newer = rows.get(&**key).is_none_or(|(v, _)| *v <= *version);
+                    let newer = rows.get(key).is_none_or(|(v, _)| *v <= *version);
                     if newer {
                         match value {
                             Some(raw) => {
-                                let v = parse_value(raw);
+                                let v = parse_value(&raw);
                                 self.cel.set(store, key, Some(to_val(&v)));
                                 rows.insert(key.to_string(), (*version, v));
                             }
                             None => {
                                 self.cel.set(store, key, None);
-                                rows.remove(&**key);
+                                rows.remove(key);
                             }
                         }
                         self.changes

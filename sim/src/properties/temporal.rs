@@ -85,12 +85,15 @@ pub(crate) struct Ev {
     pub request: Option<Value>,
 }
 
-/// A body as JSON: parsed when it is JSON, a JSON string otherwise; `None` when empty.
+/// A body as JSON: parsed when it is JSON, a JSON string otherwise; `None` when empty. Read as
+/// the guest's text, not its trace escape (`trace::text_value`): a condition's literal is
+/// compared with what the guest sent.
 fn body(text: &str) -> Option<Value> {
     if text.is_empty() {
         return None;
     }
-    Some(serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned())))
+    let text = crate::trace::text_value(text);
+    Some(serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.into_owned())))
 }
 
 /// Every selector the scenario's temporal properties state (scopes and patterns).
@@ -165,7 +168,7 @@ impl Names<'_> {
             && same(sel.channel.as_ref().map(NameRef::as_str), self.channel)
             && same(sel.group.as_deref(), self.group)
             && same(sel.store.as_ref().map(NameRef::as_str), self.store)
-            && same(sel.key.as_deref(), self.key)
+            && same(sel.key.as_deref(), self.key.map(crate::trace::text_value).as_deref())
             && same(sel.kind.as_deref(), self.kind)
     }
 
@@ -180,7 +183,7 @@ impl Names<'_> {
             channel: own(self.channel),
             group: own(self.group),
             store: own(self.store),
-            key: own(self.key),
+            key: self.key.map(|k| crate::trace::text_value(k).into_owned()),
             kind: own(self.kind),
             ..Ev::default()
         }
@@ -273,7 +276,7 @@ fn events(run: &Judged<'_>, sels: &[&Selector]) -> Result<Vec<Ev>, String> {
                     service: invs.get(inv).map(|x| x.0),
                     ..Names::default()
                 };
-                (names, (None, (*inv != 0).then_some(*inv), None), value.as_deref(), None)
+                (names, (None, Some(*inv), None), value.as_deref(), None)
             }
             TraceEvent::FaultStart { kind, .. } => {
                 let names = Names { on: Some(On::Fault), kind: Some(kind), ..Names::default() };
@@ -348,17 +351,75 @@ pub(crate) fn value_at(ev: &Ev, path: &FieldPath) -> Option<Value> {
     }
 }
 
-/// Two JSON values compared as a condition does: numbers by value (`1` = `1.0`).
+/// A JSON number as conditions and correlations compare it: by value (`1` = `1.0`), and
+/// exactly when it is a whole number — a 64-bit id above 2^53 is not its neighbour, as it
+/// would be in a float.
+#[derive(Debug, Clone, Copy)]
+enum Num {
+    Whole(i128),
+    Float(f64),
+}
+
+impl Num {
+    fn of(n: &serde_json::Number) -> Num {
+        if let Some(i) = n.as_i64() {
+            return Num::Whole(i.into());
+        }
+        if let Some(u) = n.as_u64() {
+            return Num::Whole(u.into());
+        }
+        match n.as_f64() {
+            // Within i128's range, a float with no fraction is that whole number exactly.
+            Some(f) if f.fract() == 0.0 && f.abs() < 1e38 => Num::Whole(f as i128),
+            Some(f) => Num::Float(f),
+            None => Num::Float(f64::NAN),
+        }
+    }
+
+    fn cmp(self, other: Num) -> Option<std::cmp::Ordering> {
+        match (self, other) {
+            (Num::Whole(x), Num::Whole(y)) => Some(x.cmp(&y)),
+            _ => self.float().partial_cmp(&other.float()),
+        }
+    }
+
+    fn float(self) -> f64 {
+        match self {
+            Num::Whole(i) => i as f64,
+            Num::Float(f) => f,
+        }
+    }
+
+    /// The number as a correlation or uniqueness key: equal numbers, equal text.
+    fn key(self) -> String {
+        match self {
+            Num::Whole(i) => i.to_string(),
+            Num::Float(f) => Value::from(f).to_string(),
+        }
+    }
+}
+
+/// A value as a correlation or uniqueness key: its JSON text, numbers by value ([`Num`]).
+fn key_text(v: &Value) -> String {
+    match v {
+        Value::Number(n) => Num::of(n).key(),
+        _ => v.to_string(),
+    }
+}
+
+/// Two JSON values compared as a condition does: numbers by value (`1` = `1.0`, [`Num`]).
 fn equal(a: &Value, b: &Value) -> bool {
-    match (a.as_f64(), b.as_f64()) {
-        (Some(x), Some(y)) if a.is_number() && b.is_number() => x == y,
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            Num::of(x).cmp(Num::of(y)) == Some(std::cmp::Ordering::Equal)
+        }
         _ => a == b,
     }
 }
 
 fn order(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64()?.partial_cmp(&y.as_f64()?),
+        (Value::Number(x), Value::Number(y)) => Num::of(x).cmp(Num::of(y)),
         (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
         _ => None,
     }
@@ -400,11 +461,7 @@ fn correlation(ev: &Ev, same: &[Same], first: bool) -> Option<String> {
         let path = if first { &s.first } else { &s.second };
         let v = value_at(ev, path)?;
         // Numbers by value: 1 and 1.0 correlate.
-        let v = match v.as_f64() {
-            Some(f) if v.is_number() => Value::from(f),
-            _ => v,
-        };
-        key.push_str(&v.to_string());
+        key.push_str(&key_text(&v));
         key.push('\u{1f}');
     }
     Some(key)
@@ -659,7 +716,7 @@ fn judge(t: &Temporal, evs: &[Ev], run_end: SimTime) -> Verdict {
                     }
                     o.exercised = true;
                     let Some(v) = value_at(e, key) else { continue };
-                    let v = v.to_string();
+                    let v = key_text(&v);
                     if let Some(&first) = open.get(&v) {
                         let still = if until.is_some() { ", still open," } else { "" };
                         let msg = format!(

@@ -529,3 +529,74 @@ fn a_delay_reads_in_milliseconds_to_the_microsecond() {
     assert_eq!(millis_text(100_000), "0.1");
     assert_eq!(millis_text(999), "0");
 }
+
+/// A write by invocation `inv` of `db`'s `key`.
+fn write(inv: u64, key: &str) -> TraceEvent<String> {
+    TraceEvent::StoreWrite {
+        store: "db".into(),
+        replica: 0,
+        key: key.into(),
+        version: inv + 1,
+        inv,
+        prev_version: 0,
+        changed: true,
+        value: Some("{}".into()),
+    }
+}
+
+#[test]
+fn the_first_invocation_s_writes_correlate_like_any_other() {
+    // Invocation ids start at 0: its write carries `inv = 0`, which is an id, not "none".
+    let t = r#"
+[[store]]
+name = "db"
+kind = "kv"
+nodes = ["n"]
+
+[[temporal]]
+name = "written-by-a-request"
+pattern = "precedence"
+event = { on = "write", store = "db" }
+cause = { on = "request", service = "a" }
+same = { "inv" = "inv" }
+"#;
+    let good = [
+        (0, start(0, "a", "{}")),
+        (1, write(0, "k")),
+        (2, start(1, "a", "{}")),
+        (3, write(1, "k")),
+    ];
+    let v = verdict(t, &good, 1000);
+    assert_eq!(v.status, Status::Held, "{v:#?}");
+    let bad = [(0, start(1, "a", "{}")), (1, write(0, "k"))];
+    assert_eq!(verdict(t, &bad, 1000).status, Status::Failed);
+}
+
+#[test]
+fn whole_numbers_compare_exactly_and_by_value() {
+    let absence = |value: &str| {
+        format!(
+            "[[temporal]]\nname = \"no-such-id\"\npattern = \"absence\"\nevent = {{ on = \"answer\", service = \"a\", where = {{ \"body.id\" = {value} }} }}\n"
+        )
+    };
+    let answered = |body: &str| [(0, start(1, "a", "{}")), (1, end(1, "ok", body))];
+    // 2^53 and 2^53 + 1 are one float but two ids.
+    let big = answered(r#"{"id":9007199254740992}"#);
+    assert_eq!(verdict(&absence("9007199254740993"), &big, 1000).status, Status::Held);
+    assert_eq!(verdict(&absence("9007199254740992"), &big, 1000).status, Status::Failed);
+    // By value: 1 = 1.0, both ways.
+    assert_eq!(verdict(&absence("1"), &answered(r#"{"id":1.0}"#), 1000).status, Status::Failed);
+    assert_eq!(verdict(&absence("1.0"), &answered(r#"{"id":1}"#), 1000).status, Status::Failed);
+    assert_eq!(verdict(&absence("1.5"), &answered(r#"{"id":1}"#), 1000).status, Status::Held);
+}
+
+#[test]
+fn a_condition_reads_a_body_as_the_guest_wrote_it_not_its_trace_escape() {
+    // The trace doubles a literal U+FFFD (`trace::bytes_text`); the condition's literal is the
+    // guest's text.
+    let t = "[[temporal]]\nname = \"no-odd-id\"\npattern = \"absence\"\nevent = { on = \"answer\", service = \"a\", where = { \"body.t\" = \"t\u{FFFD}1\" } }\n";
+    let body = crate::trace::str_text("{\"t\":\"t\u{FFFD}1\"}").into_owned();
+    assert!(body.contains("t\u{FFFD}\u{FFFD}1"), "the trace's text: {body}");
+    let events = [(0, start(1, "a", "{}")), (1, end(1, "ok", &body))];
+    assert_eq!(verdict(t, &events, 1000).status, Status::Failed);
+}

@@ -607,29 +607,6 @@ fn invalid_bytes_are_escaped_and_a_literal_replacement_doubled() {
     assert!(line.contains("\"key\":\"tok/\u{FFFD}80\""), "{line}");
 }
 
-/// The bytes a text of `bytes_text` was written from: a U+FFFD is followed by a second one (a
-/// literal) or by two lowercase hex digits (an invalid byte). A test oracle: `bytes_text` is
-/// injective because this inverts it.
-fn bytes_of_text(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c != '\u{FFFD}' {
-            out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
-            continue;
-        }
-        match chars.next()? {
-            '\u{FFFD}' => out.extend_from_slice("\u{FFFD}".as_bytes()),
-            hi => {
-                let lo = chars.next()?;
-                let digit = |d: char| d.to_digit(16).filter(|_| !d.is_ascii_uppercase());
-                out.push(u8::try_from(digit(hi)? * 16 + digit(lo)?).ok()?);
-            }
-        }
-    }
-    Some(out)
-}
-
 /// Bytes drawn mostly from those that collide under a lossy conversion: continuation and lead
 /// bytes, U+FFFD's own bytes, hex digits, ASCII.
 fn colliding_bytes() -> impl Strategy<Value = Vec<u8>> {
@@ -658,6 +635,9 @@ proptest! {
                                text in "(\\PC|\u{FFFD}){0,8}") {
         for x in [&a, &b, &text.as_bytes().to_vec()] {
             prop_assert_eq!(bytes_of_text(&bytes_text(x)), Some(x.clone()));
+            // Read as a value: the original text, an invalid byte as U+FFFD.
+            let written = bytes_text(x);
+            prop_assert_eq!(text_value(&written), String::from_utf8_lossy(x));
         }
         prop_assert_eq!(a == b, bytes_text(&a) == bytes_text(&b));
         // Text and bytes agree: `str_text` is `bytes_text` of the text's bytes.

@@ -271,3 +271,16 @@ fn the_added_functions_compute_on_the_lent_state_and_refuse_wrong_arguments() {
     fails("keys(stores.s, 1)", "takes 1 argument(s), got 2");
     fails(r#"values("m")"#, "expects a map");
 }
+
+#[test]
+fn an_expression_sees_the_guest_s_text_not_its_trace_escape() {
+    // A value and a key holding U+FFFD are doubled in the trace (`trace::bytes_text`); the
+    // expression's literals are the guest's text.
+    let key = crate::trace::str_text("note/\u{FFFD}").into_owned();
+    let value = crate::trace::str_text("\"a\u{FFFD}\"").into_owned();
+    assert!(key.ends_with("\u{FFFD}\u{FFFD}") && value.contains("\u{FFFD}\u{FFFD}"));
+    let (key, value): (&'static str, &'static str) = (key.leak(), value.leak());
+    let invariant = "[[invariant]]\nname = \"note\"\nwhen = \"at-end\"\nexpr = 'stores.other[\"note/\u{FFFD}\"] == \"a\u{FFFD}\"'\n";
+    let (verdicts, _, _) = judged(invariant, &[write("other", key, 3, Some(value))]);
+    assert_eq!(verdicts[0].status, Status::Held, "{verdicts:#?}");
+}
