@@ -171,8 +171,9 @@ pub enum TraceEvent<S = String> {
         version: u64,
         applied: bool,
     },
-    /// A cache put applied by invocation `inv`; `changed`: the value differs from the fresh
-    /// one held before (an absent or expired entry counts as different).
+    /// A cache put applied by invocation `inv`; `changed`: the value differs from the last one
+    /// put under the key, fresh, expired, evicted or invalidated alike (refilling the same
+    /// value changes nothing a read could see but a miss; a key never put differs).
     CacheWrite {
         inv: u64,
         cache: S,

@@ -23,7 +23,10 @@
 //! it changes something: a store or cache write whose value differs from the one held (one that
 //! re-sets the held value is not), any publish, any call to a non-idempotent endpoint. A
 //! changing write over a value that someone outside the group wrote after the group's own write
-//! is reported as "stale redelivery reverted a later write".
+//! is reported as "stale <kind> reverted a later write" (`redelivery`, `call retry`…). A member
+//! that starts after another had completed (answered `ok`) and then changes a target that one
+//! never touched — a second order under a fresh id — is a violation too: the completed delivery
+//! was the request's one effect.
 //!
 //! **Not judged.** A duplicate's write accepted by an eventual store's replica that had not yet
 //! received the group's earlier write: the trace says the value changed *there*, not whether it
@@ -128,12 +131,15 @@ enum DupKind {
 impl DupKind {
     fn of(first: &Inv<'_>, dup: &Inv<'_>) -> Self {
         let same_delivery = first.cause == dup.cause && first.source == dup.source;
+        let copies = first.copy > 0 || dup.copy > 0;
         match dup.cause {
-            "message" if same_delivery && dup.copy > 0 && first.attempt == dup.attempt => {
+            // A copy pair: the same attempt twice, whichever copy ran first (a broker or wire
+            // copy may overtake the original).
+            "message" if same_delivery && copies && first.attempt == dup.attempt => {
                 DupKind::BrokerDuplicate
             }
             "message" if same_delivery && first.group == dup.group => DupKind::Redelivery,
-            "call" if same_delivery && dup.copy > 0 && first.attempt == dup.attempt => {
+            "call" if same_delivery && copies && first.attempt == dup.attempt => {
                 DupKind::WireDuplicate
             }
             "call" if same_delivery => DupKind::CallRetry,
@@ -201,6 +207,8 @@ struct Story<'a> {
     effects: Vec<(SimTime, u64, Effect<'a>)>,
     /// version → (writing invocation, time): who held a key before a write.
     versions: BTreeMap<u64, (u64, SimTime)>,
+    /// Invocations that answered `ok`, and when.
+    done: BTreeMap<u64, SimTime>,
 }
 
 fn idempotent(s: &Scenario, service: &str, endpoint: &str) -> bool {
@@ -268,6 +276,9 @@ impl<'a> Story<'a> {
                 TraceEvent::Publish { channel, msg, inv, .. } => {
                     let effect = Effect::Publish { channel, msg: *msg };
                     story.effects.push((t, *inv, effect));
+                }
+                TraceEvent::InvocationEnd { inv, outcome, .. } if &**outcome == "ok" => {
+                    story.done.insert(*inv, t);
                 }
                 _ => {}
             }
@@ -394,6 +405,24 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
             };
             let Some(touch) = touched.get_mut(&(g, target)) else {
                 touched.insert((g, target), Touch { member, t: *t, version });
+                // A target no member touched before: a duplicate that started after another
+                // delivery had completed (answered `ok`) acts where that one did not — a
+                // second order under a new id — one delivery too many. (A retry completing
+                // what a failed or crashed delivery left undone is not judged: that one never
+                // answered `ok`.) Caches aside: refilling one is no effect of the request.
+                let changes = match effect {
+                    Effect::Store { changed, .. } => *changed,
+                    Effect::Cache { .. } => false,
+                    Effect::Publish { .. } | Effect::Call { .. } => true,
+                };
+                let start = story.invs.get(&member).map_or(SimTime::ZERO, |i| i.t);
+                let completed =
+                    groups.groups[g].1.iter().copied().find(|m| {
+                        *m != member && story.done.get(m).is_some_and(|end| *end <= start)
+                    });
+                if let (true, Some(done)) = (changes, completed) {
+                    judge.beyond(g, member, *t, effect, done);
+                }
                 continue;
             };
             if touch.member == member {
@@ -459,6 +488,47 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     if v.passed() { v } else { v.about(subjects).at_opt(first) }
 }
 
+impl Judge<'_, '_> {
+    /// A member of group `g` made `effect` on a target the delivery `done`, which had
+    /// completed before it started, never touched.
+    fn beyond(&mut self, g: usize, member: u64, t: SimTime, effect: &Effect<'_>, done: u64) {
+        let (identity, members) = &self.groups.groups[g];
+        let (first, dup, other) =
+            (&self.story.invs[&members[0]], &self.story.invs[&member], &self.story.invs[&done]);
+        let what = match *effect {
+            Effect::Store { store, key, .. } | Effect::Cache { cache: store, key, .. } => {
+                self.subjects.extend([store.to_owned(), key.to_owned()]);
+                format!("changed store `{store}` key `{key}` at {}", secs(t))
+            }
+            Effect::Publish { channel, msg } => {
+                self.subjects.push(channel.to_owned());
+                format!("published on channel `{channel}` (message {msg}) at {}", secs(t))
+            }
+            Effect::Call { call, service, endpoint } => {
+                self.subjects.push(service.to_owned());
+                format!(
+                    "called `{service}.{endpoint}`, which is not declared idempotent (call {call}) at {}",
+                    secs(t)
+                )
+            }
+        };
+        self.findings.push(format!(
+            "`{}.{}` ({}; {} invocation {member} started at {}, after invocation {done} started at \
+             {} had answered `ok` at {}) {what}, which that delivery had not done",
+            dup.service,
+            dup.endpoint,
+            identity.describe(self.s),
+            DupKind::of(first, dup).name(),
+            secs(dup.t),
+            secs(other.t),
+            secs(self.story.done[&done]),
+        ));
+        self.first = Some(self.first.map_or(t, |f| f.min(t)));
+        self.subjects.push(dup.service.to_owned());
+        self.subjects.extend([Link::Inv(done), Link::Inv(member)].map(|l| l.to_string()));
+    }
+}
+
 /// Collects findings, naming the endpoint, the request, the first delivery and the duplicate.
 struct Judge<'a, 'b> {
     s: &'a Scenario,
@@ -489,6 +559,13 @@ impl Judge<'_, '_> {
         let (identity, members) = &self.groups.groups[g];
         let first = &self.story.invs[&members[0]];
         let dup = &self.story.invs[&member];
+        // How the two deliveries came about (for the first delivery acting after its
+        // duplicate, that duplicate's kind).
+        let kind = if member == members[0] {
+            DupKind::of(first, &self.story.invs[&earlier.member])
+        } else {
+            DupKind::of(first, dup)
+        };
         let who = if member == members[0] {
             // The first delivery acting after a duplicate touched the target first (they ran
             // concurrently): still one delivery too many.
@@ -533,9 +610,10 @@ impl Judge<'_, '_> {
                 if let Some((w, wt)) = foreign {
                     let writer = self.story.invs.get(&w).map_or("?", |i| i.service);
                     self.findings.push(format!(
-                        "stale redelivery reverted a later write: {who} overwrote {noun} `{store}` \
+                        "stale {} reverted a later write: {who} overwrote {noun} `{store}` \
                          key `{key}` at {}, which `{writer}` (invocation {w}) had written at {} \
                          after the request's own write ({before})",
+                        kind.name(),
                         secs(t),
                         secs(wt),
                     ));

@@ -17,6 +17,9 @@ pub(crate) struct CacheState {
     /// last use tick → key, least recently used first.
     lru: BTreeMap<u64, Vec<u8>>,
     tick: u64,
+    /// The last value of each key evicted or invalidated since: a put of that same value again
+    /// is no change (`idempotence`: refilling what a read could only have refilled).
+    gone: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
 #[derive(Debug)]
@@ -57,15 +60,13 @@ impl CacheState {
         Some((e.value.clone(), e.standing))
     }
 
-    /// Whether `value` differs from what a read of `key` at `now` would return (an absent or
-    /// expired entry differs from any value). Not a use.
-    pub(crate) fn differs(&self, key: &[u8], value: &[u8], now: SimTime) -> bool {
-        self.peek(key, now).is_none_or(|v| v != value)
-    }
-
-    /// The value under `key` if present and fresh at `now`, without counting as a use.
-    fn peek(&self, key: &[u8], now: SimTime) -> Option<&Vec<u8>> {
-        self.entries.get(key).filter(|e| e.expires > now).map(|e| &e.value)
+    /// Whether a put of `value` under `key` changes what the cache holds: whether it differs
+    /// from the last value put there — fresh, expired, evicted or invalidated alike, since a
+    /// put of the same value again only refills what a read would have refilled from the
+    /// store (a key never put differs from any value). Not a use.
+    pub(crate) fn differs(&self, key: &[u8], value: &[u8]) -> bool {
+        let last = self.entries.get(key).map(|e| &e.value).or_else(|| self.gone.get(key));
+        last.is_none_or(|v| v != value)
     }
 
     /// Removes `key` (invalidation); returns whether a fresh entry was there. An expired entry
@@ -73,6 +74,7 @@ impl CacheState {
     pub(crate) fn remove(&mut self, key: &[u8], now: SimTime) -> bool {
         let Some(e) = self.entries.remove(key) else { return false };
         self.lru.remove(&e.used);
+        self.gone.insert(key.to_vec(), e.value);
         e.expires > now
     }
 
@@ -90,12 +92,15 @@ impl CacheState {
         if let Some(old) = self.entries.remove(&key) {
             self.lru.remove(&old.used);
         }
+        self.gone.remove(&key);
         self.entries.insert(key.clone(), Entry { value, expires, used: self.tick, standing });
         self.lru.insert(self.tick, key);
         let mut evicted = 0;
         while self.entries.len() as u64 > capacity.max(1) {
             let Some((_, victim)) = self.lru.pop_first() else { break };
-            self.entries.remove(&victim);
+            if let Some(e) = self.entries.remove(&victim) {
+                self.gone.insert(victim, e.value);
+            }
             evicted += 1;
         }
         evicted
@@ -154,7 +159,7 @@ impl Sim {
         let now = self.q.now();
         let spec = self.world.store(store);
         let c = &mut self.stores[store.index()].cache;
-        let changed = c.differs(&key, &value, now);
+        let changed = c.differs(&key, &value);
         let key_text = crate::trace::bytes_text(&key);
         self.trace
             .emit(now, &TraceEvent::CacheWrite { inv, cache: &spec.name, key: &key_text, changed });
@@ -206,13 +211,20 @@ mod tests {
     }
 
     #[test]
-    fn a_put_differs_unless_the_fresh_entry_holds_the_same_value() {
+    fn a_put_differs_unless_the_last_value_put_is_the_same() {
         let mut c = CacheState::default();
-        assert!(c.differs(b"a", b"1", SimTime::ZERO), "absent");
-        c.put(b"a".to_vec(), b"1".to_vec(), SimTime(10), 4, Standing::default());
-        assert!(!c.differs(b"a", b"1", SimTime(9)), "the same fresh value");
-        assert!(c.differs(b"a", b"2", SimTime(9)), "another value");
-        assert!(c.differs(b"a", b"1", SimTime(10)), "expired: a read would miss");
+        assert!(c.differs(b"a", b"1"), "never put");
+        c.put(b"a".to_vec(), b"1".to_vec(), SimTime(10), 1, Standing::default());
+        assert!(!c.differs(b"a", b"1"), "the same value (fresh or expired alike)");
+        assert!(c.differs(b"a", b"2"), "another value");
+        // Invalidated: refilling the same value is no change, another value is.
+        c.remove(b"a", SimTime(5));
+        assert!(!c.differs(b"a", b"1") && c.differs(b"a", b"2"));
+        // Evicted by a put of another key (capacity 1): the same.
+        c.put(b"a".to_vec(), b"3".to_vec(), SimTime(10), 1, Standing::default());
+        c.put(b"b".to_vec(), b"4".to_vec(), SimTime(10), 1, Standing::default());
+        assert_eq!(got(&mut c, b"a", SimTime::ZERO), None, "evicted");
+        assert!(!c.differs(b"a", b"3") && c.differs(b"a", b"1"));
     }
 
     #[test]

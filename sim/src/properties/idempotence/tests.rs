@@ -490,3 +490,109 @@ fn a_first_delivery_acting_after_its_concurrent_duplicate_is_named_as_such() {
         "{v:#?}"
     );
 }
+
+#[test]
+fn a_copy_that_overtakes_its_original_makes_a_copy_pair_not_a_retry() {
+    let inv = |cause, attempt, copy| super::Inv {
+        t: crate::time::SimTime::ZERO,
+        service: "w",
+        endpoint: "on",
+        cause,
+        source: 7,
+        group: "g",
+        attempt,
+        copy,
+        idem_key: "",
+    };
+    use super::DupKind;
+    for (cause, pair, again) in [
+        ("message", DupKind::BrokerDuplicate, DupKind::Redelivery),
+        ("call", DupKind::WireDuplicate, DupKind::CallRetry),
+    ] {
+        // The copy (copy 1) ran first: the original after it is the other half of the pair.
+        assert_eq!(DupKind::of(&inv(cause, 1, 1), &inv(cause, 1, 0)), pair, "{cause}");
+        assert_eq!(DupKind::of(&inv(cause, 1, 0), &inv(cause, 1, 1)), pair, "{cause}");
+        // Another attempt is a retry, whichever copy each was.
+        assert_eq!(DupKind::of(&inv(cause, 1, 1), &inv(cause, 2, 0)), again, "{cause}");
+        assert_eq!(DupKind::of(&inv(cause, 1, 0), &inv(cause, 2, 0)), again, "{cause}");
+    }
+}
+
+/// Invocation `inv` of `w.on`, delivery `attempt` of message 7 to group `g`, started at `at` ms.
+fn delivery(inv: u64, attempt: u32) -> TraceEvent<&'static str> {
+    TraceEvent::InvocationStart {
+        inv,
+        req: inv,
+        service: "w",
+        endpoint: "on",
+        replica: 0,
+        instance: 1,
+        fresh: true,
+        cause: "message",
+        source: 7,
+        group: "g",
+        attempt,
+        copy: 0,
+        idem_key: "",
+        input: "{}",
+    }
+}
+
+fn written(inv: u64, key: &'static str, version: u64) -> TraceEvent<&'static str> {
+    TraceEvent::StoreWrite {
+        store: "db",
+        replica: 0,
+        key,
+        version,
+        inv,
+        prev_version: 0,
+        changed: true,
+        value: Some("{}"),
+    }
+}
+
+fn ended(inv: u64, outcome: &'static str) -> TraceEvent<&'static str> {
+    TraceEvent::InvocationEnd { inv, fuel: 1, outcome, output: "{}" }
+}
+
+#[test]
+fn a_duplicate_acting_where_a_completed_delivery_did_not_is_one_delivery_too_many() {
+    use crate::properties::tests::run_with;
+    let judge = |events: &[TraceEvent<&str>]| {
+        let (s, r) = run_with(events);
+        check(&s, &Judged::of(&r))
+    };
+    // The redelivery stores the order again under a fresh id after the first answered `ok`.
+    let twice = [
+        delivery(1, 1),
+        written(1, "order/a", 1),
+        ended(1, "ok"),
+        delivery(2, 2),
+        written(2, "order/b", 2),
+        ended(2, "ok"),
+    ];
+    let v = judge(&twice);
+    assert_eq!(v.status, Status::Failed, "{v:#?}");
+    assert!(
+        v.findings[0].contains("redelivery invocation 2")
+            && v.findings[0].contains("after invocation 1")
+            && v.findings[0].contains("changed store `db` key `order/b`")
+            && v.findings[0].contains("which that delivery had not done"),
+        "{v:#?}"
+    );
+    // The first delivery failed (it answered no `ok`): the redelivery completing the work is
+    // what at-least-once delivery is for.
+    let mut retried = twice;
+    retried[2] = ended(1, "app-error");
+    assert_eq!(judge(&retried).status, Status::Held);
+    // The two ran concurrently (the second started before the first answered): not this rule.
+    let overlapping = [
+        delivery(1, 1),
+        written(1, "order/a", 1),
+        delivery(2, 2),
+        ended(1, "ok"),
+        written(2, "order/b", 2),
+        ended(2, "ok"),
+    ];
+    assert_eq!(judge(&overlapping).status, Status::Held);
+}
