@@ -32,7 +32,7 @@
 //! received the group's earlier write: the trace says the value changed *there*, not whether it
 //! differs from the first delivery's; such writes are counted in the notes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use fusebench_model::Scenario;
 
@@ -395,6 +395,8 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
         first: None,
     };
     let mut behind = 0usize;
+    // (group, member) pairs that made a changing effect so far.
+    let mut acted: BTreeSet<(usize, u64)> = BTreeSet::new();
     for (t, inv, effect) in &story.effects {
         let attributed = groups.attributions(&story, *inv);
         for &(g, member) in &attributed {
@@ -403,23 +405,30 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                 Effect::Store { version, .. } => *version,
                 _ => 0,
             };
+            // Caches aside: refilling one is no effect of the request.
+            let changes = match effect {
+                Effect::Store { changed, .. } => *changed,
+                Effect::Cache { .. } => false,
+                Effect::Publish { .. } | Effect::Call { .. } => true,
+            };
+            if changes {
+                acted.insert((g, member));
+            }
             let Some(touch) = touched.get_mut(&(g, target)) else {
                 touched.insert((g, target), Touch { member, t: *t, version });
                 // A target no member touched before: a duplicate that started after another
-                // delivery had completed (answered `ok`) acts where that one did not — a
-                // second order under a new id — one delivery too many. (A retry completing
-                // what a failed or crashed delivery left undone is not judged: that one never
-                // answered `ok`.) Caches aside: refilling one is no effect of the request.
-                let changes = match effect {
-                    Effect::Store { changed, .. } => *changed,
-                    Effect::Cache { .. } => false,
-                    Effect::Publish { .. } | Effect::Call { .. } => true,
-                };
+                // delivery had acted and completed (answered `ok`) acts where that one did
+                // not — a second order under a new id — one delivery too many. Not judged: a
+                // retry completing what a failed or crashed delivery left undone (that one
+                // never answered `ok`), nor one acting after a delivery that changed nothing
+                // (an "out of stock" whose answer was lost: the caller saw one answer, and
+                // the state matches it).
                 let start = story.invs.get(&member).map_or(SimTime::ZERO, |i| i.t);
-                let completed =
-                    groups.groups[g].1.iter().copied().find(|m| {
-                        *m != member && story.done.get(m).is_some_and(|end| *end <= start)
-                    });
+                let completed = groups.groups[g].1.iter().copied().find(|m| {
+                    *m != member
+                        && acted.contains(&(g, *m))
+                        && story.done.get(m).is_some_and(|end| *end <= start)
+                });
                 if let (true, Some(done)) = (changes, completed) {
                     judge.beyond(g, member, *t, effect, done);
                 }

@@ -596,3 +596,13 @@ fn a_duplicate_acting_where_a_completed_delivery_did_not_is_one_delivery_too_man
     ];
     assert_eq!(judge(&overlapping).status, Status::Held);
 }
+
+#[test]
+fn a_duplicate_acting_after_a_delivery_that_changed_nothing_is_not_judged_by_it() {
+    use crate::properties::tests::run_with;
+    // The first delivery answered `ok` having written nothing (say "out of stock", an answer
+    // the caller never got); the retry then reserves: one answer seen, a state that matches.
+    let events = [delivery(1, 1), ended(1, "ok"), delivery(2, 2), written(2, "stock/a", 1)];
+    let (s, r) = run_with(&events);
+    assert_eq!(check(&s, &Judged::of(&r)).status, Status::Held);
+}
