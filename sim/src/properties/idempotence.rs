@@ -498,6 +498,27 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
 }
 
 impl Judge<'_, '_> {
+    /// A publish or a call to a non-idempotent endpoint in a finding's words, its channel or
+    /// callee a subject; `again` (" again" or "") says whether it repeats an earlier one.
+    fn sent(&mut self, effect: &Effect<'_>, t: SimTime, again: &str) -> String {
+        match *effect {
+            Effect::Publish { channel, msg } => {
+                self.subjects.push(channel.to_owned());
+                format!("published{again} on channel `{channel}` (message {msg}) at {}", secs(t))
+            }
+            Effect::Call { call, service, endpoint } => {
+                self.subjects.push(service.to_owned());
+                let again = if again.is_empty() { String::new() } else { format!(",{again}") };
+                format!(
+                    "called `{service}.{endpoint}`, which is not declared idempotent{again} (call \
+                     {call}) at {}",
+                    secs(t)
+                )
+            }
+            Effect::Store { .. } | Effect::Cache { .. } => String::new(),
+        }
+    }
+
     /// A member of group `g` made `effect` on a target the delivery `done`, which had
     /// completed before it started, never touched.
     fn beyond(&mut self, g: usize, member: u64, t: SimTime, effect: &Effect<'_>, done: u64) {
@@ -509,17 +530,7 @@ impl Judge<'_, '_> {
                 self.subjects.extend([store.to_owned(), key.to_owned()]);
                 format!("changed store `{store}` key `{key}` at {}", secs(t))
             }
-            Effect::Publish { channel, msg } => {
-                self.subjects.push(channel.to_owned());
-                format!("published on channel `{channel}` (message {msg}) at {}", secs(t))
-            }
-            Effect::Call { call, service, endpoint } => {
-                self.subjects.push(service.to_owned());
-                format!(
-                    "called `{service}.{endpoint}`, which is not declared idempotent (call {call}) at {}",
-                    secs(t)
-                )
-            }
+            Effect::Publish { .. } | Effect::Call { .. } => self.sent(effect, t, ""),
         };
         self.findings.push(format!(
             "`{}.{}` ({}; {} invocation {member} started at {}, after invocation {done} started at \
@@ -630,18 +641,7 @@ impl Judge<'_, '_> {
                 }
                 format!("changed {noun} `{store}` key `{key}` again at {}", secs(t))
             }
-            Effect::Publish { channel, msg } => {
-                self.subjects.push(channel.to_owned());
-                format!("published again on channel `{channel}` (message {msg}) at {}", secs(t))
-            }
-            Effect::Call { call, service, endpoint } => {
-                self.subjects.push(service.to_owned());
-                format!(
-                    "called `{service}.{endpoint}`, which is not declared idempotent, again (call \
-                     {call}) at {}",
-                    secs(t)
-                )
-            }
+            Effect::Publish { .. } | Effect::Call { .. } => self.sent(effect, t, " again"),
         };
         self.findings.push(format!("{who} {what} ({before})"));
     }
