@@ -208,8 +208,8 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                     format!("replica {i} = {} (version {version})", show(*v))
                 })
                 .collect();
-            let why = match missed {
-                Some(m) => {
+            let why = match (missed, late) {
+                (Some(m), _) => {
                     let m: Vec<String> =
                         m.iter().map(|(r, v)| format!("replica {r} missed version {v}")).collect();
                     format!(
@@ -217,8 +217,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                         m.join(", ")
                     )
                 }
-                None if late.is_some() => {
-                    let (at, replica, version) = late.expect("overdue");
+                (None, Some((at, replica, version))) => {
                     format!(
                         "; replica {replica} had not received version {version}, written at {:.3} s, {:.1} ms before the cutoff, after the last fault healed: replication outlasted the convergence bound ({:.1} ms)",
                         at.as_secs_f64(),
@@ -226,10 +225,10 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                         bound.0 as f64 / 1e6
                     )
                 }
-                None if arrival => {
+                (None, None) if arrival => {
                     "; the replicas applied the writes in different orders (arrival-order)".into()
                 }
-                None => String::new(),
+                (None, None) => String::new(),
             };
             findings.push(format!(
                 "store `{store}` key `{key}` diverges after quiescence: {}{why}",
