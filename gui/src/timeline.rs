@@ -276,7 +276,7 @@ impl Timeline {
 
     /// The violated properties with their summaries.
     pub fn violated(&self) -> impl Iterator<Item = (&Verdict, &str)> {
-        self.verdicts.iter().filter(|v| !v.passed()).map(|v| {
+        self.verdicts.iter().filter(|v| v.failed()).map(|v| {
             let own = summary_of(&self.summaries, &v.id);
             (v, if own.is_empty() { summary_of(PROPERTIES, &v.id) } else { own })
         })

@@ -112,6 +112,9 @@ struct PropertyOut {
     held: Vec<usize>,
     failed: Vec<usize>,
     not_exercised: Vec<usize>,
+    /// Cases in which its checker broke (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<usize>,
     skipped: Vec<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     skipped_why: Option<&'static str>,
@@ -139,6 +142,7 @@ impl PropertyOut {
             held: p.held,
             failed: p.failed,
             not_exercised: p.not_exercised,
+            errors: p.errors,
             skipped: p.skipped,
             skipped_why: p.skipped_why,
             shown_case: p.shown_case,
@@ -151,7 +155,7 @@ impl PropertyOut {
     }
 
     fn passed(&self) -> bool {
-        self.status != Status::Failed
+        matches!(self.status, Status::Held | Status::NotExercised)
     }
 }
 
@@ -239,8 +243,14 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         Format::Junit => write_junit(&mut out, &report)?,
     }
     // A module that does not read or validate is bad input, as for every other command (the
-    // README's exit codes): the report above still lists every finding.
-    let unusable = report.checks.iter().any(|c| c.id == checks::MODULE_VALID && !c.passed);
+    // README's exit codes): the report above still lists every finding. So is a property
+    // checker that broke: the property was not judged.
+    let unjudged = report
+        .dynamic
+        .as_ref()
+        .is_some_and(|d| d.properties.iter().any(|p| p.status == Status::Error));
+    let unusable =
+        unjudged || report.checks.iter().any(|c| c.id == checks::MODULE_VALID && !c.passed);
     Ok(if unusable {
         ExitCode::from(2)
     } else if passed {
@@ -409,6 +419,7 @@ fn mark(status: Status) -> &'static str {
         Status::Held => "pass",
         Status::Failed => "FAIL",
         Status::NotExercised => "skip",
+        Status::Error => "ERROR",
     }
 }
 
@@ -454,7 +465,7 @@ fn write_text(out: &mut impl std::io::Write, r: &Report<'_>, s: &Scenario) -> an
             d.cases, d.seed, d.failing
         )?;
         for v in &d.properties {
-            writeln!(out, "  {}  {:<20} {}", mark(v.status), v.id, v.summary)?;
+            writeln!(out, "  {:<5} {:<20} {}", mark(v.status), v.id, v.summary)?;
             writeln!(out, "        {}", v.cases)?;
             if !v.findings.is_empty() {
                 let from = if v.shown_from_counterexample {
@@ -470,7 +481,7 @@ fn write_text(out: &mut impl std::io::Write, r: &Report<'_>, s: &Scenario) -> an
             if let Some(file) = v.replay_file.as_ref().filter(|_| !v.shown_from_counterexample) {
                 writeln!(out, "        replay it: fusebench replay {}", plain(file))?;
             }
-            if v.status == Status::NotExercised {
+            if matches!(v.status, Status::NotExercised | Status::Error) {
                 for n in &v.notes {
                     writeln!(out, "        {}", plain(n))?;
                 }
@@ -508,9 +519,13 @@ fn write_text(out: &mut impl std::io::Write, r: &Report<'_>, s: &Scenario) -> an
             writeln!(out, "replay it: fusebench replay {}", plain(&c.replay_file))?;
         }
         let count = |st: Status| d.properties.iter().filter(|v| v.status == st).count();
+        let unjudged = match count(Status::Error) {
+            0 => String::new(),
+            n => format!(", {n} not judged (a checker broke: exit 2)"),
+        };
         writeln!(
             out,
-            "dynamic: {} held, {} failed, {} not exercised",
+            "dynamic: {} held, {} failed, {} not exercised{unjudged}",
             count(Status::Held),
             count(Status::Failed),
             count(Status::NotExercised)
@@ -528,6 +543,7 @@ fn write_junit(out: &mut impl std::io::Write, r: &Report<'_>) -> anyhow::Result<
     let dynamic: &[PropertyOut] = r.dynamic.as_ref().map_or(&[], |d| &d.properties);
     let dynamic_failures = dynamic.iter().filter(|v| v.status == Status::Failed).count();
     let dynamic_skipped = dynamic.iter().filter(|v| v.status == Status::NotExercised).count();
+    let dynamic_errors = dynamic.iter().filter(|v| v.status == Status::Error).count();
     let total = r.checks.len() + dynamic.len();
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
     writeln!(
@@ -582,7 +598,7 @@ fn write_junit(out: &mut impl std::io::Write, r: &Report<'_>) -> anyhow::Result<
     if r.dynamic.is_some() {
         writeln!(
             out,
-            r#"  <testsuite name="{sys}.dynamic" tests="{}" failures="{dynamic_failures}" errors="0" skipped="{dynamic_skipped}">"#,
+            r#"  <testsuite name="{sys}.dynamic" tests="{}" failures="{dynamic_failures}" errors="{dynamic_errors}" skipped="{dynamic_skipped}">"#,
             dynamic.len()
         )?;
         for v in dynamic {
@@ -592,6 +608,12 @@ fn write_junit(out: &mut impl std::io::Write, r: &Report<'_>) -> anyhow::Result<
                 Status::NotExercised => {
                     let why = v.notes.first().map_or("not exercised", String::as_str);
                     writeln!(out, r#"      <skipped message="{}"/>"#, xml(why))?;
+                }
+                Status::Error => {
+                    let why = v.notes.first().map_or("not judged", String::as_str);
+                    writeln!(out, r#"      <error message="{}" type="{}">"#, xml(why), xml(&v.id))?;
+                    writeln!(out, "{}", xml(&v.cases))?;
+                    writeln!(out, "      </error>")?;
                 }
                 Status::Failed => {
                     let first = v.findings.first().map_or("", String::as_str);

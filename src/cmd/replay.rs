@@ -114,7 +114,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         replay.seed,
         hash.get(..16).unwrap_or(hash)
     )?;
-    for v in case.verdicts.iter().filter(|v| !v.passed()) {
+    for v in case.verdicts.iter().filter(|v| v.failed()) {
         writeln!(out, "violated: {}", v.id)?;
         for f in &v.findings {
             writeln!(out, "  {}", plain(f))?;

@@ -80,3 +80,62 @@ fn a_bad_property_table_is_a_located_error() {
         assert!(err.contains(&format!("bad-{i}.toml:")), "located: {err}");
     }
 }
+
+/// A checker that breaks (here `handle_end` traps) gives no verdict: the property is reported
+/// not judged — `error` in JSON, `ERROR` in text, a JUnit `<error>` — nothing is shrunk for it,
+/// and `check` exits 2 (bad input: the checker), as it does for a module that does not load.
+#[test]
+fn a_checker_that_traps_leaves_its_property_not_judged_and_check_exits_2() {
+    let dir = crate::support::scratch("wasm-property", "trapping");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let checker = r#"(module
+        (memory (export "memory") 1)
+        (data (i32.const 0) "{}")
+        (func (export "alloc") (param i32) (result i32) (i32.const 1024))
+        (func (export "handle_event") (param i32 i32) (result i64) (i64.const 2))
+        (func (export "handle_end") (param i32 i32) (result i64) unreachable))"#;
+    std::fs::write(dir.join("trapping.wat"), checker).expect("write checker");
+    let text = std::fs::read_to_string(crate::support::root().join(FIXED)).expect("fixed twin");
+    let text = text
+        .replace("../properties/write-once-markers.wat", "trapping.wat")
+        .replace("../corpus/", &format!("{}/scenarios/corpus/", crate::support::root().display()));
+    let path = dir.join("trapping.toml");
+    std::fs::write(&path, text).expect("write scenario");
+    let path = path.to_str().expect("utf-8");
+
+    let (exit, json) = check(path, &dir);
+    assert_eq!(exit, 2, "{json:#}");
+    let p = property(&json, ID);
+    assert_eq!(p["status"], "error", "{p:#}");
+    assert_eq!(p["errors"], serde_json::json!([0, 1, 2, 3]), "{p:#}");
+    assert_eq!(p["findings"], serde_json::json!([]), "{p:#}");
+    let why = p["notes"][0].as_str().expect("a note says why");
+    assert!(
+        why.starts_with("not judged: the checker could not judge the run: handle_end faulted"),
+        "{why}"
+    );
+    assert!(json["dynamic"]["counterexample"].is_null(), "nothing to shrink: {json:#}");
+    assert_eq!(property(&json, "no-loss")["status"], "held", "the other properties are judged");
+
+    let o = fusebench(&["check", path, "--cases", "4", "--out", dir.to_str().expect("utf-8")]);
+    assert_eq!(code(&o), 2);
+    let out = stdout(&o);
+    assert!(out.contains(&format!("ERROR {ID}")), "{out}");
+    assert!(out.contains("could not be judged in 4 (first: case 0)"), "{out}");
+    assert!(out.contains("not judged: the checker could not judge the run"), "{out}");
+    assert!(out.contains("1 not judged (a checker broke: exit 2)"), "{out}");
+
+    let o = fusebench(&[
+        "check",
+        path,
+        "--cases",
+        "4",
+        "--format",
+        "junit",
+        "--out",
+        dir.to_str().expect("utf-8"),
+    ]);
+    let xml = stdout(&o);
+    assert!(xml.contains(r#"errors="1""#), "{xml}");
+    assert!(xml.contains(r#"<error message="not judged: the checker could not judge"#), "{xml}");
+}

@@ -20,12 +20,14 @@ fn mark(ui: &mut egui::Ui, passed: bool) {
     ui.label(RichText::new(text).color(colour).strong().monospace());
 }
 
-/// A dynamic property's mark over all cases: "not exercised" is neither a pass nor a failure.
+/// A dynamic property's mark over all cases: "not exercised" is neither a pass nor a failure,
+/// and a property whose checker broke was not judged.
 fn status_mark(ui: &mut egui::Ui, status: Status) {
     let (text, colour) = match status {
         Status::Held => ("PASS", theme::PASS),
         Status::Failed => ("FAIL", theme::FAIL),
         Status::NotExercised => ("SKIP", theme::WARN),
+        Status::Error => ("ERROR", theme::FAIL),
     };
     ui.label(RichText::new(text).color(colour).strong().monospace());
 }

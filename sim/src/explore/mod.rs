@@ -483,7 +483,7 @@ pub struct CaseOutcome {
 impl CaseOutcome {
     #[must_use]
     pub fn failed(&self) -> bool {
-        self.verdicts.iter().any(|v| !v.passed())
+        self.verdicts.iter().any(Verdict::failed)
     }
 
     /// The verdicts without the run.
@@ -514,7 +514,7 @@ pub struct CaseVerdicts {
 impl CaseVerdicts {
     #[must_use]
     pub fn failed(&self) -> bool {
-        self.verdicts.iter().any(|v| !v.passed())
+        self.verdicts.iter().any(Verdict::failed)
     }
 }
 

@@ -342,7 +342,7 @@ fn field_hashes(r: &ReplayFile) -> BTreeMap<String, String> {
 impl ReplayFile {
     #[must_use]
     pub fn new(scenario_path: &str, s: &Scenario, files: &ModuleFiles, case: &CaseOutcome) -> Self {
-        let failed: Vec<_> = case.verdicts.iter().filter(|v| !v.passed()).collect();
+        let failed: Vec<_> = case.verdicts.iter().filter(|v| v.failed()).collect();
         let mut r = ReplayFile {
             scenario: scenario_path.to_owned(),
             scenario_sha256: scenario_hash(s, files),

@@ -1,5 +1,5 @@
-//! Every property over every explored case: where it held, failed and was not exercised, and
-//! where it was not judged at all and why. The report's verdict for a property is this summary,
+//! Every property over every explored case: where it held, failed, was not exercised or could
+//! not be judged, and where it was not judged at all and why. The report's verdict for a property is this summary,
 //! never one case's: a property that failed in any case is failed.
 
 use serde::Serialize;
@@ -26,11 +26,15 @@ pub struct PropertySummary {
     pub id: Cow<'static, str>,
     /// What the property asserts (from the catalogue).
     pub summary: Cow<'static, str>,
-    /// Failed if it failed in any case; else held if it held in any; else not exercised.
+    /// Failed if it failed in any case; else not judged ([`Status::Error`]) if it could not be
+    /// judged in any; else held if it held in any; else not exercised.
     pub status: Status,
     pub held: Vec<usize>,
     pub failed: Vec<usize>,
     pub not_exercised: Vec<usize>,
+    /// Cases whose checker broke (left out of the JSON when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<usize>,
     /// Cases in which it was not judged (see `skipped_why`).
     pub skipped: Vec<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -45,10 +49,10 @@ pub struct PropertySummary {
 }
 
 impl PropertySummary {
-    /// Not violated in any case.
+    /// Judged, and not violated in any case.
     #[must_use]
     pub fn passed(&self) -> bool {
-        self.status != Status::Failed
+        matches!(self.status, Status::Held | Status::NotExercised)
     }
 
     /// One line: the cases per outcome, e.g. "failed in 2 of 16 cases (first: case 5), held in
@@ -56,6 +60,7 @@ impl PropertySummary {
     #[must_use]
     pub fn counts(&self) -> String {
         let judged = self.held.len() + self.failed.len() + self.not_exercised.len();
+        let judged = judged + self.errors.len();
         let mut parts = Vec::new();
         if let Some(first) = self.failed.first() {
             parts.push(format!(
@@ -68,6 +73,12 @@ impl PropertySummary {
         }
         if !self.not_exercised.is_empty() {
             parts.push(format!("not exercised in {}", self.not_exercised.len()));
+        }
+        if let Some(first) = self.errors.first() {
+            parts.push(format!(
+                "could not be judged in {} (first: case {first})",
+                self.errors.len()
+            ));
         }
         if parts.is_empty() {
             parts.push("judged in no case".to_owned());
@@ -95,6 +106,7 @@ pub fn summarise(catalogue: &[PropertyInfo], cases: &[CaseVerdicts]) -> Vec<Prop
                 held: Vec::new(),
                 failed: Vec::new(),
                 not_exercised: Vec::new(),
+                errors: Vec::new(),
                 skipped: Vec::new(),
                 skipped_why: None,
                 shown: Verdict::not_exercised(p.id.clone(), "judged in no case"),
@@ -112,11 +124,18 @@ pub fn summarise(catalogue: &[PropertyInfo], cases: &[CaseVerdicts]) -> Vec<Prop
                     Status::Held => s.held.push(i),
                     Status::Failed => s.failed.push(i),
                     Status::NotExercised => s.not_exercised.push(i),
+                    Status::Error => s.errors.push(i),
                 }
-                // The first failing case wins; until there is one, the first judged case.
+                // The first failing case wins; until there is one, the first that could not be
+                // judged (the reason is what to show); until then, the first judged case.
+                let rank = |v: &Verdict| match v.status {
+                    Status::Failed => 2,
+                    Status::Error => 1,
+                    Status::Held | Status::NotExercised => 0,
+                };
                 let replace = match shown {
                     None => true,
-                    Some((_, old)) => !old.failed() && v.failed(),
+                    Some((_, old)) => rank(v) > rank(old),
                 };
                 if replace {
                     shown = Some((i, v));
@@ -124,6 +143,8 @@ pub fn summarise(catalogue: &[PropertyInfo], cases: &[CaseVerdicts]) -> Vec<Prop
             }
             s.status = if !s.failed.is_empty() {
                 Status::Failed
+            } else if !s.errors.is_empty() {
+                Status::Error
             } else if !s.held.is_empty() {
                 Status::Held
             } else {

@@ -87,6 +87,7 @@ fn verdict(id: &'static str, status: Status) -> Verdict {
         Status::NotExercised => Verdict::not_exercised(id, "nothing happened"),
         Status::Held => Verdict::new(id, Vec::new(), Vec::new()),
         Status::Failed => Verdict::new(id, vec![format!("{id} broke")], Vec::new()),
+        Status::Error => Verdict::unjudged(id, format!("{id}'s checker trapped")),
     }
 }
 
@@ -140,6 +141,39 @@ fn a_property_failing_only_in_case_5_is_failed_over_all_cases() {
     assert_eq!(slo.skipped, (1..8).collect::<Vec<_>>());
     assert_eq!(slo.skipped_why, Some(super::SLO_SKIPPED_WHY));
     assert!(slo.counts().contains("skipped in 7 generated case(s)"), "{}", slo.counts());
+}
+
+/// A property whose checker broke in some case is not judged over all cases — neither held
+/// (as `!= Failed` once made it) nor failed — unless it failed in another case, which stands;
+/// a case where only a checker broke is not a failing case, so nothing is shrunk for it.
+#[test]
+fn a_checker_that_broke_leaves_its_property_not_judged_unless_it_failed_elsewhere() {
+    let cases: Vec<CaseVerdicts> = (0..6)
+        .map(|i| match i {
+            2 | 4 => case(i, &[("no-loss", Status::Error), ("idempotence", Status::Error)]),
+            3 => case(i, &[("idempotence", Status::Failed)]),
+            _ => case(i, &[]),
+        })
+        .collect();
+    assert!(!cases[2].failed(), "a broken checker is not a violation: nothing to shrink");
+    assert!(cases[3].failed());
+    let summary = summarise(PROPERTIES, &cases);
+    let loss = summary.iter().find(|p| p.id == "no-loss").expect("no-loss");
+    assert_eq!(loss.status, Status::Error);
+    assert!(!loss.passed(), "not judged is not a pass");
+    assert_eq!((loss.errors.clone(), loss.held.len()), (vec![2, 4], 4));
+    assert_eq!((loss.shown.status, loss.shown_case), (Status::Error, 2), "the reason is shown");
+    assert_eq!(loss.shown.notes, vec!["not judged: no-loss's checker trapped".to_owned()]);
+    assert_eq!(
+        loss.counts(),
+        "held in 4, could not be judged in 2 (first: case 2)",
+        "{}",
+        loss.counts()
+    );
+    let idem = summary.iter().find(|p| p.id == "idempotence").expect("idempotence");
+    assert_eq!(idem.status, Status::Failed, "a violation found elsewhere stands");
+    assert_eq!((idem.shown.status, idem.shown_case), (Status::Failed, 3));
+    assert_eq!(idem.errors, vec![2, 4]);
 }
 
 #[test]

@@ -83,7 +83,7 @@ pub(super) fn check(_s: &Scenario, run: &Judged<'_>) -> Verdict {
         }
     }
     if let Some(e) = error {
-        return Verdict::new(ID, vec![unreadable(e)], Vec::new());
+        return Verdict::unjudged(ID, unreadable(e));
     }
     let who = |inv: &u64| who.get(inv).map(|(service, endpoint)| format!("{service}.{endpoint}"));
     let total: usize = acked.iter().map(BTreeMap::len).sum();

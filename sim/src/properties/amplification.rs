@@ -135,7 +135,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
         }
     });
     if let Err(e) = read {
-        return Verdict::new(ID, vec![unreadable(&e)], Vec::new());
+        return Verdict::unjudged(ID, unreadable(&e));
     }
     if seen.retries == 0 {
         return Verdict::not_exercised(ID, "no request was retried");

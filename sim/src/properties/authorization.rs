@@ -132,7 +132,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
         _ => {}
     });
     if let Err(e) = read {
-        return Verdict::new(ID, vec![unreadable(&e)], Vec::new());
+        return Verdict::unjudged(ID, unreadable(&e));
     }
     if judged == 0 && refused == 0 {
         return Verdict::not_exercised(

@@ -132,7 +132,7 @@ fn merged(
 pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     let rep = match replication(run) {
         Ok(r) => r,
-        Err(e) => return Verdict::new(ID, vec![unreadable(&e)], Vec::new()),
+        Err(e) => return Verdict::unjudged(ID, unreadable(&e)),
     };
     let (lines, pairs) = (run.lines().0, run.store_keys());
     let mut findings = Vec::new();

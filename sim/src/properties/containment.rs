@@ -66,7 +66,7 @@ struct Cascade {
     rejections: u64,
 }
 
-fn read<'a>(s: &Scenario, run: &'a Judged<'_>) -> (Seen<'a>, Vec<String>) {
+fn read<'a>(s: &Scenario, run: &'a Judged<'_>) -> Result<Seen<'a>, String> {
     let mut seen = Seen::default();
     let guest = |name: &str| s.service(name).is_some_and(|x| x.module.is_some());
     let read = each_event(run, |line| match &line.event {
@@ -103,11 +103,8 @@ fn read<'a>(s: &Scenario, run: &'a Judged<'_>) -> (Seen<'a>, Vec<String>) {
         TraceEvent::Rejected { service, .. } => seen.rejections.push((line.t, service)),
         _ => {}
     });
-    let mut findings = Vec::new();
-    if let Err(e) = read {
-        findings.push(unreadable(&e));
-    }
-    (seen, findings)
+    read.map_err(|e| unreadable(&e))?;
+    Ok(seen)
 }
 
 /// A failed attempt into `callee` is the guest's doing: its own request faulted there, or it
@@ -127,7 +124,11 @@ fn ms(t: SimTime) -> String {
 }
 
 pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
-    let (seen, mut findings) = read(s, run);
+    let seen = match read(s, run) {
+        Ok(seen) => seen,
+        Err(why) => return Verdict::unjudged(ID, why),
+    };
+    let mut findings = Vec::new();
     if seen.guest_invocations == 0 && seen.faults.is_empty() && findings.is_empty() {
         return Verdict::not_exercised(ID, "no guest module ran in this run");
     }

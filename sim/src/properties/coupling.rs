@@ -140,7 +140,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
         _ => {}
     });
     if let Err(e) = read {
-        findings.push(unreadable(&e));
+        return Verdict::unjudged(ID, unreadable(&e));
     }
     if guest_invocations == 0 && traffic.is_empty() && refused.is_empty() && findings.is_empty() {
         return Verdict::not_exercised(ID, "no guest ran and no service interacted with another");

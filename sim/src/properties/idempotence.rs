@@ -359,7 +359,7 @@ struct Touch {
 pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     let story = match Story::read(s, run) {
         Ok(story) => story,
-        Err(e) => return Verdict::new(ID, vec![unreadable(&e)], Vec::new()),
+        Err(e) => return Verdict::unjudged(ID, unreadable(&e)),
     };
     let groups = Groups::of(&story);
     if groups.groups.is_empty() {

@@ -61,21 +61,21 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Vec<Verdict> {
         Ok(j) => j,
         Err((name, e)) => {
             // The model compiled every expression already: this is a bug, reported, not a panic.
-            let finding = format!("invariant `{name}` did not compile: {e}");
+            let why = format!("invariant `{name}` did not compile: {e}");
             return s
                 .invariants
                 .iter()
-                .map(|i| Verdict::new(i.name.clone(), vec![finding.clone()], Vec::new()))
+                .map(|i| Verdict::unjudged(i.name.clone(), why.clone()))
                 .collect();
         }
     };
     judge.always(SimTime::ZERO, None);
     if let Err(e) = each_event(run, |line| judge.apply(line.t, &line.event)) {
-        let finding = unreadable(&e);
+        let why = unreadable(&e);
         return s
             .invariants
             .iter()
-            .map(|i| Verdict::new(i.name.clone(), vec![finding.clone()], Vec::new()))
+            .map(|i| Verdict::unjudged(i.name.clone(), why.clone()))
             .collect();
     }
     judge.finish()

@@ -72,7 +72,7 @@ struct WireDrop {
     t: SimTime,
 }
 
-fn read(run: &Judged<'_>) -> (Seen, Vec<String>) {
+fn read(run: &Judged<'_>) -> Result<Seen, String> {
     let mut seen = Seen::default();
     let read = each_event(run, |line| match &line.event {
         TraceEvent::Arrival { req, .. } => {
@@ -121,11 +121,8 @@ fn read(run: &Judged<'_>) -> (Seen, Vec<String>) {
         }
         _ => {}
     });
-    let mut findings = Vec::new();
-    if let Err(e) = read {
-        findings.push(unreadable(&e));
-    }
-    (seen, findings)
+    read.map_err(|e| unreadable(&e))?;
+    Ok(seen)
 }
 
 /// Where a client request was dropped inside the system, if it was: not on the client's leg
@@ -139,7 +136,11 @@ fn dropped_inside<'a>(seen: &'a Seen, req: u64, gateway: &str) -> Option<&'a Wir
 }
 
 pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
-    let (seen, mut findings) = read(run);
+    let seen = match read(run) {
+        Ok(seen) => seen,
+        Err(why) => return Verdict::unjudged(ID, why),
+    };
+    let mut findings = Vec::new();
     let at_least_once: BTreeSet<&str> = s
         .channels
         .iter()

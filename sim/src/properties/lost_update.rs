@@ -155,7 +155,7 @@ pub(super) fn check(_s: &Scenario, run: &Judged<'_>) -> Verdict {
         }
     }
     if let Some(e) = error {
-        return Verdict::new(ID, vec![unreadable(e)], Vec::new());
+        return Verdict::unjudged(ID, unreadable(e));
     }
     if judged == 0 {
         let why = "no invocation wrote a key it had read (no read-modify-write) nor made a compare-and-set";

@@ -133,6 +133,11 @@ pub enum Status {
     Failed,
     /// Nothing the property judges happened in this run (the notes say what was missing).
     NotExercised,
+    /// The property could not be judged: its checker module faulted, ran out of fuel or
+    /// answered outside the ABI, or the run's trace did not read back (the notes say why).
+    /// Neither a pass nor a violation of the design — the judge broke, not the system — so
+    /// it is never shrunk, and `check` exits 2 (bad input) on it.
+    Error,
 }
 
 /// The outcome of one property on one run.
@@ -180,10 +185,23 @@ impl Verdict {
         }
     }
 
-    /// Not violated (held, or not exercised): what a pass/fail exit code is decided on.
+    /// The property could not be judged; `why` says what broke.
+    pub(crate) fn unjudged(id: impl Into<Cow<'static, str>>, why: impl Into<String>) -> Self {
+        Verdict {
+            id: id.into(),
+            status: Status::Error,
+            findings: Vec::new(),
+            notes: vec![format!("not judged: {}", why.into())],
+            subjects: Vec::new(),
+            at: None,
+        }
+    }
+
+    /// Judged and not violated (held, or not exercised): what a pass/fail exit code is
+    /// decided on. A property that could not be judged did not pass.
     #[must_use]
     pub fn passed(&self) -> bool {
-        self.status != Status::Failed
+        matches!(self.status, Status::Held | Status::NotExercised)
     }
 
     /// Violated in this run.
@@ -355,9 +373,9 @@ pub(crate) fn each_event<'j, 'r>(
     error.cloned().map_or(Ok(()), Err)
 }
 
-/// The finding for a trace that could not be read back.
+/// Why a property was not judged when the run's trace could not be read back.
 fn unreadable(e: &TraceError) -> String {
-    format!("the run's trace could not be read back, so this property was not judged: {e}")
+    format!("the run's trace could not be read back: {e}")
 }
 
 /// Checks every property on `run`.

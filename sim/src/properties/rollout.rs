@@ -320,7 +320,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
         }
     });
     if let Err(e) = read {
-        return Verdict::new(ID, vec![unreadable(&e)], Vec::new());
+        return Verdict::unjudged(ID, unreadable(&e));
     }
     let timelines = v.finish(end);
     if timelines.is_empty() {

@@ -67,7 +67,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
         _ => {}
     });
     if let Err(e) = walked {
-        return Verdict::new(ID, vec![unreadable(&e)], Vec::new());
+        return Verdict::unjudged(ID, unreadable(&e));
     }
     if reads == 0 {
         let names: Vec<&str> = bounds.keys().copied().collect();

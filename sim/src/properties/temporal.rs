@@ -53,11 +53,11 @@ pub(crate) fn check(s: &Scenario, run: &Judged<'_>) -> Vec<Verdict> {
     }
     let events = match events(run, &selectors(s)) {
         Ok(e) => e,
-        Err(finding) => {
+        Err(why) => {
             return s
                 .temporal
                 .iter()
-                .map(|t| Verdict::new(t.name.clone(), vec![finding.clone()], Vec::new()))
+                .map(|t| Verdict::unjudged(t.name.clone(), why.clone()))
                 .collect();
         }
     };

@@ -6,8 +6,9 @@
 //! `handle_event` — one pooled instance, so it keeps state from line to line — and answers `{}`
 //! or `{"violation": "…"}`; then `handle_end`, handed the stores' final state, answers
 //! `{"exercised": bool, "findings": […], "notes": […]}`. The ABI is in `guests/ABI.md` ("Property checkers"). A checker that faults,
-//! answers something else or calls the host is reported as a failed verdict that says so: a
-//! property that could not be judged never passes.
+//! answers something else or calls the host gives no verdict: the property is reported as not
+//! judged ([`Status::Error`](super::Status::Error)), saying why — never a pass, and never a
+//! counterexample of the design.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -88,11 +89,7 @@ fn end_input(run: &RunResult) -> Vec<u8> {
 fn judge(s: &Scenario, files: &ModuleFiles, run: &RunResult, p: &WasmProperty) -> Verdict {
     let id = p.name.clone();
     let broken = |why: String| {
-        Verdict::new(
-            id.clone(),
-            vec![format!("the checker could not judge the run: {why}")],
-            Vec::new(),
-        )
+        Verdict::unjudged(id.clone(), format!("the checker could not judge the run: {why}"))
     };
     let Some(bytes) = files.get(&p.module.name) else {
         return broken(format!("its module {} was not loaded", p.module.name));
@@ -289,7 +286,8 @@ mod tests {
         );
     }
 
-    /// A checker that cannot judge the run fails, saying why: never a pass.
+    /// A checker that cannot judge the run gives no verdict, saying why: never a pass, and not
+    /// a violation of the design either.
     #[test]
     fn a_broken_checker_fails_with_the_reason_instead_of_passing() {
         let prelude = r#"(memory (export "memory") 1)
@@ -325,9 +323,14 @@ mod tests {
         ];
         for (wat, why) in cases {
             let v = judged(wat.as_deref(), &[write("seen/1", 0)]);
-            assert_eq!(v.status, Status::Failed, "{why}: {v:#?}");
-            assert!(v.findings[0].starts_with("the checker could not judge the run"), "{v:#?}");
-            assert!(v.findings[0].contains(why), "{why}: {:?}", v.findings);
+            assert_eq!(v.status, Status::Error, "{why}: {v:#?}");
+            assert!(!v.passed() && !v.failed(), "neither a pass nor a violation");
+            assert!(v.findings.is_empty(), "{v:#?}");
+            assert!(
+                v.notes[0].starts_with("not judged: the checker could not judge the run"),
+                "{v:#?}"
+            );
+            assert!(v.notes[0].contains(why), "{why}: {:?}", v.notes);
         }
     }
 }
