@@ -141,6 +141,10 @@ pub struct EndpointStats {
     /// the gateway's timeout): what a user waited.
     pub latency_all: Histogram<u64>,
     pub outcomes: BTreeMap<Outcome, u64>,
+    /// Successes answered before the workload ended (`None` while it runs: all of them):
+    /// what throughput counts, so answers the drain gives after the workload stopped do not
+    /// raise a rate taken over the workload's duration.
+    pub successes_in_workload: Option<u64>,
 }
 
 impl Default for EndpointStats {
@@ -149,6 +153,7 @@ impl Default for EndpointStats {
             latency: new_histogram(),
             latency_all: new_histogram(),
             outcomes: BTreeMap::new(),
+            successes_in_workload: None,
         }
     }
 }
@@ -169,6 +174,8 @@ pub(crate) struct EndpointRecord {
     interval: IntervalLatencies,
     interval_count: u64,
     interval_errors: u64,
+    /// Successes when the workload ended ([`EndpointStats::successes_in_workload`]).
+    in_workload: Option<u64>,
 }
 
 impl Default for EndpointRecord {
@@ -180,6 +187,7 @@ impl Default for EndpointRecord {
             interval: IntervalLatencies::new(INTERVAL_VALUES_MAX),
             interval_count: 0,
             interval_errors: 0,
+            in_workload: None,
         }
     }
 }
@@ -205,7 +213,18 @@ impl EndpointRecord {
         latency_all.add(&self.failed).expect("histograms of the same bounds add up");
         let outcomes =
             Outcome::ALL.into_iter().zip(self.outcomes).filter(|&(_, n)| n > 0).collect();
-        EndpointStats { latency: self.latency.clone(), latency_all, outcomes }
+        EndpointStats {
+            latency: self.latency.clone(),
+            latency_all,
+            outcomes,
+            successes_in_workload: self.in_workload,
+        }
+    }
+
+    /// The workload has ended: the successes so far are those its throughput counts.
+    pub(crate) fn close_workload(&mut self) {
+        let successes = Outcome::ALL.into_iter().filter(|o| o.is_success());
+        self.in_workload = Some(successes.map(|o| self.outcomes[o as usize]).sum());
     }
 
     /// Closes the current sampling interval of `interval_s` seconds.

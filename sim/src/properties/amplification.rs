@@ -137,8 +137,12 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     if let Err(e) = read {
         return Verdict::unjudged(ID, unreadable(&e));
     }
-    if seen.retries == 0 {
-        return Verdict::not_exercised(ID, "no request was retried");
+    // Fan-out counts as retries do (the property's statement): a path that reached a service
+    // more than once per client request is judged, retried or not — else one retry in an
+    // explored case would turn a fan-out the declared case leaves unjudged into a failure.
+    let multiplied = seen.sends.iter().any(|(&(r, _), &n)| n > seen.roots[r].clients.max(1));
+    if seen.retries == 0 && !multiplied {
+        return Verdict::not_exercised(ID, "no request was retried or sent twice along its path");
     }
     let mut findings = Vec::new();
     let mut notes = Vec::new();
@@ -160,7 +164,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
         }
         if ratio > max {
             findings.push(format!(
-                "client requests to {root} reached {service} {ratio:.1} times each ({n} requests for {clients} client requests), above {max}: retries multiply along the path"
+                "client requests to {root} reached {service} {ratio:.1} times each ({n} requests for {clients} client requests), above {max}: retries and fan-out multiply along the path"
             ));
             subjects.push(service.to_owned());
             if let Some(&t) = seen.passed_at.get(&(r, service)) {

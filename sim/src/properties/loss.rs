@@ -57,8 +57,6 @@ struct Seen {
     dead_lettered: BTreeMap<String, (SimTime, u64)>,
     /// Publishes lost on the wire before the broker (the publisher was told `-3`).
     publishes_dropped: u64,
-    /// Loss faults active right now, while reading.
-    loss_faults_active: u32,
 }
 
 struct WireDrop {
@@ -84,12 +82,10 @@ fn read(run: &Judged<'_>) -> Result<Seen, String> {
         }
         TraceEvent::Dropped { what, id, from, to, reason } => {
             if what == "request" || what == "response" {
-                let by_fault = match &**reason {
-                    "loss" => seen.loss_faults_active > 0,
-                    "no route" => false,
-                    // A down or crashed replica, a partition: only faults do that.
-                    _ => true,
-                };
+                // The design's own links: a declared `loss` or no route. A loss fault
+                // (`loss fault`, its own reason: `system/network.rs`), a down or crashed
+                // replica, a partition: only faults do that.
+                let by_fault = !matches!(&**reason, "loss" | "no route");
                 let d = WireDrop {
                     what: what.to_string(),
                     from: from.to_string(),
@@ -104,10 +100,6 @@ fn read(run: &Judged<'_>) -> Result<Seen, String> {
             } else if what == "message" && reason == "dead-lettered" {
                 seen.dead_lettered.entry(from.to_string()).or_insert((line.t, *id));
             }
-        }
-        TraceEvent::FaultStart { kind, .. } if kind == "loss" => seen.loss_faults_active += 1,
-        TraceEvent::FaultEnd { kind, .. } if kind == "loss" => {
-            seen.loss_faults_active = seen.loss_faults_active.saturating_sub(1);
         }
         TraceEvent::Rejected { reason, .. } => {
             *seen.rejections.entry(reason.to_string()).or_default() += 1;

@@ -323,6 +323,22 @@ fn no_loss_fails_a_request_the_system_dropped_and_the_client_only_saw_time_out()
     assert!(v.subjects.contains(&"req:1".to_owned()), "{v:#?}");
 }
 
+/// A loss fault somewhere does not excuse what a link loses by design: the drop's own reason
+/// says whose it was (`system/network.rs`), not whether some loss fault was active.
+#[test]
+fn no_loss_blames_the_design_s_lossy_link_while_a_loss_fault_is_active_elsewhere() {
+    let events = [
+        TraceEvent::FaultStart { index: 0, kind: "loss" },
+        arrival(1),
+        drop(1, "request", "loss"),
+        client(1, "timeout"),
+    ];
+    let (s, run) = run_with(&events);
+    let v = verdict(&s, &run, "no-loss");
+    assert!(v.failed(), "{v:#?}");
+    assert!(v.findings[0].starts_with("1 client request(s) silently dropped by the system"));
+}
+
 #[test]
 fn no_loss_counts_timeouts_faults_and_rejections_apart_from_losses() {
     let fault = |kind| TraceEvent::FaultStart { index: 0, kind };
@@ -330,10 +346,10 @@ fn no_loss_counts_timeouts_faults_and_rejections_apart_from_losses() {
         // Slow: timed out, nothing dropped.
         arrival(1),
         client(1, "timeout"),
-        // Dropped while a loss fault was active: the fault's, not the design's.
+        // Dropped by a loss fault: the fault's, not the design's.
         fault("loss"),
         arrival(2),
-        drop(2, "request", "loss"),
+        drop(2, "request", "loss fault"),
         client(2, "timeout"),
         // Lost in a replica crash: an injected fault.
         arrival(3),

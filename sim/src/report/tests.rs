@@ -83,7 +83,9 @@ fn figures_follow_their_definitions() {
     assert!(e.requests > 1500, "{}", e.requests);
     assert_eq!(e.successes, e.requests);
     assert!((e.availability - 1.0).abs() < 1e-12);
-    assert!((e.throughput_rps - e.successes as f64 / 2.0).abs() < 1e-9);
+    // Throughput counts the successes answered within the workload's 2 s (not the drain's).
+    let drained = e.successes as f64 - e.throughput_rps * 2.0;
+    assert!((0.0..=20.0).contains(&drained) && drained.fract().abs() < 1e-6, "{drained}");
     assert!(e.latency.p50_ms <= e.latency.p99_ms && e.latency.p99_ms <= e.latency.max_ms);
     let last = e.latency_cdf.last().expect("a CDF");
     assert!((last.1 - 1.0).abs() < 1e-12);
@@ -95,6 +97,44 @@ fn figures_follow_their_definitions() {
     assert!((s.mean_in_system - little).abs() < 0.1 * little, "{} vs {little}", s.mean_in_system);
     assert!(r.stores.is_empty() && r.channels.is_empty());
     assert!(!r.series.is_empty());
+}
+
+/// A single-slot service of 40 ms per request finishes at most 25 a second; eight closed-loop
+/// users keep it busy and queue behind it when the workload ends. Its throughput is what it
+/// answered within the workload — recomputed here from the trace's `response` lines — and
+/// never above 25 req/s, though the drain answers the queued requests after the end.
+#[test]
+fn throughput_counts_the_answers_within_the_workload_not_the_drain() {
+    let text = STATION
+        .replace("replicas = 2\nconcurrency = 2", "replicas = 1\nconcurrency = 1")
+        .replace(
+            "distribution = { dist = \"exponential\", mean_ms = 2.0 }",
+            "distribution = { dist = \"constant\", ms = 40.0 }",
+        )
+        .replace(
+            "arrival = { kind = \"poisson\", rate_rps = 1000 }",
+            "arrival = { kind = \"closed\", users = 8, think_ms = 5 }",
+        );
+    let s = fusebench_model::parse("ocr.toml", &text).ok().expect("valid");
+    let mut o = RunOptions::new(1);
+    o.trace = TraceMode::Full;
+    let result = Sim::new(s.clone(), Box::new(Runtime::default()), &o).run();
+    let r = Report::new(&result, &s);
+    let e = &r.endpoints["station.serve"];
+    let trace = String::from_utf8(result.trace.clone()).expect("utf-8");
+    let answered_by = |end: u64| {
+        trace
+            .lines()
+            .filter(|l| l.contains("\"ev\":\"response\"") && l.contains("\"outcome\":\"ok\""))
+            .filter(|l| {
+                l["{\"t\":".len()..l.find(',').expect("t")].parse::<u64>().expect("t") <= end
+            })
+            .count() as f64
+    };
+    assert_eq!(e.throughput_rps, answered_by(2_000_000_000) / 2.0, "recomputed from the trace");
+    assert!(e.throughput_rps <= 25.0, "{} req/s from a 25 req/s service", e.throughput_rps);
+    assert_eq!(answered_by(u64::MAX), e.successes as f64);
+    assert!(e.successes as f64 >= e.throughput_rps * 2.0 + 5.0, "the drain answered the queue");
 }
 
 #[test]
@@ -478,4 +518,47 @@ fn a_sweep_point_summarises_its_seeds() {
     assert_eq!(one.p99_ms, Some(runs[0].endpoints["station.serve"].latency.p99_ms));
     let svg = sweep::svg("t", &["service.station.replicas".to_owned()], &[p]).expect("drawn");
     assert!(svg.contains("point: service.station.replicas") && svg.contains(">\n2\n<"), "{svg}");
+}
+
+/// The `slo` property judges the objectives of endpoints requests reached; one no request
+/// reached is noted, not judged (a run shrunk too short to send anything is no
+/// counterexample), and with nothing reached — or no SLO declared — it is not exercised.
+#[test]
+fn the_slo_property_judges_only_endpoints_that_requests_reached() {
+    use crate::properties::{self, Status};
+    let verdict = |text: &str| {
+        let s = fusebench_model::parse("station.toml", text).ok().expect("valid");
+        let mut o = RunOptions::new(1);
+        o.trace = TraceMode::Full;
+        o.duration = Some(SimTime::from_secs_f64(0.5));
+        let result = Sim::new(s.clone(), Box::new(Runtime::default()), &o).run();
+        properties::check(&s, &result).into_iter().find(|v| v.id == "slo").expect("slo")
+    };
+    let v = verdict(STATION);
+    assert_eq!(v.status, Status::Failed, "{v:#?}");
+    assert!(v.findings.iter().all(|f| f.starts_with("station.serve ")), "{v:#?}");
+    assert_eq!(v.findings.len(), 2, "p50 and throughput: {v:#?}");
+    assert!(
+        v.notes.contains(
+            &"station.idle p99_ms: target ≤ 1000 ms, actual no data (no request reached it: not judged)"
+                .to_owned()
+        ),
+        "{v:#?}"
+    );
+
+    let only_idle = STATION.replace(
+        "  service = \"station\"\n  endpoint = \"serve\"\n  p50_ms",
+        "  service = \"station\"\n  endpoint = \"idle\"\n  p50_ms",
+    );
+    assert_ne!(only_idle, STATION);
+    let v = verdict(&only_idle);
+    assert_eq!(v.status, Status::NotExercised, "{v:#?}");
+    assert_eq!(v.notes[0], "not exercised: no request reached an endpoint with an SLO");
+
+    let start = STATION.find("[quality]").expect("quality");
+    let end = STATION.find("[workload]").expect("workload");
+    let none = format!("{}{}", &STATION[..start], &STATION[end..]);
+    let v = verdict(&none);
+    assert_eq!(v.status, Status::NotExercised, "{v:#?}");
+    assert_eq!(v.notes[0], "not exercised: the scenario declares no SLO ([[quality.slo]])");
 }

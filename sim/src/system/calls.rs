@@ -355,7 +355,7 @@ impl Sim {
             }
             Admission::Refused(refusal) => {
                 self.requests.settle(req);
-                self.call_refused(call, refusal);
+                self.call_refused(call, refusal, req);
                 return;
             }
             Admission::Send | Admission::Pending => {}
@@ -502,10 +502,28 @@ impl Sim {
     }
 
     /// A mesh filter refused a try: the call fails at once (a refusal is never retried).
-    fn call_refused(&mut self, call: CallId, refusal: Refusal) {
+    /// The caller's proxy refused try `req` of `call` and answered itself: the call gives up
+    /// at once, traced as any call that gave up (`call_failed`, reason the refusal's outcome),
+    /// so whoever reads why a caller's answer failed sees it ended the call.
+    fn call_refused(&mut self, call: CallId, refusal: Refusal, req: ReqId) {
         let c = self.calls.table.remove(&call).expect("a refused call has a record");
+        let outcome = refusal.outcome();
+        if let Parent::Inv(inv) = c.parent {
+            let spec = self.world.service(c.service);
+            let target = format!("{}.{}", spec.name, spec.endpoint(c.endpoint).name);
+            let e = TraceEvent::CallFailed {
+                call: call.0,
+                attempt: c.attempt,
+                inv: inv.0,
+                req: req.0,
+                target: target.as_str(),
+                reason: outcome.name(),
+                gave_up: true,
+            };
+            self.trace.emit(self.q.now(), &e);
+        }
         let body = self.take_filter_answer();
-        self.call_done(c.parent, refusal.outcome(), body);
+        self.call_done(c.parent, outcome, body);
     }
 
     /// An attempt failed (its timer is no longer pending): retry after a backoff, or give up.

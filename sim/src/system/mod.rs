@@ -532,7 +532,10 @@ impl Sim {
                 self.on_rollout_drain(rollout, replica, life);
             }
             Event::Sample => self.on_sample(),
-            Event::WorkloadEnd => self.load.stopped = true,
+            Event::WorkloadEnd => {
+                self.load.stopped = true;
+                self.rec.close_workload();
+            }
         }
     }
 

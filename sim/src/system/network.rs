@@ -149,11 +149,18 @@ impl Sim {
                 reason = Some("partition");
                 break;
             }
-            let loss = link.effective_loss;
+            let (loss, declared) = (link.effective_loss, link.loss);
             let (latency, extra) = (link.latency, link.extra_nanos);
-            if self.rng_net.chance(loss) {
-                reason = Some("loss");
-                break;
+            // One draw decides the drop, as `chance(loss)` would; where it falls says whose
+            // loss it was: below the link's own `loss` the design's link alone would have
+            // dropped it (`loss`), above it only an active loss fault does (`loss fault`) —
+            // so a fault on one link never excuses what another link loses by design.
+            if loss > 0.0 {
+                let u = self.rng_net.unit();
+                if u < loss {
+                    reason = Some(if u < declared { "loss" } else { "loss fault" });
+                    break;
+                }
             }
             total = total
                 .saturating_add(sample_nanos(&latency, &mut self.rng_net))

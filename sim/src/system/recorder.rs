@@ -18,6 +18,8 @@ use crate::metrics::{
 pub(crate) struct Recorder {
     /// Per service, per endpoint.
     endpoints: Vec<Vec<Option<EndpointRecord>>>,
+    /// The workload has ended ([`Recorder::close_workload`]).
+    workload_over: bool,
     services: Vec<Option<ServiceStats>>,
     /// Per service, in the current sampling interval: (fuel, invocations).
     interval_fuel: Vec<Option<(u64, u64)>>,
@@ -68,12 +70,27 @@ impl Recorder {
             replicas: nones(services),
             policy_faults: nones(services),
             series: Vec::new(),
+            workload_over: false,
         }
+    }
+
+    /// The workload has ended: each endpoint's successes so far are those its throughput
+    /// counts (an endpoint first answered during the drain counts none).
+    pub(crate) fn close_workload(&mut self) {
+        self.workload_over = true;
+        self.endpoints.iter_mut().flatten().flatten().for_each(EndpointRecord::close_workload);
     }
 
     /// Client-observed statistics of a public endpoint.
     pub(crate) fn endpoint(&mut self, s: ServiceId, e: EndpointId) -> &mut EndpointRecord {
-        self.endpoints[s.index()][e.index()].get_or_insert_with(EndpointRecord::default)
+        let over = self.workload_over;
+        self.endpoints[s.index()][e.index()].get_or_insert_with(|| {
+            let mut record = EndpointRecord::default();
+            if over {
+                record.close_workload();
+            }
+            record
+        })
     }
 
     pub(crate) fn service(&mut self, s: ServiceId) -> &mut ServiceStats {

@@ -238,7 +238,7 @@ restart_after_s = 1
     );
     let sim = run_to_end(scenario(&extra), 5);
     let trace = String::from_utf8(sim.trace_lines().to_vec()).expect("utf-8");
-    assert!(trace.contains("\"reason\":\"loss\""), "the loss fault dropped nothing");
+    assert!(trace.contains("\"reason\":\"loss fault\""), "the loss fault dropped nothing");
     assert_eq!(sim.requests.len(), 0, "request records outlived their requests");
     assert_eq!(sim.invocations.iter().count(), 0);
     assert_eq!(sim.q.live_timers(), 0, "a timer neither fired nor was cancelled");
@@ -307,7 +307,7 @@ duration_s = 1
     let lost_at: Vec<u64> = String::from_utf8(sim.trace_lines().to_vec())
         .expect("utf-8")
         .lines()
-        .filter(|l| l.contains("\"reason\":\"loss\""))
+        .filter(|l| l.contains("\"reason\":\"loss fault\""))
         .map(|l| {
             let t = l.trim_start_matches("{\"t\":");
             t[..t.find(',').expect("a time")].parse().expect("nanoseconds")
@@ -323,6 +323,45 @@ duration_s = 1
         "the second fault alone ({second_alone} drops) must lose as much as the first \
          ({first_alone})"
     );
+}
+
+/// A drop's reason says whose loss it was: on a link that loses 30 % by design, with a loss
+/// fault of 50 % on it for a second, a drop the link alone would have made is `loss` and one
+/// only the fault explains is `loss fault` — the same draws and drops as one combined chance.
+#[test]
+fn a_drop_says_whether_the_link_s_own_loss_or_a_loss_fault_made_it() {
+    let lossy = base().replace(
+        "latency = { dist = \"constant\", ms = 1.0 }",
+        "latency = { dist = \"constant\", ms = 1.0 }\nloss = 0.3",
+    );
+    let text = format!(
+        "{lossy}{ABSTRACT}
+[[fault]]
+kind = \"loss\"
+between = [\"a\", \"b\"]
+rate = 0.5
+at_s = 2
+duration_s = 1
+"
+    );
+    let parsed = fusebench_model::parse("t.toml", &text);
+    assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
+    let r = run(parsed.ok().expect("valid"), no_host(), 3);
+    let text = String::from_utf8(r.trace).expect("utf-8");
+    let (mut own, mut faulted) = ([0u32; 2], [0u32; 2]);
+    for line in text.lines().filter(|l| l.contains("\"ev\":\"dropped\"")) {
+        let t: u64 = line["{\"t\":".len()..line.find(',').expect("a time")].parse().expect("ns");
+        let during = usize::from((2_000_000_000..3_000_000_000).contains(&t));
+        if line.contains("\"reason\":\"loss fault\"") {
+            faulted[during] += 1;
+        } else if line.contains("\"reason\":\"loss\"") {
+            own[during] += 1;
+        }
+    }
+    assert_eq!(faulted[0], 0, "no fault, no fault's drop: {own:?} {faulted:?}");
+    // During the fault: P(own) = 0.3, P(fault's) = 0.7 × 0.5 = 0.35, ≈ 400 crossings.
+    assert!(own[1] > 60 && faulted[1] > 60, "{own:?} {faulted:?}");
+    assert!(own[0] > 3 * own[1], "the link loses by design all along: {own:?}");
 }
 
 /// `p` publishes one message per request to channel `ch`; consumers `c1`, `c2`, `c3` subscribe

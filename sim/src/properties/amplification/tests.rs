@@ -83,6 +83,26 @@ fn nothing_retried_is_not_exercised() {
     assert_eq!(v.status, Status::NotExercised, "{v:#?}");
 }
 
+/// Fan-out alone multiplies as retries do: eleven calls to `b` per client request are judged
+/// (and fail above 10) with no retry at all, as they are once a retry is added.
+#[test]
+fn fan_out_without_retries_is_judged() {
+    let mut ev = Vec::new();
+    let mut calls = 0;
+    for req in 1..=4 {
+        ev.push(arrival(req, "a"));
+        ev.push(start(req, req, "a", "client", req));
+        for _ in 0..11 {
+            calls += 1;
+            ev.push(call(calls, req, "b"));
+        }
+    }
+    let v = judge(&ev);
+    assert_eq!(v.status, Status::Failed, "{v:#?}");
+    assert!(v.findings[0].contains("reached b 11.0 times each"), "{:?}", v.findings);
+    assert!(v.notes.iter().any(|n| n == "0 retries sent"), "{:?}", v.notes);
+}
+
 #[test]
 fn retries_at_one_hop_within_the_threshold_hold() {
     // The gateway tries 3 times, `b` is called once per try: 3 requests each, below 10.
@@ -168,6 +188,6 @@ fn endpoints_whose_names_join_alike_are_one_root() {
     assert_eq!(
         v.findings,
         ["client requests to a.x.get reached a 11.5 times each (23 requests for 2 client \
-          requests), above 10: retries multiply along the path"],
+          requests), above 10: retries and fan-out multiply along the path"],
     );
 }

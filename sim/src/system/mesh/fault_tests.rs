@@ -185,10 +185,13 @@ fn the_sidecar_s_own_retries_do_not_retry_the_abort_it_injected() {
     // route's retry policy (Istio: retries are not enabled for faulted requests).
     let policy = "fault = { abort = { percentage = 50, http_status = 503 } }\n  retries = { attempts = 4, retry_on = [\"5xx\", \"unavailable\"] }";
     let r = meshed_caller(0, policy);
-    let (made, _) = calls(&r);
+    let (made, given_up) = calls(&r);
     let aborted = aborts(&r).len();
     let served = invocations_of(&r, "s");
     assert_eq!(aborted + served, made, "one fault decision per call, no retry after an abort");
+    // Each aborted call gave up there, and says so as a call that gave up after its tries
+    // does (what `rollout-safe` reads to excuse the caller's error answer).
+    assert_eq!(given_up, aborted, "every abort ends its call with a `call_failed`");
     let share = aborted as f64 / made as f64;
     assert!((0.4..0.6).contains(&share), "{aborted} of {made}");
 }
