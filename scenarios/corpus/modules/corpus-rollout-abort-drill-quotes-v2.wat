@@ -1,0 +1,28 @@
+;; corpus-rollout-abort-drill (v2): `quotes.quote` asks `fx.rate` (declared) for the rate and answers {"quote":1299,"currency":"EUR"}; when the call fails (-3) it answers {"error":"fx_unavailable"}, as both versions do.
+;; Hand-written: this file is the module (the ABI in guests/ABI.md).
+(module
+  (import "fusebench" "call" (func $call (param i32 i32 i32 i32 i32 i32) (result i64)))
+  (memory (export "memory") 1)
+  ;; `alloc` always hands out the buffer at 1024 (growing memory to fit): the request is copied
+  ;; to 16384 first, so a reply written there never overwrites it.
+  (func (export "alloc") (param $len i32) (result i32)
+    (local $short i32)
+    (local.set $short
+      (i32.sub
+        (i32.shr_u (i32.add (i32.add (local.get $len) (i32.const 1024)) (i32.const 65535))
+          (i32.const 16))
+        (memory.size)))
+    (if (i32.gt_s (local.get $short) (i32.const 0))
+      (then (drop (memory.grow (local.get $short)))))
+    (i32.const 1024))
+  (data (i32.const 16) "{\"error\":\"fx_unavailable\"}")
+  (data (i32.const 64) "fx")
+  (data (i32.const 128) "rate")
+  (data (i32.const 256) "{\"quote\":1299,\"currency\":\"EUR\"}")
+  (func (export "handle_quote") (param $p i32) (param $n i32) (result i64)
+    (local $r i64)
+    (memory.copy (i32.const 16384) (local.get $p) (local.get $n))
+    (local.set $r (call $call (i32.const 64) (i32.const 2) (i32.const 128) (i32.const 4) (i32.const 16384) (local.get $n)))
+    (if (i64.lt_s (local.get $r) (i64.const 0)) (then (return (i64.or (i64.shl (i64.const 16) (i64.const 32)) (i64.const 26)))))
+    (i64.or (i64.shl (i64.const 256) (i64.const 32)) (i64.const 31)))
+)
