@@ -10,7 +10,11 @@
 //! gateway retry (`gateway_try` after the first) another; a call's first try (`call_start`)
 //! and each of its retries (`call_retry`) is a send to the callee, on the path of the client
 //! request that caused the calling invocation (followed through `invocation_start`'s cause
-//! and source). Not exercised when no request was retried: then nothing was amplified.
+//! and source). A message a path's invocation publishes carries the path on: each delivery
+//! of it that starts a consumer's invocation is a send to that consumer (a redelivery a retry;
+//! a duplication fault's copy, like a call's wire copy, not counted). Not exercised when no
+//! request was retried and none reached a service twice on its path: then nothing was
+//! amplified.
 
 use std::collections::BTreeMap;
 
@@ -49,6 +53,8 @@ struct Seen<'a> {
     inv_root: BTreeMap<u64, u64>,
     /// Call → (client request at its root, callee service).
     call_root: BTreeMap<u64, (u64, &'a str)>,
+    /// Message → the client request at the root of the invocation that published it.
+    msg_root: BTreeMap<u64, u64>,
     /// (root, service) → requests sent to the service on that path.
     sends: BTreeMap<(usize, &'a str), u64>,
     /// (root, service) → when the cumulative ratio first passed the threshold.
@@ -105,7 +111,9 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                     }
                 }
             }
-            TraceEvent::InvocationStart { inv, req, cause, source, .. } => {
+            TraceEvent::InvocationStart {
+                inv, req, service, cause, source, attempt, copy, ..
+            } => {
                 let root = match &**cause {
                     "client" => Some(*req),
                     "call" => seen
@@ -113,10 +121,21 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                         .get(req)
                         .copied()
                         .or_else(|| seen.call_root.get(source).map(|(r, _)| *r)),
+                    "message" => seen.msg_root.get(source).copied(),
                     _ => None,
                 };
                 if let Some(root) = root {
                     seen.inv_root.insert(*inv, root);
+                    if cause == "message" && *copy == 0 {
+                        // Delivery attempts count from 1: a later one is a redelivery.
+                        seen.retries += u64::from(*attempt > 1);
+                        seen.send(root, service, t, max);
+                    }
+                }
+            }
+            TraceEvent::Publish { msg, inv, .. } => {
+                if let Some(&root) = seen.inv_root.get(inv) {
+                    seen.msg_root.insert(*msg, root);
                 }
             }
             TraceEvent::CallStart { call, inv, service, .. } => {

@@ -83,6 +83,63 @@ fn nothing_retried_is_not_exercised() {
     assert_eq!(v.status, Status::NotExercised, "{v:#?}");
 }
 
+/// A message a path publishes carries the path on: its deliveries to the consumer are sends
+/// (redeliveries retries), so a broker redelivering into a failing consumer is a storm on the
+/// client request's path; a duplication fault's copy is not counted, as a call's wire copy is
+/// not.
+#[test]
+fn redeliveries_of_a_message_the_path_published_amplify_it() {
+    let delivery = |inv: u64, attempt: u32, copy: u32| match start(inv, 0, "c", "message", 7) {
+        TraceEvent::InvocationStart {
+            inv,
+            req,
+            service,
+            endpoint,
+            replica,
+            instance,
+            fresh,
+            cause,
+            source,
+            group,
+            idem_key,
+            input,
+            ..
+        } => TraceEvent::InvocationStart {
+            inv,
+            req,
+            service,
+            endpoint,
+            replica,
+            instance,
+            fresh,
+            cause,
+            source,
+            group,
+            attempt,
+            copy,
+            idem_key,
+            input,
+        },
+        _ => unreachable!(),
+    };
+    let mut ev = vec![
+        arrival(1, "a"),
+        start(1, 1, "a", "client", 1),
+        TraceEvent::Publish { channel: "jobs", msg: 7, inv: 1, body: Default::default() },
+    ];
+    for attempt in 1..=12 {
+        ev.push(delivery(100 + u64::from(attempt), attempt, 0));
+    }
+    ev.push(delivery(200, 3, 1));
+    let v = judge(&ev);
+    assert_eq!(v.status, Status::Failed, "{v:#?}");
+    assert!(v.findings[0].contains("reached c 12.0 times each"), "{:?}", v.findings);
+    assert!(v.notes.iter().any(|n| n == "11 retries sent"), "{:?}", v.notes);
+    // Delivered once: one send, nothing amplified.
+    let v = judge(&ev[..4]);
+    assert_eq!(v.status, Status::NotExercised, "{v:#?}");
+}
+
 /// Fan-out alone multiplies as retries do: eleven calls to `b` per client request are judged
 /// (and fail above 10) with no retry at all, as they are once a retry is added.
 #[test]
