@@ -331,6 +331,8 @@ pub enum TraceEvent<S = String> {
         group: S,
         attempt: u32,
         outcome: S,
+        /// The delivery's request (the one a `rejected` line names when a replica refused it).
+        req: u64,
     },
     /// A client started journey instance `id` (ids count from 1 in start order).
     JourneyStart {
@@ -811,13 +813,16 @@ impl<S> TraceEvent<S> {
                     capacity: *capacity,
                 }
             }
-            TraceEvent::Nacked { channel, msg, group, attempt, outcome } => TraceEvent::Nacked {
-                channel: f(channel),
-                msg: *msg,
-                group: f(group),
-                attempt: *attempt,
-                outcome: f(outcome),
-            },
+            TraceEvent::Nacked { channel, msg, group, attempt, outcome, req } => {
+                TraceEvent::Nacked {
+                    channel: f(channel),
+                    msg: *msg,
+                    group: f(group),
+                    attempt: *attempt,
+                    outcome: f(outcome),
+                    req: *req,
+                }
+            }
             TraceEvent::JourneyStart { journey, id } => {
                 TraceEvent::JourneyStart { journey: f(journey), id: *id }
             }

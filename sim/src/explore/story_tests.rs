@@ -528,6 +528,7 @@ fn every_kind() -> Vec<TraceEvent<&'static str>> {
             group: "mailer",
             attempt: 2,
             outcome: "guest-fault",
+            req: 12,
         },
         TraceEvent::OomKilled {
             inv: 12,

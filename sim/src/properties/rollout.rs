@@ -14,7 +14,10 @@
 //!   what the caller finally got counts, as a user of the system sees it. Nor does a request
 //!   (or call) one of whose tries a fault lost — dropped at a crashed replica, with a crashed
 //!   node, or by the network (`dropped` lines): its retry was defeated by the fault, which
-//!   would have failed it without the rollout (the notes count these);
+//!   would have failed it without the rollout (the notes count these). A message delivery a
+//!   retiring replica refused (`nacked`, naming the delivery's request) fails the message on
+//!   an at-most-once channel, which never delivers it again, and on an at-least-once channel
+//!   if it is dead-lettered; acknowledged later, a redelivery recovered it;
 //! - (b) its invocation ran the new version and did not answer (a guest fault, a contract
 //!   violation, an unexpected application error, an OOM kill) — except an application error
 //!   after one of its host operations failed for want of an answer (`op_timeout`: a store,
@@ -39,6 +42,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use fusebench_model::Scenario;
+use fusebench_model::scenario::Delivery;
 
 use super::{Judged, Verdict, each_event, unreadable};
 use crate::time::SimTime;
@@ -63,6 +67,9 @@ struct Refusals {
     by_req: BTreeMap<u64, Refused>,
     /// A call → the refusals of its attempts.
     by_call: BTreeMap<u64, Refused>,
+    /// A message on an at-least-once channel, for one consumer group → the refusals of its
+    /// deliveries, until it is acknowledged (recovered) or dead-lettered.
+    by_msg: BTreeMap<(u64, String), Refused>,
     /// Refused tries of client requests that got a good answer in the end.
     recovered: u32,
     /// Client requests (keyed as `by_req`) and call attempts' requests a fault lost a try of.
@@ -130,7 +137,8 @@ impl Refusals {
     /// Refusals whose request ended well (retried), or had not ended by the run's end (a
     /// call that got its answer leaves no line saying so).
     fn unfailed(&self) -> u32 {
-        self.recovered + self.by_req.values().chain(self.by_call.values()).map(|r| r.n).sum::<u32>()
+        let open = self.by_req.values().chain(self.by_call.values()).chain(self.by_msg.values());
+        self.recovered + open.map(|r| r.n).sum::<u32>()
     }
 }
 
@@ -171,6 +179,12 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     let mut cut_off_errors = 0u64;
     let mut on_new = 0u64;
     let mut refusals = Refusals::default();
+    let at_most_once: BTreeSet<&str> = s
+        .channels
+        .iter()
+        .filter(|c| c.delivery != Delivery::AtLeastOnce)
+        .map(|c| c.name.as_str())
+        .collect();
     let mut violations: Vec<(SimTime, String, String)> = Vec::new();
     let mut end = SimTime::ZERO;
     let read = each_event(run, |line| {
@@ -255,6 +269,41 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                             r.first
                         ),
                         format!("call:{call}"),
+                    ));
+                }
+            }
+            TraceEvent::Nacked { channel, msg, group, req, .. } => {
+                let Some(r) = refusals.by_req.remove(req) else { return };
+                if !at_most_once.contains(&**channel) {
+                    refusals.by_msg.entry((*msg, group.to_string())).or_default().add(r);
+                    return;
+                }
+                violations.push((
+                    line.t,
+                    format!(
+                        "message {msg} on at-most-once channel `{channel}` was lost for group `{group}` at {ms:.1} ms: {}, and it is never delivered again",
+                        r.first
+                    ),
+                    format!("msg:{msg}"),
+                ));
+            }
+            TraceEvent::Acked { msg, group, .. } => {
+                if let Some(r) = refusals.by_msg.remove(&(*msg, group.to_string())) {
+                    refusals.recovered += r.n;
+                }
+            }
+            TraceEvent::Dropped { what, id, to, reason, .. }
+                if what == "message" && reason == "dead-lettered" =>
+            {
+                if let Some(r) = refusals.by_msg.remove(&(*id, to.to_string())) {
+                    let told = r.told();
+                    violations.push((
+                        line.t,
+                        format!(
+                            "message {id} was dead-lettered for group `{to}` at {ms:.1} ms: {}, the broker still delivering it there {told}",
+                            r.first
+                        ),
+                        format!("msg:{id}"),
                     ));
                 }
             }

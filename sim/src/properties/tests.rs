@@ -381,6 +381,7 @@ fn no_loss_tells_a_refused_message_from_one_still_pending() {
         group: "g",
         attempt: 1,
         outcome: "contract-violation",
+        req: 11,
     };
     let (s, mut run) = run_with(&[nack]);
     run.unacked = vec![("ch".into(), 3, "g".into()), ("ch".into(), 4, "g".into())];

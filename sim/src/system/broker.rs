@@ -12,7 +12,7 @@ use fusebench_model::scenario::Delivery;
 use super::Sim;
 use super::balancer::Caller;
 use super::event::Event;
-use super::ids::{ChannelId, Counter, GroupId, InvId, MsgId, OpId};
+use super::ids::{ChannelId, Counter, GroupId, InvId, MsgId, OpId, ReqId};
 use super::network::combined_chance;
 use super::requests::{Origin, Request};
 use super::storeops::OpState;
@@ -243,6 +243,7 @@ impl Sim {
 
     pub(crate) fn on_consumer_reply(
         &mut self,
+        req: ReqId,
         msg: MsgId,
         group: GroupId,
         attempt: u32,
@@ -262,6 +263,7 @@ impl Sim {
                         group: &g.name,
                         attempt,
                         outcome: outcome.name(),
+                        req: req.0,
                     },
                 );
             }

@@ -245,7 +245,7 @@ impl Sim {
             }
             Origin::Message { msg, group, attempt } => {
                 self.requests.settle(req);
-                self.on_consumer_reply(msg, group, attempt, outcome);
+                self.on_consumer_reply(req, msg, group, attempt, outcome);
             }
         }
     }

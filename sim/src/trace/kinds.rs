@@ -46,7 +46,7 @@ macro_rules! with_trace_kinds {
             CallFailed "call_failed" { call, attempt, inv, req, target, reason, gave_up }
             OpTimeout "op_timeout" { inv, target }
             OomKilled "oom_killed" { inv, service, replica, node, bytes, others, capacity }
-            Nacked "nacked" { channel, msg, group, attempt, outcome }
+            Nacked "nacked" { channel, msg, group, attempt, outcome, req }
             JourneyStart "journey_start" { journey, id }
             JourneyStep "journey_step" { id, step, name, req }
             JourneyEnd "journey_end" { journey, id, outcome, step, steps, latency_ns, reason }

@@ -189,6 +189,7 @@ pub(super) fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
             group: s(47),
             attempt: n.small,
             outcome: s(48),
+            req: n.big / 5,
         },
         TraceEvent::OomKilled {
             inv: n.big,

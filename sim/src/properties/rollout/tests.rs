@@ -1060,3 +1060,66 @@ fn an_application_error_after_a_fault_cut_an_invocation_off_is_the_fault_s() {
     ];
     assert_eq!(judge(gave_up, "app-error").status, Status::Held);
 }
+
+/// A delivery a retiring replica refused (`rejected`, then `nacked` naming the delivery's
+/// request): on an at-most-once channel the message is lost — the rollout failed it — while
+/// on an at-least-once one a redelivery that is acknowledged recovers it and a dead-lettering
+/// fails it.
+#[test]
+fn a_message_delivery_a_retiring_replica_refused_is_judged_by_the_message_s_fate() {
+    let consumer = "  [[service.subscribe]]\n  channel = \"jobs\"\n  endpoint = \"get\"";
+    let design_with = |delivery: &str| {
+        let bus = format!(
+            "[[store]]\nname = \"bus\"\nkind = \"broker\"\nnodes = [\"a\"]\n[[channel]]\nname = \"jobs\"\nkind = \"queue\"\nbroker = \"bus\"\ndelivery = \"{delivery}\"\n{}",
+            rollout("rolling", "")
+        );
+        design(3, 100, consumer, &bus)
+    };
+    let refused = |req: u64, msg: u64| {
+        [
+            TraceEvent::Rejected { req, service: "cat", replica: 1, reason: "replica not running" },
+            TraceEvent::Nacked {
+                channel: "jobs",
+                msg,
+                group: "cat",
+                attempt: 1,
+                outcome: "rejected",
+                req,
+            },
+        ]
+    };
+    let judge = |s: &Scenario, after: &[TraceEvent<&'static str>]| {
+        let mut events = retiring_one();
+        events.extend(refused(20, 4));
+        events.extend(after.iter().cloned());
+        events.extend([inv(3, 12, "cat", 2, "client", 12), end(3, "ok")]);
+        let (_, run) = super::super::tests::run_with(&events);
+        super::check(s, &Judged::of(&run))
+    };
+    let v = judge(&design_with("at-most-once"), &[]);
+    assert_eq!(v.status, Status::Failed, "{v:#?}");
+    assert!(
+        v.findings[0]
+            .starts_with("message 4 on at-most-once channel `jobs` was lost for group `cat`"),
+        "{:?}",
+        v.findings
+    );
+    assert!(v.findings[0].contains("replica 1 of `cat`, which the rollout was retiring"));
+    assert_eq!(v.subjects, vec!["msg:4".to_owned()]);
+
+    let s = design_with("at-least-once");
+    let acked = TraceEvent::Acked { channel: "jobs", msg: 4, group: "cat" };
+    let v = judge(&s, &[acked]);
+    assert_eq!(v.status, Status::Held, "{v:#?}");
+    assert!(v.notes.iter().any(|n| n.starts_with("1 tr(ies) refused")), "{:?}", v.notes);
+    let dead = TraceEvent::Dropped {
+        what: "message",
+        id: 4,
+        from: "jobs",
+        to: "cat",
+        reason: "dead-lettered",
+    };
+    let v = judge(&s, &[dead]);
+    assert_eq!(v.status, Status::Failed, "{v:#?}");
+    assert!(v.findings[0].starts_with("message 4 was dead-lettered for group `cat`"), "{v:#?}");
+}
