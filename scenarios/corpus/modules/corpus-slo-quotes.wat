@@ -1,6 +1,6 @@
 ;; SLO mutation corpus-slo-cacheless-hot-path: `quotes.quote`, at the edge, reads the exchange
 ;; rate `rate/<pair>` from store `fx-db` in a distant cloud region on every request (no cache
-;; in front of it) and answers the stored rate, or {"error":"not_found"} /
+;; in front of it) and answers the stored quote (a JSON object), or {"error":"not_found"} /
 ;; {"error":"storage_unavailable"}. Hand-written: this file is the module (guests/ABI.md).
 (module
   (import "fusebench" "kv_get" (func $kv_get (param i32 i32 i32 i32) (result i64)))
