@@ -417,7 +417,7 @@ fn the_format_of_every_kind_is_pinned() {
         r#"{"t":32000,"ev":"run_end","events":42}"#,
         r#"{"t":33000,"ev":"limit_hit","inv":42,"service":"c","limit":"d","count":3}"#,
         r#"{"t":34000,"ev":"call_failed","call":42,"attempt":3,"inv":21,"req":14,"target":"e","reason":"f","gave_up":true}"#,
-        r#"{"t":35000,"ev":"nacked","channel":"g","msg":42,"group":"h","attempt":3,"outcome":"i"}"#,
+        r#"{"t":35000,"ev":"nacked","channel":"g","msg":42,"group":"h","attempt":3,"outcome":"i","req":8}"#,
         r#"{"t":36000,"ev":"oom_killed","inv":42,"service":"a","replica":3,"node":"b","bytes":42,"others":21,"capacity":14}"#,
         r#"{"t":37000,"ev":"journey_start","journey":"j","id":42}"#,
         r#"{"t":38000,"ev":"journey_step","id":42,"step":3,"name":"a","req":21}"#,
