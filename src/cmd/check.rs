@@ -155,7 +155,7 @@ impl PropertyOut {
     }
 
     fn passed(&self) -> bool {
-        matches!(self.status, Status::Held | Status::NotExercised)
+        self.status.passed()
     }
 }
 

@@ -1,6 +1,6 @@
 //! Every property over every explored case: where it held, failed, was not exercised or could
-//! not be judged, and where it was not judged at all and why. The report's verdict for a property is this summary,
-//! never one case's: a property that failed in any case is failed.
+//! not be judged, and where it was not judged at all and why. The report's verdict for a
+//! property is this summary, never one case's: a property that failed in any case is failed.
 
 use serde::Serialize;
 
@@ -52,15 +52,15 @@ impl PropertySummary {
     /// Judged, and not violated in any case.
     #[must_use]
     pub fn passed(&self) -> bool {
-        matches!(self.status, Status::Held | Status::NotExercised)
+        self.status.passed()
     }
 
     /// One line: the cases per outcome, e.g. "failed in 2 of 16 cases (first: case 5), held in
     /// 9, not exercised in 5".
     #[must_use]
     pub fn counts(&self) -> String {
-        let judged = self.held.len() + self.failed.len() + self.not_exercised.len();
-        let judged = judged + self.errors.len();
+        let judged =
+            self.held.len() + self.failed.len() + self.not_exercised.len() + self.errors.len();
         let mut parts = Vec::new();
         if let Some(first) = self.failed.first() {
             parts.push(format!(

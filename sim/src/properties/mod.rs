@@ -140,6 +140,15 @@ pub enum Status {
     Error,
 }
 
+impl Status {
+    /// Judged and not violated (held, or not exercised): what a pass/fail exit code is
+    /// decided on. A property that could not be judged did not pass.
+    #[must_use]
+    pub fn passed(self) -> bool {
+        matches!(self, Status::Held | Status::NotExercised)
+    }
+}
+
 /// The outcome of one property on one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
@@ -197,11 +206,10 @@ impl Verdict {
         }
     }
 
-    /// Judged and not violated (held, or not exercised): what a pass/fail exit code is
-    /// decided on. A property that could not be judged did not pass.
+    /// Judged and not violated in this run ([`Status::passed`]).
     #[must_use]
     pub fn passed(&self) -> bool {
-        matches!(self.status, Status::Held | Status::NotExercised)
+        self.status.passed()
     }
 
     /// Violated in this run.

@@ -27,6 +27,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
     let mut findings = Vec::new();
     let mut notes = Vec::new();
     let mut subjects = Vec::new();
+    let mut judged = false;
     for v in &r.slos {
         let actual = v.actual.map_or_else(|| "no data".to_owned(), |a| v.objective.show_value(a));
         let line = format!(
@@ -37,14 +38,17 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
         );
         if !reached(&v.endpoint) {
             notes.push(format!("{line} (no request reached it: not judged)"));
-        } else if v.verdict == report::SloStatus::Fail {
+            continue;
+        }
+        judged = true;
+        if v.verdict == report::SloStatus::Fail {
             findings.push(line);
             subjects.extend(v.endpoint.split('.').next().map(str::to_owned));
         } else {
             notes.push(line);
         }
     }
-    if r.slos.iter().all(|v| !reached(&v.endpoint)) {
+    if !judged {
         let mut v = Verdict::not_exercised(ID, "no request reached an endpoint with an SLO");
         v.notes.extend(notes);
         return v;

@@ -509,14 +509,14 @@ impl Sim {
         let c = self.calls.table.remove(&call).expect("a refused call has a record");
         let outcome = refusal.outcome();
         if let Parent::Inv(inv) = c.parent {
-            let spec = self.world.service(c.service);
-            let target = format!("{}.{}", spec.name, spec.endpoint(c.endpoint).name);
+            // `service.endpoint`, as the trace names a call's target.
+            let target = self.world.service(c.service).endpoint(c.endpoint).metric_key.as_str();
             let e = TraceEvent::CallFailed {
                 call: call.0,
                 attempt: c.attempt,
                 inv: inv.0,
                 req: req.0,
-                target: target.as_str(),
+                target,
                 reason: outcome.name(),
                 gave_up: true,
             };
@@ -558,8 +558,8 @@ impl Sim {
         let outcome =
             if past && self.calls.table[&call].route_timeout { Outcome::Timeout } else { outcome };
         if let Parent::Inv(inv) = parent {
-            let spec = self.world.service(service);
-            let target = format!("{}.{}", spec.name, spec.endpoint(endpoint).name);
+            // `service.endpoint`, as the trace names a call's target.
+            let target = self.world.service(service).endpoint(endpoint).metric_key.as_str();
             let sent = self.calls.table[&call].sent;
             self.trace.emit(
                 now,
@@ -568,7 +568,7 @@ impl Sim {
                     attempt,
                     inv: inv.0,
                     req: sent.map_or(0, |r| r.0),
-                    target: &target,
+                    target,
                     reason,
                     gave_up,
                 },
