@@ -8,6 +8,10 @@ use std::sync::OnceLock;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+mod exact;
+
+pub use exact::TargetBucket;
+
 /// Latency histograms record microseconds from 1 µs to one hour, 3 significant digits.
 fn new_histogram() -> Histogram<u64> {
     // Bounds are constants that hdrhistogram accepts; failure would be a programming error.
@@ -145,6 +149,9 @@ pub struct EndpointStats {
     /// what throughput counts, so answers the drain gives after the workload stopped do not
     /// raise a rate taken over the workload's duration.
     pub successes_in_workload: Option<u64>,
+    /// The successes' latencies in the buckets of the endpoint's latency targets, value by
+    /// value: percentiles there are read exactly ([`EndpointStats::latency_summary`]).
+    pub targets: Vec<TargetBucket>,
 }
 
 impl Default for EndpointStats {
@@ -154,6 +161,7 @@ impl Default for EndpointStats {
             latency_all: new_histogram(),
             outcomes: BTreeMap::new(),
             successes_in_workload: None,
+            targets: Vec::new(),
         }
     }
 }
@@ -176,6 +184,8 @@ pub(crate) struct EndpointRecord {
     interval_errors: u64,
     /// Successes when the workload ended ([`EndpointStats::successes_in_workload`]).
     in_workload: Option<u64>,
+    /// The buckets of the endpoint's latency targets ([`EndpointStats::targets`]).
+    targets: Vec<TargetBucket>,
 }
 
 impl Default for EndpointRecord {
@@ -188,18 +198,26 @@ impl Default for EndpointRecord {
             interval_count: 0,
             interval_errors: 0,
             in_workload: None,
+            targets: Vec::new(),
         }
     }
 }
 
 impl EndpointRecord {
+    /// A record that also counts the successes' latencies in `targets` value by value.
+    pub(crate) fn with_targets(targets: Vec<TargetBucket>) -> Self {
+        EndpointRecord { targets, ..EndpointRecord::default() }
+    }
+
     /// A client-observed outcome: successes go into the latency histograms.
     pub(crate) fn record(&mut self, outcome: Outcome, latency_nanos: u64) {
         self.outcomes[outcome as usize] += 1;
         self.interval_count += 1;
         if outcome.is_success() {
             record_micros(&mut self.latency, latency_nanos);
-            self.interval.record(micros(latency_nanos));
+            let micros = micros(latency_nanos);
+            self.interval.record(micros);
+            self.targets.iter_mut().for_each(|b| b.record(micros));
         } else {
             record_micros(&mut self.failed, latency_nanos);
             self.interval_errors += 1;
@@ -218,6 +236,7 @@ impl EndpointRecord {
             latency_all,
             outcomes,
             successes_in_workload: self.in_workload,
+            targets: self.targets.clone(),
         }
     }
 
@@ -335,6 +354,13 @@ impl EndpointStats {
     #[must_use]
     pub fn successes(&self) -> u64 {
         self.outcomes.iter().filter(|(o, _)| o.is_success()).map(|(_, n)| n).sum()
+    }
+
+    /// The successes' latency summary, its percentiles read exactly where they fall in the
+    /// bucket of a latency target (`metrics/exact.rs`): what the endpoint's SLO judges.
+    #[must_use]
+    pub fn latency_summary(&self) -> LatencySummary {
+        LatencySummary::with_targets(&self.latency, &self.targets)
     }
 }
 
@@ -613,9 +639,16 @@ pub struct LatencySummary {
 }
 
 impl LatencySummary {
+    /// The summary of `h`, its percentiles the tops of their buckets.
     #[must_use]
     pub fn of(h: &Histogram<u64>) -> Self {
-        let q = |p: f64| if h.is_empty() { 0.0 } else { h.value_at_quantile(p) as f64 / 1e3 };
+        LatencySummary::with_targets(h, &[])
+    }
+
+    /// The summary of `h`, a percentile exact where it falls in one of `targets` (which saw
+    /// every value `h` counted in them).
+    fn with_targets(h: &Histogram<u64>, targets: &[TargetBucket]) -> Self {
+        let q = |p: f64| exact::quantile(h, targets, p).map_or(0.0, |v| v as f64 / 1e3);
         LatencySummary {
             count: h.len(),
             mean_ms: if h.is_empty() { 0.0 } else { h.mean() / 1e3 },

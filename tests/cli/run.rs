@@ -227,3 +227,47 @@ fn a_missed_slo_exits_1_and_a_met_one_0() {
         assert!(!stderr(&o).contains("SLO missed"), "{}", stderr(&o));
     }
 }
+
+/// A latency target that every answer meets to the microsecond is met, and one a microsecond
+/// stricter is missed: the judged percentiles are the nearest-rank percentiles of the trace's
+/// `response` latencies (whole µs) where they fall in a target's histogram bucket — not the
+/// bucket's top, 50.207 ms, which no answer took and which missed both targets before.
+#[test]
+fn a_latency_target_met_to_the_microsecond_is_met_and_one_microsecond_stricter_is_missed() {
+    let design = "scenarios/corpus/correct/corpus-slo-fixed-window.toml";
+    let dir = scratch("exact-target");
+    let o = fusebench(&["run", design, "--out", dir.to_str().expect("utf-8 path")]);
+    assert_eq!(code(&o), 0, "stdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o));
+    let report = json(&dir.join("report.json"));
+    let mut micros: Vec<u64> = trace::read(&read(&dir.join("trace.jsonl")))
+        .map(|l| l.unwrap_or_else(|e| panic!("trace.jsonl: {e}")))
+        .filter_map(|l| match l.event {
+            TraceEvent::Response { outcome, latency_ns, .. } if outcome == "ok" => {
+                Some(latency_ns / 1_000)
+            }
+            _ => None,
+        })
+        .collect();
+    micros.sort_unstable();
+    assert!(micros.len() > 100, "{} answers", micros.len());
+    let nearest_rank = |p: f64| micros[((p * micros.len() as f64).ceil() as usize).max(1) - 1];
+    assert_eq!((nearest_rank(0.5), nearest_rank(0.99)), (50_200, 50_200), "the design's claim");
+    for v in report["slos"].as_array().expect("slos") {
+        let p = if v["objective"] == "p50_ms" { 0.5 } else { 0.99 };
+        if v["objective"] != "availability" {
+            assert_eq!(v["actual"].as_f64(), Some(nearest_rank(p) as f64 / 1e3), "{v}");
+        }
+        assert_eq!(v["verdict"], "pass", "{v}");
+    }
+
+    let text = std::fs::read_to_string(root().join(design)).expect("the design reads");
+    let stricter = text.replace("p50_ms = 50.2", "p50_ms = 50.199");
+    assert_ne!(stricter, text);
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("exact-target-stricter.toml");
+    std::fs::write(&path, stricter).expect("written");
+    let o = fusebench(&["run", path.to_str().expect("utf-8 path")]);
+    assert_eq!(code(&o), 1, "stdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("SLO missed: authorizer.authorize p50 ≤ 50.199 ms"), "{err}");
+    assert!(!err.contains("p99"), "the p99 target is still met: {err}");
+}

@@ -504,7 +504,7 @@ impl Report {
                         e.successes_in_workload.unwrap_or(successes),
                         duration_s,
                     ),
-                    latency: LatencySummary::of(&e.latency),
+                    latency: e.latency_summary(),
                     latency_all: LatencySummary::of(&e.latency_all),
                     outcomes: e.outcomes.iter().map(|(o, n)| (o.name().to_owned(), *n)).collect(),
                     latency_cdf: cdf_points(&e.latency),

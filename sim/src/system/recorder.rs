@@ -8,16 +8,18 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 
 use super::ids::{ChannelId, EndpointId, ServiceId, StoreId};
-use super::world::World;
+use super::world::{EndpointSpec, World};
 use crate::metrics::{
     ActivatorWaits, CacheStats, ChannelStats, EndpointRecord, Metrics, ReplicaStats, Sample,
-    ServiceSample, ServiceStats, StoreStats, lag_histogram, record_lag,
+    ServiceSample, ServiceStats, StoreStats, TargetBucket, lag_histogram, record_lag,
 };
 
 #[derive(Debug)]
 pub(crate) struct Recorder {
     /// Per service, per endpoint.
     endpoints: Vec<Vec<Option<EndpointRecord>>>,
+    /// Per service, per endpoint: the buckets of its latency targets, empty.
+    latency_targets: Vec<Vec<Vec<TargetBucket>>>,
     /// The workload has ended ([`Recorder::close_workload`]).
     workload_over: bool,
     services: Vec<Option<ServiceStats>>,
@@ -59,6 +61,16 @@ impl Recorder {
             (world.services.len(), world.stores.len(), world.channels.len());
         Recorder {
             endpoints: world.services.iter().map(|s| nones(s.endpoints.len())).collect(),
+            latency_targets: world
+                .services
+                .iter()
+                .map(|s| {
+                    let targets = |e: &EndpointSpec| {
+                        TargetBucket::of_targets(e.latency_targets_ms.iter().copied())
+                    };
+                    s.endpoints.iter().map(targets).collect()
+                })
+                .collect(),
             services: nones(services),
             interval_fuel: nones(services),
             caches: nones(stores),
@@ -84,8 +96,9 @@ impl Recorder {
     /// Client-observed statistics of a public endpoint.
     pub(crate) fn endpoint(&mut self, s: ServiceId, e: EndpointId) -> &mut EndpointRecord {
         let over = self.workload_over;
+        let targets = &self.latency_targets[s.index()][e.index()];
         self.endpoints[s.index()][e.index()].get_or_insert_with(|| {
-            let mut record = EndpointRecord::default();
+            let mut record = EndpointRecord::with_targets(targets.clone());
             if over {
                 record.close_workload();
             }

@@ -60,6 +60,9 @@ pub(crate) struct EndpointSpec {
     pub(crate) response: Shape,
     /// `service.endpoint`, the key of its client-side metrics.
     pub(crate) metric_key: String,
+    /// The `p50_ms` and `p99_ms` targets of its SLOs: their buckets' latencies are counted
+    /// value by value (`metrics/exact.rs`).
+    pub(crate) latency_targets_ms: Vec<f64>,
     /// The request field naming a logical request across retries (traced with every
     /// invocation, so idempotence can group requests by it).
     pub(crate) idempotency_key: Option<String>,
@@ -470,6 +473,14 @@ impl World {
                     request: e.request.clone(),
                     response: e.response.clone(),
                     metric_key: format!("{}.{}", x.name, e.name),
+                    latency_targets_ms: s
+                        .quality
+                        .slos
+                        .iter()
+                        .filter(|slo| slo.service.name == x.name && slo.endpoint.name == e.name)
+                        .flat_map(|slo| [slo.p50_ms, slo.p99_ms])
+                        .flatten()
+                        .collect(),
                     idempotency_key: e.idempotency_key.clone(),
                     expected_errors: e.expected_errors.clone(),
                     effects: e.effects.iter().map(|f| effect_spec(s, f)).collect(),
