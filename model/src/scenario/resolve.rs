@@ -22,6 +22,22 @@ fn duplicates<'a>(cx: &mut Cx<'_>, kind: &str, items: impl IntoIterator<Item = (
     }
 }
 
+/// `gateway` names the API gateway wherever a service name could stand: its mesh identity in
+/// authorization `from` lists and mTLS, the client side of the coupling graph, a call's
+/// `caller` in the trace. A service of that name would be taken for it (allowed where the
+/// gateway is, coupled to every public endpoint), so it is refused.
+fn reserved_service_names(cx: &mut Cx<'_>, s: &Scenario) {
+    for x in s.services.iter().filter(|x| x.name == crate::scenario::GATEWAY_IDENTITY) {
+        cx.error_hint(
+            "parse.reserved-name",
+            x.span,
+            "service.name",
+            "a service cannot be named `gateway`: the name stands for the API gateway (its mesh identity, the caller of public endpoints)",
+            Some("rename the service, e.g. `edge-router`; the API gateway itself is the `[gateway]` table".to_owned()),
+        );
+    }
+}
+
 /// Checks that `r` names one of `known`; reports it (with a hint) otherwise.
 /// [`expect`], for the mesh's modules.
 pub(crate) fn expect_name(
@@ -64,6 +80,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, s: &Scenario) {
     duplicates(cx, "context", s.contexts.iter().map(|c| (c.name.as_str(), c.span)));
     duplicates(cx, "node", s.nodes.iter().map(|n| (n.name.as_str(), n.span)));
     duplicates(cx, "service", s.services.iter().map(|x| (x.name.as_str(), x.span)));
+    reserved_service_names(cx, s);
     duplicates(cx, "store", s.stores.iter().map(|x| (x.name.as_str(), x.span)));
     duplicates(cx, "channel", s.channels.iter().map(|x| (x.name.as_str(), x.span)));
     duplicates(cx, "library", s.libraries.iter().map(|x| (x.name.as_str(), x.span)));

@@ -123,6 +123,23 @@ fn dangling_references_and_duplicates_are_errors() {
     assert!(msgs.iter().any(|m| m.contains("unknown endpoint of `orders` `create`")), "{msgs:?}");
 }
 
+/// `gateway` is the API gateway's name in authorization `from` lists, mTLS and the coupling
+/// graph: a service of that name would be taken for it, so it is refused where it is named.
+#[test]
+fn a_service_cannot_take_the_gateway_s_name() {
+    let named = |name: &str| {
+        MINIMAL
+            .replace("name = \"orders\"", &format!("name = \"{name}\""))
+            .replace("service = \"orders\"", &format!("service = \"{name}\""))
+    };
+    assert_eq!(errors(&named("api-gateway")), []);
+    let errs = errors(&named("gateway"));
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].code, "parse.reserved-name");
+    assert_eq!(errs[0].field.as_deref(), Some("service.name"));
+    assert_eq!(errs[0].location.as_ref().map(|l| l.line), Some(24), "{errs:?}");
+}
+
 #[test]
 fn out_of_range_and_wrong_types_name_the_field() {
     let text = MINIMAL
