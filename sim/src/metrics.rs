@@ -386,6 +386,18 @@ pub struct ServiceStats {
     pub sojourn_nanos: u128,
     /// ∫ (requests in the service) dt, in request·nanoseconds: L = occupancy / run time.
     pub occupancy: u128,
+    /// CPU nanoseconds of demand that slices a crash cut short never received (`busy_nanos`
+    /// counts a slice's whole demand when it starts).
+    #[serde(skip)]
+    pub cpu_cancelled_nanos: u64,
+    /// When the workload ended: the CPU time the service's slices had received (`busy_nanos`
+    /// less what crashes cancelled and what running slices were still owed), and `occupancy`
+    /// up to then — what the report's utilisation and L are taken over, so work the drain
+    /// finishes does not count against the workload's duration. `None` before it ends.
+    #[serde(skip)]
+    pub cpu_in_workload_nanos: Option<u64>,
+    #[serde(skip)]
+    pub occupancy_in_workload: Option<u128>,
     /// Replica cold starts (`cold_start = "module"`) and, per endpoint, what waiting in a
     /// scale-to-zero service's activator cost; absent for other services.
     #[serde(skip_serializing_if = "ColdStarts::is_empty")]
@@ -442,6 +454,32 @@ impl ServiceStats {
             u128::from(self.in_system) * u128::from(now_nanos.saturating_sub(self.last_change));
         self.last_change = now_nanos;
         self.in_system = self.in_system.saturating_add_signed(delta);
+    }
+
+    /// The workload ended at `now_nanos`, when the service's running slices were still owed
+    /// `owed_nanos` of CPU: see [`ServiceStats::cpu_in_workload_nanos`].
+    pub(crate) fn close_workload(&mut self, now_nanos: u64, owed_nanos: u64) {
+        self.cpu_in_workload_nanos =
+            Some(self.busy_nanos.saturating_sub(self.cpu_cancelled_nanos + owed_nanos));
+        self.occupancy_in_workload = Some(self.occupancy_until(now_nanos));
+    }
+
+    /// CPU time received during the workload (all of it received so far while it runs).
+    #[must_use]
+    pub fn cpu_in_workload(&self) -> u64 {
+        self.cpu_in_workload_nanos
+            .unwrap_or_else(|| self.busy_nanos.saturating_sub(self.cpu_cancelled_nanos))
+    }
+
+    /// Mean number of requests in the service over the workload, lasting `duration_nanos`
+    /// (over [0, `duration_nanos`] while it runs).
+    #[must_use]
+    pub fn mean_in_workload(&self, duration_nanos: u64) -> f64 {
+        match self.occupancy_in_workload {
+            Some(o) if duration_nanos > 0 => o as f64 / duration_nanos as f64,
+            Some(_) => 0.0,
+            None => self.mean_in_system(duration_nanos),
+        }
     }
 
     /// ∫ (requests in the service) dt over [0, `now_nanos`], request·nanoseconds.

@@ -254,10 +254,11 @@ fn endpoints(md: &mut String, r: &Report) {
 
 fn services(md: &mut String, r: &Report) {
     md.push_str(
-        "\n## Services\n\nUtilisation = CPU time used (fuel × ns per fuel, plus any declared \
-         service time) / (duration × replicas × concurrency): a service waiting on its calls \
-         has requests in flight (L) but uses little CPU; W = mean time in the service (queue + \
-         service); L = mean number in the service.\n\n",
+        "\n## Services\n\nUtilisation = CPU time received during the workload (fuel × ns per \
+         fuel, plus any declared service time) / (duration × replicas × concurrency): a \
+         service waiting on its calls has requests in flight (L) but uses little CPU; W = mean \
+         time in the service (queue + service); L = mean number in the service during the \
+         workload.\n\n",
     );
     let names = [
         "service",
@@ -472,8 +473,9 @@ fn percent(fraction: f64) -> String {
 
 fn stores(md: &mut String, r: &Report) {
     md.push_str(
-        "\n## Stores\n\nA cache's reads are its lookups and its writes its puts; a broker's \
-         reads are the deliveries and its writes the publishes of the channels it carries.\n\n",
+        "\n## Stores\n\nA cache's reads are its lookups and its writes its puts and \
+         invalidations; a broker's reads are the deliveries and its writes the publishes of the \
+         channels it carries.\n\n",
     );
     if r.stores.is_empty() {
         md.push_str("The scenario declares no store.\n");

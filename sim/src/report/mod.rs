@@ -10,10 +10,12 @@
 //! workload's duration. An endpoint's throughput counts the successes answered before the
 //! workload ended: answers the drain gives after it (queued requests, a closed loop's last
 //! round) would raise a rate no system could sustain over that duration (+11 % for a
-//! single-slot service whose users queue 8 deep at the end of a 4 s run). Utilisation and
-//! mean number in service still count the work finishing during the drain: it is small next
-//! to the workload, and dividing by the drain too would dilute every figure by an amount that
-//! depends only on the drain setting.
+//! single-slot service whose users queue 8 deep at the end of a 4 s run). Likewise utilisation
+//! counts the CPU time the service's slices received before the workload ended (not a slice's
+//! whole demand when it starts, nor what a crash cut short), and the mean number in service
+//! its occupancy up to then: counting the drain's work over the workload's duration read 240 %
+//! for a fuel-heavy service whose backlog the drain worked off, and dividing by the drain too
+//! would dilute every figure by an amount that depends only on the drain setting.
 
 pub mod journeys;
 pub mod markdown;
@@ -72,6 +74,9 @@ pub struct Report {
     pub trace_hash: String,
     pub requests_sent: u64,
     pub requests_answered: u64,
+    /// Fuel every guest burned, mesh filters and unfinished invocations included
+    /// ([`crate::RunResult::guest_fuel`]); a service's `fuel_total` is its finished
+    /// invocations' fuel, as their `invocation_end` lines give it.
     pub guest_fuel: u64,
     /// Client-observed, per public endpoint `service.endpoint`.
     pub endpoints: BTreeMap<String, EndpointReport>,
@@ -285,7 +290,7 @@ pub struct ServiceReport {
     pub fuel_total: u64,
     pub fuel_per_invocation: f64,
     pub queue_depth_max: u64,
-    /// busy time / (duration × replicas × concurrency).
+    /// CPU time received during the workload / (duration × replicas × concurrency).
     pub utilisation: f64,
     /// W: mean time in the service, queue and service, milliseconds.
     pub mean_sojourn_ms: f64,
@@ -607,12 +612,12 @@ fn services(result: &RunResult, scenario: &Scenario) -> BTreeMap<String, Service
                 },
                 queue_depth_max: m.queue_depth_max,
                 utilisation: if capacity_nanos > 0.0 {
-                    m.busy_nanos as f64 / capacity_nanos
+                    m.cpu_in_workload() as f64 / capacity_nanos
                 } else {
                     0.0
                 },
                 mean_sojourn_ms: m.mean_sojourn_ms(),
-                mean_in_system: m.mean_in_system(duration_nanos),
+                mean_in_system: m.mean_in_workload(duration_nanos),
                 autoscale: svc.autoscale.as_ref().map(|a| {
                     let r = result.metrics.replicas.get(&svc.name).cloned().unwrap_or_default();
                     AutoscaleReport {

@@ -137,6 +137,72 @@ fn throughput_counts_the_answers_within_the_workload_not_the_drain() {
     assert!(e.successes as f64 >= e.throughput_rps * 2.0 + 5.0, "the drain answered the queue");
 }
 
+/// A single-slot service of 100 ms per request offered 40 requests a second for 2 s builds a
+/// backlog the drain works off for seconds. Utilisation and L are taken over the workload:
+/// the slot was busy from the first arrival to the end (utilisation just under 1, never the
+/// ≈ 4 the drain's work over the workload's 2 s read as), and the requests in the service
+/// then numbered the backlog (L is the mean over the workload, recomputed from the trace's
+/// `arrival` and `invocation_end` lines).
+#[test]
+fn utilisation_and_l_count_the_workload_not_the_drain_s_work() {
+    let text = STATION
+        .replace("replicas = 2\nconcurrency = 2", "replicas = 1\nconcurrency = 1")
+        .replace(
+            "distribution = { dist = \"exponential\", mean_ms = 2.0 }",
+            "distribution = { dist = \"constant\", ms = 100.0 }",
+        )
+        .replace("rate_rps = 1000", "rate_rps = 40");
+    let s = fusebench_model::parse("backlog.toml", &text).ok().expect("valid");
+    let mut o = RunOptions::new(1);
+    o.trace = TraceMode::Full;
+    let result = Sim::new(s.clone(), Box::new(Runtime::default()), &o).run();
+    let r = Report::new(&result, &s);
+    let x = &r.services["station"];
+    assert!(x.completed > 60, "the drain answered the backlog: {}", x.completed);
+    let lines: Vec<_> =
+        crate::trace::read(&result.trace).collect::<Result<_, _>>().expect("the trace reads");
+    let first = lines
+        .iter()
+        .find(|l| matches!(l.event, crate::trace::TraceEvent::InvocationStart { .. }))
+        .expect("a request ran")
+        .t
+        .nanos() as f64;
+    let busy_from_first = (2e9 - first) / 2e9;
+    assert!(
+        (x.utilisation - busy_from_first).abs() < 1e-6,
+        "utilisation {} for a slot busy from {first} ns to the end",
+        x.utilisation
+    );
+    // ∫ (requests in the service) dt over the workload, from the trace: a request is in the
+    // service from its arrival + the gateway's hop (0.05 ms on one node) to its invocation's end.
+    let hop = 50_000.0;
+    let mut area = 0.0;
+    let mut arrived = std::collections::BTreeMap::new();
+    let mut req_of = std::collections::BTreeMap::new();
+    for l in &lines {
+        match &l.event {
+            crate::trace::TraceEvent::Arrival { req, .. } => {
+                arrived.insert(*req, l.t.nanos() as f64 + hop);
+            }
+            crate::trace::TraceEvent::InvocationStart { inv, req, .. } => {
+                req_of.insert(*inv, *req);
+            }
+            crate::trace::TraceEvent::InvocationEnd { inv, .. } => {
+                let from = arrived.remove(&req_of[inv]).expect("ends once");
+                area += ((l.t.nanos() as f64).min(2e9) - from).max(0.0);
+            }
+            _ => {}
+        }
+    }
+    area += arrived.values().map(|&from| (2e9 - from).max(0.0)).sum::<f64>();
+    let l_want = area / 2e9;
+    assert!(
+        (x.mean_in_system - l_want).abs() < 1e-6 * l_want,
+        "L {} vs {l_want}",
+        x.mean_in_system
+    );
+}
+
 #[test]
 fn every_objective_is_judged_and_no_data_fails() {
     let r = report(1);

@@ -128,10 +128,15 @@ impl NodeCpu {
 
     /// Brings V up to `now`.
     fn advance(&mut self, now: SimTime) {
+        self.virt = self.virt_at(now);
+        self.at = now;
+    }
+
+    /// What V is at `now` (at or after `at`).
+    fn virt_at(&self, now: SimTime) -> u128 {
         let n = self.runnable.len() as u128;
         let dt = u128::from(now - self.at);
-        self.virt += div(dt * SCALE * n.min(self.cores), n);
-        self.at = now;
+        self.virt + div(dt * SCALE * n.min(self.cores), n)
     }
 
     /// Nanoseconds until the earliest runnable slice is done (rounded up).
@@ -142,6 +147,12 @@ impl NodeCpu {
         let per_ns = SCALE * n.min(self.cores);
         Some(u64::try_from(div_ceil(left, per_ns)).unwrap_or(u64::MAX))
     }
+}
+
+/// The CPU nanoseconds (rounded down) a slice finishing at virtual time `finish` has still to
+/// receive when V is `virt`.
+fn owed_nanos(finish: u128, virt: u128) -> u64 {
+    u64::try_from(finish.saturating_sub(virt) / SCALE).unwrap_or(u64::MAX)
 }
 
 /// `a / b` (0 when `b` is 0), in 64 bits when both fit: the same quotient without a call to
@@ -179,15 +190,37 @@ impl Sim {
         self.cpu_reschedule(node);
     }
 
-    /// `inv` stops computing before it is done (its replica crashed).
-    pub(crate) fn cpu_cancel(&mut self, node: NodeId, inv: InvId) {
+    /// `inv` stops computing before it is done (its replica crashed). Returns the CPU
+    /// nanoseconds of its demand it never received.
+    pub(crate) fn cpu_cancel(&mut self, node: NodeId, inv: InvId) -> u64 {
         let now = self.q.now();
         let cpu = &mut self.cpus[node.index()];
         let job = CpuJob::Slice(inv);
-        let Some(&entry) = cpu.runnable.iter().find(|&&(_, j)| j == job) else { return };
+        let Some(&entry) = cpu.runnable.iter().find(|&&(_, j)| j == job) else { return 0 };
         cpu.advance(now);
         cpu.runnable.remove(&entry);
+        let owed = owed_nanos(entry.0, cpu.virt);
         self.cpu_reschedule(node);
+        owed
+    }
+
+    /// Every invocation computing now, with the CPU nanoseconds of its slice's demand it has
+    /// not received yet (on every node, in node then finish order).
+    ///
+    /// Reads the nodes without advancing them: advancing splits the next advance in two,
+    /// and the rounding of two steps could move a slice's finish and so the run.
+    pub(crate) fn cpu_owed(&self) -> Vec<(InvId, u64)> {
+        let now = self.q.now();
+        let mut owed = Vec::new();
+        for cpu in &self.cpus {
+            let virt = cpu.virt_at(now);
+            for &(finish, job) in cpu.runnable.iter() {
+                if let CpuJob::Slice(inv) = job {
+                    owed.push((inv, owed_nanos(finish, virt)));
+                }
+            }
+        }
+        owed
     }
 
     fn cpu_reschedule(&mut self, node: NodeId) {

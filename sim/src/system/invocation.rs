@@ -462,6 +462,11 @@ impl Sim {
                         slice.instance.or_else(|| report_of(&slice.outcome).map(|r| r.instance));
                     let (instance, fresh) =
                         info.map_or((0, false), |i| (i.id.0, i.reuse == InstanceReuse::Fresh));
+                    // Counted as it starts, as the trace says it: a cold start is paid even
+                    // by an invocation a crash or the run's end cuts short.
+                    if fresh {
+                        self.rec.service(service).fresh_instances += 1;
+                    }
                     let c = cause_of(&self.world, &self.requests, req);
                     self.trace.emit(
                         now,
@@ -547,6 +552,17 @@ impl Sim {
         }
     }
 
+    /// Per service: the CPU nanoseconds its computing slices have still to receive.
+    pub(crate) fn cpu_owed_by_service(&self) -> Vec<u64> {
+        let mut owed = vec![0; self.world.services.len()];
+        for (inv, nanos) in self.cpu_owed() {
+            if let Some(inv) = self.invocations.table.get(&inv) {
+                owed[inv.service.index()] += nanos;
+            }
+        }
+        owed
+    }
+
     /// The node's CPU has given the slice of `id` its demand: it is done after its wait.
     pub(crate) fn slice_computed(&mut self, id: InvId) {
         let wait = self.invocations.table.get(&id).expect("a computing invocation is live").wait;
@@ -580,13 +596,11 @@ impl Sim {
         match work {
             Work::Abstract => self.abstract_step(id),
             Work::Guest(SliceOutcome::Done(resp), _) => {
-                self.count_fresh(service, &resp.report);
                 self.trace_sandbox(id, service, &resp.report);
                 let outcome = self.judge_response(id, &resp.json);
                 self.finish_invocation(id, outcome, resp.body);
             }
             Work::Guest(SliceOutcome::Failed(fault), _) => {
-                self.count_fresh(service, &fault.report);
                 self.trace_sandbox(id, service, &fault.report);
                 let cause = fault.to_string();
                 let name = &self.world.service(service).name;
@@ -678,14 +692,6 @@ impl Sim {
         };
         let now = self.q.now();
         self.trace.emit(now, &TraceEvent::HostOp { inv: id.0, op: name, target: &target });
-    }
-
-    /// Counts a cold start, known once the invocation is over (a slice that suspends does not
-    /// report its instance).
-    fn count_fresh(&mut self, service: ServiceId, report: &InvocationReport) {
-        if report.instance.reuse == InstanceReuse::Fresh {
-            self.rec.service(service).fresh_instances += 1;
-        }
     }
 
     /// Traces what the sandbox refused or absorbed during a finished invocation (faulted or

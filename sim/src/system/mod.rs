@@ -115,7 +115,9 @@ pub struct RunResult {
     pub trace_streamed: Option<Result<u64, String>>,
     /// Final state of every key-value store replica: store → replicas → key → value.
     pub stores: BTreeMap<String, Vec<BTreeMap<Vec<u8>, Versioned>>>,
-    /// Nanoseconds spent inside guests (wall time is not measured; this is fuel-derived).
+    /// Fuel every guest burned: the services' slices (those of invocations a crash or the
+    /// run's end cut short included) and the mesh's WebAssembly filters. The trace's
+    /// `invocation_end` lines add up to the finished invocations' part of it only.
     pub guest_fuel: u64,
     /// Client requests sent, and how many got an answer (any outcome).
     pub requests_sent: u64,
@@ -534,7 +536,8 @@ impl Sim {
             Event::Sample => self.on_sample(),
             Event::WorkloadEnd => {
                 self.load.stopped = true;
-                self.rec.close_workload();
+                let owed = self.cpu_owed_by_service();
+                self.rec.close_workload(self.q.now().nanos(), &owed);
             }
         }
     }

@@ -88,9 +88,16 @@ impl Recorder {
 
     /// The workload has ended: each endpoint's successes so far are those its throughput
     /// counts (an endpoint first answered during the drain counts none).
-    pub(crate) fn close_workload(&mut self) {
+    /// Each service's CPU time and occupancy so far are those its utilisation and L count,
+    /// its running slices still owed `owed_nanos[service]` of CPU at `now_nanos`.
+    pub(crate) fn close_workload(&mut self, now_nanos: u64, owed_nanos: &[u64]) {
         self.workload_over = true;
         self.endpoints.iter_mut().flatten().flatten().for_each(EndpointRecord::close_workload);
+        for (stats, &owed) in self.services.iter_mut().zip(owed_nanos) {
+            if let Some(stats) = stats {
+                stats.close_workload(now_nanos, owed);
+            }
+        }
     }
 
     /// Client-observed statistics of a public endpoint.

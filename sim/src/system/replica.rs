@@ -291,7 +291,8 @@ impl Sim {
         let mut lost = Vec::with_capacity(running.len() + queued.len());
         let node = self.world.service(service).node;
         for id in running {
-            self.cpu_cancel(node, id);
+            let owed = self.cpu_cancel(node, id);
+            self.rec.service(service).cpu_cancelled_nanos += owed;
             let inv = self.invocations.remove(id);
             lost.push(inv.req);
             if let Some(rt) = inv.runtime {
