@@ -8,11 +8,18 @@
 //!
 //! **Coupling(s_i, s_j)** = weight of the edges between s_i and s_j ÷ weight of all edges
 //! touching s_i or s_j. It is 0 for services that never interact and 1 for a pair that interacts
-//! only with each other — effectively one service split in two.
+//! only with each other — effectively one service split in two. A pair fails *above*
+//! `quality.coupling_max`, as the dynamic property judges the traffic: exactly ½ is what every
+//! link of a pipeline measures (a backend whose one caller has one other duty, the simplest
+//! two-tier design), and a pair only interacts *mostly* with each other beyond it.
 //!
 //! **Cohesion(s)** = the fraction of pairs of s's endpoints that share a data entity: a
 //! top-level contract field name (request or response) other than `error`/`ok`. A service with
 //! one endpoint has cohesion 1. Low cohesion means unrelated responsibilities in one service.
+//! An endpoint that declares no contract field says nothing about the data it touches: it is
+//! left out, and a service with fewer than two endpoints that declare some is not judged (a
+//! warning says so) — scoring them as sharing nothing failed every service written without
+//! contracts.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -77,7 +84,7 @@ pub fn coupling_matrix(s: &Scenario) -> Vec<(String, String, f64)> {
     out
 }
 
-/// The data entities an endpoint touches: its top-level contract field names.
+/// The data entities of each endpoint that declares some: its top-level contract field names.
 fn entities(svc: &Service) -> Vec<BTreeSet<&str>> {
     svc.endpoints
         .iter()
@@ -88,12 +95,21 @@ fn entities(svc: &Service) -> Vec<BTreeSet<&str>> {
                 .chain(e.response.fields.keys())
                 .map(String::as_str)
                 .filter(|f| !matches!(*f, "error" | "ok"))
-                .collect()
+                .collect::<BTreeSet<&str>>()
         })
+        .filter(|set| !set.is_empty())
         .collect()
 }
 
-/// Cohesion of a service, in [0, 1].
+/// Whether a service's cohesion says something: one endpoint (cohesive by itself), or at
+/// least two that declare contract fields.
+#[must_use]
+pub fn cohesion_judged(svc: &Service) -> bool {
+    svc.endpoints.len() < 2 || entities(svc).len() >= 2
+}
+
+/// Cohesion of a service, in [0, 1], over its endpoints that declare contract fields (1 when
+/// fewer than two do: see [`cohesion_judged`]).
 #[must_use]
 pub fn cohesion(svc: &Service) -> f64 {
     let sets = entities(svc);
@@ -116,20 +132,35 @@ pub(super) fn check(f: &mut Findings<'_>) {
     let s = f.s;
     let max = s.quality.coupling_max;
     for (a, b, c) in coupling_matrix(s) {
-        if c >= max {
+        if c > max {
             let span = s.service(&a).map(|x| x.span).unwrap_or_default();
             f.error(
                 COUPLING_ID,
                 span,
-                format!("Coupling({a}, {b}) = {c:.2} is not below quality.coupling_max = {max}"),
+                format!("Coupling({a}, {b}) = {c:.2} is above quality.coupling_max = {max}"),
             )
             .hint = Some(format!(
-                "`{a}` and `{b}` interact mostly with each other: merge them, or move the shared responsibility"
+                "{:.0} % of the interaction weight touching `{a}` and `{b}` is between the two: merge them, or move the shared responsibility",
+                c * 100.0
             ));
         }
     }
     let min = s.quality.cohesion_min;
     for svc in &s.services {
+        if !cohesion_judged(svc) {
+            let declared = entities(svc).len();
+            f.warning(
+                COHESION_ID,
+                svc.span,
+                format!(
+                    "Cohesion({}) not judged: {declared} of its {} endpoints declare contract fields, the data entities cohesion compares",
+                    svc.name,
+                    svc.endpoints.len()
+                ),
+            )
+            .hint = Some("declare the endpoints' `request` and `response` fields".into());
+            continue;
+        }
         let c = cohesion(svc);
         if c <= min {
             f.error(
@@ -140,9 +171,73 @@ pub(super) fn check(f: &mut Findings<'_>) {
                     svc.name
                 ),
             )
-            .hint = Some(
-                "its endpoints share no data entities: split it along its responsibilities".into(),
-            );
+            .hint = Some(format!(
+                "{:.0} % of its pairs of endpoints share a data entity: split it along its responsibilities",
+                c * 100.0
+            ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{COHESION_ID, COUPLING_ID};
+    use crate::checks::fixture::{findings, front_calls_back};
+    use crate::diagnostic::Severity;
+
+    /// `front_calls_back` at the default `coupling_max` (0.5), `back` with `extra` after its
+    /// `get` endpoint.
+    fn two_tier(extra: &str) -> String {
+        front_calls_back(extra, "").replace("[quality]\ncoupling_max = 0.9\n", "")
+    }
+
+    #[test]
+    fn a_pipeline_link_at_one_half_passes_the_default_and_a_pair_mostly_together_fails() {
+        // front: the gateway's route and its call to back; back: that call alone.
+        let text = two_tier("");
+        assert_eq!(
+            crate::checks::coupling(&crate::parse("a.toml", &text).ok().unwrap(), "front", "back"),
+            0.5
+        );
+        assert_eq!(findings(&text, COUPLING_ID), []);
+        // A second endpoint of back that front calls too: 2 of 3 weights between them.
+        let call = "  [[service.call]]\n  service = \"back\"\n  endpoint = \"get\"\n  channel = \"rest\"\n";
+        let text = two_tier("  [[service.endpoint]]\n  name = \"put\"\n").replacen(
+            call,
+            &format!("{call}{}", call.replace("get", "put")),
+            1,
+        );
+        let found = findings(&text, COUPLING_ID);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(
+            found[0].message.contains("= 0.67 is above quality.coupling_max = 0.5"),
+            "{found:#?}"
+        );
+    }
+
+    #[test]
+    fn cohesion_is_judged_on_declared_data_only() {
+        let endpoint = |name: &str, contract: &str| {
+            format!("  [[service.endpoint]]\n  name = \"{name}\"\n{contract}")
+        };
+        // get, put and list without contracts: nothing to compare, a warning, no failure.
+        let bare = two_tier(&format!("{}{}", endpoint("put", ""), endpoint("list", "")));
+        let found = findings(&bare, COHESION_ID);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].severity, Severity::Warning);
+        assert!(found[0].message.contains("Cohesion(back) not judged: 0 of its 3 endpoints"));
+        // Two endpoints with disjoint data (and one without): judged over the two, failed.
+        let disjoint = two_tier(&format!(
+            "{}{}",
+            endpoint("put", "  request = { sku = \"string\" }\n"),
+            endpoint("list", "  response = { invoice = \"string\" }\n")
+        ));
+        let found = findings(&disjoint, COHESION_ID);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].severity, Severity::Error);
+        assert!(found[0].message.contains("Cohesion(back) = 0.00"), "{found:#?}");
+        // Sharing `sku`: cohesive, though `get` declares nothing.
+        let shared = disjoint.replace("invoice = \"string\"", "sku = \"string\"");
+        assert_eq!(findings(&shared, COHESION_ID), []);
     }
 }

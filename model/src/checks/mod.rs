@@ -58,7 +58,7 @@ pub const CHECKS: &[CheckInfo] = &[
     },
     CheckInfo {
         id: coupling::COUPLING_ID,
-        summary: "Coupling(s_i, s_j) < quality.coupling_max for every pair",
+        summary: "Coupling(s_i, s_j) ≤ quality.coupling_max for every pair",
     },
     CheckInfo {
         id: coupling::COHESION_ID,
