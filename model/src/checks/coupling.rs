@@ -196,7 +196,11 @@ mod tests {
         // front: the gateway's route and its call to back; back: that call alone.
         let text = two_tier("");
         assert_eq!(
-            crate::checks::coupling(&crate::parse("a.toml", &text).ok().unwrap(), "front", "back"),
+            crate::checks::coupling(
+                &crate::parse("a.toml", &text).ok().expect("valid"),
+                "front",
+                "back"
+            ),
             0.5
         );
         assert_eq!(findings(&text, COUPLING_ID), []);
