@@ -80,3 +80,36 @@ fn unreadable_and_non_toml_files_are_clear_errors() {
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("error[parse.syntax]"), "{}", stderr(&out));
 }
+
+/// The same contract field declared required and optional (`id`, `"id?"`) is bad input at the
+/// second declaration, in either order: the last key no longer silently wins.
+#[test]
+fn a_contract_field_declared_twice_is_bad_input_at_its_line() {
+    let shop = std::fs::read_to_string(root().join("scenarios/shop/shop.toml")).expect("shop");
+    let declared = "response = { sku = \"string\", name = \"string\", price_cents = \"integer\" }";
+    assert!(shop.contains(declared), "the shop's catalog contract changed");
+    let line = shop.lines().position(|l| l.contains(declared)).expect("line") + 1;
+    for (dup, second) in [
+        ("price_cents = \"integer\", \"price_cents?\" = \"string\"", "price_cents?"),
+        ("\"price_cents?\" = \"string\", price_cents = \"integer\"", "price_cents"),
+    ] {
+        let text = shop.replacen(
+            declared,
+            &format!("response = {{ sku = \"string\", name = \"string\", {dup} }}"),
+            1,
+        );
+        let path = write_temp("dup-contract-field.toml", &text);
+        let out = fusebench(&["check", path.to_str().expect("utf-8"), "--static"]);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{err}");
+        let file = path.display().to_string();
+        assert!(
+            err.contains(&format!("{file}:{line}:"))
+                && err.contains(
+                    "error[parse.duplicate]: contract field `price_cents` is declared twice"
+                ),
+            "{err}"
+        );
+        assert!(err.contains(&format!("as `{second}` here")), "{err}");
+    }
+}

@@ -1,7 +1,7 @@
 //! S and I: services, their endpoints (interfaces = API, contract, version) and their declared
 //! dependencies (synchronous calls, published channels, subscriptions).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -519,12 +519,32 @@ pub(super) fn read_shape(
     let o = Obj::of(cx, v, path)?;
     let mut shape = Shape::default();
     let mut ok = true;
+    // The key (`id` or `id?`) and place each field name was first declared with: a second
+    // declaration of the same name is refused, not left to the last one to win.
+    let mut first: BTreeMap<&str, (&str, Span)> = BTreeMap::new();
     for (key, key_span, value) in o.entries() {
         let (name, required) = match key.strip_suffix('?') {
             Some(n) => (n, false),
             None => (key, true),
         };
         let field = format!("{path}.{key}");
+        if let Some((prev_key, prev_span)) = first.get(name) {
+            let line = cx.locate(*prev_span).line;
+            cx.error_hint(
+                "parse.duplicate",
+                key_span,
+                &field,
+                format!(
+                    "contract field `{name}` is declared twice: as `{prev_key}` at line {line} and as `{key}` here"
+                ),
+                Some(format!(
+                    "keep one declaration: `{name}` for a required field, `{name}?` for an optional one"
+                )),
+            );
+            ok = false;
+            continue;
+        }
+        first.insert(name, (key, key_span));
         let ty = match value.get_ref() {
             toml::de::DeValue::String(t) => FieldType::parse_name(t).or_else(|| {
                 let hint = did_you_mean(t.trim_end_matches("[]"), FieldType::NAMES.iter().copied()).map(|n| format!("did you mean `{n}`?"));
@@ -593,5 +613,87 @@ impl Subscription {
         // An empty group is filled with the service's name once that is known.
         let group = group.map(|g| g.0).unwrap_or_default();
         Some(Subscription { channel: channel?.into(), endpoint: endpoint?.into(), group, span })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnostic::Diagnostic;
+    use crate::scenario::parse;
+
+    fn design(request: &str, response: &str, rollout_response: &str) -> String {
+        format!(
+            r#"[system]
+name = "t"
+[[context]]
+name = "c"
+[[node]]
+name = "n"
+tier = "cloud"
+[[service]]
+name = "payments"
+context = "c"
+node = "n"
+module = "p.wasm"
+  [[service.endpoint]]
+  name = "charge"
+  request = {request}
+  response = {response}
+[[rollout]]
+service = "payments"
+module = "p2.wasm"
+at_s = 1
+  [rollout.endpoints.charge]
+  response = {rollout_response}
+"#
+        )
+    }
+
+    fn errors(text: &str) -> Vec<Diagnostic> {
+        parse("t.toml", text).diagnostics.into_iter().filter(Diagnostic::is_error).collect()
+    }
+
+    /// `id` and `id?` in one shape are one field declared twice: refused at the second
+    /// declaration, whichever order they come in, so key order never changes the meaning.
+    #[test]
+    fn a_field_declared_required_and_optional_is_a_parse_error() {
+        for (request, second) in [
+            (r#"{ id = "string", "id?" = "integer" }"#, "id?"),
+            (r#"{ "id?" = "integer", id = "string" }"#, "id"),
+        ] {
+            let errs = errors(&design(request, r#"{ id = "string" }"#, r#"{ id = "string" }"#));
+            assert_eq!(errs.len(), 1, "{errs:#?}");
+            let e = &errs[0];
+            assert_eq!(e.code, "parse.duplicate");
+            assert_eq!(
+                e.field.as_deref(),
+                Some(format!("service[0].endpoint[0].request.{second}").as_str())
+            );
+            assert!(e.message.contains("contract field `id` is declared twice"), "{}", e.message);
+            assert!(e.message.contains(&format!("as `{second}` here")), "{}", e.message);
+            let loc = e.location.as_ref().expect("located");
+            assert_eq!((loc.file.as_str(), loc.line), ("t.toml", 15));
+        }
+    }
+
+    /// Nested objects, responses and a rollout's changed shapes are read by the same rule.
+    #[test]
+    fn duplicates_are_refused_in_nested_response_and_rollout_shapes() {
+        let nested = r#"{ order = { id = "string", "id?" = "string" } }"#;
+        let errs = errors(&design(nested, r#"{ id = "string" }"#, r#"{ id = "string" }"#));
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert_eq!(errs[0].field.as_deref(), Some("service[0].endpoint[0].request.order.id?"));
+        let response = r#"{ "total?" = "integer", total = "number" }"#;
+        let errs = errors(&design(r#"{}"#, response, r#"{ id = "string" }"#));
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert_eq!(errs[0].field.as_deref(), Some("service[0].endpoint[0].response.total"));
+        let errs = errors(&design(r#"{}"#, r#"{}"#, response));
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert_eq!(errs[0].code, "parse.duplicate");
+        assert_eq!(errs[0].location.as_ref().map(|l| l.line), Some(22));
+        assert_eq!(errs[0].field.as_deref(), Some("rollout[0].endpoints.charge.response.total"));
+        // Distinct names, and the same name in two different objects, are fine.
+        let fine = r#"{ id = "string", "note?" = "string", order = { id = "string" } }"#;
+        assert_eq!(errors(&design(fine, r#"{}"#, r#"{}"#)), Vec::<Diagnostic>::new());
     }
 }
