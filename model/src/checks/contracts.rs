@@ -1,7 +1,7 @@
 //! Interface compatibility between caller and callee (seed §2.2, I_s = (API, Contract, Version)).
 //!
 //! Versions follow semver: the caller's requirement (`call.version`, e.g. `^1.2`) must match the
-//! callee endpoint's version. Contracts: every field the callee requires in a request must be in
+//! callee endpoint's version; a caller without one (`*`) fits every version, pre-releases too. Contracts: every field the callee requires in a request must be in
 //! what the caller sends, and every response field the caller uses must be one the callee
 //! always provides (declared and required).
 
@@ -26,6 +26,15 @@ pub(super) fn check(f: &mut Findings<'_>) {
             }
         }
     }
+}
+
+/// Whether a callee at `version` fits a caller's requirement. `*` — the default, a caller
+/// that states no requirement — is none: every version fits, a pre-release too (semver's
+/// `*` itself matches no pre-release, which would blame a caller for a requirement it never
+/// wrote). Any other requirement is semver's (Cargo's): a pre-release fits only a requirement
+/// with a comparator naming a pre-release of the same major.minor.patch.
+fn version_fits(req: &semver::VersionReq, version: &semver::Version) -> bool {
+    req.comparators.is_empty() || req.matches(version)
 }
 
 /// Which rule a call breaks.
@@ -53,17 +62,26 @@ pub(super) fn call_problems(
 ) -> Vec<Problem> {
     let mut out = Vec::new();
     let target = format!("{callee}.{}", ep.name);
-    if !call.version.matches(&ep.version) {
-        out.push(Problem {
-            kind: Kind::Version,
-            message: format!(
-                "`{caller}` requires {target} version {}, but it is {}",
-                call.version, ep.version
-            ),
-            hint: Some(
-                "update the caller's requirement, or keep a compatible endpoint version".into(),
-            ),
-        });
+    if !version_fits(&call.version, &ep.version) {
+        let v = &ep.version;
+        let (message, hint) = if v.pre.is_empty() {
+            (
+                format!("`{caller}` requires {target} version {}, but it is {v}", call.version),
+                "update the caller's requirement, or keep a compatible endpoint version".to_owned(),
+            )
+        } else {
+            let release = semver::Version::new(v.major, v.minor, v.patch);
+            (
+                format!(
+                    "`{caller}` requires {target} version {}, but it is {v}, a pre-release: a pre-release matches only a requirement naming a pre-release of {release} (semver)",
+                    call.version
+                ),
+                format!(
+                    "require the pre-release explicitly (`^{v}`), or call a released version of {target}"
+                ),
+            )
+        };
+        out.push(Problem { kind: Kind::Version, message, hint: Some(hint) });
     }
     for required in ep.request.required() {
         if !call.sends.iter().any(|x| x == required) {
@@ -91,4 +109,86 @@ pub(super) fn call_problems(
         out.push(Problem { kind: Kind::Fields, message, hint: None });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::checks::fixture::findings;
+
+    /// `orders` calls `payments.get`, at `version`, with `call_version` (a line, or nothing).
+    fn design(version: &str, call_version: &str) -> String {
+        format!(
+            r#"
+[system]
+name = "v"
+[[context]]
+name = "c"
+[[node]]
+name = "n"
+tier = "cloud"
+[[channel]]
+name = "rest"
+kind = "rest"
+[[service]]
+name = "orders"
+context = "c"
+node = "n"
+service_time = {{ distribution = {{ dist = "constant", ms = 1.0 }} }}
+  [[service.endpoint]]
+  name = "go"
+  [[service.call]]
+  service = "payments"
+  endpoint = "get"
+  channel = "rest"
+  {call_version}
+[[service]]
+name = "payments"
+context = "c"
+node = "n"
+service_time = {{ distribution = {{ dist = "constant", ms = 1.0 }} }}
+  [[service.endpoint]]
+  name = "get"
+  version = "{version}"
+"#
+        )
+    }
+
+    fn version_messages(version: &str, call_version: &str) -> Vec<String> {
+        findings(&design(version, call_version), super::VERSION_ID)
+            .into_iter()
+            .map(|d| d.message)
+            .collect()
+    }
+
+    /// A caller that states no requirement (the default `*`) fits any callee version, a
+    /// pre-release too; so does one that writes `*` itself.
+    #[test]
+    fn no_requirement_fits_a_pre_release() {
+        for call_version in ["", "version = \"*\""] {
+            for version in ["3.0.0-beta.1", "0.1.0-alpha", "2.0.0"] {
+                assert_eq!(version_messages(version, call_version), Vec::<String>::new());
+            }
+        }
+    }
+
+    /// A stated requirement is semver's: `^1.2` does not match `1.8.0-rc.1` (a pre-release
+    /// matches only a requirement naming a pre-release of 1.8.0), and the message says why.
+    #[test]
+    fn a_stated_requirement_misses_a_pre_release_and_says_why() {
+        let m = version_messages("1.8.0-rc.1", "version = \"^1.2\"");
+        assert_eq!(
+            m,
+            ["`orders` requires payments.get version ^1.2, but it is 1.8.0-rc.1, a pre-release: \
+              a pre-release matches only a requirement naming a pre-release of 1.8.0 (semver)"]
+        );
+        assert_eq!(
+            version_messages("1.8.0-rc.1", "version = \"^1.8.0-rc.1\""),
+            Vec::<String>::new()
+        );
+        assert_eq!(version_messages("1.8.0", "version = \"^1.2\""), Vec::<String>::new());
+        assert_eq!(
+            version_messages("2.0.0", "version = \"^1.2\""),
+            ["`orders` requires payments.get version ^1.2, but it is 2.0.0"]
+        );
+    }
 }
