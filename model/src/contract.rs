@@ -61,6 +61,22 @@ impl FieldType {
 
     pub const NAMES: &'static [&'static str] = &["string", "integer", "number", "boolean", "any"];
 
+    /// Whether every value of type `other` is also one of `self` — a field written against
+    /// `other` still fits when it becomes `self`: `number` admits `integer`, `any` admits
+    /// everything, arrays item by item. An object admits another when each of its required
+    /// fields is required there with a type it admits, and each of its optional fields, where
+    /// the other declares it, has a type it admits (a field only the other declares is an
+    /// extra field, which shapes allow; one only `self` declares optionally may be absent).
+    #[must_use]
+    pub fn admits(&self, other: &FieldType) -> bool {
+        match (self, other) {
+            (FieldType::Any, _) | (FieldType::Number, FieldType::Integer) => true,
+            (FieldType::Array(a), FieldType::Array(b)) => a.admits(b),
+            (FieldType::Object(a), FieldType::Object(b)) => a.admits(b),
+            (a, b) => a == b,
+        }
+    }
+
     fn accepts(&self, value: &Json, path: Path<'_>, problems: &mut Vec<String>) {
         let ok = match (self, value) {
             (FieldType::Any, _) => true,
@@ -163,6 +179,15 @@ impl Shape {
         }
     }
 
+    /// Whether every object `other` accepts, this shape accepts too ([`FieldType::admits`]).
+    #[must_use]
+    pub fn admits(&self, other: &Shape) -> bool {
+        self.fields.iter().all(|(name, mine)| match other.fields.get(name) {
+            Some(theirs) => (!mine.required || theirs.required) && mine.ty.admits(&theirs.ty),
+            None => !mine.required,
+        })
+    }
+
     /// The names of the required fields.
     pub fn required(&self) -> impl Iterator<Item = &str> {
         self.fields.iter().filter(|(_, f)| f.required).map(|(n, _)| n.as_str())
@@ -248,6 +273,39 @@ mod tests {
                 "`rows[0]` should be object, found an array",
             ]
         );
+    }
+
+    /// `admits` is "every value of the other is one of mine": what a caller may still send
+    /// (the new request type admits the old) or rely on (the old response type admits the new).
+    #[test]
+    fn admits_is_value_inclusion() {
+        let t = |n: &str| FieldType::parse_name(n).expect("type");
+        assert!(t("number").admits(&t("integer")));
+        assert!(!t("integer").admits(&t("number")));
+        assert!(!t("integer").admits(&t("string")) && !t("string").admits(&t("integer")));
+        assert!(t("any").admits(&t("string[]")) && !t("string").admits(&t("any")));
+        assert!(t("number[][]").admits(&t("integer[][]")) && !t("integer[]").admits(&t("integer")));
+        assert!(t("boolean").admits(&t("boolean")));
+        let obj = |fields: &[(&str, FieldType, bool)]| {
+            FieldType::Object(Shape {
+                fields: fields
+                    .iter()
+                    .map(|(n, ty, required)| {
+                        ((*n).to_owned(), Field { ty: ty.clone(), required: *required })
+                    })
+                    .collect(),
+            })
+        };
+        let old = obj(&[("cents", t("integer"), true), ("note", t("string"), false)]);
+        // Extra fields, an optional field made required or left undeclared: still fits.
+        assert!(old.admits(&obj(&[("cents", t("integer"), true), ("extra", t("any"), true)])));
+        assert!(old.admits(&obj(&[("cents", t("integer"), true), ("note", t("string"), true)])));
+        // A required field gone or made optional, a type changed (optional ones too): not.
+        assert!(!old.admits(&obj(&[("note", t("string"), false)])));
+        assert!(!old.admits(&obj(&[("cents", t("integer"), false)])));
+        assert!(!old.admits(&obj(&[("cents", t("string"), true)])));
+        assert!(!old.admits(&obj(&[("cents", t("integer"), true), ("note", t("integer"), false)])));
+        assert!(!old.admits(&t("integer")) && !t("integer").admits(&old));
     }
 
     #[test]

@@ -139,3 +139,77 @@ fn a_rollout_that_breaks_orders_is_named_before_the_run_and_fails_it() {
     );
     assert!(!v.findings.iter().any(|f| f.contains("`catalog`")), "{v:?}");
 }
+
+/// The shop's rollout with `get_product`'s 1.4.0 contract edited by `edit`, written where the
+/// shop's modules resolve (absolute paths), and its static check.
+fn shop_rollout_with(name: &str, edit: impl Fn(&str) -> String) -> (i32, serde_json::Value) {
+    let text = std::fs::read_to_string(root().join(SHOP)).expect("shop-rollout");
+    let modules = root().join("scenarios/shop/modules");
+    let text = text.replace(
+        "module = \"modules/",
+        &format!("module = \"{}/", modules.to_str().expect("utf-8")),
+    );
+    let edited = edit(&text);
+    assert_ne!(edited, text, "{name}: the edit applies");
+    let dir = scratch("rollout-retyped", name);
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, edited).expect("write");
+    static_json(path.to_str().expect("utf-8"))
+}
+
+/// A 1.4.0 that changes the type of a field `orders` relies on (`price_cents`, integer →
+/// string) or sends (`sku`, string → integer) is named by `rollout-contract` before the run,
+/// however compatible its version; one that retypes a field nobody sends or uses is not.
+#[test]
+fn a_rollout_that_retypes_a_field_orders_sends_or_uses_is_named_before_the_run() {
+    let declared = "  version = \"1.4.0\"\n  response = { sku = \"string\", name = \"string\", price_cents = \"integer\", \"currency?\" = \"string\" }\n\n  [rollout.endpoints.put_product]";
+    let cases = [
+        (
+            "response",
+            "  version = \"1.4.0\"\n  response = { sku = \"string\", name = \"string\", price_cents = \"string\" }\n\n  [rollout.endpoints.put_product]",
+            Some(
+                "`orders` relies on response field `price_cents` of catalog.get_product as integer, but the new contract makes it string",
+            ),
+        ),
+        (
+            "request",
+            "  version = \"1.4.0\"\n  request = { sku = \"integer\" }\n\n  [rollout.endpoints.put_product]",
+            Some(
+                "`orders` sends request field `sku` of catalog.get_product as string, but the new contract takes integer",
+            ),
+        ),
+        (
+            "unused",
+            "  version = \"1.4.0\"\n  response = { sku = \"string\", name = \"integer\", price_cents = \"integer\" }\n\n  [rollout.endpoints.put_product]",
+            None,
+        ),
+    ];
+    for (name, changed, expected) in cases {
+        let (exit, json) = shop_rollout_with(name, |t| t.replacen(declared, changed, 1));
+        let failed: Vec<&str> = json["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .filter(|c| c["passed"] == false)
+            .filter_map(|c| c["id"].as_str())
+            .collect();
+        let Some(expected) = expected else {
+            assert_eq!((exit, failed), (0, vec![]), "{name}: {json:#}");
+            continue;
+        };
+        assert_eq!((exit, failed), (1, vec!["rollout-contract"]), "{name}: {json:#}");
+        let contract = json["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["id"] == "rollout-contract");
+        let messages: Vec<&str> = contract.expect("rollout-contract")["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter_map(|f| f["message"].as_str())
+            .collect();
+        assert_eq!(messages.len(), 1, "{name}: {messages:?}");
+        assert!(messages[0].contains(expected), "{name}: {messages:?}");
+    }
+}

@@ -6,6 +6,7 @@
 //! always provides (declared and required).
 
 use super::Findings;
+use crate::contract::FieldType;
 use crate::scenario::{Call, Endpoint};
 
 pub(super) const VERSION_ID: &str = "contract-version";
@@ -109,6 +110,81 @@ pub(super) fn call_problems(
         out.push(Problem { kind: Kind::Fields, message, hint: None });
     }
     out
+}
+
+/// Every way an endpoint changing from `old` to `new` (a rollout's) breaks `caller`'s `call`
+/// through its fields' types, beyond what [`call_problems`] finds on `new` alone: the caller
+/// was written against `old`'s types, which a call does not restate. A field it sends must
+/// still take what it sends (the new request type admits the old one); a field it uses must
+/// still hold what it reads (the old response type admits the new one). A field it neither
+/// sends nor uses may change freely, and a field that appears or disappears is
+/// `call_problems`' business (required, provided).
+pub(super) fn change_problems(
+    caller: &str,
+    call: &Call,
+    callee: &str,
+    old: &Endpoint,
+    new: &Endpoint,
+) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let target = format!("{callee}.{}", new.name);
+    for sent in &call.sends {
+        let (Some(was), Some(now)) = (old.request.fields.get(sent), new.request.fields.get(sent))
+        else {
+            continue;
+        };
+        if !now.ty.admits(&was.ty) {
+            out.push(Problem {
+                kind: Kind::Fields,
+                message: format!(
+                    "`{caller}` sends request field `{sent}` of {target} as {}, but the new contract takes {}",
+                    shown(&was.ty),
+                    shown(&now.ty)
+                ),
+                hint: Some(format!(
+                    "keep `{sent}`'s type in the new request contract (or one that admits the old, e.g. `number` for `integer`), or update `{caller}` first"
+                )),
+            });
+        }
+    }
+    for used in &call.uses {
+        let (Some(was), Some(now)) = (old.response.fields.get(used), new.response.fields.get(used))
+        else {
+            continue;
+        };
+        if !was.ty.admits(&now.ty) {
+            out.push(Problem {
+                kind: Kind::Fields,
+                message: format!(
+                    "`{caller}` relies on response field `{used}` of {target} as {}, but the new contract makes it {}",
+                    shown(&was.ty),
+                    shown(&now.ty)
+                ),
+                hint: Some(format!(
+                    "keep `{used}`'s type in the new response contract (or a narrower one, e.g. `integer` for `number`), or update `{caller}` first"
+                )),
+            });
+        }
+    }
+    out
+}
+
+/// A field's type in a message: its name, or an object's shape written out.
+fn shown(ty: &FieldType) -> String {
+    match ty {
+        FieldType::Object(shape) => {
+            let fields: Vec<String> = shape
+                .fields
+                .iter()
+                .map(|(n, f)| format!("{n}{}: {}", if f.required { "" } else { "?" }, shown(&f.ty)))
+                .collect();
+            format!("{{ {} }}", fields.join(", "))
+        }
+        FieldType::Array(inner) if matches!(**inner, FieldType::Object(_)) => {
+            format!("{}[]", shown(inner))
+        }
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]

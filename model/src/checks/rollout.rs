@@ -9,9 +9,11 @@
 //! - `rollout-contract`: every call into the service, held against the endpoints as the
 //!   rollout changes them (version, request, response) with the contract rules of
 //!   `contracts.rs`; only what the change breaks is reported (what the declared endpoint
-//!   already breaks is `contract-*`'s), naming the caller.
+//!   already breaks is `contract-*`'s), naming the caller — a field the caller sends or uses
+//!   whose type changes incompatibly included (`change_problems`: the caller was written
+//!   against the declared types).
 
-use super::contracts::call_problems;
+use super::contracts::{call_problems, change_problems};
 use super::modules::{ABI_ID, CAPABILITY_ID, VALID_ID, service_module};
 use super::{Findings, Modules};
 
@@ -46,10 +48,11 @@ pub(super) fn check(f: &mut Findings<'_>, modules: &Modules) {
                 let Some(old) = svc.endpoint(&call.endpoint.name) else { continue };
                 let new = r.endpoint_after(old);
                 let before = call_problems(&caller.name, call, &svc.name, old);
-                for p in call_problems(&caller.name, call, &svc.name, &new) {
-                    if before.contains(&p) {
-                        continue;
-                    }
+                let after = call_problems(&caller.name, call, &svc.name, &new)
+                    .into_iter()
+                    .filter(|p| !before.contains(p));
+                let retyped = change_problems(&caller.name, call, &svc.name, old, &new);
+                for p in after.chain(retyped) {
                     f.error(
                         CONTRACT,
                         call.span,
@@ -105,7 +108,8 @@ module = "catalog.wat"
 [[service.endpoint]]
 name = "get"
 version = "1.2.0"
-response = { id = "string", price = "number" }
+request = { id = "string", "trace?" = "string" }
+response = { id = "string", price = "number", "note?" = "string" }
 [[service]]
 name = "orders"
 context = "c"
@@ -118,6 +122,7 @@ service = "catalog"
 endpoint = "get"
 channel = "http"
 version = "^1.0"
+sends = ["id"]
 uses = ["price"]
 [[rollout]]
 service = "catalog"
@@ -147,6 +152,47 @@ at_s = 1
             .flat_map(|c| c.findings)
             .map(|d| (d.code, d.message))
             .collect()
+    }
+
+    /// A field the caller sends or uses changing its type breaks the caller, as it stood
+    /// written against the declared type; a compatible change (a response `number` narrowed
+    /// to `integer`, a request `integer` widened to `number`) and a change to a field nobody
+    /// sends or uses do not.
+    #[test]
+    fn catches_a_type_change_of_a_field_a_caller_sends_or_uses() {
+        let response = findings(
+            "[rollout.endpoints.get]\nversion = \"1.3.0\"\nresponse = { id = \"string\", price = \"string\" }\n",
+            module(true, ""),
+        );
+        assert_eq!(
+            response,
+            [(
+                "rollout-contract".to_owned(),
+                "rollout of `catalog` to `catalog2.wat` breaks a caller: `orders` relies on response field `price` of catalog.get as number, but the new contract makes it string".to_owned()
+            )]
+        );
+        let request = findings(
+            "[rollout.endpoints.get]\nversion = \"1.3.0\"\nrequest = { id = \"integer\" }\n",
+            module(true, ""),
+        );
+        assert_eq!(
+            request,
+            [(
+                "rollout-contract".to_owned(),
+                "rollout of `catalog` to `catalog2.wat` breaks a caller: `orders` sends request field `id` of catalog.get as string, but the new contract takes integer".to_owned()
+            )]
+        );
+        let nested = findings(
+            "[rollout.endpoints.get]\nrequest = { id = { value = \"string\" } }\n",
+            module(true, ""),
+        );
+        assert!(
+            nested.iter().any(|(id, m)| id == "rollout-contract"
+                && m.contains("sends request field `id` of catalog.get as string, but the new contract takes { value: string }")),
+            "{nested:?}"
+        );
+        let compatible = "[rollout.endpoints.get]\nversion = \"1.3.0\"\nrequest = { id = \"string\", \"trace?\" = \"integer\" }\nresponse = { id = \"integer\", price = \"integer\", \"note?\" = \"boolean\" }\n";
+        assert_eq!(findings(compatible, module(true, "")), Vec::<(String, String)>::new());
     }
 
     #[test]
