@@ -107,7 +107,7 @@ pub const CHECKS: &[CheckInfo] = &[
     },
     CheckInfo {
         id: rollout::CONTRACT,
-        summary: "every caller fits the endpoints as a rollout changes them (version, request and response fields)",
+        summary: "every caller fits the endpoints as a rollout changes them (version, request and response fields and their types)",
     },
     CheckInfo {
         id: mesh::TIMEOUT_ID,
