@@ -609,6 +609,10 @@ pub struct ReplicaStats {
     /// Placed now, and since when.
     pub placed: u32,
     pub since_nanos: u64,
+    /// ∫ (replicas placed) dt over the workload, once it has ended: the capacity the
+    /// report's utilisation divides by ([`ReplicaStats::close_workload`]).
+    #[serde(skip)]
+    pub placed_in_workload_nanos: Option<u128>,
 }
 
 impl ReplicaStats {
@@ -620,7 +624,16 @@ impl ReplicaStats {
             held_max: None,
             placed,
             since_nanos: now_nanos,
+            placed_in_workload_nanos: None,
         }
+    }
+
+    /// The workload ended at `now_nanos`.
+    pub(crate) fn close_workload(&mut self, now_nanos: u64) {
+        self.placed_in_workload_nanos = Some(
+            self.placed_nanos
+                + u128::from(self.placed) * u128::from(now_nanos.saturating_sub(self.since_nanos)),
+        );
     }
 
     /// The count placed is `placed` from `now_nanos` on.

@@ -255,7 +255,8 @@ fn endpoints(md: &mut String, r: &Report) {
 fn services(md: &mut String, r: &Report) {
     md.push_str(
         "\n## Services\n\nUtilisation = CPU time received during the workload (fuel × ns per \
-         fuel, plus any declared service time) / (duration × replicas × concurrency): a \
+         fuel, plus any declared service time) / (duration × replicas × concurrency; an \
+         autoscaled service's replicas are those placed over the workload): a \
          service waiting on its calls has requests in flight (L) but uses little CPU; W = mean \
          time in the service (queue + service); L = mean number in the service during the \
          workload.\n\n",

@@ -290,7 +290,8 @@ pub struct ServiceReport {
     pub fuel_total: u64,
     pub fuel_per_invocation: f64,
     pub queue_depth_max: u64,
-    /// CPU time received during the workload / (duration × replicas × concurrency).
+    /// CPU time received during the workload / (duration × replicas × concurrency); for an
+    /// autoscaled service, / (∫ replicas placed dt over the workload × concurrency).
     pub utilisation: f64,
     /// W: mean time in the service, queue and service, milliseconds.
     pub mean_sojourn_ms: f64,
@@ -593,7 +594,19 @@ fn services(result: &RunResult, scenario: &Scenario) -> BTreeMap<String, Service
             // Its subsets' own Deployments serve too (their busy time is the service's).
             let replicas = scenario.replicas_of(svc);
             let slots = f64::from(replicas) * f64::from(svc.concurrency);
-            let capacity_nanos = duration_nanos as f64 * slots;
+            // An autoscaled service's capacity is the replicas it had placed over the
+            // workload (its starting count read 211 % for a service scaled to six).
+            let placed = svc.autoscale.as_ref().and_then(|_| {
+                let r = result.metrics.replicas.get(&svc.name)?;
+                Some(
+                    r.placed_in_workload_nanos
+                        .unwrap_or_else(|| (r.replica_seconds(duration_nanos) * 1e9) as u128),
+                )
+            });
+            let capacity_nanos = match placed {
+                Some(replica_nanos) => replica_nanos as f64 * f64::from(svc.concurrency),
+                None => duration_nanos as f64 * slots,
+            };
             let report = ServiceReport {
                 replicas,
                 concurrency: svc.concurrency,

@@ -98,6 +98,9 @@ impl Recorder {
                 stats.close_workload(now_nanos, owed);
             }
         }
+        for replicas in self.replicas.iter_mut().flatten() {
+            replicas.close_workload(now_nanos);
+        }
     }
 
     /// Client-observed statistics of a public endpoint.
