@@ -175,3 +175,47 @@ fn costly_sidecars_raise_the_p99_most_on_a_small_node() {
          ({big_free} → {big_costly} ms)"
     );
 }
+
+/// `edge` (public) → `mid` → `leaf` → `db`, every call over `rest` (`retries = 3`), then `tail`.
+fn channel_chain(tail: &str) -> String {
+    let mut text = String::from(
+        "[system]\nname = \"chain\"\n[[context]]\nname = \"c\"\n[[node]]\nname = \"n\"\ntier = \"cloud\"\n\
+         [gateway]\nnode = \"n\"\n[quality]\ncoupling_max = 0.9\n\
+         [[channel]]\nname = \"rest\"\nkind = \"rest\"\ntimeout_ms = 300\nretries = 3\n",
+    );
+    for (svc, next) in
+        [("edge", Some("mid")), ("mid", Some("leaf")), ("leaf", Some("db")), ("db", None)]
+    {
+        text += &format!(
+            "[[service]]\nname = \"{svc}\"\ncontext = \"c\"\nnode = \"n\"\nservice_time = {{ distribution = {{ dist = \"constant\", ms = 1.0 }} }}\n  [[service.endpoint]]\n  name = \"go\"\n"
+        );
+        if svc == "edge" {
+            text += "  method = \"GET\"\n  path = \"/go\"\n  public = true\n";
+        }
+        if let Some(next) = next {
+            text += &format!(
+                "  [[service.call]]\n  service = \"{next}\"\n  endpoint = \"go\"\n  channel = \"rest\"\n"
+            );
+        }
+    }
+    text + tail
+}
+
+#[test]
+fn channel_retries_multiplying_along_a_path_are_warned_about_with_or_without_a_mesh() {
+    let dir = scratch("mesh", "channel-storm");
+    for (name, tail) in [("plain", ""), ("meshed", "[mesh]\nall = true\n")] {
+        let path = dir.join(format!("{name}.toml"));
+        std::fs::write(&path, channel_chain(tail)).expect("write");
+        let o =
+            fusebench(&["check", path.to_str().expect("utf-8"), "--static", "--format", "json"]);
+        let json: Value = serde_json::from_str(&stdout(&o))
+            .unwrap_or_else(|e| panic!("{name}: {e}\n{}", stderr(&o)));
+        assert_eq!(code(&o), 0, "{name}: a warning does not fail check: {json:#}");
+        let warning = amplification_warning(&json);
+        assert!(
+            warning.contains("gateway → edge.go → mid.go → leaf.go → db.go as 64 requests"),
+            "{name}: {warning}"
+        );
+    }
+}

@@ -7,6 +7,9 @@
 //! amplification is the product of its hops' tries — what a failing leaf receives per client
 //! request when every hop retries (the Google SRE book's "retries multiply" rule).
 //!
+//! The amplification is checked without a `[mesh]` too (its id keeps the `mesh-` of the check
+//! it grew from): then every hop retries as its channel says and the gateway tries once.
+//!
 //! A route timeout (`timeout_ms`) is a timeout the tries must fit in too: Envoy stops retrying
 //! when it passes.
 //!
@@ -23,7 +26,13 @@ pub(super) const AMPLIFICATION_ID: &str = "mesh-retry-amplification";
 
 pub(super) fn check(f: &mut Findings<'_>) {
     let s = f.s;
-    let Some(mesh) = &s.mesh else { return };
+    let Some(mesh) = &s.mesh else {
+        // No proxy retries: the channels' retries still multiply along a path.
+        let channels_only =
+            MeshConfig { policies: Vec::new(), filters: Vec::new(), authorization: Vec::new() };
+        amplification(f, s, &channels_only, None, &BTreeMap::new());
+        return;
+    };
     let declared = mesh.declared();
     timeouts(f, s, &declared, None);
     let mut products = amplification(f, s, &declared, None, &BTreeMap::new());
@@ -186,9 +195,13 @@ fn amplification(
                     e.name,
                     worst.join(" → ")
                 );
-                let hint = "retry at one hop only (usually the edge), or give the destinations a `retry_budget`".to_owned();
+                let hint = if s.mesh.is_some() {
+                    "retry at one hop only (usually the edge), or give the destinations a `retry_budget`"
+                } else {
+                    "retry at one hop only (usually the edge): call the inner hops over a channel with `retries = 0`, or put the services in a `[mesh]` and give the destinations a `retry_budget`"
+                };
                 let at = push.map_or(e.span, |p| p.span);
-                f.warning(AMPLIFICATION_ID, at, msg).hint = Some(hint);
+                f.warning(AMPLIFICATION_ID, at, msg).hint = Some(hint.to_owned());
             }
         }
     }

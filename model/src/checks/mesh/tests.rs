@@ -247,3 +247,29 @@ fn retries_longer_than_the_route_timeout_are_an_error_and_fitting_ones_pass() {
         f[0].message
     );
 }
+
+#[test]
+fn channel_retries_multiplying_along_a_path_warn_without_a_mesh() {
+    // No `[mesh]`: each hop retries as `rest` says — 3 retries, 4 tries — and the gateway tries
+    // once: 1 × 4 × 4 = 16 requests at the leaf per client request, above the default 10.
+    let f = findings(&chain(3, ""), "mesh-retry-amplification");
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert!(
+        f[0].message.contains("gateway → edge.go → mid.get → leaf.get as 16 requests"),
+        "{}",
+        f[0].message
+    );
+    // Located at the public endpoint the path starts from; the hint does not offer a mesh
+    // setting as if there were a mesh.
+    let text = chain(3, "");
+    let line = text.lines().position(|l| l.trim() == "name = \"go\"").expect("go") + 1;
+    assert_eq!(f[0].location.as_ref().map(|l| l.line), Some(line - 1));
+    assert!(f[0].hint.as_deref().is_some_and(|h| h.contains("`retries = 0`")), "{:?}", f[0].hint);
+    // 2 retries: 3 × 3 = 9, within 10; the design's own threshold is honoured too.
+    assert!(findings(&chain(2, ""), "mesh-retry-amplification").is_empty());
+    let relaxed = format!("{}\n[quality]\nretry_amplification_max = 16\n", chain(3, ""));
+    assert!(findings(&relaxed, "mesh-retry-amplification").is_empty());
+    // The mesh-only check stays mesh-only: no retry policy, nothing to fit.
+    assert!(findings(&chain(3, ""), "mesh-retry-timeout").is_empty());
+}
