@@ -106,3 +106,44 @@ fn a_bad_mode_is_a_located_error() {
     assert!(hit.starts_with(&format!("{path}:")) && hit.contains("(field `mesh.mtls`"), "{hit}");
     assert!(err.contains("did you mean `strict`?"), "{err}");
 }
+
+#[test]
+fn an_allow_naming_callers_of_a_disable_service_is_blamed_on_the_mode() {
+    // Every caller in the mesh and in the ALLOW's `from`, but `payments` takes plaintext only:
+    // nobody presents an identity, so the ALLOW matches nobody. The hint is the mode, not
+    // `from` (which already names them).
+    let text = std::fs::read_to_string(root().join(BYPASS)).expect("read");
+    let mesh_at = text.find("[mesh]").expect("a mesh");
+    let text = format!(
+        "{}[mesh]\nall = true\n  [[mesh.peer_authentication]]\n  service = \"payments\"\n  mode = \"disable\"\n  [[mesh.authorization]]\n  service = \"payments\"\n  from = [\"storefront\", \"reports\"]\n",
+        &text[..mesh_at]
+    );
+    let dir = scratch("mtls", "disable-allow");
+    let path = dir.join("disable-allow.toml");
+    std::fs::write(&path, &text).expect("write");
+    let json = check(path.to_str().expect("utf-8"));
+    let c = finding(&json, "mesh-authz-denies-call");
+    assert_eq!(c["passed"], false, "{c:#}");
+    let findings = c["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 2, "{c:#}");
+    for f in findings {
+        let (msg, hint) =
+            (f["message"].as_str().expect("message"), f["hint"].as_str().expect("hint"));
+        assert!(
+            msg.contains("(`payments`'s mTLS mode is disable, so no caller presents an identity)"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains(
+                "is in an ALLOW policy's `from`, but `from` matches only a presented identity"
+            ),
+            "{msg}"
+        );
+        assert!(
+            hint.starts_with(
+                "set `payments`'s `[[mesh.peer_authentication]]` mode to `permissive` or `strict`"
+            ),
+            "{hint}"
+        );
+    }
+}

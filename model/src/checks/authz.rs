@@ -13,7 +13,7 @@
 
 use super::Findings;
 use crate::diagnostic::Span;
-use crate::scenario::{Authorization, AuthzDecision, GATEWAY_IDENTITY, MeshConfig};
+use crate::scenario::{Authorization, AuthzDecision, GATEWAY_IDENTITY, Mesh, MeshConfig};
 
 pub(super) const DENIED_ID: &str = "mesh-authz-denies-call";
 pub(super) const UNENFORCED_ID: &str = "mesh-authz-unenforced";
@@ -70,49 +70,180 @@ fn denials(
         let d = config.authorize(service, endpoint, source);
         let was_allowed =
             before.is_none_or(|b| b.authorize(service, endpoint, source).is_allowed());
-        reason(d).filter(|_| was_allowed)
+        Some(d).filter(|d| !d.is_allowed() && was_allowed)
     };
     for callee in s.services.iter().filter(|x| mesh.contains(&x.name)) {
         for e in callee.endpoints.iter().filter(|e| e.public) {
             let identity = mesh.identity(GATEWAY_IDENTITY, &callee.name);
-            if let Some(why) = newly(&callee.name, &e.name, identity) {
-                let msg = format!(
-                    "{prefix}the authorization policy denies the gateway's route to `{}.{}` (a public endpoint): {why}",
-                    callee.name, e.name
-                );
-                let at = push.map_or(e.span, |(_, span)| span);
-                f.error(DENIED_ID, at, msg).hint = Some(hint(GATEWAY_IDENTITY));
-            }
+            let Some(d) = newly(&callee.name, &e.name, identity) else { continue };
+            let caller = Caller { name: GATEWAY_IDENTITY, callee: &callee.name, endpoint: &e.name };
+            let msg = format!(
+                "{prefix}the authorization policy denies the gateway's route to `{}.{}` (a public endpoint){}: {}",
+                callee.name,
+                e.name,
+                caller.no_identity(mesh).map_or(String::new(), |n| n.why(&caller)),
+                caller.why_denied(config, d, identity)
+            );
+            let at = push.map_or(e.span, |(_, span)| span);
+            f.error(DENIED_ID, at, msg).hint = Some(caller.hint(mesh, config, d, identity));
         }
     }
-    for caller in &s.services {
-        let meshed = mesh.contains(&caller.name);
-        for call in &caller.calls {
+    for c in &s.services {
+        for call in &c.calls {
             if !mesh.contains(&call.service.name) {
                 continue;
             }
-            let identity = mesh.identity(&caller.name, &call.service.name);
-            let Some(why) = newly(&call.service.name, &call.endpoint.name, identity) else {
+            let identity = mesh.identity(&c.name, &call.service.name);
+            let Some(d) = newly(&call.service.name, &call.endpoint.name, identity) else {
                 continue;
             };
-            let plaintext = if !meshed {
-                format!(" (`{}` runs no sidecar, so it presents no mTLS identity)", caller.name)
-            } else if identity.is_none() {
-                format!(
-                    " (`{}`'s mTLS mode is disable, so no caller presents an identity)",
-                    call.service.name
-                )
-            } else {
-                String::new()
-            };
+            let caller =
+                Caller { name: &c.name, callee: &call.service.name, endpoint: &call.endpoint.name };
             let msg = format!(
-                "{prefix}the authorization policy denies `{}`'s declared call to `{}.{}`{plaintext}: {why}",
-                caller.name, call.service.name, call.endpoint.name
+                "{prefix}the authorization policy denies `{}`'s declared call to `{}.{}`{}: {}",
+                c.name,
+                call.service.name,
+                call.endpoint.name,
+                caller.no_identity(mesh).map_or(String::new(), |n| n.why(&caller)),
+                caller.why_denied(config, d, identity)
             );
             let at = push.map_or(call.span, |(_, span)| span);
-            f.error(DENIED_ID, at, msg).hint = Some(hint(&caller.name));
+            f.error(DENIED_ID, at, msg).hint = Some(caller.hint(mesh, config, d, identity));
         }
     }
+}
+
+/// A declared caller of `callee.endpoint`: a service, or the gateway (its route to a public
+/// endpoint).
+struct Caller<'a> {
+    name: &'a str,
+    callee: &'a str,
+    endpoint: &'a str,
+}
+
+/// Why a caller presents no mTLS identity to its callee's sidecar.
+#[derive(Clone, Copy)]
+enum NoIdentity {
+    /// The caller runs no sidecar: plaintext.
+    NoSidecar,
+    /// The callee's mTLS mode is `disable`: nobody presents one.
+    Disabled,
+}
+
+impl NoIdentity {
+    /// The parenthesis a finding gives it.
+    fn why(self, c: &Caller<'_>) -> String {
+        match self {
+            NoIdentity::NoSidecar => {
+                format!(" (`{}` runs no sidecar, so it presents no mTLS identity)", c.name)
+            }
+            NoIdentity::Disabled => {
+                format!(
+                    " (`{}`'s mTLS mode is disable, so no caller presents an identity)",
+                    c.callee
+                )
+            }
+        }
+    }
+}
+
+impl Caller<'_> {
+    fn is_gateway(&self) -> bool {
+        self.name == GATEWAY_IDENTITY
+    }
+
+    /// Why it presents no identity to the callee (`None`: it presents its own).
+    fn no_identity(&self, mesh: &Mesh) -> Option<NoIdentity> {
+        if mesh.identity(self.name, self.callee).is_some() {
+            None
+        } else if self.is_gateway() || mesh.contains(self.name) {
+            Some(NoIdentity::Disabled)
+        } else {
+            Some(NoIdentity::NoSidecar)
+        }
+    }
+
+    /// Whether `config` would let it through with its own identity (what the design means).
+    fn allowed_by_name(&self, config: &MeshConfig<'_>) -> bool {
+        config.authorize(self.callee, self.endpoint, Some(self.name)).is_allowed()
+    }
+
+    /// Why `d` denies it: the decision's reason, and — when only its missing identity keeps
+    /// an ALLOW policy naming it from matching — that.
+    fn why_denied(
+        &self,
+        config: &MeshConfig<'_>,
+        d: AuthzDecision<'_>,
+        identity: Option<&str>,
+    ) -> String {
+        let why = reason(d).unwrap_or_default();
+        if identity.is_none() && self.allowed_by_name(config) {
+            format!(
+                "{why} — `{}` is in an ALLOW policy's `from`, but `from` matches only a presented identity",
+                self.name
+            )
+        } else {
+            why
+        }
+    }
+
+    /// What would let the call through: the missing identity, the policy that stops it.
+    fn hint(
+        &self,
+        mesh: &Mesh,
+        config: &MeshConfig<'_>,
+        d: AuthzDecision<'_>,
+        identity: Option<&str>,
+    ) -> String {
+        let or_drop = if self.is_gateway() {
+            format!("(or make `{}.{}` not public)", self.callee, self.endpoint)
+        } else {
+            "(or remove the call)".to_owned()
+        };
+        let give_identity = match self.no_identity(mesh) {
+            Some(NoIdentity::NoSidecar) => Some(format!(
+                "add `{}` to `mesh.services`, so it presents its mTLS identity",
+                self.name
+            )),
+            Some(NoIdentity::Disabled) => {
+                Some(mode_hint(mesh, self.callee, "its callers present their identities"))
+            }
+            None => None,
+        };
+        match (d, give_identity) {
+            (AuthzDecision::DeniedBy(p), _) => format!(
+                "narrow the DENY policy{} for `{}` (its `from` or `endpoints`) {or_drop}",
+                label(p),
+                p.service.name
+            ),
+            (_, Some(give)) if identity.is_none() && self.allowed_by_name(config) => {
+                format!("{give} {or_drop}")
+            }
+            (_, Some(give)) => {
+                format!("{give}, and add `{}` to an ALLOW policy's `from` {or_drop}", self.name)
+            }
+            (_, None) => format!("add `{}` to an ALLOW policy's `from` {or_drop}", self.name),
+        }
+    }
+}
+
+/// How to give `callee`'s sidecar a mode in which callers present their identities — `so`
+/// what that brings.
+fn mode_hint(mesh: &Mesh, callee: &str, so: &str) -> String {
+    if mesh.peer_authentication.iter().any(|p| p.service.name == callee) {
+        format!(
+            "set `{callee}`'s `[[mesh.peer_authentication]]` mode to `permissive` or `strict`, so {so}"
+        )
+    } else {
+        format!(
+            "set `[mesh] mtls` to `permissive` or `strict` (or give `{callee}` such a mode with `[[mesh.peer_authentication]]`), so {so}"
+        )
+    }
+}
+
+/// ` `name`` for a named policy, else nothing.
+fn label(p: &Authorization) -> String {
+    p.name.as_ref().map_or(String::new(), |n| format!(" `{}`", n.name))
 }
 
 /// Why a decision denies, or `None` when it allows.
@@ -126,10 +257,6 @@ fn reason(d: AuthzDecision<'_>) -> Option<String> {
             Some("the callee has ALLOW policies and none of them matches it".to_owned())
         }
     }
-}
-
-fn hint(source: &str) -> String {
-    format!("add `{source}` to an ALLOW policy's `from` (or remove the call)")
 }
 
 #[cfg(test)]

@@ -143,3 +143,99 @@ fn pushes_that_keep_every_declared_call_allowed_raise_nothing() {
     assert_eq!(f.len(), 1, "{f:#?}");
     assert!(!f[0].message.starts_with("after"), "{}", f[0].message);
 }
+
+#[test]
+fn under_mtls_disable_an_allow_naming_the_callers_is_blamed_on_the_mode_not_the_policy() {
+    // `back` takes plaintext only: `front` and the gateway, both in `from`, present no
+    // identity, so the ALLOW matches neither.
+    let mesh = "[mesh]\nall = true\n[[mesh.peer_authentication]]\nservice = \"back\"\nmode = \"disable\"\n[[mesh.authorization]]\nservice = \"back\"\nfrom = [\"front\", \"gateway\"]\n";
+    let f = findings(&design(mesh), DENIED);
+    assert_eq!(f.len(), 2, "{f:#?}");
+    let (call, route) =
+        if f[0].message.contains("gateway's route") { (&f[1], &f[0]) } else { (&f[0], &f[1]) };
+    for (d, who) in [(call, "front"), (route, "gateway")] {
+        assert!(
+            d.message
+                .contains("(`back`'s mTLS mode is disable, so no caller presents an identity)"),
+            "{}",
+            d.message
+        );
+        assert!(
+            d.message.contains(&format!(
+                "`{who}` is in an ALLOW policy's `from`, but `from` matches only a presented identity"
+            )),
+            "{}",
+            d.message
+        );
+        let hint = d.hint.as_deref().unwrap_or_default();
+        assert!(
+            hint.starts_with(
+                "set `back`'s `[[mesh.peer_authentication]]` mode to `permissive` or `strict`"
+            ),
+            "{hint}"
+        );
+        assert!(!hint.contains("ALLOW"), "{who} is in `from` already: {hint}");
+    }
+    assert!(
+        route.hint.as_deref().is_some_and(|h| h.ends_with("(or make `back.stats` not public)"))
+    );
+    // The mesh-wide mode: the hint says where it is set.
+    let wide = "[mesh]\nall = true\nmtls = \"disable\"\n[[mesh.authorization]]\nservice = \"back\"\nfrom = [\"front\", \"gateway\"]\n";
+    let f = findings(&design(wide), DENIED);
+    assert!(
+        f.iter().all(|d| d.hint.as_deref().is_some_and(|h| h.starts_with("set `[mesh] mtls`"))),
+        "{f:#?}"
+    );
+    // A caller that is not in `from` needs both.
+    let neither = mesh.replace("from = [\"front\", \"gateway\"]", "from = [\"gateway\"]");
+    let f = findings(&design(&neither), DENIED);
+    let call = f.iter().find(|d| d.message.contains("`front`'s declared call")).expect("call");
+    assert!(!call.message.contains("is in an ALLOW"), "{}", call.message);
+    assert!(
+        call.hint
+            .as_deref()
+            .is_some_and(|h| h.contains(", and add `front` to an ALLOW policy's `from`")),
+        "{:?}",
+        call.hint
+    );
+}
+
+#[test]
+fn a_caller_without_a_sidecar_named_by_an_allow_is_told_to_join_the_mesh() {
+    let text = design(
+        "[mesh]\nservices = [\"back\"]\n[[mesh.authorization]]\nservice = \"back\"\nfrom = [\"front\", \"gateway\"]\n",
+    );
+    let f = findings(&text, DENIED);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert!(f[0].message.contains("`front` is in an ALLOW policy's `from`"), "{}", f[0].message);
+    assert_eq!(
+        f[0].hint.as_deref(),
+        Some(
+            "add `front` to `mesh.services`, so it presents its mTLS identity (or remove the call)"
+        )
+    );
+    // A meshed caller left out of `from` is still told to join the ALLOW.
+    let text = design(
+        "[mesh]\nall = true\n[[mesh.authorization]]\nservice = \"back\"\nfrom = [\"gateway\"]\n",
+    );
+    let f = findings(&text, DENIED);
+    assert_eq!(
+        f[0].hint.as_deref(),
+        Some("add `front` to an ALLOW policy's `from` (or remove the call)")
+    );
+}
+
+#[test]
+fn a_denial_by_a_deny_policy_is_answered_by_narrowing_the_deny() {
+    let text = design(
+        "[mesh]\nall = true\n[[mesh.authorization]]\nname = \"no-stats\"\nservice = \"back\"\naction = \"deny\"\nfrom = [\"gateway\"]\nendpoints = [\"stats\"]\n",
+    );
+    let f = findings(&text, DENIED);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(
+        f[0].hint.as_deref(),
+        Some(
+            "narrow the DENY policy `no-stats` for `back` (its `from` or `endpoints`) (or make `back.stats` not public)"
+        )
+    );
+}
