@@ -1,8 +1,9 @@
-//! Mesh authorization end to end: a caller outside the mesh walking past a DENY policy passes
-//! the static checks and is caught by `authorization-never-bypassed` on the run, shrunk and
-//! replayed; the same design with the caller in the mesh has its declared call named by
-//! `mesh-authz-denies-call` and its requests refused (counted in the report); the shop with
-//! policies on every service runs without a denial; a bad policy is bad input, located.
+//! Mesh authorization end to end: a caller outside the mesh walking past a DENY policy is
+//! warned about by the static checks (`mesh-authz-unenforced`, which still pass) and caught by
+//! `authorization-never-bypassed` on the run, shrunk and replayed; the same design with the
+//! caller in the mesh has its declared call named by `mesh-authz-denies-call` and its requests
+//! refused (counted in the report); the shop with policies on every service runs without a
+//! denial; a bad policy is bad input, located.
 
 use serde_json::Value;
 
@@ -26,7 +27,26 @@ fn a_caller_outside_the_mesh_bypassing_a_deny_is_found_by_the_property_and_repla
     let (exit, json) = check_json(BYPASS, &dir);
     assert_eq!(exit, 1, "{json:#}");
     let statics_ok = json["checks"].as_array().expect("checks").iter().all(|c| c["passed"] == true);
-    assert!(statics_ok, "only visible when running: {json:#}");
+    assert!(statics_ok, "a warning, not a failed check: {json:#}");
+    // The static warning names the policy, the caller and its call, at the policy.
+    let unenforced = json["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["id"] == "mesh-authz-unenforced")
+        .expect("the check");
+    let warnings = unenforced["findings"].as_array().expect("findings");
+    assert_eq!(warnings.len(), 1, "{unenforced:#}");
+    let w = &warnings[0];
+    assert_eq!(w["severity"], "warning", "{w:#}");
+    let msg = w["message"].as_str().expect("message");
+    assert!(
+        msg.starts_with("the DENY policy for `payments` names `reports`, which runs no sidecar: `reports`'s declared call to `payments.refund` is plaintext"),
+        "{msg}"
+    );
+    let text = std::fs::read_to_string(root().join(BYPASS)).expect("read");
+    let policy = text.lines().position(|l| l.trim() == "[[mesh.authorization]]").expect("policy");
+    assert_eq!(w["location"]["line"], policy + 1, "{w:#}");
     assert_eq!(failed(&json), ["authorization-never-bypassed"]);
     let v = verdict(&json, "authorization-never-bypassed");
     let finding = v["findings"][0].as_str().expect("a finding");
@@ -58,6 +78,13 @@ fn with_the_caller_in_the_mesh_its_call_is_named_statically_and_refused_on_the_r
         .find(|c| c["id"] == "mesh-authz-denies-call")
         .expect("the check");
     assert_eq!(check["passed"], false);
+    let unenforced = json["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["id"] == "mesh-authz-unenforced")
+        .expect("the check");
+    assert_eq!(unenforced["findings"], Value::Array(Vec::new()), "the DENY matches: no bypass");
     let f = &check["findings"][0];
     let msg = f["message"].as_str().expect("message");
     assert!(msg.contains("`reports`'s declared call to `payments.refund`"), "{msg}");

@@ -1,7 +1,9 @@
 //! Authorization designs (`[[mesh.authorization]]`, Istio's `AuthorizationPolicy`): a policy
 //! that denies a call the design declares — a `[[service.call]]`, or the gateway's route to a
 //! public endpoint — makes that call fail every time (Envoy's RBAC answers 403); a policy of a
-//! service without a sidecar is enforced by nobody.
+//! service without a sidecar is enforced by nobody; a DENY naming a caller that presents no
+//! identity never matches it, so that caller's declared calls go through (a warning under
+//! `mesh-authz-unenforced`: Istio's DENY on source principals does not match plaintext).
 //!
 //! Every configuration `[[mesh.push]]`es make is judged too: a call a push newly denies is a
 //! finding naming the push (at its line) — a deliberate lock-out shows here as what it does.
@@ -28,6 +30,7 @@ pub(super) fn check(f: &mut Findings<'_>) {
         unenforced(f, p, "");
     }
     denials(f, &mesh.declared(), None, None);
+    bypasses(f, &mesh.declared(), None, None);
     // Each push's configuration is judged too (istiod replaces AuthorizationPolicies by name):
     // a call it newly denies is named with the push.
     for (k, &i) in mesh.push_order().iter().enumerate() {
@@ -38,6 +41,7 @@ pub(super) fn check(f: &mut Findings<'_>) {
         }
         let (before, after) = (mesh.configuration(k), mesh.configuration(k + 1));
         denials(f, &after, Some(&before), Some((&prefix, push.span)));
+        bypasses(f, &after, Some(&before), Some((&prefix, push.span)));
     }
 }
 
@@ -113,6 +117,93 @@ fn denials(
     }
 }
 
+/// The declared calls and gateway routes a DENY policy of `config` names the caller of, but
+/// cannot match: the caller presents no identity (it runs no sidecar, or the callee's mTLS
+/// mode is `disable`), a DENY's `from` matches only identities, so the call goes through —
+/// as the simulator lets it, and `authorization-never-bypassed` fails on a run that makes it.
+/// A warning (the property judges the calls a run makes). A `strict` callee refuses such a
+/// caller outright (`mesh-mtls-plaintext-call`); a denied call is `mesh-authz-denies-call`'s.
+/// With `before`, only what that configuration did not already let past.
+fn bypasses(
+    f: &mut Findings<'_>,
+    config: &MeshConfig<'_>,
+    before: Option<&MeshConfig<'_>>,
+    push: Option<(&str, Span)>,
+) {
+    let s = f.s;
+    let Some(mesh) = &s.mesh else { return };
+    let prefix = push.map_or("", |(p, _)| p);
+    let mut callers: Vec<Caller<'_>> = Vec::new();
+    for callee in s.services.iter().filter(|x| mesh.contains(&x.name)) {
+        for e in callee.endpoints.iter().filter(|e| e.public) {
+            callers.push(Caller {
+                name: GATEWAY_IDENTITY,
+                callee: &callee.name,
+                endpoint: &e.name,
+            });
+        }
+    }
+    for c in &s.services {
+        for call in c.calls.iter().filter(|call| mesh.contains(&call.service.name)) {
+            if !mesh.refuses_plaintext(&c.name, &call.service.name) {
+                callers.push(Caller {
+                    name: &c.name,
+                    callee: &call.service.name,
+                    endpoint: &call.endpoint.name,
+                });
+            }
+        }
+    }
+    for c in &callers {
+        let Some(no_identity) = c.no_identity(mesh) else { continue };
+        let Some(p) = c.bypassed(config) else { continue };
+        if before.is_some_and(|b| c.bypassed(b).is_some()) {
+            continue;
+        }
+        let (what, goes) = if c.is_gateway() {
+            (
+                format!("the gateway's route to `{}.{}` (a public endpoint)", c.callee, c.endpoint),
+                "client requests go through",
+            )
+        } else {
+            (
+                format!("`{}`'s declared call to `{}.{}`", c.name, c.callee, c.endpoint),
+                "the call goes through",
+            )
+        };
+        let (msg, hint) = match no_identity {
+            NoIdentity::NoSidecar => (
+                format!(
+                    "{prefix}the DENY policy{} for `{}` names `{}`, which runs no sidecar: {what} is plaintext without an mTLS identity, so the DENY never matches it and {goes}",
+                    label(p),
+                    c.callee,
+                    c.name
+                ),
+                format!(
+                    "add `{}` to `mesh.services`, so it presents its identity and the DENY matches it (mTLS mode `strict` on `{}` also refuses callers without one); or write the rule as an ALLOW policy for `{}` that leaves `{}` out (a DENY on sources never matches plaintext)",
+                    c.name, c.callee, c.callee, c.name
+                ),
+            ),
+            NoIdentity::Disabled => (
+                format!(
+                    "{prefix}the DENY policy{} for `{}` names `{}`, but `{}`'s mTLS mode is disable: {what} presents no identity, so the DENY never matches it and {goes}",
+                    label(p),
+                    c.callee,
+                    c.name,
+                    c.callee
+                ),
+                mode_hint(
+                    mesh,
+                    c.callee,
+                    "its callers present their identities and the DENY matches them",
+                ),
+            ),
+        };
+        let at = push.map_or(p.span, |(_, span)| span);
+        f.warning(UNENFORCED_ID, at, msg).hint = Some(hint);
+    }
+}
+
 /// A declared caller of `callee.endpoint`: a service, or the gateway (its route to a public
 /// endpoint).
 struct Caller<'a> {
@@ -160,6 +251,21 @@ impl Caller<'_> {
             Some(NoIdentity::Disabled)
         } else {
             Some(NoIdentity::NoSidecar)
+        }
+    }
+
+    /// The DENY policy of `config` that names it but lets it through: it is denied by its
+    /// name (as `authorization-never-bypassed` judges it) and allowed without an identity (as
+    /// the callee's sidecar sees it). Only a DENY can tell the two apart: an ALLOW that
+    /// matches a request without an identity has no `from`, so it matches the name too.
+    fn bypassed<'c>(&self, config: &MeshConfig<'c>) -> Option<&'c Authorization> {
+        match config.authorize(self.callee, self.endpoint, Some(self.name)) {
+            AuthzDecision::DeniedBy(p)
+                if config.authorize(self.callee, self.endpoint, None).is_allowed() =>
+            {
+                Some(p)
+            }
+            _ => None,
         }
     }
 

@@ -123,7 +123,7 @@ pub const CHECKS: &[CheckInfo] = &[
     },
     CheckInfo {
         id: authz::UNENFORCED_ID,
-        summary: "every mesh authorization policy protects a service with a sidecar (which enforces it)",
+        summary: "every mesh authorization policy protects a service with a sidecar (which enforces it); a DENY naming a caller with no identity is bypassed (warning)",
     },
     CheckInfo {
         id: mtls::PLAINTEXT_ID,

@@ -1,6 +1,7 @@
 //! The authorization checks on small designs: each finding and each way of passing.
 
 use crate::checks::fixture::{self, findings};
+use crate::diagnostic::Severity;
 
 /// `front` (public `go`) calls `back.get`; `back` also has a public `stats`.
 fn design(mesh: &str) -> String {
@@ -238,4 +239,111 @@ fn a_denial_by_a_deny_policy_is_answered_by_narrowing_the_deny() {
             "narrow the DENY policy `no-stats` for `back` (its `from` or `endpoints`) (or make `back.stats` not public)"
         )
     );
+}
+
+#[test]
+fn a_deny_naming_a_caller_without_a_sidecar_is_bypassed_and_warned_about_at_the_policy() {
+    let text = design(
+        "[mesh]\nservices = [\"back\"]\n[[mesh.authorization]]\nname = \"no-front\"\nservice = \"back\"\naction = \"deny\"\nfrom = [\"front\"]\nendpoints = [\"get\"]\n",
+    );
+    let f = findings(&text, UNENFORCED);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert_eq!(
+        f[0].message,
+        "the DENY policy `no-front` for `back` names `front`, which runs no sidecar: `front`'s declared call to `back.get` is plaintext without an mTLS identity, so the DENY never matches it and the call goes through"
+    );
+    let hint = f[0].hint.as_deref().unwrap_or_default();
+    assert!(hint.starts_with("add `front` to `mesh.services`"), "{hint}");
+    assert!(hint.contains("an ALLOW policy for `back` that leaves `front` out"), "{hint}");
+    let policy = text.lines().position(|l| l == "[[mesh.authorization]]").expect("policy") + 1;
+    assert_eq!(f[0].location.as_ref().map(|l| l.line), Some(policy));
+    // Nothing is denied: that is the trouble.
+    assert!(findings(&text, DENIED).is_empty());
+}
+
+#[test]
+fn a_deny_that_does_match_its_caller_is_no_bypass() {
+    let deny = "[[mesh.authorization]]\nservice = \"back\"\naction = \"deny\"\nfrom = [\"front\"]\nendpoints = [\"get\"]\n";
+    // `front` in the mesh: it presents its identity, the DENY matches (the call is denied).
+    let meshed = design(&format!("[mesh]\nall = true\n{deny}"));
+    assert!(findings(&meshed, UNENFORCED).is_empty());
+    assert_eq!(findings(&meshed, DENIED).len(), 1);
+    // A `strict` `back` refuses the plaintext call before any policy (the mTLS check's).
+    let strict = design(&format!("[mesh]\nservices = [\"back\"]\nmtls = \"strict\"\n{deny}"));
+    assert!(findings(&strict, UNENFORCED).is_empty());
+    assert_eq!(findings(&strict, "mesh-mtls-plaintext-call").len(), 1);
+    // A DENY without `from` matches plaintext too.
+    let anyone = design(&format!(
+        "[mesh]\nservices = [\"back\"]\n{}",
+        deny.replace("from = [\"front\"]\n", "")
+    ));
+    assert!(findings(&anyone, UNENFORCED).is_empty());
+    assert_eq!(findings(&anyone, DENIED).len(), 1);
+    // A DENY on an endpoint the caller does not declare calling.
+    let other = design(&format!(
+        "[mesh]\nservices = [\"back\"]\n{}",
+        deny.replace("[\"get\"]", "[\"stats\"]")
+    ));
+    assert!(findings(&other, UNENFORCED).is_empty());
+    // An ALLOW leaving the plaintext caller out denies it (fails closed): no bypass either.
+    let allow = design(
+        "[mesh]\nservices = [\"back\"]\n[[mesh.authorization]]\nservice = \"back\"\nfrom = [\"gateway\"]\n",
+    );
+    assert!(findings(&allow, UNENFORCED).is_empty());
+}
+
+#[test]
+fn under_mtls_disable_a_deny_naming_a_meshed_caller_or_the_gateway_is_bypassed() {
+    let text = design(
+        "[mesh]\nall = true\n[[mesh.peer_authentication]]\nservice = \"back\"\nmode = \"disable\"\n[[mesh.authorization]]\nservice = \"back\"\naction = \"deny\"\nfrom = [\"front\", \"gateway\"]\n",
+    );
+    let f = findings(&text, UNENFORCED);
+    assert_eq!(f.len(), 2, "{f:#?}");
+    assert!(f.iter().all(|d| d.severity == Severity::Warning));
+    let msgs: Vec<&str> = f.iter().map(|d| d.message.as_str()).collect();
+    assert!(
+        msgs.iter().any(|m| m.starts_with("the DENY policy for `back` names `front`, but `back`'s mTLS mode is disable: `front`'s declared call to `back.get` presents no identity")),
+        "{msgs:#?}"
+    );
+    assert!(
+        msgs.iter().any(|m| m.contains("the gateway's route to `back.stats` (a public endpoint) presents no identity, so the DENY never matches it and client requests go through")),
+        "{msgs:#?}"
+    );
+    assert!(
+        f.iter().all(|d| d
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.starts_with("set `back`'s `[[mesh.peer_authentication]]` mode"))),
+        "{f:#?}"
+    );
+    // The same DENY under the default mode matches both (both are denied: errors, no bypass).
+    let permissive = text.replace("mode = \"disable\"", "mode = \"permissive\"");
+    assert!(findings(&permissive, UNENFORCED).is_empty());
+    assert_eq!(findings(&permissive, DENIED).len(), 2);
+}
+
+#[test]
+fn a_pushed_deny_naming_a_caller_without_a_sidecar_is_named_at_the_push() {
+    let text = design(
+        "[mesh]\nservices = [\"back\"]\n[mesh.control_plane]\n[[mesh.push]]\nat_s = 4\n[[mesh.push.authorization]]\nservice = \"back\"\naction = \"deny\"\nfrom = [\"front\"]\n",
+    );
+    let f = findings(&text, UNENFORCED);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert!(
+        f[0].message
+            .starts_with("after mesh.push[0] (at 4 s): the DENY policy for `back` names `front`"),
+        "{}",
+        f[0].message
+    );
+    assert_eq!(f[0].location.as_ref().map(|l| l.line), Some(line_of(&text, "[[mesh.push]]", 0)));
+    // Declared from the start, it is the declared policy's finding, once.
+    let declared = design(
+        "[mesh]\nservices = [\"back\"]\n[[mesh.authorization]]\nservice = \"back\"\naction = \"deny\"\nfrom = [\"front\"]\n[mesh.control_plane]\n[[mesh.push]]\nat_s = 4\n[[mesh.push.authorization]]\nservice = \"front\"\n",
+    );
+    let f = findings(&declared, UNENFORCED);
+    // (the pushed policy for `front`, which runs no sidecar, is unenforced: an error)
+    let bypass: Vec<_> = f.iter().filter(|d| d.severity == Severity::Warning).collect();
+    assert_eq!(bypass.len(), 1, "{f:#?}");
+    assert!(!bypass[0].message.starts_with("after"), "{}", bypass[0].message);
 }
