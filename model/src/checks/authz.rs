@@ -117,13 +117,14 @@ fn denials(
     }
 }
 
-/// The declared calls and gateway routes a DENY policy of `config` names the caller of, but
+/// The declared calls and gateway routes a DENY policy of `config` names the caller of but
 /// cannot match: the caller presents no identity (it runs no sidecar, or the callee's mTLS
-/// mode is `disable`), a DENY's `from` matches only identities, so the call goes through —
+/// mode is `disable`) and a DENY's `from` matches only identities, so the call goes through —
 /// as the simulator lets it, and `authorization-never-bypassed` fails on a run that makes it.
-/// A warning (the property judges the calls a run makes). A `strict` callee refuses such a
-/// caller outright (`mesh-mtls-plaintext-call`); a denied call is `mesh-authz-denies-call`'s.
-/// With `before`, only what that configuration did not already let past.
+/// A warning, as `mesh-retry-amplification` is beside `retry-amplification`: the property
+/// judges the calls a run makes. A `strict` callee refuses such a caller outright
+/// (`mesh-mtls-plaintext-call`); a denied call is `mesh-authz-denies-call`'s. With `before`,
+/// only what that configuration did not already let past.
 fn bypasses(
     f: &mut Findings<'_>,
     config: &MeshConfig<'_>,
