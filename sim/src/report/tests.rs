@@ -203,6 +203,36 @@ fn utilisation_and_l_count_the_workload_not_the_drain_s_work() {
     );
 }
 
+/// An autoscaled service offered four times what its starting replica serves scales out;
+/// its utilisation divides the CPU time it received by the replicas it had placed over the
+/// workload (∫ placed dt × concurrency), never by the starting count — that read above 100 %.
+#[test]
+fn an_autoscaled_service_s_utilisation_is_over_the_replicas_it_had_placed() {
+    let text = STATION
+        .replace("replicas = 2\nconcurrency = 2", "replicas = 1\nconcurrency = 2")
+        .replace(
+            "distribution = { dist = \"exponential\", mean_ms = 2.0 }",
+            "distribution = { dist = \"exponential\", mean_ms = 20.0 }\n  [service.autoscale]\n  min_replicas = 1\n  max_replicas = 8\n  metric = \"concurrency\"\n  target = 1\n  interval_s = 1",
+        )
+        .replace("rate_rps = 1000", "rate_rps = 400")
+        .replace("duration_s = 2", "duration_s = 10");
+    let s = fusebench_model::parse("scaled.toml", &text).ok().expect("valid");
+    let mut o = RunOptions::new(1);
+    o.trace = TraceMode::Hash;
+    let result = Sim::new(s.clone(), Box::new(Runtime::default()), &o).run();
+    let r = Report::new(&result, &s);
+    let x = &r.services["station"];
+    let a = x.autoscale.as_ref().expect("autoscaled");
+    assert!(a.placed_max >= 4, "it scaled out: {a:?}");
+    let m = &result.metrics.services["station"];
+    let placed = result.metrics.replicas["station"].placed_in_workload_nanos.expect("ended");
+    let want = m.cpu_in_workload() as f64 / (placed as f64 * 2.0);
+    assert!((x.utilisation - want).abs() < 1e-12, "{} vs {want}", x.utilisation);
+    assert!(x.utilisation > 0.3 && x.utilisation <= 1.0, "{}", x.utilisation);
+    // Over the starting replica alone, the CPU time received is more than it could give.
+    assert!(m.cpu_in_workload() as f64 > 10e9 * 2.0, "busier than one replica");
+}
+
 #[test]
 fn every_objective_is_judged_and_no_data_fails() {
     let r = report(1);
