@@ -77,3 +77,32 @@ fn a_subset_deployment_that_overflows_the_node_is_caught_with_the_replicas_count
     let f = memory_findings(&design(1, &subsets(4)));
     assert!(f.len() == 1 && f[0].message.contains("`s` 5 replica(s)"), "{f:#?}");
 }
+
+/// A rolling rollout of `s` at 5 s with `max_unavailable` as given (unset: Kubernetes' 25 %
+/// rounded down), its new module the same file.
+fn rolling(max_unavailable: Option<u32>) -> String {
+    let unavailable = max_unavailable.map_or(String::new(), |n| format!("max_unavailable = {n}\n"));
+    format!(
+        "[[rollout]]\nservice = \"s\"\nmodule = \"s.wat\"\nat_s = 5\nstrategy = \"rolling\"\n{unavailable}"
+    )
+}
+
+#[test]
+fn a_rolling_rollout_whose_surge_replica_cannot_be_placed_never_finishes_and_is_caught() {
+    // 4 replicas fill the 64 MiB node; the default for 4 drains one first (25 %): it fits.
+    assert!(memory_findings(&design(4, &rolling(None))).is_empty());
+    // None may be unavailable: a fifth replica must start first, and has no room.
+    let f = memory_findings(&design(4, &rolling(Some(0))));
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert!(f[0].message.contains("rolling rollout of `s` can never finish"), "{}", f[0].message);
+    assert!(f[0].message.contains("new replica (16 MiB)") && f[0].message.contains("take 64 MiB"));
+    assert_eq!(f[0].location.as_ref().map(|l| l.line), Some(25), "at `[[rollout]]`");
+    // 3 replicas (the default for them: none unavailable) leave room for the surge.
+    assert!(memory_findings(&design(3, &rolling(None))).is_empty());
+    // 2 replicas of 32 MiB (16 MiB instances): full, and the default for 2 drains none.
+    let big = design(2, &rolling(None)).replace("memory_max_kib = 4096", "memory_max_kib = 8192");
+    assert_eq!(memory_findings(&big).len(), 1);
+    // An overcommitted node is reported once, as such.
+    let f = memory_findings(&design(5, &rolling(Some(0))));
+    assert!(f.len() == 1 && f[0].message.contains("may grow to 80 MiB"), "{f:#?}");
+}
