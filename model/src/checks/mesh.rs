@@ -97,7 +97,7 @@ fn timeouts(f: &mut Findings<'_>, s: &Scenario, config: &MeshConfig<'_>, push: O
                         channel.timeout_ms,
                         &svc.name,
                         &e.name,
-                        &caller.name,
+                        &format!("`{}`", caller.name),
                         &what,
                         &prefix,
                     );
@@ -132,7 +132,7 @@ fn fits(
     let total = f64::from(r.attempts) * per_try;
     if r.attempts > 1 && total > caller_ms {
         let msg = format!(
-            "{prefix}retries to `{service}.{endpoint}` take up to {} × {per_try} ms = {total} ms, more than {caller}'s own timeout: {what}",
+            "{prefix}retries to `{service}.{endpoint}` take up to {} × {per_try} ms = {total} ms, more than {caller} waits: {what}",
             r.attempts
         );
         let hint = format!(

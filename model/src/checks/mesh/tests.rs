@@ -77,7 +77,7 @@ all = true
     assert_eq!(f.len(), 2, "{f:#?}");
     assert!(f.iter().all(|d| d.severity == Severity::Error));
     assert!(
-        f[0].message.contains("`leaf.get`") && f[0].message.contains("mid's own timeout"),
+        f[0].message.contains("`leaf.get`") && f[0].message.contains("more than `mid` waits"),
         "{}",
         f[0].message
     );
@@ -222,7 +222,7 @@ fn retries_longer_than_the_route_timeout_are_an_error_and_fitting_ones_pass() {
     let f = findings(&chain(0, mesh), "mesh-retry-timeout");
     assert_eq!(f.len(), 1, "{f:#?}");
     assert!(
-        f[0].message.starts_with("retries to `leaf.get` take up to 3 × 300 ms = 900 ms, more than the route's own timeout: `timeout_ms` = 500 ms"),
+        f[0].message.starts_with("retries to `leaf.get` take up to 3 × 300 ms = 900 ms, more than the route waits: `timeout_ms` = 500 ms"),
         "{}",
         f[0].message
     );
