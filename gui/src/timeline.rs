@@ -110,6 +110,7 @@ fn lane_name(event: &TraceEvent) -> Option<&str> {
         TraceEvent::OpTimeout { target, .. } => Some(target),
         TraceEvent::CacheWrite { cache, .. }
         | TraceEvent::CacheDelete { cache, .. }
+        | TraceEvent::CacheEvict { cache, .. }
         | TraceEvent::CacheRead { cache, .. }
         | TraceEvent::CacheLookup { cache, .. } => Some(cache),
         TraceEvent::Deliver { group, .. }

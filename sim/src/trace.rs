@@ -188,6 +188,13 @@ pub enum TraceEvent<S = String> {
         key: S,
         existed: bool,
     },
+    /// The cache, full, evicted `key` (its least recently used entry) to make room for a put
+    /// by invocation `inv`: what the report's `evictions` count.
+    CacheEvict {
+        inv: u64,
+        cache: S,
+        key: S,
+    },
     /// A key-value read decided at `replica` (`version` 0: the key was absent).
     StoreRead {
         inv: u64,
@@ -520,6 +527,7 @@ impl<S> TraceEvent<S> {
             TraceEvent::StoreApply { .. } => "store_apply",
             TraceEvent::CacheWrite { .. } => "cache_write",
             TraceEvent::CacheDelete { .. } => "cache_delete",
+            TraceEvent::CacheEvict { .. } => "cache_evict",
             TraceEvent::Scale { .. } => "scale",
             TraceEvent::ReplicaState { .. } => "replica_state",
             TraceEvent::StoreRead { .. } => "store_read",
@@ -703,6 +711,9 @@ impl<S> TraceEvent<S> {
                 key: f(key),
                 existed: *existed,
             },
+            TraceEvent::CacheEvict { inv, cache, key } => {
+                TraceEvent::CacheEvict { inv: *inv, cache: f(cache), key: f(key) }
+            }
             TraceEvent::Scale { service, from, to, metric, value_milli, desired, reason } => {
                 TraceEvent::Scale {
                     service: f(service),

@@ -491,3 +491,30 @@ fn the_autoscaling_figures_are_the_traces_replica_lines() {
     }
     assert!(changed, "the run scaled something: the check compares more than the start");
 }
+
+/// A cache too small for its working set evicts, and the report's `evictions` are the trace's
+/// `cache_evict` lines, one per key the cache let go (the edge cache of the corpus, cut from
+/// 100 entries to 2).
+#[test]
+fn a_cache_s_evictions_are_the_traces_cache_evict_lines() {
+    let path =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/corpus/correct/corpus-edge-cache.toml");
+    let mut loaded = load(std::path::Path::new(path)).expect("the design loads");
+    let cache = loaded.scenario.stores.iter_mut().find(|d| d.name == "product-cache");
+    cache.expect("its cache").capacity = Some(2);
+    let runtime = build_runtime(&loaded.scenario, &loaded.files).expect("its modules load");
+    let mut o = RunOptions::new(1);
+    o.trace = trace::TraceMode::Full;
+    o.duration = Some(SimTime::from_secs_f64(5.0));
+    let result = Sim::new(loaded.scenario.clone(), Box::new(runtime), &o).run();
+    let report = Report::new(&result, &loaded.scenario);
+    let evicted = lines(&result)
+        .iter()
+        .filter(|l| {
+            matches!(&l.event, TraceEvent::CacheEvict { cache, .. } if cache == "product-cache")
+        })
+        .count() as u64;
+    let r = report.stores["product-cache"].cache.expect("a cache's figures");
+    assert!(r.evictions > 10, "a 2-entry cache evicts: {}", r.evictions);
+    assert_eq!(r.evictions, evicted, "the report counts the trace's evictions");
+}

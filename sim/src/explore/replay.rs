@@ -562,6 +562,7 @@ fn links(event: &TraceEvent) -> Vec<Link> {
         | TraceEvent::StoreAcked { inv, .. }
         | TraceEvent::CacheLookup { inv, .. }
         | TraceEvent::CacheDelete { inv, .. }
+        | TraceEvent::CacheEvict { inv, .. }
         | TraceEvent::LimitHit { inv, .. }
         | TraceEvent::OpTimeout { inv, .. }
         | TraceEvent::OomKilled { inv, .. } => vec![Link::Inv(*inv)],
@@ -993,6 +994,9 @@ pub fn describe(line: &TraceLine) -> String {
             let was = if *existed { "" } else { " (it held no entry)" };
             format!("invocation {inv} invalidates {key} in cache {cache}{was}")
         }
+        TraceEvent::CacheEvict { inv, cache, key } => {
+            format!("cache {cache}, full, evicts {key} (least recently used) for invocation {inv}")
+        }
         TraceEvent::StoreApply { store, replica, key, version, applied } => format!(
             "{store} replica {replica} {} replicated {key} (version {version})",
             if *applied { "applies" } else { "ignores older" },
@@ -1299,6 +1303,7 @@ pub fn mermaid(events: &[TraceLine]) -> String {
             | TraceEvent::CallStart { .. }
             | TraceEvent::CacheWrite { .. }
             | TraceEvent::CacheDelete { .. }
+            | TraceEvent::CacheEvict { .. }
             | TraceEvent::Publish { .. }
             | TraceEvent::StoreRead { .. }
             | TraceEvent::CacheRead { .. }

@@ -78,8 +78,8 @@ impl CacheState {
         e.expires > now
     }
 
-    /// Stores `value` under `key` until `expires`; returns how many entries were evicted to
-    /// stay within `capacity` (at least one entry is always kept).
+    /// Stores `value` under `key` until `expires`; returns the keys evicted to stay within
+    /// `capacity`, least recently used first (at least one entry is always kept).
     pub(crate) fn put(
         &mut self,
         key: Vec<u8>,
@@ -87,7 +87,7 @@ impl CacheState {
         expires: SimTime,
         capacity: u64,
         standing: Standing,
-    ) -> u64 {
+    ) -> Vec<Vec<u8>> {
         self.tick += 1;
         if let Some(old) = self.entries.remove(&key) {
             self.lru.remove(&old.used);
@@ -95,13 +95,13 @@ impl CacheState {
         self.gone.remove(&key);
         self.entries.insert(key.clone(), Entry { value, expires, used: self.tick, standing });
         self.lru.insert(self.tick, key);
-        let mut evicted = 0;
+        let mut evicted = Vec::new();
         while self.entries.len() as u64 > capacity.max(1) {
             let Some((_, victim)) = self.lru.pop_first() else { break };
             if let Some(e) = self.entries.remove(&victim) {
-                self.gone.insert(victim, e.value);
+                self.gone.insert(victim.clone(), e.value);
             }
-            evicted += 1;
+            evicted.push(victim);
         }
         evicted
     }
@@ -167,8 +167,13 @@ impl Sim {
         let spec = self.world.store(store);
         let c = &mut self.stores[store.index()].cache;
         let evicted = c.put(key, value, now + spec.ttl_nanos, spec.capacity, standing);
-        if evicted > 0 {
-            self.rec.evictions(store, evicted);
+        if !evicted.is_empty() {
+            self.rec.evictions(store, evicted.len() as u64);
+            let cache = &self.world.store(store).name;
+            for victim in &evicted {
+                let key = crate::trace::bytes_text(victim);
+                self.trace.emit(now, &TraceEvent::CacheEvict { inv, cache, key: &key });
+            }
         }
         HostReply::Ack
     }
@@ -204,7 +209,8 @@ mod tests {
         c.put(b"a".to_vec(), b"1".to_vec(), LATER, 2, Standing::default());
         c.put(b"b".to_vec(), b"2".to_vec(), LATER, 2, Standing::default());
         assert_eq!(got(&mut c, b"a", SimTime::ZERO), Some(b"1".to_vec()));
-        assert_eq!(c.put(b"c".to_vec(), b"3".to_vec(), LATER, 2, Standing::default()), 1);
+        let evicted = c.put(b"c".to_vec(), b"3".to_vec(), LATER, 2, Standing::default());
+        assert_eq!(evicted, [b"b".to_vec()], "the least recently used key is named");
         assert_eq!(got(&mut c, b"a", SimTime::ZERO), Some(b"1".to_vec()), "the used entry stays");
         assert_eq!(got(&mut c, b"b", SimTime::ZERO), None, "the least recently used one goes");
         assert_eq!(got(&mut c, b"c", SimTime::ZERO), Some(b"3".to_vec()));
@@ -236,7 +242,10 @@ mod tests {
         assert!(!c.remove(b"a", SimTime::ZERO), "and is gone");
         assert_eq!(got(&mut c, b"a", SimTime::ZERO), None);
         // Its slot is free: a new put evicts nothing.
-        assert_eq!(c.put(b"c".to_vec(), b"3".to_vec(), LATER, 2, Standing::default()), 0);
+        assert_eq!(
+            c.put(b"c".to_vec(), b"3".to_vec(), LATER, 2, Standing::default()),
+            [] as [Vec<u8>; 0]
+        );
         assert_eq!(got(&mut c, b"b", SimTime::ZERO), Some(b"2".to_vec()));
         c.put(b"d".to_vec(), b"4".to_vec(), SimTime(10), 8, Standing::default());
         assert!(!c.remove(b"d", SimTime(10)), "an expired entry counts as absent");

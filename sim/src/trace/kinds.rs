@@ -27,6 +27,7 @@ macro_rules! with_trace_kinds {
             StoreApply "store_apply" { store, replica, key, version, applied }
             CacheWrite "cache_write" { inv, cache, key, changed }
             CacheDelete "cache_delete" { inv, cache, key, existed }
+            CacheEvict "cache_evict" { inv, cache, key }
             StoreRead "store_read" { inv, store, replica, key, version }
             CacheRead "cache_read" { inv, cache, key, store_version, differs_ns }
             WorkOf "work_of" { inv, work }

@@ -272,6 +272,7 @@ pub(super) fn every_kind(text: &[String], n: Numbers) -> Vec<TraceEvent<&str>> {
             detail: s(80),
         },
         TraceEvent::OpTimeout { inv: n.big / 2, target: s(81) },
+        TraceEvent::CacheEvict { inv: n.big / 3, cache: s(82), key: s(83) },
     ]
 }
 
@@ -436,6 +437,7 @@ fn the_format_of_every_kind_is_pinned() {
         r#"{"t":51000,"ev":"rollout","service":"f","step":"g","replica":3,"version":3,"desired":3}"#,
         r#"{"t":52000,"ev":"mesh_route","proxy":"h","service":"i","action":"j","config":3,"req":42,"detail":"a"}"#,
         r#"{"t":53000,"ev":"op_timeout","inv":21,"target":"b"}"#,
+        r#"{"t":54000,"ev":"cache_evict","inv":14,"cache":"c","key":"d"}"#,
     ];
     let trace = written(&every_kind(&text, PLAIN));
     let text = String::from_utf8(trace.lines().to_vec()).expect("utf-8");
