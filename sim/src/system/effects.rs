@@ -5,8 +5,15 @@
 //! can be modelled without writing a module.
 //!
 //! Generated values are deterministic (the service's own random stream): a string field
-//! `name` becomes `"name-<n>"`, numbers are drawn below 1000, booleans are fair coins, arrays
-//! are empty and objects are generated from their own shape.
+//! `name` becomes `"name-<n>"`, numbers are drawn below 1000 (so two invocations may send the
+//! same value), booleans are fair coins, arrays are empty and objects are generated from their
+//! own shape. The one exception is the field the target endpoint names its `idempotency_key`:
+//! it identifies the work, not a value, and drawn below 1000 it made distinct payments one
+//! (each later one deduplicated as a retry of the first). The caller passes on its own
+//! request's field of that name, as a service forwards its client's key; without one it
+//! names its invocation (`"<field>-inv<id>"`), unique to it — a redelivery of the caller's
+//! own work is a new invocation and so sends a new key, as a service minting a fresh key per
+//! attempt would.
 
 use std::collections::VecDeque;
 
@@ -40,6 +47,29 @@ fn value(name: &str, ty: &FieldType, rng: &mut SimRng) -> Value {
     }
 }
 
+/// `generated`'s bytes, its idempotency-key field `key` (when the target declares one) set
+/// to the work it names: the calling request's own field of that name, else the invocation.
+/// The field's generated value is drawn and replaced, so every other value is what it was.
+fn keyed(mut generated: Value, key: Option<&str>, body: &[u8], inv: InvId) -> Vec<u8> {
+    if let (Some(field), Value::Object(fields)) = (key, &mut generated) {
+        let forwarded = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v.get(field).filter(|v| v.is_string() || v.is_number()).cloned());
+        // The generated value has the field's declared type: a number names the invocation
+        // by its id.
+        let numeric = fields.get(field).is_some_and(Value::is_number);
+        let value = forwarded.unwrap_or_else(|| {
+            if numeric {
+                Value::from(inv.0)
+            } else {
+                Value::String(format!("{field}-inv{}", inv.0))
+            }
+        });
+        fields.insert(field.to_owned(), value);
+    }
+    generated.to_string().into_bytes()
+}
+
 /// The store key a write effect uses: the request's field `key` (a string or number), or a
 /// generated one.
 fn key_of(body: &[u8], key: Option<&str>, rng: &mut SimRng) -> Vec<u8> {
@@ -61,6 +91,7 @@ impl Sim {
         service: ServiceId,
         endpoint: EndpointId,
         body: &[u8],
+        inv: InvId,
     ) -> VecDeque<HostOp> {
         let spec = self.world.service(service).endpoint(endpoint);
         let rng = &mut self.services[service.index()].rng;
@@ -70,14 +101,14 @@ impl Sim {
                 continue;
             }
             ops.push_back(match &e.action {
-                EffectKind::Call { service, endpoint, request } => HostOp::Call {
+                EffectKind::Call { service, endpoint, request, key } => HostOp::Call {
                     service: service.clone(),
                     endpoint: endpoint.clone(),
-                    request: generate(request, rng).to_string().into_bytes(),
+                    request: keyed(generate(request, rng), key.as_deref(), body, inv),
                 },
-                EffectKind::Publish { channel, message } => HostOp::Publish {
+                EffectKind::Publish { channel, message, key } => HostOp::Publish {
                     channel: channel.clone(),
-                    message: generate(message, rng).to_string().into_bytes(),
+                    message: keyed(generate(message, rng), key.as_deref(), body, inv),
                 },
                 EffectKind::Write { store, key } => HostOp::KvPut {
                     store: store.clone(),

@@ -534,7 +534,7 @@ impl Sim {
             && !self.world.service(service).endpoint(ep).effects.is_empty()
         {
             let body = self.requests.live(req).body.clone();
-            inv.script = self.effects_of(service, ep, &body);
+            inv.script = self.effects_of(service, ep, &body, id);
         }
         self.rec.service(service).busy_nanos += cpu;
         self.invocations.table.insert(id, inv);

@@ -751,6 +751,47 @@ fn an_abstract_service_performs_its_declared_effects() {
     assert!(r.unacked.is_empty(), "{:?}", r.unacked);
 }
 
+/// A generated request names its work in the field the target endpoint keys idempotency on:
+/// a call's key is fresh per calling invocation (drawn below 1000 as any generated string,
+/// distinct posts' media shared keys and were deduplicated as one), and a message forwards
+/// the key its publisher was given (the post's `id`).
+#[test]
+fn an_abstract_caller_names_its_work_in_the_target_s_idempotency_key() {
+    let text = ABSTRACT_FANOUT
+        .replace(
+            "  name = \"store\"\n  method = \"POST\"\n  path = \"/media\"\n",
+            "  name = \"store\"\n  method = \"POST\"\n  path = \"/media\"\n  idempotent = true\n  idempotency_key = \"token\"\n  request = { token = \"string\" }\n",
+        )
+        .replace(
+            "  name = \"on_post\"\n  request = { id = \"string\" }\n",
+            "  name = \"on_post\"\n  idempotent = true\n  idempotency_key = \"id\"\n  request = { id = \"string\" }\n",
+        );
+    assert_ne!(text, ABSTRACT_FANOUT);
+    let r = run(scenario(&text), no_host(), 1);
+    let lines: Vec<_> =
+        crate::trace::read(&r.trace).collect::<Result<_, _>>().expect("the trace reads");
+    let (mut media, mut timeline) = (Vec::new(), 0);
+    for l in &lines {
+        if let TraceEvent::InvocationStart { service, idem_key, input, .. } = &l.event {
+            // The key as the request's JSON holds it: a string is quoted.
+            let idem_key = idem_key.trim_matches('"');
+            match service.as_str() {
+                "media" => media.push(idem_key.to_owned()),
+                "timeline" => {
+                    timeline += 1;
+                    assert!(idem_key.starts_with("post-"), "the post's id, forwarded: {idem_key}");
+                    assert!(input.contains(&format!("\"id\":\"{idem_key}\"")), "{input}");
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(media.len() > 150 && timeline > 50, "{} media calls, {timeline} events", media.len());
+    let distinct: std::collections::BTreeSet<&String> = media.iter().collect();
+    assert_eq!(distinct.len(), media.len(), "one key per calling invocation");
+    assert!(media.iter().all(|k| k.starts_with("token-inv")), "{:?}", &media[..3]);
+}
+
 #[test]
 fn an_effect_must_be_declared_and_only_abstract_services_have_effects() {
     let undeclared = ABSTRACT_FANOUT.replace("publishes = [\"events\"]\n", "");

@@ -81,10 +81,12 @@ pub(crate) struct EffectSpec {
 
 #[derive(Debug)]
 pub(crate) enum EffectKind {
-    /// A call; the request is generated from the callee endpoint's request contract.
-    Call { service: String, endpoint: String, request: Shape },
-    /// A publication; the message is generated from the first consumer's request contract.
-    Publish { channel: String, message: Shape },
+    /// A call; the request is generated from the callee endpoint's request contract, its
+    /// `idempotency_key` field (`key`) naming the calling invocation's work.
+    Call { service: String, endpoint: String, request: Shape, key: Option<String> },
+    /// A publication; the message is generated from the first consumer's request contract,
+    /// its `idempotency_key` field (`key`) as a call's.
+    Publish { channel: String, message: Shape, key: Option<String> },
     /// A write of the request under the request field `key` (or a generated key).
     Write { store: String, key: Option<String> },
 }
@@ -93,26 +95,28 @@ pub(crate) enum EffectKind {
 fn effect_spec(s: &Scenario, e: &fusebench_model::scenario::Effect) -> EffectSpec {
     use fusebench_model::scenario::EffectAction;
     let action = match &e.action {
-        EffectAction::Call { service, endpoint } => EffectKind::Call {
-            service: service.name.clone(),
-            endpoint: endpoint.name.clone(),
-            request: s
-                .service(&service.name)
-                .and_then(|x| x.endpoint(&endpoint.name))
-                .map(|x| x.request.clone())
-                .unwrap_or_default(),
-        },
-        EffectAction::Publish { channel } => EffectKind::Publish {
-            channel: channel.name.clone(),
-            message: s
+        EffectAction::Call { service, endpoint } => {
+            let callee = s.service(&service.name).and_then(|x| x.endpoint(&endpoint.name));
+            EffectKind::Call {
+                service: service.name.clone(),
+                endpoint: endpoint.name.clone(),
+                request: callee.map(|x| x.request.clone()).unwrap_or_default(),
+                key: callee.and_then(|x| x.idempotency_key.clone()),
+            }
+        }
+        EffectAction::Publish { channel } => {
+            let consumer = s
                 .services
                 .iter()
                 .flat_map(|x| x.subscriptions.iter().map(move |sub| (x, sub)))
                 .find(|(_, sub)| sub.channel.name == channel.name)
-                .and_then(|(x, sub)| x.endpoint(&sub.endpoint.name))
-                .map(|x| x.request.clone())
-                .unwrap_or_default(),
-        },
+                .and_then(|(x, sub)| x.endpoint(&sub.endpoint.name));
+            EffectKind::Publish {
+                channel: channel.name.clone(),
+                message: consumer.map(|x| x.request.clone()).unwrap_or_default(),
+                key: consumer.and_then(|x| x.idempotency_key.clone()),
+            }
+        }
         EffectAction::Write { store, key } => {
             EffectKind::Write { store: store.name.clone(), key: key.clone() }
         }
