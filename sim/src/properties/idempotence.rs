@@ -23,7 +23,9 @@
 //! it changes something: a store or cache write whose value differs from the one held (one that
 //! re-sets the held value is not), any publish, any call to a non-idempotent endpoint. A
 //! changing write over a value that someone outside the group wrote after the group's own write
-//! is reported as "stale <kind> reverted a later write" (`redelivery`, `call retry`…). A member
+//! is reported as "stale <kind> reverted a later write" (`redelivery`, `call retry`…), unless
+//! the duplicate had read that later value and built on it (a read-modify-write: it changed the
+//! value again, and is reported so). A member
 //! that starts after another had completed (answered `ok`) and then changes a target that one
 //! never touched — a second order under a fresh id — is a violation too: the completed delivery
 //! was the request's one effect.
@@ -209,6 +211,8 @@ struct Story<'a> {
     versions: BTreeMap<u64, (u64, SimTime)>,
     /// Invocations that answered `ok`, and when.
     done: BTreeMap<u64, SimTime>,
+    /// (invocation, store, key) → the latest version it read there.
+    read: BTreeMap<(u64, &'a str, &'a str), u64>,
 }
 
 fn idempotent(s: &Scenario, service: &str, endpoint: &str) -> bool {
@@ -268,6 +272,10 @@ impl<'a> Story<'a> {
                         changed: *changed,
                     };
                     story.effects.push((t, *inv, effect));
+                }
+                TraceEvent::StoreRead { inv, store, key, version, .. } => {
+                    let seen = story.read.entry((*inv, &**store, &**key)).or_default();
+                    *seen = (*seen).max(*version);
                 }
                 TraceEvent::CacheWrite { inv, cache, key, changed } => {
                     let effect = Effect::Cache { cache, key, changed: *changed };
@@ -441,7 +449,7 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
             let earlier = *touch;
             touch.version = touch.version.max(version);
             match effect {
-                Effect::Store { prev_version, changed, .. } => {
+                Effect::Store { store, key, prev_version, changed, .. } => {
                     if !changed {
                         continue;
                     }
@@ -449,7 +457,13 @@ pub(super) fn check(s: &Scenario, run: &Judged<'_>) -> Verdict {
                         behind += 1;
                         continue;
                     }
-                    let foreign = (*prev_version > earlier.version)
+                    // A duplicate that read the later write and built on it (a read-modify-
+                    // write) changed the value again; only one that did not reverted it.
+                    let built_on = story
+                        .read
+                        .get(&(*inv, *store, *key))
+                        .is_some_and(|seen| seen >= prev_version);
+                    let foreign = (*prev_version > earlier.version && !built_on)
                         .then(|| story.versions.get(prev_version))
                         .flatten()
                         .filter(|(w, _)| {

@@ -356,6 +356,26 @@ fn a_redelivery_reverting_a_later_write_is_a_stale_redelivery() {
     );
 }
 
+/// The same late redeliveries, from a consumer that reads the key before it writes it (a
+/// read-modify-write): a redelivery that read the newer value and wrote over it built on it —
+/// it changed the value again, and is not said to have reverted anything.
+#[test]
+fn a_redelivery_that_read_the_later_write_changed_it_again_and_reverted_nothing() {
+    let s = queue(100, 50_000.0, "", 50, "");
+    let read_then_write = |message: &[u8]| {
+        let mut ops = vec![HostOp::KvGet { store: "db".into(), key: b"latest".to_vec() }];
+        ops.extend(overwrite(message));
+        ops
+    };
+    let v = check(&s, &Judged::of(&run(&s, consumer(read_then_write))));
+    assert_eq!(v.status, Status::Failed, "{v:#?}");
+    assert!(!v.findings.iter().any(|f| f.contains("reverted")), "{v:#?}");
+    assert!(
+        v.findings.iter().any(|f| f.contains("changed store `db` key `latest` again")),
+        "{v:#?}"
+    );
+}
+
 #[test]
 fn a_duplicate_publishing_a_follow_up_again_fails() {
     let s = queue(1000, 1.0, "", 5, DUPLICATE_EV);
