@@ -821,7 +821,10 @@ pub fn story(case: &CaseOutcome, limit: usize) -> Result<Story, TraceError> {
             _ => {}
         }
     }
-    for &i in open.values().take(limit) {
+    // In the order they began (their lines'), not by their index in the plan.
+    let mut began: Vec<usize> = open.into_values().collect();
+    began.sort_unstable();
+    for &i in began.iter().take(limit) {
         keep.insert(i);
         story.active_faults.push(lines[i].clone());
     }

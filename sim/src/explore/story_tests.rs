@@ -540,6 +540,7 @@ fn every_kind() -> Vec<TraceEvent<&'static str>> {
             capacity: 6 << 20,
         },
         TraceEvent::CacheDelete { inv: 12, cache: "menu-cache", key: "item/4", existed: true },
+        TraceEvent::CacheEvict { inv: 12, cache: "menu-cache", key: "item/1" },
         TraceEvent::Scale {
             service: "orders",
             from: 2,

@@ -36,6 +36,13 @@ impl Sim {
             for &(service, replica) in replicas {
                 self.q.after(secs_to_nanos(*after), Event::Restart { service, replica });
             }
+            // The crash heals when its replicas restart: its `fault_end` then (after the
+            // restarts, in scheduling order), as a timed fault's at its end — a `[[temporal]]`
+            // scope `to = { on = "heal" }` closes there, and the replay story stops calling it
+            // active. A crash without a restart never heals.
+            if self.world.faults[i].end.is_none() {
+                self.q.after(secs_to_nanos(*after), Event::FaultEnd(i));
+            }
         }
     }
 

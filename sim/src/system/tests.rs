@@ -130,6 +130,34 @@ fn a_crashed_replica_expires_from_the_registry_and_requests_time_out_meanwhile()
     assert_eq!(r.requests_sent, r.requests_answered);
 }
 
+/// A crash that restarts heals then: its `fault_end` comes at the restart, after the
+/// replica's restart (a `[[temporal]]` scope `to = { on = "heal" }` closes there); a crash
+/// that never restarts never heals.
+#[test]
+fn a_crash_heals_when_its_replica_restarts_and_not_before() {
+    let crash = |restart: &str| {
+        format!(
+            "{ABSTRACT}\n[[fault]]\nkind = \"crash\"\nservice = \"s\"\nreplica = 0\nat_s = 1\n{restart}"
+        )
+    };
+    let r = run(scenario(&crash("restart_after_s = 1.5\n")), no_host(), 3);
+    let lines: Vec<_> =
+        crate::trace::read(&r.trace).collect::<Result<_, _>>().expect("the trace reads");
+    let at = |ev: &str| {
+        lines
+            .iter()
+            .filter(|l| crate::trace::TraceEvent::kind(&l.event) == ev)
+            .map(|l| l.t)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(at("fault_start"), [SimTime::from_secs_f64(1.0)]);
+    assert_eq!(at("fault_end"), [SimTime::from_secs_f64(2.5)], "heals at the restart");
+    let r = run(scenario(&crash("")), no_host(), 3);
+    let trace = String::from_utf8(r.trace.clone()).expect("utf-8");
+    assert!(trace.contains("\"ev\":\"fault_start\""));
+    assert!(!trace.contains("\"ev\":\"fault_end\""), "a crash for good never heals");
+}
+
 fn store_scenario(conflict: &str) -> Scenario {
     scenario(&format!(
         r#"
