@@ -106,7 +106,7 @@ pub const PROPERTIES: &[PropertyInfo] = &[
     ),
     PropertyInfo::builtin(
         coupling::ID,
-        "no undeclared call, store access or publish is attempted (refused by the host); coupling measured on the run's traffic stays below quality.coupling_max",
+        "no undeclared call, store access or publish is attempted (refused by the host); coupling measured on the run's traffic stays within quality.coupling_max",
     ),
     PropertyInfo::builtin(
         amplification::ID,
