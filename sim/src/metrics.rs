@@ -375,6 +375,9 @@ pub struct ServiceStats {
     pub refusals: u64,
     /// Requests to this service its sidecar's authorization policy refused (`rbac`).
     pub denied: u64,
+    /// Times a caller's outlier detection ejected one of its replicas (the trace's `ejected`
+    /// lines naming it): that caller's requests go to the others until the ejection ends.
+    pub ejections: u64,
     pub fuel_total: u64,
     pub rejected: u64,
     pub queue_depth_max: u64,

@@ -521,9 +521,29 @@ fn print_single(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
         )?;
     }
     writeln!(out)?;
+    print_ejections(out, r)?;
     print_cold_starts(out, r)?;
     print_journeys(out, r)?;
     print_slos(out, r)
+}
+
+/// Outlier ejections (nothing when there were none): a replica a caller took out of its
+/// balancing moves its share of the load onto the others, which can turn a mild overload into
+/// many rejections — worth a line where the table shows only the rejections.
+fn print_ejections(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
+    let ejected: Vec<_> = r.services.iter().filter(|(_, s)| s.ejections > 0).collect();
+    for (name, s) in &ejected {
+        writeln!(
+            out,
+            "outlier detection ejected a replica of {} {} time(s): while out, its callers sent its share to the other replicas (`ejected` in the trace)",
+            plain(name),
+            s.ejections
+        )?;
+    }
+    if !ejected.is_empty() {
+        writeln!(out)?;
+    }
+    Ok(())
 }
 
 /// Cold starts (nothing when there were none): per service the replicas started with their

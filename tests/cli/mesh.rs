@@ -219,3 +219,48 @@ fn channel_retries_multiplying_along_a_path_are_warned_about_with_or_without_a_m
         );
     }
 }
+
+/// An outlier ejection is said under the service table (the rejections it can cause show
+/// there, the ejection itself only in the trace before), and the report's count is the
+/// trace's `ejected` lines naming the service.
+#[test]
+fn run_says_when_outlier_detection_ejected_a_replica() {
+    let dir = scratch("mesh", "ejections");
+    let out = dir.join("out");
+    let o = fusebench(&[
+        "run",
+        "scenarios/mesh/shop-mesh.toml",
+        "--duration",
+        "10",
+        "--seed",
+        "1",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let said: Vec<String> = stdout(&o)
+        .lines()
+        .filter(|l| l.starts_with("outlier detection ejected a replica of "))
+        .map(str::to_owned)
+        .collect();
+    assert!(!said.is_empty(), "{}", stdout(&o));
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report"))
+            .expect("JSON");
+    let trace = std::fs::read_to_string(out.join("trace.jsonl")).expect("trace");
+    for line in &said {
+        let service = line["outlier detection ejected a replica of ".len()..]
+            .split(' ')
+            .next()
+            .expect("a service");
+        let traced = trace
+            .lines()
+            .filter(|l| {
+                l.contains("\"ev\":\"ejected\"")
+                    && l.contains(&format!("\"service\":\"{service}\""))
+            })
+            .count() as u64;
+        assert_eq!(report["services"][service]["ejections"].as_u64(), Some(traced), "{line}");
+        assert!(line.contains(&format!(" {traced} time(s)")), "{line}");
+    }
+}

@@ -284,6 +284,9 @@ pub struct ServiceReport {
     /// reports of designs without one are unchanged).
     #[serde(skip_serializing_if = "is_zero")]
     pub denied: u64,
+    /// Times a caller's outlier detection ejected one of its replicas (left out when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub ejections: u64,
     pub fresh_instances: u64,
     /// Fault cause → count.
     pub guest_faults: BTreeMap<String, u64>,
@@ -615,6 +618,7 @@ fn services(result: &RunResult, scenario: &Scenario) -> BTreeMap<String, Service
                 rejected: m.rejected,
                 refusals: m.refusals,
                 denied: m.denied,
+                ejections: m.ejections,
                 fresh_instances: m.fresh_instances,
                 guest_faults: m.guest_faults.clone(),
                 fuel_total: m.fuel_total,

@@ -322,6 +322,7 @@ impl Sim {
                 until_ns: until.nanos(),
             },
         );
+        self.rec.service(service).ejections += 1;
     }
 
     /// Picks a replica of `service` for `caller` (of version `subset` only, when given),

@@ -299,6 +299,12 @@ all = true
         })
         .collect();
     assert!(!ejections.is_empty());
+    // The service's count is the trace's `ejected` lines naming it (any replica).
+    let traced = events(&r)
+        .into_iter()
+        .filter(|(_, e)| matches!(e, TraceEvent::Ejected { service, .. } if service == "s"))
+        .count() as u64;
+    assert_eq!(r.metrics.services["s"].ejections, traced);
     // Ejected for base × the number of ejections: 1 s, then 2 s…
     assert_eq!(ejections[0].1 - ejections[0].0, 1_000_000_000);
     if let Some(second) = ejections.get(1) {
