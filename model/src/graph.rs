@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef as _;
 use serde::Serialize;
 
 use crate::scenario::{Scenario, StoreKind};
@@ -142,6 +143,52 @@ impl ServiceGraph {
             .collect();
         out.sort();
         out
+    }
+
+    /// One cycle through `members` (a component [`ServiceGraph::cycles`] gave) in call order,
+    /// from its first member back to it — the shortest such, by breadth-first search over
+    /// edges of `kinds` between members; empty when there is none.
+    #[must_use]
+    pub fn cycle_path(&self, kinds: &[Dependency], members: &[String]) -> Vec<String> {
+        let Some(start) = members.first().and_then(|m| self.index.get(m.as_str())).copied() else {
+            return Vec::new();
+        };
+        let inside = |n: NodeIndex| members.contains(&self.graph[n]);
+        let next = |n: NodeIndex| {
+            let mut out: Vec<NodeIndex> = self
+                .graph
+                .edges(n)
+                .filter(|e| kinds.contains(&e.weight().kind) && inside(e.target()))
+                .map(|e| e.target())
+                .collect();
+            // Declaration order, whatever order petgraph keeps edges in.
+            out.sort();
+            out.dedup();
+            out
+        };
+        let mut came_from: BTreeMap<NodeIndex, NodeIndex> = BTreeMap::new();
+        let mut queue = std::collections::VecDeque::from([start]);
+        while let Some(n) = queue.pop_front() {
+            for m in next(n) {
+                if m == start {
+                    let mut path = vec![self.graph[start].clone()];
+                    let mut at = n;
+                    let mut back = Vec::new();
+                    while at != start {
+                        back.push(self.graph[at].clone());
+                        at = came_from[&at];
+                    }
+                    path.extend(back.into_iter().rev());
+                    path.push(self.graph[start].clone());
+                    return path;
+                }
+                if let std::collections::btree_map::Entry::Vacant(v) = came_from.entry(m) {
+                    v.insert(n);
+                    queue.push_back(m);
+                }
+            }
+        }
+        Vec::new()
     }
 
     /// Whether the graph knows this service.
