@@ -15,7 +15,7 @@
 
 use super::Findings;
 use crate::diagnostic::Span;
-use crate::scenario::{Authorization, AuthzDecision, GATEWAY_IDENTITY, Mesh, MeshConfig};
+use crate::scenario::{Authorization, AuthzDecision, GATEWAY_IDENTITY, Mesh, MeshConfig, Scenario};
 
 pub(super) const DENIED_ID: &str = "mesh-authz-denies-call";
 pub(super) const UNENFORCED_ID: &str = "mesh-authz-unenforced";
@@ -76,45 +76,38 @@ fn denials(
             before.is_none_or(|b| b.authorize(service, endpoint, source).is_allowed());
         Some(d).filter(|d| !d.is_allowed() && was_allowed)
     };
+    for (caller, declared) in declared_callers(s, mesh) {
+        let identity = mesh.identity(caller.name, caller.callee);
+        let Some(d) = newly(caller.callee, caller.endpoint, identity) else { continue };
+        let msg = format!(
+            "{prefix}the authorization policy denies {}{}: {}",
+            caller.what(),
+            caller.no_identity(mesh).map_or(String::new(), |n| n.why(&caller)),
+            caller.why_denied(config, d, identity)
+        );
+        let at = push.map_or(declared, |(_, span)| span);
+        f.error(DENIED_ID, at, msg).hint = Some(caller.hint(mesh, config, d, identity));
+    }
+}
+
+/// Every declared caller of a meshed service's endpoint, with where it is declared: the
+/// gateway's route to each public endpoint, then each `[[service.call]]`.
+fn declared_callers<'a>(s: &'a Scenario, mesh: &Mesh) -> Vec<(Caller<'a>, Span)> {
+    let mut callers = Vec::new();
     for callee in s.services.iter().filter(|x| mesh.contains(&x.name)) {
         for e in callee.endpoints.iter().filter(|e| e.public) {
-            let identity = mesh.identity(GATEWAY_IDENTITY, &callee.name);
-            let Some(d) = newly(&callee.name, &e.name, identity) else { continue };
             let caller = Caller { name: GATEWAY_IDENTITY, callee: &callee.name, endpoint: &e.name };
-            let msg = format!(
-                "{prefix}the authorization policy denies the gateway's route to `{}.{}` (a public endpoint){}: {}",
-                callee.name,
-                e.name,
-                caller.no_identity(mesh).map_or(String::new(), |n| n.why(&caller)),
-                caller.why_denied(config, d, identity)
-            );
-            let at = push.map_or(e.span, |(_, span)| span);
-            f.error(DENIED_ID, at, msg).hint = Some(caller.hint(mesh, config, d, identity));
+            callers.push((caller, e.span));
         }
     }
     for c in &s.services {
-        for call in &c.calls {
-            if !mesh.contains(&call.service.name) {
-                continue;
-            }
-            let identity = mesh.identity(&c.name, &call.service.name);
-            let Some(d) = newly(&call.service.name, &call.endpoint.name, identity) else {
-                continue;
-            };
+        for call in c.calls.iter().filter(|call| mesh.contains(&call.service.name)) {
             let caller =
                 Caller { name: &c.name, callee: &call.service.name, endpoint: &call.endpoint.name };
-            let msg = format!(
-                "{prefix}the authorization policy denies `{}`'s declared call to `{}.{}`{}: {}",
-                c.name,
-                call.service.name,
-                call.endpoint.name,
-                caller.no_identity(mesh).map_or(String::new(), |n| n.why(&caller)),
-                caller.why_denied(config, d, identity)
-            );
-            let at = push.map_or(call.span, |(_, span)| span);
-            f.error(DENIED_ID, at, msg).hint = Some(caller.hint(mesh, config, d, identity));
+            callers.push((caller, call.span));
         }
     }
+    callers
 }
 
 /// The declared calls and gateway routes a DENY policy of `config` names the caller of but
@@ -134,44 +127,20 @@ fn bypasses(
     let s = f.s;
     let Some(mesh) = &s.mesh else { return };
     let prefix = push.map_or("", |(p, _)| p);
-    let mut callers: Vec<Caller<'_>> = Vec::new();
-    for callee in s.services.iter().filter(|x| mesh.contains(&x.name)) {
-        for e in callee.endpoints.iter().filter(|e| e.public) {
-            callers.push(Caller {
-                name: GATEWAY_IDENTITY,
-                callee: &callee.name,
-                endpoint: &e.name,
-            });
-        }
-    }
-    for c in &s.services {
-        for call in c.calls.iter().filter(|call| mesh.contains(&call.service.name)) {
-            if !mesh.refuses_plaintext(&c.name, &call.service.name) {
-                callers.push(Caller {
-                    name: &c.name,
-                    callee: &call.service.name,
-                    endpoint: &call.endpoint.name,
-                });
-            }
-        }
-    }
-    for c in &callers {
+    // A caller a `strict` callee refuses for its plaintext is `mesh-mtls-plaintext-call`'s.
+    let callers = declared_callers(s, mesh)
+        .into_iter()
+        .map(|(c, _)| c)
+        .filter(|c| c.is_gateway() || !mesh.refuses_plaintext(c.name, c.callee));
+    for c in callers {
         let Some(no_identity) = c.no_identity(mesh) else { continue };
         let Some(p) = c.bypassed(config) else { continue };
         if before.is_some_and(|b| c.bypassed(b).is_some()) {
             continue;
         }
-        let (what, goes) = if c.is_gateway() {
-            (
-                format!("the gateway's route to `{}.{}` (a public endpoint)", c.callee, c.endpoint),
-                "client requests go through",
-            )
-        } else {
-            (
-                format!("`{}`'s declared call to `{}.{}`", c.name, c.callee, c.endpoint),
-                "the call goes through",
-            )
-        };
+        let what = c.what();
+        let goes =
+            if c.is_gateway() { "client requests go through" } else { "the call goes through" };
         let (msg, hint) = match no_identity {
             NoIdentity::NoSidecar => (
                 format!(
@@ -242,6 +211,18 @@ impl NoIdentity {
 impl Caller<'_> {
     fn is_gateway(&self) -> bool {
         self.name == GATEWAY_IDENTITY
+    }
+
+    /// What a finding calls it: the gateway's route, or the service's declared call.
+    fn what(&self) -> String {
+        if self.is_gateway() {
+            format!(
+                "the gateway's route to `{}.{}` (a public endpoint)",
+                self.callee, self.endpoint
+            )
+        } else {
+            format!("`{}`'s declared call to `{}.{}`", self.name, self.callee, self.endpoint)
+        }
     }
 
     /// Why it presents no identity to the callee (`None`: it presents its own).
