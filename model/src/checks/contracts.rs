@@ -1,9 +1,10 @@
 //! Interface compatibility between caller and callee (seed §2.2, I_s = (API, Contract, Version)).
 //!
 //! Versions follow semver: the caller's requirement (`call.version`, e.g. `^1.2`) must match the
-//! callee endpoint's version; a caller without one (`*`) fits every version, pre-releases too. Contracts: every field the callee requires in a request must be in
-//! what the caller sends, and every response field the caller uses must be one the callee
-//! always provides (declared and required).
+//! callee endpoint's version; a caller without one (`*`) fits every version, pre-releases too.
+//! Contracts: every field the callee requires in a request must be in what the caller sends,
+//! and every response field the caller uses must be one the callee always provides (declared
+//! and required).
 
 use super::Findings;
 use crate::contract::FieldType;
